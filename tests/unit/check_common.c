@@ -1,0 +1,269 @@
+/* check_common.c - size parsing/formatting and error classes. */
+#include <check.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/size.h"
+
+static Suite	*common_suite(void);
+
+#define KiB	1024ULL
+#define MiB	(1024ULL * KiB)
+#define GiB	(1024ULL * MiB)
+#define TiB	(1024ULL * GiB)
+
+static void
+parse_ok(const char *text, uint64_t want)
+{
+	uint64_t got = 12345;
+	int rc;
+
+	err_clear();
+	rc = size_parse(text, &got);
+	ck_assert_msg(rc == 0, "size_parse(\"%s\") returned %d (%s: %s), "
+	    "wanted 0", text, rc, err_class_name(err_class()), err_msg());
+	ck_assert_msg(got == want, "size_parse(\"%s\") gave %" PRIu64
+	    ", wanted %" PRIu64, text, got, want);
+}
+
+static void
+parse_bad(const char *text)
+{
+	uint64_t got = 777;
+	int rc;
+
+	err_clear();
+	rc = size_parse(text, &got);
+	ck_assert_msg(rc == -1, "size_parse(\"%s\") returned %d (value %"
+	    PRIu64 "), wanted -1", text, rc, got);
+	ck_assert_msg(err_class() == ERR_INVALID, "size_parse(\"%s\") "
+	    "error class %s, wanted INVALID", text,
+	    err_class_name(err_class()));
+	ck_assert_msg(strlen(err_msg()) > 0 && strcmp(err_msg(), "no error"),
+	    "size_parse(\"%s\") left no error message", text);
+	ck_assert_msg(got == 777, "size_parse(\"%s\") failed but wrote %"
+	    PRIu64 " to the result", text, got);
+}
+
+static void
+format_is(uint64_t v, const char *want)
+{
+	char buf[SIZE_FORMAT_MAX];
+	char *r;
+
+	memset(buf, 'x', sizeof(buf));
+	r = size_format(v, buf, sizeof(buf));
+	ck_assert_msg(r == buf, "size_format(%" PRIu64 ") did not return buf",
+	    v);
+	ck_assert_msg(strcmp(buf, want) == 0, "size_format(%" PRIu64
+	    ") gave \"%s\", wanted \"%s\"", v, buf, want);
+}
+
+START_TEST(test_size_parse_suffixes)
+{
+	parse_ok("0", 0);
+	parse_ok("1234", 1234);
+	parse_ok("60K", 60 * KiB);
+	parse_ok("60k", 60 * KiB);
+	parse_ok("500M", 500 * MiB);
+	parse_ok("500m", 500 * MiB);
+	parse_ok("500MB", 500 * MiB);
+	parse_ok("500mb", 500 * MiB);
+	parse_ok("2G", 2 * GiB);
+	parse_ok("3T", 3 * TiB);
+	parse_ok("20480000", 20480000);
+	parse_ok(" 5M", 5 * MiB);
+}
+END_TEST
+
+START_TEST(test_size_parse_bad)
+{
+	parse_bad("");
+	parse_bad("M");
+	parse_bad("abc");
+	parse_bad("-1");
+	parse_bad("-5M");
+	parse_bad("500X");
+	parse_bad("500MX");
+	parse_bad("500 M B");
+	parse_bad("5MBB");
+	parse_bad("12 34");
+}
+END_TEST
+
+START_TEST(test_size_parse_overflow)
+{
+	/* 2^64 and beyond, written plainly or through a suffix. */
+	parse_bad("18446744073709551616");
+	parse_bad("99999999999999999999999");
+	parse_bad("17179869184G");	/* 2^34 * 2^30 = 2^64 */
+	parse_bad("16777216T");		/* 2^24 * 2^40 = 2^64 */
+	parse_bad("18446744073709551615K");
+	/* The largest values that still fit. */
+	parse_ok("18446744073709551615", UINT64_MAX);
+	parse_ok("16777215T", 16777215ULL * TiB);
+	parse_ok("17179869183G", 17179869183ULL * GiB);
+}
+END_TEST
+
+START_TEST(test_size_format)
+{
+	format_is(0, "0");
+	format_is(1, "1");
+	format_is(1023, "1023");
+	format_is(KiB, "1K");
+	format_is(60 * KiB, "60K");
+	format_is(500 * MiB, "500M");
+	format_is(2 * GiB, "2G");
+	format_is(3 * TiB, "3T");
+	format_is(GiB + GiB / 2, "1.5G");
+	format_is(MiB + MiB / 2, "1.5M");
+	format_is(1000 * KiB, "1000K");
+}
+END_TEST
+
+START_TEST(test_size_format_parse_round_trip)
+{
+	static const uint64_t units[] = { 1, KiB, MiB, GiB, TiB };
+	char buf[SIZE_FORMAT_MAX];
+	uint64_t v, got;
+	size_t i;
+	unsigned k;
+
+	/* Whole multiples must format to a form size_parse() reads back. */
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		for (k = 1; k < 1024; k += 37) {
+			v = k * units[i];
+			size_format(v, buf, sizeof(buf));
+			got = 0;
+			ck_assert_msg(size_parse(buf, &got) == 0,
+			    "size_format(%" PRIu64 ") gave \"%s\" which "
+			    "size_parse rejects: %s", v, buf, err_msg());
+			ck_assert_msg(got == v, "size_format(%" PRIu64
+			    ") gave \"%s\" which parses back as %" PRIu64,
+			    v, buf, got);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_size_format_small_buffer)
+{
+	char buf[4];
+
+	/* Truncated but terminated; never writes past bufsize. */
+	memset(buf, 'x', sizeof(buf));
+	size_format(123456, buf, sizeof(buf));
+	ck_assert_msg(memchr(buf, '\0', sizeof(buf)) != NULL,
+	    "size_format into 4 bytes left no terminator");
+}
+END_TEST
+
+START_TEST(test_err_set_class_msg)
+{
+	int rc;
+
+	err_clear();
+	ck_assert_msg(err_class() == ERR_NONE, "after err_clear class is %s",
+	    err_class_name(err_class()));
+	ck_assert_msg(strcmp(err_msg(), "no error") == 0,
+	    "after err_clear message is \"%s\"", err_msg());
+
+	rc = err_set(ERR_NOTFOUND, "no user %s in %d", "bob", 42);
+	ck_assert_msg(rc == -1, "err_set returned %d, wanted -1", rc);
+	ck_assert_msg(err_class() == ERR_NOTFOUND, "class %s, wanted NOTFOUND",
+	    err_class_name(err_class()));
+	ck_assert_msg(strcmp(err_msg(), "no user bob in 42") == 0,
+	    "message \"%s\"", err_msg());
+
+	/* The last error wins. */
+	err_set(ERR_INUSE, "held by pid %d", 7);
+	ck_assert_msg(err_class() == ERR_INUSE, "class %s, wanted INUSE",
+	    err_class_name(err_class()));
+	ck_assert_msg(strcmp(err_msg(), "held by pid 7") == 0,
+	    "message \"%s\"", err_msg());
+
+	err_clear();
+	ck_assert_msg(err_class() == ERR_NONE, "class %s after err_clear",
+	    err_class_name(err_class()));
+}
+END_TEST
+
+START_TEST(test_err_long_message)
+{
+	char big[5000];
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	err_set(ERR_INVALID, "%s", big);
+	ck_assert_msg(err_class() == ERR_INVALID, "class %s",
+	    err_class_name(err_class()));
+	ck_assert_msg(strlen(err_msg()) > 100 && strlen(err_msg()) < 5000,
+	    "a 4999-byte message was kept as %zu bytes", strlen(err_msg()));
+	ck_assert_msg(strncmp(err_msg(), big, 100) == 0,
+	    "truncated message does not start with the text given");
+}
+END_TEST
+
+START_TEST(test_err_class_names)
+{
+	static const struct {
+		enum err_class	c;
+		const char	*name;
+	} names[] = {
+		{ ERR_NONE, "NONE" }, { ERR_TEMP, "TEMP" },
+		{ ERR_NOTFOUND, "NOTFOUND" }, { ERR_EXISTS, "EXISTS" },
+		{ ERR_NOQUOTA, "NOQUOTA" }, { ERR_TOOBIG, "TOOBIG" },
+		{ ERR_LIMIT, "LIMIT" }, { ERR_INUSE, "INUSE" },
+		{ ERR_PERM, "PERM" }, { ERR_INVALID, "INVALID" },
+		{ ERR_CORRUPT, "CORRUPT" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		ck_assert_msg(strcmp(err_class_name(names[i].c),
+		    names[i].name) == 0, "err_class_name(%d) is \"%s\", "
+		    "wanted \"%s\"", (int)names[i].c,
+		    err_class_name(names[i].c), names[i].name);
+	ck_assert_msg(err_class_name((enum err_class)999) != NULL,
+	    "err_class_name of an unknown class returned NULL");
+}
+END_TEST
+
+static Suite *
+common_suite(void)
+{
+	Suite *s = suite_create("common");
+	TCase *tc;
+
+	tc = tcase_create("size");
+	tcase_add_test(tc, test_size_parse_suffixes);
+	tcase_add_test(tc, test_size_parse_bad);
+	tcase_add_test(tc, test_size_parse_overflow);
+	tcase_add_test(tc, test_size_format);
+	tcase_add_test(tc, test_size_format_parse_round_trip);
+	tcase_add_test(tc, test_size_format_small_buffer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("error");
+	tcase_add_test(tc, test_err_set_class_msg);
+	tcase_add_test(tc, test_err_long_message);
+	tcase_add_test(tc, test_err_class_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(common_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
