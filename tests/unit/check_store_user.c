@@ -1,0 +1,577 @@
+/*
+ * check_store_user.c - accounts: add, find, update, delete, passwords,
+ * quotas.
+ */
+#include <check.h>
+#include <crypt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "store/addr.h"
+#include "testutil.h"
+
+static Suite	*user_suite(void);
+
+static char		*dir;
+static struct store	*st;
+
+static void
+setup(void)
+{
+	dir = tu_tmpdir("user");
+	st = tu_open(dir);
+	ck_assert_int_eq(tu_domain_add(st, "example.test"), 1);
+	ck_assert_int_eq(tu_domain_add(st, "other.test"), 1);
+}
+
+static void
+teardown(void)
+{
+	store_close(&st);
+	tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
+}
+
+static void
+expect_err(int rc, enum err_class want, const char *what)
+{
+	ck_assert_msg(rc == -1, "%s returned %d, wanted -1 (%s)", what, rc,
+	    err_class_name(want));
+	ck_assert_msg(err_class() == want, "%s failed with %s, wanted %s",
+	    what, tu_err(), err_class_name(want));
+}
+
+struct uop {
+	const char		*s;
+	struct store_user	*u;
+	const struct store_user	*cu;
+	uint32_t		 ids[16];
+	size_t			 n;
+};
+
+static int
+find_fn(struct store_txn *txn, void *ctx)
+{
+	struct uop *o = ctx;
+
+	return store_user_find(txn, o->s, o->u);
+}
+
+static int
+update_fn(struct store_txn *txn, void *ctx)
+{
+	struct uop *o = ctx;
+
+	return store_user_update(txn, o->cu);
+}
+
+static int
+list_one(const struct store_user *u, void *ctx)
+{
+	struct uop *o = ctx;
+
+	if (o->n < 16)
+		o->ids[o->n] = u->id;
+	o->n++;
+	return 0;
+}
+
+static int
+list_fn(struct store_txn *txn, void *ctx)
+{
+	return store_user_list(txn, list_one, ctx);
+}
+
+static int
+route_fn(struct store_txn *txn, void *ctx)
+{
+	struct uop *o = ctx;
+	struct store_route r;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	rc = store_addr_get(txn, o->s, &r);
+	if (rc == 1) {
+		o->n = r.ntargets;
+		o->ids[0] = r.ntargets > 0 &&
+		    r.targets[0].type == STORE_TARGET_MAILBOX ?
+		    r.targets[0].user_id : 0;
+		store_route_clear(&r);
+	}
+	return rc;
+}
+
+static int
+user_find(const char *login, struct store_user *u)
+{
+	struct uop o = { .s = login, .u = u };
+
+	memset(u, 0, sizeof(*u));
+	return store_read(st, find_fn, &o);
+}
+
+static int
+user_update(const struct store_user *u)
+{
+	struct uop o = { .cu = u };
+
+	return store_write(st, update_fn, &o);
+}
+
+START_TEST(test_add_get)
+{
+	struct store_user u;
+	struct store_mailbox mb;
+	struct uop o = { .s = "bob@example.test" };
+	uint32_t id = 0, id2 = 0;
+	int rc;
+
+	rc = tu_user_add(st, "Bob@Example.TEST", NULL, 1000000, 500, &id);
+	ck_assert_msg(rc == 1 && id != 0, "user_add returned %d id %u: %s",
+	    rc, id, tu_err());
+	rc = tu_user_get(st, id, &u);
+	ck_assert_msg(rc == 1, "user_get returned %d", rc);
+	ck_assert_msg(u.id == id && strcmp(u.address, "bob@example.test") == 0,
+	    "stored id %u address \"%s\"", u.id, u.address);
+	ck_assert_msg(u.quota_bytes == 1000000 && u.quota_messages == 500,
+	    "quotas %" PRIu64 "/%" PRIu64, u.quota_bytes, u.quota_messages);
+	ck_assert_msg(u.used_bytes == 0 && u.used_messages == 0 &&
+	    !u.disabled && u.over_quota_since == 0 && u.pwhash[0] == '\0',
+	    "new user: used %" PRIu64 "/%" PRIu64 " disabled %d over %" PRId64
+	    " pwhash \"%s\"", u.used_bytes, u.used_messages, u.disabled,
+	    u.over_quota_since, u.pwhash);
+
+	/* Its INBOX exists, and its address routes to it. */
+	rc = tu_mailbox_get(st, id, "INBOX", &mb);
+	ck_assert_msg(rc == 1 && mb.user_id == id, "INBOX: rc %d user %u",
+	    rc, mb.user_id);
+	rc = store_read(st, route_fn, &o);
+	ck_assert_msg(rc == 1 && o.n == 1 && o.ids[0] == id, "route of "
+	    "bob@example.test: rc %d, %zu targets, mailbox of user %u "
+	    "(wanted %u)", rc, o.n, o.ids[0], id);
+
+	rc = tu_user_add(st, "alice@example.test", NULL, 0, 0, &id2);
+	ck_assert_msg(rc == 1 && id2 != id, "second user: rc %d id %u", rc,
+	    id2);
+	ck_assert_msg(tu_user_get(st, id + id2 + 100, &u) == 0,
+	    "user_get of an unused id did not return 0");
+}
+END_TEST
+
+START_TEST(test_add_errors)
+{
+	uint32_t id;
+
+	ck_assert_int_eq(tu_user_add(st, "bob@example.test", NULL, 0, 0, &id),
+	    1);
+	expect_err(tu_user_add(st, "bob@example.test", NULL, 0, 0, &id),
+	    ERR_EXISTS, "second add of bob@example.test");
+	expect_err(tu_user_add(st, "BOB#Example.Test", NULL, 0, 0, &id),
+	    ERR_EXISTS, "add of BOB#Example.Test after bob@example.test");
+	expect_err(tu_user_add(st, "bob@nowhere.test", NULL, 0, 0, &id),
+	    ERR_NOTFOUND, "add in a missing domain");
+	expect_err(tu_user_add(st, "no-at-sign", NULL, 0, 0, &id),
+	    ERR_INVALID, "add of \"no-at-sign\"");
+	expect_err(tu_user_add(st, "@example.test", NULL, 0, 0, &id),
+	    ERR_INVALID, "add of a catch-all as a user");
+	expect_err(tu_user_add(st, "a b@example.test", NULL, 0, 0, &id),
+	    ERR_INVALID, "add of \"a b@example.test\"");
+	expect_err(tu_user_add(st, "", NULL, 0, 0, &id), ERR_INVALID,
+	    "add of \"\"");
+	expect_err(tu_user_add(st, "x@", NULL, 0, 0, &id), ERR_INVALID,
+	    "add of \"x@\"");
+}
+END_TEST
+
+START_TEST(test_find_forms)
+{
+	static const char *forms[] = { "bob@example.test", "BOB@EXAMPLE.TEST",
+	    "Bob@Example.Test", "bob#example.test", "BOB#Example.TEST" };
+	struct store_user u;
+	uint32_t id, id2;
+	size_t i;
+	int rc;
+
+	ck_assert_int_eq(tu_user_add(st, "bob@example.test", NULL, 0, 0, &id),
+	    1);
+	ck_assert_int_eq(tu_user_add(st, "bob@other.test", NULL, 0, 0, &id2),
+	    1);
+	for (i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+		rc = user_find(forms[i], &u);
+		ck_assert_msg(rc == 1 && u.id == id, "find(\"%s\"): rc %d "
+		    "id %u, wanted user %u", forms[i], rc, u.id, id);
+	}
+	/* Same local part in another domain is another user. */
+	rc = user_find("Bob#Other.Test", &u);
+	ck_assert_msg(rc == 1 && u.id == id2, "find(Bob#Other.Test): rc %d "
+	    "id %u, wanted %u", rc, u.id, id2);
+	ck_assert_msg(user_find("nobody@example.test", &u) == 0,
+	    "find of a missing user did not return 0");
+	ck_assert_msg(user_find("bob@missing.test", &u) == 0,
+	    "find in a missing domain did not return 0");
+	rc = user_find("bob", &u);
+	ck_assert_msg(rc != 1, "find(\"bob\") without a domain found user %u",
+	    u.id);
+}
+END_TEST
+
+START_TEST(test_password)
+{
+	struct store_user u;
+	char *hash = NULL;
+	char *hash2 = NULL;
+	const char *sha512;
+	struct crypt_data cd;
+	uint32_t id;
+	int rc;
+
+	rc = store_password_hash("correct horse", &hash);
+	ck_assert_msg(rc >= 0 && hash != NULL, "password_hash returned %d: %s",
+	    rc, tu_err());
+	ck_assert_msg(strncmp(hash, "$y$", 3) == 0, "hash \"%s\" is not "
+	    "yescrypt ($y$)", hash);
+	rc = store_password_hash("correct horse", &hash2);
+	ck_assert_msg(rc >= 0 && strcmp(hash, hash2) != 0, "two hashes of the"
+	    " same password are identical (no salt): %s", hash);
+	ck_assert_msg(store_password_verify(hash, "correct horse") == 1,
+	    "good password rejected by %s", hash);
+	ck_assert_msg(store_password_verify(hash2, "correct horse") == 1,
+	    "good password rejected by the second hash");
+	ck_assert_msg(store_password_verify(hash, "correct horsE") == 0,
+	    "bad password accepted");
+	ck_assert_msg(store_password_verify(hash, "") == 0,
+	    "empty password accepted");
+	ck_assert_msg(store_password_verify("", "") == 0,
+	    "empty hash accepted an empty password");
+	ck_assert_msg(store_password_verify("", "x") == 0,
+	    "empty hash accepted a password");
+	ck_assert_msg(store_password_verify("*", "*") == 0,
+	    "hash \"*\" accepted \"*\"");
+	ck_assert_msg(store_password_verify("not-a-hash", "not-a-hash") == 0,
+	    "a non-crypt string accepted itself as password");
+
+	/* A SHA-512-crypt hash from an imported password file. */
+	memset(&cd, 0, sizeof(cd));
+	sha512 = crypt_r("imported pw", "$6$saltsaltsalt$", &cd);
+	ck_assert_msg(sha512 != NULL && strncmp(sha512, "$6$", 3) == 0,
+	    "crypt_r gave no SHA-512 hash");
+	ck_assert_msg(store_password_verify(sha512, "imported pw") == 1,
+	    "SHA-512-crypt hash rejected the right password");
+	ck_assert_msg(store_password_verify(sha512, "imported pW") == 0,
+	    "SHA-512-crypt hash accepted a wrong password");
+
+	/* Stored with the user, read back as it was. */
+	rc = tu_user_add(st, "bob@example.test", hash, 0, 0, &id);
+	ck_assert_msg(rc == 1, "user_add with hash returned %d: %s", rc,
+	    tu_err());
+	ck_assert_int_eq(user_find("bob#example.test", &u), 1);
+	ck_assert_msg(strcmp(u.pwhash, hash) == 0, "stored hash \"%s\", gave "
+	    "\"%s\"", u.pwhash, hash);
+	ck_assert_msg(store_password_verify(u.pwhash, "correct horse") == 1,
+	    "stored hash rejects the password");
+	free(hash);
+	free(hash2);
+}
+END_TEST
+
+START_TEST(test_update_keeps_usage)
+{
+	static const char msg[] = "Subject: hi\r\n\r\nhello\r\n";
+	struct store_user u, v;
+	uint32_t id, uid;
+	int rc;
+
+	ck_assert_int_eq(tu_user_add(st, "bob@example.test", NULL, 0, 0, &id),
+	    1);
+	rc = tu_append(st, tu_inbox(st, id), msg, sizeof(msg) - 1, 0, NULL,
+	    &uid);
+	ck_assert_msg(rc == 1, "append returned %d: %s", rc, tu_err());
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(u.used_messages == 1 && u.used_bytes == sizeof(msg) - 1,
+	    "usage %" PRIu64 "/%" PRIu64 " after one append", u.used_messages,
+	    u.used_bytes);
+
+	/* Try to change everything, the counters and address included. */
+	u.quota_bytes = 4096;
+	u.quota_messages = 7;
+	u.disabled = 1;
+	u.disabled_since = 1234;
+	snprintf(u.disabled_reason, sizeof(u.disabled_reason), "abuse");
+	u.fs_uid = 5001;
+	u.fs_gid = 5002;
+	u.used_bytes = 999999;
+	u.used_messages = 999;
+	snprintf(u.address, sizeof(u.address), "mallory@example.test");
+	rc = user_update(&u);
+	ck_assert_msg(rc >= 0, "user_update returned %d: %s", rc, tu_err());
+	ck_assert_int_eq(tu_user_get(st, id, &v), 1);
+	ck_assert_msg(v.quota_bytes == 4096 && v.quota_messages == 7 &&
+	    v.disabled == 1 && strcmp(v.disabled_reason, "abuse") == 0 &&
+	    v.fs_uid == 5001 && v.fs_gid == 5002, "update not kept: quota %"
+	    PRIu64 "/%" PRIu64 " disabled %d (%s) fs %u:%u", v.quota_bytes,
+	    v.quota_messages, v.disabled, v.disabled_reason, v.fs_uid,
+	    v.fs_gid);
+	ck_assert_msg(v.used_messages == 1 && v.used_bytes == sizeof(msg) - 1,
+	    "update changed usage to %" PRIu64 "/%" PRIu64, v.used_messages,
+	    v.used_bytes);
+	ck_assert_msg(strcmp(v.address, "bob@example.test") == 0,
+	    "update changed the address to \"%s\"", v.address);
+}
+END_TEST
+
+START_TEST(test_delete)
+{
+	static const char msg[] = "Subject: bye\r\n\r\nbye\r\n";
+	struct store_user u;
+	struct store_mailbox mb;
+	struct store_stats s;
+	struct uop o = { .s = "bob@example.test" };
+	uint32_t id, id2, mbox, uid;
+	int rc;
+
+	ck_assert_int_eq(tu_user_add(st, "bob@example.test", NULL, 0, 0, &id),
+	    1);
+	ck_assert_int_eq(tu_user_add(st, "eve@example.test", NULL, 0, 0, &id2),
+	    1);
+	rc = tu_mailbox_create(st, id, "Archive", 0, &mbox);
+	ck_assert_msg(rc == 1, "mailbox_create returned %d: %s", rc,
+	    tu_err());
+	ck_assert_int_eq(tu_append(st, mbox, msg, sizeof(msg) - 1, 0, NULL,
+	    &uid), 1);
+	ck_assert_int_eq(tu_append(st, tu_inbox(st, id), msg, sizeof(msg) - 1,
+	    0, NULL, &uid), 1);
+
+	rc = tu_user_del(st, id);
+	ck_assert_msg(rc == 1, "user_del returned %d: %s", rc, tu_err());
+	ck_assert_msg(tu_user_get(st, id, &u) == 0, "deleted user still there");
+	ck_assert_msg(user_find("bob@example.test", &u) == 0,
+	    "deleted user still found by login");
+	ck_assert_msg(tu_mailbox_get(st, id, "Archive", &mb) == 0 &&
+	    tu_mailbox_get_by_id(st, mbox, &mb) == 0,
+	    "deleted user's mailbox still there");
+	ck_assert_msg(store_read(st, route_fn, &o) == 0,
+	    "deleted user's route still there");
+	tu_stats(st, &s);
+	ck_assert_msg(s.messages == 0 && s.bodies == 0 && s.blobs == 0 &&
+	    s.users == 1, "after deleting the only user with mail: users %"
+	    PRIu64 " messages %" PRIu64 " bodies %" PRIu64 " blobs %" PRIu64,
+	    s.users, s.messages, s.bodies, s.blobs);
+	ck_assert_msg(tu_user_get(st, id2, &u) == 1, "the other user is gone");
+
+	rc = tu_user_del(st, id);
+	ck_assert_msg(rc == 0 || (rc == -1 && err_class() == ERR_NOTFOUND),
+	    "second delete returned %d (%s)", rc, tu_err());
+
+	/* The address is free again. */
+	rc = tu_user_add(st, "bob@example.test", NULL, 0, 0, &id);
+	ck_assert_msg(rc == 1, "re-adding a deleted address returned %d: %s",
+	    rc, tu_err());
+	rc = tu_check(st);
+	ck_assert_msg(rc == 0, "store_check: %d problems: %s", rc,
+	    tu_check_problems());
+}
+END_TEST
+
+START_TEST(test_list)
+{
+	struct uop o = { 0 };
+	uint32_t ids[3];
+	size_t i, j;
+	int rc, found;
+
+	ck_assert_int_eq(tu_user_add(st, "c@example.test", NULL, 0, 0,
+	    &ids[0]), 1);
+	ck_assert_int_eq(tu_user_add(st, "a@example.test", NULL, 0, 0,
+	    &ids[1]), 1);
+	ck_assert_int_eq(tu_user_add(st, "b@other.test", NULL, 0, 0, &ids[2]),
+	    1);
+	rc = store_read(st, list_fn, &o);
+	ck_assert_msg(rc >= 0 && o.n == 3, "user_list: rc %d, %zu users", rc,
+	    o.n);
+	for (i = 0; i < 3; i++) {
+		found = 0;
+		for (j = 0; j < 3; j++)
+			found += o.ids[j] == ids[i];
+		ck_assert_msg(found == 1, "user %u listed %d times", ids[i],
+		    found);
+	}
+}
+END_TEST
+
+struct qop {
+	uint32_t		 mbox;
+	struct store_prepared	*prep;
+	int			 rc;
+	enum err_class		 cls;
+	char			 msg[256];
+};
+
+/*
+ * A delivery that respects the quota.  On NOQUOTA the body still commits
+ * (returns 0) so that the over-quota mark the store set is kept, as a
+ * delivery pipeline would.
+ */
+static int
+quota_fn(struct store_txn *txn, void *ctx)
+{
+	struct qop *o = ctx;
+	uint32_t uid;
+
+	o->rc = store_msg_append(txn, o->mbox, o->prep, 0, 0, NULL,
+	    STORE_APPEND_QUOTA, &uid);
+	o->cls = err_class();
+	snprintf(o->msg, sizeof(o->msg), "%s", err_msg());
+	if (o->rc == -1 && o->cls == ERR_NOQUOTA)
+		return 0;
+	return o->rc;
+}
+
+static int
+quota_append(uint32_t mbox, struct store_prepared *prep)
+{
+	struct qop o = { .mbox = mbox, .prep = prep };
+	int rc;
+
+	rc = store_write(st, quota_fn, &o);
+	if (rc < 0)
+		return rc;
+	if (o.rc == -1)
+		err_set(o.cls, "%s", o.msg);
+	return o.rc;
+}
+
+START_TEST(test_quota)
+{
+	char msg[1000];
+	struct store_user u;
+	struct store_prepared *prep = NULL;
+	uint32_t id, inbox, uid;
+	int rc, i;
+
+	memset(msg, 'q', sizeof(msg));
+	memcpy(msg, "Subject: q\r\n\r\n", 14);
+	ck_assert_int_eq(tu_user_add(st, "q@example.test", NULL, 2500, 0,
+	    &id), 1);
+	inbox = tu_inbox(st, id);
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(store_user_quota_fits(&u, 2500, 1) == 1,
+	    "2500 bytes do not fit an empty 2500-byte quota");
+	ck_assert_msg(store_user_quota_fits(&u, 2501, 1) == 0,
+	    "2501 bytes fit a 2500-byte quota");
+
+	rc = store_msg_prepare(st, msg, sizeof(msg), &prep);
+	ck_assert_msg(rc >= 0, "prepare returned %d: %s", rc, tu_err());
+	for (i = 0; i < 2; i++) {
+		rc = tu_append_prepared(st, inbox, prep, 0, &uid);
+		ck_assert_msg(rc == 1, "append %d within quota returned %d: %s",
+		    i, rc, tu_err());
+	}
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(u.over_quota_since == 0, "over_quota_since %" PRId64
+	    " at 2000 of 2500 bytes", u.over_quota_since);
+	ck_assert_msg(store_user_quota_fits(&u, 1000, 1) == 0,
+	    "1000 more bytes fit with 2000 of 2500 used");
+	store_prepared_free(&prep);
+
+	{
+		/* STORE_APPEND_QUOTA refuses the third. */
+		struct store_prepared *p2 = NULL;
+
+		rc = store_msg_prepare(st, msg, sizeof(msg), &p2);
+		ck_assert_int_ge(rc, 0);
+		rc = quota_append(inbox, p2);
+		store_prepared_free(&p2);
+	}
+	expect_err(rc, ERR_NOQUOTA, "append over quota with "
+	    "STORE_APPEND_QUOTA");
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(u.used_messages == 2 && u.used_bytes == 2000,
+	    "refused append changed usage to %" PRIu64 "/%" PRIu64,
+	    u.used_messages, u.used_bytes);
+	ck_assert_msg(u.over_quota_since != 0, "refused append left "
+	    "over_quota_since at 0");
+
+	/* Back under quota: the mark is cleared. */
+	rc = tu_expunge(st, inbox, uid);
+	ck_assert_msg(rc == 1, "expunge returned %d: %s", rc, tu_err());
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(u.used_bytes == 1000 && u.over_quota_since == 0,
+	    "after expunge: used %" PRIu64 " over_quota_since %" PRId64,
+	    u.used_bytes, u.over_quota_since);
+	/* Now it fits again. */
+	rc = store_msg_prepare(st, msg, sizeof(msg), &prep);
+	ck_assert_int_ge(rc, 0);
+	rc = quota_append(inbox, prep);
+	store_prepared_free(&prep);
+	ck_assert_msg(rc == 1, "append back within quota returned %d: %s", rc,
+	    tu_err());
+}
+END_TEST
+
+START_TEST(test_quota_messages)
+{
+	static const char msg[] = "Subject: m\r\n\r\nm\r\n";
+	struct store_prepared *prep = NULL;
+	struct store_user u;
+	uint32_t id, inbox, uid;
+	int rc, i;
+
+	ck_assert_int_eq(tu_user_add(st, "m@example.test", NULL, 0, 3, &id),
+	    1);
+	inbox = tu_inbox(st, id);
+	rc = store_msg_prepare(st, msg, sizeof(msg) - 1, &prep);
+	ck_assert_int_ge(rc, 0);
+	for (i = 0; i < 3; i++) {
+		rc = quota_append(inbox, prep);
+		ck_assert_msg(rc == 1, "append %d of a 3-message quota returned"
+		    " %d: %s", i, rc, tu_err());
+	}
+	rc = quota_append(inbox, prep);
+	expect_err(rc, ERR_NOQUOTA, "4th append with a 3-message quota");
+	store_prepared_free(&prep);
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	ck_assert_msg(u.used_messages == 3, "used_messages %" PRIu64,
+	    u.used_messages);
+	/* Without STORE_APPEND_QUOTA the store does not refuse. */
+	rc = tu_append(st, inbox, msg, sizeof(msg) - 1, 0, NULL, &uid);
+	ck_assert_msg(rc == 1, "append without the quota flag returned %d: %s",
+	    rc, tu_err());
+}
+END_TEST
+
+static Suite *
+user_suite(void)
+{
+	Suite *s = suite_create("store_user");
+	TCase *tc;
+
+	tc = tcase_create("user");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_add_get);
+	tcase_add_test(tc, test_add_errors);
+	tcase_add_test(tc, test_find_forms);
+	tcase_add_test(tc, test_password);
+	tcase_add_test(tc, test_update_keeps_usage);
+	tcase_add_test(tc, test_delete);
+	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_quota);
+	tcase_add_test(tc, test_quota_messages);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(user_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
