@@ -1,0 +1,39 @@
+# Thin wrapper around meson: `make run` and `make test` do everything on a
+# fresh Debian 12 machine, installing missing packages first.
+BUILD ?= build
+DEBS = build-essential meson ninja-build pkg-config liblmdb-dev lmdb-utils \
+	libzstd-dev libssl-dev libsasl2-dev libsasl2-modules libevent-dev \
+	libpcre2-dev libfuse3-dev fuse3 check libcrypt-dev python3 zstd
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test run clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEBS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | \
+		grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing: $$missing"; \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    --no-install-recommends $$missing || { \
+		$(SUDO) apt-get update && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y \
+		    --no-install-recommends $$missing; }; \
+	fi
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+test: build
+	@tests/run-tests $(BUILD)
+
+run: build
+	@admin/run-demo $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,102 @@
+/* log.c - see log.h */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "log.h"
+
+static const char *log_prog = "vellum";
+static int log_to = LOG_TO_STDERR;
+static int log_verb;
+
+static void log_vlog(int, const char *, const char *, va_list);
+
+void
+log_init(const char *progname, int to, int verbose)
+{
+	log_prog = progname;
+	log_to = to;
+	log_verb = verbose;
+	if (to == LOG_TO_SYSLOG)
+		openlog(progname, LOG_PID | LOG_NDELAY, LOG_MAIL);
+}
+
+int
+log_verbose(void)
+{
+	return log_verb;
+}
+
+static void
+log_vlog(int pri, const char *suffix, const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	if (log_to == LOG_TO_SYSLOG) {
+		if (suffix != NULL)
+			syslog(pri, "%s: %s", buf, suffix);
+		else
+			syslog(pri, "%s", buf);
+		return;
+	}
+	if (suffix != NULL)
+		fprintf(stderr, "%s: %s: %s\n", log_prog, buf, suffix);
+	else
+		fprintf(stderr, "%s: %s\n", log_prog, buf);
+}
+
+#define LOG_BODY(pri, suffix) do {			\
+	va_list ap;					\
+	va_start(ap, fmt);				\
+	log_vlog((pri), (suffix), fmt, ap);		\
+	va_end(ap);					\
+} while (0)
+
+void
+log_warn(const char *fmt, ...)
+{
+	const char *e = strerror(errno);
+
+	LOG_BODY(LOG_WARNING, e);
+}
+
+void
+log_warnx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_WARNING, NULL);
+}
+
+void
+log_info(const char *fmt, ...)
+{
+	if (log_verb < 1 && log_to == LOG_TO_STDERR)
+		return;
+	LOG_BODY(LOG_INFO, NULL);
+}
+
+void
+log_debug(const char *fmt, ...)
+{
+	if (log_verb < 2)
+		return;
+	LOG_BODY(LOG_DEBUG, NULL);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	const char *e = strerror(errno);
+
+	LOG_BODY(LOG_CRIT, e);
+	exit(1);
+}
+
+void
+fatalx(const char *fmt, ...)
+{
+	LOG_BODY(LOG_CRIT, NULL);
+	exit(1);
+}

@@ -1,0 +1,23 @@
+/*
+ * size.h - byte sizes as people write them: "500M", "60K", "2G", "1234".
+ *
+ * Suffixes K, M, G, T are powers of 1024, upper or lower case, with an
+ * optional trailing "B" ("500MB").
+ */
+#ifndef VELLUM_SIZE_H
+#define VELLUM_SIZE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* 0 and *bytes_r set; -1 with ERR_INVALID when the text is not a size. */
+int	size_parse(const char *text, uint64_t *bytes_r);
+/*
+ * Writes the shortest exact form ("500M", "60K", "1536") when the value is a
+ * whole multiple, else one decimal ("1.5G").  Returns buf.
+ */
+char	*size_format(uint64_t bytes, char *buf, size_t bufsize);
+
+#define SIZE_FORMAT_MAX	24
+
+#endif

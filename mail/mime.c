@@ -1,0 +1,248 @@
+/* mime.c - see mime.h */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/xmalloc.h"
+#include "mime.h"
+
+struct seglist {
+	struct mime_segment	*v;
+	size_t			 n, cap;
+};
+
+static void	mime_walk(const uint8_t *, size_t, size_t, size_t, size_t,
+		    int, struct seglist *);
+static void	mime_add_part(struct seglist *, size_t, size_t);
+static size_t	mime_line_end(const uint8_t *, size_t, size_t);
+
+size_t
+mime_header_end(const uint8_t *data, size_t len)
+{
+	size_t i = 0;
+
+	/* A message that starts with a blank line has an empty header. */
+	while (i < len) {
+		if (data[i] == '\n')
+			return i + 1;
+		if (data[i] == '\r' && i + 1 < len && data[i + 1] == '\n')
+			return i + 2;
+		i = mime_line_end(data, len, i);
+	}
+	return len;
+}
+
+/* Offset just past the line starting at off (past its LF), or len. */
+static size_t
+mime_line_end(const uint8_t *data, size_t len, size_t off)
+{
+	const uint8_t *nl = memchr(data + off, '\n', len - off);
+
+	return nl == NULL ? len : (size_t)(nl - data) + 1;
+}
+
+int
+mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
+    char *buf, size_t bufsize)
+{
+	size_t namelen = strlen(name), off = 0, next, o = 0;
+
+	while (off < hdrlen) {
+		next = mime_line_end(hdr, hdrlen, off);
+		if (next - off > namelen && hdr[off + namelen] == ':' &&
+		    strncasecmp((const char *)hdr + off, name, namelen) == 0)
+			break;
+		off = next;
+	}
+	if (off >= hdrlen)
+		return 0;
+	off += namelen + 1;
+	/* Copy this line and its continuation lines, unfolded. */
+	for (;;) {
+		next = mime_line_end(hdr, hdrlen, off);
+		for (; off < next; off++) {
+			if (hdr[off] == '\r' || hdr[off] == '\n')
+				continue;
+			if (o == 0 && (hdr[off] == ' ' || hdr[off] == '\t'))
+				continue;
+			if (o + 1 < bufsize)
+				buf[o++] = (char)hdr[off];
+		}
+		if (next >= hdrlen || (hdr[next] != ' ' && hdr[next] != '\t'))
+			break;
+	}
+	if (bufsize > 0)
+		buf[o < bufsize ? o : bufsize - 1] = '\0';
+	return 1;
+}
+
+void
+mime_content_type(const char *value, char *type, size_t typesize,
+    char *boundary, size_t boundarysize)
+{
+	const char *p = value, *q;
+	size_t o = 0;
+
+	if (boundarysize > 0)
+		boundary[0] = '\0';
+	while (*p == ' ' || *p == '\t')
+		p++;
+	while (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t' &&
+	    *p != '(') {
+		if (o + 1 < typesize)
+			type[o++] = (char)tolower((unsigned char)*p);
+		p++;
+	}
+	if (typesize > 0)
+		type[o] = '\0';
+	/* Parameters: find boundary=, quoted or not. */
+	while ((q = strchr(p, ';')) != NULL) {
+		p = q + 1;
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (strncasecmp(p, "boundary", 8) != 0)
+			continue;
+		q = p + 8;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q != '=')
+			continue;
+		q++;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		o = 0;
+		if (*q == '"') {
+			for (q++; *q != '\0' && *q != '"'; q++) {
+				if (*q == '\\' && q[1] != '\0')
+					q++;
+				if (o + 1 < boundarysize)
+					boundary[o++] = *q;
+			}
+		} else {
+			for (; *q != '\0' && *q != ';' && *q != ' ' &&
+			    *q != '\t'; q++)
+				if (o + 1 < boundarysize)
+					boundary[o++] = *q;
+		}
+		if (boundarysize > 0)
+			boundary[o] = '\0';
+		return;
+	}
+}
+
+static void
+mime_add_part(struct seglist *l, size_t off, size_t len)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 8 : l->cap * 2;
+		l->v = xreallocarray(l->v, l->cap, sizeof(*l->v));
+	}
+	l->v[l->n].off = off;
+	l->v[l->n].len = len;
+	l->v[l->n].kind = MIME_SEG_PART;
+	l->n++;
+}
+
+/* Is the line at off a delimiter "--boundary" (or close "--boundary--")? */
+static int
+mime_is_delimiter(const uint8_t *data, size_t end, size_t off,
+    const char *b, size_t blen)
+{
+	return off + 2 + blen <= end && data[off] == '-' &&
+	    data[off + 1] == '-' && memcmp(data + off + 2, b, blen) == 0;
+}
+
+/*
+ * Walks the entity whose header is [hoff, boff) and body [boff, end),
+ * collecting large leaf part bodies in order.
+ */
+static void
+mime_walk(const uint8_t *data, size_t hoff, size_t boff, size_t end,
+    size_t min_part, int depth, struct seglist *l)
+{
+	char ct[512], type[128], b[256];
+	size_t blen, off, next, pstart = 0, pend, phend;
+	int inpart = 0;
+
+	if (!mime_header_get(data + hoff, boff - hoff, "Content-Type", ct,
+	    sizeof(ct)))
+		ct[0] = '\0';
+	mime_content_type(ct, type, sizeof(type), b, sizeof(b));
+
+	if (depth < MIME_DEPTH_MAX && strcmp(type, "message/rfc822") == 0) {
+		phend = boff + mime_header_end(data + boff, end - boff);
+		mime_walk(data, boff, phend, end, min_part, depth + 1, l);
+		return;
+	}
+	if (depth >= MIME_DEPTH_MAX || strncmp(type, "multipart/", 10) != 0 ||
+	    b[0] == '\0') {
+		if (end - boff >= min_part)
+			mime_add_part(l, boff, end - boff);
+		return;
+	}
+	blen = strlen(b);
+	for (off = boff; off < end; off = next) {
+		next = mime_line_end(data, end, off);
+		if (!mime_is_delimiter(data, end, off, b, blen))
+			continue;
+		if (inpart) {
+			/* The line break before a delimiter belongs to it. */
+			pend = off;
+			if (pend > pstart && data[pend - 1] == '\n')
+				pend--;
+			if (pend > pstart && data[pend - 1] == '\r')
+				pend--;
+			phend = pstart + mime_header_end(data + pstart,
+			    pend - pstart);
+			mime_walk(data, pstart, phend, pend, min_part,
+			    depth + 1, l);
+		}
+		if (off + 2 + blen + 2 <= end &&
+		    data[off + 2 + blen] == '-' && data[off + 3 + blen] == '-')
+			return;	/* close delimiter: the epilogue is rest */
+		inpart = 1;
+		pstart = next;
+	}
+	/* An unterminated last part runs to the end. */
+	if (inpart && pstart < end) {
+		phend = pstart + mime_header_end(data + pstart, end - pstart);
+		mime_walk(data, pstart, phend, end, min_part, depth + 1, l);
+	}
+}
+
+void
+mime_segments(const uint8_t *data, size_t len, size_t min_part,
+    struct mime_segment **segs_r, size_t *nsegs_r)
+{
+	struct seglist parts = { 0 };
+	struct mime_segment *out;
+	size_t hend, i, n = 0, pos;
+
+	*segs_r = NULL;
+	*nsegs_r = 0;
+	if (len == 0)
+		return;
+	hend = mime_header_end(data, len);
+	if (hend < len)
+		mime_walk(data, 0, hend, len, min_part, 0, &parts);
+
+	out = xcalloc(2 * parts.n + 2, sizeof(*out));
+	out[n++] = (struct mime_segment){ 0, hend, MIME_SEG_HEADER };
+	pos = hend;
+	for (i = 0; i < parts.n; i++) {
+		if (parts.v[i].off < pos || parts.v[i].len == 0)
+			continue;	/* overlapping: malformed nesting */
+		if (parts.v[i].off > pos)
+			out[n++] = (struct mime_segment){ pos,
+			    parts.v[i].off - pos, MIME_SEG_REST };
+		out[n++] = parts.v[i];
+		pos = parts.v[i].off + parts.v[i].len;
+	}
+	if (pos < len)
+		out[n++] = (struct mime_segment){ pos, len - pos,
+		    MIME_SEG_REST };
+	free(parts.v);
+	*segs_r = out;
+	*nsegs_r = n;
+}

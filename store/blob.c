@@ -1,0 +1,309 @@
+/*
+ * blob.c - content-addressed, compressed, reference-counted segments.
+ *
+ * `blobs` maps SHA-256(raw bytes) to a small record; the compressed bytes
+ * live in `blobdata` as fragments of at most BLOB_FRAG_MAX bytes under
+ * increasing ids.  Fragments that small stay inside leaf pages (no
+ * overflow pages, which LMDB's free list handles badly), and appending
+ * them under increasing keys (MDB_APPEND) fills every page completely.
+ * Header segments are compressed with a zstd dictionary trained on the
+ * store's own headers once there is one (store_dict_train()).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+#include <zdict.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "mail/mime.h"
+#include "dict.h"
+#include "private.h"
+
+#define STORE_ZSTD_LEVEL	6
+#define BLOB_RAW_BELOW		64	/* not worth compressing */
+
+struct store_dict {
+	uint32_t		 id;
+	ZSTD_CDict		*cdict;
+	ZSTD_DDict		*ddict;
+	struct store_dict	*next;
+};
+
+static struct store_dict *blob_dict(struct store_txn *, uint32_t);
+
+void
+blob_sha256(const void *data, size_t len, uint8_t *out)
+{
+	unsigned int n = 32;
+
+	if (EVP_Digest(data, len, out, &n, EVP_sha256(), NULL) != 1)
+		fatalx("SHA-256 failed");
+}
+
+static void
+blob_key(uint8_t *key, uint64_t frag)
+{
+	be64enc(key, frag);
+}
+
+int
+blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
+{
+	struct unpack u;
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BLOBS, hash, 32, &v)) != 1)
+		return rc;
+	unpack_init(&u, &v);
+	r->refcount = unpack_u32(&u);
+	r->raw_len = unpack_u64(&u);
+	r->codec = unpack_u8(&u);
+	r->dict_id = unpack_u32(&u);
+	r->stored_len = unpack_u64(&u);
+	r->first_frag = unpack_u64(&u);
+	r->nfrags = unpack_u32(&u);
+	if (unpack_done(&u, "blob") == -1)
+		return -1;
+	return 1;
+}
+
+int
+blob_put_rec(struct store_txn *t, const uint8_t *hash,
+    const struct blob_rec *b)
+{
+	struct pack p;
+	int rc;
+
+	pack_init(&p);
+	pack_u32(&p, b->refcount);
+	pack_u64(&p, b->raw_len);
+	pack_u8(&p, b->codec);
+	pack_u32(&p, b->dict_id);
+	pack_u64(&p, b->stored_len);
+	pack_u64(&p, b->first_frag);
+	pack_u32(&p, b->nfrags);
+	rc = sdb_put(t, DB_BLOBS, hash, 32, p.buf, p.len, 0);
+	pack_free(&p);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+blob_write_data(struct store_txn *t, struct blob_rec *b, const void *data,
+    size_t len)
+{
+	const uint8_t *p = data;
+	uint8_t key[8];
+	uint64_t first, i, n;
+	size_t chunk;
+
+	n = len == 0 ? 0 : (len + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+	b->nfrags = (uint32_t)n;
+	b->stored_len = len;
+	b->first_frag = 0;
+	if (n == 0)
+		return 0;
+	if (sdb_counter_add(t, "next_frag", n, &first) == -1)
+		return -1;
+	b->first_frag = first;
+	for (i = 0; i < n; i++) {
+		chunk = len - i * BLOB_FRAG_MAX;
+		if (chunk > BLOB_FRAG_MAX)
+			chunk = BLOB_FRAG_MAX;
+		blob_key(key, first + i);
+		if (sdb_put(t, DB_BLOBDATA, key, 8, p + i * BLOB_FRAG_MAX,
+		    chunk, MDB_APPEND) != 1)
+			return err_class() == ERR_NONE ? err_set(ERR_CORRUPT,
+			    "blob fragment %llu already exists",
+			    (unsigned long long)(first + i)) : -1;
+	}
+	return 0;
+}
+
+int
+blob_unref(struct store_txn *t, const uint8_t *hash)
+{
+	struct blob_rec b;
+	uint8_t key[8];
+	uint32_t i;
+	int rc;
+
+	if ((rc = blob_get(t, hash, &b)) == -1)
+		return -1;
+	if (rc == 0)
+		return err_set(ERR_CORRUPT, "a body refers to a missing blob");
+	if (b.refcount > 1) {
+		b.refcount--;
+		return blob_put_rec(t, hash, &b);
+	}
+	for (i = 0; i < b.nfrags; i++) {
+		blob_key(key, b.first_frag + i);
+		if (sdb_del(t, DB_BLOBDATA, key, 8) == -1)
+			return -1;
+	}
+	return sdb_del(t, DB_BLOBS, hash, 32) == -1 ? -1 : 0;
+}
+
+int
+blob_compress(struct store *st, struct store_txn *t, int kind,
+    const void *data, size_t len, void **out_r, size_t *outlen_r,
+    uint8_t *codec_r, uint32_t *dict_id_r)
+{
+	struct store_dict *d = NULL;
+	size_t bound, n;
+	void *out;
+	uint32_t id;
+
+	*codec_r = BLOB_CODEC_RAW;
+	*dict_id_r = 0;
+	if (len < BLOB_RAW_BELOW) {
+		*out_r = len == 0 ? NULL : xmemdup(data, len);
+		*outlen_r = len;
+		return 0;
+	}
+	if (kind == MIME_SEG_HEADER && t != NULL &&
+	    dict_current(t, &id) == 1)
+		d = blob_dict(t, id);
+	bound = ZSTD_compressBound(len);
+	out = xmalloc(bound);
+	if (d != NULL)
+		n = ZSTD_compress_usingCDict(st->cctx, out, bound, data, len,
+		    d->cdict);
+	else
+		n = ZSTD_compressCCtx(st->cctx, out, bound, data, len,
+		    STORE_ZSTD_LEVEL);
+	if (ZSTD_isError(n) || n >= len) {
+		memcpy(out, data, len);
+		*out_r = out;
+		*outlen_r = len;
+		return 0;
+	}
+	*out_r = out;
+	*outlen_r = n;
+	*codec_r = BLOB_CODEC_ZSTD;
+	*dict_id_r = d != NULL ? d->id : 0;
+	return 0;
+}
+
+/* The loaded dictionary id, loading it from `meta` on first use. */
+static struct store_dict *
+blob_dict(struct store_txn *t, uint32_t id)
+{
+	struct store *st = t->st;
+	struct store_dict *d;
+	void *data;
+	size_t len;
+
+	for (d = st->dicts; d != NULL; d = d->next)
+		if (d->id == id)
+			return d;
+	if (dict_load(t, id, &data, &len) != 1)
+		return NULL;
+	d = xcalloc(1, sizeof(*d));
+	d->id = id;
+	d->cdict = ZSTD_createCDict(data, len, STORE_ZSTD_LEVEL);
+	d->ddict = ZSTD_createDDict(data, len);
+	free(data);
+	if (d->cdict == NULL || d->ddict == NULL)
+		fatalx("zstd: cannot load dictionary %u", id);
+	d->next = st->dicts;
+	st->dicts = d;
+	return d;
+}
+
+void
+store_dicts_free(struct store *st)
+{
+	struct store_dict *d, *next;
+
+	for (d = st->dicts; d != NULL; d = next) {
+		next = d->next;
+		ZSTD_freeCDict(d->cdict);
+		ZSTD_freeDDict(d->ddict);
+		free(d);
+	}
+	st->dicts = NULL;
+}
+
+int
+blob_read(struct store_txn *t, const uint8_t *hash, uint8_t *out,
+    size_t outlen, int verify)
+{
+	struct store_dict *d = NULL;
+	struct blob_rec b;
+	uint8_t key[8], sum[32], *buf = NULL;
+	const uint8_t *src;
+	MDB_val v;
+	size_t off = 0, n;
+	uint32_t i;
+	int rc;
+
+	if ((rc = blob_get(t, hash, &b)) == -1)
+		return -1;
+	if (rc == 0)
+		return err_set(ERR_CORRUPT, "message segment missing from "
+		    "the store (run vellumctl store check)");
+	if (b.raw_len != outlen)
+		return err_set(ERR_CORRUPT, "message segment has length %llu, "
+		    "expected %zu", (unsigned long long)b.raw_len, outlen);
+	if (b.codec != BLOB_CODEC_RAW && b.codec != BLOB_CODEC_ZSTD)
+		return err_set(ERR_CORRUPT, "unknown codec %u", b.codec);
+	if (b.codec == BLOB_CODEC_ZSTD && b.dict_id != 0 &&
+	    (d = blob_dict(t, b.dict_id)) == NULL)
+		return err_set(ERR_CORRUPT, "zstd dictionary %u missing",
+		    b.dict_id);
+	/* Raw data is gathered straight into out; compressed into buf. */
+	if (b.codec == BLOB_CODEC_ZSTD && b.nfrags > 1)
+		buf = xmalloc(b.stored_len);
+	src = NULL;
+	for (i = 0; i < b.nfrags; i++) {
+		blob_key(key, b.first_frag + i);
+		if ((rc = sdb_get(t, DB_BLOBDATA, key, 8, &v)) != 1) {
+			free(buf);
+			return rc == -1 ? -1 : err_set(ERR_CORRUPT,
+			    "message segment fragment missing");
+		}
+		if (off + v.mv_size > b.stored_len) {
+			free(buf);
+			return err_set(ERR_CORRUPT, "message segment longer "
+			    "than recorded");
+		}
+		if (b.codec == BLOB_CODEC_RAW)
+			memcpy(out + off, v.mv_data, v.mv_size);
+		else if (buf != NULL)
+			memcpy(buf + off, v.mv_data, v.mv_size);
+		else
+			src = v.mv_data;
+		off += v.mv_size;
+	}
+	if (off != b.stored_len) {
+		free(buf);
+		return err_set(ERR_CORRUPT, "message segment shorter than "
+		    "recorded");
+	}
+	if (b.codec == BLOB_CODEC_ZSTD) {
+		if (buf != NULL)
+			src = buf;
+		if (d != NULL)
+			n = ZSTD_decompress_usingDDict(t->st->dctx, out,
+			    outlen, src, off, d->ddict);
+		else
+			n = ZSTD_decompressDCtx(t->st->dctx, out, outlen,
+			    src, off);
+		free(buf);
+		if (ZSTD_isError(n) || n != outlen)
+			return err_set(ERR_CORRUPT, "message segment does not "
+			    "decompress: %s", ZSTD_isError(n) ?
+			    ZSTD_getErrorName(n) : "wrong length");
+	}
+	if (verify) {
+		blob_sha256(out, outlen, sum);
+		if (memcmp(sum, hash, 32) != 0)
+			return err_set(ERR_CORRUPT, "message segment fails "
+			    "its SHA-256 checksum");
+	}
+	return 0;
+}

@@ -1,0 +1,506 @@
+/*
+ * check.c - store check, stats and backup.
+ *
+ * The check reads everything in one snapshot and recomputes every counter
+ * and refcount from the rows below it: message rows give mailbox counters,
+ * user usage and body refcounts; bodies give blob refcounts; blobs are
+ * decompressed and their SHA-256 compared with their key.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "addr.h"
+#include "check.h"
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "mailbox.h"
+#include "message.h"
+#include "private.h"
+#include "user.h"
+
+struct usage {
+	uint32_t	user_id;
+	uint64_t	bytes, messages;
+};
+
+struct check {
+	store_problem_fn	*fn;
+	void			*ctx;
+	int			 problems;
+	uint8_t			*bodyrefs;	/* 32-byte keys, one per row */
+	size_t			 nbodyrefs;
+	uint8_t			*blobrefs;	/* one per body segment */
+	size_t			 nblobrefs;
+	struct usage		*usage;
+	size_t			 nusage;
+	uint64_t		 frags;
+};
+
+static void	problem(struct check *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+problem(struct check *c, const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	c->problems++;
+	if (c->fn != NULL)
+		c->fn(buf, c->ctx);
+}
+
+static void
+hex(const uint8_t *h, char *out)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+static void
+keys_add(uint8_t **v, size_t *n, const uint8_t *key)
+{
+	if ((*n & (*n - 1)) == 0 || *n == 0)
+		*v = xreallocarray(*v, *n == 0 ? 1 : *n * 2, 32);
+	memcpy(*v + *n * 32, key, 32);
+	(*n)++;
+}
+
+static int
+key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+static int
+usage_cmp(const void *a, const void *b)
+{
+	const struct usage *x = a, *y = b;
+
+	return x->user_id < y->user_id ? -1 : x->user_id > y->user_id;
+}
+
+/* How many times key occurs from position *pos of a sorted array. */
+static size_t
+keys_count(const uint8_t *v, size_t n, size_t *pos, const uint8_t *key)
+{
+	size_t count = 0;
+
+	while (*pos < n && memcmp(v + *pos * 32, key, 32) < 0)
+		(*pos)++;
+	while (*pos < n && memcmp(v + *pos * 32, key, 32) == 0) {
+		(*pos)++;
+		count++;
+	}
+	return count;
+}
+
+struct mb_sum {
+	struct check		*c;
+	struct store_mailbox	*mb;
+	uint64_t		 bytes;
+	uint32_t		 messages, unseen;
+};
+
+static int
+check_msg(const struct store_msg *m, void *ctx)
+{
+	struct mb_sum *s = ctx;
+
+	s->messages++;
+	s->bytes += m->size;
+	if (!(m->flags & STORE_F_SEEN))
+		s->unseen++;
+	if (m->uid >= s->mb->uidnext)
+		problem(s->c, "mailbox %u (%s): uid %u is not below uidnext "
+		    "%u", s->mb->id, s->mb->name, m->uid, s->mb->uidnext);
+	if (m->modseq > s->mb->highestmodseq)
+		problem(s->c, "mailbox %u (%s): uid %u has modseq %" PRIu64
+		    " above the mailbox's %" PRIu64, s->mb->id, s->mb->name,
+		    m->uid, m->modseq, s->mb->highestmodseq);
+	keys_add(&s->c->bodyrefs, &s->c->nbodyrefs, m->body);
+	return 0;
+}
+
+static int
+check_mailboxes(struct store_txn *t, struct check *c)
+{
+	struct store_mailbox mb, byname;
+	struct store_user u;
+	struct mb_sum s;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (sdb_cursor(t, DB_MBOX, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 ||
+		    store_mailbox_get_by_id(t, be32dec(k.mv_data), &mb) != 1) {
+			problem(c, "damaged mailbox record: %s", err_msg());
+			continue;
+		}
+		if (store_user_get(t, mb.user_id, &u) != 1)
+			problem(c, "mailbox %u (%s) belongs to missing user %u",
+			    mb.id, mb.name, mb.user_id);
+		if (store_mailbox_get(t, mb.user_id, mb.name, &byname) != 1 ||
+		    byname.id != mb.id)
+			problem(c, "mailbox %u (%s) is missing from the name "
+			    "index", mb.id, mb.name);
+		memset(&s, 0, sizeof(s));
+		s.c = c;
+		s.mb = &mb;
+		if (store_msg_list(t, mb.id, 0, check_msg, &s) == -1) {
+			problem(c, "mailbox %u (%s): %s", mb.id, mb.name,
+			    err_msg());
+			continue;
+		}
+		if (s.messages != mb.messages || s.bytes != mb.bytes ||
+		    s.unseen != mb.unseen)
+			problem(c, "mailbox %u (%s): counters say %u messages, "
+			    "%" PRIu64 " bytes, %u unseen; rows say %u, %"
+			    PRIu64 ", %u", mb.id, mb.name, mb.messages,
+			    mb.bytes, mb.unseen, s.messages, s.bytes,
+			    s.unseen);
+		c->usage = xreallocarray(c->usage, c->nusage + 1,
+		    sizeof(*c->usage));
+		c->usage[c->nusage++] = (struct usage){ mb.user_id, s.bytes,
+		    s.messages };
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+static int
+check_orphan_rows(struct store_txn *t, struct check *c)
+{
+	struct store_mailbox mb;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint32_t last = 0;
+	int rc, exists = 0;
+
+	if (sdb_cursor(t, DB_MSGS, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			problem(c, "message row with a bad key");
+			continue;
+		}
+		if (be32dec(k.mv_data) != last || last == 0) {
+			last = be32dec(k.mv_data);
+			exists = store_mailbox_get_by_id(t, last, &mb) == 1;
+			if (!exists)
+				problem(c, "message rows of missing mailbox "
+				    "%u", last);
+		}
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+static int
+check_users(struct store_txn *t, struct check *c)
+{
+	struct store_user u, byname;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pos = 0;
+	uint64_t bytes, messages;
+	int rc;
+
+	qsort(c->usage, c->nusage, sizeof(*c->usage), usage_cmp);
+	if (sdb_cursor(t, DB_USERS, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4 ||
+		    store_user_get(t, be32dec(k.mv_data), &u) != 1) {
+			problem(c, "damaged user record");
+			continue;
+		}
+		bytes = messages = 0;
+		while (pos < c->nusage && c->usage[pos].user_id < u.id)
+			pos++;
+		for (; pos < c->nusage && c->usage[pos].user_id == u.id;
+		    pos++) {
+			bytes += c->usage[pos].bytes;
+			messages += c->usage[pos].messages;
+		}
+		if (bytes != u.used_bytes || messages != u.used_messages)
+			problem(c, "user %s: usage says %" PRIu64 " bytes in %"
+			    PRIu64 " messages; mailboxes hold %" PRIu64
+			    " bytes in %" PRIu64, u.address, u.used_bytes,
+			    u.used_messages, bytes, messages);
+		if (store_user_find(t, u.address, &byname) != 1 ||
+		    byname.id != u.id)
+			problem(c, "user %s is missing from the login index",
+			    u.address);
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+static int
+check_bodies(struct store_txn *t, struct check *c)
+{
+	struct body_rec b;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pos = 0, refs, i;
+	uint64_t sum;
+	char h[17];
+	int rc;
+
+	qsort(c->bodyrefs, c->nbodyrefs, 32, key_cmp);
+	if (sdb_cursor(t, DB_BODIES, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 32 || body_get(t, k.mv_data, &b) != 1) {
+			problem(c, "damaged body record");
+			continue;
+		}
+		hex(k.mv_data, h);
+		refs = keys_count(c->bodyrefs, c->nbodyrefs, &pos, k.mv_data);
+		if (refs != b.refcount)
+			problem(c, "body %s: refcount %u, referenced by %zu "
+			    "message(s)", h, b.refcount, refs);
+		for (i = 0, sum = 0; i < b.nsegs; i++) {
+			sum += b.segs[i].len;
+			keys_add(&c->blobrefs, &c->nblobrefs, b.segs[i].hash);
+		}
+		if (sum != b.size)
+			problem(c, "body %s: segments hold %" PRIu64 " bytes, "
+			    "size is %" PRIu64, h, sum, b.size);
+		body_rec_clear(&b);
+	}
+	mdb_cursor_close(cur);
+	/* Rows whose body does not exist at all. */
+	for (pos = 0; pos < c->nbodyrefs; pos++)
+		if (sdb_get(t, DB_BODIES, c->bodyrefs + pos * 32, 32,
+		    &(MDB_val){ 0 }) != 1 && (pos == 0 ||
+		    memcmp(c->bodyrefs + pos * 32, c->bodyrefs + (pos - 1) * 32,
+		    32) != 0)) {
+			hex(c->bodyrefs + pos * 32, h);
+			problem(c, "messages refer to missing body %s", h);
+		}
+	return 0;
+}
+
+static int
+check_blobs(struct store_txn *t, struct check *c)
+{
+	struct blob_rec b;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	size_t pos, refs;
+	uint8_t *buf;
+	char h[17];
+	int rc;
+
+	qsort(c->blobrefs, c->nblobrefs, 32, key_cmp);
+	for (pos = 0; pos < c->nblobrefs; pos++)
+		if ((pos == 0 || memcmp(c->blobrefs + pos * 32,
+		    c->blobrefs + (pos - 1) * 32, 32) != 0) &&
+		    sdb_get(t, DB_BLOBS, c->blobrefs + pos * 32, 32,
+		    &(MDB_val){ 0 }) != 1) {
+			hex(c->blobrefs + pos * 32, h);
+			problem(c, "bodies refer to missing blob %s", h);
+		}
+	pos = 0;
+	if (sdb_cursor(t, DB_BLOBS, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 32 || blob_get(t, k.mv_data, &b) != 1) {
+			problem(c, "damaged blob record");
+			continue;
+		}
+		hex(k.mv_data, h);
+		refs = keys_count(c->blobrefs, c->nblobrefs, &pos, k.mv_data);
+		if (refs != b.refcount)
+			problem(c, "blob %s: refcount %u, referenced %zu "
+			    "time(s)", h, b.refcount, refs);
+		c->frags += b.nfrags;
+		buf = xmalloc(b.raw_len == 0 ? 1 : b.raw_len);
+		if (blob_read(t, k.mv_data, buf, b.raw_len, 1) == -1)
+			problem(c, "blob %s: %s", h, err_msg());
+		free(buf);
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+static int
+check_routes(const struct store_route *r, void *ctx)
+{
+	struct store_txn *t = ((void **)ctx)[0];
+	struct check *c = ((void **)ctx)[1];
+	struct store_user u;
+	size_t i;
+
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].type == STORE_TARGET_MAILBOX &&
+		    store_user_get(t, r->targets[i].user_id, &u) != 1)
+			problem(c, "address %s delivers to missing user %u",
+			    r->address, r->targets[i].user_id);
+	return 0;
+}
+
+static int
+check_txn(struct store_txn *t, void *ctx)
+{
+	struct check *c = ctx;
+	void *pair[2] = { t, c };
+	MDB_stat ms;
+
+	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
+	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
+	    check_blobs(t, c) == -1 ||
+	    store_addr_list(t, check_routes, pair) == -1)
+		return -1;
+	if (mdb_stat(t->txn, t->st->dbi[DB_BLOBDATA], &ms) == 0 &&
+	    ms.ms_entries != c->frags)
+		problem(c, "%zu blob fragments stored, blobs use %" PRIu64,
+		    ms.ms_entries, c->frags);
+	return 0;
+}
+
+int
+store_check(struct store *st, store_problem_fn *fn, void *ctx)
+{
+	struct check c = { 0 };
+	int rc;
+
+	c.fn = fn;
+	c.ctx = ctx;
+	rc = store_read(st, check_txn, &c);
+	free(c.bodyrefs);
+	free(c.blobrefs);
+	free(c.usage);
+	return rc == -1 ? -1 : c.problems;
+}
+
+static int
+stats_msg_sizes(struct store_txn *t, struct store_stats *s)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	struct unpack u;
+	int rc;
+
+	if (sdb_cursor(t, DB_MSGS, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		unpack_init(&u, &v);
+		u.p += 40;	/* body key, internal date */
+		u.left = u.left >= 40 ? u.left - 40 : 0;
+		s->raw_bytes += unpack_u64(&u);
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+static int
+stats_txn(struct store_txn *t, void *ctx)
+{
+	struct store_stats *s = ctx;
+	struct body_rec b;
+	struct blob_rec bl;
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+#define COUNT(db, field) do {						\
+	if (mdb_stat(t->txn, t->st->dbi[db], &ms) == 0)			\
+		s->field = ms.ms_entries;				\
+} while (0)
+	COUNT(DB_DOMAINS, domains);
+	COUNT(DB_USERS, users);
+	COUNT(DB_MBOX, mailboxes);
+	COUNT(DB_MSGS, messages);
+	COUNT(DB_BODIES, bodies);
+	COUNT(DB_BLOBS, blobs);
+#undef COUNT
+	if (stats_msg_sizes(t, s) == -1 || sdb_cursor(t, DB_BODIES, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size == 32 && body_get(t, k.mv_data, &b) == 1) {
+			s->body_bytes += b.size;
+			body_rec_clear(&b);
+		}
+	mdb_cursor_close(cur);
+	if (sdb_cursor(t, DB_BLOBS, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size == 32 && blob_get(t, k.mv_data, &bl) == 1) {
+			s->blob_bytes += bl.raw_len;
+			s->stored_bytes += bl.stored_len;
+		}
+	mdb_cursor_close(cur);
+	if (sdb_get(t, DB_META, "next_dict", 9, &v) == 1 && v.mv_size == 8)
+		s->dicts = be64dec(v.mv_data);
+	mdb_env_info(t->st->env, &info);
+	mdb_env_stat(t->st->env, &ms);
+	s->file_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	s->map_bytes = info.me_mapsize;
+	return 0;
+}
+
+int
+store_stats(struct store *st, struct store_stats *r)
+{
+	memset(r, 0, sizeof(*r));
+	return store_read(st, stats_txn, r) == -1 ? -1 : 0;
+}
+
+int
+store_backup(struct store *st, const char *dest_dir)
+{
+	struct stat sb;
+	char *path, *file;
+	int rc;
+
+	if (mkdir(dest_dir, 0700) == -1 && errno != EEXIST)
+		return err_set(ERR_TEMP, "cannot create %s: %s", dest_dir,
+		    strerror(errno));
+	path = xasprintf("%s/store", dest_dir);
+	file = xasprintf("%s/data.mdb", path);
+	rc = stat(file, &sb);
+	free(file);
+	if (rc == 0) {
+		free(path);
+		return err_set(ERR_EXISTS, "%s already holds a store: choose "
+		    "an empty directory", dest_dir);
+	}
+	if (mkdir(path, 0700) == -1 && errno != EEXIST) {
+		err_set(ERR_TEMP, "cannot create %s: %s", path,
+		    strerror(errno));
+		free(path);
+		return -1;
+	}
+	rc = mdb_env_copy2(st->env, path, MDB_CP_COMPACT);
+	free(path);
+	if (rc != 0)
+		return err_set(ERR_TEMP, "backup to %s failed: %s", dest_dir,
+		    mdb_strerror(rc));
+	return 0;
+}

@@ -1,0 +1,45 @@
+/*
+ * check.h - integrity check, statistics and live backup of the store.
+ */
+#ifndef VELLUM_STORE_CHECK_H
+#define VELLUM_STORE_CHECK_H
+
+#include "store.h"
+
+typedef void store_problem_fn(const char *problem, void *ctx);
+
+/*
+ * Verifies every invariant of DESIGN.md in one snapshot: usage and
+ * mailbox counters equal the sums of the messages, body and blob
+ * refcounts equal the references, no unreferenced body or blob, uidnext
+ * above every uid, modseqs no higher than the mailbox's, routes pointing at
+ * existing users, and the SHA-256 of every blob.  Each problem found is
+ * passed to fn (may be NULL).  Returns the number of problems (0 = clean),
+ * or -1 when the check itself could not run.
+ */
+int	store_check(struct store *, store_problem_fn *fn, void *ctx);
+
+struct store_stats {
+	uint64_t	domains, users, mailboxes;
+	uint64_t	messages;	/* rows in all mailboxes */
+	uint64_t	bodies;		/* distinct messages */
+	uint64_t	blobs;		/* distinct segments */
+	uint64_t	raw_bytes;	/* sum of message sizes, all rows */
+	uint64_t	body_bytes;	/* sum of distinct message sizes */
+	uint64_t	blob_bytes;	/* sum of distinct segment sizes */
+	uint64_t	stored_bytes;	/* compressed bytes of all blobs */
+	uint64_t	file_bytes;	/* LMDB pages in use */
+	uint64_t	map_bytes;	/* map size */
+	uint64_t	dicts;		/* zstd dictionaries */
+};
+
+int	store_stats(struct store *, struct store_stats *r);
+
+/*
+ * Writes a consistent copy of the live store into dest_dir/store/
+ * (created; must not already hold a store), compacted.  Writers go on
+ * while it runs.
+ */
+int	store_backup(struct store *, const char *dest_dir);
+
+#endif

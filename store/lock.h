@@ -1,0 +1,45 @@
+/*
+ * lock.h - named locks with owner and lease, kept in the store.
+ *
+ * Used for per-recipient delivery locks ("deliver:ADDRESS") and POP3
+ * maildrop locks ("pop3:ADDRESS").  A lock is stale when its lease ran out
+ * or its owner process (on this host) no longer exists; a stale lock is
+ * reclaimed by the next taker, so a crashed daemon never blocks anyone for
+ * long.  Each call is its own short durable write transaction.
+ */
+#ifndef VELLUM_STORE_LOCK_H
+#define VELLUM_STORE_LOCK_H
+
+#include <sys/types.h>
+
+#include "store.h"
+
+#define STORE_LOCK_NAME_MAX	400
+#define STORE_LOCK_HOST_MAX	64
+
+struct store_lock {
+	char	name[STORE_LOCK_NAME_MAX + 1];
+	pid_t	pid;
+	char	host[STORE_LOCK_HOST_MAX + 1];
+	int64_t	since;
+	int64_t	expires;
+	int	stale;		/* computed when read */
+};
+
+/*
+ * Takes the lock for this process for lease seconds (reclaiming a stale
+ * one).  1 taken (or renewed if we held it).  Errors: INUSE (held; the
+ * message names the holder), INVALID.
+ */
+int	store_lock_take(struct store *, const char *name, unsigned lease);
+/* Releases a lock this process holds.  1 released, 0 not held by us. */
+int	store_lock_release(struct store *, const char *name);
+/* Removes a lock whoever holds it.  1 removed, 0 none. */
+int	store_lock_clear(struct store *, const char *name);
+/* Removes every stale lock; *n_r gets how many. */
+int	store_lock_clear_stale(struct store *, unsigned *n_r);
+
+typedef int store_lock_fn(const struct store_lock *, void *ctx);
+int	store_lock_list(struct store_txn *, store_lock_fn *fn, void *ctx);
+
+#endif

@@ -1,0 +1,81 @@
+/*
+ * mailbox.h - a user's folders.
+ *
+ * Names use '/' as the hierarchy separator and are UTF-8 as the client
+ * gave them (IMAP's modified UTF-7 is decoded by imapd).  "INBOX" is
+ * matched without regard to case.  Every mailbox has its own UIDVALIDITY,
+ * UIDNEXT and HIGHESTMODSEQ; counters (messages, unseen, bytes) are exact.
+ */
+#ifndef VELLUM_STORE_MAILBOX_H
+#define VELLUM_STORE_MAILBOX_H
+
+#include "store.h"
+
+#define STORE_MAILBOX_NAME_MAX	512
+#define STORE_MAILBOX_SEP	'/'
+
+/* special-use attributes (RFC 6154) */
+#define STORE_SPECIAL_ALL	0x01
+#define STORE_SPECIAL_ARCHIVE	0x02
+#define STORE_SPECIAL_DRAFTS	0x04
+#define STORE_SPECIAL_FLAGGED	0x08
+#define STORE_SPECIAL_JUNK	0x10
+#define STORE_SPECIAL_SENT	0x20
+#define STORE_SPECIAL_TRASH	0x40
+
+struct store_mailbox {
+	uint32_t	id;
+	uint32_t	user_id;
+	char		name[STORE_MAILBOX_NAME_MAX + 1];
+	uint32_t	uidvalidity;
+	uint32_t	uidnext;
+	uint64_t	highestmodseq;
+	uint32_t	messages;
+	uint32_t	unseen;
+	uint64_t	bytes;
+	uint32_t	special_use;
+	int		subscribed;
+};
+
+/*
+ * Creates a mailbox (parents are not created implicitly).  1 created.
+ * Errors: INVALID (empty name, empty level, too long, control bytes),
+ * EXISTS.
+ */
+int	store_mailbox_create(struct store_txn *, uint32_t user_id,
+	    const char *name, uint32_t special_use, uint32_t *id_r);
+/* 1 found, 0 not. */
+int	store_mailbox_get(struct store_txn *, uint32_t user_id,
+	    const char *name, struct store_mailbox *r);
+int	store_mailbox_get_by_id(struct store_txn *, uint32_t id,
+	    struct store_mailbox *r);
+/*
+ * Renames a mailbox and its children (new UIDVALIDITY is not needed: the
+ * id, and so the UIDs, stay).  Renaming INBOX moves its messages into a
+ * new mailbox and leaves INBOX empty, as RFC 3501 asks.  Errors:
+ * NOTFOUND, EXISTS, INVALID.
+ */
+int	store_mailbox_rename(struct store_txn *, uint32_t user_id,
+	    const char *oldname, const char *newname);
+/*
+ * Deletes a mailbox and its messages.  INBOX cannot be deleted (PERM).
+ * Children stay.  1 deleted.
+ */
+int	store_mailbox_delete(struct store_txn *, uint32_t user_id,
+	    const char *name);
+int	store_mailbox_subscribe(struct store_txn *, uint32_t user_id,
+	    const char *name, int subscribed);
+int	store_mailbox_set_special_use(struct store_txn *, uint32_t user_id,
+	    const char *name, uint32_t special_use);
+
+typedef int store_mailbox_fn(const struct store_mailbox *, void *ctx);
+/* Every mailbox of a user, in name order. */
+int	store_mailbox_list(struct store_txn *, uint32_t user_id,
+	    store_mailbox_fn *fn, void *ctx);
+
+/* Parses "\Sent" / "Sent" etc.; 0 when unknown. */
+uint32_t	store_special_use_parse(const char *);
+/* Writes the attribute names ("\Sent \Junk"); returns buf. */
+char	*store_special_use_format(uint32_t, char *buf, size_t bufsize);
+
+#endif

@@ -1,0 +1,843 @@
+/*
+ * message.c - message rows, bodies, and the append/copy/move/expunge path.
+ *
+ * A body is keyed by the SHA-256 of the whole message, so the same message
+ * delivered to many mailboxes is one body with a refcount; its segments
+ * are blobs, so a part shared by different messages is stored once.  Every
+ * function that changes rows updates, in the same transaction, the
+ * mailbox counters and modseq, the user's usage and the refcounts.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "mail/mime.h"
+#include "dict.h"
+#include "mailbox.h"
+#include "message.h"
+#include "private.h"
+#include "user.h"
+
+struct prep_seg {
+	uint8_t		 hash[32];
+	size_t		 off, len;
+	int		 kind;
+	void		*z;		/* compressed bytes, or NULL */
+	size_t		 zlen;
+	uint8_t		 codec;
+	uint32_t	 dict_id;
+};
+
+struct store_prepared {
+	struct store	*st;
+	const uint8_t	*data;
+	size_t		 len;
+	uint8_t		 body[32];
+	size_t		 nsegs;		/* 0 until cut */
+	struct prep_seg	*segs;
+};
+
+static int	msg_get(struct store_txn *, uint32_t, uint32_t,
+		    struct store_msg *);
+static int	msg_put(struct store_txn *, const struct store_msg *);
+static void	msg_key(uint8_t *, uint32_t, uint32_t);
+static void	prep_cut(struct store_prepared *);
+static int	prep_check(struct store_txn *, void *);
+static int	body_insert(struct store_txn *, struct store_prepared *);
+static int	keywords_normalize(const char *, char *);
+static int	msg_link(struct store_txn *, struct store_mailbox *,
+		    struct store_msg *, unsigned);
+
+static void
+msg_key(uint8_t *key, uint32_t mailbox_id, uint32_t uid)
+{
+	be32enc(key, mailbox_id);
+	be32enc(key + 4, uid);
+}
+
+/* Bodies ------------------------------------------------------------- */
+
+int
+body_get(struct store_txn *t, const uint8_t *key, struct body_rec *r)
+{
+	struct unpack u;
+	MDB_val v;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if ((rc = sdb_get(t, DB_BODIES, key, 32, &v)) != 1)
+		return rc;
+	unpack_init(&u, &v);
+	r->refcount = unpack_u32(&u);
+	r->size = unpack_u64(&u);
+	r->nsegs = unpack_u32(&u);
+	if (!u.bad && r->nsegs <= u.left / 40) {
+		r->segs = xcalloc(r->nsegs, sizeof(*r->segs));
+		for (i = 0; i < r->nsegs; i++) {
+			unpack_bytes(&u, r->segs[i].hash, 32);
+			r->segs[i].len = unpack_u64(&u);
+		}
+	} else
+		u.bad = 1;
+	if (unpack_done(&u, "body") == -1) {
+		body_rec_clear(r);
+		return -1;
+	}
+	return 1;
+}
+
+void
+body_rec_clear(struct body_rec *r)
+{
+	free(r->segs);
+	r->segs = NULL;
+	r->nsegs = 0;
+}
+
+static int
+body_put(struct store_txn *t, const uint8_t *key, const struct body_rec *r)
+{
+	struct pack p;
+	size_t i;
+	int rc;
+
+	pack_init(&p);
+	pack_u32(&p, r->refcount);
+	pack_u64(&p, r->size);
+	pack_u32(&p, (uint32_t)r->nsegs);
+	for (i = 0; i < r->nsegs; i++) {
+		pack_bytes(&p, r->segs[i].hash, 32);
+		pack_u64(&p, r->segs[i].len);
+	}
+	rc = sdb_put(t, DB_BODIES, key, 32, p.buf, p.len, 0);
+	pack_free(&p);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+body_ref(struct store_txn *t, const uint8_t *key)
+{
+	struct body_rec b;
+	int rc;
+
+	if ((rc = body_get(t, key, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
+		    "refers to a missing body");
+	b.refcount++;
+	rc = body_put(t, key, &b);
+	body_rec_clear(&b);
+	return rc;
+}
+
+int
+body_unref(struct store_txn *t, const uint8_t *key)
+{
+	struct body_rec b;
+	size_t i;
+	int rc;
+
+	if ((rc = body_get(t, key, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
+		    "refers to a missing body");
+	if (b.refcount > 1) {
+		b.refcount--;
+		rc = body_put(t, key, &b);
+		body_rec_clear(&b);
+		return rc;
+	}
+	for (i = 0; i < b.nsegs; i++)
+		if (blob_unref(t, b.segs[i].hash) == -1) {
+			body_rec_clear(&b);
+			return -1;
+		}
+	body_rec_clear(&b);
+	return sdb_del(t, DB_BODIES, key, 32) == -1 ? -1 : 0;
+}
+
+/* Preparing ---------------------------------------------------------- */
+
+static void
+prep_cut(struct store_prepared *p)
+{
+	struct mime_segment *ms;
+	size_t i, n;
+
+	if (p->nsegs > 0 || p->len == 0)
+		return;
+	mime_segments(p->data, p->len, MIME_PART_MIN, &ms, &n);
+	p->segs = xcalloc(n, sizeof(*p->segs));
+	for (i = 0; i < n; i++) {
+		p->segs[i].off = ms[i].off;
+		p->segs[i].len = ms[i].len;
+		p->segs[i].kind = ms[i].kind;
+		blob_sha256(p->data + ms[i].off, ms[i].len, p->segs[i].hash);
+	}
+	p->nsegs = n;
+	free(ms);
+}
+
+/* Compresses the segments that the store does not have yet. */
+static int
+prep_check(struct store_txn *t, void *ctx)
+{
+	struct store_prepared *p = ctx;
+	struct blob_rec b;
+	struct prep_seg *s;
+	size_t i;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BODIES, p->body, 32, &(MDB_val){ 0 })) != 0)
+		return rc;	/* known body: nothing to cut */
+	prep_cut(p);
+	for (i = 0; i < p->nsegs; i++) {
+		s = &p->segs[i];
+		if (s->z != NULL || (rc = blob_get(t, s->hash, &b)) == 1)
+			continue;
+		if (rc == -1)
+			return -1;
+		if (blob_compress(t->st, t, s->kind, p->data + s->off, s->len,
+		    &s->z, &s->zlen, &s->codec, &s->dict_id) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_msg_prepare(struct store *st, const void *data, size_t len,
+    struct store_prepared **r)
+{
+	struct store_prepared *p;
+	MDB_stat ms;
+	MDB_txn *txn;
+	uint32_t id;
+	int trained = 0;
+
+	*r = NULL;
+	if (len >= STORE_MSG_MAX)
+		return err_set(ERR_TOOBIG, "message of %zu bytes is larger "
+		    "than the store's limit", len);
+	/* The first dictionary, once there are enough headers to learn. */
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) == 0) {
+		struct store_txn t = { st, txn, 0, 0 };
+
+		if (mdb_stat(txn, st->dbi[DB_BODIES], &ms) == 0 &&
+		    ms.ms_entries >= STORE_DICT_TRAIN_AFTER &&
+		    !(st->flags & STORE_RDONLY) && dict_current(&t, &id) == 0)
+			trained = 1;
+		mdb_txn_abort(txn);
+	}
+	if (trained && store_dict_train(st, 1, NULL) == -1)
+		log_warnx("dictionary training failed: %s", err_msg());
+
+	p = xcalloc(1, sizeof(*p));
+	p->st = st;
+	p->data = data;
+	p->len = len;
+	blob_sha256(data, len, p->body);
+	if (store_read(st, prep_check, p) == -1) {
+		store_prepared_free(&p);
+		return -1;
+	}
+	*r = p;
+	return 0;
+}
+
+void
+store_prepared_free(struct store_prepared **pp)
+{
+	struct store_prepared *p = *pp;
+	size_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < p->nsegs; i++)
+		free(p->segs[i].z);
+	free(p->segs);
+	free(p);
+	*pp = NULL;
+}
+
+size_t
+store_prepared_size(const struct store_prepared *p)
+{
+	return p->len;
+}
+
+/*
+ * Links the prepared body: refcount + 1 when it exists, else its blobs
+ * (compressing here any that vanished since store_msg_prepare()).  Does
+ * not change p, so that the transaction may run again.
+ */
+static int
+body_insert(struct store_txn *t, struct store_prepared *p)
+{
+	struct body_rec body;
+	struct blob_rec b;
+	struct prep_seg *s;
+	void *z;
+	size_t i, zlen;
+	uint8_t codec;
+	uint32_t dict_id;
+	int rc;
+
+	if ((rc = body_get(t, p->body, &body)) == -1)
+		return -1;
+	if (rc == 1) {
+		body.refcount++;
+		rc = body_put(t, p->body, &body);
+		body_rec_clear(&body);
+		return rc;
+	}
+	prep_cut(p);
+	body.refcount = 1;
+	body.size = p->len;
+	body.nsegs = p->nsegs;
+	body.segs = xcalloc(p->nsegs, sizeof(*body.segs));
+	for (i = 0; i < p->nsegs; i++) {
+		s = &p->segs[i];
+		memcpy(body.segs[i].hash, s->hash, 32);
+		body.segs[i].len = s->len;
+		if ((rc = blob_get(t, s->hash, &b)) == -1)
+			goto fail;
+		if (rc == 1) {
+			b.refcount++;
+			if (blob_put_rec(t, s->hash, &b) == -1)
+				goto fail;
+			continue;
+		}
+		memset(&b, 0, sizeof(b));
+		b.refcount = 1;
+		b.raw_len = s->len;
+		if (s->z != NULL) {
+			b.codec = s->codec;
+			b.dict_id = s->dict_id;
+			rc = blob_write_data(t, &b, s->z, s->zlen);
+		} else {
+			if (blob_compress(t->st, t, s->kind, p->data + s->off,
+			    s->len, &z, &zlen, &codec, &dict_id) == -1)
+				goto fail;
+			b.codec = codec;
+			b.dict_id = dict_id;
+			rc = blob_write_data(t, &b, z, zlen);
+			free(z);
+		}
+		if (rc == -1 || blob_put_rec(t, s->hash, &b) == -1)
+			goto fail;
+	}
+	rc = body_put(t, p->body, &body);
+	body_rec_clear(&body);
+	return rc;
+fail:
+	body_rec_clear(&body);
+	return -1;
+}
+
+/* Rows --------------------------------------------------------------- */
+
+static int
+msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    struct store_msg *r)
+{
+	struct unpack u;
+	uint8_t key[8];
+	MDB_val v;
+	int rc;
+
+	msg_key(key, mailbox_id, uid);
+	if ((rc = sdb_get(t, DB_MSGS, key, 8, &v)) != 1)
+		return rc;
+	memset(r, 0, sizeof(*r));
+	r->mailbox_id = mailbox_id;
+	r->uid = uid;
+	unpack_init(&u, &v);
+	unpack_bytes(&u, r->body, 32);
+	r->internal_date = (int64_t)unpack_u64(&u);
+	r->size = unpack_u64(&u);
+	r->flags = unpack_u32(&u);
+	r->modseq = unpack_u64(&u);
+	unpack_str(&u, r->keywords, sizeof(r->keywords));
+	if (unpack_done(&u, "message") == -1)
+		return -1;
+	return 1;
+}
+
+static int
+msg_put(struct store_txn *t, const struct store_msg *m)
+{
+	struct pack p;
+	uint8_t key[8];
+	int rc;
+
+	msg_key(key, m->mailbox_id, m->uid);
+	pack_init(&p);
+	pack_bytes(&p, m->body, 32);
+	pack_u64(&p, (uint64_t)m->internal_date);
+	pack_u64(&p, m->size);
+	pack_u32(&p, m->flags);
+	pack_u64(&p, m->modseq);
+	pack_str(&p, m->keywords);
+	rc = sdb_put(t, DB_MSGS, key, 8, p.buf, p.len, 0);
+	pack_free(&p);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+store_msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    struct store_msg *r)
+{
+	return msg_get(t, mailbox_id, uid, r);
+}
+
+/*
+ * Keywords: atoms (RFC 3501 flag-keyword, no '\\') separated by single
+ * spaces, duplicates dropped.  out holds STORE_KEYWORDS_MAX + 1 bytes.
+ */
+static int
+keywords_normalize(const char *in, char *out)
+{
+	const char *p = in, *w;
+	size_t o = 0, n, i;
+	char word[STORE_KEYWORDS_MAX + 1];
+
+	out[0] = '\0';
+	while (*p != '\0') {
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		for (w = p; *p != '\0' && *p != ' '; p++)
+			if ((unsigned char)*p <= 0x20 || *p == 0x7f ||
+			    strchr("(){%*\"\\]", *p) != NULL)
+				return err_set(ERR_INVALID, "invalid keyword "
+				    "'%.*s'", (int)(strcspn(w, " ")), w);
+		n = (size_t)(p - w);
+		if (n > STORE_KEYWORDS_MAX)
+			return err_set(ERR_LIMIT, "keyword too long");
+		memcpy(word, w, n);
+		word[n] = '\0';
+		/* skip duplicates (keywords compare case-insensitively) */
+		for (i = 0; i < o;) {
+			size_t len = strcspn(out + i, " ");
+
+			if (len == n && strncasecmp(out + i, word, n) == 0)
+				break;
+			i += len + 1;
+		}
+		if (i < o)
+			continue;
+		if (o + n + (o > 0) > STORE_KEYWORDS_MAX)
+			return err_set(ERR_LIMIT, "too many keywords on one "
+			    "message (%d bytes at most)", STORE_KEYWORDS_MAX);
+		if (o > 0)
+			out[o++] = ' ';
+		memcpy(out + o, word, n);
+		o += n;
+		out[o] = '\0';
+	}
+	return 0;
+}
+
+/* Removes the keywords of rm from kw (both normalised). */
+static void
+keywords_remove(char *kw, const char *rm)
+{
+	char out[STORE_KEYWORDS_MAX + 1];
+	const char *p = kw, *q;
+	size_t o = 0, n, m;
+
+	out[0] = '\0';
+	while (*p != '\0') {
+		n = strcspn(p, " ");
+		for (q = rm; *q != '\0'; q += m + (q[m] == ' ')) {
+			m = strcspn(q, " ");
+			if (m == n && strncasecmp(p, q, n) == 0)
+				break;
+		}
+		if (*q == '\0') {
+			if (o > 0)
+				out[o++] = ' ';
+			memcpy(out + o, p, n);
+			o += n;
+			out[o] = '\0';
+		}
+		p += n + (p[n] == ' ');
+	}
+	memcpy(kw, out, o + 1);
+}
+
+/*
+ * 1 when a message of size bytes fits the quota of mailbox mb's user.
+ * Otherwise marks the user over quota since now (in this transaction, so
+ * the caller should commit) and returns 0 with NOQUOTA set.
+ */
+static int
+msg_quota(struct store_txn *t, const struct store_mailbox *mb, uint64_t size)
+{
+	struct store_user u;
+	int rc;
+
+	if ((rc = store_user_get(t, mb->user_id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "mailbox %u "
+		    "belongs to missing user %u", mb->id, mb->user_id);
+	if (store_user_quota_fits(&u, size, 1))
+		return 1;
+	if (u.over_quota_since == 0) {
+		u.over_quota_since = store_now();
+		if (store_user_update(t, &u) == -1)
+			return -1;
+	}
+	err_set(ERR_NOQUOTA, "%s is over quota", u.address);
+	return 0;
+}
+
+/*
+ * Inserts row m into mailbox mb with the next uid and modseq, counting it
+ * in the mailbox and the user's usage.  The body must already be
+ * referenced.
+ */
+static int
+msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
+    unsigned flags)
+{
+	if (mb->uidnext == UINT32_MAX)
+		return err_set(ERR_LIMIT, "mailbox %s has used every UID",
+		    mb->name);
+	m->mailbox_id = mb->id;
+	m->uid = mb->uidnext++;
+	m->modseq = ++mb->highestmodseq;
+	mb->messages++;
+	mb->bytes += m->size;
+	if (!(m->flags & STORE_F_SEEN))
+		mb->unseen++;
+	if (msg_put(t, m) == -1 || mbox_put(t, mb) == -1 ||
+	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1) == -1)
+		return -1;
+	/* A quota-checked message that fitted clears an over-quota mark. */
+	if ((flags & STORE_APPEND_QUOTA) &&
+	    store_user_quota_update(t, mb->user_id, 1) == -1)
+		return -1;
+	if (!(flags & STORE_APPEND_QUOTA) &&
+	    store_user_quota_update(t, mb->user_id, 0) == -1)
+		return -1;
+	return 1;
+}
+
+static int
+mailbox_must_get(struct store_txn *t, uint32_t id, struct store_mailbox *mb)
+{
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, id, mb)) == 0)
+		return err_set(ERR_NOTFOUND, "no mailbox with id %u", id);
+	return rc;
+}
+
+int
+store_msg_append(struct store_txn *t, uint32_t mailbox_id,
+    struct store_prepared *p, int64_t internal_date, uint32_t flags,
+    const char *keywords, unsigned append_flags, uint32_t *uid_r)
+{
+	struct store_mailbox mb;
+	struct store_msg m;
+	int rc;
+
+	if (mailbox_must_get(t, mailbox_id, &mb) != 1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	if (keywords != NULL && keywords_normalize(keywords, m.keywords) == -1)
+		return -1;
+	memcpy(m.body, p->body, 32);
+	m.internal_date = internal_date != 0 ? internal_date : store_now();
+	m.size = p->len;
+	m.flags = flags & STORE_F_ALL;
+	/* Quota first, so a refused message links nothing. */
+	if ((append_flags & STORE_APPEND_QUOTA) &&
+	    (rc = msg_quota(t, &mb, m.size)) != 1)
+		return rc;
+	if (body_insert(t, p) == -1 ||
+	    msg_link(t, &mb, &m, append_flags) == -1)
+		return -1;
+	if (uid_r != NULL)
+		*uid_r = m.uid;
+	return 1;
+}
+
+int
+store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
+    store_msg_fn *fn, void *ctx)
+{
+	struct store_msg m;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[8];
+	int rc, r = 0;
+
+	if (sdb_cursor(t, DB_MSGS, &c) == -1)
+		return -1;
+	msg_key(key, mailbox_id, first_uid);
+	k.mv_size = 8;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 || be32dec(k.mv_data) != mailbox_id)
+			break;
+		if (msg_get(t, mailbox_id, be32dec((uint8_t *)k.mv_data + 4),
+		    &m) != 1) {
+			r = -1;
+			break;
+		}
+		if (fn(&m, ctx) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "msgs");
+	return r;
+}
+
+/* Reading ------------------------------------------------------------ */
+
+int
+store_body_read(struct store_txn *t, const uint8_t *key, void **data_r,
+    size_t *len_r)
+{
+	struct body_rec b;
+	uint8_t *out;
+	size_t i, off = 0;
+	int rc;
+
+	*data_r = NULL;
+	*len_r = 0;
+	if ((rc = body_get(t, key, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "message body "
+		    "missing from the store");
+	out = xmalloc(b.size == 0 ? 1 : b.size);
+	for (i = 0; i < b.nsegs; i++) {
+		if (off + b.segs[i].len > b.size ||
+		    blob_read(t, b.segs[i].hash, out + off, b.segs[i].len,
+		    0) == -1) {
+			if (off + b.segs[i].len > b.size)
+				err_set(ERR_CORRUPT, "message segments exceed "
+				    "its size");
+			free(out);
+			body_rec_clear(&b);
+			return -1;
+		}
+		off += b.segs[i].len;
+	}
+	body_rec_clear(&b);
+	if (off != b.size) {
+		free(out);
+		return err_set(ERR_CORRUPT, "message segments are shorter "
+		    "than its size");
+	}
+	*data_r = out;
+	*len_r = off;
+	return 1;
+}
+
+int
+store_msg_read(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    void **data_r, size_t *len_r)
+{
+	struct store_msg m;
+	int rc;
+
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
+		return rc;
+	return store_body_read(t, m.body, data_r, len_r);
+}
+
+int
+store_msg_read_range(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    uint64_t off, size_t len, void *buf, size_t *len_r)
+{
+	struct store_msg m;
+	struct body_rec b;
+	uint8_t *seg;
+	uint64_t pos = 0, from, to;
+	size_t i, done = 0;
+	int rc;
+
+	*len_r = 0;
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
+		return rc;
+	if ((rc = body_get(t, m.body, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "message body "
+		    "missing from the store");
+	for (i = 0; i < b.nsegs && done < len; pos += b.segs[i].len, i++) {
+		if (off + done >= pos + b.segs[i].len)
+			continue;
+		from = off + done - pos;
+		to = b.segs[i].len;
+		if (to - from > len - done)
+			to = from + (len - done);
+		seg = xmalloc(b.segs[i].len == 0 ? 1 : b.segs[i].len);
+		if (blob_read(t, b.segs[i].hash, seg, b.segs[i].len, 0) == -1) {
+			free(seg);
+			body_rec_clear(&b);
+			return -1;
+		}
+		memcpy((uint8_t *)buf + done, seg + from, to - from);
+		done += to - from;
+		free(seg);
+	}
+	body_rec_clear(&b);
+	*len_r = done;
+	return 1;
+}
+
+/* Changing ----------------------------------------------------------- */
+
+int
+store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    enum store_flag_mode mode, uint32_t flags, const char *keywords)
+{
+	struct store_mailbox mb;
+	struct store_msg m;
+	char kw[STORE_KEYWORDS_MAX + 1], merged[2 * STORE_KEYWORDS_MAX + 2];
+	uint32_t old;
+	int rc;
+
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
+		return rc;
+	kw[0] = '\0';
+	if (keywords != NULL && keywords_normalize(keywords, kw) == -1)
+		return -1;
+	old = m.flags;
+	strcpy(merged, m.keywords);
+	switch (mode) {
+	case STORE_FLAGS_SET:
+		m.flags = flags & STORE_F_ALL;
+		strcpy(merged, kw);
+		break;
+	case STORE_FLAGS_ADD:
+		m.flags |= flags & STORE_F_ALL;
+		if (kw[0] != '\0') {
+			if (merged[0] != '\0')
+				strcat(merged, " ");
+			strcat(merged, kw);
+		}
+		break;
+	case STORE_FLAGS_REMOVE:
+		m.flags &= ~(flags & STORE_F_ALL);
+		keywords_remove(merged, kw);
+		break;
+	}
+	if (keywords_normalize(merged, kw) == -1)
+		return -1;
+	if (m.flags == old && strcmp(kw, m.keywords) == 0)
+		return 1;
+	strcpy(m.keywords, kw);
+	if (mailbox_must_get(t, mailbox_id, &mb) != 1)
+		return -1;
+	m.modseq = ++mb.highestmodseq;
+	if ((old & STORE_F_SEEN) && !(m.flags & STORE_F_SEEN))
+		mb.unseen++;
+	else if (!(old & STORE_F_SEEN) && (m.flags & STORE_F_SEEN))
+		mb.unseen--;
+	if (msg_put(t, &m) == -1 || mbox_put(t, &mb) == -1)
+		return -1;
+	return 1;
+}
+
+int
+store_msg_copy(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
+    uint32_t dst_mailbox, unsigned append_flags, uint32_t *uid_r)
+{
+	struct store_mailbox mb;
+	struct store_msg m;
+	int rc;
+
+	if ((rc = msg_get(t, src_mailbox, uid, &m)) != 1)
+		return rc;
+	if (mailbox_must_get(t, dst_mailbox, &mb) != 1)
+		return -1;
+	/* A copy over quota is refused outright (IMAP NO [OVERQUOTA]). */
+	if ((append_flags & STORE_APPEND_QUOTA) &&
+	    (rc = msg_quota(t, &mb, m.size)) != 1)
+		return rc == 0 ? err_set(ERR_NOQUOTA, "%s", err_msg()) : -1;
+	if (body_ref(t, m.body) == -1 ||
+	    msg_link(t, &mb, &m, append_flags) == -1)
+		return -1;
+	if (uid_r != NULL)
+		*uid_r = m.uid;
+	return 1;
+}
+
+int
+store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
+{
+	struct store_mailbox mb;
+	struct store_msg m;
+	uint8_t key[8];
+	int rc;
+
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
+		return rc;
+	if (mailbox_must_get(t, mailbox_id, &mb) != 1)
+		return -1;
+	msg_key(key, mailbox_id, uid);
+	if (sdb_del(t, DB_MSGS, key, 8) == -1 || body_unref(t, m.body) == -1)
+		return -1;
+	mb.messages--;
+	mb.bytes -= m.size;
+	if (!(m.flags & STORE_F_SEEN))
+		mb.unseen--;
+	mb.highestmodseq++;
+	if (mbox_put(t, &mb) == -1 ||
+	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1) == -1 ||
+	    store_user_quota_update(t, mb.user_id, 1) == -1)
+		return -1;
+	return 1;
+}
+
+int
+store_msg_move(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
+    uint32_t dst_mailbox, uint32_t *uid_r)
+{
+	int rc;
+
+	if (src_mailbox == dst_mailbox)
+		return err_set(ERR_INVALID, "cannot move a message into its "
+		    "own mailbox");
+	if ((rc = store_msg_copy(t, src_mailbox, uid, dst_mailbox, 0,
+	    uid_r)) != 1)
+		return rc;
+	return store_msg_expunge(t, src_mailbox, uid);
+}
+
+int
+mailbox_delete_messages(struct store_txn *t, uint32_t mailbox_id)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[8];
+	uint32_t uid;
+	int rc;
+
+	/* Expunge one at a time: each keeps every counter exact. */
+	for (;;) {
+		if (sdb_cursor(t, DB_MSGS, &c) == -1)
+			return -1;
+		msg_key(key, mailbox_id, 0);
+		k.mv_size = 8;
+		k.mv_data = key;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || be32dec(k.mv_data) != mailbox_id) {
+			mdb_cursor_close(c);
+			return rc == 0 || rc == MDB_NOTFOUND ? 0 :
+			    sdb_error(t, rc, "msgs");
+		}
+		uid = be32dec((uint8_t *)k.mv_data + 4);
+		mdb_cursor_close(c);
+		if (store_msg_expunge(t, mailbox_id, uid) == -1)
+			return -1;
+	}
+}

@@ -1,0 +1,122 @@
+/*
+ * message.h - messages in mailboxes.
+ *
+ * A message is a row (mailbox id, uid) pointing at a body; a body is a
+ * list of content-addressed segments (header block, large MIME part
+ * bodies, the rest), each a zstd-compressed, deduplicated blob.  Copy and
+ * move add rows, never bytes.  The bytes read back are exactly the bytes
+ * appended.
+ *
+ * Hashing, cutting and compressing happen in store_msg_prepare(), outside
+ * any write transaction; store_msg_append() only links and counts.
+ */
+#ifndef VELLUM_STORE_MESSAGE_H
+#define VELLUM_STORE_MESSAGE_H
+
+#include "store.h"
+
+/* System flags */
+#define STORE_F_SEEN		0x01
+#define STORE_F_ANSWERED	0x02
+#define STORE_F_FLAGGED		0x04
+#define STORE_F_DELETED		0x08
+#define STORE_F_DRAFT		0x10
+#define STORE_F_ALL		0x1f
+
+/* Keywords: space-separated atoms, at most this many bytes in all. */
+#define STORE_KEYWORDS_MAX	1023
+/* Largest message the store accepts (a limit on memory, not policy). */
+#define STORE_MSG_MAX		(1ULL << 31)
+
+#define STORE_HASH_LEN		32
+
+struct store_msg {
+	uint32_t	mailbox_id;
+	uint32_t	uid;
+	uint8_t		body[STORE_HASH_LEN];	/* body key (SHA-256) */
+	int64_t		internal_date;
+	uint64_t	size;
+	uint32_t	flags;
+	uint64_t	modseq;
+	char		keywords[STORE_KEYWORDS_MAX + 1];
+};
+
+struct store_prepared;
+
+/*
+ * Cuts, hashes and compresses a message for appending.  Reads the store
+ * (in its own snapshot) to skip compressing segments that already exist.
+ * data is not copied: it must stay valid until store_prepared_free().
+ * Trains the store's first zstd dictionary when it is due (dict.h).
+ * Errors: TOOBIG.
+ */
+int	store_msg_prepare(struct store *, const void *data, size_t len,
+	    struct store_prepared **r);
+void	store_prepared_free(struct store_prepared **);
+size_t	store_prepared_size(const struct store_prepared *);
+
+/* store_msg_append() flags */
+#define STORE_APPEND_QUOTA	0x01	/* refuse (NOQUOTA) when over quota */
+
+/*
+ * Appends a prepared message to a mailbox with the next UID.  internal_date
+ * 0 means now.  keywords may be NULL.  The same prepared message may be
+ * appended to several mailboxes.  1 appended.  0 when STORE_APPEND_QUOTA
+ * is given and the message does not fit: err is NOQUOTA and the user is
+ * marked over quota in this transaction (commit it to keep the mark).
+ * Errors: NOTFOUND (mailbox), INVALID (keywords), LIMIT (keywords too
+ * long).
+ */
+int	store_msg_append(struct store_txn *, uint32_t mailbox_id,
+	    struct store_prepared *, int64_t internal_date, uint32_t flags,
+	    const char *keywords, unsigned append_flags, uint32_t *uid_r);
+/* 1 found, 0 not. */
+int	store_msg_get(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
+	    struct store_msg *r);
+
+typedef int store_msg_fn(const struct store_msg *, void *ctx);
+/* Messages with uid >= first_uid in uid order; stops when fn returns -1. */
+int	store_msg_list(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t first_uid, store_msg_fn *fn, void *ctx);
+
+/*
+ * Reads the whole message into a malloc'd buffer.  1 read, 0 no such
+ * message.  Errors: CORRUPT (a blob is missing or fails its checksum).
+ */
+int	store_msg_read(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
+	    void **data_r, size_t *len_r);
+/*
+ * Reads len bytes from offset off into buf; *len_r gets how many were
+ * read (less at the end of the message).  Decompresses only the segments
+ * the range touches.  1 read, 0 no such message.
+ */
+int	store_msg_read_range(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uid, uint64_t off, size_t len, void *buf, size_t *len_r);
+/* Reads a body by key (store check, export). */
+int	store_body_read(struct store_txn *, const uint8_t *body,
+	    void **data_r, size_t *len_r);
+
+enum store_flag_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };
+/*
+ * Changes flags and keywords (keywords NULL: leave them alone in ADD and
+ * REMOVE mode, clear them in SET mode).  Bumps the modseq when anything
+ * changed.  1 done, 0 no such message.
+ */
+int	store_msg_set_flags(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uid, enum store_flag_mode, uint32_t flags,
+	    const char *keywords);
+/*
+ * Copies a message (a new row, the body's refcount + 1, no bytes).  The
+ * target may belong to another user; its usage grows.  1 done, 0 no such
+ * message.
+ */
+int	store_msg_copy(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
+	    uint32_t dst_mailbox, unsigned append_flags, uint32_t *uid_r);
+/* Copy then expunge the source, in the same transaction. */
+int	store_msg_move(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
+	    uint32_t dst_mailbox, uint32_t *uid_r);
+/* Removes a message; its body and blobs go when nothing refers to them. */
+int	store_msg_expunge(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uid);
+
+#endif

@@ -1,0 +1,169 @@
+/*
+ * private.h - what the store's files share and nobody else sees.
+ */
+#ifndef VELLUM_STORE_PRIVATE_H
+#define VELLUM_STORE_PRIVATE_H
+
+#include <lmdb.h>
+#include <stdint.h>
+#include <zstd.h>
+
+#include "store.h"
+
+#define STORE_SCHEMA_VERSION	1
+#define STORE_REC_VERSION	1
+
+/* The named databases of DESIGN.md, plus two indexes (see store.c). */
+enum store_db {
+	DB_META,
+	DB_DOMAINS,
+	DB_USERS,
+	DB_LOGINS,	/* primary address -> user id */
+	DB_ADDRESSES,
+	DB_MAILBOXES,
+	DB_MBOX,
+	DB_MSGS,
+	DB_BODIES,
+	DB_BLOBS,
+	DB_BLOBDATA,	/* fragment id -> compressed bytes of a blob */
+	DB_LOCKS,
+	DB_QUEUE,
+	DB_COUNT
+};
+
+struct store_dict;
+
+struct store {
+	MDB_env			*env;
+	MDB_dbi			 dbi[DB_COUNT];
+	char			*data_dir;
+	char			*path;
+	unsigned		 flags;
+	uint64_t		 mapsize;
+	/* group commit */
+	struct store_txn	*batch;
+	int			 batch_failed;
+	/* compression */
+	ZSTD_CCtx		*cctx;
+	ZSTD_DCtx		*dctx;
+	struct store_dict	*dicts;	/* loaded dictionaries */
+};
+
+struct store_txn {
+	struct store	*st;
+	MDB_txn		*txn;
+	int		 write;
+	int		 mapfull;	/* a put hit MDB_MAP_FULL */
+};
+
+/* Database access: 1 found/done, 0 not found, -1 error (err set). */
+int	sdb_get(struct store_txn *, enum store_db, const void *, size_t,
+	    MDB_val *);
+int	sdb_put(struct store_txn *, enum store_db, const void *, size_t,
+	    const void *, size_t, unsigned);
+int	sdb_del(struct store_txn *, enum store_db, const void *, size_t);
+int	sdb_cursor(struct store_txn *, enum store_db, MDB_cursor **);
+int	sdb_error(struct store_txn *, int rc, const char *what);
+/* Reserves n values of a meta counter (starting at 1); the first in *r. */
+int	sdb_counter_add(struct store_txn *, const char *name, uint64_t n,
+	    uint64_t *first_r);
+
+/* Big-endian integers for keys. */
+void		be32enc(uint8_t *, uint32_t);
+uint32_t	be32dec(const uint8_t *);
+void		be64enc(uint8_t *, uint64_t);
+uint64_t	be64dec(const uint8_t *);
+
+/* Record encoding: a version byte then fields; see codec.c. */
+struct pack {
+	uint8_t	*buf;
+	size_t	 len, cap;
+};
+void	pack_init(struct pack *);
+void	pack_free(struct pack *);
+void	pack_u8(struct pack *, uint8_t);
+void	pack_u32(struct pack *, uint32_t);
+void	pack_u64(struct pack *, uint64_t);
+void	pack_bytes(struct pack *, const void *, size_t);
+void	pack_str(struct pack *, const char *);
+
+struct unpack {
+	const uint8_t	*p;
+	size_t		 left;
+	int		 bad;
+};
+void		unpack_init(struct unpack *, const MDB_val *);
+uint8_t		unpack_u8(struct unpack *);
+uint32_t	unpack_u32(struct unpack *);
+uint64_t	unpack_u64(struct unpack *);
+void		unpack_bytes(struct unpack *, void *, size_t);
+void		unpack_str(struct unpack *, char *, size_t);
+/* -1 CORRUPT when the record was short or malformed. */
+int		unpack_done(struct unpack *, const char *what);
+
+/* Records used across files. */
+struct body_seg {
+	uint8_t		hash[32];
+	uint64_t	len;
+};
+struct body_rec {
+	uint32_t	 refcount;
+	uint64_t	 size;
+	size_t		 nsegs;
+	struct body_seg	*segs;
+};
+int	body_get(struct store_txn *, const uint8_t *key, struct body_rec *r);
+void	body_rec_clear(struct body_rec *);
+/* refcount - 1; deletes the body and unrefs its blobs at 0. */
+int	body_unref(struct store_txn *, const uint8_t *key);
+int	body_ref(struct store_txn *, const uint8_t *key);
+
+/* blob.c */
+struct blob_rec {
+	uint32_t	refcount;
+	uint64_t	raw_len;
+	uint8_t		codec;		/* BLOB_CODEC_* */
+	uint32_t	dict_id;
+	uint64_t	stored_len;
+	uint64_t	first_frag;
+	uint32_t	nfrags;
+};
+#define BLOB_CODEC_RAW		0
+#define BLOB_CODEC_ZSTD		1
+/* Compressed data is kept in values that stay inside one leaf page. */
+#define BLOB_FRAG_MAX		2000
+
+int	blob_get(struct store_txn *, const uint8_t *hash, struct blob_rec *r);
+int	blob_put_rec(struct store_txn *, const uint8_t *hash,
+	    const struct blob_rec *);
+/* Stores compressed bytes as fragments; fills first_frag/nfrags. */
+int	blob_write_data(struct store_txn *, struct blob_rec *,
+	    const void *, size_t);
+int	blob_unref(struct store_txn *, const uint8_t *hash);
+/*
+ * Decompresses a blob into out (raw_len bytes).  Verifies the SHA-256
+ * when verify is set.  -1 CORRUPT when missing or damaged.
+ */
+int	blob_read(struct store_txn *, const uint8_t *hash, uint8_t *out,
+	    size_t outlen, int verify);
+/* Compresses raw bytes with the current dictionary for kind. */
+int	blob_compress(struct store *, struct store_txn *, int kind,
+	    const void *, size_t,
+	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
+	    uint32_t *dict_id_r);
+void	blob_sha256(const void *, size_t, uint8_t *out);
+void	store_dicts_free(struct store *);
+
+/* user.c / mailbox.c helpers for counters */
+int	user_usage_add(struct store_txn *, uint32_t user_id, int64_t bytes,
+	    int64_t messages);
+struct store_mailbox;
+int	mbox_put(struct store_txn *, const struct store_mailbox *);
+int	mailbox_delete_messages(struct store_txn *, uint32_t mailbox_id);
+int	mailbox_delete(struct store_txn *, const struct store_mailbox *);
+int	addr_del_user_targets(struct store_txn *, uint32_t user_id);
+
+/* Host name for locks and logs. */
+const char	*store_hostname(void);
+
+#endif

@@ -1,0 +1,499 @@
+/*
+ * store.c - the LMDB environment, transactions and their recovery.
+ *
+ * store_write() is the one place that recovers from LMDB conditions:
+ * MDB_MAP_FULL aborts, doubles the map and runs the body again;
+ * MDB_MAP_RESIZED (another process grew the map) adopts the new size;
+ * MDB_READERS_FULL clears stale reader slots and retries.  Besides the
+ * tables of DESIGN.md there are two: `logins` (primary address -> user
+ * id, for logins) and `blobdata` (compressed fragments under increasing
+ * ids, appended so that leaf pages fill completely; see blob.c).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "private.h"
+
+#define STORE_RETRIES	16
+
+static const char *const db_names[DB_COUNT] = {
+	[DB_META] = "meta",
+	[DB_DOMAINS] = "domains",
+	[DB_USERS] = "users",
+	[DB_LOGINS] = "logins",
+	[DB_ADDRESSES] = "addresses",
+	[DB_MAILBOXES] = "mailboxes",
+	[DB_MBOX] = "mbox",
+	[DB_MSGS] = "msgs",
+	[DB_BODIES] = "bodies",
+	[DB_BLOBS] = "blobs",
+	[DB_BLOBDATA] = "blobdata",
+	[DB_LOCKS] = "locks",
+	[DB_QUEUE] = "queue",
+};
+
+static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
+static time_t (*store_clock)(void);
+
+static int	store_init_schema(struct store_txn *, void *);
+static int	store_grow(struct store *);
+static int	store_txn_begin(struct store *, int, struct store_txn *);
+
+void
+store_set_initial_mapsize(uint64_t size)
+{
+	initial_mapsize = size;
+}
+
+void
+store_set_clock(time_t (*clock)(void))
+{
+	store_clock = clock;
+}
+
+time_t
+store_now(void)
+{
+	return store_clock != NULL ? store_clock() : time(NULL);
+}
+
+const char *
+store_hostname(void)
+{
+	static char host[256];
+
+	if (host[0] == '\0' && gethostname(host, sizeof(host) - 1) == -1)
+		strcpy(host, "localhost");
+	return host;
+}
+
+static int
+store_mkdir(const char *path)
+{
+	if (mkdir(path, 0700) == -1 && errno != EEXIST)
+		return err_set(ERR_TEMP, "cannot create %s: %s", path,
+		    strerror(errno));
+	return 0;
+}
+
+int
+store_open(const char *data_dir, unsigned flags, struct store **r)
+{
+	struct store *st;
+	struct store_txn t;
+	MDB_envinfo info;
+	struct stat sb;
+	char *datafile;
+	int rc, dead, i;
+
+	*r = NULL;
+	st = xcalloc(1, sizeof(*st));
+	st->data_dir = xstrdup(data_dir);
+	st->path = xasprintf("%s/store", data_dir);
+	st->flags = flags;
+	datafile = xasprintf("%s/data.mdb", st->path);
+	rc = stat(datafile, &sb);
+	free(datafile);
+	if (rc == -1 && (flags & (STORE_RDONLY | STORE_NOCREATE))) {
+		err_set(ERR_NOTFOUND, "no store in %s (create one with "
+		    "vellumctl -d %s domain add DOMAIN)", data_dir, data_dir);
+		goto fail;
+	}
+	if (!(flags & STORE_RDONLY) &&
+	    (store_mkdir(data_dir) == -1 || store_mkdir(st->path) == -1))
+		goto fail;
+
+	if ((rc = mdb_env_create(&st->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->env, DB_COUNT + 4)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(st->env, 1024)) != 0 ||
+	    (rc = mdb_env_set_mapsize(st->env, initial_mapsize)) != 0) {
+		err_set(ERR_TEMP, "lmdb: %s", mdb_strerror(rc));
+		goto fail;
+	}
+	rc = mdb_env_open(st->env, st->path, MDB_NOTLS |
+	    ((flags & STORE_RDONLY) ? MDB_RDONLY : 0), 0600);
+	if (rc != 0) {
+		err_set(ERR_TEMP, "cannot open the store in %s: %s", st->path,
+		    mdb_strerror(rc));
+		goto fail;
+	}
+	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
+		log_info("cleared %d stale reader slot(s)", dead);
+	mdb_env_info(st->env, &info);
+	st->mapsize = info.me_mapsize;
+
+	st->cctx = ZSTD_createCCtx();
+	st->dctx = ZSTD_createDCtx();
+	if (st->cctx == NULL || st->dctx == NULL)
+		fatalx("zstd: out of memory");
+
+	/* Open (creating) every table and check the schema version. */
+	if (flags & STORE_RDONLY) {
+		if (store_txn_begin(st, 0, &t) == -1)
+			goto fail;
+		for (i = 0; i < DB_COUNT; i++) {
+			rc = mdb_dbi_open(t.txn, db_names[i], 0, &st->dbi[i]);
+			if (rc != 0) {
+				mdb_txn_abort(t.txn);
+				err_set(ERR_CORRUPT, "store %s: table %s: %s",
+				    st->path, db_names[i], mdb_strerror(rc));
+				goto fail;
+			}
+		}
+		rc = store_init_schema(&t, NULL);
+		mdb_txn_abort(t.txn);
+		if (rc == -1)
+			goto fail;
+	} else if (store_write(st, store_init_schema, NULL) == -1)
+		goto fail;
+	*r = st;
+	return 0;
+fail:
+	store_close(&st);
+	return -1;
+}
+
+/* Opens the tables and writes the schema version of a new store. */
+static int
+store_init_schema(struct store_txn *t, void *ctx)
+{
+	uint8_t ver[4], id[16];
+	MDB_val v;
+	int i, rc;
+
+	(void)ctx;
+	if (t->write) {
+		for (i = 0; i < DB_COUNT; i++) {
+			rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE,
+			    &t->st->dbi[i]);
+			if (rc != 0)
+				return sdb_error(t, rc, db_names[i]);
+		}
+	}
+	if ((rc = sdb_get(t, DB_META, "version", 7, &v)) == -1)
+		return -1;
+	if (rc == 0) {
+		if (!t->write)
+			return err_set(ERR_CORRUPT, "store has no version");
+		be32enc(ver, STORE_SCHEMA_VERSION);
+		if (RAND_bytes(id, sizeof(id)) != 1)
+			return err_set(ERR_TEMP, "no random bytes for the "
+			    "store id");
+		if (sdb_put(t, DB_META, "version", 7, ver, 4, 0) == -1 ||
+		    sdb_put(t, DB_META, "store_id", 8, id, 16, 0) == -1)
+			return -1;
+		return 0;
+	}
+	if (v.mv_size != 4 || be32dec(v.mv_data) != STORE_SCHEMA_VERSION)
+		return err_set(ERR_CORRUPT, "store schema version %u is not "
+		    "%u: this vellumctl cannot read it", v.mv_size == 4 ?
+		    be32dec(v.mv_data) : 0, STORE_SCHEMA_VERSION);
+	return 0;
+}
+
+void
+store_close(struct store **stp)
+{
+	struct store *st = *stp;
+
+	if (st == NULL)
+		return;
+	if (st->batch != NULL)
+		store_batch_abort(st);
+	store_dicts_free(st);
+	ZSTD_freeCCtx(st->cctx);
+	ZSTD_freeDCtx(st->dctx);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	free(st->data_dir);
+	free(st->path);
+	free(st);
+	*stp = NULL;
+}
+
+uint64_t
+store_mapsize(struct store *st)
+{
+	return st->mapsize;
+}
+
+const char *
+store_data_dir(struct store *st)
+{
+	return st->data_dir;
+}
+
+struct store *
+store_txn_store(struct store_txn *t)
+{
+	return t->st;
+}
+
+int
+store_txn_is_write(struct store_txn *t)
+{
+	return t->write;
+}
+
+/* Doubles the map; only valid with no transaction open in this process. */
+static int
+store_grow(struct store *st)
+{
+	MDB_envinfo info;
+	uint64_t size = st->mapsize * 2;
+	int rc;
+
+	if ((rc = mdb_env_set_mapsize(st->env, size)) != 0)
+		return err_set(ERR_TEMP, "cannot grow the store map to %"
+		    PRIu64 " bytes: %s", size, mdb_strerror(rc));
+	mdb_env_info(st->env, &info);
+	st->mapsize = info.me_mapsize;
+	log_info("store map grown to %" PRIu64 " bytes", st->mapsize);
+	return 0;
+}
+
+/* Begins a transaction, recovering from a resized map or full readers. */
+static int
+store_txn_begin(struct store *st, int write, struct store_txn *t)
+{
+	MDB_envinfo info;
+	int rc, i, dead;
+
+	memset(t, 0, sizeof(*t));
+	t->st = st;
+	t->write = write;
+	for (i = 0; i < STORE_RETRIES; i++) {
+		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY,
+		    &t->txn);
+		if (rc == 0)
+			return 0;
+		if (rc == MDB_MAP_RESIZED) {
+			/* Another process grew the map: adopt its size. */
+			mdb_env_set_mapsize(st->env, 0);
+			mdb_env_info(st->env, &info);
+			st->mapsize = info.me_mapsize;
+			continue;
+		}
+		if (rc == MDB_READERS_FULL) {
+			mdb_reader_check(st->env, &dead);
+			log_warnx("store reader table full; cleared %d stale "
+			    "slot(s)", dead);
+			usleep(1000 << (i < 8 ? i : 8));
+			continue;
+		}
+		break;
+	}
+	return err_set(ERR_TEMP, "cannot begin a store transaction: %s",
+	    mdb_strerror(rc));
+}
+
+int
+store_write(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	struct store_txn t;
+	int i, r, rc;
+
+	if (st->flags & STORE_RDONLY)
+		return err_set(ERR_PERM, "store opened read-only");
+	if (st->batch != NULL) {
+		if (st->batch_failed)
+			return err_set(ERR_TEMP, "an earlier write of this "
+			    "batch failed; the batch is being rolled back");
+		if ((r = fn(st->batch, ctx)) == -1)
+			st->batch_failed = 1;
+		return r;
+	}
+	for (i = 0; i < STORE_RETRIES; i++) {
+		if (store_txn_begin(st, 1, &t) == -1)
+			return -1;
+		r = fn(&t, ctx);
+		if (r == -1) {
+			mdb_txn_abort(t.txn);
+			if (t.mapfull && store_grow(st) == 0)
+				continue;
+			return -1;
+		}
+		rc = mdb_txn_commit(t.txn);
+		if (rc == 0)
+			return r;
+		if (rc == MDB_MAP_FULL && store_grow(st) == 0)
+			continue;
+		return err_set(ERR_TEMP, "store commit failed: %s",
+		    mdb_strerror(rc));
+	}
+	return err_set(ERR_TEMP, "store write failed after %d retries",
+	    STORE_RETRIES);
+}
+
+int
+store_read(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	struct store_txn t;
+	int r;
+
+	if (st->batch != NULL)
+		return fn(st->batch, ctx);
+	if (store_txn_begin(st, 0, &t) == -1)
+		return -1;
+	r = fn(&t, ctx);
+	mdb_txn_abort(t.txn);
+	return r;
+}
+
+int
+store_batch_begin(struct store *st)
+{
+	if (st->batch != NULL)
+		fatalx("store_batch_begin: a batch is already open");
+	st->batch = xcalloc(1, sizeof(*st->batch));
+	st->batch_failed = 0;
+	if (store_txn_begin(st, 1, st->batch) == -1) {
+		free(st->batch);
+		st->batch = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_batch_commit(struct store *st)
+{
+	struct store_txn *t = st->batch;
+	int rc, mapfull;
+
+	if (t == NULL)
+		fatalx("store_batch_commit: no batch open");
+	st->batch = NULL;
+	mapfull = t->mapfull;
+	if (st->batch_failed) {
+		mdb_txn_abort(t->txn);
+		free(t);
+		if (mapfull)
+			store_grow(st);
+		return err_set(ERR_TEMP, "batch rolled back: %s%s",
+		    mapfull ? "the map was full and has been grown; " : "",
+		    "write it again");
+	}
+	rc = mdb_txn_commit(t->txn);
+	free(t);
+	if (rc == MDB_MAP_FULL)
+		store_grow(st);
+	if (rc != 0)
+		return err_set(ERR_TEMP, "batch commit failed: %s; write it "
+		    "again", mdb_strerror(rc));
+	return 0;
+}
+
+void
+store_batch_abort(struct store *st)
+{
+	if (st->batch == NULL)
+		return;
+	mdb_txn_abort(st->batch->txn);
+	free(st->batch);
+	st->batch = NULL;
+}
+
+int
+sdb_error(struct store_txn *t, int rc, const char *what)
+{
+	if (rc == MDB_MAP_FULL) {
+		t->mapfull = 1;
+		return err_set(ERR_TEMP, "store map full");
+	}
+	if (rc == MDB_TXN_FULL)
+		return err_set(ERR_LIMIT, "transaction too large (%s)", what);
+	if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND)
+		return err_set(ERR_CORRUPT, "store damaged (%s): %s", what,
+		    mdb_strerror(rc));
+	return err_set(ERR_TEMP, "store error (%s): %s", what,
+	    mdb_strerror(rc));
+}
+
+int
+sdb_get(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, MDB_val *v)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc;
+
+	rc = mdb_get(t->txn, t->st->dbi[db], &k, v);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return sdb_error(t, rc, db_names[db]);
+	return 1;
+}
+
+int
+sdb_put(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen, const void *val, size_t vlen, unsigned flags)
+{
+	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
+	int rc;
+
+	if (!t->write)
+		fatalx("store: write to %s in a read transaction",
+		    db_names[db]);
+	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
+	if (rc == MDB_KEYEXIST)
+		return 0;
+	if (rc != 0)
+		return sdb_error(t, rc, db_names[db]);
+	return 1;
+}
+
+int
+sdb_del(struct store_txn *t, enum store_db db, const void *key,
+    size_t klen)
+{
+	MDB_val k = { klen, (void *)key };
+	int rc;
+
+	rc = mdb_del(t->txn, t->st->dbi[db], &k, NULL);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return sdb_error(t, rc, db_names[db]);
+	return 1;
+}
+
+int
+sdb_cursor(struct store_txn *t, enum store_db db, MDB_cursor **c)
+{
+	int rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], c)) != 0)
+		return sdb_error(t, rc, db_names[db]);
+	return 0;
+}
+
+int
+sdb_counter_add(struct store_txn *t, const char *name, uint64_t n,
+    uint64_t *first_r)
+{
+	uint8_t b[8];
+	MDB_val v;
+	uint64_t last = 0;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_META, name, strlen(name), &v)) == -1)
+		return -1;
+	if (rc == 1 && v.mv_size == 8)
+		last = be64dec(v.mv_data);
+	be64enc(b, last + n);
+	if (sdb_put(t, DB_META, name, strlen(name), b, 8, 0) == -1)
+		return -1;
+	*first_r = last + 1;
+	return 0;
+}

@@ -1,0 +1,81 @@
+/*
+ * store.h - the Vellum message store: environment and transactions.
+ *
+ * One LMDB environment under DATA_DIR/store/ holds every domain, user,
+ * address route, mailbox and message (see DESIGN.md, "The store").  Every
+ * process opens it itself (never across fork); reads are MVCC snapshots,
+ * writes are short transactions serialised by LMDB.
+ *
+ * Conventions of every store function: -1 is an error with err_set()
+ * called (common/error.h gives the class), 0 is "not found" where a third
+ * case exists, 1 (or 0 where there is none) is success.  Structures filled
+ * through _r parameters are owned by the caller.
+ */
+#ifndef VELLUM_STORE_H
+#define VELLUM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+struct store;
+struct store_txn;
+
+/* store_open() flags */
+#define STORE_RDONLY	0x01	/* open read-only; never creates */
+#define STORE_NOCREATE	0x02	/* fail with NOTFOUND when no store exists */
+
+/* Default initial map size; MDB_MAP_FULL doubles it. */
+#define STORE_MAPSIZE_DEFAULT	(1ULL << 30)
+
+/*
+ * Opens (creating when needed) the store under data_dir/store/.  Clears
+ * stale reader slots.  Errors: NOTFOUND (no store, with STORE_NOCREATE or
+ * STORE_RDONLY), CORRUPT (schema version unknown), TEMP (I/O).
+ */
+int	store_open(const char *data_dir, unsigned flags, struct store **r);
+void	store_close(struct store **);
+
+/* The initial map size of stores opened later (tests use a tiny one). */
+void	store_set_initial_mapsize(uint64_t);
+/* Current map size of an open store. */
+uint64_t store_mapsize(struct store *);
+/* The data dir this store was opened from. */
+const char *store_data_dir(struct store *);
+
+/*
+ * A transaction body.  It returns -1 (err set) to abort, anything else to
+ * commit.  store_write() may run it again after growing the map, so it must
+ * not change anything outside the transaction before it returns.
+ */
+typedef int store_txn_fn(struct store_txn *, void *ctx);
+
+/*
+ * Runs fn inside one write transaction and commits durably.  Returns fn's
+ * result, or -1 when fn or the commit failed (nothing changed then).
+ */
+int	store_write(struct store *, store_txn_fn *fn, void *ctx);
+/* Runs fn inside a read-only snapshot.  Returns fn's result. */
+int	store_read(struct store *, store_txn_fn *fn, void *ctx);
+
+/*
+ * Group commit: several store_write() bodies inside one durable commit.
+ * Between store_batch_begin() and store_batch_commit() each store_write()
+ * runs in the shared transaction; a body that fails aborts the whole batch
+ * (every later store_write() then fails too, until the batch ends).
+ */
+int	store_batch_begin(struct store *);
+int	store_batch_commit(struct store *);
+void	store_batch_abort(struct store *);
+
+struct store *store_txn_store(struct store_txn *);
+int	store_txn_is_write(struct store_txn *);
+
+/*
+ * The clock of the store (internal dates, over-quota times, lock leases).
+ * Tests replace it to move time forward; NULL restores time(3).
+ */
+void	store_set_clock(time_t (*clock)(void));
+time_t	store_now(void);
+
+#endif

@@ -1,0 +1,389 @@
+/*
+ * user.c - accounts: `users` (id -> record) and `logins` (primary address
+ * -> id).
+ */
+#include <crypt.h>
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "addr.h"
+#include "domain.h"
+#include "mailbox.h"
+#include "private.h"
+#include "user.h"
+
+int
+store_address_normalize(const char *in, char *buf, int allow_catchall)
+{
+	const char *at;
+	size_t n = strlen(in), i, local;
+	char dom[STORE_DOMAIN_MAX + 1];
+
+	while (n > 0 && isspace((unsigned char)in[n - 1]))
+		n--;
+	while (n > 0 && isspace((unsigned char)*in)) {
+		in++;
+		n--;
+	}
+	if (n > 2 && in[0] == '<' && in[n - 1] == '>') {
+		in++;
+		n -= 2;
+	}
+	if (n == 0 || n > STORE_ADDRESS_MAX)
+		return err_set(ERR_INVALID, "'%.*s' is not an address (empty or "
+		    "too long)", (int)n, in);
+	/* The last '@' (or '#' when there is no '@') splits local@domain. */
+	at = memrchr(in, '@', n);
+	if (at == NULL)
+		at = memrchr(in, '#', n);
+	if (at == NULL)
+		return err_set(ERR_INVALID, "'%.*s' is not an address: write "
+		    "user@domain", (int)n, in);
+	local = (size_t)(at - in);
+	if (local == 0 && !allow_catchall)
+		return err_set(ERR_INVALID, "'%.*s' has an empty local part",
+		    (int)n, in);
+	for (i = 0; i < local; i++)
+		if ((unsigned char)in[i] <= 0x20 || in[i] == 0x7f ||
+		    in[i] == '<' || in[i] == '>' || in[i] == ',')
+			return err_set(ERR_INVALID, "'%.*s': invalid character "
+			    "in the local part", (int)n, in);
+	if (n - local - 1 > STORE_DOMAIN_MAX)
+		return err_set(ERR_INVALID, "'%.*s': domain too long", (int)n,
+		    in);
+	memcpy(dom, at + 1, n - local - 1);
+	dom[n - local - 1] = '\0';
+	if (store_domain_normalize(dom, dom) == -1)
+		return -1;
+	for (i = 0; i < local; i++)
+		buf[i] = (char)tolower((unsigned char)in[i]);
+	buf[local] = '@';
+	strcpy(buf + local + 1, dom);
+	return 0;
+}
+
+int
+store_password_hash(const char *password, char **hash_r)
+{
+	char *setting, *h;
+	struct crypt_data *cd;
+
+	setting = crypt_gensalt_ra("$y$", 0, NULL, 0);
+	if (setting == NULL)
+		return err_set(ERR_TEMP, "cannot make a password salt");
+	cd = xcalloc(1, sizeof(*cd));
+	h = crypt_r(password, setting, cd);
+	free(setting);
+	if (h == NULL || h[0] == '*') {
+		free(cd);
+		return err_set(ERR_TEMP, "yescrypt hashing failed");
+	}
+	*hash_r = xstrdup(h);
+	free(cd);
+	return 0;
+}
+
+int
+store_password_verify(const char *hash, const char *password)
+{
+	struct crypt_data *cd;
+	const char *h;
+	size_t n;
+	int ok = 0;
+
+	if (hash == NULL || hash[0] == '\0' || password == NULL)
+		return 0;
+	/* Dovecot writes {CRYPT}, {SHA512-CRYPT}... before crypt hashes. */
+	if (hash[0] == '{' && strchr(hash, '}') != NULL)
+		hash = strchr(hash, '}') + 1;
+	cd = xcalloc(1, sizeof(*cd));
+	h = crypt_r(password, hash, cd);
+	n = strlen(hash);
+	if (h != NULL && h[0] != '*' && strlen(h) == n)
+		ok = CRYPTO_memcmp(h, hash, n) == 0;
+	free(cd);
+	return ok;
+}
+
+static int
+user_put(struct store_txn *t, const struct store_user *u)
+{
+	struct pack p;
+	uint8_t key[4];
+	int rc;
+
+	be32enc(key, u->id);
+	pack_init(&p);
+	pack_str(&p, u->address);
+	pack_str(&p, u->pwhash);
+	pack_u64(&p, u->quota_bytes);
+	pack_u64(&p, u->quota_messages);
+	pack_u64(&p, u->used_bytes);
+	pack_u64(&p, u->used_messages);
+	pack_u64(&p, (uint64_t)u->over_quota_since);
+	pack_u8(&p, (uint8_t)u->disabled);
+	pack_u64(&p, (uint64_t)u->disabled_since);
+	pack_str(&p, u->disabled_reason);
+	pack_u32(&p, u->fs_uid);
+	pack_u32(&p, u->fs_gid);
+	pack_u64(&p, (uint64_t)u->created);
+	rc = sdb_put(t, DB_USERS, key, 4, p.buf, p.len, 0);
+	pack_free(&p);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+store_user_get(struct store_txn *t, uint32_t id, struct store_user *r)
+{
+	struct unpack u;
+	uint8_t key[4];
+	MDB_val v;
+	int rc;
+
+	be32enc(key, id);
+	if ((rc = sdb_get(t, DB_USERS, key, 4, &v)) != 1)
+		return rc;
+	memset(r, 0, sizeof(*r));
+	r->id = id;
+	unpack_init(&u, &v);
+	unpack_str(&u, r->address, sizeof(r->address));
+	unpack_str(&u, r->pwhash, sizeof(r->pwhash));
+	r->quota_bytes = unpack_u64(&u);
+	r->quota_messages = unpack_u64(&u);
+	r->used_bytes = unpack_u64(&u);
+	r->used_messages = unpack_u64(&u);
+	r->over_quota_since = (int64_t)unpack_u64(&u);
+	r->disabled = unpack_u8(&u);
+	r->disabled_since = (int64_t)unpack_u64(&u);
+	unpack_str(&u, r->disabled_reason, sizeof(r->disabled_reason));
+	r->fs_uid = unpack_u32(&u);
+	r->fs_gid = unpack_u32(&u);
+	r->created = (int64_t)unpack_u64(&u);
+	if (unpack_done(&u, "user") == -1)
+		return -1;
+	return 1;
+}
+
+int
+store_user_find(struct store_txn *t, const char *login, struct store_user *r)
+{
+	char addr[STORE_ADDRESS_MAX + 1];
+	MDB_val v;
+	int rc;
+
+	if (store_address_normalize(login, addr, 0) == -1)
+		return 0;
+	if ((rc = sdb_get(t, DB_LOGINS, addr, strlen(addr), &v)) != 1)
+		return rc;
+	if (v.mv_size != 4)
+		return err_set(ERR_CORRUPT, "login index entry damaged");
+	if ((rc = store_user_get(t, be32dec(v.mv_data), r)) == 0)
+		return err_set(ERR_CORRUPT, "login %s refers to a missing "
+		    "user", addr);
+	return rc;
+}
+
+int
+store_user_add(struct store_txn *t, const char *address, const char *pwhash,
+    uint64_t quota_bytes, uint64_t quota_messages, uint32_t *id_r)
+{
+	struct store_user u;
+	struct store_domain d;
+	const char *dom;
+	uint8_t idb[4];
+	uint64_t id;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	if (store_address_normalize(address, u.address, 0) == -1)
+		return -1;
+	if (pwhash != NULL && strlen(pwhash) > STORE_PWHASH_MAX)
+		return err_set(ERR_INVALID, "password hash too long");
+	dom = strchr(u.address, '@') + 1;
+	if ((rc = store_domain_get(t, dom, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
+		    "local: add it first (vellumctl domain add %s)", dom, dom);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is an alias of %s: add the "
+		    "user there", dom, d.alias_of);
+	if ((rc = sdb_get(t, DB_LOGINS, u.address, strlen(u.address),
+	    &(MDB_val){ 0 })) != 0)
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "user %s already "
+		    "exists", u.address);
+	if ((rc = sdb_get(t, DB_ADDRESSES, u.address, strlen(u.address),
+	    &(MDB_val){ 0 })) != 0)
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "%s is already an "
+		    "address route (remove it with vellumctl addr del %s)",
+		    u.address, u.address);
+	if (sdb_counter_add(t, "next_user", 1, &id) == -1)
+		return -1;
+	u.id = (uint32_t)id;
+	if (pwhash != NULL)
+		strcpy(u.pwhash, pwhash);
+	u.quota_bytes = quota_bytes;
+	u.quota_messages = quota_messages;
+	u.created = store_now();
+	be32enc(idb, u.id);
+	if (user_put(t, &u) == -1 ||
+	    sdb_put(t, DB_LOGINS, u.address, strlen(u.address), idb, 4, 0)
+	    == -1 ||
+	    store_mailbox_create(t, u.id, "INBOX", 0, NULL) == -1 ||
+	    store_addr_add_mailbox(t, u.address, u.id) == -1)
+		return -1;
+	if (id_r != NULL)
+		*id_r = u.id;
+	return 1;
+}
+
+int
+store_user_update(struct store_txn *t, const struct store_user *nu)
+{
+	struct store_user u;
+	int rc;
+
+	if ((rc = store_user_get(t, nu->id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user with "
+		    "id %u", nu->id);
+	if (strlen(nu->pwhash) > STORE_PWHASH_MAX)
+		return err_set(ERR_INVALID, "password hash too long");
+	strcpy(u.pwhash, nu->pwhash);
+	u.quota_bytes = nu->quota_bytes;
+	u.quota_messages = nu->quota_messages;
+	u.over_quota_since = nu->over_quota_since;
+	if (nu->disabled && !u.disabled)
+		u.disabled_since = store_now();
+	u.disabled = nu->disabled;
+	if (!u.disabled)
+		u.disabled_since = 0;
+	snprintf(u.disabled_reason, sizeof(u.disabled_reason), "%s",
+	    nu->disabled ? nu->disabled_reason : "");
+	u.fs_uid = nu->fs_uid;
+	u.fs_gid = nu->fs_gid;
+	return user_put(t, &u) == -1 ? -1 : 1;
+}
+
+int
+user_usage_add(struct store_txn *t, uint32_t id, int64_t bytes,
+    int64_t messages)
+{
+	struct store_user u;
+	int rc;
+
+	if ((rc = store_user_get(t, id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "usage of missing "
+		    "user %u", id);
+	if ((bytes < 0 && (uint64_t)-bytes > u.used_bytes) ||
+	    (messages < 0 && (uint64_t)-messages > u.used_messages))
+		return err_set(ERR_CORRUPT, "usage of %s would go below zero",
+		    u.address);
+	u.used_bytes += (uint64_t)bytes;
+	u.used_messages += (uint64_t)messages;
+	return user_put(t, &u);
+}
+
+int
+store_user_quota_fits(const struct store_user *u, uint64_t bytes,
+    uint64_t messages)
+{
+	if (u->quota_bytes != 0 && u->used_bytes + bytes > u->quota_bytes)
+		return 0;
+	if (u->quota_messages != 0 &&
+	    u->used_messages + messages > u->quota_messages)
+		return 0;
+	return 1;
+}
+
+int
+store_user_quota_update(struct store_txn *t, uint32_t id, int may_clear)
+{
+	struct store_user u;
+	int rc, over;
+
+	if ((rc = store_user_get(t, id, &u)) != 1)
+		return rc == -1 ? -1 : 0;
+	over = !store_user_quota_fits(&u, 0, 0);
+	if (over && u.over_quota_since == 0)
+		u.over_quota_since = store_now();
+	else if (!over && may_clear && u.over_quota_since != 0)
+		u.over_quota_since = 0;
+	else
+		return 0;
+	return user_put(t, &u);
+}
+
+struct mb_collect {
+	struct store_mailbox	*v;
+	size_t			 n;
+};
+
+static int
+user_mb_collect(const struct store_mailbox *mb, void *ctx)
+{
+	struct mb_collect *c = ctx;
+
+	c->v = xreallocarray(c->v, c->n + 1, sizeof(*c->v));
+	c->v[c->n++] = *mb;
+	return 0;
+}
+
+int
+store_user_del(struct store_txn *t, uint32_t id)
+{
+	struct store_user u;
+	struct mb_collect c = { 0 };
+	uint8_t key[4];
+	size_t i;
+	int rc;
+
+	if ((rc = store_user_get(t, id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user with "
+		    "id %u", id);
+	if (store_mailbox_list(t, id, user_mb_collect, &c) == -1)
+		goto fail;
+	for (i = 0; i < c.n; i++)
+		if (mailbox_delete(t, &c.v[i]) == -1)
+			goto fail;
+	free(c.v);
+	be32enc(key, id);
+	if (addr_del_user_targets(t, id) == -1 ||
+	    sdb_del(t, DB_LOGINS, u.address, strlen(u.address)) == -1 ||
+	    sdb_del(t, DB_USERS, key, 4) == -1)
+		return -1;
+	return 1;
+fail:
+	free(c.v);
+	return -1;
+}
+
+int
+store_user_list(struct store_txn *t, store_user_fn *fn, void *ctx)
+{
+	struct store_user u;
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc, r = 0;
+
+	if (sdb_cursor(t, DB_LOGINS, &c) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size != 4 ||
+		    store_user_get(t, be32dec(v.mv_data), &u) != 1) {
+			r = err_class() == ERR_CORRUPT ? -1 : err_set(
+			    ERR_CORRUPT, "login index refers to a missing "
+			    "user");
+			break;
+		}
+		if (fn(&u, ctx) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	return r;
+}

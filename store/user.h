@@ -1,0 +1,90 @@
+/*
+ * user.h - mail accounts.
+ *
+ * A user has one primary address (its login), a crypt(3) password hash
+ * (yescrypt when we make one; any crypt(3) scheme verifies, so Dovecot and
+ * Postfix password files import as they are), quotas, exact usage
+ * counters kept in the same transaction as every message change, and an
+ * enabled/disabled state.
+ */
+#ifndef VELLUM_STORE_USER_H
+#define VELLUM_STORE_USER_H
+
+#include "store.h"
+
+#define STORE_ADDRESS_MAX	320
+#define STORE_PWHASH_MAX	255
+#define STORE_REASON_MAX	255
+
+struct store_user {
+	uint32_t	id;
+	char		address[STORE_ADDRESS_MAX + 1];
+	char		pwhash[STORE_PWHASH_MAX + 1];	/* "" = no login */
+	uint64_t	quota_bytes;		/* 0 = unlimited */
+	uint64_t	quota_messages;		/* 0 = unlimited */
+	uint64_t	used_bytes;
+	uint64_t	used_messages;
+	int64_t		over_quota_since;	/* 0 = not over quota */
+	int		disabled;
+	int64_t		disabled_since;
+	char		disabled_reason[STORE_REASON_MAX + 1];
+	uint32_t	fs_uid, fs_gid;
+	int64_t		created;
+};
+
+/*
+ * Creates the user, its INBOX and the route address -> its mailbox.
+ * The domain must be a local (non-alias) domain.  pwhash may be NULL.
+ * Errors: INVALID, NOTFOUND (domain), EXISTS (address already routed).
+ */
+int	store_user_add(struct store_txn *, const char *address,
+	    const char *pwhash, uint64_t quota_bytes, uint64_t quota_messages,
+	    uint32_t *id_r);
+/* 1 found, 0 not. */
+int	store_user_get(struct store_txn *, uint32_t id, struct store_user *r);
+/*
+ * Finds a user by login: "user@domain" or "user#domain", any case.
+ * 1 found, 0 not.
+ */
+int	store_user_find(struct store_txn *, const char *login,
+	    struct store_user *r);
+/*
+ * Rewrites the settable fields of u (pwhash, quotas, disabled state,
+ * reason, over_quota_since, fs ids).  Usage counters and the address are
+ * kept from the stored record: they change only with the messages.
+ */
+int	store_user_update(struct store_txn *, const struct store_user *u);
+/*
+ * Deletes the user: every mailbox and message (blob references dropped),
+ * every route that delivers to it, the user record.  1 deleted.
+ */
+int	store_user_del(struct store_txn *, uint32_t id);
+
+typedef int store_user_fn(const struct store_user *, void *ctx);
+int	store_user_list(struct store_txn *, store_user_fn *fn, void *ctx);
+
+/*
+ * Over-quota bookkeeping after a usage change: sets over_quota_since to
+ * now when usage exceeds a limit and it was unset; with may_clear (usage
+ * went down, or a quota-checked delivery fitted) clears it when usage is
+ * within every limit.  Called by the message functions.
+ */
+int	store_user_quota_update(struct store_txn *, uint32_t id,
+	    int may_clear);
+/* 1 when adding (bytes, messages) stays within the user's limits. */
+int	store_user_quota_fits(const struct store_user *, uint64_t bytes,
+	    uint64_t messages);
+
+/* Hashes password with yescrypt; *hash_r is malloc'd. */
+int	store_password_hash(const char *password, char **hash_r);
+/* 1 the password matches, 0 it does not (or hash is empty/invalid). */
+int	store_password_verify(const char *hash, const char *password);
+
+/*
+ * Normalises a login or address into buf (STORE_ADDRESS_MAX + 1): lower
+ * case, '#' as the domain separator accepted (user#domain).  "@domain"
+ * (catch-all) is allowed when allow_catchall is set.  Errors: INVALID.
+ */
+int	store_address_normalize(const char *in, char *buf, int allow_catchall);
+
+#endif
