@@ -92,20 +92,21 @@ static int
 route_load(struct store_txn *t, const char *address, struct store_route *r)
 {
 	struct store_domain d;
+	char addr[STORE_ADDRESS_MAX + 1];
 	const char *dom;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if (store_address_normalize(address, r->address, 1) == -1)
+	if (store_address_normalize(address, addr, 1) == -1)
 		return -1;
-	dom = strchr(r->address, '@') + 1;
+	dom = strchr(addr, '@') + 1;
 	if ((rc = store_domain_get(t, dom, &d)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
 		    "local: add it first (vellumctl domain add %s)", dom, dom);
-	if ((rc = store_addr_get(t, r->address, r)) == -1)
+	if ((rc = store_addr_get(t, addr, r)) == -1)
 		return -1;
 	if (rc == 0)
-		store_address_normalize(address, r->address, 1);
+		strcpy(r->address, addr);
 	return 0;
 }
 

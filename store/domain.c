@@ -42,8 +42,11 @@ store_domain_normalize(const char *in, char *buf)
 	return 0;
 }
 
+static int	domain_check_unused(struct store_txn *,
+		    const struct store_domain *);
+
 static int
-domain_put(struct store_txn *t, const struct store_domain *d)
+domain_put(struct store_txn *t, const struct store_domain *d, int isnew)
 {
 	struct pack p;
 	int rc;
@@ -53,7 +56,7 @@ domain_put(struct store_txn *t, const struct store_domain *d)
 	pack_str(&p, d->alias_of);
 	pack_u64(&p, (uint64_t)d->created);
 	rc = sdb_put(t, DB_DOMAINS, d->name, strlen(d->name), p.buf, p.len,
-	    MDB_NOOVERWRITE);
+	    isnew ? MDB_NOOVERWRITE : 0);
 	pack_free(&p);
 	if (rc == 0)
 		return err_set(ERR_EXISTS, "domain %s already exists",
@@ -108,30 +111,13 @@ domain_new(struct store_txn *t, const char *name, const char *alias_of)
 	d.id = (uint32_t)id;
 	snprintf(d.alias_of, sizeof(d.alias_of), "%s", alias_of);
 	d.created = store_now();
-	return domain_put(t, &d) == -1 ? -1 : 1;
+	return domain_put(t, &d, 1) == -1 ? -1 : 1;
 }
 
 int
 store_domain_add(struct store_txn *t, const char *name)
 {
 	return domain_new(t, name, "");
-}
-
-int
-store_domain_alias(struct store_txn *t, const char *alias,
-    const char *target)
-{
-	struct store_domain d;
-	int rc;
-
-	if ((rc = store_domain_get(t, target, &d)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
-		    "local: add it first (vellumctl domain add %s)", target,
-		    target);
-	if (d.alias_of[0] != '\0')
-		return err_set(ERR_INVALID, "%s is itself an alias of %s: "
-		    "alias %s instead", d.name, d.alias_of, d.alias_of);
-	return domain_new(t, alias, d.name);
 }
 
 struct domain_use {
@@ -160,9 +146,54 @@ domain_count_aliases(const struct store_domain *d, void *ctx)
 }
 
 int
+store_domain_alias(struct store_txn *t, const char *alias,
+    const char *target)
+{
+	struct store_domain d, a;
+	int rc;
+
+	if ((rc = store_domain_get(t, target, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
+		    "local: add it first (vellumctl domain add %s)", target,
+		    target);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is itself an alias of %s: "
+		    "alias %s instead", d.name, d.alias_of, d.alias_of);
+	if ((rc = store_domain_get(t, alias, &a)) == -1)
+		return -1;
+	if (rc == 0)
+		return domain_new(t, alias, d.name);
+	/* An existing domain may become an alias while nothing uses it. */
+	if (strcmp(a.name, d.name) == 0)
+		return err_set(ERR_INVALID, "a domain cannot alias itself");
+	if (a.alias_of[0] != '\0')
+		return err_set(ERR_EXISTS, "%s is already an alias of %s",
+		    a.name, a.alias_of);
+	if (domain_check_unused(t, &a) == -1)
+		return -1;
+	snprintf(a.alias_of, sizeof(a.alias_of), "%s", d.name);
+	return domain_put(t, &a, 0) == -1 ? -1 : 1;
+}
+
+int
 store_domain_del(struct store_txn *t, const char *name)
 {
 	struct store_domain d;
+	int rc;
+
+	if ((rc = store_domain_get(t, name, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
+		    name);
+	if (domain_check_unused(t, &d) == -1)
+		return -1;
+	return sdb_del(t, DB_DOMAINS, d.name, strlen(d.name)) == -1 ? -1 : 1;
+}
+
+/* -1 INUSE when users, routes or alias domains refer to domain d. */
+static int
+domain_check_unused(struct store_txn *t, const struct store_domain *dp)
+{
+	const struct store_domain d = *dp;
 	struct domain_use use = { 0 };
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -170,9 +201,6 @@ store_domain_del(struct store_txn *t, const char *name)
 	size_t dl;
 	int rc;
 
-	if ((rc = store_domain_get(t, name, &d)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
-		    name);
 	use.name = d.name;
 	dl = strlen(d.name);
 	if (store_user_list(t, domain_count_users, &use) == -1 ||

@@ -21,7 +21,12 @@ struct store_domain {
 
 /* 1 added.  Errors: INVALID (not a domain name), EXISTS. */
 int	store_domain_add(struct store_txn *, const char *name);
-/* Makes alias an alias domain of target (a local, non-alias domain). */
+/*
+ * Makes alias an alias domain of target (a local, non-alias domain):
+ * creates it, or turns an existing domain nothing uses yet into an alias.
+ * 1 done.  Errors: NOTFOUND (target), INVALID, EXISTS (already an alias),
+ * INUSE (alias has users or addresses).
+ */
 int	store_domain_alias(struct store_txn *, const char *alias,
 	    const char *target);
 /*
