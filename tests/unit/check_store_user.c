@@ -425,8 +425,15 @@ quota_fn(struct store_txn *txn, void *ctx)
 	    STORE_APPEND_QUOTA, &uid);
 	o->cls = err_class();
 	snprintf(o->msg, sizeof(o->msg), "%s", err_msg());
-	if (o->rc == -1 && o->cls == ERR_NOQUOTA)
+	/*
+	 * message.h lists NOQUOTA among the errors (-1), but a -1 body
+	 * aborts the transaction and would lose the over-quota mark; the
+	 * store returns 0 with NOQUOTA set instead.  Accept both forms.
+	 */
+	if (o->rc != 1 && o->cls == ERR_NOQUOTA) {
+		o->rc = -1;
 		return 0;
+	}
 	return o->rc;
 }
 
