@@ -1,0 +1,163 @@
+/* cmd_domain.c - vellumctl domain add|del|list|alias */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "store/domain.h"
+
+#include "ctl.h"
+
+struct domain_args {
+	const char		*name, *target;
+	struct store_domain	*list;
+	size_t			 n;
+};
+
+static int	cmd_domain_add_txn(struct store_txn *, void *);
+static int	cmd_domain_del_txn(struct store_txn *, void *);
+static int	cmd_domain_alias_txn(struct store_txn *, void *);
+static int	cmd_domain_list_one(const struct store_domain *, void *);
+static int	cmd_domain_list_txn(struct store_txn *, void *);
+static int	cmd_domain_list(struct ctl *);
+
+static int
+cmd_domain_add_txn(struct store_txn *txn, void *arg)
+{
+	struct domain_args *a = arg;
+
+	return store_domain_add(txn, a->name);
+}
+
+static int
+cmd_domain_del_txn(struct store_txn *txn, void *arg)
+{
+	struct domain_args *a = arg;
+
+	return store_domain_del(txn, a->name);
+}
+
+static int
+cmd_domain_alias_txn(struct store_txn *txn, void *arg)
+{
+	struct domain_args *a = arg;
+
+	return store_domain_alias(txn, a->name, a->target);
+}
+
+static int
+cmd_domain_list_one(const struct store_domain *d, void *arg)
+{
+	struct domain_args *a = arg;
+
+	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
+	a->list[a->n++] = *d;
+	return 0;
+}
+
+static int
+cmd_domain_list_txn(struct store_txn *txn, void *arg)
+{
+	struct domain_args *a = arg;
+
+	free(a->list);
+	a->list = NULL;
+	a->n = 0;
+	return store_domain_list(txn, cmd_domain_list_one, a);
+}
+
+static int
+cmd_domain_list(struct ctl *ctl)
+{
+	struct domain_args a;
+	char tbuf[32];
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (store_read(ctl->store, cmd_domain_list_txn, &a) < 0)
+		return ctl_fail(NULL, "domain list");
+	if (ctl->json) {
+		printf("[");
+		for (i = 0; i < a.n; i++) {
+			printf("%s\n  {\"name\": ", i > 0 ? "," : "");
+			ctl_json_str(stdout, a.list[i].name);
+			printf(", \"alias_of\": ");
+			if (a.list[i].alias_of[0] != '\0')
+				ctl_json_str(stdout, a.list[i].alias_of);
+			else
+				printf("null");
+			printf(", \"created\": ");
+			ctl_json_str(stdout, ctl_time(a.list[i].created,
+			    tbuf));
+			printf("}");
+		}
+		printf("%s]\n", a.n > 0 ? "\n" : "");
+	} else {
+		for (i = 0; i < a.n; i++) {
+			if (a.list[i].alias_of[0] != '\0')
+				printf("%s\talias of %s\n", a.list[i].name,
+				    a.list[i].alias_of);
+			else
+				printf("%s\n", a.list[i].name);
+		}
+	}
+	free(a.list);
+	return CTL_OK;
+}
+
+int
+cmd_domain(struct ctl *ctl, int argc, char **argv)
+{
+	struct domain_args a;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	if (strcmp(ctl->verb, "list") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
+			return rc;
+		return cmd_domain_list(ctl);
+	}
+	if (strcmp(ctl->verb, "add") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		a.name = argv[0];
+		if (ctl_open(ctl, 0) < 0)
+			return CTL_FAIL;
+		if (store_write(ctl->store, cmd_domain_add_txn, &a) < 0)
+			return ctl_fail(err_class() == ERR_EXISTS ?
+			    "'vellumctl domain list' shows the domains" : NULL,
+			    "domain add %s", a.name);
+		printf("domain %s added\n", a.name);
+		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "del") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		a.name = argv[0];
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (store_write(ctl->store, cmd_domain_del_txn, &a) < 0)
+			return ctl_fail(err_class() == ERR_INUSE ?
+			    "delete its users and addresses first" : NULL,
+			    "domain del %s", a.name);
+		printf("domain %s deleted\n", a.name);
+		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "alias") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 2, 2, &n)) != 0)
+			return rc;
+		a.name = argv[0];
+		a.target = argv[1];
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (store_write(ctl->store, cmd_domain_alias_txn, &a) < 0)
+			return ctl_fail(NULL, "domain alias %s %s", a.name,
+			    a.target);
+		printf("domain %s is now an alias of %s\n", a.name, a.target);
+		return CTL_OK;
+	}
+	return ctl_usage(ctl, "unknown command 'domain %s'", ctl->verb);
+}

@@ -1,0 +1,170 @@
+/*
+ * cmd_lock.c - vellumctl lock list|clear
+ *
+ * Lock names are "pop3:ADDRESS" and "deliver:ADDRESS"; "lock clear
+ * ADDRESS" removes every lock whose name ends in ":ADDRESS" (the address
+ * normalised), whoever holds it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "store/lock.h"
+#include "store/user.h"
+
+#include "ctl.h"
+
+struct lock_args {
+	struct store_lock	*list;
+	size_t			 n;
+};
+
+static int	cmd_lock_list_one(const struct store_lock *, void *);
+static int	cmd_lock_list_txn(struct store_txn *, void *);
+static int	cmd_lock_load(struct ctl *, struct lock_args *);
+static int	cmd_lock_list(struct ctl *);
+static int	cmd_lock_clear(struct ctl *, const char *address);
+
+static int
+cmd_lock_list_one(const struct store_lock *l, void *arg)
+{
+	struct lock_args *a = arg;
+
+	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
+	a->list[a->n++] = *l;
+	return 0;
+}
+
+static int
+cmd_lock_list_txn(struct store_txn *txn, void *arg)
+{
+	struct lock_args *a = arg;
+
+	free(a->list);
+	a->list = NULL;
+	a->n = 0;
+	return store_lock_list(txn, cmd_lock_list_one, a);
+}
+
+static int
+cmd_lock_load(struct ctl *ctl, struct lock_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return -1;
+	if (store_read(ctl->store, cmd_lock_list_txn, a) < 0) {
+		ctl_fail(NULL, "lock %s", ctl->verb);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_lock_list(struct ctl *ctl)
+{
+	struct lock_args a;
+	char t1[32], t2[32];
+	size_t i;
+
+	if (cmd_lock_load(ctl, &a) < 0)
+		return CTL_FAIL;
+	if (ctl->json)
+		printf("[");
+	for (i = 0; i < a.n; i++) {
+		const struct store_lock *l = &a.list[i];
+
+		if (ctl->json) {
+			printf("%s\n  {\"name\": ", i > 0 ? "," : "");
+			ctl_json_str(stdout, l->name);
+			printf(", \"pid\": %ld, \"host\": ", (long)l->pid);
+			ctl_json_str(stdout, l->host);
+			printf(", \"since\": ");
+			ctl_json_str(stdout, ctl_time(l->since, t1));
+			printf(", \"expires\": ");
+			ctl_json_str(stdout, ctl_time(l->expires, t2));
+			printf(", \"stale\": %s}", l->stale ? "true" : "false");
+			continue;
+		}
+		printf("%-40s pid %-7ld %-20s since %s until %s%s\n", l->name,
+		    (long)l->pid, l->host, ctl_time(l->since, t1),
+		    ctl_time(l->expires, t2), l->stale ? " (stale)" : "");
+	}
+	if (ctl->json)
+		printf("%s]\n", a.n > 0 ? "\n" : "");
+	else if (a.n == 0)
+		fprintf(stderr, "no locks\n");
+	free(a.list);
+	return CTL_OK;
+}
+
+static int
+cmd_lock_clear(struct ctl *ctl, const char *address)
+{
+	struct lock_args a;
+	char norm[STORE_ADDRESS_MAX + 1];
+	size_t i, nlen, cleared = 0;
+	const char *colon;
+	int rc = CTL_OK;
+
+	if (store_address_normalize(address, norm, 1) < 0)
+		return ctl_fail("give an address such as user@example.test, "
+		    "or --stale", "lock clear %s", address);
+	if (cmd_lock_load(ctl, &a) < 0)
+		return CTL_FAIL;
+	nlen = strlen(norm);
+	for (i = 0; i < a.n; i++) {
+		const char *name = a.list[i].name;
+
+		colon = strrchr(name, ':');
+		if (colon == NULL || strlen(colon + 1) != nlen ||
+		    strcasecmp(colon + 1, norm) != 0)
+			continue;
+		if (store_lock_clear(ctl->store, name) < 0) {
+			rc = ctl_fail(NULL, "lock clear %s", name);
+			continue;
+		}
+		printf("cleared %s (pid %ld on %s)\n", name,
+		    (long)a.list[i].pid, a.list[i].host);
+		cleared++;
+	}
+	free(a.list);
+	if (cleared == 0 && rc == CTL_OK)
+		printf("no locks for %s\n", norm);
+	return rc;
+}
+
+int
+cmd_lock(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_opt opts[] = {
+		{ "stale", 0, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	unsigned n_cleared = 0;
+	int n, rc;
+
+	if (strcmp(ctl->verb, "list") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
+			return rc;
+		return cmd_lock_list(ctl);
+	}
+	if (strcmp(ctl->verb, "clear") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, opts, 0, 1, &n)) != 0)
+			return rc;
+		if (opts[0].seen == (n == 1))
+			return ctl_usage(ctl, "give an ADDRESS or --stale");
+		if (n == 1)
+			return cmd_lock_clear(ctl, argv[0]);
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (store_lock_clear_stale(ctl->store, &n_cleared) < 0)
+			return ctl_fail(NULL, "lock clear --stale");
+		printf("%u stale lock%s cleared\n", n_cleared,
+		    n_cleared == 1 ? "" : "s");
+		return CTL_OK;
+	}
+	return ctl_usage(ctl, "unknown command 'lock %s'", ctl->verb);
+}

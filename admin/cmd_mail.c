@@ -1,0 +1,1266 @@
+/*
+ * cmd_mail.c - vellumctl mail import|export|list
+ *
+ * Import reads PATH as:
+ *   - a Maildir (a directory with cur/ or new/): its messages go to the
+ *     folder (INBOX unless --folder), Maildir++ subfolders ".Foo.Bar" to
+ *     "Foo/Bar" (under --folder when given), created when missing.  Flags
+ *     and dates come from the file names (Dovecot keyword letters through
+ *     dovecot-keywords; P becomes $Forwarded); files in new/ are unseen.
+ *   - another directory: every regular file in it (not recursive, hidden
+ *     files skipped) is one message, except files named *.mbox, which are
+ *     mboxes.  A leading "From " line of a message file is its envelope:
+ *     it is dropped and gives the date; nothing else is changed.
+ *   - a file that begins with "From ": an mbox (mail/mbox.h), flags from
+ *     Status:/X-Status: lines.
+ *   - any other file: one message.
+ * Internal dates come from the Maildir name, else the envelope line, else
+ * the file's mtime.  Messages are prepared (hashed, compressed) outside
+ * the write transactions and appended MAIL_BATCH messages or MAIL_BATCH_BYTES
+ * at a time; when a batch fails, its messages are retried one by one so
+ * that one bad message costs only itself.  Quotas are not enforced on
+ * import (the over-quota state is still updated).
+ *
+ * Export writes a Maildir (all folders as Maildir++, or one folder with
+ * --folder) with file names from mail/maildir.h, or an mbox (one folder,
+ * INBOX by default) whose envelope sender comes from Return-Path.  The
+ * message bytes are exactly the stored bytes.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "mail/maildir.h"
+#include "mail/mbox.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+
+#include "ctl.h"
+
+#define MAIL_BATCH		100
+#define MAIL_BATCH_BYTES	(32u * 1024 * 1024)
+#define MAIL_FORWARDED		"$Forwarded"
+#define MAIL_KW_MAX		26	/* Dovecot keyword letters a-z */
+/* Bytes read to find the Subject of "mail list". */
+#define MAIL_HEADER_PEEK	16384
+
+/* Keyword names of one Maildir folder (dovecot-keywords). */
+struct mail_kwmap {
+	char	*names[MAIL_KW_MAX];
+};
+
+enum mail_kind { MK_MAILDIR_NEW, MK_MAILDIR_CUR, MK_FILE, MK_MBOX,
+	MK_AUTO };
+
+struct mail_job {
+	char			*path;
+	char			*folder;
+	enum mail_kind		 kind;
+	struct maildir_name	 mn;
+	struct mail_kwmap	*kw;
+	off_t			 size;
+	time_t			 mtime;
+};
+
+struct mail_item {
+	struct store_prepared	*p;
+	uint32_t		 mailbox_id;
+	int64_t			 date;
+	uint32_t		 flags;
+	char			*keywords;
+	char			*label;
+};
+
+struct mail_box {
+	char		*name;
+	uint32_t	 id;
+};
+
+struct mail_imp {
+	struct ctl		*ctl;
+	uint32_t		 user_id;
+	struct mail_box		*boxes;
+	size_t			 nboxes;
+	struct mail_item	 items[MAIL_BATCH];
+	size_t			 n, bytes;
+	size_t			 imported, failed;
+	uint64_t		 imported_bytes;
+	struct ctl_progress	 prog;
+	/* for the transaction bodies */
+	const char		*box_name;
+	uint32_t		 box_id;
+	size_t			 first, count;
+	struct mail_job		*jobs;
+	size_t			 njobs;
+	struct mail_kwmap	**kwmaps;
+	size_t			 nkwmaps;
+};
+
+struct mail_list {
+	uint32_t		 user_id;
+	const char		*folder;
+	struct store_mailbox	*boxes;
+	size_t			 nboxes;
+	struct store_msg	*msgs;
+	size_t			 nmsgs;
+	uint32_t		 mailbox_id, uid;
+	void			*data;
+	size_t			 len;
+	char			 peek[MAIL_HEADER_PEEK];
+};
+
+static int	mail_box_txn(struct store_txn *, void *);
+static int	mail_box(struct mail_imp *, const char *name, uint32_t *id_r);
+static int	mail_append_txn(struct store_txn *, void *);
+static void	mail_flush(struct mail_imp *);
+static void	mail_add(struct mail_imp *, const char *folder,
+		    const char *data, size_t len, int64_t date,
+		    uint32_t flags, const char *keywords, const char *label);
+static int	mail_read_file(const char *path, char **data_r,
+		    size_t *len_r);
+static void	mail_fail(struct mail_imp *, const char *label,
+		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void	mail_job_add(struct mail_imp *, const char *path,
+		    const char *folder, enum mail_kind, struct mail_kwmap *);
+static int	mail_is_maildir(const char *dir);
+static struct mail_kwmap *mail_kwmap_read(struct mail_imp *,
+		    const char *dir);
+static int	mail_scan_maildir(struct mail_imp *, const char *dir,
+		    const char *folder, int recurse);
+static int	mail_scan_dir(struct mail_imp *, const char *dir,
+		    const char *folder);
+static int	mail_job_cmp(const void *, const void *);
+static void	mail_run_job(struct mail_imp *, struct mail_job *);
+static char	*mail_subfolder(const char *parent, const char *child);
+static int	mail_import(struct ctl *, const char *address,
+		    const char *path, const char *folder);
+static int	mail_load(struct ctl *, struct mail_list *,
+		    const char *address, const char *folder);
+static int	mail_boxes_one(const struct store_mailbox *, void *);
+static int	mail_boxes_txn(struct store_txn *, void *);
+static int	mail_msgs_one(const struct store_msg *, void *);
+static int	mail_msgs_txn(struct store_txn *, void *);
+static int	mail_read_txn(struct store_txn *, void *);
+static int	mail_peek_txn(struct store_txn *, void *);
+static int	mail_letter_cmp(const void *, const void *);
+static int	mail_mkdirs(const char *dir, int subfolder);
+static int	mail_export_maildir(struct ctl *, struct mail_list *,
+		    const char *dest, const char *folder);
+static int	mail_export_mbox(struct ctl *, struct mail_list *,
+		    const char *dest, const char *folder);
+static int	mail_export(struct ctl *, const char *address,
+		    const char *dest, const char *folder, const char *format);
+static int	mail_list_cmd(struct ctl *, const char *address,
+		    const char *folder);
+static void	mail_sender(const char *msg, size_t len, char *buf,
+		    size_t bufsize);
+static int	mail_header(const char *msg, size_t len, const char *name,
+		    char *buf, size_t bufsize);
+static char	*mail_flags_text(const struct store_msg *, char *buf,
+		    size_t bufsize);
+
+/* --- import --------------------------------------------------------- */
+
+static void
+mail_fail(struct mail_imp *imp, const char *label, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (imp->prog.on && imp->prog.last != 0)
+		fprintf(stderr, "\r%*s\r", 70, "");
+	fprintf(stderr, "%s: ", label);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	imp->failed++;
+}
+
+/* Gets or creates a mailbox and its parents. */
+static int
+mail_box_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_imp *imp = arg;
+	struct store_mailbox mb;
+	char *name = xstrdup(imp->box_name), *p;
+	int rc = 0;
+
+	for (p = name;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		{
+			char c = *p;
+
+			*p = '\0';
+			if ((rc = store_mailbox_get(txn, imp->user_id, name,
+			    &mb)) == 1)
+				imp->box_id = mb.id;
+			else if (rc == 0)
+				rc = store_mailbox_create(txn, imp->user_id,
+				    name, 0, &imp->box_id);
+			*p = c;
+			if (rc < 0 || c == '\0')
+				break;
+		}
+	}
+	free(name);
+	return rc < 0 ? -1 : 1;
+}
+
+static int
+mail_box(struct mail_imp *imp, const char *name, uint32_t *id_r)
+{
+	size_t i;
+
+	for (i = 0; i < imp->nboxes; i++)
+		if (strcmp(imp->boxes[i].name, name) == 0) {
+			*id_r = imp->boxes[i].id;
+			return 0;
+		}
+	imp->box_name = name;
+	if (store_write(imp->ctl->store, mail_box_txn, imp) < 0)
+		return -1;
+	imp->boxes = xreallocarray(imp->boxes, imp->nboxes + 1,
+	    sizeof(*imp->boxes));
+	imp->boxes[imp->nboxes].name = xstrdup(name);
+	imp->boxes[imp->nboxes++].id = imp->box_id;
+	*id_r = imp->box_id;
+	return 0;
+}
+
+static int
+mail_append_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_imp *imp = arg;
+	struct mail_item *it;
+	uint32_t uid;
+	size_t i;
+
+	for (i = imp->first; i < imp->first + imp->count; i++) {
+		it = &imp->items[i];
+		if (store_msg_append(txn, it->mailbox_id, it->p, it->date,
+		    it->flags, it->keywords, 0, &uid) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void
+mail_flush(struct mail_imp *imp)
+{
+	size_t i;
+
+	if (imp->n == 0)
+		return;
+	imp->first = 0;
+	imp->count = imp->n;
+	if (store_write(imp->ctl->store, mail_append_txn, imp) >= 0) {
+		for (i = 0; i < imp->n; i++) {
+			imp->imported++;
+			imp->imported_bytes +=
+			    store_prepared_size(imp->items[i].p);
+		}
+	} else {
+		/* Retry one by one to find the messages that fail. */
+		for (i = 0; i < imp->n; i++) {
+			imp->first = i;
+			imp->count = 1;
+			if (store_write(imp->ctl->store, mail_append_txn,
+			    imp) < 0)
+				mail_fail(imp, imp->items[i].label, "%s",
+				    err_msg());
+			else {
+				imp->imported++;
+				imp->imported_bytes +=
+				    store_prepared_size(imp->items[i].p);
+			}
+		}
+	}
+	for (i = 0; i < imp->n; i++) {
+		store_prepared_free(&imp->items[i].p);
+		free(imp->items[i].keywords);
+		free(imp->items[i].label);
+	}
+	imp->n = 0;
+	imp->bytes = 0;
+}
+
+static void
+mail_add(struct mail_imp *imp, const char *folder, const char *data,
+    size_t len, int64_t date, uint32_t flags, const char *keywords,
+    const char *label)
+{
+	struct mail_item *it;
+	struct store_prepared *p;
+	uint32_t id;
+
+	if (mail_box(imp, folder, &id) < 0) {
+		mail_fail(imp, label, "folder %s: %s", folder, err_msg());
+		return;
+	}
+	if (store_msg_prepare(imp->ctl->store, data, len, &p) < 0) {
+		mail_fail(imp, label, "%s", err_msg());
+		return;
+	}
+	it = &imp->items[imp->n++];
+	it->p = p;
+	it->mailbox_id = id;
+	it->date = date;
+	it->flags = flags;
+	it->keywords = keywords != NULL && *keywords != '\0' ?
+	    xstrdup(keywords) : NULL;
+	it->label = xstrdup(label);
+	imp->bytes += len;
+	if (imp->n == MAIL_BATCH || imp->bytes >= MAIL_BATCH_BYTES)
+		mail_flush(imp);
+}
+
+static int
+mail_read_file(const char *path, char **data_r, size_t *len_r)
+{
+	struct stat st;
+	char *buf;
+	size_t off = 0;
+	ssize_t n;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY)) < 0)
+		return err_set(ERR_TEMP, "cannot open: %s", strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(ERR_INVALID, "not a regular file");
+	}
+	if ((uint64_t)st.st_size >= STORE_MSG_MAX * 4ULL) {
+		close(fd);
+		return err_set(ERR_TOOBIG, "file too large (%lld bytes)",
+		    (long long)st.st_size);
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			free(buf);
+			close(fd);
+			return err_set(ERR_TEMP, "cannot read: %s", n == 0 ?
+			    "file shrank" : strerror(errno));
+		}
+		off += (size_t)n;
+	}
+	close(fd);
+	buf[off] = '\0';
+	*data_r = buf;
+	*len_r = off;
+	return 0;
+}
+
+static void
+mail_job_add(struct mail_imp *imp, const char *path, const char *folder,
+    enum mail_kind kind, struct mail_kwmap *kw)
+{
+	struct mail_job *j;
+	struct stat st;
+	const char *base;
+
+	if (stat(path, &st) < 0) {
+		mail_fail(imp, path, "%s", strerror(errno));
+		return;
+	}
+	if (!S_ISREG(st.st_mode))
+		return;
+	imp->jobs = xreallocarray(imp->jobs, imp->njobs + 1,
+	    sizeof(*imp->jobs));
+	j = &imp->jobs[imp->njobs++];
+	memset(j, 0, sizeof(*j));
+	j->path = xstrdup(path);
+	j->folder = xstrdup(folder);
+	j->kind = kind;
+	j->kw = kw;
+	j->size = st.st_size;
+	j->mtime = st.st_mtime;
+	if (kind == MK_MAILDIR_NEW || kind == MK_MAILDIR_CUR) {
+		base = strrchr(path, '/');
+		base = base != NULL ? base + 1 : path;
+		if (maildir_name_parse(base, &j->mn) < 0)
+			memset(&j->mn, 0, sizeof(j->mn));
+	}
+}
+
+static int
+mail_is_maildir(const char *dir)
+{
+	struct stat st;
+	char *p;
+	int yes;
+
+	p = xasprintf("%s/cur", dir);
+	yes = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	if (yes)
+		return 1;
+	p = xasprintf("%s/new", dir);
+	yes = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+	free(p);
+	return yes;
+}
+
+/* Dovecot's "dovecot-keywords": lines "N name", N 0-25 -> letter a+N. */
+static struct mail_kwmap *
+mail_kwmap_read(struct mail_imp *imp, const char *dir)
+{
+	struct mail_kwmap *kw;
+	char *path, *line, name[256];
+	FILE *fp;
+	int idx;
+
+	path = xasprintf("%s/dovecot-keywords", dir);
+	fp = fopen(path, "r");
+	free(path);
+	if (fp == NULL)
+		return NULL;
+	kw = xcalloc(1, sizeof(*kw));
+	while ((line = ctl_read_line(fp)) != NULL) {
+		if (sscanf(line, "%d %255s", &idx, name) == 2 && idx >= 0 &&
+		    idx < MAIL_KW_MAX && kw->names[idx] == NULL)
+			kw->names[idx] = xstrdup(name);
+		free(line);
+	}
+	fclose(fp);
+	imp->kwmaps = xreallocarray(imp->kwmaps, imp->nkwmaps + 1,
+	    sizeof(*imp->kwmaps));
+	imp->kwmaps[imp->nkwmaps++] = kw;
+	return kw;
+}
+
+static char *
+mail_subfolder(const char *parent, const char *child)
+{
+	if (strcasecmp(parent, "INBOX") == 0 && strcasecmp(child, "INBOX")
+	    != 0)
+		return xstrdup(child);
+	return xasprintf("%s/%s", parent, child);
+}
+
+static int
+mail_scan_maildir(struct mail_imp *imp, const char *dir,
+    const char *folder, int recurse)
+{
+	static const char *const subs[] = { "new", "cur" };
+	struct mail_kwmap *kw;
+	struct dirent *de;
+	DIR *d;
+	char *sub, *path, name[STORE_MAILBOX_NAME_MAX + 1], *child;
+	size_t i;
+
+	kw = mail_kwmap_read(imp, dir);
+	for (i = 0; i < 2; i++) {
+		sub = xasprintf("%s/%s", dir, subs[i]);
+		if ((d = opendir(sub)) == NULL) {
+			if (errno != ENOENT)
+				mail_fail(imp, sub, "%s", strerror(errno));
+			free(sub);
+			continue;
+		}
+		while ((de = readdir(d)) != NULL) {
+			if (de->d_name[0] == '.')
+				continue;
+			path = xasprintf("%s/%s", sub, de->d_name);
+			mail_job_add(imp, path, folder, i == 0 ?
+			    MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
+			free(path);
+		}
+		closedir(d);
+		free(sub);
+	}
+	if (!recurse)
+		return 0;
+	if ((d = opendir(dir)) == NULL) {
+		mail_fail(imp, dir, "%s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		path = xasprintf("%s/%s", dir, de->d_name);
+		if (!mail_is_maildir(path)) {
+			free(path);
+			continue;
+		}
+		if (maildir_folder_to_name(de->d_name, name,
+		    sizeof(name)) < 0) {
+			mail_fail(imp, path, "%s", err_msg());
+			free(path);
+			continue;
+		}
+		child = mail_subfolder(folder, name);
+		mail_scan_maildir(imp, path, child, 0);
+		free(child);
+		free(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+static int
+mail_scan_dir(struct mail_imp *imp, const char *dir, const char *folder)
+{
+	struct dirent *de;
+	DIR *d;
+	char *path;
+	size_t l;
+
+	if ((d = opendir(dir)) == NULL) {
+		mail_fail(imp, dir, "%s", strerror(errno));
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		l = strlen(de->d_name);
+		path = xasprintf("%s/%s", dir, de->d_name);
+		mail_job_add(imp, path, folder, l > 5 &&
+		    strcmp(de->d_name + l - 5, ".mbox") == 0 ? MK_MBOX :
+		    MK_FILE, NULL);
+		free(path);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* Folder, then date, then name: UIDs follow delivery order. */
+static int
+mail_job_cmp(const void *va, const void *vb)
+{
+	const struct mail_job *a = va, *b = vb;
+	int c;
+	time_t da, db;
+
+	if ((c = strcmp(a->folder, b->folder)) != 0)
+		return c;
+	da = a->mn.date != 0 ? a->mn.date : a->mtime;
+	db = b->mn.date != 0 ? b->mn.date : b->mtime;
+	if (a->kind != MK_MAILDIR_NEW && a->kind != MK_MAILDIR_CUR)
+		da = db = 0;	/* plain files: by name */
+	if (da != db)
+		return da < db ? -1 : 1;
+	return strcmp(a->path, b->path);
+}
+
+static void
+mail_run_job(struct mail_imp *imp, struct mail_job *j)
+{
+	struct mbox_msg m;
+	char *data = NULL, *msg, *label, kw[STORE_KEYWORDS_MAX + 1];
+	size_t len = 0, mlen, off, nmsg, k;
+	uint32_t flags = 0;
+	unsigned mf;
+	int64_t date;
+
+	if (mail_read_file(j->path, &data, &len) < 0) {
+		mail_fail(imp, j->path, "%s", err_msg());
+		ctl_progress_step(&imp->prog, (uint64_t)j->size);
+		return;
+	}
+	if (j->kind == MK_AUTO)
+		j->kind = mbox_is_mbox(data, len) ? MK_MBOX : MK_FILE;
+	kw[0] = '\0';
+	switch (j->kind) {
+	case MK_MAILDIR_NEW:
+	case MK_MAILDIR_CUR:
+		mf = j->mn.flags;
+		if (j->kind == MK_MAILDIR_NEW)
+			mf &= ~(unsigned)MAILDIR_F_SEEN;
+		flags = (mf & MAILDIR_F_SEEN ? STORE_F_SEEN : 0) |
+		    (mf & MAILDIR_F_REPLIED ? STORE_F_ANSWERED : 0) |
+		    (mf & MAILDIR_F_FLAGGED ? STORE_F_FLAGGED : 0) |
+		    (mf & MAILDIR_F_TRASHED ? STORE_F_DELETED : 0) |
+		    (mf & MAILDIR_F_DRAFT ? STORE_F_DRAFT : 0);
+		if (mf & MAILDIR_F_PASSED)
+			snprintf(kw, sizeof(kw), "%s", MAIL_FORWARDED);
+		for (k = 0; j->kw != NULL && j->mn.keywords[k] != '\0';
+		    k++) {
+			const char *name =
+			    j->kw->names[j->mn.keywords[k] - 'a'];
+
+			if (name != NULL && strlen(kw) + strlen(name) + 2 <
+			    sizeof(kw))
+				snprintf(kw + strlen(kw), sizeof(kw) -
+				    strlen(kw), "%s%s", kw[0] != '\0' ? " " :
+				    "", name);
+		}
+		date = j->mn.date != 0 ? (int64_t)j->mn.date :
+		    (int64_t)j->mtime;
+		mail_add(imp, j->folder, data, len, date, flags, kw,
+		    j->path);
+		ctl_progress_step(&imp->prog, (uint64_t)j->size);
+		break;
+	case MK_FILE:
+		msg = data;
+		mlen = len;
+		date = j->mtime;
+		if (mbox_is_mbox(data, len)) {
+			/* A leading envelope line: drop it, keep its date. */
+			char sender[MBOX_SENDER_MAX + 1];
+			char *nl = memchr(data, '\n', len);
+			size_t skip = nl != NULL ? (size_t)(nl - data) + 1 :
+			    len;
+			size_t elen = skip - 5 - (nl != NULL ? 1 : 0);
+			time_t t;
+
+			if (elen > 0 && data[5 + elen - 1] == '\r')
+				elen--;
+			mbox_envelope_parse(data + 5, elen, sender, &t);
+			if (t != 0)
+				date = t;
+			msg = data + skip;
+			mlen = len - skip;
+		}
+		mf = mbox_status_flags(msg, mlen);
+		flags = (mf & MBOX_F_SEEN ? STORE_F_SEEN : 0) |
+		    (mf & MBOX_F_ANSWERED ? STORE_F_ANSWERED : 0) |
+		    (mf & MBOX_F_FLAGGED ? STORE_F_FLAGGED : 0) |
+		    (mf & MBOX_F_DELETED ? STORE_F_DELETED : 0) |
+		    (mf & MBOX_F_DRAFT ? STORE_F_DRAFT : 0);
+		mail_add(imp, j->folder, msg, mlen, date, flags, NULL,
+		    j->path);
+		ctl_progress_step(&imp->prog, (uint64_t)j->size);
+		break;
+	case MK_MBOX:
+	default:
+		off = 0;
+		nmsg = 0;
+		for (;;) {
+			size_t before = off;
+			int rc = mbox_next(data, len, &off, &m);
+
+			if (rc == 0)
+				break;
+			if (rc < 0) {
+				mail_fail(imp, j->path, "%s", err_msg());
+				break;
+			}
+			nmsg++;
+			msg = mbox_msg_dup(&m, &mlen);
+			mf = mbox_status_flags(msg, mlen);
+			flags = (mf & MBOX_F_SEEN ? STORE_F_SEEN : 0) |
+			    (mf & MBOX_F_ANSWERED ? STORE_F_ANSWERED : 0) |
+			    (mf & MBOX_F_FLAGGED ? STORE_F_FLAGGED : 0) |
+			    (mf & MBOX_F_DELETED ? STORE_F_DELETED : 0) |
+			    (mf & MBOX_F_DRAFT ? STORE_F_DRAFT : 0);
+			label = xasprintf("%s: message %zu (byte %zu)",
+			    j->path, nmsg, m.offset);
+			mail_add(imp, j->folder, msg, mlen, m.date != 0 ?
+			    (int64_t)m.date : (int64_t)j->mtime, flags, NULL,
+			    label);
+			free(label);
+			free(msg);
+			ctl_progress_step(&imp->prog, off - before);
+		}
+		break;
+	}
+	free(data);
+}
+
+static int
+mail_import(struct ctl *ctl, const char *address, const char *path,
+    const char *folder)
+{
+	struct mail_imp *imp;
+	struct stat st;
+	uint64_t total = 0;
+	size_t i, k;
+	int rc;
+
+	if (stat(path, &st) < 0)
+		return ctl_failx("mail import: cannot read %s: %s", path,
+		    strerror(errno));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	imp = xcalloc(1, sizeof(*imp));
+	imp->ctl = ctl;
+	if ((rc = ctl_user_find(ctl, address, &imp->user_id)) <= 0) {
+		free(imp);
+		if (rc == 0)
+			return ctl_failx("mail import: no user %s ('vellumctl "
+			    "user list' shows the users)", address);
+		return ctl_fail(NULL, "mail import %s", address);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (mail_is_maildir(path))
+			mail_scan_maildir(imp, path, folder, 1);
+		else
+			mail_scan_dir(imp, path, folder);
+	} else
+		mail_job_add(imp, path, folder, MK_AUTO, NULL);
+	qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs), mail_job_cmp);
+	for (i = 0; i < imp->njobs; i++)
+		total += (uint64_t)imp->jobs[i].size;
+	ctl_progress_start(&imp->prog, "mail import", total);
+	for (i = 0; i < imp->njobs; i++) {
+		mail_run_job(imp, &imp->jobs[i]);
+		free(imp->jobs[i].path);
+		free(imp->jobs[i].folder);
+	}
+	mail_flush(imp);
+	ctl_progress_end(&imp->prog);
+	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
+	    "into %s, %zu failed\n", path, imp->imported,
+	    imp->imported_bytes, address, imp->failed);
+	rc = imp->failed > 0 ? CTL_FAIL : CTL_OK;
+	for (i = 0; i < imp->nboxes; i++)
+		free(imp->boxes[i].name);
+	for (i = 0; i < imp->nkwmaps; i++) {
+		for (k = 0; k < MAIL_KW_MAX; k++)
+			free(imp->kwmaps[i]->names[k]);
+		free(imp->kwmaps[i]);
+	}
+	free(imp->kwmaps);
+	free(imp->boxes);
+	free(imp->jobs);
+	free(imp);
+	return rc;
+}
+
+/* --- reading the store ---------------------------------------------- */
+
+static int
+mail_boxes_one(const struct store_mailbox *mb, void *arg)
+{
+	struct mail_list *l = arg;
+
+	if (l->folder != NULL && strcmp(l->folder, mb->name) != 0 &&
+	    !(strcasecmp(l->folder, "INBOX") == 0 &&
+	    strcasecmp(mb->name, "INBOX") == 0))
+		return 0;
+	l->boxes = xreallocarray(l->boxes, l->nboxes + 1, sizeof(*l->boxes));
+	l->boxes[l->nboxes++] = *mb;
+	return 0;
+}
+
+static int
+mail_boxes_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_list *l = arg;
+
+	free(l->boxes);
+	l->boxes = NULL;
+	l->nboxes = 0;
+	return store_mailbox_list(txn, l->user_id, mail_boxes_one, l);
+}
+
+static int
+mail_msgs_one(const struct store_msg *m, void *arg)
+{
+	struct mail_list *l = arg;
+
+	l->msgs = xreallocarray(l->msgs, l->nmsgs + 1, sizeof(*l->msgs));
+	l->msgs[l->nmsgs++] = *m;
+	return 0;
+}
+
+static int
+mail_msgs_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_list *l = arg;
+
+	free(l->msgs);
+	l->msgs = NULL;
+	l->nmsgs = 0;
+	return store_msg_list(txn, l->mailbox_id, 1, mail_msgs_one, l);
+}
+
+static int
+mail_read_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_list *l = arg;
+	int rc;
+
+	rc = store_msg_read(txn, l->mailbox_id, l->uid, &l->data, &l->len);
+	if (rc == 0)
+		return err_set(ERR_NOTFOUND, "message %" PRIu32 " is gone",
+		    l->uid);
+	return rc;
+}
+
+static int
+mail_peek_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_list *l = arg;
+
+	return store_msg_read_range(txn, l->mailbox_id, l->uid, 0,
+	    sizeof(l->peek), l->peek, &l->len);
+}
+
+/* The user's mailboxes (only folder when not NULL) into l->boxes. */
+static int
+mail_load(struct ctl *ctl, struct mail_list *l, const char *address,
+    const char *folder)
+{
+	int rc;
+
+	memset(l, 0, sizeof(*l));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return -1;
+	if ((rc = ctl_user_find(ctl, address, &l->user_id)) <= 0) {
+		if (rc == 0)
+			ctl_failx("mail %s: no user %s ('vellumctl user list' "
+			    "shows the users)", ctl->verb, address);
+		else
+			ctl_fail(NULL, "mail %s %s", ctl->verb, address);
+		return -1;
+	}
+	l->folder = folder;
+	if (store_read(ctl->store, mail_boxes_txn, l) < 0) {
+		ctl_fail(NULL, "mail %s %s", ctl->verb, address);
+		return -1;
+	}
+	if (folder != NULL && l->nboxes == 0) {
+		ctl_failx("mail %s: %s has no folder '%s'", ctl->verb,
+		    address, folder);
+		return -1;
+	}
+	return 0;
+}
+
+/* --- export --------------------------------------------------------- */
+
+static int
+mail_letter_cmp(const void *a, const void *b)
+{
+	return *(const char *)a - *(const char *)b;
+}
+
+static int
+mail_mkdirs(const char *dir, int subfolder)
+{
+	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+	char *p;
+	size_t i;
+	int fd;
+
+	for (i = 0; i < 4; i++) {
+		p = xasprintf("%s%s", dir, subs[i]);
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			err_set(ERR_TEMP, "cannot create %s: %s", p,
+			    strerror(errno));
+			free(p);
+			return -1;
+		}
+		free(p);
+	}
+	if (subfolder) {
+		p = xasprintf("%s/maildirfolder", dir);
+		if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) >= 0)
+			close(fd);
+		free(p);
+	}
+	return 0;
+}
+
+static int
+mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
+    const char *folder)
+{
+	char host[256], name[MAILDIR_NAME_MAX + MAIL_KW_MAX];
+	char sub[STORE_MAILBOX_NAME_MAX * 3 + 2], *dir, *tmp, *cur;
+	char *kwnames[MAIL_KW_MAX], letters[MAIL_KW_MAX + 1];
+	size_t b, i, nkw, failed = 0, written = 0;
+	struct timespec ts[2];
+	unsigned mf;
+	ssize_t w;
+	int fd;
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (mail_mkdirs(dest, 0) < 0)
+		return ctl_fail(NULL, "mail export");
+	for (b = 0; b < l->nboxes; b++) {
+		const struct store_mailbox *mb = &l->boxes[b];
+
+		if (folder != NULL)
+			sub[0] = '\0';	/* the one folder is the Maildir */
+		else if (maildir_folder_from_name(mb->name, sub,
+		    sizeof(sub)) < 0) {
+			ctl_fail(NULL, "mail export: folder %s", mb->name);
+			failed++;
+			continue;
+		}
+		dir = sub[0] != '\0' ? xasprintf("%s/%s", dest, sub) :
+		    xstrdup(dest);
+		if (mail_mkdirs(dir, sub[0] != '\0') < 0) {
+			ctl_fail(NULL, "mail export");
+			free(dir);
+			failed++;
+			continue;
+		}
+		l->mailbox_id = mb->id;
+		if (store_read(ctl->store, mail_msgs_txn, l) < 0) {
+			ctl_fail(NULL, "mail export: folder %s", mb->name);
+			free(dir);
+			failed++;
+			continue;
+		}
+		nkw = 0;
+		for (i = 0; i < l->nmsgs; i++) {
+			const struct store_msg *m = &l->msgs[i];
+			char *kw, *save = NULL, *word;
+			size_t k;
+
+			l->uid = m->uid;
+			if (store_read(ctl->store, mail_read_txn, l) < 0) {
+				ctl_fail(NULL, "mail export: %s uid %" PRIu32,
+				    mb->name, m->uid);
+				failed++;
+				continue;
+			}
+			mf = (m->flags & STORE_F_SEEN ? MAILDIR_F_SEEN : 0) |
+			    (m->flags & STORE_F_ANSWERED ?
+			    MAILDIR_F_REPLIED : 0) |
+			    (m->flags & STORE_F_FLAGGED ?
+			    MAILDIR_F_FLAGGED : 0) |
+			    (m->flags & STORE_F_DELETED ?
+			    MAILDIR_F_TRASHED : 0) |
+			    (m->flags & STORE_F_DRAFT ? MAILDIR_F_DRAFT : 0);
+			/* Keywords: $Forwarded is P, others a-z letters. */
+			kw = xstrdup(m->keywords);
+			memset(letters, 0, sizeof(letters));
+			for (word = strtok_r(kw, " ", &save); word != NULL;
+			    word = strtok_r(NULL, " ", &save)) {
+				if (strcasecmp(word, MAIL_FORWARDED) == 0) {
+					mf |= MAILDIR_F_PASSED;
+					continue;
+				}
+				for (k = 0; k < nkw; k++)
+					if (strcmp(kwnames[k], word) == 0)
+						break;
+				if (k == nkw && nkw < MAIL_KW_MAX)
+					kwnames[nkw++] = xstrdup(word);
+				if (k < nkw && strchr(letters, 'a' + (int)k)
+				    == NULL)
+					letters[strlen(letters)] =
+					    (char)('a' + k);
+			}
+			free(kw);
+			if (maildir_name_build((time_t)m->internal_date,
+			    m->uid, host, l->len, mf, name,
+			    MAILDIR_NAME_MAX) < 0) {
+				ctl_fail(NULL, "mail export: uid %" PRIu32,
+				    m->uid);
+				free(l->data);
+				failed++;
+				continue;
+			}
+			/* Letters must be in ASCII order after the flags. */
+			qsort(letters, strlen(letters), 1, mail_letter_cmp);
+			strcat(name, letters);
+			tmp = xasprintf("%s/tmp/%s", dir, name);
+			cur = xasprintf("%s/cur/%s", dir, name);
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+			w = fd < 0 ? -1 : write(fd, l->data, l->len);
+			ts[0].tv_sec = ts[1].tv_sec = (time_t)m->internal_date;
+			ts[0].tv_nsec = ts[1].tv_nsec = 0;
+			if (fd < 0 || w != (ssize_t)l->len ||
+			    futimens(fd, ts) < 0 || close(fd) < 0 ||
+			    (fd = -1, access(cur, F_OK) == 0) ||
+			    rename(tmp, cur) < 0) {
+				fprintf(stderr, "vellumctl: mail export: %s: "
+				    "%s\n", cur, access(cur, F_OK) == 0 ?
+				    "already exists" : strerror(errno));
+				if (fd >= 0)
+					close(fd);
+				unlink(tmp);
+				failed++;
+			} else
+				written++;
+			free(tmp);
+			free(cur);
+			free(l->data);
+			l->data = NULL;
+		}
+		if (nkw > 0) {
+			char *kp = xasprintf("%s/dovecot-keywords", dir);
+			FILE *fp = fopen(kp, "w");
+
+			for (i = 0; fp != NULL && i < nkw; i++)
+				fprintf(fp, "%zu %s\n", i, kwnames[i]);
+			if (fp == NULL || fclose(fp) != 0) {
+				fprintf(stderr, "vellumctl: mail export: "
+				    "cannot write %s\n", kp);
+				failed++;
+			}
+			free(kp);
+		}
+		for (i = 0; i < nkw; i++)
+			free(kwnames[i]);
+		free(dir);
+	}
+	printf("mail export: %zu messages written to Maildir %s, %zu "
+	    "failed\n", written, dest, failed);
+	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
+/* The Return-Path address for the envelope line, "" when none. */
+static void
+mail_sender(const char *msg, size_t len, char *buf, size_t bufsize)
+{
+	char val[MBOX_SENDER_MAX + 3], *p, *e;
+	size_t n;
+
+	buf[0] = '\0';
+	if (mail_header(msg, len, "Return-Path", val, sizeof(val)) != 1)
+		return;
+	p = val;
+	while (*p == ' ' || *p == '\t' || *p == '<')
+		p++;
+	e = p + strcspn(p, "> \t");
+	n = (size_t)(e - p) < bufsize ? (size_t)(e - p) : bufsize - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+/*
+ * The first line of header name in the header block, trimmed; 1 found,
+ * 0 not.
+ */
+static int
+mail_header(const char *msg, size_t len, const char *name, char *buf,
+    size_t bufsize)
+{
+	const char *p = msg, *end = msg + len, *nl, *v;
+	size_t nlen = strlen(name), n;
+
+	while (p < end) {
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			return 0;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		if ((size_t)(nl - p) > nlen && p[nlen] == ':' &&
+		    strncasecmp(p, name, nlen) == 0) {
+			v = p + nlen + 1;
+			while (v < nl && (*v == ' ' || *v == '\t'))
+				v++;
+			n = (size_t)(nl - v);
+			while (n > 0 && isspace((unsigned char)v[n - 1]))
+				n--;
+			if (n >= bufsize)
+				n = bufsize - 1;
+			memcpy(buf, v, n);
+			buf[n] = '\0';
+			return 1;
+		}
+		p = nl + 1;
+	}
+	return 0;
+}
+
+static int
+mail_export_mbox(struct ctl *ctl, struct mail_list *l, const char *dest,
+    const char *folder)
+{
+	char sender[MBOX_SENDER_MAX + 1], *out;
+	size_t i, olen, written = 0, failed = 0;
+	FILE *fp;
+	int fd;
+
+	if (l->nboxes != 1)
+		return ctl_failx("mail export: no folder %s", folder);
+	if (strcmp(dest, "-") == 0)
+		fp = stdout;
+	else if ((fd = open(dest, O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0 ||
+	    (fp = fdopen(fd, "w")) == NULL)
+		return ctl_failx("mail export: cannot create %s: %s%s", dest,
+		    strerror(errno), errno == EEXIST ? " (remove it or "
+		    "choose another name)" : "");
+	l->mailbox_id = l->boxes[0].id;
+	if (store_read(ctl->store, mail_msgs_txn, l) < 0) {
+		if (fp != stdout)
+			fclose(fp);
+		return ctl_fail(NULL, "mail export %s", folder);
+	}
+	for (i = 0; i < l->nmsgs; i++) {
+		l->uid = l->msgs[i].uid;
+		if (store_read(ctl->store, mail_read_txn, l) < 0) {
+			ctl_fail(NULL, "mail export: %s uid %" PRIu32, folder,
+			    l->uid);
+			failed++;
+			continue;
+		}
+		mail_sender(l->data, l->len, sender, sizeof(sender));
+		out = mbox_format(sender, (time_t)l->msgs[i].internal_date,
+		    l->data, l->len, &olen);
+		if (fwrite(out, 1, olen, fp) != olen)
+			failed++;
+		else
+			written++;
+		free(out);
+		free(l->data);
+		l->data = NULL;
+	}
+	if (fp != stdout && fclose(fp) != 0)
+		return ctl_failx("mail export: cannot write %s: %s", dest,
+		    strerror(errno));
+	if (fp == stdout && fflush(stdout) != 0)
+		return ctl_failx("mail export: cannot write: %s",
+		    strerror(errno));
+	fprintf(fp == stdout ? stderr : stdout, "mail export: %zu messages "
+	    "written to mbox %s, %zu failed\n", written, dest, failed);
+	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
+static int
+mail_export(struct ctl *ctl, const char *address, const char *dest,
+    const char *folder, const char *format)
+{
+	struct mail_list l;
+	int rc;
+
+	if (strcmp(format, "mbox") == 0) {
+		if (folder == NULL)
+			folder = "INBOX";
+	} else if (strcmp(format, "maildir") != 0)
+		return ctl_usage(ctl, "--format is maildir or mbox, not '%s'",
+		    format);
+	if (mail_load(ctl, &l, address, folder) < 0) {
+		free(l.boxes);
+		return CTL_FAIL;
+	}
+	if (strcmp(format, "mbox") == 0)
+		rc = mail_export_mbox(ctl, &l, dest, folder);
+	else
+		rc = mail_export_maildir(ctl, &l, dest, folder);
+	free(l.boxes);
+	free(l.msgs);
+	return rc;
+}
+
+static char *
+mail_flags_text(const struct store_msg *m, char *buf, size_t bufsize)
+{
+	static const struct {
+		uint32_t	 flag;
+		const char	*name;
+	} names[] = {
+		{ STORE_F_SEEN, "\\Seen" },
+		{ STORE_F_ANSWERED, "\\Answered" },
+		{ STORE_F_FLAGGED, "\\Flagged" },
+		{ STORE_F_DELETED, "\\Deleted" },
+		{ STORE_F_DRAFT, "\\Draft" },
+	};
+	size_t i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (m->flags & names[i].flag)
+			snprintf(buf + strlen(buf), bufsize - strlen(buf),
+			    "%s%s", buf[0] != '\0' ? " " : "", names[i].name);
+	if (m->keywords[0] != '\0')
+		snprintf(buf + strlen(buf), bufsize - strlen(buf), "%s%s",
+		    buf[0] != '\0' ? " " : "", m->keywords);
+	return buf;
+}
+
+static int
+mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
+{
+	struct mail_list l;
+	char t[32], subject[1024], flags[STORE_KEYWORDS_MAX + 64];
+	size_t i;
+
+	if (mail_load(ctl, &l, address, folder != NULL ? folder : "INBOX") <
+	    0) {
+		free(l.boxes);
+		return CTL_FAIL;
+	}
+	l.mailbox_id = l.boxes[0].id;
+	if (store_read(ctl->store, mail_msgs_txn, &l) < 0) {
+		free(l.boxes);
+		return ctl_fail(NULL, "mail list %s", address);
+	}
+	if (ctl->json)
+		printf("[");
+	for (i = 0; i < l.nmsgs; i++) {
+		const struct store_msg *m = &l.msgs[i];
+
+		l.uid = m->uid;
+		subject[0] = '\0';
+		if (store_read(ctl->store, mail_peek_txn, &l) == 1)
+			mail_header(l.peek, l.len, "Subject", subject,
+			    sizeof(subject));
+		mail_flags_text(m, flags, sizeof(flags));
+		if (ctl->json) {
+			printf("%s\n  {\"uid\": %" PRIu32 ", \"date\": ",
+			    i > 0 ? "," : "", m->uid);
+			ctl_json_str(stdout, ctl_time(m->internal_date, t));
+			printf(", \"size\": %" PRIu64 ", \"flags\": ",
+			    m->size);
+			ctl_json_str(stdout, flags);
+			printf(", \"modseq\": %" PRIu64 ", \"subject\": ",
+			    m->modseq);
+			ctl_json_str(stdout, subject);
+			printf("}");
+			continue;
+		}
+		printf("%6" PRIu32 "  %s  %9" PRIu64 "  %-20s  %s\n", m->uid,
+		    ctl_time(m->internal_date, t), m->size, flags, subject);
+	}
+	if (ctl->json)
+		printf("%s]\n", l.nmsgs > 0 ? "\n" : "");
+	free(l.boxes);
+	free(l.msgs);
+	return CTL_OK;
+}
+
+int
+cmd_mail(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_opt opts[] = {
+		{ "folder", 1, NULL, 0 },
+		{ "format", 1, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *folder;
+	int n, rc;
+
+	if (strcmp(ctl->verb, "import") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, opts, 2, 2, &n)) != 0)
+			return rc;
+		if (opts[1].seen)
+			return ctl_usage(ctl, "mail import takes no --format: "
+			    "the kind of PATH is recognised");
+		folder = opts[0].value != NULL ? opts[0].value : "INBOX";
+		if (*folder == '\0')
+			return ctl_usage(ctl, "--folder needs a name");
+		return mail_import(ctl, argv[0], argv[1], folder);
+	}
+	if (strcmp(ctl->verb, "export") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, opts, 2, 2, &n)) != 0)
+			return rc;
+		return mail_export(ctl, argv[0], argv[1], opts[0].value,
+		    opts[1].value != NULL ? opts[1].value : "maildir");
+	}
+	if (strcmp(ctl->verb, "list") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
+			return rc;
+		if (opts[1].seen)
+			return ctl_usage(ctl, "mail list takes no --format");
+		return mail_list_cmd(ctl, argv[0], opts[0].value);
+	}
+	return ctl_usage(ctl, "unknown command 'mail %s'", ctl->verb);
+}

@@ -1,0 +1,600 @@
+/* cmd_user.c - vellumctl user add|del|list|show|passwd|enable|disable|import */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/size.h"
+#include "common/xmalloc.h"
+#include "store/user.h"
+
+#include "ctl.h"
+
+/* Users created per write transaction by "user import". */
+#define USER_IMPORT_BATCH	200
+
+struct user_args {
+	const char		*address;
+	const char		*pwhash;
+	uint64_t		 quota_bytes, quota_messages;
+	uint32_t		 id;
+	int			 set_pw, set_disabled, disabled;
+	const char		*reason;
+	struct store_user	 user;
+	struct store_user	*list;
+	size_t			 n;
+};
+
+/* One line of an import file. */
+struct user_line {
+	unsigned	 lineno;
+	char		*address;
+	char		*pwhash;
+	uint64_t	 quota;
+	enum { UL_TODO, UL_CREATED, UL_SKIPPED, UL_FAILED } state;
+	char		*error;
+};
+
+struct user_batch {
+	struct user_line	*lines;
+	size_t			 n;
+	size_t			 failed_at;
+};
+
+static int	cmd_user_add_txn(struct store_txn *, void *);
+static int	cmd_user_del_txn(struct store_txn *, void *);
+static int	cmd_user_get_txn(struct store_txn *, void *);
+static int	cmd_user_update_txn(struct store_txn *, void *);
+static int	cmd_user_list_one(const struct store_user *, void *);
+static int	cmd_user_list_txn(struct store_txn *, void *);
+static int	cmd_user_batch_txn(struct store_txn *, void *);
+static void	cmd_user_json(const struct store_user *);
+static int	cmd_user_password(const char *address, char **hash_r);
+static int	cmd_user_list(struct ctl *);
+static int	cmd_user_show(struct ctl *, const char *address);
+static int	cmd_user_import(struct ctl *, const char *path);
+static int	cmd_user_modify(struct ctl *, struct user_args *,
+		    const char *what);
+static int	cmd_user_parse_line(char *line, struct user_line *ul);
+
+static int
+cmd_user_add_txn(struct store_txn *txn, void *arg)
+{
+	struct user_args *a = arg;
+
+	return store_user_add(txn, a->address, a->pwhash, a->quota_bytes,
+	    a->quota_messages, &a->id);
+}
+
+static int
+cmd_user_get_txn(struct store_txn *txn, void *arg)
+{
+	struct user_args *a = arg;
+	int rc;
+
+	if ((rc = store_user_find(txn, a->address, &a->user)) == 0)
+		return err_set(ERR_NOTFOUND, "no user %s", a->address);
+	return rc;
+}
+
+static int
+cmd_user_del_txn(struct store_txn *txn, void *arg)
+{
+	struct user_args *a = arg;
+
+	if (cmd_user_get_txn(txn, a) < 0)
+		return -1;
+	return store_user_del(txn, a->user.id);
+}
+
+static int
+cmd_user_update_txn(struct store_txn *txn, void *arg)
+{
+	struct user_args *a = arg;
+	struct store_user u;
+
+	if (cmd_user_get_txn(txn, a) < 0)
+		return -1;
+	u = a->user;
+	if (a->set_pw)
+		snprintf(u.pwhash, sizeof(u.pwhash), "%s",
+		    a->pwhash != NULL ? a->pwhash : "");
+	if (a->set_disabled) {
+		u.disabled = a->disabled;
+		if (a->disabled) {
+			u.disabled_since = store_now();
+			snprintf(u.disabled_reason, sizeof(u.disabled_reason),
+			    "%s", a->reason);
+		} else {
+			u.disabled_since = 0;
+			u.disabled_reason[0] = '\0';
+		}
+	}
+	return store_user_update(txn, &u);
+}
+
+static int
+cmd_user_list_one(const struct store_user *u, void *arg)
+{
+	struct user_args *a = arg;
+
+	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
+	a->list[a->n++] = *u;
+	return 0;
+}
+
+static int
+cmd_user_list_txn(struct store_txn *txn, void *arg)
+{
+	struct user_args *a = arg;
+
+	free(a->list);
+	a->list = NULL;
+	a->n = 0;
+	return store_user_list(txn, cmd_user_list_one, a);
+}
+
+static void
+cmd_user_json(const struct store_user *u)
+{
+	char t1[32], t2[32], t3[32];
+
+	printf("{\"address\": ");
+	ctl_json_str(stdout, u->address);
+	printf(", \"id\": %" PRIu32 ", \"has_password\": %s, "
+	    "\"quota_bytes\": %" PRIu64 ", \"quota_messages\": %" PRIu64 ", "
+	    "\"used_bytes\": %" PRIu64 ", \"used_messages\": %" PRIu64 ", "
+	    "\"over_quota_since\": ", u->id,
+	    u->pwhash[0] != '\0' ? "true" : "false", u->quota_bytes,
+	    u->quota_messages, u->used_bytes, u->used_messages);
+	if (u->over_quota_since != 0)
+		ctl_json_str(stdout, ctl_time(u->over_quota_since, t1));
+	else
+		printf("null");
+	printf(", \"disabled\": %s, \"disabled_since\": ",
+	    u->disabled ? "true" : "false");
+	if (u->disabled)
+		ctl_json_str(stdout, ctl_time(u->disabled_since, t2));
+	else
+		printf("null");
+	printf(", \"disabled_reason\": ");
+	ctl_json_str(stdout, u->disabled_reason);
+	printf(", \"created\": ");
+	ctl_json_str(stdout, ctl_time(u->created, t3));
+	printf("}");
+}
+
+static int
+cmd_user_list(struct ctl *ctl)
+{
+	struct user_args a;
+	char q[SIZE_FORMAT_MAX], used[SIZE_FORMAT_MAX];
+	size_t i;
+
+	memset(&a, 0, sizeof(a));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0)
+		return ctl_fail(NULL, "user list");
+	if (ctl->json) {
+		printf("[");
+		for (i = 0; i < a.n; i++) {
+			printf("%s\n  ", i > 0 ? "," : "");
+			cmd_user_json(&a.list[i]);
+		}
+		printf("%s]\n", a.n > 0 ? "\n" : "");
+	} else {
+		for (i = 0; i < a.n; i++) {
+			const struct store_user *u = &a.list[i];
+
+			printf("%-40s %8s / %-8s %6" PRIu64 " msgs%s%s\n",
+			    u->address, size_format(u->used_bytes, used,
+			    sizeof(used)), u->quota_bytes == 0 ? "unlimited" :
+			    size_format(u->quota_bytes, q, sizeof(q)),
+			    u->used_messages, u->disabled ? "  disabled: " :
+			    "", u->disabled ? u->disabled_reason : "");
+		}
+	}
+	free(a.list);
+	return CTL_OK;
+}
+
+static int
+cmd_user_show(struct ctl *ctl, const char *address)
+{
+	struct user_args a;
+	struct store_user *u = &a.user;
+	char b1[SIZE_FORMAT_MAX], t[32];
+
+	memset(&a, 0, sizeof(a));
+	a.address = address;
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (store_read(ctl->store, cmd_user_get_txn, &a) < 0)
+		return ctl_fail(err_class() == ERR_NOTFOUND ?
+		    "'vellumctl user list' shows the users" : NULL,
+		    "user show %s", address);
+	if (ctl->json) {
+		cmd_user_json(u);
+		printf("\n");
+		return CTL_OK;
+	}
+	printf("address:        %s\n", u->address);
+	printf("id:             %" PRIu32 "\n", u->id);
+	printf("password:       %s\n", u->pwhash[0] != '\0' ? "set" :
+	    "none (cannot log in)");
+	printf("quota:          %s", u->quota_bytes == 0 ? "unlimited" :
+	    size_format(u->quota_bytes, b1, sizeof(b1)));
+	if (u->quota_messages != 0)
+		printf(", %" PRIu64 " messages", u->quota_messages);
+	printf("\nused:           %s, %" PRIu64 " messages\n",
+	    size_format(u->used_bytes, b1, sizeof(b1)), u->used_messages);
+	printf("over quota:     %s\n", u->over_quota_since != 0 ?
+	    ctl_time(u->over_quota_since, t) : "no");
+	if (u->disabled)
+		printf("state:          disabled since %s: %s\n",
+		    ctl_time(u->disabled_since, t), u->disabled_reason);
+	else
+		printf("state:          enabled\n");
+	printf("created:        %s\n", ctl_time(u->created, t));
+	return CTL_OK;
+}
+
+/* Reads a password from stdin (one line) and hashes it. */
+static int
+cmd_user_password(const char *address, char **hash_r)
+{
+	char *pw;
+	int rc;
+
+	if ((pw = ctl_read_line(stdin)) == NULL) {
+		ctl_failx("no password on stdin for %s (write it as one "
+		    "line, e.g. echo secret | vellumctl ...)", address);
+		return -1;
+	}
+	if (*pw == '\0') {
+		free(pw);
+		ctl_failx("empty password for %s (give a non-empty line on "
+		    "stdin)", address);
+		return -1;
+	}
+	rc = store_password_hash(pw, hash_r);
+	explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (rc < 0) {
+		ctl_fail(NULL, "cannot hash the password of %s", address);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+cmd_user_modify(struct ctl *ctl, struct user_args *a, const char *what)
+{
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (store_write(ctl->store, cmd_user_update_txn, a) < 0)
+		return ctl_fail(err_class() == ERR_NOTFOUND ?
+		    "'vellumctl user list' shows the users" : NULL,
+		    "user %s %s", ctl->verb, a->address);
+	printf("user %s %s\n", a->address, what);
+	return CTL_OK;
+}
+
+/*
+ * "address [password|hash|- [quota]]" into ul; 1 ok, 0 blank or comment,
+ * -1 with ul->error set.
+ */
+static int
+cmd_user_parse_line(char *line, struct user_line *ul)
+{
+	char *f[4], *p = line, norm[STORE_ADDRESS_MAX + 1];
+	int n = 0;
+
+	while (n < 4) {
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p == '\0' || *p == '#')
+			break;
+		f[n++] = p;
+		while (*p != '\0' && !isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+	if (n == 0)
+		return 0;
+	if (n > 3) {
+		ul->error = xasprintf("too many columns (expected: address "
+		    "[password [quota]])");
+		return -1;
+	}
+	if (store_address_normalize(f[0], norm, 0) < 0) {
+		ul->error = xstrdup(err_msg());
+		return -1;
+	}
+	ul->address = xstrdup(norm);
+	if (n >= 3 && size_parse(f[2], &ul->quota) < 0) {
+		ul->error = xstrdup(err_msg());
+		return -1;
+	}
+	if (n >= 2 && strcmp(f[1], "-") != 0) {
+		if (strncmp(f[1], "{CRYPT}", 7) == 0)
+			ul->pwhash = xstrdup(f[1] + 7);
+		else if (f[1][0] == '$')
+			ul->pwhash = xstrdup(f[1]);
+		else if (store_password_hash(f[1], &ul->pwhash) < 0) {
+			ul->error = xstrdup(err_msg());
+			return -1;
+		}
+		if (strlen(ul->pwhash) > STORE_PWHASH_MAX) {
+			ul->error = xasprintf("password hash longer than %d "
+			    "bytes", STORE_PWHASH_MAX);
+			return -1;
+		}
+	}
+	return 1;
+}
+
+/*
+ * Creates the users of a batch; an existing user is skipped.  The first
+ * failure aborts the transaction (failed_at says where) and the caller
+ * retries that batch one user per transaction.
+ */
+static int
+cmd_user_batch_txn(struct store_txn *txn, void *arg)
+{
+	struct user_batch *b = arg;
+	struct store_user u;
+	uint32_t id;
+	size_t i;
+	int rc;
+
+	b->failed_at = b->n;
+	for (i = 0; i < b->n; i++) {
+		struct user_line *ul = &b->lines[i];
+
+		if ((rc = store_user_find(txn, ul->address, &u)) < 0 ||
+		    (rc == 0 && store_user_add(txn, ul->address, ul->pwhash,
+		    ul->quota, 0, &id) < 0)) {
+			b->failed_at = i;
+			return -1;
+		}
+		ul->state = rc == 1 ? UL_SKIPPED : UL_CREATED;
+	}
+	return 0;
+}
+
+static int
+cmd_user_import(struct ctl *ctl, const char *path)
+{
+	FILE *fp;
+	struct user_line *lines = NULL;
+	struct user_batch b;
+	struct ctl_progress prog;
+	size_t n = 0, i, j, created = 0, skipped = 0, failed = 0;
+	unsigned lineno = 0;
+	char *line;
+	int rc;
+
+	if (strcmp(path, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(path, "r")) == NULL)
+		return ctl_failx("cannot read %s: %s", path, strerror(errno));
+	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
+		if (fp != stdin)
+			fclose(fp);
+		return CTL_FAIL;
+	}
+	while ((line = ctl_read_line(fp)) != NULL) {
+		struct user_line ul;
+
+		lineno++;
+		memset(&ul, 0, sizeof(ul));
+		ul.lineno = lineno;
+		rc = cmd_user_parse_line(line, &ul);
+		free(line);
+		if (rc == 0)
+			continue;
+		if (rc < 0)
+			ul.state = UL_FAILED;
+		lines = xreallocarray(lines, n + 1, sizeof(*lines));
+		lines[n++] = ul;
+	}
+	if (fp != stdin)
+		fclose(fp);
+
+	ctl_progress_start(&prog, "user import", n);
+	for (i = 0; i < n; i = j) {
+		/* The next run of valid lines, at most one batch. */
+		if (lines[i].state == UL_FAILED) {
+			j = i + 1;
+			ctl_progress_step(&prog, 1);
+			continue;
+		}
+		for (j = i; j < n && j - i < USER_IMPORT_BATCH &&
+		    lines[j].state != UL_FAILED; j++)
+			;
+		b.lines = lines + i;
+		b.n = j - i;
+		if (store_write(ctl->store, cmd_user_batch_txn, &b) < 0) {
+			/* Find the bad ones: one user per transaction. */
+			size_t k;
+
+			for (k = i; k < j; k++) {
+				b.lines = lines + k;
+				b.n = 1;
+				lines[k].state = UL_TODO;
+				if (store_write(ctl->store,
+				    cmd_user_batch_txn, &b) < 0) {
+					lines[k].state = UL_FAILED;
+					lines[k].error = xstrdup(err_msg());
+				}
+			}
+		}
+		ctl_progress_step(&prog, j - i);
+	}
+	ctl_progress_end(&prog);
+
+	for (i = 0; i < n; i++) {
+		switch (lines[i].state) {
+		case UL_CREATED:
+			created++;
+			break;
+		case UL_SKIPPED:
+			skipped++;
+			break;
+		default:
+			failed++;
+			fprintf(stderr, "%s:%u: %s%s%s\n", path,
+			    lines[i].lineno, lines[i].address != NULL ?
+			    lines[i].address : "", lines[i].address != NULL ?
+			    ": " : "", lines[i].error != NULL ?
+			    lines[i].error : "not created");
+			break;
+		}
+		free(lines[i].address);
+		free(lines[i].pwhash);
+		free(lines[i].error);
+	}
+	free(lines);
+	printf("user import %s: %zu created, %zu skipped (exist), "
+	    "%zu failed\n", path, created, skipped, failed);
+	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
+int
+cmd_user(struct ctl *ctl, int argc, char **argv)
+{
+	struct user_args a;
+	char *hash = NULL;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	if (strcmp(ctl->verb, "list") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
+			return rc;
+		return cmd_user_list(ctl);
+	}
+	if (strcmp(ctl->verb, "show") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		return cmd_user_show(ctl, argv[0]);
+	}
+	if (strcmp(ctl->verb, "import") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		return cmd_user_import(ctl, argv[0]);
+	}
+	if (strcmp(ctl->verb, "add") == 0) {
+		struct ctl_opt opts[] = {
+			{ "password-stdin", 0, NULL, 0 },
+			{ "quota", 1, NULL, 0 },
+			{ "quota-messages", 1, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+		struct ctl_opt *o;
+		char *end;
+
+		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
+			return rc;
+		a.address = argv[0];
+		o = ctl_opt(opts, "quota");
+		if (o->seen && size_parse(o->value, &a.quota_bytes) < 0)
+			return ctl_usage(ctl, "--quota: %s", err_msg());
+		o = ctl_opt(opts, "quota-messages");
+		if (o->seen) {
+			errno = 0;
+			a.quota_messages = strtoull(o->value, &end, 10);
+			if (errno != 0 || end == o->value || *end != '\0' ||
+			    o->value[0] == '-')
+				return ctl_usage(ctl, "--quota-messages: '%s' "
+				    "is not a number", o->value);
+		}
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (ctl_opt(opts, "password-stdin")->seen &&
+		    cmd_user_password(a.address, &hash) < 0)
+			return CTL_FAIL;
+		a.pwhash = hash;
+		rc = store_write(ctl->store, cmd_user_add_txn, &a);
+		free(hash);
+		if (rc < 0)
+			return ctl_fail(err_class() == ERR_NOTFOUND ?
+			    "add the domain first with 'vellumctl domain add'" :
+			    err_class() == ERR_EXISTS ?
+			    "'vellumctl user show' / 'addr list' show it" : NULL,
+			    "user add %s", a.address);
+		printf("user %s added%s\n", a.address, a.pwhash == NULL ?
+		    " (no password: set one with 'vellumctl user passwd')" :
+		    "");
+		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "del") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		a.address = argv[0];
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (store_write(ctl->store, cmd_user_del_txn, &a) < 0)
+			return ctl_fail(err_class() == ERR_NOTFOUND ?
+			    "'vellumctl user list' shows the users" : NULL,
+			    "user del %s", a.address);
+		printf("user %s deleted with all its mail\n", a.address);
+		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "passwd") == 0) {
+		struct ctl_opt opts[] = {
+			{ "password-stdin", 0, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
+			return rc;
+		a.address = argv[0];
+		if (ctl_open(ctl, STORE_NOCREATE) < 0)
+			return CTL_FAIL;
+		if (ctl_user_find(ctl, a.address, &a.id) <= 0)
+			return ctl_fail("'vellumctl user list' shows the users",
+			    "user passwd %s", a.address);
+		if (cmd_user_password(a.address, &hash) < 0)
+			return CTL_FAIL;
+		a.pwhash = hash;
+		a.set_pw = 1;
+		rc = cmd_user_modify(ctl, &a, "has a new password");
+		free(hash);
+		return rc;
+	}
+	if (strcmp(ctl->verb, "enable") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+			return rc;
+		a.address = argv[0];
+		a.set_disabled = 1;
+		a.disabled = 0;
+		return cmd_user_modify(ctl, &a, "enabled");
+	}
+	if (strcmp(ctl->verb, "disable") == 0) {
+		struct ctl_opt opts[] = {
+			{ "reason", 1, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
+			return rc;
+		a.reason = ctl_opt(opts, "reason")->value;
+		if (a.reason == NULL || *a.reason == '\0')
+			return ctl_usage(ctl, "user disable needs --reason "
+			    "TEXT (it is logged and shown)");
+		if (strlen(a.reason) > STORE_REASON_MAX)
+			return ctl_usage(ctl, "--reason is longer than %d "
+			    "bytes", STORE_REASON_MAX);
+		a.address = argv[0];
+		a.set_disabled = 1;
+		a.disabled = 1;
+		return cmd_user_modify(ctl, &a, "disabled");
+	}
+	return ctl_usage(ctl, "unknown command 'user %s'", ctl->verb);
+}

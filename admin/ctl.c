@@ -1,0 +1,398 @@
+/* ctl.c - see ctl.h */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "store/user.h"
+
+#include "ctl.h"
+
+struct ctl_cmd {
+	const char	*noun, *verb, *args, *what;
+};
+
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "domain", "add", "NAME", "add a local domain" },
+	{ "domain", "del", "NAME", "delete a domain without users" },
+	{ "domain", "list", "", "list domains" },
+	{ "domain", "alias", "ALIAS DOMAIN", "make ALIAS an alias domain of "
+	    "DOMAIN" },
+	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
+	    "[--quota-messages N]", "create a mailbox" },
+	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
+	{ "user", "list", "", "list users" },
+	{ "user", "show", "ADDRESS", "show one user" },
+	{ "user", "passwd", "ADDRESS", "set the password (one line read "
+	    "from stdin)" },
+	{ "user", "enable", "ADDRESS", "enable a disabled user" },
+	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
+	{ "user", "import", "FILE", "create users from lines \"address "
+	    "[password|hash|- [quota]]\"" },
+	{ "addr", "add", "ADDRESS TARGET...", "route an address to targets "
+	    "(alias or forward)" },
+	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },
+	{ "addr", "list", "", "list every route" },
+	{ "addr", "import", "FILE", "add routes from a Postfix virtual "
+	    "alias map" },
+	{ "addr", "export", "[FILE|-]", "write aliases and forwards as a "
+	    "Postfix virtual alias map" },
+	{ "mail", "import", "ADDRESS PATH [--folder NAME]", "import a "
+	    "Maildir, an mbox, a directory of messages or one message" },
+	{ "mail", "export", "ADDRESS DEST [--folder NAME] "
+	    "[--format maildir|mbox]", "export mail as Maildir (all folders) "
+	    "or mbox (one folder)" },
+	{ "mail", "list", "ADDRESS [--folder NAME]", "list the messages of a "
+	    "folder" },
+	{ "quota", "show", "ADDRESS", "show usage and limits" },
+	{ "quota", "set", "ADDRESS SIZE [--messages N]", "set the limits (0: "
+	    "unlimited)" },
+	{ "quota", "report", "[--grace-days N]", "usage of every user, over "
+	    "quota since, days left" },
+	{ "lock", "list", "", "list delivery and POP3 locks" },
+	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
+	    "address, or every stale lock" },
+	{ "store", "stats", "", "sizes, dedup and compression ratios" },
+	{ "store", "check", "", "verify every invariant and checksum" },
+	{ "store", "backup", "DEST", "write a compacted copy of the store "
+	    "into DEST/store" },
+	{ NULL, NULL, NULL, NULL },
+};
+
+void
+ctl_help(FILE *fp, const char *noun)
+{
+	const struct ctl_cmd *c;
+	char line[128];
+
+	for (c = ctl_cmds; c->noun != NULL; c++) {
+		if (noun != NULL && strcmp(noun, c->noun) != 0)
+			continue;
+		snprintf(line, sizeof(line), "%s %s %s", c->noun, c->verb,
+		    c->args);
+		if (strlen(line) > 34)
+			fprintf(fp, "  %s\n  %-34s  %s\n", line, "", c->what);
+		else
+			fprintf(fp, "  %-34s  %s\n", line, c->what);
+	}
+}
+
+int
+ctl_usage(struct ctl *ctl, const char *fmt, ...)
+{
+	const struct ctl_cmd *c;
+	va_list ap;
+	int found = 0;
+
+	fprintf(stderr, "vellumctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	for (c = ctl_cmds; c->noun != NULL; c++)
+		if (strcmp(c->noun, ctl->noun) == 0 && ctl->verb != NULL &&
+		    strcmp(c->verb, ctl->verb) == 0) {
+			fprintf(stderr, "usage: vellumctl %s %s %s\n", c->noun,
+			    c->verb, c->args);
+			found = 1;
+		}
+	if (!found) {
+		fprintf(stderr, "usage:\n");
+		ctl_help(stderr, ctl->noun);
+	}
+	return CTL_USAGE;
+}
+
+int
+ctl_fail(const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	msg = xstrdup(err_msg());
+	fprintf(stderr, "vellumctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s", msg);
+	if (hint != NULL)
+		fprintf(stderr, " (%s)", hint);
+	fprintf(stderr, "\n");
+	free(msg);
+	return CTL_FAIL;
+}
+
+int
+ctl_failx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vellumctl: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	return CTL_FAIL;
+}
+
+struct ctl_opt *
+ctl_opt(struct ctl_opt *opts, const char *name)
+{
+	for (; opts->name != NULL; opts++)
+		if (strcmp(opts->name, name) == 0)
+			return opts;
+	abort();
+}
+
+int
+ctl_args(struct ctl *ctl, int argc, char **argv, struct ctl_opt *opts,
+    int minpos, int maxpos, int *npos_r)
+{
+	struct ctl_opt *o;
+	const char *name, *eq;
+	size_t nlen;
+	int i, npos = 0, noopts = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (noopts || argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+			argv[npos++] = argv[i];
+			continue;
+		}
+		if (strcmp(argv[i], "--") == 0) {
+			noopts = 1;
+			continue;
+		}
+		if (strncmp(argv[i], "--", 2) != 0)
+			return ctl_usage(ctl, "unknown option %s", argv[i]);
+		name = argv[i] + 2;
+		eq = strchr(name, '=');
+		nlen = eq != NULL ? (size_t)(eq - name) : strlen(name);
+		for (o = opts; o != NULL && o->name != NULL; o++)
+			if (strlen(o->name) == nlen &&
+			    strncmp(o->name, name, nlen) == 0)
+				break;
+		if (o == NULL || o->name == NULL)
+			return ctl_usage(ctl, "unknown option %s", argv[i]);
+		o->seen = 1;
+		if (!o->has_arg) {
+			if (eq != NULL)
+				return ctl_usage(ctl, "--%s takes no value",
+				    o->name);
+			continue;
+		}
+		if (eq != NULL)
+			o->value = eq + 1;
+		else if (i + 1 < argc)
+			o->value = argv[++i];
+		else
+			return ctl_usage(ctl, "--%s needs a value", o->name);
+	}
+	if (npos < minpos)
+		return ctl_usage(ctl, "missing argument");
+	if (maxpos >= 0 && npos > maxpos)
+		return ctl_usage(ctl, "too many arguments ('%s')",
+		    argv[maxpos]);
+	argv[npos] = NULL;
+	*npos_r = npos;
+	return CTL_OK;
+}
+
+int
+ctl_open(struct ctl *ctl, unsigned flags)
+{
+	if (ctl->store != NULL)
+		return 0;
+	if (store_open(ctl->data_dir, flags, &ctl->store) < 0) {
+		if (err_class() == ERR_NOTFOUND)
+			ctl_failx("%s (or give -d DIR / -c FILE)", err_msg());
+		else
+			ctl_fail("check the data dir and its permissions",
+			    "cannot open the store in %s", ctl->data_dir);
+		return -1;
+	}
+	return 0;
+}
+
+void
+ctl_close(struct ctl *ctl)
+{
+	if (ctl->store != NULL)
+		store_close(&ctl->store);
+}
+
+struct ctl_find {
+	const char	*address;
+	uint32_t	 id;
+};
+
+static int	ctl_find_txn(struct store_txn *, void *);
+
+static int
+ctl_find_txn(struct store_txn *txn, void *arg)
+{
+	struct ctl_find *f = arg;
+	struct store_user u;
+	int rc;
+
+	if ((rc = store_user_find(txn, f->address, &u)) == 1)
+		f->id = u.id;
+	return rc;
+}
+
+int
+ctl_user_find(struct ctl *ctl, const char *address, uint32_t *id_r)
+{
+	struct ctl_find f = { address, 0 };
+	int rc;
+
+	rc = store_read(ctl->store, ctl_find_txn, &f);
+	if (rc == 1)
+		*id_r = f.id;
+	return rc;
+}
+
+char *
+ctl_time(int64_t t, char buf[32])
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t == 0 || gmtime_r(&tt, &tm) == NULL)
+		snprintf(buf, 32, "-");
+	else
+		strftime(buf, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+char *
+ctl_read_line(FILE *fp)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if ((n = getline(&line, &cap, fp)) < 0) {
+		free(line);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	return line;
+}
+
+/* Length of the valid UTF-8 sequence at p, or 0. */
+static size_t	ctl_utf8_len(const unsigned char *p, size_t left);
+
+static size_t
+ctl_utf8_len(const unsigned char *p, size_t left)
+{
+	size_t n, i;
+	uint32_t cp;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		cp = p[0] & 0x1f;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		cp = p[0] & 0x0f;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		cp = p[0] & 0x07;
+	} else
+		return 0;
+	if (left < n)
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (p[i] & 0x3f);
+	}
+	if ((n == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+		return 0;
+	return n;
+}
+
+void
+ctl_json_strn(FILE *fp, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	size_t n;
+
+	fputc('"', fp);
+	while (p < end) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", fp);
+		else if (*p == '\r')
+			fputs("\\r", fp);
+		else if (*p == '\t')
+			fputs("\\t", fp);
+		else if (*p < 0x20 || *p == 0x7f)
+			fprintf(fp, "\\u%04x", *p);
+		else if ((n = ctl_utf8_len(p, (size_t)(end - p))) == 0)
+			fputs("\\ufffd", fp);
+		else {
+			fwrite(p, 1, n, fp);
+			p += n;
+			continue;
+		}
+		p++;
+	}
+	fputc('"', fp);
+}
+
+void
+ctl_json_str(FILE *fp, const char *s)
+{
+	ctl_json_strn(fp, s, strlen(s));
+}
+
+void
+ctl_progress_start(struct ctl_progress *p, const char *what, uint64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->what = what;
+	p->total = total;
+	p->on = isatty(STDERR_FILENO);
+}
+
+void
+ctl_progress_step(struct ctl_progress *p, uint64_t n)
+{
+	time_t now;
+	unsigned pct, bar, i;
+
+	p->done += n;
+	if (!p->on)
+		return;
+	now = time(NULL);
+	if (now == p->last && p->done < p->total)
+		return;
+	p->last = now;
+	pct = p->total > 0 ? (unsigned)(p->done * 100 / p->total) : 100;
+	if (pct > 100)
+		pct = 100;
+	bar = pct * 30 / 100;
+	fprintf(stderr, "\r%s [", p->what);
+	for (i = 0; i < 30; i++)
+		fputc(i < bar ? '#' : ' ', stderr);
+	fprintf(stderr, "] %3u%% %llu/%llu", pct, (unsigned long long)p->done,
+	    (unsigned long long)p->total);
+	fflush(stderr);
+}
+
+void
+ctl_progress_end(struct ctl_progress *p)
+{
+	if (p->on && p->last != 0) {
+		fprintf(stderr, "\r%*s\r", 70, "");
+		fflush(stderr);
+	}
+}

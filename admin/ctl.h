@@ -1,0 +1,101 @@
+/*
+ * ctl.h - what the files of vellumctl share: the run context, argument
+ * parsing, messages, JSON output and the progress bar.
+ *
+ * Every command handler returns an exit status: CTL_OK, CTL_FAIL (the
+ * command failed; a message was printed) or CTL_USAGE (bad arguments).
+ */
+#ifndef VELLUM_ADMIN_CTL_H
+#define VELLUM_ADMIN_CTL_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "store/store.h"
+
+#define CTL_OK		0
+#define CTL_FAIL	1
+#define CTL_USAGE	2
+
+#define CTL_GRACE_DAYS_DEFAULT	5
+
+struct ctl {
+	const char	*data_dir;
+	int		 json;
+	int		 grace_days;	/* from [quota] grace_days */
+	const char	*noun, *verb;
+	struct store	*store;
+};
+
+/* An option of a command: "--name" or "--name VALUE". */
+struct ctl_opt {
+	const char	*name;		/* without the leading "--" */
+	int		 has_arg;
+	const char	*value;		/* set when seen (has_arg) */
+	int		 seen;
+};
+
+/*
+ * Splits argv (after NOUN VERB) into options, found in opts (ended by a
+ * NULL name), and positional arguments, which are moved to the front of
+ * argv; *npos_r gets their count.  "--" ends the options.  Returns
+ * CTL_OK, or CTL_USAGE (message printed) on an unknown option, a missing
+ * value, or a positional count outside [minpos, maxpos] (maxpos -1: any).
+ */
+int	ctl_args(struct ctl *, int argc, char **argv, struct ctl_opt *opts,
+	    int minpos, int maxpos, int *npos_r);
+/* The option named name in opts (it must be there). */
+struct ctl_opt *ctl_opt(struct ctl_opt *opts, const char *name);
+
+/* Opens the store (flags of store_open()); prints why it failed. */
+int	ctl_open(struct ctl *, unsigned flags);
+void	ctl_close(struct ctl *);
+
+/* "vellumctl: MESSAGE: <err_msg()>", then HINT when not NULL.  CTL_FAIL. */
+int	ctl_fail(const char *hint, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* "vellumctl: MESSAGE" without the error text.  CTL_FAIL. */
+int	ctl_failx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "vellumctl: MESSAGE" and the usage line of the command.  CTL_USAGE. */
+int	ctl_usage(struct ctl *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* Prints the usage lines of NOUN (every command when NULL) to fp. */
+void	ctl_help(FILE *fp, const char *noun);
+
+/* Finds a user by address in its own read transaction: 1, 0, -1. */
+int	ctl_user_find(struct ctl *, const char *address, uint32_t *id_r);
+/* ISO 8601 UTC ("2024-05-01T12:00:00Z"), "-" for 0. */
+char	*ctl_time(int64_t t, char buf[32]);
+/* Reads one line from stdin without its line end (malloc'd); NULL at EOF. */
+char	*ctl_read_line(FILE *fp);
+
+/* JSON output: a string value, escaped, invalid UTF-8 as U+FFFD. */
+void	ctl_json_str(FILE *fp, const char *s);
+void	ctl_json_strn(FILE *fp, const char *s, size_t len);
+
+/* A progress bar on stderr, drawn only when stderr is a terminal. */
+struct ctl_progress {
+	const char	*what;
+	uint64_t	 total, done;
+	int		 on;
+	time_t		 last;
+};
+void	ctl_progress_start(struct ctl_progress *, const char *what,
+	    uint64_t total);
+void	ctl_progress_step(struct ctl_progress *, uint64_t n);
+void	ctl_progress_end(struct ctl_progress *);
+
+/* The commands, one per noun (admin/cmd_NOUN.c). */
+int	cmd_domain(struct ctl *, int argc, char **argv);
+int	cmd_user(struct ctl *, int argc, char **argv);
+int	cmd_addr(struct ctl *, int argc, char **argv);
+int	cmd_mail(struct ctl *, int argc, char **argv);
+int	cmd_quota(struct ctl *, int argc, char **argv);
+int	cmd_lock(struct ctl *, int argc, char **argv);
+int	cmd_store(struct ctl *, int argc, char **argv);
+
+/* admin/conf.c: reads data_dir and [quota] grace_days; -1 on errors. */
+int	conf_read(const char *path, char **data_dir_r, int *grace_days_r);
+
+#endif
