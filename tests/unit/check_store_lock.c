@@ -1,0 +1,389 @@
+/*
+ * check_store_lock.c - named locks: owners, leases, stale reclaim.
+ *
+ * Another holder must be another process (a retake by the same pid renews
+ * the lock), so the tests fork children that open the store themselves.
+ */
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "store/lock.h"
+#include "testutil.h"
+
+static Suite	*lock_suite(void);
+
+static char		*dir;
+static struct store	*st;
+static time_t		 clock_offset;
+
+static void
+setup(void)
+{
+	dir = tu_tmpdir("lock");
+	st = tu_open(dir);
+}
+
+static void
+teardown(void)
+{
+	store_set_clock(NULL);
+	store_close(&st);
+	tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
+}
+
+static time_t
+shifted_clock(void)
+{
+	return time(NULL) + clock_offset;
+}
+
+struct holder {
+	pid_t	pid;
+	int	to_child;	/* close to let the child go on */
+};
+
+enum hold_mode { HOLD_UNTIL_TOLD, EXIT_WITHOUT_RELEASE };
+
+/*
+ * Forks a child that opens the store, takes name for lease seconds and
+ * reports the result.  HOLD_UNTIL_TOLD: it keeps the lock until
+ * holder_finish() and then releases it; EXIT_WITHOUT_RELEASE: it _exit()s
+ * at once, leaving a lock whose owner is dead.  The child never touches
+ * the parent's store handle.
+ */
+static struct holder
+holder_start(const char *name, unsigned lease, enum hold_mode mode)
+{
+	struct holder h = { -1, -1 };
+	struct store *cst = NULL;
+	int up[2], down[2];
+	char c = 'x';
+	ssize_t n;
+
+	ck_assert(pipe(up) == 0 && pipe(down) == 0);
+	h.pid = fork();
+	ck_assert_msg(h.pid >= 0, "fork failed");
+	if (h.pid == 0) {
+		close(up[0]);
+		close(down[1]);
+		if (store_open(dir, 0, &cst) < 0)
+			c = 'o';
+		else if (store_lock_take(cst, name, lease) != 1)
+			c = 'l';
+		else
+			c = 'y';
+		if (write(up[1], &c, 1) != 1)
+			_exit(3);
+		if (c != 'y' || mode == EXIT_WITHOUT_RELEASE)
+			_exit(c == 'y' ? 0 : 2);
+		n = read(down[0], &c, 1);	/* EOF when told */
+		(void)n;
+		_exit(store_lock_release(cst, name) == 1 ? 0 : 4);
+	}
+	close(up[1]);
+	close(down[0]);
+	n = read(up[0], &c, 1);
+	close(up[0]);
+	ck_assert_msg(n == 1 && c == 'y', "child %d could not take lock %s "
+	    "(reported '%c')", (int)h.pid, name, n == 1 ? c : '?');
+	h.to_child = down[1];
+	if (mode == EXIT_WITHOUT_RELEASE) {
+		close(down[1]);
+		h.to_child = -1;
+		ck_assert(waitpid(h.pid, NULL, 0) == h.pid);
+	}
+	return h;
+}
+
+/* Lets a holding child release and exit; returns its exit status. */
+static int
+holder_finish(struct holder *h)
+{
+	int status = 0;
+
+	if (h->to_child != -1)
+		close(h->to_child);
+	h->to_child = -1;
+	ck_assert(waitpid(h->pid, &status, 0) == h->pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+struct lock_list_ctx {
+	struct store_lock	locks[16];
+	size_t			n;
+};
+
+static int
+list_one(const struct store_lock *l, void *ctx)
+{
+	struct lock_list_ctx *c = ctx;
+
+	if (c->n < 16)
+		c->locks[c->n] = *l;
+	c->n++;
+	return 0;
+}
+
+static int
+list_fn(struct store_txn *txn, void *ctx)
+{
+	return store_lock_list(txn, list_one, ctx);
+}
+
+static const struct store_lock *
+list_find(struct lock_list_ctx *c, const char *name)
+{
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	ck_assert_msg(store_read(st, list_fn, c) >= 0, "lock_list failed: %s",
+	    tu_err());
+	for (i = 0; i < c->n && i < 16; i++)
+		if (strcmp(c->locks[i].name, name) == 0)
+			return &c->locks[i];
+	return NULL;
+}
+
+START_TEST(test_take_release)
+{
+	struct lock_list_ctx c;
+	const struct store_lock *l;
+	int64_t since;
+	int rc;
+
+	rc = store_lock_take(st, "deliver:bob@example.test", 60);
+	ck_assert_msg(rc == 1, "take returned %d: %s", rc, tu_err());
+	l = list_find(&c, "deliver:bob@example.test");
+	ck_assert_msg(l != NULL, "taken lock not listed (%zu locks)", c.n);
+	ck_assert_msg(l->pid == getpid() && !l->stale && l->host[0] != '\0',
+	    "listed pid %d (mine %d) stale %d host \"%s\"", (int)l->pid,
+	    (int)getpid(), l->stale, l->host);
+	ck_assert_msg(l->expires >= l->since + 59 && l->expires <= l->since +
+	    61 && l->since >= time(NULL) - 5 && l->since <= time(NULL) + 5,
+	    "since %" PRId64 " expires %" PRId64 " for a 60 s lease (now %"
+	    PRId64 ")", l->since, l->expires, (int64_t)time(NULL));
+	since = l->since;
+
+	/* The same process retakes: renewed, not refused. */
+	rc = store_lock_take(st, "deliver:bob@example.test", 600);
+	ck_assert_msg(rc == 1, "retake by the holder returned %d: %s", rc,
+	    tu_err());
+	l = list_find(&c, "deliver:bob@example.test");
+	ck_assert_msg(l != NULL && l->expires >= since + 599 && c.n == 1,
+	    "after renewing for 600 s: expires %" PRId64 ", %zu locks",
+	    l ? l->expires : -1, c.n);
+
+	rc = store_lock_release(st, "deliver:bob@example.test");
+	ck_assert_msg(rc == 1, "release returned %d: %s", rc, tu_err());
+	ck_assert_msg(list_find(&c, "deliver:bob@example.test") == NULL &&
+	    c.n == 0, "released lock still listed (%zu locks)", c.n);
+	rc = store_lock_release(st, "deliver:bob@example.test");
+	ck_assert_msg(rc == 0, "second release returned %d", rc);
+	rc = store_lock_release(st, "never-taken");
+	ck_assert_msg(rc == 0, "release of a lock never taken returned %d",
+	    rc);
+}
+END_TEST
+
+START_TEST(test_inuse_by_other_process)
+{
+	struct lock_list_ctx c;
+	const struct store_lock *l;
+	struct holder h;
+	char pidtext[32];
+	int rc;
+
+	h = holder_start("pop3:bob@example.test", 60, HOLD_UNTIL_TOLD);
+	rc = store_lock_take(st, "pop3:bob@example.test", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INUSE, "take of a lock "
+	    "held by live child %d returned %d (%s), wanted INUSE",
+	    (int)h.pid, rc, tu_err());
+	snprintf(pidtext, sizeof(pidtext), "%d", (int)h.pid);
+	ck_assert_msg(strstr(err_msg(), pidtext) != NULL, "INUSE message "
+	    "\"%s\" does not name the holder pid %s", err_msg(), pidtext);
+	l = list_find(&c, "pop3:bob@example.test");
+	ck_assert_msg(l != NULL && l->pid == h.pid && !l->stale, "listed: "
+	    "%s pid %d stale %d (holder %d)", l ? "yes" : "no",
+	    l ? (int)l->pid : -1, l ? l->stale : -1, (int)h.pid);
+
+	/* Not ours: release does nothing. */
+	rc = store_lock_release(st, "pop3:bob@example.test");
+	ck_assert_msg(rc == 0, "release of another process's lock returned %d",
+	    rc);
+	ck_assert_msg(list_find(&c, "pop3:bob@example.test") != NULL,
+	    "another process's lock vanished on our release");
+
+	/* Once the holder releases, we may take it. */
+	rc = holder_finish(&h);
+	ck_assert_msg(rc == 0, "holder exited %d (4: its release failed)", rc);
+	rc = store_lock_take(st, "pop3:bob@example.test", 60);
+	ck_assert_msg(rc == 1, "take after the holder released returned %d: "
+	    "%s", rc, tu_err());
+	/* A different name was never blocked. */
+	rc = store_lock_take(st, "pop3:alice@example.test", 60);
+	ck_assert_msg(rc == 1, "take of another name returned %d: %s", rc,
+	    tu_err());
+}
+END_TEST
+
+START_TEST(test_stale_dead_owner)
+{
+	struct lock_list_ctx c;
+	const struct store_lock *l;
+	struct holder h;
+	int rc;
+
+	h = holder_start("deliver:dead@example.test", 3600,
+	    EXIT_WITHOUT_RELEASE);
+	l = list_find(&c, "deliver:dead@example.test");
+	ck_assert_msg(l != NULL && l->pid == h.pid && l->stale, "lock of dead "
+	    "pid %d: listed %s, pid %d, stale %d (wanted stale)", (int)h.pid,
+	    l ? "yes" : "no", l ? (int)l->pid : -1, l ? l->stale : -1);
+	rc = store_lock_take(st, "deliver:dead@example.test", 60);
+	ck_assert_msg(rc == 1, "take of a lock whose owner %d is dead returned"
+	    " %d: %s", (int)h.pid, rc, tu_err());
+	l = list_find(&c, "deliver:dead@example.test");
+	ck_assert_msg(l != NULL && l->pid == getpid() && !l->stale,
+	    "reclaimed lock: pid %d (mine %d), stale %d", l ? (int)l->pid : -1,
+	    (int)getpid(), l ? l->stale : -1);
+}
+END_TEST
+
+START_TEST(test_stale_lease_expired)
+{
+	struct lock_list_ctx c;
+	const struct store_lock *l;
+	struct holder h;
+	int rc;
+
+	h = holder_start("deliver:slow@example.test", 10, HOLD_UNTIL_TOLD);
+	rc = store_lock_take(st, "deliver:slow@example.test", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INUSE, "take within the "
+	    "lease returned %d (%s)", rc, tu_err());
+
+	clock_offset = 100;
+	store_set_clock(shifted_clock);
+	ck_assert_msg(store_now() >= time(NULL) + 99, "store_now %" PRId64
+	    " did not follow the test clock", (int64_t)store_now());
+	l = list_find(&c, "deliver:slow@example.test");
+	ck_assert_msg(l != NULL && l->stale, "lease ran out 90 s ago but "
+	    "lock is listed %s stale %d", l ? "yes" : "no", l ? l->stale : -1);
+	rc = store_lock_take(st, "deliver:slow@example.test", 60);
+	ck_assert_msg(rc == 1, "take after the lease ran out (holder %d still "
+	    "alive) returned %d: %s", (int)h.pid, rc, tu_err());
+	l = list_find(&c, "deliver:slow@example.test");
+	ck_assert_msg(l != NULL && l->pid == getpid(), "reclaimed lock pid %d",
+	    l ? (int)l->pid : -1);
+	store_set_clock(NULL);
+	clock_offset = 0;
+
+	/* The old holder's release must not drop our lock. */
+	rc = holder_finish(&h);
+	ck_assert_msg(rc == 4, "old holder's release after losing the lock "
+	    "gave exit %d, wanted 4 (release returned 0)", rc);
+	l = list_find(&c, "deliver:slow@example.test");
+	ck_assert_msg(l != NULL && l->pid == getpid(), "our reclaimed lock "
+	    "is gone after the old holder released");
+}
+END_TEST
+
+START_TEST(test_clear_stale_and_clear)
+{
+	struct lock_list_ctx c;
+	struct holder live;
+	unsigned n = 99;
+	int rc;
+
+	holder_start("a", 600, EXIT_WITHOUT_RELEASE);
+	holder_start("b", 600, EXIT_WITHOUT_RELEASE);
+	holder_start("c", 600, EXIT_WITHOUT_RELEASE);
+	live = holder_start("d", 600, HOLD_UNTIL_TOLD);
+	ck_assert_int_eq(store_lock_take(st, "e", 600), 1);
+	list_find(&c, "");
+	ck_assert_msg(c.n == 5, "%zu locks listed, wanted 5", c.n);
+
+	rc = store_lock_clear_stale(st, &n);
+	ck_assert_msg(rc >= 0 && n == 3, "clear_stale: rc %d, cleared %u, "
+	    "wanted 3 (a, b, c)", rc, n);
+	ck_assert_msg(list_find(&c, "a") == NULL && list_find(&c, "d") != NULL
+	    && list_find(&c, "e") != NULL && c.n == 2, "after clear_stale: "
+	    "%zu locks", c.n);
+	rc = store_lock_clear_stale(st, &n);
+	ck_assert_msg(rc >= 0 && n == 0, "second clear_stale: rc %d, %u", rc,
+	    n);
+
+	/* clear removes whoever holds it. */
+	rc = store_lock_clear(st, "d");
+	ck_assert_msg(rc == 1, "clear of a live child's lock returned %d: %s",
+	    rc, tu_err());
+	rc = store_lock_clear(st, "d");
+	ck_assert_msg(rc == 0, "second clear returned %d", rc);
+	rc = store_lock_take(st, "d", 60);
+	ck_assert_msg(rc == 1, "take after clear returned %d: %s", rc,
+	    tu_err());
+	holder_finish(&live);
+}
+END_TEST
+
+START_TEST(test_invalid_names)
+{
+	char big[STORE_LOCK_NAME_MAX + 20];
+	int rc;
+
+	rc = store_lock_take(st, "", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INVALID, "take of \"\" "
+	    "returned %d (%s)", rc, tu_err());
+	memset(big, 'n', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	rc = store_lock_take(st, big, 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INVALID, "take of a "
+	    "419-byte name returned %d (%s)", rc, tu_err());
+	big[STORE_LOCK_NAME_MAX] = '\0';
+	rc = store_lock_take(st, big, 60);
+	ck_assert_msg(rc == 1, "take of a %d-byte name returned %d (%s)",
+	    STORE_LOCK_NAME_MAX, rc, tu_err());
+}
+END_TEST
+
+static Suite *
+lock_suite(void)
+{
+	Suite *s = suite_create("store_lock");
+	TCase *tc;
+
+	tc = tcase_create("lock");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_take_release);
+	tcase_add_test(tc, test_inuse_by_other_process);
+	tcase_add_test(tc, test_stale_dead_owner);
+	tcase_add_test(tc, test_stale_lease_expired);
+	tcase_add_test(tc, test_clear_stale_and_clear);
+	tcase_add_test(tc, test_invalid_names);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(lock_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
