@@ -98,7 +98,7 @@ buf_base64(struct buf *b, const uint8_t *data, size_t len, size_t linelen)
 }
 
 struct body_ctx {
-	const uint8_t	*key;
+	uint64_t	 key;
 	void		**data_r;
 	size_t		*len_r;
 };
@@ -112,7 +112,7 @@ body_read_fn(struct store_txn *txn, void *ctx)
 }
 
 static int
-body_read(const uint8_t *key, void **data_r, size_t *len_r)
+body_read(uint64_t key, void **data_r, size_t *len_r)
 {
 	struct body_ctx b = { key, data_r, len_r };
 
@@ -199,7 +199,7 @@ round_trip(const void *data, size_t len, const char *label)
 	    first_diff(got, data, len));
 	free(got);
 
-	/* store_body_read() by the body key gives the same bytes. */
+	/* store_body_read() by the body id gives the same bytes. */
 	rc = body_read(m.body, &body, &body_len);
 	ck_assert_msg(rc == 1, "%s: body_read returned %d: %s", label, rc,
 	    tu_err());
