@@ -32,7 +32,7 @@
 #include "store/store.h"
 #include "store/user.h"
 
-#define NAPPEND		3000
+#define NAPPEND		3000U
 #define BATCH		100
 #define NUSERS		10
 #define MSG_TARGET	4096
