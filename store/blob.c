@@ -18,11 +18,10 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
-#include "mail/mime.h"
 #include "dict.h"
 #include "private.h"
 
-#define STORE_ZSTD_LEVEL	6
+#define STORE_ZSTD_LEVEL	9
 #define BLOB_RAW_BELOW		64	/* not worth compressing */
 
 struct store_dict {
@@ -66,6 +65,7 @@ blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
 	r->stored_len = unpack_u64(&u);
 	r->first_frag = unpack_u64(&u);
 	r->nfrags = unpack_u32(&u);
+	r->kind = unpack_u8(&u);
 	if (unpack_done(&u, "blob") == -1)
 		return -1;
 	return 1;
@@ -86,6 +86,7 @@ blob_put_rec(struct store_txn *t, const uint8_t *hash,
 	pack_u64(&p, b->stored_len);
 	pack_u64(&p, b->first_frag);
 	pack_u32(&p, b->nfrags);
+	pack_u8(&p, b->kind);
 	rc = sdb_put(t, DB_BLOBS, hash, 32, p.buf, p.len, 0);
 	pack_free(&p);
 	return rc == -1 ? -1 : 0;
@@ -164,8 +165,7 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		*outlen_r = len;
 		return 0;
 	}
-	if (kind == MIME_SEG_HEADER && t != NULL &&
-	    dict_current(t, &id) == 1)
+	if (t != NULL && dict_current(t, kind, &id) == 1)
 		d = blob_dict(t, id);
 	bound = ZSTD_compressBound(len);
 	out = xmalloc(bound);

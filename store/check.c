@@ -32,7 +32,7 @@ struct check {
 	store_problem_fn	*fn;
 	void			*ctx;
 	int			 problems;
-	uint8_t			*bodyrefs;	/* 32-byte keys, one per row */
+	uint64_t		*bodyrefs;	/* body id of every row */
 	size_t			 nbodyrefs;
 	uint8_t			*blobrefs;	/* one per body segment */
 	size_t			 nblobrefs;
@@ -83,6 +83,14 @@ key_cmp(const void *a, const void *b)
 }
 
 static int
+id_cmp(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
 usage_cmp(const void *a, const void *b)
 {
 	const struct usage *x = a, *y = b;
@@ -128,7 +136,11 @@ check_msg(const struct store_msg *m, void *ctx)
 		problem(s->c, "mailbox %u (%s): uid %u has modseq %" PRIu64
 		    " above the mailbox's %" PRIu64, s->mb->id, s->mb->name,
 		    m->uid, m->modseq, s->mb->highestmodseq);
-	keys_add(&s->c->bodyrefs, &s->c->nbodyrefs, m->body);
+	if ((s->c->nbodyrefs & (s->c->nbodyrefs - 1)) == 0)
+		s->c->bodyrefs = xreallocarray(s->c->bodyrefs,
+		    s->c->nbodyrefs == 0 ? 1 : s->c->nbodyrefs * 2,
+		    sizeof(uint64_t));
+	s->c->bodyrefs[s->c->nbodyrefs++] = m->body;
 	return 0;
 }
 
@@ -194,18 +206,15 @@ check_orphan_rows(struct store_txn *t, struct check *c)
 	if (sdb_cursor(t, DB_MSGS, &cur) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8) {
-			problem(c, "message row with a bad key");
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		if (k.mv_size != 4) {
+			problem(c, "message rows with a bad key");
 			continue;
 		}
-		if (be32dec(k.mv_data) != last || last == 0) {
-			last = be32dec(k.mv_data);
-			exists = store_mailbox_get_by_id(t, last, &mb) == 1;
-			if (!exists)
-				problem(c, "message rows of missing mailbox "
-				    "%u", last);
-		}
+		last = be32dec(k.mv_data);
+		exists = store_mailbox_get_by_id(t, last, &mb) == 1;
+		if (!exists)
+			problem(c, "message rows of missing mailbox %u", last);
 	}
 	mdb_cursor_close(cur);
 	return 0;
@@ -258,45 +267,50 @@ check_bodies(struct store_txn *t, struct check *c)
 {
 	struct body_rec b;
 	MDB_cursor *cur;
-	MDB_val k, v;
+	MDB_val k, v, hv;
 	size_t pos = 0, refs, i;
-	uint64_t sum;
-	char h[17];
+	uint64_t sum, id;
 	int rc;
 
-	qsort(c->bodyrefs, c->nbodyrefs, 32, key_cmp);
+	qsort(c->bodyrefs, c->nbodyrefs, sizeof(uint64_t), id_cmp);
 	if (sdb_cursor(t, DB_BODIES, &cur) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 32 || body_get(t, k.mv_data, &b) != 1) {
+		if (k.mv_size != 8 ||
+		    body_get(t, (id = be64dec(k.mv_data)), &b) != 1) {
 			problem(c, "damaged body record");
 			continue;
 		}
-		hex(k.mv_data, h);
-		refs = keys_count(c->bodyrefs, c->nbodyrefs, &pos, k.mv_data);
+		/* Rows that refer to ids below this one that do not exist. */
+		for (; pos < c->nbodyrefs && c->bodyrefs[pos] < id; pos++)
+			if (pos == 0 || c->bodyrefs[pos - 1] != c->bodyrefs[pos])
+				problem(c, "messages refer to missing body %"
+				    PRIu64, c->bodyrefs[pos]);
+		for (refs = 0; pos < c->nbodyrefs && c->bodyrefs[pos] == id;
+		    pos++)
+			refs++;
 		if (refs != b.refcount)
-			problem(c, "body %s: refcount %u, referenced by %zu "
-			    "message(s)", h, b.refcount, refs);
+			problem(c, "body %" PRIu64 ": refcount %u, referenced "
+			    "by %zu message(s)", id, b.refcount, refs);
+		if (sdb_get(t, DB_BODYHASH, b.hash, 32, &hv) != 1 ||
+		    hv.mv_size != 8 || be64dec(hv.mv_data) != id)
+			problem(c, "body %" PRIu64 " is missing from the hash "
+			    "index", id);
 		for (i = 0, sum = 0; i < b.nsegs; i++) {
 			sum += b.segs[i].len;
 			keys_add(&c->blobrefs, &c->nblobrefs, b.segs[i].hash);
 		}
 		if (sum != b.size)
-			problem(c, "body %s: segments hold %" PRIu64 " bytes, "
-			    "size is %" PRIu64, h, sum, b.size);
+			problem(c, "body %" PRIu64 ": segments hold %" PRIu64
+			    " bytes, size is %" PRIu64, id, sum, b.size);
 		body_rec_clear(&b);
 	}
 	mdb_cursor_close(cur);
-	/* Rows whose body does not exist at all. */
-	for (pos = 0; pos < c->nbodyrefs; pos++)
-		if (sdb_get(t, DB_BODIES, c->bodyrefs + pos * 32, 32,
-		    &(MDB_val){ 0 }) != 1 && (pos == 0 ||
-		    memcmp(c->bodyrefs + pos * 32, c->bodyrefs + (pos - 1) * 32,
-		    32) != 0)) {
-			hex(c->bodyrefs + pos * 32, h);
-			problem(c, "messages refer to missing body %s", h);
-		}
+	for (; pos < c->nbodyrefs; pos++)
+		if (pos == 0 || c->bodyrefs[pos - 1] != c->bodyrefs[pos])
+			problem(c, "messages refer to missing body %" PRIu64,
+			    c->bodyrefs[pos]);
 	return 0;
 }
 
@@ -365,13 +379,18 @@ check_txn(struct store_txn *t, void *ctx)
 {
 	struct check *c = ctx;
 	void *pair[2] = { t, c };
-	MDB_stat ms;
+	MDB_stat ms, bs;
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||
 	    store_addr_list(t, check_routes, pair) == -1)
 		return -1;
+	if (mdb_stat(t->txn, t->st->dbi[DB_BODYHASH], &ms) == 0 &&
+	    mdb_stat(t->txn, t->st->dbi[DB_BODIES], &bs) == 0 &&
+	    ms.ms_entries != bs.ms_entries)
+		problem(c, "%zu bodies but %zu hash index entries",
+		    bs.ms_entries, ms.ms_entries);
 	if (mdb_stat(t->txn, t->st->dbi[DB_BLOBDATA], &ms) == 0 &&
 	    ms.ms_entries != c->frags)
 		problem(c, "%zu blob fragments stored, blobs use %" PRIu64,
@@ -399,18 +418,16 @@ stats_msg_sizes(struct store_txn *t, struct store_stats *s)
 {
 	MDB_cursor *cur;
 	MDB_val k, v;
-	struct unpack u;
+	struct store_msg m;
 	int rc;
 
 	if (sdb_cursor(t, DB_MSGS, &cur) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		unpack_init(&u, &v);
-		u.p += 40;	/* body key, internal date */
-		u.left = u.left >= 40 ? u.left - 40 : 0;
-		s->raw_bytes += unpack_u64(&u);
-	}
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		if (k.mv_size == 4 && msg_decode(&v, be32dec(k.mv_data),
+		    &m) == 0)
+			s->raw_bytes += m.size;
 	mdb_cursor_close(cur);
 	return 0;
 }
@@ -442,7 +459,8 @@ stats_txn(struct store_txn *t, void *ctx)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size == 32 && body_get(t, k.mv_data, &b) == 1) {
+		if (k.mv_size == 8 && body_get(t, be64dec(k.mv_data), &b) ==
+		    1) {
 			s->body_bytes += b.size;
 			body_rec_clear(&b);
 		}

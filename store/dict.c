@@ -11,10 +11,12 @@
 #include "dict.h"
 #include "private.h"
 
-#define DICT_SAMPLE_BYTES	(16 * 1024 * 1024)
-#define DICT_RECOMPRESS_BATCH	500
+#define DICT_SAMPLE_MAX		(64 * 1024)	/* larger segments skipped */
+#define DICT_SAMPLE_BYTES	(32 * 1024 * 1024)
+#define DICT_BATCH		256
 
 struct samples {
+	int	 kind;
 	uint8_t	*buf;
 	size_t	 len, cap;
 	size_t	*sizes;
@@ -22,25 +24,29 @@ struct samples {
 };
 
 struct recompress {
-	uint8_t	 last[32];	/* resume after this body key */
+	uint8_t	 last[32];	/* resume after this blob key */
 	int	 started, done;
 	size_t	 count;
 };
 
-static int	dict_collect(struct store_txn *, void *);
-static int	dict_save(struct store_txn *, void *);
-static int	dict_recompress_batch(struct store_txn *, void *);
+static void
+dict_key(char *key, size_t size, int kind)
+{
+	snprintf(key, size, "dict_current:%d", kind);
+}
 
 int
-dict_current(struct store_txn *t, uint32_t *id_r)
+dict_current(struct store_txn *t, int kind, uint32_t *id_r)
 {
+	char key[32];
 	MDB_val v;
 	int rc;
 
-	if ((rc = sdb_get(t, DB_META, "dict_current", 12, &v)) != 1)
+	dict_key(key, sizeof(key), kind);
+	if ((rc = sdb_get(t, DB_META, key, strlen(key), &v)) != 1)
 		return rc;
 	if (v.mv_size != 4)
-		return err_set(ERR_CORRUPT, "meta dict_current damaged");
+		return err_set(ERR_CORRUPT, "meta %s damaged", key);
 	*id_r = be32dec(v.mv_data);
 	return 1;
 }
@@ -60,44 +66,43 @@ dict_load(struct store_txn *t, uint32_t id, void **data_r, size_t *len_r)
 	return 1;
 }
 
-/* Reads the header segment of up to STORE_DICT_SAMPLES bodies. */
+/* Reads up to STORE_DICT_SAMPLES blobs of one kind (in hash order: a
+ * random sample). */
 static int
 dict_collect(struct store_txn *t, void *ctx)
 {
 	struct samples *s = ctx;
-	struct body_rec b;
+	struct blob_rec b;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
-	if (sdb_cursor(t, DB_BODIES, &c) == -1)
+	if (sdb_cursor(t, DB_BLOBS, &c) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 &&
 	    s->n < STORE_DICT_SAMPLES && s->len < DICT_SAMPLE_BYTES;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (body_get(t, k.mv_data, &b) != 1)
+		if (k.mv_size != 32 || blob_get(t, k.mv_data, &b) != 1 ||
+		    b.kind != s->kind || b.raw_len < 64 ||
+		    b.raw_len > DICT_SAMPLE_MAX)
 			continue;
-		if (b.nsegs > 0 && b.segs[0].len > 0 &&
-		    b.segs[0].len < 64 * 1024) {
-			if (s->len + b.segs[0].len > s->cap) {
-				s->cap = (s->len + b.segs[0].len) * 2;
-				s->buf = xreallocarray(s->buf, s->cap, 1);
-			}
-			if (blob_read(t, b.segs[0].hash, s->buf + s->len,
-			    b.segs[0].len, 0) == 0) {
-				s->sizes = xreallocarray(s->sizes, s->n + 1,
-				    sizeof(size_t));
-				s->sizes[s->n++] = b.segs[0].len;
-				s->len += b.segs[0].len;
-			}
+		if (s->len + b.raw_len > s->cap) {
+			s->cap = (s->len + b.raw_len) * 2;
+			s->buf = xreallocarray(s->buf, s->cap, 1);
 		}
-		body_rec_clear(&b);
+		if (blob_read(t, k.mv_data, s->buf + s->len, b.raw_len,
+		    0) == -1)
+			continue;
+		s->sizes = xreallocarray(s->sizes, s->n + 1, sizeof(size_t));
+		s->sizes[s->n++] = b.raw_len;
+		s->len += b.raw_len;
 	}
 	mdb_cursor_close(c);
 	return 0;
 }
 
 struct dict_new {
+	int		 kind;
 	const void	*data;
 	size_t		 len;
 	uint32_t	 id;
@@ -109,35 +114,75 @@ dict_save(struct store_txn *t, void *ctx)
 	struct dict_new *d = ctx;
 	uint64_t id;
 	uint8_t b[4];
-	char key[32];
+	char key[32], cur[32];
 
 	if (sdb_counter_add(t, "next_dict", 1, &id) == -1)
 		return -1;
 	d->id = (uint32_t)id;
 	snprintf(key, sizeof(key), "dict:%u", d->id);
+	dict_key(cur, sizeof(cur), d->kind);
 	be32enc(b, d->id);
 	if (sdb_put(t, DB_META, key, strlen(key), d->data, d->len, 0) == -1 ||
-	    sdb_put(t, DB_META, "dict_current", 12, b, 4, 0) == -1)
+	    sdb_put(t, DB_META, cur, strlen(cur), b, 4, 0) == -1)
 		return -1;
 	return 0;
 }
 
-/* Compresses again, with the current dictionary, some header blobs. */
+/* Trains and saves the dictionary of one kind: 1, or 0 too few samples. */
+static int
+dict_train_kind(struct store *st, int kind)
+{
+	struct samples s = { 0 };
+	struct dict_new d = { 0 };
+	void *dict;
+	size_t n;
+	int rc = 0;
+
+	s.kind = kind;
+	if (store_read(st, dict_collect, &s) == -1)
+		goto out;
+	if (s.n < 100)
+		goto out;
+	dict = xmalloc(STORE_DICT_SIZE);
+	n = ZDICT_trainFromBuffer(dict, STORE_DICT_SIZE, s.buf, s.sizes,
+	    (unsigned)s.n);
+	if (ZDICT_isError(n)) {
+		log_warnx("zstd dictionary training failed: %s",
+		    ZDICT_getErrorName(n));
+		free(dict);
+		goto out;
+	}
+	d.kind = kind;
+	d.data = dict;
+	d.len = n;
+	rc = store_write(st, dict_save, &d) == -1 ? -1 : 1;
+	free(dict);
+	if (rc == 1)
+		log_info("trained zstd dictionary %u (%zu bytes) from %zu "
+		    "segments", d.id, n, s.n);
+out:
+	free(s.buf);
+	free(s.sizes);
+	return rc;
+}
+
+/* Compresses again, with the current dictionaries, some blobs that have
+ * none. */
 static int
 dict_recompress_batch(struct store_txn *t, void *ctx)
 {
 	struct recompress *r = ctx;
-	struct body_rec b;
-	struct blob_rec blob;
+	struct blob_rec b;
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint8_t key[8], codec;
+	uint8_t keys[DICT_BATCH][32], fk[8], codec;
 	uint32_t dict_id, i;
-	size_t n = 0, zlen;
+	size_t n = 0, j, zlen;
 	void *raw, *z;
 	int rc;
 
-	if (sdb_cursor(t, DB_BODIES, &c) == -1)
+	/* Collect a batch of keys first: no writes under an open cursor. */
+	if (sdb_cursor(t, DB_BLOBS, &c) == -1)
 		return -1;
 	k.mv_size = 32;
 	k.mv_data = r->last;
@@ -145,94 +190,69 @@ dict_recompress_batch(struct store_txn *t, void *ctx)
 	    mdb_cursor_get(c, &k, &v, MDB_FIRST);
 	if (rc == 0 && r->started && memcmp(k.mv_data, r->last, 32) == 0)
 		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	for (; rc == 0 && n < DICT_BATCH;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size == 32)
+			memcpy(keys[n++], k.mv_data, 32);
+	mdb_cursor_close(c);
 	r->started = 1;
-	for (; rc == 0 && n < DICT_RECOMPRESS_BATCH;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
-		memcpy(r->last, k.mv_data, 32);
-		if (body_get(t, k.mv_data, &b) != 1)
+	r->done = n < DICT_BATCH;
+	if (n > 0)
+		memcpy(r->last, keys[n - 1], 32);
+
+	for (j = 0; j < n; j++) {
+		if (blob_get(t, keys[j], &b) != 1 || b.dict_id != 0 ||
+		    b.raw_len < 64)
 			continue;
-		if (b.nsegs == 0 || blob_get(t, b.segs[0].hash, &blob) != 1 ||
-		    blob.dict_id != 0 || blob.raw_len < 64) {
-			body_rec_clear(&b);
+		raw = xmalloc(b.raw_len);
+		if (blob_read(t, keys[j], raw, b.raw_len, 1) == -1 ||
+		    blob_compress(t->st, t, b.kind, raw, b.raw_len, &z, &zlen,
+		    &codec, &dict_id) == -1) {
+			free(raw);
 			continue;
-		}
-		raw = xmalloc(blob.raw_len);
-		if (blob_read(t, b.segs[0].hash, raw, blob.raw_len, 1) == 0 &&
-		    blob_compress(t->st, t, 1, raw, blob.raw_len, &z, &zlen,
-		    &codec, &dict_id) == 0) {
-			if (dict_id != 0 && zlen < blob.stored_len) {
-				for (i = 0; i < blob.nfrags; i++) {
-					be64enc(key, blob.first_frag + i);
-					if (sdb_del(t, DB_BLOBDATA, key, 8) == -1)
-						goto fail;
-				}
-				blob.codec = codec;
-				blob.dict_id = dict_id;
-				if (blob_write_data(t, &blob, z, zlen) == -1 ||
-				    blob_put_rec(t, b.segs[0].hash, &blob) == -1)
-					goto fail;
-				r->count++;
-			}
-			free(z);
 		}
 		free(raw);
-		body_rec_clear(&b);
+		if (dict_id == 0 || zlen >= b.stored_len) {
+			free(z);
+			continue;
+		}
+		for (i = 0; i < b.nfrags; i++) {
+			be64enc(fk, b.first_frag + i);
+			if (sdb_del(t, DB_BLOBDATA, fk, 8) == -1)
+				goto fail;
+		}
+		b.codec = codec;
+		b.dict_id = dict_id;
+		if (blob_write_data(t, &b, z, zlen) == -1 ||
+		    blob_put_rec(t, keys[j], &b) == -1)
+			goto fail;
+		free(z);
+		r->count++;
 	}
-	r->done = rc != 0;
-	mdb_cursor_close(c);
 	return 0;
 fail:
 	free(z);
-	free(raw);
-	body_rec_clear(&b);
-	mdb_cursor_close(c);
 	return -1;
 }
 
 int
-store_dict_train(struct store *st, int recompress, uint32_t *id_r)
+store_dict_train(struct store *st, int recompress)
 {
-	struct samples s = { 0 };
-	struct dict_new d = { 0 };
 	struct recompress r = { 0 };
-	void *dict;
-	size_t n;
+	int kind, rc, trained = 0;
 
-	if (store_read(st, dict_collect, &s) == -1)
-		goto fail;
-	if (s.n < 100) {
-		free(s.buf);
-		free(s.sizes);
+	for (kind = 0; kind < DICT_KINDS; kind++) {
+		if ((rc = dict_train_kind(st, kind)) == -1)
+			return -1;
+		trained += rc;
+	}
+	if (trained == 0)
 		return 0;
-	}
-	dict = xmalloc(STORE_DICT_SIZE);
-	n = ZDICT_trainFromBuffer(dict, STORE_DICT_SIZE, s.buf, s.sizes,
-	    (unsigned)s.n);
-	free(s.buf);
-	free(s.sizes);
-	if (ZDICT_isError(n)) {
-		free(dict);
-		log_warnx("zstd dictionary training failed: %s",
-		    ZDICT_getErrorName(n));
-		return 0;
-	}
-	d.data = dict;
-	d.len = n;
-	if (store_write(st, dict_save, &d) == -1) {
-		free(dict);
-		return -1;
-	}
-	free(dict);
-	log_info("trained zstd dictionary %u (%zu bytes) from %zu headers",
-	    d.id, n, s.n);
-	if (id_r != NULL)
-		*id_r = d.id;
 	while (recompress && !r.done)
 		if (store_write(st, dict_recompress_batch, &r) == -1)
 			return -1;
+	if (recompress)
+		log_info("compressed %zu stored segments again with the new "
+		    "dictionaries", r.count);
 	return 1;
-fail:
-	free(s.buf);
-	free(s.sizes);
-	return -1;
 }

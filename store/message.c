@@ -42,38 +42,34 @@ struct store_prepared {
 
 static int	msg_get(struct store_txn *, uint32_t, uint32_t,
 		    struct store_msg *);
-static int	msg_put(struct store_txn *, const struct store_msg *);
-static void	msg_key(uint8_t *, uint32_t, uint32_t);
+static int	msg_put(struct store_txn *, const struct store_msg *, int);
 static void	prep_cut(struct store_prepared *);
 static int	prep_check(struct store_txn *, void *);
-static int	body_insert(struct store_txn *, struct store_prepared *);
+static int	body_insert(struct store_txn *, struct store_prepared *,
+		    uint64_t *);
 static int	keywords_normalize(const char *, char *);
 static int	msg_link(struct store_txn *, struct store_mailbox *,
 		    struct store_msg *, unsigned);
 
-static void
-msg_key(uint8_t *key, uint32_t mailbox_id, uint32_t uid)
-{
-	be32enc(key, mailbox_id);
-	be32enc(key + 4, uid);
-}
-
 /* Bodies ------------------------------------------------------------- */
 
 int
-body_get(struct store_txn *t, const uint8_t *key, struct body_rec *r)
+body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 {
 	struct unpack u;
+	uint8_t key[8];
 	MDB_val v;
 	size_t i;
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	if ((rc = sdb_get(t, DB_BODIES, key, 32, &v)) != 1)
+	be64enc(key, id);
+	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
 		return rc;
 	unpack_init(&u, &v);
 	r->refcount = unpack_u32(&u);
 	r->size = unpack_u64(&u);
+	unpack_bytes(&u, r->hash, 32);
 	r->nsegs = unpack_u32(&u);
 	if (!u.bad && r->nsegs <= u.left / 40) {
 		r->segs = xcalloc(r->nsegs, sizeof(*r->segs));
@@ -99,53 +95,76 @@ body_rec_clear(struct body_rec *r)
 }
 
 static int
-body_put(struct store_txn *t, const uint8_t *key, const struct body_rec *r)
+body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
+    unsigned flags)
 {
 	struct pack p;
+	uint8_t key[8];
 	size_t i;
 	int rc;
 
+	be64enc(key, id);
 	pack_init(&p);
 	pack_u32(&p, r->refcount);
 	pack_u64(&p, r->size);
+	pack_bytes(&p, r->hash, 32);
 	pack_u32(&p, (uint32_t)r->nsegs);
 	for (i = 0; i < r->nsegs; i++) {
 		pack_bytes(&p, r->segs[i].hash, 32);
 		pack_u64(&p, r->segs[i].len);
 	}
-	rc = sdb_put(t, DB_BODIES, key, 32, p.buf, p.len, 0);
+	rc = sdb_put(t, DB_BODIES, key, 8, p.buf, p.len, flags);
 	pack_free(&p);
+	if (rc == 0)
+		return err_set(ERR_CORRUPT, "body id %llu is already used",
+		    (unsigned long long)id);
 	return rc == -1 ? -1 : 0;
 }
 
+/* The body id of a message's SHA-256: 1 found, 0 not. */
+static int
+body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
+{
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &v)) != 1)
+		return rc;
+	if (v.mv_size != 8)
+		return err_set(ERR_CORRUPT, "body hash index damaged");
+	*id_r = be64dec(v.mv_data);
+	return 1;
+}
+
 int
-body_ref(struct store_txn *t, const uint8_t *key)
+body_ref(struct store_txn *t, uint64_t id)
 {
 	struct body_rec b;
 	int rc;
 
-	if ((rc = body_get(t, key, &b)) != 1)
+	if ((rc = body_get(t, id, &b)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
-		    "refers to a missing body");
+		    "refers to missing body %llu", (unsigned long long)id);
 	b.refcount++;
-	rc = body_put(t, key, &b);
+	rc = body_put(t, id, &b, 0);
 	body_rec_clear(&b);
 	return rc;
 }
 
 int
-body_unref(struct store_txn *t, const uint8_t *key)
+body_unref(struct store_txn *t, uint64_t id)
 {
 	struct body_rec b;
+	uint8_t key[8];
 	size_t i;
 	int rc;
 
-	if ((rc = body_get(t, key, &b)) != 1)
+	if ((rc = body_get(t, id, &b)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
-		    "refers to a missing body");
+		    "refers to missing body %llu", (unsigned long long)id);
 	if (b.refcount > 1) {
 		b.refcount--;
-		rc = body_put(t, key, &b);
+		rc = body_put(t, id, &b, 0);
 		body_rec_clear(&b);
 		return rc;
 	}
@@ -155,7 +174,11 @@ body_unref(struct store_txn *t, const uint8_t *key)
 			return -1;
 		}
 	body_rec_clear(&b);
-	return sdb_del(t, DB_BODIES, key, 32) == -1 ? -1 : 0;
+	be64enc(key, id);
+	if (sdb_del(t, DB_BODYHASH, b.hash, 32) == -1 ||
+	    sdb_del(t, DB_BODIES, key, 8) == -1)
+		return -1;
+	return 0;
 }
 
 /* Preparing ---------------------------------------------------------- */
@@ -173,7 +196,8 @@ prep_cut(struct store_prepared *p)
 	for (i = 0; i < n; i++) {
 		p->segs[i].off = ms[i].off;
 		p->segs[i].len = ms[i].len;
-		p->segs[i].kind = ms[i].kind;
+		p->segs[i].kind = ms[i].kind == MIME_SEG_HEADER ?
+		    DICT_HEADER : DICT_BODY;
 		blob_sha256(p->data + ms[i].off, ms[i].len, p->segs[i].hash);
 	}
 	p->nsegs = n;
@@ -190,7 +214,8 @@ prep_check(struct store_txn *t, void *ctx)
 	size_t i;
 	int rc;
 
-	if ((rc = sdb_get(t, DB_BODIES, p->body, 32, &(MDB_val){ 0 })) != 0)
+	if ((rc = sdb_get(t, DB_BODYHASH, p->body, 32,
+	    &(MDB_val){ 0 })) != 0)
 		return rc;	/* known body: nothing to cut */
 	prep_cut(p);
 	for (i = 0; i < p->nsegs; i++) {
@@ -226,11 +251,12 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 
 		if (mdb_stat(txn, st->dbi[DB_BODIES], &ms) == 0 &&
 		    ms.ms_entries >= STORE_DICT_TRAIN_AFTER &&
-		    !(st->flags & STORE_RDONLY) && dict_current(&t, &id) == 0)
+		    !(st->flags & STORE_RDONLY) &&
+		    dict_current(&t, DICT_HEADER, &id) == 0)
 			trained = 1;
 		mdb_txn_abort(txn);
 	}
-	if (trained && store_dict_train(st, 1, NULL) == -1)
+	if (trained && store_dict_train(st, 1) == -1)
 		log_warnx("dictionary training failed: %s", err_msg());
 
 	p = xcalloc(1, sizeof(*p));
@@ -273,26 +299,27 @@ store_prepared_size(const struct store_prepared *p)
  * not change p, so that the transaction may run again.
  */
 static int
-body_insert(struct store_txn *t, struct store_prepared *p)
+body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 {
 	struct body_rec body;
 	struct blob_rec b;
 	struct prep_seg *s;
 	void *z;
 	size_t i, zlen;
-	uint8_t codec;
+	uint8_t codec, idb[8];
 	uint32_t dict_id;
+	uint64_t id;
 	int rc;
 
-	if ((rc = body_get(t, p->body, &body)) == -1)
+	if ((rc = body_find(t, p->body, &id)) == -1)
 		return -1;
 	if (rc == 1) {
-		body.refcount++;
-		rc = body_put(t, p->body, &body);
-		body_rec_clear(&body);
-		return rc;
+		*id_r = id;
+		return body_ref(t, id);
 	}
 	prep_cut(p);
+	memset(&body, 0, sizeof(body));
+	memcpy(body.hash, p->body, 32);
 	body.refcount = 1;
 	body.size = p->len;
 	body.nsegs = p->nsegs;
@@ -312,6 +339,7 @@ body_insert(struct store_txn *t, struct store_prepared *p)
 		memset(&b, 0, sizeof(b));
 		b.refcount = 1;
 		b.raw_len = s->len;
+		b.kind = (uint8_t)s->kind;
 		if (s->z != NULL) {
 			b.codec = s->codec;
 			b.dict_id = s->dict_id;
@@ -328,9 +356,16 @@ body_insert(struct store_txn *t, struct store_prepared *p)
 		if (rc == -1 || blob_put_rec(t, s->hash, &b) == -1)
 			goto fail;
 	}
-	rc = body_put(t, p->body, &body);
+	/* Increasing ids: appended, the pages of `bodies` fill. */
+	if (sdb_counter_add(t, "next_body", 1, &id) == -1)
+		goto fail;
+	be64enc(idb, id);
+	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
-	return rc;
+	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb, 8, 0) == -1)
+		return -1;
+	*id_r = id;
+	return 0;
 fail:
 	body_rec_clear(&body);
 	return -1;
@@ -338,51 +373,141 @@ fail:
 
 /* Rows --------------------------------------------------------------- */
 
+/*
+ * A row is a duplicate value under key = mailbox id: uid (big-endian, so
+ * duplicates sort by uid), then the record.  Appending under a new,
+ * highest uid uses MDB_APPENDDUP, which fills pages.
+ */
+#define MSG_ROW_FIXED	36
+
+static size_t
+msg_encode(const struct store_msg *m, uint8_t *out)
+{
+	size_t kw = strlen(m->keywords);
+
+	be32enc(out, m->uid);
+	out[4] = STORE_REC_VERSION;
+	be64enc(out + 5, m->body);
+	be64enc(out + 13, (uint64_t)m->internal_date);
+	be32enc(out + 21, (uint32_t)m->size);
+	out[25] = (uint8_t)m->flags;
+	be64enc(out + 26, m->modseq);
+	out[34] = (uint8_t)(kw >> 8);
+	out[35] = (uint8_t)kw;
+	memcpy(out + MSG_ROW_FIXED, m->keywords, kw);
+	return MSG_ROW_FIXED + kw;
+}
+
+int
+msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
+{
+	const uint8_t *p = v->mv_data;
+	size_t kw;
+
+	memset(m, 0, sizeof(*m));
+	if (v->mv_size < MSG_ROW_FIXED || p[4] != STORE_REC_VERSION)
+		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
+		    "%u (run vellumctl store check)", mailbox_id);
+	kw = (size_t)p[34] << 8 | p[35];
+	if (kw > STORE_KEYWORDS_MAX || MSG_ROW_FIXED + kw != v->mv_size)
+		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
+		    "%u (run vellumctl store check)", mailbox_id);
+	m->mailbox_id = mailbox_id;
+	m->uid = be32dec(p);
+	m->body = be64dec(p + 5);
+	m->internal_date = (int64_t)be64dec(p + 13);
+	m->size = be32dec(p + 21);
+	m->flags = p[25];
+	m->modseq = be64dec(p + 26);
+	memcpy(m->keywords, p + MSG_ROW_FIXED, kw);
+	m->keywords[kw] = '\0';
+	return 0;
+}
+
+/*
+ * Positions cursor c on the row (mailbox_id, uid): 1 found, 0 not.
+ */
+static int
+msg_seek(struct store_txn *t, MDB_cursor *c, uint32_t mailbox_id,
+    uint32_t uid, MDB_val *v)
+{
+	uint8_t key[4], ub[4];
+	MDB_val k = { 4, key };
+	int rc;
+
+	be32enc(key, mailbox_id);
+	be32enc(ub, uid);
+	v->mv_size = 4;
+	v->mv_data = ub;
+	rc = mdb_cursor_get(c, &k, v, MDB_GET_BOTH_RANGE);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return sdb_error(t, rc, "msgs");
+	return v->mv_size >= 4 && be32dec(v->mv_data) == uid;
+}
+
 static int
 msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
     struct store_msg *r)
 {
-	struct unpack u;
-	uint8_t key[8];
+	MDB_cursor *c;
 	MDB_val v;
 	int rc;
 
-	msg_key(key, mailbox_id, uid);
-	if ((rc = sdb_get(t, DB_MSGS, key, 8, &v)) != 1)
-		return rc;
-	memset(r, 0, sizeof(*r));
-	r->mailbox_id = mailbox_id;
-	r->uid = uid;
-	unpack_init(&u, &v);
-	unpack_bytes(&u, r->body, 32);
-	r->internal_date = (int64_t)unpack_u64(&u);
-	r->size = unpack_u64(&u);
-	r->flags = unpack_u32(&u);
-	r->modseq = unpack_u64(&u);
-	unpack_str(&u, r->keywords, sizeof(r->keywords));
-	if (unpack_done(&u, "message") == -1)
+	if (sdb_cursor(t, DB_MSGS, &c) == -1)
 		return -1;
-	return 1;
+	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1 &&
+	    msg_decode(&v, mailbox_id, r) == -1)
+		rc = -1;
+	mdb_cursor_close(c);
+	return rc;
 }
 
+/* Deletes row (mailbox_id, uid): 1 deleted, 0 there was none. */
 static int
-msg_put(struct store_txn *t, const struct store_msg *m)
+msg_del(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 {
-	struct pack p;
-	uint8_t key[8];
+	MDB_cursor *c;
+	MDB_val v;
 	int rc;
 
-	msg_key(key, m->mailbox_id, m->uid);
-	pack_init(&p);
-	pack_bytes(&p, m->body, 32);
-	pack_u64(&p, (uint64_t)m->internal_date);
-	pack_u64(&p, m->size);
-	pack_u32(&p, m->flags);
-	pack_u64(&p, m->modseq);
-	pack_str(&p, m->keywords);
-	rc = sdb_put(t, DB_MSGS, key, 8, p.buf, p.len, 0);
-	pack_free(&p);
-	return rc == -1 ? -1 : 0;
+	if (sdb_cursor(t, DB_MSGS, &c) == -1)
+		return -1;
+	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1 &&
+	    (rc = mdb_cursor_del(c, 0)) != 0)
+		rc = sdb_error(t, rc, "msgs");
+	else if (rc == 0 || rc == 1)
+		rc = rc == 1 ? 1 : 0;
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* Writes a row; a new row (uid above every other) is appended. */
+static int
+msg_put(struct store_txn *t, const struct store_msg *m, int isnew)
+{
+	uint8_t key[4], row[MSG_ROW_FIXED + STORE_KEYWORDS_MAX];
+	MDB_val k = { 4, key }, v;
+	MDB_cursor *c;
+	int rc;
+
+	if (m->size > UINT32_MAX)
+		return err_set(ERR_TOOBIG, "message too large");
+	if (!isnew && msg_del(t, m->mailbox_id, m->uid) == -1)
+		return -1;
+	be32enc(key, m->mailbox_id);
+	v.mv_size = msg_encode(m, row);
+	v.mv_data = row;
+	if (sdb_cursor(t, DB_MSGS, &c) == -1)
+		return -1;
+	rc = mdb_cursor_put(c, &k, &v, isnew ? MDB_APPENDDUP : 0);
+	if (rc == MDB_KEYEXIST && isnew)	/* not the highest uid */
+		rc = mdb_cursor_put(c, &k, &v, 0);
+	mdb_cursor_close(c);
+	if (rc != 0)
+		return sdb_error(t, rc, "msgs");
+	return 0;
 }
 
 int
@@ -513,7 +638,7 @@ msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
 	mb->bytes += m->size;
 	if (!(m->flags & STORE_F_SEEN))
 		mb->unseen++;
-	if (msg_put(t, m) == -1 || mbox_put(t, mb) == -1 ||
+	if (msg_put(t, m, 1) == -1 || mbox_put(t, mb) == -1 ||
 	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1) == -1)
 		return -1;
 	/* A quota-checked message that fitted clears an over-quota mark. */
@@ -550,7 +675,6 @@ store_msg_append(struct store_txn *t, uint32_t mailbox_id,
 	memset(&m, 0, sizeof(m));
 	if (keywords != NULL && keywords_normalize(keywords, m.keywords) == -1)
 		return -1;
-	memcpy(m.body, p->body, 32);
 	m.internal_date = internal_date != 0 ? internal_date : store_now();
 	m.size = p->len;
 	m.flags = flags & STORE_F_ALL;
@@ -558,7 +682,7 @@ store_msg_append(struct store_txn *t, uint32_t mailbox_id,
 	if ((append_flags & STORE_APPEND_QUOTA) &&
 	    (rc = msg_quota(t, &mb, m.size)) != 1)
 		return rc;
-	if (body_insert(t, p) == -1 ||
+	if (body_insert(t, p, &m.body) == -1 ||
 	    msg_link(t, &mb, &m, append_flags) == -1)
 		return -1;
 	if (uid_r != NULL)
@@ -573,30 +697,28 @@ store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
 	struct store_msg m;
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint8_t key[8];
+	uint8_t key[4], ub[4];
 	int rc, r = 0;
 
 	if (sdb_cursor(t, DB_MSGS, &c) == -1)
 		return -1;
-	msg_key(key, mailbox_id, first_uid);
-	k.mv_size = 8;
+	/* The first row at or above first_uid, then the following ones. */
+	be32enc(key, mailbox_id);
+	be32enc(ub, first_uid);
+	k.mv_size = 4;
 	k.mv_data = key;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 || be32dec(k.mv_data) != mailbox_id)
-			break;
-		if (msg_get(t, mailbox_id, be32dec((uint8_t *)k.mv_data + 4),
-		    &m) != 1) {
-			r = -1;
-			break;
-		}
-		if (fn(&m, ctx) == -1) {
+	v.mv_size = 4;
+	v.mv_data = ub;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		if (msg_decode(&v, mailbox_id, &m) == -1 ||
+		    fn(&m, ctx) == -1) {
 			r = -1;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
 		return sdb_error(t, rc, "msgs");
 	return r;
 }
@@ -604,7 +726,7 @@ store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
 /* Reading ------------------------------------------------------------ */
 
 int
-store_body_read(struct store_txn *t, const uint8_t *key, void **data_r,
+store_body_read(struct store_txn *t, uint64_t key, void **data_r,
     size_t *len_r)
 {
 	struct body_rec b;
@@ -742,7 +864,7 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 		mb.unseen++;
 	else if (!(old & STORE_F_SEEN) && (m.flags & STORE_F_SEEN))
 		mb.unseen--;
-	if (msg_put(t, &m) == -1 || mbox_put(t, &mb) == -1)
+	if (msg_put(t, &m, 0) == -1 || mbox_put(t, &mb) == -1)
 		return -1;
 	return 1;
 }
@@ -776,15 +898,13 @@ store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 {
 	struct store_mailbox mb;
 	struct store_msg m;
-	uint8_t key[8];
 	int rc;
 
 	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
 		return rc;
 	if (mailbox_must_get(t, mailbox_id, &mb) != 1)
 		return -1;
-	msg_key(key, mailbox_id, uid);
-	if (sdb_del(t, DB_MSGS, key, 8) == -1 || body_unref(t, m.body) == -1)
+	if (msg_del(t, mailbox_id, uid) == -1 || body_unref(t, m.body) == -1)
 		return -1;
 	mb.messages--;
 	mb.bytes -= m.size;
@@ -816,28 +936,29 @@ store_msg_move(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
 int
 mailbox_delete_messages(struct store_txn *t, uint32_t mailbox_id)
 {
+	struct store_msg m;
 	MDB_cursor *c;
 	MDB_val k, v;
-	uint8_t key[8];
-	uint32_t uid;
+	uint8_t key[4];
 	int rc;
 
 	/* Expunge one at a time: each keeps every counter exact. */
+	be32enc(key, mailbox_id);
 	for (;;) {
 		if (sdb_cursor(t, DB_MSGS, &c) == -1)
 			return -1;
-		msg_key(key, mailbox_id, 0);
-		k.mv_size = 8;
+		k.mv_size = 4;
 		k.mv_data = key;
-		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
-		if (rc != 0 || be32dec(k.mv_data) != mailbox_id) {
-			mdb_cursor_close(c);
-			return rc == 0 || rc == MDB_NOTFOUND ? 0 :
-			    sdb_error(t, rc, "msgs");
-		}
-		uid = be32dec((uint8_t *)k.mv_data + 4);
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
+		if (rc == 0)
+			rc = msg_decode(&v, mailbox_id, &m) == -1 ? -2 : 0;
 		mdb_cursor_close(c);
-		if (store_msg_expunge(t, mailbox_id, uid) == -1)
+		if (rc == -2)
+			return -1;
+		if (rc != 0)
+			return rc == MDB_NOTFOUND ? 0 :
+			    sdb_error(t, rc, "msgs");
+		if (store_msg_expunge(t, mailbox_id, m.uid) == -1)
 			return -1;
 	}
 }

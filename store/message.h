@@ -23,8 +23,11 @@
 #define STORE_F_DRAFT		0x10
 #define STORE_F_ALL		0x1f
 
-/* Keywords: space-separated atoms, at most this many bytes in all. */
-#define STORE_KEYWORDS_MAX	1023
+/*
+ * Keywords: space-separated atoms, at most this many bytes in all (a row
+ * must fit LMDB's 511-byte limit on sorted duplicate values).
+ */
+#define STORE_KEYWORDS_MAX	400
 /* Largest message the store accepts (a limit on memory, not policy). */
 #define STORE_MSG_MAX		(1ULL << 31)
 
@@ -33,7 +36,7 @@
 struct store_msg {
 	uint32_t	mailbox_id;
 	uint32_t	uid;
-	uint8_t		body[STORE_HASH_LEN];	/* body key (SHA-256) */
+	uint64_t	body;		/* body id (shared by copies) */
 	int64_t		internal_date;
 	uint64_t	size;
 	uint32_t	flags;
@@ -93,7 +96,7 @@ int	store_msg_read(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
 int	store_msg_read_range(struct store_txn *, uint32_t mailbox_id,
 	    uint32_t uid, uint64_t off, size_t len, void *buf, size_t *len_r);
 /* Reads a body by key (store check, export). */
-int	store_body_read(struct store_txn *, const uint8_t *body,
+int	store_body_read(struct store_txn *, uint64_t body,
 	    void **data_r, size_t *len_r);
 
 enum store_flag_mode { STORE_FLAGS_SET, STORE_FLAGS_ADD, STORE_FLAGS_REMOVE };

@@ -24,6 +24,7 @@ enum store_db {
 	DB_MBOX,
 	DB_MSGS,
 	DB_BODIES,
+	DB_BODYHASH,	/* SHA-256 of a message -> body id */
 	DB_BLOBS,
 	DB_BLOBDATA,	/* fragment id -> compressed bytes of a blob */
 	DB_LOCKS,
@@ -109,14 +110,18 @@ struct body_seg {
 struct body_rec {
 	uint32_t	 refcount;
 	uint64_t	 size;
+	uint8_t		 hash[32];	/* SHA-256 of the whole message */
 	size_t		 nsegs;
 	struct body_seg	*segs;
 };
-int	body_get(struct store_txn *, const uint8_t *key, struct body_rec *r);
+int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
 void	body_rec_clear(struct body_rec *);
 /* refcount - 1; deletes the body and unrefs its blobs at 0. */
-int	body_unref(struct store_txn *, const uint8_t *key);
-int	body_ref(struct store_txn *, const uint8_t *key);
+int	body_unref(struct store_txn *, uint64_t id);
+int	body_ref(struct store_txn *, uint64_t id);
+/* Decodes a msgs value (uid first) into m; -1 CORRUPT. */
+struct store_msg;
+int	msg_decode(const MDB_val *, uint32_t mailbox_id, struct store_msg *);
 
 /* blob.c */
 struct blob_rec {
@@ -127,11 +132,12 @@ struct blob_rec {
 	uint64_t	stored_len;
 	uint64_t	first_frag;
 	uint32_t	nfrags;
+	uint8_t		kind;		/* DICT_HEADER or DICT_BODY */
 };
 #define BLOB_CODEC_RAW		0
 #define BLOB_CODEC_ZSTD		1
 /* Compressed data is kept in values that stay inside one leaf page. */
-#define BLOB_FRAG_MAX		2000
+#define BLOB_FRAG_MAX		492
 
 int	blob_get(struct store_txn *, const uint8_t *hash, struct blob_rec *r);
 int	blob_put_rec(struct store_txn *, const uint8_t *hash,
@@ -146,7 +152,10 @@ int	blob_unref(struct store_txn *, const uint8_t *hash);
  */
 int	blob_read(struct store_txn *, const uint8_t *hash, uint8_t *out,
 	    size_t outlen, int verify);
-/* Compresses raw bytes with the current dictionary for kind. */
+/*
+ * Compresses raw bytes with the current dictionary of their kind
+ * (DICT_HEADER for a header block, DICT_BODY for anything else).
+ */
 int	blob_compress(struct store *, struct store_txn *, int kind,
 	    const void *, size_t,
 	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
