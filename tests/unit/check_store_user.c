@@ -577,6 +577,7 @@ main(void)
 	SRunner *sr = srunner_create(user_suite());
 	int failed;
 
+	tu_init();
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -1,5 +1,6 @@
 /* testutil.c - see testutil.h */
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <check.h>
 #include <errno.h>
@@ -16,16 +17,51 @@
 static int	rm_one(const char *, const struct stat *, int, struct FTW *);
 static int	du_one(const char *, const struct stat *, int, struct FTW *);
 
+static void	cleanup_base(void);
+
 static uint64_t	du_total;
+static char	*base;		/* see tu_init() */
+static pid_t	 base_pid;
 static char	problems[4096];
 static size_t	nproblems;
+
+/*
+ * A failing Check assertion ends the forked test process without running
+ * its teardown, so test dirs live under one base dir made by tu_init() in
+ * the runner process, which removes it when the runner exits.  Forked
+ * test processes inherit the atexit handler; the pid check keeps them
+ * from removing the base.
+ */
+static void
+cleanup_base(void)
+{
+	if (base != NULL && getpid() == base_pid)
+		tu_rmtree(base);
+}
+
+void
+tu_init(void)
+{
+	if (base != NULL)
+		return;
+	base = xstrdup("/tmp/vellum-unit-XXXXXX");
+	if (mkdtemp(base) == NULL) {
+		fprintf(stderr, "mkdtemp %s: %s\n", base, strerror(errno));
+		abort();
+	}
+	base_pid = getpid();
+	atexit(cleanup_base);
+}
 
 char *
 tu_tmpdir(const char *tag)
 {
 	char *path;
 
-	path = xasprintf("/tmp/vellum-%s-XXXXXX", tag);
+	if (base != NULL)
+		path = xasprintf("%s/%s-XXXXXX", base, tag);
+	else
+		path = xasprintf("/tmp/vellum-%s-XXXXXX", tag);
 	if (mkdtemp(path) == NULL) {
 		fprintf(stderr, "mkdtemp %s: %s\n", path, strerror(errno));
 		abort();

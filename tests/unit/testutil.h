@@ -20,7 +20,13 @@
 #include "store/store.h"
 #include "store/user.h"
 
-/* mkdtemp under /tmp; the result is malloc'd.  Aborts on failure. */
+/*
+ * Call first in main(): makes /tmp/vellum-unit-XXXXXX, under which
+ * tu_tmpdir() makes each test's dir, and removes it all when the runner
+ * exits (even after failed tests, whose teardown never ran).
+ */
+void	 tu_init(void);
+/* mkdtemp under the base dir (or /tmp); malloc'd.  Aborts on failure. */
 char	*tu_tmpdir(const char *tag);
 /* rm -rf; tolerates a missing path. */
 void	 tu_rmtree(const char *path);
