@@ -230,7 +230,8 @@ check_users(struct store_txn *t, struct check *c)
 	uint64_t bytes, messages;
 	int rc;
 
-	qsort(c->usage, c->nusage, sizeof(*c->usage), usage_cmp);
+	if (c->nusage > 0)
+		qsort(c->usage, c->nusage, sizeof(*c->usage), usage_cmp);
 	if (sdb_cursor(t, DB_USERS, &cur) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -272,7 +273,8 @@ check_bodies(struct store_txn *t, struct check *c)
 	uint64_t sum, id;
 	int rc;
 
-	qsort(c->bodyrefs, c->nbodyrefs, sizeof(uint64_t), id_cmp);
+	if (c->nbodyrefs > 0)
+		qsort(c->bodyrefs, c->nbodyrefs, sizeof(uint64_t), id_cmp);
 	if (sdb_cursor(t, DB_BODIES, &cur) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -325,7 +327,8 @@ check_blobs(struct store_txn *t, struct check *c)
 	char h[17];
 	int rc;
 
-	qsort(c->blobrefs, c->nblobrefs, 32, key_cmp);
+	if (c->nblobrefs > 0)
+		qsort(c->blobrefs, c->nblobrefs, 32, key_cmp);
 	for (pos = 0; pos < c->nblobrefs; pos++)
 		if ((pos == 0 || memcmp(c->blobrefs + pos * 32,
 		    c->blobrefs + (pos - 1) * 32, 32) != 0) &&
