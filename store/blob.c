@@ -107,7 +107,7 @@ blob_write_data(struct store_txn *t, struct blob_rec *b, const void *data,
 	b->first_frag = 0;
 	if (n == 0)
 		return 0;
-	if (sdb_counter_add(t, "next_frag", n, &first) == -1)
+	if (sdb_next_id(t, DB_BLOBDATA, &first) == -1)
 		return -1;
 	b->first_frag = first;
 	for (i = 0; i < n; i++) {

@@ -356,8 +356,11 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		if (rc == -1 || blob_put_rec(t, s->hash, &b) == -1)
 			goto fail;
 	}
-	/* Increasing ids: appended, the pages of `bodies` fill. */
-	if (sdb_counter_add(t, "next_body", 1, &id) == -1)
+	/*
+	 * Increasing ids: appended, the pages of `bodies` fill.  The id of a
+	 * deleted last body may be given again: nothing refers to it then.
+	 */
+	if (sdb_next_id(t, DB_BODIES, &id) == -1)
 		goto fail;
 	be64enc(idb, id);
 	rc = body_put(t, id, &body, MDB_APPEND);

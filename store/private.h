@@ -65,6 +65,12 @@ int	sdb_put(struct store_txn *, enum store_db, const void *, size_t,
 int	sdb_del(struct store_txn *, enum store_db, const void *, size_t);
 int	sdb_cursor(struct store_txn *, enum store_db, MDB_cursor **);
 int	sdb_error(struct store_txn *, int rc, const char *what);
+/*
+ * The id after the highest key of a table keyed by 8-byte big-endian ids
+ * (1 when empty).  Used instead of a meta counter where ids may be reused
+ * once nothing refers to them, so that an append dirties no meta page.
+ */
+int	sdb_next_id(struct store_txn *, enum store_db, uint64_t *next_r);
 /* Reserves n values of a meta counter (starting at 1); the first in *r. */
 int	sdb_counter_add(struct store_txn *, const char *name, uint64_t n,
 	    uint64_t *first_r);

@@ -503,3 +503,27 @@ sdb_counter_add(struct store_txn *t, const char *name, uint64_t n,
 	*first_r = last + 1;
 	return 0;
 }
+
+int
+sdb_next_id(struct store_txn *t, enum store_db db, uint64_t *next_r)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (sdb_cursor(t, db, &c) == -1)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*next_r = 1;
+		return 0;
+	}
+	if (rc != 0)
+		return sdb_error(t, rc, db_names[db]);
+	if (k.mv_size != 8)
+		return err_set(ERR_CORRUPT, "%s: key of %zu bytes, not 8",
+		    db_names[db], k.mv_size);
+	*next_r = be64dec(k.mv_data) + 1;
+	return 0;
+}
