@@ -21,7 +21,7 @@
 #include "dict.h"
 #include "private.h"
 
-#define STORE_ZSTD_LEVEL	9
+#define STORE_ZSTD_LEVEL	6
 #define BLOB_RAW_BELOW		64	/* not worth compressing */
 
 struct store_dict {
