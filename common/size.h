@@ -13,8 +13,9 @@
 /* 0 and *bytes_r set; -1 with ERR_INVALID when the text is not a size. */
 int	size_parse(const char *text, uint64_t *bytes_r);
 /*
- * Writes the shortest exact form ("500M", "60K", "1536") when the value is a
- * whole multiple, else one decimal ("1.5G").  Returns buf.
+ * Writes the shortest exact form ("500M", "60K", "1000") when the value is a
+ * whole multiple of its unit, else one decimal ("1.5K" for 1536).  Returns
+ * buf.
  */
 char	*size_format(uint64_t bytes, char *buf, size_t bufsize);
 

@@ -143,6 +143,18 @@ store_mailbox_get(struct store_txn *t, uint32_t user_id, const char *name,
 	return rc;
 }
 
+/* Like store_mailbox_get(), but a missing mailbox is a NOTFOUND error. */
+static int
+mailbox_find(struct store_txn *t, uint32_t user_id, const char *name,
+    struct store_mailbox *mb)
+{
+	int rc;
+
+	if ((rc = store_mailbox_get(t, user_id, name, mb)) == 0)
+		return err_set(ERR_NOTFOUND, "no mailbox '%s'", name);
+	return rc;
+}
+
 /* A new UIDVALIDITY: the time, but always above every earlier one. */
 static int
 mailbox_uidvalidity(struct store_txn *t, uint32_t *r)
@@ -296,9 +308,8 @@ store_mailbox_rename(struct store_txn *t, uint32_t user_id,
 	if (mailbox_name(oldname, from) == -1 ||
 	    mailbox_name(newname, to) == -1)
 		return -1;
-	if ((rc = store_mailbox_get(t, user_id, from, &mb)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox '%s'",
-		    from);
+	if (mailbox_find(t, user_id, from, &mb) == -1)
+		return -1;
 	if ((rc = store_mailbox_get(t, user_id, to, &dst)) != 0)
 		return rc == -1 ? -1 : err_set(ERR_EXISTS, "mailbox '%s' "
 		    "already exists", to);
@@ -371,11 +382,9 @@ int
 store_mailbox_delete(struct store_txn *t, uint32_t user_id, const char *name)
 {
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, user_id, name, &mb)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox '%s'",
-		    name);
+	if (mailbox_find(t, user_id, name, &mb) == -1)
+		return -1;
 	if (strcmp(mb.name, "INBOX") == 0)
 		return err_set(ERR_PERM, "INBOX cannot be deleted");
 	return mailbox_delete(t, &mb);
@@ -386,11 +395,9 @@ store_mailbox_subscribe(struct store_txn *t, uint32_t user_id,
     const char *name, int subscribed)
 {
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, user_id, name, &mb)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox '%s'",
-		    name);
+	if (mailbox_find(t, user_id, name, &mb) == -1)
+		return -1;
 	mb.subscribed = subscribed != 0;
 	return mbox_put(t, &mb) == -1 ? -1 : 1;
 }
@@ -400,11 +407,9 @@ store_mailbox_set_special_use(struct store_txn *t, uint32_t user_id,
     const char *name, uint32_t special_use)
 {
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, user_id, name, &mb)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox '%s'",
-		    name);
+	if (mailbox_find(t, user_id, name, &mb) == -1)
+		return -1;
 	mb.special_use = special_use;
 	return mbox_put(t, &mb) == -1 ? -1 : 1;
 }

@@ -884,10 +884,13 @@ store_msg_copy(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
 		return rc;
 	if (mailbox_must_get(t, dst_mailbox, &mb) != 1)
 		return -1;
-	/* A copy over quota is refused outright (IMAP NO [OVERQUOTA]). */
+	/*
+	 * A copy over quota is refused outright (IMAP NO [OVERQUOTA]): -1,
+	 * with the NOQUOTA error msg_quota() set.
+	 */
 	if ((append_flags & STORE_APPEND_QUOTA) &&
-	    (rc = msg_quota(t, &mb, m.size)) != 1)
-		return rc == 0 ? err_set(ERR_NOQUOTA, "%s", err_msg()) : -1;
+	    msg_quota(t, &mb, m.size) != 1)
+		return -1;
 	if (body_ref(t, m.body) == -1 ||
 	    msg_link(t, &mb, &m, append_flags) == -1)
 		return -1;

@@ -111,11 +111,15 @@ int	store_msg_set_flags(struct store_txn *, uint32_t mailbox_id,
 /*
  * Copies a message (a new row, the body's refcount + 1, no bytes).  The
  * target may belong to another user; its usage grows.  1 done, 0 no such
- * message.
+ * message.  With STORE_APPEND_QUOTA a copy that does not fit fails with
+ * NOQUOTA (-1: nothing is kept, not even the over-quota mark).
  */
 int	store_msg_copy(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
 	    uint32_t dst_mailbox, unsigned append_flags, uint32_t *uid_r);
-/* Copy then expunge the source, in the same transaction. */
+/*
+ * Copy then expunge the source, in the same transaction.  Errors:
+ * INVALID (source and target are the same mailbox).
+ */
 int	store_msg_move(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
 	    uint32_t dst_mailbox, uint32_t *uid_r);
 /* Removes a message; its body and blobs go when nothing refers to them. */

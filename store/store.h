@@ -9,7 +9,9 @@
  * Conventions of every store function: -1 is an error with err_set()
  * called (common/error.h gives the class), 0 is "not found" where a third
  * case exists, 1 (or 0 where there is none) is success.  Structures filled
- * through _r parameters are owned by the caller.
+ * through _r parameters are owned by the caller.  A function that fails
+ * inside a write transaction may have changed it already: return -1 from
+ * the transaction body so that store_write() aborts it.
  */
 #ifndef VELLUM_STORE_H
 #define VELLUM_STORE_H

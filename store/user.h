@@ -83,7 +83,8 @@ int	store_password_verify(const char *hash, const char *password);
 /*
  * Normalises a login or address into buf (STORE_ADDRESS_MAX + 1): lower
  * case, '#' as the domain separator accepted (user#domain).  "@domain"
- * (catch-all) is allowed when allow_catchall is set.  Errors: INVALID.
+ * (catch-all) is allowed when allow_catchall is set.  0 done.  Errors:
+ * INVALID.
  */
 int	store_address_normalize(const char *in, char *buf, int allow_catchall);
 
