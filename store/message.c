@@ -239,25 +239,33 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 	MDB_stat ms;
 	MDB_txn *txn;
 	uint32_t id;
-	int trained = 0;
+	int rc, train = 0;
 
 	*r = NULL;
 	if (len >= STORE_MSG_MAX)
 		return err_set(ERR_TOOBIG, "message of %zu bytes is larger "
 		    "than the store's limit", len);
-	/* The first dictionary, once there are enough headers to learn. */
-	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) == 0) {
+	/*
+	 * The first dictionaries, once there are enough messages to learn
+	 * from.  Looked at until a dictionary exists or training ran once in
+	 * this process (too few samples is not worth a retry per message).
+	 */
+	if (!st->dict_tried && !(st->flags & STORE_RDONLY) &&
+	    mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) == 0) {
 		struct store_txn t = { st, txn, 0, 0 };
 
-		if (mdb_stat(txn, st->dbi[DB_BODIES], &ms) == 0 &&
-		    ms.ms_entries >= STORE_DICT_TRAIN_AFTER &&
-		    !(st->flags & STORE_RDONLY) &&
-		    dict_current(&t, DICT_HEADER, &id) == 0)
-			trained = 1;
+		if ((rc = dict_current(&t, DICT_HEADER, &id)) != 0)
+			st->dict_tried = 1;	/* exists already */
+		else if (mdb_stat(txn, st->dbi[DB_BODIES], &ms) == 0 &&
+		    ms.ms_entries >= STORE_DICT_TRAIN_AFTER)
+			train = 1;
 		mdb_txn_abort(txn);
 	}
-	if (trained && store_dict_train(st, 1) == -1)
-		log_warnx("dictionary training failed: %s", err_msg());
+	if (train) {
+		st->dict_tried = 1;
+		if (store_dict_train(st, 1) == -1)
+			log_warnx("dictionary training failed: %s", err_msg());
+	}
 
 	p = xcalloc(1, sizeof(*p));
 	p->st = st;

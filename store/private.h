@@ -48,6 +48,7 @@ struct store {
 	ZSTD_CCtx		*cctx;
 	ZSTD_DCtx		*dctx;
 	struct store_dict	*dicts;	/* loaded dictionaries */
+	int			 dict_tried;	/* auto-training ran once */
 };
 
 struct store_txn {
