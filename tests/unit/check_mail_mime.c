@@ -40,7 +40,7 @@ struct gen {
 	size_t			 nwant, capwant;
 };
 
-static Suite	*mime_suite(void);
+static Suite	*mime_suite(int);
 static void	 sb_add(struct sb *, const void *, size_t);
 static void	 sb_adds(struct sb *, const char *);
 static void	 sb_addf(struct sb *, const char *, ...)
@@ -460,6 +460,23 @@ START_TEST(test_content_type_truncates)
 	    sizeof(type), boundary, sizeof(boundary));
 	ck_assert_msg(strcmp(boundary, "abc") == 0, "unquoted boundary "
 	    "\"%.4s\", wanted \"abc\"", boundary);
+}
+END_TEST
+
+/*
+ * KNOWN BUG (reported to the lead, mail/mime.c not fixed yet): a ';'
+ * inside a quoted parameter value is taken for a parameter separator,
+ * so the boundary comes out as "evil\"" instead of "good".  This test
+ * is in the "known_bugs" case, which runs only with the argument
+ * "known-bugs" (meson: unit-mail_mime-known-bugs, should_fail); when
+ * mime_content_type() is fixed, move the test to the "header" case.
+ */
+START_TEST(test_content_type_quoted_semicolon)
+{
+	ct_is("multipart/mixed; name=\"a;boundary=evil\"; boundary=good",
+	    "multipart/mixed", "good");
+	ct_is("multipart/mixed; x=\"; boundary=no\"; boundary=\"yes\"",
+	    "multipart/mixed", "yes");
 }
 END_TEST
 
@@ -1173,12 +1190,20 @@ START_TEST(test_segments_corpus)
 }
 END_TEST
 
+/* known_bugs: only the tests of behaviour mail/mime.c lacks so far. */
 static Suite *
-mime_suite(void)
+mime_suite(int known_bugs)
 {
 	Suite *s = suite_create("mail_mime");
 	TCase *tc;
 
+	if (known_bugs) {
+		/* Documented behaviour that mail/mime.c does not have yet. */
+		tc = tcase_create("known_bugs");
+		tcase_add_test(tc, test_content_type_quoted_semicolon);
+		suite_add_tcase(s, tc);
+		return s;
+	}
 	tc = tcase_create("header");
 	tcase_add_test(tc, test_header_end);
 	tcase_add_test(tc, test_header_get);
@@ -1208,10 +1233,12 @@ mime_suite(void)
 	return s;
 }
 
+/* "check_mail_mime known-bugs" runs only the known_bugs case. */
 int
-main(void)
+main(int argc, char **argv)
 {
-	SRunner *sr = srunner_create(mime_suite());
+	SRunner *sr = srunner_create(mime_suite(argc > 1 &&
+	    strcmp(argv[1], "known-bugs") == 0));
 	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
