@@ -176,6 +176,12 @@ maildir_folder_to_name(const char *dirname, char *buf, size_t bufsize)
 		    (lo = maildir_hexval(p[2])) >= 0) {
 			c = (char)(hi * 16 + lo);
 			p += 2;
+			/* Only what maildir_folder_from_name() escapes: a
+			 * decoded '/' would add a level, a NUL cut it. */
+			if (c != '.' && c != '\\')
+				return err_set(ERR_INVALID, "Maildir++ folder "
+				    "'%s': only \\2e and \\5c are escapes",
+				    dirname);
 		} else
 			c = *p;
 		if (maildir_put(buf, bufsize, &pos, &c, 1) < 0)

@@ -67,8 +67,9 @@ char	*maildir_flags_format(unsigned flags, char buf[MAILDIR_FLAGS_MAX]);
 unsigned	maildir_flags_parse(const char *letters);
 
 /*
- * ".Foo.Bar" -> "Foo/Bar".  Returns 1, or -1: ERR_INVALID when the name
- * does not start with '.', has an empty level or is "." or "..";
+ * ".Foo.Bar" -> "Foo/Bar", with "\2e" and "\5c" decoded to '.' and '\'.
+ * Returns 1, or -1: ERR_INVALID when the name does not start with '.',
+ * has an empty level, is "." or "..", or escapes any other byte;
  * ERR_LIMIT when buf is too small.
  */
 int	maildir_folder_to_name(const char *dirname, char *buf,

@@ -77,17 +77,70 @@ mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
 	return 1;
 }
 
+/* Skips white space and (nested) comments. */
+static const char *
+mime_skip_cfws(const char *p)
+{
+	int depth;
+
+	for (;;) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (*p != '(')
+			return p;
+		for (depth = 0; *p != '\0'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '(')
+				depth++;
+			else if (*p == ')' && --depth == 0) {
+				p++;
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * Reads a token or a quoted string at p into out (unquoted, truncated to
+ * outsize - 1); returns the position after it.
+ */
+static const char *
+mime_param_value(const char *p, char *out, size_t outsize)
+{
+	size_t o = 0;
+
+	if (*p == '"') {
+		for (p++; *p != '\0' && *p != '"'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (o + 1 < outsize)
+				out[o++] = *p;
+		}
+		if (*p == '"')
+			p++;
+	} else {
+		for (; *p != '\0' && *p != ';' && *p != ' ' && *p != '\t' &&
+		    *p != '('; p++)
+			if (o + 1 < outsize)
+				out[o++] = *p;
+	}
+	if (outsize > 0)
+		out[o] = '\0';
+	return p;
+}
+
 void
 mime_content_type(const char *value, char *type, size_t typesize,
     char *boundary, size_t boundarysize)
 {
-	const char *p = value, *q;
-	size_t o = 0;
+	const char *p, *name;
+	char scratch[2];
+	size_t o = 0, namelen;
 
 	if (boundarysize > 0)
 		boundary[0] = '\0';
-	while (*p == ' ' || *p == '\t')
-		p++;
+	p = mime_skip_cfws(value);
 	while (*p != '\0' && *p != ';' && *p != ' ' && *p != '\t' &&
 	    *p != '(') {
 		if (o + 1 < typesize)
@@ -96,38 +149,40 @@ mime_content_type(const char *value, char *type, size_t typesize,
 	}
 	if (typesize > 0)
 		type[o] = '\0';
-	/* Parameters: find boundary=, quoted or not. */
-	while ((q = strchr(p, ';')) != NULL) {
-		p = q + 1;
-		while (*p == ' ' || *p == '\t')
-			p++;
-		if (strncasecmp(p, "boundary", 8) != 0)
+	/*
+	 * Parameters: name = value, where a value may be a quoted string
+	 * holding ';' or '=' (which must not end it), with comments
+	 * anywhere between.  The first boundary wins.
+	 */
+	for (;;) {
+		p = mime_skip_cfws(p);
+		if (*p == '"') {	/* stray quoted text: skip it whole */
+			p = mime_param_value(p, scratch, sizeof(scratch));
 			continue;
-		q = p + 8;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		if (*q != '=')
-			continue;
-		q++;
-		while (*q == ' ' || *q == '\t')
-			q++;
-		o = 0;
-		if (*q == '"') {
-			for (q++; *q != '\0' && *q != '"'; q++) {
-				if (*q == '\\' && q[1] != '\0')
-					q++;
-				if (o + 1 < boundarysize)
-					boundary[o++] = *q;
-			}
-		} else {
-			for (; *q != '\0' && *q != ';' && *q != ' ' &&
-			    *q != '\t'; q++)
-				if (o + 1 < boundarysize)
-					boundary[o++] = *q;
 		}
-		if (boundarysize > 0)
-			boundary[o] = '\0';
-		return;
+		if (*p != ';' && *p != '\0') {
+			p++;
+			continue;
+		}
+		if (*p == '\0')
+			return;
+		p = mime_skip_cfws(p + 1);
+		name = p;
+		while (*p != '\0' && *p != '=' && *p != ';' && *p != ' ' &&
+		    *p != '\t' && *p != '(' && *p != '"')
+			p++;
+		namelen = (size_t)(p - name);
+		p = mime_skip_cfws(p);
+		if (*p != '=')
+			continue;
+		p = mime_skip_cfws(p + 1);
+		if (namelen == 8 && strncasecmp(name, "boundary", 8) == 0 &&
+		    boundarysize > 0) {
+			p = mime_param_value(p, boundary, boundarysize);
+			if (boundary[0] != '\0')
+				return;
+		} else
+			p = mime_param_value(p, scratch, sizeof(scratch));
 	}
 }
 

@@ -40,7 +40,7 @@ struct gen {
 	size_t			 nwant, capwant;
 };
 
-static Suite	*mime_suite(int);
+static Suite	*mime_suite(void);
 static void	 sb_add(struct sb *, const void *, size_t);
 static void	 sb_adds(struct sb *, const char *);
 static void	 sb_addf(struct sb *, const char *, ...)
@@ -464,12 +464,9 @@ START_TEST(test_content_type_truncates)
 END_TEST
 
 /*
- * KNOWN BUG (reported to the lead, mail/mime.c not fixed yet): a ';'
- * inside a quoted parameter value is taken for a parameter separator,
- * so the boundary comes out as "evil\"" instead of "good".  This test
- * is in the "known_bugs" case, which runs only with the argument
- * "known-bugs" (meson: unit-mail_mime-known-bugs, should_fail); when
- * mime_content_type() is fixed, move the test to the "header" case.
+ * A ';' or "boundary=" inside a quoted parameter value is part of that
+ * value, not a parameter of its own; comments may stand between
+ * parameters.
  */
 START_TEST(test_content_type_quoted_semicolon)
 {
@@ -477,6 +474,9 @@ START_TEST(test_content_type_quoted_semicolon)
 	    "multipart/mixed", "good");
 	ct_is("multipart/mixed; x=\"; boundary=no\"; boundary=\"yes\"",
 	    "multipart/mixed", "yes");
+	ct_is("multipart/mixed; (c) boundary=x", "multipart/mixed", "x");
+	ct_is("multipart/mixed (a comment); charset=\"x\" (more);"
+	    " boundary = \"b c\"", "multipart/mixed", "b c");
 }
 END_TEST
 
@@ -1190,20 +1190,12 @@ START_TEST(test_segments_corpus)
 }
 END_TEST
 
-/* known_bugs: only the tests of behaviour mail/mime.c lacks so far. */
 static Suite *
-mime_suite(int known_bugs)
+mime_suite(void)
 {
 	Suite *s = suite_create("mail_mime");
 	TCase *tc;
 
-	if (known_bugs) {
-		/* Documented behaviour that mail/mime.c does not have yet. */
-		tc = tcase_create("known_bugs");
-		tcase_add_test(tc, test_content_type_quoted_semicolon);
-		suite_add_tcase(s, tc);
-		return s;
-	}
 	tc = tcase_create("header");
 	tcase_add_test(tc, test_header_end);
 	tcase_add_test(tc, test_header_get);
@@ -1211,6 +1203,7 @@ mime_suite(int known_bugs)
 	tcase_add_test(tc, test_header_get_truncates);
 	tcase_add_test(tc, test_content_type);
 	tcase_add_test(tc, test_content_type_truncates);
+	tcase_add_test(tc, test_content_type_quoted_semicolon);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("segments");
@@ -1233,12 +1226,10 @@ mime_suite(int known_bugs)
 	return s;
 }
 
-/* "check_mail_mime known-bugs" runs only the known_bugs case. */
 int
-main(int argc, char **argv)
+main(void)
 {
-	SRunner *sr = srunner_create(mime_suite(argc > 1 &&
-	    strcmp(argv[1], "known-bugs") == 0));
+	SRunner *sr = srunner_create(mime_suite());
 	int failed;
 
 	srunner_run_all(sr, CK_NORMAL);
