@@ -327,7 +327,9 @@ END_TEST
 START_TEST(test_folder_invalid)
 {
 	static const char *const baddirs[] = { "Foo", "", ".", "..", ".a..b",
-	    ".a.", "..a", ".a/b", "./" };
+	    ".a.", "..a", ".a/b", "./",
+	    /* escapes other than \2e and \5c: a level or a NUL */
+	    ".a\\2fb", ".a\\00b", ".a\\41" };
 	static const char *const badnames[] = { "", "/a", "a/", "a//b", "/" };
 	char buf[64];
 	size_t i;
