@@ -523,7 +523,7 @@ round_trip(const char *const *msgs, const size_t *lens, size_t n,
 	struct split *v;
 	struct sb all = { 0 };
 	size_t i, got, olen;
-	char *one, a[256], b[256], sender[32];
+	char *one, a[256], b[256], sender[64];
 
 	for (i = 0; i < n; i++) {
 		snprintf(sender, sizeof(sender), "s%zu@example.org", i);
