@@ -77,6 +77,7 @@ struct mail_job {
 
 struct mail_item {
 	struct store_prepared	*p;
+	char			*data;	/* p points into it until freed */
 	uint32_t		 mailbox_id;
 	int64_t			 date;
 	uint32_t		 flags;
@@ -291,6 +292,7 @@ mail_flush(struct mail_imp *imp)
 	}
 	for (i = 0; i < imp->n; i++) {
 		store_prepared_free(&imp->items[i].p);
+		free(imp->items[i].data);
 		free(imp->items[i].keywords);
 		free(imp->items[i].label);
 	}
@@ -305,18 +307,23 @@ mail_add(struct mail_imp *imp, const char *folder, const char *data,
 {
 	struct mail_item *it;
 	struct store_prepared *p;
+	char *copy;
 	uint32_t id;
 
 	if (mail_box(imp, folder, &id) < 0) {
 		mail_fail(imp, label, "folder %s: %s", folder, err_msg());
 		return;
 	}
-	if (store_msg_prepare(imp->ctl->store, data, len, &p) < 0) {
+	/* The prepared message refers to its bytes until the batch ends. */
+	copy = xmemdup(data, len == 0 ? 1 : len);
+	if (store_msg_prepare(imp->ctl->store, copy, len, &p) < 0) {
 		mail_fail(imp, label, "%s", err_msg());
+		free(copy);
 		return;
 	}
 	it = &imp->items[imp->n++];
 	it->p = p;
+	it->data = copy;
 	it->mailbox_id = id;
 	it->date = date;
 	it->flags = flags;

@@ -35,6 +35,8 @@ struct store_prepared {
 	struct store	*st;
 	const uint8_t	*data;
 	size_t		 len;
+	size_t		 crlf_len;	/* with bare LFs as CRLF */
+	int		 noeol;		/* no final LF */
 	uint8_t		 body[32];
 	size_t		 nsegs;		/* 0 until cut */
 	struct prep_seg	*segs;
@@ -204,6 +206,21 @@ prep_cut(struct store_prepared *p)
 	free(ms);
 }
 
+/* The length with every LF not preceded by CR counted as CRLF. */
+static size_t
+prep_crlf_len(const uint8_t *data, size_t len)
+{
+	const uint8_t *p = data, *end = data + len, *nl;
+	size_t n = len;
+
+	while (p < end && (nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+		if (nl == data || nl[-1] != '\r')
+			n++;
+		p = nl + 1;
+	}
+	return n;
+}
+
 /* Compresses the segments that the store does not have yet. */
 static int
 prep_check(struct store_txn *t, void *ctx)
@@ -272,6 +289,8 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 	p->data = data;
 	p->len = len;
 	blob_sha256(data, len, p->body);
+	p->crlf_len = prep_crlf_len(p->data, len);
+	p->noeol = len > 0 && p->data[len - 1] != '\n';
 	if (store_read(st, prep_check, p) == -1) {
 		store_prepared_free(&p);
 		return -1;
@@ -389,7 +408,8 @@ fail:
  * duplicates sort by uid), then the record.  Appending under a new,
  * highest uid uses MDB_APPENDDUP, which fills pages.
  */
-#define MSG_ROW_FIXED	36
+#define MSG_ROW_FIXED	40
+#define MSG_ROW_NOEOL	0x80	/* flags byte: no final line end */
 
 static size_t
 msg_encode(const struct store_msg *m, uint8_t *out)
@@ -401,10 +421,12 @@ msg_encode(const struct store_msg *m, uint8_t *out)
 	be64enc(out + 5, m->body);
 	be64enc(out + 13, (uint64_t)m->internal_date);
 	be32enc(out + 21, (uint32_t)m->size);
-	out[25] = (uint8_t)m->flags;
+	out[25] = (uint8_t)((m->flags & STORE_F_ALL) |
+	    (m->no_final_newline ? MSG_ROW_NOEOL : 0));
 	be64enc(out + 26, m->modseq);
 	out[34] = (uint8_t)(kw >> 8);
 	out[35] = (uint8_t)kw;
+	be32enc(out + 36, (uint32_t)m->crlf_size);
 	memcpy(out + MSG_ROW_FIXED, m->keywords, kw);
 	return MSG_ROW_FIXED + kw;
 }
@@ -428,8 +450,10 @@ msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
 	m->body = be64dec(p + 5);
 	m->internal_date = (int64_t)be64dec(p + 13);
 	m->size = be32dec(p + 21);
-	m->flags = p[25];
+	m->flags = p[25] & STORE_F_ALL;
+	m->no_final_newline = (p[25] & MSG_ROW_NOEOL) != 0;
 	m->modseq = be64dec(p + 26);
+	m->crlf_size = be32dec(p + 36);
 	memcpy(m->keywords, p + MSG_ROW_FIXED, kw);
 	m->keywords[kw] = '\0';
 	return 0;
@@ -688,6 +712,8 @@ store_msg_append(struct store_txn *t, uint32_t mailbox_id,
 		return -1;
 	m.internal_date = internal_date != 0 ? internal_date : store_now();
 	m.size = p->len;
+	m.crlf_size = p->crlf_len;
+	m.no_final_newline = p->noeol;
 	m.flags = flags & STORE_F_ALL;
 	/* Quota first, so a refused message links nothing. */
 	if ((append_flags & STORE_APPEND_QUOTA) &&

@@ -29,7 +29,7 @@
  */
 #define STORE_KEYWORDS_MAX	400
 /* Largest message the store accepts (a limit on memory, not policy). */
-#define STORE_MSG_MAX		(1ULL << 31)
+#define STORE_MSG_MAX		(1ULL << 30)
 
 #define STORE_HASH_LEN		32
 
@@ -39,6 +39,13 @@ struct store_msg {
 	uint64_t	body;		/* body id (shared by copies) */
 	int64_t		internal_date;
 	uint64_t	size;
+	/*
+	 * Size with every bare LF written as CRLF (what IMAP's RFC822.SIZE
+	 * and POP3's LIST count), and whether the message lacks a final
+	 * line end (POP3 then sends one more CRLF before the ".").
+	 */
+	uint64_t	crlf_size;
+	int		no_final_newline;
 	uint32_t	flags;
 	uint64_t	modseq;
 	char		keywords[STORE_KEYWORDS_MAX + 1];

@@ -29,6 +29,7 @@ enum store_db {
 	DB_BLOBDATA,	/* fragment id -> compressed bytes of a blob */
 	DB_LOCKS,
 	DB_QUEUE,
+	DB_ACCESS,	/* client IP -> trusted until (POP-before-SMTP) */
 	DB_COUNT
 };
 

@@ -45,6 +45,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_BLOBDATA] = "blobdata",
 	[DB_LOCKS] = "locks",
 	[DB_QUEUE] = "queue",
+	[DB_ACCESS] = "access",
 };
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;

@@ -1,0 +1,100 @@
+/*
+ * config.h - vellum.conf: `key = value` lines, `#` comments, `[section]`
+ * headers on their own lines (DESIGN.md, "Configuration and defaults").
+ *
+ * A service section that is present means that service runs on the
+ * addresses of its `listen` key.  Unknown sections and keys, bad values
+ * and missing required keys are errors reported all at once, each as
+ * "FILE:LINE: message".  config_default() is the embedded default of
+ * `make run`: data in ./var, loopback-only unprivileged ports, plaintext
+ * authentication allowed (loopback only).
+ */
+#ifndef VELLUM_CONFIG_H
+#define VELLUM_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#define CONFIG_LISTEN_MAX	8
+#define CONFIG_HOST_MAX		255
+#define CONFIG_PORT_MAX		15
+
+enum config_svc {
+	SVC_SMTP,		/* [smtp]        port 25 style */
+	SVC_SUBMISSION,		/* [submission]  587, STARTTLS */
+	SVC_SMTPS,		/* [smtps]       465, implicit TLS */
+	SVC_LMTP,		/* [lmtp] */
+	SVC_IMAP,		/* [imap]        143, STARTTLS */
+	SVC_IMAPS,		/* [imaps]       993, implicit TLS */
+	SVC_POP3,		/* [pop3]        110, STLS */
+	SVC_POP3S,		/* [pop3s]       995, implicit TLS */
+	SVC_COUNT
+};
+
+struct config_listen {
+	char	host[CONFIG_HOST_MAX + 1];	/* "127.0.0.1", "::1", "*" */
+	char	port[CONFIG_PORT_MAX + 1];
+};
+
+struct config_service {
+	int			enabled;	/* the section is present */
+	size_t			nlisten;
+	struct config_listen	listen[CONFIG_LISTEN_MAX];
+};
+
+struct config {
+	char	path[PATH_MAX];		/* "" for the embedded default */
+	/* top level */
+	char	data_dir[PATH_MAX];	/* data_dir (required in a file) */
+	char	hostname[CONFIG_HOST_MAX + 1];	/* hostname, default gethostname */
+	int	log_syslog;		/* log = stderr | syslog (stderr) */
+	int	log_verbose;		/* log_level = info | debug (info: 1) */
+	char	user[64];		/* user = NAME: drop root to it ("") */
+	struct config_service svc[SVC_COUNT];
+	/* [tls] cert, key: "" means a self-signed pair in data_dir */
+	char	tls_cert[PATH_MAX];
+	char	tls_key[PATH_MAX];
+	/* [auth] */
+	int	auth_plaintext;		/* plaintext = yes|no (no) */
+	unsigned auth_fail_delay_ms;	/* fail_delay = 2000 (ms) */
+	unsigned auth_fail_max;		/* fail_max = 10 failures ... */
+	unsigned auth_fail_window;	/* fail_window = 600 s ... */
+	unsigned auth_lockout;		/* lockout = 900 s lock the IP out */
+	unsigned pop_before_smtp;	/* pop_before_smtp = 0 minutes (off) */
+	/* [limits] */
+	unsigned max_conn_per_ip;	/* connections_per_ip = 20 */
+	unsigned max_conn;		/* connections = 5000 */
+	unsigned idle_timeout;		/* idle_timeout = 600 s */
+	unsigned shutdown_grace;	/* shutdown_grace = 30 s */
+	/* [fs] */
+	int	fs_enabled;
+	char	fs_mountpoint[PATH_MAX];
+	/* [quota] */
+	unsigned quota_grace_days;	/* grace_days = 5 */
+};
+
+/* Fills c with the embedded default (see above). */
+void	config_default(struct config *c);
+
+/*
+ * Parses the file at path into c (defaults first, then the file).
+ * 0 on success.  -1 when the file cannot be read (ERR_NOTFOUND/ERR_TEMP,
+ * err_msg() says why) or holds errors: then *errors_r (malloc'd, caller
+ * frees) is every problem, one "FILE:LINE: message" per line, and the
+ * error class is ERR_INVALID.  errors_r may be NULL.
+ */
+int	config_load(const char *path, struct config *c, char **errors_r);
+
+/*
+ * Parses text as if it were the file named path (for tests and the
+ * embedded default).  Same results as config_load().
+ */
+int	config_parse(const char *path, const char *text, size_t len,
+	    struct config *c, char **errors_r);
+
+/* The section name of a service ("pop3s"). */
+const char *config_svc_name(enum config_svc);
+/* Whether a service speaks TLS from the first byte (smtps, imaps, pop3s). */
+int	config_svc_implicit_tls(enum config_svc);
+
+#endif

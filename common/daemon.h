@@ -1,0 +1,21 @@
+/*
+ * daemon.h - what every daemon does at start: parse `-c FILE` (and -d
+ * for debug logging), load the config, set up logging, open the store,
+ * and drop root after binding its ports.
+ */
+#ifndef VELLUM_DAEMON_H
+#define VELLUM_DAEMON_H
+
+struct config;
+
+/*
+ * Parses argv ("-c FILE", "-v" more logging, "-h"), loads the config
+ * (the embedded default without -c) into c, starts logging under name.
+ * Exits 2 with usage on bad arguments, 1 with the config errors printed.
+ */
+void	daemon_setup(const char *name, int argc, char **argv,
+	    struct config *c);
+/* Drops root to the config's user (if set and we are root). */
+int	daemon_drop_privileges(const struct config *);
+
+#endif
