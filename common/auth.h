@@ -13,12 +13,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct store;
 struct config;
 struct auth;
 
+/*
+ * Checks a login and password against the user database (common/ does
+ * not know the store: the daemon passes a checker built on
+ * store_user_login()).  1 ok with *user_id_r and addr_r (the normalised
+ * address) filled, 0 refused (err_msg() says why: unknown user, wrong
+ * password, disabled), -1 could not check (TEMP).
+ */
+typedef int auth_check_fn(const char *login, const char *password,
+	    uint32_t *user_id_r, char *addr_r, size_t addrsize, void *ctx);
+
 /* service: "pop", "imap" or "smtp" (the SASL service name). */
-int	auth_init(const char *service, struct store *, const struct config *);
+int	auth_init(const char *service, auth_check_fn *check, void *ctx,
+	    const struct config *);
 void	auth_done(void);
 
 /* Mechanisms to announce ("PLAIN LOGIN"), or "" when none may be used. */

@@ -387,3 +387,44 @@ store_user_list(struct store_txn *t, store_user_fn *fn, void *ctx)
 	mdb_cursor_close(c);
 	return r;
 }
+
+struct login {
+	const char		*login;
+	struct store_user	*u;
+};
+
+static int
+user_login_txn(struct store_txn *t, void *ctx)
+{
+	struct login *l = ctx;
+
+	return store_user_find(t, l->login, l->u);
+}
+
+int
+store_user_login(struct store *st, const char *login, const char *password,
+    struct store_user *r)
+{
+	struct login l = { login, r };
+	int rc;
+
+	/* The hash is checked outside the snapshot: yescrypt is slow. */
+	if ((rc = store_read(st, user_login_txn, &l)) == -1)
+		return -1;
+	if (rc == 0) {
+		err_set(ERR_NOTFOUND, "no such user");
+		return 0;
+	}
+	if (!store_password_verify(r->pwhash, password)) {
+		err_set(ERR_PERM, r->pwhash[0] == '\0' ? "no password set" :
+		    "wrong password");
+		return 0;
+	}
+	if (r->disabled) {
+		err_set(ERR_PERM, "account disabled: %s",
+		    r->disabled_reason[0] != '\0' ? r->disabled_reason :
+		    "no reason given");
+		return 0;
+	}
+	return 1;
+}

@@ -75,6 +75,15 @@ int	store_user_quota_update(struct store_txn *, uint32_t id,
 int	store_user_quota_fits(const struct store_user *, uint64_t bytes,
 	    uint64_t messages);
 
+/*
+ * A login: finds the user by login (store_user_find()), checks the
+ * password and that the account is enabled, in its own read snapshot.
+ * 1 ok (*r filled), 0 refused (err_msg() says why: no such user, wrong
+ * password, disabled with its reason), -1 error.
+ */
+int	store_user_login(struct store *, const char *login,
+	    const char *password, struct store_user *r);
+
 /* Hashes password with yescrypt; *hash_r is malloc'd. */
 int	store_password_hash(const char *password, char **hash_r);
 /* 1 the password matches, 0 it does not (or hash is empty/invalid). */
