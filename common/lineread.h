@@ -13,7 +13,7 @@
 
 enum lineread_result {
 	LINE_NEED_MORE = 0,	/* no complete line yet: read more */
-	LINE_OK = 1,		/* *line_r/*len_r: a line without its end */
+	LINE_OK = 1,		/* buf[0..*linelen_r): a line without its end */
 	LINE_TOOLONG = 2,	/* a line over the limit was skipped */
 };
 
