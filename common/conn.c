@@ -1,0 +1,853 @@
+/*
+ * conn.c - see conn.h.
+ *
+ * Every connection is a bufferevent; with TLS it is an OpenSSL filter
+ * (STARTTLS) or an OpenSSL socket bufferevent (implicit TLS).  Input is
+ * cut into lines by lineread; a line is copied out of the buffer before
+ * the protocol sees it, so the protocol may start TLS or close from its
+ * callback.  Closed connections go on a reap list that an event made
+ * active runs after the current callbacks: nothing is freed under its
+ * own callback.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "conn.h"
+#include "error.h"
+#include "lineread.h"
+#include "log.h"
+#include "xmalloc.h"
+
+#define CONN_BACKLOG		128
+#define CONN_LINGER_MS		50	/* re-check unsent TLS output */
+#define CONN_LINGER_MAX		100	/* ... at most this many times */
+#define CONN_IPTABLE_SIZE	1021
+
+struct conn {
+	unsigned long		 id;
+	struct bufferevent	*bev;
+	const struct conn_ops	*ops;
+	void			*ctx;
+	struct lineread		 lr;
+	char			*line;		/* copy handed to on_line */
+	char			 peer[CONN_ADDR_MAX];
+	char			 lport[16];
+	int			 tls;
+	int			 paused;
+	int			 busy;		/* inside a command */
+	int			 closing;	/* flush, then reap */
+	int			 dead;		/* on the reap list */
+	int			 told_shutdown;
+	int			 linger;
+	struct event		*linger_ev;
+	struct conn		*prev, *next;	/* all connections */
+	struct conn		*reap_next;
+};
+
+struct listener {
+	struct evconnlistener	*evl;
+	int			 tls;
+	size_t			 line_max;
+	int			 bare_lf;
+	char			*refuse;
+	char			 port[16];
+	conn_accept_fn		*fn;
+	void			*arg;
+	struct listener		*next;
+};
+
+struct ipcount {
+	char		 ip[CONN_ADDR_MAX];
+	unsigned	 n;
+	struct ipcount	*next;
+};
+
+static struct event_base	*base;
+static const struct config	*cf;
+static SSL_CTX			*tls_ctx;
+static struct conn		*conns;
+static struct conn		*reap_list;
+static struct event		*reap_ev;
+static struct event		*sig_term, *sig_int;
+static struct event		*grace_ev;
+static struct listener		*listeners;
+static struct ipcount		*iptable[CONN_IPTABLE_SIZE];
+static unsigned			 nconns;
+static unsigned long		 next_id = 1;
+static int			 shutting_down;
+
+static void	conn_readcb(struct bufferevent *, void *);
+static void	conn_writecb(struct bufferevent *, void *);
+static void	conn_eventcb(struct bufferevent *, short, void *);
+static void	conn_kill(struct conn *);
+static void	conn_maybe_done(struct conn *);
+static void	conn_setup_bev(struct conn *);
+
+/* Per-IP connection counts ------------------------------------------ */
+
+static struct ipcount **
+ip_slot(const char *ip)
+{
+	unsigned h = 5381;
+	const char *p;
+	struct ipcount **pp;
+
+	for (p = ip; *p != '\0'; p++)
+		h = h * 33 + (unsigned char)*p;
+	for (pp = &iptable[h % CONN_IPTABLE_SIZE]; *pp != NULL;
+	    pp = &(*pp)->next)
+		if (strcmp((*pp)->ip, ip) == 0)
+			break;
+	return pp;
+}
+
+static unsigned
+ip_count(const char *ip)
+{
+	struct ipcount **pp = ip_slot(ip);
+
+	return *pp == NULL ? 0 : (*pp)->n;
+}
+
+static void
+ip_add(const char *ip, int delta)
+{
+	struct ipcount **pp = ip_slot(ip), *e;
+
+	if (*pp == NULL) {
+		if (delta < 0)
+			return;
+		e = xcalloc(1, sizeof(*e));
+		snprintf(e->ip, sizeof(e->ip), "%s", ip);
+		*pp = e;
+	}
+	e = *pp;
+	if (delta < 0 && e->n > 0)
+		e->n--;
+	else if (delta > 0)
+		e->n++;
+	if (e->n == 0) {
+		*pp = e->next;
+		free(e);
+	}
+}
+
+/* Loop ------------------------------------------------------------------ */
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while ((c = reap_list) != NULL) {
+		reap_list = c->reap_next;
+		if (c->ops != NULL && c->ops->on_close != NULL)
+			c->ops->on_close(c);
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		if (c->linger_ev != NULL)
+			event_free(c->linger_ev);
+		if (c->prev != NULL)
+			c->prev->next = c->next;
+		else
+			conns = c->next;
+		if (c->next != NULL)
+			c->next->prev = c->prev;
+		ip_add(c->peer, -1);
+		nconns--;
+		free(c->line);
+		free(c);
+	}
+	if (shutting_down && nconns == 0)
+		event_base_loopbreak(base);
+}
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: shutting down", (int)sig);
+	conn_shutdown();
+}
+
+static void
+grace_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_warnx("shutdown grace period over: closing %u connection(s)",
+	    nconns);
+	event_base_loopbreak(base);
+}
+
+int
+conn_loop_init(const struct config *config)
+{
+	cf = config;
+	signal(SIGPIPE, SIG_IGN);
+	if ((base = event_base_new()) == NULL)
+		return err_set(ERR_TEMP, "cannot create the event loop");
+	reap_ev = event_new(base, -1, 0, reap_cb, NULL);
+	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
+	sig_int = evsignal_new(base, SIGINT, signal_cb, NULL);
+	if (reap_ev == NULL || sig_term == NULL || sig_int == NULL ||
+	    evsignal_add(sig_term, NULL) == -1 ||
+	    evsignal_add(sig_int, NULL) == -1)
+		return err_set(ERR_TEMP, "cannot set up the event loop");
+	return 0;
+}
+
+struct event_base *
+conn_base(void)
+{
+	return base;
+}
+
+int
+conn_loop_run(void)
+{
+	if (event_base_dispatch(base) == -1)
+		return err_set(ERR_TEMP, "event loop failed");
+	return 0;
+}
+
+int
+conn_shutting_down(void)
+{
+	return shutting_down;
+}
+
+void
+conn_shutdown(void)
+{
+	struct listener *l;
+	struct conn *c, *next;
+	struct timeval tv = { 0, 0 };
+
+	if (shutting_down)
+		return;
+	shutting_down = 1;
+	for (l = listeners; l != NULL; l = l->next)
+		evconnlistener_disable(l->evl);
+	tv.tv_sec = cf != NULL ? (time_t)cf->shutdown_grace : 30;
+	grace_ev = evtimer_new(base, grace_cb, NULL);
+	evtimer_add(grace_ev, &tv);
+	for (c = conns; c != NULL; c = next) {
+		next = c->next;
+		if (!c->busy && !c->closing)
+			conn_idle(c);
+	}
+	if (nconns == 0)
+		event_base_loopbreak(base);
+}
+
+void
+conn_loop_free(void)
+{
+	struct listener *l, *ln;
+	struct conn *c;
+
+	while ((c = conns) != NULL) {
+		conn_kill(c);
+		reap_cb(-1, 0, NULL);
+	}
+	for (l = listeners; l != NULL; l = ln) {
+		ln = l->next;
+		evconnlistener_free(l->evl);
+		free(l->refuse);
+		free(l);
+	}
+	listeners = NULL;
+	if (grace_ev != NULL)
+		event_free(grace_ev);
+	event_free(reap_ev);
+	event_free(sig_term);
+	event_free(sig_int);
+	event_base_free(base);
+	base = NULL;
+	if (tls_ctx != NULL)
+		SSL_CTX_free(tls_ctx);
+	tls_ctx = NULL;
+}
+
+/* TLS ------------------------------------------------------------------- */
+
+static const char *
+tls_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return "unknown TLS error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+int
+conn_tls_init(const struct config *c)
+{
+	char cert[PATH_MAX], key[PATH_MAX];
+
+	if (c->tls_cert[0] != '\0') {
+		snprintf(cert, sizeof(cert), "%s", c->tls_cert);
+		snprintf(key, sizeof(key), "%s", c->tls_key);
+	} else if (tls_selfsigned(c->data_dir, c->hostname, cert, key,
+	    sizeof(cert)) == -1)
+		return -1;
+	if ((tls_ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return err_set(ERR_TEMP, "TLS: %s", tls_error());
+	SSL_CTX_set_min_proto_version(tls_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_options(tls_ctx, SSL_OP_NO_COMPRESSION |
+	    SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
+	/* Nothing is lost by a partial write: libevent keeps the buffer. */
+	SSL_CTX_set_mode(tls_ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (SSL_CTX_use_certificate_chain_file(tls_ctx, cert) != 1)
+		return err_set(ERR_INVALID, "TLS certificate %s: %s", cert,
+		    tls_error());
+	if (SSL_CTX_use_PrivateKey_file(tls_ctx, key, SSL_FILETYPE_PEM) != 1)
+		return err_set(ERR_INVALID, "TLS key %s: %s", key,
+		    tls_error());
+	if (SSL_CTX_check_private_key(tls_ctx) != 1)
+		return err_set(ERR_INVALID, "TLS key %s does not match "
+		    "certificate %s", key, cert);
+	return 0;
+}
+
+/* Connections ------------------------------------------------------- */
+
+static struct conn *
+conn_new(int fd, const struct sockaddr *sa, struct listener *l)
+{
+	struct conn *c;
+	SSL *ssl;
+	int flags = BEV_OPT_CLOSE_ON_FREE;
+
+	c = xcalloc(1, sizeof(*c));
+	c->id = next_id++;
+	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12],
+			    c->peer, sizeof(c->peer));
+		else
+			inet_ntop(AF_INET6, &s6->sin6_addr, c->peer,
+			    sizeof(c->peer));
+	} else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, c->peer, sizeof(c->peer));
+	lineread_init(&c->lr, l->line_max, l->bare_lf);
+	c->line = xmalloc(l->line_max + 1);
+	if (l->tls) {
+		if (tls_ctx == NULL || (ssl = SSL_new(tls_ctx)) == NULL) {
+			free(c->line);
+			free(c);
+			return NULL;
+		}
+		c->bev = bufferevent_openssl_socket_new(base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, flags);
+		c->tls = 1;
+	} else
+		c->bev = bufferevent_socket_new(base, fd, flags);
+	if (c->bev == NULL) {
+		free(c->line);
+		free(c);
+		return NULL;
+	}
+	c->next = conns;
+	if (conns != NULL)
+		conns->prev = c;
+	conns = c;
+	nconns++;
+	ip_add(c->peer, 1);
+	conn_setup_bev(c);
+	return c;
+}
+
+static void
+conn_setup_bev(struct conn *c)
+{
+	struct timeval tv = { 600, 0 };
+
+	if (cf != NULL && cf->idle_timeout > 0)
+		tv.tv_sec = (time_t)cf->idle_timeout;
+	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOW, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg;
+	struct conn *c;
+	char ip[CONN_ADDR_MAX];
+	unsigned per_ip = cf != NULL ? cf->max_conn_per_ip : 20;
+	unsigned total = cf != NULL ? cf->max_conn : 5000;
+	ssize_t w;
+
+	(void)evl;
+	(void)salen;
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
+	    &((struct sockaddr_in6 *)(void *)sa)->sin6_addr))
+		inet_ntop(AF_INET, &((struct sockaddr_in6 *)(void *)sa)->
+		    sin6_addr.s6_addr[12], ip, sizeof(ip));
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->
+		    sin6_addr, ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->
+		    sin_addr, ip, sizeof(ip));
+	if (shutting_down || (per_ip > 0 && ip_count(ip) >= per_ip) ||
+	    (total > 0 && nconns >= total)) {
+		log_warnx("refused connection from %s: %s", ip, shutting_down ?
+		    "shutting down" : "too many connections");
+		if (!l->tls && l->refuse != NULL)
+			w = write(fd, l->refuse, strlen(l->refuse));
+		(void)w;
+		close(fd);
+		return;
+	}
+	evutil_make_socket_nonblocking(fd);
+	if ((c = conn_new(fd, sa, l)) == NULL) {
+		log_warnx("cannot set up a connection from %s", ip);
+		close(fd);
+		return;
+	}
+	log_debug("conn %lu: connect from %s to port %s%s", c->id, c->peer,
+	    c->lport, c->tls ? " (TLS)" : "");
+	l->fn(c, l->arg);
+}
+
+static void
+listener_error_cb(struct evconnlistener *evl, void *arg)
+{
+	(void)evl;
+	(void)arg;
+	/* EMFILE and friends: log, keep listening. */
+	log_warn("accept");
+}
+
+int
+conn_listen(const char *host, const char *port, int tls, size_t line_max,
+    int bare_lf, const char *refuse_msg, conn_accept_fn *fn, void *arg)
+{
+	struct addrinfo hints, *res, *ai;
+	struct listener *l;
+	struct evconnlistener *evl;
+	char h[CONN_ADDR_MAX];
+	size_t n;
+	int fd, on = 1, rc, count = 0;
+
+	if (tls && tls_ctx == NULL)
+		return err_set(ERR_INVALID, "TLS listener on port %s without "
+		    "TLS set up", port);
+	snprintf(h, sizeof(h), "%s", host);
+	n = strlen(h);
+	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+		memmove(h, h + 1, n - 2);
+		h[n - 2] = '\0';
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(h[0] == '\0' || strcmp(h, "*") == 0 ? NULL : h,
+	    port, &hints, &res);
+	if (rc != 0)
+		return err_set(ERR_INVALID, "listen %s:%s: %s", host, port,
+		    gai_strerror(rc));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0);
+		if (fd == -1)
+			continue;
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		if (ai->ai_family == AF_INET6)
+			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+			    sizeof(on));
+		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+		    listen(fd, CONN_BACKLOG) == -1) {
+			err_set(ERR_TEMP, "listen %s:%s: %s", host, port,
+			    strerror(errno));
+			close(fd);
+			freeaddrinfo(res);
+			return -1;
+		}
+		l = xcalloc(1, sizeof(*l));
+		evl = evconnlistener_new(base, accept_cb, l,
+		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		if (evl == NULL) {
+			free(l);
+			close(fd);
+			freeaddrinfo(res);
+			return err_set(ERR_TEMP, "listen %s:%s: libevent",
+			    host, port);
+		}
+		evconnlistener_set_error_cb(evl, listener_error_cb);
+		l->evl = evl;
+		l->tls = tls;
+		l->line_max = line_max;
+		l->bare_lf = bare_lf;
+		l->refuse = refuse_msg != NULL ? xstrdup(refuse_msg) : NULL;
+		snprintf(l->port, sizeof(l->port), "%s", port);
+		l->fn = fn;
+		l->arg = arg;
+		l->next = listeners;
+		listeners = l;
+		count++;
+	}
+	freeaddrinfo(res);
+	if (count == 0)
+		return err_set(ERR_TEMP, "listen %s:%s: no usable address",
+		    host, port);
+	log_info("listening on %s:%s%s", host, port, tls ? " (TLS)" : "");
+	return 0;
+}
+
+int
+conn_listen_service(const struct config *c, int svc, size_t line_max,
+    int bare_lf, const char *refuse_msg, conn_accept_fn *fn, void *arg)
+{
+	const struct config_service *s = &c->svc[svc];
+	size_t i;
+
+	for (i = 0; s->enabled && i < s->nlisten; i++)
+		if (conn_listen(s->listen[i].host, s->listen[i].port,
+		    config_svc_implicit_tls(svc), line_max, bare_lf,
+		    refuse_msg, fn, arg) == -1)
+			return -1;
+	return 0;
+}
+
+void
+conn_set_ops(struct conn *c, const struct conn_ops *ops, void *ctx)
+{
+	c->ops = ops;
+	c->ctx = ctx;
+}
+
+void *
+conn_ctx(struct conn *c)
+{
+	return c->ctx;
+}
+
+const char *
+conn_peer(struct conn *c)
+{
+	return c->peer;
+}
+
+const char *
+conn_local_port(struct conn *c)
+{
+	return c->lport;
+}
+
+int
+conn_is_tls(struct conn *c)
+{
+	return c->tls;
+}
+
+unsigned long
+conn_id(struct conn *c)
+{
+	return c->id;
+}
+
+unsigned
+conn_count(void)
+{
+	return nconns;
+}
+
+int
+conn_write(struct conn *c, const void *data, size_t len)
+{
+	if (c->dead || c->bev == NULL)
+		return err_set(ERR_TEMP, "connection closed");
+	if (bufferevent_write(c->bev, data, len) == -1)
+		return err_set(ERR_TEMP, "out of buffer space");
+	return 0;
+}
+
+int
+conn_printf(struct conn *c, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	if (c->dead || c->bev == NULL)
+		return err_set(ERR_TEMP, "connection closed");
+	va_start(ap, fmt);
+	rc = evbuffer_add_vprintf(bufferevent_get_output(c->bev), fmt, ap);
+	va_end(ap);
+	return rc < 0 ? err_set(ERR_TEMP, "out of buffer space") : 0;
+}
+
+size_t
+conn_out_pending(struct conn *c)
+{
+	struct bufferevent *under;
+	size_t n;
+
+	if (c->bev == NULL)
+		return 0;
+	n = evbuffer_get_length(bufferevent_get_output(c->bev));
+	if ((under = bufferevent_get_underlying(c->bev)) != NULL)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* Feeds complete lines to the protocol until paused or closed. */
+static void
+conn_lines(struct conn *c)
+{
+	struct evbuffer *in;
+	enum lineread_result r;
+	size_t avail, n, consumed, linelen;
+	char *p;
+
+	while (!c->paused && !c->closing && !c->dead) {
+		in = bufferevent_get_input(c->bev);
+		avail = evbuffer_get_length(in);
+		if (avail == 0)
+			break;
+		/* A line end within max + 2 bytes, or the line is too long. */
+		n = avail < c->lr.max + 2 ? avail : c->lr.max + 2;
+		p = (char *)evbuffer_pullup(in, (ssize_t)n);
+		r = lineread_next(&c->lr, p, n, &consumed, &linelen);
+		if (r == LINE_OK)
+			memcpy(c->line, p, linelen);
+		evbuffer_drain(in, consumed);
+		if (r == LINE_NEED_MORE) {
+			if (consumed == 0)
+				break;
+			continue;
+		}
+		c->busy = 1;
+		if (r == LINE_TOOLONG) {
+			if (c->ops->on_toolong != NULL)
+				c->ops->on_toolong(c);
+		} else {
+			c->line[linelen] = '\0';
+			c->ops->on_line(c, c->line, linelen);
+		}
+		if (!c->paused)
+			conn_idle(c);
+	}
+}
+
+static void
+conn_readcb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->ops == NULL || c->ops->on_line == NULL) {
+		/* Nobody listens yet: drop nothing, read later. */
+		return;
+	}
+	conn_lines(c);
+}
+
+static void
+conn_writecb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->closing) {
+		conn_maybe_done(c);
+		return;
+	}
+	if (c->ops != NULL && c->ops->on_drain != NULL && !c->dead)
+		c->ops->on_drain(c);
+}
+
+static void
+conn_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+	unsigned long e;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		/* With TLS, the handshake is done. */
+		SSL *ssl = bufferevent_openssl_get_ssl(c->bev);
+
+		if (ssl != NULL)
+			log_info("conn %lu: %s TLS %s %s", c->id, c->peer,
+			    SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("conn %lu: %s idle timeout", c->id, c->peer);
+		if (c->ops != NULL && c->ops->on_timeout != NULL &&
+		    !c->closing)
+			c->ops->on_timeout(c);
+		conn_close(c);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
+			log_info("conn %lu: %s TLS error: %s", c->id, c->peer,
+			    ERR_reason_error_string(e));
+		if (errno != 0 && !(what & BEV_EVENT_EOF))
+			log_debug("conn %lu: %s: %s", c->id, c->peer,
+			    strerror(errno));
+	}
+	/* EOF or error: nothing more can be sent. */
+	conn_kill(c);
+}
+
+void
+conn_pause(struct conn *c)
+{
+	c->paused = 1;
+	c->busy = 1;
+}
+
+void
+conn_resume(struct conn *c)
+{
+	if (!c->paused)
+		return;
+	c->paused = 0;
+	conn_idle(c);
+	/* Lines that arrived meanwhile (pipelining) are waiting. */
+	if (!c->dead && !c->closing && c->bev != NULL &&
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+		conn_lines(c);
+}
+
+void
+conn_idle(struct conn *c)
+{
+	c->busy = 0;
+	if (shutting_down && !c->told_shutdown && !c->closing && !c->dead) {
+		c->told_shutdown = 1;
+		if (c->ops != NULL && c->ops->on_shutdown != NULL)
+			c->ops->on_shutdown(c);
+		conn_close(c);
+	}
+}
+
+int
+conn_starttls(struct conn *c)
+{
+	struct bufferevent *bev;
+	struct evbuffer *in;
+	SSL *ssl;
+
+	if (c->tls)
+		return err_set(ERR_INVALID, "TLS is already on");
+	if (tls_ctx == NULL || (ssl = SSL_new(tls_ctx)) == NULL)
+		return err_set(ERR_TEMP, "TLS is not available");
+	/*
+	 * Anything the client pipelined after STARTTLS is plaintext an
+	 * attacker may have injected: drop it, never run it under TLS.
+	 */
+	in = bufferevent_get_input(c->bev);
+	if (evbuffer_get_length(in) > 0) {
+		log_info("conn %lu: %s: %zu byte(s) after STARTTLS discarded",
+		    c->id, c->peer, evbuffer_get_length(in));
+		evbuffer_drain(in, evbuffer_get_length(in));
+	}
+	lineread_init(&c->lr, c->lr.max, c->lr.bare_lf);
+	bev = bufferevent_openssl_filter_new(base, c->bev, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		return err_set(ERR_TEMP, "cannot start TLS");
+	}
+	c->bev = bev;
+	c->tls = 1;
+	conn_setup_bev(c);
+	return 0;
+}
+
+/* Frees once every queued byte (also TLS records below) is out. */
+static void
+linger_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_maybe_done(arg);
+}
+
+static void
+conn_maybe_done(struct conn *c)
+{
+	struct timeval tv = { 0, CONN_LINGER_MS * 1000 };
+
+	if (c->dead)
+		return;
+	if (conn_out_pending(c) > 0 && c->linger++ < CONN_LINGER_MAX) {
+		if (c->linger_ev == NULL)
+			c->linger_ev = evtimer_new(base, linger_cb, c);
+		evtimer_add(c->linger_ev, &tv);
+		return;
+	}
+	conn_kill(c);
+}
+
+void
+conn_close(struct conn *c)
+{
+	if (c->closing || c->dead)
+		return;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	/* The write callback now fires when the output is empty. */
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	conn_maybe_done(c);
+}
+
+/* Puts a connection on the reap list; freed after this loop turn. */
+static void
+conn_kill(struct conn *c)
+{
+	if (c->dead)
+		return;
+	c->dead = 1;
+	c->closing = 1;
+	if (c->bev != NULL)
+		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	if (c->linger_ev != NULL)
+		evtimer_del(c->linger_ev);
+	c->reap_next = reap_list;
+	reap_list = c;
+	event_active(reap_ev, 0, 0);
+}
