@@ -60,10 +60,13 @@ static struct child children[] = {
 
 static struct config	 conf;
 static int		 nverbose;	/* -v flags given to vellumd */
+static int		 debug;		/* -d given to vellumd */
 static sigset_t		 sigs_orig;	/* the mask children get back */
+static char		 selfdir[PATH_MAX];	/* vellumd's folder */
+static const char	*libexec;	/* $VELLUM_LIBEXEC, NULL if unset */
 
 static long long	 vd_now(void);
-static int		 vd_count_verbose(int, char **);
+static void		 vd_scan_verbose(int, char **);
 static struct child	*vd_child_of_svc(enum config_svc);
 static void		 vd_plan(void);
 static int		 vd_find_binary(struct child *, const char *,
@@ -89,30 +92,30 @@ vd_now(void)
 }
 
 /*
- * daemon_setup() parses the arguments; this only counts the -v flags
- * ("-v", "-vv") so that the children log as much as vellumd does.
+ * daemon_setup() parses the arguments; this only notes -v and -d (also in
+ * clusters like "-dv") so that the children log as much as vellumd does.
  */
-static int
-vd_count_verbose(int argc, char **argv)
+static void
+vd_scan_verbose(int argc, char **argv)
 {
-	int i, n = 0;
 	const char *p;
+	int i;
 
 	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--") == 0)
+		if (argv[i][0] != '-' || strcmp(argv[i], "--") == 0)
 			break;
-		if (strcmp(argv[i], "-c") == 0) {
-			i++;
-			continue;
+		for (p = argv[i] + 1; *p != '\0'; p++) {
+			if (*p == 'c') {
+				if (p[1] == '\0')
+					i++;
+				break;
+			}
+			if (*p == 'd')
+				debug = 1;
+			else if (*p == 'v' && nverbose < VERBOSE_MAX)
+				nverbose++;
 		}
-		if (argv[i][0] != '-' || argv[i][1] != 'v')
-			continue;
-		for (p = argv[i] + 1; *p == 'v'; p++)
-			;
-		if (*p == '\0')
-			n += (int)(p - argv[i] - 1);
 	}
-	return n > VERBOSE_MAX ? VERBOSE_MAX : n;
 }
 
 /* One binary serves every section of its protocol. */
@@ -150,8 +153,7 @@ vd_child_of_svc(enum config_svc svc)
 static void
 vd_plan(void)
 {
-	char self[PATH_MAX], *slash;
-	const char *libexec;
+	char *slash;
 	struct child *ch;
 	ssize_t n;
 	size_t i;
@@ -179,10 +181,10 @@ vd_plan(void)
 	libexec = getenv("VELLUM_LIBEXEC");
 	if (libexec != NULL && *libexec == '\0')
 		libexec = NULL;
-	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+	if ((n = readlink("/proc/self/exe", selfdir, sizeof(selfdir) - 1)) < 0)
 		fatal("readlink /proc/self/exe");
-	self[n] = '\0';
-	if ((slash = strrchr(self, '/')) != NULL)
+	selfdir[n] = '\0';
+	if ((slash = strrchr(selfdir, '/')) != NULL)
 		*slash = '\0';
 	for (i = 0; i < NCHILDREN; i++) {
 		ch = &children[i];
@@ -193,8 +195,8 @@ vd_plan(void)
 			continue;
 		}
 		/* Installed side by side, or the build tree's layout. */
-		if (vd_find_binary(ch, self, NULL) != 0)
-			vd_find_binary(ch, self, ch->subdir);
+		if (vd_find_binary(ch, selfdir, NULL) != 0)
+			vd_find_binary(ch, selfdir, ch->subdir);
 	}
 }
 
@@ -247,8 +249,8 @@ vd_mkdirs(const char *dir)
 static int
 vd_start(struct child *ch)
 {
-	char *argv[4 + VERBOSE_MAX];
-	char vflag[] = "-v";
+	char *argv[5 + VERBOSE_MAX];
+	char vflag[] = "-v", dflag[] = "-d";
 	int argc = 0, i;
 	pid_t pid, parent = getpid();
 
@@ -257,6 +259,8 @@ vd_start(struct child *ch)
 		argv[argc++] = (char *)"-c";
 		argv[argc++] = conf.path;
 	}
+	if (debug)
+		argv[argc++] = dflag;
 	for (i = 0; i < nverbose; i++)
 		argv[argc++] = vflag;
 	argv[argc] = NULL;
@@ -489,7 +493,7 @@ main(int argc, char **argv)
 	size_t i;
 	int started = 0;
 
-	nverbose = vd_count_verbose(argc, argv);
+	vd_scan_verbose(argc, argv);
 	daemon_setup("vellumd", argc, argv, &conf);
 
 	vd_plan();
@@ -516,12 +520,14 @@ main(int argc, char **argv)
 		if (!ch->wanted)
 			continue;
 		if (ch->path[0] == '\0') {
-			log_warnx("%s not found (looked in %s): not "
-			    "starting %s", ch->name,
-			    getenv("VELLUM_LIBEXEC") != NULL &&
-			    *getenv("VELLUM_LIBEXEC") != '\0' ?
-			    "$VELLUM_LIBEXEC" : "vellumd's folder and the "
-			    "build tree", ch->services);
+			if (libexec != NULL)
+				log_warnx("%s not found in $VELLUM_LIBEXEC "
+				    "(%s): not starting %s", ch->name,
+				    libexec, ch->services);
+			else
+				log_warnx("%s not found in %s or %s/../%s: "
+				    "not starting %s", ch->name, selfdir,
+				    selfdir, ch->subdir, ch->services);
 			continue;
 		}
 		if (vd_start(ch) == 0)

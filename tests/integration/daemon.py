@@ -1,0 +1,366 @@
+"""Helpers for daemon integration tests (stdlib only).
+
+A Site is one temporary directory with a data dir, a vellum.conf and the
+processes started on it:
+
+    site = Site(build_dir)            # BUILD/admin/vellumctl etc.
+    pop3 = site.port()                # a free loopback port
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % pop3}})
+    site.add_user("a@example.test", "secret")
+    site.add_mail("a@example.test", b"Subject: hi\\r\\n\\r\\nbody\\r\\n")
+    proc = site.start("pop3d")        # or "vellumd", or a path
+    site.wait_port(pop3)
+    ...
+    site.cleanup()                    # also run at exit, and by `with`
+
+Everything listens on 127.0.0.1 or ::1 only.  Processes are stopped by
+the pid this helper started (SIGTERM, then SIGKILL), never by name.
+"""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+SKIP = 77
+LOOPBACK = ("127.0.0.1", "::1")
+
+# Where each program lives in the build tree.
+BINARIES = {
+    "vellumctl": "admin/vellumctl",
+    "vellumd": "admin/vellumd",
+    "pop3d": "pop3d/vellum-pop3d",
+    "smtpd": "smtpd/vellum-smtpd",
+    "imapd": "imapd/vellum-imapd",
+    "fs": "fs/vellum-fs",
+}
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, what, saw):
+    """Raises Failure saying what was expected and what was seen."""
+    if not cond:
+        raise Failure("%s; saw: %r" % (what, saw))
+
+
+def free_port(host="127.0.0.1"):
+    """A TCP port nobody listens on now (bind to port 0, read, close)."""
+    if host not in LOOPBACK:
+        raise ValueError("tests use loopback addresses only, not %s" % host)
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1", timeout=1.0):
+    """Whether host:port accepts a TCP connection now."""
+    if host not in LOOPBACK:
+        raise ValueError("tests use loopback addresses only, not %s" % host)
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def greeting(port, host="127.0.0.1", timeout=5.0):
+    """The first line the server at host:port sends, as str ("" if none)."""
+    if host not in LOOPBACK:
+        raise ValueError("tests use loopback addresses only, not %s" % host)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        data = b""
+        while b"\n" not in data:
+            chunk = s.recv(512)
+            if not chunk:
+                break
+            data += chunk
+    return data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
+
+
+def pid_alive(pid):
+    """Whether pid is a live process (a zombie counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def children_of(pid):
+    """The pids of the live processes whose parent is pid."""
+    kids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % name) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
+            kids.append(int(name))
+    return sorted(kids)
+
+
+class Proc:
+    """A process started by Site.start(); its output goes to a log file."""
+
+    def __init__(self, popen, name, log):
+        self.popen = popen
+        self.pid = popen.pid
+        self.name = name
+        self.log = log
+
+    def output(self):
+        try:
+            with open(self.log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def running(self):
+        return self.popen.poll() is None
+
+    def wait(self, timeout):
+        """The exit status, or None if still running after timeout s."""
+        try:
+            return self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+class Site:
+    def __init__(self, build, prefix="vellum-daemon-test-"):
+        self.build = os.path.abspath(build)
+        self.tmp = tempfile.mkdtemp(prefix=prefix)
+        self.data = os.path.join(self.tmp, "data")
+        self.conf = os.path.join(self.tmp, "vellum.conf")
+        self.procs = []
+        self.keep = False
+        self.kept = False
+        atexit.register(self.cleanup)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+    def path(self, *parts):
+        return os.path.join(self.tmp, *parts)
+
+    def binary(self, name):
+        """The path of a program: a BINARIES key or a path as given."""
+        rel = BINARIES.get(name)
+        return os.path.join(self.build, rel) if rel else os.path.abspath(
+            name)
+
+    def have(self, name):
+        return os.access(self.binary(name), os.X_OK)
+
+    def port(self, host="127.0.0.1"):
+        return free_port(host)
+
+    def make_cert(self, cn="localhost"):
+        """A self-signed cert/key pair made with the openssl CLI."""
+        cert, key = self.path("cert.pem"), self.path("key.pem")
+        if not os.path.exists(cert):
+            p = subprocess.run(
+                ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+                 "-subj", "/CN=" + cn, "-keyout", key, "-out", cert],
+                capture_output=True, timeout=60)
+            if p.returncode != 0:
+                raise Failure("openssl req failed: %s" %
+                              p.stderr.decode("utf-8", "replace"))
+        return cert, key
+
+    def write_conf(self, sections, tls="openssl", plaintext=True,
+                   fail_delay=10, top=None, extra=""):
+        """Writes vellum.conf and returns its path.
+
+        sections: {"pop3": {"listen": "127.0.0.1:1234"}, "limits": {...}}
+        (a section with an empty dict is written as a bare header).
+        tls: "openssl" for a pair made here, "self" for no [tls] section
+        (the daemon makes its own pair in data_dir), or (cert, key).
+        The [auth] section gets plaintext and fail_delay (ms) unless the
+        caller gives its own "auth" section.  top: more top-level keys.
+        extra: text appended verbatim (for tests of bad configs).
+        """
+        lines = ["# written by tests/integration/daemon.py",
+                 "data_dir = %s" % self.data,
+                 "hostname = mail.example.test"]
+        for k, v in (top or {}).items():
+            lines.append("%s = %s" % (k, v))
+        sections = dict(sections)
+        if "auth" not in sections:
+            sections["auth"] = {"plaintext": "yes" if plaintext else "no",
+                                "fail_delay": str(fail_delay)}
+        if "tls" not in sections:
+            if tls == "openssl":
+                cert, key = self.make_cert()
+                sections["tls"] = {"cert": cert, "key": key}
+            elif isinstance(tls, (tuple, list)):
+                sections["tls"] = {"cert": tls[0], "key": tls[1]}
+            elif tls != "self":
+                raise ValueError("tls: 'openssl', 'self' or (cert, key)")
+        for name, keys in sections.items():
+            lines.append("")
+            lines.append("[%s]" % name)
+            for k, v in keys.items():
+                if k == "listen":
+                    self._check_listen(v)
+                lines.append("%s = %s" % (k, v))
+        text = "\n".join(lines) + "\n" + extra
+        with open(self.conf, "w") as f:
+            f.write(text)
+        return self.conf
+
+    @staticmethod
+    def _check_listen(value):
+        for addr in value.split(","):
+            host = addr.strip().rsplit(":", 1)[0].strip("[]")
+            if host not in LOOPBACK:
+                raise ValueError("listen on loopback only, not %r" % addr)
+
+    def ctl(self, *args, input=None, expect=0):
+        """Runs the real vellumctl on the data dir; returns stdout."""
+        argv = [self.binary("vellumctl"), "-d", self.data] + \
+            [str(a) for a in args]
+        if isinstance(input, str):
+            input = input.encode()
+        p = subprocess.run(argv, input=input, capture_output=True,
+                           timeout=300)
+        if expect is not None and p.returncode != expect:
+            raise Failure("vellumctl %s: exit %d, expected %d: %s%s" % (
+                " ".join(argv[3:]), p.returncode, expect,
+                p.stdout.decode("utf-8", "replace"),
+                p.stderr.decode("utf-8", "replace")))
+        return p.stdout.decode("utf-8", "replace")
+
+    def add_user(self, address, password, quota=None):
+        """Adds the user (and its domain if missing)."""
+        domain = address.rsplit("@", 1)[1]
+        # Before the first domain there is no store: list fails then.
+        if domain not in self.ctl("domain", "list", expect=None).split():
+            self.ctl("domain", "add", domain)
+        args = ["user", "add", address, "--password-stdin"]
+        if quota is not None:
+            args += ["--quota", quota]
+        self.ctl(*args, input=password + "\n")
+
+    def add_mail(self, address, *messages, folder=None):
+        """Imports each message (bytes or str) into the user's INBOX."""
+        d = tempfile.mkdtemp(dir=self.tmp, prefix="mail-")
+        for i, m in enumerate(messages):
+            with open(os.path.join(d, "%04d.eml" % i), "wb") as f:
+                f.write(m.encode() if isinstance(m, str) else m)
+        args = ["mail", "import", address, d]
+        if folder is not None:
+            args += ["--folder", folder]
+        self.ctl(*args)
+        shutil.rmtree(d, ignore_errors=True)
+
+    def start(self, name, *args, conf=True, env=None, log=None):
+        """Starts a program with -c vellum.conf; returns a Proc.
+
+        Its stdout and stderr go to a log file in the temp dir
+        (Proc.output()).  It is stopped by cleanup() unless it ended.
+        """
+        argv = [self.binary(name)]
+        if conf:
+            argv += ["-c", self.conf]
+        argv += [str(a) for a in args]
+        log = log or self.path("%s.%d.log" % (os.path.basename(argv[0]),
+                                              len(self.procs)))
+        e = dict(os.environ)
+        e.update(env or {})
+        with open(log, "ab") as out:
+            popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                     stdout=out, stderr=subprocess.STDOUT,
+                                     cwd=self.tmp, env=e)
+        proc = Proc(popen, os.path.basename(argv[0]), log)
+        self.procs.append(proc)
+        return proc
+
+    def wait_port(self, port, proc=None, host="127.0.0.1", timeout=10.0):
+        """Waits until host:port accepts connections; Failure on timeout
+        or if proc ended first.  Returns the seconds it took."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if port_open(port, host, timeout=0.5):
+                return time.monotonic() - t0
+            if proc is not None and not proc.running():
+                raise Failure("%s exited with %s before %s:%d answered; "
+                              "output:\n%s" % (proc.name, proc.popen.returncode,
+                                               host, port, proc.output()))
+            time.sleep(0.05)
+        raise Failure("nothing answers on %s:%d after %.0f s%s" % (
+            host, port, timeout, "; output of %s:\n%s" % (
+                proc.name, proc.output()) if proc else ""))
+
+    def stop(self, proc, timeout=10.0):
+        """SIGTERM, wait up to timeout s, then SIGKILL; returns the exit
+        status (negative: the signal that ended it)."""
+        if proc.running():
+            try:
+                os.kill(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            rc = proc.wait(timeout)
+            if rc is None:
+                try:
+                    os.kill(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                rc = proc.wait(30)
+            return rc
+        return proc.popen.returncode
+
+    def cleanup(self):
+        """Stops everything this Site started and removes the temp dir
+        (kept, and said so, when self.keep is set)."""
+        for proc in self.procs:
+            if proc.running():
+                self.stop(proc, timeout=10.0)
+        self.procs = []
+        if not os.path.isdir(self.tmp):
+            return
+        if self.keep:
+            if not self.kept:
+                print("(test files left in %s)" % self.tmp,
+                      file=sys.stderr)
+            self.kept = True
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main(fn, usage="BUILD_DIR"):
+    """Runs fn(site, args) with a Site on sys.argv[1]: prints ok or FAIL,
+    exits 0, 1 or 77 (fn returned SKIP)."""
+    if len(sys.argv) < 2:
+        print("usage: %s %s" % (sys.argv[0], usage), file=sys.stderr)
+        sys.exit(2)
+    site = Site(sys.argv[1])
+    try:
+        rc = fn(site, sys.argv[2:])
+    except Failure as e:
+        print("FAIL: %s" % e, file=sys.stderr)
+        site.keep = True
+        site.cleanup()
+        sys.exit(1)
+    site.cleanup()
+    if rc == SKIP:
+        sys.exit(SKIP)
+    print("ok")
+    sys.exit(0)
