@@ -18,7 +18,9 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
+#include "check.h"
 #include "dict.h"
+#include "message.h"
 #include "private.h"
 
 #define STORE_ZSTD_LEVEL	6
@@ -32,6 +34,44 @@ struct store_dict {
 };
 
 static struct store_dict *blob_dict(struct store_txn *, uint32_t);
+
+struct damage {
+	uint32_t	mailbox_id, uid;
+};
+
+/* Flips a byte inside the largest segment of a message (tests only). */
+static int
+blob_damage_txn(struct store_txn *t, void *ctx)
+{
+	struct damage *d = ctx;
+	struct store_msg m;
+	struct body_rec b;
+	struct blob_rec bl;
+	uint8_t key[8], *copy;
+	MDB_val v;
+	size_t i, big = 0;
+	int rc;
+
+	if ((rc = store_msg_get(t, d->mailbox_id, d->uid, &m)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no message");
+	if (body_get(t, m.body, &b) != 1 || b.nsegs == 0)
+		return err_set(ERR_CORRUPT, "no body");
+	for (i = 1; i < b.nsegs; i++)
+		if (b.segs[i].len > b.segs[big].len)
+			big = i;
+	rc = blob_get(t, b.segs[big].hash, &bl);
+	body_rec_clear(&b);
+	if (rc != 1 || bl.nfrags == 0)
+		return err_set(ERR_CORRUPT, "no blob data");
+	be64enc(key, bl.first_frag);
+	if (sdb_get(t, DB_BLOBDATA, key, 8, &v) != 1)
+		return err_set(ERR_CORRUPT, "no fragment");
+	copy = xmemdup(v.mv_data, v.mv_size);
+	copy[v.mv_size / 2] ^= 0x5a;
+	rc = sdb_put(t, DB_BLOBDATA, key, 8, copy, v.mv_size, 0);
+	free(copy);
+	return rc == -1 ? -1 : 1;
+}
 
 void
 blob_sha256(const void *data, size_t len, uint8_t *out)
@@ -169,12 +209,18 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		d = blob_dict(t, id);
 	bound = ZSTD_compressBound(len);
 	out = xmalloc(bound);
+	/*
+	 * Frames carry a checksum (4 bytes), so damaged data is an error
+	 * when it is read, not wrong bytes sent to a client.
+	 */
+	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
 	if (d != NULL)
-		n = ZSTD_compress_usingCDict(st->cctx, out, bound, data, len,
-		    d->cdict);
+		ZSTD_CCtx_refCDict(st->cctx, d->cdict);
 	else
-		n = ZSTD_compressCCtx(st->cctx, out, bound, data, len,
+		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
 		    STORE_ZSTD_LEVEL);
+	n = ZSTD_compress2(st->cctx, out, bound, data, len);
 	if (ZSTD_isError(n) || n >= len) {
 		memcpy(out, data, len);
 		*out_r = out;
@@ -299,11 +345,19 @@ blob_read(struct store_txn *t, const uint8_t *hash, uint8_t *out,
 			    "decompress: %s", ZSTD_isError(n) ?
 			    ZSTD_getErrorName(n) : "wrong length");
 	}
-	if (verify) {
+	/* Raw segments have no frame checksum: their SHA-256 is it. */
+	if (verify || b.codec == BLOB_CODEC_RAW) {
 		blob_sha256(out, outlen, sum);
 		if (memcmp(sum, hash, 32) != 0)
 			return err_set(ERR_CORRUPT, "message segment fails "
 			    "its SHA-256 checksum");
 	}
 	return 0;
+}
+
+int
+store_debug_damage(struct store *st, uint32_t mailbox_id, uint32_t uid)
+{
+	return store_write(st, blob_damage_txn,
+	    &(struct damage){ mailbox_id, uid });
 }

@@ -42,4 +42,11 @@ int	store_stats(struct store *, struct store_stats *r);
  */
 int	store_backup(struct store *, const char *dest_dir);
 
+/*
+ * Fault injection for tests: damages the stored bytes of one message
+ * (its largest segment) so that reading it fails with CORRUPT and
+ * store_check() names it.  Never called by the daemons.
+ */
+int	store_debug_damage(struct store *, uint32_t mailbox_id, uint32_t uid);
+
 #endif

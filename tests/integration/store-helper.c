@@ -9,6 +9,10 @@
  *   store-helper DATA_DIR append ADDRESS N
  *	append N generated messages to ADDRESS's INBOX, one durable
  *	transaction each, printing "appended UID" after each commit.
+ *   store-helper DATA_DIR damage ADDRESS UID
+ *	damage the stored bytes of message UID of ADDRESS's INBOX.
+ *   store-helper DATA_DIR access IP
+ *	print 1 if IP may relay after a POP3 login (POP-before-SMTP), else 0.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +20,8 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "store/access.h"
+#include "store/check.h"
 #include "store/lock.h"
 #include "store/mailbox.h"
 #include "store/message.h"
@@ -43,10 +49,32 @@ append_fn(struct store_txn *t, void *ctx)
 }
 
 static int
+inbox_fn(struct store_txn *t, void *ctx)
+{
+	struct append *a = ctx;
+	struct store_user u;
+	struct store_mailbox mb;
+
+	if (store_user_find(t, a->address, &u) != 1 ||
+	    store_mailbox_get(t, u.id, "INBOX", &mb) != 1)
+		return err_set(ERR_NOTFOUND, "no user %s", a->address);
+	a->uid = mb.id;
+	return 0;
+}
+
+static int
+access_fn(struct store_txn *t, void *ctx)
+{
+	return store_access_check(t, ctx);
+}
+
+static int
 usage(void)
 {
 	fprintf(stderr, "usage: store-helper DATA_DIR lock NAME LEASE "
-	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n");
+	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n"
+	    "       store-helper DATA_DIR damage ADDRESS UID\n"
+	    "       store-helper DATA_DIR access IP\n");
 	return 2;
 }
 
@@ -58,7 +86,7 @@ main(int argc, char **argv)
 	char msg[4096];
 	int i, n, len;
 
-	if (argc != 6 && argc != 5)
+	if (argc < 4 || argc > 6)
 		return usage();
 	if (store_open(argv[1], STORE_NOCREATE, &st) == -1) {
 		fprintf(stderr, "store-helper: %s\n", err_msg());
@@ -75,6 +103,22 @@ main(int argc, char **argv)
 			for (;;)
 				pause();
 		_exit(0);	/* without releasing: a stale lock */
+	}
+	if (strcmp(argv[2], "damage") == 0 && argc == 5) {
+		a.address = argv[3];
+		if (store_read(st, inbox_fn, &a) == -1 ||
+		    store_debug_damage(st, a.uid, (uint32_t)atoi(argv[4])) ==
+		    -1) {
+			fprintf(stderr, "store-helper: %s\n", err_msg());
+			return 1;
+		}
+		printf("damaged\n");
+		return 0;
+	}
+	if (strcmp(argv[2], "access") == 0 && argc == 4) {
+		n = store_read(st, access_fn, argv[3]);
+		printf("%d\n", n);
+		return n == -1;
 	}
 	if (strcmp(argv[2], "append") != 0 || argc != 5)
 		return usage();
