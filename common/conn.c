@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -206,8 +207,15 @@ grace_cb(evutil_socket_t fd, short what, void *arg)
 int
 conn_loop_init(const struct config *config)
 {
+	struct rlimit rl;
+
 	cf = config;
 	signal(SIGPIPE, SIG_IGN);
+	/* Thousands of connections need as many descriptors as allowed. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
 	reap_ev = event_new(base, -1, 0, reap_cb, NULL);
