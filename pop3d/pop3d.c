@@ -1,0 +1,93 @@
+/*
+ * pop3d.c - vellum-pop3d: the POP3 server (ports 110 with STLS, 995).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/conn.h"
+#include "common/daemon.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "store/store.h"
+#include "store/user.h"
+#include "pop3d/parse.h"
+#include "pop3d/session.h"
+
+#define POP3D_REFUSE	"-ERR [SYS/TEMP] too many connections, try again " \
+	"later\r\n"
+
+static int	pop3d_check(const char *, const char *, uint32_t *, char *,
+		    size_t, void *);
+
+/* auth_check_fn on the store; a malformed login is a refusal. */
+static int
+pop3d_check(const char *login, const char *password, uint32_t *user_id_r,
+    char *addr_r, size_t addrsize, void *ctx)
+{
+	struct store_user u;
+	int rc;
+
+	rc = store_user_login(ctx, login, password, &u);
+	explicit_bzero(u.pwhash, sizeof(u.pwhash));
+	if (rc == -1 && err_class() == ERR_INVALID)
+		return 0;
+	if (rc != 1)
+		return rc;
+	*user_id_r = u.id;
+	snprintf(addr_r, addrsize, "%s", u.address);
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static struct config cfg;
+	struct pop3_server srv;
+	struct store *st;
+	int plain, implicit;
+
+	daemon_setup("vellum-pop3d", argc, argv, &cfg);
+	plain = cfg.svc[SVC_POP3].enabled;
+	implicit = cfg.svc[SVC_POP3S].enabled;
+	if (!plain && !implicit)
+		fatalx("no [pop3] or [pop3s] section in %s: nothing to serve",
+		    cfg.path[0] != '\0' ? cfg.path : "the default config");
+
+	if (store_open(cfg.data_dir, 0, &st) == -1)
+		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	if (auth_init("pop", pop3d_check, st, &cfg) == -1)
+		fatalx("auth: %s", err_msg());
+	if (conn_loop_init(&cfg) == -1)
+		fatalx("event loop: %s", err_msg());
+
+	srv.store = st;
+	srv.config = &cfg;
+	srv.tls_ok = 0;
+	if (conn_tls_init(&cfg) == 0)
+		srv.tls_ok = 1;
+	else if (implicit)
+		fatalx("TLS: %s", err_msg());
+	else
+		log_warnx("TLS: %s; STLS is not offered", err_msg());
+
+	if (plain && conn_listen_service(&cfg, SVC_POP3, POP3_LINE_MAX, 1,
+	    POP3D_REFUSE, pop3_session_accept, &srv) == -1)
+		fatalx("[pop3] listen: %s", err_msg());
+	if (implicit && conn_listen_service(&cfg, SVC_POP3S, POP3_LINE_MAX,
+	    1, POP3D_REFUSE, pop3_session_accept, &srv) == -1)
+		fatalx("[pop3s] listen: %s", err_msg());
+	if (daemon_drop_privileges(&cfg) == -1)
+		fatalx("dropping privileges: %s", err_msg());
+
+	log_info("ready");
+	if (conn_loop_run() == -1)
+		log_warnx("event loop: %s", err_msg());
+	conn_loop_free();
+	auth_done();
+	store_close(&st);
+	log_info("stopped");
+	return 0;
+}
