@@ -1,0 +1,867 @@
+/*
+ * config.c - see config.h.
+ *
+ * One pass over the text, line by line.  Every key lives in a table that
+ * says where it belongs, what kind of value it takes and where it goes in
+ * struct config, so a key is added in one place.  Errors never stop the
+ * pass: each is appended to a list and the whole list is returned, so an
+ * operator fixes everything in one edit.  Checks that need the whole file
+ * (required keys, [tls] pairs) run after the pass.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/* Longest line of a file, without its line end. */
+#define CONFIG_LINE_MAX		4096
+/* Largest file read: vellum.conf is a few hundred bytes. */
+#define CONFIG_FILE_MAX		(1024 * 1024)
+/* After this many errors, stop listing them (a binary file, say). */
+#define CONFIG_ERRORS_MAX	100
+
+/* Defaults of a file (config.h has them next to each field). */
+#define CONFIG_LOG_VERBOSE		1
+#define CONFIG_AUTH_FAIL_DELAY_MS	2000
+#define CONFIG_AUTH_FAIL_MAX		10
+#define CONFIG_AUTH_FAIL_WINDOW		600
+#define CONFIG_AUTH_LOCKOUT		900
+#define CONFIG_POP_BEFORE_SMTP		0
+#define CONFIG_MAX_CONN_PER_IP		20
+#define CONFIG_MAX_CONN			5000
+#define CONFIG_IDLE_TIMEOUT		600
+#define CONFIG_SHUTDOWN_GRACE		30
+#define CONFIG_QUOTA_GRACE_DAYS		5
+#define CONFIG_HOSTNAME_FALLBACK	"localhost"
+
+/*
+ * The embedded default of `make run` (DESIGN.md), parsed like a file so
+ * that it obeys the same rules.  config_default() adds what a file
+ * cannot say (path "").
+ */
+static const char config_embedded[] =
+	"data_dir = ./var\n"
+	"[smtp]\nlisten = 127.0.0.1:2525\n"
+	"[submission]\nlisten = 127.0.0.1:2587\n"
+	"[smtps]\nlisten = 127.0.0.1:2465\n"
+	"[lmtp]\nlisten = 127.0.0.1:2424\n"
+	"[imap]\nlisten = 127.0.0.1:1143\n"
+	"[imaps]\nlisten = 127.0.0.1:1993\n"
+	"[pop3]\nlisten = 127.0.0.1:1110\n"
+	"[pop3s]\nlisten = 127.0.0.1:1995\n"
+	"[auth]\nplaintext = yes\n"
+	"[fs]\nmountpoint = ./var/mail\n";
+
+/* Sections: the top of the file, one per service, then the others. */
+enum {
+	CS_TOP = 0,
+	CS_SVC0 = 1,			/* CS_SVC0 + enum config_svc */
+	CS_TLS = CS_SVC0 + SVC_COUNT,
+	CS_AUTH,
+	CS_LIMITS,
+	CS_FS,
+	CS_QUOTA,
+	CS_COUNT,
+	CS_SERVICE = -2,		/* in the key table: any service */
+	CS_IGNORE = -1,			/* in a bad section: skip keys */
+};
+
+static const char *const config_sect_names[CS_COUNT] = {
+	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
+	"pop3s", "tls", "auth", "limits", "fs", "quota",
+};
+
+enum config_type {
+	CT_PATH,		/* a path, not checked to exist */
+	CT_HOST,		/* a host name */
+	CT_LOG,			/* stderr | syslog */
+	CT_LOGLEVEL,		/* info | debug */
+	CT_USER,		/* a user name */
+	CT_LISTEN,		/* host:port, host:port */
+	CT_BOOL,
+	CT_UINT,		/* decimal, in [min, max] */
+};
+
+/* Keys, in the order of config_keys[]. */
+enum {
+	CK_DATA_DIR,
+	CK_HOSTNAME,
+	CK_LOG,
+	CK_LOG_LEVEL,
+	CK_USER,
+	CK_LISTEN,
+	CK_TLS_CERT,
+	CK_TLS_KEY,
+	CK_PLAINTEXT,
+	CK_FAIL_DELAY,
+	CK_FAIL_MAX,
+	CK_FAIL_WINDOW,
+	CK_LOCKOUT,
+	CK_POP_BEFORE_SMTP,
+	CK_CONN_PER_IP,
+	CK_CONN,
+	CK_IDLE_TIMEOUT,
+	CK_SHUTDOWN_GRACE,
+	CK_MOUNTPOINT,
+	CK_GRACE_DAYS,
+	CK_COUNT
+};
+
+struct config_key {
+	int		 sect;
+	const char	*name;
+	enum config_type type;
+	size_t		 off;		/* in struct config */
+	size_t		 size;		/* of a string field */
+	unsigned	 min, max;	/* CT_UINT */
+	const char	*unit;		/* CT_UINT: for messages */
+};
+
+#define CK_STR(f)	offsetof(struct config, f), \
+			sizeof(((struct config *)0)->f), 0, 0, NULL
+#define CK_INT(f)	offsetof(struct config, f), 0, 0, 0, NULL
+#define CK_UINT(f, lo, hi, u) offsetof(struct config, f), 0, lo, hi, u
+
+static const struct config_key config_keys[CK_COUNT] = {
+	[CK_DATA_DIR] = { CS_TOP, "data_dir", CT_PATH, CK_STR(data_dir) },
+	[CK_HOSTNAME] = { CS_TOP, "hostname", CT_HOST, CK_STR(hostname) },
+	[CK_LOG] = { CS_TOP, "log", CT_LOG, CK_INT(log_syslog) },
+	[CK_LOG_LEVEL] = { CS_TOP, "log_level",
+	    CT_LOGLEVEL, CK_INT(log_verbose) },
+	[CK_USER] = { CS_TOP, "user", CT_USER, CK_STR(user) },
+	[CK_LISTEN] = { CS_SERVICE, "listen", CT_LISTEN, 0, 0, 0, 0, NULL },
+	[CK_TLS_CERT] = { CS_TLS, "cert", CT_PATH, CK_STR(tls_cert) },
+	[CK_TLS_KEY] = { CS_TLS, "key", CT_PATH, CK_STR(tls_key) },
+	[CK_PLAINTEXT] = { CS_AUTH, "plaintext",
+	    CT_BOOL, CK_INT(auth_plaintext) },
+	[CK_FAIL_DELAY] = { CS_AUTH, "fail_delay", CT_UINT,
+	    CK_UINT(auth_fail_delay_ms, 0, 60000, "milliseconds") },
+	[CK_FAIL_MAX] = { CS_AUTH, "fail_max", CT_UINT,
+	    CK_UINT(auth_fail_max, 1, 100000, "failures") },
+	[CK_FAIL_WINDOW] = { CS_AUTH, "fail_window", CT_UINT,
+	    CK_UINT(auth_fail_window, 1, 86400, "seconds") },
+	[CK_LOCKOUT] = { CS_AUTH, "lockout", CT_UINT,
+	    CK_UINT(auth_lockout, 0, 604800, "seconds") },
+	[CK_POP_BEFORE_SMTP] = { CS_AUTH, "pop_before_smtp", CT_UINT,
+	    CK_UINT(pop_before_smtp, 0, 10080, "minutes, 0 = off") },
+	[CK_CONN_PER_IP] = { CS_LIMITS, "connections_per_ip", CT_UINT,
+	    CK_UINT(max_conn_per_ip, 1, 1000000, "connections") },
+	[CK_CONN] = { CS_LIMITS, "connections", CT_UINT,
+	    CK_UINT(max_conn, 1, 1000000, "connections") },
+	[CK_IDLE_TIMEOUT] = { CS_LIMITS, "idle_timeout", CT_UINT,
+	    CK_UINT(idle_timeout, 1, 86400, "seconds") },
+	[CK_SHUTDOWN_GRACE] = { CS_LIMITS, "shutdown_grace", CT_UINT,
+	    CK_UINT(shutdown_grace, 0, 3600, "seconds") },
+	[CK_MOUNTPOINT] = { CS_FS, "mountpoint",
+	    CT_PATH, CK_STR(fs_mountpoint) },
+	[CK_GRACE_DAYS] = { CS_QUOTA, "grace_days", CT_UINT,
+	    CK_UINT(quota_grace_days, 0, 36500, "days") },
+};
+
+
+struct config_parser {
+	const char	*path;
+	struct config	*c;
+	char		*errs;
+	size_t		 errlen, errcap;
+	unsigned	 nerr;
+	int		 sect;		/* CS_*, or CS_IGNORE */
+	unsigned	 sect_line[CS_COUNT];	/* 0: not in the file */
+	unsigned	 key_line[CS_COUNT][CK_COUNT];
+};
+
+static void	config_file_defaults(struct config *);
+static void	config_error(struct config_parser *, unsigned line,
+		    const char *, ...) __attribute__((format(printf, 3, 4)));
+static char	*config_trim(char *);
+static const char *config_where(int sect);
+static void	config_section(struct config_parser *, unsigned, char *);
+static void	config_keyline(struct config_parser *, unsigned, char *);
+static int	config_key_in(const struct config_key *, int sect);
+static void	config_value(struct config_parser *, unsigned,
+		    const struct config_key *, const char *);
+static int	config_bool(const char *, int *);
+static int	config_hostname_ok(const char *);
+static void	config_listen(struct config_parser *, unsigned, int svc,
+		    const char *);
+static int	config_listen_one(struct config_parser *, unsigned,
+		    const char *, struct config_listen *);
+static void	config_listen_clash(struct config_parser *, unsigned,
+		    int svc, const struct config_listen *);
+static void	config_final(struct config_parser *);
+static void	config_line(struct config_parser *, unsigned,
+		    const char *, size_t);
+
+const char *
+config_svc_name(enum config_svc svc)
+{
+	if ((int)svc < 0 || svc >= SVC_COUNT)
+		return "?";
+	return config_sect_names[CS_SVC0 + svc];
+}
+
+int
+config_svc_implicit_tls(enum config_svc svc)
+{
+	return svc == SVC_SMTPS || svc == SVC_IMAPS || svc == SVC_POP3S;
+}
+
+/* What a file starts from: no service runs, data_dir must be given. */
+static void
+config_file_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	if (gethostname(c->hostname, sizeof(c->hostname)) != 0 ||
+	    c->hostname[0] == '\0')
+		snprintf(c->hostname, sizeof(c->hostname), "%s",
+		    CONFIG_HOSTNAME_FALLBACK);
+	c->hostname[sizeof(c->hostname) - 1] = '\0';
+	c->log_verbose = CONFIG_LOG_VERBOSE;
+	c->auth_fail_delay_ms = CONFIG_AUTH_FAIL_DELAY_MS;
+	c->auth_fail_max = CONFIG_AUTH_FAIL_MAX;
+	c->auth_fail_window = CONFIG_AUTH_FAIL_WINDOW;
+	c->auth_lockout = CONFIG_AUTH_LOCKOUT;
+	c->pop_before_smtp = CONFIG_POP_BEFORE_SMTP;
+	c->max_conn_per_ip = CONFIG_MAX_CONN_PER_IP;
+	c->max_conn = CONFIG_MAX_CONN;
+	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
+	c->shutdown_grace = CONFIG_SHUTDOWN_GRACE;
+	c->quota_grace_days = CONFIG_QUOTA_GRACE_DAYS;
+}
+
+void
+config_default(struct config *c)
+{
+	char *errors = NULL;
+
+	if (config_parse("(embedded default)", config_embedded,
+	    sizeof(config_embedded) - 1, c, &errors) != 0)
+		fatalx("the embedded default configuration is broken: %s",
+		    errors != NULL ? errors : err_msg());
+	c->path[0] = '\0';
+}
+
+static void
+config_error(struct config_parser *p, unsigned line, const char *fmt, ...)
+{
+	char msg[CONFIG_LINE_MAX + 512], head[PATH_MAX + 32];
+	va_list ap;
+	size_t need;
+
+	p->nerr++;
+	if (p->nerr > CONFIG_ERRORS_MAX)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->nerr == CONFIG_ERRORS_MAX)
+		snprintf(msg, sizeof(msg), "too many errors; fix these first "
+		    "(is this the right file?)");
+	if (line > 0)
+		snprintf(head, sizeof(head), "%s:%u: ", p->path, line);
+	else
+		snprintf(head, sizeof(head), "%s: ", p->path);
+	need = strlen(head) + strlen(msg) + 2;
+	if (p->errlen + need > p->errcap) {
+		p->errcap = (p->errlen + need) * 2;
+		p->errs = xreallocarray(p->errs, p->errcap, 1);
+	}
+	p->errlen += (size_t)snprintf(p->errs + p->errlen,
+	    p->errcap - p->errlen, "%s%s\n", head, msg);
+}
+
+static char *
+config_trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* "in [pop3]" or "at the top of the file", for messages. */
+static const char *
+config_where(int sect)
+{
+	static char buf[64];
+
+	if (sect == CS_TOP)
+		return "at the top of the file";
+	snprintf(buf, sizeof(buf), "in [%s]", config_sect_names[sect]);
+	return buf;
+}
+
+static void
+config_section(struct config_parser *p, unsigned line, char *s)
+{
+	char *close, *name, *rest;
+	int i;
+
+	p->sect = CS_IGNORE;
+	if ((close = strchr(s, ']')) == NULL) {
+		config_error(p, line, "a section header reads [name]: add the "
+		    "closing ]");
+		return;
+	}
+	*close = '\0';
+	rest = config_trim(close + 1);
+	name = config_trim(s + 1);
+	if (*rest != '\0') {
+		config_error(p, line, "text after [%s]: put each key on a line "
+		    "of its own", name);
+		return;
+	}
+	if (*name == '\0') {
+		config_error(p, line, "an empty section name: write [name], "
+		    "e.g. [pop3]");
+		return;
+	}
+	for (i = CS_SVC0; i < CS_COUNT; i++)
+		if (strcmp(config_sect_names[i], name) == 0)
+			break;
+	if (i == CS_COUNT) {
+		config_error(p, line, "unknown section [%.64s]: the sections "
+		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
+		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota]", name);
+		return;
+	}
+	if (p->sect_line[i] != 0) {
+		config_error(p, line, "[%s] appears again (first on line %u): "
+		    "keep its keys in one section", name, p->sect_line[i]);
+		return;
+	}
+	p->sect_line[i] = line;
+	p->sect = i;
+	if (i >= CS_SVC0 && i < CS_SVC0 + SVC_COUNT)
+		p->c->svc[i - CS_SVC0].enabled = 1;
+	else if (i == CS_FS)
+		p->c->fs_enabled = 1;
+}
+
+static int
+config_key_in(const struct config_key *k, int sect)
+{
+	if (k->sect == CS_SERVICE)
+		return sect >= CS_SVC0 && sect < CS_SVC0 + SVC_COUNT;
+	return k->sect == sect;
+}
+
+static void
+config_keyline(struct config_parser *p, unsigned line, char *s)
+{
+	const struct config_key *k;
+	char *eq, *key, *val, keys[256];
+	size_t i, n;
+
+	if ((eq = strchr(s, '=')) == NULL) {
+		config_error(p, line, "'%.64s' has no '=': write key = value",
+		    s);
+		return;
+	}
+	*eq = '\0';
+	key = config_trim(s);
+	val = config_trim(eq + 1);
+	if (*key == '\0') {
+		config_error(p, line, "a value without a key: write key = "
+		    "value");
+		return;
+	}
+	if (p->sect == CS_IGNORE)
+		return;		/* the section line had the error */
+	for (i = 0; i < CK_COUNT; i++)
+		if (strcmp(config_keys[i].name, key) == 0 &&
+		    config_key_in(&config_keys[i], p->sect))
+			break;
+	if (i == CK_COUNT) {
+		/* Known elsewhere?  Say where it belongs. */
+		for (i = 0; i < CK_COUNT; i++)
+			if (strcmp(config_keys[i].name, key) == 0)
+				break;
+		if (i < CK_COUNT && config_keys[i].sect == CS_SERVICE)
+			config_error(p, line, "%s belongs in a service section "
+			    "([smtp] [submission] [smtps] [lmtp] [imap] "
+			    "[imaps] [pop3] [pop3s]), not %s", key,
+			    config_where(p->sect));
+		else if (i < CK_COUNT && config_keys[i].sect == CS_TOP)
+			config_error(p, line, "%s belongs at the top of the "
+			    "file, before any [section]; move it up", key);
+		else if (i < CK_COUNT)
+			config_error(p, line, "%s belongs in [%s], not %s; "
+			    "move it there", key,
+			    config_sect_names[config_keys[i].sect],
+			    config_where(p->sect));
+		else {
+			keys[0] = '\0';
+			for (i = 0, n = 0; i < CK_COUNT; i++) {
+				if (!config_key_in(&config_keys[i], p->sect))
+					continue;
+				n += (size_t)snprintf(keys + n,
+				    sizeof(keys) - n, "%s%s", n ? ", " : "",
+				    config_keys[i].name);
+				if (n >= sizeof(keys))
+					break;
+			}
+			config_error(p, line, "unknown key '%.64s' %s (the "
+			    "keys there: %s)", key, config_where(p->sect),
+			    keys);
+		}
+		return;
+	}
+	k = &config_keys[i];
+	if (p->key_line[p->sect][i] != 0) {
+		config_error(p, line, "%s is set again %s (first on line %u): "
+		    "keep one", key, config_where(p->sect),
+		    p->key_line[p->sect][i]);
+		return;
+	}
+	p->key_line[p->sect][i] = line;
+	config_value(p, line, k, val);
+}
+
+static int
+config_bool(const char *s, int *v_r)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*v_r = 1;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*v_r = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* Letters, digits, '-', '_' and '.', at most CONFIG_HOST_MAX. */
+static int
+config_hostname_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > CONFIG_HOST_MAX || s[0] == '.' || s[0] == '-')
+		return 0;
+	for (; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '_' &&
+		    *s != '.')
+			return 0;
+	return 1;
+}
+
+static void
+config_value(struct config_parser *p, unsigned line,
+    const struct config_key *k, const char *v)
+{
+	char *field = (char *)p->c + k->off;
+	int *ip = (int *)(void *)field;
+	unsigned *up = (unsigned *)(void *)field;
+	unsigned long n;
+	const char *s;
+	char *end;
+
+	switch (k->type) {
+	case CT_PATH:
+		if (*v == '\0')
+			config_error(p, line, "%s needs a path", k->name);
+		else if (strlen(v) >= k->size)
+			config_error(p, line, "%s is longer than %zu bytes",
+			    k->name, k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_HOST:
+		if (!config_hostname_ok(v))
+			config_error(p, line, "%s = '%.64s': write a host name "
+			    "such as mail.example.test (letters, digits, '-', "
+			    "'.', at most %d bytes)", k->name, v,
+			    CONFIG_HOST_MAX);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_LOG:
+		if (strcmp(v, "stderr") == 0)
+			*ip = 0;
+		else if (strcmp(v, "syslog") == 0)
+			*ip = 1;
+		else
+			config_error(p, line, "%s = '%.64s': write stderr or "
+			    "syslog", k->name, v);
+		return;
+	case CT_LOGLEVEL:
+		if (strcmp(v, "info") == 0)
+			*ip = 1;
+		else if (strcmp(v, "debug") == 0)
+			*ip = 2;
+		else
+			config_error(p, line, "%s = '%.64s': write info or "
+			    "debug", k->name, v);
+		return;
+	case CT_USER:
+		for (s = v; *s != '\0'; s++)
+			if (isspace((unsigned char)*s) || *s == ':' ||
+			    *s == '/')
+				break;
+		if (*v == '\0' || *s != '\0' || strlen(v) >= k->size)
+			config_error(p, line, "%s = '%.64s': write the name of "
+			    "a system user (at most %zu bytes), or remove the "
+			    "line to keep running as the starting user",
+			    k->name, v, k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_LISTEN:
+		config_listen(p, line, p->sect - CS_SVC0, v);
+		return;
+	case CT_BOOL:
+		if (config_bool(v, ip) != 0)
+			config_error(p, line, "%s = '%.64s': write yes or no",
+			    k->name, v);
+		return;
+	case CT_UINT:
+		errno = 0;
+		n = 0;
+		end = NULL;
+		if (isdigit((unsigned char)*v))
+			n = strtoul(v, &end, 10);
+		if (end == NULL || *end != '\0' || errno != 0 ||
+		    n < k->min || n > k->max)
+			config_error(p, line, "%s = '%.64s': write a number "
+			    "from %u to %u (%s)", k->name, v, k->min, k->max,
+			    k->unit);
+		else
+			*up = (unsigned)n;
+		return;
+	}
+}
+
+/*
+ * One "host:port": IPv4 address, host name, "*" (every address) or an
+ * IPv6 address in brackets.  1 when good, else 0 after an error.
+ */
+static int
+config_listen_one(struct config_parser *p, unsigned line, const char *item,
+    struct config_listen *l)
+{
+	unsigned char addr[16];
+	const char *colon, *port, *h;
+	size_t hlen;
+	unsigned long n;
+	char *end;
+
+	if (item[0] == '[') {
+		if ((h = strchr(item, ']')) == NULL) {
+			config_error(p, line, "listen '%.64s': add the ] that "
+			    "closes the IPv6 address", item);
+			return 0;
+		}
+		hlen = (size_t)(h - item - 1);
+		colon = h + 1;
+		if (*colon != ':') {
+			config_error(p, line, "listen '%.64s': write a port "
+			    "after the address, as [::1]:110", item);
+			return 0;
+		}
+		h = item + 1;
+	} else {
+		if ((colon = strrchr(item, ':')) == NULL) {
+			config_error(p, line, "listen '%.64s' has no port: "
+			    "write host:port, as 127.0.0.1:110", item);
+			return 0;
+		}
+		h = item;
+		hlen = (size_t)(colon - item);
+		if (memchr(h, ':', hlen) != NULL) {
+			config_error(p, line, "listen '%.64s': write IPv6 "
+			    "addresses in brackets, as [::1]:110", item);
+			return 0;
+		}
+	}
+	if (hlen == 0 || hlen > CONFIG_HOST_MAX) {
+		config_error(p, line, "listen '%.64s': %s", item, hlen == 0 ?
+		    "no host; write *:PORT for every address" :
+		    "the host name is too long");
+		return 0;
+	}
+	memcpy(l->host, h, hlen);
+	l->host[hlen] = '\0';
+	if (item[0] == '[') {
+		if (inet_pton(AF_INET6, l->host, addr) != 1) {
+			config_error(p, line, "listen '%.64s': [%s] is not an "
+			    "IPv6 address", item, l->host);
+			return 0;
+		}
+	} else if (strcmp(l->host, "*") != 0) {
+		if (!config_hostname_ok(l->host)) {
+			config_error(p, line, "listen '%.64s': '%s' is not an "
+			    "address or host name", item, l->host);
+			return 0;
+		}
+		if (strspn(l->host, "0123456789.") == hlen &&
+		    inet_pton(AF_INET, l->host, addr) != 1) {
+			config_error(p, line, "listen '%.64s': '%s' is not an "
+			    "IPv4 address", item, l->host);
+			return 0;
+		}
+	}
+	port = colon + 1;
+	errno = 0;
+	n = 0;
+	end = NULL;
+	if (isdigit((unsigned char)*port))
+		n = strtoul(port, &end, 10);
+	if (end == NULL || *end != '\0' || errno != 0 || n < 1 ||
+	    n > 65535) {
+		config_error(p, line, "listen '%.64s': the port must be a "
+		    "number from 1 to 65535", item);
+		return 0;
+	}
+	snprintf(l->port, sizeof(l->port), "%lu", n);
+	return 1;
+}
+
+/* The same host:port twice can serve only one service. */
+static void
+config_listen_clash(struct config_parser *p, unsigned line, int svc,
+    const struct config_listen *l)
+{
+	const struct config_service *o;
+	int s;
+	size_t i;
+
+	for (s = 0; s < SVC_COUNT; s++) {
+		o = &p->c->svc[s];
+		for (i = 0; i < o->nlisten; i++) {
+			if (strcmp(o->listen[i].host, l->host) != 0 ||
+			    strcmp(o->listen[i].port, l->port) != 0)
+				continue;
+			if (s == svc)
+				config_error(p, line, "listen: %s:%s is "
+				    "listed twice; remove one", l->host,
+				    l->port);
+			else
+				config_error(p, line, "listen: %s:%s is "
+				    "already the address of [%s] (line %u); "
+				    "give each service its own port",
+				    l->host, l->port, config_svc_name(s),
+				    p->key_line[CS_SVC0 + s][CK_LISTEN]);
+			return;
+		}
+	}
+}
+
+static void
+config_listen(struct config_parser *p, unsigned line, int svc, const char *v)
+{
+	struct config_service *sv = &p->c->svc[svc];
+	struct config_listen l;
+	char buf[CONFIG_LINE_MAX + 1], *item, *next;
+	unsigned nerr = p->nerr;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	sv->nlisten = 0;
+	if (buf[0] == '\0') {
+		config_error(p, line, "listen needs an address: write "
+		    "host:port, as 127.0.0.1:%s", svc == SVC_POP3 ? "110" :
+		    "PORT");
+		return;
+	}
+	for (item = buf; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item = config_trim(item);
+		if (*item == '\0') {
+			config_error(p, line, "listen: an empty address in "
+			    "the list; remove the extra ','");
+			continue;
+		}
+		if (sv->nlisten == CONFIG_LISTEN_MAX) {
+			config_error(p, line, "listen: more than %d addresses",
+			    CONFIG_LISTEN_MAX);
+			break;
+		}
+		if (!config_listen_one(p, line, item, &l))
+			continue;
+		config_listen_clash(p, line, svc, &l);
+		sv->listen[sv->nlisten++] = l;
+	}
+	if (p->nerr != nerr)
+		sv->nlisten = 0;
+}
+
+/* Checks that need the whole file. */
+static void
+config_final(struct config_parser *p)
+{
+	struct config *c = p->c;
+	int s;
+
+	for (s = 0; s < SVC_COUNT; s++)
+		if (p->sect_line[CS_SVC0 + s] != 0 &&
+		    p->key_line[CS_SVC0 + s][CK_LISTEN] == 0)
+			config_error(p, p->sect_line[CS_SVC0 + s], "[%s] has "
+			    "no listen key: add listen = host:port, or remove "
+			    "the section if the service should not run",
+			    config_svc_name(s));
+	if (p->sect_line[CS_TLS] != 0 &&
+	    (p->key_line[CS_TLS][CK_TLS_CERT] == 0) !=
+	    (p->key_line[CS_TLS][CK_TLS_KEY] == 0))
+		config_error(p, p->sect_line[CS_TLS], "[tls] needs both cert "
+		    "and key (or neither: then a self-signed pair is made in "
+		    "data_dir)");
+	if (p->sect_line[CS_FS] != 0 && p->key_line[CS_FS][CK_MOUNTPOINT] == 0)
+		config_error(p, p->sect_line[CS_FS], "[fs] has no mountpoint "
+		    "key: add mountpoint = /path, or remove the section if "
+		    "the file system should not be mounted");
+	if (c->data_dir[0] == '\0' && p->key_line[CS_TOP][CK_DATA_DIR] == 0)
+		config_error(p, 0, "data_dir is required: add a line "
+		    "data_dir = /var/lib/vellum before any [section]");
+}
+
+static void
+config_line(struct config_parser *p, unsigned line, const char *text,
+    size_t len)
+{
+	char buf[CONFIG_LINE_MAX + 1], *s, *hash;
+
+	if (len > 0 && text[len - 1] == '\r')
+		len--;
+	if (len > CONFIG_LINE_MAX) {
+		config_error(p, line, "the line is longer than %d bytes; "
+		    "shorten it", CONFIG_LINE_MAX);
+		return;
+	}
+	if (memchr(text, '\0', len) != NULL) {
+		config_error(p, line, "a NUL byte: the file must be text");
+		return;
+	}
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	/* '#' starts a comment at the start of a line or after a blank. */
+	for (hash = buf; (hash = strchr(hash, '#')) != NULL; hash++)
+		if (hash == buf || hash[-1] == ' ' || hash[-1] == '\t') {
+			*hash = '\0';
+			break;
+		}
+	s = config_trim(buf);
+	if (*s == '\0')
+		return;
+	if (*s == '[')
+		config_section(p, line, s);
+	else
+		config_keyline(p, line, s);
+}
+
+int
+config_parse(const char *path, const char *text, size_t len,
+    struct config *c, char **errors_r)
+{
+	struct config_parser *p;
+	const char *t = text, *end = text + len, *nl;
+	unsigned line = 0;
+	int rc = 0;
+
+	if (errors_r != NULL)
+		*errors_r = NULL;
+	config_file_defaults(c);
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	p = xcalloc(1, sizeof(*p));
+	p->path = path;
+	p->c = c;
+	p->sect = CS_TOP;
+	/* A UTF-8 byte order mark, as some editors write. */
+	if (len >= 3 && memcmp(t, "\xef\xbb\xbf", 3) == 0)
+		t += 3;
+	while (t < end) {
+		nl = memchr(t, '\n', (size_t)(end - t));
+		line++;
+		config_line(p, line, t, nl != NULL ? (size_t)(nl - t) :
+		    (size_t)(end - t));
+		t = nl != NULL ? nl + 1 : end;
+	}
+	config_final(p);
+	if (p->nerr > 0) {
+		rc = err_set(ERR_INVALID, "%s: %u error%s in the "
+		    "configuration", path, p->nerr, p->nerr == 1 ? "" : "s");
+		if (errors_r != NULL)
+			*errors_r = p->errs;
+		else
+			free(p->errs);
+	}
+	free(p);
+	return rc;
+}
+
+int
+config_load(const char *path, struct config *c, char **errors_r)
+{
+	char *text, *errs;
+	size_t len = 0, cap = 4096;
+	ssize_t n;
+	int fd, rc;
+
+	if (errors_r != NULL)
+		*errors_r = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_set(errno == ENOENT || errno == ENOTDIR ?
+		    ERR_NOTFOUND : ERR_TEMP, "cannot read %s: %s (give the "
+		    "path of vellum.conf)", path, strerror(errno));
+	text = xmalloc(cap);
+	for (;;) {
+		if (len == cap) {
+			if (cap > CONFIG_FILE_MAX)
+				break;
+			cap *= 2;
+			text = xreallocarray(text, cap, 1);
+		}
+		n = read(fd, text + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = err_set(ERR_TEMP, "cannot read %s: %s", path,
+			    strerror(errno));
+			close(fd);
+			free(text);
+			return rc;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (len > CONFIG_FILE_MAX) {
+		free(text);
+		config_file_defaults(c);
+		snprintf(c->path, sizeof(c->path), "%s", path);
+		errs = xasprintf("%s: larger than %d bytes: is this "
+		    "vellum.conf?\n", path, CONFIG_FILE_MAX);
+		if (errors_r != NULL)
+			*errors_r = errs;
+		else
+			free(errs);
+		return err_set(ERR_INVALID, "%s: not a configuration file",
+		    path);
+	}
+	rc = config_parse(path, text, len, c, errors_r);
+	free(text);
+	return rc < 0 ? -1 : 0;
+}

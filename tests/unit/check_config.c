@@ -1,0 +1,675 @@
+/*
+ * check_config.c - vellum.conf: every key and its default, the embedded
+ * default, listen forms (IPv6, "*", lists), every kind of error with its
+ * FILE:LINE, several errors reported at once, CRLF files, config_load()
+ * on real files.
+ */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/error.h"
+#include "common/xmalloc.h"
+
+#define F	"t.conf"
+
+static Suite	*config_suite(void);
+static struct config *parse_ok(const char *text);
+static char	*parse_bad(const char *text);
+static void	has_error(const char *errs, unsigned line, const char *part);
+static unsigned	count_lines(const char *errs);
+static void	one_error(const char *text, unsigned line, const char *part);
+
+static struct config cfg;
+
+static struct config *
+parse_ok(const char *text)
+{
+	char *errs = NULL;
+	int rc;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	rc = config_parse(F, text, strlen(text), &cfg, &errs);
+	ck_assert_msg(rc == 0, "config_parse of\n%s\nreturned %d:\n%s", text,
+	    rc, errs != NULL ? errs : err_msg());
+	ck_assert_msg(errs == NULL, "no errors but *errors_r is set");
+	return &cfg;
+}
+
+/* The errors of text (which must fail with ERR_INVALID); free them. */
+static char *
+parse_bad(const char *text)
+{
+	char *errs = NULL;
+	int rc;
+
+	err_clear();
+	rc = config_parse(F, text, strlen(text), &cfg, &errs);
+	ck_assert_msg(rc == -1, "config_parse of\n%s\nreturned %d, wanted -1",
+	    text, rc);
+	ck_assert_msg(err_class() == ERR_INVALID, "error class %s, wanted "
+	    "INVALID", err_class_name(err_class()));
+	ck_assert_msg(errs != NULL && errs[0] != '\0', "no error text for\n%s",
+	    text);
+	ck_assert_msg(errs[strlen(errs) - 1] == '\n', "errors do not end in "
+	    "a newline: %s", errs);
+	return errs;
+}
+
+/* A line "t.conf:LINE: ...part..." (LINE 0: "t.conf: ...part..."). */
+static void
+has_error(const char *errs, unsigned line, const char *part)
+{
+	char prefix[64];
+	const char *p, *nl;
+
+	if (line > 0)
+		snprintf(prefix, sizeof(prefix), F ":%u: ", line);
+	else
+		snprintf(prefix, sizeof(prefix), F ": ");
+	for (p = errs; *p != '\0'; p = nl + 1) {
+		nl = strchr(p, '\n');
+		ck_assert_msg(nl != NULL, "error text without a final newline");
+		if (strncmp(p, prefix, strlen(prefix)) != 0)
+			continue;
+		if (memmem(p, (size_t)(nl - p), part, strlen(part)) != NULL)
+			return;
+	}
+	ck_abort_msg("no error \"%s...%s...\" in:\n%s", prefix, part, errs);
+}
+
+static unsigned
+count_lines(const char *errs)
+{
+	unsigned n = 0;
+
+	for (; *errs != '\0'; errs++)
+		if (*errs == '\n')
+			n++;
+	return n;
+}
+
+/* text gives exactly one error, on line (0: none), mentioning part. */
+static void
+one_error(const char *text, unsigned line, const char *part)
+{
+	char *errs = parse_bad(text);
+
+	has_error(errs, line, part);
+	ck_assert_msg(count_lines(errs) == 1, "wanted one error for\n%s\n"
+	    "got:\n%s", text, errs);
+	free(errs);
+}
+
+START_TEST(test_file_defaults)
+{
+	struct config *c = parse_ok("data_dir = /srv/v\n");
+	char host[CONFIG_HOST_MAX + 1] = "";
+	int s;
+
+	ck_assert_str_eq(c->path, F);
+	ck_assert_str_eq(c->data_dir, "/srv/v");
+	gethostname(host, sizeof(host));
+	ck_assert_str_eq(c->hostname, host[0] ? host : "localhost");
+	ck_assert_int_eq(c->log_syslog, 0);
+	ck_assert_int_eq(c->log_verbose, 1);
+	ck_assert_str_eq(c->user, "");
+	for (s = 0; s < SVC_COUNT; s++) {
+		ck_assert_msg(!c->svc[s].enabled, "[%s] runs without its "
+		    "section", config_svc_name(s));
+		ck_assert_uint_eq(c->svc[s].nlisten, 0);
+	}
+	ck_assert_str_eq(c->tls_cert, "");
+	ck_assert_str_eq(c->tls_key, "");
+	ck_assert_int_eq(c->auth_plaintext, 0);
+	ck_assert_uint_eq(c->auth_fail_delay_ms, 2000);
+	ck_assert_uint_eq(c->auth_fail_max, 10);
+	ck_assert_uint_eq(c->auth_fail_window, 600);
+	ck_assert_uint_eq(c->auth_lockout, 900);
+	ck_assert_uint_eq(c->pop_before_smtp, 0);
+	ck_assert_uint_eq(c->max_conn_per_ip, 20);
+	ck_assert_uint_eq(c->max_conn, 5000);
+	ck_assert_uint_eq(c->idle_timeout, 600);
+	ck_assert_uint_eq(c->shutdown_grace, 30);
+	ck_assert_int_eq(c->fs_enabled, 0);
+	ck_assert_str_eq(c->fs_mountpoint, "");
+	ck_assert_uint_eq(c->quota_grace_days, 5);
+}
+END_TEST
+
+START_TEST(test_every_key)
+{
+	static const char text[] =
+	    "# every key\n"
+	    "data_dir = /var/lib/vellum\n"
+	    "hostname = mail.example.test\n"
+	    "log = syslog\n"
+	    "log_level = debug\n"
+	    "user = vellum\n"
+	    "[smtp]\nlisten = 0.0.0.0:25\n"
+	    "[submission]\nlisten = 0.0.0.0:587\n"
+	    "[smtps]\nlisten = 0.0.0.0:465\n"
+	    "[lmtp]\nlisten = 127.0.0.1:24\n"
+	    "[imap]\nlisten = 0.0.0.0:143\n"
+	    "[imaps]\nlisten = 0.0.0.0:993\n"
+	    "[pop3]\nlisten = 0.0.0.0:110\n"
+	    "[pop3s]\nlisten = 0.0.0.0:995\n"
+	    "[tls]\ncert = /etc/ssl/c.pem\nkey = /etc/ssl/k.pem\n"
+	    "[auth]\nplaintext = yes\nfail_delay = 500\nfail_max = 3\n"
+	    "fail_window = 60\nlockout = 120\npop_before_smtp = 15\n"
+	    "[limits]\nconnections_per_ip = 7\nconnections = 100\n"
+	    "idle_timeout = 30\nshutdown_grace = 5\n"
+	    "[fs]\nmountpoint = /srv/mail\n"
+	    "[quota]\ngrace_days = 9\n";
+	static const char *const ports[SVC_COUNT] = {
+		"25", "587", "465", "24", "143", "993", "110", "995",
+	};
+	struct config *c = parse_ok(text);
+	int s;
+
+	ck_assert_str_eq(c->data_dir, "/var/lib/vellum");
+	ck_assert_str_eq(c->hostname, "mail.example.test");
+	ck_assert_int_eq(c->log_syslog, 1);
+	ck_assert_int_eq(c->log_verbose, 2);
+	ck_assert_str_eq(c->user, "vellum");
+	for (s = 0; s < SVC_COUNT; s++) {
+		ck_assert_msg(c->svc[s].enabled && c->svc[s].nlisten == 1,
+		    "[%s]: enabled %d, %zu listen", config_svc_name(s),
+		    c->svc[s].enabled, c->svc[s].nlisten);
+		ck_assert_str_eq(c->svc[s].listen[0].host,
+		    s == SVC_LMTP ? "127.0.0.1" : "0.0.0.0");
+		ck_assert_str_eq(c->svc[s].listen[0].port, ports[s]);
+	}
+	ck_assert_str_eq(c->tls_cert, "/etc/ssl/c.pem");
+	ck_assert_str_eq(c->tls_key, "/etc/ssl/k.pem");
+	ck_assert_int_eq(c->auth_plaintext, 1);
+	ck_assert_uint_eq(c->auth_fail_delay_ms, 500);
+	ck_assert_uint_eq(c->auth_fail_max, 3);
+	ck_assert_uint_eq(c->auth_fail_window, 60);
+	ck_assert_uint_eq(c->auth_lockout, 120);
+	ck_assert_uint_eq(c->pop_before_smtp, 15);
+	ck_assert_uint_eq(c->max_conn_per_ip, 7);
+	ck_assert_uint_eq(c->max_conn, 100);
+	ck_assert_uint_eq(c->idle_timeout, 30);
+	ck_assert_uint_eq(c->shutdown_grace, 5);
+	ck_assert_int_eq(c->fs_enabled, 1);
+	ck_assert_str_eq(c->fs_mountpoint, "/srv/mail");
+	ck_assert_uint_eq(c->quota_grace_days, 9);
+
+	c = parse_ok("data_dir=/d\nlog=stderr\nlog_level=info\n[pop3]\n"
+	    "listen=*:110\n");
+	ck_assert_int_eq(c->log_syslog, 0);
+	ck_assert_int_eq(c->log_verbose, 1);
+	ck_assert_int_eq(c->svc[SVC_POP3].enabled, 1);
+	ck_assert_int_eq(c->svc[SVC_IMAP].enabled, 0);
+}
+END_TEST
+
+START_TEST(test_embedded_default)
+{
+	static const char *const ports[SVC_COUNT] = {
+		"2525", "2587", "2465", "2424", "1143", "1993", "1110", "1995",
+	};
+	struct config c;
+	int s;
+
+	memset(&c, 0xa5, sizeof(c));
+	config_default(&c);
+	ck_assert_str_eq(c.path, "");
+	ck_assert_str_eq(c.data_dir, "./var");
+	ck_assert_msg(c.hostname[0] != '\0', "no hostname");
+	ck_assert_int_eq(c.auth_plaintext, 1);
+	for (s = 0; s < SVC_COUNT; s++) {
+		ck_assert_msg(c.svc[s].enabled && c.svc[s].nlisten == 1,
+		    "[%s] in the embedded default", config_svc_name(s));
+		ck_assert_str_eq(c.svc[s].listen[0].host, "127.0.0.1");
+		ck_assert_str_eq(c.svc[s].listen[0].port, ports[s]);
+	}
+	ck_assert_int_eq(c.fs_enabled, 1);
+	ck_assert_str_eq(c.fs_mountpoint, "./var/mail");
+	ck_assert_str_eq(c.tls_cert, "");
+	ck_assert_str_eq(c.user, "");
+	ck_assert_int_eq(c.log_syslog, 0);
+	ck_assert_int_eq(c.log_verbose, 1);
+	ck_assert_uint_eq(c.auth_fail_delay_ms, 2000);
+	ck_assert_uint_eq(c.max_conn, 5000);
+	ck_assert_uint_eq(c.quota_grace_days, 5);
+}
+END_TEST
+
+START_TEST(test_svc_names)
+{
+	static const char *const names[SVC_COUNT] = {
+		"smtp", "submission", "smtps", "lmtp", "imap", "imaps",
+		"pop3", "pop3s",
+	};
+	int s;
+
+	for (s = 0; s < SVC_COUNT; s++) {
+		ck_assert_str_eq(config_svc_name(s), names[s]);
+		ck_assert_int_eq(config_svc_implicit_tls(s),
+		    s == SVC_SMTPS || s == SVC_IMAPS || s == SVC_POP3S);
+	}
+}
+END_TEST
+
+START_TEST(test_listen_forms)
+{
+	struct config *c;
+	struct config_service *sv;
+
+	c = parse_ok("data_dir = /d\n[pop3]\nlisten = [::1]:110\n"
+	    "[pop3s]\nlisten = *:995, 127.0.0.1:1995 ,[::]:995,"
+	    "localhost:2995,mail.example.test:3995, [2001:db8::1]:995\n"
+	    "[imap]\nlisten = 192.0.2.1:0143\n");
+	sv = &c->svc[SVC_POP3];
+	ck_assert_uint_eq(sv->nlisten, 1);
+	ck_assert_str_eq(sv->listen[0].host, "::1");
+	ck_assert_str_eq(sv->listen[0].port, "110");
+	sv = &c->svc[SVC_POP3S];
+	ck_assert_uint_eq(sv->nlisten, 6);
+	ck_assert_str_eq(sv->listen[0].host, "*");
+	ck_assert_str_eq(sv->listen[0].port, "995");
+	ck_assert_str_eq(sv->listen[1].host, "127.0.0.1");
+	ck_assert_str_eq(sv->listen[1].port, "1995");
+	ck_assert_str_eq(sv->listen[2].host, "::");
+	ck_assert_str_eq(sv->listen[3].host, "localhost");
+	ck_assert_str_eq(sv->listen[4].host, "mail.example.test");
+	ck_assert_str_eq(sv->listen[5].host, "2001:db8::1");
+	/* Ports are written in their plain decimal form. */
+	ck_assert_str_eq(c->svc[SVC_IMAP].listen[0].port, "143");
+
+	/* CONFIG_LISTEN_MAX addresses fit, one more does not. */
+	c = parse_ok("data_dir = /d\n[smtp]\nlisten = *:1, *:2, *:3, *:4, "
+	    "*:5, *:6, *:7, *:8\n");
+	ck_assert_uint_eq(c->svc[SVC_SMTP].nlisten, CONFIG_LISTEN_MAX);
+	one_error("data_dir = /d\n[smtp]\nlisten = *:1, *:2, *:3, *:4, *:5, "
+	    "*:6, *:7, *:8, *:9\n", 3, "more than 8");
+}
+END_TEST
+
+START_TEST(test_listen_errors)
+{
+	one_error("data_dir = /d\n[pop3]\nlisten = ::1:110\n", 3,
+	    "[::1]:110");
+	one_error("data_dir = /d\n[pop3]\nlisten = localhost\n", 3,
+	    "no port");
+	one_error("data_dir = /d\n[pop3]\nlisten = :110\n", 3, "*:PORT");
+	one_error("data_dir = /d\n[pop3]\nlisten = [::1]110\n", 3, "port");
+	one_error("data_dir = /d\n[pop3]\nlisten = [::1:110\n", 3, "]");
+	one_error("data_dir = /d\n[pop3]\nlisten = [zz]:110\n", 3,
+	    "not an IPv6 address");
+	one_error("data_dir = /d\n[pop3]\nlisten = 1.2.3.400:110\n", 3,
+	    "not an IPv4 address");
+	one_error("data_dir = /d\n[pop3]\nlisten = b@d:110\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:0\n", 3, "1 to 65535");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:65536\n", 3,
+	    "1 to 65535");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:pop3\n", 3,
+	    "1 to 65535");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:-1\n", 3, "1 to 65535");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:110,,*:111\n", 3,
+	    "empty address");
+	one_error("data_dir = /d\n[pop3]\nlisten =\n", 3, "needs an address");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:110, *:110\n", 3,
+	    "listed twice");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:110\n[imap]\n"
+	    "listen = 127.0.0.1:143, *:110\n", 5, "[pop3] (line 3)");
+	/* IPv6 :: and 0.0.0.0 are different sockets: no clash. */
+	parse_ok("data_dir = /d\n[pop3]\nlisten = [::]:110, 0.0.0.0:110\n");
+}
+END_TEST
+
+START_TEST(test_values)
+{
+	static const char *const yes[] = { "yes", "YES", "true", "On", "1" };
+	static const char *const no[] = { "no", "No", "false", "OFF", "0" };
+	char text[256];
+	size_t i;
+
+	for (i = 0; i < 5; i++) {
+		snprintf(text, sizeof(text), "data_dir = /d\n[auth]\n"
+		    "plaintext = %s\n", yes[i]);
+		ck_assert_msg(parse_ok(text)->auth_plaintext == 1, "%s",
+		    yes[i]);
+		snprintf(text, sizeof(text), "data_dir = /d\n[auth]\n"
+		    "plaintext = %s\n", no[i]);
+		ck_assert_msg(parse_ok(text)->auth_plaintext == 0, "%s",
+		    no[i]);
+	}
+	one_error("data_dir = /d\n[auth]\nplaintext = maybe\n", 3,
+	    "plaintext = 'maybe': write yes or no");
+
+	/* Integer ranges: both ends accepted, one past them not. */
+	parse_ok("data_dir=/d\n[auth]\nfail_delay = 0\nfail_max = 1\n"
+	    "fail_window = 1\nlockout = 0\npop_before_smtp = 0\n[limits]\n"
+	    "connections_per_ip = 1\nconnections = 1\nidle_timeout = 1\n"
+	    "shutdown_grace = 0\n[quota]\ngrace_days = 0\n");
+	parse_ok("data_dir=/d\n[auth]\nfail_delay = 60000\n"
+	    "fail_max = 100000\nfail_window = 86400\nlockout = 604800\n"
+	    "pop_before_smtp = 10080\n[limits]\n"
+	    "connections_per_ip = 1000000\nconnections = 1000000\n"
+	    "idle_timeout = 86400\nshutdown_grace = 3600\n[quota]\n"
+	    "grace_days = 36500\n");
+	one_error("data_dir=/d\n[auth]\nfail_delay = 60001\n", 3,
+	    "fail_delay = '60001': write a number from 0 to 60000 "
+	    "(milliseconds)");
+	one_error("data_dir=/d\n[auth]\nfail_max = 0\n", 3, "1 to 100000");
+	one_error("data_dir=/d\n[auth]\nfail_window = 0\n", 3, "1 to 86400");
+	one_error("data_dir=/d\n[auth]\nlockout = 604801\n", 3, "seconds");
+	one_error("data_dir=/d\n[auth]\npop_before_smtp = 10081\n", 3,
+	    "minutes");
+	one_error("data_dir=/d\n[limits]\nconnections_per_ip = 0\n", 3,
+	    "1 to 1000000");
+	one_error("data_dir=/d\n[limits]\nconnections = 0\n", 3, "1 to");
+	one_error("data_dir=/d\n[limits]\nidle_timeout = 0\n", 3, "1 to");
+	one_error("data_dir=/d\n[limits]\nshutdown_grace = 3601\n", 3,
+	    "0 to 3600");
+	one_error("data_dir=/d\n[quota]\ngrace_days = many\n", 3,
+	    "grace_days = 'many'");
+	one_error("data_dir=/d\n[quota]\ngrace_days = -1\n", 3, "0 to 36500");
+	one_error("data_dir=/d\n[quota]\ngrace_days = +5\n", 3, "0 to 36500");
+	one_error("data_dir=/d\n[quota]\ngrace_days = 5d\n", 3, "0 to 36500");
+	one_error("data_dir=/d\n[quota]\ngrace_days = 1e3\n", 3, "number");
+	one_error("data_dir=/d\n[quota]\ngrace_days =\n", 3, "number");
+	one_error("data_dir=/d\n[quota]\ngrace_days = "
+	    "99999999999999999999999\n", 3, "number");
+	ck_assert_uint_eq(parse_ok("data_dir=/d\n[quota]\ngrace_days = "
+	    "007\n")->quota_grace_days, 7);
+
+	/* Strings. */
+	one_error("data_dir =\n", 1, "data_dir needs a path");
+	one_error("data_dir = /d\nhostname = a b\n", 2, "host name");
+	one_error("data_dir = /d\nhostname = -x\n", 2, "host name");
+	one_error("data_dir = /d\nhostname =\n", 2, "host name");
+	one_error("data_dir = /d\nlog = file\n", 2, "stderr or syslog");
+	one_error("data_dir = /d\nlog_level = trace\n", 2, "info or debug");
+	one_error("data_dir = /d\nuser = a:b\n", 2, "system user");
+	one_error("data_dir = /d\nuser =\n", 2, "system user");
+	one_error("data_dir = /d\n[tls]\ncert =\nkey = /k\n", 3,
+	    "cert needs a path");
+	ck_assert_str_eq(parse_ok("data_dir = /path with spaces/v\n")->data_dir,
+	    "/path with spaces/v");
+}
+END_TEST
+
+START_TEST(test_long_values)
+{
+	char *text, *big;
+
+	big = xmalloc(PATH_MAX + 1);
+	memset(big, 'p', PATH_MAX);
+	big[PATH_MAX] = '\0';
+	text = xasprintf("data_dir = /d\nhostname = %.*s\n", 256, big + 1);
+	one_error(text, 2, "at most 255");
+	free(text);
+	text = xasprintf("data_dir = /d\nuser = %.*s\n", 64, big + 1);
+	one_error(text, 2, "at most 63");
+	free(text);
+	free(big);
+}
+END_TEST
+
+START_TEST(test_error_kinds)
+{
+	static const char nul[] = "data_dir = /d\nhost\0name = x\n";
+	char *errs, *text;
+	char longline[5000];
+
+	one_error("data_dir = /d\nfrobnicate = 1\n", 2,
+	    "unknown key 'frobnicate' at the top of the file (the keys "
+	    "there: data_dir, hostname, log, log_level, user)");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nport = 2\n", 4,
+	    "unknown key 'port' in [pop3] (the keys there: listen)");
+	one_error("data_dir = /d\n[auth]\nplain = yes\n", 3,
+	    "unknown key 'plain' in [auth]");
+	one_error("data_dir = /d\n[web]\nlisten = *:80\nport = 1\n", 2,
+	    "unknown section [web]");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:110\ndata_dir = /e\n", 4,
+	    "data_dir belongs at the top of the file");
+	one_error("data_dir = /d\nlisten = *:110\n", 2,
+	    "listen belongs in a service section");
+	one_error("data_dir = /d\n[auth]\ngrace_days = 3\n", 3,
+	    "grace_days belongs in [quota], not in [auth]");
+	one_error("data_dir = /d\ncert = /c\n", 2,
+	    "cert belongs in [tls], not at the top of the file");
+	one_error("data_dir = /d\ndata_dir = /e\n", 2,
+	    "data_dir is set again at the top of the file (first on line 1)");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nlisten = *:2\n", 4,
+	    "listen is set again in [pop3] (first on line 3)");
+	one_error("data_dir = /d\nthis line is wrong\n", 2,
+	    "'this line is wrong' has no '='");
+	one_error("data_dir = /d\n= 5\n", 2, "a value without a key");
+	one_error("data_dir = /d\n[pop3\nlisten = *:1\n", 2,
+	    "a section header reads [name]");
+	one_error("data_dir = /d\n[pop3] listen = *:1\n", 2, "text after");
+	one_error("data_dir = /d\n[ ]\n", 2, "an empty section name");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:1\n[pop3]\n"
+	    "listen = *:2\n", 4, "[pop3] appears again (first on line 2)");
+	one_error("data_dir = /d\n[pop3]\n[imap]\nlisten = *:143\n", 2,
+	    "[pop3] has no listen key");
+	one_error("data_dir = /d\n[tls]\ncert = /c\n", 2,
+	    "[tls] needs both cert and key");
+	one_error("data_dir = /d\n[tls]\nkey = /k\n", 2,
+	    "[tls] needs both cert and key");
+	one_error("data_dir = /d\n[fs]\n", 2, "[fs] has no mountpoint");
+	one_error("hostname = h\n[quota]\ngrace_days = 1\n", 0,
+	    "data_dir is required");
+	one_error("", 0, "data_dir is required");
+	errs = NULL;
+	ck_assert_int_eq(config_parse(F, nul, sizeof(nul) - 1, &cfg, &errs),
+	    -1);
+	has_error(errs, 2, "NUL");
+	ck_assert_uint_eq(count_lines(errs), 1);
+	free(errs);
+
+	memset(longline, 'x', sizeof(longline));
+	memcpy(longline, "hostname = ", 11);
+	text = xasprintf("data_dir = /d\n%.*s\n", 4097, longline);
+	one_error(text, 2, "longer than 4096 bytes");
+	free(text);
+	/* 4096 bytes is still a line (its value is then too long). */
+	text = xasprintf("data_dir = /d\n%.*s\r\n", 4096, longline);
+	errs = parse_bad(text);
+	ck_assert_msg(strstr(errs, "longer than") == NULL, "%s", errs);
+	free(errs);
+	free(text);
+
+	/* An unknown section's keys are not reported again. */
+	errs = parse_bad("data_dir = /d\n[nope]\na = 1\nb = 2\n");
+	ck_assert_uint_eq(count_lines(errs), 1);
+	free(errs);
+
+	/* The whole text also goes without errors_r. */
+	ck_assert_int_eq(config_parse(F, "x", 1, &cfg, NULL), -1);
+}
+END_TEST
+
+START_TEST(test_many_errors_at_once)
+{
+	static const char text[] =
+	    "# line 1\n"
+	    "hostname = mail.example.test\n"	/* 2 */
+	    "bogus = 1\n"			/* 3: unknown key */
+	    "[pop3]\n"				/* 4 */
+	    "listen = ::1:110\n"		/* 5: bad value */
+	    "[imap\n"				/* 6: malformed section */
+	    "[limits]\n"			/* 7 */
+	    "connections = lots\n"		/* 8: bad value */
+	    "connections = 5\n"			/* 9: duplicate */
+	    "no equals here\n"			/* 10: missing = */
+	    "[smtp]\n"				/* 11: no listen */
+	    "[quota]\n"				/* 12 */
+	    "grace_days = 3\n"			/* 13: fine */
+	    "plaintext = yes\n"			/* 14: wrong section */
+	    "[wat]\n";				/* 15: unknown section */
+	char *errs = parse_bad(text);
+
+	has_error(errs, 3, "unknown key 'bogus'");
+	has_error(errs, 5, "brackets");
+	has_error(errs, 6, "[name]");
+	has_error(errs, 8, "connections = 'lots'");
+	has_error(errs, 9, "set again");
+	has_error(errs, 10, "no '='");
+	has_error(errs, 11, "[smtp] has no listen");
+	has_error(errs, 14, "plaintext belongs in [auth]");
+	has_error(errs, 15, "unknown section [wat]");
+	has_error(errs, 0, "data_dir is required");
+	ck_assert_msg(count_lines(errs) == 10, "wanted 10 errors, got:\n%s",
+	    errs);
+	ck_assert_msg(strstr(err_msg(), "10 errors") != NULL, "err_msg: %s",
+	    err_msg());
+	free(errs);
+}
+END_TEST
+
+START_TEST(test_error_cap)
+{
+	char *text = xmalloc(300 * 8 + 1), *errs;
+	size_t i;
+
+	text[0] = '\0';
+	for (i = 0; i < 300; i++)
+		strcat(text, "junk!!\n");
+	errs = parse_bad(text);
+	ck_assert_msg(count_lines(errs) <= 100, "%u error lines",
+	    count_lines(errs));
+	ck_assert_msg(strstr(errs, "too many errors") != NULL, "%s", errs);
+	free(errs);
+	free(text);
+}
+END_TEST
+
+START_TEST(test_crlf_and_comments)
+{
+	struct config *c;
+	char *errs;
+
+	c = parse_ok("\xef\xbb\xbf# vellum.conf from Windows\r\n"
+	    "data_dir = C:/v\r\n"
+	    "\r\n"
+	    "   # indented comment\r\n"
+	    "hostname = h.test    # trailing comment\r\n"
+	    "[pop3]   \r\n"
+	    "  listen = 127.0.0.1:110 , [::1]:110\t\r\n"
+	    "[fs] # the mount\r\n"
+	    "mountpoint = /srv/a#b\r\n"
+	    "[tls]\r\ncert = /c\r\nkey = /k");
+	ck_assert_str_eq(c->data_dir, "C:/v");
+	ck_assert_str_eq(c->hostname, "h.test");
+	ck_assert_uint_eq(c->svc[SVC_POP3].nlisten, 2);
+	ck_assert_str_eq(c->svc[SVC_POP3].listen[0].port, "110");
+	ck_assert_str_eq(c->svc[SVC_POP3].listen[1].host, "::1");
+	/* '#' inside a word is not a comment. */
+	ck_assert_str_eq(c->fs_mountpoint, "/srv/a#b");
+	/* The last line needs no line end, and keeps no CR. */
+	ck_assert_str_eq(c->tls_key, "/k");
+
+	errs = parse_bad("data_dir = /d\r\n\r\n[pop3]\r\nlisten = x\r\n"
+	    "bad\r\n");
+	has_error(errs, 4, "listen 'x' has no port");
+	has_error(errs, 5, "'bad' has no '='");
+	ck_assert_uint_eq(count_lines(errs), 2);
+	ck_assert_msg(strchr(errs, '\r') == NULL, "a CR in the errors");
+	free(errs);
+}
+END_TEST
+
+START_TEST(test_load_files)
+{
+	char dir[] = "/tmp/check-config-XXXXXX", path[64], big[64];
+	struct config c;
+	char *errs = (char *)1;
+	FILE *fp;
+	int rc;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vellum.conf", dir);
+
+	rc = config_load(path, &c, &errs);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_msg(err_class() == ERR_NOTFOUND, "missing file: %s",
+	    err_class_name(err_class()));
+	ck_assert_msg(strstr(err_msg(), path) != NULL, "%s", err_msg());
+	ck_assert_ptr_null(errs);
+
+	fp = fopen(path, "w");
+	ck_assert_ptr_nonnull(fp);
+	fputs("data_dir = /var/v\n[pop3]\nlisten = *:110\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(config_load(path, &c, &errs), 0);
+	ck_assert_ptr_null(errs);
+	ck_assert_str_eq(c.path, path);
+	ck_assert_str_eq(c.data_dir, "/var/v");
+	ck_assert_int_eq(c.svc[SVC_POP3].enabled, 1);
+
+	fp = fopen(path, "w");
+	fputs("data_dir = /var/v\nwrong\n[quota]\ngrace_days = x\n", fp);
+	fclose(fp);
+	ck_assert_int_eq(config_load(path, &c, &errs), -1);
+	ck_assert_int_eq(err_class(), ERR_INVALID);
+	ck_assert_ptr_nonnull(errs);
+	ck_assert_msg(strstr(errs, "/vellum.conf:2: ") != NULL &&
+	    strstr(errs, "/vellum.conf:4: ") != NULL, "%s", errs);
+	free(errs);
+	ck_assert_int_eq(config_load(path, &c, NULL), -1);
+
+	/* A directory, and a file far too big to be a config. */
+	ck_assert_int_eq(config_load(dir, &c, &errs), -1);
+	ck_assert_ptr_null(errs);
+	snprintf(big, sizeof(big), "%s/big", dir);
+	fp = fopen(big, "w");
+	ck_assert_int_eq(fseek(fp, 2 * 1024 * 1024, SEEK_SET), 0);
+	fputc('\n', fp);
+	fclose(fp);
+	ck_assert_int_eq(config_load(big, &c, &errs), -1);
+	ck_assert_int_eq(err_class(), ERR_INVALID);
+	ck_assert_msg(errs != NULL && strstr(errs, "larger than") != NULL,
+	    "%s", errs ? errs : "(null)");
+	free(errs);
+
+	unlink(big);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+static Suite *
+config_suite(void)
+{
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_test(tc, test_file_defaults);
+	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_embedded_default);
+	tcase_add_test(tc, test_svc_names);
+	tcase_add_test(tc, test_listen_forms);
+	tcase_add_test(tc, test_listen_errors);
+	tcase_add_test(tc, test_values);
+	tcase_add_test(tc, test_long_values);
+	tcase_add_test(tc, test_error_kinds);
+	tcase_add_test(tc, test_many_errors_at_once);
+	tcase_add_test(tc, test_error_cap);
+	tcase_add_test(tc, test_crlf_and_comments);
+	tcase_add_test(tc, test_load_files);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(config_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
