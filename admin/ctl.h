@@ -95,7 +95,4 @@ int	cmd_quota(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);
 
-/* admin/conf.c: reads data_dir and [quota] grace_days; -1 on errors. */
-int	conf_read(const char *path, char **data_dir_r, int *grace_days_r);
-
 #endif

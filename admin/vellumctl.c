@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "store/store.h"
@@ -33,6 +34,10 @@ static const struct ctl_noun ctl_nouns[] = {
 };
 
 static void	vellumctl_usage(FILE *fp);
+static int	vellumctl_config(const char *path, struct ctl *);
+
+/* The -c file; its data_dir outlives main()'s use of it. */
+static struct config vellumctl_cfg;
 
 static void
 vellumctl_usage(FILE *fp)
@@ -46,12 +51,37 @@ vellumctl_usage(FILE *fp)
 	    CTL_DATA_DIR_DEFAULT);
 }
 
+/*
+ * Reads vellum.conf with the daemons' parser (common/config.c): all its
+ * errors are printed, then vellumctl fails.  Only data_dir and [quota]
+ * grace_days matter here.
+ */
+static int
+vellumctl_config(const char *path, struct ctl *ctl)
+{
+	char *errors = NULL;
+
+	if (config_load(path, &vellumctl_cfg, &errors) != 0) {
+		if (errors != NULL) {
+			fputs(errors, stderr);
+			fprintf(stderr, "vellumctl: %s (fix the lines above)\n",
+			    err_msg());
+			free(errors);
+		} else
+			fprintf(stderr, "vellumctl: %s, or use -d DATA_DIR\n",
+			    err_msg());
+		return -1;
+	}
+	ctl->data_dir = vellumctl_cfg.data_dir;
+	ctl->grace_days = (int)vellumctl_cfg.quota_grace_days;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct ctl ctl;
 	const char *conf = NULL, *dir = NULL;
-	char *conf_dir = NULL;
 	int i, j, rc;
 
 	log_init("vellumctl", LOG_TO_STDERR, 0);
@@ -113,16 +143,10 @@ main(int argc, char **argv)
 		return CTL_OK;
 	}
 	if (conf != NULL) {
-		if (conf_read(conf, &conf_dir, &ctl.grace_days) < 0)
+		if (vellumctl_config(conf, &ctl) < 0)
 			return CTL_FAIL;
-		if (conf_dir == NULL) {
-			fprintf(stderr, "vellumctl: %s: no data_dir key: add "
-			    "\"data_dir = /path\" or use -d DIR\n", conf);
-			return CTL_FAIL;
-		}
-		dir = conf_dir;
-	}
-	ctl.data_dir = dir != NULL ? dir : CTL_DATA_DIR_DEFAULT;
+	} else
+		ctl.data_dir = dir != NULL ? dir : CTL_DATA_DIR_DEFAULT;
 
 	ctl.noun = argv[i];
 	for (j = 0; ctl_nouns[j].name != NULL; j++)
@@ -147,7 +171,6 @@ main(int argc, char **argv)
 	ctl.verb = argv[i + 1];
 	rc = ctl_nouns[j].fn(&ctl, argc - i - 2, argv + i + 2);
 	ctl_close(&ctl);
-	free(conf_dir);
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		perror("vellumctl: writing the output");
 		return CTL_FAIL;
