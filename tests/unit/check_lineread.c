@@ -14,15 +14,15 @@
 
 /* Events of a run, as text: "L<len>:<bytes>\n" per line, "TOOLONG\n". */
 #define EVENTS_MAX	65536
+#define INPUT_MAX	4096
 /*
  * ck_assert_msg() records a mark on every call, which is a system call
  * in fork mode: the hot loops below test first and only then fail.
  */
-#define EXPECT(cond, ...) do {				\
-	if (!(cond))					\
-		ck_abort_msg(__VA_ARGS__);		\
+#define EXPECT(cond, ...) do {			\
+	if (!(cond))				\
+		ck_abort_msg(__VA_ARGS__);	\
 } while (0)
-#define INPUT_MAX	4096
 
 struct feeder {
 	struct lineread	lr;
