@@ -18,8 +18,12 @@ struct store;
 /* Maildrop lock lease (s); renewed on activity after POP3_LOCK_RENEW. */
 #define POP3_LOCK_LEASE		(30 * 60)
 #define POP3_LOCK_RENEW		(5 * 60)
-/* Bytes of a message read from the store at a time by RETR and TOP. */
-#define POP3_CHUNK		(64 * 1024)
+/*
+ * Bytes of a message read from the store at a time by RETR and TOP (one
+ * read transaction each).  store_msg_read_range() decompresses every
+ * segment it touches whole, so fewer, larger reads cost less.
+ */
+#define POP3_CHUNK		(256 * 1024)
 
 /* What every session of the process shares. */
 struct pop3_server {
