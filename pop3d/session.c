@@ -152,7 +152,7 @@ static const struct pop3_command pop3_commands[] = {
 	{ "RETR", S_TRANS,		cmd_retr },
 	{ "TOP",  S_TRANS,		cmd_top },
 	{ "DELE", S_TRANS,		cmd_dele },
-	{ "NOOP", S_TRANS,		cmd_noop },
+	{ "NOOP", S_AUTH | S_TRANS,	cmd_noop },
 	{ "RSET", S_TRANS,		cmd_rset },
 	{ "QUIT", S_AUTH | S_TRANS,	cmd_quit },
 };
