@@ -754,10 +754,15 @@ conn_resume(struct conn *c)
 		return;
 	c->paused = 0;
 	conn_idle(c);
-	/* Lines that arrived meanwhile (pipelining) are waiting. */
+	/*
+	 * Lines that arrived meanwhile (pipelining) are waiting: run them
+	 * from the loop, not from here, so that pause/resume inside a
+	 * command never nests one command in another.
+	 */
 	if (!c->dead && !c->closing && c->bev != NULL &&
 	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
-		conn_lines(c);
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void

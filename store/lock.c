@@ -18,6 +18,27 @@ struct lock_op {
 	int		 force;
 };
 
+/* A process that exited but is not reaped yet (a zombie) is gone. */
+static int
+lock_pid_alive(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+	int alive = 1;
+
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 1;
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	if (fgets(buf, sizeof(buf), f) != NULL &&
+	    (p = strrchr(buf, ')')) != NULL && p[1] == ' ' && p[2] == 'Z')
+		alive = 0;
+	fclose(f);
+	return alive;
+}
+
 static int
 lock_decode(const MDB_val *k, const MDB_val *v, struct store_lock *l)
 {
@@ -37,7 +58,7 @@ lock_decode(const MDB_val *k, const MDB_val *v, struct store_lock *l)
 	/* Stale: lease over, or its owner on this host is gone. */
 	l->stale = l->expires <= store_now() ||
 	    (strcmp(l->host, store_hostname()) == 0 && l->pid > 0 &&
-	    kill(l->pid, 0) == -1 && errno == ESRCH);
+	    !lock_pid_alive(l->pid));
 	return 1;
 }
 
