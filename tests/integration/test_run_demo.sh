@@ -1,6 +1,9 @@
 #!/bin/sh
 # `make run` demo: admin/run-demo makes ./var with example.test and
 # demo@example.test, and a second run changes nothing and says so.
+# VELLUM_RUN_DEMO_NO_DAEMON=1 keeps it from starting vellumd; a last run
+# without it, on a build dir whose vellumd is a stand-in script, proves
+# that it execs vellumd on the embedded default (no -c) after the store.
 # Usage: test_run_demo.sh RUN_DEMO VELLUMCTL
 demo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ctl=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -10,6 +13,7 @@ trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+export VELLUM_RUN_DEMO_NO_DAEMON=1
 out=$("$demo" "$build" 2>&1) || fail "first run exited $?: $out"
 echo "$out" | grep -q "domain example.test added" ||
 	fail "first run does not say it added the domain: $out"
@@ -25,4 +29,20 @@ n=$("$ctl" -d ./var user list | wc -l)
 [ "$n" -eq 1 ] || fail "expected 1 user after two runs, saw $n"
 "$ctl" -d ./var store check | grep -q "^store check: ok" ||
 	fail "store check after run-demo: $("$ctl" -d ./var store check 2>&1)"
-echo "ok: run-demo is idempotent"
+
+unset VELLUM_RUN_DEMO_NO_DAEMON
+mkdir -p fake/admin || exit 1
+ln -s "$ctl" fake/admin/vellumctl || exit 1
+cat > fake/admin/vellumd <<'EOT'
+#!/bin/sh
+echo "stand-in vellumd: $# args, cwd $(pwd)"
+EOT
+chmod +x fake/admin/vellumd
+out=$("$demo" fake 2>&1) || fail "run with vellumd exited $?: $out"
+echo "$out" | grep -q "stand-in vellumd: 0 args, cwd $tmp" ||
+	fail "run-demo did not exec vellumd without arguments: $out"
+echo "$out" | grep -q "127.0.0.1:1110" ||
+	fail "run-demo does not say where to connect (POP3 1110): $out"
+echo "$out" | grep -q "127.0.0.1:1995" ||
+	fail "run-demo does not say where to connect (POP3S 1995): $out"
+echo "ok: run-demo is idempotent and starts vellumd"
