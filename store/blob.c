@@ -260,6 +260,27 @@ blob_dict(struct store_txn *t, uint32_t id)
 	return d;
 }
 
+const uint8_t *
+blob_cached(struct store_txn *t, const uint8_t *hash, size_t len)
+{
+	struct store *st = t->st;
+
+	if (st->cache_buf != NULL && st->cache_len == len &&
+	    memcmp(st->cache_hash, hash, 32) == 0)
+		return st->cache_buf;
+	free(st->cache_buf);
+	st->cache_buf = xmalloc(len == 0 ? 1 : len);
+	st->cache_len = 0;
+	if (blob_read(t, hash, st->cache_buf, len, 0) == -1) {
+		free(st->cache_buf);
+		st->cache_buf = NULL;
+		return NULL;
+	}
+	memcpy(st->cache_hash, hash, 32);
+	st->cache_len = len;
+	return st->cache_buf;
+}
+
 void
 store_dicts_free(struct store *st)
 {
@@ -272,6 +293,8 @@ store_dicts_free(struct store *st)
 		free(d);
 	}
 	st->dicts = NULL;
+	free(st->cache_buf);
+	st->cache_buf = NULL;
 }
 
 int

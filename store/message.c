@@ -189,22 +189,41 @@ static void
 prep_cut(struct store_prepared *p)
 {
 	struct mime_segment *ms;
-	size_t i, n;
+	size_t i, n, piece, off, len, k = 0, count = 0;
 
 	if (p->nsegs > 0 || p->len == 0)
 		return;
 	mime_segments(p->data, p->len, MIME_PART_MIN, &ms, &n);
-	p->segs = xcalloc(n, sizeof(*p->segs));
+	/*
+	 * Segments longer than STORE_SEG_MAX are cut in pieces of that size
+	 * (from their start, so a repeated attachment cuts the same way):
+	 * reading a range of a large message then decompresses at most one
+	 * piece more than it needs.
+	 */
+	for (i = 0; i < n; i++)
+		count += ms[i].len == 0 ? 1 :
+		    (ms[i].len + STORE_SEG_MAX - 1) / STORE_SEG_MAX;
+	p->segs = xcalloc(count, sizeof(*p->segs));
 	for (i = 0; i < n; i++) {
-		p->segs[i].off = ms[i].off;
-		p->segs[i].len = ms[i].len;
-		p->segs[i].kind = ms[i].kind == MIME_SEG_HEADER ?
-		    DICT_HEADER : DICT_BODY;
-		blob_sha256(p->data + ms[i].off, ms[i].len, p->segs[i].hash);
+		for (off = 0; off < ms[i].len || (off == 0 && ms[i].len == 0);
+		    off += piece) {
+			len = ms[i].len - off;
+			piece = len > STORE_SEG_MAX ? STORE_SEG_MAX : len;
+			p->segs[k].off = ms[i].off + off;
+			p->segs[k].len = piece;
+			p->segs[k].kind = ms[i].kind == MIME_SEG_HEADER ?
+			    DICT_HEADER : DICT_BODY;
+			blob_sha256(p->data + p->segs[k].off, piece,
+			    p->segs[k].hash);
+			k++;
+			if (piece == 0)
+				break;
+		}
 	}
-	p->nsegs = n;
+	p->nsegs = k;
 	free(ms);
 }
+
 
 /* The length with every LF not preceded by CR counted as CRLF. */
 static size_t
@@ -819,7 +838,7 @@ store_msg_read_range(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 {
 	struct store_msg m;
 	struct body_rec b;
-	uint8_t *seg;
+	const uint8_t *seg;
 	uint64_t pos = 0, from, to;
 	size_t i, done = 0;
 	int rc;
@@ -837,15 +856,13 @@ store_msg_read_range(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 		to = b.segs[i].len;
 		if (to - from > len - done)
 			to = from + (len - done);
-		seg = xmalloc(b.segs[i].len == 0 ? 1 : b.segs[i].len);
-		if (blob_read(t, b.segs[i].hash, seg, b.segs[i].len, 0) == -1) {
-			free(seg);
+		if ((seg = blob_cached(t, b.segs[i].hash, b.segs[i].len)) ==
+		    NULL) {
 			body_rec_clear(&b);
 			return -1;
 		}
 		memcpy((uint8_t *)buf + done, seg + from, to - from);
 		done += to - from;
-		free(seg);
 	}
 	body_rec_clear(&b);
 	*len_r = done;

@@ -32,6 +32,8 @@
 #define STORE_MSG_MAX		(1ULL << 30)
 
 #define STORE_HASH_LEN		32
+/* Segments are at most this long (larger parts are cut in pieces). */
+#define STORE_SEG_MAX		(1024 * 1024)
 
 struct store_msg {
 	uint32_t	mailbox_id;

@@ -50,6 +50,10 @@ struct store {
 	ZSTD_DCtx		*dctx;
 	struct store_dict	*dicts;	/* loaded dictionaries */
 	int			 dict_tried;	/* auto-training ran once */
+	/* the last segment read by ranges: blobs never change */
+	uint8_t			 cache_hash[32];
+	uint8_t			*cache_buf;
+	size_t			 cache_len;
 };
 
 struct store_txn {
@@ -160,6 +164,12 @@ int	blob_unref(struct store_txn *, const uint8_t *hash);
  */
 int	blob_read(struct store_txn *, const uint8_t *hash, uint8_t *out,
 	    size_t outlen, int verify);
+/*
+ * A segment's bytes through a one-entry cache (content-addressed, so it
+ * is never stale): valid until the next call.  NULL with CORRUPT.
+ */
+const uint8_t *blob_cached(struct store_txn *, const uint8_t *hash,
+	    size_t len);
 /*
  * Compresses raw bytes with the current dictionary of their kind
  * (DICT_HEADER for a header block, DICT_BODY for anything else).
