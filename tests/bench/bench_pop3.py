@@ -24,6 +24,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 from daemon import Site  # noqa: E402
 
 
+def cpu_s(pid):
+    """User + system CPU seconds the process has used."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -118,7 +125,9 @@ def main():
         proc = site.start("pop3d")
         site.wait_port(port, proc)
         base = rss_kb(proc.pid)
+        cpu0 = cpu_s(proc.pid)
         stats, dt = asyncio.run(load(port, users, a.seconds))
+        cpu = cpu_s(proc.pid) - cpu0
         print("pop3 load: %d clients x %d messages (%.1f MB per maildrop) "
               "for %.1f s" % (a.clients, len(msgs),
                               sum(len(m) for m in msgs) / 1e6, dt))
@@ -126,6 +135,8 @@ def main():
               % (stats["sessions"] / dt))
         print("  messages/s: %.0f" % (stats["msgs"] / dt))
         print("  MB/s:       %.1f" % (stats["bytes"] / dt / 1e6))
+        print("  server CPU: %.1f s in %.1f s (%.0f%% of one core; the "
+              "rest is the Python client)" % (cpu, dt, 100 * cpu / dt))
         print("  server RSS: %d KiB at start, %d KiB after the load"
               % (base, rss_kb(proc.pid)))
 
