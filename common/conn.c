@@ -349,8 +349,23 @@ conn_tls_init(const struct config *c)
 
 /* Connections ------------------------------------------------------- */
 
+/* The text form of a peer address; IPv4-mapped IPv6 as plain IPv4. */
+static void
+conn_addr(const struct sockaddr *sa, char *buf, size_t size)
+{
+	const struct sockaddr_in6 *s6 = (const void *)sa;
+
+	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+		inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], buf, size);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6, &s6->sin6_addr, buf, size);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)
+		    (const void *)sa)->sin_addr, buf, size);
+}
+
 static struct conn *
-conn_new(int fd, const struct sockaddr *sa, struct listener *l)
+conn_new(int fd, const char *peer, struct listener *l)
 {
 	struct conn *c;
 	SSL *ssl;
@@ -359,18 +374,7 @@ conn_new(int fd, const struct sockaddr *sa, struct listener *l)
 	c = xcalloc(1, sizeof(*c));
 	c->id = next_id++;
 	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *s6 = (const void *)sa;
-
-		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
-			inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12],
-			    c->peer, sizeof(c->peer));
-		else
-			inet_ntop(AF_INET6, &s6->sin6_addr, c->peer,
-			    sizeof(c->peer));
-	} else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)
-		    (const void *)sa)->sin_addr, c->peer, sizeof(c->peer));
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	lineread_init(&c->lr, l->line_max, l->bare_lf);
 	c->line = xmalloc(l->line_max + 1);
 	if (l->tls) {
@@ -425,16 +429,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 
 	(void)evl;
 	(void)salen;
-	if (sa->sa_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(
-	    &((struct sockaddr_in6 *)(void *)sa)->sin6_addr))
-		inet_ntop(AF_INET, &((struct sockaddr_in6 *)(void *)sa)->
-		    sin6_addr.s6_addr[12], ip, sizeof(ip));
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)(void *)sa)->
-		    sin6_addr, ip, sizeof(ip));
-	else
-		inet_ntop(AF_INET, &((struct sockaddr_in *)(void *)sa)->
-		    sin_addr, ip, sizeof(ip));
+	conn_addr(sa, ip, sizeof(ip));
 	if (shutting_down || (per_ip > 0 && ip_count(ip) >= per_ip) ||
 	    (total > 0 && nconns >= total)) {
 		log_warnx("refused connection from %s: %s", ip, shutting_down ?
@@ -446,7 +441,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
-	if ((c = conn_new(fd, sa, l)) == NULL) {
+	if ((c = conn_new(fd, ip, l)) == NULL) {
 		log_warnx("cannot set up a connection from %s", ip);
 		close(fd);
 		return;
