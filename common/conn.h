@@ -36,6 +36,13 @@ struct conn_ops {
 	/* The connection is gone (peer closed, error, conn_close done):
 	 * free the session here. */
 	void	(*on_close)(struct conn *);
+	/*
+	 * Raw bytes asked for with conn_read_bytes() (SMTP BDAT): called
+	 * with consecutive pieces until the count is reached; `last` is set
+	 * on the final piece, after which line mode resumes.
+	 */
+	void	(*on_bytes)(struct conn *, const char *data, size_t len,
+		    int last);
 };
 
 /* Loop ------------------------------------------------------------------ */
@@ -97,6 +104,16 @@ unsigned long conn_id(struct conn *);
 int	conn_write(struct conn *, const void *, size_t);
 int	conn_printf(struct conn *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * The longest line accepted from now on (SMTP raises it for DATA and
+ * lowers it again after).
+ */
+void	conn_set_line_max(struct conn *, size_t);
+/*
+ * The next n bytes (n > 0) go to on_bytes instead of being cut into
+ * lines (SMTP BDAT).
+ */
+void	conn_read_bytes(struct conn *, size_t n);
 /* Bytes waiting to be sent. */
 size_t	conn_out_pending(struct conn *);
 /* Stops/resumes line callbacks (e.g. while a reply is streamed). */

@@ -21,6 +21,7 @@
 #include "mailbox.h"
 #include "message.h"
 #include "private.h"
+#include "queue.h"
 #include "user.h"
 
 struct usage {
@@ -113,6 +114,15 @@ keys_count(const uint8_t *v, size_t n, size_t *pos, const uint8_t *key)
 	return count;
 }
 
+static void
+check_body_ref(struct check *c, uint64_t body)
+{
+	if ((c->nbodyrefs & (c->nbodyrefs - 1)) == 0)
+		c->bodyrefs = xreallocarray(c->bodyrefs, c->nbodyrefs == 0 ?
+		    1 : c->nbodyrefs * 2, sizeof(uint64_t));
+	c->bodyrefs[c->nbodyrefs++] = body;
+}
+
 struct mb_sum {
 	struct check		*c;
 	struct store_mailbox	*mb;
@@ -136,11 +146,7 @@ check_msg(const struct store_msg *m, void *ctx)
 		problem(s->c, "mailbox %u (%s): uid %u has modseq %" PRIu64
 		    " above the mailbox's %" PRIu64, s->mb->id, s->mb->name,
 		    m->uid, m->modseq, s->mb->highestmodseq);
-	if ((s->c->nbodyrefs & (s->c->nbodyrefs - 1)) == 0)
-		s->c->bodyrefs = xreallocarray(s->c->bodyrefs,
-		    s->c->nbodyrefs == 0 ? 1 : s->c->nbodyrefs * 2,
-		    sizeof(uint64_t));
-	s->c->bodyrefs[s->c->nbodyrefs++] = m->body;
+	check_body_ref(s->c, m->body);
 	return 0;
 }
 
@@ -377,6 +383,14 @@ check_routes(const struct store_route *r, void *ctx)
 	return 0;
 }
 
+/* Queue entries hold body references too. */
+static int
+check_queue_ref(const struct store_queue_entry *e, void *ctx)
+{
+	check_body_ref(ctx, e->body);
+	return 0;
+}
+
 static int
 check_txn(struct store_txn *t, void *ctx)
 {
@@ -385,6 +399,7 @@ check_txn(struct store_txn *t, void *ctx)
 	MDB_stat ms, bs;
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
+	    store_queue_list(t, check_queue_ref, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||
 	    store_addr_list(t, check_routes, pair) == -1)

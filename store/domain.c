@@ -55,6 +55,7 @@ domain_put(struct store_txn *t, const struct store_domain *d, int isnew)
 	pack_u32(&p, d->id);
 	pack_str(&p, d->alias_of);
 	pack_u64(&p, (uint64_t)d->created);
+	pack_u32(&p, d->flags);
 	rc = sdb_put(t, DB_DOMAINS, d->name, strlen(d->name), p.buf, p.len,
 	    isnew ? MDB_NOOVERWRITE : 0);
 	pack_free(&p);
@@ -77,6 +78,7 @@ domain_decode(const MDB_val *k, const MDB_val *v, struct store_domain *r)
 	r->id = unpack_u32(&u);
 	unpack_str(&u, r->alias_of, sizeof(r->alias_of));
 	r->created = (int64_t)unpack_u64(&u);
+	r->flags = unpack_u32(&u);
 	return unpack_done(&u, "domain") == -1 ? -1 : 1;
 }
 
@@ -173,6 +175,20 @@ store_domain_alias(struct store_txn *t, const char *alias,
 		return -1;
 	snprintf(a.alias_of, sizeof(a.alias_of), "%s", d.name);
 	return domain_put(t, &a, 0) == -1 ? -1 : 1;
+}
+
+int
+store_domain_set_flags(struct store_txn *t, const char *name,
+    uint32_t flags)
+{
+	struct store_domain d;
+	int rc;
+
+	if ((rc = store_domain_get(t, name, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
+		    name);
+	d.flags = flags;
+	return domain_put(t, &d, 0) == -1 ? -1 : 1;
 }
 
 int

@@ -17,7 +17,15 @@ struct store_domain {
 	char		name[STORE_DOMAIN_MAX + 1];
 	char		alias_of[STORE_DOMAIN_MAX + 1];	/* "" when local */
 	int64_t		created;
+	uint32_t	flags;		/* STORE_DOMAIN_* */
 };
+
+/*
+ * Authenticated senders must use an address of their own in MAIL FROM
+ * (their login, or an address that routes to their mailbox): SMTP
+ * answers 553 5.7.1 otherwise.
+ */
+#define STORE_DOMAIN_SENDER_LOGIN	0x01
 
 /* 1 added.  Errors: INVALID (not a domain name), EXISTS. */
 int	store_domain_add(struct store_txn *, const char *name);
@@ -37,6 +45,10 @@ int	store_domain_del(struct store_txn *, const char *name);
 /* 1 found, 0 not found. */
 int	store_domain_get(struct store_txn *, const char *name,
 	    struct store_domain *r);
+
+/* Sets the flags of a domain.  1 done.  Errors: NOTFOUND. */
+int	store_domain_set_flags(struct store_txn *, const char *name,
+	    uint32_t flags);
 
 typedef int store_domain_fn(const struct store_domain *, void *ctx);
 /* Calls fn for every domain in name order; stops when fn returns -1. */

@@ -210,3 +210,68 @@ store_lock_list(struct store_txn *t, store_lock_fn *fn, void *ctx)
 	mdb_cursor_close(c);
 	return r;
 }
+
+struct lock_many {
+	const char *const	*names;
+	size_t			 n;
+	unsigned		 lease;
+};
+
+/* All or none: one held elsewhere fails the body (INUSE), which aborts
+ * the transaction and so every lock taken before it in the loop. */
+static int
+lock_take_many_guard(struct store_txn *t, void *ctx)
+{
+	struct lock_many *m = ctx;
+	struct lock_op op;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		op = (struct lock_op){ m->names[i], m->lease, 0, 0 };
+		if (lock_take_txn(t, &op) == -1)
+			return -1;
+	}
+	return 1;
+}
+
+int
+store_lock_take_many(struct store *st, const char *const *names, size_t n,
+    unsigned lease)
+{
+	struct lock_many m = { names, n, lease };
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		if (names[i][0] == '\0' ||
+		    strlen(names[i]) > STORE_LOCK_NAME_MAX)
+			return err_set(ERR_INVALID, "bad lock name");
+	rc = store_write_nosync(st, lock_take_many_guard, &m);
+	if (rc == -1 && err_class() == ERR_INUSE)
+		return 0;
+	return rc;
+}
+
+static int
+lock_release_many_txn(struct store_txn *t, void *ctx)
+{
+	struct lock_many *m = ctx;
+	struct lock_op op;
+	size_t i;
+
+	for (i = 0; i < m->n; i++) {
+		op = (struct lock_op){ m->names[i], 0, 0, 0 };
+		if (lock_release_txn(t, &op) == -1)
+			return -1;
+	}
+	return 1;
+}
+
+int
+store_lock_release_many(struct store *st, const char *const *names,
+    size_t n)
+{
+	struct lock_many m = { names, n, 0 };
+
+	return store_write_nosync(st, lock_release_many_txn, &m);
+}

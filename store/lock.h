@@ -32,6 +32,17 @@ struct store_lock {
  * message names the holder), INVALID.
  */
 int	store_lock_take(struct store *, const char *name, unsigned lease);
+/*
+ * Takes every lock of names[0..n) for this process, or none: 1 all
+ * taken, 0 one is held by another process (nothing taken; err INUSE
+ * names it), -1 error.  One transaction; locks need no durability (a
+ * crash leaves stale locks), so it commits without a sync.
+ */
+int	store_lock_take_many(struct store *, const char *const *names,
+	    size_t n, unsigned lease);
+/* Releases those of names[0..n) that this process holds (no sync). */
+int	store_lock_release_many(struct store *, const char *const *names,
+	    size_t n);
 /* Releases a lock this process holds.  1 released, 0 not held by us. */
 int	store_lock_release(struct store *, const char *name);
 /* Removes a lock whoever holds it.  1 removed, 0 none. */

@@ -23,9 +23,11 @@
 
 struct prep_seg {
 	uint8_t		 hash[32];
-	size_t		 off, len;
+	const uint8_t	*ptr;		/* the raw bytes */
+	size_t		 len;
 	int		 kind;
 	void		*z;		/* compressed bytes, or NULL */
+	int		 borrowed;	/* z belongs to another prepared */
 	size_t		 zlen;
 	uint8_t		 codec;
 	uint32_t	 dict_id;
@@ -47,8 +49,6 @@ static int	msg_get(struct store_txn *, uint32_t, uint32_t,
 static int	msg_put(struct store_txn *, const struct store_msg *, int);
 static void	prep_cut(struct store_prepared *);
 static int	prep_check(struct store_txn *, void *);
-static int	body_insert(struct store_txn *, struct store_prepared *,
-		    uint64_t *);
 static int	keywords_normalize(const char *, char *);
 static int	msg_link(struct store_txn *, struct store_mailbox *,
 		    struct store_msg *, unsigned);
@@ -209,11 +209,11 @@ prep_cut(struct store_prepared *p)
 		    off += piece) {
 			len = ms[i].len - off;
 			piece = len > STORE_SEG_MAX ? STORE_SEG_MAX : len;
-			p->segs[k].off = ms[i].off + off;
+			p->segs[k].ptr = p->data + ms[i].off + off;
 			p->segs[k].len = piece;
 			p->segs[k].kind = ms[i].kind == MIME_SEG_HEADER ?
 			    DICT_HEADER : DICT_BODY;
-			blob_sha256(p->data + p->segs[k].off, piece,
+			blob_sha256(p->segs[k].ptr, piece,
 			    p->segs[k].hash);
 			k++;
 			if (piece == 0)
@@ -260,7 +260,7 @@ prep_check(struct store_txn *t, void *ctx)
 			continue;
 		if (rc == -1)
 			return -1;
-		if (blob_compress(t->st, t, s->kind, p->data + s->off, s->len,
+		if (blob_compress(t->st, t, s->kind, s->ptr, s->len,
 		    &s->z, &s->zlen, &s->codec, &s->dict_id) == -1)
 			return -1;
 	}
@@ -327,10 +327,56 @@ store_prepared_free(struct store_prepared **pp)
 	if (p == NULL)
 		return;
 	for (i = 0; i < p->nsegs; i++)
-		free(p->segs[i].z);
+		if (!p->segs[i].borrowed)
+			free(p->segs[i].z);
 	free(p->segs);
 	free(p);
 	*pp = NULL;
+}
+
+int
+store_msg_prepare_prefix(struct store *st, struct store_prepared *base,
+    const void *prefix, size_t prefix_len, struct store_prepared **r)
+{
+	struct store_prepared *p;
+	struct prep_seg *s;
+	uint8_t keys[64];
+	size_t i;
+
+	*r = NULL;
+	if (base->len + prefix_len >= STORE_MSG_MAX)
+		return err_set(ERR_TOOBIG, "message of %zu bytes is larger "
+		    "than the store's limit", base->len + prefix_len);
+	/* The base is cut and compressed once for every recipient. */
+	prep_cut(base);
+	if (store_read(st, prep_check, base) == -1)
+		return -1;
+	p = xcalloc(1, sizeof(*p));
+	p->st = st;
+	p->data = base->data;
+	p->len = base->len + prefix_len;
+	p->crlf_len = prep_crlf_len(prefix, prefix_len) + base->crlf_len;
+	p->noeol = base->len > 0 ? base->noeol : (prefix_len > 0 &&
+	    ((const uint8_t *)prefix)[prefix_len - 1] != '\n');
+	p->nsegs = base->nsegs + (prefix_len > 0);
+	p->segs = xcalloc(p->nsegs == 0 ? 1 : p->nsegs, sizeof(*p->segs));
+	i = 0;
+	if (prefix_len > 0) {
+		s = &p->segs[i++];
+		s->ptr = prefix;
+		s->len = prefix_len;
+		s->kind = DICT_HEADER;
+		blob_sha256(prefix, prefix_len, s->hash);
+	}
+	memcpy(p->segs + i, base->segs, base->nsegs * sizeof(*p->segs));
+	for (; i < p->nsegs; i++)
+		p->segs[i].borrowed = 1;
+	/* Body key: SHA-256 over the prefix's and the base's keys. */
+	blob_sha256(prefix, prefix_len, keys);
+	memcpy(keys + 32, base->body, 32);
+	blob_sha256(keys, sizeof(keys), p->body);
+	*r = p;
+	return 0;
 }
 
 size_t
@@ -344,7 +390,7 @@ store_prepared_size(const struct store_prepared *p)
  * (compressing here any that vanished since store_msg_prepare()).  Does
  * not change p, so that the transaction may run again.
  */
-static int
+int
 body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 {
 	struct body_rec body;
@@ -391,7 +437,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 			b.dict_id = s->dict_id;
 			rc = blob_write_data(t, &b, s->z, s->zlen);
 		} else {
-			if (blob_compress(t->st, t, s->kind, p->data + s->off,
+			if (blob_compress(t->st, t, s->kind, s->ptr,
 			    s->len, &z, &zlen, &codec, &dict_id) == -1)
 				goto fail;
 			b.codec = codec;

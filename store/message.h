@@ -64,6 +64,16 @@ struct store_prepared;
  */
 int	store_msg_prepare(struct store *, const void *data, size_t len,
 	    struct store_prepared **r);
+/*
+ * The message prefix + base (both stay valid until the result is
+ * freed): base's segments are reused as they are (cut, hashed and
+ * compressed once), the prefix is a segment of its own.  This is how a
+ * message delivered to many recipients gets per-recipient Return-Path
+ * and Delivered-To lines while the rest is stored once.  The body key is
+ * derived from the prefix's and base's keys.
+ */
+int	store_msg_prepare_prefix(struct store *, struct store_prepared *base,
+	    const void *prefix, size_t prefix_len, struct store_prepared **r);
 void	store_prepared_free(struct store_prepared **);
 size_t	store_prepared_size(const struct store_prepared *);
 

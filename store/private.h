@@ -131,6 +131,10 @@ void	body_rec_clear(struct body_rec *);
 /* refcount - 1; deletes the body and unrefs its blobs at 0. */
 int	body_unref(struct store_txn *, uint64_t id);
 int	body_ref(struct store_txn *, uint64_t id);
+/* References a prepared message's body (storing it when new): *id_r. */
+struct store_prepared;
+int	body_insert(struct store_txn *, struct store_prepared *,
+	    uint64_t *id_r);
 /* Decodes a msgs value (uid first) into m; -1 CORRUPT. */
 struct store_msg;
 int	msg_decode(const MDB_val *, uint32_t mailbox_id, struct store_msg *);

@@ -54,6 +54,7 @@ static time_t (*store_clock)(void);
 static int	store_init_schema(struct store_txn *, void *);
 static int	store_grow(struct store *);
 static int	store_txn_begin(struct store *, int, struct store_txn *);
+static int	store_write_flags(struct store *, store_txn_fn *, void *, int);
 
 void
 store_set_initial_mapsize(uint64_t size)
@@ -307,6 +308,23 @@ store_txn_begin(struct store *st, int write, struct store_txn *t)
 int
 store_write(struct store *st, store_txn_fn *fn, void *ctx)
 {
+	return store_write_flags(st, fn, ctx, 0);
+}
+
+int
+store_write_nosync(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	return store_write_flags(st, fn, ctx, 1);
+}
+
+/*
+ * The one write path.  nosync: LMDB's MDB_NOSYNC is set for this commit
+ * only (env flags are per process, and this process is single-threaded
+ * around its transactions).
+ */
+static int
+store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
+{
 	struct store_txn t;
 	int i, r, rc;
 
@@ -330,7 +348,11 @@ store_write(struct store *st, store_txn_fn *fn, void *ctx)
 				continue;
 			return -1;
 		}
+		if (nosync)
+			mdb_env_set_flags(st->env, MDB_NOSYNC, 1);
 		rc = mdb_txn_commit(t.txn);
+		if (nosync)
+			mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
 		if (rc == 0)
 			return r;
 		if (rc == MDB_MAP_FULL && store_grow(st) == 0)

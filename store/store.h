@@ -57,6 +57,11 @@ typedef int store_txn_fn(struct store_txn *, void *ctx);
  * result, or -1 when fn or the commit failed (nothing changed then).
  */
 int	store_write(struct store *, store_txn_fn *fn, void *ctx);
+/*
+ * As store_write(), but the commit is not synced to disk: for data that
+ * needs no durability (locks).  The next durable commit syncs it too.
+ */
+int	store_write_nosync(struct store *, store_txn_fn *fn, void *ctx);
 /* Runs fn inside a read-only snapshot.  Returns fn's result. */
 int	store_read(struct store *, store_txn_fn *fn, void *ctx);
 

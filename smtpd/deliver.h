@@ -1,0 +1,116 @@
+/*
+ * deliver.h - the delivery pipeline (DESIGN.md, "Delivery pipeline"),
+ * shared by SMTP, LMTP, the FUSE view and imports.
+ *
+ * 1. deliver_resolve() turns a recipient address into targets: the
+ *    mailboxes of local users (through aliases, catch-alls, alias
+ *    domains, user+ext) and external forwards; or an answer that says why
+ *    not (unknown, disabled, not local).
+ * 2. deliver_run() delivers messages (jobs): takes every recipient's
+ *    delivery lock (a store lock "deliver:ADDRESS"), runs the filters (a
+ *    later issue: the hook is deliver_filter()), then in ONE durable
+ *    write transaction for all the jobs checks enabled + quota for every
+ *    recipient, stores each message once (Return-Path and Delivered-To
+ *    are added per recipient as a prefix segment of their own, so the rest
+ *    dedups), links it into every target folder, queues forwards and
+ *    relayed recipients, commits, then releases the locks.  Several jobs
+ *    in one call is the group commit: the caller collects the messages
+ *    that ended in one event-loop turn and answers each after the call.
+ *
+ * Replies are SMTP-style so each protocol can use them as they are:
+ * `code` (250, 452, 550, ...) and `text` ("4.2.2 Mailbox full").
+ */
+#ifndef VELLUM_DELIVER_H
+#define VELLUM_DELIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store;
+
+#define DELIVER_ALIAS_DEPTH	10	/* alias expansion depth */
+#define DELIVER_TARGETS_MAX	1000	/* mailboxes + forwards per rcpt */
+#define DELIVER_ADDR_MAX	320
+#define DELIVER_TEXT_MAX	256
+#define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */
+
+enum deliver_kind {
+	DELIVER_LOCAL = 1,	/* resolved to targets[] */
+	DELIVER_NOTLOCAL = 2,	/* domain not ours: relay rules decide */
+	DELIVER_REFUSED = 3,	/* code/text say why (550 unknown, ...) */
+};
+
+struct deliver_target {
+	uint32_t	user_id;		/* 0 for a forward */
+	char		addr[DELIVER_ADDR_MAX + 1];	/* user or forward */
+};
+
+struct deliver_rcpt {
+	char			 addr[DELIVER_ADDR_MAX + 1];	/* normalised */
+	enum deliver_kind	 kind;
+	size_t			 ntargets;
+	struct deliver_target	*targets;
+	int			 relay;		/* NOTLOCAL but allowed: queue */
+	/* result: of deliver_resolve(), then of deliver_run() */
+	int			 code;
+	char			 text[DELIVER_TEXT_MAX];
+};
+
+struct deliver_config {
+	unsigned	quota_grace_days;	/* over quota longer: disabled */
+	const char	*hostname;
+};
+
+/*
+ * Resolves addr into r: DELIVER_LOCAL with targets, DELIVER_NOTLOCAL, or
+ * DELIVER_REFUSED with code/text (550 5.1.1 "<addr>: Recipient address
+ * rejected: User unknown in virtual mailbox table" for unknown and
+ * disabled accounts; 501 5.1.3 for a malformed address).  An account that
+ * has been over quota longer than the grace period is disabled here (and
+ * refused).  When size is not 0 (SIZE=), a recipient whose mailbox cannot
+ * take it gets 452 4.2.2 Mailbox full (and is marked over quota).
+ * Returns 0, or -1 on a store error (then r->code is 451).
+ */
+int	deliver_resolve(struct store *, const struct deliver_config *,
+	    const char *addr, uint64_t size, struct deliver_rcpt *r);
+void	deliver_rcpt_clear(struct deliver_rcpt *);
+
+/* One message to its recipients. */
+struct deliver_job {
+	const char		*sender;	/* envelope; "" for <> */
+	const void		*data;		/* exact bytes (CRLF for SMTP) */
+	size_t			 len;
+	struct deliver_rcpt	*rcpts;		/* LOCAL or relay; others skipped */
+	size_t			 nrcpts;
+	int			 all_or_nothing; /* SMTP yes, LMTP no */
+	/* result */
+	int			 busy;		/* a lock was held elsewhere:
+						   run this job again soon */
+	int			 delivered;	/* recipients that got it */
+};
+
+/*
+ * Delivers jobs[0..n) in one durable commit (see above).  Each
+ * recipient's code/text are set: 250 2.0.0 Ok, 452 4.2.2 Mailbox full
+ * (the account is marked over quota), 550 5.1.1 (disabled since it was
+ * resolved), 451 4.3.0 (store error).  With all_or_nothing, when any
+ * recipient cannot take the message nothing is stored for anyone and
+ * every recipient gets that reply.  A job whose locks are held by another
+ * process is not run: busy is set and nothing else changes.  Returns 0,
+ * or -1 when the commit failed (every recipient then has 451).
+ */
+int	deliver_run(struct store *, const struct deliver_config *,
+	    struct deliver_job **jobs, size_t n);
+
+/*
+ * The filter hook (DESIGN.md step 3): called for each local target with
+ * its recipient's lock held, outside any transaction.  *folder_r is the
+ * folder to deliver to (today: "INBOX", the maildrop filter engine plugs
+ * in here); 0 = deliver, 1 = discard, -1 = error (kept in INBOX, logged:
+ * a filter never loses mail).
+ */
+int	deliver_filter(struct store *, const struct deliver_job *,
+	    const struct deliver_rcpt *, const struct deliver_target *,
+	    const char **folder_r);
+
+#endif
