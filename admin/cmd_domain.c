@@ -1,4 +1,4 @@
-/* cmd_domain.c - vellumctl domain add|del|list|alias */
+/* cmd_domain.c - vellumctl domain add|del|list|alias|set */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,8 +9,21 @@
 
 #include "ctl.h"
 
+/* The settings of "domain set": a name and the flag it stands for. */
+struct domain_setting {
+	const char	*name;
+	uint32_t	 flag;
+};
+
+static const struct domain_setting domain_settings[] = {
+	{ "sender-login-match",	STORE_DOMAIN_SENDER_LOGIN },
+	{ NULL,			0 },
+};
+
 struct domain_args {
 	const char		*name, *target;
+	uint32_t		 flag;
+	int			 on;
 	struct store_domain	*list;
 	size_t			 n;
 };
@@ -18,6 +31,8 @@ struct domain_args {
 static int	cmd_domain_add_txn(struct store_txn *, void *);
 static int	cmd_domain_del_txn(struct store_txn *, void *);
 static int	cmd_domain_alias_txn(struct store_txn *, void *);
+static int	cmd_domain_set_txn(struct store_txn *, void *);
+static int	cmd_domain_set(struct ctl *, int argc, char **argv);
 static int	cmd_domain_list_one(const struct store_domain *, void *);
 static int	cmd_domain_list_txn(struct store_txn *, void *);
 static int	cmd_domain_list(struct ctl *);
@@ -44,6 +59,63 @@ cmd_domain_alias_txn(struct store_txn *txn, void *arg)
 	struct domain_args *a = arg;
 
 	return store_domain_alias(txn, a->name, a->target);
+}
+
+/* Changes one flag and keeps the others (read and write in one txn). */
+static int
+cmd_domain_set_txn(struct store_txn *txn, void *arg)
+{
+	struct domain_args *a = arg;
+	struct store_domain d;
+	int rc;
+
+	if ((rc = store_domain_get(txn, a->name, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
+		    a->name);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is an alias of %s, which "
+		    "holds the settings", d.name, d.alias_of);
+	if (a->on)
+		d.flags |= a->flag;
+	else
+		d.flags &= ~a->flag;
+	return store_domain_set_flags(txn, d.name, d.flags);
+}
+
+static int
+cmd_domain_set(struct ctl *ctl, int argc, char **argv)
+{
+	const struct domain_setting *s;
+	struct domain_args a;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = ctl_args(ctl, argc, argv, NULL, 3, 3, &n)) != 0)
+		return rc;
+	a.name = argv[0];
+	for (s = domain_settings; s->name != NULL; s++)
+		if (strcmp(s->name, argv[1]) == 0)
+			break;
+	if (s->name == NULL)
+		return ctl_usage(ctl, "unknown setting '%s' (known: "
+		    "sender-login-match)", argv[1]);
+	a.flag = s->flag;
+	if (strcmp(argv[2], "yes") == 0)
+		a.on = 1;
+	else if (strcmp(argv[2], "no") == 0)
+		a.on = 0;
+	else
+		return ctl_usage(ctl, "%s takes yes or no, not '%s'", s->name,
+		    argv[2]);
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (store_write(ctl->store, cmd_domain_set_txn, &a) < 0)
+		return ctl_fail(err_class() == ERR_NOTFOUND ?
+		    "'vellumctl domain list' shows the domains" :
+		    err_class() == ERR_INVALID ? "set it on that domain" :
+		    NULL, "domain set %s %s", a.name, s->name);
+	printf("domain %s: %s %s\n", a.name, s->name, a.on ? "yes" : "no");
+	return CTL_OK;
 }
 
 static int
@@ -89,6 +161,9 @@ cmd_domain_list(struct ctl *ctl)
 				ctl_json_str(stdout, a.list[i].alias_of);
 			else
 				printf("null");
+			printf(", \"sender_login_match\": %s",
+			    a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN ?
+			    "true" : "false");
 			printf(", \"created\": ");
 			ctl_json_str(stdout, ctl_time(a.list[i].created,
 			    tbuf));
@@ -100,6 +175,9 @@ cmd_domain_list(struct ctl *ctl)
 			if (a.list[i].alias_of[0] != '\0')
 				printf("%s\talias of %s\n", a.list[i].name,
 				    a.list[i].alias_of);
+			else if (a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN)
+				printf("%s\tsender-login-match\n",
+				    a.list[i].name);
 			else
 				printf("%s\n", a.list[i].name);
 		}
@@ -120,6 +198,8 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 			return rc;
 		return cmd_domain_list(ctl);
 	}
+	if (strcmp(ctl->verb, "set") == 0)
+		return cmd_domain_set(ctl, argc, argv);
 	if (strcmp(ctl->verb, "add") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 			return rc;

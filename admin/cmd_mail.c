@@ -1,5 +1,5 @@
 /*
- * cmd_mail.c - vellumctl mail import|export|list
+ * cmd_mail.c - vellumctl mail import|export|list|delete
  *
  * Import reads PATH as:
  *   - a Maildir (a directory with cur/ or new/): its messages go to the
@@ -25,6 +25,11 @@
  * --folder) with file names from mail/maildir.h, or an mbox (one folder,
  * INBOX by default) whose envelope sender comes from Return-Path.  The
  * message bytes are exactly the stored bytes.
+ *
+ * Delete expunges the given UIDs (or every message with --all) of one
+ * folder in one write transaction, so the usage counters and the
+ * over-quota mark change with them.  It is all or nothing: when a UID
+ * does not exist, nothing is deleted and the missing UIDs are named.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -42,11 +47,13 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/size.h"
 #include "common/xmalloc.h"
 #include "mail/maildir.h"
 #include "mail/mbox.h"
 #include "store/mailbox.h"
 #include "store/message.h"
+#include "store/user.h"
 
 #include "ctl.h"
 
@@ -54,6 +61,8 @@
 #define MAIL_BATCH_BYTES	(32u * 1024 * 1024)
 #define MAIL_FORWARDED		"$Forwarded"
 #define MAIL_KW_MAX		26	/* Dovecot keyword letters a-z */
+/* Missing UIDs named in the error of "mail delete"; the rest counted. */
+#define MAIL_DEL_NAMED		20
 /* Bytes read to find the Subject of "mail list". */
 #define MAIL_HEADER_PEEK	16384
 
@@ -108,6 +117,22 @@ struct mail_imp {
 	size_t			 njobs;
 	struct mail_kwmap	**kwmaps;
 	size_t			 nkwmaps;
+};
+
+/* "mail delete": what to delete, then what happened. */
+struct mail_del {
+	const char		*address, *folder;
+	int			 all;
+	uint32_t		*uids;		/* sorted, no duplicates */
+	size_t			 nuids;
+	/* set by the transaction (reset when it runs again) */
+	enum { MD_USER = 1, MD_FOLDER, MD_UIDS } why;
+	uint32_t		*found;		/* --all: every UID */
+	size_t			 nfound;
+	size_t			 deleted;
+	uint64_t		 bytes;
+	struct store_user	 user;		/* usage after */
+	char			 box[STORE_MAILBOX_NAME_MAX + 1];
 };
 
 struct mail_list {
@@ -166,6 +191,11 @@ static int	mail_export(struct ctl *, const char *address,
 		    const char *dest, const char *folder, const char *format);
 static int	mail_list_cmd(struct ctl *, const char *address,
 		    const char *folder);
+static int	mail_uid_cmp(const void *, const void *);
+static int	mail_del_one(const struct store_msg *, void *);
+static int	mail_del_txn(struct store_txn *, void *);
+static int	mail_delete(struct ctl *, int argc, char **argv,
+		    const char *folder, int all);
 static void	mail_sender(const char *msg, size_t len, char *buf,
 		    size_t bufsize);
 static int	mail_header(const char *msg, size_t len, const char *name,
@@ -1234,6 +1264,184 @@ mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 	return CTL_OK;
 }
 
+/* --- delete --------------------------------------------------------- */
+
+static int
+mail_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int
+mail_del_one(const struct store_msg *m, void *arg)
+{
+	struct mail_del *d = arg;
+
+	d->found = xreallocarray(d->found, d->nfound + 1, sizeof(*d->found));
+	d->found[d->nfound++] = m->uid;
+	return 0;
+}
+
+/*
+ * Checks every UID first and deletes only when all exist: a typo in one
+ * UID must not leave the others half done.
+ */
+static int
+mail_del_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_del *d = arg;
+	struct store_mailbox mb;
+	struct store_msg m;
+	const uint32_t *uids;
+	size_t i, n, nmissing = 0;
+	char named[MAIL_DEL_NAMED * 11 + 1];
+	size_t off = 0;
+	int rc;
+
+	d->why = 0;
+	d->deleted = 0;
+	d->bytes = 0;
+	free(d->found);
+	d->found = NULL;
+	d->nfound = 0;
+	named[0] = '\0';
+	if ((rc = store_user_find(txn, d->address, &d->user)) != 1) {
+		d->why = MD_USER;
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user %s",
+		    d->address);
+	}
+	if ((rc = store_mailbox_get(txn, d->user.id, d->folder, &mb)) != 1) {
+		d->why = MD_FOLDER;
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "%s has no "
+		    "folder '%s'", d->user.address, d->folder);
+	}
+	snprintf(d->box, sizeof(d->box), "%s", mb.name);
+	if (d->all) {
+		if (store_msg_list(txn, mb.id, 1, mail_del_one, d) < 0)
+			return -1;
+		uids = d->found;
+		n = d->nfound;
+	} else {
+		uids = d->uids;
+		n = d->nuids;
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = store_msg_get(txn, mb.id, uids[i], &m)) == -1)
+			return -1;
+		if (rc == 1) {
+			d->bytes += m.size;
+			continue;
+		}
+		if (nmissing++ < MAIL_DEL_NAMED)
+			off += (size_t)snprintf(named + off, sizeof(named) -
+			    off, "%s%" PRIu32, off > 0 ? " " : "", uids[i]);
+	}
+	if (nmissing > 0) {
+		d->why = MD_UIDS;
+		if (nmissing > MAIL_DEL_NAMED)
+			return err_set(ERR_NOTFOUND, "no message with UID %s "
+			    "and %zu more in %s; nothing deleted", named,
+			    nmissing - MAIL_DEL_NAMED, mb.name);
+		return err_set(ERR_NOTFOUND, "no message with UID %s in %s; "
+		    "nothing deleted", named, mb.name);
+	}
+	for (i = 0; i < n; i++) {
+		if ((rc = store_msg_expunge(txn, mb.id, uids[i])) != 1)
+			return rc == -1 ? -1 : err_set(ERR_CORRUPT, "message "
+			    "%" PRIu32 " vanished while it was deleted",
+			    uids[i]);
+		d->deleted++;
+	}
+	if (store_user_get(txn, d->user.id, &d->user) != 1)
+		return err_set(ERR_CORRUPT, "user %s vanished", d->address);
+	return 1;
+}
+
+static int
+mail_delete(struct ctl *ctl, int argc, char **argv, const char *folder,
+    int all)
+{
+	struct mail_del d;
+	const struct store_user *u = &d.user;
+	char b1[SIZE_FORMAT_MAX], b2[SIZE_FORMAT_MAX], t[32], *end;
+	unsigned long long v;
+	size_t i, j;
+	int rc;
+
+	memset(&d, 0, sizeof(d));
+	d.address = argv[0];
+	d.folder = folder != NULL ? folder : "INBOX";
+	d.all = all;
+	if (*d.folder == '\0')
+		return ctl_usage(ctl, "--folder needs a name");
+	if (all && argc > 1)
+		return ctl_usage(ctl, "give UIDs or --all, not both");
+	if (!all && argc < 2)
+		return ctl_usage(ctl, "which messages? give UIDs ('vellumctl "
+		    "mail list' shows them) or --all");
+	d.uids = xreallocarray(NULL, (size_t)argc, sizeof(*d.uids));
+	for (i = 1; i < (size_t)argc; i++) {
+		errno = 0;
+		v = strtoull(argv[i], &end, 10);
+		if (errno != 0 || end == argv[i] || *end != '\0' ||
+		    !isdigit((unsigned char)argv[i][0]) || v == 0 ||
+		    v > UINT32_MAX) {
+			free(d.uids);
+			return ctl_usage(ctl, "'%s' is not a UID (a number "
+			    "from 1)", argv[i]);
+		}
+		d.uids[d.nuids++] = (uint32_t)v;
+	}
+	if (d.nuids > 0) {
+		qsort(d.uids, d.nuids, sizeof(*d.uids), mail_uid_cmp);
+		for (i = 1, j = 1; i < d.nuids; i++)
+			if (d.uids[i] != d.uids[j - 1])
+				d.uids[j++] = d.uids[i];
+		d.nuids = j;
+	}
+	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
+		free(d.uids);
+		return CTL_FAIL;
+	}
+	rc = store_write(ctl->store, mail_del_txn, &d);
+	free(d.uids);
+	if (rc < 0) {
+		free(d.found);
+		return ctl_fail(d.why == MD_USER ? "'vellumctl user list' "
+		    "shows the users" : d.why == MD_UIDS ? "'vellumctl mail "
+		    "list' shows the UIDs" : NULL, "mail delete %s",
+		    d.address);
+	}
+	if (ctl->json) {
+		printf("{\"address\": ");
+		ctl_json_str(stdout, u->address);
+		printf(", \"folder\": ");
+		ctl_json_str(stdout, d.box);
+		printf(", \"deleted\": %zu, \"bytes\": %" PRIu64 ", "
+		    "\"used_bytes\": %" PRIu64 ", \"used_messages\": %" PRIu64
+		    ", \"over_limit\": %s, \"over_quota_since\": ",
+		    d.deleted, d.bytes, u->used_bytes, u->used_messages,
+		    store_user_quota_fits(u, 0, 0) ? "false" : "true");
+		if (u->over_quota_since != 0)
+			ctl_json_str(stdout, ctl_time(u->over_quota_since, t));
+		else
+			printf("null");
+		printf("}\n");
+	} else {
+		printf("mail delete %s: %zu message%s (%s) deleted from %s; "
+		    "usage now %s, %" PRIu64 " messages%s\n", u->address,
+		    d.deleted, d.deleted == 1 ? "" : "s",
+		    size_format(d.bytes, b1, sizeof(b1)), d.box,
+		    size_format(u->used_bytes, b2, sizeof(b2)),
+		    u->used_messages, store_user_quota_fits(u, 0, 0) ? "" :
+		    " (still over quota)");
+	}
+	free(d.found);
+	return CTL_OK;
+}
+
 int
 cmd_mail(struct ctl *ctl, int argc, char **argv)
 {
@@ -1261,6 +1469,18 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 			return rc;
 		return mail_export(ctl, argv[0], argv[1], opts[0].value,
 		    opts[1].value != NULL ? opts[1].value : "maildir");
+	}
+	if (strcmp(ctl->verb, "delete") == 0) {
+		struct ctl_opt dopts[] = {
+			{ "folder", 1, NULL, 0 },
+			{ "all", 0, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, dopts, 1, -1, &n)) != 0)
+			return rc;
+		return mail_delete(ctl, n, argv, dopts[0].value,
+		    dopts[1].seen);
 	}
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)

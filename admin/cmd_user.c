@@ -22,6 +22,7 @@ struct user_args {
 	uint64_t		 quota_bytes, quota_messages;
 	uint32_t		 id;
 	int			 set_pw, set_disabled, disabled;
+	int			 was_enabled;
 	const char		*reason;
 	struct store_user	 user;
 	struct store_user	*list;
@@ -59,6 +60,8 @@ static int	cmd_user_import(struct ctl *, const char *path);
 static int	cmd_user_modify(struct ctl *, struct user_args *,
 		    const char *what);
 static int	cmd_user_parse_line(char *line, struct user_line *ul);
+static int	cmd_user_over(const struct store_user *);
+static int	cmd_user_over_quota(const struct store_user *);
 
 static int
 cmd_user_add_txn(struct store_txn *txn, void *arg)
@@ -99,6 +102,23 @@ cmd_user_update_txn(struct store_txn *txn, void *arg)
 	if (cmd_user_get_txn(txn, a) < 0)
 		return -1;
 	u = a->user;
+	a->was_enabled = 0;
+	if (a->set_disabled && !a->disabled) {
+		if (!u.disabled) {
+			a->was_enabled = 1;
+			return 1;
+		}
+		/*
+		 * Enabling an account that is still over its quota would
+		 * only see it disabled again after the next delivery; the
+		 * numbers say what has to go.  Within the limits, the
+		 * over-quota mark (which may come from a message that did
+		 * not fit) is cleared so that the grace period starts anew.
+		 */
+		if (cmd_user_over(&u))
+			return cmd_user_over_quota(&u);
+		u.over_quota_since = 0;
+	}
 	if (a->set_pw)
 		snprintf(u.pwhash, sizeof(u.pwhash), "%s",
 		    a->pwhash != NULL ? a->pwhash : "");
@@ -114,6 +134,36 @@ cmd_user_update_txn(struct store_txn *txn, void *arg)
 		}
 	}
 	return store_user_update(txn, &u);
+}
+
+/* 1 when the usage is over a limit (bytes or messages). */
+static int
+cmd_user_over(const struct store_user *u)
+{
+	return !store_user_quota_fits(u, 0, 0);
+}
+
+/* Sets NOQUOTA with the numbers of every limit the usage is over. */
+static int
+cmd_user_over_quota(const struct store_user *u)
+{
+	char used[SIZE_FORMAT_MAX], lim[SIZE_FORMAT_MAX], t[32];
+	char bytes[160] = "", msgs[96] = "";
+
+	if (u->quota_bytes != 0 && u->used_bytes > u->quota_bytes)
+		snprintf(bytes, sizeof(bytes), "%s (%" PRIu64 " bytes) used "
+		    "of %s (%" PRIu64 " bytes)", size_format(u->used_bytes,
+		    used, sizeof(used)), u->used_bytes,
+		    size_format(u->quota_bytes, lim, sizeof(lim)),
+		    u->quota_bytes);
+	if (u->quota_messages != 0 && u->used_messages > u->quota_messages)
+		snprintf(msgs, sizeof(msgs), "%" PRIu64 " messages of %"
+		    PRIu64, u->used_messages, u->quota_messages);
+	return err_set(ERR_NOQUOTA, "still over quota: %s%s%s%s%s",
+	    bytes, bytes[0] != '\0' && msgs[0] != '\0' ? ", " : "", msgs,
+	    u->over_quota_since != 0 ? ", over quota since " : "",
+	    u->over_quota_since != 0 ? ctl_time(u->over_quota_since, t) :
+	    "");
 }
 
 static int
@@ -154,6 +204,7 @@ cmd_user_json(const struct store_user *u)
 		ctl_json_str(stdout, ctl_time(u->over_quota_since, t1));
 	else
 		printf("null");
+	printf(", \"over_limit\": %s", cmd_user_over(u) ? "true" : "false");
 	printf(", \"disabled\": %s, \"disabled_since\": ",
 	    u->disabled ? "true" : "false");
 	if (u->disabled)
@@ -232,8 +283,14 @@ cmd_user_show(struct ctl *ctl, const char *address)
 		printf(", %" PRIu64 " messages", u->quota_messages);
 	printf("\nused:           %s, %" PRIu64 " messages\n",
 	    size_format(u->used_bytes, b1, sizeof(b1)), u->used_messages);
-	printf("over quota:     %s\n", u->over_quota_since != 0 ?
-	    ctl_time(u->over_quota_since, t) : "no");
+	if (u->over_quota_since != 0)
+		printf("over quota:     since %s (%s)\n",
+		    ctl_time(u->over_quota_since, t), cmd_user_over(u) ?
+		    "usage is over the limit" : "a message did not fit; "
+		    "usage is within the limits");
+	else
+		printf("over quota:     %s\n", cmd_user_over(u) ?
+		    "yes (usage is over the limit)" : "no");
 	if (u->disabled)
 		printf("state:          disabled since %s: %s\n",
 		    ctl_time(u->disabled_since, t), u->disabled_reason);
@@ -278,9 +335,16 @@ cmd_user_modify(struct ctl *ctl, struct user_args *a, const char *what)
 		return CTL_FAIL;
 	if (store_write(ctl->store, cmd_user_update_txn, a) < 0)
 		return ctl_fail(err_class() == ERR_NOTFOUND ?
-		    "'vellumctl user list' shows the users" : NULL,
+		    "'vellumctl user list' shows the users" :
+		    err_class() == ERR_NOQUOTA ? "delete mail with "
+		    "'vellumctl mail delete' or raise the quota with "
+		    "'vellumctl quota set'" : NULL,
 		    "user %s %s", ctl->verb, a->address);
-	printf("user %s %s\n", a->address, what);
+	if (a->was_enabled)
+		printf("user %s is not disabled: nothing to do\n",
+		    a->address);
+	else
+		printf("user %s %s\n", a->address, what);
 	return CTL_OK;
 }
 

@@ -21,6 +21,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "domain", "list", "", "list domains" },
 	{ "domain", "alias", "ALIAS DOMAIN", "make ALIAS an alias domain of "
 	    "DOMAIN" },
+	{ "domain", "set", "DOMAIN sender-login-match yes|no", "authenticated "
+	    "senders must send as an address of their own" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
@@ -28,7 +30,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "show", "ADDRESS", "show one user" },
 	{ "user", "passwd", "ADDRESS", "set the password (one line read "
 	    "from stdin)" },
-	{ "user", "enable", "ADDRESS", "enable a disabled user" },
+	{ "user", "enable", "ADDRESS", "enable a disabled user (refused "
+	    "while over quota)" },
 	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
 	{ "user", "import", "FILE", "create users from lines \"address "
 	    "[password|hash|- [quota]]\"" },
@@ -47,11 +50,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "or mbox (one folder)" },
 	{ "mail", "list", "ADDRESS [--folder NAME]", "list the messages of a "
 	    "folder" },
+	{ "mail", "delete", "ADDRESS [--folder NAME] UID...|--all", "delete "
+	    "messages (all or none: every UID must exist)" },
 	{ "quota", "show", "ADDRESS", "show usage and limits" },
 	{ "quota", "set", "ADDRESS SIZE [--messages N]", "set the limits (0: "
 	    "unlimited)" },
 	{ "quota", "report", "[--grace-days N]", "usage of every user, over "
 	    "quota since, days left" },
+	{ "queue", "list", "", "list the outbound queue" },
+	{ "queue", "del", "ID...", "remove queue entries (all or none)" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

@@ -92,6 +92,7 @@ int	cmd_user(struct ctl *, int argc, char **argv);
 int	cmd_addr(struct ctl *, int argc, char **argv);
 int	cmd_mail(struct ctl *, int argc, char **argv);
 int	cmd_quota(struct ctl *, int argc, char **argv);
+int	cmd_queue(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);
 

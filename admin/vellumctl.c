@@ -28,6 +28,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "addr",	cmd_addr },
 	{ "mail",	cmd_mail },
 	{ "quota",	cmd_quota },
+	{ "queue",	cmd_queue },
 	{ "lock",	cmd_lock },
 	{ "store",	cmd_store },
 	{ NULL,		NULL },

@@ -41,6 +41,7 @@
 #define CONN_LINGER_MS		50	/* re-check unsent TLS output */
 #define CONN_LINGER_MAX		100	/* ... at most this many times */
 #define CONN_IPTABLE_SIZE	1021
+#define CONN_RAW_PIECE		(64 * 1024)	/* on_bytes piece size */
 
 struct conn {
 	unsigned long		 id;
@@ -49,6 +50,7 @@ struct conn {
 	void			*ctx;
 	struct lineread		 lr;
 	char			*line;		/* copy handed to on_line */
+	size_t			 raw_left;	/* bytes still for on_bytes */
 	char			 peer[CONN_ADDR_MAX];
 	char			 lport[16];
 	int			 tls;
@@ -647,6 +649,22 @@ conn_lines(struct conn *c)
 		avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
+		if (c->raw_left > 0) {
+			/* BDAT: counted bytes, not lines. */
+			n = avail < c->raw_left ? avail : c->raw_left;
+			if (n > CONN_RAW_PIECE)
+				n = CONN_RAW_PIECE;
+			p = (char *)evbuffer_pullup(in, (ssize_t)n);
+			c->raw_left -= n;
+			c->busy = 1;
+			c->ops->on_bytes(c, p, n, c->raw_left == 0);
+			if (!c->dead && c->bev != NULL)
+				evbuffer_drain(bufferevent_get_input(c->bev),
+				    n);
+			if (c->raw_left == 0 && !c->paused)
+				conn_idle(c);
+			continue;
+		}
 		/* A line end within max + 2 bytes, or the line is too long. */
 		n = avail < c->lr.max + 2 ? avail : c->lr.max + 2;
 		p = (char *)evbuffer_pullup(in, (ssize_t)n);
@@ -733,6 +751,24 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 	}
 	/* EOF or error: nothing more can be sent. */
 	conn_kill(c);
+}
+
+void
+conn_set_line_max(struct conn *c, size_t max)
+{
+	if (max == c->lr.max)
+		return;
+	free(c->line);
+	c->line = xmalloc(max + 1);
+	c->lr.max = max;
+}
+
+void
+conn_read_bytes(struct conn *c, size_t n)
+{
+	if (c->ops == NULL || c->ops->on_bytes == NULL)
+		fatalx("conn_read_bytes without an on_bytes callback");
+	c->raw_left = n;
 }
 
 void
