@@ -1,0 +1,678 @@
+/*
+ * deliver.c - see deliver.h.
+ *
+ * Resolution reads in one snapshot and writes only when it must (an
+ * account disabled for being over quota too long, an over-quota mark).
+ * Delivery hashes and compresses before the write transaction (each
+ * message once; a prefix per recipient), and inside it only checks,
+ * links and counts.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "deliver.h"
+#include "store/addr.h"
+#include "store/domain.h"
+#include "store/lock.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+#include "store/queue.h"
+#include "store/store.h"
+#include "store/user.h"
+
+#define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
+				"User unknown in virtual mailbox table"
+#define DELIVER_PREFIX_MAX	(2 * DELIVER_ADDR_MAX + 64)
+
+struct resolve {
+	const struct deliver_config	*cf;
+	const char			*addr;
+	struct deliver_rcpt		*r;
+	/* addresses seen while expanding (loop detection) */
+	char				(*seen)[DELIVER_ADDR_MAX + 1];
+	size_t				 nseen;
+	int				 loop;
+	/* users to disable / mark (written after the snapshot) */
+	uint32_t			 disable[DELIVER_TARGETS_MAX];
+	size_t				 ndisable;
+	uint64_t			 size;
+	uint32_t			 full[DELIVER_TARGETS_MAX];
+	size_t				 nfull;
+};
+
+static void
+rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void
+rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static int
+target_add(struct deliver_rcpt *r, uint32_t user_id, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].user_id == user_id && (user_id != 0 ||
+		    strcmp(r->targets[i].addr, addr) == 0))
+			return 0;
+	if (r->ntargets >= DELIVER_TARGETS_MAX)
+		return err_set(ERR_LIMIT, "more than %d targets",
+		    DELIVER_TARGETS_MAX);
+	r->targets = xreallocarray(r->targets, r->ntargets + 1,
+	    sizeof(*r->targets));
+	r->targets[r->ntargets].user_id = user_id;
+	snprintf(r->targets[r->ntargets].addr, sizeof(r->targets[0].addr),
+	    "%s", addr);
+	r->ntargets++;
+	return 1;
+}
+
+/* Whether the user is (or, over quota too long, must now be) disabled. */
+static int
+user_refused(struct resolve *rs, const struct store_user *u)
+{
+	int64_t grace = 86400 * (int64_t)rs->cf->quota_grace_days;
+
+	if (u->disabled)
+		return 1;
+	if (u->over_quota_since != 0 &&
+	    store_now() - u->over_quota_since > grace) {
+		if (rs->ndisable < DELIVER_TARGETS_MAX)
+			rs->disable[rs->ndisable++] = u->id;
+		return 1;
+	}
+	return 0;
+}
+
+/* The route of addr: exact, then without +ext, then the catch-all. */
+static int
+route_find(struct store_txn *t, const char *addr, struct store_route *route)
+{
+	char base[DELIVER_ADDR_MAX + 1], *plus, *at;
+	int rc;
+
+	if ((rc = store_addr_get(t, addr, route)) != 0)
+		return rc;
+	snprintf(base, sizeof(base), "%s", addr);
+	at = strrchr(base, '@');
+	if ((plus = memchr(base, '+', (size_t)(at - base))) != NULL &&
+	    plus > base) {
+		memmove(plus, at, strlen(at) + 1);
+		if ((rc = store_addr_get(t, base, route)) != 0)
+			return rc;
+		at = strrchr(base, '@');
+	}
+	return store_addr_get(t, at, route);	/* "@domain" */
+}
+
+/*
+ * Expands addr (normalised, in a local domain) into rs->r's targets.
+ * Returns 1 when something was found, 0 not, -1 error.
+ */
+static int
+expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
+{
+	struct store_route route;
+	struct store_domain d;
+	struct store_user u;
+	char real[DELIVER_ADDR_MAX + 1];
+	const char *dom;
+	size_t i;
+	int rc, found = 0;
+
+	for (i = 0; i < rs->nseen; i++)
+		if (strcmp(rs->seen[i], addr) == 0) {
+			rs->loop = 1;
+			return 0;
+		}
+	if (depth > DELIVER_ALIAS_DEPTH) {
+		rs->loop = 1;
+		return 0;
+	}
+	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
+	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", addr);
+
+	if ((rc = route_find(t, addr, &route)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* An alias domain: the same local part in the real one. */
+		dom = strrchr(addr, '@') + 1;
+		if ((rc = store_domain_get(t, dom, &d)) != 1 ||
+		    d.alias_of[0] == '\0')
+			return rc == -1 ? -1 : 0;
+		snprintf(real, sizeof(real), "%.*s@%s",
+		    (int)(dom - 1 - addr), addr, d.alias_of);
+		return expand(t, rs, real, depth + 1);
+	}
+	for (i = 0; i < route.ntargets; i++) {
+		const struct store_target *tg = &route.targets[i];
+
+		switch (tg->type) {
+		case STORE_TARGET_MAILBOX:
+			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
+				goto fail;
+			if (rc == 0 || user_refused(rs, &u))
+				continue;
+			if (rs->size > 0 &&
+			    !store_user_quota_fits(&u, rs->size, 1)) {
+				if (rs->nfull < DELIVER_TARGETS_MAX)
+					rs->full[rs->nfull++] = u.id;
+				found = 1;
+				continue;
+			}
+			if (target_add(rs->r, u.id, u.address) == -1)
+				goto fail;
+			found = 1;
+			break;
+		case STORE_TARGET_ALIAS:
+			if ((rc = expand(t, rs, tg->addr, depth + 1)) == -1)
+				goto fail;
+			found |= rc;
+			break;
+		case STORE_TARGET_FORWARD:
+			if (target_add(rs->r, 0, tg->addr) == -1)
+				goto fail;
+			found = 1;
+			break;
+		}
+	}
+	store_route_clear(&route);
+	return found;
+fail:
+	store_route_clear(&route);
+	return -1;
+}
+
+static int
+resolve_txn(struct store_txn *t, void *ctx)
+{
+	struct resolve *rs = ctx;
+	struct store_domain d;
+	const char *dom = strrchr(rs->r->addr, '@') + 1;
+	int rc;
+
+	rs->nseen = rs->ndisable = rs->nfull = 0;
+	rs->loop = 0;
+	rs->r->ntargets = 0;
+	if ((rc = store_domain_get(t, dom, &d)) == -1)
+		return -1;
+	if (rc == 0) {
+		rs->r->kind = DELIVER_NOTLOCAL;
+		return 0;
+	}
+	rs->r->kind = DELIVER_LOCAL;
+	return expand(t, rs, rs->r->addr, 0);
+}
+
+/* Disables accounts over quota past the grace period; marks full ones. */
+static int
+resolve_write_txn(struct store_txn *t, void *ctx)
+{
+	struct resolve *rs = ctx;
+	struct store_user u;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rs->ndisable; i++) {
+		if ((rc = store_user_get(t, rs->disable[i], &u)) != 1)
+			continue;
+		if (u.disabled)
+			continue;
+		u.disabled = 1;
+		snprintf(u.disabled_reason, sizeof(u.disabled_reason),
+		    "over quota for more than %u days", rs->cf->quota_grace_days);
+		if (store_user_update(t, &u) == -1)
+			return -1;
+		log_info("%s disabled: %s", u.address, u.disabled_reason);
+	}
+	for (i = 0; i < rs->nfull; i++) {
+		if ((rc = store_user_get(t, rs->full[i], &u)) != 1 ||
+		    u.over_quota_since != 0)
+			continue;
+		u.over_quota_since = store_now();
+		if (store_user_update(t, &u) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+deliver_resolve(struct store *st, const struct deliver_config *cf,
+    const char *addr, uint64_t size, struct deliver_rcpt *r)
+{
+	struct resolve rs;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (store_address_normalize(addr, r->addr, 0) == -1) {
+		snprintf(r->addr, sizeof(r->addr), "%.*s", DELIVER_ADDR_MAX,
+		    addr);
+		r->kind = DELIVER_REFUSED;
+		rcpt_reply(r, 501, "5.1.3 <%.200s>: Bad recipient address "
+		    "syntax", addr);
+		return 0;
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.cf = cf;
+	rs.r = r;
+	rs.size = size;
+	rc = store_read(st, resolve_txn, &rs);
+	if (rc != -1 && (rs.ndisable > 0 || rs.nfull > 0) &&
+	    store_write(st, resolve_write_txn, &rs) == -1)
+		rc = -1;
+	free(rs.seen);
+	if (rc == -1) {
+		r->kind = DELIVER_REFUSED;
+		rcpt_reply(r, 451, "4.3.0 <%s>: Temporary lookup failure",
+		    r->addr);
+		log_warnx("resolve %s: %s", r->addr, err_msg());
+		return -1;
+	}
+	if (r->kind == DELIVER_NOTLOCAL)
+		return 0;
+	if (r->ntargets > 0) {
+		rcpt_reply(r, 250, "2.1.5 Ok");
+		return 0;
+	}
+	r->kind = DELIVER_REFUSED;
+	if (rs.nfull > 0)
+		rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
+	else if (rs.loop && rc == 0)
+		rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
+		    r->addr);
+	else
+		rcpt_reply(r, 550, DELIVER_UNKNOWN_FMT, r->addr);
+	return 0;
+}
+
+void
+deliver_rcpt_clear(struct deliver_rcpt *r)
+{
+	free(r->targets);
+	r->targets = NULL;
+	r->ntargets = 0;
+}
+
+int
+deliver_filter(struct store *st, const struct deliver_job *job,
+    const struct deliver_rcpt *r, const struct deliver_target *tg,
+    const char **folder_r)
+{
+	(void)st;
+	(void)job;
+	(void)r;
+	(void)tg;
+	/* The maildrop filter engine (global, then the user's) runs here. */
+	*folder_r = "INBOX";
+	return 0;
+}
+
+/* Delivery ----------------------------------------------------------- */
+
+/* What one local target gets: its own prefixed message and folder. */
+struct dtarget {
+	struct deliver_rcpt	*r;
+	uint32_t		 user_id;
+	const char		*folder;
+	char			 prefix[DELIVER_PREFIX_MAX];
+	struct store_prepared	*prep;
+};
+
+struct djob {
+	struct deliver_job	*job;
+	struct store_prepared	*base;
+	struct dtarget		*targets;
+	size_t			 ntargets;
+	const char		**ext;		/* forwards + relayed rcpts */
+	size_t			 next;
+	char			**locks;
+	size_t			 nlocks;
+};
+
+struct drun {
+	struct djob	*jobs;
+	size_t		 njobs;
+};
+
+static int
+rcpt_wanted(const struct deliver_rcpt *r)
+{
+	return r->kind == DELIVER_LOCAL || (r->kind == DELIVER_NOTLOCAL &&
+	    r->relay);
+}
+
+/* Line end of the message: CRLF when its first line ends so. */
+static const char *
+msg_eol(const void *data, size_t len)
+{
+	const char *nl = memchr(data, '\n', len);
+
+	return nl != NULL && nl > (const char *)data && nl[-1] == '\r' ?
+	    "\r\n" : "\n";
+}
+
+static void
+djob_free(struct djob *d)
+{
+	size_t i;
+
+	for (i = 0; i < d->ntargets; i++)
+		store_prepared_free(&d->targets[i].prep);
+	store_prepared_free(&d->base);
+	for (i = 0; i < d->nlocks; i++)
+		free(d->locks[i]);
+	free(d->locks);
+	free(d->targets);
+	free(d->ext);
+}
+
+/* Everything outside the transaction: filters, hashing, compression. */
+static int
+djob_prepare(struct store *st, struct djob *d)
+{
+	struct deliver_job *job = d->job;
+	struct deliver_rcpt *r;
+	struct dtarget *dt;
+	const char *eol = msg_eol(job->data, job->len), *folder;
+	size_t i, j;
+	int rc;
+
+	if (store_msg_prepare(st, job->data, job->len, &d->base) == -1)
+		return -1;
+	for (i = 0; i < job->nrcpts; i++) {
+		r = &job->rcpts[i];
+		if (!rcpt_wanted(r))
+			continue;
+		if (r->kind == DELIVER_NOTLOCAL) {
+			d->ext = xreallocarray(d->ext, d->next + 1,
+			    sizeof(*d->ext));
+			d->ext[d->next++] = r->addr;
+			continue;
+		}
+		for (j = 0; j < r->ntargets; j++) {
+			if (r->targets[j].user_id == 0) {
+				d->ext = xreallocarray(d->ext, d->next + 1,
+				    sizeof(*d->ext));
+				d->ext[d->next++] = r->targets[j].addr;
+				continue;
+			}
+			rc = deliver_filter(st, job, r, &r->targets[j],
+			    &folder);
+			if (rc == 1)
+				continue;	/* discarded by a filter */
+			if (rc == -1) {
+				log_warnx("filter for %s failed: kept in INBOX",
+				    r->targets[j].addr);
+				folder = "INBOX";
+			}
+			d->targets = xreallocarray(d->targets, d->ntargets + 1,
+			    sizeof(*d->targets));
+			dt = &d->targets[d->ntargets++];
+			memset(dt, 0, sizeof(*dt));
+			dt->r = r;
+			dt->user_id = r->targets[j].user_id;
+			dt->folder = folder;
+			snprintf(dt->prefix, sizeof(dt->prefix),
+			    "Return-Path: <%s>%sDelivered-To: %s%s",
+			    job->sender, eol, r->targets[j].addr, eol);
+			if (store_msg_prepare_prefix(st, d->base, dt->prefix,
+			    strlen(dt->prefix), &dt->prep) == -1)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/* Takes the delivery locks of a job: 1 taken, 0 busy, -1 error. */
+static int
+djob_lock(struct store *st, struct djob *d)
+{
+	size_t i, j, k;
+	char name[DELIVER_ADDR_MAX + 16];
+
+	for (i = 0; i < d->job->nrcpts; i++) {
+		const struct deliver_rcpt *r = &d->job->rcpts[i];
+
+		if (r->kind != DELIVER_LOCAL)
+			continue;
+		for (j = 0; j < r->ntargets; j++) {
+			if (r->targets[j].user_id == 0)
+				continue;
+			snprintf(name, sizeof(name), "deliver:%s",
+			    r->targets[j].addr);
+			for (k = 0; k < d->nlocks; k++)
+				if (strcmp(d->locks[k], name) == 0)
+					break;
+			if (k < d->nlocks)
+				continue;
+			d->locks = xreallocarray(d->locks, d->nlocks + 1,
+			    sizeof(*d->locks));
+			d->locks[d->nlocks++] = xstrdup(name);
+		}
+	}
+	if (d->nlocks == 0)
+		return 1;
+	return store_lock_take_many(st, (const char *const *)d->locks,
+	    d->nlocks, DELIVER_LOCK_LEASE);
+}
+
+/* Whether every local target of a job fits (summing per user). */
+static int
+djob_fits(struct store_txn *t, struct djob *d, struct deliver_rcpt **bad_r)
+{
+	struct store_user u;
+	uint64_t bytes, msgs;
+	size_t i, j;
+	int rc;
+
+	for (i = 0; i < d->ntargets; i++) {
+		bytes = msgs = 0;
+		for (j = 0; j < d->ntargets; j++)
+			if (d->targets[j].user_id == d->targets[i].user_id) {
+				bytes += store_prepared_size(
+				    d->targets[j].prep);
+				msgs++;
+			}
+		if ((rc = store_user_get(t, d->targets[i].user_id, &u)) == -1)
+			return -1;
+		if (rc == 1 && !u.disabled &&
+		    !store_user_quota_fits(&u, bytes, msgs)) {
+			if (u.over_quota_since == 0) {
+				u.over_quota_since = store_now();
+				if (store_user_update(t, &u) == -1)
+					return -1;
+			}
+			*bad_r = d->targets[i].r;
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static int
+djob_store(struct store_txn *t, struct djob *d)
+{
+	struct deliver_job *job = d->job;
+	struct deliver_rcpt *bad = NULL;
+	struct store_mailbox mb;
+	struct store_user u;
+	struct dtarget *dt;
+	size_t i;
+	int rc, *got;
+
+	job->delivered = 0;
+	for (i = 0; i < job->nrcpts; i++)
+		if (rcpt_wanted(&job->rcpts[i]))
+			rcpt_reply(&job->rcpts[i], 550, DELIVER_UNKNOWN_FMT,
+			    job->rcpts[i].addr);
+	if (job->all_or_nothing) {
+		if ((rc = djob_fits(t, d, &bad)) == -1)
+			return -1;
+		if (rc == 0) {
+			for (i = 0; i < job->nrcpts; i++)
+				if (rcpt_wanted(&job->rcpts[i]))
+					rcpt_reply(&job->rcpts[i], 452,
+					    "4.2.2 <%s>: Mailbox full",
+					    bad->addr);
+			return 0;
+		}
+	}
+	got = xcalloc(job->nrcpts, sizeof(*got));
+	for (i = 0; i < d->ntargets; i++) {
+		dt = &d->targets[i];
+		if ((rc = store_user_get(t, dt->user_id, &u)) == -1)
+			goto fail;
+		if (rc == 0 || u.disabled)
+			continue;	/* mail to a disabled account is dropped */
+		if ((rc = store_mailbox_get(t, u.id, dt->folder, &mb)) == -1)
+			goto fail;
+		if (rc == 0 && store_mailbox_get(t, u.id, "INBOX", &mb) != 1)
+			goto fail;
+		rc = store_msg_append(t, mb.id, dt->prep, 0, 0, NULL,
+		    STORE_APPEND_QUOTA, NULL);
+		if (rc == -1)
+			goto fail;
+		if (rc == 0) {
+			if (got[dt->r - job->rcpts] == 0)
+				got[dt->r - job->rcpts] = -1;
+			continue;
+		}
+		got[dt->r - job->rcpts] = 1;
+	}
+	if (d->next > 0 && store_queue_add(t, job->sender, d->ext, d->next,
+	    d->base, NULL) == -1)
+		goto fail;
+	for (i = 0; i < job->nrcpts; i++) {
+		struct deliver_rcpt *r = &job->rcpts[i];
+
+		if (!rcpt_wanted(r))
+			continue;
+		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL) {
+			rcpt_reply(r, 250, "2.0.0 Ok");
+			job->delivered++;
+		} else if (got[i] == -1)
+			rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
+			    r->addr);
+		else {
+			/* forwards only, or every target gone since RCPT */
+			size_t j;
+			int fwd = 0;
+
+			for (j = 0; j < r->ntargets; j++)
+				fwd |= r->targets[j].user_id == 0;
+			if (fwd) {
+				rcpt_reply(r, 250, "2.0.0 Ok: forwarded");
+				job->delivered++;
+			}
+		}
+	}
+	free(got);
+	return 0;
+fail:
+	free(got);
+	return -1;
+}
+
+static int
+deliver_txn(struct store_txn *t, void *ctx)
+{
+	struct drun *run = ctx;
+	size_t i;
+
+	for (i = 0; i < run->njobs; i++)
+		if (run->jobs[i].job->busy == 0 &&
+		    djob_store(t, &run->jobs[i]) == -1)
+			return -1;
+	return 0;
+}
+
+int
+deliver_run(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n)
+{
+	struct drun run;
+	size_t i, j, ready = 0;
+	int rc = 0;
+
+	(void)cf;
+	run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*run.jobs));
+	run.njobs = n;
+	for (i = 0; i < n; i++) {
+		struct djob *d = &run.jobs[i];
+
+		d->job = jobs[i];
+		d->job->busy = 0;
+		d->job->delivered = 0;
+		if ((rc = djob_lock(st, d)) == 0) {
+			d->job->busy = 1;
+			for (j = 0; j < d->nlocks; j++)
+				free(d->locks[j]);
+			d->nlocks = 0;
+			continue;
+		}
+		if (rc == -1 || djob_prepare(st, d) == -1) {
+			/* Nothing stored: every recipient gets the reason. */
+			int big = err_class() == ERR_TOOBIG;
+
+			log_warnx("delivery: %s", err_msg());
+			for (j = 0; j < d->job->nrcpts; j++)
+				if (rcpt_wanted(&d->job->rcpts[j]))
+					rcpt_reply(&d->job->rcpts[j],
+					    big ? 552 : 451, big ? "5.3.4 "
+					    "Message too big" : "4.3.0 "
+					    "Temporary failure; try again "
+					    "later");
+			d->job->busy = -1;	/* skipped by the txn */
+			if (d->nlocks > 0)
+				store_lock_release_many(st, (const char *const *)
+				    d->locks, d->nlocks);
+			for (j = 0; j < d->nlocks; j++)
+				free(d->locks[j]);
+			d->nlocks = 0;
+			continue;
+		}
+		ready++;
+	}
+	rc = 0;
+	if (ready > 0 && store_write(st, deliver_txn, &run) == -1) {
+		log_warnx("delivery commit failed: %s", err_msg());
+		for (i = 0; i < n; i++) {
+			if (run.jobs[i].job->busy != 0)
+				continue;
+			for (j = 0; j < jobs[i]->nrcpts; j++)
+				if (rcpt_wanted(&jobs[i]->rcpts[j]))
+					rcpt_reply(&jobs[i]->rcpts[j], 451,
+					    "4.3.0 Temporary failure; try "
+					    "again later");
+			jobs[i]->delivered = 0;
+		}
+		rc = -1;
+	}
+	for (i = 0; i < n; i++) {
+		struct djob *d = &run.jobs[i];
+
+		if (d->job->busy == -1)
+			d->job->busy = 0;	/* answered, not to retry */
+		if (d->nlocks > 0 && store_lock_release_many(st,
+		    (const char *const *)d->locks, d->nlocks) == -1)
+			log_warnx("releasing delivery locks: %s", err_msg());
+		djob_free(d);
+	}
+	free(run.jobs);
+	return rc;
+}
