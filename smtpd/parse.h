@@ -1,0 +1,144 @@
+/*
+ * parse.h - SMTP and LMTP input, no I/O: command lines, the MAIL and
+ * RCPT arguments (RFC 5321 4.1.2, 1870, 6152, 6531, 4954), and the DATA
+ * stream (RFC 5321 4.5.2, strict CRLF.CRLF end).
+ *
+ * Everything here is pure: bytes in, a result out, so each function is
+ * unit-tested byte by byte (tests/unit/check_smtp_parse.c).
+ */
+#ifndef VELLUM_SMTP_PARSE_H
+#define VELLUM_SMTP_PARSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Longest verb (STARTTLS). */
+#define SMTP_VERB_MAX		8
+/*
+ * Longest command line without CRLF.  RFC 5321 says 512 for commands;
+ * RFC 4954 lets an AUTH line be longer, so be generous but bounded.
+ */
+#define SMTP_LINE_MAX		4096
+/* Longest line inside DATA (RFC 5321 says 1000; real mail is sloppier). */
+#define SMTP_DATA_LINE_MAX	(1024 * 1024)
+/* RFC 5321 4.5.3.1: local part 64, domain 255, path 256 octets. */
+#define SMTP_LOCAL_MAX		64
+#define SMTP_DOMAIN_MAX		255
+#define SMTP_PATH_MAX		256
+/* Longest AUTH= value kept from MAIL FROM. */
+#define SMTP_AUTHPARAM_MAX	512
+
+struct smtp_cmd {
+	char		 verb[SMTP_VERB_MAX + 1];	/* upper case */
+	/* After the verb and the spaces that follow it ("" when none). */
+	const char	*args;
+	char		 line[SMTP_LINE_MAX + 1];	/* args points here */
+};
+
+/*
+ * Splits a command line (without its CRLF) into verb and arguments.
+ * 0 done.  Errors (ERR_INVALID, the message says what was wrong): a NUL
+ * byte, an empty line, a verb that is not 1-8 letters, a line over
+ * SMTP_LINE_MAX.
+ */
+int	smtp_parse_line(const char *line, size_t len, struct smtp_cmd *r);
+
+/* What was wrong with a MAIL or RCPT argument (smtp_path_args.perr). */
+enum smtp_perr {
+	SMTP_PERR_NONE = 0,
+	SMTP_PERR_SYNTAX,	/* not "FROM:<...>" / "TO:<...>": 501 5.5.4 */
+	SMTP_PERR_PATH,		/* the address: 501 5.1.7 / 501 5.1.3 */
+	SMTP_PERR_PARAM,	/* unknown or bad parameter: 555 5.5.4 */
+};
+
+enum smtp_body {
+	SMTP_BODY_NONE = 0,	/* not given */
+	SMTP_BODY_7BIT,
+	SMTP_BODY_8BITMIME,
+};
+
+struct smtp_path_args {
+	/* The mailbox without brackets or source route; "" for <>. */
+	char		 addr[SMTP_PATH_MAX + 1];
+	int		 utf8;		/* addr holds octets >= 0x80 */
+	int		 postmaster;	/* RCPT TO:<Postmaster> (no domain) */
+	/* MAIL parameters */
+	int		 has_size;
+	uint64_t	 size;		/* SIZE= */
+	enum smtp_body	 body;		/* BODY= */
+	int		 smtputf8;	/* SMTPUTF8 */
+	char		 auth[SMTP_AUTHPARAM_MAX + 1];	/* AUTH=, raw */
+	enum smtp_perr	 perr;		/* after -1 */
+};
+
+/*
+ * The arguments of MAIL ("FROM:<addr> [SIZE=n] [BODY=7BIT|8BITMIME]
+ * [SMTPUTF8] [AUTH=x]"), any case, spaces after the colon tolerated.
+ * 0 done.  Errors: ERR_INVALID with r->perr and a message that can follow
+ * the reply code (a duplicate parameter counts as a bad one).
+ */
+int	smtp_parse_mail(const char *args, struct smtp_path_args *r);
+/*
+ * The arguments of RCPT ("TO:<addr>"; "<Postmaster>" without a domain
+ * is allowed and sets r->postmaster).  No parameters are supported.
+ * 0 done.  Errors as smtp_parse_mail().
+ */
+int	smtp_parse_rcpt(const char *args, struct smtp_path_args *r);
+
+/*
+ * A path (RFC 5321 4.1.2 Path / Reverse-path): "<>" (when allow_null),
+ * "<local@domain>", "<@route,@route:local@domain>"; the local part a
+ * Dot-string or a Quoted-string, the domain a name or an address literal
+ * ("[192.0.2.1]", "[IPv6:...]").  Octets >= 0x80 are taken as UTF-8
+ * (RFC 6531) and flagged in *utf8_r.  *end_r is the first byte after '>'.
+ * 0 done.  Errors: ERR_INVALID.
+ */
+int	smtp_parse_path(const char *s, int allow_null, char *addr_r,
+	    size_t size, int *utf8_r, const char **end_r);
+
+/*
+ * "BDAT n [LAST]" arguments.  0 done.  Errors: ERR_INVALID (not a
+ * number, more than 20 digits, another word than LAST).
+ */
+int	smtp_parse_bdat(const char *args, uint64_t *n_r, int *last_r);
+
+/* DATA stream --------------------------------------------------------- */
+
+/* Output of smtp_data_feed() for len input bytes is at most this. */
+#define SMTP_DATA_OUT_MAX(len)	((len) + 2)
+
+/*
+ * Decodes the bytes that follow DATA into the message: removes the dot
+ * of dot-stuffed lines and ends at the first CRLF "." CRLF (and only
+ * there: "\n.\n", "\r.\r\n", "\n.\r\n" are message text).  A CR not
+ * followed by LF, or an LF not preceded by CR, is kept and flagged: the
+ * caller refuses such a message (no SMTP smuggling).  Bytes past max
+ * are counted, not output, and flag toobig.
+ */
+struct smtp_data {
+	uint64_t	 max;		/* largest message accepted */
+	uint64_t	 size;		/* message bytes seen (also over max) */
+	int		 toobig;	/* size went over max */
+	int		 bare_cr;	/* a CR without LF was seen */
+	int		 bare_lf;	/* an LF without CR was seen */
+	int		 done;		/* the end line was seen */
+	int		 state;		/* private */
+};
+
+void	smtp_data_init(struct smtp_data *, uint64_t max);
+/*
+ * Feeds in[0..len): writes message bytes to out (room for
+ * SMTP_DATA_OUT_MAX(len)), *outlen_r how many; *used_r how many input
+ * bytes were taken (fewer than len only when the end was reached).
+ * Returns 1 when the end line has been seen, else 0.
+ */
+int	smtp_data_feed(struct smtp_data *, const char *in, size_t len,
+	    char *out, size_t *outlen_r, size_t *used_r);
+
+/*
+ * The number of "Received:" header fields (any case) in the header of
+ * msg (up to the first empty line): the hop count of RFC 5321 6.3.
+ */
+unsigned smtp_count_received(const char *msg, size_t len);
+
+#endif
