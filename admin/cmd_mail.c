@@ -1296,7 +1296,7 @@ mail_del_txn(struct store_txn *txn, void *arg)
 	struct store_msg m;
 	const uint32_t *uids;
 	size_t i, n, nmissing = 0;
-	char named[MAIL_DEL_NAMED * 11 + 1];
+	char named[MAIL_DEL_NAMED * 12 + 1];
 	size_t off = 0;
 	int rc;
 
@@ -1336,16 +1336,17 @@ mail_del_txn(struct store_txn *txn, void *arg)
 		}
 		if (nmissing++ < MAIL_DEL_NAMED)
 			off += (size_t)snprintf(named + off, sizeof(named) -
-			    off, "%s%" PRIu32, off > 0 ? " " : "", uids[i]);
+			    off, "%s%" PRIu32, off > 0 ? ", " : "", uids[i]);
 	}
 	if (nmissing > 0) {
 		d->why = MD_UIDS;
 		if (nmissing > MAIL_DEL_NAMED)
-			return err_set(ERR_NOTFOUND, "no message with UID %s "
+			return err_set(ERR_NOTFOUND, "no messages with UIDs %s "
 			    "and %zu more in %s; nothing deleted", named,
 			    nmissing - MAIL_DEL_NAMED, mb.name);
-		return err_set(ERR_NOTFOUND, "no message with UID %s in %s; "
-		    "nothing deleted", named, mb.name);
+		return err_set(ERR_NOTFOUND, "no message%s with UID%s %s in "
+		    "%s; nothing deleted", nmissing > 1 ? "s" : "",
+		    nmissing > 1 ? "s" : "", named, mb.name);
 	}
 	for (i = 0; i < n; i++) {
 		if ((rc = store_msg_expunge(txn, mb.id, uids[i])) != 1)
@@ -1431,11 +1432,12 @@ mail_delete(struct ctl *ctl, int argc, char **argv, const char *folder,
 		printf("}\n");
 	} else {
 		printf("mail delete %s: %zu message%s (%s) deleted from %s; "
-		    "usage now %s, %" PRIu64 " messages%s\n", u->address,
+		    "usage now %s, %" PRIu64 " message%s%s\n", u->address,
 		    d.deleted, d.deleted == 1 ? "" : "s",
 		    size_format(d.bytes, b1, sizeof(b1)), d.box,
 		    size_format(u->used_bytes, b2, sizeof(b2)),
-		    u->used_messages, store_user_quota_fits(u, 0, 0) ? "" :
+		    u->used_messages, u->used_messages == 1 ? "" : "s",
+		    store_user_quota_fits(u, 0, 0) ? "" :
 		    " (still over quota)");
 	}
 	free(d.found);

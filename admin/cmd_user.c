@@ -62,6 +62,7 @@ static int	cmd_user_modify(struct ctl *, struct user_args *,
 static int	cmd_user_parse_line(char *line, struct user_line *ul);
 static int	cmd_user_over(const struct store_user *);
 static int	cmd_user_over_quota(const struct store_user *);
+static char	*cmd_user_bytes(uint64_t, char *buf, size_t size);
 
 static int
 cmd_user_add_txn(struct store_txn *txn, void *arg)
@@ -143,25 +144,36 @@ cmd_user_over(const struct store_user *u)
 	return !store_user_quota_fits(u, 0, 0);
 }
 
+/* "198 bytes" or "2.3M (2411724 bytes)" into buf. */
+static char *
+cmd_user_bytes(uint64_t n, char *buf, size_t size)
+{
+	char f[SIZE_FORMAT_MAX];
+
+	size_format(n, f, sizeof(f));
+	if (strspn(f, "0123456789") == strlen(f))
+		snprintf(buf, size, "%" PRIu64 " bytes", n);
+	else
+		snprintf(buf, size, "%s (%" PRIu64 " bytes)", f, n);
+	return buf;
+}
+
 /* Sets NOQUOTA with the numbers of every limit the usage is over. */
 static int
 cmd_user_over_quota(const struct store_user *u)
 {
-	char used[SIZE_FORMAT_MAX], lim[SIZE_FORMAT_MAX], t[32];
-	char bytes[160] = "", msgs[96] = "";
+	char used[64], lim[64], t[32], bytes[160] = "", msgs[96] = "";
 
 	if (u->quota_bytes != 0 && u->used_bytes > u->quota_bytes)
-		snprintf(bytes, sizeof(bytes), "%s (%" PRIu64 " bytes) used "
-		    "of %s (%" PRIu64 " bytes)", size_format(u->used_bytes,
-		    used, sizeof(used)), u->used_bytes,
-		    size_format(u->quota_bytes, lim, sizeof(lim)),
-		    u->quota_bytes);
+		snprintf(bytes, sizeof(bytes), "%s used, quota %s",
+		    cmd_user_bytes(u->used_bytes, used, sizeof(used)),
+		    cmd_user_bytes(u->quota_bytes, lim, sizeof(lim)));
 	if (u->quota_messages != 0 && u->used_messages > u->quota_messages)
-		snprintf(msgs, sizeof(msgs), "%" PRIu64 " messages of %"
-		    PRIu64, u->used_messages, u->quota_messages);
+		snprintf(msgs, sizeof(msgs), "%" PRIu64 " messages, quota %"
+		    PRIu64 " messages", u->used_messages, u->quota_messages);
 	return err_set(ERR_NOQUOTA, "still over quota: %s%s%s%s%s",
-	    bytes, bytes[0] != '\0' && msgs[0] != '\0' ? ", " : "", msgs,
-	    u->over_quota_since != 0 ? ", over quota since " : "",
+	    bytes, bytes[0] != '\0' && msgs[0] != '\0' ? "; " : "", msgs,
+	    u->over_quota_since != 0 ? "; over quota since " : "",
 	    u->over_quota_since != 0 ? ctl_time(u->over_quota_since, t) :
 	    "");
 }
