@@ -43,6 +43,11 @@
 #define CONFIG_IDLE_TIMEOUT		600
 #define CONFIG_SHUTDOWN_GRACE		30
 #define CONFIG_QUOTA_GRACE_DAYS		5
+#define CONFIG_SMTPD_BANNER		"ESMTP Vellum"
+#define CONFIG_SMTPD_MAX_MESSAGE_SIZE	20480000
+#define CONFIG_SMTPD_MAX_RECIPIENTS	1000
+#define CONFIG_SMTPD_MAX_HOPS		50
+#define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 
 /*
@@ -72,6 +77,7 @@ enum {
 	CS_LIMITS,
 	CS_FS,
 	CS_QUOTA,
+	CS_SMTPD,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -79,7 +85,7 @@ enum {
 
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
-	"pop3s", "tls", "auth", "limits", "fs", "quota",
+	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd",
 };
 
 enum config_type {
@@ -91,6 +97,8 @@ enum config_type {
 	CT_LISTEN,		/* host:port, host:port */
 	CT_BOOL,
 	CT_UINT,		/* decimal, in [min, max] */
+	CT_TEXT,		/* printable text (a banner) */
+	CT_NETS,		/* CIDR, CIDR (trusted_networks) */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -115,6 +123,12 @@ enum {
 	CK_SHUTDOWN_GRACE,
 	CK_MOUNTPOINT,
 	CK_GRACE_DAYS,
+	CK_SMTPD_BANNER,
+	CK_SMTPD_MAX_MESSAGE_SIZE,
+	CK_SMTPD_MAX_RECIPIENTS,
+	CK_SMTPD_MAX_HOPS,
+	CK_SMTPD_TRUSTED,
+	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_COUNT
 };
 
@@ -167,6 +181,20 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CT_PATH, CK_STR(fs_mountpoint) },
 	[CK_GRACE_DAYS] = { CS_QUOTA, "grace_days", CT_UINT,
 	    CK_UINT(quota_grace_days, 0, 36500, "days") },
+	[CK_SMTPD_BANNER] = { CS_SMTPD, "banner", CT_TEXT,
+	    CK_STR(smtpd_banner) },
+	[CK_SMTPD_MAX_MESSAGE_SIZE] = { CS_SMTPD, "max_message_size",
+	    CT_UINT, CK_UINT(smtpd_max_message_size, 1, 1073741824,
+	    "bytes") },
+	[CK_SMTPD_MAX_RECIPIENTS] = { CS_SMTPD, "max_recipients", CT_UINT,
+	    CK_UINT(smtpd_max_recipients, 1, 100000, "recipients") },
+	[CK_SMTPD_MAX_HOPS] = { CS_SMTPD, "max_hops", CT_UINT,
+	    CK_UINT(smtpd_max_hops, 1, 1000, "Received: headers") },
+	[CK_SMTPD_TRUSTED] = { CS_SMTPD, "trusted_networks", CT_NETS,
+	    0, 0, 0, 0, NULL },
+	[CK_SMTPD_MAX_BAD_COMMANDS] = { CS_SMTPD, "max_bad_commands",
+	    CT_UINT, CK_UINT(smtpd_max_bad_commands, 1, 100000,
+	    "commands") },
 };
 
 
@@ -199,6 +227,8 @@ static int	config_listen_one(struct config_parser *, unsigned,
 		    const char *, struct config_listen *);
 static void	config_listen_clash(struct config_parser *, unsigned,
 		    int svc, const struct config_listen *);
+static void	config_nets(struct config_parser *, unsigned, const char *);
+static int	config_net_parse(const char *, struct config_net *);
 static void	config_final(struct config_parser *);
 static void	config_line(struct config_parser *, unsigned,
 		    const char *, size_t);
@@ -238,6 +268,12 @@ config_file_defaults(struct config *c)
 	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
 	c->shutdown_grace = CONFIG_SHUTDOWN_GRACE;
 	c->quota_grace_days = CONFIG_QUOTA_GRACE_DAYS;
+	snprintf(c->smtpd_banner, sizeof(c->smtpd_banner), "%s",
+	    CONFIG_SMTPD_BANNER);
+	c->smtpd_max_message_size = CONFIG_SMTPD_MAX_MESSAGE_SIZE;
+	c->smtpd_max_recipients = CONFIG_SMTPD_MAX_RECIPIENTS;
+	c->smtpd_max_hops = CONFIG_SMTPD_MAX_HOPS;
+	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
 }
 
 void
@@ -337,7 +373,8 @@ config_section(struct config_parser *p, unsigned line, char *s)
 	if (i == CS_COUNT) {
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
-		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota]", name);
+		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
+		    "[smtpd]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {
@@ -532,6 +569,20 @@ config_value(struct config_parser *p, unsigned line,
 	case CT_LISTEN:
 		config_listen(p, line, p->sect - CS_SVC0, v);
 		return;
+	case CT_TEXT:
+		for (s = v; *s != '\0'; s++)
+			if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+				break;
+		if (*v == '\0' || *s != '\0' || strlen(v) >= k->size)
+			config_error(p, line, "%s = '%.64s': write printable "
+			    "ASCII text of 1 to %zu bytes", k->name, v,
+			    k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_NETS:
+		config_nets(p, line, v);
+		return;
 	case CT_BOOL:
 		if (config_bool(v, ip) != 0)
 			config_error(p, line, "%s = '%.64s': write yes or no",
@@ -706,6 +757,118 @@ config_listen(struct config_parser *p, unsigned line, int svc, const char *v)
 	}
 	if (p->nerr != nerr)
 		sv->nlisten = 0;
+}
+
+/* "192.0.2.0/24", "2001:db8::/32", or an address alone (a host). */
+static int
+config_net_parse(const char *item, struct config_net *n)
+{
+	char buf[INET6_ADDRSTRLEN + 8], *slash, *end;
+	unsigned long prefix;
+	unsigned i, max;
+
+	if (strlen(item) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", item);
+	if ((slash = strchr(buf, '/')) != NULL)
+		*slash++ = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		max = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		max = 128;
+	} else
+		return -1;
+	prefix = max;
+	if (slash != NULL) {
+		errno = 0;
+		end = NULL;
+		if (isdigit((unsigned char)*slash))
+			prefix = strtoul(slash, &end, 10);
+		if (end == NULL || *end != '\0' || errno != 0 || prefix > max)
+			return -1;
+	}
+	n->prefix = (unsigned)prefix;
+	/* Clear the host bits so that matching compares networks. */
+	for (i = n->prefix; i < max; i++)
+		n->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+	return 0;
+}
+
+static void
+config_nets(struct config_parser *p, unsigned line, const char *v)
+{
+	struct config *c = p->c;
+	char buf[CONFIG_LINE_MAX + 1], *item, *next;
+	unsigned nerr = p->nerr;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	c->smtpd_ntrusted = 0;
+	if (buf[0] == '\0')
+		return;		/* empty: nobody is trusted */
+	for (item = buf; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item = config_trim(item);
+		if (*item == '\0') {
+			config_error(p, line, "trusted_networks: an empty "
+			    "entry in the list; remove the extra ','");
+			continue;
+		}
+		if (c->smtpd_ntrusted == CONFIG_NETS_MAX) {
+			config_error(p, line, "trusted_networks: more than %d "
+			    "networks", CONFIG_NETS_MAX);
+			break;
+		}
+		if (config_net_parse(item, &c->smtpd_trusted[
+		    c->smtpd_ntrusted]) == -1) {
+			config_error(p, line, "trusted_networks: '%.64s' is "
+			    "not a network; write address/prefix, as "
+			    "192.0.2.0/24 or 2001:db8::/32", item);
+			continue;
+		}
+		c->smtpd_ntrusted++;
+	}
+	if (p->nerr != nerr)
+		c->smtpd_ntrusted = 0;
+}
+
+int
+config_net_match(const struct config_net *nets, size_t n, const char *ip)
+{
+	unsigned char a4[4], a6[16];
+	const unsigned char *a;
+	unsigned bits, full, rest;
+	int v4, v6;
+	size_t i;
+
+	v4 = inet_pton(AF_INET, ip, a4) == 1;
+	v6 = !v4 && inet_pton(AF_INET6, ip, a6) == 1;
+	if (!v4 && !v6)
+		return 0;
+	/* An IPv4 client on an IPv6 socket: ::ffff:a.b.c.d. */
+	if (v6 && memcmp(a6, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+		memcpy(a4, a6 + 12, 4);
+		v4 = 1;
+		v6 = 0;
+	}
+	for (i = 0; i < n; i++) {
+		if (nets[i].family != (v4 ? AF_INET : AF_INET6))
+			continue;
+		a = v4 ? a4 : a6;
+		bits = nets[i].prefix;
+		full = bits / 8;
+		rest = bits % 8;
+		if (memcmp(a, nets[i].addr, full) != 0)
+			continue;
+		if (rest != 0 && ((a[full] ^ nets[i].addr[full]) &
+		    (0xffu << (8 - rest)) & 0xffu) != 0)
+			continue;
+		return 1;
+	}
+	return 0;
 }
 
 /* Checks that need the whole file. */

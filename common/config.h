@@ -18,6 +18,15 @@
 #define CONFIG_LISTEN_MAX	8
 #define CONFIG_HOST_MAX		255
 #define CONFIG_PORT_MAX		15
+#define CONFIG_BANNER_MAX	200
+#define CONFIG_NETS_MAX		64
+
+/* One CIDR block of trusted_networks (IPv4 as 4 bytes, IPv6 as 16). */
+struct config_net {
+	int		family;		/* AF_INET or AF_INET6 */
+	unsigned char	addr[16];	/* network, host bits cleared */
+	unsigned	prefix;		/* 0..32 or 0..128 */
+};
 
 enum config_svc {
 	SVC_SMTP,		/* [smtp]        port 25 style */
@@ -71,6 +80,15 @@ struct config {
 	char	fs_mountpoint[PATH_MAX];
 	/* [quota] */
 	unsigned quota_grace_days;	/* grace_days = 5 */
+	/* [smtpd]: settings of vellum-smtpd (not a listener) */
+	char	smtpd_banner[CONFIG_BANNER_MAX + 1];	/* ESMTP Vellum */
+	unsigned smtpd_max_message_size;	/* max_message_size = 20480000 */
+	unsigned smtpd_max_recipients;	/* max_recipients = 1000 */
+	unsigned smtpd_max_hops;	/* max_hops = 50 Received: headers */
+	unsigned smtpd_max_bad_commands; /* max_bad_commands = 20 */
+	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
+	size_t	smtpd_ntrusted;
+	struct config_net smtpd_trusted[CONFIG_NETS_MAX];
 };
 
 /* Fills c with the embedded default (see above). */
@@ -91,6 +109,13 @@ int	config_load(const char *path, struct config *c, char **errors_r);
  */
 int	config_parse(const char *path, const char *text, size_t len,
 	    struct config *c, char **errors_r);
+
+/*
+ * Whether ip (text form; "::ffff:192.0.2.1" counts as IPv4) lies in one
+ * of nets[0..n).  1 yes, 0 no (also for text that is not an address).
+ */
+int	config_net_match(const struct config_net *nets, size_t n,
+	    const char *ip);
 
 /* The section name of a service ("pop3s"). */
 const char *config_svc_name(enum config_svc);

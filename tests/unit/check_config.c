@@ -138,6 +138,84 @@ START_TEST(test_file_defaults)
 	ck_assert_int_eq(c->fs_enabled, 0);
 	ck_assert_str_eq(c->fs_mountpoint, "");
 	ck_assert_uint_eq(c->quota_grace_days, 5);
+	ck_assert_str_eq(c->smtpd_banner, "ESMTP Vellum");
+	ck_assert_uint_eq(c->smtpd_max_message_size, 20480000);
+	ck_assert_uint_eq(c->smtpd_max_recipients, 1000);
+	ck_assert_uint_eq(c->smtpd_max_hops, 50);
+	ck_assert_uint_eq(c->smtpd_max_bad_commands, 20);
+	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
+}
+END_TEST
+
+START_TEST(test_smtpd)
+{
+	struct config *c = parse_ok("data_dir = /d\n[smtpd]\n"
+	    "banner = ESMTP ready (no UCE)\nmax_message_size = 1000\n"
+	    "max_recipients = 5\nmax_hops = 7\nmax_bad_commands = 3\n"
+	    "trusted_networks = 192.0.2.0/24, 10.1.2.3 ,2001:db8::/32,"
+	    "::1\n");
+	char *errs;
+
+	ck_assert_str_eq(c->smtpd_banner, "ESMTP ready (no UCE)");
+	ck_assert_uint_eq(c->smtpd_max_message_size, 1000);
+	ck_assert_uint_eq(c->smtpd_max_recipients, 5);
+	ck_assert_uint_eq(c->smtpd_max_hops, 7);
+	ck_assert_uint_eq(c->smtpd_max_bad_commands, 3);
+	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
+	/* [smtpd] is settings, not a service. */
+	ck_assert_int_eq(c->svc[SVC_SMTP].enabled, 0);
+
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "192.0.2.77"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "::ffff:192.0.2.1"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "192.0.3.1"), 0);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "10.1.2.3"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "10.1.2.4"), 0);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "2001:db8:ffff::5"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "2001:db9::5"), 0);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "::1"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted,
+	    c->smtpd_ntrusted, "not an address"), 0);
+
+	/* Host bits are cleared; odd prefixes compare bit by bit. */
+	c = parse_ok("data_dir = /d\n[smtpd]\n"
+	    "trusted_networks = 198.51.100.77/25, 0.0.0.0/0\n");
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted, 1,
+	    "198.51.100.1"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted, 1,
+	    "198.51.100.128"), 0);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted, 2,
+	    "203.0.113.9"), 1);
+	ck_assert_int_eq(config_net_match(c->smtpd_trusted, 2, "::2"), 0);
+	c = parse_ok("data_dir = /d\n[smtpd]\ntrusted_networks =\n");
+	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
+
+	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = 10.0.0.0/33\n",
+	    3, "'10.0.0.0/33' is not a network");
+	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = a.b.c.d\n", 3,
+	    "not a network");
+	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = ::1/x\n", 3,
+	    "not a network");
+	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = ::1,,::2\n",
+	    3, "empty entry");
+	one_error("data_dir = /d\n[smtpd]\nmax_message_size = 0\n", 3,
+	    "max_message_size = '0': write a number from 1");
+	one_error("data_dir = /d\n[smtpd]\nbanner = \x01x\n", 3,
+	    "banner = ");
+	one_error("data_dir = /d\n[smtpd]\nlisten = *:25\n", 3,
+	    "listen belongs in a service section");
+	one_error("data_dir = /d\n[quota]\nmax_hops = 3\n", 3,
+	    "max_hops belongs in [smtpd], not in [quota]");
+	errs = parse_bad("data_dir = /d\n[smtpd]\nbanner = x\n[smtpd]\n");
+	has_error(errs, 4, "[smtpd] appears again");
+	free(errs);
 }
 END_TEST
 
@@ -647,6 +725,7 @@ config_suite(void)
 
 	tcase_add_test(tc, test_file_defaults);
 	tcase_add_test(tc, test_every_key);
+	tcase_add_test(tc, test_smtpd);
 	tcase_add_test(tc, test_embedded_default);
 	tcase_add_test(tc, test_svc_names);
 	tcase_add_test(tc, test_listen_forms);
