@@ -1,0 +1,409 @@
+/*
+ * check_deliver.c - the delivery pipeline (smtpd/deliver.c): routing
+ * rules, quota and over-quota disablement, per-recipient prefixes that
+ * keep the rest deduplicated, group commit, busy delivery locks.
+ */
+#include <check.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "smtpd/deliver.h"
+#include "store/addr.h"
+#include "store/check.h"
+#include "store/domain.h"
+#include "store/lock.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+#include "store/queue.h"
+#include "store/store.h"
+#include "store/user.h"
+#include "testutil.h"
+
+static char *dir;
+static struct store *st;
+static const struct deliver_config dcf = { 5, "mx.example.test" };
+static time_t fake_now;
+
+static const char msg[] = "From: sender@remote.test\r\n"
+    "Subject: pipeline\r\n\r\nhello\r\n";
+
+static time_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct addop {
+	const char	*addr;
+	const char	*targets[4];
+	size_t		 n;
+};
+
+static int
+addr_fn(struct store_txn *t, void *ctx)
+{
+	struct addop *o = ctx;
+
+	return store_addr_add(t, o->addr, o->targets, o->n);
+}
+
+static void
+route(const char *addr, const char *t1, const char *t2)
+{
+	struct addop o = { addr, { t1, t2 }, t2 != NULL ? 2 : 1 };
+	int rc = store_write(st, addr_fn, &o);
+
+	ck_assert_msg(rc == 1, "addr add %s: %d %s", addr, rc, err_msg());
+}
+
+static int
+alias_fn(struct store_txn *t, void *ctx)
+{
+	const char **a = ctx;
+
+	return store_domain_alias(t, a[0], a[1]);
+}
+
+static void
+setup(void)
+{
+	const char *alias[2] = { "alias.test", "example.test" };
+
+	fake_now = time(NULL);
+	store_set_clock(fake_clock);
+	dir = tu_tmpdir("deliver");
+	st = tu_open(dir);
+	tu_make_user(st, "bob@example.test");
+	tu_make_user(st, "carol@example.test");
+	tu_make_user(st, "info@other.test");
+	ck_assert_int_eq(store_write(st, alias_fn, alias), 1);
+}
+
+static void
+teardown(void)
+{
+	store_close(&st);
+	store_set_clock(NULL);
+}
+
+static void
+resolve(const char *addr, uint64_t size, struct deliver_rcpt *r)
+{
+	int rc = deliver_resolve(st, &dcf, addr, size, r);
+
+	ck_assert_msg(rc == 0, "resolve %s: %d %s", addr, rc, err_msg());
+}
+
+/* Resolves addr and checks the user addresses it reaches. */
+static void
+expect_users(const char *addr, const char *u1, const char *u2)
+{
+	struct deliver_rcpt r;
+	size_t i, n = 0;
+
+	resolve(addr, 0, &r);
+	ck_assert_msg(r.kind == DELIVER_LOCAL, "%s: kind %d (%d %s)", addr,
+	    r.kind, r.code, r.text);
+	for (i = 0; i < r.ntargets; i++) {
+		const char *a = r.targets[i].addr;
+
+		ck_assert_msg(strcmp(a, u1) == 0 || (u2 != NULL &&
+		    strcmp(a, u2) == 0), "%s reached %s, wanted %s/%s", addr,
+		    a, u1, u2 ? u2 : "-");
+		n++;
+	}
+	ck_assert_msg(n == (u2 != NULL ? 2u : 1u), "%s: %zu targets", addr,
+	    n);
+	deliver_rcpt_clear(&r);
+}
+
+struct uinfo {
+	const char		*login;
+	struct store_user	 u;
+};
+
+static int
+find_fn(struct store_txn *t, void *ctx)
+{
+	struct uinfo *i = ctx;
+
+	return store_user_find(t, i->login, &i->u);
+}
+
+static struct store_user
+user(const char *login)
+{
+	struct uinfo i = { login, { 0 } };
+
+	ck_assert_msg(store_read(st, find_fn, &i) == 1, "no user %s", login);
+	return i.u;
+}
+
+static int
+deliver(const char *sender, const char *const *addrs, size_t n,
+    int all_or_nothing, struct deliver_rcpt *rcpts)
+{
+	struct deliver_job job, *jobs[1] = { &job };
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		resolve(addrs[i], 0, &rcpts[i]);
+	memset(&job, 0, sizeof(job));
+	job.sender = sender;
+	job.data = msg;
+	job.len = sizeof(msg) - 1;
+	job.rcpts = rcpts;
+	job.nrcpts = n;
+	job.all_or_nothing = all_or_nothing;
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs, 1), 0);
+	ck_assert_msg(!job.busy, "job busy");
+	return job.delivered;
+}
+
+START_TEST(test_routing_rules)
+{
+	struct deliver_rcpt r;
+
+	route("sales@example.test", "bob@example.test", "carol@example.test");
+	route("@other.test", "carol@example.test", NULL);
+	route("list@example.test", "sales@example.test", NULL);
+
+	expect_users("bob@example.test", "bob@example.test", NULL);
+	expect_users("BOB@Example.TEST", "bob@example.test", NULL);
+	expect_users("bob+news@example.test", "bob@example.test", NULL);
+	expect_users("bob@alias.test", "bob@example.test", NULL);
+	expect_users("sales@example.test", "bob@example.test",
+	    "carol@example.test");
+	expect_users("list@example.test", "bob@example.test",
+	    "carol@example.test");
+	/* info@other.test exists; anything else there hits the catch-all */
+	expect_users("info@other.test", "info@other.test", NULL);
+	expect_users("nobody@other.test", "carol@example.test", NULL);
+
+	/* info@example.test and info@other.test never meet */
+	resolve("info@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550 &&
+	    strcmp(r.text, "5.1.1 <info@example.test>: Recipient address "
+	    "rejected: User unknown in virtual mailbox table") == 0,
+	    "unknown: kind %d %d %s", r.kind, r.code, r.text);
+	deliver_rcpt_clear(&r);
+
+	resolve("someone@remote.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_NOTLOCAL, "remote: kind %d", r.kind);
+	resolve("not an address", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 501,
+	    "syntax: kind %d code %d", r.kind, r.code);
+}
+END_TEST
+
+START_TEST(test_alias_loop_and_forward)
+{
+	struct deliver_rcpt r;
+
+	route("a@example.test", "b@example.test", NULL);
+	route("b@example.test", "a@example.test", NULL);
+	resolve("a@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550 &&
+	    strstr(r.text, "loop") != NULL, "loop: kind %d %d %s", r.kind,
+	    r.code, r.text);
+
+	route("fwd@example.test", "someone@remote.test", "bob@example.test");
+	resolve("fwd@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_LOCAL && r.ntargets == 2,
+	    "forward + local: kind %d targets %zu", r.kind, r.ntargets);
+	deliver_rcpt_clear(&r);
+}
+END_TEST
+
+static int
+count_queue(const struct store_queue_entry *e, void *ctx)
+{
+	(*(int *)ctx) += (int)e->nrcpts;
+	return 0;
+}
+
+static int
+queue_fn(struct store_txn *t, void *ctx)
+{
+	return store_queue_list(t, count_queue, ctx);
+}
+
+START_TEST(test_delivery_prefix_dedup_and_queue)
+{
+	static const char *const to[] = { "bob@example.test",
+	    "carol@example.test", "fwd@example.test" };
+	static const char prefix[] = "Return-Path: <sender@remote.test>\r\n"
+	    "Delivered-To: bob@example.test\r\n";
+	struct deliver_rcpt rcpts[3];
+	struct store_stats s;
+	void *data;
+	size_t len, i;
+	int n, queued = 0;
+
+	route("fwd@example.test", "someone@remote.test", NULL);
+	n = deliver("sender@remote.test", to, 3, 1, rcpts);
+	ck_assert_msg(n == 3, "delivered to %d of 3: %d %s / %d %s / %d %s",
+	    n, rcpts[0].code, rcpts[0].text, rcpts[1].code, rcpts[1].text,
+	    rcpts[2].code, rcpts[2].text);
+	for (i = 0; i < 3; i++)
+		ck_assert_msg(rcpts[i].code == 250, "rcpt %zu: %d", i,
+		    rcpts[i].code);
+	ck_assert_int_eq(tu_read(st, tu_inbox(st, user("bob@example.test").id),
+	    1, &data, &len), 1);
+	ck_assert_msg(len == sizeof(msg) - 1 + strlen(prefix) &&
+	    memcmp(data, prefix, strlen(prefix)) == 0 &&
+	    memcmp((char *)data + len - (sizeof(msg) - 1), msg,
+	    sizeof(msg) - 1) == 0, "bob's copy: %.*s", (int)len,
+	    (char *)data);
+	free(data);
+	/* Two bodies (one per prefix), the message's own segments once. */
+	ck_assert_int_eq(store_stats(st, &s), 0);
+	ck_assert_msg(s.bodies == 3 && s.blobs == 2 + 2,
+	    "bodies %llu (bob, carol, queued), blobs %llu (2 prefixes + the "
+	    "message's header and body)", (unsigned long long)s.bodies,
+	    (unsigned long long)s.blobs);
+	ck_assert_int_eq(store_read(st, queue_fn, &queued), 0);
+	ck_assert_msg(queued == 1, "queued recipients: %d", queued);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+	for (i = 0; i < 3; i++)
+		deliver_rcpt_clear(&rcpts[i]);
+}
+END_TEST
+
+static int
+quota_fn(struct store_txn *t, void *ctx)
+{
+	struct store_user *u = ctx;
+
+	return store_user_update(t, u);
+}
+
+START_TEST(test_quota_all_or_nothing_and_grace)
+{
+	static const char *const to[] = { "bob@example.test",
+	    "carol@example.test" };
+	struct deliver_rcpt rcpts[2], r;
+	struct store_user u = user("carol@example.test");
+	int n;
+
+	u.quota_bytes = 10;	/* carol cannot take anything */
+	ck_assert_int_eq(store_write(st, quota_fn, &u), 1);
+	n = deliver("s@remote.test", to, 2, 1, rcpts);
+	ck_assert_msg(n == 0 && rcpts[0].code == 452 && rcpts[1].code == 452,
+	    "SMTP all-or-nothing: delivered %d, codes %d %d", n,
+	    rcpts[0].code, rcpts[1].code);
+	ck_assert_msg(user("bob@example.test").used_messages == 0,
+	    "nothing stored for bob");
+	ck_assert_msg(user("carol@example.test").over_quota_since ==
+	    fake_now, "carol marked over quota");
+	n = deliver("s@remote.test", to, 2, 0, rcpts);
+	ck_assert_msg(n == 1 && rcpts[0].code == 250 && rcpts[1].code == 452,
+	    "LMTP per recipient: delivered %d, codes %d %d", n,
+	    rcpts[0].code, rcpts[1].code);
+
+	/* At RCPT with SIZE: 452 Mailbox full. */
+	resolve("carol@example.test", 100, &r);
+	ck_assert_msg(r.code == 452 && strstr(r.text, "4.2.2") != NULL,
+	    "RCPT with SIZE: %d %s", r.code, r.text);
+
+	/* Over quota for longer than the grace period: disabled, 550. */
+	fake_now += 6 * 86400;
+	resolve("carol@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550,
+	    "after the grace period: %d %s", r.code, r.text);
+	u = user("carol@example.test");
+	ck_assert_msg(u.disabled && strstr(u.disabled_reason, "quota"),
+	    "carol disabled: %d '%s'", u.disabled, u.disabled_reason);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
+START_TEST(test_group_commit_and_busy)
+{
+	struct deliver_rcpt r1[1], r2[1];
+	struct deliver_job j1, j2, *jobs[2] = { &j1, &j2 };
+	const char *lock = "deliver:carol@example.test";
+	int p[2];
+	pid_t pid;
+	char c;
+
+	resolve("bob@example.test", 0, &r1[0]);
+	resolve("carol@example.test", 0, &r2[0]);
+	memset(&j1, 0, sizeof(j1));
+	j1.sender = "";
+	j1.data = msg;
+	j1.len = sizeof(msg) - 1;
+	j1.rcpts = r1;
+	j1.nrcpts = 1;
+	j2 = j1;
+	j2.rcpts = r2;
+
+	/* Another process holds carol's delivery lock. */
+	ck_assert_int_eq(pipe(p), 0);
+	if ((pid = fork()) == 0) {
+		struct store *cst;
+
+		if (store_open(dir, 0, &cst) == -1 ||
+		    store_lock_take(cst, lock, 60) != 1)
+			_exit(1);
+		(void)!write(p[1], "x", 1);
+		pause();
+		_exit(0);
+	}
+	ck_assert_int_eq(read(p[0], &c, 1), 1);
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs, 2), 0);
+	ck_assert_msg(!j1.busy && j1.delivered == 1, "bob's job ran: busy %d "
+	    "delivered %d", j1.busy, j1.delivered);
+	ck_assert_msg(j2.busy && j2.delivered == 0, "carol's job waits: busy "
+	    "%d delivered %d", j2.busy, j2.delivered);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	/* The holder died: its lock is stale, the job runs now. */
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs + 1, 1), 0);
+	ck_assert_msg(!j2.busy && j2.delivered == 1, "carol's job ran: busy "
+	    "%d delivered %d", j2.busy, j2.delivered);
+	close(p[0]);
+	close(p[1]);
+	deliver_rcpt_clear(&r1[0]);
+	deliver_rcpt_clear(&r2[0]);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
+static Suite *
+deliver_suite(void)
+{
+	Suite *s = suite_create("deliver");
+	TCase *tc = tcase_create("deliver");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_routing_rules);
+	tcase_add_test(tc, test_alias_loop_and_forward);
+	tcase_add_test(tc, test_delivery_prefix_dedup_and_queue);
+	tcase_add_test(tc, test_quota_all_or_nothing_and_grace);
+	tcase_add_test(tc, test_group_commit_and_busy);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(deliver_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
