@@ -28,7 +28,6 @@
 
 #define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
 				"User unknown in virtual mailbox table"
-#define DELIVER_PREFIX_MAX	(2 * DELIVER_ADDR_MAX + 64)
 
 struct resolve {
 	const struct deliver_config	*cf;
@@ -329,7 +328,7 @@ struct dtarget {
 	struct deliver_rcpt	*r;
 	uint32_t		 user_id;
 	const char		*folder;
-	char			 prefix[DELIVER_PREFIX_MAX];
+	char			*prefix;	/* own memory: prep points in */
 	struct store_prepared	*prep;
 };
 
@@ -371,8 +370,10 @@ djob_free(struct djob *d)
 {
 	size_t i;
 
-	for (i = 0; i < d->ntargets; i++)
+	for (i = 0; i < d->ntargets; i++) {
 		store_prepared_free(&d->targets[i].prep);
+		free(d->targets[i].prefix);
+	}
 	store_prepared_free(&d->base);
 	for (i = 0; i < d->nlocks; i++)
 		free(d->locks[i]);
@@ -427,9 +428,9 @@ djob_prepare(struct store *st, struct djob *d)
 			dt->r = r;
 			dt->user_id = r->targets[j].user_id;
 			dt->folder = folder;
-			snprintf(dt->prefix, sizeof(dt->prefix),
-			    "Return-Path: <%s>%sDelivered-To: %s%s",
-			    job->sender, eol, r->targets[j].addr, eol);
+			dt->prefix = xasprintf("Return-Path: <%s>%s"
+			    "Delivered-To: %s%s", job->sender, eol,
+			    r->targets[j].addr, eol);
 			if (store_msg_prepare_prefix(st, d->base, dt->prefix,
 			    strlen(dt->prefix), &dt->prep) == -1)
 				return -1;

@@ -13,6 +13,11 @@
  *	damage the stored bytes of message UID of ADDRESS's INBOX.
  *   store-helper DATA_DIR access IP
  *	print 1 if IP may relay after a POP3 login (POP-before-SMTP), else 0.
+ *   store-helper DATA_DIR queue ADDRESS...
+ *	queue one small message from helper@example.test for the ADDRESSes
+ *	(store_queue_add, one durable transaction) and print "queued ID":
+ *	vellumctl's queue list/del tests need entries, and until the SMTP
+ *	server queues external mail nothing else makes them.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +30,7 @@
 #include "store/lock.h"
 #include "store/mailbox.h"
 #include "store/message.h"
+#include "store/queue.h"
 #include "store/store.h"
 #include "store/user.h"
 
@@ -62,6 +68,22 @@ inbox_fn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+struct queue {
+	const char *const	*rcpts;
+	size_t			 n;
+	struct store_prepared	*prep;
+	uint64_t		 id;
+};
+
+static int
+queue_fn(struct store_txn *t, void *ctx)
+{
+	struct queue *q = ctx;
+
+	return store_queue_add(t, "helper@example.test", q->rcpts, q->n,
+	    q->prep, &q->id);
+}
+
 static int
 access_fn(struct store_txn *t, void *ctx)
 {
@@ -74,7 +96,8 @@ usage(void)
 	fprintf(stderr, "usage: store-helper DATA_DIR lock NAME LEASE "
 	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n"
 	    "       store-helper DATA_DIR damage ADDRESS UID\n"
-	    "       store-helper DATA_DIR access IP\n");
+	    "       store-helper DATA_DIR access IP\n"
+	    "       store-helper DATA_DIR queue ADDRESS...\n");
 	return 2;
 }
 
@@ -86,7 +109,7 @@ main(int argc, char **argv)
 	char msg[4096];
 	int i, n, len;
 
-	if (argc < 4 || argc > 6)
+	if (argc < 4 || (argc > 6 && strcmp(argv[2], "queue") != 0))
 		return usage();
 	if (store_open(argv[1], STORE_NOCREATE, &st) == -1) {
 		fprintf(stderr, "store-helper: %s\n", err_msg());
@@ -119,6 +142,23 @@ main(int argc, char **argv)
 		n = store_read(st, access_fn, argv[3]);
 		printf("%d\n", n);
 		return n == -1;
+	}
+	if (strcmp(argv[2], "queue") == 0) {
+		static const char qmsg[] = "From: helper@example.test\n"
+		    "Subject: queued by store-helper\n\nfor the queue\n";
+		struct queue q;
+
+		q.rcpts = (const char *const *)argv + 3;
+		q.n = (size_t)(argc - 3);
+		if (store_msg_prepare(st, qmsg, sizeof(qmsg) - 1,
+		    &q.prep) == -1 || store_write(st, queue_fn, &q) == -1) {
+			fprintf(stderr, "store-helper: %s\n", err_msg());
+			return 1;
+		}
+		store_prepared_free(&q.prep);
+		printf("queued %llu\n", (unsigned long long)q.id);
+		store_close(&st);
+		return 0;
 	}
 	if (strcmp(argv[2], "append") != 0 || argc != 5)
 		return usage();

@@ -2,12 +2,16 @@
 """Every vellumctl command against a real store in a temporary data dir:
 results, exit codes (0 ok, 1 failed, 2 usage), --json output, user and
 address imports with bad lines, mail import/export of Maildir, mbox and
-.eml byte for byte, quotas, locks and a clean store check at the end.
+.eml byte for byte, quotas, mail delete, user enable refused while over
+quota, domain settings, the outbound queue, locks and a clean store check
+at the end.
 
-Usage: test_vellumctl.py VELLUMCTL"""
+Usage: test_vellumctl.py VELLUMCTL [STORE_HELPER]
+(without STORE_HELPER only the empty queue is tested)"""
 import hashlib
 import os
 import re
+import subprocess
 
 from vtest import check, main
 
@@ -52,7 +56,8 @@ def test(ctl, args):
     # --- usage and help ---------------------------------------------------
     out, _ = ctl.run("--help", data=False)
     for cmd in ("domain add", "user import", "addr export", "mail import",
-                "quota report", "lock clear", "store backup"):
+                "quota report", "lock clear", "store backup", "domain set",
+                "mail delete", "queue list", "queue del"):
         check(cmd in out, "--help lists '%s'" % cmd, out)
     out2, _ = ctl.run("help", data=False)
     check(out2 == out, "'help' prints the same as --help", out2)
@@ -70,6 +75,7 @@ def test(ctl, args):
     check(err.startswith("vellumctl: "), "errors start with 'vellumctl: '",
           err)
     ctl.run("user", "list", expect=1)
+    ctl.run("queue", "list", expect=1)
 
     # --- domains ---------------------------------------------------------------
     ctl.run("domain", "add", "Example.TEST")
@@ -88,6 +94,39 @@ def test(ctl, args):
     check(doms2 == doms, "--json before the noun works too", doms2)
     ctl.run("domain", "del", "other.test")
     ctl.run("domain", "del", "other.test", expect=1)
+
+    # --- domain settings -------------------------------------------------
+    check(all(d["sender_login_match"] is False for d in doms),
+          "sender-login-match is off by default", doms)
+    out, _ = ctl.run("domain", "set", "example.test", "sender-login-match",
+                     "yes")
+    check("sender-login-match yes" in out, "domain set says what it set",
+          out)
+    doms = {d["name"]: d for d in ctl.json("domain", "list")}
+    check(doms["example.test"]["sender_login_match"] is True and
+          doms["alias.test"]["sender_login_match"] is False,
+          "domain list --json shows sender_login_match", doms)
+    out, _ = ctl.run("domain", "list")
+    check("example.test\tsender-login-match" in out,
+          "domain list shows the setting", out)
+    _, err = ctl.run("domain", "set", "alias.test", "sender-login-match",
+                     "yes", expect=1)
+    check("alias of example.test" in err,
+          "an alias domain has no settings of its own", err)
+    _, err = ctl.run("domain", "set", "missing.test", "sender-login-match",
+                     "yes", expect=1)
+    check("no domain missing.test" in err, "unknown domain named", err)
+    ctl.run("domain", "set", "example.test", "frobnicate", "yes", expect=2)
+    ctl.run("domain", "set", "example.test", "sender-login-match", "maybe",
+            expect=2)
+    ctl.run("domain", "set", "example.test", "sender-login-match",
+            expect=2)
+    ctl.run("domain", "set", "example.test", "sender-login-match", "no")
+    doms = {d["name"]: d for d in ctl.json("domain", "list")}
+    check(doms["example.test"]["sender_login_match"] is False,
+          "sender-login-match no turns it off", doms)
+    out, _ = ctl.run("domain", "list")
+    check("sender-login-match" not in out, "and domain list agrees", out)
 
     # --- config file -----------------------------------------------------
     conf = ctl.path("vellum.conf")
@@ -392,6 +431,139 @@ def test(ctl, args):
     ctl.run("quota", "set", "bob@example.test", "lots", expect=2)
     ctl.run("quota", "set", "nobody@example.test", "1G", expect=1)
     ctl.run("quota", "report", "--grace-days", "x", expect=2)
+
+    # --- mail delete and user enable over quota --------------------------
+    # frank gets 3 messages (import ignores quotas) over limits of 1K and
+    # 2 messages; every one is deleted again by the end of this part.
+    ctl.run("user", "add", "frank@example.test", "--quota", "1K",
+            "--quota-messages", "2")
+    fdir = ctl.path("frank")
+    fmsgs = [b"Subject: frank %d\n\n" % i + b"x" * 600 + b"\n"
+             for i in range(3)]
+    for i, m in enumerate(fmsgs):
+        write(os.path.join(fdir, "%d.eml" % i), m)
+    ctl.run("mail", "import", "frank@example.test", fdir)
+    inbox = ctl.json("mail", "list", "frank@example.test")
+    check([m["uid"] for m in inbox] == [1, 2, 3], "frank has UIDs 1-3",
+          inbox)
+    ctl.run("user", "disable", "frank@example.test", "--reason",
+            "over quota for 5 days")
+    u = ctl.json("user", "show", "frank@example.test")
+    check(u["disabled"] and u["disabled_reason"] == "over quota for 5 days"
+          and u["disabled_since"] is not None and
+          u["over_quota_since"] is not None and u["over_limit"] is True,
+          "user show --json: disabled, reason, since, over quota since", u)
+    out, _ = ctl.run("user", "show", "frank@example.test")
+    check("disabled since" in out and "over quota for 5 days" in out and
+          "usage is over the limit" in out,
+          "user show: state, reason and over quota", out)
+    _, err = ctl.run("user", "enable", "frank@example.test", expect=1)
+    check("still over quota" in err and "3 messages, quota 2 messages" in err
+          and "quota 1K (1024 bytes)" in err,
+          "user enable over quota refused with the numbers", err)
+    check("vellumctl mail delete" in err and "vellumctl quota set" in err,
+          "the refusal says what to do", err)
+    check(ctl.json("user", "show", "frank@example.test")["disabled"],
+          "a refused enable leaves the user disabled", "")
+
+    _, err = ctl.run("mail", "delete", "frank@example.test", "1", "7", "99",
+                     expect=1)
+    check("UIDs 7, 99" in err and "nothing deleted" in err,
+          "mail delete names the missing UIDs", err)
+    check(len(ctl.json("mail", "list", "frank@example.test")) == 3,
+          "a missing UID deletes nothing (all or none)", "")
+    ctl.run("mail", "delete", "frank@example.test", expect=2)
+    ctl.run("mail", "delete", "frank@example.test", "1", "--all", expect=2)
+    ctl.run("mail", "delete", "frank@example.test", "one", expect=2)
+    ctl.run("mail", "delete", "frank@example.test", "0", expect=2)
+    ctl.run("mail", "delete", "frank@example.test", "--folder", "", "1",
+            expect=2)
+    ctl.run("mail", "delete", expect=2)
+    _, err = ctl.run("mail", "delete", "frank@example.test", "--folder",
+                     "Nope", "1", expect=1)
+    check("no folder 'Nope'" in err, "unknown folder named", err)
+    ctl.run("mail", "delete", "nobody@example.test", "1", expect=1)
+
+    d = ctl.json("mail", "delete", "frank@example.test", "1")
+    check(d["deleted"] == 1 and d["bytes"] == len(fmsgs[0]) and
+          d["used_messages"] == 2 and
+          d["used_bytes"] == len(fmsgs[1]) + len(fmsgs[2]) and
+          d["folder"] == "INBOX",
+          "mail delete --json: count, bytes, usage after", d)
+    q = ctl.json("quota", "show", "frank@example.test")
+    check(q["used_messages"] == 2, "usage is updated in the store", q)
+    _, err = ctl.run("user", "enable", "frank@example.test", expect=1)
+    check("quota 1K (1024 bytes)" in err and "messages" not in err,
+          "still over the byte limit only: only bytes are named", err)
+    out, _ = ctl.run("mail", "delete", "frank@example.test", "2", "2")
+    check("1 message " in out and "usage now" in out,
+          "a UID given twice is deleted once", out)
+    out, _ = ctl.run("user", "enable", "frank@example.test")
+    check("enabled" in out, "user enable works once under quota", out)
+    u = ctl.json("user", "show", "frank@example.test")
+    check(not u["disabled"] and u["disabled_since"] is None and
+          u["disabled_reason"] == "" and u["over_quota_since"] is None,
+          "enabled: no reason, no disabled since, over quota cleared", u)
+    out, _ = ctl.run("user", "enable", "frank@example.test")
+    check("not disabled" in out, "enabling an enabled user is a no-op", out)
+    out, _ = ctl.run("mail", "delete", "frank@example.test", "--all",
+                     "--folder", "inbox")
+    check("1 message " in out and "usage now 0, 0 messages" in out,
+          "--all deletes the rest", out)
+    check(ctl.json("mail", "list", "frank@example.test") == [],
+          "frank's INBOX is empty", "")
+    out, _ = ctl.run("mail", "delete", "frank@example.test", "--all")
+    check("0 messages" in out, "--all on an empty folder deletes nothing",
+          out)
+    ctl.run("user", "del", "frank@example.test")
+
+    # --- the outbound queue ----------------------------------------------
+    check(ctl.json("queue", "list") == [], "the queue starts empty", "")
+    out, _ = ctl.run("queue", "list")
+    check("the queue is empty" in out, "queue list says it is empty", out)
+    ctl.run("queue", "list", "extra", expect=2)
+    ctl.run("queue", "del", expect=2)
+    ctl.run("queue", "del", "x1", expect=2)
+    ctl.run("queue", "del", "0", expect=2)
+    _, err = ctl.run("queue", "del", "12345", expect=1)
+    check("no queue entry 12345" in err, "queue del names a missing ID",
+          err)
+    if args:
+        ids = []
+        for rcpts in (["a@far.example", "b@far.example"], ["c@x.example"]):
+            p = subprocess.run([args[0], ctl.data, "queue"] + rcpts,
+                               capture_output=True, text=True, timeout=60)
+            check(p.returncode == 0 and p.stdout.startswith("queued "),
+                  "store-helper queues a message", (p.stdout, p.stderr))
+            ids.append(int(p.stdout.split()[1]))
+        ql = ctl.json("queue", "list")
+        check([e["id"] for e in ql] == ids, "queue list has both entries",
+              ql)
+        e = ql[0]
+        check(e["sender"] == "helper@example.test" and
+              e["recipients"] == ["a@far.example", "b@far.example"] and
+              e["size"] > 0 and e["attempts"] == 0 and
+              re.match(r"\d{4}-\d\d-\d\dT", e["queued"]) and
+              "next_try" in e,
+              "queue list --json: sender, recipients, size, times", e)
+        out, _ = ctl.run("queue", "list")
+        check("a@far.example, b@far.example" in out and
+              "<helper@example.test>" in out and out.startswith("ID "),
+              "queue list prints a table", out)
+        _, err = ctl.run("queue", "del", str(ids[0]), "999", expect=1)
+        check("999" in err and "nothing removed" in err,
+              "queue del with a missing ID removes nothing", err)
+        check(len(ctl.json("queue", "list")) == 2, "both still queued", "")
+        out, _ = ctl.run("queue", "del", str(ids[0]))
+        check("1 entry removed" in out, "queue del removes one", out)
+        check([e["id"] for e in ctl.json("queue", "list")] == ids[1:],
+              "the other entry stays", "")
+        out, _ = ctl.run("store", "check")
+        check(out.startswith("store check: ok"),
+              "store check counts the queue's body references", out)
+        ctl.run("queue", "del", str(ids[1]), str(ids[1]))
+        check(ctl.json("queue", "list") == [], "the queue is empty again",
+              "")
 
     # --- locks -----------------------------------------------------------
     check(ctl.json("lock", "list") == [], "no locks at first", "")
