@@ -289,6 +289,7 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 		return 0;
 	}
 	r->kind = DELIVER_REFUSED;
+	deliver_rcpt_clear(r);
 	if (rs.nfull > 0)
 		rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
 	else if (rs.loop && rc == 0)

@@ -195,6 +195,7 @@ START_TEST(test_routing_rules)
 
 	resolve("someone@remote.test", 0, &r);
 	ck_assert_msg(r.kind == DELIVER_NOTLOCAL, "remote: kind %d", r.kind);
+	deliver_rcpt_clear(&r);
 	resolve("not an address", 0, &r);
 	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 501,
 	    "syntax: kind %d code %d", r.kind, r.code);
@@ -211,6 +212,7 @@ START_TEST(test_alias_loop_and_forward)
 	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550 &&
 	    strstr(r.text, "loop") != NULL, "loop: kind %d %d %s", r.kind,
 	    r.code, r.text);
+	deliver_rcpt_clear(&r);
 
 	route("fwd@example.test", "someone@remote.test", "bob@example.test");
 	resolve("fwd@example.test", 0, &r);
@@ -302,21 +304,27 @@ START_TEST(test_quota_all_or_nothing_and_grace)
 	    "nothing stored for bob");
 	ck_assert_msg(user("carol@example.test").over_quota_since ==
 	    fake_now, "carol marked over quota");
+	deliver_rcpt_clear(&rcpts[0]);
+	deliver_rcpt_clear(&rcpts[1]);
 	n = deliver("s@remote.test", to, 2, 0, rcpts);
 	ck_assert_msg(n == 1 && rcpts[0].code == 250 && rcpts[1].code == 452,
 	    "LMTP per recipient: delivered %d, codes %d %d", n,
 	    rcpts[0].code, rcpts[1].code);
+	deliver_rcpt_clear(&rcpts[0]);
+	deliver_rcpt_clear(&rcpts[1]);
 
 	/* At RCPT with SIZE: 452 Mailbox full. */
 	resolve("carol@example.test", 100, &r);
 	ck_assert_msg(r.code == 452 && strstr(r.text, "4.2.2") != NULL,
 	    "RCPT with SIZE: %d %s", r.code, r.text);
+	deliver_rcpt_clear(&r);
 
 	/* Over quota for longer than the grace period: disabled, 550. */
 	fake_now += 6 * 86400;
 	resolve("carol@example.test", 0, &r);
 	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550,
 	    "after the grace period: %d %s", r.code, r.text);
+	deliver_rcpt_clear(&r);
 	u = user("carol@example.test");
 	ck_assert_msg(u.disabled && strstr(u.disabled_reason, "quota"),
 	    "carol disabled: %d '%s'", u.disabled, u.disabled_reason);
