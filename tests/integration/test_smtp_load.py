@@ -92,8 +92,8 @@ def run(site, args):
     for th in threads:
         th.start()
     time.sleep(seconds)
+    load.killed.set()		# first: errors from now on are expected
     os.kill(proc.pid, signal.SIGKILL)
-    load.killed.set()
     proc.wait(10)
     for th in threads:
         th.join(60)
