@@ -1,0 +1,1547 @@
+/*
+ * session.c - one SMTP or LMTP conversation.
+ *
+ * Lines come from the conn one at a time; in DATA they are fed to the
+ * pure decoder (parse.c) with the CRLF the conn took off, so that the
+ * decoder sees the exact stream.  The conn runs in CRLF-only mode: a
+ * bare LF or CR stays inside a line and can never end the data.  BDAT
+ * chunks come as counted bytes (conn_read_bytes()).
+ *
+ * A finished message is not delivered at once: it joins the pending list
+ * and a zero-delay event delivers every message that finished in this
+ * loop turn with one deliver_run() call (one durable commit).  The
+ * session stays paused until then, so pipelined commands wait.  Nothing
+ * here frees a session: only on_close does, after the conn is gone.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/conn.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "store/access.h"
+#include "store/domain.h"
+#include "store/store.h"
+#include "store/user.h"
+#include "smtpd/deliver.h"
+#include "smtpd/parse.h"
+#include "smtpd/session.h"
+
+enum smtp_state {
+	SMTP_S_INIT,		/* greeted; no HELO/EHLO yet */
+	SMTP_S_HELO,		/* no transaction */
+	SMTP_S_MAIL,		/* MAIL accepted */
+	SMTP_S_RCPT,		/* one recipient or more */
+	SMTP_S_DATA,		/* lines are message text */
+	SMTP_S_BDAT,		/* between the chunks of a BDAT message */
+	SMTP_S_SASL,		/* AUTH: lines are SASL responses */
+	SMTP_S_WAIT,		/* the message waits for its delivery */
+};
+
+#define S_INIT	(1u << SMTP_S_INIT)
+#define S_HELO	(1u << SMTP_S_HELO)
+#define S_MAIL	(1u << SMTP_S_MAIL)
+#define S_RCPT	(1u << SMTP_S_RCPT)
+#define S_BDAT	(1u << SMTP_S_BDAT)
+#define S_LINES	(S_INIT | S_HELO | S_MAIL | S_RCPT | S_BDAT)
+
+/* Longest reply text kept for later (a BDAT chunk's, a delayed one). */
+#define SMTP_REPLY_MAX		512
+
+struct smtp_session {
+	struct conn		*conn;
+	struct smtp_server	*srv;
+	unsigned long		 id;
+	char			 ip[CONN_ADDR_MAX];
+	enum smtp_state		 state;
+	int			 lmtp;
+	int			 closing;
+	unsigned		 bad_cmds;
+	int			 esmtp;		/* EHLO or LHLO */
+	char			 helo[SMTP_HELO_MAX + 1];
+
+	/* AUTH */
+	struct auth		*sasl;
+	uint32_t		 user_id;
+	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
+	struct event		*delay_ev;
+	char			*delay_reply;
+	int			 delay_close;
+
+	/* the mail transaction */
+	char			 txid[SMTP_ID_LEN + 1];
+	char			 sender[SMTP_PATH_MAX + 1];
+	struct smtp_path_args	 mail;
+	struct deliver_rcpt	*rcpts;
+	size_t			 nrcpts, rcpts_cap;
+	char			*msg;		/* Received: + message */
+	size_t			 msglen, msgcap;
+	size_t			 hdrlen;	/* our Received: */
+	struct smtp_data	 data;
+	int			 data_toolong;	/* a line over the limit */
+	/* BDAT */
+	uint64_t		 bdat_size;
+	int			 bdat_toobig;
+	int			 chunk_last;
+	char			 chunk_err[SMTP_REPLY_MAX];
+
+	/* delivery */
+	struct deliver_job	 job;
+	struct smtp_session	*pend_next;
+	int			 listed;	/* on pend_list or busy_list */
+	struct timeval		 busy_since;
+
+	/* for the disconnect line */
+	unsigned		 n_msgs;
+	unsigned		 n_rcpts;
+	unsigned		 n_failed;
+};
+
+typedef void smtp_cmd_fn(struct smtp_session *, const struct smtp_cmd *);
+
+struct smtp_command {
+	const char	*verb;
+	unsigned	 states;
+	smtp_cmd_fn	*fn;
+};
+
+static void	session_enter_state(struct smtp_session *, enum smtp_state);
+static const char *session_state_name(enum smtp_state);
+static const char *session_state_error(struct smtp_session *,
+		    const char *);
+static void	session_class_reply(enum err_class, int *, const char **);
+static void	session_err_reply(struct smtp_session *, const char *);
+static void	session_fail(struct smtp_session *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static void	session_close(struct smtp_session *);
+static void	session_reset_tx(struct smtp_session *);
+static void	session_new_txid(struct smtp_session *);
+static int	session_tls(struct smtp_session *);
+static int	session_relay_ok(struct smtp_session *);
+static int	session_access_txn(struct store_txn *, void *);
+static int	session_domain_txn(struct store_txn *, void *);
+static int	session_sender_ok(struct smtp_session *, const char *);
+static void	session_hello(struct smtp_session *, const struct smtp_cmd *,
+		    int);
+static void	session_msg_room(struct smtp_session *, size_t);
+static void	session_msg_begin(struct smtp_session *);
+static void	session_data_line(struct smtp_session *, const char *,
+		    size_t);
+static void	session_data_end(struct smtp_session *);
+static void	session_tx_fail(struct smtp_session *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+static int	session_hops_ok(struct smtp_session *);
+static void	session_submit(struct smtp_session *);
+static void	session_chunk_end(struct smtp_session *);
+static void	session_answer(struct smtp_session *);
+static void	session_login_ok(struct smtp_session *, const char *);
+static void	session_login_failed(struct smtp_session *, const char *);
+static void	session_reply_later(struct smtp_session *, unsigned,
+		    const char *, int);
+static void	session_delay_cb(evutil_socket_t, short, void *);
+static int	session_mech_offered(struct smtp_session *, const char *);
+static void	session_sasl_line(struct smtp_session *, const char *,
+		    size_t);
+static void	session_sasl_result(struct smtp_session *, enum auth_result,
+		    const char *);
+static void	session_accept(struct conn *, struct smtp_server *, int);
+
+static void	group_add(struct smtp_session *);
+static void	group_remove(struct smtp_session *);
+static void	group_commit_cb(evutil_socket_t, short, void *);
+static void	group_retry_cb(evutil_socket_t, short, void *);
+
+static void	session_on_line(struct conn *, const char *, size_t);
+static void	session_on_toolong(struct conn *);
+static void	session_on_timeout(struct conn *);
+static void	session_on_shutdown(struct conn *);
+static void	session_on_close(struct conn *);
+static void	session_on_bytes(struct conn *, const char *, size_t, int);
+
+static smtp_cmd_fn cmd_helo, cmd_ehlo, cmd_lhlo, cmd_starttls, cmd_auth,
+	cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
+	cmd_vrfy, cmd_help;
+
+/*
+ * BDAT is allowed everywhere: its chunk must be read (and thrown away)
+ * even when it comes at the wrong time, so it checks the state itself.
+ */
+static const struct smtp_command smtp_commands[] = {
+	{ "HELO",	S_LINES,		cmd_helo },
+	{ "EHLO",	S_LINES,		cmd_ehlo },
+	{ "LHLO",	S_LINES,		cmd_lhlo },
+	{ "STARTTLS",	S_INIT | S_HELO,	cmd_starttls },
+	{ "AUTH",	S_HELO,			cmd_auth },
+	{ "MAIL",	S_HELO,			cmd_mail },
+	{ "RCPT",	S_MAIL | S_RCPT,	cmd_rcpt },
+	{ "DATA",	S_RCPT,			cmd_data },
+	{ "BDAT",	S_LINES,		cmd_bdat },
+	{ "RSET",	S_LINES,		cmd_rset },
+	{ "NOOP",	S_LINES,		cmd_noop },
+	{ "QUIT",	S_LINES,		cmd_quit },
+	{ "VRFY",	S_LINES,		cmd_vrfy },
+	{ "HELP",	S_LINES,		cmd_help },
+};
+
+static const struct conn_ops session_ops = {
+	.on_line = session_on_line,
+	.on_toolong = session_on_toolong,
+	.on_timeout = session_on_timeout,
+	.on_shutdown = session_on_shutdown,
+	.on_close = session_on_close,
+	.on_bytes = session_on_bytes,
+};
+
+/*
+ * Group commit: sessions whose message is ready (pend_*), and those whose
+ * recipients' locks were held elsewhere (busy_list, retried on a timer).
+ */
+static struct smtp_session *pend_head, *pend_tail, *busy_list;
+static struct event *commit_ev, *retry_ev;
+static struct smtp_server *group_srv;
+
+/* States, errors, replies ------------------------------------------------ */
+
+static const char *
+session_state_name(enum smtp_state st)
+{
+	switch (st) {
+	case SMTP_S_INIT:
+		return "INIT";
+	case SMTP_S_HELO:
+		return "HELO";
+	case SMTP_S_MAIL:
+		return "MAIL";
+	case SMTP_S_RCPT:
+		return "RCPT";
+	case SMTP_S_DATA:
+		return "DATA";
+	case SMTP_S_BDAT:
+		return "BDAT";
+	case SMTP_S_SASL:
+		return "SASL";
+	case SMTP_S_WAIT:
+		return "WAIT";
+	}
+	return "?";
+}
+
+static void
+session_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	log_debug("smtp #%lu: %s -> %s", s->id, session_state_name(s->state),
+	    session_state_name(st));
+	s->state = st;
+}
+
+/* The reply to a command that is not allowed in the current state. */
+static const char *
+session_state_error(struct smtp_session *s, const char *verb)
+{
+	int tx = s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT;
+
+	if (s->state == SMTP_S_INIT)
+		return s->lmtp ? "503 5.5.1 Error: send LHLO first" :
+		    "503 5.5.1 Error: send HELO/EHLO first";
+	if (s->state == SMTP_S_BDAT)
+		return strcmp(verb, "DATA") == 0 ? "503 5.5.1 Error: DATA and "
+		    "BDAT cannot be mixed" : "503 5.5.1 Error: BDAT "
+		    "transaction in progress (send BDAT LAST or RSET)";
+	if (strcmp(verb, "MAIL") == 0)
+		return "503 5.5.1 Error: nested MAIL command";
+	if (strcmp(verb, "AUTH") == 0 && s->user[0] != '\0')
+		return "503 5.5.1 Error: already authenticated";
+	if (tx && (strcmp(verb, "AUTH") == 0 || strcmp(verb, "STARTTLS") ==
+	    0))
+		return "503 5.5.1 Error: MAIL transaction in progress";
+	if (s->state == SMTP_S_MAIL)
+		return "503 5.5.1 Error: need RCPT command";
+	return "503 5.5.1 Error: need MAIL command";
+}
+
+/*
+ * The one place where error classes become SMTP replies (RFC 3463
+ * codes).  Recipient results of the pipeline come as replies already.
+ */
+static void
+session_class_reply(enum err_class ec, int *code_r, const char **enh_r)
+{
+	switch (ec) {
+	case ERR_NOQUOTA:
+		*code_r = 452;
+		*enh_r = "4.2.2";
+		return;
+	case ERR_TOOBIG:
+		*code_r = 552;
+		*enh_r = "5.3.4";
+		return;
+	case ERR_LIMIT:
+		*code_r = 452;
+		*enh_r = "4.5.3";
+		return;
+	case ERR_INUSE:
+		*code_r = 450;
+		*enh_r = "4.2.1";
+		return;
+	case ERR_PERM:
+		*code_r = 550;
+		*enh_r = "5.7.1";
+		return;
+	case ERR_INVALID:
+		*code_r = 501;
+		*enh_r = "5.5.4";
+		return;
+	case ERR_NOTFOUND:
+		*code_r = 550;
+		*enh_r = "5.1.1";
+		return;
+	default:
+		*code_r = 451;
+		*enh_r = "4.3.0";
+		return;
+	}
+}
+
+/* "CODE X.Y.Z what" for the current error; the log gets err_msg(). */
+static void
+session_err_reply(struct smtp_session *s, const char *what)
+{
+	const char *enh;
+	int code;
+
+	session_class_reply(err_class(), &code, &enh);
+	log_info("smtp #%lu: %s: %s (%s)", s->id, what, err_msg(),
+	    err_class_name(err_class()));
+	conn_printf(s->conn, "%d %s Error: %s\r\n", code, enh, what);
+}
+
+/*
+ * A refused command: the reply (a whole "CODE X.Y.Z text"), a log line,
+ * and one more towards max_bad_commands, after which the session ends.
+ */
+static void
+session_fail(struct smtp_session *s, const char *fmt, ...)
+{
+	char reply[SMTP_REPLY_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reply, sizeof(reply), fmt, ap);
+	va_end(ap);
+	log_info("smtp #%lu: failed command from %s: %s", s->id, s->ip,
+	    reply);
+	conn_printf(s->conn, "%s\r\n", reply);
+	if (++s->bad_cmds < s->srv->config->smtpd_max_bad_commands)
+		return;
+	log_info("smtp #%lu: %u failed commands, closing", s->id,
+	    s->bad_cmds);
+	conn_printf(s->conn, "421 4.7.0 %s Error: too many errors, closing "
+	    "connection\r\n", s->srv->config->hostname);
+	session_close(s);
+}
+
+static void
+session_close(struct smtp_session *s)
+{
+	if (s->closing)
+		return;
+	s->closing = 1;
+	conn_close(s->conn);
+}
+
+static int
+session_tls(struct smtp_session *s)
+{
+	return conn_is_tls(s->conn);
+}
+
+/* Forgets MAIL, RCPT and the message (RSET, HELO, after delivery). */
+static void
+session_reset_tx(struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		deliver_rcpt_clear(&s->rcpts[i]);
+	free(s->rcpts);
+	s->rcpts = NULL;
+	s->nrcpts = s->rcpts_cap = 0;
+	free(s->msg);
+	s->msg = NULL;
+	s->msglen = s->msgcap = s->hdrlen = 0;
+	s->sender[0] = '\0';
+	s->txid[0] = '\0';
+	memset(&s->mail, 0, sizeof(s->mail));
+	memset(&s->job, 0, sizeof(s->job));
+	s->data_toolong = 0;
+	s->bdat_size = 0;
+	s->bdat_toobig = 0;
+}
+
+/* A queue id: the time and a counter, 16 hex digits, unique enough. */
+static void
+session_new_txid(struct smtp_session *s)
+{
+	static uint32_t counter;
+	struct timeval tv;
+
+	gettimeofday(&tv, NULL);
+	counter++;
+	snprintf(s->txid, sizeof(s->txid), "%08" PRIX32 "%03X%05" PRIX32,
+	    (uint32_t)tv.tv_sec, (unsigned)(getpid() & 0xfff),
+	    (uint32_t)((counter ^ (uint32_t)tv.tv_usec) & 0xfffff));
+}
+
+/* Relay rules ------------------------------------------------------------ */
+
+static int
+session_access_txn(struct store_txn *t, void *ctx)
+{
+	return store_access_check(t, ctx);
+}
+
+/*
+ * May this client send to other domains?  1 yes, 0 no, -1 error.
+ * Authenticated, LMTP (trusted by the MTA in front), a trusted network,
+ * or a recent POP3/IMAP login from the same address.
+ */
+static int
+session_relay_ok(struct smtp_session *s)
+{
+	const struct config *cf = s->srv->config;
+
+	if (s->user[0] != '\0' || s->lmtp)
+		return 1;
+	if (config_net_match(cf->smtpd_trusted, cf->smtpd_ntrusted, s->ip))
+		return 1;
+	if (cf->pop_before_smtp == 0)
+		return 0;
+	return store_read(s->srv->store, session_access_txn, s->ip);
+}
+
+struct session_domain {
+	const char	*name;
+	uint32_t	 flags;
+	int		 local;
+};
+
+static int
+session_domain_txn(struct store_txn *t, void *ctx)
+{
+	struct session_domain *sd = ctx;
+	struct store_domain d, target;
+	int rc;
+
+	if ((rc = store_domain_get(t, sd->name, &d)) != 1)
+		return rc;
+	sd->local = 1;
+	sd->flags = d.flags;
+	/* An alias domain follows the rules of the domain it aliases. */
+	if (d.alias_of[0] != '\0' && store_domain_get(t, d.alias_of,
+	    &target) == 1)
+		sd->flags |= target.flags;
+	return 1;
+}
+
+/*
+ * STORE_DOMAIN_SENDER_LOGIN: an authenticated client may only use its
+ * own address, or one that routes to its mailbox.  1 ok, 0 refused,
+ * -1 error.
+ */
+static int
+session_sender_ok(struct smtp_session *s, const char *sender)
+{
+	char norm[STORE_ADDRESS_MAX + 1], dom[STORE_DOMAIN_MAX + 1];
+	struct session_domain sd;
+	struct deliver_rcpt r;
+	const char *at;
+	size_t i;
+	int ok = 0;
+
+	if (s->user[0] == '\0' || sender[0] == '\0' ||
+	    (at = strrchr(sender, '@')) == NULL ||
+	    store_domain_normalize(at + 1, dom) == -1)
+		return 1;
+	memset(&sd, 0, sizeof(sd));
+	sd.name = dom;
+	if (store_read(s->srv->store, session_domain_txn, &sd) == -1)
+		return -1;
+	if (!sd.local || !(sd.flags & STORE_DOMAIN_SENDER_LOGIN))
+		return 1;
+	if (store_address_normalize(sender, norm, 0) == 0 &&
+	    strcmp(norm, s->user) == 0)
+		return 1;
+	if (deliver_resolve(s->srv->store, &s->srv->deliver, sender, 0,
+	    &r) == -1) {
+		deliver_rcpt_clear(&r);
+		return -1;
+	}
+	if (r.kind == DELIVER_LOCAL)
+		for (i = 0; i < r.ntargets; i++)
+			if (r.targets[i].user_id == s->user_id)
+				ok = 1;
+	deliver_rcpt_clear(&r);
+	return ok;
+}
+
+/* Commands: greeting and TLS --------------------------------------------- */
+
+static void
+session_hello(struct smtp_session *s, const struct smtp_cmd *cmd, int esmtp)
+{
+	const struct config *cf = s->srv->config;
+	const char *ext[12], *mechs;
+	char size[32], auth[64];
+	size_t i, n = 0;
+	int tls = session_tls(s);
+
+	if (cmd->args[0] == '\0') {
+		session_fail(s, "501 5.5.4 Syntax: %s hostname", cmd->verb);
+		return;
+	}
+	session_reset_tx(s);
+	/* Kept for Received:, so printable and without parentheses. */
+	for (i = 0; i < SMTP_HELO_MAX && cmd->args[i] != '\0' &&
+	    cmd->args[i] != ' '; i++)
+		s->helo[i] = cmd->args[i] > ' ' && cmd->args[i] < 127 &&
+		    cmd->args[i] != '(' && cmd->args[i] != ')' ?
+		    cmd->args[i] : '_';
+	s->helo[i] = '\0';
+	s->esmtp = esmtp;
+	if (s->state != SMTP_S_HELO)
+		session_enter_state(s, SMTP_S_HELO);
+	if (!esmtp) {
+		conn_printf(s->conn, "250 %s\r\n", cf->hostname);
+		return;
+	}
+	snprintf(size, sizeof(size), "SIZE %u", cf->smtpd_max_message_size);
+	ext[n++] = "PIPELINING";
+	ext[n++] = size;
+	ext[n++] = "8BITMIME";
+	ext[n++] = "ENHANCEDSTATUSCODES";
+	ext[n++] = "SMTPUTF8";
+	ext[n++] = "CHUNKING";
+	if (!s->lmtp && !tls && s->srv->tls_ok)
+		ext[n++] = "STARTTLS";
+	if (!s->lmtp && s->user[0] == '\0' && auth_allowed(tls) &&
+	    (mechs = auth_mechs(tls))[0] != '\0') {
+		snprintf(auth, sizeof(auth), "AUTH %s", mechs);
+		ext[n++] = auth;
+	}
+	conn_printf(s->conn, "250-%s\r\n", cf->hostname);
+	for (i = 0; i < n; i++)
+		conn_printf(s->conn, "250%c%s\r\n", i + 1 < n ? '-' : ' ',
+		    ext[i]);
+}
+
+static void
+cmd_helo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (s->lmtp) {
+		session_fail(s, "500 5.5.1 Error: this is LMTP, send LHLO");
+		return;
+	}
+	session_hello(s, cmd, 0);
+}
+
+static void
+cmd_ehlo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (s->lmtp) {
+		session_fail(s, "500 5.5.1 Error: this is LMTP, send LHLO");
+		return;
+	}
+	session_hello(s, cmd, 1);
+}
+
+static void
+cmd_lhlo(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (!s->lmtp) {
+		session_fail(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	session_hello(s, cmd, 1);
+}
+
+static void
+cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (s->lmtp) {
+		session_fail(s, "502 5.5.1 Error: STARTTLS is not offered "
+		    "over LMTP");
+		return;
+	}
+	if (session_tls(s)) {
+		session_fail(s, "503 5.5.1 Error: TLS is already active");
+		return;
+	}
+	if (!s->srv->tls_ok) {
+		session_fail(s, "454 4.7.0 TLS not available");
+		return;
+	}
+	if (cmd->args[0] != '\0') {
+		session_fail(s, "501 5.5.4 Syntax: STARTTLS");
+		return;
+	}
+	conn_printf(s->conn, "220 2.0.0 Ready to start TLS\r\n");
+	if (conn_starttls(s->conn) == -1) {
+		log_warnx("smtp #%lu: STARTTLS failed: %s", s->id, err_msg());
+		session_close(s);
+		return;
+	}
+	/* RFC 3207 4.2: forget everything the client said in plaintext. */
+	session_reset_tx(s);
+	s->helo[0] = '\0';
+	s->esmtp = 0;
+	s->user[0] = '\0';
+	s->user_id = 0;
+	session_enter_state(s, SMTP_S_INIT);
+	log_info("smtp #%lu: TLS started (STARTTLS)", s->id);
+}
+
+/* Commands: AUTH ---------------------------------------------------------- */
+
+/* Whether mech (any case) is one of auth_mechs(). */
+static int
+session_mech_offered(struct smtp_session *s, const char *mech)
+{
+	const char *p = auth_mechs(session_tls(s));
+	size_t n = strlen(mech), w;
+
+	while (*p != '\0') {
+		w = strcspn(p, " ");
+		if (w == n && strncasecmp(p, mech, n) == 0)
+			return 1;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
+}
+
+static void
+cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	char mech[32];
+	const char *challenge = NULL, *initial;
+	enum auth_result res = AUTH_FAIL;
+	unsigned secs;
+	size_t n;
+
+	if (s->lmtp) {
+		session_fail(s, "502 5.5.1 Error: AUTH is not offered over "
+		    "LMTP");
+		return;
+	}
+	if (s->user[0] != '\0') {
+		session_fail(s, "503 5.5.1 Error: already authenticated");
+		return;
+	}
+	if (!auth_allowed(session_tls(s))) {
+		session_fail(s, "538 5.7.11 Encryption required for requested "
+		    "authentication mechanism (send STARTTLS first)");
+		return;
+	}
+	if (auth_blocked(s->ip, &secs) == 1) {
+		log_info("smtp #%lu: auth refused: %s is locked out for %u s",
+		    s->id, s->ip, secs);
+		session_fail(s, "454 4.7.0 Too many failed logins from your "
+		    "address, try again in %u seconds", secs);
+		return;
+	}
+	n = strcspn(cmd->args, " ");
+	if (n == 0 || n >= sizeof(mech)) {
+		session_fail(s, "501 5.5.4 Syntax: AUTH mechanism "
+		    "[initial-response]");
+		return;
+	}
+	memcpy(mech, cmd->args, n);
+	mech[n] = '\0';
+	initial = cmd->args + n;
+	while (*initial == ' ')
+		initial++;
+	if (strchr(initial, ' ') != NULL) {
+		session_fail(s, "501 5.5.4 Syntax: AUTH mechanism "
+		    "[initial-response]");
+		return;
+	}
+	if (!session_mech_offered(s, mech)) {
+		session_fail(s, "504 5.5.4 Unrecognized authentication type");
+		return;
+	}
+	err_clear();
+	s->sasl = auth_start(mech, initial[0] != '\0' ? initial : NULL,
+	    session_tls(s), &res, &challenge);
+	if (s->sasl == NULL && res != AUTH_FAIL)
+		res = AUTH_FAIL;
+	session_sasl_result(s, res, challenge);
+}
+
+static void
+session_sasl_line(struct smtp_session *s, const char *line, size_t len)
+{
+	char buf[SMTP_LINE_MAX + 1];
+	const char *challenge = NULL;
+	enum auth_result res;
+
+	if (len == 1 && line[0] == '*') {
+		auth_free(&s->sasl);
+		session_enter_state(s, SMTP_S_HELO);
+		session_fail(s, "501 5.7.0 Authentication cancelled");
+		return;
+	}
+	if (len > SMTP_LINE_MAX || memchr(line, '\0', len) != NULL) {
+		auth_free(&s->sasl);
+		session_enter_state(s, SMTP_S_HELO);
+		session_fail(s, "501 5.5.2 Invalid authentication response");
+		return;
+	}
+	memcpy(buf, line, len);
+	buf[len] = '\0';
+	err_clear();
+	res = auth_step(s->sasl, buf, &challenge);
+	explicit_bzero(buf, sizeof(buf));
+	session_sasl_result(s, res, challenge);
+}
+
+static void
+session_sasl_result(struct smtp_session *s, enum auth_result res,
+    const char *challenge)
+{
+	switch (res) {
+	case AUTH_CONTINUE:
+		if (s->state != SMTP_S_SASL)
+			session_enter_state(s, SMTP_S_SASL);
+		conn_printf(s->conn, "334 %s\r\n",
+		    challenge != NULL ? challenge : "");
+		return;
+	case AUTH_OK:
+		if (s->state != SMTP_S_HELO)
+			session_enter_state(s, SMTP_S_HELO);
+		s->user_id = auth_user_id(s->sasl);
+		session_login_ok(s, auth_user(s->sasl));
+		auth_free(&s->sasl);
+		return;
+	case AUTH_FAIL:
+		if (s->state != SMTP_S_HELO)
+			session_enter_state(s, SMTP_S_HELO);
+		auth_free(&s->sasl);
+		if (err_class() == ERR_TEMP) {
+			session_err_reply(s, "temporary authentication "
+			    "failure");
+			return;
+		}
+		session_login_failed(s, err_class() != ERR_NONE ? err_msg() :
+		    "SASL exchange failed");
+		return;
+	}
+}
+
+static void
+session_login_ok(struct smtp_session *s, const char *user)
+{
+	auth_succeeded(s->ip);
+	snprintf(s->user, sizeof(s->user), "%s", user);
+	log_info("smtp #%lu: auth ok user=%s from %s%s", s->id, s->user,
+	    s->ip, session_tls(s) ? " tls" : "");
+	conn_printf(s->conn, "235 2.7.0 Authentication successful\r\n");
+}
+
+/* Counted per IP and towards max_bad_commands; answered late. */
+static void
+session_login_failed(struct smtp_session *s, const char *reason)
+{
+	unsigned ms;
+	int last;
+
+	log_info("smtp #%lu: auth failed from %s: %s", s->id, s->ip, reason);
+	ms = auth_failed(s->ip);
+	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
+	session_reply_later(s, ms, last ? "535 5.7.8 Authentication "
+	    "credentials invalid\r\n421 4.7.0 Error: too many errors, "
+	    "closing connection\r\n" : "535 5.7.8 Authentication "
+	    "credentials invalid\r\n", last);
+}
+
+/* Sends reply after ms (conn paused meanwhile), then closes if asked. */
+static void
+session_reply_later(struct smtp_session *s, unsigned ms, const char *reply,
+    int close_after)
+{
+	struct timeval tv;
+
+	if (ms == 0) {
+		conn_write(s->conn, reply, strlen(reply));
+		if (close_after)
+			session_close(s);
+		return;
+	}
+	if (s->delay_ev == NULL &&
+	    (s->delay_ev = evtimer_new(conn_base(), session_delay_cb, s)) ==
+	    NULL)
+		fatalx("smtp: evtimer_new failed");
+	free(s->delay_reply);
+	s->delay_reply = xstrdup(reply);
+	s->delay_close = close_after;
+	conn_pause(s->conn);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(s->delay_ev, &tv);
+}
+
+static void
+session_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	char *reply = s->delay_reply;
+
+	s->delay_reply = NULL;
+	if (reply == NULL)
+		return;
+	conn_write(s->conn, reply, strlen(reply));
+	free(reply);
+	if (s->delay_close) {
+		session_close(s);
+		return;
+	}
+	conn_resume(s->conn);
+}
+
+/* Commands: the mail transaction ----------------------------------------- */
+
+static void
+cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cf = s->srv->config;
+	struct smtp_path_args *m = &s->mail;
+	int rc;
+
+	if (smtp_parse_mail(cmd->args, m) == -1) {
+		if (m->perr == SMTP_PERR_PATH)
+			session_fail(s, "501 5.1.7 %s", err_msg());
+		else if (m->perr == SMTP_PERR_PARAM)
+			session_fail(s, "555 5.5.4 %s", err_msg());
+		else
+			session_fail(s, "501 5.5.4 %s", err_msg());
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if (!s->esmtp && (m->has_size || m->body != SMTP_BODY_NONE ||
+	    m->smtputf8 || m->auth[0] != '\0')) {
+		session_fail(s, "555 5.5.4 MAIL parameters need EHLO");
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if (m->has_size && m->size > cf->smtpd_max_message_size) {
+		session_fail(s, "552 5.3.4 Message size exceeds fixed maximum "
+		    "message size (%u bytes)", cf->smtpd_max_message_size);
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if (m->utf8 && !m->smtputf8) {
+		session_fail(s, "553 5.6.7 Sender address needs the SMTPUTF8 "
+		    "parameter");
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if ((rc = session_sender_ok(s, m->addr)) != 1) {
+		if (rc == -1)
+			session_err_reply(s, "cannot check the sender "
+			    "address");
+		else
+			session_fail(s, "553 5.7.1 <%s>: Sender address "
+			    "rejected: not owned by user %s", m->addr,
+			    s->user);
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	snprintf(s->sender, sizeof(s->sender), "%s", m->addr);
+	session_new_txid(s);
+	session_enter_state(s, SMTP_S_MAIL);
+	conn_printf(s->conn, "250 2.1.0 Ok\r\n");
+}
+
+static void
+cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	const struct config *cf = s->srv->config;
+	struct smtp_path_args a;
+	struct deliver_rcpt r;
+	char addr[SMTP_PATH_MAX + CONFIG_HOST_MAX + 2];
+	int rc;
+
+	if (smtp_parse_rcpt(cmd->args, &a) == -1) {
+		if (a.perr == SMTP_PERR_PATH)
+			session_fail(s, "501 5.1.3 %s", err_msg());
+		else if (a.perr == SMTP_PERR_PARAM)
+			session_fail(s, "555 5.5.4 %s", err_msg());
+		else
+			session_fail(s, "501 5.5.4 %s", err_msg());
+		return;
+	}
+	if (a.utf8 && !s->mail.smtputf8) {
+		session_fail(s, "553 5.6.7 Recipient address needs the "
+		    "SMTPUTF8 parameter in MAIL FROM");
+		return;
+	}
+	if (s->nrcpts >= cf->smtpd_max_recipients) {
+		session_fail(s, "452 4.5.3 Error: too many recipients (at most "
+		    "%u)", cf->smtpd_max_recipients);
+		return;
+	}
+	/* RFC 5321 4.5.1: <Postmaster> is the postmaster of this host. */
+	if (a.postmaster)
+		snprintf(addr, sizeof(addr), "postmaster@%s", cf->hostname);
+	else
+		snprintf(addr, sizeof(addr), "%s", a.addr);
+	if (deliver_resolve(s->srv->store, &s->srv->deliver, addr,
+	    s->mail.has_size ? s->mail.size : 0, &r) == -1) {
+		session_fail(s, "%d %s", r.code, r.text);
+		deliver_rcpt_clear(&r);
+		return;
+	}
+	switch (r.kind) {
+	case DELIVER_LOCAL:
+		break;
+	case DELIVER_NOTLOCAL:
+		if ((rc = session_relay_ok(s)) == -1) {
+			session_err_reply(s, "cannot check relay access");
+			deliver_rcpt_clear(&r);
+			return;
+		}
+		if (rc == 0) {
+			session_fail(s, "554 5.7.1 <%s>: Relaying denied", addr);
+			deliver_rcpt_clear(&r);
+			return;
+		}
+		r.relay = 1;
+		r.code = 250;
+		snprintf(r.text, sizeof(r.text), "2.1.5 Ok");
+		log_info("smtp #%lu: relay to <%s> allowed (%s)", s->id,
+		    r.addr, s->user[0] != '\0' ? "authenticated" : s->lmtp ?
+		    "lmtp" : "trusted address");
+		break;
+	default:
+		session_fail(s, "%d %s", r.code, r.text);
+		deliver_rcpt_clear(&r);
+		return;
+	}
+	if (s->nrcpts == s->rcpts_cap) {
+		s->rcpts_cap = s->rcpts_cap == 0 ? 4 : s->rcpts_cap * 2;
+		s->rcpts = xreallocarray(s->rcpts, s->rcpts_cap,
+		    sizeof(*s->rcpts));
+	}
+	s->rcpts[s->nrcpts++] = r;
+	if (s->state != SMTP_S_RCPT)
+		session_enter_state(s, SMTP_S_RCPT);
+	conn_printf(s->conn, "%d %s\r\n", r.code, r.text);
+}
+
+/* Makes room for n more bytes of message. */
+static void
+session_msg_room(struct smtp_session *s, size_t n)
+{
+	size_t cap = s->msgcap;
+
+	if (s->msglen + n <= cap)
+		return;
+	while (s->msglen + n > cap)
+		cap = cap < 4096 ? 4096 : cap * 2;
+	s->msg = xreallocarray(s->msg, cap, 1);
+	s->msgcap = cap;
+}
+
+/*
+ * Starts the message with our trace header (RFC 5321 4.4):
+ * "Received: from HELO ([IP]) by HOST (Vellum) with PROTO id ID
+ * for <rcpt>; DATE".  PROTO follows RFC 3848 / 6531.
+ */
+static void
+session_msg_begin(struct smtp_session *s)
+{
+	const struct config *cf = s->srv->config;
+	char date[64], proto[16], fmt_for[DELIVER_ADDR_MAX + 16] = "";
+	struct tm tm;
+	time_t now = time(NULL);
+	int n;
+
+	localtime_r(&now, &tm);
+	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S %z", &tm);
+	snprintf(proto, sizeof(proto), "%s%s%s%s",
+	    s->mail.smtputf8 ? "UTF8" : s->esmtp && !s->lmtp ? "E" : "",
+	    s->lmtp ? "LMTP" : "SMTP", session_tls(s) ? "S" : "",
+	    s->user[0] != '\0' ? "A" : "");
+	if (s->nrcpts == 1)
+		snprintf(fmt_for, sizeof(fmt_for), "\r\n\tfor <%s>",
+		    s->rcpts[0].addr);
+	session_msg_room(s, 1024 + sizeof(fmt_for));
+	n = snprintf(s->msg, s->msgcap, "Received: from %s ([%s%s])\r\n"
+	    "\tby %s (Vellum) with %s id %s%s;\r\n\t%s\r\n",
+	    s->helo[0] != '\0' ? s->helo : "unknown",
+	    strchr(s->ip, ':') != NULL ? "IPv6:" : "", s->ip, cf->hostname,
+	    proto, s->txid, fmt_for, date);
+	if (n < 0 || (size_t)n >= s->msgcap)
+		fatalx("smtp: Received: header does not fit");
+	s->msglen = s->hdrlen = (size_t)n;
+}
+
+static void
+cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	if (cmd->args[0] != '\0') {
+		session_fail(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	session_msg_begin(s);
+	smtp_data_init(&s->data, s->srv->config->smtpd_max_message_size);
+	s->data_toolong = 0;
+	session_enter_state(s, SMTP_S_DATA);
+	conn_printf(s->conn, "354 End data with <CR><LF>.<CR><LF>\r\n");
+	conn_set_line_max(s->conn, SMTP_DATA_LINE_MAX);
+}
+
+/* A line of DATA, with the CRLF the conn took off fed back. */
+static void
+session_data_line(struct smtp_session *s, const char *line, size_t len)
+{
+	size_t olen, used;
+
+	/* Over the limit the decoder only counts: no room is needed. */
+	if (!s->data.toobig)
+		session_msg_room(s, SMTP_DATA_OUT_MAX(len) +
+		    SMTP_DATA_OUT_MAX(2));
+	/* The end can only come with the CRLF: a line holds none. */
+	smtp_data_feed(&s->data, line, len, s->msg + s->msglen, &olen, &used);
+	s->msglen += olen;
+	if (smtp_data_feed(&s->data, "\r\n", 2, s->msg + s->msglen, &olen,
+	    &used) == 1) {
+		s->msglen += olen;
+		session_data_end(s);
+		return;
+	}
+	s->msglen += olen;
+}
+
+/*
+ * A refusal of the whole message: once for SMTP, once per accepted
+ * recipient for LMTP (RFC 2033 4.2).  The transaction is over.
+ */
+static void
+session_tx_fail(struct smtp_session *s, const char *fmt, ...)
+{
+	char reply[SMTP_REPLY_MAX];
+	va_list ap;
+	size_t i;
+
+	va_start(ap, fmt);
+	vsnprintf(reply, sizeof(reply), fmt, ap);
+	va_end(ap);
+	log_info("smtp #%lu: message id=%s from=<%s> size=%" PRIu64
+	    " rcpts=%zu refused: %s", s->id, s->txid, s->sender,
+	    s->data.size > s->bdat_size ? s->data.size : s->bdat_size,
+	    s->nrcpts, reply);
+	s->n_failed++;
+	for (i = 0; i < (s->lmtp ? s->nrcpts : 1); i++)
+		conn_printf(s->conn, "%s\r\n", reply);
+	session_reset_tx(s);
+	session_enter_state(s, SMTP_S_HELO);
+}
+
+/* RFC 5321 6.3: too many Received: fields means a loop. */
+static int
+session_hops_ok(struct smtp_session *s)
+{
+	unsigned hops = smtp_count_received(s->msg + s->hdrlen,
+	    s->msglen - s->hdrlen);
+
+	if (hops < s->srv->config->smtpd_max_hops)
+		return 1;
+	session_tx_fail(s, "554 5.4.6 Error: too many hops (%u Received: "
+	    "headers), mail loop?", hops);
+	return 0;
+}
+
+/* The "." line: refuse, or hand the message to the group commit. */
+static void
+session_data_end(struct smtp_session *s)
+{
+	conn_set_line_max(s->conn, SMTP_LINE_MAX);
+	if (s->data.toobig) {
+		session_tx_fail(s, "552 5.3.4 Error: message too big (over %u "
+		    "bytes)", s->srv->config->smtpd_max_message_size);
+		return;
+	}
+	if (s->data_toolong) {
+		session_tx_fail(s, "554 5.6.0 Error: a line of the message is "
+		    "longer than %d bytes", SMTP_DATA_LINE_MAX);
+		return;
+	}
+	if (s->data.bare_cr || s->data.bare_lf) {
+		session_tx_fail(s, "554 5.6.11 Error: bare %s in message text; "
+		    "lines must end with CRLF", s->data.bare_lf ? "<LF>" :
+		    "<CR>");
+		return;
+	}
+	if (!session_hops_ok(s))
+		return;
+	session_submit(s);
+}
+
+static void
+cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	uint64_t n;
+	int last;
+
+	if (smtp_parse_bdat(cmd->args, &n, &last) == -1) {
+		session_fail(s, "501 5.5.4 %s", err_msg());
+		return;
+	}
+	s->chunk_err[0] = '\0';
+	s->chunk_last = last;
+	if (s->state != SMTP_S_RCPT && s->state != SMTP_S_BDAT)
+		snprintf(s->chunk_err, sizeof(s->chunk_err), "%s",
+		    session_state_error(s, "BDAT"));
+	else if (n > SIZE_MAX / 2)
+		snprintf(s->chunk_err, sizeof(s->chunk_err), "552 5.3.4 "
+		    "Error: chunk too big");
+	else if (s->state == SMTP_S_RCPT) {
+		session_msg_begin(s);
+		s->bdat_size = 0;
+		s->bdat_toobig = 0;
+		session_enter_state(s, SMTP_S_BDAT);
+	}
+	if (n > 0) {
+		/* The chunk is read even when refused (RFC 3030 2). */
+		conn_read_bytes(s->conn, (size_t)n);
+		return;
+	}
+	session_chunk_end(s);
+}
+
+static void
+session_on_bytes(struct conn *c, const char *data, size_t len, int last)
+{
+	struct smtp_session *s = conn_ctx(c);
+	uint64_t max = s->srv->config->smtpd_max_message_size;
+
+	if (s->closing)
+		return;
+	if (s->chunk_err[0] == '\0' && s->state == SMTP_S_BDAT) {
+		s->bdat_size += len;
+		if (s->bdat_size > max)
+			s->bdat_toobig = 1;
+		if (!s->bdat_toobig) {
+			session_msg_room(s, len);
+			memcpy(s->msg + s->msglen, data, len);
+			s->msglen += len;
+		}
+	}
+	if (last)
+		session_chunk_end(s);
+}
+
+/* The reply to a BDAT chunk, once all of it has been read. */
+static void
+session_chunk_end(struct smtp_session *s)
+{
+	if (s->chunk_err[0] != '\0') {
+		session_fail(s, "%s", s->chunk_err);
+		return;
+	}
+	if (s->bdat_toobig) {
+		if (s->chunk_last)
+			session_tx_fail(s, "552 5.3.4 Error: message too big "
+			    "(over %u bytes)",
+			    s->srv->config->smtpd_max_message_size);
+		else
+			conn_printf(s->conn, "552 5.3.4 Error: message too "
+			    "big (over %u bytes)\r\n",
+			    s->srv->config->smtpd_max_message_size);
+		return;
+	}
+	if (!s->chunk_last) {
+		conn_printf(s->conn, "250 2.0.0 %" PRIu64 " octets received\r\n",
+		    s->bdat_size);
+		return;
+	}
+	if (!session_hops_ok(s))
+		return;
+	session_submit(s);
+}
+
+static void
+cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	session_reset_tx(s);
+	if (s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
+		session_enter_state(s, SMTP_S_HELO);
+	conn_printf(s->conn, "250 2.0.0 Ok\r\n");
+}
+
+static void
+cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	conn_printf(s->conn, "250 2.0.0 Ok\r\n");
+}
+
+static void
+cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	conn_printf(s->conn, "221 2.0.0 Bye\r\n");
+	session_close(s);
+}
+
+static void
+cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	conn_printf(s->conn, "252 2.5.2 Cannot VRFY user, but will accept "
+	    "message and attempt delivery\r\n");
+}
+
+static void
+cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
+{
+	conn_printf(s->conn, "214 2.0.0 Commands: %s MAIL RCPT DATA BDAT "
+	    "RSET NOOP QUIT VRFY HELP%s; see RFC %s\r\n", s->lmtp ? "LHLO" :
+	    "HELO EHLO", s->lmtp ? "" : " STARTTLS AUTH", s->lmtp ? "2033" :
+	    "5321");
+}
+
+/* Group commit ------------------------------------------------------------ */
+
+/* The message is complete: wait (paused) for the next group commit. */
+static void
+session_submit(struct smtp_session *s)
+{
+	s->job.sender = s->sender;
+	s->job.data = s->msg;
+	s->job.len = s->msglen;
+	s->job.rcpts = s->rcpts;
+	s->job.nrcpts = s->nrcpts;
+	s->job.all_or_nothing = !s->lmtp;
+	timerclear(&s->busy_since);
+	session_enter_state(s, SMTP_S_WAIT);
+	conn_pause(s->conn);
+	group_add(s);
+}
+
+static void
+group_add(struct smtp_session *s)
+{
+	if (commit_ev == NULL) {
+		commit_ev = event_new(conn_base(), -1, 0, group_commit_cb,
+		    NULL);
+		retry_ev = evtimer_new(conn_base(), group_retry_cb, NULL);
+		if (commit_ev == NULL || retry_ev == NULL)
+			fatalx("smtp: event_new failed");
+	}
+	group_srv = s->srv;
+	s->pend_next = NULL;
+	if (pend_tail != NULL)
+		pend_tail->pend_next = s;
+	else
+		pend_head = s;
+	pend_tail = s;
+	s->listed = 1;
+	if (!event_pending(commit_ev, EV_READ | EV_WRITE | EV_TIMEOUT, NULL))
+		event_active(commit_ev, 0, 0);
+}
+
+/* Takes s off whichever list it is on (the session is going away). */
+static void
+group_remove(struct smtp_session *s)
+{
+	struct smtp_session **pp, *prev = NULL;
+
+	if (!s->listed)
+		return;
+	for (pp = &pend_head; *pp != NULL; prev = *pp, pp = &(*pp)->pend_next)
+		if (*pp == s) {
+			*pp = s->pend_next;
+			if (pend_tail == s)
+				pend_tail = prev;
+			s->listed = 0;
+			return;
+		}
+	for (pp = &busy_list; *pp != NULL; pp = &(*pp)->pend_next)
+		if (*pp == s) {
+			*pp = s->pend_next;
+			s->listed = 0;
+			return;
+		}
+}
+
+/*
+ * Delivers up to SMTP_GROUP_MAX waiting messages in one deliver_run()
+ * (one durable commit), then answers each session.
+ */
+static void
+group_commit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
+	struct deliver_job *jobs[SMTP_GROUP_MAX];
+	struct timeval now, age, limit;
+	size_t n = 0, i;
+
+	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
+		pend_head = s->pend_next;
+		if (pend_head == NULL)
+			pend_tail = NULL;
+		s->listed = 0;
+		s->pend_next = NULL;
+		batch[n] = s;
+		jobs[n++] = &s->job;
+	}
+	if (n == 0)
+		return;
+	if (deliver_run(group_srv->store, &group_srv->deliver, jobs, n) ==
+	    -1)
+		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
+		    err_msg());
+	gettimeofday(&now, NULL);
+	limit.tv_sec = SMTP_BUSY_MAX_MS / 1000;
+	limit.tv_usec = (SMTP_BUSY_MAX_MS % 1000) * 1000;
+	for (i = 0; i < n; i++) {
+		s = batch[i];
+		if (s->job.busy) {
+			if (!timerisset(&s->busy_since))
+				s->busy_since = now;
+			timersub(&now, &s->busy_since, &age);
+			if (timercmp(&age, &limit, <)) {
+				s->pend_next = busy_list;
+				busy_list = s;
+				s->listed = 1;
+				continue;
+			}
+			session_tx_fail(s, "451 4.2.0 Error: a recipient's "
+			    "mailbox is busy, try again later");
+			conn_resume(s->conn);
+			continue;
+		}
+		session_answer(s);
+	}
+	if (busy_list != NULL && !evtimer_pending(retry_ev, NULL)) {
+		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
+
+		evtimer_add(retry_ev, &tv);
+	}
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
+}
+
+static void
+group_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct smtp_session *s;
+
+	while ((s = busy_list) != NULL) {
+		busy_list = s->pend_next;
+		s->listed = 0;
+		group_add(s);
+	}
+}
+
+/* The delivery's result: one reply (SMTP) or one per recipient (LMTP). */
+static void
+session_answer(struct smtp_session *s)
+{
+	const struct deliver_rcpt *bad = NULL, *r;
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (s->rcpts[i].code != 250 && bad == NULL)
+			bad = &s->rcpts[i];
+	log_info("smtp #%lu: message id=%s from=<%s> size=%zu rcpts=%zu "
+	    "delivered=%d result=%d %s", s->id, s->txid, s->sender,
+	    s->msglen - s->hdrlen, s->nrcpts, s->job.delivered,
+	    bad != NULL ? bad->code : 250, bad != NULL ? bad->text :
+	    "2.0.0 Ok");
+	if (s->lmtp) {
+		for (i = 0; i < s->nrcpts; i++) {
+			r = &s->rcpts[i];
+			if (r->code == 250)
+				conn_printf(s->conn, "250 2.0.0 <%s> Ok: "
+				    "delivered as %s\r\n", r->addr, s->txid);
+			else
+				conn_printf(s->conn, "%d %s\r\n", r->code,
+				    r->text);
+		}
+	} else if (bad != NULL)
+		conn_printf(s->conn, "%d %s\r\n", bad->code, bad->text);
+	else
+		conn_printf(s->conn, "250 2.0.0 Ok: queued as %s\r\n",
+		    s->txid);
+	if (bad == NULL || s->lmtp)
+		s->n_msgs++;
+	else
+		s->n_failed++;
+	s->n_rcpts += (unsigned)s->job.delivered;
+	session_reset_tx(s);
+	session_enter_state(s, SMTP_S_HELO);
+	conn_resume(s->conn);
+}
+
+/* conn callbacks ---------------------------------------------------------- */
+
+static void
+session_on_line(struct conn *c, const char *line, size_t len)
+{
+	struct smtp_session *s = conn_ctx(c);
+	struct smtp_cmd cmd;
+	size_t i, n = sizeof(smtp_commands) / sizeof(smtp_commands[0]);
+
+	if (s->closing)
+		return;
+	switch (s->state) {
+	case SMTP_S_DATA:
+		session_data_line(s, line, len);
+		return;
+	case SMTP_S_SASL:
+		session_sasl_line(s, line, len);
+		return;
+	case SMTP_S_WAIT:
+		/* The conn is paused meanwhile: a bug, not input. */
+		log_warnx("smtp #%lu: a line while waiting for delivery "
+		    "(ignored)", s->id);
+		return;
+	default:
+		break;
+	}
+	if (memchr(line, '\0', len) != NULL) {
+		session_fail(s, "500 5.5.2 Error: NUL byte in command");
+		return;
+	}
+	if (smtp_parse_line(line, len, &cmd) == -1) {
+		session_fail(s, "500 5.5.2 Error: command not recognized");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		if (strcmp(smtp_commands[i].verb, cmd.verb) == 0)
+			break;
+	if (i == n)
+		session_fail(s, "500 5.5.2 Error: command not recognized");
+	else if (!(smtp_commands[i].states & (1u << s->state)))
+		session_fail(s, "%s", session_state_error(s, cmd.verb));
+	else
+		smtp_commands[i].fn(s, &cmd);
+	/* AUTH lines hold secrets. */
+	explicit_bzero(&cmd, sizeof(cmd));
+}
+
+static void
+session_on_toolong(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	if (s->closing)
+		return;
+	switch (s->state) {
+	case SMTP_S_DATA:
+		/* Skipped up to its CRLF: refuse the message at its end. */
+		s->data_toolong = 1;
+		return;
+	case SMTP_S_SASL:
+		auth_free(&s->sasl);
+		session_enter_state(s, SMTP_S_HELO);
+		break;
+	default:
+		break;
+	}
+	session_fail(s, "500 5.5.2 Error: line too long");
+}
+
+static void
+session_on_timeout(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	log_info("smtp #%lu: idle timeout in state %s", s->id,
+	    session_state_name(s->state));
+	if (!s->closing)
+		conn_printf(c, "421 4.4.2 %s Error: timeout exceeded\r\n",
+		    s->srv->config->hostname);
+	s->closing = 1;
+}
+
+static void
+session_on_shutdown(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	if (s->closing)
+		return;
+	conn_printf(c, "421 4.3.2 %s Service shutting down, closing "
+	    "connection\r\n", s->srv->config->hostname);
+	session_close(s);
+}
+
+static void
+session_on_close(struct conn *c)
+{
+	struct smtp_session *s = conn_ctx(c);
+
+	if (s == NULL)
+		return;
+	group_remove(s);
+	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
+	    s->state == SMTP_S_WAIT)
+		log_info("smtp #%lu: connection lost in state %s; message "
+		    "id=%s not delivered", s->id, session_state_name(s->state),
+		    s->txid);
+	log_info("smtp #%lu: disconnect from %s user=%s messages=%u "
+	    "rcpts=%u failed=%u bad_commands=%u", s->id, s->ip,
+	    s->user[0] != '\0' ? s->user : "-", s->n_msgs, s->n_rcpts,
+	    s->n_failed, s->bad_cmds);
+	session_reset_tx(s);
+	auth_free(&s->sasl);
+	if (s->delay_ev != NULL)
+		event_free(s->delay_ev);
+	free(s->delay_reply);
+	free(s);
+}
+
+static void
+session_accept(struct conn *c, struct smtp_server *srv, int lmtp)
+{
+	struct smtp_session *s;
+
+	s = xcalloc(1, sizeof(*s));
+	s->conn = c;
+	s->srv = srv;
+	s->lmtp = lmtp;
+	s->id = conn_id(c);
+	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer(c));
+	s->state = SMTP_S_INIT;
+	conn_set_ops(c, &session_ops, s);
+	log_info("smtp #%lu: connect from %s port %s%s%s", s->id, s->ip,
+	    conn_local_port(c), conn_is_tls(c) ? " tls" : "",
+	    lmtp ? " lmtp" : "");
+	conn_printf(c, "220 %s %s\r\n", srv->config->hostname,
+	    srv->config->smtpd_banner);
+}
+
+void
+smtp_session_accept(struct conn *c, void *arg)
+{
+	session_accept(c, arg, 0);
+}
+
+void
+smtp_session_accept_lmtp(struct conn *c, void *arg)
+{
+	session_accept(c, arg, 1);
+}

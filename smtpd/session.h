@@ -1,0 +1,48 @@
+/*
+ * session.h - one SMTP or LMTP conversation (RFC 5321, 1870, 2920, 3030,
+ * 6152, 2034, 3207, 4954, 6531; LMTP RFC 2033).
+ *
+ * A state machine INIT -> HELO -> MAIL -> RCPT -> DATA/BDAT -> WAIT ->
+ * HELO (plus SASL while an AUTH exchange waits for the client) driven by
+ * a command table {verb, states allowed, handler}.  The session lives on
+ * a conn (conn.h) and is freed only in the conn's on_close callback.
+ *
+ * Messages that end in one event-loop turn are delivered together
+ * (deliver_run() with several jobs: group commit) from a zero-delay
+ * event; each session waits paused (pipelined commands stay queued)
+ * until its message is committed, then answers.
+ */
+#ifndef VELLUM_SMTP_SESSION_H
+#define VELLUM_SMTP_SESSION_H
+
+#include "common/config.h"
+#include "smtpd/deliver.h"
+
+struct conn;
+struct store;
+
+/* Messages delivered by one deliver_run() call at most. */
+#define SMTP_GROUP_MAX		256
+/* A message whose recipients' locks are held elsewhere is retried... */
+#define SMTP_BUSY_RETRY_MS	5
+/* ... for at most this long, then answered 451 4.2.0. */
+#define SMTP_BUSY_MAX_MS	(60 * 1000)
+/* Length of a queue id (hex). */
+#define SMTP_ID_LEN		16
+/* Longest HELO/EHLO argument kept (for Received:). */
+#define SMTP_HELO_MAX		255
+
+/* What every session of the process shares. */
+struct smtp_server {
+	struct store		*store;
+	const struct config	*config;
+	int			 tls_ok;	/* STARTTLS can be offered */
+	struct deliver_config	 deliver;
+};
+
+/* conn_accept_fn for [smtp], [submission] and [smtps]. */
+void	smtp_session_accept(struct conn *, void *arg);
+/* conn_accept_fn for [lmtp]. */
+void	smtp_session_accept_lmtp(struct conn *, void *arg);
+
+#endif

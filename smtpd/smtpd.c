@@ -1,0 +1,117 @@
+/*
+ * smtpd.c - vellum-smtpd: the SMTP server ([smtp] 25, [submission] 587
+ * with STARTTLS, [smtps] 465 with TLS from the first byte) and the LMTP
+ * server ([lmtp]), all delivering through the pipeline (deliver.h).
+ *
+ * AUTH is offered wherever auth_allowed() says so: over TLS, or also in
+ * plaintext with [auth] plaintext = yes; on [smtp] as well, since relay
+ * rules (not the port) decide what an unauthenticated client may do.
+ * LMTP offers neither STARTTLS nor AUTH: its clients are trusted MTAs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/auth.h"
+#include "common/config.h"
+#include "common/conn.h"
+#include "common/daemon.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "store/store.h"
+#include "store/user.h"
+#include "smtpd/parse.h"
+#include "smtpd/session.h"
+
+#define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
+	"later\r\n"
+
+static int	smtpd_check(const char *, const char *, uint32_t *, char *,
+		    size_t, void *);
+
+/* auth_check_fn on the store; a malformed login is a refusal. */
+static int
+smtpd_check(const char *login, const char *password, uint32_t *user_id_r,
+    char *addr_r, size_t addrsize, void *ctx)
+{
+	struct store_user u;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	rc = store_user_login(ctx, login, password, &u);
+	explicit_bzero(u.pwhash, sizeof(u.pwhash));
+	if (rc == -1 && err_class() == ERR_INVALID)
+		return 0;
+	if (rc != 1)
+		return rc;
+	*user_id_r = u.id;
+	snprintf(addr_r, addrsize, "%s", u.address);
+	return 1;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const int plain_svcs[] = { SVC_SMTP, SVC_SUBMISSION };
+	static struct config cfg;
+	static struct smtp_server srv;
+	struct store *st;
+	int smtps, lmtp, any_plain = 0;
+	size_t i;
+
+	daemon_setup("vellum-smtpd", argc, argv, &cfg);
+	for (i = 0; i < sizeof(plain_svcs) / sizeof(plain_svcs[0]); i++)
+		any_plain |= cfg.svc[plain_svcs[i]].enabled;
+	smtps = cfg.svc[SVC_SMTPS].enabled;
+	lmtp = cfg.svc[SVC_LMTP].enabled;
+	if (!any_plain && !smtps && !lmtp)
+		fatalx("no [smtp], [submission], [smtps] or [lmtp] section in "
+		    "%s: nothing to serve", cfg.path[0] != '\0' ? cfg.path :
+		    "the default config");
+
+	if (store_open(cfg.data_dir, 0, &st) == -1)
+		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	if (auth_init("smtp", smtpd_check, st, &cfg) == -1)
+		fatalx("auth: %s", err_msg());
+	if (conn_loop_init(&cfg) == -1)
+		fatalx("event loop: %s", err_msg());
+
+	srv.store = st;
+	srv.config = &cfg;
+	srv.deliver.quota_grace_days = cfg.quota_grace_days;
+	srv.deliver.hostname = cfg.hostname;
+	srv.tls_ok = 0;
+	if (any_plain || smtps) {
+		if (conn_tls_init(&cfg) == 0)
+			srv.tls_ok = 1;
+		else if (smtps)
+			fatalx("TLS: %s", err_msg());
+		else
+			log_warnx("TLS: %s; STARTTLS is not offered",
+			    err_msg());
+	}
+
+	for (i = 0; i < sizeof(plain_svcs) / sizeof(plain_svcs[0]); i++)
+		if (cfg.svc[plain_svcs[i]].enabled &&
+		    conn_listen_service(&cfg, plain_svcs[i], SMTP_LINE_MAX, 0,
+		    SMTPD_REFUSE, smtp_session_accept, &srv) == -1)
+			fatalx("[%s] listen: %s",
+			    config_svc_name(plain_svcs[i]), err_msg());
+	if (smtps && conn_listen_service(&cfg, SVC_SMTPS, SMTP_LINE_MAX, 0,
+	    SMTPD_REFUSE, smtp_session_accept, &srv) == -1)
+		fatalx("[smtps] listen: %s", err_msg());
+	if (lmtp && conn_listen_service(&cfg, SVC_LMTP, SMTP_LINE_MAX, 0,
+	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
+		fatalx("[lmtp] listen: %s", err_msg());
+	if (daemon_drop_privileges(&cfg) == -1)
+		fatalx("dropping privileges: %s", err_msg());
+
+	log_info("ready");
+	if (conn_loop_run() == -1)
+		log_warnx("event loop: %s", err_msg());
+	conn_loop_free();
+	auth_done();
+	store_close(&st);
+	log_info("stopped");
+	return 0;
+}
