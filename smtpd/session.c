@@ -385,6 +385,7 @@ session_reset_tx(struct smtp_session *s)
 	s->txid[0] = '\0';
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->job, 0, sizeof(s->job));
+	memset(&s->data, 0, sizeof(s->data));
 	s->data_toolong = 0;
 	s->bdat_size = 0;
 	s->bdat_toobig = 0;
@@ -1308,6 +1309,7 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (n == 0)
 		return;
+	log_debug("smtp: group commit of %zu message(s)", n);
 	if (deliver_run(group_srv->store, &group_srv->deliver, jobs, n) ==
 	    -1)
 		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
