@@ -1295,7 +1295,7 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
 	struct deliver_job *jobs[SMTP_GROUP_MAX];
-	struct timeval now, age, limit;
+	struct timeval now, age;
 	size_t n = 0, i;
 
 	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
@@ -1315,15 +1315,14 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
 		    err_msg());
 	gettimeofday(&now, NULL);
-	limit.tv_sec = SMTP_BUSY_MAX_MS / 1000;
-	limit.tv_usec = (SMTP_BUSY_MAX_MS % 1000) * 1000;
 	for (i = 0; i < n; i++) {
 		s = batch[i];
 		if (s->job.busy) {
 			if (!timerisset(&s->busy_since))
 				s->busy_since = now;
 			timersub(&now, &s->busy_since, &age);
-			if (timercmp(&age, &limit, <)) {
+			if (age.tv_sec * 1000 + age.tv_usec / 1000 <
+			    SMTP_BUSY_MAX_MS) {
 				s->pend_next = busy_list;
 				busy_list = s;
 				s->listed = 1;
