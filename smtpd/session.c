@@ -127,6 +127,7 @@ static void	session_fail(struct smtp_session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	session_close(struct smtp_session *);
 static void	session_reset_tx(struct smtp_session *);
+static void	session_end_tx(struct smtp_session *);
 static void	session_new_txid(struct smtp_session *);
 static int	session_tls(struct smtp_session *);
 static int	session_relay_ok(struct smtp_session *);
@@ -175,6 +176,8 @@ static smtp_cmd_fn cmd_helo, cmd_ehlo, cmd_lhlo, cmd_starttls, cmd_auth,
 	cmd_vrfy, cmd_help;
 
 /*
+ * MAIL before HELO/EHLO is accepted, as Postfix does by default
+ * (smtpd_helo_required = no); LMTP insists on LHLO.
  * BDAT is allowed everywhere: its chunk must be read (and thrown away)
  * even when it comes at the wrong time, so it checks the state itself.
  */
@@ -184,7 +187,7 @@ static const struct smtp_command smtp_commands[] = {
 	{ "LHLO",	S_LINES,		cmd_lhlo },
 	{ "STARTTLS",	S_INIT | S_HELO,	cmd_starttls },
 	{ "AUTH",	S_HELO,			cmd_auth },
-	{ "MAIL",	S_HELO,			cmd_mail },
+	{ "MAIL",	S_INIT | S_HELO,	cmd_mail },
 	{ "RCPT",	S_MAIL | S_RCPT,	cmd_rcpt },
 	{ "DATA",	S_RCPT,			cmd_data },
 	{ "BDAT",	S_LINES,		cmd_bdat },
@@ -252,9 +255,10 @@ session_state_error(struct smtp_session *s, const char *verb)
 {
 	int tx = s->state == SMTP_S_MAIL || s->state == SMTP_S_RCPT;
 
-	if (s->state == SMTP_S_INIT)
-		return s->lmtp ? "503 5.5.1 Error: send LHLO first" :
-		    "503 5.5.1 Error: send HELO/EHLO first";
+	if (s->state == SMTP_S_INIT && s->lmtp)
+		return "503 5.5.1 Error: send LHLO first";
+	if (s->state == SMTP_S_INIT && strcmp(verb, "AUTH") == 0)
+		return "503 5.5.1 Error: send EHLO first";
 	if (s->state == SMTP_S_BDAT)
 		return strcmp(verb, "DATA") == 0 ? "503 5.5.1 Error: DATA and "
 		    "BDAT cannot be mixed" : "503 5.5.1 Error: BDAT "
@@ -389,6 +393,17 @@ session_reset_tx(struct smtp_session *s)
 	s->data_toolong = 0;
 	s->bdat_size = 0;
 	s->bdat_toobig = 0;
+}
+
+/* The transaction is over: back to INIT or HELO (no HELO was given). */
+static void
+session_end_tx(struct smtp_session *s)
+{
+	enum smtp_state st = s->helo[0] != '\0' ? SMTP_S_HELO : SMTP_S_INIT;
+
+	session_reset_tx(s);
+	if (s->state != st)
+		session_enter_state(s, st);
 }
 
 /* A queue id: the time and a counter, 16 hex digits, unique enough. */
@@ -830,6 +845,10 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 	struct smtp_path_args *m = &s->mail;
 	int rc;
 
+	if (s->lmtp && s->state == SMTP_S_INIT) {
+		session_fail(s, "503 5.5.1 Error: send LHLO first");
+		return;
+	}
 	if (smtp_parse_mail(cmd->args, m) == -1) {
 		if (m->perr == SMTP_PERR_PATH)
 			session_fail(s, "501 5.1.7 %s", err_msg());
@@ -840,7 +859,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
-	if (!s->esmtp && (m->has_size || m->body != SMTP_BODY_NONE ||
+	if (s->helo[0] != '\0' && !s->esmtp && (m->has_size || m->body != SMTP_BODY_NONE ||
 	    m->smtputf8 || m->auth[0] != '\0')) {
 		session_fail(s, "555 5.5.4 MAIL parameters need EHLO");
 		memset(m, 0, sizeof(*m));
@@ -1057,8 +1076,7 @@ session_tx_fail(struct smtp_session *s, const char *fmt, ...)
 	s->n_failed++;
 	for (i = 0; i < (s->lmtp ? s->nrcpts : 1); i++)
 		conn_printf(s->conn, "%s\r\n", reply);
-	session_reset_tx(s);
-	session_enter_state(s, SMTP_S_HELO);
+	session_end_tx(s);
 }
 
 /* RFC 5321 6.3: too many Received: fields means a loop. */
@@ -1187,9 +1205,7 @@ session_chunk_end(struct smtp_session *s)
 static void
 cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	session_reset_tx(s);
-	if (s->state != SMTP_S_INIT && s->state != SMTP_S_HELO)
-		session_enter_state(s, SMTP_S_HELO);
+	session_end_tx(s);
 	conn_printf(s->conn, "250 2.0.0 Ok\r\n");
 }
 
@@ -1391,8 +1407,7 @@ session_answer(struct smtp_session *s)
 	else
 		s->n_failed++;
 	s->n_rcpts += (unsigned)s->job.delivered;
-	session_reset_tx(s);
-	session_enter_state(s, SMTP_S_HELO);
+	session_end_tx(s);
 	conn_resume(s->conn);
 }
 
