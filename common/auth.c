@@ -38,6 +38,7 @@ struct auth {
 	uint32_t	 user_id;
 	char		 user[AUTH_ADDR_MAX + 1];
 	int		 ok;
+	int		 temp;		/* the checker could not check */
 	char		 why[256];
 };
 
@@ -96,6 +97,7 @@ auth_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
 		return SASL_OK;
 	}
 	snprintf(a->why, sizeof(a->why), "%s", err_msg());
+	a->temp = rc == -1;
 	return rc == 0 ? SASL_BADAUTH : SASL_FAIL;
 }
 
@@ -194,7 +196,7 @@ auth_result(struct auth *a, int rc, const char *out, unsigned outlen,
 		return AUTH_CONTINUE;
 	}
 	if (a->why[0] != '\0')
-		err_set(ERR_PERM, "%s", a->why);
+		err_set(a->temp ? ERR_TEMP : ERR_PERM, "%s", a->why);
 	else
 		err_set(rc == SASL_NOMECH ? ERR_INVALID : ERR_PERM, "%s",
 		    sasl_errstring(rc, NULL, NULL));

@@ -50,6 +50,9 @@ struct conn {
 	void			*ctx;
 	struct lineread		 lr;
 	char			*line;		/* copy handed to on_line */
+	char			*line_old;	/* replaced during on_line */
+	int			 held;		/* conn_busy(): a command runs
+						   across lines */
 	size_t			 raw_left;	/* bytes still for on_bytes */
 	char			 peer[CONN_ADDR_MAX];
 	char			 lport[16];
@@ -180,6 +183,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 		ip_add(c->peer, -1);
 		nconns--;
 		free(c->line);
+		free(c->line_old);
 		free(c);
 	}
 	if (shutting_down && nconns == 0)
@@ -645,6 +649,8 @@ conn_lines(struct conn *c)
 	char *p;
 
 	while (!c->paused && !c->closing && !c->dead) {
+		free(c->line_old);
+		c->line_old = NULL;
 		in = bufferevent_get_input(c->bev);
 		avail = evbuffer_get_length(in);
 		if (avail == 0)
@@ -661,7 +667,7 @@ conn_lines(struct conn *c)
 			if (!c->dead && c->bev != NULL)
 				evbuffer_drain(bufferevent_get_input(c->bev),
 				    n);
-			if (c->raw_left == 0 && !c->paused)
+			if (c->raw_left == 0 && !c->paused && !c->held)
 				conn_idle(c);
 			continue;
 		}
@@ -685,7 +691,7 @@ conn_lines(struct conn *c)
 			c->line[linelen] = '\0';
 			c->ops->on_line(c, c->line, linelen);
 		}
-		if (!c->paused)
+		if (!c->paused && !c->held)
 			conn_idle(c);
 	}
 }
@@ -758,9 +764,18 @@ conn_set_line_max(struct conn *c, size_t max)
 {
 	if (max == c->lr.max)
 		return;
-	free(c->line);
+	/* The caller may be inside on_line with the old buffer. */
+	free(c->line_old);
+	c->line_old = c->line;
 	c->line = xmalloc(max + 1);
 	c->lr.max = max;
+}
+
+void
+conn_busy(struct conn *c)
+{
+	c->held = 1;
+	c->busy = 1;
 }
 
 void
@@ -800,6 +815,7 @@ void
 conn_idle(struct conn *c)
 {
 	c->busy = 0;
+	c->held = 0;
 	if (shutting_down && !c->told_shutdown && !c->closing && !c->dead) {
 		c->told_shutdown = 1;
 		if (c->ops != NULL && c->ops->on_shutdown != NULL)

@@ -106,7 +106,8 @@ int	conn_printf(struct conn *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 /*
  * The longest line accepted from now on (SMTP raises it for DATA and
- * lowers it again after).
+ * lowers it again after).  May be called from on_line: the line given
+ * there stays valid until on_line returns.
  */
 void	conn_set_line_max(struct conn *, size_t);
 /*
@@ -125,6 +126,11 @@ void	conn_resume(struct conn *);
  * queued output is flushed in plaintext first.  Returns 0, -1 (err).
  */
 int	conn_starttls(struct conn *);
+/*
+ * A command goes on across the following lines (SMTP DATA): the conn is
+ * not idle between them, so a shutdown waits for it, until conn_idle().
+ */
+void	conn_busy(struct conn *);
 /* Marks the command finished: under shutdown, the conn is told so. */
 void	conn_idle(struct conn *);
 /* Closes after queued output is sent; on_close follows. */

@@ -1031,6 +1031,8 @@ cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	session_enter_state(s, SMTP_S_DATA);
 	conn_printf(s->conn, "354 End data with <CR><LF>.<CR><LF>\r\n");
 	conn_set_line_max(s->conn, SMTP_DATA_LINE_MAX);
+	/* The message's lines are one command: a shutdown waits for it. */
+	conn_busy(s->conn);
 }
 
 /* A line of DATA, with the CRLF the conn took off fed back. */
@@ -1101,22 +1103,27 @@ session_data_end(struct smtp_session *s)
 	if (s->data.toobig) {
 		session_tx_fail(s, "552 5.3.4 Error: message too big (over %u "
 		    "bytes)", s->srv->config->smtpd_max_message_size);
-		return;
+		goto refused;
 	}
 	if (s->data_toolong) {
 		session_tx_fail(s, "554 5.6.0 Error: a line of the message is "
 		    "longer than %d bytes", SMTP_DATA_LINE_MAX);
-		return;
+		goto refused;
 	}
 	if (s->data.bare_cr || s->data.bare_lf) {
 		session_tx_fail(s, "554 5.6.11 Error: bare %s in message text; "
 		    "lines must end with CRLF", s->data.bare_lf ? "<LF>" :
 		    "<CR>");
-		return;
+		goto refused;
 	}
 	if (!session_hops_ok(s))
-		return;
+		goto refused;
+	/* session_submit() pauses the conn until the delivery is answered;
+	 * conn_resume() then ends the command. */
 	session_submit(s);
+	return;
+refused:
+	conn_idle(s->conn);	/* the DATA command ends with its refusal */
 }
 
 static void
