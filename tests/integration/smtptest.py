@@ -77,9 +77,28 @@ class SmtpSite:
         sections["quota"].update(quota or {})
         if auth is not None:
             sections["auth"] = auth
+        self.sections = sections
         site.write_conf(sections)
         self.smtpd = None
         self.pop3d = None
+
+    def reconfigure(self, smtpd=None, auth=None):
+        """Rewrites vellum.conf with the same ports; [smtpd] keys given
+        replace those of the same name; auth replaces [auth] (None: the
+        harness default).  Restart the daemons to use it."""
+        self.sections["smtpd"].update(smtpd or {})
+        self.sections.pop("auth", None)
+        if auth is not None:
+            self.sections["auth"] = auth
+        self.site.write_conf(self.sections)
+
+    def restart(self, pop3=False):
+        """Stops and starts vellum-smtpd (and vellum-pop3d if pop3)."""
+        self.site.stop(self.smtpd)
+        if pop3 and self.pop3d is not None:
+            self.site.stop(self.pop3d)
+            self.pop3d = None
+        return self.start(pop3=pop3)
 
     def start(self, faketime=None, pop3=True):
         """Starts vellum-smtpd (under `faketime -f OFFSET` when given) and

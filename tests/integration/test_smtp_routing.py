@@ -4,20 +4,23 @@ an alias domain, an alias expanding to several users, an alias loop
 (refused, no endless expansion), a forward to an external address
 (queued), info@a and info@b kept apart, unknown users (550 exact text),
 a disabled account (the same 550), foreign domains (554 relaying
-denied), and the per-domain sender-login-match option (553 5.7.1).
+denied), the per-domain sender-login-match option (553 5.7.1), and
+relaying without AUTH after a POP3 login (POP-before-SMTP) or from
+trusted_networks.
 Each delivered copy is read back through the store and through POP3.
 
 usage: test_smtp_routing.py BUILD_DIR
 """
+import itertools
 import os
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import check, main  # noqa: E402
+from daemon import Failure, Site, check, main  # noqa: E402
 from smtptest import (UNKNOWN, RELAY_DENIED, SmtpSite, count,  # noqa: E402
-                      message, queue, readback, require_smtpd, send,
-                      sent_ok)
+                      message, pop3_all, queue, readback, require_smtpd,
+                      send, sent_ok)
 
 SENDER = "sender@remote.test"
 ALICE = "alice@example.test"
@@ -26,6 +29,7 @@ INFO_A = "info@example.test"
 INFO_B = "info@other.test"
 CAROL = "carol@other.test"
 USERS = [ALICE, BOB, INFO_A, INFO_B, CAROL]
+RELAY_N = itertools.count()
 
 
 def pw(user):
@@ -152,6 +156,62 @@ def test_sender_login(srv):
     s.quit()
 
 
+def relayed(srv, what):
+    """Whether a message from 127.0.0.1 on [smtp] without AUTH to an
+    external address is accepted (and then queued) or refused 554."""
+    site = srv.site
+    ext = "far%d@external.test" % next(RELAY_N)
+    s = srv.smtp()
+    mr, rr, dr = send(s, SENDER, [ext], message("relay: " + what))
+    s.quit()
+    if rr.get(ext, (0,))[0] == 250:
+        check(dr is not None and dr[0] == 250, "%s: DATA of a relayed "
+              "message answers 250" % what, dr)
+        check(ext in queue(site), "%s: the relayed recipient is queued" %
+              what, queue(site))
+        return True
+    want = (RELAY_DENIED % ext).encode()
+    check(rr.get(ext) == (554, want), "%s: refused with 554 %s" % (
+        what, want.decode()), (mr, rr))
+    return False
+
+
+def test_relay_rules(build):
+    """POP-before-SMTP and trusted_networks, on a site of their own (the
+    POP3 logins of the routing tests must not count)."""
+    site = Site(build)
+    try:
+        pbs = {"plaintext": "yes", "fail_delay": "10",
+               "pop_before_smtp": "5"}
+        srv = SmtpSite(site, auth=pbs, lmtp=False)
+        site.add_user(ALICE, pw(ALICE))
+        srv.start()
+        check(not relayed(srv, "no POP3 login yet"), "loopback is not "
+              "trusted: no relaying before a POP3 login", "")
+        n = len(pop3_all(srv.ports["pop3"], ALICE, pw(ALICE)))
+        check(n == 0, "POP3 login as alice", n)
+        check(relayed(srv, "after a POP3 login (pop_before_smtp = 5)"),
+              "POP-before-SMTP: a POP3 login from 127.0.0.1 lets it relay "
+              "for 5 minutes", "")
+        srv.reconfigure(auth=None)	# pop_before_smtp off again
+        srv.restart(pop3=True)
+        check(not relayed(srv, "pop_before_smtp off"), "with "
+              "pop_before_smtp off the earlier POP3 login does not count",
+              "")
+        srv.reconfigure(smtpd={"trusted_networks": "192.0.2.0/24, "
+                               "127.0.0.0/8"})
+        srv.restart()
+        check(relayed(srv, "trusted_networks 127.0.0.0/8"), "a client in "
+              "trusted_networks may relay without AUTH", "")
+        out = site.ctl("store", "check")
+        check("ok" in out, "store check passes", out)
+    except Failure:
+        site.keep = True
+        raise
+    finally:
+        site.cleanup()
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -176,6 +236,7 @@ def run(site, args):
     srv.alive("the routing tests")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
+    test_relay_rules(site.build)
     return 0
 
 
