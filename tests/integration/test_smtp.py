@@ -1,12 +1,15 @@
 """vellum-smtpd against real clients: python3 smtplib on [smtp] (plain),
 [submission] (STARTTLS, AUTH PLAIN), [smtps] (implicit TLS, AUTH LOGIN),
-SMTPUTF8, swaks, and LMTP with one reply per recipient.  Every delivered
+SMTPUTF8, swaks, and LMTP with one reply per recipient; dedup across
+recipients; AUTH only after TLS with [auth] plaintext = no.  Every delivered
 message is read back through the store (vellumctl mail export) and
 through vellum-pop3d: Return-Path and Delivered-To for its recipient,
 the server's Received header, then the sent bytes unchanged.
 
 usage: test_smtp.py BUILD_DIR
 """
+import base64
+import json
 import os
 import shutil
 import smtplib
@@ -16,8 +19,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import Failure, check, main  # noqa: E402
 from smtptest import (HOST, UNKNOWN, RELAY_DENIED, SmtpSite, Raw,  # noqa
-                      check_delivery, count, message, queue, readback,
-                      require_smtpd, send, sent_ok, stored)
+                      auth_plain_token, check_delivery, count, message,
+                      queue, readback, require_smtpd, send, sent_ok, stored)
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw"
 BOB, BOB_PW = "bob@example.test", "bob-pw"
@@ -253,6 +256,54 @@ def test_lmtp(srv):
     lm.quit()
 
 
+def stats(site):
+    return json.loads(site.ctl("store", "stats", "--json"))
+
+
+def test_dedup(srv):
+    """Per-recipient Return-Path/Delivered-To do not break dedup: the
+    same 300 KB to two users, twice, stores its body once."""
+    site = srv.site
+    body = b"".join(base64.b64encode(os.urandom(57)) + b"\r\n"
+                    for _ in range(4000))
+    m = message("dedup", body)
+    before = stats(site)
+    s = srv.smtp()
+    sent_ok(s, SENDER, [ALICE, BOB], m, "300 KB to two users")
+    sent_ok(s, SENDER, [ALICE, BOB], m, "the same 300 KB again")
+    s.quit()
+    after = stats(site)
+    raw = after["raw_bytes"] - before["raw_bytes"]
+    blob = after["blob_bytes"] - before["blob_bytes"]
+    check(raw >= 4 * len(m), "four copies counted in raw bytes", raw)
+    check(blob < 1.2 * len(m), "the body is stored once: distinct "
+          "segment bytes grew by about one message (%d), not four" %
+          len(m), (blob, before, after))
+    readback(srv, BOB, BOB_PW, m, SENDER, [BOB], "300 KB deduplicated")
+
+
+def test_auth_needs_tls(srv):
+    """With [auth] plaintext = no: no AUTH before STARTTLS; after it,
+    AUTH works."""
+    srv.reconfigure(auth={"plaintext": "no", "fail_delay": "10"})
+    srv.restart()
+    r = Raw(srv.ports["submission"])
+    caps = r.ehlo()
+    check(not any(c.startswith("AUTH") for c in caps), "plaintext = no: "
+          "no AUTH offered before STARTTLS", caps)
+    reply = r.cmd("AUTH PLAIN " + auth_plain_token(ALICE, ALICE_PW))
+    check(reply[0] in (530, 538, 503) and reply[1][0][:1] == b"5",
+          "AUTH before STARTTLS with plaintext = no: 538 5.7.11 (or "
+          "530/503)", reply)
+    r.cmd("QUIT")
+    r.close()
+    s = srv.submission(ALICE, ALICE_PW, "LOGIN")	# checks 235 itself
+    m = message("auth after tls only")
+    sent_ok(s, ALICE, [BOB], m, "AUTH LOGIN after STARTTLS")
+    s.quit()
+    readback(srv, BOB, BOB_PW, m, ALICE, [BOB], "plaintext = no")
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -267,6 +318,8 @@ def run(site, args):
     test_smtputf8(srv)
     test_swaks(srv)
     test_lmtp(srv)
+    test_dedup(srv)
+    test_auth_needs_tls(srv)
     srv.alive("the tests")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
