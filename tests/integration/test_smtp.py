@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Failure, check, main  # noqa: E402
+from daemon import check, main  # noqa: E402
 from smtptest import (HOST, UNKNOWN, RELAY_DENIED, SmtpSite, Raw,  # noqa
                       auth_plain_token, check_delivery, count, message,
                       queue, readback, require_smtpd, send, sent_ok, stored)

@@ -9,6 +9,7 @@ BDAT/CHUNKING, the bad-command limit.
 usage: test_smtp_input.py BUILD_DIR
 """
 import os
+import smtplib
 import socket
 import struct
 import sys
@@ -18,7 +19,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import Failure, check, main  # noqa: E402
 from smtptest import (UNKNOWN, SmtpSite, Raw, check_delivery, count,  # noqa
                       ctx, listing, message, require_smtpd, sent_ok, stored,
-                      user_info, wait_for)
+                      user_info)
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw"
 BOB, BOB_PW = "bob@example.test", "bob-pw"
@@ -232,7 +233,7 @@ def test_size(srv):
     check(s.rcpt(ALICE)[0] == 250, "RCPT", "")
     try:
         code, resp = s.data(big)
-    except smtplib_errors() as e:
+    except (smtplib.SMTPServerDisconnected, ConnectionError) as e:
         raise Failure("DATA over the size limit: the server closed "
                       "instead of answering 552: %r" % (e,))
     check(code == 552 and resp.startswith(b"5.3.4"), "DATA over "
@@ -247,11 +248,6 @@ def test_size(srv):
     check_delivery(stored(site, ALICE)[-1], ok, SENDER, [ALICE],
                    "just under the size limit")
     s.quit()
-
-
-def smtplib_errors():
-    import smtplib
-    return (smtplib.SMTPServerDisconnected, ConnectionError)
 
 
 def test_hops(srv):
