@@ -21,7 +21,6 @@ import smtplib
 import socket
 import ssl
 import tempfile
-import time
 
 from daemon import SKIP, Failure, check
 
@@ -415,14 +414,3 @@ def auth_plain_token(user, password):
     return base64.b64encode(b"\0" + user.encode() + b"\0" +
                             password.encode()).decode()
 
-
-def wait_for(fn, what, timeout=10):
-    """Polls fn() until it is true; Failure with its last value."""
-    t0 = time.monotonic()
-    while True:
-        v = fn()
-        if v:
-            return v
-        if time.monotonic() - t0 > timeout:
-            raise Failure("%s within %.0f s; saw: %r" % (what, timeout, v))
-        time.sleep(0.1)
