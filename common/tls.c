@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -102,7 +103,8 @@ int
 tls_selfsigned(const char *data_dir, const char *hostname, char *cert_r,
     char *key_r, size_t size)
 {
-	char dir[4096];
+	char dir[4096], lock[4200];
+	int fd, rc;
 
 	snprintf(dir, sizeof(dir), "%s/tls", data_dir);
 	snprintf(cert_r, size, "%s/cert.pem", dir);
@@ -113,5 +115,21 @@ tls_selfsigned(const char *data_dir, const char *hostname, char *cert_r,
 	    (mkdir(dir, 0700) == -1 && errno != EEXIST))
 		return err_set(ERR_TEMP, "cannot create %s: %s", dir,
 		    strerror(errno));
-	return tls_make(hostname, cert_r, key_r);
+	/*
+	 * vellumd starts every daemon at once and each may get here first:
+	 * one makes the pair under a lock, the others wait and use it.
+	 */
+	snprintf(lock, sizeof(lock), "%s/.lock", dir);
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	    flock(fd, LOCK_EX) == -1) {
+		if (fd != -1)
+			close(fd);
+		return err_set(ERR_TEMP, "cannot lock %s: %s", lock,
+		    strerror(errno));
+	}
+	rc = 0;
+	if (access(cert_r, R_OK) != 0 || access(key_r, R_OK) != 0)
+		rc = tls_make(hostname, cert_r, key_r);
+	close(fd);
+	return rc;
 }

@@ -4,6 +4,7 @@ exits 0 on SIGTERM, exits 1 with FILE:LINE lines on a bad config, and
 warns once about a daemon whose binary is missing while the rest runs.
 Usage: test_vellumd.py BUILD_DIR"""
 import os
+import shutil
 import re
 import signal
 import sys
@@ -146,6 +147,26 @@ def test_missing_binary(site):
     print("missing binary: %s" % warn[0])
 
 
+def test_first_start_tls(site):
+    # No [tls]: every daemon needs the self-signed pair at once; exactly
+    # one makes it, none fails on a half-written pair.
+    if not site.have("smtpd"):
+        raise Failure("vellum-smtpd not built: %s" % site.binary("smtpd"))
+    shutil.rmtree(os.path.join(site.data, "tls"), ignore_errors=True)
+    p, s = site.port(), site.port()
+    site.write_conf({"pop3s": {"listen": "127.0.0.1:%d" % p},
+                     "smtps": {"listen": "127.0.0.1:%d" % s}}, tls="self")
+    vd = site.start("vellumd")
+    site.wait_port(p, vd)
+    site.wait_port(s, vd)
+    time.sleep(0.5)
+    out = vd.output()
+    made = out.count("made a self-signed TLS certificate")
+    check(made == 1 and "exited" not in out and "mismatch" not in out,
+          "one daemon made the pair, none failed", out)
+    check(site.stop(vd) == 0, "vellumd exits 0", vd.output())
+
+
 def run(site, args):
     for name in ("vellumd", "vellumctl"):
         if not site.have(name):
@@ -157,6 +178,7 @@ def run(site, args):
     test_supervise(site)
     test_config_error(site)
     test_missing_binary(site)
+    test_first_start_tls(site)
     return 0
 
 
