@@ -19,28 +19,6 @@
 #define POP3D_REFUSE	"-ERR [SYS/TEMP] too many connections, try again " \
 	"later\r\n"
 
-static int	pop3d_check(const char *, const char *, uint32_t *, char *,
-		    size_t, void *);
-
-/* auth_check_fn on the store; a malformed login is a refusal. */
-static int
-pop3d_check(const char *login, const char *password, uint32_t *user_id_r,
-    char *addr_r, size_t addrsize, void *ctx)
-{
-	struct store_user u;
-	int rc;
-
-	rc = store_user_login(ctx, login, password, &u);
-	explicit_bzero(u.pwhash, sizeof(u.pwhash));
-	if (rc == -1 && err_class() == ERR_INVALID)
-		return 0;
-	if (rc != 1)
-		return rc;
-	*user_id_r = u.id;
-	snprintf(addr_r, addrsize, "%s", u.address);
-	return 1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -58,7 +36,7 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	if (auth_init("pop", pop3d_check, st, &cfg) == -1)
+	if (auth_init("pop", store_user_auth, st, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());

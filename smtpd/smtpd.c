@@ -26,29 +26,6 @@
 #define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
 	"later\r\n"
 
-static int	smtpd_check(const char *, const char *, uint32_t *, char *,
-		    size_t, void *);
-
-/* auth_check_fn on the store; a malformed login is a refusal. */
-static int
-smtpd_check(const char *login, const char *password, uint32_t *user_id_r,
-    char *addr_r, size_t addrsize, void *ctx)
-{
-	struct store_user u;
-	int rc;
-
-	memset(&u, 0, sizeof(u));
-	rc = store_user_login(ctx, login, password, &u);
-	explicit_bzero(u.pwhash, sizeof(u.pwhash));
-	if (rc == -1 && err_class() == ERR_INVALID)
-		return 0;
-	if (rc != 1)
-		return rc;
-	*user_id_r = u.id;
-	snprintf(addr_r, addrsize, "%s", u.address);
-	return 1;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -71,7 +48,7 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	if (auth_init("smtp", smtpd_check, st, &cfg) == -1)
+	if (auth_init("smtp", store_user_auth, st, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());

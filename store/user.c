@@ -428,3 +428,20 @@ store_user_login(struct store *st, const char *login, const char *password,
 	}
 	return 1;
 }
+
+int
+store_user_auth(const char *login, const char *password, uint32_t *user_id_r,
+    char *addr_r, size_t addrsize, void *store)
+{
+	struct store_user u;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	rc = store_user_login(store, login, password, &u);
+	explicit_bzero(u.pwhash, sizeof(u.pwhash));
+	if (rc != 1)
+		return rc;
+	*user_id_r = u.id;
+	snprintf(addr_r, addrsize, "%s", u.address);
+	return 1;
+}

@@ -84,6 +84,14 @@ int	store_user_quota_fits(const struct store_user *, uint64_t bytes,
 int	store_user_login(struct store *, const char *login,
 	    const char *password, struct store_user *r);
 
+/*
+ * store_user_login() in the shape of common/auth.h's auth_check_fn, for
+ * the daemons to hand to auth_init() with the store as ctx: 1 ok
+ * (*user_id_r, addr_r: the user's address), 0 refused, -1 error.
+ */
+int	store_user_auth(const char *login, const char *password,
+	    uint32_t *user_id_r, char *addr_r, size_t addrsize, void *store);
+
 /* Hashes password with yescrypt; *hash_r is malloc'd. */
 int	store_password_hash(const char *password, char **hash_r);
 /* 1 the password matches, 0 it does not (or hash is empty/invalid). */
