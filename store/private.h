@@ -34,6 +34,7 @@ enum store_db {
 };
 
 struct store_dict;
+struct login_cache;
 
 struct store {
 	MDB_env			*env;
@@ -54,6 +55,8 @@ struct store {
 	uint8_t			 cache_hash[32];
 	uint8_t			*cache_buf;
 	size_t			 cache_len;
+	/* recent successful logins (user.c): skips crypt(3) on repeats */
+	struct login_cache	*logins;
 };
 
 struct store_txn {
@@ -193,6 +196,9 @@ int	mbox_put(struct store_txn *, const struct store_mailbox *);
 int	mailbox_delete_messages(struct store_txn *, uint32_t mailbox_id);
 int	mailbox_delete(struct store_txn *, const struct store_mailbox *);
 int	addr_del_user_targets(struct store_txn *, uint32_t user_id);
+
+/* Frees the login cache of user.c (store_close()). */
+void	store_login_cache_free(struct store *);
 
 /* Host name for locks and logs. */
 const char	*store_hostname(void);

@@ -219,6 +219,7 @@ store_close(struct store **stp)
 	if (st->batch != NULL)
 		store_batch_abort(st);
 	store_dicts_free(st);
+	store_login_cache_free(st);
 	ZSTD_freeCCtx(st->cctx);
 	ZSTD_freeDCtx(st->dctx);
 	if (st->env != NULL)

@@ -550,6 +550,52 @@ START_TEST(test_quota_messages)
 }
 END_TEST
 
+/*
+ * Logins: a repeat is answered from the login cache without crypt(3),
+ * yet a changed password and a disabled account take effect at once.
+ */
+START_TEST(test_login_cache)
+{
+	struct store_user u;
+	struct uop o;
+	char *h1, *h2;
+	uint32_t id;
+	int rc;
+
+	ck_assert_int_eq(store_password_hash("first", &h1), 0);
+	ck_assert_int_eq(store_password_hash("second", &h2), 0);
+	ck_assert_int_eq(tu_user_add(st, "login@example.test", h1, 0, 0, &id),
+	    1);
+	ck_assert_msg(store_user_login(st, "LOGIN#example.test", "first", &u)
+	    == 1 && u.id == id, "first login: %s", tu_err());
+	ck_assert_msg(store_user_login(st, "login@example.test", "first", &u)
+	    == 1, "repeat login (cached): %s", tu_err());
+	rc = store_user_login(st, "login@example.test", "wrong", &u);
+	ck_assert_msg(rc == 0, "wrong password after a cached login: %d", rc);
+
+	/* A new password hash: the old password no longer works. */
+	snprintf(u.pwhash, sizeof(u.pwhash), "%s", h2);
+	memset(&o, 0, sizeof(o));
+	o.cu = &u;
+	ck_assert_int_eq(store_write(st, update_fn, &o), 1);
+	rc = store_user_login(st, "login@example.test", "first", &u);
+	ck_assert_msg(rc == 0, "old password after passwd: %d", rc);
+	ck_assert_msg(store_user_login(st, "login@example.test", "second", &u)
+	    == 1, "new password: %s", tu_err());
+
+	/* Disabled while its login is cached: refused. */
+	u.disabled = 1;
+	snprintf(u.disabled_reason, sizeof(u.disabled_reason), "test");
+	o.cu = &u;
+	ck_assert_int_eq(store_write(st, update_fn, &o), 1);
+	rc = store_user_login(st, "login@example.test", "second", &u);
+	ck_assert_msg(rc == 0 && strstr(tu_err(), "disabled") != NULL,
+	    "disabled account with a cached login: %d %s", rc, tu_err());
+	free(h1);
+	free(h2);
+}
+END_TEST
+
 static Suite *
 user_suite(void)
 {
@@ -567,6 +613,7 @@ user_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_quota_messages);
+	tcase_add_test(tc, test_login_cache);
 	suite_add_tcase(s, tc);
 	return s;
 }
