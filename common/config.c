@@ -48,6 +48,7 @@
 #define CONFIG_SMTPD_MAX_RECIPIENTS	1000
 #define CONFIG_SMTPD_MAX_HOPS		50
 #define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
+#define CONFIG_SMTPD_MEMORY_LIMIT	(512U * 1024 * 1024)
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 
 /*
@@ -129,6 +130,7 @@ enum {
 	CK_SMTPD_MAX_HOPS,
 	CK_SMTPD_TRUSTED,
 	CK_SMTPD_MAX_BAD_COMMANDS,
+	CK_SMTPD_MEMORY_LIMIT,
 	CK_COUNT
 };
 
@@ -195,6 +197,8 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_MAX_BAD_COMMANDS] = { CS_SMTPD, "max_bad_commands",
 	    CT_UINT, CK_UINT(smtpd_max_bad_commands, 1, 100000,
 	    "commands") },
+	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_UINT,
+	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 };
 
 
@@ -274,6 +278,7 @@ config_file_defaults(struct config *c)
 	c->smtpd_max_recipients = CONFIG_SMTPD_MAX_RECIPIENTS;
 	c->smtpd_max_hops = CONFIG_SMTPD_MAX_HOPS;
 	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
+	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
 }
 
 void

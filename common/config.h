@@ -86,6 +86,8 @@ struct config {
 	unsigned smtpd_max_recipients;	/* max_recipients = 1000 */
 	unsigned smtpd_max_hops;	/* max_hops = 50 Received: headers */
 	unsigned smtpd_max_bad_commands; /* max_bad_commands = 20 */
+	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
+					   messages being received, in all */
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];

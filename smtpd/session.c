@@ -39,6 +39,13 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
+/*
+ * Bytes of messages being received, all sessions together: above
+ * [smtpd] memory_limit a new DATA or BDAT is answered 452 4.3.1, so many
+ * clients sending large messages at once cannot exhaust memory.
+ */
+static size_t smtp_inflight;
+
 enum smtp_state {
 	SMTP_S_INIT,		/* greeted; no HELO/EHLO yet */
 	SMTP_S_HELO,		/* no transaction */
@@ -383,6 +390,7 @@ session_reset_tx(struct smtp_session *s)
 	s->rcpts = NULL;
 	s->nrcpts = s->rcpts_cap = 0;
 	free(s->msg);
+	smtp_inflight -= s->msgcap;
 	s->msg = NULL;
 	s->msglen = s->msgcap = s->hdrlen = 0;
 	s->sender[0] = '\0';
@@ -981,7 +989,19 @@ session_msg_room(struct smtp_session *s, size_t n)
 	while (s->msglen + n > cap)
 		cap = cap < 4096 ? 4096 : cap * 2;
 	s->msg = xreallocarray(s->msg, cap, 1);
+	smtp_inflight += cap - s->msgcap;
 	s->msgcap = cap;
+}
+
+/* 1 when there is room for one more message in memory. */
+static int
+session_inflight_ok(struct smtp_session *s)
+{
+	if (smtp_inflight <= s->srv->config->smtpd_memory_limit)
+		return 1;
+	log_warnx("smtp #%lu: %zu bytes of messages in memory: 452", s->id,
+	    smtp_inflight);
+	return 0;
 }
 
 /*
@@ -1023,6 +1043,11 @@ cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	if (cmd->args[0] != '\0') {
 		session_fail(s, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	if (!session_inflight_ok(s)) {
+		session_fail(s, "452 4.3.1 Insufficient system storage, try "
+		    "again later");
 		return;
 	}
 	session_msg_begin(s);
@@ -1144,6 +1169,9 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	else if (n > SIZE_MAX / 2)
 		snprintf(s->chunk_err, sizeof(s->chunk_err), "552 5.3.4 "
 		    "Error: chunk too big");
+	else if (s->state == SMTP_S_RCPT && !session_inflight_ok(s))
+		snprintf(s->chunk_err, sizeof(s->chunk_err), "452 4.3.1 "
+		    "Insufficient system storage, try again later");
 	else if (s->state == SMTP_S_RCPT) {
 		session_msg_begin(s);
 		s->bdat_size = 0;

@@ -26,6 +26,7 @@ BOB, BOB_PW = "bob@example.test", "bob-pw"
 SENDER = "sender@remote.test"
 MAX_SIZE = 1000000
 MAX_RCPTS = 5
+MEMORY_LIMIT = 200000
 
 
 def session(srv, port="smtp"):
@@ -380,6 +381,35 @@ def test_bad_commands(srv):
     r.close()
 
 
+def test_memory_limit(srv):
+    # [smtpd] memory_limit = MEMORY_LIMIT: while one session holds more
+    # than that in an unfinished DATA, another's DATA gets 452 4.3.1;
+    # once the first ends, DATA is accepted again.
+    site = srv.site
+    a, _ = session(srv)
+    check(a.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250, "A: MAIL", "")
+    check(a.cmd("RCPT TO:<%s>" % ALICE)[0] == 250, "A: RCPT", "")
+    check(a.cmd("DATA")[0] == 354, "A: DATA", "")
+    a.send(b"Subject: big\r\n\r\n" + b"x" * 70 + b"\r\n" * 1 +
+           (b"y" * 998 + b"\r\n") * (MEMORY_LIMIT // 1000 + 20))
+    time.sleep(0.5)
+    b, _ = session(srv)
+    check(b.cmd("MAIL FROM:<%s>" % SENDER)[0] == 250, "B: MAIL", "")
+    check(b.cmd("RCPT TO:<%s>" % BOB)[0] == 250, "B: RCPT", "")
+    r = b.cmd("DATA")
+    check(r[0] == 452 and r[1][0].startswith(b"4.3.1"), "B: DATA while "
+          "A holds more than memory_limit: 452 4.3.1", r)
+    a.send(b".\r\n")
+    r = a.reply()
+    check(r[0] == 250, "A: the large message is accepted", r)
+    r = b.cmd("DATA")
+    check(r[0] == 354, "B: DATA accepted once A's message is stored", r)
+    b.send(b"Subject: small\r\n\r\nhi\r\n.\r\n")
+    check(b.reply()[0] == 250, "B: small message accepted", "")
+    a.cmd("QUIT")
+    b.cmd("QUIT")
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -387,7 +417,8 @@ def run(site, args):
     srv = SmtpSite(site, smtpd={"max_message_size": str(MAX_SIZE),
                                 "max_recipients": str(MAX_RCPTS),
                                 "max_hops": "50",
-                                "max_bad_commands": "20"})
+                                "max_bad_commands": "20",
+                                "memory_limit": str(MEMORY_LIMIT)})
     site.add_user(ALICE, ALICE_PW)
     site.add_user(BOB, BOB_PW)
     for i in range(MAX_RCPTS + 1):
@@ -403,6 +434,7 @@ def run(site, args):
     test_recipient_limit(srv)
     test_bdat(srv)
     test_bad_commands(srv)
+    test_memory_limit(srv)
     srv.alive("all the bad input")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
