@@ -42,6 +42,7 @@
 #define CONN_LINGER_MAX		100	/* ... at most this many times */
 #define CONN_IPTABLE_SIZE	1021
 #define CONN_RAW_PIECE		(64 * 1024)	/* on_bytes piece size */
+#define CONN_READ_SLACK		(64 * 1024)	/* input kept beyond a line */
 
 struct conn {
 	unsigned long		 id;
@@ -53,6 +54,9 @@ struct conn {
 	char			*line_old;	/* replaced during on_line */
 	int			 held;		/* conn_busy(): a command runs
 						   across lines */
+	int			 out_wait;	/* replies pile up unread: no
+						   more commands until they
+						   drain */
 	size_t			 raw_left;	/* bytes still for on_bytes */
 	char			 peer[CONN_ADDR_MAX];
 	char			 lport[16];
@@ -106,6 +110,7 @@ static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_kill(struct conn *);
 static void	conn_maybe_done(struct conn *);
 static void	conn_setup_bev(struct conn *);
+static void	conn_read_limit(struct conn *);
 
 /* Per-IP connection counts ------------------------------------------ */
 
@@ -409,6 +414,18 @@ conn_new(int fd, const char *peer, struct listener *l)
 	return c;
 }
 
+/* The input watermark of the conn (and of the socket under TLS). */
+static void
+conn_read_limit(struct conn *c)
+{
+	struct bufferevent *under = bufferevent_get_underlying(c->bev);
+	size_t high = c->lr.max + CONN_READ_SLACK;
+
+	bufferevent_setwatermark(c->bev, EV_READ, 0, high);
+	if (under != NULL)
+		bufferevent_setwatermark(under, EV_READ, 0, high);
+}
+
 static void
 conn_setup_bev(struct conn *c)
 {
@@ -419,6 +436,11 @@ conn_setup_bev(struct conn *c)
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOW, 0);
+	/*
+	 * Bounded input: past a line and some slack, libevent stops reading
+	 * the socket until the session takes lines again.
+	 */
+	conn_read_limit(c);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
@@ -651,6 +673,14 @@ conn_lines(struct conn *c)
 	while (!c->paused && !c->closing && !c->dead) {
 		free(c->line_old);
 		c->line_old = NULL;
+		/*
+		 * A client that sends commands without reading the replies
+		 * (pipelining) waits until they drain: output stays bounded.
+		 */
+		if (conn_out_pending(c) > CONN_OUT_HIGH) {
+			c->out_wait = 1;
+			break;
+		}
 		in = bufferevent_get_input(c->bev);
 		avail = evbuffer_get_length(in);
 		if (avail == 0)
@@ -721,6 +751,10 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	}
 	if (c->ops != NULL && c->ops->on_drain != NULL && !c->dead)
 		c->ops->on_drain(c);
+	if (c->out_wait && !c->dead && conn_out_pending(c) <= CONN_OUT_HIGH) {
+		c->out_wait = 0;
+		conn_lines(c);
+	}
 }
 
 static void
@@ -769,6 +803,7 @@ conn_set_line_max(struct conn *c, size_t max)
 	c->line_old = c->line;
 	c->line = xmalloc(max + 1);
 	c->lr.max = max;
+	conn_read_limit(c);
 }
 
 void

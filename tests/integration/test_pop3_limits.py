@@ -65,6 +65,14 @@ class Raw:
             return False
 
 
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def run(site, args):
     if not site.have("pop3d"):
         raise Failure("vellum-pop3d was not built")
@@ -150,6 +158,30 @@ def run(site, args):
     for c in conns:
         c.s.close()
     time.sleep(0.3)
+
+    # A client that pipelines commands without reading the replies: the
+    # server stops taking commands until they drain, so its memory stays
+    # bounded (each LIST reply here is ~20 KB: unbounded, 2 s of this
+    # would be gigabytes).
+    site.add_mail(USER, *[b"Subject: %d\n\nbody\n" % i
+                          for i in range(2000)])
+    s = ctx().wrap_socket(socket.create_connection(("127.0.0.1", pop3s)))
+    s.recv(1000)
+    s.sendall(("USER %s\r\nPASS %s\r\n" % (USER, PASS)).encode())
+    time.sleep(0.5)
+    rss0 = rss_kb(proc.pid)
+    s.setblocking(False)
+    sent, t0 = 0, time.monotonic()
+    while time.monotonic() - t0 < 2:
+        try:
+            sent += s.send(b"LIST\r\n" * 1000)
+        except (BlockingIOError, ssl.SSLWantWriteError):
+            time.sleep(0.01)
+    grown = rss_kb(proc.pid) - rss0
+    check(grown < 32 * 1024, "unread pipelined replies do not grow the "
+          "server's memory (sent %d bytes of LIST)" % sent,
+          "%d KiB more" % grown)
+    s.close()
 
     # Lockout after fail_max failed logins, even with the right password.
     p = poplib.POP3_SSL("127.0.0.1", pop3s, context=ctx(), timeout=10)
