@@ -300,6 +300,57 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	return 0;
 }
 
+struct domains {
+	char	(*v)[STORE_DOMAIN_MAX + 1];
+	size_t	 n;
+};
+
+static int
+postmaster_domain(const struct store_domain *d, void *ctx)
+{
+	struct domains *l = ctx;
+
+	if (d->alias_of[0] != '\0')
+		return 0;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", d->name);
+	return 0;
+}
+
+static int
+postmaster_domains_txn(struct store_txn *t, void *ctx)
+{
+	return store_domain_list(t, postmaster_domain, ctx);
+}
+
+int
+deliver_resolve_postmaster(struct store *st, const struct deliver_config *cf,
+    struct deliver_rcpt *r)
+{
+	struct domains l = { NULL, 0 };
+	char addr[DELIVER_ADDR_MAX + 1];
+	size_t i;
+	int rc;
+
+	snprintf(addr, sizeof(addr), "postmaster@%s", cf->hostname);
+	if ((rc = deliver_resolve(st, cf, addr, 0, r)) == -1 ||
+	    r->kind == DELIVER_LOCAL)
+		return rc;
+	if (store_read(st, postmaster_domains_txn, &l) == -1) {
+		free(l.v);
+		return 0;	/* keep the first answer */
+	}
+	for (i = 0; i < l.n; i++) {
+		snprintf(addr, sizeof(addr), "postmaster@%s", l.v[i]);
+		deliver_rcpt_clear(r);
+		if ((rc = deliver_resolve(st, cf, addr, 0, r)) == -1 ||
+		    r->kind == DELIVER_LOCAL)
+			break;
+	}
+	free(l.v);
+	return rc;
+}
+
 void
 deliver_rcpt_clear(struct deliver_rcpt *r)
 {

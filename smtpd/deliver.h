@@ -74,6 +74,13 @@ struct deliver_config {
 int	deliver_resolve(struct store *, const struct deliver_config *,
 	    const char *addr, uint64_t size, struct deliver_rcpt *r);
 void	deliver_rcpt_clear(struct deliver_rcpt *);
+/*
+ * RFC 5321 4.5.1: <Postmaster> (no domain) must be accepted.  Resolves
+ * postmaster@HOSTNAME, else the postmaster of the first local domain
+ * (in name order) that has one.  Same results as deliver_resolve().
+ */
+int	deliver_resolve_postmaster(struct store *,
+	    const struct deliver_config *, struct deliver_rcpt *r);
 
 /* One message to its recipients. */
 struct deliver_job {

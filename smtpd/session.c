@@ -930,13 +930,12 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "%u)", cf->smtpd_max_recipients);
 		return;
 	}
-	/* RFC 5321 4.5.1: <Postmaster> is the postmaster of this host. */
-	if (a.postmaster)
-		snprintf(addr, sizeof(addr), "postmaster@%s", cf->hostname);
-	else
-		snprintf(addr, sizeof(addr), "%s", a.addr);
-	if (deliver_resolve(s->srv->store, &s->srv->deliver, addr,
-	    s->mail.has_size ? s->mail.size : 0, &r) == -1) {
+	snprintf(addr, sizeof(addr), "%s", a.addr);
+	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
+	if ((a.postmaster ? deliver_resolve_postmaster(s->srv->store,
+	    &s->srv->deliver, &r) : deliver_resolve(s->srv->store,
+	    &s->srv->deliver, addr, s->mail.has_size ? s->mail.size : 0,
+	    &r)) == -1) {
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		return;

@@ -202,6 +202,25 @@ START_TEST(test_routing_rules)
 }
 END_TEST
 
+START_TEST(test_postmaster)
+{
+	struct deliver_rcpt r;
+
+	/* The host name is no local domain: a local domain's postmaster. */
+	ck_assert_int_eq(deliver_resolve_postmaster(st, &dcf, &r), 0);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550,
+	    "no postmaster anywhere: kind %d %d %s", r.kind, r.code, r.text);
+	deliver_rcpt_clear(&r);
+	route("postmaster@other.test", "carol@example.test", NULL);
+	ck_assert_int_eq(deliver_resolve_postmaster(st, &dcf, &r), 0);
+	ck_assert_msg(r.kind == DELIVER_LOCAL && r.ntargets == 1 &&
+	    strcmp(r.targets[0].addr, "carol@example.test") == 0,
+	    "<Postmaster>: the first local domain with a postmaster: kind "
+	    "%d %d %s", r.kind, r.code, r.text);
+	deliver_rcpt_clear(&r);
+}
+END_TEST
+
 START_TEST(test_alias_loop_and_forward)
 {
 	struct deliver_rcpt r;
@@ -395,6 +414,7 @@ deliver_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_routing_rules);
 	tcase_add_test(tc, test_alias_loop_and_forward);
+	tcase_add_test(tc, test_postmaster);
 	tcase_add_test(tc, test_delivery_prefix_dedup_and_queue);
 	tcase_add_test(tc, test_quota_all_or_nothing_and_grace);
 	tcase_add_test(tc, test_group_commit_and_busy);
