@@ -257,23 +257,50 @@ auth_start(const char *mech, const char *initial, int tls,
 }
 
 enum auth_result
-auth_step(struct auth *a, const char *response, const char **challenge_r)
+auth_step(struct auth *a, const char *line, size_t len,
+    const char **challenge_r)
 {
 	const char *out = NULL;
-	char *in;
+	char *copy, *in;
 	unsigned inlen, outlen = 0;
 	int rc;
 
 	*challenge_r = NULL;
-	if (strcmp(response, "*") == 0) {
+	if (len == 1 && line[0] == '*') {
 		err_set(ERR_PERM, "authentication cancelled by the client");
+		return AUTH_CANCELLED;
+	}
+	if (len > AUTH_B64_MAX || memchr(line, '\0', len) != NULL) {
+		err_set(ERR_INVALID, "invalid authentication response");
 		return AUTH_FAIL;
 	}
-	if (auth_decode(response, &in, &inlen) == -1)
+	copy = xstrndup(line, len);
+	rc = auth_decode(copy, &in, &inlen);
+	explicit_bzero(copy, len);
+	free(copy);
+	if (rc == -1)
 		return AUTH_FAIL;
 	rc = sasl_server_step(a->conn, in, inlen, &out, &outlen);
+	explicit_bzero(in, inlen);
 	free(in);
 	return auth_result(a, rc, out, outlen, challenge_r);
+}
+
+int
+auth_mech_offered(const char *mech, int tls)
+{
+	const char *p = auth_mechs(tls);
+	size_t n = strlen(mech), w;
+
+	while (*p != '\0') {
+		w = strcspn(p, " ");
+		if (w == n && strncasecmp(p, mech, n) == 0)
+			return 1;
+		p += w;
+		while (*p == ' ')
+			p++;
+	}
+	return 0;
 }
 
 uint32_t

@@ -37,7 +37,10 @@ const char *auth_mechs(int tls);
 int	auth_allowed(int tls);
 
 enum auth_result {
-	AUTH_FAIL = -1,		/* err_msg(): why (for the log) */
+	AUTH_CANCELLED = -2,	/* the client answered "*" */
+	AUTH_FAIL = -1,		/* err_msg(): why (for the log); ERR_INVALID
+				   for a malformed response, ERR_TEMP when
+				   the password could not be checked */
 	AUTH_CONTINUE = 0,	/* send the challenge, wait for more */
 	AUTH_OK = 1,
 };
@@ -46,13 +49,21 @@ enum auth_result {
  * Starts a SASL exchange.  mech: "PLAIN" or "LOGIN" (any case).
  * initial: the client's initial response, base64 (may be NULL; "=" is
  * an empty one).  *challenge_r: base64 to send (static until the next
- * call) for AUTH_CONTINUE.
+ * call) for AUTH_CONTINUE.  NULL (with *res_r AUTH_FAIL) when the
+ * exchange cannot start: ERR_INVALID for an unknown mechanism.
  */
 struct auth *auth_start(const char *mech, const char *initial, int tls,
 	    enum auth_result *res_r, const char **challenge_r);
 /* Feeds the client's next response line (base64; "*" cancels). */
-enum auth_result auth_step(struct auth *, const char *response,
+/*
+ * Feeds the client's next response line as received (base64; "*"
+ * cancels): a line with a NUL byte, or too long, is AUTH_FAIL with
+ * ERR_INVALID.  The copy made of it is wiped.
+ */
+enum auth_result auth_step(struct auth *, const char *line, size_t len,
 	    const char **challenge_r);
+/* Whether mech is one of auth_mechs(tls), any case. */
+int	auth_mech_offered(const char *mech, int tls);
 /* After AUTH_OK: the user's id and normalised address. */
 uint32_t	auth_user_id(struct auth *);
 const char	*auth_user(struct auth *);

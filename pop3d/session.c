@@ -107,7 +107,6 @@ static void	session_bad(struct pop3_session *, const char *);
 static void	session_close(struct pop3_session *);
 static void	session_cmd_done(struct pop3_session *);
 static int	session_tls(struct pop3_session *);
-static int	session_mech_offered(struct pop3_session *, const char *);
 static int	session_login_allowed(struct pop3_session *);
 static void	session_login_ok(struct pop3_session *, uint32_t,
 		    const char *, const char *);
@@ -265,24 +264,6 @@ static int
 session_tls(struct pop3_session *s)
 {
 	return conn_is_tls(s->conn);
-}
-
-/* Whether mech (any case) is one of auth_mechs(). */
-static int
-session_mech_offered(struct pop3_session *s, const char *mech)
-{
-	const char *p = auth_mechs(session_tls(s));
-	size_t n = strlen(mech), w;
-
-	while (*p != '\0') {
-		w = strcspn(p, " ");
-		if (w == n && strncasecmp(p, mech, n) == 0)
-			return 1;
-		p += w;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
 }
 
 /* Login commands are refused without TLS unless plaintext is allowed. */
@@ -583,42 +564,24 @@ cmd_auth(struct pop3_session *s, const struct pop3_cmd *cmd)
 		session_bad(s, "usage: AUTH mechanism [initial-response]");
 		return;
 	}
-	if (!session_mech_offered(s, cmd->args[0])) {
+	if (!auth_mech_offered(cmd->args[0], session_tls(s))) {
 		session_bad(s, "unknown authentication mechanism");
 		return;
 	}
 	err_clear();
 	s->sasl = auth_start(cmd->args[0], cmd->nargs == 2 ? cmd->args[1] :
 	    NULL, session_tls(s), &res, &challenge);
-	if (s->sasl == NULL && res != AUTH_FAIL)
-		res = AUTH_FAIL;
 	session_sasl_result(s, res, challenge);
 }
 
 static void
 session_sasl_line(struct pop3_session *s, const char *line, size_t len)
 {
-	char buf[POP3_LINE_MAX + 1];
 	const char *challenge = NULL;
 	enum auth_result res;
 
-	if (len == 1 && line[0] == '*') {
-		auth_free(&s->sasl);
-		session_enter_state(s, POP3_AUTHORIZATION);
-		session_bad(s, "authentication cancelled");
-		return;
-	}
-	if (len > POP3_LINE_MAX || memchr(line, '\0', len) != NULL) {
-		auth_free(&s->sasl);
-		session_enter_state(s, POP3_AUTHORIZATION);
-		session_bad(s, "invalid authentication response");
-		return;
-	}
-	memcpy(buf, line, len);
-	buf[len] = '\0';
 	err_clear();
-	res = auth_step(s->sasl, buf, &challenge);
-	explicit_bzero(buf, sizeof(buf));
+	res = auth_step(s->sasl, line, len, &challenge);
 	session_sasl_result(s, res, challenge);
 }
 
@@ -640,10 +603,21 @@ session_sasl_result(struct pop3_session *s, enum auth_result res,
 		    "AUTH");
 		auth_free(&s->sasl);
 		return;
+	case AUTH_CANCELLED:
+		if (s->state != POP3_AUTHORIZATION)
+			session_enter_state(s, POP3_AUTHORIZATION);
+		auth_free(&s->sasl);
+		session_bad(s, "authentication cancelled");
+		return;
 	case AUTH_FAIL:
 		if (s->state != POP3_AUTHORIZATION)
 			session_enter_state(s, POP3_AUTHORIZATION);
 		auth_free(&s->sasl);
+		/* A malformed response is a protocol error, not a login. */
+		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
+			session_bad(s, "invalid authentication response");
+			return;
+		}
 		session_login_failed(s, "", err_class() != ERR_NONE ?
 		    err_msg() : "SASL exchange failed");
 		return;

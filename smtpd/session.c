@@ -159,7 +159,6 @@ static void	session_login_failed(struct smtp_session *, const char *);
 static void	session_reply_later(struct smtp_session *, unsigned,
 		    const char *, int);
 static void	session_delay_cb(evutil_socket_t, short, void *);
-static int	session_mech_offered(struct smtp_session *, const char *);
 static void	session_sasl_line(struct smtp_session *, const char *,
 		    size_t);
 static void	session_sasl_result(struct smtp_session *, enum auth_result,
@@ -638,24 +637,6 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 /* Commands: AUTH ---------------------------------------------------------- */
 
-/* Whether mech (any case) is one of auth_mechs(). */
-static int
-session_mech_offered(struct smtp_session *s, const char *mech)
-{
-	const char *p = auth_mechs(session_tls(s));
-	size_t n = strlen(mech), w;
-
-	while (*p != '\0') {
-		w = strcspn(p, " ");
-		if (w == n && strncasecmp(p, mech, n) == 0)
-			return 1;
-		p += w;
-		while (*p == ' ')
-			p++;
-	}
-	return 0;
-}
-
 static void
 cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
@@ -702,42 +683,24 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "[initial-response]");
 		return;
 	}
-	if (!session_mech_offered(s, mech)) {
+	if (!auth_mech_offered(mech, session_tls(s))) {
 		session_fail(s, "504 5.5.4 Unrecognized authentication type");
 		return;
 	}
 	err_clear();
 	s->sasl = auth_start(mech, initial[0] != '\0' ? initial : NULL,
 	    session_tls(s), &res, &challenge);
-	if (s->sasl == NULL && res != AUTH_FAIL)
-		res = AUTH_FAIL;
 	session_sasl_result(s, res, challenge);
 }
 
 static void
 session_sasl_line(struct smtp_session *s, const char *line, size_t len)
 {
-	char buf[SMTP_LINE_MAX + 1];
 	const char *challenge = NULL;
 	enum auth_result res;
 
-	if (len == 1 && line[0] == '*') {
-		auth_free(&s->sasl);
-		session_enter_state(s, SMTP_S_HELO);
-		session_fail(s, "501 5.7.0 Authentication cancelled");
-		return;
-	}
-	if (len > SMTP_LINE_MAX || memchr(line, '\0', len) != NULL) {
-		auth_free(&s->sasl);
-		session_enter_state(s, SMTP_S_HELO);
-		session_fail(s, "501 5.5.2 Invalid authentication response");
-		return;
-	}
-	memcpy(buf, line, len);
-	buf[len] = '\0';
 	err_clear();
-	res = auth_step(s->sasl, buf, &challenge);
-	explicit_bzero(buf, sizeof(buf));
+	res = auth_step(s->sasl, line, len, &challenge);
 	session_sasl_result(s, res, challenge);
 }
 
@@ -759,10 +722,21 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 		session_login_ok(s, auth_user(s->sasl));
 		auth_free(&s->sasl);
 		return;
+	case AUTH_CANCELLED:
+		if (s->state != SMTP_S_HELO)
+			session_enter_state(s, SMTP_S_HELO);
+		auth_free(&s->sasl);
+		session_fail(s, "501 5.7.0 Authentication cancelled");
+		return;
 	case AUTH_FAIL:
 		if (s->state != SMTP_S_HELO)
 			session_enter_state(s, SMTP_S_HELO);
 		auth_free(&s->sasl);
+		/* A malformed response is a protocol error, not a login. */
+		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
+			session_fail(s, "501 5.5.2 Invalid authentication response");
+			return;
+		}
 		if (err_class() == ERR_TEMP) {
 			session_err_reply(s, "temporary authentication "
 			    "failure");

@@ -180,6 +180,21 @@ def run(site, args):
     check(resp.startswith(b"+OK"), "AUTH PLAIN after the challenge", resp)
     r.cmd("QUIT")
     r.close()
+    # An exchange cancelled with "*", and a response that is not base64:
+    # -ERR each, and the session goes on to a normal login.
+    r = Raw(pop3)
+    check(r.cmd("AUTH PLAIN").startswith(b"+ "), "AUTH PLAIN challenge", "")
+    resp = r.cmd("*")
+    check(resp.startswith(b"-ERR") and b"cancel" in resp.lower(),
+          "\"*\" cancels the exchange", resp)
+    check(r.cmd("AUTH PLAIN").startswith(b"+ "), "AUTH PLAIN again", "")
+    resp = r.cmd("!!not base64!!")
+    check(resp.startswith(b"-ERR") and b"invalid" in resp.lower(),
+          "a response that is not base64 is invalid", resp)
+    check(r.cmd("AUTH PLAIN " + tok).startswith(b"+OK"), "then a login "
+          "works", "")
+    r.cmd("QUIT")
+    r.close()
 
     # --- curl and fetchmail -------------------------------------------
     url = "pop3://127.0.0.1:%d/1" % pop3

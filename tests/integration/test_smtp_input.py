@@ -361,6 +361,18 @@ def test_bad_commands(srv):
     reply = r.cmd(b"NO\0OP\r\n")
     check(500 <= reply[0] < 600, "a NUL byte in a command: 5xx", reply)
     check(r.cmd("NOOP")[0] == 250, "the session goes on", "")
+    # AUTH cancelled with "*", and a response that is not base64: 501
+    # each (AUTH is offered here: [auth] plaintext = yes).
+    check(r.cmd("AUTH PLAIN")[0] == 334, "AUTH PLAIN: 334", "")
+    reply = r.cmd("*")
+    check(reply[0] == 501 and b"cancel" in reply[1][0].lower(),
+          "\"*\" cancels AUTH: 501", reply)
+    check(r.cmd("AUTH LOGIN")[0] == 334, "AUTH LOGIN: 334", "")
+    reply = r.cmd("!!not base64!!")
+    check(reply[0] == 501 and b"invalid" in reply[1][0].lower(),
+          "a response that is not base64: 501", reply)
+    check(r.cmd("NOOP")[0] == 250, "the session goes on after AUTH "
+          "errors", "")
     r.close()
 
     r, _ = session(srv)
