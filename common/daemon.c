@@ -14,7 +14,9 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "config.h"
+#include "conn.h"
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
@@ -135,4 +137,16 @@ daemon_drop_privileges(const struct config *c)
 	log_info("running as %s (uid %lu, gid %lu)", pw->pw_name,
 	    (unsigned long)pw->pw_uid, (unsigned long)pw->pw_gid);
 	return 0;
+}
+
+void
+daemon_serve(const struct config *c)
+{
+	if (daemon_drop_privileges(c) == -1)
+		fatalx("dropping privileges: %s", err_msg());
+	log_info("ready");
+	if (conn_loop_run() == -1)
+		log_warnx("event loop: %s", err_msg());
+	conn_loop_free();
+	auth_done();
 }

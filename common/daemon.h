@@ -17,5 +17,11 @@ void	daemon_setup(const char *name, int argc, char **argv,
 	    struct config *c);
 /* Drops root to the config's user (if set and we are root). */
 int	daemon_drop_privileges(const struct config *);
+/*
+ * After the listeners are set up: drops root, runs the event loop until
+ * shutdown, then frees the loop and the SASL library.  Exits 1 when root
+ * cannot be dropped.
+ */
+void	daemon_serve(const struct config *);
 
 #endif

@@ -57,14 +57,7 @@ main(int argc, char **argv)
 	if (implicit && conn_listen_service(&cfg, SVC_POP3S, POP3_LINE_MAX,
 	    1, POP3D_REFUSE, pop3_session_accept, &srv) == -1)
 		fatalx("[pop3s] listen: %s", err_msg());
-	if (daemon_drop_privileges(&cfg) == -1)
-		fatalx("dropping privileges: %s", err_msg());
-
-	log_info("ready");
-	if (conn_loop_run() == -1)
-		log_warnx("event loop: %s", err_msg());
-	conn_loop_free();
-	auth_done();
+	daemon_serve(&cfg);
 	store_close(&st);
 	log_info("stopped");
 	return 0;

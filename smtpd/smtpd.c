@@ -80,14 +80,7 @@ main(int argc, char **argv)
 	if (lmtp && conn_listen_service(&cfg, SVC_LMTP, SMTP_LINE_MAX, 0,
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
 		fatalx("[lmtp] listen: %s", err_msg());
-	if (daemon_drop_privileges(&cfg) == -1)
-		fatalx("dropping privileges: %s", err_msg());
-
-	log_info("ready");
-	if (conn_loop_run() == -1)
-		log_warnx("event loop: %s", err_msg());
-	conn_loop_free();
-	auth_done();
+	daemon_serve(&cfg);
 	store_close(&st);
 	log_info("stopped");
 	return 0;
