@@ -39,6 +39,7 @@ struct store_prepared {
 	size_t		 len;
 	size_t		 crlf_len;	/* with bare LFs as CRLF */
 	int		 noeol;		/* no final LF */
+	int		 segs_checked;	/* missing segments compressed */
 	uint8_t		 body[32];
 	size_t		 nsegs;		/* 0 until cut */
 	struct prep_seg	*segs;
@@ -250,9 +251,12 @@ prep_check(struct store_txn *t, void *ctx)
 	size_t i;
 	int rc;
 
-	if ((rc = sdb_get(t, DB_BODYHASH, p->body, 32,
+	if (p->segs_checked)
+		return 0;
+	/* A known body needs nothing, unless it is cut for prefixes. */
+	if (p->nsegs == 0 && (rc = sdb_get(t, DB_BODYHASH, p->body, 32,
 	    &(MDB_val){ 0 })) != 0)
-		return rc;	/* known body: nothing to cut */
+		return rc;
 	prep_cut(p);
 	for (i = 0; i < p->nsegs; i++) {
 		s = &p->segs[i];
@@ -264,6 +268,7 @@ prep_check(struct store_txn *t, void *ctx)
 		    &s->z, &s->zlen, &s->codec, &s->dict_id) == -1)
 			return -1;
 	}
+	p->segs_checked = 1;
 	return 0;
 }
 
@@ -334,6 +339,21 @@ store_prepared_free(struct store_prepared **pp)
 	*pp = NULL;
 }
 
+/* Compresses the prefix segment of a prefixed message if new. */
+static int
+prefix_check(struct store_txn *t, void *ctx)
+{
+	struct store_prepared *p = ctx;
+	struct prep_seg *s = &p->segs[0];
+	struct blob_rec b;
+	int rc;
+
+	if ((rc = blob_get(t, s->hash, &b)) != 0)
+		return rc;
+	return blob_compress(t->st, t, s->kind, s->ptr, s->len, &s->z,
+	    &s->zlen, &s->codec, &s->dict_id);
+}
+
 int
 store_msg_prepare_prefix(struct store *st, struct store_prepared *base,
     const void *prefix, size_t prefix_len, struct store_prepared **r)
@@ -347,9 +367,9 @@ store_msg_prepare_prefix(struct store *st, struct store_prepared *base,
 	if (base->len + prefix_len >= STORE_MSG_MAX)
 		return err_set(ERR_TOOBIG, "message of %zu bytes is larger "
 		    "than the store's limit", base->len + prefix_len);
-	/* The base is cut and compressed once for every recipient. */
+	/* The base is cut and compressed once, for the first recipient. */
 	prep_cut(base);
-	if (store_read(st, prep_check, base) == -1)
+	if (!base->segs_checked && store_read(st, prep_check, base) == -1)
 		return -1;
 	p = xcalloc(1, sizeof(*p));
 	p->st = st;
@@ -375,6 +395,11 @@ store_msg_prepare_prefix(struct store *st, struct store_prepared *base,
 	blob_sha256(prefix, prefix_len, keys);
 	memcpy(keys + 32, base->body, 32);
 	blob_sha256(keys, sizeof(keys), p->body);
+	/* The prefix is compressed here too, not in the transaction. */
+	if (prefix_len > 0 && store_read(st, prefix_check, p) == -1) {
+		store_prepared_free(&p);
+		return -1;
+	}
 	*r = p;
 	return 0;
 }
@@ -738,15 +763,10 @@ msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
 	mb->bytes += m->size;
 	if (!(m->flags & STORE_F_SEEN))
 		mb->unseen++;
-	if (msg_put(t, m, 1) == -1 || mbox_put(t, mb) == -1 ||
-	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1) == -1)
-		return -1;
 	/* A quota-checked message that fitted clears an over-quota mark. */
-	if ((flags & STORE_APPEND_QUOTA) &&
-	    store_user_quota_update(t, mb->user_id, 1) == -1)
-		return -1;
-	if (!(flags & STORE_APPEND_QUOTA) &&
-	    store_user_quota_update(t, mb->user_id, 0) == -1)
+	if (msg_put(t, m, 1) == -1 || mbox_put(t, mb) == -1 ||
+	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1,
+	    (flags & STORE_APPEND_QUOTA) != 0) == -1)
 		return -1;
 	return 1;
 }
@@ -1015,8 +1035,7 @@ store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 		mb.unseen--;
 	mb.highestmodseq++;
 	if (mbox_put(t, &mb) == -1 ||
-	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1) == -1 ||
-	    store_user_quota_update(t, mb.user_id, 1) == -1)
+	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1, 1) == -1)
 		return -1;
 	return 1;
 }

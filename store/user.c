@@ -270,9 +270,24 @@ store_user_update(struct store_txn *t, const struct store_user *nu)
 	return user_put(t, &u) == -1 ? -1 : 1;
 }
 
+/* The over-quota mark after a usage change (see store_user_quota_update). */
+static int
+user_mark_quota(struct store_user *u, int may_clear)
+{
+	int over = !store_user_quota_fits(u, 0, 0);
+
+	if (over && u->over_quota_since == 0)
+		u->over_quota_since = store_now();
+	else if (!over && may_clear && u->over_quota_since != 0)
+		u->over_quota_since = 0;
+	else
+		return 0;
+	return 1;
+}
+
 int
 user_usage_add(struct store_txn *t, uint32_t id, int64_t bytes,
-    int64_t messages)
+    int64_t messages, int may_clear)
 {
 	struct store_user u;
 	int rc;
@@ -286,6 +301,8 @@ user_usage_add(struct store_txn *t, uint32_t id, int64_t bytes,
 		    u.address);
 	u.used_bytes += (uint64_t)bytes;
 	u.used_messages += (uint64_t)messages;
+	/* Usage and the over-quota mark: one read, one write. */
+	user_mark_quota(&u, may_clear);
 	return user_put(t, &u);
 }
 
@@ -305,16 +322,11 @@ int
 store_user_quota_update(struct store_txn *t, uint32_t id, int may_clear)
 {
 	struct store_user u;
-	int rc, over;
+	int rc;
 
 	if ((rc = store_user_get(t, id, &u)) != 1)
 		return rc == -1 ? -1 : 0;
-	over = !store_user_quota_fits(&u, 0, 0);
-	if (over && u.over_quota_since == 0)
-		u.over_quota_since = store_now();
-	else if (!over && may_clear && u.over_quota_since != 0)
-		u.over_quota_since = 0;
-	else
+	if (!user_mark_quota(&u, may_clear))
 		return 0;
 	return user_put(t, &u);
 }
