@@ -382,6 +382,13 @@ struct dtarget {
 	const char		*folder;
 	char			*prefix;	/* own memory: prep points in */
 	struct store_prepared	*prep;
+	int			 result;	/* 1 stored, -1 full, 0 not */
+};
+
+/* A recipient that reaches a user another recipient already reaches. */
+struct ddup {
+	size_t	rcpt;		/* index in the job's recipients */
+	size_t	target;		/* index in targets */
 };
 
 struct djob {
@@ -391,6 +398,8 @@ struct djob {
 	size_t			 ntargets;
 	const char		**ext;		/* forwards + relayed rcpts */
 	size_t			 next;
+	struct ddup		*dups;		/* one copy per user */
+	size_t			 ndups;
 	char			**locks;
 	size_t			 nlocks;
 };
@@ -432,6 +441,30 @@ djob_free(struct djob *d)
 	free(d->locks);
 	free(d->targets);
 	free(d->ext);
+	free(d->dups);
+}
+
+/* Adds an external address to queue, once. */
+static void
+djob_ext(struct djob *d, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < d->next; i++)
+		if (strcmp(d->ext[i], addr) == 0)
+			return;
+	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
+	d->ext[d->next++] = addr;
+}
+
+/* A recipient's result from one of its targets: stored wins. */
+static void
+got_merge(int *got, int result)
+{
+	if (result == 1)
+		*got = 1;
+	else if (result == -1 && *got == 0)
+		*got = -1;
 }
 
 /* Everything outside the transaction: filters, hashing, compression. */
@@ -442,7 +475,7 @@ djob_prepare(struct store *st, struct djob *d)
 	struct deliver_rcpt *r;
 	struct dtarget *dt;
 	const char *eol = msg_eol(job->data, job->len), *folder;
-	size_t i, j;
+	size_t i, j, k;
 	int rc;
 
 	if (store_msg_prepare(st, job->data, job->len, &d->base) == -1)
@@ -452,16 +485,27 @@ djob_prepare(struct store *st, struct djob *d)
 		if (!rcpt_wanted(r))
 			continue;
 		if (r->kind == DELIVER_NOTLOCAL) {
-			d->ext = xreallocarray(d->ext, d->next + 1,
-			    sizeof(*d->ext));
-			d->ext[d->next++] = r->addr;
+			djob_ext(d, r->addr);
 			continue;
 		}
 		for (j = 0; j < r->ntargets; j++) {
 			if (r->targets[j].user_id == 0) {
-				d->ext = xreallocarray(d->ext, d->next + 1,
-				    sizeof(*d->ext));
-				d->ext[d->next++] = r->targets[j].addr;
+				djob_ext(d, r->targets[j].addr);
+				continue;
+			}
+			/*
+			 * A user reached through several recipients (aliases,
+			 * a repeated RCPT) gets the message once.
+			 */
+			for (k = 0; k < d->ntargets; k++)
+				if (d->targets[k].user_id ==
+				    r->targets[j].user_id)
+					break;
+			if (k < d->ntargets) {
+				d->dups = xreallocarray(d->dups, d->ndups + 1,
+				    sizeof(*d->dups));
+				d->dups[d->ndups].rcpt = i;
+				d->dups[d->ndups++].target = k;
 				continue;
 			}
 			rc = deliver_filter(st, job, r, &r->targets[j],
@@ -588,6 +632,7 @@ djob_store(struct store_txn *t, struct djob *d)
 	got = xcalloc(job->nrcpts, sizeof(*got));
 	for (i = 0; i < d->ntargets; i++) {
 		dt = &d->targets[i];
+		dt->result = 0;
 		if ((rc = store_user_get(t, dt->user_id, &u)) == -1)
 			goto fail;
 		if (rc == 0 || u.disabled)
@@ -600,13 +645,14 @@ djob_store(struct store_txn *t, struct djob *d)
 		    STORE_APPEND_QUOTA, NULL);
 		if (rc == -1)
 			goto fail;
-		if (rc == 0) {
-			if (got[dt->r - job->rcpts] == 0)
-				got[dt->r - job->rcpts] = -1;
-			continue;
-		}
-		got[dt->r - job->rcpts] = 1;
+		dt->result = rc == 1 ? 1 : -1;
 	}
+	for (i = 0; i < d->ntargets; i++)
+		got_merge(&got[d->targets[i].r - job->rcpts],
+		    d->targets[i].result);
+	for (i = 0; i < d->ndups; i++)
+		got_merge(&got[d->dups[i].rcpt],
+		    d->targets[d->dups[i].target].result);
 	if (d->next > 0 && store_queue_add(t, job->sender, d->ext, d->next,
 	    d->base, NULL) == -1)
 		goto fail;

@@ -297,6 +297,31 @@ START_TEST(test_delivery_prefix_dedup_and_queue)
 }
 END_TEST
 
+START_TEST(test_one_copy_per_user)
+{
+	static const char *const to[] = { "sales@example.test",
+	    "bob@example.test", "BOB+x@example.test" };
+	struct deliver_rcpt rcpts[3];
+	size_t i;
+	int n;
+
+	route("sales@example.test", "bob@example.test", "carol@example.test");
+	n = deliver("s@remote.test", to, 3, 1, rcpts);
+	ck_assert_msg(n == 3, "every recipient accepted: %d (%d %d %d)", n,
+	    rcpts[0].code, rcpts[1].code, rcpts[2].code);
+	ck_assert_msg(user("bob@example.test").used_messages == 1,
+	    "bob reached three ways got %llu copies, wanted 1",
+	    (unsigned long long)user("bob@example.test").used_messages);
+	ck_assert_msg(user("carol@example.test").used_messages == 1,
+	    "carol got %llu copies",
+	    (unsigned long long)user("carol@example.test").used_messages);
+	for (i = 0; i < 3; i++)
+		deliver_rcpt_clear(&rcpts[i]);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
 static int
 quota_fn(struct store_txn *t, void *ctx)
 {
@@ -415,6 +440,7 @@ deliver_suite(void)
 	tcase_add_test(tc, test_routing_rules);
 	tcase_add_test(tc, test_alias_loop_and_forward);
 	tcase_add_test(tc, test_postmaster);
+	tcase_add_test(tc, test_one_copy_per_user);
 	tcase_add_test(tc, test_delivery_prefix_dedup_and_queue);
 	tcase_add_test(tc, test_quota_all_or_nothing_and_grace);
 	tcase_add_test(tc, test_group_commit_and_busy);
