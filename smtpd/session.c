@@ -940,6 +940,23 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		deliver_rcpt_clear(&r);
 		return;
 	}
+	/*
+	 * SMTP: a recipient given again is accepted once (its targets are
+	 * not kept twice).  LMTP answers every RCPT after DATA, so keeps
+	 * each.
+	 */
+	if (!s->lmtp) {
+		size_t i;
+
+		for (i = 0; i < s->nrcpts; i++)
+			if (strcmp(s->rcpts[i].addr, r.addr) == 0)
+				break;
+		if (i < s->nrcpts) {
+			conn_printf(s->conn, "%d %s\r\n", r.code, r.text);
+			deliver_rcpt_clear(&r);
+			return;
+		}
+	}
 	if (s->nrcpts == s->rcpts_cap) {
 		s->rcpts_cap = s->rcpts_cap == 0 ? 4 : s->rcpts_cap * 2;
 		s->rcpts = xreallocarray(s->rcpts, s->rcpts_cap,

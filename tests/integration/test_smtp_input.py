@@ -393,6 +393,19 @@ def test_bad_commands(srv):
     r.close()
 
 
+def test_duplicate_rcpt(srv):
+    # The same recipient given twice (in any case) is delivered once.
+    site = srv.site
+    a0 = count(site, ALICE)
+    s = srv.smtp()
+    refused = s.sendmail(SENDER, [ALICE, ALICE.upper()],
+                         message("twice"))
+    s.quit()
+    check(refused == {}, "both RCPTs accepted", refused)
+    check(count(site, ALICE) == a0 + 1, "one copy for a recipient given "
+          "twice", count(site, ALICE) - a0)
+
+
 def test_memory_limit(srv):
     # [smtpd] memory_limit = MEMORY_LIMIT: while one session holds more
     # than that in an unfinished DATA, another's DATA gets 452 4.3.1;
@@ -447,6 +460,7 @@ def run(site, args):
     test_bdat(srv)
     test_bad_commands(srv)
     test_memory_limit(srv)
+    test_duplicate_rcpt(srv)
     srv.alive("all the bad input")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
