@@ -81,6 +81,8 @@ cmd_lock_list(struct ctl *ctl)
 			ctl_json_str(stdout, l->name);
 			printf(", \"pid\": %ld, \"host\": ", (long)l->pid);
 			ctl_json_str(stdout, l->host);
+			printf(", \"owner\": ");
+			ctl_json_str(stdout, l->owner);
 			printf(", \"since\": ");
 			ctl_json_str(stdout, ctl_time(l->since, t1));
 			printf(", \"expires\": ");
@@ -88,8 +90,9 @@ cmd_lock_list(struct ctl *ctl)
 			printf(", \"stale\": %s}", l->stale ? "true" : "false");
 			continue;
 		}
-		printf("%-40s pid %-7ld %-20s since %s until %s%s\n", l->name,
-		    (long)l->pid, l->host, ctl_time(l->since, t1),
+		printf("%-40s pid %-7ld %-20s %s%ssince %s until %s%s\n",
+		    l->name, (long)l->pid, l->host, l->owner,
+		    l->owner[0] != '\0' ? " " : "", ctl_time(l->since, t1),
 		    ctl_time(l->expires, t2), l->stale ? " (stale)" : "");
 	}
 	if (ctl->json)

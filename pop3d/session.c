@@ -67,7 +67,7 @@ struct pop3_session {
 	char			 lock_name[STORE_LOCK_NAME_MAX + 1];
 	int			 locked;
 	time_t			 lock_taken;
-	struct pop3_session	*locked_next;	/* pop3_locked list */
+	char			 lock_owner[32];	/* "pop3 #ID" */
 	struct pop3_maildrop	*md;
 
 	/* RETR or TOP being sent */
@@ -155,13 +155,6 @@ static const struct pop3_command pop3_commands[] = {
 	{ "RSET", S_TRANS,		cmd_rset },
 	{ "QUIT", S_AUTH | S_TRANS,	cmd_quit },
 };
-
-/*
- * Sessions of this process that hold their maildrop lock.  The store's
- * locks belong to a process (store_lock_take() by the holder renews), so
- * two sessions of one process are kept apart here.
- */
-static struct pop3_session *pop3_locked;
 
 static const struct conn_ops session_ops = {
 	.on_line = session_on_line,
@@ -392,23 +385,19 @@ session_delay_cb(evutil_socket_t fd, short what, void *arg)
 	session_cmd_done(s);
 }
 
-/* Takes the maildrop lock: for this process, then in the store. */
+/*
+ * Takes the maildrop lock in the store, owned by this session: another
+ * session, of this process or another, gets INUSE.
+ */
 static int
-session_lock(struct pop3_session *o)
+session_lock(struct pop3_session *s)
 {
-	struct pop3_session *s;
-
-	for (s = pop3_locked; s != NULL; s = s->locked_next)
-		if (s->user_id == o->user_id)
-			return err_set(ERR_INUSE, "%s is held by session #%lu",
-			    o->lock_name, s->id);
-	if (store_lock_take(o->srv->store, o->lock_name,
-	    POP3_LOCK_LEASE) == -1)
+	snprintf(s->lock_owner, sizeof(s->lock_owner), "pop3 #%lu", s->id);
+	if (store_lock_take_owner(s->srv->store, s->lock_name,
+	    POP3_LOCK_LEASE, s->lock_owner) == -1)
 		return -1;
-	o->locked = 1;
-	o->lock_taken = time(NULL);
-	o->locked_next = pop3_locked;
-	pop3_locked = o;
+	s->locked = 1;
+	s->lock_taken = time(NULL);
 	return 1;
 }
 
@@ -418,8 +407,8 @@ session_renew_lock(struct pop3_session *s)
 {
 	if (!s->locked || time(NULL) - s->lock_taken < POP3_LOCK_RENEW)
 		return 1;
-	if (store_lock_take(s->srv->store, s->lock_name,
-	    POP3_LOCK_LEASE) == -1)
+	if (store_lock_take_owner(s->srv->store, s->lock_name,
+	    POP3_LOCK_LEASE, s->lock_owner) == -1)
 		return -1;
 	s->lock_taken = time(NULL);
 	return 1;
@@ -428,19 +417,10 @@ session_renew_lock(struct pop3_session *s)
 static void
 session_release(struct pop3_session *s)
 {
-	struct pop3_session **pp;
-
-	if (s->locked) {
-		if (store_lock_release(s->srv->store, s->lock_name) == -1)
-			log_warnx("pop3 #%lu: releasing %s: %s", s->id,
-			    s->lock_name, err_msg());
-		for (pp = &pop3_locked; *pp != NULL; pp = &(*pp)->locked_next)
-			if (*pp == s) {
-				*pp = s->locked_next;
-				break;
-			}
-		s->locked_next = NULL;
-	}
+	if (s->locked && store_lock_release_owner(s->srv->store,
+	    s->lock_name, s->lock_owner) == -1)
+		log_warnx("pop3 #%lu: releasing %s: %s", s->id, s->lock_name,
+		    err_msg());
 	s->locked = 0;
 	pop3_maildrop_free(&s->md);
 }

@@ -16,6 +16,7 @@ struct lock_op {
 	unsigned	 lease;
 	unsigned	 count;
 	int		 force;
+	const char	*owner;		/* "" = the process */
 };
 
 /* A process that exited but is not reaped yet (a zombie) is gone. */
@@ -53,6 +54,7 @@ lock_decode(const MDB_val *k, const MDB_val *v, struct store_lock *l)
 	unpack_str(&u, l->host, sizeof(l->host));
 	l->since = (int64_t)unpack_u64(&u);
 	l->expires = (int64_t)unpack_u64(&u);
+	unpack_str(&u, l->owner, sizeof(l->owner));
 	if (unpack_done(&u, "lock") == -1)
 		return -1;
 	/* Stale: lease over, or its owner on this host is gone. */
@@ -74,9 +76,10 @@ lock_get(struct store_txn *t, const char *name, struct store_lock *l)
 }
 
 static int
-lock_mine(const struct store_lock *l)
+lock_mine(const struct store_lock *l, const char *owner)
 {
-	return l->pid == getpid() && strcmp(l->host, store_hostname()) == 0;
+	return l->pid == getpid() && strcmp(l->host, store_hostname()) == 0 &&
+	    strcmp(l->owner, owner) == 0;
 }
 
 static int
@@ -90,17 +93,19 @@ lock_take_txn(struct store_txn *t, void *ctx)
 
 	if ((rc = lock_get(t, op->name, &l)) == -1)
 		return -1;
-	if (rc == 1 && !l.stale && !lock_mine(&l))
-		return err_set(ERR_INUSE, "%s is locked by pid %d on %s since "
-		    "%lld seconds", op->name, (int)l.pid, l.host,
+	if (rc == 1 && !l.stale && !lock_mine(&l, op->owner))
+		return err_set(ERR_INUSE, "%s is locked by %s%spid %d on %s "
+		    "since %lld seconds", op->name, l.owner, l.owner[0] !=
+		    '\0' ? " of " : "", (int)l.pid, l.host,
 		    (long long)(now - l.since));
-	if (rc == 1 && lock_mine(&l) && !l.stale)
+	if (rc == 1 && lock_mine(&l, op->owner) && !l.stale)
 		since = l.since;
 	pack_init(&p);
 	pack_u32(&p, (uint32_t)getpid());
 	pack_str(&p, store_hostname());
 	pack_u64(&p, (uint64_t)since);
 	pack_u64(&p, (uint64_t)(now + op->lease));
+	pack_str(&p, op->owner);
 	rc = sdb_put(t, DB_LOCKS, op->name, strlen(op->name), p.buf, p.len,
 	    0);
 	pack_free(&p);
@@ -110,10 +115,19 @@ lock_take_txn(struct store_txn *t, void *ctx)
 int
 store_lock_take(struct store *st, const char *name, unsigned lease)
 {
-	struct lock_op op = { name, lease, 0, 0 };
+	return store_lock_take_owner(st, name, lease, "");
+}
+
+int
+store_lock_take_owner(struct store *st, const char *name, unsigned lease,
+    const char *owner)
+{
+	struct lock_op op = { name, lease, 0, 0, owner };
 
 	if (name[0] == '\0' || strlen(name) > STORE_LOCK_NAME_MAX)
 		return err_set(ERR_INVALID, "bad lock name");
+	if (strlen(owner) > STORE_LOCK_OWNER_MAX)
+		return err_set(ERR_INVALID, "bad lock owner");
 	if (lease == 0)
 		return err_set(ERR_INVALID, "a lock needs a lease");
 	return store_write(st, lock_take_txn, &op);
@@ -128,7 +142,7 @@ lock_release_txn(struct store_txn *t, void *ctx)
 
 	if ((rc = lock_get(t, op->name, &l)) != 1)
 		return rc;
-	if (!op->force && !lock_mine(&l))
+	if (!op->force && !lock_mine(&l, op->owner))
 		return 0;
 	return sdb_del(t, DB_LOCKS, op->name, strlen(op->name));
 }
@@ -136,7 +150,14 @@ lock_release_txn(struct store_txn *t, void *ctx)
 int
 store_lock_release(struct store *st, const char *name)
 {
-	struct lock_op op = { name, 0, 0, 0 };
+	return store_lock_release_owner(st, name, "");
+}
+
+int
+store_lock_release_owner(struct store *st, const char *name,
+    const char *owner)
+{
+	struct lock_op op = { name, 0, 0, 0, owner };
 
 	return store_write(st, lock_release_txn, &op);
 }
@@ -144,7 +165,7 @@ store_lock_release(struct store *st, const char *name)
 int
 store_lock_clear(struct store *st, const char *name)
 {
-	struct lock_op op = { name, 0, 0, 1 };
+	struct lock_op op = { name, 0, 0, 1, "" };
 
 	return store_write(st, lock_release_txn, &op);
 }
@@ -182,7 +203,7 @@ lock_clear_stale_txn(struct store_txn *t, void *ctx)
 int
 store_lock_clear_stale(struct store *st, unsigned *n_r)
 {
-	struct lock_op op = { NULL, 0, 0, 0 };
+	struct lock_op op = { NULL, 0, 0, 0, "" };
 	int rc;
 
 	rc = store_write(st, lock_clear_stale_txn, &op);
@@ -227,7 +248,7 @@ lock_take_many_guard(struct store_txn *t, void *ctx)
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
-		op = (struct lock_op){ m->names[i], m->lease, 0, 0 };
+		op = (struct lock_op){ m->names[i], m->lease, 0, 0, "" };
 		if (lock_take_txn(t, &op) == -1)
 			return -1;
 	}
@@ -260,7 +281,7 @@ lock_release_many_txn(struct store_txn *t, void *ctx)
 	size_t i;
 
 	for (i = 0; i < m->n; i++) {
-		op = (struct lock_op){ m->names[i], 0, 0, 0 };
+		op = (struct lock_op){ m->names[i], 0, 0, 0, "" };
 		if (lock_release_txn(t, &op) == -1)
 			return -1;
 	}

@@ -16,11 +16,13 @@
 
 #define STORE_LOCK_NAME_MAX	400
 #define STORE_LOCK_HOST_MAX	64
+#define STORE_LOCK_OWNER_MAX	64
 
 struct store_lock {
 	char	name[STORE_LOCK_NAME_MAX + 1];
 	pid_t	pid;
 	char	host[STORE_LOCK_HOST_MAX + 1];
+	char	owner[STORE_LOCK_OWNER_MAX + 1];	/* "" = the process */
 	int64_t	since;
 	int64_t	expires;
 	int	stale;		/* computed when read */
@@ -32,6 +34,15 @@ struct store_lock {
  * message names the holder), INVALID.
  */
 int	store_lock_take(struct store *, const char *name, unsigned lease);
+/*
+ * The same for one owner inside this process (a session: "pop3 #12"):
+ * another owner of the same process gets INUSE too.
+ */
+int	store_lock_take_owner(struct store *, const char *name,
+	    unsigned lease, const char *owner);
+/* Releases a lock this owner of this process holds.  1, or 0 not held. */
+int	store_lock_release_owner(struct store *, const char *name,
+	    const char *owner);
 /*
  * Takes every lock of names[0..n) for this process, or none: 1 all
  * taken, 0 one is held by another process (nothing taken; err INUSE

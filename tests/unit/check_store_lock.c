@@ -357,6 +357,31 @@ START_TEST(test_invalid_names)
 }
 END_TEST
 
+/* Two owners in one process (two POP3 sessions) exclude each other. */
+START_TEST(test_owners)
+{
+	int rc;
+
+	rc = store_lock_take_owner(st, "pop3:bob@example.test", 60, "s1");
+	ck_assert_msg(rc == 1, "owner s1 takes: %d %s", rc, err_msg());
+	rc = store_lock_take_owner(st, "pop3:bob@example.test", 60, "s2");
+	ck_assert_msg(rc == -1 && err_class() == ERR_INUSE &&
+	    strstr(err_msg(), "s1") != NULL, "owner s2 of the same process: "
+	    "%d %s", rc, err_msg());
+	rc = store_lock_take(st, "pop3:bob@example.test", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INUSE, "the process "
+	    "itself is another owner: %d", rc);
+	rc = store_lock_release_owner(st, "pop3:bob@example.test", "s2");
+	ck_assert_msg(rc == 0, "s2 cannot release s1's lock: %d", rc);
+	rc = store_lock_take_owner(st, "pop3:bob@example.test", 60, "s1");
+	ck_assert_msg(rc == 1, "s1 renews: %d", rc);
+	rc = store_lock_release_owner(st, "pop3:bob@example.test", "s1");
+	ck_assert_msg(rc == 1, "s1 releases: %d", rc);
+	rc = store_lock_take_owner(st, "pop3:bob@example.test", 60, "s2");
+	ck_assert_msg(rc == 1, "then s2 takes it: %d %s", rc, err_msg());
+}
+END_TEST
+
 static Suite *
 lock_suite(void)
 {
@@ -372,6 +397,7 @@ lock_suite(void)
 	tcase_add_test(tc, test_stale_lease_expired);
 	tcase_add_test(tc, test_clear_stale_and_clear);
 	tcase_add_test(tc, test_invalid_names);
+	tcase_add_test(tc, test_owners);
 	suite_add_tcase(s, tc);
 	return s;
 }
