@@ -253,11 +253,6 @@ conn_loop_run(void)
 	return 0;
 }
 
-int
-conn_shutting_down(void)
-{
-	return shutting_down;
-}
 
 void
 conn_shutdown(void)
@@ -617,11 +612,6 @@ conn_id(struct conn *c)
 	return c->id;
 }
 
-unsigned
-conn_count(void)
-{
-	return nconns;
-}
 
 int
 conn_write(struct conn *c, const void *data, size_t len)

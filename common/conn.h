@@ -58,7 +58,6 @@ int	conn_loop_run(void);
  * ends when none is left or after config shutdown_grace seconds.
  */
 void	conn_shutdown(void);
-int	conn_shutting_down(void);
 void	conn_loop_free(void);
 
 /* TLS ------------------------------------------------------------------- */
@@ -135,7 +134,5 @@ void	conn_busy(struct conn *);
 void	conn_idle(struct conn *);
 /* Closes after queued output is sent; on_close follows. */
 void	conn_close(struct conn *);
-/* Number of open connections. */
-unsigned conn_count(void);
 
 #endif

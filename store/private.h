@@ -39,10 +39,10 @@ struct login_cache;
 struct store {
 	MDB_env			*env;
 	MDB_dbi			 dbi[DB_COUNT];
-	char			*data_dir;
 	char			*path;
 	unsigned		 flags;
 	uint64_t		 mapsize;
+	unsigned		 access_grants;	/* access.c */
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;

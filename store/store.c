@@ -105,7 +105,6 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 
 	*r = NULL;
 	st = xcalloc(1, sizeof(*st));
-	st->data_dir = xstrdup(data_dir);
 	st->path = xasprintf("%s/store", data_dir);
 	st->flags = flags;
 	datafile = xasprintf("%s/data.mdb", st->path);
@@ -224,7 +223,6 @@ store_close(struct store **stp)
 	ZSTD_freeDCtx(st->dctx);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
-	free(st->data_dir);
 	free(st->path);
 	free(st);
 	*stp = NULL;
@@ -236,23 +234,8 @@ store_mapsize(struct store *st)
 	return st->mapsize;
 }
 
-const char *
-store_data_dir(struct store *st)
-{
-	return st->data_dir;
-}
 
-struct store *
-store_txn_store(struct store_txn *t)
-{
-	return t->st;
-}
 
-int
-store_txn_is_write(struct store_txn *t)
-{
-	return t->write;
-}
 
 /* Doubles the map; only valid with no transaction open in this process. */
 static int

@@ -42,8 +42,6 @@ void	store_close(struct store **);
 void	store_set_initial_mapsize(uint64_t);
 /* Current map size of an open store. */
 uint64_t store_mapsize(struct store *);
-/* The data dir this store was opened from. */
-const char *store_data_dir(struct store *);
 
 /*
  * A transaction body.  It returns -1 (err set) to abort, anything else to
@@ -74,9 +72,6 @@ int	store_read(struct store *, store_txn_fn *fn, void *ctx);
 int	store_batch_begin(struct store *);
 int	store_batch_commit(struct store *);
 void	store_batch_abort(struct store *);
-
-struct store *store_txn_store(struct store_txn *);
-int	store_txn_is_write(struct store_txn *);
 
 /*
  * The clock of the store (internal dates, over-quota times, lock leases).
