@@ -5,7 +5,8 @@
 #include "common/error.h"
 #include "private.h"
 
-#define ACCESS_IP_MAX	64
+#define ACCESS_IP_MAX		64
+#define ACCESS_EXPIRE_EVERY	256
 
 struct grant {
 	const char	*ip;
@@ -31,6 +32,14 @@ store_access_grant(struct store *st, const char *ip, unsigned minutes)
 
 	if (ip[0] == '\0' || strlen(ip) > ACCESS_IP_MAX)
 		return err_set(ERR_INVALID, "bad client address '%s'", ip);
+	/*
+	 * Every address that ever logged in would stay in the table: expired
+	 * ones are removed now and then (one scan per ACCESS_EXPIRE_EVERY
+	 * grants of this process), so it holds about the live ones.
+	 */
+	if (++st->access_grants % ACCESS_EXPIRE_EVERY == 0 &&
+	    store_access_expire(st, NULL) == -1)
+		return -1;
 	return store_write(st, access_grant_txn, &g);
 }
 

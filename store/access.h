@@ -10,7 +10,10 @@
 
 #include "store.h"
 
-/* Records ip (text form) as trusted for minutes from now (own txn). */
+/*
+ * Records ip (text form) as trusted for minutes from now (own txn); now
+ * and then it also removes expired entries.
+ */
 int	store_access_grant(struct store *, const char *ip, unsigned minutes);
 /* 1 when ip is trusted now, 0 not (expired entries count as absent). */
 int	store_access_check(struct store_txn *, const char *ip);
