@@ -40,10 +40,18 @@ store_address_normalize(const char *in, char *buf, int allow_catchall)
 	if (n == 0 || n > STORE_ADDRESS_MAX)
 		return err_set(ERR_INVALID, "'%.*s' is not an address (empty or "
 		    "too long)", (int)n, in);
-	/* The last '@' (or '#' when there is no '@') splits local@domain. */
-	at = memrchr(in, '@', n);
-	if (at == NULL)
-		at = memrchr(in, '#', n);
+	/*
+	 * The last '@' (or '#' when there is no '@') splits local@domain.
+	 * (A loop, not memrchr(): gcc 12 -O3 with UBSan wrongly proves `in`
+	 * NULL there and -Werror=nonnull fails the release build.)
+	 */
+	at = NULL;
+	for (i = n; i > 0 && at == NULL; i--)
+		if (in[i - 1] == '@')
+			at = in + i - 1;
+	for (i = n; i > 0 && at == NULL; i--)
+		if (in[i - 1] == '#')
+			at = in + i - 1;
 	if (at == NULL)
 		return err_set(ERR_INVALID, "'%.*s' is not an address: write "
 		    "user@domain", (int)n, in);
