@@ -458,6 +458,17 @@ smtp_data_feed(struct smtp_data *d, const char *in, size_t len, char *out,
 
 	for (i = 0; i < len && d->state != DS_END; i++) {
 		c = in[i];
+		/*
+		 * Line length as the old line reader saw it: every byte up
+		 * to the CRLF (the CR is taken back when the LF comes).
+		 */
+		if (c == '\n' && (d->state == DS_CR || d->state ==
+		    DS_DOT_CR)) {
+			if (d->linelen - 1 > SMTP_DATA_LINE_MAX)
+				d->toolong = 1;
+			d->linelen = 0;
+		} else if (++d->linelen > SMTP_DATA_LINE_MAX + 1)
+			d->toolong = 1;
 		switch (d->state) {
 		case DS_BOL:
 			if (c == '.') {

@@ -113,7 +113,9 @@ int	smtp_parse_bdat(const char *args, uint64_t *n_r, int *last_r);
  * there: "\n.\n", "\r.\r\n", "\n.\r\n" are message text).  A CR not
  * followed by LF, or an LF not preceded by CR, is kept and flagged: the
  * caller refuses such a message (no SMTP smuggling).  Bytes past max
- * are counted, not output, and flag toobig.
+ * are counted, not output, and flag toobig.  A line longer than
+ * SMTP_DATA_LINE_MAX (without its CRLF, with a stuffing dot) flags
+ * toolong; its bytes are still output (the caller refuses the message).
  */
 struct smtp_data {
 	uint64_t	 max;		/* largest message accepted */
@@ -121,8 +123,10 @@ struct smtp_data {
 	int		 toobig;	/* size went over max */
 	int		 bare_cr;	/* a CR without LF was seen */
 	int		 bare_lf;	/* an LF without CR was seen */
+	int		 toolong;	/* a line over SMTP_DATA_LINE_MAX */
 	int		 done;		/* the end line was seen */
 	int		 state;		/* private */
+	size_t		 linelen;	/* private: bytes of this line */
 };
 
 void	smtp_data_init(struct smtp_data *, uint64_t max);
