@@ -41,7 +41,6 @@
 #define CONN_LINGER_MS		50	/* re-check unsent TLS output */
 #define CONN_LINGER_MAX		100	/* ... at most this many times */
 #define CONN_IPTABLE_SIZE	1021
-#define CONN_RAW_PIECE		(64 * 1024)	/* on_bytes piece size */
 #define CONN_READ_SLACK		(64 * 1024)	/* input kept beyond a line */
 
 struct conn {
@@ -58,6 +57,7 @@ struct conn {
 						   more commands until they
 						   drain */
 	size_t			 raw_left;	/* bytes still for on_bytes */
+	int			 stream;	/* input goes to on_stream */
 	char			 peer[CONN_ADDR_MAX];
 	char			 lport[16];
 	int			 tls;
@@ -675,6 +675,21 @@ conn_lines(struct conn *c)
 		avail = evbuffer_get_length(in);
 		if (avail == 0)
 			break;
+		if (c->stream) {
+			/* SMTP DATA: raw pieces, the protocol says how much
+			 * it took (the rest follows the end of the data). */
+			n = avail < CONN_RAW_PIECE ? avail : CONN_RAW_PIECE;
+			p = (char *)evbuffer_pullup(in, (ssize_t)n);
+			c->busy = 1;
+			consumed = c->ops->on_stream(c, p, n);
+			if (!c->dead && c->bev != NULL)
+				evbuffer_drain(bufferevent_get_input(c->bev),
+				    consumed);
+			if (consumed < n && c->stream)
+				fatalx("conn %lu: on_stream took %zu of %zu "
+				    "bytes and stays on", c->id, consumed, n);
+			continue;
+		}
 		if (c->raw_left > 0) {
 			/* BDAT: counted bytes, not lines. */
 			n = avail < c->raw_left ? avail : c->raw_left;
@@ -801,6 +816,14 @@ conn_busy(struct conn *c)
 {
 	c->held = 1;
 	c->busy = 1;
+}
+
+void
+conn_read_stream(struct conn *c, int on)
+{
+	if (on && (c->ops == NULL || c->ops->on_stream == NULL))
+		fatalx("conn_read_stream without an on_stream callback");
+	c->stream = on;
 }
 
 void

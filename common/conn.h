@@ -21,6 +21,8 @@ struct config;
 #define CONN_OUT_HIGH	(256 * 1024)
 #define CONN_OUT_LOW	(64 * 1024)
 #define CONN_ADDR_MAX	64
+/* Largest piece given to on_bytes / on_stream. */
+#define CONN_RAW_PIECE	(64 * 1024)
 
 struct conn_ops {
 	/* A complete line (without CRLF/LF; NUL bytes possible). */
@@ -43,6 +45,13 @@ struct conn_ops {
 	 */
 	void	(*on_bytes)(struct conn *, const char *data, size_t len,
 		    int last);
+	/*
+	 * Raw input while conn_read_stream() is on (SMTP DATA): pieces of
+	 * at most CONN_RAW_PIECE bytes as they arrive; returns how many it
+	 * took.  Taking fewer is only allowed after turning the stream off
+	 * (the rest is then cut into lines again).
+	 */
+	size_t	(*on_stream)(struct conn *, const char *data, size_t len);
 };
 
 /* Loop ------------------------------------------------------------------ */
@@ -114,6 +123,13 @@ void	conn_set_line_max(struct conn *, size_t);
  * lines (SMTP BDAT).
  */
 void	conn_read_bytes(struct conn *, size_t n);
+/*
+ * on (1): input goes to on_stream instead of being cut into lines, and
+ * at most CONN_RAW_PIECE bytes plus the line limit are buffered, so a
+ * line without an end costs no memory here; off (0): lines again.  May
+ * be called from on_line and on_stream.
+ */
+void	conn_read_stream(struct conn *, int on);
 /* Bytes waiting to be sent. */
 size_t	conn_out_pending(struct conn *);
 /* Stops/resumes line callbacks (e.g. while a reply is streamed). */
