@@ -49,6 +49,7 @@
 #define CONFIG_SMTPD_MAX_HOPS		50
 #define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
 #define CONFIG_SMTPD_MEMORY_LIMIT	(512U * 1024 * 1024)
+#define CONFIG_SMTPD_SPOOL_THRESHOLD	(1024U * 1024)
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 
 /*
@@ -131,6 +132,7 @@ enum {
 	CK_SMTPD_TRUSTED,
 	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_SMTPD_MEMORY_LIMIT,
+	CK_SMTPD_SPOOL_THRESHOLD,
 	CK_COUNT
 };
 
@@ -199,6 +201,8 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    "commands") },
 	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_UINT,
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
+	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_UINT,
+	    CK_UINT(smtpd_spool_threshold, 0, 1073741824, "bytes") },
 };
 
 
@@ -279,6 +283,7 @@ config_file_defaults(struct config *c)
 	c->smtpd_max_hops = CONFIG_SMTPD_MAX_HOPS;
 	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
 	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
+	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
 }
 
 void

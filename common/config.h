@@ -88,6 +88,10 @@ struct config {
 	unsigned smtpd_max_bad_commands; /* max_bad_commands = 20 */
 	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
 					   messages being received, in all */
+	unsigned smtpd_spool_threshold;	/* spool_threshold = 1048576: a
+					   message past it, or past
+					   memory_limit, goes to an unlinked
+					   file in data_dir; 0 never */
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];

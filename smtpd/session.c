@@ -1,11 +1,19 @@
 /*
  * session.c - one SMTP or LMTP conversation.
  *
- * Lines come from the conn one at a time; in DATA they are fed to the
- * pure decoder (parse.c) with the CRLF the conn took off, so that the
- * decoder sees the exact stream.  The conn runs in CRLF-only mode: a
- * bare LF or CR stays inside a line and can never end the data.  BDAT
- * chunks come as counted bytes (conn_read_bytes()).
+ * Commands come from the conn one line at a time.  DATA comes as a raw
+ * stream (conn_read_stream()) fed to the pure decoder (parse.c), which
+ * ends it only at CRLF "." CRLF; the bytes after the end go back to the
+ * line reader.  BDAT chunks come as counted bytes (conn_read_bytes()).
+ *
+ * Memory: a message being received is kept in memory only while it is
+ * under [smtpd] spool_threshold and the reservation of all sessions
+ * together (smtp_inflight) stays within memory_limit; past either it goes
+ * on in an unlinked file in data_dir, which is mapped for the delivery.
+ * Room is reserved before bytes are copied, so the limit holds at every
+ * moment.  With no spool file (spool_threshold = 0, or the file cannot be
+ * written) the rest of the message is read and thrown away and the end of
+ * data is answered 452 4.3.1.
  *
  * A finished message is not delivered at once: it joins the pending list
  * and a zero-delay event delivers every message that finished in this
@@ -18,7 +26,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,9 +51,10 @@
 #include "smtpd/session.h"
 
 /*
- * Bytes of messages being received, all sessions together: above
- * [smtpd] memory_limit a new DATA or BDAT is answered 452 4.3.1, so many
- * clients sending large messages at once cannot exhaust memory.
+ * Bytes of memory reserved for messages being received (and waiting for
+ * their delivery), all sessions together: never above [smtpd]
+ * memory_limit, so many clients sending large messages at once cannot
+ * exhaust memory.
  */
 static size_t smtp_inflight;
 
@@ -94,10 +106,16 @@ struct smtp_session {
 	struct deliver_rcpt	*rcpts;
 	size_t			 nrcpts, rcpts_cap;
 	char			*msg;		/* Received: + message */
-	size_t			 msglen, msgcap;
+	size_t			 msglen;
+	size_t			 msgcap;	/* reserved in smtp_inflight */
+	int			 spool_fd;	/* -1, or the message is here */
+	uint64_t		 spool_len;
+	void			*spool_map;	/* the file, for delivery */
+	int			 noroom;	/* out of room: 452 at the end */
+	const char		*mdata;		/* the whole message, at the */
+	size_t			 mlen;		/* end (session_msg_ready) */
 	size_t			 hdrlen;	/* our Received: */
 	struct smtp_data	 data;
-	int			 data_toolong;	/* a line over the limit */
 	/* BDAT */
 	uint64_t		 bdat_size;
 	int			 bdat_toobig;
@@ -143,10 +161,15 @@ static int	session_domain_txn(struct store_txn *, void *);
 static int	session_sender_ok(struct smtp_session *, const char *);
 static void	session_hello(struct smtp_session *, const struct smtp_cmd *,
 		    int);
-static void	session_msg_room(struct smtp_session *, size_t);
-static void	session_msg_begin(struct smtp_session *);
-static void	session_data_line(struct smtp_session *, const char *,
+static int	session_msg_room(struct smtp_session *, size_t);
+static int	session_spool_open(struct smtp_session *);
+static int	session_spool_write(struct smtp_session *, const char *,
 		    size_t);
+static void	session_msg_noroom(struct smtp_session *, const char *);
+static void	session_msg_put(struct smtp_session *, const char *, size_t);
+static void	session_msg_free(struct smtp_session *);
+static int	session_msg_ready(struct smtp_session *);
+static void	session_msg_begin(struct smtp_session *);
 static void	session_data_end(struct smtp_session *);
 static void	session_tx_fail(struct smtp_session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
@@ -176,6 +199,7 @@ static void	session_on_timeout(struct conn *);
 static void	session_on_shutdown(struct conn *);
 static void	session_on_close(struct conn *);
 static void	session_on_bytes(struct conn *, const char *, size_t, int);
+static size_t	session_on_stream(struct conn *, const char *, size_t);
 
 static smtp_cmd_fn cmd_helo, cmd_ehlo, cmd_lhlo, cmd_starttls, cmd_auth,
 	cmd_mail, cmd_rcpt, cmd_data, cmd_bdat, cmd_rset, cmd_noop, cmd_quit,
@@ -211,6 +235,7 @@ static const struct conn_ops session_ops = {
 	.on_shutdown = session_on_shutdown,
 	.on_close = session_on_close,
 	.on_bytes = session_on_bytes,
+	.on_stream = session_on_stream,
 };
 
 /*
@@ -388,16 +413,14 @@ session_reset_tx(struct smtp_session *s)
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpts = s->rcpts_cap = 0;
-	free(s->msg);
-	smtp_inflight -= s->msgcap;
-	s->msg = NULL;
-	s->msglen = s->msgcap = s->hdrlen = 0;
+	session_msg_free(s);
+	s->noroom = 0;
+	s->hdrlen = 0;
 	s->sender[0] = '\0';
 	s->txid[0] = '\0';
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->job, 0, sizeof(s->job));
 	memset(&s->data, 0, sizeof(s->data));
-	s->data_toolong = 0;
 	s->bdat_size = 0;
 	s->bdat_toobig = 0;
 }
@@ -968,26 +991,190 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	conn_printf(s->conn, "%d %s\r\n", r.code, r.text);
 }
 
-/* Makes room for n more bytes of message. */
-static void
+/*
+ * Makes room in memory for n more bytes of message: 1 done, 0 not (the
+ * message would pass spool_threshold, or memory_limit would be passed).
+ * The buffer doubles, but never past spool_threshold, and when doubling
+ * does not fit in the limit it grows by just what is needed.
+ */
+static int
 session_msg_room(struct smtp_session *s, size_t n)
 {
-	size_t cap = s->msgcap;
+	const struct config *cf = s->srv->config;
+	size_t want = s->msglen + n, cap = s->msgcap;
 
-	if (s->msglen + n <= cap)
-		return;
-	while (s->msglen + n > cap)
+	if (want <= cap)
+		return 1;
+	if (cf->smtpd_spool_threshold > 0 && want > cf->smtpd_spool_threshold)
+		return 0;
+	while (want > cap)
 		cap = cap < 4096 ? 4096 : cap * 2;
+	if (cf->smtpd_spool_threshold > 0 && cap > cf->smtpd_spool_threshold)
+		cap = cf->smtpd_spool_threshold;
+	if (smtp_inflight + (cap - s->msgcap) > cf->smtpd_memory_limit)
+		cap = want;
+	if (smtp_inflight + (cap - s->msgcap) > cf->smtpd_memory_limit)
+		return 0;
 	s->msg = xreallocarray(s->msg, cap, 1);
 	smtp_inflight += cap - s->msgcap;
 	s->msgcap = cap;
+	return 1;
 }
 
-/* 1 when there is room for one more message in memory. */
+/*
+ * An unlinked file in data_dir takes the message from here on (what is
+ * in memory so far is written to it and the memory given back).  0 done,
+ * -1 error (logged).
+ */
+static int
+session_spool_open(struct smtp_session *s)
+{
+	const char *dir = s->srv->config->data_dir;
+	char path[PATH_MAX];
+	int fd = -1;
+
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (fd == -1) {
+		/* A file system without O_TMPFILE: make one, unlink it. */
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+		    "smtpd-spool.XXXXXX") < sizeof(path) &&
+		    (fd = mkostemp(path, O_CLOEXEC)) != -1)
+			unlink(path);
+	}
+	if (fd == -1) {
+		log_warn("smtp #%lu: cannot make a spool file in %s", s->id,
+		    dir);
+		return -1;
+	}
+	s->spool_fd = fd;
+	s->spool_len = 0;
+	if (session_spool_write(s, s->msg, s->msglen) == -1)
+		return -1;
+	free(s->msg);
+	smtp_inflight -= s->msgcap;
+	s->msg = NULL;
+	s->msglen = s->msgcap = 0;
+	log_debug("smtp #%lu: message id=%s spooled to a file", s->id,
+	    s->txid);
+	return 0;
+}
+
+/* 0 written, -1 error (logged). */
+static int
+session_spool_write(struct smtp_session *s, const char *data, size_t len)
+{
+	ssize_t w;
+
+	while (len > 0) {
+		if ((w = write(s->spool_fd, data, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("smtp #%lu: writing the spool file", s->id);
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+		s->spool_len += (uint64_t)w;
+	}
+	return 0;
+}
+
+/*
+ * The message cannot be kept: the rest is read and thrown away, the end
+ * of data is answered 452 4.3.1.  Its memory is given back at once.
+ */
+static void
+session_msg_noroom(struct smtp_session *s, const char *why)
+{
+	log_warnx("smtp #%lu: message id=%s: %s (%zu bytes of messages in "
+	    "memory): 452 at its end", s->id, s->txid, why, smtp_inflight);
+	session_msg_free(s);
+	s->noroom = 1;
+}
+
+/* Appends message bytes: in memory while there is room, else spooled. */
+static void
+session_msg_put(struct smtp_session *s, const char *data, size_t len)
+{
+	if (s->noroom || len == 0)
+		return;
+	if (s->spool_fd == -1) {
+		if (session_msg_room(s, len)) {
+			memcpy(s->msg + s->msglen, data, len);
+			s->msglen += len;
+			return;
+		}
+		if (s->srv->config->smtpd_spool_threshold == 0) {
+			session_msg_noroom(s, "over memory_limit");
+			return;
+		}
+		if (session_spool_open(s) == -1) {
+			session_msg_noroom(s, "no spool file");
+			return;
+		}
+	}
+	if (session_spool_write(s, data, len) == -1)
+		session_msg_noroom(s, "spool file not written");
+}
+
+/* Forgets the message bytes and gives their room back. */
+static void
+session_msg_free(struct smtp_session *s)
+{
+	free(s->msg);
+	smtp_inflight -= s->msgcap;
+	s->msg = NULL;
+	s->msglen = s->msgcap = 0;
+	if (s->spool_map != NULL)
+		munmap(s->spool_map, s->spool_len);
+	s->spool_map = NULL;
+	if (s->spool_fd != -1)
+		close(s->spool_fd);
+	s->spool_fd = -1;
+	s->spool_len = 0;
+	s->mdata = NULL;
+	s->mlen = 0;
+}
+
+/*
+ * The whole message in one piece (mdata, mlen): the memory buffer, or
+ * the spool file mapped read-only (the store reads it from the page
+ * cache).  1 ready; 0 refused and answered.
+ */
+static int
+session_msg_ready(struct smtp_session *s)
+{
+	void *p;
+
+	if (s->spool_fd == -1) {
+		s->mdata = s->msg;
+		s->mlen = s->msglen;
+		return 1;
+	}
+	if (s->spool_len > SIZE_MAX ||
+	    (p = mmap(NULL, (size_t)s->spool_len, PROT_READ, MAP_SHARED,
+	    s->spool_fd, 0)) == MAP_FAILED) {
+		log_warn("smtp #%lu: cannot map the spool file", s->id);
+		session_tx_fail(s, "451 4.3.0 Error: local error in "
+		    "processing");
+		return 0;
+	}
+	s->spool_map = p;
+	s->mdata = p;
+	s->mlen = (size_t)s->spool_len;
+	return 1;
+}
+
+/* 1 when a new message may start while spooling is off (memory left). */
 static int
 session_inflight_ok(struct smtp_session *s)
 {
-	if (smtp_inflight <= s->srv->config->smtpd_memory_limit)
+	const struct config *cf = s->srv->config;
+
+	if (cf->smtpd_spool_threshold > 0 ||
+	    smtp_inflight < cf->smtpd_memory_limit)
 		return 1;
 	log_warnx("smtp #%lu: %zu bytes of messages in memory: 452", s->id,
 	    smtp_inflight);
@@ -1004,6 +1191,7 @@ session_msg_begin(struct smtp_session *s)
 {
 	const struct config *cf = s->srv->config;
 	char date[64], proto[16], fmt_for[DELIVER_ADDR_MAX + 16] = "";
+	char hdr[1024 + sizeof(fmt_for)];
 	struct tm tm;
 	time_t now = time(NULL);
 	int n;
@@ -1017,15 +1205,17 @@ session_msg_begin(struct smtp_session *s)
 	if (s->nrcpts == 1)
 		snprintf(fmt_for, sizeof(fmt_for), "\r\n\tfor <%s>",
 		    s->rcpts[0].addr);
-	session_msg_room(s, 1024 + sizeof(fmt_for));
-	n = snprintf(s->msg, s->msgcap, "Received: from %s ([%s%s])\r\n"
+	session_msg_free(s);
+	s->noroom = 0;
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s%s])\r\n"
 	    "\tby %s (Vellum) with %s id %s%s;\r\n\t%s\r\n",
 	    s->helo[0] != '\0' ? s->helo : "unknown",
 	    strchr(s->ip, ':') != NULL ? "IPv6:" : "", s->ip, cf->hostname,
 	    proto, s->txid, fmt_for, date);
-	if (n < 0 || (size_t)n >= s->msgcap)
+	if (n < 0 || (size_t)n >= sizeof(hdr))
 		fatalx("smtp: Received: header does not fit");
-	s->msglen = s->hdrlen = (size_t)n;
+	session_msg_put(s, hdr, (size_t)n);
+	s->hdrlen = (size_t)n;
 }
 
 static void
@@ -1042,34 +1232,39 @@ cmd_data(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	session_msg_begin(s);
 	smtp_data_init(&s->data, s->srv->config->smtpd_max_message_size);
-	s->data_toolong = 0;
 	session_enter_state(s, SMTP_S_DATA);
 	conn_printf(s->conn, "354 End data with <CR><LF>.<CR><LF>\r\n");
-	conn_set_line_max(s->conn, SMTP_DATA_LINE_MAX);
-	/* The message's lines are one command: a shutdown waits for it. */
+	/*
+	 * The message is a byte stream up to its end: no line of it waits
+	 * whole in a buffer.  It is one command: a shutdown waits for it.
+	 */
+	conn_read_stream(s->conn, 1);
 	conn_busy(s->conn);
 }
 
-/* A line of DATA, with the CRLF the conn took off fed back. */
-static void
-session_data_line(struct smtp_session *s, const char *line, size_t len)
+/* Bytes after DATA; returns how many were message (up to its end). */
+static size_t
+session_on_stream(struct conn *c, const char *data, size_t len)
 {
+	static char out[SMTP_DATA_OUT_MAX(CONN_RAW_PIECE)];
+	struct smtp_session *s = conn_ctx(c);
 	size_t olen, used;
+	int end;
 
-	/* Over the limit the decoder only counts: no room is needed. */
-	if (!s->data.toobig)
-		session_msg_room(s, SMTP_DATA_OUT_MAX(len) +
-		    SMTP_DATA_OUT_MAX(2));
-	/* The end can only come with the CRLF: a line holds none. */
-	smtp_data_feed(&s->data, line, len, s->msg + s->msglen, &olen, &used);
-	s->msglen += olen;
-	if (smtp_data_feed(&s->data, "\r\n", 2, s->msg + s->msglen, &olen,
-	    &used) == 1) {
-		s->msglen += olen;
+	if (s->closing)
+		return len;
+	if (s->state != SMTP_S_DATA)
+		fatalx("smtp #%lu: DATA stream in state %s", s->id,
+		    session_state_name(s->state));
+	if (len > CONN_RAW_PIECE)
+		len = CONN_RAW_PIECE;
+	end = smtp_data_feed(&s->data, data, len, out, &olen, &used);
+	session_msg_put(s, out, olen);
+	if (end) {
+		conn_read_stream(c, 0);
 		session_data_end(s);
-		return;
 	}
-	s->msglen += olen;
+	return used;
 }
 
 /*
@@ -1100,8 +1295,8 @@ session_tx_fail(struct smtp_session *s, const char *fmt, ...)
 static int
 session_hops_ok(struct smtp_session *s)
 {
-	unsigned hops = smtp_count_received(s->msg + s->hdrlen,
-	    s->msglen - s->hdrlen);
+	unsigned hops = smtp_count_received(s->mdata + s->hdrlen,
+	    s->mlen - s->hdrlen);
 
 	if (hops < s->srv->config->smtpd_max_hops)
 		return 1;
@@ -1114,13 +1309,12 @@ session_hops_ok(struct smtp_session *s)
 static void
 session_data_end(struct smtp_session *s)
 {
-	conn_set_line_max(s->conn, SMTP_LINE_MAX);
 	if (s->data.toobig) {
 		session_tx_fail(s, "552 5.3.4 Error: message too big (over %u "
 		    "bytes)", s->srv->config->smtpd_max_message_size);
 		goto refused;
 	}
-	if (s->data_toolong) {
+	if (s->data.toolong) {
 		session_tx_fail(s, "554 5.6.0 Error: a line of the message is "
 		    "longer than %d bytes", SMTP_DATA_LINE_MAX);
 		goto refused;
@@ -1131,7 +1325,12 @@ session_data_end(struct smtp_session *s)
 		    "<CR>");
 		goto refused;
 	}
-	if (!session_hops_ok(s))
+	if (s->noroom) {
+		session_tx_fail(s, "452 4.3.1 Error: insufficient system "
+		    "storage, try again later");
+		goto refused;
+	}
+	if (!session_msg_ready(s) || !session_hops_ok(s))
 		goto refused;
 	/* session_submit() pauses the conn until the delivery is answered;
 	 * conn_resume() then ends the command. */
@@ -1188,11 +1387,8 @@ session_on_bytes(struct conn *c, const char *data, size_t len, int last)
 		s->bdat_size += len;
 		if (s->bdat_size > max)
 			s->bdat_toobig = 1;
-		if (!s->bdat_toobig) {
-			session_msg_room(s, len);
-			memcpy(s->msg + s->msglen, data, len);
-			s->msglen += len;
-		}
+		if (!s->bdat_toobig)
+			session_msg_put(s, data, len);
 	}
 	if (last)
 		session_chunk_end(s);
@@ -1217,12 +1413,22 @@ session_chunk_end(struct smtp_session *s)
 			    s->srv->config->smtpd_max_message_size);
 		return;
 	}
+	if (s->noroom) {
+		/* As for a message too big: refused chunk by chunk. */
+		if (s->chunk_last)
+			session_tx_fail(s, "452 4.3.1 Error: insufficient "
+			    "system storage, try again later");
+		else
+			conn_printf(s->conn, "452 4.3.1 Error: insufficient "
+			    "system storage, try again later\r\n");
+		return;
+	}
 	if (!s->chunk_last) {
 		conn_printf(s->conn, "250 2.0.0 %" PRIu64 " octets received\r\n",
 		    s->bdat_size);
 		return;
 	}
-	if (!session_hops_ok(s))
+	if (!session_msg_ready(s) || !session_hops_ok(s))
 		return;
 	session_submit(s);
 }
@@ -1270,8 +1476,8 @@ static void
 session_submit(struct smtp_session *s)
 {
 	s->job.sender = s->sender;
-	s->job.data = s->msg;
-	s->job.len = s->msglen;
+	s->job.data = s->mdata;
+	s->job.len = s->mlen;
 	s->job.rcpts = s->rcpts;
 	s->job.nrcpts = s->nrcpts;
 	s->job.all_or_nothing = !s->lmtp;
@@ -1328,8 +1534,8 @@ group_remove(struct smtp_session *s)
 }
 
 /*
- * Delivers up to SMTP_GROUP_MAX waiting messages in one deliver_run()
- * (one durable commit), then answers each session.
+ * Delivers up to SMTP_GROUP_MAX waiting messages (SMTP_GROUP_BYTES) in
+ * one deliver_run() (one durable commit), then answers each session.
  */
 static void
 group_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -1337,9 +1543,12 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
 	struct deliver_job *jobs[SMTP_GROUP_MAX];
 	struct timeval now, age;
-	size_t n = 0, i;
+	size_t n = 0, i, bytes = 0;
 
 	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
+		if (n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
+			break;
+		bytes += s->job.len;
 		pend_head = s->pend_next;
 		if (pend_head == NULL)
 			pend_tail = NULL;
@@ -1409,7 +1618,7 @@ session_answer(struct smtp_session *s)
 			bad = &s->rcpts[i];
 	log_info("smtp #%lu: message id=%s from=<%s> size=%zu rcpts=%zu "
 	    "delivered=%d result=%d %s", s->id, s->txid, s->sender,
-	    s->msglen - s->hdrlen, s->nrcpts, s->job.delivered,
+	    s->mlen - s->hdrlen, s->nrcpts, s->job.delivered,
 	    bad != NULL ? bad->code : 250, bad != NULL ? bad->text :
 	    "2.0.0 Ok");
 	if (s->lmtp) {
@@ -1448,16 +1657,14 @@ session_on_line(struct conn *c, const char *line, size_t len)
 	if (s->closing)
 		return;
 	switch (s->state) {
-	case SMTP_S_DATA:
-		session_data_line(s, line, len);
-		return;
 	case SMTP_S_SASL:
 		session_sasl_line(s, line, len);
 		return;
-	case SMTP_S_WAIT:
-		/* The conn is paused meanwhile: a bug, not input. */
-		log_warnx("smtp #%lu: a line while waiting for delivery "
-		    "(ignored)", s->id);
+	case SMTP_S_DATA:	/* the conn streams meanwhile */
+	case SMTP_S_WAIT:	/* the conn is paused meanwhile */
+		/* A bug, not input. */
+		log_warnx("smtp #%lu: a line in state %s (ignored)", s->id,
+		    session_state_name(s->state));
 		return;
 	default:
 		break;
@@ -1491,10 +1698,6 @@ session_on_toolong(struct conn *c)
 	if (s->closing)
 		return;
 	switch (s->state) {
-	case SMTP_S_DATA:
-		/* Skipped up to its CRLF: refuse the message at its end. */
-		s->data_toolong = 1;
-		return;
 	case SMTP_S_SASL:
 		auth_free(&s->sasl);
 		session_enter_state(s, SMTP_S_HELO);
@@ -1567,6 +1770,7 @@ session_accept(struct conn *c, struct smtp_server *srv, int lmtp)
 	s->id = conn_id(c);
 	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer(c));
 	s->state = SMTP_S_INIT;
+	s->spool_fd = -1;
 	conn_set_ops(c, &session_ops, s);
 	log_info("smtp #%lu: connect from %s port %s%s%s", s->id, s->ip,
 	    conn_local_port(c), conn_is_tls(c) ? " tls" : "",

@@ -23,6 +23,13 @@ struct store;
 
 /* Messages delivered by one deliver_run() call at most. */
 #define SMTP_GROUP_MAX		256
+/*
+ * ... and message bytes (one message alone may be larger): hashing,
+ * compressing and the write transaction hold about twice a group's bytes
+ * in memory, so many large messages ending at once are stored one group
+ * after the other.
+ */
+#define SMTP_GROUP_BYTES	(16 * 1024 * 1024)
 /* A message whose recipients' locks are held elsewhere is retried... */
 #define SMTP_BUSY_RETRY_MS	5
 /* ... for at most this long, then answered 451 4.2.0. */
