@@ -601,6 +601,29 @@ djob_fits(struct store_txn *t, struct djob *d, struct deliver_rcpt **bad_r)
 	return 1;
 }
 
+/*
+ * Whether a local target's account is gone or disabled since RCPT: 1
+ * all there, 0 not (*bad_r says whose), -1 error.
+ */
+static int
+djob_all_there(struct store_txn *t, struct djob *d,
+    struct deliver_rcpt **bad_r)
+{
+	struct store_user u;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < d->ntargets; i++) {
+		if ((rc = store_user_get(t, d->targets[i].user_id, &u)) == -1)
+			return -1;
+		if (rc == 0 || u.disabled) {
+			*bad_r = d->targets[i].r;
+			return 0;
+		}
+	}
+	return 1;
+}
+
 static int
 djob_store(struct store_txn *t, struct djob *d)
 {
@@ -618,6 +641,24 @@ djob_store(struct store_txn *t, struct djob *d)
 			rcpt_reply(&job->rcpts[i], 550, DELIVER_UNKNOWN_FMT,
 			    job->rcpts[i].addr);
 	if (job->all_or_nothing) {
+		/*
+		 * SMTP has one reply for all: a recipient that can no longer
+		 * be delivered must not turn into a bounce for mail the others
+		 * got.  451 for the whole message, nothing stored (no queued
+		 * forwards either): the client's retry gets the new answer
+		 * for that recipient at RCPT.
+		 */
+		if ((rc = djob_all_there(t, d, &bad)) == -1)
+			return -1;
+		if (rc == 0) {
+			for (i = 0; i < job->nrcpts; i++)
+				if (rcpt_wanted(&job->rcpts[i]))
+					rcpt_reply(&job->rcpts[i], 451,
+					    "4.1.1 <%s>: Recipient address "
+					    "no longer available; try again "
+					    "later", bad->addr);
+			return 0;
+		}
 		if ((rc = djob_fits(t, d, &bad)) == -1)
 			return -1;
 		if (rc == 0) {

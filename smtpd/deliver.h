@@ -101,8 +101,12 @@ struct deliver_job {
  * recipient's code/text are set: 250 2.0.0 Ok, 452 4.2.2 Mailbox full
  * (the account is marked over quota), 550 5.1.1 (disabled since it was
  * resolved), 451 4.3.0 (store error).  With all_or_nothing, when any
- * recipient cannot take the message nothing is stored for anyone and
- * every recipient gets that reply.  A job whose locks are held by another
+ * recipient cannot take the message nothing is stored for anyone (no
+ * forward is queued either) and every recipient gets that reply: 451
+ * 4.1.1 when a mailbox a recipient resolved to was deleted or disabled
+ * since (SMTP's one reply must not say 550 for mail others got), 452
+ * 4.2.2 when one is full.  Without it (LMTP) such a recipient gets 550
+ * 5.1.1 and the others are delivered.  A job whose locks are held by another
  * process is not run: busy is set and nothing else changes.  Returns 0,
  * or -1 when the commit failed (every recipient then has 451).
  */
