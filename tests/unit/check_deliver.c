@@ -1,7 +1,8 @@
 /*
  * check_deliver.c - the delivery pipeline (smtpd/deliver.c): routing
  * rules, quota and over-quota disablement, per-recipient prefixes that
- * keep the rest deduplicated, group commit, busy delivery locks.
+ * keep the rest deduplicated, group commit, busy delivery locks, a
+ * recipient gone between RCPT and the end of data (SMTP 451 4.1.1).
  */
 #include <check.h>
 #include <signal.h>
@@ -297,6 +298,95 @@ START_TEST(test_delivery_prefix_dedup_and_queue)
 }
 END_TEST
 
+static int
+gone_fn(struct store_txn *t, void *ctx)
+{
+	struct store_user *u = ctx;
+
+	if (u->disabled)
+		return store_user_update(t, u);
+	return store_user_del(t, u->id);
+}
+
+/*
+ * bob, carol and a forward resolved (RCPT answered 250), then carol
+ * deleted (how 0) or disabled (how 1) before the message is delivered.
+ */
+static void
+gone_case(int how, int all_or_nothing)
+{
+	static const char *const to[] = { "bob@example.test",
+	    "carol@example.test", "fwd@example.test" };
+	struct deliver_rcpt rcpts[3];
+	struct deliver_job job, *jobs[1] = { &job };
+	struct store_user carol;
+	void *data;
+	size_t len, i;
+	int queued = 0, rc;
+
+	route("fwd@example.test", "someone@remote.test", NULL);
+	for (i = 0; i < 3; i++)
+		resolve(to[i], 0, &rcpts[i]);
+	carol = user("carol@example.test");
+	carol.disabled = how;
+	ck_assert_int_ne(store_write(st, gone_fn, &carol), -1);
+	memset(&job, 0, sizeof(job));
+	job.sender = "sender@remote.test";
+	job.data = msg;
+	job.len = sizeof(msg) - 1;
+	job.rcpts = rcpts;
+	job.nrcpts = 3;
+	job.all_or_nothing = all_or_nothing;
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs, 1), 0);
+	rc = tu_read(st, tu_inbox(st, user("bob@example.test").id), 1, &data,
+	    &len);
+	if (rc == 1)
+		free(data);
+	ck_assert_int_eq(store_read(st, queue_fn, &queued), 0);
+	if (all_or_nothing) {
+		/* SMTP: one reply for all, and it must not be a bounce. */
+		for (i = 0; i < 3; i++)
+			ck_assert_msg(rcpts[i].code == 451 &&
+			    strncmp(rcpts[i].text, "4.1.1 <carol@example.test>",
+			    26) == 0, "%s: %d %s", to[i], rcpts[i].code,
+			    rcpts[i].text);
+		ck_assert_int_eq(job.delivered, 0);
+		ck_assert_msg(rc == 0, "bob got a copy after the 451");
+		ck_assert_msg(queued == 0, "forward queued after the 451: %d",
+		    queued);
+	} else {
+		/* LMTP: per recipient. */
+		ck_assert_msg(rcpts[0].code == 250 && rcpts[1].code == 550 &&
+		    rcpts[2].code == 250, "LMTP replies %d %d %d",
+		    rcpts[0].code, rcpts[1].code, rcpts[2].code);
+		ck_assert_int_eq(job.delivered, 2);
+		ck_assert_msg(rc == 1, "bob has no copy");
+		ck_assert_int_eq(queued, 1);
+	}
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+	for (i = 0; i < 3; i++)
+		deliver_rcpt_clear(&rcpts[i]);
+}
+
+START_TEST(test_rcpt_gone_smtp_deleted)
+{
+	gone_case(0, 1);
+}
+END_TEST
+
+START_TEST(test_rcpt_gone_smtp_disabled)
+{
+	gone_case(1, 1);
+}
+END_TEST
+
+START_TEST(test_rcpt_gone_lmtp)
+{
+	gone_case(0, 0);
+}
+END_TEST
+
 START_TEST(test_one_copy_per_user)
 {
 	static const char *const to[] = { "sales@example.test",
@@ -444,6 +534,9 @@ deliver_suite(void)
 	tcase_add_test(tc, test_delivery_prefix_dedup_and_queue);
 	tcase_add_test(tc, test_quota_all_or_nothing_and_grace);
 	tcase_add_test(tc, test_group_commit_and_busy);
+	tcase_add_test(tc, test_rcpt_gone_smtp_deleted);
+	tcase_add_test(tc, test_rcpt_gone_smtp_disabled);
+	tcase_add_test(tc, test_rcpt_gone_lmtp);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -520,6 +520,49 @@ START_TEST(test_data_size)
 }
 END_TEST
 
+/*
+ * A line of SMTP_DATA_LINE_MAX bytes (a stuffing dot counts, the CRLF
+ * does not) is fine, one byte more flags toolong; bare CR/LF count as line
+ * bytes.  The flag is the same however the stream is cut.
+ */
+static void
+line_case(size_t n, const char *lead, int want)
+{
+	static const size_t cuts[] = { 1, 2, 3, 1000, 70000, 1048575,
+	    1048576, 1048577, 1048578 };
+	size_t len = strlen(lead) + n + 7, k, nc = 0;
+	char *in = xmalloc(len + 1);
+	struct decoded r;
+
+	snprintf(in, len + 1, "%s", lead);
+	memset(in + strlen(lead), 'x', n);
+	memcpy(in + strlen(lead) + n, "\r\n.\r\nQ", 7);
+	for (k = 0; k < sizeof(cuts) / sizeof(cuts[0]); k++)
+		if (cuts[k] < len - 1)
+			nc = k + 1;
+	decode(in, len - 1, NOLIMIT, cuts, nc, &r);
+	ck_assert_msg(r.done, "end seen after a line of %zu", n);
+	ck_assert_msg(r.d.toolong == want, "line of %s+%zu bytes: toolong %d",
+	    lead, n, r.d.toolong);
+	free(r.msg);
+	decode_whole(in, len - 1, NOLIMIT, &r);
+	ck_assert_int_eq(r.d.toolong, want);
+	free(r.msg);
+	free(in);
+}
+
+START_TEST(test_data_line_max)
+{
+	line_case(SMTP_DATA_LINE_MAX, "", 0);
+	line_case(SMTP_DATA_LINE_MAX + 1, "", 1);
+	line_case(SMTP_DATA_LINE_MAX - 1, ".", 0);
+	line_case(SMTP_DATA_LINE_MAX, ".", 1);
+	line_case(SMTP_DATA_LINE_MAX - 2, "a\r\n\nb", 0);
+	line_case(SMTP_DATA_LINE_MAX - 2, "a\r\nb\rc", 1);
+	line_case(10, "short\r\n", 0);
+}
+END_TEST
+
 START_TEST(test_count_received)
 {
 	ck_assert_uint_eq(smtp_count_received(S("")), 0);
@@ -552,6 +595,7 @@ smtp_parse_suite(void)
 	tcase_add_test(tc, test_data_bare_flags);
 	tcase_add_test(tc, test_data_trickle);
 	tcase_add_test(tc, test_data_size);
+	tcase_add_test(tc, test_data_line_max);
 	tcase_add_test(tc, test_count_received);
 	suite_add_tcase(s, tc);
 	return s;
