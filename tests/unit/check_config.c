@@ -144,6 +144,7 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_max_hops, 50);
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 20);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
+	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
 }
 END_TEST
@@ -153,7 +154,7 @@ START_TEST(test_smtpd)
 	struct config *c = parse_ok("data_dir = /d\n[smtpd]\n"
 	    "banner = ESMTP ready (no UCE)\nmax_message_size = 1000\n"
 	    "max_recipients = 5\nmax_hops = 7\nmax_bad_commands = 3\n"
-	    "memory_limit = 4096\n"
+	    "memory_limit = 4096\nspool_threshold = 0\n"
 	    "trusted_networks = 192.0.2.0/24, 10.1.2.3 ,2001:db8::/32,"
 	    "::1\n");
 	char *errs;
@@ -164,6 +165,7 @@ START_TEST(test_smtpd)
 	ck_assert_uint_eq(c->smtpd_max_hops, 7);
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 3);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 4096);
+	ck_assert_uint_eq(c->smtpd_spool_threshold, 0);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
 	/* [smtpd] is settings, not a service. */
 	ck_assert_int_eq(c->svc[SVC_SMTP].enabled, 0);
