@@ -19,7 +19,9 @@ the last byte left the clients) and at the end (receiving + delivering),
 the peak of its anonymous memory (RssAnon sampled every 20 ms: VmHWM
 also counts mapped file pages, LMDB's data file and a spool file being
 stored, which the kernel can drop), the replies (250 stored, 452 refused,
-other), the seconds from the first DATA to the last reply, and the data
+other), the seconds from the first byte of data to the last reply (without the
+one-second pause before the ends) and of them the seconds the clients
+took to send the bytes, and the data
 dir's allocated size.  Messages differ per session and per MiB (a line
 with the session and chunk number), and compress like text does.
 """
@@ -171,11 +173,12 @@ def run(build, name, smtpd, sessions, size):
         except threading.BrokenBarrierError:
             pass
         # Every session has sent its bytes, none its end yet.
+        t_sent = time.monotonic() - t0
         time.sleep(1)
         received = status_kb(proc.pid, "VmHWM")
         for t in ts:
             t.join()
-        secs = time.monotonic() - t0
+        secs = time.monotonic() - t0 - 1
         peak = status_kb(proc.pid, "VmHWM")
         anon["stop"] = True
         st.join()
@@ -184,11 +187,13 @@ def run(build, name, smtpd, sessions, size):
         other = sessions - ok - full
         print("%-8s %s: %d x %.1f MiB: VmHWM %.1f MiB (idle %.1f, "
               "%.1f before the ends of data), peak RssAnon %.1f MiB, "
-              "accepted %d, 452 %d, other %d, %.1f s, data dir +%.0f MB" % (
+              "accepted %d, 452 %d, other %d, %.1f s (%.1f s sending), "
+              "data dir +%.0f MB" % (
                   name, " ".join("%s=%s" % kv for kv in smtpd.items()) or
                   "defaults", sessions, size / MIB, peak / 1024,
                   idle / 1024, received / 1024, anon["peak"] / 1024, ok,
-                  full, other, secs, (allocated(site.data) - size0) / 1e6))
+                  full, other, secs, t_sent,
+                  (allocated(site.data) - size0) / 1e6))
         if other:
             print("  other replies: %s" % sorted(set(
                 r[1][:80] if r else b"none" for r in results
