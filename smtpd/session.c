@@ -1253,11 +1253,9 @@ session_on_stream(struct conn *c, const char *data, size_t len)
 
 	if (s->closing)
 		return len;
-	if (s->state != SMTP_S_DATA)
-		fatalx("smtp #%lu: DATA stream in state %s", s->id,
-		    session_state_name(s->state));
-	if (len > CONN_RAW_PIECE)
-		len = CONN_RAW_PIECE;
+	if (s->state != SMTP_S_DATA || len > CONN_RAW_PIECE)
+		fatalx("smtp #%lu: DATA stream of %zu bytes in state %s",
+		    s->id, len, session_state_name(s->state));
 	end = smtp_data_feed(&s->data, data, len, out, &olen, &used);
 	session_msg_put(s, out, olen);
 	if (end) {

@@ -174,6 +174,19 @@ def test_spooled(srv):
            MEMORY_LIMIT // MIB), "%.1f MiB" % (grown / MIB))
     left = [f for f in os.listdir(site.data) if "spool" in f]
     check(left == [], "no spool file is left in data_dir", left)
+    # BDAT past spool_threshold: spooled too, stored byte for byte.
+    r = start_session(srv, USERS[2])
+    msg = body_of(300, 3 * MIB)
+    half = len(msg) // 3
+    c = r.cmd(b"BDAT %d\r\n" % half + msg[:half])
+    check(c[0] == 250, "BDAT chunk", c)
+    c = r.cmd(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+    check(c[0] == 250, "a spooled BDAT message is accepted", c)
+    got = [m for m in stored(site, USERS[2]) if b"Subject: big 300\r\n" in m]
+    check(len(got) == 1 and got[0].endswith(msg), "a spooled BDAT message "
+          "is stored byte for byte", [len(m) for m in got])
+    r.cmd("QUIT")
+    r.close()
 
 
 def test_noroom_data(srv):
