@@ -37,6 +37,8 @@ struct authfail_op {
 	int				 result;
 };
 
+static unsigned	authfail_max = STORE_AUTHFAIL_MAX;
+
 static int	authfail_user(const char *login, char *buf);
 static int	authfail_key(const char *ip, const char *user,
 		    struct authfail_key *);
@@ -139,6 +141,12 @@ authfail_put(struct store_txn *t, const struct authfail_key *k,
 	rc = sdb_put(t, DB_AUTHFAIL, k->buf, k->len, p.buf, p.len, 0);
 	pack_free(&p);
 	return rc;
+}
+
+void
+store_authfail_set_max(unsigned n)
+{
+	authfail_max = n > 2 ? n : STORE_AUTHFAIL_MAX;
 }
 
 /* Read side --------------------------------------------------------------- */
@@ -252,7 +260,7 @@ authfail_record_txn(struct store_txn *t, void *ctx)
 	if ((rc = mdb_stat(t->txn, t->st->dbi[DB_AUTHFAIL], &ms)) != 0)
 		return sdb_error(t, rc, "authfail");
 	/* Two records may be added below. */
-	if (ms.ms_entries + 2 > STORE_AUTHFAIL_MAX &&
+	if (ms.ms_entries + 2 > authfail_max &&
 	    authfail_prune(t, op->p) == -1)
 		return -1;
 	if (authfail_bump(t, op, "", op->p->fail_max_address,
@@ -307,12 +315,14 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 	MDB_val k, v;
 	MDB_stat ms;
 	int64_t now = store_now(), cut;
+	size_t quota = 0, deleted;
 	int pass, rc;
 
 	for (pass = 0; pass < 2; pass++) {
 		if (sdb_cursor(t, DB_AUTHFAIL, &c) == -1)
 			goto fail;
 		cut = 0;
+		deleted = 0;
 		if (pass == 1) {
 			if ((rc = mdb_stat(t->txn, t->st->dbi[DB_AUTHFAIL],
 			    &ms)) != 0) {
@@ -320,7 +330,7 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 				sdb_error(t, rc, "authfail");
 				goto fail;
 			}
-			if (ms.ms_entries + 2 <= STORE_AUTHFAIL_MAX) {
+			if (ms.ms_entries + 2 <= authfail_max) {
 				mdb_cursor_close(c);
 				break;
 			}
@@ -336,7 +346,9 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 				break;
 			}
 			qsort(all.v, all.n, sizeof(*all.v), authfail_cmp);
-			cut = all.v[all.n / AUTHFAIL_EVICT_DIV];
+			quota = all.n / AUTHFAIL_EVICT_DIV > 0 ?
+			    all.n / AUTHFAIL_EVICT_DIV : 1;
+			cut = all.v[quota - 1];
 		}
 		for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 		    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
@@ -344,7 +356,10 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 				if (pass == 0 && (r.locked_until > now ||
 				    now - r.first < (int64_t)p->fail_window))
 					continue;
-				if (pass == 1 && r.last > cut)
+				/* The quota oldest; ties at the cut: the
+				   first ones met. */
+				if (pass == 1 && (r.last > cut ||
+				    deleted >= quota))
 					continue;
 			}
 			if ((rc = mdb_cursor_del(c, 0)) != 0) {
@@ -352,6 +367,7 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 				sdb_error(t, rc, "authfail");
 				goto fail;
 			}
+			deleted++;
 		}
 		mdb_cursor_close(c);
 	}

@@ -8,7 +8,7 @@
  * (a failure more than fail_window after `first` starts a new count) and
  * is locked until `locked_until`.  Failures need no durability: they are
  * written with store_write_nosync().  The table holds at most
- * STORE_AUTHFAIL_MAX records: when full, records that neither count nor
+ * STORE_AUTHFAIL_MAX records (store_authfail_set_max()): when full, records that neither count nor
  * lock any more are dropped, then the least recently failed ones.
  */
 #ifndef VELLUM_STORE_AUTHFAIL_H
@@ -56,6 +56,9 @@ int	store_authfail_clear(struct store *, const char *ip,
  * NULL) gets how many.  0 or -1.
  */
 int	store_authfail_unban(struct store *, const char *ip, unsigned *n_r);
+
+/* The table's bound (tests use a small one); 0 restores the default. */
+void	store_authfail_set_max(unsigned);
 
 typedef int store_authfail_fn(const struct store_authfail *, void *ctx);
 /* Calls fn for each record, by address then user; fn -1 stops. */
