@@ -12,6 +12,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -116,6 +118,9 @@ worker_main(void *unused)
 	int wake;
 
 	(void)unused;
+	/* Per thread on Linux; failing only costs the preference. */
+	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+	    getpriority(PRIO_PROCESS, 0) + WORKER_NICE);
 	pthread_mutex_lock(&pool.mu);
 	for (;;) {
 		while (!pool.stopping && pool.queue.head == NULL)

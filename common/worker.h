@@ -20,6 +20,13 @@
 struct event_base;
 struct worker_job;
 
+/*
+ * The pool's threads run this much nicer than the loop (Linux schedules
+ * threads one by one): when the CPU is short, the loop's connections go
+ * first and the hashes wait.
+ */
+#define WORKER_NICE	5
+
 /* Runs on a worker thread. */
 typedef void worker_work_fn(void *arg);
 /* Runs on the loop; cancelled: worker_cancel() was called for the job. */

@@ -4,6 +4,8 @@
  */
 #include <crypt.h>
 #include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -513,17 +515,20 @@ store_login_cache_free(struct store *st)
  * The hash an unknown login is verified against, so that it costs what a
  * known one does: one yescrypt hash of the default scheme, the kind
  * store_password_hash() makes (vellumctl user add), made once per
- * process.  Made on the loop, read by the workers afterwards.
+ * process, by the first thread that needs it (a worker, not the loop).
  */
-static char *login_dummy_hash;
+static pthread_once_t	login_dummy_once = PTHREAD_ONCE_INIT;
+static char		login_dummy_hash[STORE_PWHASH_MAX + 1];
 
-static const char *
-login_dummy(void)
+static void
+login_dummy_make(void)
 {
-	if (login_dummy_hash == NULL && store_password_hash(
-	    "vellum-no-such-user", &login_dummy_hash) == -1)
-		return "";
-	return login_dummy_hash;
+	char *h;
+
+	if (store_password_hash("vellum-no-such-user", &h) == 0) {
+		snprintf(login_dummy_hash, sizeof(login_dummy_hash), "%s", h);
+		free(h);
+	}
 }
 
 struct store_login *
@@ -546,8 +551,6 @@ store_login_begin(struct store *st, const char *login, const char *password)
 		l->cached = login_cached(st, &l->u, password);
 	if (l->found)
 		snprintf(l->hash, sizeof(l->hash), "%s", l->u.pwhash);
-	else
-		snprintf(l->hash, sizeof(l->hash), "%s", login_dummy());
 	return l;
 }
 
@@ -556,6 +559,11 @@ store_login_verify(struct store_login *l)
 {
 	if (l->rc == -1 || l->cached)
 		return;
+	if (!l->found) {
+		pthread_once(&login_dummy_once, login_dummy_make);
+		store_password_verify(login_dummy_hash, l->password);
+		return;
+	}
 	/* An empty hash (no password set) verifies nothing. */
 	l->verified = store_password_verify(l->hash, l->password);
 }

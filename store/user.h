@@ -92,7 +92,8 @@ int	store_user_login(struct store *, const char *login,
  * store_login_begin() (the caller's thread: reads the record in its own
  * snapshot, consults the per-process cache of recent good logins; never
  * fails: a read error is kept for the end), store_login_verify() (any
- * thread: only the hash, touching nothing but l), store_login_end() (the
+ * thread: only the hash, touching nothing but l and, for an unknown
+ * login, the process's dummy hash, made once under pthread_once()), store_login_end() (the
  * store's thread again: the verdict as store_user_login(), r may be NULL;
  * a good login is remembered in the cache).  store_login_free() wipes.
  */
