@@ -84,15 +84,15 @@ auth_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
 
 	(void)conn;
 	(void)props;
-	if (memchr(pass, '\0', passlen) != NULL) {
-		snprintf(a->why, sizeof(a->why), "NUL byte in the password");
-		return SASL_BADAUTH;
-	}
 	if (strlen(user) > AUTH_LOGIN_MAX) {
 		snprintf(a->why, sizeof(a->why), "login too long");
 		return SASL_BADAUTH;
 	}
 	snprintf(a->login, sizeof(a->login), "%s", user);
+	if (memchr(pass, '\0', passlen) != NULL) {
+		snprintf(a->why, sizeof(a->why), "NUL byte in the password");
+		return SASL_BADAUTH;
+	}
 	if (a->password != NULL) {
 		explicit_bzero(a->password, strlen(a->password));
 		free(a->password);

@@ -132,7 +132,10 @@ enum auth_result auth_step(struct auth *, const char *line, size_t len,
 	    const char **challenge_r);
 /* Whether mech is one of auth_mechs(tls), any case. */
 int	auth_mech_offered(const char *mech, int tls);
-/* After AUTH_VERIFY: the login the client gave (authentication id). */
+/*
+ * The login the client gave (authentication id) once the mechanism has
+ * it: always after AUTH_VERIFY, often after AUTH_FAIL; "" before.
+ */
 const char *auth_login(struct auth *);
 void	auth_free(struct auth **);
 

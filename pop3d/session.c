@@ -622,6 +622,8 @@ static void
 session_sasl_result(struct pop3_session *s, enum auth_result res,
     const char *challenge)
 {
+	char who[AUTH_LOGIN_MAX + 1];
+
 	switch (res) {
 	case AUTH_CONTINUE:
 		if (s->state != POP3_SASL)
@@ -650,13 +652,16 @@ session_sasl_result(struct pop3_session *s, enum auth_result res,
 	case AUTH_FAIL:
 		if (s->state != POP3_AUTHORIZATION)
 			session_enter_state(s, POP3_AUTHORIZATION);
+		/* Who, when the mechanism got that far. */
+		snprintf(who, sizeof(who), "%s", s->sasl != NULL ?
+		    auth_login(s->sasl) : "");
 		auth_free(&s->sasl);
 		/* A malformed response is a protocol error, not a login. */
 		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
 			session_bad(s, "invalid authentication response");
 			return;
 		}
-		session_login_failed(s, "", err_class() != ERR_NONE ?
+		session_login_failed(s, who, err_class() != ERR_NONE ?
 		    err_msg() : "SASL exchange failed");
 		return;
 	}

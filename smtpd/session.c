@@ -729,6 +729,8 @@ static void
 session_sasl_result(struct smtp_session *s, enum auth_result res,
     const char *challenge)
 {
+	char who[AUTH_LOGIN_MAX + 1];
+
 	switch (res) {
 	case AUTH_CONTINUE:
 		if (s->state != SMTP_S_SASL)
@@ -766,6 +768,9 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 	case AUTH_FAIL:
 		if (s->state != SMTP_S_HELO)
 			session_enter_state(s, SMTP_S_HELO);
+		/* Who, when the mechanism got that far. */
+		snprintf(who, sizeof(who), "%s", s->sasl != NULL ?
+		    auth_login(s->sasl) : "");
 		auth_free(&s->sasl);
 		/* A malformed response is a protocol error, not a login. */
 		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
@@ -777,7 +782,7 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 			    "failure");
 			return;
 		}
-		session_login_failed(s, "", err_class() != ERR_NONE ?
+		session_login_failed(s, who, err_class() != ERR_NONE ?
 		    err_msg() : "SASL exchange failed");
 		return;
 	}

@@ -559,12 +559,15 @@ store_login_verify(struct store_login *l)
 {
 	if (l->rc == -1 || l->cached)
 		return;
-	if (!l->found) {
+	/*
+	 * An unknown login, or an account without a password, costs a hash
+	 * all the same and verifies nothing.
+	 */
+	if (!l->found || l->hash[0] == '\0') {
 		pthread_once(&login_dummy_once, login_dummy_make);
-		store_password_verify(login_dummy_hash, l->password);
+		(void)store_password_verify(login_dummy_hash, l->password);
 		return;
 	}
-	/* An empty hash (no password set) verifies nothing. */
 	l->verified = store_password_verify(l->hash, l->password);
 }
 
