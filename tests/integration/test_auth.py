@@ -216,9 +216,33 @@ def scenario_trusted(env):
           (code, text))
 
 
+def scenario_hangup(env):
+    """Clients that hang up while their password is being checked: the
+    verdict must not touch the closed session; both daemons go on."""
+    src = "127.0.0.7"
+    for i in range(20):
+        p = Pop(env["pop3"], src)
+        p.s.sendall(b"USER alice@example.test\r\nPASS x%d\r\n" % i)
+        p.s.close()
+        s = socket.create_connection(("127.0.0.1", env["submission"]),
+                                     timeout=30, source_address=(src, 0))
+        resp = base64.b64encode(b"\0bob@example.test\0y%d" % i)
+        s.sendall(b"EHLO x\r\nAUTH PLAIN " + resp + b"\r\n")
+        s.close()
+    for p in env["procs"]:
+        check(p.running(), "%s survives clients hanging up during the "
+              "check" % p.name, p.output()[-2000:])
+    r = pop_login(env["pop3"], src, "bob@example.test",
+                  PASSWORDS["bob@example.test"])
+    check(r.startswith("+OK"), "POP3 still answers", r)
+    code, text = smtp_login(env["submission"], src, "alice@example.test",
+                            PASSWORDS["alice@example.test"])
+    check(code == 235, "SMTP AUTH still answers", (code, text))
+
+
 SCENARIOS = [("bypass", scenario_bypass), ("fair", scenario_fair),
              ("shared", scenario_shared), ("address", scenario_address),
-             ("unban", scenario_unban)]
+             ("unban", scenario_unban), ("hangup", scenario_hangup)]
 
 
 def start(site, env, trusted):
