@@ -3,6 +3,7 @@
 
     tests/bench/bench_auth.py BUILD_DIR [--seconds 15] [--rate 20]
                               [--login-rate 20] [--probes 40]
+                              [--login-via both|smtp|pop3]
 
 Starts vellum-smtpd (port 25 style listener for deliveries, submission
 for SMTP AUTH) and vellum-pop3d on free loopback ports with a temporary
@@ -13,8 +14,9 @@ store, then:
      p99 and max of the time each transaction took,
        a. with no logins going on,
        b. while --login-rate bad logins per second arrive, each on a new
-          connection, alternating POP3 USER/PASS and SMTP AUTH PLAIN,
-          half of them for an existing user with a wrong password, half
+          connection, alternating POP3 USER/PASS and SMTP AUTH PLAIN
+          (--login-via: only one of them; SMTP AUTH shares the
+          delivering process, POP3 only the CPU), half of them for an existing user with a wrong password, half
           for unknown users;
   2. the answer time of a failed login: POP3 PASS for an unknown user
      and for an existing user with a wrong password, --probes each,
@@ -167,9 +169,10 @@ class Deliverer:
 class Attacker(threading.Thread):
     """Starts a bad login every 1/rate s, each in its own thread."""
 
-    def __init__(self, pop3, submission, rate):
+    def __init__(self, pop3, submission, rate, via):
         super().__init__(daemon=True)
         self.pop3, self.submission, self.rate = pop3, submission, rate
+        self.via = via
         self.stop_ev = threading.Event()
         self.done = 0
         self.errors = 0
@@ -179,7 +182,8 @@ class Attacker(threading.Thread):
     def _one(self, i):
         user = VICTIM if i % 2 == 0 else "nobody%d@example.test" % i
         try:
-            if (i // 2) % 2 == 0:
+            if self.via == "pop3" or (self.via == "both" and
+                                      (i // 2) % 2 == 0):
                 pop_bad_login(self.pop3, user, "guess%d" % i)
             else:
                 smtp_bad_login(self.submission, user, "guess%d" % i)
@@ -223,6 +227,8 @@ def main():
     ap.add_argument("--rate", type=float, default=20)
     ap.add_argument("--login-rate", type=float, default=20)
     ap.add_argument("--probes", type=int, default=40)
+    ap.add_argument("--login-via", choices=("both", "smtp", "pop3"),
+                    default="both")
     a = ap.parse_args()
 
     site = Site(a.build)
@@ -245,16 +251,18 @@ def main():
         site.wait_port(sub, procs[0])
 
         print("bench_auth: %s, %.0f s per phase, deliveries %.0f/s, bad "
-              "logins %.0f/s" % (a.build, a.seconds, a.rate, a.login_rate))
+              "logins %.0f/s via %s; load average %s" % (
+                  a.build, a.seconds, a.rate, a.login_rate, a.login_via,
+                  " ".join(open("/proc/loadavg").read().split()[:3])))
         d = Deliverer(smtp)
         d.run(2, a.rate)		# warm up
         print("delivery latency (MAIL..250 after DATA, one session):")
         show("no logins", d.run(a.seconds, a.rate))
-        att = Attacker(pop3, sub, a.login_rate)
+        att = Attacker(pop3, sub, a.login_rate, a.login_via)
         att.start()
         lat = d.run(a.seconds, a.rate)
         att.stop()
-        show("%.0f bad logins/s" % a.login_rate, lat)
+        show("%.0f bad logins/s (%s)" % (a.login_rate, a.login_via), lat)
         print("  (bad logins answered: %d, failed: %d)" % (att.done,
                                                           att.errors))
         d.close()
