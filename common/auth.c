@@ -335,7 +335,7 @@ auth_check_done(void *arg, int cancelled)
 {
 	struct auth_check *c = arg;
 	struct auth_verdict v;
-	char addr[AUTH_LOGIN_MAX + 1] = "";
+	char addr[AUTH_LOGIN_MAX + 1] = "", why[256];
 
 	if (!cancelled) {
 		memset(&v, 0, sizeof(v));
@@ -343,8 +343,11 @@ auth_check_done(void *arg, int cancelled)
 		v.rc = backend.end(backend.ctx, c->state, &v.user_id, addr,
 		    sizeof(addr));
 		v.err = v.rc == 1 ? ERR_NONE : err_class();
-		v.why = v.rc == 1 ? "ok" : err_class() != ERR_NONE ?
-		    err_msg() : "wrong user or password";
+		/* A copy: the daemon's own calls may set the error again. */
+		snprintf(why, sizeof(why), "%s", v.rc == 1 ? "ok" :
+		    err_class() != ERR_NONE ? err_msg() :
+		    "wrong user or password");
+		v.why = why;
 		v.user = addr;
 		v.login = c->login;
 		c->job = NULL;

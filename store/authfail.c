@@ -63,7 +63,7 @@ authfail_user(const char *login, char *buf)
 	if (store_address_normalize(login, buf, 0) == 0)
 		return 1;
 	err_clear();
-	for (i = 0; login[i] != '\0' && i < STORE_ADDRESS_MAX; i++)
+	for (i = 0; i < STORE_ADDRESS_MAX && login[i] != '\0'; i++)
 		buf[i] = (char)tolower((unsigned char)login[i]);
 	buf[i] = '\0';
 	return 1;

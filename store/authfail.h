@@ -8,8 +8,9 @@
  * (a failure more than fail_window after `first` starts a new count) and
  * is locked until `locked_until`.  Failures need no durability: they are
  * written with store_write_nosync().  The table holds at most
- * STORE_AUTHFAIL_MAX records (store_authfail_set_max()): when full, records that neither count nor
- * lock any more are dropped, then the least recently failed ones.
+ * STORE_AUTHFAIL_MAX records (store_authfail_set_max()): when full,
+ * records that neither count nor lock any more are dropped, then the
+ * least recently failed ones.
  */
 #ifndef VELLUM_STORE_AUTHFAIL_H
 #define VELLUM_STORE_AUTHFAIL_H
