@@ -257,6 +257,9 @@ def start(site, env, trusted):
     site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % env["pop3"]},
                      "submission": {"listen": "127.0.0.1:%d" %
                                     env["submission"]},
+                     # Hung-up clients are counted until their close
+                     # is processed: no per-address connection limit.
+                     "limits": {"connections_per_ip": "1000"},
                      "auth": auth})
     for name, port in (("pop3d", env["pop3"]),
                        ("smtpd", env["submission"])):
