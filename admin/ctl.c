@@ -62,6 +62,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },
+	{ "auth", "list", "", "failed logins per client address and user, "
+	    "and their locks" },
+	{ "auth", "unban", "ADDRESS|--all", "forget the failed logins of a "
+	    "client address (lifting its locks), or of every address" },
 	{ "store", "stats", "", "sizes, dedup and compression ratios" },
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "

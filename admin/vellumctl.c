@@ -30,6 +30,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "quota",	cmd_quota },
 	{ "queue",	cmd_queue },
 	{ "lock",	cmd_lock },
+	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },
 	{ NULL,		NULL },
 };

@@ -3,16 +3,16 @@
  *
  * libsasl2 runs the mechanisms (PLAIN, LOGIN) with no configuration file:
  * a SASL_CB_GETOPT callback answers mech_list, and a per-exchange
- * SASL_CB_SERVER_USERDB_CHECKPASS callback hands the credentials to the
- * daemon's checker, which remembers who logged in.  Failed logins are
- * counted per client address in memory (per daemon).
+ * SASL_CB_SERVER_USERDB_CHECKPASS callback only captures the credentials
+ * (libsasl2 calls it synchronously, and a hash must not run on the loop)
+ * and lets the mechanism finish; the exchange then reports AUTH_VERIFY
+ * and the daemon has the credentials checked on the worker pool.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>
@@ -20,43 +20,42 @@
 
 #include "auth.h"
 #include "config.h"
+#include "conn.h"
 #include "error.h"
 #include "log.h"
+#include "worker.h"
 #include "xmalloc.h"
 
 #define AUTH_MECHS		"PLAIN LOGIN"
 /* libsasl2 takes every callback as int (*)(void). */
 #define AUTH_CB(fn)		((int (*)(void))(void (*)(void))(fn))
-#define AUTH_ADDR_MAX		320
 #define AUTH_B64_MAX		8192	/* longest response we decode */
-#define AUTH_FAIL_TABLE		1021
-#define AUTH_FAIL_ENTRIES_MAX	100000	/* memory bound of the table */
 
 struct auth {
 	sasl_conn_t	*conn;
 	sasl_callback_t	 cb[3];
-	uint32_t	 user_id;
-	char		 user[AUTH_ADDR_MAX + 1];
-	int		 ok;
-	int		 temp;		/* the checker could not check */
+	int		 captured;	/* login and password are set */
+	char		 login[AUTH_LOGIN_MAX + 1];
+	char		*password;	/* wiped and freed */
 	char		 why[256];
 };
 
-struct failure {
-	char		 ip[64];
-	unsigned	 count;
-	time_t		 first;
-	time_t		 locked_until;
-	struct failure	*next;
+struct auth_check {
+	void			*state;		/* the backend's */
+	auth_verdict_fn		*fn;
+	void			*ctx;
+	struct worker_job	*job;
+	char			 login[AUTH_LOGIN_MAX + 1];
 };
 
 static const struct config	*cf;
 static const char		*service_name;
-static auth_check_fn		*checker;
-static void			*checker_ctx;
-static struct failure		*failures[AUTH_FAIL_TABLE];
-static unsigned			 nfailures;
+static struct auth_backend	 backend;
+static struct auth_policy	 policy;
 static char			 out64[AUTH_B64_MAX];
+
+static void	auth_check_work(void *);
+static void	auth_check_done(void *, int);
 
 static int
 auth_getopt(void *ctx, const char *plugin, const char *option,
@@ -73,36 +72,38 @@ auth_getopt(void *ctx, const char *plugin, const char *option,
 	return SASL_FAIL;
 }
 
+/*
+ * Only captures the credentials: the mechanism goes on as if they were
+ * good, and auth_result() turns its success into AUTH_VERIFY.
+ */
 static int
 auth_checkpass(sasl_conn_t *conn, void *ctx, const char *user,
     const char *pass, unsigned passlen, struct propctx *props)
 {
 	struct auth *a = ctx;
-	char *pw;
-	int rc;
 
 	(void)conn;
 	(void)props;
-	pw = xmalloc(passlen + 1);
-	memcpy(pw, pass, passlen);
-	pw[passlen] = '\0';
-	rc = strlen(pw) == passlen ? checker(user, pw, &a->user_id, a->user,
-	    sizeof(a->user), checker_ctx) : 0;
-	if (strlen(pw) != passlen)
-		err_set(ERR_INVALID, "NUL byte in the password");
-	explicit_bzero(pw, passlen);
-	free(pw);
-	if (rc == 1) {
-		a->ok = 1;
-		return SASL_OK;
+	if (strlen(user) > AUTH_LOGIN_MAX) {
+		snprintf(a->why, sizeof(a->why), "login too long");
+		return SASL_BADAUTH;
 	}
-	snprintf(a->why, sizeof(a->why), "%s", err_msg());
-	a->temp = rc == -1;
-	return rc == 0 ? SASL_BADAUTH : SASL_FAIL;
+	snprintf(a->login, sizeof(a->login), "%s", user);
+	if (memchr(pass, '\0', passlen) != NULL) {
+		snprintf(a->why, sizeof(a->why), "NUL byte in the password");
+		return SASL_BADAUTH;
+	}
+	if (a->password != NULL) {
+		explicit_bzero(a->password, strlen(a->password));
+		free(a->password);
+	}
+	a->password = xstrndup(pass, passlen);
+	a->captured = 1;
+	return SASL_OK;
 }
 
 int
-auth_init(const char *service, auth_check_fn *check, void *ctx,
+auth_init(const char *service, const struct auth_backend *be,
     const struct config *config)
 {
 	static sasl_callback_t global[] = {
@@ -113,8 +114,8 @@ auth_init(const char *service, auth_check_fn *check, void *ctx,
 
 	cf = config;
 	service_name = service;
-	checker = check;
-	checker_ctx = ctx;
+	backend = *be;
+	auth_policy_from_config(config, &policy);
 	if ((rc = sasl_server_init(global, "vellum")) != SASL_OK)
 		return err_set(ERR_TEMP, "SASL: %s (are the mechanism "
 		    "plugins of libsasl2-modules installed?)",
@@ -125,18 +126,8 @@ auth_init(const char *service, auth_check_fn *check, void *ctx,
 void
 auth_done(void)
 {
-	struct failure *f, *next;
-	size_t i;
-
+	worker_done();
 	sasl_done();
-	for (i = 0; i < AUTH_FAIL_TABLE; i++) {
-		for (f = failures[i]; f != NULL; f = next) {
-			next = f->next;
-			free(f);
-		}
-		failures[i] = NULL;
-	}
-	nfailures = 0;
 }
 
 int
@@ -184,8 +175,8 @@ auth_result(struct auth *a, int rc, const char *out, unsigned outlen,
 	unsigned n;
 
 	*challenge_r = NULL;
-	if (rc == SASL_OK && a->ok)
-		return AUTH_OK;
+	if (rc == SASL_OK && a->captured)
+		return AUTH_VERIFY;
 	if (rc == SASL_CONTINUE) {
 		if (sasl_encode64(out, outlen, out64, sizeof(out64), &n) !=
 		    SASL_OK) {
@@ -196,7 +187,7 @@ auth_result(struct auth *a, int rc, const char *out, unsigned outlen,
 		return AUTH_CONTINUE;
 	}
 	if (a->why[0] != '\0')
-		err_set(a->temp ? ERR_TEMP : ERR_PERM, "%s", a->why);
+		err_set(ERR_PERM, "%s", a->why);
 	else
 		err_set(rc == SASL_NOMECH ? ERR_INVALID : ERR_PERM, "%s",
 		    sasl_errstring(rc, NULL, NULL));
@@ -303,16 +294,10 @@ auth_mech_offered(const char *mech, int tls)
 	return 0;
 }
 
-uint32_t
-auth_user_id(struct auth *a)
-{
-	return a->user_id;
-}
-
 const char *
-auth_user(struct auth *a)
+auth_login(struct auth *a)
 {
-	return a->user;
+	return a->login;
 }
 
 void
@@ -324,110 +309,192 @@ auth_free(struct auth **ap)
 		return;
 	if (a->conn != NULL)
 		sasl_dispose(&a->conn);
+	if (a->password != NULL) {
+		explicit_bzero(a->password, strlen(a->password));
+		free(a->password);
+	}
+	explicit_bzero(a->login, sizeof(a->login));
 	free(a);
 	*ap = NULL;
 }
 
-int
-auth_password(const char *login, const char *password, uint32_t *user_id_r,
-    char *addr_r, size_t addrsize)
-{
-	return checker(login, password, user_id_r, addr_r, addrsize,
-	    checker_ctx);
-}
+/* Checks off the loop ------------------------------------------------- */
 
-/* Failures per address ------------------------------------------------- */
-
-static struct failure **
-failure_slot(const char *ip)
-{
-	unsigned h = 5381;
-	const char *p;
-	struct failure **pp;
-
-	for (p = ip; *p != '\0'; p++)
-		h = h * 33 + (unsigned char)*p;
-	for (pp = &failures[h % AUTH_FAIL_TABLE]; *pp != NULL;
-	    pp = &(*pp)->next)
-		if (strcmp((*pp)->ip, ip) == 0)
-			break;
-	return pp;
-}
-
-/* Drops entries that neither count nor lock any more. */
+/* On a worker thread. */
 static void
-failure_expire(time_t now)
+auth_check_work(void *arg)
 {
-	struct failure **pp, *f;
-	size_t i;
+	struct auth_check *c = arg;
 
-	for (i = 0; i < AUTH_FAIL_TABLE; i++)
-		for (pp = &failures[i]; (f = *pp) != NULL;) {
-			if (f->locked_until <= now &&
-			    now - f->first > (time_t)cf->auth_fail_window) {
-				*pp = f->next;
-				free(f);
-				nfailures--;
-			} else
-				pp = &f->next;
-		}
+	backend.verify(c->state);
 }
 
-int
-auth_blocked(const char *ip, unsigned *secs_r)
+/* On the loop. */
+static void
+auth_check_done(void *arg, int cancelled)
 {
-	struct failure *f = *failure_slot(ip);
-	time_t now = time(NULL);
+	struct auth_check *c = arg;
+	struct auth_verdict v;
+	char addr[AUTH_LOGIN_MAX + 1] = "", why[256];
 
-	if (f == NULL || f->locked_until <= now)
-		return 0;
-	if (secs_r != NULL)
-		*secs_r = (unsigned)(f->locked_until - now);
-	return 1;
+	if (!cancelled) {
+		memset(&v, 0, sizeof(v));
+		err_clear();
+		v.rc = backend.end(backend.ctx, c->state, &v.user_id, addr,
+		    sizeof(addr));
+		v.err = v.rc == 1 ? ERR_NONE : err_class();
+		/* A copy: the daemon's own calls may set the error again. */
+		snprintf(why, sizeof(why), "%s", v.rc == 1 ? "ok" :
+		    err_class() != ERR_NONE ? err_msg() :
+		    "wrong user or password");
+		v.why = why;
+		v.user = addr;
+		v.login = c->login;
+		c->job = NULL;
+		c->fn(&v, c->ctx);
+	}
+	backend.free(c->state);
+	explicit_bzero(c->login, sizeof(c->login));
+	free(c);
 }
 
-unsigned
-auth_failed(const char *ip)
+static struct auth_check *
+auth_check_submit(const char *login, const char *password,
+    auth_verdict_fn *fn, void *ctx)
 {
-	struct failure **pp, *f;
-	time_t now = time(NULL);
+	struct auth_check *c;
 
-	if (cf == NULL)
-		return 0;
-	if (nfailures >= AUTH_FAIL_ENTRIES_MAX)
-		failure_expire(now);
-	pp = failure_slot(ip);
-	if ((f = *pp) == NULL) {
-		if (nfailures >= AUTH_FAIL_ENTRIES_MAX)
-			return cf->auth_fail_delay_ms;	/* table full */
-		f = xcalloc(1, sizeof(*f));
-		snprintf(f->ip, sizeof(f->ip), "%s", ip);
-		f->first = now;
-		*pp = f;
-		nfailures++;
+	if (!worker_running() && worker_init(conn_base(), cf->auth_workers,
+	    cf->auth_queue) == -1)
+		return NULL;
+	c = xcalloc(1, sizeof(*c));
+	snprintf(c->login, sizeof(c->login), "%s", login);
+	c->fn = fn;
+	c->ctx = ctx;
+	c->state = backend.begin(backend.ctx, login, password);
+	if ((c->job = worker_submit(auth_check_work, auth_check_done, c)) ==
+	    NULL) {
+		backend.free(c->state);
+		free(c);
+		return NULL;
 	}
-	if (now - f->first > (time_t)cf->auth_fail_window) {
-		f->first = now;
-		f->count = 0;
+	return c;
+}
+
+struct auth_check *
+auth_check_start(const char *login, const char *password,
+    auth_verdict_fn *fn, void *ctx)
+{
+	return auth_check_submit(login, password, fn, ctx);
+}
+
+struct auth_check *
+auth_verify(struct auth *a, auth_verdict_fn *fn, void *ctx)
+{
+	struct auth_check *c;
+
+	if (!a->captured) {
+		err_set(ERR_INVALID, "auth_verify: the exchange has no "
+		    "credentials");
+		return NULL;
 	}
-	if (++f->count >= cf->auth_fail_max && cf->auth_fail_max > 0) {
-		f->locked_until = now + (time_t)cf->auth_lockout;
-		log_warnx("%s locked out for %u s after %u failed logins", ip,
-		    cf->auth_lockout, f->count);
-		f->count = 0;
-		f->first = now;
-	}
-	return cf->auth_fail_delay_ms;
+	c = auth_check_submit(a->login, a->password, fn, ctx);
+	explicit_bzero(a->password, strlen(a->password));
+	free(a->password);
+	a->password = NULL;
+	a->captured = 0;
+	return c;
 }
 
 void
-auth_succeeded(const char *ip)
+auth_check_cancel(struct auth_check **cp)
 {
-	struct failure **pp = failure_slot(ip), *f;
+	struct auth_check *c = *cp;
 
-	if ((f = *pp) == NULL)
+	if (c == NULL)
 		return;
-	*pp = f->next;
-	free(f);
-	nfailures--;
+	*cp = NULL;
+	/* auth_check_done(c, 1) frees c, now or when the hash is done. */
+	worker_cancel(&c->job);
+}
+
+/* Failed logins -------------------------------------------------------- */
+
+void
+auth_policy_from_config(const struct config *config, struct auth_policy *p)
+{
+	p->delay_ms = config->auth_fail_delay_ms;
+	p->delay_max_ms = config->auth_fail_delay_max_ms;
+	p->fail_max = config->auth_fail_max;
+	p->fail_window = config->auth_fail_window;
+	p->lockout = config->auth_lockout;
+	p->fail_max_address = config->auth_fail_max_address;
+}
+
+unsigned
+auth_delay_ms(const struct auth_policy *p, unsigned recent)
+{
+	unsigned cap = p->delay_max_ms > p->delay_ms ? p->delay_max_ms :
+	    p->delay_ms;
+	uint64_t ms = p->delay_ms;
+	unsigned i;
+
+	for (i = 1; i < recent && ms < cap; i++)
+		ms *= 2;
+	return ms > cap ? cap : (unsigned)ms;
+}
+
+int
+auth_trusted(const char *ip)
+{
+	return cf != NULL && config_net_match(cf->auth_trusted,
+	    cf->auth_ntrusted, ip);
+}
+
+int
+auth_blocked(const char *ip, const char *login, unsigned *secs_r)
+{
+	unsigned secs = 0;
+	int rc;
+
+	if (secs_r != NULL)
+		*secs_r = 0;
+	if (cf == NULL || backend.blocked == NULL || auth_trusted(ip))
+		return AUTH_BLOCK_NONE;
+	rc = backend.blocked(backend.ctx, &policy, ip, login, &secs);
+	if (rc == -1) {
+		log_warnx("login failures of %s: %s", ip, err_msg());
+		return AUTH_BLOCK_NONE;
+	}
+	if (secs_r != NULL)
+		*secs_r = secs;
+	return rc;
+}
+
+unsigned
+auth_failed(const char *ip, const char *login)
+{
+	unsigned recent = 1;
+	int rc;
+
+	if (cf == NULL || backend.failed == NULL || auth_trusted(ip))
+		return 0;
+	rc = backend.failed(backend.ctx, &policy, ip, login, &recent);
+	if (rc == -1)
+		log_warnx("counting a failed login of %s: %s", ip, err_msg());
+	else if (rc == 1)
+		log_warnx("%s: %s locked out for %u s after too many failed "
+		    "logins", ip, login != NULL && login[0] != '\0' ? login :
+		    "every login", policy.lockout);
+	return auth_delay_ms(&policy, recent);
+}
+
+void
+auth_succeeded(const char *ip, const char *login)
+{
+	if (cf == NULL || backend.succeeded == NULL || auth_trusted(ip))
+		return;
+	if (backend.succeeded(backend.ctx, ip, login) == -1)
+		log_warnx("clearing the failures of %s from %s: %s", login, ip,
+		    err_msg());
 }

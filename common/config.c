@@ -35,8 +35,12 @@
 #define CONFIG_LOG_VERBOSE		1
 #define CONFIG_AUTH_FAIL_DELAY_MS	2000
 #define CONFIG_AUTH_FAIL_MAX		10
+#define CONFIG_AUTH_FAIL_DELAY_MAX_MS	15000
 #define CONFIG_AUTH_FAIL_WINDOW		600
 #define CONFIG_AUTH_LOCKOUT		900
+#define CONFIG_AUTH_FAIL_MAX_ADDRESS	100
+#define CONFIG_AUTH_WORKERS		2
+#define CONFIG_AUTH_QUEUE		256
 #define CONFIG_POP_BEFORE_SMTP		0
 #define CONFIG_MAX_CONN_PER_IP		20
 #define CONFIG_MAX_CONN			5000
@@ -118,6 +122,11 @@ enum {
 	CK_FAIL_MAX,
 	CK_FAIL_WINDOW,
 	CK_LOCKOUT,
+	CK_FAIL_DELAY_MAX,
+	CK_FAIL_MAX_ADDRESS,
+	CK_AUTH_WORKERS,
+	CK_AUTH_QUEUE,
+	CK_AUTH_TRUSTED,
 	CK_POP_BEFORE_SMTP,
 	CK_CONN_PER_IP,
 	CK_CONN,
@@ -171,6 +180,16 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(auth_fail_window, 1, 86400, "seconds") },
 	[CK_LOCKOUT] = { CS_AUTH, "lockout", CT_UINT,
 	    CK_UINT(auth_lockout, 0, 604800, "seconds") },
+	[CK_FAIL_DELAY_MAX] = { CS_AUTH, "fail_delay_max", CT_UINT,
+	    CK_UINT(auth_fail_delay_max_ms, 0, 600000, "milliseconds") },
+	[CK_FAIL_MAX_ADDRESS] = { CS_AUTH, "fail_max_address", CT_UINT,
+	    CK_UINT(auth_fail_max_address, 1, 10000000, "failures") },
+	[CK_AUTH_WORKERS] = { CS_AUTH, "workers", CT_UINT,
+	    CK_UINT(auth_workers, 1, 64, "threads") },
+	[CK_AUTH_QUEUE] = { CS_AUTH, "queue", CT_UINT,
+	    CK_UINT(auth_queue, 1, 100000, "logins") },
+	[CK_AUTH_TRUSTED] = { CS_AUTH, "trusted_networks", CT_NETS,
+	    0, 0, 0, 0, NULL },
 	[CK_POP_BEFORE_SMTP] = { CS_AUTH, "pop_before_smtp", CT_UINT,
 	    CK_UINT(pop_before_smtp, 0, 10080, "minutes, 0 = off") },
 	[CK_CONN_PER_IP] = { CS_LIMITS, "connections_per_ip", CT_UINT,
@@ -235,7 +254,8 @@ static int	config_listen_one(struct config_parser *, unsigned,
 		    const char *, struct config_listen *);
 static void	config_listen_clash(struct config_parser *, unsigned,
 		    int svc, const struct config_listen *);
-static void	config_nets(struct config_parser *, unsigned, const char *);
+static void	config_nets(struct config_parser *, unsigned, const char *,
+		    struct config_net *, size_t *);
 static int	config_net_parse(const char *, struct config_net *);
 static void	config_final(struct config_parser *);
 static void	config_line(struct config_parser *, unsigned,
@@ -270,6 +290,10 @@ config_file_defaults(struct config *c)
 	c->auth_fail_max = CONFIG_AUTH_FAIL_MAX;
 	c->auth_fail_window = CONFIG_AUTH_FAIL_WINDOW;
 	c->auth_lockout = CONFIG_AUTH_LOCKOUT;
+	c->auth_fail_delay_max_ms = CONFIG_AUTH_FAIL_DELAY_MAX_MS;
+	c->auth_fail_max_address = CONFIG_AUTH_FAIL_MAX_ADDRESS;
+	c->auth_workers = CONFIG_AUTH_WORKERS;
+	c->auth_queue = CONFIG_AUTH_QUEUE;
 	c->pop_before_smtp = CONFIG_POP_BEFORE_SMTP;
 	c->max_conn_per_ip = CONFIG_MAX_CONN_PER_IP;
 	c->max_conn = CONFIG_MAX_CONN;
@@ -591,7 +615,12 @@ config_value(struct config_parser *p, unsigned line,
 			memcpy(field, v, strlen(v) + 1);
 		return;
 	case CT_NETS:
-		config_nets(p, line, v);
+		if (k->sect == CS_AUTH)
+			config_nets(p, line, v, p->c->auth_trusted,
+			    &p->c->auth_ntrusted);
+		else
+			config_nets(p, line, v, p->c->smtpd_trusted,
+			    &p->c->smtpd_ntrusted);
 		return;
 	case CT_BOOL:
 		if (config_bool(v, ip) != 0)
@@ -808,14 +837,14 @@ config_net_parse(const char *item, struct config_net *n)
 }
 
 static void
-config_nets(struct config_parser *p, unsigned line, const char *v)
+config_nets(struct config_parser *p, unsigned line, const char *v,
+    struct config_net *nets, size_t *n_r)
 {
-	struct config *c = p->c;
 	char buf[CONFIG_LINE_MAX + 1], *item, *next;
 	unsigned nerr = p->nerr;
 
 	snprintf(buf, sizeof(buf), "%s", v);
-	c->smtpd_ntrusted = 0;
+	*n_r = 0;
 	if (buf[0] == '\0')
 		return;		/* empty: nobody is trusted */
 	for (item = buf; item != NULL; item = next) {
@@ -827,22 +856,21 @@ config_nets(struct config_parser *p, unsigned line, const char *v)
 			    "entry in the list; remove the extra ','");
 			continue;
 		}
-		if (c->smtpd_ntrusted == CONFIG_NETS_MAX) {
+		if (*n_r == CONFIG_NETS_MAX) {
 			config_error(p, line, "trusted_networks: more than %d "
 			    "networks", CONFIG_NETS_MAX);
 			break;
 		}
-		if (config_net_parse(item, &c->smtpd_trusted[
-		    c->smtpd_ntrusted]) == -1) {
+		if (config_net_parse(item, &nets[*n_r]) == -1) {
 			config_error(p, line, "trusted_networks: '%.64s' is "
 			    "not a network; write address/prefix, as "
 			    "192.0.2.0/24 or 2001:db8::/32", item);
 			continue;
 		}
-		c->smtpd_ntrusted++;
+		(*n_r)++;
 	}
 	if (p->nerr != nerr)
-		c->smtpd_ntrusted = 0;
+		*n_r = 0;
 }
 
 int

@@ -65,10 +65,29 @@ struct config {
 	char	tls_key[PATH_MAX];
 	/* [auth] */
 	int	auth_plaintext;		/* plaintext = yes|no (no) */
-	unsigned auth_fail_delay_ms;	/* fail_delay = 2000 (ms) */
-	unsigned auth_fail_max;		/* fail_max = 10 failures ... */
+	unsigned auth_fail_delay_ms;	/* fail_delay = 2000 ms: the reply to
+					   an address's first failure waits
+					   this long, doubling with each
+					   recent failure ... */
+	unsigned auth_fail_delay_max_ms; /* fail_delay_max = 15000 ms: ...
+					   up to this */
+	unsigned auth_fail_max;		/* fail_max = 10 failures of one user
+					   from one address ... */
 	unsigned auth_fail_window;	/* fail_window = 600 s ... */
-	unsigned auth_lockout;		/* lockout = 900 s lock the IP out */
+	unsigned auth_lockout;		/* lockout = 900 s lock that user out
+					   from that address */
+	unsigned auth_fail_max_address;	/* fail_max_address = 100 failures
+					   of any users within fail_window:
+					   the whole address is refused for
+					   lockout seconds */
+	unsigned auth_workers;		/* workers = 2 password hashing
+					   threads per process */
+	unsigned auth_queue;		/* queue = 256 logins waiting for a
+					   thread; more get a temporary
+					   failure */
+	/* trusted_networks = (none): no delay, no lockout */
+	size_t	auth_ntrusted;
+	struct config_net auth_trusted[CONFIG_NETS_MAX];
 	unsigned pop_before_smtp;	/* pop_before_smtp = 0 minutes (off) */
 	/* [limits] */
 	unsigned max_conn_per_ip;	/* connections_per_ip = 20 */

@@ -11,6 +11,7 @@
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "store/authfail.h"
 #include "store/store.h"
 #include "store/user.h"
 #include "pop3d/parse.h"
@@ -25,6 +26,7 @@ main(int argc, char **argv)
 	static struct config cfg;
 	struct pop3_server srv;
 	struct store *st;
+	struct auth_backend auth_be;
 	int plain, implicit;
 
 	daemon_setup("vellum-pop3d", argc, argv, &cfg);
@@ -36,7 +38,8 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	if (auth_init("pop", store_user_auth, st, &cfg) == -1)
+	store_auth_backend(st, &auth_be);
+	if (auth_init("pop", &auth_be, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());

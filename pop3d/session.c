@@ -5,8 +5,10 @@
  * at once pauses the conn (so pipelined commands wait in its buffer):
  * RETR and TOP stream the message in POP3_CHUNK pieces as the output
  * drains, each piece read in a read transaction of its own; a failed
- * login answers only after auth_failed()'s delay, on a timer.  Nothing
- * here blocks the loop.
+ * login answers only after auth_failed()'s delay, on a timer.  Passwords
+ * are checked on the worker threads (auth_check_start(), auth_verify()):
+ * the conn is paused until the verdict comes back on the loop; a session
+ * that closes meanwhile cancels its check.  Nothing here blocks the loop.
  */
 #include <inttypes.h>
 #include <limits.h>
@@ -57,6 +59,8 @@ struct pop3_session {
 	char			 login[POP3_LINE_MAX + 1];	/* USER */
 	int			 have_login;
 	struct auth		*sasl;
+	struct auth_check	*check;		/* a password being checked */
+	const char		*check_method;	/* "USER" or "AUTH" */
 	struct event		*delay_ev;
 	char			*delay_reply;
 	int			 delay_close;
@@ -127,6 +131,9 @@ static void	session_sasl_line(struct pop3_session *, const char *,
 		    size_t);
 static void	session_sasl_result(struct pop3_session *, enum auth_result,
 		    const char *);
+static int	session_user_locked(struct pop3_session *, const char *);
+static void	session_check_wait(struct pop3_session *, const char *);
+static void	session_verdict(const struct auth_verdict *, void *);
 
 static void	session_on_line(struct conn *, const char *, size_t);
 static void	session_on_toolong(struct conn *);
@@ -248,7 +255,8 @@ session_close(struct pop3_session *s)
 static void
 session_cmd_done(struct pop3_session *s)
 {
-	if (s->closing || s->send.active || s->delay_reply != NULL)
+	if (s->closing || s->send.active || s->delay_reply != NULL ||
+	    s->check != NULL)
 		return;
 	conn_idle(s->conn);
 }
@@ -270,7 +278,7 @@ session_login_allowed(struct pop3_session *s)
 		    "allowed here, use STLS first");
 		return 0;
 	}
-	if (auth_blocked(s->ip, &secs) == 1) {
+	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
 		char msg[128];
 
 		log_info("pop3 #%lu: login refused: %s is locked out for %u s",
@@ -293,7 +301,7 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	size_t n;
 	uint64_t bytes;
 
-	auth_succeeded(s->ip);
+	auth_succeeded(s->ip, user);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	s->user_id = user_id;
 	snprintf(s->lock_name, sizeof(s->lock_name), "pop3:%s", user);
@@ -334,7 +342,7 @@ session_login_failed(struct pop3_session *s, const char *who,
 
 	log_info("pop3 #%lu: login failed user=%s from %s: %s", s->id,
 	    who[0] != '\0' ? who : "?", s->ip, reason);
-	ms = auth_failed(s->ip);
+	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
 	session_reply_later(s, ms, "-ERR [AUTH] authentication failed\r\n",
 	    last);
@@ -492,10 +500,6 @@ cmd_user(struct pop3_session *s, const struct pop3_cmd *cmd)
 static void
 cmd_pass(struct pop3_session *s, const struct pop3_cmd *cmd)
 {
-	char addr[STORE_ADDRESS_MAX + 1];
-	uint32_t uid;
-	int rc;
-
 	if (!s->have_login) {
 		session_bad(s, "USER first");
 		return;
@@ -507,15 +511,64 @@ cmd_pass(struct pop3_session *s, const struct pop3_cmd *cmd)
 		session_bad(s, "usage: PASS password");
 		return;
 	}
+	if (session_user_locked(s, s->login))
+		return;
 	err_clear();
-	rc = auth_password(s->login, cmd->rest, &uid, addr, sizeof(addr));
-	if (rc == 1)
-		session_login_ok(s, uid, addr, "USER");
-	else if (rc == 0)
-		session_login_failed(s, s->login, err_class() != ERR_NONE ?
-		    err_msg() : "wrong user or password");
-	else
+	s->check = auth_check_start(s->login, cmd->rest, session_verdict, s);
+	session_check_wait(s, "USER");
+}
+
+/* -ERR when login is locked out from this address (1), else 0. */
+static int
+session_user_locked(struct pop3_session *s, const char *login)
+{
+	char msg[160];
+	unsigned secs;
+
+	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
+		return 0;
+	log_info("pop3 #%lu: login refused: user=%s is locked out from %s "
+	    "for %u s", s->id, login, s->ip, secs);
+	snprintf(msg, sizeof(msg), "[AUTH] too many failed logins, try "
+	    "again in %u seconds", secs);
+	session_bad(s, msg);
+	return 1;
+}
+
+/* After auth_check_start()/auth_verify(): wait for the verdict. */
+static void
+session_check_wait(struct pop3_session *s, const char *method)
+{
+	if (s->check == NULL) {
+		/* Every worker busy and the queue full: try again later. */
+		err_set(ERR_TEMP, "%s", err_msg());
+		session_err_reply(s, "cannot check the password now, try "
+		    "again later");
+		return;
+	}
+	s->check_method = method;
+	conn_pause(s->conn);
+}
+
+/* The verdict of a password check, on the loop. */
+static void
+session_verdict(const struct auth_verdict *v, void *arg)
+{
+	struct pop3_session *s = arg;
+
+	s->check = NULL;
+	conn_resume(s->conn);
+	if (s->closing)
+		return;
+	if (v->rc == 1)
+		session_login_ok(s, v->user_id, v->user, s->check_method);
+	else if (v->rc == 0)
+		session_login_failed(s, v->login, v->why);
+	else {
+		err_set(ERR_TEMP, "%s", v->why);
 		session_err_reply(s, "cannot check the password now");
+	}
+	session_cmd_done(s);
 }
 
 static void
@@ -569,6 +622,8 @@ static void
 session_sasl_result(struct pop3_session *s, enum auth_result res,
     const char *challenge)
 {
+	char who[AUTH_LOGIN_MAX + 1];
+
 	switch (res) {
 	case AUTH_CONTINUE:
 		if (s->state != POP3_SASL)
@@ -576,12 +631,17 @@ session_sasl_result(struct pop3_session *s, enum auth_result res,
 		conn_printf(s->conn, "+ %s\r\n",
 		    challenge != NULL ? challenge : "");
 		return;
-	case AUTH_OK:
+	case AUTH_VERIFY:
 		if (s->state != POP3_AUTHORIZATION)
 			session_enter_state(s, POP3_AUTHORIZATION);
-		session_login_ok(s, auth_user_id(s->sasl), auth_user(s->sasl),
-		    "AUTH");
+		if (session_user_locked(s, auth_login(s->sasl))) {
+			auth_free(&s->sasl);
+			return;
+		}
+		err_clear();
+		s->check = auth_verify(s->sasl, session_verdict, s);
 		auth_free(&s->sasl);
+		session_check_wait(s, "AUTH");
 		return;
 	case AUTH_CANCELLED:
 		if (s->state != POP3_AUTHORIZATION)
@@ -592,13 +652,16 @@ session_sasl_result(struct pop3_session *s, enum auth_result res,
 	case AUTH_FAIL:
 		if (s->state != POP3_AUTHORIZATION)
 			session_enter_state(s, POP3_AUTHORIZATION);
+		/* Who, when the mechanism got that far. */
+		snprintf(who, sizeof(who), "%s", s->sasl != NULL ?
+		    auth_login(s->sasl) : "");
 		auth_free(&s->sasl);
 		/* A malformed response is a protocol error, not a login. */
 		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
 			session_bad(s, "invalid authentication response");
 			return;
 		}
-		session_login_failed(s, "", err_class() != ERR_NONE ?
+		session_login_failed(s, who, err_class() != ERR_NONE ?
 		    err_msg() : "SASL exchange failed");
 		return;
 	}
@@ -1004,6 +1067,7 @@ session_on_close(struct conn *c)
 	    s->bytes_sent);
 	session_release(s);
 	auth_free(&s->sasl);
+	auth_check_cancel(&s->check);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	free(s->delay_reply);

@@ -93,6 +93,7 @@ struct smtp_session {
 
 	/* AUTH */
 	struct auth		*sasl;
+	struct auth_check	*check;		/* a password being checked */
 	uint32_t		 user_id;
 	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
 	struct event		*delay_ev;
@@ -178,12 +179,15 @@ static void	session_submit(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
 static void	session_answer(struct smtp_session *);
 static void	session_login_ok(struct smtp_session *, const char *);
-static void	session_login_failed(struct smtp_session *, const char *);
+static void	session_login_failed(struct smtp_session *, const char *,
+		    const char *);
 static void	session_reply_later(struct smtp_session *, unsigned,
 		    const char *, int);
 static void	session_delay_cb(evutil_socket_t, short, void *);
 static void	session_sasl_line(struct smtp_session *, const char *,
 		    size_t);
+static void	session_verdict(const struct auth_verdict *, void *);
+static int	session_user_locked(struct smtp_session *, const char *);
 static void	session_sasl_result(struct smtp_session *, enum auth_result,
 		    const char *);
 static void	session_accept(struct conn *, struct smtp_server *, int);
@@ -683,11 +687,13 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "authentication mechanism (send STARTTLS first)");
 		return;
 	}
-	if (auth_blocked(s->ip, &secs) == 1) {
+	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
 		log_info("smtp #%lu: auth refused: %s is locked out for %u s",
 		    s->id, s->ip, secs);
-		session_fail(s, "454 4.7.0 Too many failed logins from your "
-		    "address, try again in %u seconds", secs);
+		conn_printf(s->conn, "421 4.7.0 %s Too many failed logins from "
+		    "your address, try again in %u seconds\r\n",
+		    s->srv->config->hostname, secs);
+		session_close(s);
 		return;
 	}
 	n = strcspn(cmd->args, " ");
@@ -727,10 +733,27 @@ session_sasl_line(struct smtp_session *s, const char *line, size_t len)
 	session_sasl_result(s, res, challenge);
 }
 
+/* 535 when login is locked out from this address (1), else 0. */
+static int
+session_user_locked(struct smtp_session *s, const char *login)
+{
+	unsigned secs;
+
+	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
+		return 0;
+	log_info("smtp #%lu: auth refused: user=%s is locked out from %s for "
+	    "%u s", s->id, login, s->ip, secs);
+	session_fail(s, "535 5.7.8 Too many failed logins, try again in %u "
+	    "seconds", secs);
+	return 1;
+}
+
 static void
 session_sasl_result(struct smtp_session *s, enum auth_result res,
     const char *challenge)
 {
+	char who[AUTH_LOGIN_MAX + 1];
+
 	switch (res) {
 	case AUTH_CONTINUE:
 		if (s->state != SMTP_S_SASL)
@@ -738,12 +761,26 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 		conn_printf(s->conn, "334 %s\r\n",
 		    challenge != NULL ? challenge : "");
 		return;
-	case AUTH_OK:
+	case AUTH_VERIFY:
 		if (s->state != SMTP_S_HELO)
 			session_enter_state(s, SMTP_S_HELO);
-		s->user_id = auth_user_id(s->sasl);
-		session_login_ok(s, auth_user(s->sasl));
+		if (session_user_locked(s, auth_login(s->sasl))) {
+			auth_free(&s->sasl);
+			return;
+		}
+		err_clear();
+		s->check = auth_verify(s->sasl, session_verdict, s);
 		auth_free(&s->sasl);
+		if (s->check == NULL) {
+			/* Every worker busy and the queue full. */
+			log_info("smtp #%lu: auth not checked: %s", s->id,
+			    err_msg());
+			conn_printf(s->conn, "454 4.7.0 Temporary "
+			    "authentication failure, try again later\r\n");
+			return;
+		}
+		/* Pipelined commands wait for the verdict. */
+		conn_pause(s->conn);
 		return;
 	case AUTH_CANCELLED:
 		if (s->state != SMTP_S_HELO)
@@ -754,6 +791,9 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 	case AUTH_FAIL:
 		if (s->state != SMTP_S_HELO)
 			session_enter_state(s, SMTP_S_HELO);
+		/* Who, when the mechanism got that far. */
+		snprintf(who, sizeof(who), "%s", s->sasl != NULL ?
+		    auth_login(s->sasl) : "");
 		auth_free(&s->sasl);
 		/* A malformed response is a protocol error, not a login. */
 		if (err_class() == ERR_INVALID || err_class() == ERR_LIMIT) {
@@ -765,16 +805,38 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 			    "failure");
 			return;
 		}
-		session_login_failed(s, err_class() != ERR_NONE ? err_msg() :
-		    "SASL exchange failed");
+		session_login_failed(s, who, err_class() != ERR_NONE ?
+		    err_msg() : "SASL exchange failed");
 		return;
+	}
+}
+
+/* The verdict of a password check, on the loop. */
+static void
+session_verdict(const struct auth_verdict *v, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->check = NULL;
+	conn_resume(s->conn);
+	if (s->closing)
+		return;
+	if (v->rc == 1) {
+		s->user_id = v->user_id;
+		session_login_ok(s, v->user);
+	} else if (v->rc == 0)
+		session_login_failed(s, v->login, v->why);
+	else {
+		log_info("smtp #%lu: auth not checked: %s", s->id, v->why);
+		conn_printf(s->conn, "454 4.7.0 Temporary authentication "
+		    "failure, try again later\r\n");
 	}
 }
 
 static void
 session_login_ok(struct smtp_session *s, const char *user)
 {
-	auth_succeeded(s->ip);
+	auth_succeeded(s->ip, user);
 	snprintf(s->user, sizeof(s->user), "%s", user);
 	log_info("smtp #%lu: auth ok user=%s from %s%s", s->id, s->user,
 	    s->ip, session_tls(s) ? " tls" : "");
@@ -783,13 +845,15 @@ session_login_ok(struct smtp_session *s, const char *user)
 
 /* Counted per IP and towards max_bad_commands; answered late. */
 static void
-session_login_failed(struct smtp_session *s, const char *reason)
+session_login_failed(struct smtp_session *s, const char *who,
+    const char *reason)
 {
 	unsigned ms;
 	int last;
 
-	log_info("smtp #%lu: auth failed from %s: %s", s->id, s->ip, reason);
-	ms = auth_failed(s->ip);
+	log_info("smtp #%lu: auth failed user=%s from %s: %s", s->id,
+	    who[0] != '\0' ? who : "?", s->ip, reason);
+	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
 	session_reply_later(s, ms, last ? "535 5.7.8 Authentication "
 	    "credentials invalid\r\n421 4.7.0 Error: too many errors, "
@@ -1750,6 +1814,7 @@ session_on_close(struct conn *c)
 	    s->n_failed, s->bad_cmds);
 	session_reset_tx(s);
 	auth_free(&s->sasl);
+	auth_check_cancel(&s->check);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	free(s->delay_reply);

@@ -18,6 +18,7 @@
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "store/authfail.h"
 #include "store/store.h"
 #include "store/user.h"
 #include "smtpd/parse.h"
@@ -33,6 +34,7 @@ main(int argc, char **argv)
 	static struct config cfg;
 	static struct smtp_server srv;
 	struct store *st;
+	struct auth_backend auth_be;
 	int smtps, lmtp, any_plain = 0;
 	size_t i;
 
@@ -48,7 +50,8 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	if (auth_init("smtp", store_user_auth, st, &cfg) == -1)
+	store_auth_backend(st, &auth_be);
+	if (auth_init("smtp", &auth_be, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());

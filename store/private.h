@@ -30,6 +30,7 @@ enum store_db {
 	DB_LOCKS,
 	DB_QUEUE,
 	DB_ACCESS,	/* client IP -> trusted until (POP-before-SMTP) */
+	DB_AUTHFAIL,	/* (client IP, login) -> failed logins (authfail.c) */
 	DB_COUNT
 };
 
@@ -43,6 +44,8 @@ struct store {
 	unsigned		 flags;
 	uint64_t		 mapsize;
 	unsigned		 access_grants;	/* access.c */
+	int			 no_authfail;	/* read-only store made before
+						   the authfail table */
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;

@@ -46,6 +46,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_LOCKS] = "locks",
 	[DB_QUEUE] = "queue",
 	[DB_ACCESS] = "access",
+	[DB_AUTHFAIL] = "authfail",
 };
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
@@ -150,6 +151,11 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		for (i = 0; i < DB_COUNT; i++) {
 			rc = mdb_dbi_open(t.txn, db_names[i],
 			    i == DB_MSGS ? MDB_DUPSORT : 0, &st->dbi[i]);
+			/* Added later: a store that has none has no entry. */
+			if (rc == MDB_NOTFOUND && i == DB_AUTHFAIL) {
+				st->no_authfail = 1;
+				continue;
+			}
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",

@@ -4,6 +4,8 @@
  */
 #include <crypt.h>
 #include <ctype.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -509,50 +511,117 @@ store_login_cache_free(struct store *st)
 	st->logins = NULL;
 }
 
+/*
+ * The hash an unknown login is verified against, so that it costs what a
+ * known one does: one yescrypt hash of the default scheme, the kind
+ * store_password_hash() makes (vellumctl user add), made once per
+ * process, by the first thread that needs it (a worker, not the loop).
+ */
+static pthread_once_t	login_dummy_once = PTHREAD_ONCE_INIT;
+static char		login_dummy_hash[STORE_PWHASH_MAX + 1];
+
+static void
+login_dummy_make(void)
+{
+	char *h;
+
+	if (store_password_hash("vellum-no-such-user", &h) == 0) {
+		snprintf(login_dummy_hash, sizeof(login_dummy_hash), "%s", h);
+		free(h);
+	}
+}
+
+struct store_login *
+store_login_begin(struct store *st, const char *login, const char *password)
+{
+	struct store_login *l = xcalloc(1, sizeof(*l));
+	struct login q = { login, &l->u };
+	int rc;
+
+	l->password = xstrdup(password);
+	rc = store_read(st, user_login_txn, &q);
+	if (rc == -1) {
+		l->rc = -1;
+		l->err = err_class();
+		snprintf(l->why, sizeof(l->why), "%s", err_msg());
+		return l;
+	}
+	l->found = rc == 1;
+	if (l->found && l->u.pwhash[0] != '\0')
+		l->cached = login_cached(st, &l->u, password);
+	if (l->found)
+		snprintf(l->hash, sizeof(l->hash), "%s", l->u.pwhash);
+	return l;
+}
+
+void
+store_login_verify(struct store_login *l)
+{
+	if (l->rc == -1 || l->cached)
+		return;
+	/*
+	 * An unknown login, or an account without a password, costs a hash
+	 * all the same and verifies nothing.
+	 */
+	if (!l->found || l->hash[0] == '\0') {
+		pthread_once(&login_dummy_once, login_dummy_make);
+		(void)store_password_verify(login_dummy_hash, l->password);
+		return;
+	}
+	l->verified = store_password_verify(l->hash, l->password);
+}
+
+int
+store_login_end(struct store *st, struct store_login *l, struct store_user *r)
+{
+	if (l->rc == -1)
+		return err_set(l->err, "%s", l->why);
+	if (!l->found) {
+		err_set(ERR_NOTFOUND, "no such user");
+		return 0;
+	}
+	if (!l->cached && !l->verified) {
+		err_set(ERR_PERM, l->u.pwhash[0] == '\0' ? "no password set" :
+		    "wrong password");
+		return 0;
+	}
+	if (l->u.disabled) {
+		err_set(ERR_PERM, "account disabled: %s",
+		    l->u.disabled_reason[0] != '\0' ? l->u.disabled_reason :
+		    "no reason given");
+		return 0;
+	}
+	if (!l->cached)
+		login_remember(st, &l->u, l->password);
+	if (r != NULL)
+		*r = l->u;
+	return 1;
+}
+
+void
+store_login_free(struct store_login **lp)
+{
+	struct store_login *l = *lp;
+
+	if (l == NULL)
+		return;
+	explicit_bzero(l->password, strlen(l->password));
+	free(l->password);
+	explicit_bzero(l, sizeof(*l));
+	free(l);
+	*lp = NULL;
+}
+
 int
 store_user_login(struct store *st, const char *login, const char *password,
     struct store_user *r)
 {
-	struct login l = { login, r };
-	int rc, cached;
-
-	/* The hash is checked outside the snapshot: yescrypt is slow. */
-	if ((rc = store_read(st, user_login_txn, &l)) == -1)
-		return -1;
-	if (rc == 0) {
-		err_set(ERR_NOTFOUND, "no such user");
-		return 0;
-	}
-	cached = r->pwhash[0] != '\0' && login_cached(st, r, password);
-	if (!cached && !store_password_verify(r->pwhash, password)) {
-		err_set(ERR_PERM, r->pwhash[0] == '\0' ? "no password set" :
-		    "wrong password");
-		return 0;
-	}
-	if (r->disabled) {
-		err_set(ERR_PERM, "account disabled: %s",
-		    r->disabled_reason[0] != '\0' ? r->disabled_reason :
-		    "no reason given");
-		return 0;
-	}
-	if (!cached)
-		login_remember(st, r, password);
-	return 1;
-}
-
-int
-store_user_auth(const char *login, const char *password, uint32_t *user_id_r,
-    char *addr_r, size_t addrsize, void *store)
-{
-	struct store_user u;
+	struct store_login *l;
 	int rc;
 
-	memset(&u, 0, sizeof(u));
-	rc = store_user_login(store, login, password, &u);
-	explicit_bzero(u.pwhash, sizeof(u.pwhash));
-	if (rc != 1)
-		return rc;
-	*user_id_r = u.id;
-	snprintf(addr_r, addrsize, "%s", u.address);
-	return 1;
+	l = store_login_begin(st, login, password);
+	store_login_verify(l);
+	rc = store_login_end(st, l, r);
+	store_login_free(&l);
+	return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef VELLUM_STORE_USER_H
 #define VELLUM_STORE_USER_H
 
+#include "common/error.h"
 #include "store.h"
 
 #define STORE_ADDRESS_MAX	320
@@ -77,20 +78,42 @@ int	store_user_quota_fits(const struct store_user *, uint64_t bytes,
 
 /*
  * A login: finds the user by login (store_user_find()), checks the
- * password and that the account is enabled, in its own read snapshot.
- * 1 ok (*r filled), 0 refused (err_msg() says why: no such user, wrong
- * password, disabled with its reason), -1 error.
+ * password and that the account is enabled.  1 ok (*r filled), 0 refused
+ * (err_msg() says why: no such user, wrong password, disabled with its
+ * reason), -1 error.  An unknown login is verified against a dummy hash
+ * of the default scheme, so it costs the same.  The three steps below in
+ * one call.
  */
 int	store_user_login(struct store *, const char *login,
 	    const char *password, struct store_user *r);
 
 /*
- * store_user_login() in the shape of common/auth.h's auth_check_fn, for
- * the daemons to hand to auth_init() with the store as ctx: 1 ok
- * (*user_id_r, addr_r: the user's address), 0 refused, -1 error.
+ * A login in three steps, so that the hash runs on another thread:
+ * store_login_begin() (the caller's thread: reads the record in its own
+ * snapshot, consults the per-process cache of recent good logins; never
+ * fails: a read error is kept for the end), store_login_verify() (any
+ * thread: only the hash, touching nothing but l and, for an unknown
+ * login, the process's dummy hash, made once under pthread_once()), store_login_end() (the
+ * store's thread again: the verdict as store_user_login(), r may be NULL;
+ * a good login is remembered in the cache).  store_login_free() wipes.
  */
-int	store_user_auth(const char *login, const char *password,
-	    uint32_t *user_id_r, char *addr_r, size_t addrsize, void *store);
+struct store_login {
+	struct store_user	 u;
+	int			 found;
+	int			 cached;	/* verified lately: no hash */
+	int			 verified;
+	int			 rc;		/* -1: the read failed */
+	enum err_class		 err;
+	char			 why[256];
+	char			 hash[STORE_PWHASH_MAX + 1];
+	char			*password;
+};
+struct store_login *store_login_begin(struct store *, const char *login,
+	    const char *password);
+void	store_login_verify(struct store_login *);
+int	store_login_end(struct store *, struct store_login *,
+	    struct store_user *r);
+void	store_login_free(struct store_login **);
 
 /* Hashes password with yescrypt; *hash_r is malloc'd. */
 int	store_password_hash(const char *password, char **hash_r);

@@ -130,6 +130,11 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->auth_fail_max, 10);
 	ck_assert_uint_eq(c->auth_fail_window, 600);
 	ck_assert_uint_eq(c->auth_lockout, 900);
+	ck_assert_uint_eq(c->auth_fail_delay_max_ms, 15000);
+	ck_assert_uint_eq(c->auth_fail_max_address, 100);
+	ck_assert_uint_eq(c->auth_workers, 2);
+	ck_assert_uint_eq(c->auth_queue, 256);
+	ck_assert_uint_eq(c->auth_ntrusted, 0);
 	ck_assert_uint_eq(c->pop_before_smtp, 0);
 	ck_assert_uint_eq(c->max_conn_per_ip, 20);
 	ck_assert_uint_eq(c->max_conn, 5000);
@@ -289,6 +294,38 @@ START_TEST(test_every_key)
 	ck_assert_int_eq(c->log_verbose, 1);
 	ck_assert_int_eq(c->svc[SVC_POP3].enabled, 1);
 	ck_assert_int_eq(c->svc[SVC_IMAP].enabled, 0);
+}
+END_TEST
+
+/* [auth]: the failure policy and its own trusted_networks. */
+START_TEST(test_auth_keys)
+{
+	struct config *c;
+
+	c = parse_ok("data_dir = /d\n[auth]\nfail_delay_max = 600000\n"
+	    "fail_max_address = 10000000\nworkers = 64\nqueue = 100000\n"
+	    "trusted_networks = 192.0.2.0/24, 2001:db8::/32\n"
+	    "[smtpd]\ntrusted_networks = 198.51.100.0/24\n");
+	ck_assert_uint_eq(c->auth_fail_delay_max_ms, 600000);
+	ck_assert_uint_eq(c->auth_fail_max_address, 10000000);
+	ck_assert_uint_eq(c->auth_workers, 64);
+	ck_assert_uint_eq(c->auth_queue, 100000);
+	ck_assert_uint_eq(c->auth_ntrusted, 2);
+	ck_assert_uint_eq(c->smtpd_ntrusted, 1);
+	ck_assert(config_net_match(c->auth_trusted, c->auth_ntrusted,
+	    "192.0.2.9"));
+	ck_assert(!config_net_match(c->auth_trusted, c->auth_ntrusted,
+	    "198.51.100.1"));
+	ck_assert(config_net_match(c->smtpd_trusted, c->smtpd_ntrusted,
+	    "198.51.100.1"));
+	one_error("data_dir=/d\n[auth]\nworkers = 0\n", 3, "1 to 64");
+	one_error("data_dir=/d\n[auth]\nqueue = 0\n", 3, "1 to 100000");
+	one_error("data_dir=/d\n[auth]\nfail_delay_max = 600001\n", 3,
+	    "0 to 600000");
+	one_error("data_dir=/d\n[auth]\nfail_max_address = 0\n", 3,
+	    "1 to 10000000");
+	one_error("data_dir=/d\n[auth]\ntrusted_networks = 10.0.0.0/33\n",
+	    3, "not a network");
 }
 END_TEST
 
@@ -731,6 +768,7 @@ config_suite(void)
 	tcase_add_test(tc, test_file_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_smtpd);
+	tcase_add_test(tc, test_auth_keys);
 	tcase_add_test(tc, test_embedded_default);
 	tcase_add_test(tc, test_svc_names);
 	tcase_add_test(tc, test_listen_forms);
