@@ -36,6 +36,8 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	/* DELE at QUIT stops the grace clock below the full mark. */
+	store_user_set_full_mark(cfg.quota_full_mark);
 	if (auth_init("pop", store_user_auth, st, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
