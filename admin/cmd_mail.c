@@ -106,7 +106,7 @@ struct mail_box {
 struct mail_imp {
 	struct ctl		*ctl;
 	const char		*root;	/* PATH as given */
-	int			 rootfd;	/* PATH when a directory, or -1 */
+	int			 rootfd;	/* PATH if a directory, or -1 */
 	size_t			 symlinks;	/* links skipped */
 	uint32_t		 user_id;
 	struct mail_box		*boxes;
@@ -410,9 +410,9 @@ mail_open_under(int rootfd, const char *rel, int dir)
 		if (next < 0) {
 			free(copy);
 			if (saved == ELOOP)
-				return err_set(ERR_PERM, "%s is a symbolic link; "
-				    "not followed", slash != NULL ? "a folder "
-				    "above it" : "it");
+				return err_set(ERR_PERM, "%s is a symbolic "
+				    "link; not followed", slash != NULL ?
+				    "a folder above it" : "it");
 			return err_set(ERR_TEMP, "cannot open: %s",
 			    strerror(saved));
 		}
@@ -926,7 +926,9 @@ mail_import(struct ctl *ctl, const char *address, const char *path,
 			mail_scan_dir(imp, folder);
 	} else
 		mail_job_add(imp, path, NULL, &st, folder, MK_AUTO, NULL);
-	qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs), mail_job_cmp);
+	if (imp->njobs > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs),
+		    mail_job_cmp);
 	for (i = 0; i < imp->njobs; i++)
 		total += (uint64_t)imp->jobs[i].size;
 	ctl_progress_start(&imp->prog, "mail import", total);

@@ -230,8 +230,8 @@ cmd_user_grace_text(const struct ctl *ctl, const struct store_user *u)
 	cmd_user_permille(store_user_usage_permille(u, 0), b, sizeof(b));
 	cmd_user_permille(store_user_usage_permille(u, 1), m, sizeof(m));
 	if (u->quota_bytes == 0 && u->quota_messages == 0)
-		printf("full mark:      %u%% of a quota; no quota, never full\n",
-		    mark);
+		printf("full mark:      %u%% of a quota; no quota, never "
+		    "full\n", mark);
 	else
 		printf("full mark:      %u%% of a quota; usage %s%s%s%s%s: %s "
 		    "the mark\n", mark, u->quota_bytes != 0 ? b : "",
