@@ -14,6 +14,8 @@
  *   - a file that begins with "From ": an mbox (mail/mbox.h), flags from
  *     Status:/X-Status: lines.
  *   - any other file: one message.
+ * Symbolic links below PATH are never followed (see mail_open_under()):
+ * each is skipped with a warning that names it.
  * Internal dates come from the Maildir name, else the envelope line, else
  * the file's mtime.  Messages are prepared (hashed, compressed) outside
  * the write transactions and appended MAIL_BATCH messages or MAIL_BATCH_BYTES
@@ -25,6 +27,7 @@
  * --folder) with file names from mail/maildir.h, or an mbox (one folder,
  * INBOX by default) whose envelope sender comes from Return-Path.  The
  * message bytes are exactly the stored bytes.
+ * Export writes through no symbolic link below its destination.
  *
  * Delete expunges the given UIDs (or every message with --all) of one
  * folder in one write transaction, so the usage counters and the
@@ -75,7 +78,8 @@ enum mail_kind { MK_MAILDIR_NEW, MK_MAILDIR_CUR, MK_FILE, MK_MBOX,
 	MK_AUTO };
 
 struct mail_job {
-	char			*path;
+	char			*path;	/* as the admin wrote it + below */
+	char			*rel;	/* under the root; NULL: path itself */
 	char			*folder;
 	enum mail_kind		 kind;
 	struct maildir_name	 mn;
@@ -101,6 +105,9 @@ struct mail_box {
 
 struct mail_imp {
 	struct ctl		*ctl;
+	const char		*root;	/* PATH as given */
+	int			 rootfd;	/* PATH if a directory, or -1 */
+	size_t			 symlinks;	/* links skipped */
 	uint32_t		 user_id;
 	struct mail_box		*boxes;
 	size_t			 nboxes;
@@ -155,19 +162,26 @@ static void	mail_flush(struct mail_imp *);
 static void	mail_add(struct mail_imp *, const char *folder,
 		    const char *data, size_t len, int64_t date,
 		    uint32_t flags, const char *keywords, const char *label);
-static int	mail_read_file(const char *path, char **data_r,
-		    size_t *len_r);
+static int	mail_open_under(int rootfd, const char *rel, int dir);
+static char	*mail_rel(const char *rel, const char *name);
+static char	*mail_label(const struct mail_imp *, const char *rel);
+static void	mail_symlink(struct mail_imp *, const char *rel);
+static int	mail_read_file(struct mail_imp *, const struct mail_job *,
+		    char **data_r, size_t *len_r);
 static void	mail_fail(struct mail_imp *, const char *label,
 		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void	mail_job_add(struct mail_imp *, const char *path,
-		    const char *folder, enum mail_kind, struct mail_kwmap *);
-static int	mail_is_maildir(const char *dir);
-static struct mail_kwmap *mail_kwmap_read(struct mail_imp *,
-		    const char *dir);
-static int	mail_scan_maildir(struct mail_imp *, const char *dir,
+		    const char *rel, const struct stat *, const char *folder,
+		    enum mail_kind, struct mail_kwmap *);
+static int	mail_is_maildir(int dfd);
+static struct mail_kwmap *mail_kwmap_read(struct mail_imp *, int dfd,
+		    const char *rel);
+static DIR	*mail_opendir(struct mail_imp *, const char *rel);
+static int	mail_entry(struct mail_imp *, DIR *, const char *rel,
+		    const char *name, struct stat *);
+static int	mail_scan_maildir(struct mail_imp *, const char *rel,
 		    const char *folder, int recurse);
-static int	mail_scan_dir(struct mail_imp *, const char *dir,
-		    const char *folder);
+static int	mail_scan_dir(struct mail_imp *, const char *folder);
 static int	mail_job_cmp(const void *, const void *);
 static void	mail_run_job(struct mail_imp *, struct mail_job *);
 static char	*mail_subfolder(const char *parent, const char *child);
@@ -365,8 +379,87 @@ mail_add(struct mail_imp *imp, const char *folder, const char *data,
 		mail_flush(imp);
 }
 
+/*
+ * Import never follows a symbolic link below PATH: the tree may belong to
+ * the user whose mail it is, and vellumctl usually runs as root, so a link
+ * to /etc/shadow would put that file into a mailbox readable over POP3.
+ * Every path below the root is opened one component at a time, relative
+ * to the directory above it, with O_NOFOLLOW; a link found while scanning
+ * is skipped with a warning that names it.  Opening by component (not by
+ * checking first and opening later) also holds when the tree changes
+ * between the scan and the read.  PATH itself is the admin's choice and
+ * is followed.
+ */
 static int
-mail_read_file(const char *path, char **data_r, size_t *len_r)
+mail_open_under(int rootfd, const char *rel, int dir)
+{
+	char *copy = xstrdup(rel), *p = copy, *slash;
+	int fd = rootfd, next, flags, saved;
+
+	for (;;) {
+		slash = strchr(p, '/');
+		if (slash != NULL)
+			*slash = '\0';
+		flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+		if (slash != NULL || dir)
+			flags |= O_DIRECTORY;
+		next = openat(fd, p, flags);
+		saved = errno;
+		if (fd != rootfd)
+			close(fd);
+		if (next < 0) {
+			free(copy);
+			if (saved == ELOOP)
+				return err_set(ERR_PERM, "%s is a symbolic "
+				    "link; not followed", slash != NULL ?
+				    "a folder above it" : "it");
+			return err_set(ERR_TEMP, "cannot open: %s",
+			    strerror(saved));
+		}
+		fd = next;
+		if (slash == NULL)
+			break;
+		p = slash + 1;
+	}
+	free(copy);
+	return fd;
+}
+
+/* "rel/name", or "name" at the root (rel ""). */
+static char *
+mail_rel(const char *rel, const char *name)
+{
+	return rel[0] == '\0' ? xstrdup(name) : xasprintf("%s/%s", rel, name);
+}
+
+/* What the messages name: the path as the admin wrote it. */
+static char *
+mail_label(const struct mail_imp *imp, const char *rel)
+{
+	return rel[0] == '\0' ? xstrdup(imp->root) :
+	    xasprintf("%s/%s", imp->root, rel);
+}
+
+static void
+mail_symlink(struct mail_imp *imp, const char *rel)
+{
+	char *label = mail_label(imp, rel);
+
+	if (imp->prog.on && imp->prog.last != 0)
+		fprintf(stderr, "\r%*s\r", 70, "");
+	fprintf(stderr, "vellumctl: mail import: warning: %s is a symbolic "
+	    "link; skipped (links are never followed)\n", label);
+	free(label);
+	imp->symlinks++;
+}
+
+/*
+ * Reads a message file: rel under the root (never through a link), or
+ * with rel NULL the file the admin named.
+ */
+static int
+mail_read_file(struct mail_imp *imp, const struct mail_job *j,
+    char **data_r, size_t *len_r)
 {
 	struct stat st;
 	char *buf;
@@ -374,8 +467,12 @@ mail_read_file(const char *path, char **data_r, size_t *len_r)
 	ssize_t n;
 	int fd;
 
-	if ((fd = open(path, O_RDONLY)) < 0)
-		return err_set(ERR_TEMP, "cannot open: %s", strerror(errno));
+	if (j->rel != NULL)
+		fd = mail_open_under(imp->rootfd, j->rel, 0);
+	else if ((fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
+		err_set(ERR_TEMP, "cannot open: %s", strerror(errno));
+	if (fd < 0)
+		return -1;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		return err_set(ERR_INVALID, "not a regular file");
@@ -405,30 +502,31 @@ mail_read_file(const char *path, char **data_r, size_t *len_r)
 	return 0;
 }
 
+/*
+ * Adds the file rel (under the root; st from lstat) or, with rel NULL,
+ * the file path the admin named.  Anything but a regular file is left.
+ */
 static void
-mail_job_add(struct mail_imp *imp, const char *path, const char *folder,
-    enum mail_kind kind, struct mail_kwmap *kw)
+mail_job_add(struct mail_imp *imp, const char *path, const char *rel,
+    const struct stat *st, const char *folder, enum mail_kind kind,
+    struct mail_kwmap *kw)
 {
 	struct mail_job *j;
-	struct stat st;
 	const char *base;
 
-	if (stat(path, &st) < 0) {
-		mail_fail(imp, path, "%s", strerror(errno));
-		return;
-	}
-	if (!S_ISREG(st.st_mode))
+	if (!S_ISREG(st->st_mode))
 		return;
 	imp->jobs = xreallocarray(imp->jobs, imp->njobs + 1,
 	    sizeof(*imp->jobs));
 	j = &imp->jobs[imp->njobs++];
 	memset(j, 0, sizeof(*j));
 	j->path = xstrdup(path);
+	j->rel = rel != NULL ? xstrdup(rel) : NULL;
 	j->folder = xstrdup(folder);
 	j->kind = kind;
 	j->kw = kw;
-	j->size = st.st_size;
-	j->mtime = st.st_mtime;
+	j->size = st->st_size;
+	j->mtime = st->st_mtime;
 	if (kind == MK_MAILDIR_NEW || kind == MK_MAILDIR_CUR) {
 		base = strrchr(path, '/');
 		base = base != NULL ? base + 1 : path;
@@ -437,38 +535,50 @@ mail_job_add(struct mail_imp *imp, const char *path, const char *folder,
 	}
 }
 
+/*
+ * Whether directory dfd has a cur/ or new/ directory.  A link named cur or
+ * new counts too (without being followed), so that the scan names it as
+ * skipped rather than passing over the folder in silence.
+ */
 static int
-mail_is_maildir(const char *dir)
+mail_is_maildir(int dfd)
 {
+	static const char *const subs[] = { "cur", "new" };
 	struct stat st;
-	char *p;
-	int yes;
+	size_t i;
 
-	p = xasprintf("%s/cur", dir);
-	yes = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-	free(p);
-	if (yes)
-		return 1;
-	p = xasprintf("%s/new", dir);
-	yes = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-	free(p);
-	return yes;
+	for (i = 0; i < 2; i++)
+		if (fstatat(dfd, subs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)))
+			return 1;
+	return 0;
 }
 
 /* Dovecot's "dovecot-keywords": lines "N name", N 0-25 -> letter a+N. */
 static struct mail_kwmap *
-mail_kwmap_read(struct mail_imp *imp, const char *dir)
+mail_kwmap_read(struct mail_imp *imp, int dfd, const char *rel)
 {
 	struct mail_kwmap *kw;
-	char *path, *line, name[256];
+	struct stat st;
+	char *line, *krel, name[256];
 	FILE *fp;
-	int idx;
+	int fd, idx;
 
-	path = xasprintf("%s/dovecot-keywords", dir);
-	fp = fopen(path, "r");
-	free(path);
-	if (fp == NULL)
+	fd = openat(dfd, "dovecot-keywords", O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ELOOP) {
+			krel = mail_rel(rel, "dovecot-keywords");
+			mail_symlink(imp, krel);
+			free(krel);
+		}
 		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
 	kw = xcalloc(1, sizeof(*kw));
 	while ((line = ctl_read_line(fp)) != NULL) {
 		if (sscanf(line, "%d %255s", &idx, name) == 2 && idx >= 0 &&
@@ -492,85 +602,152 @@ mail_subfolder(const char *parent, const char *child)
 	return xasprintf("%s/%s", parent, child);
 }
 
+/*
+ * Opens directory rel under the root for reading; NULL after a failure
+ * was counted.
+ */
+static DIR *
+mail_opendir(struct mail_imp *imp, const char *rel)
+{
+	DIR *d;
+	char *label;
+	int fd;
+
+	fd = rel[0] == '\0' ? openat(imp->rootfd, ".", O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC) : mail_open_under(imp->rootfd, rel, 1);
+	if (fd < 0 && rel[0] == '\0')
+		err_set(ERR_TEMP, "%s", strerror(errno));
+	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0) {
+			err_set(ERR_TEMP, "%s", strerror(errno));
+			close(fd);
+		}
+		label = mail_label(imp, rel);
+		mail_fail(imp, label, "%s", err_msg());
+		free(label);
+		return NULL;
+	}
+	return d;
+}
+
+/*
+ * One entry of directory d (at rel): 1 with *st filled (lstat), 0 when
+ * it is a link (warned about) or gone.
+ */
 static int
-mail_scan_maildir(struct mail_imp *imp, const char *dir,
+mail_entry(struct mail_imp *imp, DIR *d, const char *rel, const char *name,
+    struct stat *st)
+{
+	char *erel;
+
+	if (fstatat(dirfd(d), name, st, AT_SYMLINK_NOFOLLOW) < 0)
+		return 0;
+	if (S_ISLNK(st->st_mode)) {
+		erel = mail_rel(rel, name);
+		mail_symlink(imp, erel);
+		free(erel);
+		return 0;
+	}
+	return 1;
+}
+
+static int
+mail_scan_maildir(struct mail_imp *imp, const char *rel,
     const char *folder, int recurse)
 {
 	static const char *const subs[] = { "new", "cur" };
 	struct mail_kwmap *kw;
 	struct dirent *de;
-	DIR *d;
-	char *sub, *path, name[STORE_MAILBOX_NAME_MAX + 1], *child;
+	struct stat st;
+	DIR *top, *d;
+	char *sub, *erel, *path, name[STORE_MAILBOX_NAME_MAX + 1], *child;
 	size_t i;
 
-	kw = mail_kwmap_read(imp, dir);
+	if ((top = mail_opendir(imp, rel)) == NULL)
+		return -1;
+	kw = mail_kwmap_read(imp, dirfd(top), rel);
 	for (i = 0; i < 2; i++) {
-		sub = xasprintf("%s/%s", dir, subs[i]);
-		if ((d = opendir(sub)) == NULL) {
-			if (errno != ENOENT)
-				mail_fail(imp, sub, "%s", strerror(errno));
+		if (!mail_entry(imp, top, rel, subs[i], &st) ||
+		    !S_ISDIR(st.st_mode))
+			continue;
+		sub = mail_rel(rel, subs[i]);
+		if ((d = mail_opendir(imp, sub)) == NULL) {
 			free(sub);
 			continue;
 		}
 		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.')
+			if (de->d_name[0] == '.' ||
+			    !mail_entry(imp, d, sub, de->d_name, &st))
 				continue;
-			path = xasprintf("%s/%s", sub, de->d_name);
-			mail_job_add(imp, path, folder, i == 0 ?
+			erel = mail_rel(sub, de->d_name);
+			path = mail_label(imp, erel);
+			mail_job_add(imp, path, erel, &st, folder, i == 0 ?
 			    MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
 			free(path);
+			free(erel);
 		}
 		closedir(d);
 		free(sub);
 	}
-	if (!recurse)
+	if (!recurse) {
+		closedir(top);
 		return 0;
-	if ((d = opendir(dir)) == NULL) {
-		mail_fail(imp, dir, "%s", strerror(errno));
-		return -1;
 	}
-	while ((de = readdir(d)) != NULL) {
+	while ((de = readdir(top)) != NULL) {
 		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+		    strcmp(de->d_name, "..") == 0 ||
+		    !mail_entry(imp, top, rel, de->d_name, &st) ||
+		    !S_ISDIR(st.st_mode))
 			continue;
-		path = xasprintf("%s/%s", dir, de->d_name);
-		if (!mail_is_maildir(path)) {
+		erel = mail_rel(rel, de->d_name);
+		path = mail_label(imp, erel);
+		if ((d = mail_opendir(imp, erel)) == NULL) {
 			free(path);
+			free(erel);
 			continue;
 		}
+		if (!mail_is_maildir(dirfd(d))) {
+			closedir(d);
+			free(path);
+			free(erel);
+			continue;
+		}
+		closedir(d);
 		if (maildir_folder_to_name(de->d_name, name,
 		    sizeof(name)) < 0) {
 			mail_fail(imp, path, "%s", err_msg());
 			free(path);
+			free(erel);
 			continue;
 		}
 		child = mail_subfolder(folder, name);
-		mail_scan_maildir(imp, path, child, 0);
+		mail_scan_maildir(imp, erel, child, 0);
 		free(child);
 		free(path);
+		free(erel);
 	}
-	closedir(d);
+	closedir(top);
 	return 0;
 }
 
 static int
-mail_scan_dir(struct mail_imp *imp, const char *dir, const char *folder)
+mail_scan_dir(struct mail_imp *imp, const char *folder)
 {
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
 	char *path;
 	size_t l;
 
-	if ((d = opendir(dir)) == NULL) {
-		mail_fail(imp, dir, "%s", strerror(errno));
+	if ((d = mail_opendir(imp, "")) == NULL)
 		return -1;
-	}
 	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.')
+		if (de->d_name[0] == '.' ||
+		    !mail_entry(imp, d, "", de->d_name, &st))
 			continue;
 		l = strlen(de->d_name);
-		path = xasprintf("%s/%s", dir, de->d_name);
-		mail_job_add(imp, path, folder, l > 5 &&
+		path = mail_label(imp, de->d_name);
+		mail_job_add(imp, path, de->d_name, &st, folder, l > 5 &&
 		    strcmp(de->d_name + l - 5, ".mbox") == 0 ? MK_MBOX :
 		    MK_FILE, NULL);
 		free(path);
@@ -608,7 +785,7 @@ mail_run_job(struct mail_imp *imp, struct mail_job *j)
 	unsigned mf;
 	int64_t date;
 
-	if (mail_read_file(j->path, &data, &len) < 0) {
+	if (mail_read_file(imp, j, &data, &len) < 0) {
 		mail_fail(imp, j->path, "%s", err_msg());
 		ctl_progress_step(&imp->prog, (uint64_t)j->size);
 		return;
@@ -737,27 +914,41 @@ mail_import(struct ctl *ctl, const char *address, const char *path,
 			    "user list' shows the users)", address);
 		return ctl_fail(NULL, "mail import %s", address);
 	}
-	if (S_ISDIR(st.st_mode)) {
-		if (mail_is_maildir(path))
-			mail_scan_maildir(imp, path, folder, 1);
+	imp->root = path;
+	imp->rootfd = -1;
+	if (S_ISDIR(st.st_mode) && (imp->rootfd = open(path, O_RDONLY |
+	    O_DIRECTORY | O_CLOEXEC)) < 0)
+		mail_fail(imp, path, "%s", strerror(errno));
+	else if (S_ISDIR(st.st_mode)) {
+		if (mail_is_maildir(imp->rootfd))
+			mail_scan_maildir(imp, "", folder, 1);
 		else
-			mail_scan_dir(imp, path, folder);
+			mail_scan_dir(imp, folder);
 	} else
-		mail_job_add(imp, path, folder, MK_AUTO, NULL);
-	qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs), mail_job_cmp);
+		mail_job_add(imp, path, NULL, &st, folder, MK_AUTO, NULL);
+	if (imp->njobs > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs),
+		    mail_job_cmp);
 	for (i = 0; i < imp->njobs; i++)
 		total += (uint64_t)imp->jobs[i].size;
 	ctl_progress_start(&imp->prog, "mail import", total);
 	for (i = 0; i < imp->njobs; i++) {
 		mail_run_job(imp, &imp->jobs[i]);
 		free(imp->jobs[i].path);
+		free(imp->jobs[i].rel);
 		free(imp->jobs[i].folder);
 	}
 	mail_flush(imp);
 	ctl_progress_end(&imp->prog);
 	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
-	    "into %s, %zu failed\n", path, imp->imported,
+	    "into %s, %zu failed", path, imp->imported,
 	    imp->imported_bytes, address, imp->failed);
+	if (imp->symlinks > 0)
+		printf(", %zu symbolic link%s skipped", imp->symlinks,
+		    imp->symlinks == 1 ? "" : "s");
+	printf("\n");
+	if (imp->rootfd >= 0)
+		close(imp->rootfd);
 	rc = imp->failed > 0 ? CTL_FAIL : CTL_OK;
 	for (i = 0; i < imp->nboxes; i++)
 		free(imp->boxes[i].name);
@@ -886,6 +1077,7 @@ static int
 mail_mkdirs(const char *dir, int subfolder)
 {
 	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
+	struct stat st;
 	char *p;
 	size_t i;
 	int fd;
@@ -898,11 +1090,25 @@ mail_mkdirs(const char *dir, int subfolder)
 			free(p);
 			return -1;
 		}
+		/*
+		 * An existing destination may hold links planted by someone
+		 * else (export runs as root): write through none of them.
+		 * The destination itself is the admin's choice.
+		 */
+		if ((i > 0 || subfolder) && (lstat(p, &st) < 0 ||
+		    !S_ISDIR(st.st_mode))) {
+			err_set(ERR_PERM, "%s is %s; not followed", p,
+			    S_ISLNK(st.st_mode) ? "a symbolic link" :
+			    "not a directory");
+			free(p);
+			return -1;
+		}
 		free(p);
 	}
 	if (subfolder) {
 		p = xasprintf("%s/maildirfolder", dir);
-		if ((fd = open(p, O_WRONLY | O_CREAT, 0600)) >= 0)
+		if ((fd = open(p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC, 0600)) >= 0)
 			close(fd);
 		free(p);
 	}
@@ -1032,8 +1238,12 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 		}
 		if (nkw > 0) {
 			char *kp = xasprintf("%s/dovecot-keywords", dir);
-			FILE *fp = fopen(kp, "w");
+			int kfd = open(kp, O_WRONLY | O_CREAT | O_TRUNC |
+			    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+			FILE *fp = kfd < 0 ? NULL : fdopen(kfd, "w");
 
+			if (fp == NULL && kfd >= 0)
+				close(kfd);
 			for (i = 0; fp != NULL && i < nkw; i++)
 				fprintf(fp, "%zu %s\n", i, kwnames[i]);
 			if (fp == NULL || fclose(fp) != 0) {

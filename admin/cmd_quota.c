@@ -66,7 +66,7 @@ cmd_quota_set_txn(struct store_txn *txn, void *arg)
 	if (store_user_update(txn, &u) < 0)
 		return -1;
 	/* A new limit may put the account over or back under quota. */
-	if (store_user_quota_update(txn, u.id, 1) < 0)
+	if (store_user_quota_update(txn, u.id, STORE_QUOTA_BELOW_MARK) < 0)
 		return -1;
 	return store_user_get(txn, u.id, &a->user);
 }

@@ -52,7 +52,10 @@ static int	cmd_user_update_txn(struct store_txn *, void *);
 static int	cmd_user_list_one(const struct store_user *, void *);
 static int	cmd_user_list_txn(struct store_txn *, void *);
 static int	cmd_user_batch_txn(struct store_txn *, void *);
-static void	cmd_user_json(const struct store_user *);
+static void	cmd_user_json(const struct ctl *, const struct store_user *);
+static char	*cmd_user_permille(int64_t, char *buf, size_t size);
+static void	cmd_user_grace_text(const struct ctl *,
+		    const struct store_user *);
 static int	cmd_user_password(const char *address, char **hash_r);
 static int	cmd_user_list(struct ctl *);
 static int	cmd_user_show(struct ctl *, const char *address);
@@ -199,10 +202,84 @@ cmd_user_list_txn(struct store_txn *txn, void *arg)
 	return store_user_list(txn, cmd_user_list_one, a);
 }
 
-static void
-cmd_user_json(const struct store_user *u)
+/* "88.7%" of a per mille figure, or "no limit" (-1). */
+static char *
+cmd_user_permille(int64_t pm, char *buf, size_t size)
 {
+	if (pm < 0)
+		snprintf(buf, size, "no limit");
+	else
+		snprintf(buf, size, "%" PRId64 ".%" PRId64 "%%", pm / 10,
+		    pm % 10);
+	return buf;
+}
+
+/*
+ * The grace clock in words (issue 7): whether it runs, since when, when
+ * the grace period ends and what happens then, and where usage stands
+ * against the full mark.
+ */
+static void
+cmd_user_grace_text(const struct ctl *ctl, const struct store_user *u)
+{
+	char t1[32], t2[32], b[32], m[32];
+	unsigned mark = store_user_full_mark();
+	int full = store_user_quota_full(u);
+	int64_t ends;
+
+	cmd_user_permille(store_user_usage_permille(u, 0), b, sizeof(b));
+	cmd_user_permille(store_user_usage_permille(u, 1), m, sizeof(m));
+	if (u->quota_bytes == 0 && u->quota_messages == 0)
+		printf("full mark:      %u%% of a quota; no quota, never "
+		    "full\n", mark);
+	else
+		printf("full mark:      %u%% of a quota; usage %s%s%s%s%s: %s "
+		    "the mark\n", mark, u->quota_bytes != 0 ? b : "",
+		    u->quota_bytes != 0 ? " of the byte quota" : "",
+		    u->quota_bytes != 0 && u->quota_messages != 0 ? ", " : "",
+		    u->quota_messages != 0 ? m : "", u->quota_messages != 0 ?
+		    " of the message quota" : "", full ? "at or above" :
+		    "below");
+	switch (store_user_grace(u, (unsigned)ctl->grace_days, store_now(),
+	    &ends)) {
+	case STORE_GRACE_OFF:
+		printf("grace clock:    not running\n");
+		break;
+	case STORE_GRACE_RUNS:
+		printf("grace clock:    running since %s; the grace period "
+		    "(%d days) ends %s: then the account is disabled if usage "
+		    "is still at or above the mark (now %s), else the clock "
+		    "stops\n", ctl_time(u->over_quota_since, t1),
+		    ctl->grace_days, ctl_time(ends, t2),
+		    full ? "at or above" : "below");
+		break;
+	case STORE_GRACE_DISABLE:
+		printf("grace clock:    running since %s; the grace period "
+		    "ended %s with usage at or above the mark: the next "
+		    "delivery disables the account\n",
+		    ctl_time(u->over_quota_since, t1), ctl_time(ends, t2));
+		break;
+	case STORE_GRACE_CLEAR:
+		printf("grace clock:    running since %s; the grace period "
+		    "ended %s with usage below the mark: the next delivery "
+		    "stops the clock; the account is not disabled\n",
+		    ctl_time(u->over_quota_since, t1), ctl_time(ends, t2));
+		break;
+	}
+}
+
+static void
+cmd_user_json(const struct ctl *ctl, const struct store_user *u)
+{
+	static const char *const grace_names[] = {
+		[STORE_GRACE_OFF] = "off",
+		[STORE_GRACE_RUNS] = "running",
+		[STORE_GRACE_DISABLE] = "ended_full",
+		[STORE_GRACE_CLEAR] = "ended_not_full",
+	};
 	char t1[32], t2[32], t3[32];
+	enum store_grace g;
+	int64_t ends, pm;
 
 	printf("{\"address\": ");
 	ctl_json_str(stdout, u->address);
@@ -217,6 +294,26 @@ cmd_user_json(const struct store_user *u)
 	else
 		printf("null");
 	printf(", \"over_limit\": %s", cmd_user_over(u) ? "true" : "false");
+	g = store_user_grace(u, (unsigned)ctl->grace_days, store_now(), &ends);
+	printf(", \"full_mark\": %u, \"full\": %s, \"usage_percent_bytes\": ",
+	    store_user_full_mark(), store_user_quota_full(u) ? "true" :
+	    "false");
+	if ((pm = store_user_usage_permille(u, 0)) < 0)
+		printf("null");
+	else
+		printf("%" PRId64 ".%" PRId64, pm / 10, pm % 10);
+	printf(", \"usage_percent_messages\": ");
+	if ((pm = store_user_usage_permille(u, 1)) < 0)
+		printf("null");
+	else
+		printf("%" PRId64 ".%" PRId64, pm / 10, pm % 10);
+	printf(", \"grace_clock\": ");
+	ctl_json_str(stdout, grace_names[g]);
+	printf(", \"grace_ends\": ");
+	if (g != STORE_GRACE_OFF)
+		ctl_json_str(stdout, ctl_time(ends, t1));
+	else
+		printf("null");
 	printf(", \"disabled\": %s, \"disabled_since\": ",
 	    u->disabled ? "true" : "false");
 	if (u->disabled)
@@ -246,7 +343,7 @@ cmd_user_list(struct ctl *ctl)
 		printf("[");
 		for (i = 0; i < a.n; i++) {
 			printf("%s\n  ", i > 0 ? "," : "");
-			cmd_user_json(&a.list[i]);
+			cmd_user_json(ctl, &a.list[i]);
 		}
 		printf("%s]\n", a.n > 0 ? "\n" : "");
 	} else {
@@ -281,7 +378,7 @@ cmd_user_show(struct ctl *ctl, const char *address)
 		    "'vellumctl user list' shows the users" : NULL,
 		    "user show %s", address);
 	if (ctl->json) {
-		cmd_user_json(u);
+		cmd_user_json(ctl, u);
 		printf("\n");
 		return CTL_OK;
 	}
@@ -295,14 +392,9 @@ cmd_user_show(struct ctl *ctl, const char *address)
 		printf(", %" PRIu64 " messages", u->quota_messages);
 	printf("\nused:           %s, %" PRIu64 " messages\n",
 	    size_format(u->used_bytes, b1, sizeof(b1)), u->used_messages);
-	if (u->over_quota_since != 0)
-		printf("over quota:     since %s (%s)\n",
-		    ctl_time(u->over_quota_since, t), cmd_user_over(u) ?
-		    "usage is over the limit" : "a message did not fit; "
-		    "usage is within the limits");
-	else
-		printf("over quota:     %s\n", cmd_user_over(u) ?
-		    "yes (usage is over the limit)" : "no");
+	printf("over quota:     %s\n", cmd_user_over(u) ?
+	    "yes (usage is over the limit)" : "no");
+	cmd_user_grace_text(ctl, u);
 	if (u->disabled)
 		printf("state:          disabled since %s: %s\n",
 		    ctl_time(u->disabled_since, t), u->disabled_reason);

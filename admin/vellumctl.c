@@ -12,6 +12,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "store/store.h"
+#include "store/user.h"
 
 #include "ctl.h"
 
@@ -56,7 +57,7 @@ vellumctl_usage(FILE *fp)
 /*
  * Reads vellum.conf with the daemons' parser (common/config.c): all its
  * errors are printed, then vellumctl fails.  Only data_dir and [quota]
- * grace_days matter here.
+ * grace_days and full_mark matter here.
  */
 static int
 vellumctl_config(const char *path, struct ctl *ctl)
@@ -76,6 +77,7 @@ vellumctl_config(const char *path, struct ctl *ctl)
 	}
 	ctl->data_dir = vellumctl_cfg.data_dir;
 	ctl->grace_days = (int)vellumctl_cfg.quota_grace_days;
+	store_user_set_full_mark(vellumctl_cfg.quota_full_mark);
 	return 0;
 }
 

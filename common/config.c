@@ -103,6 +103,7 @@ enum config_type {
 	CT_LISTEN,		/* host:port, host:port */
 	CT_BOOL,
 	CT_UINT,		/* decimal, in [min, max] */
+	CT_PERCENT,		/* CT_UINT with an optional '%' after it */
 	CT_TEXT,		/* printable text (a banner) */
 	CT_NETS,		/* CIDR, CIDR (trusted_networks) */
 };
@@ -134,6 +135,7 @@ enum {
 	CK_SHUTDOWN_GRACE,
 	CK_MOUNTPOINT,
 	CK_GRACE_DAYS,
+	CK_FULL_MARK,
 	CK_SMTPD_BANNER,
 	CK_SMTPD_MAX_MESSAGE_SIZE,
 	CK_SMTPD_MAX_RECIPIENTS,
@@ -204,6 +206,8 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CT_PATH, CK_STR(fs_mountpoint) },
 	[CK_GRACE_DAYS] = { CS_QUOTA, "grace_days", CT_UINT,
 	    CK_UINT(quota_grace_days, 0, 36500, "days") },
+	[CK_FULL_MARK] = { CS_QUOTA, "full_mark", CT_PERCENT,
+	    CK_UINT(quota_full_mark, 1, 100, "percent of a quota") },
 	[CK_SMTPD_BANNER] = { CS_SMTPD, "banner", CT_TEXT,
 	    CK_STR(smtpd_banner) },
 	[CK_SMTPD_MAX_MESSAGE_SIZE] = { CS_SMTPD, "max_message_size",
@@ -300,6 +304,7 @@ config_file_defaults(struct config *c)
 	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
 	c->shutdown_grace = CONFIG_SHUTDOWN_GRACE;
 	c->quota_grace_days = CONFIG_QUOTA_GRACE_DAYS;
+	c->quota_full_mark = CONFIG_QUOTA_FULL_MARK;
 	snprintf(c->smtpd_banner, sizeof(c->smtpd_banner), "%s",
 	    CONFIG_SMTPD_BANNER);
 	c->smtpd_max_message_size = CONFIG_SMTPD_MAX_MESSAGE_SIZE;
@@ -628,17 +633,25 @@ config_value(struct config_parser *p, unsigned line,
 			    k->name, v);
 		return;
 	case CT_UINT:
+	case CT_PERCENT:
 		errno = 0;
 		n = 0;
 		end = NULL;
 		if (isdigit((unsigned char)*v))
 			n = strtoul(v, &end, 10);
+		if (end != NULL && k->type == CT_PERCENT && *end == '%')
+			end++;
 		if (end == NULL || *end != '\0' || errno != 0 ||
-		    n < k->min || n > k->max)
-			config_error(p, line, "%s = '%.64s': write a number "
-			    "from %u to %u (%s)", k->name, v, k->min, k->max,
-			    k->unit);
-		else
+		    n < k->min || n > k->max) {
+			if (k->type == CT_PERCENT)
+				config_error(p, line, "%s = '%.64s': write a "
+				    "percentage from %u%% to %u%% (%s)",
+				    k->name, v, k->min, k->max, k->unit);
+			else
+				config_error(p, line, "%s = '%.64s': write a "
+				    "number from %u to %u (%s)", k->name, v,
+				    k->min, k->max, k->unit);
+		} else
 			*up = (unsigned)n;
 		return;
 	}

@@ -20,6 +20,13 @@
 #define CONFIG_PORT_MAX		15
 #define CONFIG_BANNER_MAX	200
 #define CONFIG_NETS_MAX		64
+/*
+ * [quota] full_mark: usage at or above this percentage of the byte or the
+ * message quota is "full".  An account whose grace clock ran out is
+ * disabled only when it is full then.  Public because the store keeps the
+ * mark too (store_user_set_full_mark(); this is its value until set).
+ */
+#define CONFIG_QUOTA_FULL_MARK	95
 
 /* One CIDR block of trusted_networks (IPv4 as 4 bytes, IPv6 as 16). */
 struct config_net {
@@ -99,6 +106,7 @@ struct config {
 	char	fs_mountpoint[PATH_MAX];
 	/* [quota] */
 	unsigned quota_grace_days;	/* grace_days = 5 */
+	unsigned quota_full_mark;	/* full_mark = 95% (1-100) */
 	/* [smtpd]: settings of vellum-smtpd (not a listener) */
 	char	smtpd_banner[CONFIG_BANNER_MAX + 1];	/* ESMTP Vellum */
 	unsigned smtpd_max_message_size;	/* max_message_size = 20480000 */

@@ -38,6 +38,8 @@ main(int argc, char **argv)
 
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	/* DELE at QUIT stops the grace clock below the full mark. */
+	store_user_set_full_mark(cfg.quota_full_mark);
 	store_auth_backend(st, &auth_be);
 	if (auth_init("pop", &auth_be, &cfg) == -1)
 		fatalx("auth: %s", err_msg());

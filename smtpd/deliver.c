@@ -2,7 +2,9 @@
  * deliver.c - see deliver.h.
  *
  * Resolution reads in one snapshot and writes only when it must (an
- * account disabled for being over quota too long, an over-quota mark).
+ * account full at the end of its grace period is disabled, a grace clock
+ * that ran out while the account had room is stopped, a refusal starts
+ * one).
  * Delivery hashes and compresses before the write transaction (each
  * message once; a prefix per recipient), and inside it only checks,
  * links and counts.
@@ -37,7 +39,10 @@ struct resolve {
 	char				(*seen)[DELIVER_ADDR_MAX + 1];
 	size_t				 nseen;
 	int				 loop;
-	/* users to disable / mark (written after the snapshot) */
+	/*
+	 * users whose grace period is over (disabled when full, else their
+	 * clock stopped) and users to mark, written after the snapshot
+	 */
 	uint32_t			 disable[DELIVER_TARGETS_MAX];
 	size_t				 ndisable;
 	uint64_t			 size;
@@ -81,21 +86,25 @@ target_add(struct deliver_rcpt *r, uint32_t user_id, const char *addr)
 	return 1;
 }
 
-/* Whether the user is (or, over quota too long, must now be) disabled. */
+/*
+ * Whether the user is (or, full at the end of the grace period, must now
+ * be) disabled.  A grace period that ended while the account had room
+ * only stops the clock: the user is queued for resolve_write_txn() either
+ * way, which decides again in the write transaction.
+ */
 static int
 user_refused(struct resolve *rs, const struct store_user *u)
 {
-	int64_t grace = 86400 * (int64_t)rs->cf->quota_grace_days;
+	enum store_grace g;
 
 	if (u->disabled)
 		return 1;
-	if (u->over_quota_since != 0 &&
-	    store_now() - u->over_quota_since > grace) {
+	g = store_user_grace(u, rs->cf->quota_grace_days, store_now(), NULL);
+	if (g == STORE_GRACE_DISABLE || g == STORE_GRACE_CLEAR) {
 		if (rs->ndisable < DELIVER_TARGETS_MAX)
 			rs->disable[rs->ndisable++] = u->id;
-		return 1;
 	}
-	return 0;
+	return g == STORE_GRACE_DISABLE;
 }
 
 /* The route of addr: exact, then without +ext, then the catch-all. */
@@ -218,7 +227,11 @@ resolve_txn(struct store_txn *t, void *ctx)
 	return expand(t, rs, rs->r->addr, 0);
 }
 
-/* Disables accounts over quota past the grace period; marks full ones. */
+/*
+ * Ends the grace periods that are over: disables the accounts still full,
+ * stops the clock of the others; then starts the clock of the accounts a
+ * message did not fit.
+ */
 static int
 resolve_write_txn(struct store_txn *t, void *ctx)
 {
@@ -232,12 +245,28 @@ resolve_write_txn(struct store_txn *t, void *ctx)
 			continue;
 		if (u.disabled)
 			continue;
-		u.disabled = 1;
-		snprintf(u.disabled_reason, sizeof(u.disabled_reason),
-		    "over quota for more than %u days", rs->cf->quota_grace_days);
+		switch (store_user_grace(&u, rs->cf->quota_grace_days,
+		    store_now(), NULL)) {
+		case STORE_GRACE_DISABLE:
+			u.disabled = 1;
+			snprintf(u.disabled_reason, sizeof(u.disabled_reason),
+			    "full (at or above %u%% of its quota) for more "
+			    "than %u days", store_user_full_mark(),
+			    rs->cf->quota_grace_days);
+			log_info("%s disabled: %s", u.address,
+			    u.disabled_reason);
+			break;
+		case STORE_GRACE_CLEAR:
+			u.over_quota_since = 0;
+			log_info("%s: grace period over with usage under %u%% "
+			    "of its quota; clock stopped, not disabled",
+			    u.address, store_user_full_mark());
+			break;
+		default:
+			continue;
+		}
 		if (store_user_update(t, &u) == -1)
 			return -1;
-		log_info("%s disabled: %s", u.address, u.disabled_reason);
 	}
 	for (i = 0; i < rs->nfull; i++) {
 		if ((rc = store_user_get(t, rs->full[i], &u)) != 1 ||

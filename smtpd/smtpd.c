@@ -59,6 +59,7 @@ main(int argc, char **argv)
 	srv.store = st;
 	srv.config = &cfg;
 	srv.deliver.quota_grace_days = cfg.quota_grace_days;
+	store_user_set_full_mark(cfg.quota_full_mark);
 	srv.deliver.hostname = cfg.hostname;
 	srv.tls_ok = 0;
 	if (any_plain || smtps) {

@@ -721,8 +721,8 @@ keywords_remove(char *kw, const char *rm)
 
 /*
  * 1 when a message of size bytes fits the quota of mailbox mb's user.
- * Otherwise marks the user over quota since now (in this transaction, so
- * the caller should commit) and returns 0 with NOQUOTA set.
+ * Otherwise starts the user's grace clock when it is off (in this
+ * transaction, so the caller should commit) and returns 0 with NOQUOTA.
  */
 static int
 msg_quota(struct store_txn *t, const struct store_mailbox *mb, uint64_t size)
@@ -763,10 +763,11 @@ msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
 	mb->bytes += m->size;
 	if (!(m->flags & STORE_F_SEEN))
 		mb->unseen++;
-	/* A quota-checked message that fitted clears an over-quota mark. */
+	/* A quota-checked message that fitted stops the grace clock. */
 	if (msg_put(t, m, 1) == -1 || mbox_put(t, mb) == -1 ||
 	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1,
-	    (flags & STORE_APPEND_QUOTA) != 0) == -1)
+	    (flags & STORE_APPEND_QUOTA) ? STORE_QUOTA_FITTED :
+	    STORE_QUOTA_KEEP) == -1)
 		return -1;
 	return 1;
 }
@@ -1035,7 +1036,8 @@ store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 		mb.unseen--;
 	mb.highestmodseq++;
 	if (mbox_put(t, &mb) == -1 ||
-	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1, 1) == -1)
+	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1,
+	    STORE_QUOTA_BELOW_MARK) == -1)
 		return -1;
 	return 1;
 }

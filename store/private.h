@@ -192,10 +192,10 @@ void	blob_sha256(const void *, size_t, uint8_t *out);
 void	store_dicts_free(struct store *);
 
 /* user.c / mailbox.c helpers for counters */
-/* Adds to a user's usage and updates its over-quota mark (may_clear:
- * see store_user_quota_update()) in one read and write. */
+/* Adds to a user's usage and updates its grace clock (how: a
+ * STORE_QUOTA_* of store_user_quota_update()) in one read and write. */
 int	user_usage_add(struct store_txn *, uint32_t user_id, int64_t bytes,
-	    int64_t messages, int may_clear);
+	    int64_t messages, int how);
 struct store_mailbox;
 int	mbox_put(struct store_txn *, const struct store_mailbox *);
 int	mailbox_delete_messages(struct store_txn *, uint32_t mailbox_id);

@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -280,15 +281,86 @@ store_user_update(struct store_txn *t, const struct store_user *nu)
 	return user_put(t, &u) == -1 ? -1 : 1;
 }
 
-/* The over-quota mark after a usage change (see store_user_quota_update). */
+/* The full mark of this process (store_user_set_full_mark()). */
+static unsigned user_full_mark = CONFIG_QUOTA_FULL_MARK;
+
+void
+store_user_set_full_mark(unsigned percent)
+{
+	user_full_mark = percent < 1 ? 1 : percent > 100 ? 100 : percent;
+}
+
+unsigned
+store_user_full_mark(void)
+{
+	return user_full_mark;
+}
+
+/* used >= limit * mark / 100, without overflow for any 64-bit limit. */
 static int
-user_mark_quota(struct store_user *u, int may_clear)
+user_at_mark(uint64_t used, uint64_t limit)
+{
+	uint64_t whole = limit / 100 * user_full_mark;
+	uint64_t part = (limit % 100 * user_full_mark + 99) / 100;
+
+	return limit != 0 && used >= whole + part;
+}
+
+int
+store_user_quota_full(const struct store_user *u)
+{
+	return user_at_mark(u->used_bytes, u->quota_bytes) ||
+	    user_at_mark(u->used_messages, u->quota_messages);
+}
+
+int64_t
+store_user_usage_permille(const struct store_user *u, int messages)
+{
+	uint64_t used = messages ? u->used_messages : u->used_bytes;
+	uint64_t limit = messages ? u->quota_messages : u->quota_bytes;
+
+	if (limit == 0)
+		return -1;
+	if (used <= UINT64_MAX / 1000)
+		return (int64_t)(used * 1000 / limit);
+	/* Huge counts (display only): a little precision goes. */
+	if (limit >= 1000)
+		used /= limit / 1000;
+	else if ((used /= limit) <= INT64_MAX / 1000)
+		used *= 1000;
+	return used > INT64_MAX ? INT64_MAX : (int64_t)used;
+}
+
+enum store_grace
+store_user_grace(const struct store_user *u, unsigned grace_days,
+    time_t now, int64_t *ends_r)
+{
+	int64_t ends = 0;
+	enum store_grace g = STORE_GRACE_OFF;
+
+	if (u->over_quota_since != 0) {
+		ends = u->over_quota_since + 86400 * (int64_t)grace_days;
+		if ((int64_t)now <= ends)
+			g = STORE_GRACE_RUNS;
+		else
+			g = store_user_quota_full(u) ? STORE_GRACE_DISABLE :
+			    STORE_GRACE_CLEAR;
+	}
+	if (ends_r != NULL)
+		*ends_r = ends;
+	return g;
+}
+
+/* The grace clock after a change (see store_user_quota_update()). */
+static int
+user_mark_quota(struct store_user *u, int how)
 {
 	int over = !store_user_quota_fits(u, 0, 0);
 
 	if (over && u->over_quota_since == 0)
 		u->over_quota_since = store_now();
-	else if (!over && may_clear && u->over_quota_since != 0)
+	else if (u->over_quota_since != 0 && (how == STORE_QUOTA_FITTED ||
+	    (how == STORE_QUOTA_BELOW_MARK && !store_user_quota_full(u))))
 		u->over_quota_since = 0;
 	else
 		return 0;
@@ -297,7 +369,7 @@ user_mark_quota(struct store_user *u, int may_clear)
 
 int
 user_usage_add(struct store_txn *t, uint32_t id, int64_t bytes,
-    int64_t messages, int may_clear)
+    int64_t messages, int how)
 {
 	struct store_user u;
 	int rc;
@@ -312,7 +384,7 @@ user_usage_add(struct store_txn *t, uint32_t id, int64_t bytes,
 	u.used_bytes += (uint64_t)bytes;
 	u.used_messages += (uint64_t)messages;
 	/* Usage and the over-quota mark: one read, one write. */
-	user_mark_quota(&u, may_clear);
+	user_mark_quota(&u, how);
 	return user_put(t, &u);
 }
 
@@ -329,16 +401,16 @@ store_user_quota_fits(const struct store_user *u, uint64_t bytes,
 }
 
 int
-store_user_quota_update(struct store_txn *t, uint32_t id, int may_clear)
+store_user_quota_update(struct store_txn *t, uint32_t id, int how)
 {
 	struct store_user u;
 	int rc;
 
 	if ((rc = store_user_get(t, id, &u)) != 1)
 		return rc == -1 ? -1 : 0;
-	if (!user_mark_quota(&u, may_clear))
+	if (!user_mark_quota(&u, how))
 		return 0;
-	return user_put(t, &u);
+	return user_put(t, &u) == -1 ? -1 : 1;
 }
 
 struct mb_collect {

@@ -25,7 +25,7 @@ struct store_user {
 	uint64_t	quota_messages;		/* 0 = unlimited */
 	uint64_t	used_bytes;
 	uint64_t	used_messages;
-	int64_t		over_quota_since;	/* 0 = not over quota */
+	int64_t		over_quota_since;	/* the grace clock; 0 = off */
 	int		disabled;
 	int64_t		disabled_since;
 	char		disabled_reason[STORE_REASON_MAX + 1];
@@ -65,16 +65,66 @@ typedef int store_user_fn(const struct store_user *, void *ctx);
 int	store_user_list(struct store_txn *, store_user_fn *fn, void *ctx);
 
 /*
- * Over-quota bookkeeping after a usage change: sets over_quota_since to
- * now when usage exceeds a limit and it was unset; with may_clear (usage
- * went down, or a quota-checked delivery fitted) clears it when usage is
- * within every limit.  Called by the message functions.
+ * Quota and the grace clock (DESIGN.md, "Delivery pipeline").
+ *
+ * over_quota_since is the grace clock.  It starts (when it is not running)
+ * when a quota-checked delivery is refused, or when usage goes over a
+ * limit some other way (an import, a lowered quota).  It stops when a
+ * quota-checked delivery succeeds, and when usage goes down (or a limit
+ * changes) to below the full mark.  When the clock has run for longer
+ * than the grace period, the account is disabled only if it is full then:
+ * usage at or above the full mark of the byte or the message quota
+ * ([quota] full_mark, CONFIG_QUOTA_FULL_MARK by default).  Otherwise the
+ * clock is stopped and the account stays enabled: one refused large
+ * message does not lock out a mailbox with room.
  */
-int	store_user_quota_update(struct store_txn *, uint32_t id,
-	    int may_clear);
+
+/* How store_user_quota_update() may stop the clock. */
+#define STORE_QUOTA_KEEP	0	/* never (usage went up) */
+#define STORE_QUOTA_BELOW_MARK	1	/* when usage is below the mark */
+#define STORE_QUOTA_FITTED	2	/* always: a checked delivery fitted */
+
+/*
+ * Grace-clock bookkeeping after a usage or limit change: starts the clock
+ * when usage exceeds a limit and it was off; stops it as how says.  The
+ * message functions call it with every usage change.  1 changed, 0 not.
+ */
+int	store_user_quota_update(struct store_txn *, uint32_t id, int how);
 /* 1 when adding (bytes, messages) stays within the user's limits. */
 int	store_user_quota_fits(const struct store_user *, uint64_t bytes,
 	    uint64_t messages);
+
+/*
+ * The full mark of this process, in percent (1-100); like
+ * store_set_clock(), set once at start from [quota] full_mark.  Until
+ * then CONFIG_QUOTA_FULL_MARK.  Values outside 1-100 are clamped.
+ */
+void	store_user_set_full_mark(unsigned percent);
+unsigned store_user_full_mark(void);
+/*
+ * 1 when usage is at or above the full mark of the byte or the message
+ * quota; 0 when below both (or there is no quota).
+ */
+int	store_user_quota_full(const struct store_user *);
+/*
+ * Usage as per mille of a limit (bytes when messages is 0, else messages),
+ * for display; -1 when that limit is unlimited.
+ */
+int64_t	store_user_usage_permille(const struct store_user *, int messages);
+
+enum store_grace {
+	STORE_GRACE_OFF = 0,	/* the clock is not running */
+	STORE_GRACE_RUNS,	/* running, the grace period is not over */
+	STORE_GRACE_DISABLE,	/* over, and the account is full: disable */
+	STORE_GRACE_CLEAR,	/* over, but not full: stop the clock */
+};
+/*
+ * Where the grace clock of u stands at now with a grace period of
+ * grace_days; *ends_r (may be NULL) gets when the period ends (0 when the
+ * clock is off).  Pure: the caller writes what follows.
+ */
+enum store_grace store_user_grace(const struct store_user *,
+	    unsigned grace_days, time_t now, int64_t *ends_r);
 
 /*
  * A login: finds the user by login (store_user_find()), checks the

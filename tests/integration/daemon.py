@@ -14,9 +14,16 @@ processes started on it:
     site.cleanup()                    # also run at exit, and by `with`
 
 Everything listens on 127.0.0.1 or ::1 only.  Processes are stopped by
-the pid this helper started (SIGTERM, then SIGKILL), never by name.
+the pid this helper started (SIGTERM, then SIGKILL), never by name; what
+they started themselves must be gone once they are (Site.stop() fails
+the test otherwise, after stopping it: tests/reaper.c fails any test that
+leaves a process behind).  A program runs under a fake clock with
+site.start(..., faketime="+6d"): libfaketime is preloaded into the
+program itself, so the pid stopped is the daemon's (the `faketime`
+wrapper forks, and a SIGTERM to it orphaned the daemon under it).
 """
 import atexit
+import glob
 import os
 import shutil
 import signal
@@ -28,6 +35,8 @@ import time
 
 SKIP = 77
 LOOPBACK = ("127.0.0.1", "::1")
+# Seconds the processes a stopped program had started get to end with it.
+LEFTOVER_GRACE = 3.0
 
 # Where each program lives in the build tree.
 BINARIES = {
@@ -93,6 +102,54 @@ def pid_alive(pid):
     except OSError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def proc_start(pid):
+    """The start time of pid (clock ticks since boot), None when gone:
+    with the pid it names one process even when pids are reused."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return int(f.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def cmdline_of(pid):
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return f.read().rstrip(b"\0").replace(b"\0", b" ").decode(
+                "utf-8", "replace")
+    except OSError:
+        return "(gone)"
+
+
+def descendants_of(pid):
+    """[(pid, start time)] of every live process below pid."""
+    out, todo = [], [pid]
+    while todo:
+        for kid in children_of(todo.pop()):
+            out.append((kid, proc_start(kid)))
+            todo.append(kid)
+    return out
+
+
+FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1",
+                 "/usr/lib/faketime/libfaketime.so.1",
+                 "/usr/local/lib/faketime/libfaketime.so.1")
+
+
+def faketime_env(offset):
+    """The environment that runs a program with its clock moved by
+    offset (libfaketime's FAKETIME syntax, e.g. "+6d"), as `faketime -f
+    offset` would, but without a wrapper process in between."""
+    for pattern in FAKETIME_LIBS:
+        libs = sorted(glob.glob(pattern))
+        if libs:
+            pre = os.environ.get("LD_PRELOAD")
+            return {"LD_PRELOAD": libs[0] + (" " + pre if pre else ""),
+                    "FAKETIME": offset}
+    raise Failure("libfaketime is not installed (make test installs the "
+                  "faketime package)")
 
 
 def children_of(pid):
@@ -271,11 +328,13 @@ class Site:
         self.ctl(*args)
         shutil.rmtree(d, ignore_errors=True)
 
-    def start(self, name, *args, conf=True, env=None, log=None):
+    def start(self, name, *args, conf=True, env=None, log=None,
+              faketime=None):
         """Starts a program with -c vellum.conf; returns a Proc.
 
         Its stdout and stderr go to a log file in the temp dir
         (Proc.output()).  It is stopped by cleanup() unless it ended.
+        faketime: a clock offset such as "+6d" (faketime_env()).
         """
         argv = [self.binary(name)]
         if conf:
@@ -284,6 +343,8 @@ class Site:
         log = log or self.path("%s.%d.log" % (os.path.basename(argv[0]),
                                               len(self.procs)))
         e = dict(os.environ)
+        if faketime:
+            e.update(faketime_env(faketime))
         e.update(env or {})
         with open(log, "ab") as out:
             popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
@@ -309,30 +370,66 @@ class Site:
             host, port, timeout, "; output of %s:\n%s" % (
                 proc.name, proc.output()) if proc else ""))
 
-    def stop(self, proc, timeout=10.0):
+    def stop(self, proc, timeout=10.0, strict=True):
         """SIGTERM, wait up to timeout s, then SIGKILL; returns the exit
-        status (negative: the signal that ended it)."""
-        if proc.running():
+        status (negative: the signal that ended it).
+
+        What proc had started itself (vellumd's children, say) must end
+        with it: what is still running then is stopped too, and with
+        strict it is a Failure that names it."""
+        if not proc.running():
+            return proc.popen.returncode
+        tree = descendants_of(proc.pid)
+        try:
+            os.kill(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+        rc = proc.wait(timeout)
+        if rc is None:
             try:
-                os.kill(proc.pid, signal.SIGTERM)
+                os.kill(proc.pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-            rc = proc.wait(timeout)
-            if rc is None:
+            rc = proc.wait(30)
+        left = self._stop_leftovers(tree, LEFTOVER_GRACE)
+        if left:
+            msg = ("stopping %s (pid %d) left %s running; they were "
+                   "stopped now" % (proc.name, proc.pid, "; ".join(
+                       "pid %d: %s" % p for p in left)))
+            if strict:
+                raise Failure(msg)
+            print("daemon.py: %s" % msg, file=sys.stderr)
+        return rc
+
+    @staticmethod
+    def _stop_leftovers(tree, grace):
+        """Stops the processes of tree [(pid, start)] still alive after
+        grace s (SIGTERM, then SIGKILL); [(pid, cmdline)] of them."""
+        def alive():
+            return [(p, t) for p, t in tree
+                    if t is not None and proc_start(p) == t and
+                    pid_alive(p)]
+        t0 = time.monotonic()
+        while alive() and time.monotonic() - t0 < grace:
+            time.sleep(0.05)
+        left = [(p, cmdline_of(p)) for p, _ in alive()]
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for p, _ in alive():
                 try:
-                    os.kill(proc.pid, signal.SIGKILL)
+                    os.kill(p, sig)
                 except ProcessLookupError:
                     pass
-                rc = proc.wait(30)
-            return rc
-        return proc.popen.returncode
+            t0 = time.monotonic()
+            while alive() and time.monotonic() - t0 < grace:
+                time.sleep(0.05)
+        return left
 
     def cleanup(self):
         """Stops everything this Site started and removes the temp dir
         (kept, and said so, when self.keep is set)."""
         for proc in self.procs:
             if proc.running():
-                self.stop(proc, timeout=10.0)
+                self.stop(proc, timeout=10.0, strict=False)
         self.procs = []
         if not os.path.isdir(self.tmp):
             return

@@ -7,6 +7,12 @@ enable` refuses while usage is over the limit; after `vellumctl mail
 delete` it works and mail flows again; mail sent while disabled was not
 kept.  The same over-quota reply through LMTP for one of two recipients.
 
+The grace clock (issue 7): an account at 88.7% of its quota that refused
+one 4.3 KB message is NOT disabled six days later (it is not full: usage
+under [quota] full_mark, 95%); the delivery then is accepted and stops the
+clock; `vellumctl user show` says whether the clock runs, since when, when
+it ends and whether usage is above the mark.
+
 usage: test_smtp_quota.py BUILD_DIR
 """
 import os
@@ -14,13 +20,15 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import check, main  # noqa: E402
+from daemon import check, faketime_env, main  # noqa: E402
 from smtptest import (UNKNOWN, SmtpSite, count, message, readback,  # noqa
                       require_smtpd, send, sent_ok, user_info)
 
 SENDER = "sender@remote.test"
 Q, Q_PW = "quinn@example.test", "quinn-pw"	# quota 20K
 OK, OK_PW = "olly@example.test", "olly-pw"	# no quota
+R, R_PW = "rita@example.test", "rita-pw"	# quota 30K, 88.7% used
+R_QUOTA = 30 * 1024
 
 
 def is_full(reply):
@@ -83,6 +91,69 @@ def test_452(srv):
           "452 4.2.2 for quinn, in RCPT order", got)
     lm.quit()
     s.quit()
+
+
+def faketime_ctl(site, offset, *args):
+    """vellumctl with its clock moved by offset: stdout."""
+    env = dict(os.environ)
+    env.update(faketime_env(offset))
+    p = subprocess.run([site.binary("vellumctl"), "-d", site.data] +
+                       list(args), capture_output=True, timeout=60, env=env)
+    check(p.returncode == 0, "vellumctl %s under faketime" % " ".join(args),
+          (p.stdout, p.stderr))
+    return p.stdout.decode("utf-8", "replace")
+
+
+def test_grace_with_room(srv):
+    site = srv.site
+    used = -(-R_QUOTA * 887 // 1000)	# 88.7%, rounded up
+    site.add_mail(R, message("most of the quota", size=used))
+    info = user_info(site, R)
+    check(info["used_bytes"] == used and info["grace_clock"] == "off" and
+          info["full"] is False and info["full_mark"] == 95,
+          "88.7%% used (%d of %d bytes): not full, no clock" % (
+              used, R_QUOTA), info)
+
+    # one 4.3 KB message does not fit: 452, and the clock starts
+    s = srv.smtp()
+    big = message("4.3 KB", size=4400)
+    mr, rr, dr = send(s, SENDER, [R], big)
+    check(is_full(dr) or is_full(rr.get(R)), "4.3 KB into %d bytes left: "
+          "452 4.2.2" % (R_QUOTA - used), (mr, rr, dr))
+    s.quit()
+    info = user_info(site, R)
+    check(info["over_quota_since"] is not None and
+          info["grace_clock"] == "running" and info["full"] is False and
+          info["grace_ends"] is not None and not info["disabled"],
+          "the refusal starts the grace clock; usage stays under the mark",
+          info)
+    out = site.ctl("user", "show", R)
+    check("grace clock:    running since %s" % info["over_quota_since"]
+          in out and "ends %s" % info["grace_ends"] in out and
+          "below the mark" in out and "88.7% of the byte quota" in out,
+          "user show says the clock runs, since when, when it ends and "
+          "that usage is below the 95% mark", out)
+    out = faketime_ctl(site, "+6d", "user", "show", R, "--json")
+    check('"grace_clock": "ended_not_full"' in out, "six days on, user "
+          "show says the period is over with room: no disabling", out)
+
+    # six days later: a small message is accepted, nothing is disabled
+    srv.stop()
+    srv.start(faketime="+6d", pop3=False)
+    s = srv.smtp()
+    m = message("six days later", size=1000)
+    sent_ok(s, SENDER, [R], m, "mail to an account at 88.7% six days "
+            "after one refusal")
+    s.quit()
+    info = user_info(site, R)
+    check(info["disabled"] is False and info["over_quota_since"] is None
+          and info["grace_clock"] == "off",
+          "an account with room is not disabled after the grace period; "
+          "the delivery stopped the clock", info)
+    check(count(site, R) == 2, "the message was stored", count(site, R))
+    # back to the real clock for the next test
+    srv.stop()
+    srv.start(pop3=False)
 
 
 def test_grace(srv):
@@ -149,8 +220,10 @@ def run(site, args):
     srv = SmtpSite(site)
     site.add_user(Q, Q_PW, quota="20K")
     site.add_user(OK, OK_PW)
+    site.add_user(R, R_PW, quota="30K")
     srv.start()
     test_452(srv)
+    test_grace_with_room(srv)
     test_grace(srv)
     srv.alive("the quota tests")
     out = site.ctl("store", "check")

@@ -143,6 +143,7 @@ START_TEST(test_file_defaults)
 	ck_assert_int_eq(c->fs_enabled, 0);
 	ck_assert_str_eq(c->fs_mountpoint, "");
 	ck_assert_uint_eq(c->quota_grace_days, 5);
+	ck_assert_uint_eq(c->quota_full_mark, 95);
 	ck_assert_str_eq(c->smtpd_banner, "ESMTP Vellum");
 	ck_assert_uint_eq(c->smtpd_max_message_size, 20480000);
 	ck_assert_uint_eq(c->smtpd_max_recipients, 1000);
@@ -501,6 +502,27 @@ START_TEST(test_values)
 	    "99999999999999999999999\n", 3, "number");
 	ck_assert_uint_eq(parse_ok("data_dir=/d\n[quota]\ngrace_days = "
 	    "007\n")->quota_grace_days, 7);
+	/* [quota] full_mark: a percentage, the '%' optional. */
+	ck_assert_uint_eq(parse_ok("data_dir=/d\n[quota]\nfull_mark = "
+	    "90%\n")->quota_full_mark, 90);
+	ck_assert_uint_eq(parse_ok("data_dir=/d\n[quota]\nfull_mark = "
+	    "100\n")->quota_full_mark, 100);
+	ck_assert_uint_eq(parse_ok("data_dir=/d\n[quota]\nfull_mark = "
+	    "1%\n")->quota_full_mark, 1);
+	one_error("data_dir=/d\n[quota]\nfull_mark = 0%\n", 3,
+	    "full_mark = '0%': write a percentage from 1% to 100%");
+	one_error("data_dir=/d\n[quota]\nfull_mark = 101%\n", 3,
+	    "1% to 100%");
+	one_error("data_dir=/d\n[quota]\nfull_mark = 95%%\n", 3,
+	    "percentage");
+	one_error("data_dir=/d\n[quota]\nfull_mark = %\n", 3,
+	    "percentage");
+	one_error("data_dir=/d\n[quota]\nfull_mark = 95 %\n", 3,
+	    "percentage");
+	one_error("data_dir=/d\n[quota]\ngrace_days = 5%\n", 3,
+	    "0 to 36500");
+	one_error("data_dir=/d\n[smtpd]\nfull_mark = 95%\n", 3,
+	    "full_mark belongs in [quota]");
 
 	/* Strings. */
 	one_error("data_dir =\n", 1, "data_dir needs a path");

@@ -5,6 +5,7 @@
  * recipient gone between RCPT and the end of data (SMTP 451 4.1.1).
  */
 #include <check.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -453,7 +454,12 @@ START_TEST(test_quota_all_or_nothing_and_grace)
 	    "RCPT with SIZE: %d %s", r.code, r.text);
 	deliver_rcpt_clear(&r);
 
-	/* Over quota for longer than the grace period: disabled, 550. */
+	/*
+	 * Full for longer than the grace period: disabled, 550.  (Usage
+	 * over the limit, as after an import: full, whatever the mark.)
+	 */
+	ck_assert_int_eq(tu_append(st, tu_inbox(st, u.id), msg,
+	    sizeof(msg) - 1, 0, NULL, NULL), 1);
 	fake_now += 6 * 86400;
 	resolve("carol@example.test", 0, &r);
 	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550,
@@ -462,6 +468,95 @@ START_TEST(test_quota_all_or_nothing_and_grace)
 	u = user("carol@example.test");
 	ck_assert_msg(u.disabled && strstr(u.disabled_reason, "quota"),
 	    "carol disabled: %d '%s'", u.disabled, u.disabled_reason);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
+/* Appends an unchecked message of size bytes (an import) to login. */
+static void
+fill(const char *login, size_t size)
+{
+	char *m = malloc(size);
+
+	ck_assert_ptr_nonnull(m);
+	memset(m, 'f', size);
+	memcpy(m, "Subject: fill\r\n\r\n", 17);
+	ck_assert_int_eq(tu_append(st, tu_inbox(st, user(login).id), m, size,
+	    0, NULL, NULL), 1);
+	free(m);
+}
+
+/*
+ * Issue 7: at 88.7% of its quota one 4.3 KB message was refused with 452
+ * and six days later the account was disabled.  A refusal may start the
+ * grace clock, but only an account still full (at or above the full mark)
+ * when the grace period ends is disabled; any successful delivery stops
+ * the clock.
+ */
+START_TEST(test_grace_needs_full)
+{
+	static const char *const to[] = { "carol@example.test" };
+	struct deliver_rcpt r, rcpts[1];
+	struct store_user u = user("carol@example.test");
+	time_t t0 = fake_now;
+
+	u.quota_bytes = 10000;
+	ck_assert_int_eq(store_write(st, quota_fn, &u), 1);
+	fill("carol@example.test", 8870);
+	resolve("carol@example.test", 4300, &r);
+	ck_assert_msg(r.code == 452, "4300 bytes into 1130 left: %d %s",
+	    r.code, r.text);
+	deliver_rcpt_clear(&r);
+	ck_assert_msg(user("carol@example.test").over_quota_since == t0,
+	    "the refusal starts the grace clock");
+
+	/* Six days later, still at 88.7%: mail flows, the clock stops. */
+	fake_now = t0 + 6 * 86400;
+	resolve("carol@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_LOCAL && r.ntargets == 1,
+	    "88.7%% full after the grace period: kind %d, %d %s", r.kind,
+	    r.code, r.text);
+	deliver_rcpt_clear(&r);
+	u = user("carol@example.test");
+	ck_assert_msg(!u.disabled && u.over_quota_since == 0,
+	    "an account with room was disabled (%d '%s') or kept its clock "
+	    "(%" PRId64 ")", u.disabled, u.disabled_reason,
+	    u.over_quota_since);
+
+	/* 96% full and refused: the clock runs; a delivery that fits ... */
+	fill("carol@example.test", 730);
+	resolve("carol@example.test", 1000, &r);
+	ck_assert_int_eq(r.code, 452);
+	deliver_rcpt_clear(&r);
+	ck_assert_int_eq(user("carol@example.test").over_quota_since, fake_now);
+	fake_now += 86400;
+	ck_assert_int_eq(deliver("s@remote.test", to, 1, 1, rcpts), 1);
+	deliver_rcpt_clear(&rcpts[0]);
+	/* ... stops it, even above the mark. */
+	u = user("carol@example.test");
+	ck_assert_msg(u.over_quota_since == 0 && store_user_quota_full(&u),
+	    "a successful delivery left the clock at %" PRId64,
+	    u.over_quota_since);
+	fake_now += 6 * 86400;
+	resolve("carol@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_LOCAL, "clock stopped by a delivery: "
+	    "%d %s", r.code, r.text);
+	deliver_rcpt_clear(&r);
+
+	/* Refused again and still full at the end: disabled, 550. */
+	resolve("carol@example.test", 1000, &r);
+	ck_assert_int_eq(r.code, 452);
+	deliver_rcpt_clear(&r);
+	fake_now += 5 * 86400 + 1;
+	resolve("carol@example.test", 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550,
+	    "full past the grace period: %d %s", r.code, r.text);
+	deliver_rcpt_clear(&r);
+	u = user("carol@example.test");
+	ck_assert_msg(u.disabled && strstr(u.disabled_reason, "95%") != NULL,
+	    "disabled, the reason names the mark: %d '%s'", u.disabled,
+	    u.disabled_reason);
 	ck_assert_msg(tu_check(st) == 0, "store check: %s",
 	    tu_check_problems());
 }
@@ -533,6 +628,7 @@ deliver_suite(void)
 	tcase_add_test(tc, test_one_copy_per_user);
 	tcase_add_test(tc, test_delivery_prefix_dedup_and_queue);
 	tcase_add_test(tc, test_quota_all_or_nothing_and_grace);
+	tcase_add_test(tc, test_grace_needs_full);
 	tcase_add_test(tc, test_group_commit_and_busy);
 	tcase_add_test(tc, test_rcpt_gone_smtp_deleted);
 	tcase_add_test(tc, test_rcpt_gone_smtp_disabled);

@@ -35,6 +35,9 @@ teardown(void)
 {
 	store_close(&st);
 	store_set_clock(NULL);
+	tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
 }
 
 static int

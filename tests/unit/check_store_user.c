@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "store/addr.h"
 #include "testutil.h"
@@ -550,6 +551,178 @@ START_TEST(test_quota_messages)
 }
 END_TEST
 
+/* The store clock of the grace-clock test. */
+static time_t grace_now;
+
+static time_t
+grace_clock(void)
+{
+	return grace_now;
+}
+
+/* Appends a message of exactly size bytes; quota-checked when checked. */
+static int
+sized_append(uint32_t mbox, size_t size, int checked, uint32_t *uid_r)
+{
+	struct store_prepared *prep = NULL;
+	char *msg = malloc(size);
+	int rc;
+
+	ck_assert_ptr_nonnull(msg);
+	memset(msg, 'g', size);
+	memcpy(msg, "Subject: g\r\n\r\n", 14);
+	ck_assert_int_ge(store_msg_prepare(st, msg, size, &prep), 0);
+	if (checked)
+		rc = quota_append(mbox, prep);
+	else
+		rc = tu_append_prepared(st, mbox, prep, 0, uid_r);
+	store_prepared_free(&prep);
+	free(msg);
+	return rc;
+}
+
+static struct store_user
+grace_user(uint32_t id)
+{
+	struct store_user u;
+
+	ck_assert_int_eq(tu_user_get(st, id, &u), 1);
+	return u;
+}
+
+/*
+ * Issue 7: a refused delivery starts the grace clock, but at the end of
+ * the grace period the account is disabled only when it is still full
+ * (usage at or above the full mark, 95% by default); a successful
+ * checked delivery, or usage going down below the mark, stops the clock.
+ */
+START_TEST(test_grace_clock)
+{
+	struct store_user u;
+	uint32_t id, inbox, uids[12];
+	int64_t ends;
+	time_t t0;
+	int i;
+
+	grace_now = t0 = 1700000000;
+	store_set_clock(grace_clock);
+	ck_assert_int_eq(tu_user_add(st, "g@example.test", NULL, 10000, 0,
+	    &id), 1);
+	inbox = tu_inbox(st, id);
+
+	/* 88% full, a 3000-byte message refused: the clock starts. */
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(sized_append(inbox, 1000, 0, &uids[i]), 1);
+	ck_assert_int_eq(sized_append(inbox, 800, 0, &uids[8]), 1);
+	expect_err(sized_append(inbox, 3000, 1, NULL), ERR_NOQUOTA,
+	    "3000 bytes into 1200 left");
+	u = grace_user(id);
+	ck_assert_msg(u.over_quota_since == t0, "a refusal starts the clock: "
+	    "%" PRId64, u.over_quota_since);
+	ck_assert_msg(!store_user_quota_full(&u), "8800 of 10000 bytes is "
+	    "not full");
+	ck_assert_int_eq(store_user_usage_permille(&u, 0), 880);
+	ck_assert_int_eq(store_user_usage_permille(&u, 1), -1);
+	ck_assert_int_eq(store_user_grace(&u, 5, t0 + 86400, &ends),
+	    STORE_GRACE_RUNS);
+	ck_assert_msg(ends == t0 + 5 * 86400, "the period ends at %" PRId64,
+	    ends);
+	ck_assert_int_eq(store_user_grace(&u, 5, t0 + 5 * 86400, NULL),
+	    STORE_GRACE_RUNS);
+	/* Six days later, with room: the clock stops, no disabling. */
+	ck_assert_msg(store_user_grace(&u, 5, t0 + 6 * 86400, NULL) ==
+	    STORE_GRACE_CLEAR, "88%% full after the grace period must only "
+	    "stop the clock, not disable");
+
+	/* A checked delivery that fits stops the clock. */
+	grace_now = t0 + 3600;
+	ck_assert_int_eq(sized_append(inbox, 500, 1, NULL), 1);
+	u = grace_user(id);
+	ck_assert_msg(u.over_quota_since == 0, "a delivery that fitted left "
+	    "the clock at %" PRId64, u.over_quota_since);
+
+	/* 97% full (9300 + 400): full; a refusal starts the clock again. */
+	ck_assert_int_eq(sized_append(inbox, 400, 0, &uids[9]), 1);
+	u = grace_user(id);
+	ck_assert_msg(store_user_quota_full(&u) && u.used_bytes == 9700,
+	    "9700 of 10000 bytes is full (used %" PRIu64 ")", u.used_bytes);
+	ck_assert_int_eq(u.over_quota_since, 0);
+	expect_err(sized_append(inbox, 1000, 1, NULL), ERR_NOQUOTA,
+	    "1000 bytes into 300 left");
+	u = grace_user(id);
+	ck_assert_int_eq(u.over_quota_since, t0 + 3600);
+	ck_assert_int_eq(store_user_grace(&u, 5, t0 + 7 * 86400, NULL),
+	    STORE_GRACE_DISABLE);
+
+	/* Going down but staying at or above the mark: still running. */
+	ck_assert_int_eq(sized_append(inbox, 100, 0, &uids[10]), 1);
+	ck_assert_int_eq(tu_expunge(st, inbox, uids[10]), 1);
+	u = grace_user(id);
+	ck_assert_msg(u.over_quota_since == t0 + 3600 && u.used_bytes == 9700,
+	    "an expunge that leaves 97%% stopped the clock (%" PRId64 ")",
+	    u.over_quota_since);
+	/* Down below the mark: the clock stops. */
+	ck_assert_int_eq(tu_expunge(st, inbox, uids[9]), 1);
+	u = grace_user(id);
+	ck_assert_msg(u.over_quota_since == 0 && u.used_bytes == 9300,
+	    "93%% after an expunge: clock at %" PRId64, u.over_quota_since);
+	ck_assert_int_eq(store_user_grace(&u, 5, t0 + 9 * 86400, NULL),
+	    STORE_GRACE_OFF);
+
+	/* A lower full mark (the process setting of [quota] full_mark). */
+	store_user_set_full_mark(90);
+	ck_assert_msg(store_user_quota_full(&u), "93%% with a 90%% mark");
+	store_user_set_full_mark(CONFIG_QUOTA_FULL_MARK);
+	ck_assert_msg(!store_user_quota_full(&u), "93%% with the default");
+	store_set_clock(NULL);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
+/* The full mark at its edges, on the record alone. */
+START_TEST(test_full_mark_edges)
+{
+	struct store_user u;
+
+	memset(&u, 0, sizeof(u));
+	ck_assert_uint_eq(store_user_full_mark(), 95);
+	ck_assert_msg(!store_user_quota_full(&u), "no quota is never full");
+	u.used_bytes = UINT64_MAX;
+	ck_assert_msg(!store_user_quota_full(&u), "no quota is never full");
+	u.quota_bytes = 100;
+	u.used_bytes = 94;
+	ck_assert_msg(!store_user_quota_full(&u), "94 of 100");
+	u.used_bytes = 95;
+	ck_assert_msg(store_user_quota_full(&u), "95 of 100");
+	u.quota_bytes = 101;	/* 95.95: 96 is the first full count */
+	ck_assert_msg(!store_user_quota_full(&u), "95 of 101");
+	u.used_bytes = 96;
+	ck_assert_msg(store_user_quota_full(&u), "96 of 101");
+	u.quota_bytes = UINT64_MAX;
+	u.used_bytes = UINT64_MAX / 100 * 94;
+	ck_assert_msg(!store_user_quota_full(&u), "94%% of 2^64");
+	u.used_bytes = UINT64_MAX / 100 * 96;
+	ck_assert_msg(store_user_quota_full(&u), "96%% of 2^64");
+	ck_assert_int_eq(store_user_usage_permille(&u, 0), 960);
+	u.quota_bytes = 0;
+	u.used_bytes = 0;
+	u.quota_messages = 3;
+	u.used_messages = 2;
+	ck_assert_msg(!store_user_quota_full(&u), "2 of 3 messages");
+	u.used_messages = 3;
+	ck_assert_msg(store_user_quota_full(&u), "3 of 3 messages");
+	ck_assert_int_eq(store_user_usage_permille(&u, 1), 1000);
+	store_user_set_full_mark(0);
+	ck_assert_uint_eq(store_user_full_mark(), 1);
+	store_user_set_full_mark(1000);
+	ck_assert_uint_eq(store_user_full_mark(), 100);
+	u.used_messages = 2;
+	ck_assert_msg(!store_user_quota_full(&u), "2 of 3 at a 100%% mark");
+	store_user_set_full_mark(CONFIG_QUOTA_FULL_MARK);
+}
+END_TEST
+
 /*
  * Logins: a repeat is answered from the login cache without crypt(3),
  * yet a changed password and a disabled account take effect at once.
@@ -613,6 +786,8 @@ user_suite(void)
 	tcase_add_test(tc, test_list);
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_quota_messages);
+	tcase_add_test(tc, test_grace_clock);
+	tcase_add_test(tc, test_full_mark_edges);
 	tcase_add_test(tc, test_login_cache);
 	suite_add_tcase(s, tc);
 	return s;
