@@ -160,6 +160,7 @@ static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_kill(struct conn *);
 static void	conn_maybe_done(struct conn *);
 static void	conn_setup_bev(struct conn *);
+static void	conn_idle_timeouts(struct conn *);
 static void	conn_read_limit(struct conn *);
 static uint64_t	conn_now_ms(void);
 static void	conn_limits_apply(void);
@@ -191,11 +192,12 @@ conn_now_ms(void)
 }
 
 /*
- * 1 when a line of this kind may be logged now; *skipped_r is how many
- * were dropped since the last one.  0: count it and stay quiet.
+ * 1 when a line of this kind may be logged now, with *note_r saying how
+ * many were left out since the last one ("" if none).  0: count it and
+ * stay quiet.
  */
 static int
-ratelog_ok(struct ratelog *r, unsigned long *skipped_r)
+ratelog_ok(struct ratelog *r, char *note_r, size_t size)
 {
 	uint64_t now = conn_now_ms();
 
@@ -203,7 +205,10 @@ ratelog_ok(struct ratelog *r, unsigned long *skipped_r)
 		r->skipped++;
 		return 0;
 	}
-	*skipped_r = r->skipped;
+	note_r[0] = '\0';
+	if (r->skipped > 0)
+		snprintf(note_r, size, " (%lu more not logged since the last "
+		    "such line)", r->skipped);
 	r->skipped = 0;
 	r->last_ms = now;
 	return 1;
@@ -343,8 +348,8 @@ conn_loop_init(const struct config *config)
 	accept_ev = evtimer_new(base, accept_timer_cb, NULL);
 	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(base, SIGINT, signal_cb, NULL);
-	if (reap_ev == NULL || accept_ev == NULL || sig_term == NULL || sig_int == NULL ||
-	    evsignal_add(sig_term, NULL) == -1 ||
+	if (reap_ev == NULL || accept_ev == NULL || sig_term == NULL ||
+	    sig_int == NULL || evsignal_add(sig_term, NULL) == -1 ||
 	    evsignal_add(sig_int, NULL) == -1)
 		return err_set(ERR_TEMP, "cannot set up the event loop");
 	return 0;
@@ -489,12 +494,11 @@ conn_limits_apply(void)
 		open = conn_fds_open(nofile);
 		cap = conn_fd_cap(nofile, open);
 		if (cap < lim_total) {
-			log_warnx("[limits] connections = %u is more than %lu "
-			    "descriptors allow (RLIMIT_NOFILE %lu, %lu open "
-			    "now, %d spare, %d per connection): serving at "
-			    "most %u connections", cf->max_conn, nofile,
-			    nofile, open, CONN_FD_SPARE, CONN_FD_PER_CONN,
-			    cap);
+			log_warnx("[limits] connections = %u is more than the "
+			    "descriptor limit allows (RLIMIT_NOFILE %lu, %lu "
+			    "open now, %d spare, %d per connection): serving "
+			    "at most %u connections", cf->max_conn, nofile,
+			    open, CONN_FD_SPARE, CONN_FD_PER_CONN, cap);
 			lim_total = cap;
 		} else
 			log_debug("descriptors: RLIMIT_NOFILE %lu, %lu open, "
@@ -668,18 +672,30 @@ conn_read_limit(struct conn *c)
 		bufferevent_setwatermark(under, EV_READ, 0, high);
 }
 
+/*
+ * The idle timeout on the bufferevent.  While the peer reads a transfer
+ * it sends nothing: reading does not time out then (the transfer rate
+ * watches it), else a long RETR would end as "idle".
+ */
 static void
-conn_setup_bev(struct conn *c)
+conn_idle_timeouts(struct conn *c)
 {
 	struct timeval tv = { (time_t)cf->idle_timeout, 0 };
 
+	bufferevent_set_timeouts(c->bev, c->xfer == XFER_OUT ? NULL : &tv,
+	    &tv);
+}
+
+static void
+conn_setup_bev(struct conn *c)
+{
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
 	/* Progress of transfers: bytes in and out (plaintext under TLS). */
 	c->in_cbe = evbuffer_add_cb(bufferevent_get_input(c->bev),
 	    conn_count_in, c);
 	c->out_cbe = evbuffer_add_cb(bufferevent_get_output(c->bev),
 	    conn_count_out, c);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	conn_idle_timeouts(c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOW, 0);
 	/*
 	 * Bounded input: past a line and some slack, libevent stops reading
@@ -697,7 +713,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	struct conn *c;
 	char ip[CONN_ADDR_MAX];
 	const char *why = NULL;
-	unsigned long skipped;
+	char note[80];
 	ssize_t w;
 
 	(void)evl;
@@ -712,11 +728,10 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	else if (ip_count(ip) >= lim_per_ip)
 		why = "too many connections from this address";
 	if (why != NULL) {
-		if (ratelog_ok(&log_refuse, &skipped))
+		if (ratelog_ok(&log_refuse, note, sizeof(note)))
 			log_warnx("refused connection from %s: %s (%u of %u "
-			    "open, %u of %u from it; %lu more refused since "
-			    "the last such line)", ip, why, nconns, lim_total,
-			    ip_count(ip), lim_per_ip, skipped);
+			    "open, %u of %u from it)%s", ip, why, nconns,
+			    lim_total, ip_count(ip), lim_per_ip, note);
 		if (!l->tls && l->refuse != NULL)
 			w = write(fd, l->refuse, strlen(l->refuse));
 		(void)w;
@@ -744,15 +759,14 @@ static void
 listener_error_cb(struct evconnlistener *evl, void *arg)
 {
 	int e = EVUTIL_SOCKET_ERROR();
-	unsigned long skipped;
+	char note[80];
 
 	(void)evl;
 	(void)arg;
-	if (ratelog_ok(&log_accept, &skipped))
+	if (ratelog_ok(&log_accept, note, sizeof(note)))
 		log_warnx("accept: %s: not accepting for %d ms or until a "
-		    "connection closes (%u open; %lu more failures since "
-		    "the last such line)", strerror(e), CONN_ACCEPT_PAUSE_MS,
-		    nconns, skipped);
+		    "connection closes (%u open)%s", strerror(e),
+		    CONN_ACCEPT_PAUSE_MS, nconns, note);
 	conn_accept_pause();
 }
 
@@ -1308,6 +1322,11 @@ conn_xfer_update(struct conn *c)
 		want = XFER_NONE;
 	if (want == c->xfer)
 		return;
+	if ((want == XFER_OUT || c->xfer == XFER_OUT) && c->bev != NULL &&
+	    !c->dead) {
+		c->xfer = want;
+		conn_idle_timeouts(c);
+	}
 	c->xfer = want;
 	c->xfer_stop_ms = 0;
 	if (want == XFER_NONE)

@@ -36,7 +36,8 @@
  *   least transfer_rate bytes a second on average: the transfer times out
  *   once it is older than transfer_grace + bytes moved / transfer_rate
  *   seconds.  An input transfer's clock stops while the conn is paused
- *   (the server is busy, not the peer).
+ *   (the server is busy, not the peer).  While the peer reads a transfer
+ *   the idle timeout does not count its silence.
  * A missed deadline calls on_timeout (the protocol's goodbye;
  * conn_timeout_reason() says which deadline), logs one line and closes.
  * After a send timeout the goodbye is dropped with the unsent output: it

@@ -3,7 +3,8 @@
  * loopback sockets: the descriptor cap arithmetic, accept() out of
  * descriptors (the listener pauses, logs a few lines, and resumes by
  * itself: no spin), and the deadlines (command line, login, transfer:
- * one that keeps up is not cut, one that stalls is).
+ * one that keeps up is not cut, one that stalls is; a peer reading a long
+ * transfer is not idle).
  */
 #include <check.h>
 #include <errno.h>
@@ -26,6 +27,7 @@ static Suite	*conn_suite(void);
 static void	t_on_line(struct conn *, const char *, size_t);
 static void	t_on_timeout(struct conn *);
 static void	t_on_close(struct conn *);
+static void	t_on_drain(struct conn *);
 static void	t_accept(struct conn *, void *);
 static void	writer_cb(evutil_socket_t, short, void *);
 
@@ -35,6 +37,7 @@ static char reason[32];
 
 static const struct conn_ops t_ops = {
 	.on_line = t_on_line,
+	.on_drain = t_on_drain,
 	.on_timeout = t_on_timeout,
 	.on_close = t_on_close,
 };
@@ -49,17 +52,43 @@ struct writer {
 	struct event	*ev;
 };
 
-/* "DATA" starts an input transfer, "." ends it, "LOGIN" logs in. */
+#define SEND_SIZE	(12 * 1024 * 1024)
+static int sent_all;
+
+/*
+ * "DATA" starts an input transfer, "." ends it, "LOGIN" logs in, "SEND"
+ * writes SEND_SIZE bytes as a transfer.
+ */
 static void
 t_on_line(struct conn *c, const char *line, size_t len)
 {
+	static char big[SEND_SIZE];
+
 	lines++;
+	if (len == 4 && memcmp(line, "SEND", 4) == 0) {
+		memset(big, 'z', sizeof(big));
+		conn_sending(c);
+		conn_write(c, big, sizeof(big));
+		conn_pause(c);
+		sent_all = 1;
+		return;
+	}
 	if (len == 4 && memcmp(line, "DATA", 4) == 0)
 		conn_busy(c);
 	else if (len == 1 && line[0] == '.')
 		conn_idle(c);
 	else if (len == 5 && memcmp(line, "LOGIN", 5) == 0)
 		conn_authenticated(c);
+}
+
+/* The transfer is out (but for the last watermark's worth). */
+static void
+t_on_drain(struct conn *c)
+{
+	if (sent_all) {
+		sent_all = 0;
+		conn_resume(c);
+	}
 }
 
 static void
@@ -385,6 +414,75 @@ START_TEST(test_transfer_stalls)
 }
 END_TEST
 
+/*
+ * A client that reads `chunk` bytes every `ms` until it has `slow`, then
+ * the rest at once (the last of it sits in kernel buffers after the
+ * server's transfer is over), until it has `want`.
+ */
+struct reader {
+	int		 fd;
+	size_t		 chunk, got, slow, want;
+	int		 ms;
+	struct event	*ev;
+};
+
+static void
+reader_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct reader *r = arg;
+	struct timeval tv = { r->ms / 1000, (r->ms % 1000) * 1000 };
+	static char buf[1024 * 1024];
+	size_t chunk = r->got < r->slow ? r->chunk : sizeof(buf);
+	ssize_t n;
+
+	(void)fd;
+	(void)what;
+	n = recv(r->fd, buf, chunk < sizeof(buf) ? chunk : sizeof(buf),
+	    MSG_DONTWAIT);
+	if (n > 0)
+		r->got += (size_t)n;
+	if (n == 0 || r->got >= r->want)
+		return;
+	if (r->got >= r->slow)
+		tv.tv_usec = 1000;
+	evtimer_add(r->ev, &tv);
+}
+
+/*
+ * A peer reading a long transfer (above the rate) sends nothing for
+ * longer than idle_timeout: it is not idle.
+ */
+START_TEST(test_send_not_idle)
+{
+	struct reader r;
+	struct timeval tv = { 0, 0 };
+	int fd;
+
+	cfg.idle_timeout = 1;
+	cfg.login_timeout = 60;
+	fd = client(start());
+	ck_assert_int_eq(write(fd, "SEND\r\n", 6), 6);
+	memset(&r, 0, sizeof(r));
+	r.fd = fd;
+	r.chunk = 64 * 1024;		/* about 1.3 MB/s: 4.5 s for */
+	r.ms = 50;
+	r.slow = 6 * 1024 * 1024;	/* ... these, the server still
+					   holding the rest */
+	r.want = SEND_SIZE;
+	r.ev = evtimer_new(conn_base(), reader_cb, &r);
+	evtimer_add(r.ev, &tv);
+	for (int waited = 0; r.got < r.want && timeouts == 0 &&
+	    waited < 30000; waited += 100)
+		run_for(100);
+	ck_assert_msg(timeouts == 0, "a peer reading a transfer is not idle "
+	    "(%s timeout after %zu bytes)", reason, r.got);
+	ck_assert_uint_eq(r.got, SEND_SIZE);
+	event_free(r.ev);
+	close(fd);
+	conn_loop_free();
+}
+END_TEST
+
 static Suite *
 conn_suite(void)
 {
@@ -400,6 +498,7 @@ conn_suite(void)
 	tcase_add_test(tc, test_login_done);
 	tcase_add_test(tc, test_transfer_keeps_up);
 	tcase_add_test(tc, test_transfer_stalls);
+	tcase_add_test(tc, test_send_not_idle);
 	suite_add_tcase(s, tc);
 	return s;
 }
