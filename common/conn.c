@@ -85,6 +85,7 @@ struct conn {
 						   drain */
 	size_t			 raw_left;	/* bytes still for on_bytes */
 	char			 peer[CONN_ADDR_MAX];
+	char			 ipkey[CONN_ADDR_MAX];	/* conn_ip_key() */
 	char			 lport[16];
 	int			 tls;
 	int			 paused;
@@ -216,6 +217,23 @@ ratelog_ok(struct ratelog *r, char *note_r, size_t size)
 
 /* Per-IP connection counts ------------------------------------------ */
 
+void
+conn_ip_key(const char *ip, char *key, size_t size)
+{
+	struct in6_addr a;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a) == 1) {
+		/* One host on IPv6 has a /64 to pick addresses from. */
+		memset(&a.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a, buf, sizeof(buf)) != NULL) {
+			snprintf(key, size, "%s/64", buf);
+			return;
+		}
+	}
+	snprintf(key, size, "%s", ip);
+}
+
 static struct ipcount **
 ip_slot(const char *ip)
 {
@@ -289,7 +307,7 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 			conns = c->next;
 		if (c->next != NULL)
 			c->next->prev = c->prev;
-		ip_add(c->peer, -1);
+		ip_add(c->ipkey, -1);
 		nconns--;
 		free(c->line);
 		free(c->line_old);
@@ -628,6 +646,7 @@ conn_new(int fd, const char *peer, struct listener *l)
 	c->id = next_id++;
 	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	conn_ip_key(peer, c->ipkey, sizeof(c->ipkey));
 	lineread_init(&c->lr, l->line_max, l->bare_lf);
 	c->line = xmalloc(l->line_max + 1);
 	if (l->tls) {
@@ -654,7 +673,7 @@ conn_new(int fd, const char *peer, struct listener *l)
 		conns->prev = c;
 	conns = c;
 	nconns++;
-	ip_add(c->peer, 1);
+	ip_add(c->ipkey, 1);
 	conn_setup_bev(c);
 	conn_deadline_arm(c);
 	return c;
@@ -711,7 +730,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 	struct conn *c;
-	char ip[CONN_ADDR_MAX];
+	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX];
 	const char *why = NULL;
 	char note[80];
 	ssize_t w;
@@ -719,19 +738,20 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)evl;
 	(void)salen;
 	conn_addr(sa, ip, sizeof(ip));
+	conn_ip_key(ip, key, sizeof(key));
 	if (!limits_set)
 		conn_limits_apply();
 	if (shutting_down)
 		why = "shutting down";
 	else if (nconns >= lim_total)
 		why = "too many connections";
-	else if (ip_count(ip) >= lim_per_ip)
+	else if (ip_count(key) >= lim_per_ip)
 		why = "too many connections from this address";
 	if (why != NULL) {
 		if (ratelog_ok(&log_refuse, note, sizeof(note)))
 			log_warnx("refused connection from %s: %s (%u of %u "
 			    "open, %u of %u from it)%s", ip, why, nconns,
-			    lim_total, ip_count(ip), lim_per_ip, note);
+			    lim_total, ip_count(key), lim_per_ip, note);
 		if (!l->tls && l->refuse != NULL)
 			w = write(fd, l->refuse, strlen(l->refuse));
 		(void)w;

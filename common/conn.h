@@ -18,8 +18,8 @@
  * counts its socket plus one file it may hold while it works (an SMTP
  * message spooled to disk).  [limits] connections above the cap is
  * lowered to it with a warning that names both numbers; the per-address
- * limit is then at most half of the connections, so that one address
- * cannot take every slot.  If accept() still fails for lack of
+ * limit (IPv6: per /64, conn_ip_key()) is then at most half of the
+ * connections, so that one address cannot take every slot.  If accept() still fails for lack of
  * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the listeners
  * pause for CONN_ACCEPT_PAUSE_MS or until a connection closes, and the
  * failure is logged at most once a second: the loop never spins.
@@ -112,6 +112,12 @@ void	conn_loop_free(void);
 unsigned conn_fd_cap(unsigned long nofile, unsigned long open);
 /* The per-address limit: per_ip, but at most half of total (at least 1). */
 unsigned conn_ip_cap(unsigned per_ip, unsigned total);
+/*
+ * What connections_per_ip counts by, for a peer address in text form:
+ * the IPv4 address itself, or the /64 network of an IPv6 address (one
+ * host can use any address in its /64), as "2001:db8:1:2::/64".
+ */
+void	conn_ip_key(const char *ip, char *key, size_t size);
 
 /* TLS ------------------------------------------------------------------- */
 

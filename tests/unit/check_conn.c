@@ -266,6 +266,28 @@ START_TEST(test_fd_cap)
 }
 END_TEST
 
+/* IPv4 counts per address, IPv6 per /64. */
+START_TEST(test_ip_key)
+{
+	char a[CONN_ADDR_MAX], b[CONN_ADDR_MAX];
+
+	conn_ip_key("192.0.2.1", a, sizeof(a));
+	ck_assert_str_eq(a, "192.0.2.1");
+	conn_ip_key("192.0.2.2", b, sizeof(b));
+	ck_assert_str_ne(a, b);
+	conn_ip_key("2001:db8:1:2::1", a, sizeof(a));
+	ck_assert_str_eq(a, "2001:db8:1:2::/64");
+	conn_ip_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd", b, sizeof(b));
+	ck_assert_str_eq(a, b);
+	conn_ip_key("2001:db8:1:3::1", b, sizeof(b));
+	ck_assert_str_eq(b, "2001:db8:1:3::/64");
+	conn_ip_key("::1", a, sizeof(a));
+	ck_assert_str_eq(a, "::/64");
+	conn_ip_key("not an address", a, sizeof(a));
+	ck_assert_str_eq(a, "not an address");
+}
+END_TEST
+
 /*
  * With every descriptor taken, pending connections cannot be accepted:
  * the listener must pause (not spin on EMFILE, logging each time) and
@@ -492,6 +514,7 @@ conn_suite(void)
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_fd_cap);
+	tcase_add_test(tc, test_ip_key);
 	tcase_add_test(tc, test_accept_emfile);
 	tcase_add_test(tc, test_command_deadline);
 	tcase_add_test(tc, test_login_deadline);
