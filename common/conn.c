@@ -1223,16 +1223,16 @@ conn_starttls(struct conn *c)
 	}
 	lineread_init(&c->lr, c->lr.max, c->lr.bare_lf);
 	c->line_ms = 0;
-	/* The socket's buffers now carry TLS records: count above them. */
-	evbuffer_remove_cb_entry(in, c->in_cbe);
-	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cbe);
-	c->in_cbe = c->out_cbe = NULL;
 	bev = bufferevent_openssl_filter_new(base, c->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return err_set(ERR_TEMP, "cannot start TLS");
 	}
+	/* The socket's buffers now carry TLS records: count above them. */
+	evbuffer_remove_cb_entry(in, c->in_cbe);
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cbe);
+	c->in_cbe = c->out_cbe = NULL;
 	c->bev = bev;
 	c->tls = 1;
 	conn_setup_bev(c);

@@ -148,11 +148,13 @@ def fd_limit(site, name, port, served):
         held.append(s)
     time.sleep(3)
     lines = log_lines(proc, mark)
-    accept = [x for x in lines if "accept" in x]
-    check(len(accept) <= 10 and len(lines) <= 60, "%s: 300 connections "
+    # At most a line per connection (connect), a few for the refusals
+    # and accept() errors: not one per loop turn.
+    noisy = [x for x in lines if "accept" in x or "refused" in x]
+    check(len(noisy) <= 10 and len(lines) <= 300, "%s: 300 connections "
           "over the descriptor limit for 3 s log a few lines, not a flood "
-          "(accept errors: %d, lines: %d)" % (name, len(accept),
-                                              len(lines)), lines[:8])
+          "(accept errors and refusals: %d, lines: %d)" % (
+              name, len(noisy), len(lines)), lines[:8])
     check(proc.running(), "%s still runs" % name, proc.output()[-2000:])
     # Another address gets a slot while 127.0.0.1 holds its share.
     served(port, OTHER, "%s while 300 connections are held" % name)
@@ -165,7 +167,7 @@ def fd_limit(site, name, port, served):
     served(port, "127.0.0.1", "%s after the held connections closed" %
            name)
     lines = log_lines(proc, mark)
-    check(len(lines) <= 200, "%s: the log stays small (%d lines)" %
+    check(len(lines) <= 400, "%s: the log stays small (%d lines)" %
           (name, len(lines)), lines[-5:])
     rc = site.stop(proc)
     check(rc == 0, "%s stops cleanly" % name, (rc, proc.output()[-2000:]))
