@@ -46,6 +46,10 @@
 #define CONFIG_MAX_CONN			5000
 #define CONFIG_IDLE_TIMEOUT		600
 #define CONFIG_SHUTDOWN_GRACE		30
+#define CONFIG_COMMAND_TIMEOUT		60
+#define CONFIG_LOGIN_TIMEOUT		180
+#define CONFIG_TRANSFER_RATE		500
+#define CONFIG_TRANSFER_GRACE		30
 #define CONFIG_QUOTA_GRACE_DAYS		5
 #define CONFIG_SMTPD_BANNER		"ESMTP Vellum"
 #define CONFIG_SMTPD_MAX_MESSAGE_SIZE	20480000
@@ -133,6 +137,10 @@ enum {
 	CK_CONN,
 	CK_IDLE_TIMEOUT,
 	CK_SHUTDOWN_GRACE,
+	CK_COMMAND_TIMEOUT,
+	CK_LOGIN_TIMEOUT,
+	CK_TRANSFER_RATE,
+	CK_TRANSFER_GRACE,
 	CK_MOUNTPOINT,
 	CK_GRACE_DAYS,
 	CK_FULL_MARK,
@@ -202,6 +210,15 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(idle_timeout, 1, 86400, "seconds") },
 	[CK_SHUTDOWN_GRACE] = { CS_LIMITS, "shutdown_grace", CT_UINT,
 	    CK_UINT(shutdown_grace, 0, 3600, "seconds") },
+	[CK_COMMAND_TIMEOUT] = { CS_LIMITS, "command_timeout", CT_UINT,
+	    CK_UINT(command_timeout, 1, 86400, "seconds") },
+	[CK_LOGIN_TIMEOUT] = { CS_LIMITS, "login_timeout", CT_UINT,
+	    CK_UINT(login_timeout, 1, 86400, "seconds") },
+	[CK_TRANSFER_RATE] = { CS_LIMITS, "transfer_rate", CT_UINT,
+	    CK_UINT(transfer_rate, 0, 1073741824, "bytes per second, "
+	    "0 = off") },
+	[CK_TRANSFER_GRACE] = { CS_LIMITS, "transfer_grace", CT_UINT,
+	    CK_UINT(transfer_grace, 1, 86400, "seconds") },
 	[CK_MOUNTPOINT] = { CS_FS, "mountpoint",
 	    CT_PATH, CK_STR(fs_mountpoint) },
 	[CK_GRACE_DAYS] = { CS_QUOTA, "grace_days", CT_UINT,
@@ -303,6 +320,10 @@ config_file_defaults(struct config *c)
 	c->max_conn = CONFIG_MAX_CONN;
 	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
 	c->shutdown_grace = CONFIG_SHUTDOWN_GRACE;
+	c->command_timeout = CONFIG_COMMAND_TIMEOUT;
+	c->login_timeout = CONFIG_LOGIN_TIMEOUT;
+	c->transfer_rate = CONFIG_TRANSFER_RATE;
+	c->transfer_grace = CONFIG_TRANSFER_GRACE;
 	c->quota_grace_days = CONFIG_QUOTA_GRACE_DAYS;
 	c->quota_full_mark = CONFIG_QUOTA_FULL_MARK;
 	snprintf(c->smtpd_banner, sizeof(c->smtpd_banner), "%s",

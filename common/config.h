@@ -97,10 +97,21 @@ struct config {
 	struct config_net auth_trusted[CONFIG_NETS_MAX];
 	unsigned pop_before_smtp;	/* pop_before_smtp = 0 minutes (off) */
 	/* [limits] */
-	unsigned max_conn_per_ip;	/* connections_per_ip = 20 */
-	unsigned max_conn;		/* connections = 5000 */
+	unsigned max_conn_per_ip;	/* connections_per_ip = 20 (at most
+					   half of connections: conn.h) */
+	unsigned max_conn;		/* connections = 5000 (capped by the
+					   descriptor limit: conn.h) */
 	unsigned idle_timeout;		/* idle_timeout = 600 s */
 	unsigned shutdown_grace;	/* shutdown_grace = 30 s */
+	unsigned command_timeout;	/* command_timeout = 60 s for one
+					   command line from its first byte */
+	unsigned login_timeout;		/* login_timeout = 180 s from connect
+					   to login (conn_authenticated()) */
+	unsigned transfer_rate;		/* transfer_rate = 500 bytes/s: the
+					   lowest average rate of a transfer
+					   (DATA, BDAT, RETR); 0 = off */
+	unsigned transfer_grace;	/* transfer_grace = 30 s a transfer
+					   may lag behind that rate */
 	/* [fs] */
 	int	fs_enabled;
 	char	fs_mountpoint[PATH_MAX];

@@ -8,18 +8,29 @@
  * callback.  Closed connections go on a reap list that an event made
  * active runs after the current callbacks: nothing is freed under its
  * own callback.
+ *
+ * Deadlines (conn.h) share one timer per connection, armed for the
+ * earliest of them.  It is not moved on every byte: when it fires, the
+ * deadlines are computed again from the progress made, and the timer is
+ * armed anew if none has passed yet.
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -42,6 +53,21 @@
 #define CONN_LINGER_MAX		100	/* ... at most this many times */
 #define CONN_IPTABLE_SIZE	1021
 #define CONN_READ_SLACK		(64 * 1024)	/* input kept beyond a line */
+#define CONN_LOG_EVERY_MS	1000	/* repeated warnings: one a second */
+#define CONN_FD_SCAN_MAX	65536	/* without /proc: descriptors probed */
+
+/* What the transfer deadline watches. */
+enum conn_xfer {
+	XFER_NONE,
+	XFER_IN,		/* conn_busy() lines, conn_read_bytes() */
+	XFER_OUT,		/* conn_sending(), unread replies */
+};
+
+/* A warning that may come in floods: logged at most once a second. */
+struct ratelog {
+	uint64_t	last_ms;	/* 0: never logged */
+	unsigned long	skipped;	/* since the last line */
+};
 
 struct conn {
 	unsigned long		 id;
@@ -59,6 +85,7 @@ struct conn {
 	size_t			 raw_left;	/* bytes still for on_bytes */
 	int			 stream;	/* input goes to on_stream */
 	char			 peer[CONN_ADDR_MAX];
+	char			 ipkey[CONN_ADDR_MAX];	/* conn_ip_key() */
 	char			 lport[16];
 	int			 tls;
 	int			 paused;
@@ -68,6 +95,23 @@ struct conn {
 	int			 told_shutdown;
 	int			 linger;
 	struct event		*linger_ev;
+	/* Deadlines (conn.h). */
+	uint64_t		 born_ms;
+	int			 authed;	/* conn_authenticated() */
+	uint64_t		 line_ms;	/* first byte of a partial
+						   command line; 0: none */
+	int			 sending;	/* conn_sending() */
+	enum conn_xfer		 xfer;
+	uint64_t		 xfer_ms;	/* start (moved on by pauses
+						   of an input transfer) */
+	uint64_t		 xfer_stop_ms;	/* input paused since; 0: not */
+	uint64_t		 xfer_base;	/* conn_moved() at the start */
+	uint64_t		 in_total;	/* bytes read, ever */
+	uint64_t		 out_total;	/* bytes queued to send, ever */
+	struct evbuffer_cb_entry *in_cbe, *out_cbe;
+	struct event		*dl_ev;
+	uint64_t		 dl_at;		/* dl_ev fires then; 0: off */
+	const char		*reason;	/* of the last timeout */
 	struct conn		*prev, *next;	/* all connections */
 	struct conn		*reap_next;
 };
@@ -92,6 +136,7 @@ struct ipcount {
 
 static struct event_base	*base;
 static const struct config	*cf;
+static struct config		 cf_default;	/* when given none */
 static SSL_CTX			*tls_ctx;
 static struct conn		*conns;
 static struct conn		*reap_list;
@@ -103,6 +148,12 @@ static struct ipcount		*iptable[CONN_IPTABLE_SIZE];
 static unsigned			 nconns;
 static unsigned long		 next_id = 1;
 static int			 shutting_down;
+/* [limits] as applied: connections after the descriptor cap, per IP. */
+static unsigned			 lim_total, lim_per_ip;
+static int			 limits_set;
+static struct event		*accept_ev;	/* ends an accept pause */
+static int			 accept_paused;
+static struct ratelog		 log_accept, log_refuse;
 
 static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
@@ -110,9 +161,78 @@ static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_kill(struct conn *);
 static void	conn_maybe_done(struct conn *);
 static void	conn_setup_bev(struct conn *);
+static void	conn_idle_timeouts(struct conn *);
 static void	conn_read_limit(struct conn *);
+static uint64_t	conn_now_ms(void);
+static void	conn_limits_apply(void);
+static void	conn_accept_pause(void);
+static void	conn_accept_resume(void);
+static void	accept_timer_cb(evutil_socket_t, short, void *);
+static uint64_t	conn_moved(struct conn *, enum conn_xfer);
+static uint64_t	conn_deadline(struct conn *, const char **);
+static void	conn_deadline_arm(struct conn *);
+static void	conn_timeout(struct conn *, const char *);
+static void	conn_line_clock(struct conn *);
+static void	conn_xfer_update(struct conn *);
+static void	conn_lines_feed(struct conn *);
+static void	deadline_cb(evutil_socket_t, short, void *);
+static void	conn_count_in(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+static void	conn_count_out(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
+
+/* Clocks and rate-limited logging ------------------------------------- */
+
+static uint64_t
+conn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * 1 when a line of this kind may be logged now, with *note_r saying how
+ * many were left out since the last one ("" if none).  0: count it and
+ * stay quiet.
+ */
+static int
+ratelog_ok(struct ratelog *r, char *note_r, size_t size)
+{
+	uint64_t now = conn_now_ms();
+
+	if (r->last_ms != 0 && now - r->last_ms < CONN_LOG_EVERY_MS) {
+		r->skipped++;
+		return 0;
+	}
+	note_r[0] = '\0';
+	if (r->skipped > 0)
+		snprintf(note_r, size, " (%lu more not logged since the last "
+		    "such line)", r->skipped);
+	r->skipped = 0;
+	r->last_ms = now;
+	return 1;
+}
 
 /* Per-IP connection counts ------------------------------------------ */
+
+void
+conn_ip_key(const char *ip, char *key, size_t size)
+{
+	struct in6_addr a;
+	char buf[INET6_ADDRSTRLEN];
+
+	if (strchr(ip, ':') != NULL && inet_pton(AF_INET6, ip, &a) == 1) {
+		/* One host on IPv6 has a /64 to pick addresses from. */
+		memset(&a.s6_addr[8], 0, 8);
+		if (inet_ntop(AF_INET6, &a, buf, sizeof(buf)) != NULL) {
+			snprintf(key, size, "%s/64", buf);
+			return;
+		}
+	}
+	snprintf(key, size, "%s", ip);
+}
 
 static struct ipcount **
 ip_slot(const char *ip)
@@ -179,17 +299,21 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 			bufferevent_free(c->bev);
 		if (c->linger_ev != NULL)
 			event_free(c->linger_ev);
+		if (c->dl_ev != NULL)
+			event_free(c->dl_ev);
 		if (c->prev != NULL)
 			c->prev->next = c->next;
 		else
 			conns = c->next;
 		if (c->next != NULL)
 			c->next->prev = c->prev;
-		ip_add(c->peer, -1);
+		ip_add(c->ipkey, -1);
 		nconns--;
 		free(c->line);
 		free(c->line_old);
 		free(c);
+		/* A descriptor is free again: try accepting now. */
+		conn_accept_resume();
 	}
 	if (shutting_down && nconns == 0)
 		event_base_loopbreak(base);
@@ -220,7 +344,16 @@ conn_loop_init(const struct config *config)
 {
 	struct rlimit rl;
 
+	if (config == NULL) {
+		config_default(&cf_default);
+		config = &cf_default;
+	}
 	cf = config;
+	limits_set = 0;
+	accept_paused = 0;
+	shutting_down = 0;
+	memset(&log_accept, 0, sizeof(log_accept));
+	memset(&log_refuse, 0, sizeof(log_refuse));
 	signal(SIGPIPE, SIG_IGN);
 	/* Thousands of connections need as many descriptors as allowed. */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -230,10 +363,11 @@ conn_loop_init(const struct config *config)
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
 	reap_ev = event_new(base, -1, 0, reap_cb, NULL);
+	accept_ev = evtimer_new(base, accept_timer_cb, NULL);
 	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(base, SIGINT, signal_cb, NULL);
-	if (reap_ev == NULL || sig_term == NULL || sig_int == NULL ||
-	    evsignal_add(sig_term, NULL) == -1 ||
+	if (reap_ev == NULL || accept_ev == NULL || sig_term == NULL ||
+	    sig_int == NULL || evsignal_add(sig_term, NULL) == -1 ||
 	    evsignal_add(sig_int, NULL) == -1)
 		return err_set(ERR_TEMP, "cannot set up the event loop");
 	return 0;
@@ -248,6 +382,8 @@ conn_base(void)
 int
 conn_loop_run(void)
 {
+	if (!limits_set)
+		conn_limits_apply();
 	if (event_base_dispatch(base) == -1)
 		return err_set(ERR_TEMP, "event loop failed");
 	return 0;
@@ -264,9 +400,11 @@ conn_shutdown(void)
 	if (shutting_down)
 		return;
 	shutting_down = 1;
+	accept_paused = 0;
+	evtimer_del(accept_ev);
 	for (l = listeners; l != NULL; l = l->next)
 		evconnlistener_disable(l->evl);
-	tv.tv_sec = cf != NULL ? (time_t)cf->shutdown_grace : 30;
+	tv.tv_sec = (time_t)cf->shutdown_grace;
 	grace_ev = evtimer_new(base, grace_cb, NULL);
 	evtimer_add(grace_ev, &tv);
 	for (c = conns; c != NULL; c = next) {
@@ -297,6 +435,9 @@ conn_loop_free(void)
 	listeners = NULL;
 	if (grace_ev != NULL)
 		event_free(grace_ev);
+	grace_ev = NULL;
+	event_free(accept_ev);
+	accept_ev = NULL;
 	event_free(reap_ev);
 	event_free(sig_term);
 	event_free(sig_int);
@@ -305,6 +446,126 @@ conn_loop_free(void)
 	if (tls_ctx != NULL)
 		SSL_CTX_free(tls_ctx);
 	tls_ctx = NULL;
+}
+
+/* Descriptor and connection limits ---------------------------------- */
+
+unsigned
+conn_fd_cap(unsigned long nofile, unsigned long open)
+{
+	unsigned long n;
+
+	if (nofile <= open + CONN_FD_SPARE + CONN_FD_PER_CONN)
+		return 1;
+	n = (nofile - open - CONN_FD_SPARE) / CONN_FD_PER_CONN;
+	return n > UINT_MAX ? UINT_MAX : (unsigned)n;
+}
+
+unsigned
+conn_ip_cap(unsigned per_ip, unsigned total)
+{
+	unsigned half = total / 2 > 0 ? total / 2 : 1;
+
+	return per_ip < half ? per_ip : half;
+}
+
+/* The descriptors open now. */
+static unsigned long
+conn_fds_open(unsigned long nofile)
+{
+	DIR *d;
+	struct dirent *e;
+	unsigned long n = 0;
+	int fd, max;
+
+	if ((d = opendir("/proc/self/fd")) != NULL) {
+		while ((e = readdir(d)) != NULL)
+			if (e->d_name[0] != '.')
+				n++;
+		closedir(d);
+		return n > 0 ? n - 1 : 0;	/* without the directory's */
+	}
+	max = nofile < CONN_FD_SCAN_MAX ? (int)nofile : CONN_FD_SCAN_MAX;
+	for (fd = 0; fd < max; fd++)
+		if (fcntl(fd, F_GETFD) != -1)
+			n++;
+	return n;
+}
+
+/*
+ * Caps [limits] connections by the descriptor limit and the per-address
+ * limit by the connections (conn.h), once the listeners are open.
+ */
+static void
+conn_limits_apply(void)
+{
+	struct rlimit rl;
+	unsigned long nofile, open;
+	unsigned cap;
+
+	limits_set = 1;
+	lim_total = cf->max_conn;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY) {
+		nofile = rl.rlim_cur > ULONG_MAX ? ULONG_MAX :
+		    (unsigned long)rl.rlim_cur;
+		open = conn_fds_open(nofile);
+		cap = conn_fd_cap(nofile, open);
+		if (cap < lim_total) {
+			log_warnx("[limits] connections = %u is more than the "
+			    "descriptor limit allows (RLIMIT_NOFILE %lu, %lu "
+			    "open now, %d spare, %d per connection): serving "
+			    "at most %u connections", cf->max_conn, nofile,
+			    open, CONN_FD_SPARE, CONN_FD_PER_CONN, cap);
+			lim_total = cap;
+		} else
+			log_debug("descriptors: RLIMIT_NOFILE %lu, %lu open, "
+			    "room for %u connections", nofile, open, cap);
+	}
+	lim_per_ip = conn_ip_cap(cf->max_conn_per_ip, lim_total);
+	if (lim_per_ip < cf->max_conn_per_ip)
+		log_warnx("[limits] connections_per_ip = %u would let one "
+		    "address take all %u connections: at most %u per address",
+		    cf->max_conn_per_ip, lim_total, lim_per_ip);
+}
+
+/* accept() failed for lack of descriptors (or memory): wait a little. */
+static void
+conn_accept_pause(void)
+{
+	struct listener *l;
+	struct timeval tv = { CONN_ACCEPT_PAUSE_MS / 1000,
+	    (CONN_ACCEPT_PAUSE_MS % 1000) * 1000 };
+
+	if (accept_paused || shutting_down)
+		return;
+	accept_paused = 1;
+	for (l = listeners; l != NULL; l = l->next)
+		evconnlistener_disable(l->evl);
+	evtimer_add(accept_ev, &tv);
+}
+
+/* After the pause, or as soon as a connection closed. */
+static void
+conn_accept_resume(void)
+{
+	struct listener *l;
+
+	if (!accept_paused || shutting_down)
+		return;
+	accept_paused = 0;
+	evtimer_del(accept_ev);
+	for (l = listeners; l != NULL; l = l->next)
+		evconnlistener_enable(l->evl);
+}
+
+static void
+accept_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	conn_accept_resume();
 }
 
 /* TLS ------------------------------------------------------------------- */
@@ -378,13 +639,19 @@ conn_new(int fd, const char *peer, struct listener *l)
 	int flags = BEV_OPT_CLOSE_ON_FREE;
 
 	c = xcalloc(1, sizeof(*c));
+	if ((c->dl_ev = evtimer_new(base, deadline_cb, c)) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->id = next_id++;
 	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	conn_ip_key(peer, c->ipkey, sizeof(c->ipkey));
 	lineread_init(&c->lr, l->line_max, l->bare_lf);
 	c->line = xmalloc(l->line_max + 1);
 	if (l->tls) {
 		if (tls_ctx == NULL || (ssl = SSL_new(tls_ctx)) == NULL) {
+			event_free(c->dl_ev);
 			free(c->line);
 			free(c);
 			return NULL;
@@ -395,17 +662,20 @@ conn_new(int fd, const char *peer, struct listener *l)
 	} else
 		c->bev = bufferevent_socket_new(base, fd, flags);
 	if (c->bev == NULL) {
+		event_free(c->dl_ev);
 		free(c->line);
 		free(c);
 		return NULL;
 	}
+	c->born_ms = conn_now_ms();
 	c->next = conns;
 	if (conns != NULL)
 		conns->prev = c;
 	conns = c;
 	nconns++;
-	ip_add(c->peer, 1);
+	ip_add(c->ipkey, 1);
 	conn_setup_bev(c);
+	conn_deadline_arm(c);
 	return c;
 }
 
@@ -421,15 +691,30 @@ conn_read_limit(struct conn *c)
 		bufferevent_setwatermark(under, EV_READ, 0, high);
 }
 
+/*
+ * The idle timeout on the bufferevent.  While the peer reads a transfer
+ * it sends nothing: reading does not time out then (the transfer rate
+ * watches it), else a long RETR would end as "idle".
+ */
+static void
+conn_idle_timeouts(struct conn *c)
+{
+	struct timeval tv = { (time_t)cf->idle_timeout, 0 };
+
+	bufferevent_set_timeouts(c->bev, c->xfer == XFER_OUT ? NULL : &tv,
+	    &tv);
+}
+
 static void
 conn_setup_bev(struct conn *c)
 {
-	struct timeval tv = { 600, 0 };
-
-	if (cf != NULL && cf->idle_timeout > 0)
-		tv.tv_sec = (time_t)cf->idle_timeout;
 	bufferevent_setcb(c->bev, conn_readcb, conn_writecb, conn_eventcb, c);
-	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	/* Progress of transfers: bytes in and out (plaintext under TLS). */
+	c->in_cbe = evbuffer_add_cb(bufferevent_get_input(c->bev),
+	    conn_count_in, c);
+	c->out_cbe = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    conn_count_out, c);
+	conn_idle_timeouts(c);
 	bufferevent_setwatermark(c->bev, EV_WRITE, CONN_OUT_LOW, 0);
 	/*
 	 * Bounded input: past a line and some slack, libevent stops reading
@@ -445,18 +730,28 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 	struct conn *c;
-	char ip[CONN_ADDR_MAX];
-	unsigned per_ip = cf != NULL ? cf->max_conn_per_ip : 20;
-	unsigned total = cf != NULL ? cf->max_conn : 5000;
+	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX];
+	const char *why = NULL;
+	char note[80];
 	ssize_t w;
 
 	(void)evl;
 	(void)salen;
 	conn_addr(sa, ip, sizeof(ip));
-	if (shutting_down || (per_ip > 0 && ip_count(ip) >= per_ip) ||
-	    (total > 0 && nconns >= total)) {
-		log_warnx("refused connection from %s: %s", ip, shutting_down ?
-		    "shutting down" : "too many connections");
+	conn_ip_key(ip, key, sizeof(key));
+	if (!limits_set)
+		conn_limits_apply();
+	if (shutting_down)
+		why = "shutting down";
+	else if (nconns >= lim_total)
+		why = "too many connections";
+	else if (ip_count(key) >= lim_per_ip)
+		why = "too many connections from this address";
+	if (why != NULL) {
+		if (ratelog_ok(&log_refuse, note, sizeof(note)))
+			log_warnx("refused connection from %s: %s (%u of %u "
+			    "open, %u of %u from it)%s", ip, why, nconns,
+			    lim_total, ip_count(key), lim_per_ip, note);
 		if (!l->tls && l->refuse != NULL)
 			w = write(fd, l->refuse, strlen(l->refuse));
 		(void)w;
@@ -474,13 +769,25 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	l->fn(c, l->arg);
 }
 
+/*
+ * accept() failed (libevent already retried EINTR, EAGAIN, ECONNABORTED).
+ * EMFILE and ENFILE (ENOBUFS, ENOMEM) leave the connection in the
+ * backlog, so the listener would be readable again at once and the loop
+ * would spin: pause accepting instead (OpenSMTPD does the same).
+ */
 static void
 listener_error_cb(struct evconnlistener *evl, void *arg)
 {
+	int e = EVUTIL_SOCKET_ERROR();
+	char note[80];
+
 	(void)evl;
 	(void)arg;
-	/* EMFILE and friends: log, keep listening. */
-	log_warn("accept");
+	if (ratelog_ok(&log_accept, note, sizeof(note)))
+		log_warnx("accept: %s: not accepting for %d ms or until a "
+		    "connection closes (%u open)%s", strerror(e),
+		    CONN_ACCEPT_PAUSE_MS, nconns, note);
+	conn_accept_pause();
 }
 
 int
@@ -655,6 +962,13 @@ conn_out_pending(struct conn *c)
 static void
 conn_lines(struct conn *c)
 {
+	conn_lines_feed(c);
+	conn_line_clock(c);
+}
+
+static void
+conn_lines_feed(struct conn *c)
+{
 	struct evbuffer *in;
 	enum lineread_result r;
 	size_t avail, n, consumed, linelen;
@@ -669,6 +983,7 @@ conn_lines(struct conn *c)
 		 */
 		if (conn_out_pending(c) > CONN_OUT_HIGH) {
 			c->out_wait = 1;
+			conn_xfer_update(c);
 			break;
 		}
 		in = bufferevent_get_input(c->bev);
@@ -698,6 +1013,8 @@ conn_lines(struct conn *c)
 			p = (char *)evbuffer_pullup(in, (ssize_t)n);
 			c->raw_left -= n;
 			c->busy = 1;
+			if (c->raw_left == 0)
+				conn_xfer_update(c);
 			c->ops->on_bytes(c, p, n, c->raw_left == 0);
 			if (!c->dead && c->bev != NULL)
 				evbuffer_drain(bufferevent_get_input(c->bev),
@@ -719,6 +1036,7 @@ conn_lines(struct conn *c)
 			continue;
 		}
 		c->busy = 1;
+		c->line_ms = 0;
 		if (r == LINE_TOOLONG) {
 			if (c->ops->on_toolong != NULL)
 				c->ops->on_toolong(c);
@@ -758,6 +1076,7 @@ conn_writecb(struct bufferevent *bev, void *arg)
 		c->ops->on_drain(c);
 	if (c->out_wait && !c->dead && conn_out_pending(c) <= CONN_OUT_HIGH) {
 		c->out_wait = 0;
+		conn_xfer_update(c);
 		conn_lines(c);
 	}
 }
@@ -779,11 +1098,9 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("conn %lu: %s idle timeout", c->id, c->peer);
-		if (c->ops != NULL && c->ops->on_timeout != NULL &&
-		    !c->closing)
-			c->ops->on_timeout(c);
-		conn_close(c);
+		/* While closing, the linger timer ends it. */
+		if (!c->closing)
+			conn_timeout(c, "idle");
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
@@ -816,6 +1133,28 @@ conn_busy(struct conn *c)
 {
 	c->held = 1;
 	c->busy = 1;
+	c->line_ms = 0;
+	conn_xfer_update(c);
+}
+
+void
+conn_sending(struct conn *c)
+{
+	c->sending = 1;
+	conn_xfer_update(c);
+}
+
+void
+conn_authenticated(struct conn *c)
+{
+	/* The timer finds nothing due when it fires. */
+	c->authed = 1;
+}
+
+const char *
+conn_timeout_reason(struct conn *c)
+{
+	return c->reason != NULL ? c->reason : "idle";
 }
 
 void
@@ -832,6 +1171,7 @@ conn_read_bytes(struct conn *c, size_t n)
 	if (c->ops == NULL || c->ops->on_bytes == NULL)
 		fatalx("conn_read_bytes without an on_bytes callback");
 	c->raw_left = n;
+	conn_xfer_update(c);
 }
 
 void
@@ -839,6 +1179,10 @@ conn_pause(struct conn *c)
 {
 	c->paused = 1;
 	c->busy = 1;
+	/* Input waiting now is pipelined: not a slow command line. */
+	c->line_ms = 0;
+	if (c->xfer == XFER_IN && c->xfer_stop_ms == 0)
+		c->xfer_stop_ms = conn_now_ms();
 }
 
 void
@@ -847,6 +1191,11 @@ conn_resume(struct conn *c)
 	if (!c->paused)
 		return;
 	c->paused = 0;
+	if (c->xfer_stop_ms != 0) {
+		c->xfer_ms += conn_now_ms() - c->xfer_stop_ms;
+		c->xfer_stop_ms = 0;
+		conn_deadline_arm(c);
+	}
 	conn_idle(c);
 	/*
 	 * Lines that arrived meanwhile (pipelining) are waiting: run them
@@ -864,6 +1213,8 @@ conn_idle(struct conn *c)
 {
 	c->busy = 0;
 	c->held = 0;
+	c->sending = 0;
+	conn_xfer_update(c);
 	if (shutting_down && !c->told_shutdown && !c->closing && !c->dead) {
 		c->told_shutdown = 1;
 		if (c->ops != NULL && c->ops->on_shutdown != NULL)
@@ -894,12 +1245,17 @@ conn_starttls(struct conn *c)
 		evbuffer_drain(in, evbuffer_get_length(in));
 	}
 	lineread_init(&c->lr, c->lr.max, c->lr.bare_lf);
+	c->line_ms = 0;
 	bev = bufferevent_openssl_filter_new(base, c->bev, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL) {
 		SSL_free(ssl);
 		return err_set(ERR_TEMP, "cannot start TLS");
 	}
+	/* The socket's buffers now carry TLS records: count above them. */
+	evbuffer_remove_cb_entry(in, c->in_cbe);
+	evbuffer_remove_cb_entry(bufferevent_get_output(c->bev), c->out_cbe);
+	c->in_cbe = c->out_cbe = NULL;
 	c->bev = bev;
 	c->tls = 1;
 	conn_setup_bev(c);
@@ -955,7 +1311,211 @@ conn_kill(struct conn *c)
 		bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	if (c->linger_ev != NULL)
 		evtimer_del(c->linger_ev);
+	evtimer_del(c->dl_ev);
 	c->reap_next = reap_list;
 	reap_list = c;
 	event_active(reap_ev, 0, 0);
+}
+
+/* Deadlines --------------------------------------------------------- */
+
+static void
+conn_count_in(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	c->in_total += info->n_added;
+}
+
+static void
+conn_count_out(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn *c = arg;
+
+	(void)buf;
+	c->out_total += info->n_added;
+}
+
+/* Bytes the peer has sent (XFER_IN) or taken from us (XFER_OUT). */
+static uint64_t
+conn_moved(struct conn *c, enum conn_xfer dir)
+{
+	uint64_t pending;
+
+	if (dir == XFER_IN)
+		return c->in_total;
+	pending = conn_out_pending(c);
+	return c->out_total > pending ? c->out_total - pending : 0;
+}
+
+/* Starts or ends the transfer clock as the conn's state says. */
+static void
+conn_xfer_update(struct conn *c)
+{
+	enum conn_xfer want;
+
+	if (c->held || c->raw_left > 0)
+		want = XFER_IN;
+	else if (c->sending || c->out_wait)
+		want = XFER_OUT;
+	else
+		want = XFER_NONE;
+	if (want == c->xfer)
+		return;
+	if ((want == XFER_OUT || c->xfer == XFER_OUT) && c->bev != NULL &&
+	    !c->dead) {
+		c->xfer = want;
+		conn_idle_timeouts(c);
+	}
+	c->xfer = want;
+	c->xfer_stop_ms = 0;
+	if (want == XFER_NONE)
+		return;
+	c->xfer_ms = conn_now_ms();
+	c->xfer_base = conn_moved(c, want);
+	if (want == XFER_IN && c->paused)
+		c->xfer_stop_ms = c->xfer_ms;
+	conn_deadline_arm(c);
+}
+
+/* Whether a command line has begun and not ended: start its clock. */
+static void
+conn_line_clock(struct conn *c)
+{
+	int partial;
+
+	if (c->dead || c->closing || c->bev == NULL)
+		return;
+	partial = !c->paused && !c->out_wait && !c->held &&
+	    c->raw_left == 0 && (c->lr.skipping ||
+	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0);
+	if (!partial)
+		c->line_ms = 0;
+	else if (c->line_ms == 0) {
+		c->line_ms = conn_now_ms();
+		conn_deadline_arm(c);
+	}
+}
+
+/* The earliest deadline of the conn (0: none) and its name. */
+static uint64_t
+conn_deadline(struct conn *c, const char **why_r)
+{
+	uint64_t at = 0, t, moved;
+
+	*why_r = NULL;
+	if (!c->authed) {
+		at = c->born_ms + (uint64_t)cf->login_timeout * 1000;
+		*why_r = "login";
+	}
+	if (c->line_ms != 0) {
+		t = c->line_ms + (uint64_t)cf->command_timeout * 1000;
+		if (at == 0 || t < at) {
+			at = t;
+			*why_r = "command";
+		}
+	}
+	if (c->xfer != XFER_NONE && c->xfer_stop_ms == 0 &&
+	    cf->transfer_rate > 0) {
+		moved = conn_moved(c, c->xfer) - c->xfer_base;
+		t = c->xfer_ms + (uint64_t)cf->transfer_grace * 1000 +
+		    moved * 1000 / cf->transfer_rate;
+		if (at == 0 || t < at) {
+			at = t;
+			*why_r = "transfer";
+		}
+	}
+	return at;
+}
+
+/* Makes the timer fire no later than the earliest deadline. */
+static void
+conn_deadline_arm(struct conn *c)
+{
+	struct timeval tv;
+	const char *why;
+	uint64_t at, now, wait;
+
+	if (c->closing || c->dead)
+		return;
+	if ((at = conn_deadline(c, &why)) == 0)
+		return;
+	if (c->dl_at != 0 && c->dl_at <= at)
+		return;		/* it fires earlier and looks again */
+	now = conn_now_ms();
+	wait = at > now ? at - now : 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	c->dl_at = at;
+	evtimer_add(c->dl_ev, &tv);
+}
+
+static void
+deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	const char *why;
+	uint64_t at;
+
+	(void)fd;
+	(void)what;
+	c->dl_at = 0;
+	if (c->closing || c->dead)
+		return;
+	at = conn_deadline(c, &why);
+	if (at != 0 && at <= conn_now_ms())
+		conn_timeout(c, why);
+	else
+		conn_deadline_arm(c);
+}
+
+/* A deadline passed: one log line, the protocol's goodbye, close. */
+static void
+conn_timeout(struct conn *c, const char *why)
+{
+	struct bufferevent *under;
+	uint64_t now = conn_now_ms(), moved = 0;
+	int send_cut = strcmp(why, "transfer") == 0 && c->xfer == XFER_OUT;
+	struct linger lg = { 1, 0 };
+	evutil_socket_t fd;
+
+	c->reason = why;
+	if (strcmp(why, "login") == 0)
+		log_info("conn %lu: %s: login timeout: no login within %u s",
+		    c->id, c->peer, cf->login_timeout);
+	else if (strcmp(why, "command") == 0)
+		log_info("conn %lu: %s: command timeout: a command line took "
+		    "over %u s", c->id, c->peer, cf->command_timeout);
+	else if (strcmp(why, "transfer") == 0) {
+		moved = conn_moved(c, c->xfer) - c->xfer_base;
+		log_info("conn %lu: %s: transfer timeout: %" PRIu64 " bytes "
+		    "%s in %" PRIu64 " ms, under %u bytes/s after %u s",
+		    c->id, c->peer, moved, send_cut ? "read" : "sent",
+		    now - c->xfer_ms, cf->transfer_rate, cf->transfer_grace);
+	} else
+		log_info("conn %lu: %s: idle timeout (%u s)", c->id, c->peer,
+		    cf->idle_timeout);
+	if (c->ops != NULL && c->ops->on_timeout != NULL)
+		c->ops->on_timeout(c);
+	if (send_cut && !c->dead) {
+		/*
+		 * The peer does not read: drop what is queued, here and in
+		 * the kernel (a reset, not a FIN behind megabytes it will
+		 * not read).
+		 */
+		evbuffer_drain(bufferevent_get_output(c->bev),
+		    evbuffer_get_length(bufferevent_get_output(c->bev)));
+		if ((under = bufferevent_get_underlying(c->bev)) != NULL)
+			evbuffer_drain(bufferevent_get_output(under),
+			    evbuffer_get_length(bufferevent_get_output(under)));
+		if ((fd = bufferevent_getfd(c->bev)) != -1)
+			setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg,
+			    sizeof(lg));
+		conn_kill(c);
+		return;
+	}
+	conn_close(c);
 }

@@ -6,6 +6,42 @@
  * one callback per line and writes replies with conn_printf(), and never
  * sees a socket.  Connections are freed only after the callback that
  * closed them returns (deferred free).
+ *
+ * Descriptors.  When the loop starts (conn_loop_run()), the number of
+ * connections is capped by what RLIMIT_NOFILE leaves:
+ *
+ *	cap = (RLIMIT_NOFILE - open - CONN_FD_SPARE) / CONN_FD_PER_CONN
+ *
+ * where `open` is the descriptors open at that moment (stdio, the store,
+ * listeners, the loop's own, TLS and log files), CONN_FD_SPARE is kept for
+ * files the process opens later for other work, and each connection
+ * counts its socket plus one file it may hold while it works (an SMTP
+ * message spooled to disk).  [limits] connections above the cap is
+ * lowered to it with a warning that names both numbers; the per-address
+ * limit (IPv6: per /64, conn_ip_key()) is then at most half of the
+ * connections, so that one address cannot take every slot.  If accept() still fails for lack of
+ * descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM), the listeners
+ * pause for CONN_ACCEPT_PAUSE_MS or until a connection closes, and the
+ * failure is logged at most once a second: the loop never spins.
+ *
+ * Deadlines.  Besides the idle timeout, each connection has:
+ * - login_timeout: from connect until the daemon calls
+ *   conn_authenticated();
+ * - command_timeout: for one command line, from its first byte to its
+ *   line end (pipelined input that waits for a running command does not
+ *   count);
+ * - a transfer deadline: while the peer sends a counted transfer (the
+ *   lines after conn_busy(), the bytes of conn_read_bytes()) or must read
+ *   one (conn_sending(), or replies piled up unread), it must move at
+ *   least transfer_rate bytes a second on average: the transfer times out
+ *   once it is older than transfer_grace + bytes moved / transfer_rate
+ *   seconds.  An input transfer's clock stops while the conn is paused
+ *   (the server is busy, not the peer).  While the peer reads a transfer
+ *   the idle timeout does not count its silence.
+ * A missed deadline calls on_timeout (the protocol's goodbye;
+ * conn_timeout_reason() says which deadline), logs one line and closes.
+ * After a send timeout the goodbye is dropped with the unsent output: it
+ * would land inside the transfer.
  */
 #ifndef VELLUM_CONN_H
 #define VELLUM_CONN_H
@@ -24,6 +60,12 @@ struct config;
 /* Largest piece given to on_bytes / on_stream. */
 #define CONN_RAW_PIECE	(64 * 1024)
 
+/* Descriptor budget (see the top of this file). */
+#define CONN_FD_SPARE		16
+#define CONN_FD_PER_CONN	2
+/* accept() out of descriptors or memory: pause the listeners this long. */
+#define CONN_ACCEPT_PAUSE_MS	1000
+
 struct conn_ops {
 	/* A complete line (without CRLF/LF; NUL bytes possible). */
 	void	(*on_line)(struct conn *, const char *line, size_t len);
@@ -31,7 +73,11 @@ struct conn_ops {
 	void	(*on_toolong)(struct conn *);
 	/* Output fell below CONN_OUT_LOW (may be NULL). */
 	void	(*on_drain)(struct conn *);
-	/* Idle timeout: the protocol may say goodbye; then the conn closes. */
+	/*
+	 * A deadline passed (idle, login, command, transfer:
+	 * conn_timeout_reason()): the protocol may say goodbye; then the
+	 * conn closes.
+	 */
 	void	(*on_timeout)(struct conn *);
 	/* The server is shutting down and this conn is between commands. */
 	void	(*on_shutdown)(struct conn *);
@@ -68,6 +114,19 @@ int	conn_loop_run(void);
  */
 void	conn_shutdown(void);
 void	conn_loop_free(void);
+/*
+ * The connection cap for a descriptor limit of nofile with open
+ * descriptors in use (formula at the top); at least 1.
+ */
+unsigned conn_fd_cap(unsigned long nofile, unsigned long open);
+/* The per-address limit: per_ip, but at most half of total (at least 1). */
+unsigned conn_ip_cap(unsigned per_ip, unsigned total);
+/*
+ * What connections_per_ip counts by, for a peer address in text form:
+ * the IPv4 address itself, or the /64 network of an IPv6 address (one
+ * host can use any address in its /64), as "2001:db8:1:2::/64".
+ */
+void	conn_ip_key(const char *ip, char *key, size_t size);
 
 /* TLS ------------------------------------------------------------------- */
 
@@ -144,10 +203,31 @@ int	conn_starttls(struct conn *);
 /*
  * A command goes on across the following lines (SMTP DATA): the conn is
  * not idle between them, so a shutdown waits for it, until conn_idle().
+ * Those lines are an input transfer (the transfer deadline applies, the
+ * command deadline does not).
  */
 void	conn_busy(struct conn *);
-/* Marks the command finished: under shutdown, the conn is told so. */
+/*
+ * The reply being written is a transfer (POP3 RETR, IMAP FETCH): until
+ * conn_idle(), the peer must read it at the transfer rate.
+ */
+void	conn_sending(struct conn *);
+/*
+ * Marks the command finished (ends a transfer): under shutdown, the
+ * conn is told so.
+ */
 void	conn_idle(struct conn *);
+/*
+ * The peer is past the login stage: the login deadline stops.  For a
+ * service without logins the daemon decides what counts (smtpd: a
+ * successful AUTH or the first accepted MAIL).
+ */
+void	conn_authenticated(struct conn *);
+/*
+ * Which deadline passed, for on_timeout: "idle", "login", "command",
+ * "transfer" (also "idle" outside on_timeout).
+ */
+const char *conn_timeout_reason(struct conn *);
 /* Closes after queued output is sent; on_close follows. */
 void	conn_close(struct conn *);
 

@@ -196,6 +196,9 @@ session_enter_state(struct pop3_session *s, enum pop3_state st)
 	log_debug("pop3 #%lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
+	/* Logged in: the login deadline stops. */
+	if (st == POP3_TRANSACTION)
+		conn_authenticated(s->conn);
 }
 
 /* The one place where error classes become POP3 response codes. */
@@ -897,6 +900,8 @@ session_send_start(struct pop3_session *s, unsigned long n, long lines)
 		conn_printf(s->conn, "+OK %" PRIu64 " octets\r\n", m->size);
 	else
 		conn_printf(s->conn, "+OK top of message follows\r\n");
+	/* The client must read it at the transfer rate. */
+	conn_sending(s->conn);
 	session_send_pump(s);
 	/*
 	 * Wait for on_drain with the conn paused so pipelined commands wait.
@@ -1037,9 +1042,10 @@ session_on_timeout(struct conn *c)
 {
 	struct pop3_session *s = conn_ctx(c);
 
-	log_info("pop3 #%lu: idle timeout", s->id);
-	if (!s->closing)
-		conn_printf(c, "-ERR [SYS/TEMP] idle timeout\r\n");
+	/* conn logged which deadline; mid-message a line would be text. */
+	if (!s->closing && !s->send.active)
+		conn_printf(c, "-ERR [SYS/TEMP] %s timeout\r\n",
+		    conn_timeout_reason(c));
 	s->closing = 1;
 }
 

@@ -282,6 +282,12 @@ session_enter_state(struct smtp_session *s, enum smtp_state st)
 	log_debug("smtp #%lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
+	/*
+	 * SMTP has no login on port 25: a client is past the login stage
+	 * (conn.h) once a MAIL is accepted, or it authenticated.
+	 */
+	if (st == SMTP_S_MAIL)
+		conn_authenticated(s->conn);
 }
 
 /* The reply to a command that is not allowed in the current state. */
@@ -841,6 +847,7 @@ session_login_ok(struct smtp_session *s, const char *user)
 	log_info("smtp #%lu: auth ok user=%s from %s%s", s->id, s->user,
 	    s->ip, session_tls(s) ? " tls" : "");
 	conn_printf(s->conn, "235 2.7.0 Authentication successful\r\n");
+	conn_authenticated(s->conn);
 }
 
 /* Counted per IP and towards max_bad_commands; answered late. */
@@ -1775,8 +1782,9 @@ session_on_timeout(struct conn *c)
 {
 	struct smtp_session *s = conn_ctx(c);
 
-	log_info("smtp #%lu: idle timeout in state %s", s->id,
-	    session_state_name(s->state));
+	/* conn logs the timeout once; the state is for debugging. */
+	log_debug("smtp #%lu: %s timeout in state %s", s->id,
+	    conn_timeout_reason(c), session_state_name(s->state));
 	if (!s->closing)
 		conn_printf(c, "421 4.4.2 %s Error: timeout exceeded\r\n",
 		    s->srv->config->hostname);

@@ -140,6 +140,10 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->max_conn, 5000);
 	ck_assert_uint_eq(c->idle_timeout, 600);
 	ck_assert_uint_eq(c->shutdown_grace, 30);
+	ck_assert_uint_eq(c->command_timeout, 60);
+	ck_assert_uint_eq(c->login_timeout, 180);
+	ck_assert_uint_eq(c->transfer_rate, 500);
+	ck_assert_uint_eq(c->transfer_grace, 30);
 	ck_assert_int_eq(c->fs_enabled, 0);
 	ck_assert_str_eq(c->fs_mountpoint, "");
 	ck_assert_uint_eq(c->quota_grace_days, 5);
@@ -491,6 +495,20 @@ START_TEST(test_values)
 	one_error("data_dir=/d\n[limits]\nidle_timeout = 0\n", 3, "1 to");
 	one_error("data_dir=/d\n[limits]\nshutdown_grace = 3601\n", 3,
 	    "0 to 3600");
+	/* The deadlines and the transfer rate. */
+	parse_ok("data_dir=/d\n[limits]\ncommand_timeout = 1\n"
+	    "login_timeout = 1\ntransfer_rate = 0\ntransfer_grace = 1\n");
+	parse_ok("data_dir=/d\n[limits]\ncommand_timeout = 86400\n"
+	    "login_timeout = 86400\ntransfer_rate = 1073741824\n"
+	    "transfer_grace = 86400\n");
+	one_error("data_dir=/d\n[limits]\ncommand_timeout = 0\n", 3,
+	    "1 to 86400");
+	one_error("data_dir=/d\n[limits]\nlogin_timeout = 86401\n", 3,
+	    "1 to 86400");
+	one_error("data_dir=/d\n[limits]\ntransfer_rate = 1073741825\n", 3,
+	    "0 to 1073741824 (bytes per second, 0 = off)");
+	one_error("data_dir=/d\n[limits]\ntransfer_grace = 0\n", 3,
+	    "1 to 86400");
 	one_error("data_dir=/d\n[quota]\ngrace_days = many\n", 3,
 	    "grace_days = 'many'");
 	one_error("data_dir=/d\n[quota]\ngrace_days = -1\n", 3, "0 to 36500");
