@@ -72,11 +72,15 @@ smtp_parse_line(const char *line, size_t len, struct smtp_cmd *r)
 	return 0;
 }
 
-/* RFC 5322 atext, plus UTF-8 lead/continuation octets (RFC 6531). */
+/*
+ * RFC 5322 atext (octets >= 0x80 are the callers' business).  The NUL
+ * that ends the string is not atext: strchr() would find it in the set.
+ */
 static int
 smtp_atext(unsigned char c)
 {
-	return isalnum(c) || strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
+	return c != '\0' && (isalnum(c) ||
+	    strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
 /* Length of the UTF-8 sequence at p (>= 0x80), 0 when malformed. */

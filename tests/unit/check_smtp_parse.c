@@ -375,6 +375,46 @@ START_TEST(test_rcpt)
 }
 END_TEST
 
+/*
+ * Found by fuzz_smtp: the NUL that ends the arguments counted as atext, so
+ * "RCPT TO:<" read on past it, into what an earlier, longer command had
+ * left in the line buffer, and was accepted with an empty address.
+ */
+START_TEST(test_path_stops_at_nul)
+{
+	static const char stale[] = "TO:<\0bob@example.net>";
+	struct smtp_path_args a;
+	struct smtp_cmd *cmd = xcalloc(1, sizeof(*cmd));
+	char addr[SMTP_PATH_MAX + 1], *exact;
+	const char *end;
+	int utf8;
+
+	/* As the session does: one smtp_cmd for every line. */
+	ck_assert_int_eq(smtp_parse_line(S("RCPT TO:<bob@example.net>"), cmd),
+	    0);
+	ck_assert_int_eq(smtp_parse_rcpt(cmd->args, &a), 0);
+	ck_assert_int_eq(smtp_parse_line(S("RCPT TO:<"), cmd), 0);
+	ck_assert_msg(smtp_parse_rcpt(cmd->args, &a) == -1, "\"RCPT TO:<\" "
+	    "after a longer RCPT accepted as <%s>", a.addr);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
+	ck_assert_int_eq(smtp_parse_line(S("MAIL FROM:<"), cmd), 0);
+	ck_assert_int_eq(smtp_parse_mail(cmd->args, &a), -1);
+	free(cmd);
+
+	/* Bytes after the NUL are never part of the address. */
+	ck_assert_int_eq(smtp_parse_rcpt(stale, &a), -1);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<\0a@b.example>", &a), -1);
+	ck_assert_int_eq(smtp_parse_path("<\0a@b.example>", 0, addr,
+	    sizeof(addr), &utf8, &end), -1);
+	ck_assert_int_eq(smtp_parse_path("<a\0@b.example>", 0, addr,
+	    sizeof(addr), &utf8, &end), -1);
+	/* Exactly sized, so the sanitizer build sees a read past the end. */
+	exact = xstrdup("TO:<a");
+	ck_assert_int_eq(smtp_parse_rcpt(exact, &a), -1);
+	free(exact);
+}
+END_TEST
+
 START_TEST(test_bdat)
 {
 	uint64_t n;
@@ -589,6 +629,7 @@ smtp_parse_suite(void)
 	tcase_add_test(tc, test_path_end);
 	tcase_add_test(tc, test_mail);
 	tcase_add_test(tc, test_rcpt);
+	tcase_add_test(tc, test_path_stops_at_nul);
 	tcase_add_test(tc, test_bdat);
 	tcase_add_test(tc, test_data_plain);
 	tcase_add_test(tc, test_data_end_only_crlf_dot_crlf);
