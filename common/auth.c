@@ -35,6 +35,8 @@ struct auth {
 	sasl_conn_t	*conn;
 	sasl_callback_t	 cb[3];
 	int		 captured;	/* login and password are set */
+	int		 user_next;	/* LOGIN: the next response is the
+					   user name */
 	char		 login[AUTH_LOGIN_MAX + 1];
 	char		*password;	/* wiped and freed */
 	char		 why[256];
@@ -56,6 +58,7 @@ static char			 out64[AUTH_B64_MAX];
 
 static void	auth_check_work(void *);
 static void	auth_check_done(void *, int);
+static int	auth_login_user_ok(const char *, unsigned);
 
 static int
 auth_getopt(void *ctx, const char *plugin, const char *option,
@@ -223,7 +226,13 @@ auth_start(const char *mech, const char *initial, int tls,
 	}
 	if (initial != NULL && auth_decode(initial, &in, &inlen) == -1)
 		return NULL;
+	if (initial != NULL && strcmp(m, "LOGIN") == 0 &&
+	    !auth_login_user_ok(in, inlen)) {
+		free(in);
+		return NULL;
+	}
 	a = xcalloc(1, sizeof(*a));
+	a->user_next = initial == NULL && strcmp(m, "LOGIN") == 0;
 	a->cb[0] = (sasl_callback_t){ SASL_CB_SERVER_USERDB_CHECKPASS,
 	    AUTH_CB(auth_checkpass), a };
 	a->cb[1] = (sasl_callback_t){ SASL_CB_GETOPT,
@@ -245,6 +254,24 @@ auth_start(const char *mech, const char *initial, int tls,
 	free(in);
 	*res_r = auth_result(a, rc, out, outlen, challenge_r);
 	return a;
+}
+
+/*
+ * Whether the user name of a LOGIN exchange may go to libsasl2: its
+ * LOGIN plugin (2.1.28) leaks the name on every exchange whose name is
+ * empty or begins with white space (found by tests/fuzz/fuzz_sasl.c), so
+ * a client could grow the daemon's memory one login at a time.  No login
+ * of the store looks like that anyway.  0 with ERR_INVALID when refused.
+ */
+static int
+auth_login_user_ok(const char *name, unsigned len)
+{
+	if (len == 0 || isspace((unsigned char)name[0]) ||
+	    isspace((unsigned char)name[len - 1])) {
+		err_set(ERR_INVALID, "invalid user name");
+		return 0;
+	}
+	return 1;
 }
 
 enum auth_result
@@ -271,6 +298,11 @@ auth_step(struct auth *a, const char *line, size_t len,
 	free(copy);
 	if (rc == -1)
 		return AUTH_FAIL;
+	if (a->user_next && !auth_login_user_ok(in, inlen)) {
+		free(in);
+		return AUTH_FAIL;
+	}
+	a->user_next = 0;
 	rc = sasl_server_step(a->conn, in, inlen, &out, &outlen);
 	explicit_bzero(in, inlen);
 	free(in);

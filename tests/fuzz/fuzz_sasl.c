@@ -12,6 +12,7 @@
  *   bit 3  "*" is sent after the lines (a cancel, when still going)
  * The stub accepts exactly u@example.test / secret.
  */
+#include <ctype.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -116,17 +117,27 @@ on_verdict(const struct auth_verdict *v, void *arg)
 	r->rc = v->rc;
 }
 
-/* The authcid of a PLAIN message "authzid\0authcid\0password", or NULL. */
+/*
+ * The authcid of a PLAIN message "authzid\0authcid\0password", or NULL,
+ * with white space at either end taken off as libsasl2's user name
+ * canonicalisation does.
+ */
 static const char *
 plain_authcid(const char *msg, size_t len, char *buf, size_t size)
 {
 	const char *a = memchr(msg, '\0', len), *b;
 
 	if (a == NULL || (b = memchr(a + 1, '\0', len - (size_t)(a + 1 -
-	    msg))) == NULL || (size_t)(b - a - 1) >= size)
+	    msg))) == NULL)
 		return NULL;
-	memcpy(buf, a + 1, (size_t)(b - a - 1));
-	buf[b - a - 1] = '\0';
+	for (a++; a < b && isspace((unsigned char)*a); a++)
+		;
+	while (b > a && isspace((unsigned char)b[-1]))
+		b--;
+	if ((size_t)(b - a) >= size)
+		return NULL;
+	memcpy(buf, a, (size_t)(b - a));
+	buf[b - a] = '\0';
 	return buf;
 }
 

@@ -43,6 +43,9 @@ teardown(void)
 	store_close(&st);
 	store_set_clock(NULL);
 	store_authfail_set_max(0);
+	tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
 }
 
 static void

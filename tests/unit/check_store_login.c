@@ -52,6 +52,9 @@ static void
 teardown(void)
 {
 	store_close(&st);
+	tu_rmtree(dir);
+	free(dir);
+	dir = NULL;
 }
 
 START_TEST(test_unknown_user_is_hashed)
