@@ -51,6 +51,8 @@ static int	authfail_decode(const MDB_val *, const MDB_val *,
 static int	authfail_bump(struct store_txn *, struct authfail_op *,
 		    const char *user, unsigned max, unsigned *count_r);
 static int	authfail_prune(struct store_txn *, const struct auth_policy *);
+static void	authfail_op_init(struct authfail_op *, const struct auth_policy *,
+		    const char *ip, const char *login);
 
 /* The login as a record names it: normalised, or lower case as given. */
 static int
@@ -178,6 +180,17 @@ authfail_blocked_txn(struct store_txn *t, void *ctx)
 	return AUTH_BLOCK_NONE;
 }
 
+/* An operation on ip's records and, when login is a login, its own. */
+static void
+authfail_op_init(struct authfail_op *op, const struct auth_policy *p,
+    const char *ip, const char *login)
+{
+	memset(op, 0, sizeof(*op));
+	op->p = p;
+	op->ip = ip;
+	op->has_user = authfail_user(login, op->user);
+}
+
 int
 store_authfail_blocked(struct store *st, const struct auth_policy *p,
     const char *ip, const char *login, unsigned *secs_r)
@@ -185,10 +198,7 @@ store_authfail_blocked(struct store *st, const struct auth_policy *p,
 	struct authfail_op op;
 	int rc;
 
-	memset(&op, 0, sizeof(op));
-	op.p = p;
-	op.ip = ip;
-	op.has_user = authfail_user(login, op.user);
+	authfail_op_init(&op, p, ip, login);
 	rc = store_read(st, authfail_blocked_txn, &op);
 	if (secs_r != NULL)
 		*secs_r = rc > 0 ? op.secs : 0;
@@ -279,10 +289,7 @@ store_authfail_record(struct store *st, const struct auth_policy *p,
 	struct authfail_op op;
 	int rc;
 
-	memset(&op, 0, sizeof(op));
-	op.p = p;
-	op.ip = ip;
-	op.has_user = authfail_user(login, op.user);
+	authfail_op_init(&op, p, ip, login);
 	rc = store_write_nosync(st, authfail_record_txn, &op);
 	if (recent_r != NULL)
 		*recent_r = rc == -1 ? 1 : op.recent;
