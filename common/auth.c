@@ -35,8 +35,9 @@ struct auth {
 	sasl_conn_t	*conn;
 	sasl_callback_t	 cb[3];
 	int		 captured;	/* login and password are set */
-	int		 user_next;	/* LOGIN: the next response is the
-					   user name */
+	int		 plain;		/* the mechanism is PLAIN */
+	int		 names_next;	/* the next response holds the user
+					   name(s): auth_names_ok() */
 	char		 login[AUTH_LOGIN_MAX + 1];
 	char		*password;	/* wiped and freed */
 	char		 why[256];
@@ -58,7 +59,8 @@ static char			 out64[AUTH_B64_MAX];
 
 static void	auth_check_work(void *);
 static void	auth_check_done(void *, int);
-static int	auth_login_user_ok(const char *, unsigned);
+static int	auth_name_ok(const char *, size_t, int);
+static int	auth_names_ok(int, const char *, unsigned);
 
 static int
 auth_getopt(void *ctx, const char *plugin, const char *option,
@@ -226,13 +228,14 @@ auth_start(const char *mech, const char *initial, int tls,
 	}
 	if (initial != NULL && auth_decode(initial, &in, &inlen) == -1)
 		return NULL;
-	if (initial != NULL && strcmp(m, "LOGIN") == 0 &&
-	    !auth_login_user_ok(in, inlen)) {
+	if (initial != NULL &&
+	    !auth_names_ok(strcmp(m, "PLAIN") == 0, in, inlen)) {
 		free(in);
 		return NULL;
 	}
 	a = xcalloc(1, sizeof(*a));
-	a->user_next = initial == NULL && strcmp(m, "LOGIN") == 0;
+	a->plain = strcmp(m, "PLAIN") == 0;
+	a->names_next = initial == NULL;
 	a->cb[0] = (sasl_callback_t){ SASL_CB_SERVER_USERDB_CHECKPASS,
 	    AUTH_CB(auth_checkpass), a };
 	a->cb[1] = (sasl_callback_t){ SASL_CB_GETOPT,
@@ -257,17 +260,38 @@ auth_start(const char *mech, const char *initial, int tls,
 }
 
 /*
- * Whether the user name of a LOGIN exchange may go to libsasl2: its
- * LOGIN plugin (2.1.28) leaks the name on every exchange whose name is
- * empty or begins with white space (found by tests/fuzz/fuzz_sasl.c), so
- * a client could grow the daemon's memory one login at a time.  No login
- * of the store looks like that anyway.  0 with ERR_INVALID when refused.
+ * Whether the names a client sent may go to libsasl2.  Its PLAIN code
+ * (2.1.28) leaks memory on every exchange whose authcid is over 1 KiB,
+ * and its LOGIN plugin on every user name that is empty or begins with
+ * white space (found by tests/fuzz/fuzz_sasl.c): a client could grow a
+ * daemon's memory one AUTH at a time.  No login of the store looks like
+ * that, so such names are refused here.  plain: in is a PLAIN message
+ * "authzid NUL authcid NUL password" (else a LOGIN user name).  1 ok,
+ * 0 with ERR_INVALID.
  */
 static int
-auth_login_user_ok(const char *name, unsigned len)
+auth_names_ok(int plain, const char *in, unsigned len)
 {
-	if (len == 0 || isspace((unsigned char)name[0]) ||
-	    isspace((unsigned char)name[len - 1])) {
+	const char *cid, *end;
+
+	if (!plain)
+		return auth_name_ok(in, len, 0);
+	/* Without two NULs it is not PLAIN: libsasl2 says so itself. */
+	if ((cid = memchr(in, '\0', len)) == NULL ||
+	    (end = memchr(cid + 1, '\0', len - (size_t)(cid + 1 - in))) ==
+	    NULL)
+		return 1;
+	return auth_name_ok(in, (size_t)(cid - in), 1) &&
+	    auth_name_ok(cid + 1, (size_t)(end - cid - 1), 0);
+}
+
+/* A user name: at most AUTH_LOGIN_MAX bytes, no white space at its ends. */
+static int
+auth_name_ok(const char *name, size_t len, int may_be_empty)
+{
+	if ((len == 0 && !may_be_empty) || len > AUTH_LOGIN_MAX ||
+	    (len > 0 && (isspace((unsigned char)name[0]) ||
+	    isspace((unsigned char)name[len - 1])))) {
 		err_set(ERR_INVALID, "invalid user name");
 		return 0;
 	}
@@ -298,11 +322,11 @@ auth_step(struct auth *a, const char *line, size_t len,
 	free(copy);
 	if (rc == -1)
 		return AUTH_FAIL;
-	if (a->user_next && !auth_login_user_ok(in, inlen)) {
+	if (a->names_next && !auth_names_ok(a->plain, in, inlen)) {
 		free(in);
 		return AUTH_FAIL;
 	}
-	a->user_next = 0;
+	a->names_next = 0;
 	rc = sasl_server_step(a->conn, in, inlen, &out, &outlen);
 	explicit_bzero(in, inlen);
 	free(in);
