@@ -216,7 +216,7 @@ smtp_parse_path(const char *s, int allow_null, char *addr_r, size_t size,
 {
 	const char *p, *mb, *at, *e;
 	size_t n;
-	int utf8 = 0;
+	int utf8 = 0, route_utf8 = 0;
 
 	*utf8_r = 0;
 	if (*s != '<')
@@ -230,10 +230,10 @@ smtp_parse_path(const char *s, int allow_null, char *addr_r, size_t size,
 		return 0;
 	}
 	/* A source route (A-d-l ":") is allowed and ignored (RFC 5321
-	 * 4.1.2, C.1). */
+	 * 4.1.2, C.1): what it holds says nothing of the address. */
 	if (*p == '@') {
 		while (*p == '@') {
-			if ((e = smtp_domain(p + 1, &utf8)) == NULL)
+			if ((e = smtp_domain(p + 1, &route_utf8)) == NULL)
 				return err_set(ERR_INVALID, "bad source route");
 			p = e;
 			if (*p == ',')

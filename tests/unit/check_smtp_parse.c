@@ -376,6 +376,28 @@ START_TEST(test_rcpt)
 END_TEST
 
 /*
+ * A source route is dropped, so 8-bit bytes in it do not make an ASCII
+ * address need SMTPUTF8 (fuzz_smtp: the address parsed again alone came
+ * out without the flag).
+ */
+START_TEST(test_route_utf8_ignored)
+{
+	char addr[SMTP_PATH_MAX + 1];
+	const char *end;
+	int utf8 = -1;
+
+	ck_assert_int_eq(smtp_parse_path("<@r\xc3\xa9.example,@r2.example:"
+	    "u@x.example>", 0, addr, sizeof(addr), &utf8, &end), 0);
+	ck_assert_str_eq(addr, "u@x.example");
+	ck_assert_msg(utf8 == 0, "an 8-bit source route made <%s> need "
+	    "SMTPUTF8", addr);
+	ck_assert_int_eq(smtp_parse_path("<@r.example:"
+	    "\xc3\xa9@x.example>", 0, addr, sizeof(addr), &utf8, &end), 0);
+	ck_assert_int_eq(utf8, 1);
+}
+END_TEST
+
+/*
  * Found by fuzz_smtp: the NUL that ends the arguments counted as atext, so
  * "RCPT TO:<" read on past it, into what an earlier, longer command had
  * left in the line buffer, and was accepted with an empty address.
@@ -630,6 +652,7 @@ smtp_parse_suite(void)
 	tcase_add_test(tc, test_mail);
 	tcase_add_test(tc, test_rcpt);
 	tcase_add_test(tc, test_path_stops_at_nul);
+	tcase_add_test(tc, test_route_utf8_ignored);
 	tcase_add_test(tc, test_bdat);
 	tcase_add_test(tc, test_data_plain);
 	tcase_add_test(tc, test_data_end_only_crlf_dot_crlf);
