@@ -311,7 +311,10 @@ authfail_cmp(const void *a, const void *b)
 
 /*
  * Makes room: drops records that neither count nor lock any more; when
- * that is not enough, the least recently failed 1/AUTHFAIL_EVICT_DIV.
+ * that leaves less than 1/AUTHFAIL_EVICT_DIV of the table free, the least
+ * recently failed 1/AUTHFAIL_EVICT_DIV too.  So the full scans are at
+ * least authfail_max / AUTHFAIL_EVICT_DIV failures apart, whatever an
+ * attacker does (they run inside a write transaction on a daemon's loop).
  */
 static int
 authfail_prune(struct store_txn *t, const struct auth_policy *p)
@@ -337,7 +340,10 @@ authfail_prune(struct store_txn *t, const struct auth_policy *p)
 				sdb_error(t, rc, "authfail");
 				goto fail;
 			}
-			if (ms.ms_entries + 2 <= authfail_max) {
+			/* Room for 1/AUTHFAIL_EVICT_DIV more: a table kept
+			   full does not cost a scan per failure. */
+			if (ms.ms_entries + 2 + authfail_max /
+			    AUTHFAIL_EVICT_DIV <= authfail_max) {
 				mdb_cursor_close(c);
 				break;
 			}

@@ -70,6 +70,7 @@ blocked(const char *ip, const char *user)
 struct collect {
 	struct store_authfail	r[64];
 	size_t			n;
+	size_t			total;	/* all, also past the 64 kept */
 };
 
 static int
@@ -79,13 +80,14 @@ collect_one(const struct store_authfail *r, void *ctx)
 
 	if (c->n < 64)
 		c->r[c->n++] = *r;
+	c->total++;
 	return 0;
 }
 
 static int
 collect_txn(struct store_txn *t, void *ctx)
 {
-	((struct collect *)ctx)->n = 0;
+	((struct collect *)ctx)->n = ((struct collect *)ctx)->total = 0;
 	return store_authfail_list(t, collect_one, ctx);
 }
 
@@ -109,7 +111,7 @@ records(void)
 	static struct collect c;
 
 	ck_assert_int_eq(store_read(st, collect_txn, &c), 0);
-	return (unsigned)c.n;
+	return (unsigned)c.total;
 }
 
 START_TEST(test_user_lockout_is_per_user)
@@ -237,6 +239,39 @@ START_TEST(test_table_is_bounded)
 }
 END_TEST
 
+/*
+ * A table kept full by failures that arrive as fast as old ones expire:
+ * each prune must make room for 1/8 of the table, not for the next one
+ * only, or every failure would scan the whole table inside a write
+ * transaction on the daemon's loop.
+ */
+START_TEST(test_full_table_has_headroom_after_a_prune)
+{
+	struct auth_policy p = pol;
+	char ip[32];
+	unsigned i, n, last = 0, prunes = 0;
+
+	store_authfail_set_max(80);
+	/* Records expire about as fast as the table fills: each full
+	   table has only two or three expired ones. */
+	p.fail_window = 77;
+	for (i = 0; i < 500; i++) {
+		snprintf(ip, sizeof(ip), "203.0.113.%u", i % 250);
+		ck_assert_int_ne(store_authfail_record(st, &p, ip, NULL, NULL),
+		    -1);
+		fake_now++;
+		n = records();
+		ck_assert_msg(n <= 80, "%u records", n);
+		if (i >= 200 && n < last)
+			prunes++;
+		last = n;
+	}
+	/* 300 failures, at least 80 / 8 - 2 of them between two prunes. */
+	ck_assert_msg(prunes <= 300 / (80 / 8 - 2), "%u prunes (full scans "
+	    "of the table) for 300 failures", prunes);
+}
+END_TEST
+
 static Suite *
 authfail_suite(void)
 {
@@ -250,6 +285,7 @@ authfail_suite(void)
 	tcase_add_test(tc, test_window_restarts_the_count);
 	tcase_add_test(tc, test_unban);
 	tcase_add_test(tc, test_table_is_bounded);
+	tcase_add_test(tc, test_full_table_has_headroom_after_a_prune);
 	suite_add_tcase(s, tc);
 	return s;
 }
