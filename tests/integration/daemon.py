@@ -59,14 +59,24 @@ def check(cond, what, saw):
         raise Failure("%s; saw: %r" % (what, saw))
 
 
+_PORTS_GIVEN = set()
+
+
 def free_port(host="127.0.0.1"):
-    """A TCP port nobody listens on now (bind to port 0, read, close)."""
+    """A TCP port nobody listens on now (bind to port 0, read, close),
+    never one this process was given before: the kernel may hand out a
+    closed port again at once, and two services of one config on one
+    port is a config error (seen as a rare failure of the smtp test)."""
     if host not in LOOPBACK:
         raise ValueError("tests use loopback addresses only, not %s" % host)
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(fam, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    while True:
+        with socket.socket(fam, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _PORTS_GIVEN:
+            _PORTS_GIVEN.add(port)
+            return port
 
 
 def port_open(port, host="127.0.0.1", timeout=1.0):
