@@ -46,7 +46,7 @@
 #include "store/domain.h"
 #include "store/store.h"
 #include "store/user.h"
-#include "smtpd/deliver.h"
+#include "deliver/deliver.h"
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 

@@ -16,7 +16,7 @@
 #define VELLUM_SMTP_SESSION_H
 
 #include "common/config.h"
-#include "smtpd/deliver.h"
+#include "deliver/deliver.h"
 
 struct conn;
 struct store;

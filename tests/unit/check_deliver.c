@@ -1,5 +1,5 @@
 /*
- * check_deliver.c - the delivery pipeline (smtpd/deliver.c): routing
+ * check_deliver.c - the delivery pipeline (deliver/deliver.c): routing
  * rules, quota and over-quota disablement, per-recipient prefixes that
  * keep the rest deduplicated, group commit, busy delivery locks, a
  * recipient gone between RCPT and the end of data (SMTP 451 4.1.1).
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "smtpd/deliver.h"
+#include "deliver/deliver.h"
 #include "store/addr.h"
 #include "store/check.h"
 #include "store/domain.h"
