@@ -55,6 +55,7 @@ static struct child children[] = {
 	{ .name = "vellum-imapd", .subdir = "imapd" },
 	{ .name = "vellum-pop3d", .subdir = "pop3d" },
 	{ .name = "vellum-fs", .subdir = "fs" },
+	{ .name = "vellum-mta", .subdir = "mta" },
 };
 #define NCHILDREN	(sizeof(children) / sizeof(children[0]))
 
@@ -175,6 +176,11 @@ vd_plan(void)
 		    conf.fs_enabled) {
 			children[i].wanted = 1;
 			strncpy(children[i].services, "fs",
+			    sizeof(children[i].services) - 1);
+		} else if (strcmp(children[i].name, "vellum-mta") == 0 &&
+		    conf.mta_enabled) {
+			children[i].wanted = 1;
+			strncpy(children[i].services, "outbound delivery",
 			    sizeof(children[i].services) - 1);
 		}
 

@@ -58,6 +58,19 @@
 #define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
 #define CONFIG_SMTPD_MEMORY_LIMIT	(512U * 1024 * 1024)
 #define CONFIG_SMTPD_SPOOL_THRESHOLD	(1024U * 1024)
+#define CONFIG_MTA_PORT			25
+#define CONFIG_MTA_CONNECTIONS		100
+#define CONFIG_MTA_DEST_CONCURRENCY	20
+#define CONFIG_MTA_DEST_RECIPIENTS	50
+#define CONFIG_MTA_CONNECT_TIMEOUT	30
+#define CONFIG_MTA_GREETING_TIMEOUT	300
+#define CONFIG_MTA_COMMAND_TIMEOUT	300
+#define CONFIG_MTA_DATA_TIMEOUT		600
+#define CONFIG_MTA_REUSE_TIME		5
+#define CONFIG_QUEUE_RETRY_MIN		300
+#define CONFIG_QUEUE_RETRY_MAX		3600
+#define CONFIG_QUEUE_MAX_AGE		(5 * 86400)
+#define CONFIG_QUEUE_DELAY_WARNING	(4 * 3600)
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 
 /*
@@ -76,7 +89,8 @@ static const char config_embedded[] =
 	"[pop3]\nlisten = 127.0.0.1:1110\n"
 	"[pop3s]\nlisten = 127.0.0.1:1995\n"
 	"[auth]\nplaintext = yes\n"
-	"[fs]\nmountpoint = ./var/mail\n";
+	"[fs]\nmountpoint = ./var/mail\n"
+	"[mta]\n";
 
 /* Sections: the top of the file, one per service, then the others. */
 enum {
@@ -88,6 +102,8 @@ enum {
 	CS_FS,
 	CS_QUOTA,
 	CS_SMTPD,
+	CS_MTA,
+	CS_QUEUE,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -95,7 +111,7 @@ enum {
 
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
-	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd",
+	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
 };
 
 enum config_type {
@@ -110,6 +126,10 @@ enum config_type {
 	CT_PERCENT,		/* CT_UINT with an optional '%' after it */
 	CT_TEXT,		/* printable text (a banner) */
 	CT_NETS,		/* CIDR, CIDR (trusted_networks) */
+	CT_DURATION,		/* CT_UINT seconds; s, m, h or d after it */
+	CT_TLS,			/* none | may | encrypt | verify */
+	CT_SOURCE,		/* IPv4 and/or IPv6 address to bind */
+	CT_SECRET,		/* any printable text, never echoed */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -152,6 +172,26 @@ enum {
 	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
+	CK_MTA_RELAYHOST,
+	CK_MTA_RELAY_USER,
+	CK_MTA_RELAY_PASSWORD,
+	CK_MTA_TLS,
+	CK_MTA_TLS_CA_FILE,
+	CK_MTA_SOURCE,
+	CK_MTA_HELO_NAME,
+	CK_MTA_PORT,
+	CK_MTA_CONNECTIONS,
+	CK_MTA_DEST_CONCURRENCY,
+	CK_MTA_DEST_RECIPIENTS,
+	CK_MTA_CONNECT_TIMEOUT,
+	CK_MTA_GREETING_TIMEOUT,
+	CK_MTA_COMMAND_TIMEOUT,
+	CK_MTA_DATA_TIMEOUT,
+	CK_MTA_REUSE_TIME,
+	CK_QUEUE_RETRY_MIN,
+	CK_QUEUE_RETRY_MAX,
+	CK_QUEUE_MAX_AGE,
+	CK_QUEUE_DELAY_WARNING,
 	CK_COUNT
 };
 
@@ -243,6 +283,44 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_UINT,
 	    CK_UINT(smtpd_spool_threshold, 0, 1073741824, "bytes") },
+	[CK_MTA_RELAYHOST] = { CS_MTA, "relayhost", CT_TEXT,
+	    CK_STR(mta_relayhost) },
+	[CK_MTA_RELAY_USER] = { CS_MTA, "relay_user", CT_TEXT,
+	    CK_STR(mta_relay_user) },
+	[CK_MTA_RELAY_PASSWORD] = { CS_MTA, "relay_password", CT_SECRET,
+	    CK_STR(mta_relay_password) },
+	[CK_MTA_TLS] = { CS_MTA, "tls", CT_TLS, CK_INT(mta_tls) },
+	[CK_MTA_TLS_CA_FILE] = { CS_MTA, "tls_ca_file", CT_PATH,
+	    CK_STR(mta_tls_ca_file) },
+	[CK_MTA_SOURCE] = { CS_MTA, "source", CT_SOURCE, 0, 0, 0, 0, NULL },
+	[CK_MTA_HELO_NAME] = { CS_MTA, "helo_name", CT_HOST,
+	    CK_STR(mta_helo_name) },
+	[CK_MTA_PORT] = { CS_MTA, "port", CT_UINT,
+	    CK_UINT(mta_port, 1, 65535, "TCP port") },
+	[CK_MTA_CONNECTIONS] = { CS_MTA, "connections", CT_UINT,
+	    CK_UINT(mta_connections, 1, 10000, "connections") },
+	[CK_MTA_DEST_CONCURRENCY] = { CS_MTA, "destination_concurrency",
+	    CT_UINT, CK_UINT(mta_dest_concurrency, 1, 1000, "connections") },
+	[CK_MTA_DEST_RECIPIENTS] = { CS_MTA, "destination_recipients",
+	    CT_UINT, CK_UINT(mta_dest_recipients, 1, 1000, "recipients") },
+	[CK_MTA_CONNECT_TIMEOUT] = { CS_MTA, "connect_timeout", CT_DURATION,
+	    CK_UINT(mta_connect_timeout, 1, 3600, "seconds") },
+	[CK_MTA_GREETING_TIMEOUT] = { CS_MTA, "greeting_timeout",
+	    CT_DURATION, CK_UINT(mta_greeting_timeout, 1, 3600, "seconds") },
+	[CK_MTA_COMMAND_TIMEOUT] = { CS_MTA, "command_timeout", CT_DURATION,
+	    CK_UINT(mta_command_timeout, 1, 3600, "seconds") },
+	[CK_MTA_DATA_TIMEOUT] = { CS_MTA, "data_timeout", CT_DURATION,
+	    CK_UINT(mta_data_timeout, 1, 3600, "seconds") },
+	[CK_MTA_REUSE_TIME] = { CS_MTA, "reuse_time", CT_DURATION,
+	    CK_UINT(mta_reuse_time, 0, 3600, "seconds, 0 = no reuse") },
+	[CK_QUEUE_RETRY_MIN] = { CS_QUEUE, "retry_min", CT_DURATION,
+	    CK_UINT(queue_retry_min, 1, 86400, "seconds") },
+	[CK_QUEUE_RETRY_MAX] = { CS_QUEUE, "retry_max", CT_DURATION,
+	    CK_UINT(queue_retry_max, 1, 604800, "seconds") },
+	[CK_QUEUE_MAX_AGE] = { CS_QUEUE, "max_age", CT_DURATION,
+	    CK_UINT(queue_max_age, 0, 31536000, "seconds") },
+	[CK_QUEUE_DELAY_WARNING] = { CS_QUEUE, "delay_warning", CT_DURATION,
+	    CK_UINT(queue_delay_warning, 0, 31536000, "seconds, 0 = off") },
 };
 
 
@@ -268,6 +346,8 @@ static int	config_key_in(const struct config_key *, int sect);
 static void	config_value(struct config_parser *, unsigned,
 		    const struct config_key *, const char *);
 static int	config_bool(const char *, int *);
+static int	config_tls_mode(const char *);
+static void	config_source(struct config_parser *, unsigned, const char *);
 static int	config_hostname_ok(const char *);
 static void	config_listen(struct config_parser *, unsigned, int svc,
 		    const char *);
@@ -334,6 +414,20 @@ config_file_defaults(struct config *c)
 	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
 	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
 	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
+	c->mta_tls = CONFIG_TLS_MAY;
+	c->mta_port = CONFIG_MTA_PORT;
+	c->mta_connections = CONFIG_MTA_CONNECTIONS;
+	c->mta_dest_concurrency = CONFIG_MTA_DEST_CONCURRENCY;
+	c->mta_dest_recipients = CONFIG_MTA_DEST_RECIPIENTS;
+	c->mta_connect_timeout = CONFIG_MTA_CONNECT_TIMEOUT;
+	c->mta_greeting_timeout = CONFIG_MTA_GREETING_TIMEOUT;
+	c->mta_command_timeout = CONFIG_MTA_COMMAND_TIMEOUT;
+	c->mta_data_timeout = CONFIG_MTA_DATA_TIMEOUT;
+	c->mta_reuse_time = CONFIG_MTA_REUSE_TIME;
+	c->queue_retry_min = CONFIG_QUEUE_RETRY_MIN;
+	c->queue_retry_max = CONFIG_QUEUE_RETRY_MAX;
+	c->queue_max_age = CONFIG_QUEUE_MAX_AGE;
+	c->queue_delay_warning = CONFIG_QUEUE_DELAY_WARNING;
 }
 
 void
@@ -434,7 +528,7 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd]", name);
+		    "[smtpd] [mta] [queue]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {
@@ -448,6 +542,8 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		p->c->svc[i - CS_SVC0].enabled = 1;
 	else if (i == CS_FS)
 		p->c->fs_enabled = 1;
+	else if (i == CS_MTA)
+		p->c->mta_enabled = 1;
 }
 
 static int
@@ -572,7 +668,7 @@ config_value(struct config_parser *p, unsigned line,
 	char *field = (char *)p->c + k->off;
 	int *ip = (int *)(void *)field;
 	unsigned *up = (unsigned *)(void *)field;
-	unsigned long n;
+	unsigned long n, mult;
 	const char *s;
 	char *end;
 
@@ -648,6 +744,25 @@ config_value(struct config_parser *p, unsigned line,
 			config_nets(p, line, v, p->c->smtpd_trusted,
 			    &p->c->smtpd_ntrusted);
 		return;
+	case CT_SECRET:
+		for (s = v; *s != '\0'; s++)
+			if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+				break;
+		if (*v == '\0' || *s != '\0' || strlen(v) >= k->size)
+			config_error(p, line, "%s: write printable ASCII text of "
+			    "1 to %zu bytes (the value is not shown)", k->name,
+			    k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_TLS:
+		if ((*ip = config_tls_mode(v)) == 0)
+			config_error(p, line, "%s = '%.64s': write none, may, "
+			    "encrypt or verify", k->name, v);
+		return;
+	case CT_SOURCE:
+		config_source(p, line, v);
+		return;
 	case CT_BOOL:
 		if (config_bool(v, ip) != 0)
 			config_error(p, line, "%s = '%.64s': write yes or no",
@@ -655,6 +770,7 @@ config_value(struct config_parser *p, unsigned line,
 		return;
 	case CT_UINT:
 	case CT_PERCENT:
+	case CT_DURATION:
 		errno = 0;
 		n = 0;
 		end = NULL;
@@ -662,12 +778,24 @@ config_value(struct config_parser *p, unsigned line,
 			n = strtoul(v, &end, 10);
 		if (end != NULL && k->type == CT_PERCENT && *end == '%')
 			end++;
+		if (end != NULL && k->type == CT_DURATION && *end != '\0' &&
+		    end[1] == '\0' && strchr("smhd", *end) != NULL) {
+			mult = *end == 's' ? 1 : *end == 'm' ? 60 :
+			    *end == 'h' ? 3600 : 86400;
+			n = n > ULONG_MAX / mult ? ULONG_MAX : n * mult;
+			end++;
+		}
 		if (end == NULL || *end != '\0' || errno != 0 ||
 		    n < k->min || n > k->max) {
 			if (k->type == CT_PERCENT)
 				config_error(p, line, "%s = '%.64s': write a "
 				    "percentage from %u%% to %u%% (%s)",
 				    k->name, v, k->min, k->max, k->unit);
+			else if (k->type == CT_DURATION)
+				config_error(p, line, "%s = '%.64s': write a "
+				    "time from %u to %u seconds, as seconds or "
+				    "with s, m, h or d after the number (5m, 4h, "
+				    "5d)", k->name, v, k->min, k->max);
 			else
 				config_error(p, line, "%s = '%.64s': write a "
 				    "number from %u to %u (%s)", k->name, v,
@@ -675,6 +803,56 @@ config_value(struct config_parser *p, unsigned line,
 		} else
 			*up = (unsigned)n;
 		return;
+	}
+}
+
+/* none|may|encrypt|verify -> CONFIG_TLS_*, 0 when none of them. */
+static int
+config_tls_mode(const char *v)
+{
+	static const char *const names[] = { "none", "may", "encrypt",
+	    "verify" };
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(v, names[i]) == 0)
+			return (int)i + CONFIG_TLS_NONE;
+	return 0;
+}
+
+/* "source = 192.0.2.1, 2001:db8::1": at most one address per family. */
+static void
+config_source(struct config_parser *p, unsigned line, const char *v)
+{
+	char buf[256], *item, *save = NULL;
+	unsigned char addr[16];
+	char *dst;
+
+	p->c->mta_source4[0] = p->c->mta_source6[0] = '\0';
+	if (strlen(v) >= sizeof(buf)) {
+		config_error(p, line, "source is too long: write at most one "
+		    "IPv4 and one IPv6 address");
+		return;
+	}
+	memcpy(buf, v, strlen(v) + 1);
+	for (item = strtok_r(buf, ", \t", &save); item != NULL;
+	    item = strtok_r(NULL, ", \t", &save)) {
+		if (inet_pton(AF_INET, item, addr) == 1)
+			dst = p->c->mta_source4;
+		else if (inet_pton(AF_INET6, item, addr) == 1)
+			dst = p->c->mta_source6;
+		else {
+			config_error(p, line, "source = '%.64s': write an IPv4 "
+			    "and/or an IPv6 address of this host, e.g. "
+			    "192.0.2.1, 2001:db8::1", item);
+			return;
+		}
+		if (dst[0] != '\0') {
+			config_error(p, line, "source: two addresses of one "
+			    "family; write at most one IPv4 and one IPv6");
+			return;
+		}
+		snprintf(dst, sizeof(p->c->mta_source4), "%s", item);
 	}
 }
 
@@ -967,6 +1145,16 @@ config_final(struct config_parser *p)
 		config_error(p, p->sect_line[CS_FS], "[fs] has no mountpoint "
 		    "key: add mountpoint = /path, or remove the section if "
 		    "the file system should not be mounted");
+	if ((c->mta_relay_user[0] == '\0') != (c->mta_relay_password[0] == '\0'))
+		config_error(p, p->sect_line[CS_MTA], "[mta] relay_user and "
+		    "relay_password go together: give both, or neither");
+	if (c->mta_relay_user[0] != '\0' && c->mta_relayhost[0] == '\0')
+		config_error(p, p->sect_line[CS_MTA], "[mta] relay_user needs "
+		    "a relayhost = [host]:port to log in to");
+	if (c->queue_retry_min > c->queue_retry_max)
+		config_error(p, p->key_line[CS_QUEUE][CK_QUEUE_RETRY_MIN],
+		    "[queue] retry_min (%u s) is over retry_max (%u s)",
+		    c->queue_retry_min, c->queue_retry_max);
 	if (c->data_dir[0] == '\0' && p->key_line[CS_TOP][CK_DATA_DIR] == 0)
 		config_error(p, 0, "data_dir is required: add a line "
 		    "data_dir = /var/lib/vellum before any [section]");

@@ -20,6 +20,15 @@
 #define CONFIG_PORT_MAX		15
 #define CONFIG_BANNER_MAX	200
 #define CONFIG_NETS_MAX		64
+#define CONFIG_NEXTHOP_MAX	300
+#define CONFIG_USER_MAX		320
+#define CONFIG_SECRET_MAX	256
+
+/* TLS towards other servers ([mta] tls, transports). */
+#define CONFIG_TLS_NONE		1
+#define CONFIG_TLS_MAY		2
+#define CONFIG_TLS_ENCRYPT	3
+#define CONFIG_TLS_VERIFY	4
 /*
  * [quota] full_mark: usage at or above this percentage of the byte or the
  * message quota is "full".  An account whose grace clock ran out is
@@ -133,6 +142,45 @@ struct config {
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];
+	/* [mta]: vellum-mta, the outbound delivery agent, runs when present */
+	int	mta_enabled;
+	char	mta_relayhost[CONFIG_NEXTHOP_MAX + 1];	/* relayhost =
+					   [host]:port: every domain without
+					   a transport of its own goes there
+					   ("": MX lookup) */
+	char	mta_relay_user[CONFIG_USER_MAX + 1];	/* relay_user and */
+	char	mta_relay_password[CONFIG_SECRET_MAX + 1]; /* relay_password
+					   = AUTH at the relayhost ("") */
+	int	mta_tls;		/* tls = may: none|may|encrypt|verify
+					   (CONFIG_TLS_*), for destinations
+					   without a transport saying else */
+	char	mta_tls_ca_file[PATH_MAX];	/* tls_ca_file = (system) */
+	char	mta_source4[46];	/* source = (none): addresses to */
+	char	mta_source6[46];	/* send from, one per family */
+	char	mta_helo_name[CONFIG_HOST_MAX + 1];	/* helo_name =
+					   (hostname) */
+	unsigned mta_port;		/* port = 25 of MX hosts */
+	unsigned mta_connections;	/* connections = 100 in all */
+	unsigned mta_dest_concurrency;	/* destination_concurrency = 20
+					   connections per destination */
+	unsigned mta_dest_recipients;	/* destination_recipients = 50 per
+					   transaction */
+	unsigned mta_connect_timeout;	/* connect_timeout = 30 s */
+	unsigned mta_greeting_timeout;	/* greeting_timeout = 300 s (RFC
+					   5321 4.5.3.2) */
+	unsigned mta_command_timeout;	/* command_timeout = 300 s per
+					   command, also the DATA 354 */
+	unsigned mta_data_timeout;	/* data_timeout = 600 s for each
+					   block of data and the final reply */
+	unsigned mta_reuse_time;	/* reuse_time = 5 s an idle
+					   connection waits for more mail */
+	/* [queue] */
+	unsigned queue_retry_min;	/* retry_min = 300 s after a first
+					   temporary failure, doubling ... */
+	unsigned queue_retry_max;	/* retry_max = 3600 s ... up to this */
+	unsigned queue_max_age;		/* max_age = 5d: then bounced */
+	unsigned queue_delay_warning;	/* delay_warning = 4h (0 off): a
+					   delay notice to the sender */
 };
 
 /* Fills c with the embedded default (see above). */

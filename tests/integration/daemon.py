@@ -46,6 +46,7 @@ BINARIES = {
     "smtpd": "smtpd/vellum-smtpd",
     "imapd": "imapd/vellum-imapd",
     "fs": "fs/vellum-fs",
+    "mta": "mta/vellum-mta",
 }
 
 

@@ -1,0 +1,48 @@
+/*
+ * mta.c - vellum-mta: the outbound delivery agent.  One event loop that
+ * delivers the store's queue to other servers (sched.h); started by
+ * vellumd when the config has an [mta] section, or alone with -c.  It
+ * listens on no port.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "common/config.h"
+#include "common/conn.h"
+#include "common/daemon.h"
+#include "common/error.h"
+#include "common/log.h"
+#include "mta/sched.h"
+#include "store/store.h"
+#include "store/user.h"
+
+int
+main(int argc, char **argv)
+{
+	static struct config cfg;
+	struct store *st;
+
+	daemon_setup("vellum-mta", argc, argv, &cfg);
+	if (!cfg.mta_enabled)
+		fatalx("no [mta] section in %s: outbound delivery is off",
+		    cfg.path[0] != '\0' ? cfg.path : "the default config");
+	if (store_open(cfg.data_dir, 0, &st) == -1)
+		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	store_user_set_full_mark(cfg.quota_full_mark);
+	if (conn_loop_init(&cfg) == -1)
+		fatalx("event loop: %s", err_msg());
+	if (mta_sched_start(conn_base(), st, &cfg) == -1)
+		fatalx("delivery agent: %s", err_msg());
+	log_info("delivering the queue%s%s", cfg.mta_relayhost[0] != '\0' ?
+	    " through " : " to MX hosts", cfg.mta_relayhost);
+	if (daemon_drop_privileges(&cfg) == -1)
+		fatalx("dropping privileges: %s", err_msg());
+	log_info("ready");
+	if (conn_loop_run() == -1)
+		log_warnx("event loop: %s", err_msg());
+	mta_sched_stop();
+	conn_loop_free();
+	store_close(&st);
+	log_info("stopped");
+	return 0;
+}

@@ -1,0 +1,49 @@
+/*
+ * sched.h - the queue manager of vellum-mta: reads the `queue` table,
+ * routes each recipient to a destination (a transport's nexthop, the
+ * relayhost, or the MX of its domain), keeps per-destination connections
+ * (mta/client.h) within the concurrency limits, and writes each outcome
+ * back to the queue: delivered recipients leave it, permanent failures
+ * and expired mail bounce (deliver_notice()), temporary failures are
+ * retried with back-off.
+ *
+ * Durability: a recipient leaves the queue only in a commit made after
+ * the remote's 2xx (or after its bounce was delivered).  A kill -9 at
+ * any moment therefore re-sends at most the transactions in flight.
+ * No write transaction ever spans network I/O: outcomes are gathered and
+ * committed once per loop turn (a group commit).
+ */
+#ifndef VELLUM_MTA_SCHED_H
+#define VELLUM_MTA_SCHED_H
+
+struct config;
+struct event_base;
+struct store;
+
+/* Queue entries held in memory at once (the rest wait in the store). */
+#define MTA_ACTIVE_MAX		20000
+/* How often the queue generation is polled (ms). */
+#define MTA_POLL_MS		200
+/* A full rescan at least this often (s), for entries coming due. */
+#define MTA_RESCAN_S		30
+/* A destination's addresses are looked up again after this (s). */
+#define MTA_DNS_CACHE_S		60
+/* An address that refused a connection is skipped this long (s). */
+#define MTA_ADDR_DOWN_S		60
+/* Addresses tried for one connection before its destination is given
+   up for this round. */
+#define MTA_ADDRS_MAX		32
+
+/*
+ * Sets up the scheduler on base: the store, the config, DNS, TLS.
+ * 0 done, -1 error (err set).
+ */
+int	mta_sched_start(struct event_base *, struct store *,
+	    const struct config *);
+void	mta_sched_stop(void);
+
+/* The back-off after attempts failed attempts (1, 2, ...): retry_min
+   doubling up to retry_max (seconds). */
+unsigned mta_sched_backoff(const struct config *, unsigned attempts);
+
+#endif
