@@ -20,6 +20,7 @@
 #define CONFIG_PORT_MAX		15
 #define CONFIG_BANNER_MAX	200
 #define CONFIG_NETS_MAX		64
+#define CONFIG_RESOLVERS_MAX	8	/* [dns] resolver addresses */
 /*
  * [quota] full_mark: usage at or above this percentage of the byte or the
  * message quota is "full".  An account whose grace clock ran out is
@@ -33,6 +34,12 @@ struct config_net {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];	/* network, host bits cleared */
 	unsigned	prefix;		/* 0..32 or 0..128 */
+};
+
+/* One address of [dns] resolver. */
+struct config_resolver {
+	char		addr[46];	/* IPv4 or IPv6 text (INET6_ADDRSTRLEN) */
+	unsigned	port;		/* 53 unless given */
 };
 
 enum config_svc {
@@ -133,6 +140,17 @@ struct config {
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];
+	/* [dns]: the resolver of vellum-mta (mta/dns.h) */
+	/* resolver = 127.0.0.1:5353, [::1]:53, ::1 (none: every query goes
+	   to the servers of /etc/resolv.conf) */
+	size_t	dns_nresolvers;
+	struct config_resolver dns_resolvers[CONFIG_RESOLVERS_MAX];
+	unsigned dns_timeout;		/* timeout = 10 s for one lookup */
+	int	dns_dnssec;		/* dnssec = yes|no (no) */
+	char	dns_trust_anchor[PATH_MAX];	/* trust_anchor =
+					   /usr/share/dns/root.key */
+	int	dns_ipv4;		/* ipv4 = yes|no (yes): A lookups */
+	int	dns_ipv6;		/* ipv6 = yes|no (yes): AAAA lookups */
 };
 
 /* Fills c with the embedded default (see above). */
