@@ -584,9 +584,9 @@ mta_dns_timer(evutil_socket_t fd, short what, void *arg)
 
 	q->timed_out = 1;
 	for (i = 0; i <= n; i++) {
-		sub = i == n ? &q->mx : &q->subs[i];
 		if (i < n && q->subs == NULL)
 			continue;
+		sub = i == n ? &q->mx : &q->subs[i];
 		if (!sub->asked)
 			continue;
 		ub_cancel(q->dns->ctx, sub->ub_id);
