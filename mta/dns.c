@@ -882,8 +882,7 @@ mta_dns_result_hosts(struct mta_dns_query *q)
 	q->res.hosts = q->hosts;
 	if (kept > 0) {
 		q->res.status = MTA_DNS_OK;
-		q->res.secure = q->is_mx ? (!q->res.implicit &&
-		    q->mx.secure) : all_secure;
+		q->res.secure = q->is_mx ? q->mx.secure : all_secure;
 		return;
 	}
 	if (any_temp) {

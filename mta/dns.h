@@ -72,8 +72,9 @@ struct mta_dns_result {
 	 * for name=x.test type=MX: Host not found".  "" when OK.
 	 */
 	char			 error[MTA_DNS_ERROR_MAX];
-	/* the MX answer (mta_dns_host(): every address answer) was
-	   DNSSEC-secure; 0 without dnssec or for an implicit MX */
+	/* the MX answer (implicit: the answer that there is no MX;
+	   mta_dns_host(): every address answer) was DNSSEC-secure; 0
+	   without dnssec */
 	int			 secure;
 	int			 implicit;	/* no MX: the domain itself */
 	size_t			 nhosts;	/* 0 unless OK */
