@@ -72,6 +72,10 @@
 #define CONFIG_QUEUE_MAX_AGE		(5 * 86400)
 #define CONFIG_QUEUE_DELAY_WARNING	(4 * 3600)
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
+#define CONFIG_DNS_TIMEOUT		10
+#define CONFIG_DNS_PORT			53
+/* Debian's dns-root-data keeps the root key here. */
+#define CONFIG_DNS_TRUST_ANCHOR		"/usr/share/dns/root.key"
 
 /*
  * The embedded default of `make run` (DESIGN.md), parsed like a file so
@@ -104,6 +108,7 @@ enum {
 	CS_SMTPD,
 	CS_MTA,
 	CS_QUEUE,
+	CS_DNS,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -111,7 +116,7 @@ enum {
 
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
-	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
+	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue", "dns",
 };
 
 enum config_type {
@@ -130,6 +135,7 @@ enum config_type {
 	CT_TLS,			/* none | may | encrypt | verify */
 	CT_SOURCE,		/* IPv4 and/or IPv6 address to bind */
 	CT_SECRET,		/* any printable text, never echoed */
+	CT_RESOLVERS,		/* addr[:port], [addr6]:port, addr6 */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -192,6 +198,12 @@ enum {
 	CK_QUEUE_RETRY_MAX,
 	CK_QUEUE_MAX_AGE,
 	CK_QUEUE_DELAY_WARNING,
+	CK_DNS_RESOLVER,
+	CK_DNS_TIMEOUT,
+	CK_DNS_DNSSEC,
+	CK_DNS_TRUST_ANCHOR,
+	CK_DNS_IPV4,
+	CK_DNS_IPV6,
 	CK_COUNT
 };
 
@@ -321,6 +333,15 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(queue_max_age, 0, 31536000, "seconds") },
 	[CK_QUEUE_DELAY_WARNING] = { CS_QUEUE, "delay_warning", CT_DURATION,
 	    CK_UINT(queue_delay_warning, 0, 31536000, "seconds, 0 = off") },
+	[CK_DNS_RESOLVER] = { CS_DNS, "resolver", CT_RESOLVERS,
+	    0, 0, 0, 0, NULL },
+	[CK_DNS_TIMEOUT] = { CS_DNS, "timeout", CT_UINT,
+	    CK_UINT(dns_timeout, 1, 3600, "seconds") },
+	[CK_DNS_DNSSEC] = { CS_DNS, "dnssec", CT_BOOL, CK_INT(dns_dnssec) },
+	[CK_DNS_TRUST_ANCHOR] = { CS_DNS, "trust_anchor", CT_PATH,
+	    CK_STR(dns_trust_anchor) },
+	[CK_DNS_IPV4] = { CS_DNS, "ipv4", CT_BOOL, CK_INT(dns_ipv4) },
+	[CK_DNS_IPV6] = { CS_DNS, "ipv6", CT_BOOL, CK_INT(dns_ipv6) },
 };
 
 
@@ -358,6 +379,9 @@ static void	config_listen_clash(struct config_parser *, unsigned,
 static void	config_nets(struct config_parser *, unsigned, const char *,
 		    struct config_net *, size_t *);
 static int	config_net_parse(const char *, struct config_net *);
+static void	config_resolvers(struct config_parser *, unsigned,
+		    const char *);
+static int	config_resolver_parse(const char *, struct config_resolver *);
 static void	config_final(struct config_parser *);
 static void	config_line(struct config_parser *, unsigned,
 		    const char *, size_t);
@@ -428,6 +452,11 @@ config_file_defaults(struct config *c)
 	c->queue_retry_max = CONFIG_QUEUE_RETRY_MAX;
 	c->queue_max_age = CONFIG_QUEUE_MAX_AGE;
 	c->queue_delay_warning = CONFIG_QUEUE_DELAY_WARNING;
+	c->dns_timeout = CONFIG_DNS_TIMEOUT;
+	snprintf(c->dns_trust_anchor, sizeof(c->dns_trust_anchor), "%s",
+	    CONFIG_DNS_TRUST_ANCHOR);
+	c->dns_ipv4 = 1;
+	c->dns_ipv6 = 1;
 }
 
 void
@@ -528,7 +557,7 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue]", name);
+		    "[smtpd] [mta] [queue] [dns]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {
@@ -762,6 +791,9 @@ config_value(struct config_parser *p, unsigned line,
 		return;
 	case CT_SOURCE:
 		config_source(p, line, v);
+		return;
+	case CT_RESOLVERS:
+		config_resolvers(p, line, v);
 		return;
 	case CT_BOOL:
 		if (config_bool(v, ip) != 0)
@@ -1085,6 +1117,103 @@ config_nets(struct config_parser *p, unsigned line, const char *v,
 		*n_r = 0;
 }
 
+/*
+ * One resolver: "192.0.2.1", "192.0.2.1:5353", "2001:db8::1" (port 53),
+ * "[2001:db8::1]:5353".  Addresses only: the resolver is what turns names
+ * into addresses.
+ */
+static int
+config_resolver_parse(const char *item, struct config_resolver *r)
+{
+	char buf[64], *host, *port = NULL, *end, *colon;
+	unsigned char addr[16];
+	unsigned long n;
+	int fam;
+
+	if (strlen(item) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", item);
+	host = buf;
+	if (buf[0] == '[') {
+		if ((end = strchr(buf, ']')) == NULL)
+			return -1;
+		*end = '\0';
+		host = buf + 1;
+		if (end[1] == ':')
+			port = end + 2;
+		else if (end[1] != '\0')
+			return -1;
+	} else if ((colon = strchr(buf, ':')) != NULL &&
+	    strchr(colon + 1, ':') == NULL) {
+		/* One colon: IPv4 and a port.  More: a bare IPv6 address. */
+		*colon = '\0';
+		port = colon + 1;
+	}
+	if (inet_pton(AF_INET, host, addr) == 1 && buf[0] != '[')
+		fam = AF_INET;
+	else if (inet_pton(AF_INET6, host, addr) == 1)
+		fam = AF_INET6;
+	else
+		return -1;
+	n = CONFIG_DNS_PORT;
+	if (port != NULL) {
+		errno = 0;
+		end = NULL;
+		if (isdigit((unsigned char)*port))
+			n = strtoul(port, &end, 10);
+		if (end == NULL || *end != '\0' || errno != 0 || n < 1 ||
+		    n > 65535)
+			return -1;
+	}
+	if (inet_ntop(fam, addr, r->addr, sizeof(r->addr)) == NULL)
+		return -1;
+	r->port = (unsigned)n;
+	return 0;
+}
+
+static void
+config_resolvers(struct config_parser *p, unsigned line, const char *v)
+{
+	struct config *c = p->c;
+	char buf[CONFIG_LINE_MAX + 1], *item, *next;
+	unsigned nerr = p->nerr;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	c->dns_nresolvers = 0;
+	if (buf[0] == '\0') {
+		config_error(p, line, "resolver needs an address, as "
+		    "127.0.0.1 or [::1]:5353; remove the line to use the "
+		    "servers of /etc/resolv.conf");
+		return;
+	}
+	for (item = buf; item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item = config_trim(item);
+		if (*item == '\0') {
+			config_error(p, line, "resolver: an empty entry in the "
+			    "list; remove the extra ','");
+			continue;
+		}
+		if (c->dns_nresolvers == CONFIG_RESOLVERS_MAX) {
+			config_error(p, line, "resolver: more than %d "
+			    "addresses", CONFIG_RESOLVERS_MAX);
+			break;
+		}
+		if (config_resolver_parse(item,
+		    &c->dns_resolvers[c->dns_nresolvers]) == -1) {
+			config_error(p, line, "resolver: '%.64s' is not an "
+			    "address; write an IP address with an optional "
+			    "port, as 127.0.0.1, 127.0.0.1:5353, ::1 or "
+			    "[::1]:5353", item);
+			continue;
+		}
+		c->dns_nresolvers++;
+	}
+	if (p->nerr != nerr)
+		c->dns_nresolvers = 0;
+}
+
 int
 config_net_match(const struct config_net *nets, size_t n, const char *ip)
 {
@@ -1155,6 +1284,12 @@ config_final(struct config_parser *p)
 		config_error(p, p->key_line[CS_QUEUE][CK_QUEUE_RETRY_MIN],
 		    "[queue] retry_min (%u s) is over retry_max (%u s)",
 		    c->queue_retry_min, c->queue_retry_max);
+	if (!c->dns_ipv4 && !c->dns_ipv6)
+		config_error(p, p->key_line[CS_DNS][CK_DNS_IPV4] >
+		    p->key_line[CS_DNS][CK_DNS_IPV6] ?
+		    p->key_line[CS_DNS][CK_DNS_IPV4] :
+		    p->key_line[CS_DNS][CK_DNS_IPV6], "[dns] ipv4 = no and "
+		    "ipv6 = no leave no address to deliver to; keep one");
 	if (c->data_dir[0] == '\0' && p->key_line[CS_TOP][CK_DATA_DIR] == 0)
 		config_error(p, 0, "data_dir is required: add a line "
 		    "data_dir = /var/lib/vellum before any [section]");

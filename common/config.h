@@ -29,6 +29,7 @@
 #define CONFIG_TLS_MAY		2
 #define CONFIG_TLS_ENCRYPT	3
 #define CONFIG_TLS_VERIFY	4
+#define CONFIG_RESOLVERS_MAX	8	/* [dns] resolver addresses */
 /*
  * [quota] full_mark: usage at or above this percentage of the byte or the
  * message quota is "full".  An account whose grace clock ran out is
@@ -42,6 +43,12 @@ struct config_net {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];	/* network, host bits cleared */
 	unsigned	prefix;		/* 0..32 or 0..128 */
+};
+
+/* One address of [dns] resolver. */
+struct config_resolver {
+	char		addr[46];	/* IPv4 or IPv6 text (INET6_ADDRSTRLEN) */
+	unsigned	port;		/* 53 unless given */
 };
 
 enum config_svc {
@@ -181,6 +188,17 @@ struct config {
 	unsigned queue_max_age;		/* max_age = 5d: then bounced */
 	unsigned queue_delay_warning;	/* delay_warning = 4h (0 off): a
 					   delay notice to the sender */
+	/* [dns]: the resolver of vellum-mta (mta/dns.h) */
+	/* resolver = 127.0.0.1:5353, [::1]:53, ::1 (none: every query goes
+	   to the servers of /etc/resolv.conf) */
+	size_t	dns_nresolvers;
+	struct config_resolver dns_resolvers[CONFIG_RESOLVERS_MAX];
+	unsigned dns_timeout;		/* timeout = 10 s for one lookup */
+	int	dns_dnssec;		/* dnssec = yes|no (no) */
+	char	dns_trust_anchor[PATH_MAX];	/* trust_anchor =
+					   /usr/share/dns/root.key */
+	int	dns_ipv4;		/* ipv4 = yes|no (yes): A lookups */
+	int	dns_ipv6;		/* ipv6 = yes|no (yes): AAAA lookups */
 };
 
 /* Fills c with the embedded default (see above). */

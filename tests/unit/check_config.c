@@ -234,6 +234,74 @@ START_TEST(test_smtpd)
 }
 END_TEST
 
+/* [dns]: the resolver of vellum-mta. */
+START_TEST(test_dns)
+{
+	struct config *c = parse_ok("data_dir = /d\n");
+	char *errs;
+
+	ck_assert_uint_eq(c->dns_nresolvers, 0);
+	ck_assert_uint_eq(c->dns_timeout, 10);
+	ck_assert_int_eq(c->dns_dnssec, 0);
+	ck_assert_str_eq(c->dns_trust_anchor, "/usr/share/dns/root.key");
+	ck_assert_int_eq(c->dns_ipv4, 1);
+	ck_assert_int_eq(c->dns_ipv6, 1);
+
+	c = parse_ok("data_dir = /d\n[dns]\n"
+	    "resolver = 127.0.0.1:5353, ::1 ,[2001:DB8::1]:54,192.0.2.1, "
+	    "[::ffff:192.0.2.2]\n"
+	    "timeout = 3\ndnssec = yes\ntrust_anchor = /etc/k\n"
+	    "ipv4 = no\nipv6 = yes\n");
+	ck_assert_uint_eq(c->dns_nresolvers, 5);
+	ck_assert_str_eq(c->dns_resolvers[0].addr, "127.0.0.1");
+	ck_assert_uint_eq(c->dns_resolvers[0].port, 5353);
+	ck_assert_str_eq(c->dns_resolvers[1].addr, "::1");
+	ck_assert_uint_eq(c->dns_resolvers[1].port, 53);
+	ck_assert_str_eq(c->dns_resolvers[2].addr, "2001:db8::1");
+	ck_assert_uint_eq(c->dns_resolvers[2].port, 54);
+	ck_assert_str_eq(c->dns_resolvers[3].addr, "192.0.2.1");
+	ck_assert_uint_eq(c->dns_resolvers[3].port, 53);
+	ck_assert_str_eq(c->dns_resolvers[4].addr, "::ffff:192.0.2.2");
+	ck_assert_uint_eq(c->dns_timeout, 3);
+	ck_assert_int_eq(c->dns_dnssec, 1);
+	ck_assert_str_eq(c->dns_trust_anchor, "/etc/k");
+	ck_assert_int_eq(c->dns_ipv4, 0);
+	ck_assert_int_eq(c->dns_ipv6, 1);
+
+	one_error("data_dir = /d\n[dns]\nresolver = ns.example.test\n", 3,
+	    "'ns.example.test' is not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = 127.0.0.1:0\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = 127.0.0.1:70000\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = [127.0.0.1]:53\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = [::1\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = [::1]x\n", 3,
+	    "not an address");
+	one_error("data_dir = /d\n[dns]\nresolver = ::1,,::2\n", 3,
+	    "empty entry");
+	one_error("data_dir = /d\n[dns]\nresolver =\n", 3,
+	    "resolver needs an address");
+	one_error("data_dir = /d\n[dns]\nresolver = 1.1.1.1,1.1.1.2,"
+	    "1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,1.1.1.7,1.1.1.8,1.1.1.9\n", 3,
+	    "more than 8 addresses");
+	one_error("data_dir = /d\n[dns]\ntimeout = 0\n", 3,
+	    "timeout = '0': write a number from 1 to 3600");
+	one_error("data_dir = /d\n[dns]\ndnssec = maybe\n", 3,
+	    "dnssec = 'maybe': write yes or no");
+	one_error("data_dir = /d\n[dns]\nipv4 = no\nipv6 = no\n", 4,
+	    "leave no address");
+	one_error("data_dir = /d\n[smtpd]\nresolver = ::1\n", 3,
+	    "resolver belongs in [dns], not in [smtpd]");
+	errs = parse_bad("data_dir = /d\n[dns]\nfoo = 1\n");
+	has_error(errs, 3, "unknown key 'foo' in [dns] (the keys there: "
+	    "resolver, timeout, dnssec, trust_anchor, ipv4, ipv6)");
+	free(errs);
+}
+END_TEST
+
 START_TEST(test_every_key)
 {
 	static const char text[] =
@@ -808,6 +876,7 @@ config_suite(void)
 	tcase_add_test(tc, test_file_defaults);
 	tcase_add_test(tc, test_every_key);
 	tcase_add_test(tc, test_smtpd);
+	tcase_add_test(tc, test_dns);
 	tcase_add_test(tc, test_auth_keys);
 	tcase_add_test(tc, test_embedded_default);
 	tcase_add_test(tc, test_svc_names);
