@@ -51,8 +51,10 @@ void	mta_reply_init(struct mta_reply_reader *);
  * caller must drop from the front of its buffer: only whole lines are
  * consumed.  Returns
  *   1  a reply is complete: rd->reply, valid until the next call;
- *   0  need more bytes (the caller keeps the unconsumed rest, adds more
- *      and calls again with all of it);
+ *   0  no complete reply in what was offered: when *consumed_r > 0 the
+ *      caller calls again with the rest it holds (the offer was cut at
+ *      MTA_REPLY_LINE_MAX + 2 bytes); when it is 0, more bytes are
+ *      needed (the caller keeps them, adds more and calls again);
  *  -1  protocol error (ERR_INVALID, err_msg() says which): a line over
  *      MTA_REPLY_LINE_MAX without its end, a line without a valid code
  *      ("NNN" alone, "NNN " or "NNN-" then text), a code that differs
