@@ -241,6 +241,8 @@ client_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	cl->err.timed_out = 1;
+	if (cl->state == ST_HANDSHAKE)
+		cl->err.tls_failed = 1;
 	client_fail(cl, 421, "4.4.2", 0, "conversation with %s timed out "
 	    "while %s%s", cl->host, cl->waiting,
 	    cl->state == ST_BODY && cl->body_queued ?
@@ -285,6 +287,11 @@ client_close(struct mta_client *cl)
 	}
 	if (cl->timer != NULL)
 		evtimer_del(cl->timer);
+	/* a DONE not yet reported: its results stand, CLOSED follows */
+	if (cl->later == LATER_DONE) {
+		event_del(cl->later_ev);
+		cl->later = LATER_NONE;
+	}
 	client_set_state(cl, ST_CLOSED);
 }
 
@@ -377,7 +384,10 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct mta_client *cl = arg;
 	unsigned long e;
+	const char *rs;
 	char buf[256];
+	SSL *ssl;
+	long v;
 	const char *stage;
 	int saved;
 
@@ -410,7 +420,13 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (cl->state == ST_HANDSHAKE) {
 		buf[0] = '\0';
 		while ((e = bufferevent_get_openssl_error(cl->bev)) != 0)
-			ERR_error_string_n(e, buf, sizeof(buf));
+			if ((rs = ERR_reason_error_string(e)) != NULL)
+				snprintf(buf, sizeof(buf), "%s", rs);
+		ssl = bufferevent_openssl_get_ssl(cl->bev);
+		if (cl->tls == MTA_TLS_VERIFY && ssl != NULL &&
+		    (v = SSL_get_verify_result(ssl)) != X509_V_OK)
+			snprintf(buf, sizeof(buf), "certificate verification "
+			    "failed: %s", X509_verify_cert_error_string(v));
 		if (buf[0] == '\0')
 			snprintf(buf, sizeof(buf), "%s", (what & BEV_EVENT_EOF) ?
 			    "the server closed the connection" :
@@ -1064,17 +1080,17 @@ mta_client_quit(struct mta_client *cl)
 		client_arm(cl, cl->t_command, "sending QUIT");
 		return;
 	}
-	/* anything else: just close, with the transaction failed */
+	/* anything else: just close; recipients without a result fail */
 	cl->err.code = 0;
-	if (cl->txn != NULL) {
+	if (cl->txn != NULL && cl->later != LATER_DONE) {
 		cl->err.code = 421;
 		snprintf(cl->err.enhanced, sizeof(cl->err.enhanced), "4.4.2");
 		snprintf(cl->err.text, sizeof(cl->err.text), "the connection "
 		    "with %s was closed before the transaction ended",
 		    cl->host);
 		client_fail_rcpts(cl);
-		cl->txn = NULL;
 	}
+	cl->txn = NULL;
 	client_close(cl);
 	client_later(cl, LATER_CLOSED);
 }

@@ -113,7 +113,8 @@ class ScriptServer:
     def __init__(self, host="127.0.0.1", ext=("PIPELINING", "8BITMIME"),
                  greeting="220 %s ESMTP test" % NAME, replies=None,
                  rcpt=None, hold=False, lockstep=False, send=None,
-                 hang=False, data354_always=False):
+                 hang=False, data354_always=False, tls=None, inject=b"",
+                 stall_data=False):
         fam = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.sock = socket.socket(fam, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -129,6 +130,12 @@ class ScriptServer:
         self.sendfn = send
         self.hang = hang
         self.data354_always = data354_always
+        self.tls = tls
+        self.inject = inject
+        self.stall_data = stall_data
+        self.release = threading.Event()
+        self.peers = []
+        self.tls_done = False
         self.lines = []
         self.bodies = []
         self.violations = []
@@ -139,6 +146,7 @@ class ScriptServer:
 
     def close(self):
         self.stop = True
+        self.release.set()
         try:
             self.sock.close()
         except OSError:
@@ -151,10 +159,11 @@ class ScriptServer:
                 r, _, _ = select.select([self.sock], [], [], 0.2)
                 if not r:
                     continue
-                c, _ = self.sock.accept()
+                c, peer = self.sock.accept()
             except OSError:
                 return
             self.conns += 1
+            self.peers.append(peer[0])
             try:
                 self.serve(c)
             except OSError:
@@ -236,6 +245,14 @@ class ScriptServer:
                     rep = self.replies.get("DATA", "354 go ahead") + "\r\n"
                 else:
                     rep = "554 5.5.1 no valid recipients\r\n"
+            elif verb == "STARTTLS" and self.tls:
+                # the reply and, in the same write, injected plaintext
+                c.sendall(b"220 2.0.0 go ahead\r\n" + self.inject)
+                c = self.tls.wrap_socket(c, server_side=True)
+                c.settimeout(30)
+                self.tls_done = True
+                buf = [b""]
+                continue
             elif verb == "STARTTLS":
                 rep = "454 4.7.0 TLS not available\r\n"
             else:
@@ -247,6 +264,11 @@ class ScriptServer:
                 self.out(c, h)
             held = []
             self.out(c, rep)
+            if verb == "DATA" and rep.startswith("354") and \
+                    self.stall_data:
+                # read nothing more: the client's writes back up
+                self.release.wait(60)
+                return
             if verb == "DATA" and rep.startswith("354"):
                 body = b""
                 while True:
@@ -396,6 +418,8 @@ def test_starttls():
         check(not r.ready and r.flag("tls_failed") == "1" and
               r.flag("enhanced") == "4.7.5" and
               "TLS is required" in r.closed[0] and
+              "certificate verification failed: self-signed" in
+              r.closed[0] and
               r.rcpts == {}, "tls=verify: an untrusted certificate "
               "closes with 4.7.5, nothing sent", r.out)
         # VERIFY with the CA but another name
@@ -406,7 +430,8 @@ def test_starttls():
         p = subprocess.run(args, capture_output=True, text=True,
                            timeout=60)
         check("READY" not in p.stdout and "tls_failed=1" in p.stdout and
-              "code=421" in p.stdout, "tls=verify: a name mismatch "
+              "code=421" in p.stdout and "hostname mismatch" in p.stdout,
+              "tls=verify: a name mismatch "
               "closes", p.stdout)
         check(len(h.envelopes) == n, "nothing delivered without "
               "verification", h.envelopes)
@@ -740,6 +765,50 @@ def test_connect_refused():
               "port", r.out)
 
 
+def test_starttls_injection():
+    """Plaintext the server (or a man in the middle) sends after the 220
+    to STARTTLS is dropped, not fed to TLS nor read as a reply."""
+    crt, key = make_cert(NAME)
+    s = ScriptServer(ext=("PIPELINING", "STARTTLS"), tls=tls_ctx(crt, key),
+                     inject=b"250-injected\r\n250 more\r\n")
+    try:
+        r = run("127.0.0.1", s.port, ["a@example.org"], ["-t", "encrypt"])
+    finally:
+        s.close()
+    check(s.tls_done and r.ready and "tls=1" in r.ready[0] and
+          r.rcpts["a@example.org"]["code"] == 250 and
+          s.lines.count("EHLO client.example.test") == 2,
+          "TLS, EHLO again, then the message", (r.out, s.lines))
+
+
+def test_source_address():
+    s = ScriptServer()
+    try:
+        r = run("127.0.0.1", s.port, ["a@example.org"], ["-S", "127.0.0.2"])
+    finally:
+        s.close()
+    check(r.rcpts["a@example.org"]["code"] == 250 and
+          s.peers == ["127.0.0.2"], "the connection came from the source "
+          "address", (r.out, s.peers))
+
+
+def test_data_stall():
+    """A server that stops reading during the data: the client gives up
+    after the data block timeout, the recipient gets a 4xx."""
+    s = ScriptServer(stall_data=True)
+    msg = b"Subject: big\n\n" + (b"x" * 998 + b"\n") * 32000
+    try:
+        r = run("127.0.0.1", s.port, ["a@example.org"], ["-T", "2"],
+                msg=msg)
+    finally:
+        s.close()
+    check(r.flag("timed_out") == "1" and
+          r.rcpts["a@example.org"]["code"] == 421 and
+          "timed out while sending message body" in
+          r.rcpts["a@example.org"]["text"], "a stalled data transfer times "
+          "out", r.out)
+
+
 def test_lost_connection():
     """The server closes after DATA's 354: the accepted recipient gets a
     4xx "lost connection"."""
@@ -790,6 +859,9 @@ def main():
             ("long reply line", test_long_reply_line),
             ("connect refused", test_connect_refused),
             ("lost connection", test_lost_connection),
+            ("starttls injection", test_starttls_injection),
+            ("source address", test_source_address),
+            ("data stall", test_data_stall),
         ]
         only = os.environ.get("MTA_CLIENT_ONLY")
         for name, fn in tests:
