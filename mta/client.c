@@ -320,7 +320,12 @@ client_set_rcpt(struct mta_client_rcpt *r, int code, const char *enh,
     const char *text, int remote, const char *stage)
 {
 	r->code = code;
-	snprintf(r->enhanced, sizeof(r->enhanced), "%s", enh);
+	/* RFC 3464 needs a status: "c.0.0" when the server gave none */
+	if (enh[0] != '\0')
+		snprintf(r->enhanced, sizeof(r->enhanced), "%s", enh);
+	else
+		snprintf(r->enhanced, sizeof(r->enhanced), "%d.0.0",
+		    code / 100);
 	snprintf(r->reply, sizeof(r->reply), "%.*s",
 	    (int)sizeof(r->reply) - 1, text);
 	r->remote = remote;

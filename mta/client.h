@@ -129,7 +129,9 @@ struct mta_client_rcpt {
 	unsigned	 notify;	/* MTA_NOTIFY_* bits, 0: not given */
 	/* out: set when the transaction ends (DONE or CLOSED) */
 	int		 code;		/* 250, 550, 451, ...; 0: not set */
-	char		 enhanced[MTA_REPLY_ENH_MAX];	/* "5.1.1" or "" */
+	/* RFC 3463 status: the server's, or "c.0.0" from the code's first
+	   digit when it gave none ("2.0.0" for a 250 without one) */
+	char		 enhanced[MTA_REPLY_ENH_MAX];
 	/* the remote's reply text (lines joined with "\n") when remote is
 	   1, else the client's own explanation in words */
 	char		 reply[MTA_REPLY_MAX];
@@ -210,8 +212,10 @@ int	mta_client_new(struct event_base *, const struct mta_client_cfg *,
  */
 int	mta_client_send(struct mta_client *, struct mta_client_txn *);
 
-/* QUIT politely (only after READY or DONE; else it just closes), then
-   CLOSED with error code 0. */
+/* After READY or DONE: QUIT politely, then CLOSED with error code 0.
+   At any other time it just closes: CLOSED (never inside this call) with
+   code 0, or 421 4.4.2 given to every recipient of a transaction in
+   flight that has no result yet. */
 void	mta_client_quit(struct mta_client *);
 
 /* Closes without any further callback and frees; safe inside the
