@@ -201,8 +201,9 @@ struct mta_client_error {
  * later (never inside this call).  Returns 0 with *r set, -1 (ERR_INVALID:
  * a bad cfg; ERR_TEMP: no socket) without a client.
  */
-int	mta_client_new(struct event_base *, const struct mta_client_cfg *,
-	    mta_client_cb *, void *arg, struct mta_client **r);
+int	mta_client_new(struct event_base *base,
+	    const struct mta_client_cfg *cfg, mta_client_cb *cb, void *arg,
+	    struct mta_client **r);
 
 /*
  * Starts a transaction; only after READY or DONE (else -1, ERR_INVALID).
