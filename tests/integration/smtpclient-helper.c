@@ -13,6 +13,8 @@
  *   -k N       send the transaction N times over the connection (reuse)
  *   -8         the message is 8-bit;  -U  it needs SMTPUTF8
  *   -e ENVID   -r full|hdrs   -N notify-bits   -o ORCPT (every rcpt)
+ *   -F         free the client inside the DONE callback (prints FREED,
+ *              no CLOSED)
  * Prints one line per event and per recipient result:
  *   READY tls=0|1 esmtp= pipelining= size= 8bitmime= smtputf8= dsn= auth=
  *   RCPT <addr> <code> <enhanced|-> remote=0|1 stage=<stage|-> <reply>
@@ -49,6 +51,7 @@ struct helper {
 	int			 left;		/* transactions to send */
 	int			 ready;		/* READY seen */
 	int			 inflight;	/* a transaction was sent */
+	int			 free_on_done;	/* -F */
 	int			 bad;		/* contract broken */
 };
 
@@ -119,6 +122,14 @@ helper_cb(struct mta_client *cl, enum mta_client_event ev, void *arg)
 		h->inflight = 0;
 		helper_results(h);
 		printf("DONE\n");
+		if (h->free_on_done) {
+			/* inside the callback, with the reply loop running */
+			printf("FREED\n");
+			fflush(stdout);
+			mta_client_free(&h->cl);
+			event_base_loopexit(h->base, NULL);
+			return;
+		}
 		break;
 	case MTA_CLIENT_CLOSED:
 		if (h->inflight)
@@ -243,7 +254,7 @@ main(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.helo = "client.example.test";
 	log_init("smtpclient-helper", 0, getenv("HELPER_DEBUG") != NULL);
-	while ((c = getopt(argc, argv, "n:t:c:a:p:T:S:m:k:8Ue:r:N:o:")) != -1)
+	while ((c = getopt(argc, argv, "n:t:c:a:p:T:S:m:k:8Ue:r:N:o:F")) != -1)
 		switch (c) {
 		case 'n':
 			cfg.server_name = optarg;
@@ -296,6 +307,9 @@ main(int argc, char **argv)
 		case 'o':
 			orcpt = optarg;
 			break;
+		case 'F':
+			h.free_on_done = 1;
+			break;
 		default:
 			return 1;
 		}
@@ -337,7 +351,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	event_base_dispatch(h.base);
-	if (h.cl != NULL) {
+	if (h.cl != NULL && !h.free_on_done) {
 		printf("NO-CLOSED\n");
 		h.bad = 1;
 		mta_client_free(&h.cl);

@@ -809,6 +809,24 @@ def test_data_stall():
           "out", r.out)
 
 
+def test_free_in_callback():
+    """The scheduler may free a client inside its DONE callback: no
+    further callback, no crash, the connection just goes away."""
+    s = ScriptServer()
+    path = os.path.join(TMP, "msg")
+    with open(path, "wb") as f:
+        f.write(MSG)
+    try:
+        p = subprocess.run([HELPER, "-F", "-m", path, "127.0.0.1",
+                            str(s.port), "s@example.test", "a@example.org"],
+                           capture_output=True, text=True, timeout=60)
+    finally:
+        s.close()
+    check(p.returncode == 0 and p.stdout.endswith("DONE\nFREED\n") and
+          "CLOSED" not in p.stdout, "freed inside DONE, nothing after",
+          (p.returncode, p.stdout, p.stderr[-2000:]))
+
+
 def test_lost_connection():
     """The server closes after DATA's 354: the accepted recipient gets a
     4xx "lost connection"."""
@@ -862,6 +880,7 @@ def main():
             ("starttls injection", test_starttls_injection),
             ("source address", test_source_address),
             ("data stall", test_data_stall),
+            ("free in callback", test_free_in_callback),
         ]
         only = os.environ.get("MTA_CLIENT_ONLY")
         for name, fn in tests:
