@@ -30,7 +30,13 @@
  * - The message is written CRLF and dot-stuffed, chunk by chunk as the
  *   socket drains, straight from txn->data (never copied whole).
  * - Timeouts (RFC 5321 4.5.3.2) from the cfg for every wait; a timeout
- *   or a reply over the reader's limits closes with a 4xx error.
+ *   or a reply over the reader's limits closes with a 4xx error.  A
+ *   server that trickles a reply does not extend the wait.
+ * - Whatever the server sent after its 220 to STARTTLS is discarded
+ *   (response injection); after TLS, EHLO again.
+ * - A recipient's result, once set (a RCPT refusal, the final reply), is
+ *   kept when the connection fails later; only recipients without one get
+ *   the connection's error.
  *
  * Results use SMTP codes: a recipient's code is the server's reply to it
  * (RCPT, or the final reply after the data for an accepted one), or one
