@@ -47,6 +47,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_QUEUE] = "queue",
 	[DB_ACCESS] = "access",
 	[DB_AUTHFAIL] = "authfail",
+	[DB_TRANSPORTS] = "transports",
 };
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
@@ -154,6 +155,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			/* Added later: a store that has none has no entry. */
 			if (rc == MDB_NOTFOUND && i == DB_AUTHFAIL) {
 				st->no_authfail = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
+				st->no_transports = 1;
 				continue;
 			}
 			if (rc != 0) {
