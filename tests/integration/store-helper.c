@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/check.h"
 #include "store/lock.h"
@@ -104,9 +105,10 @@ slurp(const char *path, size_t *len_r)
 	if ((fp = fopen(path, "rb")) == NULL)
 		return NULL;
 	for (;;) {
-		if (*len_r == cap && (buf = realloc(buf, cap = cap * 2 +
-		    65536)) == NULL)
-			break;
+		if (*len_r == cap) {
+			cap = cap * 2 + 65536;
+			buf = xreallocarray(buf, cap, 1);
+		}
 		if ((n = fread(buf + *len_r, 1, cap - *len_r, fp)) == 0)
 			break;
 		*len_r += n;
