@@ -210,7 +210,8 @@ store_nexthop_parse(const char *nexthop, struct store_nexthop *r)
 		end = nexthop + strlen(nexthop);
 	else if (strchr(end + 1, ':') != NULL)
 		return err_set(ERR_INVALID, "nexthop '%s': write an IPv6 "
-		    "address as [IPv6:ADDRESS]:PORT", nexthop);
+		    "address as [IPv6:%s] or [IPv6:%s]:PORT", nexthop, nexthop,
+		    nexthop);
 	if (nexthop_host(nexthop, nexthop, (size_t)(end - nexthop), r) == -1)
 		return -1;
 	return nexthop_port(nexthop, end, &r->port);
