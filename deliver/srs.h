@@ -7,12 +7,14 @@
  *   SRS0=HHHH=TT=orig.domain=local@forwarder
  * TT is today (days since the epoch) mod 1024 in two base32 characters
  * (RFC 4648 alphabet); HHHH the first 4 characters of the base64 of
- * HMAC-SHA1(secret, TT || orig.domain || local), each field case-folded
- * to lower case first, so a hop that changes case keeps it valid.  An
+ * HMAC-SHA1(secret, "TT=orig.domain=local") case-folded to lower case
+ * first, so a hop that changes case keeps it valid (the "=" between the
+ * fields keeps one hash from fitting another split of the same bytes).  An
  * address that is already SRS0 becomes SRS1 (the first forwarder is kept,
  * the chain does not grow):
  *   SRS1=HHHH=first.forwarder==HHHH=TT=orig.domain=local@forwarder
- * its hash over first.forwarder || "=HHHH=TT=orig.domain=local" (folded).
+ * its hash over "first.forwarder" "=" "=HHHH=TT=orig.domain=local"
+ * (folded; the tail as it came, from the separator after "SRS0").
  * An SRS1 address forwarded again keeps its first forwarder and tail.
  *
  * Reversing checks the hash case-insensitively (as the paper says: some

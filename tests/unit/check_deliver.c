@@ -28,7 +28,8 @@
 
 static char *dir;
 static struct store *st;
-static const struct deliver_config dcf = { 5, "mx.example.test" };
+static struct deliver_config dcf = { .quota_grace_days = 5,
+    .hostname = "mx.example.test" };
 static time_t fake_now;
 
 static const char msg[] = "From: sender@remote.test\r\n"
