@@ -58,6 +58,8 @@
 #define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
 #define CONFIG_SMTPD_MEMORY_LIMIT	(512U * 1024 * 1024)
 #define CONFIG_SMTPD_SPOOL_THRESHOLD	(1024U * 1024)
+#define CONFIG_SRS_ENABLED		1
+#define CONFIG_SRS_MAX_AGE		21
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 
 /*
@@ -88,6 +90,7 @@ enum {
 	CS_FS,
 	CS_QUOTA,
 	CS_SMTPD,
+	CS_SRS,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -95,7 +98,7 @@ enum {
 
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
-	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd",
+	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "srs",
 };
 
 enum config_type {
@@ -152,6 +155,9 @@ enum {
 	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
+	CK_SRS_ENABLED,
+	CK_SRS_MAX_AGE,
+	CK_SRS_SECRET_FILE,
 	CK_COUNT
 };
 
@@ -243,6 +249,12 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_UINT,
 	    CK_UINT(smtpd_spool_threshold, 0, 1073741824, "bytes") },
+	[CK_SRS_ENABLED] = { CS_SRS, "enabled", CT_BOOL,
+	    CK_INT(srs_enabled) },
+	[CK_SRS_MAX_AGE] = { CS_SRS, "max_age", CT_UINT,
+	    CK_UINT(srs_max_age, 1, 1000, "days") },
+	[CK_SRS_SECRET_FILE] = { CS_SRS, "secret_file", CT_PATH,
+	    CK_STR(srs_secret_file) },
 };
 
 
@@ -334,6 +346,8 @@ config_file_defaults(struct config *c)
 	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
 	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
 	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
+	c->srs_enabled = CONFIG_SRS_ENABLED;
+	c->srs_max_age = CONFIG_SRS_MAX_AGE;
 }
 
 void
@@ -434,7 +448,7 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd]", name);
+		    "[smtpd] [srs]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {

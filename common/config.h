@@ -133,6 +133,14 @@ struct config {
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];
+	/* [srs]: the Sender Rewriting Scheme for forwarded mail */
+	int	srs_enabled;		/* enabled = yes: forwards are sent
+					   with the sender rewritten */
+	unsigned srs_max_age;		/* max_age = 21 days an SRS address
+					   stays valid for bounces (1-1000) */
+	char	srs_secret_file[PATH_MAX]; /* secret_file = (none): the key
+					   is then 32 random bytes kept in
+					   the store */
 };
 
 /* Fills c with the embedded default (see above). */
