@@ -119,9 +119,11 @@ struct deliver_job {
 	int			 all_or_nothing; /* SMTP yes, LMTP no */
 	/*
 	 * The queue entries made for its external recipients: queue_id (0:
-	 * a new one) names the first; forwards whose sender SRS rewrites
-	 * differently (one per forwarding domain) get entries of their own
-	 * with new ids.  The same id is in smtpd's "queued as" and Received.
+	 * a new one, written back here) names the first; forwards whose
+	 * sender SRS rewrites differently (one per forwarding domain) get
+	 * entries of their own with new ids.  The same id is in smtpd's
+	 * "queued as" and Received.  (store_queue_add() takes the next free
+	 * id should it be taken.)
 	 */
 	uint64_t		 queue_id;
 	const char		*envid;		/* MAIL ENVID= or NULL */
