@@ -71,6 +71,8 @@
 #define CONFIG_QUEUE_RETRY_MAX		3600
 #define CONFIG_QUEUE_MAX_AGE		(5 * 86400)
 #define CONFIG_QUEUE_DELAY_WARNING	(4 * 3600)
+#define CONFIG_SRS_ENABLED		1
+#define CONFIG_SRS_MAX_AGE		21
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 #define CONFIG_DNS_TIMEOUT		10
 #define CONFIG_DNS_PORT			53
@@ -109,6 +111,7 @@ enum {
 	CS_MTA,
 	CS_QUEUE,
 	CS_DNS,
+	CS_SRS,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -116,7 +119,8 @@ enum {
 
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
-	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue", "dns",
+	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
+	"dns", "srs",
 };
 
 enum config_type {
@@ -204,6 +208,9 @@ enum {
 	CK_DNS_TRUST_ANCHOR,
 	CK_DNS_IPV4,
 	CK_DNS_IPV6,
+	CK_SRS_ENABLED,
+	CK_SRS_MAX_AGE,
+	CK_SRS_SECRET_FILE,
 	CK_COUNT
 };
 
@@ -342,6 +349,12 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_STR(dns_trust_anchor) },
 	[CK_DNS_IPV4] = { CS_DNS, "ipv4", CT_BOOL, CK_INT(dns_ipv4) },
 	[CK_DNS_IPV6] = { CS_DNS, "ipv6", CT_BOOL, CK_INT(dns_ipv6) },
+	[CK_SRS_ENABLED] = { CS_SRS, "enabled", CT_BOOL,
+	    CK_INT(srs_enabled) },
+	[CK_SRS_MAX_AGE] = { CS_SRS, "max_age", CT_UINT,
+	    CK_UINT(srs_max_age, 1, 1000, "days") },
+	[CK_SRS_SECRET_FILE] = { CS_SRS, "secret_file", CT_PATH,
+	    CK_STR(srs_secret_file) },
 };
 
 
@@ -457,6 +470,8 @@ config_file_defaults(struct config *c)
 	    CONFIG_DNS_TRUST_ANCHOR);
 	c->dns_ipv4 = 1;
 	c->dns_ipv6 = 1;
+	c->srs_enabled = CONFIG_SRS_ENABLED;
+	c->srs_max_age = CONFIG_SRS_MAX_AGE;
 }
 
 void
@@ -557,7 +572,7 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue] [dns]", name);
+		    "[smtpd] [mta] [queue] [dns] [srs]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {

@@ -199,6 +199,14 @@ struct config {
 					   /usr/share/dns/root.key */
 	int	dns_ipv4;		/* ipv4 = yes|no (yes): A lookups */
 	int	dns_ipv6;		/* ipv6 = yes|no (yes): AAAA lookups */
+	/* [srs]: the Sender Rewriting Scheme for forwarded mail */
+	int	srs_enabled;		/* enabled = yes: forwards are sent
+					   with the sender rewritten */
+	unsigned srs_max_age;		/* max_age = 21 days an SRS address
+					   stays valid for bounces (1-1000) */
+	char	srs_secret_file[PATH_MAX]; /* secret_file = (none): the key
+					   is then 32 random bytes kept in
+					   the store */
 };
 
 /* Fills c with the embedded default (see above). */

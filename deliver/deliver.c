@@ -9,6 +9,7 @@
  * message once; a prefix per recipient), and inside it only checks,
  * links and counts.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,9 @@
 #include "store/queue.h"
 #include "store/store.h"
 #include "store/user.h"
+#include "dsn.h"
+#include "srs.h"
+#include "store/secret.h"
 
 #define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
 				"User unknown in virtual mailbox table"
@@ -48,6 +52,8 @@ struct resolve {
 	uint64_t			 size;
 	uint32_t			 full[DELIVER_TARGETS_MAX];
 	size_t				 nfull;
+	/* an SRS address of ours that did not reverse: why */
+	char				 srs_bad[DELIVER_TEXT_MAX];
 };
 
 static void
@@ -206,6 +212,36 @@ fail:
 	return -1;
 }
 
+/*
+ * An SRS address at one of our domains (a bounce of mail we forwarded):
+ * the address it reverses to is the target, external as a forward, or
+ * expanded when it is local.  1 found, 0 refused (rs->srs_bad says why),
+ * -1 error.
+ */
+static int
+resolve_srs(struct store_txn *t, struct resolve *rs)
+{
+	char orig[SRS_ADDR_MAX + 1], norm[DELIVER_ADDR_MAX + 1];
+	struct store_domain d;
+	int rc;
+
+	rc = srs_reverse(rs->cf->srs_secret, rs->cf->srs_secret_len,
+	    rs->addr, (int64_t)store_now(), rs->cf->srs_max_age != 0 ?
+	    rs->cf->srs_max_age : SRS_MAX_AGE, orig, sizeof(orig));
+	if (rc == -1 && err_class() == ERR_TEMP)
+		return -1;
+	if (rc == -1 || store_address_normalize(orig, norm, 0) == -1) {
+		snprintf(rs->srs_bad, sizeof(rs->srs_bad), "%s", rc == -1 ?
+		    err_msg() : "SRS address of a malformed address");
+		return 0;
+	}
+	if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) == -1)
+		return -1;
+	if (rc == 1)
+		return expand(t, rs, norm, 1);
+	return target_add(rs->r, 0, orig) == -1 ? -1 : 1;
+}
+
 static int
 resolve_txn(struct store_txn *t, void *ctx)
 {
@@ -224,6 +260,9 @@ resolve_txn(struct store_txn *t, void *ctx)
 		return 0;
 	}
 	rs->r->kind = DELIVER_LOCAL;
+	rs->srs_bad[0] = '\0';
+	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
+		return resolve_srs(t, rs);
 	return expand(t, rs, rs->r->addr, 0);
 }
 
@@ -297,6 +336,7 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	}
 	memset(&rs, 0, sizeof(rs));
 	rs.cf = cf;
+	rs.addr = addr;
 	rs.r = r;
 	rs.size = size;
 	rc = store_read(st, resolve_txn, &rs);
@@ -321,6 +361,9 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	deliver_rcpt_clear(r);
 	if (rs.nfull > 0)
 		rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
+	else if (rs.srs_bad[0] != '\0')
+		rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address rejected: %s",
+		    r->addr, rs.srs_bad);
 	else if (rs.loop && rc == 0)
 		rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
 		    r->addr);
@@ -414,6 +457,20 @@ struct dtarget {
 	int			 result;	/* 1 stored, -1 full, 0 not */
 };
 
+/* An external address to queue: a forward or a relayed recipient. */
+struct dext {
+	const char	*addr;
+	size_t		 sender;	/* index in djob.senders */
+	uint8_t		 notify;
+	char		 orcpt[DELIVER_ORCPT_MAX + 1];
+};
+
+/* An envelope sender of the job's queue entries (SRS gives several). */
+struct dsender {
+	char		addr[STORE_ADDRESS_MAX + 1];
+	uint64_t	id;		/* queue id asked for */
+};
+
 /* A recipient that reaches a user another recipient already reaches. */
 struct ddup {
 	size_t	rcpt;		/* index in the job's recipients */
@@ -425,8 +482,11 @@ struct djob {
 	struct store_prepared	*base;
 	struct dtarget		*targets;
 	size_t			 ntargets;
-	const char		**ext;		/* forwards + relayed rcpts */
+	struct dext		*ext;		/* forwards + relayed rcpts */
 	size_t			 next;
+	struct dsender		*senders;	/* one queue entry each */
+	size_t			 nsenders;
+	int			 sender_local;	/* -1 not known yet */
 	struct ddup		*dups;		/* one copy per user */
 	size_t			 ndups;
 	char			**locks;
@@ -470,47 +530,180 @@ djob_free(struct djob *d)
 	free(d->locks);
 	free(d->targets);
 	free(d->ext);
+	free(d->senders);
 	free(d->dups);
 }
 
-/* Adds an external address to queue, once. */
-static void
-djob_ext(struct djob *d, const char *addr)
+/* The index of an envelope sender of the job's entries, added. */
+static size_t
+djob_sender(struct djob *d, const char *sender)
 {
 	size_t i;
 
-	for (i = 0; i < d->next; i++)
-		if (strcmp(d->ext[i], addr) == 0)
-			return;
-	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
-	d->ext[d->next++] = addr;
+	for (i = 0; i < d->nsenders; i++)
+		if (strcmp(d->senders[i].addr, sender) == 0)
+			return i;
+	d->senders = xreallocarray(d->senders, d->nsenders + 1,
+	    sizeof(*d->senders));
+	snprintf(d->senders[i].addr, sizeof(d->senders[i].addr), "%s",
+	    sender);
+	/* the first keeps the job's id (smtpd's "queued as") */
+	d->senders[i].id = i == 0 && d->job->queue_id != 0 ?
+	    d->job->queue_id : store_queue_id_new();
+	if (i == 0)
+		d->job->queue_id = d->senders[i].id;
+	return d->nsenders++;
 }
 
-/* Queues the message for the external addresses (forwards, relays). */
+/* xtext (RFC 3461 4) of s into out; 0, or -1 when it does not fit. */
+static int
+xtext_encode(const char *s, char *out, size_t size)
+{
+	size_t n = 0;
+	unsigned char c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (n + 4 > size)
+			return -1;
+		if (c < '!' || c > '~' || c == '+' || c == '=')
+			n += (size_t)snprintf(out + n, size - n, "+%02X", c);
+		else
+			out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return 0;
+}
+
+/*
+ * Adds an external address to queue under sender, once per sender.  r is
+ * the recipient it came from: its NOTIFY and ORCPT go along (a forward
+ * without ORCPT gets the address it was sent to, RFC 3461 5.2.1 (d)).
+ */
+static void
+djob_ext(struct djob *d, const char *addr, const char *sender,
+    const struct deliver_rcpt *r)
+{
+	struct dext *x;
+	size_t i, si = djob_sender(d, sender);
+
+	for (i = 0; i < d->next; i++)
+		if (d->ext[i].sender == si && strcmp(d->ext[i].addr, addr) == 0)
+			return;
+	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
+	x = &d->ext[d->next++];
+	memset(x, 0, sizeof(*x));
+	x->addr = addr;
+	x->sender = si;
+	x->notify = r->notify;
+	if (r->orcpt[0] != '\0')
+		snprintf(x->orcpt, sizeof(x->orcpt), "%s", r->orcpt);
+	else if (r->kind == DELIVER_LOCAL) {
+		memcpy(x->orcpt, "rfc822;", 7);
+		if (xtext_encode(r->addr, x->orcpt + 7,
+		    sizeof(x->orcpt) - 7) == -1)
+			x->orcpt[0] = '\0';	/* too long: none */
+	}
+}
+
+/* Queues the message for the external addresses, one entry per sender. */
 static int
 djob_queue(struct store_txn *t, struct djob *d)
 {
 	struct store_queue_entry e;
-	size_t i;
+	const char *envid = d->job->envid != NULL ? d->job->envid : "";
+	size_t i, s, n;
 	int rc;
 
-	memset(&e, 0, sizeof(e));
-	if (strlen(d->job->sender) >= sizeof(e.sender))
-		return err_set(ERR_INVALID, "sender address too long");
-	strcpy(e.sender, d->job->sender);
-	e.nrcpts = d->next;
-	e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
-	for (i = 0; i < d->next; i++) {
-		if (strlen(d->ext[i]) >= sizeof(e.rcpts[i].addr)) {
-			store_queue_entry_clear(&e);
-			return err_set(ERR_INVALID, "recipient address too "
-			    "long");
+	for (s = 0; s < d->nsenders; s++) {
+		memset(&e, 0, sizeof(e));
+		e.id = d->senders[s].id;
+		snprintf(e.sender, sizeof(e.sender), "%s", d->senders[s].addr);
+		if (strlen(envid) >= sizeof(e.envid))
+			return err_set(ERR_INVALID, "ENVID too long");
+		strcpy(e.envid, envid);
+		e.ret = (enum store_queue_ret)d->job->ret;
+		e.flags = d->job->qflags;
+		e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
+		for (i = n = 0; i < d->next; i++) {
+			struct store_queue_rcpt *qr = &e.rcpts[n];
+
+			if (d->ext[i].sender != s)
+				continue;
+			if (strlen(d->ext[i].addr) >= sizeof(qr->addr)) {
+				store_queue_entry_clear(&e);
+				return err_set(ERR_INVALID, "recipient address "
+				    "too long");
+			}
+			strcpy(qr->addr, d->ext[i].addr);
+			snprintf(qr->orcpt, sizeof(qr->orcpt), "%s",
+			    d->ext[i].orcpt);
+			qr->notify = d->ext[i].notify;
+			n++;
 		}
-		strcpy(e.rcpts[i].addr, d->ext[i]);
+		e.nrcpts = n;
+		rc = n > 0 ? store_queue_add(t, &e, d->base, NULL) : 1;
+		store_queue_entry_clear(&e);
+		if (rc == -1)
+			return -1;
 	}
-	rc = store_queue_add(t, &e, d->base, NULL);
-	store_queue_entry_clear(&e);
-	return rc;
+	return 0;
+}
+
+struct domain_q {
+	const char	*domain;
+	int		 local;
+};
+
+static int
+domain_local_txn(struct store_txn *t, void *ctx)
+{
+	struct domain_q *q = ctx;
+	struct store_domain dm;
+	int rc;
+
+	if ((rc = store_domain_get(t, q->domain, &dm)) == -1)
+		return -1;
+	q->local = rc == 1;
+	return 0;
+}
+
+/*
+ * The envelope sender of a forward made for r: the job's sender
+ * rewritten by SRS for r's (local) domain, or as it is when SRS is off,
+ * the sender is <> or in a local domain, or rewriting fails (logged).
+ * buf holds the result.  -1 on a store error.
+ */
+static int
+djob_fwd_sender(struct store *st, const struct deliver_config *cf,
+    struct djob *d, const struct deliver_rcpt *r, char *buf, size_t size)
+{
+	const char *sender = d->job->sender, *at = strrchr(sender, '@');
+	struct domain_q q;
+	char norm[DELIVER_ADDR_MAX + 1];
+
+	snprintf(buf, size, "%s", sender);
+	if (cf == NULL || !cf->srs_enabled || cf->srs_secret_len == 0 ||
+	    sender[0] == '\0' || at == NULL)
+		return 0;
+	if (d->sender_local == -1) {
+		q.local = 0;
+		q.domain = at + 1;
+		if (store_address_normalize(sender, norm, 0) == 0 &&
+		    strrchr(norm, '@') != NULL)
+			q.domain = strrchr(norm, '@') + 1;
+		if (store_read(st, domain_local_txn, &q) == -1)
+			return -1;
+		d->sender_local = q.local;
+	}
+	if (d->sender_local)
+		return 0;
+	if (srs_forward(cf->srs_secret, cf->srs_secret_len, sender,
+	    strrchr(r->addr, '@') + 1, (int64_t)store_now(), buf, size) == -1) {
+		log_warnx("SRS: %s: sender <%s> kept", err_msg(), sender);
+		snprintf(buf, size, "%s", sender);
+	}
+	return 0;
 }
 
 /* A recipient's result from one of its targets: stored wins. */
@@ -525,8 +718,10 @@ got_merge(int *got, int result)
 
 /* Everything outside the transaction: filters, hashing, compression. */
 static int
-djob_prepare(struct store *st, struct djob *d)
+djob_prepare(struct store *st, const struct deliver_config *cf,
+    struct djob *d)
 {
+	char fwd[STORE_ADDRESS_MAX + 1];
 	struct deliver_job *job = d->job;
 	struct deliver_rcpt *r;
 	struct dtarget *dt;
@@ -541,12 +736,15 @@ djob_prepare(struct store *st, struct djob *d)
 		if (!rcpt_wanted(r))
 			continue;
 		if (r->kind == DELIVER_NOTLOCAL) {
-			djob_ext(d, r->addr);
+			djob_ext(d, r->addr, job->sender, r);
 			continue;
 		}
 		for (j = 0; j < r->ntargets; j++) {
 			if (r->targets[j].user_id == 0) {
-				djob_ext(d, r->targets[j].addr);
+				if (djob_fwd_sender(st, cf, d, r, fwd,
+				    sizeof(fwd)) == -1)
+					return -1;
+				djob_ext(d, r->targets[j].addr, fwd, r);
 				continue;
 			}
 			/*
@@ -804,13 +1002,13 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 	size_t i, j, ready = 0;
 	int rc = 0;
 
-	(void)cf;
 	run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*run.jobs));
 	run.njobs = n;
 	for (i = 0; i < n; i++) {
 		struct djob *d = &run.jobs[i];
 
 		d->job = jobs[i];
+		d->sender_local = -1;
 		d->job->busy = 0;
 		d->job->delivered = 0;
 		if ((rc = djob_lock(st, d)) == 0) {
@@ -820,7 +1018,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 			d->nlocks = 0;
 			continue;
 		}
-		if (rc == -1 || djob_prepare(st, d) == -1) {
+		if (rc == -1 || djob_prepare(st, cf, d) == -1) {
 			/* Nothing stored: every recipient gets the reason. */
 			int big = err_class() == ERR_TOOBIG;
 
@@ -869,5 +1067,142 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		djob_free(d);
 	}
 	free(run.jobs);
+	return rc;
+}
+
+/* SRS and notices ----------------------------------------------------- */
+
+int
+deliver_srs_load(struct store *st, struct deliver_config *cf,
+    const char *secret_file)
+{
+	unsigned char buf[DELIVER_SECRET_MAX];
+	size_t n;
+	FILE *f;
+
+	if (secret_file == NULL || secret_file[0] == '\0') {
+		if (store_secret_get(st, "srs", cf->srs_secret,
+		    SRS_SECRET_LEN) == -1)
+			return -1;
+		cf->srs_secret_len = SRS_SECRET_LEN;
+		return 0;
+	}
+	if ((f = fopen(secret_file, "rb")) == NULL)
+		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR_TEMP,
+		    "[srs] secret_file %s: %s", secret_file, strerror(errno));
+	n = fread(buf, 1, sizeof(buf), f);
+	if (ferror(f)) {
+		fclose(f);
+		return err_set(ERR_TEMP, "[srs] secret_file %s: read error",
+		    secret_file);
+	}
+	fclose(f);
+	/* a text file's final newline is not part of the secret */
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	if (n < SRS_SECRET_MIN)
+		return err_set(ERR_INVALID, "[srs] secret_file %s: fewer than "
+		    "%d bytes", secret_file, SRS_SECRET_MIN);
+	memcpy(cf->srs_secret, buf, n);
+	cf->srs_secret_len = n;
+	return 0;
+}
+
+/* Whether a recipient's NOTIFY asks for a notice about its action. */
+static int
+notify_wants(uint8_t notify, enum dsn_action action)
+{
+	if (notify & STORE_NOTIFY_NEVER)
+		return 0;
+	switch (action) {
+	case DSN_FAILED:
+		return notify == 0 || (notify & STORE_NOTIFY_FAILURE);
+	case DSN_DELAYED:
+		return notify == 0 || (notify & STORE_NOTIFY_DELAY);
+	case DSN_DELIVERED:
+	case DSN_RELAYED:
+		return (notify & STORE_NOTIFY_SUCCESS) != 0;
+	}
+	return 0;
+}
+
+int
+deliver_notice(struct store *st, const struct deliver_config *cf,
+    const struct dsn_input *in, uint64_t *queue_id_r)
+{
+	struct dsn_input din;
+	struct dsn_rcpt *keep;
+	struct deliver_rcpt r;
+	struct deliver_job job, *jobs[1] = { &job };
+	size_t i, n = 0;
+	char *msg = NULL;
+	size_t len;
+	int rc = -1;
+
+	if (in->sender == NULL || in->sender[0] == '\0' || in->is_notice)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	keep = xcalloc(in->nrcpts == 0 ? 1 : in->nrcpts, sizeof(*keep));
+	for (i = 0; i < in->nrcpts; i++)
+		if (notify_wants(in->rcpts[i].notify, in->rcpts[i].action))
+			keep[n++] = in->rcpts[i];
+	if (n == 0) {
+		free(keep);
+		return 0;
+	}
+	din = *in;
+	din.rcpts = keep;
+	din.nrcpts = n;
+	if (din.hostname == NULL || din.hostname[0] == '\0')
+		din.hostname = cf->hostname;
+	if (din.now == 0)
+		din.now = (int64_t)store_now();
+	if (din.notice_id == 0)
+		din.notice_id = store_queue_id_new();
+	if (dsn_compose(&din, &msg, &len) == -1)
+		goto done;
+
+	if (deliver_resolve(st, cf, in->sender, len, &r) == -1) {
+		err_set(ERR_TEMP, "notice to <%s>: %s", in->sender, r.text);
+		goto done;
+	}
+	if (r.kind == DELIVER_REFUSED) {
+		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "notice to <%s>: "
+		    "%d %s", in->sender, r.code, r.text);
+		goto done;
+	}
+	if (r.kind == DELIVER_NOTLOCAL)
+		r.relay = 1;
+	r.notify = STORE_NOTIFY_NEVER;	/* no notice about a notice */
+	memset(&job, 0, sizeof(job));
+	job.sender = "";
+	job.data = msg;
+	job.len = len;
+	job.rcpts = &r;
+	job.nrcpts = 1;
+	job.all_or_nothing = 1;
+	job.queue_id = din.notice_id;
+	job.ret = STORE_RET_HDRS;
+	job.qflags = STORE_QF_NOTICE;
+	if (deliver_run(st, cf, jobs, 1) == -1) {
+		err_set(ERR_TEMP, "notice to <%s>: %s", in->sender, r.text);
+		goto done;
+	}
+	if (job.busy) {
+		err_set(ERR_TEMP, "notice to <%s>: mailbox busy", in->sender);
+		goto done;
+	}
+	if (r.code != 250) {
+		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "notice to <%s>: "
+		    "%d %s", in->sender, r.code, r.text);
+		goto done;
+	}
+	if (queue_id_r != NULL)
+		*queue_id_r = job.queue_id;
+	rc = 1;
+done:
+	deliver_rcpt_clear(&r);
+	free(msg);
+	free(keep);
 	return rc;
 }

@@ -33,6 +33,9 @@ struct store;
 #define DELIVER_ADDR_MAX	320
 #define DELIVER_TEXT_MAX	256
 #define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */
+#define DELIVER_ORCPT_MAX	500	/* RFC 3461 4.2: ORCPT= as given */
+#define DELIVER_ENVID_MAX	100	/* RFC 3461 4.4: ENVID= as given */
+#define DELIVER_SECRET_MAX	64	/* bytes of the SRS secret used */
 
 enum deliver_kind {
 	DELIVER_LOCAL = 1,	/* resolved to targets[] */
@@ -51,6 +54,9 @@ struct deliver_rcpt {
 	size_t			 ntargets;
 	struct deliver_target	*targets;
 	int			 relay;		/* NOTLOCAL but allowed: queue */
+	/* RFC 3461 (RCPT parameters), kept in the queue entry */
+	uint8_t			 notify;	/* STORE_NOTIFY_*, 0 not given */
+	char			 orcpt[DELIVER_ORCPT_MAX + 1]; /* "" none */
 	/* result: of deliver_resolve(), then of deliver_run() */
 	int			 code;
 	char			 text[DELIVER_TEXT_MAX];
@@ -59,7 +65,28 @@ struct deliver_rcpt {
 struct deliver_config {
 	unsigned	quota_grace_days;	/* over quota longer: disabled */
 	const char	*hostname;
+	/*
+	 * [srs]: forwards are queued with the sender rewritten (srs.h)
+	 * when srs_enabled and a secret is loaded; SRS addresses of our
+	 * domains are reversed whenever a secret is loaded (bounces of mail
+	 * forwarded before SRS was turned off still find their way).
+	 * deliver_srs_load() fills the secret.
+	 */
+	int		srs_enabled;		/* enabled = yes */
+	unsigned	srs_max_age;		/* max_age = 21 days */
+	size_t		srs_secret_len;		/* 0: none loaded */
+	unsigned char	srs_secret[DELIVER_SECRET_MAX];
 };
+
+/*
+ * Loads the SRS secret into cf: the bytes of secret_file when it is not
+ * NULL or "" (at least SRS_SECRET_MIN bytes; at most DELIVER_SECRET_MAX
+ * used), else the store's "srs" secret (32 random bytes made on first
+ * use: store_secret_get()).  0 done, -1 error (NOTFOUND/TEMP: the file
+ * cannot be read, INVALID: too short, or a store error).
+ */
+int	deliver_srs_load(struct store *, struct deliver_config *cf,
+	    const char *secret_file);
 
 /*
  * Resolves addr into r: DELIVER_LOCAL with targets, DELIVER_NOTLOCAL, or
@@ -90,6 +117,19 @@ struct deliver_job {
 	struct deliver_rcpt	*rcpts;		/* LOCAL or relay; others skipped */
 	size_t			 nrcpts;
 	int			 all_or_nothing; /* SMTP yes, LMTP no */
+	/*
+	 * The queue entries made for its external recipients: queue_id (0:
+	 * a new one, written back here) names the first; forwards whose
+	 * sender SRS rewrites differently (one per forwarding domain) get
+	 * entries of their own with new ids.  The same id is in smtpd's
+	 * "queued as" and Received.  (store_queue_add() takes the next free
+	 * id should it be taken.)
+	 */
+	uint64_t		 queue_id;
+	const char		*envid;		/* MAIL ENVID= or NULL */
+	int			 ret;		/* MAIL RET=: STORE_RET_* */
+	uint32_t		 qflags;	/* STORE_QF_8BITMIME, _SMTPUTF8,
+						   _NOTICE for its entries */
 	/* result */
 	int			 busy;		/* a lock was held elsewhere:
 						   run this job again soon */
@@ -123,5 +163,26 @@ int	deliver_run(struct store *, const struct deliver_config *,
 int	deliver_filter(struct store *, const struct deliver_job *,
 	    const struct deliver_rcpt *, const struct deliver_target *,
 	    const char **folder_r);
+
+struct dsn_input;
+
+/*
+ * Sends a delivery status notification (dsn.h) about in's message to its
+ * original sender in->sender: composes it with dsn_compose() and
+ * delivers it through deliver_run() with the envelope sender <>, so a
+ * local sender gets it in INBOX and a remote one has it queued with
+ * STORE_QF_NOTICE set.  Only the recipients whose NOTIFY asks for it are
+ * reported: none with NEVER; failed with FAILURE or NOTIFY not given;
+ * delayed with DELAY or not given; delivered/relayed only with SUCCESS.
+ * Never a notice for a notice: when in->sender is "" or in->is_notice is
+ * set, or no recipient is left, nothing is sent and 0 is returned (the
+ * caller logs it).  A zero in->now is the store's clock, a zero
+ * in->notice_id a new queue id (the notice's own).
+ * Returns 1 sent (*queue_id_r, may be NULL, the notice's id), 0 nothing
+ * to send, -1 error (TEMP: try again later, lock busy or store error;
+ * PERM: the sender's address refused the notice, err_msg() says why).
+ */
+int	deliver_notice(struct store *, const struct deliver_config *,
+	    const struct dsn_input *in, uint64_t *queue_id_r);
 
 #endif

@@ -372,6 +372,30 @@ smtp_parse_mail(const char *args, struct smtp_path_args *r)
 				    "parameter");
 			memcpy(r->auth, eq + 1, vlen);
 			r->auth[vlen] = '\0';
+		} else if (kwlen == 3 && strncasecmp(kw, "RET", 3) == 0) {
+			if (r->ret != SMTP_RET_NONE || eq == NULL)
+				return smtp_perr(r, SMTP_PERR_PARAM, "Bad RET "
+				    "parameter");
+			if (vlen == 4 && strncasecmp(eq + 1, "FULL", 4) == 0)
+				r->ret = SMTP_RET_FULL;
+			else if (vlen == 4 && strncasecmp(eq + 1, "HDRS",
+			    4) == 0)
+				r->ret = SMTP_RET_HDRS;
+			else
+				return smtp_perr(r, SMTP_PERR_VALUE, "Bad RET "
+				    "value (FULL or HDRS)");
+			r->dsn = 1;
+		} else if (kwlen == 5 && strncasecmp(kw, "ENVID", 5) == 0) {
+			if (r->envid[0] != '\0' || eq == NULL)
+				return smtp_perr(r, SMTP_PERR_PARAM, "Bad ENVID "
+				    "parameter");
+			if (vlen > SMTP_ENVID_MAX ||
+			    !smtp_xtext_valid(eq + 1, vlen))
+				return smtp_perr(r, SMTP_PERR_VALUE, "Bad ENVID "
+				    "value (xtext, at most 100 characters)");
+			memcpy(r->envid, eq + 1, vlen);
+			r->envid[vlen] = '\0';
+			r->dsn = 1;
 		} else {
 			snprintf(msg, sizeof(msg), "Unsupported parameter "
 			    "%.*s", (int)(kwlen > 32 ? 32 : kwlen), kw);
@@ -379,6 +403,80 @@ smtp_parse_mail(const char *args, struct smtp_path_args *r)
 		}
 	}
 	return 0;
+}
+
+int
+smtp_xtext_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '+') {
+			if (i + 2 >= len)
+				return 0;
+			if (!isxdigit((unsigned char)s[i + 1]) ||
+			    !isxdigit((unsigned char)s[i + 2]))
+				return 0;
+			i += 2;
+		} else if (s[i] < '!' || s[i] > '~' || s[i] == '=')
+			return 0;
+	}
+	return 1;
+}
+
+/* NOTIFY= value: NEVER, or SUCCESS/FAILURE/DELAY each at most once. */
+static int
+smtp_notify(const char *v, size_t len, uint8_t *r)
+{
+	static const struct {
+		const char	*name;
+		uint8_t		 bit;
+	} kw[] = {
+		{ "NEVER", SMTP_NOTIFY_NEVER },
+		{ "SUCCESS", SMTP_NOTIFY_SUCCESS },
+		{ "FAILURE", SMTP_NOTIFY_FAILURE },
+		{ "DELAY", SMTP_NOTIFY_DELAY },
+	};
+	const char *end = v + len, *comma;
+	size_t n, i;
+	uint8_t bits = 0;
+
+	while (v <= end) {
+		comma = memchr(v, ',', (size_t)(end - v));
+		n = (size_t)((comma != NULL ? comma : end) - v);
+		for (i = 0; i < sizeof(kw) / sizeof(kw[0]); i++)
+			if (strlen(kw[i].name) == n &&
+			    strncasecmp(v, kw[i].name, n) == 0)
+				break;
+		if (i == sizeof(kw) / sizeof(kw[0]) || (bits & kw[i].bit))
+			return -1;
+		bits |= kw[i].bit;
+		if (comma == NULL)
+			break;
+		v = comma + 1;
+	}
+	if ((bits & SMTP_NOTIFY_NEVER) && bits != SMTP_NOTIFY_NEVER)
+		return -1;
+	*r = bits;
+	return 0;
+}
+
+/* ORCPT= value: addr-type (an atom) ";" xtext. */
+static int
+smtp_orcpt_valid(const char *v, size_t len)
+{
+	static const char atext[] = "!#$%&'*+-/=?^_`{|}~";
+	const char *semi = memchr(v, ';', len);
+	size_t i;
+
+	if (semi == NULL || semi == v || len > SMTP_ORCPT_MAX)
+		return 0;
+	for (i = 0; v + i < semi; i++)
+		if (!isalnum((unsigned char)v[i]) &&
+		    strchr(atext, v[i]) == NULL)
+			return 0;
+	return semi + 1 < v + len &&
+	    smtp_xtext_valid(semi + 1, (size_t)(v + len - semi - 1));
 }
 
 int
@@ -401,11 +499,49 @@ smtp_parse_rcpt(const char *args, struct smtp_path_args *r)
 		    err_msg());
 		return smtp_perr(r, SMTP_PERR_PATH, msg);
 	}
-	while (*p == ' ')
-		p++;
-	if (*p != '\0')
-		return smtp_perr(r, SMTP_PERR_PARAM, "RCPT parameters are not "
-		    "supported");
+	while (*p != '\0') {
+		const char *kw, *eq, *end;
+		size_t kwlen, vlen;
+
+		if (*p != ' ')
+			return smtp_perr(r, SMTP_PERR_SYNTAX, "Syntax: RCPT "
+			    "TO:<address> [parameters]");
+		while (*p == ' ')
+			p++;
+		if (*p == '\0')
+			break;
+		kw = p;
+		end = p + strcspn(p, " ");
+		eq = memchr(kw, '=', (size_t)(end - kw));
+		kwlen = (size_t)((eq != NULL ? eq : end) - kw);
+		vlen = eq != NULL ? (size_t)(end - eq - 1) : 0;
+		p = end;
+		if (kwlen == 6 && strncasecmp(kw, "NOTIFY", 6) == 0) {
+			if (r->notify != 0 || eq == NULL)
+				return smtp_perr(r, SMTP_PERR_PARAM, "Bad "
+				    "NOTIFY parameter");
+			if (smtp_notify(eq + 1, vlen, &r->notify) == -1)
+				return smtp_perr(r, SMTP_PERR_VALUE, "Bad NOTIFY "
+				    "value (NEVER, or SUCCESS, FAILURE, DELAY)");
+			r->dsn = 1;
+		} else if (kwlen == 5 && strncasecmp(kw, "ORCPT", 5) == 0) {
+			if (r->orcpt[0] != '\0' || eq == NULL)
+				return smtp_perr(r, SMTP_PERR_PARAM, "Bad ORCPT "
+				    "parameter");
+			if (!smtp_orcpt_valid(eq + 1, vlen))
+				return smtp_perr(r, SMTP_PERR_VALUE, "Bad ORCPT "
+				    "value (type;xtext, at most 500 "
+				    "characters)");
+			memcpy(r->orcpt, eq + 1, vlen);
+			r->orcpt[vlen] = '\0';
+			r->dsn = 1;
+		} else {
+			snprintf(msg, sizeof(msg), "Unsupported parameter "
+			    "%.*s", (int)(kwlen == 0 ? 1 : kwlen > 32 ? 32 :
+			    kwlen), kw);
+			return smtp_perr(r, SMTP_PERR_PARAM, msg);
+		}
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * parse.h - SMTP and LMTP input, no I/O: command lines, the MAIL and
- * RCPT arguments (RFC 5321 4.1.2, 1870, 6152, 6531, 4954), and the DATA
+ * RCPT arguments (RFC 5321 4.1.2, 1870, 6152, 6531, 4954, 3461), and the DATA
  * stream (RFC 5321 4.5.2, strict CRLF.CRLF end).
  *
  * Everything here is pure: bytes in, a result out, so each function is
@@ -27,6 +27,22 @@
 #define SMTP_PATH_MAX		256
 /* Longest AUTH= value kept from MAIL FROM. */
 #define SMTP_AUTHPARAM_MAX	512
+/* RFC 3461 4.4 and 4.2: the longest ENVID= and ORCPT= values. */
+#define SMTP_ENVID_MAX		100
+#define SMTP_ORCPT_MAX		500
+
+/* RCPT NOTIFY= (RFC 3461 4.1): the same bits as STORE_NOTIFY_* */
+#define SMTP_NOTIFY_NEVER	0x01
+#define SMTP_NOTIFY_SUCCESS	0x02
+#define SMTP_NOTIFY_FAILURE	0x04
+#define SMTP_NOTIFY_DELAY	0x08
+
+/* MAIL RET= (RFC 3461 4.3): the same values as enum store_queue_ret */
+enum smtp_ret {
+	SMTP_RET_NONE = 0,
+	SMTP_RET_FULL = 1,
+	SMTP_RET_HDRS = 2,
+};
 
 struct smtp_cmd {
 	char		 verb[SMTP_VERB_MAX + 1];	/* upper case */
@@ -49,6 +65,7 @@ enum smtp_perr {
 	SMTP_PERR_SYNTAX,	/* not "FROM:<...>" / "TO:<...>": 501 5.5.4 */
 	SMTP_PERR_PATH,		/* the address: 501 5.1.7 / 501 5.1.3 */
 	SMTP_PERR_PARAM,	/* unknown or bad parameter: 555 5.5.4 */
+	SMTP_PERR_VALUE,	/* a bad DSN value (RFC 3461): 501 5.5.4 */
 };
 
 enum smtp_body {
@@ -68,20 +85,30 @@ struct smtp_path_args {
 	enum smtp_body	 body;		/* BODY= */
 	int		 smtputf8;	/* SMTPUTF8 */
 	char		 auth[SMTP_AUTHPARAM_MAX + 1];	/* AUTH=, raw */
+	enum smtp_ret	 ret;		/* RET= */
+	char		 envid[SMTP_ENVID_MAX + 1];	/* ENVID=, xtext */
+	/* RCPT parameters */
+	uint8_t		 notify;	/* NOTIFY=: SMTP_NOTIFY_*, 0 none */
+	char		 orcpt[SMTP_ORCPT_MAX + 1];	/* ORCPT=, as given */
+	int		 dsn;		/* a DSN parameter was given */
 	enum smtp_perr	 perr;		/* after -1 */
 };
 
 /*
  * The arguments of MAIL ("FROM:<addr> [SIZE=n] [BODY=7BIT|8BITMIME]
- * [SMTPUTF8] [AUTH=x]"), any case, spaces after the colon tolerated.
- * 0 done.  Errors: ERR_INVALID with r->perr and a message that can follow
- * the reply code (a duplicate parameter counts as a bad one).
+ * [SMTPUTF8] [AUTH=x] [RET=FULL|HDRS] [ENVID=xtext]"), any case, spaces
+ * after the colon tolerated.  0 done.  Errors: ERR_INVALID with r->perr
+ * and a message that can follow the reply code (a duplicate parameter
+ * counts as a bad one: SMTP_PERR_PARAM; a bad RET or ENVID value, or an
+ * ENVID over SMTP_ENVID_MAX or not xtext: SMTP_PERR_VALUE).
  */
 int	smtp_parse_mail(const char *args, struct smtp_path_args *r);
 /*
- * The arguments of RCPT ("TO:<addr>"; "<Postmaster>" without a domain
- * is allowed and sets r->postmaster).  No parameters are supported.
- * 0 done.  Errors as smtp_parse_mail().
+ * The arguments of RCPT ("TO:<addr> [NOTIFY=NEVER|list] [ORCPT=type;xtext]";
+ * "<Postmaster>" without a domain is allowed and sets r->postmaster).
+ * NOTIFY is NEVER alone or a comma list of SUCCESS, FAILURE, DELAY (each
+ * once); ORCPT an atom, ';' and xtext, at most SMTP_ORCPT_MAX.  0 done.
+ * Errors as smtp_parse_mail().
  */
 int	smtp_parse_rcpt(const char *args, struct smtp_path_args *r);
 
@@ -95,6 +122,12 @@ int	smtp_parse_rcpt(const char *args, struct smtp_path_args *r);
  */
 int	smtp_parse_path(const char *s, int allow_null, char *addr_r,
 	    size_t size, int *utf8_r, const char **end_r);
+
+/*
+ * Whether s[0..len) is xtext (RFC 3461 4: "!".."~" but "+" and "=",
+ * or "+" and two hex digits).  1 yes, 0 no.
+ */
+int	smtp_xtext_valid(const char *s, size_t len);
 
 /*
  * "BDAT n [LAST]" arguments.  0 done.  Errors: ERR_INVALID (not a

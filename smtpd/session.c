@@ -44,6 +44,7 @@
 #include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/domain.h"
+#include "store/queue.h"
 #include "store/store.h"
 #include "store/user.h"
 #include "deliver/deliver.h"
@@ -102,6 +103,7 @@ struct smtp_session {
 
 	/* the mail transaction */
 	char			 txid[SMTP_ID_LEN + 1];
+	uint64_t		 queue_id;	/* txid as a number */
 	char			 sender[SMTP_PATH_MAX + 1];
 	struct smtp_path_args	 mail;
 	struct deliver_rcpt	*rcpts;
@@ -428,6 +430,7 @@ session_reset_tx(struct smtp_session *s)
 	s->hdrlen = 0;
 	s->sender[0] = '\0';
 	s->txid[0] = '\0';
+	s->queue_id = 0;
 	memset(&s->mail, 0, sizeof(s->mail));
 	memset(&s->job, 0, sizeof(s->job));
 	memset(&s->data, 0, sizeof(s->data));
@@ -446,18 +449,25 @@ session_end_tx(struct smtp_session *s)
 		session_enter_state(s, st);
 }
 
-/* A queue id: the time and a counter, 16 hex digits, unique enough. */
+/* The parser's DSN values are the queue's (RFC 3461 in both). */
+_Static_assert(SMTP_NOTIFY_NEVER == STORE_NOTIFY_NEVER &&
+    SMTP_NOTIFY_SUCCESS == STORE_NOTIFY_SUCCESS &&
+    SMTP_NOTIFY_FAILURE == STORE_NOTIFY_FAILURE &&
+    SMTP_NOTIFY_DELAY == STORE_NOTIFY_DELAY &&
+    (int)SMTP_RET_FULL == (int)STORE_RET_FULL &&
+    (int)SMTP_RET_HDRS == (int)STORE_RET_HDRS &&
+    SMTP_ORCPT_MAX == DELIVER_ORCPT_MAX &&
+    SMTP_ENVID_MAX == STORE_QUEUE_ENVID_MAX, "DSN values differ");
+
+/*
+ * The transaction's queue id (store/queue.h): the same number in the
+ * Received header, "queued as", the log and the queue entry.
+ */
 static void
 session_new_txid(struct smtp_session *s)
 {
-	static uint32_t counter;
-	struct timeval tv;
-
-	gettimeofday(&tv, NULL);
-	counter++;
-	snprintf(s->txid, sizeof(s->txid), "%08" PRIX32 "%03X%05" PRIX32,
-	    (uint32_t)tv.tv_sec, (unsigned)(getpid() & 0xfff),
-	    (uint32_t)((counter ^ (uint32_t)tv.tv_usec) & 0xfffff));
+	s->queue_id = store_queue_id_new();
+	store_queue_id_format(s->queue_id, s->txid);
 }
 
 /* Relay rules ------------------------------------------------------------ */
@@ -589,6 +599,8 @@ session_hello(struct smtp_session *s, const struct smtp_cmd *cmd, int esmtp)
 	ext[n++] = "ENHANCEDSTATUSCODES";
 	ext[n++] = "SMTPUTF8";
 	ext[n++] = "CHUNKING";
+	if (!s->lmtp)
+		ext[n++] = "DSN";
 	if (!s->lmtp && !tls && s->srv->tls_ok)
 		ext[n++] = "STARTTLS";
 	if (!s->lmtp && s->user[0] == '\0' && auth_allowed(tls) &&
@@ -936,8 +948,14 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (s->helo[0] != '\0' && !s->esmtp && (m->has_size || m->body != SMTP_BODY_NONE ||
-	    m->smtputf8 || m->auth[0] != '\0')) {
+	    m->smtputf8 || m->auth[0] != '\0' || m->dsn)) {
 		session_fail(s, "555 5.5.4 MAIL parameters need EHLO");
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if (s->lmtp && m->dsn) {
+		/* not offered in LHLO: the MTA in front does the notices */
+		session_fail(s, "555 5.5.4 DSN is not offered over LMTP");
 		memset(m, 0, sizeof(*m));
 		return;
 	}
@@ -988,6 +1006,11 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 			session_fail(s, "501 5.5.4 %s", err_msg());
 		return;
 	}
+	if (a.dsn && (s->lmtp || (s->helo[0] != '\0' && !s->esmtp))) {
+		session_fail(s, "555 5.5.4 %s", s->lmtp ? "DSN is not offered "
+		    "over LMTP" : "RCPT parameters need EHLO");
+		return;
+	}
 	if (a.utf8 && !s->mail.smtputf8) {
 		session_fail(s, "553 5.6.7 Recipient address needs the "
 		    "SMTPUTF8 parameter in MAIL FROM");
@@ -1008,6 +1031,8 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		deliver_rcpt_clear(&r);
 		return;
 	}
+	r.notify = a.notify;
+	snprintf(r.orcpt, sizeof(r.orcpt), "%s", a.orcpt);
 	switch (r.kind) {
 	case DELIVER_LOCAL:
 		break;
@@ -1550,6 +1575,11 @@ session_submit(struct smtp_session *s)
 	s->job.rcpts = s->rcpts;
 	s->job.nrcpts = s->nrcpts;
 	s->job.all_or_nothing = !s->lmtp;
+	s->job.queue_id = s->queue_id;
+	s->job.envid = s->mail.envid[0] != '\0' ? s->mail.envid : NULL;
+	s->job.ret = (int)s->mail.ret;
+	s->job.qflags = (s->mail.body == SMTP_BODY_8BITMIME ?
+	    STORE_QF_8BITMIME : 0) | (s->mail.smtputf8 ? STORE_QF_SMTPUTF8 : 0);
 	timerclear(&s->busy_since);
 	session_enter_state(s, SMTP_S_WAIT);
 	conn_pause(s->conn);

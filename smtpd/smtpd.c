@@ -61,6 +61,10 @@ main(int argc, char **argv)
 	srv.deliver.quota_grace_days = cfg.quota_grace_days;
 	store_user_set_full_mark(cfg.quota_full_mark);
 	srv.deliver.hostname = cfg.hostname;
+	srv.deliver.srs_enabled = cfg.srs_enabled;
+	srv.deliver.srs_max_age = cfg.srs_max_age;
+	if (deliver_srs_load(st, &srv.deliver, cfg.srs_secret_file) == -1)
+		fatalx("[srs]: %s", err_msg());
 	srv.tls_ok = 0;
 	if (any_plain || smtps) {
 		if (conn_tls_init(&cfg) == 0)

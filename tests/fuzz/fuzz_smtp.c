@@ -99,17 +99,30 @@ fuzz_args(const char *s)
 		    SMTP_BODY_7BIT || a.body == SMTP_BODY_8BITMIME, "body %d",
 		    a.body);
 		FUZZ_CHECK(strlen(a.auth) <= SMTP_AUTHPARAM_MAX, "auth");
+		FUZZ_CHECK(a.ret == SMTP_RET_NONE || a.ret == SMTP_RET_FULL ||
+		    a.ret == SMTP_RET_HDRS, "ret %d", a.ret);
+		FUZZ_CHECK(strlen(a.envid) <= SMTP_ENVID_MAX &&
+		    smtp_xtext_valid(a.envid, strlen(a.envid)),
+		    "envid \"%s\"", a.envid);
 		FUZZ_CHECK(!a.postmaster, "postmaster from MAIL");
 		fuzz_addr(a.addr, a.utf8, "FROM:");
 	} else
 		FUZZ_CHECK(a.perr == SMTP_PERR_SYNTAX || a.perr ==
-		    SMTP_PERR_PATH || a.perr == SMTP_PERR_PARAM, "mail perr %d",
-		    a.perr);
+		    SMTP_PERR_PATH || a.perr == SMTP_PERR_PARAM || a.perr ==
+		    SMTP_PERR_VALUE, "mail perr %d", a.perr);
 
 	rc = smtp_parse_rcpt(s, &a);
 	FUZZ_CHECK(rc == 0 || rc == -1, "rcpt rc %d", rc);
 	if (rc == 0) {
 		FUZZ_CHECK(a.perr == SMTP_PERR_NONE, "perr %d", a.perr);
+		FUZZ_CHECK(a.notify == 0 || a.notify == SMTP_NOTIFY_NEVER ||
+		    (a.notify & ~(SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE |
+		    SMTP_NOTIFY_DELAY)) == 0, "notify %#x", a.notify);
+		FUZZ_CHECK(strlen(a.orcpt) <= SMTP_ORCPT_MAX && (a.orcpt[0] ==
+		    '\0' || (strchr(a.orcpt, ';') != NULL &&
+		    smtp_xtext_valid(strchr(a.orcpt, ';') + 1,
+		    strlen(strchr(a.orcpt, ';') + 1)))), "orcpt \"%s\"",
+		    a.orcpt);
 		if (a.postmaster)
 			FUZZ_CHECK(strcmp(a.addr, "postmaster") == 0,
 			    "postmaster as \"%s\"", a.addr);
@@ -119,8 +132,8 @@ fuzz_args(const char *s)
 		}
 	} else
 		FUZZ_CHECK(a.perr == SMTP_PERR_SYNTAX || a.perr ==
-		    SMTP_PERR_PATH || a.perr == SMTP_PERR_PARAM, "rcpt perr %d",
-		    a.perr);
+		    SMTP_PERR_PATH || a.perr == SMTP_PERR_PARAM || a.perr ==
+		    SMTP_PERR_VALUE, "rcpt perr %d", a.perr);
 
 	rc = smtp_parse_bdat(s, &n, &last);
 	FUZZ_CHECK(rc == 0 || rc == -1, "bdat rc %d", rc);

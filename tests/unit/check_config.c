@@ -156,6 +156,27 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
+	ck_assert_int_eq(c->srs_enabled, 1);
+	ck_assert_uint_eq(c->srs_max_age, 21);
+	ck_assert_str_eq(c->srs_secret_file, "");
+}
+END_TEST
+
+START_TEST(test_srs)
+{
+	struct config *c = parse_ok("data_dir = /d\n[srs]\nenabled = no\n"
+	    "max_age = 7\nsecret_file = /etc/vellum/srs.key\n");
+
+	ck_assert_int_eq(c->srs_enabled, 0);
+	ck_assert_uint_eq(c->srs_max_age, 7);
+	ck_assert_str_eq(c->srs_secret_file, "/etc/vellum/srs.key");
+	c = parse_ok("data_dir = /d\n[srs]\n");
+	ck_assert_int_eq(c->srs_enabled, 1);
+	one_error("data_dir = /d\n[srs]\nmax_age = 0\n", 3,
+	    "max_age = '0': write a number from 1");
+	one_error("data_dir = /d\n[srs]\nmax_age = 1001\n", 3, "max_age");
+	one_error("data_dir = /d\n[srs]\nenabled = maybe\n", 3, "enabled");
+	one_error("data_dir = /d\n[srs]\nsecret = x\n", 3, "secret");
 }
 END_TEST
 
@@ -889,6 +910,7 @@ config_suite(void)
 	tcase_add_test(tc, test_error_cap);
 	tcase_add_test(tc, test_crlf_and_comments);
 	tcase_add_test(tc, test_load_files);
+	tcase_add_test(tc, test_srs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,7 @@
  * recipient gone between RCPT and the end of data (SMTP 451 4.1.1).
  */
 #include <check.h>
+#include <ctype.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -15,6 +16,8 @@
 
 #include "common/error.h"
 #include "deliver/deliver.h"
+#include "deliver/dsn.h"
+#include "deliver/srs.h"
 #include "store/addr.h"
 #include "store/check.h"
 #include "store/domain.h"
@@ -28,8 +31,11 @@
 
 static char *dir;
 static struct store *st;
-static const struct deliver_config dcf = { 5, "mx.example.test" };
+static struct deliver_config dcf = { .quota_grace_days = 5,
+    .hostname = "mx.example.test" };
 static time_t fake_now;
+
+static void	srs_off(void);
 
 static const char msg[] = "From: sender@remote.test\r\n"
     "Subject: pipeline\r\n\r\nhello\r\n";
@@ -89,6 +95,7 @@ setup(void)
 static void
 teardown(void)
 {
+	srs_off();
 	store_close(&st);
 	store_set_clock(NULL);
 }
@@ -615,6 +622,450 @@ START_TEST(test_group_commit_and_busy)
 }
 END_TEST
 
+
+/* SRS and notices ------------------------------------------------------ */
+
+#define QMAX	8
+
+struct qseen {
+	size_t		n;
+	uint64_t	id[QMAX];
+	char		sender[QMAX][STORE_ADDRESS_MAX + 1];
+	uint32_t	flags[QMAX];
+	size_t		nrcpts[QMAX];
+	char		rcpt[QMAX][STORE_ADDRESS_MAX + 1];
+	char		orcpt[QMAX][STORE_QUEUE_ORCPT_MAX + 1];
+	uint8_t		notify[QMAX];
+	char		envid[QMAX][STORE_QUEUE_ENVID_MAX + 1];
+	int		ret[QMAX];
+};
+
+static int
+qseen_fn(const struct store_queue_entry *e, void *ctx)
+{
+	struct qseen *q = ctx;
+
+	if (q->n >= QMAX)
+		return 0;
+	q->id[q->n] = e->id;
+	snprintf(q->sender[q->n], sizeof(q->sender[0]), "%s", e->sender);
+	q->flags[q->n] = e->flags;
+	q->nrcpts[q->n] = e->nrcpts;
+	snprintf(q->rcpt[q->n], sizeof(q->rcpt[0]), "%s", e->rcpts[0].addr);
+	snprintf(q->orcpt[q->n], sizeof(q->orcpt[0]), "%s", e->rcpts[0].orcpt);
+	q->notify[q->n] = e->rcpts[0].notify;
+	snprintf(q->envid[q->n], sizeof(q->envid[0]), "%s", e->envid);
+	q->ret[q->n] = (int)e->ret;
+	q->n++;
+	return 0;
+}
+
+static int
+qlist_fn(struct store_txn *t, void *ctx)
+{
+	return store_queue_list(t, qseen_fn, ctx);
+}
+
+static int
+qclear_one(const struct store_queue_entry *e, void *ctx)
+{
+	struct qseen *q = ctx;
+
+	if (q->n < QMAX)
+		q->id[q->n++] = e->id;
+	return 0;
+}
+
+static int
+qclear_fn(struct store_txn *t, void *ctx)
+{
+	struct qseen *q = ctx;
+	size_t i;
+
+	q->n = 0;
+	if (store_queue_list(t, qclear_one, q) == -1)
+		return -1;
+	for (i = 0; i < q->n; i++)
+		if (store_queue_del(t, q->id[i]) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+queue_seen(struct qseen *q)
+{
+	memset(q, 0, sizeof(*q));
+	ck_assert_int_eq(store_read(st, qlist_fn, q), 0);
+}
+
+static void
+queue_empty(void)
+{
+	struct qseen q;
+
+	ck_assert_int_eq(store_write(st, qclear_fn, &q), 0);
+}
+
+static void
+srs_on(void)
+{
+	dcf.srs_enabled = 1;
+	dcf.srs_max_age = 21;
+	ck_assert_msg(deliver_srs_load(st, &dcf, NULL) == 0, "srs load: %s",
+	    err_msg());
+	ck_assert_uint_eq(dcf.srs_secret_len, 32);
+}
+
+static void
+srs_off(void)
+{
+	dcf.srs_enabled = 0;
+	dcf.srs_secret_len = 0;
+	memset(dcf.srs_secret, 0, sizeof(dcf.srs_secret));
+}
+
+/* One job from sender to addrs; returns the job's queue id. */
+static uint64_t
+deliver_id(const char *sender, const char *const *addrs, size_t n,
+    uint64_t id, struct deliver_rcpt *rcpts)
+{
+	struct deliver_job job, *jobs[1] = { &job };
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		resolve(addrs[i], 0, &rcpts[i]);
+		rcpts[i].notify = STORE_NOTIFY_FAILURE | STORE_NOTIFY_DELAY;
+	}
+	memset(&job, 0, sizeof(job));
+	job.sender = sender;
+	job.data = msg;
+	job.len = sizeof(msg) - 1;
+	job.rcpts = rcpts;
+	job.nrcpts = n;
+	job.all_or_nothing = 1;
+	job.queue_id = id;
+	job.envid = "ENV1";
+	job.ret = STORE_RET_HDRS;
+	job.qflags = STORE_QF_8BITMIME;
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs, 1), 0);
+	for (i = 0; i < n; i++) {
+		ck_assert_msg(rcpts[i].code == 250, "%s: %d %s", addrs[i],
+		    rcpts[i].code, rcpts[i].text);
+		deliver_rcpt_clear(&rcpts[i]);
+	}
+	return job.queue_id;
+}
+
+START_TEST(test_srs_forwards_two_domains)
+{
+	static const char *const to[] = { "fwd@example.test",
+	    "fwd@other.test", "bob@example.test" };
+	struct deliver_rcpt rcpts[3];
+	struct qseen q;
+	size_t i, a, b;
+
+	route("fwd@example.test", "someone@remote.test", NULL);
+	route("fwd@other.test", "else@remote.test", NULL);
+	srs_on();
+	ck_assert_uint_eq(deliver_id("Sender@Remote.test", to, 3, 0x4242,
+	    rcpts), 0x4242);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 2);
+	/* one entry per forwarding domain, each sender rewritten for it */
+	a = strcmp(q.rcpt[0], "someone@remote.test") == 0 ? 0 : 1;
+	b = 1 - a;
+	ck_assert_str_eq(q.rcpt[a], "someone@remote.test");
+	ck_assert_str_eq(q.rcpt[b], "else@remote.test");
+	ck_assert_msg(strncmp(q.sender[a], "SRS0=", 5) == 0 && strstr(
+	    q.sender[a], "=Remote.test=Sender@example.test") != NULL,
+	    "sender of the example.test forward: %s", q.sender[a]);
+	ck_assert_msg(strncmp(q.sender[b], "SRS0=", 5) == 0 && strstr(
+	    q.sender[b], "=Remote.test=Sender@other.test") != NULL,
+	    "sender of the other.test forward: %s", q.sender[b]);
+	/* the first keeps the job's id, the other has one of its own */
+	ck_assert_msg(q.id[0] == 0x4242 || q.id[1] == 0x4242, "ids %" PRIX64
+	    " %" PRIX64, q.id[0], q.id[1]);
+	ck_assert_uint_ne(q.id[0], q.id[1]);
+	/* the envelope's DSN fields went along */
+	for (i = 0; i < 2; i++) {
+		ck_assert_str_eq(q.envid[i], "ENV1");
+		ck_assert_int_eq(q.ret[i], STORE_RET_HDRS);
+		ck_assert_uint_eq(q.flags[i], STORE_QF_8BITMIME);
+		ck_assert_uint_eq(q.notify[i], STORE_NOTIFY_FAILURE |
+		    STORE_NOTIFY_DELAY);
+	}
+	ck_assert_str_eq(q.orcpt[a], "rfc822;fwd@example.test");
+	ck_assert_str_eq(q.orcpt[b], "rfc822;fwd@other.test");
+}
+END_TEST
+
+START_TEST(test_srs_not_rewritten)
+{
+	static const char *const to[] = { "fwd@example.test",
+	    "someone@remote.test" };
+	struct deliver_rcpt rcpts[2];
+	struct qseen q;
+
+	route("fwd@example.test", "else@remote.test", NULL);
+	srs_on();
+	/* a local sender */
+	deliver_id("carol@example.test", to, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_str_eq(q.sender[0], "carol@example.test");
+	queue_empty();
+	/* a sender in an alias domain of ours */
+	deliver_id("carol@alias.test", to, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_str_eq(q.sender[0], "carol@alias.test");
+	queue_empty();
+	/* the null sender */
+	deliver_id("", to, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_str_eq(q.sender[0], "");
+	queue_empty();
+	/* a relayed recipient keeps the sender as it is */
+	resolve("someone@remote.test", 0, &rcpts[1]);
+	ck_assert_int_eq(rcpts[1].kind, DELIVER_NOTLOCAL);
+	{
+		struct deliver_job job, *jobs[1] = { &job };
+
+		rcpts[1].relay = 1;
+		memset(&job, 0, sizeof(job));
+		job.sender = "user@remote.test";
+		job.data = msg;
+		job.len = sizeof(msg) - 1;
+		job.rcpts = &rcpts[1];
+		job.nrcpts = 1;
+		job.all_or_nothing = 1;
+		ck_assert_int_eq(deliver_run(st, &dcf, jobs, 1), 0);
+		ck_assert_uint_ne(job.queue_id, 0);
+	}
+	queue_seen(&q);
+	ck_assert_str_eq(q.sender[0], "user@remote.test");
+	ck_assert_str_eq(q.orcpt[0], "");
+	queue_empty();
+	/* SRS turned off */
+	srs_off();
+	deliver_id("user@remote.test", to, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_str_eq(q.sender[0], "user@remote.test");
+}
+END_TEST
+
+START_TEST(test_srs_bounce_round_trip)
+{
+	static const char *const to[] = { "fwd@example.test" };
+	struct deliver_rcpt rcpts[1], r;
+	char srs[STORE_ADDRESS_MAX + 1], bad[STORE_ADDRESS_MAX + 1];
+	struct qseen q;
+	const char *bto[1];
+
+	route("fwd@example.test", "someone@remote.test", NULL);
+	srs_on();
+	deliver_id("Orig.Sender@far.test", to, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 1);
+	snprintf(srs, sizeof(srs), "%s", q.sender[0]);
+	queue_empty();
+
+	/* the bounce to the SRS address goes back to the original sender */
+	resolve(srs, 0, &r);
+	ck_assert_msg(r.kind == DELIVER_LOCAL && r.ntargets == 1 &&
+	    r.targets[0].user_id == 0 && strcmp(r.targets[0].addr,
+	    "Orig.Sender@far.test") == 0, "%s: kind %d %d %s", srs, r.kind,
+	    r.code, r.text);
+	deliver_rcpt_clear(&r);
+	bto[0] = srs;
+	deliver_id("", bto, 1, 0, rcpts);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_str_eq(q.sender[0], "");
+	ck_assert_str_eq(q.rcpt[0], "Orig.Sender@far.test");
+	queue_empty();
+	/* case changed in transit: still fine */
+	{
+		char low[STORE_ADDRESS_MAX + 1];
+		size_t i;
+
+		for (i = 0; srs[i] != '\0'; i++)
+			low[i] = (char)tolower((unsigned char)srs[i]);
+		low[i] = '\0';
+		resolve(low, 0, &r);
+		ck_assert_msg(r.kind == DELIVER_LOCAL, "lower case: %d %s",
+		    r.code, r.text);
+		deliver_rcpt_clear(&r);
+	}
+	/* a tampered hash is refused, saying why */
+	snprintf(bad, sizeof(bad), "%s", srs);
+	bad[5] = bad[5] == 'Q' ? 'R' : 'Q';
+	resolve(bad, 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550 &&
+	    strncmp(r.text, "5.1.1 ", 6) == 0 && strstr(r.text, "hash") !=
+	    NULL, "tampered: %d %d %s", r.kind, r.code, r.text);
+	deliver_rcpt_clear(&r);
+	/* too old */
+	fake_now += 30 * 86400;
+	resolve(srs, 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && r.code == 550 &&
+	    strstr(r.text, "too old") != NULL, "expired: %d %d %s", r.kind,
+	    r.code, r.text);
+	deliver_rcpt_clear(&r);
+	/* an SRS address reversing to a local user reaches the mailbox */
+	fake_now -= 30 * 86400;
+	ck_assert_int_eq(srs_forward(dcf.srs_secret, dcf.srs_secret_len,
+	    "bob@example.test", "other.test", fake_now, srs, sizeof(srs)), 1);
+	expect_users(srs, "bob@example.test", NULL);
+	/* without a secret, SRS-looking addresses are ordinary ones */
+	srs_off();
+	resolve(srs, 0, &r);
+	ck_assert_msg(r.kind == DELIVER_REFUSED && strstr(r.text,
+	    "User unknown") != NULL, "no secret: %d %s", r.code, r.text);
+	deliver_rcpt_clear(&r);
+}
+END_TEST
+
+START_TEST(test_srs_secret_kept)
+{
+	struct deliver_config c2 = dcf;
+	unsigned char first[32];
+	char path[512];
+	FILE *f;
+
+	srs_on();
+	memcpy(first, dcf.srs_secret, 32);
+	/* the same secret again, from the store */
+	ck_assert_int_eq(deliver_srs_load(st, &c2, NULL), 0);
+	ck_assert(memcmp(first, c2.srs_secret, 32) == 0);
+	store_close(&st);
+	st = tu_open(dir);
+	ck_assert_int_eq(deliver_srs_load(st, &c2, NULL), 0);
+	ck_assert(memcmp(first, c2.srs_secret, 32) == 0);
+	/* or from a file */
+	snprintf(path, sizeof(path), "%s/srs.key", dir);
+	f = fopen(path, "w");
+	fputs("a secret of more than sixteen bytes\n", f);
+	fclose(f);
+	ck_assert_int_eq(deliver_srs_load(st, &c2, path), 0);
+	ck_assert_uint_eq(c2.srs_secret_len, 35);
+	ck_assert(memcmp(c2.srs_secret, "a secret of", 11) == 0);
+	f = fopen(path, "w");
+	fputs("short\n", f);
+	fclose(f);
+	ck_assert_int_eq(deliver_srs_load(st, &c2, path), -1);
+	ck_assert_int_eq(err_class(), ERR_INVALID);
+	snprintf(path, sizeof(path), "%s/none", dir);
+	ck_assert_int_eq(deliver_srs_load(st, &c2, path), -1);
+	ck_assert_int_eq(err_class(), ERR_NOTFOUND);
+}
+END_TEST
+
+static void
+notice_input(struct dsn_input *in, struct dsn_rcpt *r, const char *sender)
+{
+	memset(r, 0, sizeof(*r));
+	r->addr = "someone@remote.test";
+	r->action = DSN_FAILED;
+	r->reply = "550 5.1.1 no such user";
+	r->remote_mta = "mx.remote.test";
+	memset(in, 0, sizeof(*in));
+	in->hostname = "mx.example.test";
+	in->sender = sender;
+	in->queue_id = 0x77;
+	in->arrival = fake_now - 60;
+	in->rcpts = r;
+	in->nrcpts = 1;
+	in->msg = msg;
+	in->msglen = sizeof(msg) - 1;
+}
+
+START_TEST(test_notice_local_and_remote)
+{
+	struct dsn_input in;
+	struct dsn_rcpt r;
+	struct qseen q;
+	uint64_t id = 0;
+	void *data;
+	size_t len;
+
+	/* a local sender: in INBOX, from <> */
+	notice_input(&in, &r, "bob@example.test");
+	ck_assert_msg(deliver_notice(st, &dcf, &in, &id) == 1, "notice: %s",
+	    err_msg());
+	ck_assert_uint_ne(id, 0);
+	ck_assert_int_eq(tu_read(st, tu_inbox(st, user("bob@example.test").id),
+	    1, &data, &len), 1);
+	ck_assert_msg(memmem(data, len, "Return-Path: <>\r\n", 17) != NULL &&
+	    memmem(data, len, "Subject: Undelivered Mail Returned to Sender",
+	    44) != NULL && memmem(data, len, "Status: 5.1.1", 13) != NULL,
+	    "notice delivered: %.*s", (int)(len < 400 ? len : 400),
+	    (char *)data);
+	free(data);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 0);
+
+	/* a remote sender: queued with <> and STORE_QF_NOTICE */
+	notice_input(&in, &r, "alice@far.test");
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 1);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 1);
+	ck_assert_uint_eq(q.id[0], id);
+	ck_assert_str_eq(q.sender[0], "");
+	ck_assert_str_eq(q.rcpt[0], "alice@far.test");
+	ck_assert_msg(q.flags[0] & STORE_QF_NOTICE, "flags %x", q.flags[0]);
+	ck_assert_uint_eq(q.notify[0], STORE_NOTIFY_NEVER);
+
+	/* an unknown local sender: refused, nothing stored */
+	notice_input(&in, &r, "nobody@example.test");
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+}
+END_TEST
+
+START_TEST(test_notice_never_twice)
+{
+	struct dsn_input in;
+	struct dsn_rcpt r;
+	struct qseen q;
+	uint64_t id = 0;
+
+	notice_input(&in, &r, "");
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	notice_input(&in, &r, "alice@far.test");
+	in.is_notice = 1;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	/* NOTIFY */
+	notice_input(&in, &r, "alice@far.test");
+	r.notify = STORE_NOTIFY_NEVER;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	r.notify = STORE_NOTIFY_SUCCESS | STORE_NOTIFY_DELAY;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	r.action = DSN_DELAYED;
+	r.notify = STORE_NOTIFY_FAILURE;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	r.action = DSN_DELIVERED;
+	r.notify = 0;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	r.action = DSN_RELAYED;
+	r.notify = STORE_NOTIFY_FAILURE | STORE_NOTIFY_DELAY;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 0);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 0);
+	/* the ones that do go */
+	r.notify = STORE_NOTIFY_SUCCESS;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 1);
+	r.action = DSN_DELAYED;
+	r.notify = 0;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 1);
+	r.action = DSN_FAILED;
+	r.notify = STORE_NOTIFY_FAILURE;
+	ck_assert_int_eq(deliver_notice(st, &dcf, &in, &id), 1);
+	queue_seen(&q);
+	ck_assert_uint_eq(q.n, 3);
+}
+END_TEST
+
 static Suite *
 deliver_suite(void)
 {
@@ -633,6 +1084,12 @@ deliver_suite(void)
 	tcase_add_test(tc, test_rcpt_gone_smtp_deleted);
 	tcase_add_test(tc, test_rcpt_gone_smtp_disabled);
 	tcase_add_test(tc, test_rcpt_gone_lmtp);
+	tcase_add_test(tc, test_srs_forwards_two_domains);
+	tcase_add_test(tc, test_srs_not_rewritten);
+	tcase_add_test(tc, test_srs_bounce_round_trip);
+	tcase_add_test(tc, test_srs_secret_kept);
+	tcase_add_test(tc, test_notice_local_and_remote);
+	tcase_add_test(tc, test_notice_never_twice);
 	suite_add_tcase(s, tc);
 	return s;
 }

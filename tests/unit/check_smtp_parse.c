@@ -340,10 +340,10 @@ START_TEST(test_mail)
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> SMTPUTF8=x",
 	    &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
-	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> RET=FULL", &a),
-	    -1);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> MT-PRIORITY=3",
+	    &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
-	ck_assert_ptr_nonnull(strstr(err_msg(), "RET"));
+	ck_assert_ptr_nonnull(strstr(err_msg(), "MT-PRIORITY"));
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> SIZE=", &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> =1", &a), -1);
@@ -366,12 +366,145 @@ START_TEST(test_rcpt)
 	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
 	ck_assert_int_eq(smtp_parse_rcpt("FROM:<u@x.example>", &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_SYNTAX);
-	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> NOTIFY=NEVER", &a),
-	    -1);
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> RRVS=2026-01-01",
+	    &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
 	ck_assert_int_eq(smtp_parse_rcpt("TO:<j\xc3\xb6rg@x.example>", &a),
 	    0);
 	ck_assert_int_eq(a.utf8, 1);
+}
+END_TEST
+
+
+/* RFC 3461: RET, ENVID on MAIL; NOTIFY, ORCPT on RCPT. */
+START_TEST(test_dsn_params)
+{
+	struct smtp_path_args a;
+	char big[700];
+	static const char *const bad_mail[] = {
+		"FROM:<a@b.example> RET=ALL",
+		"FROM:<a@b.example> RET=",
+		"FROM:<a@b.example> ENVID=a=b",
+		"FROM:<a@b.example> ENVID=a+4",
+		"FROM:<a@b.example> ENVID=a+4G",
+		"FROM:<a@b.example> ENVID=\xc3\xa9t\xc3\xa9",
+	};
+	static const char *const bad_rcpt[] = {
+		"TO:<u@x.example> NOTIFY=NEVER,SUCCESS",
+		"TO:<u@x.example> NOTIFY=SUCCESS,NEVER",
+		"TO:<u@x.example> NOTIFY=SUCCESS,SUCCESS",
+		"TO:<u@x.example> NOTIFY=ALWAYS",
+		"TO:<u@x.example> NOTIFY=SUCCESS,",
+		"TO:<u@x.example> NOTIFY=,DELAY",
+		"TO:<u@x.example> ORCPT=u@x.example",
+		"TO:<u@x.example> ORCPT=;u@x.example",
+		"TO:<u@x.example> ORCPT=rfc822;",
+		"TO:<u@x.example> ORCPT=rfc822;a=b@x.example",
+		"TO:<u@x.example> ORCPT=rfc 822;a",
+		"TO:<u@x.example> ORCPT=rfc822;a+2",
+	};
+	size_t i;
+
+	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> RET=FULL "
+	    "ENVID=QQ314159+2B1", &a), 0);
+	ck_assert_int_eq(a.ret, SMTP_RET_FULL);
+	ck_assert_str_eq(a.envid, "QQ314159+2B1");
+	ck_assert_int_eq(a.dsn, 1);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<> ret=hdrs envid=x", &a), 0);
+	ck_assert_int_eq(a.ret, SMTP_RET_HDRS);
+	ck_assert_str_eq(a.envid, "x");
+	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> SIZE=10", &a), 0);
+	ck_assert_int_eq(a.ret, SMTP_RET_NONE);
+	ck_assert_int_eq(a.dsn, 0);
+	/* bad values: 501 (SMTP_PERR_VALUE) */
+	for (i = 0; i < sizeof(bad_mail) / sizeof(bad_mail[0]); i++) {
+		ck_assert_msg(smtp_parse_mail(bad_mail[i], &a) == -1 &&
+		    a.perr == (i == 1 ? SMTP_PERR_PARAM : SMTP_PERR_VALUE),
+		    "%s: perr %d", bad_mail[i], a.perr);
+	}
+	/* ENVID: 100 characters, not 101 */
+	memset(big, 'e', sizeof(big));
+	memcpy(big, "FROM:<> ENVID=", 14);
+	big[14 + 100] = '\0';
+	ck_assert_int_eq(smtp_parse_mail(big, &a), 0);
+	ck_assert_uint_eq(strlen(a.envid), 100);
+	big[14 + 100] = 'e';
+	big[14 + 101] = '\0';
+	ck_assert_int_eq(smtp_parse_mail(big, &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_VALUE);
+	/* duplicates: like the other parameters (555) */
+	ck_assert_int_eq(smtp_parse_mail("FROM:<> RET=FULL RET=FULL", &a),
+	    -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<> ENVID=a ENVID=b", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
+
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> NOTIFY=NEVER", &a),
+	    0);
+	ck_assert_uint_eq(a.notify, SMTP_NOTIFY_NEVER);
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> "
+	    "notify=delay,Success,FAILURE ORCPT=rfc822;U+2Bx@x.example", &a),
+	    0);
+	ck_assert_uint_eq(a.notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_FAILURE |
+	    SMTP_NOTIFY_DELAY);
+	ck_assert_str_eq(a.orcpt, "rfc822;U+2Bx@x.example");
+	ck_assert_str_eq(a.addr, "u@x.example");
+	ck_assert_int_eq(a.dsn, 1);
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<Postmaster> NOTIFY=FAILURE",
+	    &a), 0);
+	ck_assert_int_eq(a.postmaster, 1);
+	ck_assert_uint_eq(a.notify, SMTP_NOTIFY_FAILURE);
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> ORCPT=utf-8;"
+	    "x@y", &a), 0);
+	for (i = 0; i < sizeof(bad_rcpt) / sizeof(bad_rcpt[0]); i++)
+		ck_assert_msg(smtp_parse_rcpt(bad_rcpt[i], &a) == -1,
+		    "%s accepted", bad_rcpt[i]);
+	ck_assert_int_eq(smtp_parse_rcpt(bad_rcpt[0], &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_VALUE);
+	/* "ORCPT=rfc 822;a": the space ends the value, "822;a" is unknown */
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> ORCPT=x;a "
+	    "ORCPT=x;b", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
+	ck_assert_int_eq(smtp_parse_rcpt("TO:<u@x.example> NOTIFY=DELAY "
+	    "NOTIFY=DELAY", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
+	/* ORCPT: 500 characters, not 501 */
+	memset(big, 'o', sizeof(big));
+	memcpy(big, "TO:<u@x.example> ORCPT=rfc822;", 30);
+	big[23 + 500] = '\0';
+	ck_assert_int_eq(smtp_parse_rcpt(big, &a), 0);
+	ck_assert_uint_eq(strlen(a.orcpt), 500);
+	big[23 + 500] = 'o';
+	big[23 + 501] = '\0';
+	ck_assert_int_eq(smtp_parse_rcpt(big, &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_VALUE);
+}
+END_TEST
+
+/* The DSN parameters give the same result however the line is cut. */
+START_TEST(test_dsn_trickle)
+{
+	static const char line[] = "RCPT TO:<u@x.example> NOTIFY=SUCCESS,DELAY "
+	    "ORCPT=rfc822;u+2Bv@x.example";
+	struct smtp_cmd cmd;
+	struct smtp_path_args a;
+	char buf[sizeof(line)];
+	size_t cut;
+
+	/* every prefix of the line either parses or is refused, never more */
+	for (cut = 0; cut <= sizeof(line) - 1; cut++) {
+		memcpy(buf, line, cut);
+		buf[cut] = '\0';
+		if (smtp_parse_line(buf, cut, &cmd) == -1)
+			continue;
+		if (smtp_parse_rcpt(cmd.args, &a) == 0 && a.orcpt[0] != '\0')
+			ck_assert_msg(strncmp(a.orcpt, "rfc822;u", 8) == 0,
+			    "cut %zu: orcpt %s", cut, a.orcpt);
+	}
+	ck_assert_int_eq(smtp_parse_line(line, sizeof(line) - 1, &cmd), 0);
+	ck_assert_int_eq(smtp_parse_rcpt(cmd.args, &a), 0);
+	ck_assert_uint_eq(a.notify, SMTP_NOTIFY_SUCCESS | SMTP_NOTIFY_DELAY);
+	ck_assert_str_eq(a.orcpt, "rfc822;u+2Bv@x.example");
 }
 END_TEST
 
@@ -658,6 +791,8 @@ smtp_parse_suite(void)
 	tcase_add_test(tc, test_data_end_only_crlf_dot_crlf);
 	tcase_add_test(tc, test_data_bare_flags);
 	tcase_add_test(tc, test_data_trickle);
+	tcase_add_test(tc, test_dsn_params);
+	tcase_add_test(tc, test_dsn_trickle);
 	tcase_add_test(tc, test_data_size);
 	tcase_add_test(tc, test_data_line_max);
 	tcase_add_test(tc, test_count_received);
