@@ -1,6 +1,6 @@
 /*
  * mta.c - vellum-mta: the outbound delivery agent.  One event loop that
- * delivers the store's queue to other servers (sched.h); started by
+ * delivers the store's queue to other servers (runner.h); started by
  * vellumd when the config has an [mta] section, or alone with -c.  It
  * listens on no port.
  */
@@ -12,7 +12,7 @@
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
-#include "mta/sched.h"
+#include "mta/runner.h"
 #include "store/store.h"
 #include "store/user.h"
 
@@ -31,7 +31,7 @@ main(int argc, char **argv)
 	store_user_set_full_mark(cfg.quota_full_mark);
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());
-	if (mta_sched_start(conn_base(), st, &cfg) == -1)
+	if (mta_runner_start(conn_base(), st, &cfg) == -1)
 		fatalx("delivery agent: %s", err_msg());
 	log_info("delivering the queue%s%s", cfg.mta_relayhost[0] != '\0' ?
 	    " through " : " to MX hosts", cfg.mta_relayhost);
@@ -40,7 +40,7 @@ main(int argc, char **argv)
 	log_info("ready");
 	if (conn_loop_run() == -1)
 		log_warnx("event loop: %s", err_msg());
-	mta_sched_stop();
+	mta_runner_stop();
 	conn_loop_free();
 	store_close(&st);
 	log_info("stopped");

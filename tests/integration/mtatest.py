@@ -87,7 +87,9 @@ class Handler:
                 "rcpt_options": list(envelope.rcpt_options),
                 "data": envelope.original_content,
                 "tls": session.ssl is not None,
-                "auth": session.login_data,
+                "auth": (session.auth_data.login.decode()
+                         if session.authenticated and session.auth_data
+                         else None),
             })
         return "250 2.0.0 Ok: queued"
 
@@ -112,7 +114,7 @@ class Sink:
                 ok = (isinstance(data, LoginPassword) and
                       data.login.decode() == user and
                       data.password.decode() == password)
-                return AuthResult(success=ok)
+                return AuthResult(success=ok, auth_data=data if ok else None)
             kwargs["authenticator"] = authenticator
             kwargs["auth_require_tls"] = True
             kwargs["auth_required"] = True

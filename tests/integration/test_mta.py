@@ -255,7 +255,7 @@ def case_smarthost_auth(build):
         ms.start()
         ms.submit(USER, PASSWORD, ["x@anywhere.test"], msg("via relay"))
         got = relay.wait(1)
-        check(got[0]["auth"] is not None and got[0]["tls"],
+        check(got[0]["auth"] == "relayuser" and got[0]["tls"],
               "the relay saw AUTH over TLS", got[0])
         ms.wait_queue_empty()
         check("relay-pw" not in ms.mta_log(), "the password is not logged",

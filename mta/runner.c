@@ -1,5 +1,5 @@
 /*
- * sched.c - see sched.h.
+ * runner.c - see runner.h.
  *
  * Objects:
  * - qmsg: a queue entry being worked on (a copy of the store's entry,
@@ -36,7 +36,7 @@
 #include "deliver/dsn.h"
 #include "mta/client.h"
 #include "mta/dns.h"
-#include "mta/sched.h"
+#include "mta/runner.h"
 #include "store/message.h"
 #include "store/queue.h"
 #include "store/store.h"
@@ -115,7 +115,7 @@ struct dest {
 	uint64_t		 qid;
 	int64_t			 resolved_at;	/* 0: never */
 	enum mta_dns_status	 dns_status;
-	char			 dns_error[256];
+	char			 dns_error[600];
 	struct daddr		*addrs;
 	size_t			 naddrs;
 	/* work */
@@ -213,7 +213,7 @@ sched_now(void)
 }
 
 unsigned
-mta_sched_backoff(const struct config *cfg, unsigned attempts)
+mta_runner_backoff(const struct config *cfg, unsigned attempts)
 {
 	uint64_t t = cfg->queue_retry_min;
 
@@ -675,7 +675,7 @@ dest_dns_cb(const struct mta_dns_result *res, void *arg)
 	d->resolving = 0;
 	d->resolved_at = sched_now();
 	d->dns_status = res->status;
-	snprintf(d->dns_error, sizeof(d->dns_error), "%s", res->error);
+	snprintf(d->dns_error, sizeof(d->dns_error), "%.512s", res->error);
 	free(d->addrs);
 	d->addrs = NULL;
 	d->naddrs = 0;
@@ -950,10 +950,10 @@ job_done(struct job *j, const char *relay, int has_dsn)
 		if (cr->enhanced[0] != '\0' && strncmp(cr->reply,
 		    cr->enhanced, strlen(cr->enhanced)) != 0)
 			snprintf(qr->last_reply, sizeof(qr->last_reply),
-			    "%s %s", cr->enhanced, cr->reply);
+			    "%.16s %.490s", cr->enhanced, cr->reply);
 		else
 			snprintf(qr->last_reply, sizeof(qr->last_reply),
-			    "%s", cr->reply);
+			    "%.512s", cr->reply);
 		if (cr->code >= 200 && cr->code < 300) {
 			m->state[k] = R_SENT;
 			if ((qr->notify & STORE_NOTIFY_SUCCESS) && !has_dsn)
@@ -1190,13 +1190,12 @@ op_apply(struct store_txn *t, const struct op *op)
 	struct store_queue_entry e;
 	struct qmsg *m = op->m;
 	size_t i, j, keep = 0;
-	int rc, drop, deferred;
+	int rc, drop;
 
 	if ((rc = store_queue_get(t, m->e.id, &e)) != 1)
 		return rc;	/* removed meanwhile (queue del) */
 	for (i = 0; i < e.nrcpts; i++) {
 		drop = 0;
-		deferred = 0;
 		if (op->kind == OP_SENT) {
 			for (j = 0; j < op->naddrs; j++)
 				if (strcmp(op->addrs[j], e.rcpts[i].addr) == 0)
@@ -1210,7 +1209,6 @@ op_apply(struct store_txn *t, const struct op *op)
 				    m->state[j] == R_FAILED)
 					drop = 1;
 				else if (m->state[j] == R_DEFERRED) {
-					deferred = 1;
 					e.rcpts[i].last_code =
 					    m->e.rcpts[j].last_code;
 					memcpy(e.rcpts[i].last_reply,
@@ -1220,14 +1218,13 @@ op_apply(struct store_txn *t, const struct op *op)
 				break;
 			}
 		}
-		(void)deferred;
 		if (!drop)
 			e.rcpts[keep++] = e.rcpts[i];
 	}
 	e.nrcpts = keep;
 	if (op->kind == OP_FINAL) {
 		e.attempts++;
-		e.next_try = sched_now() + (int64_t)mta_sched_backoff(S.cfg,
+		e.next_try = sched_now() + (int64_t)mta_runner_backoff(S.cfg,
 		    e.attempts);
 		e.flags |= m->e.flags & STORE_QF_WARNED;
 	}
@@ -1541,7 +1538,7 @@ conn_free(struct mconn *c)
 /* Start and stop ------------------------------------------------------- */
 
 int
-mta_sched_start(struct event_base *base, struct store *st,
+mta_runner_start(struct event_base *base, struct store *st,
     const struct config *cfg)
 {
 	struct timeval tv = { 0, MTA_POLL_MS * 1000 };
@@ -1568,7 +1565,7 @@ mta_sched_start(struct event_base *base, struct store *st,
 }
 
 void
-mta_sched_stop(void)
+mta_runner_stop(void)
 {
 	struct dest *d;
 	struct mconn *c;

@@ -1,5 +1,5 @@
 /*
- * sched.h - the queue manager of vellum-mta: reads the `queue` table,
+ * runner.h - the queue runner of vellum-mta: reads the `queue` table,
  * routes each recipient to a destination (a transport's nexthop, the
  * relayhost, or the MX of its domain), keeps per-destination connections
  * (mta/client.h) within the concurrency limits, and writes each outcome
@@ -13,8 +13,8 @@
  * No write transaction ever spans network I/O: outcomes are gathered and
  * committed once per loop turn (a group commit).
  */
-#ifndef VELLUM_MTA_SCHED_H
-#define VELLUM_MTA_SCHED_H
+#ifndef VELLUM_MTA_RUNNER_H
+#define VELLUM_MTA_RUNNER_H
 
 struct config;
 struct event_base;
@@ -38,12 +38,12 @@ struct store;
  * Sets up the scheduler on base: the store, the config, DNS, TLS.
  * 0 done, -1 error (err set).
  */
-int	mta_sched_start(struct event_base *, struct store *,
+int	mta_runner_start(struct event_base *, struct store *,
 	    const struct config *);
-void	mta_sched_stop(void);
+void	mta_runner_stop(void);
 
 /* The back-off after attempts failed attempts (1, 2, ...): retry_min
    doubling up to retry_max (seconds). */
-unsigned mta_sched_backoff(const struct config *, unsigned attempts);
+unsigned mta_runner_backoff(const struct config *, unsigned attempts);
 
 #endif
