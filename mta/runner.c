@@ -1461,7 +1461,8 @@ conn_cb(struct mta_client *cl, enum mta_client_event ev, void *arg)
 static void
 conn_closed(struct mconn *c)
 {
-	const struct mta_client_error *err = mta_client_error(c->c);
+	struct mta_client_error errbuf = *mta_client_error(c->c);
+	const struct mta_client_error *err = &errbuf;
 	struct dest *d = c->d;
 	struct mconn *o;
 	char peer[300];

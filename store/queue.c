@@ -29,11 +29,11 @@
 #define QUEUE_GEN_KEY		"queue_generation"
 /*
  * The low 32 bits of a queue id: the process id above a counter of
- * QUEUE_ID_COUNTER_BITS bits, so one process makes 4096 distinct ids a
+ * QUEUE_ID_COUNTER_BITS bits, so one process makes 65536 distinct ids a
  * second before it could meet its own (store_queue_add() then takes the
  * next free one).
  */
-#define QUEUE_ID_COUNTER_BITS	12
+#define QUEUE_ID_COUNTER_BITS	16
 /* The fewest bytes a recipient takes in a record, by version. */
 #define QUEUE_RCPT_MIN_V1	4
 #define QUEUE_RCPT_MIN_V2	17

@@ -673,8 +673,10 @@ START_TEST(test_error_kinds)
 	one_error("data_dir = /d\nfrobnicate = 1\n", 2,
 	    "unknown key 'frobnicate' at the top of the file (the keys "
 	    "there: data_dir, hostname, log, log_level, user)");
+	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nportnumber = 2\n", 4,
+	    "unknown key 'portnumber' in [pop3] (the keys there: listen)");
 	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nport = 2\n", 4,
-	    "unknown key 'port' in [pop3] (the keys there: listen)");
+	    "port belongs in [mta], not in [pop3]");
 	one_error("data_dir = /d\n[auth]\nplain = yes\n", 3,
 	    "unknown key 'plain' in [auth]");
 	one_error("data_dir = /d\n[web]\nlisten = *:80\nport = 1\n", 2,
