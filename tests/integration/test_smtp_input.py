@@ -8,6 +8,7 @@ BDAT/CHUNKING, the bad-command limit.
 
 usage: test_smtp_input.py BUILD_DIR
 """
+import base64
 import os
 import smtplib
 import socket
@@ -175,6 +176,11 @@ def test_starttls_injection(srv):
         more = r.pending(0.5)
         check(more == b"", "[%s]: no further reply for the injected "
               "command" % port, more)
+        if port == "submission":	# require_auth: MAIL needs AUTH
+            tok = base64.b64encode(("\0%s\0%s" % (ALICE, ALICE_PW))
+                                   .encode()).decode()
+            reply = r.cmd("AUTH PLAIN " + tok)
+            check(reply[0] == 235, "[submission]: AUTH under TLS", reply)
         reply = r.cmd("MAIL FROM:<%s>" % SENDER)
         check(reply[0] == 250, "[%s]: MAIL FROM under TLS is the first "
               "transaction (250, not 503 nested MAIL)" % port, reply)
