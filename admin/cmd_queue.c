@@ -79,6 +79,7 @@ cmd_queue_list(struct ctl *ctl)
 	struct queue_args a;
 	const struct store_queue_entry *e;
 	char t1[32], t2[32], sz[SIZE_FORMAT_MAX];
+	char id[STORE_QUEUE_ID_LEN + 1];
 	size_t i, j;
 
 	memset(&a, 0, sizeof(a));
@@ -92,13 +93,13 @@ cmd_queue_list(struct ctl *ctl)
 		printf("[");
 		for (i = 0; i < a.n; i++) {
 			e = &a.list[i];
-			printf("%s\n  {\"id\": %" PRIu64 ", \"sender\": ",
-			    i > 0 ? "," : "", e->id);
+			printf("%s\n  {\"id\": \"%s\", \"sender\": ",
+			    i > 0 ? "," : "", store_queue_id_format(e->id, id));
 			ctl_json_str(stdout, e->sender);
 			printf(", \"recipients\": [");
 			for (j = 0; j < e->nrcpts; j++) {
 				printf("%s", j > 0 ? ", " : "");
-				ctl_json_str(stdout, e->rcpts[j]);
+				ctl_json_str(stdout, e->rcpts[j].addr);
 			}
 			printf("], \"size\": %" PRIu64 ", \"queued\": ",
 			    e->size);
@@ -118,16 +119,17 @@ cmd_queue_list(struct ctl *ctl)
 	if (a.n == 0)
 		printf("the queue is empty\n");
 	else
-		printf("%-8s %-20s %8s %4s %-20s %s\n", "ID", "QUEUED", "SIZE",
+		printf("%-16s %-20s %8s %4s %-20s %s\n", "ID", "QUEUED", "SIZE",
 		    "TRY", "NEXT TRY", "SENDER -> RECIPIENTS");
 	for (i = 0; i < a.n; i++) {
 		e = &a.list[i];
-		printf("%-8" PRIu64 " %-20s %8s %4" PRIu32 " %-20s <%s> ->",
-		    e->id, ctl_time(e->queued, t1), size_format(e->size, sz,
+		printf("%s %-20s %8s %4" PRIu32 " %-20s <%s> ->",
+		    store_queue_id_format(e->id, id), ctl_time(e->queued, t1), size_format(e->size, sz,
 		    sizeof(sz)), e->attempts, ctl_time(e->next_try, t2),
 		    e->sender);
 		for (j = 0; j < e->nrcpts; j++)
-			printf("%s %s", j > 0 ? "," : "", e->rcpts[j]);
+			printf("%s %s", j > 0 ? "," : "",
+			    e->rcpts[j].addr);
 		printf("\n");
 	}
 	cmd_queue_free(&a);
@@ -139,7 +141,8 @@ static int
 cmd_queue_del_txn(struct store_txn *txn, void *arg)
 {
 	struct queue_args *a = arg;
-	char named[QUEUE_DEL_NAMED * 22 + 1];
+	char named[QUEUE_DEL_NAMED * (STORE_QUEUE_ID_LEN + 2) + 1];
+	char id[STORE_QUEUE_ID_LEN + 1];
 	size_t i, off = 0, nmissing = 0;
 	int rc;
 
@@ -151,7 +154,8 @@ cmd_queue_del_txn(struct store_txn *txn, void *arg)
 			continue;
 		if (nmissing++ < QUEUE_DEL_NAMED)
 			off += (size_t)snprintf(named + off, sizeof(named) -
-			    off, "%s%" PRIu64, off > 0 ? ", " : "", a->ids[i]);
+			    off, "%s%s", off > 0 ? ", " : "",
+			    store_queue_id_format(a->ids[i], id));
 	}
 	if (nmissing > QUEUE_DEL_NAMED)
 		return err_set(ERR_NOTFOUND, "no queue entries %s and %zu "
@@ -167,17 +171,13 @@ static int
 cmd_queue_del(struct ctl *ctl, int argc, char **argv)
 {
 	struct queue_args a;
-	char *end;
 	size_t i, j;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
 	a.ids = xreallocarray(NULL, (size_t)argc, sizeof(*a.ids));
 	for (i = 0; i < (size_t)argc; i++) {
-		errno = 0;
-		a.ids[i] = strtoull(argv[i], &end, 10);
-		if (errno != 0 || end == argv[i] || *end != '\0' ||
-		    !isdigit((unsigned char)argv[i][0]) || a.ids[i] == 0) {
+		if (store_queue_id_parse(argv[i], &a.ids[i]) == -1) {
 			free(a.ids);
 			return ctl_usage(ctl, "'%s' is not a queue ID ('vellumctl "
 			    "queue list' shows them)", argv[i]);

@@ -486,6 +486,33 @@ djob_ext(struct djob *d, const char *addr)
 	d->ext[d->next++] = addr;
 }
 
+/* Queues the message for the external addresses (forwards, relays). */
+static int
+djob_queue(struct store_txn *t, struct djob *d)
+{
+	struct store_queue_entry e;
+	size_t i;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	if (strlen(d->job->sender) >= sizeof(e.sender))
+		return err_set(ERR_INVALID, "sender address too long");
+	strcpy(e.sender, d->job->sender);
+	e.nrcpts = d->next;
+	e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
+	for (i = 0; i < d->next; i++) {
+		if (strlen(d->ext[i]) >= sizeof(e.rcpts[i].addr)) {
+			store_queue_entry_clear(&e);
+			return err_set(ERR_INVALID, "recipient address too "
+			    "long");
+		}
+		strcpy(e.rcpts[i].addr, d->ext[i]);
+	}
+	rc = store_queue_add(t, &e, d->base, NULL);
+	store_queue_entry_clear(&e);
+	return rc;
+}
+
 /* A recipient's result from one of its targets: stored wins. */
 static void
 got_merge(int *got, int result)
@@ -723,8 +750,7 @@ djob_store(struct store_txn *t, struct djob *d)
 	for (i = 0; i < d->ndups; i++)
 		got_merge(&got[d->dups[i].rcpt],
 		    d->targets[d->dups[i].target].result);
-	if (d->next > 0 && store_queue_add(t, job->sender, d->ext, d->next,
-	    d->base, NULL) == -1)
+	if (d->next > 0 && djob_queue(t, d) == -1)
 		goto fail;
 	for (i = 0; i < job->nrcpts; i++) {
 		struct deliver_rcpt *r = &job->rcpts[i];

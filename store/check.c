@@ -383,11 +383,41 @@ check_routes(const struct store_route *r, void *ctx)
 	return 0;
 }
 
-/* Queue entries hold body references too. */
+/*
+ * Queue entries hold body references too.  Each is read by itself, so a
+ * damaged record is reported (and the rest checked) rather than ending
+ * the check.
+ */
 static int
-check_queue_ref(const struct store_queue_entry *e, void *ctx)
+check_queue(struct store_txn *t, struct check *c)
 {
-	check_body_ref(ctx, e->body);
+	struct store_queue_entry e;
+	char id[STORE_QUEUE_ID_LEN + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	MDB_val bk;
+	uint8_t bkey[8];
+	int rc;
+
+	if (sdb_cursor(t, DB_QUEUE, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8 ||
+		    store_queue_get(t, be64dec(k.mv_data), &e) != 1) {
+			problem(c, "damaged queue record");
+			continue;
+		}
+		store_queue_entry_clear(&e);
+		be64enc(bkey, e.body);
+		if (sdb_get(t, DB_BODIES, bkey, 8, &bk) != 1) {
+			problem(c, "queue entry %s refers to missing body %"
+			    PRIu64, store_queue_id_format(e.id, id), e.body);
+			continue;
+		}
+		check_body_ref(c, e.body);
+	}
+	mdb_cursor_close(cur);
 	return 0;
 }
 
@@ -399,7 +429,7 @@ check_txn(struct store_txn *t, void *ctx)
 	MDB_stat ms, bs;
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
-	    store_queue_list(t, check_queue_ref, c) == -1 ||
+	    check_queue(t, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||
 	    store_addr_list(t, check_routes, pair) == -1)

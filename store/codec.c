@@ -51,6 +51,13 @@ pack_init(struct pack *p)
 }
 
 void
+pack_init_version(struct pack *p, uint8_t version)
+{
+	pack_init(p);
+	p->buf[0] = version;
+}
+
+void
 pack_free(struct pack *p)
 {
 	free(p->buf);
@@ -111,6 +118,15 @@ unpack_init(struct unpack *u, const MDB_val *v)
 	u->bad = 0;
 	if (unpack_u8(u) != STORE_REC_VERSION)
 		u->bad = 1;
+}
+
+uint8_t
+unpack_init_version(struct unpack *u, const MDB_val *v)
+{
+	u->p = v->mv_data;
+	u->left = v->mv_size;
+	u->bad = 0;
+	return unpack_u8(u);
 }
 
 void

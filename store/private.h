@@ -99,6 +99,8 @@ struct pack {
 	size_t	 len, cap;
 };
 void	pack_init(struct pack *);
+/* A record of its own version (a table whose records changed shape). */
+void	pack_init_version(struct pack *, uint8_t version);
 void	pack_free(struct pack *);
 void	pack_u8(struct pack *, uint8_t);
 void	pack_u32(struct pack *, uint32_t);
@@ -112,6 +114,8 @@ struct unpack {
 	int		 bad;
 };
 void		unpack_init(struct unpack *, const MDB_val *);
+/* Any version: returns the version byte (0 and bad when empty). */
+uint8_t		unpack_init_version(struct unpack *, const MDB_val *);
 uint8_t		unpack_u8(struct unpack *);
 uint32_t	unpack_u32(struct unpack *);
 uint64_t	unpack_u64(struct unpack *);

@@ -69,8 +69,7 @@ inbox_fn(struct store_txn *t, void *ctx)
 }
 
 struct queue {
-	const char *const	*rcpts;
-	size_t			 n;
+	struct store_queue_entry e;
 	struct store_prepared	*prep;
 	uint64_t		 id;
 };
@@ -80,8 +79,7 @@ queue_fn(struct store_txn *t, void *ctx)
 {
 	struct queue *q = ctx;
 
-	return store_queue_add(t, "helper@example.test", q->rcpts, q->n,
-	    q->prep, &q->id);
+	return store_queue_add(t, &q->e, q->prep, &q->id);
 }
 
 static int
@@ -147,16 +145,25 @@ main(int argc, char **argv)
 		static const char qmsg[] = "From: helper@example.test\n"
 		    "Subject: queued by store-helper\n\nfor the queue\n";
 		struct queue q;
+		char id[STORE_QUEUE_ID_LEN + 1];
 
-		q.rcpts = (const char *const *)argv + 3;
-		q.n = (size_t)(argc - 3);
+		memset(&q, 0, sizeof(q));
+		snprintf(q.e.sender, sizeof(q.e.sender), "helper@example.test");
+		q.e.nrcpts = (size_t)(argc - 3);
+		q.e.rcpts = calloc(q.e.nrcpts, sizeof(*q.e.rcpts));
+		if (q.e.rcpts == NULL)
+			return 1;
+		for (i = 3; i < argc; i++)
+			snprintf(q.e.rcpts[i - 3].addr,
+			    sizeof(q.e.rcpts[i - 3].addr), "%s", argv[i]);
 		if (store_msg_prepare(st, qmsg, sizeof(qmsg) - 1,
 		    &q.prep) == -1 || store_write(st, queue_fn, &q) == -1) {
 			fprintf(stderr, "store-helper: %s\n", err_msg());
 			return 1;
 		}
 		store_prepared_free(&q.prep);
-		printf("queued %llu\n", (unsigned long long)q.id);
+		store_queue_entry_clear(&q.e);
+		printf("queued %s\n", store_queue_id_format(q.id, id));
 		store_close(&st);
 		return 0;
 	}

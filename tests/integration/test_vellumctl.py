@@ -524,9 +524,10 @@ def test(ctl, args):
     ctl.run("queue", "list", "extra", expect=2)
     ctl.run("queue", "del", expect=2)
     ctl.run("queue", "del", "x1", expect=2)
+    ctl.run("queue", "del", "12345678901234567", expect=2)
     ctl.run("queue", "del", "0", expect=2)
     _, err = ctl.run("queue", "del", "12345", expect=1)
-    check("no queue entry 12345" in err, "queue del names a missing ID",
+    check("no queue entry 0000000000012345" in err, "queue del names a missing ID",
           err)
     if args:
         ids = []
@@ -535,7 +536,7 @@ def test(ctl, args):
                                capture_output=True, text=True, timeout=60)
             check(p.returncode == 0 and p.stdout.startswith("queued "),
                   "store-helper queues a message", (p.stdout, p.stderr))
-            ids.append(int(p.stdout.split()[1]))
+            ids.append(p.stdout.split()[1])
         ql = ctl.json("queue", "list")
         check([e["id"] for e in ql] == ids, "queue list has both entries",
               ql)
@@ -550,18 +551,18 @@ def test(ctl, args):
         check("a@far.example, b@far.example" in out and
               "<helper@example.test>" in out and out.startswith("ID "),
               "queue list prints a table", out)
-        _, err = ctl.run("queue", "del", str(ids[0]), "999", expect=1)
+        _, err = ctl.run("queue", "del", ids[0], "999", expect=1)
         check("999" in err and "nothing removed" in err,
               "queue del with a missing ID removes nothing", err)
         check(len(ctl.json("queue", "list")) == 2, "both still queued", "")
-        out, _ = ctl.run("queue", "del", str(ids[0]))
+        out, _ = ctl.run("queue", "del", ids[0].lower())
         check("1 entry removed" in out, "queue del removes one", out)
         check([e["id"] for e in ctl.json("queue", "list")] == ids[1:],
               "the other entry stays", "")
         out, _ = ctl.run("store", "check")
         check(out.startswith("store check: ok"),
               "store check counts the queue's body references", out)
-        ctl.run("queue", "del", str(ids[1]), str(ids[1]))
+        ctl.run("queue", "del", ids[1], ids[1])
         check(ctl.json("queue", "list") == [], "the queue is empty again",
               "")
 
