@@ -45,6 +45,7 @@
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
 #include "smtpd/parse.h"
+#include "store/queue.h"
 #include "store/store.h"
 #include "store/user.h"
 
@@ -58,8 +59,6 @@
 #define SENDMAIL_GROUPS_MAX	256
 /* Longest -F full name kept. */
 #define SENDMAIL_NAME_MAX	200
-/* A queue id: 16 hex digits, as smtpd's. */
-#define SENDMAIL_ID_LEN		16
 /* -bs: longest command line (as smtpd). */
 #define SENDMAIL_BS_LINE_MAX	SMTP_LINE_MAX
 /* -bs: commands refused before the dialogue is ended. */
@@ -95,7 +94,8 @@ struct sendmail {
 
 	struct store		*store;
 	struct deliver_config	 dcfg;
-	char			 qid[SENDMAIL_ID_LEN + 1];
+	uint64_t		 qid_num;	/* store_queue_id_new() */
+	char			 qid[STORE_QUEUE_ID_LEN + 1];	/* as text */
 	/* the envelope */
 	char			 sender[DELIVER_ADDR_MAX + 1];	/* "" <> */
 	struct deliver_rcpt	*rcpts;
@@ -439,18 +439,75 @@ sendmail_open(struct sendmail *sm)
 	}
 }
 
-/* A queue id as smtpd makes them: the time, the pid, a counter. */
+/* The queue id of a submission: its Received header and log line. */
 static void
 sendmail_new_qid(struct sendmail *sm)
 {
-	static uint32_t counter;
-	struct timeval tv;
+	sm->qid_num = store_queue_id_new();
+	store_queue_id_format(sm->qid_num, sm->qid);
+}
 
-	gettimeofday(&tv, NULL);
-	counter++;
-	snprintf(sm->qid, sizeof(sm->qid), "%08" PRIX32 "%03X%05" PRIX32,
-	    (uint32_t)tv.tv_sec, (unsigned)(getpid() & 0xfff),
-	    (uint32_t)((counter ^ (uint32_t)tv.tv_usec) & 0xfffff));
+struct sendmail_qrun {
+	uint64_t	*ids;
+	size_t		 n;
+};
+
+static int
+sendmail_qrun_one(const struct store_queue_entry *e, void *arg)
+{
+	struct sendmail_qrun *q = arg;
+
+	q->ids = xreallocarray(q->ids, q->n + 1, sizeof(*q->ids));
+	q->ids[q->n++] = e->id;
+	return 0;
+}
+
+/* Every entry not held: next try now (0: as soon as possible). */
+static int
+sendmail_qrun_txn(struct store_txn *t, void *arg)
+{
+	struct sendmail_qrun *q = arg;
+	struct store_queue_entry e;
+	size_t i, n = 0;
+	int rc;
+
+	q->n = 0;
+	if (store_queue_list(t, sendmail_qrun_one, q) == -1)
+		return -1;
+	for (i = 0; i < q->n; i++) {
+		if ((rc = store_queue_get(t, q->ids[i], &e)) == -1)
+			return -1;
+		if (rc == 0)
+			continue;
+		if (!(e.flags & STORE_QF_HOLD) && e.next_try != 0) {
+			e.next_try = 0;
+			rc = store_queue_put(t, &e);
+		}
+		store_queue_entry_clear(&e);
+		if (rc == -1)
+			return -1;
+		q->ids[n++] = q->ids[i];
+	}
+	q->n = n;
+	return 1;
+}
+
+/* -q: vellum-mta tries every entry of the queue at its next look. */
+static int
+sendmail_queue_run(struct sendmail *sm)
+{
+	struct sendmail_qrun q;
+
+	memset(&q, 0, sizeof(q));
+	sendmail_open(sm);
+	if (store_write(sm->store, sendmail_qrun_txn, &q) == -1) {
+		free(q.ids);
+		sendmail_fail(EX_TEMPFAIL, "queue run: %s", err_msg());
+	}
+	printf("%s: %zu queue entr%s to be tried now by vellum-mta\n",
+	    SENDMAIL_NAME, q.n, q.n == 1 ? "y" : "ies");
+	free(q.ids);
+	return EX_OK;
 }
 
 /*
@@ -1219,9 +1276,7 @@ main(int argc, char **argv)
 		    base);
 		return EX_OK;
 	case SM_QUEUE_RUN:
-		printf("%s: vellum-mta runs the queue by itself; `vellumctl "
-		    "queue list` shows it\n", SENDMAIL_NAME);
-		return EX_OK;
+		return sendmail_queue_run(&sm);
 	case SM_MAILQ:
 		return sendmail_mailq(&sm, base);
 	case SM_SMTP:
