@@ -367,8 +367,11 @@ def test_bad_commands(srv):
     reply = r.cmd(b"NO\0OP\r\n")
     check(500 <= reply[0] < 600, "a NUL byte in a command: 5xx", reply)
     check(r.cmd("NOOP")[0] == 250, "the session goes on", "")
+    r.close()
     # AUTH cancelled with "*", and a response that is not base64: 501
-    # each (AUTH is offered here: [auth] plaintext = yes).
+    # each (AUTH is offered on [submission]: [auth] plaintext = yes;
+    # port 25 has no AUTH unless [smtp] auth = yes).
+    r, _ = session(srv, "submission")
     check(r.cmd("AUTH PLAIN")[0] == 334, "AUTH PLAIN: 334", "")
     reply = r.cmd("*")
     check(reply[0] == 501 and b"cancel" in reply[1][0].lower(),
