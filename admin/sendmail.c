@@ -121,6 +121,7 @@ static void	sendmail_usage(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 static void	sendmail_options(struct sendmail *, int argc, char **argv);
 static void	sendmail_config(struct sendmail *);
+static int	sendmail_setid(void);
 static void	sendmail_caller(struct sendmail *);
 static int	sendmail_names_match(const char *list, const char *login,
 		    gid_t gid);
@@ -291,6 +292,14 @@ sendmail_config(struct sendmail *sm)
 	char *errors = NULL;
 	const char *path = sm->conf;
 
+	/*
+	 * Installed setgid (or setuid), another file could name another
+	 * store or make its caller trusted: only root may give -C then.
+	 */
+	if (path != NULL && sendmail_setid() && getuid() != 0 &&
+	    strcmp(path, SENDMAIL_CONF_DEFAULT) != 0)
+		sendmail_fail(EX_NOPERM, "-C %s: only root may give another "
+		    "configuration file to this set-group-id program", path);
 	if (path == NULL && access(SENDMAIL_CONF_DEFAULT, F_OK) == 0)
 		path = SENDMAIL_CONF_DEFAULT;
 	if (path == NULL) {
@@ -307,6 +316,13 @@ sendmail_config(struct sendmail *sm)
 	store_user_set_full_mark(sm->cfg.quota_full_mark);
 	sm->dcfg.quota_grace_days = sm->cfg.quota_grace_days;
 	sm->dcfg.hostname = sm->cfg.hostname;
+}
+
+/* Whether we run with other ids than the caller's (setgid install). */
+static int
+sendmail_setid(void)
+{
+	return getuid() != geteuid() || getgid() != getegid();
 }
 
 /* Whether login, or one of its groups, is in a users/trusted list. */
@@ -1212,7 +1228,8 @@ sendmail_smtp(struct sendmail *sm)
 
 /*
  * -bp (mailq): `vellumctl queue list`, the same listing, run from the
- * directory of this program when it is there, else from PATH.
+ * directory of this program when it is there, else from PATH (not when
+ * set-id).
  */
 static int
 sendmail_mailq(struct sendmail *sm, const char *argv0)
@@ -1242,7 +1259,9 @@ sendmail_mailq(struct sendmail *sm, const char *argv0)
 			execv(ctl, (char *const *)argv);
 		}
 	}
-	execvp("vellumctl", (char *const *)argv);
+	/* Set-id, a vellumctl from the caller's PATH would get our group. */
+	if (!sendmail_setid())
+		execvp("vellumctl", (char *const *)argv);
 	sendmail_fail(EX_UNAVAILABLE, "%s: cannot run vellumctl: %s", argv0,
 	    strerror(errno));
 }

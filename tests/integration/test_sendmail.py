@@ -294,6 +294,19 @@ def test_from(site, sm):
     sm.run(ALICE, input=b"Subject: root still\n\nx\n")
     with open(site.conf, "w") as f:
         f.write(text)
+    # Installed setgid, -C from anyone but root is refused: another file
+    # could make its caller trusted.
+    if os.statvfs(site.tmp).f_flag & os.ST_NOSUID:
+        print("SKIP: %s is mounted nosuid: no setgid copy" % site.tmp)
+        return
+    copy = site.path("sendmail-setgid")
+    shutil.copy(sm.binary, copy)
+    os.chown(copy, 0, 0)
+    os.chmod(copy, 0o2755)
+    _, err = sm.run(ALICE, input=b"x\n", user=NOBODY, argv0=copy,
+                    expect=EX_NOPERM)
+    check("only root may give another configuration" in err, "set-gid: "
+          "-C from a user is refused with EX_NOPERM", err)
 
 
 def test_bs(site, sm):
