@@ -946,6 +946,14 @@ sendmail_submit(struct sendmail *sm)
 		sendmail_fail(EX_DATAERR, "the message is larger than %u bytes "
 		    "([smtpd] max_message_size); nothing was sent",
 		    sm->cfg.smtpd_max_message_size);
+	/* An mbox envelope line ("From sender date") is not the message. */
+	if (len >= 5 && memcmp(msg, "From ", 5) == 0) {
+		const char *nl = memchr(msg, '\n', len);
+		size_t skip = nl != NULL ? (size_t)(nl - msg) + 1 : len;
+
+		memmove(msg, msg + skip, len - skip);
+		len -= skip;
+	}
 	sendmail_open(sm);
 	sendmail_new_qid(sm);
 	for (i = 0; i < sm->nargs; i++)

@@ -147,6 +147,12 @@ def test_local(site, sm):
     head, body = header_of(newest(site, ALICE))
     check(body == b"just a line of text\nand more\n", "input without a "
           "header is kept as the body", (head, body))
+    # A leading mbox "From " line is the envelope, not the message.
+    sm.run(ALICE, input=b"From someone@remote.test Mon Jan  1 00:00:00 "
+           b"2024\nSubject: mbox line\n\nbody\n")
+    msg = newest(site, ALICE)
+    check(b"Subject: mbox line" in msg and b"From someone" not in msg,
+          "a leading 'From ' line is dropped", msg[:500])
     # CRLF input is stored with LF.
     sm.run(ALICE, input=b"Subject: crlf\r\n\r\nline\r\n")
     check(newest(site, ALICE).endswith(b"Subject: crlf\n\nline\n") or
