@@ -26,7 +26,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grp.h>
-#include <inttypes.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -34,7 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,6 +145,14 @@ static char	*sendmail_build(struct sendmail *, const char *msg,
 static int	sendmail_deliver(struct sendmail *, const char *msg,
 		    size_t len, char *why, size_t whysize);
 static void	sendmail_clear_rcpts(struct sendmail *);
+static int	sendmail_submit(struct sendmail *);
+static int	sendmail_queue_run(struct sendmail *);
+static int	sendmail_qrun_one(const struct store_queue_entry *, void *);
+static int	sendmail_qrun_txn(struct store_txn *, void *);
+static char	*sendmail_line(char *buf, size_t max, size_t *len_r,
+		    int *toolong_r);
+static char	*sendmail_smtp_data(struct sendmail *, size_t *len_r,
+		    int *toobig_r, int *toolong_r);
 static int	sendmail_smtp(struct sendmail *);
 static int	sendmail_mailq(struct sendmail *, const char *argv0);
 
@@ -446,8 +452,8 @@ sendmail_open(struct sendmail *sm)
 		return;
 	if (store_open(sm->cfg.data_dir, STORE_NOCREATE, &sm->store) == -1) {
 		if (err_class() == ERR_NOTFOUND)
-			sendmail_fail(EX_CONFIG, "no store in %s: %s",
-			    sm->cfg.data_dir, err_msg());
+			sendmail_fail(EX_CONFIG, "%s (give -C vellum.conf)",
+			    err_msg());
 		sendmail_fail(EX_TEMPFAIL, "cannot open the store in %s: %s "
 		    "(vellum-sendmail must run as root or setgid to the "
 		    "group that owns it, see vellum-sendmail(8))",
@@ -1028,17 +1034,19 @@ sendmail_line(char *buf, size_t max, size_t *len_r, int *toolong_r)
 /*
  * DATA: lines up to ".", fed to smtpd's parser (so dot-unstuffing and
  * the end are smtpd's) as CRLF lines, stored as LF.  Returns the message
- * or NULL at the end of the input (*toobig_r when it was too large).
+ * or NULL at the end of the input; *toobig_r / *toolong_r when it was
+ * too large or had a line over SMTP_DATA_LINE_MAX.
  */
 static char *
-sendmail_smtp_data(struct sendmail *sm, size_t *len_r, int *toobig_r)
+sendmail_smtp_data(struct sendmail *sm, size_t *len_r, int *toobig_r,
+    int *toolong_r)
 {
 	struct smtp_data d;
 	char *line, *msg = NULL, *out;
 	size_t len, outlen, used, mlen = 0, cap = 0, i;
 	int toolong, done = 0;
 
-	*toobig_r = 0;
+	*toobig_r = *toolong_r = 0;
 	line = xmalloc(SMTP_DATA_LINE_MAX + 3);
 	out = xmalloc(SMTP_DATA_OUT_MAX(SMTP_DATA_LINE_MAX + 3));
 	smtp_data_init(&d, sm->cfg.smtpd_max_message_size);
@@ -1050,6 +1058,7 @@ sendmail_smtp_data(struct sendmail *sm, size_t *len_r, int *toobig_r)
 			free(msg);
 			return NULL;
 		}
+		*toolong_r |= toolong;
 		line[len++] = '\r';
 		line[len++] = '\n';
 		done = smtp_data_feed(&d, line, len, out, &outlen, &used);
@@ -1068,166 +1077,245 @@ sendmail_smtp_data(struct sendmail *sm, size_t *len_r, int *toobig_r)
 	free(line);
 	free(out);
 	*toobig_r = d.toobig;
+	*toolong_r |= d.toolong;
 	*len_r = mlen;
 	return msg;
 }
 
+/* The -bs dialogue: one transaction at a time, a command table. */
+struct sendmail_bs;
+static void	bs_reset(struct sendmail_bs *);
+
+struct sendmail_bs {
+	struct sendmail	*sm;
+	int		 in_mail;	/* MAIL accepted */
+	unsigned	 bad;		/* refused commands */
+	int		 done;		/* QUIT, or the input ended */
+};
+
+typedef void sendmail_bs_fn(struct sendmail_bs *, const struct smtp_cmd *);
+
+static sendmail_bs_fn	bs_hello, bs_mail, bs_rcpt, bs_data, bs_rset,
+			bs_noop, bs_quit;
+
+static const struct {
+	const char	*verb;
+	sendmail_bs_fn	*fn;
+} sendmail_bs_cmds[] = {
+	{ "EHLO", bs_hello },
+	{ "HELO", bs_hello },
+	{ "MAIL", bs_mail },
+	{ "RCPT", bs_rcpt },
+	{ "DATA", bs_data },
+	{ "RSET", bs_rset },
+	{ "NOOP", bs_noop },
+	{ "QUIT", bs_quit },
+	{ NULL, NULL },
+};
+
+static void	bs_fail(struct sendmail_bs *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+/* A refused command: its reply, and one more toward the limit. */
+static void
+bs_fail(struct sendmail_bs *bs, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	fputs("\r\n", stdout);
+	fflush(stdout);
+	bs->bad++;
+}
+
+static void
+bs_reset(struct sendmail_bs *bs)
+{
+	sendmail_clear_rcpts(bs->sm);
+	bs->in_mail = 0;
+}
+
+static void
+bs_hello(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	const struct config *cf = &bs->sm->cfg;
+
+	if (cmd->args[0] == '\0') {
+		bs_fail(bs, "501 5.5.4 Syntax: %s hostname", cmd->verb);
+		return;
+	}
+	bs_reset(bs);
+	if (strcmp(cmd->verb, "HELO") == 0)
+		sendmail_reply("250 %s", cf->hostname);
+	else
+		sendmail_reply("250-%s\r\n250-PIPELINING\r\n250-SIZE %u\r\n"
+		    "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES", cf->hostname,
+		    cf->smtpd_max_message_size);
+}
+
+static void
+bs_mail(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	struct sendmail *sm = bs->sm;
+	struct smtp_path_args a;
+
+	if (bs->in_mail) {
+		bs_fail(bs, "503 5.5.1 Error: nested MAIL command");
+		return;
+	}
+	if (smtp_parse_mail(cmd->args, &a) == -1) {
+		bs_fail(bs, "%s %s", a.perr == SMTP_PERR_PARAM ? "555 5.5.4" :
+		    a.perr == SMTP_PERR_PATH ? "501 5.1.7" : "501 5.5.4",
+		    err_msg());
+		return;
+	}
+	if (a.has_size && a.size > sm->cfg.smtpd_max_message_size) {
+		sendmail_reply("552 5.3.4 Message size exceeds fixed maximum "
+		    "message size (%u bytes)", sm->cfg.smtpd_max_message_size);
+		return;
+	}
+	sm->sender[0] = '\0';
+	if (a.addr[0] != '\0' && sendmail_qualify(sm, a.addr, sm->sender,
+	    sizeof(sm->sender)) != 1) {
+		bs_fail(bs, "501 5.1.7 Bad sender address syntax");
+		return;
+	}
+	if (!sendmail_sender_ok(sm, sm->sender)) {
+		bs_fail(bs, "553 5.7.1 <%s>: Sender address rejected: not "
+		    "owned by user %s", sm->sender, sm->login);
+		return;
+	}
+	sendmail_new_qid(sm);
+	bs->in_mail = 1;
+	sendmail_reply("250 2.1.0 Ok");
+}
+
+static void
+bs_rcpt(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	char why[DELIVER_TEXT_MAX + 64];
+	struct smtp_path_args a;
+	int ex;
+
+	if (!bs->in_mail) {
+		bs_fail(bs, "503 5.5.1 Error: need MAIL command");
+		return;
+	}
+	if (smtp_parse_rcpt(cmd->args, &a) == -1) {
+		bs_fail(bs, "%s %s", a.perr == SMTP_PERR_PARAM ? "555 5.5.4" :
+		    a.perr == SMTP_PERR_PATH ? "501 5.1.3" : "501 5.5.4",
+		    err_msg());
+		return;
+	}
+	if (sendmail_add_rcpt(bs->sm, a.postmaster ? "postmaster" : a.addr,
+	    why, sizeof(why), &ex) == 1)
+		sendmail_reply("250 2.1.5 Ok");
+	else
+		sendmail_reply("%s", why);
+}
+
+static void
+bs_data(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	struct sendmail *sm = bs->sm;
+	char why[DELIVER_TEXT_MAX + 64], *msg, *out;
+	size_t len, outlen;
+	int toobig, toolong, rc;
+
+	if (!bs->in_mail || sm->nrcpts == 0) {
+		bs_fail(bs, "503 5.5.1 Error: need %s command", bs->in_mail ?
+		    "RCPT" : "MAIL");
+		return;
+	}
+	if (cmd->args[0] != '\0') {
+		bs_fail(bs, "501 5.5.4 Syntax: DATA");
+		return;
+	}
+	sendmail_reply("354 End data with <CR><LF>.<CR><LF>");
+	if ((msg = sendmail_smtp_data(sm, &len, &toobig, &toolong)) == NULL) {
+		bs->done = 1;		/* the input ended: nothing sent */
+		return;
+	}
+	if (toobig)
+		sendmail_reply("552 5.3.4 Error: message too big (over %u "
+		    "bytes)", sm->cfg.smtpd_max_message_size);
+	else if (toolong)
+		sendmail_reply("554 5.6.0 Error: a line of the message is "
+		    "longer than %d bytes", SMTP_DATA_LINE_MAX);
+	else if (smtp_count_received(msg, len) >= sm->cfg.smtpd_max_hops)
+		sendmail_reply("554 5.4.6 Too many hops");
+	else {
+		out = sendmail_build(sm, msg, len, &outlen);
+		rc = sendmail_deliver(sm, out, outlen, why, sizeof(why));
+		free(out);
+		if (rc == EX_OK)
+			sendmail_reply("250 2.0.0 Ok: queued as %s", sm->qid);
+		else if (why[0] >= '2' && why[0] <= '5')
+			sendmail_reply("%s", why);
+		else
+			sendmail_reply("451 4.3.0 %s", why);
+	}
+	free(msg);
+	bs_reset(bs);
+}
+
+static void
+bs_rset(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	bs_reset(bs);
+	sendmail_reply("250 2.0.0 Ok");
+}
+
+static void
+bs_noop(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	sendmail_reply("250 2.0.0 Ok");
+}
+
+static void
+bs_quit(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
+{
+	sendmail_reply("221 2.0.0 Bye");
+	bs->done = 1;
+}
+
+/* -bs: SMTP on stdin/stdout.  Exit 0 unless the setup failed. */
 static int
 sendmail_smtp(struct sendmail *sm)
 {
-	char line[SENDMAIL_BS_LINE_MAX + 1], why[DELIVER_TEXT_MAX + 64];
-	char *msg, *out;
+	char line[SENDMAIL_BS_LINE_MAX + 1];
+	struct sendmail_bs bs;
 	struct smtp_cmd cmd;
-	struct smtp_path_args a;
-	size_t len, outlen;
-	int toolong, toobig, rc, ex, in_mail = 0;
-	unsigned bad = 0;
+	size_t len, i;
+	int toolong;
 
+	memset(&bs, 0, sizeof(bs));
+	bs.sm = sm;
 	sendmail_open(sm);
 	sendmail_reply("220 %s ESMTP Vellum sendmail", sm->cfg.hostname);
-	while (sendmail_line(line, sizeof(line) - 1, &len, &toolong) !=
-	    NULL) {
-		if (bad >= SENDMAIL_BS_BAD_MAX) {
+	while (!bs.done && sendmail_line(line, sizeof(line) - 1, &len,
+	    &toolong) != NULL) {
+		if (toolong)
+			bs_fail(&bs, "500 5.5.2 Error: line too long");
+		else if (smtp_parse_line(line, len, &cmd) == -1)
+			bs_fail(&bs, "500 5.5.2 Error: %s", err_msg());
+		else {
+			for (i = 0; sendmail_bs_cmds[i].verb != NULL; i++)
+				if (strcmp(sendmail_bs_cmds[i].verb,
+				    cmd.verb) == 0)
+					break;
+			if (sendmail_bs_cmds[i].verb != NULL)
+				sendmail_bs_cmds[i].fn(&bs, &cmd);
+			else
+				bs_fail(&bs, "502 5.5.2 Error: command not "
+				    "recognized");
+		}
+		if (bs.bad >= SENDMAIL_BS_BAD_MAX) {
 			sendmail_reply("421 4.7.0 %s Error: too many errors",
 			    sm->cfg.hostname);
 			break;
-		}
-		if (toolong) {
-			sendmail_reply("500 5.5.2 Error: line too long");
-			bad++;
-			continue;
-		}
-		if (smtp_parse_line(line, len, &cmd) == -1) {
-			sendmail_reply("500 5.5.2 Error: %s", err_msg());
-			bad++;
-			continue;
-		}
-		if (strcmp(cmd.verb, "EHLO") == 0 ||
-		    strcmp(cmd.verb, "HELO") == 0) {
-			if (cmd.args[0] == '\0') {
-				sendmail_reply("501 5.5.4 Syntax: %s hostname",
-				    cmd.verb);
-				bad++;
-				continue;
-			}
-			sendmail_clear_rcpts(sm);
-			in_mail = 0;
-			if (cmd.verb[0] == 'H')
-				sendmail_reply("250 %s", sm->cfg.hostname);
-			else
-				sendmail_reply("250-%s\r\n250-PIPELINING\r\n"
-				    "250-SIZE %u\r\n250-8BITMIME\r\n"
-				    "250 ENHANCEDSTATUSCODES",
-				    sm->cfg.hostname,
-				    sm->cfg.smtpd_max_message_size);
-		} else if (strcmp(cmd.verb, "MAIL") == 0) {
-			if (in_mail) {
-				sendmail_reply("503 5.5.1 Error: nested MAIL "
-				    "command");
-				bad++;
-				continue;
-			}
-			if (smtp_parse_mail(cmd.args, &a) == -1) {
-				sendmail_reply("%s %s", a.perr ==
-				    SMTP_PERR_PARAM ? "555 5.5.4" :
-				    a.perr == SMTP_PERR_PATH ? "501 5.1.7" :
-				    "501 5.5.4", err_msg());
-				bad++;
-				continue;
-			}
-			if (a.has_size &&
-			    a.size > sm->cfg.smtpd_max_message_size) {
-				sendmail_reply("552 5.3.4 Message size exceeds "
-				    "fixed maximum message size (%u bytes)",
-				    sm->cfg.smtpd_max_message_size);
-				continue;
-			}
-			if (a.addr[0] == '\0')
-				sm->sender[0] = '\0';
-			else if (sendmail_qualify(sm, a.addr, sm->sender,
-			    sizeof(sm->sender)) != 1) {
-				sendmail_reply("501 5.1.7 Bad sender address "
-				    "syntax");
-				bad++;
-				continue;
-			}
-			if (!sendmail_sender_ok(sm, sm->sender)) {
-				sendmail_reply("553 5.7.1 <%s>: Sender address "
-				    "rejected: not owned by user %s",
-				    sm->sender, sm->login);
-				bad++;
-				continue;
-			}
-			sendmail_new_qid(sm);
-			in_mail = 1;
-			sendmail_reply("250 2.1.0 Ok");
-		} else if (strcmp(cmd.verb, "RCPT") == 0) {
-			if (!in_mail) {
-				sendmail_reply("503 5.5.1 Error: need MAIL "
-				    "command");
-				bad++;
-				continue;
-			}
-			if (smtp_parse_rcpt(cmd.args, &a) == -1) {
-				sendmail_reply("%s %s", a.perr ==
-				    SMTP_PERR_PARAM ? "555 5.5.4" :
-				    a.perr == SMTP_PERR_PATH ? "501 5.1.3" :
-				    "501 5.5.4", err_msg());
-				bad++;
-				continue;
-			}
-			if (sendmail_add_rcpt(sm, a.postmaster ?
-			    "postmaster" : a.addr, why, sizeof(why), &ex) == 1)
-				sendmail_reply("250 2.1.5 Ok");
-			else
-				sendmail_reply("%s", why);
-		} else if (strcmp(cmd.verb, "DATA") == 0) {
-			if (!in_mail || sm->nrcpts == 0) {
-				sendmail_reply("503 5.5.1 Error: need %s "
-				    "command", in_mail ? "RCPT" : "MAIL");
-				bad++;
-				continue;
-			}
-			sendmail_reply("354 End data with <CR><LF>.<CR><LF>");
-			if ((msg = sendmail_smtp_data(sm, &len, &toobig)) ==
-			    NULL)
-				break;
-			in_mail = 0;
-			if (toobig) {
-				sendmail_reply("552 5.3.4 Message size exceeds "
-				    "fixed maximum message size (%u bytes)",
-				    sm->cfg.smtpd_max_message_size);
-			} else if (smtp_count_received(msg, len) >=
-			    sm->cfg.smtpd_max_hops) {
-				sendmail_reply("554 5.4.6 Too many hops");
-			} else {
-				out = sendmail_build(sm, msg, len, &outlen);
-				rc = sendmail_deliver(sm, out, outlen, why,
-				    sizeof(why));
-				free(out);
-				if (rc == EX_OK)
-					sendmail_reply("250 2.0.0 Ok: queued "
-					    "as %s", sm->qid);
-				else if (why[0] >= '2' && why[0] <= '5')
-					sendmail_reply("%s", why);
-				else
-					sendmail_reply("451 4.3.0 %s", why);
-			}
-			free(msg);
-			sendmail_clear_rcpts(sm);
-		} else if (strcmp(cmd.verb, "RSET") == 0) {
-			sendmail_clear_rcpts(sm);
-			in_mail = 0;
-			sendmail_reply("250 2.0.0 Ok");
-		} else if (strcmp(cmd.verb, "NOOP") == 0) {
-			sendmail_reply("250 2.0.0 Ok");
-		} else if (strcmp(cmd.verb, "QUIT") == 0) {
-			sendmail_reply("221 2.0.0 Bye");
-			break;
-		} else {
-			sendmail_reply("502 5.5.2 Error: command not "
-			    "recognized");
-			bad++;
 		}
 	}
 	sendmail_clear_rcpts(sm);
