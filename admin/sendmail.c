@@ -21,6 +21,7 @@
  * missing: Received (always), Date, Message-ID, From; Bcc, Resent-Bcc
  * and Return-Path are removed.  Exit codes come from sysexits.h.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <ctype.h>
@@ -448,8 +449,18 @@ sendmail_sender_ok(const struct sendmail *sm, const char *addr)
 static void
 sendmail_open(struct sendmail *sm)
 {
+	char path[PATH_MAX + 32];
+	struct stat sb;
+
 	if (sm->store != NULL)
 		return;
+	/* store_open() says "no store" for any stat() failure. */
+	snprintf(path, sizeof(path), "%s/store/data.mdb", sm->cfg.data_dir);
+	if (stat(path, &sb) == -1 && errno == EACCES)
+		sendmail_fail(EX_NOPERM, "cannot open the store in %s: %s "
+		    "(vellum-sendmail must run as root or setgid to the "
+		    "group that owns it, see vellum-sendmail(8))",
+		    sm->cfg.data_dir, strerror(errno));
 	if (store_open(sm->cfg.data_dir, STORE_NOCREATE, &sm->store) == -1) {
 		if (err_class() == ERR_NOTFOUND)
 			sendmail_fail(EX_CONFIG, "%s (give -C vellum.conf)",

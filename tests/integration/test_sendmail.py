@@ -313,6 +313,43 @@ def test_from(site, sm):
                     expect=EX_NOPERM)
     check("only root may give another configuration" in err, "set-gid: "
           "-C from a user is refused with EX_NOPERM", err)
+    test_setgid_install(site, sm, copy)
+
+
+def test_setgid_install(site, sm, copy):
+    """The installation of the man page: the program setgid to the
+    store's group (root's group 0 here), the store group-writable only:
+    another user can submit through it, not without it.  Without -C it
+    uses the embedded default: the store in ./var."""
+    if os.path.exists("/etc/vellum/vellum.conf"):
+        print("SKIP: /etc/vellum/vellum.conf exists: the embedded default "
+              "is not used")
+        return
+    store = site.path("var")
+    ctl = [site.binary("vellumctl"), "-d", store]
+    for args in (["domain", "add", "example.test"],
+                 ["user", "add", ALICE, "--password-stdin"]):
+        p = subprocess.run(ctl + args, input=b"pw\n", capture_output=True,
+                           timeout=60)
+        check(p.returncode == 0, "vellumctl %s" % args, p.stderr)
+    for root, dirs, files in os.walk(store):
+        os.chown(root, 0, 0)
+        os.chmod(root, 0o770)
+        for f in files:
+            os.chown(os.path.join(root, f), 0, 0)
+            os.chmod(os.path.join(root, f), 0o660)
+    _, err = sm.run(ALICE, input=b"Subject: no group\n\nx\n", conf=False,
+                    user=NOBODY, expect=EX_NOPERM)
+    check("cannot open the store" in err and "setgid" in err, "without "
+          "the group: EX_NOPERM, cannot open the store, install setgid",
+          err)
+    sm.run(ALICE, input=b"Subject: via setgid\n\nx\n", conf=False,
+           user=NOBODY, argv0=copy)
+    p = subprocess.run(ctl + ["mail", "list", ALICE, "--json"],
+                       capture_output=True, timeout=60)
+    subjects = [m.get("subject") for m in json.loads(p.stdout)]
+    check(subjects == ["via setgid"], "setgid to the store's group: "
+          "another user's message is delivered", subjects)
 
 
 def test_bs(site, sm):
