@@ -19,6 +19,7 @@ EX_OK, EX_USAGE, EX_DATAERR, EX_NOUSER = 0, 64, 65, 67
 EX_TEMPFAIL, EX_NOPERM = 75, 77
 ALICE, BOB, CAROL = ("alice@example.test", "bob@example.test",
                      "carol@example.test")
+DAVE = "dave@example.test"	# a 2K quota
 MAX_SIZE = 20000
 NOBODY = 65534
 
@@ -409,6 +410,13 @@ def test_errors(site, sm):
           " EX_DATAERR and a message", err)
     check(len(stored(site, ALICE)) == a0, "nothing stored for a message "
           "too big", a0)
+    # A full mailbox: EX_TEMPFAIL, the pipeline's 452 4.2.2.
+    _, err = sm.run(ALICE, DAVE, input=b"Subject: full\n\n" + b"y" * 3000 +
+                    b"\n", expect=EX_TEMPFAIL)
+    check("4.2.2" in err and DAVE in err, "over quota: EX_TEMPFAIL, "
+          "Mailbox full", err)
+    check(len(stored(site, ALICE)) == a0, "nothing delivered to the "
+          "others when one mailbox is full", a0)
     for bad in (["-x", ALICE], ["-bz", ALICE], ["-N", "never", ALICE]):
         _, err = sm.run(*bad, input=b"x\n", expect=EX_USAGE)
         check(bad[0] in err, "bad option %s: EX_USAGE naming it" % bad[0],
@@ -450,6 +458,7 @@ def run(site, args):
                      "sendmail": {"domain": "example.test"}}, tls="self")
     for who in (ALICE, BOB, CAROL):
         site.add_user(who, "pw-" + who)
+    site.add_user(DAVE, "pw-dave", quota="2K")
     test_local(site, sm)
     qid = test_external(site, sm)
     test_extract(site, sm)
