@@ -58,6 +58,8 @@
 #define SENDMAIL_GROUPS_MAX	256
 /* Longest -F full name kept. */
 #define SENDMAIL_NAME_MAX	200
+/* Options without a value, which may stand together ("-ti"). */
+#define SENDMAIL_FLAGS		"tivUGmn"
 /* -bs: longest command line (as smtpd). */
 #define SENDMAIL_BS_LINE_MAX	SMTP_LINE_MAX
 /* -bs: commands refused before the dialogue is ended. */
@@ -213,8 +215,16 @@ sendmail_options(struct sendmail *sm, int argc, char **argv)
 				val = argv[++i];
 			else
 				sendmail_usage("option -%c needs a value", a[1]);
-		} else if (a[1] != 'b' && a[1] != 'q' && a[2] != '\0')
-			sendmail_usage("unknown option %s", a);
+		} else if (a[1] != 'b' && a[1] != 'q' && a[2] != '\0') {
+			/* Flags together, as getopt takes them ("-ti"). */
+			if (strspn(a + 1, SENDMAIL_FLAGS) != strlen(a + 1))
+				sendmail_usage("unknown option %s", a);
+			sm->extract |= strchr(a, 't') != NULL;
+			sm->verbose |= strchr(a, 'v') != NULL;
+			if (strchr(a, 'i') != NULL)
+				sm->dot_ends = 0;
+			continue;
+		}
 		switch (a[1]) {
 		case 'f':
 		case 'r':

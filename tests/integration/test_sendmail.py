@@ -231,7 +231,7 @@ def test_dot(site, sm):
     body = header_of(newest(site, ALICE))[1]
     check(body == b"line one\n", "without -i a lone '.' ends the "
           "message", body)
-    for opt in ("-i", "-oi"):
+    for opt in ("-i", "-oi", "-vi"):
         sm.run(opt, ALICE, input=m)
         body = header_of(newest(site, ALICE))[1]
         check(body == b"line one\n.\nafter the dot\n", "with %s a lone "
@@ -417,7 +417,8 @@ def test_errors(site, sm):
           "Mailbox full", err)
     check(len(stored(site, ALICE)) == a0, "nothing delivered to the "
           "others when one mailbox is full", a0)
-    for bad in (["-x", ALICE], ["-bz", ALICE], ["-N", "never", ALICE]):
+    for bad in (["-x", ALICE], ["-bz", ALICE], ["-N", "never", ALICE],
+                ["-tx", ALICE]):
         _, err = sm.run(*bad, input=b"x\n", expect=EX_USAGE)
         check(bad[0] in err, "bad option %s: EX_USAGE naming it" % bad[0],
               err)
