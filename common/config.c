@@ -78,6 +78,11 @@
 #define CONFIG_DNS_PORT			53
 /* Debian's dns-root-data keeps the root key here. */
 #define CONFIG_DNS_TRUST_ANCHOR		"/usr/share/dns/root.key"
+#define CONFIG_SMTP_AUTH		0	/* [smtp] auth = no */
+#define CONFIG_SVC_AUTH			1	/* other services offer AUTH */
+#define CONFIG_REQUIRE_AUTH		1	/* [submission], [smtps] */
+#define CONFIG_SENDMAIL_USERS		"*"
+#define CONFIG_SENDMAIL_TRUSTED		"root"
 
 /*
  * The embedded default of `make run` (DESIGN.md), parsed like a file so
@@ -86,9 +91,9 @@
  */
 static const char config_embedded[] =
 	"data_dir = ./var\n"
-	"[smtp]\nlisten = 127.0.0.1:2525\n"
-	"[submission]\nlisten = 127.0.0.1:2587\n"
-	"[smtps]\nlisten = 127.0.0.1:2465\n"
+	"[smtp]\nlisten = 127.0.0.1:2525\nauth = no\n"
+	"[submission]\nlisten = 127.0.0.1:2587\nrequire_auth = yes\n"
+	"[smtps]\nlisten = 127.0.0.1:2465\nrequire_auth = yes\n"
 	"[lmtp]\nlisten = 127.0.0.1:2424\n"
 	"[imap]\nlisten = 127.0.0.1:1143\n"
 	"[imaps]\nlisten = 127.0.0.1:1993\n"
@@ -112,6 +117,7 @@ enum {
 	CS_QUEUE,
 	CS_DNS,
 	CS_SRS,
+	CS_SENDMAIL,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -120,7 +126,7 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs",
+	"dns", "srs", "sendmail",
 };
 
 enum config_type {
@@ -140,6 +146,8 @@ enum config_type {
 	CT_SOURCE,		/* IPv4 and/or IPv6 address to bind */
 	CT_SECRET,		/* any printable text, never echoed */
 	CT_RESOLVERS,		/* addr[:port], [addr6]:port, addr6 */
+	CT_NAMES,		/* name, @group, * ([sendmail] users) */
+	CT_DOMAIN,		/* a host name, or "" for the hostname */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -211,6 +219,11 @@ enum {
 	CK_SRS_ENABLED,
 	CK_SRS_MAX_AGE,
 	CK_SRS_SECRET_FILE,
+	CK_SMTP_AUTH,
+	CK_REQUIRE_AUTH,
+	CK_SENDMAIL_USERS,
+	CK_SENDMAIL_TRUSTED,
+	CK_SENDMAIL_DOMAIN,
 	CK_COUNT
 };
 
@@ -222,12 +235,19 @@ struct config_key {
 	size_t		 size;		/* of a string field */
 	unsigned	 min, max;	/* CT_UINT */
 	const char	*unit;		/* CT_UINT: for messages */
+	/*
+	 * CS_SERVICE keys: the services that take it (1u << SVC_*; 0: all);
+	 * off is then in struct config_service.
+	 */
+	unsigned	 svcs;
 };
 
 #define CK_STR(f)	offsetof(struct config, f), \
 			sizeof(((struct config *)0)->f), 0, 0, NULL
 #define CK_INT(f)	offsetof(struct config, f), 0, 0, 0, NULL
 #define CK_UINT(f, lo, hi, u) offsetof(struct config, f), 0, lo, hi, u
+#define CK_SVC(f, mask)	offsetof(struct config_service, f), 0, 0, 0, NULL, \
+			(mask)
 
 static const struct config_key config_keys[CK_COUNT] = {
 	[CK_DATA_DIR] = { CS_TOP, "data_dir", CT_PATH, CK_STR(data_dir) },
@@ -355,6 +375,16 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(srs_max_age, 1, 1000, "days") },
 	[CK_SRS_SECRET_FILE] = { CS_SRS, "secret_file", CT_PATH,
 	    CK_STR(srs_secret_file) },
+	[CK_SMTP_AUTH] = { CS_SERVICE, "auth", CT_BOOL,
+	    CK_SVC(auth, 1u << SVC_SMTP) },
+	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
+	    CK_SVC(require_auth, (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS)) },
+	[CK_SENDMAIL_USERS] = { CS_SENDMAIL, "users", CT_NAMES,
+	    CK_STR(sendmail_users) },
+	[CK_SENDMAIL_TRUSTED] = { CS_SENDMAIL, "trusted", CT_NAMES,
+	    CK_STR(sendmail_trusted) },
+	[CK_SENDMAIL_DOMAIN] = { CS_SENDMAIL, "domain", CT_DOMAIN,
+	    CK_STR(sendmail_domain) },
 };
 
 
@@ -395,6 +425,8 @@ static int	config_net_parse(const char *, struct config_net *);
 static void	config_resolvers(struct config_parser *, unsigned,
 		    const char *);
 static int	config_resolver_parse(const char *, struct config_resolver *);
+static void	config_names(struct config_parser *, unsigned,
+		    const struct config_key *, const char *, char *);
 static void	config_final(struct config_parser *);
 static void	config_line(struct config_parser *, unsigned,
 		    const char *, size_t);
@@ -417,6 +449,8 @@ config_svc_implicit_tls(enum config_svc svc)
 static void
 config_file_defaults(struct config *c)
 {
+	int s;
+
 	memset(c, 0, sizeof(*c));
 	if (gethostname(c->hostname, sizeof(c->hostname)) != 0 ||
 	    c->hostname[0] == '\0')
@@ -472,6 +506,16 @@ config_file_defaults(struct config *c)
 	c->dns_ipv6 = 1;
 	c->srs_enabled = CONFIG_SRS_ENABLED;
 	c->srs_max_age = CONFIG_SRS_MAX_AGE;
+	for (s = 0; s < SVC_COUNT; s++) {
+		c->svc[s].auth = s == SVC_SMTP ? CONFIG_SMTP_AUTH :
+		    CONFIG_SVC_AUTH;
+		c->svc[s].require_auth = (s == SVC_SUBMISSION ||
+		    s == SVC_SMTPS) ? CONFIG_REQUIRE_AUTH : 0;
+	}
+	snprintf(c->sendmail_users, sizeof(c->sendmail_users), "%s",
+	    CONFIG_SENDMAIL_USERS);
+	snprintf(c->sendmail_trusted, sizeof(c->sendmail_trusted), "%s",
+	    CONFIG_SENDMAIL_TRUSTED);
 }
 
 void
@@ -572,7 +616,7 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue] [dns] [srs]", name);
+		    "[smtpd] [mta] [queue] [dns] [srs] [sendmail]", name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {
@@ -594,7 +638,8 @@ static int
 config_key_in(const struct config_key *k, int sect)
 {
 	if (k->sect == CS_SERVICE)
-		return sect >= CS_SVC0 && sect < CS_SVC0 + SVC_COUNT;
+		return sect >= CS_SVC0 && sect < CS_SVC0 + SVC_COUNT &&
+		    (k->svcs == 0 || (k->svcs & (1u << (sect - CS_SVC0))));
 	return k->sect == sect;
 }
 
@@ -629,7 +674,21 @@ config_keyline(struct config_parser *p, unsigned line, char *s)
 		for (i = 0; i < CK_COUNT; i++)
 			if (strcmp(config_keys[i].name, key) == 0)
 				break;
-		if (i < CK_COUNT && config_keys[i].sect == CS_SERVICE)
+		if (i < CK_COUNT && config_keys[i].sect == CS_SERVICE &&
+		    config_keys[i].svcs != 0) {
+			char where[128];
+			int sv;
+
+			where[0] = '\0';
+			for (sv = 0, n = 0; sv < SVC_COUNT; sv++)
+				if (config_keys[i].svcs & (1u << sv))
+					n += (size_t)snprintf(where + n,
+					    sizeof(where) - n, "%s[%s]",
+					    n ? " or " : "",
+					    config_svc_name(sv));
+			config_error(p, line, "%s belongs in %s, not %s", key,
+			    where, config_where(p->sect));
+		} else if (i < CK_COUNT && config_keys[i].sect == CS_SERVICE)
 			config_error(p, line, "%s belongs in a service section "
 			    "([smtp] [submission] [smtps] [lmtp] [imap] "
 			    "[imaps] [pop3] [pop3s]), not %s", key,
@@ -709,7 +768,9 @@ static void
 config_value(struct config_parser *p, unsigned line,
     const struct config_key *k, const char *v)
 {
-	char *field = (char *)p->c + k->off;
+	char *field = k->sect == CS_SERVICE ?
+	    (char *)&p->c->svc[p->sect - CS_SVC0] + k->off :
+	    (char *)p->c + k->off;
 	int *ip = (int *)(void *)field;
 	unsigned *up = (unsigned *)(void *)field;
 	unsigned long n, mult;
@@ -777,6 +838,17 @@ config_value(struct config_parser *p, unsigned line,
 			config_error(p, line, "%s = '%.64s': write printable "
 			    "ASCII text of 1 to %zu bytes", k->name, v,
 			    k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_NAMES:
+		config_names(p, line, k, v, field);
+		return;
+	case CT_DOMAIN:
+		if (*v != '\0' && !config_hostname_ok(v))
+			config_error(p, line, "%s = '%.64s': write a domain "
+			    "such as example.test (letters, digits, '-', '.'), "
+			    "or nothing for the hostname", k->name, v);
 		else
 			memcpy(field, v, strlen(v) + 1);
 		return;
@@ -1055,6 +1127,43 @@ config_listen(struct config_parser *p, unsigned line, int svc, const char *v)
 	}
 	if (p->nerr != nerr)
 		sv->nlisten = 0;
+}
+
+/*
+ * "name, @group, *": each item a user or group name (no blanks, ':',
+ * '/' or ','); stored without the blanks.  "" is an empty list.
+ */
+static void
+config_names(struct config_parser *p, unsigned line,
+    const struct config_key *k, const char *v, char *field)
+{
+	char buf[CONFIG_LINE_MAX + 1], out[CONFIG_NAMES_MAX], *item, *next;
+	const char *s;
+	size_t n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	out[0] = '\0';
+	for (item = buf; *v != '\0' && item != NULL; item = next) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		item = config_trim(item);
+		s = item[0] == '@' ? item + 1 : item;
+		if (*s == '\0' || strcspn(s, " \t:/") != strlen(s) ||
+		    (strchr(s, '*') != NULL && strcmp(item, "*") != 0)) {
+			config_error(p, line, "%s: '%.64s' is not a user name, "
+			    "@group or *; write a comma list such as "
+			    "root, @mail, www-data", k->name, item);
+			return;
+		}
+		if (n + strlen(item) + 2 > sizeof(out)) {
+			config_error(p, line, "%s: the list is longer than "
+			    "%d bytes", k->name, CONFIG_NAMES_MAX - 1);
+			return;
+		}
+		n += (size_t)snprintf(out + n, sizeof(out) - n, "%s%s",
+		    n ? "," : "", item);
+	}
+	memcpy(field, out, n + 1);
 }
 
 /* "192.0.2.0/24", "2001:db8::/32", or an address alone (a host). */

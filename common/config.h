@@ -30,6 +30,8 @@
 #define CONFIG_TLS_ENCRYPT	3
 #define CONFIG_TLS_VERIFY	4
 #define CONFIG_RESOLVERS_MAX	8	/* [dns] resolver addresses */
+/* [sendmail] users and trusted: a comma list of names, @groups or *. */
+#define CONFIG_NAMES_MAX	1024
 /*
  * [quota] full_mark: usage at or above this percentage of the byte or the
  * message quota is "full".  An account whose grace clock ran out is
@@ -72,6 +74,18 @@ struct config_service {
 	int			enabled;	/* the section is present */
 	size_t			nlisten;
 	struct config_listen	listen[CONFIG_LISTEN_MAX];
+	/*
+	 * [smtp] auth = no: AUTH is offered (and answered) on this SMTP
+	 * listener.  Only [smtp] has the key; every other service offers
+	 * AUTH (after TLS, see [auth] plaintext).
+	 */
+	int			auth;
+	/*
+	 * [submission] and [smtps] require_auth = yes: MAIL before AUTH
+	 * gets 530 5.7.0.  No exception, not even trusted_networks (as
+	 * Postfix's submission service).  0 on the other services.
+	 */
+	int			require_auth;
 };
 
 struct config {
@@ -207,6 +221,16 @@ struct config {
 	char	srs_secret_file[PATH_MAX]; /* secret_file = (none): the key
 					   is then 32 random bytes kept in
 					   the store */
+	/* [sendmail]: who may use vellum-sendmail (admin/sendmail.c) */
+	char	sendmail_users[CONFIG_NAMES_MAX];	/* users = *: comma
+					   list of user names, @group names,
+					   or * for every user */
+	char	sendmail_trusted[CONFIG_NAMES_MAX];	/* trusted = root:
+					   who may give any -f sender (same
+					   form; others only their own) */
+	char	sendmail_domain[CONFIG_HOST_MAX + 1];	/* domain = (the
+					   hostname): of unqualified
+					   addresses ("www-data") */
 };
 
 /* Fills c with the embedded default (see above). */

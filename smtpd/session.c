@@ -87,6 +87,7 @@ struct smtp_session {
 	char			 ip[CONN_ADDR_MAX];
 	enum smtp_state		 state;
 	int			 lmtp;
+	enum config_svc		 svc;		/* the listener's service */
 	int			 closing;
 	unsigned		 bad_cmds;
 	int			 esmtp;		/* EHLO or LHLO */
@@ -192,7 +193,8 @@ static void	session_verdict(const struct auth_verdict *, void *);
 static int	session_user_locked(struct smtp_session *, const char *);
 static void	session_sasl_result(struct smtp_session *, enum auth_result,
 		    const char *);
-static void	session_accept(struct conn *, struct smtp_server *, int);
+static void	session_accept(struct conn *, struct smtp_server *,
+		    enum config_svc);
 
 static void	group_add(struct smtp_session *);
 static void	group_remove(struct smtp_session *);
@@ -603,7 +605,8 @@ session_hello(struct smtp_session *s, const struct smtp_cmd *cmd, int esmtp)
 		ext[n++] = "DSN";
 	if (!s->lmtp && !tls && s->srv->tls_ok)
 		ext[n++] = "STARTTLS";
-	if (!s->lmtp && s->user[0] == '\0' && auth_allowed(tls) &&
+	if (!s->lmtp && s->user[0] == '\0' && cf->svc[s->svc].auth &&
+	    auth_allowed(tls) &&
 	    (mechs = auth_mechs(tls))[0] != '\0') {
 		snprintf(auth, sizeof(auth), "AUTH %s", mechs);
 		ext[n++] = auth;
@@ -694,6 +697,10 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 	if (s->lmtp) {
 		session_fail(s, "502 5.5.1 Error: AUTH is not offered over "
 		    "LMTP");
+		return;
+	}
+	if (!s->srv->config->svc[s->svc].auth) {
+		session_fail(s, "503 5.5.1 Error: authentication not enabled");
 		return;
 	}
 	if (s->user[0] != '\0') {
@@ -935,6 +942,15 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 
 	if (s->lmtp && s->state == SMTP_S_INIT) {
 		session_fail(s, "503 5.5.1 Error: send LHLO first");
+		return;
+	}
+	/*
+	 * [submission]/[smtps] require_auth: no exception for trusted
+	 * networks (Postfix's submission: permit_sasl_authenticated,
+	 * reject).
+	 */
+	if (!s->lmtp && cf->svc[s->svc].require_auth && s->user[0] == '\0') {
+		session_fail(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (smtp_parse_mail(cmd->args, m) == -1) {
@@ -1860,14 +1876,17 @@ session_on_close(struct conn *c)
 }
 
 static void
-session_accept(struct conn *c, struct smtp_server *srv, int lmtp)
+session_accept(struct conn *c, struct smtp_server *srv,
+    enum config_svc svc)
 {
 	struct smtp_session *s;
+	int lmtp = svc == SVC_LMTP;
 
 	s = xcalloc(1, sizeof(*s));
 	s->conn = c;
 	s->srv = srv;
 	s->lmtp = lmtp;
+	s->svc = svc;
 	s->id = conn_id(c);
 	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer(c));
 	s->state = SMTP_S_INIT;
@@ -1883,11 +1902,13 @@ session_accept(struct conn *c, struct smtp_server *srv, int lmtp)
 void
 smtp_session_accept(struct conn *c, void *arg)
 {
-	session_accept(c, arg, 0);
+	struct smtp_listener *l = arg;
+
+	session_accept(c, l->srv, l->svc);
 }
 
 void
 smtp_session_accept_lmtp(struct conn *c, void *arg)
 {
-	session_accept(c, arg, 1);
+	session_accept(c, arg, SVC_LMTP);
 }

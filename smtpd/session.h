@@ -47,9 +47,21 @@ struct smtp_server {
 	struct deliver_config	 deliver;
 };
 
-/* conn_accept_fn for [smtp], [submission] and [smtps]. */
+/*
+ * What each SMTP listener passes to smtp_session_accept(): the server
+ * and its service, whose keys decide whether AUTH is offered ([smtp]
+ * auth) and whether MAIL needs it first ([submission]/[smtps]
+ * require_auth).
+ */
+struct smtp_listener {
+	struct smtp_server	*srv;
+	enum config_svc		 svc;
+};
+
+/* conn_accept_fn for [smtp], [submission] and [smtps]: arg is a
+   struct smtp_listener. */
 void	smtp_session_accept(struct conn *, void *arg);
-/* conn_accept_fn for [lmtp]. */
+/* conn_accept_fn for [lmtp]: arg is the struct smtp_server. */
 void	smtp_session_accept_lmtp(struct conn *, void *arg);
 
 #endif

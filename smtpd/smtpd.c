@@ -4,9 +4,11 @@
  * server ([lmtp]), all delivering through the pipeline (deliver.h).
  *
  * AUTH is offered wherever auth_allowed() says so: over TLS, or also in
- * plaintext with [auth] plaintext = yes; on [smtp] as well, since relay
- * rules (not the port) decide what an unauthenticated client may do.
- * LMTP offers neither STARTTLS nor AUTH: its clients are trusted MTAs.
+ * plaintext with [auth] plaintext = yes; on [smtp] only with auth = yes
+ * (port 25 is for other servers; users submit on 587/465).  On
+ * [submission] and [smtps], require_auth (default yes) refuses MAIL
+ * before AUTH.  LMTP offers neither STARTTLS nor AUTH: its clients are
+ * trusted MTAs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +35,7 @@ main(int argc, char **argv)
 	static const int plain_svcs[] = { SVC_SMTP, SVC_SUBMISSION };
 	static struct config cfg;
 	static struct smtp_server srv;
+	static struct smtp_listener lsn[SVC_COUNT];
 	struct store *st;
 	struct auth_backend auth_be;
 	int smtps, lmtp, any_plain = 0;
@@ -76,14 +79,19 @@ main(int argc, char **argv)
 			    err_msg());
 	}
 
+	for (i = 0; i < SVC_COUNT; i++) {
+		lsn[i].srv = &srv;
+		lsn[i].svc = (enum config_svc)i;
+	}
 	for (i = 0; i < sizeof(plain_svcs) / sizeof(plain_svcs[0]); i++)
 		if (cfg.svc[plain_svcs[i]].enabled &&
 		    conn_listen_service(&cfg, plain_svcs[i], SMTP_LINE_MAX, 0,
-		    SMTPD_REFUSE, smtp_session_accept, &srv) == -1)
+		    SMTPD_REFUSE, smtp_session_accept,
+		    &lsn[plain_svcs[i]]) == -1)
 			fatalx("[%s] listen: %s",
 			    config_svc_name(plain_svcs[i]), err_msg());
 	if (smtps && conn_listen_service(&cfg, SVC_SMTPS, SMTP_LINE_MAX, 0,
-	    SMTPD_REFUSE, smtp_session_accept, &srv) == -1)
+	    SMTPD_REFUSE, smtp_session_accept, &lsn[SVC_SMTPS]) == -1)
 		fatalx("[smtps] listen: %s", err_msg());
 	if (lmtp && conn_listen_service(&cfg, SVC_LMTP, SMTP_LINE_MAX, 0,
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)

@@ -8,6 +8,7 @@ BDAT/CHUNKING, the bad-command limit.
 
 usage: test_smtp_input.py BUILD_DIR
 """
+import base64
 import os
 import smtplib
 import socket
@@ -175,6 +176,11 @@ def test_starttls_injection(srv):
         more = r.pending(0.5)
         check(more == b"", "[%s]: no further reply for the injected "
               "command" % port, more)
+        if port == "submission":	# require_auth: MAIL needs AUTH
+            tok = base64.b64encode(("\0%s\0%s" % (ALICE, ALICE_PW))
+                                   .encode()).decode()
+            reply = r.cmd("AUTH PLAIN " + tok)
+            check(reply[0] == 235, "[submission]: AUTH under TLS", reply)
         reply = r.cmd("MAIL FROM:<%s>" % SENDER)
         check(reply[0] == 250, "[%s]: MAIL FROM under TLS is the first "
               "transaction (250, not 503 nested MAIL)" % port, reply)
@@ -361,8 +367,11 @@ def test_bad_commands(srv):
     reply = r.cmd(b"NO\0OP\r\n")
     check(500 <= reply[0] < 600, "a NUL byte in a command: 5xx", reply)
     check(r.cmd("NOOP")[0] == 250, "the session goes on", "")
+    r.close()
     # AUTH cancelled with "*", and a response that is not base64: 501
-    # each (AUTH is offered here: [auth] plaintext = yes).
+    # each (AUTH is offered on [submission]: [auth] plaintext = yes;
+    # port 25 has no AUTH unless [smtp] auth = yes).
+    r, _ = session(srv, "submission")
     check(r.cmd("AUTH PLAIN")[0] == 334, "AUTH PLAIN: 334", "")
     reply = r.cmd("*")
     check(reply[0] == 501 and b"cancel" in reply[1][0].lower(),

@@ -423,6 +423,74 @@ START_TEST(test_auth_keys)
 }
 END_TEST
 
+/*
+ * Issue 8: [smtp] auth (default no), [submission]/[smtps] require_auth
+ * (default yes), keys that belong to some service sections only, and
+ * [sendmail] users/trusted/domain.
+ */
+START_TEST(test_service_auth_keys)
+{
+	struct config *c;
+	char *errs;
+	int s;
+
+	c = parse_ok("data_dir = /d\n[smtp]\nlisten = 127.0.0.1:25\n"
+	    "[submission]\nlisten = 127.0.0.1:587\n");
+	ck_assert_int_eq(c->svc[SVC_SMTP].auth, 0);
+	ck_assert_int_eq(c->svc[SVC_SMTP].require_auth, 0);
+	ck_assert_int_eq(c->svc[SVC_SUBMISSION].auth, 1);
+	ck_assert_int_eq(c->svc[SVC_SUBMISSION].require_auth, 1);
+	ck_assert_int_eq(c->svc[SVC_SMTPS].require_auth, 1);
+	ck_assert_int_eq(c->svc[SVC_LMTP].require_auth, 0);
+	ck_assert_str_eq(c->sendmail_users, "*");
+	ck_assert_str_eq(c->sendmail_trusted, "root");
+	ck_assert_str_eq(c->sendmail_domain, "");
+
+	c = parse_ok("data_dir = /d\n[smtp]\nlisten = 127.0.0.1:25\n"
+	    "auth = yes\n[submission]\nlisten = 127.0.0.1:587\n"
+	    "require_auth = no\n[smtps]\nlisten = 127.0.0.1:465\n"
+	    "require_auth = yes\n[sendmail]\nusers = root , @mail,www-data\n"
+	    "trusted =\ndomain = example.test\n");
+	ck_assert_int_eq(c->svc[SVC_SMTP].auth, 1);
+	ck_assert_int_eq(c->svc[SVC_SUBMISSION].require_auth, 0);
+	ck_assert_int_eq(c->svc[SVC_SMTPS].require_auth, 1);
+	ck_assert_str_eq(c->sendmail_users, "root,@mail,www-data");
+	ck_assert_str_eq(c->sendmail_trusted, "");
+	ck_assert_str_eq(c->sendmail_domain, "example.test");
+
+	errs = parse_bad("data_dir = /d\n"
+	    "[submission]\nlisten = 127.0.0.1:587\nauth = yes\n"
+	    "[imap]\nlisten = 127.0.0.1:143\nrequire_auth = yes\n"
+	    "[smtp]\nlisten = 127.0.0.1:25\nrequire_auth = no\n"
+	    "auth = maybe\n"
+	    "[quota]\nauth = yes\n"
+	    "[sendmail]\nusers = a b\ntrusted = x:y\ndomain = -bad\n"
+	    "[sendmail]\n");
+	has_error(errs, 4, "auth belongs in [smtp], not in [submission]");
+	has_error(errs, 7, "require_auth belongs in [submission] or [smtps], "
+	    "not in [imap]");
+	has_error(errs, 10, "require_auth belongs in [submission] or "
+	    "[smtps], not in [smtp]");
+	has_error(errs, 11, "auth = 'maybe': write yes or no");
+	has_error(errs, 13, "auth belongs in [smtp], not in [quota]");
+	has_error(errs, 15, "users: 'a b' is not a user name");
+	has_error(errs, 16, "trusted: 'x:y' is not a user name");
+	has_error(errs, 17, "domain = '-bad'");
+	has_error(errs, 18, "[sendmail] appears again");
+	ck_assert_uint_eq(count_lines(errs), 9);
+	free(errs);
+	one_error("data_dir = /d\n[sendmail]\nusers = x*\n", 3,
+	    "'x*' is not a user name");
+
+	/* The embedded default says the same. */
+	config_default(c);
+	ck_assert_int_eq(c->svc[SVC_SMTP].auth, 0);
+	for (s = 0; s < SVC_COUNT; s++)
+		ck_assert_int_eq(c->svc[s].require_auth,
+		    s == SVC_SUBMISSION || s == SVC_SMTPS);
+}
+END_TEST
+
 START_TEST(test_embedded_default)
 {
 	static const char *const ports[SVC_COUNT] = {
@@ -902,6 +970,7 @@ config_suite(void)
 	tcase_add_test(tc, test_dns);
 	tcase_add_test(tc, test_auth_keys);
 	tcase_add_test(tc, test_embedded_default);
+	tcase_add_test(tc, test_service_auth_keys);
 	tcase_add_test(tc, test_svc_names);
 	tcase_add_test(tc, test_listen_forms);
 	tcase_add_test(tc, test_listen_errors);
