@@ -96,6 +96,10 @@ struct sendmail {
 	struct store		*store;
 	struct deliver_config	 dcfg;
 	uint64_t		 qid_num;	/* store_queue_id_new() */
+	/* DSN requests (-N, -R, -V) */
+	uint8_t			 notify;	/* STORE_NOTIFY_*, 0 none */
+	int			 ret;		/* STORE_RET_* */
+	const char		*envid;		/* NULL none */
 	char			 qid[STORE_QUEUE_ID_LEN + 1];	/* as text */
 	/* the envelope */
 	char			 sender[DELIVER_ADDR_MAX + 1];	/* "" <> */
@@ -121,6 +125,8 @@ static void	sendmail_fail(int ex, const char *fmt, ...)
 static void	sendmail_usage(const char *fmt, ...)
 		    __attribute__((format(printf, 1, 2), noreturn));
 static void	sendmail_options(struct sendmail *, int argc, char **argv);
+static uint8_t	sendmail_notify(const char *);
+static int	sendmail_envid_ok(const char *);
 static void	sendmail_config(struct sendmail *);
 static int	sendmail_setid(void);
 static void	sendmail_caller(struct sendmail *);
@@ -185,6 +191,52 @@ sendmail_usage(const char *fmt, ...)
 	    "[-C vellum.conf] [-bm | -bs | -bp | -bi | -q] [-v] "
 	    "[recipient ...]\n(see vellum-sendmail(8))\n");
 	exit(EX_USAGE);
+}
+
+/*
+ * -N: "never", or a comma list of success, failure, delay (any case), as
+ * sendmail(8) and RFC 3461 name them.  Exits EX_USAGE on anything else.
+ */
+static uint8_t
+sendmail_notify(const char *val)
+{
+	char buf[64], *w, *save = NULL;
+	uint8_t n = 0;
+
+	if (strlen(val) >= sizeof(buf))
+		sendmail_usage("-N %.40s...: too long", val);
+	snprintf(buf, sizeof(buf), "%s", val);
+	for (w = strtok_r(buf, ",", &save); w != NULL;
+	    w = strtok_r(NULL, ",", &save)) {
+		if (strcasecmp(w, "never") == 0)
+			n |= STORE_NOTIFY_NEVER;
+		else if (strcasecmp(w, "success") == 0)
+			n |= STORE_NOTIFY_SUCCESS;
+		else if (strcasecmp(w, "failure") == 0)
+			n |= STORE_NOTIFY_FAILURE;
+		else if (strcasecmp(w, "delay") == 0)
+			n |= STORE_NOTIFY_DELAY;
+		else
+			n = 0xff;
+	}
+	if (n == 0 || n == 0xff || ((n & STORE_NOTIFY_NEVER) &&
+	    n != STORE_NOTIFY_NEVER))
+		sendmail_usage("-N %s: write never, or a list of success, "
+		    "failure and delay (e.g. -N failure,delay)", val);
+	return n;
+}
+
+/* -V: the envelope id, kept as it is (printable, no '+', '=' or space:
+   so it needs no xtext encoding). */
+static int
+sendmail_envid_ok(const char *v)
+{
+	size_t i;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if (v[i] <= ' ' || v[i] > '~' || v[i] == '+' || v[i] == '=')
+			return 0;
+	return i > 0 && i <= STORE_QUEUE_ENVID_MAX;
 }
 
 /*
@@ -257,10 +309,23 @@ sendmail_options(struct sendmail *sm, int argc, char **argv)
 		case 'p':	/* protocol */
 			break;
 		case 'N':
+			sm->notify = sendmail_notify(val);
+			break;
 		case 'R':
+			if (strcasecmp(val, "full") == 0)
+				sm->ret = STORE_RET_FULL;
+			else if (strcasecmp(val, "hdrs") == 0)
+				sm->ret = STORE_RET_HDRS;
+			else
+				sendmail_usage("-R %s: write -R full or -R hdrs "
+				    "(what a bounce returns)", val);
+			break;
 		case 'V':
-			sendmail_usage("option -%c (DSN) is not supported yet",
-			    a[1]);
+			if (!sendmail_envid_ok(val))
+				sendmail_usage("-V: an envelope id is 1 to %d "
+				    "printable ASCII characters without '+', "
+				    "'=' or spaces", STORE_QUEUE_ENVID_MAX);
+			sm->envid = val;
 			break;
 		case 'U':
 		case 'G':
@@ -600,6 +665,7 @@ sendmail_add_rcpt(struct sendmail *sm, const char *addr, char *why,
 			deliver_rcpt_clear(&r);
 			return 1;
 		}
+	r.notify = sm->notify;
 	sm->rcpts = xreallocarray(sm->rcpts, sm->nrcpts + 1,
 	    sizeof(*sm->rcpts));
 	sm->rcpts[sm->nrcpts++] = r;
@@ -911,6 +977,9 @@ sendmail_deliver(struct sendmail *sm, const char *msg, size_t len,
 	job.rcpts = sm->rcpts;
 	job.nrcpts = sm->nrcpts;
 	job.all_or_nothing = 1;
+	job.queue_id = sm->qid_num;
+	job.envid = sm->envid;
+	job.ret = sm->ret;
 	jobs[0] = &job;
 	for (;;) {
 		job.busy = 0;

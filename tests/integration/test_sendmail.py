@@ -86,6 +86,11 @@ def queue(site):
     return json.loads(site.ctl("queue", "list", "--json"))
 
 
+def addrs(e):
+    """The recipient addresses of a queue entry (queue list --json)."""
+    return [r["address"] for r in e["recipients"]]
+
+
 def test_local(site, sm):
     n0 = len(stored(site, ALICE))
     m = b"Subject: local one\nX-Test: 1\n\nfirst line\nsecond line\n"
@@ -173,9 +178,27 @@ def test_external(site, sm):
     sm.run("someone@remote.test", ALICE,
            input=b"Subject: to the world\n\nhi\n")
     new = [e for e in queue(site) if e["id"] not in before]
-    check(len(new) == 1 and new[0]["recipients"] ==
+    check(len(new) == 1 and addrs(new[0]) ==
           ["someone@remote.test"], "the external recipient is queued "
           "for vellum-mta", new)
+    first = new[0]["id"]
+    # DSN requests go into the queue entry; its id is the Received id.
+    before = {e["id"] for e in queue(site)}
+    sm.run("-N", "success,delay", "-R", "hdrs", "-V", "env-42",
+           "far@remote.test", input=b"Subject: dsn\n\nhi\n")
+    new = [e for e in queue(site) if e["id"] not in before]
+    check(len(new) == 1 and new[0]["envid"] == "env-42" and
+          new[0]["ret"] == "hdrs" and
+          sorted(new[0]["recipients"][0]["notify"]) == ["delay", "success"],
+          "-N/-R/-V are kept with the queued message", new)
+    raw = site.ctl("queue", "show", new[0]["id"])
+    check("id " + new[0]["id"] in raw, "the Received header names the "
+          "queue entry's id %s" % new[0]["id"], raw[:800])
+    for bad in (["-N", "sometimes"], ["-N", "never,success"],
+                ["-R", "most"], ["-V", "a b"]):
+        _, err = sm.run(*bad, "far@remote.test", input=b"x\n",
+                        expect=EX_USAGE)
+        check(bad[0] in err, "%s %s: EX_USAGE naming it" % tuple(bad), err)
     check(len(stored(site, ALICE)) == n0 + 1, "and the local one "
           "delivered at once", n0)
     # -q: every entry to be tried now.
@@ -184,7 +207,7 @@ def test_external(site, sm):
           out)
     check(all(e["next_try"] is None for e in queue(site)), "-q: next try "
           "of every entry is now", queue(site))
-    return new[0]["id"]
+    return first
 
 
 def test_extract(site, sm):
@@ -199,7 +222,7 @@ def test_extract(site, sm):
            len(stored(site, CAROL))) == (a0 + 1, b0 + 1, c0 + 1),
           "-t: To and Cc recipients and the command-line one get it", "")
     new = [e for e in queue(site) if e["id"] not in before]
-    check(len(new) == 1 and new[0]["recipients"] ==
+    check(len(new) == 1 and addrs(new[0]) ==
           ["secret@remote.test"], "-t: the Bcc recipient is queued", new)
     for who in (ALICE, BOB, CAROL):
         msg = newest(site, who)
@@ -417,7 +440,7 @@ def test_errors(site, sm):
           "Mailbox full", err)
     check(len(stored(site, ALICE)) == a0, "nothing delivered to the "
           "others when one mailbox is full", a0)
-    for bad in (["-x", ALICE], ["-bz", ALICE], ["-N", "never", ALICE],
+    for bad in (["-x", ALICE], ["-bz", ALICE],
                 ["-tx", ALICE]):
         _, err = sm.run(*bad, input=b"x\n", expect=EX_USAGE)
         check(bad[0] in err, "bad option %s: EX_USAGE naming it" % bad[0],
