@@ -10,8 +10,8 @@
  *   its addresses, waiting jobs and connections.
  * - mconn: one connection of a dest (an mta_client), trying the dest's
  *   addresses in order until one greets us.
- * Outcomes are queued as ops and committed together at the end of the
- * loop turn (commit_cb).
+ * Outcomes are queued as ops and committed together within MTA_COMMIT_MS
+ * (commit_cb).
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -169,6 +169,7 @@ static struct {
 	struct destq		 dests;
 	unsigned		 nconns;
 	struct op		*ops, **opstail;
+	size_t			 nops;
 	int			 stopping;
 } S;
 
@@ -793,7 +794,8 @@ dest_run(struct dest *d)
 	if (d->resolving)
 		return;
 	if (d->resolved_at == 0 || (d->nconns == 0 &&
-	    now - d->resolved_at >= MTA_DNS_CACHE_S)) {
+	    now - d->resolved_at >= (d->dns_status == MTA_DNS_OK ?
+	    MTA_DNS_CACHE_S : MTA_DNS_FAIL_CACHE_S))) {
 		dest_resolve(d);
 		if (d->resolving)
 			return;
@@ -975,8 +977,13 @@ job_done(struct job *j, const char *relay, int has_dsn)
 			log_rcpt(m, k, relay, "deferred");
 		}
 	}
-	if (op != NULL)
+	/* The message's last job: its final update drops them anyway. */
+	if (op != NULL && m->njobs > 1)
 		op_push(op);
+	else if (op != NULL) {
+		free(op->addrs);
+		free(op);
+	}
 	job_free(j);
 	if (--m->njobs == 0)
 		msg_finish(m);
@@ -1177,10 +1184,14 @@ msg_finish(struct qmsg *m)
 static void
 op_push(struct op *op)
 {
+	struct timeval tv = { 0, MTA_COMMIT_MS * 1000 };
+
 	*S.opstail = op;
 	S.opstail = &op->next;
-	if (!evtimer_pending(S.commit_ev, NULL))
+	if (++S.nops >= MTA_COMMIT_OPS)
 		event_active(S.commit_ev, EV_TIMEOUT, 0);
+	else if (!evtimer_pending(S.commit_ev, NULL))
+		evtimer_add(S.commit_ev, &tv);
 }
 
 /* Applies one op to the stored entry (the body may run again). */
@@ -1271,6 +1282,8 @@ commit_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	S.ops = NULL;
 	S.opstail = &S.ops;
+	S.nops = 0;
+	evtimer_del(S.commit_ev);
 }
 
 /* Connections ---------------------------------------------------------- */

@@ -11,7 +11,7 @@
  * the remote's 2xx (or after its bounce was delivered).  A kill -9 at
  * any moment therefore re-sends at most the transactions in flight.
  * No write transaction ever spans network I/O: outcomes are gathered and
- * committed once per loop turn (a group commit).
+ * committed together (a group commit, MTA_COMMIT_MS).
  */
 #ifndef VELLUM_MTA_RUNNER_H
 #define VELLUM_MTA_RUNNER_H
@@ -22,12 +22,21 @@ struct store;
 
 /* Queue entries held in memory at once (the rest wait in the store). */
 #define MTA_ACTIVE_MAX		20000
+/*
+ * Outcomes are committed together: at most this long after the first
+ * one (ms), or at once when this many are waiting.  A 2xx not yet
+ * committed when the agent is killed is sent again after the restart.
+ */
+#define MTA_COMMIT_MS		10
+#define MTA_COMMIT_OPS		512
 /* How often the queue generation is polled (ms). */
 #define MTA_POLL_MS		200
 /* A full rescan at least this often (s), for entries coming due. */
 #define MTA_RESCAN_S		30
 /* A destination's addresses are looked up again after this (s). */
 #define MTA_DNS_CACHE_S		60
+/* ... and after this when the lookup failed (s). */
+#define MTA_DNS_FAIL_CACHE_S	5
 /* An address that refused a connection is skipped this long (s). */
 #define MTA_ADDR_DOWN_S		60
 /* Addresses tried for one connection before its destination is given

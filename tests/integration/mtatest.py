@@ -87,6 +87,7 @@ class Handler:
                 "rcpt_options": list(envelope.rcpt_options),
                 "data": envelope.original_content,
                 "tls": session.ssl is not None,
+                "peer": session.peer[0] if session.peer else None,
                 "auth": (session.auth_data.login.decode()
                          if session.authenticated and session.auth_data
                          else None),

@@ -345,10 +345,91 @@ def case_hanging_remote(build):
             trickle.stop()
 
 
+def case_transport_and_source(build):
+    """vellumctl transport set sends a domain to its smarthost (STARTTLS
+    + AUTH, no MX lookup); transport source set binds the sending
+    domain's address; IPv6 remotes are reached too."""
+    recs = {"six.test": [("MX", 10, "mx.six.test")],
+            "mx.six.test": [("AAAA", "::1")]}
+    with site(build, recs) as ms:
+        cert, key = ms.site.make_cert()
+        hub = ms.sink("127.0.0.6", tls=(cert, key), auth=("hubuser", "hub-pw"))
+        six = ms.sink("::1")
+        ms.site.ctl("transport", "set", "partner.test",
+                    "[127.0.0.6]:%d" % ms.mx_port, "tls=encrypt",
+                    "user=hubuser", "password=hub-pw")
+        ms.site.ctl("transport", "source", "set", "example.test",
+                    "127.0.0.9")
+        ms.start()
+        ms.submit(USER, PASSWORD, ["p@partner.test"], msg("to partner"))
+        got = hub.wait(1)
+        check(got[0]["auth"] == "hubuser" and got[0]["tls"] and
+              got[0]["peer"] == "127.0.0.9",
+              "the transport's smarthost got it over TLS with AUTH, from "
+              "the sending domain's source address", got[0])
+        ms.submit(USER, PASSWORD, ["v6@six.test"], msg("over ipv6"))
+        got = six.wait(1)
+        check(got[0]["to"] == ["v6@six.test"], "an IPv6-only MX got it",
+              got[0])
+        ms.wait_queue_empty()
+        check("hub-pw" not in ms.mta_log(), "the password is not logged",
+              ms.mta_log()[-1000:])
+
+
+def case_flush_hold(build):
+    """queue hold keeps an entry back, release and flush send it now
+    rather than at the next retry (an hour away)."""
+    recs = {"remote.test": [("MX", 10, "mx.remote.test")],
+            "mx.remote.test": [("A", "127.0.0.3")]}
+    with site(build, recs, queue={"retry_min": "1h", "retry_max": "1h"}) \
+            as ms:
+        a = ms.sink("127.0.0.3")
+        a.handler.rcpt["bob@remote.test"] = ["421 4.3.2 not now"]
+        ms.start()
+        qid = ms.submit(USER, PASSWORD, ["bob@remote.test"], msg("later"))
+        ms.wait_queue(lambda q: q and q[0]["attempts"] >= 1,
+                      "the first attempt deferred")
+        ms.site.ctl("queue", "hold", qid)
+        ms.site.ctl("queue", "flush", qid)
+        time.sleep(2)
+        check(not a.got, "a held entry is not sent, even flushed", a.got)
+        ms.site.ctl("queue", "release", qid)
+        ms.site.ctl("queue", "flush", "remote.test")
+        got = a.wait(1, timeout=15)
+        check(got[0]["to"] == ["bob@remote.test"],
+              "released and flushed: sent at once", got[0])
+        ms.wait_queue_empty()
+
+
+def case_notify(build):
+    """NOTIFY=SUCCESS to a server without DSN: a "relayed" notice;
+    NOTIFY=NEVER: no bounce for a 5xx."""
+    recs = {"remote.test": [("MX", 10, "mx.remote.test")],
+            "mx.remote.test": [("A", "127.0.0.3")]}
+    with site(build, recs) as ms:
+        a = ms.sink("127.0.0.3")
+        a.handler.rcpt["gone@remote.test"] = ["550 5.1.1 gone"]
+        ms.start()
+        ms.submit(USER, PASSWORD, ["bob@remote.test"], msg("tell me"),
+                  rcpt_options=["NOTIFY=SUCCESS"])
+        n = wait_inbox(ms, 1)
+        _, text, status, ret = report_parts(n[0])
+        check("Action: relayed" in status, "a relayed notice", status)
+        ms.submit(USER, PASSWORD, ["gone@remote.test"], msg("quiet"),
+                  rcpt_options=["NOTIFY=NEVER"])
+        ms.wait_queue_empty()
+        time.sleep(1)
+        check(len(inbox(ms)) == 1, "NOTIFY=NEVER: no bounce",
+              len(inbox(ms)))
+        check("gone@remote.test" in ms.mta_log() and "bounced" in
+              ms.mta_log(), "the bounce is logged", ms.mta_log()[-1500:])
+
+
 CASES = [case_mx_order_and_fallback, case_retry_then_success, case_bounce,
          case_null_mx_and_nxdomain, case_delay_notice, case_expired,
          case_tls_required, case_smarthost_auth, case_srs_round_trip,
-         case_kill_mid_delivery, case_hanging_remote]
+         case_kill_mid_delivery, case_hanging_remote,
+         case_transport_and_source, case_flush_hold, case_notify]
 
 
 def run(site, args):
