@@ -385,13 +385,22 @@ has_8bit(const void *p, size_t len)
 	return 0;
 }
 
-/* Appends data with every line end made CRLF (bare CR or LF too). */
+/*
+ * Appends data with every line end made CRLF (bare CR or LF too).  With
+ * fold (a header block), a line longer than DSN_LINE_MAX goes on in a
+ * continuation line ("CRLF SP"), so no line passes RFC 5322's 998.
+ */
 static void
-add_crlf(struct dbuf *b, const char *data, size_t len)
+add_crlf(struct dbuf *b, const char *data, size_t len, int fold)
 {
 	size_t i, start = 0;
 
 	for (i = 0; i < len; i++) {
+		if (fold && i - start >= DSN_LINE_MAX) {
+			dbuf_add(b, data + start, i - start);
+			dbuf_puts(b, "\r\n ");
+			start = i;
+		}
 		if (data[i] != '\r' && data[i] != '\n')
 			continue;
 		dbuf_add(b, data + start, i - start);
@@ -403,6 +412,21 @@ add_crlf(struct dbuf *b, const char *data, size_t len)
 	dbuf_add(b, data + start, len - start);
 	if (len > 0 && data[len - 1] != '\n' && data[len - 1] != '\r')
 		dbuf_puts(b, "\r\n");
+}
+
+/* The longest line of data, without its line end (CR, LF or CRLF). */
+static size_t
+longest_line(const char *data, size_t len)
+{
+	size_t i, start = 0, max = 0;
+
+	for (i = 0; i < len; i++)
+		if (data[i] == '\r' || data[i] == '\n') {
+			if (i - start > max)
+				max = i - start;
+			start = i + 1;
+		}
+	return len - start > max ? len - start : max;
 }
 
 /*
@@ -545,10 +569,14 @@ text_part(struct dbuf *b, const struct dsn_input *in, enum dsn_action kind,
 		dbuf_printf(b, "... and %zu more recipients (not listed).\r\n\r\n",
 		    in->nrcpts - n);
 	if (in->msglen > 0) {
-		if (cut)
+		if (cut == 1)
 			dbuf_printf(b, "The message was larger than %d bytes: "
 			    "only its header is returned below.\r\n",
 			    DSN_RETURN_MAX);
+		else if (cut == 2)
+			dbuf_puts(b, "The message has lines longer than mail "
+			    "allows (998 characters):\r\nonly its header is "
+			    "returned below.\r\n");
 		else if (headers_only)
 			dbuf_puts(b, "The header of your message is returned "
 			    "below.\r\n");
@@ -654,36 +682,29 @@ dsn_compose(const struct dsn_input *in, char **msg_r, size_t *len_r)
 		headers_only = kind == DSN_DELIVERED || in->ret == DSN_RET_HDRS;
 		if (!headers_only && in->msglen > DSN_RETURN_MAX)
 			headers_only = cut = 1;
+		else if (!headers_only && longest_line(in->msg, in->msglen) >
+		    998) {
+			headers_only = 1;
+			cut = 2;
+		}
 		eight = has_8bit(in->msg, headers_only ? hdrlen : in->msglen);
 		if (headers_only) {
 			dbuf_printf(&orig, "Content-Description: Undelivered "
 			    "message headers\r\nContent-Type: "
 			    "text/rfc822-headers\r\n%s\r\n", eight ?
 			    "Content-Transfer-Encoding: 8bit\r\n" : "");
-			add_crlf(&orig, in->msg, hdrlen);
+			add_crlf(&orig, in->msg, hdrlen, 1);
 		} else {
 			dbuf_printf(&orig, "Content-Description: %s message\r\n"
 			    "Content-Type: message/rfc822\r\n%s\r\n",
 			    kind == DSN_DELAYED ? "Delayed" : "Undelivered",
 			    eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
-			add_crlf(&orig, in->msg, in->msglen);
+			add_crlf(&orig, in->msg, in->msglen, 0);
 		}
 	} else
 		headers_only = 1;
 	text_part(&text, in, kind, headers_only, cut, eight);
 	status_part(&status, in);
-
-	/* a boundary none of the parts holds */
-	for (tries = 0;; tries++) {
-		snprintf(boundary, sizeof(boundary), "=_vellum-%016" PRIX64
-		    "-%d=", in->notice_id, tries);
-		if (memmem(text.p, text.len, boundary, strlen(boundary)) ==
-		    NULL && memmem(status.p, status.len, boundary,
-		    strlen(boundary)) == NULL && (orig.len == 0 ||
-		    memmem(orig.p, orig.len, boundary, strlen(boundary)) ==
-		    NULL))
-			break;
-	}
 
 	host = clean(in->hostname, 255, 0);
 	to = clean(in->sender, 320, 1);
@@ -691,6 +712,21 @@ dsn_compose(const struct dsn_input *in, char **msg_r, size_t *len_r)
 		from = clean(in->postmaster, 320, 0);
 	else
 		from = xasprintf("MAILER-DAEMON@%s", host);
+
+	/* a boundary that neither the parts nor the header fields hold */
+	for (tries = 0;; tries++) {
+		snprintf(boundary, sizeof(boundary), "=_vellum-%016" PRIX64
+		    "-%d=", in->notice_id, tries);
+		if (memmem(text.p, text.len, boundary, strlen(boundary)) ==
+		    NULL && memmem(status.p, status.len, boundary,
+		    strlen(boundary)) == NULL && (orig.len == 0 ||
+		    memmem(orig.p, orig.len, boundary, strlen(boundary)) ==
+		    NULL) && strstr(to, boundary) == NULL &&
+		    strstr(from, boundary) == NULL &&
+		    strstr(host, boundary) == NULL)
+			break;
+	}
+
 	switch (kind) {
 	case DSN_FAILED:
 		subject = "Undelivered Mail Returned to Sender";
