@@ -57,8 +57,26 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "unlimited)" },
 	{ "quota", "report", "[--grace-days N]", "usage of every user, over "
 	    "quota since, days left" },
-	{ "queue", "list", "", "list the outbound queue" },
-	{ "queue", "del", "ID...", "remove queue entries (all or none)" },
+	{ "queue", "list", "", "list the outbound queue (HOLD: held)" },
+	{ "queue", "show", "ID", "an entry's envelope, recipients and "
+	    "message headers" },
+	{ "queue", "flush", "[ID|DOMAIN]", "try now: one entry, those with a "
+	    "recipient in DOMAIN, or all" },
+	{ "queue", "del", "ID...|--all", "remove queue entries without "
+	    "sending them (all or none)" },
+	{ "queue", "hold", "ID...|--all", "keep entries from being tried" },
+	{ "queue", "release", "ID...|--all", "let held entries be tried "
+	    "again" },
+	{ "transport", "list", "", "how mail to each recipient domain leaves "
+	    "(passwords never shown)" },
+	{ "transport", "set", "DOMAIN NEXTHOP [tls=none|may|encrypt|verify] "
+	    "[user=U password=P|password-file=F]", "send mail for DOMAIN "
+	    "(.DOMAIN: subdomains, *: the rest) via NEXTHOP (- for its MX)" },
+	{ "transport", "del", "DOMAIN", "remove a transport" },
+	{ "transport", "source", "list", "source addresses by sending domain" },
+	{ "transport", "source", "set DOMAIN IP [IP]", "send mail from DOMAIN "
+	    "(or .DOMAIN, *) from these addresses (one IPv4, one IPv6)" },
+	{ "transport", "source", "del DOMAIN", "remove source addresses" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

@@ -30,6 +30,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "mail",	cmd_mail },
 	{ "quota",	cmd_quota },
 	{ "queue",	cmd_queue },
+	{ "transport",	cmd_transport },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },

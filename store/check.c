@@ -403,9 +403,13 @@ check_queue(struct store_txn *t, struct check *c)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 8 ||
-		    store_queue_get(t, be64dec(k.mv_data), &e) != 1) {
-			problem(c, "damaged queue record");
+		if (k.mv_size != 8) {
+			problem(c, "queue record with a bad key");
+			continue;
+		}
+		if (store_queue_get(t, be64dec(k.mv_data), &e) != 1) {
+			problem(c, "damaged queue record %s",
+			    store_queue_id_format(be64dec(k.mv_data), id));
 			continue;
 		}
 		store_queue_entry_clear(&e);

@@ -31,6 +31,7 @@ enum store_db {
 	DB_QUEUE,
 	DB_ACCESS,	/* client IP -> trusted until (POP-before-SMTP) */
 	DB_AUTHFAIL,	/* (client IP, login) -> failed logins (authfail.c) */
+	DB_TRANSPORTS,	/* outbound transports, source addresses */
 	DB_COUNT
 };
 
@@ -46,6 +47,7 @@ struct store {
 	unsigned		 access_grants;	/* access.c */
 	int			 no_authfail;	/* read-only store made before
 						   the authfail table */
+	int			 no_transports;	/* the same for transports */
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;

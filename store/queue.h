@@ -111,12 +111,17 @@ int	store_queue_put(struct store_txn *, const struct store_queue_entry *e);
 int	store_queue_del(struct store_txn *, uint64_t id);
 
 typedef int store_queue_fn(const struct store_queue_entry *, void *ctx);
-/* Every entry in id order; the entry is valid during the call only. */
+/*
+ * Every entry in id order; the entry is valid during the call only.
+ * Stops when fn returns -1.  0 done, -1 error (CORRUPT: a damaged
+ * record; `vellumctl store check` names it).
+ */
 int	store_queue_list(struct store_txn *, store_queue_fn *fn, void *ctx);
 
 /*
  * A counter bumped by every change to the queue (add, put, del): the
- * delivery agent rescans the table only when it moved.
+ * delivery agent rescans the table only when it moved.  0 done (*gen_r
+ * is 0 in a store whose queue never changed), -1 error.
  */
 int	store_queue_generation(struct store_txn *, uint64_t *gen_r);
 

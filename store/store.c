@@ -47,6 +47,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_QUEUE] = "queue",
 	[DB_ACCESS] = "access",
 	[DB_AUTHFAIL] = "authfail",
+	[DB_TRANSPORTS] = "transports",
 };
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
@@ -156,6 +157,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				st->no_authfail = 1;
 				continue;
 			}
+			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
+				st->no_transports = 1;
+				continue;
+			}
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",
@@ -163,10 +168,19 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				goto fail;
 			}
 		}
-		rc = store_init_schema(&t, NULL);
-		mdb_txn_abort(t.txn);
-		if (rc == -1)
+		/*
+		 * Handles opened in a transaction that is aborted are closed
+		 * with it, read-only or not: commit to keep them.
+		 */
+		if (store_init_schema(&t, NULL) == -1) {
+			mdb_txn_abort(t.txn);
 			goto fail;
+		}
+		if ((rc = mdb_txn_commit(t.txn)) != 0) {
+			err_set(ERR_TEMP, "store %s: %s", st->path,
+			    mdb_strerror(rc));
+			goto fail;
+		}
 	} else if (store_write(st, store_init_schema, NULL) == -1)
 		goto fail;
 	*r = st;

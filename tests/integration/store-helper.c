@@ -13,11 +13,19 @@
  *	damage the stored bytes of message UID of ADDRESS's INBOX.
  *   store-helper DATA_DIR access IP
  *	print 1 if IP may relay after a POP3 login (POP-before-SMTP), else 0.
- *   store-helper DATA_DIR queue ADDRESS...
+ *   store-helper DATA_DIR queue [OPTION...] ADDRESS...
  *	queue one small message from helper@example.test for the ADDRESSes
- *	(store_queue_add, one durable transaction) and print "queued ID":
- *	vellumctl's queue list/del tests need entries, and until the SMTP
- *	server queues external mail nothing else makes them.
+ *	(store_queue_add, one durable transaction) and print "queued ID"
+ *	(16 hex digits): the vellumctl queue tests and the delivery agent's
+ *	tests need entries in every state.  Options, before the addresses:
+ *	  --sender S        the envelope sender ("" for <>)
+ *	  --envid E         ENVID
+ *	  --ret full|hdrs   RET
+ *	  --notify N        NOTIFY of every recipient (STORE_NOTIFY_* mask)
+ *	  --orcpt           ORCPT "rfc822;ADDRESS" for every recipient
+ *	  --reply TEXT      last reply of every recipient (its code: TEXT's)
+ *	  --hold            the entry is held
+ *	  --message FILE    the message (default: a small built-in one)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +33,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/check.h"
 #include "store/lock.h"
@@ -33,6 +42,8 @@
 #include "store/queue.h"
 #include "store/store.h"
 #include "store/user.h"
+
+static int	usage(void);
 
 struct append {
 	const char		*address;
@@ -82,6 +93,104 @@ queue_fn(struct store_txn *t, void *ctx)
 	return store_queue_add(t, &q->e, q->prep, &q->id);
 }
 
+/* Reads a whole file into a malloc'd buffer; NULL on failure. */
+static char *
+slurp(const char *path, size_t *len_r)
+{
+	FILE *fp;
+	char *buf = NULL;
+	size_t cap = 0, n;
+
+	*len_r = 0;
+	if ((fp = fopen(path, "rb")) == NULL)
+		return NULL;
+	for (;;) {
+		if (*len_r == cap) {
+			cap = cap * 2 + 65536;
+			buf = xreallocarray(buf, cap, 1);
+		}
+		if ((n = fread(buf + *len_r, 1, cap - *len_r, fp)) == 0)
+			break;
+		*len_r += n;
+	}
+	fclose(fp);
+	return buf;
+}
+
+static int
+queue_cmd(struct store *st, int argc, char **argv)
+{
+	static const char qmsg[] = "From: helper@example.test\n"
+	    "Subject: queued by store-helper\n\nfor the queue\n";
+	struct store_queue_entry *e;
+	struct queue q;
+	char id[STORE_QUEUE_ID_LEN + 1], *data = NULL;
+	const char *reply = NULL;
+	size_t i, len = sizeof(qmsg) - 1;
+	int orcpt = 0, notify = 0, a;
+
+	memset(&q, 0, sizeof(q));
+	e = &q.e;
+	snprintf(e->sender, sizeof(e->sender), "helper@example.test");
+	for (a = 0; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
+		if (strcmp(argv[a], "--orcpt") == 0)
+			orcpt = 1;
+		else if (strcmp(argv[a], "--hold") == 0)
+			e->flags |= STORE_QF_HOLD;
+		else if (a + 1 >= argc)
+			return usage();
+		else if (strcmp(argv[a], "--sender") == 0)
+			snprintf(e->sender, sizeof(e->sender), "%s",
+			    argv[++a]);
+		else if (strcmp(argv[a], "--envid") == 0)
+			snprintf(e->envid, sizeof(e->envid), "%s", argv[++a]);
+		else if (strcmp(argv[a], "--ret") == 0)
+			e->ret = strcmp(argv[++a], "full") == 0 ?
+			    STORE_RET_FULL : STORE_RET_HDRS;
+		else if (strcmp(argv[a], "--notify") == 0)
+			notify = atoi(argv[++a]);
+		else if (strcmp(argv[a], "--reply") == 0)
+			reply = argv[++a];
+		else if (strcmp(argv[a], "--message") == 0) {
+			if ((data = slurp(argv[++a], &len)) == NULL) {
+				perror(argv[a]);
+				return 1;
+			}
+		} else
+			return usage();
+	}
+	if (a >= argc)
+		return usage();
+	e->nrcpts = (size_t)(argc - a);
+	if ((e->rcpts = calloc(e->nrcpts, sizeof(*e->rcpts))) == NULL)
+		return 1;
+	for (i = 0; i < e->nrcpts; i++) {
+		struct store_queue_rcpt *r = &e->rcpts[i];
+
+		snprintf(r->addr, sizeof(r->addr), "%s", argv[a + (int)i]);
+		if (orcpt)
+			snprintf(r->orcpt, sizeof(r->orcpt), "rfc822;%s",
+			    r->addr);
+		r->notify = (uint8_t)notify;
+		if (reply != NULL) {
+			r->last_code = (uint16_t)atoi(reply);
+			snprintf(r->last_reply, sizeof(r->last_reply), "%s",
+			    reply);
+		}
+	}
+	if (store_msg_prepare(st, data != NULL ? data : qmsg, len,
+	    &q.prep) == -1 || store_write(st, queue_fn, &q) == -1) {
+		fprintf(stderr, "store-helper: %s\n", err_msg());
+		return 1;
+	}
+	store_prepared_free(&q.prep);
+	store_queue_entry_clear(e);
+	free(data);
+	printf("queued %s\n", store_queue_id_format(q.id, id));
+	store_close(&st);
+	return 0;
+}
+
 static int
 access_fn(struct store_txn *t, void *ctx)
 {
@@ -95,7 +204,7 @@ usage(void)
 	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n"
 	    "       store-helper DATA_DIR damage ADDRESS UID\n"
 	    "       store-helper DATA_DIR access IP\n"
-	    "       store-helper DATA_DIR queue ADDRESS...\n");
+	    "       store-helper DATA_DIR queue [OPTION...] ADDRESS...\n");
 	return 2;
 }
 
@@ -141,32 +250,8 @@ main(int argc, char **argv)
 		printf("%d\n", n);
 		return n == -1;
 	}
-	if (strcmp(argv[2], "queue") == 0) {
-		static const char qmsg[] = "From: helper@example.test\n"
-		    "Subject: queued by store-helper\n\nfor the queue\n";
-		struct queue q;
-		char id[STORE_QUEUE_ID_LEN + 1];
-
-		memset(&q, 0, sizeof(q));
-		snprintf(q.e.sender, sizeof(q.e.sender), "helper@example.test");
-		q.e.nrcpts = (size_t)(argc - 3);
-		q.e.rcpts = calloc(q.e.nrcpts, sizeof(*q.e.rcpts));
-		if (q.e.rcpts == NULL)
-			return 1;
-		for (i = 3; i < argc; i++)
-			snprintf(q.e.rcpts[i - 3].addr,
-			    sizeof(q.e.rcpts[i - 3].addr), "%s", argv[i]);
-		if (store_msg_prepare(st, qmsg, sizeof(qmsg) - 1,
-		    &q.prep) == -1 || store_write(st, queue_fn, &q) == -1) {
-			fprintf(stderr, "store-helper: %s\n", err_msg());
-			return 1;
-		}
-		store_prepared_free(&q.prep);
-		store_queue_entry_clear(&q.e);
-		printf("queued %s\n", store_queue_id_format(q.id, id));
-		store_close(&st);
-		return 0;
-	}
+	if (strcmp(argv[2], "queue") == 0)
+		return queue_cmd(st, argc - 3, argv + 3);
 	if (strcmp(argv[2], "append") != 0 || argc != 5)
 		return usage();
 	a.address = argv[3];

@@ -655,6 +655,34 @@ START_TEST(test_check_missing_body)
 }
 END_TEST
 
+/*
+ * A read-only open (STORE_RDONLY) reads the queue: the tables opened at
+ * start stay usable after the open's own transaction ends.
+ */
+START_TEST(test_readonly_open)
+{
+	struct store_queue_entry e, g;
+	struct list_args l;
+	uint64_t id;
+
+	entry_make(&e, 2);
+	ck_assert_int_eq(queue_add(&e, &id), 1);
+	store_close(&st);
+	ck_assert_msg(store_open(dir, STORE_RDONLY | STORE_NOCREATE, &st) ==
+	    0, "read-only open: %s", tu_err());
+	ck_assert_msg(queue_get(id, &g) == 1, "get in a read-only open: %s",
+	    tu_err());
+	ck_assert_uint_eq(g.nrcpts, 2);
+	store_queue_entry_clear(&g);
+	ck_assert_int_eq(store_read(st, list_fn, &l), 0);
+	ck_assert_uint_eq(l.n, 1);
+	ck_assert_msg(queue_gen() > 0, "generation");
+	ck_assert_msg(tu_check(st) == 0, "store check of a read-only open: "
+	    "%s %s", tu_err(), tu_check_problems());
+	store_queue_entry_clear(&e);
+}
+END_TEST
+
 static Suite *
 queue_suite(void)
 {
@@ -670,6 +698,7 @@ queue_suite(void)
 	tcase_add_test(tc, test_generation);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_check_missing_body);
+	tcase_add_test(tc, test_readonly_open);
 	suite_add_tcase(s, tc);
 	return s;
 }
