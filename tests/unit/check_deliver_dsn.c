@@ -573,6 +573,13 @@ START_TEST(test_explain_and_status)
 	ck_assert(strstr(dsn_explain("5.7.10", NULL), "TLS"));
 	ck_assert(strstr(dsn_explain("4.0.0", "421 try later"), "temporary"));
 	ck_assert(strstr(dsn_explain("5.0.0", "554 no"), "refused"));
+	/* the code wins over words in the reply */
+	ck_assert(strstr(dsn_explain("5.4.7", "554 5.4.7 expired; the last "
+	    "attempt said: 421 blocked for now"), "time allowed"));
+	ck_assert(strstr(dsn_explain("5.0.0", "550 sorry, user unknown"),
+	    "unknown user"));
+	ck_assert(strstr(dsn_explain("5.7.1", "550 Host not found"),
+	    "no mail server"));
 
 	/* a given status wins; a basic reply code gives x.0.0 */
 	rcpt_fail(&r);
