@@ -396,8 +396,6 @@ sendmail_config(struct sendmail *sm)
 	sm->domain = sm->cfg.sendmail_domain[0] != '\0' ?
 	    sm->cfg.sendmail_domain : sm->cfg.hostname;
 	store_user_set_full_mark(sm->cfg.quota_full_mark);
-	sm->dcfg.quota_grace_days = sm->cfg.quota_grace_days;
-	sm->dcfg.hostname = sm->cfg.hostname;
 }
 
 /* Whether we run with other ids than the caller's (setgid install). */
@@ -545,6 +543,11 @@ sendmail_open(struct sendmail *sm)
 		    "group that owns it, see vellum-sendmail(8))",
 		    sm->cfg.data_dir, err_msg());
 	}
+	/* Without the SRS secret (a secret_file only root reads) forwards
+	   keep their sender: a warning, not a refusal. */
+	if (deliver_config_init(&sm->dcfg, sm->store, &sm->cfg) == -1)
+		fprintf(stderr, "vellum-sendmail: warning: [srs]: %s; forwards "
+		    "keep their sender\n", err_msg());
 }
 
 /* The queue id of a submission: its Received header and log line. */

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -1071,6 +1072,18 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 }
 
 /* SRS and notices ----------------------------------------------------- */
+
+int
+deliver_config_init(struct deliver_config *cf, struct store *st,
+    const struct config *cfg)
+{
+	memset(cf, 0, sizeof(*cf));
+	cf->hostname = cfg->hostname;
+	cf->quota_grace_days = cfg->quota_grace_days;
+	cf->srs_enabled = cfg->srs_enabled;
+	cf->srs_max_age = cfg->srs_max_age;
+	return deliver_srs_load(st, cf, cfg->srs_secret_file);
+}
 
 int
 deliver_srs_load(struct store *st, struct deliver_config *cf,

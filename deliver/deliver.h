@@ -88,6 +88,15 @@ struct deliver_config {
 int	deliver_srs_load(struct store *, struct deliver_config *cf,
 	    const char *secret_file);
 
+struct config;
+/*
+ * Fills cf from the config (hostname, quota grace, [srs]) and loads the
+ * SRS secret (deliver_srs_load()).  0 done, -1 the secret could not be
+ * loaded (err set; cf is usable, without SRS).
+ */
+int	deliver_config_init(struct deliver_config *cf, struct store *,
+	    const struct config *);
+
 /*
  * Resolves addr into r: DELIVER_LOCAL with targets, DELIVER_NOTLOCAL, or
  * DELIVER_REFUSED with code/text (550 5.1.1 "<addr>: Recipient address

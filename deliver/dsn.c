@@ -260,50 +260,95 @@ has(const char *hay, const char *needle)
 	return hay != NULL && strcasestr(hay, needle) != NULL;
 }
 
+/* Plain words for the status codes (RFC 3463, 5248, 7505) by detail. */
+static const struct {
+	const char	*detail;	/* ".1.1": the code without its class */
+	const char	*words;
+} dsn_words[] = {
+	{ ".1.1", "The recipient's address does not exist there (unknown "
+	    "user)." },
+	{ ".1.0", "The recipient's address does not exist there (unknown "
+	    "user)." },
+	{ ".1.6", "The recipient's address does not exist there any more "
+	    "(the mailbox has moved)." },
+	{ ".1.2", "The recipient's domain does not exist or has no mail "
+	    "server." },
+	{ ".4.4", "The recipient's domain does not exist or has no mail "
+	    "server." },
+	{ ".1.10", "The recipient's domain does not accept mail at all (it "
+	    "publishes a \"null MX\" record)." },
+	{ ".2.1", "The recipient's mailbox is disabled and does not accept "
+	    "mail." },
+	{ ".2.2", "The recipient's mailbox is full." },
+	{ ".2.3", "The message is larger than the recipient's server "
+	    "accepts." },
+	{ ".3.4", "The message is larger than the recipient's server "
+	    "accepts." },
+	{ ".4.6", "The message was in a mail loop (forwarded around too many "
+	    "times)." },
+	{ ".4.7", "The message could not be delivered in the time allowed; "
+	    "the last attempt is shown below." },
+	{ ".7.10", "Encryption (TLS) is required for this destination, but "
+	    "the receiving server did not offer it." },
+	{ ".7.11", "Encryption (TLS) is required for this destination, but "
+	    "the receiving server did not offer it." },
+	{ ".7.23", "The recipient's server refused the message because it "
+	    "failed sender authentication checks (SPF, DKIM or DMARC)." },
+	{ ".7.25", "The recipient's server refused the message because it "
+	    "failed sender authentication checks (SPF, DKIM or DMARC)." },
+	{ ".7.26", "The recipient's server refused the message because it "
+	    "failed sender authentication checks (SPF, DKIM or DMARC)." },
+	{ ".7.27", "The recipient's server refused the message because it "
+	    "failed sender authentication checks (SPF, DKIM or DMARC)." },
+};
+
+/* Plain words for words servers use, when the code says little. */
+static const struct {
+	const char	*key;
+	const char	*words;
+} dsn_keys[] = {
+	{ "null MX", ".1.10" },
+	{ "TLS is required", ".7.10" },
+	{ "did not offer STARTTLS", ".7.10" },
+	{ "Host not found", ".1.2" },
+	{ "NXDOMAIN", ".1.2" },
+	{ "no mail server", ".1.2" },
+	{ "user unknown", ".1.1" },
+	{ "unknown user", ".1.1" },
+	{ "no such user", ".1.1" },
+	{ "mailbox full", ".2.2" },
+	{ "over quota", ".2.2" },
+	{ "too big", ".3.4" },
+	{ "too large", ".3.4" },
+};
+
+static const char *
+dsn_words_for(const char *detail)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(dsn_words) / sizeof(dsn_words[0]); i++)
+		if (strcmp(dsn_words[i].detail, detail) == 0)
+			return dsn_words[i].words;
+	return NULL;
+}
+
 const char *
 dsn_explain(const char *status, const char *reply)
 {
 	const char *s = status != NULL ? status : "";
 	const char *d = s[0] != '\0' ? s + 1 : s;	/* ".1.1" */
+	const char *w;
+	size_t i;
 
 	if (s[0] == '2')
 		return "The message was delivered.";
-	if (strcmp(d, ".7.10") == 0 || strcmp(d, ".7.11") == 0 ||
-	    (has(reply, "TLS") && (has(reply, "required") ||
-	    has(reply, "not offer"))))
-		return "Encryption (TLS) is required for this destination, but "
-		    "the receiving server did not offer it.";
-	if (strcmp(d, ".1.10") == 0 || has(reply, "null MX"))
-		return "The recipient's domain does not accept mail at all "
-		    "(it publishes a \"null MX\" record).";
-	if (strcmp(d, ".1.2") == 0 || strcmp(d, ".4.4") == 0 ||
-	    has(reply, "Host not found") || has(reply, "no mail server") ||
-	    has(reply, "NXDOMAIN"))
-		return "The recipient's domain does not exist or has no mail "
-		    "server.";
-	if (strcmp(d, ".1.1") == 0 || strcmp(d, ".1.0") == 0 ||
-	    strcmp(d, ".1.6") == 0 || has(reply, "unknown user") ||
-	    has(reply, "user unknown") || has(reply, "no such user"))
-		return "The recipient's address does not exist there (unknown "
-		    "user).";
-	if (strcmp(d, ".2.2") == 0 || has(reply, "mailbox full") ||
-	    has(reply, "over quota"))
-		return "The recipient's mailbox is full.";
-	if (strcmp(d, ".3.4") == 0 || strcmp(d, ".2.3") == 0 ||
-	    has(reply, "too big") || has(reply, "too large"))
-		return "The message is larger than the recipient's server "
-		    "accepts.";
-	if (strcmp(d, ".2.1") == 0)
-		return "The recipient's mailbox is disabled and does not accept "
-		    "mail.";
-	if (strcmp(d, ".4.6") == 0 || has(reply, "loop"))
-		return "The message was in a mail loop (forwarded around too "
-		    "many times).";
-	if (strcmp(d, ".7.26") == 0 || strcmp(d, ".7.27") == 0 ||
-	    strcmp(d, ".7.23") == 0 || strcmp(d, ".7.25") == 0)
-		return "The recipient's server refused the message because it "
-		    "failed sender authentication checks (SPF, DKIM or "
-		    "DMARC).";
+	/* the code first: it is the most precise when a server sends one */
+	if ((w = dsn_words_for(d)) != NULL)
+		return w;
+	for (i = 0; i < sizeof(dsn_keys) / sizeof(dsn_keys[0]); i++)
+		if (has(reply, dsn_keys[i].key))
+			return dsn_words_for(dsn_keys[i].words);
 	if (has(reply, "spam") || has(reply, "blocked") ||
 	    has(reply, "blacklist") || has(reply, "blocklist"))
 		return "The recipient's server refused the message as spam or "
@@ -311,8 +356,6 @@ dsn_explain(const char *status, const char *reply)
 	if (strncmp(d, ".7.", 3) == 0)
 		return "The recipient's server refused the message for policy "
 		    "reasons.";
-	if (strcmp(d, ".4.7") == 0)
-		return "The message could not be delivered in the time allowed.";
 	if (strncmp(d, ".4.", 3) == 0 || has(reply, "connect") ||
 	    has(reply, "timed out") || has(reply, "unreachable"))
 		return "The recipient's mail server could not be reached.";
@@ -385,13 +428,22 @@ has_8bit(const void *p, size_t len)
 	return 0;
 }
 
-/* Appends data with every line end made CRLF (bare CR or LF too). */
+/*
+ * Appends data with every line end made CRLF (bare CR or LF too).  With
+ * fold (a header block), a line longer than DSN_LINE_MAX goes on in a
+ * continuation line ("CRLF SP"), so no line passes RFC 5322's 998.
+ */
 static void
-add_crlf(struct dbuf *b, const char *data, size_t len)
+add_crlf(struct dbuf *b, const char *data, size_t len, int fold)
 {
 	size_t i, start = 0;
 
 	for (i = 0; i < len; i++) {
+		if (fold && i - start >= DSN_LINE_MAX) {
+			dbuf_add(b, data + start, i - start);
+			dbuf_puts(b, "\r\n ");
+			start = i;
+		}
 		if (data[i] != '\r' && data[i] != '\n')
 			continue;
 		dbuf_add(b, data + start, i - start);
@@ -403,6 +455,21 @@ add_crlf(struct dbuf *b, const char *data, size_t len)
 	dbuf_add(b, data + start, len - start);
 	if (len > 0 && data[len - 1] != '\n' && data[len - 1] != '\r')
 		dbuf_puts(b, "\r\n");
+}
+
+/* The longest line of data, without its line end (CR, LF or CRLF). */
+static size_t
+longest_line(const char *data, size_t len)
+{
+	size_t i, start = 0, max = 0;
+
+	for (i = 0; i < len; i++)
+		if (data[i] == '\r' || data[i] == '\n') {
+			if (i - start > max)
+				max = i - start;
+			start = i + 1;
+		}
+	return len - start > max ? len - start : max;
 }
 
 /*
@@ -545,10 +612,14 @@ text_part(struct dbuf *b, const struct dsn_input *in, enum dsn_action kind,
 		dbuf_printf(b, "... and %zu more recipients (not listed).\r\n\r\n",
 		    in->nrcpts - n);
 	if (in->msglen > 0) {
-		if (cut)
+		if (cut == 1)
 			dbuf_printf(b, "The message was larger than %d bytes: "
 			    "only its header is returned below.\r\n",
 			    DSN_RETURN_MAX);
+		else if (cut == 2)
+			dbuf_puts(b, "The message has lines longer than mail "
+			    "allows (998 characters):\r\nonly its header is "
+			    "returned below.\r\n");
 		else if (headers_only)
 			dbuf_puts(b, "The header of your message is returned "
 			    "below.\r\n");
@@ -654,36 +725,29 @@ dsn_compose(const struct dsn_input *in, char **msg_r, size_t *len_r)
 		headers_only = kind == DSN_DELIVERED || in->ret == DSN_RET_HDRS;
 		if (!headers_only && in->msglen > DSN_RETURN_MAX)
 			headers_only = cut = 1;
+		else if (!headers_only && longest_line(in->msg, in->msglen) >
+		    998) {
+			headers_only = 1;
+			cut = 2;
+		}
 		eight = has_8bit(in->msg, headers_only ? hdrlen : in->msglen);
 		if (headers_only) {
 			dbuf_printf(&orig, "Content-Description: Undelivered "
 			    "message headers\r\nContent-Type: "
 			    "text/rfc822-headers\r\n%s\r\n", eight ?
 			    "Content-Transfer-Encoding: 8bit\r\n" : "");
-			add_crlf(&orig, in->msg, hdrlen);
+			add_crlf(&orig, in->msg, hdrlen, 1);
 		} else {
 			dbuf_printf(&orig, "Content-Description: %s message\r\n"
 			    "Content-Type: message/rfc822\r\n%s\r\n",
 			    kind == DSN_DELAYED ? "Delayed" : "Undelivered",
 			    eight ? "Content-Transfer-Encoding: 8bit\r\n" : "");
-			add_crlf(&orig, in->msg, in->msglen);
+			add_crlf(&orig, in->msg, in->msglen, 0);
 		}
 	} else
 		headers_only = 1;
 	text_part(&text, in, kind, headers_only, cut, eight);
 	status_part(&status, in);
-
-	/* a boundary none of the parts holds */
-	for (tries = 0;; tries++) {
-		snprintf(boundary, sizeof(boundary), "=_vellum-%016" PRIX64
-		    "-%d=", in->notice_id, tries);
-		if (memmem(text.p, text.len, boundary, strlen(boundary)) ==
-		    NULL && memmem(status.p, status.len, boundary,
-		    strlen(boundary)) == NULL && (orig.len == 0 ||
-		    memmem(orig.p, orig.len, boundary, strlen(boundary)) ==
-		    NULL))
-			break;
-	}
 
 	host = clean(in->hostname, 255, 0);
 	to = clean(in->sender, 320, 1);
@@ -691,6 +755,21 @@ dsn_compose(const struct dsn_input *in, char **msg_r, size_t *len_r)
 		from = clean(in->postmaster, 320, 0);
 	else
 		from = xasprintf("MAILER-DAEMON@%s", host);
+
+	/* a boundary that neither the parts nor the header fields hold */
+	for (tries = 0;; tries++) {
+		snprintf(boundary, sizeof(boundary), "=_vellum-%016" PRIX64
+		    "-%d=", in->notice_id, tries);
+		if (memmem(text.p, text.len, boundary, strlen(boundary)) ==
+		    NULL && memmem(status.p, status.len, boundary,
+		    strlen(boundary)) == NULL && (orig.len == 0 ||
+		    memmem(orig.p, orig.len, boundary, strlen(boundary)) ==
+		    NULL) && strstr(to, boundary) == NULL &&
+		    strstr(from, boundary) == NULL &&
+		    strstr(host, boundary) == NULL)
+			break;
+	}
+
 	switch (kind) {
 	case DSN_FAILED:
 		subject = "Undelivered Mail Returned to Sender";

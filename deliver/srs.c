@@ -148,6 +148,10 @@ srs_forward(const unsigned char *secret, size_t secretlen, const char *sender,
 	dlen = strlen(dom);
 	if (llen > SRS_ADDR_MAX || dlen > SRS_ADDR_MAX)
 		return err_set(ERR_LIMIT, "SRS: address too long");
+	/* '=' separates the fields: a domain holding one would not parse */
+	if (strchr(dom, '=') != NULL)
+		return err_set(ERR_INVALID, "SRS: domain of <%.100s> holds "
+		    "'='", sender);
 
 	switch (srs_tag(local, llen)) {
 	case '0':

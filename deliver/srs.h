@@ -48,7 +48,7 @@ int	srs_is_srs(const char *addr);
  * Rewrites sender (local@domain) for forwarding through fwd_domain at
  * unix time now into out[outsize] (SRS_ADDR_MAX + 1 always fits).
  * Returns 1 done, -1 error: INVALID (no '@', empty local part or domain,
- * a secret shorter than SRS_SECRET_MIN), LIMIT (the new local part would
+ * a domain with '=' in it, a secret shorter than SRS_SECRET_MIN), LIMIT (the new local part would
  * pass SRS_LOCAL_MAX octets, or out is too small: keep the sender as it
  * is then).
  */

@@ -1038,6 +1038,7 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 	struct dsn_input in;
 	struct dsn_rcpt *dr;
 	char (*status)[16], (*reply)[STORE_QUEUE_REPLY_MAX + 8];
+	char (*mtaname)[256];
 	char id[STORE_QUEUE_ID_LEN + 1], nid[STORE_QUEUE_ID_LEN + 1];
 	uint64_t notice_id = 0;
 	size_t i, n = 0;
@@ -1046,6 +1047,7 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 	dr = xcalloc(m->e.nrcpts, sizeof(*dr));
 	status = xcalloc(m->e.nrcpts, sizeof(*status));
 	reply = xcalloc(m->e.nrcpts, sizeof(*reply));
+	mtaname = xcalloc(m->e.nrcpts, sizeof(*mtaname));
 	for (i = 0; i < m->e.nrcpts; i++) {
 		if (m->state[i] != st || (relayed_only && !m->relayed[i]))
 			continue;
@@ -1059,8 +1061,12 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 		dr[n].notify = m->e.rcpts[i].notify;
 		dr[n].action = act;
 		dr[n].status = act == DSN_RELAYED ? "2.0.0" : status[n];
-		dr[n].remote_mta = strcmp(m->relay[i], "none") != 0 &&
-		    m->relay[i][0] != '\0' ? m->relay[i] : NULL;
+		/* Remote-MTA names the host (RFC 3464 2.3.5), not the
+		   "host[address]:port" of the logs. */
+		snprintf(mtaname[n], sizeof(mtaname[n]), "%.*s",
+		    (int)strcspn(m->relay[i], "["), m->relay[i]);
+		dr[n].remote_mta = strcmp(mtaname[n], "none") != 0 &&
+		    mtaname[n][0] != '\0' ? mtaname[n] : NULL;
 		dr[n].reply = reply[n][0] != '\0' ? reply[n] : NULL;
 		dr[n].last_attempt = sched_now();
 		if (act == DSN_DELAYED)
@@ -1112,6 +1118,7 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 	free(dr);
 	free(status);
 	free(reply);
+	free(mtaname);
 	return rc;
 }
 
@@ -1561,8 +1568,10 @@ mta_runner_start(struct event_base *base, struct store *st,
 	S.base = base;
 	S.st = st;
 	S.cfg = cfg;
-	S.dcf.hostname = cfg->hostname;
-	S.dcf.quota_grace_days = cfg->quota_grace_days;
+	/* Notices to forwarded mail's senders (SRS0=...@ours) need the
+	   secret to find their way back. */
+	if (deliver_config_init(&S.dcf, st, cfg) == -1)
+		return err_set(err_class(), "[srs]: %s", err_msg());
 	S.ops = NULL;
 	S.opstail = &S.ops;
 	TAILQ_INIT(&S.dests);

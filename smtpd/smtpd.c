@@ -61,12 +61,8 @@ main(int argc, char **argv)
 
 	srv.store = st;
 	srv.config = &cfg;
-	srv.deliver.quota_grace_days = cfg.quota_grace_days;
 	store_user_set_full_mark(cfg.quota_full_mark);
-	srv.deliver.hostname = cfg.hostname;
-	srv.deliver.srs_enabled = cfg.srs_enabled;
-	srv.deliver.srs_max_age = cfg.srs_max_age;
-	if (deliver_srs_load(st, &srv.deliver, cfg.srs_secret_file) == -1)
+	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
 		fatalx("[srs]: %s", err_msg());
 	srv.tls_ok = 0;
 	if (any_plain || smtps) {

@@ -153,6 +153,9 @@ def case_bounce(build):
               "Final-Recipient", status)
         check("Diagnostic-Code: smtp; 550" in status, "Diagnostic-Code",
               status)
+        check(re.search(r"^Remote-MTA: dns; mx\.remote\.test\s*$", status,
+                        re.M) is not None, "Remote-MTA names the host",
+              status)
         check(qid in status or qid in text, "the notice names the queue "
               "id %s" % qid, status)
         check(ret is not None and b"Subject: bouncy" in ret.as_bytes(),
@@ -288,6 +291,20 @@ def case_srs_round_trip(build):
         back = origin.wait(1)
         check(back[0]["to"] == ["someone@origin.test"],
               "the bounce reached the original sender", back[0])
+        # A forward the far end refuses: vellum-mta's own bounce goes to
+        # the SRS sender, which leads back to the original sender.
+        fwd.handler.rcpt["nope@remote.test"] = ["550 5.1.1 no such user"]
+        ms.site.ctl("addr", "add", "fwd2@example.test", "nope@remote.test")
+        ms.smtp("someone@origin.test", ["fwd2@example.test"],
+                msg("forward refused", sender="someone@origin.test",
+                    to="fwd2@example.test"))
+        back = origin.wait(2)
+        check(back[1]["from"] in ("", "<>") and
+              back[1]["to"] == ["someone@origin.test"] and
+              b"no such user" in back[1]["data"],
+              "the agent's bounce of a forward reached the original "
+              "sender, from <>", back[1])
+        ms.wait_queue_empty()
         bad = srs[:5] + ("A" if srs[5] != "A" else "B") + srs[6:]
         try:
             ms.smtp("", [bad], b"Subject: forged\r\n\r\nx\r\n")

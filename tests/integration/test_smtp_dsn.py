@@ -1,7 +1,8 @@
 """vellum-smtpd and RFC 3461 (DSN) and SRS, with smtplib on loopback:
 DSN advertised on [smtp] and [submission] but not in LHLO; RET, ENVID,
 NOTIFY and ORCPT accepted, bad values 501 5.5.4 and repeats 555 5.5.4;
-the id in "queued as" names the queue entry; a forward is queued with
+the id in "queued as" names the queue entry, which keeps ENVID, RET,
+ORCPT, NOTIFY and the 8BITMIME/SMTPUTF8 flags; a forward is queued with
 its sender rewritten by SRS for the forwarding domain, a bounce to that
 address is queued back to the original sender, and a forged one is
 refused 550 5.1.1.
@@ -28,8 +29,9 @@ def entries(site):
 
 
 def addrs(e):
-    """The recipient addresses of a queue entry of queue list --json."""
-    return [r["address"] for r in e["recipients"]]
+    """The recipient addresses of a `queue list --json` entry."""
+    return [r["address"] if isinstance(r, dict) else r
+            for r in e["recipients"]]
 
 
 def queued_id(reply):
@@ -104,6 +106,11 @@ def test_srs_forward_and_bounce(srv):
     e = q[0]
     check(addrs(e) == ["someone@external.test"], "the forward's "
           "recipient is queued", e)
+    r0 = e["recipients"][0]
+    check(e.get("envid") == "E1" and e.get("ret") == "hdrs" and
+          r0.get("orcpt") == "rfc822;fw@example.test" and
+          r0.get("notify") == ["failure"], "ENVID, RET, ORCPT (the address "
+          "that forwarded) and NOTIFY are in the queue entry", e)
     srs = e["sender"]
     check(re.match(r"^SRS0=[A-Za-z0-9+/]{4}=[A-Z2-7]{2}=Remote\.test="
                    r"Sender@example\.test$", srs) is not None,
@@ -133,6 +140,17 @@ def test_srs_forward_and_bounce(srv):
     check(r[0] == 550 and r[1].startswith(b"5.1.1") and b"hash" in r[1],
           "a forged SRS address answers 550 5.1.1 (bad hash)", r)
     s.rset()
+
+    # BODY=8BITMIME and SMTPUTF8 are kept as entry flags
+    r = sent_ok(s, SENDER, ["fw@example.test"], message("eight bit"),
+                "a forward with BODY=8BITMIME SMTPUTF8",
+                mail_options=["BODY=8BITMIME", "SMTPUTF8"])
+    qid = queued_id(r)
+    q = [x for x in entries(site) if x["id"] == qid]
+    check(len(q) == 1 and sorted(q[0].get("flags", [])) ==
+          ["8bitmime", "smtputf8"], "the entry is flagged 8bitmime and "
+          "smtputf8", q)
+    site.ctl("queue", "del", qid)
 
     # a local sender's forward is not rewritten
     r = sent_ok(s, ALICE, ["fw@example.test"], message("local sender"),

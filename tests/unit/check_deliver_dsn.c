@@ -402,6 +402,31 @@ START_TEST(test_size_cut)
 }
 END_TEST
 
+/* Lines over 998 octets: the body is not returned, a header is folded. */
+START_TEST(test_long_lines)
+{
+	struct dsn_input in;
+	struct dsn_rcpt r;
+	struct notice n;
+	char *m = malloc(6000);
+
+	snprintf(m, 6000, "Subject: long\r\nX-Long: %02000d\r\n\r\n%03000d"
+	    "\r\n", 7, 9);
+	rcpt_fail(&r);
+	input_init(&in, &r, 1);
+	in.msg = m;
+	in.msglen = strlen(m);
+	compose(&in, &n);	/* checks every line <= 998 */
+	part_type(&n, 2, "text/rfc822-headers");
+	ck_assert(part_has(&n, 0, "lines longer than mail allows"));
+	ck_assert(part_has(&n, 2, "X-Long: 0000"));
+	ck_assert(!part_has(&n, 2, "09\r\n"));
+	ck_assert(part_has(&n, 2, "07\r\n"));
+	free(n.msg);
+	free(m);
+}
+END_TEST
+
 START_TEST(test_boundary_not_in_parts)
 {
 	struct dsn_input in;
@@ -548,6 +573,13 @@ START_TEST(test_explain_and_status)
 	ck_assert(strstr(dsn_explain("5.7.10", NULL), "TLS"));
 	ck_assert(strstr(dsn_explain("4.0.0", "421 try later"), "temporary"));
 	ck_assert(strstr(dsn_explain("5.0.0", "554 no"), "refused"));
+	/* the code wins over words in the reply */
+	ck_assert(strstr(dsn_explain("5.4.7", "554 5.4.7 expired; the last "
+	    "attempt said: 421 blocked for now"), "time allowed"));
+	ck_assert(strstr(dsn_explain("5.0.0", "550 sorry, user unknown"),
+	    "unknown user"));
+	ck_assert(strstr(dsn_explain("5.7.1", "550 Host not found"),
+	    "no mail server"));
 
 	/* a given status wins; a basic reply code gives x.0.0 */
 	rcpt_fail(&r);
@@ -590,6 +622,7 @@ dsn_suite(void)
 	tcase_add_test(tc, test_ret_hdrs_and_success);
 	tcase_add_test(tc, test_delay);
 	tcase_add_test(tc, test_size_cut);
+	tcase_add_test(tc, test_long_lines);
 	tcase_add_test(tc, test_boundary_not_in_parts);
 	tcase_add_test(tc, test_hostile_reply);
 	tcase_add_test(tc, test_eightbit_original);

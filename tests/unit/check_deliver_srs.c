@@ -258,6 +258,10 @@ START_TEST(test_malformed)
 	    NOW, out, sizeof(out)), -1);
 	ck_assert_int_eq(srs_forward(key, sizeof(key), "a@", "f.test",
 	    NOW, out, sizeof(out)), -1);
+	/* a domain with '=' would not parse back (fuzz_dsn found it) */
+	ck_assert_int_eq(srs_forward(key, sizeof(key), "a@b=c.test",
+	    "f.test", NOW, out, sizeof(out)), -1);
+	ck_assert_int_eq(err_class(), ERR_INVALID);
 	ck_assert_int_eq(srs_forward(key, 8, "a@x.test", "f.test",
 	    NOW, out, sizeof(out)), -1);
 	ck_assert_int_eq(err_class(), ERR_INVALID);
