@@ -5,8 +5,9 @@
  *
  *	smtp-sink HOST PORT
  *
- * Prints "listening" when ready; on SIGTERM or SIGINT prints
- * "messages N recipients N connections N" and exits.  Speaks ESMTP with
+ * Prints "listening" when ready; on SIGUSR1 prints
+ * "messages N recipients N connections N" (what it got so far), on
+ * SIGTERM or SIGINT the same line, and exits.  Speaks ESMTP with
  * PIPELINING, 8BITMIME, SIZE, DSN; every command gets its 2xx/354.
  */
 #include <sys/socket.h>
@@ -156,11 +157,21 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 }
 
 static void
+counts(void)
+{
+	printf("messages %llu recipients %llu connections %llu\n", nmsgs,
+	    nrcpts, nconns);
+	fflush(stdout);
+}
+
+static void
 signal_cb(evutil_socket_t sig, short ev, void *arg)
 {
-	(void)sig;
 	(void)ev;
-	event_base_loopbreak(arg);
+	if (sig == SIGUSR1)
+		counts();
+	else
+		event_base_loopbreak(arg);
 }
 
 int
@@ -171,7 +182,7 @@ main(int argc, char **argv)
 	struct sockaddr_storage ss;
 	struct sockaddr_in *in = (struct sockaddr_in *)&ss;
 	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sigusr1;
 	socklen_t len;
 
 	if (argc != 3) {
@@ -202,14 +213,16 @@ main(int argc, char **argv)
 	}
 	sigterm = evsignal_new(base, SIGTERM, signal_cb, base);
 	sigint = evsignal_new(base, SIGINT, signal_cb, base);
+	sigusr1 = evsignal_new(base, SIGUSR1, signal_cb, base);
 	evsignal_add(sigterm, NULL);
 	evsignal_add(sigint, NULL);
+	evsignal_add(sigusr1, NULL);
 	printf("listening\n");
 	fflush(stdout);
 	event_base_dispatch(base);
-	printf("messages %llu recipients %llu connections %llu\n", nmsgs,
-	    nrcpts, nconns);
+	counts();
 	evconnlistener_free(l);
+	event_free(sigusr1);
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);
