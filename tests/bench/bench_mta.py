@@ -172,6 +172,7 @@ def run_postfix(a, build, per):
         print("postfix: needs root for a private instance: skipped")
         return
     tmp = Site(build, prefix="vellum-bench-postfix-")
+    os.chmod(tmp.tmp, 0o755)	# the postfix user works in there
     etc, spool, data = (tmp.path(x) for x in ("etc", "spool", "data"))
     for d in (etc, spool, data):
         os.makedirs(d)
@@ -196,6 +197,7 @@ def run_postfix(a, build, per):
             "smtp_tls_security_level = none",
             "smtpd_tls_security_level = none",
             "maillog_file = " + tmp.path("maillog"),
+            "maillog_file_prefixes = " + tmp.tmp,
             "defer_transports = smtp", "biff = no", ""]))
     with open("/etc/postfix/master.cf") as f:
         lines = f.read().splitlines()
@@ -216,7 +218,11 @@ def run_postfix(a, build, per):
         list(args), capture_output=True, text=True, timeout=120)
     r = run(exe, "-c", etc, "start")
     if r.returncode != 0:
-        print("postfix: start failed: %s" % (r.stdout + r.stderr)[-1000:])
+        # postfix(1) says why on a terminal only
+        r = run("script", "-qc", "%s -c %s start" % (exe, etc), "/dev/null")
+        print("postfix: start failed (exit %d): %s; see %s" % (
+            r.returncode, (r.stdout + r.stderr)[-1000:],
+            tmp.path("maillog")))
         sink.stop()
         tmp.cleanup()
         return
@@ -241,7 +247,7 @@ def run_postfix(a, build, per):
             "/proc/%d" % master))
         after = cpu_of(postfix_children(master))
         cpu = sum(after.values()) - sum(before.get(p, 0) for p in after)
-        report("postfix %s" % run("postconf", "-h", "mail_version")
+        report("postfix %s" % run("postconf", "-dh", "mail_version")
                .stdout.strip(), a.messages, dt, cpu, sink.stop(),
                "destination concurrency %d" % a.connections)
     finally:
