@@ -1259,9 +1259,7 @@ bs_mail(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (smtp_parse_mail(cmd->args, &a) == -1) {
-		bs_fail(bs, "%s %s", a.perr == SMTP_PERR_PARAM ? "555 5.5.4" :
-		    a.perr == SMTP_PERR_PATH ? "501 5.1.7" : "501 5.5.4",
-		    err_msg());
+		bs_fail(bs, "%s %s", smtp_perr_reply(a.perr, 0), err_msg());
 		return;
 	}
 	if (a.has_size && a.size > sm->cfg.smtpd_max_message_size) {
@@ -1297,9 +1295,7 @@ bs_rcpt(struct sendmail_bs *bs, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (smtp_parse_rcpt(cmd->args, &a) == -1) {
-		bs_fail(bs, "%s %s", a.perr == SMTP_PERR_PARAM ? "555 5.5.4" :
-		    a.perr == SMTP_PERR_PATH ? "501 5.1.3" : "501 5.5.4",
-		    err_msg());
+		bs_fail(bs, "%s %s", smtp_perr_reply(a.perr, 1), err_msg());
 		return;
 	}
 	if (sendmail_add_rcpt(bs->sm, a.postmaster ? "postmaster" : a.addr,

@@ -290,6 +290,37 @@ smtp_perr(struct smtp_path_args *r, enum smtp_perr perr, const char *msg)
 	return err_set(ERR_INVALID, "%s", msg);
 }
 
+/*
+ * The next "keyword[=value]" after a path (RFC 5321 4.1.2 esmtp-param):
+ * *kw_r, its length, *eq_r the '=' or NULL, *vlen_r the value's length.
+ * 1 one read (*pp moves past it), 0 none left, -1 not separated by a
+ * space.
+ */
+static int
+smtp_next_param(const char **pp, const char **kw_r, size_t *kwlen_r,
+    const char **eq_r, size_t *vlen_r)
+{
+	const char *p = *pp, *end, *eq;
+
+	if (*p == '\0')
+		return 0;
+	if (*p != ' ')
+		return -1;
+	while (*p == ' ')
+		p++;
+	*pp = p;
+	if (*p == '\0')
+		return 0;
+	end = p + strcspn(p, " ");
+	eq = memchr(p, '=', (size_t)(end - p));
+	*kw_r = p;
+	*kwlen_r = (size_t)((eq != NULL ? eq : end) - p);
+	*eq_r = eq;
+	*vlen_r = eq != NULL ? (size_t)(end - eq - 1) : 0;
+	*pp = end;
+	return 1;
+}
+
 /* s after "FROM:" / "TO:" (any case) and spaces, or NULL. */
 static const char *
 smtp_after_prefix(const char *s, const char *prefix)
@@ -304,12 +335,21 @@ smtp_after_prefix(const char *s, const char *prefix)
 	return s;
 }
 
+const char *
+smtp_perr_reply(enum smtp_perr perr, int rcpt)
+{
+	if (perr == SMTP_PERR_PATH)
+		return rcpt ? "501 5.1.3" : "501 5.1.7";
+	return perr == SMTP_PERR_PARAM ? "555 5.5.4" : "501 5.5.4";
+}
+
 int
 smtp_parse_mail(const char *args, struct smtp_path_args *r)
 {
 	char msg[128];
-	const char *p, *kw, *eq, *end;
+	const char *p, *kw, *eq;
 	size_t kwlen, vlen, i;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if ((p = smtp_after_prefix(args, "FROM:")) == NULL)
@@ -321,20 +361,7 @@ smtp_parse_mail(const char *args, struct smtp_path_args *r)
 		    err_msg());
 		return smtp_perr(r, SMTP_PERR_PATH, msg);
 	}
-	while (*p != '\0') {
-		if (*p != ' ')
-			return smtp_perr(r, SMTP_PERR_SYNTAX, "Syntax: MAIL "
-			    "FROM:<address> [parameters]");
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		kw = p;
-		end = p + strcspn(p, " ");
-		eq = memchr(kw, '=', (size_t)(end - kw));
-		kwlen = (size_t)((eq != NULL ? eq : end) - kw);
-		vlen = eq != NULL ? (size_t)(end - eq - 1) : 0;
-		p = end;
+	while ((rc = smtp_next_param(&p, &kw, &kwlen, &eq, &vlen)) == 1) {
 		for (i = 0; i < kwlen; i++)
 			if (!isalnum((unsigned char)kw[i]) &&
 			    (i == 0 || kw[i] != '-'))
@@ -402,6 +429,9 @@ smtp_parse_mail(const char *args, struct smtp_path_args *r)
 			return smtp_perr(r, SMTP_PERR_PARAM, msg);
 		}
 	}
+	if (rc == -1)
+		return smtp_perr(r, SMTP_PERR_SYNTAX, "Syntax: MAIL "
+		    "FROM:<address> [parameters]");
 	return 0;
 }
 
@@ -483,7 +513,9 @@ int
 smtp_parse_rcpt(const char *args, struct smtp_path_args *r)
 {
 	char msg[128];
-	const char *p;
+	const char *p, *kw, *eq;
+	size_t kwlen, vlen;
+	int rc;
 
 	memset(r, 0, sizeof(*r));
 	if ((p = smtp_after_prefix(args, "TO:")) == NULL)
@@ -499,23 +531,7 @@ smtp_parse_rcpt(const char *args, struct smtp_path_args *r)
 		    err_msg());
 		return smtp_perr(r, SMTP_PERR_PATH, msg);
 	}
-	while (*p != '\0') {
-		const char *kw, *eq, *end;
-		size_t kwlen, vlen;
-
-		if (*p != ' ')
-			return smtp_perr(r, SMTP_PERR_SYNTAX, "Syntax: RCPT "
-			    "TO:<address> [parameters]");
-		while (*p == ' ')
-			p++;
-		if (*p == '\0')
-			break;
-		kw = p;
-		end = p + strcspn(p, " ");
-		eq = memchr(kw, '=', (size_t)(end - kw));
-		kwlen = (size_t)((eq != NULL ? eq : end) - kw);
-		vlen = eq != NULL ? (size_t)(end - eq - 1) : 0;
-		p = end;
+	while ((rc = smtp_next_param(&p, &kw, &kwlen, &eq, &vlen)) == 1) {
 		if (kwlen == 6 && strncasecmp(kw, "NOTIFY", 6) == 0) {
 			if (r->notify != 0 || eq == NULL)
 				return smtp_perr(r, SMTP_PERR_PARAM, "Bad "
@@ -542,6 +558,9 @@ smtp_parse_rcpt(const char *args, struct smtp_path_args *r)
 			return smtp_perr(r, SMTP_PERR_PARAM, msg);
 		}
 	}
+	if (rc == -1)
+		return smtp_perr(r, SMTP_PERR_SYNTAX, "Syntax: RCPT "
+		    "TO:<address> [parameters]");
 	return 0;
 }
 

@@ -95,6 +95,13 @@ struct smtp_path_args {
 };
 
 /*
+ * The reply code and enhanced code for a MAIL (rcpt 0) or RCPT (rcpt 1)
+ * argument error: "501 5.1.7" / "501 5.1.3" for the address, "555 5.5.4"
+ * for a parameter, "501 5.5.4" for syntax and bad values.
+ */
+const char *smtp_perr_reply(enum smtp_perr, int rcpt);
+
+/*
  * The arguments of MAIL ("FROM:<addr> [SIZE=n] [BODY=7BIT|8BITMIME]
  * [SMTPUTF8] [AUTH=x] [RET=FULL|HDRS] [ENVID=xtext]"), any case, spaces
  * after the colon tolerated.  0 done.  Errors: ERR_INVALID with r->perr

@@ -954,12 +954,8 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (smtp_parse_mail(cmd->args, m) == -1) {
-		if (m->perr == SMTP_PERR_PATH)
-			session_fail(s, "501 5.1.7 %s", err_msg());
-		else if (m->perr == SMTP_PERR_PARAM)
-			session_fail(s, "555 5.5.4 %s", err_msg());
-		else
-			session_fail(s, "501 5.5.4 %s", err_msg());
+		session_fail(s, "%s %s", smtp_perr_reply(m->perr, 0),
+		    err_msg());
 		memset(m, 0, sizeof(*m));
 		return;
 	}
@@ -1014,12 +1010,8 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	int rc;
 
 	if (smtp_parse_rcpt(cmd->args, &a) == -1) {
-		if (a.perr == SMTP_PERR_PATH)
-			session_fail(s, "501 5.1.3 %s", err_msg());
-		else if (a.perr == SMTP_PERR_PARAM)
-			session_fail(s, "555 5.5.4 %s", err_msg());
-		else
-			session_fail(s, "501 5.5.4 %s", err_msg());
+		session_fail(s, "%s %s", smtp_perr_reply(a.perr, 1),
+		    err_msg());
 		return;
 	}
 	if (a.dsn && (s->lmtp || (s->helo[0] != '\0' && !s->esmtp))) {
