@@ -350,20 +350,11 @@ static void
 dest_fail_all(struct dest *d, int code, const char *enh, const char *text)
 {
 	struct job *j;
-	size_t i;
 
 	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
 		TAILQ_REMOVE(&d->jobs, j, entry);
 		d->njobs--;
-		for (i = 0; i < j->n; i++) {
-			j->cr[i].code = code;
-			snprintf(j->cr[i].enhanced, sizeof(j->cr[i].enhanced),
-			    "%s", enh);
-			snprintf(j->cr[i].reply, sizeof(j->cr[i].reply), "%s",
-			    text);
-			j->cr[i].remote = 0;
-		}
-		mta_job_done(j, "none", 0);
+		mta_job_fail(j, code, enh, text, "none");
 	}
 }
 
@@ -535,22 +526,14 @@ conn_give(struct mconn *c)
 	struct dest *d = c->d;
 	struct timeval tv;
 	struct job *j;
-	size_t i;
 
 	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
 		TAILQ_REMOVE(&d->jobs, j, entry);
 		d->njobs--;
 		if (mta_job_load(j) == -1) {
 			log_warnx("%s", err_msg());
-			for (i = 0; i < j->n; i++) {
-				j->cr[i].code = 451;
-				snprintf(j->cr[i].enhanced,
-				    sizeof(j->cr[i].enhanced), "4.3.0");
-				snprintf(j->cr[i].reply, sizeof(j->cr[i].reply),
-				    "the message could not be read from the "
-				    "store");
-			}
-			mta_job_done(j, "none", 0);
+			mta_job_fail(j, 451, "4.3.0", "the message could not be "
+			    "read from the store", "none");
 			continue;
 		}
 		if (mta_client_send(c->c, &j->txn) == -1) {
@@ -563,6 +546,8 @@ conn_give(struct mconn *c)
 			evtimer_del(c->idle_ev);
 		c->job = j;
 		c->ready = 0;
+		j->sent = 1;
+		j->m->inflight++;
 		return;
 	}
 	c->ready = 1;

@@ -60,6 +60,7 @@ struct job {
 	size_t			*idx;		/* into m->e.rcpts */
 	struct mta_client_rcpt	*cr;
 	struct mta_client_txn	 txn;
+	int			 sent;		/* given to a connection */
 };
 TAILQ_HEAD(jobq, job);
 
@@ -70,6 +71,7 @@ struct qmsg {
 	char			(*relay)[256];	/* remote MTA of each result */
 	uint8_t			*relayed;	/* sent to a server without DSN */
 	unsigned		 njobs;		/* jobs not finished */
+	unsigned		 inflight;	/* jobs given to a connection */
 	void			*data;		/* the message, once loaded */
 	size_t			 len;
 	int			 loaded;
@@ -145,6 +147,7 @@ struct mta_state {
 	int64_t			 earliest;	/* next entry coming due */
 	struct qmsg		*hash[HASH_SIZE];
 	size_t			 nactive;
+	size_t			 nactive_rcpts;
 	struct destq		 dests;
 	unsigned		 nconns;
 	struct op		*ops, **opstail;
@@ -161,6 +164,9 @@ void	 mta_job_done(struct job *, const char *relay, int has_dsn);
 /* Reads the message and fills the job's transaction.  0, -1 (err). */
 int	 mta_job_load(struct job *);
 void	 mta_job_free(struct job *);
+/* Every recipient of the job gets this outcome (then mta_job_done()). */
+void	 mta_job_fail(struct job *, int code, const char *enh,
+	    const char *text, const char *relay);
 
 /* dest.c */
 /* Where one recipient goes.  0 done (maybe r->error), -1 store error. */

@@ -87,6 +87,7 @@ qmsg_add(struct qmsg *m)
 	m->hnext = mta.hash[m->e.id % HASH_SIZE];
 	mta.hash[m->e.id % HASH_SIZE] = m;
 	mta.nactive++;
+	mta.nactive_rcpts += m->e.nrcpts;
 }
 
 static void
@@ -99,6 +100,7 @@ qmsg_free(struct qmsg *m)
 		if (*pp == m) {
 			*pp = m->hnext;
 			mta.nactive--;
+			mta.nactive_rcpts -= m->e.nrcpts;
 			break;
 		}
 	store_queue_entry_clear(&m->e);
@@ -117,6 +119,7 @@ struct scan_ctx {
 	struct qmsg	**found;
 	struct route	**routes;	/* per found message, per rcpt */
 	size_t		 n;
+	size_t		 nrcpts;	/* of the found messages */
 	int64_t		 earliest;
 };
 
@@ -166,7 +169,8 @@ scan_one(const struct store_queue_entry *e, void *arg)
 			sc->earliest = e->next_try;
 		return 0;
 	}
-	if (mta.nactive + sc->n >= MTA_ACTIVE_MAX) {
+	if (mta.nactive + sc->n >= MTA_ACTIVE_MAX ||
+	    mta.nactive_rcpts + sc->nrcpts + e->nrcpts > MTA_ACTIVE_RCPTS_MAX) {
 		if (sc->earliest == 0 || sc->now + 1 < sc->earliest)
 			sc->earliest = sc->now + 1;
 		return 0;
@@ -187,6 +191,7 @@ scan_one(const struct store_queue_entry *e, void *arg)
 		    &sc->routes[sc->n][i]) == -1)
 			return -1;
 	sc->found[sc->n++] = m;
+	sc->nrcpts += e->nrcpts;
 	return 0;
 }
 
@@ -298,7 +303,6 @@ static void
 job_add(struct qmsg *m, struct dest *d, size_t *idx, size_t n)
 {
 	struct job *j;
-	size_t i;
 
 	j = xcalloc(1, sizeof(*j));
 	j->m = m;
@@ -306,15 +310,46 @@ job_add(struct qmsg *m, struct dest *d, size_t *idx, size_t n)
 	j->n = n;
 	j->idx = xreallocarray(NULL, n, sizeof(*j->idx));
 	memcpy(j->idx, idx, n * sizeof(*idx));
-	j->cr = xcalloc(n, sizeof(*j->cr));
-	for (i = 0; i < n; i++) {
-		j->cr[i].addr = m->e.rcpts[idx[i]].addr;
-		j->cr[i].orcpt = m->e.rcpts[idx[i]].orcpt;
-		j->cr[i].notify = m->e.rcpts[idx[i]].notify;
-	}
 	m->njobs++;
 	TAILQ_INSERT_TAIL(&d->jobs, j, entry);
 	d->njobs++;
+}
+
+/*
+ * The client's recipients of a job, made when it is sent or fails (a
+ * waiting job holds only indexes: each result has room for a whole
+ * reply).
+ */
+static void
+job_rcpts(struct job *j)
+{
+	size_t i;
+
+	if (j->cr != NULL)
+		return;
+	j->cr = xcalloc(j->n, sizeof(*j->cr));
+	for (i = 0; i < j->n; i++) {
+		j->cr[i].addr = j->m->e.rcpts[j->idx[i]].addr;
+		j->cr[i].orcpt = j->m->e.rcpts[j->idx[i]].orcpt;
+		j->cr[i].notify = j->m->e.rcpts[j->idx[i]].notify;
+	}
+}
+
+void
+mta_job_fail(struct job *j, int code, const char *enh, const char *text,
+    const char *relay)
+{
+	size_t i;
+
+	job_rcpts(j);
+	for (i = 0; i < j->n; i++) {
+		j->cr[i].code = code;
+		snprintf(j->cr[i].enhanced, sizeof(j->cr[i].enhanced), "%s",
+		    enh);
+		snprintf(j->cr[i].reply, sizeof(j->cr[i].reply), "%s", text);
+		j->cr[i].remote = 0;
+	}
+	mta_job_done(j, relay, 0);
 }
 
 void
@@ -360,6 +395,7 @@ mta_job_load(struct job *j)
 	size_t i;
 	int eight = 0;
 
+	job_rcpts(j);
 	if (msg_load(m) == -1)
 		return -1;
 	for (p = m->data, i = 0; i < m->len && !eight; i++)
@@ -436,6 +472,12 @@ mta_job_done(struct job *j, const char *relay, int has_dsn)
 	else if (op != NULL) {
 		free(op->addrs);
 		free(op);
+	}
+	if (j->sent && --m->inflight == 0) {
+		/* No copy of the bytes waits while other destinations do. */
+		free(m->data);
+		m->data = NULL;
+		m->loaded = 0;
 	}
 	mta_job_free(j);
 	if (--m->njobs == 0)

@@ -22,6 +22,8 @@ struct store;
 
 /* Queue entries held in memory at once (the rest wait in the store). */
 #define MTA_ACTIVE_MAX		20000
+/* ... and recipients of theirs (each takes about 1.5 KB). */
+#define MTA_ACTIVE_RCPTS_MAX	50000
 /*
  * Outcomes are committed together: at most this long after the first
  * one (ms), or at once when this many are waiting.  A 2xx not yet
