@@ -148,6 +148,11 @@ srs_forward(const unsigned char *secret, size_t secretlen, const char *sender,
 	dlen = strlen(dom);
 	if (llen > SRS_ADDR_MAX || dlen > SRS_ADDR_MAX)
 		return err_set(ERR_LIMIT, "SRS: address too long");
+	/* A quoted local part ("a b"@x) cannot be put inside another
+	   address's local part as it is: such a sender is kept. */
+	if (sender[0] == '"')
+		return err_set(ERR_INVALID, "SRS: <%.100s> has a quoted local "
+		    "part", sender);
 	/* '=' separates the fields: a domain holding one would not parse */
 	if (strchr(dom, '=') != NULL)
 		return err_set(ERR_INVALID, "SRS: domain of <%.100s> holds "

@@ -837,17 +837,18 @@ client_txn_reply(struct mta_client *cl, const struct mta_reply *rep)
 		return client_txn_end(cl);
 	}
 	if (cl->state == ST_BODY) {
+		if (!cl->body_queued)
+			/* it answered before the end: the stream is lost, and
+			   what it said is no answer to the whole message */
+			return client_fail(cl, 421, "4.5.0", rep->code, "host "
+			    "%s replied before the end of the data: %d %s",
+			    cl->host, rep->code, rep->text);
 		for (i = 0; i < t->nrcpts; i++)
 			if (cl->accepted[i])
 				client_set_rcpt(&t->rcpts[i], rep->code,
 				    rep->enhanced, rep->text, 1,
 				    "end of DATA");
 		cl->need_rset = 0;
-		if (!cl->body_queued)
-			/* it answered before the end: the stream is lost */
-			return client_fail(cl, 421, "4.5.0", rep->code, "host "
-			    "%s replied before the end of the data: %d %s",
-			    cl->host, rep->code, rep->text);
 		return client_txn_end(cl);
 	}
 	if (cl->answered >= cl->sent) {
@@ -1002,10 +1003,58 @@ client_clean(const char *s, int spaces)
 	return 1;
 }
 
+/*
+ * An address for MAIL or RCPT: no controls, and spaces only inside a
+ * quoted local part ("john smith"@example.org, RFC 5321 4.1.2).
+ */
+static int
+client_addr_ok(const char *s)
+{
+	const char *p = s;
+
+	if (!client_clean(s, 1))
+		return 0;
+	if (*p == '"') {
+		for (p++; *p != '\0' && *p != '"'; p++)
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+		if (*p != '"')
+			return 0;
+		p++;
+	}
+	return strchr(p, ' ') == NULL;
+}
+
+int
+mta_client_txn_check(const struct mta_client_txn *t)
+{
+	const struct mta_client_rcpt *r;
+	size_t i;
+
+	if (t->nrcpts == 0)
+		return err_set(ERR_INVALID, "no recipient");
+	if (t->sender == NULL || !client_addr_ok(t->sender))
+		return err_set(ERR_INVALID, "the sender address <%.200s> "
+		    "cannot be written in a MAIL command", t->sender != NULL ?
+		    t->sender : "");
+	if (t->envid != NULL && !client_clean(t->envid, 0))
+		return err_set(ERR_INVALID, "the envelope id cannot be written "
+		    "in a MAIL command");
+	for (i = 0; i < t->nrcpts; i++) {
+		r = &t->rcpts[i];
+		if (r->addr == NULL || r->addr[0] == '\0' ||
+		    !client_addr_ok(r->addr) ||
+		    (r->orcpt != NULL && !client_clean(r->orcpt, 0)))
+			return err_set(ERR_INVALID, "the recipient <%.200s> "
+			    "cannot be written in a RCPT command",
+			    r->addr != NULL ? r->addr : "");
+	}
+	return 0;
+}
+
 int
 mta_client_send(struct mta_client *cl, struct mta_client_txn *t)
 {
-	struct mta_client_rcpt *r;
 	char size[64];
 	size_t i;
 
@@ -1013,18 +1062,8 @@ mta_client_send(struct mta_client *cl, struct mta_client_txn *t)
 	    cl->later != LATER_NONE)
 		return err_set(ERR_INVALID, "mta client %s: not ready for a "
 		    "transaction", cl->peer);
-	if (t->nrcpts == 0 || t->sender == NULL || !client_clean(t->sender, 0)
-	    || (t->envid != NULL && !client_clean(t->envid, 0)))
-		return err_set(ERR_INVALID, "mta client: a bad sender, envid "
-		    "or no recipient");
-	for (i = 0; i < t->nrcpts; i++) {
-		r = &t->rcpts[i];
-		if (r->addr == NULL || r->addr[0] == '\0' ||
-		    !client_clean(r->addr, 0) ||
-		    (r->orcpt != NULL && !client_clean(r->orcpt, 0)))
-			return err_set(ERR_INVALID, "mta client: a bad "
-			    "recipient");
-	}
+	if (mta_client_txn_check(t) == -1)
+		return -1;
 	for (i = 0; i < t->nrcpts; i++) {
 		t->rcpts[i].code = 0;
 		t->rcpts[i].enhanced[0] = '\0';

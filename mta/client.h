@@ -218,6 +218,13 @@ int	mta_client_new(struct event_base *base,
  * inside this call.
  */
 int	mta_client_send(struct mta_client *, struct mta_client_txn *);
+/*
+ * Whether a transaction can be sent at all (addresses without controls,
+ * spaces only in a quoted local part, a recipient): 0 yes, -1 no
+ * (ERR_INVALID, the message says what).  mta_client_send() checks it too;
+ * a caller checks first to tell a bad transaction from a busy client.
+ */
+int	mta_client_txn_check(const struct mta_client_txn *);
 
 /* After READY or DONE: QUIT politely, then CLOSED with error code 0.
    At any other time it just closes: CLOSED (never inside this call) with

@@ -39,6 +39,7 @@ static void	 conn_closed(struct mconn *);
 static void	 conn_give(struct mconn *);
 static void	 conn_idle_cb(evutil_socket_t, short, void *);
 static void	 conn_free(struct mconn *);
+static void	 conn_quit(struct mconn *);
 
 /* Routing -------------------------------------------------------------- */
 
@@ -406,7 +407,7 @@ mta_dest_run(struct dest *d)
 	TAILQ_FOREACH(c, &d->conns, entry)
 		if (!c->greeted)
 			starting++;
-		else if (c->job == NULL)
+		else if (c->job == NULL && !c->quitting)
 			idle++;
 	while (d->njobs > starting + idle &&
 	    d->nconns < mta.cfg->mta_dest_concurrency &&
@@ -515,8 +516,9 @@ conn_open(struct dest *d, struct mconn *c)
 	if (conn_start(c) == 0)
 		return;
 	conn_free(c);
-	dest_fail_all(d, 451, "4.4.1", "no mail host address could be "
-	    "connected to");
+	if (d->nconns == 0)
+		dest_fail_all(d, 451, "4.4.1", "no mail host address could "
+		    "be connected to");
 }
 
 /* Hands c the next waiting job of its destination, or lets it idle. */
@@ -536,6 +538,10 @@ conn_give(struct mconn *c)
 			    "read from the store", "none");
 			continue;
 		}
+		if (mta_client_txn_check(&j->txn) == -1) {
+			mta_job_fail(j, 553, "5.1.0", err_msg(), "none");
+			continue;
+		}
 		if (mta_client_send(c->c, &j->txn) == -1) {
 			/* not ready after all: put the job back */
 			TAILQ_INSERT_HEAD(&d->jobs, j, entry);
@@ -552,7 +558,7 @@ conn_give(struct mconn *c)
 	}
 	c->ready = 1;
 	if (mta.cfg->mta_reuse_time == 0) {
-		mta_client_quit(c->c);
+		conn_quit(c);
 		return;
 	}
 	if (c->idle_ev == NULL)
@@ -570,7 +576,16 @@ conn_idle_cb(evutil_socket_t fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	if (c->job == NULL && c->c != NULL)
-		mta_client_quit(c->c);
+		conn_quit(c);
+}
+
+/* QUIT: the connection takes no more jobs (CLOSED follows). */
+static void
+conn_quit(struct mconn *c)
+{
+	c->ready = 0;
+	c->quitting = 1;
+	mta_client_quit(c->c);
 }
 
 static void

@@ -117,6 +117,7 @@ struct mconn {
 	int			 notls;		/* MAY fell back to plaintext */
 	int			 ready;		/* idle: may take a job */
 	int			 greeted;	/* READY was reached once */
+	int			 quitting;	/* QUIT sent: no more jobs */
 	struct job		*job;		/* in flight */
 	struct event		*idle_ev;
 };

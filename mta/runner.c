@@ -188,8 +188,11 @@ scan_one(const struct store_queue_entry *e, void *arg)
 	sc->routes[sc->n] = xcalloc(e->nrcpts, sizeof(struct route));
 	for (i = 0; i < e->nrcpts; i++)
 		if (mta_route_of(sc->txn, e->sender, e->rcpts[i].addr,
-		    &sc->routes[sc->n][i]) == -1)
+		    &sc->routes[sc->n][i]) == -1) {
+			free(sc->routes[sc->n]);
+			qmsg_free(m);
 			return -1;
+		}
 	sc->found[sc->n++] = m;
 	sc->nrcpts += e->nrcpts;
 	return 0;
@@ -249,6 +252,12 @@ scan(void)
 		for (j = 0; j < m->e.nrcpts; j++) {
 			if (m->state[j] != R_WAIT || idx[j] == SIZE_MAX)
 				continue;
+			if (m->e.rcpts[j].last_code >= 500) {
+				/* failed for good before; its notice could not
+				   be sent then: only the notice is tried */
+				m->state[j] = R_FAILED;
+				continue;
+			}
 			r = &sc.routes[i][j];
 			if (r->error[0] != '\0') {
 				m->state[j] = R_FAILED;
@@ -546,6 +555,9 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 	for (i = 0; i < m->e.nrcpts; i++) {
 		if (m->state[i] != st || (relayed_only && !m->relayed[i]))
 			continue;
+		/* A delay notice is about what is still being tried. */
+		if (act == DSN_DELAYED && m->e.rcpts[i].last_code >= 500)
+			continue;
 		rcpt_status(&m->e.rcpts[i], status[n], sizeof(status[n]));
 		if (m->e.rcpts[i].last_code != 0)
 			snprintf(reply[n], sizeof(reply[n]), "%u %s",
@@ -655,11 +667,19 @@ msg_finish(struct qmsg *m)
 	for (i = 0; i < m->e.nrcpts; i++)
 		nfail += m->state[i] == R_FAILED;
 	if (nfail > 0 && !msg_notice(m, R_FAILED, 0, DSN_FAILED)) {
-		/* The bounce could not be made now: keep them queued. */
-		for (i = 0; i < m->e.nrcpts; i++)
-			if (m->state[i] == R_FAILED)
-				m->state[i] = R_DEFERRED;
-		ndef += nfail;
+		if (((int64_t)mta.cfg->queue_max_age > 0 && now - m->e.queued >= 2 * (int64_t)mta.cfg->queue_max_age))
+			log_warnx("%s: the non-delivery notice to <%s> could "
+			    "not be delivered for %" PRId64 " s; dropped",
+			    store_queue_id_format(m->e.id, id), m->e.sender,
+			    now - m->e.queued);
+		else {
+			/* Kept with their 5xx: only the notice is tried
+			   again, the message is never sent again. */
+			for (i = 0; i < m->e.nrcpts; i++)
+				if (m->state[i] == R_FAILED)
+					m->state[i] = R_DEFERRED;
+			ndef += nfail;
+		}
 	}
 	for (i = 0; i < m->e.nrcpts; i++)
 		if (m->relayed[i]) {
@@ -669,8 +689,8 @@ msg_finish(struct qmsg *m)
 	if (ndef > 0 && mta.cfg->queue_delay_warning > 0 &&
 	    !(m->e.flags & STORE_QF_WARNED) &&
 	    now - m->e.queued >= (int64_t)mta.cfg->queue_delay_warning) {
-		(void)msg_notice(m, R_DEFERRED, 0, DSN_DELAYED);
-		m->e.flags |= STORE_QF_WARNED;
+		if (msg_notice(m, R_DEFERRED, 0, DSN_DELAYED))
+			m->e.flags |= STORE_QF_WARNED;
 		log_info("%s: delay notice due after %" PRId64 " s",
 		    store_queue_id_format(m->e.id, id), now - m->e.queued);
 	}
@@ -740,22 +760,33 @@ op_apply(struct store_txn *t, const struct op *op)
 		e.next_try = mta_now() + (int64_t)mta_runner_backoff(mta.cfg,
 		    e.attempts);
 		e.flags |= m->e.flags & STORE_QF_WARNED;
+		/* No rescan follows our own commit: remember when it is due. */
+		if (e.nrcpts > 0 && (mta.earliest == 0 ||
+		    e.next_try < mta.earliest))
+			mta.earliest = e.next_try;
 	}
 	rc = store_queue_put(t, &e);
 	store_queue_entry_clear(&e);
 	return rc == -1 ? -1 : 0;
 }
 
+/* The queue generation before and after the agent's own commit. */
+struct commit_gen {
+	uint64_t	before, after;
+};
+
 static int
 commit_txn(struct store_txn *t, void *arg)
 {
+	struct commit_gen *g = arg;
 	const struct op *op;
 
-	(void)arg;
+	if (store_queue_generation(t, &g->before) == -1)
+		return -1;
 	for (op = mta.ops; op != NULL; op = op->next)
 		if (op_apply(t, op) == -1)
 			return -1;
-	return 0;
+	return store_queue_generation(t, &g->after) == -1 ? -1 : 0;
 }
 
 static void
@@ -763,13 +794,14 @@ commit_cb(evutil_socket_t fd, short ev, void *arg)
 {
 	struct op *op, *next;
 	struct timeval tv = { 1, 0 };
+	struct commit_gen g = { 0, 0 };
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
 	if (mta.ops == NULL)
 		return;
-	if (store_write(mta.st, commit_txn, NULL) == -1) {
+	if (store_write(mta.st, commit_txn, &g) == -1) {
 		log_warnx("queue update failed (tried again in 1 s): %s",
 		    err_msg());
 		evtimer_add(mta.commit_ev, &tv);
@@ -786,6 +818,10 @@ commit_cb(evutil_socket_t fd, short ev, void *arg)
 	mta.opstail = &mta.ops;
 	mta.nops = 0;
 	evtimer_del(mta.commit_ev);
+	/* Our own changes need no rescan; anybody else's since the last
+	   scan still do (the generation had moved before we wrote). */
+	if (mta.gen_known && g.before == mta.gen)
+		mta.gen = g.after;
 }
 
 /* Start and stop ------------------------------------------------------- */

@@ -216,7 +216,11 @@ class MtaSite:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
+        if exc_type is not None:
+            self.site.keep = True
+            print("(this case's files are left in %s)" % self.site.tmp,
+                  file=sys.stderr)
         self.cleanup()
 
     def cleanup(self):

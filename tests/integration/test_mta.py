@@ -442,11 +442,56 @@ def case_notify(build):
               ms.mta_log(), "the bounce is logged", ms.mta_log()[-1500:])
 
 
+def case_unsendable_and_refused_notice(build):
+    """A forward whose sender has a quoted local part with a space is
+    sent as it is (SRS cannot wrap it) and does not hold up the
+    destination; a 5xx whose bounce cannot be delivered yet (the
+    sender's mailbox is full) is never sent to the remote again: only
+    the notice is retried, and it arrives once there is room."""
+    recs = {"remote.test": [("MX", 10, "mx.remote.test")],
+            "mx.remote.test": [("A", "127.0.0.3")]}
+    with site(build, recs) as ms:
+        a = ms.sink("127.0.0.3")
+        ms.site.ctl("addr", "add", "fwd@example.test", "far@remote.test")
+        ms.site.add_user("carol@example.test", "pw-carol-1", quota="1")
+        a.handler.rcpt["nobody@remote.test"] = ["550 5.1.1 no such user"] * 50
+        ms.start()
+        ms.smtp('"a b"@origin.test', ["fwd@example.test"],
+                msg("quoted", sender="a@origin.test",
+                    to="fwd@example.test"))
+        ms.submit(USER, PASSWORD, ["bob@remote.test"], msg("after it"))
+        got = a.wait(2)
+        froms = sorted(g["from"] for g in got)
+        check(froms == sorted(['"a b"@origin.test', USER]),
+              "the quoted sender went as it is, and the next message "
+              "to the same destination too", froms)
+        ms.submit("carol@example.test", "pw-carol-1",
+                  ["nobody@remote.test"], msg("no room for the bounce",
+                                              sender="carol@example.test"))
+        time.sleep(5)		# several retries (retry_min 1 s)
+        left = len(a.handler.rcpt["nobody@remote.test"])
+        check(left == 49, "the remote that said 550 was asked once, not "
+              "at every retry of the notice", 50 - left)
+        q = ms.queue()
+        check(len(q) == 1 and q[0]["recipients"][0]["last_code"] == 550,
+              "the recipient waits for its notice with its 550", q)
+        ms.site.ctl("quota", "set", "carol@example.test", "10M")
+        n = wait_inbox(ms, 1, address="carol@example.test")
+        _, text, status, _ = report_parts(n[0])
+        check("Action: failed" in status and "no such user" in text,
+              "the bounce arrived once there was room", status)
+        ms.wait_queue_empty()
+        check(len(a.handler.rcpt["nobody@remote.test"]) == 49,
+              "still asked only once", 50 -
+              len(a.handler.rcpt["nobody@remote.test"]))
+
+
 CASES = [case_mx_order_and_fallback, case_retry_then_success, case_bounce,
          case_null_mx_and_nxdomain, case_delay_notice, case_expired,
          case_tls_required, case_smarthost_auth, case_srs_round_trip,
          case_kill_mid_delivery, case_hanging_remote,
-         case_transport_and_source, case_flush_hold, case_notify]
+         case_transport_and_source, case_flush_hold, case_notify,
+         case_unsendable_and_refused_notice]
 
 
 def run(site, args):

@@ -266,6 +266,10 @@ class ScriptServer:
             self.out(c, rep)
             if verb == "DATA" and rep.startswith("354") and \
                     self.stall_data:
+                if self.stall_data == "early":
+                    # a 250 while the data still comes: no answer to
+                    # the whole message
+                    self.out(c, "250 2.0.0 queued already\r\n")
                 # read nothing more: the client's writes back up
                 self.release.wait(60)
                 return
@@ -809,6 +813,21 @@ def test_data_stall():
           "out", r.out)
 
 
+def test_early_end_reply():
+    """A 250 that comes before the end of the data is no delivery: the
+    accepted recipient gets a 4xx, never the 250."""
+    s = ScriptServer(stall_data="early")
+    msg = b"Subject: big\n\n" + (b"x" * 998 + b"\n") * 32000
+    try:
+        r = run("127.0.0.1", s.port, ["a@example.org"], ["-T", "3"],
+                msg=msg)
+    finally:
+        s.close()
+    check(r.rcpts["a@example.org"]["code"] == 421 and
+          "before the end of the data" in r.rcpts["a@example.org"]["text"],
+          "a reply before the end of data: 421 for the recipient", r.out)
+
+
 def test_free_in_callback():
     """The scheduler may free a client inside its DONE callback: no
     further callback, no crash, the connection just goes away."""
@@ -866,6 +885,7 @@ def main():
             ("mail refused", test_mail_refused),
             ("no recipient accepted", test_no_recipient_accepted),
             ("data end 4xx", test_data_end_temp),
+            ("reply before the end of data", test_early_end_reply),
             ("size", test_size),
             ("smtputf8", test_smtputf8),
             ("dsn", test_dsn),

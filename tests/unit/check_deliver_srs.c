@@ -265,6 +265,10 @@ START_TEST(test_malformed)
 	ck_assert_int_eq(srs_forward(key, 8, "a@x.test", "f.test",
 	    NOW, out, sizeof(out)), -1);
 	ck_assert_int_eq(err_class(), ERR_INVALID);
+	/* a quoted local part cannot go inside another local part */
+	ck_assert_int_eq(srs_forward(key, sizeof(key), "\"a b\"@x.test",
+	    "f.test", NOW, out, sizeof(out)), -1);
+	ck_assert_int_eq(err_class(), ERR_INVALID);
 	/* an SRS1 we cannot parse is rewritten as an ordinary address */
 	ck_assert_int_eq(srs_forward(key, sizeof(key), "SRS1=x@y.test",
 	    "f.test", NOW, out, sizeof(out)), 1);
