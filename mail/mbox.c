@@ -295,6 +295,11 @@ mbox_date_parse(const char *text, size_t len)
 	if (t == (time_t)-1)
 		return 0;
 	t -= zone;
+	/* Past 9999-12-31 23:59:59 UTC (a leap second or a zone can carry
+	   "9999" over) the year no longer has the four digits a From line
+	   is read with: such a date is no date, as it would read back. */
+	if (t > MBOX_DATE_LAST)
+		return 0;
 	return t > 0 ? t : 0;
 }
 

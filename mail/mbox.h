@@ -89,8 +89,9 @@ int	mbox_envelope_parse(const char *line, size_t len,
  * Parses an asctime-style date as found in envelope lines: "Thu Sep  5
  * 23:42:38 2002", with an optional numeric or "UTC"/"GMT" zone before or
  * after the year; the weekday is optional.  Returns the time (UTC), or 0
- * when the text is not such a date.
+ * when the text is not such a date or falls after MBOX_DATE_LAST.
  */
+#define MBOX_DATE_LAST	253402300799LL	/* 9999-12-31 23:59:59 UTC */
 time_t	mbox_date_parse(const char *text, size_t len);
 
 /* Formats t as asctime without the newline ("Thu Sep  5 23:42:38 2002"). */

@@ -425,6 +425,11 @@ START_TEST(test_date_parse)
 	date_is("Thu Sep  5 23:42:38 1969", 0);
 	date_is("Thu Sep  5", 0);
 	date_is("Thu Sep  5 23:42:38 1234567", 0);
+	/* The last second that reads back; a leap second or a zone past it
+	   would need a fifth year digit (fuzz_mbox found it). */
+	date_is("Fri Dec 31 23:59:59 9999", MBOX_DATE_LAST);
+	date_is("Fri Dec 31 23:59:60 9999 +0000", 0);
+	date_is("Fri Dec 31 23:30:00 9999 -0100", 0);
 }
 END_TEST
 
