@@ -496,32 +496,37 @@ conn_fds_open(unsigned long nofile)
  * Caps [limits] connections by the descriptor limit and the per-address
  * limit by the connections (conn.h), once the listeners are open.
  */
-static void
-conn_limits_apply(void)
+unsigned
+conn_fd_limit(const char *what, unsigned wanted)
 {
 	struct rlimit rl;
 	unsigned long nofile, open;
 	unsigned cap;
 
-	limits_set = 1;
-	lim_total = cf->max_conn;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_cur != RLIM_INFINITY) {
-		nofile = rl.rlim_cur > ULONG_MAX ? ULONG_MAX :
-		    (unsigned long)rl.rlim_cur;
-		open = conn_fds_open(nofile);
-		cap = conn_fd_cap(nofile, open);
-		if (cap < lim_total) {
-			log_warnx("[limits] connections = %u is more than the "
-			    "descriptor limit allows (RLIMIT_NOFILE %lu, %lu "
-			    "open now, %d spare, %d per connection): serving "
-			    "at most %u connections", cf->max_conn, nofile,
-			    open, CONN_FD_SPARE, CONN_FD_PER_CONN, cap);
-			lim_total = cap;
-		} else
-			log_debug("descriptors: RLIMIT_NOFILE %lu, %lu open, "
-			    "room for %u connections", nofile, open, cap);
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+	    rl.rlim_cur == RLIM_INFINITY)
+		return wanted;
+	nofile = rl.rlim_cur > ULONG_MAX ? ULONG_MAX :
+	    (unsigned long)rl.rlim_cur;
+	open = conn_fds_open(nofile);
+	cap = conn_fd_cap(nofile, open);
+	if (cap < wanted) {
+		log_warnx("%s = %u is more than the descriptor limit allows "
+		    "(RLIMIT_NOFILE %lu, %lu open now, %d spare, %d per "
+		    "connection): at most %u connections", what, wanted,
+		    nofile, open, CONN_FD_SPARE, CONN_FD_PER_CONN, cap);
+		return cap;
 	}
+	log_debug("descriptors: RLIMIT_NOFILE %lu, %lu open, room for %u "
+	    "connections", nofile, open, cap);
+	return wanted;
+}
+
+static void
+conn_limits_apply(void)
+{
+	limits_set = 1;
+	lim_total = conn_fd_limit("[limits] connections", cf->max_conn);
 	lim_per_ip = conn_ip_cap(cf->max_conn_per_ip, lim_total);
 	if (lim_per_ip < cf->max_conn_per_ip)
 		log_warnx("[limits] connections_per_ip = %u would let one "

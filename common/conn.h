@@ -119,6 +119,12 @@ void	conn_loop_free(void);
  * descriptors in use (formula at the top); at least 1.
  */
 unsigned conn_fd_cap(unsigned long nofile, unsigned long open);
+/*
+ * wanted, or fewer when the descriptor limit has room for fewer
+ * connections now (conn_fd_cap(), with a warning that names what).  For
+ * a daemon that opens connections rather than accepting them.
+ */
+unsigned conn_fd_limit(const char *what, unsigned wanted);
 /* The per-address limit: per_ip, but at most half of total (at least 1). */
 unsigned conn_ip_cap(unsigned per_ip, unsigned total);
 /*

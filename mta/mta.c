@@ -31,6 +31,11 @@ main(int argc, char **argv)
 	store_user_set_full_mark(cfg.quota_full_mark);
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());
+	/* Outbound connections live within the descriptor limit too. */
+	cfg.mta_connections = conn_fd_limit("[mta] connections",
+	    cfg.mta_connections);
+	if (cfg.mta_dest_concurrency > cfg.mta_connections)
+		cfg.mta_dest_concurrency = cfg.mta_connections;
 	if (mta_runner_start(conn_base(), st, &cfg) == -1)
 		fatalx("delivery agent: %s", err_msg());
 	log_info("delivering the queue%s%s", cfg.mta_relayhost[0] != '\0' ?

@@ -486,12 +486,37 @@ def case_unsendable_and_refused_notice(build):
               len(a.handler.rcpt["nobody@remote.test"]))
 
 
+def case_fd_limit(build):
+    """Under a small descriptor limit the agent caps [mta] connections
+    (as the listeners cap theirs) and says so; delivery goes on."""
+    import shutil
+    if shutil.which("prlimit") is None:
+        print("SKIP: case_fd_limit needs prlimit (util-linux)")
+        return
+    recs = {"remote.test": [("MX", 10, "mx.remote.test")],
+            "mx.remote.test": [("A", "127.0.0.3")]}
+    with site(build, recs, mta={"connections": "100"}) as ms:
+        a = ms.sink("127.0.0.3")
+        ms.start(mta=False)
+        p = ms.site.start(shutil.which("prlimit"), "--nofile=64",
+                          ms.site.binary("mta"), "-c", ms.site.conf,
+                          conf=False)
+        ms.procs["mta"] = p
+        ms.submit(USER, PASSWORD, ["bob@remote.test"], msg("few fds"))
+        a.wait(1)
+        check(re.search(r"\[mta\] connections = 100 is more than the "
+                        r"descriptor limit allows \(RLIMIT_NOFILE 64\b",
+                        p.output()) is not None,
+              "the agent caps its connections by RLIMIT_NOFILE and says "
+              "so", p.output()[-1500:])
+
+
 CASES = [case_mx_order_and_fallback, case_retry_then_success, case_bounce,
          case_null_mx_and_nxdomain, case_delay_notice, case_expired,
          case_tls_required, case_smarthost_auth, case_srs_round_trip,
          case_kill_mid_delivery, case_hanging_remote,
          case_transport_and_source, case_flush_hold, case_notify,
-         case_unsendable_and_refused_notice]
+         case_unsendable_and_refused_notice, case_fd_limit]
 
 
 def run(site, args):
