@@ -1460,14 +1460,22 @@ cmd_bdat(struct smtp_session *s, const struct smtp_cmd *cmd)
 	else if (n > SIZE_MAX / 2)
 		snprintf(s->chunk_err, sizeof(s->chunk_err), "552 5.3.4 "
 		    "Error: chunk too big");
-	else if (s->state == SMTP_S_RCPT && !session_inflight_ok(s))
-		snprintf(s->chunk_err, sizeof(s->chunk_err), "452 4.3.1 "
-		    "Insufficient system storage, try again later");
 	else if (s->state == SMTP_S_RCPT) {
+		/*
+		 * No room for a new message: its first chunk is refused and
+		 * so is every later one, up to LAST.  (Refusing only this
+		 * chunk and staying in RCPT made the next chunk start the
+		 * message again: a message without its first part was
+		 * stored.)
+		 */
+		int room = session_inflight_ok(s);
+
 		session_msg_begin(s);
 		s->bdat_size = 0;
 		s->bdat_toobig = 0;
 		session_enter_state(s, SMTP_S_BDAT);
+		if (!room)
+			session_msg_noroom(s, "no room for a new message");
 	}
 	if (n > 0) {
 		/* The chunk is read even when refused (RFC 3030 2). */

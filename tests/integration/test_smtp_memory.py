@@ -403,6 +403,39 @@ def test_rcpt_gone(srv):
     r.close()
 
 
+def test_bdat_refused_first_chunk(srv):
+    # A message whose first BDAT chunk found no room stays refused up to
+    # LAST, even when room came back meanwhile: its later chunks never
+    # start a message of their own (one without its first part).
+    site = srv.site
+    hold = start_session(srv, USERS[1])
+    c = hold.cmd("DATA")
+    check(c[0] == 354, "DATA 354", c)
+    # 3 MiB held: its buffer doubles to 4 MiB, all of memory_limit
+    big = body_of(300, MEMORY_LIMIT)
+    hold.send(big[:3 * MIB])
+    time.sleep(0.5)
+    r = start_session(srv, USERS[2])
+    before = count(site, USERS[2])
+    msg = body_of(301, 64 * 1024)
+    half = len(msg) // 2
+    r.send(b"BDAT %d\r\n" % half + msg[:half])
+    first = r.reply()
+    check(first[0] == 452, "the first chunk finds no room: 452", first)
+    hold.close()			# the room comes back
+    time.sleep(0.5)
+    r.send(b"BDAT %d LAST\r\n" % (len(msg) - half) + msg[half:])
+    last = r.reply()
+    check(last[0] == 452, "LAST of a message whose first chunk was "
+          "refused is refused too", last)
+    check(count(site, USERS[2]) == before, "nothing stored for it",
+          count(site, USERS[2]))
+    c = r.cmd("RSET")
+    check(c[0] == 250, "RSET", c)
+    r.cmd("QUIT")
+    r.close()
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -422,6 +455,7 @@ def run(site, args):
     srv.restart()
     test_noroom_data(srv)
     test_noroom_bdat(srv)
+    test_bdat_refused_first_chunk(srv)
     srv.alive("the memory tests")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
