@@ -1097,13 +1097,5 @@ deliver_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	tu_init();
-	sr = srunner_create(deliver_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(deliver_suite());
 }

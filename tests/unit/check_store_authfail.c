@@ -293,13 +293,5 @@ authfail_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	tu_init();
-	sr = srunner_create(authfail_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(authfail_suite());
 }

@@ -330,12 +330,5 @@ domain_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(domain_suite());
-	int failed;
-
-	tu_init();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(domain_suite());
 }

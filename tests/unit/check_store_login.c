@@ -100,13 +100,5 @@ login_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	tu_init();
-	sr = srunner_create(login_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(login_suite());
 }

@@ -634,12 +634,5 @@ mailbox_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(mailbox_suite());
-	int failed;
-
-	tu_init();
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(mailbox_suite());
 }

@@ -706,13 +706,5 @@ queue_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	tu_init();
-	sr = srunner_create(queue_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(queue_suite());
 }

@@ -469,13 +469,5 @@ transport_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	tu_init();
-	sr = srunner_create(transport_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run(transport_suite());
 }

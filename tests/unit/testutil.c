@@ -53,6 +53,20 @@ tu_init(void)
 	atexit(cleanup_base);
 }
 
+int
+tu_run(Suite *s)
+{
+	SRunner *sr;
+	int failed;
+
+	tu_init();
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
 char *
 tu_tmpdir(const char *tag)
 {

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <check.h>
+
 #include "store/check.h"
 #include "store/domain.h"
 #include "store/mailbox.h"
@@ -26,6 +28,8 @@
  * exits (even after failed tests, whose teardown never ran).
  */
 void	 tu_init(void);
+/* tu_init(), runs the suite (CK_NORMAL), frees it: the exit status. */
+int	 tu_run(Suite *);
 /* mkdtemp under the base dir (or /tmp); malloc'd.  Aborts on failure. */
 char	*tu_tmpdir(const char *tag);
 /* rm -rf; tolerates a missing path. */
