@@ -48,6 +48,7 @@ class Handler:
         self.data = []
         self.mail = []
         self.delay = 0
+        self.in_data = 0	# ends of DATA seen (before the reply)
         self.lock = threading.Lock()
 
     async def handle_MAIL(self, server, session, envelope, address,
@@ -75,6 +76,7 @@ class Handler:
         import asyncio
         with self.lock:
             r = self.data.pop(0) if self.data else None
+            self.in_data += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         if r:

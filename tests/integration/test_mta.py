@@ -327,6 +327,9 @@ def case_kill_mid_delivery(build):
         ms.start()
         ms.submit(USER, PASSWORD, ["bob@remote.test"], msg("survivor"))
         time.sleep(1.5)		# DATA sent, reply held
+        check(a.handler.in_data == 1 and not a.got, "the kill comes "
+              "while the remote holds the end of DATA",
+              (a.handler.in_data, a.got))
         ms.stop_mta(kill=True)
         a.handler.delay = 0
         ms.start_mta()
