@@ -35,7 +35,39 @@ struct store_mailbox {
 	uint64_t	bytes;
 	uint32_t	special_use;
 	int		subscribed;
+	/*
+	 * \Recent (RFC 3501): messages with uid >= recent_uid have not been
+	 * seen by any session that selected the mailbox read-write yet.
+	 */
+	uint32_t	recent_uid;
+	/*
+	 * The expunge log (store_msg_expunged_since()) holds every expunge
+	 * with a modseq above this; older ones were pruned (0: none ever).
+	 */
+	uint64_t	expunge_floor;
 };
+
+/*
+ * The folders every user has from the start (created with the user, and
+ * for older stores on upgrade): INBOX, then these, with their RFC 6154
+ * attributes.  "Spam" is \Junk: the folder the hosting seeds' spam rules
+ * file into.
+ */
+#define STORE_DEFAULT_FOLDERS	{ \
+	{ "Sent", STORE_SPECIAL_SENT }, { "Drafts", STORE_SPECIAL_DRAFTS }, \
+	{ "Trash", STORE_SPECIAL_TRASH }, { "Spam", STORE_SPECIAL_JUNK }, \
+	{ "Archive", STORE_SPECIAL_ARCHIVE } }
+/* Creates the default folders a user lacks (an existing name is kept). */
+int	store_mailbox_create_defaults(struct store_txn *, uint32_t user_id);
+
+/*
+ * Claims the \Recent messages for a session selecting the mailbox
+ * read-write (a write transaction): *first_r gets the old recent_uid,
+ * and recent_uid becomes uidnext, so messages in [*first_r, uidnext) are
+ * recent for this session only.  1 done, 0 no such mailbox.
+ */
+int	store_mailbox_take_recent(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t *first_r, uint32_t *uidnext_r);
 
 /*
  * Creates a mailbox (parents are not created implicitly).  1 created.
@@ -69,7 +101,7 @@ int	store_mailbox_set_special_use(struct store_txn *, uint32_t user_id,
 	    const char *name, uint32_t special_use);
 
 typedef int store_mailbox_fn(const struct store_mailbox *, void *ctx);
-/* Every mailbox of a user, in name order. */
+/* Every mailbox of a user, in name order (byte order of the UTF-8 name). */
 int	store_mailbox_list(struct store_txn *, uint32_t user_id,
 	    store_mailbox_fn *fn, void *ctx);
 

@@ -141,8 +141,47 @@ int	store_msg_copy(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
  */
 int	store_msg_move(struct store_txn *, uint32_t src_mailbox, uint32_t uid,
 	    uint32_t dst_mailbox, uint32_t *uid_r);
-/* Removes a message; its body and blobs go when nothing refers to them. */
+/*
+ * Removes a message; its body and blobs go when nothing refers to them.
+ * The mailbox's modseq moves and the expunge is logged with it (for
+ * QRESYNC's VANISHED and for sessions catching up).
+ */
 int	store_msg_expunge(struct store_txn *, uint32_t mailbox_id,
 	    uint32_t uid);
+
+/* IMAP ------------------------------------------------------------ */
+
+/*
+ * The IMAP record of a message's body (mail/imapmsg.h: ENVELOPE,
+ * BODYSTRUCTURE, sort keys, part table), computed by store_msg_prepare()
+ * and stored with the body.  *meta_r is malloc'd (caller frees).  For a
+ * body stored before records existed it is computed from the bytes now
+ * (and not stored: this may run in a read transaction).  1 done, 0 no
+ * such body.  Errors: CORRUPT.
+ */
+int	store_body_meta(struct store_txn *, uint64_t body, void **meta_r,
+	    size_t *len_r);
+
+/*
+ * Rows whose modseq is above since, in uid order (CONDSTORE CHANGEDSINCE,
+ * a session catching up on flag changes).  fn returning -1 stops.
+ */
+int	store_msg_changed_since(struct store_txn *, uint32_t mailbox_id,
+	    uint64_t since, store_msg_fn *fn, void *ctx);
+
+/*
+ * Expunges logged with a modseq above since, in modseq order: fn(uid,
+ * modseq, ctx); -1 from fn stops.  1 done; 0 when the log no longer
+ * reaches back to since (since < the mailbox's expunge_floor): the
+ * caller must then compare UIDs itself.  The log keeps at least the last
+ * STORE_EXPUNGE_LOG_MIN expunges of each mailbox and everything younger
+ * than STORE_EXPUNGE_LOG_DAYS days; older entries are pruned as new
+ * expunges are logged (the horizon RFC 7162 lets a server have).
+ */
+#define STORE_EXPUNGE_LOG_MIN	10000
+#define STORE_EXPUNGE_LOG_DAYS	30
+typedef int store_expunged_fn(uint32_t uid, uint64_t modseq, void *ctx);
+int	store_msg_expunged_since(struct store_txn *, uint32_t mailbox_id,
+	    uint64_t since, store_expunged_fn *fn, void *ctx);
 
 #endif
