@@ -1,0 +1,4 @@
+/*
+ * cmd_auth.c - (being written for issue 9; see imapd.h for what belongs here)
+ */
+#include "imapd/imapd.h"
