@@ -501,7 +501,8 @@ imap_p_command(struct imap_parser *p, char tag[IMAP_TAG_MAX + 1],
 		return fail(p, "Expected a command after the tag");
 	if (imap_p_atom(p, &v) == -1)
 		return fail(p, "Expected a command after the tag");
-	if (v.len > IMAP_VERB_MAX)
+	if (v.len > IMAP_VERB_MAX || (p->pos < p->len && p->buf[p->pos] !=
+	    ' '))
 		return fail(p, "Unknown command");
 	for (i = 0; i < v.len; i++)
 		verb[i] = (char)toupper((unsigned char)v.s[i]);
