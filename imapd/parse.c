@@ -1553,6 +1553,8 @@ p_status_list(struct imap_parser *p, unsigned *items)
 		{ "UNSEEN", IMAP_ST_UNSEEN },
 		{ "HIGHESTMODSEQ", IMAP_ST_HIGHESTMODSEQ },
 		{ "SIZE", IMAP_ST_SIZE }, { "DELETED", IMAP_ST_DELETED },
+		{ "APPENDLIMIT", IMAP_ST_APPENDLIMIT },
+		{ "DELETED-STORAGE", IMAP_ST_DELETED_STORAGE },
 	};
 	char w[WORD_MAX + 1];
 	size_t i;

@@ -220,7 +220,7 @@ fuzz_args(const char *in, size_t len, int which, int utf8)
 		break;
 	case 9:
 		if ((rc = imap_p_status_items(&p, &items)) == 0)
-			FUZZ_CHECK(items != 0 && items <= 0xff, "items %x",
+			FUZZ_CHECK(items != 0 && items <= 0x3ff, "items %x",
 			    items);
 		break;
 	case 10:

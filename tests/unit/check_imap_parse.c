@@ -1019,9 +1019,9 @@ START_TEST(status_items)
 	unsigned items;
 
 	ck_assert_int_eq(PARSE(t, imap_p_status_items, " (MESSAGES RECENT "
-	    "UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED)", &items,
-	    0), 0);
-	ck_assert_uint_eq(items, 0xff);
+	    "UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED "
+	    "APPENDLIMIT DELETED-STORAGE)", &items, 0), 0);
+	ck_assert_uint_eq(items, 0x3ff);
 	tp_close(&t);
 	ck_assert_int_eq(PARSE(t, imap_p_status_items, " (messages)", &items,
 	    0), 0);
