@@ -40,6 +40,7 @@
 #include "store/mailbox.h"
 #include "store/message.h"
 #include "store/store.h"
+#include "imapd/fetchconv.h"
 #include "imapd/imapd.h"
 
 /* Sections whose literal is at most this long are sent in one piece. */
@@ -49,12 +50,10 @@
 /* Response bytes built per read transaction before they are written. */
 #define FETCH_BATCH_OUT		(128 * 1024)
 
-/* Turns a raw byte range into the bytes sent: bare LF as CRLF. */
+/* The raw range of the section being sent and its converter. */
 struct fetch_conv {
-	uint64_t	raw_pos, raw_end;
-	uint64_t	skip;		/* converted bytes to drop (origin) */
-	uint64_t	left;		/* converted bytes still to send */
-	int		prev_cr;
+	uint64_t		raw_pos, raw_end;
+	struct imap_fetchconv	fc;
 };
 
 /* A section to answer, with the name its reply carries. */
@@ -177,62 +176,16 @@ static void
 fetch_conv_init(struct fetch_conv *c, uint64_t off, uint64_t end,
     uint64_t crlf_len, const struct imap_section *sec, uint64_t *len_r)
 {
-	uint64_t o = 0, len = crlf_len;
-
-	if (sec->partial) {
-		o = sec->partial_off;
-		len = o >= crlf_len ? 0 : crlf_len - o;
-		if (len > sec->partial_len)
-			len = sec->partial_len;
-	}
-	memset(c, 0, sizeof(*c));
+	imap_fetchconv_init(&c->fc, crlf_len, sec->partial ?
+	    sec->partial_off : 0, sec->partial ? sec->partial_len :
+	    UINT64_MAX, len_r);
 	c->raw_pos = off;
 	c->raw_end = end;
-	c->skip = len == 0 ? 0 : o;
-	c->left = len;
 	/* Without bare LFs the origin is a raw offset. */
 	if (crlf_len == end - off) {
-		c->raw_pos += c->skip;
-		c->skip = 0;
+		c->raw_pos += c->fc.skip;
+		c->fc.skip = 0;
 	}
-	*len_r = len;
-}
-
-static void
-fetch_conv_emit(struct fetch_conv *c, struct imap_buf *out, const char *p,
-    size_t n)
-{
-	if (c->skip >= n) {
-		c->skip -= n;
-		return;
-	}
-	p += c->skip;
-	n -= (size_t)c->skip;
-	c->skip = 0;
-	if (n > c->left)
-		n = (size_t)c->left;
-	imap_buf_add(out, p, n);
-	c->left -= n;
-}
-
-/* Converts raw bytes into out (as far as c->left allows). */
-static void
-fetch_conv_bytes(struct fetch_conv *c, struct imap_buf *out,
-    const uint8_t *raw, size_t n)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < n && c->left > 0; i++) {
-		if (raw[i] == '\n' && !c->prev_cr) {
-			fetch_conv_emit(c, out, (const char *)raw + start,
-			    i - start);
-			fetch_conv_emit(c, out, "\r", 1);
-			start = i;
-		}
-		c->prev_cr = raw[i] == '\r';
-	}
-	fetch_conv_emit(c, out, (const char *)raw + start, i - start);
-	c->raw_pos += i;
 }
 
 /*
@@ -246,11 +199,11 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
     struct fetch_state *st, uint64_t max)
 {
 	struct fetch_conv *c = &st->conv;
-	uint64_t want, stop = c->left > max ? c->left - max : 0;
+	uint64_t want, stop = c->fc.left > max ? c->fc.left - max : 0;
 	size_t got;
 	int rc;
 
-	while (c->left > stop) {
+	while (c->fc.left > stop) {
 		if (c->raw_pos >= c->raw_end)
 			goto pad;
 		want = c->raw_end - c->raw_pos;
@@ -261,17 +214,18 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
 		    st->piece, &got);
 		if (rc != 1 || got == 0)
 			goto pad;
-		fetch_conv_bytes(c, &s->out, st->piece, got);
+		c->raw_pos += imap_fetchconv_run(&c->fc, st->piece, got,
+		    &s->out);
 	}
 	return;
 pad:
 	log_warnx("imap #%lu: uid %u: message %s while being sent; "
 	    "%" PRIu64 " bytes padded", s->id, st->uid, t == NULL ||
-	    rc == -1 ? err_msg() : "changed", c->left);
+	    rc == -1 ? err_msg() : "changed", c->fc.left);
 	st->broken = 1;
-	while (c->left > 0) {
+	while (c->fc.left > 0) {
 		imap_buf_adds(&s->out, " ");
-		c->left--;
+		c->fc.left--;
 	}
 }
 
@@ -285,11 +239,11 @@ static void
 fetch_field_cb(const char *field, size_t len, void *arg)
 {
 	struct fields_ctx *fc = arg;
-	struct fetch_conv c;
+	struct imap_fetchconv c;
+	uint64_t n;
 
-	memset(&c, 0, sizeof(c));
-	c.left = UINT64_MAX;
-	fetch_conv_bytes(&c, fc->b, (const uint8_t *)field, len);
+	imap_fetchconv_init(&c, UINT64_MAX, 0, UINT64_MAX, &n);
+	imap_fetchconv_run(&c, field, len, fc->b);
 }
 
 /*
@@ -306,7 +260,7 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 	size_t lens[IMAP_FETCH_FIELDS_MAX], i, n, got = 0;
 	struct imap_buf res;
 	struct fields_ctx fc;
-	struct fetch_conv c;
+	struct imap_fetchconv c;
 	uint64_t len;
 	char *hdr = NULL;
 	int rc;
@@ -334,7 +288,8 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 		free(hdr);
 	}
 	imap_buf_add(&res, "\r\n", 2);
-	fetch_conv_init(&c, 0, res.len, res.len, sec, &len);
+	imap_fetchconv_init(&c, res.len, sec->partial ? sec->partial_off : 0,
+	    sec->partial ? sec->partial_len : UINT64_MAX, &len);
 	imap_buf_printf(&s->out, "%s", fs->name);
 	if (sec->partial)
 		imap_buf_printf(&s->out, "<%" PRIu64 ">", sec->partial_off);
@@ -342,7 +297,7 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 		imap_buf_adds(&s->out, " \"\"");
 	else {
 		imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
-		imap_buf_add(&s->out, res.p + c.raw_pos, (size_t)len);
+		imap_buf_add(&s->out, res.p + c.skip, (size_t)len);
 	}
 	imap_buf_free(&res);
 }
@@ -555,7 +510,7 @@ fetch_piece_txn(struct store_txn *t, void *arg)
 	struct fetch_txn *ft = arg;
 
 	fetch_conv_run(t, ft->s, ft->st, FETCH_PIECE);
-	if (ft->st->conv.left == 0)
+	if (ft->st->conv.fc.left == 0)
 		ft->st->streaming = 0;
 	return 0;
 }
