@@ -810,14 +810,14 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 	struct seen_txn sx;
 	size_t i;
 
-	if (imap_p_sp(&cmd->p) == -1 || imap_p_seqset(&cmd->p, &set) == -1 ||
-	    imap_p_sp(&cmd->p) == -1) {
+	if (imap_p_sp(&cmd->p) == -1 || imap_p_seqset(&cmd->p, &set) == -1) {
 		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
 		    "Invalid arguments.");
 		return;
 	}
 	st = xcalloc(1, sizeof(*st));
-	if (imap_p_fetch(&cmd->p, &st->f) == -1 || imap_p_end(&cmd->p) == -1) {
+	/* imap_p_fetch() takes the SP before the items and the end */
+	if (imap_p_fetch(&cmd->p, &st->f) == -1) {
 		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
 		    "Invalid arguments.");
 		fetch_free(st);
@@ -969,8 +969,7 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 
 	memset(&req, 0, sizeof(req));
 	if (imap_p_sp(&cmd->p) == -1 || imap_p_seqset(&cmd->p, &set) == -1 ||
-	    imap_p_sp(&cmd->p) == -1 || imap_p_store(&cmd->p, &req) == -1 ||
-	    imap_p_end(&cmd->p) == -1) {
+	    imap_p_store(&cmd->p, &req) == -1) {
 		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
 		    "Invalid arguments.");
 		return;
