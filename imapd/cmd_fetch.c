@@ -201,7 +201,7 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
 	struct fetch_conv *c = &st->conv;
 	uint64_t want, stop = c->fc.left > max ? c->fc.left - max : 0;
 	size_t got;
-	int rc;
+	int rc = 1;
 
 	while (c->fc.left > stop) {
 		if (c->raw_pos >= c->raw_end)
