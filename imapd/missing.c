@@ -73,36 +73,6 @@ imap_cmd_setquota(struct imap_session *s, struct imap_cmd *cmd)
 }
 
 void
-imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_copy(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_move(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
 imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
 {
 	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
