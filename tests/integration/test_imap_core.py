@@ -22,6 +22,7 @@ USER, PASS = "alice@example.test", "alice-pw"
 BOB, BOB_PASS = "bob@example.test", "bob-pw"
 CAROL, CAROL_PASS = "carol@example.test", "carol-pw"
 DAVE, DAVE_PASS = "dave@example.test", "dave-pw"
+ERIN, ERIN_PASS = "erin@example.test", "erin-pw"
 
 
 def maildir(site, name, msgs):
@@ -295,6 +296,81 @@ def test_updates(site):
     a.cmd("u9 LOGOUT")
 
 
+def test_flag_updates(site):
+    """A flag change made by one session reaches the other as FETCH at
+    its next command (with MODSEQ under CONDSTORE, UID under QRESYNC);
+    the session that made it is not told twice."""
+    a = site.raw()
+    a.cmd("f0 LOGIN %s %s" % (USER, PASS))
+    a.cmd("f1 SELECT INBOX")
+    b = site.raw()
+    b.cmd("g0 LOGIN %s %s" % (USER, PASS))
+    b.cmd("g1 ENABLE QRESYNC")
+    b.cmd("g2 SELECT INBOX")
+    tagged, unt = a.cmd("f2 STORE 1 +FLAGS (\\Flagged)")
+    check(tagged.startswith(b"f2 OK") and len(unt) == 1 and
+          b"\\Flagged" in unt[0], "STORE answers its one FETCH",
+          (tagged, unt))
+    tagged, unt = a.cmd("f3 NOOP")
+    check(unt == [], "the session that stored is not told again", unt)
+    tagged, unt = b.cmd("g3 NOOP")
+    check(len(unt) == 1 and re.match(
+        rb"\* 1 FETCH \(UID \d+ FLAGS \(\\Flagged( \\Recent)?\) "
+        rb"MODSEQ \(\d+\)\)$", unt[0]),
+        "the other session gets FETCH (UID FLAGS MODSEQ)", unt)
+    # Keywords in use appear in FLAGS of a later SELECT.
+    a.cmd("f4 STORE 1 +FLAGS ($Important)")
+    tagged, unt = b.cmd("g4 SELECT INBOX")
+    check(any(x.startswith(b"* FLAGS (") and b"$Important" in x
+              for x in unt) and
+          any(b"PERMANENTFLAGS" in x and b"$Important" in x for x in unt),
+          "FLAGS and PERMANENTFLAGS list the keywords in use", unt)
+    a.cmd("f5 STORE 1 -FLAGS (\\Flagged $Important)")
+    a.cmd("f6 LOGOUT")
+    b.cmd("g5 LOGOUT")
+
+
+def test_big_fetch(site):
+    """A FETCH larger than the output bound goes out whole through
+    imap_yield(): plain, over TLS, and compressed."""
+    site.add_mail(ERIN, *[b"Subject: big %d\r\n\r\n" % i +
+                          (b"%06d " % i) * 4000 + b"\r\n"
+                          for i in range(120)])
+    for mode in ("plain", "tls", "deflate"):
+        r = site.raw(tls=mode == "tls")
+        r.cmd("h0 LOGIN %s %s" % (ERIN, ERIN_PASS))
+        if mode == "deflate":
+            r.send("h1 COMPRESS DEFLATE\r\n")
+            r.line()
+            r.compress()
+        r.cmd("h2 SELECT INBOX")
+        r.send("h3 FETCH 1:* (BODY.PEEK[TEXT])\r\nh4 NOOP\r\n")
+        seen = 0
+        while True:
+            line = r.line()
+            m = re.match(rb"\* (\d+) FETCH .*\{(\d+)\}$", line)
+            if m:
+                n = int(m.group(2))
+                while len(r.buf) < n:
+                    r._recv()
+                body, r.buf = r.buf[:n], r.buf[n:]
+                i = int(m.group(1)) - 1
+                check(body == (b"%06d " % i) * 4000 + b"\r\n",
+                      "%s: message %d whole" % (mode, i + 1), body[:60])
+                seen += 1
+                continue
+            if line.startswith(b"h3 "):
+                break
+        check(line == b"h3 OK Fetch completed." or
+              line.startswith(b"h3 OK"), "%s: FETCH ends OK" % mode, line)
+        check(seen == 120, "%s: all 120 messages (%d KB) came" % (
+            mode, 120 * 28), seen)
+        tagged, _ = r.until_tagged("h4")
+        check(tagged.startswith(b"h4 OK"), "%s: the pipelined NOOP ran "
+              "after the FETCH" % mode, tagged)
+        r.close()
+
+
 def idle_until(r, pred, what, timeout=10):
     """Reads lines while idling until pred(line); the lines read."""
     got = []
@@ -440,7 +516,7 @@ def test(site, args):
                          sections={"pop3": {"listen": "127.0.0.1:%d" %
                                             pop3}})
     for u, p in ((USER, PASS), (BOB, BOB_PASS), (CAROL, CAROL_PASS),
-                 (DAVE, DAVE_PASS)):
+                 (DAVE, DAVE_PASS), (ERIN, ERIN_PASS)):
         site.add_user(u, p)
     site.add_mail(USER, *[b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
                           for i in range(3)])
@@ -453,6 +529,8 @@ def test(site, args):
     test_logins(site)
     test_select(site)
     test_updates(site)
+    test_flag_updates(site)
+    test_big_fetch(site)
     test_compress(site)
     test_starttls_injection(site)
     test_idle(site, pop3)
