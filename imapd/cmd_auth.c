@@ -111,6 +111,8 @@ imap_cmd_logout(struct imap_session *s, struct imap_cmd *cmd)
 		imap_bad(s, "LOGOUT takes no arguments.");
 		return;
 	}
+	/* Nothing more about the mailbox after BYE. */
+	imap_view_free(&s->view);
 	imap_untagged(s, "BYE Logging out");
 	imap_ok(s, NULL, "Logout completed.");
 	imap_session_close(s);

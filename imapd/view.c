@@ -58,6 +58,9 @@ struct view_read {
 	/* SELECT: the first unseen uid, keywords in use */
 	uint32_t		 first_unseen;
 	struct imap_buf		 keywords;
+	/* SELECT under IMAP4rev2: whether the mailbox has children */
+	int			 want_children;
+	int			 has_children;
 };
 
 static int	view_read_txn(struct store_txn *, void *);
@@ -490,6 +493,20 @@ view_cmp_u32(const void *a, const void *b)
 }
 
 static int
+view_read_child(const struct store_mailbox *mb, void *ctx)
+{
+	struct view_read *r = ctx;
+	size_t n = strlen(r->mb.name);
+
+	if (strncmp(mb->name, r->mb.name, n) == 0 &&
+	    mb->name[n] == STORE_MAILBOX_SEP) {
+		r->has_children = 1;
+		return -1;	/* enough */
+	}
+	return 0;
+}
+
+static int
 view_read_txn(struct store_txn *txn, void *ctx)
 {
 	struct view_read *r = ctx;
@@ -507,6 +524,10 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	r->found = 1;
 	if (r->name != NULL) {
 		r->full = 1;
+		r->has_children = 0;
+		if (r->want_children && store_mailbox_list(txn, r->user_id,
+		    view_read_child, r) == -1 && !r->has_children)
+			return -1;
 		return store_msg_list(txn, r->mb.id, 1, view_read_row, r);
 	}
 	/* A sync: nothing moved is the common case. */
@@ -882,6 +903,27 @@ view_qresync(struct imap_session *s, const struct imap_select *sel,
 	free(known);
 }
 
+/*
+ * IMAP4rev2 (RFC 9051 6.3.2): SELECT tells the mailbox's name as LIST
+ * would, with accurate attributes.
+ */
+static void
+view_send_list(struct imap_session *s, const struct view_read *r)
+{
+	struct imap_buf b;
+	char special[128];
+
+	store_special_use_format(r->mb.special_use, special, sizeof(special));
+	imap_buf_init(&b);
+	imap_buf_printf(&b, "* LIST (%s%s%s) \"/\" ", special,
+	    special[0] != '\0' ? " " : "", r->has_children ?
+	    "\\HasChildren" : "\\HasNoChildren");
+	imap_buf_mailbox(&b, r->mb.name, (s->enabled & IMAP_EN_UTF8) != 0);
+	imap_buf_adds(&b, "\r\n");
+	imap_write(s, b.p, b.len);
+	imap_buf_free(&b);
+}
+
 void
 imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 {
@@ -926,6 +968,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	r.name = name;
 	r.since = sel.qresync ? sel.q_modseq : UINT64_MAX;
 	r.known_next = UINT32_MAX;
+	r.want_children = !rev1;
 	if (store_read(s->srv->store, view_read_txn, &r) == -1) {
 		log_warnx("imap #%lu: %s %s: %s", s->id, cmd->verb, name,
 		    err_msg());
@@ -979,6 +1022,8 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	imap_untagged(s, "OK [UIDNEXT %" PRIu32 "] Predicted next UID",
 	    v->uidnext);
 	imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest", v->modseq);
+	if (!rev1)
+		view_send_list(s, &r);
 	if (sel.qresync && sel.q_uidvalidity == v->uidvalidity)
 		view_qresync(s, &sel, &r);
 	view_read_free(&r);

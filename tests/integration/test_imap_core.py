@@ -248,8 +248,13 @@ def test_select(site):
     tagged, unt = r.cmd("s7 SELECT INBOX")
     check(not untagged_with(unt, b"RECENT") and
           not untagged_with(unt, b"UNSEEN") and
-          unt[0] == b"* OK [CLOSED] Previous mailbox closed.",
-          "IMAP4rev2 SELECT: CLOSED first, no RECENT or UNSEEN", unt)
+          unt[0] == b"* OK [CLOSED] Previous mailbox closed." and
+          b'* LIST (\\HasNoChildren) "/" INBOX' in unt,
+          "IMAP4rev2 SELECT: CLOSED first, no RECENT or UNSEEN, a LIST",
+          unt)
+    tagged, unt = r.cmd("s7b EXAMINE Sent")
+    check(b'* LIST (\\Sent \\HasNoChildren) "/" Sent' in unt,
+          "IMAP4rev2 EXAMINE Sent: LIST with its special use", unt)
     tagged, unt = r.cmd("s8 UNSELECT")
     check(tagged == b"s8 OK Unselect completed.", "UNSELECT", tagged)
     tagged, unt = r.cmd('s9 ID ("name" "test")')
