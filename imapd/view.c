@@ -537,9 +537,23 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	    view_read_expunged, r);
 	if (rc == -1)
 		return -1;
-	if (rc == 1)
+	if (rc == 1) {
+		/*
+		 * Every append and every expunge moves the modseq by one:
+		 * when that accounts for all of its movement, no flags
+		 * changed, and only the new rows need reading (new mail
+		 * waking many idlers of a big mailbox costs little).
+		 */
+		uint64_t moved = r->mb.highestmodseq - r->since;
+		uint64_t added = r->mb.uidnext > r->known_next ?
+		    r->mb.uidnext - r->known_next : 0;
+
+		if (moved == added + r->nexp)
+			return store_msg_list(txn, r->mb.id, r->known_next,
+			    view_read_changed, r);
 		return store_msg_changed_since(txn, r->mb.id, r->since,
 		    view_read_changed, r);
+	}
 	/* The log does not reach back: compare every uid. */
 	r->nexp = 0;
 	r->full = 1;
@@ -572,14 +586,19 @@ view_recent_txn(struct store_txn *txn, void *ctx)
  * range: a claim that does not follow the last one replaces it.
  */
 static void
-view_claim_recent(struct imap_session *s)
+view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 {
 	struct imap_view *v = s->view;
 	struct view_recent r;
 
+	/* Another session took them already (the common case for all but
+	 * one of the sessions woken by new mail): no write. */
+	if (mb != NULL && mb->recent_uid >= mb->uidnext)
+		return;
 	memset(&r, 0, sizeof(r));
 	r.mailbox_id = v->mailbox_id;
-	if (store_write(s->srv->store, view_recent_txn, &r) == -1) {
+	/* \Recent needs no durability: a crash at worst shows it again. */
+	if (store_write_nosync(s->srv->store, view_recent_txn, &r) == -1) {
 		log_warnx("imap #%lu: \\Recent of mailbox %" PRIu32 ": %s",
 		    s->id, v->mailbox_id, err_msg());
 		return;
@@ -752,7 +771,7 @@ imap_view_sync(struct imap_session *s, int expunges)
 			if (v->count == 0 || r.uids[i] > v->uids[v->count - 1])
 				v->uids[v->count++] = r.uids[i];
 		if (!v->readonly)
-			view_claim_recent(s);
+			view_claim_recent(s, &r.mb);
 		imap_untagged(s, "%zu EXISTS", v->count);
 		if (rev1) {
 			for (i = 0; i < v->count; i++)
@@ -996,7 +1015,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	s->view = v;
 	imap_session_set_selected(s, 1);
 	if (!examine)
-		view_claim_recent(s);
+		view_claim_recent(s, &r.mb);
 
 	kw = r.keywords.len > 0 ? r.keywords.p : "";
 	imap_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
