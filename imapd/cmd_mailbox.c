@@ -557,8 +557,8 @@ imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 	char *pat;
 
 	memset(&l, 0, sizeof(l));
-	if (imap_p_sp(p) == -1 || imap_p_list(p, &l) == -1 ||
-	    imap_p_end(p) == -1) {
+	/* imap_p_list() reads from the SP on, through the end */
+	if (imap_p_list(p, &l) == -1) {
 		imap_bad(s, "%s", p->err != NULL ? p->err :
 		    "Invalid arguments.");
 		return;
@@ -733,9 +733,9 @@ imap_cmd_status(struct imap_session *s, struct imap_cmd *cmd)
 	struct status_arg a;
 	unsigned items = 0;
 
+	/* imap_p_status_items() reads from the SP on, through the end */
 	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_sp(p) == -1 || imap_p_status_items(p, &items) == -1 ||
-	    imap_p_end(p) == -1) {
+	    imap_p_status_items(p, &items) == -1) {
 		imap_bad(s, "%s", p->err != NULL ? p->err :
 		    "Invalid arguments.");
 		return;
