@@ -27,10 +27,9 @@
  *   LSUB gives the special-use attributes as well (Outlook wants them).
  *
  * A LIST reads every mailbox of the user in one snapshot
- * (store_mailbox_list()), sorts the names so that each name's
- * descendants follow it directly, and derives children, missing levels
- * and RECURSIVEMATCH's CHILDINFO from that order in one pass: no lookup
- * per mailbox.  Its output is written in pieces; when the client does not
+ * (store_mailbox_list()) into the tree of listmatch.h, which derives
+ * children, missing levels and RECURSIVEMATCH's CHILDINFO in one pass:
+ * no lookup per mailbox.  Its output is written in pieces; when the client does not
  * read, the command yields until the output drains.
  */
 #include <inttypes.h>
@@ -51,24 +50,9 @@
 /* LIST output is handed to the session in pieces of about this size. */
 #define LIST_FLUSH_BYTES	(16 * 1024)
 
-struct list_entry {
-	char		*name;
-	size_t		 len;
-	uint32_t	 id;		/* 0: a level that does not exist */
-	uint32_t	 special_use;
-	size_t		 parent;	/* index + 1; 0 for a top level */
-	unsigned	 subscribed:1;
-	unsigned	 children:1;	/* has a child (existing or not) */
-	unsigned	 matched:1;	/* matches a pattern */
-	unsigned	 selected:1;	/* meets the selection options */
-	unsigned	 childsel:1;	/* a descendant meets them, unmatched */
-	unsigned	 emit:1;
-};
-
 struct list_ctx {
-	struct list_entry	*e;
-	size_t			 n, cap;
-	size_t			 pos;		/* next entry to emit */
+	struct imap_list_tree	 tree;
+	size_t			 pos;		/* next item to emit */
 	int			 lsub;
 	int			 ext;		/* LIST-EXTENDED syntax */
 	int			 lsub_no_unsubscribed;
@@ -90,14 +74,10 @@ static int	name_arg(struct imap_session *, const struct imap_str *,
 static int	use_utf8(const struct imap_session *);
 static char	*list_pattern(struct imap_session *, const struct imap_str *,
 		    const struct imap_str *, size_t *);
-static int	list_collect(const struct store_mailbox *, void *);
 static int	list_read(struct store_txn *, void *);
-static int	hier_cmp(const void *, const void *);
-static int	is_inbox_tree(const char *);
-static void	list_build(struct list_ctx *);
-static void	list_select(struct list_ctx *);
+static int	list_collect(const struct store_mailbox *, void *);
 static void	list_line(struct imap_session *, struct list_ctx *,
-		    const struct list_entry *);
+		    const struct imap_list_item *);
 static int	list_emit_txn(struct store_txn *, void *);
 static void	list_run(struct imap_session *, void *);
 static void	list_free(void *);
@@ -200,19 +180,9 @@ static int
 list_collect(const struct store_mailbox *mb, void *arg)
 {
 	struct list_ctx *ctx = arg;
-	struct list_entry *e;
 
-	if (ctx->n == ctx->cap) {
-		ctx->cap = ctx->cap == 0 ? 64 : ctx->cap * 2;
-		ctx->e = xreallocarray(ctx->e, ctx->cap, sizeof(*ctx->e));
-	}
-	e = &ctx->e[ctx->n++];
-	memset(e, 0, sizeof(*e));
-	e->name = xstrdup(mb->name);
-	e->len = strlen(mb->name);
-	e->id = mb->id;
-	e->special_use = mb->special_use;
-	e->subscribed = mb->subscribed != 0;
+	imap_list_tree_add(&ctx->tree, mb->name, mb->id, mb->special_use,
+	    mb->subscribed);
 	return 0;
 }
 
@@ -229,148 +199,9 @@ list_read(struct store_txn *t, void *arg)
 	return store_mailbox_list(t, a->user_id, list_collect, a->ctx);
 }
 
-static int
-is_inbox_tree(const char *name)
-{
-	return strncmp(name, "INBOX", 5) == 0 &&
-	    (name[5] == '\0' || name[5] == STORE_MAILBOX_SEP);
-}
-
-/*
- * INBOX and its children first, then byte order with the separator below
- * every other byte: each name is followed directly by its descendants
- * ("a", "a/b", "a/b/c", "a b", ...).  Names have no control bytes.
- */
-static int
-hier_cmp(const void *pa, const void *pb)
-{
-	const struct list_entry *ea = pa, *eb = pb;
-	const unsigned char *a = (const unsigned char *)ea->name;
-	const unsigned char *b = (const unsigned char *)eb->name;
-	int ia = is_inbox_tree(ea->name), ib = is_inbox_tree(eb->name);
-	unsigned ca, cb;
-
-	if (ia != ib)
-		return ia ? -1 : 1;
-	for (;; a++, b++) {
-		ca = *a == STORE_MAILBOX_SEP ? 1 : *a;
-		cb = *b == STORE_MAILBOX_SEP ? 1 : *b;
-		if (ca != cb)
-			return ca < cb ? -1 : 1;
-		if (ca == 0)
-			return 0;
-	}
-}
-
-/*
- * Sorts the names and inserts the levels that do not exist ("a" when only
- * "a/b" does), linking each entry to its parent.  Ancestors of a name
- * are on the stack when it comes, because they sort before it and every
- * name between them is their descendant.
- */
-static void
-list_build(struct list_ctx *ctx)
-{
-	struct list_entry *in = ctx->e, *out = NULL, *top;
-	size_t nin = ctx->n, nout = 0, cap = 0, i, p, start;
-	size_t *stack = NULL, sp = 0, stackcap = 0;
-
-	qsort(in, nin, sizeof(*in), hier_cmp);
-	for (i = 0; i < nin; i++) {
-		const char *name = in[i].name;
-
-		while (sp > 0) {
-			top = &out[stack[sp - 1]];
-			if (top->len < in[i].len &&
-			    memcmp(top->name, name, top->len) == 0 &&
-			    name[top->len] == STORE_MAILBOX_SEP)
-				break;
-			sp--;
-		}
-		start = sp > 0 ? out[stack[sp - 1]].len + 1 : 0;
-		for (p = start; p <= in[i].len; p++) {
-			int last = p == in[i].len;
-
-			if (!last && name[p] != STORE_MAILBOX_SEP)
-				continue;
-			if (nout == cap) {
-				cap = cap == 0 ? nin + 16 : cap * 2;
-				out = xreallocarray(out, cap, sizeof(*out));
-			}
-			if (last)
-				out[nout] = in[i];
-			else {
-				memset(&out[nout], 0, sizeof(out[nout]));
-				out[nout].name = xmalloc(p + 1);
-				memcpy(out[nout].name, name, p);
-				out[nout].name[p] = '\0';
-				out[nout].len = p;
-			}
-			if (sp > 0) {
-				out[stack[sp - 1]].children = 1;
-				out[nout].parent = stack[sp - 1] + 1;
-			}
-			if (sp == stackcap) {
-				stackcap = stackcap == 0 ? 16 : stackcap * 2;
-				stack = xreallocarray(stack, stackcap,
-				    sizeof(*stack));
-			}
-			stack[sp++] = nout++;
-		}
-	}
-	free(stack);
-	free(in);
-	ctx->e = out;
-	ctx->n = ctx->cap = nout;
-}
-
-/* Which entries match, meet the selection options, and are answered. */
-static void
-list_select(struct list_ctx *ctx)
-{
-	struct list_entry *e;
-	size_t i, k, up;
-	int selopts = (ctx->select & (IMAP_LS_SUBSCRIBED |
-	    IMAP_LS_SPECIAL_USE)) != 0;
-
-	for (i = 0; i < ctx->n; i++) {
-		e = &ctx->e[i];
-		for (k = 0; k < ctx->nlm && !e->matched; k++)
-			e->matched = imap_listmatch(ctx->lm[k], e->name,
-			    e->len) == 1;
-		e->selected = e->id != 0 &&
-		    (!(ctx->select & IMAP_LS_SUBSCRIBED) || e->subscribed) &&
-		    (!(ctx->select & IMAP_LS_SPECIAL_USE) ||
-		    e->special_use != 0);
-	}
-	/* RECURSIVEMATCH: mark the ancestors of selected, unmatched names */
-	if (ctx->select & IMAP_LS_RECURSIVEMATCH) {
-		for (i = 0; i < ctx->n; i++) {
-			e = &ctx->e[i];
-			if (!e->selected || e->matched)
-				continue;
-			for (up = e->parent; up != 0 &&
-			    !ctx->e[up - 1].childsel; up = ctx->e[up - 1].parent)
-				ctx->e[up - 1].childsel = 1;
-		}
-	}
-	for (i = 0; i < ctx->n; i++) {
-		e = &ctx->e[i];
-		if (!e->matched)
-			continue;
-		if (!selopts)
-			e->emit = 1;
-		else if (e->selected)
-			e->emit = 1;
-		else if ((ctx->select & IMAP_LS_RECURSIVEMATCH) &&
-		    e->childsel && !ctx->lsub_no_unsubscribed)
-			e->emit = 1;
-	}
-}
-
 static void
 list_line(struct imap_session *s, struct list_ctx *ctx,
-    const struct list_entry *e)
+    const struct imap_list_item *e)
 {
 	struct imap_buf *b = &ctx->out;
 	char su[128];
@@ -437,11 +268,11 @@ list_emit_txn(struct store_txn *t, void *arg)
 	struct imap_session *s = r->s;
 	struct list_ctx *ctx = r->ctx;
 	struct store_mailbox mb;
-	struct list_entry *e;
+	struct imap_list_item *e;
 	int rc;
 
-	while (ctx->pos < ctx->n) {
-		e = &ctx->e[ctx->pos++];
+	while (ctx->pos < ctx->tree.n) {
+		e = &ctx->tree.v[ctx->pos++];
 		if (!e->emit)
 			continue;
 		list_line(s, ctx, e);
@@ -492,9 +323,7 @@ list_free(void *arg)
 
 	if (ctx == NULL)
 		return;
-	for (i = 0; i < ctx->n; i++)
-		free(ctx->e[i].name);
-	free(ctx->e);
+	imap_list_tree_free(&ctx->tree);
 	for (i = 0; i < ctx->nlm; i++)
 		imap_listmatch_free(&ctx->lm[i]);
 	imap_buf_free(&ctx->out);
@@ -539,8 +368,9 @@ list_start(struct imap_session *s, struct list_ctx *ctx)
 		list_free(ctx);
 		return;
 	}
-	list_build(ctx);
-	list_select(ctx);
+	imap_list_tree_build(&ctx->tree, STORE_MAILBOX_SEP);
+	imap_list_tree_select(&ctx->tree, ctx->lm, ctx->nlm, ctx->select,
+	    ctx->lsub_no_unsubscribed);
 	if ((ctx->ret & IMAP_LR_STATUS) &&
 	    (ctx->status & IMAP_ST_HIGHESTMODSEQ))
 		s->enabled |= IMAP_EN_CONDSTORE;

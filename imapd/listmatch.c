@@ -18,6 +18,7 @@
 
 #include "common/xmalloc.h"
 #include "imapd/listmatch.h"
+#include "imapd/parse.h"
 
 struct imap_listmatch {
 	char		*pat;		/* collapsed, NUL-terminated */
@@ -44,6 +45,9 @@ static void	set_bit(uint64_t *, size_t);
 static int	get_bit(const uint64_t *, size_t);
 static void	shl1_or(uint64_t *dst, const uint64_t *src, size_t words);
 static int	is_inbox_level(const char *, size_t, char);
+static struct imap_list_item *tree_push(struct imap_list_tree *);
+static int	is_inbox_tree(const char *, char);
+static int	tree_cmp(const void *, const void *);
 
 static void
 set_bit(uint64_t *v, size_t j)
@@ -221,4 +225,188 @@ imap_listmatch(const struct imap_listmatch *lm, const char *name, size_t len)
 			return 0;
 	}
 	return get_bit(cur, lm->m);
+}
+
+/* The tree of names ------------------------------------------------------ */
+
+void
+imap_list_tree_init(struct imap_list_tree *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void
+imap_list_tree_free(struct imap_list_tree *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		free(t->v[i].name);
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+static struct imap_list_item *
+tree_push(struct imap_list_tree *t)
+{
+	struct imap_list_item *it;
+
+	if (t->n == t->cap) {
+		t->cap = t->cap == 0 ? 64 : t->cap * 2;
+		t->v = xreallocarray(t->v, t->cap, sizeof(*t->v));
+	}
+	it = &t->v[t->n++];
+	memset(it, 0, sizeof(*it));
+	return it;
+}
+
+void
+imap_list_tree_add(struct imap_list_tree *t, const char *name, uint32_t id,
+    uint32_t special_use, int subscribed)
+{
+	struct imap_list_item *it = tree_push(t);
+
+	it->name = xstrdup(name);
+	it->len = strlen(name);
+	it->id = id;
+	it->special_use = special_use;
+	it->subscribed = subscribed != 0;
+}
+
+/* qsort() has no context argument: the separator of the sort running. */
+static char tree_sep;
+
+static int
+is_inbox_tree(const char *name, char sep)
+{
+	return strncmp(name, "INBOX", 5) == 0 &&
+	    (name[5] == '\0' || name[5] == sep);
+}
+
+/*
+ * INBOX and its children first, then byte order with the separator below
+ * every other byte, so each name is followed directly by its descendants.
+ * (Store names have no control bytes, so byte 1 is free for it.)
+ */
+static int
+tree_cmp(const void *pa, const void *pb)
+{
+	const struct imap_list_item *ea = pa, *eb = pb;
+	const unsigned char *a = (const unsigned char *)ea->name;
+	const unsigned char *b = (const unsigned char *)eb->name;
+	int ia = is_inbox_tree(ea->name, tree_sep);
+	int ib = is_inbox_tree(eb->name, tree_sep);
+	unsigned ca, cb;
+
+	if (ia != ib)
+		return ia ? -1 : 1;
+	for (;; a++, b++) {
+		ca = *a == (unsigned char)tree_sep ? 1 : *a;
+		cb = *b == (unsigned char)tree_sep ? 1 : *b;
+		if (ca != cb)
+			return ca < cb ? -1 : 1;
+		if (ca == 0)
+			return 0;
+	}
+}
+
+/*
+ * The ancestors of a name are on the stack when it comes: they sort
+ * before it, and every name between an ancestor and it is a descendant of
+ * that ancestor.  So the levels missing between the top of the stack and
+ * the name are exactly the ones that do not exist.
+ */
+void
+imap_list_tree_build(struct imap_list_tree *t, char sep)
+{
+	struct imap_list_tree out;
+	struct imap_list_item *in = t->v, *top, *it;
+	size_t nin = t->n, i, p, start, *stack = NULL, sp = 0, stackcap = 0;
+
+	tree_sep = sep;
+	qsort(in, nin, sizeof(*in), tree_cmp);
+	imap_list_tree_init(&out);
+	for (i = 0; i < nin; i++) {
+		const char *name = in[i].name;
+
+		while (sp > 0) {
+			top = &out.v[stack[sp - 1]];
+			if (top->len < in[i].len &&
+			    memcmp(top->name, name, top->len) == 0 &&
+			    name[top->len] == sep)
+				break;
+			sp--;
+		}
+		start = sp > 0 ? out.v[stack[sp - 1]].len + 1 : 0;
+		for (p = start; p <= in[i].len; p++) {
+			if (p < in[i].len && name[p] != sep)
+				continue;
+			it = tree_push(&out);
+			if (p == in[i].len)
+				*it = in[i];
+			else {
+				it->name = xmalloc(p + 1);
+				memcpy(it->name, name, p);
+				it->name[p] = '\0';
+				it->len = p;
+			}
+			if (sp > 0) {
+				out.v[stack[sp - 1]].children = 1;
+				it->parent = stack[sp - 1] + 1;
+			}
+			if (sp == stackcap) {
+				stackcap = stackcap == 0 ? 16 : stackcap * 2;
+				stack = xreallocarray(stack, stackcap,
+				    sizeof(*stack));
+			}
+			stack[sp++] = out.n - 1;
+		}
+	}
+	free(stack);
+	free(in);	/* the names moved to out */
+	*t = out;
+}
+
+void
+imap_list_tree_select(struct imap_list_tree *t,
+    struct imap_listmatch *const *lm, size_t nlm, unsigned select,
+    int no_childonly)
+{
+	struct imap_list_item *it;
+	size_t i, k, up;
+	int selopts = (select & (IMAP_LS_SUBSCRIBED |
+	    IMAP_LS_SPECIAL_USE)) != 0;
+
+	for (i = 0; i < t->n; i++) {
+		it = &t->v[i];
+		it->matched = it->childsel = it->emit = 0;
+		for (k = 0; k < nlm && !it->matched; k++)
+			it->matched = imap_listmatch(lm[k], it->name,
+			    it->len) == 1;
+		it->selected = it->id != 0 &&
+		    (!(select & IMAP_LS_SUBSCRIBED) || it->subscribed) &&
+		    (!(select & IMAP_LS_SPECIAL_USE) || it->special_use != 0);
+	}
+	/* Each selected, unmatched name marks its ancestors; a marked
+	 * ancestor's own ancestors are marked already, so stop there. */
+	if (select & IMAP_LS_RECURSIVEMATCH) {
+		for (i = 0; i < t->n; i++) {
+			it = &t->v[i];
+			if (!it->selected || it->matched)
+				continue;
+			for (up = it->parent; up != 0 &&
+			    !t->v[up - 1].childsel; up = t->v[up - 1].parent)
+				t->v[up - 1].childsel = 1;
+		}
+	}
+	for (i = 0; i < t->n; i++) {
+		it = &t->v[i];
+		if (!it->matched)
+			continue;
+		if (!selopts || it->selected)
+			it->emit = 1;
+		else if ((select & IMAP_LS_RECURSIVEMATCH) && it->childsel &&
+		    !no_childonly)
+			it->emit = 1;
+	}
 }

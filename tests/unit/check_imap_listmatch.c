@@ -6,6 +6,9 @@
  * without regard to case only as the first level, and a pathological
  * pattern of the largest size against the longest name costs name length
  * x pattern words steps (a backtracking matcher would not finish).
+ * The tree LIST answers from: its order, the levels that do not exist,
+ * children, and which names LIST-EXTENDED and LSUB answer (the imaptest
+ * "listext" and "subscribe" scripts as cases), also for 10,000 names.
  */
 #include <check.h>
 #include <stdint.h>
@@ -14,11 +17,18 @@
 #include <string.h>
 
 #include "imapd/listmatch.h"
+#include "imapd/parse.h"
 
 static Suite	*listmatch_suite(void);
 static int	 ref_match(const char *, size_t, const char *, size_t, char);
 static int	 m(const char *, const char *);
 static int	 mi(const char *, const char *);
+static void	 tree_of(struct imap_list_tree *, const char *const *);
+static const struct imap_list_item *find(const struct imap_list_tree *,
+		    const char *);
+static void	 sel(struct imap_list_tree *, const char *const *, unsigned,
+		    int);
+static char	*emitted(const struct imap_list_tree *);
 
 /* The definition, slowly: exponential, only for short inputs. */
 static int
@@ -271,6 +281,216 @@ START_TEST(test_pathological)
 }
 END_TEST
 
+/* Names with a leading '+' are subscribed; ids are their positions + 1. */
+static void
+tree_of(struct imap_list_tree *t, const char *const *names)
+{
+	size_t i;
+
+	imap_list_tree_init(t);
+	for (i = 0; names[i] != NULL; i++) {
+		const char *n = names[i];
+		int sub = n[0] == '+';
+
+		imap_list_tree_add(t, n + sub, (uint32_t)i + 1,
+		    strncmp(n + sub, "Sent", 4) == 0 ? 0x20 : 0, sub);
+	}
+	imap_list_tree_build(t, '/');
+}
+
+static const struct imap_list_item *
+find(const struct imap_list_tree *t, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->v[i].name, name) == 0)
+			return &t->v[i];
+	ck_abort_msg("'%s' is not in the tree", name);
+	return NULL;
+}
+
+/* Runs a selection with the patterns (NULL-terminated). */
+static void
+sel(struct imap_list_tree *t, const char *const *pats, unsigned select,
+    int no_childonly)
+{
+	struct imap_listmatch *lm[8] = { NULL };
+	size_t n;
+
+	for (n = 0; pats[n] != NULL; n++)
+		lm[n] = imap_listmatch_new(pats[n], strlen(pats[n]), '/', 1);
+	imap_list_tree_select(t, lm, n, select, no_childonly);
+	while (n > 0)
+		imap_listmatch_free(&lm[--n]);
+}
+
+/* "name name* ..." of the emitted items, '*' marking CHILDINFO. */
+static char *
+emitted(const struct imap_list_tree *t)
+{
+	static char buf[4096];
+	size_t i, o = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < t->n; i++)
+		if (t->v[i].emit)
+			o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%s%s%s",
+			    o > 0 ? " " : "", t->v[i].name,
+			    t->v[i].childsel ? "*" : "");
+	return buf;
+}
+
+START_TEST(test_tree_build)
+{
+	static const char *const names[] = { "b", "a/b/c", "INBOX", "a b",
+	    "INBOX/x", "a", "x/y/z", "a/b/c/d", "Sent", NULL };
+	static const char *const order[] = { "INBOX", "INBOX/x", "Sent", "a",
+	    "a/b", "a/b/c", "a/b/c/d", "a b", "b", "x", "x/y", "x/y/z", NULL };
+	struct imap_list_tree t;
+	const struct imap_list_item *it;
+	size_t i;
+
+	tree_of(&t, names);
+	for (i = 0; order[i] != NULL; i++) {
+		ck_assert_uint_lt(i, t.n);
+		ck_assert_str_eq(t.v[i].name, order[i]);
+		ck_assert_uint_eq(t.v[i].len, strlen(order[i]));
+	}
+	ck_assert_uint_eq(t.n, i);
+
+	it = find(&t, "a/b");
+	ck_assert_uint_eq(it->id, 0);		/* a level only */
+	ck_assert_uint_eq(it->children, 1);
+	ck_assert_str_eq(t.v[it->parent - 1].name, "a");
+	ck_assert_uint_eq(find(&t, "a/b/c")->id, 2);
+	ck_assert_str_eq(t.v[find(&t, "a/b/c")->parent - 1].name, "a/b");
+	ck_assert_uint_eq(find(&t, "a")->children, 1);
+	ck_assert_uint_eq(find(&t, "a")->parent, 0);
+	ck_assert_uint_eq(find(&t, "a b")->children, 0);
+	ck_assert_uint_eq(find(&t, "a/b/c/d")->children, 0);
+	ck_assert_uint_eq(find(&t, "INBOX")->children, 1);
+	ck_assert_uint_eq(find(&t, "x")->id, 0);
+	ck_assert_uint_eq(find(&t, "x/y")->id, 0);
+	ck_assert_uint_eq(find(&t, "Sent")->special_use, 0x20);
+
+	/* a plain LIST answers the missing levels that match */
+	sel(&t, (const char *const[]){ "%", NULL }, 0, 0);
+	ck_assert_str_eq(emitted(&t), "INBOX Sent a a b b x");
+	sel(&t, (const char *const[]){ "x/%", NULL }, 0, 0);
+	ck_assert_str_eq(emitted(&t), "x/y");
+	sel(&t, (const char *const[]){ "inbox*", NULL }, 0, 0);
+	ck_assert_str_eq(emitted(&t), "INBOX INBOX/x");
+	/* SPECIAL-USE selection */
+	sel(&t, (const char *const[]){ "*", NULL }, IMAP_LS_SPECIAL_USE, 0);
+	ck_assert_str_eq(emitted(&t), "Sent");
+	imap_list_tree_free(&t);
+	ck_assert_ptr_null(t.v);
+}
+END_TEST
+
+/* The mailboxes of imaptest's "listext" script after its CREATEs (with
+ * their parents), SUBSCRIBEs and the DELETE of test6. */
+START_TEST(test_tree_listext)
+{
+	static const char *const names[] = { "box", "+box/test1",
+	    "box/test2", "+box/test2/test1", "box/test3", "box/test4",
+	    "box/test4/test5", "box/test4/test52", "box/test7",
+	    "+box/test7/test7", "box/test8", "+box/test8/test8",
+	    "+box/test8/test9", NULL };
+	unsigned sr = IMAP_LS_SUBSCRIBED | IMAP_LS_RECURSIVEMATCH;
+	struct imap_list_tree t;
+
+	tree_of(&t, names);
+	sel(&t, (const char *const[]){ "box/*2", "box/test3", NULL }, 0, 0);
+	ck_assert_str_eq(emitted(&t), "box/test2 box/test3 box/test4/test52");
+	sel(&t, (const char *const[]){ "box/*", NULL }, IMAP_LS_SUBSCRIBED,
+	    0);
+	ck_assert_str_eq(emitted(&t), "box/test1 box/test2/test1 "
+	    "box/test7/test7 box/test8/test8 box/test8/test9");
+	sel(&t, (const char *const[]){ "box/test2%", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test2*");
+	sel(&t, (const char *const[]){ "*test7", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test7/test7");
+	sel(&t, (const char *const[]){ "*test8", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test8* box/test8/test8");
+	sel(&t, (const char *const[]){ "box/test2", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test2*");
+	sel(&t, (const char *const[]){ "box/test2", "box/test2/test1", NULL },
+	    sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test2/test1");
+	/* box's descendants box/test1 ... are selected and unmatched */
+	sel(&t, (const char *const[]){ "box", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box*");
+	imap_list_tree_free(&t);
+}
+END_TEST
+
+/* imaptest's "subscribe" script: LSUB is SUBSCRIBED + RECURSIVEMATCH, and
+ * shows an unsubscribed level only when the pattern ends with '%'. */
+START_TEST(test_tree_lsub)
+{
+	static const char *const names[] = { "box", "+box/test",
+	    "box/test2", "+box/test2/test", "box/test3", "+box/test3/test3",
+	    NULL };
+	unsigned sr = IMAP_LS_SUBSCRIBED | IMAP_LS_RECURSIVEMATCH;
+	struct imap_list_tree t;
+
+	tree_of(&t, names);
+	sel(&t, (const char *const[]){ "box/%", NULL }, sr, 0);
+	ck_assert_str_eq(emitted(&t), "box/test box/test2* box/test3*");
+	ck_assert_uint_eq(find(&t, "box/test2")->selected, 0);
+	ck_assert_uint_eq(find(&t, "box/test")->selected, 1);
+	sel(&t, (const char *const[]){ "*test", NULL }, sr, 1);
+	ck_assert_str_eq(emitted(&t), "box/test box/test2/test");
+	imap_list_tree_free(&t);
+}
+END_TEST
+
+/*
+ * 10,000 mailboxes, 100 with 99 children each, added in reverse order:
+ * one build and one selection over all of them.  Matching costs at most
+ * name length x pattern words steps per name.
+ */
+START_TEST(test_tree_10000)
+{
+	struct imap_list_tree t;
+	const struct imap_list_item *it;
+	struct imap_listmatch *lm;
+	uint64_t before;
+	char name[64];
+	size_t i, n = 0, bytes = 0;
+
+	imap_list_tree_init(&t);
+	for (i = 10000; i-- > 0; ) {
+		if (i % 100 == 0)
+			snprintf(name, sizeof(name), "folder%03zu", i / 100);
+		else
+			snprintf(name, sizeof(name), "folder%03zu/sub%02zu",
+			    i / 100, i % 100);
+		imap_list_tree_add(&t, name, (uint32_t)i + 1, 0, i % 2);
+		bytes += strlen(name);
+	}
+	imap_list_tree_build(&t, '/');
+	ck_assert_uint_eq(t.n, 10000);	/* no level is missing */
+	for (i = 0; i < t.n; i++) {
+		it = &t.v[i];
+		ck_assert_uint_eq(it->children, strchr(it->name, '/') == NULL);
+		if (i > 0)
+			ck_assert_int_lt(strcmp(t.v[i - 1].name, it->name), 0);
+	}
+	lm = imap_listmatch_new("*", 1, '/', 1);
+	before = imap_listmatch_steps();
+	imap_list_tree_select(&t, &lm, 1, 0, 0);
+	ck_assert_uint_le(imap_listmatch_steps() - before, bytes);
+	for (i = 0; i < t.n; i++)
+		n += t.v[i].emit;
+	ck_assert_uint_eq(n, 10000);
+	imap_listmatch_free(&lm);
+	imap_list_tree_free(&t);
+}
+END_TEST
+
 static Suite *
 listmatch_suite(void)
 {
@@ -283,6 +503,10 @@ listmatch_suite(void)
 	tcase_add_test(tc, test_inbox_case);
 	tcase_add_test(tc, test_against_definition);
 	tcase_add_test(tc, test_pathological);
+	tcase_add_test(tc, test_tree_build);
+	tcase_add_test(tc, test_tree_listext);
+	tcase_add_test(tc, test_tree_lsub);
+	tcase_add_test(tc, test_tree_10000);
 	suite_add_tcase(s, tc);
 	return s;
 }
