@@ -39,6 +39,7 @@
 #include <strings.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "mail/utf7.h"
 #include "store/mailbox.h"
@@ -304,6 +305,8 @@ list_run(struct imap_session *s, void *arg)
 	rc = store_read(s->srv->store, list_emit_txn, &r);
 	flush(s, &ctx->out);
 	if (rc == 0) {
+		log_debug("imap #%lu: LIST waits for its output to drain at "
+		    "%zu of %zu", s->id, ctx->pos, ctx->tree.n);
 		imap_yield(s, list_run, list_free, ctx);
 		return;
 	}
