@@ -777,7 +777,7 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 	/* Deleting the selected mailbox: leave it first, as Dovecot. */
 	if (s->view != NULL && strcmp(s->view->name, name) == 0) {
 		imap_view_free(&s->view);
-		s->state = IMAP_AUTH;
+		imap_session_set_selected(s, 0);
 	}
 	a.user_id = s->user_id;
 	a.name = name;
