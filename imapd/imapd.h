@@ -255,6 +255,13 @@ void	imap_view_note_own(struct imap_view *, uint64_t modseq);
 int	imap_view_sync(struct imap_session *, int expunges);
 /* Leaves the selected mailbox (CLOSE/UNSELECT/SELECT of another). */
 void	imap_view_free(struct imap_view **);
+/*
+ * Moves the session between the Authenticated and Selected states
+ * (session.c; also declared in core.h): after imap_view_free() of the
+ * selected mailbox by a command other than CLOSE/UNSELECT (DELETE of the
+ * selected mailbox, cmd_mailbox.c).
+ */
+void	imap_session_set_selected(struct imap_session *, int selected);
 
 /* Command handlers ------------------------------------------------------- */
 

@@ -11,6 +11,10 @@
  *	transaction each, printing "appended UID" after each commit.
  *   store-helper DATA_DIR damage ADDRESS UID
  *	damage the stored bytes of message UID of ADDRESS's INBOX.
+ *   store-helper DATA_DIR mailboxes ADDRESS < NAMES
+ *	create the mailboxes named on standard input (one a line, parents
+ *	before their children) for ADDRESS, all in one durable transaction:
+ *	the IMAP tests need thousands of them quickly.
  *   store-helper DATA_DIR access IP
  *	print 1 if IP may relay after a POP3 login (POP-before-SMTP), else 0.
  *   store-helper DATA_DIR queue [OPTION...] ADDRESS...
@@ -44,6 +48,8 @@
 #include "store/user.h"
 
 static int	usage(void);
+static int	mailboxes_fn(struct store_txn *, void *);
+static int	mailboxes_cmd(struct store *, const char *);
 
 struct append {
 	const char		*address;
@@ -77,6 +83,55 @@ inbox_fn(struct store_txn *t, void *ctx)
 		return err_set(ERR_NOTFOUND, "no user %s", a->address);
 	a->uid = mb.id;
 	return 0;
+}
+
+struct mailboxes {
+	const char	*address;
+	char		**names;
+	size_t		 n;
+};
+
+static int
+mailboxes_fn(struct store_txn *t, void *ctx)
+{
+	struct mailboxes *m = ctx;
+	struct store_user u;
+	size_t i;
+
+	if (store_user_find(t, m->address, &u) != 1)
+		return err_set(ERR_NOTFOUND, "no user %s", m->address);
+	for (i = 0; i < m->n; i++)
+		if (store_mailbox_create(t, u.id, m->names[i], 0, NULL) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+mailboxes_cmd(struct store *st, const char *address)
+{
+	struct mailboxes m = { address, NULL, 0 };
+	char line[1024];
+	size_t i, len;
+	int rc;
+
+	while (fgets(line, sizeof(line), stdin) != NULL) {
+		len = strcspn(line, "\r\n");
+		line[len] = '\0';
+		if (len == 0)
+			continue;
+		m.names = xreallocarray(m.names, m.n + 1, sizeof(*m.names));
+		m.names[m.n++] = xstrdup(line);
+	}
+	rc = store_write(st, mailboxes_fn, &m);
+	if (rc == -1)
+		fprintf(stderr, "store-helper: %s\n", err_msg());
+	else
+		printf("created %zu\n", m.n);
+	for (i = 0; i < m.n; i++)
+		free(m.names[i]);
+	free(m.names);
+	store_close(&st);
+	return rc == -1;
 }
 
 struct queue {
@@ -203,6 +258,7 @@ usage(void)
 	fprintf(stderr, "usage: store-helper DATA_DIR lock NAME LEASE "
 	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n"
 	    "       store-helper DATA_DIR damage ADDRESS UID\n"
+	    "       store-helper DATA_DIR mailboxes ADDRESS < NAMES\n"
 	    "       store-helper DATA_DIR access IP\n"
 	    "       store-helper DATA_DIR queue [OPTION...] ADDRESS...\n");
 	return 2;
@@ -252,6 +308,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(argv[2], "queue") == 0)
 		return queue_cmd(st, argc - 3, argv + 3);
+	if (strcmp(argv[2], "mailboxes") == 0 && argc == 4)
+		return mailboxes_cmd(st, argv[3]);
 	if (strcmp(argv[2], "append") != 0 || argc != 5)
 		return usage();
 	a.address = argv[3];
