@@ -13,6 +13,14 @@
  * modified; strings are (pointer, length) into it, not NUL-terminated,
  * and may contain NUL bytes when they came as literals.
  *
+ * Token functions (imap_p_atom() ... imap_p_seqset(), imap_p_flag_list(),
+ * imap_p_date*) read exactly their token and nothing around it.
+ * imap_p_command() stops at the SP after the verb (or at the end).  The
+ * argument parsers (imap_p_fetch, _store, _search, _sort, _thread, _list,
+ * _status_items, _select_params, _id, _append_msg) start at the SP that
+ * precedes their first argument and read through the end of the command:
+ * they call imap_p_end() themselves, so text left over is their BAD.
+ *
  * Everything a parser allocates (search trees, sequence sets, section
  * lists) belongs to the parser and goes with imap_parser_free().  Every
  * limit below is checked while parsing, so a command costs memory in
