@@ -15,6 +15,7 @@
 #include "common/xmalloc.h"
 #include "mail/mime.h"
 #include "store/message.h"
+#include "imapd/fold.h"
 #include "imapd/search.h"
 
 #define DAY	86400
@@ -62,7 +63,6 @@ static int	has_keyword(const char *, const char *, size_t);
 static int	match_header(const struct snode *, const char *, size_t);
 static int	contains(const char *, size_t, const char *, size_t);
 static size_t	field_end(const char *, size_t, size_t);
-static void	put_utf8(uint32_t, struct imap_buf *);
 static void	fold_field(const char *, size_t, size_t, struct imap_buf *);
 static int	read_range(imap_search_read_fn *, void *, uint64_t, uint64_t,
 	    struct scratch *);
@@ -150,7 +150,7 @@ compile_key(const struct imap_search_key *k, const struct imap_search_env *env,
 	case IMAP_SK_TEXT:
 		imap_buf_init(&b);
 		if (k->str.s != NULL)
-			imap_search_fold(k->str.s, k->str.len, &b);
+			imap_fold(k->str.s, k->str.len, &b);
 		n->needle = xmalloc(b.len + 1);
 		if (b.len > 0)
 			memcpy(n->needle, b.p, b.len);
@@ -476,152 +476,12 @@ match_header(const struct snode *n, const char *h, size_t len)
 		vs = off + n->namelen + 1;
 		imap_header_decode(h + vs, end - vs, &dec, &declen);
 		imap_buf_reset(&b);
-		imap_search_fold(dec, declen, &b);
+		imap_fold(dec, declen, &b);
 		free(dec);
 		found = contains(b.p, b.len, n->needle, n->needlelen);
 	}
 	imap_buf_free(&b);
 	return found;
-}
-
-/* Folding ---------------------------------------------------------------- */
-
-/*
- * Simple case folding for the scripts mail mostly comes in.  Bytes that
- * do not form UTF-8 are taken as Latin-1 characters, so an undeclared
- * 8-bit header still compares sensibly.
- */
-static uint32_t
-fold_cp(uint32_t c)
-{
-	if (c < 0x80)
-		return c >= 'A' && c <= 'Z' ? c + 32 : c;
-	if (c >= 0xc0 && c <= 0xde && c != 0xd7)
-		return c + 32;
-	if (c < 0x100)
-		return c;
-	if (c == 0x130)
-		return 'i';
-	if ((c <= 0x137 && !(c & 1)) ||
-	    (c >= 0x139 && c <= 0x148 && (c & 1)) ||
-	    (c >= 0x14a && c <= 0x177 && !(c & 1)) ||
-	    (c >= 0x179 && c <= 0x17e && (c & 1)))
-		return c + 1;
-	if (c == 0x178)
-		return 0xff;
-	if (c >= 0x391 && c <= 0x3ab && c != 0x3a2)
-		return c + 32;
-	if (c == 0x3c2)
-		return 0x3c3;		/* final sigma */
-	if (c >= 0x410 && c <= 0x42f)
-		return c + 32;
-	if (c >= 0x400 && c <= 0x40f)
-		return c + 80;
-	return c;
-}
-
-uint32_t
-imap_search_fold_next(const char **pp, const char *end)
-{
-	const unsigned char *p = (const unsigned char *)*pp;
-	size_t left = (size_t)(end - *pp), n, i;
-	uint32_t c;
-
-	c = p[0];
-	if (c < 0x80) {
-		n = 1;
-	} else if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-	} else
-		n = 0;
-	if (n > left)
-		n = 0;
-	for (i = 1; i < n; i++) {
-		if ((p[i] & 0xc0) != 0x80) {
-			n = 0;
-			break;
-		}
-		c = (c << 6) | (p[i] & 0x3f);
-	}
-	if (n == 3 && c < 0x800)
-		n = 0;		/* overlong */
-	if (n == 4 && (c < 0x10000 || c > 0x10ffff))
-		n = 0;
-	if (n == 0) {
-		*pp += 1;
-		return fold_cp(p[0]);	/* Latin-1 */
-	}
-	*pp += n;
-	return fold_cp(c);
-}
-
-static void
-put_utf8(uint32_t c, struct imap_buf *out)
-{
-	char b[4];
-
-	if (c < 0x80) {
-		b[0] = (char)c;
-		imap_buf_add(out, b, 1);
-	} else if (c < 0x800) {
-		b[0] = (char)(0xc0 | (c >> 6));
-		b[1] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 2);
-	} else if (c < 0x10000) {
-		b[0] = (char)(0xe0 | (c >> 12));
-		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[2] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (c >> 18));
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 4);
-	}
-}
-
-void
-imap_search_fold(const char *s, size_t len, struct imap_buf *out)
-{
-	const char *p = s, *end = s + len, *run;
-
-	while (p < end) {
-		/* runs of ASCII without capitals go in one piece */
-		for (run = p; p < end && (unsigned char)*p < 0x80 &&
-		    !(*p >= 'A' && *p <= 'Z'); p++)
-			;
-		if (p > run)
-			imap_buf_add(out, run, (size_t)(p - run));
-		if (p < end)
-			put_utf8(imap_search_fold_next(&p, end), out);
-	}
-}
-
-int
-imap_search_fold_cmp(const char *a, size_t alen, const char *b, size_t blen)
-{
-	const char *ae = a + alen, *be = b + blen;
-	uint32_t x, y;
-
-	while (a < ae && b < be) {
-		x = imap_search_fold_next(&a, ae);
-		y = imap_search_fold_next(&b, be);
-		if (x != y)
-			return x < y ? -1 : 1;
-	}
-	if (a < ae)
-		return 1;
-	if (b < be)
-		return -1;
-	return 0;
 }
 
 /* Decoding ---------------------------------------------------------------- */
@@ -733,7 +593,7 @@ imap_search_fold_charset(const char *charset, const char *s, size_t len,
 	    strcasecmp(charset, "utf8") == 0 ||
 	    strcasecmp(charset, "us-ascii") == 0 ||
 	    (cd = iconv_open("UTF-8", charset)) == (iconv_t)-1) {
-		imap_search_fold(s, len, out);
+		imap_fold(s, len, out);
 		return;
 	}
 	cap = len * 2 + 16;
@@ -759,7 +619,7 @@ imap_search_fold_charset(const char *charset, const char *s, size_t len,
 			break;		/* incomplete at the end */
 	}
 	iconv_close(cd);
-	imap_search_fold(conv, used, out);
+	imap_fold(conv, used, out);
 	free(conv);
 }
 
@@ -793,9 +653,9 @@ fold_field(const char *f, size_t len, size_t colon, struct imap_buf *out)
 	char *dec;
 	size_t declen;
 
-	imap_search_fold(f, colon + 1, out);
+	imap_fold(f, colon + 1, out);
 	imap_header_decode(f + colon + 1, len - colon - 1, &dec, &declen);
-	imap_search_fold(dec, declen, out);
+	imap_fold(dec, declen, out);
 	free(dec);
 	imap_buf_add(out, "\n", 1);
 }

@@ -17,11 +17,7 @@
  * search after decoding (RFC 2047 words in headers; base64 and
  * quoted-printable transfer encodings and the charset of text parts
  * converted to UTF-8 with iconv(3)) and case folding both sides with
- * imap_search_fold(): ASCII letters, Latin-1 and Latin Extended-A,
- * Greek and Cyrillic capitals fold to their small letters; other
- * characters compare as they are; bytes that do not form UTF-8 are taken
- * as Latin-1 characters (undeclared 8-bit text).  No decomposition: "e"
- * does not find "é".
+ * imap_fold() (fold.h: ASCII, Latin, Greek and Cyrillic letters).
  *
  * What is searched: HEADER/FROM/... the named fields of the message's
  * own header block (every occurrence; an empty string matches when the
@@ -118,13 +114,6 @@ int	imap_search_text(const struct imap_meta *, unsigned want,
 
 /* Pieces, for the text builder, SORT/THREAD and the tests ------------- */
 
-/* Appends s folded (see above) to out. */
-void	imap_search_fold(const char *s, size_t len, struct imap_buf *out);
-/* The next character of [*p, end) folded (a byte when not UTF-8). */
-uint32_t imap_search_fold_next(const char **p, const char *end);
-/* Compares two strings as folded: <0, 0, >0. */
-int	imap_search_fold_cmp(const char *a, size_t alen, const char *b,
-	    size_t blen);
 /* Decodes a transfer encoding ("base64", "quoted-printable"; any other
  * is copied) and appends the result to out. */
 void	imap_search_decode_cte(const char *cte, const char *s, size_t len,

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "common/xmalloc.h"
-#include "imapd/search.h"
+#include "imapd/fold.h"
 #include "imapd/thread.h"
 
 #define NONE	UINT32_MAX
@@ -73,7 +73,7 @@ static void	write_thread(const struct tctx *, uint32_t, struct imap_buf *,
 static int
 str_cmp(const char *a, size_t alen, const char *b, size_t blen)
 {
-	return imap_search_fold_cmp(a != NULL ? a : "", a != NULL ? alen : 0,
+	return imap_fold_cmp(a != NULL ? a : "", a != NULL ? alen : 0,
 	    b != NULL ? b : "", b != NULL ? blen : 0);
 }
 
@@ -255,7 +255,7 @@ hash_folded(const char *s, size_t len)
 	uint64_t h = 0xcbf29ce484222325ULL;
 
 	while (p < end) {
-		h ^= imap_search_fold_next(&p, end);
+		h ^= imap_fold_next(&p, end);
 		h *= 0x100000001b3ULL;
 	}
 	return h;

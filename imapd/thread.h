@@ -7,9 +7,7 @@
  * mailbox order (ascending sequence number): that order breaks every tie
  * (RFC 5256: "sorted according to the order in which they appear in the
  * mailbox").  Strings are UTF-8 (decoded by mail/imapmsg.h) and are
- * compared with the case folding of imap_search_fold() (search.h): ASCII
- * and the common Latin, Greek and Cyrillic letters; anything else byte
- * by byte.
+ * compared with the case folding of imap_fold() (fold.h).
  *
  * Memory is proportional to the number of messages plus the length of
  * their References; time is O(n log n) plus, for REFERENCES, the depth of
