@@ -752,8 +752,10 @@ imap_search_text(const struct imap_meta *meta, unsigned want,
 	size_t i;
 	int r = 1;
 
-	imap_buf_reset(text);
-	imap_buf_reset(body);
+	if (want & IMAP_SN_TEXT)
+		imap_buf_reset(text);
+	if (want & IMAP_SN_BODY)
+		imap_buf_reset(body);
 	imap_buf_init(&dec);
 	for (i = 0; i < meta->nparts && r == 1; i++) {
 		imap_meta_part(meta, i, &part);

@@ -42,6 +42,15 @@
 #define IMAP_SN_TEXT	0x04	/* decoded headers of every part (TEXT) */
 #define IMAP_SN_BODY	0x08	/* decoded text bodies (BODY, TEXT) */
 
+/*
+ * SEARCH, SORT and THREAD walk a mailbox in slices: at most this many
+ * messages, and no longer than this, per event-loop turn (each slice in
+ * its own read transaction), so a search of a big mailbox does not
+ * stall the other sessions of the process.
+ */
+#define IMAP_SEARCH_SLICE	500
+#define IMAP_SEARCH_SLICE_USEC	20000
+
 /* The state of the mailbox a program is compiled against. */
 struct imap_search_env {
 	uint32_t	 nmsgs;		/* '*' as a sequence number */
@@ -76,7 +85,7 @@ struct imap_search_msg {
 	int64_t		 internal_date;
 	uint64_t	 modseq;
 	unsigned	 have;
-	int64_t		 sent_date;	/* IMAP_SN_DATE: UTC, 0 unknown */
+	int64_t		 sent_date;	/* IMAP_SN_DATE: UTC (RFC 5256 2.2) */
 	const char	*header;	/* IMAP_SN_HEADER: raw header block */
 	size_t		 header_len;
 	const char	*text;		/* IMAP_SN_TEXT: folded headers */
@@ -105,7 +114,7 @@ typedef int imap_search_read_fn(void *ctx, uint64_t off, size_t len,
  * part table): with IMAP_SN_TEXT in want, the decoded, folded header
  * fields of every part into text ("name: value" lines); with
  * IMAP_SN_BODY, the decoded, folded bodies of the text parts into body.
- * Both buffers are reset first.  Reads only the part headers and the
+ * The buffers filled are reset first; the other is left alone.  Reads only the part headers and the
  * text bodies through read.  1 done, 0 gone, -1 error (read's).
  */
 int	imap_search_text(const struct imap_meta *, unsigned want,
