@@ -50,6 +50,7 @@
 #define CONFIG_LOGIN_TIMEOUT		180
 #define CONFIG_TRANSFER_RATE		500
 #define CONFIG_TRANSFER_GRACE		30
+#define CONFIG_IMAP_IDLE_TIMEOUT	1800
 #define CONFIG_QUOTA_GRACE_DAYS		5
 #define CONFIG_SMTPD_BANNER		"ESMTP Vellum"
 #define CONFIG_SMTPD_MAX_MESSAGE_SIZE	20480000
@@ -179,6 +180,7 @@ enum {
 	CK_LOGIN_TIMEOUT,
 	CK_TRANSFER_RATE,
 	CK_TRANSFER_GRACE,
+	CK_IMAP_IDLE_TIMEOUT,
 	CK_MOUNTPOINT,
 	CK_GRACE_DAYS,
 	CK_FULL_MARK,
@@ -298,6 +300,8 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    "0 = off") },
 	[CK_TRANSFER_GRACE] = { CS_LIMITS, "transfer_grace", CT_UINT,
 	    CK_UINT(transfer_grace, 1, 86400, "seconds") },
+	[CK_IMAP_IDLE_TIMEOUT] = { CS_LIMITS, "imap_idle_timeout", CT_UINT,
+	    CK_UINT(imap_idle_timeout, 1, 86400, "seconds") },
 	[CK_MOUNTPOINT] = { CS_FS, "mountpoint",
 	    CT_PATH, CK_STR(fs_mountpoint) },
 	[CK_GRACE_DAYS] = { CS_QUOTA, "grace_days", CT_UINT,
@@ -475,6 +479,7 @@ config_file_defaults(struct config *c)
 	c->login_timeout = CONFIG_LOGIN_TIMEOUT;
 	c->transfer_rate = CONFIG_TRANSFER_RATE;
 	c->transfer_grace = CONFIG_TRANSFER_GRACE;
+	c->imap_idle_timeout = CONFIG_IMAP_IDLE_TIMEOUT;
 	c->quota_grace_days = CONFIG_QUOTA_GRACE_DAYS;
 	c->quota_full_mark = CONFIG_QUOTA_FULL_MARK;
 	snprintf(c->smtpd_banner, sizeof(c->smtpd_banner), "%s",

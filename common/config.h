@@ -142,6 +142,11 @@ struct config {
 					   (DATA, BDAT, RETR); 0 = off */
 	unsigned transfer_grace;	/* transfer_grace = 30 s a transfer
 					   may lag behind that rate */
+	unsigned imap_idle_timeout;	/* imap_idle_timeout = 1800 s: an
+					   IMAP session after login (also in
+					   IDLE) is logged out after this
+					   long without a command (RFC 3501
+					   5.4 wants at least 30 min) */
 	/* [fs] */
 	int	fs_enabled;
 	char	fs_mountpoint[PATH_MAX];

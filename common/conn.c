@@ -40,6 +40,7 @@
 #include <event2/listener.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <zlib.h>
 
 #include "config.h"
 #include "conn.h"
@@ -112,6 +113,9 @@ struct conn {
 	struct event		*dl_ev;
 	uint64_t		 dl_at;		/* dl_ev fires then; 0: off */
 	const char		*reason;	/* of the last timeout */
+	unsigned		 idle_secs;	/* conn_set_idle_timeout(); 0:
+						   [limits] idle_timeout */
+	int			 deflate;	/* conn_compress() is on */
 	struct conn		*prev, *next;	/* all connections */
 	struct conn		*reap_next;
 };
@@ -704,7 +708,8 @@ conn_read_limit(struct conn *c)
 static void
 conn_idle_timeouts(struct conn *c)
 {
-	struct timeval tv = { (time_t)cf->idle_timeout, 0 };
+	struct timeval tv = { (time_t)(c->idle_secs != 0 ? c->idle_secs :
+	    cf->idle_timeout), 0 };
 
 	bufferevent_set_timeouts(c->bev, c->xfer == XFER_OUT ? NULL : &tv,
 	    &tv);
@@ -958,7 +963,9 @@ conn_out_pending(struct conn *c)
 	if (c->bev == NULL)
 		return 0;
 	n = evbuffer_get_length(bufferevent_get_output(c->bev));
-	if ((under = bufferevent_get_underlying(c->bev)) != NULL)
+	/* TLS and COMPRESS filters: count every level down to the socket */
+	for (under = bufferevent_get_underlying(c->bev); under != NULL;
+	    under = bufferevent_get_underlying(under))
 		n += evbuffer_get_length(bufferevent_get_output(under));
 	return n;
 }
@@ -1267,6 +1274,169 @@ conn_starttls(struct conn *c)
 	return 0;
 }
 
+void
+conn_set_idle_timeout(struct conn *c, unsigned secs)
+{
+	c->idle_secs = secs;
+	if (c->bev != NULL && !c->dead)
+		conn_idle_timeouts(c);
+}
+
+/*
+ * COMPRESS=DEFLATE (RFC 4978): a filter bufferevent over the current one
+ * (over TLS when TLS is on) that inflates what comes in and deflates what
+ * goes out, raw deflate (no zlib header) both ways, each write flushed
+ * with Z_SYNC_FLUSH so that a reply is never held back in the
+ * compressor.
+ */
+struct conn_z {
+	z_stream	in;
+	z_stream	out;
+	unsigned long	conn_id;
+};
+
+#define CONN_Z_CHUNK	(16 * 1024)
+
+static enum bufferevent_filter_result
+conn_z_inflate(struct evbuffer *src, struct evbuffer *dst,
+    ev_ssize_t limit, enum bufferevent_flush_mode mode, void *arg)
+{
+	struct conn_z *z = arg;
+	struct evbuffer_iovec vin, vout;
+	size_t used, made, total = 0;
+	int rc;
+
+	(void)mode;
+	while (evbuffer_get_length(src) > 0) {
+		if (limit > 0 && evbuffer_get_length(dst) >= (size_t)limit)
+			break;
+		if (evbuffer_peek(src, -1, NULL, &vin, 1) < 1)
+			break;
+		if (evbuffer_reserve_space(dst, CONN_Z_CHUNK, &vout, 1) < 1)
+			return BEV_ERROR;
+		z->in.next_in = vin.iov_base;
+		z->in.avail_in = (uInt)vin.iov_len;
+		z->in.next_out = vout.iov_base;
+		z->in.avail_out = (uInt)vout.iov_len;
+		rc = inflate(&z->in, Z_SYNC_FLUSH);
+		used = vin.iov_len - z->in.avail_in;
+		made = vout.iov_len - z->in.avail_out;
+		vout.iov_len = made;
+		evbuffer_commit_space(dst, &vout, 1);
+		evbuffer_drain(src, used);
+		total += made;
+		if (rc != Z_OK && rc != Z_BUF_ERROR) {
+			log_info("conn %lu: COMPRESS: bad deflate input (%s)",
+			    z->conn_id, z->in.msg != NULL ? z->in.msg :
+			    "stream ended");
+			return BEV_ERROR;
+		}
+		if (used == 0 && made == 0)
+			break;
+	}
+	return total > 0 ? BEV_OK : BEV_NEED_MORE;
+}
+
+static enum bufferevent_filter_result
+conn_z_deflate(struct evbuffer *src, struct evbuffer *dst,
+    ev_ssize_t limit, enum bufferevent_flush_mode mode, void *arg)
+{
+	struct conn_z *z = arg;
+	struct evbuffer_iovec vin, vout;
+	size_t used, made;
+	int rc, flush, last;
+
+	(void)limit;
+	(void)mode;
+	if (evbuffer_get_length(src) == 0)
+		return BEV_NEED_MORE;
+	for (;;) {
+		last = evbuffer_peek(src, -1, NULL, &vin, 1) < 1;
+		if (last) {
+			vin.iov_base = NULL;
+			vin.iov_len = 0;
+		}
+		flush = last ? Z_SYNC_FLUSH : Z_NO_FLUSH;
+		if (evbuffer_reserve_space(dst, CONN_Z_CHUNK, &vout, 1) < 1)
+			return BEV_ERROR;
+		z->out.next_in = vin.iov_base;
+		z->out.avail_in = (uInt)vin.iov_len;
+		z->out.next_out = vout.iov_base;
+		z->out.avail_out = (uInt)vout.iov_len;
+		rc = deflate(&z->out, flush);
+		used = vin.iov_len - z->out.avail_in;
+		made = vout.iov_len - z->out.avail_out;
+		vout.iov_len = made;
+		evbuffer_commit_space(dst, &vout, 1);
+		if (used > 0)
+			evbuffer_drain(src, used);
+		if (rc == Z_STREAM_ERROR)
+			return BEV_ERROR;
+		/* Flushed when the output had room to spare. */
+		if (last && z->out.avail_out > 0)
+			break;
+	}
+	return BEV_OK;
+}
+
+static void
+conn_z_free(void *arg)
+{
+	struct conn_z *z = arg;
+
+	inflateEnd(&z->in);
+	deflateEnd(&z->out);
+	free(z);
+}
+
+int
+conn_compress(struct conn *c)
+{
+	struct bufferevent *bev, *under;
+	struct conn_z *z;
+
+	if (c->deflate)
+		return err_set(ERR_INVALID, "compression is already on");
+	z = xcalloc(1, sizeof(*z));
+	z->conn_id = c->id;
+	if (inflateInit2(&z->in, -MAX_WBITS) != Z_OK) {
+		free(z);
+		return err_set(ERR_TEMP, "cannot start zlib");
+	}
+	if (deflateInit2(&z->out, Z_DEFAULT_COMPRESSION, Z_DEFLATED,
+	    -MAX_WBITS, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+		inflateEnd(&z->in);
+		free(z);
+		return err_set(ERR_TEMP, "cannot start zlib");
+	}
+	under = c->bev;
+	bev = bufferevent_filter_new(under, conn_z_inflate, conn_z_deflate,
+	    BEV_OPT_CLOSE_ON_FREE, conn_z_free, z);
+	if (bev == NULL) {
+		conn_z_free(z);
+		return err_set(ERR_TEMP, "cannot start compression");
+	}
+	/* Count plaintext above the compressor. */
+	evbuffer_remove_cb_entry(bufferevent_get_input(under), c->in_cbe);
+	evbuffer_remove_cb_entry(bufferevent_get_output(under), c->out_cbe);
+	c->in_cbe = c->out_cbe = NULL;
+	/*
+	 * Keep output above the compressor until the level below drains, so
+	 * that on_drain follows the socket (the filter moves more down, and
+	 * calls the write callback, as the level below empties).
+	 */
+	bufferevent_setwatermark(under, EV_WRITE, CONN_OUT_LOW / 2,
+	    CONN_OUT_LOW);
+	c->bev = bev;
+	c->deflate = 1;
+	conn_setup_bev(c);
+	/* Compressed bytes that came pipelined behind the command. */
+	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
+		bufferevent_trigger(under, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	return 0;
+}
+
 /* Frees once every queued byte (also TLS records below) is out. */
 static void
 linger_cb(evutil_socket_t fd, short what, void *arg)
@@ -1502,7 +1672,7 @@ conn_timeout(struct conn *c, const char *why)
 		    now - c->xfer_ms, cf->transfer_rate, cf->transfer_grace);
 	} else
 		log_info("conn %lu: %s: idle timeout (%u s)", c->id, c->peer,
-		    cf->idle_timeout);
+		    c->idle_secs != 0 ? c->idle_secs : cf->idle_timeout);
 	if (c->ops != NULL && c->ops->on_timeout != NULL)
 		c->ops->on_timeout(c);
 	if (send_cut && !c->dead) {
@@ -1513,7 +1683,8 @@ conn_timeout(struct conn *c, const char *why)
 		 */
 		evbuffer_drain(bufferevent_get_output(c->bev),
 		    evbuffer_get_length(bufferevent_get_output(c->bev)));
-		if ((under = bufferevent_get_underlying(c->bev)) != NULL)
+		for (under = bufferevent_get_underlying(c->bev);
+		    under != NULL; under = bufferevent_get_underlying(under))
 			evbuffer_drain(bufferevent_get_output(under),
 			    evbuffer_get_length(bufferevent_get_output(under)));
 		if ((fd = bufferevent_getfd(c->bev)) != -1)

@@ -207,6 +207,18 @@ void	conn_resume(struct conn *);
  */
 int	conn_starttls(struct conn *);
 /*
+ * Turns on COMPRESS=DEFLATE (RFC 4978): from now on input is inflated
+ * and output deflated (raw deflate, flushed at every write), above TLS
+ * when that is on.  Output queued before the call goes out as it was.
+ * Returns 0, -1 (err: INVALID when already on, TEMP).
+ */
+int	conn_compress(struct conn *);
+/*
+ * The idle timeout of this conn in seconds from now on (0: [limits]
+ * idle_timeout again); IMAP raises it after login (RFC 3501 5.4).
+ */
+void	conn_set_idle_timeout(struct conn *, unsigned secs);
+/*
  * A command goes on across the following lines (SMTP DATA): the conn is
  * not idle between them, so a shutdown waits for it, until conn_idle().
  * Those lines are an input transfer (the transfer deadline applies, the

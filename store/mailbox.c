@@ -66,8 +66,13 @@ mailbox_key(uint8_t *key, uint32_t user_id, const char *name)
 	return 4 + n;
 }
 
-int
-mbox_put(struct store_txn *t, const struct store_mailbox *mb)
+/*
+ * The record grew recent_uid and expunge_floor at its end in schema 2;
+ * a record without them is read as "nothing recent" and "no expunge
+ * logged before now" (what a user expects after an upgrade).
+ */
+static int
+mbox_write(struct store_txn *t, const struct store_mailbox *mb, int notify)
 {
 	struct pack p;
 	uint8_t key[4];
@@ -85,9 +90,21 @@ mbox_put(struct store_txn *t, const struct store_mailbox *mb)
 	pack_u64(&p, mb->bytes);
 	pack_u32(&p, mb->special_use);
 	pack_u8(&p, (uint8_t)mb->subscribed);
+	pack_u32(&p, mb->recent_uid);
+	pack_u64(&p, mb->expunge_floor);
 	rc = sdb_put(t, DB_MBOX, key, 4, p.buf, p.len, 0);
 	pack_free(&p);
-	return rc == -1 ? -1 : 0;
+	if (rc == -1)
+		return -1;
+	if (notify)
+		notify_txn_add(t, mb->id);
+	return 0;
+}
+
+int
+mbox_put(struct store_txn *t, const struct store_mailbox *mb)
+{
+	return mbox_write(t, mb, 1);
 }
 
 int
@@ -115,6 +132,13 @@ store_mailbox_get_by_id(struct store_txn *t, uint32_t id,
 	r->bytes = unpack_u64(&u);
 	r->special_use = unpack_u32(&u);
 	r->subscribed = unpack_u8(&u);
+	if (u.left == 0) {
+		r->recent_uid = r->uidnext;
+		r->expunge_floor = r->highestmodseq;
+	} else {
+		r->recent_uid = unpack_u32(&u);
+		r->expunge_floor = unpack_u64(&u);
+	}
 	if (unpack_done(&u, "mailbox") == -1)
 		return -1;
 	return 1;
@@ -199,6 +223,7 @@ store_mailbox_create(struct store_txn *t, uint32_t user_id, const char *name,
 	mb.user_id = user_id;
 	mb.uidnext = 1;
 	mb.highestmodseq = 1;
+	mb.recent_uid = 1;
 	mb.special_use = special_use;
 	mb.subscribed = 1;
 	be32enc(idb, mb.id);
@@ -373,8 +398,10 @@ mailbox_delete(struct store_txn *t, const struct store_mailbox *mb)
 		return -1;
 	be32enc(idb, mb->id);
 	if (sdb_del(t, DB_MAILBOXES, key, mailbox_key(key, mb->user_id,
-	    mb->name)) == -1 || sdb_del(t, DB_MBOX, idb, 4) == -1)
+	    mb->name)) == -1 || sdb_del(t, DB_MBOX, idb, 4) == -1 ||
+	    expunge_log_drop(t, mb->id) == -1)
 		return -1;
+	notify_txn_add(t, mb->id);
 	return 1;
 }
 
@@ -388,6 +415,53 @@ store_mailbox_delete(struct store_txn *t, uint32_t user_id, const char *name)
 	if (strcmp(mb.name, "INBOX") == 0)
 		return err_set(ERR_PERM, "INBOX cannot be deleted");
 	return mailbox_delete(t, &mb);
+}
+
+int
+store_mailbox_create_defaults(struct store_txn *t, uint32_t user_id)
+{
+	static const struct {
+		const char	*name;
+		uint32_t	 special_use;
+	} defs[] = STORE_DEFAULT_FOLDERS;
+	struct store_mailbox mb;
+	size_t i;
+	int rc;
+
+	if ((rc = store_mailbox_get(t, user_id, "INBOX", &mb)) == -1 ||
+	    (rc == 0 && store_mailbox_create(t, user_id, "INBOX", 0,
+	    NULL) == -1))
+		return -1;
+	for (i = 0; i < sizeof(defs) / sizeof(defs[0]); i++) {
+		if ((rc = store_mailbox_get(t, user_id, defs[i].name,
+		    &mb)) == -1)
+			return -1;
+		if (rc == 0 && store_mailbox_create(t, user_id, defs[i].name,
+		    defs[i].special_use, NULL) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+store_mailbox_take_recent(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t *first_r, uint32_t *uidnext_r)
+{
+	struct store_mailbox mb;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc;
+	*first_r = mb.recent_uid;
+	*uidnext_r = mb.uidnext;
+	if (mb.recent_uid == mb.uidnext)
+		return 1;
+	mb.recent_uid = mb.uidnext;
+	/*
+	 * Nothing another session shows changes (\Recent is per session),
+	 * so this write wakes nobody.
+	 */
+	return mbox_write(t, &mb, 0) == -1 ? -1 : 1;
 }
 
 int

@@ -293,7 +293,7 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 	 */
 	if (!st->dict_tried && !(st->flags & STORE_RDONLY) &&
 	    mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) == 0) {
-		struct store_txn t = { st, txn, 0, 0 };
+		struct store_txn t = { .st = st, .txn = txn };
 
 		if ((rc = dict_current(&t, DICT_HEADER, &id)) != 0)
 			st->dict_tried = 1;	/* exists already */
@@ -1017,6 +1017,147 @@ store_msg_copy(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
 	return 1;
 }
 
+/* The expunge log ------------------------------------------------- */
+
+/*
+ * `expunges` is a DUPSORT table: key the mailbox id, values modseq (8,
+ * big-endian, so duplicates sort in modseq order), uid (4), time (8).
+ * Each expunge appends one value (MDB_APPENDDUP: modseqs only grow) and
+ * prunes the oldest ones past the horizon of message.h, moving the
+ * mailbox's expunge_floor up to the newest modseq it pruned.
+ */
+#define EXPUNGE_VAL	20
+
+static int
+expunge_log_add(struct store_txn *t, struct store_mailbox *mb, uint32_t uid,
+    uint64_t modseq)
+{
+	uint8_t key[4], val[EXPUNGE_VAL];
+	MDB_val k = { 4, key }, v = { EXPUNGE_VAL, val };
+	MDB_cursor *c;
+	size_t count;
+	int64_t now = store_now(), horizon;
+	int rc, i;
+
+	if (t->st->no_imap)
+		return 0;
+	be32enc(key, mb->id);
+	be64enc(val, modseq);
+	be32enc(val + 8, uid);
+	be64enc(val + 12, (uint64_t)now);
+	if (sdb_cursor(t, DB_EXPUNGES, &c) == -1)
+		return -1;
+	rc = mdb_cursor_put(c, &k, &v, MDB_APPENDDUP);
+	if (rc == MDB_KEYEXIST)
+		rc = mdb_cursor_put(c, &k, &v, 0);
+	if (rc != 0) {
+		mdb_cursor_close(c);
+		return sdb_error(t, rc, "expunges");
+	}
+	if ((rc = mdb_cursor_count(c, &count)) != 0) {
+		mdb_cursor_close(c);
+		return sdb_error(t, rc, "expunges");
+	}
+	horizon = now - (int64_t)STORE_EXPUNGE_LOG_DAYS * 86400;
+	for (i = 0; i < EXPUNGE_PRUNE_STEP && count > STORE_EXPUNGE_LOG_MIN;
+	    i++, count--) {
+		k.mv_size = 4;
+		k.mv_data = key;
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY)) != 0 ||
+		    (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST_DUP)) != 0)
+			break;
+		if (v.mv_size != EXPUNGE_VAL ||
+		    (int64_t)be64dec((uint8_t *)v.mv_data + 12) >= horizon)
+			break;
+		mb->expunge_floor = be64dec(v.mv_data);
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "expunges");
+	return 0;
+}
+
+int
+expunge_log_drop(struct store_txn *t, uint32_t mailbox_id)
+{
+	uint8_t key[4];
+
+	if (t->st->no_imap)
+		return 0;
+	be32enc(key, mailbox_id);
+	return sdb_del(t, DB_EXPUNGES, key, 4) == -1 ? -1 : 0;
+}
+
+int
+store_msg_expunged_since(struct store_txn *t, uint32_t mailbox_id,
+    uint64_t since, store_expunged_fn *fn, void *ctx)
+{
+	struct store_mailbox mb;
+	uint8_t key[4], from[8];
+	MDB_val k = { 4, key }, v = { 8, from };
+	MDB_cursor *c;
+	int rc, r = 1;
+
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox "
+		    "with id %u", mailbox_id);
+	if (since < mb.expunge_floor)
+		return 0;
+	if (t->st->no_imap || since >= mb.highestmodseq)
+		return 1;
+	be32enc(key, mailbox_id);
+	be64enc(from, since + 1);
+	if (sdb_cursor(t, DB_EXPUNGES, &c) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
+		if (v.mv_size != EXPUNGE_VAL) {
+			r = err_set(ERR_CORRUPT, "damaged expunge log of "
+			    "mailbox %u", mailbox_id);
+			break;
+		}
+		if (fn(be32dec((uint8_t *)v.mv_data + 8),
+		    be64dec(v.mv_data), ctx) == -1)
+			break;
+	}
+	mdb_cursor_close(c);
+	if (r == 1 && rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "expunges");
+	return r;
+}
+
+struct changed {
+	uint64_t	 since;
+	store_msg_fn	*fn;
+	void		*ctx;
+};
+
+static int
+changed_one(const struct store_msg *m, void *ctx)
+{
+	struct changed *ch = ctx;
+
+	return m->modseq > ch->since ? ch->fn(m, ch->ctx) : 0;
+}
+
+int
+store_msg_changed_since(struct store_txn *t, uint32_t mailbox_id,
+    uint64_t since, store_msg_fn *fn, void *ctx)
+{
+	struct store_mailbox mb;
+	struct changed ch = { since, fn, ctx };
+	int rc;
+
+	/* Nothing moved since then: no need to read a single row. */
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc == -1 ? -1 : 0;
+	if (mb.highestmodseq <= since)
+		return 0;
+	return store_msg_list(t, mailbox_id, 1, changed_one, &ch);
+}
+
 int
 store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 {
@@ -1035,7 +1176,8 @@ store_msg_expunge(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 	if (!(m.flags & STORE_F_SEEN))
 		mb.unseen--;
 	mb.highestmodseq++;
-	if (mbox_put(t, &mb) == -1 ||
+	if (expunge_log_add(t, &mb, uid, mb.highestmodseq) == -1 ||
+	    mbox_put(t, &mb) == -1 ||
 	    user_usage_add(t, mb.user_id, -(int64_t)m.size, -1,
 	    STORE_QUOTA_BELOW_MARK) == -1)
 		return -1;

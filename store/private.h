@@ -6,11 +6,14 @@
 
 #include <lmdb.h>
 #include <stdint.h>
+#include <time.h>
 #include <zstd.h>
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	1
+#define STORE_SCHEMA_VERSION	2
+/* The oldest schema store_open() reads (and upgrades when writable). */
+#define STORE_SCHEMA_OLDEST	1
 #define STORE_REC_VERSION	1
 
 /* The named databases of DESIGN.md, plus two indexes (see store.c). */
@@ -32,6 +35,9 @@ enum store_db {
 	DB_ACCESS,	/* client IP -> trusted until (POP-before-SMTP) */
 	DB_AUTHFAIL,	/* (client IP, login) -> failed logins (authfail.c) */
 	DB_TRANSPORTS,	/* outbound transports, source addresses */
+	DB_EXPUNGES,	/* mailbox id -> (modseq, uid, time) dups: the
+			   expunge log (message.c) */
+	DB_IMAPMETA,	/* (body id, piece) -> IMAP record bytes */
 	DB_COUNT
 };
 
@@ -48,6 +54,8 @@ struct store {
 	int			 no_authfail;	/* read-only store made before
 						   the authfail table */
 	int			 no_transports;	/* the same for transports */
+	int			 no_imap;	/* ... for expunges, imapmeta
+						   (a schema 1 store) */
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;
@@ -62,6 +70,14 @@ struct store {
 	size_t			 cache_len;
 	/* recent successful logins (user.c): skips crypt(3) on repeats */
 	struct login_cache	*logins;
+	/* change notification (notify.c) */
+	char			*notify_dir;
+	int			 notify_dirfd;	/* O_PATH, for long paths */
+	int			 notify_fd;	/* unbound sending socket */
+	struct notify_peer	*notify_peers;	/* cached listener list */
+	size_t			 notify_npeers;
+	struct timespec		 notify_mtime;	/* of the dir when listed */
+	int			 notify_scanned;
 };
 
 struct store_txn {
@@ -69,7 +85,20 @@ struct store_txn {
 	MDB_txn		*txn;
 	int		 write;
 	int		 mapfull;	/* a put hit MDB_MAP_FULL */
+	/* mailboxes whose mbox record this transaction wrote (notify.c) */
+	uint32_t	*notify;
+	size_t		 nnotify, notify_cap;
 };
+
+/* notify.c */
+struct notify_peer;
+/* Remembers that the transaction changed mailbox_id. */
+void	notify_txn_add(struct store_txn *, uint32_t mailbox_id);
+/* After a successful commit: tells every listener, then forgets. */
+void	notify_txn_commit(struct store_txn *);
+/* After an abort (or before a retry): forgets. */
+void	notify_txn_clear(struct store_txn *);
+void	notify_store_free(struct store *);
 
 /* Database access: 1 found/done, 0 not found, -1 error (err set). */
 int	sdb_get(struct store_txn *, enum store_db, const void *, size_t,
@@ -205,6 +234,10 @@ int	user_usage_add(struct store_txn *, uint32_t user_id, int64_t bytes,
 struct store_mailbox;
 int	mbox_put(struct store_txn *, const struct store_mailbox *);
 int	mailbox_delete_messages(struct store_txn *, uint32_t mailbox_id);
+/* Removes a mailbox's whole expunge log (message.c). */
+int	expunge_log_drop(struct store_txn *, uint32_t mailbox_id);
+/* The most entries one expunge prunes (the rest go with later ones). */
+#define EXPUNGE_PRUNE_STEP	16
 int	mailbox_delete(struct store_txn *, const struct store_mailbox *);
 int	addr_del_user_targets(struct store_txn *, uint32_t user_id);
 

@@ -48,7 +48,12 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_ACCESS] = "access",
 	[DB_AUTHFAIL] = "authfail",
 	[DB_TRANSPORTS] = "transports",
+	[DB_EXPUNGES] = "expunges",
+	[DB_IMAPMETA] = "imapmeta",
 };
+
+/* DUPSORT tables. */
+#define DB_IS_DUP(i)	((i) == DB_MSGS || (i) == DB_EXPUNGES)
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
 static time_t (*store_clock)(void);
@@ -109,6 +114,7 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 	st = xcalloc(1, sizeof(*st));
 	st->path = xasprintf("%s/store", data_dir);
 	st->flags = flags;
+	st->notify_fd = st->notify_dirfd = -1;
 	datafile = xasprintf("%s/data.mdb", st->path);
 	rc = stat(datafile, &sb);
 	free(datafile);
@@ -151,7 +157,7 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			goto fail;
 		for (i = 0; i < DB_COUNT; i++) {
 			rc = mdb_dbi_open(t.txn, db_names[i],
-			    i == DB_MSGS ? MDB_DUPSORT : 0, &st->dbi[i]);
+			    DB_IS_DUP(i) ? MDB_DUPSORT : 0, &st->dbi[i]);
 			/* Added later: a store that has none has no entry. */
 			if (rc == MDB_NOTFOUND && i == DB_AUTHFAIL) {
 				st->no_authfail = 1;
@@ -159,6 +165,11 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
 				st->no_transports = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
+			    i == DB_IMAPMETA)) {
+				st->no_imap = 1;
 				continue;
 			}
 			if (rc != 0) {
@@ -202,7 +213,7 @@ store_init_schema(struct store_txn *t, void *ctx)
 	if (t->write) {
 		for (i = 0; i < DB_COUNT; i++) {
 			rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE |
-			    (i == DB_MSGS ? MDB_DUPSORT : 0), &t->st->dbi[i]);
+			    (DB_IS_DUP(i) ? MDB_DUPSORT : 0), &t->st->dbi[i]);
 			if (rc != 0)
 				return sdb_error(t, rc, db_names[i]);
 		}
@@ -239,6 +250,7 @@ store_close(struct store **stp)
 		store_batch_abort(st);
 	store_dicts_free(st);
 	store_login_cache_free(st);
+	notify_store_free(st);
 	ZSTD_freeCCtx(st->cctx);
 	ZSTD_freeDCtx(st->dctx);
 	if (st->env != NULL)
@@ -348,6 +360,7 @@ store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
 		r = fn(&t, ctx);
 		if (r == -1) {
 			mdb_txn_abort(t.txn);
+			notify_txn_clear(&t);
 			if (t.mapfull && store_grow(st) == 0)
 				continue;
 			return -1;
@@ -357,8 +370,12 @@ store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
 		rc = mdb_txn_commit(t.txn);
 		if (nosync)
 			mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
-		if (rc == 0)
+		if (rc == 0) {
+			/* Only now may others see it: tell them. */
+			notify_txn_commit(&t);
 			return r;
+		}
+		notify_txn_clear(&t);
 		if (rc == MDB_MAP_FULL && store_grow(st) == 0)
 			continue;
 		return err_set(ERR_TEMP, "store commit failed: %s",
@@ -410,6 +427,7 @@ store_batch_commit(struct store *st)
 	mapfull = t->mapfull;
 	if (st->batch_failed) {
 		mdb_txn_abort(t->txn);
+		notify_txn_clear(t);
 		free(t);
 		if (mapfull)
 			store_grow(st);
@@ -418,6 +436,9 @@ store_batch_commit(struct store *st)
 		    "write it again");
 	}
 	rc = mdb_txn_commit(t->txn);
+	if (rc == 0)
+		notify_txn_commit(t);
+	notify_txn_clear(t);
 	free(t);
 	if (rc == MDB_MAP_FULL)
 		store_grow(st);
@@ -433,6 +454,7 @@ store_batch_abort(struct store *st)
 	if (st->batch == NULL)
 		return;
 	mdb_txn_abort(st->batch->txn);
+	notify_txn_clear(st->batch);
 	free(st->batch);
 	st->batch = NULL;
 }

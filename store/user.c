@@ -246,7 +246,7 @@ store_user_add(struct store_txn *t, const char *address, const char *pwhash,
 	if (user_put(t, &u) == -1 ||
 	    sdb_put(t, DB_LOGINS, u.address, strlen(u.address), idb, 4, 0)
 	    == -1 ||
-	    store_mailbox_create(t, u.id, "INBOX", 0, NULL) == -1 ||
+	    store_mailbox_create_defaults(t, u.id) == -1 ||
 	    store_addr_add_mailbox(t, u.address, u.id) == -1)
 		return -1;
 	if (id_r != NULL)

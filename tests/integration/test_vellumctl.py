@@ -342,7 +342,10 @@ def test(ctl, args):
     got = maildir_files(out_md)
     want = {".": {("", sha(MSG1)), ("FRS", sha(MSG2)), ("PTa", sha(MSG3))},
             ".Sent": {("S", sha(MSG4))}, ".Foo.Bar": {("", sha(MSG1))},
-            ".Foo": set(), ".Empty": set()}
+            ".Foo": set(), ".Empty": set(),
+            # the default folders every user has from the start
+            ".Drafts": set(), ".Trash": set(), ".Spam": set(),
+            ".Archive": set()}
     got = {k: v for k, v in got.items()}
     for k in want:
         got.setdefault(k, set())

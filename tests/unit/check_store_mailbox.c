@@ -216,22 +216,26 @@ START_TEST(test_create_get_list)
 	mb2 = mb_get("InBoX");
 	ck_assert_msg(mb2.id == inbox, "\"InBoX\" found mailbox %u", mb2.id);
 
-	id = mb_create("Sent");
+	id = mb_create("Notes");
 	mb = mb_by_id(id);
-	ck_assert_msg(strcmp(mb.name, "Sent") == 0 && mb.user_id == user,
+	ck_assert_msg(strcmp(mb.name, "Notes") == 0 && mb.user_id == user,
 	    "by id: name \"%s\" user %u", mb.name, mb.user_id);
-	ck_assert_msg(!mb_exists("sent"), "\"sent\" matched \"Sent\": only "
+	ck_assert_msg(!mb_exists("notes"), "\"notes\" matched \"Notes\": only "
 	    "INBOX is case-insensitive");
-	mb_create("sent");
-	mb_create("Archive");
-	mb_create("Archive/2024");
+	mb_create("notes");
+	mb_create("Box");
+	mb_create("Box/2024");
 	mb_create("\xc3\x9c" "bersicht");
 
 	ck_assert_int_ge(store_read(st, list_fn, &o), 0);
-	ck_assert_msg(o.count == 6, "listed %zu mailboxes, wanted 6", o.count);
+	/* INBOX and the five default folders, then the five made here. */
+	ck_assert_msg(o.count == 11, "listed %zu mailboxes, wanted 11",
+	    o.count);
 	ck_assert_msg(strcmp(o.names[0], "Archive") == 0 &&
-	    strcmp(o.names[1], "Archive/2024") == 0, "first names \"%s\", "
-	    "\"%s\": not in name order", o.names[0], o.names[1]);
+	    strcmp(o.names[1], "Box") == 0 &&
+	    strcmp(o.names[2], "Box/2024") == 0, "first names \"%s\", "
+	    "\"%s\", \"%s\": not in name order", o.names[0], o.names[1],
+	    o.names[2]);
 
 	ck_assert_msg(tu_mailbox_get(st, user, "Nope", &mb) == 0,
 	    "get of a missing mailbox did not return 0");
@@ -401,28 +405,28 @@ END_TEST
 
 START_TEST(test_subscribe_special_use)
 {
-	struct mop o = { .a = "Sent", .n = 1 };
+	struct mop o = { .a = "Outgoing", .n = 1 };
 	struct store_mailbox mb;
 	char buf[128];
 	uint32_t id;
 	int rc;
 
-	rc = tu_mailbox_create(st, user, "Trash", STORE_SPECIAL_TRASH, &id);
+	rc = tu_mailbox_create(st, user, "Bin", STORE_SPECIAL_TRASH, &id);
 	ck_assert_int_eq(rc, 1);
-	mb = mb_get("Trash");
-	ck_assert_msg(mb.special_use == STORE_SPECIAL_TRASH, "Trash special "
+	mb = mb_get("Bin");
+	ck_assert_msg(mb.special_use == STORE_SPECIAL_TRASH, "Bin special "
 	    "use %#x", mb.special_use);
-	mb_create("Sent");
+	mb_create("Outgoing");
 	ck_assert_msg(store_write(st, subscribe_fn, &o) >= 0,
 	    "subscribe failed: %s", tu_err());
-	ck_assert_msg(mb_get("Sent").subscribed, "Sent not subscribed");
+	ck_assert_msg(mb_get("Outgoing").subscribed, "Sent not subscribed");
 	o.n = 0;
 	ck_assert_int_ge(store_write(st, subscribe_fn, &o), 0);
-	ck_assert_msg(!mb_get("Sent").subscribed, "Sent still subscribed");
+	ck_assert_msg(!mb_get("Outgoing").subscribed, "Sent still subscribed");
 	o.n = STORE_SPECIAL_SENT | STORE_SPECIAL_ARCHIVE;
 	ck_assert_msg(store_write(st, special_fn, &o) >= 0, "set_special_use "
 	    "failed: %s", tu_err());
-	mb = mb_get("Sent");
+	mb = mb_get("Outgoing");
 	ck_assert_msg(mb.special_use == (STORE_SPECIAL_SENT |
 	    STORE_SPECIAL_ARCHIVE), "Sent special use %#x", mb.special_use);
 	o.a = "Missing";

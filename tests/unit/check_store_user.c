@@ -338,7 +338,7 @@ START_TEST(test_delete)
 	    1);
 	ck_assert_int_eq(tu_user_add(st, "eve@example.test", NULL, 0, 0, &id2),
 	    1);
-	rc = tu_mailbox_create(st, id, "Archive", 0, &mbox);
+	rc = tu_mailbox_create(st, id, "Old", 0, &mbox);
 	ck_assert_msg(rc == 1, "mailbox_create returned %d: %s", rc,
 	    tu_err());
 	ck_assert_int_eq(tu_append(st, mbox, msg, sizeof(msg) - 1, 0, NULL,
@@ -351,7 +351,7 @@ START_TEST(test_delete)
 	ck_assert_msg(tu_user_get(st, id, &u) == 0, "deleted user still there");
 	ck_assert_msg(user_find("bob@example.test", &u) == 0,
 	    "deleted user still found by login");
-	ck_assert_msg(tu_mailbox_get(st, id, "Archive", &mb) == 0 &&
+	ck_assert_msg(tu_mailbox_get(st, id, "Old", &mb) == 0 &&
 	    tu_mailbox_get_by_id(st, mbox, &mb) == 0,
 	    "deleted user's mailbox still there");
 	ck_assert_msg(store_read(st, route_fn, &o) == 0,
