@@ -421,6 +421,7 @@ look_at(struct slice *sl, const struct store_msg *m, uint32_t seq)
 	struct reader rd;
 	void *raw = NULL;
 	size_t rawlen = 0, len;
+	unsigned want;
 	int r, have_meta = 0, rc = -1;
 
 	memset(&sm, 0, sizeof(sm));
@@ -461,22 +462,21 @@ look_at(struct slice *sl, const struct store_msg *m, uint32_t seq)
 		}
 		r = imap_search_match(st->prog, &sm);
 	}
-	if (r == IMAP_SM_MAYBE && (st->needs & IMAP_SN_TEXT)) {
-		if (imap_search_text(&meta, IMAP_SN_TEXT, read_range, &rd,
-		    &st->text, &st->body) == -1)
+	if (r == IMAP_SM_MAYBE && (st->needs & (IMAP_SN_TEXT | IMAP_SN_BODY))) {
+		/*
+		 * Headers and bodies in one pass: the store keeps the last
+		 * segment it decompressed, and a second pass would
+		 * decompress the header and the body segments again.
+		 */
+		want = st->needs & (IMAP_SN_TEXT | IMAP_SN_BODY);
+		if (imap_search_text(&meta, want, read_range, &rd, &st->text,
+		    &st->body) == -1)
 			goto out;
 		sm.text = st->text.p;
 		sm.text_len = st->text.len;
-		sm.have |= IMAP_SN_TEXT;
-		r = imap_search_match(st->prog, &sm);
-	}
-	if (r == IMAP_SM_MAYBE && (st->needs & IMAP_SN_BODY)) {
-		if (imap_search_text(&meta, IMAP_SN_BODY, read_range, &rd,
-		    &st->text, &st->body) == -1)
-			goto out;
 		sm.body = st->body.p;
 		sm.body_len = st->body.len;
-		sm.have |= IMAP_SN_BODY;
+		sm.have |= want;
 		r = imap_search_match(st->prog, &sm);
 	}
 	if (r != IMAP_SM_YES) {

@@ -4,7 +4,7 @@
 #include "imapd/fold.h"
 
 static uint32_t	fold_cp(uint32_t);
-static void	put_utf8(uint32_t, struct imap_buf *);
+static size_t	put_utf8(uint32_t, char *);
 
 /*
  * Simple case folding for the scripts mail mostly comes in.  Bytes that
@@ -82,47 +82,56 @@ imap_fold_next(const char **pp, const char *end)
 	return fold_cp(c);
 }
 
-static void
-put_utf8(uint32_t c, struct imap_buf *out)
+/* Writes c as UTF-8 to b (room for 4 bytes); returns the length. */
+static size_t
+put_utf8(uint32_t c, char *b)
 {
-	char b[4];
-
 	if (c < 0x80) {
 		b[0] = (char)c;
-		imap_buf_add(out, b, 1);
-	} else if (c < 0x800) {
+		return 1;
+	}
+	if (c < 0x800) {
 		b[0] = (char)(0xc0 | (c >> 6));
 		b[1] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 2);
-	} else if (c < 0x10000) {
+		return 2;
+	}
+	if (c < 0x10000) {
 		b[0] = (char)(0xe0 | (c >> 12));
 		b[1] = (char)(0x80 | ((c >> 6) & 0x3f));
 		b[2] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 3);
-	} else {
-		b[0] = (char)(0xf0 | (c >> 18));
-		b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
-		b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
-		b[3] = (char)(0x80 | (c & 0x3f));
-		imap_buf_add(out, b, 4);
+		return 3;
 	}
+	b[0] = (char)(0xf0 | (c >> 18));
+	b[1] = (char)(0x80 | ((c >> 12) & 0x3f));
+	b[2] = (char)(0x80 | ((c >> 6) & 0x3f));
+	b[3] = (char)(0x80 | (c & 0x3f));
+	return 4;
 }
 
 void
 imap_fold(const char *s, size_t len, struct imap_buf *out)
 {
-	const char *p = s, *end = s + len, *run;
+	const char *p = s, *end = s + len;
+	char chunk[2048];
+	size_t n = 0;
+	unsigned char c;
 
 	while (p < end) {
-		/* runs of ASCII without capitals go in one piece */
-		for (run = p; p < end && (unsigned char)*p < 0x80 &&
-		    !(*p >= 'A' && *p <= 'Z'); p++)
-			;
-		if (p > run)
-			imap_buf_add(out, run, (size_t)(p - run));
-		if (p < end)
-			put_utf8(imap_fold_next(&p, end), out);
+		if (n + 4 > sizeof(chunk)) {
+			imap_buf_add(out, chunk, n);
+			n = 0;
+		}
+		c = (unsigned char)*p;
+		if (c < 0x80) {
+			/* ASCII, the common case, without a call */
+			chunk[n++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+			p++;
+			continue;
+		}
+		n += put_utf8(imap_fold_next(&p, end), chunk + n);
 	}
+	if (n > 0)
+		imap_buf_add(out, chunk, n);
 }
 
 int

@@ -63,6 +63,7 @@ static int	has_keyword(const char *, const char *, size_t);
 static int	match_header(const struct snode *, const char *, size_t);
 static int	contains(const char *, size_t, const char *, size_t);
 static size_t	field_end(const char *, size_t, size_t);
+static void	fold_value(const char *, size_t, struct imap_buf *);
 static void	fold_field(const char *, size_t, size_t, struct imap_buf *);
 static int	read_range(imap_search_read_fn *, void *, uint64_t, uint64_t,
 	    struct scratch *);
@@ -455,8 +456,6 @@ match_header(const struct snode *n, const char *h, size_t len)
 {
 	struct imap_buf b;
 	size_t off, end, vs;
-	char *dec;
-	size_t declen;
 	int found = 0;
 
 	if (h == NULL)
@@ -474,10 +473,8 @@ match_header(const struct snode *n, const char *h, size_t len)
 			break;
 		}
 		vs = off + n->namelen + 1;
-		imap_header_decode(h + vs, end - vs, &dec, &declen);
 		imap_buf_reset(&b);
-		imap_fold(dec, declen, &b);
-		free(dec);
+		fold_value(h + vs, end - vs, &b);
 		found = contains(b.p, b.len, n->needle, n->needlelen);
 	}
 	imap_buf_free(&b);
@@ -646,17 +643,39 @@ read_range(imap_search_read_fn *read, void *ctx, uint64_t off, uint64_t end,
 	return 1;
 }
 
+/*
+ * A header value unfolded (line ends dropped), its RFC 2047 words
+ * decoded, folded.  Most values have no encoded word: those skip the
+ * decoder's copy.
+ */
+static void
+fold_value(const char *v, size_t len, struct imap_buf *out)
+{
+	const char *p, *e, *end = v + len;
+	char *dec;
+	size_t declen;
+
+	if (len >= 2 && memmem(v, len, "=?", 2) != NULL) {
+		imap_header_decode(v, len, &dec, &declen);
+		imap_fold(dec, declen, out);
+		free(dec);
+		return;
+	}
+	for (p = v; p < end; p = e) {
+		for (e = p; e < end && *e != '\r' && *e != '\n'; e++)
+			;
+		imap_fold(p, (size_t)(e - p), out);
+		while (e < end && (*e == '\r' || *e == '\n'))
+			e++;
+	}
+}
+
 /* name: value, the value's RFC 2047 words decoded, folded, one line. */
 static void
 fold_field(const char *f, size_t len, size_t colon, struct imap_buf *out)
 {
-	char *dec;
-	size_t declen;
-
 	imap_fold(f, colon + 1, out);
-	imap_header_decode(f + colon + 1, len - colon - 1, &dec, &declen);
-	imap_fold(dec, declen, out);
-	free(dec);
+	fold_value(f + colon + 1, len - colon - 1, out);
 	imap_buf_add(out, "\n", 1);
 }
 

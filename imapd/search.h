@@ -49,7 +49,7 @@
  * stall the other sessions of the process.
  */
 #define IMAP_SEARCH_SLICE	500
-#define IMAP_SEARCH_SLICE_USEC	20000
+#define IMAP_SEARCH_SLICE_USEC	10000
 
 /* The state of the mailbox a program is compiled against. */
 struct imap_search_env {
