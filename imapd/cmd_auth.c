@@ -125,8 +125,7 @@ imap_cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 	size_t i;
 
 	memset(&id, 0, sizeof(id));
-	if (imap_p_sp(&cmd->p) == -1 || imap_p_id(&cmd->p, &id) == -1 ||
-	    imap_p_end(&cmd->p) == -1) {
+	if (imap_p_id(&cmd->p, &id) == -1) {
 		imap_bad(s, "Error in IMAP command ID: %s", cmd->p.err != NULL ?
 		    cmd->p.err : "Invalid parameters");
 		return;
