@@ -288,6 +288,51 @@ def test(site, args):
           "UID THREAD", u)
     t, u = r.cmd("h5 THREAD NOSUCH UTF-8 ALL")
     check(t.startswith(b"h5 BAD"), "an unknown algorithm is BAD", t)
+    # flags set with STORE, then the keys on the msgs row
+    ok(r.cmd("f1 STORE 2,4 +FLAGS.SILENT (\\Flagged $Work)"), "STORE")
+    ok(r.cmd("f2 STORE 1 +FLAGS.SILENT (\\Seen)"), "STORE Seen")
+    for cmd, want in (
+            ("FLAGGED", "2 4"),
+            ("KEYWORD $work", "2 4"),
+            ("UNFLAGGED UNKEYWORD $Work SUBJECT lunch", "1 3"),
+            ("SEEN", "1"),
+            ("RECENT", "1 2 3 4 5 6 7 8"),
+            ("NEW", "2 3 4 5 6 7 8"),
+            ("OLD", ""),
+            ("NOT KEYWORD nosuch SMALLER 1", "")):
+        u = ok(r.cmd("f3 SEARCH " + cmd), "SEARCH " + cmd)
+        check(one(u, b"* SEARCH", cmd) == ("* SEARCH " + want).strip(),
+              "SEARCH %s is %s" % (cmd, want or "nothing"), u)
+    u = ok(r.cmd("f4 FETCH 2 (MODSEQ)"), "FETCH MODSEQ")
+    ms = int(one(u, b"* 2 FETCH", "MODSEQ").split("MODSEQ (")[1]
+             .split(")")[0])
+    u = ok(r.cmd("f5 SEARCH MODSEQ %d" % ms), "SEARCH MODSEQ n")
+    line = one(u, b"* SEARCH", "MODSEQ n")
+    check(line.startswith("* SEARCH 1 2 4 (MODSEQ ") and
+          int(line.split("(MODSEQ ")[1].rstrip(")")) > ms,
+          "MODSEQ n finds the messages changed since and names the "
+          "highest modseq (message 1's, stored last)", u)
+
+    # a message expunged by another session: not matched, sequence
+    # numbers kept, EXPUNGE held back after SEARCH, sent after UID SEARCH
+    o = site.raw()
+    ok(o.cmd("o1 LOGIN %s pw" % user), "LOGIN other")
+    ok(o.cmd("o2 SELECT INBOX"), "SELECT other")
+    ok(o.cmd("o3 STORE 8 +FLAGS.SILENT (\\Deleted)"), "STORE Deleted")
+    ok(o.cmd("o4 EXPUNGE"), "EXPUNGE other")
+    o.cmd("o5 LOGOUT")
+    o.close()
+    u = ok(r.cmd("g1 SEARCH ALL"), "SEARCH after an expunge elsewhere")
+    check(one(u, b"* SEARCH", "gone") == "* SEARCH 1 2 3 4 5 6 7",
+          "the expunged message is not matched, numbers unchanged", u)
+    check(not [x for x in u if x.endswith(b" EXPUNGE")],
+          "SEARCH does not announce the expunge", u)
+    u = ok(r.cmd("g2 UID SEARCH SUBJECT html"), "UID SEARCH after it")
+    check(one(u, b"* SEARCH", "gone uid") == "* SEARCH",
+          "UID SEARCH does not find it either", u)
+    check(u and u[-1] == b"* 8 EXPUNGE",
+          "UID SEARCH is followed by the EXPUNGE", u)
+
     for cap in (b"ESEARCH", b"SEARCHRES", b"SORT", b"THREAD=REFERENCES",
                 b"THREAD=ORDEREDSUBJECT"):
         check(any(cap in x.split() for x in caps),
