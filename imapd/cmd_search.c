@@ -133,8 +133,9 @@ imap_cmd_search(struct imap_session *sess, struct imap_cmd *cmd)
 	struct imap_search s;
 
 	if (imap_p_search(&cmd->p, &s) == -1) {
-		/* RFC 5182: a failed SEARCH empties the saved result */
-		if (sess->view != NULL)
+		/* RFC 5182: a failed SEARCH ... RETURN (SAVE) empties the
+		 * saved result (when SAVE was read before the error) */
+		if (s.ret & IMAP_SR_SAVE)
 			save_result(sess->view, NULL, 0);
 		imap_bad(sess, "%s", cmd->p.err);
 		return;
@@ -185,7 +186,7 @@ search_start(struct imap_session *sess, struct imap_cmd *cmd,
 	size_t i;
 
 	if (!charset_ok(&s->charset)) {
-		if (kind == K_SEARCH)
+		if (kind == K_SEARCH && (s->ret & IMAP_SR_SAVE))
 			save_result(v, NULL, 0);
 		imap_no(sess, "BADCHARSET (UTF-8 US-ASCII)",
 		    "Unsupported charset");

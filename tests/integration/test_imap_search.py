@@ -227,7 +227,13 @@ def test(site, args):
     check(t.startswith(b"r5 NO"), "the failing SEARCH is NO", t)
     u = ok(r.cmd("r6 SEARCH $"), "SEARCH $ after a failure")
     check(one(u, b"* SEARCH", "empty $") == "* SEARCH",
-          "a failed SEARCH empties $", u)
+          "a failed SEARCH RETURN (SAVE) empties $", u)
+    ok(r.cmd("r7 SEARCH RETURN (SAVE) SUBJECT report"), "SAVE again")
+    t, u = r.cmd("r8 SEARCH CHARSET BOGUS ALL")
+    check(t.startswith(b"r8 NO [BADCHARSET"), "a failing SEARCH", t)
+    u = ok(r.cmd("r9 SEARCH $"), "SEARCH $ after a failure without SAVE")
+    check(one(u, b"* SEARCH", "kept $") == "* SEARCH 4",
+          "a failed SEARCH without SAVE keeps $", u)
 
     # CONDSTORE: MODSEQ enables it and answers the highest modseq
     u = ok(r.cmd("m1 SEARCH MODSEQ 1 SUBJECT report"), "MODSEQ")

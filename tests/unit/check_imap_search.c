@@ -282,6 +282,43 @@ START_TEST(test_text_decoding)
 }
 END_TEST
 
+static const char fwd_msg[] =
+	"From: a@example.test\n"
+	"Subject: fwd\n"
+	"Content-Type: multipart/mixed; boundary=o\n"
+	"\n"
+	"--o\n"
+	"Content-Type: text/plain\n"
+	"\n"
+	"see below\n"
+	"--o\n"
+	"Content-Type: message/rfc822\n"
+	"\n"
+	"From: inner@example.test\n"
+	"Subject: =?UTF-8?Q?caf=C3=A9?=\n"
+	"Content-Type: text/plain; charset=koi8-r\n"
+	"Content-Transfer-Encoding: 8bit\n"
+	"\n"
+	"\xf0\xd2\xc9\xd7\xc5\xd4\n"
+	"--o--\n";
+
+START_TEST(test_attached_message)
+{
+	struct mem mr;
+
+	/* an attached message: its header is TEXT (not BODY), its text
+	 * body is BODY, converted from its charset (KOI8-R "Привет") */
+	ck_assert(match_msg("TEXT inner@example", fwd_msg, &mr));
+	ck_assert(match_msg("TEXT \"café\"", fwd_msg, &mr));
+	ck_assert(!match_msg("BODY inner@example", fwd_msg, &mr));
+	ck_assert(match_msg("BODY \"привет\"", fwd_msg, &mr));
+	ck_assert(match_msg("BODY \"see below\"", fwd_msg, &mr));
+	/* HEADER looks at the message's own header only */
+	ck_assert(!match_msg("FROM inner", fwd_msg, &mr));
+	ck_assert(match_msg("FROM a@example", fwd_msg, &mr));
+}
+END_TEST
+
 START_TEST(test_decoders)
 {
 	struct imap_buf b;
@@ -322,6 +359,7 @@ search_suite(void)
 	tcase_add_test(tc, test_saved_result);
 	tcase_add_test(tc, test_stages);
 	tcase_add_test(tc, test_text_decoding);
+	tcase_add_test(tc, test_attached_message);
 	tcase_add_test(tc, test_decoders);
 	suite_add_tcase(s, tc);
 	return s;
