@@ -442,8 +442,8 @@ look_at(struct slice *sl, const struct store_msg *m, uint32_t seq)
 		if (load_meta(sl, m, &raw, &rawlen, &meta) == -1)
 			goto out;
 		have_meta = 1;
-		/* the sent date of RFC 5256 2.2, as SORT uses it */
-		sm.sent_date = meta.date != 0 ? meta.date : m->internal_date;
+		sm.sent_date = imap_search_sent_local(&meta,
+		    m->internal_date);
 		sm.have |= IMAP_SN_DATE;
 		if (st->needs & IMAP_SN_HEADER) {
 			/* the header block only: part 0's header */

@@ -620,6 +620,49 @@ imap_search_fold_charset(const char *charset, const char *s, size_t len,
 	free(conv);
 }
 
+/* The sent date ------------------------------------------------------------- */
+
+/*
+ * RFC 3501 compares SENT* dates "disregarding time and timezone": the
+ * day is the one written in the Date: header, in its own zone (as
+ * Dovecot does), so the zone matters and the record's UTC date is not
+ * enough.  The header's value is the ENVELOPE's first field.
+ */
+int64_t
+imap_search_sent_local(const struct imap_meta *m, int64_t internal_date)
+{
+	const char *p = m->envelope, *end = m->envelope + m->envelope_len;
+	char buf[256];
+	size_t n = 0, len = 0;
+	int64_t utc;
+	int tz;
+
+	if (p == NULL || p >= end || *p++ != '(' || p >= end)
+		goto fallback;
+	if (*p == '"') {
+		for (p++; p < end && *p != '"' && n < sizeof(buf); p++) {
+			if (*p == '\\' && p + 1 < end)
+				p++;
+			buf[n++] = *p;
+		}
+	} else if (*p == '{') {
+		for (p++; p < end && *p >= '0' && *p <= '9' && len < 100000;
+		    p++)
+			len = len * 10 + (size_t)(*p - '0');
+		if (end - p < 3 || memcmp(p, "}\r\n", 3) != 0)
+			goto fallback;
+		p += 3;
+		for (; p < end && n < len && n < sizeof(buf); p++)
+			buf[n++] = *p;
+	} else
+		goto fallback;
+	if (imap_date_parse(buf, n, &utc, &tz) == 1)
+		return utc + (int64_t)tz * 60;
+fallback:
+	/* RFC 5256's sent date: the internal date without a Date: */
+	return m->date != 0 ? m->date : internal_date;
+}
+
 /* The text of a message -------------------------------------------------- */
 
 static int

@@ -85,7 +85,7 @@ struct imap_search_msg {
 	int64_t		 internal_date;
 	uint64_t	 modseq;
 	unsigned	 have;
-	int64_t		 sent_date;	/* IMAP_SN_DATE: UTC (RFC 5256 2.2) */
+	int64_t		 sent_date;	/* IMAP_SN_DATE: imap_search_sent_local() */
 	const char	*header;	/* IMAP_SN_HEADER: raw header block */
 	size_t		 header_len;
 	const char	*text;		/* IMAP_SN_TEXT: folded headers */
@@ -101,6 +101,15 @@ struct imap_search_msg {
 /* IMAP_SM_YES, IMAP_SM_NO, or IMAP_SM_MAYBE when a stage is missing. */
 int	imap_search_match(const struct imap_search_prog *,
 	    const struct imap_search_msg *);
+
+/*
+ * The sent date for SENT*: the Date: header's time in its own zone
+ * (UTC seconds plus the zone's offset, so that its UTC day is the day
+ * written in the header), from the record's ENVELOPE; without a
+ * parsable Date:, the internal date (as RFC 5256's sent date).
+ */
+int64_t	imap_search_sent_local(const struct imap_meta *,
+	    int64_t internal_date);
 
 /*
  * Reads len bytes of the message from offset off into buf (*len_r: how

@@ -97,7 +97,7 @@ match_msg(const char *keys, const char *msg, struct mem *mr)
 	r = imap_search_match(p, &sm);
 	if (r == IMAP_SM_MAYBE) {
 		imap_meta_part(&meta, 0, &p0);
-		sm.sent_date = meta.date;
+		sm.sent_date = imap_search_sent_local(&meta, 0);
 		sm.header = msg + p0.hdr_off;
 		sm.header_len = p0.body_off - p0.hdr_off;
 		sm.have = IMAP_SN_DATE | IMAP_SN_HEADER;
@@ -279,6 +279,13 @@ START_TEST(test_text_decoding)
 	/* SENT* use the Date: header */
 	ck_assert(match_msg("SENTON 1-Dec-2026", mime_msg, &mr));
 	ck_assert(!match_msg("SENTBEFORE 1-Dec-2026", mime_msg, &mr));
+	/* ... its day in its own zone: 30 Nov 23:30 UTC is 1 Dec here */
+	ck_assert(match_msg("SENTON 1-Dec-2026",
+	    "Date: Tue, 01 Dec 2026 01:30:00 +0200\r\n\r\nx\r\n", &mr));
+	ck_assert(match_msg("SENTSINCE 1-Dec-2026 SENTBEFORE 2-Dec-2026",
+	    "Date: Tue, 01 Dec 2026 22:30:00 -0500\r\n\r\nx\r\n", &mr));
+	ck_assert(!match_msg("SENTON 30-Nov-2026",
+	    "Date: Tue, 01 Dec 2026 01:30:00 +0200\r\n\r\nx\r\n", &mr));
 }
 END_TEST
 
