@@ -442,8 +442,9 @@ look_at(struct slice *sl, const struct store_msg *m, uint32_t seq)
 		if (load_meta(sl, m, &raw, &rawlen, &meta) == -1)
 			goto out;
 		have_meta = 1;
-		sm.sent_date = imap_search_sent_local(&meta,
-		    m->internal_date);
+		if (st->needs & IMAP_SN_DATE)
+			sm.sent_date = imap_search_sent_local(&meta,
+			    m->internal_date);
 		sm.have |= IMAP_SN_DATE;
 		if (st->needs & IMAP_SN_HEADER) {
 			/* the header block only: part 0's header */
