@@ -8,11 +8,13 @@ by hand with zlib, STARTTLS discarding pipelined plaintext, shutdown.
 usage: test_imap_core.py BUILD_DIR
 """
 import base64
+import imaplib
 import os
 import poplib
 import re
 import signal
 import sys
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import Failure, Raw, check, run, tls_context  # noqa: E402
@@ -335,6 +337,46 @@ def test_flag_updates(site):
     b.cmd("g5 LOGOUT")
 
 
+def test_qresync(site):
+    """SELECT with QRESYNC after changes: VANISHED (EARLIER) for the uids
+    gone since the client's modseq, FETCH for the flags changed."""
+    a = site.raw()
+    a.cmd("q0 LOGIN %s %s" % (ERIN, ERIN_PASS))
+    a.cmd("q1 ENABLE QRESYNC")
+    _, unt = a.cmd("q2 SELECT INBOX (CONDSTORE)")
+    uv = int(re.search(rb"UIDVALIDITY (\d+)", b" ".join(unt)).group(1))
+    ms = int(re.search(rb"HIGHESTMODSEQ (\d+)", b" ".join(unt)).group(1))
+    _, unt = a.cmd("q3 UID FETCH 1:* (FLAGS)")
+    uids = [int(re.search(rb"UID (\d+)", x).group(1)) for x in unt]
+    check(len(uids) >= 5, "erin has messages", unt)
+    a.cmd("q4 UID STORE %d,%d +FLAGS.SILENT (\\Deleted)" % (uids[1],
+                                                               uids[2]))
+    a.cmd("q5 UID EXPUNGE %d,%d" % (uids[1], uids[2]))
+    a.cmd("q6 UID STORE %d +FLAGS.SILENT (\\Answered)" % uids[3])
+    a.cmd("q7 UNSELECT")
+    tagged, unt = a.cmd("q8 SELECT INBOX (QRESYNC (%d %d))" % (uv, ms))
+    check(tagged.startswith(b"q8 OK"), "SELECT with QRESYNC", tagged)
+    van = [x for x in unt if x.startswith(b"* VANISHED (EARLIER) ")]
+    check(van == [b"* VANISHED (EARLIER) %d:%d" % (uids[1], uids[2])],
+          "VANISHED (EARLIER) names the two expunged uids", unt)
+    f = [x for x in unt if b" FETCH " in x]
+    check(len(f) == 1 and b"UID %d " % uids[3] in f[0] and
+          b"\\Answered" in f[0] and b"MODSEQ (" in f[0],
+          "one FETCH (UID FLAGS MODSEQ) for the changed message", unt)
+    # A stale UIDVALIDITY: nothing but the usual responses.
+    tagged, unt = a.cmd("q9 SELECT INBOX (QRESYNC (%d %d))" % (uv + 1, ms))
+    check(not [x for x in unt if b"VANISHED" in x or b"FETCH" in x],
+          "QRESYNC with another UIDVALIDITY sends no changes", unt)
+    # QRESYNC without ENABLE is BAD.
+    b = site.raw()
+    b.cmd("r0 LOGIN %s %s" % (ERIN, ERIN_PASS))
+    tagged, _ = b.cmd("r1 SELECT INBOX (QRESYNC (%d %d))" % (uv, ms))
+    check(tagged.startswith(b"r1 BAD"), "QRESYNC without ENABLE is BAD",
+          tagged)
+    a.cmd("q10 LOGOUT")
+    b.close()
+
+
 def test_big_fetch(site):
     """A FETCH larger than the output bound goes out whole through
     imap_yield(): plain, over TLS, and compressed."""
@@ -405,6 +447,16 @@ def test_idle(site, pop3_port):
     check(got[-1] == b"* %d EXISTS" % (count + 1), "EXISTS counts it",
           got)
     count += 1
+    # Another session of this process sets a flag: FETCH while idling.
+    o = site.raw()
+    o.cmd("o0 LOGIN %s %s" % (BOB, BOB_PASS))
+    o.cmd("o1 SELECT INBOX")
+    o.cmd("o2 STORE 1 +FLAGS.SILENT (\\Flagged)")
+    got = idle_until(a, lambda x: b" FETCH " in x,
+                     "FETCH after another session's STORE")
+    check(re.match(rb"\* 1 FETCH \(FLAGS \(.*\\Flagged.*\)\)$", got[-1]),
+          "the flag change of message 1", got)
+    o.cmd("o3 LOGOUT")
     # POP3 deletes the first message: EXPUNGE while idling.
     p = poplib.POP3("127.0.0.1", pop3_port, timeout=10)
     p.user(BOB)
@@ -461,7 +513,64 @@ def test_idle(site, pop3_port):
     check(site.imapd.wait(15) == 0, "imapd stops cleanly", None)
 
 
+class DeflateIMAP4(imaplib.IMAP4):
+    """imaplib with COMPRESS=DEFLATE done by hand (zlib, raw deflate)."""
+
+    z_out = None
+
+    def compress(self):
+        imaplib.Commands.setdefault("COMPRESS", ("AUTH", "SELECTED"))
+        typ, data = self._simple_command("COMPRESS", "DEFLATE")
+        check(typ == "OK", "imaplib: COMPRESS DEFLATE", data)
+        self.z_out = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION,
+                                      zlib.DEFLATED, -15)
+        self.z_in = zlib.decompressobj(-15)
+        self.z_buf = b""
+
+    def send(self, data):
+        if self.z_out is not None:
+            data = self.z_out.compress(data) + self.z_out.flush(
+                zlib.Z_SYNC_FLUSH)
+        self.sock.sendall(data)
+
+    def _fill(self):
+        d = self.sock.recv(65536)
+        if not d:
+            raise imaplib.IMAP4.abort("closed")
+        self.z_buf += self.z_in.decompress(d)
+
+    def read(self, size):
+        if self.z_out is None:
+            return super().read(size)
+        while len(self.z_buf) < size:
+            self._fill()
+        out, self.z_buf = self.z_buf[:size], self.z_buf[size:]
+        return out
+
+    def readline(self):
+        if self.z_out is None:
+            return super().readline()
+        while b"\n" not in self.z_buf:
+            self._fill()
+        i = self.z_buf.index(b"\n") + 1
+        out, self.z_buf = self.z_buf[:i], self.z_buf[i:]
+        return out
+
+
 def test_compress(site):
+    m = DeflateIMAP4("127.0.0.1", site.imap_port, timeout=15)
+    m.login(ERIN, ERIN_PASS)
+    m.compress()
+    typ, data = m.select("INBOX")
+    check(typ == "OK" and int(data[0]) >= 100, "imaplib SELECT over "
+          "COMPRESS", data)
+    typ, data = m.fetch("1:30", "(BODY.PEEK[])")
+    bodies = [x[1] for x in data if isinstance(x, tuple)]
+    check(typ == "OK" and len(bodies) == 30 and
+          bodies[7].endswith((b"%06d " % 7) * 4000 + b"\r\n"),
+          "imaplib FETCH of 30 messages (840 KB) over COMPRESS",
+          (typ, len(bodies)))
+    m.logout()
     r = site.raw()
     r.cmd("z0 LOGIN %s %s" % (USER, PASS))
     r.send("z1 COMPRESS DEFLATE\r\n")
@@ -537,6 +646,7 @@ def test(site, args):
     test_flag_updates(site)
     test_big_fetch(site)
     test_compress(site)
+    test_qresync(site)
     test_starttls_injection(site)
     test_idle(site, pop3)
 
