@@ -6,7 +6,8 @@
 
 Starts vellum-imapd (W worker processes) and vellum-smtpd on free
 loopback ports with a temporary store of U users, each with M messages
-in INBOX.  Then opens N connections (asyncio), each LOGIN, SELECT INBOX,
+in INBOX.  Then opens N connections (asyncio, from 127.0.0.1-16 so that
+the per-address limit does not stop them), each LOGIN, SELECT INBOX,
 IDLE, spread evenly over the users, and prints:
 
 1. Memory: the resident (RSS) and proportional (PSS) size of every
@@ -54,8 +55,10 @@ class Idler:
         self.r = self.w = None
         self.waiter = None
 
-    async def start(self, port, user, pw):
-        self.r, self.w = await asyncio.open_connection("127.0.0.1", port)
+    async def start(self, port, user, pw, src):
+        # From 127.0.0.x: the per-address limit is half the connections.
+        self.r, self.w = await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(src, 0))
         await self.r.readline()
         self.w.write(b"a LOGIN %s %s\r\nb SELECT INBOX\r\nc IDLE\r\n" % (
             user.encode(), pw.encode()))
@@ -111,7 +114,7 @@ async def run(a, imap_port, smtp_port, users, proc):
     for i in range(a.connections):
         u, p = users[i % len(users)]
         x = Idler()
-        await x.start(imap_port, u, p)
+        await x.start(imap_port, u, p, "127.0.0.%d" % (1 + i % 16))
         idlers.append(x)
     setup = time.monotonic() - t0
     tasks = [asyncio.ensure_future(x.reader()) for x in idlers]
@@ -173,7 +176,7 @@ def main():
                      "workers": str(a.workers)},
             "smtp": {"listen": "127.0.0.1:%d" % smtp_port},
             "limits": {"connections_per_ip": str(a.connections + 100),
-                       "connections": str(2 * a.connections + 400)}})
+                       "connections": str(a.connections + 400)}})
         users = [("u%d@bench.test" % i, "pw%d" % i)
                  for i in range(a.users)]
         msgs = [b"Subject: m%d\r\nFrom: a@bench.test\r\n\r\nbody %d\r\n"
