@@ -118,6 +118,9 @@ void	imap_session_notify(struct imap_server *, uint32_t mailbox_id);
 void	imap_tagged_raw(struct imap_session *, const char *tag,
 	    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* view.c: the idlers with mailbox_id (0: all) selected sync now. */
+void	imap_view_notify(struct imap_server *, uint32_t mailbox_id);
+
 /* cmd_auth.c */
 /* An AUTHENTICATE response line (mode SASL). */
 void	imap_auth_sasl_line(struct imap_session *, const char *, size_t);

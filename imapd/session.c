@@ -899,29 +899,11 @@ imap_session_idle_stop(struct imap_session *s)
 		imap_core(s)->mode = IMAP_MODE_CMD;
 }
 
-/*
- * A mailbox changed (0: anything may have): every idling session with it
- * selected tells its client now.  Sessions that are not idling see the
- * change at the end of their next command.
- */
+/* A mailbox changed (0: anything may have): idlers are told (view.c). */
 void
 imap_session_notify(struct imap_server *srv, uint32_t mailbox_id)
 {
-	struct imap_session *s, *next;
-
-	for (s = srv->idlers; s != NULL; s = next) {
-		next = s->idle_next;
-		if (s->closing || s->view == NULL)
-			continue;
-		if (mailbox_id != 0 && s->view->mailbox_id != mailbox_id)
-			continue;
-		if (imap_view_sync(s, 1) == -1) {
-			imap_untagged(s, "BYE Selected mailbox was deleted, "
-			    "have to disconnect.");
-			imap_session_idle_stop(s);
-			imap_session_close(s);
-		}
-	}
+	imap_view_notify(srv, mailbox_id);
 }
 
 /* TLS and compression ----------------------------------------------------- */

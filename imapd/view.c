@@ -585,7 +585,7 @@ view_recent_txn(struct store_txn *txn, void *ctx)
  * selection; RFC 3501 2.3.2: one session gets it).  The view keeps one
  * range: a claim that does not follow the last one replaces it.
  */
-static void
+static int
 view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 {
 	struct imap_view *v = s->view;
@@ -594,23 +594,24 @@ view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 	/* Another session took them already (the common case for all but
 	 * one of the sessions woken by new mail): no write. */
 	if (mb != NULL && mb->recent_uid >= mb->uidnext)
-		return;
+		return 0;
 	memset(&r, 0, sizeof(r));
 	r.mailbox_id = v->mailbox_id;
 	/* \Recent needs no durability: a crash at worst shows it again. */
 	if (store_write_nosync(s->srv->store, view_recent_txn, &r) == -1) {
 		log_warnx("imap #%lu: \\Recent of mailbox %" PRIu32 ": %s",
 		    s->id, v->mailbox_id, err_msg());
-		return;
+		return 0;
 	}
 	if (!r.found || r.first >= r.next)
-		return;
+		return 1;
 	if (r.first == v->recent_hi && v->recent_hi > v->recent_lo)
 		v->recent_hi = r.next;
 	else {
 		v->recent_lo = r.first;
 		v->recent_hi = r.next;
 	}
+	return 1;
 }
 
 static void
@@ -672,53 +673,78 @@ view_announce_expunges(struct imap_session *s, const uint32_t *dead,
 	v->count = out;
 }
 
-int
-imap_view_sync(struct imap_session *s, int expunges)
+/*
+ * Reads what changed since the view's state (r is set up here).  -1:
+ * a store error, or ERR_NOTFOUND when the mailbox is gone.
+ */
+static int
+view_sync_read(struct imap_session *s, struct view_read *r)
 {
 	struct imap_view *v = s->view;
-	struct view_read r;
+
+	memset(r, 0, sizeof(*r));
+	imap_buf_init(&r->keywords);
+	r->s = s;
+	r->mailbox_id = v->mailbox_id;
+	r->since = v->modseq;
+	r->known_next = v->uidnext;
+	if (store_read(s->srv->store, view_read_txn, r) == -1)
+		return -1;
+	if (!r->found || r->mb.uidvalidity != v->uidvalidity)
+		return err_set(ERR_NOTFOUND, "the mailbox was deleted");
+	if (!r->full) {
+		qsort(r->exp, r->nexp, sizeof(*r->exp), view_cmp_u32);
+		qsort(r->uids, r->nuids, sizeof(*r->uids), view_cmp_u32);
+	}
+	return 0;
+}
+
+/* Recent messages in the view. */
+static size_t
+view_count_recent(const struct imap_view *v)
+{
+	size_t a, b;
+
+	if (v->recent_hi <= v->recent_lo)
+		return 0;
+	view_uid_range(v, v->recent_lo, v->recent_hi - 1, &a, &b);
+	return b - a;
+}
+
+/*
+ * Tells the client what r says changed and brings the view up to date.
+ * A read that compared every uid (r->full) is consumed; any other may be
+ * applied to every view that had the same state (imap_view_notify()).
+ */
+static void
+view_sync_apply(struct imap_session *s, struct view_read *r, int expunges)
+{
+	struct imap_view *v = s->view;
 	uint32_t *dead = NULL, *newgone;
 	size_t ndead = 0, capdead = 0, i, k, nnew, ngone;
-	int rev1 = !(s->enabled & IMAP_EN_REV2), rc;
+	int rev1 = !(s->enabled & IMAP_EN_REV2);
 
-	if (v == NULL)
-		return 0;
-	memset(&r, 0, sizeof(r));
-	imap_buf_init(&r.keywords);
-	r.s = s;
-	r.mailbox_id = v->mailbox_id;
-	r.since = v->modseq;
-	r.known_next = v->uidnext;
-	rc = store_read(s->srv->store, view_read_txn, &r);
-	if (rc == -1) {
-		view_read_free(&r);
-		return -1;
-	}
-	if (!r.found || r.mb.uidvalidity != v->uidvalidity) {
-		view_read_free(&r);
-		return err_set(ERR_NOTFOUND, "the mailbox was deleted");
-	}
-	if (r.full) {
+	if (r->full) {
 		/* Known uids that are no longer there. */
 		for (i = 0, k = 0; i < v->count; i++) {
-			while (k < r.nuids && r.uids[k] < v->uids[i])
+			while (k < r->nuids && r->uids[k] < v->uids[i])
 				k++;
-			if (k < r.nuids && r.uids[k] == v->uids[i])
+			if (k < r->nuids && r->uids[k] == v->uids[i])
 				continue;
 			view_u32_push(&dead, &ndead, &capdead, v->uids[i]);
 		}
-		/* Then r.uids keeps only the new ones. */
-		for (i = 0, nnew = 0; i < r.nuids; i++)
-			if (r.uids[i] >= v->uidnext)
-				r.uids[nnew++] = r.uids[i];
-		r.nuids = nnew;
+		/* Then r->uids keeps only the new ones. */
+		for (i = 0, nnew = 0; i < r->nuids; i++)
+			if (r->uids[i] >= v->uidnext)
+				r->uids[nnew++] = r->uids[i];
+		r->nuids = nnew;
+		r->full = 0;
 	} else {
-		qsort(r.exp, r.nexp, sizeof(*r.exp), view_cmp_u32);
-		for (i = 0; i < r.nexp; i++)
-			if (imap_view_seq(v, r.exp[i]) != 0 &&
-			    (ndead == 0 || dead[ndead - 1] != r.exp[i]))
+		for (i = 0; i < r->nexp; i++)
+			if (imap_view_seq(v, r->exp[i]) != 0 &&
+			    (ndead == 0 || dead[ndead - 1] != r->exp[i]))
 				view_u32_push(&dead, &ndead, &capdead,
-				    r.exp[i]);
+				    r->exp[i]);
 	}
 	/* Expunges: announced now, or kept as gone until allowed. */
 	if (ndead > 0) {
@@ -749,44 +775,103 @@ imap_view_sync(struct imap_session *s, int expunges)
 		v->ngone = 0;
 	}
 	/* Flags changed by others. */
-	for (i = 0; i < r.nchg; i++) {
-		uint32_t seq = imap_view_seq(v, r.chg[i].uid);
+	for (i = 0; i < r->nchg; i++) {
+		uint32_t seq = imap_view_seq(v, r->chg[i].uid);
 
-		if (seq == 0 || imap_view_is_gone(v, r.chg[i].uid) ||
-		    view_is_own(v, r.chg[i].modseq))
+		if (seq == 0 || imap_view_is_gone(v, r->chg[i].uid) ||
+		    view_is_own(v, r->chg[i].modseq))
 			continue;
-		view_send_fetch(s, seq, &r.chg[i]);
+		view_send_fetch(s, seq, &r->chg[i]);
 	}
 	/* New messages. */
-	if (r.nuids > 0) {
-		size_t nrec = 0;
-
-		qsort(r.uids, r.nuids, sizeof(*r.uids), view_cmp_u32);
-		if (v->count + r.nuids > v->cap) {
-			v->cap = v->count + r.nuids + 64;
+	if (r->nuids > 0) {
+		qsort(r->uids, r->nuids, sizeof(*r->uids), view_cmp_u32);
+		if (v->count + r->nuids > v->cap) {
+			v->cap = v->count + r->nuids + 64;
 			v->uids = xreallocarray(v->uids, v->cap,
 			    sizeof(*v->uids));
 		}
-		for (i = 0; i < r.nuids; i++)
-			if (v->count == 0 || r.uids[i] > v->uids[v->count - 1])
-				v->uids[v->count++] = r.uids[i];
-		if (!v->readonly)
-			view_claim_recent(s, &r.mb);
+		for (i = 0; i < r->nuids; i++)
+			if (v->count == 0 ||
+			    r->uids[i] > v->uids[v->count - 1])
+				v->uids[v->count++] = r->uids[i];
+		if (!v->readonly && view_claim_recent(s, &r->mb))
+			/* taken: the next view with this read needs no
+			 * write */
+			r->mb.recent_uid = r->mb.uidnext;
 		imap_untagged(s, "%zu EXISTS", v->count);
-		if (rev1) {
-			for (i = 0; i < v->count; i++)
-				nrec += imap_view_is_recent(v, v->uids[i]);
-			imap_untagged(s, "%zu RECENT", nrec);
-		}
+		if (rev1)
+			imap_untagged(s, "%zu RECENT", view_count_recent(v));
 	}
-	if (r.mb.uidnext > v->uidnext)
-		v->uidnext = r.mb.uidnext;
-	if (r.mb.highestmodseq > v->modseq)
-		v->modseq = r.mb.highestmodseq;
+	if (r->mb.uidnext > v->uidnext)
+		v->uidnext = r->mb.uidnext;
+	if (r->mb.highestmodseq > v->modseq)
+		v->modseq = r->mb.highestmodseq;
 	v->nown = 0;
 	free(dead);
+}
+
+int
+imap_view_sync(struct imap_session *s, int expunges)
+{
+	struct view_read r;
+
+	if (s->view == NULL)
+		return 0;
+	if (view_sync_read(s, &r) == -1) {
+		view_read_free(&r);
+		return -1;
+	}
+	view_sync_apply(s, &r, expunges);
 	view_read_free(&r);
 	return 0;
+}
+
+/*
+ * A mailbox changed (0: anything may have): every idling session with it
+ * selected is told now.  Idlers whose views stood at the same modseq and
+ * UIDNEXT share one read of the store (many clients idling on one
+ * mailbox cost one snapshot, not one each).
+ */
+void
+imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
+{
+	struct imap_session *s, *next;
+	struct view_read r;
+	int have = 0;
+	uint32_t r_box = 0, r_next = 0;
+	uint64_t r_since = 0;
+
+	for (s = srv->idlers; s != NULL; s = next) {
+		next = s->idle_next;
+		if (s->closing || s->view == NULL)
+			continue;
+		if (mailbox_id != 0 && s->view->mailbox_id != mailbox_id)
+			continue;
+		if (have && (r_box != s->view->mailbox_id ||
+		    r_since != s->view->modseq ||
+		    r_next != s->view->uidnext || r.full)) {
+			view_read_free(&r);
+			have = 0;
+		}
+		if (!have) {
+			r_box = s->view->mailbox_id;
+			r_since = s->view->modseq;
+			r_next = s->view->uidnext;
+			if (view_sync_read(s, &r) == -1) {
+				view_read_free(&r);
+				imap_untagged(s, "BYE Selected mailbox was "
+				    "deleted, have to disconnect.");
+				imap_session_idle_stop(s);
+				imap_session_close(s);
+				continue;
+			}
+			have = 1;
+		}
+		view_sync_apply(s, &r, 1);
+	}
+	if (have)
+		view_read_free(&r);
 }
 
 /* SELECT, EXAMINE ------------------------------------------------------------ */
@@ -953,7 +1038,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	struct imap_str arg;
 	struct view_read r;
 	struct imap_view *v;
-	size_t i, nrec = 0;
+	size_t nrec;
 	const char *kw;
 
 	memset(&sel, 0, sizeof(sel));
@@ -1029,8 +1114,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 		    kw[0] != '\0' ? " " : "", (int)r.keywords.len, kw);
 	imap_untagged(s, "%zu EXISTS", v->count);
 	if (rev1) {
-		for (i = 0; i < v->count; i++)
-			nrec += imap_view_is_recent(v, v->uids[i]);
+		nrec = view_count_recent(v);
 		imap_untagged(s, "%zu RECENT", nrec);
 		if (r.first_unseen != 0)
 			imap_untagged(s, "OK [UNSEEN %" PRIu32 "] First "

@@ -16,7 +16,8 @@ IDLE, spread evenly over the users, and prints:
 2. Notification latency: D messages sent by SMTP, one at a time, each to
    a user chosen in turn; for each, the time from the 250 reply to the
    end of DATA to the "* n EXISTS" of one idling session of that user
-   (every idler of the user is woken; one is timed): median, p99, max.
+   (every idler of the user is woken; one is timed, and only the timed
+   ones are read by the client): median, p99, max.
 """
 import argparse
 import asyncio
@@ -117,7 +118,12 @@ async def run(a, imap_port, smtp_port, users, proc):
         await x.start(imap_port, u, p, "127.0.0.%d" % (1 + i % 16))
         idlers.append(x)
     setup = time.monotonic() - t0
-    tasks = [asyncio.ensure_future(x.reader()) for x in idlers]
+    # Only the timed idler of each user is read: the others' EXISTS lines
+    # wait in their socket buffers, so the client's own work of reading
+    # thousands of them does not count in the figure.
+    tasks = [asyncio.ensure_future(x.reader()) for x in idlers[:len(users)]]
+    for x in idlers[len(users):]:
+        x.w.transport.pause_reading()
     await asyncio.sleep(1.0)
     after = mem_kb(proc.pid)
     n = a.connections
