@@ -129,7 +129,8 @@ void	imap_auth_free(struct imap_session *);
 /* The IDLE "DONE" line (mode IDLE). */
 void	imap_idle_line(struct imap_session *, const char *, size_t);
 
-/* imapd.c: [imap] settings */
-extern unsigned imapd_idle_timeout;
+/* session.c: seconds of autologout after login ([limits]
+ * imap_idle_timeout, set by imapd.c; IMAP_IDLE_TIMEOUT until then). */
+extern unsigned imap_session_idle_timeout;
 
 #endif

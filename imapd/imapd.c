@@ -37,9 +37,6 @@
 #define IMAPD_REFUSE	"* BYE [UNAVAILABLE] Too many connections, try " \
 	"again later.\r\n"
 
-/* The autologout timer after login and the IDLE limit ([imap]). */
-unsigned imapd_idle_timeout = IMAP_IDLE_TIMEOUT;
-
 /* The most worker processes ([imap] workers). */
 #define IMAPD_WORKERS_MAX	64
 /* After the grace period, workers that still run are killed. */
@@ -173,7 +170,7 @@ main(int argc, char **argv)
 	if (!plain && !implicit)
 		fatalx("no [imap] or [imaps] section in %s: nothing to serve",
 		    cfg.path[0] != '\0' ? cfg.path : "the default config");
-	imapd_idle_timeout = cfg.imap_idle_timeout;
+	imap_session_idle_timeout = cfg.imap_idle_timeout;
 
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());

@@ -51,6 +51,9 @@ struct imap_command {
 #define S_ANY	(S_N | S_A | S_S)
 #define S_LOG	(S_A | S_S)
 
+/* The autologout after login, IDLE included ([limits] imap_idle_timeout). */
+unsigned imap_session_idle_timeout = IMAP_IDLE_TIMEOUT;
+
 static const struct imap_command imap_commands[] = {
 	/* any state (cmd_auth.c) */
 	{ "CAPABILITY",	S_ANY,	imap_cmd_capability,	0 },
@@ -176,7 +179,7 @@ imap_session_logged_in(struct imap_session *s)
 	imap_core(s)->bad_cmds = 0;
 	conn_authenticated(s->conn);
 	/* RFC 3501 5.4: the autologout timer is at least 30 minutes. */
-	conn_set_idle_timeout(s->conn, imapd_idle_timeout);
+	conn_set_idle_timeout(s->conn, imap_session_idle_timeout);
 }
 
 void
