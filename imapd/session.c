@@ -697,14 +697,17 @@ session_cmd_line(struct imap_session *s, const char *line, size_t len)
 	uint64_t n, limit;
 	int nonsync, binary, r;
 
+	r = imap_line_literal(line, len, &n, &nonsync, &binary);
 	if (!core->lit_drop && core->len + len > IMAP_CMD_MAX) {
-		session_guess_tag(core->buf, core->len, tag, sizeof(tag));
-		session_bad_line(s, tag, "[TOOBIG] Command too long.");
+		/* A literal this line announces is skipped with it. */
+		session_guess_tag(core->len > 0 ? core->buf : line,
+		    core->len > 0 ? core->len : len, tag, sizeof(tag));
+		session_refuse_literal(s, tag, r == 1 ? n : 0, r == 1 &&
+		    nonsync, "[TOOBIG] Command too long.");
 		return;
 	}
 	if (!core->lit_drop)
 		session_buf_add(core, line, len);
-	r = imap_line_literal(line, len, &n, &nonsync, &binary);
 	if (core->lit_drop) {
 		/* The rest of a refused command: skip it, with its
 		 * non-synchronising literals. */

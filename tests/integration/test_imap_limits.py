@@ -85,6 +85,22 @@ def test_literals(site):
     check(tagged.startswith(b"b5 BAD [TOOBIG]"), "LITERAL+ over the "
           "command limit: skipped, BAD", tagged)
     usable(r, "b6")
+    # Lines that push the command over the limit: BAD, and a literal the
+    # last line announces is skipped with it (not run as a command).
+    lit = b"y" * 64000
+    cmd = b'b9 ID ("k" (' + b" ".join(b"{64000+}\r\n" + lit
+                                      for _ in range(16))
+    cmd += b" " + b"q" * 60000 + b' {9+}\r\nb10 NOOP\r\n)\r\n'
+    r.send(cmd)
+    tagged, unt = r.until_tagged("b9")
+    check(tagged.startswith(b"b9 BAD [TOOBIG]") and
+          not any(x.startswith(b"b10") for x in unt),
+          "a command over 1 MiB by its lines: BAD, its literal skipped",
+          (tagged[:100], unt[:3]))
+    tagged, unt = r.cmd("b11 NOOP")
+    check(tagged == b"b11 OK NOOP completed." and
+          not any(x.startswith(b"b10") for x in unt),
+          "the skipped literal never ran as a command", (tagged, unt))
     # Too many literals in one command.
     r.send(b"b7 ID (" + b" ".join(b'{1+}\r\nk {1+}\r\nv'
                                   for _ in range(40)) + b")\r\n")
