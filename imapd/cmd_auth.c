@@ -48,7 +48,7 @@ imap_capabilities(struct imap_session *s)
 	static char caps[1024];
 	const struct config *cfg = s->srv->config;
 	int tls = conn_is_tls(s->conn);
-	const char *mechs, *p;
+	const char *p;
 	size_t w, n;
 
 	n = (size_t)snprintf(caps, sizeof(caps), "IMAP4rev1 IMAP4rev2");
@@ -59,10 +59,10 @@ imap_capabilities(struct imap_session *s)
 			n += (size_t)snprintf(caps + n, sizeof(caps) - n,
 			    " STARTTLS");
 		if (!auth_allowed(tls))
-			n += (size_t)snprintf(caps + n, sizeof(caps) - n,
+			snprintf(caps + n, sizeof(caps) - n,
 			    " LOGINDISABLED");
 		else
-			for (p = mechs = auth_mechs(tls); *p != '\0';) {
+			for (p = auth_mechs(tls); *p != '\0';) {
 				w = strcspn(p, " ");
 				n += (size_t)snprintf(caps + n,
 				    sizeof(caps) - n, " AUTH=%.*s", (int)w, p);
@@ -191,7 +191,7 @@ imap_cmd_enable(struct imap_session *s, struct imap_cmd *cmd)
 	imap_ok(s, NULL, "Enabled.");
 }
 
-/* STARTTLS, COMPRESS -------------------------------------------------------- */
+/* STARTTLS, COMPRESS ------------------------------------------------ */
 
 void
 imap_cmd_starttls(struct imap_session *s, struct imap_cmd *cmd)
@@ -242,7 +242,7 @@ imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd)
 	}
 }
 
-/* IDLE (RFC 2177) ----------------------------------------------------------- */
+/* IDLE (RFC 2177) ---------------------------------------------------- */
 
 void
 imap_cmd_idle(struct imap_session *s, struct imap_cmd *cmd)
@@ -270,7 +270,7 @@ imap_idle_line(struct imap_session *s, const char *line, size_t len)
 		imap_bad(s, "Expected DONE.");
 }
 
-/* LOGIN, AUTHENTICATE ------------------------------------------------------- */
+/* LOGIN, AUTHENTICATE ------------------------------------------------ */
 
 /* Whether a login may be tried now (else the command is answered). */
 static int
@@ -483,7 +483,6 @@ auth_verdict_cb(const struct auth_verdict *v, void *arg)
 		if (strncmp(v->why, "account disabled", 16) == 0) {
 			snprintf(text, sizeof(text), "Account disabled%s",
 			    v->why + 16);
-			text[0] = 'A';
 			auth_failed_reply(s, v->login, v->why, "CONTACTADMIN",
 			    text);
 		} else

@@ -34,8 +34,8 @@ enum imap_mode {
 
 /* Command table flags */
 #define IMAP_CF_UID		0x01	/* may follow "UID" */
-#define IMAP_CF_SEQ		0x02	/* uses sequence numbers: no EXPUNGE
-					   at its end unless as UID command */
+/* uses sequence numbers: no EXPUNGE at its end unless a UID command */
+#define IMAP_CF_SEQ		0x02
 
 struct imap_core {
 	enum imap_mode		 mode;
@@ -80,7 +80,7 @@ struct imap_core {
 	struct auth_check	*check;
 	const char		*check_method;
 	struct event		*delay_ev;
-	char			*delay_reply;	/* tagged reply after a delay */
+	char			*delay_reply;	/* NO after a delay */
 	int			 delay_close;
 
 	/* IDLE */

@@ -50,6 +50,8 @@ struct imap_command {
 #define S_S	IMAP_S_SELECTED
 #define S_ANY	(S_N | S_A | S_S)
 #define S_LOG	(S_A | S_S)
+#define CF_U	IMAP_CF_UID
+#define CF_S	IMAP_CF_SEQ
 
 /* The autologout after login, IDLE included ([limits] imap_idle_timeout). */
 unsigned imap_session_idle_timeout = IMAP_IDLE_TIMEOUT;
@@ -87,19 +89,21 @@ static const struct imap_command imap_commands[] = {
 	{ "CLOSE",	S_S,	imap_cmd_close,		0 },
 	{ "UNSELECT",	S_S,	imap_cmd_unselect,	0 },
 	{ "CHECK",	S_S,	imap_cmd_check,		0 },
-	{ "EXPUNGE",	S_S,	imap_cmd_expunge,	IMAP_CF_UID },
-	{ "FETCH",	S_S,	imap_cmd_fetch,	IMAP_CF_UID | IMAP_CF_SEQ },
-	{ "STORE",	S_S,	imap_cmd_store,	IMAP_CF_UID | IMAP_CF_SEQ },
-	{ "SEARCH",	S_S,	imap_cmd_search, IMAP_CF_UID | IMAP_CF_SEQ },
-	{ "SORT",	S_S,	imap_cmd_sort,	IMAP_CF_UID | IMAP_CF_SEQ },
-	{ "THREAD",	S_S,	imap_cmd_thread, IMAP_CF_UID | IMAP_CF_SEQ },
-	{ "COPY",	S_S,	imap_cmd_copy,		IMAP_CF_UID },
-	{ "MOVE",	S_S,	imap_cmd_move,		IMAP_CF_UID },
+	{ "EXPUNGE",	S_S,	imap_cmd_expunge,	CF_U },
+	{ "FETCH",	S_S,	imap_cmd_fetch,	CF_U | CF_S },
+	{ "STORE",	S_S,	imap_cmd_store,	CF_U | CF_S },
+	{ "SEARCH",	S_S,	imap_cmd_search,	CF_U | CF_S },
+	{ "SORT",	S_S,	imap_cmd_sort,	CF_U | CF_S },
+	{ "THREAD",	S_S,	imap_cmd_thread,	CF_U | CF_S },
+	{ "COPY",	S_S,	imap_cmd_copy,		CF_U },
+	{ "MOVE",	S_S,	imap_cmd_move,		CF_U },
 };
 
-static void	session_enter_state(struct imap_session *, enum imap_state);
+static void	session_enter_state(struct imap_session *,
+		    enum imap_state);
 static const char *session_state_name(enum imap_state);
-static void	session_cmd_line(struct imap_session *, const char *, size_t);
+static void	session_cmd_line(struct imap_session *, const char *,
+		    size_t);
 static void	session_dispatch(struct imap_session *);
 static int	session_is_append(struct imap_session *);
 static void	session_reset_cmd(struct imap_session *);

@@ -72,7 +72,7 @@ static void	view_kw_add(struct imap_buf *, const char *);
 static void	view_send_fetch(struct imap_session *, uint32_t,
 		    const struct view_change *);
 
-/* Small helpers ------------------------------------------------------------ */
+/* Small helpers ------------------------------------------------------- */
 
 /* Index of x in the sorted array a[n], or -1. */
 static int
@@ -187,7 +187,7 @@ imap_flags_format(struct imap_buf *b, uint32_t flags, const char *keywords,
 	imap_buf_adds(b, ")");
 }
 
-/* Mailbox names ---------------------------------------------------------- */
+/* Mailbox names ------------------------------------------------------- */
 
 int
 imap_mailbox_name(struct imap_session *s, const struct imap_str *in,
@@ -239,7 +239,7 @@ imap_mailbox_name(struct imap_session *s, const struct imap_str *in,
 	return 0;
 }
 
-/* The view's maps ------------------------------------------------------------ */
+/* The view's maps ----------------------------------------------------- */
 
 uint32_t
 imap_view_uid(const struct imap_view *v, uint32_t seq)
@@ -398,7 +398,7 @@ imap_view_free(struct imap_view **vp)
 	*vp = NULL;
 }
 
-/* Reading the store ---------------------------------------------------------- */
+/* Reading the store --------------------------------------------------- */
 
 static void
 view_read_reset(struct view_read *r)
@@ -560,7 +560,7 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	return store_msg_list(txn, r->mb.id, 1, view_read_row, r);
 }
 
-/* Syncing ------------------------------------------------------------------- */
+/* Syncing ------------------------------------------------------------- */
 
 struct view_recent {
 	uint32_t	mailbox_id;
@@ -874,7 +874,7 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 		view_read_free(&r);
 }
 
-/* SELECT, EXAMINE ------------------------------------------------------------ */
+/* SELECT, EXAMINE ----------------------------------------------------- */
 
 struct view_vanished {
 	uint32_t	 mailbox_id;
@@ -1134,11 +1134,11 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	    examine ? "Examine" : "Select");
 }
 
-/* CLOSE, UNSELECT, EXPUNGE, CHECK --------------------------------------------- */
+/* CLOSE, UNSELECT, EXPUNGE, CHECK ------------------------------------- */
 
 struct view_expunge {
 	uint32_t	 mailbox_id;
-	const uint32_t	*only;		/* UID EXPUNGE: these uids only */
+	const uint32_t	*only;	/* UID EXPUNGE: these uids only */
 	size_t		 nonly;
 	uint32_t	*uids;
 	size_t		 n, cap;
