@@ -326,6 +326,8 @@ p_literal(struct imap_parser *p, struct imap_str *r)
 
 	if (imap_p_char(p, '{') == -1)
 		return -1;
+	if (++p->nliterals > IMAP_LITERALS_MAX)
+		return fail(p, "Too many literals in one command");
 	if (p_digits64(p, UINT64_MAX >> 1, &n, "Expected a literal size")
 	    == -1)
 		return -1;
@@ -1820,6 +1822,12 @@ imap_p_append_msg(struct imap_parser *p, struct imap_append_msg *m)
 			return -1;
 		m->have_date = 1;
 	}
+	/* RFC 6855 4: UTF8 SP "(" literal8, the ")" on the next line */
+	if (p_keyword_sp(p, "UTF8")) {
+		if (imap_p_char(p, '(') == -1 || imap_p_peek(p) != '~')
+			return fail(p, "Expected (~{size} after UTF8");
+		m->utf8 = 1;
+	}
 	/* The announcement is the rest of the line, nothing else. */
 	if (imap_p_peek(p) != '{' && imap_p_peek(p) != '~')
 		return fail(p, "Expected the message literal");
@@ -1841,6 +1849,14 @@ imap_p_append_msg(struct imap_parser *p, struct imap_append_msg *m)
 	m->nonsync = nonsync;
 	m->binary = binary;
 	p->pos = p->len;
+	return 0;
+}
+
+int
+imap_p_append_utf8_end(struct imap_parser *p)
+{
+	if (imap_p_char(p, ')') == -1)
+		return fail(p, "Expected ')' after the UTF8 message");
 	return 0;
 }
 

@@ -72,6 +72,7 @@ struct imap_parser {
 	int		 utf8;		/* UTF8=ACCEPT: 8-bit quoted strings */
 	const char	*err;		/* set by a failing function */
 	void		*arena;		/* allocations (private) */
+	unsigned	 nliterals;	/* literals read (private) */
 };
 
 void	imap_parser_init(struct imap_parser *, char *buf, size_t len,
@@ -360,6 +361,11 @@ int	imap_p_select_params(struct imap_parser *, struct imap_select *);
  * [SP date-time] SP literal-announcement up to the end of the line (the
  * announcement itself is the line's last token: imap_line_literal()).
  * An empty rest of line ends the APPEND: imap_p_append_msg() returns 1.
+ *
+ * UTF8=ACCEPT (RFC 6855 4): a message may come as "UTF8 (~{N}" ... ")":
+ * then utf8 is set, and the line after that literal starts with the
+ * closing ")": the handler calls imap_p_append_utf8_end() on it first,
+ * then imap_p_append_msg() as for any next line.
  */
 struct imap_append_msg {
 	int			 have_flags;
@@ -369,9 +375,12 @@ struct imap_append_msg {
 	uint64_t		 size;		/* the literal's size */
 	int			 nonsync;
 	int			 binary;
+	int			 utf8;		/* in UTF8 ( ): binary too */
 };
 /* 0 a message follows, 1 the APPEND ends here, -1 BAD. */
 int	imap_p_append_msg(struct imap_parser *, struct imap_append_msg *);
+/* The ")" that closes "UTF8 (" at the start of the next line: 0 or -1. */
+int	imap_p_append_utf8_end(struct imap_parser *);
 
 /* ENABLE, ID ------------------------------------------------------------ */
 
