@@ -849,7 +849,7 @@ p_header_list(struct imap_parser *p, struct fetch_ctx *c,
 	sec->nnames = n;
 	imap_buf_adds(&c->name, " (");
 	for (i = 0; i < n; i++) {
-		size_t start = c->name.len;
+		size_t start;
 
 		if (i > 0)
 			imap_buf_adds(&c->name, " ");
