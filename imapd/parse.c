@@ -408,14 +408,14 @@ static int
 p_digits64(struct imap_parser *p, uint64_t max, uint64_t *r,
     const char *what)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, lim = max / 10;
 	size_t start = p->pos;
-	unsigned d;
+	unsigned d, lastd = (unsigned)(max % 10);
 
 	while (p->pos < p->len && p->buf[p->pos] >= '0' &&
 	    p->buf[p->pos] <= '9') {
 		d = (unsigned)(p->buf[p->pos] - '0');
-		if (n > (max - d) / 10) {
+		if (n > lim || (n == lim && d > lastd)) {
 			p->pos = start;
 			return fail(p, "Number too large");
 		}
@@ -544,8 +544,8 @@ imap_p_seqset(struct imap_parser *p, struct imap_seqset *set)
 	for (i = p->pos; i < p->len; i++) {
 		if (p->buf[i] == ',')
 			n++;
-		else if (strchr("0123456789:*", p->buf[i]) == NULL ||
-		    p->buf[i] == '\0')
+		else if ((p->buf[i] < '0' || p->buf[i] > '9') &&
+		    p->buf[i] != ':' && p->buf[i] != '*')
 			break;
 	}
 	if (n > IMAP_SEQSET_MAX)
