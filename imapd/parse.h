@@ -133,7 +133,7 @@ struct imap_seqset {
 	size_t			 n;
 	int			 saved;		/* "$" (SEARCHRES) */
 };
-/* sequence-set or "$". */
+/* sequence-set or "$"; the ranges in the order given, not merged. */
 int	imap_p_seqset(struct imap_parser *, struct imap_seqset *);
 
 /* Flags ------------------------------------------------------------- */
@@ -147,7 +147,10 @@ struct imap_flags {
 	char		keywords[401];
 	int		recent;		/* \Recent was given */
 };
-/* "(" [flag *(SP flag)] ")"; \Recent and unknown \X are errors. */
+/*
+ * "(" [flag *(SP flag)] ")"; \Recent and unknown \X are errors; a
+ * keyword given twice is kept once.
+ */
 int	imap_p_flag_list(struct imap_parser *, struct imap_flags *);
 
 /* Dates -------------------------------------------------------------- */
@@ -197,7 +200,12 @@ struct imap_fetch {
 	uint64_t		 changedsince;
 	int			 vanished;	/* (VANISHED) with UID FETCH */
 };
-/* fetch-att list or macro (ALL FAST FULL) and modifiers. */
+/*
+ * fetch-att list or macro (ALL FAST FULL) and modifiers.  CHANGEDSINCE
+ * also sets IMAP_FI_MODSEQ (RFC 7162 3.1.4.1); VANISHED without
+ * CHANGEDSINCE is an error (whether the command is UID FETCH is the
+ * handler's check).
+ */
 int	imap_p_fetch(struct imap_parser *, struct imap_fetch *);
 
 /* STORE -------------------------------------------------------------- */
@@ -270,7 +278,11 @@ struct imap_search {
 	struct imap_search_key	*root;		/* an AND of the keys */
 	int			 uses_modseq;	/* a MODSEQ key appears */
 };
-/* [RETURN (...)] [CHARSET x] search-key *(SP search-key) */
+/*
+ * [RETURN (...)] [CHARSET x] search-key *(SP search-key).  FROM, TO, CC,
+ * BCC and SUBJECT come as IMAP_SK_HEADER with that name (upper case);
+ * dates are midnight UTC of the day.
+ */
 int	imap_p_search(struct imap_parser *, struct imap_search *);
 
 enum imap_sort_key {
