@@ -1347,6 +1347,13 @@ START_TEST(buf_mailboxes)
 	imap_buf_reset(&b);
 	imap_buf_mailbox(&b, "Entw\xc3\xbcrfe", 0);
 	ck_assert_str_eq(b.p, "Entw&APw-rfe");
+	imap_buf_reset(&b);
+	imap_buf_mailbox(&b, "a b&", 0);
+	ck_assert_str_eq(b.p, "\"a b&-\"");
+	imap_buf_reset(&b);
+	/* not UTF-8 (cannot be in the store, but never crash): as bytes */
+	imap_buf_mailbox(&b, "a\xff", 0);
+	ck_assert_str_eq(b.p, "{2}\r\na\xff");
 	imap_buf_free(&b);
 }
 END_TEST
