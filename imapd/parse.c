@@ -326,6 +326,8 @@ p_literal(struct imap_parser *p, struct imap_str *r)
 
 	if (imap_p_char(p, '{') == -1)
 		return -1;
+	if (++p->nliterals > IMAP_LITERALS_MAX)
+		return fail(p, "Too many literals in one command");
 	if (p_digits64(p, UINT64_MAX >> 1, &n, "Expected a literal size")
 	    == -1)
 		return -1;
@@ -406,14 +408,14 @@ static int
 p_digits64(struct imap_parser *p, uint64_t max, uint64_t *r,
     const char *what)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, lim = max / 10;
 	size_t start = p->pos;
-	unsigned d;
+	unsigned d, lastd = (unsigned)(max % 10);
 
 	while (p->pos < p->len && p->buf[p->pos] >= '0' &&
 	    p->buf[p->pos] <= '9') {
 		d = (unsigned)(p->buf[p->pos] - '0');
-		if (n > (max - d) / 10) {
+		if (n > lim || (n == lim && d > lastd)) {
 			p->pos = start;
 			return fail(p, "Number too large");
 		}
@@ -542,8 +544,8 @@ imap_p_seqset(struct imap_parser *p, struct imap_seqset *set)
 	for (i = p->pos; i < p->len; i++) {
 		if (p->buf[i] == ',')
 			n++;
-		else if (strchr("0123456789:*", p->buf[i]) == NULL ||
-		    p->buf[i] == '\0')
+		else if ((p->buf[i] < '0' || p->buf[i] > '9') &&
+		    p->buf[i] != ':' && p->buf[i] != '*')
 			break;
 	}
 	if (n > IMAP_SEQSET_MAX)
@@ -847,7 +849,7 @@ p_header_list(struct imap_parser *p, struct fetch_ctx *c,
 	sec->nnames = n;
 	imap_buf_adds(&c->name, " (");
 	for (i = 0; i < n; i++) {
-		size_t start = c->name.len;
+		size_t start;
 
 		if (i > 0)
 			imap_buf_adds(&c->name, " ");
@@ -1820,6 +1822,12 @@ imap_p_append_msg(struct imap_parser *p, struct imap_append_msg *m)
 			return -1;
 		m->have_date = 1;
 	}
+	/* RFC 6855 4: UTF8 SP "(" literal8, the ")" on the next line */
+	if (p_keyword_sp(p, "UTF8")) {
+		if (imap_p_char(p, '(') == -1 || imap_p_peek(p) != '~')
+			return fail(p, "Expected (~{size} after UTF8");
+		m->utf8 = 1;
+	}
 	/* The announcement is the rest of the line, nothing else. */
 	if (imap_p_peek(p) != '{' && imap_p_peek(p) != '~')
 		return fail(p, "Expected the message literal");
@@ -1841,6 +1849,14 @@ imap_p_append_msg(struct imap_parser *p, struct imap_append_msg *m)
 	m->nonsync = nonsync;
 	m->binary = binary;
 	p->pos = p->len;
+	return 0;
+}
+
+int
+imap_p_append_utf8_end(struct imap_parser *p)
+{
+	if (imap_p_char(p, ')') == -1)
+		return fail(p, "Expected ')' after the UTF8 message");
 	return 0;
 }
 

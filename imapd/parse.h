@@ -72,6 +72,7 @@ struct imap_parser {
 	int		 utf8;		/* UTF8=ACCEPT: 8-bit quoted strings */
 	const char	*err;		/* set by a failing function */
 	void		*arena;		/* allocations (private) */
+	unsigned	 nliterals;	/* literals read (private) */
 };
 
 void	imap_parser_init(struct imap_parser *, char *buf, size_t len,
@@ -132,7 +133,7 @@ struct imap_seqset {
 	size_t			 n;
 	int			 saved;		/* "$" (SEARCHRES) */
 };
-/* sequence-set or "$". */
+/* sequence-set or "$"; the ranges in the order given, not merged. */
 int	imap_p_seqset(struct imap_parser *, struct imap_seqset *);
 
 /* Flags ------------------------------------------------------------- */
@@ -146,7 +147,10 @@ struct imap_flags {
 	char		keywords[401];
 	int		recent;		/* \Recent was given */
 };
-/* "(" [flag *(SP flag)] ")"; \Recent and unknown \X are errors. */
+/*
+ * "(" [flag *(SP flag)] ")"; \Recent and unknown \X are errors; a
+ * keyword given twice is kept once.
+ */
 int	imap_p_flag_list(struct imap_parser *, struct imap_flags *);
 
 /* Dates -------------------------------------------------------------- */
@@ -196,7 +200,12 @@ struct imap_fetch {
 	uint64_t		 changedsince;
 	int			 vanished;	/* (VANISHED) with UID FETCH */
 };
-/* fetch-att list or macro (ALL FAST FULL) and modifiers. */
+/*
+ * fetch-att list or macro (ALL FAST FULL) and modifiers.  CHANGEDSINCE
+ * also sets IMAP_FI_MODSEQ (RFC 7162 3.1.4.1); VANISHED without
+ * CHANGEDSINCE is an error (whether the command is UID FETCH is the
+ * handler's check).
+ */
 int	imap_p_fetch(struct imap_parser *, struct imap_fetch *);
 
 /* STORE -------------------------------------------------------------- */
@@ -269,7 +278,11 @@ struct imap_search {
 	struct imap_search_key	*root;		/* an AND of the keys */
 	int			 uses_modseq;	/* a MODSEQ key appears */
 };
-/* [RETURN (...)] [CHARSET x] search-key *(SP search-key) */
+/*
+ * [RETURN (...)] [CHARSET x] search-key *(SP search-key).  FROM, TO, CC,
+ * BCC and SUBJECT come as IMAP_SK_HEADER with that name (upper case);
+ * dates are midnight UTC of the day.
+ */
 int	imap_p_search(struct imap_parser *, struct imap_search *);
 
 enum imap_sort_key {
@@ -360,6 +373,11 @@ int	imap_p_select_params(struct imap_parser *, struct imap_select *);
  * [SP date-time] SP literal-announcement up to the end of the line (the
  * announcement itself is the line's last token: imap_line_literal()).
  * An empty rest of line ends the APPEND: imap_p_append_msg() returns 1.
+ *
+ * UTF8=ACCEPT (RFC 6855 4): a message may come as "UTF8 (~{N}" ... ")":
+ * then utf8 is set, and the line after that literal starts with the
+ * closing ")": the handler calls imap_p_append_utf8_end() on it first,
+ * then imap_p_append_msg() as for any next line.
  */
 struct imap_append_msg {
 	int			 have_flags;
@@ -369,9 +387,12 @@ struct imap_append_msg {
 	uint64_t		 size;		/* the literal's size */
 	int			 nonsync;
 	int			 binary;
+	int			 utf8;		/* in UTF8 ( ): binary too */
 };
 /* 0 a message follows, 1 the APPEND ends here, -1 BAD. */
 int	imap_p_append_msg(struct imap_parser *, struct imap_append_msg *);
+/* The ")" that closes "UTF8 (" at the start of the next line: 0 or -1. */
+int	imap_p_append_utf8_end(struct imap_parser *);
 
 /* ENABLE, ID ------------------------------------------------------------ */
 

@@ -211,7 +211,9 @@ fuzz_args(const char *in, size_t len, int which, int utf8)
 	case 7:
 		rc = imap_p_append_msg(&p, &m);
 		if (rc == 0)
-			FUZZ_CHECK(m.size <= INT64_MAX, "size");
+			FUZZ_CHECK(m.size <= INT64_MAX && (!m.utf8 ||
+			    m.binary), "size %llu utf8 %d binary %d",
+			    (unsigned long long)m.size, m.utf8, m.binary);
 		break;
 	case 8:
 		if ((rc = imap_p_id(&p, &id)) == 0)

@@ -263,6 +263,24 @@ START_TEST(strings)
 	p = tp_open(&t, S("{18446744073709551615}\r\nabc"), 0);
 	ck_assert_int_eq(imap_p_string(p, &s), -1);
 	tp_close(&t);
+	/* at most IMAP_LITERALS_MAX literals in one command */
+	{
+		struct imap_buf b;
+		int i, rc = 0;
+
+		imap_buf_init(&b);
+		for (i = 0; i <= IMAP_LITERALS_MAX; i++)
+			imap_buf_adds(&b, "{1}\r\nx ");
+		p = tp_open(&t, b.p, b.len, 0);
+		for (i = 0; i <= IMAP_LITERALS_MAX && rc == 0; i++)
+			if ((rc = imap_p_string(p, &s)) == 0)
+				rc = imap_p_sp(p);
+		ck_assert_int_eq(rc, -1);
+		ck_assert_int_eq(i, IMAP_LITERALS_MAX + 1);
+		ck_assert_str_eq(p->err, "Too many literals in one command");
+		tp_close(&t);
+		imap_buf_free(&b);
+	}
 	/* literal8 is APPEND's only */
 	p = tp_open(&t, S("~{3}\r\nabc"), 0);
 	ck_assert_int_eq(imap_p_string(p, &s), -1);
@@ -1102,13 +1120,31 @@ START_TEST(append_heads)
 	ck_assert_int_eq(PARSE(t, imap_p_append_msg, " () {0}", &m, 0), 0);
 	ck_assert(m.have_flags && m.size == 0);
 	tp_close(&t);
+	/* UTF8=ACCEPT: UTF8 (~{N} ... ) */
+	ck_assert_int_eq(PARSE(t, imap_p_append_msg, " (\\Seen) UTF8 (~{42}",
+	    &m, 1), 0);
+	ck_assert(m.utf8 && m.binary && m.size == 42 && m.have_flags);
+	tp_close(&t);
+	tp_open(&t, S(") (\\Draft) {5}"), 1);
+	ck_assert_int_eq(imap_p_append_utf8_end(&t.p), 0);
+	ck_assert_int_eq(imap_p_append_msg(&t.p, &m), 0);
+	ck_assert(!m.utf8 && m.size == 5);
+	tp_close(&t);
+	tp_open(&t, S(")"), 1);
+	ck_assert_int_eq(imap_p_append_utf8_end(&t.p), 0);
+	ck_assert_int_eq(imap_p_append_msg(&t.p, &m), 1);
+	tp_close(&t);
+	tp_open(&t, S(" {5}"), 1);
+	ck_assert_int_eq(imap_p_append_utf8_end(&t.p), -1);
+	tp_close(&t);
 	/* the end of a MULTIAPPEND */
 	ck_assert_int_eq(PARSE(t, imap_p_append_msg, "", &m, 0), 1);
 	tp_close(&t);
 	static const char *bad[] = { " ", "{1}", " {1} x", " {x}", " {1",
 	    " (\\Recent) {1}", " \"17-Jul-1996\" {1}", " {1}{2}", " x {1}",
 	    " ({1}", " (\\Seen){1}", " {99999999999999999999}", " ~{1+",
-	    " ~ {1}", " {1+1}" };
+	    " ~ {1}", " {1+1}", " UTF8 ({1}", " UTF8 ~{1}", " UTF8 (~{1}) x",
+	    " UTF8(~{1}" };
 	size_t i;
 	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		ck_assert_msg(imap_p_append_msg(tp_open(&t, bad[i],
@@ -1311,6 +1347,13 @@ START_TEST(buf_mailboxes)
 	imap_buf_reset(&b);
 	imap_buf_mailbox(&b, "Entw\xc3\xbcrfe", 0);
 	ck_assert_str_eq(b.p, "Entw&APw-rfe");
+	imap_buf_reset(&b);
+	imap_buf_mailbox(&b, "a b&", 0);
+	ck_assert_str_eq(b.p, "\"a b&-\"");
+	imap_buf_reset(&b);
+	/* not UTF-8 (cannot be in the store, but never crash): as bytes */
+	imap_buf_mailbox(&b, "a\xff", 0);
+	ck_assert_str_eq(b.p, "{2}\r\na\xff");
 	imap_buf_free(&b);
 }
 END_TEST
