@@ -168,11 +168,10 @@ int
 meta_read(struct store_txn *t, uint64_t id, const struct body_rec *b,
     void **meta_r, size_t *len_r)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
+	MDB_val v;
 	uint8_t key[12], *z, *out;
 	size_t off = 0;
-	uint32_t piece = 0;
+	uint32_t piece, n;
 	int rc;
 
 	*meta_r = NULL;
@@ -180,29 +179,22 @@ meta_read(struct store_txn *t, uint64_t id, const struct body_rec *b,
 	if (t->st->no_imap)
 		return err_set(ERR_CORRUPT, "body %" PRIu64 " has an IMAP "
 		    "record but the store has no imapmeta table", id);
-	z = xmalloc(b->meta_stored == 0 ? 1 : b->meta_stored);
-	if (sdb_cursor(t, DB_IMAPMETA, &c) == -1) {
-		free(z);
-		return -1;
-	}
-	meta_key(key, id, 0);
-	k.mv_size = 12;
-	k.mv_data = key;
-	for (rc = b->meta_stored == 0 ? MDB_NOTFOUND :
-	    mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 &&
-	    off < b->meta_stored; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 12 || be64dec(k.mv_data) != id ||
-		    be32dec((uint8_t *)k.mv_data + 8) != piece ||
-		    v.mv_size > b->meta_stored - off)
-			break;
-		memcpy(z + off, v.mv_data, v.mv_size);
+	/* Most records are one piece: read in place, no copy. */
+	n = (b->meta_stored + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+	z = n > 1 ? xmalloc(b->meta_stored) : NULL;
+	for (piece = 0; piece < n; piece++) {
+		meta_key(key, id, piece);
+		if ((rc = sdb_get(t, DB_IMAPMETA, key, 12, &v)) != 1 ||
+		    v.mv_size > b->meta_stored - off ||
+		    (piece + 1 < n && v.mv_size != BLOB_FRAG_MAX)) {
+			free(z);
+			return rc == -1 ? -1 : err_set(ERR_CORRUPT, "IMAP "
+			    "record of body %" PRIu64 " is damaged or "
+			    "incomplete (run vellumctl store check)", id);
+		}
+		if (z != NULL)
+			memcpy(z + off, v.mv_data, v.mv_size);
 		off += v.mv_size;
-		piece++;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND) {
-		free(z);
-		return sdb_error(t, rc, "imapmeta");
 	}
 	if (off != b->meta_stored) {
 		free(z);
@@ -210,8 +202,8 @@ meta_read(struct store_txn *t, uint64_t id, const struct body_rec *b,
 		    " is incomplete (run vellumctl store check)", id);
 	}
 	out = xmalloc(b->meta_len == 0 ? 1 : b->meta_len);
-	if (blob_decompress(t, b->meta_codec, b->meta_dict, z, off, out,
-	    b->meta_len) == -1) {
+	if (blob_decompress(t, b->meta_codec, b->meta_dict, z != NULL ? z :
+	    (n == 1 ? v.mv_data : (void *)""), off, out, b->meta_len) == -1) {
 		free(z);
 		free(out);
 		return -1;

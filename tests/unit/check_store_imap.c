@@ -190,6 +190,34 @@ START_TEST(test_record_stored_with_body)
 	    &u2), 1);
 	assert_meta_of(inbox, u1, msg1, sizeof(msg1) - 1);
 	assert_meta_of(inbox, u2, msg2, sizeof(msg2) - 1);
+	/* A record of many pieces: 200 parts with different names. */
+	{
+		char *big = NULL;
+		size_t biglen = 0;
+		FILE *fp = open_memstream(&big, &biglen);
+		uint32_t ub;
+		int i;
+
+		fprintf(fp, "Subject: parts\r\nContent-Type: multipart/mixed; "
+		    "boundary=zz\r\n\r\n");
+		for (i = 0; i < 200; i++)
+			fprintf(fp, "--zz\r\nContent-Type: text/plain; name="
+			    "\"file-%d-%x.txt\"\r\n\r\npart %d\r\n", i,
+			    i * 7919, i);
+		fprintf(fp, "--zz--\r\n");
+		fclose(fp);
+		ck_assert_int_eq(tu_append(st, inbox, big, biglen, 0, NULL,
+		    &ub), 1);
+		assert_meta_of(inbox, ub, big, biglen);
+		tu_stats(st, &s);
+		ck_assert_msg(s.imap_stored_bytes > 3 * 492, "records hold %"
+		    PRIu64 " bytes: the big one is not several pieces",
+		    s.imap_stored_bytes);
+		ck_assert_msg(tu_check(st) == 0, "check: %s",
+		    tu_check_problems());
+		ck_assert_int_eq(tu_expunge(st, inbox, ub), 1);
+		free(big);
+	}
 	/* A per-recipient prefix: the record covers prefix + message. */
 	ck_assert_int_eq(store_msg_prepare(st, msg1, sizeof(msg1) - 1,
 	    &base), 0);
