@@ -11,6 +11,7 @@
  * one decompression: no message bytes are touched.
  */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -401,13 +402,19 @@ store_upgrade_v2(struct store *st)
 	struct up_users uu = { 0, 1 };
 	struct up_bodies *ub;
 	size_t i;
-	int rc = 0;
+	int rc = 0, kill_after, batches = 1;
 
 	log_info("store %s: upgrading to schema %d", st->path,
 	    STORE_SCHEMA_VERSION);
 	while (uu.more)
 		if (store_write(st, up_users_fn, &uu) == -1)
 			return -1;
+	/*
+	 * Fault injection for the tests: VELLUM_TEST_UPGRADE_KILL=N kills
+	 * this process (SIGKILL) after N committed batches of bodies.
+	 */
+	kill_after = getenv("VELLUM_TEST_UPGRADE_KILL") != NULL ?
+	    atoi(getenv("VELLUM_TEST_UPGRADE_KILL")) : -1;
 	ub = xcalloc(1, sizeof(*ub));
 	do {
 		rc = store_read(st, up_bodies_read, ub);
@@ -416,6 +423,8 @@ store_upgrade_v2(struct store *st)
 		ub->done += ub->n;
 		for (i = 0; i < ub->n; i++)
 			meta_prep_clear(&ub->meta[i]);
+		if (kill_after >= 0 && batches++ == kill_after)
+			raise(SIGKILL);
 	} while (rc != -1 && ub->more);
 	if (rc != -1)
 		log_info("store %s: IMAP records built for %" PRIu64

@@ -13,6 +13,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -586,7 +587,7 @@ make_v1(uint32_t keep_user)
 		uint8_t	key[8];
 		uint8_t	val[2048];
 		size_t	len;
-	} recs[64];
+	} recs[512];
 	size_t nsegs, nrec, i;
 
 	ck_assert(asprintf(&path, "%s/store", dir) > 0);
@@ -613,7 +614,7 @@ make_v1(uint32_t keep_user)
 	nrec = 0;
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		ck_assert(v.mv_size >= 49 && v.mv_size <= sizeof(recs[0].val) &&
-		    k.mv_size == 8 && nrec < 64);
+		    k.mv_size == 8 && nrec < 512);
 		memcpy(recs[nrec].key, k.mv_data, 8);
 		memcpy(recs[nrec].val, v.mv_data, v.mv_size);
 		p = recs[nrec].val;
@@ -637,7 +638,7 @@ make_v1(uint32_t keep_user)
 	nrec = 0;
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		ck_assert(v.mv_size > 12 && v.mv_size <= sizeof(recs[0].val) &&
-		    k.mv_size == 4 && nrec < 64);
+		    k.mv_size == 4 && nrec < 512);
 		memcpy(recs[nrec].key, k.mv_data, 4);
 		memcpy(recs[nrec].val, v.mv_data, v.mv_size);
 		recs[nrec].len = v.mv_size - 12;
@@ -842,6 +843,46 @@ START_TEST(test_upgrade_twice_at_once)
 }
 END_TEST
 
+START_TEST(test_upgrade_killed_midway)
+{
+	char body[128];
+	uint32_t bob, u1, u2, uid;
+	pid_t pid;
+	int i, status;
+
+	/* 200 distinct bodies: the upgrade does them 64 per transaction. */
+	for (i = 0; i < 200; i++) {
+		snprintf(body, sizeof(body), "Subject: m%d\r\n\r\nbody %d\r\n",
+		    i, i);
+		ck_assert_int_eq(tu_append(st, inbox, body, strlen(body), 0,
+		    NULL, &uid), 1);
+	}
+	v1_content(&bob, &u1, &u2, 0);
+	/* kill -9 after the first batch of records is committed. */
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		struct store *cst;
+
+		setenv("VELLUM_TEST_UPGRADE_KILL", "1", 1);
+		(void)store_open(dir, 0, &cst);
+		_exit(0);
+	}
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the upgrading process was not killed (status %#x)", status);
+	ck_assert_msg(schema_version() == 1, "a killed upgrade wrote "
+	    "version %u", schema_version());
+	/* The next open finishes it. */
+	st = tu_open(dir);
+	ck_assert_uint_eq(schema_version(), 2);
+	ck_assert_msg(tu_check(st) == 0, "check after an interrupted "
+	    "upgrade: %s", tu_check_problems());
+	assert_defaults(bob, "bob");
+	assert_meta_of(inbox, u1, msg1, sizeof(msg1) - 1);
+}
+END_TEST
+
 static Suite *
 imap_suite(void)
 {
@@ -858,6 +899,7 @@ imap_suite(void)
 	tcase_add_test(tc, test_take_recent);
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_upgrade_twice_at_once);
+	tcase_add_test(tc, test_upgrade_killed_midway);
 	suite_add_tcase(s, tc);
 	return s;
 }
