@@ -1,10 +1,10 @@
 /*
  * notify.c - change notification between processes (notify.h).
  *
- * Each listening process binds a datagram socket DATA_DIR/notify/<pid>-<n>.sock.
- * A committer sends every listener one datagram per STORE_NOTIFY_IDS_MAX
- * mailbox ids: big-endian 32-bit ids, nothing else.  Id 0 means "anything
- * may have changed".
+ * Each listening process binds a datagram socket
+ * DATA_DIR/notify/<pid>-<n>.sock.  A committer sends every listener one
+ * datagram per STORE_NOTIFY_IDS_MAX mailbox ids: big-endian 32-bit ids,
+ * nothing else.  Id 0 means "anything may have changed".
  *
  * A committer never blocks.  When a listener's queue is full (EAGAIN) the
  * committer creates the flag file <socket>.lost beside the socket and
