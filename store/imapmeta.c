@@ -4,11 +4,11 @@
  * The record (mail/imapmsg.h: ENVELOPE, BODYSTRUCTURE, sort and thread
  * keys, MIME part table) is built once per body by store_msg_prepare(),
  * outside any write transaction, and compressed with zstd at a fast
- * level (meta_compress() says why).  It is kept in `imapmeta` under (body id, piece number) in
- * values of at most BLOB_FRAG_MAX bytes, so no record ever needs LMDB
- * overflow pages; the body record (version 2) says how long it is and how
- * it was compressed.  Reading it is one cursor walk over adjacent keys and
- * one decompression: no message bytes are touched.
+ * level (meta_compress() says why).  It is kept in `imapmeta` under
+ * (body id, piece number) in values of at most BLOB_FRAG_MAX bytes, so no
+ * record ever needs LMDB overflow pages; the body record (version 2) says
+ * how long it is and how it was compressed.  Reading it is one lookup per
+ * piece and one decompression: no message bytes are touched.
  */
 #include <inttypes.h>
 #include <signal.h>
