@@ -30,7 +30,7 @@ static int
 cmd_store_stats(struct ctl *ctl)
 {
 	struct store_stats s;
-	char b[SIZE_FORMAT_MAX];
+	char b[SIZE_FORMAT_MAX], b2[SIZE_FORMAT_MAX];
 
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
@@ -43,11 +43,15 @@ cmd_store_stats(struct ctl *ctl)
 		    ", \"raw_bytes\": %" PRIu64 ", \"body_bytes\": %" PRIu64
 		    ", \"blob_bytes\": %" PRIu64 ", \"stored_bytes\": %" PRIu64
 		    ", \"file_bytes\": %" PRIu64 ", \"map_bytes\": %" PRIu64
-		    ", \"dicts\": %" PRIu64 ", \"dedup_ratio\": %.3f"
+		    ", \"dicts\": %" PRIu64 ", \"imap_records\": %" PRIu64
+		    ", \"imap_raw_bytes\": %" PRIu64
+		    ", \"imap_stored_bytes\": %" PRIu64
+		    ", \"dedup_ratio\": %.3f"
 		    ", \"compression_ratio\": %.3f}\n", s.domains, s.users,
 		    s.mailboxes, s.messages, s.bodies, s.blobs, s.raw_bytes,
 		    s.body_bytes, s.blob_bytes, s.stored_bytes, s.file_bytes,
-		    s.map_bytes, s.dicts,
+		    s.map_bytes, s.dicts, s.imap_records, s.imap_raw_bytes,
+		    s.imap_stored_bytes,
 		    cmd_store_ratio(s.raw_bytes, s.blob_bytes),
 		    cmd_store_ratio(s.stored_bytes, s.blob_bytes));
 		return CTL_OK;
@@ -72,6 +76,9 @@ cmd_store_stats(struct ctl *ctl)
 	    size_format(s.file_bytes, b, sizeof(b)));
 	printf("map size:          %" PRIu64 " (%s)\n", s.map_bytes,
 	    size_format(s.map_bytes, b, sizeof(b)));
+	printf("imap records:      %" PRIu64 " (%s stored, %s raw)\n",
+	    s.imap_records, size_format(s.imap_stored_bytes, b, sizeof(b)),
+	    size_format(s.imap_raw_bytes, b2, sizeof(b2)));
 	printf("dedup ratio:       %.3f (raw / blob bytes)\n",
 	    cmd_store_ratio(s.raw_bytes, s.blob_bytes));
 	printf("compression ratio: %.3f (stored / blob bytes)\n",

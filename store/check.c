@@ -628,6 +628,11 @@ stats_txn(struct store_txn *t, void *ctx)
 		if (k.mv_size == 8 && body_get(t, be64dec(k.mv_data), &b) ==
 		    1) {
 			s->body_bytes += b.size;
+			if (b.has_meta) {
+				s->imap_records++;
+				s->imap_raw_bytes += b.meta_len;
+				s->imap_stored_bytes += b.meta_stored;
+			}
 			body_rec_clear(&b);
 		}
 	mdb_cursor_close(cur);

@@ -34,6 +34,9 @@ struct store_stats {
 	uint64_t	file_bytes;	/* LMDB pages in use */
 	uint64_t	map_bytes;	/* map size */
 	uint64_t	dicts;		/* zstd dictionaries */
+	uint64_t	imap_records;	/* bodies with an IMAP record */
+	uint64_t	imap_raw_bytes;	/* their records, uncompressed */
+	uint64_t	imap_stored_bytes; /* ... as stored */
 };
 
 int	store_stats(struct store *, struct store_stats *r);

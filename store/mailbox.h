@@ -57,7 +57,11 @@ struct store_mailbox {
 	{ "Sent", STORE_SPECIAL_SENT }, { "Drafts", STORE_SPECIAL_DRAFTS }, \
 	{ "Trash", STORE_SPECIAL_TRASH }, { "Spam", STORE_SPECIAL_JUNK }, \
 	{ "Archive", STORE_SPECIAL_ARCHIVE } }
-/* Creates the default folders a user lacks (an existing name is kept). */
+/*
+ * Creates INBOX and the default folders a user lacks (an existing name is
+ * kept as it is, special-use included); each new one is subscribed.  0,
+ * or -1 (err set).
+ */
 int	store_mailbox_create_defaults(struct store_txn *, uint32_t user_id);
 
 /*

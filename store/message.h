@@ -154,7 +154,8 @@ int	store_msg_expunge(struct store_txn *, uint32_t mailbox_id,
 /*
  * The IMAP record of a message's body (mail/imapmsg.h: ENVELOPE,
  * BODYSTRUCTURE, sort keys, part table), computed by store_msg_prepare()
- * and stored with the body.  *meta_r is malloc'd (caller frees).  For a
+ * and stored with the body (zstd at a fast level, in pieces of table
+ * `imapmeta`: one cursor walk and one decompression, ~3 us).  *meta_r is malloc'd (caller frees).  For a
  * body stored before records existed it is computed from the bytes now
  * (and not stored: this may run in a read transaction).  1 done, 0 no
  * such body.  Errors: CORRUPT.
@@ -164,7 +165,10 @@ int	store_body_meta(struct store_txn *, uint64_t body, void **meta_r,
 
 /*
  * Rows whose modseq is above since, in uid order (CONDSTORE CHANGEDSINCE,
- * a session catching up on flag changes).  fn returning -1 stops.
+ * a session catching up on flag changes).  fn returning -1 stops (and
+ * -1 is returned).  Cost: nothing when the mailbox's highestmodseq is not
+ * above since; otherwise one scan of all the mailbox's rows (~45 bytes
+ * each; no body, record or message bytes are read).
  */
 int	store_msg_changed_since(struct store_txn *, uint32_t mailbox_id,
 	    uint64_t since, store_msg_fn *fn, void *ctx);

@@ -1,10 +1,10 @@
 /*
  * notify.c - change notification between processes (notify.h).
  *
- * Each listening process binds a datagram socket DATA_DIR/notify/<pid>-<n>.sock.
- * A committer sends every listener one datagram per STORE_NOTIFY_IDS_MAX
- * mailbox ids: big-endian 32-bit ids, nothing else.  Id 0 means "anything
- * may have changed".
+ * Each listening process binds a datagram socket
+ * DATA_DIR/notify/<pid>-<n>.sock.  A committer sends every listener one
+ * datagram per STORE_NOTIFY_IDS_MAX mailbox ids: big-endian 32-bit ids,
+ * nothing else.  Id 0 means "anything may have changed".
  *
  * A committer never blocks.  When a listener's queue is full (EAGAIN) the
  * committer creates the flag file <socket>.lost beside the socket and
@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/error.h"
@@ -37,6 +38,8 @@
 #define NOTIFY_RCVBUF		(1024 * 1024)
 #define NOTIFY_SUFFIX		".sock"
 #define NOTIFY_LOST_SUFFIX	".lost"
+/* A listener list younger than this is not trusted (notify_scan()). */
+#define NOTIFY_SETTLE_SECS	2
 
 struct store_notify {
 	int	 fd;
@@ -252,6 +255,7 @@ notify_peers_free(struct store *st)
 static void
 notify_scan(struct store *st)
 {
+	struct timespec now;
 	struct stat sb;
 	struct dirent *de;
 	DIR *d;
@@ -282,7 +286,14 @@ notify_scan(struct store *st)
 	}
 	closedir(d);
 	st->notify_mtime = sb.st_mtim;
-	st->notify_scanned = 1;
+	/*
+	 * Directory times are coarse (a clock tick): a socket bound in the
+	 * same tick as our scan leaves the mtime as we saw it.  So a list
+	 * read while the dir was that young is read again next time.
+	 */
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	st->notify_scanned = now.tv_sec - sb.st_mtim.tv_sec >=
+	    NOTIFY_SETTLE_SECS;
 }
 
 /* Sends one datagram to peer i: 0 sent, -1 EAGAIN, -2 peer gone. */

@@ -6,9 +6,14 @@
  * touched; after a successful durable commit, store_write() tells every
  * listening process with one datagram (AF_UNIX, SOCK_DGRAM) to each
  * socket in DATA_DIR/notify/.  A committer never waits: a full socket
- * buffer drops the datagram and the listener is marked overflowed (it
- * then learns "something changed" and rechecks every mailbox it
- * watches); a socket whose process is gone is removed.
+ * buffer drops the datagram and the listener is marked overflowed (a
+ * flag file beside its socket; its next drain then reports id 0,
+ * "something changed", and it rechecks every mailbox it watches); a
+ * socket whose process is gone is removed.  Datagrams are big-endian
+ * 32-bit mailbox ids.  Sockets are mode 0666 and the dir belongs to the
+ * data dir's owner, so root (vellumctl) and daemons that dropped to that
+ * owner notify each other.  Cost to a committer: one stat(2) of the dir
+ * plus one sendto(2) per listener (bench-store-imap).
  *
  * A process that wants notifications (imapd for IDLE and for the
  * untagged updates of a selected mailbox, the file view for cache

@@ -168,8 +168,8 @@ struct body_rec {
 	size_t		 nsegs;
 	struct body_seg	*segs;
 	/*
-	 * The IMAP record (record version 2; imapmeta.c): compressed like a
-	 * blob, kept in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes
+	 * The IMAP record (record version 2; imapmeta.c): compressed with
+	 * zstd (no dictionary: meta_dict is 0 today), kept in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes
 	 * under (body id, piece number).  has_meta 0: none stored yet (a
 	 * body from schema 1 the upgrade has not reached).
 	 */

@@ -32,7 +32,10 @@ struct store_txn;
 
 /*
  * Opens (creating when needed) the store under data_dir/store/.  Clears
- * stale reader slots.  Errors: NOTFOUND (no store, with STORE_NOCREATE or
+ * stale reader slots.  A writable open of a store of an older schema
+ * upgrades it in place first (small transactions, idempotent, the
+ * version written last; see store/imapmeta.c); a read-only open reads
+ * it as it is.  Errors: NOTFOUND (no store, with STORE_NOCREATE or
  * STORE_RDONLY), CORRUPT (schema version unknown), TEMP (I/O).
  */
 int	store_open(const char *data_dir, unsigned flags, struct store **r);

@@ -139,6 +139,11 @@ def test(ctl, args):
     for d in os.listdir(md):
         if not d.startswith("."):
             continue
+        # The default folders (Sent, Trash, ...) are empty: skip those.
+        if not any(os.listdir(os.path.join(md, d, sub))
+                   for sub in ("cur", "new")
+                   if os.path.isdir(os.path.join(md, d, sub))):
+            continue
         name = d[1:]
         mb = ctl.path("mt-%s.mbox" % name)
         ctl.run("mail", "export", "mt@corpus.test", mb, "--format", "mbox",
