@@ -91,7 +91,8 @@ def run(site, args):
     lit = literals(u[0])
     check(lit.get("BODY[]") == crlf(m1), "the appended bytes read back",
           lit)
-    check(sorted(flags_of(u[0])) == ["$Label1", "\\Seen"],
+    check(sorted(f for f in flags_of(u[0]) if f != "\\Recent") ==
+          ["$Label1", "\\Seen"],
           "flags and keywords of APPEND are kept", u)
     check(b'INTERNALDATE "17-Jul-1996 09:44:25 +0000"' in u[0],
           "the internal date is the given one, in UTC", u)
@@ -193,17 +194,17 @@ def run(site, args):
     r.ok("SELECT Work")
     r2 = login(port)
     r2.ok("SELECT Work")
+    n_inbox = count(r2, "INBOX")
     r2.ok("STORE 1 +FLAGS.SILENT (\\Deleted)")
     r2.ok("EXPUNGE")
-    n_inbox = count(r, "INBOX")
+    # (r must send nothing else before the COPY: any command but FETCH,
+    # STORE and SEARCH would announce the expunge first)
     u, t = r.cmd("COPY 1:2 INBOX")
-    check(b"NO [EXPUNGEISSUED]" in t or (b" OK " in t and any(
-        re.match(rb"\* 1 EXPUNGE", x) for x in u)),
+    check(b"NO [EXPUNGEISSUED]" in t,
           "COPY of a message expunged elsewhere is NO [EXPUNGEISSUED]",
           (u, t))
-    if b"NO" in t.split()[1]:
-        check(count(r, "INBOX") == n_inbox, "... and copies nothing",
-              count(r, "INBOX"))
+    check(count(r2, "INBOX") == n_inbox, "... and copies nothing",
+          count(r2, "INBOX"))
     r2.close()
     r.close()
 
