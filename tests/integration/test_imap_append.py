@@ -19,7 +19,7 @@ from test_imap_fetch import Raw, crlf, literals, flags_of  # noqa: E402
 
 USER, PASS = "alice@example.test", "s3cret-pw"
 SMALL, SMALL_PASS = "tiny@example.test", "tiny-pw"
-LIMIT = 200000          # [smtpd] max_message_size: the APPENDLIMIT
+LIMIT = 3000000         # [smtpd] max_message_size: the APPENDLIMIT
 
 
 def login(port, user=USER, pw=PASS):
@@ -145,11 +145,13 @@ def run(site, args):
     check(count(r, "Work") == n, "... and appends none of them",
           count(r, "Work"))
 
-    # --- a message spooled to a file ---------------------------------------
+    # --- a message spooled to a file (past 1 MiB in memory) -------------
     big = b"Subject: spooled\n\n" + b"".join(
         b"line %06d of a message that goes to the spool file\n" % i
-        for i in range(3000))
+        for i in range(50000))
     big = big[:LIMIT - 10]
+    check(len(big) > 2 * 1024 * 1024, "the spooled message is over 2 MiB",
+          len(big))
     u, t, _ = append(r, "Work", big)
     c = code(t, "APPENDUID")
     check(c, "the large APPEND is OK", t)
