@@ -188,6 +188,21 @@ def run(site, args):
     check(count(r, "Work") == n_work - 1 and count(r, "Archive") == 1,
           "MOVE moved one message", (count(r, "Work"),
                                      count(r, "Archive")))
+    # with QRESYNC the expunge is a VANISHED, after the COPYUID
+    qr = login(port)
+    qr.ok("ENABLE QRESYNC")
+    qr.ok("SELECT Work")
+    u = qr.ok("UID FETCH 1:* (UID)")
+    uid = int(re.search(rb"UID (\d+)", u[0]).group(1))
+    u, t = qr.cmd("UID MOVE %d Archive" % uid)
+    i_copy = next((i for i, x in enumerate(u)
+                   if x.startswith(b"* OK [COPYUID ")), None)
+    i_van = next((i for i, x in enumerate(u)
+                  if x.startswith(b"* VANISHED %d\r" % uid)), None)
+    check(b" OK " in t and i_copy is not None and i_van is not None and
+          i_copy < i_van, "UID MOVE with QRESYNC sends COPYUID, then "
+          "VANISHED", (u, t))
+    qr.close()
     u = r.ok("EXAMINE Work")
     u, t = r.cmd("MOVE 1 INBOX")
     check(t.split()[1] == b"NO", "MOVE from a read-only mailbox is NO", t)
