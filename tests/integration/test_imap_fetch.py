@@ -259,6 +259,16 @@ def run(site, args):
           "HEADER.FIELDS.NOT leaves them out", lit)
     check(lit.get("RFC822.HEADER") == hdr1 + b"\r\n\r\n",
           "RFC822.HEADER is BODY[HEADER]", lit)
+    # the field list Thunderbird asks for: a long reply name
+    tb = ("DATE FROM TO CC BCC SUBJECT MESSAGE-ID REFERENCES IN-REPLY-TO "
+          "CONTENT-TYPE PRIORITY X-PRIORITY X-MOZILLA-DRAFT-INFO X-LONG")
+    u = r.ok("FETCH 1 (UID RFC822.SIZE FLAGS BODY.PEEK[HEADER.FIELDS "
+             "(%s)])" % tb)
+    lit = literals(u[0])
+    check(lit.get("BODY[HEADER.FIELDS (%s)]" % tb) ==
+          b"From: a@example.test\r\nSubject: one\r\nX-Long: folded\r\n"
+          b"\tsecond line\r\n\r\n",
+          "a long HEADER.FIELDS list is named in full in the reply", u)
     u = r.ok("FETCH 4 (BODY.PEEK[1] BODY.PEEK[2] BODY.PEEK[2.MIME] "
              "BODY.PEEK[1]<0.4> BODY.PEEK[9])")
     lit = literals(u[0])
