@@ -13,8 +13,8 @@
  *   A name that lists only as such a level does not exist: DELETE of it
  *   is NO [NONEXISTENT].  DELETE of the selected mailbox leaves the
  *   Selected state first.
- * - RENAME moves the children along, creates missing parents of the new
- *   name, and of INBOX moves the messages (the store does both).
+ * - RENAME moves the children along and of INBOX moves the messages
+ *   (the store does both), and creates missing parents of the new name.
  * - Subscriptions live on the mailbox record in the store, so only an
  *   existing mailbox can be subscribed: SUBSCRIBE of an unknown name is
  *   NO [NONEXISTENT] (RFC 3501 6.3.6 lets a server refuse it; Dovecot
@@ -29,14 +29,13 @@
  * A LIST reads every mailbox of the user in one snapshot
  * (store_mailbox_list()) into the tree of listmatch.h, which derives
  * children, missing levels and RECURSIVEMATCH's CHILDINFO in one pass:
- * no lookup per mailbox.  Its output is written in pieces; when the client does not
- * read, the command yields until the output drains.
+ * no lookup per mailbox.  Its output is written in pieces; when the
+ * client does not read, the command yields until the output drains.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "common/error.h"
 #include "common/log.h"
