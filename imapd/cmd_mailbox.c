@@ -92,6 +92,7 @@ static int	ensure_parents(struct store_txn *, uint32_t, const char *);
 static int	create_txn(struct store_txn *, void *);
 static int	delete_txn(struct store_txn *, void *);
 static int	rename_txn(struct store_txn *, void *);
+static int	view_name_txn(struct store_txn *, void *);
 static int	subscribe_txn(struct store_txn *, void *);
 static int	status_txn(struct store_txn *, void *);
 static int	quota_txn(struct store_txn *, void *);
@@ -626,6 +627,7 @@ struct mbox_arg {
 	const char	*newname;
 	uint32_t	 special_use;
 	int		 on;
+	uint32_t	 id;		/* DELETE: the mailbox deleted */
 };
 
 static int
@@ -749,7 +751,13 @@ static int
 delete_txn(struct store_txn *t, void *arg)
 {
 	struct mbox_arg *a = arg;
+	struct store_mailbox mb;
+	int rc;
 
+	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
+		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
+		    "exist: %s", a->name) : -1;
+	a->id = mb.id;
 	return store_mailbox_delete(t, a->user_id, a->name);
 }
 
@@ -773,20 +781,19 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 		imap_no(s, "CANNOT", "INBOX can't be deleted.");
 		return;
 	}
-	/* Deleting the selected mailbox: leave it first, as Dovecot. */
-	if (s->view != NULL && strcmp(s->view->name, name) == 0) {
-		imap_view_free(&s->view);
-		imap_session_set_selected(s, 0);
-	}
 	a.user_id = s->user_id;
 	a.name = name;
 	if (store_write(s->srv->store, delete_txn, &a) == -1) {
-		if (err_class() == ERR_NOTFOUND)
-			imap_no(s, "NONEXISTENT", "Mailbox doesn't exist: %s",
-			    name);
-		else
-			imap_no_err(s);
+		imap_no_err(s);
 		return;
+	}
+	/*
+	 * The selected mailbox was deleted: leave it, as Dovecot (by id:
+	 * another session may have renamed it since it was selected).
+	 */
+	if (s->view != NULL && s->view->mailbox_id == a.id) {
+		imap_view_free(&s->view);
+		imap_session_set_selected(s, 0);
 	}
 	imap_ok(s, NULL, "Delete completed.");
 }
@@ -814,15 +821,26 @@ rename_txn(struct store_txn *t, void *arg)
 	return 1;
 }
 
+/* The selected mailbox's name as the store has it now. */
+static int
+view_name_txn(struct store_txn *t, void *arg)
+{
+	struct imap_view *v = arg;
+	struct store_mailbox mb;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, v->mailbox_id, &mb)) == 1)
+		memcpy(v->name, mb.name, sizeof(v->name));
+	return rc;
+}
+
 void
 imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char from[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
-	char moved[2 * STORE_MAILBOX_NAME_MAX + 2];
 	struct imap_str arg1, arg2;
 	struct mbox_arg a = { 0 };
-	size_t flen;
 
 	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg1) == -1 ||
 	    imap_p_sp(p) == -1 || imap_p_astring(p, &arg2) == -1 ||
@@ -841,17 +859,11 @@ imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 		imap_no_err(s);
 		return;
 	}
-	/* The selected mailbox keeps its id, and so its UIDs. */
-	flen = strlen(from);
-	if (s->view != NULL && strcmp(from, "INBOX") != 0 &&
-	    strncmp(s->view->name, from, flen) == 0 &&
-	    (s->view->name[flen] == '\0' ||
-	    s->view->name[flen] == STORE_MAILBOX_SEP)) {
-		snprintf(moved, sizeof(moved), "%s%s", to,
-		    s->view->name + flen);
-		if (strlen(moved) < sizeof(s->view->name))
-			memcpy(s->view->name, moved, strlen(moved) + 1);
-	}
+	/* The selected mailbox keeps its id, and so its UIDs; its name
+	 * may have changed (it or a parent was renamed). */
+	if (s->view != NULL && store_read(s->srv->store, view_name_txn,
+	    s->view) == -1)
+		log_warnx("imap #%lu: RENAME: %s", s->id, err_msg());
 	imap_ok(s, NULL, "Rename completed.");
 }
 

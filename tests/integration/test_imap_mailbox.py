@@ -170,6 +170,19 @@ def test_create_delete_rename(site):
     ok(r, "z1 RENAME Old Older")
     got = ok(r, "z2 NOOP")
     ok(r, "z3 CLOSE")
+    # renamed by another session, then deleted by its new name here: the
+    # session leaves it (the mailbox is found by id, not by name)
+    ok(r, "z4 CREATE Sel")
+    ok(r, "z5 SELECT Sel")
+    r2 = login(site)
+    ok(r2, "z6 RENAME Sel Sel2")
+    r2.close()
+    ok(r, "z7 DELETE Sel2")
+    tagged, untagged = r.cmd("z8 FETCH 1 FLAGS")
+    check(tagged.split()[1] in (b"BAD", b"NO") and
+          not any(u.startswith(b"* BYE") for u in untagged),
+          "the deleted mailbox is no longer selected", (tagged, untagged))
+    ok(r, "z9 NOOP")
     r.close()
 
     # imaplib sees the same
