@@ -453,11 +453,24 @@ imap_cmd_lsub(struct imap_session *s, struct imap_cmd *cmd)
 
 /* STATUS ----------------------------------------------------------------- */
 
+/*
+ * The items read from the message rows.  RFC 9208 asks a server with
+ * QUOTA=RES-STORAGE for the DELETED-STORAGE item: it is answered as soon
+ * as parse.h defines IMAP_ST_DELETED_STORAGE (the parser's part).
+ */
+#ifdef IMAP_ST_DELETED_STORAGE
+#define ST_NEEDS_ROWS	(IMAP_ST_SIZE | IMAP_ST_DELETED | \
+			    IMAP_ST_DELETED_STORAGE)
+#else
+#define ST_NEEDS_ROWS	(IMAP_ST_SIZE | IMAP_ST_DELETED)
+#endif
+
 struct count {
 	uint32_t	lo;		/* RECENT: uids from here on */
 	uint64_t	n;
 	uint64_t	size;
 	uint64_t	deleted;
+	uint64_t	deleted_size;	/* bytes of the \Deleted ones */
 };
 
 static int
@@ -476,8 +489,10 @@ count_all(const struct store_msg *m, void *arg)
 	struct count *c = arg;
 
 	c->size += m->crlf_size;
-	if (m->flags & STORE_F_DELETED)
+	if (m->flags & STORE_F_DELETED) {
 		c->deleted++;
+		c->deleted_size += m->size;
+	}
 	return 0;
 }
 
@@ -509,7 +524,7 @@ status_write(struct imap_session *s, struct store_txn *t,
 		    rc.lo > 0 ? rc.lo : 1, count_recent, &rc) == -1)
 			return -1;
 	}
-	if ((items & (IMAP_ST_SIZE | IMAP_ST_DELETED)) && mb->messages > 0 &&
+	if ((items & ST_NEEDS_ROWS) && mb->messages > 0 &&
 	    store_msg_list(t, mb->id, 1, count_all, &all) == -1)
 		return -1;
 
@@ -531,6 +546,11 @@ status_write(struct imap_session *s, struct store_txn *t,
 	    mb->highestmodseq);
 	ITEM(IMAP_ST_SIZE, "SIZE %" PRIu64, all.size);
 	ITEM(IMAP_ST_DELETED, "DELETED %" PRIu64, all.deleted);
+#ifdef IMAP_ST_DELETED_STORAGE
+	/* RFC 9208 5.1: what EXPUNGE would free, in the KiB of STORAGE */
+	ITEM(IMAP_ST_DELETED_STORAGE, "DELETED-STORAGE %" PRIu64,
+	    all.deleted_size / 1024);
+#endif
 #undef ITEM
 	imap_buf_adds(b, ")\r\n");
 	return 0;
