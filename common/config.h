@@ -86,6 +86,12 @@ struct config_service {
 	 * Postfix's submission service).  0 on the other services.
 	 */
 	int			require_auth;
+	/*
+	 * [imap] and [imaps] workers = 1: vellum-imapd processes sharing
+	 * the listeners (the larger of the two sections' values).  1 on
+	 * the other services.
+	 */
+	unsigned		workers;
 };
 
 struct config {

@@ -111,6 +111,8 @@ imap_cmd_logout(struct imap_session *s, struct imap_cmd *cmd)
 		imap_bad(s, "LOGOUT takes no arguments.");
 		return;
 	}
+	/* Nothing more about the mailbox after BYE. */
+	imap_view_free(&s->view);
 	imap_untagged(s, "BYE Logging out");
 	imap_ok(s, NULL, "Logout completed.");
 	imap_session_close(s);
@@ -125,8 +127,7 @@ imap_cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 	size_t i;
 
 	memset(&id, 0, sizeof(id));
-	if (imap_p_sp(&cmd->p) == -1 || imap_p_id(&cmd->p, &id) == -1 ||
-	    imap_p_end(&cmd->p) == -1) {
+	if (imap_p_id(&cmd->p, &id) == -1) {
 		imap_bad(s, "Error in IMAP command ID: %s", cmd->p.err != NULL ?
 		    cmd->p.err : "Invalid parameters");
 		return;

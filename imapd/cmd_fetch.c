@@ -1,4 +1,1045 @@
 /*
- * cmd_fetch.c - (being written for issue 9; see imapd.h for what belongs here)
+ * cmd_fetch.c - FETCH (streamed) and STORE.
+ *
+ * FETCH reads the store in short read transactions: one per batch of
+ * messages (until about FETCH_BATCH_OUT bytes of response are built) and,
+ * for a body section longer than FETCH_INLINE_MAX, one per piece of
+ * FETCH_PIECE raw bytes.  After each transaction the response goes out;
+ * once more than CONN_OUT_HIGH bytes wait in the connection the command
+ * yields and goes on when they have drained, so a 20 MB message costs a
+ * session one piece of memory, not the message.
+ *
+ * Every byte is sent with a bare LF written as CRLF (imapmsg.h counts
+ * sizes the same way), so RFC822.SIZE, BODYSTRUCTURE sizes and literal
+ * lengths agree with what is sent.  A partial fetch <o.n> counts in
+ * those converted bytes.
+ *
+ * ENVELOPE, BODY, BODYSTRUCTURE and section ranges come from the IMAP
+ * record stored with the body (store_body_meta()): nothing is parsed
+ * here.
+ *
+ * \Seen: a FETCH of a body section without PEEK sets \Seen on its
+ * messages (not in a read-only mailbox) in one write transaction before
+ * anything is sent; the replies of those messages then carry FLAGS.
+ *
+ * Messages expunged by another session that this session still shows
+ * (imap_view_is_gone(), or found missing in the store) are skipped and
+ * the command ends "NO [EXPUNGEISSUED]", as Dovecot does (RFC 2180
+ * 4.1.2, RFC 5530): the messages that still exist are answered.
  */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "mail/imapmsg.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+#include "store/store.h"
+#include "imapd/fetchconv.h"
 #include "imapd/imapd.h"
+
+/* Sections whose literal is at most this long are sent in one piece. */
+#define FETCH_INLINE_MAX	(64 * 1024)
+/* Raw bytes read per transaction when a long section is streamed. */
+#define FETCH_PIECE		(64 * 1024)
+/* Response bytes built per read transaction before they are written. */
+#define FETCH_BATCH_OUT		(128 * 1024)
+
+/* The raw range of the section being sent and its converter. */
+struct fetch_conv {
+	uint64_t		raw_pos, raw_end;
+	struct imap_fetchconv	fc;
+};
+
+/* A section to answer, with the name its reply carries. */
+struct fetch_sec {
+	const struct imap_section *sec;
+	struct imap_section	 own;	/* RFC822, RFC822.HEADER/TEXT */
+	char			 name[64];
+	int			 sets_seen;
+};
+
+struct fetch_state {
+	struct imap_fetch	 f;
+	uint32_t		*uids;
+	size_t			 n, i;
+	struct fetch_sec	*secs;
+	size_t			 nsecs;
+	int			 want_meta;
+	int			 set_seen;
+	int			 send_uid;
+	/* uids (ascending) whose \Seen this FETCH set: FLAGS added */
+	uint32_t		*seen;
+	size_t			 nseen;
+	uint64_t		*seen_modseq;
+	/* the message being answered */
+	int			 in_msg;
+	uint32_t		 uid, seq;
+	struct store_msg	 m;
+	void			*meta_raw;
+	size_t			 meta_len;
+	struct imap_meta	 meta;
+	size_t			 sec;		/* next section */
+	int			 need_sp;	/* an item was written */
+	int			 streaming;
+	struct fetch_conv	 conv;
+	uint8_t			*piece;
+	/* outcome */
+	int			 expunged;	/* messages skipped: gone */
+	int			 broken;	/* a literal was padded */
+};
+
+struct fetch_txn {
+	struct imap_session	*s;
+	struct fetch_state	*st;
+};
+
+static void	fetch_run(struct imap_session *, void *);
+static void	fetch_free(void *);
+static int	fetch_batch_txn(struct store_txn *, void *);
+static int	fetch_piece_txn(struct store_txn *, void *);
+static void	fetch_flush(struct imap_session *);
+
+/* Helpers ---------------------------------------------------------- */
+
+static int
+fetch_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "1:3,7" of ascending uids. */
+static void
+fetch_set_format(struct imap_buf *b, const uint32_t *u, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
+			;
+		if (i > 0)
+			imap_buf_adds(b, ",");
+		if (j - 1 == i)
+			imap_buf_printf(b, "%u", u[i]);
+		else
+			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
+	}
+}
+
+static void
+fetch_flush(struct imap_session *s)
+{
+	if (s->out.len > 0) {
+		imap_write(s, s->out.p, s->out.len);
+		imap_buf_reset(&s->out);
+	}
+}
+
+static void
+fetch_date(struct imap_buf *b, int64_t t)
+{
+	static const char *const mon[12] = { "Jan", "Feb", "Mar", "Apr",
+	    "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	imap_buf_printf(b, "\"%02d-%s-%04d %02d:%02d:%02d +0000\"",
+	    tm.tm_mday, mon[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec);
+}
+
+/* Index of uid in the seen list, or -1. */
+static long
+fetch_seen_find(const struct fetch_state *st, uint32_t uid)
+{
+	const uint32_t *p;
+
+	if (st->nseen == 0)
+		return -1;
+	p = bsearch(&uid, st->seen, st->nseen, sizeof(*st->seen),
+	    fetch_u32_cmp);
+	return p == NULL ? -1 : (long)(p - st->seen);
+}
+
+/* Converting ------------------------------------------------------- */
+
+static void
+fetch_conv_init(struct fetch_conv *c, uint64_t off, uint64_t end,
+    uint64_t crlf_len, const struct imap_section *sec, uint64_t *len_r)
+{
+	imap_fetchconv_init(&c->fc, crlf_len, sec->partial ?
+	    sec->partial_off : 0, sec->partial ? sec->partial_len :
+	    UINT64_MAX, len_r);
+	c->raw_pos = off;
+	c->raw_end = end;
+	/* Without bare LFs the origin is a raw offset. */
+	if (crlf_len == end - off) {
+		c->raw_pos += c->fc.skip;
+		c->fc.skip = 0;
+	}
+}
+
+/*
+ * Sends up to max converted bytes of the section from the store.  A
+ * message that vanished, came up short or could not be read has the
+ * rest of its literal padded with spaces (the literal length was
+ * promised) and the command ends NO.
+ */
+static void
+fetch_conv_run(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, uint64_t max)
+{
+	struct fetch_conv *c = &st->conv;
+	uint64_t want, stop = c->fc.left > max ? c->fc.left - max : 0;
+	size_t got;
+	int rc = 1;
+
+	while (c->fc.left > stop) {
+		if (c->raw_pos >= c->raw_end)
+			goto pad;
+		want = c->raw_end - c->raw_pos;
+		if (want > FETCH_PIECE)
+			want = FETCH_PIECE;
+		rc = t == NULL ? -1 : store_msg_read_range(t,
+		    s->view->mailbox_id, st->uid, c->raw_pos, (size_t)want,
+		    st->piece, &got);
+		if (rc != 1 || got == 0)
+			goto pad;
+		c->raw_pos += imap_fetchconv_run(&c->fc, st->piece, got,
+		    &s->out);
+	}
+	return;
+pad:
+	log_warnx("imap #%lu: uid %u: message %s while being sent; "
+	    "%" PRIu64 " bytes padded", s->id, st->uid, t == NULL ||
+	    rc == -1 ? err_msg() : "changed", c->fc.left);
+	st->broken = 1;
+	while (c->fc.left > 0) {
+		imap_buf_adds(&s->out, " ");
+		c->fc.left--;
+	}
+}
+
+/* Sections ------------------------------------------------------- */
+
+struct fields_ctx {
+	struct imap_buf	*b;
+};
+
+static void
+fetch_field_cb(const char *field, size_t len, void *arg)
+{
+	struct fields_ctx *fc = arg;
+	struct imap_fetchconv c;
+	uint64_t n;
+
+	imap_fetchconv_init(&c, UINT64_MAX, 0, UINT64_MAX, &n);
+	imap_fetchconv_run(&c, field, len, fc->b);
+}
+
+/*
+ * HEADER.FIELDS[.NOT]: the header block is read whole (headers are
+ * small) and filtered into a buffer, then sent (with <o.n>) from there.
+ */
+static void
+fetch_section_fields(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct fetch_sec *fs, int found,
+    uint64_t off, uint64_t end)
+{
+	const struct imap_section *sec = fs->sec;
+	const char *names[IMAP_FETCH_FIELDS_MAX];
+	size_t lens[IMAP_FETCH_FIELDS_MAX], i, n, got = 0;
+	struct imap_buf res;
+	struct fields_ctx fc;
+	struct imap_fetchconv c;
+	uint64_t len;
+	char *hdr = NULL;
+	int rc;
+
+	imap_buf_init(&res);
+	if (found && end > off) {
+		hdr = xmalloc((size_t)(end - off));
+		rc = store_msg_read_range(t, s->view->mailbox_id, st->uid,
+		    off, (size_t)(end - off), hdr, &got);
+		if (rc != 1) {
+			log_warnx("imap #%lu: uid %u: header not read: %s",
+			    s->id, st->uid, rc == -1 ? err_msg() : "gone");
+			st->broken = 1;
+			got = 0;
+		}
+		n = sec->nnames < IMAP_FETCH_FIELDS_MAX ? sec->nnames :
+		    IMAP_FETCH_FIELDS_MAX;
+		for (i = 0; i < n; i++) {
+			names[i] = sec->names[i].s;
+			lens[i] = sec->names[i].len;
+		}
+		fc.b = &res;
+		imap_header_fields(hdr, got, names, lens, n, sec->fields_not,
+		    fetch_field_cb, &fc);
+		free(hdr);
+	}
+	imap_buf_add(&res, "\r\n", 2);
+	imap_fetchconv_init(&c, res.len, sec->partial ? sec->partial_off : 0,
+	    sec->partial ? sec->partial_len : UINT64_MAX, &len);
+	imap_buf_printf(&s->out, "%s", fs->name);
+	if (sec->partial)
+		imap_buf_printf(&s->out, "<%" PRIu64 ">", sec->partial_off);
+	if (len == 0)
+		imap_buf_adds(&s->out, " \"\"");
+	else {
+		imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
+		imap_buf_add(&s->out, res.p + c.skip, (size_t)len);
+	}
+	imap_buf_free(&res);
+}
+
+/*
+ * Starts section st->sec of the current message: writes its name and
+ * literal head and sends it when short; a long one is left streaming.
+ */
+static void
+fetch_section_start(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	const struct fetch_sec *fs = &st->secs[st->sec];
+	const struct imap_section *sec = fs->sec;
+	enum imap_section_kind kind = sec->kind;
+	uint64_t off = 0, end = 0, crlf = 0, len;
+	int found;
+
+	if (sec->depth == 0 && kind == IMAP_SECTION_ALL) {
+		off = 0;
+		end = st->m.size;
+		crlf = st->m.crlf_size;
+		found = 1;
+	} else
+		found = imap_meta_section(&st->meta, sec->path, sec->depth,
+		    kind, &off, &end, &crlf) == 1;
+	if (st->need_sp)
+		imap_buf_adds(&s->out, " ");
+	st->need_sp = 1;
+	if (sec->fields || sec->fields_not) {
+		fetch_section_fields(t, s, st, fs, found, off, end);
+		return;
+	}
+	imap_buf_adds(&s->out, fs->name);
+	if (sec->partial)
+		imap_buf_printf(&s->out, "<%" PRIu64 ">", sec->partial_off);
+	if (!found) {
+		imap_buf_adds(&s->out, " NIL");
+		return;
+	}
+	fetch_conv_init(&st->conv, off, end, crlf, sec, &len);
+	if (len == 0) {
+		imap_buf_adds(&s->out, " \"\"");
+		return;
+	}
+	imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
+	if (len <= FETCH_INLINE_MAX)
+		fetch_conv_run(t, s, st, UINT64_MAX);
+	else
+		st->streaming = 1;
+}
+
+/* Messages ------------------------------------------------------- */
+
+static void
+fetch_msg_end(struct fetch_state *st)
+{
+	free(st->meta_raw);
+	st->meta_raw = NULL;
+	st->in_msg = 0;
+	st->i++;
+}
+
+/*
+ * Writes the head of message st->uids[st->i] (every item that is not a
+ * body section).  1 begun, 0 skipped (gone, or unchanged since
+ * CHANGEDSINCE), -1 store error.
+ */
+static int
+fetch_msg_begin(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	struct imap_view *v = s->view;
+	unsigned items = st->f.items;
+	int rc, rev1 = !(s->enabled & IMAP_EN_REV2), sep = 0, flags, modseq;
+	long seen;
+
+	st->uid = st->uids[st->i];
+	st->seq = imap_view_seq(v, st->uid);
+	if (imap_view_is_gone(v, st->uid) || st->seq == 0) {
+		st->expunged++;
+		return 0;
+	}
+	if ((rc = store_msg_get(t, v->mailbox_id, st->uid, &st->m)) != 1) {
+		if (rc == 0)
+			st->expunged++;
+		return rc;
+	}
+	if (st->f.changedsince_set && st->m.modseq <= st->f.changedsince)
+		return 0;
+	if (st->want_meta) {
+		if ((rc = store_body_meta(t, st->m.body, &st->meta_raw,
+		    &st->meta_len)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_CORRUPT,
+			    "message uid %u has no body", st->uid);
+		if (imap_meta_parse(st->meta_raw, st->meta_len,
+		    &st->meta) == -1) {
+			free(st->meta_raw);
+			st->meta_raw = NULL;
+			return -1;
+		}
+	}
+	seen = fetch_seen_find(st, st->uid);
+	flags = (items & IMAP_FI_FLAGS) || seen >= 0;
+	modseq = (items & IMAP_FI_MODSEQ) || st->f.changedsince_set ||
+	    (seen >= 0 && (s->enabled & IMAP_EN_CONDSTORE));
+	imap_buf_printf(&s->out, "* %u FETCH (", st->seq);
+#define SEP()	do { if (sep++) imap_buf_adds(&s->out, " "); } while (0)
+	if (st->send_uid) {
+		SEP();
+		imap_buf_printf(&s->out, "UID %u", st->uid);
+	}
+	if (flags) {
+		SEP();
+		imap_buf_adds(&s->out, "FLAGS ");
+		imap_flags_format(&s->out, st->m.flags, st->m.keywords,
+		    rev1 && imap_view_is_recent(v, st->uid));
+	}
+	if (items & IMAP_FI_INTERNALDATE) {
+		SEP();
+		imap_buf_adds(&s->out, "INTERNALDATE ");
+		fetch_date(&s->out, st->m.internal_date);
+	}
+	if (items & IMAP_FI_RFC822_SIZE) {
+		SEP();
+		imap_buf_printf(&s->out, "RFC822.SIZE %" PRIu64,
+		    st->m.crlf_size);
+	}
+	if (items & IMAP_FI_ENVELOPE) {
+		SEP();
+		imap_buf_adds(&s->out, "ENVELOPE ");
+		imap_buf_add(&s->out, st->meta.envelope,
+		    st->meta.envelope_len);
+	}
+	if (items & IMAP_FI_BODY) {
+		SEP();
+		imap_buf_adds(&s->out, "BODY ");
+		imap_buf_add(&s->out, st->meta.body, st->meta.body_len);
+	}
+	if (items & IMAP_FI_BODYSTRUCTURE) {
+		SEP();
+		imap_buf_adds(&s->out, "BODYSTRUCTURE ");
+		imap_buf_add(&s->out, st->meta.bodystructure,
+		    st->meta.bodystructure_len);
+	}
+	if (modseq) {
+		SEP();
+		imap_buf_printf(&s->out, "MODSEQ (%" PRIu64 ")",
+		    st->m.modseq);
+	}
+#undef SEP
+	st->need_sp = sep > 0;
+	st->in_msg = 1;
+	st->sec = 0;
+	st->streaming = 0;
+	return 1;
+}
+
+/*
+ * Goes on with the current message's sections until one streams or the
+ * message is done.
+ */
+static void
+fetch_msg_sections(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	while (st->sec < st->nsecs) {
+		fetch_section_start(t, s, st);
+		st->sec++;
+		if (st->streaming)
+			return;
+	}
+	imap_buf_adds(&s->out, ")\r\n");
+	fetch_msg_end(st);
+}
+
+static int
+fetch_batch_txn(struct store_txn *t, void *arg)
+{
+	struct fetch_txn *ft = arg;
+	struct imap_session *s = ft->s;
+	struct fetch_state *st = ft->st;
+	size_t mark;
+	int rc;
+
+	while (s->out.len < FETCH_BATCH_OUT && !st->streaming) {
+		if (st->in_msg) {
+			fetch_msg_sections(t, s, st);
+			continue;
+		}
+		if (st->i >= st->n)
+			break;
+		mark = s->out.len;
+		if ((rc = fetch_msg_begin(t, s, st)) == -1) {
+			s->out.len = mark;
+			return -1;
+		}
+		if (rc == 0) {
+			st->i++;
+			continue;
+		}
+		fetch_msg_sections(t, s, st);
+	}
+	return 0;
+}
+
+static int
+fetch_piece_txn(struct store_txn *t, void *arg)
+{
+	struct fetch_txn *ft = arg;
+
+	fetch_conv_run(t, ft->s, ft->st, FETCH_PIECE);
+	if (ft->st->conv.fc.left == 0)
+		ft->st->streaming = 0;
+	return 0;
+}
+
+/* The command ----------------------------------------------------- */
+
+static void
+fetch_free(void *arg)
+{
+	struct fetch_state *st = arg;
+
+	if (st == NULL)
+		return;
+	free(st->uids);
+	free(st->secs);
+	free(st->seen);
+	free(st->seen_modseq);
+	free(st->meta_raw);
+	free(st->piece);
+	free(st);
+}
+
+static void
+fetch_run(struct imap_session *s, void *arg)
+{
+	struct fetch_state *st = arg;
+	struct fetch_txn ft = { s, st };
+	int rc;
+
+	for (;;) {
+		if (st->streaming)
+			rc = store_read(s->srv->store, fetch_piece_txn, &ft);
+		else if (st->in_msg || st->i < st->n)
+			rc = store_read(s->srv->store, fetch_batch_txn, &ft);
+		else
+			break;
+		if (rc == -1 && st->streaming) {
+			/* the snapshot failed mid-literal: keep the protocol
+			 * whole */
+			fetch_conv_run(NULL, s, st, UINT64_MAX);
+			st->streaming = 0;
+			rc = 0;
+		}
+		fetch_flush(s);
+		if (rc == -1) {
+			log_warnx("imap #%lu: FETCH: %s", s->id, err_msg());
+			imap_no_err(s);
+			fetch_free(st);
+			return;
+		}
+		if (imap_pending(s) >= CONN_OUT_HIGH) {
+			imap_yield(s, fetch_run, fetch_free, st);
+			return;
+		}
+	}
+	if (st->broken)
+		imap_no(s, "SERVERBUG", "Some messages changed while they "
+		    "were being sent.");
+	else if (st->expunged)
+		imap_no(s, "EXPUNGEISSUED", "Some of the requested messages "
+		    "no longer exist.");
+	else
+		imap_ok(s, NULL, "Fetch completed.");
+	fetch_free(st);
+}
+
+struct seen_txn {
+	struct imap_session	*s;
+	struct fetch_state	*st;
+};
+
+/* Sets \Seen on every message of the FETCH that lacks it. */
+static int
+fetch_seen_txn(struct store_txn *t, void *arg)
+{
+	struct seen_txn *sx = arg;
+	struct fetch_state *st = sx->st;
+	uint32_t mb = sx->s->view->mailbox_id;
+	struct store_msg m;
+	size_t i;
+	int rc;
+
+	st->nseen = 0;
+	for (i = 0; i < st->n; i++) {
+		if ((rc = store_msg_get(t, mb, st->uids[i], &m)) == -1)
+			return -1;
+		if (rc == 0 || (m.flags & STORE_F_SEEN) ||
+		    imap_view_is_gone(sx->s->view, st->uids[i]))
+			continue;
+		if (st->f.changedsince_set && m.modseq <= st->f.changedsince)
+			continue;
+		if (store_msg_set_flags(t, mb, m.uid, STORE_FLAGS_ADD,
+		    STORE_F_SEEN, NULL) == -1 ||
+		    store_msg_get(t, mb, m.uid, &m) != 1)
+			return -1;
+		st->seen[st->nseen] = m.uid;
+		st->seen_modseq[st->nseen++] = m.modseq;
+	}
+	return 0;
+}
+
+/* RFC822, RFC822.HEADER, RFC822.TEXT and BODY[...] as one list. */
+static void
+fetch_sections_build(struct fetch_state *st)
+{
+	static const struct {
+		unsigned	item;
+		const char	*name;
+		enum imap_section_kind kind;
+		int		peek;
+	} legacy[] = {
+		{ IMAP_FI_RFC822_HEADER, "RFC822.HEADER", IMAP_SECTION_HEADER,
+		    1 },
+		{ IMAP_FI_RFC822_TEXT, "RFC822.TEXT", IMAP_SECTION_TEXT, 0 },
+		{ IMAP_FI_RFC822, "RFC822", IMAP_SECTION_ALL, 0 },
+	};
+	struct fetch_sec *fs;
+	size_t i;
+
+	st->secs = xcalloc(st->f.nsections + 3, sizeof(*st->secs));
+	for (i = 0; i < 3; i++) {
+		if (!(st->f.items & legacy[i].item))
+			continue;
+		fs = &st->secs[st->nsecs++];
+		fs->own.kind = legacy[i].kind;
+		fs->own.peek = legacy[i].peek;
+		fs->sec = &fs->own;
+		snprintf(fs->name, sizeof(fs->name), "%s", legacy[i].name);
+		fs->sets_seen = !legacy[i].peek;
+	}
+	for (i = 0; i < st->f.nsections; i++) {
+		fs = &st->secs[st->nsecs++];
+		fs->sec = &st->f.sections[i];
+		/* the parser names the reply; "<o>" is added here */
+		snprintf(fs->name, sizeof(fs->name), "%s",
+		    fs->sec->reply_name != NULL ? fs->sec->reply_name :
+		    "BODY[]");
+		{
+			char *lt = strchr(fs->name, '<');
+
+			if (lt != NULL && lt > strrchr(fs->name, ']'))
+				*lt = '\0';
+		}
+		fs->sets_seen = !fs->sec->peek;
+	}
+}
+
+/*
+ * The CONDSTORE enabling side of a command (RFC 7162 3.1): once on, the
+ * client learns the mailbox's HIGHESTMODSEQ at once.
+ */
+static int
+fetch_mbox_txn(struct store_txn *t, void *arg)
+{
+	struct store_mailbox *mb = arg;
+	uint32_t id = mb->id;
+
+	return store_mailbox_get_by_id(t, id, mb) == 1 ? 0 : -1;
+}
+
+static void
+fetch_condstore_enable(struct imap_session *s)
+{
+	struct store_mailbox mb;
+
+	if (s->enabled & IMAP_EN_CONDSTORE)
+		return;
+	s->enabled |= IMAP_EN_CONDSTORE;
+	if (s->view == NULL)
+		return;
+	mb.id = s->view->mailbox_id;
+	if (store_read(s->srv->store, fetch_mbox_txn, &mb) == 0)
+		imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest",
+		    mb.highestmodseq);
+}
+
+/* QRESYNC: VANISHED (EARLIER) ------------------------------------- */
+
+struct vanished_ctx {
+	const struct imap_seqset *set;
+	const struct imap_view	*v;
+	uint32_t		*u;
+	size_t			 n, cap;
+};
+
+static int
+vanished_in_set(const struct vanished_ctx *vc, uint32_t uid)
+{
+	size_t i;
+
+	if (vc->set->saved) {
+		for (i = 0; i < vc->v->nsaved; i++)
+			if (vc->v->saved[i] == uid)
+				return 1;
+		return 0;
+	}
+	for (i = 0; i < vc->set->n; i++) {
+		uint32_t lo = vc->set->r[i].lo, hi = vc->set->r[i].hi;
+
+		if (lo == IMAP_SEQ_STAR)
+			lo = vc->v->uidnext > 0 ? vc->v->uidnext - 1 : 0;
+		if (lo > hi) {
+			uint32_t x = lo;
+
+			lo = hi;
+			hi = x;
+		}
+		if (uid >= lo && uid <= hi)
+			return 1;
+	}
+	return 0;
+}
+
+static void
+vanished_add(struct vanished_ctx *vc, uint32_t uid)
+{
+	if (vc->n == vc->cap) {
+		vc->cap = vc->cap == 0 ? 64 : vc->cap * 2;
+		vc->u = xreallocarray(vc->u, vc->cap, sizeof(*vc->u));
+	}
+	vc->u[vc->n++] = uid;
+}
+
+static int
+vanished_cb(uint32_t uid, uint64_t modseq, void *arg)
+{
+	(void)modseq;
+	if (vanished_in_set(arg, uid))
+		vanished_add(arg, uid);
+	return 0;
+}
+
+struct vanished_txn {
+	struct vanished_ctx	*vc;
+	uint64_t		 since;
+};
+
+static int
+vanished_txn(struct store_txn *t, void *arg)
+{
+	struct vanished_txn *vt = arg;
+	struct vanished_ctx *vc = vt->vc;
+	const struct imap_view *v = vc->v;
+	uint32_t uid;
+	size_t j = 0;
+	int rc;
+
+	vc->n = 0;
+	rc = store_msg_expunged_since(t, v->mailbox_id, vt->since,
+	    vanished_cb, vc);
+	if (rc != 0)
+		return rc == 1 ? 0 : -1;
+	/*
+	 * The log does not reach back that far: every uid of the set below
+	 * uidnext that the view lacks is reported (RFC 7162 3.2.6 allows
+	 * more than what vanished since).
+	 */
+	vc->n = 0;
+	for (uid = 1; uid < v->uidnext; uid++) {
+		while (j < v->count && v->uids[j] < uid)
+			j++;
+		if (j < v->count && v->uids[j] == uid)
+			continue;
+		if (vanished_in_set(vc, uid))
+			vanished_add(vc, uid);
+	}
+	return 0;
+}
+
+static int
+fetch_vanished(struct imap_session *s, const struct imap_seqset *set,
+    uint64_t since)
+{
+	struct vanished_ctx vc = { set, s->view, NULL, 0, 0 };
+	struct vanished_txn vt = { &vc, since };
+
+	if (store_read(s->srv->store, vanished_txn, &vt) == -1) {
+		free(vc.u);
+		return -1;
+	}
+	if (vc.n > 0) {
+		qsort(vc.u, vc.n, sizeof(*vc.u), fetch_u32_cmp);
+		imap_buf_adds(&s->out, "* VANISHED (EARLIER) ");
+		fetch_set_format(&s->out, vc.u, vc.n);
+		imap_buf_adds(&s->out, "\r\n");
+		fetch_flush(s);
+	}
+	free(vc.u);
+	return 0;
+}
+
+void
+imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct fetch_state *st;
+	struct imap_seqset set;
+	struct seen_txn sx;
+	size_t i;
+
+	if (imap_p_sp(&cmd->p) == -1 || imap_p_seqset(&cmd->p, &set) == -1) {
+		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
+		    "Invalid arguments.");
+		return;
+	}
+	st = xcalloc(1, sizeof(*st));
+	/* imap_p_fetch() takes the SP before the items and the end */
+	if (imap_p_fetch(&cmd->p, &st->f) == -1) {
+		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
+		    "Invalid arguments.");
+		fetch_free(st);
+		return;
+	}
+	if (st->f.vanished && (!cmd->uid || !st->f.changedsince_set ||
+	    !(s->enabled & IMAP_EN_QRESYNC))) {
+		imap_bad(s, "VANISHED needs UID FETCH with CHANGEDSINCE and "
+		    "QRESYNC enabled.");
+		fetch_free(st);
+		return;
+	}
+	for (i = 0; i < st->f.nsections; i++)
+		if (st->f.sections[i].binary ||
+		    st->f.sections[i].binary_size) {
+			imap_bad(s, "BINARY is not supported.");
+			fetch_free(st);
+			return;
+		}
+	if (imap_view_resolve(s->view, &set, cmd->uid, &st->uids,
+	    &st->n) == -1) {
+		imap_bad(s, "%s", err_msg());
+		fetch_free(st);
+		return;
+	}
+	if ((st->f.items & IMAP_FI_MODSEQ) || st->f.changedsince_set)
+		fetch_condstore_enable(s);
+	st->send_uid = cmd->uid || (st->f.items & IMAP_FI_UID);
+	st->want_meta = (st->f.items & (IMAP_FI_ENVELOPE | IMAP_FI_BODY |
+	    IMAP_FI_BODYSTRUCTURE | IMAP_FI_RFC822_HEADER |
+	    IMAP_FI_RFC822_TEXT)) != 0;
+	fetch_sections_build(st);
+	for (i = 0; i < st->nsecs; i++) {
+		const struct imap_section *sec = st->secs[i].sec;
+
+		if (sec->depth > 0 || sec->kind != IMAP_SECTION_ALL)
+			st->want_meta = 1;
+		if (st->secs[i].sets_seen)
+			st->set_seen = 1;
+	}
+	if (st->nsecs > 0)
+		st->piece = xmalloc(FETCH_PIECE);
+	if (st->f.vanished && fetch_vanished(s, &set, st->f.changedsince) ==
+	    -1) {
+		imap_no_err(s);
+		fetch_free(st);
+		return;
+	}
+	if (st->set_seen && !s->view->readonly && st->n > 0) {
+		st->seen = xcalloc(st->n, sizeof(*st->seen));
+		st->seen_modseq = xcalloc(st->n, sizeof(*st->seen_modseq));
+		sx.s = s;
+		sx.st = st;
+		if (store_write(s->srv->store, fetch_seen_txn, &sx) == -1) {
+			log_warnx("imap #%lu: FETCH \\Seen: %s", s->id,
+			    err_msg());
+			imap_no_err(s);
+			fetch_free(st);
+			return;
+		}
+		for (i = 0; i < st->nseen; i++)
+			imap_view_note_own(s->view, st->seen_modseq[i]);
+	}
+	fetch_run(s, st);
+}
+
+/* STORE ----------------------------------------------------------- */
+
+struct store_res {
+	uint32_t	uid;
+	uint32_t	flags;
+	uint64_t	modseq;
+	int		changed;
+	char		keywords[STORE_KEYWORDS_MAX + 1];
+};
+
+struct store_ctx {
+	struct imap_session	*s;
+	const struct imap_store	*req;
+	const uint32_t		*uids;
+	size_t			 n;
+	struct store_res	*res;
+	size_t			 nres;
+	uint32_t		*failed;	/* UNCHANGEDSINCE */
+	size_t			 nfailed;
+	int			 expunged;
+};
+
+static int
+store_cmd_txn(struct store_txn *t, void *arg)
+{
+	struct store_ctx *sc = arg;
+	const struct imap_store *req = sc->req;
+	uint32_t mb = sc->s->view->mailbox_id;
+	const char *kw = req->flags.keywords;
+	struct store_res *r;
+	struct store_msg m;
+	size_t i;
+	int rc;
+
+	sc->nres = sc->nfailed = 0;
+	sc->expunged = 0;
+	if (req->mode != STORE_FLAGS_SET && kw[0] == '\0')
+		kw = NULL;
+	for (i = 0; i < sc->n; i++) {
+		if (imap_view_is_gone(sc->s->view, sc->uids[i])) {
+			sc->expunged++;
+			continue;
+		}
+		if ((rc = store_msg_get(t, mb, sc->uids[i], &m)) == -1)
+			return -1;
+		if (rc == 0) {
+			sc->expunged++;
+			continue;
+		}
+		if (req->unchangedsince_set && m.modseq > req->unchangedsince) {
+			sc->failed[sc->nfailed++] = m.uid;
+			continue;
+		}
+		r = &sc->res[sc->nres++];
+		r->uid = m.uid;
+		if (store_msg_set_flags(t, mb, m.uid, req->mode,
+		    req->flags.flags, kw) == -1)
+			return -1;
+		r->changed = 0;
+		r->modseq = m.modseq;
+		if (store_msg_get(t, mb, m.uid, &m) != 1)
+			return err_set(ERR_CORRUPT, "uid %u vanished in a "
+			    "write transaction", r->uid);
+		r->changed = m.modseq != r->modseq;
+		r->modseq = m.modseq;
+		r->flags = m.flags;
+		memcpy(r->keywords, m.keywords, sizeof(r->keywords));
+	}
+	return 0;
+}
+
+void
+imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
+{
+	struct imap_view *v = s->view;
+	struct imap_seqset set;
+	struct imap_store req;
+	struct store_ctx sc;
+	struct store_res *r;
+	uint32_t *list;
+	size_t i;
+	int condstore, send_uid, rev1 = !(s->enabled & IMAP_EN_REV2);
+
+	memset(&req, 0, sizeof(req));
+	if (imap_p_sp(&cmd->p) == -1 || imap_p_seqset(&cmd->p, &set) == -1 ||
+	    imap_p_store(&cmd->p, &req) == -1) {
+		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
+		    "Invalid arguments.");
+		return;
+	}
+	if (v->readonly) {
+		imap_no(s, NULL, "Mailbox is read-only.");
+		return;
+	}
+	memset(&sc, 0, sizeof(sc));
+	sc.s = s;
+	sc.req = &req;
+	if (imap_view_resolve(v, &set, cmd->uid, &list, &sc.n) == -1) {
+		imap_bad(s, "%s", err_msg());
+		return;
+	}
+	sc.uids = list;
+	if (req.unchangedsince_set)
+		fetch_condstore_enable(s);
+	sc.res = xcalloc(sc.n + 1, sizeof(*sc.res));
+	sc.failed = xcalloc(sc.n + 1, sizeof(*sc.failed));
+	if (sc.n > 0 && store_write(s->srv->store, store_cmd_txn, &sc) == -1) {
+		log_warnx("imap #%lu: STORE: %s", s->id, err_msg());
+		imap_no_err(s);
+		goto out;
+	}
+	condstore = (s->enabled & IMAP_EN_CONDSTORE) != 0;
+	send_uid = cmd->uid || (s->enabled & IMAP_EN_QRESYNC);
+	for (i = 0; i < sc.nres; i++) {
+		r = &sc.res[i];
+		if (r->changed)
+			imap_view_note_own(v, r->modseq);
+		if (req.silent && !(r->changed && req.unchangedsince_set))
+			continue;
+		imap_buf_printf(&s->out, "* %u FETCH (", imap_view_seq(v,
+		    r->uid));
+		if (!req.silent) {
+			imap_buf_adds(&s->out, "FLAGS ");
+			imap_flags_format(&s->out, r->flags, r->keywords,
+			    rev1 && imap_view_is_recent(v, r->uid));
+		}
+		if (send_uid)
+			imap_buf_printf(&s->out, "%sUID %u", req.silent ? "" :
+			    " ", r->uid);
+		if (condstore)
+			imap_buf_printf(&s->out, "%sMODSEQ (%" PRIu64 ")",
+			    req.silent && !send_uid ? "" : " ", r->modseq);
+		imap_buf_adds(&s->out, ")\r\n");
+		if (s->out.len >= FETCH_BATCH_OUT)
+			fetch_flush(s);
+	}
+	fetch_flush(s);
+	if (sc.nfailed > 0) {
+		struct imap_buf code;
+
+		if (!cmd->uid)
+			for (i = 0; i < sc.nfailed; i++)
+				sc.failed[i] = imap_view_seq(v, sc.failed[i]);
+		imap_buf_init(&code);
+		imap_buf_adds(&code, "MODIFIED ");
+		fetch_set_format(&code, sc.failed, sc.nfailed);
+		imap_buf_add(&code, "", 1);
+		imap_ok(s, code.p, "Conditional STORE failed.");
+		imap_buf_free(&code);
+	} else if (sc.expunged)
+		imap_no(s, "EXPUNGEISSUED", "Some of the messages no longer "
+		    "exist.");
+	else
+		imap_ok(s, NULL, "Store completed.");
+out:
+	free(list);
+	free(sc.res);
+	free(sc.failed);
+}

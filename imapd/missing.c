@@ -3,53 +3,8 @@
  * their branches are merged: each answers NO.  A helper deletes its
  * lines here when it merges the core branch; the lead deletes the file
  * at the final merge.
+ *
+ * Every handler is built now (mbox, msgs and search are merged): nothing
+ * is left here.
  */
 #include "imapd/imapd.h"
-
-void
-imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_copy(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_move(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_search(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_sort(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}
-
-void
-imap_cmd_thread(struct imap_session *s, struct imap_cmd *cmd)
-{
-	imap_no(s, "CANNOT", "%s is not built yet", cmd->verb);
-}

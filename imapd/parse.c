@@ -501,7 +501,8 @@ imap_p_command(struct imap_parser *p, char tag[IMAP_TAG_MAX + 1],
 		return fail(p, "Expected a command after the tag");
 	if (imap_p_atom(p, &v) == -1)
 		return fail(p, "Expected a command after the tag");
-	if (v.len > IMAP_VERB_MAX)
+	if (v.len > IMAP_VERB_MAX || (p->pos < p->len && p->buf[p->pos] !=
+	    ' '))
 		return fail(p, "Unknown command");
 	for (i = 0; i < v.len; i++)
 		verb[i] = (char)toupper((unsigned char)v.s[i]);
@@ -1552,6 +1553,8 @@ p_status_list(struct imap_parser *p, unsigned *items)
 		{ "UNSEEN", IMAP_ST_UNSEEN },
 		{ "HIGHESTMODSEQ", IMAP_ST_HIGHESTMODSEQ },
 		{ "SIZE", IMAP_ST_SIZE }, { "DELETED", IMAP_ST_DELETED },
+		{ "APPENDLIMIT", IMAP_ST_APPENDLIMIT },
+		{ "DELETED-STORAGE", IMAP_ST_DELETED_STORAGE },
 	};
 	char w[WORD_MAX + 1];
 	size_t i;

@@ -319,6 +319,8 @@ int	imap_p_thread(struct imap_parser *, struct imap_thread *);
 #define IMAP_ST_HIGHESTMODSEQ	0x20
 #define IMAP_ST_SIZE		0x40
 #define IMAP_ST_DELETED		0x80
+#define IMAP_ST_APPENDLIMIT	0x100	/* RFC 7889 */
+#define IMAP_ST_DELETED_STORAGE	0x200	/* RFC 9208 (QUOTA=RES-STORAGE) */
 
 struct imap_list {
 	int			 extended;	/* selection or return given,

@@ -58,6 +58,9 @@ struct view_read {
 	/* SELECT: the first unseen uid, keywords in use */
 	uint32_t		 first_unseen;
 	struct imap_buf		 keywords;
+	/* SELECT under IMAP4rev2: whether the mailbox has children */
+	int			 want_children;
+	int			 has_children;
 };
 
 static int	view_read_txn(struct store_txn *, void *);
@@ -490,6 +493,20 @@ view_cmp_u32(const void *a, const void *b)
 }
 
 static int
+view_read_child(const struct store_mailbox *mb, void *ctx)
+{
+	struct view_read *r = ctx;
+	size_t n = strlen(r->mb.name);
+
+	if (strncmp(mb->name, r->mb.name, n) == 0 &&
+	    mb->name[n] == STORE_MAILBOX_SEP) {
+		r->has_children = 1;
+		return -1;	/* enough */
+	}
+	return 0;
+}
+
+static int
 view_read_txn(struct store_txn *txn, void *ctx)
 {
 	struct view_read *r = ctx;
@@ -507,6 +524,10 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	r->found = 1;
 	if (r->name != NULL) {
 		r->full = 1;
+		r->has_children = 0;
+		if (r->want_children && store_mailbox_list(txn, r->user_id,
+		    view_read_child, r) == -1 && !r->has_children)
+			return -1;
 		return store_msg_list(txn, r->mb.id, 1, view_read_row, r);
 	}
 	/* A sync: nothing moved is the common case. */
@@ -516,9 +537,23 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	    view_read_expunged, r);
 	if (rc == -1)
 		return -1;
-	if (rc == 1)
+	if (rc == 1) {
+		/*
+		 * Every append and every expunge moves the modseq by one:
+		 * when that accounts for all of its movement, no flags
+		 * changed, and only the new rows need reading (new mail
+		 * waking many idlers of a big mailbox costs little).
+		 */
+		uint64_t moved = r->mb.highestmodseq - r->since;
+		uint64_t added = r->mb.uidnext > r->known_next ?
+		    r->mb.uidnext - r->known_next : 0;
+
+		if (moved == added + r->nexp)
+			return store_msg_list(txn, r->mb.id, r->known_next,
+			    view_read_changed, r);
 		return store_msg_changed_since(txn, r->mb.id, r->since,
 		    view_read_changed, r);
+	}
 	/* The log does not reach back: compare every uid. */
 	r->nexp = 0;
 	r->full = 1;
@@ -551,14 +586,19 @@ view_recent_txn(struct store_txn *txn, void *ctx)
  * range: a claim that does not follow the last one replaces it.
  */
 static void
-view_claim_recent(struct imap_session *s)
+view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 {
 	struct imap_view *v = s->view;
 	struct view_recent r;
 
+	/* Another session took them already (the common case for all but
+	 * one of the sessions woken by new mail): no write. */
+	if (mb != NULL && mb->recent_uid >= mb->uidnext)
+		return;
 	memset(&r, 0, sizeof(r));
 	r.mailbox_id = v->mailbox_id;
-	if (store_write(s->srv->store, view_recent_txn, &r) == -1) {
+	/* \Recent needs no durability: a crash at worst shows it again. */
+	if (store_write_nosync(s->srv->store, view_recent_txn, &r) == -1) {
 		log_warnx("imap #%lu: \\Recent of mailbox %" PRIu32 ": %s",
 		    s->id, v->mailbox_id, err_msg());
 		return;
@@ -731,7 +771,7 @@ imap_view_sync(struct imap_session *s, int expunges)
 			if (v->count == 0 || r.uids[i] > v->uids[v->count - 1])
 				v->uids[v->count++] = r.uids[i];
 		if (!v->readonly)
-			view_claim_recent(s);
+			view_claim_recent(s, &r.mb);
 		imap_untagged(s, "%zu EXISTS", v->count);
 		if (rev1) {
 			for (i = 0; i < v->count; i++)
@@ -882,6 +922,27 @@ view_qresync(struct imap_session *s, const struct imap_select *sel,
 	free(known);
 }
 
+/*
+ * IMAP4rev2 (RFC 9051 6.3.2): SELECT tells the mailbox's name as LIST
+ * would, with accurate attributes.
+ */
+static void
+view_send_list(struct imap_session *s, const struct view_read *r)
+{
+	struct imap_buf b;
+	char special[128];
+
+	store_special_use_format(r->mb.special_use, special, sizeof(special));
+	imap_buf_init(&b);
+	imap_buf_printf(&b, "* LIST (%s%s%s) \"/\" ", special,
+	    special[0] != '\0' ? " " : "", r->has_children ?
+	    "\\HasChildren" : "\\HasNoChildren");
+	imap_buf_mailbox(&b, r->mb.name, (s->enabled & IMAP_EN_UTF8) != 0);
+	imap_buf_adds(&b, "\r\n");
+	imap_write(s, b.p, b.len);
+	imap_buf_free(&b);
+}
+
 void
 imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 {
@@ -926,6 +987,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	r.name = name;
 	r.since = sel.qresync ? sel.q_modseq : UINT64_MAX;
 	r.known_next = UINT32_MAX;
+	r.want_children = !rev1;
 	if (store_read(s->srv->store, view_read_txn, &r) == -1) {
 		log_warnx("imap #%lu: %s %s: %s", s->id, cmd->verb, name,
 		    err_msg());
@@ -953,7 +1015,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	s->view = v;
 	imap_session_set_selected(s, 1);
 	if (!examine)
-		view_claim_recent(s);
+		view_claim_recent(s, &r.mb);
 
 	kw = r.keywords.len > 0 ? r.keywords.p : "";
 	imap_untagged(s, "FLAGS (\\Answered \\Flagged \\Deleted \\Seen "
@@ -979,6 +1041,8 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	imap_untagged(s, "OK [UIDNEXT %" PRIu32 "] Predicted next UID",
 	    v->uidnext);
 	imap_untagged(s, "OK [HIGHESTMODSEQ %" PRIu64 "] Highest", v->modseq);
+	if (!rev1)
+		view_send_list(s, &r);
 	if (sel.qresync && sel.q_uidvalidity == v->uidvalidity)
 		view_qresync(s, &sel, &r);
 	view_read_free(&r);

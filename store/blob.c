@@ -379,6 +379,37 @@ blob_read(struct store_txn *t, const uint8_t *hash, uint8_t *out,
 }
 
 int
+blob_decompress(struct store_txn *t, uint8_t codec, uint32_t dict_id,
+    const void *src, size_t srclen, void *out, size_t outlen)
+{
+	struct store_dict *d = NULL;
+	size_t n;
+
+	if (codec == BLOB_CODEC_RAW) {
+		if (srclen != outlen)
+			return err_set(ERR_CORRUPT, "stored record has %zu "
+			    "bytes, expected %zu", srclen, outlen);
+		memcpy(out, src, srclen);
+		return 0;
+	}
+	if (codec != BLOB_CODEC_ZSTD)
+		return err_set(ERR_CORRUPT, "unknown codec %u", codec);
+	if (dict_id != 0 && (d = blob_dict(t, dict_id)) == NULL)
+		return err_set(ERR_CORRUPT, "zstd dictionary %u missing",
+		    dict_id);
+	if (d != NULL)
+		n = ZSTD_decompress_usingDDict(t->st->dctx, out, outlen, src,
+		    srclen, d->ddict);
+	else
+		n = ZSTD_decompressDCtx(t->st->dctx, out, outlen, src, srclen);
+	if (ZSTD_isError(n) || n != outlen)
+		return err_set(ERR_CORRUPT, "stored record does not "
+		    "decompress: %s", ZSTD_isError(n) ? ZSTD_getErrorName(n) :
+		    "wrong length");
+	return 0;
+}
+
+int
 store_debug_damage(struct store *st, uint32_t mailbox_id, uint32_t uid)
 {
 	return store_write(st, blob_damage_txn,

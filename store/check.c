@@ -18,6 +18,7 @@
 #include "check.h"
 #include "common/error.h"
 #include "common/xmalloc.h"
+#include "mail/imapmsg.h"
 #include "mailbox.h"
 #include "message.h"
 #include "private.h"
@@ -40,6 +41,7 @@ struct check {
 	struct usage		*usage;
 	size_t			 nusage;
 	uint64_t		 frags;
+	uint64_t		 metapieces;	/* imapmeta values bodies use */
 };
 
 static void	problem(struct check *, const char *, ...)
@@ -150,6 +152,110 @@ check_msg(const struct store_msg *m, void *ctx)
 	return 0;
 }
 
+/*
+ * The IMAP state of a mailbox: \Recent within the UIDs given, the
+ * expunge log in strictly increasing modseq order between expunge_floor
+ * and highestmodseq, with UIDs below uidnext.
+ */
+static void
+check_mailbox_imap(struct store_txn *t, struct check *c,
+    const struct store_mailbox *mb)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	uint8_t key[4];
+	uint64_t last, modseq;
+	uint32_t uid;
+	int rc;
+
+	if (mb->recent_uid > mb->uidnext || mb->recent_uid == 0)
+		problem(c, "mailbox %u (%s): recent_uid %u outside 1..uidnext "
+		    "%u", mb->id, mb->name, mb->recent_uid, mb->uidnext);
+	if (mb->expunge_floor > mb->highestmodseq)
+		problem(c, "mailbox %u (%s): expunge floor %" PRIu64 " above "
+		    "its modseq %" PRIu64, mb->id, mb->name, mb->expunge_floor,
+		    mb->highestmodseq);
+	if (t->st->no_imap || sdb_cursor(t, DB_EXPUNGES, &cur) == -1)
+		return;
+	be32enc(key, mb->id);
+	k.mv_size = 4;
+	k.mv_data = key;
+	last = mb->expunge_floor;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		if (v.mv_size != 20) {
+			problem(c, "mailbox %u (%s): damaged expunge log entry",
+			    mb->id, mb->name);
+			continue;
+		}
+		modseq = be64dec(v.mv_data);
+		uid = be32dec((uint8_t *)v.mv_data + 8);
+		if (modseq <= last || modseq > mb->highestmodseq)
+			problem(c, "mailbox %u (%s): expunge of uid %u logged "
+			    "with modseq %" PRIu64 " out of order (after %"
+			    PRIu64 ", mailbox at %" PRIu64 ")", mb->id,
+			    mb->name, uid, modseq, last, mb->highestmodseq);
+		if (uid >= mb->uidnext || uid == 0)
+			problem(c, "mailbox %u (%s): expunge log names uid %u, "
+			    "uidnext is %u", mb->id, mb->name, uid,
+			    mb->uidnext);
+		last = modseq;
+	}
+	mdb_cursor_close(cur);
+}
+
+/* Expunge logs of mailboxes that no longer exist. */
+static int
+check_orphan_expunges(struct store_txn *t, struct check *c)
+{
+	struct store_mailbox mb;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (t->st->no_imap)
+		return 0;
+	if (sdb_cursor(t, DB_EXPUNGES, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_NODUP)) {
+		if (k.mv_size != 4) {
+			problem(c, "expunge log with a bad key");
+			continue;
+		}
+		if (store_mailbox_get_by_id(t, be32dec(k.mv_data), &mb) != 1)
+			problem(c, "expunge log of missing mailbox %u",
+			    be32dec(k.mv_data));
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
+/* Every body of a schema 2 store has a readable IMAP record. */
+static void
+check_body_meta(struct store_txn *t, struct check *c, uint64_t id,
+    const struct body_rec *b)
+{
+	struct imap_meta im;
+	void *meta;
+	size_t len;
+
+	if (!b->has_meta) {
+		if (t->st->schema >= 2)
+			problem(c, "body %" PRIu64 " has no IMAP record", id);
+		return;
+	}
+	c->metapieces += (b->meta_stored + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+	if (meta_read(t, id, b, &meta, &len) == -1) {
+		problem(c, "body %" PRIu64 ": IMAP record: %s", id, err_msg());
+		return;
+	}
+	if (imap_meta_parse(meta, len, &im) == -1)
+		problem(c, "body %" PRIu64 ": IMAP record does not parse: %s",
+		    id, err_msg());
+	free(meta);
+}
+
 static int
 check_mailboxes(struct store_txn *t, struct check *c)
 {
@@ -191,6 +297,7 @@ check_mailboxes(struct store_txn *t, struct check *c)
 			    PRIu64 ", %u", mb.id, mb.name, mb.messages,
 			    mb.bytes, mb.unseen, s.messages, s.bytes,
 			    s.unseen);
+		check_mailbox_imap(t, c, &mb);
 		c->usage = xreallocarray(c->usage, c->nusage + 1,
 		    sizeof(*c->usage));
 		c->usage[c->nusage++] = (struct usage){ mb.user_id, s.bytes,
@@ -313,6 +420,7 @@ check_bodies(struct store_txn *t, struct check *c)
 			problem(c, "body %" PRIu64 ": segments hold %" PRIu64
 			    " bytes, size is %" PRIu64, id, sum, b.size);
 		body_rec_clear(&b);
+		check_body_meta(t, c, id, &b);
 	}
 	mdb_cursor_close(cur);
 	for (; pos < c->nbodyrefs; pos++)
@@ -433,6 +541,7 @@ check_txn(struct store_txn *t, void *ctx)
 	MDB_stat ms, bs;
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
+	    check_orphan_expunges(t, c) == -1 ||
 	    check_queue(t, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||
@@ -447,6 +556,11 @@ check_txn(struct store_txn *t, void *ctx)
 	    ms.ms_entries != c->frags)
 		problem(c, "%zu blob fragments stored, blobs use %" PRIu64,
 		    ms.ms_entries, c->frags);
+	if (!t->st->no_imap &&
+	    mdb_stat(t->txn, t->st->dbi[DB_IMAPMETA], &ms) == 0 &&
+	    ms.ms_entries != c->metapieces)
+		problem(c, "%zu IMAP record pieces stored, bodies use %" PRIu64,
+		    ms.ms_entries, c->metapieces);
 	return 0;
 }
 

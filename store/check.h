@@ -13,7 +13,10 @@ typedef void store_problem_fn(const char *problem, void *ctx);
  * mailbox counters equal the sums of the messages, body and blob
  * refcounts equal the references, no unreferenced body or blob, uidnext
  * above every uid, modseqs no higher than the mailbox's, routes pointing at
- * existing users, and the SHA-256 of every blob.  Each problem found is
+ * existing users, and the SHA-256 of every blob; for IMAP: every body has
+ * a readable IMAP record (schema 2), recent_uid <= uidnext, expunge logs
+ * belong to existing mailboxes and run in increasing modseq order above
+ * the mailbox's expunge_floor.  Each problem found is
  * passed to fn (may be NULL).  Returns the number of problems (0 = clean),
  * or -1 when the check itself could not run.
  */

@@ -43,6 +43,9 @@ struct store_prepared {
 	uint8_t		 body[32];
 	size_t		 nsegs;		/* 0 until cut */
 	struct prep_seg	*segs;
+	int		 known;		/* the body existed when prepared */
+	struct meta_prep meta;		/* the IMAP record (z NULL: none) */
+	int		 has_meta;
 };
 
 static int	msg_get(struct store_txn *, uint32_t, uint32_t,
@@ -60,7 +63,7 @@ int
 body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 {
 	struct unpack u;
-	uint8_t key[8];
+	uint8_t key[8], version;
 	MDB_val v;
 	size_t i;
 	int rc;
@@ -69,7 +72,9 @@ body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 	be64enc(key, id);
 	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
 		return rc;
-	unpack_init(&u, &v);
+	version = unpack_init_version(&u, &v);
+	if (version != BODY_REC_V1 && version != BODY_REC_V2)
+		u.bad = 1;
 	r->refcount = unpack_u32(&u);
 	r->size = unpack_u64(&u);
 	unpack_bytes(&u, r->hash, 32);
@@ -82,6 +87,13 @@ body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 		}
 	} else
 		u.bad = 1;
+	if (version == BODY_REC_V2) {
+		r->has_meta = unpack_u8(&u);
+		r->meta_codec = unpack_u8(&u);
+		r->meta_dict = unpack_u32(&u);
+		r->meta_len = unpack_u32(&u);
+		r->meta_stored = unpack_u32(&u);
+	}
 	if (unpack_done(&u, "body") == -1) {
 		body_rec_clear(r);
 		return -1;
@@ -97,7 +109,7 @@ body_rec_clear(struct body_rec *r)
 	r->nsegs = 0;
 }
 
-static int
+int
 body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
     unsigned flags)
 {
@@ -107,7 +119,7 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 	int rc;
 
 	be64enc(key, id);
-	pack_init(&p);
+	pack_init_version(&p, BODY_REC_V2);
 	pack_u32(&p, r->refcount);
 	pack_u64(&p, r->size);
 	pack_bytes(&p, r->hash, 32);
@@ -116,6 +128,11 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 		pack_bytes(&p, r->segs[i].hash, 32);
 		pack_u64(&p, r->segs[i].len);
 	}
+	pack_u8(&p, r->has_meta);
+	pack_u8(&p, r->meta_codec);
+	pack_u32(&p, r->meta_dict);
+	pack_u32(&p, r->meta_len);
+	pack_u32(&p, r->meta_stored);
 	rc = sdb_put(t, DB_BODIES, key, 8, p.buf, p.len, flags);
 	pack_free(&p);
 	if (rc == 0)
@@ -177,6 +194,8 @@ body_unref(struct store_txn *t, uint64_t id)
 			return -1;
 		}
 	body_rec_clear(&b);
+	if (meta_delete(t, id, &b) == -1)
+		return -1;
 	be64enc(key, id);
 	if (sdb_del(t, DB_BODYHASH, b.hash, 32) == -1 ||
 	    sdb_del(t, DB_BODIES, key, 8) == -1)
@@ -254,9 +273,12 @@ prep_check(struct store_txn *t, void *ctx)
 	if (p->segs_checked)
 		return 0;
 	/* A known body needs nothing, unless it is cut for prefixes. */
-	if (p->nsegs == 0 && (rc = sdb_get(t, DB_BODYHASH, p->body, 32,
-	    &(MDB_val){ 0 })) != 0)
-		return rc;
+	if ((rc = sdb_get(t, DB_BODYHASH, p->body, 32,
+	    &(MDB_val){ 0 })) == -1)
+		return -1;
+	p->known = rc == 1;
+	if (p->nsegs == 0 && p->known)
+		return 1;
 	prep_cut(p);
 	for (i = 0; i < p->nsegs; i++) {
 		s = &p->segs[i];
@@ -319,6 +341,14 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
 		store_prepared_free(&p);
 		return -1;
 	}
+	/* The IMAP record, unless the store has this body already. */
+	if (!p->known) {
+		if (meta_prepare(st, data, len, &p->meta) == -1) {
+			store_prepared_free(&p);
+			return -1;
+		}
+		p->has_meta = 1;
+	}
 	*r = p;
 	return 0;
 }
@@ -335,6 +365,7 @@ store_prepared_free(struct store_prepared **pp)
 		if (!p->segs[i].borrowed)
 			free(p->segs[i].z);
 	free(p->segs);
+	meta_prep_clear(&p->meta);
 	free(p);
 	*pp = NULL;
 }
@@ -400,6 +431,29 @@ store_msg_prepare_prefix(struct store *st, struct store_prepared *base,
 		store_prepared_free(&p);
 		return -1;
 	}
+	/*
+	 * The IMAP record describes the whole message (its offsets start
+	 * at the prefix), so it is built over the two joined.
+	 */
+	if (prefix_len == 0 && base->has_meta) {
+		p->meta = base->meta;
+		p->meta.z = xmemdup(base->meta.z, base->meta.zlen == 0 ? 1 :
+		    base->meta.zlen);
+		p->has_meta = 1;
+	} else {
+		uint8_t *whole = xmalloc(p->len == 0 ? 1 : p->len);
+		int mrc;
+
+		memcpy(whole, prefix, prefix_len);
+		memcpy(whole + prefix_len, base->data, base->len);
+		mrc = meta_prepare(st, whole, p->len, &p->meta);
+		free(whole);
+		if (mrc == -1) {
+			store_prepared_free(&p);
+			return -1;
+		}
+		p->has_meta = 1;
+	}
 	*r = p;
 	return 0;
 }
@@ -432,7 +486,22 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		return -1;
 	if (rc == 1) {
 		*id_r = id;
-		return body_ref(t, id);
+		if (body_ref(t, id) == -1)
+			return -1;
+		/* A body from before IMAP records gets its record now. */
+		if (p->has_meta) {
+			if (body_get(t, id, &body) != 1)
+				return err_set(ERR_CORRUPT, "body %llu vanished",
+				    (unsigned long long)id);
+			rc = 0;
+			if (!body.has_meta &&
+			    ((rc = meta_write(t, id, &body, &p->meta)) == -1 ||
+			    (rc = body_put(t, id, &body, 0)) == -1))
+				rc = -1;
+			body_rec_clear(&body);
+			return rc;
+		}
+		return 0;
 	}
 	prep_cut(p);
 	memset(&body, 0, sizeof(body));
@@ -480,6 +549,8 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	if (sdb_next_id(t, DB_BODIES, &id) == -1)
 		goto fail;
 	be64enc(idb, id);
+	if (p->has_meta && meta_write(t, id, &body, &p->meta) == -1)
+		goto fail;
 	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
 	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb, 8, 0) == -1)

@@ -56,6 +56,7 @@ struct store {
 	int			 no_transports;	/* the same for transports */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
+	uint32_t		 schema;	/* version found at open */
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;
@@ -166,8 +167,25 @@ struct body_rec {
 	uint8_t		 hash[32];	/* SHA-256 of the whole message */
 	size_t		 nsegs;
 	struct body_seg	*segs;
+	/*
+	 * The IMAP record (record version 2; imapmeta.c): compressed like a
+	 * blob, kept in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes
+	 * under (body id, piece number).  has_meta 0: none stored yet (a
+	 * body from schema 1 the upgrade has not reached).
+	 */
+	uint8_t		 has_meta;
+	uint8_t		 meta_codec;
+	uint32_t	 meta_dict;
+	uint32_t	 meta_len;	/* raw */
+	uint32_t	 meta_stored;	/* compressed */
 };
+/* Body record versions: 1 without the IMAP record fields, 2 with. */
+#define BODY_REC_V1		1
+#define BODY_REC_V2		2
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
+/* Writes a body record (always version 2); flags as mdb_put(). */
+int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
+	    unsigned flags);
 void	body_rec_clear(struct body_rec *);
 /* refcount - 1; deletes the body and unrefs its blobs at 0. */
 int	body_unref(struct store_txn *, uint64_t id);
@@ -224,6 +242,38 @@ int	blob_compress(struct store *, struct store_txn *, int kind,
 	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
 	    uint32_t *dict_id_r);
 void	blob_sha256(const void *, size_t, uint8_t *out);
+/* Decompresses what blob_compress() made (the size must be known). */
+int	blob_decompress(struct store_txn *, uint8_t codec, uint32_t dict_id,
+	    const void *src, size_t srclen, void *out, size_t outlen);
+
+/* imapmeta.c: the IMAP record of a body */
+struct meta_prep {
+	void		*z;		/* compressed record */
+	size_t		 zlen;
+	uint32_t	 len;		/* raw length */
+	uint8_t		 codec;
+	uint32_t	 dict_id;
+};
+/*
+ * Builds and compresses the IMAP record of a message (no transaction
+ * open: reads the store for the dictionary in a snapshot of its own).
+ */
+int	meta_prepare(struct store *, const void *msg, size_t len,
+	    struct meta_prep *r);
+/* The same inside a transaction the caller holds. */
+int	meta_prepare_txn(struct store_txn *, const void *msg, size_t len,
+	    struct meta_prep *r);
+void	meta_prep_clear(struct meta_prep *);
+/* Stores a prepared record for body id and fills b's meta fields. */
+int	meta_write(struct store_txn *, uint64_t id, struct body_rec *b,
+	    const struct meta_prep *);
+/* Deletes the stored record of body id (b's meta fields). */
+int	meta_delete(struct store_txn *, uint64_t id, const struct body_rec *b);
+/* Reads and decompresses the stored record; *meta_r malloc'd. */
+int	meta_read(struct store_txn *, uint64_t id, const struct body_rec *b,
+	    void **meta_r, size_t *len_r);
+/* Schema 1 -> 2 (store.c calls it from store_open()). */
+int	store_upgrade_v2(struct store *);
 void	store_dicts_free(struct store *);
 
 /* user.c / mailbox.c helpers for counters */

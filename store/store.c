@@ -194,6 +194,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		}
 	} else if (store_write(st, store_init_schema, NULL) == -1)
 		goto fail;
+	/* An older store is upgraded in place (imapmeta.c). */
+	if (!(flags & STORE_RDONLY) && st->schema < STORE_SCHEMA_VERSION &&
+	    store_upgrade_v2(st) == -1)
+		goto fail;
 	*r = st;
 	return 0;
 fail:
@@ -230,12 +234,15 @@ store_init_schema(struct store_txn *t, void *ctx)
 		if (sdb_put(t, DB_META, "version", 7, ver, 4, 0) == -1 ||
 		    sdb_put(t, DB_META, "store_id", 8, id, 16, 0) == -1)
 			return -1;
+		t->st->schema = STORE_SCHEMA_VERSION;
 		return 0;
 	}
-	if (v.mv_size != 4 || be32dec(v.mv_data) != STORE_SCHEMA_VERSION)
+	if (v.mv_size != 4 || be32dec(v.mv_data) < STORE_SCHEMA_OLDEST ||
+	    be32dec(v.mv_data) > STORE_SCHEMA_VERSION)
 		return err_set(ERR_CORRUPT, "store schema version %u is not "
 		    "%u: this vellumctl cannot read it", v.mv_size == 4 ?
 		    be32dec(v.mv_data) : 0, STORE_SCHEMA_VERSION);
+	t->st->schema = be32dec(v.mv_data);
 	return 0;
 }
 

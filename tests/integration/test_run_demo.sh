@@ -45,4 +45,8 @@ echo "$out" | grep -q "127.0.0.1:1110" ||
 	fail "run-demo does not say where to connect (POP3 1110): $out"
 echo "$out" | grep -q "127.0.0.1:1995" ||
 	fail "run-demo does not say where to connect (POP3S 1995): $out"
+echo "$out" | grep -q "127.0.0.1:1143" ||
+	fail "run-demo does not say where to connect (IMAP 1143): $out"
+echo "$out" | grep -q "127.0.0.1:1993" ||
+	fail "run-demo does not say where to connect (IMAPS 1993): $out"
 echo "ok: run-demo is idempotent and starts vellumd"

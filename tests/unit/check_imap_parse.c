@@ -172,6 +172,13 @@ START_TEST(command_head)
 	ck_assert_int_eq(imap_p_command(p, tag, verb), -1);
 	ck_assert_str_eq(tag, "abc");	/* the tag is known for the BAD */
 	tp_close(&t);
+	/* the verb is a whole word: "S\xc9RT" is no "S" command */
+	p = tp_open(&t, S("a S\xc9RT (DATE) UTF-8 ALL"), 0);
+	ck_assert_int_eq(imap_p_command(p, tag, verb), -1);
+	tp_close(&t);
+	p = tp_open(&t, S("a NOOP(x)"), 0);
+	ck_assert_int_eq(imap_p_command(p, tag, verb), -1);
+	tp_close(&t);
 	p = tp_open(&t, S("abc  NOOP"), 0);
 	ck_assert_int_eq(imap_p_command(p, tag, verb), -1);
 	tp_close(&t);
@@ -1012,9 +1019,9 @@ START_TEST(status_items)
 	unsigned items;
 
 	ck_assert_int_eq(PARSE(t, imap_p_status_items, " (MESSAGES RECENT "
-	    "UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED)", &items,
-	    0), 0);
-	ck_assert_uint_eq(items, 0xff);
+	    "UIDNEXT UIDVALIDITY UNSEEN HIGHESTMODSEQ SIZE DELETED "
+	    "APPENDLIMIT DELETED-STORAGE)", &items, 0), 0);
+	ck_assert_uint_eq(items, 0x3ff);
 	tp_close(&t);
 	ck_assert_int_eq(PARSE(t, imap_p_status_items, " (messages)", &items,
 	    0), 0);

@@ -1,0 +1,29 @@
+/*
+ * fold.h - case folding of UTF-8 text for SEARCH (substring matches) and
+ * SORT/THREAD (comparisons, subject grouping), pure.
+ *
+ * Simple one-to-one folding of the scripts mail mostly comes in: ASCII,
+ * Latin-1 and Latin Extended-A, Greek and Cyrillic capitals become their
+ * small letters (final sigma becomes sigma, capital I with dot above
+ * becomes i).  Other characters are left as they are.  Bytes that do not
+ * form UTF-8 are taken as Latin-1 characters, so undeclared 8-bit text
+ * still compares sensibly.  No normalisation or decomposition: "e" does
+ * not match "é" (Dovecot's i;unicode-casemap would).
+ */
+#ifndef VELLUM_IMAP_FOLD_H
+#define VELLUM_IMAP_FOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "imapd/buf.h"
+
+/* Appends s folded, as UTF-8, to out. */
+void	imap_fold(const char *s, size_t len, struct imap_buf *out);
+/* The next character of [*p, end) folded; *p moves past it. */
+uint32_t imap_fold_next(const char **p, const char *end);
+/* Compares two strings as folded, character by character: <0, 0, >0. */
+int	imap_fold_cmp(const char *a, size_t alen, const char *b,
+	    size_t blen);
+
+#endif

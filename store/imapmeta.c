@@ -1,0 +1,404 @@
+/*
+ * imapmeta.c - the IMAP record of a body, and the schema 2 upgrade.
+ *
+ * The record (mail/imapmsg.h: ENVELOPE, BODYSTRUCTURE, sort and thread
+ * keys, MIME part table) is built once per body by store_msg_prepare(),
+ * outside any write transaction, and compressed like a header segment
+ * (zstd with the store's header dictionary: the record is mostly header
+ * text).  It is kept in `imapmeta` under (body id, piece number) in
+ * values of at most BLOB_FRAG_MAX bytes, so no record ever needs LMDB
+ * overflow pages; the body record (version 2) says how long it is and how
+ * it was compressed.  Reading it is one cursor walk over adjacent keys and
+ * one decompression: no message bytes are touched.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "mail/imapmsg.h"
+#include "dict.h"
+#include "mailbox.h"
+#include "message.h"
+#include "private.h"
+#include "user.h"
+
+/* Bodies per transaction of the upgrade (small: see store_upgrade_v2). */
+#define UPGRADE_BODIES_PER_TXN	64
+#define UPGRADE_USERS_PER_TXN	64
+
+static void
+meta_key(uint8_t *key, uint64_t id, uint32_t piece)
+{
+	be64enc(key, id);
+	be32enc(key + 8, piece);
+}
+
+int
+meta_prepare_txn(struct store_txn *t, const void *msg, size_t len,
+    struct meta_prep *r)
+{
+	void *raw;
+	size_t rawlen;
+
+	memset(r, 0, sizeof(*r));
+	imap_msg_meta_build(msg, len, &raw, &rawlen);
+	if (rawlen > UINT32_MAX) {
+		free(raw);
+		return err_set(ERR_TOOBIG, "IMAP record of %zu bytes", rawlen);
+	}
+	r->len = (uint32_t)rawlen;
+	if (blob_compress(t->st, t, DICT_HEADER, raw, rawlen, &r->z, &r->zlen,
+	    &r->codec, &r->dict_id) == -1) {
+		free(raw);
+		return -1;
+	}
+	free(raw);
+	return 0;
+}
+
+struct prep_ctx {
+	const void		*msg;
+	size_t			 len;
+	struct meta_prep	*r;
+};
+
+static int
+meta_prepare_fn(struct store_txn *t, void *ctx)
+{
+	struct prep_ctx *p = ctx;
+
+	return meta_prepare_txn(t, p->msg, p->len, p->r);
+}
+
+int
+meta_prepare(struct store *st, const void *msg, size_t len,
+    struct meta_prep *r)
+{
+	struct prep_ctx p = { msg, len, r };
+
+	memset(r, 0, sizeof(*r));
+	return store_read(st, meta_prepare_fn, &p) == -1 ? -1 : 0;
+}
+
+void
+meta_prep_clear(struct meta_prep *m)
+{
+	free(m->z);
+	memset(m, 0, sizeof(*m));
+}
+
+int
+meta_write(struct store_txn *t, uint64_t id, struct body_rec *b,
+    const struct meta_prep *m)
+{
+	const uint8_t *p = m->z;
+	uint8_t key[12];
+	size_t off, chunk;
+	uint32_t piece;
+
+	if (t->st->no_imap)
+		return 0;
+	for (off = 0, piece = 0; off < m->zlen; off += chunk, piece++) {
+		chunk = m->zlen - off > BLOB_FRAG_MAX ? BLOB_FRAG_MAX :
+		    m->zlen - off;
+		meta_key(key, id, piece);
+		if (sdb_put(t, DB_IMAPMETA, key, 12, p + off, chunk, 0) == -1)
+			return -1;
+	}
+	b->has_meta = 1;
+	b->meta_codec = m->codec;
+	b->meta_dict = m->dict_id;
+	b->meta_len = m->len;
+	b->meta_stored = (uint32_t)m->zlen;
+	return 0;
+}
+
+int
+meta_delete(struct store_txn *t, uint64_t id, const struct body_rec *b)
+{
+	uint8_t key[12];
+	uint32_t piece, n;
+
+	if (!b->has_meta || t->st->no_imap)
+		return 0;
+	n = (b->meta_stored + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+	for (piece = 0; piece < n; piece++) {
+		meta_key(key, id, piece);
+		if (sdb_del(t, DB_IMAPMETA, key, 12) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+meta_read(struct store_txn *t, uint64_t id, const struct body_rec *b,
+    void **meta_r, size_t *len_r)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[12], *z, *out;
+	size_t off = 0;
+	uint32_t piece = 0;
+	int rc;
+
+	*meta_r = NULL;
+	*len_r = 0;
+	if (t->st->no_imap)
+		return err_set(ERR_CORRUPT, "body %" PRIu64 " has an IMAP "
+		    "record but the store has no imapmeta table", id);
+	z = xmalloc(b->meta_stored == 0 ? 1 : b->meta_stored);
+	if (sdb_cursor(t, DB_IMAPMETA, &c) == -1) {
+		free(z);
+		return -1;
+	}
+	meta_key(key, id, 0);
+	k.mv_size = 12;
+	k.mv_data = key;
+	for (rc = b->meta_stored == 0 ? MDB_NOTFOUND :
+	    mdb_cursor_get(c, &k, &v, MDB_SET_KEY); rc == 0 &&
+	    off < b->meta_stored; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 12 || be64dec(k.mv_data) != id ||
+		    be32dec((uint8_t *)k.mv_data + 8) != piece ||
+		    v.mv_size > b->meta_stored - off)
+			break;
+		memcpy(z + off, v.mv_data, v.mv_size);
+		off += v.mv_size;
+		piece++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(z);
+		return sdb_error(t, rc, "imapmeta");
+	}
+	if (off != b->meta_stored) {
+		free(z);
+		return err_set(ERR_CORRUPT, "IMAP record of body %" PRIu64
+		    " is incomplete (run vellumctl store check)", id);
+	}
+	out = xmalloc(b->meta_len == 0 ? 1 : b->meta_len);
+	if (blob_decompress(t, b->meta_codec, b->meta_dict, z, off, out,
+	    b->meta_len) == -1) {
+		free(z);
+		free(out);
+		return -1;
+	}
+	free(z);
+	*meta_r = out;
+	*len_r = b->meta_len;
+	return 0;
+}
+
+int
+store_body_meta(struct store_txn *t, uint64_t body, void **meta_r,
+    size_t *len_r)
+{
+	struct body_rec b;
+	void *data;
+	size_t len;
+	int rc;
+
+	*meta_r = NULL;
+	*len_r = 0;
+	if ((rc = body_get(t, body, &b)) != 1)
+		return rc;
+	body_rec_clear(&b);
+	if (b.has_meta)
+		return meta_read(t, body, &b, meta_r, len_r) == -1 ? -1 : 1;
+	/* A body from before records existed: computed, not stored. */
+	if ((rc = store_body_read(t, body, &data, &len)) != 1)
+		return rc;
+	imap_msg_meta_build(data, len, meta_r, len_r);
+	free(data);
+	return 1;
+}
+
+/* The upgrade to schema 2 ---------------------------------------------- */
+
+/*
+ * Every step is idempotent and runs in small transactions of its own:
+ * a process killed half-way (or two processes upgrading at once) leaves
+ * a store that the next store_open() finishes, and the version is
+ * written last.  Old records need no rewrite: mbox records without
+ * recent_uid/expunge_floor and version 1 body records are read as they
+ * are (mailbox.c, message.c).
+ */
+
+struct up_users {
+	uint32_t	after;		/* last user id done */
+	int		more;
+};
+
+static int
+up_users_fn(struct store_txn *t, void *ctx)
+{
+	struct up_users *u = ctx;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[4];
+	uint32_t ids[UPGRADE_USERS_PER_TXN], id;
+	size_t n = 0, i;
+	int rc;
+
+	if (sdb_cursor(t, DB_USERS, &c) == -1)
+		return -1;
+	be32enc(key, u->after + 1);
+	k.mv_size = 4;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < UPGRADE_USERS_PER_TXN;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
+		if (k.mv_size == 4)
+			ids[n++] = be32dec(k.mv_data);
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "users");
+	u->more = n == UPGRADE_USERS_PER_TXN;
+	for (i = 0; i < n; i++) {
+		id = ids[i];
+		if (store_mailbox_create_defaults(t, id) == -1)
+			return -1;
+		u->after = id;
+	}
+	return 0;
+}
+
+struct up_bodies {
+	uint64_t		 after;		/* last body id looked at */
+	uint64_t		 ids[UPGRADE_BODIES_PER_TXN];
+	uint8_t			 hashes[UPGRADE_BODIES_PER_TXN][32];
+	struct meta_prep	 meta[UPGRADE_BODIES_PER_TXN];
+	size_t			 n;
+	int			 more;
+	uint64_t		 done;
+};
+
+/* Read side: the next bodies without a record, their records built. */
+static int
+up_bodies_read(struct store_txn *t, void *ctx)
+{
+	struct up_bodies *u = ctx;
+	struct body_rec b;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[8];
+	uint64_t id;
+	void *data;
+	size_t len;
+	int rc;
+
+	u->n = 0;
+	u->more = 0;
+	if (sdb_cursor(t, DB_BODIES, &c) == -1)
+		return -1;
+	be64enc(key, u->after + 1);
+	k.mv_size = 8;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (u->n == UPGRADE_BODIES_PER_TXN) {
+			u->more = 1;
+			break;
+		}
+		if (k.mv_size != 8)
+			continue;
+		id = be64dec(k.mv_data);
+		u->after = id;
+		if (body_get(t, id, &b) != 1) {
+			mdb_cursor_close(c);
+			return -1;
+		}
+		body_rec_clear(&b);
+		if (b.has_meta)
+			continue;
+		if (store_body_read(t, id, &data, &len) != 1) {
+			/* store check reports it; the upgrade goes on. */
+			log_warnx("upgrade: body %" PRIu64 " unreadable: %s",
+			    id, err_msg());
+			continue;
+		}
+		rc = meta_prepare_txn(t, data, len, &u->meta[u->n]);
+		free(data);
+		if (rc == -1) {
+			mdb_cursor_close(c);
+			return -1;
+		}
+		u->ids[u->n] = id;
+		memcpy(u->hashes[u->n], b.hash, 32);
+		u->n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "bodies");
+	return 0;
+}
+
+/* Write side: attaches each record unless someone was first. */
+static int
+up_bodies_write(struct store_txn *t, void *ctx)
+{
+	struct up_bodies *u = ctx;
+	struct body_rec b;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < u->n; i++) {
+		if ((rc = body_get(t, u->ids[i], &b)) == -1)
+			return -1;
+		/* Gone, or the id now names another body, or done. */
+		if (rc == 0 || b.has_meta ||
+		    memcmp(b.hash, u->hashes[i], 32) != 0) {
+			body_rec_clear(&b);
+			continue;
+		}
+		rc = meta_write(t, u->ids[i], &b, &u->meta[i]) == -1 ||
+		    body_put(t, u->ids[i], &b, 0) == -1 ? -1 : 0;
+		body_rec_clear(&b);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+up_version_fn(struct store_txn *t, void *ctx)
+{
+	uint8_t ver[4];
+
+	(void)ctx;
+	be32enc(ver, STORE_SCHEMA_VERSION);
+	return sdb_put(t, DB_META, "version", 7, ver, 4, 0) == -1 ? -1 : 0;
+}
+
+int
+store_upgrade_v2(struct store *st)
+{
+	struct up_users uu = { 0, 1 };
+	struct up_bodies *ub;
+	size_t i;
+	int rc = 0;
+
+	log_info("store %s: upgrading to schema %d", st->path,
+	    STORE_SCHEMA_VERSION);
+	while (uu.more)
+		if (store_write(st, up_users_fn, &uu) == -1)
+			return -1;
+	ub = xcalloc(1, sizeof(*ub));
+	do {
+		rc = store_read(st, up_bodies_read, ub);
+		if (rc != -1 && ub->n > 0)
+			rc = store_write(st, up_bodies_write, ub);
+		ub->done += ub->n;
+		for (i = 0; i < ub->n; i++)
+			meta_prep_clear(&ub->meta[i]);
+	} while (rc != -1 && ub->more);
+	if (rc != -1)
+		log_info("store %s: IMAP records built for %" PRIu64
+		    " message bodies", st->path, ub->done);
+	free(ub);
+	if (rc == -1 || store_write(st, up_version_fn, NULL) == -1)
+		return -1;
+	return 0;
+}

@@ -1,0 +1,223 @@
+#!/usr/bin/env python3
+"""IMAP benchmark (prints figures; never asserts).
+
+    tests/bench/bench_imap.py BUILD_DIR [CORPUS_DIR] [--clients N]
+        [--users U] [--messages M] [--seconds S] [--login-clients L]
+
+Starts vellum-imapd on a free loopback port with a temporary store in
+which each of U users (default: N) holds the first M messages of the
+corpus (default ../shared/corpus/spamassassin-public) in INBOX.  Then:
+
+1. Mixed load: N clients (asyncio), each with one kept session (LOGIN,
+   SELECT INBOX once), repeating for S seconds a round of
+   FETCH n (FLAGS ENVELOPE BODY.PEEK[] BODYSTRUCTURE) x 4,
+   STORE n +FLAGS/-FLAGS (\\Flagged) x 2, APPEND of a corpus message, and
+   an EXPUNGE of that message (UID STORE \\Deleted, EXPUNGE): operations
+   per second of each kind, in all, and server CPU seconds per operation
+   (from /proc/<pid>/stat, with the workers when imapd has any).
+2. Logins: L clients repeating LOGIN -> SELECT INBOX -> LOGOUT on new
+   connections for S seconds: logins per second, server CPU per login.
+
+Dovecot is not installed here, so only Vellum's figures are printed.
+"""
+import argparse
+import asyncio
+import glob
+import os
+import random
+import re
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "integration"))
+from daemon import Site, descendants_of  # noqa: E402
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of pid and its children (workers)."""
+    total = 0.0
+    for p in [pid] + [c for c, _ in descendants_of(pid)]:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / \
+                os.sysconf("SC_CLK_TCK")
+        except OSError:
+            pass
+    return total
+
+
+class Client:
+    def __init__(self, r, w):
+        self.r, self.w, self.n = r, w, 0
+
+    @classmethod
+    async def connect(cls, port):
+        r, w = await asyncio.open_connection("127.0.0.1", port,
+                                             limit=1 << 24)
+        c = cls(r, w)
+        await r.readline()
+        return c
+
+    async def response(self):
+        out = b""
+        while True:
+            line = await self.r.readline()
+            if not line:
+                raise RuntimeError("connection closed")
+            out += line
+            m = re.search(rb"\{(\d+)\}\r\n$", line)
+            if not m:
+                return out
+            out += await self.r.readexactly(int(m.group(1)))
+
+    async def cmd(self, text, literal=None):
+        self.n += 1
+        tag = b"b%d" % self.n
+        if literal is None:
+            self.w.write(tag + b" " + text + b"\r\n")
+        else:
+            self.w.write(tag + b" " + text + b" {%d+}\r\n" % len(literal)
+                         + literal + b"\r\n")
+        untagged = []
+        while True:
+            resp = await self.response()
+            if resp.startswith(tag + b" "):
+                if not resp.startswith(tag + b" OK"):
+                    raise RuntimeError("%r: %r" % (text[:40], resp[:200]))
+                return untagged, resp
+            untagged.append(resp)
+
+    def close(self):
+        self.w.close()
+
+
+async def worker(port, user, pw, msgs, stats, until):
+    c = await Client.connect(port)
+    await c.cmd(b"LOGIN %s %s" % (user.encode(), pw.encode()))
+    u, _ = await c.cmd(b"SELECT INBOX")
+    exists = 0
+    for x in u:
+        m = re.match(rb"\* (\d+) EXISTS", x)
+        if m:
+            exists = int(m.group(1))
+    rnd = random.Random(user)
+    while time.monotonic() < until:
+        for _ in range(4):
+            n = rnd.randint(1, max(exists, 1))
+            await c.cmd(b"FETCH %d (FLAGS ENVELOPE BODY.PEEK[] "
+                        b"BODYSTRUCTURE)" % n)
+            stats["fetch"] += 1
+        n = rnd.randint(1, max(exists, 1))
+        await c.cmd(b"STORE %d +FLAGS (\\Flagged)" % n)
+        await c.cmd(b"STORE %d -FLAGS (\\Flagged)" % n)
+        stats["store"] += 2
+        _, t = await c.cmd(b"APPEND INBOX", rnd.choice(msgs))
+        stats["append"] += 1
+        m = re.search(rb"APPENDUID \d+ (\d+)", t)
+        if m:
+            await c.cmd(b"UID STORE %s +FLAGS.SILENT (\\Deleted)" %
+                        m.group(1))
+            await c.cmd(b"EXPUNGE")
+            stats["expunge"] += 1
+    await c.cmd(b"LOGOUT")
+    c.close()
+
+
+async def mixed(port, users, msgs, seconds, nclients):
+    stats = {"fetch": 0, "store": 0, "append": 0, "expunge": 0}
+    t0 = time.monotonic()
+    await asyncio.gather(*(worker(port, users[i % len(users)][0],
+                                  users[i % len(users)][1], msgs, stats,
+                                  t0 + seconds)
+                           for i in range(nclients)))
+    return stats, time.monotonic() - t0
+
+
+async def login_loop(port, user, pw, until, stats):
+    while time.monotonic() < until:
+        c = await Client.connect(port)
+        await c.cmd(b"LOGIN %s %s" % (user.encode(), pw.encode()))
+        await c.cmd(b"SELECT INBOX")
+        await c.cmd(b"LOGOUT")
+        c.close()
+        stats["logins"] += 1
+
+
+async def logins(port, users, seconds, n):
+    stats = {"logins": 0}
+    t0 = time.monotonic()
+    await asyncio.gather(*(login_loop(port, users[i % len(users)][0],
+                                      users[i % len(users)][1],
+                                      t0 + seconds, stats)
+                           for i in range(n)))
+    return stats["logins"], time.monotonic() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("corpus", nargs="?",
+                    default="../shared/corpus/spamassassin-public")
+    ap.add_argument("--clients", type=int, default=10)
+    ap.add_argument("--users", type=int, default=0)
+    ap.add_argument("--messages", type=int, default=500)
+    ap.add_argument("--seconds", type=float, default=10)
+    ap.add_argument("--login-clients", type=int, default=10)
+    a = ap.parse_args()
+
+    files = sorted(glob.glob(os.path.join(a.corpus, "**", "*.eml"),
+                             recursive=True))
+    if not files:
+        sys.exit("no *.eml files under %s" % a.corpus)
+    msgs = []
+    for f in files[:a.messages]:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        if data.startswith(b"From "):
+            data = data[data.index(b"\n") + 1:]
+        msgs.append(data)
+    nusers = a.users or a.clients
+    with Site(a.build, prefix="vellum-bench-imap-") as site:
+        port = site.port()
+        site.write_conf({"imap": {"listen": "127.0.0.1:%d" % port},
+                         "limits": {"connections_per_ip": "1000",
+                                    "connections": "2000"}})
+        users = [("u%d@bench.test" % i, "pw%d" % i) for i in range(nusers)]
+        for u, p in users:
+            site.add_user(u, p)
+            site.add_mail(u, *msgs)
+        proc = site.start("imapd")
+        site.wait_port(port, proc)
+
+        cpu0 = cpu_s(proc.pid)
+        stats, dt = asyncio.run(mixed(port, users, msgs, a.seconds,
+                                      a.clients))
+        cpu = cpu_s(proc.pid) - cpu0
+        ops = sum(stats.values())
+        print("imap mixed load: %d clients, %d users x %d messages "
+              "(%.1f MB each), sessions kept, %.1f s" % (
+                  a.clients, nusers, len(msgs),
+                  sum(len(m) for m in msgs) / 1e6, dt))
+        for k in ("fetch", "store", "append", "expunge"):
+            print("  %-8s %8.0f ops/s" % (k.upper(), stats[k] / dt))
+        print("  all      %8.0f ops/s" % (ops / dt))
+        print("  server CPU: %.2f s (%.0f%% of one core), %.1f us per "
+              "op, %.0f ops per CPU-second" % (
+                  cpu, 100 * cpu / dt, 1e6 * cpu / max(ops, 1),
+                  ops / cpu if cpu > 0 else float("inf")))
+
+        cpu0 = cpu_s(proc.pid)
+        n, dt = asyncio.run(logins(port, users, a.seconds,
+                                   a.login_clients))
+        cpu = cpu_s(proc.pid) - cpu0
+        print("imap logins: %d clients, LOGIN -> SELECT INBOX -> LOGOUT, "
+              "%.1f s" % (a.login_clients, dt))
+        print("  logins/s: %.0f, server CPU %.0f us per login" % (
+            n / dt, 1e6 * cpu / max(n, 1)))
+        site.stop(proc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,214 @@
+"""vellum-imapd under bad input: literal sizes before and after login
+(never allocated on announcement; LITERAL- before login), literals per
+command, line length, nesting, bad commands in a row, commands before
+login, a client that never reads, LOGINDISABLED without TLS, and the
+autologout of an idling session ([limits] imap_idle_timeout).
+
+usage: test_imap_limits.py BUILD_DIR
+"""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from imaptest import Failure, check, run, tls_context  # noqa: E402
+
+USER, PASS = "alice@example.test", "alice-pw"
+CMD_MAX = 1024 * 1024        # IMAP_CMD_MAX
+LINE_MAX = 64 * 1024         # IMAP_LINE_MAX
+PREAUTH_LITERAL_MAX = 1024   # IMAP_LITERAL_PREAUTH_MAX
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def usable(r, tag):
+    tagged, _ = r.cmd("%s NOOP" % tag)
+    check(tagged == b"%s OK NOOP completed." % tag.encode(),
+          "the connection is still usable", tagged)
+
+
+def test_literals(site):
+    r = site.raw()
+    # Before login, a synchronising literal over the limit: BAD at once,
+    # no "+" (the client never sends it).
+    r.send("a1 LOGIN {%d}\r\n" % (PREAUTH_LITERAL_MAX + 1))
+    line = r.line()
+    check(line.startswith(b"a1 BAD [TOOBIG]"), "a large literal before "
+          "login is refused without a continuation", line)
+    usable(r, "a2")
+    # A non-synchronising one up to 4096 (LITERAL-): read, dropped, BAD.
+    r.send(b"a3 LOGIN {2000+}\r\n" + b"x" * 2000 + b" {3+}\r\npw\r\n")
+    line = r.line()
+    check(line.startswith(b"a3 BAD [TOOBIG]"), "a non-synchronising "
+          "literal over the pre-login limit: BAD after skipping it", line)
+    usable(r, "a4")
+    # Over 4096 it cannot be skipped: BAD and BYE.
+    r.send(b"a5 LOGIN {5000+}\r\n")
+    line = r.line()
+    check(line.startswith(b"a5 BAD"), "LITERAL- over 4096: BAD", line)
+    line = r.line()
+    check(line.startswith(b"* BYE"), "... and BYE", line)
+    check(r.closed(), "... and the connection closes", r.buf)
+
+    r = site.raw()
+    r.cmd("b0 LOGIN %s %s" % (USER, PASS))
+    # After login, LITERAL+ of a good size is taken.
+    val = "v" * 5000
+    r.send('b1 ID ("k" {%d+}\r\n%s)\r\n' % (len(val), val))
+    tagged, _ = r.until_tagged("b1")
+    check(tagged == b"b1 OK ID completed.", "a 5000-byte LITERAL+ after "
+          "login", tagged)
+    r.send('b2 ID ("k" {%d}\r\n' % len(val))
+    check(r.line() == b"+ Ready for literal data", "synchronising literal",
+          r.buf)
+    r.send(val + ")\r\n")
+    tagged, _ = r.until_tagged("b2")
+    check(tagged == b"b2 OK ID completed.", "... completes", tagged)
+    # Over IMAP_CMD_MAX: a synchronising one is refused before it comes,
+    # announced as 4 GB (nothing is allocated for an announcement).
+    r.send("b3 ID (\"k\" {4294967296}\r\n")
+    line = r.line()
+    check(line.startswith(b"b3 BAD [TOOBIG]"), "a 4 GB literal is "
+          "refused at once", line)
+    usable(r, "b4")
+    # A non-synchronising one over the limit is skipped, then BAD.
+    r.send(b'b5 ID ("k" {%d+}\r\n' % (CMD_MAX + 1) + b"z" * (CMD_MAX + 1) +
+           b")\r\n")
+    tagged, _ = r.until_tagged("b5")
+    check(tagged.startswith(b"b5 BAD [TOOBIG]"), "LITERAL+ over the "
+          "command limit: skipped, BAD", tagged)
+    usable(r, "b6")
+    # Too many literals in one command.
+    r.send(b"b7 ID (" + b" ".join(b'{1+}\r\nk {1+}\r\nv'
+                                  for _ in range(40)) + b")\r\n")
+    tagged, _ = r.until_tagged("b7")
+    check(tagged.startswith(b"b7 BAD [LIMIT]"), "over 64 literals: BAD "
+          "[LIMIT]", tagged)
+    usable(r, "b8")
+    r.close()
+
+
+def test_lines(site):
+    r = site.raw()
+    r.send(b"c1 NOOP " + b"x" * (LINE_MAX + 10) + b"\r\n")
+    line = r.line()
+    check(line.startswith(b"c1 BAD [TOOBIG]") or
+          line.startswith(b"* BAD [TOOBIG]"),
+          "a line over 64 KiB: BAD [TOOBIG]", line[:200])
+    usable(r, "c2")
+    # Nesting and garbage: BAD, still usable.
+    r.cmd("c3 LOGIN %s %s" % (USER, PASS))
+    tagged, _ = r.cmd("c4 SELECT INBOX " + "(" * 100 + ")" * 100)
+    check(tagged.startswith(b"c4 BAD"), "deep nesting is BAD", tagged)
+    tagged, _ = r.cmd("c5 FROBNICATE")
+    check(tagged == b"c5 BAD Error in IMAP command FROBNICATE: Unknown "
+          b"command.", "unknown command", tagged)
+    tagged, _ = r.cmd("c6 UID NOOP")
+    check(tagged.startswith(b"c6 BAD"), "UID NOOP is not a command",
+          tagged)
+    r.send(b"\r\n")
+    line = r.line()
+    check(line.startswith(b"* BAD"), "an empty line: * BAD", line)
+    usable(r, "c7")
+    # Bad commands in a row end the session.
+    for i in range(19):
+        tagged, _ = r.cmd("d%d BOGUS" % i)
+        check(tagged.startswith(b"d%d BAD" % i), "BAD %d" % i, tagged)
+    r.send("d19 BOGUS\r\n")
+    r.until_tagged("d19")
+    line = r.line()
+    check(line == b"* BYE Too many invalid IMAP commands.",
+          "20 bad commands in a row: BYE", line)
+    check(r.closed(), "and closed", r.buf)
+    # Commands before login are counted.
+    r = site.raw()
+    for i in range(20):
+        tagged, _ = r.cmd("e%d CAPABILITY" % i)
+        check(tagged.startswith(b"e%d OK" % i), "command %d" % i, tagged)
+    r.send("e20 CAPABILITY\r\n")
+    tagged, _ = r.until_tagged("e20")
+    line = r.line()
+    check(tagged.startswith(b"e20 BAD") and line.startswith(b"* BYE"),
+          "the 21st command before login: BAD and BYE", (tagged, line))
+    check(r.closed(), "and closed", r.buf)
+
+
+def test_unread(site):
+    """A client that sends commands and never reads the replies: the
+    server stops taking commands when its output is full."""
+    s = socket.create_connection(("127.0.0.1", site.imap_port))
+    s.recv(1000)
+    s.sendall(("l LOGIN %s %s\r\n" % (USER, PASS)).encode())
+    time.sleep(0.5)
+    pid = site.imapd.pid
+    rss0 = rss_kb(pid)
+    s.setblocking(False)
+    sent, t0 = 0, time.monotonic()
+    cmd = b"".join(b"t%d CAPABILITY\r\n" % i for i in range(500))
+    while time.monotonic() - t0 < 2:
+        try:
+            sent += s.send(cmd)
+        except BlockingIOError:
+            time.sleep(0.01)
+    grown = rss_kb(pid) - rss0
+    check(grown < 32 * 1024, "unread replies do not grow the server's "
+          "memory (sent %d bytes of CAPABILITY)" % sent,
+          "%d KiB more" % grown)
+    s.close()
+
+
+def test_autologout(site):
+    r = site.raw()
+    r.cmd("f0 LOGIN %s %s" % (USER, PASS))
+    r.cmd("f1 SELECT INBOX")
+    r.send("f2 IDLE\r\n")
+    check(r.line() == b"+ idling", "IDLE", r.buf)
+    line = r.line_or_eof(timeout=30)
+    check(line == b"* BYE Disconnected for inactivity.",
+          "an IDLE without DONE ends after imap_idle_timeout", line)
+    check(r.closed(), "and closes", r.buf)
+
+
+def test_logindisabled(site):
+    r = site.raw()
+    caps = r.greeting
+    check(b"LOGINDISABLED" in caps and b"AUTH=" not in caps and
+          b"STARTTLS" in caps, "plaintext off: LOGINDISABLED, no AUTH= "
+          "before STARTTLS", caps)
+    tagged, _ = r.cmd("g1 LOGIN %s %s" % (USER, PASS))
+    check(tagged.startswith(b"g1 NO [PRIVACYREQUIRED]"),
+          "LOGIN without TLS refused", tagged)
+    tagged, _ = r.cmd("g2 STARTTLS")
+    r.s = tls_context().wrap_socket(r.s)
+    tagged, unt = r.cmd("g3 CAPABILITY")
+    check(b"LOGINDISABLED" not in unt[0] and b"AUTH=PLAIN" in unt[0],
+          "after STARTTLS logins are offered", unt)
+    tagged, _ = r.cmd("g4 LOGIN %s %s" % (USER, PASS))
+    check(tagged.startswith(b"g4 OK"), "LOGIN over TLS", tagged)
+    r.close()
+
+
+def test(site, args):
+    site.write_imap_conf(limits={"imap_idle_timeout": "2"})
+    site.add_user(USER, PASS)
+    site.add_mail(USER, b"Subject: x\r\n\r\nbody\r\n")
+    site.start_imapd(conf=False)
+    test_literals(site)
+    test_lines(site)
+    test_unread(site)
+    test_autologout(site)
+    site.stop(site.imapd)
+    site.write_imap_conf(auth={"plaintext": "no"})
+    site.start_imapd(conf=False)
+    test_logindisabled(site)
+
+
+if __name__ == "__main__":
+    run(test)
