@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -86,6 +87,7 @@ static void	list_start(struct imap_session *, struct list_ctx *);
 static void	flush(struct imap_session *, struct imap_buf *);
 static int	status_write(struct imap_session *, struct store_txn *,
 		    const struct store_mailbox *, unsigned, struct imap_buf *);
+static uint64_t	append_limit(const struct imap_session *);
 static int	count_recent(const struct store_msg *, void *);
 static int	count_all(const struct store_msg *, void *);
 static int	ensure_parents(struct store_txn *, uint32_t, const char *);
@@ -453,17 +455,22 @@ imap_cmd_lsub(struct imap_session *s, struct imap_cmd *cmd)
 
 /* STATUS ----------------------------------------------------------------- */
 
-/*
- * The items read from the message rows.  RFC 9208 asks a server with
- * QUOTA=RES-STORAGE for the DELETED-STORAGE item: it is answered as soon
- * as parse.h defines IMAP_ST_DELETED_STORAGE (the parser's part).
- */
-#ifdef IMAP_ST_DELETED_STORAGE
+/* The items read from the message rows. */
 #define ST_NEEDS_ROWS	(IMAP_ST_SIZE | IMAP_ST_DELETED | \
 			    IMAP_ST_DELETED_STORAGE)
-#else
-#define ST_NEEDS_ROWS	(IMAP_ST_SIZE | IMAP_ST_DELETED)
-#endif
+
+/*
+ * The APPENDLIMIT of every mailbox: what SMTP accepts, as the
+ * APPENDLIMIT= capability says (cmd_auth.c) and APPEND enforces
+ * (cmd_append.c).
+ */
+static uint64_t
+append_limit(const struct imap_session *s)
+{
+	uint64_t lim = s->srv->config->smtpd_max_message_size;
+
+	return lim < STORE_MSG_MAX ? lim : STORE_MSG_MAX;
+}
 
 struct count {
 	uint32_t	lo;		/* RECENT: uids from here on */
@@ -546,11 +553,11 @@ status_write(struct imap_session *s, struct store_txn *t,
 	    mb->highestmodseq);
 	ITEM(IMAP_ST_SIZE, "SIZE %" PRIu64, all.size);
 	ITEM(IMAP_ST_DELETED, "DELETED %" PRIu64, all.deleted);
-#ifdef IMAP_ST_DELETED_STORAGE
 	/* RFC 9208 5.1: what EXPUNGE would free, in the KiB of STORAGE */
 	ITEM(IMAP_ST_DELETED_STORAGE, "DELETED-STORAGE %" PRIu64,
 	    all.deleted_size / 1024);
-#endif
+	/* RFC 7889: the same limit for every mailbox, as the capability */
+	ITEM(IMAP_ST_APPENDLIMIT, "APPENDLIMIT %" PRIu64, append_limit(s));
 #undef ITEM
 	imap_buf_adds(b, ")\r\n");
 	return 0;

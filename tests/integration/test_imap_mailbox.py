@@ -407,14 +407,18 @@ def test_status_quota(site):
     no(r, 'd2 STATUS "a//b" (MESSAGES)', "CANNOT")
     bad(r, "e STATUS INBOX (BOGUS)")
 
-    # \Deleted counted (STORE comes from another branch: skip when absent)
+    # \Deleted counted: DELETED, DELETED-STORAGE (RFC 9208, KiB), and
+    # APPENDLIMIT (RFC 7889) as the capability says
     ok(r, "f SELECT INBOX")
-    tagged, _ = r.cmd("g STORE 2 +FLAGS.SILENT (\\Deleted \\Seen)")
-    if tagged.split()[1] == b"OK":
-        got = ok(r, "h STATUS INBOX (DELETED UNSEEN)")
-        check(got[-1].endswith(b"(UNSEEN 2 DELETED 1)"),
-              "DELETED and UNSEEN follow STORE", got)
-        ok(r, "h2 STORE 2 -FLAGS.SILENT (\\Deleted)")
+    ok(r, "g STORE 3 +FLAGS.SILENT (\\Deleted \\Seen)")
+    got = ok(r, "h STATUS INBOX (DELETED UNSEEN DELETED-STORAGE "
+             "APPENDLIMIT)")
+    caps = b" ".join(ok(r, "h1 CAPABILITY"))
+    limit = re.search(rb"APPENDLIMIT=(\d+)", caps).group(1)
+    want = b"(UNSEEN 2 DELETED 1 DELETED-STORAGE %d APPENDLIMIT %s)" % (
+        len(MESSAGES[2]) // 1024, limit)
+    check(got[-1].endswith(want), "STATUS after STORE: %r" % want, got)
+    ok(r, "h2 STORE 3 -FLAGS.SILENT (\\Deleted)")
     ok(r, "i CLOSE")
     # RECENT: this session selected INBOX read-write and took them
     r2 = login(site)
@@ -540,7 +544,7 @@ def test_many(site, helper):
 
 MESSAGES = [b"Subject: one\r\n\r\nfirst\r\n",
             b"Subject: two\r\nFrom: x@example.test\r\n\r\nsecond body\r\n",
-            b"Subject: three\r\n\r\n" + b"line\r\n" * 50]
+            b"Subject: three\r\n\r\n" + b"line\r\n" * 400]
 
 
 def test(site, args):
