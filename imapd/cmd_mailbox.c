@@ -50,6 +50,15 @@
 
 /* LIST output is handed to the session in pieces of about this size. */
 #define LIST_FLUSH_BYTES	(16 * 1024)
+/*
+ * The patterns of one LIST, collapsed, in all.  Matching costs name bytes
+ * x pattern bytes / 64 word operations, on the event loop: this keeps a
+ * LIST of 10,000 long names under a second whatever a client sends
+ * (IMAP_LIST_PATTERNS_MAX patterns of a 64 KiB line could cost 8 times
+ * more).  A pattern too long to match anything (listmatch.h) costs
+ * nothing and counts nothing.  More: NO [LIMIT].
+ */
+#define LIST_PATTERN_BYTES_MAX	8192
 
 struct list_ctx {
 	struct imap_list_tree	 tree;
@@ -388,7 +397,7 @@ imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 	struct imap_parser *p = &cmd->p;
 	struct imap_list l;
 	struct list_ctx *ctx;
-	size_t i, len;
+	size_t i, len, work = 0;
 	char *pat;
 
 	memset(&l, 0, sizeof(l));
@@ -418,6 +427,14 @@ imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 		ctx->lm[ctx->nlm++] = imap_listmatch_new(pat, len,
 		    STORE_MAILBOX_SEP, 1);
 		free(pat);
+		imap_listmatch_pattern(ctx->lm[i], &len);
+		work += len;
+	}
+	if (work > LIST_PATTERN_BYTES_MAX) {
+		list_free(ctx);
+		imap_no(s, "LIMIT", "LIST patterns longer than %d bytes in all",
+		    LIST_PATTERN_BYTES_MAX);
+		return;
 	}
 	list_start(s, ctx);
 }

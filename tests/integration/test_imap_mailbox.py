@@ -503,6 +503,12 @@ def test_many(site, helper):
     got = names(r, 'd LIST "" "%s"' % pat)
     t_patho = time.monotonic() - t0
     check(got == {}, "no name matches", got)
+    # the patterns of one LIST are limited to 8,192 bytes in all (after
+    # collapsing wildcards): 8 of 1,000 bytes work, 9 are NO [LIMIT]
+    pat = "*f" * 499 + "*b"
+    got = names(r, 'd1 LIST "" (%s)' % " ".join([pat] * 8))
+    check(got == {}, "no name matches", got)
+    no(r, 'd1 LIST "" (%s)' % " ".join([pat] * 9), "LIMIT")
     for pat in ("*a" * 20000 + "*b*", "%f" * 300 + "%", "%" * 30000):
         got = names(r, 'd2 LIST "" "%s"' % pat)
         check(len(got) == (600 + len(DEFAULTS) if pat[1] == "%" else 0),
