@@ -59,6 +59,12 @@
  * nothing and counts nothing.  More: NO [LIMIT].
  */
 #define LIST_PATTERN_BYTES_MAX	8192
+/*
+ * LIST-STATUS reads each mailbox's record (and for SIZE, DELETED and
+ * DELETED-STORAGE its message rows): at most this many mailboxes per
+ * event-loop turn, so other sessions are served in between.
+ */
+#define LIST_STATUS_PER_TURN	64
 
 struct list_ctx {
 	struct imap_list_tree	 tree;
@@ -271,7 +277,8 @@ flush(struct imap_session *s, struct imap_buf *b)
 
 /*
  * Emits entries from ctx->pos on, in one read snapshot (for the STATUS
- * of LIST-STATUS).  1 all done, 0 paused for the output to drain.
+ * of LIST-STATUS).  1 all done, 0 paused: for the output to drain, or
+ * after LIST_STATUS_PER_TURN STATUS answers.
  */
 static int
 list_emit_txn(struct store_txn *t, void *arg)
@@ -281,14 +288,17 @@ list_emit_txn(struct store_txn *t, void *arg)
 	struct list_ctx *ctx = r->ctx;
 	struct store_mailbox mb;
 	struct imap_list_item *e;
-	int rc;
+	int rc, statuses = 0;
 
 	while (ctx->pos < ctx->tree.n) {
+		if (statuses == LIST_STATUS_PER_TURN)
+			return 0;	/* the rest on the next turn */
 		e = &ctx->tree.v[ctx->pos++];
 		if (!e->emit)
 			continue;
 		list_line(s, ctx, e);
 		if ((ctx->ret & IMAP_LR_STATUS) && e->selected) {
+			statuses++;
 			/* a mailbox deleted since the listing has no STATUS */
 			if ((rc = store_mailbox_get_by_id(t, e->id, &mb)) == -1)
 				return -1;
@@ -316,8 +326,8 @@ list_run(struct imap_session *s, void *arg)
 	rc = store_read(s->srv->store, list_emit_txn, &r);
 	flush(s, &ctx->out);
 	if (rc == 0) {
-		log_debug("imap #%lu: LIST waits for its output to drain at "
-		    "%zu of %zu", s->id, ctx->pos, ctx->tree.n);
+		log_debug("imap #%lu: LIST pauses at %zu of %zu", s->id,
+		    ctx->pos, ctx->tree.n);
 		imap_yield(s, list_run, list_free, ctx);
 		return;
 	}
