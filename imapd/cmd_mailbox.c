@@ -13,8 +13,8 @@
  *   A name that lists only as such a level does not exist: DELETE of it
  *   is NO [NONEXISTENT].  DELETE of the selected mailbox leaves the
  *   Selected state first.
- * - RENAME moves the children along, creates missing parents of the new
- *   name, and of INBOX moves the messages (the store does both).
+ * - RENAME moves the children along and of INBOX moves the messages
+ *   (the store does both), and creates missing parents of the new name.
  * - Subscriptions live on the mailbox record in the store, so only an
  *   existing mailbox can be subscribed: SUBSCRIBE of an unknown name is
  *   NO [NONEXISTENT] (RFC 3501 6.3.6 lets a server refuse it; Dovecot
@@ -29,15 +29,15 @@
  * A LIST reads every mailbox of the user in one snapshot
  * (store_mailbox_list()) into the tree of listmatch.h, which derives
  * children, missing levels and RECURSIVEMATCH's CHILDINFO in one pass:
- * no lookup per mailbox.  Its output is written in pieces; when the client does not
- * read, the command yields until the output drains.
+ * no lookup per mailbox.  Its output is written in pieces; when the
+ * client does not read, the command yields until the output drains.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -50,6 +50,21 @@
 
 /* LIST output is handed to the session in pieces of about this size. */
 #define LIST_FLUSH_BYTES	(16 * 1024)
+/*
+ * The patterns of one LIST, collapsed, in all.  Matching costs name bytes
+ * x pattern bytes / 64 word operations, on the event loop: this keeps a
+ * LIST of 10,000 long names under a second whatever a client sends
+ * (IMAP_LIST_PATTERNS_MAX patterns of a 64 KiB line could cost 8 times
+ * more).  A pattern too long to match anything (listmatch.h) costs
+ * nothing and counts nothing.  More: NO [LIMIT].
+ */
+#define LIST_PATTERN_BYTES_MAX	8192
+/*
+ * LIST-STATUS reads each mailbox's record (and for SIZE, DELETED and
+ * DELETED-STORAGE its message rows): at most this many mailboxes per
+ * event-loop turn, so other sessions are served in between.
+ */
+#define LIST_STATUS_PER_TURN	64
 
 struct list_ctx {
 	struct imap_list_tree	 tree;
@@ -87,12 +102,14 @@ static void	list_start(struct imap_session *, struct list_ctx *);
 static void	flush(struct imap_session *, struct imap_buf *);
 static int	status_write(struct imap_session *, struct store_txn *,
 		    const struct store_mailbox *, unsigned, struct imap_buf *);
+static uint64_t	append_limit(const struct imap_session *);
 static int	count_recent(const struct store_msg *, void *);
 static int	count_all(const struct store_msg *, void *);
 static int	ensure_parents(struct store_txn *, uint32_t, const char *);
 static int	create_txn(struct store_txn *, void *);
 static int	delete_txn(struct store_txn *, void *);
 static int	rename_txn(struct store_txn *, void *);
+static int	view_name_txn(struct store_txn *, void *);
 static int	subscribe_txn(struct store_txn *, void *);
 static int	status_txn(struct store_txn *, void *);
 static int	quota_txn(struct store_txn *, void *);
@@ -260,7 +277,8 @@ flush(struct imap_session *s, struct imap_buf *b)
 
 /*
  * Emits entries from ctx->pos on, in one read snapshot (for the STATUS
- * of LIST-STATUS).  1 all done, 0 paused for the output to drain.
+ * of LIST-STATUS).  1 all done, 0 paused: for the output to drain, or
+ * after LIST_STATUS_PER_TURN STATUS answers.
  */
 static int
 list_emit_txn(struct store_txn *t, void *arg)
@@ -270,14 +288,17 @@ list_emit_txn(struct store_txn *t, void *arg)
 	struct list_ctx *ctx = r->ctx;
 	struct store_mailbox mb;
 	struct imap_list_item *e;
-	int rc;
+	int rc, statuses = 0;
 
 	while (ctx->pos < ctx->tree.n) {
+		if (statuses == LIST_STATUS_PER_TURN)
+			return 0;	/* the rest on the next turn */
 		e = &ctx->tree.v[ctx->pos++];
 		if (!e->emit)
 			continue;
 		list_line(s, ctx, e);
 		if ((ctx->ret & IMAP_LR_STATUS) && e->selected) {
+			statuses++;
 			/* a mailbox deleted since the listing has no STATUS */
 			if ((rc = store_mailbox_get_by_id(t, e->id, &mb)) == -1)
 				return -1;
@@ -305,8 +326,8 @@ list_run(struct imap_session *s, void *arg)
 	rc = store_read(s->srv->store, list_emit_txn, &r);
 	flush(s, &ctx->out);
 	if (rc == 0) {
-		log_debug("imap #%lu: LIST waits for its output to drain at "
-		    "%zu of %zu", s->id, ctx->pos, ctx->tree.n);
+		log_debug("imap #%lu: LIST pauses at %zu of %zu", s->id,
+		    ctx->pos, ctx->tree.n);
 		imap_yield(s, list_run, list_free, ctx);
 		return;
 	}
@@ -386,7 +407,7 @@ imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 	struct imap_parser *p = &cmd->p;
 	struct imap_list l;
 	struct list_ctx *ctx;
-	size_t i, len;
+	size_t i, len, work = 0;
 	char *pat;
 
 	memset(&l, 0, sizeof(l));
@@ -416,6 +437,14 @@ imap_cmd_list(struct imap_session *s, struct imap_cmd *cmd)
 		ctx->lm[ctx->nlm++] = imap_listmatch_new(pat, len,
 		    STORE_MAILBOX_SEP, 1);
 		free(pat);
+		imap_listmatch_pattern(ctx->lm[i], &len);
+		work += len;
+	}
+	if (work > LIST_PATTERN_BYTES_MAX) {
+		list_free(ctx);
+		imap_no(s, "LIMIT", "LIST patterns longer than %d bytes in all",
+		    LIST_PATTERN_BYTES_MAX);
+		return;
 	}
 	list_start(s, ctx);
 }
@@ -453,11 +482,29 @@ imap_cmd_lsub(struct imap_session *s, struct imap_cmd *cmd)
 
 /* STATUS ----------------------------------------------------------------- */
 
+/* The items read from the message rows. */
+#define ST_NEEDS_ROWS	(IMAP_ST_SIZE | IMAP_ST_DELETED | \
+			    IMAP_ST_DELETED_STORAGE)
+
+/*
+ * The APPENDLIMIT of every mailbox: what SMTP accepts, as the
+ * APPENDLIMIT= capability says (cmd_auth.c) and APPEND enforces
+ * (cmd_append.c).
+ */
+static uint64_t
+append_limit(const struct imap_session *s)
+{
+	uint64_t lim = s->srv->config->smtpd_max_message_size;
+
+	return lim < STORE_MSG_MAX ? lim : STORE_MSG_MAX;
+}
+
 struct count {
 	uint32_t	lo;		/* RECENT: uids from here on */
 	uint64_t	n;
 	uint64_t	size;
 	uint64_t	deleted;
+	uint64_t	deleted_size;	/* bytes of the \Deleted ones */
 };
 
 static int
@@ -476,8 +523,10 @@ count_all(const struct store_msg *m, void *arg)
 	struct count *c = arg;
 
 	c->size += m->crlf_size;
-	if (m->flags & STORE_F_DELETED)
+	if (m->flags & STORE_F_DELETED) {
 		c->deleted++;
+		c->deleted_size += m->size;
+	}
 	return 0;
 }
 
@@ -509,7 +558,7 @@ status_write(struct imap_session *s, struct store_txn *t,
 		    rc.lo > 0 ? rc.lo : 1, count_recent, &rc) == -1)
 			return -1;
 	}
-	if ((items & (IMAP_ST_SIZE | IMAP_ST_DELETED)) && mb->messages > 0 &&
+	if ((items & ST_NEEDS_ROWS) && mb->messages > 0 &&
 	    store_msg_list(t, mb->id, 1, count_all, &all) == -1)
 		return -1;
 
@@ -531,6 +580,11 @@ status_write(struct imap_session *s, struct store_txn *t,
 	    mb->highestmodseq);
 	ITEM(IMAP_ST_SIZE, "SIZE %" PRIu64, all.size);
 	ITEM(IMAP_ST_DELETED, "DELETED %" PRIu64, all.deleted);
+	/* RFC 9208 5.1: what EXPUNGE would free, in the KiB of STORAGE */
+	ITEM(IMAP_ST_DELETED_STORAGE, "DELETED-STORAGE %" PRIu64,
+	    all.deleted_size / 1024);
+	/* RFC 7889: the same limit for every mailbox, as the capability */
+	ITEM(IMAP_ST_APPENDLIMIT, "APPENDLIMIT %" PRIu64, append_limit(s));
 #undef ITEM
 	imap_buf_adds(b, ")\r\n");
 	return 0;
@@ -627,6 +681,7 @@ struct mbox_arg {
 	const char	*newname;
 	uint32_t	 special_use;
 	int		 on;
+	uint32_t	 id;		/* DELETE: the mailbox deleted */
 };
 
 static int
@@ -750,7 +805,13 @@ static int
 delete_txn(struct store_txn *t, void *arg)
 {
 	struct mbox_arg *a = arg;
+	struct store_mailbox mb;
+	int rc;
 
+	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
+		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
+		    "exist: %s", a->name) : -1;
+	a->id = mb.id;
 	return store_mailbox_delete(t, a->user_id, a->name);
 }
 
@@ -774,20 +835,19 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 		imap_no(s, "CANNOT", "INBOX can't be deleted.");
 		return;
 	}
-	/* Deleting the selected mailbox: leave it first, as Dovecot. */
-	if (s->view != NULL && strcmp(s->view->name, name) == 0) {
-		imap_view_free(&s->view);
-		imap_session_set_selected(s, 0);
-	}
 	a.user_id = s->user_id;
 	a.name = name;
 	if (store_write(s->srv->store, delete_txn, &a) == -1) {
-		if (err_class() == ERR_NOTFOUND)
-			imap_no(s, "NONEXISTENT", "Mailbox doesn't exist: %s",
-			    name);
-		else
-			imap_no_err(s);
+		imap_no_err(s);
 		return;
+	}
+	/*
+	 * The selected mailbox was deleted: leave it, as Dovecot (by id:
+	 * another session may have renamed it since it was selected).
+	 */
+	if (s->view != NULL && s->view->mailbox_id == a.id) {
+		imap_view_free(&s->view);
+		imap_session_set_selected(s, 0);
 	}
 	imap_ok(s, NULL, "Delete completed.");
 }
@@ -815,15 +875,26 @@ rename_txn(struct store_txn *t, void *arg)
 	return 1;
 }
 
+/* The selected mailbox's name as the store has it now. */
+static int
+view_name_txn(struct store_txn *t, void *arg)
+{
+	struct imap_view *v = arg;
+	struct store_mailbox mb;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, v->mailbox_id, &mb)) == 1)
+		memcpy(v->name, mb.name, sizeof(v->name));
+	return rc;
+}
+
 void
 imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char from[STORE_MAILBOX_NAME_MAX + 1], to[STORE_MAILBOX_NAME_MAX + 1];
-	char moved[2 * STORE_MAILBOX_NAME_MAX + 2];
 	struct imap_str arg1, arg2;
 	struct mbox_arg a = { 0 };
-	size_t flen;
 
 	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg1) == -1 ||
 	    imap_p_sp(p) == -1 || imap_p_astring(p, &arg2) == -1 ||
@@ -842,17 +913,11 @@ imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 		imap_no_err(s);
 		return;
 	}
-	/* The selected mailbox keeps its id, and so its UIDs. */
-	flen = strlen(from);
-	if (s->view != NULL && strcmp(from, "INBOX") != 0 &&
-	    strncmp(s->view->name, from, flen) == 0 &&
-	    (s->view->name[flen] == '\0' ||
-	    s->view->name[flen] == STORE_MAILBOX_SEP)) {
-		snprintf(moved, sizeof(moved), "%s%s", to,
-		    s->view->name + flen);
-		if (strlen(moved) < sizeof(s->view->name))
-			memcpy(s->view->name, moved, strlen(moved) + 1);
-	}
+	/* The selected mailbox keeps its id, and so its UIDs; its name
+	 * may have changed (it or a parent was renamed). */
+	if (s->view != NULL && store_read(s->srv->store, view_name_txn,
+	    s->view) == -1)
+		log_warnx("imap #%lu: RENAME: %s", s->id, err_msg());
 	imap_ok(s, NULL, "Rename completed.");
 }
 

@@ -324,7 +324,8 @@ imap_list_tree_build(struct imap_list_tree *t, char sep)
 	size_t nin = t->n, i, p, start, *stack = NULL, sp = 0, stackcap = 0;
 
 	tree_sep = sep;
-	qsort(in, nin, sizeof(*in), tree_cmp);
+	if (nin > 1)	/* qsort() of NULL is undefined, even of 0 items */
+		qsort(in, nin, sizeof(*in), tree_cmp);
 	imap_list_tree_init(&out);
 	for (i = 0; i < nin; i++) {
 		const char *name = in[i].name;

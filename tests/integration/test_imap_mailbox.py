@@ -170,6 +170,19 @@ def test_create_delete_rename(site):
     ok(r, "z1 RENAME Old Older")
     got = ok(r, "z2 NOOP")
     ok(r, "z3 CLOSE")
+    # renamed by another session, then deleted by its new name here: the
+    # session leaves it (the mailbox is found by id, not by name)
+    ok(r, "z4 CREATE Sel")
+    ok(r, "z5 SELECT Sel")
+    r2 = login(site)
+    ok(r2, "z6 RENAME Sel Sel2")
+    r2.close()
+    ok(r, "z7 DELETE Sel2")
+    tagged, untagged = r.cmd("z8 FETCH 1 FLAGS")
+    check(tagged.split()[1] in (b"BAD", b"NO") and
+          not any(u.startswith(b"* BYE") for u in untagged),
+          "the deleted mailbox is no longer selected", (tagged, untagged))
+    ok(r, "z9 NOOP")
     r.close()
 
     # imaplib sees the same
@@ -394,14 +407,18 @@ def test_status_quota(site):
     no(r, 'd2 STATUS "a//b" (MESSAGES)', "CANNOT")
     bad(r, "e STATUS INBOX (BOGUS)")
 
-    # \Deleted counted (STORE comes from another branch: skip when absent)
+    # \Deleted counted: DELETED, DELETED-STORAGE (RFC 9208, KiB), and
+    # APPENDLIMIT (RFC 7889) as the capability says
     ok(r, "f SELECT INBOX")
-    tagged, _ = r.cmd("g STORE 2 +FLAGS.SILENT (\\Deleted \\Seen)")
-    if tagged.split()[1] == b"OK":
-        got = ok(r, "h STATUS INBOX (DELETED UNSEEN)")
-        check(got[-1].endswith(b"(UNSEEN 2 DELETED 1)"),
-              "DELETED and UNSEEN follow STORE", got)
-        ok(r, "h2 STORE 2 -FLAGS.SILENT (\\Deleted)")
+    ok(r, "g STORE 3 +FLAGS.SILENT (\\Deleted \\Seen)")
+    got = ok(r, "h STATUS INBOX (DELETED UNSEEN DELETED-STORAGE "
+             "APPENDLIMIT)")
+    caps = b" ".join(ok(r, "h1 CAPABILITY"))
+    limit = re.search(rb"APPENDLIMIT=(\d+)", caps).group(1)
+    want = b"(UNSEEN 2 DELETED 1 DELETED-STORAGE %d APPENDLIMIT %s)" % (
+        len(MESSAGES[2]) // 1024, limit)
+    check(got[-1].endswith(want), "STATUS after STORE: %r" % want, got)
+    ok(r, "h2 STORE 3 -FLAGS.SILENT (\\Deleted)")
     ok(r, "i CLOSE")
     # RECENT: this session selected INBOX read-write and took them
     r2 = login(site)
@@ -486,6 +503,12 @@ def test_many(site, helper):
     got = names(r, 'd LIST "" "%s"' % pat)
     t_patho = time.monotonic() - t0
     check(got == {}, "no name matches", got)
+    # the patterns of one LIST are limited to 8,192 bytes in all (after
+    # collapsing wildcards): 8 of 1,000 bytes work, 9 are NO [LIMIT]
+    pat = "*f" * 499 + "*b"
+    got = names(r, 'd1 LIST "" (%s)' % " ".join([pat] * 8))
+    check(got == {}, "no name matches", got)
+    no(r, 'd1 LIST "" (%s)' % " ".join([pat] * 9), "LIMIT")
     for pat in ("*a" * 20000 + "*b*", "%f" * 300 + "%", "%" * 30000):
         got = names(r, 'd2 LIST "" "%s"' % pat)
         check(len(got) == (600 + len(DEFAULTS) if pat[1] == "%" else 0),
@@ -527,7 +550,7 @@ def test_many(site, helper):
 
 MESSAGES = [b"Subject: one\r\n\r\nfirst\r\n",
             b"Subject: two\r\nFrom: x@example.test\r\n\r\nsecond body\r\n",
-            b"Subject: three\r\n\r\n" + b"line\r\n" * 50]
+            b"Subject: three\r\n\r\n" + b"line\r\n" * 400]
 
 
 def test(site, args):
