@@ -2,7 +2,8 @@
  * cmd_append.c - APPEND (MULTIAPPEND), COPY and MOVE.
  *
  * APPEND: every message of the command is spooled as it arrives (in
- * memory up to IMAP_APPEND_MEMORY, then the whole command goes on in an
+ * memory up to IMAP_APPEND_MEMORY, and while the process holds less than
+ * IMAP_APPEND_MEMORY_ALL in all; then the whole command goes on in an
  * unlinked file in data_dir, as smtpd spools DATA), prepared (cut,
  * hashed, compressed) outside any write transaction, then appended in
  * one durable write transaction: all of them or none (RFC 3502).  A
@@ -38,6 +39,12 @@
 
 /* Bytes of one APPEND kept in memory; past this they go to a file. */
 #define IMAP_APPEND_MEMORY	(1024 * 1024)
+/*
+ * Bytes of all APPENDs of this process kept in memory: past this a new
+ * piece goes to a file too, so many clients appending at once cannot
+ * exhaust memory.
+ */
+#define IMAP_APPEND_MEMORY_ALL	(64 * 1024 * 1024)
 /* Messages in one MULTIAPPEND. */
 #define IMAP_APPEND_MSGS_MAX	1000
 /*
@@ -70,7 +77,11 @@ struct append_state {
 };
 
 static void	append_free(void *);
+static void	append_mem_free(struct append_state *);
 static void	append_line(struct imap_session *, char *, size_t, void *);
+
+/* Memory held by the spools of this process (IMAP_APPEND_MEMORY_ALL). */
+static size_t append_inflight;
 
 /* "1:3,7" of ascending uids. */
 static void
@@ -107,10 +118,19 @@ append_free(void *arg)
 	if (st == NULL)
 		return;
 	free(st->msgs);
-	free(st->mem);
+	append_mem_free(st);
 	if (st->fd != -1)
 		close(st->fd);
 	free(st);
+}
+
+static void
+append_mem_free(struct append_state *st)
+{
+	free(st->mem);
+	append_inflight -= st->memcap;
+	st->mem = NULL;
+	st->memlen = st->memcap = 0;
 }
 
 static void
@@ -175,9 +195,7 @@ append_spool_open(struct imap_session *s, struct append_state *st)
 		log_warn("imap #%lu: writing the APPEND spool file", s->id);
 		return -1;
 	}
-	free(st->mem);
-	st->mem = NULL;
-	st->memlen = st->memcap = 0;
+	append_mem_free(st);
 	return 0;
 }
 
@@ -185,10 +203,18 @@ static void
 append_data(struct imap_session *s, const char *p, size_t n, void *arg)
 {
 	struct append_state *st = arg;
+	size_t cap;
 
 	if (st->failed)
 		return;
-	if (st->fd == -1 && st->memlen + n > IMAP_APPEND_MEMORY &&
+	/* the room memory would need: the buffer doubles */
+	for (cap = st->memcap; cap < st->memlen + n; cap = cap < 4096 ? 4096 :
+	    cap * 2)
+		;
+	if (cap > IMAP_APPEND_MEMORY)
+		cap = IMAP_APPEND_MEMORY;
+	if (st->fd == -1 && (st->memlen + n > IMAP_APPEND_MEMORY ||
+	    append_inflight + (cap - st->memcap) > IMAP_APPEND_MEMORY_ALL) &&
 	    append_spool_open(s, st) == -1) {
 		append_fail(st, "SERVERBUG", "Cannot spool the message.");
 		return;
@@ -202,13 +228,10 @@ append_data(struct imap_session *s, const char *p, size_t n, void *arg)
 		}
 		return;
 	}
-	if (st->memlen + n > st->memcap) {
-		while (st->memlen + n > st->memcap)
-			st->memcap = st->memcap < 4096 ? 4096 :
-			    st->memcap * 2;
-		if (st->memcap > IMAP_APPEND_MEMORY)
-			st->memcap = IMAP_APPEND_MEMORY;
-		st->mem = xreallocarray(st->mem, st->memcap, 1);
+	if (cap > st->memcap) {
+		st->mem = xreallocarray(st->mem, cap, 1);
+		append_inflight += cap - st->memcap;
+		st->memcap = cap;
 	}
 	memcpy(st->mem + st->memlen, p, n);
 	st->memlen += n;

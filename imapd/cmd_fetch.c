@@ -60,7 +60,8 @@ struct fetch_conv {
 struct fetch_sec {
 	const struct imap_section *sec;
 	struct imap_section	 own;	/* RFC822, RFC822.HEADER/TEXT */
-	char			 name[64];
+	const char		*name;		/* without "<o>" */
+	size_t			 namelen;
 	int			 sets_seen;
 };
 
@@ -290,7 +291,7 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 	imap_buf_add(&res, "\r\n", 2);
 	imap_fetchconv_init(&c, res.len, sec->partial ? sec->partial_off : 0,
 	    sec->partial ? sec->partial_len : UINT64_MAX, &len);
-	imap_buf_printf(&s->out, "%s", fs->name);
+	imap_buf_add(&s->out, fs->name, fs->namelen);
 	if (sec->partial)
 		imap_buf_printf(&s->out, "<%" PRIu64 ">", sec->partial_off);
 	if (len == 0)
@@ -331,7 +332,7 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 		fetch_section_fields(t, s, st, fs, found, off, end);
 		return;
 	}
-	imap_buf_adds(&s->out, fs->name);
+	imap_buf_add(&s->out, fs->name, fs->namelen);
 	if (sec->partial)
 		imap_buf_printf(&s->out, "<%" PRIu64 ">", sec->partial_off);
 	if (!found) {
@@ -628,6 +629,7 @@ fetch_sections_build(struct fetch_state *st)
 		{ IMAP_FI_RFC822, "RFC822", IMAP_SECTION_ALL, 0 },
 	};
 	struct fetch_sec *fs;
+	const char *end;
 	size_t i;
 
 	st->secs = xcalloc(st->f.nsections + 3, sizeof(*st->secs));
@@ -638,22 +640,22 @@ fetch_sections_build(struct fetch_state *st)
 		fs->own.kind = legacy[i].kind;
 		fs->own.peek = legacy[i].peek;
 		fs->sec = &fs->own;
-		snprintf(fs->name, sizeof(fs->name), "%s", legacy[i].name);
+		fs->name = legacy[i].name;
+		fs->namelen = strlen(fs->name);
 		fs->sets_seen = !legacy[i].peek;
 	}
 	for (i = 0; i < st->f.nsections; i++) {
 		fs = &st->secs[st->nsecs++];
 		fs->sec = &st->f.sections[i];
-		/* the parser names the reply; "<o>" is added here */
-		snprintf(fs->name, sizeof(fs->name), "%s",
-		    fs->sec->reply_name != NULL ? fs->sec->reply_name :
-		    "BODY[]");
-		{
-			char *lt = strchr(fs->name, '<');
-
-			if (lt != NULL && lt > strrchr(fs->name, ']'))
-				*lt = '\0';
-		}
+		/*
+		 * The parser names the reply ("BODY[1.HEADER.FIELDS (A B)]<5>",
+		 * as long as the field list); "<o>" is written here.
+		 */
+		fs->name = fs->sec->reply_name != NULL ? fs->sec->reply_name :
+		    "BODY[]";
+		end = strrchr(fs->name, ']');
+		fs->namelen = end != NULL ? (size_t)(end - fs->name) + 1 :
+		    strlen(fs->name);
 		fs->sets_seen = !fs->sec->peek;
 	}
 }

@@ -17,6 +17,11 @@ corpus (default ../shared/corpus/spamassassin-public) in INBOX.  Then:
    (from /proc/<pid>/stat, with the workers when imapd has any).
 2. Logins: L clients repeating LOGIN -> SELECT INBOX -> LOGOUT on new
    connections for S seconds: logins per second, server CPU per login.
+3. With --big B (default 37000; 0 skips it): one user's INBOX is filled
+   with B small messages (MULTIAPPEND, 1,000 per command), then SELECT
+   INBOX, FETCH 1:* (FLAGS), UID FETCH 1:* (FLAGS), FETCH 1:* (ENVELOPE)
+   and STORE 1:* +FLAGS.SILENT are timed from the command sent to its
+   tagged reply read (a fast reader that does not parse the responses).
 
 Dovecot is not installed here, so only Vellum's figures are printed.
 """
@@ -26,6 +31,7 @@ import glob
 import os
 import random
 import re
+import socket
 import sys
 import time
 
@@ -155,6 +161,53 @@ async def logins(port, users, seconds, n):
     return stats["logins"], time.monotonic() - t0
 
 
+def timed(sock, tag, text):
+    """Sends one command; seconds until its tagged reply, bytes read."""
+    t0 = time.monotonic()
+    sock.sendall(b"%s %s\r\n" % (tag, text))
+    data, mark = b"", tag + b" "
+    while True:
+        d = sock.recv(1 << 20)
+        if not d:
+            raise RuntimeError("connection closed")
+        data += d
+        i = data.rfind(b"\r\n" + mark, max(0, len(data) - len(d) - 64))
+        if data.startswith(mark) or i >= 0:
+            if data.endswith(b"\r\n"):
+                return time.monotonic() - t0, len(data)
+
+
+def big_mailbox(site, port, n):
+    user, pw = "big@bench.test", "big-pw"
+    site.add_user(user, pw)
+    sock = socket.create_connection(("127.0.0.1", port), timeout=600)
+    sock.recv(4096)
+    timed(sock, b"l", b"LOGIN %s %s" % (user.encode(), pw.encode()))
+    t0 = time.monotonic()
+    for k in range(0, n, 1000):
+        parts = []
+        for i in range(k, min(n, k + 1000)):
+            m = (b"From: sender%d@example.test\r\nTo: big@bench.test\r\n"
+                 b"Subject: message %d\r\nDate: Mon, 1 Dec 2025 10:%02d:00 "
+                 b"+0000\r\nMessage-ID: <%d@example.test>\r\n\r\n"
+                 b"body of message %d, word%d\r\n" % (
+                     i % 97, i, i % 60, i, i, i % 50))
+            parts.append(b" {%d+}\r\n%s" % (len(m), m))
+        timed(sock, b"a%d" % k, b"APPEND INBOX" + b"".join(parts))
+    fill = time.monotonic() - t0
+    print("imap %d-message INBOX (filled in %.1f s by MULTIAPPEND):" % (
+        n, fill))
+    for i, cmd in enumerate([b"SELECT INBOX", b"FETCH 1:* (FLAGS)",
+                             b"UID FETCH 1:* (FLAGS)",
+                             b"FETCH 1:* (ENVELOPE)",
+                             b"STORE 1:* +FLAGS.SILENT (\\Seen)",
+                             b"FETCH 1:* (FLAGS)"]):
+        dt, nbytes = timed(sock, b"c%d" % i, cmd)
+        print("  %-36s %8.1f ms  (%d bytes)" % (cmd.decode(), dt * 1000,
+                                                nbytes))
+    sock.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -165,6 +218,7 @@ def main():
     ap.add_argument("--messages", type=int, default=500)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--login-clients", type=int, default=10)
+    ap.add_argument("--big", type=int, default=37000)
     a = ap.parse_args()
 
     files = sorted(glob.glob(os.path.join(a.corpus, "**", "*.eml"),
@@ -216,6 +270,8 @@ def main():
               "%.1f s" % (a.login_clients, dt))
         print("  logins/s: %.0f, server CPU %.0f us per login" % (
             n / dt, 1e6 * cpu / max(n, 1)))
+        if a.big > 0:
+            big_mailbox(site, port, a.big)
         site.stop(proc)
 
 
