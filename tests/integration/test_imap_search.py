@@ -11,6 +11,7 @@ usage: test_imap_search.py BUILD_DIR
 import os
 import shutil
 import tempfile
+import threading
 
 from imaptest import SKIP, check, run
 
@@ -383,6 +384,28 @@ def test(site, args):
           '* ESEARCH (TAG "b4") COUNT %d' % n, "every message", u)
     u = ok(b.cmd("b5 SORT (REVERSE ARRIVAL) UTF-8 1:3"), "SORT big")
     check(one(u, b"* SORT", "big sort") == "* SORT 3 2 1", "SORT", u)
+    # new mail arriving while a search runs: the answer is about the
+    # messages the session had been told of, whenever the mail lands
+    more = [(msg(i, "late %d" % i, None, body="needle late\r\n"), 5000 + i)
+            for i in range(200)]
+    th = threading.Thread(target=import_mails, args=(site, big, more))
+    b.send(b"b6 SEARCH BODY needle\r\n")
+    th.start()
+    t, u = b.until_tagged("b6")
+    th.join()
+    check(t.startswith(b"b6 OK"), "SEARCH while mail arrives", t)
+    line = one(u, b"* SEARCH", "late mail")
+    check(line == "* SEARCH " + " ".join(
+        str(i + 1) for i in range(n) if i % 7 == 0),
+        "only messages the session knew are in the answer", u)
+    late = [x for x in u if x.endswith(b" EXISTS")]
+    check(all(u.index(x) > u.index(line.encode()) for x in late),
+          "EXISTS for new mail comes after the answer", u)
+    ok(b.cmd("b6n NOOP"), "NOOP: the new mail is announced")
+    u = ok(b.cmd("b7 SEARCH RETURN (COUNT) SUBJECT late"), "late mail")
+    check(one(u, b"* ESEARCH", "late count") ==
+          '* ESEARCH (TAG "b7") COUNT 200',
+          "the new mail is searched once announced", u)
     for c in (r, b, other):
         c.cmd("z LOGOUT")
         c.close()
