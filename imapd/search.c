@@ -631,13 +631,17 @@ imap_search_fold_charset(const char *charset, const char *s, size_t len,
 int64_t
 imap_search_sent_local(const struct imap_meta *m, int64_t internal_date)
 {
-	const char *p = m->envelope, *end = m->envelope + m->envelope_len;
+	const char *p, *end;
 	char buf[256];
 	size_t n = 0, len = 0;
 	int64_t utc;
 	int tz;
 
-	if (p == NULL || p >= end || *p++ != '(' || p >= end)
+	if (m->envelope == NULL)
+		goto fallback;
+	p = m->envelope;
+	end = m->envelope + m->envelope_len;
+	if (p >= end || *p++ != '(' || p >= end)
 		goto fallback;
 	if (*p == '"') {
 		for (p++; p < end && *p != '"' && n < sizeof(buf); p++) {
