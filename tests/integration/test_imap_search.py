@@ -406,6 +406,19 @@ def test(site, args):
     check(one(u, b"* ESEARCH", "late count") ==
           '* ESEARCH (TAG "b7") COUNT 200',
           "the new mail is searched once announced", u)
+    # a client that goes away in the middle of a long search: the
+    # search state is freed with the session, the server goes on
+    for i in range(3):
+        q = site.raw()
+        ok(q.cmd("q1 LOGIN %s pw" % big), "LOGIN quitter")
+        ok(q.cmd("q2 SELECT INBOX"), "SELECT quitter")
+        q.send(b"q3 UID SEARCH TEXT needle\r\nq4 THREAD REFERENCES "
+               b"UTF-8 ALL\r\n")
+        q.close()
+    u = ok(other.cmd("x3 NOOP"), "the server serves on")
+    check(site.imapd.popen.poll() is None, "vellum-imapd still runs",
+          site.imapd.output()[-2000:] if hasattr(site.imapd, "output")
+          else "")
     for c in (r, b, other):
         c.cmd("z LOGOUT")
         c.close()
