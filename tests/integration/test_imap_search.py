@@ -384,6 +384,17 @@ def test(site, args):
           '* ESEARCH (TAG "b4") COUNT %d' % n, "every message", u)
     u = ok(b.cmd("b5 SORT (REVERSE ARRIVAL) UTF-8 1:3"), "SORT big")
     check(one(u, b"* SORT", "big sort") == "* SORT 3 2 1", "SORT", u)
+    # SORT and THREAD over every slice
+    u = ok(b.cmd("b5s SORT (SUBJECT) UTF-8 ALL"), "SORT SUBJECT big")
+    want = sorted(range(n), key=lambda i: "bulk %d" % i)
+    check(one(u, b"* SORT", "big subject") == "* SORT " + " ".join(
+        str(i + 1) for i in want), "SORT SUBJECT over several slices",
+        u[-1][:200])
+    u = ok(b.cmd("b5t THREAD ORDEREDSUBJECT UTF-8 ALL"), "THREAD big")
+    check(one(u, b"* THREAD", "big thread") == "* THREAD " + "".join(
+        "(%d)" % (i + 1) for i in range(n)),
+        "THREAD over several slices: one thread a subject, same dates "
+        "in mailbox order", u[-1][:200])
     # new mail arriving while a search runs: the answer is about the
     # messages the session had been told of, whenever the mail lands
     more = [(msg(i, "late %d" % i, None, body="needle late\r\n"), 5000 + i)
