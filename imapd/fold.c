@@ -33,6 +33,26 @@ fold_cp(uint32_t c)
 		return c + 32;
 	if (c == 0x3c2)
 		return 0x3c3;		/* final sigma */
+	if (c == 0x386)
+		return 0x3ac;		/* Greek capitals with tonos */
+	if (c >= 0x388 && c <= 0x38a)
+		return c + 37;
+	if (c == 0x38c)
+		return 0x3cc;
+	if (c == 0x38e || c == 0x38f)
+		return c + 63;
+	/* pairs, capital at the even code point: Latin Extended-B
+	 * (Romanian Ș Ț ...), Cyrillic extensions (Ukrainian Ґ ...),
+	 * Latin Extended Additional (Vietnamese) */
+	if (!(c & 1) && ((c >= 0x200 && c <= 0x21f) ||
+	    (c >= 0x222 && c <= 0x233) || (c >= 0x460 && c <= 0x481) ||
+	    (c >= 0x48a && c <= 0x4bf) || (c >= 0x4d0 && c <= 0x52f) ||
+	    (c >= 0x1e00 && c <= 0x1e95) || (c >= 0x1ea0 && c <= 0x1eff)))
+		return c + 1;
+	if (c >= 0x531 && c <= 0x556)
+		return c + 48;		/* Armenian */
+	if (c >= 0xff21 && c <= 0xff3a)
+		return c + 32;		/* fullwidth Latin */
 	if (c >= 0x410 && c <= 0x42f)
 		return c + 32;
 	if (c >= 0x400 && c <= 0x40f)

@@ -2,10 +2,12 @@
  * fold.h - case folding of UTF-8 text for SEARCH (substring matches) and
  * SORT/THREAD (comparisons, subject grouping), pure.
  *
- * Simple one-to-one folding of the scripts mail mostly comes in: ASCII,
- * Latin-1 and Latin Extended-A, Greek and Cyrillic capitals become their
- * small letters (final sigma becomes sigma, capital I with dot above
- * becomes i).  Other characters are left as they are.  Bytes that do not
+ * Simple one-to-one folding of the scripts mail mostly comes in: the
+ * capitals of ASCII, Latin-1, Latin Extended-A and -B (Romanian), Latin
+ * Extended Additional (Vietnamese), Greek (with tonos), Cyrillic (with
+ * its extensions), Armenian and fullwidth Latin become their small
+ * letters (final sigma becomes sigma, capital I with dot above becomes
+ * i).  Other characters are left as they are.  Bytes that do not
  * form UTF-8 are taken as Latin-1 characters, so undeclared 8-bit text
  * still compares sensibly.  No normalisation or decomposition: "e" does
  * not match "é" (Dovecot's i;unicode-casemap would).

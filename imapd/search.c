@@ -14,6 +14,7 @@
 
 #include "common/xmalloc.h"
 #include "mail/mime.h"
+#include "mail/rfc822.h"
 #include "store/message.h"
 #include "imapd/fold.h"
 #include "imapd/search.h"
@@ -64,6 +65,8 @@ static int	match_header(const struct snode *, const char *, size_t);
 static int	contains(const char *, size_t, const char *, size_t);
 static size_t	field_end(const char *, size_t, size_t);
 static void	fold_value(const char *, size_t, struct imap_buf *);
+static int	is_address_field(const char *, size_t);
+static void	fold_addresses(const char *, size_t, struct imap_buf *);
 static void	fold_field(const char *, size_t, size_t, struct imap_buf *);
 static int	read_range(imap_search_read_fn *, void *, uint64_t, uint64_t,
 	    struct scratch *);
@@ -476,6 +479,12 @@ match_header(const struct snode *n, const char *h, size_t len)
 		imap_buf_reset(&b);
 		fold_value(h + vs, end - vs, &b);
 		found = contains(b.p, b.len, n->needle, n->needlelen);
+		if (!found && is_address_field(n->name, n->namelen)) {
+			imap_buf_reset(&b);
+			fold_addresses(h + vs, end - vs, &b);
+			found = contains(b.p, b.len, n->needle,
+			    n->needlelen);
+		}
 	}
 	imap_buf_free(&b);
 	return found;
@@ -631,13 +640,17 @@ imap_search_fold_charset(const char *charset, const char *s, size_t len,
 int64_t
 imap_search_sent_local(const struct imap_meta *m, int64_t internal_date)
 {
-	const char *p = m->envelope, *end = m->envelope + m->envelope_len;
+	const char *p, *end;
 	char buf[256];
 	size_t n = 0, len = 0;
 	int64_t utc;
 	int tz;
 
-	if (p == NULL || p >= end || *p++ != '(' || p >= end)
+	if (m->envelope == NULL)
+		goto fallback;
+	p = m->envelope;
+	end = m->envelope + m->envelope_len;
+	if (p >= end || *p++ != '(' || p >= end)
 		goto fallback;
 	if (*p == '"') {
 		for (p++; p < end && *p != '"' && n < sizeof(buf); p++) {
@@ -711,6 +724,77 @@ fold_value(const char *v, size_t len, struct imap_buf *out)
 		while (e < end && (*e == '\r' || *e == '\n'))
 			e++;
 	}
+}
+
+/* From, To, Cc and Bcc: the keys of RFC 3501 that name addresses. */
+static int
+is_address_field(const char *name, size_t len)
+{
+	return (len == 4 && strncasecmp(name, "From", 4) == 0) ||
+	    (len == 2 && strncasecmp(name, "To", 2) == 0) ||
+	    (len == 2 && strncasecmp(name, "Cc", 2) == 0) ||
+	    (len == 3 && strncasecmp(name, "Bcc", 3) == 0);
+}
+
+/*
+ * An address list as Dovecot searches it: parsed, then written back as
+ * "Name <mailbox@domain>" (or "mailbox@domain"), groups as
+ * "group: a, b;", so that comments and spaces inside an address do not
+ * hide it ("<user (x)@ (y) example.org>" is found as user@example.org)
+ * and a comment after an address counts as its name.  Folded.
+ */
+static void
+fold_addresses(const char *v, size_t len, struct imap_buf *out)
+{
+	struct rfc822_addr *a;
+	struct imap_buf w;
+	char *flat, *dec;
+	size_t i, n, m = 0, declen;
+	int sep = 0;
+
+	/* the parser wants the value unfolded */
+	flat = xmalloc(len + 1);
+	for (i = 0; i < len; i++)
+		if (v[i] != '\r' && v[i] != '\n')
+			flat[m++] = v[i];
+	rfc822_addr_parse(flat, m, &a, &n);
+	imap_buf_init(&w);
+	for (i = 0; i < n; i++) {
+		if (a[i].mailbox.p == NULL && a[i].domain.p == NULL) {
+			imap_buf_add(&w, ";", 1);	/* end of a group */
+			sep = 1;
+			continue;
+		}
+		if (sep)
+			imap_buf_add(&w, ", ", 2);
+		sep = 0;
+		if (a[i].domain.p == NULL) {		/* a group's name */
+			imap_buf_add(&w, a[i].mailbox.p, a[i].mailbox.len);
+			imap_buf_add(&w, ": ", 2);
+			continue;
+		}
+		sep = 1;
+		if (a[i].name.p != NULL && a[i].name.len > 0) {
+			imap_header_decode(a[i].name.p, a[i].name.len, &dec,
+			    &declen);
+			imap_buf_add(&w, dec, declen);
+			free(dec);
+			imap_buf_add(&w, " <", 2);
+		}
+		if (a[i].route.p != NULL && a[i].route.len > 0) {
+			imap_buf_add(&w, a[i].route.p, a[i].route.len);
+			imap_buf_add(&w, ":", 1);
+		}
+		imap_buf_add(&w, a[i].mailbox.p, a[i].mailbox.len);
+		imap_buf_add(&w, "@", 1);
+		imap_buf_add(&w, a[i].domain.p, a[i].domain.len);
+		if (a[i].name.p != NULL && a[i].name.len > 0)
+			imap_buf_add(&w, ">", 1);
+	}
+	imap_fold(w.p != NULL ? w.p : "", w.len, out);
+	imap_buf_free(&w);
+	rfc822_addr_free(a, n);
+	free(flat);
 }
 
 /* name: value, the value's RFC 2047 words decoded, folded, one line. */

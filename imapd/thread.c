@@ -357,9 +357,9 @@ build(struct tctx *t, size_t n)
 		/* B: link the references in order, parent to child, unless
 		 * the child has a parent already or a loop would result */
 		prev = NONE;
-		p = m->references;
-		end = p != NULL ? p + m->references_len : NULL;
-		while (p != NULL && p < end) {
+		p = m->references != NULL ? m->references : "";
+		end = p + (m->references != NULL ? m->references_len : 0);
+		while (p < end) {
 			while (p < end && *p == ' ')
 				p++;
 			for (e = p; e < end && *e != ' '; e++)

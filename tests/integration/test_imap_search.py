@@ -11,6 +11,7 @@ usage: test_imap_search.py BUILD_DIR
 import os
 import shutil
 import tempfile
+import threading
 
 from imaptest import SKIP, check, run
 
@@ -383,6 +384,52 @@ def test(site, args):
           '* ESEARCH (TAG "b4") COUNT %d' % n, "every message", u)
     u = ok(b.cmd("b5 SORT (REVERSE ARRIVAL) UTF-8 1:3"), "SORT big")
     check(one(u, b"* SORT", "big sort") == "* SORT 3 2 1", "SORT", u)
+    # SORT and THREAD over every slice
+    u = ok(b.cmd("b5s SORT (SUBJECT) UTF-8 ALL"), "SORT SUBJECT big")
+    want = sorted(range(n), key=lambda i: "bulk %d" % i)
+    check(one(u, b"* SORT", "big subject") == "* SORT " + " ".join(
+        str(i + 1) for i in want), "SORT SUBJECT over several slices",
+        u[-1][:200])
+    u = ok(b.cmd("b5t THREAD ORDEREDSUBJECT UTF-8 ALL"), "THREAD big")
+    check(one(u, b"* THREAD", "big thread") == "* THREAD " + "".join(
+        "(%d)" % (i + 1) for i in range(n)),
+        "THREAD over several slices: one thread a subject, same dates "
+        "in mailbox order", u[-1][:200])
+    # new mail arriving while a search runs: the answer is about the
+    # messages the session had been told of, whenever the mail lands
+    more = [(msg(i, "late %d" % i, None, body="needle late\r\n"), 5000 + i)
+            for i in range(200)]
+    th = threading.Thread(target=import_mails, args=(site, big, more))
+    b.send(b"b6 SEARCH BODY needle\r\n")
+    th.start()
+    t, u = b.until_tagged("b6")
+    th.join()
+    check(t.startswith(b"b6 OK"), "SEARCH while mail arrives", t)
+    line = one(u, b"* SEARCH", "late mail")
+    check(line == "* SEARCH " + " ".join(
+        str(i + 1) for i in range(n) if i % 7 == 0),
+        "only messages the session knew are in the answer", u)
+    late = [x for x in u if x.endswith(b" EXISTS")]
+    check(all(u.index(x) > u.index(line.encode()) for x in late),
+          "EXISTS for new mail comes after the answer", u)
+    ok(b.cmd("b6n NOOP"), "NOOP: the new mail is announced")
+    u = ok(b.cmd("b7 SEARCH RETURN (COUNT) SUBJECT late"), "late mail")
+    check(one(u, b"* ESEARCH", "late count") ==
+          '* ESEARCH (TAG "b7") COUNT 200',
+          "the new mail is searched once announced", u)
+    # a client that goes away in the middle of a long search: the
+    # search state is freed with the session, the server goes on
+    for i in range(3):
+        q = site.raw()
+        ok(q.cmd("q1 LOGIN %s pw" % big), "LOGIN quitter")
+        ok(q.cmd("q2 SELECT INBOX"), "SELECT quitter")
+        q.send(b"q3 UID SEARCH TEXT needle\r\nq4 THREAD REFERENCES "
+               b"UTF-8 ALL\r\n")
+        q.close()
+    u = ok(other.cmd("x3 NOOP"), "the server serves on")
+    check(site.imapd.popen.poll() is None, "vellum-imapd still runs",
+          site.imapd.output()[-2000:] if hasattr(site.imapd, "output")
+          else "")
     for c in (r, b, other):
         c.cmd("z LOGOUT")
         c.close()

@@ -326,6 +326,34 @@ START_TEST(test_attached_message)
 }
 END_TEST
 
+static const char addr_msg[] =
+	"From: <jo.doe (at work)@ (main site) example.org>\r\n"
+	"To: jo@example.org (Jo Example)\r\n"
+	"Cc: team: a1@example.org,\r\n a2@example.org;, b@example.org\r\n"
+	"Bcc: =?UTF-8?Q?J=C3=B6?= <jo@example.org>\r\n"
+	"Subject: x\r\n"
+	"\r\n"
+	"body\r\n";
+
+START_TEST(test_addresses)
+{
+	struct mem mr;
+
+	/* FROM/TO/CC/BCC also match the address as parsed and written
+	 * back: comments and spaces inside it do not hide it, a trailing
+	 * comment is its name, groups keep their name */
+	ck_assert(match_msg("FROM jo.doe@example.org", addr_msg, &mr));
+	ck_assert(match_msg("HEADER From jo.doe@example.org", addr_msg, &mr));
+	ck_assert(match_msg("TO \"jo example <jo@\"", addr_msg, &mr));
+	ck_assert(match_msg("CC team", addr_msg, &mr));
+	ck_assert(match_msg("CC \"a2@example.org;, b@\"", addr_msg, &mr));
+	ck_assert(!match_msg("CC a3@example.org", addr_msg, &mr));
+	ck_assert(match_msg("BCC \"jö <jo@example.org>\"", addr_msg, &mr));
+	/* not for other fields */
+	ck_assert(!match_msg("SUBJECT \"x <\"", addr_msg, &mr));
+}
+END_TEST
+
 START_TEST(test_decoders)
 {
 	struct imap_buf b;
@@ -367,6 +395,7 @@ search_suite(void)
 	tcase_add_test(tc, test_stages);
 	tcase_add_test(tc, test_text_decoding);
 	tcase_add_test(tc, test_attached_message);
+	tcase_add_test(tc, test_addresses);
 	tcase_add_test(tc, test_decoders);
 	suite_add_tcase(s, tc);
 	return s;

@@ -544,6 +544,10 @@ START_TEST(test_fold)
 	ck_assert_int_eq(imap_fold_cmp("\xc3\x89t\xc3\xa9", 5,
 	    "\xc3\xa9T\xc3\x89", 5), 0);
 	ck_assert_int_gt(imap_fold_cmp("b", 1, "A", 1), 0);
+	/* Romanian Ș, Vietnamese Ạ, Greek Ά, Ukrainian Ґ, fullwidth Ａ */
+	in = "\xc8\x98\xe1\xba\xa0\xce\x86\xd2\x90\xef\xbc\xa1";
+	ck_assert_int_eq(imap_fold_cmp(in, strlen(in),
+	    "\xc8\x99\xe1\xba\xa1\xce\xac\xd2\x91\xef\xbd\x81", 12), 0);
 }
 END_TEST
 
