@@ -22,6 +22,7 @@
  * the message size (times the boundary stack depth on "--" lines only).
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -75,6 +76,8 @@ static const struct {
 #define PF_DIGEST	0x10	/* multipart/digest: children default to
 				   message/rfc822 */
 #define PF_HASCT	0x20	/* a usable Content-Type was seen */
+#define PF_HDRCUT	0x40	/* a boundary cut the header after a line:
+				   the line end goes to the parent's body */
 
 struct range {
 	uint32_t	off;	/* offset of the value (after the colon) */
@@ -282,6 +285,8 @@ parse_header(struct ctx *c, uint32_t i, size_t off, int *k_r,
 		if (d[off] == '-' && (*k_r = bnd_match(c, off, &cl)) >= 0) {
 			*line_r = off;
 			p->body_off = p->end = nl_before(c, start, off);
+			if (p->body_off < off)
+				p->flags |= PF_HDRCUT;
 			return p->body_off;
 		}
 		if (d[off] == '\n')
@@ -434,6 +439,8 @@ parse_part(struct ctx *c, uint32_t i, size_t off, int depth, int *k_r,
 	if (p->flags & PF_MESSAGE) {
 		child = part_new(c, i);
 		end = parse_part(c, child, body, depth + 1, k_r, line_r);
+		if ((c->p[child].flags & PF_HDRCUT) && *k_r >= 0)
+			end = *line_r;
 		c->p[i].end = end;
 		return end;
 	}
@@ -450,11 +457,13 @@ static size_t
 parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
     size_t *line_r)
 {
-	size_t body = c->p[i].body_off, line, next, end;
+	size_t body = c->p[i].body_off, line, next, end, cend;
 	int own = (int)c->nstk - 1, k, cl;
 	uint32_t child;
 	int found;
 
+	/* where the part before line ends, when a child ended there */
+	cend = SIZE_MAX;
 	found = bnd_find(c, body, &line, &k);
 	for (;;) {
 		if (!found) {
@@ -464,9 +473,11 @@ parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
 		}
 		if (k < own) {
 			/* an outer boundary ends this multipart too */
-			end = nl_before(c, body, line);
+			end = cend != SIZE_MAX ? cend : nl_before(c, body,
+			    line);
 			break;
 		}
+		cend = SIZE_MAX;
 		(void)bnd_match(c, line, &cl);
 		if (cl) {
 			/* the closing boundary: the rest is the epilogue */
@@ -490,10 +501,11 @@ parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
 		if (c->np >= IMAP_MSG_PARTS_MAX) {
 			/* no more parts: skip to the next boundary */
 			found = bnd_find(c, next, &line, &k);
+			body = next;
 			continue;
 		}
 		child = part_new(c, i);
-		(void)parse_part(c, child, next, depth + 1, &k, &line);
+		cend = parse_part(c, child, next, depth + 1, &k, &line);
 		found = k >= 0;
 	}
 	free(c->stk[own].b);

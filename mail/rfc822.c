@@ -24,7 +24,7 @@ static int	is_atext(uint8_t);
 static int	is_tchar(uint8_t);
 static int	lex_skip(struct lex *);
 static int	lex_quoted(struct lex *, struct acc *);
-static int	lex_token(struct lex *, struct acc *);
+static int	lex_token(struct lex *, struct acc *, int);
 static int	lex_atom(struct lex *, struct acc *, int);
 static int	lex_dot_atom(struct lex *, struct acc *);
 static int	lex_phrase(struct lex *, struct acc *);
@@ -147,13 +147,13 @@ lex_quoted(struct lex *l, struct acc *a)
 
 /* An RFC 2045 token (1 or more chars), then CFWS. */
 static int
-lex_token(struct lex *l, struct acc *a)
+lex_token(struct lex *l, struct acc *a, int empty_ok)
 {
 	const uint8_t *start = l->s;
 
 	while (l->s < l->e && (is_tchar(*l->s) || *l->s == '.'))
 		l->s++;
-	if (l->s == start)
+	if (l->s == start && !empty_ok)
 		return -1;
 	acc_add(a, start, (size_t)(l->s - start));
 	return lex_skip(l);
@@ -280,15 +280,24 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 	int r;
 
 	memset(ps, 0, sizeof(*ps));
-	while (l->s < l->e && *l->s == ';' && nraw < RFC822_PARAMS_MAX) {
+	/*
+	 * A parameter that does not parse is dropped and the scan goes on
+	 * one byte further, until the next ';' (as Dovecot does).
+	 */
+	while (l->s < l->e && nraw < RFC822_PARAMS_MAX) {
+		if (*l->s != ';') {
+			l->s++;
+			continue;
+		}
 		l->s++;
 		if (lex_skip(l) <= 0)
 			break;
 		memset(&name, 0, sizeof(name));
 		memset(&value, 0, sizeof(value));
-		if (lex_token(l, &name) <= 0 || *l->s != '=') {
+		if (lex_token(l, &name, 1) < 0 || l->s == l->e ||
+		    *l->s != '=') {
 			free(name.p);
-			break;
+			continue;
 		}
 		l->s++;
 		if ((r = lex_skip(l)) <= 0) {
@@ -305,7 +314,12 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 			acc_add(&value, start, (size_t)(l->s - start));
 			r = lex_skip(l);
 		} else
-			r = lex_token(l, &value);
+			r = lex_token(l, &value, 1);
+		if (r < 0) {
+			free(name.p);
+			free(value.p);
+			continue;
+		}
 		raw = xreallocarray(raw, nraw + 1, sizeof(*raw));
 		memset(&raw[nraw], 0, sizeof(raw[0]));
 		raw[nraw].name = name;
@@ -313,8 +327,6 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 		if (raw[nraw].value.p == NULL)
 			acc_add(&raw[nraw].value, "", 0);
 		nraw++;
-		if (r < 0)
-			break;
 	}
 	/* the RFC 2231 ones: name*, name*N, name*N* */
 	for (i = 0; i < nraw; i++) {
@@ -395,7 +407,7 @@ ctype_parse(const char *s, size_t len, struct rfc822_ctype *r, int sub)
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	if (lex_skip(&l) <= 0 || lex_token(&l, &t) < 0) {
+	if (lex_skip(&l) <= 0 || lex_token(&l, &t, 0) < 0) {
 		free(l.comment.p);
 		free(t.p);
 		return 0;
@@ -403,7 +415,7 @@ ctype_parse(const char *s, size_t len, struct rfc822_ctype *r, int sub)
 	acc_take(&t, &r->type);
 	if (sub && l.s < l.e && *l.s == '/') {
 		l.s++;
-		if (lex_skip(&l) > 0 && lex_token(&l, &st) >= 0)
+		if (lex_skip(&l) > 0 && lex_token(&l, &st, 0) >= 0)
 			acc_take(&st, &r->sub);
 		free(st.p);
 	}
@@ -497,7 +509,7 @@ rfc822_token_only(const char *s, size_t len, const char **tok_r,
 
 	if (lex_skip(&l) > 0) {
 		start = l.s;
-		if (lex_token(&l, &a) == 0) {
+		if (lex_token(&l, &a, 0) == 0) {
 			*tok_r = (const char *)start;
 			*toklen_r = a.len;
 			r = 1;
