@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,6 +16,8 @@
 
 /* Longest encoded word decoded (RFC 2047 says 75; mail says more). */
 #define IMAP_HEADER_WORD_MAX	4096
+/* Charset converters kept per thread. */
+#define IMAP_HEADER_CONV_CACHE	4
 
 struct obuf {
 	char	*p;
@@ -28,6 +31,7 @@ static size_t	q_decode(const char *, size_t, uint8_t *);
 static void	charset_to_utf8(const char *, size_t, const uint8_t *,
 		    size_t, struct obuf *, int *);
 static int	hexval(int);
+static iconv_t	conv_get(const char *);
 
 static void
 ob_add(struct obuf *o, const void *p, size_t n)
@@ -134,7 +138,7 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 	}
 	memcpy(name, cs, cslen);
 	name[cslen] = '\0';
-	if ((cd = iconv_open("UTF-8", name)) == (iconv_t)-1) {
+	if ((cd = conv_get(name)) == (iconv_t)-1) {
 		*ok_r = 0;
 		return;
 	}
@@ -154,7 +158,44 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 		}
 		ob_add(o, outb, (size_t)(op - outb));
 	}
-	iconv_close(cd);
+	/* flush a stateful decoder (ISO-2022-JP escapes) */
+	op = outb;
+	ol = sizeof(outb);
+	if (iconv(cd, NULL, NULL, &op, &ol) != (size_t)-1)
+		ob_add(o, outb, (size_t)(op - outb));
+}
+
+/*
+ * A converter from charset name to UTF-8, (iconv_t)-1 when there is
+ * none.  iconv_open() costs about 100 us (it loads a gconv module), and
+ * this runs at delivery: each thread keeps the last few converters, and
+ * the names that have none, for as long as it lives.
+ */
+static iconv_t
+conv_get(const char *name)
+{
+	static __thread struct {
+		char	name[64];
+		iconv_t	cd;
+	} cache[IMAP_HEADER_CONV_CACHE];
+	static __thread unsigned next;
+	unsigned i;
+
+	for (i = 0; i < IMAP_HEADER_CONV_CACHE; i++) {
+		if (cache[i].name[0] != '\0' &&
+		    strcasecmp(cache[i].name, name) == 0) {
+			if (cache[i].cd != (iconv_t)-1)
+				(void)iconv(cache[i].cd, NULL, NULL, NULL,
+				    NULL);
+			return cache[i].cd;
+		}
+	}
+	i = next++ % IMAP_HEADER_CONV_CACHE;
+	if (cache[i].name[0] != '\0' && cache[i].cd != (iconv_t)-1)
+		iconv_close(cache[i].cd);
+	snprintf(cache[i].name, sizeof(cache[i].name), "%s", name);
+	cache[i].cd = iconv_open("UTF-8", name);
+	return cache[i].cd;
 }
 
 /*
@@ -215,9 +256,14 @@ imap_header_decode(const char *value, size_t len, char **out_r,
 	ob_add(&o, "", 0);
 	/* unfold: drop CR and LF */
 	ob_add(&un, "", 0);
-	for (i = 0; i < len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			ob_add(&un, &value[i], 1);
+	for (i = 0; i < len;) {
+		for (w = i; w < len && value[w] != '\r' && value[w] != '\n'; w++)
+			;
+		ob_add(&un, value + i, w - i);
+		for (i = w; i < len && (value[i] == '\r' || value[i] == '\n');
+		    i++)
+			;
+	}
 	for (i = 0; i < un.len;) {
 		if (un.p[i] == '=' && un.p[i + 1] == '?') {
 			save = o.len;

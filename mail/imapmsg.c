@@ -152,7 +152,9 @@ static size_t	parse_multipart(struct ctx *, uint32_t, int, int *,
 static void	count_lines(const uint8_t *, size_t, size_t, uint64_t *,
 		    uint64_t *);
 static void	sum_sizes(struct ctx *);
-static void	write_part(struct ctx *, struct sbuf *, uint32_t, int);
+static void	sbuf_tail(struct sbuf *, const struct sbuf *, size_t);
+static void	write_part(struct ctx *, struct sbuf *, struct sbuf *,
+		    uint32_t);
 static void	write_envelope(struct ctx *, struct sbuf *, uint32_t);
 static void	value_get(const struct ctx *, const struct range *,
 		    struct sbuf *);
@@ -576,14 +578,20 @@ value_get(const struct ctx *c, const struct range *r, struct sbuf *out)
 {
 	const uint8_t *s = c->d + r->off, *e = s + r->len;
 
+	const uint8_t *q;
+
 	out->len = 0;
 	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
 		s++;
-	for (; s < e; s++)
-		if (*s != '\r' && *s != '\n')
-			sbuf_addc(out, (char)*s);
-	sbuf_addc(out, '\0');
-	out->len--;
+	sbuf_add(out, "", 0);
+	while (s < e) {
+		/* copy the runs between line ends */
+		for (q = s; q < e && *q != '\r' && *q != '\n'; q++)
+			;
+		sbuf_add(out, s, (size_t)(q - s));
+		for (s = q; s < e && (*s == '\r' || *s == '\n'); s++)
+			;
+	}
 }
 
 static void
@@ -675,13 +683,26 @@ write_ext(struct ctx *c, struct sbuf *b, const struct part *p, int md5)
 	free(v.p);
 }
 
-/* Part i as BODY (ext 0) or BODYSTRUCTURE (ext 1), without parentheses. */
+/* Appends to to what from got since mark (BODY shares most of it). */
 static void
-write_part(struct ctx *c, struct sbuf *b, uint32_t i, int ext)
+sbuf_tail(struct sbuf *to, const struct sbuf *from, size_t mark)
+{
+	sbuf_add(to, from->p + mark, from->len - mark);
+}
+
+/*
+ * Part i, without parentheses, as BODYSTRUCTURE into bs and as BODY (the
+ * same without extension data) into body: one pass, one parse of each
+ * field.
+ */
+static void
+write_part(struct ctx *c, struct sbuf *bs, struct sbuf *body, uint32_t i)
 {
 	const struct part *p = &c->p[i];
 	struct rfc822_ctype ct;
 	struct sbuf v = { 0 };
+	const char *enc;
+	size_t enclen, mark;
 	int have_ct = 0, text;
 	uint32_t k;
 
@@ -691,93 +712,96 @@ write_part(struct ctx *c, struct sbuf *b, uint32_t i, int ext)
 	}
 	if (p->flags & PF_MULTIPART) {
 		/* no parts (not allowed): one empty text part, as Dovecot */
-		if (p->nchildren == 0)
-			sbuf_adds(b, ext ? "(\"text\" \"plain\" (\"charset\" "
-			    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)" :
-			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-			    "NIL \"7bit\" 0 0)");
+		if (p->nchildren == 0) {
+			sbuf_adds(bs, "(\"text\" \"plain\" (\"charset\" "
+			    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL "
+			    "NIL)");
+			sbuf_adds(body, "(\"text\" \"plain\" (\"charset\" "
+			    "\"us-ascii\") NIL NIL \"7bit\" 0 0)");
+		}
 		for (k = p->nchildren > 0 ? i + 1 : 0; k != 0;
 		    k = c->p[k].next) {
-			sbuf_addc(b, '(');
-			write_part(c, b, k, ext);
-			sbuf_addc(b, ')');
-			p = &c->p[i];
+			sbuf_addc(bs, '(');
+			sbuf_addc(body, '(');
+			write_part(c, bs, body, k);
+			sbuf_addc(bs, ')');
+			sbuf_addc(body, ')');
 		}
-		sbuf_addc(b, ' ');
-		imap_quote(b, ct.sub.p, ct.sub.len);
-		if (ext) {
-			sbuf_addc(b, ' ');
-			write_params(b, &ct.params, 0);
-			write_ext(c, b, p, 0);
-		}
+		p = &c->p[i];
+		mark = bs->len;
+		sbuf_addc(bs, ' ');
+		imap_quote(bs, ct.sub.p, ct.sub.len);
+		sbuf_tail(body, bs, mark);
+		sbuf_addc(bs, ' ');
+		write_params(bs, &ct.params, 0);
+		write_ext(c, bs, p, 0);
 		rfc822_ctype_free(&ct);
 		free(v.p);
 		return;
 	}
+	mark = bs->len;
 	if (p->flags & PF_MESSAGE) {
-		sbuf_adds(b, "\"message\" \"rfc822\"");
+		sbuf_adds(bs, "\"message\" \"rfc822\"");
 		text = 0;
 	} else if (!have_ct) {
-		sbuf_adds(b, "\"text\" \"plain\"");
+		sbuf_adds(bs, "\"text\" \"plain\"");
 		text = 1;
 	} else {
 		text = ct.type.len == 4 && strncasecmp(ct.type.p, "text", 4) == 0;
-		imap_quote(b, ct.type.p, ct.type.len);
-		sbuf_addc(b, ' ');
+		imap_quote(bs, ct.type.p, ct.type.len);
+		sbuf_addc(bs, ' ');
 		if (ct.sub.p != NULL)
-			imap_quote(b, ct.sub.p, ct.sub.len);
+			imap_quote(bs, ct.sub.p, ct.sub.len);
 		else
-			sbuf_adds(b, text ? "\"plain\"" : "\"unknown\"");
+			sbuf_adds(bs, text ? "\"plain\"" : "\"unknown\"");
 	}
-	sbuf_addc(b, ' ');
+	sbuf_addc(bs, ' ');
 	if (have_ct)
-		write_params(b, &ct.params, text);
+		write_params(bs, &ct.params, text);
 	else
-		sbuf_adds(b, text ? "(\"charset\" \"us-ascii\")" : "NIL");
-	sbuf_addc(b, ' ');
+		sbuf_adds(bs, text ? "(\"charset\" \"us-ascii\")" : "NIL");
+	sbuf_addc(bs, ' ');
 	if (p->f[F_CID].set) {
 		value_get(c, &p->f[F_CID], &v);
-		imap_quote(b, v.p, v.len);
+		imap_quote(bs, v.p, v.len);
 	} else
-		sbuf_adds(b, "NIL");
-	sbuf_addc(b, ' ');
+		sbuf_adds(bs, "NIL");
+	sbuf_addc(bs, ' ');
 	if (p->f[F_CDESC].set) {
 		value_get(c, &p->f[F_CDESC], &v);
-		imap_quote(b, v.p, v.len);
+		imap_quote(bs, v.p, v.len);
 	} else
-		sbuf_adds(b, "NIL");
-	sbuf_addc(b, ' ');
-	{
-		const char *enc;
-		size_t enclen;
-
-		if (p->f[F_CTE].set) {
-			value_get(c, &p->f[F_CTE], &v);
-			if (rfc822_token_only(v.p, v.len, &enc, &enclen))
-				imap_quote(b, enc, enclen);
-			else
-				sbuf_adds(b, "\"7bit\"");
-		} else
-			sbuf_adds(b, "\"7bit\"");
-	}
-	sbuf_addc(b, ' ');
-	sbuf_addu(b, (p->end - p->body_off) + p->body_lf);
+		sbuf_adds(bs, "NIL");
+	sbuf_addc(bs, ' ');
+	if (p->f[F_CTE].set) {
+		value_get(c, &p->f[F_CTE], &v);
+		if (rfc822_token_only(v.p, v.len, &enc, &enclen))
+			imap_quote(bs, enc, enclen);
+		else
+			sbuf_adds(bs, "\"7bit\"");
+	} else
+		sbuf_adds(bs, "\"7bit\"");
+	sbuf_addc(bs, ' ');
+	sbuf_addu(bs, (p->end - p->body_off) + p->body_lf);
 	if (text) {
-		sbuf_addc(b, ' ');
-		sbuf_addu(b, p->body_lines);
+		sbuf_addc(bs, ' ');
+		sbuf_addu(bs, p->body_lines);
 	} else if (p->flags & PF_MESSAGE) {
-		sbuf_adds(b, " (");
-		write_envelope(c, b, i + 1);
-		sbuf_adds(b, ") (");
-		write_part(c, b, i + 1, ext);
-		sbuf_adds(b, ") ");
-		sbuf_addu(b, p->body_lines);
+		sbuf_adds(bs, " (");
+		write_envelope(c, bs, i + 1);
+		sbuf_adds(bs, ") (");
+		sbuf_tail(body, bs, mark);
+		write_part(c, bs, body, i + 1);
+		p = &c->p[i];
+		mark = bs->len;
+		sbuf_adds(bs, ") ");
+		sbuf_addu(bs, p->body_lines);
 	}
+	sbuf_tail(body, bs, mark);
 	if (have_ct)
 		rfc822_ctype_free(&ct);
 	free(v.p);
-	if (ext)
-		write_ext(c, b, p, 1);
+	write_ext(c, bs, p, 1);
 }
 
 /* The ENVELOPE fields of message part i, without parentheses. */
@@ -859,10 +883,9 @@ imap_msg_meta_build(const void *msg, size_t len, void **meta_r,
 	write_envelope(&c, &env, 0);
 	sbuf_addc(&env, ')');
 	sbuf_addc(&bs, '(');
-	write_part(&c, &bs, 0, 1);
-	sbuf_addc(&bs, ')');
 	sbuf_addc(&body, '(');
-	write_part(&c, &body, 0, 0);
+	write_part(&c, &bs, &body, 0);
+	sbuf_addc(&bs, ')');
 	sbuf_addc(&body, ')');
 
 	memset(&sk, 0, sizeof(sk));
@@ -959,7 +982,11 @@ sbuf_add(struct sbuf *b, const void *p, size_t n)
 static void
 sbuf_addc(struct sbuf *b, char ch)
 {
-	sbuf_add(b, &ch, 1);
+	if (b->len + 2 <= b->cap) {
+		b->p[b->len++] = ch;
+		b->p[b->len] = '\0';
+	} else
+		sbuf_add(b, &ch, 1);
 }
 
 static void
@@ -1010,7 +1037,7 @@ sbuf_blob(struct sbuf *b, const struct sbuf *s)
 static void
 imap_quote(struct sbuf *b, const char *s, size_t n)
 {
-	size_t i, esc = 0;
+	size_t i, esc = 0, start;
 	int lit = 0;
 
 	if (s == NULL) {
@@ -1029,15 +1056,22 @@ imap_quote(struct sbuf *b, const char *s, size_t n)
 		sbuf_addc(b, '{');
 		sbuf_addu(b, n);
 		sbuf_adds(b, "}\r\n");
+		start = b->len;
+		sbuf_add(b, s, n);
 		for (i = 0; i < n; i++)
-			sbuf_addc(b, s[i] == 0 ? (char)0x80 : s[i]);
+			if (b->p[start + i] == 0)
+				b->p[start + i] = (char)0x80;
 		return;
 	}
 	sbuf_addc(b, '"');
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			sbuf_addc(b, '\\');
-		sbuf_addc(b, s[i]);
+	if (esc == 0)
+		sbuf_add(b, s, n);
+	else {
+		for (i = 0; i < n; i++) {
+			if (s[i] == '"' || s[i] == '\\')
+				sbuf_addc(b, '\\');
+			sbuf_addc(b, s[i]);
+		}
 	}
 	sbuf_addc(b, '"');
 }
