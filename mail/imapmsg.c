@@ -20,6 +20,24 @@
  * Every scan is forward; a part's line counts are computed from its
  * children's plus the gaps between them, so the whole thing is linear in
  * the message size (times the boundary stack depth on "--" lines only).
+ *
+ * The record (version IMAP_META_VERSION = 1):
+ *   byte     version
+ *   blob     ENVELOPE, BODYSTRUCTURE, BODY     (blob = varint length, bytes)
+ *   varint   date, zigzag-encoded
+ *   blob     base subject; byte: subject is a reply (0/1)
+ *   blob     from mailbox, from display, to mailbox, to display,
+ *            cc mailbox, message-id, references
+ *   varint   number of parts (1..IMAP_MSG_PARTS_MAX); byte W (2, 4 or 8)
+ *   parts    per part, W-byte little-endian numbers: header offset,
+ *            header length, body length, bare LFs in the header, bare
+ *            LFs in the body, parent, number of children, next sibling;
+ *            then a flags byte (1 multipart, 2 message/rfc822).  A part's
+ *            first child is the part after it (depth-first order), so
+ *            any part is one multiplication away.
+ * imap_meta_parse() checks every length and every link (parents before
+ * children, siblings forward, ranges ordered), so a damaged record is
+ * refused rather than followed.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -572,7 +590,10 @@ sum_sizes(struct ctx *c)
  * Writing the answers
  */
 
-/* The unfolded value of a field (CR and LF removed, leading blanks). */
+/*
+ * The unfolded value of a field: CR and LF removed, the blanks after the
+ * colon skipped (Dovecot's one-line header values).
+ */
 static void
 value_get(const struct ctx *c, const struct range *r, struct sbuf *out)
 {
@@ -581,7 +602,8 @@ value_get(const struct ctx *c, const struct range *r, struct sbuf *out)
 	const uint8_t *q;
 
 	out->len = 0;
-	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+	/* blanks after the colon go; a fold's blank stays (as Dovecot) */
+	while (s < e && (*s == ' ' || *s == '\t'))
 		s++;
 	sbuf_add(out, "", 0);
 	while (s < e) {
@@ -1501,7 +1523,8 @@ imap_meta_parse(const void *meta, size_t len, struct imap_meta *m)
 		    (ip.next != 0 && (ip.next <= i || ip.next >= np)) ||
 		    (ip.nchildren > 0 && i + 1 >= np) ||
 		    ip.nchildren > np ||
-		    (ip.is_message && ip.nchildren != 1))
+		    (ip.is_message && ip.nchildren != 1) ||
+		    (!ip.is_message && !ip.is_multipart && ip.nchildren > 0))
 			return err_set(ERR_CORRUPT, "imap record: part %llu "
 			    "is inconsistent", (unsigned long long)i);
 	}
