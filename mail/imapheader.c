@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,13 +17,22 @@
 
 /* Longest encoded word decoded (RFC 2047 says 75; mail says more). */
 #define IMAP_HEADER_WORD_MAX	4096
-/* Charset converters kept per thread. */
+/* Charset converters kept by the process. */
 #define IMAP_HEADER_CONV_CACHE	4
 
 struct obuf {
 	char	*p;
 	size_t	 len, cap;
 };
+
+/* The charset converters (see conv_get()). */
+static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char	name[64];
+	iconv_t	cd;
+	int	used;
+} conv_cache[IMAP_HEADER_CONV_CACHE];
+static unsigned conv_next;
 
 static void	ob_add(struct obuf *, const void *, size_t);
 static size_t	word_decode(const char *, size_t, struct obuf *);
@@ -136,9 +146,23 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 		*ok_r = 0;
 		return;
 	}
+	/*
+	 * A charset name is a token: a NUL would make it "" (the locale's
+	 * charset to iconv_open()), '/' a gconv path.
+	 */
+	for (i = 0; i < cslen; i++) {
+		uint8_t ch = (uint8_t)cs[i];
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '/') {
+			*ok_r = 0;
+			return;
+		}
+	}
 	memcpy(name, cs, cslen);
 	name[cslen] = '\0';
+	pthread_mutex_lock(&conv_lock);
 	if ((cd = conv_get(name)) == (iconv_t)-1) {
+		pthread_mutex_unlock(&conv_lock);
 		*ok_r = 0;
 		return;
 	}
@@ -163,39 +187,37 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 	ol = sizeof(outb);
 	if (iconv(cd, NULL, NULL, &op, &ol) != (size_t)-1)
 		ob_add(o, outb, (size_t)(op - outb));
+	pthread_mutex_unlock(&conv_lock);
 }
 
 /*
  * A converter from charset name to UTF-8, (iconv_t)-1 when there is
  * none.  iconv_open() costs about 100 us (it loads a gconv module), and
- * this runs at delivery: each thread keeps the last few converters, and
- * the names that have none, for as long as it lives.
+ * this runs at delivery: the process keeps the last few converters, and
+ * the names that have none.  An iconv_t is not for two threads at once:
+ * the caller holds conv_lock from here until it is done converting.
  */
 static iconv_t
 conv_get(const char *name)
 {
-	static __thread struct {
-		char	name[64];
-		iconv_t	cd;
-	} cache[IMAP_HEADER_CONV_CACHE];
-	static __thread unsigned next;
 	unsigned i;
 
 	for (i = 0; i < IMAP_HEADER_CONV_CACHE; i++) {
-		if (cache[i].name[0] != '\0' &&
-		    strcasecmp(cache[i].name, name) == 0) {
-			if (cache[i].cd != (iconv_t)-1)
-				(void)iconv(cache[i].cd, NULL, NULL, NULL,
+		if (conv_cache[i].used &&
+		    strcasecmp(conv_cache[i].name, name) == 0) {
+			if (conv_cache[i].cd != (iconv_t)-1)
+				(void)iconv(conv_cache[i].cd, NULL, NULL, NULL,
 				    NULL);
-			return cache[i].cd;
+			return conv_cache[i].cd;
 		}
 	}
-	i = next++ % IMAP_HEADER_CONV_CACHE;
-	if (cache[i].name[0] != '\0' && cache[i].cd != (iconv_t)-1)
-		iconv_close(cache[i].cd);
-	snprintf(cache[i].name, sizeof(cache[i].name), "%s", name);
-	cache[i].cd = iconv_open("UTF-8", name);
-	return cache[i].cd;
+	i = conv_next++ % IMAP_HEADER_CONV_CACHE;
+	if (conv_cache[i].used && conv_cache[i].cd != (iconv_t)-1)
+		iconv_close(conv_cache[i].cd);
+	conv_cache[i].used = 1;
+	snprintf(conv_cache[i].name, sizeof(conv_cache[i].name), "%s", name);
+	conv_cache[i].cd = iconv_open("UTF-8", name);
+	return conv_cache[i].cd;
 }
 
 /*

@@ -169,8 +169,9 @@ void	imap_header_fields(const char *hdr, size_t len,
  * it (CR and LF removed); white space between two encoded words goes.
  * Words in an unknown charset, or broken, are kept as they are; bytes
  * outside words are copied.  *out_r is malloc'd and NUL-terminated.  For
- * SEARCH on headers and for the sort keys.  Thread-safe (each thread
- * keeps a few iconv converters: opening one costs ~100 us).
+ * SEARCH on headers and for the sort keys.  Thread-safe: the process
+ * keeps a few iconv converters (opening one costs ~100 us), one thread
+ * at a time uses them.
  */
 void	imap_header_decode(const char *value, size_t len, char **out_r,
 	    size_t *outlen_r);

@@ -35,11 +35,17 @@ static int	ctype_parse(const char *, size_t, struct rfc822_ctype *, int);
 static void
 acc_add(struct acc *a, const void *p, size_t n)
 {
-	if (a->len + n + 1 > a->cap) {
-		a->cap = (a->len + n + 1) * 2;
+	size_t want;
+
+	if (a->p == NULL || a->cap - a->len <= n) {
+		want = a->len + n + 1;
+		if (want <= a->len)
+			abort();	/* cannot happen: sizes of input */
+		a->cap = want < 32 ? 32 : want + want / 2;
 		a->p = xreallocarray(a->p, a->cap, 1);
 	}
-	memcpy(a->p + a->len, p, n);
+	if (n > 0)
+		memcpy(a->p + a->len, p, n);
 	a->len += n;
 	a->p[a->len] = '\0';
 }

@@ -622,6 +622,10 @@ START_TEST(test_header_decode)
 		{ "=?utf-8?q?a?=\r\n =?utf-8?q?b?=", "ab" },
 		{ "raw \xc3\xa9", "raw \xc3\xa9" },
 	};
+	/* charset names that are no token stay undecoded (a NUL made the
+	   name "", which iconv_open() takes as the locale's charset, and
+	   the converter leaked) */
+	static const char nul[] = "=?\0x?q?a?= =?a/b?q?c?=";
 	char *out;
 	size_t i, n;
 
@@ -631,6 +635,10 @@ START_TEST(test_header_decode)
 		    0, "[%s]: got [%s]", t[i].in, out);
 		free(out);
 	}
+	imap_header_decode(nul, sizeof(nul) - 1, &out, &n);
+	ck_assert_msg(n == sizeof(nul) - 1 && memcmp(out, nul, n) == 0,
+	    "a charset name with NUL or '/' decoded to [%s]", out);
+	free(out);
 }
 END_TEST
 
