@@ -1,6 +1,6 @@
 /*
  * check_mail_imapmsg.c - the IMAP record of a message (mail/imapmsg.c,
- * mail/rfc822.c, mail/imapheader.c, mail/imapdate.c).
+ * mail/imapmeta.c, mail/rfc822.c, mail/imapheader.c, mail/imapdate.c).
  *
  * Without arguments: hand-written messages whose BODY, BODYSTRUCTURE and
  * ENVELOPE are what Dovecot 2.3 answers (multipart/alternative, nested
