@@ -544,7 +544,8 @@ rfc822_token_only(const char *s, size_t len, const char **tok_r,
 
 struct alist {
 	struct rfc822_addr	*v;
-	size_t			 n;
+	size_t			 n, cap;
+	size_t			 nmbox;	/* entries that are no group marker */
 	struct rfc822_addr	 cur;
 	struct lex		 l;
 };
@@ -579,8 +580,12 @@ static void
 al_add(struct alist *al)
 {
 	if (al->n < RFC822_ADDR_MAX) {
-		al->v = xreallocarray(al->v, al->n + 1, sizeof(*al->v));
+		if (al->n == al->cap) {
+			al->cap = al->cap == 0 ? 4 : al->cap * 2;
+			al->v = xreallocarray(al->v, al->cap, sizeof(*al->v));
+		}
 		al->v[al->n++] = al->cur;
+		al->nmbox += al->cur.domain.p != NULL;
 	} else {
 		str_free(&al->cur.name);
 		str_free(&al->cur.route);
@@ -771,8 +776,8 @@ al_group(struct alist *al)
 }
 
 void
-rfc822_addr_parse(const char *s, size_t len, struct rfc822_addr **v_r,
-    size_t *n_r)
+rfc822_addr_parse(const char *s, size_t len, size_t want,
+    struct rfc822_addr **v_r, size_t *n_r)
 {
 	struct alist al;
 	const uint8_t *start;
@@ -789,7 +794,7 @@ rfc822_addr_parse(const char *s, size_t len, struct rfc822_addr **v_r,
 				str_free(&al.cur.mailbox);
 				r = al_mailbox(&al);
 			}
-			if (r == 0)
+			if (r == 0 || (want > 0 && al.nmbox >= want))
 				break;
 			if (al.l.s == al.l.e || *al.l.s != ',')
 				break;

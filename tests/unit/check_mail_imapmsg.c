@@ -754,6 +754,29 @@ START_TEST(test_parts_limit)
 }
 END_TEST
 
+/* A huge address list: the envelope keeps the first 10,000. */
+START_TEST(test_many_addresses)
+{
+	size_t n = 12000, i, count = 0;
+	char *msg = malloc(n * 16 + 64), *p = msg;
+	struct rec r;
+	const char *q;
+
+	p += sprintf(p, "To: ");
+	for (i = 0; i < n; i++)
+		p += sprintf(p, "%sa%zu@b", i > 0 ? ",\r\n " : "", i);
+	p += sprintf(p, "\r\n\r\n");
+	rec_build(&r, msg, (size_t)(p - msg));
+	for (q = r.m.envelope; (q = strstr(q, "(NIL NIL \"a")) != NULL; q++)
+		count++;
+	ck_assert_uint_eq(count, 10000);
+	ck_assert(r.m.to_mailbox_len == 2 && memcmp(r.m.to_mailbox, "a0", 2)
+	    == 0);
+	rec_free(&r);
+	free(msg);
+}
+END_TEST
+
 /* A damaged record is CORRUPT, never a crash. */
 START_TEST(test_corrupt_records)
 {
@@ -834,6 +857,7 @@ imapmsg_suite(void)
 	tcase_add_test(tc, test_prefixes);
 	tcase_add_test(tc, test_depth_limit);
 	tcase_add_test(tc, test_parts_limit);
+	tcase_add_test(tc, test_many_addresses);
 	tcase_add_test(tc, test_corrupt_records);
 	suite_add_tcase(s, tc);
 	return s;
