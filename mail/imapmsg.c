@@ -143,6 +143,7 @@ static size_t	line_next(const struct ctx *, size_t);
 static int	bnd_match(const struct ctx *, size_t, int *);
 static int	bnd_find(const struct ctx *, size_t, size_t *, int *);
 static size_t	nl_before(const struct ctx *, size_t, size_t);
+static int	disp_has_params(const struct ctx *, const struct range *);
 static size_t	parse_header(struct ctx *, uint32_t, size_t, int *,
 		    size_t *);
 static void	classify(struct ctx *, uint32_t);
@@ -268,6 +269,23 @@ nl_before(const struct ctx *c, size_t from, size_t line)
 	return line;
 }
 
+/* Does the Content-Disposition value r have parameters? */
+static int
+disp_has_params(const struct ctx *c, const struct range *r)
+{
+	struct rfc822_ctype disp;
+	struct sbuf v = { 0 };
+	int has = 0;
+
+	value_get(c, r, &v);
+	if (rfc822_disp_parse(v.p, v.len, &disp) == 1) {
+		has = disp.params.n > 0;
+		rfc822_ctype_free(&disp);
+	}
+	free(v.p);
+	return has;
+}
+
 /*
  * Reads the header of part i starting at off, recording the fields.
  * Returns the offset of the body.  A boundary line inside the header ends
@@ -330,8 +348,13 @@ parse_header(struct ctx *c, uint32_t i, size_t off, int *k_r,
 			    strncasecmp((const char *)d + off, fld_names[j].name,
 			    fld_names[j].len) != 0)
 				continue;
-			/* Content-*: the first; the envelope's: the last */
-			if (j < F_DATE ? p->f[j].set : !envelope)
+			/*
+			 * Content-*: the first (Content-Disposition: until
+			 * one has parameters, as Dovecot); the envelope's:
+			 * the last
+			 */
+			if (j < F_DATE ? p->f[j].set && (j != F_CDISP ||
+			    disp_has_params(c, &p->f[j])) : !envelope)
 				break;
 			if (j == F_CT)
 				p->flags |= PF_MIME;

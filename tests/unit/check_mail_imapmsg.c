@@ -420,6 +420,20 @@ START_TEST(test_rfc2231)
 }
 END_TEST
 
+/* A Content-Disposition without parameters gives way to a later one. */
+START_TEST(test_second_disposition)
+{
+	static const char msg[] = "MIME-Version: 1.0\r\n"
+	    "Content-Disposition: inline\r\n"
+	    "Content-Disposition: attachment; filename=a.txt\r\n"
+	    "Content-Disposition: inline; filename=b.txt\r\n\r\nx";
+
+	expect(msg, sizeof(msg) - 1, "(\"text\" \"plain\" (\"charset\" "
+	    "\"us-ascii\") NIL NIL \"7bit\" 1 0 NIL (\"attachment\" "
+	    "(\"filename\" \"a.txt\")) NIL NIL)", NULL, NULL);
+}
+END_TEST
+
 START_TEST(test_broken_params)
 {
 	/* a parameter that does not parse is skipped to the next ';' */
@@ -840,6 +854,7 @@ imapmsg_suite(void)
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_rfc2231);
 	tcase_add_test(tc, test_broken_params);
+	tcase_add_test(tc, test_second_disposition);
 	tcase_add_test(tc, test_groups);
 	tcase_add_test(tc, test_no_final_newline);
 	tcase_add_test(tc, test_digest);
