@@ -1177,7 +1177,7 @@ imap_addr_write(struct sbuf *b, const char *s, size_t n)
 	struct rfc822_addr *v;
 	size_t nv, i;
 
-	rfc822_addr_parse(s, n, 0, &v, &nv);
+	rfc822_addr_parse(s, n, &v, &nv);
 	if (nv == 0) {
 		sbuf_adds(b, "NIL");
 		free(v);
@@ -1214,7 +1214,7 @@ imap_addr_sortkeys(const char *s, size_t n, struct sbuf *mbox,
 	size_t nv, i, j, dlen;
 	char *d;
 
-	rfc822_addr_parse(s, n, 1, &v, &nv);
+	rfc822_addr_parse_n(s, n, 1, &v, &nv);
 	for (i = 0; i < nv; i++)
 		if (v[i].domain.p != NULL)
 			break;

@@ -776,7 +776,14 @@ al_group(struct alist *al)
 }
 
 void
-rfc822_addr_parse(const char *s, size_t len, size_t want,
+rfc822_addr_parse(const char *s, size_t len, struct rfc822_addr **v_r,
+    size_t *n_r)
+{
+	rfc822_addr_parse_n(s, len, 0, v_r, n_r);
+}
+
+void
+rfc822_addr_parse_n(const char *s, size_t len, size_t want,
     struct rfc822_addr **v_r, size_t *n_r)
 {
 	struct alist al;
