@@ -5,7 +5,9 @@
  */
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,11 +17,22 @@
 
 /* Longest encoded word decoded (RFC 2047 says 75; mail says more). */
 #define IMAP_HEADER_WORD_MAX	4096
+/* Charset converters kept by the process. */
+#define IMAP_HEADER_CONV_CACHE	4
 
 struct obuf {
 	char	*p;
 	size_t	 len, cap;
 };
+
+/* The charset converters (see conv_get()). */
+static pthread_mutex_t conv_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char	name[64];
+	iconv_t	cd;
+	int	used;
+} conv_cache[IMAP_HEADER_CONV_CACHE];
+static unsigned conv_next;
 
 static void	ob_add(struct obuf *, const void *, size_t);
 static size_t	word_decode(const char *, size_t, struct obuf *);
@@ -28,6 +41,7 @@ static size_t	q_decode(const char *, size_t, uint8_t *);
 static void	charset_to_utf8(const char *, size_t, const uint8_t *,
 		    size_t, struct obuf *, int *);
 static int	hexval(int);
+static iconv_t	conv_get(const char *);
 
 static void
 ob_add(struct obuf *o, const void *p, size_t n)
@@ -132,9 +146,23 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 		*ok_r = 0;
 		return;
 	}
+	/*
+	 * A charset name is a token: a NUL would make it "" (the locale's
+	 * charset to iconv_open()), '/' a gconv path.
+	 */
+	for (i = 0; i < cslen; i++) {
+		uint8_t ch = (uint8_t)cs[i];
+
+		if (ch <= ' ' || ch >= 0x7f || ch == '/') {
+			*ok_r = 0;
+			return;
+		}
+	}
 	memcpy(name, cs, cslen);
 	name[cslen] = '\0';
-	if ((cd = iconv_open("UTF-8", name)) == (iconv_t)-1) {
+	pthread_mutex_lock(&conv_lock);
+	if ((cd = conv_get(name)) == (iconv_t)-1) {
+		pthread_mutex_unlock(&conv_lock);
 		*ok_r = 0;
 		return;
 	}
@@ -154,7 +182,42 @@ charset_to_utf8(const char *cs, size_t cslen, const uint8_t *in, size_t n,
 		}
 		ob_add(o, outb, (size_t)(op - outb));
 	}
-	iconv_close(cd);
+	/* flush a stateful decoder (ISO-2022-JP escapes) */
+	op = outb;
+	ol = sizeof(outb);
+	if (iconv(cd, NULL, NULL, &op, &ol) != (size_t)-1)
+		ob_add(o, outb, (size_t)(op - outb));
+	pthread_mutex_unlock(&conv_lock);
+}
+
+/*
+ * A converter from charset name to UTF-8, (iconv_t)-1 when there is
+ * none.  iconv_open() costs about 100 us (it loads a gconv module), and
+ * this runs at delivery: the process keeps the last few converters, and
+ * the names that have none.  An iconv_t is not for two threads at once:
+ * the caller holds conv_lock from here until it is done converting.
+ */
+static iconv_t
+conv_get(const char *name)
+{
+	unsigned i;
+
+	for (i = 0; i < IMAP_HEADER_CONV_CACHE; i++) {
+		if (conv_cache[i].used &&
+		    strcasecmp(conv_cache[i].name, name) == 0) {
+			if (conv_cache[i].cd != (iconv_t)-1)
+				(void)iconv(conv_cache[i].cd, NULL, NULL, NULL,
+				    NULL);
+			return conv_cache[i].cd;
+		}
+	}
+	i = conv_next++ % IMAP_HEADER_CONV_CACHE;
+	if (conv_cache[i].used && conv_cache[i].cd != (iconv_t)-1)
+		iconv_close(conv_cache[i].cd);
+	conv_cache[i].used = 1;
+	snprintf(conv_cache[i].name, sizeof(conv_cache[i].name), "%s", name);
+	conv_cache[i].cd = iconv_open("UTF-8", name);
+	return conv_cache[i].cd;
 }
 
 /*
@@ -215,9 +278,14 @@ imap_header_decode(const char *value, size_t len, char **out_r,
 	ob_add(&o, "", 0);
 	/* unfold: drop CR and LF */
 	ob_add(&un, "", 0);
-	for (i = 0; i < len; i++)
-		if (value[i] != '\r' && value[i] != '\n')
-			ob_add(&un, &value[i], 1);
+	for (i = 0; i < len;) {
+		for (w = i; w < len && value[w] != '\r' && value[w] != '\n'; w++)
+			;
+		ob_add(&un, value + i, w - i);
+		for (i = w; i < len && (value[i] == '\r' || value[i] == '\n');
+		    i++)
+			;
+	}
 	for (i = 0; i < un.len;) {
 		if (un.p[i] == '=' && un.p[i + 1] == '?') {
 			save = o.len;

@@ -20,13 +20,15 @@
  * Every scan is forward; a part's line counts are computed from its
  * children's plus the gaps between them, so the whole thing is linear in
  * the message size (times the boundary stack depth on "--" lines only).
+ *
+ * The record's format is described in imapmeta.c, which reads it.
  */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "common/error.h"
 #include "common/xmalloc.h"
 #include "imapmsg.h"
 #include "rfc822.h"
@@ -75,6 +77,8 @@ static const struct {
 #define PF_DIGEST	0x10	/* multipart/digest: children default to
 				   message/rfc822 */
 #define PF_HASCT	0x20	/* a usable Content-Type was seen */
+#define PF_HDRCUT	0x40	/* a boundary cut the header after a line:
+				   the line end goes to the parent's body */
 
 struct range {
 	uint32_t	off;	/* offset of the value (after the colon) */
@@ -139,6 +143,7 @@ static size_t	line_next(const struct ctx *, size_t);
 static int	bnd_match(const struct ctx *, size_t, int *);
 static int	bnd_find(const struct ctx *, size_t, size_t *, int *);
 static size_t	nl_before(const struct ctx *, size_t, size_t);
+static int	disp_has_params(const struct ctx *, const struct range *);
 static size_t	parse_header(struct ctx *, uint32_t, size_t, int *,
 		    size_t *);
 static void	classify(struct ctx *, uint32_t);
@@ -149,7 +154,9 @@ static size_t	parse_multipart(struct ctx *, uint32_t, int, int *,
 static void	count_lines(const uint8_t *, size_t, size_t, uint64_t *,
 		    uint64_t *);
 static void	sum_sizes(struct ctx *);
-static void	write_part(struct ctx *, struct sbuf *, uint32_t, int);
+static void	sbuf_tail(struct sbuf *, const struct sbuf *, size_t);
+static void	write_part(struct ctx *, struct sbuf *, struct sbuf *,
+		    uint32_t);
 static void	write_envelope(struct ctx *, struct sbuf *, uint32_t);
 static void	value_get(const struct ctx *, const struct range *,
 		    struct sbuf *);
@@ -262,6 +269,23 @@ nl_before(const struct ctx *c, size_t from, size_t line)
 	return line;
 }
 
+/* Does the Content-Disposition value r have parameters? */
+static int
+disp_has_params(const struct ctx *c, const struct range *r)
+{
+	struct rfc822_ctype disp;
+	struct sbuf v = { 0 };
+	int has = 0;
+
+	value_get(c, r, &v);
+	if (rfc822_disp_parse(v.p, v.len, &disp) == 1) {
+		has = disp.params.n > 0;
+		rfc822_ctype_free(&disp);
+	}
+	free(v.p);
+	return has;
+}
+
 /*
  * Reads the header of part i starting at off, recording the fields.
  * Returns the offset of the body.  A boundary line inside the header ends
@@ -282,6 +306,8 @@ parse_header(struct ctx *c, uint32_t i, size_t off, int *k_r,
 		if (d[off] == '-' && (*k_r = bnd_match(c, off, &cl)) >= 0) {
 			*line_r = off;
 			p->body_off = p->end = nl_before(c, start, off);
+			if (p->body_off < off)
+				p->flags |= PF_HDRCUT;
 			return p->body_off;
 		}
 		if (d[off] == '\n')
@@ -322,8 +348,13 @@ parse_header(struct ctx *c, uint32_t i, size_t off, int *k_r,
 			    strncasecmp((const char *)d + off, fld_names[j].name,
 			    fld_names[j].len) != 0)
 				continue;
-			/* Content-*: the first; the envelope's: the last */
-			if (j < F_DATE ? p->f[j].set : !envelope)
+			/*
+			 * Content-*: the first (Content-Disposition: until
+			 * one has parameters, as Dovecot); the envelope's:
+			 * the last
+			 */
+			if (j < F_DATE ? p->f[j].set && (j != F_CDISP ||
+			    disp_has_params(c, &p->f[j])) : !envelope)
 				break;
 			if (j == F_CT)
 				p->flags |= PF_MIME;
@@ -434,6 +465,8 @@ parse_part(struct ctx *c, uint32_t i, size_t off, int depth, int *k_r,
 	if (p->flags & PF_MESSAGE) {
 		child = part_new(c, i);
 		end = parse_part(c, child, body, depth + 1, k_r, line_r);
+		if ((c->p[child].flags & PF_HDRCUT) && *k_r >= 0)
+			end = *line_r;
 		c->p[i].end = end;
 		return end;
 	}
@@ -450,11 +483,13 @@ static size_t
 parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
     size_t *line_r)
 {
-	size_t body = c->p[i].body_off, line, next, end;
+	size_t body = c->p[i].body_off, line, next, end, cend;
 	int own = (int)c->nstk - 1, k, cl;
 	uint32_t child;
 	int found;
 
+	/* where the part before line ends, when a child ended there */
+	cend = SIZE_MAX;
 	found = bnd_find(c, body, &line, &k);
 	for (;;) {
 		if (!found) {
@@ -464,9 +499,11 @@ parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
 		}
 		if (k < own) {
 			/* an outer boundary ends this multipart too */
-			end = nl_before(c, body, line);
+			end = cend != SIZE_MAX ? cend : nl_before(c, body,
+			    line);
 			break;
 		}
+		cend = SIZE_MAX;
 		(void)bnd_match(c, line, &cl);
 		if (cl) {
 			/* the closing boundary: the rest is the epilogue */
@@ -490,10 +527,11 @@ parse_multipart(struct ctx *c, uint32_t i, int depth, int *k_r,
 		if (c->np >= IMAP_MSG_PARTS_MAX) {
 			/* no more parts: skip to the next boundary */
 			found = bnd_find(c, next, &line, &k);
+			body = next;
 			continue;
 		}
 		child = part_new(c, i);
-		(void)parse_part(c, child, next, depth + 1, &k, &line);
+		cend = parse_part(c, child, next, depth + 1, &k, &line);
 		found = k >= 0;
 	}
 	free(c->stk[own].b);
@@ -558,20 +596,30 @@ sum_sizes(struct ctx *c)
  * Writing the answers
  */
 
-/* The unfolded value of a field (CR and LF removed, leading blanks). */
+/*
+ * The unfolded value of a field: CR and LF removed, the blanks after the
+ * colon skipped (Dovecot's one-line header values).
+ */
 static void
 value_get(const struct ctx *c, const struct range *r, struct sbuf *out)
 {
 	const uint8_t *s = c->d + r->off, *e = s + r->len;
 
+	const uint8_t *q;
+
 	out->len = 0;
-	while (s < e && (*s == ' ' || *s == '\t' || *s == '\r' || *s == '\n'))
+	/* blanks after the colon go; a fold's blank stays (as Dovecot) */
+	while (s < e && (*s == ' ' || *s == '\t'))
 		s++;
-	for (; s < e; s++)
-		if (*s != '\r' && *s != '\n')
-			sbuf_addc(out, (char)*s);
-	sbuf_addc(out, '\0');
-	out->len--;
+	sbuf_add(out, "", 0);
+	while (s < e) {
+		/* copy the runs between line ends */
+		for (q = s; q < e && *q != '\r' && *q != '\n'; q++)
+			;
+		sbuf_add(out, s, (size_t)(q - s));
+		for (s = q; s < e && (*s == '\r' || *s == '\n'); s++)
+			;
+	}
 }
 
 static void
@@ -663,13 +711,26 @@ write_ext(struct ctx *c, struct sbuf *b, const struct part *p, int md5)
 	free(v.p);
 }
 
-/* Part i as BODY (ext 0) or BODYSTRUCTURE (ext 1), without parentheses. */
+/* Appends to to what from got since mark (BODY shares most of it). */
 static void
-write_part(struct ctx *c, struct sbuf *b, uint32_t i, int ext)
+sbuf_tail(struct sbuf *to, const struct sbuf *from, size_t mark)
+{
+	sbuf_add(to, from->p + mark, from->len - mark);
+}
+
+/*
+ * Part i, without parentheses, as BODYSTRUCTURE into bs and as BODY (the
+ * same without extension data) into body: one pass, one parse of each
+ * field.
+ */
+static void
+write_part(struct ctx *c, struct sbuf *bs, struct sbuf *body, uint32_t i)
 {
 	const struct part *p = &c->p[i];
 	struct rfc822_ctype ct;
 	struct sbuf v = { 0 };
+	const char *enc;
+	size_t enclen, mark;
 	int have_ct = 0, text;
 	uint32_t k;
 
@@ -679,93 +740,96 @@ write_part(struct ctx *c, struct sbuf *b, uint32_t i, int ext)
 	}
 	if (p->flags & PF_MULTIPART) {
 		/* no parts (not allowed): one empty text part, as Dovecot */
-		if (p->nchildren == 0)
-			sbuf_adds(b, ext ? "(\"text\" \"plain\" (\"charset\" "
-			    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)" :
-			    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
-			    "NIL \"7bit\" 0 0)");
+		if (p->nchildren == 0) {
+			sbuf_adds(bs, "(\"text\" \"plain\" (\"charset\" "
+			    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL "
+			    "NIL)");
+			sbuf_adds(body, "(\"text\" \"plain\" (\"charset\" "
+			    "\"us-ascii\") NIL NIL \"7bit\" 0 0)");
+		}
 		for (k = p->nchildren > 0 ? i + 1 : 0; k != 0;
 		    k = c->p[k].next) {
-			sbuf_addc(b, '(');
-			write_part(c, b, k, ext);
-			sbuf_addc(b, ')');
-			p = &c->p[i];
+			sbuf_addc(bs, '(');
+			sbuf_addc(body, '(');
+			write_part(c, bs, body, k);
+			sbuf_addc(bs, ')');
+			sbuf_addc(body, ')');
 		}
-		sbuf_addc(b, ' ');
-		imap_quote(b, ct.sub.p, ct.sub.len);
-		if (ext) {
-			sbuf_addc(b, ' ');
-			write_params(b, &ct.params, 0);
-			write_ext(c, b, p, 0);
-		}
+		p = &c->p[i];
+		mark = bs->len;
+		sbuf_addc(bs, ' ');
+		imap_quote(bs, ct.sub.p, ct.sub.len);
+		sbuf_tail(body, bs, mark);
+		sbuf_addc(bs, ' ');
+		write_params(bs, &ct.params, 0);
+		write_ext(c, bs, p, 0);
 		rfc822_ctype_free(&ct);
 		free(v.p);
 		return;
 	}
+	mark = bs->len;
 	if (p->flags & PF_MESSAGE) {
-		sbuf_adds(b, "\"message\" \"rfc822\"");
+		sbuf_adds(bs, "\"message\" \"rfc822\"");
 		text = 0;
 	} else if (!have_ct) {
-		sbuf_adds(b, "\"text\" \"plain\"");
+		sbuf_adds(bs, "\"text\" \"plain\"");
 		text = 1;
 	} else {
 		text = ct.type.len == 4 && strncasecmp(ct.type.p, "text", 4) == 0;
-		imap_quote(b, ct.type.p, ct.type.len);
-		sbuf_addc(b, ' ');
+		imap_quote(bs, ct.type.p, ct.type.len);
+		sbuf_addc(bs, ' ');
 		if (ct.sub.p != NULL)
-			imap_quote(b, ct.sub.p, ct.sub.len);
+			imap_quote(bs, ct.sub.p, ct.sub.len);
 		else
-			sbuf_adds(b, text ? "\"plain\"" : "\"unknown\"");
+			sbuf_adds(bs, text ? "\"plain\"" : "\"unknown\"");
 	}
-	sbuf_addc(b, ' ');
+	sbuf_addc(bs, ' ');
 	if (have_ct)
-		write_params(b, &ct.params, text);
+		write_params(bs, &ct.params, text);
 	else
-		sbuf_adds(b, text ? "(\"charset\" \"us-ascii\")" : "NIL");
-	sbuf_addc(b, ' ');
+		sbuf_adds(bs, text ? "(\"charset\" \"us-ascii\")" : "NIL");
+	sbuf_addc(bs, ' ');
 	if (p->f[F_CID].set) {
 		value_get(c, &p->f[F_CID], &v);
-		imap_quote(b, v.p, v.len);
+		imap_quote(bs, v.p, v.len);
 	} else
-		sbuf_adds(b, "NIL");
-	sbuf_addc(b, ' ');
+		sbuf_adds(bs, "NIL");
+	sbuf_addc(bs, ' ');
 	if (p->f[F_CDESC].set) {
 		value_get(c, &p->f[F_CDESC], &v);
-		imap_quote(b, v.p, v.len);
+		imap_quote(bs, v.p, v.len);
 	} else
-		sbuf_adds(b, "NIL");
-	sbuf_addc(b, ' ');
-	{
-		const char *enc;
-		size_t enclen;
-
-		if (p->f[F_CTE].set) {
-			value_get(c, &p->f[F_CTE], &v);
-			if (rfc822_token_only(v.p, v.len, &enc, &enclen))
-				imap_quote(b, enc, enclen);
-			else
-				sbuf_adds(b, "\"7bit\"");
-		} else
-			sbuf_adds(b, "\"7bit\"");
-	}
-	sbuf_addc(b, ' ');
-	sbuf_addu(b, (p->end - p->body_off) + p->body_lf);
+		sbuf_adds(bs, "NIL");
+	sbuf_addc(bs, ' ');
+	if (p->f[F_CTE].set) {
+		value_get(c, &p->f[F_CTE], &v);
+		if (rfc822_token_only(v.p, v.len, &enc, &enclen))
+			imap_quote(bs, enc, enclen);
+		else
+			sbuf_adds(bs, "\"7bit\"");
+	} else
+		sbuf_adds(bs, "\"7bit\"");
+	sbuf_addc(bs, ' ');
+	sbuf_addu(bs, (p->end - p->body_off) + p->body_lf);
 	if (text) {
-		sbuf_addc(b, ' ');
-		sbuf_addu(b, p->body_lines);
+		sbuf_addc(bs, ' ');
+		sbuf_addu(bs, p->body_lines);
 	} else if (p->flags & PF_MESSAGE) {
-		sbuf_adds(b, " (");
-		write_envelope(c, b, i + 1);
-		sbuf_adds(b, ") (");
-		write_part(c, b, i + 1, ext);
-		sbuf_adds(b, ") ");
-		sbuf_addu(b, p->body_lines);
+		sbuf_adds(bs, " (");
+		write_envelope(c, bs, i + 1);
+		sbuf_adds(bs, ") (");
+		sbuf_tail(body, bs, mark);
+		write_part(c, bs, body, i + 1);
+		p = &c->p[i];
+		mark = bs->len;
+		sbuf_adds(bs, ") ");
+		sbuf_addu(bs, p->body_lines);
 	}
+	sbuf_tail(body, bs, mark);
 	if (have_ct)
 		rfc822_ctype_free(&ct);
 	free(v.p);
-	if (ext)
-		write_ext(c, b, p, 1);
+	write_ext(c, bs, p, 1);
 }
 
 /* The ENVELOPE fields of message part i, without parentheses. */
@@ -847,10 +911,9 @@ imap_msg_meta_build(const void *msg, size_t len, void **meta_r,
 	write_envelope(&c, &env, 0);
 	sbuf_addc(&env, ')');
 	sbuf_addc(&bs, '(');
-	write_part(&c, &bs, 0, 1);
-	sbuf_addc(&bs, ')');
 	sbuf_addc(&body, '(');
-	write_part(&c, &body, 0, 0);
+	write_part(&c, &bs, &body, 0);
+	sbuf_addc(&bs, ')');
 	sbuf_addc(&body, ')');
 
 	memset(&sk, 0, sizeof(sk));
@@ -947,7 +1010,11 @@ sbuf_add(struct sbuf *b, const void *p, size_t n)
 static void
 sbuf_addc(struct sbuf *b, char ch)
 {
-	sbuf_add(b, &ch, 1);
+	if (b->len + 2 <= b->cap) {
+		b->p[b->len++] = ch;
+		b->p[b->len] = '\0';
+	} else
+		sbuf_add(b, &ch, 1);
 }
 
 static void
@@ -998,7 +1065,7 @@ sbuf_blob(struct sbuf *b, const struct sbuf *s)
 static void
 imap_quote(struct sbuf *b, const char *s, size_t n)
 {
-	size_t i, esc = 0;
+	size_t i, esc = 0, start;
 	int lit = 0;
 
 	if (s == NULL) {
@@ -1017,15 +1084,22 @@ imap_quote(struct sbuf *b, const char *s, size_t n)
 		sbuf_addc(b, '{');
 		sbuf_addu(b, n);
 		sbuf_adds(b, "}\r\n");
+		start = b->len;
+		sbuf_add(b, s, n);
 		for (i = 0; i < n; i++)
-			sbuf_addc(b, s[i] == 0 ? (char)0x80 : s[i]);
+			if (b->p[start + i] == 0)
+				b->p[start + i] = (char)0x80;
 		return;
 	}
 	sbuf_addc(b, '"');
-	for (i = 0; i < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			sbuf_addc(b, '\\');
-		sbuf_addc(b, s[i]);
+	if (esc == 0)
+		sbuf_add(b, s, n);
+	else {
+		for (i = 0; i < n; i++) {
+			if (s[i] == '"' || s[i] == '\\')
+				sbuf_addc(b, '\\');
+			sbuf_addc(b, s[i]);
+		}
 	}
 	sbuf_addc(b, '"');
 }
@@ -1140,7 +1214,7 @@ imap_addr_sortkeys(const char *s, size_t n, struct sbuf *mbox,
 	size_t nv, i, j, dlen;
 	char *d;
 
-	rfc822_addr_parse(s, n, &v, &nv);
+	rfc822_addr_parse_n(s, n, 1, &v, &nv);
 	for (i = 0; i < nv; i++)
 		if (v[i].domain.p != NULL)
 			break;
@@ -1342,244 +1416,3 @@ record_parts(const struct ctx *c, struct sbuf *rec)
 	}
 }
 
-struct rd {
-	const uint8_t	*p, *e;
-	int		 bad;
-};
-
-static uint64_t	rd_varint(struct rd *);
-static const char *rd_blob(struct rd *, size_t *);
-static uint64_t	rd_fixed(const uint8_t *, uint8_t);
-
-static uint64_t
-rd_varint(struct rd *r)
-{
-	uint64_t v = 0;
-	unsigned shift = 0;
-
-	while (r->p < r->e && shift < 64) {
-		uint8_t b = *r->p++;
-
-		v |= (uint64_t)(b & 0x7f) << shift;
-		if (!(b & 0x80))
-			return v;
-		shift += 7;
-	}
-	r->bad = 1;
-	return 0;
-}
-
-static const char *
-rd_blob(struct rd *r, size_t *len_r)
-{
-	uint64_t n = rd_varint(r);
-	const char *s = (const char *)r->p;
-
-	if (r->bad || n > (uint64_t)(r->e - r->p)) {
-		r->bad = 1;
-		*len_r = 0;
-		return "";
-	}
-	r->p += n;
-	*len_r = (size_t)n;
-	return s;
-}
-
-static uint64_t
-rd_fixed(const uint8_t *p, uint8_t w)
-{
-	uint64_t v = 0;
-	uint8_t k;
-
-	for (k = 0; k < w; k++)
-		v |= (uint64_t)p[k] << (8 * k);
-	return v;
-}
-
-int
-imap_meta_parse(const void *meta, size_t len, struct imap_meta *m)
-{
-	struct rd r = { meta, (const uint8_t *)meta + len, 0 };
-	uint64_t np, zz, i, width;
-	struct imap_part ip;
-	uint8_t w;
-
-	memset(m, 0, sizeof(*m));
-	if (len < 1 || *r.p != IMAP_META_VERSION)
-		return err_set(ERR_CORRUPT, "imap record: version %u, not %u",
-		    len < 1 ? 0 : *r.p, IMAP_META_VERSION);
-	r.p++;
-	m->envelope = rd_blob(&r, &m->envelope_len);
-	m->bodystructure = rd_blob(&r, &m->bodystructure_len);
-	m->body = rd_blob(&r, &m->body_len);
-	zz = rd_varint(&r);
-	m->date = (zz & 1) ? -(int64_t)(zz >> 1) - 1 : (int64_t)(zz >> 1);
-	m->base_subject = rd_blob(&r, &m->base_subject_len);
-	if (r.p >= r.e || *r.p > 1)
-		r.bad = 1;
-	else
-		m->subject_is_reply = *r.p++;
-	m->from_mailbox = rd_blob(&r, &m->from_mailbox_len);
-	m->from_display = rd_blob(&r, &m->from_display_len);
-	m->to_mailbox = rd_blob(&r, &m->to_mailbox_len);
-	m->to_display = rd_blob(&r, &m->to_display_len);
-	m->cc_mailbox = rd_blob(&r, &m->cc_mailbox_len);
-	m->message_id = rd_blob(&r, &m->message_id_len);
-	m->references = rd_blob(&r, &m->references_len);
-	np = rd_varint(&r);
-	if (r.bad || r.p >= r.e)
-		return err_set(ERR_CORRUPT, "imap record: truncated");
-	w = *r.p++;
-	if ((w != 2 && w != 4 && w != 8) || np < 1 ||
-	    np > IMAP_MSG_PARTS_MAX)
-		return err_set(ERR_CORRUPT, "imap record: bad part table");
-	width = 8 * (uint64_t)w + 1;
-	if ((uint64_t)(r.e - r.p) != np * width)
-		return err_set(ERR_CORRUPT, "imap record: part table of %zu "
-		    "bytes for %llu parts", (size_t)(r.e - r.p),
-		    (unsigned long long)np);
-	if (m->envelope_len < 2 || m->bodystructure_len < 2 ||
-	    m->body_len < 2)
-		return err_set(ERR_CORRUPT, "imap record: empty answers");
-	m->nparts = (size_t)np;
-	m->parts_raw = r.p;
-	/* every link must stay inside the table and go forward */
-	for (i = 0; i < np; i++) {
-		const uint8_t *q = r.p + i * width;
-
-		imap_meta_part(m, (size_t)i, &ip);
-		if (q[8 * w] > 3 || q[8 * w] == 3 ||
-		    ip.body_off < ip.hdr_off || ip.end < ip.body_off ||
-		    rd_fixed(q + 1 * w, w) > UINT64_MAX - ip.hdr_off ||
-		    (i == 0 ? ip.parent != 0 : ip.parent >= i) ||
-		    (ip.next != 0 && (ip.next <= i || ip.next >= np)) ||
-		    (ip.nchildren > 0 && i + 1 >= np) ||
-		    ip.nchildren > np ||
-		    (ip.is_message && ip.nchildren != 1))
-			return err_set(ERR_CORRUPT, "imap record: part %llu "
-			    "is inconsistent", (unsigned long long)i);
-	}
-	return 0;
-}
-
-void
-imap_meta_part(const struct imap_meta *m, size_t i, struct imap_part *r)
-{
-	uint8_t w = m->parts_raw[-1];
-	const uint8_t *q = m->parts_raw + i * (8 * (size_t)w + 1);
-	uint64_t f[8];
-	size_t j;
-
-	for (j = 0; j < 8; j++)
-		f[j] = rd_fixed(q + j * w, w);
-	memset(r, 0, sizeof(*r));
-	r->hdr_off = f[0];
-	r->body_off = f[0] + f[1];
-	r->end = r->body_off + f[2];
-	r->hdr_crlf = f[1] + f[3];
-	r->body_crlf = f[2] + f[4];
-	r->parent = (uint32_t)f[5];
-	r->nchildren = (uint32_t)f[6];
-	r->first_child = f[6] > 0 ? (uint32_t)i + 1 : 0;
-	r->next = (uint32_t)f[7];
-	r->is_multipart = (q[8 * w] & 1) != 0;
-	r->is_message = (q[8 * w] & 2) != 0;
-}
-
-int
-imap_meta_section(const struct imap_meta *m, const uint32_t *path,
-    size_t depth, enum imap_section_kind kind, uint64_t *off_r,
-    uint64_t *end_r, uint64_t *crlf_len_r)
-{
-	struct imap_part cont, t, ch;
-	size_t d, steps;
-	uint32_t idx, n, ci = 0, ti = 0;
-
-	imap_meta_part(m, 0, &cont);
-	if (depth == 0) {
-		switch (kind) {
-		case IMAP_SECTION_ALL:
-			*off_r = cont.hdr_off;
-			*end_r = cont.end;
-			*crlf_len_r = cont.hdr_crlf + cont.body_crlf;
-			return 1;
-		case IMAP_SECTION_HEADER:
-			*off_r = cont.hdr_off;
-			*end_r = cont.body_off;
-			*crlf_len_r = cont.hdr_crlf;
-			return 1;
-		case IMAP_SECTION_TEXT:
-			*off_r = cont.body_off;
-			*end_r = cont.end;
-			*crlf_len_r = cont.body_crlf;
-			return 1;
-		default:
-			return 0;
-		}
-	}
-	if (depth > IMAP_SECTION_DEPTH_MAX)
-		return 0;
-	t = cont;
-	for (d = 0; d < depth; d++) {
-		n = path[d];
-		if (n == 0)
-			return 0;
-		if (cont.is_multipart) {
-			if (cont.nchildren == 0)
-				return 0;
-			idx = cont.first_child;
-			for (steps = 1; steps < n; steps++) {
-				imap_meta_part(m, idx, &ch);
-				if (ch.next == 0)
-					return 0;
-				idx = ch.next;
-			}
-			ti = idx;
-			imap_meta_part(m, ti, &t);
-		} else {
-			/* a single part is its own part 1 */
-			if (n != 1)
-				return 0;
-			ti = ci;
-			t = cont;
-		}
-		if (d + 1 == depth)
-			break;
-		if (t.is_message) {
-			ci = t.first_child;
-			imap_meta_part(m, ci, &cont);
-		} else if (t.is_multipart && ti != ci) {
-			ci = ti;
-			cont = t;
-		} else
-			return 0;
-	}
-	switch (kind) {
-	case IMAP_SECTION_ALL:
-		*off_r = t.body_off;
-		*end_r = t.end;
-		*crlf_len_r = t.body_crlf;
-		return 1;
-	case IMAP_SECTION_MIME:
-		*off_r = t.hdr_off;
-		*end_r = t.body_off;
-		*crlf_len_r = t.hdr_crlf;
-		return 1;
-	case IMAP_SECTION_HEADER:
-	case IMAP_SECTION_TEXT:
-		if (!t.is_message)
-			return 0;
-		imap_meta_part(m, t.first_child, &ch);
-		if (kind == IMAP_SECTION_HEADER) {
-			*off_r = ch.hdr_off;
-			*end_r = ch.body_off;
-			*crlf_len_r = ch.hdr_crlf;
-		} else {
-			*off_r = ch.body_off;
-			*end_r = ch.end;
-			*crlf_len_r = ch.body_crlf;
-		}
-		return 1;
-	}
-	return 0;
-}

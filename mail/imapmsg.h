@@ -12,9 +12,18 @@
  * Pure functions over bytes: no I/O.  Line ends may be CRLF, LF or mixed:
  * every size IMAP shows (BODYSTRUCTURE sizes and line counts, section
  * lengths) counts a bare LF as CRLF, because that is how imapd sends the
- * bytes.  Malformed mail never fails: it yields what RFC 3501 and the
- * big servers answer for it (a missing Content-Type is text/plain
- * us-ascii, a multipart without its boundary is one text part, ...).
+ * bytes.  Malformed mail never fails: it yields what Dovecot 2.3 answers
+ * for it (a missing Content-Type is text/plain us-ascii; Content-* fields
+ * count only with MIME-Version or Content-Type, or inside a multipart; a
+ * multipart without a boundary parameter is a leaf of its type; a
+ * multipart without parts shows one empty text/plain part).
+ *
+ * Strings in ENVELOPE and BODYSTRUCTURE are quoted, or literals
+ * ("{n}\r\n...") when they hold CR, LF, NUL or 8-bit bytes or more than
+ * four characters to escape (a NUL goes as 0x80); NIL when absent.  The
+ * subject and display names are "for humans": runs of white space become
+ * one space, leading and trailing space go.  The record is the same for
+ * every client; a UTF8=ACCEPT session may send it as it is.
  */
 #ifndef VELLUM_MAIL_IMAPMSG_H
 #define VELLUM_MAIL_IMAPMSG_H
@@ -51,7 +60,8 @@ struct imap_part {
 	uint32_t	first_child;	/* index of the first child */
 	uint32_t	next;		/* index of the next sibling, 0 none */
 	uint8_t		is_multipart;
-	uint8_t		is_message;	/* message/rfc822 (or global) */
+	uint8_t		is_message;	/* message/rfc822 (as Dovecot 2.3,
+					   message/global is a leaf) */
 };
 
 /*
@@ -67,13 +77,18 @@ struct imap_meta {
 	size_t		 bodystructure_len;
 	const char	*body;		/* BODY: without extension data */
 	size_t		 body_len;
-	/* SORT (RFC 5256) keys, UTF-8, decoded from RFC 2047 */
+	/*
+	 * SORT (RFC 5256) keys, UTF-8, decoded from RFC 2047.  The base
+	 * subject and display names keep their case: the caller compares
+	 * them with its collation (i;ascii-casemap by default).
+	 */
 	int64_t		 date;		/* Date: header as UTC seconds, 0 when
 					   missing or unparsable */
 	const char	*base_subject;	/* RFC 5256 base subject */
 	size_t		 base_subject_len;
 	int		 subject_is_reply; /* "Re:"/"Fwd:" or [fwd] removed */
-	const char	*from_mailbox;	/* first From: addr-mailbox, lower */
+	const char	*from_mailbox;	/* first From: addr-mailbox, lower
+					   case (ASCII); "" when none */
 	size_t		 from_mailbox_len;
 	const char	*from_display;	/* RFC 5957 display name, else addr */
 	size_t		 from_display_len;
@@ -138,8 +153,10 @@ int	imap_meta_section(const struct imap_meta *, const uint32_t *path,
 /*
  * The ranges of a header block (from imap_meta_section(HEADER or MIME))
  * whose field names are (not, when exclude) in the list names[n] (any
- * case): calls fn for each whole field (name through its last
- * continuation line end) in order, then the caller adds the blank line.
+ * case; blanks before the colon allowed): calls fn for each whole field
+ * (name through the line end of its last continuation line, raw: the
+ * line ends are as stored) in order, then the caller adds the blank line.
+ * Lines without a colon are no field; the blank line ends the block.
  * Pure over the header bytes.
  */
 typedef void imap_field_fn(const char *field, size_t len, void *ctx);
@@ -148,17 +165,22 @@ void	imap_header_fields(const char *hdr, size_t len,
 	    int exclude, imap_field_fn *fn, void *ctx);
 
 /*
- * Decodes RFC 2047 encoded words of a header value into UTF-8 (unknown
- * charsets are kept as they are), unfolding it.  *out_r is malloc'd and
- * NUL-terminated.  For SEARCH on headers and for the sort keys.
+ * Decodes RFC 2047 encoded words of a header value into UTF-8, unfolding
+ * it (CR and LF removed); white space between two encoded words goes.
+ * Words in an unknown charset, or broken, are kept as they are; bytes
+ * outside words are copied.  *out_r is malloc'd and NUL-terminated.  For
+ * SEARCH on headers and for the sort keys.  Thread-safe: the process
+ * keeps a few iconv converters (opening one costs ~100 us), one thread
+ * at a time uses them.
  */
 void	imap_header_decode(const char *value, size_t len, char **out_r,
 	    size_t *outlen_r);
 
 /*
  * Parses an RFC 5322 date (with the obsolete forms: two-digit years,
- * named zones, missing seconds) into UTC seconds.  1 ok, 0 unparsable.
- * *tz_r (may be NULL) gets the zone offset in minutes.
+ * named zones, missing seconds, comments, '-' between the date fields)
+ * into UTC seconds.  1 ok, 0 unparsable.  *tz_r (may be NULL) gets the
+ * zone offset in minutes; military and unknown zones are -0000 (0).
  */
 int	imap_date_parse(const char *s, size_t len, int64_t *utc_r,
 	    int *tz_r);

@@ -24,7 +24,7 @@ static int	is_atext(uint8_t);
 static int	is_tchar(uint8_t);
 static int	lex_skip(struct lex *);
 static int	lex_quoted(struct lex *, struct acc *);
-static int	lex_token(struct lex *, struct acc *);
+static int	lex_token(struct lex *, struct acc *, int);
 static int	lex_atom(struct lex *, struct acc *, int);
 static int	lex_dot_atom(struct lex *, struct acc *);
 static int	lex_phrase(struct lex *, struct acc *);
@@ -35,11 +35,17 @@ static int	ctype_parse(const char *, size_t, struct rfc822_ctype *, int);
 static void
 acc_add(struct acc *a, const void *p, size_t n)
 {
-	if (a->len + n + 1 > a->cap) {
-		a->cap = (a->len + n + 1) * 2;
+	size_t want;
+
+	if (a->p == NULL || a->cap - a->len <= n) {
+		want = a->len + n + 1;
+		if (want <= a->len)
+			abort();	/* cannot happen: sizes of input */
+		a->cap = want < 32 ? 32 : want + want / 2;
 		a->p = xreallocarray(a->p, a->cap, 1);
 	}
-	memcpy(a->p + a->len, p, n);
+	if (n > 0)
+		memcpy(a->p + a->len, p, n);
 	a->len += n;
 	a->p[a->len] = '\0';
 }
@@ -55,26 +61,35 @@ acc_take(struct acc *a, struct rfc822_str *r)
 	memset(a, 0, sizeof(*a));
 }
 
-/* RFC 5322 atext, plus 8-bit bytes (UTF-8 and raw mail). */
+/*
+ * Character classes: RFC 5322 atext and RFC 2045 token characters, both
+ * with 8-bit bytes (UTF-8 and raw mail).  A constant table: these run on
+ * every byte of the structured fields at delivery.
+ */
+#define C_NOATEXT	0x01	/* a special of RFC 5322 */
+#define C_NOTCHAR	0x02	/* a tspecial of RFC 2045 */
+
+static const uint8_t cspecial[128] = {
+	['('] = 3, [')'] = 3, ['<'] = 3, ['>'] = 3, ['@'] = 3, [','] = 3,
+	[';'] = 3, [':'] = 3, ['\\'] = 3, ['"'] = 3, ['['] = 3, [']'] = 3,
+	['.'] = C_NOATEXT, ['/'] = C_NOTCHAR, ['?'] = C_NOTCHAR,
+	['='] = C_NOTCHAR,
+};
+
 static int
 is_atext(uint8_t ch)
 {
 	if (ch >= 0x80)
 		return 1;
-	if (ch <= ' ' || ch == 0x7f)
-		return 0;
-	return strchr("()<>[]:;@\\,.\"", ch) == NULL;
+	return ch > ' ' && ch != 0x7f && !(cspecial[ch] & C_NOATEXT);
 }
 
-/* RFC 2045 token characters (8-bit allowed too). */
 static int
 is_tchar(uint8_t ch)
 {
 	if (ch >= 0x80)
 		return 1;
-	if (ch <= ' ' || ch == 0x7f)
-		return 0;
-	return strchr("()<>@,;:\\\"/[]?=", ch) == NULL;
+	return ch > ' ' && ch != 0x7f && !(cspecial[ch] & C_NOTCHAR);
 }
 
 /*
@@ -147,15 +162,16 @@ lex_quoted(struct lex *l, struct acc *a)
 
 /* An RFC 2045 token (1 or more chars), then CFWS. */
 static int
-lex_token(struct lex *l, struct acc *a)
+lex_token(struct lex *l, struct acc *a, int empty_ok)
 {
 	const uint8_t *start = l->s;
 
 	while (l->s < l->e && (is_tchar(*l->s) || *l->s == '.'))
 		l->s++;
-	if (l->s == start)
+	if (l->s == start && !empty_ok)
 		return -1;
-	acc_add(a, start, (size_t)(l->s - start));
+	if (l->s > start)
+		acc_add(a, start, (size_t)(l->s - start));
 	return lex_skip(l);
 }
 
@@ -280,15 +296,24 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 	int r;
 
 	memset(ps, 0, sizeof(*ps));
-	while (l->s < l->e && *l->s == ';' && nraw < RFC822_PARAMS_MAX) {
+	/*
+	 * A parameter that does not parse is dropped and the scan goes on
+	 * one byte further, until the next ';' (as Dovecot does).
+	 */
+	while (l->s < l->e && nraw < RFC822_PARAMS_MAX) {
+		if (*l->s != ';') {
+			l->s++;
+			continue;
+		}
 		l->s++;
 		if (lex_skip(l) <= 0)
 			break;
 		memset(&name, 0, sizeof(name));
 		memset(&value, 0, sizeof(value));
-		if (lex_token(l, &name) <= 0 || *l->s != '=') {
+		if (lex_token(l, &name, 1) < 0 || l->s == l->e ||
+		    *l->s != '=') {
 			free(name.p);
-			break;
+			continue;
 		}
 		l->s++;
 		if ((r = lex_skip(l)) <= 0) {
@@ -305,7 +330,14 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 			acc_add(&value, start, (size_t)(l->s - start));
 			r = lex_skip(l);
 		} else
-			r = lex_token(l, &value);
+			r = lex_token(l, &value, 1);
+		if (r < 0) {
+			free(name.p);
+			free(value.p);
+			continue;
+		}
+		if (name.p == NULL)
+			acc_add(&name, "", 0);
 		raw = xreallocarray(raw, nraw + 1, sizeof(*raw));
 		memset(&raw[nraw], 0, sizeof(raw[0]));
 		raw[nraw].name = name;
@@ -313,8 +345,6 @@ params_parse(struct lex *l, struct rfc822_params *ps)
 		if (raw[nraw].value.p == NULL)
 			acc_add(&raw[nraw].value, "", 0);
 		nraw++;
-		if (r < 0)
-			break;
 	}
 	/* the RFC 2231 ones: name*, name*N, name*N* */
 	for (i = 0; i < nraw; i++) {
@@ -395,7 +425,7 @@ ctype_parse(const char *s, size_t len, struct rfc822_ctype *r, int sub)
 	size_t i;
 
 	memset(r, 0, sizeof(*r));
-	if (lex_skip(&l) <= 0 || lex_token(&l, &t) < 0) {
+	if (lex_skip(&l) <= 0 || lex_token(&l, &t, 0) < 0) {
 		free(l.comment.p);
 		free(t.p);
 		return 0;
@@ -403,7 +433,7 @@ ctype_parse(const char *s, size_t len, struct rfc822_ctype *r, int sub)
 	acc_take(&t, &r->type);
 	if (sub && l.s < l.e && *l.s == '/') {
 		l.s++;
-		if (lex_skip(&l) > 0 && lex_token(&l, &st) >= 0)
+		if (lex_skip(&l) > 0 && lex_token(&l, &st, 0) >= 0)
 			acc_take(&st, &r->sub);
 		free(st.p);
 	}
@@ -497,7 +527,7 @@ rfc822_token_only(const char *s, size_t len, const char **tok_r,
 
 	if (lex_skip(&l) > 0) {
 		start = l.s;
-		if (lex_token(&l, &a) == 0) {
+		if (lex_token(&l, &a, 0) == 0) {
 			*tok_r = (const char *)start;
 			*toklen_r = a.len;
 			r = 1;
@@ -514,7 +544,8 @@ rfc822_token_only(const char *s, size_t len, const char **tok_r,
 
 struct alist {
 	struct rfc822_addr	*v;
-	size_t			 n;
+	size_t			 n, cap;
+	size_t			 nmbox;	/* entries that are no group marker */
 	struct rfc822_addr	 cur;
 	struct lex		 l;
 };
@@ -549,8 +580,12 @@ static void
 al_add(struct alist *al)
 {
 	if (al->n < RFC822_ADDR_MAX) {
-		al->v = xreallocarray(al->v, al->n + 1, sizeof(*al->v));
+		if (al->n == al->cap) {
+			al->cap = al->cap == 0 ? 4 : al->cap * 2;
+			al->v = xreallocarray(al->v, al->cap, sizeof(*al->v));
+		}
 		al->v[al->n++] = al->cur;
+		al->nmbox += al->cur.domain.p != NULL;
 	} else {
 		str_free(&al->cur.name);
 		str_free(&al->cur.route);
@@ -744,6 +779,13 @@ void
 rfc822_addr_parse(const char *s, size_t len, struct rfc822_addr **v_r,
     size_t *n_r)
 {
+	rfc822_addr_parse_n(s, len, 0, v_r, n_r);
+}
+
+void
+rfc822_addr_parse_n(const char *s, size_t len, size_t want,
+    struct rfc822_addr **v_r, size_t *n_r)
+{
 	struct alist al;
 	const uint8_t *start;
 	int r;
@@ -759,7 +801,7 @@ rfc822_addr_parse(const char *s, size_t len, struct rfc822_addr **v_r,
 				str_free(&al.cur.mailbox);
 				r = al_mailbox(&al);
 			}
-			if (r == 0)
+			if (r == 0 || (want > 0 && al.nmbox >= want))
 				break;
 			if (al.l.s == al.l.e || *al.l.s != ',')
 				break;

@@ -78,8 +78,15 @@ struct rfc822_addr {
 	struct rfc822_str	domain;
 };
 
+/* The addresses of a list, in order, at most RFC822_ADDR_MAX entries. */
 void	rfc822_addr_parse(const char *, size_t, struct rfc822_addr **,
 	    size_t *);
+/*
+ * The same, stopping after `want' mailboxes (group markers not counted;
+ * the sort keys need only the first).
+ */
+void	rfc822_addr_parse_n(const char *, size_t, size_t want,
+	    struct rfc822_addr **, size_t *);
 void	rfc822_addr_free(struct rfc822_addr *, size_t);
 
 /*
