@@ -5,7 +5,8 @@ DEBS = build-essential meson ninja-build pkg-config liblmdb-dev lmdb-utils \
 	libzstd-dev libssl-dev libsasl2-dev libsasl2-modules libevent-dev \
 	libpcre2-dev libfuse3-dev fuse3 check libcrypt-dev python3 zstd \
 	curl fetchmail openssl ca-certificates swaks libnet-ssleay-perl faketime \
-	python3-dnslib libunbound-dev python3-aiosmtpd zlib1g-dev
+	python3-dnslib libunbound-dev python3-aiosmtpd zlib1g-dev \
+	isync offlineimap3 neomutt tmux
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test run clean
