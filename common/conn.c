@@ -22,6 +22,7 @@
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -744,6 +745,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	const char *why = NULL;
 	char note[80];
 	ssize_t w;
+	int on;
 
 	(void)evl;
 	(void)salen;
@@ -769,6 +771,13 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 		return;
 	}
 	evutil_make_socket_nonblocking(fd);
+	/*
+	 * Replies are written whole from the output buffer: Nagle would only
+	 * hold back the last piece of one until the peer's delayed ACK (40
+	 * ms per IMAP FETCH or pipelined SMTP batch).
+	 */
+	on = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
 	if ((c = conn_new(fd, ip, l)) == NULL) {
 		log_warnx("cannot set up a connection from %s", ip);
 		close(fd);
