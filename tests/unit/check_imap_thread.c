@@ -337,6 +337,46 @@ START_TEST(test_refs_sorted_by_date)
 }
 END_TEST
 
+START_TEST(test_refs_long_references)
+{
+	/*
+	 * One message whose References name 50,000 ids never seen (a
+	 * spammer's header): they form one chain of dummies, and refusing
+	 * loops must not walk that chain again for every link (it did:
+	 * 1.25e9 steps, seconds on the event loop of every session of the
+	 * process).  The chain's first id is another message: it becomes
+	 * the root and the big one its child.
+	 */
+	enum { K = 50000 };
+	struct tm_def d[2];
+	struct imap_buf refs;
+	uint64_t before;
+	char *got;
+	size_t i;
+
+	imap_buf_init(&refs);
+	for (i = 0; i < K; i++)
+		imap_buf_printf(&refs, i > 0 ? " r%zu" : "r%zu", i);
+	imap_buf_add(&refs, "", 1);	/* NUL */
+	memset(d, 0, sizeof(d));
+	d[0].date = 2;
+	d[0].subject = "big";
+	d[0].msgid = "self";
+	d[0].refs = refs.p;
+	d[1].date = 1;
+	d[1].subject = "first";
+	d[1].msgid = "r0";
+	before = imap_thread_steps();
+	got = thread_refs(d, 2);
+	ck_assert_msg(imap_thread_steps() - before < 4 * (uint64_t)K,
+	    "%llu steps for %d references",
+	    (unsigned long long)(imap_thread_steps() - before), K);
+	ck_assert_str_eq(got, "(2 1)");
+	free(got);
+	imap_buf_free(&refs);
+}
+END_TEST
+
 START_TEST(test_refs_deep)
 {
 	/* a 20,000-message reply chain: nothing recurses */
@@ -567,6 +607,7 @@ thread_suite(void)
 	tcase_add_test(tc, test_refs_subject_grouping);
 	tcase_add_test(tc, test_refs_sorted_by_date);
 	tcase_add_test(tc, test_refs_deep);
+	tcase_add_test(tc, test_refs_long_references);
 	tcase_add_test(tc, test_refs_random_tangles);
 	tcase_add_test(tc, test_refs_empty);
 	tcase_add_test(tc, test_orderedsubject);
