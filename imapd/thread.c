@@ -25,6 +25,8 @@ struct tnode {
 	uint32_t	 rpos;		/* index in roots while a root */
 	const char	*id;		/* Message-ID (in the table) */
 	size_t		 idlen;
+	uint32_t	 rgen;		/* rroot is valid in this generation */
+	uint32_t	 rroot;		/* an ancestor (or the root) */
 };
 
 struct tctx {
@@ -36,6 +38,7 @@ struct tctx {
 	uint32_t			*roots;
 	size_t				 nroots;
 	uint32_t			*tmp;		/* sibling sorting */
+	uint32_t			 gen;		/* of the rroot cache */
 };
 
 struct sort_ctx {
@@ -56,7 +59,8 @@ static uint64_t	hash_bytes(const char *, size_t);
 static uint64_t	hash_folded(const char *, size_t);
 static uint32_t	new_node(struct tctx *, uint32_t);
 static uint32_t	id_lookup(struct tctx *, const char *, size_t, int);
-static int	is_ancestor(const struct tctx *, uint32_t, uint32_t);
+static uint32_t	find_root(struct tctx *, uint32_t);
+static int	is_ancestor(struct tctx *, uint32_t, uint32_t);
 static void	link_child(struct tctx *, uint32_t, uint32_t);
 static void	unlink_node(struct tctx *, uint32_t);
 static size_t	preorder(const struct tctx *, uint32_t *);
@@ -271,6 +275,8 @@ new_node(struct tctx *t, uint32_t msg)
 	n->rpos = NONE;
 	n->id = NULL;
 	n->idlen = 0;
+	n->rgen = 0;
+	n->rroot = NONE;
 	return (uint32_t)t->nnodes++;
 }
 
@@ -296,7 +302,7 @@ id_lookup(struct tctx *t, const char *id, size_t len, int create)
 	return x;
 }
 
-/* Parent links followed by is_ancestor() in this process. */
+/* Links followed by find_root() in this process. */
 static uint64_t thread_steps;
 
 uint64_t
@@ -306,23 +312,53 @@ imap_thread_steps(void)
 }
 
 /*
- * Whether a is b or an ancestor of b.  A node without children is an
- * ancestor of nothing but itself: that answers without a walk up b's
- * chain, which matters because a References list of fresh ids builds
- * one long chain, and walking it for every link would be quadratic in
- * the length of one header.
+ * The root of x's tree.  Each node remembers an ancestor it found (rroot,
+ * valid for one generation) and the walk jumps through those, then
+ * points every node it passed at the root: a later walk from the same
+ * chain costs almost nothing.  That holds while trees only merge (a root
+ * linked under another node keeps every ancestor an ancestor); build()
+ * starts a new generation wherever a node is unlinked.
+ */
+static uint32_t
+find_root(struct tctx *t, uint32_t x)
+{
+	struct tnode *n;
+	uint32_t y, r, next;
+
+	for (y = x;; y = next) {
+		thread_steps++;
+		n = &t->nodes[y];
+		if (n->rgen == t->gen && n->rroot != y)
+			next = n->rroot;
+		else if (n->parent != NONE)
+			next = n->parent;
+		else
+			break;
+	}
+	r = y;
+	for (y = x; y != r; y = next) {
+		n = &t->nodes[y];
+		next = n->rgen == t->gen && n->rroot != y ? n->rroot :
+		    n->parent;
+		n->rgen = t->gen;
+		n->rroot = r;
+	}
+	return r;
+}
+
+/*
+ * Whether a, which has no parent, is b or an ancestor of b: whether it
+ * is the root of b's tree.  A node without children is an ancestor of
+ * nothing, which answers without a walk (a References list of new ids
+ * builds one long chain: walking it for every link was quadratic in the
+ * length of one header).
  */
 static int
-is_ancestor(const struct tctx *t, uint32_t a, uint32_t b)
+is_ancestor(struct tctx *t, uint32_t a, uint32_t b)
 {
 	if (t->nodes[a].child == NONE)
 		return a == b;
-	for (; b != NONE; b = t->nodes[b].parent) {
-		thread_steps++;
-		if (b == a)
-			return 1;
-	}
-	return 0;
+	return find_root(t, b) == a;
 }
 
 /* c (without a parent) becomes the first child of p. */
@@ -361,6 +397,7 @@ build(struct tctx *t, size_t n)
 
 	for (i = 0; i < n; i++) {
 		m = &t->msgs[i];
+		t->gen++;	/* step C of the last message unlinked */
 		/* A: the message's container; a missing or duplicate
 		 * Message-ID makes it unique */
 		self = NONE;
@@ -397,7 +434,10 @@ build(struct tctx *t, size_t n)
 		}
 		/* C: the last reference is the parent, whatever was
 		 * presumed before */
-		unlink_node(t, self);
+		if (t->nodes[self].parent != NONE) {
+			unlink_node(t, self);
+			t->gen++;
+		}
 		if (prev != NONE && !is_ancestor(t, self, prev))
 			link_child(t, prev, self);
 	}

@@ -377,6 +377,50 @@ START_TEST(test_refs_long_references)
 }
 END_TEST
 
+START_TEST(test_refs_loop_probes)
+{
+	/*
+	 * Message 1 makes a chain c0 ... c19999; message 2's References
+	 * go "c19999 c0" 10,000 times: each c0 after c19999 would close a
+	 * loop, and finding that out walked the whole chain each time.
+	 */
+	enum { K = 20000 };
+	struct tm_def d[2];
+	struct imap_buf r1, r2;
+	uint64_t before;
+	char *got;
+	size_t i;
+
+	imap_buf_init(&r1);
+	imap_buf_init(&r2);
+	for (i = 0; i < K; i++)
+		imap_buf_printf(&r1, i > 0 ? " c%zu" : "c%zu", i);
+	imap_buf_add(&r1, "", 1);
+	for (i = 0; i < K / 2; i++)
+		imap_buf_printf(&r2, i > 0 ? " c%d c0" : "c%d c0", K - 1);
+	imap_buf_add(&r2, "", 1);
+	memset(d, 0, sizeof(d));
+	d[0].date = 1;
+	d[0].subject = "one";
+	d[0].msgid = "m1";
+	d[0].refs = r1.p;
+	d[1].date = 2;
+	d[1].subject = "two";
+	d[1].msgid = "m2";
+	d[1].refs = r2.p;
+	before = imap_thread_steps();
+	got = thread_refs(d, 2);
+	ck_assert_msg(imap_thread_steps() - before < 8 * (uint64_t)K,
+	    "%llu steps", (unsigned long long)(imap_thread_steps() - before));
+	/* both hang from the dummy c0 ... c19999: the first stays a child
+	 * of c19999, the second's last reference is c0 */
+	ck_assert_str_eq(got, "((1)(2))");
+	free(got);
+	imap_buf_free(&r1);
+	imap_buf_free(&r2);
+}
+END_TEST
+
 START_TEST(test_refs_deep)
 {
 	/* a 20,000-message reply chain: nothing recurses */
@@ -608,6 +652,7 @@ thread_suite(void)
 	tcase_add_test(tc, test_refs_sorted_by_date);
 	tcase_add_test(tc, test_refs_deep);
 	tcase_add_test(tc, test_refs_long_references);
+	tcase_add_test(tc, test_refs_loop_probes);
 	tcase_add_test(tc, test_refs_random_tangles);
 	tcase_add_test(tc, test_refs_empty);
 	tcase_add_test(tc, test_orderedsubject);
