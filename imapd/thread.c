@@ -6,15 +6,29 @@
  * dummies pruned, roots sorted, roots grouped by base subject, siblings
  * sorted by sent date.  Trees are first-child/next-sibling lists of node
  * indexes; every walk is iterative.
+ *
+ * The Message-ID and subject tables are open-addressed and hashed with
+ * SipHash-1-3 under a key drawn once per process (getrandom(2)): the ids
+ * and subjects come from strangers' mail, and with an unkeyed hash one
+ * message's References could be chosen to fall into one cluster of the
+ * table, making each lookup a walk through all of them.
  */
+#include <sys/random.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/xmalloc.h"
 #include "imapd/fold.h"
 #include "imapd/thread.h"
 
 #define NONE	UINT32_MAX
+
+/* Links followed by find_root() and Message-ID table slots looked at, in
+ * this process (imap_thread_steps()). */
+static uint64_t thread_steps;
 
 struct tnode {
 	uint32_t	 parent;
@@ -239,30 +253,121 @@ imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
 
 /* REFERENCES: the containers ----------------------------------------------- */
 
+/* SipHash-1-3, fed a byte at a time. */
+struct sip {
+	uint64_t	 v0, v1, v2, v3;
+	uint64_t	 m;		/* bytes not compressed yet */
+	unsigned	 n;
+	uint64_t	 len;
+};
+
+static uint64_t	sip_key[2];
+static int	sip_keyed;
+
+#define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+sip_round(struct sip *h)
+{
+	h->v0 += h->v1;
+	h->v1 = ROTL(h->v1, 13);
+	h->v1 ^= h->v0;
+	h->v0 = ROTL(h->v0, 32);
+	h->v2 += h->v3;
+	h->v3 = ROTL(h->v3, 16);
+	h->v3 ^= h->v2;
+	h->v0 += h->v3;
+	h->v3 = ROTL(h->v3, 21);
+	h->v3 ^= h->v0;
+	h->v2 += h->v1;
+	h->v1 = ROTL(h->v1, 17);
+	h->v1 ^= h->v2;
+	h->v2 = ROTL(h->v2, 32);
+}
+
+static void
+sip_init(struct sip *h)
+{
+	struct timespec ts;
+
+	if (!sip_keyed) {
+		if (getrandom(sip_key, sizeof(sip_key), 0) !=
+		    (ssize_t)sizeof(sip_key)) {
+			/* no entropy: still differs per process and start */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			sip_key[0] = (uint64_t)ts.tv_nsec << 32 ^
+			    (uint64_t)ts.tv_sec;
+			sip_key[1] = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
+		}
+		sip_keyed = 1;
+	}
+	h->v0 = sip_key[0] ^ 0x736f6d6570736575ULL;
+	h->v1 = sip_key[1] ^ 0x646f72616e646f6dULL;
+	h->v2 = sip_key[0] ^ 0x6c7967656e657261ULL;
+	h->v3 = sip_key[1] ^ 0x7465646279746573ULL;
+	h->m = 0;
+	h->n = 0;
+	h->len = 0;
+}
+
+static void
+sip_byte(struct sip *h, unsigned char c)
+{
+	h->m |= (uint64_t)c << (8 * h->n);
+	h->len++;
+	if (++h->n < 8)
+		return;
+	h->v3 ^= h->m;
+	sip_round(h);
+	h->v0 ^= h->m;
+	h->m = 0;
+	h->n = 0;
+}
+
+static uint64_t
+sip_final(struct sip *h)
+{
+	uint64_t b = h->m | h->len << 56;
+
+	h->v3 ^= b;
+	sip_round(h);
+	h->v0 ^= b;
+	h->v2 ^= 0xff;
+	sip_round(h);
+	sip_round(h);
+	sip_round(h);
+	return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+}
+
 static uint64_t
 hash_bytes(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	struct sip h;
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	sip_init(&h);
+	for (i = 0; i < len; i++)
+		sip_byte(&h, (unsigned char)s[i]);
+	return sip_final(&h);
 }
 
+/* The case-folded code points, so that subjects equal to str_cmp()
+ * hash alike. */
 static uint64_t
 hash_folded(const char *s, size_t len)
 {
 	const char *p = s, *end = s + len;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	struct sip h;
+	uint32_t c;
 
+	sip_init(&h);
 	while (p < end) {
-		h ^= imap_fold_next(&p, end);
-		h *= 0x100000001b3ULL;
+		c = imap_fold_next(&p, end);
+		sip_byte(&h, (unsigned char)c);
+		sip_byte(&h, (unsigned char)(c >> 8));
+		sip_byte(&h, (unsigned char)(c >> 16));
 	}
-	return h;
+	return sip_final(&h);
 }
 
 static uint32_t
@@ -289,6 +394,7 @@ id_lookup(struct tctx *t, const char *id, size_t len, int create)
 	uint32_t x;
 
 	for (; (x = t->tab[h]) != NONE; h = (h + 1) & t->mask) {
+		thread_steps++;
 		if (t->nodes[x].idlen == len &&
 		    memcmp(t->nodes[x].id, id, len) == 0)
 			return x;
@@ -301,9 +407,6 @@ id_lookup(struct tctx *t, const char *id, size_t len, int create)
 	t->tab[h] = x;
 	return x;
 }
-
-/* Links followed by find_root() in this process. */
-static uint64_t thread_steps;
 
 uint64_t
 imap_thread_steps(void)

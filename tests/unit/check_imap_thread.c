@@ -421,6 +421,68 @@ START_TEST(test_refs_loop_probes)
 }
 END_TEST
 
+/* 64-bit FNV-1a: the unkeyed hash the Message-ID table once used. */
+static uint64_t
+fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+START_TEST(test_refs_hash_flood)
+{
+	/*
+	 * 4,000 References chosen so that an unkeyed FNV-1a puts them all
+	 * in slot 0 of the table (8,192 slots for 4,001 ids): each new id
+	 * then walked the whole cluster, 8e6 probes (a 1 MB header of such
+	 * ids: 5e9).  Under a keyed hash they spread.
+	 */
+	enum { K = 4000 };
+	struct tm_def d[1];
+	struct imap_buf refs;
+	char id[32];
+	uint64_t before;
+	uint32_t c = 0;
+	size_t found = 0, len;
+	char *got;
+
+	imap_buf_init(&refs);
+	while (found < K) {
+		/* "f" + 8 hex digits of c + "@x", without snprintf (slow) */
+		id[0] = 'f';
+		for (len = 1; len < 9; len++)
+			id[len] = "0123456789abcdef"[(c >> (4 * (8 - len))) &
+			    15];
+		memcpy(id + 9, "@x", 3);
+		len = 11;
+		c++;
+		if ((fnv1a(id, len) & 8191) != 0)
+			continue;
+		imap_buf_printf(&refs, found > 0 ? " %s" : "%s", id);
+		found++;
+	}
+	imap_buf_add(&refs, "", 1);
+	memset(d, 0, sizeof(d));
+	d[0].date = 1;
+	d[0].subject = "flood";
+	d[0].msgid = "self";
+	d[0].refs = refs.p;
+	before = imap_thread_steps();
+	got = thread_refs(d, 1);
+	ck_assert_msg(imap_thread_steps() - before < 20 * (uint64_t)K,
+	    "%llu steps", (unsigned long long)(imap_thread_steps() - before));
+	ck_assert_str_eq(got, "(1)");
+	free(got);
+	imap_buf_free(&refs);
+}
+END_TEST
+
 START_TEST(test_refs_deep)
 {
 	/* a 20,000-message reply chain: nothing recurses */
@@ -653,6 +715,7 @@ thread_suite(void)
 	tcase_add_test(tc, test_refs_deep);
 	tcase_add_test(tc, test_refs_long_references);
 	tcase_add_test(tc, test_refs_loop_probes);
+	tcase_add_test(tc, test_refs_hash_flood);
 	tcase_add_test(tc, test_refs_random_tangles);
 	tcase_add_test(tc, test_refs_empty);
 	tcase_add_test(tc, test_orderedsubject);
