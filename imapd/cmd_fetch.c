@@ -245,6 +245,14 @@ fetch_field_cb(const char *field, size_t len, void *arg)
 
 	imap_fetchconv_init(&c, UINT64_MAX, 0, UINT64_MAX, &n);
 	imap_fetchconv_run(&c, field, len, fc->b);
+	/*
+	 * The last field of a header block without a line end (a message
+	 * of header only, no final newline) still ends its line: the blank
+	 * line the caller adds must stay a line of its own.
+	 */
+	if (len == 0 || field[len - 1] != '\n')
+		imap_buf_adds(fc->b, len > 0 && field[len - 1] == '\r' ?
+		    "\n" : "\r\n");
 }
 
 /*

@@ -49,6 +49,14 @@ MSGS = [
 ]
 
 
+# Header blocks that end without a line end (no body, no final newline).
+ODD = [
+    b"Subject: nonl",
+    b"Subject: a\nX-Y: b",
+    b"Subject: a\r\nX-Y: b\r",
+]
+
+
 def crlf(m):
     """What the server sends for m: every bare LF as CRLF, nothing
     added."""
@@ -184,6 +192,34 @@ def rss_kb(pid):
     return total
 
 
+def odd_headers(port):
+    """HEADER.FIELDS[.NOT] of a header block without a final line end:
+    every field ends its line, then the blank line follows (as for any
+    other message)."""
+    r = login(port)
+    r.ok("EXAMINE Odd")
+    want = {
+        1: (b"Subject: nonl\r\n\r\n", b"\r\n"),
+        2: (b"Subject: a\r\n\r\n", b"X-Y: b\r\n\r\n"),
+        3: (b"Subject: a\r\n\r\n", b"X-Y: b\r\n\r\n"),
+    }
+    for i, (w_in, w_not) in want.items():
+        u = r.ok("FETCH %d (BODY.PEEK[HEADER.FIELDS (SUBJECT)] "
+                 "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)] "
+                 "BODY.PEEK[HEADER.FIELDS (SUBJECT)]<10.10>)" % i)
+        lit = literals(u[0])
+        check(lit.get("BODY[HEADER.FIELDS (SUBJECT)]") == w_in,
+              "HEADER.FIELDS of header-only message %d ends its field "
+              "and has the blank line" % i, lit)
+        check(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") == w_not,
+              "HEADER.FIELDS.NOT of header-only message %d ends its "
+              "field and has the blank line" % i, lit)
+        check(lit.get("BODY[HEADER.FIELDS (SUBJECT)]<10>") == w_in[10:20],
+              "a partial HEADER.FIELDS counts in the bytes sent (%d)" % i,
+              lit)
+    r.close()
+
+
 def run(site, args):
     if not site.have("imapd"):
         print("vellum-imapd is not built: skipped")
@@ -194,6 +230,7 @@ def run(site, args):
     site.add_mail(USER, *MSGS)
     big = big_message(12 * 1024 * 1024)
     site.add_mail(USER, big, folder="Big")
+    site.add_mail(USER, *ODD, folder="Odd")
     proc = site.start("imapd")
     site.wait_port(port, proc)
 
@@ -380,6 +417,8 @@ def run(site, args):
     check(t.split()[1] == b"BAD", "VANISHED without UID is BAD", t)
     q.close()
     r.close()
+
+    odd_headers(port)
 
     # --- a large message streamed to a slow reader --------------------------
     base = rss_kb(proc.pid)
