@@ -123,6 +123,37 @@ def run(site, args):
     check(count(r, "Work") == 2, "no refused APPEND added a message",
           count(r, "Work"))
 
+    # --- a BAD APPEND with a LITERAL+ literal: the literal is read -------
+    # (a message whose lines look like commands must not run as such)
+    evil = (b"Subject: evil\r\n\r\nx1 CREATE Injected1\r\n"
+            b"x2 DELETE Work\r\n")
+    n = count(r, "Work")
+    bads = [(' (\\*)', "a flag list the server refuses"),
+            (' "31-Feb-2000 00:00:00 +0000"', "an impossible date"),
+            (' (\\Seen) "1-Jan-2000 00:00:00 +0000" BOGUS',
+             "a word before the literal")]
+    for extra, what in bads:
+        t = r.tag()
+        r.send(b"%s APPEND Work%s {%d+}\r\n%s\r\n" % (
+            t.encode(), extra.encode(), len(evil), evil))
+        u, tl = r.until(t)
+        check(tl.split()[1] == b"BAD" and not u,
+              "APPEND with %s and LITERAL+ is one BAD, the literal read "
+              "and dropped" % what, (u, tl))
+    # MULTIAPPEND whose second message head is bad
+    t = r.tag()
+    r.send(b"%s APPEND Work {%d+}\r\n%s (\\*) {%d+}\r\n%s {%d+}\r\n%s"
+           b"\r\n" % (t.encode(), len(evil), evil, len(evil), evil,
+                       len(evil), evil))
+    u, tl = r.until(t)
+    check(tl.split()[1] == b"BAD" and not u,
+          "a MULTIAPPEND with a bad second head is one BAD, every "
+          "literal read", (u, tl))
+    u = r.ok("LIST \"\" \"Injected*\"")
+    check(not u, "no line of a dropped literal ran as a command", u)
+    check(count(r, "Work") == n, "no bad APPEND added a message",
+          (count(r, "Work"), n))
+
     # --- MULTIAPPEND -----------------------------------------------------
     a, b = b"Subject: m1\r\n\r\none\r\n", b"Subject: m2\n\ntwo\n"
     t = r.tag()
