@@ -70,6 +70,8 @@ struct append_state {
 	size_t			 memlen, memcap;
 	int			 fd;
 	uint64_t		 total;
+	/* the last message came as UTF8 (~{N}): its line starts ")" */
+	int			 utf8_open;
 	/* the refusal, once one is due: code and text of the NO */
 	int			 failed;
 	char			 fcode[32];
@@ -356,6 +358,7 @@ append_next(struct imap_session *s, struct append_state *st,
 	uint64_t lim = append_limit(s);
 	char text[128];
 
+	st->utf8_open = am->utf8;
 	if (!st->failed) {
 		if (am->size == 0)
 			append_fail(st, NULL, "Can't save a zero byte "
@@ -457,7 +460,11 @@ append_line(struct imap_session *s, char *line, size_t len, void *arg)
 
 	memset(&am, 0, sizeof(am));
 	imap_parser_init(&p, line, len, (s->enabled & IMAP_EN_UTF8) != 0);
-	rc = imap_p_append_msg(&p, &am);
+	/* RFC 6855 4: "UTF8 (" literal8 ")": the ")" comes first here */
+	rc = st->utf8_open ? imap_p_append_utf8_end(&p) : 0;
+	st->utf8_open = 0;
+	if (rc == 0)
+		rc = imap_p_append_msg(&p, &am);
 	if (rc == -1) {
 		append_free(st);
 		append_bad(s, line, len, p.err != NULL ? p.err : "Invalid "

@@ -154,6 +154,30 @@ def run(site, args):
     check(count(r, "Work") == n, "no bad APPEND added a message",
           (count(r, "Work"), n))
 
+    # --- UTF8=ACCEPT: APPEND ... UTF8 (~{N}\r\n...) (RFC 6855 4) ------
+    u8 = "Subject: Grüße\r\nFrom: jörg@example.test\r\n\r\nbody\r\n".encode()
+    r.ok("ENABLE UTF8=ACCEPT")
+    t = r.tag()
+    r.send(b"%s APPEND Work UTF8 (~{%d}\r\n" % (t.encode(), len(u8)))
+    ln = r.line()
+    check(ln.startswith(b"+"), "APPEND UTF8 (~{N}) is continued", ln)
+    r.send(u8 + b")\r\n")
+    u, tl = r.until(t)
+    c = code(tl, "APPENDUID")
+    check(c, "APPEND UTF8 (~{N}...) is OK [APPENDUID]", (u, tl))
+    t = r.tag()
+    r.send(b"%s APPEND Work UTF8 (~{%d+}\r\n%s) (\\Seen) {%d+}\r\n%s"
+           b"\r\n" % (t.encode(), len(u8), u8, len(m1), m1))
+    u, tl = r.until(t)
+    c2 = code(tl, "APPENDUID")
+    check(c2 and len(uids_of(c2.split()[1])) == 2,
+          "a MULTIAPPEND of a UTF8 message then a plain one is OK", tl)
+    r.ok("SELECT Work")
+    u = r.ok("UID FETCH %s,%s (BODY.PEEK[])" % (c.split()[1],
+                                               c2.split()[1]))
+    got = [literals(x).get("BODY[]") for x in u if b"FETCH" in x]
+    check(got == [u8, u8, crlf(m1)], "the UTF8 messages read back", got)
+
     # --- MULTIAPPEND -----------------------------------------------------
     a, b = b"Subject: m1\r\n\r\none\r\n", b"Subject: m2\n\ntwo\n"
     t = r.tag()
