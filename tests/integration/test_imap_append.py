@@ -11,10 +11,12 @@ usage: test_imap_append.py BUILD_DIR
 import imaplib
 import os
 import re
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import SKIP, check, main  # noqa: E402
+from daemon import SKIP, check, descendants_of, main  # noqa: E402
 from test_imap_fetch import Raw, crlf, literals, flags_of  # noqa: E402
 
 USER, PASS = "alice@example.test", "s3cret-pw"
@@ -303,7 +305,61 @@ def run(site, args):
     check(typ == "OK" and b"APPENDUID" in data[0], "imaplib APPEND",
           (typ, data))
     im.logout()
+
+    durable(site, port, proc)
     return 0
+
+
+def kill9(proc):
+    """SIGKILL the daemon and every process it started."""
+    pids = [proc.pid] + [c for c, _ in descendants_of(proc.pid)]
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(10)
+
+
+def durable(site, port, proc):
+    """APPEND is durable before OK: the daemon killed with SIGKILL right
+    after the tagged OK keeps the message; one killed in the middle of a
+    MULTIAPPEND keeps none of it."""
+    r = login(port)
+    r.ok("CREATE Durable")
+    one = b"Subject: durable one\n\nkept\n"
+    two = b"Subject: durable two\r\n\r\nkept too\r\n"
+    t = r.tag()
+    r.send(b"%s APPEND Durable (\\Flagged) {%d+}\r\n%s {%d+}\r\n%s\r\n" % (
+        t.encode(), len(one), one, len(two), two))
+    _, tl = r.until(t)
+    kill9(proc)
+    c = code(tl, "APPENDUID")
+    check(c and len(uids_of(c.split()[1])) == 2, "the MULTIAPPEND before "
+          "the kill was OK", tl)
+    r.close()
+    proc = site.start("imapd")
+    site.wait_port(port, proc)
+    r = login(port)
+    r.ok("SELECT Durable")
+    u = r.ok("UID FETCH %s (FLAGS BODY.PEEK[])" % c.split()[1])
+    got = [literals(x).get("BODY[]") for x in u if b"FETCH" in x]
+    check(got == [crlf(one), two] and
+          "\\Flagged" in (flags_of(u[0]) or []),
+          "both messages answered OK survive kill -9", (got, u))
+    # killed while the second message of a MULTIAPPEND is on its way
+    t = r.tag()
+    r.send(b"%s APPEND Durable {%d+}\r\n%s {%d+}\r\n%s" % (
+        t.encode(), len(one), one, 1000, b"x" * 500))
+    time.sleep(0.3)
+    kill9(proc)
+    r.close()
+    proc = site.start("imapd")
+    site.wait_port(port, proc)
+    r = login(port)
+    check(count(r, "Durable") == 2, "a MULTIAPPEND cut by kill -9 adds "
+          "nothing", count(r, "Durable"))
+    r.close()
 
 
 if __name__ == "__main__":
