@@ -353,7 +353,12 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 		return;
 	}
 	imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
-	if (len <= FETCH_INLINE_MAX)
+	/*
+	 * Short and still room in this batch: now.  (Many sections of one
+	 * message, up to IMAP_FETCH_SECTIONS_MAX, would otherwise all be
+	 * built before anything is written or the client has read.)
+	 */
+	if (len <= FETCH_INLINE_MAX && s->out.len + len <= FETCH_BATCH_OUT)
 		fetch_conv_run(t, s, st, UINT64_MAX);
 	else
 		st->streaming = 1;

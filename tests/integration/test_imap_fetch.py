@@ -57,6 +57,13 @@ ODD = [
 ]
 
 
+# A message whose text is just under the size sent in one piece: a FETCH
+# of many sections of it must not build them all before writing.
+WIDE = (b"Subject: wide\r\n\r\n" +
+        b"".join(b"%07d wide body line of sixty bytes ....................\r\n"
+                 % i for i in range(1000)))[:63 * 1024]
+
+
 def crlf(m):
     """What the server sends for m: every bare LF as CRLF, nothing
     added."""
@@ -231,6 +238,7 @@ def run(site, args):
     big = big_message(12 * 1024 * 1024)
     site.add_mail(USER, big, folder="Big")
     site.add_mail(USER, *ODD, folder="Odd")
+    site.add_mail(USER, WIDE, folder="Wide")
     proc = site.start("imapd")
     site.wait_port(port, proc)
 
@@ -419,6 +427,25 @@ def run(site, args):
     r.close()
 
     odd_headers(port)
+
+    # --- many sections of one message to a client that does not read ---
+    wide = login(port)
+    wide.ok("EXAMINE Wide")
+    base = rss_kb(proc.pid)
+    t = wide.tag()
+    nsec = 64
+    wide.send("%s FETCH 1 (%s)\r\n" % (t, " ".join(
+        ["BODY.PEEK[TEXT]"] * nsec)))
+    time.sleep(1.0)
+    grown = rss_kb(proc.pid) - base
+    check(grown < 2 * 1024, "64 sections of 60 kB to a client that does "
+          "not read grow the server by less than 2 MB (kB)", grown)
+    u, tl = wide.until(t)
+    text = crlf(WIDE).partition(b"\r\n\r\n")[2]
+    n = len(re.findall(rb"BODY\[TEXT\] \{%d\}\r\n" % len(text), u[0]))
+    check(b" OK" in tl and n == nsec and u[0].count(text) == nsec,
+          "every section arrives whole", (n, tl))
+    wide.close()
 
     # --- a large message streamed to a slow reader --------------------------
     base = rss_kb(proc.pid)
