@@ -47,6 +47,12 @@
 #define FETCH_INLINE_MAX	(64 * 1024)
 /* Raw bytes read per transaction when a long section is streamed. */
 #define FETCH_PIECE		(64 * 1024)
+/*
+ * Bytes of a HEADER.FIELDS[.NOT] answer sent per transaction when it is
+ * longer than that: each piece filters the header again (no
+ * copy is held while the client reads), so pieces are large.
+ */
+#define FETCH_FIELDS_PIECE	(256 * 1024)
 /* Response bytes built per read transaction before they are written. */
 #define FETCH_BATCH_OUT		(128 * 1024)
 
@@ -89,6 +95,11 @@ struct fetch_state {
 	int			 need_sp;	/* an item was written */
 	int			 streaming;
 	struct fetch_conv	 conv;
+	/* a long HEADER.FIELDS answer being streamed (streaming is set):
+	 * its section, header range, and bytes of the literal sent/left */
+	const struct imap_section *fields_sec;
+	uint64_t		 fields_off, fields_end;
+	uint64_t		 fields_from, fields_left;
 	uint8_t			*piece;
 	/* outcome */
 	int			 expunged;	/* messages skipped: gone */
@@ -256,34 +267,33 @@ fetch_field_cb(const char *field, size_t len, void *arg)
 }
 
 /*
- * HEADER.FIELDS[.NOT]: the header block is read whole (headers are
- * small) and filtered into a buffer, then sent (with <o.n>) from there.
+ * The HEADER.FIELDS[.NOT] answer of the header block [off, end) of the
+ * current message into res (with the blank line).  The block is read
+ * whole and filtered in memory; nothing of it is kept.  -1 when the
+ * message could not be read (res then holds the blank line only).
  */
-static void
-fetch_section_fields(struct store_txn *t, struct imap_session *s,
-    struct fetch_state *st, const struct fetch_sec *fs, int found,
-    uint64_t off, uint64_t end)
+static int
+fetch_fields_build(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct imap_section *sec, int found,
+    uint64_t off, uint64_t end, struct imap_buf *res)
 {
-	const struct imap_section *sec = fs->sec;
 	const char *names[IMAP_FETCH_FIELDS_MAX];
 	size_t lens[IMAP_FETCH_FIELDS_MAX], i, n, got = 0;
-	struct imap_buf res;
 	struct fields_ctx fc;
-	struct imap_fetchconv c;
-	uint64_t len;
 	char *hdr = NULL;
-	int rc;
+	int rc, ret = 0;
 
-	imap_buf_init(&res);
+	imap_buf_init(res);
 	if (found && end > off) {
 		hdr = xmalloc((size_t)(end - off));
-		rc = store_msg_read_range(t, s->view->mailbox_id, st->uid,
-		    off, (size_t)(end - off), hdr, &got);
+		rc = t == NULL ? -1 : store_msg_read_range(t,
+		    s->view->mailbox_id, st->uid, off, (size_t)(end - off),
+		    hdr, &got);
 		if (rc != 1) {
 			log_warnx("imap #%lu: uid %u: header not read: %s",
 			    s->id, st->uid, rc == -1 ? err_msg() : "gone");
-			st->broken = 1;
 			got = 0;
+			ret = -1;
 		}
 		n = sec->nnames < IMAP_FETCH_FIELDS_MAX ? sec->nnames :
 		    IMAP_FETCH_FIELDS_MAX;
@@ -291,12 +301,34 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 			names[i] = sec->names[i].s;
 			lens[i] = sec->names[i].len;
 		}
-		fc.b = &res;
+		fc.b = res;
 		imap_header_fields(hdr, got, names, lens, n, sec->fields_not,
 		    fetch_field_cb, &fc);
 		free(hdr);
 	}
-	imap_buf_add(&res, "\r\n", 2);
+	imap_buf_add(res, "\r\n", 2);
+	return ret;
+}
+
+/*
+ * HEADER.FIELDS[.NOT]: the answer is built from the whole header block,
+ * then sent (with <o.n>) from there.  An answer longer than
+ * FETCH_FIELDS_PIECE (a huge header) is streamed: its first piece now, the
+ * next ones by fetch_fields_piece(), each from the header filtered
+ * again, so a client that reads slowly does not hold a copy of it.
+ */
+static void
+fetch_section_fields(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct fetch_sec *fs, int found,
+    uint64_t off, uint64_t end)
+{
+	const struct imap_section *sec = fs->sec;
+	struct imap_buf res;
+	struct imap_fetchconv c;
+	uint64_t len, now;
+
+	if (fetch_fields_build(t, s, st, sec, found, off, end, &res) == -1)
+		st->broken = 1;
 	imap_fetchconv_init(&c, res.len, sec->partial ? sec->partial_off : 0,
 	    sec->partial ? sec->partial_len : UINT64_MAX, &len);
 	imap_buf_add(&s->out, fs->name, fs->namelen);
@@ -306,9 +338,56 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 		imap_buf_adds(&s->out, " \"\"");
 	else {
 		imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
-		imap_buf_add(&s->out, res.p + c.skip, (size_t)len);
+		now = len <= FETCH_FIELDS_PIECE ? len : FETCH_FIELDS_PIECE;
+		imap_buf_add(&s->out, res.p + c.skip, (size_t)now);
+		if (now < len) {
+			st->fields_sec = sec;
+			st->fields_off = off;
+			st->fields_end = end;
+			st->fields_from = c.skip + now;
+			st->fields_left = len - now;
+			st->streaming = 1;
+		}
 	}
 	imap_buf_free(&res);
+}
+
+/*
+ * The next piece of a streamed HEADER.FIELDS answer.  A message that
+ * vanished or changed meanwhile has the rest of its literal padded with
+ * spaces (its length was promised) and the command ends NO.
+ */
+static void
+fetch_fields_piece(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	struct imap_buf res;
+	uint64_t now = st->fields_left, have = 0;
+
+	if (now > FETCH_FIELDS_PIECE)
+		now = FETCH_FIELDS_PIECE;
+	if (fetch_fields_build(t, s, st, st->fields_sec, 1, st->fields_off,
+	    st->fields_end, &res) == 0 && res.len > st->fields_from)
+		have = res.len - st->fields_from;
+	if (have >= now)
+		imap_buf_add(&s->out, res.p + st->fields_from, (size_t)now);
+	else {
+		/* this piece is padded; the next ones will be too */
+		if (!st->broken)
+			log_warnx("imap #%lu: uid %u: header changed while "
+			    "being sent; %" PRIu64 " bytes padded", s->id,
+			    st->uid, st->fields_left);
+		st->broken = 1;
+		for (have = 0; have < now; have++)
+			imap_buf_adds(&s->out, " ");
+	}
+	imap_buf_free(&res);
+	st->fields_from += now;
+	st->fields_left -= now;
+	if (st->fields_left == 0) {
+		st->fields_sec = NULL;
+		st->streaming = 0;
+	}
 }
 
 /*
@@ -523,6 +602,10 @@ fetch_piece_txn(struct store_txn *t, void *arg)
 {
 	struct fetch_txn *ft = arg;
 
+	if (ft->st->fields_sec != NULL) {
+		fetch_fields_piece(t, ft->s, ft->st);
+		return 0;
+	}
 	fetch_conv_run(t, ft->s, ft->st, FETCH_PIECE);
 	if (ft->st->conv.fc.left == 0)
 		ft->st->streaming = 0;
@@ -564,7 +647,10 @@ fetch_run(struct imap_session *s, void *arg)
 		if (rc == -1 && st->streaming) {
 			/* the snapshot failed mid-literal: keep the protocol
 			 * whole */
-			fetch_conv_run(NULL, s, st, UINT64_MAX);
+			while (st->fields_sec != NULL)
+				fetch_fields_piece(NULL, s, st);
+			if (st->conv.fc.left > 0)
+				fetch_conv_run(NULL, s, st, UINT64_MAX);
 			st->streaming = 0;
 			rc = 0;
 		}

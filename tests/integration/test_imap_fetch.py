@@ -64,6 +64,13 @@ WIDE = (b"Subject: wide\r\n\r\n" +
                  % i for i in range(1000)))[:63 * 1024]
 
 
+# A header of 6 MB (a message with no body): HEADER.FIELDS[.NOT] of it.
+HUGE_HDR = b"Subject: huge\n" + b"".join(
+    b"X-Pad-%07d: a header line of a header that never ends\n" % i
+    for i in range(100000))[:6 * 1024 * 1024 - 14]
+HUGE_HDR = HUGE_HDR[:HUGE_HDR.rindex(b"\n") + 1]
+
+
 def crlf(m):
     """What the server sends for m: every bare LF as CRLF, nothing
     added."""
@@ -239,6 +246,7 @@ def run(site, args):
     site.add_mail(USER, big, folder="Big")
     site.add_mail(USER, *ODD, folder="Odd")
     site.add_mail(USER, WIDE, folder="Wide")
+    site.add_mail(USER, HUGE_HDR, folder="Hdr")
     proc = site.start("imapd")
     site.wait_port(port, proc)
 
@@ -446,6 +454,30 @@ def run(site, args):
     check(b" OK" in tl and n == nsec and u[0].count(text) == nsec,
           "every section arrives whole", (n, tl))
     wide.close()
+
+    # --- HEADER.FIELDS of a huge header to a client that does not read ---
+    hh = login(port)
+    hh.ok("EXAMINE Hdr")
+    base = rss_kb(proc.pid)
+    t = hh.tag()
+    hh.send("%s FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)] "
+            "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)]<1000.3000000>)\r\n" % t)
+    time.sleep(1.0)
+    grown = rss_kb(proc.pid) - base
+    check(grown < 4 * 1024, "HEADER.FIELDS.NOT of a 6 MB header to a "
+          "client that does not read grows the server by less than 4 MB "
+          "(kB)", grown)
+    u, tl = hh.until(t)
+    want = crlf(HUGE_HDR).partition(b"\r\n")[2] + b"\r\n"
+    lit = literals(u[0]) if u else {}
+    check(b" OK" in tl and
+          lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") == want,
+          "the huge HEADER.FIELDS.NOT answer arrives whole",
+          (tl, len(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") or b"")))
+    check(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]<1000>") ==
+          want[1000:3001000], "... and its partial piece too",
+          len(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]<1000>") or b""))
+    hh.close()
 
     # --- a large message streamed to a slow reader --------------------------
     base = rss_kb(proc.pid)
