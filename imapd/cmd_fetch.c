@@ -25,14 +25,23 @@
  * Messages expunged by another session that this session still shows
  * (imap_view_is_gone(), or found missing in the store) are skipped and
  * the command ends "NO [EXPUNGEISSUED]", as Dovecot does (RFC 2180
- * 4.1.2, RFC 5530): the messages that still exist are answered.
+ * 4.1.2, RFC 5530): the messages that still exist are answered.  A
+ * message that leaves the mailbox while its literal is on its way is
+ * finished from its body when the store still has it (moved or copied
+ * elsewhere: fetch_spill_open()); otherwise the literal is padded with
+ * spaces and the command ends NO [SERVERBUG].
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -101,6 +110,10 @@ struct fetch_state {
 	uint64_t		 fields_off, fields_end;
 	uint64_t		 fields_from, fields_left;
 	uint8_t			*piece;
+	/* the current message moved away (MOVE elsewhere) while it was
+	 * being sent: its bytes, from its body, in an unlinked file */
+	int			 spill;		/* spill_fd is open */
+	int			 spill_fd;
 	/* outcome */
 	int			 expunged;	/* messages skipped: gone */
 	int			 broken;	/* a literal was padded */
@@ -182,6 +195,98 @@ fetch_seen_find(const struct fetch_state *st, uint32_t uid)
 	return p == NULL ? -1 : (long)(p - st->seen);
 }
 
+/* Reading --------------------------------------------------------- */
+
+static void
+fetch_spill_close(struct fetch_state *st)
+{
+	if (st->spill) {
+		close(st->spill_fd);
+		st->spill = 0;
+	}
+}
+
+/*
+ * The current message is no longer in the mailbox (another session moved
+ * or expunged it) while part of it was promised: if its body is still in
+ * the store (a MOVE, a COPY elsewhere), its bytes go into an unlinked
+ * file in data_dir (not memory: a client that reads slowly would hold
+ * them) and the rest is read from there.  1 done, -1 not possible.
+ */
+static int
+fetch_spill_open(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	const char *dir = s->srv->config->data_dir;
+	char path[PATH_MAX];
+	void *data = NULL;
+	size_t len = 0, done = 0;
+	ssize_t w;
+	int fd = -1;
+
+	if (t == NULL || store_body_read(t, st->m.body, &data, &len) != 1)
+		return -1;
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    "imapd-fetch.XXXXXX") < sizeof(path) &&
+	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
+		unlink(path);
+	while (fd != -1 && done < len) {
+		if ((w = write(fd, (char *)data + done, len - done)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("imap #%lu: writing a FETCH spill file",
+			    s->id);
+			close(fd);
+			fd = -1;
+			break;
+		}
+		done += (size_t)w;
+	}
+	free(data);
+	if (fd == -1)
+		return -1;
+	st->spill = 1;
+	st->spill_fd = fd;
+	log_info("imap #%lu: uid %u moved away while being sent; the rest "
+	    "comes from its body", s->id, st->uid);
+	return 1;
+}
+
+/*
+ * Reads raw bytes [off, off + len) of the current message: from the
+ * mailbox, or once it moved away from its spill.  As
+ * store_msg_read_range(): 1 read, 0 gone, -1 error.
+ */
+static int
+fetch_read(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, uint64_t off, size_t len, void *buf,
+    size_t *got)
+{
+	ssize_t r;
+	int rc;
+
+	*got = 0;
+	if (!st->spill) {
+		if (t == NULL)
+			return -1;
+		rc = store_msg_read_range(t, s->view->mailbox_id, st->uid,
+		    off, len, buf, got);
+		if (rc != 0 || fetch_spill_open(t, s, st) == -1)
+			return rc;
+	}
+	while ((r = pread(st->spill_fd, buf, len, (off_t)off)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == -1)
+		return err_set(ERR_TEMP, "reading the FETCH spill file: %s",
+		    strerror(errno));
+	*got = (size_t)r;
+	return 1;
+}
+
 /* Converting ------------------------------------------------------- */
 
 static void
@@ -221,8 +326,7 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
 		want = c->raw_end - c->raw_pos;
 		if (want > FETCH_PIECE)
 			want = FETCH_PIECE;
-		rc = t == NULL ? -1 : store_msg_read_range(t,
-		    s->view->mailbox_id, st->uid, c->raw_pos, (size_t)want,
+		rc = fetch_read(t, s, st, c->raw_pos, (size_t)want,
 		    st->piece, &got);
 		if (rc != 1 || got == 0)
 			goto pad;
@@ -286,9 +390,8 @@ fetch_fields_build(struct store_txn *t, struct imap_session *s,
 	imap_buf_init(res);
 	if (found && end > off) {
 		hdr = xmalloc((size_t)(end - off));
-		rc = t == NULL ? -1 : store_msg_read_range(t,
-		    s->view->mailbox_id, st->uid, off, (size_t)(end - off),
-		    hdr, &got);
+		rc = fetch_read(t, s, st, off, (size_t)(end - off), hdr,
+		    &got);
 		if (rc != 1) {
 			log_warnx("imap #%lu: uid %u: header not read: %s",
 			    s->id, st->uid, rc == -1 ? err_msg() : "gone");
@@ -448,6 +551,7 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 static void
 fetch_msg_end(struct fetch_state *st)
 {
+	fetch_spill_close(st);
 	free(st->meta_raw);
 	st->meta_raw = NULL;
 	st->in_msg = 0;
@@ -627,6 +731,7 @@ fetch_free(void *arg)
 	free(st->seen_modseq);
 	free(st->meta_raw);
 	free(st->piece);
+	fetch_spill_close(st);
 	free(st);
 }
 

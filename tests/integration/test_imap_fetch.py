@@ -244,6 +244,7 @@ def run(site, args):
     site.add_mail(USER, *MSGS)
     big = big_message(12 * 1024 * 1024)
     site.add_mail(USER, big, folder="Big")
+    site.add_mail(USER, big, folder="Moving")
     site.add_mail(USER, *ODD, folder="Odd")
     site.add_mail(USER, WIDE, folder="Wide")
     site.add_mail(USER, HUGE_HDR, folder="Hdr")
@@ -503,6 +504,27 @@ def run(site, args):
     check(got == want, "the large message arrives intact", len(got))
     _, tl = slow.until(t)
     check(b" OK" in tl, "the large FETCH ends OK", tl)
+    slow.close()
+
+    # --- a message moved elsewhere while it is being sent ---------------
+    slow = login(port)
+    slow.ok("SELECT Moving")
+    t = slow.tag()
+    slow.send("%s FETCH 1 (BODY.PEEK[] BODY.PEEK[HEADER])\r\n" % t)
+    time.sleep(0.5)     # the server has sent a part and waits
+    mover = login(port)
+    mover.ok("SELECT Moving")
+    mover.ok("MOVE 1 Archive")
+    mover.close()
+    u, tl = slow.until(t)
+    lit = literals(u[0]) if u else {}
+    check(lit.get("BODY[]") == want and
+          lit.get("BODY[HEADER]") == crlf(big).partition(b"\r\n\r\n")[0] +
+          b"\r\n\r\n" and b" OK" in tl,
+          "a message moved away by another session while being sent "
+          "arrives whole, and the FETCH is OK",
+          (tl, len(lit.get("BODY[]") or b""),
+           (lit.get("BODY[]") or b"")[-40:]))
     slow.close()
     return 0
 
