@@ -292,6 +292,27 @@ expunged_since(uint32_t box, uint64_t since, struct exlog *l)
 	return rc;
 }
 
+/*
+ * A body that existed when the message was prepared (so no record was
+ * built) but was expunged before the append: the append stores the body
+ * anew, and its record with it.
+ */
+START_TEST(test_record_when_body_vanished)
+{
+	struct store_prepared *p;
+	uint32_t u1, u2;
+
+	ck_assert_int_eq(tu_append(st, inbox, msg2, sizeof(msg2) - 1, 0, NULL,
+	    &u1), 1);
+	ck_assert_int_eq(store_msg_prepare(st, msg2, sizeof(msg2) - 1, &p), 0);
+	ck_assert_int_eq(tu_expunge(st, inbox, u1), 1);
+	ck_assert_int_eq(tu_append_prepared(st, inbox, p, 0, &u2), 1);
+	store_prepared_free(&p);
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+	assert_meta_of(inbox, u2, msg2, sizeof(msg2) - 1);
+}
+END_TEST
+
 START_TEST(test_expunge_log)
 {
 	struct store_mailbox mb0, mb;
@@ -892,6 +913,7 @@ imap_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_default_folders);
 	tcase_add_test(tc, test_record_stored_with_body);
+	tcase_add_test(tc, test_record_when_body_vanished);
 	tcase_add_test(tc, test_expunge_log);
 	tcase_add_test(tc, test_delete_drops_log);
 	tcase_add_test(tc, test_expunge_log_horizon);
