@@ -250,8 +250,15 @@ store_body_meta(struct store_txn *t, uint64_t body, void **meta_r,
  * are (mailbox.c, message.c).
  */
 
+/*
+ * The transaction may run more than once (store_write() runs it again
+ * after growing a full map), so it reads only what the last commit left
+ * (after) and writes its own progress apart (done, more): the caller
+ * moves it to after once the commit succeeded.
+ */
 struct up_users {
-	uint32_t	after;		/* last user id done */
+	uint32_t	after;		/* last user id committed */
+	uint32_t	done;		/* last user id of this transaction */
 	int		more;
 };
 
@@ -280,11 +287,12 @@ up_users_fn(struct store_txn *t, void *ctx)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return sdb_error(t, rc, "users");
 	u->more = n == UPGRADE_USERS_PER_TXN;
+	u->done = u->after;
 	for (i = 0; i < n; i++) {
 		id = ids[i];
 		if (store_mailbox_create_defaults(t, id) == -1)
 			return -1;
-		u->after = id;
+		u->done = id;
 	}
 	return 0;
 }
@@ -399,16 +407,18 @@ up_version_fn(struct store_txn *t, void *ctx)
 int
 store_upgrade_v2(struct store *st)
 {
-	struct up_users uu = { 0, 1 };
+	struct up_users uu = { 0, 0, 1 };
 	struct up_bodies *ub;
 	size_t i;
 	int rc = 0, kill_after, batches = 1;
 
 	log_info("store %s: upgrading to schema %d", st->path,
 	    STORE_SCHEMA_VERSION);
-	while (uu.more)
+	while (uu.more) {
 		if (store_write(st, up_users_fn, &uu) == -1)
 			return -1;
+		uu.after = uu.done;
+	}
 	/*
 	 * Fault injection for the tests: VELLUM_TEST_UPGRADE_KILL=N kills
 	 * this process (SIGKILL) after N committed batches of bodies.

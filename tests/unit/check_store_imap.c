@@ -7,6 +7,7 @@
  * upgrade of a schema 1 store, built here through raw LMDB in the old
  * record formats.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -864,6 +865,67 @@ START_TEST(test_upgrade_twice_at_once)
 }
 END_TEST
 
+/* Rewrites the store without free pages (a compacting copy). */
+static void
+compact_store(void)
+{
+	MDB_env *env;
+	char *path, *tmp, *from, *to;
+
+	ck_assert(asprintf(&path, "%s/store", dir) > 0);
+	ck_assert(asprintf(&tmp, "%s/compact", dir) > 0);
+	ck_assert(asprintf(&from, "%s/data.mdb", tmp) > 0);
+	ck_assert(asprintf(&to, "%s/data.mdb", path) > 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 64);
+	ck_assert(mdb_env_open(env, path, MDB_NOTLS, 0600) == 0);
+	ck_assert(mdb_env_copy2(env, tmp, MDB_CP_COMPACT) == 0);
+	mdb_env_close(env);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(rmdir(tmp), 0);
+	free(path);
+	free(tmp);
+	free(from);
+	free(to);
+}
+
+/*
+ * The upgrade runs out of map while it adds the default folders: the map
+ * grows and the transaction runs again, for the same users (none of the
+ * batch may be skipped).
+ */
+START_TEST(test_upgrade_map_full)
+{
+	uint32_t ids[60];
+	uint64_t before;
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "u%zu@example.test", i);
+		ids[i] = tu_make_user(st, name);
+	}
+	store_close(&st);
+	make_v1(0);
+	compact_store();
+	/* The map is then exactly what the data needs: the first pages the
+	 * upgrade adds do not fit. */
+	store_set_initial_mapsize(4096);
+	st = tu_open(dir);
+	store_set_initial_mapsize(STORE_MAPSIZE_DEFAULT);
+	before = store_mapsize(st);
+	ck_assert_uint_eq(schema_version(), 2);
+	assert_defaults(user, "alice");
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "user %zu of 60 (map %" PRIu64
+		    " bytes)", i, before);
+		assert_defaults(ids[i], name);
+	}
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+}
+END_TEST
+
 START_TEST(test_upgrade_killed_midway)
 {
 	char body[128];
@@ -922,6 +984,7 @@ imap_suite(void)
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_upgrade_twice_at_once);
 	tcase_add_test(tc, test_upgrade_killed_midway);
+	tcase_add_test(tc, test_upgrade_map_full);
 	suite_add_tcase(s, tc);
 	return s;
 }
