@@ -769,6 +769,171 @@ v1_content(uint32_t *bob_r, uint32_t *u1_r, uint32_t *u2_r,
 	*bob_r = bob;
 }
 
+static int
+rp_rename_fn(struct store_txn *t, void *ctx)
+{
+	int renamed = *(int *)ctx;
+
+	return store_mailbox_rename(t, user, renamed ? "A2" : "A",
+	    renamed ? "A" : "A2");
+}
+
+static int
+rp_delete_fn(struct store_txn *t, void *ctx)
+{
+	(void)ctx;
+	return store_mailbox_delete(t, user, "B");
+}
+
+/*
+ * Random appends, copies, moves, expunges, flag changes, renames and
+ * deletes over two users: after each, every mailbox's modseq has not gone
+ * back (and moved on where something changed), the rows are the model's,
+ * the expunges since the last modseq are logged, and store check agrees.
+ */
+#define RP_BOXES	4
+struct rp_box {
+	uint32_t	id;
+	uint64_t	modseq;
+	uint32_t	uids[512];
+	size_t		n;
+};
+
+static void
+rp_verify(struct rp_box *b, int changed, const uint32_t *gone, size_t ngone,
+    const char *what)
+{
+	struct store_mailbox mb;
+	struct store_msg *m = NULL;
+	struct exlog l;
+	size_t n = 0, i;
+
+	ck_assert_int_eq(tu_mailbox_get_by_id(st, b->id, &mb), 1);
+	ck_assert_msg(changed ? mb.highestmodseq > b->modseq :
+	    mb.highestmodseq >= b->modseq, "%s: mailbox %u modseq %" PRIu64
+	    " after %" PRIu64, what, b->id, mb.highestmodseq, b->modseq);
+	ck_assert_int_eq(expunged_since(b->id, b->modseq, &l), 1);
+	ck_assert_msg(l.n == ngone, "%s: %zu expunges logged since %" PRIu64
+	    ", %zu made", what, l.n, b->modseq, ngone);
+	for (i = 0; i < ngone; i++)
+		ck_assert_msg(l.uid[i] == gone[i] && l.modseq[i] > b->modseq &&
+		    l.modseq[i] <= mb.highestmodseq, "%s: logged uid %u, "
+		    "wanted %u", what, l.uid[i], gone[i]);
+	ck_assert_int_eq(tu_msg_list(st, b->id, &m, &n), 0);
+	ck_assert_msg(n == b->n && n == mb.messages, "%s: %zu rows, model "
+	    "%zu, counter %u", what, n, b->n, mb.messages);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(m[i].uid == b->uids[i] && m[i].modseq <=
+		    mb.highestmodseq && m[i].uid < mb.uidnext, "%s: row %zu",
+		    what, i);
+	free(m);
+	b->modseq = mb.highestmodseq;
+}
+
+START_TEST(test_random_paths)
+{
+	static const char *const bodies[] = { msg1, msg2,
+	    "Subject: three\r\n\r\nthree\r\n", "Subject: four\n\nfour\n" };
+	struct rp_box box[RP_BOXES];
+	struct store_mailbox mb;
+	struct tu_rng rng;
+	uint32_t bob, uid, gone[1];
+	char what[64];
+	size_t i, j, k, op, a, b2;
+	int renamed = 0;
+
+	bob = tu_make_user(st, "bob@example.test");
+	memset(box, 0, sizeof(box));
+	box[0].id = inbox;
+	ck_assert_int_eq(tu_mailbox_create(st, user, "A", 0, &box[1].id), 1);
+	ck_assert_int_eq(tu_mailbox_create(st, user, "B", 0, &box[2].id), 1);
+	box[3].id = tu_inbox(st, bob);
+	for (i = 0; i < RP_BOXES; i++) {
+		ck_assert_int_eq(tu_mailbox_get_by_id(st, box[i].id, &mb), 1);
+		box[i].modseq = mb.highestmodseq;
+	}
+	tu_rng_seed(&rng, 9);
+	for (i = 0; i < 400; i++) {
+		op = tu_rng_below(&rng, 7);
+		a = tu_rng_below(&rng, RP_BOXES);
+		snprintf(what, sizeof(what), "op %zu (kind %zu)", i, op);
+		if (op == 0 || box[a].n == 0) {
+			k = tu_rng_below(&rng, 4);
+			ck_assert_int_eq(tu_append(st, box[a].id, bodies[k],
+			    strlen(bodies[k]), 0, NULL, &uid), 1);
+			ck_assert(box[a].n < 512);
+			box[a].uids[box[a].n++] = uid;
+			rp_verify(&box[a], 1, NULL, 0, what);
+			continue;
+		}
+		j = tu_rng_below(&rng, box[a].n);
+		uid = box[a].uids[j];
+		switch (op) {
+		case 1:		/* copy, maybe into the same mailbox */
+		case 2:		/* move */
+			b2 = tu_rng_below(&rng, RP_BOXES);
+			if (op == 2 && b2 == a)
+				b2 = (a + 1) % RP_BOXES;
+			if (box[b2].n >= 512)
+				break;
+			ck_assert_int_eq(op == 1 ? tu_copy(st, box[a].id, uid,
+			    box[b2].id, &gone[0]) : tu_move(st, box[a].id, uid,
+			    box[b2].id, &gone[0]), 1);
+			box[b2].uids[box[b2].n++] = gone[0];
+			if (op == 2) {
+				memmove(box[a].uids + j, box[a].uids + j + 1,
+				    (box[a].n - j - 1) * sizeof(uint32_t));
+				box[a].n--;
+				gone[0] = uid;
+				rp_verify(&box[a], 1, gone, 1, what);
+			}
+			rp_verify(&box[b2], 1, NULL, 0, what);
+			break;
+		case 3:		/* expunge */
+			ck_assert_int_eq(tu_expunge(st, box[a].id, uid), 1);
+			memmove(box[a].uids + j, box[a].uids + j + 1,
+			    (box[a].n - j - 1) * sizeof(uint32_t));
+			box[a].n--;
+			gone[0] = uid;
+			rp_verify(&box[a], 1, gone, 1, what);
+			break;
+		case 4:		/* flags: each mode, keywords too */
+			ck_assert_int_eq(tu_set_flags(st, box[a].id, uid,
+			    (enum store_flag_mode)tu_rng_below(&rng, 3),
+			    (uint32_t)tu_rng_below(&rng, 32), i % 3 ? "$Junk "
+			    "x" : NULL), 1);
+			rp_verify(&box[a], 0, NULL, 0, what);
+			break;
+		case 5:		/* rename A back and forth: the id stays */
+			ck_assert_int_eq(store_write(st, rp_rename_fn,
+			    &renamed), 1);
+			renamed = !renamed;
+			rp_verify(&box[1], 1, NULL, 0, what);
+			break;
+		case 6:		/* delete B and make it again */
+			ck_assert_int_eq(store_write(st, rp_delete_fn, NULL), 1);
+			ck_assert_int_eq(tu_mailbox_create(st, user, "B", 0,
+			    &box[2].id), 1);
+			box[2].n = 0;
+			box[2].modseq = 0;
+			rp_verify(&box[2], 1, NULL, 0, what);
+			break;
+		}
+		for (k = 0; k < RP_BOXES; k++)
+			rp_verify(&box[k], 0, NULL, 0, what);
+		if (i % 50 == 49)
+			ck_assert_msg(tu_check(st) == 0, "%s: check: %s", what,
+			    tu_check_problems());
+	}
+	/* Deleting bob takes his mail; the bodies alice shares stay. */
+	ck_assert_int_eq(tu_user_del(st, bob), 1);
+	ck_assert_msg(tu_check(st) == 0, "after deleting bob: %s",
+	    tu_check_problems());
+	for (k = 0; k < 3; k++)
+		rp_verify(&box[k], 0, NULL, 0, "after deleting bob");
+}
+END_TEST
+
 START_TEST(test_upgrade_from_v1)
 {
 	struct store_mailbox mb;
@@ -981,6 +1146,7 @@ imap_suite(void)
 	tcase_add_test(tc, test_expunge_log_horizon);
 	tcase_add_test(tc, test_changed_since);
 	tcase_add_test(tc, test_take_recent);
+	tcase_add_test(tc, test_random_paths);
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_upgrade_twice_at_once);
 	tcase_add_test(tc, test_upgrade_killed_midway);
