@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "mail/imapmsg.h"
 #include "testutil.h"
 
@@ -1091,6 +1092,70 @@ START_TEST(test_upgrade_map_full)
 }
 END_TEST
 
+/*
+ * The records built by upgraders that started together, from their
+ * "IMAP records built for N" lines: each body once in all (one upgrades,
+ * the other waits and finds it done), not once per process.
+ */
+START_TEST(test_upgrade_not_doubled)
+{
+	char body[160], *path[2], line[256];
+	uint32_t uid, bob, u1, u2;
+	unsigned long n, total = 0;
+	pid_t pid[2];
+	FILE *fp;
+	int i, status;
+
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	for (i = 0; i < 480; i++) {
+		snprintf(body, sizeof(body), "From: s%d@example.test\r\n"
+		    "Subject: message %d\r\nMIME-Version: 1.0\r\n\r\n"
+		    "body %d\r\n", i, i, i);
+		ck_assert_int_eq(tu_append(st, inbox, body, strlen(body), 0,
+		    NULL, &uid), 1);
+	}
+	ck_assert_int_eq(store_batch_commit(st), 0);
+	v1_content(&bob, &u1, &u2, 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert(asprintf(&path[i], "%s/upgrader%d.log", dir, i) > 0);
+		pid[i] = fork();
+		ck_assert(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct store *cst;
+
+			int rc;
+
+			if (freopen(path[i], "w", stderr) == NULL)
+				_exit(2);
+			log_init("upgrader", LOG_TO_STDERR, 1);
+			rc = store_open(dir, 0, &cst);
+			fflush(stderr);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert(waitpid(pid[i], &status, 0) == pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "upgrading process %d failed", i);
+		ck_assert((fp = fopen(path[i], "r")) != NULL);
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			const char *q = strstr(line, "IMAP records built for ");
+
+			if (q != NULL && sscanf(q, "IMAP records built for "
+			    "%lu", &n) == 1)
+				total += n;
+		}
+		fclose(fp);
+		free(path[i]);
+	}
+	/* 480 + msg1 + msg2 (bob's msg2 is the same body). */
+	ck_assert_msg(total == 482, "two upgraders at once built %lu records "
+	    "for 482 bodies", total);
+	st = tu_open(dir);
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+}
+END_TEST
+
 START_TEST(test_upgrade_killed_midway)
 {
 	char body[128];
@@ -1150,6 +1215,7 @@ imap_suite(void)
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_upgrade_twice_at_once);
 	tcase_add_test(tc, test_upgrade_killed_midway);
+	tcase_add_test(tc, test_upgrade_not_doubled);
 	tcase_add_test(tc, test_upgrade_map_full);
 	suite_add_tcase(s, tc);
 	return s;
