@@ -132,7 +132,7 @@ static void	sbuf_varint(struct sbuf *, uint64_t);
 static void	sbuf_blob(struct sbuf *, const struct sbuf *);
 static void	imap_quote(struct sbuf *, const char *, size_t);
 static void	imap_quote_human(struct sbuf *, const char *, size_t);
-static void	imap_addr_write(struct sbuf *, const char *, size_t);
+static int	imap_addr_write(struct sbuf *, const char *, size_t);
 static void	imap_addr_sortkeys(const char *, size_t, struct sbuf *,
 		    struct sbuf *);
 static void	imap_base_subject(const char *, size_t, struct sbuf *,
@@ -856,16 +856,22 @@ write_envelope(struct ctx *c, struct sbuf *b, uint32_t i)
 		sbuf_adds(b, "NIL");
 	for (j = 0; j < sizeof(addrs) / sizeof(addrs[0]); j++) {
 		f = addrs[j];
-		/* Sender and Reply-To default to From */
-		if ((f == F_SENDER || f == F_REPLY_TO) && !p->f[f].set)
-			f = F_FROM;
 		sbuf_addc(b, ' ');
-		if (!p->f[f].set) {
-			sbuf_adds(b, "NIL");
-			continue;
+		if (p->f[f].set) {
+			value_get(c, &p->f[f], &v);
+			if (imap_addr_write(b, v.p, v.len))
+				continue;
 		}
-		value_get(c, &p->f[f], &v);
-		imap_addr_write(b, v.p, v.len);
+		/*
+		 * Sender and Reply-To absent "or present but empty" (RFC
+		 * 3501 7.4.2; no address in it, as Dovecot) are the From.
+		 */
+		if ((f == F_SENDER || f == F_REPLY_TO) && p->f[F_FROM].set) {
+			value_get(c, &p->f[F_FROM], &v);
+			if (imap_addr_write(b, v.p, v.len))
+				continue;
+		}
+		sbuf_adds(b, "NIL");
 	}
 	sbuf_addc(b, ' ');
 	if (p->f[F_IN_REPLY_TO].set) {
@@ -1170,8 +1176,12 @@ imap_quote_human(struct sbuf *b, const char *s, size_t n)
 	}
 }
 
-/* An address list as ENVELOPE shows it: NIL or ((name route mbox dom)...) */
-static void
+/*
+ * An address list as ENVELOPE shows it, ((name route mbox dom)...): 1, or
+ * 0 with nothing written when it holds no address (the caller writes NIL
+ * or what stands in for it).
+ */
+static int
 imap_addr_write(struct sbuf *b, const char *s, size_t n)
 {
 	struct rfc822_addr *v;
@@ -1179,9 +1189,8 @@ imap_addr_write(struct sbuf *b, const char *s, size_t n)
 
 	rfc822_addr_parse(s, n, &v, &nv);
 	if (nv == 0) {
-		sbuf_adds(b, "NIL");
 		free(v);
-		return;
+		return 0;
 	}
 	sbuf_addc(b, '(');
 	for (i = 0; i < nv; i++) {
@@ -1200,6 +1209,7 @@ imap_addr_write(struct sbuf *b, const char *s, size_t n)
 	}
 	sbuf_addc(b, ')');
 	rfc822_addr_free(v, nv);
+	return 1;
 }
 
 /*

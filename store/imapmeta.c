@@ -10,10 +10,15 @@
  * how long it is and how it was compressed.  Reading it is one lookup per
  * piece and one decompression: no message bytes are touched.
  */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zstd.h>
 
@@ -250,8 +255,15 @@ store_body_meta(struct store_txn *t, uint64_t body, void **meta_r,
  * are (mailbox.c, message.c).
  */
 
+/*
+ * The transaction may run more than once (store_write() runs it again
+ * after growing a full map), so it reads only what the last commit left
+ * (after) and writes its own progress apart (done, more): the caller
+ * moves it to after once the commit succeeded.
+ */
 struct up_users {
-	uint32_t	after;		/* last user id done */
+	uint32_t	after;		/* last user id committed */
+	uint32_t	done;		/* last user id of this transaction */
 	int		more;
 };
 
@@ -280,11 +292,12 @@ up_users_fn(struct store_txn *t, void *ctx)
 	if (rc != 0 && rc != MDB_NOTFOUND)
 		return sdb_error(t, rc, "users");
 	u->more = n == UPGRADE_USERS_PER_TXN;
+	u->done = u->after;
 	for (i = 0; i < n; i++) {
 		id = ids[i];
 		if (store_mailbox_create_defaults(t, id) == -1)
 			return -1;
-		u->after = id;
+		u->done = id;
 	}
 	return 0;
 }
@@ -386,6 +399,48 @@ up_bodies_write(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+/* The schema version now in the store. */
+static int
+up_read_version(struct store_txn *t, void *ctx)
+{
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_META, "version", 7, &v)) == -1)
+		return -1;
+	*(uint32_t *)ctx = rc == 1 && v.mv_size == 4 ? be32dec(v.mv_data) : 0;
+	return 0;
+}
+
+/*
+ * One upgrader at a time: every process that opens the store writable
+ * upgrades it (imapd's workers all at once, smtpd, pop3d), and each
+ * would build every record itself, the first to write winning.  The
+ * others wait on STORE/upgrade.lock (flock: a killed upgrader lets go)
+ * and then find the version written.  -1 when there is no lock to be
+ * had (a read-only dir): the upgrade still runs, only not alone.
+ */
+static int
+up_lock(struct store *st)
+{
+	char *path;
+	int fd;
+
+	path = xasprintf("%s/upgrade.lock", st->path);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1)
+		log_warnx("%s: %s", path, strerror(errno));
+	free(path);
+	if (fd == -1)
+		return -1;
+	while (flock(fd, LOCK_EX) == -1)
+		if (errno != EINTR) {
+			close(fd);
+			return -1;
+		}
+	return fd;
+}
+
 static int
 up_version_fn(struct store_txn *t, void *ctx)
 {
@@ -399,16 +454,35 @@ up_version_fn(struct store_txn *t, void *ctx)
 int
 store_upgrade_v2(struct store *st)
 {
-	struct up_users uu = { 0, 1 };
+	struct up_users uu = { 0, 0, 1 };
 	struct up_bodies *ub;
 	size_t i;
-	int rc = 0, kill_after, batches = 1;
+	uint32_t version = 0;
+	int rc = 0, kill_after, batches = 1, lock;
 
+	lock = up_lock(st);
+	if (store_read(st, up_read_version, &version) == -1) {
+		if (lock != -1)
+			close(lock);
+		return -1;
+	}
+	if (version >= STORE_SCHEMA_VERSION) {
+		/* Another process did it while we waited. */
+		if (lock != -1)
+			close(lock);
+		st->schema = version;
+		return 0;
+	}
 	log_info("store %s: upgrading to schema %d", st->path,
 	    STORE_SCHEMA_VERSION);
-	while (uu.more)
-		if (store_write(st, up_users_fn, &uu) == -1)
+	while (uu.more) {
+		if (store_write(st, up_users_fn, &uu) == -1) {
+			if (lock != -1)
+				close(lock);
 			return -1;
+		}
+		uu.after = uu.done;
+	}
 	/*
 	 * Fault injection for the tests: VELLUM_TEST_UPGRADE_KILL=N kills
 	 * this process (SIGKILL) after N committed batches of bodies.
@@ -430,7 +504,11 @@ store_upgrade_v2(struct store *st)
 		log_info("store %s: IMAP records built for %" PRIu64
 		    " message bodies", st->path, ub->done);
 	free(ub);
-	if (rc == -1 || store_write(st, up_version_fn, NULL) == -1)
-		return -1;
-	return 0;
+	if (rc != -1 && store_write(st, up_version_fn, NULL) == -1)
+		rc = -1;
+	if (rc != -1)
+		st->schema = STORE_SCHEMA_VERSION;
+	if (lock != -1)
+		close(lock);
+	return rc == -1 ? -1 : 0;
 }

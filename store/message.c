@@ -549,8 +549,25 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	if (sdb_next_id(t, DB_BODIES, &id) == -1)
 		goto fail;
 	be64enc(idb, id);
-	if (p->has_meta && meta_write(t, id, &body, &p->meta) == -1)
-		goto fail;
+	if (p->has_meta) {
+		if (meta_write(t, id, &body, &p->meta) == -1)
+			goto fail;
+	} else {
+		/*
+		 * The body existed when p was prepared (no record was built)
+		 * and was expunged since: build the record now, or this body
+		 * would never get one (p->data is the whole message: only
+		 * prefixed messages, which always have a record, differ).
+		 */
+		struct meta_prep m;
+
+		if (meta_prepare_txn(t, p->data, p->len, &m) == -1)
+			goto fail;
+		rc = meta_write(t, id, &body, &m);
+		meta_prep_clear(&m);
+		if (rc == -1)
+			goto fail;
+	}
 	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
 	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb, 8, 0) == -1)

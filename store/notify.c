@@ -15,6 +15,16 @@
  *
  * The list of listeners is cached per store and read again when the
  * directory's mtime changes (one stat(2) per commit).
+ *
+ * Daemons open the store, and so the notify dir, as root and then drop
+ * privileges (common/daemon.c); a data dir that root made (0700, root's)
+ * cannot be crossed by the dropped user any more.  So the store keeps
+ * the dir open (O_PATH) from store_open() on, and everything below goes
+ * through that descriptor: listing, flag files and unlinks with the *at
+ * calls, socket addresses through /proc/self/fd/ when the path is not
+ * reachable.  In such a data dir the notify dir itself is mode 0777: it
+ * is unreachable by path to anyone but root, and the dropped daemons
+ * must bind, remove and flag sockets in it.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -43,8 +53,10 @@
 
 struct store_notify {
 	int	 fd;
-	char	*path;		/* the socket */
-	char	*lost;		/* its overflow flag file */
+	int	 dirfd;		/* the notify dir (O_PATH) */
+	char	*path;		/* the socket, for messages */
+	char	*name;		/* its name in the dir */
+	char	*lost;		/* its overflow flag file's name */
 };
 
 struct notify_peer {
@@ -68,35 +80,70 @@ notify_dir_path(struct store *st)
 }
 
 /*
- * Makes sure the notify dir exists (when create) and is known: st->
- * notify_dir set.  The dir belongs to the data dir's owner, so that a
- * root vellumctl and daemons running as that owner can all use it.
+ * Root sets the notify dir's owner and mode: the data dir's owner's when
+ * that is not root (daemons run as that user); when root owns a data dir
+ * that nobody else may enter, 0777 (see the top of the file).
+ */
+static void
+notify_dir_owner(struct store *st)
+{
+	struct stat data, sb;
+	char *path;
+
+	path = xasprintf("%s/..", st->notify_dir);
+	if (stat(path, &data) == 0 && fstat(st->notify_dirfd, &sb) == 0) {
+		if (data.st_uid != 0 && (sb.st_uid != data.st_uid ||
+		    sb.st_gid != data.st_gid) && fchownat(st->notify_dirfd,
+		    "", data.st_uid, data.st_gid, AT_EMPTY_PATH) == -1)
+			log_warnx("chown %s: %s", st->notify_dir,
+			    strerror(errno));
+		if (data.st_uid == 0 && sb.st_uid == 0 &&
+		    (data.st_mode & 077) == 0 && (sb.st_mode & 0777) != 0777 &&
+		    chmod(st->notify_dir, 0777) == -1)
+			log_warnx("chmod %s: %s", st->notify_dir,
+			    strerror(errno));
+	}
+	free(path);
+}
+
+/*
+ * Makes sure the notify dir exists (when create) and is open: st->
+ * notify_dir and st->notify_dirfd set.  -1 when it is not there (err
+ * set only when create) or cannot be made.
  */
 static int
 notify_dir(struct store *st, int create)
 {
 	struct stat sb;
-	char *data;
 
 	if (st->notify_dir == NULL)
 		st->notify_dir = notify_dir_path(st);
-	if (!create)
+	if (st->notify_dirfd != -1 && !create)
 		return 0;
-	if (mkdir(st->notify_dir, 0700) == -1) {
-		if (errno == EEXIST)
-			return 0;
+	if (create && mkdir(st->notify_dir, 0700) == -1 && errno != EEXIST)
 		return err_set(ERR_TEMP, "cannot create %s: %s",
 		    st->notify_dir, strerror(errno));
+	if (st->notify_dirfd == -1) {
+		/* Quiet for a committer: no listener has made it yet. */
+		if ((st->notify_dirfd = open(st->notify_dir, O_PATH |
+		    O_DIRECTORY | O_CLOEXEC)) == -1)
+			return !create ? -1 : err_set(ERR_TEMP, "cannot open "
+			    "%s: %s", st->notify_dir, strerror(errno));
+		if (fstat(st->notify_dirfd, &sb) == 0) {
+			st->notify_dev = sb.st_dev;
+			st->notify_ino = sb.st_ino;
+		}
 	}
-	if (geteuid() == 0) {
-		data = xasprintf("%s/..", st->notify_dir);
-		if (stat(data, &sb) == 0 && sb.st_uid != 0 &&
-		    chown(st->notify_dir, sb.st_uid, sb.st_gid) == -1)
-			log_warnx("chown %s: %s", st->notify_dir,
-			    strerror(errno));
-		free(data);
-	}
+	if (create && geteuid() == 0)
+		notify_dir_owner(st);
 	return 0;
+}
+
+void
+notify_store_open(struct store *st)
+{
+	if (notify_dir(st, 1) == -1)
+		log_debug("store notifications: %s", err_msg());
 }
 
 /*
@@ -113,12 +160,10 @@ notify_addr(struct store *st, const char *name, struct sockaddr_un *sa,
 	sa->sun_family = AF_UNIX;
 	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "%s/%s",
 	    st->notify_dir, name);
-	if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
-		if (st->notify_dirfd == -1 &&
-		    (st->notify_dirfd = open(st->notify_dir, O_PATH |
-		    O_DIRECTORY | O_CLOEXEC)) == -1)
-			return err_set(ERR_TEMP, "cannot open %s: %s",
-			    st->notify_dir, strerror(errno));
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path) || st->notify_via_fd) {
+		if (st->notify_dirfd == -1)
+			return err_set(ERR_TEMP, "%s is not open",
+			    st->notify_dir);
 		n = snprintf(sa->sun_path, sizeof(sa->sun_path),
 		    "/proc/self/fd/%d/%s", st->notify_dirfd, name);
 		if (n < 0 || (size_t)n >= sizeof(sa->sun_path))
@@ -137,8 +182,8 @@ store_notify_listen(struct store *st, struct store_notify **r, int *fd_r)
 	struct store_notify *n;
 	struct sockaddr_un sa;
 	socklen_t salen;
-	struct stat sb;
-	char name[64], *data;
+	struct stat data;
+	char name[64], *path;
 	int fd, rcvbuf = NOTIFY_RCVBUF;
 
 	*r = NULL;
@@ -155,32 +200,37 @@ store_notify_listen(struct store *st, struct store_notify **r, int *fd_r)
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
 	n = xcalloc(1, sizeof(*n));
 	n->fd = fd;
+	if ((n->dirfd = fcntl(st->notify_dirfd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		err_set(ERR_TEMP, "notify dir: %s", strerror(errno));
+		free(n);
+		close(fd);
+		return -1;
+	}
 	n->path = xasprintf("%s/%s", st->notify_dir, name);
-	n->lost = xasprintf("%s" NOTIFY_LOST_SUFFIX, n->path);
+	n->name = xstrdup(name);
+	n->lost = xasprintf("%s" NOTIFY_LOST_SUFFIX, name);
 	/* A file left by a dead process with our pid is stale. */
-	unlink(sa.sun_path);
-	unlink(n->lost);
+	unlinkat(n->dirfd, n->name, 0);
+	unlinkat(n->dirfd, n->lost, 0);
 	if (bind(fd, (struct sockaddr *)&sa, salen) == -1) {
 		err_set(ERR_TEMP, "cannot bind %s: %s", n->path,
 		    strerror(errno));
-		free(n->path);
-		free(n->lost);
-		free(n);
-		close(fd);
+		store_notify_close(&n);
 		return -1;
 	}
 	/*
 	 * Anyone who may open the store may notify us: the dir is only
 	 * reachable by the data dir's owner (and root) anyway.
 	 */
-	if (chmod(n->path, 0666) == -1)
+	if (fchmodat(n->dirfd, n->name, 0666, 0) == -1)
 		log_warnx("chmod %s: %s", n->path, strerror(errno));
 	if (geteuid() == 0) {
-		data = xasprintf("%s/..", st->notify_dir);
-		if (stat(data, &sb) == 0 && sb.st_uid != 0 &&
-		    chown(n->path, sb.st_uid, sb.st_gid) == -1)
+		path = xasprintf("%s/..", st->notify_dir);
+		if (stat(path, &data) == 0 && data.st_uid != 0 &&
+		    fchownat(n->dirfd, n->name, data.st_uid, data.st_gid,
+		    0) == -1)
 			log_warnx("chown %s: %s", n->path, strerror(errno));
-		free(data);
+		free(path);
 	}
 	*r = n;
 	*fd_r = fd;
@@ -213,7 +263,7 @@ store_notify_drain(struct store_notify *n, store_notify_fn *fn, void *ctx)
 			fn(be32dec(buf + i), ctx);
 	}
 	/* Only after draining: see the comment at the top. */
-	if (unlink(n->lost) == 0)
+	if (unlinkat(n->dirfd, n->lost, 0) == 0)
 		fn(0, ctx);
 	return 0;
 }
@@ -226,9 +276,11 @@ store_notify_close(struct store_notify **np)
 	if (n == NULL)
 		return;
 	close(n->fd);
-	unlink(n->path);
-	unlink(n->lost);
+	unlinkat(n->dirfd, n->name, 0);
+	unlinkat(n->dirfd, n->lost, 0);
+	close(n->dirfd);
 	free(n->path);
+	free(n->name);
 	free(n->lost);
 	free(n);
 	*np = NULL;
@@ -260,19 +312,42 @@ notify_scan(struct store *st)
 	struct dirent *de;
 	DIR *d;
 	size_t len, sl = strlen(NOTIFY_SUFFIX);
+	int fd;
 
+	/*
+	 * By path while it can be reached (a dir made anew is then
+	 * followed), else through the descriptor (privileges dropped).
+	 */
+	st->notify_via_fd = 0;
 	if (stat(st->notify_dir, &sb) == -1) {
-		notify_peers_free(st);
-		st->notify_mtime.tv_sec = 0;
-		st->notify_mtime.tv_nsec = 0;
-		return;
+		if (errno != EACCES || fstat(st->notify_dirfd, &sb) == -1) {
+			notify_peers_free(st);
+			st->notify_mtime.tv_sec = 0;
+			st->notify_mtime.tv_nsec = 0;
+			return;
+		}
+		st->notify_via_fd = 1;
+	} else if (sb.st_ino != st->notify_ino || sb.st_dev !=
+	    st->notify_dev) {
+		close(st->notify_dirfd);
+		st->notify_dirfd = -1;
+		st->notify_scanned = 0;
+		if (notify_dir(st, 0) == -1) {
+			notify_peers_free(st);
+			return;
+		}
 	}
 	if (st->notify_scanned &&
 	    sb.st_mtim.tv_sec == st->notify_mtime.tv_sec &&
 	    sb.st_mtim.tv_nsec == st->notify_mtime.tv_nsec)
 		return;
-	if ((d = opendir(st->notify_dir)) == NULL)
+	if ((fd = openat(st->notify_dirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
 		return;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return;
+	}
 	notify_peers_free(st);
 	while ((de = readdir(d)) != NULL) {
 		len = strlen(de->d_name);
@@ -316,7 +391,7 @@ notify_send_one(struct store *st, size_t i, const void *buf, size_t len)
 		return -1;
 	if (errno == ECONNREFUSED || errno == ENOENT || errno == ENOTSOCK) {
 		if (errno != ENOENT)
-			unlink(sa.sun_path);
+			unlinkat(st->notify_dirfd, st->notify_peers[i].name, 0);
 		return -2;
 	}
 	log_debug("notify %s: %s", st->notify_peers[i].name,
@@ -332,9 +407,9 @@ notify_lost(struct store *st, size_t i)
 	char *flag;
 	int fd;
 
-	flag = xasprintf("%s/%s" NOTIFY_LOST_SUFFIX, st->notify_dir,
-	    st->notify_peers[i].name);
-	if ((fd = open(flag, O_WRONLY | O_CREAT | O_CLOEXEC, 0666)) == -1)
+	flag = xasprintf("%s" NOTIFY_LOST_SUFFIX, st->notify_peers[i].name);
+	if ((fd = openat(st->notify_dirfd, flag, O_WRONLY | O_CREAT |
+	    O_CLOEXEC, 0666)) == -1)
 		log_warnx("notify: cannot create %s: %s", flag,
 		    strerror(errno));
 	else {

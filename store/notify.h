@@ -12,8 +12,12 @@
  * socket whose process is gone is removed.  Datagrams are big-endian
  * 32-bit mailbox ids.  Sockets are mode 0666 and the dir belongs to the
  * data dir's owner, so root (vellumctl) and daemons that dropped to that
- * owner notify each other.  Cost to a committer: one stat(2) of the dir
- * plus one sendto(2) per listener (bench-store-imap).
+ * owner notify each other.  store_open() (writable) makes and opens the
+ * dir, and the store reaches it through that descriptor, so daemons that
+ * drop privileges after opening the store keep notifying and listening
+ * even in a data dir that only root may enter (the dir is then 0777).
+ * Cost to a committer: one stat(2) of the dir plus one sendto(2) per
+ * listener (bench-store-imap).
  *
  * A process that wants notifications (imapd for IDLE and for the
  * untagged updates of a selected mailbox, the file view for cache

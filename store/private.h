@@ -4,6 +4,8 @@
 #ifndef VELLUM_STORE_PRIVATE_H
 #define VELLUM_STORE_PRIVATE_H
 
+#include <sys/types.h>
+
 #include <lmdb.h>
 #include <stdint.h>
 #include <time.h>
@@ -79,6 +81,9 @@ struct store {
 	size_t			 notify_npeers;
 	struct timespec		 notify_mtime;	/* of the dir when listed */
 	int			 notify_scanned;
+	int			 notify_via_fd;	/* the path is not reachable */
+	dev_t			 notify_dev;	/* of the dir notify_dirfd is */
+	ino_t			 notify_ino;
 };
 
 struct store_txn {
@@ -100,6 +105,11 @@ void	notify_txn_commit(struct store_txn *);
 /* After an abort (or before a retry): forgets. */
 void	notify_txn_clear(struct store_txn *);
 void	notify_store_free(struct store *);
+/*
+ * Makes and opens DATA_DIR/notify (store_open(), writable): a process
+ * that drops privileges later keeps it (notify.c).
+ */
+void	notify_store_open(struct store *);
 
 /* Database access: 1 found/done, 0 not found, -1 error (err set). */
 int	sdb_get(struct store_txn *, enum store_db, const void *, size_t,

@@ -194,6 +194,8 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		}
 	} else if (store_write(st, store_init_schema, NULL) == -1)
 		goto fail;
+	if (!(flags & STORE_RDONLY))
+		notify_store_open(st);
 	/* An older store is upgraded in place (imapmeta.c). */
 	if (!(flags & STORE_RDONLY) && st->schema < STORE_SCHEMA_VERSION &&
 	    store_upgrade_v2(st) == -1)

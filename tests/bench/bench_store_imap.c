@@ -279,6 +279,9 @@ corpus_load(const char *dir)
 struct fetch {
 	uint32_t	box;
 	uint64_t	n, raw, bad;
+	int		headers;	/* read the header block too */
+	uint64_t	hdr_bytes;
+	char		buf[256 * 1024];
 };
 
 static int
@@ -294,6 +297,18 @@ fetch_one(const struct store_msg *m, void *ctx)
 		return -1;
 	if (imap_meta_parse(meta, len, &im) == -1 || im.envelope_len == 0)
 		f->bad++;
+	else if (f->headers) {
+		/* What BODY.PEEK[HEADER.FIELDS (...)] reads. */
+		struct imap_part p0;
+		size_t got;
+
+		imap_meta_part(&im, 0, &p0);
+		if (store_msg_read_range(t, m->mailbox_id, m->uid, 0,
+		    p0.body_off < sizeof(f->buf) ? p0.body_off :
+		    sizeof(f->buf), f->buf, &got) != 1)
+			f->bad++;
+		f->hdr_bytes += got;
+	}
 	f->n++;
 	f->raw += len;
 	free(meta);
@@ -317,8 +332,8 @@ bench_records(const char *corpus_dir)
 	struct store *st;
 	struct setup su;
 	struct append a;
-	struct fetch f = { 0 };
-	double t0, tprep, tread;
+	static struct fetch f, fh;
+	double t0, tprep, tread, thdr;
 	size_t i;
 	char *dir;
 
@@ -367,6 +382,18 @@ bench_records(const char *corpus_dir)
 		if (i == 0 || t0 < tread)
 			tread = t0;
 	}
+	/* The same with each message's header block read too. */
+	for (i = 0, thdr = 0; i < READ_PASSES; i++) {
+		memset(&fh, 0, sizeof(fh));
+		fh.box = su.inbox;
+		fh.headers = 1;
+		t0 = now_us();
+		if (store_read(st, fetch_fn, &fh) == -1)
+			die("fetch headers");
+		t0 = now_us() - t0;
+		if (i == 0 || t0 < thdr)
+			thdr = t0;
+	}
 	printf("imap records:        %" PRIu64 " of %zu msgs, raw %.0f B "
 	    "avg, stored %.0f B avg (%" PRIu64 " B in all), %" PRIu64
 	    " bad\n", s0.imap_records, nmsgs, s0.imap_records ?
@@ -378,6 +405,10 @@ bench_records(const char *corpus_dir)
 	printf("read every record:   %" PRIu64 " msgs in %.1f ms = %.2f us/msg"
 	    " (37,000 msgs: %.0f ms)\n", f.n, tread / 1e3, tread /
 	    (double)f.n, tread / (double)f.n * 37000 / 1e3);
+	printf("record + header:     %" PRIu64 " msgs in %.1f ms = %.2f us/msg"
+	    " (%.0f B header avg; 37,000 msgs: %.0f ms)\n", fh.n, thdr / 1e3,
+	    thdr / (double)fh.n, (double)fh.hdr_bytes / (double)fh.n,
+	    thdr / (double)fh.n * 37000 / 1e3);
 	store_close(&st);
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(dir);

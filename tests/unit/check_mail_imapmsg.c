@@ -473,6 +473,36 @@ START_TEST(test_groups)
 }
 END_TEST
 
+/*
+ * RFC 3501 7.4.2: Sender and Reply-To that are absent, "or are present
+ * but empty", are the From (Dovecot: NVL(reply_to, from) over the parsed
+ * list, so blanks or a comment alone count as empty too).
+ */
+START_TEST(test_empty_sender_reply_to)
+{
+	static const char msg[] =
+	    "From: Ann <ann@x.test>\r\n"
+	    "Sender: \r\n"
+	    "Reply-To:  (nobody)\r\n"
+	    "\r\n";
+	static const char msg2[] =
+	    "From: \r\n"
+	    "Reply-To: r@x.test\r\n"
+	    "\r\n";
+
+	expect(msg, sizeof(msg) - 1, "(\"text\" \"plain\" (\"charset\" "
+	    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)", NULL,
+	    "(NIL NIL ((\"Ann\" NIL \"ann\" \"x.test\")) "
+	    "((\"Ann\" NIL \"ann\" \"x.test\")) "
+	    "((\"Ann\" NIL \"ann\" \"x.test\")) NIL NIL NIL NIL NIL)");
+	/* An empty From stays NIL; a Reply-To of its own is kept. */
+	expect(msg2, sizeof(msg2) - 1, "(\"text\" \"plain\" (\"charset\" "
+	    "\"us-ascii\") NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL)", NULL,
+	    "(NIL NIL NIL NIL ((NIL NIL \"r\" \"x.test\")) NIL NIL NIL NIL "
+	    "NIL)");
+}
+END_TEST
+
 START_TEST(test_no_final_newline)
 {
 	static const char a[] = "Subject: x\n\nabc";
@@ -856,6 +886,7 @@ imapmsg_suite(void)
 	tcase_add_test(tc, test_broken_params);
 	tcase_add_test(tc, test_second_disposition);
 	tcase_add_test(tc, test_groups);
+	tcase_add_test(tc, test_empty_sender_reply_to);
 	tcase_add_test(tc, test_no_final_newline);
 	tcase_add_test(tc, test_digest);
 	suite_add_tcase(s, tc);

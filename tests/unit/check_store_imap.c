@@ -7,6 +7,7 @@
  * upgrade of a schema 1 store, built here through raw LMDB in the old
  * record formats.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "mail/imapmsg.h"
 #include "testutil.h"
 
@@ -291,6 +293,27 @@ expunged_since(uint32_t box, uint64_t since, struct exlog *l)
 	*l = o.log;
 	return rc;
 }
+
+/*
+ * A body that existed when the message was prepared (so no record was
+ * built) but was expunged before the append: the append stores the body
+ * anew, and its record with it.
+ */
+START_TEST(test_record_when_body_vanished)
+{
+	struct store_prepared *p;
+	uint32_t u1, u2;
+
+	ck_assert_int_eq(tu_append(st, inbox, msg2, sizeof(msg2) - 1, 0, NULL,
+	    &u1), 1);
+	ck_assert_int_eq(store_msg_prepare(st, msg2, sizeof(msg2) - 1, &p), 0);
+	ck_assert_int_eq(tu_expunge(st, inbox, u1), 1);
+	ck_assert_int_eq(tu_append_prepared(st, inbox, p, 0, &u2), 1);
+	store_prepared_free(&p);
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+	assert_meta_of(inbox, u2, msg2, sizeof(msg2) - 1);
+}
+END_TEST
 
 START_TEST(test_expunge_log)
 {
@@ -747,6 +770,171 @@ v1_content(uint32_t *bob_r, uint32_t *u1_r, uint32_t *u2_r,
 	*bob_r = bob;
 }
 
+static int
+rp_rename_fn(struct store_txn *t, void *ctx)
+{
+	int renamed = *(int *)ctx;
+
+	return store_mailbox_rename(t, user, renamed ? "A2" : "A",
+	    renamed ? "A" : "A2");
+}
+
+static int
+rp_delete_fn(struct store_txn *t, void *ctx)
+{
+	(void)ctx;
+	return store_mailbox_delete(t, user, "B");
+}
+
+/*
+ * Random appends, copies, moves, expunges, flag changes, renames and
+ * deletes over two users: after each, every mailbox's modseq has not gone
+ * back (and moved on where something changed), the rows are the model's,
+ * the expunges since the last modseq are logged, and store check agrees.
+ */
+#define RP_BOXES	4
+struct rp_box {
+	uint32_t	id;
+	uint64_t	modseq;
+	uint32_t	uids[512];
+	size_t		n;
+};
+
+static void
+rp_verify(struct rp_box *b, int changed, const uint32_t *gone, size_t ngone,
+    const char *what)
+{
+	struct store_mailbox mb;
+	struct store_msg *m = NULL;
+	struct exlog l;
+	size_t n = 0, i;
+
+	ck_assert_int_eq(tu_mailbox_get_by_id(st, b->id, &mb), 1);
+	ck_assert_msg(changed ? mb.highestmodseq > b->modseq :
+	    mb.highestmodseq >= b->modseq, "%s: mailbox %u modseq %" PRIu64
+	    " after %" PRIu64, what, b->id, mb.highestmodseq, b->modseq);
+	ck_assert_int_eq(expunged_since(b->id, b->modseq, &l), 1);
+	ck_assert_msg(l.n == ngone, "%s: %zu expunges logged since %" PRIu64
+	    ", %zu made", what, l.n, b->modseq, ngone);
+	for (i = 0; i < ngone; i++)
+		ck_assert_msg(l.uid[i] == gone[i] && l.modseq[i] > b->modseq &&
+		    l.modseq[i] <= mb.highestmodseq, "%s: logged uid %u, "
+		    "wanted %u", what, l.uid[i], gone[i]);
+	ck_assert_int_eq(tu_msg_list(st, b->id, &m, &n), 0);
+	ck_assert_msg(n == b->n && n == mb.messages, "%s: %zu rows, model "
+	    "%zu, counter %u", what, n, b->n, mb.messages);
+	for (i = 0; i < n; i++)
+		ck_assert_msg(m[i].uid == b->uids[i] && m[i].modseq <=
+		    mb.highestmodseq && m[i].uid < mb.uidnext, "%s: row %zu",
+		    what, i);
+	free(m);
+	b->modseq = mb.highestmodseq;
+}
+
+START_TEST(test_random_paths)
+{
+	static const char *const bodies[] = { msg1, msg2,
+	    "Subject: three\r\n\r\nthree\r\n", "Subject: four\n\nfour\n" };
+	struct rp_box box[RP_BOXES];
+	struct store_mailbox mb;
+	struct tu_rng rng;
+	uint32_t bob, uid, gone[1];
+	char what[64];
+	size_t i, j, k, op, a, b2;
+	int renamed = 0;
+
+	bob = tu_make_user(st, "bob@example.test");
+	memset(box, 0, sizeof(box));
+	box[0].id = inbox;
+	ck_assert_int_eq(tu_mailbox_create(st, user, "A", 0, &box[1].id), 1);
+	ck_assert_int_eq(tu_mailbox_create(st, user, "B", 0, &box[2].id), 1);
+	box[3].id = tu_inbox(st, bob);
+	for (i = 0; i < RP_BOXES; i++) {
+		ck_assert_int_eq(tu_mailbox_get_by_id(st, box[i].id, &mb), 1);
+		box[i].modseq = mb.highestmodseq;
+	}
+	tu_rng_seed(&rng, 9);
+	for (i = 0; i < 400; i++) {
+		op = tu_rng_below(&rng, 7);
+		a = tu_rng_below(&rng, RP_BOXES);
+		snprintf(what, sizeof(what), "op %zu (kind %zu)", i, op);
+		if (op == 0 || box[a].n == 0) {
+			k = tu_rng_below(&rng, 4);
+			ck_assert_int_eq(tu_append(st, box[a].id, bodies[k],
+			    strlen(bodies[k]), 0, NULL, &uid), 1);
+			ck_assert(box[a].n < 512);
+			box[a].uids[box[a].n++] = uid;
+			rp_verify(&box[a], 1, NULL, 0, what);
+			continue;
+		}
+		j = tu_rng_below(&rng, box[a].n);
+		uid = box[a].uids[j];
+		switch (op) {
+		case 1:		/* copy, maybe into the same mailbox */
+		case 2:		/* move */
+			b2 = tu_rng_below(&rng, RP_BOXES);
+			if (op == 2 && b2 == a)
+				b2 = (a + 1) % RP_BOXES;
+			if (box[b2].n >= 512)
+				break;
+			ck_assert_int_eq(op == 1 ? tu_copy(st, box[a].id, uid,
+			    box[b2].id, &gone[0]) : tu_move(st, box[a].id, uid,
+			    box[b2].id, &gone[0]), 1);
+			box[b2].uids[box[b2].n++] = gone[0];
+			if (op == 2) {
+				memmove(box[a].uids + j, box[a].uids + j + 1,
+				    (box[a].n - j - 1) * sizeof(uint32_t));
+				box[a].n--;
+				gone[0] = uid;
+				rp_verify(&box[a], 1, gone, 1, what);
+			}
+			rp_verify(&box[b2], 1, NULL, 0, what);
+			break;
+		case 3:		/* expunge */
+			ck_assert_int_eq(tu_expunge(st, box[a].id, uid), 1);
+			memmove(box[a].uids + j, box[a].uids + j + 1,
+			    (box[a].n - j - 1) * sizeof(uint32_t));
+			box[a].n--;
+			gone[0] = uid;
+			rp_verify(&box[a], 1, gone, 1, what);
+			break;
+		case 4:		/* flags: each mode, keywords too */
+			ck_assert_int_eq(tu_set_flags(st, box[a].id, uid,
+			    (enum store_flag_mode)tu_rng_below(&rng, 3),
+			    (uint32_t)tu_rng_below(&rng, 32), i % 3 ? "$Junk "
+			    "x" : NULL), 1);
+			rp_verify(&box[a], 0, NULL, 0, what);
+			break;
+		case 5:		/* rename A back and forth: the id stays */
+			ck_assert_int_eq(store_write(st, rp_rename_fn,
+			    &renamed), 1);
+			renamed = !renamed;
+			rp_verify(&box[1], 1, NULL, 0, what);
+			break;
+		case 6:		/* delete B and make it again */
+			ck_assert_int_eq(store_write(st, rp_delete_fn, NULL), 1);
+			ck_assert_int_eq(tu_mailbox_create(st, user, "B", 0,
+			    &box[2].id), 1);
+			box[2].n = 0;
+			box[2].modseq = 0;
+			rp_verify(&box[2], 1, NULL, 0, what);
+			break;
+		}
+		for (k = 0; k < RP_BOXES; k++)
+			rp_verify(&box[k], 0, NULL, 0, what);
+		if (i % 50 == 49)
+			ck_assert_msg(tu_check(st) == 0, "%s: check: %s", what,
+			    tu_check_problems());
+	}
+	/* Deleting bob takes his mail; the bodies alice shares stay. */
+	ck_assert_int_eq(tu_user_del(st, bob), 1);
+	ck_assert_msg(tu_check(st) == 0, "after deleting bob: %s",
+	    tu_check_problems());
+	for (k = 0; k < 3; k++)
+		rp_verify(&box[k], 0, NULL, 0, "after deleting bob");
+}
+END_TEST
+
 START_TEST(test_upgrade_from_v1)
 {
 	struct store_mailbox mb;
@@ -843,6 +1031,131 @@ START_TEST(test_upgrade_twice_at_once)
 }
 END_TEST
 
+/* Rewrites the store without free pages (a compacting copy). */
+static void
+compact_store(void)
+{
+	MDB_env *env;
+	char *path, *tmp, *from, *to;
+
+	ck_assert(asprintf(&path, "%s/store", dir) > 0);
+	ck_assert(asprintf(&tmp, "%s/compact", dir) > 0);
+	ck_assert(asprintf(&from, "%s/data.mdb", tmp) > 0);
+	ck_assert(asprintf(&to, "%s/data.mdb", path) > 0);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	ck_assert(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 64);
+	ck_assert(mdb_env_open(env, path, MDB_NOTLS, 0600) == 0);
+	ck_assert(mdb_env_copy2(env, tmp, MDB_CP_COMPACT) == 0);
+	mdb_env_close(env);
+	ck_assert_int_eq(rename(from, to), 0);
+	ck_assert_int_eq(rmdir(tmp), 0);
+	free(path);
+	free(tmp);
+	free(from);
+	free(to);
+}
+
+/*
+ * The upgrade runs out of map while it adds the default folders: the map
+ * grows and the transaction runs again, for the same users (none of the
+ * batch may be skipped).
+ */
+START_TEST(test_upgrade_map_full)
+{
+	uint32_t ids[60];
+	uint64_t before;
+	char name[64];
+	size_t i;
+
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "u%zu@example.test", i);
+		ids[i] = tu_make_user(st, name);
+	}
+	store_close(&st);
+	make_v1(0);
+	compact_store();
+	/* The map is then exactly what the data needs: the first pages the
+	 * upgrade adds do not fit. */
+	store_set_initial_mapsize(4096);
+	st = tu_open(dir);
+	store_set_initial_mapsize(STORE_MAPSIZE_DEFAULT);
+	before = store_mapsize(st);
+	ck_assert_uint_eq(schema_version(), 2);
+	assert_defaults(user, "alice");
+	for (i = 0; i < 60; i++) {
+		snprintf(name, sizeof(name), "user %zu of 60 (map %" PRIu64
+		    " bytes)", i, before);
+		assert_defaults(ids[i], name);
+	}
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+}
+END_TEST
+
+/*
+ * The records built by upgraders that started together, from their
+ * "IMAP records built for N" lines: each body once in all (one upgrades,
+ * the other waits and finds it done), not once per process.
+ */
+START_TEST(test_upgrade_not_doubled)
+{
+	char body[160], *path[2], line[256];
+	uint32_t uid, bob, u1, u2;
+	unsigned long n, total = 0;
+	pid_t pid[2];
+	FILE *fp;
+	int i, status;
+
+	ck_assert_int_eq(store_batch_begin(st), 0);
+	for (i = 0; i < 480; i++) {
+		snprintf(body, sizeof(body), "From: s%d@example.test\r\n"
+		    "Subject: message %d\r\nMIME-Version: 1.0\r\n\r\n"
+		    "body %d\r\n", i, i, i);
+		ck_assert_int_eq(tu_append(st, inbox, body, strlen(body), 0,
+		    NULL, &uid), 1);
+	}
+	ck_assert_int_eq(store_batch_commit(st), 0);
+	v1_content(&bob, &u1, &u2, 0);
+	for (i = 0; i < 2; i++) {
+		ck_assert(asprintf(&path[i], "%s/upgrader%d.log", dir, i) > 0);
+		pid[i] = fork();
+		ck_assert(pid[i] >= 0);
+		if (pid[i] == 0) {
+			struct store *cst;
+
+			int rc;
+
+			if (freopen(path[i], "w", stderr) == NULL)
+				_exit(2);
+			log_init("upgrader", LOG_TO_STDERR, 1);
+			rc = store_open(dir, 0, &cst);
+			fflush(stderr);
+			_exit(rc == 0 ? 0 : 1);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		ck_assert(waitpid(pid[i], &status, 0) == pid[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "upgrading process %d failed", i);
+		ck_assert((fp = fopen(path[i], "r")) != NULL);
+		while (fgets(line, sizeof(line), fp) != NULL) {
+			const char *q = strstr(line, "IMAP records built for ");
+
+			if (q != NULL && sscanf(q, "IMAP records built for "
+			    "%lu", &n) == 1)
+				total += n;
+		}
+		fclose(fp);
+		free(path[i]);
+	}
+	/* 480 + msg1 + msg2 (bob's msg2 is the same body). */
+	ck_assert_msg(total == 482, "two upgraders at once built %lu records "
+	    "for 482 bodies", total);
+	st = tu_open(dir);
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+}
+END_TEST
+
 START_TEST(test_upgrade_killed_midway)
 {
 	char body[128];
@@ -892,14 +1205,18 @@ imap_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_default_folders);
 	tcase_add_test(tc, test_record_stored_with_body);
+	tcase_add_test(tc, test_record_when_body_vanished);
 	tcase_add_test(tc, test_expunge_log);
 	tcase_add_test(tc, test_delete_drops_log);
 	tcase_add_test(tc, test_expunge_log_horizon);
 	tcase_add_test(tc, test_changed_since);
 	tcase_add_test(tc, test_take_recent);
+	tcase_add_test(tc, test_random_paths);
 	tcase_add_test(tc, test_upgrade_from_v1);
 	tcase_add_test(tc, test_upgrade_twice_at_once);
 	tcase_add_test(tc, test_upgrade_killed_midway);
+	tcase_add_test(tc, test_upgrade_not_doubled);
+	tcase_add_test(tc, test_upgrade_map_full);
 	suite_add_tcase(s, tc);
 	return s;
 }

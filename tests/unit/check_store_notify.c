@@ -15,6 +15,7 @@
 #include <check.h>
 #include <dirent.h>
 #include <poll.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -296,6 +297,93 @@ START_TEST(test_batch_and_many_ids)
 }
 END_TEST
 
+/*
+ * Daemons open the store as root and then drop privileges; a data dir
+ * that root made (0700) cannot be crossed by the dropped user.  A
+ * listener and a committer that both dropped to "nobody" after opening
+ * the store still reach each other, and the listener removes its socket.
+ */
+static void
+drop_to(const struct passwd *pw)
+{
+	if (setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) != 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) != 0)
+		_exit(9);
+}
+
+START_TEST(test_after_privilege_drop)
+{
+	struct passwd *pw;
+	int ready[2], status, i;
+	pid_t pids[2];
+	char c = 'x';
+
+	if (geteuid() != 0 || (pw = getpwnam("nobody")) == NULL ||
+	    pw->pw_uid == 0) {
+		fprintf(stderr, "test_after_privilege_drop: needs root and "
+		    "user nobody; skipped\n");
+		return;
+	}
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	/* The listener (imapd): store and socket as root, then dropped. */
+	pids[0] = fork();
+	ck_assert(pids[0] >= 0);
+	if (pids[0] == 0) {
+		struct store *lst;
+		struct store_notify *n = NULL;
+		struct seen s = { 0 };
+		struct pollfd p;
+		int fd;
+
+		close(ready[0]);
+		if (store_open(dir, 0, &lst) == -1 ||
+		    store_notify_listen(lst, &n, &fd) == -1)
+			_exit(2);
+		drop_to(pw);
+		if (write(ready[1], &c, 1) != 1)
+			_exit(3);
+		p.fd = fd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 20000) != 1)
+			_exit(4);	/* nothing came */
+		if (store_notify_drain(n, seen_one, &s) == -1 ||
+		    !seen_has(&s, inbox))
+			_exit(5);
+		store_notify_close(&n);
+		store_close(&lst);
+		_exit(0);
+	}
+	close(ready[1]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	/* The committer (smtpd): store opened as root, then dropped. */
+	pids[1] = fork();
+	ck_assert(pids[1] >= 0);
+	if (pids[1] == 0) {
+		struct store *cst;
+		uint32_t uid;
+
+		if (store_open(dir, 0, &cst) == -1)
+			_exit(2);
+		drop_to(pw);
+		if (tu_append(cst, inbox, msg, sizeof(msg) - 1, 0, NULL,
+		    &uid) != 1)
+			_exit(3);
+		store_close(&cst);
+		_exit(0);
+	}
+	for (i = 1; i >= 0; i--) {
+		ck_assert(waitpid(pids[i], &status, 0) == pids[i]);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		    "%s failed: status %#x (4: no notification came)",
+		    i == 0 ? "listener" : "committer", status);
+	}
+	ck_assert_msg(count_sockets() == 0, "the dropped listener left %zu "
+	    "sockets", count_sockets());
+}
+END_TEST
+
 static Suite *
 notify_suite(void)
 {
@@ -308,6 +396,7 @@ notify_suite(void)
 	tcase_add_test(tc, test_dead_listener_removed);
 	tcase_add_test(tc, test_overflow_says_everything);
 	tcase_add_test(tc, test_batch_and_many_ids);
+	tcase_add_test(tc, test_after_privilege_drop);
 	suite_add_tcase(s, tc);
 	return s;
 }
