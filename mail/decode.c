@@ -20,8 +20,27 @@ enum {
 	QP_EQ_CR,	/* "=", blanks, CR */
 };
 
+/* base64 alphabet values, -1 outside it */
+static const int8_t dec_b64[256] = {
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 62, -1, -1, -1, 63,
+	52, 53, 54, 55, 56, 57, 58, 59, 60, 61, -1, -1, -1, -1, -1, -1,
+	-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+	15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, -1, -1, -1, -1, -1,
+	-1, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40,
+	41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+	-1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+};
+
 static int	dec_hexval(int);
-static int	dec_b64val(int);
 static size_t	dec_blanks_flush(struct mail_decoder *, char *);
 static size_t	dec_qp_byte(struct mail_decoder *, int, char *);
 
@@ -34,22 +53,6 @@ dec_hexval(int c)
 		return c - 'A' + 10;
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
-	return -1;
-}
-
-static int
-dec_b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
 	return -1;
 }
 
@@ -228,7 +231,22 @@ mail_decode(struct mail_decoder *d, const void *in, size_t n, char *out)
 	switch (d->cte) {
 	case MAIL_CTE_BASE64:
 		for (i = 0; i < n; i++) {
-			if ((v = dec_b64val(p[i])) < 0)
+			/* four at a time while they are all in the alphabet */
+			while (d->bits == 0 && i + 4 <= n &&
+			    (v = dec_b64[p[i]] | dec_b64[p[i + 1]] |
+			    dec_b64[p[i + 2]] | dec_b64[p[i + 3]]) >= 0) {
+				d->acc = (uint32_t)dec_b64[p[i]] << 18 |
+				    (uint32_t)dec_b64[p[i + 1]] << 12 |
+				    (uint32_t)dec_b64[p[i + 2]] << 6 |
+				    (uint32_t)dec_b64[p[i + 3]];
+				out[o++] = (char)(d->acc >> 16);
+				out[o++] = (char)(d->acc >> 8);
+				out[o++] = (char)d->acc;
+				i += 4;
+			}
+			if (i >= n)
+				break;
+			if ((v = dec_b64[p[i]]) < 0)
 				continue;
 			d->acc = (d->acc << 6) | (uint32_t)v;
 			d->bits += 6;

@@ -5,7 +5,9 @@ BINARY.SIZE is the decoded size; a part streamed (longer than one piece)
 comes whole; BINARY[] and BINARY of a multipart decode the parts inside
 and mark their headers "binary"; an unknown Content-Transfer-Encoding
 ends NO [UNKNOWN-CTE]; BINARY sets \\Seen, BINARY.PEEK and BINARY.SIZE do
-not; APPEND of a literal8 with NULs comes back byte-exact.
+not; APPEND of a literal8 with NULs comes back byte-exact; a 12 MB
+decoded part to a client that does not read costs the server little
+memory (streamed).
 
 usage: test_imap_binary.py BUILD_DIR
 """
@@ -14,6 +16,7 @@ import os
 import re
 import socket
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import SKIP, Failure, check, run  # noqa: E402
@@ -155,6 +158,16 @@ def items(resp):
             pos = m.end()
 
 
+def rss_kb(pid):
+    """Anonymous resident memory (kB) of the server (the store's mapped
+    file does not count)."""
+    with open("/proc/%d/status" % pid) as f:
+        for ln in f:
+            if ln.startswith("RssAnon:"):
+                return int(ln.split()[1])
+    return 0
+
+
 def one(u):
     f = [x for x in u if re.match(rb"\* \d+ FETCH", x)]
     check(len(f) == 1, "one FETCH response", u)
@@ -165,9 +178,12 @@ def test(site, args):
     if not site.have("imapd"):
         print("vellum-imapd is not built: skipped")
         return SKIP
-    site.start_imapd()
+    proc = site.start_imapd()
     site.add_user(USER, PASS)
     site.add_mail(USER, MIXED, UNKNOWN, BIG, SINGLE_QP)
+    huge = bytes((i * 13) & 0xff for i in range(12 * 1024 * 1024))
+    site.add_mail(USER, BIG.split(b"\n\n", 1)[0] + b"\n\n" +
+                  b64lines(huge), folder="Huge")
     c = Conn(site.imap_port)
     c.ok("LOGIN %s %s" % (USER, PASS))
     u = c.ok("CAPABILITY")
@@ -320,6 +336,23 @@ def test(site, args):
           "BINARY[1] of it: the body with its NULs, a literal8", it)
     check(it.get("BINARY.SIZE[1]") == len(body), "BINARY.SIZE of it", it)
     c.ok("LOGOUT")
+
+    # --- a 12 MB decoded part to a client that does not read -----------
+    base = rss_kb(proc.pid)
+    slow = Conn(site.imap_port)
+    slow.ok("LOGIN %s %s" % (USER, PASS))
+    slow.ok("SELECT Huge")
+    slow.s.sendall(b"h1 FETCH 1 (BINARY.PEEK[1])\r\n")
+    time.sleep(1.0)     # the server fills the socket and must wait
+    grown = rss_kb(proc.pid) - base
+    check(grown < 8 * 1024, "BINARY of a 16 MB base64 part to a client "
+          "that does not read grows the server by less than 8 MB (kB)",
+          grown)
+    u = slow.response()
+    check(u.endswith(huge + b")\r\n") and b"BINARY[1] ~{%d}" % len(huge)
+          in u, "the 12 MB part arrives decoded and whole", len(u))
+    t = slow.response()
+    check(t.startswith(b"h1 OK"), "the large BINARY ends OK", t)
 
 
 run(test)
