@@ -280,7 +280,8 @@ bin_step(struct store_txn *t, struct imap_fetch_binary *b,
 		b->pos = sg->off;
 		imap_fetchconv_init(&b->conv, UINT64_MAX, 0, UINT64_MAX,
 		    &unused);
-		mail_decoder_init(&b->dec, (enum mail_cte)sg->cte);
+		mail_decoder_init(&b->dec, (enum mail_cte)sg->cte,
+		    MAIL_DECODE_CRLF);
 	}
 	if (t == NULL)
 		return err_set(ERR_TEMP, "no transaction");

@@ -510,7 +510,7 @@ imap_search_decode_cte(const char *cte, const char *s, size_t len,
 		imap_buf_add(out, s, len);
 		return;
 	}
-	mail_decoder_init(&d, c);
+	mail_decoder_init(&d, c, 0);
 	for (i = 0; i < len; i += n) {
 		n = len - i < SEARCH_DECODE_CHUNK ? len - i :
 		    SEARCH_DECODE_CHUNK;

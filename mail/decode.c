@@ -104,10 +104,11 @@ mail_cte_parse(const char *v, size_t len)
 }
 
 void
-mail_decoder_init(struct mail_decoder *d, enum mail_cte cte)
+mail_decoder_init(struct mail_decoder *d, enum mail_cte cte, int flags)
 {
 	memset(d, 0, sizeof(*d));
 	d->cte = cte;
+	d->flags = flags;
 	d->state = QP_TEXT;
 }
 
@@ -139,7 +140,8 @@ again:
 			d->state = QP_CR;
 		else if (c == '\n') {
 			d->nblanks = 0;
-			out[o++] = '\r';
+			if (d->flags & MAIL_DECODE_CRLF)
+				out[o++] = '\r';
 			out[o++] = '\n';
 		} else {
 			o += dec_blanks_flush(d, out + o);
@@ -292,6 +294,6 @@ mail_decode_end(struct mail_decoder *d, char *out)
 			break;
 		}
 	}
-	mail_decoder_init(d, d->cte);
+	mail_decoder_init(d, d->cte, d->flags);
 	return o;
 }

@@ -10,9 +10,11 @@
  * skipped, as mail readers do; bits left over at the end are dropped.
  * quoted-printable: "=XY" (hex, either case) is the byte; "=" followed by
  * blanks and a line end is a soft line break (nothing); every hard line
- * end (LF or CRLF) becomes CRLF and the blanks before it go (RFC 2045
- * rule 3); a stray "=" stays as it is; "=" at the very end goes.  A lone
- * CR stays a lone CR.
+ * end (LF or CRLF) stays as it is, or becomes CRLF with MAIL_DECODE_CRLF
+ * (IMAP sends text with CRLF, RFC 9051 6.4.5), and the blanks before it
+ * go (RFC 2045 rule 3); a stray "=" stays as it is; "=" at the very end
+ * goes.  A lone CR stays a lone CR.  Without MAIL_DECODE_CRLF the output
+ * is never longer than the input.
  */
 #ifndef VELLUM_MAIL_DECODE_H
 #define VELLUM_MAIL_DECODE_H
@@ -27,6 +29,9 @@ enum mail_cte {
 	MAIL_CTE_UNKNOWN,	/* anything else (x-uuencode, "", ...) */
 };
 
+/* mail_decoder_init() flags */
+#define MAIL_DECODE_CRLF	0x01	/* quoted-printable line ends as CRLF */
+
 /*
  * Blanks a quoted-printable decoder holds back while it waits for the
  * line end that would drop them; a longer run is let through as it is.
@@ -40,6 +45,7 @@ enum mail_cte {
 
 struct mail_decoder {
 	enum mail_cte	cte;
+	int		flags;
 	/* base64 */
 	uint32_t	acc;
 	int		bits;
@@ -58,8 +64,12 @@ struct mail_decoder {
  */
 enum mail_cte mail_cte_parse(const char *value, size_t len);
 
-/* Starts decoding cte (MAIL_CTE_UNKNOWN decodes as IDENTITY). */
-void	mail_decoder_init(struct mail_decoder *, enum mail_cte cte);
+/*
+ * Starts decoding cte (MAIL_CTE_UNKNOWN decodes as IDENTITY); flags:
+ * MAIL_DECODE_* or 0.
+ */
+void	mail_decoder_init(struct mail_decoder *, enum mail_cte cte,
+	    int flags);
 /*
  * Decodes the next n input bytes into out, which has room for
  * MAIL_DECODE_OUT(n) bytes.  Returns the number of bytes written.

@@ -5,7 +5,8 @@
  * case, blanks before a line end, stray "=", CRLF and bare LF, a lone
  * CR); every vector decoded whole, cut in two at every offset, and one
  * byte at a time gives the same bytes ("trickle"); the output never
- * passes MAIL_DECODE_OUT(n); the Content-Transfer-Encoding names.
+ * passes MAIL_DECODE_OUT(n), nor the input's length without
+ * MAIL_DECODE_CRLF; the Content-Transfer-Encoding names.
  */
 #include <check.h>
 #include <stdlib.h>
@@ -17,48 +18,54 @@ static Suite	*decode_suite(void);
 
 static const struct {
 	enum mail_cte	 cte;
+	int		 flags;
 	const char	*in;
 	size_t		 inlen;		/* 0: strlen(in) */
 	const char	*out;
 	size_t		 outlen;	/* 0: strlen(out) */
 } vec[] = {
-	{ MAIL_CTE_BASE64, "aGVsbG8=", 0, "hello", 0 },
-	{ MAIL_CTE_BASE64, "aGVs\r\nbG8g\nd29y bGQ=\r\n", 0, "hello world",
+#define C	MAIL_DECODE_CRLF
+	{ MAIL_CTE_BASE64, C, "aGVsbG8=", 0, "hello", 0 },
+	{ MAIL_CTE_BASE64, C, "aGVs\r\nbG8g\nd29y bGQ=\r\n", 0, "hello world",
 	    0 },
-	{ MAIL_CTE_BASE64, "AAEC/w==", 0, "\x00\x01\x02\xff", 4 },
-	{ MAIL_CTE_BASE64, "QUJD*RA", 0, "ABCD", 0 },	/* junk skipped,
+	{ MAIL_CTE_BASE64, C, "AAEC/w==", 0, "\x00\x01\x02\xff", 4 },
+	{ MAIL_CTE_BASE64, C, "QUJD*RA", 0, "ABCD", 0 },	/* junk skipped,
 							   bits dropped */
-	{ MAIL_CTE_BASE64, "", 0, "", 0 },
-	{ MAIL_CTE_QP, "caf=C3=a9", 0, "caf\xc3\xa9", 0 },
-	{ MAIL_CTE_QP, "soft=\nbreak", 0, "softbreak", 0 },
-	{ MAIL_CTE_QP, "soft=  \t\r\nbreak", 0, "softbreak", 0 },
-	{ MAIL_CTE_QP, "a  \nb\t\r\nc", 0, "a\r\nb\r\nc", 0 },
-	{ MAIL_CTE_QP, "x = y", 0, "x = y", 0 },		/* stray */
-	{ MAIL_CTE_QP, "x=G1", 0, "x=G1", 0 },
-	{ MAIL_CTE_QP, "x=4", 0, "x=4", 0 },			/* at the end */
-	{ MAIL_CTE_QP, "x=4z", 0, "x=4z", 0 },
-	{ MAIL_CTE_QP, "end=", 0, "end", 0 },
-	{ MAIL_CTE_QP, "end  ", 0, "end", 0 },
-	{ MAIL_CTE_QP, "lone\rcr", 0, "lone\rcr", 0 },
-	{ MAIL_CTE_QP, "a \rb", 0, "a \rb", 0 },
-	{ MAIL_CTE_QP, "a= \rb", 0, "a= \rb", 0 },
-	{ MAIL_CTE_QP, "=00=0D=0A", 0, "\x00\r\n", 3 },
-	{ MAIL_CTE_QP, "l1\nl2\n\n", 0, "l1\r\nl2\r\n\r\n", 0 },
-	{ MAIL_CTE_QP, "==3D", 0, "==", 0 },
-	{ MAIL_CTE_IDENTITY, "as\nis=41", 0, "as\nis=41", 0 },
+	{ MAIL_CTE_BASE64, C, "", 0, "", 0 },
+	{ MAIL_CTE_QP, C, "caf=C3=a9", 0, "caf\xc3\xa9", 0 },
+	{ MAIL_CTE_QP, C, "soft=\nbreak", 0, "softbreak", 0 },
+	{ MAIL_CTE_QP, C, "soft=  \t\r\nbreak", 0, "softbreak", 0 },
+	{ MAIL_CTE_QP, C, "a  \nb\t\r\nc", 0, "a\r\nb\r\nc", 0 },
+	{ MAIL_CTE_QP, C, "x = y", 0, "x = y", 0 },		/* stray */
+	{ MAIL_CTE_QP, C, "x=G1", 0, "x=G1", 0 },
+	{ MAIL_CTE_QP, C, "x=4", 0, "x=4", 0 },			/* at the end */
+	{ MAIL_CTE_QP, C, "x=4z", 0, "x=4z", 0 },
+	{ MAIL_CTE_QP, C, "end=", 0, "end", 0 },
+	{ MAIL_CTE_QP, C, "end  ", 0, "end", 0 },
+	{ MAIL_CTE_QP, C, "lone\rcr", 0, "lone\rcr", 0 },
+	{ MAIL_CTE_QP, C, "a \rb", 0, "a \rb", 0 },
+	{ MAIL_CTE_QP, C, "a= \rb", 0, "a= \rb", 0 },
+	{ MAIL_CTE_QP, C, "=00=0D=0A", 0, "\x00\r\n", 3 },
+	{ MAIL_CTE_QP, C, "l1\nl2\n\n", 0, "l1\r\nl2\r\n\r\n", 0 },
+	{ MAIL_CTE_QP, C, "==3D", 0, "==", 0 },
+	{ MAIL_CTE_IDENTITY, C, "as\nis=41", 0, "as\nis=41", 0 },
+	/* without MAIL_DECODE_CRLF a line end stays as it came */
+	{ MAIL_CTE_QP, 0, "a  \nb\t\r\nc", 0, "a\nb\r\nc", 0 },
+	{ MAIL_CTE_QP, 0, "l1\nl2=\n\n", 0, "l1\nl2\n", 0 },
+#undef C
 };
 
 /* Decodes in[0..n) cut at the offsets cuts[0..ncuts) (ascending). */
 static char *
-decode_cut(enum mail_cte cte, const char *in, size_t n, const size_t *cuts,
-    size_t ncuts, size_t *len_r)
+decode_cut(enum mail_cte cte, int flags, const char *in, size_t n,
+    const size_t *cuts, size_t ncuts, size_t *len_r)
 {
 	struct mail_decoder d;
 	size_t cap = MAIL_DECODE_OUT(n) + 16, o = 0, at = 0, k, piece, w;
 	char *out = malloc(cap), *canary;
 
 	ck_assert_ptr_nonnull(out);
-	mail_decoder_init(&d, cte);
+	mail_decoder_init(&d, cte, flags);
 	for (k = 0; k <= ncuts; k++) {
 		piece = (k < ncuts ? cuts[k] : n) - at;
 		canary = out + o + MAIL_DECODE_OUT(piece);
@@ -94,7 +101,8 @@ START_TEST(vectors_whole)
 
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		n = vec[i].inlen ? vec[i].inlen : strlen(vec[i].in);
-		out = decode_cut(vec[i].cte, vec[i].in, n, NULL, 0, &len);
+		out = decode_cut(vec[i].cte, vec[i].flags, vec[i].in, n,
+		    NULL, 0, &len);
 		expect(i, out, len, "whole");
 		free(out);
 	}
@@ -110,15 +118,16 @@ START_TEST(vectors_trickle)
 	for (i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		n = vec[i].inlen ? vec[i].inlen : strlen(vec[i].in);
 		for (c = 0; c <= n; c++) {
-			out = decode_cut(vec[i].cte, vec[i].in, n, &c, 1,
-			    &len);
+			out = decode_cut(vec[i].cte, vec[i].flags,
+			    vec[i].in, n, &c, 1, &len);
 			expect(i, out, len, "two pieces");
 			free(out);
 		}
 		cuts = calloc(n + 1, sizeof(*cuts));
 		for (c = 0; c < n; c++)
 			cuts[c] = c;
-		out = decode_cut(vec[i].cte, vec[i].in, n, cuts, n, &len);
+		out = decode_cut(vec[i].cte, vec[i].flags, vec[i].in, n,
+		    cuts, n, &len);
 		expect(i, out, len, "byte by byte");
 		free(out);
 		free(cuts);
@@ -134,12 +143,13 @@ END_TEST
 START_TEST(generated_trickle)
 {
 	static const char alpha[] = "= \t\r\nA9fz=";
-	enum mail_cte ctes[] = { MAIL_CTE_QP, MAIL_CTE_BASE64 };
+	enum mail_cte ctes[] = { MAIL_CTE_QP, MAIL_CTE_QP, MAIL_CTE_BASE64 };
+	int flags[] = { MAIL_DECODE_CRLF, 0, 0 };
 	size_t n = 4000, i, k, l1, l2, *cuts;
 	unsigned seed = 12345;
 	char *in = malloc(n), *a, *b;
 
-	for (k = 0; k < 2; k++) {
+	for (k = 0; k < 3; k++) {
 		for (i = 0; i < n; i++) {
 			seed = seed * 1103515245 + 12345;
 			if (i % 700 < 200)
@@ -150,11 +160,13 @@ START_TEST(generated_trickle)
 				in[i] = alpha[(seed >> 16) % (sizeof(alpha) -
 				    1)];
 		}
-		a = decode_cut(ctes[k], in, n, NULL, 0, &l1);
+		a = decode_cut(ctes[k], flags[k], in, n, NULL, 0, &l1);
+		if (flags[k] == 0)
+			ck_assert_msg(l1 <= n, "%zu bytes grew to %zu", n, l1);
 		cuts = calloc(n, sizeof(*cuts));
 		for (i = 0; i < n; i++)
 			cuts[i] = i;
-		b = decode_cut(ctes[k], in, n, cuts, n, &l2);
+		b = decode_cut(ctes[k], flags[k], in, n, cuts, n, &l2);
 		ck_assert_uint_eq(l1, l2);
 		ck_assert_int_eq(memcmp(a, b, l1), 0);
 		free(a);
