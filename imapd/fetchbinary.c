@@ -220,10 +220,11 @@ static void
 bin_emit(struct imap_fetch_binary *b, const char *d, size_t n,
     struct imap_buf *out)
 {
-	uint64_t at, lo, hi;
+	uint64_t lo;
 
 	if (out == NULL) {
-		at = b->total;
+		uint64_t at = b->total, hi;
+
 		b->total += n;
 		if (b->nul || n == 0 || at + n <= b->win_off ||
 		    at >= b->win_end)
@@ -265,8 +266,7 @@ static int
 bin_step(struct store_txn *t, struct imap_fetch_binary *b,
     struct imap_buf *out)
 {
-	const char *names[1] = { bin_cte_name };
-	size_t lens[1] = { sizeof(bin_cte_name) - 1 }, got, want, n;
+	size_t got, want, n;
 	struct bin_seg *sg;
 	uint64_t unused;
 	char *hdr;
@@ -287,6 +287,9 @@ bin_step(struct store_txn *t, struct imap_fetch_binary *b,
 		return err_set(ERR_TEMP, "no transaction");
 	imap_buf_reset(&b->tmp);
 	if (sg->kind == SEG_HDR) {
+		const char *names[1] = { bin_cte_name };
+		size_t lens[1] = { sizeof(bin_cte_name) - 1 };
+
 		if ((rc = bin_read(t, b, sg->off, sg->end, &hdr, &got)) != 1)
 			return rc == 0 ? err_set(ERR_NOTFOUND, "message gone") :
 			    -1;

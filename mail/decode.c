@@ -228,11 +228,12 @@ mail_decode(struct mail_decoder *d, const void *in, size_t n, char *out)
 {
 	const unsigned char *p = in;
 	size_t i, o = 0;
-	int v;
 
 	switch (d->cte) {
 	case MAIL_CTE_BASE64:
 		for (i = 0; i < n; i++) {
+			int v;
+
 			/* four at a time while they are all in the alphabet */
 			while (d->bits == 0 && i + 4 <= n &&
 			    (v = dec_b64[p[i]] | dec_b64[p[i + 1]] |

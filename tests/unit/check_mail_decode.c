@@ -67,7 +67,7 @@ decode_cut(enum mail_cte cte, int flags, const char *in, size_t n,
 	ck_assert_ptr_nonnull(out);
 	mail_decoder_init(&d, cte, flags);
 	for (k = 0; k <= ncuts; k++) {
-		piece = (k < ncuts ? cuts[k] : n) - at;
+		piece = (cuts != NULL && k < ncuts ? cuts[k] : n) - at;
 		canary = out + o + MAIL_DECODE_OUT(piece);
 		memset(out + o, 'Z', cap - o);
 		w = mail_decode(&d, in + at, piece, out + o);
