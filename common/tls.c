@@ -25,24 +25,40 @@
 
 #define TLS_DAYS	3650
 
+/*
+ * Writes a PEM file under a temporary name and renames it into place, so
+ * that a daemon that finds both files (tls_selfsigned()'s check without
+ * the lock) never reads one half written.
+ */
 static int
 tls_write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 {
+	char tmp[4200];
 	FILE *f;
 	int fd, ok;
 
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 	    key != NULL ? 0600 : 0644);
 	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
 		if (fd != -1)
 			close(fd);
-		return err_set(ERR_TEMP, "cannot write %s: %s", path,
+		return err_set(ERR_TEMP, "cannot write %s: %s", tmp,
 		    strerror(errno));
 	}
 	ok = key != NULL ? PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL,
 	    NULL) : PEM_write_X509(f, cert);
-	if (fclose(f) != 0 || !ok)
-		return err_set(ERR_TEMP, "cannot write %s", path);
+	if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+		ok = 0;
+	if (fclose(f) != 0 || !ok) {
+		unlink(tmp);
+		return err_set(ERR_TEMP, "cannot write %s", tmp);
+	}
+	if (rename(tmp, path) == -1) {
+		unlink(tmp);
+		return err_set(ERR_TEMP, "cannot rename %s to %s: %s", tmp,
+		    path, strerror(errno));
+	}
 	return 0;
 }
 

@@ -70,6 +70,8 @@ struct append_state {
 	size_t			 memlen, memcap;
 	int			 fd;
 	uint64_t		 total;
+	/* the last message came as UTF8 (~{N}): its line starts ")" */
+	int			 utf8_open;
 	/* the refusal, once one is due: code and text of the NO */
 	int			 failed;
 	char			 fcode[32];
@@ -356,6 +358,7 @@ append_next(struct imap_session *s, struct append_state *st,
 	uint64_t lim = append_limit(s);
 	char text[128];
 
+	st->utf8_open = am->utf8;
 	if (!st->failed) {
 		if (am->size == 0)
 			append_fail(st, NULL, "Can't save a zero byte "
@@ -399,6 +402,53 @@ append_next(struct imap_session *s, struct append_state *st,
 	    append_line, append_free, st);
 }
 
+/*
+ * The BAD of an APPEND whose line announces a non-synchronising literal
+ * (LITERAL+): the client sends that literal whatever the answer (RFC
+ * 7888), so it is read and dropped, with any later message of the
+ * command, and the BAD goes out once the command is over.  Answering at
+ * once would leave the message's bytes to be read as commands.
+ */
+struct append_skip {
+	char	text[200];
+};
+
+static void
+append_skip_line(struct imap_session *s, char *line, size_t len, void *arg)
+{
+	struct append_skip *sk = arg;
+	uint64_t n;
+	int nonsync, binary;
+
+	if (imap_line_literal(line, len, &n, &nonsync, &binary) == 1 &&
+	    nonsync) {
+		imap_read_literal(s, n, 1, 1, NULL, append_skip_line, free,
+		    sk);
+		return;
+	}
+	/* the end, or a synchronising literal: no "+", so nothing follows */
+	imap_bad(s, "%s", sk->text);
+	free(sk);
+}
+
+static void
+append_bad(struct imap_session *s, const char *line, size_t len,
+    const char *text)
+{
+	struct append_skip *sk;
+	uint64_t n;
+	int nonsync, binary;
+
+	if (imap_line_literal(line, len, &n, &nonsync, &binary) != 1 ||
+	    !nonsync) {
+		imap_bad(s, "%s", text);
+		return;
+	}
+	sk = xcalloc(1, sizeof(*sk));
+	snprintf(sk->text, sizeof(sk->text), "%s", text);
+	imap_read_literal(s, n, 1, 1, NULL, append_skip_line, free, sk);
+}
+
 /* The line after a literal: the next message, or the end. */
 static void
 append_line(struct imap_session *s, char *line, size_t len, void *arg)
@@ -410,12 +460,16 @@ append_line(struct imap_session *s, char *line, size_t len, void *arg)
 
 	memset(&am, 0, sizeof(am));
 	imap_parser_init(&p, line, len, (s->enabled & IMAP_EN_UTF8) != 0);
-	rc = imap_p_append_msg(&p, &am);
+	/* RFC 6855 4: "UTF8 (" literal8 ")": the ")" comes first here */
+	rc = st->utf8_open ? imap_p_append_utf8_end(&p) : 0;
+	st->utf8_open = 0;
+	if (rc == 0)
+		rc = imap_p_append_msg(&p, &am);
 	if (rc == -1) {
-		imap_bad(s, "%s", p.err != NULL ? p.err : "Invalid "
+		append_free(st);
+		append_bad(s, line, len, p.err != NULL ? p.err : "Invalid "
 		    "arguments.");
 		imap_parser_free(&p);
-		append_free(st);
 		return;
 	}
 	imap_parser_free(&p);
@@ -460,8 +514,8 @@ imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 	memset(&am, 0, sizeof(am));
 	if (imap_p_sp(&cmd->p) == -1 || imap_p_astring(&cmd->p, &mbox) == -1 ||
 	    (rc = imap_p_append_msg(&cmd->p, &am)) == -1) {
-		imap_bad(s, "%s", cmd->p.err != NULL ? cmd->p.err :
-		    "Invalid arguments.");
+		append_bad(s, cmd->p.buf, cmd->p.len, cmd->p.err != NULL ?
+		    cmd->p.err : "Invalid arguments.");
 		return;
 	}
 	if (rc == 1) {

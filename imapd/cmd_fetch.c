@@ -25,14 +25,23 @@
  * Messages expunged by another session that this session still shows
  * (imap_view_is_gone(), or found missing in the store) are skipped and
  * the command ends "NO [EXPUNGEISSUED]", as Dovecot does (RFC 2180
- * 4.1.2, RFC 5530): the messages that still exist are answered.
+ * 4.1.2, RFC 5530): the messages that still exist are answered.  A
+ * message that leaves the mailbox while its literal is on its way is
+ * finished from its body when the store still has it (moved or copied
+ * elsewhere: fetch_spill_open()); otherwise the literal is padded with
+ * spaces and the command ends NO [SERVERBUG].
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -48,6 +57,12 @@
 #define FETCH_INLINE_MAX	(64 * 1024)
 /* Raw bytes read per transaction when a long section is streamed. */
 #define FETCH_PIECE		(64 * 1024)
+/*
+ * Bytes of a HEADER.FIELDS[.NOT] answer sent per transaction when it is
+ * longer than that: each piece filters the header again (no
+ * copy is held while the client reads), so pieces are large.
+ */
+#define FETCH_FIELDS_PIECE	(256 * 1024)
 /* Response bytes built per read transaction before they are written. */
 #define FETCH_BATCH_OUT		(128 * 1024)
 
@@ -90,8 +105,17 @@ struct fetch_state {
 	int			 need_sp;	/* an item was written */
 	int			 streaming;
 	struct fetch_conv	 conv;
+	/* a long HEADER.FIELDS answer being streamed (streaming is set):
+	 * its section, header range, and bytes of the literal sent/left */
+	const struct imap_section *fields_sec;
+	uint64_t		 fields_off, fields_end;
+	uint64_t		 fields_from, fields_left;
 	uint8_t			*piece;
 	struct imap_fetch_binary *bin;		/* a BINARY streaming */
+	/* the current message moved away (MOVE elsewhere) while it was
+	 * being sent: its bytes, from its body, in an unlinked file */
+	int			 spill;		/* spill_fd is open */
+	int			 spill_fd;
 	/* outcome */
 	int			 unknown_cte;	/* BINARY: stop, NO */
 	int			 expunged;	/* messages skipped: gone */
@@ -174,6 +198,98 @@ fetch_seen_find(const struct fetch_state *st, uint32_t uid)
 	return p == NULL ? -1 : (long)(p - st->seen);
 }
 
+/* Reading --------------------------------------------------------- */
+
+static void
+fetch_spill_close(struct fetch_state *st)
+{
+	if (st->spill) {
+		close(st->spill_fd);
+		st->spill = 0;
+	}
+}
+
+/*
+ * The current message is no longer in the mailbox (another session moved
+ * or expunged it) while part of it was promised: if its body is still in
+ * the store (a MOVE, a COPY elsewhere), its bytes go into an unlinked
+ * file in data_dir (not memory: a client that reads slowly would hold
+ * them) and the rest is read from there.  1 done, -1 not possible.
+ */
+static int
+fetch_spill_open(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	const char *dir = s->srv->config->data_dir;
+	char path[PATH_MAX];
+	void *data = NULL;
+	size_t len = 0, done = 0;
+	ssize_t w;
+	int fd = -1;
+
+	if (t == NULL || store_body_read(t, st->m.body, &data, &len) != 1)
+		return -1;
+#ifdef O_TMPFILE
+	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
+	    "imapd-fetch.XXXXXX") < sizeof(path) &&
+	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
+		unlink(path);
+	while (fd != -1 && done < len) {
+		if ((w = write(fd, (char *)data + done, len - done)) == -1) {
+			if (errno == EINTR)
+				continue;
+			log_warn("imap #%lu: writing a FETCH spill file",
+			    s->id);
+			close(fd);
+			fd = -1;
+			break;
+		}
+		done += (size_t)w;
+	}
+	free(data);
+	if (fd == -1)
+		return -1;
+	st->spill = 1;
+	st->spill_fd = fd;
+	log_info("imap #%lu: uid %u moved away while being sent; the rest "
+	    "comes from its body", s->id, st->uid);
+	return 1;
+}
+
+/*
+ * Reads raw bytes [off, off + len) of the current message: from the
+ * mailbox, or once it moved away from its spill.  As
+ * store_msg_read_range(): 1 read, 0 gone, -1 error.
+ */
+static int
+fetch_read(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, uint64_t off, size_t len, void *buf,
+    size_t *got)
+{
+	ssize_t r;
+	int rc;
+
+	*got = 0;
+	if (!st->spill) {
+		if (t == NULL)
+			return -1;
+		rc = store_msg_read_range(t, s->view->mailbox_id, st->uid,
+		    off, len, buf, got);
+		if (rc != 0 || fetch_spill_open(t, s, st) == -1)
+			return rc;
+	}
+	while ((r = pread(st->spill_fd, buf, len, (off_t)off)) == -1 &&
+	    errno == EINTR)
+		;
+	if (r == -1)
+		return err_set(ERR_TEMP, "reading the FETCH spill file: %s",
+		    strerror(errno));
+	*got = (size_t)r;
+	return 1;
+}
+
 /* Converting ------------------------------------------------------- */
 
 static void
@@ -213,8 +329,7 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
 		want = c->raw_end - c->raw_pos;
 		if (want > FETCH_PIECE)
 			want = FETCH_PIECE;
-		rc = t == NULL ? -1 : store_msg_read_range(t,
-		    s->view->mailbox_id, st->uid, c->raw_pos, (size_t)want,
+		rc = fetch_read(t, s, st, c->raw_pos, (size_t)want,
 		    st->piece, &got);
 		if (rc != 1 || got == 0)
 			goto pad;
@@ -248,37 +363,43 @@ fetch_field_cb(const char *field, size_t len, void *arg)
 
 	imap_fetchconv_init(&c, UINT64_MAX, 0, UINT64_MAX, &n);
 	imap_fetchconv_run(&c, field, len, fc->b);
+	/*
+	 * The last field of a header block without a line end (a message
+	 * of header only, no final newline) still ends its line: the blank
+	 * line the caller adds must stay a line of its own.
+	 */
+	if (len == 0 || field[len - 1] != '\n')
+		imap_buf_adds(fc->b, len > 0 && field[len - 1] == '\r' ?
+		    "\n" : "\r\n");
 }
 
 /*
- * HEADER.FIELDS[.NOT]: the header block is read whole (headers are
- * small) and filtered into a buffer, then sent (with <o.n>) from there.
+ * The HEADER.FIELDS[.NOT] answer of the header block [off, end) of the
+ * current message into res (with the blank line).  The block is read
+ * whole and filtered in memory; nothing of it is kept.  -1 when the
+ * message could not be read (res then holds the blank line only).
  */
-static void
-fetch_section_fields(struct store_txn *t, struct imap_session *s,
-    struct fetch_state *st, const struct fetch_sec *fs, int found,
-    uint64_t off, uint64_t end)
+static int
+fetch_fields_build(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct imap_section *sec, int found,
+    uint64_t off, uint64_t end, struct imap_buf *res)
 {
-	const struct imap_section *sec = fs->sec;
 	const char *names[IMAP_FETCH_FIELDS_MAX];
 	size_t lens[IMAP_FETCH_FIELDS_MAX], i, n, got = 0;
-	struct imap_buf res;
 	struct fields_ctx fc;
-	struct imap_fetchconv c;
-	uint64_t len;
 	char *hdr = NULL;
-	int rc;
+	int rc, ret = 0;
 
-	imap_buf_init(&res);
+	imap_buf_init(res);
 	if (found && end > off) {
 		hdr = xmalloc((size_t)(end - off));
-		rc = store_msg_read_range(t, s->view->mailbox_id, st->uid,
-		    off, (size_t)(end - off), hdr, &got);
+		rc = fetch_read(t, s, st, off, (size_t)(end - off), hdr,
+		    &got);
 		if (rc != 1) {
 			log_warnx("imap #%lu: uid %u: header not read: %s",
 			    s->id, st->uid, rc == -1 ? err_msg() : "gone");
-			st->broken = 1;
 			got = 0;
+			ret = -1;
 		}
 		n = sec->nnames < IMAP_FETCH_FIELDS_MAX ? sec->nnames :
 		    IMAP_FETCH_FIELDS_MAX;
@@ -286,12 +407,34 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 			names[i] = sec->names[i].s;
 			lens[i] = sec->names[i].len;
 		}
-		fc.b = &res;
+		fc.b = res;
 		imap_header_fields(hdr, got, names, lens, n, sec->fields_not,
 		    fetch_field_cb, &fc);
 		free(hdr);
 	}
-	imap_buf_add(&res, "\r\n", 2);
+	imap_buf_add(res, "\r\n", 2);
+	return ret;
+}
+
+/*
+ * HEADER.FIELDS[.NOT]: the answer is built from the whole header block,
+ * then sent (with <o.n>) from there.  An answer longer than
+ * FETCH_FIELDS_PIECE (a huge header) is streamed: its first piece now, the
+ * next ones by fetch_fields_piece(), each from the header filtered
+ * again, so a client that reads slowly does not hold a copy of it.
+ */
+static void
+fetch_section_fields(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct fetch_sec *fs, int found,
+    uint64_t off, uint64_t end)
+{
+	const struct imap_section *sec = fs->sec;
+	struct imap_buf res;
+	struct imap_fetchconv c;
+	uint64_t len, now;
+
+	if (fetch_fields_build(t, s, st, sec, found, off, end, &res) == -1)
+		st->broken = 1;
 	imap_fetchconv_init(&c, res.len, sec->partial ? sec->partial_off : 0,
 	    sec->partial ? sec->partial_len : UINT64_MAX, &len);
 	imap_buf_add(&s->out, fs->name, fs->namelen);
@@ -301,7 +444,16 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 		imap_buf_adds(&s->out, " \"\"");
 	else {
 		imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
-		imap_buf_add(&s->out, res.p + c.skip, (size_t)len);
+		now = len <= FETCH_FIELDS_PIECE ? len : FETCH_FIELDS_PIECE;
+		imap_buf_add(&s->out, res.p + c.skip, (size_t)now);
+		if (now < len) {
+			st->fields_sec = sec;
+			st->fields_off = off;
+			st->fields_end = end;
+			st->fields_from = c.skip + now;
+			st->fields_left = len - now;
+			st->streaming = 1;
+		}
 	}
 	imap_buf_free(&res);
 }
@@ -312,13 +464,16 @@ fetch_binary_start(struct store_txn *t, struct imap_session *s,
     struct fetch_state *st, const struct fetch_sec *fs)
 {
 	size_t mark = s->out.len;
+	uint64_t room;
 	int rc;
 
 	if (st->need_sp)
 		imap_buf_adds(&s->out, " ");
+	/* inline when short and still room in this batch, as BODY[] */
+	room = s->out.len < FETCH_BATCH_OUT ? FETCH_BATCH_OUT - s->out.len : 0;
 	rc = imap_fetch_binary_start(t, s->view->mailbox_id, st->uid,
-	    &st->meta, fs->sec, fs->name, fs->namelen, FETCH_INLINE_MAX,
-	    &s->out, &st->bin);
+	    &st->meta, fs->sec, fs->name, fs->namelen, room < FETCH_INLINE_MAX ?
+	    room : FETCH_INLINE_MAX, &s->out, &st->bin);
 	if (rc == 1 || rc == 2) {
 		st->need_sp = 1;
 		st->streaming = rc == 2;
@@ -347,6 +502,44 @@ fetch_binary_piece(struct store_txn *t, struct imap_session *s,
 	}
 	if (rc != 0) {
 		imap_fetch_binary_free(&st->bin);
+		st->streaming = 0;
+	}
+}
+
+/*
+ * The next piece of a streamed HEADER.FIELDS answer.  A message that
+ * vanished or changed meanwhile has the rest of its literal padded with
+ * spaces (its length was promised) and the command ends NO.
+ */
+static void
+fetch_fields_piece(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	struct imap_buf res;
+	uint64_t now = st->fields_left, have = 0;
+
+	if (now > FETCH_FIELDS_PIECE)
+		now = FETCH_FIELDS_PIECE;
+	if (fetch_fields_build(t, s, st, st->fields_sec, 1, st->fields_off,
+	    st->fields_end, &res) == 0 && res.len > st->fields_from)
+		have = res.len - st->fields_from;
+	if (have >= now)
+		imap_buf_add(&s->out, res.p + st->fields_from, (size_t)now);
+	else {
+		/* this piece is padded; the next ones will be too */
+		if (!st->broken)
+			log_warnx("imap #%lu: uid %u: header changed while "
+			    "being sent; %" PRIu64 " bytes padded", s->id,
+			    st->uid, st->fields_left);
+		st->broken = 1;
+		for (have = 0; have < now; have++)
+			imap_buf_adds(&s->out, " ");
+	}
+	imap_buf_free(&res);
+	st->fields_from += now;
+	st->fields_left -= now;
+	if (st->fields_left == 0) {
+		st->fields_sec = NULL;
 		st->streaming = 0;
 	}
 }
@@ -397,7 +590,12 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 		return;
 	}
 	imap_buf_printf(&s->out, " {%" PRIu64 "}\r\n", len);
-	if (len <= FETCH_INLINE_MAX)
+	/*
+	 * Short and still room in this batch: now.  (Many sections of one
+	 * message, up to IMAP_FETCH_SECTIONS_MAX, would otherwise all be
+	 * built before anything is written or the client has read.)
+	 */
+	if (len <= FETCH_INLINE_MAX && s->out.len + len <= FETCH_BATCH_OUT)
 		fetch_conv_run(t, s, st, UINT64_MAX);
 	else
 		st->streaming = 1;
@@ -408,6 +606,7 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 static void
 fetch_msg_end(struct fetch_state *st)
 {
+	fetch_spill_close(st);
 	free(st->meta_raw);
 	st->meta_raw = NULL;
 	st->in_msg = 0;
@@ -566,6 +765,10 @@ fetch_piece_txn(struct store_txn *t, void *arg)
 		fetch_binary_piece(t, ft->s, ft->st);
 		return 0;
 	}
+	if (ft->st->fields_sec != NULL) {
+		fetch_fields_piece(t, ft->s, ft->st);
+		return 0;
+	}
 	fetch_conv_run(t, ft->s, ft->st, FETCH_PIECE);
 	if (ft->st->conv.fc.left == 0)
 		ft->st->streaming = 0;
@@ -588,6 +791,7 @@ fetch_free(void *arg)
 	free(st->meta_raw);
 	free(st->piece);
 	imap_fetch_binary_free(&st->bin);
+	fetch_spill_close(st);
 	free(st);
 }
 
@@ -610,7 +814,9 @@ fetch_run(struct imap_session *s, void *arg)
 			 * whole */
 			if (st->bin != NULL)
 				fetch_binary_piece(NULL, s, st);
-			else
+			while (st->fields_sec != NULL)
+				fetch_fields_piece(NULL, s, st);
+			if (st->conv.fc.left > 0)
 				fetch_conv_run(NULL, s, st, UINT64_MAX);
 			st->streaming = 0;
 			rc = 0;

@@ -6,15 +6,29 @@
  * dummies pruned, roots sorted, roots grouped by base subject, siblings
  * sorted by sent date.  Trees are first-child/next-sibling lists of node
  * indexes; every walk is iterative.
+ *
+ * The Message-ID and subject tables are open-addressed and hashed with
+ * SipHash-1-3 under a key drawn once per process (getrandom(2)): the ids
+ * and subjects come from strangers' mail, and with an unkeyed hash one
+ * message's References could be chosen to fall into one cluster of the
+ * table, making each lookup a walk through all of them.
  */
+#include <sys/random.h>
+
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "common/xmalloc.h"
 #include "imapd/fold.h"
 #include "imapd/thread.h"
 
 #define NONE	UINT32_MAX
+
+/* Links followed by find_root() and Message-ID table slots looked at, in
+ * this process (imap_thread_steps()). */
+static uint64_t thread_steps;
 
 struct tnode {
 	uint32_t	 parent;
@@ -25,6 +39,8 @@ struct tnode {
 	uint32_t	 rpos;		/* index in roots while a root */
 	const char	*id;		/* Message-ID (in the table) */
 	size_t		 idlen;
+	uint32_t	 rgen;		/* rroot is valid in this generation */
+	uint32_t	 rroot;		/* an ancestor (or the root) */
 };
 
 struct tctx {
@@ -36,6 +52,7 @@ struct tctx {
 	uint32_t			*roots;
 	size_t				 nroots;
 	uint32_t			*tmp;		/* sibling sorting */
+	uint32_t			 gen;		/* of the rroot cache */
 };
 
 struct sort_ctx {
@@ -56,7 +73,8 @@ static uint64_t	hash_bytes(const char *, size_t);
 static uint64_t	hash_folded(const char *, size_t);
 static uint32_t	new_node(struct tctx *, uint32_t);
 static uint32_t	id_lookup(struct tctx *, const char *, size_t, int);
-static int	is_ancestor(const struct tctx *, uint32_t, uint32_t);
+static uint32_t	find_root(struct tctx *, uint32_t);
+static int	is_ancestor(struct tctx *, uint32_t, uint32_t);
 static void	link_child(struct tctx *, uint32_t, uint32_t);
 static void	unlink_node(struct tctx *, uint32_t);
 static size_t	preorder(const struct tctx *, uint32_t *);
@@ -235,30 +253,121 @@ imap_thread_orderedsubject(const struct imap_thread_msg *msgs, size_t n,
 
 /* REFERENCES: the containers ----------------------------------------------- */
 
+/* SipHash-1-3, fed a byte at a time. */
+struct sip {
+	uint64_t	 v0, v1, v2, v3;
+	uint64_t	 m;		/* bytes not compressed yet */
+	unsigned	 n;
+	uint64_t	 len;
+};
+
+static uint64_t	sip_key[2];
+static int	sip_keyed;
+
+#define ROTL(x, b)	(((x) << (b)) | ((x) >> (64 - (b))))
+
+static void
+sip_round(struct sip *h)
+{
+	h->v0 += h->v1;
+	h->v1 = ROTL(h->v1, 13);
+	h->v1 ^= h->v0;
+	h->v0 = ROTL(h->v0, 32);
+	h->v2 += h->v3;
+	h->v3 = ROTL(h->v3, 16);
+	h->v3 ^= h->v2;
+	h->v0 += h->v3;
+	h->v3 = ROTL(h->v3, 21);
+	h->v3 ^= h->v0;
+	h->v2 += h->v1;
+	h->v1 = ROTL(h->v1, 17);
+	h->v1 ^= h->v2;
+	h->v2 = ROTL(h->v2, 32);
+}
+
+static void
+sip_init(struct sip *h)
+{
+	struct timespec ts;
+
+	if (!sip_keyed) {
+		if (getrandom(sip_key, sizeof(sip_key), 0) !=
+		    (ssize_t)sizeof(sip_key)) {
+			/* no entropy: still differs per process and start */
+			clock_gettime(CLOCK_REALTIME, &ts);
+			sip_key[0] = (uint64_t)ts.tv_nsec << 32 ^
+			    (uint64_t)ts.tv_sec;
+			sip_key[1] = (uint64_t)getpid() * 0x9e3779b97f4a7c15ULL;
+		}
+		sip_keyed = 1;
+	}
+	h->v0 = sip_key[0] ^ 0x736f6d6570736575ULL;
+	h->v1 = sip_key[1] ^ 0x646f72616e646f6dULL;
+	h->v2 = sip_key[0] ^ 0x6c7967656e657261ULL;
+	h->v3 = sip_key[1] ^ 0x7465646279746573ULL;
+	h->m = 0;
+	h->n = 0;
+	h->len = 0;
+}
+
+static void
+sip_byte(struct sip *h, unsigned char c)
+{
+	h->m |= (uint64_t)c << (8 * h->n);
+	h->len++;
+	if (++h->n < 8)
+		return;
+	h->v3 ^= h->m;
+	sip_round(h);
+	h->v0 ^= h->m;
+	h->m = 0;
+	h->n = 0;
+}
+
+static uint64_t
+sip_final(struct sip *h)
+{
+	uint64_t b = h->m | h->len << 56;
+
+	h->v3 ^= b;
+	sip_round(h);
+	h->v0 ^= b;
+	h->v2 ^= 0xff;
+	sip_round(h);
+	sip_round(h);
+	sip_round(h);
+	return h->v0 ^ h->v1 ^ h->v2 ^ h->v3;
+}
+
 static uint64_t
 hash_bytes(const char *s, size_t len)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	struct sip h;
 	size_t i;
 
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
+	sip_init(&h);
+	for (i = 0; i < len; i++)
+		sip_byte(&h, (unsigned char)s[i]);
+	return sip_final(&h);
 }
 
+/* The case-folded code points, so that subjects equal to str_cmp()
+ * hash alike. */
 static uint64_t
 hash_folded(const char *s, size_t len)
 {
 	const char *p = s, *end = s + len;
-	uint64_t h = 0xcbf29ce484222325ULL;
+	struct sip h;
+	uint32_t c;
 
+	sip_init(&h);
 	while (p < end) {
-		h ^= imap_fold_next(&p, end);
-		h *= 0x100000001b3ULL;
+		c = imap_fold_next(&p, end);
+		sip_byte(&h, (unsigned char)c);
+		sip_byte(&h, (unsigned char)(c >> 8));
+		sip_byte(&h, (unsigned char)(c >> 16));
 	}
-	return h;
+	return sip_final(&h);
 }
 
 static uint32_t
@@ -271,6 +380,8 @@ new_node(struct tctx *t, uint32_t msg)
 	n->rpos = NONE;
 	n->id = NULL;
 	n->idlen = 0;
+	n->rgen = 0;
+	n->rroot = NONE;
 	return (uint32_t)t->nnodes++;
 }
 
@@ -283,6 +394,7 @@ id_lookup(struct tctx *t, const char *id, size_t len, int create)
 	uint32_t x;
 
 	for (; (x = t->tab[h]) != NONE; h = (h + 1) & t->mask) {
+		thread_steps++;
 		if (t->nodes[x].idlen == len &&
 		    memcmp(t->nodes[x].id, id, len) == 0)
 			return x;
@@ -296,14 +408,60 @@ id_lookup(struct tctx *t, const char *id, size_t len, int create)
 	return x;
 }
 
-/* Whether a is b or an ancestor of b. */
-static int
-is_ancestor(const struct tctx *t, uint32_t a, uint32_t b)
+uint64_t
+imap_thread_steps(void)
 {
-	for (; b != NONE; b = t->nodes[b].parent)
-		if (b == a)
-			return 1;
-	return 0;
+	return thread_steps;
+}
+
+/*
+ * The root of x's tree.  Each node remembers an ancestor it found (rroot,
+ * valid for one generation) and the walk jumps through those, then
+ * points every node it passed at the root: a later walk from the same
+ * chain costs almost nothing.  That holds while trees only merge (a root
+ * linked under another node keeps every ancestor an ancestor); build()
+ * starts a new generation wherever a node is unlinked.
+ */
+static uint32_t
+find_root(struct tctx *t, uint32_t x)
+{
+	struct tnode *n;
+	uint32_t y, r, next;
+
+	for (y = x;; y = next) {
+		thread_steps++;
+		n = &t->nodes[y];
+		if (n->rgen == t->gen && n->rroot != y)
+			next = n->rroot;
+		else if (n->parent != NONE)
+			next = n->parent;
+		else
+			break;
+	}
+	r = y;
+	for (y = x; y != r; y = next) {
+		n = &t->nodes[y];
+		next = n->rgen == t->gen && n->rroot != y ? n->rroot :
+		    n->parent;
+		n->rgen = t->gen;
+		n->rroot = r;
+	}
+	return r;
+}
+
+/*
+ * Whether a, which has no parent, is b or an ancestor of b: whether it
+ * is the root of b's tree.  A node without children is an ancestor of
+ * nothing, which answers without a walk (a References list of new ids
+ * builds one long chain: walking it for every link was quadratic in the
+ * length of one header).
+ */
+static int
+is_ancestor(struct tctx *t, uint32_t a, uint32_t b)
+{
+	if (t->nodes[a].child == NONE)
+		return a == b;
+	return find_root(t, b) == a;
 }
 
 /* c (without a parent) becomes the first child of p. */
@@ -342,6 +500,7 @@ build(struct tctx *t, size_t n)
 
 	for (i = 0; i < n; i++) {
 		m = &t->msgs[i];
+		t->gen++;	/* step C of the last message unlinked */
 		/* A: the message's container; a missing or duplicate
 		 * Message-ID makes it unique */
 		self = NONE;
@@ -378,7 +537,10 @@ build(struct tctx *t, size_t n)
 		}
 		/* C: the last reference is the parent, whatever was
 		 * presumed before */
-		unlink_node(t, self);
+		if (t->nodes[self].parent != NONE) {
+			unlink_node(t, self);
+			t->gen++;
+		}
 		if (prev != NONE && !is_ancestor(t, self, prev))
 			link_child(t, prev, self);
 	}

@@ -340,12 +340,12 @@ store_mailbox_rename(struct store_txn *t, uint32_t user_id,
 		    "already exists", to);
 	flen = strlen(from);
 	tlen = strlen(to);
-	if (strncmp(to, from, flen) == 0 && to[flen] == STORE_MAILBOX_SEP)
-		return err_set(ERR_INVALID, "cannot rename '%s' into its own "
-		    "child '%s'", from, to);
-
 	if (strcmp(from, "INBOX") == 0) {
-		/* RFC 3501: INBOX's messages move, INBOX stays (empty). */
+		/*
+		 * RFC 3501: INBOX's messages move, INBOX stays (empty) and
+		 * keeps its children, so the new name may be one of them
+		 * ("INBOX/old"), as in Dovecot.
+		 */
 		if (store_mailbox_create(t, user_id, to, 0, &id) == -1 ||
 		    store_msg_list(t, mb.id, 1, uid_collect, &uids) == -1)
 			goto fail;
@@ -355,6 +355,9 @@ store_mailbox_rename(struct store_txn *t, uint32_t user_id,
 		free(uids.v);
 		return 1;
 	}
+	if (strncmp(to, from, flen) == 0 && to[flen] == STORE_MAILBOX_SEP)
+		return err_set(ERR_INVALID, "cannot rename '%s' into its own "
+		    "child '%s'", from, to);
 	if (store_mailbox_list(t, user_id, mailbox_collect, &all) == -1)
 		goto fail;
 	for (i = 0; i < all.n; i++) {

@@ -11,10 +11,12 @@ usage: test_imap_append.py BUILD_DIR
 import imaplib
 import os
 import re
+import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import SKIP, check, main  # noqa: E402
+from daemon import SKIP, check, descendants_of, main  # noqa: E402
 from test_imap_fetch import Raw, crlf, literals, flags_of  # noqa: E402
 
 USER, PASS = "alice@example.test", "s3cret-pw"
@@ -122,6 +124,61 @@ def run(site, args):
     check(t.split()[1] == b"NO", "an empty message is NO", t)
     check(count(r, "Work") == 2, "no refused APPEND added a message",
           count(r, "Work"))
+
+    # --- a BAD APPEND with a LITERAL+ literal: the literal is read -------
+    # (a message whose lines look like commands must not run as such)
+    evil = (b"Subject: evil\r\n\r\nx1 CREATE Injected1\r\n"
+            b"x2 DELETE Work\r\n")
+    n = count(r, "Work")
+    bads = [(' (\\*)', "a flag list the server refuses"),
+            (' "31-Feb-2000 00:00:00 +0000"', "an impossible date"),
+            (' (\\Seen) "1-Jan-2000 00:00:00 +0000" BOGUS',
+             "a word before the literal")]
+    for extra, what in bads:
+        t = r.tag()
+        r.send(b"%s APPEND Work%s {%d+}\r\n%s\r\n" % (
+            t.encode(), extra.encode(), len(evil), evil))
+        u, tl = r.until(t)
+        check(tl.split()[1] == b"BAD" and not u,
+              "APPEND with %s and LITERAL+ is one BAD, the literal read "
+              "and dropped" % what, (u, tl))
+    # MULTIAPPEND whose second message head is bad
+    t = r.tag()
+    r.send(b"%s APPEND Work {%d+}\r\n%s (\\*) {%d+}\r\n%s {%d+}\r\n%s"
+           b"\r\n" % (t.encode(), len(evil), evil, len(evil), evil,
+                       len(evil), evil))
+    u, tl = r.until(t)
+    check(tl.split()[1] == b"BAD" and not u,
+          "a MULTIAPPEND with a bad second head is one BAD, every "
+          "literal read", (u, tl))
+    u = r.ok("LIST \"\" \"Injected*\"")
+    check(not u, "no line of a dropped literal ran as a command", u)
+    check(count(r, "Work") == n, "no bad APPEND added a message",
+          (count(r, "Work"), n))
+
+    # --- UTF8=ACCEPT: APPEND ... UTF8 (~{N}\r\n...) (RFC 6855 4) ------
+    u8 = "Subject: Grüße\r\nFrom: jörg@example.test\r\n\r\nbody\r\n".encode()
+    r.ok("ENABLE UTF8=ACCEPT")
+    t = r.tag()
+    r.send(b"%s APPEND Work UTF8 (~{%d}\r\n" % (t.encode(), len(u8)))
+    ln = r.line()
+    check(ln.startswith(b"+"), "APPEND UTF8 (~{N}) is continued", ln)
+    r.send(u8 + b")\r\n")
+    u, tl = r.until(t)
+    c = code(tl, "APPENDUID")
+    check(c, "APPEND UTF8 (~{N}...) is OK [APPENDUID]", (u, tl))
+    t = r.tag()
+    r.send(b"%s APPEND Work UTF8 (~{%d+}\r\n%s) (\\Seen) {%d+}\r\n%s"
+           b"\r\n" % (t.encode(), len(u8), u8, len(m1), m1))
+    u, tl = r.until(t)
+    c2 = code(tl, "APPENDUID")
+    check(c2 and len(uids_of(c2.split()[1])) == 2,
+          "a MULTIAPPEND of a UTF8 message then a plain one is OK", tl)
+    r.ok("SELECT Work")
+    u = r.ok("UID FETCH %s,%s (BODY.PEEK[])" % (c.split()[1],
+                                               c2.split()[1]))
+    got = [literals(x).get("BODY[]") for x in u if b"FETCH" in x]
+    check(got == [u8, u8, crlf(m1)], "the UTF8 messages read back", got)
 
     # --- MULTIAPPEND -----------------------------------------------------
     a, b = b"Subject: m1\r\n\r\none\r\n", b"Subject: m2\n\ntwo\n"
@@ -248,7 +305,61 @@ def run(site, args):
     check(typ == "OK" and b"APPENDUID" in data[0], "imaplib APPEND",
           (typ, data))
     im.logout()
+
+    durable(site, port, proc)
     return 0
+
+
+def kill9(proc):
+    """SIGKILL the daemon and every process it started."""
+    pids = [proc.pid] + [c for c, _ in descendants_of(proc.pid)]
+    for p in pids:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    proc.wait(10)
+
+
+def durable(site, port, proc):
+    """APPEND is durable before OK: the daemon killed with SIGKILL right
+    after the tagged OK keeps the message; one killed in the middle of a
+    MULTIAPPEND keeps none of it."""
+    r = login(port)
+    r.ok("CREATE Durable")
+    one = b"Subject: durable one\n\nkept\n"
+    two = b"Subject: durable two\r\n\r\nkept too\r\n"
+    t = r.tag()
+    r.send(b"%s APPEND Durable (\\Flagged) {%d+}\r\n%s {%d+}\r\n%s\r\n" % (
+        t.encode(), len(one), one, len(two), two))
+    _, tl = r.until(t)
+    kill9(proc)
+    c = code(tl, "APPENDUID")
+    check(c and len(uids_of(c.split()[1])) == 2, "the MULTIAPPEND before "
+          "the kill was OK", tl)
+    r.close()
+    proc = site.start("imapd")
+    site.wait_port(port, proc)
+    r = login(port)
+    r.ok("SELECT Durable")
+    u = r.ok("UID FETCH %s (FLAGS BODY.PEEK[])" % c.split()[1])
+    got = [literals(x).get("BODY[]") for x in u if b"FETCH" in x]
+    check(got == [crlf(one), two] and
+          "\\Flagged" in (flags_of(u[0]) or []),
+          "both messages answered OK survive kill -9", (got, u))
+    # killed while the second message of a MULTIAPPEND is on its way
+    t = r.tag()
+    r.send(b"%s APPEND Durable {%d+}\r\n%s {%d+}\r\n%s" % (
+        t.encode(), len(one), one, 1000, b"x" * 500))
+    time.sleep(0.3)
+    kill9(proc)
+    r.close()
+    proc = site.start("imapd")
+    site.wait_port(port, proc)
+    r = login(port)
+    check(count(r, "Durable") == 2, "a MULTIAPPEND cut by kill -9 adds "
+          "nothing", count(r, "Durable"))
+    r.close()
 
 
 if __name__ == "__main__":

@@ -49,6 +49,28 @@ MSGS = [
 ]
 
 
+# Header blocks that end without a line end (no body, no final newline).
+ODD = [
+    b"Subject: nonl",
+    b"Subject: a\nX-Y: b",
+    b"Subject: a\r\nX-Y: b\r",
+]
+
+
+# A message whose text is just under the size sent in one piece: a FETCH
+# of many sections of it must not build them all before writing.
+WIDE = (b"Subject: wide\r\n\r\n" +
+        b"".join(b"%07d wide body line of sixty bytes ....................\r\n"
+                 % i for i in range(1000)))[:63 * 1024]
+
+
+# A header of 6 MB (a message with no body): HEADER.FIELDS[.NOT] of it.
+HUGE_HDR = b"Subject: huge\n" + b"".join(
+    b"X-Pad-%07d: a header line of a header that never ends\n" % i
+    for i in range(100000))[:6 * 1024 * 1024 - 14]
+HUGE_HDR = HUGE_HDR[:HUGE_HDR.rindex(b"\n") + 1]
+
+
 def crlf(m):
     """What the server sends for m: every bare LF as CRLF, nothing
     added."""
@@ -184,6 +206,34 @@ def rss_kb(pid):
     return total
 
 
+def odd_headers(port):
+    """HEADER.FIELDS[.NOT] of a header block without a final line end:
+    every field ends its line, then the blank line follows (as for any
+    other message)."""
+    r = login(port)
+    r.ok("EXAMINE Odd")
+    want = {
+        1: (b"Subject: nonl\r\n\r\n", b"\r\n"),
+        2: (b"Subject: a\r\n\r\n", b"X-Y: b\r\n\r\n"),
+        3: (b"Subject: a\r\n\r\n", b"X-Y: b\r\n\r\n"),
+    }
+    for i, (w_in, w_not) in want.items():
+        u = r.ok("FETCH %d (BODY.PEEK[HEADER.FIELDS (SUBJECT)] "
+                 "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)] "
+                 "BODY.PEEK[HEADER.FIELDS (SUBJECT)]<10.10>)" % i)
+        lit = literals(u[0])
+        check(lit.get("BODY[HEADER.FIELDS (SUBJECT)]") == w_in,
+              "HEADER.FIELDS of header-only message %d ends its field "
+              "and has the blank line" % i, lit)
+        check(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") == w_not,
+              "HEADER.FIELDS.NOT of header-only message %d ends its "
+              "field and has the blank line" % i, lit)
+        check(lit.get("BODY[HEADER.FIELDS (SUBJECT)]<10>") == w_in[10:20],
+              "a partial HEADER.FIELDS counts in the bytes sent (%d)" % i,
+              lit)
+    r.close()
+
+
 def run(site, args):
     if not site.have("imapd"):
         print("vellum-imapd is not built: skipped")
@@ -194,6 +244,10 @@ def run(site, args):
     site.add_mail(USER, *MSGS)
     big = big_message(12 * 1024 * 1024)
     site.add_mail(USER, big, folder="Big")
+    site.add_mail(USER, big, folder="Moving")
+    site.add_mail(USER, *ODD, folder="Odd")
+    site.add_mail(USER, WIDE, folder="Wide")
+    site.add_mail(USER, HUGE_HDR, folder="Hdr")
     proc = site.start("imapd")
     site.wait_port(port, proc)
 
@@ -381,6 +435,51 @@ def run(site, args):
     q.close()
     r.close()
 
+    odd_headers(port)
+
+    # --- many sections of one message to a client that does not read ---
+    wide = login(port)
+    wide.ok("EXAMINE Wide")
+    base = rss_kb(proc.pid)
+    t = wide.tag()
+    nsec = 64
+    wide.send("%s FETCH 1 (%s)\r\n" % (t, " ".join(
+        ["BODY.PEEK[TEXT]"] * nsec)))
+    time.sleep(1.0)
+    grown = rss_kb(proc.pid) - base
+    check(grown < 2 * 1024, "64 sections of 60 kB to a client that does "
+          "not read grow the server by less than 2 MB (kB)", grown)
+    u, tl = wide.until(t)
+    text = crlf(WIDE).partition(b"\r\n\r\n")[2]
+    n = len(re.findall(rb"BODY\[TEXT\] \{%d\}\r\n" % len(text), u[0]))
+    check(b" OK" in tl and n == nsec and u[0].count(text) == nsec,
+          "every section arrives whole", (n, tl))
+    wide.close()
+
+    # --- HEADER.FIELDS of a huge header to a client that does not read ---
+    hh = login(port)
+    hh.ok("EXAMINE Hdr")
+    base = rss_kb(proc.pid)
+    t = hh.tag()
+    hh.send("%s FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)] "
+            "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)]<1000.3000000>)\r\n" % t)
+    time.sleep(1.0)
+    grown = rss_kb(proc.pid) - base
+    check(grown < 4 * 1024, "HEADER.FIELDS.NOT of a 6 MB header to a "
+          "client that does not read grows the server by less than 4 MB "
+          "(kB)", grown)
+    u, tl = hh.until(t)
+    want = crlf(HUGE_HDR).partition(b"\r\n")[2] + b"\r\n"
+    lit = literals(u[0]) if u else {}
+    check(b" OK" in tl and
+          lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") == want,
+          "the huge HEADER.FIELDS.NOT answer arrives whole",
+          (tl, len(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]") or b"")))
+    check(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]<1000>") ==
+          want[1000:3001000], "... and its partial piece too",
+          len(lit.get("BODY[HEADER.FIELDS.NOT (SUBJECT)]<1000>") or b""))
+    hh.close()
+
     # --- a large message streamed to a slow reader --------------------------
     base = rss_kb(proc.pid)
     slow = login(port)
@@ -405,6 +504,27 @@ def run(site, args):
     check(got == want, "the large message arrives intact", len(got))
     _, tl = slow.until(t)
     check(b" OK" in tl, "the large FETCH ends OK", tl)
+    slow.close()
+
+    # --- a message moved elsewhere while it is being sent ---------------
+    slow = login(port)
+    slow.ok("SELECT Moving")
+    t = slow.tag()
+    slow.send("%s FETCH 1 (BODY.PEEK[] BODY.PEEK[HEADER])\r\n" % t)
+    time.sleep(0.5)     # the server has sent a part and waits
+    mover = login(port)
+    mover.ok("SELECT Moving")
+    mover.ok("MOVE 1 Archive")
+    mover.close()
+    u, tl = slow.until(t)
+    lit = literals(u[0]) if u else {}
+    check(lit.get("BODY[]") == want and
+          lit.get("BODY[HEADER]") == crlf(big).partition(b"\r\n\r\n")[0] +
+          b"\r\n\r\n" and b" OK" in tl,
+          "a message moved away by another session while being sent "
+          "arrives whole, and the FETCH is OK",
+          (tl, len(lit.get("BODY[]") or b""),
+           (lit.get("BODY[]") or b"")[-40:]))
     slow.close()
     return 0
 

@@ -158,6 +158,16 @@ def test_create_delete_rename(site):
     check(b"MESSAGES 0" in got[0], "INBOX is empty after RENAME", got)
     got = ok(r, "v STATUS Old (MESSAGES)")
     check(b"MESSAGES 3" in got[0], "Old holds INBOX's messages", got)
+    # RFC 3501 lets INBOX be renamed to one of its own children (Dovecot
+    # does): the messages move there, INBOX stays with its new child
+    site.add_mail(USER, b"Subject: keep\r\n\r\nkeep\r\n")
+    ok(r, "t2 RENAME INBOX INBOX/old")
+    got = ok(r, "t3 STATUS INBOX/old (MESSAGES)")
+    check(b"MESSAGES 1" in got[0], "INBOX/old holds INBOX's message", got)
+    got = names(r, 't4 LIST "" "INBOX*"')
+    check(set(got) == {"INBOX", "INBOX/old"} and
+          "\\haschildren" in got["INBOX"][0], "INBOX has the child", got)
+    no(r, "t5 RENAME Old Old/inner")
 
     # DELETE of the selected mailbox leaves the Selected state
     ok(r, "w SELECT trail")

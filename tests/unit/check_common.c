@@ -5,6 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+
+#include "common/conn.h"
 #include "common/error.h"
 #include "common/size.h"
 
@@ -233,6 +240,62 @@ START_TEST(test_err_class_names)
 }
 END_TEST
 
+/*
+ * vellumd starts every daemon at once; each may find the self-signed
+ * pair being made by another.  Whoever returns from tls_selfsigned()
+ * must find a whole certificate and key, never a half-written file.
+ */
+START_TEST(test_tls_selfsigned_concurrent)
+{
+	enum { ROUNDS = 20, PROCS = 6 };
+	char tmpl[] = "/tmp/vellum-tls-XXXXXX", dir[64], cmd[128];
+	int round, i, status, bad = 0;
+	pid_t pids[PROCS];
+
+	for (round = 0; round < ROUNDS; round++) {
+		ck_assert_ptr_nonnull(mkdtemp(strcpy(tmpl,
+		    "/tmp/vellum-tls-XXXXXX")));
+		snprintf(dir, sizeof(dir), "%s/data", tmpl);
+		for (i = 0; i < PROCS; i++) {
+			if ((pids[i] = fork()) == 0) {
+				char cert[512], key[512];
+				FILE *f;
+				X509 *x = NULL;
+				EVP_PKEY *k = NULL;
+
+				if (tls_selfsigned(dir, "mail.example.test",
+				    cert, key, sizeof(cert)) == -1)
+					_exit(2);
+				if ((f = fopen(cert, "r")) == NULL ||
+				    (x = PEM_read_X509(f, NULL, NULL,
+				    NULL)) == NULL)
+					_exit(3);
+				fclose(f);
+				if ((f = fopen(key, "r")) == NULL ||
+				    (k = PEM_read_PrivateKey(f, NULL, NULL,
+				    NULL)) == NULL)
+					_exit(4);
+				fclose(f);
+				_exit(0);
+			}
+			ck_assert_int_ne(pids[i], -1);
+		}
+		for (i = 0; i < PROCS; i++) {
+			ck_assert_int_eq(waitpid(pids[i], &status, 0),
+			    pids[i]);
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				bad++;
+		}
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+		ck_assert_int_eq(system(cmd), 0);
+		ck_assert_msg(bad == 0, "round %d: %d of %d processes found "
+		    "no usable pair (exit 2: tls_selfsigned failed, 3: the "
+		    "certificate did not parse, 4: the key did not)", round,
+		    bad, PROCS);
+	}
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -252,6 +315,10 @@ common_suite(void)
 	tcase_add_test(tc, test_err_set_class_msg);
 	tcase_add_test(tc, test_err_long_message);
 	tcase_add_test(tc, test_err_class_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls");
+	tcase_add_test(tc, test_tls_selfsigned_concurrent);
 	suite_add_tcase(s, tc);
 	return s;
 }

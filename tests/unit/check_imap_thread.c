@@ -337,6 +337,152 @@ START_TEST(test_refs_sorted_by_date)
 }
 END_TEST
 
+START_TEST(test_refs_long_references)
+{
+	/*
+	 * One message whose References name 50,000 ids never seen (a
+	 * spammer's header): they form one chain of dummies, and refusing
+	 * loops must not walk that chain again for every link (it did:
+	 * 1.25e9 steps, seconds on the event loop of every session of the
+	 * process).  The chain's first id is another message: it becomes
+	 * the root and the big one its child.
+	 */
+	enum { K = 50000 };
+	struct tm_def d[2];
+	struct imap_buf refs;
+	uint64_t before;
+	char *got;
+	size_t i;
+
+	imap_buf_init(&refs);
+	for (i = 0; i < K; i++)
+		imap_buf_printf(&refs, i > 0 ? " r%zu" : "r%zu", i);
+	imap_buf_add(&refs, "", 1);	/* NUL */
+	memset(d, 0, sizeof(d));
+	d[0].date = 2;
+	d[0].subject = "big";
+	d[0].msgid = "self";
+	d[0].refs = refs.p;
+	d[1].date = 1;
+	d[1].subject = "first";
+	d[1].msgid = "r0";
+	before = imap_thread_steps();
+	got = thread_refs(d, 2);
+	ck_assert_msg(imap_thread_steps() - before < 4 * (uint64_t)K,
+	    "%llu steps for %d references",
+	    (unsigned long long)(imap_thread_steps() - before), K);
+	ck_assert_str_eq(got, "(2 1)");
+	free(got);
+	imap_buf_free(&refs);
+}
+END_TEST
+
+START_TEST(test_refs_loop_probes)
+{
+	/*
+	 * Message 1 makes a chain c0 ... c19999; message 2's References
+	 * go "c19999 c0" 10,000 times: each c0 after c19999 would close a
+	 * loop, and finding that out walked the whole chain each time.
+	 */
+	enum { K = 20000 };
+	struct tm_def d[2];
+	struct imap_buf r1, r2;
+	uint64_t before;
+	char *got;
+	size_t i;
+
+	imap_buf_init(&r1);
+	imap_buf_init(&r2);
+	for (i = 0; i < K; i++)
+		imap_buf_printf(&r1, i > 0 ? " c%zu" : "c%zu", i);
+	imap_buf_add(&r1, "", 1);
+	for (i = 0; i < K / 2; i++)
+		imap_buf_printf(&r2, i > 0 ? " c%d c0" : "c%d c0", K - 1);
+	imap_buf_add(&r2, "", 1);
+	memset(d, 0, sizeof(d));
+	d[0].date = 1;
+	d[0].subject = "one";
+	d[0].msgid = "m1";
+	d[0].refs = r1.p;
+	d[1].date = 2;
+	d[1].subject = "two";
+	d[1].msgid = "m2";
+	d[1].refs = r2.p;
+	before = imap_thread_steps();
+	got = thread_refs(d, 2);
+	ck_assert_msg(imap_thread_steps() - before < 8 * (uint64_t)K,
+	    "%llu steps", (unsigned long long)(imap_thread_steps() - before));
+	/* both hang from the dummy c0 ... c19999: the first stays a child
+	 * of c19999, the second's last reference is c0 */
+	ck_assert_str_eq(got, "((1)(2))");
+	free(got);
+	imap_buf_free(&r1);
+	imap_buf_free(&r2);
+}
+END_TEST
+
+/* 64-bit FNV-1a: the unkeyed hash the Message-ID table once used. */
+static uint64_t
+fnv1a(const char *s, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+START_TEST(test_refs_hash_flood)
+{
+	/*
+	 * 4,000 References chosen so that an unkeyed FNV-1a puts them all
+	 * in slot 0 of the table (8,192 slots for 4,001 ids): each new id
+	 * then walked the whole cluster, 8e6 probes (a 1 MB header of such
+	 * ids: 5e9).  Under a keyed hash they spread.
+	 */
+	enum { K = 4000 };
+	struct tm_def d[1];
+	struct imap_buf refs;
+	char id[32];
+	uint64_t before;
+	uint32_t c = 0;
+	size_t found = 0, len;
+	char *got;
+
+	imap_buf_init(&refs);
+	while (found < K) {
+		/* "f" + 8 hex digits of c + "@x", without snprintf (slow) */
+		id[0] = 'f';
+		for (len = 1; len < 9; len++)
+			id[len] = "0123456789abcdef"[(c >> (4 * (8 - len))) &
+			    15];
+		memcpy(id + 9, "@x", 3);
+		len = 11;
+		c++;
+		if ((fnv1a(id, len) & 8191) != 0)
+			continue;
+		imap_buf_printf(&refs, found > 0 ? " %s" : "%s", id);
+		found++;
+	}
+	imap_buf_add(&refs, "", 1);
+	memset(d, 0, sizeof(d));
+	d[0].date = 1;
+	d[0].subject = "flood";
+	d[0].msgid = "self";
+	d[0].refs = refs.p;
+	before = imap_thread_steps();
+	got = thread_refs(d, 1);
+	ck_assert_msg(imap_thread_steps() - before < 20 * (uint64_t)K,
+	    "%llu steps", (unsigned long long)(imap_thread_steps() - before));
+	ck_assert_str_eq(got, "(1)");
+	free(got);
+	imap_buf_free(&refs);
+}
+END_TEST
+
 START_TEST(test_refs_deep)
 {
 	/* a 20,000-message reply chain: nothing recurses */
@@ -567,6 +713,9 @@ thread_suite(void)
 	tcase_add_test(tc, test_refs_subject_grouping);
 	tcase_add_test(tc, test_refs_sorted_by_date);
 	tcase_add_test(tc, test_refs_deep);
+	tcase_add_test(tc, test_refs_long_references);
+	tcase_add_test(tc, test_refs_loop_probes);
+	tcase_add_test(tc, test_refs_hash_flood);
 	tcase_add_test(tc, test_refs_random_tangles);
 	tcase_add_test(tc, test_refs_empty);
 	tcase_add_test(tc, test_orderedsubject);
