@@ -49,6 +49,7 @@
 #include "store/mailbox.h"
 #include "store/message.h"
 #include "store/store.h"
+#include "imapd/fetchbinary.h"
 #include "imapd/fetchconv.h"
 #include "imapd/imapd.h"
 
@@ -110,11 +111,13 @@ struct fetch_state {
 	uint64_t		 fields_off, fields_end;
 	uint64_t		 fields_from, fields_left;
 	uint8_t			*piece;
+	struct imap_fetch_binary *bin;		/* a BINARY streaming */
 	/* the current message moved away (MOVE elsewhere) while it was
 	 * being sent: its bytes, from its body, in an unlinked file */
 	int			 spill;		/* spill_fd is open */
 	int			 spill_fd;
 	/* outcome */
+	int			 unknown_cte;	/* BINARY: stop, NO */
 	int			 expunged;	/* messages skipped: gone */
 	int			 broken;	/* a literal was padded */
 };
@@ -455,6 +458,54 @@ fetch_section_fields(struct store_txn *t, struct imap_session *s,
 	imap_buf_free(&res);
 }
 
+/* BINARY[...], BINARY.SIZE[...]: fetchbinary.c. */
+static void
+fetch_binary_start(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st, const struct fetch_sec *fs)
+{
+	size_t mark = s->out.len;
+	uint64_t room;
+	int rc;
+
+	if (st->need_sp)
+		imap_buf_adds(&s->out, " ");
+	/* inline when short and still room in this batch, as BODY[] */
+	room = s->out.len < FETCH_BATCH_OUT ? FETCH_BATCH_OUT - s->out.len : 0;
+	rc = imap_fetch_binary_start(t, s->view->mailbox_id, st->uid,
+	    &st->meta, fs->sec, fs->name, fs->namelen, room < FETCH_INLINE_MAX ?
+	    room : FETCH_INLINE_MAX, &s->out, &st->bin);
+	if (rc == 1 || rc == 2) {
+		st->need_sp = 1;
+		st->streaming = rc == 2;
+		return;
+	}
+	s->out.len = mark;	/* the item is left out */
+	if (rc == 0)
+		st->unknown_cte = 1;
+	else {
+		log_warnx("imap #%lu: uid %u: BINARY: %s", s->id, st->uid,
+		    err_msg());
+		st->broken = 1;
+	}
+}
+
+static void
+fetch_binary_piece(struct store_txn *t, struct imap_session *s,
+    struct fetch_state *st)
+{
+	int rc = imap_fetch_binary_run(t, st->bin, FETCH_PIECE, &s->out);
+
+	if (rc == -1) {
+		log_warnx("imap #%lu: uid %u: BINARY padded: %s", s->id,
+		    st->uid, err_msg());
+		st->broken = 1;
+	}
+	if (rc != 0) {
+		imap_fetch_binary_free(&st->bin);
+		st->streaming = 0;
+	}
+}
+
 /*
  * The next piece of a streamed HEADER.FIELDS answer.  A message that
  * vanished or changed meanwhile has the rest of its literal padded with
@@ -507,6 +558,10 @@ fetch_section_start(struct store_txn *t, struct imap_session *s,
 	uint64_t off = 0, end = 0, crlf = 0, len;
 	int found;
 
+	if (sec->binary || sec->binary_size) {
+		fetch_binary_start(t, s, st, fs);
+		return;
+	}
 	if (sec->depth == 0 && kind == IMAP_SECTION_ALL) {
 		off = 0;
 		end = st->m.size;
@@ -685,7 +740,7 @@ fetch_batch_txn(struct store_txn *t, void *arg)
 			fetch_msg_sections(t, s, st);
 			continue;
 		}
-		if (st->i >= st->n)
+		if (st->i >= st->n || st->unknown_cte)
 			break;
 		mark = s->out.len;
 		if ((rc = fetch_msg_begin(t, s, st)) == -1) {
@@ -706,6 +761,10 @@ fetch_piece_txn(struct store_txn *t, void *arg)
 {
 	struct fetch_txn *ft = arg;
 
+	if (ft->st->bin != NULL) {
+		fetch_binary_piece(t, ft->s, ft->st);
+		return 0;
+	}
 	if (ft->st->fields_sec != NULL) {
 		fetch_fields_piece(t, ft->s, ft->st);
 		return 0;
@@ -731,6 +790,7 @@ fetch_free(void *arg)
 	free(st->seen_modseq);
 	free(st->meta_raw);
 	free(st->piece);
+	imap_fetch_binary_free(&st->bin);
 	fetch_spill_close(st);
 	free(st);
 }
@@ -745,13 +805,15 @@ fetch_run(struct imap_session *s, void *arg)
 	for (;;) {
 		if (st->streaming)
 			rc = store_read(s->srv->store, fetch_piece_txn, &ft);
-		else if (st->in_msg || st->i < st->n)
+		else if (st->in_msg || (st->i < st->n && !st->unknown_cte))
 			rc = store_read(s->srv->store, fetch_batch_txn, &ft);
 		else
 			break;
 		if (rc == -1 && st->streaming) {
 			/* the snapshot failed mid-literal: keep the protocol
 			 * whole */
+			if (st->bin != NULL)
+				fetch_binary_piece(NULL, s, st);
 			while (st->fields_sec != NULL)
 				fetch_fields_piece(NULL, s, st);
 			if (st->conv.fc.left > 0)
@@ -771,7 +833,9 @@ fetch_run(struct imap_session *s, void *arg)
 			return;
 		}
 	}
-	if (st->broken)
+	if (st->unknown_cte)
+		imap_no(s, "UNKNOWN-CTE", "Unknown Content-Transfer-Encoding.");
+	else if (st->broken)
 		imap_no(s, "SERVERBUG", "Some messages changed while they "
 		    "were being sent.");
 	else if (st->expunged)
@@ -1036,13 +1100,6 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		fetch_free(st);
 		return;
 	}
-	for (i = 0; i < st->f.nsections; i++)
-		if (st->f.sections[i].binary ||
-		    st->f.sections[i].binary_size) {
-			imap_bad(s, "BINARY is not supported.");
-			fetch_free(st);
-			return;
-		}
 	if (imap_view_resolve(s->view, &set, cmd->uid, &st->uids,
 	    &st->n) == -1) {
 		imap_bad(s, "%s", err_msg());
@@ -1059,7 +1116,8 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 	for (i = 0; i < st->nsecs; i++) {
 		const struct imap_section *sec = st->secs[i].sec;
 
-		if (sec->depth > 0 || sec->kind != IMAP_SECTION_ALL)
+		if (sec->depth > 0 || sec->kind != IMAP_SECTION_ALL ||
+		    sec->binary || sec->binary_size)
 			st->want_meta = 1;
 		if (st->secs[i].sets_seen)
 			st->set_seen = 1;

@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "common/xmalloc.h"
+#include "mail/decode.h"
 #include "mail/mime.h"
 #include "mail/rfc822.h"
 #include "store/message.h"
@@ -20,6 +21,8 @@
 #include "imapd/search.h"
 
 #define DAY	86400
+/* Encoded bytes decoded per step of imap_search_decode_cte(). */
+#define SEARCH_DECODE_CHUNK	4096
 
 /* A compiled key: the parsed one with its needle folded, its sets
  * resolved. */
@@ -74,8 +77,6 @@ static void	header_fields_text(const char *, size_t, struct imap_buf *);
 static void	part_type(const char *, size_t, char *, size_t, char *,
 	    size_t, char *, size_t);
 static void	param_get(const char *, const char *, char *, size_t);
-static int	b64val(int);
-static int	hexval(int);
 
 /* Compiling ------------------------------------------------------------ */
 
@@ -492,98 +493,30 @@ match_header(const struct snode *n, const char *h, size_t len)
 
 /* Decoding ---------------------------------------------------------------- */
 
-static int
-b64val(int c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
+/*
+ * Decodes a part body for matching (mail/decode.c), a chunk at a time so
+ * the scratch stays small.
+ */
 void
 imap_search_decode_cte(const char *cte, const char *s, size_t len,
     struct imap_buf *out)
 {
-	char chunk[4096];
-	size_t i, j, n = 0;
-	uint32_t acc = 0;
-	int bits = 0, v, h, l;
+	char chunk[MAIL_DECODE_OUT(SEARCH_DECODE_CHUNK)];
+	struct mail_decoder d;
+	enum mail_cte c = mail_cte_parse(cte, strlen(cte));
+	size_t i, n;
 
-	if (strcasecmp(cte, "base64") == 0) {
-		/* characters outside the alphabet (line ends, '=') are
-		 * skipped, as every decoder of mail does */
-		for (i = 0; i < len; i++) {
-			if ((v = b64val((unsigned char)s[i])) < 0)
-				continue;
-			acc = (acc << 6) | (uint32_t)v;
-			bits += 6;
-			if (bits >= 8) {
-				bits -= 8;
-				chunk[n++] = (char)((acc >> bits) & 0xff);
-				if (n == sizeof(chunk)) {
-					imap_buf_add(out, chunk, n);
-					n = 0;
-				}
-			}
-		}
-		imap_buf_add(out, chunk, n);
-		return;
-	}
-	if (strcasecmp(cte, "quoted-printable") != 0) {
+	if (c != MAIL_CTE_BASE64 && c != MAIL_CTE_QP) {
 		imap_buf_add(out, s, len);
 		return;
 	}
-	for (i = 0; i < len; i++) {
-		if (n + 1 >= sizeof(chunk)) {
-			imap_buf_add(out, chunk, n);
-			n = 0;
-		}
-		if (s[i] != '=') {
-			chunk[n++] = s[i];
-			continue;
-		}
-		if (i + 2 < len && (h = hexval((unsigned char)s[i + 1])) >=
-		    0 && (l = hexval((unsigned char)s[i + 2])) >= 0) {
-			chunk[n++] = (char)(h << 4 | l);
-			i += 2;
-			continue;
-		}
-		/* a soft line break: '=', maybe blanks, then the line end */
-		for (j = i + 1; j < len && (s[j] == ' ' || s[j] == '\t'); j++)
-			;
-		if (j < len && s[j] == '\r' && j + 1 < len && s[j + 1] == '\n')
-			j++;
-		if (j < len && s[j] == '\n') {
-			i = j;
-			continue;
-		}
-		if (j == len) {
-			i = j;
-			continue;
-		}
-		chunk[n++] = '=';	/* a stray '=' stays */
+	mail_decoder_init(&d, c, 0);
+	for (i = 0; i < len; i += n) {
+		n = len - i < SEARCH_DECODE_CHUNK ? len - i :
+		    SEARCH_DECODE_CHUNK;
+		imap_buf_add(out, chunk, mail_decode(&d, s + i, n, chunk));
 	}
-	imap_buf_add(out, chunk, n);
+	imap_buf_add(out, chunk, mail_decode_end(&d, chunk));
 }
 
 void

@@ -171,39 +171,21 @@ imap_meta_part(const struct imap_meta *m, size_t i, struct imap_part *r)
 	r->is_message = (q[8 * w] & 2) != 0;
 }
 
-int
-imap_meta_section(const struct imap_meta *m, const uint32_t *path,
-    size_t depth, enum imap_section_kind kind, uint64_t *off_r,
-    uint64_t *end_r, uint64_t *crlf_len_r)
+/*
+ * Walks a section path (depth >= 1) to its part: *idx_r its index.  1
+ * found, 0 not.
+ */
+static int
+meta_walk(const struct imap_meta *m, const uint32_t *path, size_t depth,
+    size_t *idx_r)
 {
 	struct imap_part cont, t, ch;
 	size_t d, steps;
 	uint32_t idx, n, ci = 0, ti = 0;
 
-	imap_meta_part(m, 0, &cont);
-	if (depth == 0) {
-		switch (kind) {
-		case IMAP_SECTION_ALL:
-			*off_r = cont.hdr_off;
-			*end_r = cont.end;
-			*crlf_len_r = cont.hdr_crlf + cont.body_crlf;
-			return 1;
-		case IMAP_SECTION_HEADER:
-			*off_r = cont.hdr_off;
-			*end_r = cont.body_off;
-			*crlf_len_r = cont.hdr_crlf;
-			return 1;
-		case IMAP_SECTION_TEXT:
-			*off_r = cont.body_off;
-			*end_r = cont.end;
-			*crlf_len_r = cont.body_crlf;
-			return 1;
-		default:
-			return 0;
-		}
-	}
-	if (depth > IMAP_SECTION_DEPTH_MAX)
+	if (depth == 0 || depth > IMAP_SECTION_DEPTH_MAX)
 		return 0;
+	imap_meta_part(m, 0, &cont);
 	t = cont;
 	for (d = 0; d < depth; d++) {
 		n = path[d];
@@ -239,6 +221,54 @@ imap_meta_section(const struct imap_meta *m, const uint32_t *path,
 		} else
 			return 0;
 	}
+	*idx_r = ti;
+	return 1;
+}
+
+int
+imap_meta_find(const struct imap_meta *m, const uint32_t *path,
+    size_t depth, size_t *idx_r)
+{
+	if (depth == 0) {
+		*idx_r = 0;
+		return 1;
+	}
+	return meta_walk(m, path, depth, idx_r);
+}
+
+int
+imap_meta_section(const struct imap_meta *m, const uint32_t *path,
+    size_t depth, enum imap_section_kind kind, uint64_t *off_r,
+    uint64_t *end_r, uint64_t *crlf_len_r)
+{
+	struct imap_part cont, t, ch;
+	size_t ti;
+
+	imap_meta_part(m, 0, &cont);
+	if (depth == 0) {
+		switch (kind) {
+		case IMAP_SECTION_ALL:
+			*off_r = cont.hdr_off;
+			*end_r = cont.end;
+			*crlf_len_r = cont.hdr_crlf + cont.body_crlf;
+			return 1;
+		case IMAP_SECTION_HEADER:
+			*off_r = cont.hdr_off;
+			*end_r = cont.body_off;
+			*crlf_len_r = cont.hdr_crlf;
+			return 1;
+		case IMAP_SECTION_TEXT:
+			*off_r = cont.body_off;
+			*end_r = cont.end;
+			*crlf_len_r = cont.body_crlf;
+			return 1;
+		default:
+			return 0;
+		}
+	}
+	if (meta_walk(m, path, depth, &ti) != 1)
+		return 0;
+	imap_meta_part(m, ti, &t);
 	switch (kind) {
 	case IMAP_SECTION_ALL:
 		*off_r = t.body_off;

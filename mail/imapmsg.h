@@ -151,6 +151,15 @@ int	imap_meta_section(const struct imap_meta *, const uint32_t *path,
 	    uint64_t *end_r, uint64_t *crlf_len_r);
 
 /*
+ * The part a section path names (depth 0: the message, part 0), as
+ * imap_meta_section() resolves it: *idx_r is its index for
+ * imap_meta_part().  1 found, 0 no such part.  For FETCH BINARY, which
+ * decodes the part and the parts inside it.
+ */
+int	imap_meta_find(const struct imap_meta *, const uint32_t *path,
+	    size_t depth, size_t *idx_r);
+
+/*
  * The ranges of a header block (from imap_meta_section(HEADER or MIME))
  * whose field names are (not, when exclude) in the list names[n] (any
  * case; blanks before the colon allowed): calls fn for each whole field
