@@ -905,6 +905,8 @@ imap_session_idle_stop(struct imap_session *s)
 			break;
 		}
 	s->idle_next = NULL;
+	/* The tagged reply's sync tells what was held back. */
+	imap_core(s)->idle_dirty = 0;
 	if (imap_core(s)->mode == IMAP_MODE_IDLE)
 		imap_core(s)->mode = IMAP_MODE_CMD;
 }
@@ -1029,9 +1031,23 @@ static void
 session_on_drain(struct conn *c)
 {
 	struct imap_session *s = conn_ctx(c);
+	struct imap_core *core = s->core;
 
-	if (imap_core(s)->y_fn != NULL && !s->closing)
+	if (core->y_fn != NULL && !s->closing)
 		session_resume(s);
+	/* Changes held back from an idler that did not read (view.c). */
+	if (core->idle_dirty && core->mode == IMAP_MODE_IDLE &&
+	    !s->closing) {
+		core->idle_dirty = 0;
+		if (imap_view_sync(s, 1) == -1) {
+			log_info("imap #%lu: user %s: %s", s->id, s->user,
+			    err_msg());
+			imap_untagged(s, "BYE Selected mailbox was deleted, "
+			    "have to disconnect.");
+			imap_session_idle_stop(s);
+			imap_session_close(s);
+		}
+	}
 }
 
 static void

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -848,6 +849,16 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 			continue;
 		if (mailbox_id != 0 && s->view->mailbox_id != mailbox_id)
 			continue;
+		/*
+		 * A client that does not read what it was told: nothing more
+		 * is queued for it until its output drains (session.c then
+		 * syncs it, the changes coalesced), or memory would grow
+		 * with every change another session makes.
+		 */
+		if (imap_pending(s) > CONN_OUT_HIGH) {
+			imap_core(s)->idle_dirty = 1;
+			continue;
+		}
 		if (have && (r_box != s->view->mailbox_id ||
 		    r_since != s->view->modseq ||
 		    r_next != s->view->uidnext || r.full)) {

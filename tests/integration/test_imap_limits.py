@@ -15,6 +15,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import Failure, check, run, tls_context  # noqa: E402
 
 USER, PASS = "alice@example.test", "alice-pw"
+IDLER = "ivan@example.test"
 CMD_MAX = 1024 * 1024        # IMAP_CMD_MAX
 LINE_MAX = 64 * 1024         # IMAP_LINE_MAX
 PREAUTH_LITERAL_MAX = 1024   # IMAP_LITERAL_PREAUTH_MAX
@@ -180,6 +181,65 @@ def test_unread(site):
     s.close()
 
 
+def test_idle_unread(site):
+    """An idling client that never reads while another session changes
+    flags on many messages: what it is told waits in the server only up
+    to the output limit (never one reply per change, without bound), and
+    once it reads it learns the final state."""
+    nmsg, rounds = 2000, 150
+    site.add_user(IDLER, PASS)
+    site.add_mail(IDLER, *[b"Subject: i%d\r\n\r\nbody\r\n" % i
+                           for i in range(nmsg)])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", site.imap_port))
+    s.settimeout(30)
+    f = s.makefile("rb")
+    f.readline()
+    for tag, cmd in (("a", "LOGIN %s %s" % (IDLER, PASS)),
+                     ("b", "SELECT INBOX")):
+        s.sendall(("%s %s\r\n" % (tag, cmd)).encode())
+        while not f.readline().startswith(tag.encode() + b" "):
+            pass
+    s.sendall(b"c IDLE\r\n")
+    check(f.readline() == b"+ idling\r\n", "IDLE", "")
+    w = site.raw()
+    w.cmd("w0 LOGIN %s %s" % (IDLER, PASS))
+    w.cmd("w1 SELECT INBOX")
+    pid = site.imapd.pid
+    rss0 = rss_kb(pid)
+    for i in range(rounds):
+        w.cmd("w%d STORE 1:* %sFLAGS.SILENT (\\Flagged)" % (
+            i + 2, "-" if i % 2 else "+"))
+    time.sleep(0.5)
+    grown = rss_kb(pid) - rss0
+    check(grown < 4 * 1024, "an idler that does not read holds bounded "
+          "output (%d flag changes on %d messages)" % (rounds, nmsg),
+          "%d KiB more" % grown)
+    # The last change leaves \Flagged off (rounds is even): an idler
+    # that reads now ends with that state for message 1.
+    s.sendall(b"DONE\r\n")
+    last = None
+    while True:
+        try:
+            line = f.readline()
+        except OSError as e:
+            line = repr(e).encode()
+        check(line != b"" and not line.startswith(b"Connection"),
+              "the idler gets its replies", (line, last))
+        if line.startswith(b"c "):
+            break
+        if line.startswith(b"* 1 FETCH "):
+            last = line
+    check(line == b"c OK Idle completed.\r\n", "DONE answered", line)
+    check(last is not None and b"\\Flagged" not in last,
+          "the idler's last word on message 1 is the final state", last)
+    s.sendall(b"d FETCH 1 FLAGS\r\n")
+    check(b"\\Flagged" not in f.readline(), "and FETCH agrees", "")
+    s.close()
+    w.close()
+
+
 def test_autologout(site):
     r = site.raw()
     r.cmd("f0 LOGIN %s %s" % (USER, PASS))
@@ -220,6 +280,11 @@ def test(site, args):
     test_lines(site)
     test_unread(site)
     test_autologout(site)
+    site.stop(site.imapd)
+    # The default autologout: an idler may go seconds without reading.
+    site.write_imap_conf()
+    site.start_imapd(conf=False)
+    test_idle_unread(site)
     site.stop(site.imapd)
     site.write_imap_conf(auth={"plaintext": "no"})
     site.start_imapd(conf=False)
