@@ -81,6 +81,13 @@ def test_capabilities(site):
           "LOGIN OK carries the capabilities after login", tagged)
     tagged, unt = r.cmd("c6 CAPABILITY")
     check(caps(unt[0]) == c, "CAPABILITY after login = LOGIN's", unt)
+    # IMAP4rev2 (RFC 9051) includes BINARY: advertised only with it.
+    r.cmd("c6a EXAMINE INBOX")
+    tagged, unt = r.cmd("c6b FETCH 1 (BINARY.PEEK[] BINARY.SIZE[])")
+    check("IMAP4rev2" not in c or tagged.startswith(b"c6b OK"),
+          "IMAP4rev2 is advertised only where FETCH BINARY works",
+          (sorted(c), tagged))
+    r.cmd("c6c UNSELECT")
     tagged, _ = r.cmd("c7 LOGIN %s %s" % (USER, PASS))
     check(tagged.startswith(b"c7 BAD"), "LOGIN after login is BAD",
           tagged)
