@@ -263,7 +263,22 @@ imap_view_seq(const struct imap_view *v, uint32_t uid)
 int
 imap_view_is_recent(const struct imap_view *v, uint32_t uid)
 {
-	return v != NULL && uid >= v->recent_lo && uid < v->recent_hi;
+	size_t lo = 0, hi, m;
+
+	if (v == NULL)
+		return 0;
+	if (uid >= v->recent_lo && uid < v->recent_hi)
+		return 1;
+	/* the last earlier range that starts at or below uid */
+	hi = v->nrecent_more;
+	while (lo < hi) {
+		m = lo + (hi - lo) / 2;
+		if (v->recent_more[2 * m] <= uid)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo > 0 && uid < v->recent_more[2 * (lo - 1) + 1];
 }
 
 int
@@ -395,6 +410,7 @@ imap_view_free(struct imap_view **vp)
 	free(v->gone);
 	free(v->own);
 	free(v->saved);
+	free(v->recent_more);
 	free(v);
 	*vp = NULL;
 }
@@ -609,6 +625,16 @@ view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 	if (r.first == v->recent_hi && v->recent_hi > v->recent_lo)
 		v->recent_hi = r.next;
 	else {
+		/* Another session claimed the uids between: the messages
+		 * claimed before stay \Recent here (RFC 3501 2.3.2). */
+		if (v->recent_hi > v->recent_lo) {
+			v->recent_more = xreallocarray(v->recent_more,
+			    2 * (v->nrecent_more + 1), sizeof(uint32_t));
+			v->recent_more[2 * v->nrecent_more] = v->recent_lo;
+			v->recent_more[2 * v->nrecent_more + 1] =
+			    v->recent_hi;
+			v->nrecent_more++;
+		}
 		v->recent_lo = r.first;
 		v->recent_hi = r.next;
 	}
@@ -704,12 +730,17 @@ view_sync_read(struct imap_session *s, struct view_read *r)
 static size_t
 view_count_recent(const struct imap_view *v)
 {
-	size_t a, b;
+	size_t a, b, i, n = 0;
 
+	for (i = 0; i < v->nrecent_more; i++) {
+		view_uid_range(v, v->recent_more[2 * i],
+		    v->recent_more[2 * i + 1] - 1, &a, &b);
+		n += b - a;
+	}
 	if (v->recent_hi <= v->recent_lo)
-		return 0;
+		return n;
 	view_uid_range(v, v->recent_lo, v->recent_hi - 1, &a, &b);
-	return b - a;
+	return n + b - a;
 }
 
 /*

@@ -25,6 +25,7 @@ BOB, BOB_PASS = "bob@example.test", "bob-pw"
 CAROL, CAROL_PASS = "carol@example.test", "carol-pw"
 DAVE, DAVE_PASS = "dave@example.test", "dave-pw"
 ERIN, ERIN_PASS = "erin@example.test", "erin-pw"
+FRANK, FRANK_PASS = "frank@example.test", "frank-pw"
 
 
 def maildir(site, name, msgs):
@@ -308,6 +309,38 @@ def test_updates(site):
     check(b"* 2 EXISTS" in unt and b"* 2 RECENT" in unt,
           "new mail: EXISTS and RECENT at the next command", unt)
     a.cmd("u9 LOGOUT")
+
+
+def test_recent_kept(site):
+    """\\Recent stays on a session's messages when another session
+    takes the \\Recent of mail in between (RFC 3501 2.3.2): A claims
+    1-3, B claims 4, A claims 5; A still has 1-3 and 5 as \\Recent."""
+    site.add_mail(FRANK, *[b"Subject: r%d\r\n\r\nx\r\n" % i
+                           for i in range(3)])
+    a, b = site.raw(), site.raw()
+    a.cmd("r0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    _, unt = a.cmd("r1 SELECT INBOX")
+    check(b"* 3 RECENT" in unt, "A has 3 recent", unt)
+    b.cmd("r0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    b.cmd("r1 SELECT INBOX")
+    site.add_mail(FRANK, b"Subject: r3\r\n\r\nx\r\n")
+    _, unt = b.cmd("r2 NOOP")
+    check(b"* 1 RECENT" in unt, "B takes the 4th", unt)
+    site.add_mail(FRANK, b"Subject: r4\r\n\r\nx\r\n")
+    _, unt = a.cmd("r3 NOOP")
+    check(b"* 5 EXISTS" in unt and b"* 4 RECENT" in unt,
+          "A counts 1-3 and 5 as recent", unt)
+    _, unt = a.cmd("r4 FETCH 1:* (FLAGS)")
+    recent = [int(x.split()[1]) for x in unt if b"\\Recent" in x]
+    check(recent == [1, 2, 3, 5], "A's FETCH FLAGS: \\Recent on 1-3, 5",
+          unt)
+    _, unt = a.cmd("r5 SEARCH RECENT")
+    check(unt == [b"* SEARCH 1 2 3 5"], "SEARCH RECENT agrees", unt)
+    _, unt = a.cmd("r6 STATUS INBOX (RECENT)")
+    check(unt == [b"* STATUS INBOX (RECENT 4)"], "STATUS RECENT agrees",
+          unt)
+    a.cmd("r7 LOGOUT")
+    b.cmd("r3 LOGOUT")
 
 
 def test_flag_updates(site):
@@ -637,7 +670,8 @@ def test(site, args):
                          sections={"pop3": {"listen": "127.0.0.1:%d" %
                                             pop3}})
     for u, p in ((USER, PASS), (BOB, BOB_PASS), (CAROL, CAROL_PASS),
-                 (DAVE, DAVE_PASS), (ERIN, ERIN_PASS)):
+                 (DAVE, DAVE_PASS), (ERIN, ERIN_PASS),
+                 (FRANK, FRANK_PASS)):
         site.add_user(u, p)
     site.add_mail(USER, *[b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
                           for i in range(3)])
@@ -650,6 +684,7 @@ def test(site, args):
     test_logins(site)
     test_select(site)
     test_updates(site)
+    test_recent_kept(site)
     test_flag_updates(site)
     test_big_fetch(site)
     test_compress(site)
