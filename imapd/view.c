@@ -870,7 +870,7 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 {
 	struct imap_session *s, *next;
 	struct view_read r;
-	int have = 0;
+	int have = 0, r_full = 0;
 	uint32_t r_box = 0, r_next = 0;
 	uint64_t r_since = 0;
 
@@ -892,7 +892,7 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 		}
 		if (have && (r_box != s->view->mailbox_id ||
 		    r_since != s->view->modseq ||
-		    r_next != s->view->uidnext || r.full)) {
+		    r_next != s->view->uidnext || r_full)) {
 			view_read_free(&r);
 			have = 0;
 		}
@@ -910,6 +910,10 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 			}
 			have = 1;
 		}
+		/* A read of every uid is consumed by the apply (it keeps
+		 * only the new ones, without the expunges): the next idler
+		 * reads again. */
+		r_full = r.full;
 		view_sync_apply(s, &r, 1);
 	}
 	if (have)
