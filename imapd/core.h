@@ -23,6 +23,12 @@ struct event;
  * dropped, then refused.
  */
 #define IMAP_LITERAL_MINUS_MAX	4096
+/*
+ * A whole command before login (lines and literals): no more than one
+ * line may be, so that an unauthenticated connection holds no more than
+ * its line buffer (IMAP_CMD_MAX after login).
+ */
+#define IMAP_PREAUTH_CMD_MAX	IMAP_LINE_MAX
 
 /* What the next input line is (struct imap_core.mode). */
 enum imap_mode {

@@ -699,10 +699,13 @@ session_cmd_line(struct imap_session *s, const char *line, size_t len)
 	struct imap_core *core = s->core;
 	char tag[IMAP_TAG_MAX + 1];
 	uint64_t n, limit;
+	size_t cmd_max;
 	int nonsync, binary, r;
 
+	cmd_max = s->state == IMAP_NOTAUTH ? IMAP_PREAUTH_CMD_MAX :
+	    IMAP_CMD_MAX;
 	r = imap_line_literal(line, len, &n, &nonsync, &binary);
-	if (!core->lit_drop && core->len + len > IMAP_CMD_MAX) {
+	if (!core->lit_drop && core->len + len > cmd_max) {
 		/* A literal this line announces is skipped with it. */
 		session_guess_tag(core->len > 0 ? core->buf : line,
 		    core->len > 0 ? core->len : len, tag, sizeof(tag));
@@ -743,10 +746,9 @@ session_cmd_line(struct imap_session *s, const char *line, size_t len)
 		    "[LIMIT] Too many literals in one command.");
 		return;
 	}
-	if (s->state == IMAP_NOTAUTH)
+	limit = cmd_max - core->len;
+	if (s->state == IMAP_NOTAUTH && limit > IMAP_LITERAL_PREAUTH_MAX)
 		limit = IMAP_LITERAL_PREAUTH_MAX;
-	else
-		limit = IMAP_CMD_MAX - core->len;
 	if (n > limit) {
 		session_refuse_literal(s, tag, n, nonsync, s->state ==
 		    IMAP_NOTAUTH ? "[TOOBIG] Literal too large before login." :

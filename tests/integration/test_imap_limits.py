@@ -112,6 +112,38 @@ def test_literals(site):
     r.close()
 
 
+def test_preauth_command(site):
+    """Before login a whole command (lines and literals) is bounded by
+    one line: connections that never log in cannot make the server hold
+    IMAP_CMD_MAX each with many small literals and long lines between."""
+    nconn = 20
+    piece = b" " + b"y" * 60000 + b" {1000+}\r\n" + b"x" * 1000
+    conns = []
+    rss0 = rss_kb(site.imapd.pid)
+    for i in range(nconn):
+        s = socket.create_connection(("127.0.0.1", site.imap_port),
+                                     timeout=15)
+        s.recv(1000)
+        s.sendall(b"p%d NOOP {1000+}\r\n" % i + b"x" * 1000 +
+                  piece * 15)
+        conns.append(s)
+    time.sleep(1)
+    grown = rss_kb(site.imapd.pid) - rss0
+    check(grown < 8 * 1024, "%d unfinished commands of ~900 KB before "
+          "login hold bounded memory" % nconn, "%d KiB more" % grown)
+    for i, s in enumerate(conns):
+        s.sendall(b"\r\n")
+        f = s.makefile("rb")
+        line = f.readline()
+        check(line.startswith(b"p%d BAD [TOOBIG]" % i), "the command is "
+              "refused as too long", line)
+        s.sendall(b"q NOOP\r\n")
+        line = f.readline()
+        check(line == b"q OK NOOP completed.\r\n", "the connection "
+              "goes on", line)
+        s.close()
+
+
 def test_lines(site):
     r = site.raw()
     r.send(b"c1 NOOP " + b"x" * (LINE_MAX + 10) + b"\r\n")
@@ -278,6 +310,7 @@ def test(site, args):
     site.start_imapd(conf=False)
     test_literals(site)
     test_lines(site)
+    test_preauth_command(site)
     test_unread(site)
     test_autologout(site)
     site.stop(site.imapd)
