@@ -61,6 +61,7 @@ struct imap_core {
 	unsigned		 cmd_flags;	/* IMAP_CF_* */
 	int			 running;
 	int			 paused;	/* we paused the conn */
+	int			 held;		/* conn_busy(): an APPEND's data */
 
 	/* imap_yield() */
 	imap_resume_fn		*y_fn;

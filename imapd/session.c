@@ -444,6 +444,12 @@ session_finish(struct imap_session *s)
 	imap_parser_free(&core->cmd.p);
 	session_reset_cmd(s);
 	imap_session_cmd_done(s);
+	/* The APPEND is over: a shutdown may end the session now. */
+	if (core->held) {
+		core->held = 0;
+		if (!s->closing)
+			conn_idle(s->conn);
+	}
 }
 
 void
@@ -580,6 +586,13 @@ imap_read_literal(struct imap_session *s, uint64_t size, int nonsync,
 		core->paused = 0;
 		conn_resume(s->conn);
 	}
+	/*
+	 * Until the command ends, the conn is not idle between the message
+	 * bytes and the lines after them: a shutdown waits for the APPEND
+	 * instead of cutting it between its literal and its end.
+	 */
+	core->held = 1;
+	conn_busy(s->conn);
 }
 
 /* Command assembly -------------------------------------------------------- */

@@ -544,13 +544,31 @@ def test_idle(site, pop3_port):
     tagged, _ = a.until_tagged("i3")
     check(tagged.startswith(b"i3 BAD"), "IDLE ended by a non-DONE line is "
           "BAD", tagged)
-    # Shutdown while idling: * BYE.
+    # Shutdown while idling: * BYE.  An APPEND halfway through its
+    # message is finished first, then told BYE (it was stored).
+    before = len(re.findall(r'"uid"', site.ctl("--json", "mail", "list",
+                                                  FRANK)))
+    p = site.raw()
+    tagged, _ = p.cmd("p0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    check(tagged.startswith(b"p0 OK"), "LOGIN", tagged)
+    msg = b"Subject: in flight\r\n\r\n" + b"z" * 50000 + b"\r\n"
+    p.send(b"p1 APPEND INBOX {%d+}\r\n" % len(msg) + msg[:20000])
     a.send("i4 IDLE\r\n")
     a.line()
     os.kill(site.imapd.pid, signal.SIGTERM)
     got = idle_until(a, lambda x: x.startswith(b"* BYE"), "BYE at shutdown")
     check(got[-1] == b"* BYE Server shutting down.", "BYE at shutdown", got)
+    p.send(msg[20000:] + b"\r\n")
+    line = p.line_or_eof(10)
+    check(line is not None and line.startswith(b"p1 OK [APPENDUID"),
+          "an APPEND under way at shutdown completes", line)
+    check(p.line_or_eof(10) == b"* BYE Server shutting down.",
+          "then BYE", p.buf)
     check(site.imapd.wait(15) == 0, "imapd stops cleanly", None)
+    after = len(re.findall(r'"uid"', site.ctl("--json", "mail", "list",
+                                                 FRANK)))
+    check(after == before + 1, "the APPEND under way was stored",
+          (before, after))
 
 
 class DeflateIMAP4(imaplib.IMAP4):
