@@ -922,8 +922,56 @@ imap_session_idle_stop(struct imap_session *s)
 	s->idle_next = NULL;
 	/* The tagged reply's sync tells what was held back. */
 	imap_core(s)->idle_dirty = 0;
+	if (imap_core(s)->idle_ev != NULL)
+		evtimer_del(imap_core(s)->idle_ev);
 	if (imap_core(s)->mode == IMAP_MODE_IDLE)
 		imap_core(s)->mode = IMAP_MODE_CMD;
+}
+
+/*
+ * An idler whose output is past CONN_OUT_HIGH is not told of changes
+ * (view.c): it is synced once its output is down again, the changes
+ * coalesced.  A timer looks, not on_drain: under STARTTLS the level
+ * above the socket may have drained long before the socket has.
+ */
+static void
+session_idle_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_session *s = arg;
+	struct imap_core *core = s->core;
+	struct timeval tv = { 0, IMAP_IDLE_RETRY_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!core->idle_dirty || core->mode != IMAP_MODE_IDLE || s->closing)
+		return;
+	if (imap_pending(s) > CONN_OUT_LOW) {
+		evtimer_add(core->idle_ev, &tv);
+		return;
+	}
+	core->idle_dirty = 0;
+	if (imap_view_sync(s, 1) == -1) {
+		log_info("imap #%lu: user %s: %s", s->id, s->user, err_msg());
+		imap_untagged(s, "BYE Selected mailbox was deleted, have to "
+		    "disconnect.");
+		imap_session_idle_stop(s);
+		imap_session_close(s);
+	}
+}
+
+void
+imap_session_idle_defer(struct imap_session *s)
+{
+	struct imap_core *core = s->core;
+	struct timeval tv = { 0, IMAP_IDLE_RETRY_MS * 1000 };
+
+	if (core->idle_dirty)
+		return;
+	core->idle_dirty = 1;
+	if (core->idle_ev == NULL && (core->idle_ev = evtimer_new(conn_base(),
+	    session_idle_retry_cb, s)) == NULL)
+		fatalx("imap: evtimer_new failed");
+	evtimer_add(core->idle_ev, &tv);
 }
 
 /* A mailbox changed (0: anything may have): idlers are told (view.c). */
@@ -1046,23 +1094,9 @@ static void
 session_on_drain(struct conn *c)
 {
 	struct imap_session *s = conn_ctx(c);
-	struct imap_core *core = s->core;
 
-	if (core->y_fn != NULL && !s->closing)
+	if (imap_core(s)->y_fn != NULL && !s->closing)
 		session_resume(s);
-	/* Changes held back from an idler that did not read (view.c). */
-	if (core->idle_dirty && core->mode == IMAP_MODE_IDLE &&
-	    !s->closing) {
-		core->idle_dirty = 0;
-		if (imap_view_sync(s, 1) == -1) {
-			log_info("imap #%lu: user %s: %s", s->id, s->user,
-			    err_msg());
-			imap_untagged(s, "BYE Selected mailbox was deleted, "
-			    "have to disconnect.");
-			imap_session_idle_stop(s);
-			imap_session_close(s);
-		}
-	}
 }
 
 static void
@@ -1113,6 +1147,8 @@ session_on_close(struct conn *c)
 	imap_view_free(&s->view);
 	if (core->y_ev != NULL)
 		event_free(core->y_ev);
+	if (core->idle_ev != NULL)
+		event_free(core->idle_ev);
 	if (core->running)
 		imap_parser_free(&core->cmd.p);
 	free(core->buf);

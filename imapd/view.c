@@ -887,7 +887,7 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 		 * with every change another session makes.
 		 */
 		if (imap_pending(s) > CONN_OUT_HIGH) {
-			imap_core(s)->idle_dirty = 1;
+			imap_session_idle_defer(s);
 			continue;
 		}
 		if (have && (r_box != s->view->mailbox_id ||

@@ -16,6 +16,7 @@ from imaptest import Failure, check, run, tls_context  # noqa: E402
 
 USER, PASS = "alice@example.test", "alice-pw"
 IDLER = "ivan@example.test"
+IDLER2 = "ines@example.test"
 CMD_MAX = 1024 * 1024        # IMAP_CMD_MAX
 LINE_MAX = 64 * 1024         # IMAP_LINE_MAX
 PREAUTH_LITERAL_MAX = 1024   # IMAP_LITERAL_PREAUTH_MAX
@@ -213,22 +214,29 @@ def test_unread(site):
     s.close()
 
 
-def test_idle_unread(site):
+def test_idle_unread(site, starttls=False):
     """An idling client that never reads while another session changes
     flags on many messages: what it is told waits in the server only up
     to the output limit (never one reply per change, without bound), and
-    once it reads it learns the final state."""
+    once it reads it learns the final state while still idling (also
+    under STARTTLS, where the level above the socket drains first)."""
     nmsg, rounds = 2000, 150
-    site.add_user(IDLER, PASS)
-    site.add_mail(IDLER, *[b"Subject: i%d\r\n\r\nbody\r\n" % i
-                           for i in range(nmsg)])
+    user = IDLER if not starttls else IDLER2
+    site.add_user(user, PASS)
+    site.add_mail(user, *[b"Subject: i%d\r\n\r\nbody\r\n" % i
+                          for i in range(nmsg)])
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.connect(("127.0.0.1", site.imap_port))
     s.settimeout(30)
     f = s.makefile("rb")
     f.readline()
-    for tag, cmd in (("a", "LOGIN %s %s" % (IDLER, PASS)),
+    if starttls:
+        s.sendall(b"t STARTTLS\r\n")
+        f.readline()
+        s = tls_context().wrap_socket(s)
+        f = s.makefile("rb")
+    for tag, cmd in (("a", "LOGIN %s %s" % (user, PASS)),
                      ("b", "SELECT INBOX")):
         s.sendall(("%s %s\r\n" % (tag, cmd)).encode())
         while not f.readline().startswith(tag.encode() + b" "):
@@ -236,7 +244,7 @@ def test_idle_unread(site):
     s.sendall(b"c IDLE\r\n")
     check(f.readline() == b"+ idling\r\n", "IDLE", "")
     w = site.raw()
-    w.cmd("w0 LOGIN %s %s" % (IDLER, PASS))
+    w.cmd("w0 LOGIN %s %s" % (user, PASS))
     w.cmd("w1 SELECT INBOX")
     pid = site.imapd.pid
     rss0 = rss_kb(pid)
@@ -248,26 +256,32 @@ def test_idle_unread(site):
     check(grown < 4 * 1024, "an idler that does not read holds bounded "
           "output (%d flag changes on %d messages)" % (rounds, nmsg),
           "%d KiB more" % grown)
-    # The last change leaves \Flagged off (rounds is even): an idler
-    # that reads now ends with that state for message 1.
-    s.sendall(b"DONE\r\n")
+    # The last change: \Flagged off (rounds is even) and $Final on
+    # message 1.  The idler reads, still idling, until it is told.
+    w.cmd("w9 STORE 1 +FLAGS.SILENT ($Final)")
     last = None
-    while True:
+    while last is None or b"$Final" not in last:
         try:
             line = f.readline()
         except OSError as e:
             line = repr(e).encode()
-        check(line != b"" and not line.startswith(b"Connection"),
-              "the idler gets its replies", (line, last))
-        if line.startswith(b"c "):
-            break
+        check(line.startswith(b"* "), "the idler is told the final state "
+              "while idling", (line, last))
         if line.startswith(b"* 1 FETCH "):
             last = line
+    check(b"\\Flagged" not in last, "the idler's last word on message 1 "
+          "is the final state", last)
+    s.sendall(b"DONE\r\n")
+    while True:
+        line = f.readline()
+        check(line != b"", "DONE answered", line)
+        if line.startswith(b"c "):
+            break
     check(line == b"c OK Idle completed.\r\n", "DONE answered", line)
-    check(last is not None and b"\\Flagged" not in last,
-          "the idler's last word on message 1 is the final state", last)
     s.sendall(b"d FETCH 1 FLAGS\r\n")
-    check(b"\\Flagged" not in f.readline(), "and FETCH agrees", "")
+    line = f.readline()
+    check(b"\\Flagged" not in line and b"$Final" in line,
+          "and FETCH agrees", line)
     s.close()
     w.close()
 
@@ -318,6 +332,7 @@ def test(site, args):
     site.write_imap_conf()
     site.start_imapd(conf=False)
     test_idle_unread(site)
+    test_idle_unread(site, starttls=True)
     site.stop(site.imapd)
     site.write_imap_conf(auth={"plaintext": "no"})
     site.start_imapd(conf=False)
