@@ -164,9 +164,9 @@ START_TEST(test_shared_full_read)
 	for (i = 0; i < IDLERS; i++) {
 		ck_assert_msg(sess[i].view != NULL && !sess[i].closing,
 		    "idler %d lost its mailbox", i);
-		ck_assert_msg(sess[i].view->count == left, "idler %d (last said %s) has %zu "
-		    "messages, the mailbox %u", i, outs[i].last,
-		    sess[i].view->count, left);
+		ck_assert_msg(sess[i].view->count == left, "idler %d (last "
+		    "said %s) has %zu messages, the mailbox %u", i,
+		    outs[i].last, sess[i].view->count, left);
 		ck_assert_msg(sess[i].view->uids[0] ==
 		    STORE_EXPUNGE_LOG_MIN + 11, "idler %d: first uid %u", i,
 		    sess[i].view->uids[0]);
