@@ -51,7 +51,14 @@ imap_capabilities(struct imap_session *s)
 	const char *p;
 	size_t w, n;
 
-	n = (size_t)snprintf(caps, sizeof(caps), "IMAP4rev1 IMAP4rev2");
+	/*
+	 * Not IMAP4rev2: RFC 9051 makes BINARY (FETCH BINARY[],
+	 * BINARY.SIZE, APPEND literal8) part of it, and FETCH has none yet;
+	 * a client that saw it would use them.  ENABLE IMAP4rev2 still
+	 * works (clients send it only when advertised).  Dovecot 2.3 does
+	 * not advertise it either.
+	 */
+	n = (size_t)snprintf(caps, sizeof(caps), "IMAP4rev1");
 	if (s->state == IMAP_NOTAUTH) {
 		n += (size_t)snprintf(caps + n, sizeof(caps) - n,
 		    " SASL-IR ID ENABLE IDLE LITERAL-");

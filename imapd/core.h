@@ -23,6 +23,14 @@ struct event;
  * dropped, then refused.
  */
 #define IMAP_LITERAL_MINUS_MAX	4096
+/*
+ * A whole command before login (lines and literals): no more than one
+ * line may be, so that an unauthenticated connection holds no more than
+ * its line buffer (IMAP_CMD_MAX after login).
+ */
+#define IMAP_PREAUTH_CMD_MAX	IMAP_LINE_MAX
+/* How often an idler held back for full output looks again (ms). */
+#define IMAP_IDLE_RETRY_MS	200
 
 /* What the next input line is (struct imap_core.mode). */
 enum imap_mode {
@@ -55,6 +63,7 @@ struct imap_core {
 	unsigned		 cmd_flags;	/* IMAP_CF_* */
 	int			 running;
 	int			 paused;	/* we paused the conn */
+	int			 held;		/* conn_busy(): an APPEND's data */
 
 	/* imap_yield() */
 	imap_resume_fn		*y_fn;
@@ -84,7 +93,8 @@ struct imap_core {
 	int			 delay_close;
 
 	/* IDLE */
-	int			 idle_dirty;	/* a change came in */
+	int			 idle_dirty;	/* a change was held back */
+	struct event		*idle_ev;	/* looks when output is down */
 };
 
 static inline struct imap_core *
@@ -112,6 +122,8 @@ int	imap_session_compress(struct imap_session *);
 /* IDLE: enters/leaves the idling list of the server. */
 void	imap_session_idle_start(struct imap_session *);
 void	imap_session_idle_stop(struct imap_session *);
+/* An idler's output is full: it syncs once the output is down. */
+void	imap_session_idle_defer(struct imap_session *);
 /* A mailbox changed (store notification, 0: any): idlers sync. */
 void	imap_session_notify(struct imap_server *, uint32_t mailbox_id);
 /* Writes "tag " + text + CRLF without finishing the command. */

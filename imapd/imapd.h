@@ -213,8 +213,13 @@ struct imap_view {
 	size_t			 cap;
 	uint32_t		 uidnext;	/* every uid below is known */
 	uint64_t		 modseq;	/* changes up to here are known */
-	/* \Recent for this session: uids in [recent_lo, recent_hi) */
+	/* \Recent for this session: uids in [recent_lo, recent_hi) (its
+	 * latest claim), and in the earlier claims that other sessions'
+	 * claims cut off from it: [recent_more[2i], recent_more[2i + 1]),
+	 * ascending, all below recent_lo */
 	uint32_t		 recent_lo, recent_hi;
+	uint32_t		*recent_more;
+	size_t			 nrecent_more;	/* ranges */
 	/* uids expunged elsewhere, not yet announced (sorted) */
 	uint32_t		*gone;
 	size_t			 ngone;

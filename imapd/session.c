@@ -444,6 +444,12 @@ session_finish(struct imap_session *s)
 	imap_parser_free(&core->cmd.p);
 	session_reset_cmd(s);
 	imap_session_cmd_done(s);
+	/* The APPEND is over: a shutdown may end the session now. */
+	if (core->held) {
+		core->held = 0;
+		if (!s->closing)
+			conn_idle(s->conn);
+	}
 }
 
 void
@@ -580,6 +586,13 @@ imap_read_literal(struct imap_session *s, uint64_t size, int nonsync,
 		core->paused = 0;
 		conn_resume(s->conn);
 	}
+	/*
+	 * Until the command ends, the conn is not idle between the message
+	 * bytes and the lines after them: a shutdown waits for the APPEND
+	 * instead of cutting it between its literal and its end.
+	 */
+	core->held = 1;
+	conn_busy(s->conn);
 }
 
 /* Command assembly -------------------------------------------------------- */
@@ -699,10 +712,13 @@ session_cmd_line(struct imap_session *s, const char *line, size_t len)
 	struct imap_core *core = s->core;
 	char tag[IMAP_TAG_MAX + 1];
 	uint64_t n, limit;
+	size_t cmd_max;
 	int nonsync, binary, r;
 
+	cmd_max = s->state == IMAP_NOTAUTH ? IMAP_PREAUTH_CMD_MAX :
+	    IMAP_CMD_MAX;
 	r = imap_line_literal(line, len, &n, &nonsync, &binary);
-	if (!core->lit_drop && core->len + len > IMAP_CMD_MAX) {
+	if (!core->lit_drop && core->len + len > cmd_max) {
 		/* A literal this line announces is skipped with it. */
 		session_guess_tag(core->len > 0 ? core->buf : line,
 		    core->len > 0 ? core->len : len, tag, sizeof(tag));
@@ -743,10 +759,9 @@ session_cmd_line(struct imap_session *s, const char *line, size_t len)
 		    "[LIMIT] Too many literals in one command.");
 		return;
 	}
-	if (s->state == IMAP_NOTAUTH)
+	limit = cmd_max - core->len;
+	if (s->state == IMAP_NOTAUTH && limit > IMAP_LITERAL_PREAUTH_MAX)
 		limit = IMAP_LITERAL_PREAUTH_MAX;
-	else
-		limit = IMAP_CMD_MAX - core->len;
 	if (n > limit) {
 		session_refuse_literal(s, tag, n, nonsync, s->state ==
 		    IMAP_NOTAUTH ? "[TOOBIG] Literal too large before login." :
@@ -905,8 +920,58 @@ imap_session_idle_stop(struct imap_session *s)
 			break;
 		}
 	s->idle_next = NULL;
+	/* The tagged reply's sync tells what was held back. */
+	imap_core(s)->idle_dirty = 0;
+	if (imap_core(s)->idle_ev != NULL)
+		evtimer_del(imap_core(s)->idle_ev);
 	if (imap_core(s)->mode == IMAP_MODE_IDLE)
 		imap_core(s)->mode = IMAP_MODE_CMD;
+}
+
+/*
+ * An idler whose output is past CONN_OUT_HIGH is not told of changes
+ * (view.c): it is synced once its output is down again, the changes
+ * coalesced.  A timer looks, not on_drain: under STARTTLS the level
+ * above the socket may have drained long before the socket has.
+ */
+static void
+session_idle_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct imap_session *s = arg;
+	struct imap_core *core = s->core;
+	struct timeval tv = { 0, IMAP_IDLE_RETRY_MS * 1000 };
+
+	(void)fd;
+	(void)what;
+	if (!core->idle_dirty || core->mode != IMAP_MODE_IDLE || s->closing)
+		return;
+	if (imap_pending(s) > CONN_OUT_LOW) {
+		evtimer_add(core->idle_ev, &tv);
+		return;
+	}
+	core->idle_dirty = 0;
+	if (imap_view_sync(s, 1) == -1) {
+		log_info("imap #%lu: user %s: %s", s->id, s->user, err_msg());
+		imap_untagged(s, "BYE Selected mailbox was deleted, have to "
+		    "disconnect.");
+		imap_session_idle_stop(s);
+		imap_session_close(s);
+	}
+}
+
+void
+imap_session_idle_defer(struct imap_session *s)
+{
+	struct imap_core *core = s->core;
+	struct timeval tv = { 0, IMAP_IDLE_RETRY_MS * 1000 };
+
+	if (core->idle_dirty)
+		return;
+	core->idle_dirty = 1;
+	if (core->idle_ev == NULL && (core->idle_ev = evtimer_new(conn_base(),
+	    session_idle_retry_cb, s)) == NULL)
+		fatalx("imap: evtimer_new failed");
+	evtimer_add(core->idle_ev, &tv);
 }
 
 /* A mailbox changed (0: anything may have): idlers are told (view.c). */
@@ -1082,6 +1147,8 @@ session_on_close(struct conn *c)
 	imap_view_free(&s->view);
 	if (core->y_ev != NULL)
 		event_free(core->y_ev);
+	if (core->idle_ev != NULL)
+		event_free(core->idle_ev);
 	if (core->running)
 		imap_parser_free(&core->cmd.p);
 	free(core->buf);

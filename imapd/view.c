@@ -17,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -262,7 +263,22 @@ imap_view_seq(const struct imap_view *v, uint32_t uid)
 int
 imap_view_is_recent(const struct imap_view *v, uint32_t uid)
 {
-	return v != NULL && uid >= v->recent_lo && uid < v->recent_hi;
+	size_t lo = 0, hi, m;
+
+	if (v == NULL)
+		return 0;
+	if (uid >= v->recent_lo && uid < v->recent_hi)
+		return 1;
+	/* the last earlier range that starts at or below uid */
+	hi = v->nrecent_more;
+	while (lo < hi) {
+		m = lo + (hi - lo) / 2;
+		if (v->recent_more[2 * m] <= uid)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	return lo > 0 && uid < v->recent_more[2 * (lo - 1) + 1];
 }
 
 int
@@ -394,6 +410,7 @@ imap_view_free(struct imap_view **vp)
 	free(v->gone);
 	free(v->own);
 	free(v->saved);
+	free(v->recent_more);
 	free(v);
 	*vp = NULL;
 }
@@ -608,6 +625,16 @@ view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 	if (r.first == v->recent_hi && v->recent_hi > v->recent_lo)
 		v->recent_hi = r.next;
 	else {
+		/* Another session claimed the uids between: the messages
+		 * claimed before stay \Recent here (RFC 3501 2.3.2). */
+		if (v->recent_hi > v->recent_lo) {
+			v->recent_more = xreallocarray(v->recent_more,
+			    2 * (v->nrecent_more + 1), sizeof(uint32_t));
+			v->recent_more[2 * v->nrecent_more] = v->recent_lo;
+			v->recent_more[2 * v->nrecent_more + 1] =
+			    v->recent_hi;
+			v->nrecent_more++;
+		}
 		v->recent_lo = r.first;
 		v->recent_hi = r.next;
 	}
@@ -703,12 +730,17 @@ view_sync_read(struct imap_session *s, struct view_read *r)
 static size_t
 view_count_recent(const struct imap_view *v)
 {
-	size_t a, b;
+	size_t a, b, i, n = 0;
 
+	for (i = 0; i < v->nrecent_more; i++) {
+		view_uid_range(v, v->recent_more[2 * i],
+		    v->recent_more[2 * i + 1] - 1, &a, &b);
+		n += b - a;
+	}
 	if (v->recent_hi <= v->recent_lo)
-		return 0;
+		return n;
 	view_uid_range(v, v->recent_lo, v->recent_hi - 1, &a, &b);
-	return b - a;
+	return n + b - a;
 }
 
 /*
@@ -838,7 +870,7 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 {
 	struct imap_session *s, *next;
 	struct view_read r;
-	int have = 0;
+	int have = 0, r_full = 0;
 	uint32_t r_box = 0, r_next = 0;
 	uint64_t r_since = 0;
 
@@ -848,9 +880,19 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 			continue;
 		if (mailbox_id != 0 && s->view->mailbox_id != mailbox_id)
 			continue;
+		/*
+		 * A client that does not read what it was told: nothing more
+		 * is queued for it until its output drains (session.c then
+		 * syncs it, the changes coalesced), or memory would grow
+		 * with every change another session makes.
+		 */
+		if (imap_pending(s) > CONN_OUT_HIGH) {
+			imap_session_idle_defer(s);
+			continue;
+		}
 		if (have && (r_box != s->view->mailbox_id ||
 		    r_since != s->view->modseq ||
-		    r_next != s->view->uidnext || r.full)) {
+		    r_next != s->view->uidnext || r_full)) {
 			view_read_free(&r);
 			have = 0;
 		}
@@ -868,6 +910,10 @@ imap_view_notify(struct imap_server *srv, uint32_t mailbox_id)
 			}
 			have = 1;
 		}
+		/* A read of every uid is consumed by the apply (it keeps
+		 * only the new ones, without the expunges): the next idler
+		 * reads again. */
+		r_full = r.full;
 		view_sync_apply(s, &r, 1);
 	}
 	if (have)

@@ -25,6 +25,7 @@ BOB, BOB_PASS = "bob@example.test", "bob-pw"
 CAROL, CAROL_PASS = "carol@example.test", "carol-pw"
 DAVE, DAVE_PASS = "dave@example.test", "dave-pw"
 ERIN, ERIN_PASS = "erin@example.test", "erin-pw"
+FRANK, FRANK_PASS = "frank@example.test", "frank-pw"
 
 
 def maildir(site, name, msgs):
@@ -81,6 +82,13 @@ def test_capabilities(site):
           "LOGIN OK carries the capabilities after login", tagged)
     tagged, unt = r.cmd("c6 CAPABILITY")
     check(caps(unt[0]) == c, "CAPABILITY after login = LOGIN's", unt)
+    # IMAP4rev2 (RFC 9051) includes BINARY: advertised only with it.
+    r.cmd("c6a EXAMINE INBOX")
+    tagged, unt = r.cmd("c6b FETCH 1 (BINARY.PEEK[] BINARY.SIZE[])")
+    check("IMAP4rev2" not in c or tagged.startswith(b"c6b OK"),
+          "IMAP4rev2 is advertised only where FETCH BINARY works",
+          (sorted(c), tagged))
+    r.cmd("c6c UNSELECT")
     tagged, _ = r.cmd("c7 LOGIN %s %s" % (USER, PASS))
     check(tagged.startswith(b"c7 BAD"), "LOGIN after login is BAD",
           tagged)
@@ -303,6 +311,38 @@ def test_updates(site):
     a.cmd("u9 LOGOUT")
 
 
+def test_recent_kept(site):
+    """\\Recent stays on a session's messages when another session
+    takes the \\Recent of mail in between (RFC 3501 2.3.2): A claims
+    1-3, B claims 4, A claims 5; A still has 1-3 and 5 as \\Recent."""
+    site.add_mail(FRANK, *[b"Subject: r%d\r\n\r\nx\r\n" % i
+                           for i in range(3)])
+    a, b = site.raw(), site.raw()
+    a.cmd("r0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    _, unt = a.cmd("r1 SELECT INBOX")
+    check(b"* 3 RECENT" in unt, "A has 3 recent", unt)
+    b.cmd("r0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    b.cmd("r1 SELECT INBOX")
+    site.add_mail(FRANK, b"Subject: r3\r\n\r\nx\r\n")
+    _, unt = b.cmd("r2 NOOP")
+    check(b"* 1 RECENT" in unt, "B takes the 4th", unt)
+    site.add_mail(FRANK, b"Subject: r4\r\n\r\nx\r\n")
+    _, unt = a.cmd("r3 NOOP")
+    check(b"* 5 EXISTS" in unt and b"* 4 RECENT" in unt,
+          "A counts 1-3 and 5 as recent", unt)
+    _, unt = a.cmd("r4 FETCH 1:* (FLAGS)")
+    recent = [int(x.split()[1]) for x in unt if b"\\Recent" in x]
+    check(recent == [1, 2, 3, 5], "A's FETCH FLAGS: \\Recent on 1-3, 5",
+          unt)
+    _, unt = a.cmd("r5 SEARCH RECENT")
+    check(unt == [b"* SEARCH 1 2 3 5"], "SEARCH RECENT agrees", unt)
+    _, unt = a.cmd("r6 STATUS INBOX (RECENT)")
+    check(unt == [b"* STATUS INBOX (RECENT 4)"], "STATUS RECENT agrees",
+          unt)
+    a.cmd("r7 LOGOUT")
+    b.cmd("r3 LOGOUT")
+
+
 def test_flag_updates(site):
     """A flag change made by one session reaches the other as FETCH at
     its next command (with MODSEQ under CONDSTORE, UID under QRESYNC);
@@ -504,13 +544,31 @@ def test_idle(site, pop3_port):
     tagged, _ = a.until_tagged("i3")
     check(tagged.startswith(b"i3 BAD"), "IDLE ended by a non-DONE line is "
           "BAD", tagged)
-    # Shutdown while idling: * BYE.
+    # Shutdown while idling: * BYE.  An APPEND halfway through its
+    # message is finished first, then told BYE (it was stored).
+    before = len(re.findall(r'"uid"', site.ctl("--json", "mail", "list",
+                                                  FRANK)))
+    p = site.raw()
+    tagged, _ = p.cmd("p0 LOGIN %s %s" % (FRANK, FRANK_PASS))
+    check(tagged.startswith(b"p0 OK"), "LOGIN", tagged)
+    msg = b"Subject: in flight\r\n\r\n" + b"z" * 50000 + b"\r\n"
+    p.send(b"p1 APPEND INBOX {%d+}\r\n" % len(msg) + msg[:20000])
     a.send("i4 IDLE\r\n")
     a.line()
     os.kill(site.imapd.pid, signal.SIGTERM)
     got = idle_until(a, lambda x: x.startswith(b"* BYE"), "BYE at shutdown")
     check(got[-1] == b"* BYE Server shutting down.", "BYE at shutdown", got)
+    p.send(msg[20000:] + b"\r\n")
+    line = p.line_or_eof(10)
+    check(line is not None and line.startswith(b"p1 OK [APPENDUID"),
+          "an APPEND under way at shutdown completes", line)
+    check(p.line_or_eof(10) == b"* BYE Server shutting down.",
+          "then BYE", p.buf)
     check(site.imapd.wait(15) == 0, "imapd stops cleanly", None)
+    after = len(re.findall(r'"uid"', site.ctl("--json", "mail", "list",
+                                                 FRANK)))
+    check(after == before + 1, "the APPEND under way was stored",
+          (before, after))
 
 
 class DeflateIMAP4(imaplib.IMAP4):
@@ -630,7 +688,8 @@ def test(site, args):
                          sections={"pop3": {"listen": "127.0.0.1:%d" %
                                             pop3}})
     for u, p in ((USER, PASS), (BOB, BOB_PASS), (CAROL, CAROL_PASS),
-                 (DAVE, DAVE_PASS), (ERIN, ERIN_PASS)):
+                 (DAVE, DAVE_PASS), (ERIN, ERIN_PASS),
+                 (FRANK, FRANK_PASS)):
         site.add_user(u, p)
     site.add_mail(USER, *[b"Subject: m%d\r\n\r\nbody %d\r\n" % (i, i)
                           for i in range(3)])
@@ -643,6 +702,7 @@ def test(site, args):
     test_logins(site)
     test_select(site)
     test_updates(site)
+    test_recent_kept(site)
     test_flag_updates(site)
     test_big_fetch(site)
     test_compress(site)

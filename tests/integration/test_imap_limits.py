@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from imaptest import Failure, check, run, tls_context  # noqa: E402
 
 USER, PASS = "alice@example.test", "alice-pw"
+IDLER = "ivan@example.test"
+IDLER2 = "ines@example.test"
 CMD_MAX = 1024 * 1024        # IMAP_CMD_MAX
 LINE_MAX = 64 * 1024         # IMAP_LINE_MAX
 PREAUTH_LITERAL_MAX = 1024   # IMAP_LITERAL_PREAUTH_MAX
@@ -111,6 +113,38 @@ def test_literals(site):
     r.close()
 
 
+def test_preauth_command(site):
+    """Before login a whole command (lines and literals) is bounded by
+    one line: connections that never log in cannot make the server hold
+    IMAP_CMD_MAX each with many small literals and long lines between."""
+    nconn = 20
+    piece = b" " + b"y" * 60000 + b" {1000+}\r\n" + b"x" * 1000
+    conns = []
+    rss0 = rss_kb(site.imapd.pid)
+    for i in range(nconn):
+        s = socket.create_connection(("127.0.0.1", site.imap_port),
+                                     timeout=15)
+        s.recv(1000)
+        s.sendall(b"p%d NOOP {1000+}\r\n" % i + b"x" * 1000 +
+                  piece * 15)
+        conns.append(s)
+    time.sleep(1)
+    grown = rss_kb(site.imapd.pid) - rss0
+    check(grown < 8 * 1024, "%d unfinished commands of ~900 KB before "
+          "login hold bounded memory" % nconn, "%d KiB more" % grown)
+    for i, s in enumerate(conns):
+        s.sendall(b"\r\n")
+        f = s.makefile("rb")
+        line = f.readline()
+        check(line.startswith(b"p%d BAD [TOOBIG]" % i), "the command is "
+              "refused as too long", line)
+        s.sendall(b"q NOOP\r\n")
+        line = f.readline()
+        check(line == b"q OK NOOP completed.\r\n", "the connection "
+              "goes on", line)
+        s.close()
+
+
 def test_lines(site):
     r = site.raw()
     r.send(b"c1 NOOP " + b"x" * (LINE_MAX + 10) + b"\r\n")
@@ -180,6 +214,78 @@ def test_unread(site):
     s.close()
 
 
+def test_idle_unread(site, starttls=False):
+    """An idling client that never reads while another session changes
+    flags on many messages: what it is told waits in the server only up
+    to the output limit (never one reply per change, without bound), and
+    once it reads it learns the final state while still idling (also
+    under STARTTLS, where the level above the socket drains first)."""
+    nmsg, rounds = 2000, 150
+    user = IDLER if not starttls else IDLER2
+    site.add_user(user, PASS)
+    site.add_mail(user, *[b"Subject: i%d\r\n\r\nbody\r\n" % i
+                          for i in range(nmsg)])
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", site.imap_port))
+    s.settimeout(30)
+    f = s.makefile("rb")
+    f.readline()
+    if starttls:
+        s.sendall(b"t STARTTLS\r\n")
+        f.readline()
+        s = tls_context().wrap_socket(s)
+        f = s.makefile("rb")
+    for tag, cmd in (("a", "LOGIN %s %s" % (user, PASS)),
+                     ("b", "SELECT INBOX")):
+        s.sendall(("%s %s\r\n" % (tag, cmd)).encode())
+        while not f.readline().startswith(tag.encode() + b" "):
+            pass
+    s.sendall(b"c IDLE\r\n")
+    check(f.readline() == b"+ idling\r\n", "IDLE", "")
+    w = site.raw()
+    w.cmd("w0 LOGIN %s %s" % (user, PASS))
+    w.cmd("w1 SELECT INBOX")
+    pid = site.imapd.pid
+    rss0 = rss_kb(pid)
+    for i in range(rounds):
+        w.cmd("w%d STORE 1:* %sFLAGS.SILENT (\\Flagged)" % (
+            i + 2, "-" if i % 2 else "+"))
+    time.sleep(0.5)
+    grown = rss_kb(pid) - rss0
+    check(grown < 4 * 1024, "an idler that does not read holds bounded "
+          "output (%d flag changes on %d messages)" % (rounds, nmsg),
+          "%d KiB more" % grown)
+    # The last change: \Flagged off (rounds is even) and $Final on
+    # message 1.  The idler reads, still idling, until it is told.
+    w.cmd("w9 STORE 1 +FLAGS.SILENT ($Final)")
+    last = None
+    while last is None or b"$Final" not in last:
+        try:
+            line = f.readline()
+        except OSError as e:
+            line = repr(e).encode()
+        check(line.startswith(b"* "), "the idler is told the final state "
+              "while idling", (line, last))
+        if line.startswith(b"* 1 FETCH "):
+            last = line
+    check(b"\\Flagged" not in last, "the idler's last word on message 1 "
+          "is the final state", last)
+    s.sendall(b"DONE\r\n")
+    while True:
+        line = f.readline()
+        check(line != b"", "DONE answered", line)
+        if line.startswith(b"c "):
+            break
+    check(line == b"c OK Idle completed.\r\n", "DONE answered", line)
+    s.sendall(b"d FETCH 1 FLAGS\r\n")
+    line = f.readline()
+    check(b"\\Flagged" not in line and b"$Final" in line,
+          "and FETCH agrees", line)
+    s.close()
+    w.close()
+
+
 def test_autologout(site):
     r = site.raw()
     r.cmd("f0 LOGIN %s %s" % (USER, PASS))
@@ -218,8 +324,15 @@ def test(site, args):
     site.start_imapd(conf=False)
     test_literals(site)
     test_lines(site)
+    test_preauth_command(site)
     test_unread(site)
     test_autologout(site)
+    site.stop(site.imapd)
+    # The default autologout: an idler may go seconds without reading.
+    site.write_imap_conf()
+    site.start_imapd(conf=False)
+    test_idle_unread(site)
+    test_idle_unread(site, starttls=True)
     site.stop(site.imapd)
     site.write_imap_conf(auth={"plaintext": "no"})
     site.start_imapd(conf=False)
