@@ -52,13 +52,10 @@ imap_capabilities(struct imap_session *s)
 	size_t w, n;
 
 	/*
-	 * Not IMAP4rev2: RFC 9051 makes BINARY (FETCH BINARY[],
-	 * BINARY.SIZE, APPEND literal8) part of it, and FETCH has none yet;
-	 * a client that saw it would use them.  ENABLE IMAP4rev2 still
-	 * works (clients send it only when advertised).  Dovecot 2.3 does
-	 * not advertise it either.
+	 * IMAP4rev2 includes BINARY (RFC 9051 6.4.5), which fetchbinary.c
+	 * serves; a client that sees it may ENABLE it.
 	 */
-	n = (size_t)snprintf(caps, sizeof(caps), "IMAP4rev1");
+	n = (size_t)snprintf(caps, sizeof(caps), "IMAP4rev1 IMAP4rev2");
 	if (s->state == IMAP_NOTAUTH) {
 		n += (size_t)snprintf(caps + n, sizeof(caps) - n,
 		    " SASL-IR ID ENABLE IDLE LITERAL-");
@@ -83,7 +80,8 @@ imap_capabilities(struct imap_session *s)
 	    "NAMESPACE UIDPLUS MOVE UNSELECT CHILDREN LIST-EXTENDED "
 	    "LIST-STATUS SPECIAL-USE CREATE-SPECIAL-USE QUOTA "
 	    "QUOTA=RES-STORAGE QUOTA=RES-MESSAGE CONDSTORE QRESYNC ESEARCH "
-	    "SEARCHRES SORT THREAD=ORDEREDSUBJECT THREAD=REFERENCES "
+	    "SEARCHRES SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT "
+	    "THREAD=REFERENCES "
 	    "MULTIAPPEND APPENDLIMIT=%u STATUS=SIZE UTF8=ACCEPT BINARY%s",
 	    cfg->smtpd_max_message_size, s->compress ? "" :
 	    " COMPRESS=DEFLATE");

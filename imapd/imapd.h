@@ -14,10 +14,13 @@
  *                  UNSELECT EXPUNGE CHECK
  *   cmd_mailbox.c  LIST LSUB CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE
  *                  STATUS NAMESPACE GETQUOTA GETQUOTAROOT SETQUOTA
- *   cmd_fetch.c    FETCH (streamed), STORE
+ *   cmd_fetch.c    FETCH (streamed), STORE; fetchconv.c (CRLF and
+ *                  <o.n> windows), fetchbinary.c (BINARY[], BINARY.SIZE)
  *   cmd_append.c   APPEND (MULTIAPPEND), COPY, MOVE
  *   cmd_search.c   SEARCH (ESEARCH, SEARCHRES), SORT, THREAD
- *   parse.c buf.c  syntax (parse.h, buf.h)
+ *   parse.c buf.c  syntax (parse.h, buf.h); search.c thread.c fold.c
+ *                  listmatch.c: the pure parts of SEARCH, SORT/THREAD
+ *                  and LIST
  *
  * The protocol never opens LMDB cursors: it calls the store API in short
  * transactions (no read transaction lives past one event-loop turn).
