@@ -216,7 +216,8 @@ resolve_set(struct snode *n, const struct imap_seqset *set,
 		r[i].lo = lo < hi ? lo : hi;
 		r[i].hi = lo < hi ? hi : lo;
 	}
-	qsort(r, set->n, sizeof(*r), range_cmp);
+	if (set->n > 1)
+		qsort(r, set->n, sizeof(*r), range_cmp);
 	m = 0;
 	for (i = 0; i < set->n; i++) {
 		if (m > 0 && (r[i].lo <= r[m - 1].hi ||

@@ -719,10 +719,11 @@ view_sync_read(struct imap_session *s, struct view_read *r)
 		return -1;
 	if (!r->found || r->mb.uidvalidity != v->uidvalidity)
 		return err_set(ERR_NOTFOUND, "the mailbox was deleted");
-	if (!r->full) {
+	/* qsort() of NULL is undefined, even of 0 items */
+	if (!r->full && r->nexp > 1)
 		qsort(r->exp, r->nexp, sizeof(*r->exp), view_cmp_u32);
+	if (!r->full && r->nuids > 1)
 		qsort(r->uids, r->nuids, sizeof(*r->uids), view_cmp_u32);
-	}
 	return 0;
 }
 
@@ -1018,7 +1019,8 @@ view_qresync(struct imap_session *s, const struct imap_select *sel,
 	if (store_read(s->srv->store, view_vanished_txn, &x) == -1)
 		x.reaches = 0;
 	if (x.reaches) {
-		qsort(x.uids, x.n, sizeof(*x.uids), view_cmp_u32);
+		if (x.n > 1)
+			qsort(x.uids, x.n, sizeof(*x.uids), view_cmp_u32);
 		for (i = 0; i < x.n; i++)
 			if ((known == NULL || view_in_ranges(known, nknown,
 			    x.uids[i])) && imap_view_seq(v, x.uids[i]) == 0 &&

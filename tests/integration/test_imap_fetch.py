@@ -17,7 +17,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import SKIP, Failure, check, descendants_of, main  # noqa: E402
+from daemon import (SKIP, MEM_SLACK, Failure, check,  # noqa: E402
+                    descendants_of, main)
 
 USER, PASS = "alice@example.test", "s3cret-pw"
 
@@ -447,7 +448,7 @@ def run(site, args):
         ["BODY.PEEK[TEXT]"] * nsec)))
     time.sleep(1.0)
     grown = rss_kb(proc.pid) - base
-    check(grown < 2 * 1024, "64 sections of 60 kB to a client that does "
+    check(grown < 2 * 1024 * MEM_SLACK, "64 sections of 60 kB to a client that does "
           "not read grow the server by less than 2 MB (kB)", grown)
     u, tl = wide.until(t)
     text = crlf(WIDE).partition(b"\r\n\r\n")[2]
@@ -465,9 +466,14 @@ def run(site, args):
             "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)]<1000.3000000>)\r\n" % t)
     time.sleep(1.0)
     grown = rss_kb(proc.pid) - base
-    check(grown < 4 * 1024, "HEADER.FIELDS.NOT of a 6 MB header to a "
-          "client that does not read grows the server by less than 4 MB "
-          "(kB)", grown)
+    # Each piece of this answer reads and filters the 6 MB header again
+    # and frees it: plain malloc hands such blocks back at once, the
+    # AddressSanitizer allocator keeps them, so the bound holds only
+    # without it (the plain make test stage checks it).
+    if MEM_SLACK == 1:
+        check(grown < 4 * 1024, "HEADER.FIELDS.NOT of a 6 MB header to "
+              "a client that does not read grows the server by less than "
+              "4 MB (kB)", grown)
     u, tl = hh.until(t)
     want = crlf(HUGE_HDR).partition(b"\r\n")[2] + b"\r\n"
     lit = literals(u[0]) if u else {}
@@ -488,8 +494,8 @@ def run(site, args):
     slow.send("%s FETCH 1 (BODY.PEEK[])\r\n" % t)
     time.sleep(1.0)     # the server fills the socket and must wait
     grown = rss_kb(proc.pid) - base
-    check(grown < 8 * 1024, "a 12 MB FETCH to a client that does not "
-          "read grows the server by less than 8 MB (kB)", grown)
+    check(grown < 8 * 1024 * MEM_SLACK, "a 12 MB FETCH to a client that "
+          "does not read grows the server by less than 8 MB (kB)", grown)
     head = slow.line()
     m = re.search(rb"\{(\d+)\}\r\n$", head)
     check(m and int(m.group(1)) == len(crlf(big)),
