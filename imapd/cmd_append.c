@@ -85,24 +85,6 @@ static void	append_line(struct imap_session *, char *, size_t, void *);
 /* Memory held by the spools of this process (IMAP_APPEND_MEMORY_ALL). */
 static size_t append_inflight;
 
-/* "1:3,7" of ascending uids. */
-static void
-append_set_format(struct imap_buf *b, const uint32_t *u, size_t n)
-{
-	size_t i, j;
-
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_adds(b, ",");
-		if (j - 1 == i)
-			imap_buf_printf(b, "%u", u[i]);
-		else
-			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
-	}
-}
-
 /* The APPENDLIMIT: what SMTP accepts (RFC 7889 advises the same). */
 static uint64_t
 append_limit(struct imap_session *s)
@@ -330,7 +312,7 @@ append_commit(struct imap_session *s, struct append_state *st)
 	} else {
 		imap_buf_init(&code);
 		imap_buf_printf(&code, "APPENDUID %u ", at.uidvalidity);
-		append_set_format(&code, at.uids, st->nmsgs);
+		imap_buf_uidset(&code, at.uids, st->nmsgs);
 		imap_buf_add(&code, "", 1);
 		imap_ok(s, code.p, "Append completed.");
 		imap_buf_free(&code);
@@ -666,9 +648,9 @@ copy_run(struct imap_session *s, struct imap_cmd *cmd, int move)
 	}
 	imap_buf_init(&code);
 	imap_buf_printf(&code, "COPYUID %u ", cc.uidvalidity);
-	append_set_format(&code, uids, n);
+	imap_buf_uidset(&code, uids, n);
 	imap_buf_adds(&code, " ");
-	append_set_format(&code, cc.dst, n);
+	imap_buf_uidset(&code, cc.dst, n);
 	if (move) {
 		/* RFC 6851 3.3: COPYUID first, then the expunges */
 		imap_untagged(s, "OK [%.*s] Moved UIDs.", (int)code.len,

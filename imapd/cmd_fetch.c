@@ -143,24 +143,6 @@ fetch_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* "1:3,7" of ascending uids. */
-static void
-fetch_set_format(struct imap_buf *b, const uint32_t *u, size_t n)
-{
-	size_t i, j;
-
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_adds(b, ",");
-		if (j - 1 == i)
-			imap_buf_printf(b, "%u", u[i]);
-		else
-			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
-	}
-}
-
 static void
 fetch_flush(struct imap_session *s)
 {
@@ -1064,7 +1046,7 @@ fetch_vanished(struct imap_session *s, const struct imap_seqset *set,
 	if (vc.n > 0) {
 		qsort(vc.u, vc.n, sizeof(*vc.u), fetch_u32_cmp);
 		imap_buf_adds(&s->out, "* VANISHED (EARLIER) ");
-		fetch_set_format(&s->out, vc.u, vc.n);
+		imap_buf_uidset(&s->out, vc.u, vc.n);
 		imap_buf_adds(&s->out, "\r\n");
 		fetch_flush(s);
 	}
@@ -1293,7 +1275,7 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 				sc.failed[i] = imap_view_seq(v, sc.failed[i]);
 		imap_buf_init(&code);
 		imap_buf_adds(&code, "MODIFIED ");
-		fetch_set_format(&code, sc.failed, sc.nfailed);
+		imap_buf_uidset(&code, sc.failed, sc.nfailed);
 		imap_buf_add(&code, "", 1);
 		imap_ok(s, code.p, "Conditional STORE failed.");
 		imap_buf_free(&code);
