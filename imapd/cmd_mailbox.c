@@ -87,6 +87,8 @@ struct list_run {
 
 static int	name_arg(struct imap_session *, const struct imap_str *,
 		    int trailing_sep, char *);
+static int	name_only_arg(struct imap_session *, struct imap_parser *,
+		    char *);
 static int	use_utf8(const struct imap_session *);
 static char	*list_pattern(struct imap_session *, const struct imap_str *,
 		    const struct imap_str *, size_t *);
@@ -144,6 +146,25 @@ name_arg(struct imap_session *s, const struct imap_str *arg,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The one argument of DELETE, SUBSCRIBE and the like: SP mailbox, then
+ * the end of the line, into out (as name_arg()).  Bad syntax gets BAD,
+ * a bad name NO; either way -1.
+ */
+static int
+name_only_arg(struct imap_session *s, struct imap_parser *p, char *out)
+{
+	struct imap_str arg;
+
+	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
+	    imap_p_end(p) == -1) {
+		imap_bad(s, "%s", p->err != NULL ? p->err :
+		    "Invalid arguments.");
+		return -1;
+	}
+	return name_arg(s, &arg, 0, out);
 }
 
 /*
@@ -820,16 +841,9 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct mbox_arg a = { 0 };
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	if (strcmp(name, "INBOX") == 0) {
 		imap_no(s, "CANNOT", "INBOX can't be deleted.");
@@ -941,16 +955,9 @@ imap_cmd_subscribe(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct mbox_arg a = { 0 };
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	a.user_id = s->user_id;
 	a.name = name;
@@ -1025,18 +1032,11 @@ imap_cmd_getquotaroot(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct quota_arg a;
 	struct imap_buf b;
 	int limited;
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.user_id = s->user_id;
