@@ -31,6 +31,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "common/xmalloc.h"
 #include "store/mailbox.h"
 #include "store/message.h"
@@ -159,17 +160,9 @@ static int
 append_spool_open(struct imap_session *s, struct append_state *st)
 {
 	const char *dir = s->srv->config->data_dir;
-	char path[PATH_MAX];
-	int fd = -1;
+	int fd;
 
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-#endif
-	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-	    "imapd-append.XXXXXX") < sizeof(path) &&
-	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
-		unlink(path);
-	if (fd == -1) {
+	if ((fd = tmpfile_open(dir, "imapd-append.XXXXXX")) == -1) {
 		log_warn("imap #%lu: cannot make a spool file in %s", s->id,
 		    dir);
 		return -1;

@@ -44,6 +44,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "common/xmalloc.h"
 #include "mail/imapmsg.h"
 #include "store/mailbox.h"
@@ -202,8 +203,6 @@ static int
 fetch_spill_open(struct store_txn *t, struct imap_session *s,
     struct fetch_state *st)
 {
-	const char *dir = s->srv->config->data_dir;
-	char path[PATH_MAX];
 	void *data = NULL;
 	size_t len = 0, done = 0;
 	ssize_t w;
@@ -211,13 +210,7 @@ fetch_spill_open(struct store_txn *t, struct imap_session *s,
 
 	if (t == NULL || store_body_read(t, st->m.body, &data, &len) != 1)
 		return -1;
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-#endif
-	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-	    "imapd-fetch.XXXXXX") < sizeof(path) &&
-	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
-		unlink(path);
+	fd = tmpfile_open(s->srv->config->data_dir, "imapd-fetch.XXXXXX");
 	while (fd != -1 && done < len) {
 		if ((w = write(fd, (char *)data + done, len - done)) == -1) {
 			if (errno == EINTR)
