@@ -89,6 +89,8 @@ static int	name_arg(struct imap_session *, const struct imap_str *,
 		    int trailing_sep, char *);
 static int	name_only_arg(struct imap_session *, struct imap_parser *,
 		    char *);
+static int	mailbox_get(struct store_txn *, uint32_t, const char *,
+		    struct store_mailbox *);
 static int	use_utf8(const struct imap_session *);
 static char	*list_pattern(struct imap_session *, const struct imap_str *,
 		    const struct imap_str *, size_t *);
@@ -165,6 +167,22 @@ name_only_arg(struct imap_session *s, struct imap_parser *p, char *out)
 		return -1;
 	}
 	return name_arg(s, &arg, 0, out);
+}
+
+/*
+ * The mailbox name of user_id into *mb: 1, or -1 (ERR_NOTFOUND "Mailbox
+ * doesn't exist" when there is none).
+ */
+static int
+mailbox_get(struct store_txn *t, uint32_t user_id, const char *name,
+    struct store_mailbox *mb)
+{
+	int rc;
+
+	if ((rc = store_mailbox_get(t, user_id, name, mb)) == 1)
+		return 1;
+	return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't exist: %s",
+	    name) : -1;
 }
 
 /*
@@ -623,11 +641,9 @@ status_txn(struct store_txn *t, void *arg)
 {
 	struct status_arg *a = arg;
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, a->s->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->s->user_id, a->name, &mb) == -1)
+		return -1;
 	return status_write(a->s, t, &mb, a->items, a->b) == -1 ? -1 : 1;
 }
 
@@ -827,11 +843,9 @@ delete_txn(struct store_txn *t, void *arg)
 {
 	struct mbox_arg *a = arg;
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->user_id, a->name, &mb) == -1)
+		return -1;
 	a->id = mb.id;
 	return store_mailbox_delete(t, a->user_id, a->name);
 }
@@ -873,9 +887,8 @@ rename_txn(struct store_txn *t, void *arg)
 	struct store_mailbox mb;
 	int rc;
 
-	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->user_id, a->name, &mb) == -1)
+		return -1;
 	if ((rc = store_mailbox_get(t, a->user_id, a->newname, &mb)) != 0)
 		return rc == 1 ? err_set(ERR_EXISTS, "Mailbox already "
 		    "exists") : -1;
@@ -1018,10 +1031,9 @@ quota_txn(struct store_txn *t, void *arg)
 	struct store_mailbox mb;
 	int rc;
 
-	if (a->mailbox != NULL && (rc = store_mailbox_get(t, a->user_id,
-	    a->mailbox, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->mailbox) : -1;
+	if (a->mailbox != NULL &&
+	    mailbox_get(t, a->user_id, a->mailbox, &mb) == -1)
+		return -1;
 	if ((rc = store_user_get(t, a->user_id, &a->u)) != 1)
 		return rc == 0 ? err_set(ERR_NOTFOUND, "no such user") : -1;
 	return 1;
