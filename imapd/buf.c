@@ -184,3 +184,20 @@ imap_buf_mailbox(struct imap_buf *b, const char *name, int utf8)
 		imap_buf_astring(b, name, len, 0);
 	free(out);
 }
+
+void
+imap_buf_uidset(struct imap_buf *b, const uint32_t *u, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i = j) {
+		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
+			;
+		if (i > 0)
+			imap_buf_adds(b, ",");
+		if (j - 1 == i)
+			imap_buf_printf(b, "%u", u[i]);
+		else
+			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
+	}
+}

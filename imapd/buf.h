@@ -42,5 +42,10 @@ void	imap_buf_nstring(struct imap_buf *, const char *, size_t, int utf8);
  * UTF-7 (mail/utf7.h) unless utf8, then as astring.
  */
 void	imap_buf_mailbox(struct imap_buf *, const char *name, int utf8);
+/*
+ * n ascending numbers (uids or message numbers) as a sequence set,
+ * runs folded: 1 2 3 7 -> "1:3,7".  n == 0 writes nothing.
+ */
+void	imap_buf_uidset(struct imap_buf *, const uint32_t *, size_t n);
 
 #endif

@@ -31,6 +31,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "common/xmalloc.h"
 #include "store/mailbox.h"
 #include "store/message.h"
@@ -84,24 +85,6 @@ static void	append_line(struct imap_session *, char *, size_t, void *);
 
 /* Memory held by the spools of this process (IMAP_APPEND_MEMORY_ALL). */
 static size_t append_inflight;
-
-/* "1:3,7" of ascending uids. */
-static void
-append_set_format(struct imap_buf *b, const uint32_t *u, size_t n)
-{
-	size_t i, j;
-
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_adds(b, ",");
-		if (j - 1 == i)
-			imap_buf_printf(b, "%u", u[i]);
-		else
-			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
-	}
-}
 
 /* The APPENDLIMIT: what SMTP accepts (RFC 7889 advises the same). */
 static uint64_t
@@ -177,17 +160,9 @@ static int
 append_spool_open(struct imap_session *s, struct append_state *st)
 {
 	const char *dir = s->srv->config->data_dir;
-	char path[PATH_MAX];
-	int fd = -1;
+	int fd;
 
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-#endif
-	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-	    "imapd-append.XXXXXX") < sizeof(path) &&
-	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
-		unlink(path);
-	if (fd == -1) {
+	if ((fd = tmpfile_open(dir, "imapd-append.XXXXXX")) == -1) {
 		log_warn("imap #%lu: cannot make a spool file in %s", s->id,
 		    dir);
 		return -1;
@@ -330,7 +305,7 @@ append_commit(struct imap_session *s, struct append_state *st)
 	} else {
 		imap_buf_init(&code);
 		imap_buf_printf(&code, "APPENDUID %u ", at.uidvalidity);
-		append_set_format(&code, at.uids, st->nmsgs);
+		imap_buf_uidset(&code, at.uids, st->nmsgs);
 		imap_buf_add(&code, "", 1);
 		imap_ok(s, code.p, "Append completed.");
 		imap_buf_free(&code);
@@ -666,9 +641,9 @@ copy_run(struct imap_session *s, struct imap_cmd *cmd, int move)
 	}
 	imap_buf_init(&code);
 	imap_buf_printf(&code, "COPYUID %u ", cc.uidvalidity);
-	append_set_format(&code, uids, n);
+	imap_buf_uidset(&code, uids, n);
 	imap_buf_adds(&code, " ");
-	append_set_format(&code, cc.dst, n);
+	imap_buf_uidset(&code, cc.dst, n);
 	if (move) {
 		/* RFC 6851 3.3: COPYUID first, then the expunges */
 		imap_untagged(s, "OK [%.*s] Moved UIDs.", (int)code.len,

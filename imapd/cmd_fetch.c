@@ -44,6 +44,7 @@
 #include "common/config.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "common/xmalloc.h"
 #include "mail/imapmsg.h"
 #include "store/mailbox.h"
@@ -143,24 +144,6 @@ fetch_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* "1:3,7" of ascending uids. */
-static void
-fetch_set_format(struct imap_buf *b, const uint32_t *u, size_t n)
-{
-	size_t i, j;
-
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && u[j] == u[j - 1] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_adds(b, ",");
-		if (j - 1 == i)
-			imap_buf_printf(b, "%u", u[i]);
-		else
-			imap_buf_printf(b, "%u:%u", u[i], u[j - 1]);
-	}
-}
-
 static void
 fetch_flush(struct imap_session *s)
 {
@@ -220,8 +203,6 @@ static int
 fetch_spill_open(struct store_txn *t, struct imap_session *s,
     struct fetch_state *st)
 {
-	const char *dir = s->srv->config->data_dir;
-	char path[PATH_MAX];
 	void *data = NULL;
 	size_t len = 0, done = 0;
 	ssize_t w;
@@ -229,13 +210,7 @@ fetch_spill_open(struct store_txn *t, struct imap_session *s,
 
 	if (t == NULL || store_body_read(t, st->m.body, &data, &len) != 1)
 		return -1;
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-#endif
-	if (fd == -1 && (size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-	    "imapd-fetch.XXXXXX") < sizeof(path) &&
-	    (fd = mkostemp(path, O_CLOEXEC)) != -1)
-		unlink(path);
+	fd = tmpfile_open(s->srv->config->data_dir, "imapd-fetch.XXXXXX");
 	while (fd != -1 && done < len) {
 		if ((w = write(fd, (char *)data + done, len - done)) == -1) {
 			if (errno == EINTR)
@@ -1064,7 +1039,7 @@ fetch_vanished(struct imap_session *s, const struct imap_seqset *set,
 	if (vc.n > 0) {
 		qsort(vc.u, vc.n, sizeof(*vc.u), fetch_u32_cmp);
 		imap_buf_adds(&s->out, "* VANISHED (EARLIER) ");
-		fetch_set_format(&s->out, vc.u, vc.n);
+		imap_buf_uidset(&s->out, vc.u, vc.n);
 		imap_buf_adds(&s->out, "\r\n");
 		fetch_flush(s);
 	}
@@ -1293,7 +1268,7 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 				sc.failed[i] = imap_view_seq(v, sc.failed[i]);
 		imap_buf_init(&code);
 		imap_buf_adds(&code, "MODIFIED ");
-		fetch_set_format(&code, sc.failed, sc.nfailed);
+		imap_buf_uidset(&code, sc.failed, sc.nfailed);
 		imap_buf_add(&code, "", 1);
 		imap_ok(s, code.p, "Conditional STORE failed.");
 		imap_buf_free(&code);

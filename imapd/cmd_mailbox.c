@@ -87,6 +87,10 @@ struct list_run {
 
 static int	name_arg(struct imap_session *, const struct imap_str *,
 		    int trailing_sep, char *);
+static int	name_only_arg(struct imap_session *, struct imap_parser *,
+		    char *);
+static int	mailbox_get(struct store_txn *, uint32_t, const char *,
+		    struct store_mailbox *);
 static int	use_utf8(const struct imap_session *);
 static char	*list_pattern(struct imap_session *, const struct imap_str *,
 		    const struct imap_str *, size_t *);
@@ -144,6 +148,41 @@ name_arg(struct imap_session *s, const struct imap_str *arg,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The one argument of DELETE, SUBSCRIBE and the like: SP mailbox, then
+ * the end of the line, into out (as name_arg()).  Bad syntax gets BAD,
+ * a bad name NO; either way -1.
+ */
+static int
+name_only_arg(struct imap_session *s, struct imap_parser *p, char *out)
+{
+	struct imap_str arg;
+
+	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
+	    imap_p_end(p) == -1) {
+		imap_bad(s, "%s", p->err != NULL ? p->err :
+		    "Invalid arguments.");
+		return -1;
+	}
+	return name_arg(s, &arg, 0, out);
+}
+
+/*
+ * The mailbox name of user_id into *mb: 1, or -1 (ERR_NOTFOUND "Mailbox
+ * doesn't exist" when there is none).
+ */
+static int
+mailbox_get(struct store_txn *t, uint32_t user_id, const char *name,
+    struct store_mailbox *mb)
+{
+	int rc;
+
+	if ((rc = store_mailbox_get(t, user_id, name, mb)) == 1)
+		return 1;
+	return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't exist: %s",
+	    name) : -1;
 }
 
 /*
@@ -602,11 +641,9 @@ status_txn(struct store_txn *t, void *arg)
 {
 	struct status_arg *a = arg;
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, a->s->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->s->user_id, a->name, &mb) == -1)
+		return -1;
 	return status_write(a->s, t, &mb, a->items, a->b) == -1 ? -1 : 1;
 }
 
@@ -806,11 +843,9 @@ delete_txn(struct store_txn *t, void *arg)
 {
 	struct mbox_arg *a = arg;
 	struct store_mailbox mb;
-	int rc;
 
-	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->user_id, a->name, &mb) == -1)
+		return -1;
 	a->id = mb.id;
 	return store_mailbox_delete(t, a->user_id, a->name);
 }
@@ -820,16 +855,9 @@ imap_cmd_delete(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct mbox_arg a = { 0 };
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	if (strcmp(name, "INBOX") == 0) {
 		imap_no(s, "CANNOT", "INBOX can't be deleted.");
@@ -859,9 +887,8 @@ rename_txn(struct store_txn *t, void *arg)
 	struct store_mailbox mb;
 	int rc;
 
-	if ((rc = store_mailbox_get(t, a->user_id, a->name, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->name) : -1;
+	if (mailbox_get(t, a->user_id, a->name, &mb) == -1)
+		return -1;
 	if ((rc = store_mailbox_get(t, a->user_id, a->newname, &mb)) != 0)
 		return rc == 1 ? err_set(ERR_EXISTS, "Mailbox already "
 		    "exists") : -1;
@@ -941,16 +968,9 @@ imap_cmd_subscribe(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct mbox_arg a = { 0 };
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	a.user_id = s->user_id;
 	a.name = name;
@@ -1011,10 +1031,9 @@ quota_txn(struct store_txn *t, void *arg)
 	struct store_mailbox mb;
 	int rc;
 
-	if (a->mailbox != NULL && (rc = store_mailbox_get(t, a->user_id,
-	    a->mailbox, &mb)) != 1)
-		return rc == 0 ? err_set(ERR_NOTFOUND, "Mailbox doesn't "
-		    "exist: %s", a->mailbox) : -1;
+	if (a->mailbox != NULL &&
+	    mailbox_get(t, a->user_id, a->mailbox, &mb) == -1)
+		return -1;
 	if ((rc = store_user_get(t, a->user_id, &a->u)) != 1)
 		return rc == 0 ? err_set(ERR_NOTFOUND, "no such user") : -1;
 	return 1;
@@ -1025,18 +1044,11 @@ imap_cmd_getquotaroot(struct imap_session *s, struct imap_cmd *cmd)
 {
 	struct imap_parser *p = &cmd->p;
 	char name[STORE_MAILBOX_NAME_MAX + 1];
-	struct imap_str arg;
 	struct quota_arg a;
 	struct imap_buf b;
 	int limited;
 
-	if (imap_p_sp(p) == -1 || imap_p_astring(p, &arg) == -1 ||
-	    imap_p_end(p) == -1) {
-		imap_bad(s, "%s", p->err != NULL ? p->err :
-		    "Invalid arguments.");
-		return;
-	}
-	if (name_arg(s, &arg, 0, name) == -1)
+	if (name_only_arg(s, p, name) == -1)
 		return;
 	memset(&a, 0, sizeof(a));
 	a.user_id = s->user_id;

@@ -122,7 +122,6 @@ static void	answer_thread(struct imap_session *, struct search_state *,
 	    struct imap_buf *);
 static void	thread_msgs(const struct search_state *,
 	    struct imap_thread_msg *);
-static void	put_set(struct imap_buf *, const uint32_t *, size_t);
 static void	save_result(struct imap_view *, const uint32_t *, size_t);
 
 /* Handlers ---------------------------------------------------------------- */
@@ -575,24 +574,6 @@ finish(struct imap_session *sess, struct search_state *st)
 	    "Thread");
 }
 
-/* A sorted list of numbers as a sequence set: "1:3,5". */
-static void
-put_set(struct imap_buf *b, const uint32_t *v, size_t n)
-{
-	size_t i, j;
-
-	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && v[j] == v[j - 1] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_add(b, ",", 1);
-		if (j - i == 1)
-			imap_buf_printf(b, "%u", v[i]);
-		else
-			imap_buf_printf(b, "%u:%u", v[i], v[j - 1]);
-	}
-}
-
 static void
 save_result(struct imap_view *v, const uint32_t *uids, size_t n)
 {
@@ -682,7 +663,7 @@ answer_search(struct imap_session *sess, struct search_state *st,
 			imap_buf_printf(out, " MAX %u", ids[n - 1]);
 		if ((ret & IMAP_SR_ALL) && n > 0) {
 			imap_buf_adds(out, " ALL ");
-			put_set(out, ids, n);
+			imap_buf_uidset(out, ids, n);
 		}
 		if (ret & IMAP_SR_COUNT)
 			imap_buf_printf(out, " COUNT %zu", n);

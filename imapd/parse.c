@@ -13,6 +13,7 @@
 #include "common/xmalloc.h"
 #include "imapd/buf.h"
 #include "imapd/parse.h"
+#include "mail/imapmsg.h"
 #include "mail/utf7.h"
 #include "store/message.h"
 
@@ -54,7 +55,6 @@ static int	p_seq_number(struct imap_parser *, uint32_t *);
 static int	kw_add(struct imap_parser *, struct imap_flags *,
 		    const struct imap_str *);
 static int	p_flag(struct imap_parser *, struct imap_flags *, int);
-static int64_t	date_days(int64_t, unsigned, unsigned);
 static unsigned	date_mdays(unsigned, unsigned);
 static int	p_fixed(struct imap_parser *, size_t, unsigned *);
 static int	p_date_text(struct imap_parser *, int, int64_t *);
@@ -660,25 +660,6 @@ imap_p_flag_list(struct imap_parser *p, struct imap_flags *f)
 
 /* Dates -------------------------------------------------------------- */
 
-static const char date_months[12][4] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
-	"Nov", "Dec",
-};
-
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-date_days(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era, yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = y - era * 400;
-	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static unsigned
 date_mdays(unsigned y, unsigned m)
 {
@@ -713,6 +694,7 @@ static int
 p_date_text(struct imap_parser *p, int fixed, int64_t *days_r)
 {
 	unsigned d, m, y;
+	int mon;
 
 	if (fixed && imap_p_peek(p) == ' ')
 		p->pos++;
@@ -725,11 +707,9 @@ p_date_text(struct imap_parser *p, int fixed, int64_t *days_r)
 	if (imap_p_peek(p) != '-' || p->len - p->pos < 5)
 		return fail(p, "Expected a date (like 1-Feb-1994)");
 	p->pos++;
-	for (m = 0; m < 12; m++)
-		if (strncasecmp(p->buf + p->pos, date_months[m], 3) == 0)
-			break;
-	if (m == 12)
+	if ((mon = imap_date_month(p->buf + p->pos)) < 0)
 		return fail(p, "Invalid month in a date");
+	m = (unsigned)mon;
 	p->pos += 3;
 	if (imap_p_peek(p) != '-')
 		return fail(p, "Expected a date (like 1-Feb-1994)");
@@ -738,7 +718,7 @@ p_date_text(struct imap_parser *p, int fixed, int64_t *days_r)
 		return fail(p, "Expected a 4-digit year in a date");
 	if (d < 1 || d > date_mdays(y, m + 1))
 		return fail(p, "Invalid day in a date");
-	*days_r = date_days(y, m + 1, d);
+	*days_r = imap_date_days(y, m + 1, d);
 	return 0;
 }
 

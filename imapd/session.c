@@ -118,6 +118,9 @@ static void	session_tagged(struct imap_session *, const char *,
 		    const char *, const char *, const char *, va_list)
 		    __attribute__((format(printf, 5, 0)));
 static void	session_count_bad(struct imap_session *);
+static void	session_done(struct imap_session *, const char *, const char *,
+		    const char *, const char *, va_list)
+		    __attribute__((format(printf, 5, 0)));
 static void	session_free_states(struct imap_session *);
 static void	session_yield_cb(evutil_socket_t, short, void *);
 static void	session_resume(struct imap_session *);
@@ -314,13 +317,16 @@ session_sync(struct imap_session *s)
 	return 0;
 }
 
-void
-imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
+/*
+ * The tagged OK or NO (status) that ends the running command, after the
+ * view is synced; fn names the caller in the log when there is none.
+ */
+static void
+session_done(struct imap_session *s, const char *fn, const char *status,
+    const char *code, const char *fmt, va_list ap)
 {
-	va_list ap;
-
 	if (!imap_core(s)->running) {
-		log_warnx("imap #%lu: imap_ok without a command", s->id);
+		log_warnx("imap #%lu: %s without a command", s->id, fn);
 		return;
 	}
 	if (session_sync(s) == -1) {
@@ -328,11 +334,19 @@ imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
 		imap_session_close(s);
 		return;
 	}
-	va_start(ap, fmt);
-	session_tagged(s, session_tag(s), "OK", code, fmt, ap);
-	va_end(ap);
+	session_tagged(s, session_tag(s), status, code, fmt, ap);
 	imap_core(s)->bad_cmds = 0;
 	session_finish(s);
+}
+
+void
+imap_ok(struct imap_session *s, const char *code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	session_done(s, "imap_ok", "OK", code, fmt, ap);
+	va_end(ap);
 }
 
 void
@@ -340,20 +354,9 @@ imap_no(struct imap_session *s, const char *code, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (!imap_core(s)->running) {
-		log_warnx("imap #%lu: imap_no without a command", s->id);
-		return;
-	}
-	if (session_sync(s) == -1) {
-		session_finish(s);
-		imap_session_close(s);
-		return;
-	}
 	va_start(ap, fmt);
-	session_tagged(s, session_tag(s), "NO", code, fmt, ap);
+	session_done(s, "imap_no", "NO", code, fmt, ap);
 	va_end(ap);
-	imap_core(s)->bad_cmds = 0;
-	session_finish(s);
 }
 
 void

@@ -68,7 +68,6 @@ static int	view_read_txn(struct store_txn *, void *);
 static void	view_read_reset(struct view_read *);
 static void	view_read_free(struct view_read *);
 static int	view_u32_find(const uint32_t *, size_t, uint32_t);
-static void	view_uidset(struct imap_buf *, const uint32_t *, size_t);
 static void	view_kw_add(struct imap_buf *, const char *);
 static void	view_send_fetch(struct imap_session *, uint32_t,
 		    const struct view_change *);
@@ -101,25 +100,6 @@ view_u32_push(uint32_t **a, size_t *n, size_t *cap, uint32_t x)
 		*a = xreallocarray(*a, *cap, sizeof(**a));
 	}
 	(*a)[(*n)++] = x;
-}
-
-/* A sorted uid list as an IMAP uid set ("1:3,7"). */
-static void
-view_uidset(struct imap_buf *b, const uint32_t *u, size_t n)
-{
-	size_t i = 0, j;
-
-	while (i < n) {
-		for (j = i; j + 1 < n && u[j + 1] == u[j] + 1; j++)
-			;
-		if (i > 0)
-			imap_buf_adds(b, ",");
-		if (j == i)
-			imap_buf_printf(b, "%" PRIu32, u[i]);
-		else
-			imap_buf_printf(b, "%" PRIu32 ":%" PRIu32, u[i], u[j]);
-		i = j + 1;
-	}
 }
 
 /* Adds the keywords of kw (space separated) not yet in b. */
@@ -677,7 +657,7 @@ view_announce_expunges(struct imap_session *s, const uint32_t *dead,
 	if (s->enabled & IMAP_EN_QRESYNC) {
 		imap_buf_init(&b);
 		imap_buf_adds(&b, "* VANISHED ");
-		view_uidset(&b, dead, ndead);
+		imap_buf_uidset(&b, dead, ndead);
 		imap_buf_adds(&b, "\r\n");
 		imap_write(s, b.p, b.len);
 		imap_buf_free(&b);
@@ -1039,7 +1019,7 @@ view_qresync(struct imap_session *s, const struct imap_select *sel,
 	if (nout > 0) {
 		imap_buf_init(&b);
 		imap_buf_adds(&b, "* VANISHED (EARLIER) ");
-		view_uidset(&b, out, nout);
+		imap_buf_uidset(&b, out, nout);
 		imap_buf_adds(&b, "\r\n");
 		imap_write(s, b.p, b.len);
 		imap_buf_free(&b);

@@ -17,7 +17,6 @@ struct dlex {
 static void	dl_skip(struct dlex *);
 static int	dl_num(struct dlex *, int, int, int *);
 static int	dl_word(struct dlex *, const char **, size_t *);
-static int64_t	days_from_civil(int64_t, unsigned, unsigned);
 
 /* Skips white space, commas, dashes and comments. */
 static void
@@ -76,9 +75,20 @@ dl_word(struct dlex *l, const char **w_r, size_t *n_r)
 	return *n_r > 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date. */
-static int64_t
-days_from_civil(int64_t y, unsigned m, unsigned d)
+int
+imap_date_month(const char *s)
+{
+	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+	int i;
+
+	for (i = 0; i < 12; i++)
+		if (strncasecmp(s, months + 3 * i, 3) == 0)
+			return i;
+	return -1;
+}
+
+int64_t
+imap_date_days(int64_t y, unsigned m, unsigned d)
 {
 	int64_t era, yoe, doy, doe;
 
@@ -93,7 +103,6 @@ days_from_civil(int64_t y, unsigned m, unsigned d)
 int
 imap_date_parse(const char *s, size_t len, int64_t *utc_r, int *tz_r)
 {
-	static const char months[] = "janfebmaraprmayjunjulaugsepoctnovdec";
 	static const struct {
 		const char	*name;
 		int		 min;
@@ -121,10 +130,7 @@ imap_date_parse(const char *s, size_t len, int64_t *utc_r, int *tz_r)
 		l.s++;
 	if (!dl_word(&l, &w, &wn) || wn < 3)
 		return 0;
-	for (i = 0; i < 12; i++)
-		if (strncasecmp(w, months + 3 * i, 3) == 0)
-			mon = (int)i;
-	if (mon < 0)
+	if ((mon = imap_date_month(w)) < 0)
 		return 0;
 	while (l.s < l.e && *l.s == '-')
 		l.s++;
@@ -163,7 +169,7 @@ imap_date_parse(const char *s, size_t len, int64_t *utc_r, int *tz_r)
 	}
 	if (day < 1 || day > mdays[mon] || hh > 23 || mm > 59 || ss > 60)
 		return 0;
-	*utc_r = days_from_civil(year, (unsigned)mon + 1, (unsigned)day) *
+	*utc_r = imap_date_days(year, (unsigned)mon + 1, (unsigned)day) *
 	    86400 + hh * 3600 + mm * 60 + ss - (int64_t)tz * 60;
 	if (tz_r != NULL)
 		*tz_r = tz;

@@ -193,5 +193,12 @@ void	imap_header_decode(const char *value, size_t len, char **out_r,
  */
 int	imap_date_parse(const char *s, size_t len, int64_t *utc_r,
 	    int *tz_r);
+/*
+ * The month (0 for January .. 11) whose English three-letter name, in
+ * any case, is the 3 bytes at s (s must have 3); -1 when none is.
+ */
+int	imap_date_month(const char *s);
+/* Days since 1970-01-01 of the proleptic Gregorian y-m-d (m 1..12). */
+int64_t	imap_date_days(int64_t y, unsigned m, unsigned d);
 
 #endif

@@ -41,6 +41,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/tmpfile.h"
 #include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/domain.h"
@@ -1134,20 +1135,9 @@ static int
 session_spool_open(struct smtp_session *s)
 {
 	const char *dir = s->srv->config->data_dir;
-	char path[PATH_MAX];
-	int fd = -1;
+	int fd;
 
-#ifdef O_TMPFILE
-	fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-#endif
-	if (fd == -1) {
-		/* A file system without O_TMPFILE: make one, unlink it. */
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir,
-		    "smtpd-spool.XXXXXX") < sizeof(path) &&
-		    (fd = mkostemp(path, O_CLOEXEC)) != -1)
-			unlink(path);
-	}
-	if (fd == -1) {
+	if ((fd = tmpfile_open(dir, "smtpd-spool.XXXXXX")) == -1) {
 		log_warn("smtp #%lu: cannot make a spool file in %s", s->id,
 		    dir);
 		return -1;

@@ -1,5 +1,8 @@
-/* check_common.c - size parsing/formatting and error classes. */
+/* check_common.c - size parsing/formatting, error classes, tmpfile. */
 #include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -14,6 +17,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/size.h"
+#include "common/tmpfile.h"
 
 static Suite	*common_suite(void);
 
@@ -296,6 +300,37 @@ START_TEST(test_tls_selfsigned_concurrent)
 }
 END_TEST
 
+/* tmpfile_open: a readable, writable file no name in dir reaches. */
+START_TEST(test_tmpfile_open)
+{
+	char dir[] = "/tmp/vellum-tmpfile-XXXXXX", buf[8];
+	struct dirent *de;
+	DIR *d;
+	int fd, names = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	fd = tmpfile_open(dir, "t.XXXXXX");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "spool", 5), 5);
+	ck_assert_int_eq(pread(fd, buf, 5, 0), 5);
+	ck_assert_int_eq(memcmp(buf, "spool", 5), 0);
+	ck_assert_int_ne(fcntl(fd, F_GETFD) & FD_CLOEXEC, 0);
+	ck_assert_ptr_nonnull(d = opendir(dir));
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			names++;
+	closedir(d);
+	ck_assert_int_eq(names, 0);
+	close(fd);
+	ck_assert_int_eq(rmdir(dir), 0);
+	/* the directory is gone: no file, and errno says why */
+	errno = 0;
+	ck_assert_int_eq(tmpfile_open(dir, "t.XXXXXX"), -1);
+	ck_assert_int_eq(errno, ENOENT);
+}
+END_TEST
+
 static Suite *
 common_suite(void)
 {
@@ -315,6 +350,10 @@ common_suite(void)
 	tcase_add_test(tc, test_err_set_class_msg);
 	tcase_add_test(tc, test_err_long_message);
 	tcase_add_test(tc, test_err_class_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tmpfile");
+	tcase_add_test(tc, test_tmpfile_open);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("tls");

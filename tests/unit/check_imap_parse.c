@@ -1358,6 +1358,24 @@ START_TEST(buf_mailboxes)
 }
 END_TEST
 
+/* imap_buf_uidset: runs fold, singles stay, nothing for none. */
+START_TEST(buf_uidset)
+{
+	static const uint32_t u[] = { 1, 2, 3, 7, 9, 10, 4294967295U };
+	struct imap_buf b;
+
+	imap_buf_init(&b);
+	imap_buf_uidset(&b, u, 0);
+	ck_assert_uint_eq(b.len, 0);
+	imap_buf_uidset(&b, u, 1);
+	imap_buf_adds(&b, "|");
+	imap_buf_uidset(&b, u, sizeof(u) / sizeof(u[0]));
+	imap_buf_add(&b, "", 1);
+	ck_assert_str_eq(b.p, "1|1:3,7,9:10,4294967295");
+	imap_buf_free(&b);
+}
+END_TEST
+
 static Suite *
 imap_parse_suite(void)
 {
@@ -1394,6 +1412,7 @@ imap_parse_suite(void)
 	tc = tcase_create("buf");
 	tcase_add_test(tc, buf_strings);
 	tcase_add_test(tc, buf_mailboxes);
+	tcase_add_test(tc, buf_uidset);
 	suite_add_tcase(s, tc);
 	return s;
 }
