@@ -53,6 +53,7 @@
 #include "imapd/fetchbinary.h"
 #include "imapd/fetchconv.h"
 #include "imapd/imapd.h"
+#include "imapd/search.h"
 
 /* Sections whose literal is at most this long are sent in one piece. */
 #define FETCH_INLINE_MAX	(64 * 1024)
@@ -934,93 +935,107 @@ fetch_condstore_enable(struct imap_session *s)
 
 /* QRESYNC: VANISHED (EARLIER) ------------------------------------- */
 
+/*
+ * UID FETCH ... (CHANGEDSINCE n VANISHED): the UIDs of the set expunged
+ * since n.  The set is sorted and merged once, so a logged expunge costs
+ * a binary search; the answer is built as ranges, so a fallback over a
+ * huge UID space costs the view's size, not UIDNEXT.
+ */
 struct vanished_ctx {
-	const struct imap_seqset *set;
 	const struct imap_view	*v;
-	uint32_t		*u;
+	struct imap_seq_range	*set;	/* the set, sorted and merged */
+	size_t			 nset;
+	struct imap_seq_range	*out;	/* what vanished, sorted */
 	size_t			 n, cap;
+	uint64_t		 since;
 };
 
-static int
-vanished_in_set(const struct vanished_ctx *vc, uint32_t uid)
-{
-	size_t i;
-
-	if (vc->set->saved) {
-		for (i = 0; i < vc->v->nsaved; i++)
-			if (vc->v->saved[i] == uid)
-				return 1;
-		return 0;
-	}
-	for (i = 0; i < vc->set->n; i++) {
-		uint32_t lo = vc->set->r[i].lo, hi = vc->set->r[i].hi;
-
-		if (lo == IMAP_SEQ_STAR)
-			lo = vc->v->uidnext > 0 ? vc->v->uidnext - 1 : 0;
-		if (lo > hi) {
-			uint32_t x = lo;
-
-			lo = hi;
-			hi = x;
-		}
-		if (uid >= lo && uid <= hi)
-			return 1;
-	}
-	return 0;
-}
-
 static void
-vanished_add(struct vanished_ctx *vc, uint32_t uid)
+vanished_add(struct vanished_ctx *vc, uint32_t lo, uint32_t hi)
 {
+	if (vc->n > 0 && vc->out[vc->n - 1].hi != UINT32_MAX &&
+	    vc->out[vc->n - 1].hi + 1 >= lo) {
+		if (hi > vc->out[vc->n - 1].hi)
+			vc->out[vc->n - 1].hi = hi;
+		return;
+	}
 	if (vc->n == vc->cap) {
 		vc->cap = vc->cap == 0 ? 64 : vc->cap * 2;
-		vc->u = xreallocarray(vc->u, vc->cap, sizeof(*vc->u));
+		vc->out = xreallocarray(vc->out, vc->cap, sizeof(*vc->out));
 	}
-	vc->u[vc->n++] = uid;
+	vc->out[vc->n].lo = lo;
+	vc->out[vc->n++].hi = hi;
+}
+
+/* Adds [lo, hi] cut to the set (both sorted: i walks the set). */
+static void
+vanished_add_gap(struct vanished_ctx *vc, size_t *i, uint32_t lo,
+    uint32_t hi)
+{
+	const struct imap_seq_range *r;
+
+	while (*i < vc->nset && vc->set[*i].hi < lo)
+		(*i)++;
+	for (; *i < vc->nset && vc->set[*i].lo <= hi; (*i)++) {
+		r = &vc->set[*i];
+		vanished_add(vc, r->lo > lo ? r->lo : lo,
+		    r->hi < hi ? r->hi : hi);
+		if (r->hi > hi)
+			break;
+	}
 }
 
 static int
 vanished_cb(uint32_t uid, uint64_t modseq, void *arg)
 {
+	struct vanished_ctx *vc = arg;
+
 	(void)modseq;
-	if (vanished_in_set(arg, uid))
-		vanished_add(arg, uid);
+	if (imap_ranges_have(vc->set, vc->nset, uid)) {
+		if (vc->n == vc->cap) {
+			vc->cap = vc->cap == 0 ? 64 : vc->cap * 2;
+			vc->out = xreallocarray(vc->out, vc->cap,
+			    sizeof(*vc->out));
+		}
+		vc->out[vc->n].lo = vc->out[vc->n].hi = uid;
+		vc->n++;
+	}
 	return 0;
 }
 
-struct vanished_txn {
-	struct vanished_ctx	*vc;
-	uint64_t		 since;
-};
+static int
+vanished_range_cmp(const void *a, const void *b)
+{
+	const struct imap_seq_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
 
 static int
 vanished_txn(struct store_txn *t, void *arg)
 {
-	struct vanished_txn *vt = arg;
-	struct vanished_ctx *vc = vt->vc;
+	struct vanished_ctx *vc = arg;
 	const struct imap_view *v = vc->v;
-	uint32_t uid;
-	size_t j = 0;
+	uint32_t prev = 0;
+	size_t i = 0, j;
 	int rc;
 
 	vc->n = 0;
-	rc = store_msg_expunged_since(t, v->mailbox_id, vt->since,
-	    vanished_cb, vc);
-	if (rc != 0)
+	if ((rc = store_msg_expunged_since(t, v->mailbox_id, vc->since,
+	    vanished_cb, vc)) != 0)
 		return rc == 1 ? 0 : -1;
 	/*
 	 * The log does not reach back that far: every uid of the set below
 	 * uidnext that the view lacks is reported (RFC 7162 3.2.6 allows
-	 * more than what vanished since).
+	 * more than what vanished since): the gaps between the view's uids.
 	 */
 	vc->n = 0;
-	for (uid = 1; uid < v->uidnext; uid++) {
-		while (j < v->count && v->uids[j] < uid)
-			j++;
-		if (j < v->count && v->uids[j] == uid)
-			continue;
-		if (vanished_in_set(vc, uid))
-			vanished_add(vc, uid);
+	for (j = 0; j <= v->count; j++) {
+		uint32_t next = j < v->count ? v->uids[j] : v->uidnext;
+
+		if (next > prev + 1)
+			vanished_add_gap(vc, &i, prev + 1, next - 1);
+		prev = next;
 	}
 	return 0;
 }
@@ -1029,21 +1044,42 @@ static int
 fetch_vanished(struct imap_session *s, const struct imap_seqset *set,
     uint64_t since)
 {
-	struct vanished_ctx vc = { set, s->view, NULL, 0, 0 };
-	struct vanished_txn vt = { &vc, since };
+	const struct imap_view *v = s->view;
+	struct vanished_ctx vc = { v, NULL, 0, NULL, 0, 0, since };
+	size_t i, m;
 
-	if (store_read(s->srv->store, vanished_txn, &vt) == -1) {
-		free(vc.u);
+	imap_seqset_ranges(set, v->uidnext > 0 ? v->uidnext - 1 : 0,
+	    v->saved, v->nsaved, &vc.set, &vc.nset);
+	if (store_read(s->srv->store, vanished_txn, &vc) == -1) {
+		free(vc.set);
+		free(vc.out);
 		return -1;
 	}
 	if (vc.n > 0) {
-		qsort(vc.u, vc.n, sizeof(*vc.u), fetch_u32_cmp);
+		/* logged expunges come in modseq order: sort, merge */
+		qsort(vc.out, vc.n, sizeof(*vc.out), vanished_range_cmp);
+		for (i = 1, m = 0; i < vc.n; i++) {
+			if (vc.out[m].hi == UINT32_MAX ||
+			    vc.out[i].lo <= vc.out[m].hi + 1) {
+				if (vc.out[i].hi > vc.out[m].hi)
+					vc.out[m].hi = vc.out[i].hi;
+			} else
+				vc.out[++m] = vc.out[i];
+		}
 		imap_buf_adds(&s->out, "* VANISHED (EARLIER) ");
-		imap_buf_uidset(&s->out, vc.u, vc.n);
+		for (i = 0; i <= m; i++) {
+			if (vc.out[i].lo == vc.out[i].hi)
+				imap_buf_printf(&s->out, "%s%u", i ? "," : "",
+				    vc.out[i].lo);
+			else
+				imap_buf_printf(&s->out, "%s%u:%u",
+				    i ? "," : "", vc.out[i].lo, vc.out[i].hi);
+		}
 		imap_buf_adds(&s->out, "\r\n");
 		fetch_flush(s);
 	}
-	free(vc.u);
+	free(vc.set);
+	free(vc.out);
 	return 0;
 }
 

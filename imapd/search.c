@@ -186,29 +186,37 @@ static void
 resolve_set(struct snode *n, const struct imap_seqset *set,
     const struct imap_search_env *env, int uid)
 {
+	/* "$" is always UIDs (RFC 5182) */
+	n->by_uid = set->saved ? 1 : uid;
+	imap_seqset_ranges(set, uid ? env->max_uid : env->nmsgs, env->saved,
+	    env->nsaved, &n->r, &n->nr);
+}
+
+void
+imap_seqset_ranges(const struct imap_seqset *set, uint32_t star,
+    const uint32_t *saved, size_t nsaved, struct imap_seq_range **r_r,
+    size_t *n_r)
+{
 	struct imap_seq_range *r;
-	uint32_t star, lo, hi;
+	uint32_t lo, hi;
 	size_t i, m;
 
 	if (set->saved) {
-		/* "$" is always UIDs (RFC 5182), sorted already */
-		n->by_uid = 1;
-		n->r = xreallocarray(NULL, env->nsaved + 1, sizeof(*n->r));
+		r = xreallocarray(NULL, nsaved + 1, sizeof(*r));
 		m = 0;
-		for (i = 0; i < env->nsaved; i++) {
-			if (m > 0 && n->r[m - 1].hi != UINT32_MAX &&
-			    n->r[m - 1].hi + 1 == env->saved[i]) {
-				n->r[m - 1].hi = env->saved[i];
+		for (i = 0; i < nsaved; i++) {
+			if (m > 0 && r[m - 1].hi != UINT32_MAX &&
+			    r[m - 1].hi + 1 == saved[i]) {
+				r[m - 1].hi = saved[i];
 				continue;
 			}
-			n->r[m].lo = n->r[m].hi = env->saved[i];
+			r[m].lo = r[m].hi = saved[i];
 			m++;
 		}
-		n->nr = m;
+		*r_r = r;
+		*n_r = m;
 		return;
 	}
-	n->by_uid = uid;
-	star = uid ? env->max_uid : env->nmsgs;
 	r = xreallocarray(NULL, set->n + 1, sizeof(*r));
 	for (i = 0; i < set->n; i++) {
 		lo = set->r[i].lo == IMAP_SEQ_STAR ? star : set->r[i].lo;
@@ -228,8 +236,8 @@ resolve_set(struct snode *n, const struct imap_seqset *set,
 		}
 		r[m++] = r[i];
 	}
-	n->r = r;
-	n->nr = m;
+	*r_r = r;
+	*n_r = m;
 }
 
 static int
@@ -245,13 +253,19 @@ range_cmp(const void *a, const void *b)
 static int
 in_ranges(const struct snode *n, uint32_t v)
 {
-	size_t lo = 0, hi = n->nr, mid;
+	return imap_ranges_have(n->r, n->nr, v);
+}
+
+int
+imap_ranges_have(const struct imap_seq_range *r, size_t n, uint32_t v)
+{
+	size_t lo = 0, hi = n, mid;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		if (v < n->r[mid].lo)
+		if (v < r[mid].lo)
 			hi = mid;
-		else if (v > n->r[mid].hi)
+		else if (v > r[mid].hi)
 			lo = mid + 1;
 		else
 			return 1;

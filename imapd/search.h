@@ -141,4 +141,14 @@ void	imap_search_decode_cte(const char *cte, const char *s, size_t len,
 void	imap_search_fold_charset(const char *charset, const char *s,
 	    size_t len, struct imap_buf *out);
 
+/*
+ * A sequence set as sorted, merged ranges (*r_r malloc'd): '*' is star,
+ * "$" the saved UIDs (sorted).  Ranges are [lo, hi] with lo <= hi.
+ */
+void	imap_seqset_ranges(const struct imap_seqset *, uint32_t star,
+	    const uint32_t *saved, size_t nsaved, struct imap_seq_range **r_r,
+	    size_t *n_r);
+/* Whether v is in sorted, merged ranges: a binary search. */
+int	imap_ranges_have(const struct imap_seq_range *, size_t, uint32_t v);
+
 #endif
