@@ -6,6 +6,8 @@
 #ifndef VELLUM_DAEMON_H
 #define VELLUM_DAEMON_H
 
+#include <stddef.h>
+
 struct config;
 
 /*
@@ -23,5 +25,13 @@ int	daemon_drop_privileges(const struct config *);
  * cannot be dropped.
  */
 void	daemon_serve(const struct config *);
+
+/*
+ * 1 when /dev/fuse is a usable FUSE device (it exists, is the FUSE
+ * character device, opens read-write); else 0 with why (may be NULL)
+ * saying what is wrong and what to do.  vellumd asks before starting
+ * vellum-fs; vellum-fs before mounting.
+ */
+int	daemon_fuse_available(char *why, size_t whysize);
 
 #endif
