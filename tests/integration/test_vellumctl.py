@@ -402,6 +402,32 @@ def test(ctl, args):
                      "mbox", "--folder", "Sent", binary_out=True)
     check(MSG4 in out, "mbox export to stdout", out[:200])
 
+    # --- export: keyword letters are the store's, stable -------------------
+    # "first" gets letter a when first used; expunging the only message
+    # with it must not give "second" its letter (names would change).
+    ctl.run("user", "add", "kw@example.test")
+    for i, (name, kw) in enumerate((("first", "a"), ("second", "a"))):
+        d = ctl.path("kw-md%d" % i)
+        write(os.path.join(d, "cur", "170000000%d.M%d.h:2,S%s" % (i, i, kw)),
+              MSG1 if i == 0 else MSG2)
+        write(os.path.join(d, "dovecot-keywords"),
+              ("0 %s\n" % name).encode())
+        ctl.run("mail", "import", "kw@example.test", d)
+    kwmsgs = ctl.json("mail", "list", "kw@example.test")
+    check([m["flags"] for m in kwmsgs] == ["\\Seen first", "\\Seen second"],
+          "two messages, one keyword each", kwmsgs)
+    ctl.run("mail", "delete", "kw@example.test", str(kwmsgs[0]["uid"]))
+    kwout = ctl.path("kw-export")
+    ctl.run("mail", "export", "kw@example.test", kwout)
+    with open(os.path.join(kwout, "dovecot-keywords")) as f:
+        kwfile = f.read()
+    check(kwfile == "0 first\n1 second\n",
+          "dovecot-keywords is the folder's list, in first-use order, "
+          "with a keyword no message has any more", kwfile)
+    check(maildir_files(kwout)["."] == {("Sb", sha(MSG2))},
+          "the remaining message keeps letter b", maildir_files(kwout))
+    ctl.run("user", "del", "kw@example.test")
+
     # --- quotas --------------------------------------------------------------
     q = ctl.json("quota", "show", "bob@example.test")
     check(q["used_messages"] == 5 and q["quota_bytes"] == 500 << 20,
