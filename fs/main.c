@@ -337,8 +337,8 @@ main(int argc, char **argv)
 	if (realpath(cfg.fs_mountpoint, mnt) == NULL)
 		fatal("[fs] mountpoint %s", cfg.fs_mountpoint);
 
-	opts = xasprintf("allow_other,default_permissions,fsname=vellum,"
-	    "subtype=vellum,max_read=%d", 1024 * 1024);
+	opts = xstrdup("allow_other,default_permissions,fsname=vellum,"
+	    "subtype=vellum");
 	if (fuse_opt_add_arg(&args, "vellum-fs") != 0 ||
 	    fuse_opt_add_arg(&args, "-o") != 0 ||
 	    fuse_opt_add_arg(&args, opts) != 0)

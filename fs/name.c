@@ -12,6 +12,8 @@
 #include "mail/utf7.h"
 #include "store/mailbox.h"
 
+struct fs fs;
+
 /* Flag letters in bit order; keywords follow as bits 6.. (a..z). */
 static const char fs_flag_letters[] = "DFPRST";
 

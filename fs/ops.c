@@ -21,8 +21,6 @@
 #include "store/mailbox.h"
 #include "store/user.h"
 
-struct fs fs;
-
 void
 fs_owner(uint32_t fs_uid, uint32_t fs_gid, uid_t *uid_r, gid_t *gid_r)
 {
