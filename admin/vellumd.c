@@ -258,16 +258,24 @@ vd_mkdirs(const char *dir)
 
 /*
  * 1 when ch may be (re)started now.  vellum-fs may not without a usable
- * /dev/fuse: that is said once here, the caller forgets the child.
+ * /dev/fuse, nor without root, which it needs to mount (it drops to the
+ * config's user itself once mounted): that is said once here, and the
+ * child is forgotten rather than restarted in a loop that cannot work.
  */
 static int
 vd_may_start(struct child *ch)
 {
-	char why[256];
+	char why[PATH_MAX + 256];
 
 	if (strcmp(ch->name, "vellum-fs") != 0)
 		return 1;
-	if (daemon_fuse_available(why, sizeof(why)))
+	if (!daemon_fuse_available(why, sizeof(why)))
+		;
+	else if (geteuid() != 0)
+		snprintf(why, sizeof(why), "vellum-fs needs root to mount %s "
+		    "(vellumd runs as uid %lu): start vellumd as root",
+		    conf.fs_mountpoint, (unsigned long)geteuid());
+	else
 		return 1;
 	log_warnx("file view off: %s", why);
 	ch->wanted = 0;

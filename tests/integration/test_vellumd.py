@@ -9,7 +9,8 @@ With a second argument it tests vellumd and the file view instead:
             once, never starts vellum-fs, and IMAP and POP3 answer; with
             a usable /dev/fuse also: vellum-fs (a stand-in) runs, the
             device is hidden, vellum-fs is killed, and vellumd says the
-            file view is off instead of restarting it.  Skipped (77) when
+            file view is off instead of restarting it; and vellumd run
+            as nobody says vellum-fs needs root.  Skipped (77) when
             unshare or the bind mount is not allowed.
   fs        with a usable /dev/fuse, vellumd starts vellum-fs (a stand-in
             that notes its arguments); then the real build/fs/vellum-fs
@@ -364,6 +365,36 @@ def test_fuse_gone(site):
     print("fuse gone: %s" % file_view_off_lines(out)[0])
 
 
+def test_fs_not_root(site):
+    """vellumd not run as root: vellum-fs cannot mount, so vellumd says
+    the file view is off instead of starting it (to fail and restart
+    it again and again)."""
+    try:
+        import pwd
+        nobody = pwd.getpwnam("nobody")
+    except KeyError:
+        print("(not tested: vellumd as a user, as there is no nobody)")
+        return
+    libexec = libexec_with(site, "libexec-user")
+    marker = stand_in_fs(libexec)
+    conf = site.write_conf({"fs": {"mountpoint": site.path("mnt")}})
+    for path in (site.tmp, libexec):
+        os.chmod(path, 0o755)
+    os.chmod(conf, 0o644)
+    vd = site.start(shutil.which("setpriv"), "--reuid=%d" % nobody.pw_uid,
+                    "--regid=%d" % nobody.pw_gid, "--clear-groups",
+                    site.binary("vellumd"), "-c", site.conf, conf=False,
+                    env={"VELLUM_LIBEXEC": libexec})
+    rc = vd.wait(10)
+    out = vd.output()
+    off = file_view_off_lines(out)
+    check(len(off) == 1 and "needs root" in off[0],
+          "one 'file view off: vellum-fs needs root' warning", out)
+    check(not os.path.exists(marker), "vellum-fs was not started", out)
+    check(rc == 1, "vellumd exits 1: nothing else to run", (rc, out))
+    print("not root: %s" % off[0])
+
+
 def test_fs_stand_in(site):
     """A usable /dev/fuse: vellumd starts vellum-fs -c CONF."""
     libexec = libexec_with(site, "libexec-fs", "pop3d")
@@ -440,6 +471,8 @@ def run_fs(site, mode):
         rc = test_fuse_off(site)
         if rc == 0 and fuse_usable() is None:
             test_fuse_gone(site)
+            if os.geteuid() == 0:
+                test_fs_not_root(site)
         elif rc == 0:
             print("(not tested: /dev/fuse going away while vellum-fs "
                   "runs, as /dev/fuse is not usable here)")
