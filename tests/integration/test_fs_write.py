@@ -1,0 +1,325 @@
+"""vellum-fs, writing: cp into tmp/ + mv into new/ or cur/ stores the
+message (seen over IMAP and POP3 byte for byte, with the flags of the
+name), rename changes flags, rename into another folder is a MOVE,
+unlink expunges, mkdir/rmdir/rename of .Folder dirs are folder
+operations, and what a Maildir does not allow fails with the errno a
+program expects: EDQUOT over quota, EFBIG over [smtpd] max_message_size,
+EPERM for writing into or truncating a message, link, symlink and mknod,
+EXDEV for a rename across users.
+
+usage: test_fs_write.py BUILD_DIR
+Skipped (77) unless root with a usable /dev/fuse (fstest.py).
+"""
+import os
+import poplib
+import stat
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
+                    imap_find, imap_folders, parse_name, run, write_maildir)
+import errno  # noqa: E402
+
+A, B, Q = "alice@example.test", "bob@example.test", "quinn@example.test"
+PW = "fs-write-pw"
+MAX_SIZE = 60000			# [smtpd] max_message_size
+Q_QUOTA = 30000				# quinn's quota, bytes
+D2024 = 1709294400
+
+
+def mail(tag, body=b"hello\r\n", size=None):
+    m = (b"From: Sender <s@remote.test>\r\nTo: " + A.encode() +
+         b"\r\nSubject: " + tag.encode() + b"\r\nMessage-ID: <" +
+         tag.encode() + b"@fs-write.test>\r\n\r\n" + body)
+    if size is not None:
+        line = b"z" * 78 + b"\r\n"
+        while len(m) + len(line) <= size:
+            m += line
+        m += b"y" * (size - len(m) - 2) + b"\r\n"
+        assert len(m) == size
+    return m
+
+
+def deliver(site, path, data, dest):
+    """cp a file with data into path's tmp/, then mv it to dest (relative
+    to path, e.g. "new/x" or "cur/x:2,FS"); Failure when cp or mv does."""
+    local = site.path("out-" + os.path.basename(dest).replace(":", "_"))
+    with open(local, "wb") as f:
+        f.write(data)
+    tmp = os.path.join(path, "tmp", os.path.basename(dest).split(":")[0])
+    p = subprocess.run(["cp", local, tmp], capture_output=True, timeout=30)
+    check(p.returncode == 0, "cp into %s works" % tmp, p.stderr)
+    with open(tmp, "rb") as f:
+        check(f.read() == data, "the file in tmp/ reads back as written",
+              tmp)
+    check(os.stat(tmp).st_size == len(data), "tmp/ file st_size",
+          os.stat(tmp).st_size)
+    p = subprocess.run(["mv", tmp, os.path.join(path, dest)],
+                       capture_output=True, timeout=30)
+    check(p.returncode == 0, "mv %s -> %s works" % (tmp, dest), p.stderr)
+
+
+def one(found, what):
+    check(len(found) == 1, what + ": exactly one such message", found)
+    return found[0]
+
+
+def file_of(path, data):
+    """(sub, name) of the one message file of the folder at path with these
+    bytes."""
+    hits = []
+    for uid, (sub, name) in folder_files(path).items():
+        with open(os.path.join(path, sub, name), "rb") as f:
+            if f.read() == data:
+                hits.append((sub, name))
+    check(len(hits) == 1, "one file in %s holds the message" % path, hits)
+    return hits[0]
+
+
+def pop3_messages(site, user):
+    p = poplib.POP3("127.0.0.1", site.pop3_port, timeout=15)
+    p.user(user)
+    p.pass_(PW)
+    out = []
+    n = len(p.list()[1])
+    for i in range(1, n + 1):
+        _, lines, _ = p.retr(i)
+        out.append(b"\r\n".join(lines) + b"\r\n")
+    p.quit()
+    return out
+
+
+def test(site, args):
+    site.write_fs_conf(pop3=True, smtpd={"max_message_size": str(MAX_SIZE)})
+    site.add_user(A, PW, quota=str(10 * 1024 * 1024))
+    site.add_user(B, PW)
+    site.add_user(Q, PW, quota=str(Q_QUOTA))
+    src = site.path("import-a")
+    write_maildir(src, [(mail("seed-%d" % i), D2024, "S") for i in range(3)])
+    site.ctl("mail", "import", A, src)
+    srcq = site.path("import-q")
+    write_maildir(srcq, [(mail("q-seed", size=20000), D2024, "S")])
+    site.ctl("mail", "import", Q, srcq)
+    site.ctl("mail", "import", B, src)
+    site.start_imapd(conf=False)
+    site.start_pop3d()
+    site.start_fs()
+    root = site.maildir(A)
+    m = site.login(A, PW)
+
+    # -- cp + mv into new/: IMAP and POP3 see the exact bytes ---------
+    m1 = mail("into-new", b"delivered by cp and mv\r\nline two\r\n")
+    deliver(site, root, m1, "new/msg1")
+    uid1, flags, data = one(imap_find(m, "INBOX", "into-new"), "into-new")
+    check(data == m1, "IMAP gives the bytes written into new/", data[:200])
+    check(flags == set(), "a message put into new/ has no flags", flags)
+    check(m1 in pop3_messages(site, A), "POP3 RETR gives the bytes written "
+          "into new/", None)
+    check(os.listdir(os.path.join(root, "tmp")) == [], "tmp/ is empty "
+          "after the mv", os.listdir(os.path.join(root, "tmp")))
+    sub, name = file_of(root, m1)
+    check(sub == "new" and parse_name(name)["uid"] == uid1, "the message "
+          "is in new/ under its uid", (sub, name, uid1))
+
+    # -- cp + mv into cur/ with letters: the flags of the name ---------
+    m2 = mail("into-cur", b"flagged and seen\r\n")
+    deliver(site, root, m2, "cur/msg2:2,FS")
+    uid2, flags, data = one(imap_find(m, "INBOX", "into-cur"), "into-cur")
+    check(data == m2, "IMAP gives the bytes written into cur/", data[:200])
+    check(flags == {"\\Flagged", "\\Seen"}, "cur/X:2,FS is \\Flagged "
+          "\\Seen", flags)
+    check(m2 in pop3_messages(site, A), "POP3 RETR gives the bytes written "
+          "into cur/", None)
+    sub, name = file_of(root, m2)
+    check(sub == "cur" and name.endswith(":2,FS"), "the file shows in cur/ "
+          "with FS", name)
+
+    # -- rename changes flags -------------------------------------------
+    base = name.split(":2,")[0]
+    os.rename(os.path.join(root, "cur", name),
+              os.path.join(root, "cur", base + ":2,RS"))
+    _, flags, _ = one(imap_find(m, "INBOX", "into-cur"), "into-cur")
+    check(flags == {"\\Answered", "\\Seen"}, "rename to :2,RS sets "
+          "\\Answered \\Seen (and clears \\Flagged)", flags)
+    check(file_of(root, m2) == ("cur", base + ":2,RS"), "the file has "
+          "the new name", file_of(root, m2))
+    # new/ -> cur/ with letters: out of new/, flags set.
+    sub, name = file_of(root, m1)
+    os.rename(os.path.join(root, "new", name),
+              os.path.join(root, "cur", name + ":2,S"))
+    _, flags, _ = one(imap_find(m, "INBOX", "into-new"), "into-new")
+    check(flags == {"\\Seen"}, "new/X -> cur/X:2,S sets \\Seen", flags)
+    check(file_of(root, m1) == ("cur", name + ":2,S"), "the message left "
+          "new/ for cur/", file_of(root, m1))
+
+    # -- rename into .Trash/cur is a MOVE -------------------------------
+    sub, name = file_of(root, m2)
+    os.rename(os.path.join(root, sub, name),
+              os.path.join(root, ".Trash", "cur", name))
+    check(imap_find(m, "INBOX", "into-cur") == [], "the moved message left "
+          "INBOX", imap_find(m, "INBOX", "into-cur"))
+    _, flags, data = one(imap_find(m, "Trash", "into-cur"), "Trash")
+    check(data == m2 and flags == {"\\Answered", "\\Seen"}, "the message "
+          "is in Trash with its bytes and flags", (flags, data[:100]))
+    check(file_of(os.path.join(root, ".Trash"), m2)[0] == "cur",
+          "the file is in .Trash/cur", None)
+    check(not any(os.path.exists(os.path.join(root, s, name))
+                  for s in ("cur", "new")), "the old name is gone", name)
+
+    # -- unlink expunges ------------------------------------------------
+    used0 = site.ctl_json("user", "show", A)["used_bytes"]
+    sub, name = file_of(root, m1)
+    os.unlink(os.path.join(root, sub, name))
+    check(imap_find(m, "INBOX", "into-new") == [], "unlink expunged the "
+          "message", None)
+    check(not os.path.exists(os.path.join(root, sub, name)), "the file is "
+          "gone", name)
+    used1 = site.ctl_json("user", "show", A)["used_bytes"]
+    check(used1 == used0 - len(m1), "the usage went down by the message's "
+          "size", (used0, used1, len(m1)))
+
+    # -- folders: mkdir, rename, rmdir ----------------------------------
+    os.mkdir(os.path.join(root, ".Projects"))
+    os.mkdir(os.path.join(root, ".Projects.Q1"))
+    os.mkdir(os.path.join(root, ".&AOk-t&AOk-"))
+    names = imap_folders(m)
+    check({"Projects", "Projects/Q1", "&AOk-t&AOk-"} <= names,
+          "mkdir .Projects, .Projects.Q1, .&AOk-t&AOk- made the folders",
+          names)
+    for d in (".Projects", ".Projects.Q1", ".&AOk-t&AOk-"):
+        check(sorted(os.listdir(os.path.join(root, d))) ==
+              ["cur", "maildirfolder", "new", "tmp"], "a new %s has cur "
+              "new tmp maildirfolder" % d, os.listdir(os.path.join(root,
+                                                                   d)))
+    deliver(site, os.path.join(root, ".Projects.Q1"), mail("in-q1"),
+            "new/q1")
+    os.rename(os.path.join(root, ".Projects"),
+              os.path.join(root, ".Clients"))
+    names = imap_folders(m)
+    check({"Clients", "Clients/Q1"} <= names and not {
+        "Projects", "Projects/Q1"} & names, "rename .Projects -> .Clients "
+          "renamed the folder and its child", names)
+    check(os.path.isdir(os.path.join(root, ".Clients.Q1")) and
+          not os.path.exists(os.path.join(root, ".Projects.Q1")),
+          "the child shows as .Clients.Q1", os.listdir(root))
+    one(imap_find(m, "Clients/Q1", "in-q1"), "the message in the renamed "
+        "child")
+    e = errno_of(os.rmdir, os.path.join(root, ".&AOk-t&AOk-"))
+    check(e is None, "rmdir of an empty folder works", ename(e))
+    check("&AOk-t&AOk-" not in imap_folders(m), "rmdir deleted the folder",
+          imap_folders(m))
+    check(not os.path.exists(os.path.join(root, ".&AOk-t&AOk-")),
+          "the folder dir is gone", os.listdir(root))
+
+    # -- quota: EDQUOT on the rename, nothing stored --------------------
+    qroot = site.maildir(Q)
+    qshow = site.ctl_json("user", "show", Q)
+    big = mail("q-over", size=Q_QUOTA - qshow["used_bytes"] + 500)
+    tmpq = os.path.join(qroot, "tmp", "over")
+    with open(tmpq, "wb") as f:
+        f.write(big)
+    e = errno_of(os.rename, tmpq, os.path.join(qroot, "new", "over"))
+    check(e == errno.EDQUOT, "rename into new/ over the quota fails "
+          "EDQUOT", ename(e))
+    q2 = site.ctl_json("user", "show", Q)
+    check(q2["used_bytes"] == qshow["used_bytes"] and
+          q2["used_messages"] == qshow["used_messages"],
+          "nothing was stored over the quota", (qshow, q2))
+    check(not any(parse_name(n) and parse_name(n)["size"] == len(big)
+                  for s in ("cur", "new")
+                  for n in os.listdir(os.path.join(qroot, s))),
+          "no message file appeared", os.listdir(os.path.join(qroot, "new")))
+    if os.path.exists(tmpq):
+        os.unlink(tmpq)
+    small = mail("q-fits", size=2000)
+    deliver(site, qroot, small, "new/fits")
+    check(site.ctl_json("user", "show", Q)["used_messages"] ==
+          qshow["used_messages"] + 1, "a message that fits is stored",
+          None)
+
+    # -- over max_message_size: EFBIG -----------------------------------
+    huge = mail("too-big", size=MAX_SIZE + 1000)
+    tmpb = os.path.join(root, "tmp", "huge")
+    e = None
+    try:
+        with open(tmpb, "wb") as f:
+            f.write(huge)
+    except OSError as ex:
+        e = ex.errno
+    if e is None:
+        e = errno_of(os.rename, tmpb, os.path.join(root, "new", "huge"))
+    check(e == errno.EFBIG, "a message over max_message_size fails EFBIG "
+          "(at write or rename)", ename(e))
+    check(imap_find(m, "INBOX", "too-big") == [], "nothing was stored",
+          None)
+    if os.path.exists(tmpb):
+        os.unlink(tmpb)
+
+    # -- what a Maildir does not allow: EPERM, EXDEV --------------------
+    seed = mail("seed-0")
+    sub, name = file_of(root, seed)
+    path = os.path.join(root, sub, name)
+    st0 = os.stat(path)
+
+    def write_into(flags):
+        fd = os.open(path, flags)
+        try:
+            os.write(fd, b"X-Tampered: yes\r\n")
+        finally:
+            os.close(fd)
+    for what, fn, args in (
+            ("open(O_WRONLY) + write into a message", write_into,
+             (os.O_WRONLY,)),
+            ("open(O_RDWR) + write into a message", write_into,
+             (os.O_RDWR,)),
+            ("open(O_WRONLY|O_APPEND) + write", write_into,
+             (os.O_WRONLY | os.O_APPEND,)),
+            ("open(O_WRONLY|O_TRUNC)", write_into,
+             (os.O_WRONLY | os.O_TRUNC,)),
+            ("truncate() of a message", os.truncate, (path, 0)),
+            ("link() of a message into cur/", os.link,
+             (path, os.path.join(root, "cur", "linked:2,S"))),
+            ("link() of a message into tmp/", os.link,
+             (path, os.path.join(root, "tmp", "linked"))),
+            ("symlink() in cur/", os.symlink,
+             (name, os.path.join(root, "cur", "sym:2,S"))),
+            ("symlink() in tmp/", os.symlink,
+             (name, os.path.join(root, "tmp", "sym"))),
+            ("mknod(FIFO) in tmp/", os.mknod,
+             (os.path.join(root, "tmp", "fifo"), stat.S_IFIFO | 0o600)),
+            ("mknod(char device) in tmp/", os.mknod,
+             (os.path.join(root, "tmp", "chr"), stat.S_IFCHR | 0o600,
+              os.makedev(1, 3)))):
+        e = errno_of(fn, *args)
+        check(e == errno.EPERM, what + " fails EPERM", ename(e))
+    with open(path, "rb") as f:
+        check(f.read() == seed, "the message is unchanged after the "
+              "refused writes", None)
+    st1 = os.stat(path)
+    check((st1.st_size, st1.st_mtime) == (st0.st_size, st0.st_mtime),
+          "size and mtime are unchanged", (st0, st1))
+    _, _, data = one(imap_find(m, "INBOX", "seed-0"), "seed-0")
+    check(data == seed, "IMAP still gives the original bytes", data[:200])
+    for d in ("cur", "tmp"):
+        left = [n for n in os.listdir(os.path.join(root, d))
+                if n.startswith(("linked", "sym", "fifo", "chr"))]
+        check(left == [], "nothing was made in %s/" % d, left)
+
+    # Rename across users: EXDEV; the message stays.
+    broot = site.maildir(B)
+    e = errno_of(os.rename, path, os.path.join(broot, "cur", name))
+    check(e == errno.EXDEV, "rename of a message to another user fails "
+          "EXDEV", ename(e))
+    e = errno_of(os.rename, os.path.join(root, ".Clients"),
+                 os.path.join(broot, ".Clients"))
+    check(e == errno.EXDEV, "rename of a folder to another user fails "
+          "EXDEV", ename(e))
+    check(os.path.exists(path), "the message stayed", name)
+    one(imap_find(m, "INBOX", "seed-0"), "seed-0 still in alice's INBOX")
+    m.logout()
+    return True
+
+
+if __name__ == "__main__":
+    run(test)
