@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include "addr.h"
@@ -20,6 +21,7 @@
 #include "common/xmalloc.h"
 #include "mail/imapmsg.h"
 #include "mailbox.h"
+#include "maildir.h"
 #include "message.h"
 #include "private.h"
 #include "queue.h"
@@ -130,7 +132,107 @@ struct mb_sum {
 	struct store_mailbox	*mb;
 	uint64_t		 bytes;
 	uint32_t		 messages, unseen;
+	/* the keyword list (NULL: not checked), full, names reported */
+	char			*kwlist;
+	int			 kwfull;
+	char			*kwmissing;
+	size_t			 nmissing;
 };
+
+/*
+ * Every keyword of a row (but $Forwarded, which is P) is on the mailbox's
+ * keyword list, unless the list is full: each missing name is reported
+ * once per mailbox.
+ */
+static void
+check_msg_keywords(struct mb_sum *s, const struct store_msg *m)
+{
+	const char *p = m->keywords;
+	size_t n;
+
+	for (; *p != '\0'; p += n + (p[n] == ' ')) {
+		n = strcspn(p, " ");
+		if (n == 0 || (n == 10 && strncasecmp(p, "$Forwarded", 10) ==
+		    0) || maildir_kw_index(s->kwlist, strlen(s->kwlist), p,
+		    n) >= 0 || (s->kwmissing != NULL &&
+		    maildir_kw_index(s->kwmissing, s->nmissing, p, n) >= 0))
+			continue;
+		problem(s->c, "mailbox %u (%s): keyword '%.*s' of uid %u is "
+		    "not on the mailbox's keyword list, which has room",
+		    s->mb->id, s->mb->name, (int)n, p, m->uid);
+		s->kwmissing = xreallocarray(s->kwmissing, s->nmissing + n + 2,
+		    1);
+		if (s->nmissing > 0)
+			s->kwmissing[s->nmissing++] = ' ';
+		memcpy(s->kwmissing + s->nmissing, p, n);
+		s->nmissing += n;
+	}
+}
+
+/*
+ * The list itself: at most STORE_MAILDIR_KW_MAX names, each a keyword
+ * atom, none twice, no $Forwarded.  *full_r: it has the most names.
+ */
+static void
+check_kwlist(struct check *c, const struct store_mailbox *mb,
+    const char *list, int *full_r)
+{
+	const char *p = list;
+	size_t n, count = 0, i;
+
+	*full_r = 0;
+	if (*p == ' ' || (*p != '\0' && p[strlen(p) - 1] == ' ') ||
+	    strstr(p, "  ") != NULL) {
+		problem(c, "mailbox %u (%s): keyword list has an empty name",
+		    mb->id, mb->name);
+		return;
+	}
+	for (; *p != '\0'; p += n + (p[n] == ' ')) {
+		n = strcspn(p, " ");
+		for (i = 0; i < n; i++)
+			if ((unsigned char)p[i] <= 0x20 || p[i] == 0x7f ||
+			    strchr("(){%*\"\\]", p[i]) != NULL)
+				break;
+		if (i < n || (n == 10 && strncasecmp(p, "$Forwarded", 10) ==
+		    0) || maildir_kw_index(list, (size_t)(p - list), p,
+		    n) >= 0)
+			problem(c, "mailbox %u (%s): keyword list names '%.*s'"
+			    ", which cannot be on it (invalid, $Forwarded or "
+			    "twice)", mb->id, mb->name, (int)n, p);
+		count++;
+	}
+	if (count > STORE_MAILDIR_KW_MAX)
+		problem(c, "mailbox %u (%s): keyword list has %zu names, more "
+		    "than %d", mb->id, mb->name, count, STORE_MAILDIR_KW_MAX);
+	*full_r = count >= STORE_MAILDIR_KW_MAX;
+}
+
+/* Keyword lists of mailboxes that no longer exist. */
+static int
+check_orphan_kwlists(struct store_txn *t, struct check *c)
+{
+	struct store_mailbox mb;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
+	if (t->st->no_maildirkw)
+		return 0;
+	if (sdb_cursor(t, DB_MAILDIRKW, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 4) {
+			problem(c, "keyword list with a bad key");
+			continue;
+		}
+		if (store_mailbox_get_by_id(t, be32dec(k.mv_data), &mb) != 1)
+			problem(c, "keyword list of missing mailbox %u",
+			    be32dec(k.mv_data));
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
 
 static int
 check_msg(const struct store_msg *m, void *ctx)
@@ -148,6 +250,8 @@ check_msg(const struct store_msg *m, void *ctx)
 		problem(s->c, "mailbox %u (%s): uid %u has modseq %" PRIu64
 		    " above the mailbox's %" PRIu64, s->mb->id, s->mb->name,
 		    m->uid, m->modseq, s->mb->highestmodseq);
+	if (s->kwlist != NULL && !s->kwfull && m->keywords[0] != '\0')
+		check_msg_keywords(s, m);
 	check_body_ref(s->c, m->body);
 	return 0;
 }
@@ -264,7 +368,7 @@ check_mailboxes(struct store_txn *t, struct check *c)
 	struct mb_sum s;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	int rc;
+	int rc, r;
 
 	if (sdb_cursor(t, DB_MBOX, &cur) == -1)
 		return -1;
@@ -285,7 +389,20 @@ check_mailboxes(struct store_txn *t, struct check *c)
 		memset(&s, 0, sizeof(s));
 		s.c = c;
 		s.mb = &mb;
-		if (store_msg_list(t, mb.id, 0, check_msg, &s) == -1) {
+		/* Lists are complete from schema 3 (a read-only open of an
+		   older store has none). */
+		if (t->st->schema >= 3 && !t->st->no_maildirkw) {
+			if (store_maildir_keywords(t, mb.id, &s.kwlist) == -1) {
+				problem(c, "mailbox %u (%s): keyword list: %s",
+				    mb.id, mb.name, err_msg());
+				s.kwlist = NULL;
+			} else if (s.kwlist != NULL)
+				check_kwlist(c, &mb, s.kwlist, &s.kwfull);
+		}
+		r = store_msg_list(t, mb.id, 0, check_msg, &s);
+		free(s.kwlist);
+		free(s.kwmissing);
+		if (r == -1) {
 			problem(c, "mailbox %u (%s): %s", mb.id, mb.name,
 			    err_msg());
 			continue;
@@ -542,6 +659,7 @@ check_txn(struct store_txn *t, void *ctx)
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
 	    check_orphan_expunges(t, c) == -1 ||
+	    check_orphan_kwlists(t, c) == -1 ||
 	    check_queue(t, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||

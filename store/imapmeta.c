@@ -1,5 +1,6 @@
 /*
- * imapmeta.c - the IMAP record of a body, and the schema 2 upgrade.
+ * imapmeta.c - the IMAP record of a body, and the schema upgrades (2:
+ * IMAP records and default folders; 3: keyword lists, maildir.c).
  *
  * The record (mail/imapmsg.h: ENVELOPE, BODYSTRUCTURE, sort and thread
  * keys, MIME part table) is built once per body by store_msg_prepare(),
@@ -31,7 +32,7 @@
 #include "private.h"
 #include "user.h"
 
-/* Bodies per transaction of the upgrade (small: see store_upgrade_v2). */
+/* Bodies per transaction of the upgrade (small: see store_upgrade). */
 #define UPGRADE_BODIES_PER_TXN	64
 #define UPGRADE_USERS_PER_TXN	64
 /* zstd level of records (see meta_compress()). */
@@ -451,36 +452,21 @@ up_version_fn(struct store_txn *t, void *ctx)
 	return sdb_put(t, DB_META, "version", 7, ver, 4, 0) == -1 ? -1 : 0;
 }
 
-int
+/*
+ * Schema 1 -> 2: the default folders every user has, and the IMAP
+ * record of every body.
+ */
+static int
 store_upgrade_v2(struct store *st)
 {
 	struct up_users uu = { 0, 0, 1 };
 	struct up_bodies *ub;
 	size_t i;
-	uint32_t version = 0;
-	int rc = 0, kill_after, batches = 1, lock;
+	int rc = 0, kill_after, batches = 1;
 
-	lock = up_lock(st);
-	if (store_read(st, up_read_version, &version) == -1) {
-		if (lock != -1)
-			close(lock);
-		return -1;
-	}
-	if (version >= STORE_SCHEMA_VERSION) {
-		/* Another process did it while we waited. */
-		if (lock != -1)
-			close(lock);
-		st->schema = version;
-		return 0;
-	}
-	log_info("store %s: upgrading to schema %d", st->path,
-	    STORE_SCHEMA_VERSION);
 	while (uu.more) {
-		if (store_write(st, up_users_fn, &uu) == -1) {
-			if (lock != -1)
-				close(lock);
+		if (store_write(st, up_users_fn, &uu) == -1)
 			return -1;
-		}
 		uu.after = uu.done;
 	}
 	/*
@@ -504,6 +490,34 @@ store_upgrade_v2(struct store *st)
 		log_info("store %s: IMAP records built for %" PRIu64
 		    " message bodies", st->path, ub->done);
 	free(ub);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+store_upgrade(struct store *st)
+{
+	uint32_t version = 0;
+	int rc = 0, lock;
+
+	lock = up_lock(st);
+	if (store_read(st, up_read_version, &version) == -1) {
+		if (lock != -1)
+			close(lock);
+		return -1;
+	}
+	if (version >= STORE_SCHEMA_VERSION) {
+		/* Another process did it while we waited. */
+		if (lock != -1)
+			close(lock);
+		st->schema = version;
+		return 0;
+	}
+	log_info("store %s: upgrading from schema %u to %d", st->path,
+	    version, STORE_SCHEMA_VERSION);
+	if (version < 2)
+		rc = store_upgrade_v2(st);
+	if (rc != -1)
+		rc = maildir_upgrade(st);
 	if (rc != -1 && store_write(st, up_version_fn, NULL) == -1)
 		rc = -1;
 	if (rc != -1)

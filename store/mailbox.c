@@ -402,7 +402,8 @@ mailbox_delete(struct store_txn *t, const struct store_mailbox *mb)
 	be32enc(idb, mb->id);
 	if (sdb_del(t, DB_MAILBOXES, key, mailbox_key(key, mb->user_id,
 	    mb->name)) == -1 || sdb_del(t, DB_MBOX, idb, 4) == -1 ||
-	    expunge_log_drop(t, mb->id) == -1)
+	    expunge_log_drop(t, mb->id) == -1 ||
+	    maildir_kw_drop(t, mb->id) == -1)
 		return -1;
 	notify_txn_add(t, mb->id);
 	return 1;
@@ -461,10 +462,29 @@ store_mailbox_take_recent(struct store_txn *t, uint32_t mailbox_id,
 		return 1;
 	mb.recent_uid = mb.uidnext;
 	/*
-	 * Nothing another session shows changes (\Recent is per session),
-	 * so this write wakes nobody.
+	 * No IMAP session shows anything new (\Recent is per session, and
+	 * the modseq stays), but the file view moves these messages from
+	 * new/ to cur/: it must hear of it.
 	 */
-	return mbox_write(t, &mb, 0) == -1 ? -1 : 1;
+	return mbox_write(t, &mb, 1) == -1 ? -1 : 1;
+}
+
+int
+store_mailbox_unrecent(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t uid)
+{
+	struct store_mailbox mb;
+	uint32_t to;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc;
+	/* Never past uidnext: take_recent() relies on recent_uid <= it. */
+	to = uid >= mb.uidnext ? mb.uidnext : uid + 1;
+	if (mb.recent_uid >= to)
+		return 1;
+	mb.recent_uid = to;
+	return mbox_write(t, &mb, 1) == -1 ? -1 : 1;
 }
 
 int

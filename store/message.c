@@ -851,8 +851,12 @@ msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
 	mb->bytes += m->size;
 	if (!(m->flags & STORE_F_SEEN))
 		mb->unseen++;
-	/* A quota-checked message that fitted stops the grace clock. */
+	/*
+	 * A quota-checked message that fitted stops the grace clock.  Its
+	 * keywords join the mailbox's list (maildir.h) when new there.
+	 */
 	if (msg_put(t, m, 1) == -1 || mbox_put(t, mb) == -1 ||
+	    maildir_kw_register(t, mb->id, m->keywords) == -1 ||
 	    user_usage_add(t, mb->user_id, (int64_t)m->size, 1,
 	    (flags & STORE_APPEND_QUOTA) ? STORE_QUOTA_FITTED :
 	    STORE_QUOTA_KEEP) == -1)
@@ -1034,7 +1038,7 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	struct store_msg m;
 	char kw[STORE_KEYWORDS_MAX + 1], merged[2 * STORE_KEYWORDS_MAX + 2];
 	uint32_t old;
-	int rc;
+	int rc, kwnew;
 
 	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1)
 		return rc;
@@ -1063,6 +1067,7 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	}
 	if (keywords_normalize(merged, kw) == -1)
 		return -1;
+	kwnew = mode != STORE_FLAGS_REMOVE && strcmp(kw, m.keywords) != 0;
 	if (m.flags == old && strcmp(kw, m.keywords) == 0)
 		return 1;
 	strcpy(m.keywords, kw);
@@ -1074,6 +1079,9 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	else if (!(old & STORE_F_SEEN) && (m.flags & STORE_F_SEEN))
 		mb.unseen--;
 	if (msg_put(t, &m, 0) == -1 || mbox_put(t, &mb) == -1)
+		return -1;
+	/* Only setting or adding can bring a keyword new to the mailbox. */
+	if (kwnew && maildir_kw_register(t, mailbox_id, m.keywords) == -1)
 		return -1;
 	return 1;
 }

@@ -13,7 +13,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	2
+#define STORE_SCHEMA_VERSION	3
 /* The oldest schema store_open() reads (and upgrades when writable). */
 #define STORE_SCHEMA_OLDEST	1
 #define STORE_REC_VERSION	1
@@ -40,6 +40,7 @@ enum store_db {
 	DB_EXPUNGES,	/* mailbox id -> (modseq, uid, time) dups: the
 			   expunge log (message.c) */
 	DB_IMAPMETA,	/* (body id, piece) -> IMAP record bytes */
+	DB_MAILDIRKW,	/* mailbox id -> its keyword list (maildir.c) */
 	DB_COUNT
 };
 
@@ -58,6 +59,8 @@ struct store {
 	int			 no_transports;	/* the same for transports */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
+	int			 no_maildirkw;	/* ... for maildirkw (schema
+						   1 or 2): empty lists */
 	uint32_t		 schema;	/* version found at open */
 	/* group commit */
 	struct store_txn	*batch;
@@ -282,9 +285,32 @@ int	meta_delete(struct store_txn *, uint64_t id, const struct body_rec *b);
 /* Reads and decompresses the stored record; *meta_r malloc'd. */
 int	meta_read(struct store_txn *, uint64_t id, const struct body_rec *b,
 	    void **meta_r, size_t *len_r);
-/* Schema 1 -> 2 (store.c calls it from store_open()). */
-int	store_upgrade_v2(struct store *);
+/*
+ * Schema 1 or 2 -> 3 (store.c calls it from store_open(), writable):
+ * each step in small idempotent transactions, under STORE/upgrade.lock,
+ * the version written last.
+ */
+int	store_upgrade(struct store *);
 void	store_dicts_free(struct store *);
+
+/* maildir.c: the keyword lists of maildir.h */
+/*
+ * Adds the keywords (normalised, space-separated; $Forwarded skipped)
+ * that mailbox_id's list lacks, up to STORE_MAILDIR_KW_MAX names.  Reads
+ * nothing when keywords is empty; writes only when a name is new.
+ */
+int	maildir_kw_register(struct store_txn *, uint32_t mailbox_id,
+	    const char *keywords);
+/*
+ * The position of word (n bytes, any case) in a list of len bytes (not
+ * NUL-terminated), or -1.
+ */
+int	maildir_kw_index(const char *list, size_t len, const char *word,
+	    size_t n);
+/* Deletes a mailbox's list (mailbox_delete()). */
+int	maildir_kw_drop(struct store_txn *, uint32_t mailbox_id);
+/* The schema 3 step of store_upgrade(): lists from the messages. */
+int	maildir_upgrade(struct store *);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

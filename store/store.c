@@ -50,6 +50,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_TRANSPORTS] = "transports",
 	[DB_EXPUNGES] = "expunges",
 	[DB_IMAPMETA] = "imapmeta",
+	[DB_MAILDIRKW] = "maildirkw",
 };
 
 /* DUPSORT tables. */
@@ -172,6 +173,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				st->no_imap = 1;
 				continue;
 			}
+			if (rc == MDB_NOTFOUND && i == DB_MAILDIRKW) {
+				st->no_maildirkw = 1;
+				continue;
+			}
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",
@@ -198,7 +203,7 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		notify_store_open(st);
 	/* An older store is upgraded in place (imapmeta.c). */
 	if (!(flags & STORE_RDONLY) && st->schema < STORE_SCHEMA_VERSION &&
-	    store_upgrade_v2(st) == -1)
+	    store_upgrade(st) == -1)
 		goto fail;
 	*r = st;
 	return 0;
