@@ -217,8 +217,13 @@ def test(site, args):
     qshow = site.ctl_json("user", "show", Q)
     big = mail("q-over", size=Q_QUOTA - qshow["used_bytes"] + 500)
     tmpq = os.path.join(qroot, "tmp", "over")
-    with open(tmpq, "wb") as f:
-        f.write(big)
+
+    def write_tmp(path, data):
+        with open(path, "wb") as f:
+            f.write(data)
+    e = errno_of(write_tmp, tmpq, big)
+    check(e is None, "writing the over-quota message into tmp/ works (the "
+          "rename is refused)", ename(e))
     e = errno_of(os.rename, tmpq, os.path.join(qroot, "new", "over"))
     check(e == errno.EDQUOT, "rename into new/ over the quota fails "
           "EDQUOT", ename(e))
