@@ -361,8 +361,16 @@ class FsSite(ImapSite):
 
     def stop_fs(self, proc=None, timeout=10.0):
         """SIGTERM (then SIGKILL) to vellum-fs by its pid; returns the
-        exit status.  The serving child must end with it (Site.stop)."""
-        return self.stop(proc or self.fs, timeout=timeout)
+        exit status.  The serving child must end with it (Site.stop), and
+        nothing may stay mounted on the mountpoint (Failure otherwise,
+        after detaching it)."""
+        rc = self.stop(proc or self.fs, timeout=timeout)
+        if mounted(self.mount):
+            entry = mount_entry(self.mount)
+            detach(self.mount)
+            raise Failure("vellum-fs exited (status %s) and left %s "
+                          "mounted: %r" % (rc, self.mount, entry))
+        return rc
 
     def ctl_json(self, *args):
         out = self.ctl("--json", *args)
@@ -418,7 +426,14 @@ def run(fn):
     def wrapped(site, args):
         if require_fs(site) == SKIP:
             return SKIP
-        return fn(site, args)
+        rc = fn(site, args)
+        # Every test ends by stopping vellum-fs as a service manager
+        # would: SIGTERM, exit 0, nothing left mounted.
+        if rc is not SKIP and site.fs is not None and site.fs.running():
+            st = site.stop_fs()
+            check(st == 0, "vellum-fs exits 0 on SIGTERM", (
+                st, site.fs.output()[-2000:]))
+        return rc
     daemon.Site = FsSite
     main(wrapped)
 
