@@ -26,7 +26,9 @@
  * Export writes a Maildir (all folders as Maildir++, or one folder with
  * --folder) with file names from mail/maildir.h, or an mbox (one folder,
  * INBOX by default) whose envelope sender comes from Return-Path.  The
- * message bytes are exactly the stored bytes.
+ * message bytes are exactly the stored bytes.  The info letters and each
+ * folder's dovecot-keywords are the store's (store/maildir.h): the same
+ * letters the file view shows, stable as messages come and go.
  * Export writes through no symbolic link below its destination.
  *
  * Delete expunges the given UIDs (or every message with --all) of one
@@ -55,6 +57,7 @@
 #include "mail/maildir.h"
 #include "mail/mbox.h"
 #include "store/mailbox.h"
+#include "store/maildir.h"
 #include "store/message.h"
 #include "store/user.h"
 
@@ -153,6 +156,9 @@ struct mail_list {
 	void			*data;
 	size_t			 len;
 	char			 peek[MAIL_HEADER_PEEK];
+	/* export: the folder's keyword list, read with its messages */
+	int			 want_kwlist;
+	char			*kwlist;
 };
 
 static int	mail_box_txn(struct store_txn *, void *);
@@ -195,7 +201,6 @@ static int	mail_msgs_one(const struct store_msg *, void *);
 static int	mail_msgs_txn(struct store_txn *, void *);
 static int	mail_read_txn(struct store_txn *, void *);
 static int	mail_peek_txn(struct store_txn *, void *);
-static int	mail_letter_cmp(const void *, const void *);
 static int	mail_mkdirs(const char *dir, int subfolder);
 static int	mail_export_maildir(struct ctl *, struct mail_list *,
 		    const char *dest, const char *folder);
@@ -1006,9 +1011,18 @@ mail_msgs_txn(struct store_txn *txn, void *arg)
 {
 	struct mail_list *l = arg;
 
+	int rc;
+
 	free(l->msgs);
 	l->msgs = NULL;
 	l->nmsgs = 0;
+	free(l->kwlist);
+	l->kwlist = NULL;
+	/* The letters of the names, in the snapshot of the messages. */
+	if (l->want_kwlist && (rc = store_maildir_keywords(txn,
+	    l->mailbox_id, &l->kwlist)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "mailbox %"
+		    PRIu32 " is gone", l->mailbox_id);
 	return store_msg_list(txn, l->mailbox_id, 1, mail_msgs_one, l);
 }
 
@@ -1068,12 +1082,6 @@ mail_load(struct ctl *ctl, struct mail_list *l, const char *address,
 /* --- export --------------------------------------------------------- */
 
 static int
-mail_letter_cmp(const void *a, const void *b)
-{
-	return *(const char *)a - *(const char *)b;
-}
-
-static int
 mail_mkdirs(const char *dir, int subfolder)
 {
 	static const char *const subs[] = { "", "/cur", "/new", "/tmp" };
@@ -1115,16 +1123,48 @@ mail_mkdirs(const char *dir, int subfolder)
 	return 0;
 }
 
+/*
+ * dir/dovecot-keywords from the folder's keyword list (store/maildir.h):
+ * "N name" lines, N 0-25 being the letter a + N.  0, or -1 when it could
+ * not be written (said on stderr).
+ */
+static int
+mail_export_kwfile(const char *dir, const char *kwlist)
+{
+	const char *p = kwlist;
+	char *kp;
+	size_t n, i = 0;
+	FILE *fp;
+	int kfd;
+
+	kp = xasprintf("%s/dovecot-keywords", dir);
+	kfd = open(kp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC, 0600);
+	if ((fp = kfd < 0 ? NULL : fdopen(kfd, "w")) == NULL && kfd >= 0)
+		close(kfd);
+	for (; fp != NULL && *p != '\0'; p += n + (p[n] == ' ')) {
+		if ((n = strcspn(p, " ")) > 0)
+			fprintf(fp, "%zu %.*s\n", i++, (int)n, p);
+	}
+	if (fp == NULL || fclose(fp) != 0) {
+		fprintf(stderr, "vellumctl: mail export: cannot write %s\n",
+		    kp);
+		free(kp);
+		return -1;
+	}
+	free(kp);
+	return 0;
+}
+
 static int
 mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
     const char *folder)
 {
-	char host[256], name[MAILDIR_NAME_MAX + MAIL_KW_MAX];
+	char host[256], name[MAILDIR_NAME_MAX + STORE_MAILDIR_INFO_MAX];
 	char sub[STORE_MAILBOX_NAME_MAX * 3 + 2], *dir, *tmp, *cur;
-	char *kwnames[MAIL_KW_MAX], letters[MAIL_KW_MAX + 1];
-	size_t b, i, nkw, failed = 0, written = 0;
+	char info[STORE_MAILDIR_INFO_MAX];
+	size_t b, i, failed = 0, written = 0;
 	struct timespec ts[2];
-	unsigned mf;
 	ssize_t w;
 	int fd;
 
@@ -1133,6 +1173,7 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 	host[sizeof(host) - 1] = '\0';
 	if (mail_mkdirs(dest, 0) < 0)
 		return ctl_fail(NULL, "mail export");
+	l->want_kwlist = 1;
 	for (b = 0; b < l->nboxes; b++) {
 		const struct store_mailbox *mb = &l->boxes[b];
 
@@ -1159,11 +1200,8 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 			failed++;
 			continue;
 		}
-		nkw = 0;
 		for (i = 0; i < l->nmsgs; i++) {
 			const struct store_msg *m = &l->msgs[i];
-			char *kw, *save = NULL, *word;
-			size_t k;
 
 			l->uid = m->uid;
 			if (store_read(ctl->store, mail_read_txn, l) < 0) {
@@ -1172,36 +1210,13 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 				failed++;
 				continue;
 			}
-			mf = (m->flags & STORE_F_SEEN ? MAILDIR_F_SEEN : 0) |
-			    (m->flags & STORE_F_ANSWERED ?
-			    MAILDIR_F_REPLIED : 0) |
-			    (m->flags & STORE_F_FLAGGED ?
-			    MAILDIR_F_FLAGGED : 0) |
-			    (m->flags & STORE_F_DELETED ?
-			    MAILDIR_F_TRASHED : 0) |
-			    (m->flags & STORE_F_DRAFT ? MAILDIR_F_DRAFT : 0);
-			/* Keywords: $Forwarded is P, others a-z letters. */
-			kw = xstrdup(m->keywords);
-			memset(letters, 0, sizeof(letters));
-			for (word = strtok_r(kw, " ", &save); word != NULL;
-			    word = strtok_r(NULL, " ", &save)) {
-				if (strcasecmp(word, MAIL_FORWARDED) == 0) {
-					mf |= MAILDIR_F_PASSED;
-					continue;
-				}
-				for (k = 0; k < nkw; k++)
-					if (strcmp(kwnames[k], word) == 0)
-						break;
-				if (k == nkw && nkw < MAIL_KW_MAX)
-					kwnames[nkw++] = xstrdup(word);
-				if (k < nkw && strchr(letters, 'a' + (int)k)
-				    == NULL)
-					letters[strlen(letters)] =
-					    (char)('a' + k);
-			}
-			free(kw);
+			/*
+			 * The letters are the store's (the same the file view
+			 * shows): "<date>.<uid>.<host>,S=<size>:2," and then
+			 * the flags and keyword letters in ASCII order.
+			 */
 			if (maildir_name_build((time_t)m->internal_date,
-			    m->uid, host, l->len, mf, name,
+			    m->uid, host, l->len, 0, name,
 			    MAILDIR_NAME_MAX) < 0) {
 				ctl_fail(NULL, "mail export: uid %" PRIu32,
 				    m->uid);
@@ -1209,9 +1224,8 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 				failed++;
 				continue;
 			}
-			/* Letters must be in ASCII order after the flags. */
-			qsort(letters, strlen(letters), 1, mail_letter_cmp);
-			strcat(name, letters);
+			strcat(name, store_maildir_info(m->flags, m->keywords,
+			    l->kwlist, info));
 			tmp = xasprintf("%s/tmp/%s", dir, name);
 			cur = xasprintf("%s/cur/%s", dir, name);
 			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -1236,27 +1250,13 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 			free(l->data);
 			l->data = NULL;
 		}
-		if (nkw > 0) {
-			char *kp = xasprintf("%s/dovecot-keywords", dir);
-			int kfd = open(kp, O_WRONLY | O_CREAT | O_TRUNC |
-			    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
-			FILE *fp = kfd < 0 ? NULL : fdopen(kfd, "w");
-
-			if (fp == NULL && kfd >= 0)
-				close(kfd);
-			for (i = 0; fp != NULL && i < nkw; i++)
-				fprintf(fp, "%zu %s\n", i, kwnames[i]);
-			if (fp == NULL || fclose(fp) != 0) {
-				fprintf(stderr, "vellumctl: mail export: "
-				    "cannot write %s\n", kp);
-				failed++;
-			}
-			free(kp);
-		}
-		for (i = 0; i < nkw; i++)
-			free(kwnames[i]);
+		if (l->kwlist[0] != '\0' && mail_export_kwfile(dir,
+		    l->kwlist) < 0)
+			failed++;
 		free(dir);
 	}
+	free(l->kwlist);
+	l->kwlist = NULL;
 	printf("mail export: %zu messages written to Maildir %s, %zu "
 	    "failed\n", written, dest, failed);
 	return failed > 0 ? CTL_FAIL : CTL_OK;
