@@ -8,6 +8,7 @@ dovecot-keywords with keyword letters after an IMAP STORE.
 usage: test_fs_basic.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 """
+import mmap
 import os
 import random
 import re
@@ -142,6 +143,39 @@ def check_against_export(site, address):
     return exp, n
 
 
+def check_partial_reads(root, box):
+    """The big message read at odd offsets (pread), in odd-sized chunks
+    and through mmap gives the same bytes as the export."""
+    big = [u for u, e in box.items() if len(e["data"]) > 100000]
+    check(len(big) == 1, "one big message in INBOX", sorted(box))
+    want = box[big[0]]["data"]
+    sub, name = folder_files(root)[big[0]]
+    path = os.path.join(root, sub, name)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = len(want)
+        for off, n in ((0, 1), (1, 4095), (4095, 2), (65535, 70000),
+                       (size - 1, 10), (size, 10), (size + 4096, 10),
+                       (131072, 131072)):
+            got = os.pread(fd, n, off)
+            check(got == want[off:off + n], "pread(%d bytes at %d) of %s"
+                  % (n, off, name), (len(got), got[:40]))
+        os.lseek(fd, 0, os.SEEK_SET)
+        chunks = []
+        while True:
+            c = os.read(fd, 7777)
+            if not c:
+                break
+            chunks.append(c)
+        check(b"".join(chunks) == want, "read() in 7777-byte chunks gives "
+              "the message", len(b"".join(chunks)))
+        with mmap.mmap(fd, 0, prot=mmap.PROT_READ) as mm:
+            check(mm[:] == want, "mmap of the message gives its bytes",
+                  len(mm))
+    finally:
+        os.close(fd)
+
+
 def stat_is_file(st):
     return stat.S_ISREG(st.st_mode)
 
@@ -220,6 +254,7 @@ def test(site, args):
     exp, n = check_against_export(site, A)
     check(n == len(INBOX) + len(WORK) + len(REPORTS) + 1,
           "every message was compared", n)
+    check_partial_reads(root, exp[""])
     check_against_export(site, B)
     check_against_export(site, C)
     print("  %d messages of alice match the export byte for byte" % n)
