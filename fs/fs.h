@@ -188,6 +188,8 @@ size_t	fs_track_count(void);
 /* Directory mtime of cur/ and new/ of a mailbox (moves with changes). */
 struct timespec fs_dir_mtime(uint32_t mailbox);
 void	fs_dir_touch(uint32_t mailbox);
+/* The kernel opened cur/ or new/ of mailbox (remembered for a resync). */
+void	fs_dir_seen(uint32_t mailbox);
 
 /* --- kernel cache invalidation (fs/inval.c) -------------------------- */
 

@@ -909,6 +909,26 @@ op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, ENOSYS);
 }
 
+/*
+ * cur/ and new/ listings may stay in the kernel's cache: every change to
+ * a mailbox invalidates them (fs_track_sync(), and the kernel itself for
+ * changes made through the mount), so a second `ls` or glob costs
+ * nothing.  Other directories are small and change without notice.
+ */
+static void
+op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	enum fs_kind k = fs_ino_kind(ino);
+
+	fi->fh = 0;
+	if (k == FS_K_CUR || k == FS_K_NEW) {
+		fs_dir_seen(fs_ino_mbox(ino));
+		fi->cache_readdir = 1;
+		fi->keep_cache = 1;
+	}
+	fuse_reply_open(req, fi);
+}
+
 /* No flush: close(2) of every file would cost a round trip. */
 static void
 op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -995,6 +1015,7 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdir = op_readdir,
 	.readdirplus = op_readdirplus,
 	.open = op_open,
+	.opendir = op_opendir,
 	.flush = op_flush,
 	.read = op_read,
 	.statfs = op_statfs,

@@ -42,6 +42,7 @@ static struct trk *trk_find(uint64_t);
 static void	 trk_grow(void);
 static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
+static void	 dmt_touch_all(void);
 
 static size_t
 trk_slot(uint64_t ino)
@@ -263,7 +264,8 @@ fs_track_sync(uint32_t mailbox)
 		fs_inval_inode(fs_ino(FS_K_CUR, mailbox));
 		fs_inval_inode(fs_ino(FS_K_NEW, mailbox));
 		fs_inval_inode(fs_ino(FS_K_KWFILE, mailbox));
-	}
+	} else
+		dmt_touch_all();
 	if (trk_n == 0)
 		return;
 	if (store_read(fs.store, trk_sync_txn, &s) < 0)
@@ -301,8 +303,9 @@ fs_dir_mtime(uint32_t mbox)
 	return ts;
 }
 
-void
-fs_dir_touch(uint32_t mbox)
+/* The slot of mbox, added (with the default mtime) when missing. */
+static struct dmt *
+dmt_get(uint32_t mbox)
 {
 	size_t i;
 
@@ -327,7 +330,37 @@ fs_dir_touch(uint32_t mbox)
 		;
 	if (dmt_tab[i].mbox == 0) {
 		dmt_tab[i].mbox = mbox;
+		dmt_tab[i].mtime.tv_sec = fs.started;
+		dmt_tab[i].mtime.tv_nsec = 0;
 		dmt_n++;
 	}
-	clock_gettime(CLOCK_REALTIME, &dmt_tab[i].mtime);
+	return &dmt_tab[i];
+}
+
+void
+fs_dir_touch(uint32_t mbox)
+{
+	clock_gettime(CLOCK_REALTIME, &dmt_get(mbox)->mtime);
+}
+
+void
+fs_dir_seen(uint32_t mbox)
+{
+	dmt_get(mbox);
+}
+
+/* Every cur/ and new/ the kernel may have cached: changed, invalidated. */
+static void
+dmt_touch_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < dmt_cap; i++) {
+		if (dmt_tab[i].mbox == 0)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &dmt_tab[i].mtime);
+		fs_inval_inode(fs_ino(FS_K_CUR, dmt_tab[i].mbox));
+		fs_inval_inode(fs_ino(FS_K_NEW, dmt_tab[i].mbox));
+		fs_inval_inode(fs_ino(FS_K_KWFILE, dmt_tab[i].mbox));
+	}
 }
