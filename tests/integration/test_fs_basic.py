@@ -18,13 +18,14 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (HOSTNAME, Failure, check, export, folder_files,  # noqa
-                    parse_name, read_keywords, run, wait_change,
+                    mount_entry, parse_name, read_keywords, run, wait_change,
                     write_maildir)
 
 A, B, C = "alice@example.test", "bob@example.test", "carol@other.test"
 PW = "fs-basic-pw"
 MIB = 1024 * 1024
 QUOTA_A, QUOTA_B = 10 * MIB, 24 * MIB
+QUOTA_B_MSGS = 500			# bob's message quota: statfs's inodes
 DEFAULTS = (".Sent", ".Drafts", ".Trash", ".Spam", ".Archive")
 UNICODE_IMAP = "&ANw-n&AO8-code &- x"	# "Ünïcode & x" in modified UTF-7
 NEEDLE = b"needle-7f3a-grep-me"
@@ -184,6 +185,7 @@ def test(site, args):
     site.write_fs_conf()
     site.add_user(A, PW, quota="%d" % QUOTA_A)
     site.add_user(B, PW, quota="%d" % QUOTA_B)
+    site.ctl("quota", "set", B, str(QUOTA_B), "--messages", str(QUOTA_B_MSGS))
     site.add_user(C, PW)
     src = site.path("import-a")
     write_maildir(src, INBOX, {".Work": WORK, ".Work.Reports": REPORTS})
@@ -196,6 +198,15 @@ def test(site, args):
     site.start_fs(domains=("example.test", "other.test"))
     mnt = site.mount
     root = site.maildir(A)
+
+    # -- the mount -----------------------------------------------------
+    e = mount_entry(mnt)
+    fstype, source, opts = e[e.index("-") + 1:e.index("-") + 4]
+    check(fstype.startswith("fuse") and source == "vellum", "the mount is "
+          "FUSE, named vellum in /proc/mounts", e)
+    check("allow_other" in opts.split(",") and "default_permissions" in
+          opts.split(","), "mounted with allow_other and "
+          "default_permissions", opts)
 
     # -- layout --------------------------------------------------------
     check(sorted(os.listdir(mnt)) == ["example.test", "other.test"],
@@ -336,6 +347,20 @@ def test(site, args):
         check(size == quota and abs(dused - used) < fr, "df shows %s's "
               "quota and usage" % u, (p.stdout, quota, used))
         print("  statfs of %s: %d of %d bytes used" % (u, used, quota))
+    # bob's message quota shows as inodes.
+    sv = os.statvfs(site.maildir(B))
+    nb = site.ctl_json("user", "show", B)["used_messages"]
+    check(sv.f_files == QUOTA_B_MSGS and sv.f_ffree == QUOTA_B_MSGS - nb,
+          "statvfs of bob's tree: f_files is the message quota, f_ffree "
+          "what is left (%d - %d)" % (QUOTA_B_MSGS, nb),
+          (sv.f_files, sv.f_ffree))
+    # carol has no quota: her tree shows the data directory's file system.
+    sv, dv = os.statvfs(site.maildir(C)), os.statvfs(site.data)
+    check((sv.f_blocks * sv.f_frsize, sv.f_files) ==
+          (dv.f_blocks * dv.f_frsize, dv.f_files),
+          "statvfs of a user without a quota is the data dir's file system",
+          ((sv.f_blocks, sv.f_frsize, sv.f_files),
+           (dv.f_blocks, dv.f_frsize, dv.f_files)))
 
     # -- keywords: dovecot-keywords and letters ------------------------
     typ, _ = m.select("INBOX")

@@ -117,6 +117,13 @@ def test(site, args):
                   "mode %o" % (path, acct.pw_name, want[0], want[1], mode),
                   "uid %d gid %d mode %o" % owner(path))
 
+    # The top and the domain dirs: the daemon's user, 0755; anyone lists
+    # the domains.
+    for path in (site.mount, os.path.join(site.mount, "example.test")):
+        check(owner(path) == (os.getuid(), os.getgid(), 0o755), "%s is "
+              "the daemon's, mode 0755" % path,
+              "uid %d gid %d mode %o" % owner(path))
+
     for me, other in ((N, D), (D, N)):
         name = accounts[me].pw_name
         ops = [("read", msg[me], None),
@@ -128,7 +135,9 @@ def test(site, args):
                ("list", os.path.dirname(site.maildir(other)), None),
                ("stat", msg[other], None),
                ("read", msg[U], None),
-               ("list", os.path.dirname(site.maildir(U)), None)]
+               ("list", os.path.dirname(site.maildir(U)), None),
+               ("list", site.mount, None),
+               ("list", os.path.join(site.mount, "example.test"), None)]
         res = as_account(name, ops)
         with open(msg[me], "rb") as f:
             own = f.read()
@@ -149,6 +158,12 @@ def test(site, args):
                         (9, "list the unmapped user's tree")):
             check(res[i][0] == errno.EACCES, "%s cannot %s: EACCES" % (
                 name, what), (ename(res[i][0]), res[i][1]))
+        check(res[10] == [None, ["example.test"]], "%s lists the domains" %
+              name, res[10])
+        # Issue 10: unmapped users' trees "are not shown to others".
+        check(res[11][0] is None and me.split("@")[0] in res[11][1] and
+              "uma" not in res[11][1], "%s lists example.test: its own "
+              "name, not the unmapped user's" % name, res[11])
     m = site.login(N, PW)
     got = imap_find(m, "INBOX", "shell-nobody@")
     check(len(got) == 1 and got[0][2] == mail("shell-nobody"), "what nobody "

@@ -18,7 +18,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
-                    imap_find, imap_folders, parse_name, run, write_maildir)
+                    imap_find, imap_folders, parse_name, run, wait_change,
+                    write_maildir)
 import errno  # noqa: E402
 
 A, B, Q = "alice@example.test", "bob@example.test", "quinn@example.test"
@@ -153,15 +154,40 @@ def test(site, args):
     check(file_of(root, m1) == ("cur", name + ":2,S"), "the message left "
           "new/ for cur/", file_of(root, m1))
 
+    # Keyword letters: a keyword set over IMAP gets a letter; a rename
+    # with that letter sets it on another message, P is $Forwarded, a
+    # letter past the list is ignored.
+    m.select("INBOX")
+    typ, data = m.uid("SEARCH", "HEADER", "Message-ID", "seed-1@")
+    m.uid("STORE", data[0].split()[0].decode(), "+FLAGS", "(project)")
+    m.close()
+    kwfile = os.path.join(root, "dovecot-keywords")
+    wait_change(lambda: os.path.exists(kwfile) and
+                open(kwfile).read() == "0 project\n",
+                "dovecot-keywords lists the keyword set over IMAP")
+    seed2 = mail("seed-2")
+    sub, name = file_of(root, seed2)
+    os.rename(os.path.join(root, sub, name), os.path.join(
+        root, "cur", name.split(":2,")[0] + ":2,PSaz"))
+    _, flags, _ = one(imap_find(m, "INBOX", "seed-2"), "seed-2")
+    check(flags == {"\\Seen", "$Forwarded", "project"}, "rename to :2,PSaz "
+          "sets \\Seen $Forwarded and the keyword of letter a (z: none)",
+          flags)
+    check(file_of(root, seed2) == ("cur", name.split(":2,")[0] + ":2,PSa"),
+          "the file shows under its canonical name (no z)",
+          file_of(root, seed2))
+
     # -- rename into .Trash/cur is a MOVE -------------------------------
     sub, name = file_of(root, m2)
     os.rename(os.path.join(root, sub, name),
-              os.path.join(root, ".Trash", "cur", name))
+              os.path.join(root, ".Trash", "cur",
+                           name.split(":2,")[0] + ":2,FS"))
     check(imap_find(m, "INBOX", "into-cur") == [], "the moved message left "
           "INBOX", imap_find(m, "INBOX", "into-cur"))
     _, flags, data = one(imap_find(m, "Trash", "into-cur"), "Trash")
-    check(data == m2 and flags == {"\\Answered", "\\Seen"}, "the message "
-          "is in Trash with its bytes and flags", (flags, data[:100]))
+    check(data == m2 and flags == {"\\Flagged", "\\Seen"}, "the message "
+          "is in Trash with its bytes and the flags of the target name (FS)",
+          (flags, data[:100]))
     check(file_of(os.path.join(root, ".Trash"), m2)[0] == "cur",
           "the file is in .Trash/cur", None)
     check(not any(os.path.exists(os.path.join(root, s, name))
@@ -205,6 +231,22 @@ def test(site, args):
           "the child shows as .Clients.Q1", os.listdir(root))
     one(imap_find(m, "Clients/Q1", "in-q1"), "the message in the renamed "
         "child")
+    e = errno_of(os.rmdir, os.path.join(root, ".Clients.Q1"))
+    check(e == errno.ENOTEMPTY, "rmdir of a folder with messages fails "
+          "ENOTEMPTY", ename(e))
+    one(imap_find(m, "Clients/Q1", "in-q1"), "the message is still there")
+    for what, fn, args in (
+            ("rmdir of Mail/ (the INBOX)", os.rmdir, (root,)),
+            ("rename of Mail/ (the INBOX)", os.rename,
+             (root, os.path.join(os.path.dirname(root), "Mail2"))),
+            ("rename of Mail/cur", os.rename,
+             (os.path.join(root, "cur"), os.path.join(root, "cur2"))),
+            ("rmdir of Mail/new", os.rmdir, (os.path.join(root, "new"),))):
+        e = errno_of(fn, *args)
+        check(e is not None, what + " fails", ename(e))
+    check(sorted(os.listdir(os.path.dirname(root))) == ["Mail"] and
+          {"cur", "new", "tmp"} <= set(os.listdir(root)),
+          "the INBOX is intact", os.listdir(root))
     e = errno_of(os.rmdir, os.path.join(root, ".&AOk-t&AOk-"))
     check(e is None, "rmdir of an empty folder works", ename(e))
     check("&AOk-t&AOk-" not in imap_folders(m), "rmdir deleted the folder",
@@ -235,8 +277,9 @@ def test(site, args):
                   for s in ("cur", "new")
                   for n in os.listdir(os.path.join(qroot, s))),
           "no message file appeared", os.listdir(os.path.join(qroot, "new")))
-    if os.path.exists(tmpq):
-        os.unlink(tmpq)
+    check(os.path.exists(tmpq) and open(tmpq, "rb").read() == big,
+          "the refused message stays in tmp/ with its bytes", None)
+    os.unlink(tmpq)
     small = mail("q-fits", size=2000)
     deliver(site, qroot, small, "new/fits")
     check(site.ctl_json("user", "show", Q)["used_messages"] ==
@@ -260,6 +303,33 @@ def test(site, args):
           None)
     if os.path.exists(tmpb):
         os.unlink(tmpb)
+
+    tmpt = os.path.join(root, "tmp", "grow")
+    fd = os.open(tmpt, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        e = errno_of(os.ftruncate, fd, MAX_SIZE + 1)
+    finally:
+        os.close(fd)
+    check(e == errno.EFBIG, "ftruncate of a tmp/ file past max_message_size "
+          "fails EFBIG", ename(e))
+    os.unlink(tmpt)
+
+    # At most 1000 files in a folder's tmp/: EDQUOT beyond.
+    made, e = 0, None
+    for i in range(1001):
+        try:
+            os.close(os.open(os.path.join(root, ".Trash", "tmp", "f%04d" % i),
+                             os.O_WRONLY | os.O_CREAT, 0o600))
+            made += 1
+        except OSError as ex:
+            e = ex.errno
+            break
+    check(made == 1000 and e == errno.EDQUOT, "1000 files can be made in "
+          "tmp/, the 1001st fails EDQUOT", (made, ename(e)))
+    for i in range(made):
+        os.unlink(os.path.join(root, ".Trash", "tmp", "f%04d" % i))
+    check(os.listdir(os.path.join(root, ".Trash", "tmp")) == [],
+          "the tmp/ files were removed", None)
 
     # -- what a Maildir does not allow: EPERM, EXDEV --------------------
     seed = mail("seed-0")
@@ -295,7 +365,16 @@ def test(site, args):
              (os.path.join(root, "tmp", "fifo"), stat.S_IFIFO | 0o600)),
             ("mknod(char device) in tmp/", os.mknod,
              (os.path.join(root, "tmp", "chr"), stat.S_IFCHR | 0o600,
-              os.makedev(1, 3)))):
+              os.makedev(1, 3))),
+            ("open(O_CREAT) in cur/", os.open,
+             (os.path.join(root, "cur", "made-here:2,S"),
+              os.O_WRONLY | os.O_CREAT, 0o600)),
+            ("open(O_CREAT) in new/", os.open,
+             (os.path.join(root, "new", "made-here"),
+              os.O_WRONLY | os.O_CREAT, 0o600)),
+            ("open(O_CREAT) in Mail/", os.open,
+             (os.path.join(root, "made-here"),
+              os.O_WRONLY | os.O_CREAT, 0o600))):
         e = errno_of(fn, *args)
         check(e == errno.EPERM, what + " fails EPERM", ename(e))
     with open(path, "rb") as f:
@@ -308,7 +387,8 @@ def test(site, args):
     check(data == seed, "IMAP still gives the original bytes", data[:200])
     for d in ("cur", "tmp"):
         left = [n for n in os.listdir(os.path.join(root, d))
-                if n.startswith(("linked", "sym", "fifo", "chr"))]
+                if n.startswith(("linked", "sym", "fifo", "chr",
+                                 "made-here"))]
         check(left == [], "nothing was made in %s/" % d, left)
 
     # Rename across users: EXDEV; the message stays.
