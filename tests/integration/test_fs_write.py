@@ -206,9 +206,14 @@ def test(site, args):
           "size", (used0, used1, len(m1)))
 
     # -- folders: mkdir, rename, rmdir ----------------------------------
-    os.mkdir(os.path.join(root, ".Projects"))
-    os.mkdir(os.path.join(root, ".Projects.Q1"))
-    os.mkdir(os.path.join(root, ".&AOk-t&AOk-"))
+    # As maildirmake does it: the folder, then its cur/ new/ tmp/ (each
+    # mkdir must work: maildirmake and mutt fail on EEXIST).
+    for d in (".Projects", ".Projects.Q1", ".&AOk-t&AOk-"):
+        os.mkdir(os.path.join(root, d))
+        for sub in ("cur", "new", "tmp"):
+            e = errno_of(os.mkdir, os.path.join(root, d, sub))
+            check(e is None, "mkdir %s/%s after mkdir %s works" % (
+                d, sub, d), ename(e))
     names = imap_folders(m)
     check({"Projects", "Projects/Q1", "&AOk-t&AOk-"} <= names,
           "mkdir .Projects, .Projects.Q1, .&AOk-t&AOk- made the folders",
