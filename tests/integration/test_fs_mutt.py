@@ -81,26 +81,36 @@ def test(site, args):
         t.wait("Save")
         t.keys("C-u", "=.Trash", "Enter")
         time.sleep(1)
+        after_save = t.screen()
         t.keys("3", "Enter")
         time.sleep(0.5)
         t.keys("d")
         time.sleep(0.5)
         t.keys("$")
         time.sleep(2)
+        screen = t.screen()
         t.keys("q")
         time.sleep(2)
     finally:
-        screen = t.screen()
+        last = t.screen()
         t.kill()
+    if "screen" not in locals():
+        raise Failure("neomutt did not get to the sync; screen:\n%s" % last)
+    status = [ln for ln in (after_save + screen).splitlines()
+              if ln.strip() and "NeoMutt:" not in ln and
+              not ln.lstrip()[:1].isdigit() and "q:Quit" not in ln]
 
     # The file view.
     got = files_with(root, "nm1@")
     check(len(got) == 1 and got[0][0] == "cur" and
           got[0][1].endswith(":2,FS"), "alpha (read, flagged) is in cur/ "
           "with FS", (folder_files(root), screen))
-    check(files_with(root, "nm2@") == [] and files_with(root, "nm3@") == [],
-          "bravo (saved) and charlie (deleted) left INBOX's files",
-          (folder_files(root), screen))
+    check(files_with(root, "nm3@") == [], "charlie (deleted, $ sync) left "
+          "INBOX's files", (folder_files(root), status, screen))
+    check("Error saving message" not in after_save, "neomutt saved bravo "
+          "to =.Trash without an error", status)
+    check(files_with(root, "nm2@") == [], "bravo (saved to =.Trash, so "
+          "deleted here) left INBOX's files", (folder_files(root), status))
     check(len(files_with(os.path.join(root, ".Trash"), "nm2@")) == 1,
           "bravo's file is in .Trash", folder_files(os.path.join(root,
                                                                  ".Trash")))
