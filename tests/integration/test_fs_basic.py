@@ -3,7 +3,8 @@ one .Folder per folder in modified UTF-7, maildirfolder), the message
 names (<date>.<uid>.<host>,S=<size>[:2,<letters>]) against `vellumctl
 mail export` byte for byte, sizes and mtimes, new/ against cur/, `cp -a`,
 `grep -rl`, `find -newer`, statfs (df) against the quota, and
-dovecot-keywords with keyword letters after an IMAP STORE.
+dovecot-keywords with keyword letters after an IMAP STORE (26 letters at
+most), partial reads (pread, mmap).
 
 usage: test_fs_basic.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -408,6 +409,26 @@ def test(site, args):
                                           "dovecot-keywords")),
           "a folder without keywords has no dovecot-keywords",
           os.listdir(os.path.join(root, ".Work.Reports")))
+    # 27 keywords in one folder: the first 26 get a..z, the 27th shows
+    # only over IMAP.
+    typ, data = m.create("Many")
+    check(typ == "OK", "CREATE Many", data)
+    m.append("Many", "(\\Seen)", None, mail(51, b"many keywords", b"k\r\n"))
+    m.select("Many")
+    for i in range(27):
+        typ, data = m.store("1", "+FLAGS", "(kw%02d)" % i)
+        check(typ == "OK", "STORE +FLAGS (kw%02d)" % i, data)
+    mdir = os.path.join(root, ".Many")
+    letters = "".join(chr(ord("a") + i) for i in range(26))
+    wait_change(lambda: os.path.exists(os.path.join(mdir,
+                                                    "dovecot-keywords")) and
+                [n for _, n in folder_files(mdir).values()] and
+                [n for _, n in folder_files(mdir).values()][0].endswith(
+                    ":2,S" + letters), "27 keywords: the letters a..z")
+    with open(os.path.join(mdir, "dovecot-keywords")) as f:
+        text = f.read()
+    check(text == "".join("%d kw%02d\n" % (i, i) for i in range(26)),
+          "dovecot-keywords lists the first 26 keywords", text)
     m.logout()
     check_against_export(site, A)
     return True

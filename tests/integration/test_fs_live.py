@@ -3,13 +3,15 @@ in the file view within 1 s (the test polls every 50 ms, fails after
 1.5 s and prints how long each took), and what a rename changes is seen
 over IMAP at once (FETCH FLAGS in another session, and an IDLE session
 gets the FETCH).  A message delivered over SMTP lands in new/; an IMAP
-SELECT moves new/ messages to cur/; an IMAP EXPUNGE removes the file;
+SELECT moves new/ messages to cur/; an IMAP EXPUNGE, a POP3 DELE and
+vellumctl mail delete remove the file;
 the mtime of cur/ and new/ moves when their contents change.
 
 usage: test_fs_live.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 """
 import os
+import poplib
 import re
 import smtplib
 import sys
@@ -68,17 +70,19 @@ def mtime_ns(path):
 
 
 def test(site, args):
-    site.write_fs_conf(smtp=True)
+    site.write_fs_conf(smtp=True, pop3=True)
     site.add_user(A, PW)
     src = site.path("import")
     write_maildir(src, [(mail("new-1"), D2024, None),
                         (mail("new-2"), D2024, None),
                         (mail("cur-1"), D2024, "S"),
-                        (mail("cur-2"), D2024, "S")],
+                        (mail("cur-2"), D2024, "S"),
+                        (mail("pop-1"), D2024, "S")],
                   {".Work": [(mail("work-1"), D2024, "S")]})
     site.ctl("mail", "import", A, src)
     site.start_imapd(conf=False)
     site.start_smtpd()
+    site.start_pop3d()
     site.start_fs()
     root = site.maildir(A)
     work = os.path.join(root, ".Work")
@@ -176,6 +180,21 @@ def test(site, args):
     m.expunge()
     wait_change(lambda: find_file(root, "cur-1") is None,
                 "an IMAP EXPUNGE removes the file")
+
+    # -- POP3 DELE + QUIT removes the file --------------------------------
+    p = poplib.POP3("127.0.0.1", site.pop3_port, timeout=15)
+    p.user(A)
+    p.pass_(PW)
+    n = len(p.list()[1])
+    gone = None
+    for i in range(1, n + 1):
+        if b"<pop-1@fs-live.test>" in b"\r\n".join(p.top(i, 0)[1]):
+            p.dele(i)
+            gone = i
+    check(gone is not None, "POP3 finds pop-1", n)
+    p.quit()
+    wait_change(lambda: find_file(root, "pop-1") is None,
+                "a POP3 DELE + QUIT removes the file")
 
     # -- directory mtimes of new/ and cur/ ------------------------------
     # Work is selected by nobody: an APPEND without flags lands in new/.

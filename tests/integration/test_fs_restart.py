@@ -3,7 +3,8 @@ leaves the mount dead or gone and its serving child ends with it
 (PR_SET_PDEATHSIG); starting again on the same mountpoint works (a stale
 mount is detached first) and shows the same files under the same names;
 kill -9 of the serving child makes the parent unmount and exit; SIGTERM
-unmounts and exits 0.
+and SIGINT unmount and exit 0; without a usable /dev/fuse (a mount
+namespace where it is /dev/null) vellum-fs exits 1 and says why.
 
 usage: test_fs_restart.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -136,6 +137,13 @@ def test(site, args):
           "SIGTERM unmounted", mount_entry(site.mount))
     check("mounted at %s" % site.mount in fs.output(), "vellum-fs said "
           "\"vellum-fs: mounted at %s\"" % site.mount, fs.output()[-2000:])
+    # SIGINT (^C under make run) unmounts too.
+    fs = site.start_fs()
+    os.kill(fs.pid, signal.SIGINT)
+    rc = fs.wait(10)
+    check(rc == 0, "vellum-fs exits 0 on SIGINT", (rc, fs.output()[-2000:]))
+    check(not mounted(site.mount), "SIGINT unmounted",
+          mount_entry(site.mount))
     no_fuse_device(site)
     return True
 
