@@ -12,6 +12,7 @@ Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 """
 import os
 import poplib
+import random
 import stat
 import subprocess
 import sys
@@ -24,7 +25,7 @@ import errno  # noqa: E402
 
 A, B, Q = "alice@example.test", "bob@example.test", "quinn@example.test"
 PW = "fs-write-pw"
-MAX_SIZE = 60000			# [smtpd] max_message_size
+MAX_SIZE = 1000000			# [smtpd] max_message_size
 Q_QUOTA = 30000				# quinn's quota, bytes
 D2024 = 1709294400
 
@@ -135,6 +136,21 @@ def test(site, args):
     sub, name = file_of(root, m2)
     check(sub == "cur" and name.endswith(":2,FS"), "the file shows in cur/ "
           "with FS", name)
+
+    # A big one with 8-bit lines, written by cp in many writes, goes in
+    # byte for byte (and comes back in pieces from the file view).
+    r = random.Random(7)
+    body = b"".join(bytes(r.randrange(32, 256) for _ in range(
+        r.randrange(1, 200))) + b"\r\n" for _ in range(5000))
+    m3 = mail("big-8bit", body)
+    check(len(m3) > 400000, "the big message is big", len(m3))
+    deliver(site, root, m3, "cur/big:2,S")
+    _, flags, data = one(imap_find(m, "INBOX", "big-8bit"), "big-8bit")
+    check(data == m3 and flags == {"\\Seen"}, "IMAP gives the big 8-bit "
+          "message byte for byte", (len(data), len(m3), flags))
+    bsub, bname = file_of(root, m3)
+    check(bsub == "cur" and parse_name(bname)["size"] == len(m3),
+          "it is in cur/, its S= is its size", (bsub, bname))
 
     # -- rename changes flags -------------------------------------------
     base = name.split(":2,")[0]
