@@ -5,7 +5,8 @@ dirs 0700, files 0600).  As each account (a child that drops to it with
 setgid/setgroups/setuid) reading and listing its own mail works, and so
 does delivering with tmp/ + rename; reading or listing the other's fails
 EACCES.  An unmapped user's tree belongs to the daemon's user (root here)
-and nobody cannot read it.
+and nobody cannot read it.  Listing the top and a domain, root sees every
+domain and user, an account only the users it owns and their domains.
 
 usage: test_fs_perms.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -23,6 +24,7 @@ from fstest import (SKIP, Failure, check, ename, folder_files,  # noqa
                     imap_find, run, write_maildir)
 
 N, D, U = "nina@example.test", "dan@example.test", "uma@example.test"
+O = "olga@other.test"			# unmapped, in another domain
 PW = "fs-perms-pw"
 D2024 = 1709294400
 
@@ -90,12 +92,17 @@ def test(site, args):
         src = site.path("import-" + u)
         write_maildir(src, [(mail(u.split("@")[0]), D2024, "S")])
         site.ctl("mail", "import", u, src)
+    site.add_user(O, PW)
     site.ctl("user", "set", N, "unix-user", "nobody")
     site.ctl("user", "set", D, "unix-user", "daemon")
     # The accounts must reach the mountpoint inside the temp dir.
     os.chmod(site.tmp, 0o711)
     site.start_imapd(conf=False)
-    site.start_fs()
+    site.start_fs(domains=("example.test", "other.test"))
+    check(sorted(os.listdir(site.mount)) == ["example.test", "other.test"] and
+          sorted(os.listdir(os.path.join(site.mount, "example.test"))) ==
+          ["dan", "nina", "uma"], "root lists every domain and user",
+          os.listdir(site.mount))
 
     accounts = {N: pwd.getpwnam("nobody"), D: pwd.getpwnam("daemon"),
                 U: pwd.getpwuid(os.getuid())}
@@ -117,8 +124,7 @@ def test(site, args):
                   "mode %o" % (path, acct.pw_name, want[0], want[1], mode),
                   "uid %d gid %d mode %o" % owner(path))
 
-    # The top and the domain dirs: the daemon's user, 0755; anyone lists
-    # the domains.
+    # The top and the domain dirs: the daemon's user, 0755.
     for path in (site.mount, os.path.join(site.mount, "example.test")):
         check(owner(path) == (os.getuid(), os.getgid(), 0o755), "%s is "
               "the daemon's, mode 0755" % path,
@@ -158,12 +164,12 @@ def test(site, args):
                         (9, "list the unmapped user's tree")):
             check(res[i][0] == errno.EACCES, "%s cannot %s: EACCES" % (
                 name, what), (ename(res[i][0]), res[i][1]))
-        check(res[10] == [None, ["example.test"]], "%s lists the domains" %
-              name, res[10])
-        # Issue 10: unmapped users' trees "are not shown to others".
-        check(res[11][0] is None and me.split("@")[0] in res[11][1] and
-              "uma" not in res[11][1], "%s lists example.test: its own "
-              "name, not the unmapped user's" % name, res[11])
+        check(res[10] == [None, ["example.test"]], "%s lists its domain "
+              "only (not other.test)" % name, res[10])
+        # vellum-fs(8): an account sees only the users whose trees it owns
+        # (and their domains): no other user's name.
+        check(res[11] == [None, [me.split("@")[0]]], "%s lists example.test:"
+              " its own name only" % name, res[11])
     m = site.login(N, PW)
     got = imap_find(m, "INBOX", "shell-nobody@")
     check(len(got) == 1 and got[0][2] == mail("shell-nobody"), "what nobody "

@@ -1,7 +1,8 @@
 """vellum-fs stops and starts cleanly: kill -9 of the process started
 leaves the mount dead or gone and its serving child ends with it
 (PR_SET_PDEATHSIG); starting again on the same mountpoint works (a stale
-mount is detached first) and shows the same files under the same names;
+mount is detached first) and shows the same files under the same names,
+tmp/ files and programs' own files included;
 kill -9 of the serving child makes the parent unmount and exit; SIGTERM
 and SIGINT unmount and exit 0; without a usable /dev/fuse (a mount
 namespace where it is /dev/null) vellum-fs exits 1 and says why.
@@ -81,6 +82,13 @@ def test(site, args):
     site.ctl("mail", "import", B, src)
     site.start_imapd(conf=False)
     fs = site.start_fs()
+    # A file being written in tmp/ and a program's own file beside cur/
+    # new/ tmp/ outlive restarts, as on a disk.
+    keep = {site.maildir(A, "tmp", "half-written"): b"From: x\r\n" * 1000,
+            site.maildir(A, ".Work", ".mbsyncstate"): b"state 1\n"}
+    for p, data in keep.items():
+        with open(p, "wb") as f:
+            f.write(data)
     before = snapshot(site.mount)
     check(len([p for p in before if ",S=" in p]) == 50, "50 message files "
           "are shown", sorted(before))
@@ -110,6 +118,10 @@ def test(site, args):
           "mtimes after the restart", sorted(
               (k, before.get(k), after.get(k)) for k in set(before) |
               set(after) if before.get(k) != after.get(k))[:20])
+    for p, data in keep.items():
+        with open(p, "rb") as f:
+            check(f.read() == data, "%s outlived the kill -9 and restart" %
+                  p, None)
     m = site.login(A, PW)
     check(len(imap_find(m, "INBOX", "fs-restart.test")) == 20,
           "IMAP still sees the INBOX", None)

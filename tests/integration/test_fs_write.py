@@ -123,6 +123,15 @@ def test(site, args):
     sub, name = file_of(root, m1)
     check(sub == "new" and parse_name(name)["uid"] == uid1, "the message "
           "is in new/ under its uid", (sub, name, uid1))
+    # The name mv gave it keeps working for a while (neomutt opens and
+    # sets the times of what it just renamed).
+    given = os.path.join(root, "new", "msg1")
+    e = errno_of(os.utime, given, None)
+    check(e is None, "utime() on the name given by the rename works",
+          ename(e))
+    with open(given, "rb") as f:
+        check(f.read() == m1, "the name given by the rename reads the "
+              "message", None)
 
     # -- cp + mv into cur/ with letters: the flags of the name ---------
     m2 = mail("into-cur", b"flagged and seen\r\n")
@@ -393,17 +402,39 @@ def test(site, args):
             ("open(O_CREAT) in new/", os.open,
              (os.path.join(root, "new", "made-here"),
               os.O_WRONLY | os.O_CREAT, 0o600)),
-            ("open(O_CREAT) in Mail/", os.open,
-             (os.path.join(root, "made-here"),
-              os.O_WRONLY | os.O_CREAT, 0o600))):
+            ("chmod of a message", os.chmod, (path, 0o644)),
+            ("chown of a message", os.chown, (path, 1, 1))):
         e = errno_of(fn, *args)
         check(e == errno.EPERM, what + " fails EPERM", ename(e))
+    e = errno_of(os.utime, path, (1000000000, 1000000000))
+    check(e is None, "utime() of a message works (neomutt sets the times of "
+          "what it delivered)", ename(e))
     with open(path, "rb") as f:
         check(f.read() == seed, "the message is unchanged after the "
               "refused writes", None)
     st1 = os.stat(path)
-    check((st1.st_size, st1.st_mtime) == (st0.st_size, st0.st_mtime),
-          "size and mtime are unchanged", (st0, st1))
+    check((st1.st_size, st1.st_mtime, stat.S_IMODE(st1.st_mode),
+           st1.st_uid) == (st0.st_size, st0.st_mtime,
+                           stat.S_IMODE(st0.st_mode), st0.st_uid),
+          "size, mtime (the internal date, utime changes nothing), mode and "
+          "owner are unchanged", (st0, st1))
+
+    # Programs' own files beside cur/ new/ tmp/ (mbsync's .uidvalidity):
+    # ordinary files, never mail.
+    own = os.path.join(root, ".uidvalidity")
+    with open(own, "wb") as f:
+        f.write(b"1\n1234\n")
+    with open(own, "ab") as f:
+        f.write(b"more\n")
+    with open(own, "rb") as f:
+        check(f.read() == b"1\n1234\nmore\n", "a program's own file in "
+              "Mail/ reads back as written", None)
+    check(".uidvalidity" in os.listdir(root), "it is listed", os.listdir(
+        root))
+    os.rename(own, own + ".new")
+    os.rename(own + ".new", own)
+    check(imap_find(m, "INBOX", "uidvalidity") == [] and
+          ".uidvalidity" not in imap_folders(m), "it is not mail", None)
     _, _, data = one(imap_find(m, "INBOX", "seed-0"), "seed-0")
     check(data == seed, "IMAP still gives the original bytes", data[:200])
     for d in ("cur", "tmp"):
