@@ -177,9 +177,18 @@ def test(site, args):
     m.uid("STORE", str(u1), "+FLAGS", "(\\Deleted)")
     wait_change(lambda: "T" in (find_file(root, "cur-1") or (0, 0, ""))[2]
                 .split(":2,")[-1], "\\Deleted shows as T")
+    # A reader that has the file open keeps reading it after the
+    # expunge, as on a disk.
+    _, sub, name = find_file(root, "cur-1")
+    held = open(os.path.join(root, sub, name), "rb")
+    first = held.read(10)
     m.expunge()
     wait_change(lambda: find_file(root, "cur-1") is None,
                 "an IMAP EXPUNGE removes the file")
+    rest = held.read()
+    held.close()
+    check(first + rest == mail("cur-1"), "a file open before the expunge "
+          "still reads the whole message", first + rest)
 
     # -- POP3 DELE + QUIT removes the file --------------------------------
     p = poplib.POP3("127.0.0.1", site.pop3_port, timeout=15)

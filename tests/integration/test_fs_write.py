@@ -16,6 +16,7 @@ import random
 import stat
 import subprocess
 import sys
+import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
@@ -160,6 +161,58 @@ def test(site, args):
     bsub, bname = file_of(root, m3)
     check(bsub == "cur" and parse_name(bname)["size"] == len(m3),
           "it is in cur/, its S= is its size", (bsub, bname))
+
+    # tmp/ of the INBOX into another folder's cur/: stored there.
+    m4 = mail("into-work", b"via INBOX tmp/\r\n")
+    deliver(site, root, m4, os.path.join(".Sent", "cur", "w:2,S"))
+    _, flags, data = one(imap_find(m, "Sent", "into-work"), "into-work")
+    check(data == m4 and flags == {"\\Seen"}, "tmp/ -> .Sent/cur/X:2,S "
+          "stores the message in Sent", (flags, data[:100]))
+    check(imap_find(m, "INBOX", "into-work") == [], "and not in INBOX",
+          None)
+    # Another user's tmp/ into this user's new/: EXDEV.
+    btmp = os.path.join(site.maildir(B), "tmp", "bob-file")
+    with open(btmp, "wb") as f:
+        f.write(mail("from-bob-tmp"))
+    e = errno_of(os.rename, btmp, os.path.join(root, "new", "bob-file"))
+    check(e == errno.EXDEV, "rename from another user's tmp/ fails EXDEV",
+          ename(e))
+    os.unlink(btmp)
+
+    # Four writers at once, 25 messages each: every one stored once.
+    def writer(w):
+        for i in range(25):
+            tag = "par-%d-%02d" % (w, i)
+            tmp = os.path.join(root, "tmp", tag)
+            with open(tmp, "wb") as f:
+                f.write(mail(tag, b"parallel %d %d\r\n" % (w, i)))
+            os.rename(tmp, os.path.join(root, "new", tag))
+    errors = []
+
+    def run_writer(w):
+        try:
+            writer(w)
+        except OSError as ex:
+            errors.append((w, ex))
+    threads = [threading.Thread(target=run_writer, args=(w,))
+               for w in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    check(not errors, "the parallel writers got no errors", errors)
+    got = imap_find(m, "INBOX", "par-")
+    tags = sorted(d.split(b"Subject: ")[1].split(b"\r\n")[0].decode()
+                  for _, _, d in got)
+    want = sorted("par-%d-%02d" % (w, i) for w in range(4)
+                  for i in range(25))
+    check(tags == want, "the 100 messages of the parallel writers are "
+          "each stored once", (len(tags), sorted(set(want) - set(tags))[:5]))
+    names = [n for n in os.listdir(os.path.join(root, "new"))
+             if parse_name(n)]
+    check(len(names) >= 100 and len(set(parse_name(n)["uid"]
+                                        for n in names)) == len(names),
+          "new/ shows them under distinct uids", len(names))
 
     # -- rename changes flags -------------------------------------------
     base = name.split(":2,")[0]
