@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (HOSTNAME, Failure, check, export, folder_files,  # noqa
-                    mount_entry, parse_name, read_keywords, run, wait_change,
+                    imap_folders, mount_entry, parse_name, read_keywords, run, wait_change,
                     write_maildir)
 
 A, B, C = "alice@example.test", "bob@example.test", "carol@other.test"
@@ -262,6 +262,16 @@ def test(site, args):
     check(os.path.isfile(os.path.join(udir, "maildirfolder")),
           "the new folder has maildirfolder", os.listdir(udir))
 
+    # A '.' inside a level is written \2e (Dovecot's listescape), both ways.
+    typ, data = m.create('"v1.2"')
+    check(typ == "OK", "CREATE v1.2", data)
+    wait_change(lambda: os.path.isdir(os.path.join(root, ".v1\\2e2")),
+                "CREATE v1.2 shows as .v1\\2e2")
+    os.mkdir(os.path.join(root, ".x\\2ey"))
+    check("x.y" in imap_folders(m), "mkdir .x\\2ey makes the folder x.y",
+          imap_folders(m))
+    os.rmdir(os.path.join(root, ".x\\2ey"))
+
     # -- names, sizes, dates, bytes against the export -------------------
     exp, n = check_against_export(site, A)
     check(n == len(INBOX) + len(WORK) + len(REPORTS) + 1,
@@ -348,6 +358,14 @@ def test(site, args):
         check(size == quota and abs(dused - used) < fr, "df shows %s's "
               "quota and usage" % u, (p.stdout, quota, used))
         print("  statfs of %s: %d of %d bytes used" % (u, used, quota))
+    # Over the quota (imports do not enforce it): nothing free, no
+    # wrap-around.
+    site.ctl("quota", "set", A, "100", "--messages", "1")  # alice: ~200 KB
+    sv = os.statvfs(site.maildir(A))
+    check(sv.f_bfree == 0 and sv.f_bavail == 0 and sv.f_ffree == 0 and
+          sv.f_favail == 0, "statvfs of a user over both quotas: nothing "
+          "free", (sv.f_bfree, sv.f_bavail, sv.f_ffree, sv.f_favail))
+    site.ctl("quota", "set", A, str(QUOTA_A))
     # bob's message quota shows as inodes.
     sv = os.statvfs(site.maildir(B))
     nb = site.ctl_json("user", "show", B)["used_messages"]

@@ -205,6 +205,30 @@ def test(site, args):
     wait_change(lambda: find_file(root, "pop-1") is None,
                 "a POP3 DELE + QUIT removes the file")
 
+    # -- users, domains and folders made and removed elsewhere -----------
+    site.add_user("newbie@example.test", PW)
+    wait_change(lambda: os.path.isdir(site.maildir("newbie@example.test",
+                                                   "cur")),
+                "vellumctl user add: the new user's Maildir appears")
+    site.ctl("domain", "add", "fresh.test")
+    site.add_user("x@fresh.test", PW)
+    wait_change(lambda: os.path.isdir(site.maildir("x@fresh.test", "cur")),
+                "vellumctl domain add + user add: the new domain appears")
+    site.ctl("user", "del", "newbie@example.test")
+    wait_change(lambda: not os.path.exists(os.path.dirname(
+        site.maildir("newbie@example.test"))), "vellumctl user del: the "
+                "user's tree goes")
+    typ, _ = m.create("Later")
+    wait_change(lambda: os.path.isdir(os.path.join(root, ".Later", "cur")),
+                "IMAP CREATE: the folder appears")
+    typ, _ = m.rename("Later", "Sooner")
+    wait_change(lambda: os.path.isdir(os.path.join(root, ".Sooner", "cur"))
+                and not os.path.exists(os.path.join(root, ".Later")),
+                "IMAP RENAME: the folder's directory is renamed")
+    typ, _ = m.delete("Sooner")
+    wait_change(lambda: not os.path.exists(os.path.join(root, ".Sooner")),
+                "IMAP DELETE: the folder's directory goes")
+
     # -- directory mtimes of new/ and cur/ ------------------------------
     # Work is selected by nobody: an APPEND without flags lands in new/.
     n0 = mtime_ns(os.path.join(work, "new"))
