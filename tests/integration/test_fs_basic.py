@@ -365,7 +365,7 @@ def test(site, args):
     check(sv.f_bfree == 0 and sv.f_bavail == 0 and sv.f_ffree == 0 and
           sv.f_favail == 0, "statvfs of a user over both quotas: nothing "
           "free", (sv.f_bfree, sv.f_bavail, sv.f_ffree, sv.f_favail))
-    site.ctl("quota", "set", A, str(QUOTA_A))
+    site.ctl("quota", "set", A, str(QUOTA_A), "--messages", "0")
     # bob's message quota shows as inodes.
     sv = os.statvfs(site.maildir(B))
     nb = site.ctl_json("user", "show", B)["used_messages"]
@@ -431,7 +431,9 @@ def test(site, args):
     # only over IMAP.
     typ, data = m.create("Many")
     check(typ == "OK", "CREATE Many", data)
-    m.append("Many", "(\\Seen)", None, mail(51, b"many keywords", b"k\r\n"))
+    typ, data = m.append("Many", "(\\Seen)", None, mail(51, b"many keywords",
+                                                        b"k\r\n"))
+    check(typ == "OK", "APPEND to Many", data)
     m.select("Many")
     for i in range(27):
         typ, data = m.store("1", "+FLAGS", "(kw%02d)" % i)
