@@ -5,7 +5,9 @@ dirs 0700, files 0600).  As each account (a child that drops to it with
 setgid/setgroups/setuid) reading and listing its own mail works, and so
 does delivering with tmp/ + rename; reading or listing the other's fails
 EACCES.  An unmapped user's tree belongs to the daemon's user (root here)
-and nobody cannot read it.  Listing the top and a domain, root sees every
+and nobody cannot read it; with a top-level `user = daemon` the serving
+process runs as daemon and unmapped trees are daemon's.  Listing the top
+and a domain, root sees every
 domain and user, an account only the users it owns and their domains.
 
 usage: test_fs_perms.py BUILD_DIR
@@ -20,6 +22,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from daemon import descendants_of  # noqa: E402
 from fstest import (SKIP, Failure, check, ename, folder_files,  # noqa
                     imap_find, run, write_maildir)
 
@@ -175,6 +178,32 @@ def test(site, args):
     check(len(got) == 1 and got[0][2] == mail("shell-nobody"), "what nobody "
           "delivered through the mount is in nina's INBOX", got)
     m.logout()
+
+    # With a top-level `user = daemon` the serving child runs as daemon
+    # and the unmapped user's tree is daemon's; nina's stays nobody's.
+    site.stop_fs()
+    site.write_fs_conf(top={"user": "daemon"})
+    fs = site.start_fs(domains=("example.test", "other.test"))
+    dpw = accounts[D]
+    kids = descendants_of(fs.pid)
+    check(len(kids) == 1, "one serving child", kids)
+    with open("/proc/%d/status" % kids[0][0]) as f:
+        ids = [ln.split()[1:] for ln in f if ln.startswith(("Uid:", "Gid:"))]
+    check(ids == [[str(dpw.pw_uid)] * 4, [str(dpw.pw_gid)] * 4],
+          "the serving child runs as daemon (uid and gid)", ids)
+    check(owner(os.path.dirname(site.maildir(U))) == (dpw.pw_uid,
+                                                       dpw.pw_gid, 0o700),
+          "the unmapped user's tree is the daemon user's",
+          "uid %d gid %d mode %o" % owner(os.path.dirname(site.maildir(U))))
+    check(owner(msg[N])[:2] == (accounts[N].pw_uid, accounts[N].pw_gid),
+          "nina's message is still nobody's", owner(msg[N]))
+    res = as_account("nobody", [("read", msg[U], None),
+                                ("read", msg[N], None)])
+    check(res[0][0] == errno.EACCES and res[1][0] is None, "nobody still "
+          "reads its own and not the unmapped user's", res)
+    res = as_account("daemon", [("read", msg[U], None)])
+    check(res[0][0] is None, "the daemon's account reads the unmapped "
+          "user's mail (its tree is the daemon user's)", res)
     return True
 
 
