@@ -1,7 +1,7 @@
 """vellum-fs, reading: the tree (domains, users, Mail/ with cur new tmp,
 one .Folder per folder in modified UTF-7, maildirfolder), the message
 names (<date>.<uid>.<host>,S=<size>[:2,<letters>]) against `vellumctl
-mail export` byte for byte, sizes and mtimes, new/ against cur/, `cp -a`,
+mail export` byte for byte, sizes and mtimes, new/ against cur/, `cp -a`, tar,
 `grep -rl`, `find -newer`, statfs (df) against the quota, and
 dovecot-keywords with keyword letters after an IMAP STORE (26 letters at
 most), partial reads (pread, mmap).
@@ -307,6 +307,18 @@ def test(site, args):
         os.path.basename(rel)))
     check(copied == exported, "cp -a copied as many messages as export "
           "wrote", (copied, exported))
+
+    # tar reads the same tree (and sees no file change while reading).
+    tdir = site.path("untar")
+    os.makedirs(tdir)
+    p = subprocess.run("tar -C %s -cf - Mail | tar -C %s -xf -" % (
+        os.path.dirname(root), tdir), shell=True, capture_output=True,
+        timeout=60)
+    check(p.returncode == 0 and p.stderr == b"", "tar c | tar x of Mail "
+          "works without a warning", p.stderr)
+    check(walk_files(os.path.join(tdir, "Mail")) == a, "tar copied every "
+          "file byte for byte", sorted(walk_files(os.path.join(tdir,
+                                                                "Mail"))))
 
     # -- grep -rl --------------------------------------------------------
     p = subprocess.run(["grep", "-rl", NEEDLE.decode(), root],
