@@ -68,6 +68,10 @@ WORK = [
     (mail(12, b"work seen", b"w2\r\n"), D2020, "S"),
 ]
 REPORTS = [(mail(21, b"report", b"quarterly\r\n"), D2024, "S")]
+# Enough names that a listing takes several readdir calls (a few KB
+# each).
+BULK = [(mail(1000 + i, b"bulk %d" % i, b"b\r\n"), D2020 + i,
+         "S" if i % 3 else None) for i in range(600)]
 
 
 def walk_files(root):
@@ -189,7 +193,8 @@ def test(site, args):
     site.ctl("quota", "set", B, str(QUOTA_B), "--messages", str(QUOTA_B_MSGS))
     site.add_user(C, PW)
     src = site.path("import-a")
-    write_maildir(src, INBOX, {".Work": WORK, ".Work.Reports": REPORTS})
+    write_maildir(src, INBOX, {".Work": WORK, ".Work.Reports": REPORTS,
+                               ".Bulk": BULK})
     site.ctl("mail", "import", A, src)
     srcb = site.path("import-b")
     write_maildir(srcb, [(mail(31, b"bob's", b"for bob " + NEEDLE +
@@ -221,14 +226,24 @@ def test(site, args):
     for u in (A, B, C):
         check(os.path.isdir(site.maildir(u)), "%s has Mail/" % u,
               os.listdir(os.path.dirname(site.maildir(u))))
-    want = sorted(("cur", "new", "tmp") + DEFAULTS + (".Work",
+    want = sorted(("cur", "new", "tmp", ".Bulk") + DEFAULTS + (".Work",
                                                       ".Work.Reports"))
     check(sorted(os.listdir(root)) == want, "alice's Mail/ holds cur new "
           "tmp and a .Folder per folder (no keywords yet)",
           sorted(os.listdir(root)))
     check(not os.path.exists(os.path.join(root, "maildirfolder")),
           "the INBOX Maildir has no maildirfolder file", os.listdir(root))
-    for f in DEFAULTS + (".Work", ".Work.Reports"):
+    bulk = os.path.join(root, ".Bulk")
+    check((len(os.listdir(os.path.join(bulk, "new"))),
+           len(os.listdir(os.path.join(bulk, "cur")))) == (200, 400),
+          ".Bulk lists 200 messages in new/, 400 in cur/",
+          (len(os.listdir(os.path.join(bulk, "new"))),
+           len(os.listdir(os.path.join(bulk, "cur")))))
+    p = subprocess.run(["ls", "-l", os.path.join(bulk, "cur")],
+                       capture_output=True, timeout=60)
+    check(p.returncode == 0 and len(p.stdout.splitlines()) == 401,
+          "ls -l of .Bulk/cur shows 400 files", p.stdout[-300:])
+    for f in DEFAULTS + (".Work", ".Work.Reports", ".Bulk"):
         d = os.path.join(root, f)
         check(sorted(os.listdir(d)) == ["cur", "maildirfolder", "new",
                                         "tmp"],
@@ -274,7 +289,7 @@ def test(site, args):
 
     # -- names, sizes, dates, bytes against the export -------------------
     exp, n = check_against_export(site, A)
-    check(n == len(INBOX) + len(WORK) + len(REPORTS) + 1,
+    check(n == len(INBOX) + len(WORK) + len(REPORTS) + len(BULK) + 1,
           "every message was compared", n)
     check_partial_reads(root, exp[""])
     check_against_export(site, B)
