@@ -7,8 +7,8 @@ does delivering with tmp/ + rename; reading or listing the other's fails
 EACCES.  An unmapped user's tree belongs to the daemon's user (root here)
 and nobody cannot read it; with a top-level `user = daemon` the serving
 process runs as daemon and unmapped trees are daemon's.  Listing the top
-and a domain, root sees every
-domain and user, an account only the users it owns and their domains.
+and a domain, root sees every domain and user, an account only the users
+it owns and their domains.
 
 usage: test_fs_perms.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).

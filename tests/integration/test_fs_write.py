@@ -214,6 +214,35 @@ def test(site, args):
                                         for n in names)) == len(names),
           "new/ shows them under distinct uids", len(names))
 
+    # A tmp/ file is an ordinary file: pwrite in the middle, append,
+    # shrink, grow; what is renamed into new/ is what it holds then.
+    tp = os.path.join(root, "tmp", "edited")
+    model = bytearray(mail("edited", b"0123456789" * 10000 + b"\r\n"))
+    fd = os.open(tp, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, bytes(model))
+        os.pwrite(fd, b"ABCDEF", 200)
+        model[200:206] = b"ABCDEF"
+        os.lseek(fd, 0, os.SEEK_END)
+        os.write(fd, b"tail line\r\n")
+        model += b"tail line\r\n"
+        os.ftruncate(fd, 50000)
+        del model[50000:]
+        os.ftruncate(fd, 50100)
+        model += b"\0" * 100
+        os.pwrite(fd, b"\r\nend!\r\n", 50092)
+        model[50092:50100] = b"\r\nend!\r\n"
+        check(os.fstat(fd).st_size == len(model), "fstat of the tmp/ file "
+              "follows the writes", (os.fstat(fd).st_size, len(model)))
+        check(os.pread(fd, len(model) + 10, 0) == bytes(model), "the tmp/ "
+              "file reads back what was written", None)
+    finally:
+        os.close(fd)
+    os.rename(tp, os.path.join(root, "new", "edited"))
+    _, _, data = one(imap_find(m, "INBOX", "edited@"), "edited")
+    check(data == bytes(model), "the edited tmp/ file was stored as it was "
+          "at the rename", (len(data), len(model)))
+
     # -- rename changes flags -------------------------------------------
     base = name.split(":2,")[0]
     os.rename(os.path.join(root, "cur", name),
@@ -223,6 +252,19 @@ def test(site, args):
           "\\Answered \\Seen (and clears \\Flagged)", flags)
     check(file_of(root, m2) == ("cur", base + ":2,RS"), "the file has "
           "the new name", file_of(root, m2))
+    # A rename to a name of the program's own (not the canonical base)
+    # sets the flags too, and that name works for a while.
+    os.rename(os.path.join(root, "cur", base + ":2,RS"),
+              os.path.join(root, "cur", "mine:2,FRS"))
+    _, flags, _ = one(imap_find(m, "INBOX", "into-cur"), "into-cur")
+    check(flags == {"\\Flagged", "\\Answered", "\\Seen"}, "rename to "
+          "cur/mine:2,FRS sets \\Flagged \\Answered \\Seen", flags)
+    with open(os.path.join(root, "cur", "mine:2,FRS"), "rb") as f:
+        check(f.read() == m2, "the program's name reads the message", None)
+    check(file_of(root, m2) == ("cur", base + ":2,FRS"), "the listing "
+          "shows the canonical name", file_of(root, m2))
+    os.rename(os.path.join(root, "cur", base + ":2,FRS"),
+              os.path.join(root, "cur", base + ":2,RS"))
     # new/ -> cur/ with letters: out of new/, flags set.
     sub, name = file_of(root, m1)
     os.rename(os.path.join(root, "new", name),
