@@ -87,8 +87,11 @@ def test(site, args):
     keep = {site.maildir(A, "tmp", "half-written"): b"From: x\r\n" * 1000,
             site.maildir(A, ".Work", ".mbsyncstate"): b"state 1\n"}
     for p, data in keep.items():
-        with open(p, "wb") as f:
-            f.write(data)
+        try:
+            with open(p, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise Failure("writing %s fails: %s" % (p, e))
     before = snapshot(site.mount)
     check(len([p for p in before if ",S=" in p]) == 50, "50 message files "
           "are shown", sorted(before))
