@@ -35,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon  # noqa: E402
@@ -426,7 +427,16 @@ def run(fn):
     def wrapped(site, args):
         if require_fs(site) == SKIP:
             return SKIP
-        rc = fn(site, args)
+        try:
+            rc = fn(site, args)
+        except OSError as e:
+            # A file operation the test expected to work: say which.
+            tb = traceback.extract_tb(sys.exc_info()[2])
+            where = [f for f in tb if os.path.basename(
+                f.filename).startswith("test_fs")] or tb
+            raise Failure("%s failed unexpectedly: %s (%s line %d: %s)" % (
+                type(e).__name__, e, os.path.basename(where[-1].filename),
+                where[-1].lineno, where[-1].line))
         # Every test ends by stopping vellum-fs as a service manager
         # would: SIGTERM, exit 0, nothing left mounted.
         if rc is not SKIP and site.fs is not None and site.fs.running():
