@@ -24,7 +24,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import descendants_of  # noqa: E402
 from fstest import (SKIP, Failure, check, ename, folder_files,  # noqa
-                    imap_find, run, write_maildir)
+                    imap_find, run, wait_change, write_maildir)
 
 N, D, U = "nina@example.test", "dan@example.test", "uma@example.test"
 O = "olga@other.test"			# unmapped, in another domain
@@ -178,6 +178,31 @@ def test(site, args):
     check(len(got) == 1 and got[0][2] == mail("shell-nobody"), "what nobody "
           "delivered through the mount is in nina's INBOX", got)
     m.logout()
+
+    # Remapping a user while mounted: within a second its whole tree,
+    # message files included, belongs to the new account (which can read
+    # it) and no longer to the old one.
+    site.ctl("user", "set", N, "unix-user", "daemon")
+    dpw = accounts[D]
+    paths = (os.path.dirname(site.maildir(N)), site.maildir(N),
+             os.path.dirname(msg[N]), msg[N])
+
+    def owners():
+        return [owner(p)[:2] for p in paths]
+    try:
+        wait_change(lambda: owners() == [(dpw.pw_uid, dpw.pw_gid)] * 4,
+                    "user set unix-user daemon: nina's tree, message "
+                    "files included, belongs to daemon")
+    except Failure as e:
+        raise Failure("%s; owners of %s: %s" % (
+            e, [os.path.relpath(p, site.mount) for p in paths], owners()))
+    res = as_account("daemon", [("read", msg[N], None)])
+    check(res[0][0] is None, "daemon reads nina's message after the remap",
+          ename(res[0][0]))
+    res = as_account("nobody", [("read", msg[N], None)])
+    check(res[0][0] == errno.EACCES, "nobody no longer reads it",
+          ename(res[0][0]))
+    site.ctl("user", "set", N, "unix-user", "nobody")
 
     # With a top-level `user = daemon` the serving child runs as daemon
     # and the unmapped user's tree is daemon's; nina's stays nobody's.
