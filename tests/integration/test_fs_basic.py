@@ -440,6 +440,17 @@ def test(site, args):
           "$Junk\\n\" ($Forwarded is P, not a keyword letter)", text)
     check("dovecot-keywords" in os.listdir(root), "dovecot-keywords is "
           "listed in Mail/", os.listdir(root))
+    # Read (and maybe cached) once, the file still follows a new keyword.
+    typ, data = m.uid("STORE", str(uid_of[6]), "+FLAGS", "(third)")
+    check(typ == "OK", "STORE +FLAGS (third)", data)
+
+    def kwtext():
+        with open(os.path.join(root, "dovecot-keywords")) as f:
+            return f.read()
+    wait_change(lambda: kwtext() == "0 work\n1 $Junk\n2 third\n",
+                "dovecot-keywords read before gains the line \"2 third\"")
+    check(parse_name(folder_files(root)[uid_of[6]][1])["letters"] == "Dc",
+          "the message has the letter c", folder_files(root)[uid_of[6]])
     m.select('"Work"')
     typ, data = m.uid("SEARCH", "HEADER", "Message-ID", "fsb12@")
     w2 = data[0].split()[0].decode()
