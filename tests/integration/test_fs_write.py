@@ -242,6 +242,16 @@ def test(site, args):
     _, _, data = one(imap_find(m, "INBOX", "edited@"), "edited")
     check(data == bytes(model), "the edited tmp/ file was stored as it was "
           "at the rename", (len(data), len(model)))
+    # Taking one message out of new/ leaves the others (older ones too).
+    esub, ename_ = file_of(root, bytes(model))
+    check(esub == "new" and file_of(root, m1)[0] == "new", "edited and "
+          "into-new are both in new/", (esub, file_of(root, m1)))
+    os.rename(os.path.join(root, "new", ename_),
+              os.path.join(root, "cur", ename_ + ":2,S"))
+    check(file_of(root, bytes(model))[0] == "cur" and
+          file_of(root, m1)[0] == "new", "new/ -> cur/ of one message "
+          "leaves the older one in new/", (file_of(root, bytes(model)),
+                                           file_of(root, m1)))
 
     # -- rename changes flags -------------------------------------------
     base = name.split(":2,")[0]
