@@ -10,6 +10,7 @@ the mtime of cur/ and new/ moves when their contents change.
 usage: test_fs_live.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 """
+import errno
 import os
 import poplib
 import re
@@ -18,8 +19,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fstest import (Failure, check, folder_files, imap_find,  # noqa
-                    parse_name, run, wait_change, write_maildir)
+from fstest import (Failure, check, errno_of, folder_files,  # noqa
+                    imap_find, parse_name, run, wait_change,
+                    write_maildir)
 
 A = "alice@example.test"
 PW = "fs-live-pw"
@@ -130,6 +132,20 @@ def test(site, args):
     wait_change(lambda: (find_file(root, "cur-1") or (0, 0, ""))[2]
                 .endswith(":2,F"), "an IMAP STORE -FLAGS \\Seen drops S "
                 "from the name")
+    # By name, as a reader that remembers names looks: the old name is
+    # gone, the new one is there, and a name that comes back works again
+    # (no stale entry either way).
+    base = find_file(root, "cur-1")[2].split(":2,")[0]
+    cur = os.path.join(root, "cur")
+    check(errno_of(os.stat, os.path.join(cur, base + ":2,FS")) ==
+          errno.ENOENT and errno_of(os.stat, os.path.join(
+              cur, base + ":2,F")) is None, "stat: the old name is gone, "
+          "the new one is there", sorted(os.listdir(cur)))
+    m.uid("STORE", str(u1), "+FLAGS", "(\\Seen)")
+    wait_change(lambda: errno_of(os.stat, os.path.join(
+        cur, base + ":2,FS")) is None and errno_of(
+            os.stat, os.path.join(cur, base + ":2,F")) == errno.ENOENT,
+                "stat follows the name back to :2,FS")
 
     # -- rename -> IMAP FETCH FLAGS, and IDLE sees it -------------------
     r = site.raw()
