@@ -245,6 +245,48 @@ def test(site, args):
     wait_change(lambda: not os.path.exists(os.path.join(root, ".Sooner")),
                 "IMAP DELETE: the folder's directory goes")
 
+    # -- same names, other messages: no stale pages ----------------------
+    # A folder deleted and made again, and a folder renamed with a new
+    # one made under the old name, hold messages whose file names equal
+    # the old ones (same date, uid 1, size): reading gives the new bytes.
+    when = '"01-Mar-2024 12:00:00 +0000"'
+    xcur = os.path.join(root, ".Again", "cur")
+
+    def only_file():
+        try:
+            names = os.listdir(xcur)
+            if len(names) != 1:
+                return None
+            with open(os.path.join(xcur, names[0]), "rb") as f:
+                return names[0], f.read()
+        except OSError:
+            return None
+    first = b"Subject: AAAA\r\n\r\nbody A\r\n"
+    m.create("Again")
+    m.append("Again", "(\\Seen)", when, first)
+    name1, data = wait_change(lambda: only_file(), "the first Again/ "
+                              "message shows")[0]
+    check(data == first, "it reads as appended", data)
+    m.delete("Again")
+    wait_change(lambda: not os.path.exists(xcur), "DELETE Again: gone")
+    for old, new in ((first, first.replace(b"A", b"B")),
+                     (first.replace(b"A", b"B"), first.replace(b"A", b"C"))):
+        if old != first:
+            m.rename("Again", "Renamed")
+            wait_change(lambda: os.path.isdir(os.path.join(
+                root, ".Renamed", "cur")), "RENAME Again Renamed")
+        m.create("Again")
+        m.append("Again", "(\\Seen)", when, new)
+        got = wait_change(lambda: (only_file() or (0, 0))[1] == new and
+                          only_file(), "the new Again/ message reads as "
+                          "appended (not the old bytes)")[0]
+        check(got[0] == name1, "the new message has the old file name "
+              "(the point of this check)", (got[0], name1))
+    ren = os.path.join(root, ".Renamed", "cur")
+    with open(os.path.join(ren, os.listdir(ren)[0]), "rb") as f:
+        check(f.read() == first.replace(b"A", b"B"), "the renamed folder "
+              "still reads its own message", None)
+
     # -- directory mtimes of new/ and cur/ ------------------------------
     # Work is selected by nobody: an APPEND without flags lands in new/.
     n0 = mtime_ns(os.path.join(work, "new"))
