@@ -421,6 +421,19 @@ def test(site, args):
           qshow["used_messages"] + 1, "a message that fits is stored",
           None)
 
+    # The message quota too: at the limit, the next rename fails EDQUOT.
+    n = site.ctl_json("user", "show", Q)["used_messages"]
+    site.ctl("quota", "set", Q, str(Q_QUOTA), "--messages", str(n))
+    tmpm = os.path.join(qroot, "tmp", "one-more")
+    with open(tmpm, "wb") as f:
+        f.write(mail("q-count", size=500))
+    e = errno_of(os.rename, tmpm, os.path.join(qroot, "cur", "one-more:2,S"))
+    check(e == errno.EDQUOT, "rename into cur/ at the message quota fails "
+          "EDQUOT", ename(e))
+    check(site.ctl_json("user", "show", Q)["used_messages"] == n,
+          "nothing was stored over the message quota", None)
+    os.unlink(tmpm)
+
     # -- over max_message_size: EFBIG -----------------------------------
     huge = mail("too-big", size=MAX_SIZE + 1000)
     tmpb = os.path.join(root, "tmp", "huge")
