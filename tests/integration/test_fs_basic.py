@@ -296,6 +296,19 @@ def test(site, args):
     check_against_export(site, C)
     print("  %d messages of alice match the export byte for byte" % n)
 
+    # -- directory link counts: 2 + subdirectories (find and fts trust
+    # them); 1 ("not counted") is allowed for the top and domain dirs.
+    def subdirs(d):
+        return sum(1 for n in os.listdir(d)
+                   if os.path.isdir(os.path.join(d, n)))
+    for d, dirs, _ in os.walk(os.path.dirname(root)):
+        check(os.stat(d).st_nlink == 2 + len(dirs), "st_nlink of %s is 2 + "
+              "its %d subdirectories" % (os.path.relpath(d, mnt), len(dirs)),
+              os.stat(d).st_nlink)
+    for d in (mnt, os.path.join(mnt, "example.test")):
+        check(os.stat(d).st_nlink in (1, 2 + subdirs(d)), "st_nlink of %s is "
+              "1 or 2 + subdirectories" % d, os.stat(d).st_nlink)
+
     # -- cp -a of the whole Maildir ------------------------------------
     dest = site.path("copy")
     os.makedirs(dest)

@@ -344,6 +344,12 @@ def test(site, args):
             e = errno_of(os.mkdir, os.path.join(root, d, sub))
             check(e is None, "mkdir %s/%s after mkdir %s works" % (
                 d, sub, d), ename(e))
+    def nlink_ok(d):
+        subs = [n for n in os.listdir(d) if os.path.isdir(os.path.join(d, n))]
+        return os.stat(d).st_nlink == 2 + len(subs)
+    check(nlink_ok(root) and nlink_ok(os.path.join(root, ".Projects")),
+          "after the mkdirs st_nlink of Mail/ and .Projects is 2 + their "
+          "subdirectories", (os.stat(root).st_nlink, os.listdir(root)))
     names = imap_folders(m)
     check({"Projects", "Projects/Q1", "&AOk-t&AOk-"} <= names,
           "mkdir .Projects, .Projects.Q1, .&AOk-t&AOk- made the folders",
@@ -388,6 +394,8 @@ def test(site, args):
           imap_folders(m))
     check(not os.path.exists(os.path.join(root, ".&AOk-t&AOk-")),
           "the folder dir is gone", os.listdir(root))
+    check(nlink_ok(root), "after the rmdir st_nlink of Mail/ is 2 + its "
+          "subdirectories", (os.stat(root).st_nlink, os.listdir(root)))
 
     # -- quota: EDQUOT on the rename, nothing stored --------------------
     qroot = site.maildir(Q)
