@@ -109,8 +109,15 @@ def test(site, args):
     check(data.endswith(smtp_msg), "the file is the delivered copy (the "
           "sent bytes after the added headers)", data[:300])
 
-    # -- IMAP SELECT moves new/ to cur/ ---------------------------------
+    # -- IMAP EXAMINE (read-only) leaves new/ alone; SELECT moves it ----
     m = site.login(A, PW)
+    typ, _ = m.select("INBOX", readonly=True)
+    check(typ == "OK", "EXAMINE INBOX", typ)
+    time.sleep(1.1)
+    check(all(find_file(root, t)[1] == "new" for t in
+              ("new-1", "new-2", "by-smtp")), "after EXAMINE the new/ "
+          "messages are still in new/", folder_files(root))
+    m.close()
     typ, _ = m.select("INBOX")
     check(typ == "OK", "SELECT INBOX", typ)
     wait_change(lambda: os.listdir(os.path.join(root, "new")) == [] and
