@@ -1,10 +1,13 @@
-"""vellum-fs, reading: the tree (domains, users, Mail/ with cur new tmp,
-one .Folder per folder in modified UTF-7, maildirfolder), the message
-names (<date>.<uid>.<host>,S=<size>[:2,<letters>]) against `vellumctl
-mail export` byte for byte, sizes and mtimes, new/ against cur/, `cp -a`, tar,
-`grep -rl`, `find -newer`, statfs (df) against the quota, and
-dovecot-keywords with keyword letters after an IMAP STORE (26 letters at
-most), partial reads (pread, mmap).
+"""vellum-fs, reading: the mount (FUSE, "vellum", allow_other,
+default_permissions), the tree (domains, users, Mail/ with cur new tmp,
+one .Folder per folder in modified UTF-7 with '.' as \\2e, maildirfolder,
+directory link counts), the message names (<date>.<uid>.<host>,S=<size>
+[:2,<letters>]) against `vellumctl mail export` byte for byte, sizes and
+mtimes, new/ against cur/, partial reads (pread, mmap), a 600-message
+listing, `cp -a`, tar, `grep -rl`, `find -newer`, statfs (df) against the
+byte and message quotas (over quota: nothing free; no quota: the data
+dir's file system), and dovecot-keywords with keyword letters after an
+IMAP STORE (26 letters at most; a file read before follows).
 
 usage: test_fs_basic.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).

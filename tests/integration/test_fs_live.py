@@ -1,11 +1,14 @@
-"""vellum-fs follows the store: what IMAP, SMTP and vellumctl change shows
-in the file view within 1 s (the test polls every 50 ms, fails after
-1.5 s and prints how long each took), and what a rename changes is seen
-over IMAP at once (FETCH FLAGS in another session, and an IDLE session
-gets the FETCH).  A message delivered over SMTP lands in new/; an IMAP
-SELECT moves new/ messages to cur/; an IMAP EXPUNGE, a POP3 DELE and
-vellumctl mail delete remove the file;
-the mtime of cur/ and new/ moves when their contents change.
+"""vellum-fs follows the store: what IMAP, SMTP, POP3 and vellumctl change
+shows in the file view within 1 s (the test polls every 50 ms, fails
+after 1.5 s and prints how long each took), and what a rename changes is
+seen over IMAP at once (FETCH FLAGS in another session; an IDLE session
+gets the FETCH).  A message delivered over SMTP lands in new/; EXAMINE
+leaves new/ alone, SELECT moves it to cur/; flags set over IMAP rename
+the file (stat by name follows, both ways); IMAP EXPUNGE, POP3 DELE and
+vellumctl mail delete remove the file (one held open still reads);
+users, domains and folders made and removed elsewhere come and go; a
+folder deleted or renamed and made again shows its new bytes under the
+old file names; the mtime of cur/ and new/ moves when they change.
 
 usage: test_fs_live.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).

@@ -1,11 +1,18 @@
 """vellum-fs, writing: cp into tmp/ + mv into new/ or cur/ stores the
 message (seen over IMAP and POP3 byte for byte, with the flags of the
-name), rename changes flags, rename into another folder is a MOVE,
-unlink expunges, mkdir/rmdir/rename of .Folder dirs are folder
-operations, and what a Maildir does not allow fails with the errno a
-program expects: EDQUOT over quota, EFBIG over [smtpd] max_message_size,
-EPERM for writing into or truncating a message, link, symlink and mknod,
-EXDEV for a rename across users.
+name; a 400 KB 8-bit one; a tmp/ file edited in place; tmp/ of one
+folder into another's cur/; four writers at once), the name given keeps
+working for a while (utime included), rename changes flags and keyword
+letters (also to a name of the program's own), moving one message out
+of new/ leaves the others, rename into another folder is a MOVE with the
+target name's flags, unlink expunges, mkdir/rmdir/rename of .Folder dirs
+are folder operations (ENOTEMPTY with messages; the INBOX stays), files
+of programs beside cur/ new/ tmp/ are kept and are not mail, and what a
+Maildir does not allow fails with the errno a program expects: EDQUOT
+over the byte or message quota (the file stays in tmp/) and beyond 1000
+tmp/ files, EFBIG over [smtpd] max_message_size (write, truncate or
+rename), EPERM for writing into, truncating, chmod/chown of a message,
+link, symlink, mknod and new files in cur/ or new/, EXDEV across users.
 
 usage: test_fs_write.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
