@@ -158,20 +158,28 @@ def parse_name(name):
             "letters": m.group(5), "info": m.group(5) is not None}
 
 
-def folder_files(path):
+def folder_files(path, tries=5):
     """{uid: (sub, name)} of the message files of a Maildir folder (cur/
-    and new/).  A name that does not parse is a Failure."""
-    out = {}
-    for sub in ("new", "cur"):
-        d = os.path.join(path, sub)
-        for name in os.listdir(d):
-            p = parse_name(name)
-            check(p is not None, "%s/%s is a <date>.<uid>.<host>,S=<size>"
-                  "[:2,<letters>] name" % (d, name), name)
-            check(p["uid"] not in out, "uid %d appears once in %s" % (
-                p["uid"], path), (out.get(p["uid"]), name))
-            out[p["uid"]] = (sub, name)
-    return out
+    and new/).  A name that does not parse is a Failure.  new/ is read
+    before cur/, so a message moving from new/ to cur/ meanwhile shows in
+    both (any Maildir reader sees that race): the listing is then read
+    again, a few times, before a uid seen twice is a Failure."""
+    for attempt in range(tries):
+        out, twice = {}, None
+        for sub in ("new", "cur"):
+            d = os.path.join(path, sub)
+            for name in os.listdir(d):
+                p = parse_name(name)
+                check(p is not None, "%s/%s is a <date>.<uid>.<host>,S="
+                      "<size>[:2,<letters>] name" % (d, name), name)
+                if p["uid"] in out:
+                    twice = (out[p["uid"]], (sub, name))
+                out[p["uid"]] = (sub, name)
+        if twice is None:
+            return out
+        time.sleep(0.05)
+    raise Failure("a uid appears in two names of %s in %d listings in a "
+                  "row: %r" % (path, tries, twice))
 
 
 def wait_change(fn, what, limit=LIVE_LIMIT, step=LIVE_STEP):
@@ -434,9 +442,11 @@ def run(fn):
             tb = traceback.extract_tb(sys.exc_info()[2])
             where = [f for f in tb if os.path.basename(
                 f.filename).startswith("test_fs")] or tb
-            raise Failure("%s failed unexpectedly: %s (%s line %d: %s)" % (
-                type(e).__name__, e, os.path.basename(where[-1].filename),
-                where[-1].lineno, where[-1].line))
+            raise Failure("%s failed unexpectedly: %s (%s)" % (
+                type(e).__name__, e, " <- ".join(
+                    "%s line %d: %s" % (os.path.basename(f.filename),
+                                        f.lineno, f.line)
+                    for f in reversed(where))))
         # Every test ends by stopping vellum-fs as a service manager
         # would: SIGTERM, exit 0, nothing left mounted.
         if rc is not SKIP and site.fs is not None and site.fs.running():

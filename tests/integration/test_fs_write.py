@@ -24,6 +24,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
@@ -77,14 +78,22 @@ def one(found, what):
 
 def file_of(path, data):
     """(sub, name) of the one message file of the folder at path with these
-    bytes."""
-    hits = []
-    for uid, (sub, name) in folder_files(path).items():
-        with open(os.path.join(path, sub, name), "rb") as f:
-            if f.read() == data:
-                hits.append((sub, name))
-    check(len(hits) == 1, "one file in %s holds the message" % path, hits)
-    return hits[0]
+    bytes.  A name that goes between the listing and the open (a message
+    moving from new/ to cur/) makes it read the listing again."""
+    for attempt in range(5):
+        hits = []
+        try:
+            for uid, (sub, name) in folder_files(path).items():
+                with open(os.path.join(path, sub, name), "rb") as f:
+                    if f.read() == data:
+                        hits.append((sub, name))
+        except FileNotFoundError:
+            time.sleep(0.05)
+            continue
+        check(len(hits) == 1, "one file in %s holds the message" % path,
+              hits)
+        return hits[0]
+    raise Failure("the listing of %s kept changing under the reads" % path)
 
 
 def pop3_messages(site, user):
@@ -298,6 +307,10 @@ def test(site, args):
     typ, data = m.uid("SEARCH", "HEADER", "Message-ID", "seed-1@")
     m.uid("STORE", data[0].split()[0].decode(), "+FLAGS", "(project)")
     m.close()
+    # That read-write SELECT takes the messages out of new/ (the parallel
+    # writers' 100): let it finish before looking at names again.
+    wait_change(lambda: os.listdir(os.path.join(root, "new")) == [],
+                "SELECT INBOX moved new/ to cur/")
     kwfile = os.path.join(root, "dovecot-keywords")
     wait_change(lambda: os.path.exists(kwfile) and
                 open(kwfile).read() == "0 project\n",
