@@ -255,6 +255,42 @@ def test(site, args):
     wait_change(lambda: not os.path.exists(os.path.join(root, ".Sooner")),
                 "IMAP DELETE: the folder's directory goes")
 
+    # -- many messages at once ------------------------------------------
+    # vellumctl mail import of 40, then one STORE, COPY, MOVE and EXPUNGE
+    # over all of them: every name follows.
+    bsrc = site.path("bulk-import")
+    write_maildir(bsrc, [(mail("bulk-%02d" % i), D2024 + i, None)
+                         for i in range(40)])
+    m.create("Bulk")
+    site.ctl("mail", "import", A, bsrc, "--folder", "Bulk")
+    bulk = os.path.join(root, ".Bulk")
+
+    def count(d, sub):
+        return len(os.listdir(os.path.join(d, sub)))
+    wait_change(lambda: count(bulk, "new") == 40, "vellumctl mail import "
+                "of 40: all in .Bulk/new")
+    m.select("Bulk")
+    wait_change(lambda: count(bulk, "new") == 0 and count(bulk, "cur") == 40,
+                "SELECT Bulk: all 40 in cur/")
+    m.store("1:*", "+FLAGS", "(\\Flagged)")
+    wait_change(lambda: all(n.endswith(":2,F") for n in os.listdir(
+        os.path.join(bulk, "cur"))), "STORE 1:* +FLAGS \\Flagged: all 40 "
+                "names end in :2,F")
+    m.create("Bulk2")
+    m.copy("1:20", "Bulk2")
+    wait_change(lambda: len(folder_files(os.path.join(root, ".Bulk2"))) ==
+                20, "COPY 1:20: 20 files in .Bulk2")
+    typ, data = m._simple_command("MOVE", "21:40", "Bulk2")
+    check(typ == "OK", "MOVE 21:40 Bulk2", data)
+    wait_change(lambda: count(bulk, "cur") == 20 and len(folder_files(
+        os.path.join(root, ".Bulk2"))) == 40, "MOVE 21:40: 20 left in "
+                ".Bulk, 40 in .Bulk2")
+    m.store("1:*", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    wait_change(lambda: count(bulk, "cur") == 0, "EXPUNGE of all: .Bulk/cur "
+                "is empty")
+    m.close()
+
     # -- same names, other messages: no stale pages ----------------------
     # A folder deleted and made again, and a folder renamed with a new
     # one made under the old name, hold messages whose file names equal
