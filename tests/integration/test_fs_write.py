@@ -150,6 +150,22 @@ def test(site, args):
         check(f.read() == m1, "the name given by the rename reads the "
               "message", None)
 
+    # ... until the message changes again (vellum-fs(8)).
+    # (In Drafts: a read-write SELECT of INBOX would move its new/.)
+    m5 = mail("alias-ends")
+    drafts = os.path.join(root, ".Drafts")
+    deliver(site, drafts, m5, "new/alias5")
+    check(errno_of(os.stat, os.path.join(drafts, "new", "alias5")) is None,
+          "new/alias5 works right after the mv", None)
+    m.select("Drafts")
+    typ, data = m.uid("SEARCH", "HEADER", "Message-ID", "alias-ends@")
+    m.uid("STORE", data[0].split()[0].decode(), "+FLAGS", "(\\Seen)")
+    m.close()
+    wait_change(lambda: errno_of(os.stat, os.path.join(
+        drafts, "new", "alias5")) == errno.ENOENT and file_of(drafts, m5)[1]
+                .endswith(":2,S"), "after a flag change over IMAP the name "
+                "given by the mv is gone, the canonical one has S")
+
     # -- cp + mv into cur/ with letters: the flags of the name ---------
     m2 = mail("into-cur", b"flagged and seen\r\n")
     deliver(site, root, m2, "cur/msg2:2,FS")
