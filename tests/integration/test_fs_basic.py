@@ -19,6 +19,7 @@ import re
 import stat
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fstest import (HOSTNAME, Failure, check, export, folder_files,  # noqa
@@ -505,6 +506,32 @@ def test(site, args):
           "dovecot-keywords lists the first 26 keywords", text)
     m.logout()
     check_against_export(site, A)
+
+    # Local parts that cannot be a file name as they are: where vellumctl
+    # takes them (refusing them is fine too), the domain still lists and
+    # the others' trees still work.
+    taken = []
+    for odd in ("a/b@example.test", '"c/d"@example.test', "..@example.test",
+                ".@example.test"):
+        site.ctl("user", "add", odd, "--password-stdin",
+                 input=PW + "\n", expect=None)
+        if odd in site.ctl("user", "list"):
+            taken.append(odd)
+    print("  vellumctl took the users %s" % taken)
+    dom = os.path.join(mnt, "example.test")
+
+    def listing():
+        try:
+            return sorted(os.listdir(dom))
+        except OSError as e:
+            return "listdir: %s" % e.strerror
+    time.sleep(1.1)		# the domain dir is looked up again after 1 s
+    got = listing()
+    check(isinstance(got, list) and {"alice", "bob"} <= set(got) and
+          not any("/" in n or n in (".", "..") for n in got),
+          "example.test still lists with the users %s in the store" % taken,
+          got)
+    check(len(folder_files(root)) > 0, "alice's Maildir still reads", None)
     return True
 
 
