@@ -2,7 +2,8 @@
 driven in tmux (test_imap_clients.py's Tmux) reads a message (it moves to
 cur/ with S), flags one (F in the name), saves one to .Trash (copied
 there, deleted here) and deletes one ($ sync: the file goes); every
-effect is checked over IMAP and in the file view.
+effect is checked over IMAP and in the file view.  A message APPENDed
+while neomutt is open shows in its index.
 
 usage: test_fs_mutt.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py), or when
@@ -67,6 +68,13 @@ def test(site, args):
              {"HOME": home, "TERM": "xterm", "LANG": "C.UTF-8"})
     try:
         t.wait("nm charlie")
+        # Mail that arrives while neomutt is open shows in its index (it
+        # watches the mtime of new/ and cur/).
+        c = site.login(A, PW)
+        typ, _ = c.append("INBOX", None, None, mail(4, "delta"))
+        check(typ == "OK", "APPEND nm delta", typ)
+        c.logout()
+        t.wait("nm delta", timeout=15)
         # Read alpha (the first line), back to the index.
         t.keys("Enter")
         t.wait("text of nm alpha")
@@ -130,6 +138,8 @@ def test(site, args):
           (tr, screen))
     check(imap_find(m, "Trash", "nm3@") == [], "charlie was deleted, not "
           "moved", imap_find(m, "Trash", "nm3@"))
+    check(len(imap_find(m, "INBOX", "nm4@")) == 1, "delta (seen arriving) "
+          "is still in INBOX", None)
     m.logout()
     return True
 
