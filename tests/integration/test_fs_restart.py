@@ -3,8 +3,8 @@ leaves the mount dead or gone and its serving child ends with it
 (PR_SET_PDEATHSIG); starting again on the same mountpoint works (a stale
 mount is detached first) and shows the same files under the same names,
 tmp/ files and programs' own files included;
-kill -9 of the serving child makes the parent unmount and exit; SIGTERM
-and SIGINT unmount and exit 0; without a usable /dev/fuse (a mount
+kill -9 of the serving child makes the parent unmount and exit (not 0),
+SIGTERM to it makes it exit 0; SIGTERM and SIGINT unmount and exit 0; without a usable /dev/fuse (a mount
 namespace where it is /dev/null) vellum-fs exits 1 and says why.
 
 usage: test_fs_restart.py BUILD_DIR
@@ -152,6 +152,17 @@ def test(site, args):
           "SIGTERM unmounted", mount_entry(site.mount))
     check("mounted at %s" % site.mount in fs.output(), "vellum-fs said "
           "\"vellum-fs: mounted at %s\"" % site.mount, fs.output()[-2000:])
+    # SIGTERM to the serving child: the parent unmounts and exits with
+    # the child's status (0).
+    fs = site.start_fs()
+    kids = descendants_of(fs.pid)
+    check(kids, "a serving child", kids)
+    os.kill(kids[0][0], signal.SIGTERM)
+    rc = fs.wait(10)
+    check(rc == 0, "the parent exits 0 after its child's clean stop",
+          (rc, fs.output()[-2000:]))
+    check(not mounted(site.mount), "and unmounted", mount_entry(site.mount))
+
     # SIGINT (^C under make run) unmounts too.
     fs = site.start_fs()
     os.kill(fs.pid, signal.SIGINT)
