@@ -2,10 +2,11 @@
 leaves the mount dead or gone and its serving child ends with it
 (PR_SET_PDEATHSIG); starting again on the same mountpoint works (a stale
 mount is detached first) and shows the same files under the same names,
-tmp/ files and programs' own files included;
-kill -9 of the serving child makes the parent unmount and exit (not 0),
-SIGTERM to it makes it exit 0; SIGTERM and SIGINT unmount and exit 0; without a usable /dev/fuse (a mount
-namespace where it is /dev/null) vellum-fs exits 1 and says why.
+tmp/ files and programs' own files included; kill -9 of the serving
+child makes the parent unmount and exit (not 0), SIGTERM to it makes it
+exit 0; SIGTERM and SIGINT unmount and exit 0; without a usable
+/dev/fuse (a mount namespace where it is /dev/null) vellum-fs exits 1
+and says why.
 
 usage: test_fs_restart.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
