@@ -1,7 +1,11 @@
-/* cmd_user.c - vellumctl user add|del|list|show|passwd|enable|disable|import */
+/*
+ * cmd_user.c - vellumctl user add|del|list|show|passwd|enable|disable|
+ * import|set
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +26,8 @@ struct user_args {
 	uint64_t		 quota_bytes, quota_messages;
 	uint32_t		 id;
 	int			 set_pw, set_disabled, disabled;
+	int			 set_fs;
+	uint32_t		 fs_uid, fs_gid;	/* 0: unmapped */
 	int			 was_enabled;
 	const char		*reason;
 	struct store_user	 user;
@@ -64,6 +70,11 @@ static int	cmd_user_modify(struct ctl *, struct user_args *,
 		    const char *what);
 static int	cmd_user_parse_line(char *line, struct user_line *ul);
 static int	cmd_user_over(const struct store_user *);
+static int	cmd_user_set(struct ctl *, int argc, char **argv);
+static int	cmd_user_id_parse(const char *, size_t, uint32_t *);
+static int	cmd_user_unix_parse(const char *value, uint32_t *uid_r,
+		    uint32_t *gid_r);
+static const char *cmd_user_unix_name(uint32_t uid);
 static int	cmd_user_over_quota(const struct store_user *);
 static char	*cmd_user_bytes(uint64_t, char *buf, size_t size);
 
@@ -126,6 +137,10 @@ cmd_user_update_txn(struct store_txn *txn, void *arg)
 	if (a->set_pw)
 		snprintf(u.pwhash, sizeof(u.pwhash), "%s",
 		    a->pwhash != NULL ? a->pwhash : "");
+	if (a->set_fs) {
+		u.fs_uid = a->fs_uid;
+		u.fs_gid = a->fs_gid;
+	}
 	if (a->set_disabled) {
 		u.disabled = a->disabled;
 		if (a->disabled) {
@@ -322,6 +337,19 @@ cmd_user_json(const struct ctl *ctl, const struct store_user *u)
 		printf("null");
 	printf(", \"disabled_reason\": ");
 	ctl_json_str(stdout, u->disabled_reason);
+	printf(", \"unix_user\": ");
+	if (u->fs_uid != 0) {
+		const char *name = cmd_user_unix_name(u->fs_uid);
+
+		printf("{\"name\": ");
+		if (name != NULL)
+			ctl_json_str(stdout, name);
+		else
+			printf("null");
+		printf(", \"uid\": %" PRIu32 ", \"gid\": %" PRIu32 "}",
+		    u->fs_uid, u->fs_gid);
+	} else
+		printf("null");
 	printf(", \"created\": ");
 	ctl_json_str(stdout, ctl_time(u->created, t3));
 	printf("}");
@@ -400,7 +428,146 @@ cmd_user_show(struct ctl *ctl, const char *address)
 		    ctl_time(u->disabled_since, t), u->disabled_reason);
 	else
 		printf("state:          enabled\n");
+	if (u->fs_uid != 0) {
+		const char *name = cmd_user_unix_name(u->fs_uid);
+
+		printf("unix user:      %s (uid %" PRIu32 ", gid %" PRIu32
+		    ")\n", name != NULL ? name : "(no such system user now)",
+		    u->fs_uid, u->fs_gid);
+	} else
+		printf("unix user:      none\n");
 	printf("created:        %s\n", ctl_time(u->created, t));
+	return CTL_OK;
+}
+
+/* The system user name of uid, or NULL (the static buffer of getpwuid). */
+static const char *
+cmd_user_unix_name(uint32_t uid)
+{
+	struct passwd *pw;
+
+	pw = getpwuid((uid_t)uid);
+	return pw != NULL ? pw->pw_name : NULL;
+}
+
+/* A decimal id that fits uid_t/gid_t and is not (uid_t)-1; 0 or -1. */
+static int
+cmd_user_id_parse(const char *s, size_t n, uint32_t *r)
+{
+	unsigned long long v = 0;
+	size_t i;
+
+	if (n == 0 || n > 10)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (unsigned)(s[i] - '0');
+	}
+	if (v >= UINT32_MAX)
+		return -1;
+	*r = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * The value of "user set ADDR unix-user VALUE": "-" (unmapped: 0, 0), a
+ * system user name (its uid and primary gid), or "UID[:GID]" (without
+ * GID, the primary group of UID's passwd entry).  Root is refused: its
+ * ids are 0, which means unmapped, and a mail tree owned by root would
+ * only be reachable by root.  0, or -1 with err set.
+ */
+static int
+cmd_user_unix_parse(const char *value, uint32_t *uid_r, uint32_t *gid_r)
+{
+	struct passwd *pw;
+	const char *colon;
+	size_t n;
+
+	*uid_r = *gid_r = 0;
+	if (strcmp(value, "-") == 0)
+		return 0;
+	n = strcspn(value, ":");
+	colon = value[n] == ':' ? value + n : NULL;
+	if (n > 0 && strspn(value, "0123456789") == n) {
+		if (cmd_user_id_parse(value, n, uid_r) < 0 ||
+		    (colon != NULL && cmd_user_id_parse(colon + 1,
+		    strlen(colon + 1), gid_r) < 0))
+			return err_set(ERR_INVALID, "'%s' is not UID[:GID] "
+			    "(decimal ids below %" PRIu32 ")", value,
+			    UINT32_MAX);
+		if (colon == NULL) {
+			errno = 0;
+			if ((pw = getpwuid((uid_t)*uid_r)) == NULL)
+				return err_set(ERR_NOTFOUND, "uid %" PRIu32
+				    " has no passwd entry to take a group "
+				    "from: give UID:GID", *uid_r);
+			*gid_r = (uint32_t)pw->pw_gid;
+		}
+	} else {
+		if (colon != NULL || *value == '\0')
+			return err_set(ERR_INVALID, "'%s' is neither a system "
+			    "user name nor UID[:GID]", value);
+		errno = 0;
+		if ((pw = getpwnam(value)) == NULL)
+			return err_set(ERR_NOTFOUND, "no system user '%s'%s%s",
+			    value, errno != 0 ? ": " : "", errno != 0 ?
+			    strerror(errno) : "");
+		*uid_r = (uint32_t)pw->pw_uid;
+		*gid_r = (uint32_t)pw->pw_gid;
+	}
+	if (*uid_r == 0)
+		return err_set(ERR_PERM, "'%s' is root (uid 0): a mail tree "
+		    "is never mapped to root (0 means unmapped; '-' removes "
+		    "a mapping)", value);
+	if (*gid_r == 0)
+		return err_set(ERR_PERM, "'%s' has gid 0 (root's group): "
+		    "give UID:GID with another group", value);
+	return 0;
+}
+
+/*
+ * user set ADDRESS SETTING VALUE.  Settings: unix-user (the system
+ * account that owns the user's tree in the file view, vellum-fs).
+ */
+static int
+cmd_user_set(struct ctl *ctl, int argc, char **argv)
+{
+	struct user_args a;
+	const char *name;
+	char *what;
+	int n, rc;
+
+	memset(&a, 0, sizeof(a));
+	if ((rc = ctl_args(ctl, argc, argv, NULL, 3, 3, &n)) != 0)
+		return rc;
+	if (strcmp(argv[1], "unix-user") != 0)
+		return ctl_usage(ctl, "unknown setting '%s' (known: "
+		    "unix-user)", argv[1]);
+	a.address = argv[0];
+	if (cmd_user_unix_parse(argv[2], &a.fs_uid, &a.fs_gid) < 0)
+		return ctl_fail(err_class() == ERR_NOTFOUND ? "see getent "
+		    "passwd" : NULL, "user set %s unix-user", a.address);
+	a.set_fs = 1;
+	if (a.fs_uid == 0)
+		what = xstrdup("unix-user none (unmapped)");
+	else {
+		name = cmd_user_unix_name(a.fs_uid);
+		what = xasprintf("unix-user %s (uid %" PRIu32 ", gid %" PRIu32
+		    ")", name != NULL ? name : argv[2], a.fs_uid, a.fs_gid);
+	}
+	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
+		free(what);
+		return CTL_FAIL;
+	}
+	if (store_write(ctl->store, cmd_user_update_txn, &a) < 0) {
+		free(what);
+		return ctl_fail(err_class() == ERR_NOTFOUND ?
+		    "'vellumctl user list' shows the users" : NULL,
+		    "user set %s", a.address);
+	}
+	printf("user %s: %s\n", a.address, what);
+	free(what);
 	return CTL_OK;
 }
 
@@ -652,6 +819,8 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 			return rc;
 		return cmd_user_show(ctl, argv[0]);
 	}
+	if (strcmp(ctl->verb, "set") == 0)
+		return cmd_user_set(ctl, argc, argv);
 	if (strcmp(ctl->verb, "import") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 			return rc;

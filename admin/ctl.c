@@ -35,6 +35,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
 	{ "user", "import", "FILE", "create users from lines \"address "
 	    "[password|hash|- [quota]]\"" },
+	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
+	    "account that owns the user's file view tree (-: none)" },
 	{ "addr", "add", "ADDRESS TARGET...", "route an address to targets "
 	    "(alias or forward)" },
 	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },

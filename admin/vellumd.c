@@ -7,6 +7,10 @@
  * child that dies (with back-off) and, on SIGTERM, SIGINT or SIGHUP,
  * stops them all and waits for them.
  *
+ * vellum-fs needs a usable /dev/fuse: without one vellumd says once why
+ * the file view is off and neither starts nor restarts it, while the
+ * other daemons run as usual.
+ *
  * The loop is sigtimedwait() on blocked signals: no handler runs
  * asynchronously, every state change happens in one place, and the only
  * timeout is the next restart or the shutdown deadline.
@@ -73,6 +77,7 @@ static void		 vd_plan(void);
 static int		 vd_find_binary(struct child *, const char *,
 		    const char *);
 static int		 vd_mkdirs(const char *);
+static int		 vd_may_start(struct child *);
 static int		 vd_start(struct child *);
 static void		 vd_reap(int);
 static void		 vd_exited(struct child *, int, int);
@@ -248,6 +253,32 @@ vd_mkdirs(const char *dir)
 	}
 	if (mkdir(buf, 0750) != 0 && errno != EEXIST)
 		return -1;
+	return 0;
+}
+
+/*
+ * 1 when ch may be (re)started now.  vellum-fs may not without a usable
+ * /dev/fuse, nor without root, which it needs to mount (it drops to the
+ * config's user itself once mounted): that is said once here, and the
+ * child is forgotten rather than restarted in a loop that cannot work.
+ */
+static int
+vd_may_start(struct child *ch)
+{
+	char why[PATH_MAX + 256];
+
+	if (strcmp(ch->name, "vellum-fs") != 0)
+		return 1;
+	if (!daemon_fuse_available(why, sizeof(why)))
+		;
+	else if (geteuid() != 0)
+		snprintf(why, sizeof(why), "vellum-fs needs root to mount %s "
+		    "(vellumd runs as uid %lu): start vellumd as root",
+		    conf.fs_mountpoint, (unsigned long)geteuid());
+	else
+		return 1;
+	log_warnx("file view off: %s", why);
+	ch->wanted = 0;
 	return 0;
 }
 
@@ -433,6 +464,10 @@ vd_loop(void)
 				if (ch->restart_at == 0)
 					continue;
 				if (ch->restart_at <= now) {
+					if (!vd_may_start(ch)) {
+						ch->restart_at = 0;
+						continue;
+					}
 					if (vd_start(ch) != 0)
 						ch->restart_at = now +
 						    RESTART_MIN_MS;
@@ -523,7 +558,7 @@ main(int argc, char **argv)
 	for (i = 0; i < NCHILDREN; i++) {
 		struct child *ch = &children[i];
 
-		if (!ch->wanted)
+		if (!ch->wanted || !vd_may_start(ch))
 			continue;
 		if (ch->path[0] == '\0') {
 			if (libexec != NULL)

@@ -6,11 +6,15 @@
  * file that failed.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -25,8 +29,15 @@
 #define DAEMON_EXIT_USAGE	2
 /* Highest log verbosity (log.h: 1 info, 2 debug). */
 #define DAEMON_VERBOSE_MAX	2
+/* The FUSE device: a misc character device (Linux devices.txt). */
+#define DAEMON_FUSE_PATH	"/dev/fuse"
+#define DAEMON_FUSE_MAJOR	10
+#define DAEMON_FUSE_MINOR	229
 
 static void	daemon_usage(const char *name, FILE *fp);
+static int	daemon_why(char *why, size_t whysize, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+static const char *daemon_file_kind(mode_t mode);
 
 static void
 daemon_usage(const char *name, FILE *fp)
@@ -149,4 +160,105 @@ daemon_serve(const struct config *c)
 		log_warnx("event loop: %s", err_msg());
 	conn_loop_free();
 	auth_done();
+}
+
+/* Writes the reason into why (when there is room); returns 0. */
+static int
+daemon_why(char *why, size_t whysize, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (why == NULL || whysize == 0)
+		return 0;
+	va_start(ap, fmt);
+	vsnprintf(why, whysize, fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+static const char *
+daemon_file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "not a device";
+}
+
+int
+daemon_fuse_available(char *why, size_t whysize)
+{
+	return daemon_fuse_check(DAEMON_FUSE_PATH, why, whysize);
+}
+
+/*
+ * Each case says what to do about it: the module or the container's
+ * device list when the node is missing or has no driver, the device
+ * rules or root when it cannot be opened.  Opening the device without
+ * mounting anything is harmless: the kernel only sets up a connection
+ * when the descriptor is passed to mount(2).
+ */
+int
+daemon_fuse_check(const char *path, char *why, size_t whysize)
+{
+	struct stat st;
+	const char *hint;
+	int fd, e;
+
+	if (why != NULL && whysize > 0)
+		why[0] = '\0';
+	if (stat(path, &st) != 0) {
+		if (errno == ENOENT)
+			return daemon_why(why, whysize, "no %s: load the fuse "
+			    "module (modprobe fuse) or run the container with "
+			    "--device /dev/fuse", path);
+		return daemon_why(why, whysize, "cannot stat %s: %s", path,
+		    strerror(errno));
+	}
+	if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		if (!S_ISCHR(st.st_mode) ||
+		    major(st.st_rdev) != DAEMON_FUSE_MAJOR ||
+		    minor(st.st_rdev) != DAEMON_FUSE_MINOR)
+			return daemon_why(why, whysize, "%s is not the FUSE "
+			    "device (%s %u:%u): it should be char %d:%d "
+			    "(mknod %s c %d %d)", path,
+			    S_ISCHR(st.st_mode) ? "char" : "block",
+			    major(st.st_rdev), minor(st.st_rdev),
+			    DAEMON_FUSE_MAJOR, DAEMON_FUSE_MINOR, path,
+			    DAEMON_FUSE_MAJOR, DAEMON_FUSE_MINOR);
+	} else
+		return daemon_why(why, whysize, "%s is not the FUSE device "
+		    "(%s): it should be char %d:%d (mknod %s c %d %d)", path,
+		    daemon_file_kind(st.st_mode), DAEMON_FUSE_MAJOR,
+		    DAEMON_FUSE_MINOR, path, DAEMON_FUSE_MAJOR,
+		    DAEMON_FUSE_MINOR);
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0) {
+		e = errno;
+		switch (e) {
+		case EACCES:
+			hint = ": mounting needs root; run vellum-fs "
+			    "(or vellumd) as root";
+			break;
+		case EPERM:
+			hint = ": the device rules deny it; run the "
+			    "container with --device /dev/fuse";
+			break;
+		case ENODEV:
+		case ENXIO:
+			hint = ": the fuse module is not loaded (modprobe fuse)";
+			break;
+		default:
+			hint = "";
+			break;
+		}
+		return daemon_why(why, whysize, "cannot open %s: %s%s", path,
+		    strerror(e), hint);
+	}
+	close(fd);
+	return 1;
 }

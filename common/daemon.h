@@ -33,5 +33,10 @@ void	daemon_serve(const struct config *);
  * vellum-fs; vellum-fs before mounting.
  */
 int	daemon_fuse_available(char *why, size_t whysize);
+/*
+ * daemon_fuse_available() on the device node at path instead of
+ * /dev/fuse (the messages name path): for tests.
+ */
+int	daemon_fuse_check(const char *path, char *why, size_t whysize);
 
 #endif

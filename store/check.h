@@ -16,7 +16,10 @@ typedef void store_problem_fn(const char *problem, void *ctx);
  * existing users, and the SHA-256 of every blob; for IMAP: every body has
  * a readable IMAP record (schema 2), recent_uid <= uidnext, expunge logs
  * belong to existing mailboxes and run in increasing modseq order above
- * the mailbox's expunge_floor.  Each problem found is
+ * the mailbox's expunge_floor; for the Maildir letters (schema 3): every
+ * keyword in use in a mailbox is on its keyword list unless the list is
+ * full, lists hold valid names once, and belong to existing mailboxes.
+ * Each problem found is
  * passed to fn (may be NULL).  Returns the number of problems (0 = clean),
  * or -1 when the check itself could not run.
  */

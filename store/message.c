@@ -588,6 +588,7 @@ fail:
  */
 #define MSG_ROW_FIXED	40
 #define MSG_ROW_NOEOL	0x80	/* flags byte: no final line end */
+#define MSG_ROW_CUR	0x40	/* flags byte: maildir_cur */
 
 static size_t
 msg_encode(const struct store_msg *m, uint8_t *out)
@@ -600,7 +601,8 @@ msg_encode(const struct store_msg *m, uint8_t *out)
 	be64enc(out + 13, (uint64_t)m->internal_date);
 	be32enc(out + 21, (uint32_t)m->size);
 	out[25] = (uint8_t)((m->flags & STORE_F_ALL) |
-	    (m->no_final_newline ? MSG_ROW_NOEOL : 0));
+	    (m->no_final_newline ? MSG_ROW_NOEOL : 0) |
+	    (m->maildir_cur ? MSG_ROW_CUR : 0));
 	be64enc(out + 26, m->modseq);
 	out[34] = (uint8_t)(kw >> 8);
 	out[35] = (uint8_t)kw;
@@ -630,6 +632,7 @@ msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
 	m->size = be32dec(p + 21);
 	m->flags = p[25] & STORE_F_ALL;
 	m->no_final_newline = (p[25] & MSG_ROW_NOEOL) != 0;
+	m->maildir_cur = (p[25] & MSG_ROW_CUR) != 0;
 	m->modseq = be64dec(p + 26);
 	m->crlf_size = be32dec(p + 36);
 	memcpy(m->keywords, p + MSG_ROW_FIXED, kw);
@@ -846,6 +849,7 @@ msg_link(struct store_txn *t, struct store_mailbox *mb, struct store_msg *m,
 		    mb->name);
 	m->mailbox_id = mb->id;
 	m->uid = mb->uidnext++;
+	m->maildir_cur = (flags & STORE_APPEND_CUR) != 0;
 	m->modseq = ++mb->highestmodseq;
 	mb->messages++;
 	mb->bytes += m->size;
@@ -1084,6 +1088,19 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	if (kwnew && maildir_kw_register(t, mailbox_id, m.keywords) == -1)
 		return -1;
 	return 1;
+}
+
+int
+store_msg_set_maildir_cur(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t uid)
+{
+	struct store_msg m;
+	int rc;
+
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1 || m.maildir_cur)
+		return rc;
+	m.maildir_cur = 1;
+	return msg_put(t, &m, 0) == -1 ? -1 : 1;
 }
 
 int

@@ -48,6 +48,12 @@ struct store_msg {
 	 */
 	uint64_t	crlf_size;
 	int		no_final_newline;
+	/*
+	 * The file view shows it in cur/ although no IMAP session took it as
+	 * \Recent yet: a Maildir program moved it out of new/ (or stored it
+	 * straight into cur/).  Nothing else looks at it.
+	 */
+	int		maildir_cur;
 	uint32_t	flags;
 	uint64_t	modseq;
 	char		keywords[STORE_KEYWORDS_MAX + 1];
@@ -79,6 +85,8 @@ size_t	store_prepared_size(const struct store_prepared *);
 
 /* store_msg_append() flags */
 #define STORE_APPEND_QUOTA	0x01	/* refuse (NOQUOTA) when over quota */
+#define STORE_APPEND_CUR	0x02	/* maildir_cur set (else clear; also
+					   for copy and move) */
 
 /*
  * Appends a prepared message to a mailbox with the next UID.  internal_date
@@ -92,6 +100,13 @@ size_t	store_prepared_size(const struct store_prepared *);
 int	store_msg_append(struct store_txn *, uint32_t mailbox_id,
 	    struct store_prepared *, int64_t internal_date, uint32_t flags,
 	    const char *keywords, unsigned append_flags, uint32_t *uid_r);
+/*
+ * Sets maildir_cur (the file view moved the message from new/ to cur/).
+ * Not a change IMAP sees: no modseq, no notification.  1 done, 0 no such
+ * message.
+ */
+int	store_msg_set_maildir_cur(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uid);
 /* 1 found, 0 not. */
 int	store_msg_get(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
 	    struct store_msg *r);

@@ -254,6 +254,13 @@ store_user_add(struct store_txn *t, const char *address, const char *pwhash,
 	return 1;
 }
 
+static int
+user_notify_one(const struct store_mailbox *mb, void *ctx)
+{
+	notify_txn_add(ctx, mb->id);
+	return 0;
+}
+
 int
 store_user_update(struct store_txn *t, const struct store_user *nu)
 {
@@ -276,10 +283,15 @@ store_user_update(struct store_txn *t, const struct store_user *nu)
 		u.disabled_since = 0;
 	snprintf(u.disabled_reason, sizeof(u.disabled_reason), "%s",
 	    nu->disabled ? nu->disabled_reason : "");
+	/* The file view owns the user's tree by these: tell it. */
+	if ((u.fs_uid != nu->fs_uid || u.fs_gid != nu->fs_gid) &&
+	    store_mailbox_list(t, u.id, user_notify_one, t) == -1)
+		return -1;
 	u.fs_uid = nu->fs_uid;
 	u.fs_gid = nu->fs_gid;
 	return user_put(t, &u) == -1 ? -1 : 1;
 }
+
 
 /* The full mark of this process (store_user_set_full_mark()). */
 static unsigned user_full_mark = CONFIG_QUOTA_FULL_MARK;

@@ -52,7 +52,9 @@ int	store_user_find(struct store_txn *, const char *login,
 /*
  * Rewrites the settable fields of u (pwhash, quotas, disabled state,
  * reason, over_quota_since, fs ids).  Usage counters and the address are
- * kept from the stored record: they change only with the messages.
+ * kept from the stored record: they change only with the messages.  A
+ * change of the fs ids notifies every mailbox of the user (notify.h): the
+ * file view owns the user's tree by them.
  */
 int	store_user_update(struct store_txn *, const struct store_user *u);
 /*

@@ -3,7 +3,10 @@
 # demo@example.test, and a second run changes nothing and says so.
 # VELLUM_RUN_DEMO_NO_DAEMON=1 keeps it from starting vellumd; a last run
 # without it, on a build dir whose vellumd is a stand-in script, proves
-# that it execs vellumd on the embedded default (no -c) after the store.
+# that it execs vellumd on the embedded default (no -c) after the store,
+# and says where the file view is (./var/mail/...) or why it is off: as
+# /dev/fuse is here, and with /dev/null bind-mounted over it in a private
+# mount namespace (when `unshare -m` may do that).
 # Usage: test_run_demo.sh RUN_DEMO VELLUMCTL
 demo=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 ctl=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
@@ -49,4 +52,45 @@ echo "$out" | grep -q "127.0.0.1:1143" ||
 	fail "run-demo does not say where to connect (IMAP 1143): $out"
 echo "$out" | grep -q "127.0.0.1:1993" ||
 	fail "run-demo does not say where to connect (IMAPS 1993): $out"
-echo "ok: run-demo is idempotent and starts vellumd"
+echo "$out" | grep -q "later issue" &&
+	fail "run-demo still says the FUSE view comes later: $out"
+
+# The file view: found here without run-demo's own check.
+maildir=./var/mail/example.test/demo/Mail
+files="  FILES  $maildir (a Maildir: mutt -f $maildir)"
+usable=no
+if [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] &&
+    [ "$(stat -L -c '%t:%T' /dev/fuse)" = a:e5 ] &&
+    python3 -c 'import os; os.close(os.open("/dev/fuse", os.O_RDWR))' \
+    2>/dev/null; then
+	usable=yes
+fi
+if [ $usable = yes ]; then
+	echo "$out" | grep -qxF "$files" ||
+		fail "run-demo does not say where the file view is" \
+		    "('$files'): $out"
+else
+	echo "$out" | grep -q "^  FILES  off: ." ||
+		fail "/dev/fuse is not usable here, yet run-demo does not" \
+		    "say the file view is off and why: $out"
+	echo "$out" | grep -qF "$maildir" &&
+		fail "run-demo names $maildir though the file view is off: $out"
+fi
+if unshare -m --propagation private sh -c \
+    'mount --bind /dev/null /dev/fuse' 2>/dev/null; then
+	out=$(unshare -m --propagation private sh -c \
+	    'mount --bind /dev/null /dev/fuse && exec "$0" "$@"' \
+	    "$demo" fake 2>&1) || fail "run without /dev/fuse exited $?: $out"
+	off="  FILES  off: /dev/fuse is not the FUSE device (char 1:3)"
+	echo "$out" | grep -qxF "$off" ||
+		fail "with /dev/null over /dev/fuse run-demo does not say" \
+		    "the file view is off and why: $out"
+	echo "$out" | grep -q "stand-in vellumd" ||
+		fail "without /dev/fuse run-demo did not start vellumd: $out"
+	echo "ok: without /dev/fuse: $(echo "$out" | grep FILES)"
+else
+	echo "(not tested: run-demo without /dev/fuse; unshare -m cannot" \
+	    "bind-mount over it here)"
+fi
+echo "ok: run-demo is idempotent and starts vellumd (file view" \
+    "usable: $usable)"

@@ -3,13 +3,14 @@
 results, exit codes (0 ok, 1 failed, 2 usage), --json output, user and
 address imports with bad lines, mail import/export of Maildir, mbox and
 .eml byte for byte, quotas, mail delete, user enable refused while over
-quota, domain settings, the outbound queue, locks and a clean store check
-at the end.
+quota, domain settings, user set unix-user, Maildir export's keyword letters,
+the outbound queue, locks and a clean store check at the end.
 
 Usage: test_vellumctl.py VELLUMCTL [STORE_HELPER]
 (without STORE_HELPER only the empty queue is tested)"""
 import hashlib
 import os
+import pwd
 import re
 import subprocess
 
@@ -57,7 +58,7 @@ def test(ctl, args):
     out, _ = ctl.run("--help", data=False)
     for cmd in ("domain add", "user import", "addr export", "mail import",
                 "quota report", "lock clear", "store backup", "domain set",
-                "mail delete", "queue list", "queue del"):
+                "mail delete", "queue list", "queue del", "user set"):
         check(cmd in out, "--help lists '%s'" % cmd, out)
     out2, _ = ctl.run("help", data=False)
     check(out2 == out, "'help' prints the same as --help", out2)
@@ -179,6 +180,54 @@ def test(ctl, args):
     check(sorted(x["address"] for x in users) ==
           ["bob@example.test", "carol@example.test"],
           "user list --json lists the users", users)
+
+    # --- user set ADDR unix-user (owner of the file view tree) ----------
+    nobody = pwd.getpwnam("nobody")
+    check(ctl.json("user", "show", "carol@example.test")["unix_user"] is None,
+          "a new user is unmapped", "")
+    out, _ = ctl.run("user", "show", "carol@example.test")
+    check(re.search(r"^unix user: +none$", out, re.M),
+          "user show says 'unix user: none'", out)
+    out, _ = ctl.run("user", "set", "carol@example.test", "unix-user",
+                     "nobody")
+    check("unix-user nobody (uid %d, gid %d)" % (nobody.pw_uid,
+                                                 nobody.pw_gid) in out,
+          "user set says what it set", out)
+    out, _ = ctl.run("user", "show", "carol@example.test")
+    check(re.search(r"^unix user: +nobody \(uid %d, gid %d\)$" %
+                    (nobody.pw_uid, nobody.pw_gid), out, re.M),
+          "user show names the unix user with its ids", out)
+    uu = ctl.json("user", "show", "carol@example.test")["unix_user"]
+    check(uu == {"name": "nobody", "uid": nobody.pw_uid,
+                 "gid": nobody.pw_gid}, "user show --json: unix_user", uu)
+    users = {x["address"]: x for x in ctl.json("user", "list")}
+    check(users["carol@example.test"]["unix_user"] == uu and
+          users["bob@example.test"]["unix_user"] is None,
+          "user list --json: unix_user", users)
+    _, err = ctl.run("user", "set", "carol@example.test", "unix-user",
+                     "no-such-unix-user-x", expect=1)
+    check("no-such-unix-user-x" in err, "an unknown name is named", err)
+    _, err = ctl.run("user", "set", "carol@example.test", "unix-user",
+                     "root", expect=1)
+    check("root" in err and "uid 0" in err, "root is refused", err)
+    ctl.run("user", "set", "carol@example.test", "unix-user", "0:100",
+            expect=1)
+    check(ctl.json("user", "show", "carol@example.test")["unix_user"] == uu,
+          "a refused mapping changes nothing", "")
+    ctl.run("user", "set", "carol@example.test", "unix-user", "4242:4243")
+    check(ctl.json("user", "show", "carol@example.test")["unix_user"]
+          ["uid"] == 4242, "numeric UID:GID", "")
+    ctl.run("user", "set", "carol@example.test", "unix-user", "-")
+    check(ctl.json("user", "show", "carol@example.test")["unix_user"] is None,
+          "'-' removes the mapping", "")
+    out, _ = ctl.run("user", "show", "carol@example.test")
+    check(re.search(r"^unix user: +none$", out, re.M), "and show agrees",
+          out)
+    ctl.run("user", "set", "carol@example.test", "frobnicate", "x",
+            expect=2)
+    ctl.run("user", "set", "carol@example.test", "unix-user", expect=2)
+    ctl.run("user", "set", "nobody@example.test", "unix-user", "nobody",
+            expect=1)
 
     # --- user import -----------------------------------------------------
     lines = ["# bulk users", "", "u1@example.test",

@@ -407,6 +407,52 @@ START_TEST(test_recent_moves_notify)
 }
 END_TEST
 
+static int
+fs_ids_fn(struct store_txn *t, void *ctx)
+{
+	struct store_user *u = ctx;
+
+	return store_user_update(t, u);
+}
+
+/*
+ * The file view owns a user's tree by its fs ids (vellumctl user set
+ * ADDR unix-user): changing them is heard on each of the user's
+ * mailboxes; changing anything else of the user is not.
+ */
+START_TEST(test_fs_ids_notify)
+{
+	struct store_notify *n = NULL;
+	struct store_user u;
+	struct seen s = { 0 };
+	int fd;
+
+	ck_assert_int_eq(tu_user_get(st, user, &u), 1);
+	ck_assert_int_eq(store_notify_listen(st, &n, &fd), 0);
+	u.quota_bytes = 12345;
+	ck_assert_int_eq(store_write(st, fs_ids_fn, &u), 1);
+	ck_assert_int_eq(store_notify_drain(n, seen_one, &s), 0);
+	ck_assert_msg(s.n == 0, "a quota change sent %zu ids", s.n);
+	u.fs_uid = 5001;
+	u.fs_gid = 5002;
+	ck_assert_int_eq(store_write(st, fs_ids_fn, &u), 1);
+	wait_drain(n, fd, &s);
+	ck_assert_msg(seen_has(&s, inbox), "mapping the user was not heard "
+	    "on its INBOX (%zu ids)", s.n);
+	ck_assert_msg(s.n >= 6, "only %zu of the user's 6 mailboxes were "
+	    "notified", s.n);
+	memset(&s, 0, sizeof(s));
+	ck_assert_int_eq(store_write(st, fs_ids_fn, &u), 1);
+	ck_assert_int_eq(store_notify_drain(n, seen_one, &s), 0);
+	ck_assert_msg(s.n == 0, "the same ids again sent %zu ids", s.n);
+	u.fs_uid = u.fs_gid = 0;
+	ck_assert_int_eq(store_write(st, fs_ids_fn, &u), 1);
+	wait_drain(n, fd, &s);
+	ck_assert_msg(seen_has(&s, inbox), "unmapping was not heard");
+	store_notify_close(&n);
+}
+END_TEST
+
 /*
  * Daemons open the store as root and then drop privileges; a data dir
  * that root made (0700) cannot be crossed by the dropped user.  A
@@ -507,6 +553,7 @@ notify_suite(void)
 	tcase_add_test(tc, test_overflow_says_everything);
 	tcase_add_test(tc, test_batch_and_many_ids);
 	tcase_add_test(tc, test_recent_moves_notify);
+	tcase_add_test(tc, test_fs_ids_notify);
 	tcase_add_test(tc, test_after_privilege_drop);
 	suite_add_tcase(s, tc);
 	return s;

@@ -1,0 +1,104 @@
+/*
+ * node.h - a node of the file view as the operations see it (fs/ops.c
+ * reads them, fs/write.c and fs/tmp.c change them).
+ */
+#ifndef VELLUM_FS_NODE_H
+#define VELLUM_FS_NODE_H
+
+#include "fs/fs.h"
+#include "store/domain.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+#include "store/user.h"
+
+struct fs_node {
+	enum fs_kind		kind;
+	uint64_t		ino;
+	struct store_domain	d;	/* FS_K_DOMAIN */
+	struct store_user	u;	/* FS_K_USER and below */
+	struct store_mailbox	mb;	/* FS_K_MAILDIR (INBOX) and below */
+	struct store_msg	m;	/* FS_K_MSG */
+	size_t			kwlen;	/* FS_K_KWFILE: its size */
+	/* FS_K_MSG after fs_node_msgname(): */
+	char			info[STORE_MAILDIR_INFO_MAX];
+	int			in_new;
+	char			name[FS_NAME_MAX + 1];
+	/* FS_K_TMPFILE: the real file's attributes */
+	struct stat		tmpst;
+	char			tmpname[FS_NAME_MAX + 1];
+};
+
+/*
+ * The node of ino, read in t: 1 it exists, 0 not, -1 error.  A message's
+ * name is not computed (fs_node_msgname()).
+ */
+int	fs_node_get(struct store_txn *, uint64_t ino, struct fs_node *);
+void	fs_node_msgname(struct store_txn *, struct fs_node *);
+/*
+ * The node called name in directory parent: 1 found (*r), 0 not (*errno_r
+ * says why: ENOENT, ENOTDIR), -1 error.
+ */
+int	fs_lookup(struct store_txn *, uint64_t parent, const char *name,
+	    struct fs_node *r, int *errno_r);
+void	fs_node_attr(const struct fs_node *, struct stat *);
+double	fs_node_ttl(const struct fs_node *);
+void	fs_node_entry(const struct fs_node *, struct fuse_entry_param *);
+/* The kernel got an entry of n (+1 lookup); the reply failed (-1). */
+void	fs_node_track(const struct fs_node *);
+void	fs_node_untrack(const struct fs_node *);
+void	fs_forget(uint64_t ino, uint64_t n);
+
+/* dovecot-keywords of kwlist: its length; written into buf if it fits. */
+size_t	fs_kwfile(const char *kwlist, char *buf, size_t bufsize);
+
+/* Directory listings (ops.c), for tmp.c. */
+struct rd;
+int	fs_rd_fixed(struct rd *, const char *name, struct fs_node *);
+const struct fs_node *fs_rd_dir(const struct rd *);
+
+/* write.c: cur/new/tmp removed with rmdir (or not yet made after mkdir) */
+int	fs_subdir_absent(uint32_t mailbox, enum fs_kind);
+
+/* tmp.c */
+int	fs_tmp_node(struct store_txn *, uint64_t ino, struct fs_node *);
+int	fs_tmp_lookup(struct store_txn *, const struct fs_node *tmpdir,
+	    const char *name, struct fs_node *r, int *errno_r);
+int	fs_tmp_readdir(struct rd *, struct store_txn *);
+void	fs_tmp_ref(uint64_t ino, int64_t delta);
+void	fs_tmp_read(fuse_req_t, uint64_t ino, size_t size, off_t off);
+/* The changes; each returns 0 or an errno. */
+int	fs_tmp_dirfd(uint32_t mailbox, int create);
+size_t	fs_tmp_count(uint32_t mailbox);
+int	fs_tmp_create(uint32_t mailbox, const char *name, int flags,
+	    uint64_t *ino_r);
+int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
+int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
+int	fs_tmp_unlink(uint32_t mailbox, const char *name);
+int	fs_tmp_rename(uint32_t mailbox, const char *name, uint32_t dmailbox,
+	    const char *dname);
+/* Maps the file's bytes (munmap(*data_r, *len_r) after). */
+int	fs_tmp_map(uint32_t mailbox, const char *name, void **data_r,
+	    size_t *len_r, struct stat *st_r);
+/* It was stored as (dmailbox, duid): the real file goes. */
+void	fs_tmp_stored(uint32_t mailbox, const char *name, uint32_t dmailbox,
+	    uint32_t duid);
+
+/* write.c: the operations that change things */
+void	fs_op_setattr(fuse_req_t, fuse_ino_t, struct stat *, int,
+	    struct fuse_file_info *);
+void	fs_op_write(fuse_req_t, fuse_ino_t, const char *, size_t, off_t,
+	    struct fuse_file_info *);
+void	fs_op_create(fuse_req_t, fuse_ino_t, const char *, mode_t,
+	    struct fuse_file_info *);
+void	fs_op_release(fuse_req_t, fuse_ino_t, struct fuse_file_info *);
+void	fs_op_fsync(fuse_req_t, fuse_ino_t, int, struct fuse_file_info *);
+void	fs_op_unlink(fuse_req_t, fuse_ino_t, const char *);
+void	fs_op_rename(fuse_req_t, fuse_ino_t, const char *, fuse_ino_t,
+	    const char *, unsigned int);
+void	fs_op_mkdir(fuse_req_t, fuse_ino_t, const char *, mode_t);
+void	fs_op_rmdir(fuse_req_t, fuse_ino_t, const char *);
+void	fs_op_link(fuse_req_t, fuse_ino_t, fuse_ino_t, const char *);
+void	fs_op_symlink(fuse_req_t, const char *, fuse_ino_t, const char *);
+void	fs_op_mknod(fuse_req_t, fuse_ino_t, const char *, mode_t, dev_t);
+
+#endif

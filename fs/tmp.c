@@ -1,0 +1,517 @@
+/*
+ * tmp.c - files in tmp/: real files in DATA_DIR/fstmp/<mailbox id>/, so
+ * a message being written survives a restart of vellum-fs like a file in
+ * a Maildir's tmp/ does.  They become messages when renamed into new/ or
+ * cur/ (write.c).
+ *
+ * The kernel knows them by inode numbers FS_K_TMPFILE | serial; this
+ * table maps a serial to (mailbox, name) for as long as the kernel holds
+ * it.  A handful per folder at a time: a list is enough.
+ */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "fs/fs.h"
+#include "fs/node.h"
+
+struct tmpf {
+	uint64_t	serial;
+	uint32_t	mbox;
+	char		name[FS_NAME_MAX + 1];
+	int64_t		nlookup;
+	int		fd;		/* -1 until written to */
+	int		gone;		/* unlinked or renamed away */
+	uint32_t	dmbox, duid;	/* stored as this message */
+};
+
+static struct tmpf	**tmps;
+static size_t		  ntmps, tmps_cap;
+static uint64_t		  tmp_serial;
+
+static struct tmpf *
+tmp_by_ino(uint64_t ino)
+{
+	uint64_t serial = fs_ino_id(ino);
+	size_t i;
+
+	for (i = 0; i < ntmps; i++)
+		if (tmps[i]->serial == serial)
+			return tmps[i];
+	return NULL;
+}
+
+static struct tmpf *
+tmp_by_name(uint32_t mbox, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ntmps; i++)
+		if (tmps[i]->mbox == mbox && !tmps[i]->gone &&
+		    strcmp(tmps[i]->name, name) == 0)
+			return tmps[i];
+	return NULL;
+}
+
+static void
+tmp_free(struct tmpf *f)
+{
+	size_t i;
+
+	for (i = 0; i < ntmps; i++)
+		if (tmps[i] == f) {
+			tmps[i] = tmps[--ntmps];
+			break;
+		}
+	if (f->fd >= 0)
+		close(f->fd);
+	free(f);
+}
+
+/* Entries nobody holds (made by plain readdir) go at the next use. */
+static void
+tmp_gc(void)
+{
+	size_t i = 0;
+
+	while (i < ntmps)
+		if (tmps[i]->nlookup <= 0 && tmps[i]->fd < 0)
+			tmp_free(tmps[i]);
+		else
+			i++;
+}
+
+static struct tmpf *
+tmp_get(uint32_t mbox, const char *name)
+{
+	struct tmpf *f;
+
+	if ((f = tmp_by_name(mbox, name)) != NULL)
+		return f;
+	tmp_gc();
+	if (ntmps == tmps_cap) {
+		tmps_cap = tmps_cap == 0 ? 16 : tmps_cap * 2;
+		tmps = xreallocarray(tmps, tmps_cap, sizeof(*tmps));
+	}
+	f = xcalloc(1, sizeof(*f));
+	f->serial = ++tmp_serial;
+	f->mbox = mbox;
+	f->fd = -1;
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	tmps[ntmps++] = f;
+	return f;
+}
+
+/* The real directory of a mailbox's tmp/; -1 with errno. */
+int
+fs_tmp_dirfd(uint32_t mbox, int create)
+{
+	char d[16];
+	int fd;
+
+	snprintf(d, sizeof(d), "%" PRIu32, mbox);
+	fd = openat(fs.tmpdirfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
+	    O_NOFOLLOW);
+	if (fd < 0 && errno == ENOENT && create) {
+		if (mkdirat(fs.tmpdirfd, d, 0700) < 0 && errno != EEXIST)
+			return -1;
+		fd = openat(fs.tmpdirfd, d, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC | O_NOFOLLOW);
+	}
+	return fd;
+}
+
+/* lstat of a tmp file: 1 a regular file, 0 none (errno set). */
+static int
+tmp_stat(uint32_t mbox, const char *name, struct stat *st)
+{
+	int dfd, rc;
+
+	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+		return 0;
+	rc = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+	close(dfd);
+	if (rc < 0)
+		return 0;
+	if (!S_ISREG(st->st_mode)) {
+		errno = ENOENT;
+		return 0;
+	}
+	return 1;
+}
+
+static int
+tmp_fd(struct tmpf *f)
+{
+	int dfd;
+
+	if (f->fd >= 0)
+		return f->fd;
+	if ((dfd = fs_tmp_dirfd(f->mbox, 0)) < 0)
+		return -1;
+	f->fd = openat(dfd, f->name, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
+	close(dfd);
+	return f->fd;
+}
+
+int
+fs_tmp_node(struct store_txn *t, uint64_t ino, struct fs_node *n)
+{
+	struct tmpf *f;
+	int rc;
+
+	if ((f = tmp_by_ino(ino)) == NULL)
+		return 0;
+	if (f->duid != 0) {
+		/* Stored: it is that message now, under this inode. */
+		if ((rc = fs_node_get(t, fs_ino_msg(f->dmbox, f->duid),
+		    n)) != 1)
+			return rc;
+		n->ino = ino;
+		return 1;
+	}
+	if (f->gone || (rc = fs_node_get(t, fs_ino(FS_K_TMP, f->mbox), n)) !=
+	    1)
+		return 0;
+	if (!tmp_stat(f->mbox, f->name, &n->tmpst))
+		return 0;
+	n->kind = FS_K_TMPFILE;
+	n->ino = ino;
+	snprintf(n->tmpname, sizeof(n->tmpname), "%s", f->name);
+	return 1;
+}
+
+int
+fs_tmp_lookup(struct store_txn *t, const struct fs_node *dir,
+    const char *name, struct fs_node *r, int *errno_r)
+{
+	struct tmpf *f;
+
+	(void)t;
+	if (!tmp_stat(dir->mb.id, name, &r->tmpst)) {
+		*errno_r = ENOENT;
+		return 0;
+	}
+	f = tmp_get(dir->mb.id, name);
+	memcpy(&r->d, &dir->d, sizeof(r->d));
+	r->u = dir->u;
+	r->mb = dir->mb;
+	r->kind = FS_K_TMPFILE;
+	r->ino = fs_ino(FS_K_TMPFILE, f->serial);
+	snprintf(r->tmpname, sizeof(r->tmpname), "%s", name);
+	return 1;
+}
+
+int
+fs_tmp_readdir(struct rd *r, struct store_txn *t)
+{
+	const struct fs_node *dir = fs_rd_dir(r);
+	struct fs_node n;
+	struct dirent *de;
+	DIR *d;
+	int dfd, e;
+
+	(void)t;
+	if (fs_rd_fixed(r, ".", NULL) < 0 || fs_rd_fixed(r, "..", NULL) < 0)
+		return 0;
+	if ((dfd = fs_tmp_dirfd(dir->mb.id, 0)) < 0)
+		return 0;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
+		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
+			continue;
+		n = *dir;
+		if (fs_tmp_lookup(t, dir, de->d_name, &n, &e) != 1)
+			continue;
+		if (fs_rd_fixed(r, de->d_name, &n) < 0)
+			break;
+	}
+	closedir(d);
+	return 0;
+}
+
+void
+fs_tmp_ref(uint64_t ino, int64_t delta)
+{
+	struct tmpf *f;
+
+	if ((f = tmp_by_ino(ino)) == NULL)
+		return;
+	f->nlookup += delta;
+	if (f->nlookup <= 0)
+		tmp_free(f);
+}
+
+struct tmp_rd {
+	uint32_t	 mbox, uid;
+	uint64_t	 off;
+	size_t		 size, len;
+	char		*buf;
+};
+
+static int
+tmp_rd_txn(struct store_txn *t, void *ctx)
+{
+	struct tmp_rd *x = ctx;
+
+	return store_msg_read_range(t, x->mbox, x->uid, x->off, x->size,
+	    x->buf, &x->len);
+}
+
+void
+fs_tmp_read(fuse_req_t req, uint64_t ino, size_t size, off_t off)
+{
+	struct tmp_rd x;
+	struct tmpf *f;
+	ssize_t n;
+	char *buf;
+	int fd;
+
+	if ((f = tmp_by_ino(ino)) == NULL || off < 0) {
+		fuse_reply_err(req, f == NULL ? ESTALE : EINVAL);
+		return;
+	}
+	if (size > 4 * 1024 * 1024)
+		size = 4 * 1024 * 1024;
+	buf = xmalloc(size > 0 ? size : 1);
+	if (f->duid != 0) {
+		memset(&x, 0, sizeof(x));
+		x.mbox = f->dmbox;
+		x.uid = f->duid;
+		x.off = (uint64_t)off;
+		x.size = size;
+		x.buf = buf;
+		if (store_read(fs.store, tmp_rd_txn, &x) == 1)
+			fuse_reply_buf(req, buf, x.len);
+		else
+			fuse_reply_err(req, ENOENT);
+	} else if ((fd = tmp_fd(f)) < 0)
+		fuse_reply_err(req, errno);
+	else if ((n = pread(fd, buf, size, off)) < 0)
+		fuse_reply_err(req, errno);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+/* --- changes (write.c) ---------------------------------------------- */
+
+size_t
+fs_tmp_count(uint32_t mbox)
+{
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+	int dfd;
+
+	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+		return 0;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+int
+fs_tmp_create(uint32_t mbox, const char *name, int flags, uint64_t *ino_r)
+{
+	struct tmpf *f;
+	int dfd, fd;
+
+	if (fs_tmp_count(mbox) >= FS_TMP_FILES_MAX)
+		return EDQUOT;
+	if ((dfd = fs_tmp_dirfd(mbox, 1)) < 0)
+		return errno;
+	fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK | (flags & O_EXCL) | (flags & O_TRUNC), 0600);
+	close(dfd);
+	if (fd < 0)
+		return errno;
+	f = tmp_get(mbox, name);
+	if (f->fd >= 0)
+		close(f->fd);
+	f->fd = fd;
+	*ino_r = fs_ino(FS_K_TMPFILE, f->serial);
+	return 0;
+}
+
+int
+fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
+{
+	struct tmpf *f;
+	ssize_t n;
+	int fd;
+
+	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
+		return f == NULL ? ESTALE : EPERM;
+	if (off < 0 || (uint64_t)off + size > fs.max_size)
+		return EFBIG;
+	if ((fd = tmp_fd(f)) < 0)
+		return errno;
+	if ((n = pwrite(fd, buf, size, off)) < 0)
+		return errno;
+	return (size_t)n == size ? 0 : EIO;
+}
+
+int
+fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
+{
+	struct timespec ts[2];
+	struct tmpf *f;
+	int fd;
+
+	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
+		return f == NULL ? ESTALE : EPERM;
+	if ((fd = tmp_fd(f)) < 0)
+		return errno;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		if (attr->st_size < 0 || (uint64_t)attr->st_size >
+		    fs.max_size)
+			return EFBIG;
+		if (ftruncate(fd, attr->st_size) < 0)
+			return errno;
+	}
+	if ((to_set & FUSE_SET_ATTR_MODE) &&
+	    fchmod(fd, attr->st_mode & 0777) < 0)
+		return errno;
+	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME)) {
+		ts[0].tv_nsec = ts[1].tv_nsec = UTIME_OMIT;
+		if (to_set & FUSE_SET_ATTR_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_ATIME)
+			ts[0] = attr->st_atim;
+		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (to_set & FUSE_SET_ATTR_MTIME)
+			ts[1] = attr->st_mtim;
+		if (futimens(fd, ts) < 0)
+			return errno;
+	}
+	return 0;
+}
+
+int
+fs_tmp_unlink(uint32_t mbox, const char *name)
+{
+	struct tmpf *f;
+	int dfd, rc;
+
+	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+		return ENOENT;
+	rc = unlinkat(dfd, name, 0);
+	close(dfd);
+	if (rc < 0)
+		return errno;
+	if ((f = tmp_by_name(mbox, name)) != NULL)
+		f->gone = 1;
+	return 0;
+}
+
+int
+fs_tmp_rename(uint32_t mbox, const char *name, uint32_t dmbox,
+    const char *dname)
+{
+	struct tmpf *f, *g;
+	int sfd, dfd, rc;
+
+	if ((sfd = fs_tmp_dirfd(mbox, 0)) < 0)
+		return ENOENT;
+	if ((dfd = fs_tmp_dirfd(dmbox, 1)) < 0) {
+		close(sfd);
+		return errno;
+	}
+	rc = renameat(sfd, name, dfd, dname);
+	close(sfd);
+	close(dfd);
+	if (rc < 0)
+		return errno;
+	if ((g = tmp_by_name(dmbox, dname)) != NULL)
+		g->gone = 1;
+	if ((f = tmp_by_name(mbox, name)) != NULL) {
+		f->mbox = dmbox;
+		snprintf(f->name, sizeof(f->name), "%s", dname);
+	}
+	return 0;
+}
+
+int
+fs_tmp_map(uint32_t mbox, const char *name, void **data_r, size_t *len_r,
+    struct stat *st_r)
+{
+	int dfd, fd;
+
+	*data_r = NULL;
+	*len_r = 0;
+	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+		return ENOENT;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+	    O_NONBLOCK);
+	close(dfd);
+	if (fd < 0)
+		return errno;
+	if (fstat(fd, st_r) < 0 || !S_ISREG(st_r->st_mode)) {
+		close(fd);
+		return EINVAL;
+	}
+	if ((uint64_t)st_r->st_size > fs.max_size) {
+		close(fd);
+		return EFBIG;
+	}
+	if (st_r->st_size > 0) {
+		*data_r = mmap(NULL, (size_t)st_r->st_size, PROT_READ,
+		    MAP_PRIVATE, fd, 0);
+		if (*data_r == MAP_FAILED) {
+			*data_r = NULL;
+			close(fd);
+			return ENOMEM;
+		}
+		*len_r = (size_t)st_r->st_size;
+	}
+	close(fd);
+	return 0;
+}
+
+void
+fs_tmp_stored(uint32_t mbox, const char *name, uint32_t dmbox,
+    uint32_t duid)
+{
+	struct tmpf *f;
+	int dfd;
+
+	if ((dfd = fs_tmp_dirfd(mbox, 0)) >= 0) {
+		if (unlinkat(dfd, name, 0) < 0)
+			log_warn("cannot remove stored tmp file %s", name);
+		close(dfd);
+	}
+	if ((f = tmp_by_name(mbox, name)) != NULL) {
+		f->gone = 1;
+		f->dmbox = dmbox;
+		f->duid = duid;
+		if (f->fd >= 0) {
+			close(f->fd);
+			f->fd = -1;
+		}
+	}
+}

@@ -1,0 +1,366 @@
+/*
+ * track.c - the message files the kernel holds by name, and the mtime
+ * of cur/ and new/.
+ *
+ * One open-addressing table keyed by inode number (linear probing,
+ * deletion by shifting back, so no tombstones).  A record is 48 bytes:
+ * an `ls -l` of a 100,000-message cur/ makes 100,000 of them (4.8 MB),
+ * and the kernel's FORGETs take them away again.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "fs/fs.h"
+#include "store/mailbox.h"
+#include "store/message.h"
+
+struct trk {
+	uint64_t	ino;		/* 0: free slot */
+	uint64_t	nlookup;
+	uint64_t	parent;		/* cur/ or new/ it is shown in */
+	int64_t		date;
+	uint64_t	size;
+	uint32_t	bits;		/* info letters (fs_info_bits()) */
+	uint32_t	named;		/* the kernel holds the name below */
+};
+
+static struct trk	*trk_tab;
+static size_t		 trk_cap, trk_n;
+
+/* cur/ and new/ mtimes: mailbox id -> time; same scheme. */
+struct dmt {
+	uint32_t	mbox;		/* 0: free */
+	struct timespec	mtime;
+};
+static struct dmt	*dmt_tab;
+static size_t		 dmt_cap, dmt_n;
+
+static size_t	 trk_slot(uint64_t);
+static struct trk *trk_find(uint64_t);
+static void	 trk_grow(void);
+static void	 trk_del(struct trk *);
+static void	 trk_name_drop(struct trk *);
+static void	 dmt_touch_all(void);
+
+static size_t
+trk_slot(uint64_t ino)
+{
+	ino ^= ino >> 33;
+	ino *= 0xff51afd7ed558ccdULL;
+	ino ^= ino >> 33;
+	return (size_t)ino & (trk_cap - 1);
+}
+
+static struct trk *
+trk_find(uint64_t ino)
+{
+	size_t i;
+
+	if (trk_cap == 0)
+		return NULL;
+	for (i = trk_slot(ino); trk_tab[i].ino != 0; i = (i + 1) &
+	    (trk_cap - 1))
+		if (trk_tab[i].ino == ino)
+			return &trk_tab[i];
+	return NULL;
+}
+
+static void
+trk_grow(void)
+{
+	struct trk *old = trk_tab;
+	size_t i, j, ocap = trk_cap;
+
+	trk_cap = ocap == 0 ? 1024 : ocap * 2;
+	trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
+	for (i = 0; i < ocap; i++) {
+		if (old[i].ino == 0)
+			continue;
+		for (j = trk_slot(old[i].ino); trk_tab[j].ino != 0;
+		    j = (j + 1) & (trk_cap - 1))
+			;
+		trk_tab[j] = old[i];
+	}
+	free(old);
+}
+
+static void
+trk_del(struct trk *t)
+{
+	size_t i = (size_t)(t - trk_tab), j = i, k;
+
+	trk_tab[i].ino = 0;
+	trk_n--;
+	for (;;) {
+		j = (j + 1) & (trk_cap - 1);
+		if (trk_tab[j].ino == 0)
+			break;
+		k = trk_slot(trk_tab[j].ino);
+		/* Move j back to i when its home slot is not in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		trk_tab[i] = trk_tab[j];
+		trk_tab[j].ino = 0;
+		i = j;
+	}
+	/* Shrink when mostly empty (an ls -l of a big folder went away). */
+	if (trk_cap > 1024 && trk_n < trk_cap / 8) {
+		struct trk *old = trk_tab;
+		size_t ocap = trk_cap, a, b;
+
+		trk_cap = ocap / 4;
+		trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
+		for (a = 0; a < ocap; a++) {
+			if (old[a].ino == 0)
+				continue;
+			for (b = trk_slot(old[a].ino); trk_tab[b].ino != 0;
+			    b = (b + 1) & (trk_cap - 1))
+				;
+			trk_tab[b] = old[a];
+		}
+		free(old);
+	}
+}
+
+void
+fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
+    uint32_t bits)
+{
+	struct trk *t;
+	size_t i;
+
+	if ((t = trk_find(ino)) == NULL) {
+		if ((trk_n + 1) * 4 > trk_cap * 3)
+			trk_grow();
+		for (i = trk_slot(ino); trk_tab[i].ino != 0;
+		    i = (i + 1) & (trk_cap - 1))
+			;
+		t = &trk_tab[i];
+		memset(t, 0, sizeof(*t));
+		t->ino = ino;
+		trk_n++;
+	} else if (t->named && (t->parent != parent || t->bits != bits)) {
+		/* Shown under a name that is stale now: drop that one. */
+		trk_name_drop(t);
+	}
+	t->nlookup++;
+	t->parent = parent;
+	t->date = date;
+	t->size = size;
+	t->bits = bits;
+	t->named = 1;
+}
+
+void
+fs_track_forget(uint64_t ino, uint64_t n)
+{
+	struct trk *t;
+
+	if ((t = trk_find(ino)) == NULL)
+		return;
+	if (t->nlookup <= n)
+		trk_del(t);
+	else
+		t->nlookup -= n;
+}
+
+void
+fs_track_renamed(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
+    uint32_t bits, int canonical)
+{
+	struct trk *t;
+
+	if ((t = trk_find(ino)) == NULL)
+		return;
+	t->parent = parent;
+	t->date = date;
+	t->size = size;
+	t->bits = bits;
+	t->named = canonical;
+}
+
+/* Invalidates the name the kernel holds for t. */
+static void
+trk_name_drop(struct trk *t)
+{
+	char name[FS_NAME_MAX + 1], info[STORE_MAILDIR_INFO_MAX];
+
+	if (!t->named)
+		return;
+	t->named = 0;
+	if (fs_msg_name(t->date, fs_ino_uid(t->ino), t->size,
+	    fs_ino_kind(t->parent) == FS_K_NEW, fs_info_string(t->bits, info),
+	    name, sizeof(name)) == 1)
+		fs_inval_entry(t->parent, name);
+}
+
+struct trk_sync {
+	uint32_t	 mbox;		/* 0: all */
+	uint32_t	 cur_mbox;	/* whose list kwlist is */
+	uint32_t	 recent;
+	int		 exists;
+	char		*kwlist;
+};
+
+/* Loads the mailbox of t for comparisons; 1 it exists, 0 not. */
+static int
+trk_sync_mbox(struct store_txn *txn, struct trk_sync *s, uint32_t mbox)
+{
+	struct store_mailbox mb;
+
+	if (s->cur_mbox == mbox)
+		return s->exists;
+	free(s->kwlist);
+	s->kwlist = NULL;
+	s->cur_mbox = mbox;
+	s->exists = store_mailbox_get_by_id(txn, mbox, &mb) == 1 &&
+	    store_maildir_keywords(txn, mbox, &s->kwlist) == 1;
+	s->recent = s->exists ? mb.recent_uid : 0;
+	return s->exists;
+}
+
+static int
+trk_sync_txn(struct store_txn *txn, void *ctx)
+{
+	struct trk_sync *s = ctx;
+	char info[STORE_MAILDIR_INFO_MAX];
+	struct store_msg m;
+	uint32_t mbox, bits;
+	uint64_t parent;
+	size_t i;
+
+	for (i = 0; i < trk_cap; i++) {
+		struct trk *t = &trk_tab[i];
+
+		if (t->ino == 0 || !t->named)
+			continue;
+		mbox = fs_ino_mbox(t->ino);
+		if (s->mbox != 0 && mbox != s->mbox)
+			continue;
+		if (!trk_sync_mbox(txn, s, mbox) ||
+		    store_msg_get(txn, mbox, fs_ino_uid(t->ino), &m) != 1) {
+			trk_name_drop(t);
+			continue;
+		}
+		parent = fs_ino(fs_msg_in_new(&m, s->recent) ? FS_K_NEW :
+		    FS_K_CUR, mbox);
+		bits = fs_info_bits(store_maildir_info(m.flags, m.keywords,
+		    s->kwlist, info));
+		if (parent != t->parent || bits != t->bits)
+			trk_name_drop(t);
+	}
+	return 0;
+}
+
+void
+fs_track_sync(uint32_t mailbox)
+{
+	struct trk_sync s = { .mbox = mailbox };
+
+	if (mailbox != 0) {
+		fs_dir_touch(mailbox);
+		fs_inval_inode(fs_ino(FS_K_CUR, mailbox));
+		fs_inval_inode(fs_ino(FS_K_NEW, mailbox));
+		fs_inval_inode(fs_ino(FS_K_KWFILE, mailbox));
+	} else
+		dmt_touch_all();
+	if (trk_n == 0)
+		return;
+	if (store_read(fs.store, trk_sync_txn, &s) < 0)
+		log_warnx("file view: cannot read mailbox %u for changes",
+		    mailbox);
+	free(s.kwlist);
+}
+
+size_t
+fs_track_count(void)
+{
+	return trk_n;
+}
+
+/* --- directory mtimes ------------------------------------------------ */
+
+static size_t
+dmt_slot(uint32_t mbox)
+{
+	return (size_t)(mbox * 2654435761U) & (dmt_cap - 1);
+}
+
+struct timespec
+fs_dir_mtime(uint32_t mbox)
+{
+	struct timespec ts = { fs.started, 0 };
+	size_t i;
+
+	if (dmt_cap == 0)
+		return ts;
+	for (i = dmt_slot(mbox); dmt_tab[i].mbox != 0;
+	    i = (i + 1) & (dmt_cap - 1))
+		if (dmt_tab[i].mbox == mbox)
+			return dmt_tab[i].mtime;
+	return ts;
+}
+
+/* The slot of mbox, added (with the default mtime) when missing. */
+static struct dmt *
+dmt_get(uint32_t mbox)
+{
+	size_t i;
+
+	if ((dmt_n + 1) * 2 > dmt_cap) {
+		struct dmt *old = dmt_tab;
+		size_t ocap = dmt_cap, a;
+
+		dmt_cap = ocap == 0 ? 256 : ocap * 2;
+		dmt_tab = xcalloc(dmt_cap, sizeof(*dmt_tab));
+		for (a = 0; a < ocap; a++) {
+			if (old[a].mbox == 0)
+				continue;
+			for (i = dmt_slot(old[a].mbox); dmt_tab[i].mbox != 0;
+			    i = (i + 1) & (dmt_cap - 1))
+				;
+			dmt_tab[i] = old[a];
+		}
+		free(old);
+	}
+	for (i = dmt_slot(mbox); dmt_tab[i].mbox != 0 &&
+	    dmt_tab[i].mbox != mbox; i = (i + 1) & (dmt_cap - 1))
+		;
+	if (dmt_tab[i].mbox == 0) {
+		dmt_tab[i].mbox = mbox;
+		dmt_tab[i].mtime.tv_sec = fs.started;
+		dmt_tab[i].mtime.tv_nsec = 0;
+		dmt_n++;
+	}
+	return &dmt_tab[i];
+}
+
+void
+fs_dir_touch(uint32_t mbox)
+{
+	clock_gettime(CLOCK_REALTIME, &dmt_get(mbox)->mtime);
+}
+
+void
+fs_dir_seen(uint32_t mbox)
+{
+	dmt_get(mbox);
+}
+
+/* Every cur/ and new/ the kernel may have cached: changed, invalidated. */
+static void
+dmt_touch_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < dmt_cap; i++) {
+		if (dmt_tab[i].mbox == 0)
+			continue;
+		clock_gettime(CLOCK_REALTIME, &dmt_tab[i].mtime);
+		fs_inval_inode(fs_ino(FS_K_CUR, dmt_tab[i].mbox));
+		fs_inval_inode(fs_ino(FS_K_NEW, dmt_tab[i].mbox));
+		fs_inval_inode(fs_ino(FS_K_KWFILE, dmt_tab[i].mbox));
+	}
+}
