@@ -278,6 +278,21 @@ def deliver(src_dir, names, maildir, tag, fsync=False):
     return time.monotonic() - t0, bad
 
 
+def msg_keys(paths):
+    """{(folder, "date.uid", size)} of Maildir paths such as
+    ./.Folder/cur/1030028080.7.host,S=3792:2,S."""
+    out = set()
+    for p in paths:
+        parts = p.split("/")
+        name = parts[-1]
+        folder = "/".join(x for x in parts[:-2] if x != ".")
+        stem = name.split(",", 1)[0]
+        size = name.split(",S=", 1)[1].split(":", 1)[0].split(",", 1)[0] \
+            if ",S=" in name else "?"
+        out.add((folder, ".".join(stem.split(".")[:2]), size))
+    return out
+
+
 def count_files(maildir):
     n = 0
     for d in ("new", "cur"):
@@ -692,9 +707,13 @@ def main():
                 times(f_warm, e_warm))
         tab.add("files matched", str(len(e_hits)), str(len(f_hits)))
         tab.add("vellum-fs CPU during part 3", "", fmt_s(f_cpu))
-        if e_hits != f_hits:
-            a_only = sorted(set(e_hits) - set(f_hits))
-            b_only = sorted(set(f_hits) - set(e_hits))
+        # The export names files with the host name of vellumctl's
+        # machine (no config with -d) and puts unseen mail in cur/ where
+        # the file view shows it in new/: compare folder, date.uid, size.
+        e_keys, f_keys = msg_keys(e_hits), msg_keys(f_hits)
+        if e_keys != f_keys:
+            a_only = sorted(e_keys - f_keys)
+            b_only = sorted(f_keys - e_keys)
             notes.append("grep -rl: %d paths only on ext4 (e.g. %s), %d "
                          "only in vellum-fs (e.g. %s)" % (
                              len(a_only), a_only[:2], len(b_only),
@@ -729,7 +748,7 @@ def main():
                              seen, n - len(f_bad)))
         listed = site.ctl("mail", "list", "deliver@" + DOMAIN)
         stored = sum(1 for line in listed.splitlines()
-                     if line[:1].isdigit())
+                     if line.strip()[:1].isdigit())
         if stored != n - len(f_bad):
             notes.append("delivery: vellumctl mail list shows %d "
                          "messages, %d delivered" % (stored,
