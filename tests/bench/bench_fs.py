@@ -33,7 +33,9 @@ Then vellum-fs is started and, on each side in turn:
      listing included; cold (sync, drop_caches) then warm (--runs more
      passes: the median is shown, every pass beside it; the same for
      the warm figures below); then one `xargs -0 cat > /dev/null` pass
-     (warm) to show whether the Python loop is the limit;
+     (warm, --runs passes) to show whether the Python loop is the
+     limit; the bytes of every file are compared between the sides
+     (untimed);
   2. `LC_ALL=C ls -l` of big's cur/ (output to /dev/null): cold and
      warm; for vellum-fs cold twice: after a fresh mount (vellum-fs
      restarted) and after drop_caches alone (the daemon's own caches
@@ -172,6 +174,20 @@ def make_maildir(path, bodies, n, uid0=1):
             os.close(fd)
         total += len(data)
     return total
+
+
+def same_bytes(a, b, names):
+    """The names whose bytes differ between dirs a and b (untimed)."""
+    bad = []
+    for n in names:
+        try:
+            with open(os.path.join(a, n), "rb") as fa, \
+                    open(os.path.join(b, n), "rb") as fb:
+                if fa.read() != fb.read():
+                    bad.append(n)
+        except OSError as e:
+            bad.append("%s (%s)" % (n, e.strerror))
+    return bad
 
 
 def listing(d):
@@ -634,20 +650,8 @@ def main():
 
         mem_row("mounted, idle")
 
-        # sanity: the two listings of seq
         fs_seq = os.path.join(fs_user("seq"), "cur")
         ext_seq = os.path.join(seq_md, "cur")
-        la, lb = listing(ext_seq), listing(fs_seq)
-        if la != lb:
-            only_a = sorted(set(la) - set(lb))
-            only_b = sorted(set(lb) - set(la))
-            size_diff = [n for n in set(la) & set(lb) if la[n] != lb[n]]
-            notes.append("seq cur/: the file view's listing differs from "
-                         "the imported Maildir: %d names only on ext4 "
-                         "(e.g. %s), %d only in vellum-fs (e.g. %s), %d "
-                         "sizes differ" % (len(only_a), only_a[:2],
-                                           len(only_b), only_b[:2],
-                                           len(size_diff)))
 
         # --- 1. sequential read -----------------------------------------
         tab.sep("1. read every message of a %d-message cur/ in name order "
@@ -660,10 +664,30 @@ def main():
             res[side, "cold"] = read_all(d)
             res[side, "warm"], res[side, "runs"] = warm(read_all, a.runs,
                                                         d)
-            res[side, "cat"] = cat_all(d)
+            res[side, "cat"], res[side, "catruns"] = warm(cat_all, a.runs,
+                                                          d)
             if side == "fs":
                 res["fs", "cpu"] = fs.cpu() - c0
         mem_row("after 1 (read)")
+        # sanity (untimed, after the cold pass so that it does not warm
+        # the daemon): the two listings and contents of seq
+        la, lb = listing(ext_seq), listing(fs_seq)
+        if la != lb:
+            only_a = sorted(set(la) - set(lb))
+            only_b = sorted(set(lb) - set(la))
+            size_diff = [n for n in set(la) & set(lb) if la[n] != lb[n]]
+            notes.append("seq cur/: the file view's listing differs from "
+                         "the imported Maildir: %d names only on ext4 "
+                         "(e.g. %s), %d only in vellum-fs (e.g. %s), %d "
+                         "sizes differ" % (len(only_a), only_a[:2],
+                                           len(only_b), only_b[:2],
+                                           len(size_diff)))
+
+        differ = same_bytes(ext_seq, fs_seq, sorted(la))
+        if differ:
+            notes.append("seq cur/: %d files read through vellum-fs differ "
+                         "from the ext4 Maildir's (e.g. %s)" % (
+                             len(differ), differ[:2]))
         for kind, target in (("cold", TARGET_COLD), ("warm", TARGET_WARM)):
             e, f = res["ext4", kind], res["fs", kind]
             er, fr = e[1] / e[0] / 1e6, f[1] / f[0] / 1e6
@@ -685,6 +709,8 @@ def main():
         er = res["ext4", "warm"][1] / e / 1e6
         fr = res["fs", "warm"][1] / f / 1e6
         tab.add("warm, xargs -0 cat > /dev/null: wall", fmt_s(e), fmt_s(f))
+        tab.add("warm, xargs -0 cat: every pass",
+                runs_s(res["ext4", "catruns"]), runs_s(res["fs", "catruns"]))
         tab.add("warm, xargs -0 cat: MB/s", fmt_rate(er, "MB/s"),
                 fmt_rate(fr, "MB/s"), ratio(fr, er))
         tab.add("vellum-fs CPU during part 1", "", fmt_s(res["fs", "cpu"]))
