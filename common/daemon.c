@@ -207,8 +207,7 @@ int
 daemon_fuse_check(const char *path, char *why, size_t whysize)
 {
 	struct stat st;
-	const char *hint;
-	int fd, e;
+	int fd;
 
 	if (why != NULL && whysize > 0)
 		why[0] = '\0';
@@ -238,7 +237,9 @@ daemon_fuse_check(const char *path, char *why, size_t whysize)
 		    DAEMON_FUSE_MINOR, path, DAEMON_FUSE_MAJOR,
 		    DAEMON_FUSE_MINOR);
 	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY)) < 0) {
-		e = errno;
+		const char *hint;
+		int e = errno;
+
 		switch (e) {
 		case EACCES:
 			hint = ": mounting needs root; run vellum-fs "

@@ -182,6 +182,18 @@ void	fs_track_renamed(uint64_t ino, uint64_t parent, int64_t date,
  * invalidated.  mailbox 0: every mailbox.
  */
 void	fs_track_sync(uint32_t mailbox);
+/*
+ * Names a program gave a message by renaming it (aliases): they resolve
+ * to ino for a minute, or until the message changes (shown/bits are
+ * where and how it showed then).  fs_alias_sweep() (a timer) makes the
+ * kernel forget the old ones.
+ */
+void	fs_alias_add(uint64_t parent, const char *name, uint64_t ino,
+	    uint64_t shown, uint32_t bits);
+int	fs_alias_find(uint64_t parent, const char *name, uint64_t *ino_r,
+	    uint64_t *shown_r, uint32_t *bits_r);
+void	fs_alias_forget(uint64_t parent, const char *name);
+void	fs_alias_sweep(void);
 /* Records held, for the log and tests. */
 size_t	fs_track_count(void);
 

@@ -45,6 +45,8 @@
 
 /* Requests handled per wake-up before the loop looks at other events. */
 #define FS_BATCH	64
+/* How often names programs gave (aliases) are checked for expiry. */
+#define FS_SWEEP_SECONDS	5
 /* Mailbox ids collected from one drain of notifications. */
 #define FS_NOTIFY_IDS	4096
 
@@ -223,6 +225,15 @@ fs_on_notify(evutil_socket_t fd, short what, void *arg)
 }
 
 static void
+fs_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	fs_alias_sweep();
+}
+
+static void
 fs_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
@@ -234,7 +245,8 @@ fs_on_signal(evutil_socket_t sig, short what, void *arg)
 static void
 fs_serve(struct config *cfg, const char *mnt)
 {
-	struct event *ev_fuse, *ev_notify, *ev_sig[3];
+	struct event *ev_fuse, *ev_notify, *ev_sig[3], *ev_timer;
+	struct timeval tv = { FS_SWEEP_SECONDS, 0 };
 	static const int sigs[3] = { SIGTERM, SIGINT, SIGHUP };
 	struct passwd *pw;
 	char *tmpdir;
@@ -288,6 +300,9 @@ fs_serve(struct config *cfg, const char *mnt)
 		if (ev_sig[i] == NULL || event_add(ev_sig[i], NULL) < 0)
 			fatalx("event loop: cannot watch signals");
 	}
+	ev_timer = event_new(fs_base, -1, EV_PERSIST, fs_on_timer, NULL);
+	if (ev_timer == NULL || event_add(ev_timer, &tv) < 0)
+		fatalx("event loop: cannot add a timer");
 	if (fs_inval_start() < 0)
 		fatalx("cannot start the invalidation thread");
 	log_info("mounted at %s", mnt);
@@ -296,6 +311,7 @@ fs_serve(struct config *cfg, const char *mnt)
 	fs_inval_stop();
 	for (i = 0; i < 3; i++)
 		event_free(ev_sig[i]);
+	event_free(ev_timer);
 	event_free(ev_fuse);
 	event_free(ev_notify);
 	event_base_free(fs_base);

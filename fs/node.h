@@ -25,6 +25,7 @@ struct fs_node {
 	char			name[FS_NAME_MAX + 1];
 	/* FS_K_TMPFILE: the real file's attributes */
 	struct stat		tmpst;
+	int			tmparea;	/* FS_AREA_* */
 	char			tmpname[FS_NAME_MAX + 1];
 };
 
@@ -59,29 +60,36 @@ const struct fs_node *fs_rd_dir(const struct rd *);
 /* write.c: cur/new/tmp removed with rmdir (or not yet made after mkdir) */
 int	fs_subdir_absent(uint32_t mailbox, enum fs_kind);
 
-/* tmp.c */
+/*
+ * tmp.c: files that are not messages, in two areas of each mailbox:
+ * tmp/, and the Maildir's own directory beside cur/ new/ tmp/ (files such
+ * as mbsync's .uidvalidity).
+ */
+#define FS_AREA_TMP	0
+#define FS_AREA_ROOT	1
 int	fs_tmp_node(struct store_txn *, uint64_t ino, struct fs_node *);
-int	fs_tmp_lookup(struct store_txn *, const struct fs_node *tmpdir,
+int	fs_tmp_lookup(struct store_txn *, const struct fs_node *dir, int area,
 	    const char *name, struct fs_node *r, int *errno_r);
-int	fs_tmp_readdir(struct rd *, struct store_txn *);
+/* Lists the files of an area (not . and ..). */
+int	fs_tmp_readdir(struct rd *, struct store_txn *, int area);
 void	fs_tmp_ref(uint64_t ino, int64_t delta);
 void	fs_tmp_read(fuse_req_t, uint64_t ino, size_t size, off_t off);
 /* The changes; each returns 0 or an errno. */
-int	fs_tmp_dirfd(uint32_t mailbox, int create);
-size_t	fs_tmp_count(uint32_t mailbox);
-int	fs_tmp_create(uint32_t mailbox, const char *name, int flags,
+int	fs_tmp_dirfd(uint32_t mailbox, int area, int create);
+size_t	fs_tmp_count(uint32_t mailbox, int area);
+int	fs_tmp_create(uint32_t mailbox, int area, const char *name, int flags,
 	    uint64_t *ino_r);
 int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
 int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
-int	fs_tmp_unlink(uint32_t mailbox, const char *name);
-int	fs_tmp_rename(uint32_t mailbox, const char *name, uint32_t dmailbox,
-	    const char *dname);
+int	fs_tmp_unlink(uint32_t mailbox, int area, const char *name);
+int	fs_tmp_rename(uint32_t mailbox, int area, const char *name,
+	    uint32_t dmailbox, int darea, const char *dname);
 /* Maps the file's bytes (munmap(*data_r, *len_r) after). */
-int	fs_tmp_map(uint32_t mailbox, const char *name, void **data_r,
-	    size_t *len_r, struct stat *st_r);
+int	fs_tmp_map(uint32_t mailbox, int area, const char *name,
+	    void **data_r, size_t *len_r, struct stat *st_r);
 /* It was stored as (dmailbox, duid): the real file goes. */
-void	fs_tmp_stored(uint32_t mailbox, const char *name, uint32_t dmailbox,
-	    uint32_t duid);
+void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
+	    uint32_t dmailbox, uint32_t duid);
 
 /* write.c: the operations that change things */
 void	fs_op_setattr(fuse_req_t, fuse_ino_t, struct stat *, int,

@@ -289,6 +289,25 @@ fs_lookup(struct store_txn *t, uint64_t parent, const char *name,
 	return rc;
 }
 
+/* A name a program gave by a rename, while it is valid. */
+static int
+lk_alias(struct store_txn *t, struct lk *l)
+{
+	uint64_t ino, shown;
+	uint32_t bits;
+
+	if (!fs_alias_find(l->parent, l->name, &ino, &shown, &bits))
+		return 0;
+	if (fs_node_get(t, ino, &l->n) == 1) {
+		fs_node_msgname(t, &l->n);
+		if (fs_ino(l->n.in_new ? FS_K_NEW : FS_K_CUR, l->n.mb.id) ==
+		    shown && fs_info_bits(l->n.info) == bits)
+			return 1;
+	}
+	fs_alias_forget(l->parent, l->name);
+	return 0;
+}
+
 static int
 fs_lookup_in(struct store_txn *t, struct lk *l)
 {
@@ -330,30 +349,31 @@ fs_lookup_in(struct store_txn *t, struct lk *l)
 		if (strcmp(l->name, "dovecot-keywords") == 0)
 			return fs_node_get(t, fs_ino(FS_K_KWFILE, p.mb.id),
 			    &l->n);
-		if (p.kind == FS_K_FOLDER) {
-			if (strcmp(l->name, "maildirfolder") != 0)
-				return 0;
+		if (p.kind == FS_K_FOLDER && strcmp(l->name,
+		    "maildirfolder") == 0)
 			return fs_node_get(t, fs_ino(FS_K_MDFOLDER, p.mb.id),
 			    &l->n);
-		}
-		if (l->name[0] != '.' || fs_folder_storename(l->name, sname,
-		    sizeof(sname)) != 1)
-			return 0;
-		if (store_mailbox_get(t, p.u.id, sname, &l->n.mb) != 1)
-			return 0;
-		return fs_node_get(t, fs_ino(FS_K_FOLDER, l->n.mb.id), &l->n);
+		if (p.kind == FS_K_MAILDIR && l->name[0] == '.' &&
+		    fs_folder_storename(l->name, sname, sizeof(sname)) == 1 &&
+		    store_mailbox_get(t, p.u.id, sname, &l->n.mb) == 1)
+			return fs_node_get(t, fs_ino(FS_K_FOLDER, l->n.mb.id),
+			    &l->n);
+		/* Files other programs keep in a Maildir. */
+		return fs_tmp_lookup(t, &p, FS_AREA_ROOT, l->name, &l->n,
+		    &l->err);
 	case FS_K_CUR:
 	case FS_K_NEW:
-		if (!fs_name_uid(l->name, &uid) ||
-		    fs_node_get(t, fs_ino_msg(p.mb.id, uid), &l->n) != 1)
-			return 0;
-		fs_node_msgname(t, &l->n);
-		if (l->n.in_new != (p.kind == FS_K_NEW) ||
-		    strcmp(l->n.name, l->name) != 0)
-			return 0;
-		return 1;
+		if (fs_name_uid(l->name, &uid) &&
+		    fs_node_get(t, fs_ino_msg(p.mb.id, uid), &l->n) == 1) {
+			fs_node_msgname(t, &l->n);
+			if (l->n.in_new == (p.kind == FS_K_NEW) &&
+			    strcmp(l->n.name, l->name) == 0)
+				return 1;
+		}
+		return lk_alias(t, l);
 	case FS_K_TMP:
-		return fs_tmp_lookup(t, &p, l->name, &l->n, &l->err);
+		return fs_tmp_lookup(t, &p, FS_AREA_TMP, l->name, &l->n,
+		    &l->err);
 	default:
 		l->err = ENOTDIR;
 		return 0;
@@ -655,11 +675,12 @@ rd_maildir(struct rd *r, struct store_txn *t)
 		n = r->dir;
 		n.kind = FS_K_MDFOLDER;
 		n.ino = fs_ino(FS_K_MDFOLDER, r->dir.mb.id);
-		rd_fixed(r, "maildirfolder", &n);
+		if (rd_fixed(r, "maildirfolder", &n) < 0)
+			return 0;
+	} else if (store_mailbox_list(t, r->dir.u.id, rd_folder_fn, &x) < 0 &&
+	    r->full)
 		return 0;
-	}
-	store_mailbox_list(t, r->dir.u.id, rd_folder_fn, &x);
-	return 0;
+	return fs_tmp_readdir(r, t, FS_AREA_ROOT);
 }
 
 /* cur/ and new/: entries in uid order, the offset is the next uid + 1. */
@@ -730,7 +751,9 @@ rd_txn(struct store_txn *t, void *ctx)
 	case FS_K_NEW:
 		return rd_msgs(r, t) < 0 ? -1 : 1;
 	case FS_K_TMP:
-		return fs_tmp_readdir(r, t) < 0 ? -1 : 1;
+		if (rd_fixed(r, ".", NULL) < 0 || rd_fixed(r, "..", NULL) < 0)
+			return 1;
+		return fs_tmp_readdir(r, t, FS_AREA_TMP) < 0 ? -1 : 1;
 	default:
 		break;
 	}

@@ -1,8 +1,10 @@
 /*
- * tmp.c - files in tmp/: real files in DATA_DIR/fstmp/<mailbox id>/, so
- * a message being written survives a restart of vellum-fs like a file in
- * a Maildir's tmp/ does.  They become messages when renamed into new/ or
- * cur/ (write.c).
+ * tmp.c - files that are not messages: those in tmp/ (real files in
+ * DATA_DIR/fstmp/<mailbox id>/, so a message being written survives a
+ * restart of vellum-fs like a file in a Maildir's tmp/ does; they become
+ * messages when renamed into new/ or cur/, write.c), and the other files
+ * programs keep beside cur/ new/ tmp/ (mbsync's .uidvalidity and
+ * .isyncuidmap.db, a .mbsyncstate: DATA_DIR/fstmp/<mailbox id>.root/).
  *
  * The kernel knows them by inode numbers FS_K_TMPFILE | serial; this
  * table maps a serial to (mailbox, name) for as long as the kernel holds
@@ -29,6 +31,7 @@
 struct tmpf {
 	uint64_t	serial;
 	uint32_t	mbox;
+	int		area;		/* FS_AREA_* */
 	char		name[FS_NAME_MAX + 1];
 	int64_t		nlookup;
 	int		fd;		/* -1 until written to */
@@ -53,12 +56,13 @@ tmp_by_ino(uint64_t ino)
 }
 
 static struct tmpf *
-tmp_by_name(uint32_t mbox, const char *name)
+tmp_by_name(uint32_t mbox, int area, const char *name)
 {
 	size_t i;
 
 	for (i = 0; i < ntmps; i++)
-		if (tmps[i]->mbox == mbox && !tmps[i]->gone &&
+		if (tmps[i]->mbox == mbox && tmps[i]->area == area &&
+		    !tmps[i]->gone &&
 		    strcmp(tmps[i]->name, name) == 0)
 			return tmps[i];
 	return NULL;
@@ -93,11 +97,11 @@ tmp_gc(void)
 }
 
 static struct tmpf *
-tmp_get(uint32_t mbox, const char *name)
+tmp_get(uint32_t mbox, int area, const char *name)
 {
 	struct tmpf *f;
 
-	if ((f = tmp_by_name(mbox, name)) != NULL)
+	if ((f = tmp_by_name(mbox, area, name)) != NULL)
 		return f;
 	tmp_gc();
 	if (ntmps == tmps_cap) {
@@ -107,20 +111,22 @@ tmp_get(uint32_t mbox, const char *name)
 	f = xcalloc(1, sizeof(*f));
 	f->serial = ++tmp_serial;
 	f->mbox = mbox;
+	f->area = area;
 	f->fd = -1;
 	snprintf(f->name, sizeof(f->name), "%s", name);
 	tmps[ntmps++] = f;
 	return f;
 }
 
-/* The real directory of a mailbox's tmp/; -1 with errno. */
+/* The real directory of an area of a mailbox; -1 with errno. */
 int
-fs_tmp_dirfd(uint32_t mbox, int create)
+fs_tmp_dirfd(uint32_t mbox, int area, int create)
 {
-	char d[16];
+	char d[32];
 	int fd;
 
-	snprintf(d, sizeof(d), "%" PRIu32, mbox);
+	snprintf(d, sizeof(d), "%" PRIu32 "%s", mbox, area == FS_AREA_ROOT ?
+	    ".root" : "");
 	fd = openat(fs.tmpdirfd, d, O_RDONLY | O_DIRECTORY | O_CLOEXEC |
 	    O_NOFOLLOW);
 	if (fd < 0 && errno == ENOENT && create) {
@@ -134,11 +140,11 @@ fs_tmp_dirfd(uint32_t mbox, int create)
 
 /* lstat of a tmp file: 1 a regular file, 0 none (errno set). */
 static int
-tmp_stat(uint32_t mbox, const char *name, struct stat *st)
+tmp_stat(uint32_t mbox, int area, const char *name, struct stat *st)
 {
 	int dfd, rc;
 
-	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
 		return 0;
 	rc = fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
 	close(dfd);
@@ -158,7 +164,7 @@ tmp_fd(struct tmpf *f)
 
 	if (f->fd >= 0)
 		return f->fd;
-	if ((dfd = fs_tmp_dirfd(f->mbox, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(f->mbox, f->area, 0)) < 0)
 		return -1;
 	f->fd = openat(dfd, f->name, O_RDWR | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK);
@@ -185,37 +191,39 @@ fs_tmp_node(struct store_txn *t, uint64_t ino, struct fs_node *n)
 	if (f->gone || (rc = fs_node_get(t, fs_ino(FS_K_TMP, f->mbox), n)) !=
 	    1)
 		return 0;
-	if (!tmp_stat(f->mbox, f->name, &n->tmpst))
+	if (!tmp_stat(f->mbox, f->area, f->name, &n->tmpst))
 		return 0;
 	n->kind = FS_K_TMPFILE;
+	n->tmparea = f->area;
 	n->ino = ino;
 	snprintf(n->tmpname, sizeof(n->tmpname), "%s", f->name);
 	return 1;
 }
 
 int
-fs_tmp_lookup(struct store_txn *t, const struct fs_node *dir,
+fs_tmp_lookup(struct store_txn *t, const struct fs_node *dir, int area,
     const char *name, struct fs_node *r, int *errno_r)
 {
 	struct tmpf *f;
 
 	(void)t;
-	if (!tmp_stat(dir->mb.id, name, &r->tmpst)) {
+	if (!tmp_stat(dir->mb.id, area, name, &r->tmpst)) {
 		*errno_r = ENOENT;
 		return 0;
 	}
-	f = tmp_get(dir->mb.id, name);
+	f = tmp_get(dir->mb.id, area, name);
 	memcpy(&r->d, &dir->d, sizeof(r->d));
 	r->u = dir->u;
 	r->mb = dir->mb;
 	r->kind = FS_K_TMPFILE;
+	r->tmparea = area;
 	r->ino = fs_ino(FS_K_TMPFILE, f->serial);
 	snprintf(r->tmpname, sizeof(r->tmpname), "%s", name);
 	return 1;
 }
 
 int
-fs_tmp_readdir(struct rd *r, struct store_txn *t)
+fs_tmp_readdir(struct rd *r, struct store_txn *t, int area)
 {
 	const struct fs_node *dir = fs_rd_dir(r);
 	struct fs_node n;
@@ -223,10 +231,7 @@ fs_tmp_readdir(struct rd *r, struct store_txn *t)
 	DIR *d;
 	int dfd, e;
 
-	(void)t;
-	if (fs_rd_fixed(r, ".", NULL) < 0 || fs_rd_fixed(r, "..", NULL) < 0)
-		return 0;
-	if ((dfd = fs_tmp_dirfd(dir->mb.id, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(dir->mb.id, area, 0)) < 0)
 		return 0;
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);
@@ -237,7 +242,7 @@ fs_tmp_readdir(struct rd *r, struct store_txn *t)
 		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
 			continue;
 		n = *dir;
-		if (fs_tmp_lookup(t, dir, de->d_name, &n, &e) != 1)
+		if (fs_tmp_lookup(t, dir, area, de->d_name, &n, &e) != 1)
 			continue;
 		if (fs_rd_fixed(r, de->d_name, &n) < 0)
 			break;
@@ -313,14 +318,14 @@ fs_tmp_read(fuse_req_t req, uint64_t ino, size_t size, off_t off)
 /* --- changes (write.c) ---------------------------------------------- */
 
 size_t
-fs_tmp_count(uint32_t mbox)
+fs_tmp_count(uint32_t mbox, int area)
 {
 	struct dirent *de;
 	size_t n = 0;
 	DIR *d;
 	int dfd;
 
-	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
 		return 0;
 	if ((d = fdopendir(dfd)) == NULL) {
 		close(dfd);
@@ -335,21 +340,22 @@ fs_tmp_count(uint32_t mbox)
 }
 
 int
-fs_tmp_create(uint32_t mbox, const char *name, int flags, uint64_t *ino_r)
+fs_tmp_create(uint32_t mbox, int area, const char *name, int flags,
+    uint64_t *ino_r)
 {
 	struct tmpf *f;
 	int dfd, fd;
 
-	if (fs_tmp_count(mbox) >= FS_TMP_FILES_MAX)
+	if (fs_tmp_count(mbox, area) >= FS_TMP_FILES_MAX)
 		return EDQUOT;
-	if ((dfd = fs_tmp_dirfd(mbox, 1)) < 0)
+	if ((dfd = fs_tmp_dirfd(mbox, area, 1)) < 0)
 		return errno;
 	fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK | (flags & O_EXCL) | (flags & O_TRUNC), 0600);
 	close(dfd);
 	if (fd < 0)
 		return errno;
-	f = tmp_get(mbox, name);
+	f = tmp_get(mbox, area, name);
 	if (f->fd >= 0)
 		close(f->fd);
 	f->fd = fd;
@@ -413,32 +419,32 @@ fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
 }
 
 int
-fs_tmp_unlink(uint32_t mbox, const char *name)
+fs_tmp_unlink(uint32_t mbox, int area, const char *name)
 {
 	struct tmpf *f;
 	int dfd, rc;
 
-	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
 		return ENOENT;
 	rc = unlinkat(dfd, name, 0);
 	close(dfd);
 	if (rc < 0)
 		return errno;
-	if ((f = tmp_by_name(mbox, name)) != NULL)
+	if ((f = tmp_by_name(mbox, area, name)) != NULL)
 		f->gone = 1;
 	return 0;
 }
 
 int
-fs_tmp_rename(uint32_t mbox, const char *name, uint32_t dmbox,
-    const char *dname)
+fs_tmp_rename(uint32_t mbox, int area, const char *name, uint32_t dmbox,
+    int darea, const char *dname)
 {
 	struct tmpf *f, *g;
 	int sfd, dfd, rc;
 
-	if ((sfd = fs_tmp_dirfd(mbox, 0)) < 0)
+	if ((sfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
 		return ENOENT;
-	if ((dfd = fs_tmp_dirfd(dmbox, 1)) < 0) {
+	if ((dfd = fs_tmp_dirfd(dmbox, darea, 1)) < 0) {
 		close(sfd);
 		return errno;
 	}
@@ -447,24 +453,25 @@ fs_tmp_rename(uint32_t mbox, const char *name, uint32_t dmbox,
 	close(dfd);
 	if (rc < 0)
 		return errno;
-	if ((g = tmp_by_name(dmbox, dname)) != NULL)
+	if ((g = tmp_by_name(dmbox, darea, dname)) != NULL)
 		g->gone = 1;
-	if ((f = tmp_by_name(mbox, name)) != NULL) {
+	if ((f = tmp_by_name(mbox, area, name)) != NULL) {
 		f->mbox = dmbox;
+		f->area = darea;
 		snprintf(f->name, sizeof(f->name), "%s", dname);
 	}
 	return 0;
 }
 
 int
-fs_tmp_map(uint32_t mbox, const char *name, void **data_r, size_t *len_r,
-    struct stat *st_r)
+fs_tmp_map(uint32_t mbox, int area, const char *name, void **data_r,
+    size_t *len_r, struct stat *st_r)
 {
 	int dfd, fd;
 
 	*data_r = NULL;
 	*len_r = 0;
-	if ((dfd = fs_tmp_dirfd(mbox, 0)) < 0)
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
 		return ENOENT;
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
 	    O_NONBLOCK);
@@ -494,18 +501,18 @@ fs_tmp_map(uint32_t mbox, const char *name, void **data_r, size_t *len_r,
 }
 
 void
-fs_tmp_stored(uint32_t mbox, const char *name, uint32_t dmbox,
+fs_tmp_stored(uint32_t mbox, int area, const char *name, uint32_t dmbox,
     uint32_t duid)
 {
 	struct tmpf *f;
 	int dfd;
 
-	if ((dfd = fs_tmp_dirfd(mbox, 0)) >= 0) {
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) >= 0) {
 		if (unlinkat(dfd, name, 0) < 0)
 			log_warn("cannot remove stored tmp file %s", name);
 		close(dfd);
 	}
-	if ((f = tmp_by_name(mbox, name)) != NULL) {
+	if ((f = tmp_by_name(mbox, area, name)) != NULL) {
 		f->gone = 1;
 		f->dmbox = dmbox;
 		f->duid = duid;

@@ -7,6 +7,7 @@
  * an `ls -l` of a 100,000-message cur/ makes 100,000 of them (4.8 MB),
  * and the kernel's FORGETs take them away again.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,6 +44,9 @@ static void	 trk_grow(void);
 static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
 static void	 dmt_touch_all(void);
+struct trk_sync;
+struct store_txn;
+static void	 alias_sync(struct store_txn *, struct trk_sync *);
 
 static size_t
 trk_slot(uint64_t ino)
@@ -251,6 +255,7 @@ trk_sync_txn(struct store_txn *txn, void *ctx)
 		if (parent != t->parent || bits != t->bits)
 			trk_name_drop(t);
 	}
+	alias_sync(txn, s);
 	return 0;
 }
 
@@ -266,8 +271,6 @@ fs_track_sync(uint32_t mailbox)
 		fs_inval_inode(fs_ino(FS_K_KWFILE, mailbox));
 	} else
 		dmt_touch_all();
-	if (trk_n == 0)
-		return;
 	if (store_read(fs.store, trk_sync_txn, &s) < 0)
 		log_warnx("file view: cannot read mailbox %u for changes",
 		    mailbox);
@@ -362,5 +365,125 @@ dmt_touch_all(void)
 		fs_inval_inode(fs_ino(FS_K_CUR, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_NEW, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_KWFILE, dmt_tab[i].mbox));
+	}
+}
+
+/* --- names a program gave (aliases) ---------------------------------- */
+
+/*
+ * A program that renames tmp/X to new/Y (or cur/A to cur/B with info
+ * letters we would write differently) uses Y right after: neomutt sets
+ * its times, others stat it.  The message shows under our name in
+ * listings; the program's name stays valid for FS_ALIAS_TTL seconds or
+ * until the message changes, then the kernel is told to forget it.
+ */
+#define FS_ALIAS_MAX	1024
+#define FS_ALIAS_TTL	60
+
+struct alias {
+	uint64_t	parent;		/* 0: free */
+	uint64_t	ino;
+	uint64_t	shown;		/* cur/ or new/ the message shows in */
+	uint32_t	bits;
+	time_t		expires;
+	char		name[FS_NAME_MAX + 1];
+};
+static struct alias	aliases[FS_ALIAS_MAX];
+static size_t		alias_next;
+
+static void
+alias_drop(struct alias *a)
+{
+	if (a->parent == 0)
+		return;
+	fs_inval_entry(a->parent, a->name);
+	a->parent = 0;
+}
+
+void
+fs_alias_add(uint64_t parent, const char *name, uint64_t ino,
+    uint64_t shown, uint32_t bits)
+{
+	struct alias *a = &aliases[alias_next];
+	size_t i;
+
+	for (i = 0; i < FS_ALIAS_MAX; i++)
+		if (aliases[i].parent == parent &&
+		    strcmp(aliases[i].name, name) == 0)
+			aliases[i].parent = 0;
+	alias_next = (alias_next + 1) % FS_ALIAS_MAX;
+	alias_drop(a);
+	a->parent = parent;
+	a->ino = ino;
+	a->shown = shown;
+	a->bits = bits;
+	a->expires = time(NULL) + FS_ALIAS_TTL;
+	snprintf(a->name, sizeof(a->name), "%s", name);
+}
+
+int
+fs_alias_find(uint64_t parent, const char *name, uint64_t *ino_r,
+    uint64_t *shown_r, uint32_t *bits_r)
+{
+	size_t i;
+
+	for (i = 0; i < FS_ALIAS_MAX; i++) {
+		struct alias *a = &aliases[i];
+
+		if (a->parent != parent || strcmp(a->name, name) != 0)
+			continue;
+		*ino_r = a->ino;
+		*shown_r = a->shown;
+		*bits_r = a->bits;
+		return 1;
+	}
+	return 0;
+}
+
+void
+fs_alias_forget(uint64_t parent, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < FS_ALIAS_MAX; i++)
+		if (aliases[i].parent == parent &&
+		    strcmp(aliases[i].name, name) == 0)
+			alias_drop(&aliases[i]);
+}
+
+void
+fs_alias_sweep(void)
+{
+	time_t now = time(NULL);
+	size_t i;
+
+	for (i = 0; i < FS_ALIAS_MAX; i++)
+		if (aliases[i].parent != 0 && aliases[i].expires <= now)
+			alias_drop(&aliases[i]);
+}
+
+/* The aliases of mailbox (0: all) whose message changed or went. */
+static void
+alias_sync(struct store_txn *txn, struct trk_sync *s)
+{
+	char info[STORE_MAILDIR_INFO_MAX];
+	struct store_msg m;
+	uint32_t mbox;
+	size_t i;
+
+	for (i = 0; i < FS_ALIAS_MAX; i++) {
+		struct alias *a = &aliases[i];
+
+		if (a->parent == 0)
+			continue;
+		mbox = fs_ino_mbox(a->ino);
+		if (s->mbox != 0 && mbox != s->mbox)
+			continue;
+		if (!trk_sync_mbox(txn, s, mbox) ||
+		    store_msg_get(txn, mbox, fs_ino_uid(a->ino), &m) != 1 ||
+		    fs_ino(fs_msg_in_new(&m, s->recent) ? FS_K_NEW : FS_K_CUR,
+		    mbox) != a->shown || fs_info_bits(store_maildir_info(
+		    m.flags, m.keywords, s->kwlist, info)) != a->bits)
+			alias_drop(a);
 	}
 }

@@ -79,6 +79,19 @@ absent_set(uint32_t mbox, enum fs_kind k, int absent)
 		*a = absents[--nabsents];
 }
 
+static int	sub_kind(const char *, enum fs_kind *);
+static int	fs_root_name_ok(const char *);
+
+/* A name a program's own file may have beside cur/ new/ tmp/. */
+static int
+fs_root_name_ok(const char *name)
+{
+	enum fs_kind k;
+
+	return !sub_kind(name, &k) && strcmp(name, "dovecot-keywords") != 0 &&
+	    strcmp(name, "maildirfolder") != 0;
+}
+
 /* --- helpers ------------------------------------------------------------ */
 
 static int
@@ -217,15 +230,18 @@ fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			reply_attr(req, ino);
 		return;
 	}
-	/* Directories: times may be set (and are not kept); nothing else. */
-	if (k != FS_K_MSG && k != FS_K_KWFILE && k != FS_K_MDFOLDER &&
-	    !(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
+	/*
+	 * Times may be set and are not kept: a message's mtime is its
+	 * internal date.  Mail programs set the times of a message they just
+	 * renamed into new/ (neomutt), and fail the save when that fails.
+	 * Nothing else changes: not a message's size, mode or owner.
+	 */
+	if (!(to_set & ~(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |
 	    FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |
 	    FUSE_SET_ATTR_CTIME))) {
 		reply_attr(req, ino);
 		return;
 	}
-	/* A message file never changes: not its size, mode or times. */
 	fuse_reply_err(req, EPERM);
 }
 
@@ -253,12 +269,26 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t ino;
 	int e;
 
+	struct ga g;
+	int area;
+
 	(void)mode;
-	if (fs_ino_kind(parent) != FS_K_TMP) {
-		/*
-		 * A message is written in tmp/ and renamed into new/ or cur/
-		 * (the Maildir way); nothing else lives in a Maildir.
-		 */
+	g.ino = parent;
+	if (store_read(fs.store, ga_txn, &g) != 1) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/*
+	 * A message is written in tmp/ and renamed into new/ or cur/ (the
+	 * Maildir way): new/ and cur/ take no new files.  Beside cur/ new/
+	 * tmp/ programs keep files of their own (mbsync's .uidvalidity).
+	 */
+	if (g.n.kind == FS_K_TMP)
+		area = FS_AREA_TMP;
+	else if ((g.n.kind == FS_K_MAILDIR || g.n.kind == FS_K_FOLDER) &&
+	    fs_root_name_ok(name))
+		area = FS_AREA_ROOT;
+	else {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -266,7 +296,7 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if ((e = fs_tmp_create((uint32_t)fs_ino_id(parent), name, fi->flags,
+	if ((e = fs_tmp_create(g.n.mb.id, area, name, fi->flags,
 	    &ino)) != 0) {
 		fuse_reply_err(req, e);
 		return;
@@ -357,7 +387,8 @@ fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	switch (w.src.kind) {
 	case FS_K_TMPFILE:
-		fuse_reply_err(req, fs_tmp_unlink(w.src.mb.id, name));
+		fuse_reply_err(req, fs_tmp_unlink(w.src.mb.id,
+		    w.src.tmparea, name));
 		return;
 	case FS_K_MSG:
 		break;
@@ -487,7 +518,16 @@ mv_settle(const struct two *w, const struct mv *m)
 	if (w->src.kind == FS_K_MSG)
 		fs_track_renamed(w->src.ino, shown, x.n.m.internal_date,
 		    x.n.m.size, fs_info_bits(x.n.info), canonical);
-	if (!canonical)
+	if (canonical)
+		return;
+	/*
+	 * The program's name keeps working for a while (an alias); when
+	 * the kernel holds it for another inode (a file of tmp/ stored, a
+	 * message moved to a new uid), it must look it up again now.
+	 */
+	fs_alias_add(w->newparent, w->newname, x.n.ino, shown,
+	    fs_info_bits(x.n.info));
+	if (x.n.ino != w->src.ino)
 		fs_inval_entry(w->newparent, w->newname);
 }
 
@@ -519,7 +559,8 @@ rename_store(struct two *w)
 	memset(&m, 0, sizeof(m));
 	m.w = w;
 	m.to_cur = fs_ino_kind(w->newparent) == FS_K_CUR;
-	if ((e = fs_tmp_map(w->src.mb.id, w->name, &data, &len, &st)) != 0)
+	if ((e = fs_tmp_map(w->src.mb.id, w->src.tmparea, w->name, &data,
+	    &len, &st)) != 0)
 		return e;
 	m.date = st.st_mtime > 0 ? (int64_t)st.st_mtime : 0;
 	if (store_msg_prepare(fs.store, len > 0 ? data : "", len,
@@ -535,7 +576,7 @@ rename_store(struct two *w)
 	}
 	log_info("stored %s as uid %" PRIu32 " of %s (%s)", w->name, m.uid,
 	    w->ndir.mb.name, w->ndir.u.address);
-	fs_tmp_stored(w->src.mb.id, w->name, m.mbox, m.uid);
+	fs_tmp_stored(w->src.mb.id, w->src.tmparea, w->name, m.mbox, m.uid);
 	mv_settle(w, &m);
 	e = 0;
 out:
@@ -617,8 +658,12 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	case FS_K_TMPFILE:
 		if (nk == FS_K_TMP)
-			e = fs_tmp_rename(w.src.mb.id, name,
-			    w.ndir.mb.id, newname);
+			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
+			    w.ndir.mb.id, FS_AREA_TMP, newname);
+		else if ((nk == FS_K_MAILDIR || nk == FS_K_FOLDER) &&
+		    fs_root_name_ok(newname))
+			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
+			    w.ndir.mb.id, FS_AREA_ROOT, newname);
 		else if (is_msgdir(nk))
 			e = rename_store(&w);
 		else
@@ -785,7 +830,7 @@ fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 			return;
 		}
 		if (k == FS_K_TMP) {
-			if (fs_tmp_count(w.src.mb.id) > 0) {
+			if (fs_tmp_count(w.src.mb.id, FS_AREA_TMP) > 0) {
 				fuse_reply_err(req, ENOTEMPTY);
 				return;
 			}
@@ -809,7 +854,8 @@ fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 		    k == FS_K_KWFILE || k == FS_K_MDFOLDER ? ENOTDIR : EPERM);
 		return;
 	}
-	if (w.src.mb.messages > 0 || fs_tmp_count(w.src.mb.id) > 0) {
+	if (w.src.mb.messages > 0 || fs_tmp_count(w.src.mb.id,
+	    FS_AREA_TMP) > 0 || fs_tmp_count(w.src.mb.id, FS_AREA_ROOT) > 0) {
 		fuse_reply_err(req, ENOTEMPTY);
 		return;
 	}

@@ -14,8 +14,9 @@ With a second argument it tests vellumd and the file view instead:
             unshare or the bind mount is not allowed.
   fs        with a usable /dev/fuse, vellumd starts vellum-fs (a stand-in
             that notes its arguments); then the real build/fs/vellum-fs
-            mounts [fs] mountpoint under vellumd and a ^C (SIGINT to the
-            process group, as `make run` gets it) unmounts it.  Skipped
+            mounts [fs] mountpoint under vellumd, is restarted after a
+            kill -9 and mounts again, and a ^C (SIGINT to the process
+            group, as `make run` gets it) unmounts it.  Skipped
             (77) without a usable /dev/fuse, or after the stand-in part
             when build/fs/vellum-fs is not built.
 Usage: test_vellumd.py BUILD_DIR [fuse-off|fs]"""
@@ -238,15 +239,20 @@ def libexec_with(site, dirname, *names):
     return libexec
 
 
-def mounted(path):
-    """Whether path is a mount point now (/proc/self/mountinfo)."""
+def mount_count(path):
+    """How many mounts /proc/self/mountinfo shows at path."""
     path = os.path.realpath(path)
+    n = 0
     with open("/proc/self/mountinfo") as f:
         for line in f:
             point = line.split()[4].encode().decode("unicode_escape")
-            if point == path:
-                return True
-    return False
+            n += point == path
+    return n
+
+
+def mounted(path):
+    """Whether path is a mount point now."""
+    return mount_count(path) > 0
 
 
 def lazy_unmount(path):
@@ -450,6 +456,26 @@ def test_fs_real(site):
         check(os.path.isdir(os.path.join(mail, "cur")),
               "%s/cur is there (what make run prints)" % mail,
               os.listdir(mnt))
+        # kill -9 of vellum-fs: its serving process dies with it, the
+        # mount is left dead, and the vellum-fs vellumd starts again
+        # clears it and mounts anew.
+        fs = [k for k in daemon.children_of(vd.pid)
+              if "vellum-fs" in daemon.cmdline_of(k)]
+        check(len(fs) == 1, "one vellum-fs child of vellumd",
+              [daemon.cmdline_of(k) for k in daemon.children_of(vd.pid)])
+        os.kill(fs[0], signal.SIGKILL)
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < MOUNT_LIMIT and \
+                vd.output().count("vellum-fs: mounted at") < 2:
+            time.sleep(0.05)
+        out = vd.output()
+        check(out.count("vellum-fs: mounted at") == 2,
+              "the restarted vellum-fs mounted again", out)
+        check(os.path.isdir(os.path.join(mail, "cur")),
+              "the new mount serves %s/cur" % mail, out)
+        n = mount_count(mnt)
+        check(n == 1, "one mount at %s, the dead one gone" % mnt, n)
+        print("fs: kill -9 of vellum-fs: restarted and mounted again")
         check(os.getpgid(vd.pid) == vd.pid, "vellumd leads its group",
               os.getpgid(vd.pid))
         tree = daemon.descendants_of(vd.pid)
