@@ -409,7 +409,7 @@ bulk_fn(struct store_txn *t, void *ctx)
 
 START_TEST(test_upgrade_builds_lists)
 {
-	static const uint32_t at[] = { 2, 700, 1100, 1500 };
+	static const uint32_t at[] = { 2, 700, 1025, 1500 };
 	static const char *const kws[] = { "zeta", "alpha zeta", "$Junk",
 	    "omega $Forwarded" };
 	struct bulk b = { 0, NULL, 1500, at, kws, 4 };
@@ -418,7 +418,10 @@ START_TEST(test_upgrade_builds_lists)
 	size_t o = 0;
 	int i;
 
-	/* INBOX: 1500 rows (more than one upgrade transaction). */
+	/*
+	 * INBOX: 1500 rows, more than one upgrade transaction (1024 rows):
+	 * uid 1025 is the first row of the second.
+	 */
 	ck_assert_int_eq(store_msg_prepare(st, msg1, sizeof(msg1) - 1, &b.p),
 	    0);
 	b.box = inbox;
