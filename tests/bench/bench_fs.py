@@ -484,6 +484,8 @@ class Table:
         w = [44, 22, 22, 9, 30]
         head = ("", "ext4 Maildir", "vellum-fs", "fs/ext4", "target")
         say("  ".join(h.ljust(w[i]) for i, h in enumerate(head)).rstrip())
+        say("(fs/ext4: a rate's percentage of ext4's, or seconds as a "
+            "multiple of ext4's: 2.0x = twice as long)")
         for r in self.rows:
             if len(r) == 1:
                 say("-- %s" % r[0])
@@ -495,7 +497,8 @@ class Table:
 def ratio(fs, ext4):
     if not fs or not ext4:
         return ""
-    return "%.0f%%" % (100.0 * fs / ext4)
+    r = 100.0 * fs / ext4
+    return "%.0f%%" % r if r >= 10 else "%.1f%%" % r
 
 
 def times(fs, ext4):
