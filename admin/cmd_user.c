@@ -534,7 +534,6 @@ static int
 cmd_user_set(struct ctl *ctl, int argc, char **argv)
 {
 	struct user_args a;
-	const char *name;
 	char *what;
 	int n, rc;
 
@@ -552,7 +551,8 @@ cmd_user_set(struct ctl *ctl, int argc, char **argv)
 	if (a.fs_uid == 0)
 		what = xstrdup("unix-user none (unmapped)");
 	else {
-		name = cmd_user_unix_name(a.fs_uid);
+		const char *name = cmd_user_unix_name(a.fs_uid);
+
 		what = xasprintf("unix-user %s (uid %" PRIu32 ", gid %" PRIu32
 		    ")", name != NULL ? name : argv[2], a.fs_uid, a.fs_gid);
 	}
