@@ -4,8 +4,7 @@ figures; not a test).
 
     tests/bench/bench_fs.py BUILD_DIR [CORPUS_DIR] [--messages 10000]
         [--big 100000] [--deliveries 1000] [--big-deliveries 100]
-        [--word money] [--quick]
-        [--runs 3] [--keep] [--fs PATH]
+        [--word money] [--runs 3] [--quick] [--keep] [--fs PATH]
 
 Needs root (vellum-fs mounts; caches are dropped through
 /proc/sys/vm/drop_caches) and /dev/fuse.  One Site (tests/integration/
@@ -31,7 +30,8 @@ Then vellum-fs is started and, on each side in turn:
 
   1. read: every message of seq's cur/ in name order by one process
      (os.open, os.readv until end of file, os.close: like cat), the
-     listing included; cold (sync, drop_caches) then warm (--runs more
+     listing included; cold (sync, drop_caches; vellum-fs has just
+     mounted and served nothing yet) then warm (--runs more
      passes: the median is shown, every pass beside it; the same for
      the warm figures below); then one `xargs -0 cat > /dev/null` pass
      (warm, --runs passes) to show whether the Python loop is the
@@ -51,14 +51,15 @@ Then vellum-fs is started and, on each side in turn:
      into big's folder right after an `ls -l` of it (the kernel then
      holds an entry for every message of it);
   5. vellum-fs's serving process (the child of the pid started): VmHWM,
-     VmRSS and RssAnon after each part, and the peak of VmRSS and
+     VmRSS, RssAnon and RssFile after each part, and the peak of VmRSS and
      RssAnon sampled every 20 ms throughout (VmHWM counts mapped file
      pages, LMDB's data file, which the kernel can drop; RssAnon is the
      daemon's own memory).
 
 The table gives wall seconds, MB/s (10^6 bytes), the ratio of vellum-fs to
 ext4 and the issue's targets beside them.  --quick runs small sizes (a
-smoke run); --keep leaves the temporary directory.  The end unmounts by
+smoke run); --keep leaves the temporary directory; --fs runs another
+vellum-fs binary (an older build, for a before/after figure).  The end unmounts by
 stopping vellum-fs by pid (SIGTERM), and unmounts lazily (umount -l of
 the mount point) only if a mount is left; the directory is kept then.
 """
@@ -66,7 +67,6 @@ import argparse
 import glob
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import threading
