@@ -56,12 +56,13 @@ Then vellum-fs is started and, on each side in turn:
      pages, LMDB's data file, which the kernel can drop; RssAnon is the
      daemon's own memory).
 
-The table gives wall seconds, MB/s (10^6 bytes), the ratio of vellum-fs to
-ext4 and the issue's targets beside them.  --quick runs small sizes (a
-smoke run); --keep leaves the temporary directory; --fs runs another
-vellum-fs binary (an older build, for a before/after figure).  The end unmounts by
-stopping vellum-fs by pid (SIGTERM), and unmounts lazily (umount -l of
-the mount point) only if a mount is left; the directory is kept then.
+The table gives wall seconds, MB/s (10^6 bytes), the ratio of vellum-fs
+to ext4 and the issue's targets beside them.  --quick runs small sizes
+(a smoke run); --keep leaves the temporary directory; --fs runs another
+vellum-fs binary (an older build, for a before/after figure).  The end
+unmounts by stopping vellum-fs by pid (SIGTERM), and unmounts lazily
+(umount -l of the mount point) only if a mount is left; the directory is
+kept then.
 """
 import argparse
 import glob
@@ -582,7 +583,7 @@ def main():
         for u in ("seq", "big", "corpus", "deliver"):
             site.add_user("%s@%s" % (u, DOMAIN), "pw")
 
-        # --- the stores and the ext4 Maildirs -------------------------
+        # --- the stores and the ext4 Maildirs -------------------------------
         ext4 = site.path("ext4")
         seq_md = os.path.join(ext4, "seq")
         t0 = time.monotonic()
@@ -647,7 +648,7 @@ def main():
             "Maildirs %.1f MB" % (allocated(site.data) / 1e6,
                                   allocated(ext4) / 1e6))
 
-        # --- vellum-fs --------------------------------------------------
+        # --- vellum-fs ------------------------------------------------------
         fs.start()
         say("vellum-fs: pid %d, serving process %d, mounted in %.2f s" % (
             fs.proc.pid, fs.child, fs.starts[-1]))
@@ -663,7 +664,7 @@ def main():
         fs_seq = os.path.join(fs_user("seq"), "cur")
         ext_seq = os.path.join(seq_md, "cur")
 
-        # --- 1. sequential read -----------------------------------------
+        # --- 1. sequential read ---------------------------------------------
         tab.sep("1. read every message of a %d-message cur/ in name order "
                 "(one process: open, read to EOF, close)" % a.messages)
         res = {}
@@ -725,7 +726,7 @@ def main():
                 fmt_rate(fr, "MB/s"), ratio(fr, er))
         tab.add("vellum-fs CPU during part 1", "", fmt_s(res["fs", "cpu"]))
 
-        # --- 2. ls -l -----------------------------------------------------
+        # --- 2. ls -l -------------------------------------------------------
         tab.sep("2. LC_ALL=C ls -l of a %d-message cur/ (> /dev/null)" %
                 a.big)
         fs_big = os.path.join(fs_user("big"), "cur")
@@ -795,7 +796,7 @@ def main():
                              len(a_only), a_only[:2], len(b_only),
                              b_only[:2]))
 
-        # --- 4. delivery ------------------------------------------------------
+        # --- 4. delivery ----------------------------------------------------
         tab.sep("4. delivery of %d messages: copy into Mail/tmp/, rename "
                 "into Mail/new/ (one process)" % a.deliveries)
         e_t, e_bad = deliver(dsrc, dnames, deliver_md, "e")
@@ -855,7 +856,7 @@ def main():
                                  len(e_bad), len(f_bad),
                                  (e_bad + f_bad)[0]))
 
-        # --- 5. memory ---------------------------------------------------------
+        # --- 5. memory ------------------------------------------------------
         mem_row("end")
         tab.sep("5. vellum-fs serving process memory (target < 64 MiB "
                 "throughout)")
