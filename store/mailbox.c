@@ -470,24 +470,6 @@ store_mailbox_take_recent(struct store_txn *t, uint32_t mailbox_id,
 }
 
 int
-store_mailbox_unrecent(struct store_txn *t, uint32_t mailbox_id,
-    uint32_t uid)
-{
-	struct store_mailbox mb;
-	uint32_t to;
-	int rc;
-
-	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
-		return rc;
-	/* Never past uidnext: take_recent() relies on recent_uid <= it. */
-	to = uid >= mb.uidnext ? mb.uidnext : uid + 1;
-	if (mb.recent_uid >= to)
-		return 1;
-	mb.recent_uid = to;
-	return mbox_write(t, &mb, 1) == -1 ? -1 : 1;
-}
-
-int
 store_mailbox_subscribe(struct store_txn *t, uint32_t user_id,
     const char *name, int subscribed)
 {

@@ -73,14 +73,10 @@ int	store_mailbox_create_defaults(struct store_txn *, uint32_t user_id);
 int	store_mailbox_take_recent(struct store_txn *, uint32_t mailbox_id,
 	    uint32_t *first_r, uint32_t *uidnext_r);
 /*
- * The file view moved a message out of Maildir's new/ (new/ shows the
- * messages at or above recent_uid): recent_uid becomes uid + 1 when it is
- * not above that already.  Both this and store_mailbox_take_recent()
- * notify the mailbox's listeners (notify.h) when recent_uid moves, so the
- * file view follows an IMAP SELECT.  1 done, 0 no such mailbox.
+ * (store_mailbox_take_recent() notifies the mailbox's listeners when
+ * recent_uid moves: the file view shows the messages at or above it in
+ * new/, and follows an IMAP SELECT.)
  */
-int	store_mailbox_unrecent(struct store_txn *, uint32_t mailbox_id,
-	    uint32_t uid);
 
 /*
  * Creates a mailbox (parents are not created implicitly).  1 created.

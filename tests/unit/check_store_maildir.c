@@ -499,6 +499,60 @@ START_TEST(test_check_finds_unlisted_keyword)
 }
 END_TEST
 
+struct cur_op {
+	uint32_t	box, uid;
+};
+
+static int
+cur_fn(struct store_txn *t, void *ctx)
+{
+	struct cur_op *o = ctx;
+
+	return store_msg_set_maildir_cur(t, o->box, o->uid) == 1 ? 0 : -1;
+}
+
+/*
+ * maildir_cur: a message the file view moved out of new/ stays in cur/
+ * (the bit survives in the row, costs no modseq), a copy or move starts
+ * without it, and flags changes keep it.
+ */
+START_TEST(test_maildir_cur_bit)
+{
+	struct store_mailbox mb;
+	struct store_msg m;
+	struct cur_op o;
+	uint32_t box, u1, c1;
+	uint64_t modseq;
+
+	ck_assert_int_eq(tu_mailbox_create(st, user, "Work", 0, &box), 1);
+	ck_assert_int_eq(tu_append(st, inbox, msg1, sizeof(msg1) - 1, 0,
+	    NULL, &u1), 1);
+	ck_assert_int_eq(tu_msg_get(st, inbox, u1, &m), 1);
+	ck_assert_msg(!m.maildir_cur, "a new message is not in cur/");
+	ck_assert_int_eq(tu_mailbox_get_by_id(st, inbox, &mb), 1);
+	modseq = mb.highestmodseq;
+	o.box = inbox;
+	o.uid = u1;
+	ck_assert_msg(store_write(st, cur_fn, &o) == 0, "set: %s", err_msg());
+	ck_assert_int_eq(tu_msg_get(st, inbox, u1, &m), 1);
+	ck_assert_msg(m.maildir_cur, "maildir_cur did not stick");
+	ck_assert_int_eq(tu_mailbox_get_by_id(st, inbox, &mb), 1);
+	ck_assert_msg(mb.highestmodseq == modseq, "maildir_cur moved the "
+	    "modseq (%llu -> %llu)", (unsigned long long)modseq,
+	    (unsigned long long)mb.highestmodseq);
+	ck_assert_int_eq(tu_set_flags(st, inbox, u1, STORE_FLAGS_ADD,
+	    STORE_F_FLAGGED, NULL), 1);
+	ck_assert_int_eq(tu_msg_get(st, inbox, u1, &m), 1);
+	ck_assert_msg(m.maildir_cur && m.flags == STORE_F_FLAGGED,
+	    "flags lost maildir_cur (cur %d flags %u)", m.maildir_cur,
+	    m.flags);
+	ck_assert_int_eq(tu_copy(st, inbox, u1, box, &c1), 1);
+	ck_assert_int_eq(tu_msg_get(st, box, c1, &m), 1);
+	ck_assert_msg(!m.maildir_cur, "a copy kept maildir_cur");
+	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
+}
+END_TEST
+
 static Suite *
 maildir_suite(void)
 {
@@ -515,6 +569,7 @@ maildir_suite(void)
 	tcase_add_test(tc, test_delete_removes_the_list);
 	tcase_add_test(tc, test_upgrade_builds_lists);
 	tcase_add_test(tc, test_check_finds_unlisted_keyword);
+	tcase_add_test(tc, test_maildir_cur_bit);
 	suite_add_tcase(s, tc);
 	return s;
 }
