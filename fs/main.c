@@ -45,6 +45,13 @@
 
 /* Requests handled per wake-up before the loop looks at other events. */
 #define FS_BATCH	64
+/*
+ * Resident pages of the store's map above this are let go (the kernel
+ * keeps them cached): reading a whole corpus must not show as a process
+ * of hundreds of MiB.  Checked every FS_RSS_EVERY requests.
+ */
+#define FS_RSS_FILE_MAX	(16 * 1024 * 1024)
+#define FS_RSS_EVERY	256
 /* How often names programs gave (aliases) are checked for expiry. */
 #define FS_SWEEP_SECONDS	5
 /* Mailbox ids collected from one drain of notifications. */
@@ -166,9 +173,29 @@ fs_parent(pid_t child, const char *mnt)
 
 /* --- the server ------------------------------------------------------ */
 
+/* Lets the store's mapped pages go when too many are resident. */
+static void
+fs_rss_check(void)
+{
+	static long pagesize;
+	unsigned long size, resident, shared;
+	FILE *fp;
+	int n;
+
+	if (pagesize == 0)
+		pagesize = sysconf(_SC_PAGESIZE);
+	if ((fp = fopen("/proc/self/statm", "r")) == NULL)
+		return;
+	n = fscanf(fp, "%lu %lu %lu", &size, &resident, &shared);
+	fclose(fp);
+	if (n == 3 && shared * (unsigned long)pagesize > FS_RSS_FILE_MAX)
+		store_release_pages(fs.store);
+}
+
 static void
 fs_on_fuse(evutil_socket_t fd, short what, void *arg)
 {
+	static unsigned requests;
 	int i, res;
 
 	(void)fd;
@@ -187,6 +214,8 @@ fs_on_fuse(evutil_socket_t fd, short what, void *arg)
 			return;
 		}
 		fuse_session_process_buf(fs.se, &fs_buf);
+		if (++requests % FS_RSS_EVERY == 0)
+			fs_rss_check();
 	}
 }
 

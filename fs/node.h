@@ -19,6 +19,7 @@ struct fs_node {
 	struct store_mailbox	mb;	/* FS_K_MAILDIR (INBOX) and below */
 	struct store_msg	m;	/* FS_K_MSG */
 	size_t			kwlen;	/* FS_K_KWFILE: its size */
+	unsigned		nsub;	/* FS_K_MAILDIR: subdirectories */
 	/* FS_K_MSG after fs_node_msgname(): */
 	char			info[STORE_MAILDIR_INFO_MAX];
 	int			in_new;

@@ -53,6 +53,14 @@ dom_find_fn(const struct store_domain *d, void *ctx)
 	return -1;
 }
 
+static int
+node_count_fn(const struct store_mailbox *mb, void *ctx)
+{
+	if (strcasecmp(mb->name, "INBOX") != 0)
+		++*(unsigned *)ctx;
+	return 0;
+}
+
 /* The user and mailbox of a mailbox id; 1, or 0 when gone. */
 static int
 node_mbox(struct store_txn *t, uint32_t id, struct fs_node *n)
@@ -88,7 +96,13 @@ fs_node_get(struct store_txn *t, uint64_t ino, struct fs_node *n)
 		if ((rc = store_user_get(t, (uint32_t)fs_ino_id(ino),
 		    &n->u)) != 1)
 			return rc;
-		return store_mailbox_get(t, n->u.id, "INBOX", &n->mb);
+		if ((rc = store_mailbox_get(t, n->u.id, "INBOX", &n->mb)) != 1)
+			return rc;
+		/* Its subdirectories: cur new tmp and every folder. */
+		n->nsub = 3;
+		if (store_mailbox_list(t, n->u.id, node_count_fn, &n->nsub) < 0)
+			return -1;
+		return 1;
 	case FS_K_FOLDER:
 	case FS_K_MDFOLDER:
 		if (!node_mbox(t, (uint32_t)fs_ino_id(ino), n))
@@ -158,22 +172,38 @@ fs_node_attr(const struct fs_node *n, struct stat *st)
 		st->st_gid = fs.gid;
 	} else
 		fs_owner(n->u.fs_uid, n->u.fs_gid, &st->st_uid, &st->st_gid);
+	/*
+	 * A directory's link count is 2 + its subdirectories, which find(1)
+	 * and fts use to skip looking for more; 1 where counting them would
+	 * cost a scan (the top and the domains): "unknown", as btrfs says.
+	 */
 	switch (n->kind) {
 	case FS_K_ROOT:
 	case FS_K_DOMAIN:
 		st->st_mode = S_IFDIR | 0755;
-		st->st_nlink = 2;
+		st->st_nlink = 1;
 		break;
 	case FS_K_CUR:
 	case FS_K_NEW:
 		ts = fs_dir_mtime(n->mb.id);
 		/* FALLTHROUGH */
-	case FS_K_USER:
-	case FS_K_MAILDIR:
-	case FS_K_FOLDER:
 	case FS_K_TMP:
 		st->st_mode = S_IFDIR | 0700;
 		st->st_nlink = 2;
+		break;
+	case FS_K_USER:
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 3;
+		break;
+	case FS_K_MAILDIR:
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 2 + n->nsub;
+		break;
+	case FS_K_FOLDER:
+		st->st_mode = S_IFDIR | 0700;
+		st->st_nlink = 2 + !fs_subdir_absent(n->mb.id, FS_K_CUR) +
+		    !fs_subdir_absent(n->mb.id, FS_K_NEW) +
+		    !fs_subdir_absent(n->mb.id, FS_K_TMP);
 		break;
 	case FS_K_MSG:
 		st->st_mode = S_IFREG | 0600;
@@ -244,7 +274,7 @@ fs_node_track(const struct fs_node *n)
 	if (n->kind == FS_K_MSG)
 		fs_track_lookup(n->ino, fs_ino(n->in_new ? FS_K_NEW : FS_K_CUR,
 		    n->mb.id), n->m.internal_date, n->m.size,
-		    fs_info_bits(n->info));
+		    fs_info_bits(n->info), &n->mb);
 	else if (n->kind == FS_K_TMPFILE)
 		fs_tmp_ref(n->ino, 1);
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "fs/fs.h"
@@ -30,11 +31,19 @@ struct trk {
 static struct trk	*trk_tab;
 static size_t		 trk_cap, trk_n;
 
-/* cur/ and new/ mtimes: mailbox id -> time; same scheme. */
+/*
+ * Per mailbox: the mtime of cur/ and new/, and what the mailbox looked
+ * like when its tracked names were last known right (known set once a
+ * message of it is tracked).  Same scheme as the records.
+ */
 struct dmt {
 	uint32_t	mbox;		/* 0: free */
 	struct timespec	mtime;
+	int		known;
+	uint64_t	modseq;
+	uint32_t	uidnext, messages, recent;
 };
+#define mbox_state	dmt_get
 static struct dmt	*dmt_tab;
 static size_t		 dmt_cap, dmt_n;
 
@@ -44,6 +53,7 @@ static void	 trk_grow(void);
 static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
 static void	 dmt_touch_all(void);
+static struct dmt *dmt_get(uint32_t);
 struct trk_sync;
 struct store_txn;
 static void	 alias_sync(struct store_txn *, struct trk_sync *);
@@ -130,10 +140,23 @@ trk_del(struct trk *t)
 
 void
 fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
-    uint32_t bits)
+    uint32_t bits, const struct store_mailbox *mb)
 {
+	struct dmt *d = dmt_get(mb->id);
 	struct trk *t;
 	size_t i;
+
+	/*
+	 * The first name of a mailbox: its state as of the snapshot the
+	 * name came from (a later state would hide changes in between).
+	 */
+	if (!d->known) {
+		d->known = 1;
+		d->modseq = mb->highestmodseq;
+		d->uidnext = mb->uidnext;
+		d->messages = mb->messages;
+		d->recent = mb->recent_uid;
+	}
 
 	if ((t = trk_find(ino)) == NULL) {
 		if ((trk_n + 1) * 4 > trk_cap * 3)
@@ -201,7 +224,7 @@ trk_name_drop(struct trk *t)
 }
 
 struct trk_sync {
-	uint32_t	 mbox;		/* 0: all */
+	uint32_t	 mbox;		/* the mailbox being synced */
 	uint32_t	 cur_mbox;	/* whose list kwlist is */
 	uint32_t	 recent;
 	int		 exists;
@@ -225,56 +248,187 @@ trk_sync_mbox(struct store_txn *txn, struct trk_sync *s, uint32_t mbox)
 	return s->exists;
 }
 
+/* The name the kernel holds for row m, if any, still right? */
 static int
-trk_sync_txn(struct store_txn *txn, void *ctx)
+trk_check_row(const struct store_msg *m, void *ctx)
 {
 	struct trk_sync *s = ctx;
 	char info[STORE_MAILDIR_INFO_MAX];
+	struct trk *t;
+
+	if ((t = trk_find(fs_ino_msg(m->mailbox_id, m->uid))) == NULL ||
+	    !t->named)
+		return 0;
+	if (fs_ino(fs_msg_in_new(m, s->recent) ? FS_K_NEW : FS_K_CUR,
+	    m->mailbox_id) != t->parent || fs_info_bits(store_maildir_info(
+	    m->flags, m->keywords, s->kwlist, info)) != t->bits)
+		trk_name_drop(t);
+	return 0;
+}
+
+/* Rows in [from, to): for a move of recent_uid. */
+struct trk_range {
+	struct trk_sync	*s;
+	uint32_t	 to;
+	int		 stopped;
+};
+
+static int
+trk_range_row(const struct store_msg *m, void *ctx)
+{
+	struct trk_range *r = ctx;
+
+	if (m->uid >= r->to) {
+		r->stopped = 1;
+		return -1;
+	}
+	return trk_check_row(m, r->s);
+}
+
+static int
+trk_expunged(uint32_t uid, uint64_t modseq, void *ctx)
+{
+	struct trk_sync *s = ctx;
+	struct trk *t;
+
+	(void)modseq;
+	if ((t = trk_find(fs_ino_msg(s->mbox, uid))) != NULL)
+		trk_name_drop(t);
+	return 0;
+}
+
+/* The kernel's attributes of every message of mbox it holds. */
+static void
+trk_inval_attrs(uint32_t mbox)
+{
+	size_t i;
+
+	for (i = 0; i < trk_cap; i++)
+		if (trk_tab[i].ino != 0 && fs_ino_mbox(trk_tab[i].ino) == mbox)
+			fs_inval_inode(trk_tab[i].ino);
+}
+
+/* Every record of s->mbox, one by one (when nothing narrower works). */
+static void
+trk_sync_all(struct store_txn *txn, struct trk_sync *s)
+{
 	struct store_msg m;
-	uint32_t mbox, bits;
-	uint64_t parent;
 	size_t i;
 
 	for (i = 0; i < trk_cap; i++) {
 		struct trk *t = &trk_tab[i];
 
-		if (t->ino == 0 || !t->named)
+		if (t->ino == 0 || !t->named || fs_ino_mbox(t->ino) != s->mbox)
 			continue;
-		mbox = fs_ino_mbox(t->ino);
-		if (s->mbox != 0 && mbox != s->mbox)
-			continue;
-		if (!trk_sync_mbox(txn, s, mbox) ||
-		    store_msg_get(txn, mbox, fs_ino_uid(t->ino), &m) != 1) {
+		if (!s->exists || store_msg_get(txn, s->mbox,
+		    fs_ino_uid(t->ino), &m) != 1)
 			trk_name_drop(t);
-			continue;
-		}
-		parent = fs_ino(fs_msg_in_new(&m, s->recent) ? FS_K_NEW :
-		    FS_K_CUR, mbox);
-		bits = fs_info_bits(store_maildir_info(m.flags, m.keywords,
-		    s->kwlist, info));
-		if (parent != t->parent || bits != t->bits)
-			trk_name_drop(t);
+		else
+			trk_check_row(&m, s);
 	}
+}
+
+/*
+ * What changed in a mailbox since the state kept for it, found the cheap
+ * way: appends alone (the modseq, UIDNEXT and the message count all moved
+ * by the same amount) rename nothing; a move of recent_uid renames only
+ * the rows between its old and new value; flag changes and expunges are
+ * the rows changed since the old modseq and the expunge log.  So a
+ * delivery into a listed 100,000-message folder costs no scan at all.
+ */
+static int
+trk_sync_txn(struct store_txn *txn, void *ctx)
+{
+	struct trk_sync *s = ctx;
+	struct store_mailbox mb;
+	struct trk_range r;
+	struct dmt *d;
+	uint64_t dmod;
+	int64_t dnext, dmsg;
+	int rc;
+
+	d = mbox_state(s->mbox);
+	if (!trk_sync_mbox(txn, s, s->mbox) ||
+	    store_mailbox_get_by_id(txn, s->mbox, &mb) != 1) {
+		trk_sync_all(txn, s);
+		d->known = 0;
+		goto aliases;
+	}
+	if (!d->known)
+		goto done;
+	if (mb.recent_uid != d->recent) {
+		r.s = s;
+		r.stopped = 0;
+		r.to = mb.recent_uid > d->recent ? mb.recent_uid : d->recent;
+		if (store_msg_list(txn, s->mbox, mb.recent_uid > d->recent ?
+		    d->recent : mb.recent_uid, trk_range_row, &r) < 0 &&
+		    !r.stopped)
+			return -1;
+	}
+	dmod = mb.highestmodseq - d->modseq;
+	dnext = (int64_t)mb.uidnext - (int64_t)d->uidnext;
+	dmsg = (int64_t)mb.messages - (int64_t)d->messages;
+	if (dmod == 0 && mb.recent_uid == d->recent) {
+		/*
+		 * Nothing a name shows moved: the mailbox was renamed, or its
+		 * user's owner changed (vellumctl user set ... unix-user).
+		 * The attributes the kernel keeps go.
+		 */
+		trk_inval_attrs(s->mbox);
+		goto done;
+	}
+	if (dmod == 0 || ((int64_t)dmod == dnext && dmsg == dnext))
+		goto done;
+	if (store_msg_changed_since(txn, s->mbox, d->modseq, trk_check_row,
+	    s) < 0)
+		return -1;
+	if ((rc = store_msg_expunged_since(txn, s->mbox, d->modseq,
+	    trk_expunged, s)) < 0)
+		return -1;
+	if (rc == 0)
+		trk_sync_all(txn, s);
+done:
+	d->known = 1;
+	d->modseq = mb.highestmodseq;
+	d->uidnext = mb.uidnext;
+	d->messages = mb.messages;
+	d->recent = mb.recent_uid;
+aliases:
 	alias_sync(txn, s);
 	return 0;
+}
+
+static void
+trk_sync_one(uint32_t mailbox)
+{
+	struct trk_sync s;
+
+	memset(&s, 0, sizeof(s));
+	s.mbox = mailbox;
+	if (store_read(fs.store, trk_sync_txn, &s) < 0)
+		log_warnx("file view: cannot read mailbox %u for changes: %s",
+		    mailbox, err_msg());
+	free(s.kwlist);
 }
 
 void
 fs_track_sync(uint32_t mailbox)
 {
-	struct trk_sync s = { .mbox = mailbox };
+	size_t i;
 
 	if (mailbox != 0) {
 		fs_dir_touch(mailbox);
 		fs_inval_inode(fs_ino(FS_K_CUR, mailbox));
 		fs_inval_inode(fs_ino(FS_K_NEW, mailbox));
 		fs_inval_inode(fs_ino(FS_K_KWFILE, mailbox));
-	} else
-		dmt_touch_all();
-	if (store_read(fs.store, trk_sync_txn, &s) < 0)
-		log_warnx("file view: cannot read mailbox %u for changes",
-		    mailbox);
-	free(s.kwlist);
+		trk_sync_one(mailbox);
+		return;
+	}
+	/* Notifications were lost: every mailbox we keep state of. */
+	dmt_touch_all();
+	for (i = 0; i < dmt_cap; i++)
+		if (dmt_tab[i].mbox != 0)
+			trk_sync_one(dmt_tab[i].mbox);
 }
 
 size_t

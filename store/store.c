@@ -13,8 +13,11 @@
  * mailbox id, values uid + record) so each mailbox's rows are appended
  * with MDB_APPENDDUP into pages that fill: a row costs ~45 bytes.
  */
+#include <sys/mman.h>
+
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,6 +275,39 @@ store_close(struct store **stp)
 	free(st->path);
 	free(st);
 	*stp = NULL;
+}
+
+void
+store_release_pages(struct store *st)
+{
+	char line[PATH_MAX + 128], *path, *p;
+	unsigned long lo, hi;
+	FILE *fp;
+
+	/*
+	 * The map is a shared read-only mapping of the data file: dropping
+	 * our page-table entries leaves the pages in the page cache, and
+	 * the next read faults them back in without I/O.  LMDB does not say
+	 * where the map is (me_mapaddr is only set with MDB_FIXEDMAP), so
+	 * it is found by its file in /proc/self/maps.
+	 */
+	path = xasprintf("%s/data.mdb", st->path);
+	if ((fp = fopen("/proc/self/maps", "r")) == NULL) {
+		free(path);
+		return;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		if ((p = strchr(line, '/')) == NULL)
+			continue;
+		p[strcspn(p, "\n")] = '\0';
+		if (strcmp(p, path) != 0 ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
+			continue;
+		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+			log_warn("madvise of the store's map");
+	}
+	fclose(fp);
+	free(path);
 }
 
 uint64_t

@@ -43,6 +43,13 @@ void	store_close(struct store **);
 
 /* The initial map size of stores opened later (tests use a tiny one). */
 void	store_set_initial_mapsize(uint64_t);
+/*
+ * Drops this process's resident pages of the store's map (they stay in
+ * the page cache; touching them again costs a minor fault, no I/O).  For
+ * a long-lived reader of much mail (the file view) whose resident size
+ * would otherwise grow with every message read.
+ */
+void	store_release_pages(struct store *);
 /* Current map size of an open store. */
 uint64_t store_mapsize(struct store *);
 
