@@ -351,6 +351,7 @@ class Fs:
         self.peak_rss = 0       # KiB, sampled
         self.peak_anon = 0      # KiB, sampled
         self.starts = []        # seconds from start to mounted
+        self.stops = []         # seconds from SIGTERM to the exit
         self._stop = threading.Event()
         self._thread = None
 
@@ -424,7 +425,9 @@ class Fs:
         if self._thread:
             self._thread.join()
         child = self.child
+        t0 = time.monotonic()
         rc = self.site.stop(self.proc, timeout=20.0, strict=False)
+        self.stops.append(time.monotonic() - t0)
         if rc not in (0, None):
             self.notes.append("vellum-fs (pid %d) ended with status %s on "
                               "SIGTERM" % (self.proc.pid, rc))
@@ -877,8 +880,9 @@ def main():
         say("")
         tab.show()
         say("")
-        say("vellum-fs mount times: %s" % ", ".join(
-            "%.2f s" % t for t in fs.starts))
+        say("vellum-fs: mounted %s after each start; ended %s after each "
+            "SIGTERM" % (", ".join("%.2f s" % t for t in fs.starts),
+                         ", ".join("%.2f s" % t for t in fs.stops)))
     except Exception:
         site.keep = True
         raise
