@@ -35,6 +35,8 @@ struct fs_node {
  * name is not computed (fs_node_msgname()).
  */
 int	fs_node_get(struct store_txn *, uint64_t ino, struct fs_node *);
+/* The same in a snapshot of its own. */
+int	fs_node_read(uint64_t ino, struct fs_node *);
 void	fs_node_msgname(struct store_txn *, struct fs_node *);
 /*
  * The node called name in directory parent: 1 found (*r), 0 not (*errno_r
@@ -82,6 +84,8 @@ int	fs_tmp_create(uint32_t mailbox, int area, const char *name, int flags,
 	    uint64_t *ino_r);
 int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
 int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
+/* Whether the file was renamed into new/ or cur/: a message now. */
+int	fs_tmp_stored_as_msg(uint64_t ino);
 int	fs_tmp_unlink(uint32_t mailbox, int area, const char *name);
 int	fs_tmp_rename(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, int darea, const char *dname);

@@ -39,6 +39,7 @@ static size_t		 trk_cap, trk_n;
 struct dmt {
 	uint32_t	mbox;		/* 0: free */
 	struct timespec	mtime;
+	int		observed;	/* mtime was shown since it moved */
 	int		known;
 	uint64_t	modseq;
 	uint32_t	uidnext, messages, recent;
@@ -49,7 +50,7 @@ static size_t		 dmt_cap, dmt_n;
 
 static size_t	 trk_slot(uint64_t);
 static struct trk *trk_find(uint64_t);
-static void	 trk_grow(void);
+static void	 trk_resize(size_t);
 static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
 static void	 dmt_touch_all(void);
@@ -81,13 +82,14 @@ trk_find(uint64_t ino)
 	return NULL;
 }
 
+/* Rehashes every record into a table of cap slots (a power of 2). */
 static void
-trk_grow(void)
+trk_resize(size_t cap)
 {
 	struct trk *old = trk_tab;
 	size_t i, j, ocap = trk_cap;
 
-	trk_cap = ocap == 0 ? 1024 : ocap * 2;
+	trk_cap = cap;
 	trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
 	for (i = 0; i < ocap; i++) {
 		if (old[i].ino == 0)
@@ -120,22 +122,8 @@ trk_del(struct trk *t)
 		i = j;
 	}
 	/* Shrink when mostly empty (an ls -l of a big folder went away). */
-	if (trk_cap > 1024 && trk_n < trk_cap / 8) {
-		struct trk *old = trk_tab;
-		size_t ocap = trk_cap, a, b;
-
-		trk_cap = ocap / 4;
-		trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
-		for (a = 0; a < ocap; a++) {
-			if (old[a].ino == 0)
-				continue;
-			for (b = trk_slot(old[a].ino); trk_tab[b].ino != 0;
-			    b = (b + 1) & (trk_cap - 1))
-				;
-			trk_tab[b] = old[a];
-		}
-		free(old);
-	}
+	if (trk_cap > 1024 && trk_n < trk_cap / 8)
+		trk_resize(trk_cap / 4);
 }
 
 void
@@ -160,7 +148,7 @@ fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
 
 	if ((t = trk_find(ino)) == NULL) {
 		if ((trk_n + 1) * 4 > trk_cap * 3)
-			trk_grow();
+			trk_resize(trk_cap == 0 ? 1024 : trk_cap * 2);
 		for (i = trk_slot(ino); trk_tab[i].ino != 0;
 		    i = (i + 1) & (trk_cap - 1))
 			;
@@ -431,12 +419,6 @@ fs_track_sync(uint32_t mailbox)
 			trk_sync_one(dmt_tab[i].mbox);
 }
 
-size_t
-fs_track_count(void)
-{
-	return trk_n;
-}
-
 /* --- directory mtimes ------------------------------------------------ */
 
 static size_t
@@ -445,19 +427,21 @@ dmt_slot(uint32_t mbox)
 	return (size_t)(mbox * 2654435761U) & (dmt_cap - 1);
 }
 
+/*
+ * The mtime of cur/ and new/, as shown: from now on it is "observed".  A
+ * change after an observation moves it to a later second even when the
+ * clock has not got there yet: Maildir readers (neomutt) compare whole
+ * seconds with what they saw, and would miss a message delivered in the
+ * second they last looked.  Unobserved changes take the clock as it is,
+ * so the mtime runs ahead of it by a second at most per look.
+ */
 struct timespec
 fs_dir_mtime(uint32_t mbox)
 {
-	struct timespec ts = { fs.started, 0 };
-	size_t i;
+	struct dmt *d = dmt_get(mbox);
 
-	if (dmt_cap == 0)
-		return ts;
-	for (i = dmt_slot(mbox); dmt_tab[i].mbox != 0;
-	    i = (i + 1) & (dmt_cap - 1))
-		if (dmt_tab[i].mbox == mbox)
-			return dmt_tab[i].mtime;
-	return ts;
+	d->observed = 1;
+	return d->mtime;
 }
 
 /* The slot of mbox, added (with the default mtime) when missing. */
@@ -494,10 +478,32 @@ dmt_get(uint32_t mbox)
 	return &dmt_tab[i];
 }
 
+static void
+dmt_touch(struct dmt *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec < d->mtime.tv_sec || (now.tv_sec == d->mtime.tv_sec &&
+	    now.tv_nsec <= d->mtime.tv_nsec)) {
+		now = d->mtime;
+		if (++now.tv_nsec == 1000000000) {
+			now.tv_sec++;
+			now.tv_nsec = 0;
+		}
+	}
+	if (d->observed && now.tv_sec <= d->mtime.tv_sec) {
+		now.tv_sec = d->mtime.tv_sec + 1;
+		now.tv_nsec = 0;
+	}
+	d->mtime = now;
+	d->observed = 0;
+}
+
 void
 fs_dir_touch(uint32_t mbox)
 {
-	clock_gettime(CLOCK_REALTIME, &dmt_get(mbox)->mtime);
+	dmt_touch(dmt_get(mbox));
 }
 
 void
@@ -515,7 +521,7 @@ dmt_touch_all(void)
 	for (i = 0; i < dmt_cap; i++) {
 		if (dmt_tab[i].mbox == 0)
 			continue;
-		clock_gettime(CLOCK_REALTIME, &dmt_tab[i].mtime);
+		dmt_touch(&dmt_tab[i]);
 		fs_inval_inode(fs_ino(FS_K_CUR, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_NEW, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_KWFILE, dmt_tab[i].mbox));
