@@ -24,7 +24,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fstest import (Failure, check, errno_of, folder_files,  # noqa
+from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
                     imap_find, parse_name, run, wait_change,
                     write_maildir)
 
@@ -149,10 +149,16 @@ def test(site, args):
     # (no stale entry either way).
     base = find_file(root, "cur-1")[2].split(":2,")[0]
     cur = os.path.join(root, "cur")
-    check(errno_of(os.stat, os.path.join(cur, base + ":2,FS")) ==
-          errno.ENOENT and errno_of(os.stat, os.path.join(
-              cur, base + ":2,F")) is None, "stat: the old name is gone, "
-          "the new one is there", sorted(os.listdir(cur)))
+    def by_name(gone, there):
+        return (ename(errno_of(os.stat, os.path.join(cur, base + gone))),
+                ename(errno_of(os.stat, os.path.join(cur, base + there))))
+    try:
+        wait_change(lambda: by_name(":2,FS", ":2,F") == ("ENOENT",
+                                                          "success"),
+                    "stat by name: :2,FS gone, :2,F there")
+    except Failure as e:
+        raise Failure("%s; stat of (old, new): %r; listing: %r" % (
+            e, by_name(":2,FS", ":2,F"), sorted(os.listdir(cur))))
     m.uid("STORE", str(u1), "+FLAGS", "(\\Seen)")
     wait_change(lambda: errno_of(os.stat, os.path.join(
         cur, base + ":2,FS")) is None and errno_of(
