@@ -16,13 +16,15 @@ Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 import errno
 import os
 import poplib
+import random
 import re
 import smtplib
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fstest import (Failure, check, errno_of, folder_files,  # noqa
+from fstest import (Failure, check, ename, errno_of, folder_files,  # noqa
                     imap_find, parse_name, run, wait_change,
                     write_maildir)
 
@@ -147,10 +149,16 @@ def test(site, args):
     # (no stale entry either way).
     base = find_file(root, "cur-1")[2].split(":2,")[0]
     cur = os.path.join(root, "cur")
-    check(errno_of(os.stat, os.path.join(cur, base + ":2,FS")) ==
-          errno.ENOENT and errno_of(os.stat, os.path.join(
-              cur, base + ":2,F")) is None, "stat: the old name is gone, "
-          "the new one is there", sorted(os.listdir(cur)))
+    def by_name(gone, there):
+        return (ename(errno_of(os.stat, os.path.join(cur, base + gone))),
+                ename(errno_of(os.stat, os.path.join(cur, base + there))))
+    try:
+        wait_change(lambda: by_name(":2,FS", ":2,F") == ("ENOENT",
+                                                          "success"),
+                    "stat by name: :2,FS gone, :2,F there")
+    except Failure as e:
+        raise Failure("%s; stat of (old, new): %r; listing: %r" % (
+            e, by_name(":2,FS", ":2,F"), sorted(os.listdir(cur))))
     m.uid("STORE", str(u1), "+FLAGS", "(\\Seen)")
     wait_change(lambda: errno_of(os.stat, os.path.join(
         cur, base + ":2,FS")) is None and errno_of(
@@ -290,6 +298,80 @@ def test(site, args):
     wait_change(lambda: count(bulk, "cur") == 0, "EXPUNGE of all: .Bulk/cur "
                 "is empty")
     m.close()
+
+    # -- renames and IMAP STOREs at once converge -------------------------
+    # One thread renames files of Race to random flag letters while an
+    # IMAP session sets and clears flags on the same messages; once both
+    # stop, every file name shows exactly the flags IMAP has.
+    rsrc = site.path("race-import")
+    write_maildir(rsrc, [(mail("race-%02d" % i), D2024 + i, "S")
+                         for i in range(20)])
+    m.create("Race")
+    site.ctl("mail", "import", A, rsrc, "--folder", "Race")
+    race = os.path.join(root, ".Race")
+    wait_change(lambda: len(folder_files(race)) == 20, "the Race folder "
+                "shows its 20 messages")
+    errors = []
+
+    def renamer():
+        r = random.Random(1)
+        for i in range(100):
+            files = folder_files(race)
+            sub, name = files[r.choice(sorted(files))]
+            letters = "".join(sorted(r.sample("DFRST", r.randrange(0, 4))))
+            try:
+                os.rename(os.path.join(race, sub, name), os.path.join(
+                    race, "cur", name.split(":2,")[0] + ":2," + letters))
+            except FileNotFoundError:
+                pass		# IMAP renamed it first: a race any reader has
+            except OSError as e:
+                errors.append(e)
+
+    def storer():
+        r = random.Random(2)
+        c = site.login(A, PW)
+        c.select("Race")
+        uids = sorted(folder_files(race))
+        for i in range(100):
+            c.uid("STORE", str(r.choice(uids)), r.choice(["+FLAGS",
+                                                          "-FLAGS"]),
+                  "(%s)" % r.choice(["\\Seen", "\\Flagged",
+                                     "\\Answered", "\\Draft"]))
+        c.logout()
+    threads = [threading.Thread(target=renamer),
+               threading.Thread(target=storer)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(120)
+    check(not errors, "the renames raced with IMAP got no errors but "
+          "ENOENT", errors[:5])
+    letter = {"\\Seen": "S", "\\Flagged": "F", "\\Answered": "R",
+              "\\Draft": "D", "\\Deleted": "T"}
+
+    def converged():
+        c = site.login(A, PW)
+        c.select("Race", readonly=True)
+        typ, data = c.uid("FETCH", "1:*", "(FLAGS)")
+        c.logout()
+        want = {}
+        for line in data:
+            u = int(re.search(rb"UID (\d+)", line).group(1))
+            fl = re.search(rb"FLAGS \(([^)]*)\)", line).group(1).decode()
+            want[u] = "".join(sorted(letter[f] for f in fl.split()
+                                     if f in letter))
+        files = folder_files(race)
+        got = {u: n.split(":2,")[1] if ":2," in n else ""
+               for u, (_, n) in files.items()}
+        last[:] = sorted((u, want.get(u), got.get(u)) for u in
+                         set(want) | set(got) if want.get(u) != got.get(u))
+        return want == got
+    last = []
+    try:
+        wait_change(converged, "after the race every name shows IMAP's "
+                    "flags")
+    except Failure as e:
+        raise Failure("%s; (uid, IMAP, name) that differ: %r" % (e, last))
 
     # -- same names, other messages: no stale pages ----------------------
     # A folder deleted and made again, and a folder renamed with a new

@@ -69,7 +69,10 @@ def test(site, args):
     try:
         t.wait("nm charlie")
         # Mail that arrives while neomutt is open shows in its index (it
-        # watches the mtime of new/ and cur/).
+        # watches the mtime of new/ and cur/, in whole seconds as this
+        # neomutt is built: a change in the second it last looked goes
+        # unseen on any file system, so the APPEND waits for the next).
+        time.sleep(1.1)
         c = site.login(A, PW)
         typ, _ = c.append("INBOX", None, None, mail(4, "delta"))
         check(typ == "OK", "APPEND nm delta", typ)

@@ -150,6 +150,30 @@ def test(site, args):
         check(f.read() == m1, "the name given by the rename reads the "
               "message", None)
 
+    # What neomutt does on every save (mutt_file_safe_rename, then
+    # md_commit_message): rename from tmp/ and at once set the times and
+    # open the name it chose; 200 times in a row, none may fail.
+    fails = {}
+    for i in range(200):
+        tmp = os.path.join(root, ".Archive", "tmp", "nm%d" % i)
+        with open(tmp, "wb") as f:
+            f.write(mail("nm-save-%d" % i))
+        given = os.path.join(root, ".Archive", "new", "%d.R%d.host" % (
+            1796160000 + i, i))
+        os.rename(tmp, given)
+        for what, fn, args in (("utime", os.utime, (given, (1, 1))),
+                               ("stat", os.stat, (given,)),
+                               ("open", os.open, (given, os.O_RDONLY))):
+            try:
+                r = fn(*args)
+                if what == "open":
+                    os.close(r)
+            except OSError as ex:
+                key = "%s: %s" % (what, errno.errorcode.get(ex.errno))
+                fails[key] = fails.get(key, 0) + 1
+    check(not fails, "utime, stat and open of the name given by the rename "
+          "work right after it, 200 times out of 200", fails)
+
     # ... until the message changes again (vellum-fs(8)).
     # (In Drafts: a read-write SELECT of INBOX would move its new/.)
     m5 = mail("alias-ends")
