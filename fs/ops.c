@@ -654,6 +654,11 @@ rd_user_fn(const struct store_user *u, void *ctx)
 		return 0;
 	memcpy(local, u->address, (size_t)(at - u->address));
 	local[at - u->address] = '\0';
+	/* A local part that is no file name has no tree ("a/b", "."). */
+	if (local[0] == '\0' || strchr(local, '/') != NULL ||
+	    strcmp(local, ".") == 0 || strcmp(local, "..") == 0 ||
+	    strlen(local) > FS_NAME_MAX)
+		return 0;
 	memset(&n, 0, sizeof(n));
 	n.kind = FS_K_USER;
 	n.ino = fs_ino(FS_K_USER, u->id);
