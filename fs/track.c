@@ -39,6 +39,7 @@ static size_t		 trk_cap, trk_n;
 struct dmt {
 	uint32_t	mbox;		/* 0: free */
 	struct timespec	mtime;
+	int		observed;	/* mtime was shown since it moved */
 	int		known;
 	uint64_t	modseq;
 	uint32_t	uidnext, messages, recent;
@@ -445,19 +446,21 @@ dmt_slot(uint32_t mbox)
 	return (size_t)(mbox * 2654435761U) & (dmt_cap - 1);
 }
 
+/*
+ * The mtime of cur/ and new/, as shown: from now on it is "observed".  A
+ * change after an observation moves it to a later second even when the
+ * clock has not got there yet: Maildir readers (neomutt) compare whole
+ * seconds with what they saw, and would miss a message delivered in the
+ * second they last looked.  Unobserved changes take the clock as it is,
+ * so the mtime runs ahead of it by a second at most per look.
+ */
 struct timespec
 fs_dir_mtime(uint32_t mbox)
 {
-	struct timespec ts = { fs.started, 0 };
-	size_t i;
+	struct dmt *d = dmt_get(mbox);
 
-	if (dmt_cap == 0)
-		return ts;
-	for (i = dmt_slot(mbox); dmt_tab[i].mbox != 0;
-	    i = (i + 1) & (dmt_cap - 1))
-		if (dmt_tab[i].mbox == mbox)
-			return dmt_tab[i].mtime;
-	return ts;
+	d->observed = 1;
+	return d->mtime;
 }
 
 /* The slot of mbox, added (with the default mtime) when missing. */
@@ -494,10 +497,32 @@ dmt_get(uint32_t mbox)
 	return &dmt_tab[i];
 }
 
+static void
+dmt_touch(struct dmt *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (now.tv_sec < d->mtime.tv_sec || (now.tv_sec == d->mtime.tv_sec &&
+	    now.tv_nsec <= d->mtime.tv_nsec)) {
+		now = d->mtime;
+		if (++now.tv_nsec == 1000000000) {
+			now.tv_sec++;
+			now.tv_nsec = 0;
+		}
+	}
+	if (d->observed && now.tv_sec <= d->mtime.tv_sec) {
+		now.tv_sec = d->mtime.tv_sec + 1;
+		now.tv_nsec = 0;
+	}
+	d->mtime = now;
+	d->observed = 0;
+}
+
 void
 fs_dir_touch(uint32_t mbox)
 {
-	clock_gettime(CLOCK_REALTIME, &dmt_get(mbox)->mtime);
+	dmt_touch(dmt_get(mbox));
 }
 
 void
@@ -515,7 +540,7 @@ dmt_touch_all(void)
 	for (i = 0; i < dmt_cap; i++) {
 		if (dmt_tab[i].mbox == 0)
 			continue;
-		clock_gettime(CLOCK_REALTIME, &dmt_tab[i].mtime);
+		dmt_touch(&dmt_tab[i]);
 		fs_inval_inode(fs_ino(FS_K_CUR, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_NEW, dmt_tab[i].mbox));
 		fs_inval_inode(fs_ino(FS_K_KWFILE, dmt_tab[i].mbox));
