@@ -9,10 +9,16 @@
  * - message files the kernel has looked up (fs/track.c): the name they
  *   were shown under, so that a change made elsewhere (an IMAP STORE, an
  *   expunge, a SELECT that empties new/) invalidates exactly that kernel
- *   dentry.  Message files are immutable, so their data and attributes
- *   are cached by the kernel for long; only names move.
- * - files in tmp/ (fs/tmp.c): real files in DATA_DIR/fstmp/<mailbox id>/
- *   until they are renamed into new/ or cur/ and stored.
+ *   dentry; per mailbox, the state those names were right for, so a
+ *   notification costs only what changed.  Message files are immutable,
+ *   so their data and attributes are cached by the kernel for long
+ *   (vellum-fs does not implement open: the kernel then opens files
+ *   itself and keeps their pages); only names move.
+ * - names programs gave by a rename (aliases, fs/track.c), valid for a
+ *   minute.
+ * - files that are not mail (fs/tmp.c): those in tmp/ until they are
+ *   renamed into new/ or cur/ and stored, and the files programs keep
+ *   beside cur/ new/ tmp/; real files under DATA_DIR/fstmp/.
  *
  * Everything runs on one thread (the libevent loop of fs/main.c) except
  * the kernel cache invalidations, which go through a queue to a thread of
@@ -63,7 +69,7 @@ enum fs_kind {
 #define FS_TTL_MSG	86400.0	/* message files: immutable, invalidated */
 #define FS_TTL_DIR	1.0	/* directories (users and folders come and go
 				   through vellumctl and IMAP) */
-#define FS_TTL_TMP	1.0	/* tmp/ files (we write them) */
+#define FS_TTL_TMP	1.0	/* files that are not mail (we write them) */
 
 /* Limits of tmp/: files per folder. */
 #define FS_TMP_FILES_MAX	1000
@@ -195,8 +201,6 @@ int	fs_alias_find(uint64_t parent, const char *name, uint64_t *ino_r,
 	    uint64_t *shown_r, uint32_t *bits_r);
 void	fs_alias_forget(uint64_t parent, const char *name);
 void	fs_alias_sweep(void);
-/* Records held, for the log and tests. */
-size_t	fs_track_count(void);
 
 /* Directory mtime of cur/ and new/ of a mailbox (moves with changes). */
 struct timespec fs_dir_mtime(uint32_t mailbox);

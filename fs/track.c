@@ -432,12 +432,6 @@ fs_track_sync(uint32_t mailbox)
 			trk_sync_one(dmt_tab[i].mbox);
 }
 
-size_t
-fs_track_count(void)
-{
-	return trk_n;
-}
-
 /* --- directory mtimes ------------------------------------------------ */
 
 static size_t
