@@ -35,6 +35,8 @@ struct fs_node {
  * name is not computed (fs_node_msgname()).
  */
 int	fs_node_get(struct store_txn *, uint64_t ino, struct fs_node *);
+/* The same in a snapshot of its own. */
+int	fs_node_read(uint64_t ino, struct fs_node *);
 void	fs_node_msgname(struct store_txn *, struct fs_node *);
 /*
  * The node called name in directory parent: 1 found (*r), 0 not (*errno_r

@@ -480,8 +480,8 @@ fs_node_untrack(const struct fs_node *n)
 /* --- getattr ------------------------------------------------------------ */
 
 struct ga {
-	uint64_t	ino;
-	struct fs_node	n;
+	uint64_t	 ino;
+	struct fs_node	*n;
 };
 
 static int
@@ -489,30 +489,37 @@ ga_txn(struct store_txn *t, void *ctx)
 {
 	struct ga *g = ctx;
 
-	return fs_node_get(t, g->ino, &g->n);
+	return fs_node_get(t, g->ino, g->n);
+}
+
+int
+fs_node_read(uint64_t ino, struct fs_node *n)
+{
+	struct ga g = { ino, n };
+
+	return store_read(fs.store, ga_txn, &g);
 }
 
 static void
 op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct fs_node n;
 	struct stat st;
-	struct ga g;
 	int rc;
 
 	(void)fi;
-	g.ino = ino;
-	if ((rc = store_read(fs.store, ga_txn, &g)) < 0) {
+	if ((rc = fs_node_read(ino, &n)) < 0) {
 		log_warnx("getattr: %s", err_msg());
 		fuse_reply_err(req, EIO);
 		return;
 	}
 	if (rc == 0 || (fs_ino_kind(ino) >= FS_K_CUR && fs_ino_kind(ino) <=
-	    FS_K_TMP && fs_subdir_absent(g.n.mb.id, fs_ino_kind(ino)))) {
+	    FS_K_TMP && fs_subdir_absent(n.mb.id, fs_ino_kind(ino)))) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fs_node_attr(&g.n, &st);
-	fuse_reply_attr(req, &st, fs_node_ttl(&g.n));
+	fs_node_attr(&n, &st);
+	fuse_reply_attr(req, &st, fs_node_ttl(&n));
 }
 
 /* --- readdir ------------------------------------------------------------ */
@@ -998,24 +1005,11 @@ op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* --- statfs ------------------------------------------------------------ */
 
-struct sf {
-	uint64_t	ino;
-	struct fs_node	n;
-};
-
-static int
-sf_txn(struct store_txn *t, void *ctx)
-{
-	struct sf *s = ctx;
-
-	return fs_node_get(t, s->ino, &s->n);
-}
-
 static void
 op_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	struct statvfs sv;
-	struct sf s;
+	struct fs_node n;
 	const struct store_user *u;
 	uint64_t used;
 
@@ -1023,11 +1017,9 @@ op_statfs(fuse_req_t req, fuse_ino_t ino)
 	if (statvfs(fs.tmpdir, &sv) < 0)
 		memset(&sv, 0, sizeof(sv));
 	sv.f_namemax = FS_NAME_MAX;
-	memset(&s, 0, sizeof(s));
-	s.ino = ino;
 	if (fs_ino_kind(ino) != FS_K_ROOT && fs_ino_kind(ino) !=
-	    FS_K_DOMAIN && store_read(fs.store, sf_txn, &s) == 1) {
-		u = &s.n.u;
+	    FS_K_DOMAIN && fs_node_read(ino, &n) == 1) {
+		u = &n.u;
 		if (u->quota_bytes != 0) {
 			sv.f_bsize = sv.f_frsize = 4096;
 			sv.f_blocks = (u->quota_bytes + 4095) / 4096;

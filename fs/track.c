@@ -50,7 +50,7 @@ static size_t		 dmt_cap, dmt_n;
 
 static size_t	 trk_slot(uint64_t);
 static struct trk *trk_find(uint64_t);
-static void	 trk_grow(void);
+static void	 trk_resize(size_t);
 static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
 static void	 dmt_touch_all(void);
@@ -82,13 +82,14 @@ trk_find(uint64_t ino)
 	return NULL;
 }
 
+/* Rehashes every record into a table of cap slots (a power of 2). */
 static void
-trk_grow(void)
+trk_resize(size_t cap)
 {
 	struct trk *old = trk_tab;
 	size_t i, j, ocap = trk_cap;
 
-	trk_cap = ocap == 0 ? 1024 : ocap * 2;
+	trk_cap = cap;
 	trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
 	for (i = 0; i < ocap; i++) {
 		if (old[i].ino == 0)
@@ -121,22 +122,8 @@ trk_del(struct trk *t)
 		i = j;
 	}
 	/* Shrink when mostly empty (an ls -l of a big folder went away). */
-	if (trk_cap > 1024 && trk_n < trk_cap / 8) {
-		struct trk *old = trk_tab;
-		size_t ocap = trk_cap, a, b;
-
-		trk_cap = ocap / 4;
-		trk_tab = xcalloc(trk_cap, sizeof(*trk_tab));
-		for (a = 0; a < ocap; a++) {
-			if (old[a].ino == 0)
-				continue;
-			for (b = trk_slot(old[a].ino); trk_tab[b].ino != 0;
-			    b = (b + 1) & (trk_cap - 1))
-				;
-			trk_tab[b] = old[a];
-		}
-		free(old);
-	}
+	if (trk_cap > 1024 && trk_n < trk_cap / 8)
+		trk_resize(trk_cap / 4);
 }
 
 void
@@ -161,7 +148,7 @@ fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
 
 	if ((t = trk_find(ino)) == NULL) {
 		if ((trk_n + 1) * 4 > trk_cap * 3)
-			trk_grow();
+			trk_resize(trk_cap == 0 ? 1024 : trk_cap * 2);
 		for (i = trk_slot(ino); trk_tab[i].ino != 0;
 		    i = (i + 1) & (trk_cap - 1))
 			;

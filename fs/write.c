@@ -120,32 +120,18 @@ errno_of(enum err_class c)
 }
 
 /* Replies with the attributes of ino as they are now. */
-struct ga {
-	uint64_t	ino;
-	struct fs_node	n;
-};
-
-static int
-ga_txn(struct store_txn *t, void *ctx)
-{
-	struct ga *g = ctx;
-
-	return fs_node_get(t, g->ino, &g->n);
-}
-
 static void
 reply_attr(fuse_req_t req, uint64_t ino)
 {
+	struct fs_node n;
 	struct stat st;
-	struct ga g;
 
-	g.ino = ino;
-	if (store_read(fs.store, ga_txn, &g) != 1) {
+	if (fs_node_read(ino, &n) != 1) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fs_node_attr(&g.n, &st);
-	fuse_reply_attr(req, &st, fs_node_ttl(&g.n));
+	fs_node_attr(&n, &st);
+	fuse_reply_attr(req, &st, fs_node_ttl(&n));
 }
 
 /* Replies with the entry of ino (a lookup for the kernel). */
@@ -153,20 +139,19 @@ static void
 reply_entry(fuse_req_t req, uint64_t ino, struct fuse_file_info *fi)
 {
 	struct fuse_entry_param e;
-	struct ga g;
+	struct fs_node n;
 	int rc;
 
-	g.ino = ino;
-	if (store_read(fs.store, ga_txn, &g) != 1) {
+	if (fs_node_read(ino, &n) != 1) {
 		fuse_reply_err(req, EIO);
 		return;
 	}
-	fs_node_entry(&g.n, &e);
-	fs_node_track(&g.n);
+	fs_node_entry(&n, &e);
+	fs_node_track(&n);
 	rc = fi != NULL ? fuse_reply_create(req, &e, fi) :
 	    fuse_reply_entry(req, &e);
 	if (rc != 0)
-		fs_node_untrack(&g.n);
+		fs_node_untrack(&n);
 }
 
 /* Two nodes of one file view: the source and the target of a rename. */
@@ -198,6 +183,21 @@ two_txn(struct store_txn *t, void *ctx)
 		w->has_dst = rc == 1;
 	}
 	return 1;
+}
+
+/* The node name in parent (and parent): 1, or 0 with the error replied. */
+static int
+two_read(fuse_req_t req, struct two *w, uint64_t parent, const char *name)
+{
+	int rc;
+
+	memset(w, 0, sizeof(*w));
+	w->parent = w->newparent = parent;
+	w->name = name;
+	if ((rc = store_read(fs.store, two_txn, w)) == 1)
+		return 1;
+	fuse_reply_err(req, rc < 0 ? EIO : w->src_err);
+	return 0;
 }
 
 /* The user a node belongs to (0: above every user). */
@@ -269,12 +269,11 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	uint64_t ino;
 	int e;
 
-	struct ga g;
+	struct fs_node g;
 	int area;
 
 	(void)mode;
-	g.ino = parent;
-	if (store_read(fs.store, ga_txn, &g) != 1) {
+	if (fs_node_read(parent, &g) != 1) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
@@ -283,9 +282,9 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * Maildir way): new/ and cur/ take no new files.  Beside cur/ new/
 	 * tmp/ programs keep files of their own (mbsync's .uidvalidity).
 	 */
-	if (g.n.kind == FS_K_TMP)
+	if (g.kind == FS_K_TMP)
 		area = FS_AREA_TMP;
-	else if ((g.n.kind == FS_K_MAILDIR || g.n.kind == FS_K_FOLDER) &&
+	else if ((g.kind == FS_K_MAILDIR || g.kind == FS_K_FOLDER) &&
 	    fs_root_name_ok(name))
 		area = FS_AREA_ROOT;
 	else {
@@ -296,7 +295,7 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	if ((e = fs_tmp_create(g.n.mb.id, area, name, fi->flags,
+	if ((e = fs_tmp_create(g.mb.id, area, name, fi->flags,
 	    &ino)) != 0) {
 		fuse_reply_err(req, e);
 		return;
@@ -376,15 +375,9 @@ fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct two w;
 	struct ex x;
-	int rc;
 
-	memset(&w, 0, sizeof(w));
-	w.parent = w.newparent = parent;
-	w.name = name;
-	if ((rc = store_read(fs.store, two_txn, &w)) != 1) {
-		fuse_reply_err(req, rc < 0 ? EIO : w.src_err);
+	if (!two_read(req, &w, parent, name))
 		return;
-	}
 	switch (w.src.kind) {
 	case FS_K_TMPFILE:
 		fuse_reply_err(req, fs_tmp_unlink(w.src.mb.id,
@@ -715,27 +708,26 @@ fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
     mode_t mode)
 {
 	char sname[STORE_MAILBOX_NAME_MAX + 1];
-	struct ga g;
+	struct fs_node g;
 	struct mkf m;
 	enum fs_kind k;
 
 	(void)mode;
-	g.ino = parent;
-	if (store_read(fs.store, ga_txn, &g) != 1) {
+	if (fs_node_read(parent, &g) != 1) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if ((g.n.kind == FS_K_MAILDIR || g.n.kind == FS_K_FOLDER) &&
+	if ((g.kind == FS_K_MAILDIR || g.kind == FS_K_FOLDER) &&
 	    sub_kind(name, &k)) {
-		if (!fs_subdir_absent(g.n.mb.id, k)) {
+		if (!fs_subdir_absent(g.mb.id, k)) {
 			fuse_reply_err(req, EEXIST);
 			return;
 		}
-		absent_set(g.n.mb.id, k, 0);
-		reply_entry(req, fs_ino(k, g.n.mb.id), NULL);
+		absent_set(g.mb.id, k, 0);
+		reply_entry(req, fs_ino(k, g.mb.id), NULL);
 		return;
 	}
-	if (g.n.kind != FS_K_MAILDIR || name[0] != '.') {
+	if (g.kind != FS_K_MAILDIR || name[0] != '.') {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -743,7 +735,7 @@ fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, EINVAL);
 		return;
 	}
-	m.user = g.n.u.id;
+	m.user = g.u.id;
 	m.name = sname;
 	m.id = 0;
 	if (store_write(fs.store, mkf_txn, &m) < 0) {
@@ -813,15 +805,9 @@ fs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct two w;
 	struct rmf r;
 	enum fs_kind k;
-	int rc;
 
-	memset(&w, 0, sizeof(w));
-	w.parent = w.newparent = parent;
-	w.name = name;
-	if ((rc = store_read(fs.store, two_txn, &w)) != 1) {
-		fuse_reply_err(req, rc < 0 ? EIO : w.src_err);
+	if (!two_read(req, &w, parent, name))
 		return;
-	}
 	k = w.src.kind;
 	if (k == FS_K_CUR || k == FS_K_NEW || k == FS_K_TMP) {
 		/* The INBOX Maildir keeps its own. */
