@@ -84,6 +84,8 @@ int	fs_tmp_create(uint32_t mailbox, int area, const char *name, int flags,
 	    uint64_t *ino_r);
 int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
 int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
+/* Whether the file was renamed into new/ or cur/: a message now. */
+int	fs_tmp_stored_as_msg(uint64_t ino);
 int	fs_tmp_unlink(uint32_t mailbox, int area, const char *name);
 int	fs_tmp_rename(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, int darea, const char *dname);

@@ -382,6 +382,14 @@ fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
 }
 
 int
+fs_tmp_stored_as_msg(uint64_t ino)
+{
+	struct tmpf *f = tmp_by_ino(ino);
+
+	return f != NULL && f->duid != 0;
+}
+
+int
 fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
 {
 	struct timespec ts[2];

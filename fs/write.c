@@ -223,7 +223,12 @@ fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	int e;
 
 	(void)fi;
-	if (k == FS_K_TMPFILE) {
+	/*
+	 * A file of tmp/ renamed into new/ is a message: the kernel may
+	 * still call it by its old inode for a moment (neomutt sets its
+	 * times right after the rename).
+	 */
+	if (k == FS_K_TMPFILE && !fs_tmp_stored_as_msg(ino)) {
 		if ((e = fs_tmp_setattr(ino, attr, to_set)) != 0)
 			fuse_reply_err(req, e);
 		else
