@@ -50,8 +50,8 @@
  * keeps them cached): reading a whole corpus must not show as a process
  * of hundreds of MiB.  Checked every FS_RSS_EVERY requests.
  */
-#define FS_RSS_FILE_MAX	(16 * 1024 * 1024)
-#define FS_RSS_EVERY	256
+#define FS_RSS_FILE_MAX	(8 * 1024 * 1024)
+#define FS_RSS_EVERY	64
 /* How often names programs gave (aliases) are checked for expiry. */
 #define FS_SWEEP_SECONDS	5
 /* Mailbox ids collected from one drain of notifications. */

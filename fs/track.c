@@ -3,8 +3,9 @@
  * of cur/ and new/.
  *
  * One open-addressing table keyed by inode number (linear probing,
- * deletion by shifting back, so no tombstones).  A record is 48 bytes:
- * an `ls -l` of a 100,000-message cur/ makes 100,000 of them (4.8 MB),
+ * deletion by shifting back, so no tombstones).  A record is 32 bytes:
+ * an `ls -l` of a 100,000-message cur/ makes 100,000 of them (3.2 MB,
+ * 8 MiB of table at most),
  * and the kernel's FORGETs take them away again.
  */
 #include <stdio.h>
@@ -20,15 +21,23 @@
 
 struct trk {
 	uint64_t	ino;		/* 0: free slot */
-	uint64_t	nlookup;
-	uint64_t	parent;		/* cur/ or new/ it is shown in */
 	int64_t		date;
-	uint64_t	size;
+	uint32_t	size;		/* messages are below 4 GiB (STORE_MSG_MAX) */
+	uint32_t	nlookup;
 	uint32_t	bits;		/* info letters (fs_info_bits()) */
-	uint32_t	named;		/* the kernel holds the name below */
+	uint8_t		in_new;		/* shown in new/ (else cur/) */
+	uint8_t		named;		/* the kernel holds the name below */
 };
 
 static struct trk	*trk_tab;
+
+/* The directory (cur/ or new/) t is shown in. */
+static uint64_t
+trk_parent(const struct trk *t)
+{
+	return fs_ino(t->in_new ? FS_K_NEW : FS_K_CUR, fs_ino_mbox(t->ino));
+}
+
 static size_t		 trk_cap, trk_n;
 
 /*
@@ -156,14 +165,15 @@ fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
 		memset(t, 0, sizeof(*t));
 		t->ino = ino;
 		trk_n++;
-	} else if (t->named && (t->parent != parent || t->bits != bits)) {
+	} else if (t->named && (trk_parent(t) != parent || t->bits != bits)) {
 		/* Shown under a name that is stale now: drop that one. */
 		trk_name_drop(t);
 	}
-	t->nlookup++;
-	t->parent = parent;
+	if (t->nlookup < UINT32_MAX)
+		t->nlookup++;
+	t->in_new = fs_ino_kind(parent) == FS_K_NEW;
 	t->date = date;
-	t->size = size;
+	t->size = (uint32_t)size;
 	t->bits = bits;
 	t->named = 1;
 }
@@ -189,9 +199,9 @@ fs_track_renamed(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
 
 	if ((t = trk_find(ino)) == NULL)
 		return;
-	t->parent = parent;
+	t->in_new = fs_ino_kind(parent) == FS_K_NEW;
 	t->date = date;
-	t->size = size;
+	t->size = (uint32_t)size;
 	t->bits = bits;
 	t->named = canonical;
 }
@@ -206,9 +216,9 @@ trk_name_drop(struct trk *t)
 		return;
 	t->named = 0;
 	if (fs_msg_name(t->date, fs_ino_uid(t->ino), t->size,
-	    fs_ino_kind(t->parent) == FS_K_NEW, fs_info_string(t->bits, info),
+	    t->in_new, fs_info_string(t->bits, info),
 	    name, sizeof(name)) == 1)
-		fs_inval_entry(t->parent, name);
+		fs_inval_entry(trk_parent(t), name);
 }
 
 struct trk_sync {
@@ -248,7 +258,7 @@ trk_check_row(const struct store_msg *m, void *ctx)
 	    !t->named)
 		return 0;
 	if (fs_ino(fs_msg_in_new(m, s->recent) ? FS_K_NEW : FS_K_CUR,
-	    m->mailbox_id) != t->parent || fs_info_bits(store_maildir_info(
+	    m->mailbox_id) != trk_parent(t) || fs_info_bits(store_maildir_info(
 	    m->flags, m->keywords, s->kwlist, info)) != t->bits)
 		trk_name_drop(t);
 	return 0;
