@@ -131,6 +131,35 @@ def is_mounted(path):
     return False
 
 
+def damon_pageout():
+    """A description of the DAMON schemes that page out idle memory (a
+    VM's proactive reclaim empties the page cache behind a benchmark's
+    back: warm figures then read from the disk again), or None."""
+    out = []
+    for k in sorted(glob.glob("/sys/kernel/mm/damon/admin/kdamonds/*")):
+        try:
+            with open(os.path.join(k, "state")) as f:
+                if f.read().strip() != "on":
+                    continue
+        except OSError:
+            continue
+        for sc in sorted(glob.glob(os.path.join(k, "contexts/*/schemes/*"))):
+            try:
+                with open(os.path.join(sc, "action")) as f:
+                    action = f.read().strip()
+                with open(os.path.join(sc, "access_pattern/age/min")) as f:
+                    age = int(f.read())
+                with open(os.path.join(sc, "../../monitoring_attrs/"
+                                       "intervals/aggr_us")) as f:
+                    aggr = int(f.read())
+            except (OSError, ValueError):
+                continue
+            if action == "pageout":
+                out.append("kdamond %s pages out memory idle for %.0f s" %
+                           (os.path.basename(k), age * aggr / 1e6))
+    return "; ".join(out) or None
+
+
 def drop_caches():
     """sync + drop the page, dentry and inode caches; False if denied."""
     os.sync()
@@ -548,6 +577,11 @@ def main():
     say("date: %s UTC; load average %s" % (
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         " ".join(open("/proc/loadavg").read().split()[:3])))
+
+    damon = damon_pageout()
+    if damon:
+        say("DAMON: %s (the page cache does not stay warm for long)" %
+            damon)
 
     if os.geteuid() != 0:
         sys.exit("bench_fs: needs root (vellum-fs mounts; drop_caches)")
