@@ -36,7 +36,10 @@ Then vellum-fs is started and, on each side in turn:
      the warm figures below); then one `xargs -0 cat > /dev/null` pass
      (warm, --runs passes) to show whether the Python loop is the
      limit; the bytes of every file are compared between the sides
-     (untimed);
+     (untimed); between the warm passes and cat, stat(2) of every file
+     twice (the first stat of a file after it was read goes to
+     vellum-fs: FUSE invalidates the atime on read; `ls -l` asks statx
+     for no atime and is not affected);
   2. `LC_ALL=C ls -l` of big's cur/ (output to /dev/null): cold and
      warm; for vellum-fs cold twice: after a fresh mount (vellum-fs
      restarted) and after drop_caches alone (the daemon's own caches
@@ -129,6 +132,35 @@ def is_mounted(path):
     except OSError:
         pass
     return False
+
+
+def damon_pageout():
+    """A description of the DAMON schemes that page out idle memory (a
+    VM's proactive reclaim empties the page cache behind a benchmark's
+    back: warm figures then read from the disk again), or None."""
+    out = []
+    for k in sorted(glob.glob("/sys/kernel/mm/damon/admin/kdamonds/*")):
+        try:
+            with open(os.path.join(k, "state")) as f:
+                if f.read().strip() != "on":
+                    continue
+        except OSError:
+            continue
+        for sc in sorted(glob.glob(os.path.join(k, "contexts/*/schemes/*"))):
+            try:
+                with open(os.path.join(sc, "action")) as f:
+                    action = f.read().strip()
+                with open(os.path.join(sc, "access_pattern/age/min")) as f:
+                    age = int(f.read())
+                with open(os.path.join(sc, "../../monitoring_attrs/"
+                                       "intervals/aggr_us")) as f:
+                    aggr = int(f.read())
+            except (OSError, ValueError):
+                continue
+            if action == "pageout":
+                out.append("kdamond %s pages out memory idle for %.0f s" %
+                           (os.path.basename(k), age * aggr / 1e6))
+    return "; ".join(out) or None
 
 
 def drop_caches():
@@ -242,6 +274,14 @@ def cat_all(d):
         raise RuntimeError("xargs cat in %s: exit %d: %s" % (
             d, p.returncode, p.stderr.decode("utf-8", "replace")[:300]))
     return dt
+
+
+def stat_all(d):
+    """os.stat() of every file of d in name order; seconds."""
+    t0 = time.monotonic()
+    for name in sorted(os.listdir(d)):
+        os.stat(os.path.join(d, name))
+    return time.monotonic() - t0
 
 
 def ls_l(d):
@@ -549,6 +589,11 @@ def main():
         time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
         " ".join(open("/proc/loadavg").read().split()[:3])))
 
+    damon = damon_pageout()
+    if damon:
+        say("DAMON: %s (the page cache does not stay warm for long)" %
+            damon)
+
     if os.geteuid() != 0:
         sys.exit("bench_fs: needs root (vellum-fs mounts; drop_caches)")
     if not os.path.exists("/dev/fuse"):
@@ -678,6 +723,11 @@ def main():
             res[side, "cold"] = read_all(d)
             res[side, "warm"], res[side, "runs"] = warm(read_all, a.runs,
                                                         d)
+            # stat(2) after a read, as cat, grep and cp do (FUSE
+            # invalidates the atime on every read; ls -l asks statx for
+            # no atime and is not affected)
+            res[side, "ls1"] = stat_all(d)
+            res[side, "ls2"] = stat_all(d)
             res[side, "cat"], res[side, "catruns"] = warm(cat_all, a.runs,
                                                           d)
             if side == "fs":
@@ -719,6 +769,13 @@ def main():
                 notes.append("read %s: ext4 read %d bytes in %d files, "
                              "vellum-fs %d bytes in %d files" % (
                                  kind, e[1], e[2], f[1], f[2]))
+        tab.add("stat() of each file right after the reads",
+                fmt_s(res["ext4", "ls1"]),
+                fmt_s(res["fs", "ls1"]),
+                times(res["fs", "ls1"], res["ext4", "ls1"]))
+        tab.add("stat() of each file once more", fmt_s(res["ext4", "ls2"]),
+                fmt_s(res["fs", "ls2"]),
+                times(res["fs", "ls2"], res["ext4", "ls2"]))
         e, f = res["ext4", "cat"], res["fs", "cat"]
         er = res["ext4", "warm"][1] / e / 1e6
         fr = res["fs", "warm"][1] / f / 1e6
