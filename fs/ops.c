@@ -590,9 +590,71 @@ rd_fixed(struct rd *r, const char *name, struct fs_node *n)
 	return rd_add(r, name, n, me + 1);
 }
 
+/*
+ * An entry at a fixed position: directories whose entries come and go
+ * (folders, users, domains made and removed through IMAP or vellumctl
+ * while a listing runs) place each entry by its id, not by its rank, so
+ * that the offset a READDIR resumes from never skips or repeats one that
+ * stayed (POSIX readdir; mbsync and mutt's folder scan rely on it).
+ */
+static int
+rd_at(struct rd *r, off_t pos, const char *name, struct fs_node *n)
+{
+	if (pos < r->off)
+		return 0;
+	return rd_add(r, name, n, pos + 1);
+}
+
+/* Ids collected for a listing in id order. */
+struct rd_ids {
+	uint32_t	*v;
+	size_t		 n, cap;
+};
+
+static void
+rd_ids_add(struct rd_ids *ids, uint32_t id)
+{
+	if (ids->n == ids->cap) {
+		ids->cap = ids->cap == 0 ? 64 : ids->cap * 2;
+		ids->v = xreallocarray(ids->v, ids->cap, sizeof(*ids->v));
+	}
+	ids->v[ids->n++] = id;
+}
+
+static int
+rd_ids_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void
+rd_ids_sort(struct rd_ids *ids)
+{
+	if (ids->n > 1)
+		qsort(ids->v, ids->n, sizeof(*ids->v), rd_ids_cmp);
+}
+
+/*
+ * Positions: "." 0, ".." 1, then (Maildirs) cur new tmp dovecot-keywords
+ * maildirfolder at fixed places, each folder at RD_POS_FOLDER + its
+ * mailbox id, and after them the files programs keep there; (the top and
+ * the domains) each domain or user at RD_POS_ID + its id.
+ */
+#define RD_POS_CUR	2
+#define RD_POS_NEW	3
+#define RD_POS_TMP	4
+#define RD_POS_KW	5
+#define RD_POS_MDF	6
+#define RD_POS_FOLDER	8
+#define RD_POS_FILES	(RD_POS_FOLDER + (off_t)FS_MBOX_MAX + 1)
+#define RD_POS_ID	2
+
 struct rd_dom {
 	struct rd		*r;
 	struct store_txn	*t;
+	struct rd_ids		 ids;
 };
 
 static int
@@ -631,21 +693,40 @@ static int
 rd_domain_fn(const struct store_domain *d, void *ctx)
 {
 	struct rd_dom *x = ctx;
-	struct rd_vis v = { x->r, d->name, 0 };
-	struct fs_node n;
 
-	if (d->alias_of[0] != '\0')
-		return 0;
-	if (x->r->caller != 0 && x->r->caller != fs.uid) {
-		store_user_list(x->t, rd_vis_fn, &v);
-		if (!v.seen)
-			return 0;
+	if (d->alias_of[0] == '\0' && RD_POS_ID + (off_t)d->id >= x->r->off)
+		rd_ids_add(&x->ids, d->id);
+	return 0;
+}
+
+/* The top: the domains (those with a user the caller may see). */
+static int
+rd_domains(struct rd_dom *x)
+{
+	struct rd_vis v;
+	struct fs_node n;
+	size_t i;
+
+	if (store_domain_list(x->t, rd_domain_fn, x) < 0)
+		return -1;
+	rd_ids_sort(&x->ids);
+	for (i = 0; i < x->ids.n; i++) {
+		memset(&n, 0, sizeof(n));
+		if (fs_node_get(x->t, fs_ino(FS_K_DOMAIN, x->ids.v[i]),
+		    &n) != 1)
+			continue;
+		if (x->r->caller != 0 && x->r->caller != fs.uid) {
+			v.r = x->r;
+			v.domain = n.d.name;
+			v.seen = 0;
+			store_user_list(x->t, rd_vis_fn, &v);
+			if (!v.seen)
+				continue;
+		}
+		if (rd_at(x->r, RD_POS_ID + (off_t)n.d.id, n.d.name, &n) < 0)
+			break;
 	}
-	memset(&n, 0, sizeof(n));
-	n.kind = FS_K_DOMAIN;
-	n.ino = fs_ino(FS_K_DOMAIN, d->id);
-	n.d = *d;
-	return rd_fixed(x->r, d->name, &n);
+	return 0;
 }
 
 static int
@@ -653,53 +734,97 @@ rd_user_fn(const struct store_user *u, void *ctx)
 {
 	struct rd_dom *x = ctx;
 	const char *at = strrchr(u->address, '@');
+
+	if (at != NULL && strcmp(at + 1, x->r->domain) == 0 &&
+	    RD_POS_ID + (off_t)u->id >= x->r->off && rd_user_visible(x->r, u))
+		rd_ids_add(&x->ids, u->id);
+	return 0;
+}
+
+/* A domain: its users (those the caller may see). */
+static int
+rd_users(struct rd_dom *x)
+{
 	char local[STORE_ADDRESS_MAX + 1];
 	struct fs_node n;
+	const char *at;
+	size_t i;
 
-	if (at == NULL || strcmp(at + 1, x->r->domain) != 0 ||
-	    !rd_user_visible(x->r, u))
-		return 0;
-	memcpy(local, u->address, (size_t)(at - u->address));
-	local[at - u->address] = '\0';
-	/* A local part that is no file name has no tree ("a/b", "."). */
-	if (local[0] == '\0' || strchr(local, '/') != NULL ||
-	    strcmp(local, ".") == 0 || strcmp(local, "..") == 0 ||
-	    strlen(local) > FS_NAME_MAX)
-		return 0;
-	memset(&n, 0, sizeof(n));
-	n.kind = FS_K_USER;
-	n.ino = fs_ino(FS_K_USER, u->id);
-	n.u = *u;
-	return rd_fixed(x->r, local, &n);
+	if (store_user_list(x->t, rd_user_fn, x) < 0)
+		return -1;
+	rd_ids_sort(&x->ids);
+	for (i = 0; i < x->ids.n; i++) {
+		memset(&n, 0, sizeof(n));
+		n.kind = FS_K_USER;
+		n.ino = fs_ino(FS_K_USER, x->ids.v[i]);
+		if (store_user_get(x->t, x->ids.v[i], &n.u) != 1 ||
+		    (at = strrchr(n.u.address, '@')) == NULL)
+			continue;
+		memcpy(local, n.u.address, (size_t)(at - n.u.address));
+		local[at - n.u.address] = '\0';
+		/* A local part that is no file name has no tree ("a/b", "."). */
+		if (local[0] == '\0' || strchr(local, '/') != NULL ||
+		    strcmp(local, ".") == 0 || strcmp(local, "..") == 0 ||
+		    strlen(local) > FS_NAME_MAX)
+			continue;
+		if (rd_at(x->r, RD_POS_ID + (off_t)n.u.id, local, &n) < 0)
+			break;
+	}
+	return 0;
 }
 
 static int
 rd_folder_fn(const struct store_mailbox *mb, void *ctx)
 {
 	struct rd_dom *x = ctx;
+
+	if (strcasecmp(mb->name, "INBOX") != 0 && mb->id <= FS_MBOX_MAX &&
+	    RD_POS_FOLDER + (off_t)mb->id >= x->r->off)
+		rd_ids_add(&x->ids, mb->id);
+	return 0;
+}
+
+/* The folders of a user's Maildir, in mailbox id order. */
+static int
+rd_folders(struct rd_dom *x)
+{
+	struct rd *r = x->r;
 	char dname[FS_NAME_MAX + 1];
 	struct fs_node n;
+	size_t i;
 
-	if (strcasecmp(mb->name, "INBOX") == 0 ||
-	    mb->id > FS_MBOX_MAX ||
-	    fs_folder_dirname(mb->name, dname, sizeof(dname)) != 1)
-		return 0;
-	n = x->r->dir;
-	n.kind = FS_K_FOLDER;
-	n.ino = fs_ino(FS_K_FOLDER, mb->id);
-	n.mb = *mb;
-	return rd_fixed(x->r, dname, &n);
+	if (store_mailbox_list(x->t, r->dir.u.id, rd_folder_fn, x) < 0)
+		return -1;
+	rd_ids_sort(&x->ids);
+	for (i = 0; i < x->ids.n; i++) {
+		n = r->dir;
+		if (store_mailbox_get_by_id(x->t, x->ids.v[i], &n.mb) != 1 ||
+		    fs_folder_dirname(n.mb.name, dname, sizeof(dname)) != 1)
+			continue;
+		n.kind = FS_K_FOLDER;
+		n.ino = fs_ino(FS_K_FOLDER, n.mb.id);
+		if (rd_at(r, RD_POS_FOLDER + (off_t)n.mb.id, dname, &n) < 0)
+			return 1;
+	}
+	return 0;
 }
 
 static int
 rd_maildir(struct rd *r, struct store_txn *t)
 {
-	static const struct { const char *name; enum fs_kind k; } sub[] = {
-		{ "cur", FS_K_CUR }, { "new", FS_K_NEW }, { "tmp", FS_K_TMP },
+	static const struct {
+		const char *name;
+		enum fs_kind k;
+		off_t pos;
+	} sub[] = {
+		{ "cur", FS_K_CUR, RD_POS_CUR },
+		{ "new", FS_K_NEW, RD_POS_NEW },
+		{ "tmp", FS_K_TMP, RD_POS_TMP },
 	};
-	struct rd_dom x = { r, t };
+	struct rd_dom x;
 	struct fs_node n;
 	size_t i;
+	int rc;
 
 	for (i = 0; i < 3; i++) {
 		if (fs_subdir_absent(r->dir.mb.id, sub[i].k))
@@ -707,21 +832,30 @@ rd_maildir(struct rd *r, struct store_txn *t)
 		n = r->dir;
 		n.kind = sub[i].k;
 		n.ino = fs_ino(sub[i].k, r->dir.mb.id);
-		if (rd_fixed(r, sub[i].name, &n) < 0)
+		if (rd_at(r, sub[i].pos, sub[i].name, &n) < 0)
 			return 0;
 	}
-	if (fs_node_get(t, fs_ino(FS_K_KWFILE, r->dir.mb.id), &n) == 1 &&
-	    rd_fixed(r, "dovecot-keywords", &n) < 0)
+	if (r->off <= RD_POS_KW && fs_node_get(t, fs_ino(FS_K_KWFILE,
+	    r->dir.mb.id), &n) == 1 && rd_at(r, RD_POS_KW, "dovecot-keywords",
+	    &n) < 0)
 		return 0;
 	if (r->dir.kind == FS_K_FOLDER) {
 		n = r->dir;
 		n.kind = FS_K_MDFOLDER;
 		n.ino = fs_ino(FS_K_MDFOLDER, r->dir.mb.id);
-		if (rd_fixed(r, "maildirfolder", &n) < 0)
+		if (rd_at(r, RD_POS_MDF, "maildirfolder", &n) < 0)
 			return 0;
-	} else if (store_mailbox_list(t, r->dir.u.id, rd_folder_fn, &x) < 0 &&
-	    r->full)
-		return 0;
+	} else if (r->off < RD_POS_FILES) {
+		memset(&x, 0, sizeof(x));
+		x.r = r;
+		x.t = t;
+		rc = rd_folders(&x);
+		free(x.ids.v);
+		if (rc != 0)
+			return 0;
+	}
+	/* The files kept there: by rank after the folders (fs/tmp.c). */
+	r->idx = RD_POS_FILES;
 	return fs_tmp_readdir(r, t, FS_AREA_ROOT);
 }
 
@@ -781,10 +915,13 @@ static int
 rd_txn(struct store_txn *t, void *ctx)
 {
 	struct rd *r = ctx;
-	struct rd_dom x = { r, t };
+	struct rd_dom x;
 	struct fs_node n;
 	int rc;
 
+	memset(&x, 0, sizeof(x));
+	x.r = r;
+	x.t = t;
 	if ((rc = fs_node_get(t, r->ino, &r->dir)) != 1)
 		return rc;
 	r->domain = r->dir.d.name;
@@ -803,10 +940,10 @@ rd_txn(struct store_txn *t, void *ctx)
 		return 1;
 	switch (r->dir.kind) {
 	case FS_K_ROOT:
-		store_domain_list(t, rd_domain_fn, &x);
+		rd_domains(&x);
 		break;
 	case FS_K_DOMAIN:
-		store_user_list(t, rd_user_fn, &x);
+		rd_users(&x);
 		break;
 	case FS_K_USER:
 		if (fs_node_get(t, fs_ino(FS_K_MAILDIR, r->dir.u.id), &n) == 1)
@@ -819,6 +956,7 @@ rd_txn(struct store_txn *t, void *ctx)
 	default:
 		return -2;
 	}
+	free(x.ids.v);
 	return 1;
 }
 

@@ -8,7 +8,8 @@ the file (stat by name follows, both ways); IMAP EXPUNGE, POP3 DELE and
 vellumctl mail delete remove the file (one held open still reads);
 users, domains and folders made and removed elsewhere come and go; a
 folder deleted or renamed and made again shows its new bytes under the
-old file names; the mtime of cur/ and new/ moves when they change.
+old file names; the mtime of cur/ and new/ moves when they change; a
+listing of Mail/ while folders are deleted skips none that stayed.
 
 usage: test_fs_live.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -450,8 +451,41 @@ def test(site, args):
     c3 = mtime_ns(os.path.join(work, "cur"))
     check(c3 > c2 and c3 // 10**9 > c2 // 10**9, "the mtime of cur/ moved "
           "when a message left it", (c2, c3))
+    listing_while_folders_change(m, root)
     m.logout()
     return True
+
+
+def listing_while_folders_change(m, root):
+    """A listing of Mail/ that takes several READDIRs (many folders with
+    long names) while folders are deleted over IMAP: every
+    folder that exists throughout shows exactly once (POSIX readdir, and
+    what mbsync and mutt's folder scan rely on)."""
+    names = ["Listing-%03d-%s" % (i, "x" * 200) for i in range(200)]
+    for n in names:
+        typ, data = m.create(n)
+        check(typ == "OK", "CREATE %s" % n[:12], data)
+    wait_change(lambda: all(os.path.isdir(os.path.join(root, "." + n))
+                            for n in names), "200 new folders show")
+    it = os.scandir(root)
+    got = [next(it).name]
+    # The first READDIR answered (a page of entries): drop folders it
+    # listed already.
+    gone = names[:3]
+    for n in gone:
+        typ, data = m.delete(n)
+        check(typ == "OK", "DELETE %s" % n[:12], data)
+    got += [e.name for e in it]
+    it.close()
+    stay = ["." + n for n in names if n not in gone]
+    dup = sorted(set(x for x in got if got.count(x) > 1))
+    missing = [n for n in stay if n not in got]
+    check(not dup and not missing, "a listing of Mail/ while folders are "
+          "deleted over IMAP shows every folder that stayed exactly once",
+          {"duplicated": [x[:16] for x in dup],
+           "missing": [x[:16] for x in missing]})
+    for n in names[3:]:
+        m.delete(n)
 
 
 if __name__ == "__main__":
