@@ -605,26 +605,33 @@ rd_at(struct rd *r, off_t pos, const char *name, struct fs_node *n)
 	return rd_add(r, name, n, pos + 1);
 }
 
-/* Ids collected for a listing in id order. */
+/* Ids (and, for domains, names) collected for a listing in id order. */
+struct rd_ent {
+	uint32_t	 id;
+	char		*name;
+};
+
 struct rd_ids {
-	uint32_t	*v;
+	struct rd_ent	*v;
 	size_t		 n, cap;
 };
 
 static void
-rd_ids_add(struct rd_ids *ids, uint32_t id)
+rd_ids_add(struct rd_ids *ids, uint32_t id, const char *name)
 {
 	if (ids->n == ids->cap) {
 		ids->cap = ids->cap == 0 ? 64 : ids->cap * 2;
 		ids->v = xreallocarray(ids->v, ids->cap, sizeof(*ids->v));
 	}
-	ids->v[ids->n++] = id;
+	ids->v[ids->n].id = id;
+	ids->v[ids->n++].name = name != NULL ? xstrdup(name) : NULL;
 }
 
 static int
 rd_ids_cmp(const void *a, const void *b)
 {
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t x = ((const struct rd_ent *)a)->id;
+	uint32_t y = ((const struct rd_ent *)b)->id;
 
 	return x < y ? -1 : x > y;
 }
@@ -634,6 +641,17 @@ rd_ids_sort(struct rd_ids *ids)
 {
 	if (ids->n > 1)
 		qsort(ids->v, ids->n, sizeof(*ids->v), rd_ids_cmp);
+}
+
+static void
+rd_ids_free(struct rd_ids *ids)
+{
+	size_t i;
+
+	for (i = 0; i < ids->n; i++)
+		free(ids->v[i].name);
+	free(ids->v);
+	memset(ids, 0, sizeof(*ids));
 }
 
 /*
@@ -695,7 +713,7 @@ rd_domain_fn(const struct store_domain *d, void *ctx)
 	struct rd_dom *x = ctx;
 
 	if (d->alias_of[0] == '\0' && RD_POS_ID + (off_t)d->id >= x->r->off)
-		rd_ids_add(&x->ids, d->id);
+		rd_ids_add(&x->ids, d->id, d->name);
 	return 0;
 }
 
@@ -712,9 +730,10 @@ rd_domains(struct rd_dom *x)
 	rd_ids_sort(&x->ids);
 	for (i = 0; i < x->ids.n; i++) {
 		memset(&n, 0, sizeof(n));
-		if (fs_node_get(x->t, fs_ino(FS_K_DOMAIN, x->ids.v[i]),
-		    &n) != 1)
-			continue;
+		n.kind = FS_K_DOMAIN;
+		n.ino = fs_ino(FS_K_DOMAIN, x->ids.v[i].id);
+		n.d.id = x->ids.v[i].id;
+		snprintf(n.d.name, sizeof(n.d.name), "%s", x->ids.v[i].name);
 		if (x->r->caller != 0 && x->r->caller != fs.uid) {
 			v.r = x->r;
 			v.domain = n.d.name;
@@ -737,7 +756,7 @@ rd_user_fn(const struct store_user *u, void *ctx)
 
 	if (at != NULL && strcmp(at + 1, x->r->domain) == 0 &&
 	    RD_POS_ID + (off_t)u->id >= x->r->off && rd_user_visible(x->r, u))
-		rd_ids_add(&x->ids, u->id);
+		rd_ids_add(&x->ids, u->id, NULL);
 	return 0;
 }
 
@@ -756,8 +775,8 @@ rd_users(struct rd_dom *x)
 	for (i = 0; i < x->ids.n; i++) {
 		memset(&n, 0, sizeof(n));
 		n.kind = FS_K_USER;
-		n.ino = fs_ino(FS_K_USER, x->ids.v[i]);
-		if (store_user_get(x->t, x->ids.v[i], &n.u) != 1 ||
+		n.ino = fs_ino(FS_K_USER, x->ids.v[i].id);
+		if (store_user_get(x->t, x->ids.v[i].id, &n.u) != 1 ||
 		    (at = strrchr(n.u.address, '@')) == NULL)
 			continue;
 		memcpy(local, n.u.address, (size_t)(at - n.u.address));
@@ -780,7 +799,7 @@ rd_folder_fn(const struct store_mailbox *mb, void *ctx)
 
 	if (strcasecmp(mb->name, "INBOX") != 0 && mb->id <= FS_MBOX_MAX &&
 	    RD_POS_FOLDER + (off_t)mb->id >= x->r->off)
-		rd_ids_add(&x->ids, mb->id);
+		rd_ids_add(&x->ids, mb->id, NULL);
 	return 0;
 }
 
@@ -798,7 +817,7 @@ rd_folders(struct rd_dom *x)
 	rd_ids_sort(&x->ids);
 	for (i = 0; i < x->ids.n; i++) {
 		n = r->dir;
-		if (store_mailbox_get_by_id(x->t, x->ids.v[i], &n.mb) != 1 ||
+		if (store_mailbox_get_by_id(x->t, x->ids.v[i].id, &n.mb) != 1 ||
 		    fs_folder_dirname(n.mb.name, dname, sizeof(dname)) != 1)
 			continue;
 		n.kind = FS_K_FOLDER;
@@ -850,7 +869,7 @@ rd_maildir(struct rd *r, struct store_txn *t)
 		x.r = r;
 		x.t = t;
 		rc = rd_folders(&x);
-		free(x.ids.v);
+		rd_ids_free(&x.ids);
 		if (rc != 0)
 			return 0;
 	}
@@ -956,7 +975,7 @@ rd_txn(struct store_txn *t, void *ctx)
 	default:
 		return -2;
 	}
-	free(x.ids.v);
+	rd_ids_free(&x.ids);
 	return 1;
 }
 
