@@ -383,16 +383,24 @@ fs_lookup_in(struct store_txn *t, struct lk *l)
 		    "maildirfolder") == 0)
 			return fs_node_get(t, fs_ino(FS_K_MDFOLDER, p.mb.id),
 			    &l->n);
+		/*
+		 * A mailbox id past FS_MBOX_MAX has no message inodes: its
+		 * folder is not shown (as in listings), else a message name
+		 * in it would reach the mailbox sharing its low bits.
+		 */
 		if (p.kind == FS_K_MAILDIR && l->name[0] == '.' &&
 		    fs_folder_storename(l->name, sname, sizeof(sname)) == 1 &&
 		    store_mailbox_get(t, p.u.id, sname, &l->n.mb) == 1)
-			return fs_node_get(t, fs_ino(FS_K_FOLDER, l->n.mb.id),
+			return l->n.mb.id > FS_MBOX_MAX ? 0 :
+			    fs_node_get(t, fs_ino(FS_K_FOLDER, l->n.mb.id),
 			    &l->n);
 		/* Files other programs keep in a Maildir. */
 		return fs_tmp_lookup(t, &p, FS_AREA_ROOT, l->name, &l->n,
 		    &l->err);
 	case FS_K_CUR:
 	case FS_K_NEW:
+		if (p.mb.id > FS_MBOX_MAX)
+			return 0;
 		if (fs_name_uid(l->name, &uid) &&
 		    fs_node_get(t, fs_ino_msg(p.mb.id, uid), &l->n) == 1) {
 			fs_node_msgname(t, &l->n);

@@ -8,7 +8,9 @@ EACCES.  An unmapped user's tree belongs to the daemon's user (root here)
 and nobody cannot read it; with a top-level `user = daemon` the serving
 process runs as daemon and unmapped trees are daemon's.  Listing the top
 and a domain, root sees every domain and user, an account only the users
-it owns and their domains.
+it owns and their domains.  A folder whose mailbox id is past what an
+inode number holds is not shown, and dan cannot reach (or unlink) nina's
+message through it.
 
 usage: test_fs_perms.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -45,6 +47,9 @@ for op, path, arg in json.loads(sys.argv[1]):
             v = sorted(os.listdir(path))
         elif op == "stat":
             v = os.stat(path).st_size
+        elif op == "unlink":
+            os.unlink(path)
+            v = None
         elif op == "deliver":
             tmp = os.path.join(path, "tmp", "from-shell")
             with open(tmp, "wb") as f:
@@ -229,7 +234,42 @@ def test(site, args):
     res = as_account("daemon", [("read", msg[U], None)])
     check(res[0][0] is None, "the daemon's account reads the unmapped "
           "user's mail (its tree is the daemon user's)", res)
+    mailbox_ids_past_the_inode_range(site, msg)
     return True
+
+
+def mailbox_ids_past_the_inode_range(site, msg):
+    """Mailbox ids past what an inode number holds (2^28 - 1: a user can
+    use them up by creating and deleting folders): such a folder is not
+    shown, and a name in it never reaches the message of the mailbox
+    whose id it shares the low bits with (nina's INBOX, id 1), which dan
+    (daemon) could then expunge by unlink."""
+    rec = " %s\n %s\n" % (b"next_mailbox".hex(), (1 << 28).to_bytes(
+        8, "big").hex())
+    p = subprocess.run(["mdb_load", "-s", "meta", "-f", "/dev/stdin",
+                        os.path.join(site.data, "store")],
+                       input=("VERSION=3\nformat=bytevalue\ntype=btree\n"
+                              "HEADER=END\n" + rec + "DATA=END\n").encode(),
+                       capture_output=True)
+    if p.returncode != 0:
+        print("SKIP (mailbox ids past the inode range): mdb_load: %s" %
+              p.stderr.decode("utf-8", "replace"))
+        return
+    src = site.path("import-evil")
+    write_maildir(src, [(mail("evil"), D2024, "S")])
+    site.ctl("mail", "import", D, src, "--folder", "Evil")
+    name = os.path.basename(msg[N])
+    evil = os.path.join(site.maildir(D), ".Evil")
+    res = as_account("daemon", [("unlink", os.path.join(evil, "cur", name),
+                                 None)])
+    check(os.path.exists(msg[N]), "dan (daemon) cannot expunge nina's "
+          "message through a folder of his past the inode range", res)
+    seen = [p for p in (os.path.join(evil, "cur", name),
+                        os.path.join(evil, "new", name))
+            if os.path.exists(p)]
+    check(not seen and not os.path.exists(evil), "a folder whose mailbox "
+          "id is past the inode range is not shown, and nina's message is "
+          "not found in it", seen or evil)
 
 
 if __name__ == "__main__":
