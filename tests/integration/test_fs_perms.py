@@ -19,6 +19,7 @@ import errno
 import json
 import os
 import pwd
+import shutil
 import stat
 import subprocess
 import sys
@@ -244,6 +245,9 @@ def mailbox_ids_past_the_inode_range(site, msg):
     shown, and a name in it never reaches the message of the mailbox
     whose id it shares the low bits with (nina's INBOX, id 1), which dan
     (daemon) could then expunge by unlink."""
+    if shutil.which("mdb_load") is None:
+        print("SKIP (mailbox ids past the inode range): no mdb_load")
+        return
     rec = " %s\n %s\n" % (b"next_mailbox".hex(), (1 << 28).to_bytes(
         8, "big").hex())
     p = subprocess.run(["mdb_load", "-s", "meta", "-f", "/dev/stdin",
