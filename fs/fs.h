@@ -207,6 +207,8 @@ struct timespec fs_dir_mtime(uint32_t mailbox);
 void	fs_dir_touch(uint32_t mailbox);
 /* The kernel opened cur/ or new/ of mailbox (remembered for a resync). */
 void	fs_dir_seen(uint32_t mailbox);
+/* Mailboxes state is kept of (those that exist and were seen or changed). */
+size_t	fs_dir_count(void);
 
 /* --- kernel cache invalidation (fs/inval.c) -------------------------- */
 

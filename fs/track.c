@@ -64,6 +64,7 @@ static void	 trk_del(struct trk *);
 static void	 trk_name_drop(struct trk *);
 static void	 dmt_touch_all(void);
 static struct dmt *dmt_get(uint32_t);
+static void	 dmt_del(uint32_t);
 struct trk_sync;
 struct store_txn;
 static void	 alias_sync(struct store_txn *, struct trk_sync *);
@@ -226,6 +227,7 @@ struct trk_sync {
 	uint32_t	 cur_mbox;	/* whose list kwlist is */
 	uint32_t	 recent;
 	int		 exists;
+	int		 gone;		/* s->mbox no longer exists */
 	char		*kwlist;
 };
 
@@ -350,6 +352,7 @@ trk_sync_txn(struct store_txn *txn, void *ctx)
 	    store_mailbox_get_by_id(txn, s->mbox, &mb) != 1) {
 		trk_sync_all(txn, s);
 		d->known = 0;
+		s->gone = 1;
 		goto aliases;
 	}
 	if (!d->known)
@@ -407,12 +410,20 @@ trk_sync_one(uint32_t mailbox)
 		log_warnx("file view: cannot read mailbox %u for changes: %s",
 		    mailbox, err_msg());
 	free(s.kwlist);
+	/*
+	 * A mailbox that is gone keeps no state: mailbox ids are never used
+	 * again, and folders made and deleted in a loop must not grow the
+	 * table (nor the work of a resync) for the life of the mount.
+	 */
+	if (s.gone)
+		dmt_del(mailbox);
 }
 
 void
 fs_track_sync(uint32_t mailbox)
 {
-	size_t i;
+	uint32_t *ids;
+	size_t i, n = 0;
 
 	if (mailbox != 0) {
 		fs_dir_touch(mailbox);
@@ -422,11 +433,24 @@ fs_track_sync(uint32_t mailbox)
 		trk_sync_one(mailbox);
 		return;
 	}
-	/* Notifications were lost: every mailbox we keep state of. */
+	/*
+	 * Notifications were lost: every mailbox we keep state of (listed
+	 * first: a sync drops the state of a mailbox that is gone).
+	 */
 	dmt_touch_all();
+	ids = xreallocarray(NULL, dmt_n > 0 ? dmt_n : 1, sizeof(*ids));
 	for (i = 0; i < dmt_cap; i++)
-		if (dmt_tab[i].mbox != 0)
-			trk_sync_one(dmt_tab[i].mbox);
+		if (dmt_tab[i].mbox != 0 && n < dmt_n)
+			ids[n++] = dmt_tab[i].mbox;
+	for (i = 0; i < n; i++)
+		trk_sync_one(ids[i]);
+	free(ids);
+}
+
+size_t
+fs_dir_count(void)
+{
+	return dmt_n;
 }
 
 /* --- directory mtimes ------------------------------------------------ */
@@ -486,6 +510,33 @@ dmt_get(uint32_t mbox)
 		dmt_n++;
 	}
 	return &dmt_tab[i];
+}
+
+/* Removes mbox's slot (shifting back those after it, as trk_del()). */
+static void
+dmt_del(uint32_t mbox)
+{
+	size_t i, j, k;
+
+	if (dmt_cap == 0)
+		return;
+	for (i = dmt_slot(mbox); dmt_tab[i].mbox != mbox; i = (i + 1) &
+	    (dmt_cap - 1))
+		if (dmt_tab[i].mbox == 0)
+			return;
+	dmt_tab[i].mbox = 0;
+	dmt_n--;
+	for (j = i;;) {
+		j = (j + 1) & (dmt_cap - 1);
+		if (dmt_tab[j].mbox == 0)
+			break;
+		k = dmt_slot(dmt_tab[j].mbox);
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j))
+			continue;
+		dmt_tab[i] = dmt_tab[j];
+		dmt_tab[j].mbox = 0;
+		i = j;
+	}
 }
 
 static void
