@@ -168,12 +168,15 @@ char	*fs_info_string(uint32_t bits, char buf[STORE_MAILDIR_INFO_MAX]);
 
 /*
  * The kernel looked up (or was given by READDIRPLUS) the message ino
- * under parent (FS_K_CUR or FS_K_NEW) with these attributes: its lookup
- * count grows by one and the name it holds is remembered.
+ * under parent (FS_K_CUR or FS_K_NEW) with these attributes (the owner
+ * from u's mapping): its lookup count grows by one and the name it holds
+ * is remembered.
  */
 struct store_mailbox;
+struct store_user;
 void	fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date,
-	    uint64_t size, uint32_t info_bits, const struct store_mailbox *mb);
+	    uint64_t size, uint32_t info_bits, const struct store_mailbox *mb,
+	    const struct store_user *u);
 /* FORGET: the lookup count drops by n; at zero the record goes. */
 void	fs_track_forget(uint64_t ino, uint64_t n);
 /*

@@ -274,7 +274,7 @@ fs_node_track(const struct fs_node *n)
 	if (n->kind == FS_K_MSG)
 		fs_track_lookup(n->ino, fs_ino(n->in_new ? FS_K_NEW : FS_K_CUR,
 		    n->mb.id), n->m.internal_date, n->m.size,
-		    fs_info_bits(n->info), &n->mb);
+		    fs_info_bits(n->info), &n->mb, &n->u);
 	else if (n->kind == FS_K_TMPFILE)
 		fs_tmp_ref(n->ino, 1);
 }

@@ -18,6 +18,7 @@
 #include "fs/fs.h"
 #include "store/mailbox.h"
 #include "store/message.h"
+#include "store/user.h"
 
 struct trk {
 	uint64_t	ino;		/* 0: free slot */
@@ -52,6 +53,7 @@ struct dmt {
 	int		known;
 	uint64_t	modseq;
 	uint32_t	uidnext, messages, recent;
+	uint32_t	fs_uid, fs_gid;	/* its user's mapping (the owner) */
 };
 #define mbox_state	dmt_get
 static struct dmt	*dmt_tab;
@@ -138,7 +140,7 @@ trk_del(struct trk *t)
 
 void
 fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
-    uint32_t bits, const struct store_mailbox *mb)
+    uint32_t bits, const struct store_mailbox *mb, const struct store_user *u)
 {
 	struct dmt *d = dmt_get(mb->id);
 	struct trk *t;
@@ -154,6 +156,8 @@ fs_track_lookup(uint64_t ino, uint64_t parent, int64_t date, uint64_t size,
 		d->uidnext = mb->uidnext;
 		d->messages = mb->messages;
 		d->recent = mb->recent_uid;
+		d->fs_uid = u->fs_uid;
+		d->fs_gid = u->fs_gid;
 	}
 
 	if ((t = trk_find(ino)) == NULL) {
@@ -341,6 +345,7 @@ trk_sync_txn(struct store_txn *txn, void *ctx)
 {
 	struct trk_sync *s = ctx;
 	struct store_mailbox mb;
+	struct store_user u;
 	struct trk_range r;
 	struct dmt *d;
 	uint64_t dmod;
@@ -355,8 +360,17 @@ trk_sync_txn(struct store_txn *txn, void *ctx)
 		s->gone = 1;
 		goto aliases;
 	}
+	if (store_user_get(txn, mb.user_id, &u) != 1)
+		memset(&u, 0, sizeof(u));
 	if (!d->known)
 		goto done;
+	/*
+	 * The owner of every file of the mailbox follows its user's mapping
+	 * (vellumctl user set ... unix-user): the attributes the kernel
+	 * keeps go, whatever else came in the same batch of notifications.
+	 */
+	if (u.fs_uid != d->fs_uid || u.fs_gid != d->fs_gid)
+		trk_inval_attrs(s->mbox);
 	if (mb.recent_uid != d->recent) {
 		r.s = s;
 		r.stopped = 0;
@@ -369,15 +383,7 @@ trk_sync_txn(struct store_txn *txn, void *ctx)
 	dmod = mb.highestmodseq - d->modseq;
 	dnext = (int64_t)mb.uidnext - (int64_t)d->uidnext;
 	dmsg = (int64_t)mb.messages - (int64_t)d->messages;
-	if (dmod == 0 && mb.recent_uid == d->recent) {
-		/*
-		 * Nothing a name shows moved: the mailbox was renamed, or its
-		 * user's owner changed (vellumctl user set ... unix-user).
-		 * The attributes the kernel keeps go.
-		 */
-		trk_inval_attrs(s->mbox);
-		goto done;
-	}
+	/* Nothing a name shows moved, or only messages came. */
 	if (dmod == 0 || ((int64_t)dmod == dnext && dmsg == dnext))
 		goto done;
 	if (store_msg_changed_since(txn, s->mbox, d->modseq, trk_check_row,
@@ -394,6 +400,8 @@ done:
 	d->uidnext = mb.uidnext;
 	d->messages = mb.messages;
 	d->recent = mb.recent_uid;
+	d->fs_uid = u.fs_uid;
+	d->fs_gid = u.fs_gid;
 aliases:
 	alias_sync(txn, s);
 	return 0;

@@ -8,7 +8,9 @@ EACCES.  An unmapped user's tree belongs to the daemon's user (root here)
 and nobody cannot read it; with a top-level `user = daemon` the serving
 process runs as daemon and unmapped trees are daemon's.  Listing the top
 and a domain, root sees every domain and user, an account only the users
-it owns and their domains.  A folder whose mailbox id is past what an
+it owns and their domains.  A remap that comes with a delivery in one
+batch of notifications still changes the owner of the message files the
+kernel holds.  A folder whose mailbox id is past what an
 inode number holds is not shown, and dan cannot reach (or unlink) nina's
 message through it.
 
@@ -20,6 +22,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -209,6 +212,7 @@ def test(site, args):
     check(res[0][0] == errno.EACCES, "nobody no longer reads it",
           ename(res[0][0]))
     site.ctl("user", "set", N, "unix-user", "nobody")
+    remap_with_delivery(site, msg, accounts)
 
     # With a top-level `user = daemon` the serving child runs as daemon
     # and the unmapped user's tree is daemon's; nina's stays nobody's.
@@ -237,6 +241,32 @@ def test(site, args):
           "user's mail (its tree is the daemon user's)", res)
     mailbox_ids_past_the_inode_range(site, msg)
     return True
+
+
+def remap_with_delivery(site, msg, accounts):
+    """A remap that reaches vellum-fs together with a delivery to the
+    same mailbox (one batch of notifications: the serving process is
+    stopped meanwhile) still gives the message files the kernel holds
+    their new owner."""
+    npw, dpw = accounts[N], accounts[D]
+    wait_change(lambda: owner(msg[N])[:2] == (npw.pw_uid, npw.pw_gid),
+                "nina's message is nobody's again")
+    kids = descendants_of(site.fs.pid)
+    check(len(kids) == 1, "one serving child", kids)
+    src = site.path("import-remap")
+    write_maildir(src, [(mail("remap"), D2024, "S")])
+    os.kill(kids[0][0], signal.SIGSTOP)
+    try:
+        site.ctl("user", "set", N, "unix-user", "daemon")
+        site.ctl("mail", "import", N, src)
+    finally:
+        os.kill(kids[0][0], signal.SIGCONT)
+    wait_change(lambda: owner(msg[N])[:2] == (dpw.pw_uid, dpw.pw_gid),
+                "remapped while a message came: nina's message file is "
+                "daemon's")
+    site.ctl("user", "set", N, "unix-user", "nobody")
+    wait_change(lambda: owner(msg[N])[:2] == (npw.pw_uid, npw.pw_gid),
+                "nina's message is nobody's again")
 
 
 def mailbox_ids_past_the_inode_range(site, msg):
