@@ -342,6 +342,7 @@ static int
 fs_lookup_in(struct store_txn *t, struct lk *l)
 {
 	char addr[STORE_ADDRESS_MAX + 1], sname[STORE_MAILBOX_NAME_MAX + 1];
+	char dname[FS_NAME_MAX + 1];
 	struct store_domain d;
 	struct fs_node p;
 	uint32_t uid;
@@ -391,7 +392,11 @@ fs_lookup_in(struct store_txn *t, struct lk *l)
 		if (p.kind == FS_K_MAILDIR && l->name[0] == '.' &&
 		    fs_folder_storename(l->name, sname, sizeof(sname)) == 1 &&
 		    store_mailbox_get(t, p.u.id, sname, &l->n.mb) == 1)
-			return l->n.mb.id > FS_MBOX_MAX ? 0 :
+			/* Only the spelling listed: a directory has one name. */
+			return l->n.mb.id > FS_MBOX_MAX ||
+			    fs_folder_dirname(l->n.mb.name, dname,
+			    sizeof(dname)) != 1 || strcmp(dname, l->name) != 0 ?
+			    0 :
 			    fs_node_get(t, fs_ino(FS_K_FOLDER, l->n.mb.id),
 			    &l->n);
 		/* Files other programs keep in a Maildir. */

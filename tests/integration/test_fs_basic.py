@@ -286,6 +286,12 @@ def test(site, args):
     check(typ == "OK", "CREATE v1.2", data)
     wait_change(lambda: os.path.isdir(os.path.join(root, ".v1\\2e2")),
                 "CREATE v1.2 shows as .v1\\2e2")
+    # Only the name listed: a directory has one name (other spellings
+    # would move the kernel's dentry, and getcwd with it).
+    for other in (".v1\\2E2", ".&AHY-1\\2e2"):
+        check(not os.path.exists(os.path.join(root, other)),
+              "%s is not a second name of a folder" % other,
+              os.listdir(root))
     os.mkdir(os.path.join(root, ".x\\2ey"))
     check("x.y" in imap_folders(m), "mkdir .x\\2ey makes the folder x.y",
           imap_folders(m))
