@@ -330,15 +330,6 @@ fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, 0);
 }
 
-void
-fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-    const char *newname)
-{
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, EPERM);
-}
 
 void
 fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -545,8 +536,13 @@ rename_msg(struct two *w)
 	return 0;
 }
 
+/*
+ * Stores the file of tmp/ w->src as a message of w->ndir.  keep: it stays
+ * in tmp/ too (a link(2): the program unlinks it after), else it goes.
+ * *where_r (when not NULL): which message it is now.
+ */
 static int
-rename_store(struct two *w)
+rename_store(struct two *w, int keep, struct where *where_r)
 {
 	struct stat st;
 	struct mv m;
@@ -574,8 +570,15 @@ rename_store(struct two *w)
 	}
 	log_info("stored %s as uid %" PRIu32 " of %s (%s)", w->name, m.uid,
 	    w->ndir.mb.name, w->ndir.u.address);
-	fs_tmp_stored(w->src.mb.id, w->src.tmparea, w->name, m.mbox, m.uid);
+	if (!keep)
+		fs_tmp_stored(w->src.mb.id, w->src.tmparea, w->name, m.mbox,
+		    m.uid);
 	mv_settle(w, &m);
+	if (where_r != NULL) {
+		memset(where_r, 0, sizeof(*where_r));
+		where_r->mbox = m.mbox;
+		where_r->uid = m.uid;
+	}
 	e = 0;
 out:
 	store_prepared_free(&m.prep);
@@ -663,7 +666,7 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
 			    w.ndir.mb.id, FS_AREA_ROOT, newname);
 		else if (is_msgdir(nk))
-			e = rename_store(&w);
+			e = rename_store(&w, 0, NULL);
 		else
 			e = EXDEV;
 		break;
@@ -676,6 +679,70 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	}
 	fuse_reply_err(req, e);
+}
+
+/*
+ * link(2) of a file of tmp/ into new/ or cur/ is how qmail-local,
+ * procmail, maildrop and fdm deliver (link, then unlink the tmp/ name):
+ * the message is stored as a rename would store it, and the tmp/ file
+ * stays until the program removes it.  Nothing else can be linked: a
+ * message has one name.
+ */
+void
+fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+    const char *newname)
+{
+	struct fuse_entry_param ent;
+	struct fs_node src;
+	struct where x;
+	struct two w;
+	int rc, e;
+
+	if (!is_msgdir(fs_ino_kind(newparent)) ||
+	    fs_ino_kind(ino) != FS_K_TMPFILE || fs_tmp_stored_as_msg(ino) ||
+	    fs_node_read(ino, &src) != 1 || src.kind != FS_K_TMPFILE ||
+	    src.tmparea != FS_AREA_TMP) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (strlen(newname) > FS_NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	w.parent = fs_ino(FS_K_TMP, src.mb.id);
+	w.newparent = newparent;
+	w.name = src.tmpname;
+	w.newname = newname;
+	if ((rc = store_read(fs.store, two_txn, &w)) != 1) {
+		fuse_reply_err(req, rc < 0 ? EIO : w.src_err);
+		return;
+	}
+	if (w.src.ino != ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (w.has_dst) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (node_user(&w.src) != node_user(&w.ndir)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if ((e = rename_store(&w, 1, &x)) != 0) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	/* The new name is the message (with its name, for the tracking). */
+	if (store_read(fs.store, where_txn, &x) != 1) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fs_node_entry(&x.n, &ent);
+	fs_node_track(&x.n);
+	if (fuse_reply_entry(req, &ent) != 0)
+		fs_node_untrack(&x.n);
 }
 
 /* --- folders ------------------------------------------------------------- */

@@ -12,7 +12,9 @@ Maildir does not allow fails with the errno a program expects: EDQUOT
 over the byte or message quota (the file stays in tmp/) and beyond 1000
 tmp/ files, EFBIG over [smtpd] max_message_size (write, truncate or
 rename), EPERM for writing into, truncating, chmod/chown of a message,
-link, symlink, mknod and new files in cur/ or new/, EXDEV across users.
+link (but link(2) of a tmp/ file into new/ or cur/ delivers it, as
+qmail-local, procmail, maildrop and fdm do), symlink, mknod and new files
+in cur/ or new/, EXDEV across users.
 
 usage: test_fs_write.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -501,6 +503,51 @@ def test(site, args):
     check(site.ctl_json("user", "show", Q)["used_messages"] == n,
           "nothing was stored over the message quota", None)
     os.unlink(tmpm)
+    # The same refusal for link(2) delivery (below): nothing stored.
+    tmpl = os.path.join(qroot, "tmp", "link-over")
+    with open(tmpl, "wb") as f:
+        f.write(mail("q-link", size=500))
+    e = errno_of(os.link, tmpl, os.path.join(qroot, "new", "link-over"))
+    check(e == errno.EDQUOT, "link() into new/ at the message quota fails "
+          "EDQUOT", ename(e))
+    check(site.ctl_json("user", "show", Q)["used_messages"] == n and
+          os.path.exists(tmpl), "nothing was stored over the quota by "
+          "link(), the tmp/ file stays", None)
+    os.unlink(tmpl)
+
+    # -- link(2) delivery: qmail-local, procmail, maildrop and fdm write
+    # tmp/X, link it to new/X (or cur/X:2,..), then unlink tmp/X. ------
+    for sub, dname, flags in (("new", "1709294400.P42Q1.linkhost", ""),
+                              ("cur", "1709294400.P42Q2.linkhost:2,FS",
+                               "FS")):
+        tag = "linked-" + sub
+        data = mail(tag, size=3000)
+        base = dname.split(":")[0]
+        tmpl = os.path.join(root, "tmp", base)
+        with open(tmpl, "wb") as f:
+            f.write(data)
+        dest = os.path.join(root, sub, dname)
+        e = errno_of(os.link, tmpl, dest)
+        check(e is None, "link() of a tmp/ file into %s/ works" % sub,
+              ename(e))
+        if e is not None:
+            continue
+        with open(dest, "rb") as f:
+            check(f.read() == data, "the linked name reads the message",
+                  sub)
+        os.unlink(tmpl)
+        check(not os.path.exists(tmpl) and os.path.exists(dest),
+              "after unlink of the tmp/ name the message stays", sub)
+        found = imap_find(m, "INBOX", tag)
+        check(len(found) == 1 and found[0][2] == data, "the linked message "
+              "is stored once, byte for byte", [f[:2] for f in found])
+        if flags:
+            check(found[0][1] == {"\\Flagged", "\\Seen"}, "IMAP sees "
+                  "the flags of the linked name", found[0][1])
+        if flags:
+            sub2, name2 = file_of(root, data)
+            check(sub2 == "cur" and parse_name(name2)["letters"] == flags,
+                  "it has the flags of the linked name", (sub2, name2))
 
     # -- over max_message_size: EFBIG -----------------------------------
     huge = mail("too-big", size=MAX_SIZE + 1000)
