@@ -9,8 +9,9 @@ target name's flags, unlink expunges, mkdir/rmdir/rename of .Folder dirs
 are folder operations (ENOTEMPTY with messages; the INBOX stays), files
 of programs beside cur/ new/ tmp/ are kept and are not mail, and what a
 Maildir does not allow fails with the errno a program expects: EDQUOT
-over the byte or message quota (the file stays in tmp/) and beyond 1000
-tmp/ files, EFBIG over [smtpd] max_message_size (write, truncate or
+over the byte or message quota (the file stays in tmp/), beyond 1000
+tmp/ files and beyond 4 x max_message_size + 1 MiB in a user's tmp/ files
+(all folders together), EFBIG over [smtpd] max_message_size (write, truncate or
 rename), EPERM for writing into, truncating, chmod/chown of a message,
 link (but link(2) of a tmp/ file into new/ or cur/ delivers it, as
 qmail-local, procmail, maildrop and fdm do), symlink, mknod and new files
@@ -593,6 +594,54 @@ def test(site, args):
         os.unlink(os.path.join(root, ".Trash", "tmp", "f%04d" % i))
     check(os.listdir(os.path.join(root, ".Trash", "tmp")) == [],
           "the tmp/ files were removed", None)
+
+    # A user's files in tmp/ and beside cur/ new/ tmp/ are not mail (the
+    # quota does not count them): all its folders together hold at most
+    # 4 x max_message_size + 1 MiB, EDQUOT beyond; without that, folders
+    # x 1000 files x max_message_size fill the disk.
+    broot = site.maildir(B)
+    dirs = [os.path.join(broot, "tmp")]
+    for i in range(3):
+        d = os.path.join(broot, ".Fill%d" % i)
+        os.mkdir(d)
+        for sub in ("cur", "new", "tmp"):
+            os.mkdir(os.path.join(d, sub))
+        dirs.append(os.path.join(d, "tmp"))
+    cap = 4 * MAX_SIZE + 1024 * 1024
+    chunk = b"x" * 65536
+    files, total, e = [], 0, None
+    for i in range(12):
+        path_i = os.path.join(dirs[i % len(dirs)], "fill%02d" % i)
+        fd = os.open(path_i, os.O_WRONLY | os.O_CREAT, 0o600)
+        files.append(path_i)
+        try:
+            left = MAX_SIZE - 1000
+            while left > 0:
+                n = os.write(fd, chunk[:left])
+                total += n
+                left -= n
+        except OSError as ex:
+            e = ex.errno
+        finally:
+            os.close(fd)
+        if e is not None:
+            break
+    check(e == errno.EDQUOT and 4 * (MAX_SIZE - 1000) <= total <= cap,
+          "a user's tmp/ files (4 folders) hold at most 4 x max_message_size"
+          " + 1 MiB, EDQUOT beyond", (ename(e), total, cap))
+    grow = os.path.join(dirs[0], "grow")
+    os.close(os.open(grow, os.O_WRONLY | os.O_CREAT, 0o600))
+    files.append(grow)
+    e = errno_of(os.truncate, grow, MAX_SIZE)
+    check(e == errno.EDQUOT, "truncate cannot grow a file past the room "
+          "either", ename(e))
+    os.unlink(files[0])
+    e = errno_of(os.truncate, grow, MAX_SIZE - 1000)
+    check(e is None, "after an unlink the room is there again", ename(e))
+    for f in files[1:]:
+        os.unlink(f)
+    for i in range(3):
+        os.rmdir(os.path.join(broot, ".Fill%d" % i))
 
     # -- what a Maildir does not allow: EPERM, EXDEV --------------------
     seed = mail("seed-0")
