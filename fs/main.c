@@ -39,6 +39,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "fs/fs.h"
+#include "fs/node.h"
 #include "store/notify.h"
 #include "store/store.h"
 #include "store/user.h"
@@ -247,10 +248,14 @@ fs_on_notify(evutil_socket_t fd, short what, void *arg)
 	fs_all = 0;
 	if (store_notify_drain(fs_notify, fs_collect, NULL) < 0)
 		log_warnx("store notifications: %s", err_msg());
-	for (i = 0; i < fs_nids; i++)
+	for (i = 0; i < fs_nids; i++) {
 		fs_track_sync(fs_ids[i]);
-	if (fs_all)
+		fs_tmp_sweep(fs_ids[i]);
+	}
+	if (fs_all) {
 		fs_track_sync(0);
+		fs_tmp_sweep(0);
+	}
 }
 
 static void
@@ -309,6 +314,8 @@ fs_serve(struct config *cfg, const char *mnt)
 	fs.hostname = cfg->hostname;
 	fs.max_size = cfg->smtpd_max_message_size;
 	fs.started = time(NULL);
+	/* Folders deleted while we were not running leave no files. */
+	fs_tmp_sweep(0);
 
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);

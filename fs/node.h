@@ -92,6 +92,11 @@ int	fs_tmp_rename(uint32_t mailbox, int area, const char *name,
 /* Maps the file's bytes (munmap(*data_r, *len_r) after). */
 int	fs_tmp_map(uint32_t mailbox, int area, const char *name,
 	    void **data_r, size_t *len_r, struct stat *st_r);
+/*
+ * Files of folders that no longer exist (an IMAP DELETE) go; mailbox 0:
+ * every folder's.
+ */
+void	fs_tmp_sweep(uint32_t mailbox);
 /* It was stored as (dmailbox, duid): the real file goes. */
 void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, uint32_t duid);

@@ -730,3 +730,101 @@ fs_tmp_stored(uint32_t mbox, int area, const char *name, uint32_t dmbox,
 		}
 	}
 }
+
+/* --- folders that are gone ------------------------------------------- */
+
+struct exists_q {
+	uint32_t	mbox;
+};
+
+static int
+exists_txn(struct store_txn *t, void *ctx)
+{
+	struct exists_q *q = ctx;
+	struct store_mailbox mb;
+
+	return store_mailbox_get_by_id(t, q->mbox, &mb);
+}
+
+/* Removes the files of directory d (a name under fstmp), then d. */
+static void
+tmp_rmdir(const char *d)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd;
+
+	if ((dfd = openat(fs.tmpdirfd, d, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    unlinkat(dirfd(dir), de->d_name, 0) < 0)
+			log_warn("removing %s/%s/%s", fs.tmpdir, d, de->d_name);
+	closedir(dir);
+	if (unlinkat(fs.tmpdirfd, d, AT_REMOVEDIR) < 0)
+		log_warn("removing %s/%s", fs.tmpdir, d);
+}
+
+/* The areas of mbox, when the mailbox no longer exists: 1 removed. */
+static int
+tmp_sweep_one(uint32_t mbox)
+{
+	struct exists_q q = { mbox };
+	char d[2][32];
+	struct stat st;
+	int i, have = 0;
+	size_t j;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(d[i], sizeof(d[i]), "%" PRIu32 "%s", mbox,
+		    i == FS_AREA_ROOT ? ".root" : "");
+		if (fstatat(fs.tmpdirfd, d[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			have = 1;
+	}
+	if (!have || store_read(fs.store, exists_txn, &q) != 0)
+		return 0;
+	for (i = 0; i < 2; i++)
+		tmp_rmdir(d[i]);
+	for (j = 0; j < ntmps; j++)
+		if (tmps[j]->mbox == mbox && tmps[j]->duid == 0)
+			tmps[j]->gone = 1;
+	return 1;
+}
+
+void
+fs_tmp_sweep(uint32_t mbox)
+{
+	struct dirent *de;
+	unsigned long id;
+	char *end;
+	DIR *dir;
+	int dfd, any = 0;
+
+	if (mbox != 0) {
+		if (tmp_sweep_one(mbox))
+			ntuses = 0;
+		return;
+	}
+	if ((dfd = dup(fs.tmpdirfd)) < 0)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		id = strtoul(de->d_name, &end, 10);
+		if (end == de->d_name || id == 0 || id > UINT32_MAX ||
+		    (*end != '\0' && strcmp(end, ".root") != 0))
+			continue;
+		any |= tmp_sweep_one((uint32_t)id);
+	}
+	closedir(dir);
+	if (any)
+		ntuses = 0;
+}

@@ -643,6 +643,33 @@ def test(site, args):
     for i in range(3):
         os.rmdir(os.path.join(broot, ".Fill%d" % i))
 
+    # A folder deleted over IMAP takes its tmp/ and side files with it
+    # (else IMAP DELETE after each fill would grow the disk without end).
+    doomed = os.path.join(broot, ".Doomed")
+    os.mkdir(doomed)
+    for sub in ("cur", "new", "tmp"):
+        os.mkdir(os.path.join(doomed, sub))
+    with open(os.path.join(doomed, "tmp", "doomed-file"), "wb") as f:
+        f.write(b"z" * 100000)
+    with open(os.path.join(doomed, ".doomed-state"), "wb") as f:
+        f.write(b"state\n")
+    fstmp = os.path.join(site.data, "fstmp")
+
+    def held():
+        return sorted(d for d in os.listdir(fstmp)
+                      if any(n.startswith(("doomed-", ".doomed-"))
+                             for n in os.listdir(os.path.join(fstmp, d))))
+    check(len(held()) == 2, "the files are kept under DATA_DIR/fstmp",
+          held())
+    mb = site.login(B, PW)
+    typ, data = mb.delete("Doomed")
+    check(typ == "OK", "IMAP DELETE Doomed", data)
+    mb.logout()
+    wait_change(lambda: held() == [], "the deleted folder's tmp/ and side "
+                "files are removed")
+    check(not os.path.exists(doomed), "the folder is gone from the view",
+          os.listdir(broot))
+
     # -- what a Maildir does not allow: EPERM, EXDEV --------------------
     seed = mail("seed-0")
     sub, name = file_of(root, seed)
@@ -737,6 +764,23 @@ def test(site, args):
     check(os.path.exists(path), "the message stayed", name)
     one(imap_find(m, "INBOX", "seed-0"), "seed-0 still in alice's INBOX")
     m.logout()
+
+    # Files of folders deleted while vellum-fs was down go at its start;
+    # those of folders that exist stay.
+    site.stop_fs()
+    fstmp = os.path.join(site.data, "fstmp")
+    for d in ("999999", "999999.root"):
+        os.makedirs(os.path.join(fstmp, d), exist_ok=True)
+        with open(os.path.join(fstmp, d, "orphan"), "wb") as f:
+            f.write(b"o" * 1000)
+    keep = os.path.join(root, ".uidvalidity")
+    site.start_fs()
+    check(not os.path.exists(os.path.join(fstmp, "999999")) and
+          not os.path.exists(os.path.join(fstmp, "999999.root")),
+          "the files of a folder that no longer exists are removed at the "
+          "start", os.listdir(fstmp))
+    check(os.path.exists(keep), "those of folders that exist stay",
+          os.listdir(root))
     return True
 
 
