@@ -402,8 +402,9 @@ struct mv {
 	uint32_t	 flags;
 	char		 keywords[STORE_KEYWORDS_MAX + 1];
 	int		 to_cur;
-	/* delivery from tmp/ */
+	/* delivery from tmp/ (keep: by link(2), the tmp/ file stays) */
 	struct store_prepared *prep;
+	int		 keep;
 	int64_t		 date;
 	/* result */
 	uint32_t	 mbox, uid;
@@ -460,6 +461,13 @@ mv_store_txn(struct store_txn *t, void *ctx)
 
 	m->mbox = m->w->ndir.mb.id;
 	if (mv_flags(t, m, m->mbox) < 0)
+		return -1;
+	/*
+	 * rename(2) over a message's name replaces it (first, so that its
+	 * room counts for the quota; a refusal keeps it).
+	 */
+	if (!m->keep && m->w->has_dst && m->w->dst.kind == FS_K_MSG &&
+	    store_msg_expunge(t, m->w->dst.mb.id, m->w->dst.m.uid) < 0)
 		return -1;
 	rc = store_msg_append(t, m->mbox, m->prep, m->date, m->flags,
 	    m->keywords, STORE_APPEND_QUOTA | (m->to_cur ? STORE_APPEND_CUR :
@@ -552,6 +560,7 @@ rename_store(struct two *w, int keep, struct where *where_r)
 
 	memset(&m, 0, sizeof(m));
 	m.w = w;
+	m.keep = keep;
 	m.to_cur = fs_ino_kind(w->newparent) == FS_K_CUR;
 	if ((e = fs_tmp_map(w->src.mb.id, w->src.tmparea, w->name, &data,
 	    &len, &st)) != 0)

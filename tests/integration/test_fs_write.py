@@ -516,6 +516,20 @@ def test(site, args):
           "link(), the tmp/ file stays", None)
     os.unlink(tmpl)
 
+    # -- rename of a tmp/ file over a message's name replaces it ---------
+    old_m = mail("replaced-old")
+    deliver(site, root, old_m, "cur/replace-me:2,S")
+    sub, name = file_of(root, old_m)
+    new_m = mail("replaced-new", b"the new version\r\n")
+    tmpr = os.path.join(root, "tmp", "replacement")
+    with open(tmpr, "wb") as f:
+        f.write(new_m)
+    os.rename(tmpr, os.path.join(root, sub, name))
+    check(imap_find(m, "INBOX", "replaced-old") == [], "rename over a "
+          "message's name replaces it (the old message is expunged)",
+          None)
+    one(imap_find(m, "INBOX", "replaced-new"), "the replacement is stored")
+
     # -- link(2) delivery: qmail-local, procmail, maildrop and fdm write
     # tmp/X, link it to new/X (or cur/X:2,..), then unlink tmp/X. ------
     for sub, dname, flags in (("new", "1709294400.P42Q1.linkhost", ""),
