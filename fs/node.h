@@ -84,6 +84,8 @@ int	fs_tmp_create(uint32_t mailbox, int area, const char *name, int flags,
 	    uint64_t *ino_r);
 int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
 int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
+/* fsync(2) (datasync: fdatasync) of the real file. */
+int	fs_tmp_sync(uint64_t ino, int datasync);
 /* Whether the file was renamed into new/ or cur/: a message now. */
 int	fs_tmp_stored_as_msg(uint64_t ino);
 int	fs_tmp_unlink(uint32_t mailbox, int area, const char *name);

@@ -567,6 +567,21 @@ fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
 }
 
 int
+fs_tmp_sync(uint64_t ino, int datasync)
+{
+	struct tmpf *f;
+	int fd;
+
+	if ((f = tmp_by_ino(ino)) == NULL)
+		return ESTALE;
+	if ((fd = tmp_fd(f)) < 0)
+		return errno;
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		return errno;
+	return 0;
+}
+
+int
 fs_tmp_stored_as_msg(uint64_t ino)
 {
 	struct tmpf *f = tmp_by_ino(ino);

@@ -323,11 +323,16 @@ void
 fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)datasync;
 	(void)fi;
-	/* Stored messages are durable already; tmp/ files are not mail. */
-	fuse_reply_err(req, 0);
+	/*
+	 * Stored messages are durable already (each change is a durable
+	 * commit).  Files of tmp/ and programs' own files (mbsync's state,
+	 * which it syncs before it trusts it) are synced when asked.
+	 */
+	if (fs_ino_kind(ino) == FS_K_TMPFILE && !fs_tmp_stored_as_msg(ino))
+		fuse_reply_err(req, fs_tmp_sync(ino, datasync));
+	else
+		fuse_reply_err(req, 0);
 }
 
 

@@ -23,6 +23,8 @@ Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 import os
 import poplib
 import random
+import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -110,6 +112,48 @@ def pop3_messages(site, user):
         out.append(b"\r\n".join(lines) + b"\r\n")
     p.quit()
     return out
+
+
+def fsync_reaches_disk(site, path):
+    """fsync(2) of a program's own file (mbsync syncs its state before it
+    trusts it) makes vellum-fs fsync the real file under DATA_DIR/fstmp:
+    seen with strace on the serving child (skipped without strace)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        print("  strace is not installed: fsync of a program's file is "
+              "not checked")
+        return
+    ppid = site.fs.popen.pid
+    with open("/proc/%d/task/%d/children" % (ppid, ppid)) as f:
+        kids = f.read().split()
+    check(len(kids) == 1, "vellum-fs has one serving child", kids)
+    child = int(kids[0])
+    out = site.path("strace-fsync.out")
+    tr = subprocess.Popen([strace, "-qq", "-f", "-y", "-e",
+                           "trace=fsync,fdatasync", "-o", out, "-p",
+                           str(child)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        def traced():
+            with open("/proc/%d/status" % child) as f:
+                return any(line.startswith("TracerPid:") and
+                           line.split()[1] != "0" for line in f)
+        wait_change(traced, "strace attached to vellum-fs", limit=20)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"synced\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        tr.send_signal(signal.SIGINT)
+        tr.wait(timeout=20)
+    with open(out) as f:
+        calls = f.read()
+    check(any(("fsync(" in line or "fdatasync(" in line) and
+              os.path.basename(path) in line for line in calls.splitlines()),
+          "fsync() of %s reaches the real file" % os.path.basename(path),
+          calls[-2000:])
 
 
 def test(site, args):
@@ -756,6 +800,7 @@ def test(site, args):
         root))
     os.rename(own, own + ".new")
     os.rename(own + ".new", own)
+    fsync_reaches_disk(site, own)
     check(imap_find(m, "INBOX", "uidvalidity") == [] and
           ".uidvalidity" not in imap_folders(m), "it is not mail", None)
     _, _, data = one(imap_find(m, "INBOX", "seed-0"), "seed-0")
