@@ -453,7 +453,12 @@ mv_msg_txn(struct store_txn *t, void *ctx)
 	if (store_msg_set_flags(t, m->mbox, m->uid, STORE_FLAGS_SET,
 	    m->flags, m->keywords) != 1)
 		return -1;
-	if (m->to_cur && store_msg_set_maildir_cur(t, m->mbox, m->uid) != 1)
+	/*
+	 * Into cur/: out of new/ for good; into new/ (a program marking a
+	 * message new again, as neomutt does): back in new/ when nothing
+	 * else keeps it in cur/ (flags, an IMAP session that saw it).
+	 */
+	if (store_msg_set_maildir_cur(t, m->mbox, m->uid, m->to_cur) != 1)
 		return -1;
 	return 1;
 }

@@ -560,6 +560,18 @@ def test(site, args):
           "link(), the tmp/ file stays", None)
     os.unlink(tmpl)
 
+    # -- rename from cur/ back into new/ without flags (neomutt marking a
+    # message new again): it shows in new/ again -----------------------
+    again = mail("new-again")
+    deliver(site, root, again, "cur/new-again:2,")
+    sub, name = file_of(root, again)
+    check(sub == "cur", "a message renamed into cur/ is in cur/", sub)
+    base = name.split(":")[0]
+    os.rename(os.path.join(root, "cur", name), os.path.join(root, "new",
+                                                            base))
+    check(file_of(root, again) == ("new", base), "renamed back into new/ "
+          "without flags it shows in new/ again", file_of(root, again))
+
     # -- rename of a tmp/ file over a message's name replaces it ---------
     old_m = mail("replaced-old")
     deliver(site, root, old_m, "cur/replace-me:2,S")
@@ -714,9 +726,15 @@ def test(site, args):
     fstmp = os.path.join(site.data, "fstmp")
 
     def held():
-        return sorted(d for d in os.listdir(fstmp)
-                      if any(n.startswith(("doomed-", ".doomed-"))
-                             for n in os.listdir(os.path.join(fstmp, d))))
+        out = []
+        for d in os.listdir(fstmp):
+            try:
+                names = os.listdir(os.path.join(fstmp, d))
+            except FileNotFoundError:	# removed between the two reads
+                continue
+            if any(n.startswith(("doomed-", ".doomed-")) for n in names):
+                out.append(d)
+        return sorted(out)
     check(len(held()) == 2, "the files are kept under DATA_DIR/fstmp",
           held())
     mb = site.login(B, PW)
