@@ -826,7 +826,9 @@ fs_tmp_sweep(uint32_t mbox)
 			ntuses = 0;
 		return;
 	}
-	if ((dfd = dup(fs.tmpdirfd)) < 0)
+	/* Its own open: a dup would share (and move) the position. */
+	if ((dfd = openat(fs.tmpdirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
 		return;
 	if ((dir = fdopendir(dfd)) == NULL) {
 		close(dfd);
