@@ -21,6 +21,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <fcntl.h>
@@ -39,6 +40,7 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "fs/fs.h"
+#include "fs/node.h"
 #include "store/notify.h"
 #include "store/store.h"
 #include "store/user.h"
@@ -68,6 +70,7 @@ static void	fs_mkdirs(const char *);
 static void	fs_unmount_stale(const char *);
 static int	fs_parent(pid_t, const char *);
 static void	fs_serve(struct config *, const char *);
+static void	fs_tmp_chown(int, const char *);
 
 static void
 fs_mkdirs(const char *path)
@@ -173,6 +176,50 @@ fs_parent(pid_t child, const char *mnt)
 
 /* --- the server ------------------------------------------------------ */
 
+/*
+ * What is under DATA_DIR/fstmp (a directory per folder area, files in
+ * it) goes to the daemon's user: made while vellum-fs served as root, it
+ * must stay usable after `user = NAME` is set.  Nothing there is a
+ * symlink (vellum-fs makes none), and none is followed.
+ */
+static void
+fs_tmp_chown(int dfd, const char *path)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd, sub;
+
+	/* Its own open: a dup would share (and move) dfd's position. */
+	if ((fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    (d = fdopendir(fd)) == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0 ||
+		    fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if ((st.st_uid != fs.uid || st.st_gid != fs.gid) &&
+		    fchownat(dirfd(d), de->d_name, fs.uid, fs.gid,
+		    AT_SYMLINK_NOFOLLOW) < 0)
+			log_warn("cannot give %s/%s to the daemon's user", path,
+			    de->d_name);
+		if (!S_ISDIR(st.st_mode) || dfd != fs.tmpdirfd)
+			continue;
+		/* One level down: the files of a folder area. */
+		if ((sub = openat(dirfd(d), de->d_name, O_RDONLY |
+		    O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+			continue;
+		fs_tmp_chown(sub, path);
+		close(sub);
+	}
+	closedir(d);
+}
+
 /* Lets the store's mapped pages go when too many are resident. */
 static void
 fs_rss_check(void)
@@ -247,10 +294,14 @@ fs_on_notify(evutil_socket_t fd, short what, void *arg)
 	fs_all = 0;
 	if (store_notify_drain(fs_notify, fs_collect, NULL) < 0)
 		log_warnx("store notifications: %s", err_msg());
-	for (i = 0; i < fs_nids; i++)
+	for (i = 0; i < fs_nids; i++) {
 		fs_track_sync(fs_ids[i]);
-	if (fs_all)
+		fs_tmp_sweep(fs_ids[i]);
+	}
+	if (fs_all) {
 		fs_track_sync(0);
+		fs_tmp_sweep(0);
+	}
 }
 
 static void
@@ -301,6 +352,8 @@ fs_serve(struct config *cfg, const char *mnt)
 		fatal("cannot open %s", tmpdir);
 	if (geteuid() == 0 && fchown(fs.tmpdirfd, fs.uid, fs.gid) < 0)
 		fatal("cannot give %s to the daemon's user", tmpdir);
+	if (geteuid() == 0)
+		fs_tmp_chown(fs.tmpdirfd, tmpdir);
 	fs.tmpdir = tmpdir;
 	if (store_notify_listen(fs.store, &fs_notify, &nfd) == -1)
 		fatalx("store notifications: %s", err_msg());
@@ -309,6 +362,8 @@ fs_serve(struct config *cfg, const char *mnt)
 	fs.hostname = cfg->hostname;
 	fs.max_size = cfg->smtpd_max_message_size;
 	fs.started = time(NULL);
+	/* Folders deleted while we were not running leave no files. */
+	fs_tmp_sweep(0);
 
 	sigemptyset(&set);
 	sigprocmask(SIG_SETMASK, &set, NULL);

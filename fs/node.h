@@ -84,6 +84,8 @@ int	fs_tmp_create(uint32_t mailbox, int area, const char *name, int flags,
 	    uint64_t *ino_r);
 int	fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off);
 int	fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set);
+/* fsync(2) (datasync: fdatasync) of the real file. */
+int	fs_tmp_sync(uint64_t ino, int datasync);
 /* Whether the file was renamed into new/ or cur/: a message now. */
 int	fs_tmp_stored_as_msg(uint64_t ino);
 int	fs_tmp_unlink(uint32_t mailbox, int area, const char *name);
@@ -92,6 +94,11 @@ int	fs_tmp_rename(uint32_t mailbox, int area, const char *name,
 /* Maps the file's bytes (munmap(*data_r, *len_r) after). */
 int	fs_tmp_map(uint32_t mailbox, int area, const char *name,
 	    void **data_r, size_t *len_r, struct stat *st_r);
+/*
+ * Files of folders that no longer exist (an IMAP DELETE) go; mailbox 0:
+ * every folder's.
+ */
+void	fs_tmp_sweep(uint32_t mailbox);
 /* It was stored as (dmailbox, duid): the real file goes. */
 void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, uint32_t duid);

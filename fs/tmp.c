@@ -43,6 +43,32 @@ static struct tmpf	**tmps;
 static size_t		  ntmps, tmps_cap;
 static uint64_t		  tmp_serial;
 
+/*
+ * What one user may keep under fstmp, all its folders and both areas
+ * together (they are not mail, so the quota does not see them; without
+ * this, folders times 1000 files times max_message_size fill the disk):
+ * FS_TMP_USER_MSGS messages of max_message_size being written at once,
+ * plus FS_TMP_USER_SLACK bytes for programs' own files (mbsync's state),
+ * and FS_TMP_USER_FILES files.  Beyond: EDQUOT.
+ */
+#define FS_TMP_USER_MSGS	4
+#define FS_TMP_USER_SLACK	(1024 * 1024)
+#define FS_TMP_USER_FILES	4000
+
+/*
+ * A user's bytes and files under fstmp: counted by a scan of its folders
+ * when needed, then kept by writes and truncates; every other change
+ * (create, unlink, rename, store) forgets the count, and the next write
+ * counts again.
+ */
+struct tuse {
+	uint32_t	user;
+	uint64_t	bytes;
+	size_t		files;
+};
+static struct tuse	*tuses;
+static size_t		 ntuses;
+
 static struct tmpf *
 tmp_by_ino(uint64_t ino)
 {
@@ -136,6 +162,147 @@ fs_tmp_dirfd(uint32_t mbox, int area, int create)
 		    O_CLOEXEC | O_NOFOLLOW);
 	}
 	return fd;
+}
+
+static uint64_t
+tmp_user_cap(void)
+{
+	return FS_TMP_USER_MSGS * fs.max_size + FS_TMP_USER_SLACK;
+}
+
+/* Adds the files of one area of one mailbox to u. */
+static void
+tuse_scan_dir(struct tuse *u, uint32_t mbox, int area)
+{
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int dfd;
+
+	if ((dfd = fs_tmp_dirfd(mbox, area, 0)) < 0)
+		return;
+	if ((d = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		u->files++;
+		if (fstatat(dirfd(d), de->d_name, &st,
+		    AT_SYMLINK_NOFOLLOW) == 0 && st.st_size > 0)
+			u->bytes += (uint64_t)st.st_size;
+	}
+	closedir(d);
+}
+
+struct tuse_q {
+	uint32_t	 mbox, user;
+	uint32_t	*ids;
+	size_t		 nids;
+};
+
+static int
+tuse_id_fn(const struct store_mailbox *mb, void *ctx)
+{
+	struct tuse_q *q = ctx;
+
+	q->ids = xreallocarray(q->ids, q->nids + 1, sizeof(*q->ids));
+	q->ids[q->nids++] = mb->id;
+	return 0;
+}
+
+static int
+tuse_txn(struct store_txn *t, void *ctx)
+{
+	struct tuse_q *q = ctx;
+	struct store_mailbox mb;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, q->mbox, &mb)) != 1)
+		return rc;
+	q->user = mb.user_id;
+	q->nids = 0;
+	return store_mailbox_list(t, q->user, tuse_id_fn, q) < 0 ? -1 : 1;
+}
+
+/*
+ * The count of the user mailbox mbox belongs to (scanned when not
+ * kept); NULL when the store cannot say (the caller then refuses).
+ */
+static struct tuse *
+tuse_get(uint32_t mbox)
+{
+	struct tuse_q q;
+	struct tuse *u;
+	size_t i;
+
+	memset(&q, 0, sizeof(q));
+	q.mbox = mbox;
+	if (store_read(fs.store, tuse_txn, &q) != 1) {
+		free(q.ids);
+		return NULL;
+	}
+	for (i = 0; i < ntuses; i++)
+		if (tuses[i].user == q.user) {
+			free(q.ids);
+			return &tuses[i];
+		}
+	tuses = xreallocarray(tuses, ntuses + 1, sizeof(*tuses));
+	u = &tuses[ntuses++];
+	memset(u, 0, sizeof(*u));
+	u->user = q.user;
+	for (i = 0; i < q.nids; i++) {
+		tuse_scan_dir(u, q.ids[i], FS_AREA_TMP);
+		tuse_scan_dir(u, q.ids[i], FS_AREA_ROOT);
+	}
+	free(q.ids);
+	return u;
+}
+
+/* Something other than a write changed the files of mbox's user. */
+static void
+tuse_forget(uint32_t mbox)
+{
+	struct tuse_q q;
+	size_t i;
+
+	memset(&q, 0, sizeof(q));
+	q.mbox = mbox;
+	if (store_read(fs.store, tuse_txn, &q) != 1) {
+		/* Not known: forget every count. */
+		ntuses = 0;
+		free(q.ids);
+		return;
+	}
+	free(q.ids);
+	for (i = 0; i < ntuses; i++)
+		if (tuses[i].user == q.user) {
+			tuses[i] = tuses[--ntuses];
+			return;
+		}
+}
+
+/*
+ * Whether the file of f may grow from size from to size to: 0, or
+ * EDQUOT (the user's files would hold more than they may), or EIO.
+ * *u_r: the count to add the growth to once done.
+ */
+static int
+tuse_grow(struct tmpf *f, uint64_t from, uint64_t to, struct tuse **u_r)
+{
+	struct tuse *u;
+
+	*u_r = NULL;
+	if (to <= from)
+		return 0;
+	if ((u = tuse_get(f->mbox)) == NULL)
+		return EIO;
+	if (u->bytes + (to - from) > tmp_user_cap())
+		return EDQUOT;
+	*u_r = u;
+	return 0;
 }
 
 /* lstat of a tmp file: 1 a regular file, 0 none (errno set). */
@@ -344,10 +511,17 @@ fs_tmp_create(uint32_t mbox, int area, const char *name, int flags,
     uint64_t *ino_r)
 {
 	struct tmpf *f;
+	struct tuse *u;
 	int dfd, fd;
+
 
 	if (fs_tmp_count(mbox, area) >= FS_TMP_FILES_MAX)
 		return EDQUOT;
+	if ((u = tuse_get(mbox)) == NULL)
+		return EIO;
+	if (u->files >= FS_TMP_USER_FILES)
+		return EDQUOT;
+	tuse_forget(mbox);
 	if ((dfd = fs_tmp_dirfd(mbox, area, 1)) < 0)
 		return errno;
 	fd = openat(dfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW |
@@ -366,9 +540,11 @@ fs_tmp_create(uint32_t mbox, int area, const char *name, int flags,
 int
 fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
 {
+	struct tuse *u;
 	struct tmpf *f;
+	struct stat st;
 	ssize_t n;
-	int fd;
+	int fd, e;
 
 	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
 		return f == NULL ? ESTALE : EPERM;
@@ -376,9 +552,33 @@ fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
 		return EFBIG;
 	if ((fd = tmp_fd(f)) < 0)
 		return errno;
-	if ((n = pwrite(fd, buf, size, off)) < 0)
+	if (fstat(fd, &st) < 0)
 		return errno;
-	return (size_t)n == size ? 0 : EIO;
+	if ((e = tuse_grow(f, (uint64_t)st.st_size, (uint64_t)off + size,
+	    &u)) != 0)
+		return e;
+	if ((n = pwrite(fd, buf, size, off)) < 0 || (size_t)n != size) {
+		tuse_forget(f->mbox);
+		return n < 0 ? errno : EIO;
+	}
+	if (u != NULL)
+		u->bytes += (uint64_t)off + size - (uint64_t)st.st_size;
+	return 0;
+}
+
+int
+fs_tmp_sync(uint64_t ino, int datasync)
+{
+	struct tmpf *f;
+	int fd;
+
+	if ((f = tmp_by_ino(ino)) == NULL)
+		return ESTALE;
+	if ((fd = tmp_fd(f)) < 0)
+		return errno;
+	if ((datasync ? fdatasync(fd) : fsync(fd)) < 0)
+		return errno;
+	return 0;
 }
 
 int
@@ -393,8 +593,10 @@ int
 fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
 {
 	struct timespec ts[2];
+	struct tuse *u;
 	struct tmpf *f;
-	int fd;
+	struct stat st;
+	int fd, e;
 
 	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
 		return f == NULL ? ESTALE : EPERM;
@@ -404,8 +606,18 @@ fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
 		if (attr->st_size < 0 || (uint64_t)attr->st_size >
 		    fs.max_size)
 			return EFBIG;
+		if (fstat(fd, &st) < 0)
+			return errno;
+		if ((e = tuse_grow(f, (uint64_t)st.st_size,
+		    (uint64_t)attr->st_size, &u)) != 0)
+			return e;
 		if (ftruncate(fd, attr->st_size) < 0)
 			return errno;
+		if (u != NULL)
+			u->bytes += (uint64_t)attr->st_size -
+			    (uint64_t)st.st_size;
+		else if (attr->st_size < st.st_size)
+			tuse_forget(f->mbox);
 	}
 	if ((to_set & FUSE_SET_ATTR_MODE) &&
 	    fchmod(fd, attr->st_mode & 0777) < 0)
@@ -438,6 +650,7 @@ fs_tmp_unlink(uint32_t mbox, int area, const char *name)
 	close(dfd);
 	if (rc < 0)
 		return errno;
+	tuse_forget(mbox);
 	if ((f = tmp_by_name(mbox, area, name)) != NULL)
 		f->gone = 1;
 	return 0;
@@ -461,6 +674,7 @@ fs_tmp_rename(uint32_t mbox, int area, const char *name, uint32_t dmbox,
 	close(dfd);
 	if (rc < 0)
 		return errno;
+	tuse_forget(mbox);
 	if ((g = tmp_by_name(dmbox, darea, dname)) != NULL)
 		g->gone = 1;
 	if ((f = tmp_by_name(mbox, area, name)) != NULL) {
@@ -520,6 +734,7 @@ fs_tmp_stored(uint32_t mbox, int area, const char *name, uint32_t dmbox,
 			log_warn("cannot remove stored tmp file %s", name);
 		close(dfd);
 	}
+	tuse_forget(mbox);
 	if ((f = tmp_by_name(mbox, area, name)) != NULL) {
 		f->gone = 1;
 		f->dmbox = dmbox;
@@ -529,4 +744,104 @@ fs_tmp_stored(uint32_t mbox, int area, const char *name, uint32_t dmbox,
 			f->fd = -1;
 		}
 	}
+}
+
+/* --- folders that are gone ------------------------------------------- */
+
+struct exists_q {
+	uint32_t	mbox;
+};
+
+static int
+exists_txn(struct store_txn *t, void *ctx)
+{
+	struct exists_q *q = ctx;
+	struct store_mailbox mb;
+
+	return store_mailbox_get_by_id(t, q->mbox, &mb);
+}
+
+/* Removes the files of directory d (a name under fstmp), then d. */
+static void
+tmp_rmdir(const char *d)
+{
+	struct dirent *de;
+	DIR *dir;
+	int dfd;
+
+	if ((dfd = openat(fs.tmpdirfd, d, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0 &&
+		    unlinkat(dirfd(dir), de->d_name, 0) < 0)
+			log_warn("removing %s/%s/%s", fs.tmpdir, d, de->d_name);
+	closedir(dir);
+	if (unlinkat(fs.tmpdirfd, d, AT_REMOVEDIR) < 0)
+		log_warn("removing %s/%s", fs.tmpdir, d);
+}
+
+/* The areas of mbox, when the mailbox no longer exists: 1 removed. */
+static int
+tmp_sweep_one(uint32_t mbox)
+{
+	struct exists_q q = { mbox };
+	char d[2][32];
+	struct stat st;
+	int i, have = 0;
+	size_t j;
+
+	for (i = 0; i < 2; i++) {
+		snprintf(d[i], sizeof(d[i]), "%" PRIu32 "%s", mbox,
+		    i == FS_AREA_ROOT ? ".root" : "");
+		if (fstatat(fs.tmpdirfd, d[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			have = 1;
+	}
+	if (!have || store_read(fs.store, exists_txn, &q) != 0)
+		return 0;
+	for (i = 0; i < 2; i++)
+		tmp_rmdir(d[i]);
+	for (j = 0; j < ntmps; j++)
+		if (tmps[j]->mbox == mbox && tmps[j]->duid == 0)
+			tmps[j]->gone = 1;
+	return 1;
+}
+
+void
+fs_tmp_sweep(uint32_t mbox)
+{
+	struct dirent *de;
+	unsigned long id;
+	char *end;
+	DIR *dir;
+	int dfd, any = 0;
+
+	if (mbox != 0) {
+		if (tmp_sweep_one(mbox))
+			ntuses = 0;
+		return;
+	}
+	/* Its own open: a dup would share (and move) the position. */
+	if ((dfd = openat(fs.tmpdirfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0)
+		return;
+	if ((dir = fdopendir(dfd)) == NULL) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir)) != NULL) {
+		id = strtoul(de->d_name, &end, 10);
+		if (end == de->d_name || id == 0 || id > UINT32_MAX ||
+		    (*end != '\0' && strcmp(end, ".root") != 0))
+			continue;
+		any |= tmp_sweep_one((uint32_t)id);
+	}
+	closedir(dir);
+	if (any)
+		ntuses = 0;
 }

@@ -323,22 +323,18 @@ void
 fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
     struct fuse_file_info *fi)
 {
-	(void)ino;
-	(void)datasync;
 	(void)fi;
-	/* Stored messages are durable already; tmp/ files are not mail. */
-	fuse_reply_err(req, 0);
+	/*
+	 * Stored messages are durable already (each change is a durable
+	 * commit).  Files of tmp/ and programs' own files (mbsync's state,
+	 * which it syncs before it trusts it) are synced when asked.
+	 */
+	if (fs_ino_kind(ino) == FS_K_TMPFILE && !fs_tmp_stored_as_msg(ino))
+		fuse_reply_err(req, fs_tmp_sync(ino, datasync));
+	else
+		fuse_reply_err(req, 0);
 }
 
-void
-fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
-    const char *newname)
-{
-	(void)ino;
-	(void)newparent;
-	(void)newname;
-	fuse_reply_err(req, EPERM);
-}
 
 void
 fs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
@@ -411,8 +407,9 @@ struct mv {
 	uint32_t	 flags;
 	char		 keywords[STORE_KEYWORDS_MAX + 1];
 	int		 to_cur;
-	/* delivery from tmp/ */
+	/* delivery from tmp/ (keep: by link(2), the tmp/ file stays) */
 	struct store_prepared *prep;
+	int		 keep;
 	int64_t		 date;
 	/* result */
 	uint32_t	 mbox, uid;
@@ -456,7 +453,12 @@ mv_msg_txn(struct store_txn *t, void *ctx)
 	if (store_msg_set_flags(t, m->mbox, m->uid, STORE_FLAGS_SET,
 	    m->flags, m->keywords) != 1)
 		return -1;
-	if (m->to_cur && store_msg_set_maildir_cur(t, m->mbox, m->uid) != 1)
+	/*
+	 * Into cur/: out of new/ for good; into new/ (a program marking a
+	 * message new again, as neomutt does): back in new/ when nothing
+	 * else keeps it in cur/ (flags, an IMAP session that saw it).
+	 */
+	if (store_msg_set_maildir_cur(t, m->mbox, m->uid, m->to_cur) != 1)
 		return -1;
 	return 1;
 }
@@ -469,6 +471,13 @@ mv_store_txn(struct store_txn *t, void *ctx)
 
 	m->mbox = m->w->ndir.mb.id;
 	if (mv_flags(t, m, m->mbox) < 0)
+		return -1;
+	/*
+	 * rename(2) over a message's name replaces it (first, so that its
+	 * room counts for the quota; a refusal keeps it).
+	 */
+	if (!m->keep && m->w->has_dst && m->w->dst.kind == FS_K_MSG &&
+	    store_msg_expunge(t, m->w->dst.mb.id, m->w->dst.m.uid) < 0)
 		return -1;
 	rc = store_msg_append(t, m->mbox, m->prep, m->date, m->flags,
 	    m->keywords, STORE_APPEND_QUOTA | (m->to_cur ? STORE_APPEND_CUR :
@@ -545,8 +554,13 @@ rename_msg(struct two *w)
 	return 0;
 }
 
+/*
+ * Stores the file of tmp/ w->src as a message of w->ndir.  keep: it stays
+ * in tmp/ too (a link(2): the program unlinks it after), else it goes.
+ * *where_r (when not NULL): which message it is now.
+ */
 static int
-rename_store(struct two *w)
+rename_store(struct two *w, int keep, struct where *where_r)
 {
 	struct stat st;
 	struct mv m;
@@ -556,6 +570,7 @@ rename_store(struct two *w)
 
 	memset(&m, 0, sizeof(m));
 	m.w = w;
+	m.keep = keep;
 	m.to_cur = fs_ino_kind(w->newparent) == FS_K_CUR;
 	if ((e = fs_tmp_map(w->src.mb.id, w->src.tmparea, w->name, &data,
 	    &len, &st)) != 0)
@@ -574,8 +589,15 @@ rename_store(struct two *w)
 	}
 	log_info("stored %s as uid %" PRIu32 " of %s (%s)", w->name, m.uid,
 	    w->ndir.mb.name, w->ndir.u.address);
-	fs_tmp_stored(w->src.mb.id, w->src.tmparea, w->name, m.mbox, m.uid);
+	if (!keep)
+		fs_tmp_stored(w->src.mb.id, w->src.tmparea, w->name, m.mbox,
+		    m.uid);
 	mv_settle(w, &m);
+	if (where_r != NULL) {
+		memset(where_r, 0, sizeof(*where_r));
+		where_r->mbox = m.mbox;
+		where_r->uid = m.uid;
+	}
 	e = 0;
 out:
 	store_prepared_free(&m.prep);
@@ -663,7 +685,7 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
 			    w.ndir.mb.id, FS_AREA_ROOT, newname);
 		else if (is_msgdir(nk))
-			e = rename_store(&w);
+			e = rename_store(&w, 0, NULL);
 		else
 			e = EXDEV;
 		break;
@@ -676,6 +698,70 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		break;
 	}
 	fuse_reply_err(req, e);
+}
+
+/*
+ * link(2) of a file of tmp/ into new/ or cur/ is how qmail-local,
+ * procmail, maildrop and fdm deliver (link, then unlink the tmp/ name):
+ * the message is stored as a rename would store it, and the tmp/ file
+ * stays until the program removes it.  Nothing else can be linked: a
+ * message has one name.
+ */
+void
+fs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+    const char *newname)
+{
+	struct fuse_entry_param ent;
+	struct fs_node src;
+	struct where x;
+	struct two w;
+	int rc, e;
+
+	if (!is_msgdir(fs_ino_kind(newparent)) ||
+	    fs_ino_kind(ino) != FS_K_TMPFILE || fs_tmp_stored_as_msg(ino) ||
+	    fs_node_read(ino, &src) != 1 || src.kind != FS_K_TMPFILE ||
+	    src.tmparea != FS_AREA_TMP) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (strlen(newname) > FS_NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	memset(&w, 0, sizeof(w));
+	w.parent = fs_ino(FS_K_TMP, src.mb.id);
+	w.newparent = newparent;
+	w.name = src.tmpname;
+	w.newname = newname;
+	if ((rc = store_read(fs.store, two_txn, &w)) != 1) {
+		fuse_reply_err(req, rc < 0 ? EIO : w.src_err);
+		return;
+	}
+	if (w.src.ino != ino) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (w.has_dst) {
+		fuse_reply_err(req, EEXIST);
+		return;
+	}
+	if (node_user(&w.src) != node_user(&w.ndir)) {
+		fuse_reply_err(req, EXDEV);
+		return;
+	}
+	if ((e = rename_store(&w, 1, &x)) != 0) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	/* The new name is the message (with its name, for the tracking). */
+	if (store_read(fs.store, where_txn, &x) != 1) {
+		fuse_reply_err(req, EIO);
+		return;
+	}
+	fs_node_entry(&x.n, &ent);
+	fs_node_track(&x.n);
+	if (fuse_reply_entry(req, &ent) != 0)
+		fs_node_untrack(&x.n);
 }
 
 /* --- folders ------------------------------------------------------------- */

@@ -1092,14 +1092,15 @@ store_msg_set_flags(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 
 int
 store_msg_set_maildir_cur(struct store_txn *t, uint32_t mailbox_id,
-    uint32_t uid)
+    uint32_t uid, int cur)
 {
 	struct store_msg m;
 	int rc;
 
-	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1 || m.maildir_cur)
+	if ((rc = msg_get(t, mailbox_id, uid, &m)) != 1 ||
+	    m.maildir_cur == (cur != 0))
 		return rc;
-	m.maildir_cur = 1;
+	m.maildir_cur = cur != 0;
 	return msg_put(t, &m, 0) == -1 ? -1 : 1;
 }
 

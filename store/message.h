@@ -101,12 +101,12 @@ int	store_msg_append(struct store_txn *, uint32_t mailbox_id,
 	    struct store_prepared *, int64_t internal_date, uint32_t flags,
 	    const char *keywords, unsigned append_flags, uint32_t *uid_r);
 /*
- * Sets maildir_cur (the file view moved the message from new/ to cur/).
- * Not a change IMAP sees: no modseq, no notification.  1 done, 0 no such
- * message.
+ * Sets maildir_cur to cur (the file view moved the message from new/ to
+ * cur/: 1; back into new/: 0).  Not a change IMAP sees: no modseq, no
+ * notification.  1 done, 0 no such message.
  */
 int	store_msg_set_maildir_cur(struct store_txn *, uint32_t mailbox_id,
-	    uint32_t uid);
+	    uint32_t uid, int cur);
 /* 1 found, 0 not. */
 int	store_msg_get(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
 	    struct store_msg *r);

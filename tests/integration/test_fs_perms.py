@@ -239,6 +239,12 @@ def test(site, args):
     res = as_account("daemon", [("read", msg[U], None)])
     check(res[0][0] is None, "the daemon's account reads the unmapped "
           "user's mail (its tree is the daemon user's)", res)
+    # tmp/ keeps working in folders whose tmp/ was used while vellum-fs
+    # served as root (DATA_DIR/fstmp/<id> was root's then).
+    res = as_account("nobody", [("deliver", site.maildir(N),
+                                 mail("after-user-set").decode())])
+    check(res[0][0] is None, "nobody delivers with tmp/ + rename again "
+          "after the switch to user = daemon", ename(res[0][0]))
     mailbox_ids_past_the_inode_range(site, msg)
     return True
 

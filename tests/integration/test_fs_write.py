@@ -9,10 +9,13 @@ target name's flags, unlink expunges, mkdir/rmdir/rename of .Folder dirs
 are folder operations (ENOTEMPTY with messages; the INBOX stays), files
 of programs beside cur/ new/ tmp/ are kept and are not mail, and what a
 Maildir does not allow fails with the errno a program expects: EDQUOT
-over the byte or message quota (the file stays in tmp/) and beyond 1000
-tmp/ files, EFBIG over [smtpd] max_message_size (write, truncate or
+over the byte or message quota (the file stays in tmp/), beyond 1000
+tmp/ files and beyond 4 x max_message_size + 1 MiB in a user's tmp/ files
+(all folders together), EFBIG over [smtpd] max_message_size (write, truncate or
 rename), EPERM for writing into, truncating, chmod/chown of a message,
-link, symlink, mknod and new files in cur/ or new/, EXDEV across users.
+link (but link(2) of a tmp/ file into new/ or cur/ delivers it, as
+qmail-local, procmail, maildrop and fdm do), symlink, mknod and new files
+in cur/ or new/, EXDEV across users.
 
 usage: test_fs_write.py BUILD_DIR
 Skipped (77) unless root with a usable /dev/fuse (fstest.py).
@@ -20,6 +23,8 @@ Skipped (77) unless root with a usable /dev/fuse (fstest.py).
 import os
 import poplib
 import random
+import shutil
+import signal
 import stat
 import subprocess
 import sys
@@ -107,6 +112,48 @@ def pop3_messages(site, user):
         out.append(b"\r\n".join(lines) + b"\r\n")
     p.quit()
     return out
+
+
+def fsync_reaches_disk(site, path):
+    """fsync(2) of a program's own file (mbsync syncs its state before it
+    trusts it) makes vellum-fs fsync the real file under DATA_DIR/fstmp:
+    seen with strace on the serving child (skipped without strace)."""
+    strace = shutil.which("strace")
+    if strace is None:
+        print("  strace is not installed: fsync of a program's file is "
+              "not checked")
+        return
+    ppid = site.fs.popen.pid
+    with open("/proc/%d/task/%d/children" % (ppid, ppid)) as f:
+        kids = f.read().split()
+    check(len(kids) == 1, "vellum-fs has one serving child", kids)
+    child = int(kids[0])
+    out = site.path("strace-fsync.out")
+    tr = subprocess.Popen([strace, "-qq", "-f", "-y", "-e",
+                           "trace=fsync,fdatasync", "-o", out, "-p",
+                           str(child)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    try:
+        def traced():
+            with open("/proc/%d/status" % child) as f:
+                return any(line.startswith("TracerPid:") and
+                           line.split()[1] != "0" for line in f)
+        wait_change(traced, "strace attached to vellum-fs", limit=20)
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+        try:
+            os.write(fd, b"synced\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    finally:
+        tr.send_signal(signal.SIGINT)
+        tr.wait(timeout=20)
+    with open(out) as f:
+        calls = f.read()
+    check(any(("fsync(" in line or "fdatasync(" in line) and
+              os.path.basename(path) in line for line in calls.splitlines()),
+          "fsync() of %s reaches the real file" % os.path.basename(path),
+          calls[-2000:])
 
 
 def test(site, args):
@@ -501,6 +548,77 @@ def test(site, args):
     check(site.ctl_json("user", "show", Q)["used_messages"] == n,
           "nothing was stored over the message quota", None)
     os.unlink(tmpm)
+    # The same refusal for link(2) delivery (below): nothing stored.
+    tmpl = os.path.join(qroot, "tmp", "link-over")
+    with open(tmpl, "wb") as f:
+        f.write(mail("q-link", size=500))
+    e = errno_of(os.link, tmpl, os.path.join(qroot, "new", "link-over"))
+    check(e == errno.EDQUOT, "link() into new/ at the message quota fails "
+          "EDQUOT", ename(e))
+    check(site.ctl_json("user", "show", Q)["used_messages"] == n and
+          os.path.exists(tmpl), "nothing was stored over the quota by "
+          "link(), the tmp/ file stays", None)
+    os.unlink(tmpl)
+
+    # -- rename from cur/ back into new/ without flags (neomutt marking a
+    # message new again): it shows in new/ again -----------------------
+    again = mail("new-again")
+    deliver(site, root, again, "cur/new-again:2,")
+    sub, name = file_of(root, again)
+    check(sub == "cur", "a message renamed into cur/ is in cur/", sub)
+    base = name.split(":")[0]
+    os.rename(os.path.join(root, "cur", name), os.path.join(root, "new",
+                                                            base))
+    check(file_of(root, again) == ("new", base), "renamed back into new/ "
+          "without flags it shows in new/ again", file_of(root, again))
+
+    # -- rename of a tmp/ file over a message's name replaces it ---------
+    old_m = mail("replaced-old")
+    deliver(site, root, old_m, "cur/replace-me:2,S")
+    sub, name = file_of(root, old_m)
+    new_m = mail("replaced-new", b"the new version\r\n")
+    tmpr = os.path.join(root, "tmp", "replacement")
+    with open(tmpr, "wb") as f:
+        f.write(new_m)
+    os.rename(tmpr, os.path.join(root, sub, name))
+    check(imap_find(m, "INBOX", "replaced-old") == [], "rename over a "
+          "message's name replaces it (the old message is expunged)",
+          None)
+    one(imap_find(m, "INBOX", "replaced-new"), "the replacement is stored")
+
+    # -- link(2) delivery: qmail-local, procmail, maildrop and fdm write
+    # tmp/X, link it to new/X (or cur/X:2,..), then unlink tmp/X. ------
+    for sub, dname, flags in (("new", "1709294400.P42Q1.linkhost", ""),
+                              ("cur", "1709294400.P42Q2.linkhost:2,FS",
+                               "FS")):
+        tag = "linked-" + sub
+        data = mail(tag, size=3000)
+        base = dname.split(":")[0]
+        tmpl = os.path.join(root, "tmp", base)
+        with open(tmpl, "wb") as f:
+            f.write(data)
+        dest = os.path.join(root, sub, dname)
+        e = errno_of(os.link, tmpl, dest)
+        check(e is None, "link() of a tmp/ file into %s/ works" % sub,
+              ename(e))
+        if e is not None:
+            continue
+        with open(dest, "rb") as f:
+            check(f.read() == data, "the linked name reads the message",
+                  sub)
+        os.unlink(tmpl)
+        check(not os.path.exists(tmpl) and os.path.exists(dest),
+              "after unlink of the tmp/ name the message stays", sub)
+        found = imap_find(m, "INBOX", tag)
+        check(len(found) == 1 and found[0][2] == data, "the linked message "
+              "is stored once, byte for byte", [f[:2] for f in found])
+        if flags:
+            check(found[0][1] == {"\\Flagged", "\\Seen"}, "IMAP sees "
+                  "the flags of the linked name", found[0][1])
+        if flags:
+            sub2, name2 = file_of(root, data)
+            check(sub2 == "cur" and parse_name(name2)["letters"] == flags,
+                  "it has the flags of the linked name", (sub2, name2))
 
     # -- over max_message_size: EFBIG -----------------------------------
     huge = mail("too-big", size=MAX_SIZE + 1000)
@@ -546,6 +664,87 @@ def test(site, args):
         os.unlink(os.path.join(root, ".Trash", "tmp", "f%04d" % i))
     check(os.listdir(os.path.join(root, ".Trash", "tmp")) == [],
           "the tmp/ files were removed", None)
+
+    # A user's files in tmp/ and beside cur/ new/ tmp/ are not mail (the
+    # quota does not count them): all its folders together hold at most
+    # 4 x max_message_size + 1 MiB, EDQUOT beyond; without that, folders
+    # x 1000 files x max_message_size fill the disk.
+    broot = site.maildir(B)
+    dirs = [os.path.join(broot, "tmp")]
+    for i in range(3):
+        d = os.path.join(broot, ".Fill%d" % i)
+        os.mkdir(d)
+        for sub in ("cur", "new", "tmp"):
+            os.mkdir(os.path.join(d, sub))
+        dirs.append(os.path.join(d, "tmp"))
+    cap = 4 * MAX_SIZE + 1024 * 1024
+    chunk = b"x" * 65536
+    files, total, e = [], 0, None
+    for i in range(12):
+        path_i = os.path.join(dirs[i % len(dirs)], "fill%02d" % i)
+        fd = os.open(path_i, os.O_WRONLY | os.O_CREAT, 0o600)
+        files.append(path_i)
+        try:
+            left = MAX_SIZE - 1000
+            while left > 0:
+                n = os.write(fd, chunk[:left])
+                total += n
+                left -= n
+        except OSError as ex:
+            e = ex.errno
+        finally:
+            os.close(fd)
+        if e is not None:
+            break
+    check(e == errno.EDQUOT and 4 * (MAX_SIZE - 1000) <= total <= cap,
+          "a user's tmp/ files (4 folders) hold at most 4 x max_message_size"
+          " + 1 MiB, EDQUOT beyond", (ename(e), total, cap))
+    grow = os.path.join(dirs[0], "grow")
+    os.close(os.open(grow, os.O_WRONLY | os.O_CREAT, 0o600))
+    files.append(grow)
+    e = errno_of(os.truncate, grow, MAX_SIZE)
+    check(e == errno.EDQUOT, "truncate cannot grow a file past the room "
+          "either", ename(e))
+    os.unlink(files[0])
+    e = errno_of(os.truncate, grow, MAX_SIZE - 1000)
+    check(e is None, "after an unlink the room is there again", ename(e))
+    for f in files[1:]:
+        os.unlink(f)
+    for i in range(3):
+        os.rmdir(os.path.join(broot, ".Fill%d" % i))
+
+    # A folder deleted over IMAP takes its tmp/ and side files with it
+    # (else IMAP DELETE after each fill would grow the disk without end).
+    doomed = os.path.join(broot, ".Doomed")
+    os.mkdir(doomed)
+    for sub in ("cur", "new", "tmp"):
+        os.mkdir(os.path.join(doomed, sub))
+    with open(os.path.join(doomed, "tmp", "doomed-file"), "wb") as f:
+        f.write(b"z" * 100000)
+    with open(os.path.join(doomed, ".doomed-state"), "wb") as f:
+        f.write(b"state\n")
+    fstmp = os.path.join(site.data, "fstmp")
+
+    def held():
+        out = []
+        for d in os.listdir(fstmp):
+            try:
+                names = os.listdir(os.path.join(fstmp, d))
+            except FileNotFoundError:	# removed between the two reads
+                continue
+            if any(n.startswith(("doomed-", ".doomed-")) for n in names):
+                out.append(d)
+        return sorted(out)
+    check(len(held()) == 2, "the files are kept under DATA_DIR/fstmp",
+          held())
+    mb = site.login(B, PW)
+    typ, data = mb.delete("Doomed")
+    check(typ == "OK", "IMAP DELETE Doomed", data)
+    mb.logout()
+    wait_change(lambda: held() == [], "the deleted folder's tmp/ and side "
+                "files are removed")
+    check(not os.path.exists(doomed), "the folder is gone from the view",
+          os.listdir(broot))
 
     # -- what a Maildir does not allow: EPERM, EXDEV --------------------
     seed = mail("seed-0")
@@ -619,6 +818,7 @@ def test(site, args):
         root))
     os.rename(own, own + ".new")
     os.rename(own + ".new", own)
+    fsync_reaches_disk(site, own)
     check(imap_find(m, "INBOX", "uidvalidity") == [] and
           ".uidvalidity" not in imap_folders(m), "it is not mail", None)
     _, _, data = one(imap_find(m, "INBOX", "seed-0"), "seed-0")
@@ -641,6 +841,23 @@ def test(site, args):
     check(os.path.exists(path), "the message stayed", name)
     one(imap_find(m, "INBOX", "seed-0"), "seed-0 still in alice's INBOX")
     m.logout()
+
+    # Files of folders deleted while vellum-fs was down go at its start;
+    # those of folders that exist stay.
+    site.stop_fs()
+    fstmp = os.path.join(site.data, "fstmp")
+    for d in ("999999", "999999.root"):
+        os.makedirs(os.path.join(fstmp, d), exist_ok=True)
+        with open(os.path.join(fstmp, d, "orphan"), "wb") as f:
+            f.write(b"o" * 1000)
+    keep = os.path.join(root, ".uidvalidity")
+    site.start_fs()
+    check(not os.path.exists(os.path.join(fstmp, "999999")) and
+          not os.path.exists(os.path.join(fstmp, "999999.root")),
+          "the files of a folder that no longer exists are removed at the "
+          "start", os.listdir(fstmp))
+    check(os.path.exists(keep), "those of folders that exist stay",
+          os.listdir(root))
     return True
 
 

@@ -501,6 +501,7 @@ END_TEST
 
 struct cur_op {
 	uint32_t	box, uid;
+	int		cur;
 };
 
 static int
@@ -508,13 +509,15 @@ cur_fn(struct store_txn *t, void *ctx)
 {
 	struct cur_op *o = ctx;
 
-	return store_msg_set_maildir_cur(t, o->box, o->uid) == 1 ? 0 : -1;
+	return store_msg_set_maildir_cur(t, o->box, o->uid, o->cur) == 1 ? 0 :
+	    -1;
 }
 
 /*
  * maildir_cur: a message the file view moved out of new/ stays in cur/
  * (the bit survives in the row, costs no modseq), a copy or move starts
- * without it, and flags changes keep it.
+ * without it, flags changes keep it, and a rename back into new/ clears
+ * it.
  */
 START_TEST(test_maildir_cur_bit)
 {
@@ -533,6 +536,7 @@ START_TEST(test_maildir_cur_bit)
 	modseq = mb.highestmodseq;
 	o.box = inbox;
 	o.uid = u1;
+	o.cur = 1;
 	ck_assert_msg(store_write(st, cur_fn, &o) == 0, "set: %s", err_msg());
 	ck_assert_int_eq(tu_msg_get(st, inbox, u1, &m), 1);
 	ck_assert_msg(m.maildir_cur, "maildir_cur did not stick");
@@ -549,6 +553,12 @@ START_TEST(test_maildir_cur_bit)
 	ck_assert_int_eq(tu_copy(st, inbox, u1, box, &c1), 1);
 	ck_assert_int_eq(tu_msg_get(st, box, c1, &m), 1);
 	ck_assert_msg(!m.maildir_cur, "a copy kept maildir_cur");
+	/* Renamed back into new/: cleared. */
+	o.cur = 0;
+	ck_assert_msg(store_write(st, cur_fn, &o) == 0, "clear: %s",
+	    err_msg());
+	ck_assert_int_eq(tu_msg_get(st, inbox, u1, &m), 1);
+	ck_assert_msg(!m.maildir_cur, "maildir_cur could not be cleared");
 	ck_assert_msg(tu_check(st) == 0, "check: %s", tu_check_problems());
 }
 END_TEST
