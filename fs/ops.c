@@ -686,6 +686,7 @@ struct rd_dom {
 	struct rd		*r;
 	struct store_txn	*t;
 	struct rd_ids		 ids;
+	struct rd_ids		 vis;	/* the top, for an ordinary account */
 };
 
 static int
@@ -700,23 +701,26 @@ rd_user_visible(const struct rd *r, const struct store_user *u)
 	return uid == r->caller;
 }
 
-struct rd_vis {
-	const struct rd	*r;
-	const char	*domain;
-	int		 seen;
-};
-
+/* The domains of the users a caller may see (one scan of the users). */
 static int
 rd_vis_fn(const struct store_user *u, void *ctx)
 {
-	struct rd_vis *v = ctx;
+	struct rd_dom *x = ctx;
 	const char *at = strrchr(u->address, '@');
 
-	if (at != NULL && strcmp(at + 1, v->domain) == 0 &&
-	    rd_user_visible(v->r, u)) {
-		v->seen = 1;
-		return -1;
-	}
+	if (at != NULL && rd_user_visible(x->r, u))
+		rd_ids_add(&x->vis, 0, at + 1);
+	return 0;
+}
+
+static int
+rd_vis_has(const struct rd_ids *vis, const char *domain)
+{
+	size_t i;
+
+	for (i = 0; i < vis->n; i++)
+		if (strcmp(vis->v[i].name, domain) == 0)
+			return 1;
 	return 0;
 }
 
@@ -734,11 +738,12 @@ rd_domain_fn(const struct store_domain *d, void *ctx)
 static int
 rd_domains(struct rd_dom *x)
 {
-	struct rd_vis v;
+	int all = x->r->caller == 0 || x->r->caller == fs.uid;
 	struct fs_node n;
 	size_t i;
 
-	if (store_domain_list(x->t, rd_domain_fn, x) < 0)
+	if (store_domain_list(x->t, rd_domain_fn, x) < 0 ||
+	    (!all && store_user_list(x->t, rd_vis_fn, x) < 0))
 		return -1;
 	rd_ids_sort(&x->ids);
 	for (i = 0; i < x->ids.n; i++) {
@@ -747,14 +752,8 @@ rd_domains(struct rd_dom *x)
 		n.ino = fs_ino(FS_K_DOMAIN, x->ids.v[i].id);
 		n.d.id = x->ids.v[i].id;
 		snprintf(n.d.name, sizeof(n.d.name), "%s", x->ids.v[i].name);
-		if (x->r->caller != 0 && x->r->caller != fs.uid) {
-			v.r = x->r;
-			v.domain = n.d.name;
-			v.seen = 0;
-			store_user_list(x->t, rd_vis_fn, &v);
-			if (!v.seen)
-				continue;
-		}
+		if (!all && !rd_vis_has(&x->vis, n.d.name))
+			continue;
 		if (rd_at(x->r, RD_POS_ID + (off_t)n.d.id, n.d.name, &n) < 0)
 			break;
 	}
@@ -989,6 +988,7 @@ rd_txn(struct store_txn *t, void *ctx)
 		return -2;
 	}
 	rd_ids_free(&x.ids);
+	rd_ids_free(&x.vis);
 	return 1;
 }
 
