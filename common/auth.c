@@ -56,6 +56,7 @@ static const char		*service_name;
 static struct auth_backend	 backend;
 static struct auth_policy	 policy;
 static char			 out64[AUTH_B64_MAX];
+static struct worker_pool	*auth_pool;	/* password checks, made on first use */
 
 static void	auth_check_work(void *);
 static void	auth_check_done(void *, int);
@@ -131,8 +132,14 @@ auth_init(const char *service, const struct auth_backend *be,
 void
 auth_done(void)
 {
-	worker_done();
+	worker_pool_free(&auth_pool);
 	sasl_done();
+}
+
+unsigned
+auth_pending(void)
+{
+	return auth_pool != NULL ? worker_pending(auth_pool) : 0;
 }
 
 int
@@ -420,15 +427,16 @@ auth_check_submit(const char *login, const char *password,
 {
 	struct auth_check *c;
 
-	if (!worker_running() && worker_init(conn_base(), cf->auth_workers,
-	    cf->auth_queue) == -1)
+	if (auth_pool == NULL && worker_pool_new(conn_base(), cf->auth_workers,
+	    cf->auth_queue, &auth_pool) == -1)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
 	snprintf(c->login, sizeof(c->login), "%s", login);
 	c->fn = fn;
 	c->ctx = ctx;
 	c->state = backend.begin(backend.ctx, login, password);
-	if ((c->job = worker_submit(auth_check_work, auth_check_done, c)) ==
+	if ((c->job = worker_submit(auth_pool, auth_check_work,
+	    auth_check_done, c)) ==
 	    NULL) {
 		backend.free(c->state);
 		free(c);

@@ -98,6 +98,8 @@ int	auth_init(const char *service, const struct auth_backend *,
 	    const struct config *);
 /* Stops the worker pool (pending checks are dropped) and SASL. */
 void	auth_done(void);
+/* Password checks waiting and running (tests, logs). */
+unsigned auth_pending(void);
 
 /* Mechanisms to announce ("PLAIN LOGIN"), or "" when none may be used. */
 const char *auth_mechs(int tls);

@@ -1,6 +1,8 @@
 /*
- * worker.h - a small pool of threads for slow work (password hashing)
- * whose results come back on the libevent loop.
+ * worker.h - pools of threads for slow work (password hashing, filters
+ * that run spamc) whose results come back on the libevent loop.  Each
+ * kind of work has a pool of its own, so slow filters never hold up
+ * logins.
  *
  * The loop submits a job: work() runs on one of the pool's threads, then
  * done() runs on the loop thread, in a later loop iteration, never inside
@@ -19,6 +21,7 @@
 
 struct event_base;
 struct worker_job;
+struct worker_pool;
 
 /*
  * The pool's threads run this much nicer than the loop (Linux schedules
@@ -33,33 +36,31 @@ typedef void worker_work_fn(void *arg);
 typedef void worker_done_fn(void *arg, int cancelled);
 
 /*
- * Starts nthreads threads (1 or more) with room for queue_max jobs
- * waiting (1 or more), completions delivered on base.  0, or -1 (TEMP:
- * no thread or pipe could be made).  A second call while running is an
- * error (INVALID).
+ * Starts a pool of nthreads threads (1 to 64) with room for queue_max
+ * jobs waiting (1 or more), completions delivered on base.  0 and
+ * *pool_r, or -1 (INVALID counts; TEMP: no thread or pipe could be made).
  */
-int	worker_init(struct event_base *base, unsigned nthreads,
-	    unsigned queue_max);
-/* Whether worker_init() has been called (and not worker_done()). */
-int	worker_running(void);
+int	worker_pool_new(struct event_base *base, unsigned nthreads,
+	    unsigned queue_max, struct worker_pool **pool_r);
 /*
  * Queues a job.  The handle stays valid until done() has been called.
  * NULL with ERR_LIMIT when queue_max jobs are waiting already, ERR_TEMP
- * when the pool is not running.
+ * when pool is NULL.
  */
-struct worker_job *worker_submit(worker_work_fn *work, worker_done_fn *done,
-	    void *arg);
+struct worker_job *worker_submit(struct worker_pool *, worker_work_fn *work,
+	    worker_done_fn *done, void *arg);
 /*
  * Cancels a job: done(arg, 1) follows (at once when it had not started,
  * else when work() returns, on the loop).  *jobp is set to NULL.
  */
 void	worker_cancel(struct worker_job **jobp);
 /* Jobs waiting and running now (for tests and logs). */
-unsigned worker_pending(void);
+unsigned worker_pending(struct worker_pool *);
 /*
- * Stops the pool: waits for running jobs, cancels waiting ones (done()
- * with cancelled set), joins the threads.
+ * Stops the pool and frees it (*poolp = NULL; NULL is fine): waits for
+ * running jobs, cancels waiting ones (done() with cancelled set), joins
+ * the threads.  Called when the loop no longer runs.
  */
-void	worker_done(void);
+void	worker_pool_free(struct worker_pool **poolp);
 
 #endif

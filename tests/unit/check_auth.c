@@ -299,7 +299,7 @@ START_TEST(test_cancelled_check_never_calls_back)
 	c3 = auth_check_start("u@example.test", "good", on_verdict, &r3);
 	ck_assert(c3 != NULL);
 	loop_until(&r3.called);
-	ck_assert_int_eq(worker_pending(), 0);
+	ck_assert_int_eq(auth_pending(), 0);
 	ck_assert_msg(r1.called == 0 && r2.called == 0, "a cancelled check "
 	    "called back (%d, %d)", r1.called, r2.called);
 	ck_assert_uint_eq(verified, 2);	/* c1 ran; c2 never did */
