@@ -548,6 +548,16 @@ sendmail_open(struct sendmail *sm)
 	if (deliver_config_init(&sm->dcfg, sm->store, &sm->cfg) == -1)
 		fprintf(stderr, "vellum-sendmail: warning: [srs]: %s; forwards "
 		    "keep their sender\n", err_msg());
+	/*
+	 * Filters' programs run as their users' accounts: only root can
+	 * switch to them.  Run by anyone else, a filter that wants a program
+	 * fails and keeps the message in INBOX (logged).
+	 */
+	if (geteuid() == 0 && deliver_runner_start(&sm->dcfg, &sm->cfg) ==
+	    -1)
+		fprintf(stderr, "vellum-sendmail: warning: [filter]: %s; "
+		    "filters that run programs keep mail in INBOX\n",
+		    err_msg());
 }
 
 /* The queue id of a submission: its Received header and log line. */
@@ -646,7 +656,8 @@ sendmail_add_rcpt(struct sendmail *sm, const char *addr, char *why,
 		*ex_r = EX_DATAERR;
 		return 0;
 	}
-	if (deliver_resolve(sm->store, &sm->dcfg, q, 0, &r) == -1) {
+	if (deliver_resolve_from(sm->store, &sm->dcfg, sm->sender, q, 0,
+	    &r) == -1) {
 		snprintf(why, whysize, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		*ex_r = EX_TEMPFAIL;

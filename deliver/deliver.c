@@ -21,8 +21,12 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "deliver.h"
+#include "filter/eval.h"
+#include "mail/maildir.h"
+#include "private.h"
 #include "store/addr.h"
 #include "store/domain.h"
+#include "store/list.h"
 #include "store/lock.h"
 #include "store/mailbox.h"
 #include "store/message.h"
@@ -55,14 +59,12 @@ struct resolve {
 	size_t				 nfull;
 	/* an SRS address of ours that did not reverse: why */
 	char				 srs_bad[DELIVER_TEXT_MAX];
+	const char			*sender;	/* NULL: unknown */
+	int				 not_member;	/* a members-only list */
 };
 
-static void
-rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
-rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
+void
+deliver_rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -243,11 +245,73 @@ resolve_srs(struct store_txn *t, struct resolve *rs)
 	return target_add(rs->r, 0, orig) == -1 ? -1 : 1;
 }
 
+/* Whether addr is one of the list's members (both normalised). */
+static int
+list_member(const struct store_list *l, const char *addr)
+{
+	char norm[DELIVER_ADDR_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < l->nmembers; i++)
+		if (store_address_normalize(l->members[i], norm, 0) == 0 &&
+		    strcmp(norm, addr) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A list: its members become the targets (local ones expanded as
+ * aliases are, others forwarded).  1 found, 0 refused, -1 error.
+ */
+static int
+resolve_list(struct store_txn *t, struct resolve *rs,
+    const struct store_list *l)
+{
+	struct deliver_rcpt *r = rs->r;
+	struct store_domain d;
+	char norm[DELIVER_ADDR_MAX + 1], snorm[DELIVER_ADDR_MAX + 1];
+	size_t i;
+	int rc, found = 0;
+
+	r->is_list = 1;
+	r->list_flags = l->flags;
+	snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
+	snprintf(r->list_owner, sizeof(r->list_owner), "%s", l->owner);
+	if (l->flags & STORE_LIST_MEMBERS_ONLY) {
+		if (rs->sender == NULL || rs->sender[0] == '\0' ||
+		    store_address_normalize(rs->sender, snorm, 0) == -1 ||
+		    !list_member(l, snorm)) {
+			rs->not_member = 1;
+			return 0;
+		}
+	}
+	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
+	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", r->addr);
+	for (i = 0; i < l->nmembers; i++) {
+		if (store_address_normalize(l->members[i], norm, 0) == -1)
+			continue;
+		if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) ==
+		    -1)
+			return -1;
+		if (rc == 1) {
+			if ((rc = expand(t, rs, norm, 1)) == -1)
+				return -1;
+			found |= rc;
+		} else {
+			if (target_add(r, 0, l->members[i]) == -1)
+				return -1;
+			found = 1;
+		}
+	}
+	return found;
+}
+
 static int
 resolve_txn(struct store_txn *t, void *ctx)
 {
 	struct resolve *rs = ctx;
 	struct store_domain d;
+	struct store_list l;
 	const char *dom = strrchr(rs->r->addr, '@') + 1;
 	int rc;
 
@@ -262,8 +326,17 @@ resolve_txn(struct store_txn *t, void *ctx)
 	}
 	rs->r->kind = DELIVER_LOCAL;
 	rs->srs_bad[0] = '\0';
+	rs->not_member = 0;
+	rs->r->is_list = 0;
 	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
 		return resolve_srs(t, rs);
+	if ((rc = store_list_get(t, rs->r->addr, &l)) == -1)
+		return -1;
+	if (rc == 1) {
+		rc = resolve_list(t, rs, &l);
+		store_list_clear(&l);
+		return rc == -1 ? -1 : 0;
+	}
 	return expand(t, rs, rs->r->addr, 0);
 }
 
@@ -323,6 +396,14 @@ int
 deliver_resolve(struct store *st, const struct deliver_config *cf,
     const char *addr, uint64_t size, struct deliver_rcpt *r)
 {
+	return deliver_resolve_from(st, cf, NULL, addr, size, r);
+}
+
+int
+deliver_resolve_from(struct store *st, const struct deliver_config *cf,
+    const char *sender, const char *addr, uint64_t size,
+    struct deliver_rcpt *r)
+{
 	struct resolve rs;
 	int rc;
 
@@ -331,7 +412,7 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 		snprintf(r->addr, sizeof(r->addr), "%.*s", DELIVER_ADDR_MAX,
 		    addr);
 		r->kind = DELIVER_REFUSED;
-		rcpt_reply(r, 501, "5.1.3 <%.200s>: Bad recipient address "
+		deliver_rcpt_reply(r, 501, "5.1.3 <%.200s>: Bad recipient address "
 		    "syntax", addr);
 		return 0;
 	}
@@ -340,6 +421,7 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	rs.addr = addr;
 	rs.r = r;
 	rs.size = size;
+	rs.sender = sender;
 	rc = store_read(st, resolve_txn, &rs);
 	if (rc != -1 && (rs.ndisable > 0 || rs.nfull > 0) &&
 	    store_write(st, resolve_write_txn, &rs) == -1)
@@ -347,7 +429,7 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	free(rs.seen);
 	if (rc == -1) {
 		r->kind = DELIVER_REFUSED;
-		rcpt_reply(r, 451, "4.3.0 <%s>: Temporary lookup failure",
+		deliver_rcpt_reply(r, 451, "4.3.0 <%s>: Temporary lookup failure",
 		    r->addr);
 		log_warnx("resolve %s: %s", r->addr, err_msg());
 		return -1;
@@ -355,21 +437,24 @@ deliver_resolve(struct store *st, const struct deliver_config *cf,
 	if (r->kind == DELIVER_NOTLOCAL)
 		return 0;
 	if (r->ntargets > 0) {
-		rcpt_reply(r, 250, "2.1.5 Ok");
+		deliver_rcpt_reply(r, 250, "2.1.5 Ok");
 		return 0;
 	}
 	r->kind = DELIVER_REFUSED;
 	deliver_rcpt_clear(r);
 	if (rs.nfull > 0)
-		rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
+		deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
+	else if (rs.not_member)
+		deliver_rcpt_reply(r, 550, "5.7.1 <%s>: Only members of the "
+		    "list may post to it", r->addr);
 	else if (rs.srs_bad[0] != '\0')
-		rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address rejected: %s",
+		deliver_rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address rejected: %s",
 		    r->addr, rs.srs_bad);
 	else if (rs.loop && rc == 0)
-		rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
+		deliver_rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
 		    r->addr);
 	else
-		rcpt_reply(r, 550, DELIVER_UNKNOWN_FMT, r->addr);
+		deliver_rcpt_reply(r, 550, DELIVER_UNKNOWN_FMT, r->addr);
 	return 0;
 }
 
@@ -432,28 +517,20 @@ deliver_rcpt_clear(struct deliver_rcpt *r)
 	r->ntargets = 0;
 }
 
-int
-deliver_filter(struct store *st, const struct deliver_job *job,
-    const struct deliver_rcpt *r, const struct deliver_target *tg,
-    const char **folder_r)
-{
-	(void)st;
-	(void)job;
-	(void)r;
-	(void)tg;
-	/* The maildrop filter engine (global, then the user's) runs here. */
-	*folder_r = "INBOX";
-	return 0;
-}
-
 /* Delivery ----------------------------------------------------------- */
 
-/* What one local target gets: its own prefixed message and folder. */
+/*
+ * What one local target gets: its own prefixed message in one folder (a
+ * filter's cc may give a user several).
+ */
 struct dtarget {
 	struct deliver_rcpt	*r;
 	uint32_t		 user_id;
-	const char		*folder;
+	const char		*folder;	/* the fjob's memory, or "INBOX" */
+	uint32_t		 flags;		/* STORE_F_*: a filter's FLAGS */
+	const char		*keywords;	/* a filter's KEYWORDS, or NULL */
 	char			*prefix;	/* own memory: prep points in */
+	struct store_prepared	*vbase;		/* own: an xfilter's output */
 	struct store_prepared	*prep;
 	int			 result;	/* 1 stored, -1 full, 0 not */
 };
@@ -468,14 +545,21 @@ struct dext {
 
 /* An envelope sender of the job's queue entries (SRS gives several). */
 struct dsender {
-	char		addr[STORE_ADDRESS_MAX + 1];
-	uint64_t	id;		/* queue id asked for */
+	char			 addr[STORE_ADDRESS_MAX + 1];
+	uint64_t		 id;		/* queue id asked for */
+	struct store_prepared	*msg;		/* NULL: the job's base */
 };
 
 /* A recipient that reaches a user another recipient already reaches. */
 struct ddup {
 	size_t	rcpt;		/* index in the job's recipients */
 	size_t	target;		/* index in targets */
+};
+
+/* A user whose copy (or its filter's decision) is settled. */
+struct dseen {
+	uint32_t	user_id;
+	size_t		rcpt;
 };
 
 struct djob {
@@ -490,8 +574,12 @@ struct djob {
 	int			 sender_local;	/* -1 not known yet */
 	struct ddup		*dups;		/* one copy per user */
 	size_t			 ndups;
-	char			**locks;
-	size_t			 nlocks;
+	int			*discarded;	/* per recipient: a filter
+						   dropped it (answered 250) */
+	struct store_prepared	**lbase;	/* per recipient: its list's
+						   copy, prepared once */
+	struct dseen		*seen;		/* users handled, and by */
+	size_t			 nseen;		/* which recipient */
 };
 
 struct drun {
@@ -499,8 +587,8 @@ struct drun {
 	size_t		 njobs;
 };
 
-static int
-rcpt_wanted(const struct deliver_rcpt *r)
+int
+deliver_rcpt_wanted(const struct deliver_rcpt *r)
 {
 	return r->kind == DELIVER_LOCAL || (r->kind == DELIVER_NOTLOCAL &&
 	    r->relay);
@@ -523,12 +611,15 @@ djob_free(struct djob *d)
 
 	for (i = 0; i < d->ntargets; i++) {
 		store_prepared_free(&d->targets[i].prep);
+		store_prepared_free(&d->targets[i].vbase);
 		free(d->targets[i].prefix);
 	}
 	store_prepared_free(&d->base);
-	for (i = 0; i < d->nlocks; i++)
-		free(d->locks[i]);
-	free(d->locks);
+	free(d->discarded);
+	for (i = 0; d->lbase != NULL && i < d->job->nrcpts; i++)
+		store_prepared_free(&d->lbase[i]);
+	free(d->lbase);
+	free(d->seen);
 	free(d->targets);
 	free(d->ext);
 	free(d->senders);
@@ -537,17 +628,19 @@ djob_free(struct djob *d)
 
 /* The index of an envelope sender of the job's entries, added. */
 static size_t
-djob_sender(struct djob *d, const char *sender)
+djob_sender(struct djob *d, const char *sender, struct store_prepared *msg)
 {
 	size_t i;
 
 	for (i = 0; i < d->nsenders; i++)
-		if (strcmp(d->senders[i].addr, sender) == 0)
+		if (strcmp(d->senders[i].addr, sender) == 0 &&
+		    d->senders[i].msg == msg)
 			return i;
 	d->senders = xreallocarray(d->senders, d->nsenders + 1,
 	    sizeof(*d->senders));
 	snprintf(d->senders[i].addr, sizeof(d->senders[i].addr), "%s",
 	    sender);
+	d->senders[i].msg = msg;
 	/* the first keeps the job's id (smtpd's "queued as") */
 	d->senders[i].id = i == 0 && d->job->queue_id != 0 ?
 	    d->job->queue_id : store_queue_id_new();
@@ -586,7 +679,9 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
     const struct deliver_rcpt *r)
 {
 	struct dext *x;
-	size_t i, si = djob_sender(d, sender);
+	size_t ri = (size_t)(r - d->job->rcpts);
+	size_t i, si = djob_sender(d, sender, d->lbase != NULL ?
+	    d->lbase[ri] : NULL);
 
 	for (i = 0; i < d->next; i++)
 		if (d->ext[i].sender == si && strcmp(d->ext[i].addr, addr) == 0)
@@ -643,7 +738,8 @@ djob_queue(struct store_txn *t, struct djob *d)
 			n++;
 		}
 		e.nrcpts = n;
-		rc = n > 0 ? store_queue_add(t, &e, d->base, NULL) : 1;
+		rc = n > 0 ? store_queue_add(t, &e, d->senders[s].msg != NULL ?
+		    d->senders[s].msg : d->base, NULL) : 1;
 		store_queue_entry_clear(&e);
 		if (rc == -1)
 			return -1;
@@ -684,6 +780,11 @@ djob_fwd_sender(struct store *st, const struct deliver_config *cf,
 	char norm[DELIVER_ADDR_MAX + 1];
 
 	snprintf(buf, size, "%s", sender);
+	if (r->is_list && r->list_owner[0] != '\0') {
+		/* a list's copies: bounces go to its owner */
+		snprintf(buf, size, "%s", r->list_owner);
+		return 0;
+	}
 	if (cf == NULL || !cf->srs_enabled || cf->srs_secret_len == 0 ||
 	    sender[0] == '\0' || at == NULL)
 		return 0;
@@ -717,7 +818,110 @@ got_merge(int *got, int result)
 		*got = -1;
 }
 
-/* Everything outside the transaction: filters, hashing, compression. */
+/* The prepared message a recipient's targets get. */
+static struct store_prepared *
+djob_base(struct djob *d, const struct deliver_rcpt *r)
+{
+	size_t ri = (size_t)(r - d->job->rcpts);
+
+	return d->lbase != NULL && d->lbase[ri] != NULL ? d->lbase[ri] :
+	    d->base;
+}
+
+/*
+ * Adds a local target: the user gets data (a filter's xfilter output)
+ * when not NULL, else the recipient's message.
+ */
+static int
+djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
+    const struct deliver_target *tg, const char *folder, uint32_t flags,
+    const char *keywords, const char *data, size_t len)
+{
+	struct deliver_job *job = d->job;
+	const char *eol = msg_eol(job->data, job->len);
+	struct dtarget *dt;
+
+	d->targets = xreallocarray(d->targets, d->ntargets + 1,
+	    sizeof(*d->targets));
+	dt = &d->targets[d->ntargets++];
+	memset(dt, 0, sizeof(*dt));
+	dt->r = r;
+	dt->user_id = tg->user_id;
+	dt->folder = folder;
+	dt->flags = flags;
+	dt->keywords = keywords != NULL && keywords[0] != '\0' ? keywords :
+	    NULL;
+	dt->prefix = xasprintf("Return-Path: <%s>%s"
+	    "Delivered-To: %s%s", job->sender, eol, tg->addr, eol);
+	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
+		return -1;
+	return store_msg_prepare_prefix(st, dt->vbase != NULL ? dt->vbase :
+	    djob_base(d, r), dt->prefix, strlen(dt->prefix), &dt->prep);
+}
+
+/* Maildir FLAGS letters (a filter's) as store flags. */
+static uint32_t
+djob_flags(unsigned mflags)
+{
+	return ((mflags & MAILDIR_F_SEEN) ? STORE_F_SEEN : 0) |
+	    ((mflags & MAILDIR_F_REPLIED) ? STORE_F_ANSWERED : 0) |
+	    ((mflags & MAILDIR_F_FLAGGED) ? STORE_F_FLAGGED : 0) |
+	    ((mflags & MAILDIR_F_DRAFT) ? STORE_F_DRAFT : 0);
+}
+
+/*
+ * What the filters decided for a user becomes targets and forwards;
+ * without filters (or when they failed) the message goes to INBOX too.
+ */
+static int
+djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
+    struct deliver_rcpt *r, const struct deliver_target *tg)
+{
+	struct deliver_fuser *fu = deliver_fuser_find(d->job->fj,
+	    tg->user_id);
+	const struct filter_result *res;
+	const struct filter_action *a;
+	char fwd[STORE_ADDRESS_MAX + 1];
+	size_t i, kept = 0, inbox = 0;
+
+	if (fu == NULL || !fu->ran)
+		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
+	res = &fu->res;
+	for (i = 0; i < res->nactions; i++) {
+		a = &res->actions[i];
+		switch (a->kind) {
+		case FILTER_ACT_FOLDER:
+			if (djob_target(st, d, r, tg, a->arg, djob_flags(
+			    a->flags), a->keywords, a->msg > 0 &&
+			    a->msg < res->nmsgs ? res->msgs[a->msg] : NULL,
+			    a->msg > 0 && a->msg < res->nmsgs ?
+			    res->msglens[a->msg] : 0) == -1)
+				return -1;
+			inbox |= strcmp(a->arg, "INBOX") == 0;
+			kept++;
+			break;
+		case FILTER_ACT_FORWARD:
+			if (djob_fwd_sender(st, cf, d, r, fwd,
+			    sizeof(fwd)) == -1)
+				return -1;
+			djob_ext(d, a->arg, fwd, r);
+			kept++;
+			break;
+		case FILTER_ACT_PIPE:
+			kept++;
+			break;
+		case FILTER_ACT_DISCARD:
+			break;
+		}
+	}
+	if (res->failed && !inbox)
+		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
+	if (kept == 0)
+		d->discarded[r - d->job->rcpts] = 1;
+	return 0;
+}
+
+/* Everything outside the transaction: hashing, compression. */
 static int
 djob_prepare(struct store *st, const struct deliver_config *cf,
     struct djob *d)
@@ -725,17 +929,31 @@ djob_prepare(struct store *st, const struct deliver_config *cf,
 	char fwd[STORE_ADDRESS_MAX + 1];
 	struct deliver_job *job = d->job;
 	struct deliver_rcpt *r;
-	struct dtarget *dt;
-	const char *eol = msg_eol(job->data, job->len), *folder;
 	size_t i, j, k;
-	int rc;
 
+	d->discarded = xcalloc(job->nrcpts + 1, sizeof(*d->discarded));
 	if (store_msg_prepare(st, job->data, job->len, &d->base) == -1)
 		return -1;
 	for (i = 0; i < job->nrcpts; i++) {
+		const char *ldata;
+		size_t llen;
+
 		r = &job->rcpts[i];
-		if (!rcpt_wanted(r))
+		if (!deliver_rcpt_wanted(r))
 			continue;
+		if (job->fj != NULL && job->fj->lloop != NULL &&
+		    job->fj->lloop[i]) {
+			d->discarded[i] = 1;	/* a list copy came back */
+			continue;
+		}
+		if ((ldata = deliver_rcpt_msg(job, i, &llen)) != job->data) {
+			if (d->lbase == NULL)
+				d->lbase = xcalloc(job->nrcpts,
+				    sizeof(*d->lbase));
+			if (store_msg_prepare(st, ldata, llen,
+			    &d->lbase[i]) == -1)
+				return -1;
+		}
 		if (r->kind == DELIVER_NOTLOCAL) {
 			djob_ext(d, r->addr, job->sender, r);
 			continue;
@@ -752,75 +970,34 @@ djob_prepare(struct store *st, const struct deliver_config *cf,
 			 * A user reached through several recipients (aliases,
 			 * a repeated RCPT) gets the message once.
 			 */
-			for (k = 0; k < d->ntargets; k++)
-				if (d->targets[k].user_id ==
-				    r->targets[j].user_id)
+			for (k = 0; k < d->nseen; k++)
+				if (d->seen[k].user_id == r->targets[j].user_id)
 					break;
-			if (k < d->ntargets) {
-				d->dups = xreallocarray(d->dups, d->ndups + 1,
-				    sizeof(*d->dups));
-				d->dups[d->ndups].rcpt = i;
-				d->dups[d->ndups++].target = k;
+			if (k < d->nseen) {
+				size_t first = d->seen[k].rcpt;
+
+				for (k = 0; k < d->ntargets; k++)
+					if (d->targets[k].user_id ==
+					    r->targets[j].user_id)
+						break;
+				if (k < d->ntargets) {
+					d->dups = xreallocarray(d->dups,
+					    d->ndups + 1, sizeof(*d->dups));
+					d->dups[d->ndups].rcpt = i;
+					d->dups[d->ndups++].target = k;
+				} else
+					d->discarded[i] |= d->discarded[first];
 				continue;
 			}
-			rc = deliver_filter(st, job, r, &r->targets[j],
-			    &folder);
-			if (rc == 1)
-				continue;	/* discarded by a filter */
-			if (rc == -1) {
-				log_warnx("filter for %s failed: kept in INBOX",
-				    r->targets[j].addr);
-				folder = "INBOX";
-			}
-			d->targets = xreallocarray(d->targets, d->ntargets + 1,
-			    sizeof(*d->targets));
-			dt = &d->targets[d->ntargets++];
-			memset(dt, 0, sizeof(*dt));
-			dt->r = r;
-			dt->user_id = r->targets[j].user_id;
-			dt->folder = folder;
-			dt->prefix = xasprintf("Return-Path: <%s>%s"
-			    "Delivered-To: %s%s", job->sender, eol,
-			    r->targets[j].addr, eol);
-			if (store_msg_prepare_prefix(st, d->base, dt->prefix,
-			    strlen(dt->prefix), &dt->prep) == -1)
+			d->seen = xreallocarray(d->seen, d->nseen + 1,
+			    sizeof(*d->seen));
+			d->seen[d->nseen].user_id = r->targets[j].user_id;
+			d->seen[d->nseen++].rcpt = i;
+			if (djob_user(st, cf, d, r, &r->targets[j]) == -1)
 				return -1;
 		}
 	}
 	return 0;
-}
-
-/* Takes the delivery locks of a job: 1 taken, 0 busy, -1 error. */
-static int
-djob_lock(struct store *st, struct djob *d)
-{
-	size_t i, j, k;
-	char name[DELIVER_ADDR_MAX + 16];
-
-	for (i = 0; i < d->job->nrcpts; i++) {
-		const struct deliver_rcpt *r = &d->job->rcpts[i];
-
-		if (r->kind != DELIVER_LOCAL)
-			continue;
-		for (j = 0; j < r->ntargets; j++) {
-			if (r->targets[j].user_id == 0)
-				continue;
-			snprintf(name, sizeof(name), "deliver:%s",
-			    r->targets[j].addr);
-			for (k = 0; k < d->nlocks; k++)
-				if (strcmp(d->locks[k], name) == 0)
-					break;
-			if (k < d->nlocks)
-				continue;
-			d->locks = xreallocarray(d->locks, d->nlocks + 1,
-			    sizeof(*d->locks));
-			d->locks[d->nlocks++] = xstrdup(name);
-		}
-	}
-	if (d->nlocks == 0)
-		return 1;
-	return store_lock_take_many(st, (const char *const *)d->locks,
-	    d->nlocks, DELIVER_LOCK_LEASE);
 }
 
 /* Whether every local target of a job fits (summing per user). */
@@ -879,6 +1056,88 @@ djob_all_there(struct store_txn *t, struct djob *d,
 	return 1;
 }
 
+/* The special use a default folder of that name has (Spam: \\Junk). */
+static uint32_t
+djob_special(const char *name)
+{
+	static const struct {
+		const char	*name;
+		uint32_t	 use;
+	} defaults[] = STORE_DEFAULT_FOLDERS;
+	size_t i;
+
+	for (i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+		if (strcmp(defaults[i].name, name) == 0)
+			return defaults[i].use;
+	return 0;
+}
+
+/*
+ * The folder a filter named, made when missing (with its parents, as
+ * maildrop makes a Maildir++ folder), INBOX when it cannot be made.
+ */
+static int
+djob_folder(struct store_txn *t, uint32_t user_id, const char *name,
+    struct store_mailbox *mb)
+{
+	char part[STORE_MAILBOX_NAME_MAX + 1];
+	const char *p;
+	int rc;
+
+	if ((rc = store_mailbox_get(t, user_id, name, mb)) != 0)
+		return rc == 1 ? 0 : -1;
+	for (p = name; (p = strchr(p, '/')) != NULL; p++) {
+		snprintf(part, sizeof(part), "%.*s", (int)(p - name), name);
+		if ((rc = store_mailbox_get(t, user_id, part, mb)) == -1)
+			return -1;
+		if (rc == 0 && store_mailbox_create(t, user_id, part,
+		    djob_special(part), NULL) == -1)
+			goto inbox;
+	}
+	if (store_mailbox_create(t, user_id, name,
+	    djob_special(name), NULL) == -1 ||
+	    store_mailbox_get(t, user_id, name, mb) != 1)
+		goto inbox;
+	return 0;
+inbox:
+	if (err_class() == ERR_TEMP || err_class() == ERR_CORRUPT)
+		return -1;
+	log_warnx("delivery: folder \"%s\" cannot be made (%s): INBOX",
+	    name, err_msg());
+	return store_mailbox_get(t, user_id, "INBOX", mb) == 1 ? 0 : -1;
+}
+
+/*
+ * Auto-replies composed for users that got the message: each is sent
+ * once per sender and interval (the note is in this transaction).
+ */
+static int
+djob_replies(struct store_txn *t, struct djob *d)
+{
+	struct deliver_fjob *fj = d->job->fj;
+	struct deliver_fuser *fu;
+	size_t i, k;
+	int rc, got;
+
+	for (i = 0; fj != NULL && i < fj->nusers; i++) {
+		fu = &fj->users[i];
+		fu->reply_ok = 0;
+		if (fu->reply == NULL)
+			continue;
+		for (k = 0, got = 0; k < d->ntargets; k++)
+			got |= d->targets[k].user_id == fu->user_id &&
+			    d->targets[k].result == 1;
+		if (!got)
+			continue;
+		rc = store_vacation_note(t, fu->user_id, d->job->sender,
+		    (int64_t)store_now(), fu->vac.interval_days);
+		if (rc == -1)
+			return -1;
+		fu->reply_ok = rc == 1;
+	}
+	return 0;
+}
+
 static int
 djob_store(struct store_txn *t, struct djob *d)
 {
@@ -892,8 +1151,8 @@ djob_store(struct store_txn *t, struct djob *d)
 
 	job->delivered = 0;
 	for (i = 0; i < job->nrcpts; i++)
-		if (rcpt_wanted(&job->rcpts[i]))
-			rcpt_reply(&job->rcpts[i], 550, DELIVER_UNKNOWN_FMT,
+		if (deliver_rcpt_wanted(&job->rcpts[i]))
+			deliver_rcpt_reply(&job->rcpts[i], 550, DELIVER_UNKNOWN_FMT,
 			    job->rcpts[i].addr);
 	if (job->all_or_nothing) {
 		/*
@@ -907,8 +1166,8 @@ djob_store(struct store_txn *t, struct djob *d)
 			return -1;
 		if (rc == 0) {
 			for (i = 0; i < job->nrcpts; i++)
-				if (rcpt_wanted(&job->rcpts[i]))
-					rcpt_reply(&job->rcpts[i], 451,
+				if (deliver_rcpt_wanted(&job->rcpts[i]))
+					deliver_rcpt_reply(&job->rcpts[i], 451,
 					    "4.1.1 <%s>: Recipient address "
 					    "no longer available; try again "
 					    "later", bad->addr);
@@ -918,8 +1177,8 @@ djob_store(struct store_txn *t, struct djob *d)
 			return -1;
 		if (rc == 0) {
 			for (i = 0; i < job->nrcpts; i++)
-				if (rcpt_wanted(&job->rcpts[i]))
-					rcpt_reply(&job->rcpts[i], 452,
+				if (deliver_rcpt_wanted(&job->rcpts[i]))
+					deliver_rcpt_reply(&job->rcpts[i], 452,
 					    "4.2.2 <%s>: Mailbox full",
 					    bad->addr);
 			return 0;
@@ -933,12 +1192,14 @@ djob_store(struct store_txn *t, struct djob *d)
 			goto fail;
 		if (rc == 0 || u.disabled)
 			continue;	/* mail to a disabled account is dropped */
-		if ((rc = store_mailbox_get(t, u.id, dt->folder, &mb)) == -1)
+		if (djob_folder(t, u.id, dt->folder, &mb) == -1)
 			goto fail;
-		if (rc == 0 && store_mailbox_get(t, u.id, "INBOX", &mb) != 1)
-			goto fail;
-		rc = store_msg_append(t, mb.id, dt->prep, 0, 0, NULL,
-		    STORE_APPEND_QUOTA, NULL);
+		rc = store_msg_append(t, mb.id, dt->prep, 0, dt->flags,
+		    dt->keywords, STORE_APPEND_QUOTA, NULL);
+		if (rc == -1 && dt->keywords != NULL &&
+		    (err_class() == ERR_INVALID || err_class() == ERR_LIMIT))
+			rc = store_msg_append(t, mb.id, dt->prep, 0,
+			    dt->flags, NULL, STORE_APPEND_QUOTA, NULL);
 		if (rc == -1)
 			goto fail;
 		dt->result = rc == 1 ? 1 : -1;
@@ -951,16 +1212,19 @@ djob_store(struct store_txn *t, struct djob *d)
 		    d->targets[d->dups[i].target].result);
 	if (d->next > 0 && djob_queue(t, d) == -1)
 		goto fail;
+	if (djob_replies(t, d) == -1)
+		goto fail;
 	for (i = 0; i < job->nrcpts; i++) {
 		struct deliver_rcpt *r = &job->rcpts[i];
 
-		if (!rcpt_wanted(r))
+		if (!deliver_rcpt_wanted(r))
 			continue;
-		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL) {
-			rcpt_reply(r, 250, "2.0.0 Ok");
+		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL ||
+		    d->discarded[i]) {
+			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
 			job->delivered++;
 		} else if (got[i] == -1)
-			rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
+			deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
 			    r->addr);
 		else {
 			/* forwards only, or every target gone since RCPT */
@@ -970,7 +1234,7 @@ djob_store(struct store_txn *t, struct djob *d)
 			for (j = 0; j < r->ntargets; j++)
 				fwd |= r->targets[j].user_id == 0;
 			if (fwd) {
-				rcpt_reply(r, 250, "2.0.0 Ok: forwarded");
+				deliver_rcpt_reply(r, 250, "2.0.0 Ok: forwarded");
 				job->delivered++;
 			}
 		}
@@ -995,6 +1259,35 @@ deliver_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+/* After the commit: what the filters said, and the auto-replies. */
+static void
+djob_after(struct store *st, const struct deliver_config *cf, struct djob *d,
+    int committed)
+{
+	struct deliver_fjob *fj = d->job->fj;
+	struct deliver_fuser *fu;
+	size_t i;
+
+	for (i = 0; fj != NULL && i < fj->nusers; i++) {
+		fu = &fj->users[i];
+		if (fu->log != NULL)
+			log_info("filter %s: %s", fu->address, fu->log);
+		if (fu->ran && d->discarded != NULL &&
+		    d->discarded[fu->rcpt] && committed)
+			log_info("filter %s: message from <%s> discarded",
+			    fu->address, d->job->sender);
+		if (!committed || !fu->reply_ok)
+			continue;
+		if (deliver_server_message(st, cf, d->job->sender, fu->reply,
+		    fu->replylen, 0, 0, NULL) == -1)
+			log_warnx("auto-reply of %s to <%s>: %s", fu->address,
+			    d->job->sender, err_msg());
+		else
+			log_info("auto-reply of %s sent to <%s>", fu->address,
+			    d->job->sender);
+	}
+}
+
 int
 deliver_run(struct store *st, const struct deliver_config *cf,
     struct deliver_job **jobs, size_t n)
@@ -1012,32 +1305,31 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		d->sender_local = -1;
 		d->job->busy = 0;
 		d->job->delivered = 0;
-		if ((rc = djob_lock(st, d)) == 0) {
+		if ((rc = deliver_begin(st, cf, d->job)) == 0) {
 			d->job->busy = 1;
-			for (j = 0; j < d->nlocks; j++)
-				free(d->locks[j]);
-			d->nlocks = 0;
 			continue;
 		}
-		if (rc == -1 || djob_prepare(st, cf, d) == -1) {
+		if (rc == -1) {
+			d->job->busy = -1;	/* answered: skipped */
+			continue;
+		}
+		/* Not begun by the caller: the filters run here. */
+		deliver_filter_job(d->job);
+		if (djob_prepare(st, cf, d) == -1) {
 			/* Nothing stored: every recipient gets the reason. */
 			int big = err_class() == ERR_TOOBIG;
 
 			log_warnx("delivery: %s", err_msg());
 			for (j = 0; j < d->job->nrcpts; j++)
-				if (rcpt_wanted(&d->job->rcpts[j]))
-					rcpt_reply(&d->job->rcpts[j],
+				if (deliver_rcpt_wanted(&d->job->rcpts[j]))
+					deliver_rcpt_reply(&d->job->rcpts[j],
 					    big ? 552 : 451, big ? "5.3.4 "
 					    "Message too big" : "4.3.0 "
 					    "Temporary failure; try again "
 					    "later");
 			d->job->busy = -1;	/* skipped by the txn */
-			if (d->nlocks > 0)
-				store_lock_release_many(st, (const char *const *)
-				    d->locks, d->nlocks);
-			for (j = 0; j < d->nlocks; j++)
-				free(d->locks[j]);
-			d->nlocks = 0;
+			djob_after(st, cf, d, 0);
+			deliver_end(st, d->job);
 			continue;
 		}
 		ready++;
@@ -1049,10 +1341,10 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 			if (run.jobs[i].job->busy != 0)
 				continue;
 			for (j = 0; j < jobs[i]->nrcpts; j++)
-				if (rcpt_wanted(&jobs[i]->rcpts[j]))
-					rcpt_reply(&jobs[i]->rcpts[j], 451,
-					    "4.3.0 Temporary failure; try "
-					    "again later");
+				if (deliver_rcpt_wanted(&jobs[i]->rcpts[j]))
+					deliver_rcpt_reply(&jobs[i]->rcpts[j],
+					    451, "4.3.0 Temporary failure; "
+					    "try again later");
 			jobs[i]->delivered = 0;
 		}
 		rc = -1;
@@ -1060,11 +1352,22 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 	for (i = 0; i < n; i++) {
 		struct djob *d = &run.jobs[i];
 
+		if (d->job->busy == 0 && d->job->fj != NULL) {
+			/* the locks go first: a reply may be to one of us */
+			struct deliver_fjob *fj = d->job->fj;
+
+			if (fj->nlocks > 0 && store_lock_release_many(st,
+			    (const char *const *)fj->locks, fj->nlocks) == -1)
+				log_warnx("releasing delivery locks: %s",
+				    err_msg());
+			for (j = 0; j < fj->nlocks; j++)
+				free(fj->locks[j]);
+			fj->nlocks = 0;
+			djob_after(st, cf, d, rc == 0);
+			deliver_end(st, d->job);
+		}
 		if (d->job->busy == -1)
 			d->job->busy = 0;	/* answered, not to retry */
-		if (d->nlocks > 0 && store_lock_release_many(st,
-		    (const char *const *)d->locks, d->nlocks) == -1)
-			log_warnx("releasing delivery locks: %s", err_msg());
 		djob_free(d);
 	}
 	free(run.jobs);
@@ -1078,6 +1381,7 @@ deliver_config_init(struct deliver_config *cf, struct store *st,
     const struct config *cfg)
 {
 	memset(cf, 0, sizeof(*cf));
+	cf->filters = 1;
 	cf->hostname = cfg->hostname;
 	cf->quota_grace_days = cfg->quota_grace_days;
 	cf->srs_enabled = cfg->srs_enabled;
@@ -1145,8 +1449,6 @@ deliver_notice(struct store *st, const struct deliver_config *cf,
 {
 	struct dsn_input din;
 	struct dsn_rcpt *keep;
-	struct deliver_rcpt r;
-	struct deliver_job job, *jobs[1] = { &job };
 	size_t i, n = 0;
 	char *msg = NULL;
 	size_t len;
@@ -1154,7 +1456,6 @@ deliver_notice(struct store *st, const struct deliver_config *cf,
 
 	if (in->sender == NULL || in->sender[0] == '\0' || in->is_notice)
 		return 0;
-	memset(&r, 0, sizeof(r));
 	keep = xcalloc(in->nrcpts == 0 ? 1 : in->nrcpts, sizeof(*keep));
 	for (i = 0; i < in->nrcpts; i++)
 		if (notify_wants(in->rcpts[i].notify, in->rcpts[i].action))
@@ -1175,18 +1476,42 @@ deliver_notice(struct store *st, const struct deliver_config *cf,
 	if (dsn_compose(&din, &msg, &len) == -1)
 		goto done;
 
-	if (deliver_resolve(st, cf, in->sender, len, &r) == -1) {
-		err_set(ERR_TEMP, "notice to <%s>: %s", in->sender, r.text);
+	rc = deliver_server_message(st, cf, in->sender, msg, len,
+	    din.notice_id, STORE_QF_NOTICE, queue_id_r);
+done:
+	free(msg);
+	free(keep);
+	return rc;
+}
+
+/*
+ * Delivers a message the server made (a notice, an auto-reply) to one
+ * address with the envelope sender <>: a local one gets it in INBOX
+ * without filters, a remote one has it queued.  1 sent, -1 error (TEMP,
+ * or PERM when the address refuses it).
+ */
+int
+deliver_server_message(struct store *st, const struct deliver_config *cf,
+    const char *to, const char *msg, size_t len, uint64_t queue_id,
+    uint32_t qflags, uint64_t *queue_id_r)
+{
+	struct deliver_rcpt r;
+	struct deliver_job job, *jobs[1] = { &job };
+	int rc = -1;
+
+	memset(&r, 0, sizeof(r));
+	if (deliver_resolve(st, cf, to, len, &r) == -1) {
+		err_set(ERR_TEMP, "message to <%s>: %s", to, r.text);
 		goto done;
 	}
 	if (r.kind == DELIVER_REFUSED) {
-		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "notice to <%s>: "
-		    "%d %s", in->sender, r.code, r.text);
+		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "message to "
+		    "<%s>: %d %s", to, r.code, r.text);
 		goto done;
 	}
 	if (r.kind == DELIVER_NOTLOCAL)
 		r.relay = 1;
-	r.notify = STORE_NOTIFY_NEVER;	/* no notice about a notice */
+	r.notify = STORE_NOTIFY_NEVER;	/* no notice about it */
 	memset(&job, 0, sizeof(job));
 	job.sender = "";
 	job.data = msg;
@@ -1194,20 +1519,21 @@ deliver_notice(struct store *st, const struct deliver_config *cf,
 	job.rcpts = &r;
 	job.nrcpts = 1;
 	job.all_or_nothing = 1;
-	job.queue_id = din.notice_id;
+	job.queue_id = queue_id;
 	job.ret = STORE_RET_HDRS;
-	job.qflags = STORE_QF_NOTICE;
+	job.qflags = qflags;
+	job.no_filter = 1;
 	if (deliver_run(st, cf, jobs, 1) == -1) {
-		err_set(ERR_TEMP, "notice to <%s>: %s", in->sender, r.text);
+		err_set(ERR_TEMP, "message to <%s>: %s", to, r.text);
 		goto done;
 	}
 	if (job.busy) {
-		err_set(ERR_TEMP, "notice to <%s>: mailbox busy", in->sender);
+		err_set(ERR_TEMP, "message to <%s>: mailbox busy", to);
 		goto done;
 	}
 	if (r.code != 250) {
-		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "notice to <%s>: "
-		    "%d %s", in->sender, r.code, r.text);
+		err_set(r.code >= 500 ? ERR_PERM : ERR_TEMP, "message to "
+		    "<%s>: %d %s", to, r.code, r.text);
 		goto done;
 	}
 	if (queue_id_r != NULL)
@@ -1215,7 +1541,6 @@ deliver_notice(struct store *st, const struct deliver_config *cf,
 	rc = 1;
 done:
 	deliver_rcpt_clear(&r);
-	free(msg);
-	free(keep);
 	return rc;
 }
+

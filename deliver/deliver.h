@@ -27,6 +27,8 @@
 #include <stdint.h>
 
 struct store;
+struct filter_runner;
+struct deliver_fjob;
 
 #define DELIVER_ALIAS_DEPTH	10	/* alias expansion depth */
 #define DELIVER_TARGETS_MAX	1000	/* mailboxes + forwards per rcpt */
@@ -57,6 +59,15 @@ struct deliver_rcpt {
 	/* RFC 3461 (RCPT parameters), kept in the queue entry */
 	uint8_t			 notify;	/* STORE_NOTIFY_*, 0 not given */
 	char			 orcpt[DELIVER_ORCPT_MAX + 1]; /* "" none */
+	/*
+	 * A simple list (store/list.h): its members are the targets and get
+	 * the list's copy (filter/listmsg.h); copies that leave go with the
+	 * owner as envelope sender (or the sender, rewritten by SRS).
+	 */
+	int			 is_list;
+	unsigned		 list_flags;	/* STORE_LIST_* */
+	char			 list_name[128];
+	char			 list_owner[DELIVER_ADDR_MAX + 1];
 	/* result: of deliver_resolve(), then of deliver_run() */
 	int			 code;
 	char			 text[DELIVER_TEXT_MAX];
@@ -76,6 +87,16 @@ struct deliver_config {
 	unsigned	srs_max_age;		/* max_age = 21 days */
 	size_t		srs_secret_len;		/* 0: none loaded */
 	unsigned char	srs_secret[DELIVER_SECRET_MAX];
+	/*
+	 * Filters (the global one, then the user's; filter/): filters is 1
+	 * in what delivers mail from outside (smtpd, sendmail), 0 where
+	 * only messages the server made are delivered.  runner runs their
+	 * programs (deliver_runner_start()); NULL: a filter that wants a
+	 * program fails (the message is kept in INBOX).
+	 */
+	int		filters;
+	struct filter_runner *runner;
+	char		filter_user[64];	/* [filter] user */
 };
 
 /*
@@ -96,6 +117,12 @@ struct config;
  */
 int	deliver_config_init(struct deliver_config *cf, struct store *,
 	    const struct config *);
+/*
+ * Starts the program runner of filters (filter/run.h) with the config's
+ * [filter] settings into cf->runner: call it while still root, before
+ * dropping privileges.  0, or -1 (err set; cf->runner stays NULL).
+ */
+int	deliver_runner_start(struct deliver_config *cf, const struct config *);
 
 /*
  * Resolves addr into r: DELIVER_LOCAL with targets, DELIVER_NOTLOCAL, or
@@ -109,6 +136,14 @@ int	deliver_config_init(struct deliver_config *cf, struct store *,
  */
 int	deliver_resolve(struct store *, const struct deliver_config *,
 	    const char *addr, uint64_t size, struct deliver_rcpt *r);
+/*
+ * The same, knowing the envelope sender ("" for <>): a list that only
+ * its members may post to refuses other senders with 550 5.7.1 (without
+ * a sender, deliver_resolve(), nobody is a member).
+ */
+int	deliver_resolve_from(struct store *, const struct deliver_config *,
+	    const char *sender, const char *addr, uint64_t size,
+	    struct deliver_rcpt *r);
 void	deliver_rcpt_clear(struct deliver_rcpt *);
 /*
  * RFC 5321 4.5.1: <Postmaster> (no domain) must be accepted.  Resolves
@@ -139,6 +174,11 @@ struct deliver_job {
 	int			 ret;		/* MAIL RET=: STORE_RET_* */
 	uint32_t		 qflags;	/* STORE_QF_8BITMIME, _SMTPUTF8,
 						   _NOTICE for its entries */
+	int			 no_filter;	/* made by the server (a notice,
+						   an auto-reply): no filter,
+						   no auto-reply */
+	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
+						   of deliver_run(): private */
 	/* result */
 	int			 busy;		/* a lock was held elsewhere:
 						   run this job again soon */
@@ -146,7 +186,31 @@ struct deliver_job {
 };
 
 /*
- * Delivers jobs[0..n) in one durable commit (see above).  Each
+ * The stages before the commit, for callers that must not wait for
+ * filters (smtpd: its event loop).  deliver_begin() takes the job's
+ * locks and reads what its filters need (on the loop: short store
+ * reads).  1: filters to run: call deliver_filter_job() on a worker
+ * thread, then deliver_run() on the loop; 2: nothing to run, call
+ * deliver_run() now; 0: busy, the locks are held elsewhere (nothing is
+ * held: try again soon); -1: error, every recipient has its reply (451),
+ * nothing is held.  A begun job keeps its locks until deliver_run() ends
+ * or deliver_end() is called (its session went away).
+ */
+int	deliver_begin(struct store *, const struct deliver_config *,
+	    struct deliver_job *);
+/*
+ * Runs the filters of a begun job (global, then each user's: programs
+ * through cf->runner, as the user's account) and composes auto-replies.
+ * Any thread; uses neither the store nor the log (deliver_run() logs).
+ */
+void	deliver_filter_job(struct deliver_job *);
+/* Releases what deliver_begin() took for a job that will not be run. */
+void	deliver_end(struct store *, struct deliver_job *);
+
+/*
+ * Delivers jobs[0..n) in one durable commit (see above).  A job not begun
+ * is begun here and its filters run here, in this thread (sendmail); a
+ * begun one keeps its locks and filter results.  Each
  * recipient's code/text are set: 250 2.0.0 Ok, 452 4.2.2 Mailbox full
  * (the account is marked over quota), 550 5.1.1 (disabled since it was
  * resolved), 451 4.3.0 (store error).  With all_or_nothing, when any
@@ -162,16 +226,6 @@ struct deliver_job {
 int	deliver_run(struct store *, const struct deliver_config *,
 	    struct deliver_job **jobs, size_t n);
 
-/*
- * The filter hook (DESIGN.md step 3): called for each local target with
- * its recipient's lock held, outside any transaction.  *folder_r is the
- * folder to deliver to (today: "INBOX", the maildrop filter engine plugs
- * in here); 0 = deliver, 1 = discard, -1 = error (kept in INBOX, logged:
- * a filter never loses mail).
- */
-int	deliver_filter(struct store *, const struct deliver_job *,
-	    const struct deliver_rcpt *, const struct deliver_target *,
-	    const char **folder_r);
 
 struct dsn_input;
 
@@ -193,5 +247,16 @@ struct dsn_input;
  */
 int	deliver_notice(struct store *, const struct deliver_config *,
 	    const struct dsn_input *in, uint64_t *queue_id_r);
+
+/*
+ * Delivers a message the server made (a notice, an auto-reply) to one
+ * address with the envelope sender <>: a local address gets it in INBOX,
+ * without filters; a remote one has it queued (queue_id 0: a new id,
+ * qflags for its entry).  1 sent (*queue_id_r, may be NULL, its id),
+ * -1 error (TEMP; PERM when the address refuses it: err_msg() says why).
+ */
+int	deliver_server_message(struct store *, const struct deliver_config *,
+	    const char *to, const char *msg, size_t len, uint64_t queue_id,
+	    uint32_t qflags, uint64_t *queue_id_r);
 
 #endif

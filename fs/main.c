@@ -41,6 +41,7 @@
 #include "common/xmalloc.h"
 #include "fs/fs.h"
 #include "fs/node.h"
+#include "store/learn.h"
 #include "store/notify.h"
 #include "store/store.h"
 #include "store/user.h"
@@ -336,6 +337,8 @@ fs_serve(struct config *cfg, const char *mnt)
 	if (store_open(cfg->data_dir, 0, &fs.store) == -1)
 		fatalx("store %s: %s", cfg->data_dir, err_msg());
 	store_user_set_full_mark(cfg->quota_full_mark);
+	/* moves into and out of Spam feed the training queue */
+	store_learn_enable(fs.store, cfg->filter_learn);
 	fs.uid = getuid();
 	fs.gid = getgid();
 	if (cfg->user[0] != '\0' && geteuid() == 0) {

@@ -28,6 +28,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "store/authfail.h"
+#include "store/learn.h"
 #include "store/notify.h"
 #include "store/store.h"
 #include "store/user.h"
@@ -213,6 +214,8 @@ main(int argc, char **argv)
 	srv.store = st;
 	/* An EXPUNGE stops the grace clock below the full mark. */
 	store_user_set_full_mark(cfg.quota_full_mark);
+	/* moves into and out of Spam feed the training queue */
+	store_learn_enable(st, cfg.filter_learn);
 	store_auth_backend(st, &auth_be);
 	if (auth_init("imap", &auth_be, &cfg) == -1)
 		fatalx("auth: %s", err_msg());

@@ -42,6 +42,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/tmpfile.h"
+#include "common/worker.h"
 #include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/domain.h"
@@ -129,6 +130,8 @@ struct smtp_session {
 
 	/* delivery */
 	struct deliver_job	 job;
+	struct worker_job	*fjob;		/* filters running */
+	int			 orphan;	/* conn gone while they ran */
 	struct smtp_session	*pend_next;
 	int			 listed;	/* on pend_list or busy_list */
 	struct timeval		 busy_since;
@@ -197,7 +200,11 @@ static void	session_sasl_result(struct smtp_session *, enum auth_result,
 static void	session_accept(struct conn *, struct smtp_server *,
 		    enum config_svc);
 
+static void	group_events(void);
 static void	group_add(struct smtp_session *);
+static void	session_deliver(struct smtp_session *);
+static void	session_busy(struct smtp_session *, const struct timeval *);
+static void	session_free(struct smtp_session *);
 static void	group_remove(struct smtp_session *);
 static void	group_commit_cb(evutil_socket_t, short, void *);
 static void	group_retry_cb(evutil_socket_t, short, void *);
@@ -1033,9 +1040,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
 	if ((a.postmaster ? deliver_resolve_postmaster(s->srv->store,
-	    &s->srv->deliver, &r) : deliver_resolve(s->srv->store,
-	    &s->srv->deliver, addr, s->mail.has_size ? s->mail.size : 0,
-	    &r)) == -1) {
+	    &s->srv->deliver, &r) : deliver_resolve_from(s->srv->store,
+	    &s->srv->deliver, s->sender, addr, s->mail.has_size ?
+	    s->mail.size : 0, &r)) == -1) {
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		return;
@@ -1589,11 +1596,75 @@ session_submit(struct smtp_session *s)
 	timerclear(&s->busy_since);
 	session_enter_state(s, SMTP_S_WAIT);
 	conn_pause(s->conn);
-	group_add(s);
+	session_deliver(s);
+}
+
+/* On a filter thread: only the job's memory. */
+static void
+filter_work(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	deliver_filter_job(&s->job);
 }
 
 static void
-group_add(struct smtp_session *s)
+filter_done(void *arg, int cancelled)
+{
+	struct smtp_session *s = arg;
+
+	s->fjob = NULL;
+	if (s->orphan) {
+		deliver_end(s->srv->store, &s->job);
+		session_free(s);
+		return;
+	}
+	if (cancelled) {
+		/* the pool stops: the daemon does too */
+		deliver_end(s->srv->store, &s->job);
+		return;
+	}
+	group_add(s);
+}
+
+/*
+ * Takes the message's locks; its filters, if any, run on the filter
+ * pool; then the group commit.  Busy locks: retried on the timer.
+ */
+static void
+session_deliver(struct smtp_session *s)
+{
+	struct timeval now;
+	size_t i;
+
+	switch (deliver_begin(s->srv->store, &s->srv->deliver, &s->job)) {
+	case 0:
+		gettimeofday(&now, NULL);
+		session_busy(s, &now);
+		return;
+	case -1:
+		session_answer(s);
+		return;
+	case 2:
+		group_add(s);
+		return;
+	}
+	s->fjob = worker_submit(s->srv->filter_pool, filter_work, filter_done,
+	    s);
+	if (s->fjob != NULL)
+		return;
+	log_warnx("smtp #%lu: filters: %s", s->id, err_msg());
+	deliver_end(s->srv->store, &s->job);
+	for (i = 0; i < s->nrcpts; i++) {
+		s->rcpts[i].code = 451;
+		snprintf(s->rcpts[i].text, sizeof(s->rcpts[i].text),
+		    "4.3.2 Too many messages being filtered; try again later");
+	}
+	session_answer(s);
+}
+
+static void
+group_events(void)
 {
 	if (commit_ev == NULL) {
 		commit_ev = event_new(conn_base(), -1, 0, group_commit_cb,
@@ -1602,6 +1673,12 @@ group_add(struct smtp_session *s)
 		if (commit_ev == NULL || retry_ev == NULL)
 			fatalx("smtp: event_new failed");
 	}
+}
+
+static void
+group_add(struct smtp_session *s)
+{
+	group_events();
 	group_srv = s->srv;
 	s->pend_next = NULL;
 	if (pend_tail != NULL)
@@ -1672,31 +1749,39 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	gettimeofday(&now, NULL);
 	for (i = 0; i < n; i++) {
 		s = batch[i];
-		if (s->job.busy) {
-			if (!timerisset(&s->busy_since))
-				s->busy_since = now;
-			timersub(&now, &s->busy_since, &age);
-			if (age.tv_sec * 1000 + age.tv_usec / 1000 <
-			    SMTP_BUSY_MAX_MS) {
-				s->pend_next = busy_list;
-				busy_list = s;
-				s->listed = 1;
-				continue;
-			}
-			session_tx_fail(s, "451 4.2.0 Error: a recipient's "
-			    "mailbox is busy, try again later");
-			conn_resume(s->conn);
-			continue;
-		}
-		session_answer(s);
+		if (s->job.busy)
+			session_busy(s, &now);
+		else
+			session_answer(s);
 	}
-	if (busy_list != NULL && !evtimer_pending(retry_ev, NULL)) {
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
+}
+
+/* The recipients' locks are held elsewhere: try again soon, a while. */
+static void
+session_busy(struct smtp_session *s, const struct timeval *now)
+{
+	struct timeval age;
+
+	if (!timerisset(&s->busy_since))
+		s->busy_since = *now;
+	timersub(now, &s->busy_since, &age);
+	if (age.tv_sec * 1000 + age.tv_usec / 1000 >= SMTP_BUSY_MAX_MS) {
+		session_tx_fail(s, "451 4.2.0 Error: a recipient's mailbox is "
+		    "busy, try again later");
+		conn_resume(s->conn);
+		return;
+	}
+	s->pend_next = busy_list;
+	busy_list = s;
+	s->listed = 1;
+	group_events();
+	if (!evtimer_pending(retry_ev, NULL)) {
 		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
 
 		evtimer_add(retry_ev, &tv);
 	}
-	if (pend_head != NULL)
-		event_active(commit_ev, 0, 0);
 }
 
 static void
@@ -1707,7 +1792,7 @@ group_retry_cb(evutil_socket_t fd, short what, void *arg)
 	while ((s = busy_list) != NULL) {
 		busy_list = s->pend_next;
 		s->listed = 0;
-		group_add(s);
+		session_deliver(s);
 	}
 }
 
@@ -1856,9 +1941,22 @@ session_on_close(struct conn *c)
 	    "rcpts=%u failed=%u bad_commands=%u", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->n_msgs, s->n_rcpts,
 	    s->n_failed, s->bad_cmds);
+	auth_check_cancel(&s->check);
+	if (s->fjob != NULL) {
+		/* Its filters still read the message: free it after them. */
+		s->orphan = 1;
+		worker_cancel(&s->fjob);
+		return;
+	}
+	session_free(s);
+}
+
+static void
+session_free(struct smtp_session *s)
+{
+	deliver_end(s->srv->store, &s->job);
 	session_reset_tx(s);
 	auth_free(&s->sasl);
-	auth_check_cancel(&s->check);
 	if (s->delay_ev != NULL)
 		event_free(s->delay_ev);
 	free(s->delay_reply);

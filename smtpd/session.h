@@ -7,10 +7,13 @@
  * a command table {verb, states allowed, handler}.  The session lives on
  * a conn (conn.h) and is freed only in the conn's on_close callback.
  *
- * Messages that end in one event-loop turn are delivered together
- * (deliver_run() with several jobs: group commit) from a zero-delay
- * event; each session waits paused (pipelined commands stay queued)
- * until its message is committed, then answers.
+ * A finished message first takes its recipients' locks and, when a
+ * filter is to run, has it run on the filter pool's threads
+ * (deliver_begin(), deliver_filter_job()).  Messages ready in one
+ * event-loop turn are then delivered together (deliver_run() with
+ * several jobs: group commit) from a zero-delay event; each session
+ * waits paused (pipelined commands stay queued) until its message is
+ * committed, then answers.
  */
 #ifndef VELLUM_SMTP_SESSION_H
 #define VELLUM_SMTP_SESSION_H
@@ -20,6 +23,7 @@
 
 struct conn;
 struct store;
+struct worker_pool;
 
 /* Messages delivered by one deliver_run() call at most. */
 #define SMTP_GROUP_MAX		256
@@ -45,6 +49,8 @@ struct smtp_server {
 	const struct config	*config;
 	int			 tls_ok;	/* STARTTLS can be offered */
 	struct deliver_config	 deliver;
+	/* runs filters ([filter] workers, queue): never on the loop */
+	struct worker_pool	*filter_pool;
 };
 
 /*
@@ -63,5 +69,11 @@ struct smtp_listener {
 void	smtp_session_accept(struct conn *, void *arg);
 /* conn_accept_fn for [lmtp]: arg is the struct smtp_server. */
 void	smtp_session_accept_lmtp(struct conn *, void *arg);
+
+/*
+ * Starts draining the store's Spam training queue (learn.c) through the
+ * server's runner and filter pool.
+ */
+void	smtp_learn_start(struct smtp_server *);
 
 #endif

@@ -20,6 +20,8 @@
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/worker.h"
+#include "filter/run.h"
 #include "store/authfail.h"
 #include "store/store.h"
 #include "store/user.h"
@@ -64,6 +66,14 @@ main(int argc, char **argv)
 	store_user_set_full_mark(cfg.quota_full_mark);
 	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
 		fatalx("[srs]: %s", err_msg());
+	/* While still root: filters' programs run as their users. */
+	if (deliver_runner_start(&srv.deliver, &cfg) == -1)
+		log_warnx("[filter]: %s; filters that run programs will "
+		    "keep their mail in INBOX", err_msg());
+	if (worker_pool_new(conn_base(), cfg.filter_workers, cfg.filter_queue,
+	    &srv.filter_pool) == -1)
+		fatalx("[filter] workers: %s", err_msg());
+	smtp_learn_start(&srv);
 	srv.tls_ok = 0;
 	if (any_plain || smtps) {
 		if (conn_tls_init(&cfg) == 0)
@@ -93,6 +103,8 @@ main(int argc, char **argv)
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
 		fatalx("[lmtp] listen: %s", err_msg());
 	daemon_serve(&cfg);
+	worker_pool_free(&srv.filter_pool);
+	filter_runner_stop(&srv.deliver.runner);
 	store_close(&st);
 	log_info("stopped");
 	return 0;

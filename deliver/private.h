@@ -1,0 +1,63 @@
+/*
+ * private.h - what deliver.c (the commit) and stage.c (locks and
+ * filters before it) share.  Not a public header.
+ */
+#ifndef VELLUM_DELIVER_PRIVATE_H
+#define VELLUM_DELIVER_PRIVATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deliver.h"
+#include "filter/eval.h"
+#include "store/vacation.h"
+
+/* A local user the job reaches (through the first recipient that does). */
+struct deliver_fuser {
+	uint32_t		 user_id;
+	size_t			 rcpt;		/* index in job->rcpts */
+	size_t			 target;	/* index in rcpt->targets */
+	char			 address[DELIVER_ADDR_MAX + 1]; /* primary */
+	uint32_t		 fs_uid, fs_gid;	/* 0: not mapped */
+	char			*text;		/* the user's filter, or NULL */
+	size_t			 len;
+	struct store_vacation	 vac;
+	int			 has_vac;
+	/* set by deliver_filter_job() */
+	int			 ran;		/* res is the filters' result */
+	struct filter_result	 res;
+	char			*log;		/* lines for the loop's log */
+	char			*reply;		/* an auto-reply to send */
+	size_t			 replylen;
+	int			 reply_ok;	/* noted in the commit: send */
+};
+
+struct deliver_fjob {
+	const struct deliver_config	*cf;
+	char				**locks;
+	size_t				 nlocks;
+	char				*global;	/* the global filter */
+	size_t				 globallen;
+	struct deliver_fuser		*users;
+	size_t				 nusers;
+	int				 filtered;	/* nothing left to run */
+	/* per recipient: a list's copy (NULL: the message as it came) */
+	char				**lcopy;
+	size_t				*lcopylen;
+	int				*lloop;		/* the copy came back */
+};
+
+/* The message a recipient's targets get (a list's copy, or the job's). */
+const char *deliver_rcpt_msg(const struct deliver_job *, size_t rcpt,
+	    size_t *len_r);
+
+/* The fuser of a user in a begun job, or NULL. */
+struct deliver_fuser *deliver_fuser_find(struct deliver_fjob *,
+	    uint32_t user_id);
+/* Sets a recipient's reply (code, text). */
+void	deliver_rcpt_reply(struct deliver_rcpt *, int code, const char *fmt,
+	    ...) __attribute__((format(printf, 3, 4)));
+/* Whether a recipient is delivered by a job (local, or relayed). */
+int	deliver_rcpt_wanted(const struct deliver_rcpt *);
+
+#endif
