@@ -103,6 +103,11 @@ route_load(struct store_txn *t, const char *address, struct store_route *r)
 	if ((rc = store_domain_get(t, dom, &d)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
 		    "local: add it first (vellumctl domain add %s)", dom, dom);
+	/* A list address expands to its members, not through a route. */
+	if ((rc = list_exists(t, addr)) != 0)
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "%s is a mailing "
+		    "list: change its members with vellumctl list member, or "
+		    "delete it first (vellumctl list del %s)", addr, addr);
 	if ((rc = store_addr_get(t, addr, r)) == -1)
 		return -1;
 	if (rc == 0)

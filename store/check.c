@@ -650,6 +650,13 @@ check_queue(struct store_txn *t, struct check *c)
 	return 0;
 }
 
+/* The schema 4 tables report through this (private.h). */
+static void
+check_report(void *ctx, const char *text)
+{
+	problem(ctx, "%s", text);
+}
+
 static int
 check_txn(struct store_txn *t, void *ctx)
 {
@@ -663,7 +670,10 @@ check_txn(struct store_txn *t, void *ctx)
 	    check_queue(t, c) == -1 ||
 	    check_users(t, c) == -1 || check_bodies(t, c) == -1 ||
 	    check_blobs(t, c) == -1 ||
-	    store_addr_list(t, check_routes, pair) == -1)
+	    store_addr_list(t, check_routes, pair) == -1 ||
+	    userdata_check(t, check_report, c) == -1 ||
+	    list_check(t, check_report, c) == -1 ||
+	    learn_check(t, check_report, c) == -1)
 		return -1;
 	if (mdb_stat(t->txn, t->st->dbi[DB_BODYHASH], &ms) == 0 &&
 	    mdb_stat(t->txn, t->st->dbi[DB_BODIES], &bs) == 0 &&

@@ -18,7 +18,11 @@ typedef void store_problem_fn(const char *problem, void *ctx);
  * belong to existing mailboxes and run in increasing modseq order above
  * the mailbox's expunge_floor; for the Maildir letters (schema 3): every
  * keyword in use in a mailbox is on its keyword list unless the list is
- * full, lists hold valid names once, and belong to existing mailboxes.
+ * full, lists hold valid names once, and belong to existing mailboxes;
+ * for schema 4: filter files, auto-responder records and their senders,
+ * and training queue entries belong to existing users and decode, list
+ * records decode, sit in local domains, share no address with a route,
+ * and list member rows belong to existing lists.
  * Each problem found is
  * passed to fn (may be NULL).  Returns the number of problems (0 = clean),
  * or -1 when the check itself could not run.

@@ -152,6 +152,7 @@ store_domain_alias(struct store_txn *t, const char *alias,
     const char *target)
 {
 	struct store_domain d, a;
+	size_t nlists;
 	int rc;
 
 	if ((rc = store_domain_get(t, target, &d)) != 1)
@@ -173,6 +174,12 @@ store_domain_alias(struct store_txn *t, const char *alias,
 		    a.name, a.alias_of);
 	if (domain_check_unused(t, &a) == -1)
 		return -1;
+	/* An alias domain has no lists of its own (list.h). */
+	if (list_domain_count(t, a.name, &nlists) == -1)
+		return -1;
+	if (nlists > 0)
+		return err_set(ERR_INUSE, "domain %s still has %zu mailing "
+		    "list(s): delete them first", a.name, nlists);
 	snprintf(a.alias_of, sizeof(a.alias_of), "%s", d.name);
 	return domain_put(t, &a, 0) == -1 ? -1 : 1;
 }
@@ -200,7 +207,9 @@ store_domain_del(struct store_txn *t, const char *name)
 	if ((rc = store_domain_get(t, name, &d)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
 		    name);
-	if (domain_check_unused(t, &d) == -1)
+	/* Its lists go with it (list.h). */
+	if (domain_check_unused(t, &d) == -1 ||
+	    list_domain_drop(t, d.name) == -1)
 		return -1;
 	return sdb_del(t, DB_DOMAINS, d.name, strlen(d.name)) == -1 ? -1 : 1;
 }

@@ -516,7 +516,8 @@ store_upgrade(struct store *st)
 	    version, STORE_SCHEMA_VERSION);
 	if (version < 2)
 		rc = store_upgrade_v2(st);
-	if (rc != -1)
+	/* Schema 4 only adds empty tables (store_open() made them). */
+	if (rc != -1 && version < 3)
 		rc = maildir_upgrade(st);
 	if (rc != -1 && store_write(st, up_version_fn, NULL) == -1)
 		rc = -1;

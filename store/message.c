@@ -16,6 +16,7 @@
 #include "common/xmalloc.h"
 #include "mail/mime.h"
 #include "dict.h"
+#include "learn.h"
 #include "mailbox.h"
 #include "message.h"
 #include "private.h"
@@ -54,6 +55,8 @@ static int	msg_put(struct store_txn *, const struct store_msg *, int);
 static void	prep_cut(struct store_prepared *);
 static int	prep_check(struct store_txn *, void *);
 static int	keywords_normalize(const char *, char *);
+static int	msg_learn(struct store_txn *, uint32_t,
+		    const struct store_mailbox *, uint32_t);
 static int	msg_link(struct store_txn *, struct store_mailbox *,
 		    struct store_msg *, unsigned);
 
@@ -1126,9 +1129,38 @@ store_msg_copy(struct store_txn *t, uint32_t src_mailbox, uint32_t uid,
 	if (body_ref(t, m.body) == -1 ||
 	    msg_link(t, &mb, &m, append_flags) == -1)
 		return -1;
+	if (t->st->learn_on && msg_learn(t, src_mailbox, &mb, m.uid) == -1)
+		return -1;
 	if (uid_r != NULL)
 		*uid_r = m.uid;
 	return 1;
+}
+
+/*
+ * Queues Spam training (learn.h) for a message copied from src into dst
+ * (as uid there): into \Junk from elsewhere is spam, out of \Junk into
+ * a mailbox that is neither \Junk nor \Trash is ham.  A full queue only
+ * counts the entry it drops.
+ */
+static int
+msg_learn(struct store_txn *t, uint32_t src, const struct store_mailbox *dst,
+    uint32_t uid)
+{
+	struct store_mailbox from;
+	int from_junk, to_junk;
+
+	if (mailbox_must_get(t, src, &from) != 1)
+		return -1;
+	from_junk = (from.special_use & STORE_SPECIAL_JUNK) != 0;
+	to_junk = (dst->special_use & STORE_SPECIAL_JUNK) != 0;
+	if (!from_junk && to_junk)
+		return store_learn_add(t, dst->user_id, dst->id, uid, 1) ==
+		    -1 ? -1 : 0;
+	if (from_junk && !to_junk &&
+	    !(dst->special_use & STORE_SPECIAL_TRASH))
+		return store_learn_add(t, dst->user_id, dst->id, uid, 0) ==
+		    -1 ? -1 : 0;
+	return 0;
 }
 
 /* The expunge log ------------------------------------------------- */

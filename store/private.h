@@ -13,7 +13,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	3
+#define STORE_SCHEMA_VERSION	4
 /* The oldest schema store_open() reads (and upgrades when writable). */
 #define STORE_SCHEMA_OLDEST	1
 #define STORE_REC_VERSION	1
@@ -41,6 +41,11 @@ enum store_db {
 			   expunge log (message.c) */
 	DB_IMAPMETA,	/* (body id, piece) -> IMAP record bytes */
 	DB_MAILDIRKW,	/* mailbox id -> its keyword list (maildir.c) */
+	DB_USERDATA,	/* (user id, kind, ...) -> per-user settings:
+			   filters, auto-responder (userdata.c) */
+	DB_LISTS,	/* list address -> list record (list.c) */
+	DB_LISTMEMBERS,	/* (list id, member address) -> "" (list.c) */
+	DB_LEARN,	/* sequence -> Spam training entry (learn.c) */
 	DB_COUNT
 };
 
@@ -61,6 +66,10 @@ struct store {
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
 						   1 or 2): empty lists */
+	int			 no_userdata;	/* ... for userdata, lists,
+						   listmembers and learn
+						   (schema 1 to 3): empty */
+	int			 learn_on;	/* store_learn_enable() */
 	uint32_t		 schema;	/* version found at open */
 	/* group commit */
 	struct store_txn	*batch;
@@ -286,7 +295,7 @@ int	meta_delete(struct store_txn *, uint64_t id, const struct body_rec *b);
 int	meta_read(struct store_txn *, uint64_t id, const struct body_rec *b,
 	    void **meta_r, size_t *len_r);
 /*
- * Schema 1 or 2 -> 3 (store.c calls it from store_open(), writable):
+ * Schema 1, 2 or 3 -> 4 (store.c calls it from store_open(), writable):
  * each step in small idempotent transactions, under STORE/upgrade.lock,
  * the version written last.
  */
@@ -311,6 +320,58 @@ int	maildir_kw_index(const char *list, size_t len, const char *word,
 int	maildir_kw_drop(struct store_txn *, uint32_t mailbox_id);
 /* The schema 3 step of store_upgrade(): lists from the messages. */
 int	maildir_upgrade(struct store *);
+
+/*
+ * userdata.c: the rows of `userdata`.  A key is the user id (big-endian
+ * 32; 0 for the global filter), a kind byte, then what the kind says.
+ * A text (filter file, auto-responder record) is kept as pieces of at
+ * most UD_PIECE_MAX bytes under (user, kind, piece number big-endian
+ * 32), so that no value is a long run of overflow pages.
+ */
+#define UD_FILTER	1	/* piece -> bytes of the filter file */
+#define UD_VACATION	2	/* piece -> bytes of the vacation record */
+#define UD_VAC_SENDER	3	/* sender -> when replied (u64) */
+#define UD_VAC_BYTIME	4	/* when (u64) sender -> "" */
+#define UD_VAC_COUNT	5	/* "" -> number of sender rows (u32) */
+#define UD_PIECE_MAX	8192
+#define UD_KEY_MAX	(4 + 1 + 8 + 320)
+/* Builds a key: user, kind, then n bytes of rest.  Its length. */
+size_t	ud_key(uint8_t *key, uint32_t user_id, uint8_t kind,
+	    const void *rest, size_t n);
+/*
+ * Reads the pieces of (user, kind) into *buf_r (malloc'd, NUL-ended,
+ * max bytes at most: more is CORRUPT).  1, 0 none, -1.
+ */
+int	ud_text_get(struct store_txn *, uint32_t user_id, uint8_t kind,
+	    size_t max, char **buf_r, size_t *len_r);
+/* Replaces the pieces of (user, kind) with len bytes (0: deletes). */
+int	ud_text_put(struct store_txn *, uint32_t user_id, uint8_t kind,
+	    const void *, size_t len);
+/* Deletes every row of user_id of one kind (0: of every kind). */
+int	ud_drop(struct store_txn *, uint32_t user_id, uint8_t kind);
+/* Everything of a user that store_user_del() removes (userdata, learn). */
+int	userdata_user_del(struct store_txn *, uint32_t user_id);
+
+/* list.c */
+/* 1 when a list has the normalised address addr, 0 not, -1. */
+int	list_exists(struct store_txn *, const char *addr);
+/* Deletes the lists of a domain (store_domain_del()). */
+int	list_domain_drop(struct store_txn *, const char *domain);
+/* The number of lists in a domain (an alias domain has none). */
+int	list_domain_count(struct store_txn *, const char *domain,
+	    size_t *n_r);
+
+/* learn.c: deletes the training entries of a user. */
+int	learn_drop_user(struct store_txn *, uint32_t user_id);
+
+/*
+ * check.c hooks: each verifies its tables in the check's snapshot and
+ * passes each problem found to report.  0, or -1 when it cannot read.
+ */
+typedef void check_report_fn(void *ctx, const char *problem);
+int	userdata_check(struct store_txn *, check_report_fn *, void *);
+int	list_check(struct store_txn *, check_report_fn *, void *);
+int	learn_check(struct store_txn *, check_report_fn *, void *);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

@@ -54,6 +54,10 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_EXPUNGES] = "expunges",
 	[DB_IMAPMETA] = "imapmeta",
 	[DB_MAILDIRKW] = "maildirkw",
+	[DB_USERDATA] = "userdata",
+	[DB_LISTS] = "lists",
+	[DB_LISTMEMBERS] = "listmembers",
+	[DB_LEARN] = "learn",
 };
 
 /* DUPSORT tables. */
@@ -178,6 +182,13 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_MAILDIRKW) {
 				st->no_maildirkw = 1;
+				continue;
+			}
+			/* Schema 4: filters, vacations, lists, training. */
+			if (rc == MDB_NOTFOUND && (i == DB_USERDATA ||
+			    i == DB_LISTS || i == DB_LISTMEMBERS ||
+			    i == DB_LEARN)) {
+				st->no_userdata = 1;
 				continue;
 			}
 			if (rc != 0) {
