@@ -56,6 +56,7 @@ enum fs_kind {
 	FS_K_TMPFILE = 9,	/* a file in tmp/: serial (fs/tmp.c) */
 	FS_K_KWFILE = 10,	/* dovecot-keywords of a mailbox */
 	FS_K_MDFOLDER = 11,	/* maildirfolder of a mailbox */
+	FS_K_FILTER = 12,	/* Mail/.mailfilter: user id (fs/filter.c) */
 };
 
 #define FS_KIND_SHIFT	60

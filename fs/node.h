@@ -19,6 +19,8 @@ struct fs_node {
 	struct store_mailbox	mb;	/* FS_K_MAILDIR (INBOX) and below */
 	struct store_msg	m;	/* FS_K_MSG */
 	size_t			kwlen;	/* FS_K_KWFILE: its size */
+	size_t			filterlen;	/* FS_K_FILTER: its size */
+	uint32_t		filterhash;	/* and a hash of its text */
 	unsigned		nsub;	/* FS_K_MAILDIR: subdirectories */
 	/* FS_K_MSG after fs_node_msgname(): */
 	char			info[STORE_MAILDIR_INFO_MAX];
@@ -102,6 +104,35 @@ void	fs_tmp_sweep(uint32_t mailbox);
 /* It was stored as (dmailbox, duid): the real file goes. */
 void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, uint32_t duid);
+
+/*
+ * filter.c: the user's filter file (store/filter.h) as FS_FILTER_NAME in
+ * the INBOX Maildir (Mail/), 0600, present while the user has a filter
+ * (or while an edit of it is open).  Edits collect in a draft that is
+ * checked with filter_parse() and stored as a whole when the writer is
+ * done; a text that does not parse is refused (EINVAL) and the stored
+ * filter stays.  The functions returning int give 0 or an errno, except
+ * fs_filter_node() and fs_filter_text() (1 / 0 none / -1 store error).
+ */
+#define FS_FILTER_NAME	".mailfilter"
+int	fs_filter_node(struct store_txn *, uint64_t ino, struct fs_node *);
+/* The text the file shows now (*text_r malloc'd, NUL-ended). */
+int	fs_filter_text(struct store_txn *, uint32_t user, char **text_r,
+	    size_t *len_r);
+/* create(2) of the name (flags: O_TRUNC, O_EXCL matter). */
+int	fs_filter_create(uint32_t user, int flags);
+int	fs_filter_write(uint64_t ino, const char *buf, size_t size, off_t off);
+int	fs_filter_truncate(uint64_t ino, off_t size);
+/*
+ * A writer is done: close(2) (last 0: an empty draft waits) or the last
+ * descriptor gone (last 1), and fsync(2) (last 0).  The draft, when
+ * changed, is checked and stored (or refused: EINVAL); it is dropped.
+ */
+int	fs_filter_flush(uint64_t ino, int last);
+int	fs_filter_unlink(uint32_t user);
+/* rename(2) of a file of fs/tmp.c (mbox, area, name) over the name. */
+int	fs_filter_rename(uint32_t mbox, int area, const char *name,
+	    uint32_t user);
 
 /* write.c: the operations that change things */
 void	fs_op_setattr(fuse_req_t, fuse_ino_t, struct stat *, int,

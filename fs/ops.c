@@ -125,6 +125,8 @@ fs_node_get(struct store_txn *t, uint64_t ino, struct fs_node *n)
 		return store_msg_get(t, n->mb.id, fs_ino_uid(ino), &n->m);
 	case FS_K_TMPFILE:
 		return fs_tmp_node(t, ino, n);
+	case FS_K_FILTER:
+		return fs_filter_node(t, ino, n);
 	}
 	return 0;
 }
@@ -218,6 +220,16 @@ fs_node_attr(const struct fs_node *n, struct stat *st)
 	case FS_K_MDFOLDER:
 		st->st_mode = S_IFREG | 0600;
 		break;
+	case FS_K_FILTER:
+		/*
+		 * The mtime moves with the text (the kernel keeps the pages
+		 * of a file until its size or mtime changes): vellumctl may
+		 * change it behind our back.
+		 */
+		st->st_mode = S_IFREG | 0600;
+		st->st_size = (off_t)n->filterlen;
+		ts.tv_nsec = (long)(n->filterhash % 1000000000U);
+		break;
 	case FS_K_TMPFILE:
 		*st = n->tmpst;
 		st->st_ino = n->ino;
@@ -236,6 +248,7 @@ fs_node_ttl(const struct fs_node *n)
 	case FS_K_MSG:
 		return FS_TTL_MSG;
 	case FS_K_TMPFILE:
+	case FS_K_FILTER:
 		return FS_TTL_TMP;
 	default:
 		return FS_TTL_DIR;
@@ -379,6 +392,11 @@ fs_lookup_in(struct store_txn *t, struct lk *l)
 			return lk_subdir(l, &p, FS_K_TMP);
 		if (strcmp(l->name, "dovecot-keywords") == 0)
 			return fs_node_get(t, fs_ino(FS_K_KWFILE, p.mb.id),
+			    &l->n);
+		/* The user's filter file (fs/filter.c). */
+		if (p.kind == FS_K_MAILDIR && strcmp(l->name,
+		    FS_FILTER_NAME) == 0)
+			return fs_node_get(t, fs_ino(FS_K_FILTER, p.u.id),
 			    &l->n);
 		if (p.kind == FS_K_FOLDER && strcmp(l->name,
 		    "maildirfolder") == 0)
@@ -669,7 +687,7 @@ rd_ids_free(struct rd_ids *ids)
 
 /*
  * Positions: "." 0, ".." 1, then (Maildirs) cur new tmp dovecot-keywords
- * maildirfolder at fixed places, each folder at RD_POS_FOLDER + its
+ * maildirfolder (folders) or .mailfilter (the INBOX) at fixed places, each folder at RD_POS_FOLDER + its
  * mailbox id, and after them the files programs keep there; (the top and
  * the domains) each domain or user at RD_POS_ID + its id.
  */
@@ -678,6 +696,7 @@ rd_ids_free(struct rd_ids *ids)
 #define RD_POS_TMP	4
 #define RD_POS_KW	5
 #define RD_POS_MDF	6
+#define RD_POS_FILTER	7
 #define RD_POS_FOLDER	8
 #define RD_POS_FILES	(RD_POS_FOLDER + (off_t)FS_MBOX_MAX + 1)
 #define RD_POS_ID	2
@@ -829,8 +848,10 @@ rd_folders(struct rd_dom *x)
 	rd_ids_sort(&x->ids);
 	for (i = 0; i < x->ids.n; i++) {
 		n = r->dir;
+		/* A folder "mailfilter" would be the filter file's name. */
 		if (store_mailbox_get_by_id(x->t, x->ids.v[i].id, &n.mb) != 1 ||
-		    fs_folder_dirname(n.mb.name, dname, sizeof(dname)) != 1)
+		    fs_folder_dirname(n.mb.name, dname, sizeof(dname)) != 1 ||
+		    strcmp(dname, FS_FILTER_NAME) == 0)
 			continue;
 		n.kind = FS_K_FOLDER;
 		n.ino = fs_ino(FS_K_FOLDER, n.mb.id);
@@ -877,6 +898,10 @@ rd_maildir(struct rd *r, struct store_txn *t)
 		if (rd_at(r, RD_POS_MDF, "maildirfolder", &n) < 0)
 			return 0;
 	} else if (r->off < RD_POS_FILES) {
+		if (r->off <= RD_POS_FILTER && fs_node_get(t,
+		    fs_ino(FS_K_FILTER, r->dir.u.id), &n) == 1 &&
+		    rd_at(r, RD_POS_FILTER, FS_FILTER_NAME, &n) < 0)
+			return 0;
 		memset(&x, 0, sizeof(x));
 		x.r = r;
 		x.t = t;
@@ -1092,6 +1117,17 @@ rdm_txn(struct store_txn *t, void *ctx)
 		return 1;
 	case FS_K_MDFOLDER:
 		return fs_node_get(t, x->ino, &n);
+	case FS_K_FILTER:
+		if ((rc = fs_filter_text(t, (uint32_t)fs_ino_id(x->ino), &kw,
+		    &klen)) != 1)
+			return rc;
+		if (x->off < klen) {
+			x->len = klen - x->off < x->size ? klen - x->off :
+			    x->size;
+			memcpy(x->buf, kw + x->off, x->len);
+		}
+		free(kw);
+		return 1;
 	default:
 		return -2;
 	}
@@ -1164,13 +1200,18 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-/* No flush: close(2) of every file would cost a round trip. */
+/*
+ * close(2): the error of storing an edited filter file (a text that does
+ * not parse) is close's error, so that cp and the shell report it.  The
+ * kernel asks for every close of every file once we answer (ENOSYS would
+ * stop it for all files): the others are answered at once.
+ */
 static void
 op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)fi;
-	fuse_reply_err(req, ENOSYS);
+	fuse_reply_err(req, fs_ino_kind(ino) == FS_K_FILTER ?
+	    fs_filter_flush(ino, 0) : 0);
 }
 
 /* --- statfs ------------------------------------------------------------ */

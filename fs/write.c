@@ -235,6 +235,13 @@ fs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 			reply_attr(req, ino);
 		return;
 	}
+	/* The filter file: its size (O_TRUNC, ftruncate) and times. */
+	if (k == FS_K_FILTER && (to_set & FUSE_SET_ATTR_SIZE) &&
+	    (e = fs_filter_truncate(ino, attr->st_size)) != 0) {
+		fuse_reply_err(req, e);
+		return;
+	}
+	to_set &= ~(k == FS_K_FILTER ? FUSE_SET_ATTR_SIZE : 0);
 	/*
 	 * Times may be set and are not kept: a message's mtime is its
 	 * internal date.  Mail programs set the times of a message they just
@@ -257,11 +264,14 @@ fs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	int e;
 
 	(void)fi;
-	if (fs_ino_kind(ino) != FS_K_TMPFILE) {
+	if (fs_ino_kind(ino) == FS_K_FILTER)
+		e = fs_filter_write(ino, buf, size, off);
+	else if (fs_ino_kind(ino) != FS_K_TMPFILE) {
 		fuse_reply_err(req, EPERM);
 		return;
-	}
-	if ((e = fs_tmp_write(ino, buf, size, off)) != 0)
+	} else
+		e = fs_tmp_write(ino, buf, size, off);
+	if (e != 0)
 		fuse_reply_err(req, e);
 	else
 		fuse_reply_write(req, size);
@@ -287,6 +297,17 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	 * Maildir way): new/ and cur/ take no new files.  Beside cur/ new/
 	 * tmp/ programs keep files of their own (mbsync's .uidvalidity).
 	 */
+	if (g.kind == FS_K_MAILDIR && strcmp(name, FS_FILTER_NAME) == 0) {
+		if ((e = fs_filter_create(g.u.id, fi->flags)) != 0) {
+			fuse_reply_err(req, e);
+			return;
+		}
+		fi->fh = 0;
+		fi->keep_cache = 0;
+		fi->direct_io = 0;
+		reply_entry(req, fs_ino(FS_K_FILTER, g.u.id), fi);
+		return;
+	}
 	if (g.kind == FS_K_TMP)
 		area = FS_AREA_TMP;
 	else if ((g.kind == FS_K_MAILDIR || g.kind == FS_K_FOLDER) &&
@@ -314,8 +335,10 @@ fs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 void
 fs_op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	(void)fi;
+	/* The filter file's last descriptor: nobody to tell of a refusal. */
+	if (fs_ino_kind(ino) == FS_K_FILTER)
+		fs_filter_flush(ino, 1);
 	fuse_reply_err(req, 0);
 }
 
@@ -331,6 +354,8 @@ fs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	 */
 	if (fs_ino_kind(ino) == FS_K_TMPFILE && !fs_tmp_stored_as_msg(ino))
 		fuse_reply_err(req, fs_tmp_sync(ino, datasync));
+	else if (fs_ino_kind(ino) == FS_K_FILTER)
+		fuse_reply_err(req, fs_filter_flush(ino, 0));
 	else
 		fuse_reply_err(req, 0);
 }
@@ -383,6 +408,9 @@ fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	case FS_K_TMPFILE:
 		fuse_reply_err(req, fs_tmp_unlink(w.src.mb.id,
 		    w.src.tmparea, name));
+		return;
+	case FS_K_FILTER:
+		fuse_reply_err(req, fs_filter_unlink(w.src.u.id));
 		return;
 	case FS_K_MSG:
 		break;
@@ -628,6 +656,8 @@ rename_folder(struct two *w)
 	if (w->newname[0] != '.' || fs_folder_storename(w->newname, to,
 	    sizeof(to)) != 1)
 		return EINVAL;
+	if (strcmp(w->newname, FS_FILTER_NAME) == 0)
+		return EPERM;
 	if (w->has_dst)
 		return w->dst.ino == w->src.ino ? 0 : EEXIST;
 	r.user = w->src.u.id;
@@ -677,7 +707,12 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		e = is_msgdir(nk) ? rename_msg(&w) : EXDEV;
 		break;
 	case FS_K_TMPFILE:
-		if (nk == FS_K_TMP)
+		/* An editor's new copy of the filter file. */
+		if (nk == FS_K_MAILDIR && strcmp(newname,
+		    FS_FILTER_NAME) == 0)
+			e = fs_filter_rename(w.src.mb.id, w.src.tmparea, name,
+			    w.ndir.u.id);
+		else if (nk == FS_K_TMP)
 			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
 			    w.ndir.mb.id, FS_AREA_TMP, newname);
 		else if ((nk == FS_K_MAILDIR || nk == FS_K_FOLDER) &&
@@ -818,7 +853,9 @@ fs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_entry(req, fs_ino(k, g.mb.id), NULL);
 		return;
 	}
-	if (g.kind != FS_K_MAILDIR || name[0] != '.') {
+	/* .mailfilter is the filter file's name, not a folder's. */
+	if (g.kind != FS_K_MAILDIR || name[0] != '.' ||
+	    strcmp(name, FS_FILTER_NAME) == 0) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
