@@ -31,6 +31,7 @@
 #include "smtpd/session.h"
 #include "store/learn.h"
 #include "store/lock.h"
+#include "store/message.h"
 #include "store/store.h"
 #include "store/user.h"
 

@@ -1724,7 +1724,7 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
 	struct deliver_job *jobs[SMTP_GROUP_MAX];
-	struct timeval now, age;
+	struct timeval now;
 	size_t n = 0, i, bytes = 0;
 
 	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
