@@ -331,6 +331,14 @@ parse_arg_stmt(struct fctx *ctx, enum filter_kind kind, const char *kw,
 		fctx_error(ctx, t->line, t->col, "expected %s after '%s', "
 		    "found %s", what, kw, f);
 	}
+	/*
+	 * maildrop reads `to !a@b` as the mailbox "0" (not "a@b"): surely
+	 * never meant, so it is an error here.
+	 */
+	if ((kind == FK_TO || kind == FK_CC) && t->t == T_NOT)
+		fctx_error(ctx, t->line, t->col, "'!' before an unquoted "
+		    "address is the operator 'not': write %s \"!address\" "
+		    "to forward", kw);
 	ctx->first_mode = mode;
 	fctx_kid(ctx, n, parse_expr(ctx));
 	return n;
