@@ -740,6 +740,8 @@ START_TEST(test_expressions)
 	expect_tree("\n\n# only a comment\n;;\n", "");
 	expect_tree("exit # done", "(exit)");
 	expect_tree("to A \\\n  B", "(to \"AB\")");
+	expect_tree("to Mail/\xc3\x89t\xc3\xa9",
+	    "(to \"Mail/\\xc3\\x89t\\xc3\\xa9\")");
 }
 END_TEST
 
@@ -829,7 +831,9 @@ START_TEST(test_errors)
 	    "before the end of the line)");
 	expect_error("x = \"${}\"", "1:6: empty variable name in '${}'");
 	expect_error("\"\"=1", "1:1: empty variable name");
-	expect_error("x = \x80", "1:5: unexpected byte 0x80");
+	expect_error("x = \x01", "1:5: unexpected byte 0x01");
+	expect_error("$x = 1", "1:1: expected a variable name before '=' (a "
+	    "name is written without '$')");
 	/* CRLF: the same columns */
 	expect_error("if ($a\r\n{\r\n}\r\n", "2:1: expected ')' to close the "
 	    "condition of 'if' opened at 1:4");
@@ -922,6 +926,19 @@ START_TEST(test_limits)
 	src[3 + n - 1] = '"';
 	src[3 + n] = '\0';
 	ck_assert_ptr_null(error_of(src, strlen(src)));
+	free(src);
+	/* many texts side by side: one text, built in linear time */
+	n = 30000;
+	src = must_malloc(n * 3 + 16);
+	memcpy(src, "x=", 2);
+	for (i = 0; i < n; i++)
+		memcpy(src + 2 + i * 3, "'a'", 3);
+	src[2 + n * 3] = '\0';
+	e = tree_s(src);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(strlen(e), n + 8);
+	ck_assert(strncmp(e, "(= x \"aaa", 9) == 0);
+	free(e);
 	free(src);
 	/* nodes */
 	n = FILTER_NODES_MAX / 2 + 10;
