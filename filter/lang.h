@@ -5,7 +5,8 @@
  * What is accepted is what maildrop documents, so that the recipes of the
  * hosting guides run unchanged, and a little more where maildrop itself
  * trips its users:
- *   - CRLF (and a lone CR) line ends are line ends;
+ *   - CRLF (and a lone CR) line ends are line ends; a UTF-8 byte order
+ *     mark at the start is skipped (columns count from after it);
  *   - braces may be K&R (`if (x) {`, `} else {`, `} elsif (y) {`) or on
  *     lines of their own (Allman), with blank or comment lines between an
  *     `if`'s `)`, its `{`, its `}` and `else`;

@@ -739,6 +739,7 @@ START_TEST(test_expressions)
 	expect_tree("", "");
 	expect_tree("\n\n# only a comment\n;;\n", "");
 	expect_tree("exit # done", "(exit)");
+	expect_tree("\xef\xbb\xbfif (/a/) to A", "(if (/ \"a\" h) (to \"A\"))");
 	expect_tree("to A \\\n  B", "(to \"AB\")");
 	expect_tree("to Mail/\xc3\x89t\xc3\xa9",
 	    "(to \"Mail/\\xc3\\x89t\\xc3\\xa9\")");
@@ -793,6 +794,10 @@ START_TEST(test_errors)
 	expect_error("if (1)\n{\n  to A\n", "4:1: expected '}' to close the "
 	    "block opened at 2:1");
 	expect_error("}\n", "1:1: '}' without '{'");
+	expect_error("to A\n{\n}\n", "2:1: unexpected '{' (a block follows "
+	    "if, else, while, foreach, exception, flock or dotlock)");
+	expect_error("\xef\xbb\xbfto", "1:3: expected a mailbox after 'to', "
+	    "found the end of the file");
 	expect_error("to\n", "1:3: expected a mailbox after 'to', found the "
 	    "end of the line");
 	expect_error("x=\n", "1:3: expected a value after 'x=', found the end "
