@@ -168,8 +168,12 @@ fe_deliver(struct fe_state *st, const struct filter_node *n,
 		rc = forward(st, n, mailbox + 1);
 	else if (mailbox[0] == '|')
 		rc = pipe_to(st, n, mailbox + 1);
+	/*
+	 * The Maildir is the caller's $DEFAULT, not the variable: a filter
+	 * that sets DEFAULT=$HOME/Maildir/.Later/ delivers to "Later".
+	 */
 	else if (filter_folder(mailbox, var_str(st, "HOME"),
-	    var_str(st, "DEFAULT"), folder, sizeof(folder)) != 1)
+	    st->env->deflt, folder, sizeof(folder)) != 1)
 		rc = fe_error(st, n, "%s \"%s\": %s", final ? "to" :
 		    "cc", mailbox, err_msg());
 	else
