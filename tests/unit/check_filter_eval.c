@@ -200,7 +200,7 @@ static struct {
 	int	 n;
 	int	 kind[CALLS_MAX];
 	char	 argv[CALLS_MAX][512];	/* words joined by '|' */
-	char	*env[CALLS_MAX];	/* entries joined by '\n' */
+	char	*env[CALLS_MAX];	/* entries ended by '\001' */
 	char	*input[CALLS_MAX];	/* NULL for /dev/null */
 	int	 spamc_status;		/* what the fake spamc exits with */
 } fake;
@@ -249,7 +249,7 @@ fake_exec(void *arg, const struct filter_exec *ex,
 	fake.env[k] = calloc(1, len + 1);
 	for (i = 0; ex->envp[i] != NULL; i++) {
 		strcat(fake.env[k], ex->envp[i]);
-		strcat(fake.env[k], "\n");
+		strcat(fake.env[k], "\001");
 	}
 	fake.input[k] = ex->input != NULL ? strndup(ex->input, ex->inlen) :
 	    NULL;
@@ -428,13 +428,13 @@ env_of(int call, const char *name)
 	ck_assert_int_lt(call, fake.n);
 	for (p = fake.env[call]; p != NULL && *p != '\0';) {
 		if (strncmp(p, name, len) == 0 && p[len] == '=') {
-			const char *e = strchr(p, '\n');
+			const char *e = strchr(p, '\001');
 
 			snprintf(val, sizeof(val), "%.*s", (int)(e - p - len - 1),
 			    p + len + 1);
 			return val;
 		}
-		p = strchr(p, '\n');
+		p = strchr(p, '\001');
 		p = p != NULL ? p + 1 : NULL;
 	}
 	return NULL;
@@ -873,6 +873,7 @@ START_TEST(match_operators)
 	ck_assert_str_eq(value_of(BIN(FO_NMATCH, T("Hello"), PAT("^x", 0)),
 	    msg_ham), "1");
 
+	fake_reset();
 	ck_assert_int_eq(run_on(BLK(EXPR(node(FK_MATCH, 2, T("key=val"),
 	    PAT("^(\\w+)=(\\w+)$", 0))), node(FK_SYSTEM, 1, T("empty")),
 	    TO(T("/dev/null"))), msg_ham), 0);
@@ -1191,7 +1192,7 @@ END_TEST
 START_TEST(steps_limit)
 {
 	struct filter_node *root = BLK(CC(T(".Before")), node(FK_WHILE, 2,
-	    T("1"), BLK()));
+	    T("1"), node(FK_BLOCK, 0)));
 
 	ck_assert_int_eq(run_on(root, msg_ham), -1);
 	ck_assert_msg(strstr(res.error, "more than 1000000 steps") != NULL,
@@ -1205,7 +1206,7 @@ START_TEST(steps_limit_in_exception)
 {
 	/* Caught, but the next statement is over the limit as well. */
 	struct filter_node *root = BLK(node(FK_EXCEPTION, 1, BLK(
-	    node(FK_WHILE, 2, T("1"), BLK()))), TO(T(".After")));
+	    node(FK_WHILE, 2, T("1"), node(FK_BLOCK, 0)))), TO(T(".After")));
 
 	ck_assert_int_eq(run_on(root, msg_ham), -1);
 	ck_assert_int_eq(res.nactions, 0);
@@ -1251,7 +1252,7 @@ START_TEST(too_many_variables)
 {
 	/* One FK_ASSIGN per name: 1000 minus the preset ones fit. */
 	static char names[FILTER_VARS_MAX][16];
-	struct filter_node *root = BLK(), *v = T("v");
+	struct filter_node *root = node(FK_BLOCK, 0), *v = T("v");
 	int i;
 
 	free(root->kids);
@@ -1522,6 +1523,228 @@ START_TEST(argv_split)
 }
 END_TEST
 
+/* The recipes as the issue gives them, through the real parser. */
+static const char text_spamc[] =
+	"if ($SIZE < 131072)\n"
+	"{\n"
+	"  exception {\n"
+	"    xfilter \"/usr/bin/spamc -u $RECIPIENT\"\n"
+	"  }\n"
+	"}\n"
+	"DELETE_THRESHOLD=10.0\n"
+	"if (/^X-Spam-Flag: YES/)\n"
+	"{\n"
+	"  /X-Spam-Score: (\\d+)/\n"
+	"  if ($MATCH1 >= $DELETE_THRESHOLD)\n"
+	"  {\n"
+	"    to /dev/null\n"
+	"  }\n"
+	"  else\n"
+	"  {\n"
+	"    to Mail/.Spam/\n"
+	"  }\n"
+	"}\n";
+
+static const char text_spamc_kr[] =
+	"if ($SIZE < 131072) {\r\n"
+	"  exception {\r\n"
+	"    xfilter \"/usr/bin/spamc -u $RECIPIENT\"\r\n"
+	"  }\r\n"
+	"}\r\n"
+	"DELETE_THRESHOLD=10.0\r\n"
+	"if (/^X-Spam-Flag: YES/) {\r\n"
+	"  /X-Spam-Score: (\\d+)/\r\n"
+	"  if ($MATCH1 >= $DELETE_THRESHOLD) {\r\n"
+	"    to /dev/null\r\n"
+	"  } else {\r\n"
+	"    to Mail/.Spam/\r\n"
+	"  }\r\n"
+	"}\r\n";
+
+static struct filter_prog	*parsed[2];
+
+/* Parses text as file and runs it (after global when not NULL). */
+static int
+run_text(const char *global, const char *text, const char *msg)
+{
+	struct filter_env env = env_for(msg);
+	struct filter_error perr;
+	const struct filter_prog *progs[2];
+	size_t n = 0;
+	char buf[1024];
+
+	filter_result_clear(&res);
+	filter_prog_free(&parsed[0]);
+	filter_prog_free(&parsed[1]);
+	if (global != NULL) {
+		ck_assert_msg(filter_parse("maildroprc", global, strlen(global),
+		    &parsed[0], &perr) == 1, "global: %s", (filter_error_format(
+		    &perr, buf, sizeof(buf)), buf));
+		progs[n++] = parsed[0];
+	}
+	ck_assert_msg(filter_parse("mailfilter", text, strlen(text),
+	    &parsed[1], &perr) == 1, "%s", (filter_error_format(&perr, buf,
+	    sizeof(buf)), buf));
+	progs[n++] = parsed[1];
+	logged[0] = '\0';
+	return filter_eval(progs, n, &env, &res);
+}
+
+static void
+parsed_teardown(void)
+{
+	filter_prog_free(&parsed[0]);
+	filter_prog_free(&parsed[1]);
+	teardown();
+}
+
+START_TEST(parsed_spamc)
+{
+	const char *text = _i == 0 ? text_spamc : text_spamc_kr;
+
+	ck_assert_int_eq(run_text(NULL, text, msg_spam), 0);
+	ck_assert_str_eq(fake.argv[0], "/usr/bin/spamc|-u|bill@example.com");
+	ck_assert_int_eq(res.nactions, 1);
+	ck_action(0, FILTER_ACT_FOLDER, "Spam");
+	ck_assert_int_eq(res.actions[0].msg, 1);
+
+	fake_reset();
+	ck_assert_int_eq(run_text(NULL, text, msg_gtube), 0);
+	ck_action(0, FILTER_ACT_DISCARD, "/dev/null");
+
+	fake_reset();
+	ck_assert_int_eq(run_text(NULL, text, msg_ham), 0);
+	ck_action(0, FILTER_ACT_FOLDER, "INBOX");
+	ck_assert_int_eq(res.actions[0].msg, 1);
+
+	fake_reset();
+	fake.spamc_status = 1;
+	ck_assert_int_eq(run_text(NULL, text, msg_spam), 0);
+	ck_action(0, FILTER_ACT_FOLDER, "INBOX");
+	ck_assert_int_eq(res.actions[0].msg, 0);
+	ck_assert_msg(strstr(logged, "mailfilter:4:") != NULL ||
+	    strstr(logged, "mailfilter:3:") != NULL, "logged: %s", logged);
+}
+END_TEST
+
+START_TEST(parsed_global_and_user)
+{
+	static const char user[] =
+	    "if ($LOGNAME ne \"bill\" && /^X-Spam-Flag: YES/) { to /dev/null }"
+	    "\n";
+	static const char trap[] =
+	    "if (hasaddr(\"spam@mydomain.com\")) { to \"|/usr/bin/spamc "
+	    "--spam -u $RECIPIENT\" }\n";
+
+	/* The global file runs spamc; the user's sees its headers. */
+	ck_assert_int_eq(run_text(text_spamc_kr + 0, "DELETE_THRESHOLD=1000"
+	    "\n", msg_spam), 0);
+	ck_action(0, FILTER_ACT_FOLDER, "Spam");
+	fake_reset();
+	ck_assert_int_eq(run_text("exception {\n xfilter \"/usr/bin/spamc -u "
+	    "$RECIPIENT\"\n}\n", user, msg_spam), 0);
+	ck_action(0, FILTER_ACT_DISCARD, "/dev/null");
+	fake_reset();
+	ck_assert_int_eq(run_text(NULL, trap, msg_spam), 0);
+	ck_action(0, FILTER_ACT_PIPE, "/usr/bin/spamc --spam -u "
+	    "bill@example.com");
+	ck_assert_int_eq(fake.kind[0], FILTER_EXEC_PIPE);
+}
+END_TEST
+
+START_TEST(parsed_forward_reverse)
+{
+	ck_assert_int_eq(run_text(NULL, "to \"!user@example.com\"\n",
+	    msg_ham), 0);
+	ck_assert_int_eq(res.nactions, 1);
+	ck_action(0, FILTER_ACT_FORWARD, "user@example.com");
+	ck_assert_int_eq(run_text(NULL, "cc \"!user@example.com\"\r\n",
+	    msg_ham), 0);
+	ck_assert_int_eq(res.nactions, 2);
+	ck_action(0, FILTER_ACT_FORWARD, "user@example.com");
+	ck_action(1, FILTER_ACT_FOLDER, "INBOX");
+	ck_assert_int_eq(run_text(NULL, "xfilter \"$HOME/reverse.sh\"\n",
+	    msg_ham), 0);
+	ck_assert_str_eq(fake.argv[0], "/home/bill/reverse.sh");
+	ck_assert_int_eq(res.nmsgs, 2);
+	ck_action(0, FILTER_ACT_FOLDER, "INBOX");
+	ck_assert_int_eq(res.actions[0].msg, 1);
+}
+END_TEST
+
+START_TEST(parsed_language)
+{
+	static const char text[] =
+	    "# the examples of maildropfilter(7)\n"
+	    "ADDRLIST=\"\"\n"
+	    "foreach /^(To|Cc): .*/\n"
+	    "{\n"
+	    "    foreach (getaddr $MATCH) =~ /.+/\n"
+	    "    {\n"
+	    "        ADDRLIST=\"$ADDRLIST $MATCH\"\n"
+	    "    }\n"
+	    "}\n"
+	    "if ( /^From:\\s*(.*)/ )\n"
+	    "{\n"
+	    "   MATCH1=escape($MATCH1)\n"
+	    "}\n"
+	    "SCORE=(/viagra/:b,10,0.5)\n"
+	    "N=0\n"
+	    "while ($N < 5) { N=$N + 1 }\n"
+	    "T=time\n"
+	    "LEN=length(substr(\"hello world\", 6))\n"
+	    "if (/^To:\\s*(.*)/ && lookup( $MATCH1, \"badto.dat\" ))\n"
+	    "{\n"
+	    "    exit\n"
+	    "}\n"
+	    "elsif ($SCORE > 10)\n"
+	    "{\n"
+	    "    FLAGS=S; system empty\n"
+	    "    to \"$HOME/Maildir/.Junk.Scored/\"\n"
+	    "}\n";
+
+	ck_assert_int_eq(run_text(NULL, text, msg_spam), 0);
+	ck_assert_int_eq(res.nactions, 1);
+	ck_action(0, FILTER_ACT_FOLDER, "Junk/Scored");
+	ck_assert_uint_eq(res.actions[0].flags, MAILDIR_F_SEEN);
+	ck_assert_uint_eq(res.actions[0].line, 26);
+	ck_assert_str_eq(env_of(0, "ADDRLIST"), " bill@example.com "
+	    "carol@example.com spam@mydomain.com");
+	/* The last match: the To: of the lookup, unfolded. */
+	ck_assert_str_eq(env_of(0, "MATCH1"), "Bill <bill@example.com>,\t"
+	    "Carol <carol@example.com>");
+	ck_assert_str_eq(env_of(0, "SCORE"), "15");
+	ck_assert_str_eq(env_of(0, "N"), "5");
+	ck_assert_str_eq(env_of(0, "LEN"), "5");
+	ck_assert_int_gt(atol(env_of(0, "T")), 1600000000L);
+}
+END_TEST
+
+START_TEST(parsed_include)
+{
+	ck_assert_int_eq(run_text(NULL, "exception {\n include nothere\n}\n"
+	    "include inc1\n", msg_ham), 0);
+	ck_action(0, FILTER_ACT_FOLDER, "Inc");
+	/* An include that does not parse: file:line:col of both. */
+	ck_assert_int_eq(run_text(NULL, "\n  include incbad\n", msg_ham), -1);
+	ck_assert_msg(strncmp(res.error, "mailfilter:2:3: include incbad: "
+	    "incbad:", 32) == 0, "error: %s", res.error);
+	ck_assert_int_eq(run_text(NULL, "include incself\n", msg_ham), -1);
+	ck_assert_msg(strstr(res.error, "nested deeper than 8") != NULL,
+	    "error: %s", res.error);
+}
+END_TEST
+
+START_TEST(parsed_steps)
+{
+	ck_assert_int_eq(run_text(NULL, "while (1) {}\n", msg_ham), -1);
+	ck_assert_msg(strncmp(res.error, "mailfilter:1:", 13) == 0 &&
+	    strstr(res.error, "more than 1000000 steps") != NULL, "error: %s",
+	    res.error);
+	ck_assert_int_eq(res.nactions, 0);
+}
+END_TEST
+
 static Suite *
 eval_suite(void)
 {
@@ -1597,6 +1820,16 @@ eval_suite(void)
 	tcase_add_test(tc, xfilter_errors);
 	tcase_add_test(tc, xfilter_reindexes);
 	tcase_add_test(tc, pipe_status);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("parsed");
+	tcase_add_checked_fixture(tc, setup, parsed_teardown);
+	tcase_add_loop_test(tc, parsed_spamc, 0, 2);
+	tcase_add_test(tc, parsed_global_and_user);
+	tcase_add_test(tc, parsed_forward_reverse);
+	tcase_add_test(tc, parsed_language);
+	tcase_add_test(tc, parsed_include);
+	tcase_add_test(tc, parsed_steps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("folders");
