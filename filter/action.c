@@ -156,7 +156,7 @@ pipe_to(struct fe_state *st, const struct filter_node *n, const char *cmd)
 
 enum fe_flow
 fe_deliver(struct fe_state *st, const struct filter_node *n,
-    const char *mailbox, int final)
+    const char *what, const char *mailbox, int final)
 {
 	char folder[FILTER_FOLDER_MAX + 1];
 	int rc;
@@ -174,8 +174,8 @@ fe_deliver(struct fe_state *st, const struct filter_node *n,
 	 */
 	else if (filter_folder(mailbox, var_str(st, "HOME"),
 	    st->env->deflt, folder, sizeof(folder)) != 1)
-		rc = fe_error(st, n, "%s \"%s\": %s", final ? "to" :
-		    "cc", mailbox, err_msg());
+		rc = fe_error(st, n, "%s \"%s\": %s", what, mailbox,
+		    err_msg());
 	else
 		rc = add_action(st, n, FILTER_ACT_FOLDER, folder,
 		    strlen(folder));
@@ -195,7 +195,8 @@ fe_default(struct fe_state *st, const struct filter_node *n)
 	enum fe_flow flow;
 	char *mailbox = xstrdup(var_str(st, "DEFAULT"));
 
-	flow = fe_deliver(st, n, mailbox, 0);
+	flow = fe_deliver(st, n, "the default delivery to $DEFAULT", mailbox,
+	    0);
 	free(mailbox);
 	return flow == FE_ERR ? -1 : 0;
 }

@@ -486,7 +486,8 @@ fe_stmt(struct fe_state *st, const struct filter_node *n)
 	case FK_CC:
 		if (fe_expr(st, n->kids[0], &v) == -1)
 			return FE_ERR;
-		flow = fe_deliver(st, n, v.p, n->kind == FK_TO);
+		flow = fe_deliver(st, n, n->kind == FK_TO ? "to" : "cc", v.p,
+		    n->kind == FK_TO);
 		fe_val_free(&v);
 		return flow;
 	case FK_XFILTER:

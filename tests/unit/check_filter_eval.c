@@ -11,6 +11,7 @@
  * filter_parse().
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1158,6 +1159,9 @@ START_TEST(default_changed)
 	ck_assert_int_eq(run_on(BLK(SET("DEFAULT", T("/var/mail/bill"))),
 	    msg_ham), -1);
 	ck_assert_int_eq(res.nactions, 0);
+	ck_assert_msg(strstr(res.error, ": the default delivery to "
+	    "$DEFAULT \"/var/mail/bill\": \"/var/mail/bill\" is not a "
+	    "folder of the store") != NULL, "error: %s", res.error);
 }
 END_TEST
 
@@ -1745,6 +1749,70 @@ START_TEST(parsed_steps)
 }
 END_TEST
 
+/*
+ * One parsed program shared by threads (as the delivery workers share
+ * the cached programs): its patterns' cache is filled once, concurrently,
+ * and every evaluation gets the same answer.  The exec here keeps no
+ * state: a spamc that flags "viagra".
+ */
+static int
+stateless_exec(void *arg, const struct filter_exec *ex,
+    struct filter_exec_result *r)
+{
+	const char *hdr = strstr(ex->input, "viagra") != NULL ?
+	    "X-Spam-Flag: YES\nX-Spam-Score: 5.5\n" : "X-Spam-Flag: NO\n";
+	size_t hl = strlen(hdr);
+
+	(void)arg;
+	memset(r, 0, sizeof(*r));
+	r->out = malloc(hl + ex->inlen + 1);
+	memcpy(r->out, hdr, hl);
+	memcpy(r->out + hl, ex->input, ex->inlen);
+	r->outlen = hl + ex->inlen;
+	r->out[r->outlen] = '\0';
+	return 0;
+}
+
+static void *
+eval_thread(void *arg)
+{
+	const struct filter_prog *progs[1] = { arg };
+	struct filter_result r;
+	struct filter_env env;
+	long bad = 0;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		env = env_for(i % 2 ? msg_spam : msg_ham);
+		env.exec = stateless_exec;
+		env.log = NULL;
+		if (filter_eval(progs, 1, &env, &r) != 0 || r.nactions != 1 ||
+		    strcmp(r.actions[0].arg, i % 2 ? "Spam" : "INBOX") != 0)
+			bad++;
+		filter_result_clear(&r);
+	}
+	return (void *)bad;
+}
+
+START_TEST(threads_share_program)
+{
+	struct filter_error perr;
+	pthread_t th[4];
+	void *bad;
+	int i;
+
+	ck_assert_int_eq(filter_parse("mailfilter", text_spamc,
+	    strlen(text_spamc), &parsed[0], &perr), 1);
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, eval_thread,
+		    parsed[0]), 0);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(th[i], &bad), 0);
+		ck_assert_int_eq((long)bad, 0);
+	}
+}
+END_TEST
+
 static Suite *
 eval_suite(void)
 {
@@ -1830,6 +1898,7 @@ eval_suite(void)
 	tcase_add_test(tc, parsed_language);
 	tcase_add_test(tc, parsed_include);
 	tcase_add_test(tc, parsed_steps);
+	tcase_add_test(tc, threads_share_program);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("folders");
