@@ -407,14 +407,7 @@ binary(struct fe_state *st, const struct filter_node *n, struct fe_val *out)
 	case FO_ADD:	r = x + y; break;
 	case FO_SUB:	r = x - y; break;
 	case FO_MUL:	r = x * y; break;
-	case FO_DIV:
-		if (y == 0) {
-			fe_val_free(&a);
-			fe_val_free(&b);
-			return fe_error(st, n, "division by zero");
-		}
-		r = x / y;
-		break;
+	case FO_DIV:	r = x / y; break;	/* 1/0 is "inf", as maildrop */
 	default:
 		fe_val_free(&a);
 		fe_val_free(&b);
