@@ -612,6 +612,20 @@ START_TEST(recipe_forward)
 }
 END_TEST
 
+START_TEST(forward_option_refused)
+{
+	struct filter_node *to = TO(T("!user@example.com -oQ/tmp"));
+
+	ck_assert_int_eq(run_on(BLK(to), msg_ham), -1);
+	ck_error(to, "forward to \"-oQ/tmp\": an address cannot start with "
+	    "'-'");
+	ck_assert_int_eq(res.nactions, 0);
+	ck_assert_int_eq(run_on(BLK(TO(T("!  , "))), msg_ham), -1);
+	ck_assert_msg(strstr(res.error, "no address") != NULL, "error: %s",
+	    res.error);
+}
+END_TEST
+
 START_TEST(recipe_cc_forward)
 {
 	ck_assert_int_eq(run_on(BLK(CC(T("!user@example.com")),
@@ -699,6 +713,10 @@ START_TEST(expressions)
 	ck_assert_str_eq(value_of(BIN(FO_BITAND, T("6"), T("3")), msg_ham),
 	    "2");
 	ck_assert_str_eq(value_of(UN(FO_BITNOT, T("0")), msg_ham), "-1");
+	ck_assert_str_eq(value_of(UN(FO_BITNOT, T("1e300")), msg_ham),
+	    "-2147483648");
+	ck_assert_str_eq(value_of(BIN(FO_BITOR, T("4294967297"), T("0")),
+	    msg_ham), "1");
 	ck_assert_str_eq(value_of(UN(FO_NEG, T("4")), msg_ham), "-4");
 	ck_assert_str_eq(value_of(UN(FO_NOT, T("0")), msg_ham), "1");
 	ck_assert_str_eq(value_of(UN(FO_NOT, T("")), msg_ham), "1");
@@ -1829,6 +1847,10 @@ START_TEST(threads_share_program)
 		ck_assert_int_eq(pthread_join(th[i], &bad), 0);
 		ck_assert_int_eq((long)bad, 0);
 	}
+	/* The constant pattern of `if (/^X-Spam-Flag: YES/)` was cached. */
+	ck_assert_int_eq(parsed[0]->root->kids[2]->kind, FK_IF);
+	ck_assert_int_eq(parsed[0]->root->kids[2]->kids[0]->kind, FK_PATTERN);
+	ck_assert_ptr_nonnull(parsed[0]->root->kids[2]->kids[0]->cache);
 }
 END_TEST
 
@@ -1849,6 +1871,7 @@ eval_suite(void)
 	tcase_add_test(tc, recipe_spam_trap);
 	tcase_add_test(tc, recipe_forward);
 	tcase_add_test(tc, recipe_cc_forward);
+	tcase_add_test(tc, forward_option_refused);
 	tcase_add_test(tc, recipe_xfilter_home);
 	suite_add_tcase(s, tc);
 
