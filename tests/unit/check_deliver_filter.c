@@ -134,8 +134,6 @@ last(uint32_t user, const char *folder)
 	char *s;
 
 	ck_assert_int_eq(tu_mailbox_get(st, user, folder, &mb), 1);
-	char *s;
-
 	ck_assert_int_ne(tu_msg_list(st, mb.id, &msgs, &n), -1);
 	ck_assert_msg(n > 0, "%s has messages", folder);
 	ck_assert_int_eq(tu_read(st, mb.id, msgs[n - 1].uid, &data, &len), 1);
