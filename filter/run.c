@@ -97,6 +97,8 @@ struct filter_runner {
 /* What the helper knows; filled before the fork. */
 struct run_helper {
 	int		 ctl;
+	int		 sigfd;		/* SIGCHLD, SIGTERM */
+	pid_t		 self;		/* the helper's pid */
 	int		 root;		/* the helper runs as root */
 	int		 have_fallback;
 	uid_t		 fb_uid;
@@ -218,6 +220,7 @@ filter_runner_start(const struct filter_runner_config *cfg,
 		    strerror(e));
 	}
 	if (pid == 0) {
+		close(sv[0]);	/* else the helper never sees the daemon go */
 		/* Dies with the thread that started it (the main one). */
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
 		    getppid() != parent)
@@ -637,6 +640,8 @@ run_helper_main(struct run_helper *h)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) < 0)
 		_exit(1);
+	h->sigfd = sfd;
+	h->self = getpid();
 	if (chdir("/") != 0)
 		_exit(1);
 	umask(077);
@@ -766,6 +771,7 @@ run_helper_request(struct run_helper *h, sigset_t *set)
 		pid = fork();
 		if (pid == 0) {
 			close(h->ctl);
+			close(h->sigfd);
 			sigprocmask(SIG_UNBLOCK, set, NULL);
 			run_child_main(h, &w, fds[0], w.has_input ? fds[2] :
 			    -1, fds[1]);
@@ -794,7 +800,7 @@ run_child_main(const struct run_helper *h, struct run_wire_req *w,
 
 	/* Killed with the helper: a SIGTERM kills the program's group. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() == 1)
+	if (getppid() != h->self)
 		_exit(1);
 	memset(&rep, 0, sizeof(rep));
 	memset(&j, 0, sizeof(j));
@@ -831,6 +837,10 @@ run_child_main(const struct run_helper *h, struct run_wire_req *w,
 		run_reply(reply, &rep);
 		_exit(0);
 	}
+	/* A change of credentials clears the parent-death signal: again. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != h->self)
+		_exit(1);
 	memset(rep.msg, 0, sizeof(rep.msg));
 	rep.errclass = 0;
 	rep.rc = 0;

@@ -561,54 +561,7 @@ START_TEST(test_append)
 }
 END_TEST
 
-/*
- * The daemon dies (SIGKILL, no cleanup): its helper dies with it.  This
- * process becomes a subreaper so that the orphaned helper is ours to
- * reap.
- */
-START_TEST(test_helper_dies_with_parent)
-{
-	int p[2], st, i;
-	pid_t mid, helper = 0, w;
-
-	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-	ck_assert_int_eq(pipe(p), 0);
-	mid = fork();
-	ck_assert_int_ge(mid, 0);
-	if (mid == 0) {
-		struct filter_runner_config cfg = { "nobody", 60, 1024, 4 };
-		struct filter_runner *r;
-		pid_t found;
-
-		close(p[0]);
-		if (filter_runner_start(&cfg, &r) != 0)
-			_exit(1);
-		found = only_child();
-		if (write(p[1], &found, sizeof(found)) != sizeof(found))
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	close(p[1]);
-	ck_assert_int_eq(read(p[0], &helper, sizeof(helper)),
-	    (ssize_t)sizeof(helper));
-	close(p[0]);
-	ck_assert_msg(helper > 0, "the helper was not found");
-	ck_assert_int_eq(proc_dead(helper), 0);
-	ck_assert_int_eq(kill(mid, SIGKILL), 0);
-	ck_assert_int_eq(waitpid(mid, &st, 0), mid);
-	for (i = 0; i < 200; i++) {
-		w = waitpid(helper, &st, WNOHANG);
-		if (w == helper || proc_dead(helper))
-			break;
-		usleep(50000);
-	}
-	ck_assert_msg(w == helper || proc_dead(helper), "the helper %d "
-	    "outlived its parent", (int)helper);
-}
-END_TEST
-
-/* stop() with a program running: it goes, and stop() returns. */
+/* A requester on a thread of its own, its program running long. */
 struct stop_arg {
 	struct filter_runner	*r;
 	const char		*home;
@@ -630,28 +583,101 @@ stop_thread(void *p)
 	return NULL;
 }
 
+/* The pid in home/pid, once the program wrote it (0: it did not). */
+static pid_t
+wait_pid_file(const char *home)
+{
+	char path[256];
+	FILE *f;
+	int v, i;
+
+	snprintf(path, sizeof(path), "%s/pid", home);
+	for (i = 0; i < 200; i++) {
+		if ((f = fopen(path, "r")) != NULL) {
+			v = 0;
+			if (fscanf(f, "%d", &v) == 1 && v > 0) {
+				fclose(f);
+				unlink(path);
+				return (pid_t)v;
+			}
+			fclose(f);
+		}
+		usleep(50000);
+	}
+	return 0;
+}
+
+/*
+ * The daemon dies (SIGKILL, no cleanup): its helper dies with it, and a
+ * program running then (as another account) dies too.  This process
+ * becomes a subreaper so that the orphans are ours to reap.
+ */
+START_TEST(test_helper_dies_with_parent)
+{
+	char *dir = make_dir(USER_UID, 0700);
+	int p[2], st, i;
+	pid_t mid, helper = 0, prog, w = 0;
+
+	ck_assert_int_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	ck_assert_int_eq(pipe(p), 0);
+	mid = fork();
+	ck_assert_int_ge(mid, 0);
+	if (mid == 0) {
+		struct stop_arg a;
+		pthread_t t;
+		pid_t found;
+
+		close(p[0]);
+		a.r = start(60, 1024, 4);
+		a.home = dir;
+		found = only_child();
+		if (write(p[1], &found, sizeof(found)) != sizeof(found))
+			_exit(1);
+		if (pthread_create(&t, NULL, stop_thread, &a) != 0)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(p[1]);
+	ck_assert_int_eq(read(p[0], &helper, sizeof(helper)),
+	    (ssize_t)sizeof(helper));
+	close(p[0]);
+	ck_assert_msg(helper > 0, "the helper was not found");
+	ck_assert_int_eq(proc_dead(helper), 0);
+	prog = wait_pid_file(dir);
+	ck_assert_msg(prog > 0, "the program did not start");
+	ck_assert_int_eq(kill(mid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(mid, &st, 0), mid);
+	for (i = 0; i < 200; i++) {
+		/* Reap whatever comes to us. */
+		while ((w = waitpid(-1, &st, WNOHANG)) > 0)
+			;
+		if (proc_dead(helper) && proc_dead(prog))
+			break;
+		usleep(50000);
+	}
+	ck_assert_msg(proc_dead(helper), "the helper %d outlived its parent",
+	    (int)helper);
+	ck_assert_msg(proc_dead(prog), "the program %d outlived the helper",
+	    (int)prog);
+	rmdir(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_stop_kills_programs)
 {
 	struct stop_arg a;
-	char *dir = make_dir(USER_UID, 0700), path[256];
+	char *dir = make_dir(USER_UID, 0700);
 	pthread_t t;
-	pid_t prog = 0;
-	FILE *f;
-	int v, i;
+	pid_t prog;
+	int i;
 
 	a.r = start(60, 1024, 4);
 	a.home = dir;
 	a.rc = 99;
 	ck_assert_int_eq(pthread_create(&t, NULL, stop_thread, &a), 0);
-	snprintf(path, sizeof(path), "%s/pid", dir);
-	for (i = 0; i < 200 && prog <= 0; i++) {
-		usleep(50000);
-		if ((f = fopen(path, "r")) != NULL) {
-			if (fscanf(f, "%d", &v) == 1)
-				prog = (pid_t)v;
-			fclose(f);
-		}
-	}
+	prog = wait_pid_file(dir);
 	ck_assert_msg(prog > 0, "the program did not start");
 	filter_runner_stop(&a.r);
 	ck_assert_int_eq(pthread_join(t, NULL), 0);
@@ -661,7 +687,6 @@ START_TEST(test_stop_kills_programs)
 		usleep(50000);
 	ck_assert_msg(proc_dead(prog), "program %d outlived stop()",
 	    (int)prog);
-	unlink(path);
 	rmdir(dir);
 	free(dir);
 }
