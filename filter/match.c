@@ -44,6 +44,7 @@ static int	rx_exec(struct fe_state *, const struct filter_node *,
 static int	set_matches(struct fe_state *, const struct filter_node *,
 		    const struct fe_rx *, const char *, int rc);
 static void	lines_range(struct fe_state *, unsigned, size_t *, size_t *);
+static size_t	header_len(const char *, size_t);
 static int	collect(struct fe_state *, const struct filter_node *,
 		    const struct fe_rx *, const char *, size_t, int utf8,
 		    struct hit **, size_t *, size_t *);
@@ -195,13 +196,28 @@ fe_msg_set(struct fe_state *st, const char *p, size_t len)
 	st->msg.len = p != NULL ? len : 0;
 }
 
+/* The length of the header: up to the first empty line (or all). */
+static size_t
+header_len(const char *p, size_t len)
+{
+	const char *s = p, *end = p + len, *nl;
+
+	while (s < end) {
+		if (*s == '\n' || (*s == '\r' && s + 1 < end && s[1] == '\n'))
+			return (size_t)(s - p);
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			break;
+		s = nl + 1;
+	}
+	return len;
+}
+
 int
 fe_msg_index(struct fe_state *st)
 {
 	struct fe_msg *m = &st->msg;
-	const char *p = m->p, *end = m->p + m->len, *nl;
+	const char *p = m->p, *end = m->p + m->len, *hend, *nl;
 	size_t max = 1, i, hlen = 0, llen;
-	int inhdr = 1;
 
 	if (m->indexed)
 		return 0;
@@ -209,36 +225,32 @@ fe_msg_index(struct fe_state *st)
 		if (p[i] == '\n')
 			max++;
 	m->lines = xcalloc(max, sizeof(*m->lines));
-	m->hbuf = xmalloc(m->len + 1);
-	while (p < end) {
+	/* Unfolded header lines only get shorter: hbuf never grows. */
+	hend = p + header_len(p, m->len);
+	m->hbuf = xmalloc((size_t)(hend - p) + 1);
+	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		llen = (nl != NULL ? (size_t)(nl - p) : (size_t)(end - p));
 		if (llen > 0 && p[llen - 1] == '\r')
 			llen--;
-		if (inhdr && llen == 0) {
-			inhdr = 0;
-		} else if (inhdr) {
-			if ((p[0] == ' ' || p[0] == '\t') && m->nhdr > 0) {
-				m->lines[m->nhdr - 1].len += llen;
-			} else {
-				m->lines[m->nhdr].p = (const char *)
-				    (uintptr_t)hlen;
-				m->lines[m->nhdr].len = llen;
-				m->nhdr++;
-			}
+		if (p < hend && (p[0] == ' ' || p[0] == '\t') && m->nhdr > 0) {
+			m->lines[m->nhdr - 1].len += llen;
 			memcpy(m->hbuf + hlen, p, llen);
 			hlen += llen;
-		} else {
+		} else if (p < hend) {
+			m->lines[m->nhdr].p = m->hbuf + hlen;
+			m->lines[m->nhdr].len = llen;
+			m->nhdr++;
+			memcpy(m->hbuf + hlen, p, llen);
+			hlen += llen;
+		} else if (p > hend) {	/* the empty line is neither */
 			m->lines[m->nhdr + m->nbody].p = p;
 			m->lines[m->nhdr + m->nbody].len = llen;
 			m->nbody++;
 		}
 		if (nl == NULL)
 			break;
-		p = nl + 1;
 	}
-	for (i = 0; i < m->nhdr; i++)
-		m->lines[i].p = m->hbuf + (uintptr_t)m->lines[i].p;
 	for (i = 0; i < m->nhdr + m->nbody; i++)
 		m->lines[i].utf8 = utf8_valid(m->lines[i].p, m->lines[i].len);
 	m->indexed = 1;

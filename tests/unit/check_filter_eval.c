@@ -786,6 +786,26 @@ START_TEST(pattern_header_unfolded)
 }
 END_TEST
 
+START_TEST(pattern_odd_messages)
+{
+	/* No header at all; no body and no line end; an empty message. */
+	ck_assert_str_eq(value_of(PAT("^Body: x$", 0), "\nBody: x\n"), "0");
+	ck_assert_str_eq(value_of(PAT("^Body: x$", FILTER_PAT_BODY),
+	    "\r\nBody: x\r\n"), "1");
+	ck_assert_str_eq(value_of(PAT("^Subject: only$", 0),
+	    "Subject: only"), "1");
+	ck_assert_str_eq(value_of(PAT("^$", FILTER_PAT_BODY |
+	    FILTER_PAT_HEADER), ""), "0");
+	ck_assert_str_eq(value_of(PATW("^", FILTER_PAT_BODY, 1, 1),
+	    "A: b\n\n\nx\n\n"), "3");	/* 3 body lines, 2 empty */
+	/* A folded line right before the body stays in the header. */
+	ck_assert_str_eq(value_of(PAT("^A: b c$", 0), "A: b\n c\n\n c\n"),
+	    "1");
+	ck_assert_str_eq(value_of(PAT("^ c$", FILTER_PAT_BODY),
+	    "A: b\n c\n\n c\n"), "1");
+}
+END_TEST
+
 START_TEST(pattern_case)
 {
 	ck_assert_str_eq(value_of(PAT("^subject: LUNCH", 0), msg_ham), "1");
@@ -1904,6 +1924,7 @@ eval_suite(void)
 	tc = tcase_create("patterns");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, pattern_header_unfolded);
+	tcase_add_test(tc, pattern_odd_messages);
 	tcase_add_test(tc, pattern_case);
 	tcase_add_test(tc, pattern_utf8);
 	tcase_add_test(tc, pattern_match_vars);
