@@ -47,7 +47,9 @@ static void	lines_range(struct fe_state *, unsigned, size_t *, size_t *);
 static size_t	header_len(const char *, size_t);
 static int	collect(struct fe_state *, const struct filter_node *,
 		    const struct fe_rx *, const char *, size_t, int utf8,
-		    struct hit **, size_t *, size_t *);
+		    int all, struct hit **, size_t *, size_t *);
+static size_t	after_match(const struct fe_rx *, const char *, size_t,
+		    int utf8, const PCRE2_SIZE *);
 
 void
 fe_rx_free(void *p)
@@ -316,15 +318,36 @@ fe_match_text(struct fe_state *st, const struct filter_node *n,
     const char *text, size_t len, int negate, struct fe_val *out)
 {
 	struct fe_rx *rx;
-	int owned, rc;
+	double score = 0, w;
+	size_t start;
+	int owned, rc, more, utf8;
 
 	if (n->kind != FK_PATTERN)
 		return fe_error(st, n, "=~ needs a /pattern/");
 	if ((rx = rx_get(st, n, &owned)) == NULL)
 		return -1;
-	rc = rx_exec(st, n, rx, text, len, utf8_valid(text, len), 0);
+	utf8 = utf8_valid(text, len);
+	rc = rx_exec(st, n, rx, text, len, utf8, 0);
 	if (rc == 1 && set_matches(st, n, rx, text, 1) == -1)
 		rc = -1;
+	/* Weighted over text: every occurrence counts (as maildrop). */
+	if (rc == 1 && !negate && (n->pat_flags & FILTER_PAT_WEIGHTED)) {
+		score = w = n->pat_w1;
+		for (;;) {
+			start = after_match(rx, text, len, utf8,
+			    pcre2_get_ovector_pointer(st->md));
+			if (start > len ||
+			    (more = rx_exec(st, n, rx, text, len, utf8,
+			    start)) == 0)
+				break;
+			if (more == -1) {
+				rc = -1;
+				break;
+			}
+			w *= n->pat_w2;
+			score += w;
+		}
+	}
 	if (owned)
 		fe_rx_free(rx);
 	if (rc == -1)
@@ -332,16 +355,32 @@ fe_match_text(struct fe_state *st, const struct filter_node *n,
 	if (negate)
 		fe_val_set(out, rc ? "0" : "1", 1);
 	else if (n->pat_flags & FILTER_PAT_WEIGHTED)
-		fe_val_num(out, rc ? n->pat_w1 : 0);
+		fe_val_num(out, score);
 	else
 		fe_val_set(out, rc ? "1" : "0", 1);
 	return 0;
 }
 
-/* Every match in s, appended to *hits. */
+/* Where to look for the next match: past it, or one character on. */
+static size_t
+after_match(const struct fe_rx *rx, const char *s, size_t len, int utf8,
+    const PCRE2_SIZE *ov)
+{
+	size_t start;
+
+	if (ov[1] > ov[0])
+		return ov[1];
+	start = ov[1] + 1;
+	if (utf8 && rx->utf != NULL)
+		while (start < len && ((unsigned char)s[start] & 0xc0) == 0x80)
+			start++;
+	return start;
+}
+
+/* Every match in s (the first only unless all), appended to *hits. */
 static int
 collect(struct fe_state *st, const struct filter_node *n,
-    const struct fe_rx *rx, const char *s, size_t len, int utf8,
+    const struct fe_rx *rx, const char *s, size_t len, int utf8, int all,
     struct hit **hits, size_t *nhits, size_t *cap)
 {
 	PCRE2_SIZE *ov;
@@ -363,16 +402,9 @@ collect(struct fe_state *st, const struct filter_node *n,
 		(*hits)[*nhits].p = xstrndup(s + ov[0], ov[1] - ov[0]);
 		(*hits)[*nhits].len = ov[1] - ov[0];
 		(*nhits)++;
-		if (ov[1] > ov[0]) {
-			start = ov[1];
-			continue;
-		}
-		/* An empty match: go past one character. */
-		start = ov[1] + 1;
-		if (utf8 && rx->utf != NULL)
-			while (start < len && ((unsigned char)s[start] &
-			    0xc0) == 0x80)
-				start++;
+		if (!all)
+			break;
+		start = after_match(rx, s, len, utf8, ov);
 	}
 	return 0;
 }
@@ -403,13 +435,14 @@ fe_foreach(struct fe_state *st, const struct filter_node *n)
 	}
 	if (text.p != NULL) {
 		if (collect(st, pat, rx, text.p, text.len,
-		    utf8_valid(text.p, text.len), &hits, &nhits, &cap) == -1)
+		    utf8_valid(text.p, text.len), 1, &hits, &nhits, &cap) ==
+		    -1)
 			flow = FE_ERR;
 	} else {
 		lines_range(st, pat->pat_flags, &from, &to);
 		for (i = from; i < to && flow == FE_NEXT; i++)
 			if (collect(st, pat, rx, st->msg.lines[i].p,
-			    st->msg.lines[i].len, st->msg.lines[i].utf8, &hits,
+			    st->msg.lines[i].len, st->msg.lines[i].utf8, 0, &hits,
 			    &nhits, &cap) == -1)
 				flow = FE_ERR;
 	}

@@ -926,6 +926,13 @@ START_TEST(match_operators)
 	    msg_ham), "0");
 	ck_assert_str_eq(value_of(BIN(FO_NMATCH, T("Hello"), PAT("^x", 0)),
 	    msg_ham), "1");
+	/* Weighted over text: every occurrence counts (as maildrop 3). */
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("a a a"), PATW("a", 0, 1,
+	    2)), msg_ham), "7");
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("viagra viagra"),
+	    PATW("viagra", 0, 2, 0.5)), msg_ham), "3");
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("none"), PATW("viagra",
+	    0, 2, 0.5)), msg_ham), "0");
 
 	fake_reset();
 	ck_assert_int_eq(run_on(BLK(EXPR(node(FK_MATCH, 2, T("key=val"),
@@ -962,8 +969,9 @@ START_TEST(foreach_all_in_line)
 	    node(FK_SYSTEM, 1, T("empty")), TO(T("/dev/null")));
 
 	ck_assert_int_eq(run_on(root, msg_spam), 0);
-	ck_assert_str_eq(env_of(0, "N"), "3");
-	/* Empty matches advance by one character. */
+	/* Over the message: a line counts once (as maildrop 3). */
+	ck_assert_str_eq(env_of(0, "N"), "2");
+	/* Over text: every match; empty ones advance by one character. */
 	ck_assert_str_eq(env_of(0, "D"), "<><1><><22><><333><>");
 }
 END_TEST
