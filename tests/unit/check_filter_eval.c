@@ -1824,12 +1824,19 @@ static int
 stateless_exec(void *arg, const struct filter_exec *ex,
     struct filter_exec_result *r)
 {
-	const char *hdr = strstr(ex->input, "viagra") != NULL ?
-	    "X-Spam-Flag: YES\nX-Spam-Score: 5.5\n" : "X-Spam-Flag: NO\n";
+	const char *hdr = ex->input != NULL && memmem(ex->input, ex->inlen,
+	    "viagra", 6) != NULL ? "X-Spam-Flag: YES\nX-Spam-Score: 5.5\n" :
+	    "X-Spam-Flag: NO\n";
 	size_t hl = strlen(hdr);
 
 	(void)arg;
 	memset(r, 0, sizeof(*r));
+	if (strcmp(ex->argv[0], "false") == 0) {
+		r->status = 1;
+		return 0;
+	}
+	if (ex->input == NULL)
+		return 0;
 	r->out = malloc(hl + ex->inlen + 1);
 	memcpy(r->out, hdr, hl);
 	memcpy(r->out + hl, ex->input, ex->inlen);
@@ -1879,6 +1886,88 @@ START_TEST(threads_share_program)
 	ck_assert_int_eq(parsed[0]->root->kids[2]->kind, FK_IF);
 	ck_assert_int_eq(parsed[0]->root->kids[2]->kids[0]->kind, FK_PATTERN);
 	ck_assert_ptr_nonnull(parsed[0]->root->kids[2]->kids[0]->cache);
+}
+END_TEST
+
+/*
+ * The parser's fuzz corpus, as written and with bytes changed (a seeded
+ * generator): whatever parses runs to an end that keeps the contract:
+ * -1 with a located error, or 0 with a delivery or an explicit end; the
+ * actions name message versions that exist.
+ */
+static int	corpus_ok, corpus_failed;
+
+static void
+check_run(const char *text, size_t len, const char *msg)
+{
+	struct filter_env env = env_for(msg);
+	struct filter_prog *p = NULL;
+	struct filter_error perr;
+	const struct filter_prog *progs[1];
+	struct filter_result r;
+	size_t i;
+	int rc;
+
+	if (filter_parse("corpus", text, len, &p, &perr) != 1)
+		return;
+	progs[0] = p;
+	env.exec = stateless_exec;
+	rc = filter_eval(progs, 1, &env, &r);
+	if (rc == -1) {
+		ck_assert(r.failed);
+		ck_assert_msg(strncmp(r.error, "corpus:", 7) == 0, "error: %s",
+		    r.error);
+		corpus_failed++;
+	} else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert(!r.failed);
+		ck_assert(r.ended || r.nactions > 0);
+		corpus_ok++;
+	}
+	ck_assert_int_ge(r.nmsgs, 1);
+	for (i = 0; i < r.nactions; i++)
+		ck_assert_uint_lt(r.actions[i].msg, r.nmsgs);
+	filter_result_clear(&r);
+	filter_prog_free(&p);
+}
+
+START_TEST(corpus_runs)
+{
+	static const char *names[] = { "crlf", "errors", "kr-elsif-foreach",
+	    "per-user-trap-forward", "spamc", "vacation" };
+	static const char bytes[] = " \n{}()$/\"'`|!;=~a1._-\\";
+	const char *msgs[] = { msg_spam, msg_ham, msg_gtube };
+	char path[1024], text[8192];
+	unsigned long seed = 11;
+	size_t i, m, k, len;
+	int round;
+	FILE *f;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter/%s",
+		    VELLUM_SOURCE_ROOT, names[i]);
+		f = fopen(path, "r");
+		ck_assert_msg(f != NULL, "%s: missing", path);
+		len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+		for (m = 0; m < 3; m++)
+			check_run(text, len, msgs[m]);
+		for (round = 0; round < 100; round++) {
+			char mut[8192];
+
+			memcpy(mut, text, len);
+			for (k = 0; k < 3; k++) {
+				seed = seed * 6364136223846793005UL +
+				    1442695040888963407UL;
+				mut[(seed >> 33) % len] =
+				    bytes[(seed >> 20) % (sizeof(bytes) - 1)];
+			}
+			check_run(mut, len, msgs[round % 3]);
+		}
+	}
+	/* Both ends were reached, many times. */
+	ck_assert_int_gt(corpus_ok, 50);
+	ck_assert_int_gt(corpus_failed, 10);
 }
 END_TEST
 
@@ -1971,6 +2060,7 @@ eval_suite(void)
 	tcase_add_test(tc, parsed_include);
 	tcase_add_test(tc, parsed_steps);
 	tcase_add_test(tc, threads_share_program);
+	tcase_add_test(tc, corpus_runs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("folders");
