@@ -8,6 +8,7 @@
  * to/cc.  Texts are turned into nodes here: a quoted or unquoted text is
  * an FK_TEXT, an FK_VAR, or an FK_CONCAT of those parts.
  */
+#include <math.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -527,7 +528,8 @@ lex_pattern_opts(struct fctx *ctx, struct filter_node *pat)
 			pat->pat_w1 = strtod(num, &end);
 		else
 			pat->pat_w2 = strtod(num, &end);
-		if (end != num + n || n == sizeof(num) - 1)
+		if (end != num + n || n == sizeof(num) - 1 ||
+		    !isfinite(i == 0 ? pat->pat_w1 : pat->pat_w2))
 			fctx_error(ctx, line, col, "expected a number for the "
 			    "weight of the pattern");
 		adv(ctx, n);
