@@ -430,7 +430,7 @@ lex_quoted(struct fctx *ctx, struct lex_token *tok)
 static void
 lex_pattern(struct fctx *ctx, struct lex_token *tok)
 {
-	struct filter_node *cat, *pat;
+	struct filter_node *cat, *pat, *re;
 	int substituted = 0;
 	unsigned char c;
 
@@ -468,7 +468,14 @@ lex_pattern(struct fctx *ctx, struct lex_token *tok)
 			adv(ctx, 1);
 		}
 	}
-	fctx_kid(ctx, pat, text_end(ctx, cat, tok->line, tok->col + 1));
+	re = text_end(ctx, cat, tok->line, tok->col + 1);
+	if (re->kind == FK_VAR) {
+		/* the regex is an FK_TEXT or an FK_CONCAT (lang.h) */
+		cat = fctx_node(ctx, FK_CONCAT, re->line, re->col);
+		fctx_kid(ctx, cat, re);
+		re = cat;
+	}
+	fctx_kid(ctx, pat, re);
 	lex_pattern_opts(ctx, pat);
 	tok->t = T_PATTERN;
 	tok->node = pat;

@@ -715,6 +715,7 @@ START_TEST(test_expressions)
 	expect_tree("/a/:,-1.5,2", "(expr (/ \"a\" h -1.5 2))");
 	expect_tree("/a/:D", "(expr (/ \"a\" hD))");
 	expect_tree("//", "(expr (/ \"\" h))");
+	expect_tree("/$RE/", "(expr (/ (cat $RE) h))");
 	/* a slash where an operand is expected: a pattern; else division */
 	expect_tree("x=$a / 2", "(= x (/ $a \"2\"))");
 	expect_tree("x=$a/2", "(= x (cat $a \"/2\"))");
