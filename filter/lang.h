@@ -5,7 +5,8 @@
  * What is accepted is what maildrop documents, so that the recipes of the
  * hosting guides run unchanged, and a little more where maildrop itself
  * trips its users:
- *   - CRLF (and a lone CR) line ends are line ends;
+ *   - CRLF (and a lone CR) line ends are line ends; a UTF-8 byte order
+ *     mark at the start is skipped (columns count from after it);
  *   - braces may be K&R (`if (x) {`, `} else {`, `} elsif (y) {`) or on
  *     lines of their own (Allman), with blank or comment lines between an
  *     `if`'s `)`, its `{`, its `}` and `else`;
@@ -94,7 +95,9 @@ enum filter_kind {
 			   with $VARs, adjacent literals, unquoted text) */
 	FK_BACKTICK,	/* `cmd`: kids[0] the command line (expression) */
 	FK_PATTERN,	/* /re/:opts against the message: kids[0] the
-			   regex text (expression), pat_* below */
+			   regex text: an FK_TEXT, or an FK_CONCAT of
+			   FK_TEXT/FK_VAR parts (one part when the regex
+			   is a lone $VAR), pat_* below */
 	FK_MATCH,	/* kids[0] =~ kids[1] (an FK_PATTERN) */
 	FK_UNARY,	/* op kids[0]: FO_NOT, FO_BITNOT, FO_NEG */
 	FK_BINARY,	/* kids[0] op kids[1] */

@@ -363,7 +363,7 @@ parse_statement(struct fctx *ctx)
 		n = fctx_node(ctx, FK_ASSIGN, line, col);
 		n->name = fctx_strndup(ctx, name, strlen(name));
 		consume(ctx);
-		t = peek(ctx, LEX_OPERATOR);	/* the '=' */
+		(void)peek(ctx, LEX_OPERATOR);	/* the '=' */
 		consume(ctx);
 		t = peek(ctx, LEX_MAILBOX);
 		if (t->t == T_NL || t->t == T_EOF || t->t == T_RBRACE) {
@@ -380,6 +380,9 @@ parse_statement(struct fctx *ctx)
 	    lex_assign_follows(ctx))
 		fctx_error(ctx, line, col, "expected a variable name before "
 		    "'=' (a name is written without '$')");
+	if (t->t == T_LBRACE)
+		fctx_error(ctx, line, col, "unexpected '{' (a block follows if, "
+		    "else, while, foreach, exception, flock or dotlock)");
 	if (t->t != T_TEXT || w == NULL || !in_list(stmt_words, w)) {
 		n = fctx_node(ctx, FK_EXPR, line, col);
 		fctx_kid(ctx, n, parse_expr(ctx));
@@ -963,6 +966,9 @@ filter_parse(const char *file, const char *text, size_t len,
 				ctx->col++;
 		fctx_error(ctx, ctx->line, ctx->col, "a NUL byte in the file");
 	}
+	/* a UTF-8 byte order mark (Windows editors) is not text */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ctx->pos = 3;
 	prog->root = parse_stmts(ctx, 1, 1, 1);
 	check_tree_depth(ctx, prog->root);
 	ar = xcalloc(1, sizeof(*ar));

@@ -715,6 +715,7 @@ START_TEST(test_expressions)
 	expect_tree("/a/:,-1.5,2", "(expr (/ \"a\" h -1.5 2))");
 	expect_tree("/a/:D", "(expr (/ \"a\" hD))");
 	expect_tree("//", "(expr (/ \"\" h))");
+	expect_tree("/$RE/", "(expr (/ (cat $RE) h))");
 	/* a slash where an operand is expected: a pattern; else division */
 	expect_tree("x=$a / 2", "(= x (/ $a \"2\"))");
 	expect_tree("x=$a/2", "(= x (cat $a \"/2\"))");
@@ -739,6 +740,7 @@ START_TEST(test_expressions)
 	expect_tree("", "");
 	expect_tree("\n\n# only a comment\n;;\n", "");
 	expect_tree("exit # done", "(exit)");
+	expect_tree("\xef\xbb\xbfif (/a/) to A", "(if (/ \"a\" h) (to \"A\"))");
 	expect_tree("to A \\\n  B", "(to \"AB\")");
 	expect_tree("to Mail/\xc3\x89t\xc3\xa9",
 	    "(to \"Mail/\\xc3\\x89t\\xc3\\xa9\")");
@@ -793,6 +795,10 @@ START_TEST(test_errors)
 	expect_error("if (1)\n{\n  to A\n", "4:1: expected '}' to close the "
 	    "block opened at 2:1");
 	expect_error("}\n", "1:1: '}' without '{'");
+	expect_error("to A\n{\n}\n", "2:1: unexpected '{' (a block follows "
+	    "if, else, while, foreach, exception, flock or dotlock)");
+	expect_error("\xef\xbb\xbfto", "1:3: expected a mailbox after 'to', "
+	    "found the end of the file");
 	expect_error("to\n", "1:3: expected a mailbox after 'to', found the "
 	    "end of the line");
 	expect_error("x=\n", "1:3: expected a value after 'x=', found the end "
@@ -821,6 +827,10 @@ START_TEST(test_errors)
 	    "statement after 'else' at 2:1, found '}'");
 	expect_error("x = 1 + /a/:q", "1:13: unknown pattern option 'q' (expected "
 	    "h, b or D)");
+	expect_error("x = 1 + /a/:b,1e999", "1:15: expected a number for the "
+	    "weight of the pattern");
+	expect_error("x = 1 + /a/:b,1,x", "1:16: expected the end of the "
+	    "statement (a new line or ';'), found ','");
 	expect_error("x = 1 \\ 2", "1:7: a '\\' outside quotes must end the "
 	    "line (a continuation)");
 	expect_error("cc !user@example.com", "1:4: '!' before an unquoted "
