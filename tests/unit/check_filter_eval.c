@@ -11,6 +11,7 @@
  * filter_parse().
  */
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1939,6 +1940,8 @@ START_TEST(corpus_runs)
 	const char *msgs[] = { msg_spam, msg_ham, msg_gtube };
 	char path[1024], text[8192];
 	unsigned long seed = 11;
+	struct dirent *de;
+	DIR *dir;
 	size_t i, m, k, len;
 	int round;
 	FILE *f;
@@ -1965,6 +1968,22 @@ START_TEST(corpus_runs)
 			check_run(mut, len, msgs[round % 3]);
 		}
 	}
+	/* Then every file of the corpus as it is. */
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter",
+	    VELLUM_SOURCE_ROOT);
+	ck_assert_ptr_nonnull(dir = opendir(path));
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter/%s",
+		    VELLUM_SOURCE_ROOT, de->d_name);
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+		for (m = 0; m < 3; m++)
+			check_run(text, len, msgs[m]);
+	}
+	closedir(dir);
 	/* Both ends were reached, many times. */
 	ck_assert_int_gt(corpus_ok, 50);
 	ck_assert_int_gt(corpus_failed, 10);
