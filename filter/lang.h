@@ -95,7 +95,9 @@ enum filter_kind {
 			   with $VARs, adjacent literals, unquoted text) */
 	FK_BACKTICK,	/* `cmd`: kids[0] the command line (expression) */
 	FK_PATTERN,	/* /re/:opts against the message: kids[0] the
-			   regex text (expression), pat_* below */
+			   regex text: an FK_TEXT, or an FK_CONCAT of
+			   FK_TEXT/FK_VAR parts (one part when the regex
+			   is a lone $VAR), pat_* below */
 	FK_MATCH,	/* kids[0] =~ kids[1] (an FK_PATTERN) */
 	FK_UNARY,	/* op kids[0]: FO_NOT, FO_BITNOT, FO_NEG */
 	FK_BINARY,	/* kids[0] op kids[1] */

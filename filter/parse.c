@@ -363,7 +363,7 @@ parse_statement(struct fctx *ctx)
 		n = fctx_node(ctx, FK_ASSIGN, line, col);
 		n->name = fctx_strndup(ctx, name, strlen(name));
 		consume(ctx);
-		t = peek(ctx, LEX_OPERATOR);	/* the '=' */
+		(void)peek(ctx, LEX_OPERATOR);	/* the '=' */
 		consume(ctx);
 		t = peek(ctx, LEX_MAILBOX);
 		if (t->t == T_NL || t->t == T_EOF || t->t == T_RBRACE) {

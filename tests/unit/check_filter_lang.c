@@ -715,6 +715,7 @@ START_TEST(test_expressions)
 	expect_tree("/a/:,-1.5,2", "(expr (/ \"a\" h -1.5 2))");
 	expect_tree("/a/:D", "(expr (/ \"a\" hD))");
 	expect_tree("//", "(expr (/ \"\" h))");
+	expect_tree("/$RE/", "(expr (/ (cat $RE) h))");
 	/* a slash where an operand is expected: a pattern; else division */
 	expect_tree("x=$a / 2", "(= x (/ $a \"2\"))");
 	expect_tree("x=$a/2", "(= x (cat $a \"/2\"))");
@@ -826,6 +827,10 @@ START_TEST(test_errors)
 	    "statement after 'else' at 2:1, found '}'");
 	expect_error("x = 1 + /a/:q", "1:13: unknown pattern option 'q' (expected "
 	    "h, b or D)");
+	expect_error("x = 1 + /a/:b,1e999", "1:15: expected a number for the "
+	    "weight of the pattern");
+	expect_error("x = 1 + /a/:b,1,x", "1:16: expected the end of the "
+	    "statement (a new line or ';'), found ','");
 	expect_error("x = 1 \\ 2", "1:7: a '\\' outside quotes must end the "
 	    "line (a continuation)");
 	expect_error("cc !user@example.com", "1:4: '!' before an unquoted "
