@@ -63,12 +63,11 @@
  *
  * Limits (each an error naming where): a file of at most
  * FILTER_FILE_MAX bytes, NUL bytes refused, nesting of at most
- * FILTER_DEPTH_MAX blocks/parentheses/calls/unary operators (each elsif
- * of a chain counts as a level, as its FK_IF nests in the previous one),
- * a text of at most FILTER_TEXT_MAX bytes, at most FILTER_NODES_MAX
- * nodes, and no node deeper than FILTER_TREE_DEPTH_MAX in the tree (a
- * chain a+b+c+... nests without parentheses), so that the evaluator may
- * walk the tree recursively.
+ * FILTER_DEPTH_MAX blocks/parentheses/calls/unary operators, a text of
+ * at most FILTER_TEXT_MAX bytes, at most FILTER_NODES_MAX nodes, and no
+ * node deeper than FILTER_TREE_DEPTH_MAX in the tree (an elsif chain
+ * nests each FK_IF in the one before, and a chain a+b+c+... nests without
+ * parentheses), so that the evaluator may walk the tree recursively.
  *
  * Errors are the first one met, at the offending token, saying what was
  * expected and what was found, e.g. "expected ')' to close the condition
