@@ -61,7 +61,6 @@ static int		 filter_commit(uint32_t, const char *, const char *,
 			    size_t);
 static uint32_t		 filter_hash(const char *, size_t);
 static void		 filter_on_empty(evutil_socket_t, short, void *);
-static int		 filter_text_now(uint32_t, char **, size_t *);
 
 static struct draft *
 draft_find(uint32_t user)
@@ -186,38 +185,6 @@ fs_filter_node(struct store_txn *t, uint64_t ino, struct fs_node *n)
 	n->kind = FS_K_FILTER;
 	n->ino = ino;
 	return 1;
-}
-
-struct ftext {
-	uint32_t	 user;
-	char		*text;
-	size_t		 len;
-};
-
-static int
-ftext_txn(struct store_txn *t, void *ctx)
-{
-	struct ftext *q = ctx;
-
-	free(q->text);
-	q->text = NULL;
-	return fs_filter_text(t, q->user, &q->text, &q->len);
-}
-
-/* The text the file shows now: 0, or ENOENT, EIO. */
-static int
-filter_text_now(uint32_t user, char **text_r, size_t *len_r)
-{
-	struct ftext q = { user, NULL, 0 };
-	int rc;
-
-	if ((rc = store_read(fs.store, ftext_txn, &q)) != 1) {
-		free(q.text);
-		return rc < 0 ? EIO : ENOENT;
-	}
-	*text_r = q.text;
-	*len_r = q.len;
-	return 0;
 }
 
 int
@@ -440,43 +407,15 @@ fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user,
 		munmap(data, len);
 	if (e != 0)
 		return e;
-	/* The new text is the file: the copy goes, as rename(2) moves it. */
+	/*
+	 * The new text is the file: the copy goes, as rename(2) moves it
+	 * (the kernel holds its inode under the name for a moment: it shows
+	 * the filter).
+	 */
 	draft_drop(user);
-	if ((e = fs_tmp_unlink(mbox, area, name)) != 0)
+	if ((e = fs_tmp_to_filter(mbox, area, name, user)) != 0)
 		log_warnx("%s: removing %s after storing it as the filter: "
 		    "%s", addr, name, strerror(e));
-	fs_inval_inode(fs_ino(FS_K_FILTER, user));
-	fs_inval_entry(fs_ino(FS_K_MAILDIR, user), FS_FILTER_NAME);
-	return 0;
-}
-
-int
-fs_filter_rename_away(uint32_t user, const char *addr, uint32_t mbox,
-    const char *dname)
-{
-	struct fset q = { user, "", 0 };
-	uint64_t ino;
-	char *text = NULL;
-	size_t len = 0;
-	int e;
-
-	if ((e = filter_text_now(user, &text, &len)) != 0)
-		return e;
-	/* The copy first: if it cannot be made, the filter stays. */
-	if ((e = fs_tmp_create(mbox, FS_AREA_ROOT, dname, O_TRUNC,
-	    &ino)) == 0 && len > 0 && (e = fs_tmp_write(ino, text, len,
-	    0)) != 0)
-		fs_tmp_unlink(mbox, FS_AREA_ROOT, dname);
-	free(text);
-	if (e != 0)
-		return e;
-	draft_drop(user);
-	if (store_write(fs.store, fset_txn, &q) < 0) {
-		log_warnx("%s: deleting the filter: %s", addr, err_msg());
-		fs_tmp_unlink(mbox, FS_AREA_ROOT, dname);
-		return EIO;
-	}
-	log_info("%s: filter moved to Mail/%s (deleted)", addr, dname);
 	fs_inval_inode(fs_ino(FS_K_FILTER, user));
 	fs_inval_entry(fs_ino(FS_K_MAILDIR, user), FS_FILTER_NAME);
 	return 0;

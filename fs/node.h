@@ -101,6 +101,12 @@ int	fs_tmp_map(uint32_t mailbox, int area, const char *name,
  * every folder's.
  */
 void	fs_tmp_sweep(uint32_t mailbox);
+/*
+ * It became user's filter file (fs/filter.c): the real file goes, and
+ * its inode shows the filter while the kernel holds it.  0 or an errno.
+ */
+int	fs_tmp_to_filter(uint32_t mailbox, int area, const char *name,
+	    uint32_t user);
 /* It was stored as (dmailbox, duid): the real file goes. */
 void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, uint32_t duid);
@@ -133,14 +139,6 @@ int	fs_filter_unlink(uint32_t user, const char *addr);
 /* rename(2) of a file of fs/tmp.c (mbox, area, name) over the name. */
 int	fs_filter_rename(uint32_t mbox, int area, const char *name,
 	    uint32_t user, const char *addr);
-/*
- * rename(2) of the name to dname beside it (mv, or an editor's backup
- * before it writes the new text): the text becomes an ordinary file dname of the
- * Maildir (fs/tmp.c, area FS_AREA_ROOT of the INBOX mbox) and the filter
- * is deleted; renamed back, it is checked and stored again.
- */
-int	fs_filter_rename_away(uint32_t user, const char *addr, uint32_t mbox,
-	    const char *dname);
 
 /* write.c: the operations that change things */
 void	fs_op_setattr(fuse_req_t, fuse_ino_t, struct stat *, int,

@@ -730,11 +730,8 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		    rename_folder(&w) : EXDEV;
 		break;
 	case FS_K_FILTER:
-		/* Away beside it (mv, an editor's backup); EPERM elsewhere. */
-		e = nk == FS_K_MAILDIR && fs_root_name_ok(newname) &&
-		    strcmp(newname, FS_FILTER_NAME) != 0 ?
-		    fs_filter_rename_away(w.src.u.id, w.src.u.address,
-		    w.ndir.mb.id, newname) : EPERM;
+		/* mv copies it, then unlinks it: the filter goes. */
+		e = EXDEV;
 		break;
 	default:
 		e = EPERM;
