@@ -135,6 +135,8 @@ struct smtp_session {
 	struct smtp_session	*pend_next;
 	int			 listed;	/* on pend_list or busy_list */
 	struct timeval		 busy_since;
+	struct timeval		 busy_next;	/* not retried before */
+	unsigned		 busy_tries;
 
 	/* for the disconnect line */
 	unsigned		 n_msgs;
@@ -1594,6 +1596,7 @@ session_submit(struct smtp_session *s)
 	s->job.qflags = (s->mail.body == SMTP_BODY_8BITMIME ?
 	    STORE_QF_8BITMIME : 0) | (s->mail.smtputf8 ? STORE_QF_SMTPUTF8 : 0);
 	timerclear(&s->busy_since);
+	s->busy_tries = 0;
 	session_enter_state(s, SMTP_S_WAIT);
 	conn_pause(s->conn);
 	session_deliver(s);
@@ -1762,7 +1765,8 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 static void
 session_busy(struct smtp_session *s, const struct timeval *now)
 {
-	struct timeval age;
+	struct timeval age, delay;
+	long step;
 
 	if (!timerisset(&s->busy_since))
 		s->busy_since = *now;
@@ -1773,6 +1777,18 @@ session_busy(struct smtp_session *s, const struct timeval *now)
 		conn_resume(s->conn);
 		return;
 	}
+	/*
+	 * Back off (5 ms doubling up to SMTP_BUSY_STEP_MAX_MS): a recipient
+	 * whose filter runs for a second must not have every waiting
+	 * session take the store's lock 200 times a second.
+	 */
+	step = SMTP_BUSY_RETRY_MS << (s->busy_tries < 8 ? s->busy_tries : 8);
+	if (step > SMTP_BUSY_STEP_MAX_MS)
+		step = SMTP_BUSY_STEP_MAX_MS;
+	s->busy_tries++;
+	delay.tv_sec = step / 1000;
+	delay.tv_usec = (step % 1000) * 1000;
+	timeradd(now, &delay, &s->busy_next);
 	s->pend_next = busy_list;
 	busy_list = s;
 	s->listed = 1;
@@ -1787,12 +1803,31 @@ session_busy(struct smtp_session *s, const struct timeval *now)
 static void
 group_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_session *s;
+	struct smtp_session *s, *due = busy_list, *wait = NULL;
+	struct timeval now;
 
-	while ((s = busy_list) != NULL) {
-		busy_list = s->pend_next;
+	/* Those due try again (and may come back); the others wait. */
+	gettimeofday(&now, NULL);
+	busy_list = NULL;
+	while ((s = due) != NULL) {
+		due = s->pend_next;
+		if (timercmp(&now, &s->busy_next, <)) {
+			s->pend_next = wait;
+			wait = s;
+			continue;
+		}
 		s->listed = 0;
 		session_deliver(s);
+	}
+	while ((s = wait) != NULL) {
+		wait = s->pend_next;
+		s->pend_next = busy_list;
+		busy_list = s;
+	}
+	if (busy_list != NULL && !evtimer_pending(retry_ev, NULL)) {
+		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
+
+		evtimer_add(retry_ev, &tv);
 	}
 }
 

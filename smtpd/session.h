@@ -36,6 +36,8 @@ struct worker_pool;
 #define SMTP_GROUP_BYTES	(16 * 1024 * 1024)
 /* A message whose recipients' locks are held elsewhere is retried... */
 #define SMTP_BUSY_RETRY_MS	5
+/* ... backing off up to this step ... */
+#define SMTP_BUSY_STEP_MAX_MS	250
 /* ... for at most this long, then answered 451 4.2.0. */
 #define SMTP_BUSY_MAX_MS	(60 * 1000)
 /* Length of a queue id (hex). */
