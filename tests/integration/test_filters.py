@@ -38,13 +38,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Failure, check, main  # noqa: E402
+import subprocess  # noqa: E402
+from daemon import check, main  # noqa: E402
 from filtertest import (del_filter, filter_file, folder, ctl_rc,  # noqa
                         open_dirs, out, read_out, script, set_filter,
-                        subjects, wait_for, wait_log, log_lines)
-from smtptest import (HOST, Raw, SmtpSite, message, queue,  # noqa: E402
-                      require_smtpd, send, sent_ok, stored)
-import subprocess  # noqa: E402
+                        subjects, wait_for, wait_log)
+from smtptest import (Raw, SmtpSite, message, queue,  # noqa: E402
+                      require_smtpd, sent_ok, stored)
 
 D = "example.test"
 
