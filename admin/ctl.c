@@ -90,6 +90,33 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "
 	    "into DEST/store" },
+	{ "vacation", "set", "ADDRESS --subject TEXT (--body TEXT | "
+	    "--body-file FILE) [--start DATE] [--end DATE] [--interval DAYS]",
+	    "turn the auto-reply on (DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM "
+	    "local, @SECONDS)" },
+	{ "vacation", "get", "ADDRESS", "show the auto-reply" },
+	{ "vacation", "off", "ADDRESS", "turn the auto-reply off, keeping "
+	    "its text" },
+	{ "vacation", "del", "ADDRESS", "delete the auto-reply" },
+	{ "list", "add", "LIST [--name TEXT] [--owner ADDRESS] "
+	    "[--members-only yes|no] [--reply-to-list yes|no]", "create a "
+	    "mailing list" },
+	{ "list", "set", "LIST [--name TEXT] [--owner ADDRESS] "
+	    "[--members-only yes|no] [--reply-to-list yes|no]", "change a "
+	    "list's settings" },
+	{ "list", "del", "LIST", "delete a list and its members" },
+	{ "list", "show", "LIST", "a list's settings and members" },
+	{ "list", "ls", "[DOMAIN]", "list the mailing lists" },
+	{ "list", "member", "add|del LIST ADDRESS...", "add or remove "
+	    "members (all or none)" },
+	{ "list", "members", "LIST", "the members, one per line" },
+	{ "filter", "get", "ADDRESS|--global", "print a user's filter file, "
+	    "or the global one" },
+	{ "filter", "set", "ADDRESS|--global FILE|-", "store a filter file "
+	    "(refused when it does not parse)" },
+	{ "filter", "check", "ADDRESS|--global [FILE]", "parse a file, or the "
+	    "stored filter, and print the errors" },
+	{ "filter", "del", "ADDRESS|--global", "delete a filter" },
 	{ NULL, NULL, NULL, NULL },
 };
 

@@ -8,6 +8,7 @@
 #ifndef VELLUM_ADMIN_CTL_H
 #define VELLUM_ADMIN_CTL_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
@@ -97,5 +98,16 @@ int	cmd_transport(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);
+int	cmd_vacation(struct ctl *, int argc, char **argv);
+int	cmd_list(struct ctl *, int argc, char **argv);
+int	cmd_filter(struct ctl *, int argc, char **argv);
+
+/*
+ * Parses a filter file (filter/lang.h filter_parse()) named name in
+ * messages: 1 it parses; 0 it does not, and msg[size] holds
+ * "NAME:LINE:COL: message" (cmd_filter.c).
+ */
+int	filter_check_text(const char *name, const char *text, size_t len,
+	    char *msg, size_t size);
 
 #endif

@@ -34,6 +34,9 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },
+	{ "vacation",	cmd_vacation },
+	{ "list",	cmd_list },
+	{ "filter",	cmd_filter },
 	{ NULL,		NULL },
 };
 

@@ -18,6 +18,7 @@ static int	add_action(struct fe_state *, const struct filter_node *,
 static int	run(struct fe_state *, const struct filter_node *,
 		    enum filter_exec_kind, const char *, const char *,
 		    struct filter_exec_result *);
+static int	next_addr(const char **, const char **);
 static int	forward(struct fe_state *, const struct filter_node *,
 		    const char *);
 static int	pipe_to(struct fe_state *, const struct filter_node *,
@@ -104,31 +105,48 @@ run(struct fe_state *st, const struct filter_node *n,
 	return 0;
 }
 
+/* The next address of a "!a b,c" list: 1 and [*start, *end), or 0. */
+static int
+next_addr(const char **p, const char **start)
+{
+	while (**p == ' ' || **p == '\t' || **p == ',' || **p == '\r' ||
+	    **p == '\n')
+		(*p)++;
+	if (**p == '\0')
+		return 0;
+	*start = *p;
+	while (**p != '\0' && **p != ' ' && **p != '\t' && **p != ',' &&
+	    **p != '\r' && **p != '\n')
+		(*p)++;
+	return 1;
+}
+
+/* Checks the whole list first: a forward is done to all or to none. */
 static int
 forward(struct fe_state *st, const struct filter_node *n, const char *list)
 {
 	const char *p = list, *start;
 	size_t count = 0;
 
-	for (;;) {
-		while (*p == ' ' || *p == '\t' || *p == ',' || *p == '\r' ||
-		    *p == '\n')
-			p++;
-		if (*p == '\0')
-			break;
-		start = p;
-		while (*p != '\0' && *p != ' ' && *p != '\t' && *p != ',' &&
-		    *p != '\r' && *p != '\n')
-			p++;
+	while (next_addr(&p, &start)) {
 		if (++count > FILTER_FWD_MAX)
 			return fe_error(st, n, "forward to more than %d "
 			    "addresses", FILTER_FWD_MAX);
-		if (add_action(st, n, FILTER_ACT_FORWARD, start,
-		    (size_t)(p - start)) == -1)
-			return -1;
+		/* Never an option of whatever sends it on. */
+		if (*start == '-')
+			return fe_error(st, n, "forward to \"%.*s\": an "
+			    "address cannot start with '-'",
+			    (int)(p - start), start);
 	}
 	if (count == 0)
 		return fe_error(st, n, "forward \"!%s\": no address", list);
+	if (st->res->nactions + count > FILTER_ACTIONS_MAX)
+		return fe_error(st, n, "more than %d deliveries",
+		    FILTER_ACTIONS_MAX);
+	for (p = list; next_addr(&p, &start);)
+		if (add_action(st, n, FILTER_ACT_FORWARD, start,
+		    (size_t)(p - start)) == -1)
+			return -1;
 	return 0;
 }
 
@@ -156,7 +174,7 @@ pipe_to(struct fe_state *st, const struct filter_node *n, const char *cmd)
 
 enum fe_flow
 fe_deliver(struct fe_state *st, const struct filter_node *n,
-    const char *mailbox, int final)
+    const char *what, const char *mailbox, int final)
 {
 	char folder[FILTER_FOLDER_MAX + 1];
 	int rc;
@@ -168,10 +186,14 @@ fe_deliver(struct fe_state *st, const struct filter_node *n,
 		rc = forward(st, n, mailbox + 1);
 	else if (mailbox[0] == '|')
 		rc = pipe_to(st, n, mailbox + 1);
+	/*
+	 * The Maildir is the caller's $DEFAULT, not the variable: a filter
+	 * that sets DEFAULT=$HOME/Maildir/.Later/ delivers to "Later".
+	 */
 	else if (filter_folder(mailbox, var_str(st, "HOME"),
-	    var_str(st, "DEFAULT"), folder, sizeof(folder)) != 1)
-		rc = fe_error(st, n, "%s \"%s\": %s", final ? "to" :
-		    "cc", mailbox, err_msg());
+	    st->env->deflt, folder, sizeof(folder)) != 1)
+		rc = fe_error(st, n, "%s \"%s\": %s", what, mailbox,
+		    err_msg());
 	else
 		rc = add_action(st, n, FILTER_ACT_FOLDER, folder,
 		    strlen(folder));
@@ -191,7 +213,8 @@ fe_default(struct fe_state *st, const struct filter_node *n)
 	enum fe_flow flow;
 	char *mailbox = xstrdup(var_str(st, "DEFAULT"));
 
-	flow = fe_deliver(st, n, mailbox, 0);
+	flow = fe_deliver(st, n, "the default delivery to $DEFAULT", mailbox,
+	    0);
 	free(mailbox);
 	return flow == FE_ERR ? -1 : 0;
 }

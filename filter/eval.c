@@ -10,6 +10,7 @@
  */
 #include <ctype.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,7 @@ static enum fe_flow	include(struct fe_state *,
 static enum fe_flow	import(struct fe_state *,
 		    const struct filter_node *);
 static int	init_vars(struct fe_state *);
+static int32_t	int32_of(double);
 static int	set_str(struct fe_state *, const char *, const char *);
 
 int
@@ -144,6 +146,19 @@ fe_num(const char *s)
 		buf[len] = '\0';
 		return strtod(buf, NULL);
 	}
+}
+
+/* A number as the 32-bit integer of | & ~ (wrapped; never UB). */
+static int32_t
+int32_of(double d)
+{
+	if (isnan(d))
+		return 0;
+	if (d >= 9.2e18)
+		return INT32_MAX;
+	if (d <= -9.2e18)
+		return INT32_MIN;
+	return (int32_t)(uint32_t)(uint64_t)(int64_t)d;
 }
 
 int
@@ -339,7 +354,7 @@ unary(struct fe_state *st, const struct filter_node *n, struct fe_val *out)
 		fe_val_set(out, fe_true(&a) ? "0" : "1", 1);
 		break;
 	case FO_BITNOT:
-		fe_val_num(out, (double)~(int32_t)(int64_t)fe_num(a.p));
+		fe_val_num(out, (double)~int32_of(fe_num(a.p)));
 		break;
 	case FO_NEG:
 		fe_val_num(out, -fe_num(a.p));
@@ -399,22 +414,15 @@ binary(struct fe_state *st, const struct filter_node *n, struct fe_val *out)
 	case FO_SEQ:	t = c == 0; break;
 	case FO_SNE:	t = c != 0; break;
 	case FO_BITOR:
-		r = (double)((int32_t)(int64_t)x | (int32_t)(int64_t)y);
+		r = (double)(int32_of(x) | int32_of(y));
 		break;
 	case FO_BITAND:
-		r = (double)((int32_t)(int64_t)x & (int32_t)(int64_t)y);
+		r = (double)(int32_of(x) & int32_of(y));
 		break;
 	case FO_ADD:	r = x + y; break;
 	case FO_SUB:	r = x - y; break;
 	case FO_MUL:	r = x * y; break;
-	case FO_DIV:
-		if (y == 0) {
-			fe_val_free(&a);
-			fe_val_free(&b);
-			return fe_error(st, n, "division by zero");
-		}
-		r = x / y;
-		break;
+	case FO_DIV:	r = x / y; break;	/* 1/0 is "inf", as maildrop */
 	default:
 		fe_val_free(&a);
 		fe_val_free(&b);
@@ -486,7 +494,8 @@ fe_stmt(struct fe_state *st, const struct filter_node *n)
 	case FK_CC:
 		if (fe_expr(st, n->kids[0], &v) == -1)
 			return FE_ERR;
-		flow = fe_deliver(st, n, v.p, n->kind == FK_TO);
+		flow = fe_deliver(st, n, n->kind == FK_TO ? "to" : "cc", v.p,
+		    n->kind == FK_TO);
 		fe_val_free(&v);
 		return flow;
 	case FK_XFILTER:

@@ -13,19 +13,25 @@
  *
  * Semantics (mailfilter(7)):
  *   - every value is text; numbers are parsed as doubles when an operator
- *     wants one ("" and text that is not a number are 0); results of
- *     arithmetic are printed with %.15g; false is "" or "0";
+ *     wants one (the number a text starts with: " 12abc" is 12; "" and
+ *     text that does not start with one, "inf" and "0x1" too, are 0);
+ *     results of arithmetic are printed with %.15g (1/0 is "inf", as
+ *     maildrop); false is "" or "0"; || and && give one of their
+ *     operands; | & ~ work on 32-bit integers;
  *   - /re/ is PCRE2 (UTF-8 mode when the text is valid UTF-8; caseless
  *     unless D), matched line by line against the header (folded lines
  *     unfolded first; CRLF or LF), the body, or both (h, b, hb); the first
- *     match sets MATCH and MATCH1..MATCHn; weighted scoring (,xxx,yyy) adds
- *     xxx, xxx*yyy, ... over the matching lines; =~ matches text; foreach
- *     iterates over every match with MATCH set;
+ *     match sets MATCH and MATCH1..MATCHn (a pattern that does not match
+ *     leaves them); weighted scoring (,xxx,yyy) adds xxx, xxx*yyy, ...
+ *     over the matching lines; =~ and !~ match the text as one subject;
+ *     foreach iterates over every match (several per line, an empty
+ *     match advancing one character) with MATCH set; a regex that does
+ *     not compile or reaches FILTER_MATCH_LIMIT is a run-time error;
  *   - hasaddr(), getaddr() parse addresses as RFC 5322 (mail/rfc822.h),
  *     case-insensitively; lookup(expr, file [, opts]) reads the file through
  *     read_file (a line per pattern, '#' and blank lines skipped);
- *     length, substr (0-based start as maildrop), escape, tolower, toupper
- *     (ASCII), time;
+ *     length, substr (0-based start as maildrop; bytes, not characters;
+ *     a negative start gives ""), escape, tolower, toupper (ASCII), time;
  *   - to/cc: "/dev/null" discards; "!a b,c" forwards to those addresses;
  *     "|cmd" pipes (exec FILTER_EXEC_PIPE); any other text names a folder
  *     of the store (filter_folder()); `to` ends the evaluation;
@@ -35,12 +41,19 @@
  *   - `cmd`: exec FILTER_EXEC_BACKTICK, newlines to spaces, leading and
  *     trailing spaces dropped; RETURNCODE set; system: FILTER_EXEC_SYSTEM;
  *   - include: read_file, parse (an error is a run-time error), run;
- *   - exception { }: a run-time error inside resumes after the block;
+ *   - exception { }: a run-time error inside resumes after the block
+ *     (the error goes to the log callback, logfile "");
  *   - exit: ends the evaluation (no default delivery: a message not given
  *     to anything is discarded, as maildrop);
  *   - log/logfile/echo: the log callback;
  *   - flock/dotlock run their block (the store serialises deliveries);
- *   - import NAME: from env[] (the caller's environment-like variables);
+ *   - import NAME: from env[] (the caller's environment-like variables;
+ *     a name not there sets NAME to "");
+ *   - the limits below are run-time errors where they are reached (past
+ *     FILTER_STEPS_MAX inside an exception block, the next statement
+ *     outside it fails again);
+ *   - programs get every variable whose name is [A-Za-z_][A-Za-z0-9_]*
+ *     as NAME=value (envp), the current message on stdin (not system);
  *   - the end of the files without a `to` or `exit`: the message goes
  *     to $DEFAULT (as maildrop: even when a cc delivered it already);
  * A run-time error outside any exception block stops the evaluation:
@@ -170,13 +183,18 @@ void	filter_result_clear(struct filter_result *);
 
 /*
  * The folder of the store that a to/cc mailbox text names, into out:
- * home is $HOME, deflt $DEFAULT.  "$HOME/" and "./" prefixes go; then
+ * home is $HOME, deflt the caller's $DEFAULT (the Maildir: a filter that
+ * sets DEFAULT=$HOME/Maildir/.Later/ delivers to "Later").  "$HOME/"
+ * (written or substituted), "~/" and "./" prefixes go; then
  * the Maildir itself ("Maildir", "Mail", $DEFAULT's last part, "." or
  * "") is INBOX; "<that>/.A.B/" (trailing '/' optional) is the Maildir++
- * folder "A/B" (mail/maildir.h, modified UTF-7 decoded); a relative name
+ * folder "A/B" (mail/maildir.h, modified UTF-7 decoded; a name that is
+ * not modified UTF-7 but UTF-8 is taken as written); a relative name
  * without a Maildir part ("Spam", ".Spam") is that folder.  1 done, 0 not
- * a folder of the store (an absolute path elsewhere, "..", a mailbox
- * file path): err says why.
+ * a folder of the store (INVALID: an absolute path elsewhere, ".", ".."
+ * or an empty part, a mailbox file path like "Mail/box", a path inside a
+ * folder; LIMIT: longer than FILTER_FOLDER_MAX or than size): err says
+ * why.
  */
 int	filter_folder(const char *mailbox, const char *home,
 	    const char *deflt, char *out, size_t size);
@@ -184,11 +202,15 @@ int	filter_folder(const char *mailbox, const char *home,
 /*
  * Splits a command line as maildrop does for its shell, without a shell:
  * white space separates words; '...' and "..." quote (the quotes go);
- * backslash escapes the next byte outside '...'.  Shell operators (| ; &
- * > < ` $( and the like outside quotes) are refused: 0 with err set
- * (INVALID, naming the operator), so a command that needs a shell says so
- * instead of running something else.  1 and *argv_r (NULL-ended, free
- * with filter_argv_free()), -1 on a limit (LIMIT: more than 256 words).
+ * backslash escapes the next byte outside quotes and, inside "...", only
+ * $ ` " and backslash (as sh).  What a shell would do something with is
+ * refused: | ; & > < ( ) newline, the globs * ? [, ~ and # at the start
+ * of a word, and ` and $( even inside "...": 0 with err set (INVALID,
+ * "the shell operator '|' needs a shell"), so a command that needs a
+ * shell says so instead of running something else.  An unclosed quote,
+ * a trailing backslash or no word at all: 0 (INVALID).  1 and *argv_r
+ * (NULL-ended, free with filter_argv_free()), -1 on a limit (LIMIT: more
+ * than 256 words).
  */
 int	filter_argv_split(const char *cmdline, char ***argv_r);
 void	filter_argv_free(char ***);

@@ -90,7 +90,7 @@ int	fe_set_size(struct fe_state *, const struct filter_node *);
 
 /* action.c */
 enum fe_flow	fe_deliver(struct fe_state *, const struct filter_node *,
-	    const char *, int final);
+	    const char *what, const char *mailbox, int final);
 int	fe_default(struct fe_state *, const struct filter_node *);
 int	fe_xfilter(struct fe_state *, const struct filter_node *,
 	    const char *);

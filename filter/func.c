@@ -172,14 +172,17 @@ lookup(struct fe_state *st, const struct filter_node *n, struct fe_val *v,
 	return 0;
 }
 
-/* substr(s, start [, count]): start 0-based; clipped to the text. */
+/*
+ * substr(s, start [, count]): start 0-based; clipped to the text; a
+ * negative start gives "" (as maildrop).
+ */
 static void
 substr(struct fe_val *v, struct fe_val *out, size_t nargs)
 {
 	double start = fe_num(v[1].p), count;
 	size_t s, c;
 
-	s = start <= 0 ? 0 : start >= (double)v[0].len ? v[0].len :
+	s = start < 0 || start >= (double)v[0].len ? v[0].len :
 	    (size_t)start;
 	c = v[0].len - s;
 	if (nargs > 2) {

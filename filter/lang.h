@@ -5,7 +5,8 @@
  * What is accepted is what maildrop documents, so that the recipes of the
  * hosting guides run unchanged, and a little more where maildrop itself
  * trips its users:
- *   - CRLF (and a lone CR) line ends are line ends;
+ *   - CRLF (and a lone CR) line ends are line ends; a UTF-8 byte order
+ *     mark at the start is skipped (columns count from after it);
  *   - braces may be K&R (`if (x) {`, `} else {`, `} elsif (y) {`) or on
  *     lines of their own (Allman), with blank or comment lines between an
  *     `if`'s `)`, its `{`, its `}` and `else`;
@@ -25,10 +26,54 @@
  * and is substituted like "..." except that a `$` not followed by a
  * letter, `_` or `{` stays (it is the regex anchor).
  *
+ * What the parser (filter/lex.c, filter/parse.c) settles where the man
+ * page is silent or maildrop is surprising:
+ *   - texts side by side concatenate with or without spaces between
+ *     ("a" 'b' c is "abc"), as maildrop does; adjacent literals become one
+ *     FK_TEXT, and an FK_CONCAT never holds an FK_CONCAT;
+ *   - unquoted text also takes bytes from 0x80 (UTF-8 folder names); a
+ *     '-' directly followed by a byte of unquoted text or '$' starts
+ *     unquoted text ("-3", and `5 -1` is "5-1" as in maildrop), otherwise
+ *     it is the operator (binary, or FO_NEG where an operand is expected:
+ *     `- 3`);
+ *   - a '/' followed by a space or a line end is the division even where
+ *     an operand is expected;
+ *   - the first operand after xfilter, system, include, logfile, flock and
+ *     dotlock is read like after to/cc (`include /etc/x` is text);
+ *     `to !a@b` / `cc !a@b` unquoted are errors (maildrop reads the
+ *     mailbox "0", the `!` being the operator): forwards are quoted;
+ *   - a line end inside parentheses is a space; `;` is not allowed there;
+ *   - a statement ends at a line end, ';', '}' or `else`/`elsif`, so
+ *     `if (x) to A; else to B` and `} else {` work; `else if` and elsif
+ *     both give an FK_IF as kids[2];
+ *   - a built-in function name where an operand is expected is a call:
+ *     with (...), or, for one argument, followed by one operand (unary
+ *     level: `getaddr $MATCH`), or with none for `time`; any other
+ *     word directly followed by '(' is "unknown function"; gdbmopen,
+ *     gdbmclose, gdbmfetch, gdbmstore: "GDBM functions are not
+ *     supported"; lt le gt ge eq ne are operators after an operand;
+ *   - statement words (if else elsif while foreach to cc xfilter system
+ *     exception include exit echo log logfile import flock dotlock) are
+ *     words only at the start of a statement, and `NAME=` there is always
+ *     an assignment (`to=1` sets "to"); a quoted name may be assigned
+ *     ("a b"=1) but not one with $;
+ *   - pattern options: letters h, b, D only (any other letter is an
+ *     error), then ,xxx[,yyy] numbers (strtod) right after them; without
+ *     ':' a ',' after a pattern is not a weight (an argument separator).
+ *
  * Limits (each an error naming where): a file of at most
  * FILTER_FILE_MAX bytes, NUL bytes refused, nesting of at most
- * FILTER_DEPTH_MAX blocks/parentheses, a text of at most FILTER_TEXT_MAX
- * bytes, at most FILTER_NODES_MAX nodes.
+ * FILTER_DEPTH_MAX blocks/parentheses/calls/unary operators (each elsif
+ * of a chain counts as a level, as its FK_IF nests in the previous one),
+ * a text of at most FILTER_TEXT_MAX bytes, at most FILTER_NODES_MAX
+ * nodes, and no node deeper than FILTER_TREE_DEPTH_MAX in the tree (a
+ * chain a+b+c+... nests without parentheses), so that the evaluator may
+ * walk the tree recursively.
+ *
+ * Errors are the first one met, at the offending token, saying what was
+ * expected and what was found, e.g. "expected ')' to close the condition
+ * of 'if' opened at 3:4", "unterminated string started at 5:9" (at the
+ * line end), "unknown function 'foo'", "'else' without 'if'".
  */
 #ifndef VELLUM_FILTER_LANG_H
 #define VELLUM_FILTER_LANG_H
@@ -40,6 +85,7 @@
 #define FILTER_TEXT_MAX		(64 * 1024)	/* one literal or pattern */
 #define FILTER_NODES_MAX	100000		/* syntax tree nodes */
 #define FILTER_ERROR_MAX	512		/* the message of an error */
+#define FILTER_TREE_DEPTH_MAX	256		/* levels of the syntax tree */
 
 enum filter_kind {
 	/* Expressions.  Every value is text (mailfilter(7) "Expressions"). */

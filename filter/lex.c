@@ -206,11 +206,14 @@ skip_space(struct fctx *ctx)
 	}
 }
 
-/* Unquoted text: letters, digits and _-.:/@ ('$' is handled apart). */
+/*
+ * Unquoted text: letters, digits and _-.:/@ ('$' is handled apart), and
+ * bytes from 0x80 (UTF-8 folder names: `to Mail/Été`).
+ */
 static int
 is_word(unsigned char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	return c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.' ||
 	    c == ':' || c == '/' || c == '@';
 }

@@ -16,13 +16,6 @@
 
 #include "filter/lang.h"
 
-/*
- * Nodes deeper than this in the finished tree are refused: the evaluator
- * and filter_prog_free() may walk trees recursively, and a chain of
- * binary operators (a+b+c+...) nests without any parenthesis.
- */
-#define FILTER_TREE_DEPTH_MAX	256
-
 enum lex_tok {
 	T_EOF = 1,
 	T_NL,		/* a line end, or ';' (semi set) */

@@ -90,6 +90,8 @@ static struct filter_node *binary(struct fctx *, enum filter_op,
 		    const struct lex_token *);
 static void	concat_add(struct fctx *, struct filter_node *,
 		    struct filter_node *);
+static struct filter_node *concat_finish(struct fctx *,
+		    struct filter_node *);
 static void	check_tree_depth(struct fctx *, struct filter_node *);
 
 /*
@@ -331,6 +333,14 @@ parse_arg_stmt(struct fctx *ctx, enum filter_kind kind, const char *kw,
 		fctx_error(ctx, t->line, t->col, "expected %s after '%s', "
 		    "found %s", what, kw, f);
 	}
+	/*
+	 * maildrop reads `to !a@b` as the mailbox "0" (not "a@b"): surely
+	 * never meant, so it is an error here.
+	 */
+	if ((kind == FK_TO || kind == FK_CC) && t->t == T_NOT)
+		fctx_error(ctx, t->line, t->col, "'!' before an unquoted "
+		    "address is the operator 'not': write %s \"!address\" "
+		    "to forward", kw);
 	ctx->first_mode = mode;
 	fctx_kid(ctx, n, parse_expr(ctx));
 	return n;
@@ -366,6 +376,13 @@ parse_statement(struct fctx *ctx)
 		check_term(ctx);
 		return n;
 	}
+	if (t->t == T_TEXT && w == NULL && !t->quoted &&
+	    lex_assign_follows(ctx))
+		fctx_error(ctx, line, col, "expected a variable name before "
+		    "'=' (a name is written without '$')");
+	if (t->t == T_LBRACE)
+		fctx_error(ctx, line, col, "unexpected '{' (a block follows if, "
+		    "else, while, foreach, exception, flock or dotlock)");
 	if (t->t != T_TEXT || w == NULL || !in_list(stmt_words, w)) {
 		n = fctx_node(ctx, FK_EXPR, line, col);
 		fctx_kid(ctx, n, parse_expr(ctx));
@@ -680,38 +697,59 @@ parse_unary(struct fctx *ctx)
 	return n;
 }
 
-/*
- * Adds part to the FK_CONCAT cat: a concatenation's parts are taken
- * apart, and a literal next to a literal joins it.
- */
+/* Adds part to the FK_CONCAT cat; a concatenation's parts are taken apart. */
 static void
 concat_add(struct fctx *ctx, struct filter_node *cat, struct filter_node *part)
 {
-	struct filter_node *last, *t;
 	size_t i;
-	char *s;
 
-	if (part->kind == FK_CONCAT) {
-		for (i = 0; i < part->nkids; i++)
-			concat_add(ctx, cat, part->kids[i]);
-		return;
-	}
-	last = cat->nkids > 0 ? cat->kids[cat->nkids - 1] : NULL;
-	if (part->kind != FK_TEXT || last == NULL || last->kind != FK_TEXT) {
+	if (part->kind != FK_CONCAT) {
 		fctx_kid(ctx, cat, part);
 		return;
 	}
-	if (last->len + part->len > FILTER_TEXT_MAX)
-		fctx_error(ctx, part->line, part->col, "text longer than %d "
-		    "bytes", FILTER_TEXT_MAX);
-	t = fctx_node(ctx, FK_TEXT, last->line, last->col);
-	s = fctx_alloc(ctx, last->len + part->len + 1);
-	memcpy(s, last->text, last->len);
-	memcpy(s + last->len, part->text, part->len);
-	s[last->len + part->len] = '\0';
-	t->text = s;
-	t->len = last->len + part->len;
-	cat->kids[cat->nkids - 1] = t;
+	for (i = 0; i < part->nkids; i++)
+		fctx_kid(ctx, cat, part->kids[i]);
+}
+
+/*
+ * Joins each run of literals of cat into one FK_TEXT (one copy per run,
+ * so that many texts side by side cost their length, not its square);
+ * a single part left is the result.
+ */
+static struct filter_node *
+concat_finish(struct fctx *ctx, struct filter_node *cat)
+{
+	size_t i, j, k, out = 0, len;
+	struct filter_node *t;
+	char *s;
+
+	for (i = 0; i < cat->nkids; i = j) {
+		len = 0;
+		for (j = i; j < cat->nkids && cat->kids[j]->kind == FK_TEXT;
+		    j++)
+			len += cat->kids[j]->len;
+		if (j - i < 2) {
+			cat->kids[out++] = cat->kids[i];
+			j = i + 1;
+			continue;
+		}
+		if (len > FILTER_TEXT_MAX)
+			fctx_error(ctx, cat->kids[i]->line, cat->kids[i]->col,
+			    "text longer than %d bytes", FILTER_TEXT_MAX);
+		t = fctx_node(ctx, FK_TEXT, cat->kids[i]->line,
+		    cat->kids[i]->col);
+		s = fctx_alloc(ctx, len + 1);
+		for (k = i, len = 0; k < j; k++) {
+			memcpy(s + len, cat->kids[k]->text, cat->kids[k]->len);
+			len += cat->kids[k]->len;
+		}
+		s[len] = '\0';
+		t->text = s;
+		t->len = len;
+		cat->kids[out++] = t;
+	}
+	cat->nkids = out;	/* cat is finished: no kid is added after */
+	return cat->nkids == 1 ? cat->kids[0] : cat;
 }
 
 static struct filter_node *
@@ -777,9 +815,7 @@ parse_primary(struct fctx *ctx)
 		concat_add(ctx, cat, t->node);
 		consume(ctx);
 	}
-	if (cat == NULL)
-		return n;
-	return cat->nkids == 1 ? cat->kids[0] : cat;
+	return cat == NULL ? n : concat_finish(ctx, cat);
 }
 
 /* name(args), name arg (one argument), name (none): name is lookahead. */
@@ -930,6 +966,9 @@ filter_parse(const char *file, const char *text, size_t len,
 				ctx->col++;
 		fctx_error(ctx, ctx->line, ctx->col, "a NUL byte in the file");
 	}
+	/* a UTF-8 byte order mark (Windows editors) is not text */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		ctx->pos = 3;
 	prog->root = parse_stmts(ctx, 1, 1, 1);
 	check_tree_depth(ctx, prog->root);
 	ar = xcalloc(1, sizeof(*ar));

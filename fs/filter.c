@@ -8,11 +8,14 @@
  * stored text or empty) and is checked and stored when the writer is
  * done: at fsync(2), at close(2) (FUSE flush, whose error close returns:
  * cp and the shell report it), or when the last descriptor goes
- * (release: nobody to tell, the refusal is logged).  A draft that does
- * not parse is dropped: the stored filter stays as it was, and so does
- * the file.  An empty draft waits for release (the shell's `>` closes one
- * descriptor of the file before it writes through another), then deletes
- * the filter: an empty file is no filter.  An editor's new copy renamed
+ * (release, which the kernel sends only for files made by create: nobody
+ * to tell, the refusal is logged).  A draft that does not parse is
+ * dropped: the stored filter stays as it was, and so does the file.  An
+ * empty draft is not stored at close: the shell's `>` closes one
+ * descriptor of the file before it writes through another, and storing
+ * "" then would delete the filter a bad text must leave alone.  It is
+ * stored FS_FILTER_EMPTY_DELAY later if it is still empty (or at
+ * release): an empty file is no filter.  An editor's new copy renamed
  * over the name (fs_filter_rename()) is checked and stored the same way.
  */
 #include <errno.h>
@@ -23,6 +26,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include <event2/event.h>
+
 #include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
@@ -32,22 +37,30 @@
 #include "store/filter.h"
 #include "store/user.h"
 
+/* How long an emptied filter file waits for a write before it goes. */
+#define FS_FILTER_EMPTY_DELAY	1
+
 struct draft {
 	uint32_t	 user;
 	char		*buf;
 	size_t		 len, size;
 	int		 dirty;
+	int		 waiting;	/* empty at a close: to be stored */
+	char		 addr[STORE_ADDRESS_MAX + 1];	/* for the log */
 };
 
 static struct draft	*drafts;
 static size_t		 ndrafts;
+static struct event	*empty_ev;
 
 static struct draft	*draft_find(uint32_t);
 static int		 draft_get(uint32_t, struct draft **);
 static void		 draft_drop(uint32_t);
 static int		 draft_room(struct draft *, size_t);
-static int		 filter_commit(uint32_t, const char *, size_t);
+static int		 filter_commit(uint32_t, const char *, const char *,
+			    size_t);
 static uint32_t		 filter_hash(const char *, size_t);
+static void		 filter_on_empty(evutil_socket_t, short, void *);
 
 static struct draft *
 draft_find(uint32_t user)
@@ -126,6 +139,7 @@ draft_get(uint32_t user, struct draft **d_r)
 	d = &drafts[ndrafts++];
 	memset(d, 0, sizeof(*d));
 	d->user = user;
+	snprintf(d->addr, sizeof(d->addr), "%s", q.u.address);
 	draft_room(d, q.len);
 	if (q.len > 0)
 		memcpy(d->buf, q.text, q.len);
@@ -272,7 +286,7 @@ fset_txn(struct store_txn *t, void *ctx)
  * stored filter unchanged), or an errno of the store's error.
  */
 static int
-filter_commit(uint32_t user, const char *text, size_t len)
+filter_commit(uint32_t user, const char *addr, const char *text, size_t len)
 {
 	struct filter_prog *prog = NULL;
 	struct filter_error fe;
@@ -282,18 +296,17 @@ filter_commit(uint32_t user, const char *text, size_t len)
 
 	if (len > 0) {
 		memset(&fe, 0, sizeof(fe));
-		rc = filter_parse(FS_FILTER_NAME, text, len, &prog, &fe);
+		rc = filter_parse("Mail/" FS_FILTER_NAME, text, len, &prog,
+		    &fe);
 		filter_prog_free(&prog);
 		if (rc != 1) {
 			filter_error_format(&fe, msg, sizeof(msg));
-			log_warnx("user %" PRIu32 ": filter refused: %s", user,
-			    msg);
+			log_warnx("%s: filter refused: %s", addr, msg);
 			return EINVAL;
 		}
 	}
 	if (store_write(fs.store, fset_txn, &q) < 0) {
-		log_warnx("user %" PRIu32 ": storing the filter: %s", user,
-		    err_msg());
+		log_warnx("%s: storing the filter: %s", addr, err_msg());
 		switch (err_class()) {
 		case ERR_INVALID:
 			return EINVAL;
@@ -305,8 +318,8 @@ filter_commit(uint32_t user, const char *text, size_t len)
 			return EIO;
 		}
 	}
-	log_info("user %" PRIu32 ": filter %s (%zu bytes)", user,
-	    len > 0 ? "stored" : "deleted", len);
+	log_info("%s: filter %s (%zu bytes)", addr, len > 0 ? "stored" :
+	    "deleted", len);
 	return 0;
 }
 
@@ -315,14 +328,23 @@ fs_filter_flush(uint64_t ino, int last)
 {
 	uint32_t user = (uint32_t)fs_ino_id(ino);
 	struct draft *d = draft_find(user);
+	struct timeval tv = { FS_FILTER_EMPTY_DELAY, 0 };
 	size_t len;
 	int e = 0;
 
 	if (d == NULL)
 		return 0;
 	len = d->len;
-	if (d->dirty && (len > 0 || last))
-		e = filter_commit(user, d->buf, len);
+	if (d->dirty && len == 0 && !last) {
+		d->waiting = 1;
+		if (empty_ev == NULL && (empty_ev = evtimer_new(fs.base,
+		    filter_on_empty, NULL)) == NULL)
+			fatalx("event loop: cannot add a timer");
+		evtimer_add(empty_ev, &tv);
+		return 0;
+	}
+	if (d->dirty)
+		e = filter_commit(user, d->addr, d->buf, len);
 	else if (!last)
 		return 0;
 	/* Stored, refused or unchanged: the file is the stored text again. */
@@ -333,19 +355,42 @@ fs_filter_flush(uint64_t ino, int last)
 	return e;
 }
 
+/* The drafts left empty at a close, still empty: no filter. */
+static void
+filter_on_empty(evutil_socket_t fd, short what, void *arg)
+{
+	size_t i = 0;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	while (i < ndrafts) {
+		struct draft *d = &drafts[i];
+
+		if (d->waiting && d->dirty && d->len == 0) {
+			/* fs_filter_flush() drops it: drafts[i] is another. */
+			fs_filter_flush(fs_ino(FS_K_FILTER, d->user), 1);
+			continue;
+		}
+		d->waiting = 0;
+		i++;
+	}
+}
+
 int
-fs_filter_unlink(uint32_t user)
+fs_filter_unlink(uint32_t user, const char *addr)
 {
 	int e;
 
 	draft_drop(user);
-	e = filter_commit(user, "", 0);
+	e = filter_commit(user, addr, "", 0);
 	fs_inval_inode(fs_ino(FS_K_FILTER, user));
 	return e;
 }
 
 int
-fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user)
+fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user,
+    const char *addr)
 {
 	struct stat st;
 	void *data;
@@ -357,7 +402,7 @@ fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user)
 	if (len > STORE_FILTER_MAX)
 		e = EFBIG;
 	else
-		e = filter_commit(user, len > 0 ? data : "", len);
+		e = filter_commit(user, addr, len > 0 ? data : "", len);
 	if (data != NULL)
 		munmap(data, len);
 	if (e != 0)
@@ -365,8 +410,8 @@ fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user)
 	/* The new text is the file: the copy goes, as rename(2) moves it. */
 	draft_drop(user);
 	if ((e = fs_tmp_unlink(mbox, area, name)) != 0)
-		log_warnx("user %" PRIu32 ": removing %s after storing it "
-		    "as the filter: %s", user, name, strerror(e));
+		log_warnx("%s: removing %s after storing it as the filter: "
+		    "%s", addr, name, strerror(e));
 	fs_inval_inode(fs_ino(FS_K_FILTER, user));
 	fs_inval_entry(fs_ino(FS_K_MAILDIR, user), FS_FILTER_NAME);
 	return 0;

@@ -40,6 +40,7 @@
 #include "store/maildir.h"
 #include "store/message.h"
 
+struct event_base;
 struct store;
 
 /* What a node is: the top four bits of its inode number. */
@@ -125,6 +126,7 @@ struct fs {
 	uid_t			 uid;		/* the daemon's user */
 	gid_t			 gid;
 	time_t			 started;	/* default directory mtime */
+	struct event_base	*base;		/* the loop (fs/main.c) */
 };
 
 extern struct fs fs;

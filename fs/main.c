@@ -372,6 +372,7 @@ fs_serve(struct config *cfg, const char *mnt)
 	sigprocmask(SIG_SETMASK, &set, NULL);
 	if ((fs_base = event_base_new()) == NULL)
 		fatalx("event loop: cannot create it");
+	fs.base = fs_base;
 	fd = fuse_session_fd(fs.se);
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		fatal("/dev/fuse: nonblocking");

@@ -129,10 +129,10 @@ int	fs_filter_truncate(uint64_t ino, off_t size);
  * changed, is checked and stored (or refused: EINVAL); it is dropped.
  */
 int	fs_filter_flush(uint64_t ino, int last);
-int	fs_filter_unlink(uint32_t user);
+int	fs_filter_unlink(uint32_t user, const char *addr);
 /* rename(2) of a file of fs/tmp.c (mbox, area, name) over the name. */
 int	fs_filter_rename(uint32_t mbox, int area, const char *name,
-	    uint32_t user);
+	    uint32_t user, const char *addr);
 
 /* write.c: the operations that change things */
 void	fs_op_setattr(fuse_req_t, fuse_ino_t, struct stat *, int,

@@ -410,7 +410,8 @@ fs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		    w.src.tmparea, name));
 		return;
 	case FS_K_FILTER:
-		fuse_reply_err(req, fs_filter_unlink(w.src.u.id));
+		fuse_reply_err(req, fs_filter_unlink(w.src.u.id,
+		    w.src.u.address));
 		return;
 	case FS_K_MSG:
 		break;
@@ -711,7 +712,7 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		if (nk == FS_K_MAILDIR && strcmp(newname,
 		    FS_FILTER_NAME) == 0)
 			e = fs_filter_rename(w.src.mb.id, w.src.tmparea, name,
-			    w.ndir.u.id);
+			    w.ndir.u.id, w.ndir.u.address);
 		else if (nk == FS_K_TMP)
 			e = fs_tmp_rename(w.src.mb.id, w.src.tmparea, name,
 			    w.ndir.mb.id, FS_AREA_TMP, newname);

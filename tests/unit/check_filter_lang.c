@@ -26,6 +26,7 @@ struct sbuf {
 };
 
 static Suite	*lang_suite(void);
+static void	*must_malloc(size_t);
 static void	sb_add(struct sbuf *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	sexp(struct sbuf *, const struct filter_node *, int pos);
@@ -36,6 +37,16 @@ static void	expect_tree(const char *src, const char *want);
 static void	expect_error(const char *src, const char *want);
 static char	*crlf(const char *src, const char *eol);
 static char	*allman(const char *src);
+
+static void *
+must_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
 
 static void
 sb_add(struct sbuf *b, const char *fmt, ...)
@@ -728,7 +739,10 @@ START_TEST(test_expressions)
 	expect_tree("", "");
 	expect_tree("\n\n# only a comment\n;;\n", "");
 	expect_tree("exit # done", "(exit)");
+	expect_tree("\xef\xbb\xbfif (/a/) to A", "(if (/ \"a\" h) (to \"A\"))");
 	expect_tree("to A \\\n  B", "(to \"AB\")");
+	expect_tree("to Mail/\xc3\x89t\xc3\xa9",
+	    "(to \"Mail/\\xc3\\x89t\\xc3\\xa9\")");
 }
 END_TEST
 
@@ -780,6 +794,10 @@ START_TEST(test_errors)
 	expect_error("if (1)\n{\n  to A\n", "4:1: expected '}' to close the "
 	    "block opened at 2:1");
 	expect_error("}\n", "1:1: '}' without '{'");
+	expect_error("to A\n{\n}\n", "2:1: unexpected '{' (a block follows "
+	    "if, else, while, foreach, exception, flock or dotlock)");
+	expect_error("\xef\xbb\xbfto", "1:3: expected a mailbox after 'to', "
+	    "found the end of the file");
 	expect_error("to\n", "1:3: expected a mailbox after 'to', found the "
 	    "end of the line");
 	expect_error("x=\n", "1:3: expected a value after 'x=', found the end "
@@ -810,12 +828,17 @@ START_TEST(test_errors)
 	    "h, b or D)");
 	expect_error("x = 1 \\ 2", "1:7: a '\\' outside quotes must end the "
 	    "line (a continuation)");
+	expect_error("cc !user@example.com", "1:4: '!' before an unquoted "
+	    "address is the operator 'not': write cc \"!address\" to "
+	    "forward");
 	expect_error("x = 1 ? 2", "1:7: unexpected character '?'");
 	expect_error("x = \"${abc\"", "1:6: unterminated '${' (expected '}' "
 	    "before the end of the line)");
 	expect_error("x = \"${}\"", "1:6: empty variable name in '${}'");
 	expect_error("\"\"=1", "1:1: empty variable name");
-	expect_error("x = \x80", "1:5: unexpected byte 0x80");
+	expect_error("x = \x01", "1:5: unexpected byte 0x01");
+	expect_error("$x = 1", "1:1: expected a variable name before '=' (a "
+	    "name is written without '$')");
 	/* CRLF: the same columns */
 	expect_error("if ($a\r\n{\r\n}\r\n", "2:1: expected ')' to close the "
 	    "condition of 'if' opened at 1:4");
@@ -828,7 +851,7 @@ END_TEST
 static char *
 parens(size_t k)
 {
-	char *s = malloc(2 * k + 4);
+	char *s = must_malloc(2 * k + 4);
 	size_t i;
 
 	memcpy(s, "x=", 2);
@@ -855,7 +878,7 @@ START_TEST(test_limits)
 	free(e);
 	/* the size of the file */
 	n = FILTER_FILE_MAX + 1;
-	src = malloc(n);
+	src = must_malloc(n);
 	memset(src, '\n', n);
 	ck_assert_int_eq(filter_parse("f", src, n, &prog, &err), -1);
 	ck_assert_ptr_null(prog);
@@ -865,7 +888,7 @@ START_TEST(test_limits)
 	free(src);
 	/* nesting: blocks, parentheses, unary operators */
 	n = FILTER_DEPTH_MAX + 1;
-	src = malloc(n * 12 + 16);
+	src = must_malloc(n * 12 + 16);
 	for (i = 0; i < n; i++)
 		memcpy(src + i * 12, "exception {\n", 12);
 	src[n * 12] = '\0';
@@ -885,7 +908,7 @@ START_TEST(test_limits)
 	ck_assert_msg(e == NULL, "%s", e);
 	free(src);
 	/* a long chain of operators is a deep tree */
-	src = malloc(4 * 300 + 16);
+	src = must_malloc(4 * 300 + 16);
 	strcpy(src, "x=1");
 	for (i = 0; i < 300; i++)
 		strcat(src, "+1");
@@ -897,7 +920,7 @@ START_TEST(test_limits)
 	free(src);
 	/* one text */
 	n = FILTER_TEXT_MAX + 1;
-	src = malloc(n + 16);
+	src = must_malloc(n + 16);
 	memcpy(src, "x=\"", 3);
 	memset(src + 3, 'a', n);
 	memcpy(src + 3 + n, "\"", 2);
@@ -909,9 +932,22 @@ START_TEST(test_limits)
 	src[3 + n] = '\0';
 	ck_assert_ptr_null(error_of(src, strlen(src)));
 	free(src);
+	/* many texts side by side: one text, built in linear time */
+	n = 30000;
+	src = must_malloc(n * 3 + 16);
+	memcpy(src, "x=", 2);
+	for (i = 0; i < n; i++)
+		memcpy(src + 2 + i * 3, "'a'", 3);
+	src[2 + n * 3] = '\0';
+	e = tree_s(src);
+	ck_assert_ptr_nonnull(e);
+	ck_assert_uint_eq(strlen(e), n + 8);
+	ck_assert(strncmp(e, "(= x \"aaa", 9) == 0);
+	free(e);
+	free(src);
 	/* nodes */
 	n = FILTER_NODES_MAX / 2 + 10;
-	src = malloc(n * 5 + 16);
+	src = must_malloc(n * 5 + 16);
 	for (i = 0; i < n; i++)
 		memcpy(src + i * 5, "to a\n", 5);
 	e = error_of(src, n * 5);
@@ -943,7 +979,7 @@ START_TEST(test_prefixes)
 			for (k = 0; k <= len; k++) {
 				prog = NULL;
 				/* a copy of exactly k bytes: ASan sees reads past */
-				char *cut = malloc(k + 1);
+				char *cut = must_malloc(k + 1);
 				memcpy(cut, src, k);
 				ret = filter_parse("f", cut, k, &prog, &err);
 				EXPECT(ret == 0 || ret == 1, "recipe %zu prefix %zu: "
@@ -984,8 +1020,8 @@ START_TEST(test_cache_free)
 	ck_assert_int_eq(filter_parse("f", src, strlen(src), &prog, &err), 1);
 	prog->cache_free = count_free;
 	c = prog->root->kids[0]->kids[0];
-	c->kids[0]->cache = malloc(1);
-	c->kids[1]->cache = malloc(1);
+	c->kids[0]->cache = must_malloc(1);
+	c->kids[1]->cache = must_malloc(1);
 	freed = 0;
 	filter_prog_free(&prog);
 	ck_assert_int_eq(freed, 2);
