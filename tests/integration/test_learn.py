@@ -132,12 +132,16 @@ def test(site, args):
                                               "vellum-fs is not built"))
         return 0
     site.start_fs()
-    arch = site.maildir(U, ".Archive", "cur")
-    names = wait_for(lambda: os.listdir(arch), "the file view lists "
-                     ".Archive/cur")
+    # The message is unseen: in new/ (cur/ with \\Seen); it moves to the
+    # same part of .Spam.
+    def files():
+        return [(part, n) for part in ("new", "cur") for n in os.listdir(
+            site.maildir(U, ".Archive", part))]
+    names = wait_for(files, "the file view lists the message in .Archive")
     check(len(names) == 1, "one message in .Archive", names)
-    os.rename(os.path.join(arch, names[0]),
-              site.maildir(U, ".Spam", "cur", names[0]))
+    part, name = names[0]
+    os.rename(site.maildir(U, ".Archive", part, name),
+              site.maildir(U, ".Spam", part, name))
     r = wait_runs(site, smtpd, 5, "a rename into .Spam in the file view")
     check(len(r) == 5 and r[4][0] == "spam" and r[4][1] == "65534" and
           r[4][2] == in_folder(site, "Spam", "three"),
