@@ -574,8 +574,10 @@ struct djob {
 	int			 sender_local;	/* -1 not known yet */
 	struct ddup		*dups;		/* one copy per user */
 	size_t			 ndups;
-	int			*discarded;	/* per recipient: a filter
-						   dropped it (answered 250) */
+	int			*handled;	/* per recipient: its filter
+						   left no copy to store
+						   (discarded, forwarded,
+						   piped): answered 250 */
 	struct store_prepared	**lbase;	/* per recipient: its list's
 						   copy, prepared once */
 	struct dseen		*seen;		/* users handled, and by */
@@ -615,7 +617,7 @@ djob_free(struct djob *d)
 		free(d->targets[i].prefix);
 	}
 	store_prepared_free(&d->base);
-	free(d->discarded);
+	free(d->handled);
 	for (i = 0; d->lbase != NULL && i < d->job->nrcpts; i++)
 		store_prepared_free(&d->lbase[i]);
 	free(d->lbase);
@@ -882,7 +884,7 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 	const struct filter_result *res;
 	const struct filter_action *a;
 	char fwd[STORE_ADDRESS_MAX + 1];
-	size_t i, kept = 0, inbox = 0;
+	size_t i, folders = 0, inbox = 0;
 
 	if (fu == NULL || !fu->ran)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
@@ -898,26 +900,23 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			    res->msglens[a->msg] : 0) == -1)
 				return -1;
 			inbox |= strcmp(a->arg, "INBOX") == 0;
-			kept++;
+			folders++;
 			break;
 		case FILTER_ACT_FORWARD:
 			if (djob_fwd_sender(st, cf, d, r, fwd,
 			    sizeof(fwd)) == -1)
 				return -1;
 			djob_ext(d, a->arg, fwd, r);
-			kept++;
 			break;
 		case FILTER_ACT_PIPE:
-			kept++;
-			break;
 		case FILTER_ACT_DISCARD:
 			break;
 		}
 	}
 	if (res->failed && !inbox)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
-	if (kept == 0)
-		d->discarded[r - d->job->rcpts] = 1;
+	if (folders == 0)
+		d->handled[r - d->job->rcpts] = 1;
 	return 0;
 }
 
@@ -931,7 +930,7 @@ djob_prepare(struct store *st, const struct deliver_config *cf,
 	struct deliver_rcpt *r;
 	size_t i, j, k;
 
-	d->discarded = xcalloc(job->nrcpts + 1, sizeof(*d->discarded));
+	d->handled = xcalloc(job->nrcpts + 1, sizeof(*d->handled));
 	if (store_msg_prepare(st, job->data, job->len, &d->base) == -1)
 		return -1;
 	for (i = 0; i < job->nrcpts; i++) {
@@ -943,7 +942,7 @@ djob_prepare(struct store *st, const struct deliver_config *cf,
 			continue;
 		if (job->fj != NULL && job->fj->lloop != NULL &&
 		    job->fj->lloop[i]) {
-			d->discarded[i] = 1;	/* a list copy came back */
+			d->handled[i] = 1;	/* a list copy came back */
 			continue;
 		}
 		if ((ldata = deliver_rcpt_msg(job, i, &llen)) != job->data) {
@@ -986,7 +985,7 @@ djob_prepare(struct store *st, const struct deliver_config *cf,
 					d->dups[d->ndups].rcpt = i;
 					d->dups[d->ndups++].target = k;
 				} else
-					d->discarded[i] |= d->discarded[first];
+					d->handled[i] |= d->handled[first];
 				continue;
 			}
 			d->seen = xreallocarray(d->seen, d->nseen + 1,
@@ -1220,7 +1219,7 @@ djob_store(struct store_txn *t, struct djob *d)
 		if (!deliver_rcpt_wanted(r))
 			continue;
 		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL ||
-		    d->discarded[i]) {
+		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
 			job->delivered++;
 		} else if (got[i] == -1)
@@ -1259,6 +1258,30 @@ deliver_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+/* One line: where a user's filters sent the message. */
+static void
+djob_log_actions(const struct djob *d, const struct deliver_fuser *fu)
+{
+	const struct filter_action *a;
+	char line[1024];
+	size_t i, n = 0;
+
+	line[0] = '\0';
+	for (i = 0; i < fu->res.nactions && n < sizeof(line) - 1; i++) {
+		a = &fu->res.actions[i];
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%s%s",
+		    n > 0 ? ", " : "", a->kind == FILTER_ACT_FOLDER ?
+		    "folder " : a->kind == FILTER_ACT_FORWARD ? "forward to " :
+		    a->kind == FILTER_ACT_PIPE ? "pipe to " : "discarded",
+		    a->kind == FILTER_ACT_DISCARD ? "" : a->arg);
+	}
+	log_info("filter %s: message from <%s>: %s%s%s", fu->address,
+	    d->job->sender, fu->res.failed ? "failed, kept in INBOX" : "",
+	    fu->res.failed && line[0] != '\0' ? "; before that: " : "",
+	    line[0] != '\0' ? line : fu->res.failed ? "" :
+	    "delivered nowhere");
+}
+
 /* After the commit: what the filters said, and the auto-replies. */
 static void
 djob_after(struct store *st, const struct deliver_config *cf, struct djob *d,
@@ -1272,10 +1295,8 @@ djob_after(struct store *st, const struct deliver_config *cf, struct djob *d,
 		fu = &fj->users[i];
 		if (fu->log != NULL)
 			log_info("filter %s: %s", fu->address, fu->log);
-		if (fu->ran && d->discarded != NULL &&
-		    d->discarded[fu->rcpt] && committed)
-			log_info("filter %s: message from <%s> discarded",
-			    fu->address, d->job->sender);
+		if (fu->ran && committed)
+			djob_log_actions(d, fu);
 		if (!committed || !fu->reply_ok)
 			continue;
 		if (deliver_server_message(st, cf, d->job->sender, fu->reply,
@@ -1354,15 +1375,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 
 		if (d->job->busy == 0 && d->job->fj != NULL) {
 			/* the locks go first: a reply may be to one of us */
-			struct deliver_fjob *fj = d->job->fj;
-
-			if (fj->nlocks > 0 && store_lock_release_many(st,
-			    (const char *const *)fj->locks, fj->nlocks) == -1)
-				log_warnx("releasing delivery locks: %s",
-				    err_msg());
-			for (j = 0; j < fj->nlocks; j++)
-				free(fj->locks[j]);
-			fj->nlocks = 0;
+			deliver_unlock(st, d->job->fj);
 			djob_after(st, cf, d, rc == 0);
 			deliver_end(st, d->job);
 		}

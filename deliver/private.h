@@ -54,6 +54,8 @@ const char *deliver_rcpt_msg(const struct deliver_job *, size_t rcpt,
 /* The fuser of a user in a begun job, or NULL. */
 struct deliver_fuser *deliver_fuser_find(struct deliver_fjob *,
 	    uint32_t user_id);
+/* Releases a begun job's delivery locks (before its replies go out). */
+void	deliver_unlock(struct store *, struct deliver_fjob *);
 /* Sets a recipient's reply (code, text). */
 void	deliver_rcpt_reply(struct deliver_rcpt *, int code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

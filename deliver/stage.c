@@ -37,6 +37,9 @@
 
 static int	stage_locks(struct store *, struct deliver_job *,
 		    struct deliver_fjob *);
+static size_t	held_find(const char *);
+static void	held_add(const char *);
+static void	held_del(const char *);
 static int	stage_load_txn(struct store_txn *, void *);
 static void	stage_lists(struct deliver_job *, struct deliver_fjob *);
 static void	stage_user(struct deliver_job *, struct deliver_fjob *,
@@ -62,6 +65,7 @@ stage_locks(struct store *st, struct deliver_job *job,
 {
 	char name[DELIVER_ADDR_MAX + 16];
 	size_t i, j, k;
+	int rc;
 
 	for (i = 0; i < job->nrcpts; i++) {
 		const struct deliver_rcpt *r = &job->rcpts[i];
@@ -85,8 +89,64 @@ stage_locks(struct store *st, struct deliver_job *job,
 	}
 	if (fj->nlocks == 0)
 		return 1;
-	return store_lock_take_many(st, (const char *const *)fj->locks,
+	/*
+	 * The store's locks belong to the process: two sessions of this
+	 * process must not both hold one (their filters would run at once),
+	 * so this process keeps the names it holds as well.
+	 */
+	for (i = 0; i < fj->nlocks; i++)
+		if (held_find(fj->locks[i]) != (size_t)-1) {
+			err_set(ERR_INUSE, "%s is held by another delivery of "
+			    "this process", fj->locks[i]);
+			return 0;
+		}
+	rc = store_lock_take_many(st, (const char *const *)fj->locks,
 	    fj->nlocks, DELIVER_LOCK_LEASE);
+	if (rc == 1)
+		for (i = 0; i < fj->nlocks; i++)
+			held_add(fj->locks[i]);
+	return rc;
+}
+
+/*
+ * The delivery locks this process holds (loop thread, or the only
+ * thread: deliver_begin(), deliver_end() and deliver_run() are not
+ * called from workers).
+ */
+static char	**held;
+static size_t	  nheld;
+
+static size_t
+held_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < nheld; i++)
+		if (strcmp(held[i], name) == 0)
+			return i;
+	return (size_t)-1;
+}
+
+static void
+held_add(const char *name)
+{
+	held = xreallocarray(held, nheld + 1, sizeof(*held));
+	held[nheld++] = xstrdup(name);
+}
+
+static void
+held_del(const char *name)
+{
+	size_t i = held_find(name);
+
+	if (i == (size_t)-1)
+		return;
+	free(held[i]);
+	held[i] = held[--nheld];
+	if (nheld == 0) {
+		free(held);
+		held = NULL;
+	}
 }
 
 const char *
@@ -270,6 +330,21 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 }
 
 void
+deliver_unlock(struct store *st, struct deliver_fjob *fj)
+{
+	size_t i;
+
+	if (fj->nlocks > 0 && store_lock_release_many(st,
+	    (const char *const *)fj->locks, fj->nlocks) == -1)
+		log_warnx("releasing delivery locks: %s", err_msg());
+	for (i = 0; i < fj->nlocks; i++) {
+		held_del(fj->locks[i]);
+		free(fj->locks[i]);
+	}
+	fj->nlocks = 0;
+}
+
+void
 deliver_end(struct store *st, struct deliver_job *job)
 {
 	struct deliver_fjob *fj = job->fj;
@@ -279,11 +354,7 @@ deliver_end(struct store *st, struct deliver_job *job)
 	if (fj == NULL)
 		return;
 	job->fj = NULL;
-	if (fj->nlocks > 0 && store_lock_release_many(st,
-	    (const char *const *)fj->locks, fj->nlocks) == -1)
-		log_warnx("releasing delivery locks: %s", err_msg());
-	for (i = 0; i < fj->nlocks; i++)
-		free(fj->locks[i]);
+	deliver_unlock(st, fj);
 	free(fj->locks);
 	for (i = 0; i < fj->nusers; i++) {
 		fu = &fj->users[i];

@@ -347,7 +347,7 @@ int	ud_text_get(struct store_txn *, uint32_t user_id, uint8_t kind,
 /* Replaces the pieces of (user, kind) with len bytes (0: deletes). */
 int	ud_text_put(struct store_txn *, uint32_t user_id, uint8_t kind,
 	    const void *, size_t len);
-/* Deletes every row of user_id of one kind (0: of every kind). */
+/* Deletes every row of user_id of one kind. */
 int	ud_drop(struct store_txn *, uint32_t user_id, uint8_t kind);
 /* Everything of a user that store_user_del() removes (userdata, learn). */
 int	userdata_user_del(struct store_txn *, uint32_t user_id);

@@ -146,8 +146,8 @@ ud_drop(struct store_txn *t, uint32_t user_id, uint8_t kind)
 
 	if (t->st->no_userdata)
 		return 0;
-	return ud_cursor_drop(t, key, kind == 0 ? 4 :
-	    ud_key(key, user_id, kind, NULL, 0)) == -1 ? -1 : 0;
+	return ud_cursor_drop(t, key, ud_key(key, user_id, kind, NULL,
+	    0)) == -1 ? -1 : 0;
 }
 
 int
