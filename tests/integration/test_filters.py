@@ -380,6 +380,84 @@ def test_failures(site, srv, helper):
     del_filter(site, k)
 
 
+def test_global_then_user(site, srv):
+    """Variables the global filter sets are seen by the user's; a `to` in
+    the global one ends everything."""
+    lena = addr("lena")
+    set_filter(site, "--global", 'TAG="from-global"\n'
+               'if (/^Subject: gl-end/)\n{\n  to Mail/.GlobalEnd/\n}\n')
+    try:
+        set_filter(site, lena, 'if ($TAG eq "from-global")\n{\n'
+                   '  to Mail/.G/\n}\nto Mail/.User/\n')
+        send_ok(srv, lena, message("gl-var"), "gl-var to lena")
+        send_ok(srv, lena, message("gl-end"), "gl-end to lena")
+    finally:
+        del_filter(site, "--global")
+    check(subjects(site, lena, "G") == ["gl-var"], "the user's filter saw "
+          "the global filter's variable", subjects(site, lena, "G"))
+    check(subjects(site, lena, "GlobalEnd") == ["gl-end"] and
+          not subjects(site, lena, "User"), "a `to` in the global filter "
+          "ends the evaluation (the user's filter never ran)",
+          (subjects(site, lena, "GlobalEnd"), subjects(site, lena, "User")))
+
+
+def test_programs_misc(site, srv):
+    """Backquotes, exit, refused shell operators, cc before a failure,
+    xfilter output past [filter] output_max."""
+    m = addr("mona")
+    set_filter(site, m, "F=`/bin/echo Back`\n"
+               'if (/^Subject: bq/)\n{\n  to "Mail/.$F/"\n}\n'
+               'if (/^Subject: ex/)\n{\n  exit\n}\n'
+               'if (/^Subject: shell/)\n{\n'
+               '  xfilter "/bin/cat | /bin/cat"\n  to Mail/.Never/\n}\n'
+               'if (/^Subject: ccfail/)\n{\n  cc Mail/.Cc/\n'
+               '  xfilter "/bin/false"\n  to Mail/.Never/\n}\n'
+               'if (/^Subject: big/)\n{\n  xfilter "/bin/cat"\n'
+               '  to Mail/.Never/\n}\n')
+    for subj in ("bq", "ex", "shell", "ccfail"):
+        send_ok(srv, m, message(subj), "%s to mona" % subj)
+    send_ok(srv, m, message("big", size=100000), "a 100000-byte message "
+            "through an xfilter with output_max 65536")
+    check(subjects(site, m, "Back") == ["bq"], "`/bin/echo Back` set the "
+          "folder", subjects(site, m, "Back"))
+    check(subjects(site, m, "Cc") == ["ccfail"], "cc before a failure "
+          "stays delivered", subjects(site, m, "Cc"))
+    check(subjects(site, m) == ["shell", "ccfail", "big"],
+          "exit discards; a refused shell operator, a failure after cc "
+          "and an output past output_max keep the message in INBOX",
+          subjects(site, m))
+    check(not subjects(site, m, "Never"), "nothing after a failure",
+          subjects(site, m, "Never"))
+    wait_log(srv.smtpd, "filter " + m + ":", "delivered nowhere")
+    fails = [line for line in srv.smtpd.output().splitlines()
+             if "filter " + m + ": filter failed:" in line]
+    check(len(fails) == 3, "each of the three failures is logged", fails)
+
+
+def test_lmtp(site, srv):
+    """LMTP: one reply per recipient, each 250, whatever its filter did."""
+    a, b, c = addr("lm1"), addr("lm2"), addr("lm3")
+    set_filter(site, a, "to /dev/null\n")
+    set_filter(site, b, 'xfilter "/bin/false"\n')
+    set_filter(site, c, "to Mail/.L/\n")
+    r = Raw(srv.ports["lmtp"])
+    code, _ = r.cmd("LHLO client.example.test")
+    check(code == 250, "LHLO", code)
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    for x in (a, b, c):
+        check(r.cmd("RCPT TO:<%s>" % x)[0] == 250, "RCPT " + x, None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message("over lmtp") + b".\r\n")
+    got = [r.reply() for _ in range(3)]
+    r.close()
+    check(all(code == 250 for code, _ in got), "LMTP answers 250 for each "
+          "recipient (discarded, failed filter, folder)", got)
+    check(subjects(site, a) == [] and subjects(site, b) == ["over lmtp"] and
+          subjects(site, c, "L") == ["over lmtp"], "each recipient's filter "
+          "did its own thing", (subjects(site, a), subjects(site, b),
+                                subjects(site, c, "L")))
+
+
 def test_no_blocking(site, srv):
     """A filter waiting in its program holds up neither another session
     nor, once it is let go, its own delivery."""
@@ -453,11 +531,13 @@ def test(site, args):
     rewrite = script(site, "rewrite", REWRITE)
     script(site, "waiter", WAITER)
     srv = SmtpSite(site, more={"filter": {"user": "daemon",
-                                          "timeout": "2"}})
+                                          "timeout": "2",
+                                          "output_max": "65536"}})
     site.add_user(addr("postmaster"), "pw")
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
+                  "lena", "mona", "lm1", "lm2", "lm3",
                   "slow", "quick", "lock"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
@@ -483,6 +563,9 @@ def test(site, args):
     part("CRLF and folders", test_crlf_folders)
     part("variables", test_vars)
     part("failures", test_failures, helper)
+    part("global then user", test_global_then_user)
+    part("programs", test_programs_misc)
+    part("LMTP", test_lmtp)
     ctl_rc(site, "filter", "del", "--global")
     srv.alive("the filters so far")
 
