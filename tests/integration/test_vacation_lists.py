@@ -189,6 +189,61 @@ def test_lists(site, srv):
               subjects(site, m3), subjects(site, m3, "Lists")))
 
 
+def test_vacation_filtered(site, srv):
+    """No auto-reply for mail a filter filed into Spam or that carries
+    X-Spam-Flag: YES; a filter that fails still lets the reply go."""
+    v, f = addr("vspam"), addr("vfail")
+    for who in (v, f):
+        ctl_ok(site, "vacation", "set", who, "--subject", "Away", "--body",
+               "b")
+    set_filter(site, v, "if (/^Subject: junk/)\n{\n  to Mail/.Spam/\n}\n")
+    set_filter(site, f, 'xfilter "/bin/false"\n')
+    s7, s8, s9 = addr("s7"), addr("s8"), addr("s9")
+    post(srv, s7, v, msg("junk offer", v), "s7: junk to vspam")
+    post(srv, s8, v, msg("flagged", v, b"X-Spam-Flag: YES\r\n"),
+         "s8: a flagged message to vspam")
+    post(srv, s9, f, msg("to vfail", f), "s9 to vfail")
+    wait_for(lambda: replies(site, s9), "a failed filter still lets the "
+             "auto-reply go (s9)", lambda: srv.smtpd.output()[-2000:])
+    check(subjects(site, v, "Spam") == ["junk offer"] and
+          subjects(site, v) == ["flagged"], "vspam's filter filed them",
+          (subjects(site, v), subjects(site, v, "Spam")))
+    check(stored(site, s7) == [], "no auto-reply for mail filed into Spam",
+          stored(site, s7))
+    check(stored(site, s8) == [], "no auto-reply to X-Spam-Flag: YES",
+          stored(site, s8))
+
+
+def test_list_more(site, srv):
+    """The owner is the envelope sender of copies that leave; a copy that
+    comes back to its own list is dropped."""
+    ann = addr("ann")
+    ctl_ok(site, "list", "add", ann, "--name", "News", "--owner",
+           addr("boss"))
+    ctl_ok(site, "list", "member", "add", ann, addr("m4"),
+           "far-member@faraway.test")
+    post(srv, "poster@remote.test", ann, msg("news one", ann),
+         "a post to ann")
+    import json
+    entries = json.loads(queue(site))
+    mine = [e for e in entries if "far-member@faraway.test" in
+            json.dumps(e)]
+    check(len(mine) == 1 and mine[0].get("sender") == addr("boss"),
+          "the remote member's copy is queued with the owner as envelope "
+          "sender", mine)
+    head = stored(site, addr("m4"))[0].split(b"\r\n\r\n", 1)[0]
+    check(b"\r\nList-Owner: <mailto:boss@example.test>\r\n" in head and
+          b"\r\nPrecedence: list\r\n" in head,
+          "List-Owner and Precedence: list", head)
+    # The members' copy sent back to the list: a loop, dropped.
+    back = stored(site, addr("m4"))[0]
+    back = back[back.index(b"List-Id:"):]
+    post(srv, addr("m4"), ann, back, "the copy sent back to ann")
+    wait_log(srv.smtpd, "list " + ann, "not sent again")
+    check(len(stored(site, addr("m4"))) == 1, "the looping copy reached "
+          "no member", [m[:200] for m in stored(site, addr("m4"))])
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -196,11 +251,14 @@ def test(site, args):
     srv = SmtpSite(site)
     site.add_user(addr("postmaster"), "pw")
     for local in ("vac", "later", "over", "s1", "s2", "s3", "s4", "s5",
-                  "s6", "m1", "m2", "m3"):
+                  "s6", "s7", "s8", "s9", "m1", "m2", "m3", "m4", "boss",
+                  "vspam", "vfail"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
     test_vacation(site, srv)
     test_lists(site, srv)
+    test_vacation_filtered(site, srv)
+    test_list_more(site, srv)
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
