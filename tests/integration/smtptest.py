@@ -56,7 +56,7 @@ class SmtpSite:
     [pop3] on free loopback ports, and the daemons started on it."""
 
     def __init__(self, site, smtpd=None, quota=None, auth=None, pop3=True,
-                 lmtp=True):
+                 lmtp=True, more=None):
         self.site = site
         self.ports = {"smtp": site.port(), "submission": site.port(),
                       "smtps": site.port()}
@@ -76,16 +76,22 @@ class SmtpSite:
         sections["quota"].update(quota or {})
         if auth is not None:
             sections["auth"] = auth
+        # More sections as given ({"filter": {...}, "imap": {...}}).
+        for name, keys in (more or {}).items():
+            sections[name] = dict(keys)
         self.sections = sections
         site.write_conf(sections)
         self.smtpd = None
         self.pop3d = None
 
-    def reconfigure(self, smtpd=None, auth=None):
+    def reconfigure(self, smtpd=None, auth=None, more=None):
         """Rewrites vellum.conf with the same ports; [smtpd] keys given
         replace those of the same name; auth replaces [auth] (None: the
-        harness default).  Restart the daemons to use it."""
+        harness default); more: {section: keys} updates those sections.
+        Restart the daemons to use it."""
         self.sections["smtpd"].update(smtpd or {})
+        for name, keys in (more or {}).items():
+            self.sections.setdefault(name, {}).update(keys)
         self.sections.pop("auth", None)
         if auth is not None:
             self.sections["auth"] = auth

@@ -17,6 +17,11 @@
  *	the IMAP tests need thousands of them quickly.
  *   store-helper DATA_DIR access IP
  *	print 1 if IP may relay after a POP3 login (POP-before-SMTP), else 0.
+ *   store-helper DATA_DIR filter ADDRESS|- < TEXT
+ *	store TEXT as the filter file of ADDRESS ("-": the global filter)
+ *	with store_filter_set() alone, without the parse check vellumctl
+ *	makes: the filter tests need a stored filter that no longer parses
+ *	(as one saved before a parser change would be).
  *   store-helper DATA_DIR queue [OPTION...] ADDRESS...
  *	queue one small message from helper@example.test for the ADDRESSes
  *	(store_queue_add, one durable transaction) and print "queued ID"
@@ -40,6 +45,7 @@
 #include "common/xmalloc.h"
 #include "store/access.h"
 #include "store/check.h"
+#include "store/filter.h"
 #include "store/lock.h"
 #include "store/mailbox.h"
 #include "store/message.h"
@@ -50,6 +56,7 @@
 static int	usage(void);
 static int	mailboxes_fn(struct store_txn *, void *);
 static int	mailboxes_cmd(struct store *, const char *);
+static int	filter_cmd(struct store *, const char *);
 
 struct append {
 	const char		*address;
@@ -130,6 +137,52 @@ mailboxes_cmd(struct store *st, const char *address)
 	for (i = 0; i < m.n; i++)
 		free(m.names[i]);
 	free(m.names);
+	store_close(&st);
+	return rc == -1;
+}
+
+struct filter_raw {
+	const char	*address;	/* NULL: the global filter */
+	char		*text;
+	size_t		 len;
+};
+
+static int
+filter_fn(struct store_txn *t, void *ctx)
+{
+	struct filter_raw *f = ctx;
+	struct store_user u;
+	uint32_t id = 0;
+
+	if (f->address != NULL) {
+		if (store_user_find(t, f->address, &u) != 1)
+			return err_set(ERR_NOTFOUND, "no user %s", f->address);
+		id = u.id;
+	}
+	return store_filter_set(t, id, f->text, f->len);
+}
+
+static int
+filter_cmd(struct store *st, const char *address)
+{
+	struct filter_raw f = { NULL, NULL, 0 };
+	char buf[4096];
+	size_t n;
+	int rc;
+
+	if (strcmp(address, "-") != 0)
+		f.address = address;
+	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0) {
+		f.text = xreallocarray(f.text, f.len + n, 1);
+		memcpy(f.text + f.len, buf, n);
+		f.len += n;
+	}
+	rc = store_write(st, filter_fn, &f);
+	if (rc == -1)
+		fprintf(stderr, "store-helper: %s\n", err_msg());
+	else
+		printf("stored %zu\n", f.len);
+	free(f.text);
 	store_close(&st);
 	return rc == -1;
 }
@@ -260,6 +313,7 @@ usage(void)
 	    "       store-helper DATA_DIR damage ADDRESS UID\n"
 	    "       store-helper DATA_DIR mailboxes ADDRESS < NAMES\n"
 	    "       store-helper DATA_DIR access IP\n"
+	    "       store-helper DATA_DIR filter ADDRESS|- < TEXT\n"
 	    "       store-helper DATA_DIR queue [OPTION...] ADDRESS...\n");
 	return 2;
 }
@@ -310,6 +364,8 @@ main(int argc, char **argv)
 		return queue_cmd(st, argc - 3, argv + 3);
 	if (strcmp(argv[2], "mailboxes") == 0 && argc == 4)
 		return mailboxes_cmd(st, argv[3]);
+	if (strcmp(argv[2], "filter") == 0 && argc == 4)
+		return filter_cmd(st, argv[3]);
 	if (strcmp(argv[2], "append") != 0 || argc != 5)
 		return usage();
 	a.address = argv[3];
