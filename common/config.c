@@ -22,6 +22,7 @@
 #include "config.h"
 #include "error.h"
 #include "log.h"
+#include "size.h"
 #include "xmalloc.h"
 
 /* Longest line of a file, without its line end. */
@@ -85,6 +86,15 @@
 #define CONFIG_REQUIRE_AUTH		1	/* [submission], [smtps] */
 #define CONFIG_SENDMAIL_USERS		"*"
 #define CONFIG_SENDMAIL_TRUSTED		"root"
+#define CONFIG_FILTER_USER		"nobody"
+#define CONFIG_FILTER_TIMEOUT		60
+#define CONFIG_FILTER_OUTPUT_MAX	(64U * 1024 * 1024)
+#define CONFIG_FILTER_MAX_PROCS		8
+#define CONFIG_FILTER_WORKERS		4
+#define CONFIG_FILTER_QUEUE		256
+#define CONFIG_FILTER_LEARN_SPAM	"/usr/bin/sa-learn --spam"
+#define CONFIG_FILTER_LEARN_HAM		"/usr/bin/sa-learn --ham"
+#define CONFIG_FILTER_LEARN		1
 
 /*
  * The embedded default of `make run` (DESIGN.md), parsed like a file so
@@ -120,6 +130,7 @@ enum {
 	CS_DNS,
 	CS_SRS,
 	CS_SENDMAIL,
+	CS_FILTER,
 	CS_COUNT,
 	CS_SERVICE = -2,		/* in the key table: any service */
 	CS_IGNORE = -1,			/* in a bad section: skip keys */
@@ -128,7 +139,7 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs", "sendmail",
+	"dns", "srs", "sendmail", "filter",
 };
 
 enum config_type {
@@ -150,6 +161,8 @@ enum config_type {
 	CT_RESOLVERS,		/* addr[:port], [addr6]:port, addr6 */
 	CT_NAMES,		/* name, @group, * ([sendmail] users) */
 	CT_DOMAIN,		/* a host name, or "" for the hostname */
+	CT_SIZE,		/* size_t bytes, size_parse() forms (64M) */
+	CT_COMMAND,		/* an absolute program path and its words */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -228,6 +241,15 @@ enum {
 	CK_SENDMAIL_USERS,
 	CK_SENDMAIL_TRUSTED,
 	CK_SENDMAIL_DOMAIN,
+	CK_FILTER_USER,
+	CK_FILTER_TIMEOUT,
+	CK_FILTER_OUTPUT_MAX,
+	CK_FILTER_MAX_PROCS,
+	CK_FILTER_WORKERS,
+	CK_FILTER_QUEUE,
+	CK_FILTER_LEARN_SPAM,
+	CK_FILTER_LEARN_HAM,
+	CK_FILTER_LEARN,
 	CK_COUNT
 };
 
@@ -394,6 +416,24 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_STR(sendmail_trusted) },
 	[CK_SENDMAIL_DOMAIN] = { CS_SENDMAIL, "domain", CT_DOMAIN,
 	    CK_STR(sendmail_domain) },
+	[CK_FILTER_USER] = { CS_FILTER, "user", CT_USER, CK_STR(filter_user) },
+	[CK_FILTER_TIMEOUT] = { CS_FILTER, "timeout", CT_UINT,
+	    CK_UINT(filter_timeout, 1, 3600, "seconds") },
+	[CK_FILTER_OUTPUT_MAX] = { CS_FILTER, "output_max", CT_SIZE,
+	    offsetof(struct config, filter_output_max), 0, 1024, 1073741824,
+	    "bytes" },
+	[CK_FILTER_MAX_PROCS] = { CS_FILTER, "max_procs", CT_UINT,
+	    CK_UINT(filter_max_procs, 1, 256, "programs") },
+	[CK_FILTER_WORKERS] = { CS_FILTER, "workers", CT_UINT,
+	    CK_UINT(filter_workers, 1, 64, "threads") },
+	[CK_FILTER_QUEUE] = { CS_FILTER, "queue", CT_UINT,
+	    CK_UINT(filter_queue, 1, 100000, "filter jobs") },
+	[CK_FILTER_LEARN_SPAM] = { CS_FILTER, "learn_spam", CT_COMMAND,
+	    CK_STR(filter_learn_spam) },
+	[CK_FILTER_LEARN_HAM] = { CS_FILTER, "learn_ham", CT_COMMAND,
+	    CK_STR(filter_learn_ham) },
+	[CK_FILTER_LEARN] = { CS_FILTER, "learn", CT_BOOL,
+	    CK_INT(filter_learn) },
 };
 
 
@@ -527,6 +567,18 @@ config_file_defaults(struct config *c)
 	    CONFIG_SENDMAIL_USERS);
 	snprintf(c->sendmail_trusted, sizeof(c->sendmail_trusted), "%s",
 	    CONFIG_SENDMAIL_TRUSTED);
+	snprintf(c->filter_user, sizeof(c->filter_user), "%s",
+	    CONFIG_FILTER_USER);
+	c->filter_timeout = CONFIG_FILTER_TIMEOUT;
+	c->filter_output_max = CONFIG_FILTER_OUTPUT_MAX;
+	c->filter_max_procs = CONFIG_FILTER_MAX_PROCS;
+	c->filter_workers = CONFIG_FILTER_WORKERS;
+	c->filter_queue = CONFIG_FILTER_QUEUE;
+	snprintf(c->filter_learn_spam, sizeof(c->filter_learn_spam), "%s",
+	    CONFIG_FILTER_LEARN_SPAM);
+	snprintf(c->filter_learn_ham, sizeof(c->filter_learn_ham), "%s",
+	    CONFIG_FILTER_LEARN_HAM);
+	c->filter_learn = CONFIG_FILTER_LEARN;
 }
 
 void
@@ -627,7 +679,8 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue] [dns] [srs] [sendmail]", name);
+		    "[smtpd] [mta] [queue] [dns] [srs] [sendmail] [filter]",
+		    name);
 		return;
 	}
 	if (p->sect_line[i] != 0) {
@@ -854,6 +907,30 @@ config_value(struct config_parser *p, unsigned line,
 		return;
 	case CT_NAMES:
 		config_names(p, line, k, v, field);
+		return;
+	case CT_SIZE: {
+		uint64_t bytes = 0;
+
+		if (size_parse(v, &bytes) != 0 || bytes < k->min ||
+		    bytes > k->max)
+			config_error(p, line, "%s = '%.64s': write a size from "
+			    "%u to %u bytes, as bytes or with K, M or G after "
+			    "the number (64M)", k->name, v, k->min, k->max);
+		else
+			*(size_t *)(void *)field = (size_t)bytes;
+		return;
+	}
+	case CT_COMMAND:
+		for (s = v; *s != '\0'; s++)
+			if ((unsigned char)*s < 32 || (unsigned char)*s > 126)
+				break;
+		if (v[0] != '/' || *s != '\0' || strlen(v) >= k->size)
+			config_error(p, line, "%s = '%.64s': write the absolute "
+			    "path of a program and its arguments, as "
+			    "/usr/bin/sa-learn --spam (printable ASCII, at "
+			    "most %zu bytes)", k->name, v, k->size - 1);
+		else
+			memcpy(field, v, strlen(v) + 1);
 		return;
 	case CT_DOMAIN:
 		if (*v != '\0' && !config_hostname_ok(v))

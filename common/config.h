@@ -242,6 +242,28 @@ struct config {
 	char	sendmail_domain[CONFIG_HOST_MAX + 1];	/* domain = (the
 					   hostname): of unqualified
 					   addresses ("www-data") */
+	/* [filter]: mail filters (maildrop's language) and their programs */
+	char	filter_user[64];	/* user = nobody: programs of users
+					   without a unix account of their
+					   own run as it (must exist and not
+					   be root when programs run) */
+	unsigned filter_timeout;	/* timeout = 60 s a program may run
+					   (1-3600) */
+	size_t	filter_output_max;	/* output_max = 64M bytes of a
+					   program's output (1K-1G) */
+	unsigned filter_max_procs;	/* max_procs = 8 programs at once
+					   (1-256) */
+	unsigned filter_workers;	/* workers = 4 threads evaluating
+					   filters in vellum-smtpd (1-64) */
+	unsigned filter_queue;		/* queue = 256 filter jobs waiting
+					   for a thread (1-100000) */
+	char	filter_learn_spam[PATH_MAX];	/* learn_spam =
+					   /usr/bin/sa-learn --spam */
+	char	filter_learn_ham[PATH_MAX];	/* learn_ham =
+					   /usr/bin/sa-learn --ham */
+	int	filter_learn;		/* learn = yes|no (yes): Spam
+					   training of moves to and from
+					   the Spam folder */
 };
 
 /* Fills c with the embedded default (see above). */

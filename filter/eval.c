@@ -647,8 +647,7 @@ init_vars(struct fe_state *st)
 	    set_str(st, "DEFAULT", env->deflt != NULL ? env->deflt :
 	    "./Maildir") == -1 ||
 	    set_str(st, "PATH", env->path != NULL ? env->path :
-	    "/usr/local/bin:/usr/bin:/bin") == -1 ||
-	    set_str(st, "EXITCODE", "0") == -1)
+	    "/usr/local/bin:/usr/bin:/bin") == -1)
 		return -1;
 	return fe_set_size(st, NULL);
 }

@@ -23,9 +23,11 @@
  *     unfolded first; CRLF or LF), the body, or both (h, b, hb); the first
  *     match sets MATCH and MATCH1..MATCHn (a pattern that does not match
  *     leaves them); weighted scoring (,xxx,yyy) adds xxx, xxx*yyy, ...
- *     over the matching lines; =~ and !~ match the text as one subject;
- *     foreach iterates over every match (several per line, an empty
- *     match advancing one character) with MATCH set; a regex that does
+ *     over the matching lines (a line counts once), over text every
+ *     occurrence counts; =~ and !~ match the text as one subject;
+ *     foreach iterates with MATCH set over the first match of each line
+ *     of the message, or over every match in text (an empty match
+ *     advancing one character), as maildrop 3 does; a regex that does
  *     not compile or reaches FILTER_MATCH_LIMIT is a run-time error;
  *   - hasaddr(), getaddr() parse addresses as RFC 5322 (mail/rfc822.h),
  *     case-insensitively; lookup(expr, file [, opts]) reads the file through

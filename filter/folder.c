@@ -20,6 +20,7 @@ static int	component_bad(const char *);
 static int	store_name(const char *, char *, size_t);
 static int	dot_folder(const char *, char *, size_t);
 static int	refuse(const char *, const char *);
+static const char	*shell_op(const char *, int, char[3]);
 
 /*
  * Drops "$HOME/" (written or substituted), "~/" and "./" prefixes and the

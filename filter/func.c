@@ -20,6 +20,7 @@ static const char *const addr_headers[] = {
 };
 
 static char	*addr_text(const struct rfc822_addr *);
+static char	*unfolded(const char *, size_t);
 static int	hasaddr(struct fe_state *, const struct filter_node *,
 		    const struct fe_val *, struct fe_val *);
 static void	getaddr(const struct fe_val *, struct fe_val *);

@@ -63,12 +63,11 @@
  *
  * Limits (each an error naming where): a file of at most
  * FILTER_FILE_MAX bytes, NUL bytes refused, nesting of at most
- * FILTER_DEPTH_MAX blocks/parentheses/calls/unary operators (each elsif
- * of a chain counts as a level, as its FK_IF nests in the previous one),
- * a text of at most FILTER_TEXT_MAX bytes, at most FILTER_NODES_MAX
- * nodes, and no node deeper than FILTER_TREE_DEPTH_MAX in the tree (a
- * chain a+b+c+... nests without parentheses), so that the evaluator may
- * walk the tree recursively.
+ * FILTER_DEPTH_MAX blocks/parentheses/calls/unary operators, a text of
+ * at most FILTER_TEXT_MAX bytes, at most FILTER_NODES_MAX nodes, and no
+ * node deeper than FILTER_TREE_DEPTH_MAX in the tree (an elsif chain
+ * nests each FK_IF in the one before, and a chain a+b+c+... nests without
+ * parentheses), so that the evaluator may walk the tree recursively.
  *
  * Errors are the first one met, at the offending token, saying what was
  * expected and what was found, e.g. "expected ')' to close the condition
@@ -95,7 +94,9 @@ enum filter_kind {
 			   with $VARs, adjacent literals, unquoted text) */
 	FK_BACKTICK,	/* `cmd`: kids[0] the command line (expression) */
 	FK_PATTERN,	/* /re/:opts against the message: kids[0] the
-			   regex text (expression), pat_* below */
+			   regex text: an FK_TEXT, or an FK_CONCAT of
+			   FK_TEXT/FK_VAR parts (one part when the regex
+			   is a lone $VAR), pat_* below */
 	FK_MATCH,	/* kids[0] =~ kids[1] (an FK_PATTERN) */
 	FK_UNARY,	/* op kids[0]: FO_NOT, FO_BITNOT, FO_NEG */
 	FK_BINARY,	/* kids[0] op kids[1] */

@@ -8,6 +8,7 @@
  * to/cc.  Texts are turned into nodes here: a quoted or unquoted text is
  * an FK_TEXT, an FK_VAR, or an FK_CONCAT of those parts.
  */
+#include <math.h>
 #include <stdalign.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -429,7 +430,7 @@ lex_quoted(struct fctx *ctx, struct lex_token *tok)
 static void
 lex_pattern(struct fctx *ctx, struct lex_token *tok)
 {
-	struct filter_node *cat, *pat;
+	struct filter_node *cat, *pat, *re;
 	int substituted = 0;
 	unsigned char c;
 
@@ -467,7 +468,14 @@ lex_pattern(struct fctx *ctx, struct lex_token *tok)
 			adv(ctx, 1);
 		}
 	}
-	fctx_kid(ctx, pat, text_end(ctx, cat, tok->line, tok->col + 1));
+	re = text_end(ctx, cat, tok->line, tok->col + 1);
+	if (re->kind == FK_VAR) {
+		/* the regex is an FK_TEXT or an FK_CONCAT (lang.h) */
+		cat = fctx_node(ctx, FK_CONCAT, re->line, re->col);
+		fctx_kid(ctx, cat, re);
+		re = cat;
+	}
+	fctx_kid(ctx, pat, re);
 	lex_pattern_opts(ctx, pat);
 	tok->t = T_PATTERN;
 	tok->node = pat;
@@ -527,7 +535,8 @@ lex_pattern_opts(struct fctx *ctx, struct filter_node *pat)
 			pat->pat_w1 = strtod(num, &end);
 		else
 			pat->pat_w2 = strtod(num, &end);
-		if (end != num + n || n == sizeof(num) - 1)
+		if (end != num + n || n == sizeof(num) - 1 ||
+		    !isfinite(i == 0 ? pat->pat_w1 : pat->pat_w2))
 			fctx_error(ctx, line, col, "expected a number for the "
 			    "weight of the pattern");
 		adv(ctx, n);

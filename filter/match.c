@@ -44,9 +44,12 @@ static int	rx_exec(struct fe_state *, const struct filter_node *,
 static int	set_matches(struct fe_state *, const struct filter_node *,
 		    const struct fe_rx *, const char *, int rc);
 static void	lines_range(struct fe_state *, unsigned, size_t *, size_t *);
+static size_t	header_len(const char *, size_t);
 static int	collect(struct fe_state *, const struct filter_node *,
 		    const struct fe_rx *, const char *, size_t, int utf8,
-		    struct hit **, size_t *, size_t *);
+		    int all, struct hit **, size_t *, size_t *);
+static size_t	after_match(const struct fe_rx *, const char *, size_t,
+		    int utf8, const PCRE2_SIZE *);
 
 void
 fe_rx_free(void *p)
@@ -195,13 +198,28 @@ fe_msg_set(struct fe_state *st, const char *p, size_t len)
 	st->msg.len = p != NULL ? len : 0;
 }
 
+/* The length of the header: up to the first empty line (or all). */
+static size_t
+header_len(const char *p, size_t len)
+{
+	const char *s = p, *end = p + len, *nl;
+
+	while (s < end) {
+		if (*s == '\n' || (*s == '\r' && s + 1 < end && s[1] == '\n'))
+			return (size_t)(s - p);
+		if ((nl = memchr(s, '\n', (size_t)(end - s))) == NULL)
+			break;
+		s = nl + 1;
+	}
+	return len;
+}
+
 int
 fe_msg_index(struct fe_state *st)
 {
 	struct fe_msg *m = &st->msg;
-	const char *p = m->p, *end = m->p + m->len, *nl;
+	const char *p = m->p, *end = m->p + m->len, *hend, *nl;
 	size_t max = 1, i, hlen = 0, llen;
-	int inhdr = 1;
 
 	if (m->indexed)
 		return 0;
@@ -209,36 +227,32 @@ fe_msg_index(struct fe_state *st)
 		if (p[i] == '\n')
 			max++;
 	m->lines = xcalloc(max, sizeof(*m->lines));
-	m->hbuf = xmalloc(m->len + 1);
-	while (p < end) {
+	/* Unfolded header lines only get shorter: hbuf never grows. */
+	hend = p + header_len(p, m->len);
+	m->hbuf = xmalloc((size_t)(hend - p) + 1);
+	for (; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		llen = (nl != NULL ? (size_t)(nl - p) : (size_t)(end - p));
 		if (llen > 0 && p[llen - 1] == '\r')
 			llen--;
-		if (inhdr && llen == 0) {
-			inhdr = 0;
-		} else if (inhdr) {
-			if ((p[0] == ' ' || p[0] == '\t') && m->nhdr > 0) {
-				m->lines[m->nhdr - 1].len += llen;
-			} else {
-				m->lines[m->nhdr].p = (const char *)
-				    (uintptr_t)hlen;
-				m->lines[m->nhdr].len = llen;
-				m->nhdr++;
-			}
+		if (p < hend && (p[0] == ' ' || p[0] == '\t') && m->nhdr > 0) {
+			m->lines[m->nhdr - 1].len += llen;
 			memcpy(m->hbuf + hlen, p, llen);
 			hlen += llen;
-		} else {
+		} else if (p < hend) {
+			m->lines[m->nhdr].p = m->hbuf + hlen;
+			m->lines[m->nhdr].len = llen;
+			m->nhdr++;
+			memcpy(m->hbuf + hlen, p, llen);
+			hlen += llen;
+		} else if (p > hend) {	/* the empty line is neither */
 			m->lines[m->nhdr + m->nbody].p = p;
 			m->lines[m->nhdr + m->nbody].len = llen;
 			m->nbody++;
 		}
 		if (nl == NULL)
 			break;
-		p = nl + 1;
 	}
-	for (i = 0; i < m->nhdr; i++)
-		m->lines[i].p = m->hbuf + (uintptr_t)m->lines[i].p;
 	for (i = 0; i < m->nhdr + m->nbody; i++)
 		m->lines[i].utf8 = utf8_valid(m->lines[i].p, m->lines[i].len);
 	m->indexed = 1;
@@ -304,15 +318,36 @@ fe_match_text(struct fe_state *st, const struct filter_node *n,
     const char *text, size_t len, int negate, struct fe_val *out)
 {
 	struct fe_rx *rx;
-	int owned, rc;
+	double score = 0, w;
+	size_t start;
+	int owned, rc, more, utf8;
 
 	if (n->kind != FK_PATTERN)
 		return fe_error(st, n, "=~ needs a /pattern/");
 	if ((rx = rx_get(st, n, &owned)) == NULL)
 		return -1;
-	rc = rx_exec(st, n, rx, text, len, utf8_valid(text, len), 0);
+	utf8 = utf8_valid(text, len);
+	rc = rx_exec(st, n, rx, text, len, utf8, 0);
 	if (rc == 1 && set_matches(st, n, rx, text, 1) == -1)
 		rc = -1;
+	/* Weighted over text: every occurrence counts (as maildrop). */
+	if (rc == 1 && !negate && (n->pat_flags & FILTER_PAT_WEIGHTED)) {
+		score = w = n->pat_w1;
+		for (;;) {
+			start = after_match(rx, text, len, utf8,
+			    pcre2_get_ovector_pointer(st->md));
+			if (start > len ||
+			    (more = rx_exec(st, n, rx, text, len, utf8,
+			    start)) == 0)
+				break;
+			if (more == -1) {
+				rc = -1;
+				break;
+			}
+			w *= n->pat_w2;
+			score += w;
+		}
+	}
 	if (owned)
 		fe_rx_free(rx);
 	if (rc == -1)
@@ -320,16 +355,32 @@ fe_match_text(struct fe_state *st, const struct filter_node *n,
 	if (negate)
 		fe_val_set(out, rc ? "0" : "1", 1);
 	else if (n->pat_flags & FILTER_PAT_WEIGHTED)
-		fe_val_num(out, rc ? n->pat_w1 : 0);
+		fe_val_num(out, score);
 	else
 		fe_val_set(out, rc ? "1" : "0", 1);
 	return 0;
 }
 
-/* Every match in s, appended to *hits. */
+/* Where to look for the next match: past it, or one character on. */
+static size_t
+after_match(const struct fe_rx *rx, const char *s, size_t len, int utf8,
+    const PCRE2_SIZE *ov)
+{
+	size_t start;
+
+	if (ov[1] > ov[0])
+		return ov[1];
+	start = ov[1] + 1;
+	if (utf8 && rx->utf != NULL)
+		while (start < len && ((unsigned char)s[start] & 0xc0) == 0x80)
+			start++;
+	return start;
+}
+
+/* Every match in s (the first only unless all), appended to *hits. */
 static int
 collect(struct fe_state *st, const struct filter_node *n,
-    const struct fe_rx *rx, const char *s, size_t len, int utf8,
+    const struct fe_rx *rx, const char *s, size_t len, int utf8, int all,
     struct hit **hits, size_t *nhits, size_t *cap)
 {
 	PCRE2_SIZE *ov;
@@ -351,16 +402,9 @@ collect(struct fe_state *st, const struct filter_node *n,
 		(*hits)[*nhits].p = xstrndup(s + ov[0], ov[1] - ov[0]);
 		(*hits)[*nhits].len = ov[1] - ov[0];
 		(*nhits)++;
-		if (ov[1] > ov[0]) {
-			start = ov[1];
-			continue;
-		}
-		/* An empty match: go past one character. */
-		start = ov[1] + 1;
-		if (utf8 && rx->utf != NULL)
-			while (start < len && ((unsigned char)s[start] &
-			    0xc0) == 0x80)
-				start++;
+		if (!all)
+			break;
+		start = after_match(rx, s, len, utf8, ov);
 	}
 	return 0;
 }
@@ -391,13 +435,14 @@ fe_foreach(struct fe_state *st, const struct filter_node *n)
 	}
 	if (text.p != NULL) {
 		if (collect(st, pat, rx, text.p, text.len,
-		    utf8_valid(text.p, text.len), &hits, &nhits, &cap) == -1)
+		    utf8_valid(text.p, text.len), 1, &hits, &nhits, &cap) ==
+		    -1)
 			flow = FE_ERR;
 	} else {
 		lines_range(st, pat->pat_flags, &from, &to);
 		for (i = from; i < to && flow == FE_NEXT; i++)
 			if (collect(st, pat, rx, st->msg.lines[i].p,
-			    st->msg.lines[i].len, st->msg.lines[i].utf8, &hits,
+			    st->msg.lines[i].len, st->msg.lines[i].utf8, 0, &hits,
 			    &nhits, &cap) == -1)
 				flow = FE_ERR;
 	}

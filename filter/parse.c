@@ -289,34 +289,53 @@ parse_cond(struct fctx *ctx, const char *kw)
 	return n;
 }
 
-/* if (c) body [else body | elsif ...]: the `if` is consumed. */
+/*
+ * if (c) body [elsif (c) body]... [else body]: the `if` is consumed.  An
+ * elsif (or `else if`) chain is read in a loop, each link an FK_IF in
+ * kids[2] of the one before: a long chain costs no C stack here, and
+ * check_tree_depth() bounds it for the evaluator.
+ */
 static struct filter_node *
 parse_if(struct fctx *ctx, unsigned line, unsigned col)
 {
-	struct filter_node *n = fctx_node(ctx, FK_IF, line, col);
+	struct filter_node *top = NULL, *prev = NULL, *n;
 	struct lex_token *t;
 	char after[80];
 
-	fctx_kid(ctx, n, parse_cond(ctx, "if"));
-	snprintf(after, sizeof(after), "the condition of 'if' at %u:%u",
-	    line, col);
-	fctx_kid(ctx, n, parse_body(ctx, after));
-	skip_nl(ctx);
-	t = peek(ctx, LEX_OPERAND);
-	if (is_word_tok(t, "elsif")) {
-		line = t->line;
-		col = t->col;
-		consume(ctx);
-		enter(ctx, line, col);
-		fctx_kid(ctx, n, parse_if(ctx, line, col));
-		ctx->depth--;
-	} else if (is_word_tok(t, "else")) {
+	for (;;) {
+		n = fctx_node(ctx, FK_IF, line, col);
+		if (prev != NULL)
+			fctx_kid(ctx, prev, n);
+		else
+			top = n;
+		prev = n;
+		fctx_kid(ctx, n, parse_cond(ctx, "if"));
+		snprintf(after, sizeof(after), "the condition of 'if' at "
+		    "%u:%u", line, col);
+		fctx_kid(ctx, n, parse_body(ctx, after));
+		skip_nl(ctx);
+		t = peek(ctx, LEX_OPERAND);
+		if (is_word_tok(t, "elsif")) {
+			line = t->line;
+			col = t->col;
+			consume(ctx);
+			continue;
+		}
+		if (!is_word_tok(t, "else"))
+			return top;
 		snprintf(after, sizeof(after), "'else' at %u:%u", t->line,
 		    t->col);
 		consume(ctx);
-		fctx_kid(ctx, n, parse_body(ctx, after));
+		skip_nl(ctx);
+		t = peek(ctx, LEX_OPERAND);
+		if (!is_word_tok(t, "if") || lex_assign_follows(ctx)) {
+			fctx_kid(ctx, n, parse_body(ctx, after));
+			return top;
+		}
+		line = t->line;
+		col = t->col;
+		consume(ctx);
 	}
-	return n;
 }
 
 /* kw expression: to, cc, xfilter, system, include, echo, log, ... */
@@ -363,7 +382,7 @@ parse_statement(struct fctx *ctx)
 		n = fctx_node(ctx, FK_ASSIGN, line, col);
 		n->name = fctx_strndup(ctx, name, strlen(name));
 		consume(ctx);
-		t = peek(ctx, LEX_OPERATOR);	/* the '=' */
+		(void)peek(ctx, LEX_OPERATOR);	/* the '=' */
 		consume(ctx);
 		t = peek(ctx, LEX_MAILBOX);
 		if (t->t == T_NL || t->t == T_EOF || t->t == T_RBRACE) {
@@ -905,8 +924,10 @@ check_tree_depth(struct fctx *ctx, struct filter_node *root)
 		n = st[sp].n;
 		d = st[sp].d;
 		if (d > FILTER_TREE_DEPTH_MAX)
-			fctx_error(ctx, n->line, n->col, "expression nested "
-			    "deeper than %d levels", FILTER_TREE_DEPTH_MAX);
+			fctx_error(ctx, n->line, n->col, "the syntax tree is "
+			    "deeper than %d levels (each elsif of a chain and "
+			    "each operator of a chain a+b+... is one level)",
+			    FILTER_TREE_DEPTH_MAX);
 		for (i = 0; i < n->nkids && sp < cap; i++) {
 			st[sp].n = n->kids[i];
 			st[sp].d = d + 1;

@@ -4,12 +4,15 @@
  * without a shell, with a time limit and an output limit.
  *
  * A daemon starts the runner while it is still root, before it drops its
- * privileges: filter_runner_start() forks a small helper process that
- * keeps root (when the daemon was root) and nothing else: no store, no
- * listener, no descriptor but its control socket.  Each request then goes
+ * privileges and before it starts any thread, from its main thread (the
+ * helper dies with the thread that forked it: PR_SET_PDEATHSIG):
+ * filter_runner_start() forks a small helper process that keeps root
+ * (when the daemon was root) and nothing else: no store, no listener, no
+ * descriptor but its control socket (0, 1, 2 are /dev/null).  Each request then goes
  * to the helper over that socket with its descriptors (SCM_RIGHTS): the
  * message on stdin (a memfd) and a memfd for the output.  For each request
- * the helper forks a child that forks the program:
+ * the helper forks a child that becomes the account (the checks below),
+ * replies "started", then forks the program:
  *   - as uid/gid (initgroups of that account when it has a name), never
  *     root: uid 0 runs as the fallback account ([filter] user), and a
  *     fallback that is root or missing refuses the request;
@@ -22,9 +25,15 @@
  *   - argv[0] absolute, or searched along PATH of the environment given;
  *   - stdout read into the output memfd up to output_max bytes: past it
  *     the program's group is killed (truncated set); past timeout seconds
- *     it is killed (timed_out set); its exit status is returned.
+ *     it is killed (timed_out set); when the program exits, what is left
+ *     of its group is killed too; its exit status is returned;
+ *   - umask 077; signals at their defaults, none blocked.
+ * The account is switched before anything is done for the request, so
+ * filter_runner_read_file() and filter_runner_append() open the file as
+ * the account (a symbolic link of the user's to root's files gives PERM).
  * The requesting thread blocks until the reply (a worker thread, never an
- * event loop).  Requests from several threads run concurrently, at most
+ * event loop), at most timeout + FILTER_RUN_GRACE seconds in the helper's
+ * queue and as long again once started; it never forks.  Requests from several threads run concurrently, at most
  * max_procs at a time (others wait in the helper, bounded by the queue of
  * the control socket).  The helper exits when the daemon does (its
  * control socket closes; PR_SET_PDEATHSIG too).
@@ -40,6 +49,15 @@
 #define FILTER_RUN_ARGS_MAX	256	/* argv words */
 #define FILTER_RUN_ENV_MAX	1100	/* environment entries */
 #define FILTER_RUN_REQ_MAX	(256 * 1024)	/* bytes of argv + env */
+#define FILTER_RUN_TEXT_MAX	FILTER_VALUE_MAX /* bytes of one append */
+#define FILTER_RUN_PROCS_MAX	256	/* [filter] max_procs at most */
+#define FILTER_RUN_NOFILE	64	/* RLIMIT_NOFILE of a program */
+/*
+ * Seconds a requester waits past the time limit: first for a free slot
+ * (a request queued behind max_procs programs), then for the reply of a
+ * started program; then it gives up with TEMP.
+ */
+#define FILTER_RUN_GRACE	10
 
 struct filter_runner;
 

@@ -407,9 +407,13 @@ fs_filter_rename(uint32_t mbox, int area, const char *name, uint32_t user,
 		munmap(data, len);
 	if (e != 0)
 		return e;
-	/* The new text is the file: the copy goes, as rename(2) moves it. */
+	/*
+	 * The new text is the file: the copy goes, as rename(2) moves it
+	 * (the kernel holds its inode under the name for a moment: it shows
+	 * the filter).
+	 */
 	draft_drop(user);
-	if ((e = fs_tmp_unlink(mbox, area, name)) != 0)
+	if ((e = fs_tmp_to_filter(mbox, area, name, user)) != 0)
 		log_warnx("%s: removing %s after storing it as the filter: "
 		    "%s", addr, name, strerror(e));
 	fs_inval_inode(fs_ino(FS_K_FILTER, user));

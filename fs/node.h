@@ -101,6 +101,12 @@ int	fs_tmp_map(uint32_t mailbox, int area, const char *name,
  * every folder's.
  */
 void	fs_tmp_sweep(uint32_t mailbox);
+/*
+ * It became user's filter file (fs/filter.c): the real file goes, and
+ * its inode shows the filter while the kernel holds it.  0 or an errno.
+ */
+int	fs_tmp_to_filter(uint32_t mailbox, int area, const char *name,
+	    uint32_t user);
 /* It was stored as (dmailbox, duid): the real file goes. */
 void	fs_tmp_stored(uint32_t mailbox, int area, const char *name,
 	    uint32_t dmailbox, uint32_t duid);

@@ -37,6 +37,7 @@ struct tmpf {
 	int		fd;		/* -1 until written to */
 	int		gone;		/* unlinked or renamed away */
 	uint32_t	dmbox, duid;	/* stored as this message */
+	uint32_t	fuser;		/* became this user's filter file */
 };
 
 static struct tmpf	**tmps;
@@ -347,10 +348,14 @@ fs_tmp_node(struct store_txn *t, uint64_t ino, struct fs_node *n)
 
 	if ((f = tmp_by_ino(ino)) == NULL)
 		return 0;
-	if (f->duid != 0) {
-		/* Stored: it is that message now, under this inode. */
-		if ((rc = fs_node_get(t, fs_ino_msg(f->dmbox, f->duid),
-		    n)) != 1)
+	if (f->duid != 0 || f->fuser != 0) {
+		/*
+		 * Stored: it is that message (or the filter file) now, under
+		 * this inode.
+		 */
+		if ((rc = fs_node_get(t, f->fuser != 0 ?
+		    fs_ino(FS_K_FILTER, f->fuser) :
+		    fs_ino_msg(f->dmbox, f->duid), n)) != 1)
 			return rc;
 		n->ino = ino;
 		return 1;
@@ -431,6 +436,7 @@ fs_tmp_ref(uint64_t ino, int64_t delta)
 }
 
 struct tmp_rd {
+	uint32_t	 fuser;
 	uint32_t	 mbox, uid;
 	uint64_t	 off;
 	size_t		 size, len;
@@ -441,7 +447,22 @@ static int
 tmp_rd_txn(struct store_txn *t, void *ctx)
 {
 	struct tmp_rd *x = ctx;
+	char *text = NULL;
+	size_t len;
+	int rc;
 
+	if (x->fuser != 0) {
+		if ((rc = fs_filter_text(t, x->fuser, &text, &len)) != 1)
+			return rc;
+		x->len = 0;
+		if (x->off < len) {
+			x->len = len - x->off < x->size ? len - x->off :
+			    x->size;
+			memcpy(x->buf, text + x->off, x->len);
+		}
+		free(text);
+		return 1;
+	}
 	return store_msg_read_range(t, x->mbox, x->uid, x->off, x->size,
 	    x->buf, &x->len);
 }
@@ -462,8 +483,9 @@ fs_tmp_read(fuse_req_t req, uint64_t ino, size_t size, off_t off)
 	if (size > 4 * 1024 * 1024)
 		size = 4 * 1024 * 1024;
 	buf = xmalloc(size > 0 ? size : 1);
-	if (f->duid != 0) {
+	if (f->duid != 0 || f->fuser != 0) {
 		memset(&x, 0, sizeof(x));
+		x.fuser = f->fuser;
 		x.mbox = f->dmbox;
 		x.uid = f->duid;
 		x.off = (uint64_t)off;
@@ -546,7 +568,7 @@ fs_tmp_write(uint64_t ino, const char *buf, size_t size, off_t off)
 	ssize_t n;
 	int fd, e;
 
-	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
+	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0 || f->fuser != 0)
 		return f == NULL ? ESTALE : EPERM;
 	if (off < 0 || (uint64_t)off + size > fs.max_size)
 		return EFBIG;
@@ -586,7 +608,7 @@ fs_tmp_stored_as_msg(uint64_t ino)
 {
 	struct tmpf *f = tmp_by_ino(ino);
 
-	return f != NULL && f->duid != 0;
+	return f != NULL && (f->duid != 0 || f->fuser != 0);
 }
 
 int
@@ -598,7 +620,7 @@ fs_tmp_setattr(uint64_t ino, const struct stat *attr, int to_set)
 	struct stat st;
 	int fd, e;
 
-	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0)
+	if ((f = tmp_by_ino(ino)) == NULL || f->duid != 0 || f->fuser != 0)
 		return f == NULL ? ESTALE : EPERM;
 	if ((fd = tmp_fd(f)) < 0)
 		return errno;
@@ -719,6 +741,24 @@ fs_tmp_map(uint32_t mbox, int area, const char *name, void **data_r,
 		*len_r = (size_t)st_r->st_size;
 	}
 	close(fd);
+	return 0;
+}
+
+int
+fs_tmp_to_filter(uint32_t mbox, int area, const char *name, uint32_t user)
+{
+	struct tmpf *f = tmp_by_name(mbox, area, name);
+	int e;
+
+	if ((e = fs_tmp_unlink(mbox, area, name)) != 0)
+		return e;
+	if (f != NULL) {
+		f->fuser = user;
+		if (f->fd >= 0) {
+			close(f->fd);
+			f->fd = -1;
+		}
+	}
 	return 0;
 }
 

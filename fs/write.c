@@ -729,6 +729,10 @@ fs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		e = nk == FS_K_MAILDIR && w.ndir.u.id == w.src.u.id ?
 		    rename_folder(&w) : EXDEV;
 		break;
+	case FS_K_FILTER:
+		/* mv copies it, then unlinks it: the filter goes. */
+		e = EXDEV;
+		break;
 	default:
 		e = EPERM;
 		break;

@@ -6,7 +6,8 @@
  * has a line and column inside the text and a message; a tree is well
  * formed: the node kinds and operators are the documented ones with the
  * documented kids (a pattern's regex is a text or a concatenation of
- * texts and variables, a concatenation has at least two parts and no two
+ * texts and variables, a concatenation has at least two parts (or is a
+ * pattern's lone $VAR) and no two
  * texts side by side, a call names a built-in with an allowed number of
  * arguments), texts hold no NUL, every node has the file name and a
  * position inside the text, and no node is deeper than 300 levels.  Without
@@ -29,7 +30,8 @@ struct fuzz_out {
 
 static void	out_add(struct fuzz_out *, const char *, size_t);
 static void	out_num(struct fuzz_out *, unsigned long);
-static void	check_node(const struct filter_node *, const char *file,
+static void	check_node(const struct filter_node *,
+		    const struct filter_node *parent, const char *file,
 		    unsigned lines, unsigned depth, struct fuzz_out *);
 static int	is_text_part(const struct filter_node *);
 static void	parse_one(const char *, size_t, unsigned lines,
@@ -64,8 +66,8 @@ is_text_part(const struct filter_node *n)
 
 /* Checks n and its kids, and prints them into o. */
 static void
-check_node(const struct filter_node *n, const char *file, unsigned lines,
-    unsigned depth, struct fuzz_out *o)
+check_node(const struct filter_node *n, const struct filter_node *parent,
+    const char *file, unsigned lines, unsigned depth, struct fuzz_out *o)
 {
 	const struct filter_builtin *b;
 	size_t i;
@@ -95,7 +97,10 @@ check_node(const struct filter_node *n, const char *file, unsigned lines,
 		    n->nkids == 0, "var");
 		break;
 	case FK_CONCAT:
-		FUZZ_CHECK(n->nkids >= 2, "concat of %zu", n->nkids);
+		/* one part only as the regex of a pattern: a lone $VAR */
+		FUZZ_CHECK(n->nkids >= 2 || (n->nkids == 1 && parent != NULL &&
+		    parent->kind == FK_PATTERN && n->kids[0]->kind == FK_VAR),
+		    "concat of %zu", n->nkids);
 		for (i = 0; i < n->nkids; i++) {
 			FUZZ_CHECK(n->kids[i]->kind != FK_CONCAT, "nested "
 			    "concat");
@@ -109,7 +114,7 @@ check_node(const struct filter_node *n, const char *file, unsigned lines,
 		break;
 	case FK_PATTERN:
 		FUZZ_CHECK(n->nkids == 1, "pattern kids");
-		FUZZ_CHECK(is_text_part(n->kids[0]) || n->kids[0]->kind ==
+		FUZZ_CHECK(n->kids[0]->kind == FK_TEXT || n->kids[0]->kind ==
 		    FK_CONCAT, "pattern regex kind %d", n->kids[0]->kind);
 		if (n->kids[0]->kind == FK_CONCAT)
 			for (i = 0; i < n->kids[0]->nkids; i++)
@@ -199,7 +204,7 @@ check_node(const struct filter_node *n, const char *file, unsigned lines,
 		FUZZ_CHECK(0, "kind %d", n->kind);
 	}
 	for (i = 0; i < n->nkids; i++)
-		check_node(n->kids[i], file, lines, depth + 1, o);
+		check_node(n->kids[i], n, file, lines, depth + 1, o);
 }
 
 /* Parses text and prints the tree or the error into o. */
@@ -229,7 +234,7 @@ parse_one(const char *text, size_t len, unsigned lines, struct fuzz_out *o)
 	FUZZ_CHECK(prog != NULL && prog->root != NULL &&
 	    prog->root->kind == FK_BLOCK, "root");
 	FUZZ_CHECK(strcmp(prog->file, FUZZ_FILE) == 0, "prog file");
-	check_node(prog->root, prog->file, lines, 1, o);
+	check_node(prog->root, NULL, prog->file, lines, 1, o);
 	filter_prog_free(&prog);
 	FUZZ_CHECK(prog == NULL, "prog_free");
 }

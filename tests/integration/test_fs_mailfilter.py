@@ -3,7 +3,8 @@
 account, size and bytes exact, CRLF kept; absent without a filter, and a
 folder named "mailfilter" does not take its name), and a shell user edits
 it as a file: `echo >`, `cp`, open(O_TRUNC) + write + close, an editor's
-write-a-copy-then-rename(2), rm.  What is stored is what
+write-a-copy-then-rename(2), vim, mv away (rename(2) is EXDEV: mv
+copies) and back, rm, `: >`.  What is stored is what
 `vellumctl filter get` prints.  A text that does not parse is refused:
 close(2) (the FUSE flush) fails EINVAL so `cp` and `/bin/echo` report it,
 a rename over the name fails EINVAL and the copy stays, vellum-fs logs
@@ -18,6 +19,7 @@ import errno
 import os
 import pwd
 import re
+import shutil
 import stat
 import subprocess
 import sys
@@ -189,6 +191,46 @@ def test(site, args):
     settle(mf, GOOD4, "the file shows the renamed copy")
     check(not os.path.exists(tmp), "the copy's name is gone after the "
           "rename", os.listdir(mail))
+
+    # mv away (a backup beside it) and back: the filter goes, comes back.
+    # rename(2) of the filter file itself is EXDEV: mv copies and removes.
+    saved = os.path.join(mail, "mailfilter.saved")
+    e = errno_of(os.rename, mf, saved)
+    check(e == errno.EXDEV, "rename(2) of .mailfilter: EXDEV", ename(e))
+    p = subprocess.run(["mv", mf, saved], capture_output=True, timeout=30)
+    check(p.returncode == 0, "mv .mailfilter away works", p)
+    check(stored(site, A) is None, "mv .mailfilter away deletes the "
+          "filter", stored(site, A))
+    check(read(saved) == GOOD4, "the moved file has the text",
+          read(saved))
+    settle(mf, None, "after mv away there is no .mailfilter")
+    os.rename(saved, mf)
+    check(stored(site, A) == GOOD4, "mv back stores it again",
+          stored(site, A))
+    check(not os.path.exists(saved), "mv back leaves no copy",
+          os.listdir(mail))
+    out = subprocess.run(["cat", mf], capture_output=True, timeout=30)
+    check(out.returncode == 0 and out.stdout == GOOD4, "right after mv "
+          "back, cat prints the filter", out)
+
+    # vim as it saves by default (when installed): a good edit is
+    # stored, a bad one fails the save and changes nothing.
+    if shutil.which("vim"):
+        vim = ["vim", "-u", "NONE", "-i", "NONE", "-N", "-es"]
+        p = subprocess.run(vim + ["-c", "normal! Go# vim", "-c", "wq", mf],
+                           capture_output=True, timeout=60)
+        check(p.returncode == 0 and stored(site, A) == GOOD4 + b"# vim\n",
+              "vim saves an edit of .mailfilter", (p, stored(site, A)))
+        p = subprocess.run(vim + ["-c", "normal! Goif (", "-c", "wq", mf],
+                           capture_output=True, timeout=60)
+        check(p.returncode != 0 and stored(site, A) == GOOD4 + b"# vim\n",
+              "vim's save of a text that does not parse fails, nothing "
+              "stored", (p, stored(site, A)))
+        check(sorted(n for n in os.listdir(mail) if "mailfilter" in n) ==
+              [".mailfilter"], "vim leaves no file behind",
+              os.listdir(mail))
+    else:
+        print("  (no vim: its save is not tried)")
 
     # The mapped account edits its own filter; bob's is not its own.
     pb = subprocess.run(["sh", "-c", "cat > \"$1\"", "sh", mf],

@@ -180,6 +180,114 @@ START_TEST(test_srs)
 }
 END_TEST
 
+/* [filter]: optional, each key, each bad value. */
+START_TEST(test_filter)
+{
+	struct config *c = parse_ok("data_dir = /d\n");
+	struct config d;
+
+	ck_assert_str_eq(c->filter_user, "nobody");
+	ck_assert_uint_eq(c->filter_timeout, 60);
+	ck_assert_uint_eq(c->filter_output_max, 64 * 1024 * 1024);
+	ck_assert_uint_eq(c->filter_max_procs, 8);
+	ck_assert_uint_eq(c->filter_workers, 4);
+	ck_assert_uint_eq(c->filter_queue, 256);
+	ck_assert_str_eq(c->filter_learn_spam, "/usr/bin/sa-learn --spam");
+	ck_assert_str_eq(c->filter_learn_ham, "/usr/bin/sa-learn --ham");
+	ck_assert_int_eq(c->filter_learn, 1);
+	memset(&d, 0xa5, sizeof(d));
+	config_default(&d);
+	ck_assert_str_eq(d.filter_user, "nobody");
+	ck_assert_uint_eq(d.filter_timeout, 60);
+	ck_assert_uint_eq(d.filter_output_max, 64 * 1024 * 1024);
+	ck_assert_uint_eq(d.filter_max_procs, 8);
+	ck_assert_int_eq(d.filter_learn, 1);
+	c = parse_ok("data_dir = /d\n[filter]\n");
+	ck_assert_uint_eq(c->filter_timeout, 60);
+	ck_assert_str_eq(c->filter_user, "nobody");
+
+	c = parse_ok("data_dir = /d\nuser = vellum\n[filter]\n"
+	    "user = vmail\ntimeout = 3600\noutput_max = 1G\n"
+	    "max_procs = 256\nworkers = 64\nqueue = 100000\n"
+	    "learn_spam = /usr/local/bin/learn -s\n"
+	    "learn_ham = /usr/local/bin/learn -h\nlearn = no\n");
+	ck_assert_str_eq(c->user, "vellum");
+	ck_assert_str_eq(c->filter_user, "vmail");
+	ck_assert_uint_eq(c->filter_timeout, 3600);
+	ck_assert_uint_eq(c->filter_output_max, 1073741824);
+	ck_assert_uint_eq(c->filter_max_procs, 256);
+	ck_assert_uint_eq(c->filter_workers, 64);
+	ck_assert_uint_eq(c->filter_queue, 100000);
+	ck_assert_str_eq(c->filter_learn_spam, "/usr/local/bin/learn -s");
+	ck_assert_str_eq(c->filter_learn_ham, "/usr/local/bin/learn -h");
+	ck_assert_int_eq(c->filter_learn, 0);
+
+	c = parse_ok("data_dir = /d\n[filter]\ntimeout = 1\n"
+	    "output_max = 1024\nmax_procs = 1\nworkers = 1\nqueue = 1\n"
+	    "learn = yes\n");
+	ck_assert_uint_eq(c->filter_timeout, 1);
+	ck_assert_uint_eq(c->filter_output_max, 1024);
+	ck_assert_uint_eq(c->filter_max_procs, 1);
+	ck_assert_uint_eq(c->filter_workers, 1);
+	ck_assert_uint_eq(c->filter_queue, 1);
+	ck_assert_int_eq(c->filter_learn, 1);
+	c = parse_ok("data_dir = /d\n[filter]\noutput_max = 500K\n");
+	ck_assert_uint_eq(c->filter_output_max, 500 * 1024);
+	c = parse_ok("data_dir = /d\n[filter]\noutput_max = 64MB\n");
+	ck_assert_uint_eq(c->filter_output_max, 64 * 1024 * 1024);
+
+	one_error("data_dir = /d\n[filter]\nuser = \n", 3,
+	    "user = '': write the name of a system user");
+	one_error("data_dir = /d\n[filter]\nuser = a b\n", 3, "user");
+	one_error("data_dir = /d\n[filter]\nuser = a:b\n", 3, "user");
+	one_error("data_dir = /d\n[filter]\ntimeout = 0\n", 3,
+	    "timeout = '0': write a number from 1 to 3600");
+	one_error("data_dir = /d\n[filter]\ntimeout = 3601\n", 3,
+	    "timeout");
+	one_error("data_dir = /d\n[filter]\ntimeout = 1m\n", 3, "timeout");
+	one_error("data_dir = /d\n[filter]\noutput_max = 0\n", 3,
+	    "output_max = '0': write a size from 1024 to 1073741824");
+	one_error("data_dir = /d\n[filter]\noutput_max = 1023\n", 3,
+	    "output_max");
+	one_error("data_dir = /d\n[filter]\noutput_max = 2G\n", 3,
+	    "output_max");
+	one_error("data_dir = /d\n[filter]\noutput_max = lots\n", 3,
+	    "output_max");
+	one_error("data_dir = /d\n[filter]\noutput_max = -1\n", 3,
+	    "output_max");
+	one_error("data_dir = /d\n[filter]\nmax_procs = 0\n", 3,
+	    "max_procs = '0': write a number from 1 to 256");
+	one_error("data_dir = /d\n[filter]\nmax_procs = 257\n", 3,
+	    "max_procs");
+	one_error("data_dir = /d\n[filter]\nworkers = 0\n", 3,
+	    "workers = '0': write a number from 1 to 64");
+	one_error("data_dir = /d\n[filter]\nworkers = 65\n", 3, "workers");
+	one_error("data_dir = /d\n[filter]\nqueue = 0\n", 3,
+	    "queue = '0': write a number from 1 to 100000");
+	one_error("data_dir = /d\n[filter]\nqueue = 100001\n", 3, "queue");
+	one_error("data_dir = /d\n[filter]\nlearn_spam = sa-learn --spam\n",
+	    3, "learn_spam = 'sa-learn --spam': write the absolute path");
+	one_error("data_dir = /d\n[filter]\nlearn_spam = \n", 3,
+	    "learn_spam");
+	one_error("data_dir = /d\n[filter]\nlearn_ham = bin/x\n", 3,
+	    "learn_ham");
+	one_error("data_dir = /d\n[filter]\nlearn_ham = /x\ty\n", 3,
+	    "learn_ham");
+	one_error("data_dir = /d\n[filter]\nlearn = maybe\n", 3,
+	    "learn = 'maybe': write yes or no");
+	one_error("data_dir = /d\n[filter]\nshell = /bin/sh\n", 3,
+	    "unknown key 'shell' in [filter] (the keys there: user, "
+	    "timeout, output_max, max_procs, workers, queue, learn_spam, "
+	    "learn_ham, learn)");
+	one_error("data_dir = /d\n[filter]\ntimeout = 5\ntimeout = 6\n", 4,
+	    "timeout is set again in [filter] (first on line 3)");
+	one_error("data_dir = /d\n[smtpd]\nlearn = yes\n", 3,
+	    "learn belongs in [filter], not in [smtpd]");
+	one_error("data_dir = /d\n[filter]\n[filter]\n", 3,
+	    "[filter] appears again");
+}
+END_TEST
+
 START_TEST(test_smtpd)
 {
 	struct config *c = parse_ok("data_dir = /d\n[smtpd]\n"
@@ -982,6 +1090,7 @@ config_suite(void)
 	tcase_add_test(tc, test_crlf_and_comments);
 	tcase_add_test(tc, test_load_files);
 	tcase_add_test(tc, test_srs);
+	tcase_add_test(tc, test_filter);
 	suite_add_tcase(s, tc);
 	return s;
 }

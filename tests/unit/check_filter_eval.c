@@ -11,6 +11,7 @@
  * filter_parse().
  */
 #include <check.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -786,6 +787,26 @@ START_TEST(pattern_header_unfolded)
 }
 END_TEST
 
+START_TEST(pattern_odd_messages)
+{
+	/* No header at all; no body and no line end; an empty message. */
+	ck_assert_str_eq(value_of(PAT("^Body: x$", 0), "\nBody: x\n"), "0");
+	ck_assert_str_eq(value_of(PAT("^Body: x$", FILTER_PAT_BODY),
+	    "\r\nBody: x\r\n"), "1");
+	ck_assert_str_eq(value_of(PAT("^Subject: only$", 0),
+	    "Subject: only"), "1");
+	ck_assert_str_eq(value_of(PAT("^$", FILTER_PAT_BODY |
+	    FILTER_PAT_HEADER), ""), "0");
+	ck_assert_str_eq(value_of(PATW("^", FILTER_PAT_BODY, 1, 1),
+	    "A: b\n\n\nx\n\n"), "3");	/* 3 body lines, 2 empty */
+	/* A folded line right before the body stays in the header. */
+	ck_assert_str_eq(value_of(PAT("^A: b c$", 0), "A: b\n c\n\n c\n"),
+	    "1");
+	ck_assert_str_eq(value_of(PAT("^ c$", FILTER_PAT_BODY),
+	    "A: b\n c\n\n c\n"), "1");
+}
+END_TEST
+
 START_TEST(pattern_case)
 {
 	ck_assert_str_eq(value_of(PAT("^subject: LUNCH", 0), msg_ham), "1");
@@ -906,6 +927,13 @@ START_TEST(match_operators)
 	    msg_ham), "0");
 	ck_assert_str_eq(value_of(BIN(FO_NMATCH, T("Hello"), PAT("^x", 0)),
 	    msg_ham), "1");
+	/* Weighted over text: every occurrence counts (as maildrop 3). */
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("a a a"), PATW("a", 0, 1,
+	    2)), msg_ham), "7");
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("viagra viagra"),
+	    PATW("viagra", 0, 2, 0.5)), msg_ham), "3");
+	ck_assert_str_eq(value_of(node(FK_MATCH, 2, T("none"), PATW("viagra",
+	    0, 2, 0.5)), msg_ham), "0");
 
 	fake_reset();
 	ck_assert_int_eq(run_on(BLK(EXPR(node(FK_MATCH, 2, T("key=val"),
@@ -942,8 +970,9 @@ START_TEST(foreach_all_in_line)
 	    node(FK_SYSTEM, 1, T("empty")), TO(T("/dev/null")));
 
 	ck_assert_int_eq(run_on(root, msg_spam), 0);
-	ck_assert_str_eq(env_of(0, "N"), "3");
-	/* Empty matches advance by one character. */
+	/* Over the message: a line counts once (as maildrop 3). */
+	ck_assert_str_eq(env_of(0, "N"), "2");
+	/* Over text: every match; empty ones advance by one character. */
 	ck_assert_str_eq(env_of(0, "D"), "<><1><><22><><333><>");
 }
 END_TEST
@@ -1796,12 +1825,19 @@ static int
 stateless_exec(void *arg, const struct filter_exec *ex,
     struct filter_exec_result *r)
 {
-	const char *hdr = strstr(ex->input, "viagra") != NULL ?
-	    "X-Spam-Flag: YES\nX-Spam-Score: 5.5\n" : "X-Spam-Flag: NO\n";
+	const char *hdr = ex->input != NULL && memmem(ex->input, ex->inlen,
+	    "viagra", 6) != NULL ? "X-Spam-Flag: YES\nX-Spam-Score: 5.5\n" :
+	    "X-Spam-Flag: NO\n";
 	size_t hl = strlen(hdr);
 
 	(void)arg;
 	memset(r, 0, sizeof(*r));
+	if (strcmp(ex->argv[0], "false") == 0) {
+		r->status = 1;
+		return 0;
+	}
+	if (ex->input == NULL)
+		return 0;
 	r->out = malloc(hl + ex->inlen + 1);
 	memcpy(r->out, hdr, hl);
 	memcpy(r->out + hl, ex->input, ex->inlen);
@@ -1851,6 +1887,106 @@ START_TEST(threads_share_program)
 	ck_assert_int_eq(parsed[0]->root->kids[2]->kind, FK_IF);
 	ck_assert_int_eq(parsed[0]->root->kids[2]->kids[0]->kind, FK_PATTERN);
 	ck_assert_ptr_nonnull(parsed[0]->root->kids[2]->kids[0]->cache);
+}
+END_TEST
+
+/*
+ * The parser's fuzz corpus, as written and with bytes changed (a seeded
+ * generator): whatever parses runs to an end that keeps the contract:
+ * -1 with a located error, or 0 with a delivery or an explicit end; the
+ * actions name message versions that exist.
+ */
+static int	corpus_ok, corpus_failed;
+
+static void
+check_run(const char *text, size_t len, const char *msg)
+{
+	struct filter_env env = env_for(msg);
+	struct filter_prog *p = NULL;
+	struct filter_error perr;
+	const struct filter_prog *progs[1];
+	struct filter_result r;
+	size_t i;
+	int rc;
+
+	if (filter_parse("corpus", text, len, &p, &perr) != 1)
+		return;
+	progs[0] = p;
+	env.exec = stateless_exec;
+	rc = filter_eval(progs, 1, &env, &r);
+	if (rc == -1) {
+		ck_assert(r.failed);
+		ck_assert_msg(strncmp(r.error, "corpus:", 7) == 0, "error: %s",
+		    r.error);
+		corpus_failed++;
+	} else {
+		ck_assert_int_eq(rc, 0);
+		ck_assert(!r.failed);
+		ck_assert(r.ended || r.nactions > 0);
+		corpus_ok++;
+	}
+	ck_assert_int_ge(r.nmsgs, 1);
+	for (i = 0; i < r.nactions; i++)
+		ck_assert_uint_lt(r.actions[i].msg, r.nmsgs);
+	filter_result_clear(&r);
+	filter_prog_free(&p);
+}
+
+START_TEST(corpus_runs)
+{
+	static const char *names[] = { "crlf", "errors", "kr-elsif-foreach",
+	    "per-user-trap-forward", "spamc", "vacation" };
+	static const char bytes[] = " \n{}()$/\"'`|!;=~a1._-\\";
+	const char *msgs[] = { msg_spam, msg_ham, msg_gtube };
+	char path[1024], text[8192];
+	unsigned long seed = 11;
+	struct dirent *de;
+	DIR *dir;
+	size_t i, m, k, len;
+	int round;
+	FILE *f;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter/%s",
+		    VELLUM_SOURCE_ROOT, names[i]);
+		f = fopen(path, "r");
+		ck_assert_msg(f != NULL, "%s: missing", path);
+		len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+		for (m = 0; m < 3; m++)
+			check_run(text, len, msgs[m]);
+		for (round = 0; round < 100; round++) {
+			char mut[8192];
+
+			memcpy(mut, text, len);
+			for (k = 0; k < 3; k++) {
+				seed = seed * 6364136223846793005UL +
+				    1442695040888963407UL;
+				mut[(seed >> 33) % len] =
+				    bytes[(seed >> 20) % (sizeof(bytes) - 1)];
+			}
+			check_run(mut, len, msgs[round % 3]);
+		}
+	}
+	/* Then every file of the corpus as it is. */
+	snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter",
+	    VELLUM_SOURCE_ROOT);
+	ck_assert_ptr_nonnull(dir = opendir(path));
+	while ((de = readdir(dir)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/tests/fuzz/corpus/filter/%s",
+		    VELLUM_SOURCE_ROOT, de->d_name);
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		len = fread(text, 1, sizeof(text), f);
+		fclose(f);
+		for (m = 0; m < 3; m++)
+			check_run(text, len, msgs[m]);
+	}
+	closedir(dir);
+	/* Both ends were reached, many times. */
+	ck_assert_int_gt(corpus_ok, 50);
+	ck_assert_int_gt(corpus_failed, 10);
 }
 END_TEST
 
@@ -1904,6 +2040,7 @@ eval_suite(void)
 	tc = tcase_create("patterns");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, pattern_header_unfolded);
+	tcase_add_test(tc, pattern_odd_messages);
 	tcase_add_test(tc, pattern_case);
 	tcase_add_test(tc, pattern_utf8);
 	tcase_add_test(tc, pattern_match_vars);
@@ -1942,6 +2079,7 @@ eval_suite(void)
 	tcase_add_test(tc, parsed_include);
 	tcase_add_test(tc, parsed_steps);
 	tcase_add_test(tc, threads_share_program);
+	tcase_add_test(tc, corpus_runs);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("folders");

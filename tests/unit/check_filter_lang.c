@@ -715,6 +715,7 @@ START_TEST(test_expressions)
 	expect_tree("/a/:,-1.5,2", "(expr (/ \"a\" h -1.5 2))");
 	expect_tree("/a/:D", "(expr (/ \"a\" hD))");
 	expect_tree("//", "(expr (/ \"\" h))");
+	expect_tree("/$RE/", "(expr (/ (cat $RE) h))");
 	/* a slash where an operand is expected: a pattern; else division */
 	expect_tree("x=$a / 2", "(= x (/ $a \"2\"))");
 	expect_tree("x=$a/2", "(= x (cat $a \"/2\"))");
@@ -826,6 +827,10 @@ START_TEST(test_errors)
 	    "statement after 'else' at 2:1, found '}'");
 	expect_error("x = 1 + /a/:q", "1:13: unknown pattern option 'q' (expected "
 	    "h, b or D)");
+	expect_error("x = 1 + /a/:b,1e999", "1:15: expected a number for the "
+	    "weight of the pattern");
+	expect_error("x = 1 + /a/:b,1,x", "1:16: expected the end of the "
+	    "statement (a new line or ';'), found ','");
 	expect_error("x = 1 \\ 2", "1:7: a '\\' outside quotes must end the "
 	    "line (a continuation)");
 	expect_error("cc !user@example.com", "1:4: '!' before an unquoted "
@@ -869,7 +874,7 @@ START_TEST(test_limits)
 	struct filter_prog *prog = NULL;
 	struct filter_error err;
 	char *src, *e;
-	size_t i, n;
+	size_t i, k, n;
 
 	/* NUL bytes */
 	e = error_of("x=1\ny=\"a\0b\"\n", 12);
@@ -914,10 +919,31 @@ START_TEST(test_limits)
 		strcat(src, "+1");
 	e = error_of(src, strlen(src));
 	ck_assert_ptr_nonnull(e);
-	ck_assert_msg(strstr(e, "expression nested deeper than 256 levels") !=
-	    NULL, "%s", e);
+	ck_assert_str_eq(e, "1:97: the syntax tree is deeper than 256 "
+	    "levels (each elsif of a chain and each operator of a chain "
+	    "a+b+... is one level)");
 	free(e);
 	free(src);
+	/* a chain of 200 elsif (and else if) is fine, of 300 too deep */
+	for (k = 0; k < 2; k++) {
+		n = k == 0 ? 200 : 300;
+		src = must_malloc(n * 40 + 64);
+		strcpy(src, "if (/a/) to A\n");
+		for (i = 0; i < n; i++)
+			strcat(src, i % 2 ? "elsif (/b/) to B\n" :
+			    "else if (/c/)\n{\n to C\n}\n");
+		strcat(src, "else to D\n");
+		e = error_of(src, strlen(src));
+		if (k == 0)
+			ck_assert_msg(e == NULL, "%s", e);
+		else {
+			ck_assert_ptr_nonnull(e);
+			ck_assert_msg(strstr(e, "the syntax tree is deeper") !=
+			    NULL, "%s", e);
+		}
+		free(e);
+		free(src);
+	}
 	/* one text */
 	n = FILTER_TEXT_MAX + 1;
 	src = must_malloc(n + 16);

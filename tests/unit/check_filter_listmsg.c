@@ -258,6 +258,73 @@ START_TEST(copy_invalid)
 }
 END_TEST
 
+/*
+ * Any message: without reply_to the copy is the fields and the message
+ * exactly; with it, the body (from the blank line on) is untouched and
+ * no Reply-To of the header is left but ours.
+ */
+START_TEST(copy_random)
+{
+	static const char *const parts[] = { "Reply-To: a@b", "reply-to :",
+	    "List-Id: ", "<l.d.test>", "<", ">", " ", "\t", "\r", "\n",
+	    "\r\n", "\n ", "\n\t", "x", "Subject: y", ":", "\n\n",
+	    "\r\n\r\n", "\xff", "\0" };
+	unsigned long long seed = 99;
+	char buf[1024];
+	size_t i, n, k, len, blank;
+	char *out;
+	int r;
+
+	for (i = 0; i < 5000; i++) {
+		struct filter_list_in in = { .list = "l@d.test", .name = "",
+		    .owner = "", .msg = buf };
+
+		n = 0;
+		for (k = seed % 40; k > 0; k--) {
+			const char *p;
+			size_t l;
+
+			seed = seed * 6364136223846793005ULL +
+			    1442695040888963407ULL;
+			p = parts[(seed >> 33) % (sizeof(parts) /
+			    sizeof(parts[0]))];
+			l = p[0] == '\0' ? 1 : strlen(p);
+			memcpy(buf + n, p, l);
+			n += l;
+		}
+		in.len = n;
+		in.reply_to = (int)(i & 1);
+		out = NULL;
+		r = filter_list_copy(&in, &out, &len);
+		if (r == 0) {
+			ck_assert_ptr_nonnull(memmem(buf, n, "<l.d.test>", 10));
+			continue;
+		}
+		ck_assert_int_eq(r, 1);
+		/* The body: from the first blank line of the original. */
+		for (blank = 0; blank < n; blank = (size_t)((char *)memchr(
+		    buf + blank, '\n', n - blank) - buf) + 1) {
+			if (buf[blank] == '\n' || (buf[blank] == '\r' &&
+			    blank + 1 < n && buf[blank + 1] == '\n'))
+				break;
+			if (memchr(buf + blank, '\n', n - blank) == NULL) {
+				blank = n;
+				break;
+			}
+		}
+		ck_assert_uint_ge(len, n - blank);
+		ck_assert_msg(memcmp(out + len - (n - blank), buf + blank,
+		    n - blank) == 0, "input %zu: the body changed", i);
+		if (!in.reply_to) {
+			ck_assert_uint_ge(len, n);
+			ck_assert_msg(memcmp(out + len - n, buf, n) == 0,
+			    "input %zu: the message changed", i);
+		}
+		free(out);
+	}
+}
+END_TEST
+
 static Suite *
 listmsg_suite(void)
 {
@@ -270,6 +337,7 @@ listmsg_suite(void)
 	tcase_add_test(tc, copy_reply_to);
 	tcase_add_test(tc, copy_loop);
 	tcase_add_test(tc, copy_invalid);
+	tcase_add_test(tc, copy_random);
 	suite_add_tcase(s, tc);
 	return s;
 }

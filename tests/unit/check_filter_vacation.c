@@ -22,6 +22,7 @@ static char	*hdr(const char *, size_t, const char *);
 static char	*compose(const char *, const char *, const char *,
 		    size_t *);
 static const char *body_of(const char *);
+static size_t	 random_msg(unsigned long long *, char *, size_t);
 
 static const char *const user_addrs[] = { "user@example.com",
     "alias@example.org" };
@@ -478,6 +479,80 @@ START_TEST(compose_injection)
 }
 END_TEST
 
+/* Random bytes from header-ish pieces (a fixed seed: reproducible). */
+static size_t
+random_msg(unsigned long long *seed, char *buf, size_t size)
+{
+	static const char *const parts[] = { "To: ", "Cc: ", "Subject: ",
+	    "Message-ID: ", "References: ", "In-Reply-To: ", "List-Id: ",
+	    "Auto-Submitted: ", "Precedence: ", "user@example.com", "<", ">",
+	    ",", ";", ":", "\"", "(", ")", " ", "\t", "\r", "\n", "\r\n",
+	    "\n ", "=?UTF-8?B?w6Q=?=", "=?", "?=", "\xc3\xa4", "\xff", "\0",
+	    "a", "bob", "@", "no", "bulk", "Bcc:", "\n\n" };
+	size_t n = 0, k = (size_t)(*seed % 60);
+
+	while (k-- > 0) {
+		const char *p;
+		size_t l;
+
+		*seed = *seed * 6364136223846793005ULL + 1442695040888963407ULL;
+		p = parts[(*seed >> 33) % (sizeof(parts) / sizeof(parts[0]))];
+		l = p[0] == '\0' ? 1 : strlen(p);
+		if (n + l > size)
+			break;
+		memcpy(buf + n, p, l);
+		n += l;
+	}
+	return n;
+}
+
+/*
+ * Any original: the reply is well formed (CRLF only, every header line a
+ * field or a continuation: the original's subject injects nothing).
+ */
+START_TEST(random_inputs)
+{
+	unsigned long long seed = 12345;
+	char buf[2048], why[64];
+	size_t i, n, len, k;
+	int r;
+
+	for (i = 0; i < 3000; i++) {
+		struct filter_vacation_in in = {
+			.from = "user@example.com", .to = "bob@remote.test",
+			.subject = "", .body = "x", .orig = buf,
+			.hostname = "mx.example.com", .now = 0,
+		};
+		char *out = NULL;
+		const char *line;
+
+		n = random_msg(&seed, buf, sizeof(buf));
+		r = filter_vacation_wanted(buf, n, "bob@remote.test",
+		    user_addrs, 2, why, sizeof(why));
+		ck_assert(r == 0 || r == 1);
+		in.origlen = n;
+		ck_assert_int_eq(filter_vacation_compose(&in, &out, &len), 1);
+		for (k = 0; k < len; k++) {
+			ck_assert_msg(out[k] != '\n' || (k > 0 &&
+			    out[k - 1] == '\r'), "bare LF in reply %zu", i);
+			ck_assert_msg(out[k] != '\r' || out[k + 1] == '\n',
+			    "bare CR in reply %zu", i);
+		}
+		for (line = out; strncmp(line, "\r\n", 2) != 0;
+		    line = strstr(line, "\r\n") + 2) {
+			const char *colon = strchr(line, ':');
+			const char *eol = strstr(line, "\r\n");
+
+			ck_assert_msg(line[0] == ' ' || (colon != NULL &&
+			    colon < eol && strcspn(line, " :") ==
+			    (size_t)(colon - line)), "reply %zu: header line "
+			    "%.*s", i, (int)(eol - line), line);
+		}
+		free(out);
+	}
+}
+END_TEST
+
 static Suite *
 vacation_suite(void)
 {
@@ -495,6 +570,7 @@ vacation_suite(void)
 	tcase_add_test(tc, compose_subject_encoded);
 	tcase_add_test(tc, compose_body_qp);
 	tcase_add_test(tc, compose_injection);
+	tcase_add_test(tc, random_inputs);
 	suite_add_tcase(s, tc);
 	return s;
 }
