@@ -327,6 +327,14 @@ def test_vars(site, srv):
     wait_log(srv.smtpd, "R=jack+shop@example.test S=boss@remote.test "
              "E=shop.")
     wait_log(srv.smtpd, "R=jack@example.test S= E=.")
+    # Through an alias: RECIPIENT is the address the message was sent to.
+    site.ctl("addr", "add", "jacko@" + D, j)
+    send_ok(srv, "jacko@" + D, message("via alias"), "to jacko (alias)",
+            sender="alias-user@remote.test")
+    wait_log(srv.smtpd, "R=jacko@example.test S=alias-user@remote.test "
+             "E=.")
+    check("via alias" in subjects(site, j), "the alias reached jack",
+          subjects(site, j))
 
 
 def test_failures(site, srv, helper):
