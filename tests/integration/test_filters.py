@@ -268,6 +268,20 @@ def test_forward(site, srv):
     # 550 5.1.1 User unknown at the end of DATA, and is queued anyway.
     check(dr is not None and dr[0] == 250, "[FILTER-DEFECTS #2] a message "
           "forwarded by the filter (to \"!...\") is accepted: 250", dr)
+    # A forward to a local user arrives in that user's INBOX, as
+    # maildrop's `to "!..."` (sendmail) delivers it; it is not queued
+    # for vellum-mta, which never delivers locally (an MX of our own
+    # domain "loops back to myself").
+    h = addr("hank")
+    set_filter(site, h, 'to "!quick@example.test"\n')
+    send_ok(srv, h, message("to a local user"), "a message for hank")
+    q = queue(site)
+    got = wait_for(lambda: "to a local user" in subjects(site, addr(
+        "quick")) or None, "[FILTER-DEFECTS #4] hank's forward to a local "
+        "user reaches its INBOX", lambda: (subjects(site, addr("quick")),
+                                          q), deadline=10)
+    check(got and "quick@example.test" not in q, "[FILTER-DEFECTS #4] the "
+          "local forward is not queued for vellum-mta", q)
 
 
 def test_xfilter(site, srv, rewrite):
@@ -700,7 +714,7 @@ def test(site, args):
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
-                  "lena", "mona", "lm1", "lm2", "lm3", "pia", "olga",
+                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "pia", "olga",
                   "nina", "q0", "q1", "q2", "q3", "stopped",
                   "slow", "quick", "lock"):
         site.add_user(addr(local), "pw")
