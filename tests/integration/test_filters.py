@@ -306,17 +306,30 @@ def test_crlf_folders(site, srv):
             "if (/^Subject: k-newsub/) {\r\n  to Mail/.New.Sub/\r\n}\r\n"
             "if (/^Subject: k-seen/) {\r\n  FLAGS=\"S\"\r\n"
             "  to Mail/.Seen/\r\n}\r\n"
+            "if (/^Subject: k-home/) {\r\n  to $HOME/Maildir/.H/\r\n}\r\n"
+            "if (/^Subject: k-abs/) {\r\n  to \"%s\"\r\n}\r\n"
+            "if (/^Subject: k-up/) {\r\n  to \"Mail/../../x\"\r\n}\r\n"
             "else {\r\n  FLAGS=\"\"\r\n}\r\n")
+    evil = out(site, "mbox-file")
+    text = text % evil
     set_filter(site, i, text)
+    rc, o, e = ctl_rc(site, "filter", "get", i)
+    check(rc == 0 and o == text, "vellumctl filter get gives the CRLF file "
+          "byte for byte", (rc, o[:300], e))
     for subj in ("k-spam", "k-x", "k-default", "k-newsub", "k-seen",
-                 "k-plain"):
+                 "k-home", "k-abs", "k-up", "k-plain"):
         send_ok(srv, i, message(subj), "%s to ivan" % subj)
     check(subjects(site, i, "Spam") == ["k-spam"], "to Mail/.Spam/: Spam",
           subjects(site, i, "Spam"))
     check(subjects(site, i, "X") == ["k-x"], "to ./Maildir/.X: X",
           subjects(site, i, "X"))
-    check(subjects(site, i) == ["k-default", "k-plain"],
-          "to $DEFAULT and the end of the file: INBOX", subjects(site, i))
+    check(subjects(site, i) == ["k-default", "k-abs", "k-up", "k-plain"],
+          "to $DEFAULT and the end of the file: INBOX; a path outside the "
+          "Maildir fails: INBOX", subjects(site, i))
+    check(not os.path.exists(evil), "no file is written outside the store "
+          "(to \"/abs/path\")", evil)
+    check(subjects(site, i, "H") == ["k-home"], "to $HOME/Maildir/.H/: H",
+          subjects(site, i, "H"))
     check(subjects(site, i, "New/Sub") == ["k-newsub"],
           "to Mail/.New.Sub/ makes New/Sub", subjects(site, i, "New/Sub"))
     seen = folder(site, i, "Seen") or []
