@@ -472,21 +472,29 @@ def test_programs_misc(site, srv):
 def test_lmtp(site, srv):
     """LMTP: one reply per recipient, each 250, whatever its filter did."""
     a, b, c = addr("lm1"), addr("lm2"), addr("lm3")
+    d, e = addr("lm4"), addr("lm5")
     set_filter(site, a, "to /dev/null\n")
     set_filter(site, b, 'xfilter "/bin/false"\n')
     set_filter(site, c, "to Mail/.L/\n")
+    set_filter(site, d, 'to "!fwd-lmtp@example.com"\n')
+    set_filter(site, e, 'to "|%s lm5"\n' % os.path.join(site.path("bin"),
+                                                      "record"))
     r = Raw(srv.ports["lmtp"])
     code, _ = r.cmd("LHLO client.example.test")
     check(code == 250, "LHLO", code)
     check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
-    for x in (a, b, c):
+    for x in (a, b, c, d, e):
         check(r.cmd("RCPT TO:<%s>" % x)[0] == 250, "RCPT " + x, None)
     check(r.cmd("DATA")[0] == 354, "DATA", None)
     r.send(message("over lmtp") + b".\r\n")
-    got = [r.reply() for _ in range(3)]
+    got = [r.reply() for _ in range(5)]
     r.close()
     check(all(code == 250 for code, _ in got), "LMTP answers 250 for each "
-          "recipient (discarded, failed filter, folder)", got)
+          "recipient (discarded, failed filter, folder, forward, pipe)", got)
+    check("fwd-lmtp@example.com" in queue(site), "lm4's forward is queued",
+          queue(site))
+    check((read_out(site, "lm5.stdin") or "").encode().endswith(
+        message("over lmtp")), "lm5's pipe got the message", None)
     check(subjects(site, a) == [] and subjects(site, b) == ["over lmtp"] and
           subjects(site, c, "L") == ["over lmtp"], "each recipient's filter "
           "did its own thing", (subjects(site, a), subjects(site, b),
@@ -727,7 +735,7 @@ def test(site, args):
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
-                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "pia", "olga",
+                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "lm4", "lm5", "pia", "olga",
                   "nina", "q0", "q1", "q2", "q3", "stopped",
                   "slow", "quick", "lock"):
         site.add_user(addr(local), "pw")
