@@ -452,6 +452,8 @@ ids_add(struct vbuf *b, const char *refs, const char *msgid)
 	for (i = 0; i <= n; i++) {
 		const char *id = i < n ? ids[i] : msgid;
 
+		if (id == NULL)		/* never: keeps GCC's -O2 checks quiet */
+			continue;
 		if (i > 0 && col + strlen(id) + 3 > 78) {
 			vb_str(b, "\r\n");
 			col = 0;

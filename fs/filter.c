@@ -6,17 +6,17 @@
  * parses (filter/lang.h), so an edit collects in a draft in memory (one
  * per user: made by the first write, truncation or create, from the
  * stored text or empty) and is checked and stored when the writer is
- * done: at fsync(2), at close(2) (FUSE flush, whose error close returns:
- * cp and the shell report it), or when the last descriptor goes
- * (release, which the kernel sends only for files made by create: nobody
- * to tell, the refusal is logged).  A draft that does not parse is
- * dropped: the stored filter stays as it was, and so does the file.  An
- * empty draft is not stored at close: the shell's `>` closes one
- * descriptor of the file before it writes through another, and storing
- * "" then would delete the filter a bad text must leave alone.  It is
- * stored FS_FILTER_EMPTY_DELAY later if it is still empty (or at
- * release): an empty file is no filter.  An editor's new copy renamed
- * over the name (fs_filter_rename()) is checked and stored the same way.
+ * done: at fsync(2) (whose error the editor sees), when an editor's new
+ * copy is renamed over the name (fs_filter_rename(); rename's error),
+ * when the last descriptor goes (release), or once the draft has had no
+ * change for FS_FILTER_SAVE_DELAY (cp, `>`: the kernel tells a FUSE file
+ * system of a close(2) only through FLUSH, and answering FLUSH would
+ * cost every close of every message file on the mount a round trip).
+ * A draft that does not parse is dropped and the refusal logged
+ * ("FILE:LINE:COL: ..."): the stored filter stays as it was, and so does
+ * the file, which shows the stored text again.  An empty draft is stored
+ * the same way (the shell's `>` truncates before it writes, within the
+ * delay): an empty file is no filter.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,21 +37,21 @@
 #include "store/filter.h"
 #include "store/user.h"
 
-/* How long an emptied filter file waits for a write before it goes. */
-#define FS_FILTER_EMPTY_DELAY	1
+/* A draft with no change for this long (seconds) is checked and stored. */
+#define FS_FILTER_SAVE_DELAY	1
 
 struct draft {
 	uint32_t	 user;
 	char		*buf;
 	size_t		 len, size;
 	int		 dirty;
-	int		 waiting;	/* empty at a close: to be stored */
+	time_t		 changed;	/* the last write or truncation */
 	char		 addr[STORE_ADDRESS_MAX + 1];	/* for the log */
 };
 
 static struct draft	*drafts;
 static size_t		 ndrafts;
-static struct event	*empty_ev;
+static struct event	*save_ev;
 
 static struct draft	*draft_find(uint32_t);
 static int		 draft_get(uint32_t, struct draft **);
@@ -60,7 +60,8 @@ static int		 draft_room(struct draft *, size_t);
 static int		 filter_commit(uint32_t, const char *, const char *,
 			    size_t);
 static uint32_t		 filter_hash(const char *, size_t);
-static void		 filter_on_empty(evutil_socket_t, short, void *);
+static void		 filter_on_idle(evutil_socket_t, short, void *);
+static void		 draft_changed(struct draft *);
 
 static struct draft *
 draft_find(uint32_t user)
@@ -212,9 +213,9 @@ fs_filter_create(uint32_t user, int flags)
 		return EEXIST;
 	if ((e = draft_get(user, &d)) != 0)
 		return e;
-	if (flags & O_TRUNC) {
-		d->dirty |= d->len > 0;
+	if ((flags & O_TRUNC) && d->len > 0) {
 		d->len = 0;
+		draft_changed(d);
 	}
 	fs_inval_inode(fs_ino(FS_K_FILTER, user));
 	return 0;
@@ -240,7 +241,7 @@ fs_filter_write(uint64_t ino, const char *buf, size_t size, off_t off)
 	memcpy(d->buf + off, buf, size);
 	if (end > d->len)
 		d->len = end;
-	d->dirty = 1;
+	draft_changed(d);
 	return 0;
 }
 
@@ -262,7 +263,7 @@ fs_filter_truncate(uint64_t ino, off_t size)
 	if ((size_t)size > d->len)
 		memset(d->buf + d->len, 0, (size_t)size - d->len);
 	d->len = (size_t)size;
-	d->dirty = 1;
+	draft_changed(d);
 	return 0;
 }
 
@@ -323,26 +324,32 @@ filter_commit(uint32_t user, const char *addr, const char *text, size_t len)
 	return 0;
 }
 
+/* A change to a draft: it is saved once it has had none for a while. */
+static void
+draft_changed(struct draft *d)
+{
+	struct timeval tv = { FS_FILTER_SAVE_DELAY, 0 };
+
+	d->dirty = 1;
+	d->changed = time(NULL);
+	if (save_ev == NULL && (save_ev = evtimer_new(fs.base, filter_on_idle,
+	    NULL)) == NULL)
+		fatalx("event loop: cannot add a timer");
+	if (!evtimer_pending(save_ev, NULL))
+		evtimer_add(save_ev, &tv);
+}
+
 int
 fs_filter_flush(uint64_t ino, int last)
 {
 	uint32_t user = (uint32_t)fs_ino_id(ino);
 	struct draft *d = draft_find(user);
-	struct timeval tv = { FS_FILTER_EMPTY_DELAY, 0 };
 	size_t len;
 	int e = 0;
 
 	if (d == NULL)
 		return 0;
 	len = d->len;
-	if (d->dirty && len == 0 && !last) {
-		d->waiting = 1;
-		if (empty_ev == NULL && (empty_ev = evtimer_new(fs.base,
-		    filter_on_empty, NULL)) == NULL)
-			fatalx("event loop: cannot add a timer");
-		evtimer_add(empty_ev, &tv);
-		return 0;
-	}
 	if (d->dirty)
 		e = filter_commit(user, d->addr, d->buf, len);
 	else if (!last)
@@ -355,11 +362,14 @@ fs_filter_flush(uint64_t ino, int last)
 	return e;
 }
 
-/* The drafts left empty at a close, still empty: no filter. */
+/* The drafts that had no change for FS_FILTER_SAVE_DELAY: saved. */
 static void
-filter_on_empty(evutil_socket_t fd, short what, void *arg)
+filter_on_idle(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval tv = { FS_FILTER_SAVE_DELAY, 0 };
+	time_t now = time(NULL);
 	size_t i = 0;
+	int wait = 0;
 
 	(void)fd;
 	(void)what;
@@ -367,14 +377,16 @@ filter_on_empty(evutil_socket_t fd, short what, void *arg)
 	while (i < ndrafts) {
 		struct draft *d = &drafts[i];
 
-		if (d->waiting && d->dirty && d->len == 0) {
+		if (d->dirty && now - d->changed >= FS_FILTER_SAVE_DELAY) {
 			/* fs_filter_flush() drops it: drafts[i] is another. */
 			fs_filter_flush(fs_ino(FS_K_FILTER, d->user), 1);
 			continue;
 		}
-		d->waiting = 0;
+		wait |= d->dirty;
 		i++;
 	}
+	if (wait)
+		evtimer_add(save_ev, &tv);
 }
 
 int

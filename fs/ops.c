@@ -1200,20 +1200,6 @@ op_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
-/*
- * close(2): the error of storing an edited filter file (a text that does
- * not parse) is close's error, so that cp and the shell report it.  The
- * kernel asks for every close of every file once we answer (ENOSYS would
- * stop it for all files): the others are answered at once.
- */
-static void
-op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)fi;
-	fuse_reply_err(req, fs_ino_kind(ino) == FS_K_FILTER ?
-	    fs_filter_flush(ino, 0) : 0);
-}
-
 /* --- statfs ------------------------------------------------------------ */
 
 static void
@@ -1277,7 +1263,6 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.readdirplus = op_readdirplus,
 	.open = op_open,
 	.opendir = op_opendir,
-	.flush = op_flush,
 	.read = op_read,
 	.statfs = op_statfs,
 	/* write.c */

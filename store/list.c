@@ -297,7 +297,8 @@ store_list_put(struct store_txn *t, const struct store_list *in)
 		}
 		n++;
 	}
-	qsort(m, n, sizeof(*m), list_addr_cmp);
+	if (n > 1)
+		qsort(m, n, sizeof(*m), list_addr_cmp);
 	for (i = 0, len = 0; i < n; i++)
 		if (len == 0 || strcmp(m[len - 1], m[i]) != 0)
 			memmove(m[len++], m[i], sizeof(*m));
@@ -565,7 +566,8 @@ list_check(struct store_txn *t, check_report_fn *report, void *ctx)
 		free(ids);
 		return -1;
 	}
-	qsort(ids, nids, sizeof(*ids), list_id_cmp);
+	if (nids > 1)
+		qsort(ids, nids, sizeof(*ids), list_id_cmp);
 	for (i = 1; i < nids; i++)
 		if (ids[i] == ids[i - 1]) {
 			snprintf(buf, sizeof(buf), "two lists share the id %u",
@@ -586,8 +588,8 @@ list_check(struct store_txn *t, check_report_fn *report, void *ctx)
 		if (id != last) {
 			members = 0;
 			last = id;
-			if (bsearch(&id, ids, nids, sizeof(*ids),
-			    list_id_cmp) == NULL) {
+			if (nids == 0 || bsearch(&id, ids, nids,
+			    sizeof(*ids), list_id_cmp) == NULL) {
 				snprintf(buf, sizeof(buf), "member rows of "
 				    "missing list %u", id);
 				report(ctx, buf);
