@@ -27,11 +27,30 @@ export`, the daemon's log and the records the filters' programs leave.
     does not parse (stored with store-helper: vellumctl refuses it), a
     broken global filter, xfilter exiting 1, a program killed at
     [filter] timeout = 2, a missing program, `while (1)` (steps limit);
+  - the global filter's variables are seen by the user's filter, and a
+    `to` in the global one ends everything; backquotes, `exit` (delivered
+    nowhere), refused shell operators, cc before a failure (stays),
+    xfilter output past [filter] output_max (INBOX); to $HOME/Maildir/.H/,
+    paths outside the Maildir fail and write no file; include of a file
+    the account cannot read fails, lookup() of one it can works; a
+    program whose child keeps stdout open is killed with its group;
+  - LMTP: one 250 per recipient whatever its filter did (discard,
+    failure, folder, forward, pipe); $RECIPIENT through an alias;
+  - `to "!local-user"` reaches that user's INBOX (FILTER-DEFECTS #4);
   - a filter waiting in its program never holds up another session's
     delivery (no timing: the other session gets its 250 while the first
     is still unanswered, and the first one only ends when the test lets
     its program go);
-  - two messages to one filtered user at once: both 250, both stored.
+  - two messages to one filtered user at once: both 250, both stored;
+  - 5 MB with 8-bit bytes through xfilter /bin/cat, stored exactly;
+  - [filter] workers = 1, queue = 1: the jobs past the queue get 451
+    4.3.2, the others 250;
+  - SIGTERM while a program runs: smtpd exits 0 within [limits]
+    shutdown_grace and Site.stop's 10 s, nothing left running
+    (FILTER-DEFECTS #3).
+Each part runs even when one before it failed; the test fails at the end
+with all of them.  Checks of a defect written down in FILTER-DEFECTS.md
+say "[FILTER-DEFECTS #N]".
 """
 import os
 import re
