@@ -97,13 +97,14 @@ class SmtpSite:
             self.sections["auth"] = auth
         self.site.write_conf(self.sections)
 
-    def restart(self, pop3=False):
-        """Stops and starts vellum-smtpd (and vellum-pop3d if pop3)."""
+    def restart(self, pop3=False, faketime=None):
+        """Stops and starts vellum-smtpd (and vellum-pop3d if pop3), its
+        clock moved by faketime when given (start())."""
         self.site.stop(self.smtpd)
         if pop3 and self.pop3d is not None:
             self.site.stop(self.pop3d)
             self.pop3d = None
-        return self.start(pop3=pop3)
+        return self.start(pop3=pop3, faketime=faketime)
 
     def start(self, faketime=None, pop3=True):
         """Starts vellum-smtpd (its clock moved by OFFSET, as `faketime -f

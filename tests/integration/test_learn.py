@@ -8,9 +8,11 @@ the filter runner.
     message on stdin, as the user's mapped account (unix-user nobody:
     uid 65534); COPY into Spam does too;
   - MOVE from Spam back to INBOX runs learn_ham;
-  - MOVE between two ordinary folders runs nothing (seen by order: the
-    queue is drained oldest first, so once a later move into Spam is
-    recorded, the earlier one would have been);
+  - MOVE between two ordinary folders runs nothing, nor does a MOVE from
+    Spam into Trash (seen by order: the queue is drained oldest first, so
+    once a later move into Spam is recorded, the earlier one would have
+    been);
+  - an unmapped user's training runs as the [filter] user (daemon: uid 1);
   - a rename in the file view (vellum-fs) from .Archive into .Spam runs
     learn_spam too; that part is skipped (said so) without a usable
     /dev/fuse or vellum-fs.
@@ -21,17 +23,20 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import daemon  # noqa: E402
 from daemon import check  # noqa: E402
-from filtertest import open_dirs, read_out, script, wait_for, wait_log  # noqa
+from filtertest import open_dirs, script, wait_for, wait_log  # noqa
 from fstest import FsSite, fuse_usable  # noqa: E402
 from smtptest import stored  # noqa: E402
 
 U = "learner@example.test"
+U2 = "unmapped@example.test"
 
 LEARN = r"""#!/bin/sh
-# Records one training run: its kind, uid and the message it got.
-f=@OUT@/learn-$(date +%s%N)-$$.msg
-cat > "$f"
-echo "$1|$(id -u)|$f" >> @OUT@/learn.log
+# Records one training run in files of its own (runs are made by several
+# accounts): the message it got, then its kind and uid.
+f=@OUT@/learn-$(date +%s%N)-$$
+cat > "$f.msg"
+echo "$1|$(id -u)" > "$f.part"
+mv "$f.part" "$f.run"
 """
 
 
@@ -44,9 +49,11 @@ def msg(subject):
 def runs(site):
     """[(kind, uid, message bytes)] of the recorded runs, in order."""
     out = []
-    for line in (read_out(site, "learn.log", "") or "").splitlines():
-        kind, uid, path = line.split("|", 2)
-        with open(path, "rb") as f:
+    d = site.path("out")
+    for name in sorted(n for n in os.listdir(d) if n.endswith(".run")):
+        with open(os.path.join(d, name)) as f:
+            kind, uid = f.read().strip().split("|")
+        with open(os.path.join(d, name[:-4] + ".msg"), "rb") as f:
             out.append((kind, uid, f.read()))
     return out
 
@@ -86,6 +93,8 @@ def test(site, args):
     site.ctl("user", "set", U, "unix-user", "nobody")
     site.add_mail(U, msg("one"), msg("two"), msg("three"), msg("four"),
                   msg("five"))
+    site.add_user(U2, "pw")
+    site.add_mail(U2, msg("other"))
     smtpd = site.start_smtpd()
     site.start_imapd(conf=False)
 
@@ -124,7 +133,24 @@ def test(site, args):
           r[3][2] == in_folder(site, "Spam", "four"),
           "the move between two ordinary folders ran nothing: the next "
           "run is the later move into Spam", [x[:2] for x in r])
+
+    # Out of Spam into Trash: nothing (neither Junk nor Trash is learned
+    # as ham).  The marker after it: an unmapped user's move into Spam,
+    # run as the [filter] user (daemon: uid 1).
+    check(m.select("Spam")[0] == "OK", "SELECT Spam", None)
+    typ, data = m.uid("MOVE", uid_of(m, "two"), "Trash")
+    check(typ == "OK", "UID MOVE Spam -> Trash", data)
     m.logout()
+    m2 = site.login(U2, "pw")
+    check(m2.select("INBOX")[0] == "OK", "SELECT INBOX", None)
+    typ, data = m2.uid("MOVE", uid_of(m2, "other"), "Spam")
+    check(typ == "OK", "UID MOVE into Spam for an unmapped user", data)
+    m2.logout()
+    r = wait_runs(site, smtpd, 5, "an unmapped user's move into Spam")
+    check(len(r) == 5 and r[4][0] == "spam" and r[4][1] == "1" and
+          b"Subject: other" in r[4][2],
+          "the move into Trash ran nothing; the unmapped user's training "
+          "ran as the [filter] user (uid 1)", [x[:2] for x in r])
 
     ok, why = fuse_usable()
     if not ok or not site.have("fs"):
@@ -142,9 +168,9 @@ def test(site, args):
     part, name = names[0]
     os.rename(site.maildir(U, ".Archive", part, name),
               site.maildir(U, ".Spam", part, name))
-    r = wait_runs(site, smtpd, 5, "a rename into .Spam in the file view")
-    check(len(r) == 5 and r[4][0] == "spam" and r[4][1] == "65534" and
-          r[4][2] == in_folder(site, "Spam", "three"),
+    r = wait_runs(site, smtpd, 6, "a rename into .Spam in the file view")
+    check(len(r) == 6 and r[5][0] == "spam" and r[5][1] == "65534" and
+          r[5][2] == in_folder(site, "Spam", "three"),
           "the rename into .Spam runs learn_spam with the message",
           [x[:2] for x in r])
     return 0

@@ -122,6 +122,11 @@ def test_vacation(site, srv):
     wait_for(lambda: "far@remote.test" in queue(site),
              "the reply to a remote sender is queued",
              lambda: queue(site))
+    import json
+    far = [e for e in json.loads(queue(site))
+           if "far@remote.test" in json.dumps(e)]
+    check(len(far) == 1 and far[0].get("sender") == "",
+          "the queued auto-reply has the null sender <>", far)
 
     # Outside the dates: none.
     w, x = addr("later"), addr("over")
@@ -259,6 +264,15 @@ def test(site, args):
     test_lists(site, srv)
     test_vacation_filtered(site, srv)
     test_list_more(site, srv)
+    # Past the interval (7 days; the daemon's clock moved 8 days on): s1
+    # gets a second reply.
+    srv.restart(faketime="+8d")
+    post(srv, addr("s1"), addr("vac"), msg("s1 a week later", addr("vac")),
+         "s1 writes again 8 days later")
+    wait_for(lambda: len(replies(site, addr("s1"))) == 2, "s1 gets a "
+             "second auto-reply after the interval",
+             lambda: (len(replies(site, addr("s1"))),
+                      srv.smtpd.output()[-1500:]))
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
