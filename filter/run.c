@@ -235,6 +235,19 @@ filter_runner_start(const struct filter_runner_config *cfg,
 }
 
 void
+filter_runner_cancel(struct filter_runner *r)
+{
+	/*
+	 * shutdown(2), not close(2): other threads may be sending on the
+	 * descriptor; it stays valid, they get EPIPE, and the helper sees
+	 * the end of its socket, kills every program and exits, so the
+	 * requests waiting for one get their reply socket closed.
+	 */
+	if (r != NULL)
+		(void)shutdown(r->ctl, SHUT_RDWR);
+}
+
+void
 filter_runner_stop(struct filter_runner **r_p)
 {
 	struct filter_runner *r = *r_p;
