@@ -49,6 +49,8 @@
 #define RUN_MAGIC	0x564c4652u	/* "VLFR" */
 #define RUN_MSG_MAX	240		/* bytes of an error message */
 #define RUN_PUMP_BUF	65536		/* bytes read from stdout at once */
+#define RUN_KIDS_MAX	1024		/* children killed in one round */
+#define RUN_SWEEP_ROUNDS 1000		/* rounds of a runner child's sweep */
 /* Strings of one request: argv + env, or a path and a logfile text. */
 #define RUN_BLOB_MAX	(FILTER_RUN_REQ_MAX + FILTER_RUN_TEXT_MAX + \
 			    2 * PATH_MAX)
@@ -108,6 +110,7 @@ struct run_helper {
 	size_t		 output_max;
 	unsigned	 max_procs;
 	pid_t		 slots[FILTER_RUN_PROCS_MAX];
+	int64_t		 deadline[FILTER_RUN_PROCS_MAX]; /* of each slot, ms */
 	unsigned	 running;
 };
 
@@ -139,6 +142,9 @@ static void	run_child_append(struct run_job *, struct run_wire_reply *);
 static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
+static size_t	run_children(pid_t, pid_t *, size_t);
+static void	run_sweep(pid_t keep);
+static void	run_helper_sweep(struct run_helper *, int all);
 static int	run_reply(int fd, const struct run_wire_reply *);
 static int64_t	run_now_ms(void);
 static int	run_write_all(int fd, const void *, size_t);
@@ -645,14 +651,36 @@ run_helper_main(struct run_helper *h)
 	if (chdir("/") != 0)
 		_exit(1);
 	umask(077);
+	/*
+	 * What a program leaves when its runner child dies (killed by the
+	 * program itself, which runs as the same account) comes to us.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		_exit(1);
 	for (;;) {
+		int64_t now = run_now_ms(), first = -1;
+		unsigned i;
+
+		/*
+		 * A runner child past its time (stopped by its program, or
+		 * stuck in an open()) is killed: its slot is not lost.
+		 */
+		for (i = 0; i < h->max_procs; i++) {
+			if (h->slots[i] <= 0)
+				continue;
+			if (h->deadline[i] <= now)
+				kill(h->slots[i], SIGKILL);
+			else if (first < 0 || h->deadline[i] < first)
+				first = h->deadline[i];
+		}
 		pfd[0].fd = h->ctl;
 		pfd[0].events = h->running < h->max_procs ? POLLIN : 0;
 		pfd[0].revents = 0;
 		pfd[1].fd = sfd;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2, first < 0 ? -1 : (int)(first - now > INT_MAX ?
+		    INT_MAX : first - now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			run_helper_stop(h);
@@ -688,29 +716,63 @@ run_helper_reap(struct run_helper *h)
 				h->running--;
 				break;
 			}
+	/* Orphans of a runner child that died go now (they die: SIGCHLD). */
+	run_helper_sweep(h, 0);
 }
 
-/* Every runner child kills its program's group and exits. */
+/* Kills the children that are not runner children (all: every one). */
+static void
+run_helper_sweep(struct run_helper *h, int all)
+{
+	pid_t kids[RUN_KIDS_MAX];
+	size_t n, k;
+	unsigned i;
+
+	n = run_children(h->self, kids, RUN_KIDS_MAX);
+	for (k = 0; k < n; k++) {
+		for (i = 0; !all && i < h->max_procs; i++)
+			if (h->slots[i] == kids[k])
+				break;
+		if (all || i == h->max_procs)
+			kill(kids[k], SIGKILL);
+	}
+}
+
+/*
+ * Every runner child kills its program's processes and exits (a SIGCONT
+ * first for one its program stopped); what they leave comes to us (a
+ * subreaper) and is killed; past FILTER_RUN_GRACE seconds everything
+ * left is killed, runner children too.
+ */
 static void
 run_helper_stop(struct run_helper *h)
 {
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	int64_t deadline = run_now_ms() + FILTER_RUN_GRACE * 1000;
+	sigset_t chld;
 	unsigned i;
+	pid_t pid;
 
 	for (i = 0; i < h->max_procs; i++)
-		if (h->slots[i] > 0)
+		if (h->slots[i] > 0) {
+			kill(h->slots[i], SIGCONT);
 			kill(h->slots[i], SIGTERM);
-	while (h->running > 0) {
-		pid_t pid = waitpid(-1, NULL, 0);
-
-		if (pid < 0 && errno == EINTR)
+		}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		run_helper_sweep(h, run_now_ms() >= deadline);
+		pid = waitpid(-1, NULL, WNOHANG);
+		if (pid > 0) {
+			for (i = 0; i < h->max_procs; i++)
+				if (h->slots[i] == pid)
+					h->slots[i] = 0;
 			continue;
-		if (pid < 0)
-			break;
-		for (i = 0; i < h->max_procs; i++)
-			if (h->slots[i] == pid) {
-				h->slots[i] = 0;
-				h->running--;
-			}
+		}
+		if (pid < 0 && errno != EINTR)
+			break;		/* ECHILD: nothing left */
+		/* SIGCHLD is blocked (the signalfd's): wait for one. */
+		(void)sigtimedwait(&chld, NULL, &ts);
 	}
 	_exit(0);
 }
@@ -778,6 +840,8 @@ run_helper_request(struct run_helper *h, sigset_t *set)
 		}
 		if (pid > 0) {
 			h->slots[slot] = pid;
+			h->deadline[slot] = run_now_ms() +
+			    ((int64_t)h->timeout + FILTER_RUN_GRACE) * 1000;
 			h->running++;
 		}
 		/* fork failed: closing the reply socket says so. */
@@ -978,13 +1042,83 @@ run_kill_group(pid_t pid)
 	kill(pid, SIGKILL);
 }
 
+/*
+ * The children of the single-threaded process self, up to max, from
+ * /proc (CONFIG_PROC_CHILDREN; none when it is missing).
+ */
+static size_t
+run_children(pid_t self, pid_t *kids, size_t max)
+{
+	char path[64], buf[8192], *p, *end;
+	size_t n = 0, have = 0;
+	ssize_t got;
+	long v;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)self,
+	    (int)self);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	while (have < sizeof(buf) - 1 &&
+	    (got = read(fd, buf + have, sizeof(buf) - 1 - have)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		have += (size_t)got;
+	}
+	close(fd);
+	buf[have] = '\0';
+	/* A list cut short: its last number may be cut too. */
+	if (have == sizeof(buf) - 1 && (p = strrchr(buf, ' ')) != NULL)
+		*p = '\0';
+	for (p = buf; n < max; p = end) {
+		v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (v > 1)
+			kids[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/*
+ * In the runner child (a subreaper): kills every child but keep (the
+ * program, reaped by the caller) and reaps them, round after round,
+ * since their own children come to us when they die, until none is left.
+ */
+static void
+run_sweep(pid_t keep)
+{
+	pid_t kids[RUN_KIDS_MAX], self = getpid();
+	size_t n, k, killed;
+	int round;
+
+	for (round = 0; round < RUN_SWEEP_ROUNDS; round++) {
+		n = run_children(self, kids, RUN_KIDS_MAX);
+		killed = 0;
+		for (k = 0; k < n; k++)
+			if (kids[k] != keep) {
+				kill(kids[k], SIGKILL);
+				killed++;
+			}
+		if (killed == 0)
+			return;
+		for (k = 0; k < n; k++)
+			if (kids[k] != keep)
+				while (waitpid(kids[k], NULL, 0) < 0 &&
+				    errno == EINTR)
+					;
+	}
+}
+
 static void
 run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 {
 	char *buf;
 	struct pollfd pfd[3];
 	sigset_t set;
-	int p[2] = { -1, -1 }, pidfd, sfd, st, exited = 0, n, npfd;
+	int p[2] = { -1, -1 }, pidfd, sfd, st, exited = 0, n = 0, npfd;
 	int64_t deadline, left;
 	size_t total = 0, room;
 	ssize_t got;
@@ -1000,6 +1134,14 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		rep->errclass = ERR_TEMP;
 		snprintf(rep->msg, sizeof(rep->msg), "filter programs: %s",
 		    strerror(errno));
+		return;
+	}
+	/* What the program leaves (a daemon) comes to us, to be killed. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+		rep->rc = -1;
+		rep->errclass = ERR_TEMP;
+		snprintf(rep->msg, sizeof(rep->msg), "filter programs: "
+		    "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return;
 	}
 	deadline = run_now_ms() + (int64_t)j->h->timeout * 1000;
@@ -1043,6 +1185,7 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 			if (!exited)
 				rep->timed_out = 1;
 			run_kill_group(pid);
+			run_sweep(pid);
 			break;
 		}
 		n = poll(pfd, (nfds_t)npfd, (int)(left > INT_MAX ? INT_MAX :
@@ -1054,13 +1197,19 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		if (pfd[0].revents & POLLIN) {
 			/* The helper stops (or died): kill and leave. */
 			run_kill_group(pid);
+			run_sweep(pid);
 			waitpid(pid, NULL, 0);
 			_exit(0);
 		}
 		if (!exited && (pfd[1].revents & POLLIN)) {
 			exited = 1;
-			/* Whatever it left behind in its group goes too. */
+			/*
+			 * Whatever it left behind goes too: its group, and
+			 * the daemons that left the group (our orphans
+			 * now), which would hold stdout open till the end.
+			 */
 			kill(-pid, SIGKILL);
+			run_sweep(pid);
 		}
 		if (p[0] >= 0 && (pfd[npfd - 1].revents &
 		    (POLLIN | POLLHUP | POLLERR))) {
@@ -1085,6 +1234,7 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 				    "programs: writing the output: %s",
 				    strerror(errno));
 				run_kill_group(pid);
+				run_sweep(pid);
 				break;
 			}
 			total += (size_t)got;
@@ -1096,6 +1246,10 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		}
 	}
 	free(buf);
+	if (n < 0) {
+		run_kill_group(pid);
+		run_sweep(pid);
+	}
 	while (waitpid(pid, &st, 0) < 0) {
 		if (errno != EINTR) {
 			st = 0;

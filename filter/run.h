@@ -26,7 +26,13 @@
  *   - stdout read into the output memfd up to output_max bytes: past it
  *     the program's group is killed (truncated set); past timeout seconds
  *     it is killed (timed_out set); when the program exits, what is left
- *     of its group is killed too; its exit status is returned;
+ *     of its group is killed too, and so is every process it left
+ *     behind in another session (a daemon): the runner child and the
+ *     helper are subreapers, so orphans come to them and are killed,
+ *     also when the program kills or stops its runner child (same
+ *     account): the helper kills a runner child timeout +
+ *     FILTER_RUN_GRACE seconds after its start; its exit status is
+ *     returned;
  *   - umask 077; signals at their defaults, none blocked.
  * The account is switched before anything is done for the request, so
  * filter_runner_read_file() and filter_runner_append() open the file as

@@ -692,6 +692,104 @@ START_TEST(test_stop_kills_programs)
 }
 END_TEST
 
+/*
+ * A program that daemonizes (a child in a session of its own, the
+ * program itself gone) leaves nothing behind: the runner kills what its
+ * program left, whatever session it moved to, and answers without
+ * waiting for the time limit when that child held stdout open.
+ */
+START_TEST(test_daemon_killed)
+{
+	static const char *const quiet[] = { "sh", "-c",
+	    "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!", NULL };
+	static const char *const loud[] = { "sh", "-c",
+	    "echo $$ > pid; setsid sh -c 'echo $$ > pid2; exec sleep 300' & "
+	    "sleep 1; echo done", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	struct filter_exec_result res;
+	char *home = make_dir(USER_UID, 0700), path[300];
+	pid_t d;
+	FILE *f;
+	int i, v = 0;
+
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, quiet, std_env, NULL,
+	    0, &res) == 0, "%s", err_msg());
+	d = (pid_t)atoi(res.out);
+	ck_assert_msg(d > 1, "no pid printed: '%s'", res.out);
+	free(res.out);
+	for (i = 0; i < 100 && !proc_dead(d); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(d), "the daemonized sleep %d lives", (int)d);
+	/* Its stdout still open: the answer still comes, at the exit. */
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, loud, std_env, NULL,
+	    0, &res) == 0, "%s", err_msg());
+	ck_assert_int_eq(res.timed_out, 0);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "done\n");
+	free(res.out);
+	snprintf(path, sizeof(path), "%s/pid2", home);
+	ck_assert((f = fopen(path, "r")) != NULL);
+	ck_assert_int_eq(fscanf(f, "%d", &v), 1);
+	fclose(f);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pid", home);
+	unlink(path);
+	for (i = 0; i < 100 && !proc_dead((pid_t)v); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead((pid_t)v), "the daemon %d lives", v);
+	rmdir(home);
+	free(home);
+	filter_runner_stop(&r);
+}
+END_TEST
+
+/*
+ * The program runs as the same account as its runner child and may
+ * signal it: a runner child killed leaves no program behind, and one
+ * stopped for good does not keep its slot (max_procs 1 here) or block
+ * filter_runner_stop().
+ */
+START_TEST(test_runner_child_signalled)
+{
+	static const char *const killer[] = { "sh", "-c",
+	    "echo $$ > pid; kill -9 $PPID; exec sleep 300", NULL };
+	static const char *const stopper[] = { "sh", "-c",
+	    "echo $$ > pid; kill -STOP $PPID; exec sleep 300", NULL };
+	static const char *const t[] = { "true", NULL };
+	struct filter_runner *r = start(1, 4096, 1);
+	struct filter_exec_result res;
+	char *home = make_dir(USER_UID, 0700);
+	pid_t prog;
+	int i;
+
+	err_clear();
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, home, killer, std_env,
+	    NULL, 0, &res), -1);
+	prog = wait_pid_file(home);
+	ck_assert_msg(prog > 0, "the program did not start");
+	for (i = 0; i < 100 && !proc_dead(prog); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(prog), "program %d outlived its runner",
+	    (int)prog);
+	/* Stopped: the requester gives up, the helper reclaims the slot. */
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, home, stopper, std_env,
+	    NULL, 0, &res), -1);
+	prog = wait_pid_file(home);
+	ck_assert_msg(prog > 0, "the program did not start");
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, t, std_env, NULL, 0,
+	    &res) == 0, "after a stopped runner child: %s", err_msg());
+	ck_assert_int_eq(res.status, 0);
+	free(res.out);
+	for (i = 0; i < 100 && !proc_dead(prog); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(prog), "program %d outlived its runner",
+	    (int)prog);
+	rmdir(home);
+	free(home);
+	filter_runner_stop(&r);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	static const char *const empty[] = { "", NULL };
@@ -742,6 +840,8 @@ run_suite(void)
 	tcase_add_test(tc, test_helper_dies_with_parent);
 	tcase_add_test(tc, test_stop_kills_programs);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_daemon_killed);
+	tcase_add_test(tc, test_runner_child_signalled);
 	suite_add_tcase(s, tc);
 	return s;
 }
