@@ -142,6 +142,7 @@ static void	run_child_append(struct run_job *, struct run_wire_reply *);
 static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
+static int	run_env_unsafe(const char *);
 static size_t	run_children(pid_t, pid_t *, size_t);
 static void	run_sweep(pid_t keep);
 static void	run_helper_sweep(struct run_helper *, int all);
@@ -1266,6 +1267,35 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		rep->status = 128 + WTERMSIG(st);
 }
 
+/*
+ * Whether an environment entry names a variable that makes the dynamic
+ * linker, libc or an interpreter load code or change how it runs (what
+ * glibc drops for setuid programs, and the like of shells, Perl, Python,
+ * Ruby and Node): maildrop exports every variable, these never are.
+ */
+static int
+run_env_unsafe(const char *e)
+{
+	static const char *const prefix[] = { "LD_", "MALLOC_", "BASH_FUNC_",
+	    NULL };
+	static const char *const name[] = { "GCONV_PATH", "GETCONF_DIR",
+	    "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+	    "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+	    "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS",
+	    "CDPATH", "PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB",
+	    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT",
+	    "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", NULL };
+	size_t i, len = strcspn(e, "=");
+
+	for (i = 0; prefix[i] != NULL; i++)
+		if (strncmp(e, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	for (i = 0; name[i] != NULL; i++)
+		if (strlen(name[i]) == len && strncmp(e, name[i], len) == 0)
+			return 1;
+	return 0;
+}
+
 /* The program's process: never returns. */
 static void
 run_program(struct run_job *j, int outfd)
@@ -1276,7 +1306,7 @@ run_program(struct run_job *j, int outfd)
 	sigset_t none;
 	const char *path = dflt_path, *dir, *colon;
 	char cand[PATH_MAX];
-	size_t dlen, alen, i;
+	size_t dlen, alen, i, k;
 	int nullfd, sig;
 
 	setsid();
@@ -1306,6 +1336,10 @@ run_program(struct run_job *j, int outfd)
 			sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = k = 0; j->envp[i] != NULL; i++)
+		if (!run_env_unsafe(j->envp[i]))
+			j->envp[k++] = j->envp[i];
+	j->envp[k] = NULL;
 	if (strchr(j->argv[0], '/') != NULL) {
 		execve(j->argv[0], j->argv, j->envp);
 		_exit(127);

@@ -19,7 +19,10 @@
  *     when the helper is not root, programs run as the helper's own
  *     account (which is then not root either);
  *   - in a new session (its own process group), cwd = home (or "/"), the
- *     environment given (nothing else inherited), descriptors 0, 1, 2
+ *     environment given (nothing else inherited) but for the names that
+ *     make the linker, libc or an interpreter load code (LD_*,
+ *     GCONV_PATH, GLIBC_TUNABLES, BASH_ENV, PERL5OPT, PYTHONPATH, ...:
+ *     run_env_unsafe() in run.c), descriptors 0, 1, 2
  *     only (stderr to /dev/null), RLIMIT_CORE 0, RLIMIT_NOFILE 64,
  *     RLIMIT_CPU the time limit;
  *   - argv[0] absolute, or searched along PATH of the environment given;

@@ -790,6 +790,35 @@ START_TEST(test_runner_child_signalled)
 }
 END_TEST
 
+/*
+ * maildrop exports every variable; names that make the dynamic linker,
+ * libc or an interpreter load code or change how it runs are not (a
+ * value with '=' or a newline stays one variable's value).
+ */
+START_TEST(test_environment_unsafe_names)
+{
+	static const char *const env[] = { "PATH=/usr/bin:/bin",
+	    "LD_PRELOAD=/tmp/evil.so", "LD_LIBRARY_PATH=/tmp",
+	    "GCONV_PATH=/tmp", "GLIBC_TUNABLES=glibc.malloc.check=3",
+	    "BASH_ENV=/tmp/x", "ENV=/tmp/x", "IFS=x", "PERL5OPT=-d",
+	    "PYTHONPATH=/tmp", "NODE_OPTIONS=--require=/tmp/x",
+	    "SENDER=a=b\nLD_PRELOAD=/x@example.test", "LDX=kept", NULL };
+	static const char *const eargv[] = { "env", "-0", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	struct filter_exec_result res;
+	static const char want[] = "PATH=/usr/bin:/bin\0"
+	    "SENDER=a=b\nLD_PRELOAD=/x@example.test\0LDX=kept\0";
+
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, NULL, eargv, env, NULL, 0,
+	    &res), 0);
+	ck_assert_msg(res.outlen == sizeof(want) - 1 &&
+	    memcmp(res.out, want, sizeof(want) - 1) == 0, "env gave '%.*s'",
+	    (int)res.outlen, res.out);
+	free(res.out);
+	filter_runner_stop(&r);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	static const char *const empty[] = { "", NULL };
@@ -842,6 +871,7 @@ run_suite(void)
 	tcase_add_test(tc, test_bad_requests);
 	tcase_add_test(tc, test_daemon_killed);
 	tcase_add_test(tc, test_runner_child_signalled);
+	tcase_add_test(tc, test_environment_unsafe_names);
 	suite_add_tcase(s, tc);
 	return s;
 }
