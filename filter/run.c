@@ -26,11 +26,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -143,6 +145,7 @@ static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
 static int	run_env_unsafe(const char *);
+static int	run_file_ok(int fd);
 static size_t	run_children(pid_t, pid_t *, size_t);
 static void	run_sweep(pid_t keep);
 static void	run_helper_sweep(struct run_helper *, int all);
@@ -1365,6 +1368,20 @@ run_program(struct run_job *j, int outfd)
 	_exit(127);
 }
 
+/*
+ * Whether a file opened for include, lookup or logfile may be used: not
+ * one of /proc, where "self" is this runner child, a copy of the daemon
+ * (its environment, command line, memory map, descriptors), not the
+ * account's own process.
+ */
+static int
+run_file_ok(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type != PROC_SUPER_MAGIC;
+}
+
 static void
 run_child_read(struct run_job *j, struct run_wire_reply *rep)
 {
@@ -1389,11 +1406,11 @@ run_child_read(struct run_job *j, struct run_wire_reply *rep)
 		    j->path, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !run_file_ok(fd)) {
 		rep->rc = -1;
 		rep->errclass = ERR_PERM;
 		snprintf(rep->msg, sizeof(rep->msg), "cannot read %.150s: not "
-		    "a regular file", j->path);
+		    "a regular file of the account's", j->path);
 		close(fd);
 		return;
 	}
@@ -1452,11 +1469,11 @@ run_child_append(struct run_job *j, struct run_wire_reply *rep)
 		    "%.150s: %s", j->path, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !run_file_ok(fd)) {
 		rep->rc = -1;
 		rep->errclass = ERR_PERM;
 		snprintf(rep->msg, sizeof(rep->msg), "cannot append to "
-		    "%.150s: not a regular file", j->path);
+		    "%.150s: not a regular file of the account's", j->path);
 		close(fd);
 		return;
 	}

@@ -39,7 +39,9 @@
  *   - umask 077; signals at their defaults, none blocked.
  * The account is switched before anything is done for the request, so
  * filter_runner_read_file() and filter_runner_append() open the file as
- * the account (a symbolic link of the user's to root's files gives PERM).
+ * the account (a symbolic link of the user's to root's files gives PERM);
+ * a file of /proc gives PERM too (/proc/self would be the runner child,
+ * a copy of the daemon, not a process of the account's).
  * The requesting thread blocks until the reply (a worker thread, never an
  * event loop), at most timeout + FILTER_RUN_GRACE seconds in the helper's
  * queue and as long again once started; it never forks.  Requests from several threads run concurrently, at most

@@ -819,6 +819,37 @@ START_TEST(test_environment_unsafe_names)
 }
 END_TEST
 
+/*
+ * include, lookup and logfile open files as the account, but /proc/self
+ * there is the runner child, a copy of the daemon: its environment,
+ * command line and memory map are not the account's to read.
+ */
+START_TEST(test_read_file_proc_self)
+{
+	static const char *const paths[] = { "/proc/self/environ",
+	    "/proc/self/maps", "/proc/self/cmdline", "/dev/fd/../environ",
+	    "/proc/thread-self/environ", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	char *data;
+	size_t len;
+	int i;
+
+	for (i = 0; paths[i] != NULL; i++) {
+		err_clear();
+		ck_assert_msg(filter_runner_read_file(r, USER_UID, USER_UID,
+		    "/", paths[i], &data, &len) == -1, "%s was read: '%.60s'",
+		    paths[i], data != NULL ? data : "");
+		ck_assert_msg(err_class() == ERR_PERM, "%s: %s", paths[i],
+		    err_msg());
+	}
+	err_clear();
+	ck_assert_int_eq(filter_runner_append(r, USER_UID, USER_UID, "/",
+	    "/proc/self/comm", "x", 1), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+	filter_runner_stop(&r);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	static const char *const empty[] = { "", NULL };
@@ -872,6 +903,7 @@ run_suite(void)
 	tcase_add_test(tc, test_daemon_killed);
 	tcase_add_test(tc, test_runner_child_signalled);
 	tcase_add_test(tc, test_environment_unsafe_names);
+	tcase_add_test(tc, test_read_file_proc_self);
 	suite_add_tcase(s, tc);
 	return s;
 }
