@@ -108,6 +108,8 @@ struct run_helper {
 	uid_t		 fb_uid;
 	gid_t		 fb_gid;
 	char		 fb_name[256];
+	int		 have_daemon;	/* [daemon] user: never run as it */
+	uid_t		 daemon_uid;
 	unsigned	 timeout;
 	size_t		 output_max;
 	unsigned	 max_procs;
@@ -205,6 +207,27 @@ filter_runner_start(const struct filter_runner_config *cfg,
 		h.fb_uid = pw->pw_uid;
 		h.fb_gid = pw->pw_gid;
 		memcpy(h.fb_name, pw->pw_name, strlen(pw->pw_name) + 1);
+		/*
+		 * The account the daemon drops to owns the store: a program
+		 * running as it could read every user's mail.
+		 */
+		if (cfg->daemon_user != NULL && cfg->daemon_user[0] != '\0') {
+			errno = 0;
+			if ((pw = getpwnam(cfg->daemon_user)) == NULL)
+				return err_set(ERR_NOTFOUND, "filter programs: "
+				    "the user '%s' ([daemon] user) does not "
+				    "exist", cfg->daemon_user);
+			if (pw->pw_uid != 0) {
+				h.have_daemon = 1;
+				h.daemon_uid = pw->pw_uid;
+			}
+			if (h.have_daemon && h.fb_uid == h.daemon_uid)
+				return err_set(ERR_INVALID, "filter programs: "
+				    "the [filter] user '%s' is the daemon's own "
+				    "account (user = %s), which owns the store: "
+				    "name another one", h.fb_name,
+				    cfg->daemon_user);
+		}
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return err_set(ERR_TEMP, "filter programs: socketpair: %s",
@@ -1016,6 +1039,12 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 		name = h->fb_name;
 	} else if ((pw = getpwuid(uid)) != NULL)
 		name = pw->pw_name;
+	if (h->have_daemon && uid == h->daemon_uid) {
+		snprintf(msg, msgsize, "filter programs: uid %u is the daemon's "
+		    "own account, which owns the store: refused",
+		    (unsigned)uid);
+		return ERR_PERM;
+	}
 	if (gid == 0) {
 		snprintf(msg, msgsize, "filter programs: uid %u with group 0 "
 		    "(root): refused", (unsigned)uid);

@@ -15,7 +15,10 @@
  * replies "started", then forks the program:
  *   - as uid/gid (initgroups of that account when it has a name), never
  *     root: uid 0 runs as the fallback account ([filter] user), and a
- *     fallback that is root or missing refuses the request;
+ *     fallback that is root or missing refuses the request; never as
+ *     the daemon's own account (daemon_user, which owns the store):
+ *     a request for it is refused (PERM), and a fallback that is it
+ *     does not start (INVALID);
  *     when the helper is not root, programs run as the helper's own
  *     account (which is then not root either);
  *   - in a new session (its own process group), cwd = home (or "/"), the
@@ -77,6 +80,7 @@ struct filter_runner_config {
 	unsigned	 timeout;	/* [filter] timeout = 60 s */
 	size_t		 output_max;	/* [filter] output_max = 64M */
 	unsigned	 max_procs;	/* [filter] max_procs = 8 */
+	const char	*daemon_user;	/* [daemon] user: never run as it */
 };
 
 struct filter_run_req {

@@ -50,7 +50,7 @@ static struct filter_runner *
 start(unsigned timeout, size_t output_max, unsigned max_procs)
 {
 	struct filter_runner_config cfg = { "nobody", timeout, output_max,
-	    max_procs };
+	    max_procs, NULL };
 	struct filter_runner *r = NULL;
 
 	ck_assert_msg(filter_runner_start(&cfg, &r) == 0,
@@ -321,7 +321,7 @@ END_TEST
 START_TEST(test_fallback_checks)
 {
 	static const char *const argv[] = { "id", "-u", NULL };
-	struct filter_runner_config cfg = { "root", 60, 1024, 4 };
+	struct filter_runner_config cfg = { "root", 60, 1024, 4, NULL };
 	struct filter_runner *r = NULL;
 	struct filter_exec_result res;
 
@@ -850,6 +850,44 @@ START_TEST(test_read_file_proc_self)
 }
 END_TEST
 
+/*
+ * The daemon's own account ([daemon] user, here nobody) owns the store:
+ * a program running as it could read every user's mail.  A [filter]
+ * user that is it does not start; a mapping to it is refused.
+ */
+START_TEST(test_daemon_account_refused)
+{
+	static const char *const argv[] = { "id", "-u", NULL };
+	struct filter_runner_config cfg = { "nobody", 60, 1024, 4, "nobody" };
+	struct filter_runner *r = NULL;
+	struct filter_exec_result res;
+	char *data;
+	size_t len;
+
+	err_clear();
+	ck_assert_int_eq(filter_runner_start(&cfg, &r), -1);
+	ck_assert_msg(err_class() == ERR_INVALID, "%s: %s",
+	    err_class_name(err_class()), err_msg());
+	ck_assert_ptr_null(r);
+	cfg.fallback_user = "daemon";
+	ck_assert_msg(filter_runner_start(&cfg, &r) == 0, "%s", err_msg());
+	err_clear();
+	ck_assert_int_eq(run(r, nobody_uid, nobody_gid, NULL, argv, std_env,
+	    NULL, 0, &res), -1);
+	ck_assert_msg(err_class() == ERR_PERM, "%s: %s",
+	    err_class_name(err_class()), err_msg());
+	ck_assert_int_eq(filter_runner_read_file(r, nobody_uid, nobody_gid,
+	    "/", "/etc/hostname", &data, &len), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+	/* Another account still runs. */
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, NULL, argv, std_env,
+	    NULL, 0, &res), 0);
+	ck_assert_str_eq(res.out, "1234\n");
+	free(res.out);
+	filter_runner_stop(&r);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	static const char *const empty[] = { "", NULL };
@@ -904,6 +942,7 @@ run_suite(void)
 	tcase_add_test(tc, test_runner_child_signalled);
 	tcase_add_test(tc, test_environment_unsafe_names);
 	tcase_add_test(tc, test_read_file_proc_self);
+	tcase_add_test(tc, test_daemon_account_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
