@@ -789,6 +789,10 @@ run_helper_stop(struct run_helper *h)
 	sigaddset(&chld, SIGCHLD);
 	for (;;) {
 		run_helper_sweep(h, run_now_ms() >= deadline);
+		/* Without /proc's lists of children, the slots at least. */
+		for (i = 0; run_now_ms() >= deadline && i < h->max_procs; i++)
+			if (h->slots[i] > 0)
+				kill(h->slots[i], SIGKILL);
 		pid = waitpid(-1, NULL, WNOHANG);
 		if (pid > 0) {
 			for (i = 0; i < h->max_procs; i++)
