@@ -110,6 +110,7 @@ struct run_helper {
 	char		 fb_name[256];
 	int		 have_daemon;	/* [daemon] user: never run as it */
 	uid_t		 daemon_uid;
+	gid_t		 daemon_gid;	/* its group (0: none) */
 	unsigned	 timeout;
 	size_t		 output_max;
 	unsigned	 max_procs;
@@ -140,6 +141,8 @@ static void	run_child_main(const struct run_helper *, struct run_wire_req *,
 		    int reply, int in, int out) __attribute__((noreturn));
 static int	run_child_parse(struct run_job *, char *msg, size_t msgsize);
 static int	run_child_become(struct run_job *, char *msg, size_t msgsize);
+static int	run_child_groups(const struct run_helper *, const char *name,
+		    gid_t);
 static void	run_child_exec(struct run_job *, struct run_wire_reply *);
 static void	run_child_read(struct run_job *, struct run_wire_reply *);
 static void	run_child_append(struct run_job *, struct run_wire_reply *);
@@ -220,12 +223,14 @@ filter_runner_start(const struct filter_runner_config *cfg,
 			if (pw->pw_uid != 0) {
 				h.have_daemon = 1;
 				h.daemon_uid = pw->pw_uid;
+				h.daemon_gid = pw->pw_gid;
 			}
-			if (h.have_daemon && h.fb_uid == h.daemon_uid)
+			if (h.have_daemon && (h.fb_uid == h.daemon_uid ||
+			    (h.daemon_gid != 0 && h.fb_gid == h.daemon_gid)))
 				return err_set(ERR_INVALID, "filter programs: "
 				    "the [filter] user '%s' is the daemon's own "
-				    "account (user = %s), which owns the store: "
-				    "name another one", h.fb_name,
+				    "account or in its group (user = %s), which "
+				    "owns the store: name another one", h.fb_name,
 				    cfg->daemon_user);
 		}
 	}
@@ -1017,6 +1022,38 @@ run_child_parse(struct run_job *j, char *msg, size_t msgsize)
 }
 
 /*
+ * Sets the supplementary groups of the account (of name, else gid
+ * alone), but never root's group or the daemon's (which owns the store):
+ * an account that is a member of those does not bring them to programs.
+ */
+static int
+run_child_groups(const struct run_helper *h, const char *name, gid_t gid)
+{
+	gid_t *groups, *more;
+	int n = 64, i, k;
+
+	if (name == NULL)
+		return setgroups(1, &gid);
+	groups = xcalloc((size_t)n, sizeof(*groups));
+	while (getgrouplist(name, gid, groups, &n) < 0) {
+		if (n > 65536) {
+			free(groups);
+			errno = E2BIG;
+			return -1;
+		}
+		more = xreallocarray(groups, (size_t)n, sizeof(*groups));
+		groups = more;
+	}
+	for (i = k = 0; i < n; i++)
+		if (groups[i] != 0 && (h->daemon_gid == 0 ||
+		    groups[i] != h->daemon_gid))
+			groups[k++] = groups[i];
+	i = setgroups((size_t)k, groups);
+	free(groups);
+	return i;
+}
+
+/*
  * Becomes the account for good: 0, or an error class with msg.  uid 0
  * is the fallback account; nothing ever runs as root.
  */
@@ -1043,10 +1080,11 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 		name = h->fb_name;
 	} else if ((pw = getpwuid(uid)) != NULL)
 		name = pw->pw_name;
-	if (h->have_daemon && uid == h->daemon_uid) {
-		snprintf(msg, msgsize, "filter programs: uid %u is the daemon's "
-		    "own account, which owns the store: refused",
-		    (unsigned)uid);
+	if (h->have_daemon && (uid == h->daemon_uid ||
+	    (h->daemon_gid != 0 && gid == h->daemon_gid))) {
+		snprintf(msg, msgsize, "filter programs: uid %u gid %u: the "
+		    "daemon's own account or group, which owns the store: "
+		    "refused", (unsigned)uid, (unsigned)gid);
 		return ERR_PERM;
 	}
 	if (gid == 0) {
@@ -1054,7 +1092,7 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 		    "(root): refused", (unsigned)uid);
 		return ERR_PERM;
 	}
-	if ((name != NULL ? initgroups(name, gid) : setgroups(1, &gid)) != 0 ||
+	if (run_child_groups(h, name, gid) != 0 ||
 	    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
 		snprintf(msg, msgsize, "filter programs: cannot become uid %u "
 		    "gid %u: %s", (unsigned)uid, (unsigned)gid,

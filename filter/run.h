@@ -16,9 +16,10 @@
  *   - as uid/gid (initgroups of that account when it has a name), never
  *     root: uid 0 runs as the fallback account ([filter] user), and a
  *     fallback that is root or missing refuses the request; never as
- *     the daemon's own account (daemon_user, which owns the store):
- *     a request for it is refused (PERM), and a fallback that is it
- *     does not start (INVALID);
+ *     the daemon's own account (daemon_user, which owns the store) or
+ *     its group: a request for them is refused (PERM), a fallback that
+ *     is them does not start (INVALID), and neither group 0 nor the
+ *     daemon's is ever a supplementary group of a program;
  *     when the helper is not root, programs run as the helper's own
  *     account (which is then not root either);
  *   - in a new session (its own process group), cwd = home (or "/"), the

@@ -879,6 +879,10 @@ START_TEST(test_daemon_account_refused)
 	ck_assert_int_eq(filter_runner_read_file(r, nobody_uid, nobody_gid,
 	    "/", "/etc/hostname", &data, &len), -1);
 	ck_assert_int_eq(err_class(), ERR_PERM);
+	/* Its group too (the store's files are the group's). */
+	ck_assert_int_eq(run(r, USER_UID, nobody_gid, NULL, argv, std_env,
+	    NULL, 0, &res), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
 	/* Another account still runs. */
 	ck_assert_int_eq(run(r, USER_UID, USER_UID, NULL, argv, std_env,
 	    NULL, 0, &res), 0);
