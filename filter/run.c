@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "filter/run.h"
 
@@ -94,6 +95,7 @@ struct run_wire_reply {
 struct filter_runner {
 	int		 ctl;		/* SOCK_SEQPACKET to the helper */
 	pid_t		 pid;		/* of the helper */
+	int		 gone;		/* its death was logged (atomic) */
 	unsigned	 timeout;
 	size_t		 output_max;
 };
@@ -163,6 +165,7 @@ static int	run_request(struct filter_runner *, struct run_wire_req *,
 		    size_t inlen, struct run_wire_reply *rep, int *out_r);
 static int	run_send(struct filter_runner *, const struct run_wire_req *,
 		    int reply, int in, int out);
+static void	run_gone(struct filter_runner *);
 static int	run_wait(int fd, unsigned secs, struct run_wire_reply *);
 static int	run_memfd(const char *name, const void *, size_t);
 static void	run_blob_add(char **blob, size_t *len, size_t *cap,
@@ -284,7 +287,7 @@ filter_runner_stop(struct filter_runner **r_p)
 	/* The helper sees the socket close, kills every program and exits. */
 	close(r->ctl);
 	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
-		;
+		;	/* ECHILD: run_gone() reaped it */
 	free(r);
 }
 
@@ -544,6 +547,36 @@ run_memfd(const char *name, const void *p, size_t n)
 	return fd;
 }
 
+/*
+ * The helper died (killed: the OOM killer, an admin): said once, with
+ * how, by the first requester that finds it gone (it is reaped then);
+ * it cannot come back (only root may fork it), so every program fails
+ * from now on and filters keep their mail in INBOX.
+ */
+static void
+run_gone(struct filter_runner *r)
+{
+	char how[64];
+	int st;
+	pid_t got;
+
+	if (__atomic_exchange_n(&r->gone, 1, __ATOMIC_SEQ_CST) != 0)
+		return;
+	do
+		got = waitpid(r->pid, &st, WNOHANG);
+	while (got < 0 && errno == EINTR);
+	if (got == r->pid && WIFSIGNALED(st))
+		snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(st));
+	else if (got == r->pid && WIFEXITED(st))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "its socket closed");
+	log_warnx("filter programs: the helper (pid %d) died (%s): programs "
+	    "of filters cannot run until a restart; their mail is kept in "
+	    "INBOX", (int)r->pid, how);
+}
+
 static int
 run_send(struct filter_runner *r, const struct run_wire_req *w, int reply,
     int in, int out)
@@ -578,9 +611,14 @@ run_send(struct filter_runner *r, const struct run_wire_req *w, int reply,
 	do
 		n = sendmsg(r->ctl, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*w))
+	if (n != (ssize_t)sizeof(*w)) {
+		int e = errno;
+
+		if (n < 0 && (e == EPIPE || e == ECONNRESET))
+			run_gone(r);
 		return err_set(ERR_TEMP, "filter programs: the helper is "
-		    "gone (%s)", n < 0 ? strerror(errno) : "short send");
+		    "gone (%s)", n < 0 ? strerror(e) : "short send");
+	}
 	return 0;
 }
 

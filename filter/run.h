@@ -51,7 +51,10 @@
  * queue and as long again once started; it never forks.  Requests from several threads run concurrently, at most
  * max_procs at a time (others wait in the helper, bounded by the queue of
  * the control socket).  The helper exits when the daemon does (its
- * control socket closes; PR_SET_PDEATHSIG too).
+ * control socket closes; PR_SET_PDEATHSIG too).  When the helper dies
+ * first (killed), it is not restarted (only root could fork it): every
+ * request fails with TEMP from then on, and the first to find it gone
+ * reaps it and logs once how it died.
  */
 #ifndef VELLUM_FILTER_RUN_H
 #define VELLUM_FILTER_RUN_H

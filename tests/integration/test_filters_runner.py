@@ -6,8 +6,9 @@
     (each run counts the runs alive, by their marker directories); no
     program is left running afterwards;
   - the helper is killed (kill -9, as the OOM killer would): later
-    messages are still accepted and kept in INBOX, each logging why, and
-    the daemon lives.
+    messages are still accepted and kept in INBOX, each logging why, the
+    death itself is logged once (killed by signal 9), and the daemon
+    lives.
 """
 import os
 import signal
@@ -111,6 +112,9 @@ def test(site, args):
           (subjects(site, a), srv.smtpd.output()[-2000:]))
     wait_log(srv.smtpd, "filter " + a + ":", "kept in INBOX")
     print("\n".join(log_lines(srv.smtpd, "helper")))
+    died = log_lines(srv.smtpd, "helper", "died")
+    check(len(died) == 1 and "killed by signal 9" in died[0],
+          "the helper's death is logged once, with how it died", died)
     srv.alive("after the helper died")
     return 0
 
