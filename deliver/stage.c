@@ -647,6 +647,7 @@ deliver_runner_start(struct deliver_config *cf, const struct config *c)
 	rc.timeout = c->filter_timeout;
 	rc.output_max = c->filter_output_max;
 	rc.max_procs = c->filter_max_procs;
+	rc.daemon_user = c->user;
 	snprintf(cf->filter_user, sizeof(cf->filter_user), "%s",
 	    c->filter_user);
 	return filter_runner_start(&rc, &cf->runner);

@@ -26,11 +26,13 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/magic.h>
 #include <limits.h>
 #include <poll.h>
 #include <pwd.h>
@@ -43,12 +45,15 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "filter/run.h"
 
 #define RUN_MAGIC	0x564c4652u	/* "VLFR" */
 #define RUN_MSG_MAX	240		/* bytes of an error message */
 #define RUN_PUMP_BUF	65536		/* bytes read from stdout at once */
+#define RUN_KIDS_MAX	1024		/* children killed in one round */
+#define RUN_SWEEP_ROUNDS 1000		/* rounds of a runner child's sweep */
 /* Strings of one request: argv + env, or a path and a logfile text. */
 #define RUN_BLOB_MAX	(FILTER_RUN_REQ_MAX + FILTER_RUN_TEXT_MAX + \
 			    2 * PATH_MAX)
@@ -90,6 +95,7 @@ struct run_wire_reply {
 struct filter_runner {
 	int		 ctl;		/* SOCK_SEQPACKET to the helper */
 	pid_t		 pid;		/* of the helper */
+	int		 gone;		/* its death was logged (atomic) */
 	unsigned	 timeout;
 	size_t		 output_max;
 };
@@ -118,10 +124,14 @@ struct run_helper {
 	uid_t		 fb_uid;
 	gid_t		 fb_gid;
 	char		 fb_name[256];
+	int		 have_daemon;	/* [daemon] user: never run as it */
+	uid_t		 daemon_uid;
+	gid_t		 daemon_gid;	/* its group (0: none) */
 	unsigned	 timeout;
 	size_t		 output_max;
 	unsigned	 max_procs;
 	pid_t		 slots[FILTER_RUN_PROCS_MAX];
+	int64_t		 deadline[FILTER_RUN_PROCS_MAX]; /* of each slot, ms */
 	unsigned	 running;
 	/*
 	 * The accounts programs ran as lately (name, groups), looked up by
@@ -164,6 +174,11 @@ static void	run_child_append(struct run_job *, struct run_wire_reply *);
 static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
+static int	run_env_unsafe(const char *);
+static int	run_file_ok(int fd);
+static size_t	run_children(pid_t, pid_t *, size_t);
+static void	run_sweep(pid_t keep);
+static void	run_helper_sweep(struct run_helper *, int all);
 static int	run_reply(int fd, const struct run_wire_reply *);
 static int64_t	run_now_ms(void);
 static int	run_write_all(int fd, const void *, size_t);
@@ -173,6 +188,7 @@ static int	run_request(struct filter_runner *, struct run_wire_req *,
 		    size_t inlen, struct run_wire_reply *rep, int *out_r);
 static int	run_send(struct filter_runner *, const struct run_wire_req *,
 		    int reply, int in, int out);
+static void	run_gone(struct filter_runner *);
 static int	run_wait(int fd, unsigned secs, struct run_wire_reply *);
 static int	run_memfd(const char *name, const void *, size_t);
 static void	run_blob_add(char **blob, size_t *len, size_t *cap,
@@ -220,6 +236,29 @@ filter_runner_start(const struct filter_runner_config *cfg,
 		h.fb_uid = pw->pw_uid;
 		h.fb_gid = pw->pw_gid;
 		memcpy(h.fb_name, pw->pw_name, strlen(pw->pw_name) + 1);
+		/*
+		 * The account the daemon drops to owns the store: a program
+		 * running as it could read every user's mail.
+		 */
+		if (cfg->daemon_user != NULL && cfg->daemon_user[0] != '\0') {
+			errno = 0;
+			if ((pw = getpwnam(cfg->daemon_user)) == NULL)
+				return err_set(ERR_NOTFOUND, "filter programs: "
+				    "the user '%s' ([daemon] user) does not "
+				    "exist", cfg->daemon_user);
+			if (pw->pw_uid != 0) {
+				h.have_daemon = 1;
+				h.daemon_uid = pw->pw_uid;
+				h.daemon_gid = pw->pw_gid;
+			}
+			if (h.have_daemon && (h.fb_uid == h.daemon_uid ||
+			    (h.daemon_gid != 0 && h.fb_gid == h.daemon_gid)))
+				return err_set(ERR_INVALID, "filter programs: "
+				    "the [filter] user '%s' is the daemon's own "
+				    "account or in its group (user = %s), which "
+				    "owns the store: name another one", h.fb_name,
+				    cfg->daemon_user);
+		}
 	}
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
 		return err_set(ERR_TEMP, "filter programs: socketpair: %s",
@@ -284,7 +323,7 @@ filter_runner_stop(struct filter_runner **r_p)
 	/* The helper sees the socket close, kills every program and exits. */
 	close(r->ctl);
 	while (waitpid(r->pid, &st, 0) < 0 && errno == EINTR)
-		;
+		;	/* ECHILD: run_gone() reaped it */
 	free(r);
 }
 
@@ -544,6 +583,36 @@ run_memfd(const char *name, const void *p, size_t n)
 	return fd;
 }
 
+/*
+ * The helper died (killed: the OOM killer, an admin): said once, with
+ * how, by the first requester that finds it gone (it is reaped then);
+ * it cannot come back (only root may fork it), so every program fails
+ * from now on and filters keep their mail in INBOX.
+ */
+static void
+run_gone(struct filter_runner *r)
+{
+	char how[64];
+	int st;
+	pid_t got;
+
+	if (__atomic_exchange_n(&r->gone, 1, __ATOMIC_SEQ_CST) != 0)
+		return;
+	do
+		got = waitpid(r->pid, &st, WNOHANG);
+	while (got < 0 && errno == EINTR);
+	if (got == r->pid && WIFSIGNALED(st))
+		snprintf(how, sizeof(how), "killed by signal %d",
+		    WTERMSIG(st));
+	else if (got == r->pid && WIFEXITED(st))
+		snprintf(how, sizeof(how), "exit status %d", WEXITSTATUS(st));
+	else
+		snprintf(how, sizeof(how), "its socket closed");
+	log_warnx("filter programs: the helper (pid %d) died (%s): programs "
+	    "of filters cannot run until a restart; their mail is kept in "
+	    "INBOX", (int)r->pid, how);
+}
+
 static int
 run_send(struct filter_runner *r, const struct run_wire_req *w, int reply,
     int in, int out)
@@ -578,9 +647,14 @@ run_send(struct filter_runner *r, const struct run_wire_req *w, int reply,
 	do
 		n = sendmsg(r->ctl, &mh, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof(*w))
+	if (n != (ssize_t)sizeof(*w)) {
+		int e = errno;
+
+		if (n < 0 && (e == EPIPE || e == ECONNRESET))
+			run_gone(r);
 		return err_set(ERR_TEMP, "filter programs: the helper is "
-		    "gone (%s)", n < 0 ? strerror(errno) : "short send");
+		    "gone (%s)", n < 0 ? strerror(e) : "short send");
+	}
 	return 0;
 }
 
@@ -683,14 +757,36 @@ run_helper_main(struct run_helper *h)
 	if (chdir("/") != 0)
 		_exit(1);
 	umask(077);
+	/*
+	 * What a program leaves when its runner child dies (killed by the
+	 * program itself, which runs as the same account) comes to us.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		_exit(1);
 	for (;;) {
+		int64_t now = run_now_ms(), first = -1;
+		unsigned i;
+
+		/*
+		 * A runner child past its time (stopped by its program, or
+		 * stuck in an open()) is killed: its slot is not lost.
+		 */
+		for (i = 0; i < h->max_procs; i++) {
+			if (h->slots[i] <= 0)
+				continue;
+			if (h->deadline[i] <= now)
+				kill(h->slots[i], SIGKILL);
+			else if (first < 0 || h->deadline[i] < first)
+				first = h->deadline[i];
+		}
 		pfd[0].fd = h->ctl;
 		pfd[0].events = h->running < h->max_procs ? POLLIN : 0;
 		pfd[0].revents = 0;
 		pfd[1].fd = sfd;
 		pfd[1].events = POLLIN;
 		pfd[1].revents = 0;
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 2, first < 0 ? -1 : (int)(first - now > INT_MAX ?
+		    INT_MAX : first - now)) < 0) {
 			if (errno == EINTR)
 				continue;
 			run_helper_stop(h);
@@ -726,29 +822,67 @@ run_helper_reap(struct run_helper *h)
 				h->running--;
 				break;
 			}
+	/* Orphans of a runner child that died go now (they die: SIGCHLD). */
+	run_helper_sweep(h, 0);
 }
 
-/* Every runner child kills its program's group and exits. */
+/* Kills the children that are not runner children (all: every one). */
+static void
+run_helper_sweep(struct run_helper *h, int all)
+{
+	pid_t kids[RUN_KIDS_MAX];
+	size_t n, k;
+	unsigned i;
+
+	n = run_children(h->self, kids, RUN_KIDS_MAX);
+	for (k = 0; k < n; k++) {
+		for (i = 0; !all && i < h->max_procs; i++)
+			if (h->slots[i] == kids[k])
+				break;
+		if (all || i == h->max_procs)
+			kill(kids[k], SIGKILL);
+	}
+}
+
+/*
+ * Every runner child kills its program's processes and exits (a SIGCONT
+ * first for one its program stopped); what they leave comes to us (a
+ * subreaper) and is killed; past FILTER_RUN_GRACE seconds everything
+ * left is killed, runner children too.
+ */
 static void
 run_helper_stop(struct run_helper *h)
 {
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+	int64_t deadline = run_now_ms() + FILTER_RUN_GRACE * 1000;
+	sigset_t chld;
 	unsigned i;
+	pid_t pid;
 
 	for (i = 0; i < h->max_procs; i++)
-		if (h->slots[i] > 0)
+		if (h->slots[i] > 0) {
+			kill(h->slots[i], SIGCONT);
 			kill(h->slots[i], SIGTERM);
-	while (h->running > 0) {
-		pid_t pid = waitpid(-1, NULL, 0);
-
-		if (pid < 0 && errno == EINTR)
+		}
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	for (;;) {
+		run_helper_sweep(h, run_now_ms() >= deadline);
+		/* Without /proc's lists of children, the slots at least. */
+		for (i = 0; run_now_ms() >= deadline && i < h->max_procs; i++)
+			if (h->slots[i] > 0)
+				kill(h->slots[i], SIGKILL);
+		pid = waitpid(-1, NULL, WNOHANG);
+		if (pid > 0) {
+			for (i = 0; i < h->max_procs; i++)
+				if (h->slots[i] == pid)
+					h->slots[i] = 0;
 			continue;
-		if (pid < 0)
-			break;
-		for (i = 0; i < h->max_procs; i++)
-			if (h->slots[i] == pid) {
-				h->slots[i] = 0;
-				h->running--;
-			}
+		}
+		if (pid < 0 && errno != EINTR)
+			break;		/* ECHILD: nothing left */
+		/* SIGCHLD is blocked (the signalfd's): wait for one. */
+		(void)sigtimedwait(&chld, NULL, &ts);
 	}
 	_exit(0);
 }
@@ -817,6 +951,8 @@ run_helper_request(struct run_helper *h, sigset_t *set)
 		}
 		if (pid > 0) {
 			h->slots[slot] = pid;
+			h->deadline[slot] = run_now_ms() +
+			    ((int64_t)h->timeout + FILTER_RUN_GRACE) * 1000;
 			h->running++;
 		}
 		/* fork failed: closing the reply socket says so. */
@@ -836,7 +972,7 @@ run_acct_get(struct run_helper *h, uid_t uid, gid_t gid)
 	struct run_acct *a = NULL;
 	struct passwd *pw;
 	time_t now = time(NULL);
-	size_t i, old = 0;
+	size_t i, k, old = 0;
 	int n;
 
 	if (!h->root)
@@ -864,7 +1000,12 @@ run_acct_get(struct run_helper *h, uid_t uid, gid_t gid)
 		n = RUN_GROUPS_MAX;
 		if (getgrouplist(pw->pw_name, gid, a->groups, &n) == -1)
 			n = RUN_GROUPS_MAX;	/* the first ones, then */
-		a->ngroups = n;
+		/* never group 0 nor the daemon's, which owns the store */
+		for (i = 0, k = 0; i < (size_t)n; i++)
+			if (a->groups[i] != 0 && (h->daemon_gid == 0 ||
+			    a->groups[i] != h->daemon_gid))
+				a->groups[k++] = a->groups[i];
+		a->ngroups = (int)k;
 	}
 	return a;
 }
@@ -1028,12 +1169,22 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 		uid = h->fb_uid;
 		gid = h->fb_gid;
 	}
+	if (h->have_daemon && (uid == h->daemon_uid ||
+	    (h->daemon_gid != 0 && gid == h->daemon_gid))) {
+		snprintf(msg, msgsize, "filter programs: uid %u gid %u: the "
+		    "daemon's own account or group, which owns the store: "
+		    "refused", (unsigned)uid, (unsigned)gid);
+		return ERR_PERM;
+	}
 	if (gid == 0) {
 		snprintf(msg, msgsize, "filter programs: uid %u with group 0 "
 		    "(root): refused", (unsigned)uid);
 		return ERR_PERM;
 	}
-	/* The groups of the account (looked up by the helper), or its own. */
+	/*
+	 * The groups of the account (looked up by the helper, without group
+	 * 0 and the daemon's), or its own.
+	 */
 	if ((a != NULL && a->uid == uid && a->gid == gid ?
 	    setgroups((size_t)a->ngroups, a->groups) : setgroups(1, &gid)) != 0 ||
 	    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
@@ -1060,13 +1211,83 @@ run_kill_group(pid_t pid)
 	kill(pid, SIGKILL);
 }
 
+/*
+ * The children of the single-threaded process self, up to max, from
+ * /proc (CONFIG_PROC_CHILDREN; none when it is missing).
+ */
+static size_t
+run_children(pid_t self, pid_t *kids, size_t max)
+{
+	char path[64], buf[8192], *p, *end;
+	size_t n = 0, have = 0;
+	ssize_t got;
+	long v;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)self,
+	    (int)self);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	while (have < sizeof(buf) - 1 &&
+	    (got = read(fd, buf + have, sizeof(buf) - 1 - have)) != 0) {
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			break;
+		have += (size_t)got;
+	}
+	close(fd);
+	buf[have] = '\0';
+	/* A list cut short: its last number may be cut too. */
+	if (have == sizeof(buf) - 1 && (p = strrchr(buf, ' ')) != NULL)
+		*p = '\0';
+	for (p = buf; n < max; p = end) {
+		v = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (v > 1)
+			kids[n++] = (pid_t)v;
+	}
+	return n;
+}
+
+/*
+ * In the runner child (a subreaper): kills every child but keep (the
+ * program, reaped by the caller) and reaps them, round after round,
+ * since their own children come to us when they die, until none is left.
+ */
+static void
+run_sweep(pid_t keep)
+{
+	pid_t kids[RUN_KIDS_MAX], self = getpid();
+	size_t n, k, killed;
+	int round;
+
+	for (round = 0; round < RUN_SWEEP_ROUNDS; round++) {
+		n = run_children(self, kids, RUN_KIDS_MAX);
+		killed = 0;
+		for (k = 0; k < n; k++)
+			if (kids[k] != keep) {
+				kill(kids[k], SIGKILL);
+				killed++;
+			}
+		if (killed == 0)
+			return;
+		for (k = 0; k < n; k++)
+			if (kids[k] != keep)
+				while (waitpid(kids[k], NULL, 0) < 0 &&
+				    errno == EINTR)
+					;
+	}
+}
+
 static void
 run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 {
 	char *buf;
 	struct pollfd pfd[3];
 	sigset_t set;
-	int p[2] = { -1, -1 }, pidfd, sfd, st, exited = 0, n, npfd;
+	int p[2] = { -1, -1 }, pidfd, sfd, st, exited = 0, n = 0, npfd;
 	int64_t deadline, left;
 	size_t total = 0, room;
 	ssize_t got;
@@ -1082,6 +1303,14 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		rep->errclass = ERR_TEMP;
 		snprintf(rep->msg, sizeof(rep->msg), "filter programs: %s",
 		    strerror(errno));
+		return;
+	}
+	/* What the program leaves (a daemon) comes to us, to be killed. */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+		rep->rc = -1;
+		rep->errclass = ERR_TEMP;
+		snprintf(rep->msg, sizeof(rep->msg), "filter programs: "
+		    "PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
 		return;
 	}
 	deadline = run_now_ms() + (int64_t)j->h->timeout * 1000;
@@ -1125,6 +1354,7 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 			if (!exited)
 				rep->timed_out = 1;
 			run_kill_group(pid);
+			run_sweep(pid);
 			break;
 		}
 		n = poll(pfd, (nfds_t)npfd, (int)(left > INT_MAX ? INT_MAX :
@@ -1136,13 +1366,19 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		if (pfd[0].revents & POLLIN) {
 			/* The helper stops (or died): kill and leave. */
 			run_kill_group(pid);
+			run_sweep(pid);
 			waitpid(pid, NULL, 0);
 			_exit(0);
 		}
 		if (!exited && (pfd[1].revents & POLLIN)) {
 			exited = 1;
-			/* Whatever it left behind in its group goes too. */
+			/*
+			 * Whatever it left behind goes too: its group, and
+			 * the daemons that left the group (our orphans
+			 * now), which would hold stdout open till the end.
+			 */
 			kill(-pid, SIGKILL);
+			run_sweep(pid);
 		}
 		if (p[0] >= 0 && (pfd[npfd - 1].revents &
 		    (POLLIN | POLLHUP | POLLERR))) {
@@ -1167,6 +1403,7 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 				    "programs: writing the output: %s",
 				    strerror(errno));
 				run_kill_group(pid);
+				run_sweep(pid);
 				break;
 			}
 			total += (size_t)got;
@@ -1178,6 +1415,10 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		}
 	}
 	free(buf);
+	if (n < 0) {
+		run_kill_group(pid);
+		run_sweep(pid);
+	}
 	while (waitpid(pid, &st, 0) < 0) {
 		if (errno != EINTR) {
 			st = 0;
@@ -1194,6 +1435,35 @@ run_child_exec(struct run_job *j, struct run_wire_reply *rep)
 		rep->status = 128 + WTERMSIG(st);
 }
 
+/*
+ * Whether an environment entry names a variable that makes the dynamic
+ * linker, libc or an interpreter load code or change how it runs (what
+ * glibc drops for setuid programs, and the like of shells, Perl, Python,
+ * Ruby and Node): maildrop exports every variable, these never are.
+ */
+static int
+run_env_unsafe(const char *e)
+{
+	static const char *const prefix[] = { "LD_", "MALLOC_", "BASH_FUNC_",
+	    NULL };
+	static const char *const name[] = { "GCONV_PATH", "GETCONF_DIR",
+	    "GLIBC_TUNABLES", "HOSTALIASES", "LOCALDOMAIN", "LOCPATH",
+	    "NIS_PATH", "NLSPATH", "RESOLV_HOST_CONF", "RES_OPTIONS",
+	    "BASH_ENV", "ENV", "SHELLOPTS", "BASHOPTS", "PS4", "IFS",
+	    "CDPATH", "PERL5OPT", "PERL5LIB", "PERLLIB", "PERL5DB",
+	    "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONINSPECT",
+	    "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH", NULL };
+	size_t i, len = strcspn(e, "=");
+
+	for (i = 0; prefix[i] != NULL; i++)
+		if (strncmp(e, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	for (i = 0; name[i] != NULL; i++)
+		if (strlen(name[i]) == len && strncmp(e, name[i], len) == 0)
+			return 1;
+	return 0;
+}
+
 /* The program's process: never returns. */
 static void
 run_program(struct run_job *j, int outfd)
@@ -1204,7 +1474,7 @@ run_program(struct run_job *j, int outfd)
 	sigset_t none;
 	const char *path = dflt_path, *dir, *colon;
 	char cand[PATH_MAX];
-	size_t dlen, alen, i;
+	size_t dlen, alen, i, k;
 	int nullfd, sig;
 
 	setsid();
@@ -1234,6 +1504,10 @@ run_program(struct run_job *j, int outfd)
 			sigaction(sig, &sa, NULL);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (i = k = 0; j->envp[i] != NULL; i++)
+		if (!run_env_unsafe(j->envp[i]))
+			j->envp[k++] = j->envp[i];
+	j->envp[k] = NULL;
 	if (strchr(j->argv[0], '/') != NULL) {
 		execve(j->argv[0], j->argv, j->envp);
 		_exit(127);
@@ -1257,6 +1531,20 @@ run_program(struct run_job *j, int outfd)
 		execve(cand, j->argv, j->envp);
 	}
 	_exit(127);
+}
+
+/*
+ * Whether a file opened for include, lookup or logfile may be used: not
+ * one of /proc, where "self" is this runner child, a copy of the daemon
+ * (its environment, command line, memory map, descriptors), not the
+ * account's own process.
+ */
+static int
+run_file_ok(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 && sf.f_type != PROC_SUPER_MAGIC;
 }
 
 static void
@@ -1283,11 +1571,11 @@ run_child_read(struct run_job *j, struct run_wire_reply *rep)
 		    j->path, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !run_file_ok(fd)) {
 		rep->rc = -1;
 		rep->errclass = ERR_PERM;
 		snprintf(rep->msg, sizeof(rep->msg), "cannot read %.150s: not "
-		    "a regular file", j->path);
+		    "a regular file of the account's", j->path);
 		close(fd);
 		return;
 	}
@@ -1346,11 +1634,11 @@ run_child_append(struct run_job *j, struct run_wire_reply *rep)
 		    "%.150s: %s", j->path, strerror(errno));
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !run_file_ok(fd)) {
 		rep->rc = -1;
 		rep->errclass = ERR_PERM;
 		snprintf(rep->msg, sizeof(rep->msg), "cannot append to "
-		    "%.150s: not a regular file", j->path);
+		    "%.150s: not a regular file of the account's", j->path);
 		close(fd);
 		return;
 	}

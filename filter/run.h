@@ -15,28 +15,46 @@
  * replies "started", then forks the program:
  *   - as uid/gid (initgroups of that account when it has a name), never
  *     root: uid 0 runs as the fallback account ([filter] user), and a
- *     fallback that is root or missing refuses the request;
+ *     fallback that is root or missing refuses the request; never as
+ *     the daemon's own account (daemon_user, which owns the store) or
+ *     its group: a request for them is refused (PERM), a fallback that
+ *     is them does not start (INVALID), and neither group 0 nor the
+ *     daemon's is ever a supplementary group of a program;
  *     when the helper is not root, programs run as the helper's own
  *     account (which is then not root either);
  *   - in a new session (its own process group), cwd = home (or "/"), the
- *     environment given (nothing else inherited), descriptors 0, 1, 2
+ *     environment given (nothing else inherited) but for the names that
+ *     make the linker, libc or an interpreter load code (LD_*,
+ *     GCONV_PATH, GLIBC_TUNABLES, BASH_ENV, PERL5OPT, PYTHONPATH, ...:
+ *     run_env_unsafe() in run.c), descriptors 0, 1, 2
  *     only (stderr to /dev/null), RLIMIT_CORE 0, RLIMIT_NOFILE 64,
  *     RLIMIT_CPU the time limit;
  *   - argv[0] absolute, or searched along PATH of the environment given;
  *   - stdout read into the output memfd up to output_max bytes: past it
  *     the program's group is killed (truncated set); past timeout seconds
  *     it is killed (timed_out set); when the program exits, what is left
- *     of its group is killed too; its exit status is returned;
+ *     of its group is killed too, and so is every process it left
+ *     behind in another session (a daemon): the runner child and the
+ *     helper are subreapers, so orphans come to them and are killed,
+ *     also when the program kills or stops its runner child (same
+ *     account): the helper kills a runner child timeout +
+ *     FILTER_RUN_GRACE seconds after its start; its exit status is
+ *     returned;
  *   - umask 077; signals at their defaults, none blocked.
  * The account is switched before anything is done for the request, so
  * filter_runner_read_file() and filter_runner_append() open the file as
- * the account (a symbolic link of the user's to root's files gives PERM).
+ * the account (a symbolic link of the user's to root's files gives PERM);
+ * a file of /proc gives PERM too (/proc/self would be the runner child,
+ * a copy of the daemon, not a process of the account's).
  * The requesting thread blocks until the reply (a worker thread, never an
  * event loop), at most timeout + FILTER_RUN_GRACE seconds in the helper's
  * queue and as long again once started; it never forks.  Requests from several threads run concurrently, at most
  * max_procs at a time (others wait in the helper, bounded by the queue of
  * the control socket).  The helper exits when the daemon does (its
- * control socket closes; PR_SET_PDEATHSIG too).
+ * control socket closes; PR_SET_PDEATHSIG too).  When the helper dies
+ * first (killed), it is not restarted (only root could fork it): every
+ * request fails with TEMP from then on, and the first to find it gone
+ * reaps it and logs once how it died.
  */
 #ifndef VELLUM_FILTER_RUN_H
 #define VELLUM_FILTER_RUN_H
@@ -66,6 +84,7 @@ struct filter_runner_config {
 	unsigned	 timeout;	/* [filter] timeout = 60 s */
 	size_t		 output_max;	/* [filter] output_max = 64M */
 	unsigned	 max_procs;	/* [filter] max_procs = 8 */
+	const char	*daemon_user;	/* [daemon] user: never run as it */
 };
 
 struct filter_run_req {

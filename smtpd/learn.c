@@ -218,11 +218,18 @@ learn_tick(evutil_socket_t fd, short what, void *arg)
 	}
 	if (filter_argv_split(j->e.spam ? cf->filter_learn_spam :
 	    cf->filter_learn_ham, &j->argv) != 1) {
-		log_warnx("[filter] learn_%s: %s", j->e.spam ? "spam" : "ham",
-		    err_msg());
+		/*
+		 * The command will not split better next time: the entry
+		 * goes (a retry would block the queue behind it for good).
+		 */
+		log_warnx("learn %s for %s: [filter] learn_%s: %s; not "
+		    "trained", j->e.spam ? "spam" : "ham", j->address,
+		    j->e.spam ? "spam" : "ham", err_msg());
+		if (store_write(st, learn_delete_txn, j) == -1)
+			log_warnx("learn: %s", err_msg());
 		store_lock_release_many(st, lock, 1);
 		learn_job_free(j);
-		learn_arm(LEARN_IDLE_MS);
+		learn_arm(0);
 		return;
 	}
 	learn_account(j);

@@ -50,7 +50,7 @@ static struct filter_runner *
 start(unsigned timeout, size_t output_max, unsigned max_procs)
 {
 	struct filter_runner_config cfg = { "nobody", timeout, output_max,
-	    max_procs };
+	    max_procs, NULL };
 	struct filter_runner *r = NULL;
 
 	ck_assert_msg(filter_runner_start(&cfg, &r) == 0,
@@ -321,7 +321,7 @@ END_TEST
 START_TEST(test_fallback_checks)
 {
 	static const char *const argv[] = { "id", "-u", NULL };
-	struct filter_runner_config cfg = { "root", 60, 1024, 4 };
+	struct filter_runner_config cfg = { "root", 60, 1024, 4, NULL };
 	struct filter_runner *r = NULL;
 	struct filter_exec_result res;
 
@@ -703,6 +703,206 @@ START_TEST(test_stop_kills_programs)
 }
 END_TEST
 
+/*
+ * A program that daemonizes (a child in a session of its own, the
+ * program itself gone) leaves nothing behind: the runner kills what its
+ * program left, whatever session it moved to, and answers without
+ * waiting for the time limit when that child held stdout open.
+ */
+START_TEST(test_daemon_killed)
+{
+	static const char *const quiet[] = { "sh", "-c",
+	    "setsid sleep 300 </dev/null >/dev/null 2>&1 & echo $!", NULL };
+	static const char *const loud[] = { "sh", "-c",
+	    "echo $$ > pid; setsid sh -c 'echo $$ > pid2; exec sleep 300' & "
+	    "sleep 1; echo done", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	struct filter_exec_result res;
+	char *home = make_dir(USER_UID, 0700), path[300];
+	pid_t d;
+	FILE *f;
+	int i, v = 0;
+
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, quiet, std_env, NULL,
+	    0, &res) == 0, "%s", err_msg());
+	d = (pid_t)atoi(res.out);
+	ck_assert_msg(d > 1, "no pid printed: '%s'", res.out);
+	free(res.out);
+	for (i = 0; i < 100 && !proc_dead(d); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(d), "the daemonized sleep %d lives", (int)d);
+	/* Its stdout still open: the answer still comes, at the exit. */
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, loud, std_env, NULL,
+	    0, &res) == 0, "%s", err_msg());
+	ck_assert_int_eq(res.timed_out, 0);
+	ck_assert_int_eq(res.status, 0);
+	ck_assert_str_eq(res.out, "done\n");
+	free(res.out);
+	snprintf(path, sizeof(path), "%s/pid2", home);
+	ck_assert((f = fopen(path, "r")) != NULL);
+	ck_assert_int_eq(fscanf(f, "%d", &v), 1);
+	fclose(f);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/pid", home);
+	unlink(path);
+	for (i = 0; i < 100 && !proc_dead((pid_t)v); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead((pid_t)v), "the daemon %d lives", v);
+	rmdir(home);
+	free(home);
+	filter_runner_stop(&r);
+}
+END_TEST
+
+/*
+ * The program runs as the same account as its runner child and may
+ * signal it: a runner child killed leaves no program behind, and one
+ * stopped for good does not keep its slot (max_procs 1 here) or block
+ * filter_runner_stop().
+ */
+START_TEST(test_runner_child_signalled)
+{
+	static const char *const killer[] = { "sh", "-c",
+	    "echo $$ > pid; kill -9 $PPID; exec sleep 300", NULL };
+	static const char *const stopper[] = { "sh", "-c",
+	    "echo $$ > pid; kill -STOP $PPID; exec sleep 300", NULL };
+	static const char *const t[] = { "true", NULL };
+	struct filter_runner *r = start(1, 4096, 1);
+	struct filter_exec_result res;
+	char *home = make_dir(USER_UID, 0700);
+	pid_t prog;
+	int i;
+
+	err_clear();
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, home, killer, std_env,
+	    NULL, 0, &res), -1);
+	prog = wait_pid_file(home);
+	ck_assert_msg(prog > 0, "the program did not start");
+	for (i = 0; i < 100 && !proc_dead(prog); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(prog), "program %d outlived its runner",
+	    (int)prog);
+	/* Stopped: the requester gives up, the helper reclaims the slot. */
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, home, stopper, std_env,
+	    NULL, 0, &res), -1);
+	prog = wait_pid_file(home);
+	ck_assert_msg(prog > 0, "the program did not start");
+	ck_assert_msg(run(r, USER_UID, USER_UID, home, t, std_env, NULL, 0,
+	    &res) == 0, "after a stopped runner child: %s", err_msg());
+	ck_assert_int_eq(res.status, 0);
+	free(res.out);
+	for (i = 0; i < 100 && !proc_dead(prog); i++)
+		usleep(50000);
+	ck_assert_msg(proc_dead(prog), "program %d outlived its runner",
+	    (int)prog);
+	rmdir(home);
+	free(home);
+	filter_runner_stop(&r);
+}
+END_TEST
+
+/*
+ * maildrop exports every variable; names that make the dynamic linker,
+ * libc or an interpreter load code or change how it runs are not (a
+ * value with '=' or a newline stays one variable's value).
+ */
+START_TEST(test_environment_unsafe_names)
+{
+	static const char *const env[] = { "PATH=/usr/bin:/bin",
+	    "LD_PRELOAD=/tmp/evil.so", "LD_LIBRARY_PATH=/tmp",
+	    "GCONV_PATH=/tmp", "GLIBC_TUNABLES=glibc.malloc.check=3",
+	    "BASH_ENV=/tmp/x", "ENV=/tmp/x", "IFS=x", "PERL5OPT=-d",
+	    "PYTHONPATH=/tmp", "NODE_OPTIONS=--require=/tmp/x",
+	    "SENDER=a=b\nLD_PRELOAD=/x@example.test", "LDX=kept", NULL };
+	static const char *const eargv[] = { "env", "-0", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	struct filter_exec_result res;
+	static const char want[] = "PATH=/usr/bin:/bin\0"
+	    "SENDER=a=b\nLD_PRELOAD=/x@example.test\0LDX=kept\0";
+
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, NULL, eargv, env, NULL, 0,
+	    &res), 0);
+	ck_assert_msg(res.outlen == sizeof(want) - 1 &&
+	    memcmp(res.out, want, sizeof(want) - 1) == 0, "env gave '%.*s'",
+	    (int)res.outlen, res.out);
+	free(res.out);
+	filter_runner_stop(&r);
+}
+END_TEST
+
+/*
+ * include, lookup and logfile open files as the account, but /proc/self
+ * there is the runner child, a copy of the daemon: its environment,
+ * command line and memory map are not the account's to read.
+ */
+START_TEST(test_read_file_proc_self)
+{
+	static const char *const paths[] = { "/proc/self/environ",
+	    "/proc/self/maps", "/proc/self/cmdline", "/dev/fd/../environ",
+	    "/proc/thread-self/environ", NULL };
+	struct filter_runner *r = start(60, 4096, 4);
+	char *data;
+	size_t len;
+	int i;
+
+	for (i = 0; paths[i] != NULL; i++) {
+		err_clear();
+		ck_assert_msg(filter_runner_read_file(r, USER_UID, USER_UID,
+		    "/", paths[i], &data, &len) == -1, "%s was read: '%.60s'",
+		    paths[i], data != NULL ? data : "");
+		ck_assert_msg(err_class() == ERR_PERM, "%s: %s", paths[i],
+		    err_msg());
+	}
+	err_clear();
+	ck_assert_int_eq(filter_runner_append(r, USER_UID, USER_UID, "/",
+	    "/proc/self/comm", "x", 1), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+	filter_runner_stop(&r);
+}
+END_TEST
+
+/*
+ * The daemon's own account ([daemon] user, here nobody) owns the store:
+ * a program running as it could read every user's mail.  A [filter]
+ * user that is it does not start; a mapping to it is refused.
+ */
+START_TEST(test_daemon_account_refused)
+{
+	static const char *const argv[] = { "id", "-u", NULL };
+	struct filter_runner_config cfg = { "nobody", 60, 1024, 4, "nobody" };
+	struct filter_runner *r = NULL;
+	struct filter_exec_result res;
+	char *data;
+	size_t len;
+
+	err_clear();
+	ck_assert_int_eq(filter_runner_start(&cfg, &r), -1);
+	ck_assert_msg(err_class() == ERR_INVALID, "%s: %s",
+	    err_class_name(err_class()), err_msg());
+	ck_assert_ptr_null(r);
+	cfg.fallback_user = "daemon";
+	ck_assert_msg(filter_runner_start(&cfg, &r) == 0, "%s", err_msg());
+	err_clear();
+	ck_assert_int_eq(run(r, nobody_uid, nobody_gid, NULL, argv, std_env,
+	    NULL, 0, &res), -1);
+	ck_assert_msg(err_class() == ERR_PERM, "%s: %s",
+	    err_class_name(err_class()), err_msg());
+	ck_assert_int_eq(filter_runner_read_file(r, nobody_uid, nobody_gid,
+	    "/", "/etc/hostname", &data, &len), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+	/* Its group too (the store's files are the group's). */
+	ck_assert_int_eq(run(r, USER_UID, nobody_gid, NULL, argv, std_env,
+	    NULL, 0, &res), -1);
+	ck_assert_int_eq(err_class(), ERR_PERM);
+	/* Another account still runs. */
+	ck_assert_int_eq(run(r, USER_UID, USER_UID, NULL, argv, std_env,
+	    NULL, 0, &res), 0);
+	ck_assert_str_eq(res.out, "1234\n");
+	free(res.out);
+	filter_runner_stop(&r);
+}
+END_TEST
+
 START_TEST(test_bad_requests)
 {
 	static const char *const empty[] = { "", NULL };
@@ -753,6 +953,11 @@ run_suite(void)
 	tcase_add_test(tc, test_helper_dies_with_parent);
 	tcase_add_test(tc, test_stop_kills_programs);
 	tcase_add_test(tc, test_bad_requests);
+	tcase_add_test(tc, test_daemon_killed);
+	tcase_add_test(tc, test_runner_child_signalled);
+	tcase_add_test(tc, test_environment_unsafe_names);
+	tcase_add_test(tc, test_read_file_proc_self);
+	tcase_add_test(tc, test_daemon_account_refused);
 	suite_add_tcase(s, tc);
 	return s;
 }
