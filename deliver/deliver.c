@@ -116,6 +116,9 @@ user_refused(struct resolve *rs, const struct store_user *u)
 	return g == STORE_GRACE_DISABLE;
 }
 
+static int	list_expand(struct store_txn *, struct resolve *,
+		    const struct store_list *, int);
+
 /* The route of addr: exact, then without +ext, then the catch-all. */
 static int
 route_find(struct store_txn *t, const char *addr, struct store_route *route)
@@ -146,6 +149,7 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 {
 	struct store_route route;
 	struct store_domain d;
+	struct store_list l;
 	struct store_user u;
 	char real[DELIVER_ADDR_MAX + 1];
 	const char *dom;
@@ -164,6 +168,14 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
 	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", addr);
 
+	/* A list named by a list or an alias: its members. */
+	if ((rc = store_list_get(t, addr, &l)) == -1)
+		return -1;
+	if (rc == 1) {
+		rc = list_expand(t, rs, &l, depth);
+		store_list_clear(&l);
+		return rc;
+	}
 	if ((rc = route_find(t, addr, &route)) == -1)
 		return -1;
 	if (rc == 0) {
@@ -260,12 +272,17 @@ list_member(const struct store_list *l, const char *addr)
 }
 
 /*
- * A list: its members become the targets (local ones expanded as
- * aliases are, others forwarded).  1 found, 0 refused, -1 error.
+ * The members of list l become rs->r's targets (local ones expanded as
+ * aliases are, others forwarded).  The recipient takes the identity of
+ * the first list it meets (its copy, List-Id, owner): a list named by an
+ * alias or by another list works as the list itself would.  A
+ * members-only list refuses a sender who is not a member, also behind an
+ * alias.  depth: of the list's own address.  1 found, 0 nothing (or
+ * refused: rs->not_member), -1 error.
  */
 static int
-resolve_list(struct store_txn *t, struct resolve *rs,
-    const struct store_list *l)
+list_expand(struct store_txn *t, struct resolve *rs,
+    const struct store_list *l, int depth)
 {
 	struct deliver_rcpt *r = rs->r;
 	struct store_domain d;
@@ -273,10 +290,6 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 	size_t i;
 	int rc, found = 0;
 
-	r->is_list = 1;
-	r->list_flags = l->flags;
-	snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
-	snprintf(r->list_owner, sizeof(r->list_owner), "%s", l->owner);
 	if (l->flags & STORE_LIST_MEMBERS_ONLY) {
 		if (rs->sender == NULL || rs->sender[0] == '\0' ||
 		    store_address_normalize(rs->sender, snorm, 0) == -1 ||
@@ -285,8 +298,14 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 			return 0;
 		}
 	}
-	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
-	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", r->addr);
+	if (!r->is_list) {
+		r->is_list = 1;
+		r->list_flags = l->flags;
+		snprintf(r->list_addr, sizeof(r->list_addr), "%s", l->addr);
+		snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
+		snprintf(r->list_owner, sizeof(r->list_owner), "%s",
+		    l->owner);
+	}
 	for (i = 0; i < l->nmembers; i++) {
 		if (store_address_normalize(l->members[i], norm, 0) == -1)
 			continue;
@@ -294,7 +313,7 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 		    -1)
 			return -1;
 		if (rc == 1) {
-			if ((rc = expand(t, rs, norm, 1)) == -1)
+			if ((rc = expand(t, rs, norm, depth + 1)) == -1)
 				return -1;
 			found |= rc;
 		} else {
@@ -311,7 +330,6 @@ resolve_txn(struct store_txn *t, void *ctx)
 {
 	struct resolve *rs = ctx;
 	struct store_domain d;
-	struct store_list l;
 	const char *dom = strrchr(rs->r->addr, '@') + 1;
 	int rc;
 
@@ -330,13 +348,6 @@ resolve_txn(struct store_txn *t, void *ctx)
 	rs->r->is_list = 0;
 	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
 		return resolve_srs(t, rs);
-	if ((rc = store_list_get(t, rs->r->addr, &l)) == -1)
-		return -1;
-	if (rc == 1) {
-		rc = resolve_list(t, rs, &l);
-		store_list_clear(&l);
-		return rc == -1 ? -1 : 0;
-	}
 	return expand(t, rs, rs->r->addr, 0);
 }
 

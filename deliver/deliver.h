@@ -66,6 +66,9 @@ struct deliver_rcpt {
 	 */
 	int			 is_list;
 	unsigned		 list_flags;	/* STORE_LIST_* */
+	char			 list_addr[DELIVER_ADDR_MAX + 1]; /* the list's
+						   own (addr may be an alias
+						   of it) */
 	char			 list_name[128];
 	char			 list_owner[DELIVER_ADDR_MAX + 1];
 	/* result: of deliver_resolve(), then of deliver_run() */

@@ -182,7 +182,7 @@ stage_lists(struct deliver_job *job, struct deliver_fjob *fj)
 			fj->lloop = xcalloc(job->nrcpts, sizeof(*fj->lloop));
 		}
 		memset(&in, 0, sizeof(in));
-		in.list = r->addr;
+		in.list = r->list_addr;
 		in.name = r->list_name;
 		in.owner = r->list_owner;
 		in.reply_to = (r->list_flags & STORE_LIST_REPLY_TO) != 0;
@@ -191,11 +191,11 @@ stage_lists(struct deliver_job *job, struct deliver_fjob *fj)
 		rc = filter_list_copy(&in, &fj->lcopy[i], &fj->lcopylen[i]);
 		if (rc == 0) {
 			fj->lloop[i] = 1;
-			log_warnx("list %s: %s: not sent again", r->addr,
+			log_warnx("list %s: %s: not sent again", r->list_addr,
 			    err_msg());
 		} else if (rc == -1)
 			log_warnx("list %s: %s: members get the message as it "
-			    "came", r->addr, err_msg());
+			    "came", r->list_addr, err_msg());
 		if (rc != 1)
 			fj->lcopy[i] = NULL;
 	}

@@ -244,6 +244,46 @@ def test_list_more(site, srv):
           "no member", [m[:200] for m in stored(site, addr("m4"))])
 
 
+def test_list_nested(site, srv):
+    """A list that is a member of another list, and an alias that names
+    a list, reach that list's members (each once, even when the lists
+    name each other); a members-only list stays closed behind an alias."""
+    outer, inner, staff = addr("outer"), addr("inner"), addr("staff")
+    ctl_ok(site, "list", "add", outer, "--name", "Outer")
+    ctl_ok(site, "list", "add", inner, "--name", "Inner")
+    ctl_ok(site, "list", "member", "add", outer, addr("n1"), inner)
+    ctl_ok(site, "list", "member", "add", inner, addr("n2"), outer)
+    ctl_ok(site, "addr", "add", staff, inner)
+    post(srv, "poster@remote.test", outer, msg("to outer", outer),
+         "a post to outer")
+    for m in ("n1", "n2"):
+        check(subjects(site, addr(m)) == ["to outer"], "%s (of outer, and "
+              "of inner, a member of outer) got the post once" % m,
+              subjects(site, addr(m)))
+    post(srv, "poster@remote.test", staff, msg("to staff", staff),
+         "a post to the alias staff -> inner")
+    check(subjects(site, addr("n2")) == ["to outer", "to staff"],
+          "the alias of a list reaches its members",
+          subjects(site, addr("n2")))
+    check(subjects(site, addr("n1")) == ["to outer", "to staff"],
+          "and, through inner, outer's", subjects(site, addr("n1")))
+    head = stored(site, addr("n2"))[1].split(b"\r\n\r\n", 1)[0]
+    check(b'\r\nList-Id: "Inner" <inner.example.test>\r\n' in head,
+          "the alias's post is inner's copy (List-Id of inner)", head)
+    priv, back = addr("priv"), addr("backdoor")
+    ctl_ok(site, "list", "add", priv, "--members-only", "yes")
+    ctl_ok(site, "list", "member", "add", priv, addr("n3"))
+    ctl_ok(site, "addr", "add", back, priv)
+    s = srv.smtp()
+    mr, rr, dr = send(s, "stranger@remote.test", [back],
+                      msg("through the back door", back))
+    s.quit()
+    check(rr.get(back, (None,))[0] == 550, "an alias does not open a "
+          "members-only list to a stranger", rr)
+    check(subjects(site, addr("n3")) == [], "nothing reached its member",
+          subjects(site, addr("n3")))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -252,13 +292,14 @@ def test(site, args):
     site.add_user(addr("postmaster"), "pw")
     for local in ("vac", "later", "over", "s1", "s2", "s3", "s4", "s5",
                   "s6", "s7", "s8", "s9", "m1", "m2", "m3", "m4", "boss",
-                  "vspam", "vfail"):
+                  "vspam", "vfail", "n1", "n2", "n3"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
     test_vacation(site, srv)
     test_lists(site, srv)
     test_vacation_filtered(site, srv)
     test_list_more(site, srv)
+    test_list_nested(site, srv)
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
