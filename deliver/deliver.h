@@ -185,6 +185,9 @@ struct deliver_job {
 	/* result */
 	int			 busy;		/* a lock was held elsewhere:
 						   run this job again soon */
+	int			 busy_here;	/* ... by another job of this
+						   process: free again when
+						   that one ends */
 	int			 delivered;	/* recipients that got it */
 };
 
@@ -195,7 +198,9 @@ struct deliver_job {
  * reads).  1: filters to run: call deliver_filter_job() on a worker
  * thread, then deliver_run() on the loop; 2: nothing to run, call
  * deliver_run() now; 0: busy, the locks are held elsewhere (nothing is
- * held: try again soon); -1: error, every recipient has its reply (451),
+ * held: try again soon; busy_here says they are held by another job of
+ * this process, so they come free when its deliver_run() or
+ * deliver_end() returns); -1: error, every recipient has its reply (451),
  * nothing is held.  A begun job keeps its locks until deliver_run() ends
  * or deliver_end() is called (its session went away).
  */

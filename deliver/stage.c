@@ -94,8 +94,10 @@ stage_locks(struct store *st, struct deliver_job *job,
 	 * process must not both hold one (their filters would run at once),
 	 * so this process keeps the names it holds as well.
 	 */
+	job->busy_here = 0;
 	for (i = 0; i < fj->nlocks; i++)
 		if (held_find(fj->locks[i]) != (size_t)-1) {
+			job->busy_here = 1;
 			err_set(ERR_INUSE, "%s is held by another delivery of "
 			    "this process", fj->locks[i]);
 			return 0;

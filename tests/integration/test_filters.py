@@ -520,6 +520,38 @@ def test_one_at_a_time(site, srv):
           "both messages are stored", subjects(site, lo))
 
 
+def test_in_order(site, srv):
+    """Messages to one user whose filter is slow wait for its delivery
+    lock and are then delivered in the order they came, none 451."""
+    lo = addr("order")
+    set_filter(site, lo, 'xfilter "%s order"\n' % os.path.join(
+        site.path("bin"), "waiter"))
+    rs, subjs = [], ["o1"] + ["o%d nowait" % i for i in range(2, 7)]
+    for subj in subjs:
+        r = Raw(srv.ports["smtp"])
+        r.ehlo()
+        check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL",
+              None)
+        check(r.cmd("RCPT TO:<%s>" % lo)[0] == 250, "RCPT", None)
+        check(r.cmd("DATA")[0] == 354, "DATA", None)
+        r.send(message(subj) + b".\r\n")
+        rs.append(r)
+        if subj == "o1":
+            wait_for(lambda: os.path.exists(out(site, "order.started")),
+                     "the first message's filter program started")
+        # the next one comes after this one (no assertion on time)
+        time.sleep(0.15)
+    open(out(site, "order.go"), "w").close()
+    for r, subj in zip(rs, subjs):
+        code, text = r.reply()
+        check(code == 250, "%s to one user is accepted" % subj,
+              (code, text))
+        r.close()
+    check(subjects(site, lo) == subjs, "the messages that waited for the "
+          "user's lock are stored in the order they came",
+          subjects(site, lo))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -538,7 +570,7 @@ def test(site, args):
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
                   "lena", "mona", "lm1", "lm2", "lm3",
-                  "slow", "quick", "lock"):
+                  "slow", "quick", "lock", "order"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -574,6 +606,7 @@ def test(site, args):
     srv.restart()
     part("no blocking", test_no_blocking)
     part("one at a time", test_one_at_a_time)
+    part("in order", test_in_order)
     srv.alive("the concurrent deliveries")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
