@@ -461,12 +461,19 @@ stage_filter_log(void *arg, const char *logfile, const char *text)
 	stage_log(c->fu, "log: %s", text);
 }
 
-/* Whether the result leaves a copy anywhere but Spam (for auto-replies). */
+/*
+ * Whether the result leaves a copy anywhere but Spam (for auto-replies);
+ * *msg_r, *len_r: the copy kept (the first; an xfilter's output, say
+ * spamc's with its X-Spam-Flag), else the message as it came.
+ */
 static int
-stage_kept(const struct deliver_fuser *fu)
+stage_kept(const struct deliver_job *job, const struct deliver_fuser *fu,
+    const char **msg_r, size_t *len_r)
 {
 	size_t i;
 
+	*msg_r = job->data;
+	*len_r = job->len;
 	if (!fu->ran || fu->res.failed)
 		return 1;
 	for (i = 0; i < fu->res.nactions; i++) {
@@ -474,8 +481,13 @@ stage_kept(const struct deliver_fuser *fu)
 
 		if (a->kind == FILTER_ACT_FOLDER &&
 		    strcasecmp(a->arg, "Spam") != 0 &&
-		    strcasecmp(a->arg, "Junk") != 0)
+		    strcasecmp(a->arg, "Junk") != 0) {
+			if (a->msg > 0 && a->msg < fu->res.nmsgs) {
+				*msg_r = fu->res.msgs[a->msg];
+				*len_r = fu->res.msglens[a->msg];
+			}
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -516,8 +528,8 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 	struct stage_ctx c;
 	char pwbuf[STAGE_PWBUF], home[1024], logname[DELIVER_ADDR_MAX + 1];
 	char ext[DELIVER_ADDR_MAX + 1], msg[FILTER_ERROR_MAX + 300];
-	const char *plus, *at;
-	size_t n = 0;
+	const char *plus, *at, *kept;
+	size_t n = 0, keptlen;
 	time_t now = time(NULL);
 
 	memset(&c, 0, sizeof(c));
@@ -571,13 +583,14 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 	}
 	filter_prog_free(&mine);
 	if (fu->has_vac && stage_vacation_due(&fu->vac, now) &&
-	    job->sender[0] != '\0' && stage_kept(fu) &&
+	    job->sender[0] != '\0' && stage_kept(job, fu, &kept, &keptlen) &&
 	    strcasecmp(job->sender, fu->address) != 0) {
 		const char *addrs[2] = { r->addr, fu->address };
 		struct filter_vacation_in in;
 		char why[256];
 
-		if (r->is_list || filter_vacation_wanted(job->data, job->len,
+		/* the rules see the copy kept (spamc's flag on it too) */
+		if (r->is_list || filter_vacation_wanted(kept, keptlen,
 		    job->sender, addrs, 2, why, sizeof(why)) != 1) {
 			if (r->is_list)
 				snprintf(why, sizeof(why), "sent to a list");

@@ -552,6 +552,37 @@ def test_in_order(site, srv):
           subjects(site, lo))
 
 
+def test_vacation_spam(site, srv, spamc):
+    """An auto-reply looks at the message the user keeps: one that the
+    user's xfilter (spamc) flags X-Spam-Flag: YES gets none (RFC 3834 2:
+    no replies to spam, whose senders are forged), and does not use up
+    the sender's reply for the interval."""
+    v, snd = addr("vacspam"), addr("vsender")
+    rc, o, e = ctl_rc(site, "vacation", "set", v, "--subject", "Away",
+                      "--body", "back soon")
+    check(rc == 0, "vellumctl vacation set", (rc, o, e))
+    set_filter(site, v, 'xfilter "%s -u $RECIPIENT"\n' % spamc)
+
+    def msg(subj):
+        return (b"From: <" + snd.encode() + b">\r\nTo: <" + v.encode() +
+                b">\r\nSubject: " + subj + b"\r\nMessage-ID: <" +
+                subj.replace(b" ", b"-") + b"@example.test>\r\n\r\nbody\r\n")
+    send_ok(srv, v, msg(b"score7 offer"), "spam to a vacationing user",
+            sender=snd)
+    send_ok(srv, v, msg(b"plain hello"), "ham to a vacationing user",
+            sender=snd)
+    check(subjects(site, v) == ["score7 offer", "plain hello"], "both are "
+          "in INBOX (the filter only flags)", subjects(site, v))
+    wait_for(lambda: [m for m in stored(site, snd)
+                      if b"Auto-Submitted: auto-replied" in m],
+             "an auto-reply reached the sender")
+    got = [m for m in stored(site, snd)
+           if b"Auto-Submitted: auto-replied" in m]
+    check(len(got) == 1 and b"In-Reply-To: <plain-hello@example.test>" in
+          got[0], "one auto-reply, to the ham, none to the message spamc "
+          "flagged", [m[:600] for m in got])
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -570,7 +601,8 @@ def test(site, args):
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
                   "lena", "mona", "lm1", "lm2", "lm3",
-                  "slow", "quick", "lock", "order"):
+                  "slow", "quick", "lock", "order", "vacspam",
+                  "vsender"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -588,6 +620,7 @@ def test(site, args):
 
     part("global recipe", test_global, spamc)
     ctl_rc(site, "filter", "del", "--global")
+    part("vacation and spam", test_vacation_spam, spamc)
     part("LOGNAME", test_logname)
     part("spam trap pipe", test_trap, rec)
     part("forwards", test_forward)
