@@ -179,7 +179,9 @@ struct deliver_job {
 						   _NOTICE for its entries */
 	int			 no_filter;	/* made by the server (a notice,
 						   an auto-reply): no filter,
-						   no auto-reply */
+						   no auto-reply, and no
+						   delivery lock (nothing of
+						   the user's runs) */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */
@@ -259,7 +261,7 @@ int	deliver_notice(struct store *, const struct deliver_config *,
 /*
  * Delivers a message the server made (a notice, an auto-reply) to one
  * address with the envelope sender <>: a local address gets it in INBOX,
- * without filters; a remote one has it queued (queue_id 0: a new id,
+ * without filters and without its delivery lock (never busy); a remote one has it queued (queue_id 0: a new id,
  * qflags for its entry).  1 sent (*queue_id_r, may be NULL, its id),
  * -1 error (TEMP; PERM when the address refuses it: err_msg() says why).
  */

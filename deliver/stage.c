@@ -67,6 +67,14 @@ stage_locks(struct store *st, struct deliver_job *job,
 	size_t i, j, k;
 	int rc;
 
+	/*
+	 * A message the server made (a notice, an auto-reply) runs no
+	 * filter and is one atomic commit: it takes no delivery lock, so
+	 * it is neither lost nor held up when the recipient's own mail
+	 * waits in a slow filter (an auto-reply has no retry).
+	 */
+	if (job->no_filter)
+		return 1;
 	for (i = 0; i < job->nrcpts; i++) {
 		const struct deliver_rcpt *r = &job->rcpts[i];
 

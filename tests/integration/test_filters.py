@@ -583,6 +583,37 @@ def test_vacation_spam(site, srv, spamc):
           "flagged", [m[:600] for m in got])
 
 
+def test_reply_to_busy(site, srv):
+    """An auto-reply to a local sender whose own mailbox is busy (a
+    message to them waits in their slow filter) is delivered, not lost."""
+    away, busy = addr("away"), addr("busyone")
+    rc, o, e = ctl_rc(site, "vacation", "set", away, "--subject", "Away",
+                      "--body", "back soon")
+    check(rc == 0, "vellumctl vacation set", (rc, o, e))
+    set_filter(site, busy, 'xfilter "%s busyone"\n' % os.path.join(
+        site.path("bin"), "waiter"))
+    r = Raw(srv.ports["smtp"])
+    r.ehlo()
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    check(r.cmd("RCPT TO:<%s>" % busy)[0] == 250, "RCPT", None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message("held") + b".\r\n")
+    wait_for(lambda: os.path.exists(out(site, "busyone.started")),
+             "busyone's filter program started (its lock is held)")
+    m = (b"From: <" + busy.encode() + b">\r\nTo: <" + away.encode() +
+         b">\r\nSubject: are you there\r\nMessage-ID: <there@example."
+         b"test>\r\n\r\nbody\r\n")
+    send_ok(srv, away, m, "busyone writes to away", sender=busy)
+    open(out(site, "busyone.go"), "w").close()
+    code, text = r.reply()
+    check(code == 250, "the held message is accepted", (code, text))
+    r.close()
+    wait_for(lambda: [x for x in stored(site, busy)
+                      if b"Auto-Submitted: auto-replied" in x],
+             "away's auto-reply reached busyone, whose mailbox was busy "
+             "when it was sent", lambda: srv.smtpd.output()[-1500:])
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -602,7 +633,7 @@ def test(site, args):
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
                   "lena", "mona", "lm1", "lm2", "lm3",
                   "slow", "quick", "lock", "order", "vacspam",
-                  "vsender"):
+                  "vsender", "away", "busyone"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -640,6 +671,7 @@ def test(site, args):
     part("no blocking", test_no_blocking)
     part("one at a time", test_one_at_a_time)
     part("in order", test_in_order)
+    part("reply to a busy mailbox", test_reply_to_busy)
     srv.alive("the concurrent deliveries")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
