@@ -549,6 +549,7 @@ struct dtarget {
 /* An external address to queue: a forward or a relayed recipient. */
 struct dext {
 	const char	*addr;
+	size_t		 rcpt;		/* index of the recipient it is for */
 	size_t		 sender;	/* index in djob.senders */
 	uint8_t		 notify;
 	char		 orcpt[DELIVER_ORCPT_MAX + 1];
@@ -697,12 +698,14 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 	    d->lbase[ri] : NULL);
 
 	for (i = 0; i < d->next; i++)
-		if (d->ext[i].sender == si && strcmp(d->ext[i].addr, addr) == 0)
+		if (d->ext[i].sender == si && d->ext[i].rcpt == ri &&
+		    strcmp(d->ext[i].addr, addr) == 0)
 			return;
 	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
 	x = &d->ext[d->next++];
 	memset(x, 0, sizeof(*x));
 	x->addr = addr;
+	x->rcpt = ri;
 	x->sender = si;
 	x->notify = r->notify;
 	if (r->orcpt[0] != '\0')
@@ -715,9 +718,13 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 	}
 }
 
-/* Queues the message for the external addresses, one entry per sender. */
+/*
+ * Queues the message for the external addresses, one entry per sender;
+ * skip[r] set: recipient r is answered 4xx (its mailbox is full), so its
+ * forwards are not queued now: they are when the client tries again.
+ */
 static int
-djob_queue(struct store_txn *t, struct djob *d)
+djob_queue(struct store_txn *t, struct djob *d, const int *skip)
 {
 	struct store_queue_entry e;
 	const char *envid = d->job->envid != NULL ? d->job->envid : "";
@@ -736,9 +743,15 @@ djob_queue(struct store_txn *t, struct djob *d)
 		e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
 		for (i = n = 0; i < d->next; i++) {
 			struct store_queue_rcpt *qr = &e.rcpts[n];
+			size_t j;
 
-			if (d->ext[i].sender != s)
+			if (d->ext[i].sender != s || skip[d->ext[i].rcpt])
 				continue;
+			for (j = 0; j < n; j++)
+				if (strcmp(e.rcpts[j].addr, d->ext[i].addr) == 0)
+					break;
+			if (j < n)
+				continue;	/* one copy per address */
 			if (strlen(d->ext[i].addr) >= sizeof(qr->addr)) {
 				store_queue_entry_clear(&e);
 				return err_set(ERR_INVALID, "recipient address "
@@ -1157,7 +1170,7 @@ djob_store(struct store_txn *t, struct djob *d)
 	struct store_user u;
 	struct dtarget *dt;
 	size_t i;
-	int rc, *got;
+	int rc, *got, *skip;
 
 	job->delivered = 0;
 	for (i = 0; i < job->nrcpts; i++)
@@ -1220,7 +1233,16 @@ djob_store(struct store_txn *t, struct djob *d)
 	for (i = 0; i < d->ndups; i++)
 		got_merge(&got[d->dups[i].rcpt],
 		    d->targets[d->dups[i].target].result);
-	if (d->next > 0 && djob_queue(t, d) == -1)
+	/* A recipient answered 452 (LMTP) has nothing queued either. */
+	for (i = 0; i < job->nrcpts; i++)
+		got[i] = got[i] == -1 && !d->handled[i] &&
+		    job->rcpts[i].kind != DELIVER_NOTLOCAL ? -2 : got[i];
+	skip = xcalloc(job->nrcpts, sizeof(*skip));
+	for (i = 0; i < job->nrcpts; i++)
+		skip[i] = got[i] == -2;
+	rc = d->next > 0 ? djob_queue(t, d, skip) : 0;
+	free(skip);
+	if (rc == -1)
 		goto fail;
 	if (djob_replies(t, d) == -1)
 		goto fail;
@@ -1233,7 +1255,7 @@ djob_store(struct store_txn *t, struct djob *d)
 		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
 			job->delivered++;
-		} else if (got[i] == -1)
+		} else if (got[i] == -2)
 			deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
 			    r->addr);
 		else {

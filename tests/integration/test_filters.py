@@ -614,6 +614,31 @@ def test_reply_to_busy(site, srv):
              "when it was sent", lambda: srv.smtpd.output()[-1500:])
 
 
+def test_lmtp_full(site, srv):
+    """LMTP: a recipient whose mailbox is full gets 452 and its filter's
+    cc "!..." is not queued (the client's retry would send it twice);
+    the other recipient's forward goes."""
+    full, ok = addr("lfull"), addr("lok")
+    set_filter(site, full, 'cc "!fwd-of-full@faraway.test"\n')
+    set_filter(site, ok, 'cc "!fwd-of-ok@faraway.test"\n')
+    r = Raw(srv.ports["lmtp"])
+    check(r.cmd("LHLO client.example.test")[0] == 250, "LHLO", None)
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    for x in (full, ok):
+        check(r.cmd("RCPT TO:<%s>" % x)[0] == 250, "RCPT " + x, None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message("lmtp to a full one", size=4000) + b".\r\n")
+    got = [r.reply() for _ in range(2)]
+    r.close()
+    check(got[0][0] == 452 and got[1][0] == 250, "452 for the full "
+          "mailbox, 250 for the other", got)
+    q = queue(site)
+    check("fwd-of-ok@faraway.test" in q, "the delivered recipient's cc "
+          "forward is queued", q)
+    check("fwd-of-full@faraway.test" not in q, "the cc forward of a "
+          "recipient answered 452 is not queued (it will come again)", q)
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -624,6 +649,7 @@ def test(site, args):
     rec = script(site, "record", RECORDER)
     rewrite = script(site, "rewrite", REWRITE)
     script(site, "waiter", WAITER)
+    site.add_user(addr("lfull"), "pw", quota="2000")
     srv = SmtpSite(site, more={"filter": {"user": "daemon",
                                           "timeout": "2",
                                           "output_max": "65536"}})
@@ -633,7 +659,7 @@ def test(site, args):
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
                   "lena", "mona", "lm1", "lm2", "lm3",
                   "slow", "quick", "lock", "order", "vacspam",
-                  "vsender", "away", "busyone"):
+                  "vsender", "away", "busyone", "lok"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -662,6 +688,7 @@ def test(site, args):
     part("global then user", test_global_then_user)
     part("programs", test_programs_misc)
     part("LMTP", test_lmtp)
+    part("LMTP full", test_lmtp_full)
     ctl_rc(site, "filter", "del", "--global")
     srv.alive("the filters so far")
 
