@@ -639,6 +639,58 @@ def test_lmtp_full(site, srv):
           "recipient answered 452 is not queued (it will come again)", q)
 
 
+def mid_filter(site, srv, who, subj):
+    """A session whose message to who waits in who's filter program."""
+    set_filter(site, who, 'xfilter "%s %s"\n' % (os.path.join(
+        site.path("bin"), "waiter"), who.split("@")[0]))
+    r = Raw(srv.ports["smtp"])
+    r.ehlo()
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    check(r.cmd("RCPT TO:<%s>" % who)[0] == 250, "RCPT", None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message(subj) + b".\r\n")
+    wait_for(lambda: os.path.exists(out(site, who.split("@")[0] +
+                                        ".started")),
+             "the filter program of %s started" % who)
+    return r
+
+
+def test_stop_mid_filter(site, srv):
+    """SIGTERM, then kill -9, of vellum-smtpd while a filter runs: a clean
+    exit, and the next vellum-smtpd delivers to that user (the lock is
+    released, or stale and reclaimed); the unanswered message is stored
+    at most once."""
+    import signal
+    import threading
+    t = addr("termed")
+    r = mid_filter(site, srv, t, "before sigterm")
+    # let the program go a little after SIGTERM (the daemon waits for it)
+    threading.Timer(1.0, lambda: open(out(site, "termed.go"), "w").close()
+                    ).start()
+    rc = srv.stop()
+    r.close()
+    check(rc == 0, "vellum-smtpd exits 0 on SIGTERM while a filter runs",
+          (rc, srv.smtpd.output()[-2000:]))
+    srv.start(pop3=False)
+    send_ok(srv, t, message("after sigterm nowait"), "a message to the "
+            "user whose filter ran at SIGTERM")
+    check(subjects(site, t)[-1:] == ["after sigterm nowait"] and
+          subjects(site, t).count("before sigterm") <= 1,
+          "delivered after the restart", subjects(site, t))
+    k = addr("killed")
+    r = mid_filter(site, srv, k, "before kill")
+    os.kill(srv.smtpd.pid, signal.SIGKILL)
+    srv.smtpd.wait(10)
+    r.close()
+    open(out(site, "killed.go"), "w").close()
+    srv.start(pop3=False)
+    send_ok(srv, k, message("after kill nowait"), "a message to the user "
+            "whose filter ran at kill -9 (its lock is stale)")
+    check(subjects(site, k) == ["after kill nowait"], "delivered after "
+          "the restart; the unanswered one is not stored",
+          subjects(site, k))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -659,7 +711,8 @@ def test(site, args):
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
                   "lena", "mona", "lm1", "lm2", "lm3",
                   "slow", "quick", "lock", "order", "vacspam",
-                  "vsender", "away", "busyone", "lok"):
+                  "vsender", "away", "busyone", "lok", "termed",
+                  "killed"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -699,6 +752,7 @@ def test(site, args):
     part("one at a time", test_one_at_a_time)
     part("in order", test_in_order)
     part("reply to a busy mailbox", test_reply_to_busy)
+    part("stop mid-filter", test_stop_mid_filter)
     srv.alive("the concurrent deliveries")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
