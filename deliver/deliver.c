@@ -1154,6 +1154,12 @@ djob_replies(struct store_txn *t, struct djob *d)
 			continue;
 		rc = store_vacation_note(t, fu->user_id, d->job->sender,
 		    (int64_t)store_now(), fu->vac.interval_days);
+		/*
+		 * A sender the record cannot hold gets no reply; it must not
+		 * fail the commit (every message of the group would get 451).
+		 */
+		if (rc == -1 && err_class() == ERR_INVALID)
+			rc = 0;
 		if (rc == -1)
 			return -1;
 		fu->reply_ok = rc == 1;

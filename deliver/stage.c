@@ -595,13 +595,18 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 	    strcasecmp(job->sender, fu->address) != 0) {
 		const char *addrs[2] = { r->addr, fu->address };
 		struct filter_vacation_in in;
-		char why[256];
+		char why[256], snorm[STORE_ADDRESS_MAX + 1];
 
 		/* the rules see the copy kept (spamc's flag on it too) */
-		if (r->is_list || filter_vacation_wanted(kept, keptlen,
+		if (r->is_list || store_address_normalize(job->sender, snorm,
+		    0) == -1 || filter_vacation_wanted(kept, keptlen,
 		    job->sender, addrs, 2, why, sizeof(why)) != 1) {
 			if (r->is_list)
 				snprintf(why, sizeof(why), "sent to a list");
+			else if (store_address_normalize(job->sender, snorm,
+			    0) == -1)
+				snprintf(why, sizeof(why), "the sender is not "
+				    "a mailbox address");
 			stage_log(fu, "no auto-reply to <%s>: %s", job->sender,
 			    why);
 			return;

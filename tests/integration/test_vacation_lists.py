@@ -284,6 +284,23 @@ def test_list_nested(site, srv):
           subjects(site, addr("n3")))
 
 
+def test_vacation_odd_sender(site, srv):
+    """A sender that SMTP takes but that is no mailbox address of the
+    store (a quoted local part with a space) gets no auto-reply, and the
+    message is delivered, not refused with 451 (the reply's record of
+    answered senders cannot hold it)."""
+    v = addr("vodd")
+    ctl_ok(site, "vacation", "set", v, "--subject", "Away", "--body", "b")
+    s = srv.smtp()
+    try:
+        sent_ok(s, '"john doe"@remote.test', [v], msg("odd sender", v),
+                "a quoted sender with a space writes to vodd")
+    finally:
+        s.quit()
+    check(subjects(site, v) == ["odd sender"], "vodd got it",
+          subjects(site, v))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -292,7 +309,7 @@ def test(site, args):
     site.add_user(addr("postmaster"), "pw")
     for local in ("vac", "later", "over", "s1", "s2", "s3", "s4", "s5",
                   "s6", "s7", "s8", "s9", "m1", "m2", "m3", "m4", "boss",
-                  "vspam", "vfail", "n1", "n2", "n3"):
+                  "vspam", "vfail", "n1", "n2", "n3", "vodd"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
     test_vacation(site, srv)
@@ -300,6 +317,7 @@ def test(site, args):
     test_vacation_filtered(site, srv)
     test_list_more(site, srv)
     test_list_nested(site, srv)
+    test_vacation_odd_sender(site, srv)
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
