@@ -909,6 +909,7 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 	const struct filter_action *a;
 	char fwd[STORE_ADDRESS_MAX + 1];
 	size_t i, folders = 0, inbox = 0;
+	int bad = 0;
 
 	if (fu == NULL || !fu->ran)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
@@ -927,6 +928,14 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			folders++;
 			break;
 		case FILTER_ACT_FORWARD:
+			if (strlen(a->arg) > STORE_ADDRESS_MAX) {
+				/* the queue cannot hold it: as a failure */
+				log_warnx("filter %s: forward to \"%.40s...\": "
+				    "longer than %d bytes; kept in INBOX",
+				    tg->addr, a->arg, STORE_ADDRESS_MAX);
+				bad = 1;
+				break;
+			}
 			if (djob_fwd_sender(st, cf, d, r, fwd,
 			    sizeof(fwd)) == -1)
 				return -1;
@@ -937,7 +946,7 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			break;
 		}
 	}
-	if (res->failed && !inbox)
+	if ((res->failed || bad) && !inbox)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
 	if (folders == 0)
 		d->handled[r - d->job->rcpts] = 1;

@@ -691,6 +691,27 @@ def test_stop_mid_filter(site, srv):
           subjects(site, k))
 
 
+def test_forward_bad(site, srv):
+    """A user's filter that forwards to an address the queue cannot hold
+    (longer than an address may be) keeps the message in INBOX; the
+    commit, shared with other recipients and messages, does not fail."""
+    lf, other = addr("longfwd"), addr("lena")
+    far = "a" * 330 + "@example.com"
+    set_filter(site, lf, 'to "!%s"\n' % far)
+    before = subjects(site, other)
+    s = srv.smtp()
+    try:
+        sent_ok(s, "sender@remote.test", [lf, other],
+                message("long forward"), "a message to longfwd and lena")
+    finally:
+        s.quit()
+    check(subjects(site, lf) == ["long forward"], "the forward that "
+          "cannot be made leaves the message in INBOX", subjects(site, lf))
+    check(subjects(site, other) == before + ["long forward"], "the other "
+          "recipient got it", subjects(site, other))
+    check(far not in queue(site), "nothing queued for it", None)
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -712,7 +733,7 @@ def test(site, args):
                   "lena", "mona", "lm1", "lm2", "lm3",
                   "slow", "quick", "lock", "order", "vacspam",
                   "vsender", "away", "busyone", "lok", "termed",
-                  "killed"):
+                  "killed", "longfwd"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -734,6 +755,7 @@ def test(site, args):
     part("LOGNAME", test_logname)
     part("spam trap pipe", test_trap, rec)
     part("forwards", test_forward)
+    part("bad forward", test_forward_bad)
     part("xfilter", test_xfilter, rewrite)
     part("CRLF and folders", test_crlf_folders)
     part("variables", test_vars)
