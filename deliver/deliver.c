@@ -37,6 +37,9 @@
 #include "srs.h"
 #include "store/secret.h"
 
+_Static_assert(DELIVER_TARGETS_MAX >= STORE_LIST_MEMBERS_MAX,
+    "a list's members must fit in a recipient's targets");
+
 #define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
 				"User unknown in virtual mailbox table"
 
@@ -550,6 +553,7 @@ struct dtarget {
 struct dext {
 	const char	*addr;
 	size_t		 rcpt;		/* index of the recipient it is for */
+	int		 shared;	/* other recipients want it too */
 	size_t		 sender;	/* index in djob.senders */
 	uint8_t		 notify;
 	char		 orcpt[DELIVER_ORCPT_MAX + 1];
@@ -698,9 +702,11 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 	    d->lbase[ri] : NULL);
 
 	for (i = 0; i < d->next; i++)
-		if (d->ext[i].sender == si && d->ext[i].rcpt == ri &&
-		    strcmp(d->ext[i].addr, addr) == 0)
+		if (d->ext[i].sender == si &&
+		    strcmp(d->ext[i].addr, addr) == 0) {
+			d->ext[i].shared |= d->ext[i].rcpt != ri;
 			return;
+		}
 	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
 	x = &d->ext[d->next++];
 	memset(x, 0, sizeof(*x));
@@ -719,39 +725,57 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 }
 
 /*
- * Queues the message for the external addresses, one entry per sender;
- * skip[r] set: recipient r is answered 4xx (its mailbox is full), so its
- * forwards are not queued now: they are when the client tries again.
+ * Queues the message for the external addresses: one entry per sender,
+ * split into entries of at most STORE_QUEUE_RCPTS_MAX recipients (the
+ * first keeps the sender's id, the others get new ones).  skip[r] set:
+ * recipient r is answered 4xx (its mailbox is full), so its forwards are
+ * not queued now (they are when the client tries again) unless another
+ * recipient wants them too.
  */
 static int
 djob_queue(struct store_txn *t, struct djob *d, const int *skip)
 {
 	struct store_queue_entry e;
 	const char *envid = d->job->envid != NULL ? d->job->envid : "";
-	size_t i, s, n;
+	size_t i, s, n, cap;
 	int rc;
 
+	if (strlen(envid) >= sizeof(e.envid))
+		return err_set(ERR_INVALID, "ENVID too long");
+	cap = d->next < STORE_QUEUE_RCPTS_MAX ? d->next :
+	    STORE_QUEUE_RCPTS_MAX;
 	for (s = 0; s < d->nsenders; s++) {
 		memset(&e, 0, sizeof(e));
 		e.id = d->senders[s].id;
-		snprintf(e.sender, sizeof(e.sender), "%s", d->senders[s].addr);
-		if (strlen(envid) >= sizeof(e.envid))
-			return err_set(ERR_INVALID, "ENVID too long");
-		strcpy(e.envid, envid);
-		e.ret = (enum store_queue_ret)d->job->ret;
-		e.flags = d->job->qflags;
-		e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
-		for (i = n = 0; i < d->next; i++) {
+		e.rcpts = xcalloc(cap, sizeof(*e.rcpts));
+		for (i = n = 0; i <= d->next; i++) {
 			struct store_queue_rcpt *qr = &e.rcpts[n];
-			size_t j;
 
-			if (d->ext[i].sender != s || skip[d->ext[i].rcpt])
-				continue;
-			for (j = 0; j < n; j++)
-				if (strcmp(e.rcpts[j].addr, d->ext[i].addr) == 0)
+			if (i == d->next || n == cap) {
+				/* full, or the last: this entry goes */
+				snprintf(e.sender, sizeof(e.sender), "%s",
+				    d->senders[s].addr);
+				strcpy(e.envid, envid);
+				e.ret = (enum store_queue_ret)d->job->ret;
+				e.flags = d->job->qflags;
+				e.nrcpts = n;
+				rc = n > 0 ? store_queue_add(t, &e,
+				    d->senders[s].msg != NULL ?
+				    d->senders[s].msg : d->base, NULL) : 1;
+				if (rc == -1) {
+					store_queue_entry_clear(&e);
+					return -1;
+				}
+				if (i == d->next)
 					break;
-			if (j < n)
-				continue;	/* one copy per address */
+				memset(e.rcpts, 0, cap * sizeof(*e.rcpts));
+				e.id = store_queue_id_new();
+				n = 0;
+				qr = &e.rcpts[0];
+			}
+			if (d->ext[i].sender != s || (skip[d->ext[i].rcpt] &&
+			    !d->ext[i].shared))
+				continue;
 			if (strlen(d->ext[i].addr) >= sizeof(qr->addr)) {
 				store_queue_entry_clear(&e);
 				return err_set(ERR_INVALID, "recipient address "
@@ -763,12 +787,7 @@ djob_queue(struct store_txn *t, struct djob *d, const int *skip)
 			qr->notify = d->ext[i].notify;
 			n++;
 		}
-		e.nrcpts = n;
-		rc = n > 0 ? store_queue_add(t, &e, d->senders[s].msg != NULL ?
-		    d->senders[s].msg : d->base, NULL) : 1;
 		store_queue_entry_clear(&e);
-		if (rc == -1)
-			return -1;
 	}
 	return 0;
 }

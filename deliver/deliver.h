@@ -31,7 +31,9 @@ struct filter_runner;
 struct deliver_fjob;
 
 #define DELIVER_ALIAS_DEPTH	10	/* alias expansion depth */
-#define DELIVER_TARGETS_MAX	1000	/* mailboxes + forwards per rcpt */
+#define DELIVER_TARGETS_MAX	5000	/* mailboxes + forwards per rcpt:
+					   a list's members, at most
+					   STORE_LIST_MEMBERS_MAX */
 #define DELIVER_ADDR_MAX	320
 #define DELIVER_TEXT_MAX	256
 #define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */

@@ -301,6 +301,27 @@ def test_vacation_odd_sender(site, srv):
           subjects(site, v))
 
 
+def test_list_big(site, srv):
+    """A list may have thousands of members (STORE_LIST_MEMBERS_MAX):
+    one of 1100 remote members takes a post (250) and queues a copy for
+    each member, across queue entries of at most 1000 recipients."""
+    big = addr("big")
+    ctl_ok(site, "list", "add", big, "--name", "Big")
+    members = ["bm%d@faraway.test" % i for i in range(1100)]
+    ctl_ok(site, "list", "member", "add", big, *members)
+    post(srv, "poster@remote.test", big, msg("to the big list", big),
+         "a post to a list of 1100 members")
+    import json
+    q = json.loads(queue(site))
+    got = set()
+    for e in q:
+        for r in e.get("recipients", []):
+            if r["address"].startswith("bm"):
+                got.add(r["address"])
+    check(got == set(members), "every member's copy is queued",
+          (len(got), sorted(set(members) - got)[:5]))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -318,6 +339,7 @@ def test(site, args):
     test_list_more(site, srv)
     test_list_nested(site, srv)
     test_vacation_odd_sender(site, srv)
+    test_list_big(site, srv)
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
