@@ -896,8 +896,10 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	dt->flags = flags;
 	dt->keywords = keywords != NULL && keywords[0] != '\0' ? keywords :
 	    NULL;
+	/* a list's copy: its owner is the envelope sender (RFC 5321 3.9.2) */
 	dt->prefix = xasprintf("Return-Path: <%s>%s"
-	    "Delivered-To: %s%s", job->sender, eol, tg->addr, eol);
+	    "Delivered-To: %s%s", r->is_list && r->list_owner[0] != '\0' ?
+	    r->list_owner : job->sender, eol, tg->addr, eol);
 	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
 		return -1;
 	return store_msg_prepare_prefix(st, dt->vbase != NULL ? dt->vbase :

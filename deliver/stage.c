@@ -575,7 +575,9 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 		env.home = home;
 		env.logname = logname;
 		env.recipient = r->addr;
-		env.sender = job->sender;
+		/* a list's copy comes from its owner (as it leaves) */
+		env.sender = r->is_list && r->list_owner[0] != '\0' ?
+		    r->list_owner : job->sender;
 		env.extension = ext;
 		env.hostname = cf->hostname;
 		env.deflt = STAGE_DEFAULT;

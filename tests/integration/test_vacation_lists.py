@@ -232,6 +232,9 @@ def test_list_more(site, srv):
           "the remote member's copy is queued with the owner as envelope "
           "sender", mine)
     head = stored(site, addr("m4"))[0].split(b"\r\n\r\n", 1)[0]
+    check(head.startswith(b"Return-Path: <boss@example.test>\r\n"),
+          "a local member's copy has the owner as its envelope sender "
+          "too (RFC 5321 3.9.2: Return-Path)", head[:200])
     check(b"\r\nList-Owner: <mailto:boss@example.test>\r\n" in head and
           b"\r\nPrecedence: list\r\n" in head,
           "List-Owner and Precedence: list", head)
