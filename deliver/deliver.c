@@ -37,6 +37,9 @@
 #include "srs.h"
 #include "store/secret.h"
 
+_Static_assert(DELIVER_TARGETS_MAX >= STORE_LIST_MEMBERS_MAX,
+    "a list's members must fit in a recipient's targets");
+
 #define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
 				"User unknown in virtual mailbox table"
 
@@ -116,6 +119,9 @@ user_refused(struct resolve *rs, const struct store_user *u)
 	return g == STORE_GRACE_DISABLE;
 }
 
+static int	list_expand(struct store_txn *, struct resolve *,
+		    const struct store_list *, int);
+
 /* The route of addr: exact, then without +ext, then the catch-all. */
 static int
 route_find(struct store_txn *t, const char *addr, struct store_route *route)
@@ -146,6 +152,7 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 {
 	struct store_route route;
 	struct store_domain d;
+	struct store_list l;
 	struct store_user u;
 	char real[DELIVER_ADDR_MAX + 1];
 	const char *dom;
@@ -164,6 +171,14 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
 	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", addr);
 
+	/* A list named by a list or an alias: its members. */
+	if ((rc = store_list_get(t, addr, &l)) == -1)
+		return -1;
+	if (rc == 1) {
+		rc = list_expand(t, rs, &l, depth);
+		store_list_clear(&l);
+		return rc;
+	}
 	if ((rc = route_find(t, addr, &route)) == -1)
 		return -1;
 	if (rc == 0) {
@@ -260,12 +275,17 @@ list_member(const struct store_list *l, const char *addr)
 }
 
 /*
- * A list: its members become the targets (local ones expanded as
- * aliases are, others forwarded).  1 found, 0 refused, -1 error.
+ * The members of list l become rs->r's targets (local ones expanded as
+ * aliases are, others forwarded).  The recipient takes the identity of
+ * the first list it meets (its copy, List-Id, owner): a list named by an
+ * alias or by another list works as the list itself would.  A
+ * members-only list refuses a sender who is not a member, also behind an
+ * alias.  depth: of the list's own address.  1 found, 0 nothing (or
+ * refused: rs->not_member), -1 error.
  */
 static int
-resolve_list(struct store_txn *t, struct resolve *rs,
-    const struct store_list *l)
+list_expand(struct store_txn *t, struct resolve *rs,
+    const struct store_list *l, int depth)
 {
 	struct deliver_rcpt *r = rs->r;
 	struct store_domain d;
@@ -273,10 +293,6 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 	size_t i;
 	int rc, found = 0;
 
-	r->is_list = 1;
-	r->list_flags = l->flags;
-	snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
-	snprintf(r->list_owner, sizeof(r->list_owner), "%s", l->owner);
 	if (l->flags & STORE_LIST_MEMBERS_ONLY) {
 		if (rs->sender == NULL || rs->sender[0] == '\0' ||
 		    store_address_normalize(rs->sender, snorm, 0) == -1 ||
@@ -285,8 +301,14 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 			return 0;
 		}
 	}
-	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
-	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", r->addr);
+	if (!r->is_list) {
+		r->is_list = 1;
+		r->list_flags = l->flags;
+		snprintf(r->list_addr, sizeof(r->list_addr), "%s", l->addr);
+		snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
+		snprintf(r->list_owner, sizeof(r->list_owner), "%s",
+		    l->owner);
+	}
 	for (i = 0; i < l->nmembers; i++) {
 		if (store_address_normalize(l->members[i], norm, 0) == -1)
 			continue;
@@ -294,7 +316,7 @@ resolve_list(struct store_txn *t, struct resolve *rs,
 		    -1)
 			return -1;
 		if (rc == 1) {
-			if ((rc = expand(t, rs, norm, 1)) == -1)
+			if ((rc = expand(t, rs, norm, depth + 1)) == -1)
 				return -1;
 			found |= rc;
 		} else {
@@ -311,7 +333,6 @@ resolve_txn(struct store_txn *t, void *ctx)
 {
 	struct resolve *rs = ctx;
 	struct store_domain d;
-	struct store_list l;
 	const char *dom = strrchr(rs->r->addr, '@') + 1;
 	int rc;
 
@@ -330,13 +351,6 @@ resolve_txn(struct store_txn *t, void *ctx)
 	rs->r->is_list = 0;
 	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
 		return resolve_srs(t, rs);
-	if ((rc = store_list_get(t, rs->r->addr, &l)) == -1)
-		return -1;
-	if (rc == 1) {
-		rc = resolve_list(t, rs, &l);
-		store_list_clear(&l);
-		return rc == -1 ? -1 : 0;
-	}
 	return expand(t, rs, rs->r->addr, 0);
 }
 
@@ -538,6 +552,8 @@ struct dtarget {
 /* An external address to queue: a forward or a relayed recipient. */
 struct dext {
 	const char	*addr;
+	size_t		 rcpt;		/* index of the recipient it is for */
+	int		 shared;	/* other recipients want it too */
 	size_t		 sender;	/* index in djob.senders */
 	uint8_t		 notify;
 	char		 orcpt[DELIVER_ORCPT_MAX + 1];
@@ -686,12 +702,16 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 	    d->lbase[ri] : NULL);
 
 	for (i = 0; i < d->next; i++)
-		if (d->ext[i].sender == si && strcmp(d->ext[i].addr, addr) == 0)
+		if (d->ext[i].sender == si &&
+		    strcmp(d->ext[i].addr, addr) == 0) {
+			d->ext[i].shared |= d->ext[i].rcpt != ri;
 			return;
+		}
 	d->ext = xreallocarray(d->ext, d->next + 1, sizeof(*d->ext));
 	x = &d->ext[d->next++];
 	memset(x, 0, sizeof(*x));
 	x->addr = addr;
+	x->rcpt = ri;
 	x->sender = si;
 	x->notify = r->notify;
 	if (r->orcpt[0] != '\0')
@@ -704,29 +724,57 @@ djob_ext(struct djob *d, const char *addr, const char *sender,
 	}
 }
 
-/* Queues the message for the external addresses, one entry per sender. */
+/*
+ * Queues the message for the external addresses: one entry per sender,
+ * split into entries of at most STORE_QUEUE_RCPTS_MAX recipients (the
+ * first keeps the sender's id, the others get new ones).  skip[r] set:
+ * recipient r is answered 4xx (its mailbox is full), so its forwards are
+ * not queued now (they are when the client tries again) unless another
+ * recipient wants them too.
+ */
 static int
-djob_queue(struct store_txn *t, struct djob *d)
+djob_queue(struct store_txn *t, struct djob *d, const int *skip)
 {
 	struct store_queue_entry e;
 	const char *envid = d->job->envid != NULL ? d->job->envid : "";
-	size_t i, s, n;
+	size_t i, s, n, cap;
 	int rc;
 
+	if (strlen(envid) >= sizeof(e.envid))
+		return err_set(ERR_INVALID, "ENVID too long");
+	cap = d->next < STORE_QUEUE_RCPTS_MAX ? d->next :
+	    STORE_QUEUE_RCPTS_MAX;
 	for (s = 0; s < d->nsenders; s++) {
 		memset(&e, 0, sizeof(e));
 		e.id = d->senders[s].id;
-		snprintf(e.sender, sizeof(e.sender), "%s", d->senders[s].addr);
-		if (strlen(envid) >= sizeof(e.envid))
-			return err_set(ERR_INVALID, "ENVID too long");
-		strcpy(e.envid, envid);
-		e.ret = (enum store_queue_ret)d->job->ret;
-		e.flags = d->job->qflags;
-		e.rcpts = xcalloc(d->next, sizeof(*e.rcpts));
-		for (i = n = 0; i < d->next; i++) {
+		e.rcpts = xcalloc(cap, sizeof(*e.rcpts));
+		for (i = n = 0; i <= d->next; i++) {
 			struct store_queue_rcpt *qr = &e.rcpts[n];
 
-			if (d->ext[i].sender != s)
+			if (i == d->next || n == cap) {
+				/* full, or the last: this entry goes */
+				snprintf(e.sender, sizeof(e.sender), "%s",
+				    d->senders[s].addr);
+				strcpy(e.envid, envid);
+				e.ret = (enum store_queue_ret)d->job->ret;
+				e.flags = d->job->qflags;
+				e.nrcpts = n;
+				rc = n > 0 ? store_queue_add(t, &e,
+				    d->senders[s].msg != NULL ?
+				    d->senders[s].msg : d->base, NULL) : 1;
+				if (rc == -1) {
+					store_queue_entry_clear(&e);
+					return -1;
+				}
+				if (i == d->next)
+					break;
+				memset(e.rcpts, 0, cap * sizeof(*e.rcpts));
+				e.id = store_queue_id_new();
+				n = 0;
+				qr = &e.rcpts[0];
+			}
+			if (d->ext[i].sender != s || (skip[d->ext[i].rcpt] &&
+			    !d->ext[i].shared))
 				continue;
 			if (strlen(d->ext[i].addr) >= sizeof(qr->addr)) {
 				store_queue_entry_clear(&e);
@@ -739,12 +787,7 @@ djob_queue(struct store_txn *t, struct djob *d)
 			qr->notify = d->ext[i].notify;
 			n++;
 		}
-		e.nrcpts = n;
-		rc = n > 0 ? store_queue_add(t, &e, d->senders[s].msg != NULL ?
-		    d->senders[s].msg : d->base, NULL) : 1;
 		store_queue_entry_clear(&e);
-		if (rc == -1)
-			return -1;
 	}
 	return 0;
 }
@@ -853,8 +896,10 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	dt->flags = flags;
 	dt->keywords = keywords != NULL && keywords[0] != '\0' ? keywords :
 	    NULL;
+	/* a list's copy: its owner is the envelope sender (RFC 5321 3.9.2) */
 	dt->prefix = xasprintf("Return-Path: <%s>%s"
-	    "Delivered-To: %s%s", job->sender, eol, tg->addr, eol);
+	    "Delivered-To: %s%s", r->is_list && r->list_owner[0] != '\0' ?
+	    r->list_owner : job->sender, eol, tg->addr, eol);
 	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
 		return -1;
 	return store_msg_prepare_prefix(st, dt->vbase != NULL ? dt->vbase :
@@ -935,7 +980,7 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 	const struct filter_result *res;
 	const struct filter_action *a;
 	size_t i, folders = 0, inbox = 0;
-	int rc;
+	int rc, bad = 0;
 
 	if (fu == NULL || !fu->ran)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
@@ -954,6 +999,14 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			folders++;
 			break;
 		case FILTER_ACT_FORWARD:
+			if (strlen(a->arg) > STORE_ADDRESS_MAX) {
+				/* the queue cannot hold it: as a failure */
+				log_warnx("filter %s: forward to \"%.40s...\": "
+				    "longer than %d bytes; kept in INBOX",
+				    tg->addr, a->arg, STORE_ADDRESS_MAX);
+				bad = 1;
+				break;
+			}
 			if ((rc = djob_forward(st, cf, d, r, a, res)) == -1)
 				return -1;
 			if (rc == 0) {
@@ -970,7 +1023,7 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			break;
 		}
 	}
-	if (res->failed && !inbox)
+	if ((res->failed || bad) && !inbox)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
 	if (folders == 0)
 		d->handled[r - d->job->rcpts] = 1;
@@ -1187,6 +1240,12 @@ djob_replies(struct store_txn *t, struct djob *d)
 			continue;
 		rc = store_vacation_note(t, fu->user_id, d->job->sender,
 		    (int64_t)store_now(), fu->vac.interval_days);
+		/*
+		 * A sender the record cannot hold gets no reply; it must not
+		 * fail the commit (every message of the group would get 451).
+		 */
+		if (rc == -1 && err_class() == ERR_INVALID)
+			rc = 0;
 		if (rc == -1)
 			return -1;
 		fu->reply_ok = rc == 1;
@@ -1203,7 +1262,7 @@ djob_store(struct store_txn *t, struct djob *d)
 	struct store_user u;
 	struct dtarget *dt;
 	size_t i;
-	int rc, *got;
+	int rc, *got, *skip;
 
 	job->delivered = 0;
 	for (i = 0; i < job->nrcpts; i++)
@@ -1266,7 +1325,16 @@ djob_store(struct store_txn *t, struct djob *d)
 	for (i = 0; i < d->ndups; i++)
 		got_merge(&got[d->dups[i].rcpt],
 		    d->targets[d->dups[i].target].result);
-	if (d->next > 0 && djob_queue(t, d) == -1)
+	/* A recipient answered 452 (LMTP) has nothing queued either. */
+	for (i = 0; i < job->nrcpts; i++)
+		got[i] = got[i] == -1 && !d->handled[i] &&
+		    job->rcpts[i].kind != DELIVER_NOTLOCAL ? -2 : got[i];
+	skip = xcalloc(job->nrcpts, sizeof(*skip));
+	for (i = 0; i < job->nrcpts; i++)
+		skip[i] = got[i] == -2;
+	rc = d->next > 0 ? djob_queue(t, d, skip) : 0;
+	free(skip);
+	if (rc == -1)
 		goto fail;
 	if (djob_replies(t, d) == -1)
 		goto fail;
@@ -1279,7 +1347,7 @@ djob_store(struct store_txn *t, struct djob *d)
 		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
 			job->delivered++;
-		} else if (got[i] == -1)
+		} else if (got[i] == -2)
 			deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
 			    r->addr);
 		else {

@@ -31,7 +31,9 @@ struct filter_runner;
 struct deliver_fjob;
 
 #define DELIVER_ALIAS_DEPTH	10	/* alias expansion depth */
-#define DELIVER_TARGETS_MAX	1000	/* mailboxes + forwards per rcpt */
+#define DELIVER_TARGETS_MAX	5000	/* mailboxes + forwards per rcpt:
+					   a list's members, at most
+					   STORE_LIST_MEMBERS_MAX */
 #define DELIVER_ADDR_MAX	320
 #define DELIVER_TEXT_MAX	256
 #define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */
@@ -66,6 +68,9 @@ struct deliver_rcpt {
 	 */
 	int			 is_list;
 	unsigned		 list_flags;	/* STORE_LIST_* */
+	char			 list_addr[DELIVER_ADDR_MAX + 1]; /* the list's
+						   own (addr may be an alias
+						   of it) */
 	char			 list_name[128];
 	char			 list_owner[DELIVER_ADDR_MAX + 1];
 	/* result: of deliver_resolve(), then of deliver_run() */
@@ -176,12 +181,17 @@ struct deliver_job {
 						   _NOTICE for its entries */
 	int			 no_filter;	/* made by the server (a notice,
 						   an auto-reply): no filter,
-						   no auto-reply */
+						   no auto-reply, and no
+						   delivery lock (nothing of
+						   the user's runs) */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */
 	int			 busy;		/* a lock was held elsewhere:
 						   run this job again soon */
+	int			 busy_here;	/* ... by another job of this
+						   process: free again when
+						   that one ends */
 	int			 delivered;	/* recipients that got it */
 };
 
@@ -192,7 +202,9 @@ struct deliver_job {
  * reads).  1: filters to run: call deliver_filter_job() on a worker
  * thread, then deliver_run() on the loop; 2: nothing to run, call
  * deliver_run() now; 0: busy, the locks are held elsewhere (nothing is
- * held: try again soon); -1: error, every recipient has its reply (451),
+ * held: try again soon; busy_here says they are held by another job of
+ * this process, so they come free when its deliver_run() or
+ * deliver_end() returns); -1: error, every recipient has its reply (451),
  * nothing is held.  A begun job keeps its locks until deliver_run() ends
  * or deliver_end() is called (its session went away).
  */
@@ -251,7 +263,7 @@ int	deliver_notice(struct store *, const struct deliver_config *,
 /*
  * Delivers a message the server made (a notice, an auto-reply) to one
  * address with the envelope sender <>: a local address gets it in INBOX,
- * without filters; a remote one has it queued (queue_id 0: a new id,
+ * without filters and without its delivery lock (never busy); a remote one has it queued (queue_id 0: a new id,
  * qflags for its entry).  1 sent (*queue_id_r, may be NULL, its id),
  * -1 error (TEMP; PERM when the address refuses it: err_msg() says why).
  */

@@ -67,6 +67,14 @@ stage_locks(struct store *st, struct deliver_job *job,
 	size_t i, j, k;
 	int rc;
 
+	/*
+	 * A message the server made (a notice, an auto-reply) runs no
+	 * filter and is one atomic commit: it takes no delivery lock, so
+	 * it is neither lost nor held up when the recipient's own mail
+	 * waits in a slow filter (an auto-reply has no retry).
+	 */
+	if (job->no_filter)
+		return 1;
 	for (i = 0; i < job->nrcpts; i++) {
 		const struct deliver_rcpt *r = &job->rcpts[i];
 
@@ -94,8 +102,10 @@ stage_locks(struct store *st, struct deliver_job *job,
 	 * process must not both hold one (their filters would run at once),
 	 * so this process keeps the names it holds as well.
 	 */
+	job->busy_here = 0;
 	for (i = 0; i < fj->nlocks; i++)
 		if (held_find(fj->locks[i]) != (size_t)-1) {
+			job->busy_here = 1;
 			err_set(ERR_INUSE, "%s is held by another delivery of "
 			    "this process", fj->locks[i]);
 			return 0;
@@ -182,7 +192,7 @@ stage_lists(struct deliver_job *job, struct deliver_fjob *fj)
 			fj->lloop = xcalloc(job->nrcpts, sizeof(*fj->lloop));
 		}
 		memset(&in, 0, sizeof(in));
-		in.list = r->addr;
+		in.list = r->list_addr;
 		in.name = r->list_name;
 		in.owner = r->list_owner;
 		in.reply_to = (r->list_flags & STORE_LIST_REPLY_TO) != 0;
@@ -191,11 +201,11 @@ stage_lists(struct deliver_job *job, struct deliver_fjob *fj)
 		rc = filter_list_copy(&in, &fj->lcopy[i], &fj->lcopylen[i]);
 		if (rc == 0) {
 			fj->lloop[i] = 1;
-			log_warnx("list %s: %s: not sent again", r->addr,
+			log_warnx("list %s: %s: not sent again", r->list_addr,
 			    err_msg());
 		} else if (rc == -1)
 			log_warnx("list %s: %s: members get the message as it "
-			    "came", r->addr, err_msg());
+			    "came", r->list_addr, err_msg());
 		if (rc != 1)
 			fj->lcopy[i] = NULL;
 	}
@@ -459,12 +469,19 @@ stage_filter_log(void *arg, const char *logfile, const char *text)
 	stage_log(c->fu, "log: %s", text);
 }
 
-/* Whether the result leaves a copy anywhere but Spam (for auto-replies). */
+/*
+ * Whether the result leaves a copy anywhere but Spam (for auto-replies);
+ * *msg_r, *len_r: the copy kept (the first; an xfilter's output, say
+ * spamc's with its X-Spam-Flag), else the message as it came.
+ */
 static int
-stage_kept(const struct deliver_fuser *fu)
+stage_kept(const struct deliver_job *job, const struct deliver_fuser *fu,
+    const char **msg_r, size_t *len_r)
 {
 	size_t i;
 
+	*msg_r = job->data;
+	*len_r = job->len;
 	if (!fu->ran || fu->res.failed)
 		return 1;
 	for (i = 0; i < fu->res.nactions; i++) {
@@ -472,8 +489,13 @@ stage_kept(const struct deliver_fuser *fu)
 
 		if (a->kind == FILTER_ACT_FOLDER &&
 		    strcasecmp(a->arg, "Spam") != 0 &&
-		    strcasecmp(a->arg, "Junk") != 0)
+		    strcasecmp(a->arg, "Junk") != 0) {
+			if (a->msg > 0 && a->msg < fu->res.nmsgs) {
+				*msg_r = fu->res.msgs[a->msg];
+				*len_r = fu->res.msglens[a->msg];
+			}
 			return 1;
+		}
 	}
 	return 0;
 }
@@ -514,8 +536,8 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 	struct stage_ctx c;
 	char pwbuf[STAGE_PWBUF], home[1024], logname[DELIVER_ADDR_MAX + 1];
 	char ext[DELIVER_ADDR_MAX + 1], msg[FILTER_ERROR_MAX + 300];
-	const char *plus, *at;
-	size_t n = 0;
+	const char *plus, *at, *kept;
+	size_t n = 0, keptlen;
 	time_t now = time(NULL);
 
 	memset(&c, 0, sizeof(c));
@@ -553,7 +575,9 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 		env.home = home;
 		env.logname = logname;
 		env.recipient = r->addr;
-		env.sender = job->sender;
+		/* a list's copy comes from its owner (as it leaves) */
+		env.sender = r->is_list && r->list_owner[0] != '\0' ?
+		    r->list_owner : job->sender;
 		env.extension = ext;
 		env.hostname = cf->hostname;
 		env.deflt = STAGE_DEFAULT;
@@ -569,16 +593,22 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 	}
 	filter_prog_free(&mine);
 	if (fu->has_vac && stage_vacation_due(&fu->vac, now) &&
-	    job->sender[0] != '\0' && stage_kept(fu) &&
+	    job->sender[0] != '\0' && stage_kept(job, fu, &kept, &keptlen) &&
 	    strcasecmp(job->sender, fu->address) != 0) {
 		const char *addrs[2] = { r->addr, fu->address };
 		struct filter_vacation_in in;
-		char why[256];
+		char why[256], snorm[STORE_ADDRESS_MAX + 1];
 
-		if (r->is_list || filter_vacation_wanted(job->data, job->len,
+		/* the rules see the copy kept (spamc's flag on it too) */
+		if (r->is_list || store_address_normalize(job->sender, snorm,
+		    0) == -1 || filter_vacation_wanted(kept, keptlen,
 		    job->sender, addrs, 2, why, sizeof(why)) != 1) {
 			if (r->is_list)
 				snprintf(why, sizeof(why), "sent to a list");
+			else if (store_address_normalize(job->sender, snorm,
+			    0) == -1)
+				snprintf(why, sizeof(why), "the sender is not "
+				    "a mailbox address");
 			stage_log(fu, "no auto-reply to <%s>: %s", job->sender,
 			    why);
 			return;

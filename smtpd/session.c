@@ -210,6 +210,8 @@ static void	session_free(struct smtp_session *);
 static void	group_remove(struct smtp_session *);
 static void	group_commit_cb(evutil_socket_t, short, void *);
 static void	group_retry_cb(evutil_socket_t, short, void *);
+static void	group_kick(void);
+static void	busy_insert(struct smtp_session *);
 
 static void	session_on_line(struct conn *, const char *, size_t);
 static void	session_on_toolong(struct conn *);
@@ -262,6 +264,7 @@ static const struct conn_ops session_ops = {
  */
 static struct smtp_session *pend_head, *pend_tail, *busy_list;
 static struct event *commit_ev, *retry_ev;
+static int retry_kick;		/* retry_ev: locks of ours came free */
 static struct smtp_server *group_srv;
 
 /* States, errors, replies ------------------------------------------------ */
@@ -1618,8 +1621,7 @@ filter_done(void *arg, int cancelled)
 
 	s->fjob = NULL;
 	if (s->orphan) {
-		deliver_end(s->srv->store, &s->job);
-		session_free(s);
+		session_free(s);	/* ends its job: the locks go */
 		return;
 	}
 	if (cancelled) {
@@ -1658,6 +1660,7 @@ session_deliver(struct smtp_session *s)
 		return;
 	log_warnx("smtp #%lu: filters: %s", s->id, err_msg());
 	deliver_end(s->srv->store, &s->job);
+	group_kick();
 	for (i = 0; i < s->nrcpts; i++) {
 		s->rcpts[i].code = 451;
 		snprintf(s->rcpts[i].text, sizeof(s->rcpts[i].text),
@@ -1757,6 +1760,7 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			session_answer(s);
 	}
+	group_kick();
 	if (pend_head != NULL)
 		event_active(commit_ev, 0, 0);
 }
@@ -1789,9 +1793,7 @@ session_busy(struct smtp_session *s, const struct timeval *now)
 	delay.tv_sec = step / 1000;
 	delay.tv_usec = (step % 1000) * 1000;
 	timeradd(now, &delay, &s->busy_next);
-	s->pend_next = busy_list;
-	busy_list = s;
-	s->listed = 1;
+	busy_insert(s);
 	group_events();
 	if (!evtimer_pending(retry_ev, NULL)) {
 		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
@@ -1800,20 +1802,63 @@ session_busy(struct smtp_session *s, const struct timeval *now)
 	}
 }
 
+/*
+ * Puts s on busy_list, which is kept in the order the sessions first
+ * found their locks busy: retries go oldest first, so messages waiting
+ * for one user's lock are delivered in the order they came.
+ */
+static void
+busy_insert(struct smtp_session *s)
+{
+	struct smtp_session **pp;
+
+	for (pp = &busy_list; *pp != NULL; pp = &(*pp)->pend_next)
+		if (timercmp(&s->busy_since, &(*pp)->busy_since, <))
+			break;
+	s->pend_next = *pp;
+	*pp = s;
+	s->listed = 1;
+}
+
+/*
+ * Delivery locks of this process were released (a commit, a session
+ * gone): the sessions that wait for them try now, oldest first, before
+ * a newer message can take them.
+ */
+static void
+group_kick(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (busy_list == NULL || retry_ev == NULL)
+		return;
+	retry_kick = 1;
+	evtimer_del(retry_ev);
+	evtimer_add(retry_ev, &tv);
+}
+
 static void
 group_retry_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_session *s, *due = busy_list, *wait = NULL;
+	struct smtp_session *s, *due = busy_list, *wait = NULL, **tail = &wait;
 	struct timeval now;
+	int kick = retry_kick;
 
-	/* Those due try again (and may come back); the others wait. */
+	/*
+	 * Those due (after a release in this process: those that wait for
+	 * a lock of this process) try again, in order, and may come back;
+	 * the others wait.
+	 */
+	retry_kick = 0;
 	gettimeofday(&now, NULL);
 	busy_list = NULL;
 	while ((s = due) != NULL) {
 		due = s->pend_next;
-		if (timercmp(&now, &s->busy_next, <)) {
-			s->pend_next = wait;
-			wait = s;
+		s->pend_next = NULL;
+		if (!(kick && s->job.busy_here) &&
+		    timercmp(&now, &s->busy_next, <)) {
+			*tail = s;
+			tail = &s->pend_next;
 			continue;
 		}
 		s->listed = 0;
@@ -1821,8 +1866,7 @@ group_retry_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	while ((s = wait) != NULL) {
 		wait = s->pend_next;
-		s->pend_next = busy_list;
-		busy_list = s;
+		busy_insert(s);
 	}
 	if (busy_list != NULL && !evtimer_pending(retry_ev, NULL)) {
 		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
@@ -1989,7 +2033,11 @@ session_on_close(struct conn *c)
 static void
 session_free(struct smtp_session *s)
 {
+	int held = s->job.fj != NULL;
+
 	deliver_end(s->srv->store, &s->job);
+	if (held)
+		group_kick();	/* its locks came free */
 	session_reset_tx(s);
 	auth_free(&s->sasl);
 	if (s->delay_ev != NULL)

@@ -734,6 +734,196 @@ def test_stop_during_filter(site, srv):
           "was being filtered gets 4xx or nothing", tail)
     check(subjects(site, sd) == [], "nothing stored for it", subjects(
         site, sd))
+def test_in_order(site, srv):
+    """Messages to one user whose filter is slow wait for its delivery
+    lock and are then delivered in the order they came, none 451."""
+    lo = addr("order")
+    set_filter(site, lo, 'xfilter "%s order"\n' % os.path.join(
+        site.path("bin"), "waiter"))
+    rs, subjs = [], ["o1"] + ["o%d nowait" % i for i in range(2, 7)]
+    for subj in subjs:
+        r = Raw(srv.ports["smtp"])
+        r.ehlo()
+        check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL",
+              None)
+        check(r.cmd("RCPT TO:<%s>" % lo)[0] == 250, "RCPT", None)
+        check(r.cmd("DATA")[0] == 354, "DATA", None)
+        r.send(message(subj) + b".\r\n")
+        rs.append(r)
+        if subj == "o1":
+            wait_for(lambda: os.path.exists(out(site, "order.started")),
+                     "the first message's filter program started")
+        # the next one comes after this one (no assertion on time)
+        time.sleep(0.15)
+    open(out(site, "order.go"), "w").close()
+    for r, subj in zip(rs, subjs):
+        code, text = r.reply()
+        check(code == 250, "%s to one user is accepted" % subj,
+              (code, text))
+        r.close()
+    check(subjects(site, lo) == subjs, "the messages that waited for the "
+          "user's lock are stored in the order they came",
+          subjects(site, lo))
+
+
+def test_vacation_spam(site, srv, spamc):
+    """An auto-reply looks at the message the user keeps: one that the
+    user's xfilter (spamc) flags X-Spam-Flag: YES gets none (RFC 3834 2:
+    no replies to spam, whose senders are forged), and does not use up
+    the sender's reply for the interval."""
+    v, snd = addr("vacspam"), addr("vsender")
+    rc, o, e = ctl_rc(site, "vacation", "set", v, "--subject", "Away",
+                      "--body", "back soon")
+    check(rc == 0, "vellumctl vacation set", (rc, o, e))
+    set_filter(site, v, 'xfilter "%s -u $RECIPIENT"\n' % spamc)
+
+    def msg(subj):
+        return (b"From: <" + snd.encode() + b">\r\nTo: <" + v.encode() +
+                b">\r\nSubject: " + subj + b"\r\nMessage-ID: <" +
+                subj.replace(b" ", b"-") + b"@example.test>\r\n\r\nbody\r\n")
+    send_ok(srv, v, msg(b"score7 offer"), "spam to a vacationing user",
+            sender=snd)
+    send_ok(srv, v, msg(b"plain hello"), "ham to a vacationing user",
+            sender=snd)
+    check(subjects(site, v) == ["score7 offer", "plain hello"], "both are "
+          "in INBOX (the filter only flags)", subjects(site, v))
+    wait_for(lambda: [m for m in stored(site, snd)
+                      if b"Auto-Submitted: auto-replied" in m],
+             "an auto-reply reached the sender")
+    got = [m for m in stored(site, snd)
+           if b"Auto-Submitted: auto-replied" in m]
+    check(len(got) == 1 and b"In-Reply-To: <plain-hello@example.test>" in
+          got[0], "one auto-reply, to the ham, none to the message spamc "
+          "flagged", [m[:600] for m in got])
+
+
+def test_reply_to_busy(site, srv):
+    """An auto-reply to a local sender whose own mailbox is busy (a
+    message to them waits in their slow filter) is delivered, not lost."""
+    away, busy = addr("away"), addr("busyone")
+    rc, o, e = ctl_rc(site, "vacation", "set", away, "--subject", "Away",
+                      "--body", "back soon")
+    check(rc == 0, "vellumctl vacation set", (rc, o, e))
+    set_filter(site, busy, 'xfilter "%s busyone"\n' % os.path.join(
+        site.path("bin"), "waiter"))
+    r = Raw(srv.ports["smtp"])
+    r.ehlo()
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    check(r.cmd("RCPT TO:<%s>" % busy)[0] == 250, "RCPT", None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message("held") + b".\r\n")
+    wait_for(lambda: os.path.exists(out(site, "busyone.started")),
+             "busyone's filter program started (its lock is held)")
+    m = (b"From: <" + busy.encode() + b">\r\nTo: <" + away.encode() +
+         b">\r\nSubject: are you there\r\nMessage-ID: <there@example."
+         b"test>\r\n\r\nbody\r\n")
+    send_ok(srv, away, m, "busyone writes to away", sender=busy)
+    open(out(site, "busyone.go"), "w").close()
+    code, text = r.reply()
+    check(code == 250, "the held message is accepted", (code, text))
+    r.close()
+    wait_for(lambda: [x for x in stored(site, busy)
+                      if b"Auto-Submitted: auto-replied" in x],
+             "away's auto-reply reached busyone, whose mailbox was busy "
+             "when it was sent", lambda: srv.smtpd.output()[-1500:])
+
+
+def test_lmtp_full(site, srv):
+    """LMTP: a recipient whose mailbox is full gets 452 and its filter's
+    cc "!..." is not queued (the client's retry would send it twice);
+    the other recipient's forward goes."""
+    full, ok = addr("lfull"), addr("lok")
+    set_filter(site, full, 'cc "!fwd-of-full@faraway.test"\n')
+    set_filter(site, ok, 'cc "!fwd-of-ok@faraway.test"\n')
+    r = Raw(srv.ports["lmtp"])
+    check(r.cmd("LHLO client.example.test")[0] == 250, "LHLO", None)
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    for x in (full, ok):
+        check(r.cmd("RCPT TO:<%s>" % x)[0] == 250, "RCPT " + x, None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message("lmtp to a full one", size=4000) + b".\r\n")
+    got = [r.reply() for _ in range(2)]
+    r.close()
+    check(got[0][0] == 452 and got[1][0] == 250, "452 for the full "
+          "mailbox, 250 for the other", got)
+    q = queue(site)
+    check("fwd-of-ok@faraway.test" in q, "the delivered recipient's cc "
+          "forward is queued", q)
+    check("fwd-of-full@faraway.test" not in q, "the cc forward of a "
+          "recipient answered 452 is not queued (it will come again)", q)
+
+
+def mid_filter(site, srv, who, subj):
+    """A session whose message to who waits in who's filter program."""
+    set_filter(site, who, 'xfilter "%s %s"\n' % (os.path.join(
+        site.path("bin"), "waiter"), who.split("@")[0]))
+    r = Raw(srv.ports["smtp"])
+    r.ehlo()
+    check(r.cmd("MAIL FROM:<sender@remote.test>")[0] == 250, "MAIL", None)
+    check(r.cmd("RCPT TO:<%s>" % who)[0] == 250, "RCPT", None)
+    check(r.cmd("DATA")[0] == 354, "DATA", None)
+    r.send(message(subj) + b".\r\n")
+    wait_for(lambda: os.path.exists(out(site, who.split("@")[0] +
+                                        ".started")),
+             "the filter program of %s started" % who)
+    return r
+
+
+def test_stop_mid_filter(site, srv):
+    """SIGTERM, then kill -9, of vellum-smtpd while a filter runs: a clean
+    exit, and the next vellum-smtpd delivers to that user (the lock is
+    released, or stale and reclaimed); the unanswered message is stored
+    at most once."""
+    import signal
+    import threading
+    t = addr("termed")
+    r = mid_filter(site, srv, t, "before sigterm")
+    # let the program go a little after SIGTERM (the daemon waits for it)
+    threading.Timer(1.0, lambda: open(out(site, "termed.go"), "w").close()
+                    ).start()
+    rc = srv.stop()
+    r.close()
+    check(rc == 0, "vellum-smtpd exits 0 on SIGTERM while a filter runs",
+          (rc, srv.smtpd.output()[-2000:]))
+    srv.start(pop3=False)
+    send_ok(srv, t, message("after sigterm nowait"), "a message to the "
+            "user whose filter ran at SIGTERM")
+    check(subjects(site, t)[-1:] == ["after sigterm nowait"] and
+          subjects(site, t).count("before sigterm") <= 1,
+          "delivered after the restart", subjects(site, t))
+    k = addr("killed")
+    r = mid_filter(site, srv, k, "before kill")
+    os.kill(srv.smtpd.pid, signal.SIGKILL)
+    srv.smtpd.wait(10)
+    r.close()
+    open(out(site, "killed.go"), "w").close()
+    srv.start(pop3=False)
+    send_ok(srv, k, message("after kill nowait"), "a message to the user "
+            "whose filter ran at kill -9 (its lock is stale)")
+    check(subjects(site, k) == ["after kill nowait"], "delivered after "
+          "the restart; the unanswered one is not stored",
+          subjects(site, k))
+
+
+def test_forward_bad(site, srv):
+    """A user's filter that forwards to an address the queue cannot hold
+    (longer than an address may be) keeps the message in INBOX; the
+    commit, shared with other recipients and messages, does not fail."""
+    lf, other = addr("longfwd"), addr("lena")
+    far = "a" * 330 + "@example.com"
+    set_filter(site, lf, 'to "!%s"\n' % far)
+    before = subjects(site, other)
+    s = srv.smtp()
+    try:
+        sent_ok(s, "sender@remote.test", [lf, other],
+                message("long forward"), "a message to longfwd and lena")
+    finally:
+        s.quit()
+    check(subjects(site, lf) == ["long forward"], "the forward that "
+          "cannot be made leaves the message in INBOX", subjects(site, lf))
+    check(subjects(site, other) == before + ["long forward"], "the other "
+          "recipient got it", subjects(site, other))
+    check(far not in queue(site), "nothing queued for it", None)
 
 
 def test(site, args):
@@ -747,6 +937,7 @@ def test(site, args):
     rewrite = script(site, "rewrite", REWRITE)
     script(site, "waiter", WAITER)
     holder = script(site, "holder", HOLDER)
+    site.add_user(addr("lfull"), "pw", quota="2000")
     srv = SmtpSite(site, more={"filter": {"user": "daemon",
                                           "timeout": "2",
                                           "output_max": "65536"}})
@@ -754,9 +945,11 @@ def test(site, args):
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
-                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "lm4", "lm5", "pia", "olga",
-                  "nina", "q0", "q1", "q2", "q3", "stopped",
-                  "slow", "quick", "lock"):
+                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "lm4",
+                  "lm5", "pia", "olga", "nina", "q0", "q1", "q2", "q3",
+                  "stopped", "slow", "quick", "lock", "order", "vacspam",
+                  "vsender", "away", "busyone", "lok", "termed",
+                  "killed", "longfwd"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
 
@@ -774,9 +967,11 @@ def test(site, args):
 
     part("global recipe", test_global, spamc)
     ctl_rc(site, "filter", "del", "--global")
+    part("vacation and spam", test_vacation_spam, spamc)
     part("LOGNAME", test_logname)
     part("spam trap pipe", test_trap, rec)
     part("forwards", test_forward)
+    part("bad forward", test_forward_bad)
     part("xfilter", test_xfilter, rewrite)
     part("CRLF and folders", test_crlf_folders)
     part("variables", test_vars)
@@ -785,6 +980,7 @@ def test(site, args):
     part("programs", test_programs_misc)
     part("LMTP", test_lmtp)
     part("files and process groups", test_files_and_groups, holder)
+    part("LMTP full", test_lmtp_full)
     ctl_rc(site, "filter", "del", "--global")
     srv.alive("the filters so far")
 
@@ -794,6 +990,9 @@ def test(site, args):
     part("no blocking", test_no_blocking)
     part("one at a time", test_one_at_a_time)
     part("5 MB exact", test_big_exact)
+    part("in order", test_in_order)
+    part("reply to a busy mailbox", test_reply_to_busy)
+    part("stop mid-filter", test_stop_mid_filter)
     srv.alive("the concurrent deliveries")
 
     # One filter worker, a queue of one.

@@ -237,6 +237,9 @@ def test_list_more(site, srv):
           "the remote member's copy is queued with the owner as envelope "
           "sender", mine)
     head = stored(site, addr("m4"))[0].split(b"\r\n\r\n", 1)[0]
+    check(head.startswith(b"Return-Path: <boss@example.test>\r\n"),
+          "a local member's copy has the owner as its envelope sender "
+          "too (RFC 5321 3.9.2: Return-Path)", head[:200])
     check(b"\r\nList-Owner: <mailto:boss@example.test>\r\n" in head and
           b"\r\nPrecedence: list\r\n" in head,
           "List-Owner and Precedence: list", head)
@@ -249,6 +252,84 @@ def test_list_more(site, srv):
           "no member", [m[:200] for m in stored(site, addr("m4"))])
 
 
+def test_list_nested(site, srv):
+    """A list that is a member of another list, and an alias that names
+    a list, reach that list's members (each once, even when the lists
+    name each other); a members-only list stays closed behind an alias."""
+    outer, inner, staff = addr("outer"), addr("inner"), addr("staff")
+    ctl_ok(site, "list", "add", outer, "--name", "Outer")
+    ctl_ok(site, "list", "add", inner, "--name", "Inner")
+    ctl_ok(site, "list", "member", "add", outer, addr("n1"), inner)
+    ctl_ok(site, "list", "member", "add", inner, addr("n2"), outer)
+    ctl_ok(site, "addr", "add", staff, inner)
+    post(srv, "poster@remote.test", outer, msg("to outer", outer),
+         "a post to outer")
+    for m in ("n1", "n2"):
+        check(subjects(site, addr(m)) == ["to outer"], "%s (of outer, and "
+              "of inner, a member of outer) got the post once" % m,
+              subjects(site, addr(m)))
+    post(srv, "poster@remote.test", staff, msg("to staff", staff),
+         "a post to the alias staff -> inner")
+    check(subjects(site, addr("n2")) == ["to outer", "to staff"],
+          "the alias of a list reaches its members",
+          subjects(site, addr("n2")))
+    check(subjects(site, addr("n1")) == ["to outer", "to staff"],
+          "and, through inner, outer's", subjects(site, addr("n1")))
+    head = stored(site, addr("n2"))[1].split(b"\r\n\r\n", 1)[0]
+    check(b'\r\nList-Id: "Inner" <inner.example.test>\r\n' in head,
+          "the alias's post is inner's copy (List-Id of inner)", head)
+    priv, back = addr("priv"), addr("backdoor")
+    ctl_ok(site, "list", "add", priv, "--members-only", "yes")
+    ctl_ok(site, "list", "member", "add", priv, addr("n3"))
+    ctl_ok(site, "addr", "add", back, priv)
+    s = srv.smtp()
+    mr, rr, dr = send(s, "stranger@remote.test", [back],
+                      msg("through the back door", back))
+    s.quit()
+    check(rr.get(back, (None,))[0] == 550, "an alias does not open a "
+          "members-only list to a stranger", rr)
+    check(subjects(site, addr("n3")) == [], "nothing reached its member",
+          subjects(site, addr("n3")))
+
+
+def test_vacation_odd_sender(site, srv):
+    """A sender that SMTP takes but that is no mailbox address of the
+    store (a quoted local part with a space) gets no auto-reply, and the
+    message is delivered, not refused with 451 (the reply's record of
+    answered senders cannot hold it)."""
+    v = addr("vodd")
+    ctl_ok(site, "vacation", "set", v, "--subject", "Away", "--body", "b")
+    s = srv.smtp()
+    try:
+        sent_ok(s, '"john doe"@remote.test', [v], msg("odd sender", v),
+                "a quoted sender with a space writes to vodd")
+    finally:
+        s.quit()
+    check(subjects(site, v) == ["odd sender"], "vodd got it",
+          subjects(site, v))
+
+
+def test_list_big(site, srv):
+    """A list may have thousands of members (STORE_LIST_MEMBERS_MAX):
+    one of 1100 remote members takes a post (250) and queues a copy for
+    each member, across queue entries of at most 1000 recipients."""
+    big = addr("big")
+    ctl_ok(site, "list", "add", big, "--name", "Big")
+    members = ["bm%d@faraway.test" % i for i in range(1100)]
+    ctl_ok(site, "list", "member", "add", big, *members)
+    post(srv, "poster@remote.test", big, msg("to the big list", big),
+         "a post to a list of 1100 members")
+    import json
+    q = json.loads(queue(site))
+    got = set()
+    for e in q:
+        for r in e.get("recipients", []):
+            if r["address"].startswith("bm"):
+                got.add(r["address"])
+    check(got == set(members), "every member's copy is queued",
+          (len(got), sorted(set(members) - got)[:5]))
+
+
 def test(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -257,7 +338,7 @@ def test(site, args):
     site.add_user(addr("postmaster"), "pw")
     for local in ("vac", "later", "over", "s1", "s2", "s3", "s4", "s5",
                   "s6", "s7", "s8", "s9", "m1", "m2", "m3", "m4", "boss",
-                  "vspam", "vfail"):
+                  "vspam", "vfail", "n1", "n2", "n3", "vodd"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
     test_vacation(site, srv)
@@ -273,6 +354,9 @@ def test(site, args):
              "second auto-reply after the interval",
              lambda: (len(replies(site, addr("s1"))),
                       srv.smtpd.output()[-1500:]))
+    test_list_nested(site, srv)
+    test_vacation_odd_sender(site, srv)
+    test_list_big(site, srv)
     srv.alive("the auto-replies and lists")
     rc = srv.stop()
     check(rc == 0, "vellum-smtpd exits 0 on SIGTERM",
