@@ -12,6 +12,10 @@
 #include "filter/eval.h"
 #include "store/vacation.h"
 
+/* The reply to an unknown (or disabled) recipient, as Postfix words it. */
+#define DELIVER_UNKNOWN_FMT	"5.1.1 <%s>: Recipient address rejected: " \
+				"User unknown in virtual mailbox table"
+
 /* A local user the job reaches (through the first recipient that does). */
 struct deliver_fuser {
 	uint32_t		 user_id;

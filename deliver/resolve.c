@@ -1,0 +1,519 @@
+/*
+ * resolve.c - the first step of the pipeline (deliver.h,
+ * deliver_resolve()): a recipient address becomes the users it reaches
+ * (aliases, catch-alls, alias domains, user+ext, lists) and the external
+ * addresses it is forwarded to, or a refusal that says why.
+ *
+ * Resolution reads in one snapshot and writes only when it must (an
+ * account full at the end of its grace period is disabled, a grace clock
+ * that ran out while the account had room is stopped, a refusal starts
+ * one).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/log.h"
+#include "common/xmalloc.h"
+#include "deliver.h"
+#include "private.h"
+#include "srs.h"
+#include "store/addr.h"
+#include "store/domain.h"
+#include "store/list.h"
+#include "store/store.h"
+#include "store/user.h"
+
+_Static_assert(DELIVER_TARGETS_MAX >= STORE_LIST_MEMBERS_MAX,
+    "a list's members must fit in a recipient's targets");
+
+struct resolve {
+	const struct deliver_config	*cf;
+	const char			*addr;
+	struct deliver_rcpt		*r;
+	/* addresses seen while expanding (loop detection) */
+	char				(*seen)[DELIVER_ADDR_MAX + 1];
+	size_t				 nseen;
+	int				 loop;
+	/*
+	 * users whose grace period is over (disabled when full, else their
+	 * clock stopped) and users to mark, written after the snapshot
+	 */
+	uint32_t			 disable[DELIVER_TARGETS_MAX];
+	size_t				 ndisable;
+	uint64_t			 size;
+	uint32_t			 full[DELIVER_TARGETS_MAX];
+	size_t				 nfull;
+	/* an SRS address of ours that did not reverse: why */
+	char				 srs_bad[DELIVER_TEXT_MAX];
+	const char			*sender;	/* NULL: unknown */
+	int				 not_member;	/* a members-only list */
+};
+
+void
+deliver_rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->code = code;
+	va_start(ap, fmt);
+	vsnprintf(r->text, sizeof(r->text), fmt, ap);
+	va_end(ap);
+}
+
+static int
+target_add(struct deliver_rcpt *r, uint32_t user_id, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].user_id == user_id && (user_id != 0 ||
+		    strcmp(r->targets[i].addr, addr) == 0))
+			return 0;
+	if (r->ntargets >= DELIVER_TARGETS_MAX)
+		return err_set(ERR_LIMIT, "more than %d targets",
+		    DELIVER_TARGETS_MAX);
+	r->targets = xreallocarray(r->targets, r->ntargets + 1,
+	    sizeof(*r->targets));
+	r->targets[r->ntargets].user_id = user_id;
+	snprintf(r->targets[r->ntargets].addr, sizeof(r->targets[0].addr),
+	    "%s", addr);
+	r->ntargets++;
+	return 1;
+}
+
+/*
+ * Whether the user is (or, full at the end of the grace period, must now
+ * be) disabled.  A grace period that ended while the account had room
+ * only stops the clock: the user is queued for resolve_write_txn() either
+ * way, which decides again in the write transaction.
+ */
+static int
+user_refused(struct resolve *rs, const struct store_user *u)
+{
+	enum store_grace g;
+
+	if (u->disabled)
+		return 1;
+	g = store_user_grace(u, rs->cf->quota_grace_days, store_now(), NULL);
+	if (g == STORE_GRACE_DISABLE || g == STORE_GRACE_CLEAR) {
+		if (rs->ndisable < DELIVER_TARGETS_MAX)
+			rs->disable[rs->ndisable++] = u->id;
+	}
+	return g == STORE_GRACE_DISABLE;
+}
+
+static int	list_expand(struct store_txn *, struct resolve *,
+		    const struct store_list *, int);
+
+/* The route of addr: exact, then without +ext, then the catch-all. */
+static int
+route_find(struct store_txn *t, const char *addr, struct store_route *route)
+{
+	char base[DELIVER_ADDR_MAX + 1], *plus, *at;
+	int rc;
+
+	if ((rc = store_addr_get(t, addr, route)) != 0)
+		return rc;
+	snprintf(base, sizeof(base), "%s", addr);
+	at = strrchr(base, '@');
+	if ((plus = memchr(base, '+', (size_t)(at - base))) != NULL &&
+	    plus > base) {
+		memmove(plus, at, strlen(at) + 1);
+		if ((rc = store_addr_get(t, base, route)) != 0)
+			return rc;
+		at = strrchr(base, '@');
+	}
+	return store_addr_get(t, at, route);	/* "@domain" */
+}
+
+/*
+ * Expands addr (normalised, in a local domain) into rs->r's targets.
+ * Returns 1 when something was found, 0 not, -1 error.
+ */
+static int
+expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
+{
+	struct store_route route;
+	struct store_domain d;
+	struct store_list l;
+	struct store_user u;
+	char real[DELIVER_ADDR_MAX + 1];
+	const char *dom;
+	size_t i;
+	int rc, found = 0;
+
+	for (i = 0; i < rs->nseen; i++)
+		if (strcmp(rs->seen[i], addr) == 0) {
+			rs->loop = 1;
+			return 0;
+		}
+	if (depth > DELIVER_ALIAS_DEPTH) {
+		rs->loop = 1;
+		return 0;
+	}
+	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
+	snprintf(rs->seen[rs->nseen++], sizeof(rs->seen[0]), "%s", addr);
+
+	/* A list named by a list or an alias: its members. */
+	if ((rc = store_list_get(t, addr, &l)) == -1)
+		return -1;
+	if (rc == 1) {
+		rc = list_expand(t, rs, &l, depth);
+		store_list_clear(&l);
+		return rc;
+	}
+	if ((rc = route_find(t, addr, &route)) == -1)
+		return -1;
+	if (rc == 0) {
+		/* An alias domain: the same local part in the real one. */
+		dom = strrchr(addr, '@') + 1;
+		if ((rc = store_domain_get(t, dom, &d)) != 1 ||
+		    d.alias_of[0] == '\0')
+			return rc == -1 ? -1 : 0;
+		snprintf(real, sizeof(real), "%.*s@%s",
+		    (int)(dom - 1 - addr), addr, d.alias_of);
+		return expand(t, rs, real, depth + 1);
+	}
+	for (i = 0; i < route.ntargets; i++) {
+		const struct store_target *tg = &route.targets[i];
+
+		switch (tg->type) {
+		case STORE_TARGET_MAILBOX:
+			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
+				goto fail;
+			if (rc == 0 || user_refused(rs, &u))
+				continue;
+			if (rs->size > 0 &&
+			    !store_user_quota_fits(&u, rs->size, 1)) {
+				if (rs->nfull < DELIVER_TARGETS_MAX)
+					rs->full[rs->nfull++] = u.id;
+				found = 1;
+				continue;
+			}
+			if (target_add(rs->r, u.id, u.address) == -1)
+				goto fail;
+			found = 1;
+			break;
+		case STORE_TARGET_ALIAS:
+			if ((rc = expand(t, rs, tg->addr, depth + 1)) == -1)
+				goto fail;
+			found |= rc;
+			break;
+		case STORE_TARGET_FORWARD:
+			if (target_add(rs->r, 0, tg->addr) == -1)
+				goto fail;
+			found = 1;
+			break;
+		}
+	}
+	store_route_clear(&route);
+	return found;
+fail:
+	store_route_clear(&route);
+	return -1;
+}
+
+/*
+ * An SRS address at one of our domains (a bounce of mail we forwarded):
+ * the address it reverses to is the target, external as a forward, or
+ * expanded when it is local.  1 found, 0 refused (rs->srs_bad says why),
+ * -1 error.
+ */
+static int
+resolve_srs(struct store_txn *t, struct resolve *rs)
+{
+	char orig[SRS_ADDR_MAX + 1], norm[DELIVER_ADDR_MAX + 1];
+	struct store_domain d;
+	int rc;
+
+	rc = srs_reverse(rs->cf->srs_secret, rs->cf->srs_secret_len,
+	    rs->addr, (int64_t)store_now(), rs->cf->srs_max_age != 0 ?
+	    rs->cf->srs_max_age : SRS_MAX_AGE, orig, sizeof(orig));
+	if (rc == -1 && err_class() == ERR_TEMP)
+		return -1;
+	if (rc == -1 || store_address_normalize(orig, norm, 0) == -1) {
+		snprintf(rs->srs_bad, sizeof(rs->srs_bad), "%s", rc == -1 ?
+		    err_msg() : "SRS address of a malformed address");
+		return 0;
+	}
+	if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) == -1)
+		return -1;
+	if (rc == 1)
+		return expand(t, rs, norm, 1);
+	return target_add(rs->r, 0, orig) == -1 ? -1 : 1;
+}
+
+/* Whether addr is one of the list's members (both normalised). */
+static int
+list_member(const struct store_list *l, const char *addr)
+{
+	char norm[DELIVER_ADDR_MAX + 1];
+	size_t i;
+
+	for (i = 0; i < l->nmembers; i++)
+		if (store_address_normalize(l->members[i], norm, 0) == 0 &&
+		    strcmp(norm, addr) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The members of list l become rs->r's targets (local ones expanded as
+ * aliases are, others forwarded).  The recipient takes the identity of
+ * the first list it meets (its copy, List-Id, owner): a list named by an
+ * alias or by another list works as the list itself would.  A
+ * members-only list refuses a sender who is not a member, also behind an
+ * alias.  depth: of the list's own address.  1 found, 0 nothing (or
+ * refused: rs->not_member), -1 error.
+ */
+static int
+list_expand(struct store_txn *t, struct resolve *rs,
+    const struct store_list *l, int depth)
+{
+	struct deliver_rcpt *r = rs->r;
+	struct store_domain d;
+	char norm[DELIVER_ADDR_MAX + 1], snorm[DELIVER_ADDR_MAX + 1];
+	size_t i;
+	int rc, found = 0;
+
+	if (l->flags & STORE_LIST_MEMBERS_ONLY) {
+		if (rs->sender == NULL || rs->sender[0] == '\0' ||
+		    store_address_normalize(rs->sender, snorm, 0) == -1 ||
+		    !list_member(l, snorm)) {
+			rs->not_member = 1;
+			return 0;
+		}
+	}
+	if (!r->is_list) {
+		r->is_list = 1;
+		r->list_flags = l->flags;
+		snprintf(r->list_addr, sizeof(r->list_addr), "%s", l->addr);
+		snprintf(r->list_name, sizeof(r->list_name), "%s", l->name);
+		snprintf(r->list_owner, sizeof(r->list_owner), "%s",
+		    l->owner);
+	}
+	for (i = 0; i < l->nmembers; i++) {
+		if (store_address_normalize(l->members[i], norm, 0) == -1)
+			continue;
+		if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) ==
+		    -1)
+			return -1;
+		if (rc == 1) {
+			if ((rc = expand(t, rs, norm, depth + 1)) == -1)
+				return -1;
+			found |= rc;
+		} else {
+			if (target_add(r, 0, l->members[i]) == -1)
+				return -1;
+			found = 1;
+		}
+	}
+	return found;
+}
+
+static int
+resolve_txn(struct store_txn *t, void *ctx)
+{
+	struct resolve *rs = ctx;
+	struct store_domain d;
+	const char *dom = strrchr(rs->r->addr, '@') + 1;
+	int rc;
+
+	rs->nseen = rs->ndisable = rs->nfull = 0;
+	rs->loop = 0;
+	rs->r->ntargets = 0;
+	if ((rc = store_domain_get(t, dom, &d)) == -1)
+		return -1;
+	if (rc == 0) {
+		rs->r->kind = DELIVER_NOTLOCAL;
+		return 0;
+	}
+	rs->r->kind = DELIVER_LOCAL;
+	rs->srs_bad[0] = '\0';
+	rs->not_member = 0;
+	rs->r->is_list = 0;
+	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
+		return resolve_srs(t, rs);
+	return expand(t, rs, rs->r->addr, 0);
+}
+
+/*
+ * Ends the grace periods that are over: disables the accounts still full,
+ * stops the clock of the others; then starts the clock of the accounts a
+ * message did not fit.
+ */
+static int
+resolve_write_txn(struct store_txn *t, void *ctx)
+{
+	struct resolve *rs = ctx;
+	struct store_user u;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < rs->ndisable; i++) {
+		if ((rc = store_user_get(t, rs->disable[i], &u)) != 1)
+			continue;
+		if (u.disabled)
+			continue;
+		switch (store_user_grace(&u, rs->cf->quota_grace_days,
+		    store_now(), NULL)) {
+		case STORE_GRACE_DISABLE:
+			u.disabled = 1;
+			snprintf(u.disabled_reason, sizeof(u.disabled_reason),
+			    "full (at or above %u%% of its quota) for more "
+			    "than %u days", store_user_full_mark(),
+			    rs->cf->quota_grace_days);
+			log_info("%s disabled: %s", u.address,
+			    u.disabled_reason);
+			break;
+		case STORE_GRACE_CLEAR:
+			u.over_quota_since = 0;
+			log_info("%s: grace period over with usage under %u%% "
+			    "of its quota; clock stopped, not disabled",
+			    u.address, store_user_full_mark());
+			break;
+		default:
+			continue;
+		}
+		if (store_user_update(t, &u) == -1)
+			return -1;
+	}
+	for (i = 0; i < rs->nfull; i++) {
+		if ((rc = store_user_get(t, rs->full[i], &u)) != 1 ||
+		    u.over_quota_since != 0)
+			continue;
+		u.over_quota_since = store_now();
+		if (store_user_update(t, &u) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+int
+deliver_resolve(struct store *st, const struct deliver_config *cf,
+    const char *addr, uint64_t size, struct deliver_rcpt *r)
+{
+	return deliver_resolve_from(st, cf, NULL, addr, size, r);
+}
+
+int
+deliver_resolve_from(struct store *st, const struct deliver_config *cf,
+    const char *sender, const char *addr, uint64_t size,
+    struct deliver_rcpt *r)
+{
+	struct resolve rs;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	if (store_address_normalize(addr, r->addr, 0) == -1) {
+		snprintf(r->addr, sizeof(r->addr), "%.*s", DELIVER_ADDR_MAX,
+		    addr);
+		r->kind = DELIVER_REFUSED;
+		deliver_rcpt_reply(r, 501, "5.1.3 <%.200s>: Bad recipient address "
+		    "syntax", addr);
+		return 0;
+	}
+	memset(&rs, 0, sizeof(rs));
+	rs.cf = cf;
+	rs.addr = addr;
+	rs.r = r;
+	rs.size = size;
+	rs.sender = sender;
+	rc = store_read(st, resolve_txn, &rs);
+	if (rc != -1 && (rs.ndisable > 0 || rs.nfull > 0) &&
+	    store_write(st, resolve_write_txn, &rs) == -1)
+		rc = -1;
+	free(rs.seen);
+	if (rc == -1) {
+		r->kind = DELIVER_REFUSED;
+		deliver_rcpt_reply(r, 451, "4.3.0 <%s>: Temporary lookup failure",
+		    r->addr);
+		log_warnx("resolve %s: %s", r->addr, err_msg());
+		return -1;
+	}
+	if (r->kind == DELIVER_NOTLOCAL)
+		return 0;
+	if (r->ntargets > 0) {
+		deliver_rcpt_reply(r, 250, "2.1.5 Ok");
+		return 0;
+	}
+	r->kind = DELIVER_REFUSED;
+	deliver_rcpt_clear(r);
+	if (rs.nfull > 0)
+		deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
+	else if (rs.not_member)
+		deliver_rcpt_reply(r, 550, "5.7.1 <%s>: Only members of the "
+		    "list may post to it", r->addr);
+	else if (rs.srs_bad[0] != '\0')
+		deliver_rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address rejected: %s",
+		    r->addr, rs.srs_bad);
+	else if (rs.loop && rc == 0)
+		deliver_rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
+		    r->addr);
+	else
+		deliver_rcpt_reply(r, 550, DELIVER_UNKNOWN_FMT, r->addr);
+	return 0;
+}
+
+struct domains {
+	char	(*v)[STORE_DOMAIN_MAX + 1];
+	size_t	 n;
+};
+
+static int
+postmaster_domain(const struct store_domain *d, void *ctx)
+{
+	struct domains *l = ctx;
+
+	if (d->alias_of[0] != '\0')
+		return 0;
+	l->v = xreallocarray(l->v, l->n + 1, sizeof(*l->v));
+	snprintf(l->v[l->n++], sizeof(l->v[0]), "%s", d->name);
+	return 0;
+}
+
+static int
+postmaster_domains_txn(struct store_txn *t, void *ctx)
+{
+	return store_domain_list(t, postmaster_domain, ctx);
+}
+
+int
+deliver_resolve_postmaster(struct store *st, const struct deliver_config *cf,
+    struct deliver_rcpt *r)
+{
+	struct domains l = { NULL, 0 };
+	char addr[DELIVER_ADDR_MAX + 1];
+	size_t i;
+	int rc;
+
+	snprintf(addr, sizeof(addr), "postmaster@%s", cf->hostname);
+	if ((rc = deliver_resolve(st, cf, addr, 0, r)) == -1 ||
+	    r->kind == DELIVER_LOCAL)
+		return rc;
+	if (store_read(st, postmaster_domains_txn, &l) == -1) {
+		free(l.v);
+		return 0;	/* keep the first answer */
+	}
+	for (i = 0; i < l.n; i++) {
+		snprintf(addr, sizeof(addr), "postmaster@%s", l.v[i]);
+		deliver_rcpt_clear(r);
+		if ((rc = deliver_resolve(st, cf, addr, 0, r)) == -1 ||
+		    r->kind == DELIVER_LOCAL)
+			break;
+	}
+	free(l.v);
+	return rc;
+}
+
+void
+deliver_rcpt_clear(struct deliver_rcpt *r)
+{
+	free(r->targets);
+	r->targets = NULL;
+	r->ntargets = 0;
+}
+
