@@ -861,6 +861,57 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	    djob_base(d, r), dt->prefix, strlen(dt->prefix), &dt->prep);
 }
 
+/*
+ * A filter's forward: a remote address is queued (the sender rewritten
+ * by SRS); a local one is resolved as a recipient would be and its users
+ * get the message in INBOX at once (as an alias gives it: their own
+ * filters do not run again, so forwards between users cannot loop; the
+ * outbound agent never delivers locally).  1 done, 0 a local address
+ * that takes no mail (logged: the caller keeps the message), -1 error.
+ */
+static int
+djob_forward(struct store *st, const struct deliver_config *cf,
+    struct djob *d, struct deliver_rcpt *r, const struct filter_action *a,
+    const struct filter_result *res)
+{
+	char fwd[STORE_ADDRESS_MAX + 1];
+	struct deliver_rcpt fr;
+	size_t k;
+	int rc = 1;
+
+	memset(&fr, 0, sizeof(fr));
+	if (deliver_resolve(st, cf, a->arg, 0, &fr) == -1)
+		return -1;
+	if (djob_fwd_sender(st, cf, d, r, fwd, sizeof(fwd)) == -1) {
+		deliver_rcpt_clear(&fr);
+		return -1;
+	}
+	switch (fr.kind) {
+	case DELIVER_NOTLOCAL:
+		djob_ext(d, a->arg, fwd, r);
+		break;
+	case DELIVER_LOCAL:
+		for (k = 0; k < fr.ntargets && rc == 1; k++) {
+			if (fr.targets[k].user_id == 0)
+				djob_ext(d, fr.targets[k].addr, fwd, r);
+			else if (djob_target(st, d, r, &fr.targets[k],
+			    "INBOX", 0, NULL, a->msg > 0 && a->msg <
+			    res->nmsgs ? res->msgs[a->msg] : NULL, a->msg > 0 &&
+			    a->msg < res->nmsgs ? res->msglens[a->msg] : 0) ==
+			    -1)
+				rc = -1;
+		}
+		break;
+	default:
+		log_warnx("filter of %s: forward to <%s> refused: %d %s; "
+		    "kept", r->addr, a->arg, fr.code, fr.text);
+		rc = 0;
+		break;
+	}
+	deliver_rcpt_clear(&fr);
+	return rc;
+}
+
 /* Maildir FLAGS letters (a filter's) as store flags. */
 static uint32_t
 djob_flags(unsigned mflags)
@@ -883,8 +934,8 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 	    tg->user_id);
 	const struct filter_result *res;
 	const struct filter_action *a;
-	char fwd[STORE_ADDRESS_MAX + 1];
 	size_t i, folders = 0, inbox = 0;
+	int rc;
 
 	if (fu == NULL || !fu->ran)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
@@ -903,10 +954,16 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 			folders++;
 			break;
 		case FILTER_ACT_FORWARD:
-			if (djob_fwd_sender(st, cf, d, r, fwd,
-			    sizeof(fwd)) == -1)
+			if ((rc = djob_forward(st, cf, d, r, a, res)) == -1)
 				return -1;
-			djob_ext(d, a->arg, fwd, r);
+			if (rc == 0) {
+				/* a local address that takes no mail */
+				if (!inbox && djob_target(st, d, r, tg,
+				    "INBOX", 0, NULL, NULL, 0) == -1)
+					return -1;
+				inbox = 1;
+				folders++;
+			}
 			break;
 		case FILTER_ACT_PIPE:
 		case FILTER_ACT_DISCARD:

@@ -246,6 +246,15 @@ fe_xfilter(struct fe_state *st, const struct filter_node *n,
 		return fe_error(st, n, "xfilter \"%s\": %s (status %d)", cmd,
 		    why, r.status);
 	}
+	if (r.outlen == st->msg.len && memcmp(r.out, st->msg.p, r.outlen) ==
+	    0) {
+		/*
+		 * The same bytes (a filter that changed nothing): still the
+		 * same message, so nothing is hashed and stored twice.
+		 */
+		free(r.out);
+		return fe_set_size(st, n);
+	}
 	res->msgs = xreallocarray(res->msgs, res->nmsgs + 1,
 	    sizeof(*res->msgs));
 	res->msglens = xreallocarray(res->msglens, res->nmsgs + 1,

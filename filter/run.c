@@ -95,6 +95,20 @@ struct filter_runner {
 };
 
 /* What the helper knows; filled before the fork. */
+/* An account's name and groups, cached by the helper. */
+#define RUN_ACCTS	64		/* accounts remembered */
+#define RUN_ACCT_TTL	60		/* seconds */
+#define RUN_GROUPS_MAX	64		/* supplementary groups kept */
+
+struct run_acct {
+	uid_t		 uid;
+	gid_t		 gid;
+	time_t		 until;
+	int		 named;		/* has a passwd entry */
+	int		 ngroups;
+	gid_t		 groups[RUN_GROUPS_MAX];
+};
+
 struct run_helper {
 	int		 ctl;
 	int		 sigfd;		/* SIGCHLD, SIGTERM */
@@ -109,6 +123,15 @@ struct run_helper {
 	unsigned	 max_procs;
 	pid_t		 slots[FILTER_RUN_PROCS_MAX];
 	unsigned	 running;
+	/*
+	 * The accounts programs ran as lately (name, groups), looked up by
+	 * the helper before it forks (NSS reads files: once a minute per
+	 * account, not once per message), so the child only makes system
+	 * calls.  acct is the one of the request being forked.
+	 */
+	struct run_acct	 accts[RUN_ACCTS];
+	size_t		 naccts;
+	const struct run_acct *acct;
 };
 
 /* One request inside the runner child. */
@@ -126,6 +149,8 @@ struct run_job {
 };
 
 static void	run_helper_main(struct run_helper *) __attribute__((noreturn));
+static const struct run_acct *run_acct_get(struct run_helper *, uid_t,
+		    gid_t);
 static void	run_helper_reap(struct run_helper *);
 static void	run_helper_stop(struct run_helper *) __attribute__((noreturn));
 static void	run_helper_request(struct run_helper *, sigset_t *);
@@ -232,6 +257,19 @@ filter_runner_start(const struct filter_runner_config *cfg,
 	r->pid = pid;
 	*r_p = r;
 	return 0;
+}
+
+void
+filter_runner_cancel(struct filter_runner *r)
+{
+	/*
+	 * shutdown(2), not close(2): other threads may be sending on the
+	 * descriptor; it stays valid, they get EPIPE, and the helper sees
+	 * the end of its socket, kills every program and exits, so the
+	 * requests waiting for one get their reply socket closed.
+	 */
+	if (r != NULL)
+		(void)shutdown(r->ctl, SHUT_RDWR);
 }
 
 void
@@ -768,6 +806,7 @@ run_helper_request(struct run_helper *h, sigset_t *set)
 		if (h->slots[slot] == 0)
 			break;
 	if (ok && slot < h->max_procs) {
+		h->acct = run_acct_get(h, (uid_t)w.uid, (gid_t)w.gid);
 		pid = fork();
 		if (pid == 0) {
 			close(h->ctl);
@@ -784,6 +823,50 @@ run_helper_request(struct run_helper *h, sigset_t *set)
 	}
 	for (i = 0; i < nfd; i++)
 		close(fds[i]);
+}
+
+/*
+ * The account a request runs as, from the cache or looked up now (in
+ * the helper: NSS may read files and allocate).  NULL when the helper is
+ * not root (programs run as the helper's own account).
+ */
+static const struct run_acct *
+run_acct_get(struct run_helper *h, uid_t uid, gid_t gid)
+{
+	struct run_acct *a = NULL;
+	struct passwd *pw;
+	time_t now = time(NULL);
+	size_t i, old = 0;
+	int n;
+
+	if (!h->root)
+		return NULL;
+	if (uid == 0 && h->have_fallback) {
+		uid = h->fb_uid;
+		gid = h->fb_gid;
+	}
+	for (i = 0; i < h->naccts; i++) {
+		if (h->accts[i].uid == uid && h->accts[i].gid == gid &&
+		    h->accts[i].until > now)
+			return &h->accts[i];
+		if (h->accts[i].until < h->accts[old].until)
+			old = i;
+	}
+	a = h->naccts < RUN_ACCTS ? &h->accts[h->naccts++] : &h->accts[old];
+	memset(a, 0, sizeof(*a));
+	a->uid = uid;
+	a->gid = gid;
+	a->until = now + RUN_ACCT_TTL;
+	a->groups[0] = gid;
+	a->ngroups = 1;
+	if ((pw = getpwuid(uid)) != NULL) {
+		a->named = 1;
+		n = RUN_GROUPS_MAX;
+		if (getgrouplist(pw->pw_name, gid, a->groups, &n) == -1)
+			n = RUN_GROUPS_MAX;	/* the first ones, then */
+		a->ngroups = n;
+	}
+	return a;
 }
 
 /* ------------------------------------------------------------------ */
@@ -931,8 +1014,7 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 	const struct run_helper *h = j->h;
 	uid_t uid = (uid_t)j->req.uid, ru, eu, su;
 	gid_t gid = (gid_t)j->req.gid, rg, eg, sg;
-	const char *name = NULL;
-	struct passwd *pw;
+	const struct run_acct *a = h->acct;
 
 	if (!h->root)
 		return 0;	/* not root: we run as the helper's account */
@@ -945,15 +1027,15 @@ run_child_become(struct run_job *j, char *msg, size_t msgsize)
 		}
 		uid = h->fb_uid;
 		gid = h->fb_gid;
-		name = h->fb_name;
-	} else if ((pw = getpwuid(uid)) != NULL)
-		name = pw->pw_name;
+	}
 	if (gid == 0) {
 		snprintf(msg, msgsize, "filter programs: uid %u with group 0 "
 		    "(root): refused", (unsigned)uid);
 		return ERR_PERM;
 	}
-	if ((name != NULL ? initgroups(name, gid) : setgroups(1, &gid)) != 0 ||
+	/* The groups of the account (looked up by the helper), or its own. */
+	if ((a != NULL && a->uid == uid && a->gid == gid ?
+	    setgroups((size_t)a->ngroups, a->groups) : setgroups(1, &gid)) != 0 ||
 	    setresgid(gid, gid, gid) != 0 || setresuid(uid, uid, uid) != 0) {
 		snprintf(msg, msgsize, "filter programs: cannot become uid %u "
 		    "gid %u: %s", (unsigned)uid, (unsigned)gid,

@@ -112,6 +112,12 @@ int	filter_runner_read_file(struct filter_runner *, uid_t, gid_t,
 int	filter_runner_append(struct filter_runner *, uid_t, gid_t,
 	    const char *home, const char *path, const char *text, size_t len);
 
+/*
+ * Stops the helper (it kills the running programs) without freeing r:
+ * requests running or made later fail (TEMP) at once.  Any thread; for a
+ * daemon that stops while worker threads still wait for programs.
+ */
+void	filter_runner_cancel(struct filter_runner *);
 /* Stops the helper (kills running programs) and frees r. */
 void	filter_runner_stop(struct filter_runner **r);
 

@@ -103,6 +103,8 @@ main(int argc, char **argv)
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
 		fatalx("[lmtp] listen: %s", err_msg());
 	daemon_serve(&cfg);
+	/* Programs still running are killed, so the pool's threads end. */
+	filter_runner_cancel(srv.deliver.runner);
 	worker_pool_free(&srv.filter_pool);
 	filter_runner_stop(&srv.deliver.runner);
 	store_close(&st);

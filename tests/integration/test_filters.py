@@ -672,8 +672,8 @@ def test_no_blocking(site, srv):
              "the slow filter's program started")
     send_ok(srv, quick, message("quick one"), "another session's message "
             "to a user without a filter")
-    check(subjects(site, quick) == ["quick one"], "the quick message is "
-          "stored", subjects(site, quick))
+    check(subjects(site, quick)[-1:] == ["quick one"], "the quick message "
+          "is stored", subjects(site, quick))
     pend = r.pending(0.2)
     check(pend == b"", "the slow session is still waiting for its filter "
           "when the other one was answered", pend)

@@ -298,6 +298,10 @@ fake_exec(void *arg, const struct filter_exec *ex,
 		r->status = 1;
 		return 0;
 	}
+	if (strcmp(prog0, "/bin/cat") == 0) {
+		set_out(r, ex->input, ex->inlen);
+		return 0;
+	}
 	if (strcmp(prog0, "slow") == 0) {
 		r->status = 128 + 9;
 		r->timed_out = 1;
@@ -1664,6 +1668,19 @@ parsed_teardown(void)
 	teardown();
 }
 
+/* An xfilter that changes nothing leaves the one message: no copy. */
+START_TEST(parsed_xfilter_same_bytes)
+{
+	ck_assert_int_eq(run_text(NULL, "xfilter \"/bin/cat\"\n", msg_ham),
+	    0);
+	ck_assert_int_eq(fake.n, 1);
+	ck_assert_int_eq(res.nmsgs, 1);
+	ck_assert_int_eq(res.nactions, 1);
+	ck_action(0, FILTER_ACT_FOLDER, "INBOX");
+	ck_assert_int_eq(res.actions[0].msg, 0);
+}
+END_TEST
+
 START_TEST(parsed_spamc)
 {
 	const char *text = _i == 0 ? text_spamc : text_spamc_kr;
@@ -2073,6 +2090,7 @@ eval_suite(void)
 	tc = tcase_create("parsed");
 	tcase_add_checked_fixture(tc, setup, parsed_teardown);
 	tcase_add_loop_test(tc, parsed_spamc, 0, 2);
+	tcase_add_test(tc, parsed_xfilter_same_bytes);
 	tcase_add_test(tc, parsed_global_and_user);
 	tcase_add_test(tc, parsed_forward_reverse);
 	tcase_add_test(tc, parsed_language);
