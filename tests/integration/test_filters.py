@@ -302,6 +302,24 @@ def test_forward(site, srv):
                                           q), deadline=10)
     check(got and "quick@example.test" not in q, "[FILTER-DEFECTS #4] the "
           "local forward is not queued for vellum-mta", q)
+    # Two users forwarding to each other: the forwarded copy lands in the
+    # other's INBOX without its filter running again, so no loop.
+    ping, pong = addr("ping"), addr("pong")
+    set_filter(site, ping, 'to "!pong@example.test"\n')
+    set_filter(site, pong, 'to "!ping@example.test"\n')
+    send_ok(srv, ping, message("ping pong"), "a message for ping")
+    check(subjects(site, pong) == ["ping pong"] and subjects(site, ping) ==
+          [], "ping's forward reached pong's INBOX once, and went no "
+          "further", (subjects(site, ping), subjects(site, pong)))
+    srv.alive("forwards between two users")
+    # A local address that takes no mail: the message stays with the user.
+    lost = addr("lost")
+    set_filter(site, lost, 'to "!no-such-user@example.test"\n')
+    send_ok(srv, lost, message("nowhere to go"), "a message for lost")
+    check(subjects(site, lost) == ["nowhere to go"], "a forward to an "
+          "unknown local address keeps the message in INBOX",
+          subjects(site, lost))
+    wait_log(srv.smtpd, "no-such-user@example.test")
 
 
 def test_xfilter(site, srv, rewrite):
@@ -775,7 +793,7 @@ def test(site, args):
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
-                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "lm4", "lm5", "pia", "olga",
+                  "hank", "ping", "pong", "lost", "lena", "mona", "lm1", "lm2", "lm3", "lm4", "lm5", "pia", "olga",
                   "nina", "q0", "q1", "q2", "q3", "stopped",
                   "slow", "quick", "lock"):
         site.add_user(addr(local), "pw")
