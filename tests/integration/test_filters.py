@@ -37,6 +37,10 @@ export`, the daemon's log and the records the filters' programs leave.
   - LMTP: one 250 per recipient whatever its filter did (discard,
     failure, folder, forward, pipe); $RECIPIENT through an alias;
   - `to "!local-user"` reaches that user's INBOX (FILTER-DEFECTS #4);
+    two users forwarding to each other do not loop; a forward to an
+    unknown local address keeps the message;
+  - `cc $DEFAULT` and the end of the file: two copies (as maildrop); a
+    filter's folder over the quota: 452 4.2.2, nothing stored;
   - a filter waiting in its program never holds up another session's
     delivery (no timing: the other session gets its 250 while the first
     is still unanswered, and the first one only ends when the test lets
@@ -674,6 +678,29 @@ def test_queue_full(site, srv):
               subjects(site, u))
 
 
+def test_default_twice_and_quota(site, srv):
+    """`cc $DEFAULT` then the end of the file: two copies in INBOX (as
+    maildrop, eval.h); a filter's folder over the quota: 452 4.2.2 and
+    nothing stored."""
+    dup = addr("dup")
+    set_filter(site, dup, "cc $DEFAULT\n")
+    send_ok(srv, dup, message("twice"), "a message for dup")
+    check(subjects(site, dup) == ["twice", "twice"], "cc $DEFAULT and the "
+          "default delivery store two copies", subjects(site, dup))
+    full = addr("full")
+    set_filter(site, full, "to Mail/.F/\n")
+    s = srv.smtp()
+    _, _, dr = send(s, "sender@remote.test", [full],
+                    message("too big for the quota", size=30000))
+    s.quit()
+    check(dr is not None and dr[0] == 452 and dr[1].startswith(b"4.2.2"),
+          "a filter's folder does not get around the quota: 452 4.2.2", dr)
+    check(subjects(site, full, "F") in ([], None) and subjects(site, full)
+          == [], "nothing stored over the quota", (subjects(site, full),
+                                                     subjects(site, full,
+                                                              "F")))
+
+
 def test_no_blocking(site, srv):
     """A filter waiting in its program holds up neither another session
     nor, once it is let go, its own delivery."""
@@ -797,6 +824,8 @@ def test(site, args):
                   "nina", "q0", "q1", "q2", "q3", "stopped",
                   "slow", "quick", "lock"):
         site.add_user(addr(local), "pw")
+    site.add_user(addr("dup"), "pw")
+    site.add_user(addr("full"), "pw", quota="20K")
     srv.start(pop3=False)
 
     # Each part runs even when one before it failed (each is independent
@@ -824,6 +853,7 @@ def test(site, args):
     part("programs", test_programs_misc)
     part("LMTP", test_lmtp)
     part("files and process groups", test_files_and_groups, holder)
+    part("default twice, quota", test_default_twice_and_quota)
     ctl_rc(site, "filter", "del", "--global")
     srv.alive("the filters so far")
 
