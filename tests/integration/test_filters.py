@@ -37,6 +37,10 @@ export`, the daemon's log and the records the filters' programs leave.
   - LMTP: one 250 per recipient whatever its filter did (discard,
     failure, folder, forward, pipe); $RECIPIENT through an alias;
   - `to "!local-user"` reaches that user's INBOX (FILTER-DEFECTS #4);
+    two users forwarding to each other do not loop; a forward to an
+    unknown local address keeps the message;
+  - `cc $DEFAULT` and the end of the file: two copies (as maildrop); a
+    filter's folder over the quota: 452 4.2.2, nothing stored;
   - a filter waiting in its program never holds up another session's
     delivery (no timing: the other session gets its 250 while the first
     is still unanswered, and the first one only ends when the test lets
@@ -54,6 +58,7 @@ say "[FILTER-DEFECTS #N]".
 """
 import os
 import re
+import socket
 import sys
 import time
 
@@ -301,6 +306,24 @@ def test_forward(site, srv):
                                           q), deadline=10)
     check(got and "quick@example.test" not in q, "[FILTER-DEFECTS #4] the "
           "local forward is not queued for vellum-mta", q)
+    # Two users forwarding to each other: the forwarded copy lands in the
+    # other's INBOX without its filter running again, so no loop.
+    ping, pong = addr("ping"), addr("pong")
+    set_filter(site, ping, 'to "!pong@example.test"\n')
+    set_filter(site, pong, 'to "!ping@example.test"\n')
+    send_ok(srv, ping, message("ping pong"), "a message for ping")
+    check(subjects(site, pong) == ["ping pong"] and subjects(site, ping) ==
+          [], "ping's forward reached pong's INBOX once, and went no "
+          "further", (subjects(site, ping), subjects(site, pong)))
+    srv.alive("forwards between two users")
+    # A local address that takes no mail: the message stays with the user.
+    lost = addr("lost")
+    set_filter(site, lost, 'to "!no-such-user@example.test"\n')
+    send_ok(srv, lost, message("nowhere to go"), "a message for lost")
+    check(subjects(site, lost) == ["nowhere to go"], "a forward to an "
+          "unknown local address keeps the message in INBOX",
+          subjects(site, lost))
+    wait_log(srv.smtpd, "no-such-user@example.test")
 
 
 def test_xfilter(site, srv, rewrite):
@@ -618,21 +641,64 @@ def test_queue_full(site, srv):
         if i == 0:
             wait_for(lambda: os.path.exists(out(site, "q.started")),
                      "the first message's program started")
-    late = []
-    for u, r in rs[2:]:
-        late.append(r.reply())
+    # Which of the last three waits in the queue depends on the order the
+    # daemon reads their data in: two of them are answered at once.
+    replies = {}
+
+    def answered():
+        for i, (_, r) in enumerate(rs[1:], 1):
+            if i in replies:
+                continue
+            r.s.settimeout(0.1)
+            try:
+                replies[i] = r.reply()
+            except socket.timeout:
+                pass
+            finally:
+                r.s.settimeout(30)
+        return len(replies) >= 2
+    wait_for(answered, "two of the sessions after the first are answered "
+             "while the first one's program runs", lambda: replies)
+    queued = [i for i in range(1, 4) if i not in replies]
     open(out(site, "q.go"), "w").close()
-    first = [r.reply() for _, r in rs[:2]]
+    first = rs[0][1].reply()
+    if queued:
+        replies[queued[0]] = rs[queued[0]][1].reply()
     for _, r in rs:
         r.close()
-    check(all(c == 250 for c, _ in first), "the running and the waiting "
-          "filter jobs end in 250", first)
+    late = [replies[i] for i in range(1, 4) if i not in queued]
+    check(first[0] == 250 and queued and replies[queued[0]][0] == 250,
+          "the running and the waiting filter jobs end in 250",
+          (first, replies))
     check(all(c == 451 and t[0].startswith(b"4.3.2") for c, t in late),
           "past the filter queue: 451 4.3.2", late)
     for i, (u, _) in enumerate(rs):
-        want = ["queued %d" % i] if i < 2 else []
+        want = ["queued %d" % i] if i == 0 or i in queued else []
         check(subjects(site, u) == want, "%s has %r" % (u, want),
               subjects(site, u))
+
+
+def test_default_twice_and_quota(site, srv):
+    """`cc $DEFAULT` then the end of the file: two copies in INBOX (as
+    maildrop, eval.h); a filter's folder over the quota: 452 4.2.2 and
+    nothing stored."""
+    dup = addr("dup")
+    set_filter(site, dup, "cc $DEFAULT\n")
+    send_ok(srv, dup, message("twice"), "a message for dup")
+    check(subjects(site, dup) == ["twice", "twice"], "cc $DEFAULT and the "
+          "default delivery store two copies", subjects(site, dup))
+    full = addr("full")
+    set_filter(site, full, "to Mail/.F/\n")
+    s = srv.smtp()
+    _, _, dr = send(s, "sender@remote.test", [full],
+                    message("too big for the quota", size=30000))
+    s.quit()
+    check(dr is not None and dr[0] == 452 and dr[1].startswith(b"4.2.2"),
+          "a filter's folder does not get around the quota: 452 4.2.2", dr)
+    check(subjects(site, full, "F") in ([], None) and subjects(site, full)
+          == [], "nothing stored over the quota", (subjects(site, full),
+                                                     subjects(site, full,
+                                                              "F")))
 
 
 def test_no_blocking(site, srv):
@@ -945,12 +1011,14 @@ def test(site, args):
     for local in ("alice", "bob", "carol", "dave", "erin", "trap2",
                   "frank", "grace", "henry", "ivan", "jack", "kate",
                   "f-exit", "f-sleep", "f-missing", "f-loop", "f-parse",
-                  "hank", "lena", "mona", "lm1", "lm2", "lm3", "lm4",
-                  "lm5", "pia", "olga", "nina", "q0", "q1", "q2", "q3",
-                  "stopped", "slow", "quick", "lock", "order", "vacspam",
-                  "vsender", "away", "busyone", "lok", "termed",
-                  "killed", "longfwd"):
+                  "hank", "ping", "pong", "lost", "lena", "mona", "lm1",
+                  "lm2", "lm3", "lm4", "lm5", "pia", "olga", "nina", "q0",
+                  "q1", "q2", "q3", "stopped", "slow", "quick", "lock",
+                  "order", "vacspam", "vsender", "away", "busyone", "lok",
+                  "termed", "killed", "longfwd"):
         site.add_user(addr(local), "pw")
+    site.add_user(addr("dup"), "pw")
+    site.add_user(addr("full"), "pw", quota="20K")
     srv.start(pop3=False)
 
     # Each part runs even when one before it failed (each is independent
@@ -981,6 +1049,7 @@ def test(site, args):
     part("LMTP", test_lmtp)
     part("files and process groups", test_files_and_groups, holder)
     part("LMTP full", test_lmtp_full)
+    part("default twice, quota", test_default_twice_and_quota)
     ctl_rc(site, "filter", "del", "--global")
     srv.alive("the filters so far")
 

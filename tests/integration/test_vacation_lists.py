@@ -7,13 +7,18 @@ gets exactly one reply (Auto-Submitted: auto-replied, In-Reply-To: the
 original's Message-ID, Return-Path: <>: the null envelope sender), a
 second message from that sender within the interval none; none to a list
 message (List-Id), to Precedence: bulk, to the null sender, to
-Auto-Submitted: auto-generated; a remote sender's reply is queued; none
-before --start or after --end.
+Auto-Submitted: auto-generated, to a Bcc (vac not in To/Cc), to mail a
+filter filed into Spam or flagged X-Spam-Flag: YES; a failed filter still
+replies; a non-ASCII subject is RFC 2047 encoded; a remote sender's reply
+is queued with the null sender; none before --start or after --end; a
+second reply once the interval is over (smtpd under faketime +8d).
 
 Lists (`vellumctl list`): local and remote members get the list's copy
 (List-Id, List-Post, Reply-To with --reply-to-list yes); a members-only
 list refuses a non-member at RCPT with 550 5.7.1 and takes a member's
-post; a member's own filter sees List-Id.
+post; a member's own filter sees List-Id; the owner (--owner) is the
+envelope sender of copies that leave, with List-Owner and Precedence:
+list; a copy sent back to its own list is dropped.
 """
 import os
 import sys
@@ -116,6 +121,24 @@ def test_vacation(site, srv):
         ["first from s1", "second from s1", "list mail", "bulk mail",
          "robot mail", "bounce", "from s5"]),
         "vac got every message", subjects(site, v))
+
+    # Not among the message's To/Cc (a Bcc, a list vac does not answer
+    # for): none.
+    s7b = addr("s7b")
+    post(srv, s7b, v, msg("bcc to vac", addr("someone-else")), "s7b "
+         "sends vac a Bcc")
+    # A non-ASCII subject: RFC 2047 encoded words in UTF-8.
+    u = addr("utf")
+    ctl_ok(site, "vacation", "set", u, "--subject",
+           "Abwesend \u2013 Urlaub in K\u00f6ln", "--body", "Gr\u00fc\u00dfe")
+    post(srv, s7b, u, msg("to utf", u), "s7b writes to utf")
+    got = wait_for(lambda: replies(site, s7b), "s7b gets utf's reply",
+                   lambda: srv.smtpd.output()[-1500:])
+    head = got[0].split(b"\r\n\r\n", 1)[0] if got else b""
+    check(len(got) == 1 and b"Subject: Away" not in head and
+          b"=?utf-8?" in head.lower(),
+          "only utf's reply (none to the Bcc), its subject in RFC 2047 "
+          "encoded words", got)
 
     # A remote sender: the reply is queued for it.
     post(srv, "far@remote.test", v, msg("from afar", v), "a remote sender")
@@ -337,8 +360,8 @@ def test(site, args):
     srv = SmtpSite(site)
     site.add_user(addr("postmaster"), "pw")
     for local in ("vac", "later", "over", "s1", "s2", "s3", "s4", "s5",
-                  "s6", "s7", "s8", "s9", "m1", "m2", "m3", "m4", "boss",
-                  "vspam", "vfail", "n1", "n2", "n3", "vodd"):
+                  "s6", "s7", "s7b", "s8", "s9", "utf", "m1", "m2", "m3",
+                  "m4", "boss", "vspam", "vfail", "n1", "n2", "n3", "vodd"):
         site.add_user(addr(local), "pw")
     srv.start(pop3=False)
     test_vacation(site, srv)
