@@ -11,42 +11,14 @@
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "filter/listmsg.h"
+#include "filter/textbuf.h"
 
-struct lbuf {
-	char	*p;
-	size_t	 len, size;
-};
-
-static void	lb_add(struct lbuf *, const void *, size_t);
-static void	lb_str(struct lbuf *, const char *);
 static int	addr_ok(const char *, int);
 static size_t	line_end(const char *, size_t, size_t);
 static size_t	field_end(const char *, size_t, size_t);
 static int	name_is(const char *, size_t, const char *);
 static int	has_list_id(const char *, size_t, size_t, const char *);
-static void	phrase_add(struct lbuf *, const char *, const char *);
-
-static void
-lb_add(struct lbuf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->size) {
-		size_t size = b->size ? b->size : 1024;
-
-		while (b->len + n + 1 > size)
-			size *= 2;
-		b->p = xreallocarray(b->p, size, 1);
-		b->size = size;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-lb_str(struct lbuf *b, const char *s)
-{
-	lb_add(b, s, strlen(s));
-}
+static void	phrase_add(struct textbuf *, const char *, const char *);
 
 /* local@domain, printable ASCII without blanks, quotes, <, >, (, ). */
 static int
@@ -129,7 +101,7 @@ has_list_id(const char *m, size_t hend, size_t start, const char *id)
  * 39 bytes (64 characters), one a line (eol and a blank between them).
  */
 static void
-phrase_add(struct lbuf *b, const char *name, const char *eol)
+phrase_add(struct textbuf *b, const char *name, const char *eol)
 {
 	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "abcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -141,13 +113,13 @@ phrase_add(struct lbuf *b, const char *name, const char *eol)
 		if (p[i] >= 0x7f || p[i] < 0x20)
 			ascii = 0;
 	if (ascii) {
-		lb_str(b, "\"");
+		textbuf_str(b, "\"");
 		for (i = 0; i < n; i++) {
 			if (name[i] == '"' || name[i] == '\\')
-				lb_str(b, "\\");
-			lb_add(b, name + i, 1);
+				textbuf_str(b, "\\");
+			textbuf_add(b, name + i, 1);
 		}
-		lb_str(b, "\" ");
+		textbuf_str(b, "\" ");
 		return;
 	}
 	for (i = 0; i < n;) {
@@ -157,10 +129,10 @@ phrase_add(struct lbuf *b, const char *name, const char *eol)
 			while (take > 1 && (p[i + take] & 0xc0) == 0x80)
 				take--;
 		if (i > 0) {
-			lb_str(b, eol);
-			lb_str(b, " ");
+			textbuf_str(b, eol);
+			textbuf_str(b, " ");
 		}
-		lb_str(b, "=?UTF-8?B?");
+		textbuf_str(b, "=?UTF-8?B?");
 		for (k = 0; k < take; k += 3) {
 			const unsigned char *q = p + i + k;
 			uint32_t v = (uint32_t)q[0] << 16;
@@ -174,11 +146,11 @@ phrase_add(struct lbuf *b, const char *name, const char *eol)
 			o[1] = b64[(v >> 12) & 63];
 			o[2] = k + 1 < take ? b64[(v >> 6) & 63] : '=';
 			o[3] = k + 2 < take ? b64[v & 63] : '=';
-			lb_add(b, o, 4);
+			textbuf_add(b, o, 4);
 		}
-		lb_str(b, "?=");
+		textbuf_str(b, "?=");
 		i += take;
-		lb_str(b, i < n ? "" : " ");
+		textbuf_str(b, i < n ? "" : " ");
 	}
 }
 
@@ -190,7 +162,7 @@ filter_list_copy(const struct filter_list_in *in, char **msg_r,
 	const char *name = in->name != NULL ? in->name : "";
 	const char *owner = in->owner != NULL ? in->owner : "";
 	const char *eol;
-	struct lbuf b = { 0 };
+	struct textbuf b = { 0 };
 	char *id;
 	size_t len = in->len, hend, i, first;
 
@@ -222,41 +194,41 @@ filter_list_copy(const struct filter_list_in *in, char **msg_r,
 		return 0;
 	}
 
-	lb_str(&b, "List-Id: ");
+	textbuf_str(&b, "List-Id: ");
 	if (name[0] != '\0')
 		phrase_add(&b, name, eol);
-	lb_str(&b, "<");
-	lb_str(&b, id);
-	lb_str(&b, ">");
-	lb_str(&b, eol);
-	lb_str(&b, "List-Post: <mailto:");
-	lb_str(&b, in->list);
-	lb_str(&b, ">");
-	lb_str(&b, eol);
+	textbuf_str(&b, "<");
+	textbuf_str(&b, id);
+	textbuf_str(&b, ">");
+	textbuf_str(&b, eol);
+	textbuf_str(&b, "List-Post: <mailto:");
+	textbuf_str(&b, in->list);
+	textbuf_str(&b, ">");
+	textbuf_str(&b, eol);
 	if (owner[0] != '\0') {
-		lb_str(&b, "List-Owner: <mailto:");
-		lb_str(&b, owner);
-		lb_str(&b, ">");
-		lb_str(&b, eol);
+		textbuf_str(&b, "List-Owner: <mailto:");
+		textbuf_str(&b, owner);
+		textbuf_str(&b, ">");
+		textbuf_str(&b, eol);
 	}
-	lb_str(&b, "Precedence: list");
-	lb_str(&b, eol);
+	textbuf_str(&b, "Precedence: list");
+	textbuf_str(&b, eol);
 	if (in->reply_to) {
-		lb_str(&b, "Reply-To: <");
-		lb_str(&b, in->list);
-		lb_str(&b, ">");
-		lb_str(&b, eol);
+		textbuf_str(&b, "Reply-To: <");
+		textbuf_str(&b, in->list);
+		textbuf_str(&b, ">");
+		textbuf_str(&b, eol);
 		/* The header without its Reply-To fields, then the rest. */
 		for (i = 0; i < hend;) {
 			size_t e = field_end(m, hend, i);
 
 			if (!name_is(m + i, e - i, "Reply-To"))
-				lb_add(&b, m + i, e - i);
+				textbuf_add(&b, m + i, e - i);
 			i = e;
 		}
-		lb_add(&b, m + hend, len - hend);
+		textbuf_add(&b, m + hend, len - hend);
 	} else {
-		lb_add(&b, m, len);
+		textbuf_add(&b, m, len);
 	}
 	free(id);
 	*msg_r = b.p;

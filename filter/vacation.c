@@ -13,14 +13,10 @@
 
 #include "common/error.h"
 #include "common/xmalloc.h"
+#include "filter/textbuf.h"
 #include "filter/vacation.h"
 #include "mail/imapmsg.h"
 #include "mail/rfc822.h"
-
-struct vbuf {
-	char	*p;
-	size_t	 len, size;
-};
 
 struct field {
 	const char	*name;
@@ -29,10 +25,6 @@ struct field {
 	size_t		 vlen;
 };
 
-static void	vb_add(struct vbuf *, const void *, size_t);
-static void	vb_str(struct vbuf *, const char *);
-static void	vb_printf(struct vbuf *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static int	field_next(const char *, size_t, size_t *, struct field *);
 static int	field_is(const struct field *, const char *);
 static char	*unfold(const char *, size_t, size_t *);
@@ -45,49 +37,13 @@ static int	addressed(const struct field *, const char *const *, size_t);
 static int	addr_eq(const char *, size_t, const char *, size_t,
 		    const char *);
 static int	has_crlf(const char *);
-static void	subject_add(struct vbuf *, const char *, size_t);
-static void	ids_add(struct vbuf *, const char *, const char *);
-static void	body_add(struct vbuf *, const char *);
+static void	subject_add(struct textbuf *, const char *, size_t);
+static void	ids_add(struct textbuf *, const char *, const char *);
+static void	body_add(struct textbuf *, const char *);
 static int	body_needs_qp(const char *);
 
 static const char b64chars[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void
-vb_add(struct vbuf *b, const void *p, size_t n)
-{
-	if (b->len + n + 1 > b->size) {
-		size_t size = b->size ? b->size : 1024;
-
-		while (b->len + n + 1 > size)
-			size *= 2;
-		b->p = xreallocarray(b->p, size, 1);
-		b->size = size;
-	}
-	memcpy(b->p + b->len, p, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void
-vb_str(struct vbuf *b, const char *s)
-{
-	vb_add(b, s, strlen(s));
-}
-
-static void
-vb_printf(struct vbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, fmt);
-	if (vasprintf(&s, fmt, ap) < 0)
-		abort();
-	va_end(ap);
-	vb_str(b, s);
-	free(s);
-}
 
 /*
  * The next header field from *pos: 1 (f), 0 at the blank line or the end.
@@ -352,7 +308,7 @@ has_crlf(const char *s)
  * characters.
  */
 static void
-subject_add(struct vbuf *b, const char *s, size_t n)
+subject_add(struct textbuf *b, const char *s, size_t n)
 {
 	size_t i, col;
 	int ascii = 1;
@@ -364,7 +320,7 @@ subject_add(struct vbuf *b, const char *s, size_t n)
 	/* Encoded-word look-alikes are encoded too, so they show as they are. */
 	if (ascii && memmem(s, n, "=?", 2) != NULL)
 		ascii = 0;
-	vb_str(b, "Subject:");
+	textbuf_str(b, "Subject:");
 	col = 8;
 	if (ascii) {
 		i = 0;
@@ -377,17 +333,17 @@ subject_add(struct vbuf *b, const char *s, size_t n)
 				w++;
 			if (i > 0 && col + (w - i) > 78 &&
 			    (s[i] == ' ' || s[i] == '\t')) {
-				vb_str(b, "\r\n");
+				textbuf_str(b, "\r\n");
 				col = 0;
 			} else if (i == 0) {
-				vb_str(b, " ");
+				textbuf_str(b, " ");
 				col++;
 			}
-			vb_add(b, s + i, w - i);
+			textbuf_add(b, s + i, w - i);
 			col += w - i;
 			i = w;
 		}
-		vb_str(b, "\r\n");
+		textbuf_str(b, "\r\n");
 		return;
 	}
 	i = 0;
@@ -405,7 +361,7 @@ subject_add(struct vbuf *b, const char *s, size_t n)
 			if (back > 0)
 				take = back;
 		}
-		vb_str(b, i == 0 ? " =?UTF-8?B?" : "\r\n =?UTF-8?B?");
+		textbuf_str(b, i == 0 ? " =?UTF-8?B?" : "\r\n =?UTF-8?B?");
 		for (k = 0; k < take; k += 3) {
 			uint32_t v = (uint32_t)p[k] << 16;
 			char o[4];
@@ -418,12 +374,12 @@ subject_add(struct vbuf *b, const char *s, size_t n)
 			o[1] = b64chars[(v >> 12) & 63];
 			o[2] = k + 1 < take ? b64chars[(v >> 6) & 63] : '=';
 			o[3] = k + 2 < take ? b64chars[v & 63] : '=';
-			vb_add(b, o, 4);
+			textbuf_add(b, o, 4);
 		}
-		vb_str(b, "?=");
+		textbuf_str(b, "?=");
 		i += take;
 	}
-	vb_str(b, "\r\n");
+	textbuf_str(b, "\r\n");
 }
 
 /*
@@ -431,13 +387,13 @@ subject_add(struct vbuf *b, const char *s, size_t n)
  * and In-Reply-To (RFC 5322 3.6.4); nothing when it has no Message-ID.
  */
 static void
-ids_add(struct vbuf *b, const char *refs, const char *msgid)
+ids_add(struct textbuf *b, const char *refs, const char *msgid)
 {
 	const char *ids[FILTER_VACATION_REFS_MAX + 1];
 	size_t n = 0, i, col;
 	char *copy = xstrdup(refs), *tok, *save = NULL;
 
-	vb_printf(b, "In-Reply-To: <%s>\r\n", msgid);
+	textbuf_printf(b, "In-Reply-To: <%s>\r\n", msgid);
 	for (tok = strtok_r(copy, " ", &save); tok != NULL;
 	    tok = strtok_r(NULL, " ", &save)) {
 		if (n == FILTER_VACATION_REFS_MAX) {
@@ -447,7 +403,7 @@ ids_add(struct vbuf *b, const char *refs, const char *msgid)
 		}
 		ids[n++] = tok;
 	}
-	vb_str(b, "References:");
+	textbuf_str(b, "References:");
 	col = 11;
 	for (i = 0; i <= n; i++) {
 		const char *id = i < n ? ids[i] : msgid;
@@ -455,13 +411,13 @@ ids_add(struct vbuf *b, const char *refs, const char *msgid)
 		if (id == NULL)		/* never: keeps GCC's -O2 checks quiet */
 			continue;
 		if (i > 0 && col + strlen(id) + 3 > 78) {
-			vb_str(b, "\r\n");
+			textbuf_str(b, "\r\n");
 			col = 0;
 		}
-		vb_printf(b, " <%s>", id);
+		textbuf_printf(b, " <%s>", id);
 		col += strlen(id) + 3;
 	}
-	vb_str(b, "\r\n");
+	textbuf_str(b, "\r\n");
 	free(copy);
 }
 
@@ -493,7 +449,7 @@ body_needs_qp(const char *s)
  * a line end too, soft breaks keep lines at most 76 characters).
  */
 static void
-body_add(struct vbuf *b, const char *s)
+body_add(struct textbuf *b, const char *s)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	int qp = body_needs_qp(s);
@@ -507,7 +463,7 @@ body_add(struct vbuf *b, const char *s)
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
 		if (!qp) {
-			vb_add(b, line, n);
+			textbuf_add(b, line, n);
 		} else {
 			for (i = 0; i < n; i++) {
 				unsigned char c = (unsigned char)line[i];
@@ -518,21 +474,21 @@ body_add(struct vbuf *b, const char *s)
 
 				/* Room for the soft break's '=' on the line. */
 				if (col + w > 75) {
-					vb_str(b, "=\r\n");
+					textbuf_str(b, "=\r\n");
 					col = 0;
 				}
 				if (enc) {
 					char e[3] = { '=', hex[c >> 4],
 					    hex[c & 15] };
 
-					vb_add(b, e, 3);
+					textbuf_add(b, e, 3);
 				} else {
-					vb_add(b, line + i, 1);
+					textbuf_add(b, line + i, 1);
 				}
 				col += w;
 			}
 		}
-		vb_str(b, "\r\n");
+		textbuf_str(b, "\r\n");
 		if (nl == NULL)
 			break;
 		line = nl + 1;
@@ -551,7 +507,7 @@ filter_vacation_compose(const struct filter_vacation_in *in, char **msg_r,
 	const char *subject = in->subject != NULL ? in->subject : "";
 	char *origsubj = NULL, *msgid = NULL, *refs = NULL, *irt = NULL;
 	const char *orig = in->orig != NULL ? in->orig : "";
-	struct vbuf b = { 0 };
+	struct textbuf b = { 0 };
 	struct field f;
 	struct tm tm;
 	size_t pos = 0, n, slen;
@@ -601,11 +557,11 @@ filter_vacation_compose(const struct filter_vacation_in *in, char **msg_r,
 
 	/* Date */
 	gmtime_r(&in->now, &tm);
-	vb_printf(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
+	textbuf_printf(&b, "Date: %s, %02d %s %04d %02d:%02d:%02d +0000\r\n",
 	    days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
 	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	vb_printf(&b, "From: <%s>\r\n", in->from);
-	vb_printf(&b, "To: <%s>\r\n", in->to);
+	textbuf_printf(&b, "From: <%s>\r\n", in->from);
+	textbuf_printf(&b, "To: <%s>\r\n", in->to);
 
 	/* Subject: the user's, or "Auto: " and the original's. */
 	if (subject[0] != '\0') {
@@ -640,19 +596,19 @@ filter_vacation_compose(const struct filter_vacation_in *in, char **msg_r,
 		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
 	for (n = 0; n < in->origlen; n++)
 		h = (h ^ (unsigned char)orig[n]) * 1099511628211ULL;
-	vb_printf(&b, "Message-ID: <vacation.%llx.%lx.%x.%016llx@%s>\r\n",
+	textbuf_printf(&b, "Message-ID: <vacation.%llx.%lx.%x.%016llx@%s>\r\n",
 	    (unsigned long long)in->now, (unsigned long)getpid(),
 	    atomic_fetch_add(&serial, 1), (unsigned long long)h,
 	    in->hostname);
 	if (msgid != NULL && msgid[0] != '\0')
 		ids_add(&b, refs, msgid);
-	vb_str(&b, "Auto-Submitted: auto-replied\r\n");
-	vb_str(&b, "MIME-Version: 1.0\r\n");
-	vb_str(&b, "Content-Type: text/plain; charset=utf-8\r\n");
-	vb_printf(&b, "Content-Transfer-Encoding: %s\r\n",
+	textbuf_str(&b, "Auto-Submitted: auto-replied\r\n");
+	textbuf_str(&b, "MIME-Version: 1.0\r\n");
+	textbuf_str(&b, "Content-Type: text/plain; charset=utf-8\r\n");
+	textbuf_printf(&b, "Content-Transfer-Encoding: %s\r\n",
 	    body_needs_qp(in->body != NULL ? in->body : "") ?
 	    "quoted-printable" : "7bit");
-	vb_str(&b, "\r\n");
+	textbuf_str(&b, "\r\n");
 	body_add(&b, in->body != NULL ? in->body : "");
 
 	free(origsubj);
