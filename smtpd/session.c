@@ -52,6 +52,7 @@
 #include "deliver/deliver.h"
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
+#include "smtpd/sessionpriv.h"
 
 /*
  * Bytes of memory reserved for messages being received (and waiting for
@@ -61,16 +62,6 @@
  */
 static size_t smtp_inflight;
 
-enum smtp_state {
-	SMTP_S_INIT,		/* greeted; no HELO/EHLO yet */
-	SMTP_S_HELO,		/* no transaction */
-	SMTP_S_MAIL,		/* MAIL accepted */
-	SMTP_S_RCPT,		/* one recipient or more */
-	SMTP_S_DATA,		/* lines are message text */
-	SMTP_S_BDAT,		/* between the chunks of a BDAT message */
-	SMTP_S_SASL,		/* AUTH: lines are SASL responses */
-	SMTP_S_WAIT,		/* the message waits for its delivery */
-};
 
 #define S_INIT	(1u << SMTP_S_INIT)
 #define S_HELO	(1u << SMTP_S_HELO)
@@ -79,70 +70,7 @@ enum smtp_state {
 #define S_BDAT	(1u << SMTP_S_BDAT)
 #define S_LINES	(S_INIT | S_HELO | S_MAIL | S_RCPT | S_BDAT)
 
-/* Longest reply text kept for later (a BDAT chunk's, a delayed one). */
-#define SMTP_REPLY_MAX		512
 
-struct smtp_session {
-	struct conn		*conn;
-	struct smtp_server	*srv;
-	unsigned long		 id;
-	char			 ip[CONN_ADDR_MAX];
-	enum smtp_state		 state;
-	int			 lmtp;
-	enum config_svc		 svc;		/* the listener's service */
-	int			 closing;
-	unsigned		 bad_cmds;
-	int			 esmtp;		/* EHLO or LHLO */
-	char			 helo[SMTP_HELO_MAX + 1];
-
-	/* AUTH */
-	struct auth		*sasl;
-	struct auth_check	*check;		/* a password being checked */
-	uint32_t		 user_id;
-	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
-	struct event		*delay_ev;
-	char			*delay_reply;
-	int			 delay_close;
-
-	/* the mail transaction */
-	char			 txid[SMTP_ID_LEN + 1];
-	uint64_t		 queue_id;	/* txid as a number */
-	char			 sender[SMTP_PATH_MAX + 1];
-	struct smtp_path_args	 mail;
-	struct deliver_rcpt	*rcpts;
-	size_t			 nrcpts, rcpts_cap;
-	char			*msg;		/* Received: + message */
-	size_t			 msglen;
-	size_t			 msgcap;	/* reserved in smtp_inflight */
-	int			 spool_fd;	/* -1, or the message is here */
-	uint64_t		 spool_len;
-	void			*spool_map;	/* the file, for delivery */
-	int			 noroom;	/* out of room: 452 at the end */
-	const char		*mdata;		/* the whole message, at the */
-	size_t			 mlen;		/* end (session_msg_ready) */
-	size_t			 hdrlen;	/* our Received: */
-	struct smtp_data	 data;
-	/* BDAT */
-	uint64_t		 bdat_size;
-	int			 bdat_toobig;
-	int			 chunk_last;
-	char			 chunk_err[SMTP_REPLY_MAX];
-
-	/* delivery */
-	struct deliver_job	 job;
-	struct worker_job	*fjob;		/* filters running */
-	int			 orphan;	/* conn gone while they ran */
-	struct smtp_session	*pend_next;
-	int			 listed;	/* on pend_list or busy_list */
-	struct timeval		 busy_since;
-	struct timeval		 busy_next;	/* not retried before */
-	unsigned		 busy_tries;
-
-	/* for the disconnect line */
-	unsigned		 n_msgs;
-	unsigned		 n_rcpts;
-	unsigned		 n_failed;
-};
 
 typedef void smtp_cmd_fn(struct smtp_session *, const struct smtp_cmd *);
 
@@ -152,7 +80,6 @@ struct smtp_command {
 	smtp_cmd_fn	*fn;
 };
 
-static void	session_enter_state(struct smtp_session *, enum smtp_state);
 static const char *session_state_name(enum smtp_state);
 static const char *session_state_error(struct smtp_session *,
 		    const char *);
@@ -162,7 +89,6 @@ static void	session_fail(struct smtp_session *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 static void	session_close(struct smtp_session *);
 static void	session_reset_tx(struct smtp_session *);
-static void	session_end_tx(struct smtp_session *);
 static void	session_new_txid(struct smtp_session *);
 static int	session_tls(struct smtp_session *);
 static int	session_relay_ok(struct smtp_session *);
@@ -181,12 +107,8 @@ static void	session_msg_free(struct smtp_session *);
 static int	session_msg_ready(struct smtp_session *);
 static void	session_msg_begin(struct smtp_session *);
 static void	session_data_end(struct smtp_session *);
-static void	session_tx_fail(struct smtp_session *, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
 static int	session_hops_ok(struct smtp_session *);
-static void	session_submit(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
-static void	session_answer(struct smtp_session *);
 static void	session_login_ok(struct smtp_session *, const char *);
 static void	session_login_failed(struct smtp_session *, const char *,
 		    const char *);
@@ -202,16 +124,6 @@ static void	session_sasl_result(struct smtp_session *, enum auth_result,
 static void	session_accept(struct conn *, struct smtp_server *,
 		    enum config_svc);
 
-static void	group_events(void);
-static void	group_add(struct smtp_session *);
-static void	session_deliver(struct smtp_session *);
-static void	session_busy(struct smtp_session *, const struct timeval *);
-static void	session_free(struct smtp_session *);
-static void	group_remove(struct smtp_session *);
-static void	group_commit_cb(evutil_socket_t, short, void *);
-static void	group_retry_cb(evutil_socket_t, short, void *);
-static void	group_kick(void);
-static void	busy_insert(struct smtp_session *);
 
 static void	session_on_line(struct conn *, const char *, size_t);
 static void	session_on_toolong(struct conn *);
@@ -258,14 +170,6 @@ static const struct conn_ops session_ops = {
 	.on_stream = session_on_stream,
 };
 
-/*
- * Group commit: sessions whose message is ready (pend_*), and those whose
- * recipients' locks were held elsewhere (busy_list, retried on a timer).
- */
-static struct smtp_session *pend_head, *pend_tail, *busy_list;
-static struct event *commit_ev, *retry_ev;
-static int retry_kick;		/* retry_ev: locks of ours came free */
-static struct smtp_server *group_srv;
 
 /* States, errors, replies ------------------------------------------------ */
 
@@ -293,7 +197,7 @@ session_state_name(enum smtp_state st)
 	return "?";
 }
 
-static void
+void
 session_enter_state(struct smtp_session *s, enum smtp_state st)
 {
 	log_debug("smtp #%lu: %s -> %s", s->id, session_state_name(s->state),
@@ -454,7 +358,7 @@ session_reset_tx(struct smtp_session *s)
 }
 
 /* The transaction is over: back to INIT or HELO (no HELO was given). */
-static void
+void
 session_end_tx(struct smtp_session *s)
 {
 	enum smtp_state st = s->helo[0] != '\0' ? SMTP_S_HELO : SMTP_S_INIT;
@@ -1375,7 +1279,7 @@ session_on_stream(struct conn *c, const char *data, size_t len)
  * A refusal of the whole message: once for SMTP, once per accepted
  * recipient for LMTP (RFC 2033 4.2).  The transaction is over.
  */
-static void
+void
 session_tx_fail(struct smtp_session *s, const char *fmt, ...)
 {
 	char reply[SMTP_REPLY_MAX];
@@ -1581,339 +1485,6 @@ cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 	    "5321");
 }
 
-/* Group commit ------------------------------------------------------------ */
-
-/* The message is complete: wait (paused) for the next group commit. */
-static void
-session_submit(struct smtp_session *s)
-{
-	s->job.sender = s->sender;
-	s->job.data = s->mdata;
-	s->job.len = s->mlen;
-	s->job.rcpts = s->rcpts;
-	s->job.nrcpts = s->nrcpts;
-	s->job.all_or_nothing = !s->lmtp;
-	s->job.queue_id = s->queue_id;
-	s->job.envid = s->mail.envid[0] != '\0' ? s->mail.envid : NULL;
-	s->job.ret = (int)s->mail.ret;
-	s->job.qflags = (s->mail.body == SMTP_BODY_8BITMIME ?
-	    STORE_QF_8BITMIME : 0) | (s->mail.smtputf8 ? STORE_QF_SMTPUTF8 : 0);
-	timerclear(&s->busy_since);
-	s->busy_tries = 0;
-	session_enter_state(s, SMTP_S_WAIT);
-	conn_pause(s->conn);
-	session_deliver(s);
-}
-
-/* On a filter thread: only the job's memory. */
-static void
-filter_work(void *arg)
-{
-	struct smtp_session *s = arg;
-
-	deliver_filter_job(&s->job);
-}
-
-static void
-filter_done(void *arg, int cancelled)
-{
-	struct smtp_session *s = arg;
-
-	s->fjob = NULL;
-	if (s->orphan) {
-		session_free(s);	/* ends its job: the locks go */
-		return;
-	}
-	if (cancelled) {
-		/* the pool stops: the daemon does too */
-		deliver_end(s->srv->store, &s->job);
-		return;
-	}
-	group_add(s);
-}
-
-/*
- * Takes the message's locks; its filters, if any, run on the filter
- * pool; then the group commit.  Busy locks: retried on the timer.
- */
-static void
-session_deliver(struct smtp_session *s)
-{
-	struct timeval now;
-	size_t i;
-
-	switch (deliver_begin(s->srv->store, &s->srv->deliver, &s->job)) {
-	case 0:
-		gettimeofday(&now, NULL);
-		session_busy(s, &now);
-		return;
-	case -1:
-		session_answer(s);
-		return;
-	case 2:
-		group_add(s);
-		return;
-	}
-	s->fjob = worker_submit(s->srv->filter_pool, filter_work, filter_done,
-	    s);
-	if (s->fjob != NULL)
-		return;
-	log_warnx("smtp #%lu: filters: %s", s->id, err_msg());
-	deliver_end(s->srv->store, &s->job);
-	group_kick();
-	for (i = 0; i < s->nrcpts; i++) {
-		s->rcpts[i].code = 451;
-		snprintf(s->rcpts[i].text, sizeof(s->rcpts[i].text),
-		    "4.3.2 Too many messages being filtered; try again later");
-	}
-	session_answer(s);
-}
-
-static void
-group_events(void)
-{
-	if (commit_ev == NULL) {
-		commit_ev = event_new(conn_base(), -1, 0, group_commit_cb,
-		    NULL);
-		retry_ev = evtimer_new(conn_base(), group_retry_cb, NULL);
-		if (commit_ev == NULL || retry_ev == NULL)
-			fatalx("smtp: event_new failed");
-	}
-}
-
-static void
-group_add(struct smtp_session *s)
-{
-	group_events();
-	group_srv = s->srv;
-	s->pend_next = NULL;
-	if (pend_tail != NULL)
-		pend_tail->pend_next = s;
-	else
-		pend_head = s;
-	pend_tail = s;
-	s->listed = 1;
-	if (!event_pending(commit_ev, EV_READ | EV_WRITE | EV_TIMEOUT, NULL))
-		event_active(commit_ev, 0, 0);
-}
-
-/* Takes s off whichever list it is on (the session is going away). */
-static void
-group_remove(struct smtp_session *s)
-{
-	struct smtp_session **pp, *prev = NULL;
-
-	if (!s->listed)
-		return;
-	for (pp = &pend_head; *pp != NULL; prev = *pp, pp = &(*pp)->pend_next)
-		if (*pp == s) {
-			*pp = s->pend_next;
-			if (pend_tail == s)
-				pend_tail = prev;
-			s->listed = 0;
-			return;
-		}
-	for (pp = &busy_list; *pp != NULL; pp = &(*pp)->pend_next)
-		if (*pp == s) {
-			*pp = s->pend_next;
-			s->listed = 0;
-			return;
-		}
-}
-
-/*
- * Delivers up to SMTP_GROUP_MAX waiting messages (SMTP_GROUP_BYTES) in
- * one deliver_run() (one durable commit), then answers each session.
- */
-static void
-group_commit_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
-	struct deliver_job *jobs[SMTP_GROUP_MAX];
-	struct timeval now;
-	size_t n = 0, i, bytes = 0;
-
-	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
-		if (n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
-			break;
-		bytes += s->job.len;
-		pend_head = s->pend_next;
-		if (pend_head == NULL)
-			pend_tail = NULL;
-		s->listed = 0;
-		s->pend_next = NULL;
-		batch[n] = s;
-		jobs[n++] = &s->job;
-	}
-	if (n == 0)
-		return;
-	log_debug("smtp: group commit of %zu message(s)", n);
-	if (deliver_run(group_srv->store, &group_srv->deliver, jobs, n) ==
-	    -1)
-		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
-		    err_msg());
-	gettimeofday(&now, NULL);
-	for (i = 0; i < n; i++) {
-		s = batch[i];
-		if (s->job.busy)
-			session_busy(s, &now);
-		else
-			session_answer(s);
-	}
-	group_kick();
-	if (pend_head != NULL)
-		event_active(commit_ev, 0, 0);
-}
-
-/* The recipients' locks are held elsewhere: try again soon, a while. */
-static void
-session_busy(struct smtp_session *s, const struct timeval *now)
-{
-	struct timeval age, delay;
-	long step;
-
-	if (!timerisset(&s->busy_since))
-		s->busy_since = *now;
-	timersub(now, &s->busy_since, &age);
-	if (age.tv_sec * 1000 + age.tv_usec / 1000 >= SMTP_BUSY_MAX_MS) {
-		session_tx_fail(s, "451 4.2.0 Error: a recipient's mailbox is "
-		    "busy, try again later");
-		conn_resume(s->conn);
-		return;
-	}
-	/*
-	 * Back off (5 ms doubling up to SMTP_BUSY_STEP_MAX_MS): a recipient
-	 * whose filter runs for a second must not have every waiting
-	 * session take the store's lock 200 times a second.
-	 */
-	step = SMTP_BUSY_RETRY_MS << (s->busy_tries < 8 ? s->busy_tries : 8);
-	if (step > SMTP_BUSY_STEP_MAX_MS)
-		step = SMTP_BUSY_STEP_MAX_MS;
-	s->busy_tries++;
-	delay.tv_sec = step / 1000;
-	delay.tv_usec = (step % 1000) * 1000;
-	timeradd(now, &delay, &s->busy_next);
-	busy_insert(s);
-	group_events();
-	if (!evtimer_pending(retry_ev, NULL)) {
-		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
-
-		evtimer_add(retry_ev, &tv);
-	}
-}
-
-/*
- * Puts s on busy_list, which is kept in the order the sessions first
- * found their locks busy: retries go oldest first, so messages waiting
- * for one user's lock are delivered in the order they came.
- */
-static void
-busy_insert(struct smtp_session *s)
-{
-	struct smtp_session **pp;
-
-	for (pp = &busy_list; *pp != NULL; pp = &(*pp)->pend_next)
-		if (timercmp(&s->busy_since, &(*pp)->busy_since, <))
-			break;
-	s->pend_next = *pp;
-	*pp = s;
-	s->listed = 1;
-}
-
-/*
- * Delivery locks of this process were released (a commit, a session
- * gone): the sessions that wait for them try now, oldest first, before
- * a newer message can take them.
- */
-static void
-group_kick(void)
-{
-	struct timeval tv = { 0, 0 };
-
-	if (busy_list == NULL || retry_ev == NULL)
-		return;
-	retry_kick = 1;
-	evtimer_del(retry_ev);
-	evtimer_add(retry_ev, &tv);
-}
-
-static void
-group_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct smtp_session *s, *due = busy_list, *wait = NULL, **tail = &wait;
-	struct timeval now;
-	int kick = retry_kick;
-
-	/*
-	 * Those due (after a release in this process: those that wait for
-	 * a lock of this process) try again, in order, and may come back;
-	 * the others wait.
-	 */
-	retry_kick = 0;
-	gettimeofday(&now, NULL);
-	busy_list = NULL;
-	while ((s = due) != NULL) {
-		due = s->pend_next;
-		s->pend_next = NULL;
-		if (!(kick && s->job.busy_here) &&
-		    timercmp(&now, &s->busy_next, <)) {
-			*tail = s;
-			tail = &s->pend_next;
-			continue;
-		}
-		s->listed = 0;
-		session_deliver(s);
-	}
-	while ((s = wait) != NULL) {
-		wait = s->pend_next;
-		busy_insert(s);
-	}
-	if (busy_list != NULL && !evtimer_pending(retry_ev, NULL)) {
-		struct timeval tv = { 0, SMTP_BUSY_RETRY_MS * 1000 };
-
-		evtimer_add(retry_ev, &tv);
-	}
-}
-
-/* The delivery's result: one reply (SMTP) or one per recipient (LMTP). */
-static void
-session_answer(struct smtp_session *s)
-{
-	const struct deliver_rcpt *bad = NULL, *r;
-	size_t i;
-
-	for (i = 0; i < s->nrcpts; i++)
-		if (s->rcpts[i].code != 250 && bad == NULL)
-			bad = &s->rcpts[i];
-	log_info("smtp #%lu: message id=%s from=<%s> size=%zu rcpts=%zu "
-	    "delivered=%d result=%d %s", s->id, s->txid, s->sender,
-	    s->mlen - s->hdrlen, s->nrcpts, s->job.delivered,
-	    bad != NULL ? bad->code : 250, bad != NULL ? bad->text :
-	    "2.0.0 Ok");
-	if (s->lmtp) {
-		for (i = 0; i < s->nrcpts; i++) {
-			r = &s->rcpts[i];
-			if (r->code == 250)
-				conn_printf(s->conn, "250 2.0.0 <%s> Ok: "
-				    "delivered as %s\r\n", r->addr, s->txid);
-			else
-				conn_printf(s->conn, "%d %s\r\n", r->code,
-				    r->text);
-		}
-	} else if (bad != NULL)
-		conn_printf(s->conn, "%d %s\r\n", bad->code, bad->text);
-	else
-		conn_printf(s->conn, "250 2.0.0 Ok: queued as %s\r\n",
-		    s->txid);
-	if (bad == NULL || s->lmtp)
-		s->n_msgs++;
-	else
-		s->n_failed++;
-	s->n_rcpts += (unsigned)s->job.delivered;
-	session_end_tx(s);
-	conn_resume(s->conn);
-}
-
 /* conn callbacks ---------------------------------------------------------- */
 
 static void
@@ -2030,7 +1601,7 @@ session_on_close(struct conn *c)
 	session_free(s);
 }
 
-static void
+void
 session_free(struct smtp_session *s)
 {
 	int held = s->job.fj != NULL;

@@ -1,0 +1,116 @@
+/*
+ * sessionpriv.h - what session.c (the conversation) and commit.c (the
+ * delivery of finished messages: locks, filters, group commit, answers)
+ * share.  Not a public header: see session.h.
+ */
+#ifndef VELLUM_SMTP_SESSIONPRIV_H
+#define VELLUM_SMTP_SESSIONPRIV_H
+
+#include <sys/time.h>
+
+#include "common/config.h"
+#include "common/conn.h"
+#include "deliver/deliver.h"
+#include "smtpd/parse.h"
+#include "smtpd/session.h"
+#include "store/queue.h"
+#include "store/store.h"
+#include "store/user.h"
+
+struct auth;
+struct auth_check;
+struct event;
+struct worker_job;
+
+enum smtp_state {
+	SMTP_S_INIT,		/* greeted; no HELO/EHLO yet */
+	SMTP_S_HELO,		/* no transaction */
+	SMTP_S_MAIL,		/* MAIL accepted */
+	SMTP_S_RCPT,		/* one recipient or more */
+	SMTP_S_DATA,		/* lines are message text */
+	SMTP_S_BDAT,		/* between the chunks of a BDAT message */
+	SMTP_S_SASL,		/* AUTH: lines are SASL responses */
+	SMTP_S_WAIT,		/* the message waits for its delivery */
+};
+
+/* Longest reply text kept for later (a BDAT chunk's, a delayed one). */
+#define SMTP_REPLY_MAX		512
+
+struct smtp_session {
+	struct conn		*conn;
+	struct smtp_server	*srv;
+	unsigned long		 id;
+	char			 ip[CONN_ADDR_MAX];
+	enum smtp_state		 state;
+	int			 lmtp;
+	enum config_svc		 svc;		/* the listener's service */
+	int			 closing;
+	unsigned		 bad_cmds;
+	int			 esmtp;		/* EHLO or LHLO */
+	char			 helo[SMTP_HELO_MAX + 1];
+
+	/* AUTH */
+	struct auth		*sasl;
+	struct auth_check	*check;		/* a password being checked */
+	uint32_t		 user_id;
+	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
+	struct event		*delay_ev;
+	char			*delay_reply;
+	int			 delay_close;
+
+	/* the mail transaction */
+	char			 txid[SMTP_ID_LEN + 1];
+	uint64_t		 queue_id;	/* txid as a number */
+	char			 sender[SMTP_PATH_MAX + 1];
+	struct smtp_path_args	 mail;
+	struct deliver_rcpt	*rcpts;
+	size_t			 nrcpts, rcpts_cap;
+	char			*msg;		/* Received: + message */
+	size_t			 msglen;
+	size_t			 msgcap;	/* reserved in smtp_inflight */
+	int			 spool_fd;	/* -1, or the message is here */
+	uint64_t		 spool_len;
+	void			*spool_map;	/* the file, for delivery */
+	int			 noroom;	/* out of room: 452 at the end */
+	const char		*mdata;		/* the whole message, at the */
+	size_t			 mlen;		/* end (session_msg_ready) */
+	size_t			 hdrlen;	/* our Received: */
+	struct smtp_data	 data;
+	/* BDAT */
+	uint64_t		 bdat_size;
+	int			 bdat_toobig;
+	int			 chunk_last;
+	char			 chunk_err[SMTP_REPLY_MAX];
+
+	/* delivery */
+	struct deliver_job	 job;
+	struct worker_job	*fjob;		/* filters running */
+	int			 orphan;	/* conn gone while they ran */
+	struct smtp_session	*pend_next;
+	int			 listed;	/* on pend_list or busy_list */
+	struct timeval		 busy_since;
+	struct timeval		 busy_next;	/* not retried before */
+	unsigned		 busy_tries;
+
+	/* for the disconnect line */
+	unsigned		 n_msgs;
+	unsigned		 n_rcpts;
+	unsigned		 n_failed;
+};
+
+/* session.c */
+void	session_enter_state(struct smtp_session *, enum smtp_state);
+void	session_tx_fail(struct smtp_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_end_tx(struct smtp_session *);
+void	session_free(struct smtp_session *);
+
+/* commit.c */
+/* The message is complete: deliver it (the session waits, paused). */
+void	session_submit(struct smtp_session *);
+/* Takes s off the waiting lists (the session is going away). */
+void	group_remove(struct smtp_session *);
+/* Delivery locks of this process came free: waiters try at once. */
+void	group_kick(void);
+
+#endif
