@@ -74,12 +74,8 @@ static struct filter_node *parse_arg_stmt(struct fctx *,
 		    enum filter_kind, const char *, const char *,
 		    unsigned, unsigned, enum lex_mode);
 static struct filter_node *parse_expr(struct fctx *);
-static struct filter_node *parse_and(struct fctx *);
+static struct filter_node *parse_level(struct fctx *, size_t);
 static struct filter_node *parse_cmp(struct fctx *);
-static struct filter_node *parse_bitor(struct fctx *);
-static struct filter_node *parse_bitand(struct fctx *);
-static struct filter_node *parse_add(struct fctx *);
-static struct filter_node *parse_mul(struct fctx *);
 static struct filter_node *parse_match(struct fctx *);
 static struct filter_node *parse_unary(struct fctx *);
 static struct filter_node *parse_primary(struct fctx *);
@@ -519,34 +515,58 @@ binary(struct fctx *ctx, enum filter_op op, struct filter_node *l,
 	return n;
 }
 
+/*
+ * The left-associative binary levels of mailfilter(7)'s table, loosest
+ * first.  The comparisons (which do not chain: parse_cmp()) sit at
+ * LEVEL_CMP; below the last level come =~ and !~ (parse_match()).
+ */
+#define LEVEL_CMP	2
+static const struct {
+	enum lex_tok	tok[2];
+	enum filter_op	op[2];
+	size_t		n;
+} levels[] = {
+	{ { T_OROR }, { FO_OR }, 1 },
+	{ { T_ANDAND }, { FO_AND }, 1 },
+	{ { 0 }, { FO_NONE }, 0 },		/* LEVEL_CMP */
+	{ { T_BAR }, { FO_BITOR }, 1 },
+	{ { T_AMP }, { FO_BITAND }, 1 },
+	{ { T_PLUS, T_MINUS }, { FO_ADD, FO_SUB }, 2 },
+	{ { T_STAR, T_SLASH }, { FO_MUL, FO_DIV }, 2 },
+};
+#define LEVELS	(sizeof(levels) / sizeof(levels[0]))
+
 static struct filter_node *
 parse_expr(struct fctx *ctx)
 {
-	struct filter_node *l = parse_and(ctx), *r;
-	struct lex_token *t, at;
-
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_OROR) {
-		at = *t;
-		consume(ctx);
-		r = parse_and(ctx);
-		l = binary(ctx, FO_OR, l, r, &at);
-	}
-	return l;
+	return parse_level(ctx, 0);
 }
 
+/* One level: operands of the next, joined left to right. */
 static struct filter_node *
-parse_and(struct fctx *ctx)
+parse_level(struct fctx *ctx, size_t level)
 {
-	struct filter_node *l = parse_cmp(ctx), *r;
+	struct filter_node *l, *r;
 	struct lex_token *t, at;
+	size_t k;
 
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_ANDAND) {
+	if (level == LEVEL_CMP)
+		return parse_cmp(ctx);
+	if (level >= LEVELS)
+		return parse_match(ctx);
+	l = parse_level(ctx, level + 1);
+	for (;;) {
+		t = peek(ctx, LEX_OPERATOR);
+		for (k = 0; k < levels[level].n; k++)
+			if (t->t == levels[level].tok[k])
+				break;
+		if (k == levels[level].n)
+			return l;
 		at = *t;
 		consume(ctx);
-		r = parse_cmp(ctx);
-		l = binary(ctx, FO_AND, l, r, &at);
+		r = parse_level(ctx, level + 1);
+		l = binary(ctx, levels[level].op[k], l, r, &at);
 	}
-	return l;
 }
 
 static enum filter_op
@@ -581,7 +601,7 @@ cmp_op(const struct lex_token *t)
 static struct filter_node *
 parse_cmp(struct fctx *ctx)
 {
-	struct filter_node *l = parse_bitor(ctx), *r;
+	struct filter_node *l = parse_level(ctx, LEVEL_CMP + 1), *r;
 	struct lex_token *t, at;
 	enum filter_op op;
 	char what[80];
@@ -591,73 +611,13 @@ parse_cmp(struct fctx *ctx)
 		return l;
 	at = *t;
 	consume(ctx);
-	r = parse_bitor(ctx);
+	r = parse_level(ctx, LEVEL_CMP + 1);
 	l = binary(ctx, op, l, r, &at);
 	t = peek(ctx, LEX_OPERATOR);
 	if (cmp_op(t) != FO_NONE) {
 		found(ctx, t, what, sizeof(what));
 		fctx_error(ctx, t->line, t->col, "comparisons do not chain: "
 		    "use parentheses around the comparison before %s", what);
-	}
-	return l;
-}
-
-static struct filter_node *
-parse_bitor(struct fctx *ctx)
-{
-	struct filter_node *l = parse_bitand(ctx), *r;
-	struct lex_token *t, at;
-
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_BAR) {
-		at = *t;
-		consume(ctx);
-		r = parse_bitand(ctx);
-		l = binary(ctx, FO_BITOR, l, r, &at);
-	}
-	return l;
-}
-
-static struct filter_node *
-parse_bitand(struct fctx *ctx)
-{
-	struct filter_node *l = parse_add(ctx), *r;
-	struct lex_token *t, at;
-
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_AMP) {
-		at = *t;
-		consume(ctx);
-		r = parse_add(ctx);
-		l = binary(ctx, FO_BITAND, l, r, &at);
-	}
-	return l;
-}
-
-static struct filter_node *
-parse_add(struct fctx *ctx)
-{
-	struct filter_node *l = parse_mul(ctx), *r;
-	struct lex_token *t, at;
-
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_PLUS || t->t == T_MINUS) {
-		at = *t;
-		consume(ctx);
-		r = parse_mul(ctx);
-		l = binary(ctx, at.t == T_PLUS ? FO_ADD : FO_SUB, l, r, &at);
-	}
-	return l;
-}
-
-static struct filter_node *
-parse_mul(struct fctx *ctx)
-{
-	struct filter_node *l = parse_match(ctx), *r;
-	struct lex_token *t, at;
-
-	while ((t = peek(ctx, LEX_OPERATOR))->t == T_STAR || t->t == T_SLASH) {
-		at = *t;
-		consume(ctx);
-		r = parse_match(ctx);
-		l = binary(ctx, at.t == T_STAR ? FO_MUL : FO_DIV, l, r, &at);
 	}
 	return l;
 }
