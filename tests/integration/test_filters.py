@@ -54,8 +54,7 @@ export`, the daemon's log and the records the filters' programs leave.
     (FILTER-DEFECTS #3).
 Each part runs even when one before it failed; the test fails at the end
 with all of them.  Checks of a defect written down in FILTER-DEFECTS.md
-(next to this file)
-say "[FILTER-DEFECTS #N]".
+(next to this file) say "[FILTER-DEFECTS #N]".
 """
 import os
 import re
