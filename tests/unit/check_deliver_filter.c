@@ -74,6 +74,8 @@ teardown(void)
 {
 	ck_assert_msg(tu_check(st) == 0, "store check after the test");
 	store_close(&st);
+	tu_rmtree(dir);
+	free(dir);
 }
 
 /* Delivers one message to rcpts; returns the first recipient's code. */
