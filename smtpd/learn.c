@@ -62,6 +62,7 @@ static struct {
 
 static void	learn_tick(evutil_socket_t, short, void *);
 static void	learn_arm(int ms);
+static void	learn_account(struct learn_job *);
 
 static int
 learn_first_txn(struct store_txn *t, void *ctx)
@@ -117,6 +118,8 @@ learn_work(void *arg)
 	struct learn_job *j = arg;
 	struct filter_run_req req;
 
+	/* Here, not on the loop: NSS may read files or ask a server. */
+	learn_account(j);
 	memset(&req, 0, sizeof(req));
 	req.uid = j->fs_uid;
 	req.gid = j->fs_gid;
@@ -232,7 +235,6 @@ learn_tick(evutil_socket_t fd, short what, void *arg)
 		learn_arm(0);
 		return;
 	}
-	learn_account(j);
 	learn.job = j;
 	learn.running = worker_submit(learn.srv->filter_pool, learn_work,
 	    learn_done, j);
