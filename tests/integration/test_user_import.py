@@ -242,6 +242,28 @@ def run(site, args):
         check(not r.startswith("+OK"), "%s: POP3 wrong password refused"
               % s, r)
 
+    # The whitespace format ("address password [quota]") reads the same
+    # schemes: a {SCHEME} hash is not taken for a password.
+    old = [("w1@example.test", "SHA512-CRYPT", "white pw 1"),
+           ("w2@example.test", "PLAIN", "white-pw-2"),
+           ("w3@example.test", "SSHA256", "white pw 3")]
+    wf = site.path("users.txt")
+    with open(wf, "w") as f:
+        for a, s, pw in old:
+            f.write("%s %s 10M\n" % (a, make(s, pw)))
+        f.write("w4@example.test %s\n" % REFUSED[1][1])
+    rc, out, err = run_ctl(site, "user", "import", wf)
+    check(rc == 1 and "3 created" in out and
+          "%s:4: w4@example.test: $argon2id$" % wf in err,
+          "the whitespace format: 3 created, $argon2id$ refused on line "
+          "4", (out, err))
+    no_hash_in(out + err, [REFUSED[1][1]], "user import (whitespace)")
+    for a, s, pw in old:
+        check(imap_login(imap, a, pw) == "OK", "%s (whitespace format): "
+              "IMAP LOGIN" % s, a)
+        check(imap_login(imap, a, "x" + pw) != "OK", "%s (whitespace "
+              "format): a wrong password is refused" % s, a)
+
     # user passwd --hash: a pre-computed hash replaces the password.
     addr = list(users)[1]
     new = make("SSHA512", "brand new pw")
