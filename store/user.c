@@ -327,7 +327,9 @@ store_password_import(const char *in, int bare, char **hash_r)
 	int hex;
 
 	*hash_r = NULL;
-	if (in[0] != '{') {
+	/* "{" without "}" is no scheme: in the old format, a password. */
+	if (in[0] != '{' || (bare == STORE_PW_BARE_PLAIN &&
+	    strchr(in, '}') == NULL)) {
 		if (bare == STORE_PW_BARE_PLAIN && in[0] != '$')
 			return store_password_hash(in, hash_r);
 		if (!pw_crypt_valid(in)) {

@@ -195,7 +195,8 @@ int	store_password_verify(const char *hash, const char *password);
  * string; "{PLAIN}", "{CLEAR}", "{CLEARTEXT}" are hashed with the default
  * scheme (store_password_hash()), never stored; the digest schemes above
  * (names in any case, ".HEX"/".B64" suffixes and Dovecot's hex form read)
- * are kept as "{SCHEME}base64".  0 done; -1 ERR_INVALID for any other
+ * are kept as "{SCHEME}base64".  With STORE_PW_BARE_PLAIN, text that
+ * starts neither "$" nor "{...}" is a password and is hashed.  0 done; -1 ERR_INVALID for any other
  * scheme (ARGON2ID, SCRYPT, PBKDF2, CRAM-MD5...) or a malformed hash: the
  * message names the scheme, never the hash; ERR_TEMP when hashing fails.
  */

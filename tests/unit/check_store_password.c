@@ -259,6 +259,8 @@ START_TEST(test_plain_is_hashed)
 	}
 	/* The old import format: a bare word is a password. */
 	check_login("bare plain", "plainpw", STORE_PW_BARE_PLAIN, "plainpw");
+	check_login("bare plain {", "{plainpw", STORE_PW_BARE_PLAIN,
+	    "{plainpw");
 	ck_assert_int_eq(store_password_import("{PLAIN}",
 	    STORE_PW_BARE_CRYPT, &h), -1);
 }
