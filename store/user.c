@@ -167,8 +167,7 @@ static const struct pw_crypt_len pw_crypt_lens[] = {
 static const struct pw_digest *pw_digest_find(const char *, size_t);
 static const struct pw_crypt *pw_crypt_find(const char *, size_t);
 static int	pw_crypt_valid(const char *);
-static int	pw_decode(const struct pw_digest *, const char *, int hex,
-		    unsigned char *, size_t *);
+static int	pw_decode(const char *, int hex, unsigned char *, size_t *);
 static int	pw_digest_verify(const struct pw_digest *, const char *b64,
 		    const char *password);
 static void	pw_scheme_name(const char *, char *, size_t);
@@ -249,8 +248,7 @@ pw_scheme_name(const char *in, char *buf, size_t size)
 
 /* Decodes base64 (or hex) into out; 0 ok and *n_r set, -1 not valid. */
 static int
-pw_decode(const struct pw_digest *d, const char *enc, int hex,
-    unsigned char *out, size_t *n_r)
+pw_decode(const char *enc, int hex, unsigned char *out, size_t *n_r)
 {
 	size_t n = strlen(enc), i, pad = 0;
 	int len;
@@ -285,7 +283,6 @@ pw_decode(const struct pw_digest *d, const char *enc, int hex,
 	if (len < 0 || (size_t)len < pad)
 		return -1;
 	*n_r = (size_t)len - pad;
-	(void)d;
 	return 0;
 }
 
@@ -300,7 +297,7 @@ pw_digest_verify(const struct pw_digest *d, const char *b64,
 	EVP_MD_CTX *ctx;
 	int ok = 0;
 
-	if (pw_decode(d, b64, 0, raw, &n) < 0 || n < d->len ||
+	if (pw_decode(b64, 0, raw, &n) < 0 || n < d->len ||
 	    (!d->salted && n != d->len) || (d->salted && n == d->len))
 		return 0;
 	if ((ctx = EVP_MD_CTX_new()) == NULL)
@@ -384,7 +381,7 @@ store_password_import(const char *in, int bare, char **hash_r)
 	if (hex < 0)
 		hex = d->hex || (strlen(body) == 2 * d->len &&
 		    strspn(body, "0123456789abcdefABCDEF") == 2 * d->len);
-	if (pw_decode(d, body, hex, raw, &n) < 0 || n < d->len ||
+	if (pw_decode(body, hex, raw, &n) < 0 || n < d->len ||
 	    (!d->salted && n != d->len) || (d->salted && n == d->len))
 		return err_set(ERR_INVALID, "%s: the hash is not %s of a "
 		    "%zu-byte digest%s", scheme, hex ? "hex" : "base64",
