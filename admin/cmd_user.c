@@ -40,7 +40,8 @@ struct user_line {
 	unsigned	 lineno;
 	char		*address;
 	char		*pwhash;
-	uint64_t	 quota;
+	uint64_t	 quota, quota_messages;
+	uint32_t	 fs_uid, fs_gid;	/* 0: unmapped */
 	enum { UL_TODO, UL_CREATED, UL_SKIPPED, UL_FAILED } state;
 	char		*error;
 };
@@ -63,12 +64,16 @@ static char	*cmd_user_permille(int64_t, char *buf, size_t size);
 static void	cmd_user_grace_text(const struct ctl *,
 		    const struct store_user *);
 static int	cmd_user_password(const char *address, char **hash_r);
+static int	cmd_user_hash(const char *address, const char *value,
+		    char **hash_r);
 static int	cmd_user_list(struct ctl *);
 static int	cmd_user_show(struct ctl *, const char *address);
 static int	cmd_user_import(struct ctl *, const char *path);
 static int	cmd_user_modify(struct ctl *, struct user_args *,
 		    const char *what);
 static int	cmd_user_parse_line(char *line, struct user_line *ul);
+static int	cmd_user_parse_passwd(char *line, struct user_line *ul);
+static int	cmd_user_quota_rule(const char *rule, struct user_line *ul);
 static int	cmd_user_over(const struct store_user *);
 static int	cmd_user_set(struct ctl *, int argc, char **argv);
 static int	cmd_user_id_parse(const char *, size_t, uint32_t *);
@@ -599,6 +604,38 @@ cmd_user_password(const char *address, char **hash_r)
 	return 0;
 }
 
+/*
+ * A pre-computed hash for "user passwd --hash" ("-": one line of stdin),
+ * checked as an import checks it: a bare string is a crypt(3) hash.
+ * The message of a refused one names its scheme, never the hash.
+ */
+static int
+cmd_user_hash(const char *address, const char *value, char **hash_r)
+{
+	char *line = NULL;
+	int rc;
+
+	if (strcmp(value, "-") == 0 &&
+	    (value = line = ctl_read_line(stdin)) == NULL) {
+		ctl_failx("--hash -: no hash on stdin for %s", address);
+		return -1;
+	}
+	if (*value == '\0')
+		rc = err_set(ERR_INVALID, "empty hash");
+	else
+		rc = store_password_import(value, STORE_PW_BARE_CRYPT, hash_r);
+	if (line != NULL) {
+		explicit_bzero(line, strlen(line));
+		free(line);
+	}
+	if (rc < 0) {
+		ctl_fail("vellumctl(8) lists the schemes under 'user import'",
+		    "user passwd %s --hash", address);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 cmd_user_modify(struct ctl *ctl, struct user_args *a, const char *what)
 {
@@ -629,6 +666,11 @@ cmd_user_parse_line(char *line, struct user_line *ul)
 	char *f[4], *p = line, norm[STORE_ADDRESS_MAX + 1];
 	int n = 0;
 
+	while (isspace((unsigned char)*p))
+		p++;
+	/* "user@domain:..." before any blank: Dovecot's passwd-file. */
+	if (*p != '#' && *p != '\0' && p[strcspn(p, " \t:")] == ':')
+		return cmd_user_parse_passwd(p, ul);
 	while (n < 4) {
 		while (isspace((unsigned char)*p))
 			p++;
@@ -656,22 +698,129 @@ cmd_user_parse_line(char *line, struct user_line *ul)
 		ul->error = xstrdup(err_msg());
 		return -1;
 	}
-	if (n >= 2 && strcmp(f[1], "-") != 0) {
-		if (strncmp(f[1], "{CRYPT}", 7) == 0)
-			ul->pwhash = xstrdup(f[1] + 7);
-		else if (f[1][0] == '$')
-			ul->pwhash = xstrdup(f[1]);
-		else if (store_password_hash(f[1], &ul->pwhash) < 0) {
-			ul->error = xstrdup(err_msg());
-			return -1;
-		}
-		if (strlen(ul->pwhash) > STORE_PWHASH_MAX) {
-			ul->error = xasprintf("password hash longer than %d "
-			    "bytes", STORE_PWHASH_MAX);
-			return -1;
-		}
+	if (n >= 2 && strcmp(f[1], "-") != 0 &&
+	    store_password_import(f[1], STORE_PW_BARE_PLAIN,
+	    &ul->pwhash) < 0) {
+		ul->error = xstrdup(err_msg());
+		return -1;
 	}
 	return 1;
+}
+
+/*
+ * A line of Dovecot's passwd-file: "user:password:uid:gid:gecos:home:
+ * shell:extra fields".  The password is a hash ({SCHEME} or a bare crypt
+ * string, as Dovecot's default scheme CRYPT reads it; empty: none); uid
+ * and gid, when both are numbers other than 0, become the fs mapping; the
+ * extra fields (separated by spaces, the rest of the line) give the quota
+ * with [userdb_]quota_rule=*:storage=SIZE[:messages=N]; others (home,
+ * mail, ...) have no meaning here and are ignored.  1 ok, -1 with
+ * ul->error set.
+ */
+static int
+cmd_user_parse_passwd(char *line, struct user_line *ul)
+{
+	char *f[7], *p = line, *extra = NULL, *tok, *save;
+	char norm[STORE_ADDRESS_MAX + 1];
+	uint32_t uid = 0, gid = 0;
+	int n = 0;
+
+	while (n < 7) {
+		f[n++] = p;
+		if ((p = strchr(p, ':')) == NULL)
+			break;
+		*p++ = '\0';
+	}
+	if (n == 7 && p != NULL)
+		extra = p;
+	while (n < 7)
+		f[n++] = "";
+	if (store_address_normalize(f[0], norm, 0) < 0) {
+		ul->error = xstrdup(err_msg());
+		return -1;
+	}
+	ul->address = xstrdup(norm);
+	if (f[1][0] != '\0' && store_password_import(f[1],
+	    STORE_PW_BARE_CRYPT, &ul->pwhash) < 0) {
+		ul->error = xstrdup(err_msg());
+		return -1;
+	}
+	if (cmd_user_id_parse(f[2], strlen(f[2]), &uid) == 0 &&
+	    cmd_user_id_parse(f[3], strlen(f[3]), &gid) == 0 &&
+	    uid != 0 && gid != 0) {
+		ul->fs_uid = uid;
+		ul->fs_gid = gid;
+	}
+	for (tok = extra != NULL ? strtok_r(extra, " \t", &save) : NULL;
+	    tok != NULL; tok = strtok_r(NULL, " \t", &save)) {
+		if (strncmp(tok, "userdb_", 7) == 0)
+			tok += 7;
+		if (strncmp(tok, "quota_rule=", 11) == 0 &&
+		    cmd_user_quota_rule(tok + 11, ul) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+/*
+ * A Dovecot quota rule: "*:storage=1G", "*:messages=1000", "*:bytes=N",
+ * several joined by ':'.  storage without a unit is in kilobytes, as
+ * Dovecot reads it.  Rules for one mailbox ("Trash:...") and "*:ignore" /
+ * "*:noquota" set nothing here.  0 ok, -1 with ul->error set.
+ */
+static int
+cmd_user_quota_rule(const char *rule, struct user_line *ul)
+{
+	char *copy, *tok, *save, *end;
+	uint64_t v;
+	int rc = 0;
+
+	if (strncmp(rule, "*:", 2) != 0)
+		return 0;
+	copy = xstrdup(rule + 2);
+	for (tok = strtok_r(copy, ":", &save); tok != NULL && rc == 0;
+	    tok = strtok_r(NULL, ":", &save)) {
+		const char *val = strchr(tok, '=');
+
+		if (strcmp(tok, "ignore") == 0 || strcmp(tok, "noquota") == 0)
+			continue;
+		if (val == NULL || val[1] == '+' || val[1] == '-' ||
+		    strchr(val, '%') != NULL) {
+			ul->error = xasprintf("quota rule '%s': write "
+			    "storage=SIZE or messages=N (relative and "
+			    "percent rules are not supported)", rule);
+			rc = -1;
+			break;
+		}
+		val++;
+		if (strncmp(tok, "storage=", 8) == 0) {
+			errno = 0;
+			v = strtoull(val, &end, 10);
+			if (end != val && *end == '\0' && errno == 0 &&
+			    v <= UINT64_MAX / 1024)
+				ul->quota = v * 1024;
+			else if (size_parse(val, &ul->quota) < 0)
+				rc = -1;
+		} else if (strncmp(tok, "bytes=", 6) == 0) {
+			if (size_parse(val, &ul->quota) < 0)
+				rc = -1;
+		} else if (strncmp(tok, "messages=", 9) == 0) {
+			errno = 0;
+			v = strtoull(val, &end, 10);
+			if (end == val || *end != '\0' || errno != 0 ||
+			    val[0] == '-') {
+				err_set(ERR_INVALID, "'%s' is not a number",
+				    val);
+				rc = -1;
+			} else
+				ul->quota_messages = v;
+		}
+		if (rc < 0)
+			ul->error = xasprintf("quota rule '%s': %s", rule,
+			    err_msg());
+	}
+	free(copy);
+	return rc;
 }
 
 /*
@@ -694,9 +843,22 @@ cmd_user_batch_txn(struct store_txn *txn, void *arg)
 
 		if ((rc = store_user_find(txn, ul->address, &u)) < 0 ||
 		    (rc == 0 && store_user_add(txn, ul->address, ul->pwhash,
-		    ul->quota, 0, &id) < 0)) {
+		    ul->quota, ul->quota_messages, &id) < 0)) {
 			b->failed_at = i;
 			return -1;
+		}
+		if (rc == 0 && ul->fs_uid != 0) {
+			if (store_user_get(txn, id, &u) != 1) {
+				b->failed_at = i;
+				return err_set(ERR_CORRUPT, "user %s vanished "
+				    "as it was made", ul->address);
+			}
+			u.fs_uid = ul->fs_uid;
+			u.fs_gid = ul->fs_gid;
+			if (store_user_update(txn, &u) < 0) {
+				b->failed_at = i;
+				return -1;
+			}
 		}
 		ul->state = rc == 1 ? UL_SKIPPED : UL_CREATED;
 	}
@@ -886,18 +1048,26 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 	if (strcmp(ctl->verb, "passwd") == 0) {
 		struct ctl_opt opts[] = {
 			{ "password-stdin", 0, NULL, 0 },
+			{ "hash", 1, NULL, 0 },
 			{ NULL, 0, NULL, 0 },
 		};
+		struct ctl_opt *h;
 
 		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
 			return rc;
 		a.address = argv[0];
+		h = ctl_opt(opts, "hash");
+		if (h->seen && ctl_opt(opts, "password-stdin")->seen)
+			return ctl_usage(ctl, "user passwd takes --hash or "
+			    "--password-stdin, not both");
 		if (ctl_open(ctl, STORE_NOCREATE) < 0)
 			return CTL_FAIL;
 		if (ctl_user_find(ctl, a.address, &a.id) <= 0)
 			return ctl_fail("'vellumctl user list' shows the users",
 			    "user passwd %s", a.address);
-		if (cmd_user_password(a.address, &hash) < 0)
+		if (h->seen && cmd_user_hash(a.address, h->value, &hash) < 0)
+			return CTL_FAIL;
+		if (!h->seen && cmd_user_password(a.address, &hash) < 0)
 			return CTL_FAIL;
 		a.pwhash = hash;
 		a.set_pw = 1;

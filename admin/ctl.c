@@ -28,13 +28,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
 	{ "user", "list", "", "list users" },
 	{ "user", "show", "ADDRESS", "show one user" },
-	{ "user", "passwd", "ADDRESS", "set the password (one line read "
-	    "from stdin)" },
+	{ "user", "passwd", "ADDRESS [--hash HASH|-]", "set the password "
+	    "(one line read from stdin) or a pre-computed hash" },
 	{ "user", "enable", "ADDRESS", "enable a disabled user (refused "
 	    "while over quota)" },
 	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
-	{ "user", "import", "FILE", "create users from lines \"address "
-	    "[password|hash|- [quota]]\"" },
+	{ "user", "import", "FILE", "create users from a Dovecot "
+	    "passwd-file or lines \"address [password|hash|- [quota]]\"" },
 	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
 	    "account that owns the user's file view tree (-: none)" },
 	{ "addr", "add", "ADDRESS TARGET...", "route an address to targets "

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -102,19 +103,324 @@ store_password_hash(const char *password, char **hash_r)
 	return 0;
 }
 
+/*
+ * Password schemes.  What a stored hash may be is in user.h; the tables
+ * below are the whole list, so that an import refuses (and names) what a
+ * login could never check instead of storing it.
+ */
+
+/* A digest scheme: "{NAME}" + base64(digest [+ salt]). */
+struct pw_digest {
+	const char	*name;
+	const char	*md;		/* OpenSSL's name of the digest */
+	size_t		 len;		/* digest bytes */
+	int		 salted;	/* a salt follows the digest */
+	int		 hex;		/* Dovecot's default encoding is hex */
+};
+
+static const struct pw_digest pw_digests[] = {
+	{ "SSHA512", "SHA512", 64, 1, 0 },
+	{ "SSHA256", "SHA256", 32, 1, 0 },
+	{ "SSHA", "SHA1", 20, 1, 0 },
+	{ "SHA512", "SHA512", 64, 0, 0 },
+	{ "SHA256", "SHA256", 32, 0, 0 },
+	{ "SHA", "SHA1", 20, 0, 0 },
+	{ "SHA1", "SHA1", 20, 0, 0 },
+	{ "SMD5", "MD5", 16, 1, 0 },
+	{ "LDAP-MD5", "MD5", 16, 0, 0 },
+	{ "PLAIN-MD5", "MD5", 16, 0, 1 },
+};
+
+/* A crypt(3) scheme: "{NAME}" before a crypt string with this prefix. */
+struct pw_crypt {
+	const char	*name;
+	const char	*prefix[3];	/* any of these; NULL ends */
+};
+
+static const struct pw_crypt pw_crypts[] = {
+	{ "CRYPT", { NULL } },			/* any crypt(3) hash */
+	{ "SHA512-CRYPT", { "$6$", NULL } },
+	{ "SHA256-CRYPT", { "$5$", NULL } },
+	{ "MD5-CRYPT", { "$1$", NULL } },
+	{ "MD5", { "$1$", NULL } },		/* Dovecot's alias */
+	{ "BLF-CRYPT", { "$2b$", "$2y$", "$2a$" } },
+	{ "DES-CRYPT", { NULL } },
+};
+
+/*
+ * The length of the whole hash for the crypt(3) prefixes whose checksum
+ * has a fixed size, so that a truncated hash (which crypt_checksalt()
+ * still calls valid) is refused on import; 0 = the setting decides and
+ * the caller checks it with one crypt_r().
+ */
+struct pw_crypt_len {
+	const char	*prefix;
+	size_t		 checksum;	/* characters after the last '$' */
+};
+
+static const struct pw_crypt_len pw_crypt_lens[] = {
+	{ "$6$", 86 }, { "$5$", 43 }, { "$1$", 22 }, { "$y$", 43 },
+	{ "$gy$", 43 }, { "$7$", 43 }, { "$2b$", 53 }, { "$2y$", 53 },
+	{ "$2a$", 53 },
+};
+
+static const struct pw_digest *pw_digest_find(const char *, size_t);
+static const struct pw_crypt *pw_crypt_find(const char *, size_t);
+static int	pw_crypt_valid(const char *);
+static int	pw_decode(const char *, int hex, unsigned char *, size_t *);
+static int	pw_digest_verify(const struct pw_digest *, const char *b64,
+		    const char *password);
+static void	pw_scheme_name(const char *, char *, size_t);
+
+static const struct pw_digest *
+pw_digest_find(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pw_digests) / sizeof(pw_digests[0]); i++)
+		if (strlen(pw_digests[i].name) == n &&
+		    strncasecmp(pw_digests[i].name, name, n) == 0)
+			return &pw_digests[i];
+	return NULL;
+}
+
+static const struct pw_crypt *
+pw_crypt_find(const char *name, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pw_crypts) / sizeof(pw_crypts[0]); i++)
+		if (strlen(pw_crypts[i].name) == n &&
+		    strncasecmp(pw_crypts[i].name, name, n) == 0)
+			return &pw_crypts[i];
+	return NULL;
+}
+
+/* 1 when libxcrypt can check passwords against this whole hash. */
+static int
+pw_crypt_valid(const char *hash)
+{
+	struct crypt_data *cd;
+	const char *h, *last;
+	size_t i, n = strlen(hash);
+	int rc;
+
+	if (n == 0 || n > STORE_PWHASH_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)hash[i] <= 0x20 || hash[i] == 0x7f ||
+		    hash[i] == ':')
+			return 0;
+	rc = crypt_checksalt(hash);
+	if (rc != CRYPT_SALT_OK && rc != CRYPT_SALT_METHOD_LEGACY &&
+	    rc != CRYPT_SALT_TOO_CHEAP)
+		return 0;
+	if (hash[0] != '$' && hash[0] != '_')
+		return n == 13;		/* traditional DES */
+	last = strrchr(hash, '$');
+	for (i = 0; i < sizeof(pw_crypt_lens) / sizeof(pw_crypt_lens[0]); i++)
+		if (strncmp(hash, pw_crypt_lens[i].prefix,
+		    strlen(pw_crypt_lens[i].prefix)) == 0)
+			return strlen(last + 1) == pw_crypt_lens[i].checksum;
+	/* Rarer methods: the setting decides the length; ask crypt once. */
+	cd = xcalloc(1, sizeof(*cd));
+	h = crypt_r("", hash, cd);
+	rc = h != NULL && h[0] != '*' && strlen(h) == n;
+	free(cd);
+	return rc;
+}
+
+/* The scheme of a hash for messages: "{ARGON2ID}" or "$argon2id$". */
+static void
+pw_scheme_name(const char *in, char *buf, size_t size)
+{
+	size_t n;
+
+	if (in[0] == '{' && (n = strcspn(in, "}")) < 40 && in[n] == '}')
+		snprintf(buf, size, "{%.*s}", (int)n - 1, in + 1);
+	else if (in[0] == '$' && (n = strcspn(in + 1, "$")) < 20 &&
+	    in[n + 1] == '$')
+		snprintf(buf, size, "%.*s", (int)n + 2, in);
+	else
+		snprintf(buf, size, "an unknown scheme (not a crypt(3) "
+		    "hash)");
+}
+
+/* Decodes base64 (or hex) into out; 0 ok and *n_r set, -1 not valid. */
+static int
+pw_decode(const char *enc, int hex, unsigned char *out, size_t *n_r)
+{
+	size_t n = strlen(enc), i, pad = 0;
+	int len;
+
+	if (hex) {
+		if (n % 2 != 0 || n / 2 > STORE_PWHASH_MAX)
+			return -1;
+		for (i = 0; i < n; i += 2) {
+			unsigned v;
+
+			if (!isxdigit((unsigned char)enc[i]) ||
+			    !isxdigit((unsigned char)enc[i + 1]) ||
+			    sscanf(enc + i, "%2x", &v) != 1)
+				return -1;
+			out[i / 2] = (unsigned char)v;
+		}
+		*n_r = n / 2;
+		return 0;
+	}
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > STORE_PWHASH_MAX)
+		return -1;
+	if (strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789+/=") != n)
+		return -1;
+	while (pad < 2 && enc[n - 1 - pad] == '=')
+		pad++;
+	if (strchr(enc, '=') != enc + n - pad && pad > 0)
+		return -1;
+	if (pad == 0 && strchr(enc, '=') != NULL)
+		return -1;
+	len = EVP_DecodeBlock(out, (const unsigned char *)enc, (int)n);
+	if (len < 0 || (size_t)len < pad)
+		return -1;
+	*n_r = (size_t)len - pad;
+	return 0;
+}
+
+/* 1 the password matches the digest hash (base64 after "{NAME}"). */
+static int
+pw_digest_verify(const struct pw_digest *d, const char *b64,
+    const char *password)
+{
+	unsigned char raw[STORE_PWHASH_MAX + 1], md[EVP_MAX_MD_SIZE];
+	unsigned mdlen = 0;
+	size_t n;
+	EVP_MD_CTX *ctx;
+	int ok = 0;
+
+	if (pw_decode(b64, 0, raw, &n) < 0 || n < d->len ||
+	    (!d->salted && n != d->len) || (d->salted && n == d->len))
+		return 0;
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return 0;
+	if (EVP_DigestInit_ex(ctx, EVP_get_digestbyname(d->md), NULL) == 1 &&
+	    EVP_DigestUpdate(ctx, password, strlen(password)) == 1 &&
+	    EVP_DigestUpdate(ctx, raw + d->len, n - d->len) == 1 &&
+	    EVP_DigestFinal_ex(ctx, md, &mdlen) == 1 && mdlen == d->len)
+		ok = CRYPTO_memcmp(md, raw, d->len) == 0;
+	EVP_MD_CTX_free(ctx);
+	OPENSSL_cleanse(md, sizeof(md));
+	return ok;
+}
+
+int
+store_password_import(const char *in, int bare, char **hash_r)
+{
+	const struct pw_digest *d;
+	const struct pw_crypt *c;
+	unsigned char raw[STORE_PWHASH_MAX + 1];
+	char scheme[64], *out;
+	const char *body;
+	size_t n, i;
+	int hex;
+
+	*hash_r = NULL;
+	/* "{" without "}" is no scheme: in the old format, a password. */
+	if (in[0] != '{' || (bare == STORE_PW_BARE_PLAIN &&
+	    strchr(in, '}') == NULL)) {
+		if (bare == STORE_PW_BARE_PLAIN && in[0] != '$')
+			return store_password_hash(in, hash_r);
+		if (!pw_crypt_valid(in)) {
+			pw_scheme_name(in, scheme, sizeof(scheme));
+			return err_set(ERR_INVALID, "%s: not a password "
+			    "hash this server can check (see 'user import' "
+			    "in vellumctl(8) for the schemes)", scheme);
+		}
+		*hash_r = xstrdup(in);
+		return 0;
+	}
+	pw_scheme_name(in, scheme, sizeof(scheme));
+	if ((body = strchr(in, '}')) == NULL)
+		return err_set(ERR_INVALID, "a '{' without '}': write "
+		    "{SCHEME}hash");
+	n = (size_t)(body - in - 1);
+	body++;
+	if ((n == 5 && strncasecmp(in + 1, "PLAIN", 5) == 0) ||
+	    (n == 9 && strncasecmp(in + 1, "CLEARTEXT", 9) == 0) ||
+	    (n == 5 && strncasecmp(in + 1, "CLEAR", 5) == 0)) {
+		if (*body == '\0')
+			return err_set(ERR_INVALID, "%s with an empty "
+			    "password", scheme);
+		return store_password_hash(body, hash_r);
+	}
+	if ((c = pw_crypt_find(in + 1, n)) != NULL) {
+		int match = c->prefix[0] == NULL;
+
+		for (i = 0; i < 3 && c->prefix[i] != NULL; i++)
+			if (strncmp(body, c->prefix[i],
+			    strlen(c->prefix[i])) == 0)
+				match = 1;
+		if (strcasecmp(c->name, "DES-CRYPT") == 0)
+			match = body[0] != '$' && body[0] != '_';
+		if (!match || !pw_crypt_valid(body))
+			return err_set(ERR_INVALID, "%s: the hash is not "
+			    "a valid %s hash", scheme, c->name);
+		*hash_r = xstrdup(body);
+		return 0;
+	}
+	/* "{SHA256.HEX}", "{SSHA.B64}": Dovecot's explicit encodings. */
+	hex = -1;
+	if (n > 4 && strncasecmp(in + 1 + n - 4, ".HEX", 4) == 0)
+		hex = 1;
+	else if (n > 4 && (strncasecmp(in + 1 + n - 4, ".B64", 4) == 0))
+		hex = 0;
+	if ((d = pw_digest_find(in + 1, hex >= 0 ? n - 4 : n)) == NULL)
+		return err_set(ERR_INVALID, "%s: this password scheme is not "
+		    "supported (see 'user import' in vellumctl(8) for the "
+		    "schemes)", scheme);
+	/* As Dovecot: the length of the hex digest decodes as hex. */
+	if (hex < 0)
+		hex = d->hex || (strlen(body) == 2 * d->len &&
+		    strspn(body, "0123456789abcdefABCDEF") == 2 * d->len);
+	if (pw_decode(body, hex, raw, &n) < 0 || n < d->len ||
+	    (!d->salted && n != d->len) || (d->salted && n == d->len))
+		return err_set(ERR_INVALID, "%s: the hash is not %s of a "
+		    "%zu-byte digest%s", scheme, hex ? "hex" : "base64",
+		    d->len, d->salted ? " and a salt" : "");
+	out = xmalloc(strlen(d->name) + 3 + 4 * ((n + 2) / 3) + 1);
+	i = (size_t)sprintf(out, "{%s}", d->name);
+	EVP_EncodeBlock((unsigned char *)out + i, raw, (int)n);
+	if (strlen(out) > STORE_PWHASH_MAX) {
+		free(out);
+		return err_set(ERR_INVALID, "%s: the hash is longer than %d "
+		    "bytes", scheme, STORE_PWHASH_MAX);
+	}
+	*hash_r = out;
+	return 0;
+}
+
 int
 store_password_verify(const char *hash, const char *password)
 {
+	const struct pw_digest *d;
 	struct crypt_data *cd;
-	const char *h;
+	const char *h, *end;
 	size_t n;
 	int ok = 0;
 
 	if (hash == NULL || hash[0] == '\0' || password == NULL)
 		return 0;
-	/* Dovecot writes {CRYPT}, {SHA512-CRYPT}... before crypt hashes. */
-	if (hash[0] == '{' && strchr(hash, '}') != NULL)
-		hash = strchr(hash, '}') + 1;
+	/*
+	 * "{SSHA512}..." and the other digests; a crypt scheme's name
+	 * (stored before the import checked them) is skipped.
+	 */
+	if (hash[0] == '{' && (end = strchr(hash, '}')) != NULL) {
+		if ((d = pw_digest_find(hash + 1,
+		    (size_t)(end - hash - 1))) != NULL)
+			return pw_digest_verify(d, end + 1, password);
+		if (pw_crypt_find(hash + 1, (size_t)(end - hash - 1)) == NULL)
+			return 0;
+		hash = end + 1;
+	}
 	cd = xcalloc(1, sizeof(*cd));
 	h = crypt_r(password, hash, cd);
 	n = strlen(hash);

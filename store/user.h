@@ -1,9 +1,10 @@
 /*
  * user.h - mail accounts.
  *
- * A user has one primary address (its login), a crypt(3) password hash
- * (yescrypt when we make one; any crypt(3) scheme verifies, so Dovecot and
- * Postfix password files import as they are), quotas, exact usage
+ * A user has one primary address (its login), a password hash (yescrypt
+ * when we make one; the crypt(3) and digest schemes of Dovecot's passdb
+ * verify, so Dovecot and Postfix password files import: see
+ * store_password_import()), quotas, exact usage
  * counters kept in the same transaction as every message change, and an
  * enabled/disabled state.
  */
@@ -167,10 +168,39 @@ int	store_login_end(struct store *, struct store_login *,
 	    struct store_user *r);
 void	store_login_free(struct store_login **);
 
+/*
+ * Password hashes.  A stored pwhash is "" (no login), a crypt(3) string
+ * that libxcrypt checks ($y$ yescrypt, $gy$, $7$, $6$, $5$, $2b$/$2y$/$2a$,
+ * $1$, DES and the rarer ones it enables), or "{SCHEME}base64" of a digest
+ * [+ salt] for SSHA512, SSHA256, SSHA, SHA512, SHA256, SHA (SHA1), SMD5,
+ * LDAP-MD5, PLAIN-MD5 (Dovecot's passdb schemes, checked with OpenSSL's
+ * EVP and a constant-time compare).
+ */
+
 /* Hashes password with yescrypt; *hash_r is malloc'd. */
 int	store_password_hash(const char *password, char **hash_r);
 /* 1 the password matches, 0 it does not (or hash is empty/invalid). */
 int	store_password_verify(const char *hash, const char *password);
+
+/* How store_password_import() takes text without a {SCHEME} prefix. */
+#define STORE_PW_BARE_CRYPT	0	/* a crypt(3) hash (passwd-file) */
+#define STORE_PW_BARE_PLAIN	1	/* a password, unless it starts '$' */
+
+/*
+ * Turns a password field as Dovecot's passdb and crypt(3) hold it into a
+ * stored pwhash (*hash_r, malloc'd): "{CRYPT}", "{SHA512-CRYPT}",
+ * "{SHA256-CRYPT}", "{MD5-CRYPT}" ("{MD5}"), "{BLF-CRYPT}", "{DES-CRYPT}"
+ * and a bare crypt(3) string are checked (the prefix the scheme names,
+ * what libxcrypt verifies, the checksum's length) and kept as the crypt
+ * string; "{PLAIN}", "{CLEAR}", "{CLEARTEXT}" are hashed with the default
+ * scheme (store_password_hash()), never stored; the digest schemes above
+ * (names in any case, ".HEX"/".B64" suffixes and Dovecot's hex form read)
+ * are kept as "{SCHEME}base64".  With STORE_PW_BARE_PLAIN, text that
+ * starts neither "$" nor "{...}" is a password and is hashed.  0 done; -1 ERR_INVALID for any other
+ * scheme (ARGON2ID, SCRYPT, PBKDF2, CRAM-MD5...) or a malformed hash: the
+ * message names the scheme, never the hash; ERR_TEMP when hashing fails.
+ */
+int	store_password_import(const char *in, int bare, char **hash_r);
 
 /*
  * Normalises a login or address into buf (STORE_ADDRESS_MAX + 1): lower

@@ -230,9 +230,14 @@ def test(ctl, args):
             expect=1)
 
     # --- user import -----------------------------------------------------
+    # A real SHA512-CRYPT hash: a truncated one is refused (it could never
+    # be checked at a login; test_user_import.py has every scheme).
+    sha512 = subprocess.run(["openssl", "passwd", "-6", "u3-pw"],
+                            capture_output=True, check=True,
+                            timeout=60).stdout.decode().strip()
     lines = ["# bulk users", "", "u1@example.test",
              "u2@example.test  pw2  100M",
-             "u3@example.test {CRYPT}$6$salt$abcdefghijklmnop 1G",
+             "u3@example.test {CRYPT}%s 1G" % sha512,
              "bad address here too many",
              "u4@nowhere.test pw",
              "bob@example.test",
