@@ -37,14 +37,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "passwd-file or lines \"address [password|hash|- [quota]]\"" },
 	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
 	    "account that owns the user's file view tree (-: none)" },
-	{ "addr", "add", "ADDRESS TARGET...", "route an address to targets "
-	    "(alias or forward)" },
+	{ "addr", "add", "ADDRESS TARGET... [--force]", "route an address to "
+	    "targets (alias or forward)" },
 	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },
 	{ "addr", "list", "", "list every route" },
-	{ "addr", "import", "FILE", "add routes from a Postfix virtual "
-	    "alias map" },
-	{ "addr", "export", "[FILE|-]", "write aliases and forwards as a "
-	    "Postfix virtual alias map" },
+	{ "addr", "import", "[--replace [DOMAIN]] FILE", "add routes and "
+	    "alias domains from a Postfix virtual map, all or nothing" },
+	{ "addr", "export", "[FILE|-]", "write aliases, forwards and alias "
+	    "domains as a Postfix virtual alias map" },
 	{ "mail", "import", "ADDRESS PATH [--folder NAME]", "import a "
 	    "Maildir, an mbox, a directory of messages or one message" },
 	{ "mail", "export", "ADDRESS DEST [--folder NAME] "

@@ -223,9 +223,11 @@ def run(site, args):
     site.ctl("addr", "add", "alice+special@example.test", BOB)
     site.ctl("addr", "add", "@other.test", CAROL)
     site.ctl("addr", "add", "team@example.test", ALICE, BOB, INFO_B)
-    site.ctl("addr", "add", "chain@example.test", "link@example.test")
     site.ctl("addr", "add", "link@example.test", ALICE)
-    site.ctl("addr", "add", "loop1@example.test", "loop2@example.test")
+    site.ctl("addr", "add", "chain@example.test", "link@example.test")
+    # loop2 does not exist yet: addr add refuses it without --force.
+    site.ctl("addr", "add", "loop1@example.test", "loop2@example.test",
+             "--force")
     site.ctl("addr", "add", "loop2@example.test", "loop1@example.test")
     site.ctl("addr", "add", "fw@example.test", "someone@external.test")
     site.ctl("addr", "add", "mixed@example.test", ALICE,

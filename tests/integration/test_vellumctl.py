@@ -292,6 +292,18 @@ def test(ctl, args):
           "bad map lines reported as FILE:LINE", err)
     check("virtual:2:" not in err and "virtual:3:" not in err,
           "good lines are not reported", err)
+    check("nothing imported" in out, "a file with bad lines imports "
+          "nothing", out)
+    routes = {r["address"]: r["targets"] for r in ctl.json("addr", "list")}
+    check("sales@example.test" not in routes and "team@example.test" not in
+          routes, "no route of a file with bad lines was added", routes)
+    write(amap, b"# postfix virtual\n"
+          b"sales@example.test   bob@example.test, carol@example.test\n"
+          b"team@example.test bob@example.test\n"
+          b"   carol@example.test\n"
+          b"example.test anything\n"
+          b"bob@example.test bob@example.test, fwd@far.org\n")
+    ctl.run("addr", "import", amap)
     routes = {r["address"]: r["targets"] for r in ctl.json("addr", "list")}
     check(len(routes["team@example.test"]) == 2,
           "a continuation line adds targets", routes)
