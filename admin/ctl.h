@@ -23,6 +23,7 @@
 
 struct ctl {
 	const char	*data_dir;
+	const char	*conf_path;	/* -c FILE, NULL without */
 	int		 json;
 	int		 grace_days;	/* from [quota] grace_days */
 	const char	*noun, *verb;
@@ -101,6 +102,8 @@ int	cmd_store(struct ctl *, int argc, char **argv);
 int	cmd_vacation(struct ctl *, int argc, char **argv);
 int	cmd_list(struct ctl *, int argc, char **argv);
 int	cmd_filter(struct ctl *, int argc, char **argv);
+int	cmd_config(struct ctl *, int argc, char **argv);
+int	cmd_reload(struct ctl *, int argc, char **argv);
 
 /*
  * Parses a filter file (filter/lang.h filter_parse()) named name in

@@ -37,6 +37,8 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "vacation",	cmd_vacation },
 	{ "list",	cmd_list },
 	{ "filter",	cmd_filter },
+	{ "config",	cmd_config },
+	{ "reload",	cmd_reload },
 	{ NULL,		NULL },
 };
 
@@ -150,7 +152,10 @@ main(int argc, char **argv)
 		vellumctl_usage(stdout);
 		return CTL_OK;
 	}
-	if (conf != NULL) {
+	ctl.conf_path = conf;
+	/* config and reload read the file themselves, errors and all. */
+	if (conf != NULL && strcmp(argv[i], "config") != 0 &&
+	    strcmp(argv[i], "reload") != 0) {
 		if (vellumctl_config(conf, &ctl) < 0)
 			return CTL_FAIL;
 	} else
@@ -165,6 +170,8 @@ main(int argc, char **argv)
 		    "help lists the commands)\n", ctl.noun);
 		return CTL_USAGE;
 	}
+	if (strcmp(ctl.noun, "reload") == 0)	/* no verb */
+		return cmd_reload(&ctl, argc - i - 1, argv + i + 1);
 	if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 ||
 	    strcmp(argv[i + 1], "help") == 0) {
 		if (i + 1 >= argc) {

@@ -4,24 +4,46 @@
  * vellumd reads the config and nothing else: it never opens the store,
  * never binds a port.  For each daemon that serves an enabled section it
  * forks and execs the daemon's binary with the same -c FILE, restarts a
- * child that dies (with back-off) and, on SIGTERM, SIGINT or SIGHUP,
- * stops them all and waits for them.
+ * child that dies (with back-off) and, on SIGTERM or SIGINT, stops them
+ * all and waits for them.  Before starting anything it checks the [tls]
+ * files and locks data_dir/vellumd.pid, so that a second vellumd on the
+ * same data refuses to start.
+ *
+ * SIGHUP (also `vellumd reload`, `vellumctl reload`) reloads: the config
+ * is read again and refused, with every error logged, if it has any (the
+ * running daemons are left alone).  Else daemons whose sections vanished
+ * get SIGTERM, those whose sections appeared start, and the listening
+ * daemons (smtpd, imapd, pop3d) are replaced without a gap: their
+ * listeners have SO_REUSEPORT, so the new process binds the same ports
+ * while the old one still listens; it says it is ready over a pipe
+ * (VELLUM_READY_FD, daemon_serve()), and only then does the old one get
+ * SIGTERM, which closes its listeners at once and lets commands in
+ * progress finish (conn_shutdown()).  Old processes still draining are
+ * reaped, never restarted.  vellum-mta and vellum-fs, which listen on
+ * nothing, are stopped and started again once stopped.  The outcome of
+ * each reload goes to the log and to data_dir/vellumd.status, where the
+ * reload command reads it.
  *
  * vellum-fs needs a usable /dev/fuse: without one vellumd says once why
  * the file view is off and neither starts nor restarts it, while the
  * other daemons run as usual.
  *
- * The loop is sigtimedwait() on blocked signals: no handler runs
- * asynchronously, every state change happens in one place, and the only
- * timeout is the next restart or the shutdown deadline.
+ * The loop is poll() on a signalfd of the blocked signals and on the
+ * readiness pipes: no handler runs asynchronously, every state change
+ * happens in one place, and the only timeouts are the next restart, a
+ * readiness deadline and the shutdown deadline.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -30,6 +52,7 @@
 
 #include "common/config.h"
 #include "common/daemon.h"
+#include "common/error.h"
 #include "common/log.h"
 
 /* Back-off of restarts: first after RESTART_MIN_MS, doubling to the max. */
@@ -41,6 +64,12 @@
 #define SHUTDOWN_EXTRA_MS	5000
 /* How many -v vellumd passes on to its children at most. */
 #define VERBOSE_MAX		4
+/* A new daemon not ready this long after its start counts as ready. */
+#define READY_TIMEOUT_MS	30000
+/* Old daemons still finishing their sessions after reloads. */
+#define DRAIN_MAX		64
+/* Exit status for bad arguments. */
+#define VD_EXIT_USAGE		2
 
 struct child {
 	const char	*name;		/* binary: "vellum-pop3d" */
@@ -52,14 +81,28 @@ struct child {
 	long long	 restart_at;	/* ms; 0: no restart pending */
 	long long	 backoff;	/* ms before the next restart */
 	char		 services[128];	/* "pop3, pop3s" for the log */
+	int		 listens;	/* replaced with an overlap on reload */
+	int		 ready_fd;	/* readiness pipe, -1 when none */
+	long long	 ready_by;	/* ms: deadline of ready_fd */
+	pid_t		 old_pid;	/* predecessor waiting for ready_fd */
+	int		 restart_now;	/* reload: start again once it ends */
+};
+
+/* An old daemon finishing its sessions after a reload. */
+struct drain {
+	const char	*name;
+	pid_t		 pid;
 };
 
 static struct child children[] = {
-	{ .name = "vellum-smtpd", .subdir = "smtpd" },
-	{ .name = "vellum-imapd", .subdir = "imapd" },
-	{ .name = "vellum-pop3d", .subdir = "pop3d" },
-	{ .name = "vellum-fs", .subdir = "fs" },
-	{ .name = "vellum-mta", .subdir = "mta" },
+	{ .name = "vellum-smtpd", .subdir = "smtpd", .listens = 1,
+	    .ready_fd = -1 },
+	{ .name = "vellum-imapd", .subdir = "imapd", .listens = 1,
+	    .ready_fd = -1 },
+	{ .name = "vellum-pop3d", .subdir = "pop3d", .listens = 1,
+	    .ready_fd = -1 },
+	{ .name = "vellum-fs", .subdir = "fs", .ready_fd = -1 },
+	{ .name = "vellum-mta", .subdir = "mta", .ready_fd = -1 },
 };
 #define NCHILDREN	(sizeof(children) / sizeof(children[0]))
 
@@ -69,14 +112,22 @@ static int		 debug;		/* -d given to vellumd */
 static sigset_t		 sigs_orig;	/* the mask children get back */
 static char		 selfdir[PATH_MAX];	/* vellumd's folder */
 static const char	*libexec;	/* $VELLUM_LIBEXEC, NULL if unset */
+static const char	*conf_arg;	/* -c FILE, NULL: embedded default */
+static struct drain	 drains[DRAIN_MAX];
+static size_t		 ndrains;
+static int		 reloading;	/* a reload waits for new daemons */
+static int		 reload_failed;	/* ... and one of them failed */
+static int		 reload_again;	/* SIGHUP during a reload */
+static int		 announced;	/* "ready" was said */
+static unsigned		 nreloads;
 
 static long long	 vd_now(void);
-static void		 vd_scan_verbose(int, char **);
 static struct child	*vd_child_of_svc(enum config_svc);
 static void		 vd_plan(void);
 static int		 vd_find_binary(struct child *, const char *,
 		    const char *);
 static int		 vd_mkdirs(const char *);
+static int		 vd_data_dir(void);
 static int		 vd_may_start(struct child *);
 static int		 vd_start(struct child *);
 static void		 vd_reap(int);
@@ -87,6 +138,16 @@ static void		 vd_signal_all(int);
 static const char	*vd_signame(int);
 static void		 vd_nothing(int);
 static void		 vd_loop(void);
+static void		 vd_usage(FILE *);
+static void		 vd_path(char *, size_t, const char *);
+static void		 vd_status_write(const char *state, const char *text);
+static void		 vd_drain_add(struct child *, pid_t);
+static int		 vd_drain_reaped(pid_t, int);
+static void		 vd_ready(struct child *, int);
+static void		 vd_check_ready(void);
+static void		 vd_reload(void);
+static int		 vd_start_all(void);
+static int		 vd_reload_client(void);
 
 static long long
 vd_now(void)
@@ -95,33 +156,6 @@ vd_now(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * daemon_setup() parses the arguments; this only notes -v and -d (also in
- * clusters like "-dv") so that the children log as much as vellumd does.
- */
-static void
-vd_scan_verbose(int argc, char **argv)
-{
-	const char *p;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (argv[i][0] != '-' || strcmp(argv[i], "--") == 0)
-			break;
-		for (p = argv[i] + 1; *p != '\0'; p++) {
-			if (*p == 'c') {
-				if (p[1] == '\0')
-					i++;
-				break;
-			}
-			if (*p == 'd')
-				debug = 1;
-			else if (*p == 'v' && nverbose < VERBOSE_MAX)
-				nverbose++;
-		}
-	}
 }
 
 /* One binary serves every section of its protocol. */
@@ -165,6 +199,11 @@ vd_plan(void)
 	size_t i;
 	int svc;
 
+	for (i = 0; i < NCHILDREN; i++) {
+		children[i].wanted = 0;
+		children[i].services[0] = '\0';
+		children[i].path[0] = '\0';
+	}
 	for (svc = 0; svc < SVC_COUNT; svc++) {
 		if (!conf.svc[svc].enabled)
 			continue;
@@ -257,6 +296,29 @@ vd_mkdirs(const char *dir)
 }
 
 /*
+ * The pid file lives in data_dir, so it must exist: made like the
+ * embedded default's ./var when missing, owned by the config's user when
+ * we are root (the daemons make the store in it as that user).
+ */
+static int
+vd_data_dir(void)
+{
+	struct passwd *pw;
+	struct stat st;
+
+	if (stat(conf.data_dir, &st) == 0)
+		return 0;
+	if (errno != ENOENT || vd_mkdirs(conf.data_dir) != 0)
+		return -1;
+	log_info("made the data dir %s", conf.data_dir);
+	if (geteuid() == 0 && conf.user[0] != '\0' &&
+	    (pw = getpwnam(conf.user)) != NULL &&
+	    chown(conf.data_dir, pw->pw_uid, pw->pw_gid) != 0)
+		return -1;
+	return 0;
+}
+
+/*
  * 1 when ch may be (re)started now.  vellum-fs may not without a usable
  * /dev/fuse, nor without root, which it needs to mount (it drops to the
  * config's user itself once mounted): that is said once here, and the
@@ -282,13 +344,16 @@ vd_may_start(struct child *ch)
 	return 0;
 }
 
-/* Forks and execs ch.  0 when the child runs (or at least was forked). */
+/*
+ * Forks and execs ch.  0 when the child runs (or at least was forked).
+ * A listening daemon gets the write end of a readiness pipe.
+ */
 static int
 vd_start(struct child *ch)
 {
-	char *argv[5 + VERBOSE_MAX];
+	char *argv[5 + VERBOSE_MAX], fdbuf[16];
 	char vflag[] = "-v", dflag[] = "-d";
-	int argc = 0, i;
+	int argc = 0, i, pfd[2] = { -1, -1 };
 	pid_t pid, parent = getpid();
 
 	argv[argc++] = ch->path;
@@ -302,10 +367,18 @@ vd_start(struct child *ch)
 		argv[argc++] = vflag;
 	argv[argc] = NULL;
 
+	if (ch->listens && pipe2(pfd, O_CLOEXEC) != 0) {
+		log_warn("pipe for %s", ch->name);
+		pfd[0] = pfd[1] = -1;
+	}
 	fflush(stdout);
 	fflush(stderr);
 	if ((pid = fork()) < 0) {
 		log_warn("fork for %s", ch->name);
+		if (pfd[0] != -1) {
+			close(pfd[0]);
+			close(pfd[1]);
+		}
 		return -1;
 	}
 	if (pid == 0) {
@@ -315,16 +388,29 @@ vd_start(struct child *ch)
 			_exit(1);
 		signal(SIGCHLD, SIG_DFL);
 		sigprocmask(SIG_SETMASK, &sigs_orig, NULL);
+		unsetenv("VELLUM_READY_FD");
+		if (pfd[1] != -1 && fcntl(pfd[1], F_SETFD, 0) == 0) {
+			snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
+			setenv("VELLUM_READY_FD", fdbuf, 1);
+		}
 		execv(ch->path, argv);
 		fprintf(stderr, "vellumd: exec %s: %s\n", ch->path,
 		    strerror(errno));
 		_exit(127);
 	}
-	log_info("%s %s (pid %ld) for %s", ch->restart_at != 0 ?
-	    "restarted" : "started", ch->name, (long)pid, ch->services);
+	log_info("%s %s (pid %ld) for %s", ch->old_pid != 0 ? "reloading:" :
+	    ch->restart_at != 0 ? "restarted" : "started", ch->name,
+	    (long)pid, ch->services);
+	if (pfd[1] != -1)
+		close(pfd[1]);
+	if (ch->ready_fd != -1)
+		close(ch->ready_fd);
+	ch->ready_fd = pfd[0];
+	ch->ready_by = vd_now() + READY_TIMEOUT_MS;
 	ch->pid = pid;
 	ch->started = vd_now();
 	ch->restart_at = 0;
+	ch->restart_now = 0;
 	return 0;
 }
 
@@ -342,6 +428,71 @@ vd_status(int status, char *buf, size_t len)
 		snprintf(buf, len, "status 0x%x", (unsigned)status);
 }
 
+/* data_dir/name */
+static void
+vd_path(char *buf, size_t size, const char *name)
+{
+	snprintf(buf, size, "%s/%s", conf.data_dir, name);
+}
+
+/*
+ * data_dir/vellumd.status: "PID SEQ STATE" and the details, replaced
+ * whole (rename) so that a reader never sees half of it.
+ */
+static void
+vd_status_write(const char *state, const char *text)
+{
+	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
+	FILE *fp;
+
+	vd_path(path, sizeof(path), DAEMON_STATUS_FILE);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	if ((fp = fopen(tmp, "we")) == NULL) {
+		log_warn("%s", tmp);
+		return;
+	}
+	fprintf(fp, "%ld %u %s\n%s", (long)getpid(), nreloads, state,
+	    text != NULL ? text : "");
+	if (text != NULL && *text != '\0' && text[strlen(text) - 1] != '\n')
+		fputc('\n', fp);
+	if (fclose(fp) != 0 || rename(tmp, path) != 0)
+		log_warn("%s", path);
+}
+
+static void
+vd_drain_add(struct child *ch, pid_t pid)
+{
+	if (kill(pid, SIGTERM) != 0 && errno != ESRCH)
+		log_warn("kill %s (pid %ld)", ch->name, (long)pid);
+	if (ndrains == DRAIN_MAX) {
+		log_warnx("too many old daemons finishing their sessions: not "
+		    "waiting for %s (pid %ld)", ch->name, (long)pid);
+		return;
+	}
+	drains[ndrains].name = ch->name;
+	drains[ndrains].pid = pid;
+	ndrains++;
+}
+
+/* 1 when pid was an old daemon finishing its sessions. */
+static int
+vd_drain_reaped(pid_t pid, int status)
+{
+	char how[128];
+	size_t i;
+
+	for (i = 0; i < ndrains; i++)
+		if (drains[i].pid == pid)
+			break;
+	if (i == ndrains)
+		return 0;
+	vd_status(status, how, sizeof(how));
+	log_info("old %s (pid %ld) finished its sessions: %s",
+	    drains[i].name, (long)pid, how);
+	drains[i] = drains[--ndrains];
+	return 1;
+}
+
 /* Collects every child that ended; schedules restarts unless stopping. */
 static void
 vd_reap(int stopping)
@@ -356,11 +507,23 @@ vd_reap(int stopping)
 			continue;
 		if (pid <= 0)
 			return;
+		if (vd_drain_reaped(pid, status))
+			continue;
 		for (i = 0; i < NCHILDREN; i++)
-			if (children[i].pid == pid)
+			if (children[i].pid == pid ||
+			    children[i].old_pid == pid)
 				break;
 		if (i == NCHILDREN) {
 			log_debug("reaped unknown pid %ld", (long)pid);
+			continue;
+		}
+		if (children[i].old_pid == pid) {
+			char how[128];
+
+			vd_status(status, how, sizeof(how));
+			log_warnx("old %s (pid %ld) %s while its successor "
+			    "started", children[i].name, (long)pid, how);
+			children[i].old_pid = 0;
 			continue;
 		}
 		vd_exited(&children[i], status, stopping);
@@ -375,7 +538,32 @@ vd_exited(struct child *ch, int status, int stopping)
 
 	vd_status(status, how, sizeof(how));
 	ch->pid = 0;
+	if (ch->ready_fd != -1) {
+		close(ch->ready_fd);
+		ch->ready_fd = -1;
+	}
 	if (stopping) {
+		log_info("%s %s", ch->name, how);
+		return;
+	}
+	if (ch->old_pid != 0) {
+		/* The new one died before it was ready: keep the old one. */
+		log_warnx("reload: the new %s %s before it was ready; the old "
+		    "one (pid %ld) keeps serving", ch->name, how,
+		    (long)ch->old_pid);
+		ch->pid = ch->old_pid;
+		ch->old_pid = 0;
+		reload_failed = 1;
+		return;
+	}
+	if (ch->restart_now && ch->wanted) {
+		log_info("reload: %s (pid stopped) %s; starting it again",
+		    ch->name, how);
+		if (vd_start(ch) != 0)
+			ch->restart_at = now + RESTART_MIN_MS;
+		return;
+	}
+	if (!ch->wanted) {
 		log_info("%s %s", ch->name, how);
 		return;
 	}
@@ -390,15 +578,190 @@ vd_exited(struct child *ch, int status, int stopping)
 		ch->backoff = RESTART_MAX_MS;
 }
 
-static int
-vd_running(void)
+/*
+ * ch said it is ready (or its pipe ended, or its deadline passed: ok 0).
+ * Its predecessor now gets SIGTERM and finishes its sessions.
+ */
+static void
+vd_ready(struct child *ch, int ok)
+{
+	if (ch->ready_fd != -1) {
+		close(ch->ready_fd);
+		ch->ready_fd = -1;
+	}
+	if (!ok && ch->pid > 0)
+		log_warnx("%s (pid %ld) did not say it was ready within %d s",
+		    ch->name, (long)ch->pid, READY_TIMEOUT_MS / 1000);
+	if (ch->old_pid != 0 && ch->pid > 0) {
+		log_info("reload: new %s (pid %ld) is ready; the old one (pid "
+		    "%ld) finishes its sessions", ch->name, (long)ch->pid,
+		    (long)ch->old_pid);
+		vd_drain_add(ch, ch->old_pid);
+		ch->old_pid = 0;
+	}
+}
+
+/* Says "ready" (at start) or how a reload ended, once nothing waits. */
+static void
+vd_check_ready(void)
 {
 	size_t i;
 	int n = 0;
 
-	for (i = 0; i < NCHILDREN; i++)
+	for (i = 0; i < NCHILDREN; i++) {
+		if (children[i].ready_fd != -1 || children[i].old_pid != 0 ||
+		    (children[i].restart_now && children[i].wanted))
+			return;
 		if (children[i].pid > 0)
 			n++;
+	}
+	if (!announced) {
+		announced = 1;
+		log_info("ready: %d daemon(s) running", n);
+		vd_status_write("ready", NULL);
+		return;
+	}
+	if (!reloading)
+		return;
+	reloading = 0;
+	if (reload_failed) {
+		log_warnx("reload %u failed: see the messages above; the old "
+		    "daemons keep serving where the new ones failed",
+		    nreloads);
+		vd_status_write("failed", "a new daemon failed to start; see "
+		    "the log\n");
+	} else {
+		log_info("reload %u done: %d daemon(s) running", nreloads, n);
+		vd_status_write("reloaded", NULL);
+	}
+	if (reload_again) {
+		reload_again = 0;
+		vd_reload();
+	}
+}
+
+/* SIGHUP: see the top of the file. */
+static void
+vd_reload(void)
+{
+	static struct config nc;
+	char *errors = NULL, *line, *nl, msg[1024];
+	int was[NCHILDREN];
+	size_t i;
+
+	if (reloading) {
+		log_info("SIGHUP during a reload: reloading again after it");
+		reload_again = 1;
+		return;
+	}
+	nreloads++;
+	log_info("SIGHUP: reloading %s", conf_arg != NULL ? conf_arg :
+	    "the embedded default");
+	if (conf_arg == NULL)
+		config_default(&nc);
+	else if (config_load(conf_arg, &nc, &errors) != 0) {
+		for (line = errors; line != NULL && *line != '\0';
+		    line = nl + 1) {
+			if ((nl = strchr(line, '\n')) == NULL)
+				break;
+			log_warnx("reload refused: %.*s", (int)(nl - line),
+			    line);
+		}
+		log_warnx("reload refused: %s; the running configuration "
+		    "stays", err_msg());
+		snprintf(msg, sizeof(msg), "%s\n", err_msg());
+		vd_status_write("refused", errors != NULL ? errors : msg);
+		free(errors);
+		return;
+	}
+	if (daemon_check_tls(&nc) != 0) {
+		log_warnx("reload refused: %s; the running configuration "
+		    "stays", err_msg());
+		snprintf(msg, sizeof(msg), "%s\n", err_msg());
+		vd_status_write("refused", msg);
+		return;
+	}
+	if (strcmp(nc.data_dir, conf.data_dir) != 0) {
+		snprintf(msg, sizeof(msg), "data_dir changed (%.400s to %.400s): "
+		    "restart vellumd to move to another data dir\n",
+		    conf.data_dir, nc.data_dir);
+		log_warnx("reload refused: %.*s", (int)strlen(msg) - 1, msg);
+		vd_status_write("refused", msg);
+		return;
+	}
+
+	for (i = 0; i < NCHILDREN; i++)
+		was[i] = children[i].wanted;
+	conf = nc;
+	vd_plan();
+	reloading = 1;
+	reload_failed = 0;
+	for (i = 0; i < NCHILDREN; i++) {
+		struct child *ch = &children[i];
+
+		if (!ch->wanted) {
+			ch->restart_at = 0;
+			ch->restart_now = 0;
+			if (ch->pid > 0) {
+				log_info("reload: stopping %s (pid %ld): no "
+				    "section of it is left", ch->name,
+				    (long)ch->pid);
+				vd_drain_add(ch, ch->pid);
+				ch->pid = 0;
+				if (ch->ready_fd != -1) {
+					close(ch->ready_fd);
+					ch->ready_fd = -1;
+				}
+			}
+			continue;
+		}
+		if (ch->path[0] == '\0') {
+			log_warnx("reload: %s not found: not starting %s",
+			    ch->name, ch->services);
+			continue;
+		}
+		ch->backoff = 0;
+		if (ch->pid == 0) {
+			/* New, or waiting for a restart: start it now. */
+			if (!vd_may_start(ch))
+				continue;
+			if (!was[i])
+				log_info("reload: %s now has %s", ch->name,
+				    ch->services);
+			if (vd_start(ch) != 0)
+				ch->restart_at = vd_now() + RESTART_MIN_MS;
+		} else if (ch->listens && ch->old_pid == 0) {
+			ch->old_pid = ch->pid;
+			ch->pid = 0;
+			if (vd_start(ch) != 0) {
+				ch->pid = ch->old_pid;
+				ch->old_pid = 0;
+				reload_failed = 1;
+			} else if (ch->ready_fd == -1)
+				vd_ready(ch, 1);
+		} else if (!ch->listens) {
+			log_info("reload: stopping %s (pid %ld) to start it "
+			    "again", ch->name, (long)ch->pid);
+			ch->restart_now = 1;
+			if (kill(ch->pid, SIGTERM) != 0 && errno != ESRCH)
+				log_warn("kill %s", ch->name);
+		}
+	}
+	vd_check_ready();
+}
+
+static int
+vd_running(void)
+{
+	size_t i;
+	int n = (int)ndrains;
+
+	for (i = 0; i < NCHILDREN; i++) {
+		if (children[i].pid > 0)
+			n++;
+		if (children[i].old_pid > 0)
+			n++;
+	}
 	return n;
 }
 
@@ -407,11 +770,16 @@ vd_signal_all(int sig)
 {
 	size_t i;
 
-	for (i = 0; i < NCHILDREN; i++)
+	for (i = 0; i < NCHILDREN; i++) {
 		if (children[i].pid > 0 && kill(children[i].pid, sig) != 0 &&
 		    errno != ESRCH)
 			log_warn("kill %s (pid %ld)", children[i].name,
 			    (long)children[i].pid);
+		if (children[i].old_pid > 0)
+			kill(children[i].old_pid, sig);
+	}
+	for (i = 0; i < ndrains; i++)
+		kill(drains[i].pid, sig);
 }
 
 static const char *
@@ -439,11 +807,14 @@ vd_nothing(int sig)
 static void
 vd_loop(void)
 {
+	struct pollfd pfd[1 + NCHILDREN];
+	struct child *who[1 + NCHILDREN];
+	struct signalfd_siginfo si;
 	sigset_t set;
-	siginfo_t info;
-	struct timespec ts, *tsp;
 	long long deadline = 0;
-	int sig, stopping = 0, killed = 0;
+	int sfd, sig, stopping = 0, killed = 0, npfd, timeout;
+	ssize_t n;
+	char byte;
 	size_t i;
 
 	sigemptyset(&set);
@@ -451,6 +822,8 @@ vd_loop(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK)) == -1)
+		fatal("signalfd");
 
 	for (;;) {
 		long long now, next = -1;
@@ -461,6 +834,13 @@ vd_loop(void)
 			for (i = 0; i < NCHILDREN; i++) {
 				struct child *ch = &children[i];
 
+				if (ch->ready_fd != -1) {
+					if (ch->ready_by <= now)
+						vd_ready(ch, 0);
+					else if (next < 0 ||
+					    ch->ready_by < next)
+						next = ch->ready_by;
+				}
 				if (ch->restart_at == 0)
 					continue;
 				if (ch->restart_at <= now) {
@@ -477,9 +857,10 @@ vd_loop(void)
 				if (next < 0 || ch->restart_at < next)
 					next = ch->restart_at;
 			}
+			vd_check_ready();
 		} else {
 			if (vd_running() == 0)
-				return;
+				break;
 			if (!killed && now >= deadline) {
 				log_warnx("children still running %u s after "
 				    "SIGTERM: sending SIGKILL",
@@ -492,68 +873,126 @@ vd_loop(void)
 				next = deadline;
 		}
 
-		tsp = NULL;
+		npfd = 0;
+		pfd[npfd].fd = sfd;
+		pfd[npfd].events = POLLIN;
+		who[npfd++] = NULL;
+		for (i = 0; !stopping && i < NCHILDREN; i++)
+			if (children[i].ready_fd != -1) {
+				pfd[npfd].fd = children[i].ready_fd;
+				pfd[npfd].events = POLLIN;
+				who[npfd++] = &children[i];
+			}
+		timeout = -1;
 		if (next >= 0) {
 			long long wait = next - vd_now();
 
-			if (wait < 0)
-				wait = 0;
-			ts.tv_sec = wait / 1000;
-			ts.tv_nsec = (wait % 1000) * 1000000;
-			tsp = &ts;
+			timeout = wait < 0 ? 0 : wait > INT_MAX ? INT_MAX :
+			    (int)wait;
 		}
-		sig = sigtimedwait(&set, &info, tsp);
-		if (sig < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				fatal("sigtimedwait");
+		if (poll(pfd, (nfds_t)npfd, timeout) < 0) {
+			if (errno != EINTR)
+				fatal("poll");
 			continue;
 		}
-		if (sig == SIGCHLD)
-			continue;
-		if (stopping) {
-			log_info("%s while stopping: still waiting for %d "
-			    "daemon(s)", vd_signame(sig), vd_running());
-			continue;
+		for (i = 1; i < (size_t)npfd; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			n = read(pfd[i].fd, &byte, 1);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			/* EOF: it died before it was ready; vd_reap says. */
+			if (n > 0)
+				vd_ready(who[i], 1);
+			else if (who[i]->ready_fd != -1) {
+				close(who[i]->ready_fd);
+				who[i]->ready_fd = -1;
+			}
 		}
-		log_info("%s: stopping %d daemon(s)", vd_signame(sig),
-		    vd_running());
-		stopping = 1;
-		for (i = 0; i < NCHILDREN; i++)
-			children[i].restart_at = 0;
-		vd_signal_all(SIGTERM);
-		deadline = vd_now() + (long long)conf.shutdown_grace * 1000 +
-		    SHUTDOWN_EXTRA_MS;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		while ((n = read(sfd, &si, sizeof(si))) == sizeof(si)) {
+			sig = (int)si.ssi_signo;
+			if (sig == SIGCHLD)
+				continue;
+			if (stopping) {
+				log_info("%s while stopping: still waiting "
+				    "for %d daemon(s)", vd_signame(sig),
+				    vd_running());
+				continue;
+			}
+			if (sig == SIGHUP) {
+				vd_reap(0);
+				vd_reload();
+				continue;
+			}
+			log_info("%s: stopping %d daemon(s)", vd_signame(sig),
+			    vd_running());
+			stopping = 1;
+			for (i = 0; i < NCHILDREN; i++) {
+				children[i].restart_at = 0;
+				children[i].restart_now = 0;
+			}
+			vd_signal_all(SIGTERM);
+			deadline = vd_now() +
+			    (long long)conf.shutdown_grace * 1000 +
+			    SHUTDOWN_EXTRA_MS;
+		}
 	}
+	close(sfd);
 }
 
-int
-main(int argc, char **argv)
+static void
+vd_usage(FILE *fp)
 {
-	struct sigaction sa;
-	sigset_t set;
+	fprintf(fp, "usage: vellumd [-dv] [-c vellum.conf]\n"
+	    "       vellumd [-c vellum.conf] -n | -a\n"
+	    "       vellumd [-c vellum.conf] reload\n"
+	    "  -c FILE  read FILE (default: the embedded default of "
+	    "`make run`)\n"
+	    "  -d       log everything (debug), also in the daemons\n"
+	    "  -v       log more (debug messages too)\n"
+	    "  -n       check the config and print what differs from the "
+	    "defaults\n"
+	    "  -a       check the config and print every setting\n"
+	    "  reload   make the running vellumd read its config again "
+	    "(SIGHUP)\n"
+	    "           and print the outcome\n"
+	    "  -h, --help  show this help\n"
+	    "See vellumd(8) and vellum.conf(5).\n");
+}
+
+/* `vellumd reload`: SIGHUP to the vellumd of this data dir. */
+static int
+vd_reload_client(void)
+{
+	char *msg = NULL;
+	int rc;
+
+	/*
+	 * Only data_dir is needed: a config with errors is still sent on,
+	 * so that the running vellumd lists them and refuses it.
+	 */
+	if (conf_arg == NULL)
+		config_default(&conf);
+	else if (config_load(conf_arg, &conf, NULL) != 0 &&
+	    conf.data_dir[0] == '\0') {
+		fprintf(stderr, "vellumd: %s\n", err_msg());
+		return 1;
+	}
+	rc = daemon_reload_request(&conf, &msg);
+	if (msg != NULL)
+		fputs(msg, rc == 0 ? stdout : stderr);
+	free(msg);
+	return rc == 0 ? 0 : 1;
+}
+
+/* Starts every wanted child at start-up.  The number started. */
+static int
+vd_start_all(void)
+{
 	size_t i;
 	int started = 0;
-
-	vd_scan_verbose(argc, argv);
-	daemon_setup("vellumd", argc, argv, &conf);
-
-	vd_plan();
-	if (conf.path[0] == '\0' && vd_mkdirs(conf.data_dir) != 0)
-		fatal("cannot make the data dir %s", conf.data_dir);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = vd_nothing;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
-	if (sigaction(SIGCHLD, &sa, NULL) != 0)
-		fatal("sigaction SIGCHLD");
-	sigemptyset(&set);
-	sigaddset(&set, SIGCHLD);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	if (sigprocmask(SIG_BLOCK, &set, &sigs_orig) != 0)
-		fatal("sigprocmask");
 
 	for (i = 0; i < NCHILDREN; i++) {
 		struct child *ch = &children[i];
@@ -574,12 +1013,103 @@ main(int argc, char **argv)
 		if (vd_start(ch) == 0)
 			started++;
 	}
-	if (started == 0) {
+	return started;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sigaction sa;
+	sigset_t set;
+	char pidpath[PATH_MAX + 32];
+	int ch, print = -1, verbose = 0, pidfd;
+
+	for (ch = 1; ch < argc && strcmp(argv[ch], "--") != 0; ch++)
+		if (strcmp(argv[ch], "--help") == 0) {
+			vd_usage(stdout);
+			return 0;
+		}
+	opterr = 0;
+	while ((ch = getopt(argc, argv, ":c:dvnah")) != -1) {
+		switch (ch) {
+		case 'c':
+			conf_arg = optarg;
+			break;
+		case 'd':
+			debug = 1;
+			verbose = 2;
+			break;
+		case 'v':
+			if (nverbose < VERBOSE_MAX)
+				nverbose++;
+			verbose++;
+			break;
+		case 'n':
+			print = 0;
+			break;
+		case 'a':
+			print = 1;
+			break;
+		case 'h':
+			vd_usage(stdout);
+			return 0;
+		case ':':
+			fprintf(stderr, "vellumd: -%c needs an argument\n",
+			    optopt);
+			vd_usage(stderr);
+			return VD_EXIT_USAGE;
+		default:
+			fprintf(stderr, "vellumd: unknown option -%c\n",
+			    optopt);
+			vd_usage(stderr);
+			return VD_EXIT_USAGE;
+		}
+	}
+	if (optind < argc && (strcmp(argv[optind], "reload") != 0 ||
+	    optind + 1 < argc || print >= 0)) {
+		fprintf(stderr, "vellumd: unexpected argument '%s'\n",
+		    argv[optind]);
+		vd_usage(stderr);
+		return VD_EXIT_USAGE;
+	}
+	if (optind < argc)
+		return vd_reload_client();
+	/* Exits 1 with the errors (each FILE:LINE) on a bad config. */
+	daemon_load("vellumd", conf_arg, verbose, &conf);
+	if (print >= 0)
+		return config_print(stdout, &conf, print) == 0 ? 0 : 1;
+
+	vd_plan();
+	if (vd_data_dir() != 0)
+		fatal("cannot make the data dir %s", conf.data_dir);
+	vd_path(pidpath, sizeof(pidpath), DAEMON_PID_FILE);
+	if (daemon_pidfile(pidpath, &pidfd) != 0) {
+		fprintf(stderr, "vellumd: %s\n", err_msg());
+		return 1;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = vd_nothing;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NOCLDSTOP | SA_RESTART;
+	if (sigaction(SIGCHLD, &sa, NULL) != 0)
+		fatal("sigaction SIGCHLD");
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, &sigs_orig) != 0)
+		fatal("sigprocmask");
+
+	if (vd_start_all() == 0) {
 		log_warnx("no daemon to run%s", conf.path[0] != '\0' ?
 		    ": enable a service section in the config" : "");
 		return 1;
 	}
 	vd_loop();
+	vd_status_write("stopped", NULL);
 	log_info("all daemons stopped");
+	close(pidfd);
 	return 0;
 }

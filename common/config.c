@@ -29,6 +29,9 @@
 #define CONFIG_LINE_MAX		4096
 /* Largest file read: vellum.conf is a few hundred bytes. */
 #define CONFIG_FILE_MAX		(1024 * 1024)
+/* "Did you mean": names compared (longer ones are not), and edits. */
+#define CONFIG_SUGGEST_LEN	64
+#define CONFIG_SUGGEST_DIST	3
 /* After this many errors, stop listing them (a binary file, say). */
 #define CONFIG_ERRORS_MAX	100
 
@@ -162,6 +165,7 @@ enum config_type {
 	CT_NAMES,		/* name, @group, * ([sendmail] users) */
 	CT_DOMAIN,		/* a host name, or "" for the hostname */
 	CT_SIZE,		/* size_t bytes, size_parse() forms (64M) */
+	CT_BYTES,		/* CT_UINT bytes, size_parse() forms (50M) */
 	CT_COMMAND,		/* an absolute program path and its words */
 };
 
@@ -291,9 +295,9 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(auth_fail_delay_ms, 0, 60000, "milliseconds") },
 	[CK_FAIL_MAX] = { CS_AUTH, "fail_max", CT_UINT,
 	    CK_UINT(auth_fail_max, 1, 100000, "failures") },
-	[CK_FAIL_WINDOW] = { CS_AUTH, "fail_window", CT_UINT,
+	[CK_FAIL_WINDOW] = { CS_AUTH, "fail_window", CT_DURATION,
 	    CK_UINT(auth_fail_window, 1, 86400, "seconds") },
-	[CK_LOCKOUT] = { CS_AUTH, "lockout", CT_UINT,
+	[CK_LOCKOUT] = { CS_AUTH, "lockout", CT_DURATION,
 	    CK_UINT(auth_lockout, 0, 604800, "seconds") },
 	[CK_FAIL_DELAY_MAX] = { CS_AUTH, "fail_delay_max", CT_UINT,
 	    CK_UINT(auth_fail_delay_max_ms, 0, 600000, "milliseconds") },
@@ -311,20 +315,20 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(max_conn_per_ip, 1, 1000000, "connections") },
 	[CK_CONN] = { CS_LIMITS, "connections", CT_UINT,
 	    CK_UINT(max_conn, 1, 1000000, "connections") },
-	[CK_IDLE_TIMEOUT] = { CS_LIMITS, "idle_timeout", CT_UINT,
+	[CK_IDLE_TIMEOUT] = { CS_LIMITS, "idle_timeout", CT_DURATION,
 	    CK_UINT(idle_timeout, 1, 86400, "seconds") },
-	[CK_SHUTDOWN_GRACE] = { CS_LIMITS, "shutdown_grace", CT_UINT,
+	[CK_SHUTDOWN_GRACE] = { CS_LIMITS, "shutdown_grace", CT_DURATION,
 	    CK_UINT(shutdown_grace, 0, 3600, "seconds") },
-	[CK_COMMAND_TIMEOUT] = { CS_LIMITS, "command_timeout", CT_UINT,
+	[CK_COMMAND_TIMEOUT] = { CS_LIMITS, "command_timeout", CT_DURATION,
 	    CK_UINT(command_timeout, 1, 86400, "seconds") },
-	[CK_LOGIN_TIMEOUT] = { CS_LIMITS, "login_timeout", CT_UINT,
+	[CK_LOGIN_TIMEOUT] = { CS_LIMITS, "login_timeout", CT_DURATION,
 	    CK_UINT(login_timeout, 1, 86400, "seconds") },
-	[CK_TRANSFER_RATE] = { CS_LIMITS, "transfer_rate", CT_UINT,
+	[CK_TRANSFER_RATE] = { CS_LIMITS, "transfer_rate", CT_BYTES,
 	    CK_UINT(transfer_rate, 0, 1073741824, "bytes per second, "
 	    "0 = off") },
-	[CK_TRANSFER_GRACE] = { CS_LIMITS, "transfer_grace", CT_UINT,
+	[CK_TRANSFER_GRACE] = { CS_LIMITS, "transfer_grace", CT_DURATION,
 	    CK_UINT(transfer_grace, 1, 86400, "seconds") },
-	[CK_IMAP_IDLE_TIMEOUT] = { CS_LIMITS, "imap_idle_timeout", CT_UINT,
+	[CK_IMAP_IDLE_TIMEOUT] = { CS_LIMITS, "imap_idle_timeout", CT_DURATION,
 	    CK_UINT(imap_idle_timeout, 1, 86400, "seconds") },
 	[CK_MOUNTPOINT] = { CS_FS, "mountpoint",
 	    CT_PATH, CK_STR(fs_mountpoint) },
@@ -335,7 +339,7 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_BANNER] = { CS_SMTPD, "banner", CT_TEXT,
 	    CK_STR(smtpd_banner) },
 	[CK_SMTPD_MAX_MESSAGE_SIZE] = { CS_SMTPD, "max_message_size",
-	    CT_UINT, CK_UINT(smtpd_max_message_size, 1, 1073741824,
+	    CT_BYTES, CK_UINT(smtpd_max_message_size, 1, 1073741824,
 	    "bytes") },
 	[CK_SMTPD_MAX_RECIPIENTS] = { CS_SMTPD, "max_recipients", CT_UINT,
 	    CK_UINT(smtpd_max_recipients, 1, 100000, "recipients") },
@@ -346,9 +350,9 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_MAX_BAD_COMMANDS] = { CS_SMTPD, "max_bad_commands",
 	    CT_UINT, CK_UINT(smtpd_max_bad_commands, 1, 100000,
 	    "commands") },
-	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_UINT,
+	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_BYTES,
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
-	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_UINT,
+	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_BYTES,
 	    CK_UINT(smtpd_spool_threshold, 0, 1073741824, "bytes") },
 	[CK_MTA_RELAYHOST] = { CS_MTA, "relayhost", CT_TEXT,
 	    CK_STR(mta_relayhost) },
@@ -390,7 +394,7 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(queue_delay_warning, 0, 31536000, "seconds, 0 = off") },
 	[CK_DNS_RESOLVER] = { CS_DNS, "resolver", CT_RESOLVERS,
 	    0, 0, 0, 0, NULL },
-	[CK_DNS_TIMEOUT] = { CS_DNS, "timeout", CT_UINT,
+	[CK_DNS_TIMEOUT] = { CS_DNS, "timeout", CT_DURATION,
 	    CK_UINT(dns_timeout, 1, 3600, "seconds") },
 	[CK_DNS_DNSSEC] = { CS_DNS, "dnssec", CT_BOOL, CK_INT(dns_dnssec) },
 	[CK_DNS_TRUST_ANCHOR] = { CS_DNS, "trust_anchor", CT_PATH,
@@ -417,7 +421,7 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SENDMAIL_DOMAIN] = { CS_SENDMAIL, "domain", CT_DOMAIN,
 	    CK_STR(sendmail_domain) },
 	[CK_FILTER_USER] = { CS_FILTER, "user", CT_USER, CK_STR(filter_user) },
-	[CK_FILTER_TIMEOUT] = { CS_FILTER, "timeout", CT_UINT,
+	[CK_FILTER_TIMEOUT] = { CS_FILTER, "timeout", CT_DURATION,
 	    CK_UINT(filter_timeout, 1, 3600, "seconds") },
 	[CK_FILTER_OUTPUT_MAX] = { CS_FILTER, "output_max", CT_SIZE,
 	    offsetof(struct config, filter_output_max), 0, 1024, 1073741824,
@@ -477,6 +481,18 @@ static int	config_resolver_parse(const char *, struct config_resolver *);
 static void	config_names(struct config_parser *, unsigned,
 		    const struct config_key *, const char *, char *);
 static void	config_final(struct config_parser *);
+static unsigned	config_distance(const char *, const char *);
+static int	config_suggest(int sect, const char *key, char *buf,
+		    size_t size);
+static int	config_suggest_section(const char *name, int *sect_r);
+static void	config_fmt_duration(unsigned, char *, size_t);
+static void	config_fmt_nets(const struct config_net *, size_t, char *,
+		    size_t);
+static int	config_fmt(const struct config *, const struct config_key *,
+		    int svc, char *, size_t);
+static int	config_sect_present(const struct config *, int sect);
+static void	config_key_sections(const char *name, int skip, char *buf,
+		    size_t size);
 static void	config_line(struct config_parser *, unsigned,
 		    const char *, size_t);
 
@@ -675,6 +691,11 @@ config_section(struct config_parser *p, unsigned line, char *s)
 	for (i = CS_SVC0; i < CS_COUNT; i++)
 		if (strcmp(config_sect_names[i], name) == 0)
 			break;
+	if (i == CS_COUNT && config_suggest_section(name, &i) == 0) {
+		config_error(p, line, "unknown section [%.64s]: did you mean "
+		    "[%s]?", name, config_sect_names[i]);
+		return;
+	}
 	if (i == CS_COUNT) {
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
@@ -711,7 +732,7 @@ static void
 config_keyline(struct config_parser *p, unsigned line, char *s)
 {
 	const struct config_key *k;
-	char *eq, *key, *val, keys[256];
+	char *eq, *key, *val, keys[256], hint[160];
 	size_t i, n;
 
 	if ((eq = strchr(s, '=')) == NULL) {
@@ -765,6 +786,10 @@ config_keyline(struct config_parser *p, unsigned line, char *s)
 			    "move it there", key,
 			    config_sect_names[config_keys[i].sect],
 			    config_where(p->sect));
+		else if (config_suggest(p->sect, key, hint,
+		    sizeof(hint)) == 0)
+			config_error(p, line, "unknown key '%.64s' %s: did you "
+			    "mean %s?", key, config_where(p->sect), hint);
 		else {
 			keys[0] = '\0';
 			for (i = 0, n = 0; i < CK_COUNT; i++) {
@@ -908,16 +933,20 @@ config_value(struct config_parser *p, unsigned line,
 	case CT_NAMES:
 		config_names(p, line, k, v, field);
 		return;
-	case CT_SIZE: {
+	case CT_SIZE:
+	case CT_BYTES: {
 		uint64_t bytes = 0;
 
 		if (size_parse(v, &bytes) != 0 || bytes < k->min ||
 		    bytes > k->max)
 			config_error(p, line, "%s = '%.64s': write a size from "
 			    "%u to %u bytes, as bytes or with K, M or G after "
-			    "the number (64M)", k->name, v, k->min, k->max);
-		else
+			    "the number (64M, 1.5G)", k->name, v, k->min,
+			    k->max);
+		else if (k->type == CT_SIZE)
 			*(size_t *)(void *)field = (size_t)bytes;
+		else
+			*up = (unsigned)bytes;
 		return;
 	}
 	case CT_COMMAND:
@@ -1462,6 +1491,213 @@ config_net_match(const struct config_net *nets, size_t n, const char *ip)
 	return 0;
 }
 
+/*
+ * Names other mail servers use for a key of ours (Postfix main.cf,
+ * Dovecot), for "did you mean".  sect is where ours lives.
+ */
+static const struct config_alias {
+	const char	*theirs;
+	int		 sect;
+	const char	*ours;
+} config_aliases[] = {
+	{ "mynetworks", CS_SMTPD, "trusted_networks" },
+	{ "message_size_limit", CS_SMTPD, "max_message_size" },
+	{ "smtpd_recipient_limit", CS_SMTPD, "max_recipients" },
+	{ "hopcount_limit", CS_SMTPD, "max_hops" },
+	{ "smtpd_hard_error_limit", CS_SMTPD, "max_bad_commands" },
+	{ "smtpd_banner", CS_SMTPD, "banner" },
+	{ "myhostname", CS_TOP, "hostname" },
+	{ "mail_location", CS_TOP, "data_dir" },
+	{ "mail_home", CS_TOP, "data_dir" },
+	{ "queue_directory", CS_TOP, "data_dir" },
+	{ "mail_owner", CS_TOP, "user" },
+	{ "mail_uid", CS_TOP, "user" },
+	{ "default_internal_user", CS_TOP, "user" },
+	{ "ssl_cert", CS_TLS, "cert" },
+	{ "ssl_key", CS_TLS, "key" },
+	{ "smtpd_tls_cert_file", CS_TLS, "cert" },
+	{ "smtpd_tls_key_file", CS_TLS, "key" },
+	{ "smtpd_tls_chain_files", CS_TLS, "cert" },
+	{ "disable_plaintext_auth", CS_AUTH, "plaintext" },
+	{ "auth_allow_cleartext", CS_AUTH, "plaintext" },
+	{ "auth_failure_delay", CS_AUTH, "fail_delay" },
+	{ "login_trusted_networks", CS_AUTH, "trusted_networks" },
+	{ "mail_max_userip_connections", CS_LIMITS, "connections_per_ip" },
+	{ "smtpd_client_connection_count_limit", CS_LIMITS,
+	    "connections_per_ip" },
+	{ "default_process_limit", CS_LIMITS, "connections" },
+	{ "smtpd_timeout", CS_LIMITS, "command_timeout" },
+	{ "imap_idle_notify_interval", CS_LIMITS, "imap_idle_timeout" },
+	{ "relay_host", CS_MTA, "relayhost" },
+	{ "smtp_helo_name", CS_MTA, "helo_name" },
+	{ "smtp_bind_address", CS_MTA, "source" },
+	{ "smtp_tls_security_level", CS_MTA, "tls" },
+	{ "smtp_tls_cafile", CS_MTA, "tls_ca_file" },
+	{ "smtp_sasl_password_maps", CS_MTA, "relay_password" },
+	{ "default_destination_concurrency_limit", CS_MTA,
+	    "destination_concurrency" },
+	{ "default_destination_recipient_limit", CS_MTA,
+	    "destination_recipients" },
+	{ "smtp_connect_timeout", CS_MTA, "connect_timeout" },
+	{ "smtp_helo_timeout", CS_MTA, "greeting_timeout" },
+	{ "smtp_data_done_timeout", CS_MTA, "data_timeout" },
+	{ "maximal_queue_lifetime", CS_QUEUE, "max_age" },
+	{ "bounce_queue_lifetime", CS_QUEUE, "max_age" },
+	{ "delay_warning_time", CS_QUEUE, "delay_warning" },
+	{ "minimal_backoff_time", CS_QUEUE, "retry_min" },
+	{ "maximal_backoff_time", CS_QUEUE, "retry_max" },
+	{ "quota_grace", CS_QUOTA, "grace_days" },
+	{ "quota_warning", CS_QUOTA, "full_mark" },
+	{ "dnssec_validation", CS_DNS, "dnssec" },
+	{ "inet_protocols", CS_DNS, "ipv6" },
+	{ "syslog_facility", CS_TOP, "log" },
+	{ "log_path", CS_TOP, "log" },
+	{ "mail_debug", CS_TOP, "log_level" },
+};
+
+/* Section names of other servers (Dovecot's ssl, protocols). */
+static const struct config_sect_alias {
+	const char	*theirs;
+	int		 sect;
+} config_sect_aliases[] = {
+	{ "ssl", CS_TLS },
+	{ "submissions", CS_SVC0 + SVC_SMTPS },
+	{ "imap4", CS_SVC0 + SVC_IMAP },
+	{ "pop", CS_SVC0 + SVC_POP3 },
+	{ "pop3d", CS_SVC0 + SVC_POP3 },
+	{ "imapd", CS_SVC0 + SVC_IMAP },
+	{ "smtp_client", CS_MTA },
+	{ "relay", CS_MTA },
+	{ "resolver", CS_DNS },
+	{ "maildrop", CS_FILTER },
+	{ "sieve", CS_FILTER },
+};
+
+/* Levenshtein distance, case-insensitive, of two short names. */
+static unsigned
+config_distance(const char *a, const char *b)
+{
+	unsigned row[CONFIG_SUGGEST_LEN + 1], diag, up, i, j, la, lb;
+
+	la = (unsigned)strlen(a);
+	lb = (unsigned)strlen(b);
+	if (la > CONFIG_SUGGEST_LEN || lb > CONFIG_SUGGEST_LEN)
+		return UINT_MAX;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			row[j] = diag + (tolower((unsigned char)a[i - 1]) !=
+			    tolower((unsigned char)b[j - 1]));
+			if (up + 1 < row[j])
+				row[j] = up + 1;
+			if (row[j - 1] + 1 < row[j])
+				row[j] = row[j - 1] + 1;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* "[smtpd] or [auth]": the sections that hold a key called name. */
+static void
+config_key_sections(const char *name, int skip, char *buf, size_t size)
+{
+	size_t i, n = 0;
+	int s;
+
+	buf[0] = '\0';
+	for (s = 0; s < CS_COUNT && n < size; s++) {
+		if (s == skip)
+			continue;
+		for (i = 0; i < CK_COUNT; i++)
+			if (strcmp(config_keys[i].name, name) == 0 &&
+			    config_key_in(&config_keys[i], s))
+				break;
+		if (i == CK_COUNT)
+			continue;
+		n += (size_t)snprintf(buf + n, size - n, "%s%s%s%s",
+		    n ? " or " : "", s == CS_TOP ? "" : "[",
+		    s == CS_TOP ? "the top of the file" : config_sect_names[s],
+		    s == CS_TOP ? "" : "]");
+	}
+}
+
+/*
+ * A key we have for an unknown one: the alias table, else the closest
+ * name within CONFIG_SUGGEST_DIST edits (a third of the name at most),
+ * preferring keys of sect.  0 with "name" or "name (in [x])" in buf,
+ * -1 when nothing is close.
+ */
+static int
+config_suggest(int sect, const char *key, char *buf, size_t size)
+{
+	const char *best = NULL;
+	char where[128];
+	unsigned d, bestd = UINT_MAX, limit;
+	size_t i;
+
+	for (i = 0; i < sizeof(config_aliases) / sizeof(config_aliases[0]);
+	    i++)
+		if (strcasecmp(config_aliases[i].theirs, key) == 0) {
+			best = config_aliases[i].ours;
+			break;
+		}
+	if (best == NULL) {
+		limit = (unsigned)strlen(key) / 3;
+		if (limit > CONFIG_SUGGEST_DIST)
+			limit = CONFIG_SUGGEST_DIST;
+		if (limit == 0)
+			limit = 1;
+		for (i = 0; i < CK_COUNT; i++) {
+			d = config_distance(key, config_keys[i].name);
+			/* A key of this section wins a tie. */
+			if (d <= limit && (d < bestd || (d == bestd &&
+			    config_key_in(&config_keys[i], sect)))) {
+				bestd = d;
+				best = config_keys[i].name;
+			}
+		}
+	}
+	if (best == NULL)
+		return -1;
+	for (i = 0; i < CK_COUNT; i++)
+		if (strcmp(config_keys[i].name, best) == 0 &&
+		    config_key_in(&config_keys[i], sect))
+			break;
+	if (i < CK_COUNT) {
+		snprintf(buf, size, "%s", best);
+		return 0;
+	}
+	config_key_sections(best, -1, where, sizeof(where));
+	snprintf(buf, size, "%s (in %s)", best, where);
+	return 0;
+}
+
+/* A section for an unknown one: alias table, else one edit away. */
+static int
+config_suggest_section(const char *name, int *sect_r)
+{
+	size_t i;
+	int s;
+
+	for (i = 0; i < sizeof(config_sect_aliases) /
+	    sizeof(config_sect_aliases[0]); i++)
+		if (strcasecmp(config_sect_aliases[i].theirs, name) == 0) {
+			*sect_r = config_sect_aliases[i].sect;
+			return 0;
+		}
+	for (s = CS_SVC0; s < CS_COUNT; s++)
+		if (config_distance(name, config_sect_names[s]) <= 1) {
+			*sect_r = s;
+			return 0;
+		}
+	return -1;
+}
+
 /* Checks that need the whole file. */
 static void
 config_final(struct config_parser *p)
@@ -1634,4 +1870,189 @@ config_load(const char *path, struct config *c, char **errors_r)
 	rc = config_parse(path, text, len, c, errors_r);
 	free(text);
 	return rc < 0 ? -1 : 0;
+}
+
+/* Printing (config show) ------------------------------------------------ */
+
+/* Seconds in the largest unit that divides them: "5m", "4h", "30". */
+static void
+config_fmt_duration(unsigned secs, char *buf, size_t size)
+{
+	if (secs != 0 && secs % 86400 == 0)
+		snprintf(buf, size, "%ud", secs / 86400);
+	else if (secs != 0 && secs % 3600 == 0)
+		snprintf(buf, size, "%uh", secs / 3600);
+	else if (secs != 0 && secs % 60 == 0)
+		snprintf(buf, size, "%um", secs / 60);
+	else
+		snprintf(buf, size, "%u", secs);
+}
+
+static void
+config_fmt_nets(const struct config_net *nets, size_t n, char *buf,
+    size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < n && len < size; i++) {
+		if (inet_ntop(nets[i].family, nets[i].addr, a, sizeof(a)) ==
+		    NULL)
+			continue;
+		len += (size_t)snprintf(buf + len, size - len, "%s%s/%u",
+		    len ? ", " : "", a, nets[i].prefix);
+	}
+}
+
+/*
+ * The value of key k in c (svc: the service, for CS_SERVICE keys) as
+ * config_value() reads it back.  1 when it has one, 0 when it is unset
+ * and cannot be written as a value (no cert, no relayhost).
+ */
+static int
+config_fmt(const struct config *c, const struct config_key *k, int svc,
+    char *buf, size_t size)
+{
+	static const char *const tls[] = { "", "none", "may", "encrypt",
+	    "verify" };
+	const char *field = k->sect == CS_SERVICE ?
+	    (const char *)&c->svc[svc] + k->off : (const char *)c + k->off;
+	const int *ip = (const void *)field;
+	const unsigned *up = (const void *)field;
+	const struct config_service *sv;
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	switch (k->type) {
+	case CT_LISTEN:
+		sv = &c->svc[svc];
+		for (i = 0; i < sv->nlisten && len < size; i++)
+			len += (size_t)snprintf(buf + len, size - len,
+			    strchr(sv->listen[i].host, ':') != NULL ?
+			    "%s[%s]:%s" : "%s%s:%s", len ? ", " : "",
+			    sv->listen[i].host, sv->listen[i].port);
+		return 1;
+	case CT_LOG:
+		snprintf(buf, size, "%s", *ip ? "syslog" : "stderr");
+		return 1;
+	case CT_LOGLEVEL:
+		snprintf(buf, size, "%s", *ip >= 2 ? "debug" : "info");
+		return 1;
+	case CT_BOOL:
+		snprintf(buf, size, "%s", *ip ? "yes" : "no");
+		return 1;
+	case CT_TLS:
+		snprintf(buf, size, "%s", *ip >= CONFIG_TLS_NONE &&
+		    *ip <= CONFIG_TLS_VERIFY ? tls[*ip] : "may");
+		return 1;
+	case CT_UINT:
+		snprintf(buf, size, "%u", *up);
+		return 1;
+	case CT_PERCENT:
+		snprintf(buf, size, "%u%%", *up);
+		return 1;
+	case CT_DURATION:
+		config_fmt_duration(*up, buf, size);
+		return 1;
+	case CT_BYTES:
+		size_format_exact(*up, buf, size);
+		return 1;
+	case CT_SIZE:
+		size_format_exact(*(const size_t *)(const void *)field, buf,
+		    size);
+		return 1;
+	case CT_NETS:
+		if (k->sect == CS_AUTH)
+			config_fmt_nets(c->auth_trusted, c->auth_ntrusted, buf,
+			    size);
+		else
+			config_fmt_nets(c->smtpd_trusted, c->smtpd_ntrusted,
+			    buf, size);
+		return 1;
+	case CT_RESOLVERS:
+		for (i = 0; i < c->dns_nresolvers && len < size; i++)
+			len += (size_t)snprintf(buf + len, size - len,
+			    strchr(c->dns_resolvers[i].addr, ':') != NULL ?
+			    "%s[%s]:%u" : "%s%s:%u", len ? ", " : "",
+			    c->dns_resolvers[i].addr, c->dns_resolvers[i].port);
+		return len > 0;
+	case CT_SOURCE:
+		snprintf(buf, size, "%s%s%s", c->mta_source4,
+		    c->mta_source4[0] && c->mta_source6[0] ? ", " : "",
+		    c->mta_source6);
+		return buf[0] != '\0';
+	case CT_NAMES:
+	case CT_DOMAIN:
+		snprintf(buf, size, "%s", field);
+		return 1;
+	case CT_PATH:
+	case CT_HOST:
+	case CT_USER:
+	case CT_TEXT:
+	case CT_SECRET:
+	case CT_COMMAND:
+		snprintf(buf, size, "%s", field);
+		return buf[0] != '\0';
+	}
+	return 0;
+}
+
+/* Whether section s is printed at all, and whether its header must be. */
+static int
+config_sect_present(const struct config *c, int s)
+{
+	if (s >= CS_SVC0 && s < CS_SVC0 + SVC_COUNT)
+		return c->svc[s - CS_SVC0].enabled;
+	if (s == CS_FS)
+		return c->fs_enabled;
+	if (s == CS_MTA)
+		return c->mta_enabled;
+	return 0;
+}
+
+int
+config_print(FILE *fp, const struct config *c, int all)
+{
+	struct config *d;
+	char val[CONFIG_LINE_MAX + 1], def[CONFIG_LINE_MAX + 1];
+	size_t i;
+	int s, svc, have, dhave, header, present;
+
+	d = xmalloc(sizeof(*d));
+	config_file_defaults(d);
+	for (s = 0; s < CS_COUNT; s++) {
+		svc = s - CS_SVC0;
+		present = config_sect_present(c, s);
+		/* A service, [fs] or [mta] runs when its section is there. */
+		if (!present && ((s >= CS_SVC0 && s < CS_SVC0 + SVC_COUNT) ||
+		    s == CS_FS || s == CS_MTA))
+			continue;
+		header = s != CS_TOP;
+		for (i = 0; i < CK_COUNT; i++) {
+			const struct config_key *k = &config_keys[i];
+
+			if (!config_key_in(k, s))
+				continue;
+			have = config_fmt(c, k, svc, val, sizeof(val));
+			dhave = config_fmt(d, k, svc, def, sizeof(def));
+			if (!all && have == dhave && strcmp(val, def) == 0 &&
+			    k->type != CT_LISTEN)
+				continue;
+			if (header)
+				fprintf(fp, "\n[%s]\n", config_sect_names[s]);
+			header = 0;
+			if (have)
+				fprintf(fp, "%s = %s\n", k->name, val);
+			else
+				fprintf(fp, "# %s = (not set)\n", k->name);
+		}
+		if (header && (present || all))
+			fprintf(fp, "\n[%s]\n", config_sect_names[s]);
+	}
+	free(d);
+	if (fflush(fp) != 0 || ferror(fp))
+		return err_set(ERR_TEMP, "writing the configuration: %s",
+		    strerror(errno));
+	return 0;
 }

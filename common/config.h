@@ -14,6 +14,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #define CONFIG_LISTEN_MAX	8
 #define CONFIG_HOST_MAX		255
@@ -291,6 +292,17 @@ int	config_parse(const char *path, const char *text, size_t len,
  */
 int	config_net_match(const struct config_net *nets, size_t n,
 	    const char *ip);
+
+/*
+ * Writes c to fp as a vellum.conf that config_parse() reads back into the
+ * same settings: with all = 0 only what differs from a file's defaults
+ * (like postconf -n; data_dir and every present section are always
+ * there), with all = 1 every key of every section (like doveconf), keys
+ * without a value as "# key = (not set)" comments.  Sizes and durations
+ * use their largest exact unit (50M, 4h).  0, or -1 (ERR_TEMP) when fp
+ * fails.
+ */
+int	config_print(FILE *fp, const struct config *c, int all);
 
 /* The section name of a service ("pop3s"). */
 const char *config_svc_name(enum config_svc);

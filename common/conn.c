@@ -173,6 +173,9 @@ static void	conn_limits_apply(void);
 static void	conn_accept_pause(void);
 static void	conn_accept_resume(void);
 static void	accept_timer_cb(evutil_socket_t, short, void *);
+static void	accept_cb(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	conn_accept_queued(struct listener *);
 static uint64_t	conn_moved(struct conn *, enum conn_xfer);
 static uint64_t	conn_deadline(struct conn *, const char **);
 static void	conn_deadline_arm(struct conn *);
@@ -404,11 +407,20 @@ conn_shutdown(void)
 
 	if (shutting_down)
 		return;
+	/*
+	 * Close the listeners at once, after taking what waits in their
+	 * queues: with SO_REUSEPORT a successor (vellumd's reload) listens
+	 * on the same ports, and the kernel would go on queueing to an open
+	 * socket that no longer accepts, then reset those connections.
+	 */
+	for (l = listeners; l != NULL; l = l->next) {
+		conn_accept_queued(l);
+		evconnlistener_free(l->evl);
+		l->evl = NULL;
+	}
 	shutting_down = 1;
 	accept_paused = 0;
 	evtimer_del(accept_ev);
-	for (l = listeners; l != NULL; l = l->next)
-		evconnlistener_disable(l->evl);
 	tv.tv_sec = (time_t)cf->shutdown_grace;
 	grace_ev = evtimer_new(base, grace_cb, NULL);
 	evtimer_add(grace_ev, &tv);
@@ -419,6 +431,24 @@ conn_shutdown(void)
 	}
 	if (nconns == 0)
 		event_base_loopbreak(base);
+}
+
+/* Accepts every connection already queued on l's socket. */
+static void
+conn_accept_queued(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	for (;;) {
+		len = sizeof(ss);
+		fd = accept4(evconnlistener_get_fd(l->evl),
+		    (struct sockaddr *)&ss, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1)
+			return;
+		accept_cb(l->evl, fd, (struct sockaddr *)&ss, (int)len, l);
+	}
 }
 
 void
@@ -433,7 +463,8 @@ conn_loop_free(void)
 	}
 	for (l = listeners; l != NULL; l = ln) {
 		ln = l->next;
-		evconnlistener_free(l->evl);
+		if (l->evl != NULL)
+			evconnlistener_free(l->evl);
 		free(l->refuse);
 		free(l);
 	}
@@ -844,6 +875,8 @@ conn_listen(const char *host, const char *port, int tls, size_t line_max,
 		if (fd == -1)
 			continue;
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+		/* vellumd's reload: old and new daemon listen at once. */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
 		if (ai->ai_family == AF_INET6)
 			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
 			    sizeof(on));

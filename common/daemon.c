@@ -8,7 +8,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +18,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "auth.h"
 #include "config.h"
@@ -24,6 +31,7 @@
 #include "daemon.h"
 #include "error.h"
 #include "log.h"
+#include "xmalloc.h"
 
 /* Exit status for bad arguments (1 is for a bad config or a failure). */
 #define DAEMON_EXIT_USAGE	2
@@ -38,6 +46,10 @@ static void	daemon_usage(const char *name, FILE *fp);
 static int	daemon_why(char *why, size_t whysize, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
 static const char *daemon_file_kind(mode_t mode);
+static int	daemon_tls_file(const char *what, const char *path);
+static const char *daemon_ssl_error(void);
+static void	daemon_ready(void);
+static int	daemon_status_head(const char *path, char *buf, size_t size);
 
 static void
 daemon_usage(const char *name, FILE *fp)
@@ -48,7 +60,7 @@ daemon_usage(const char *name, FILE *fp)
 	    "           data in ./var, loopback ports)\n"
 	    "  -d       log everything (debug)\n"
 	    "  -v       log more (debug messages too)\n"
-	    "  -h       show this help\n"
+	    "  -h, --help  show this help\n"
 	    "See vellum.conf(5).\n", name);
 }
 
@@ -56,9 +68,13 @@ void
 daemon_setup(const char *name, int argc, char **argv, struct config *c)
 {
 	const char *path = NULL;
-	char *errors = NULL;
-	int ch, verbose = 0, to;
+	int ch, verbose = 0, i;
 
+	for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--help") == 0) {
+			daemon_usage(name, stdout);
+			exit(0);
+		}
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt(argc, argv, ":c:dvh")) != -1) {
@@ -93,6 +109,15 @@ daemon_setup(const char *name, int argc, char **argv, struct config *c)
 		daemon_usage(name, stderr);
 		exit(DAEMON_EXIT_USAGE);
 	}
+	daemon_load(name, path, verbose, c);
+}
+
+void
+daemon_load(const char *name, const char *path, int verbose,
+    struct config *c)
+{
+	char *errors = NULL;
+	int to;
 
 	if (path == NULL)
 		config_default(c);
@@ -101,6 +126,10 @@ daemon_setup(const char *name, int argc, char **argv, struct config *c)
 			fputs(errors, stderr);
 		fprintf(stderr, "%s: %s\n", name, err_msg());
 		free(errors);
+		exit(1);
+	}
+	if (daemon_check_tls(c) != 0) {
+		fprintf(stderr, "%s: %s\n", name, err_msg());
 		exit(1);
 	}
 
@@ -156,6 +185,7 @@ daemon_serve(const struct config *c)
 	if (daemon_drop_privileges(c) == -1)
 		fatalx("dropping privileges: %s", err_msg());
 	log_info("ready");
+	daemon_ready();
 	if (conn_loop_run() == -1)
 		log_warnx("event loop: %s", err_msg());
 	conn_loop_free();
@@ -262,4 +292,230 @@ daemon_fuse_check(const char *path, char *why, size_t whysize)
 	}
 	close(fd);
 	return 1;
+}
+
+static const char *
+daemon_ssl_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_peek_last_error();
+
+	if (e == 0)
+		return "not in PEM format";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+/* The file exists, is a regular file and can be read by us. */
+static int
+daemon_tls_file(const char *what, const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR_PERM,
+		    "[tls] %s %s: %s", what, path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return err_set(ERR_INVALID, "[tls] %s %s: not a regular file",
+		    what, path);
+	}
+	close(fd);
+	return 0;
+}
+
+int
+daemon_check_tls(const struct config *c)
+{
+	SSL_CTX *ctx;
+	int rc = 0;
+
+	if (c->tls_cert[0] == '\0')
+		return 0;	/* the self-signed pair of data_dir */
+	if (daemon_tls_file("cert", c->tls_cert) != 0 ||
+	    daemon_tls_file("key", c->tls_key) != 0)
+		return -1;
+	ERR_clear_error();
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL)
+		return err_set(ERR_TEMP, "TLS: %s", daemon_ssl_error());
+	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
+		rc = err_set(ERR_INVALID, "[tls] cert %s: not a certificate "
+		    "(%s)", c->tls_cert, daemon_ssl_error());
+	else if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key,
+	    SSL_FILETYPE_PEM) != 1)
+		rc = err_set(ERR_INVALID, "[tls] key %s: not a private key "
+		    "(%s)", c->tls_key, daemon_ssl_error());
+	else if (SSL_CTX_check_private_key(ctx) != 1)
+		rc = err_set(ERR_INVALID, "[tls] key %s does not match cert "
+		    "%s", c->tls_key, c->tls_cert);
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return rc;
+}
+
+int
+daemon_pidfile(const char *path, int *fd_r)
+{
+	char buf[32];
+	ssize_t n;
+	long other;
+	int fd, len;
+
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0644)) < 0)
+		return err_set(ERR_TEMP, "pid file %s: %s", path,
+		    strerror(errno));
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+
+		n = pread(fd, buf, sizeof(buf) - 1, 0);
+		close(fd);
+		if (e != EWOULDBLOCK)
+			return err_set(ERR_TEMP, "pid file %s: lock: %s", path,
+			    strerror(e));
+		buf[n > 0 ? n : 0] = '\0';
+		other = strtol(buf, NULL, 10);
+		if (other > 0)
+			return err_set(ERR_EXISTS, "another vellumd (pid %ld) "
+			    "runs on this data dir: it holds %s", other, path);
+		return err_set(ERR_EXISTS, "another vellumd runs on this data "
+		    "dir: it holds %s", path);
+	}
+	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
+		int e = errno;
+
+		close(fd);
+		return err_set(ERR_TEMP, "pid file %s: %s", path,
+		    strerror(e));
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+long
+daemon_pidfile_read(const char *path)
+{
+	char buf[32];
+	ssize_t n;
+	long pid;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR_TEMP,
+		    "%s: %s (is vellumd running?)", path, strerror(errno));
+	/* Whoever holds the lock runs; a free lock is a stale file. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0) {
+		close(fd);
+		return err_set(ERR_NOTFOUND, "vellumd is not running (%s is "
+		    "not locked)", path);
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	pid = strtol(buf, NULL, 10);
+	if (pid <= 0)
+		return err_set(ERR_TEMP, "%s holds no pid", path);
+	return pid;
+}
+
+/* vellumd's readiness pipe (vellumd.c): one byte, then closed. */
+static void
+daemon_ready(void)
+{
+	const char *v = getenv("VELLUM_READY_FD");
+	char *end;
+	long fd;
+
+	if (v == NULL)
+		return;
+	errno = 0;
+	fd = strtol(v, &end, 10);
+	unsetenv("VELLUM_READY_FD");
+	if (errno != 0 || *end != '\0' || fd < 3 || fd > INT_MAX)
+		return;
+	if (write((int)fd, "R", 1) != 1)
+		log_debug("readiness pipe: %s", strerror(errno));
+	close((int)fd);
+}
+
+/* The first line of the status file, "" when there is none. */
+static int
+daemon_status_head(const char *path, char *buf, size_t size)
+{
+	FILE *fp;
+
+	buf[0] = '\0';
+	if ((fp = fopen(path, "re")) == NULL)
+		return -1;
+	if (fgets(buf, (int)size, fp) == NULL)
+		buf[0] = '\0';
+	fclose(fp);
+	return 0;
+}
+
+int
+daemon_reload_request(const struct config *c, char **msg_r)
+{
+	char pidpath[PATH_MAX + 32], stpath[PATH_MAX + 32], before[128];
+	char now[128], state[32], *text, *nl;
+	unsigned seq;
+	long spid;
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+	long pid;
+	unsigned i;
+	FILE *fp;
+	size_t len;
+
+	*msg_r = NULL;
+	snprintf(pidpath, sizeof(pidpath), "%s/%s", c->data_dir,
+	    DAEMON_PID_FILE);
+	snprintf(stpath, sizeof(stpath), "%s/%s", c->data_dir,
+	    DAEMON_STATUS_FILE);
+	if ((pid = daemon_pidfile_read(pidpath)) < 0) {
+		*msg_r = xasprintf("%s\n", err_msg());
+		return -1;
+	}
+	daemon_status_head(stpath, before, sizeof(before));
+	if (kill((pid_t)pid, SIGHUP) != 0) {
+		*msg_r = xasprintf("cannot signal vellumd (pid %ld): %s%s\n",
+		    pid, strerror(errno), errno == EPERM ? " (run this as "
+		    "the user vellumd runs as, or root)" : "");
+		return -1;
+	}
+	for (i = 0; i < DAEMON_RELOAD_WAIT * 20; i++) {
+		nanosleep(&ts, NULL);
+		if (daemon_status_head(stpath, now, sizeof(now)) != 0 ||
+		    strcmp(now, before) == 0)
+			continue;
+		if (sscanf(now, "%ld %u %31s", &spid, &seq, state) != 3)
+			continue;
+		if ((fp = fopen(stpath, "re")) == NULL)
+			continue;
+		text = NULL;
+		len = 0;
+		if (getdelim(&text, &len, '\0', fp) < 0) {
+			free(text);
+			text = NULL;
+		}
+		fclose(fp);
+		nl = text != NULL ? strchr(text, '\n') : NULL;
+		if (strcmp(state, "reloaded") == 0) {
+			*msg_r = xasprintf("vellumd (pid %ld) reloaded its "
+			    "configuration\n%s", pid, nl != NULL ? nl + 1 : "");
+			free(text);
+			return 0;
+		}
+		*msg_r = xasprintf("vellumd (pid %ld) %s the reload; it "
+		    "keeps running as it was:\n%s", pid,
+		    strcmp(state, "refused") == 0 ? "refused" : "failed",
+		    nl != NULL ? nl + 1 : "");
+		free(text);
+		return -1;
+	}
+	*msg_r = xasprintf("vellumd (pid %ld) got SIGHUP but said nothing in "
+	    "%d s; see its log\n", pid, DAEMON_RELOAD_WAIT);
+	return -1;
 }

@@ -1,4 +1,11 @@
-/* size.c - see size.h */
+/*
+ * size.c - see size.h.
+ *
+ * The number is read digit by digit, with its fraction as an integer
+ * numerator over a power of ten, so that "1.5G" is exact without
+ * floating point: whole * unit + fraction * unit / 10^digits, rounded
+ * down to a whole byte.
+ */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -8,48 +15,84 @@
 #include "error.h"
 #include "size.h"
 
+/* Digits of a fraction that count ("1.0000000000009G" is 1G). */
+#define SIZE_FRACTION_DIGITS	12
+
 static const char units[] = "KMGTP";
+
+static int	size_bad(const char *text);
+
+static int
+size_bad(const char *text)
+{
+	return err_set(ERR_INVALID, "'%s' is not a size: write a number "
+	    "with an optional K, M, G or T (powers of 1024, an optional B "
+	    "or iB after it), e.g. 500M, 1.5G or 64KiB", text);
+}
 
 int
 size_parse(const char *text, uint64_t *bytes_r)
 {
 	const char *p = text;
-	char *end;
-	unsigned long long v;
-	uint64_t mult = 1;
-	int i;
+	uint64_t whole = 0, frac = 0, scale = 1, mult = 1, v;
+	int i, ndigits = 0, fdigits = 0;
 
 	while (isspace((unsigned char)*p))
 		p++;
-	if (!isdigit((unsigned char)*p))
-		return err_set(ERR_INVALID, "'%s' is not a size: write a "
-		    "number with an optional K, M, G or T suffix, e.g. 500M",
-		    text);
-	errno = 0;
-	v = strtoull(p, &end, 10);
-	if (errno != 0)
-		return err_set(ERR_INVALID, "size '%s' is too large", text);
-	if (*end != '\0') {
+	for (; isdigit((unsigned char)*p); p++, ndigits++) {
+		if (whole > (UINT64_MAX - 9) / 10)
+			return err_set(ERR_INVALID, "size '%s' is too large",
+			    text);
+		whole = whole * 10 + (uint64_t)(*p - '0');
+	}
+	if (ndigits == 0)
+		return size_bad(text);
+	if (*p == '.') {
+		for (p++; isdigit((unsigned char)*p); p++, fdigits++) {
+			if (fdigits >= SIZE_FRACTION_DIGITS)
+				continue;
+			frac = frac * 10 + (uint64_t)(*p - '0');
+			scale *= 10;
+		}
+		if (fdigits == 0)
+			return size_bad(text);
+	}
+	if (*p != '\0') {
 		for (i = 0; units[i] != '\0'; i++) {
 			mult *= 1024;
-			if (toupper((unsigned char)*end) == units[i])
+			if (toupper((unsigned char)*p) == units[i])
 				break;
 		}
 		if (units[i] == '\0')
 			return err_set(ERR_INVALID, "'%s': unknown size "
-			    "suffix '%c' (use K, M, G or T)", text, *end);
-		end++;
-		if (toupper((unsigned char)*end) == 'B')
-			end++;
-		while (isspace((unsigned char)*end))
-			end++;
-		if (*end != '\0')
+			    "suffix '%c' (use K, M, G or T)", text, *p);
+		p++;
+		if (toupper((unsigned char)*p) == 'I' &&
+		    toupper((unsigned char)p[1]) == 'B')
+			p += 2;
+		else if (toupper((unsigned char)*p) == 'B')
+			p++;
+		while (isspace((unsigned char)*p))
+			p++;
+		if (*p != '\0')
 			return err_set(ERR_INVALID, "'%s' is not a size: "
-			    "unexpected '%s'", text, end);
+			    "unexpected '%s'", text, p);
 	}
-	if (v != 0 && mult > UINT64_MAX / v)
+	if (fdigits > 0 && mult == 1)
+		return err_set(ERR_INVALID, "'%s': a size in bytes is a whole "
+		    "number (a fraction needs K, M, G or T after it)", text);
+	if (whole != 0 && mult > UINT64_MAX / whole)
 		return err_set(ERR_INVALID, "size '%s' is too large", text);
-	*bytes_r = v * mult;
+	v = whole * mult;
+	if (frac != 0) {
+		unsigned __int128 add = (unsigned __int128)frac * mult / scale;
+
+		if (add > UINT64_MAX - v)
+			return err_set(ERR_INVALID, "size '%s' is too large",
+			    text);
+		v += (uint64_t)add;
+	}
+	*bytes_r = v;
 	return 0;
 }
 
@@ -70,6 +113,25 @@ size_format(uint64_t bytes, char *buf, size_t bufsize)
 		    units[i]);
 	else
 		snprintf(buf, bufsize, "%.1f%c", (double)bytes / (double)unit,
+		    units[i]);
+	return buf;
+}
+
+char *
+size_format_exact(uint64_t bytes, char *buf, size_t bufsize)
+{
+	uint64_t unit = 1;
+	int i = -1;
+
+	while (i + 1 < (int)sizeof(units) - 1 && bytes != 0 &&
+	    bytes % (unit * 1024) == 0) {
+		unit *= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(buf, bufsize, "%" PRIu64, bytes);
+	else
+		snprintf(buf, bufsize, "%" PRIu64 "%c", bytes / unit,
 		    units[i]);
 	return buf;
 }

@@ -1,8 +1,11 @@
 /*
  * size.h - byte sizes as people write them: "500M", "60K", "2G", "1234".
  *
- * Suffixes K, M, G, T are powers of 1024, upper or lower case, with an
- * optional trailing "B" ("500MB").
+ * Suffixes K, M, G, T (and P) are powers of 1024, upper or lower case,
+ * with an optional trailing "B" or "iB" ("500MB", "64KiB").  A number
+ * with a suffix may have a decimal fraction ("1.5G"); the result is
+ * rounded down to a whole byte.  Without a suffix the number is bytes
+ * and must be whole.  vellum.conf(5) and vellumctl quota share this.
  */
 #ifndef VELLUM_SIZE_H
 #define VELLUM_SIZE_H
@@ -18,6 +21,12 @@ int	size_parse(const char *text, uint64_t *bytes_r);
  * buf.
  */
 char	*size_format(uint64_t bytes, char *buf, size_t bufsize);
+
+/*
+ * The largest unit that divides bytes exactly ("1536K" for 1.5M, "512"
+ * for 512): size_parse() reads it back to the same value.  Returns buf.
+ */
+char	*size_format_exact(uint64_t bytes, char *buf, size_t bufsize);
 
 #define SIZE_FORMAT_MAX	24
 

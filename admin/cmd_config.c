@@ -1,0 +1,71 @@
+/*
+ * cmd_config.c - vellumctl config check|show [--all]
+ *
+ * Both read the file of -c (without it, the embedded default of `make
+ * run`) with the daemons' parser and the daemons' [tls] check, so that
+ * what they accept is what vellumd and the daemons accept.  show prints
+ * the effective settings as config_print() writes them: what differs
+ * from the defaults (like postconf -n), or every key with --all (like
+ * doveconf); the output is itself a vellum.conf.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/daemon.h"
+#include "common/error.h"
+
+#include "ctl.h"
+
+static int	cmd_config_load(struct ctl *, struct config *);
+
+/* Loads the config; prints every error (FILE:LINE: ...) and fails. */
+static int
+cmd_config_load(struct ctl *ctl, struct config *c)
+{
+	char *errors = NULL;
+
+	if (ctl->conf_path == NULL) {
+		config_default(c);
+		return 0;
+	}
+	if (config_load(ctl->conf_path, c, &errors) != 0) {
+		if (errors != NULL)
+			fputs(errors, stderr);
+		free(errors);
+		return ctl_failx("%s", err_msg());
+	}
+	if (daemon_check_tls(c) != 0)
+		return ctl_failx("%s: %s", ctl->conf_path, err_msg());
+	return 0;
+}
+
+int
+cmd_config(struct ctl *ctl, int argc, char **argv)
+{
+	static struct config c;
+	struct ctl_opt opts[] = { { "all", 0, NULL, 0 },
+	    { NULL, 0, NULL, 0 } };
+	int npos;
+
+	if (strcmp(ctl->verb, "check") == 0) {
+		if (ctl_args(ctl, argc, argv, opts + 1, 0, 0, &npos) != CTL_OK)
+			return CTL_USAGE;
+		if (cmd_config_load(ctl, &c) != 0)
+			return CTL_FAIL;
+		printf("%s: no errors\n", ctl->conf_path != NULL ?
+		    ctl->conf_path : "the embedded default");
+		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "show") == 0) {
+		if (ctl_args(ctl, argc, argv, opts, 0, 0, &npos) != CTL_OK)
+			return CTL_USAGE;
+		if (cmd_config_load(ctl, &c) != 0)
+			return CTL_FAIL;
+		if (config_print(stdout, &c, ctl_opt(opts, "all")->seen) != 0)
+			return ctl_fail(NULL, "config show");
+		return CTL_OK;
+	}
+	return ctl_usage(ctl, "config: unknown command '%s'", ctl->verb);
+}
