@@ -258,6 +258,12 @@ sendmail_options(struct sendmail *sm, int argc, char **argv)
 		}
 		if (a[0] != '-' || a[1] == '\0')
 			break;
+		if (strcmp(a, "--help") == 0) {
+			printf("usage: sendmail [-t] [-i] [-f sender] [-F name] "
+			    "[-C vellum.conf] [-bm | -bs | -bp | -bi | -q] "
+			    "[-v] [recipient ...]\n(see vellum-sendmail(8))\n");
+			exit(0);
+		}
 		val = NULL;
 		/* Options that take a value. */
 		if (strchr("fFrCcoOBhLNRVeXp", a[1]) != NULL) {

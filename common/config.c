@@ -937,12 +937,18 @@ config_value(struct config_parser *p, unsigned line,
 	case CT_BYTES: {
 		uint64_t bytes = 0;
 
-		if (size_parse(v, &bytes) != 0 || bytes < k->min ||
-		    bytes > k->max)
+		if ((size_parse(v, &bytes) != 0 || bytes < k->min ||
+		    bytes > k->max) && k->type == CT_SIZE)
 			config_error(p, line, "%s = '%.64s': write a size from "
 			    "%u to %u bytes, as bytes or with K, M or G after "
 			    "the number (64M, 1.5G)", k->name, v, k->min,
 			    k->max);
+		else if (size_parse(v, &bytes) != 0 || bytes < k->min ||
+		    bytes > k->max)
+			config_error(p, line, "%s = '%.64s': write a number "
+			    "from %u to %u (%s), or a size with K, M or G after "
+			    "it (64M, 1.5G)", k->name, v, k->min, k->max,
+			    k->unit != NULL ? k->unit : "bytes");
 		else if (k->type == CT_SIZE)
 			*(size_t *)(void *)field = (size_t)bytes;
 		else

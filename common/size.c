@@ -40,7 +40,8 @@ size_parse(const char *text, uint64_t *bytes_r)
 	while (isspace((unsigned char)*p))
 		p++;
 	for (; isdigit((unsigned char)*p); p++, ndigits++) {
-		if (whole > (UINT64_MAX - 9) / 10)
+		if (whole > UINT64_MAX / 10 ||
+		    whole * 10 > UINT64_MAX - (uint64_t)(*p - '0'))
 			return err_set(ERR_INVALID, "size '%s' is too large",
 			    text);
 		whole = whole * 10 + (uint64_t)(*p - '0');

@@ -105,6 +105,55 @@ START_TEST(test_size_parse_bad)
 }
 END_TEST
 
+/* Issue 12: decimals with a unit, KiB/MiB/GiB, one rule for all sizes. */
+START_TEST(test_size_parse_units)
+{
+	parse_ok("1.5G", GiB + GiB / 2);
+	parse_ok("1.5g", GiB + GiB / 2);
+	parse_ok("0.5M", MiB / 2);
+	parse_ok("512k", 512 * KiB);
+	parse_ok("10MB", 10 * MiB);
+	parse_ok("1GiB", GiB);
+	parse_ok("64kib", 64 * KiB);
+	parse_ok("2.25T", 2 * TiB + TiB / 4);
+	/* Rounded down to a whole byte: 0.1K is 102.4 bytes. */
+	parse_ok("0.1K", 102);
+	parse_ok("1.0000000000000000001G", GiB);
+	parse_bad("1.5");	/* a fraction of a byte */
+	parse_bad("1.G");
+	parse_bad(".5G");
+	parse_bad("1.5X");
+	parse_bad("1,5G");
+	parse_bad("1GiBB");
+	parse_bad("1iB");
+	parse_bad("17179869184.5G");	/* 2^64 and a half */
+}
+END_TEST
+
+START_TEST(test_size_format_exact)
+{
+	char buf[SIZE_FORMAT_MAX];
+	uint64_t v, back;
+	static const uint64_t vals[] = { 0, 1, 1023, 1024, 1536, 1572864,
+	    20480000, 52428800, 1610612736, 3 * TiB, 1025 };
+	size_t i;
+
+	ck_assert_str_eq(size_format_exact(52428800, buf, sizeof(buf)),
+	    "50M");
+	ck_assert_str_eq(size_format_exact(1610612736, buf, sizeof(buf)),
+	    "1536M");
+	ck_assert_str_eq(size_format_exact(20480000, buf, sizeof(buf)),
+	    "20000K");
+	ck_assert_str_eq(size_format_exact(1025, buf, sizeof(buf)), "1025");
+	for (i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		v = vals[i];
+		size_format_exact(v, buf, sizeof(buf));
+		ck_assert_msg(size_parse(buf, &back) == 0 && back == v,
+		    "%" PRIu64 " -> \"%s\" does not parse back", v, buf);
+	}
+}
+END_TEST
+
 START_TEST(test_size_parse_overflow)
 {
 	/* 2^64 and beyond, written plainly or through a suffix. */
@@ -341,6 +390,8 @@ common_suite(void)
 	tcase_add_test(tc, test_size_parse_suffixes);
 	tcase_add_test(tc, test_size_parse_bad);
 	tcase_add_test(tc, test_size_parse_overflow);
+	tcase_add_test(tc, test_size_parse_units);
+	tcase_add_test(tc, test_size_format_exact);
 	tcase_add_test(tc, test_size_format);
 	tcase_add_test(tc, test_size_format_parse_round_trip);
 	tcase_add_test(tc, test_size_format_small_buffer);

@@ -241,10 +241,11 @@ START_TEST(test_filter)
 	one_error("data_dir = /d\n[filter]\nuser = a b\n", 3, "user");
 	one_error("data_dir = /d\n[filter]\nuser = a:b\n", 3, "user");
 	one_error("data_dir = /d\n[filter]\ntimeout = 0\n", 3,
-	    "timeout = '0': write a number from 1 to 3600");
+	    "timeout = '0': write a time from 1 to 3600");
 	one_error("data_dir = /d\n[filter]\ntimeout = 3601\n", 3,
 	    "timeout");
-	one_error("data_dir = /d\n[filter]\ntimeout = 1m\n", 3, "timeout");
+	/* Issue 12: seconds keys take units; 2h is over the range. */
+	one_error("data_dir = /d\n[filter]\ntimeout = 2h\n", 3, "timeout");
 	one_error("data_dir = /d\n[filter]\noutput_max = 0\n", 3,
 	    "output_max = '0': write a size from 1024 to 1073741824");
 	one_error("data_dir = /d\n[filter]\noutput_max = 1023\n", 3,
@@ -417,7 +418,7 @@ START_TEST(test_dns)
 	    "1.1.1.3,1.1.1.4,1.1.1.5,1.1.1.6,1.1.1.7,1.1.1.8,1.1.1.9\n", 3,
 	    "more than 8 addresses");
 	one_error("data_dir = /d\n[dns]\ntimeout = 0\n", 3,
-	    "timeout = '0': write a number from 1 to 3600");
+	    "timeout = '0': write a time from 1 to 3600");
 	one_error("data_dir = /d\n[dns]\ndnssec = maybe\n", 3,
 	    "dnssec = 'maybe': write yes or no");
 	one_error("data_dir = /d\n[dns]\nipv4 = no\nipv6 = no\n", 4,
@@ -1066,6 +1067,189 @@ START_TEST(test_load_files)
 }
 END_TEST
 
+/*
+ * Issue 12: sizes take units (one parser, size_parse()) wherever a key
+ * is in bytes, seconds keys take s, m, h, d.
+ */
+START_TEST(test_units)
+{
+	struct config *c;
+	char *errs;
+
+	c = parse_ok("data_dir = /d\n"
+	    "[smtpd]\nmax_message_size = 50M\nmemory_limit = 1.5G\n"
+	    "spool_threshold = 512k\n"
+	    "[limits]\ntransfer_rate = 10KB\nidle_timeout = 5m\n"
+	    "shutdown_grace = 30s\ncommand_timeout = 2h\n"
+	    "login_timeout = 1d\nimap_idle_timeout = 30m\n"
+	    "transfer_grace = 45\n"
+	    "[auth]\nfail_window = 1h\nlockout = 15m\n"
+	    "[dns]\ntimeout = 10s\n"
+	    "[filter]\ntimeout = 1m\noutput_max = 1GiB\n");
+	ck_assert_uint_eq(c->smtpd_max_message_size, 50u * 1024 * 1024);
+	ck_assert_uint_eq(c->smtpd_memory_limit, 1536u * 1024 * 1024);
+	ck_assert_uint_eq(c->smtpd_spool_threshold, 512u * 1024);
+	ck_assert_uint_eq(c->transfer_rate, 10u * 1024);
+	ck_assert_uint_eq(c->idle_timeout, 300);
+	ck_assert_uint_eq(c->shutdown_grace, 30);
+	ck_assert_uint_eq(c->command_timeout, 7200);
+	ck_assert_uint_eq(c->login_timeout, 86400);
+	ck_assert_uint_eq(c->imap_idle_timeout, 1800);
+	ck_assert_uint_eq(c->transfer_grace, 45);
+	ck_assert_uint_eq(c->auth_fail_window, 3600);
+	ck_assert_uint_eq(c->auth_lockout, 900);
+	ck_assert_uint_eq(c->dns_timeout, 10);
+	ck_assert_uint_eq(c->filter_timeout, 60);
+	ck_assert_uint_eq(c->filter_output_max, 1024u * 1024 * 1024);
+
+	/* Ranges still hold after the unit; bad units say how to write. */
+	one_error("data_dir = /d\n[smtpd]\nmax_message_size = 2G\n", 3,
+	    "max_message_size = '2G': write a number from 1 to 1073741824");
+	one_error("data_dir = /d\n[smtpd]\nmax_message_size = 50X\n", 3,
+	    "or a size with K, M or G after it");
+	one_error("data_dir = /d\n[smtpd]\nmax_message_size = 1.5\n", 3,
+	    "max_message_size = '1.5'");
+	one_error("data_dir = /d\n[limits]\nidle_timeout = 2d\n", 3,
+	    "idle_timeout = '2d': write a time from 1 to 86400 seconds");
+	one_error("data_dir = /d\n[limits]\nidle_timeout = 5x\n", 3,
+	    "with s, m, h or d after the number");
+	errs = parse_bad("data_dir = /d\n[limits]\nshutdown_grace = 5 m\n");
+	has_error(errs, 3, "shutdown_grace");
+	free(errs);
+}
+END_TEST
+
+/* Issue 12: an unknown key says "did you mean"; so does a section. */
+START_TEST(test_did_you_mean)
+{
+	/* Postfix and Dovecot names. */
+	one_error("data_dir = /d\n[smtpd]\nmynetworks = 10.0.0.0/8\n", 3,
+	    "unknown key 'mynetworks' in [smtpd]: did you mean "
+	    "trusted_networks?");
+	one_error("data_dir = /d\nmynetworks = 10.0.0.0/8\n", 2,
+	    "did you mean trusted_networks (in [auth] or [smtpd])?");
+	one_error("data_dir = /d\n[smtpd]\nmessage_size_limit = 1\n", 3,
+	    "did you mean max_message_size?");
+	one_error("data_dir = /d\nmessage_size_limit = 1\n", 2,
+	    "did you mean max_message_size (in [smtpd])?");
+	one_error("data_dir = /d\n[tls]\nssl_cert = /c\n", 3,
+	    "did you mean cert?");
+	one_error("data_dir = /d\nmyhostname = mx.example.test\n", 2,
+	    "did you mean hostname?");
+	one_error("data_dir = /d\n[queue]\nmaximal_queue_lifetime = 5d\n",
+	    3, "did you mean max_age?");
+	one_error("data_dir = /d\n[auth]\nDISABLE_PLAINTEXT_AUTH = no\n", 3,
+	    "did you mean plaintext?");
+	/* Typos: a few edits away. */
+	one_error("data_dir = /d\n[limits]\nidle_timout = 5\n", 3,
+	    "did you mean idle_timeout?");
+	one_error("data_dir = /d\n[smtpd]\nmax_mesage_size = 5\n", 3,
+	    "did you mean max_message_size?");
+	one_error("data_dir = /d\n[mta]\nrelay_host = [h]:25\n", 3,
+	    "did you mean relayhost?");
+	one_error("datadir = /d\ndata_dir = /d\n", 1,
+	    "did you mean data_dir?");
+	one_error("data_dir = /d\n[limits]\nconection = 5\n", 3,
+	    "did you mean connections?");
+	/* Nothing close: the keys of the section, as before. */
+	one_error("data_dir = /d\n[limits]\nfrobnicate = 5\n", 3,
+	    "unknown key 'frobnicate' in [limits] (the keys there: "
+	    "connections_per_ip");
+	one_error("data_dir = /d\n[limits]\nxy = 5\n", 3,
+	    "unknown key 'xy' in [limits] (the keys there:");
+	/* Sections. */
+	one_error("data_dir = /d\n[ssl]\ncert = /c\nkey = /k\n", 2,
+	    "unknown section [ssl]: did you mean [tls]?");
+	one_error("data_dir = /d\n[limit]\n", 2,
+	    "unknown section [limit]: did you mean [limits]?");
+	one_error("data_dir = /d\n[submissions]\nlisten = 127.0.0.1:1\n", 2,
+	    "did you mean [smtps]?");
+}
+END_TEST
+
+/*
+ * config_print(): the output parses back into the same settings, so
+ * print -> parse -> print gives the same text; -n leaves out defaults.
+ */
+static char *
+print_conf(const struct config *c, int all)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *fp = open_memstream(&buf, &len);
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(config_print(fp, c, all), 0);
+	fclose(fp);
+	return buf;
+}
+
+static void
+round_trip(const char *text, int all)
+{
+	static struct config a, b;
+	char *errs = NULL, *one, *two;
+
+	ck_assert_msg(config_parse(F, text, strlen(text), &a, &errs) == 0,
+	    "%s", errs);
+	one = print_conf(&a, all);
+	ck_assert_msg(config_parse(F, one, strlen(one), &b, &errs) == 0,
+	    "printed config does not parse:\n%s\n%s", one, errs);
+	two = print_conf(&b, all);
+	ck_assert_msg(strcmp(one, two) == 0, "print, parse, print differs:"
+	    "\n%s\n---\n%s", one, two);
+	free(one);
+	free(two);
+}
+
+START_TEST(test_print_round_trip)
+{
+	static const char rich[] =
+	    "data_dir = /var/lib/vellum\nhostname = mx.example.test\n"
+	    "log = syslog\nlog_level = debug\nuser = vellum\n"
+	    "[smtp]\nlisten = 127.0.0.1:25, [::1]:25\nauth = yes\n"
+	    "[submission]\nlisten = *:587\nrequire_auth = no\n"
+	    "[imap]\nlisten = 127.0.0.1:143\nworkers = 3\n"
+	    "[pop3s]\nlisten = 127.0.0.1:995\n"
+	    "[tls]\ncert = /etc/c.pem\nkey = /etc/k.pem\n"
+	    "[auth]\nplaintext = yes\nfail_delay = 100\n"
+	    "trusted_networks = 192.0.2.0/24, 2001:db8::/32\n"
+	    "[limits]\nidle_timeout = 90\nshutdown_grace = 2m\n"
+	    "[fs]\nmountpoint = /srv/mail\n"
+	    "[quota]\nfull_mark = 90%\n"
+	    "[smtpd]\nbanner = ESMTP test\nmax_message_size = 50M\n"
+	    "memory_limit = 1000000\ntrusted_networks = 10.0.0.1\n"
+	    "[mta]\nrelayhost = [relay.test]:587\nrelay_user = u\n"
+	    "relay_password = p w\ntls = verify\nsource = 192.0.2.1, ::1\n"
+	    "[queue]\nmax_age = 3d\ndelay_warning = 0\n"
+	    "[dns]\nresolver = 127.0.0.1:5353, ::1\ndnssec = yes\n"
+	    "[srs]\nenabled = no\n"
+	    "[sendmail]\nusers = root, @mail\ndomain = example.test\n"
+	    "[filter]\noutput_max = 1.5M\nlearn = no\n";
+	static struct config c;
+	char *out, *errs = NULL;
+
+	round_trip(rich, 0);
+	round_trip(rich, 1);
+	round_trip("data_dir = /d\n", 0);
+	round_trip("data_dir = /d\n", 1);
+	config_default(&c);
+	out = print_conf(&c, 1);
+	ck_assert_msg(config_parse(F, out, strlen(out), &c, &errs) == 0,
+	    "%s", errs);
+	free(out);
+
+	/* -n: only what differs, with units; data_dir always. */
+	ck_assert_int_eq(config_parse(F, "data_dir = /d\n[smtpd]\n"
+	    "max_message_size = 52428800\nmax_hops = 50\n[pop3]\n"
+	    "listen = 127.0.0.1:110\n", 94, &c, &errs), 0);
+	out = print_conf(&c, 0);
+	ck_assert_str_eq(out, "data_dir = /d\n\n[pop3]\n"
+	    "listen = 127.0.0.1:110\n\n[smtpd]\nmax_message_size = 50M\n");
+	free(out);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -1091,6 +1275,9 @@ config_suite(void)
 	tcase_add_test(tc, test_load_files);
 	tcase_add_test(tc, test_srs);
 	tcase_add_test(tc, test_filter);
+	tcase_add_test(tc, test_units);
+	tcase_add_test(tc, test_did_you_mean);
+	tcase_add_test(tc, test_print_round_trip);
 	suite_add_tcase(s, tc);
 	return s;
 }
