@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 
 #include "auth.h"
@@ -330,6 +331,8 @@ int
 daemon_check_tls(const struct config *c)
 {
 	SSL_CTX *ctx;
+	EVP_PKEY *pkey;
+	FILE *fp;
 	int rc = 0;
 
 	if (c->tls_cert[0] == '\0')
@@ -343,13 +346,21 @@ daemon_check_tls(const struct config *c)
 	if (SSL_CTX_use_certificate_chain_file(ctx, c->tls_cert) != 1)
 		rc = err_set(ERR_INVALID, "[tls] cert %s: not a certificate "
 		    "(%s)", c->tls_cert, daemon_ssl_error());
-	else if (SSL_CTX_use_PrivateKey_file(ctx, c->tls_key,
-	    SSL_FILETYPE_PEM) != 1)
-		rc = err_set(ERR_INVALID, "[tls] key %s: not a private key "
-		    "(%s)", c->tls_key, daemon_ssl_error());
-	else if (SSL_CTX_check_private_key(ctx) != 1)
-		rc = err_set(ERR_INVALID, "[tls] key %s does not match cert "
-		    "%s", c->tls_key, c->tls_cert);
+	else if ((fp = fopen(c->tls_key, "re")) == NULL)
+		rc = err_set(ERR_TEMP, "[tls] key %s: %s", c->tls_key,
+		    strerror(errno));
+	else {
+		pkey = PEM_read_PrivateKey(fp, NULL, NULL, NULL);
+		fclose(fp);
+		if (pkey == NULL)
+			rc = err_set(ERR_INVALID, "[tls] key %s: not a private "
+			    "key (%s)", c->tls_key, daemon_ssl_error());
+		else if (SSL_CTX_use_PrivateKey(ctx, pkey) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1)
+			rc = err_set(ERR_INVALID, "[tls] key %s does not match "
+			    "cert %s", c->tls_key, c->tls_cert);
+		EVP_PKEY_free(pkey);
+	}
 	ERR_clear_error();
 	SSL_CTX_free(ctx);
 	return rc;
