@@ -333,10 +333,13 @@ daemon_check_tls(const struct config *c)
 	SSL_CTX *ctx;
 	EVP_PKEY *pkey;
 	FILE *fp;
-	int rc = 0;
+	int rc = 0, i;
 
-	if (c->tls_cert[0] == '\0')
-		return 0;	/* the self-signed pair of data_dir */
+	for (i = 0; i < SVC_COUNT; i++)
+		if (c->svc[i].enabled)
+			break;
+	if (c->tls_cert[0] == '\0' || i == SVC_COUNT)
+		return 0;	/* self-signed pair, or no service uses it */
 	if (daemon_tls_file("cert", c->tls_cert) != 0 ||
 	    daemon_tls_file("key", c->tls_key) != 0)
 		return -1;

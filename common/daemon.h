@@ -35,7 +35,8 @@ void	daemon_load(const char *name, const char *path, int verbose,
 /*
  * A configured [tls] cert and key (none: the self-signed pair, 0) must be
  * regular files we can read, a PEM certificate (chain) and its private
- * key.  0, or -1 with err_msg() naming the file and what is wrong.
+ * key, when a service section is there (vellum-mta and vellum-fs alone
+ * need no cert).  0, or -1 with err_msg() naming the file and what is wrong.
  */
 int	daemon_check_tls(const struct config *);
 /*

@@ -387,6 +387,12 @@ def test_fs_not_root(site):
     for path in (site.tmp, libexec):
         os.chmod(path, 0o755)
     os.chmod(conf, 0o644)
+    # vellumd locks its pid file in data_dir (issue 12): nobody's.
+    os.makedirs(site.data, exist_ok=True)
+    os.chown(site.data, nobody.pw_uid, nobody.pw_gid)
+    for name in ("vellumd.pid", "vellumd.status"):
+        if os.path.exists(os.path.join(site.data, name)):
+            os.unlink(os.path.join(site.data, name))
     vd = site.start(shutil.which("setpriv"), "--reuid=%d" % nobody.pw_uid,
                     "--regid=%d" % nobody.pw_gid, "--clear-groups",
                     site.binary("vellumd"), "-c", site.conf, conf=False,
