@@ -618,8 +618,10 @@ vd_check_ready(void)
 	if (!announced) {
 		announced = 1;
 		log_info("ready: %d daemon(s) running", n);
-		vd_status_write("ready", NULL);
-		return;
+		if (!reloading) {
+			vd_status_write("ready", NULL);
+			return;
+		}
 	}
 	if (!reloading)
 		return;
