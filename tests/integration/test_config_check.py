@@ -7,7 +7,7 @@
   - a config with errors: both exit 1 with FILE:LINE lines, unknown keys
     with "did you mean" (mynetworks -> trusted_networks).
   - units reach the daemons: max_message_size = 1.5M is SIZE 1572864 in
-    vellum-smtpd's EHLO.
+    vellum-smtpd's EHLO; vellumctl quota set takes 1.5G and 512KiB.
   - a [tls] cert or key that is missing, not a certificate, or not the
     cert's key: vellumd exits 1 naming the file and starts nothing;
     vellum-smtpd and vellum-pop3d run alone exit 1 naming it too.
@@ -114,6 +114,18 @@ def units_reach_smtpd(site):
     check("SIZE 1572864" in ext, "max_message_size = 1.5M is SIZE "
           "1572864", ext)
     site.stop(p)
+
+
+def quota_units(site):
+    """vellumctl quota set reads sizes with the config's parser."""
+    site.add_user("q@example.test", "pw-quota-1")
+    site.ctl("quota", "set", "q@example.test", "1.5G")
+    info = smtptest.user_info(site, "q@example.test")
+    check(info.get("quota_bytes") == 1610612736, "quota 1.5G is "
+          "1610612736 bytes", info)
+    site.ctl("quota", "set", "q@example.test", "512KiB")
+    info = smtptest.user_info(site, "q@example.test")
+    check(info.get("quota_bytes") == 524288, "quota 512KiB", info)
 
 
 def bad_certs(site):
@@ -223,6 +235,7 @@ def main(site, args):
     show_round_trip(site)
     errors_named(site)
     units_reach_smtpd(site)
+    quota_units(site)
     bad_certs(site)
     second_vellumd(site)
     return 0
