@@ -82,13 +82,16 @@ store_address_normalize(const char *in, char *buf, int allow_catchall)
 	return 0;
 }
 
+/* The scheme store_password_hash() makes: yescrypt. */
+#define PW_DEFAULT_PREFIX	"$y$"
+
 int
 store_password_hash(const char *password, char **hash_r)
 {
 	char *setting, *h;
 	struct crypt_data *cd;
 
-	setting = crypt_gensalt_ra("$y$", 0, NULL, 0);
+	setting = crypt_gensalt_ra(PW_DEFAULT_PREFIX, 0, NULL, 0);
 	if (setting == NULL)
 		return err_set(ERR_TEMP, "cannot make a password salt");
 	cd = xcalloc(1, sizeof(*cd));
@@ -960,6 +963,17 @@ store_login_verify(struct store_login *l)
 		return;
 	}
 	l->verified = store_password_verify(l->hash, l->password);
+	/*
+	 * An imported hash of a faster scheme ({SSHA512}, $1$, DES...)
+	 * costs the default scheme's hash on top, so that the time a login
+	 * takes says nothing about which accounts exist or how they are
+	 * hashed.
+	 */
+	if (strncmp(l->hash, PW_DEFAULT_PREFIX,
+	    strlen(PW_DEFAULT_PREFIX)) != 0) {
+		pthread_once(&login_dummy_once, login_dummy_make);
+		(void)store_password_verify(login_dummy_hash, l->password);
+	}
 }
 
 int
