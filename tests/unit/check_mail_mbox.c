@@ -518,6 +518,40 @@ START_TEST(test_status_flags)
 }
 END_TEST
 
+/*
+ * mbox_status_strip(): the flag lines leave the header block (and their
+ * continuation lines with them); the body and every other byte stay.
+ */
+START_TEST(test_status_strip)
+{
+	static const struct {
+		const char	*in, *want;
+	} c[] = {
+		{ "From: a\nStatus: RO\nX-Status: AF\nSubject: s\n\nbody\n",
+		    "From: a\nSubject: s\n\nbody\n" },
+		{ "status: O\r\nx-status: DT\r\n\r\nStatus: R\r\n",
+		    "\r\nStatus: R\r\n" },
+		{ "Status: R\n\tcontinued\nTo: b\n\n", "To: b\n\n" },
+		{ "Statusx: R\nX-Status-Old: A\n\n",
+		    "Statusx: R\nX-Status-Old: A\n\n" },
+		{ "Subject: x\n\nStatus: R\nX-Status: F\n",
+		    "Subject: x\n\nStatus: R\nX-Status: F\n" },
+		{ "X-Status: A", "" },
+		{ "", "" },
+	};
+	char buf[128];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memcpy(buf, c[i].in, strlen(c[i].in) + 1);
+		n = mbox_status_strip(buf, strlen(c[i].in));
+		ck_assert_msg(n == strlen(c[i].want) && memcmp(buf, c[i].want,
+		    n) == 0, "mbox_status_strip(\"%s\") = \"%.*s\", wanted "
+		    "\"%s\"", c[i].in, (int)n, buf, c[i].want);
+	}
+}
+END_TEST
+
 /* ---- round trips -------------------------------------------------- */
 
 /* Formats msgs, splits the result and compares every message. */
@@ -838,6 +872,7 @@ mbox_suite(void)
 	tcase_add_test(tc, test_date_format_round_trip);
 	tcase_add_test(tc, test_envelope_parse);
 	tcase_add_test(tc, test_status_flags);
+	tcase_add_test(tc, test_status_strip);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round_trip");
