@@ -466,10 +466,14 @@ mbox_sender_keep(const char *sender, const void *vmsg, size_t len,
 		if (*s == '<' || *s == '>' || isspace((unsigned char)*s) ||
 		    iscntrl((unsigned char)*s))
 			return NULL;
-	if (mbox_header_has(msg, msg + len, "Return-Path", &v, &vend))
+	/*
+	 * MBOX_SENDER_DEFAULT is what writers (mbox_format() too) put when
+	 * they know no sender: it says nothing, and adding "<>" would
+	 * change the bytes of every export -> import round trip.
+	 */
+	if (strcmp(sender, MBOX_SENDER_DEFAULT) == 0 ||
+	    mbox_header_has(msg, msg + len, "Return-Path", &v, &vend))
 		return NULL;
-	if (strcmp(sender, MBOX_SENDER_DEFAULT) == 0)
-		sender = "";
 	nl = len > 0 ? memchr(msg, '\n', len) : NULL;
 	eol = nl != NULL && nl > msg && nl[-1] == '\r' ? "\r\n" : "\n";
 	hlen = strlen("Return-Path: <>") + strlen(sender) + strlen(eol);

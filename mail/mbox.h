@@ -110,10 +110,10 @@ char	*mbox_format(const char *sender, time_t date, const void *msg,
  * Keeps an envelope sender (the first word of a "From " line) with a
  * message the way a delivery agent does: a malloc'd copy of msg with
  * "Return-Path: <sender>" and the message's own line end (CRLF when its
- * first line ends so) in front; MBOX_SENDER_DEFAULT gives "<>", the null
- * sender of bounces.  NULL (nothing to add) when the header block has a
- * Return-Path already, or sender is empty or holds '<', '>', white space
- * or control bytes.  *len_r gets the new length.
+ * first line ends so) in front.  NULL (nothing to add) when the header
+ * block has a Return-Path already, or sender is MBOX_SENDER_DEFAULT (what
+ * writers put when they know no sender), empty, or holds '<', '>', white
+ * space or control bytes.  *len_r gets the new length.
  */
 char	*mbox_sender_keep(const char *sender, const void *msg, size_t len,
 	    size_t *len_r);

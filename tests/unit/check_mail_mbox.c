@@ -552,6 +552,53 @@ START_TEST(test_status_strip)
 }
 END_TEST
 
+/*
+ * mbox_sender_keep(): "Return-Path: <sender>" in front, with the
+ * message's line end, unless it has one or the sender says nothing.
+ */
+START_TEST(test_sender_keep)
+{
+	static const struct {
+		const char	*sender, *in, *want;	/* want NULL: none */
+	} c[] = {
+		{ "a@example.org", "Subject: s\n\nbody\n",
+		    "Return-Path: <a@example.org>\nSubject: s\n\nbody\n" },
+		{ "a@example.org", "Subject: s\r\n\r\nbody\r\n",
+		    "Return-Path: <a@example.org>\r\nSubject: s\r\n\r\n"
+		    "body\r\n" },
+		{ "a@example.org", "", "Return-Path: <a@example.org>\n" },
+		{ "a@example.org", "return-path: <b@x>\nS: s\n\n", NULL },
+		{ "a@example.org", "S: s\n\nReturn-Path: <b@x>\n",
+		    "Return-Path: <a@example.org>\nS: s\n\nReturn-Path: "
+		    "<b@x>\n" },
+		{ MBOX_SENDER_DEFAULT, "Subject: s\n\n", NULL },
+		{ "", "Subject: s\n\n", NULL },
+		{ "a<b", "Subject: s\n\n", NULL },
+		{ "a>b", "Subject: s\n\n", NULL },
+		{ "a\tb", "Subject: s\n\n", NULL },
+	};
+	size_t i, n;
+	char *out;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		n = 12345;
+		out = mbox_sender_keep(c[i].sender, c[i].in, strlen(c[i].in),
+		    &n);
+		if (c[i].want == NULL) {
+			ck_assert_msg(out == NULL, "sender \"%s\", \"%s\": "
+			    "got \"%s\", wanted nothing", c[i].sender,
+			    c[i].in, out);
+			continue;
+		}
+		ck_assert_msg(out != NULL && n == strlen(c[i].want) &&
+		    memcmp(out, c[i].want, n) == 0, "sender \"%s\", \"%s\": "
+		    "got \"%s\", wanted \"%s\"", c[i].sender, c[i].in,
+		    out != NULL ? out : "(null)", c[i].want);
+		free(out);
+	}
+}
+END_TEST
+
 /* ---- round trips -------------------------------------------------- */
 
 /* Formats msgs, splits the result and compares every message. */
@@ -873,6 +920,7 @@ mbox_suite(void)
 	tcase_add_test(tc, test_envelope_parse);
 	tcase_add_test(tc, test_status_flags);
 	tcase_add_test(tc, test_status_strip);
+	tcase_add_test(tc, test_sender_keep);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round_trip");
