@@ -3,8 +3,9 @@
  *
  * Import is in mailimport.c (mailimport.h).
  *
- * Export writes a Maildir (all folders as Maildir++, or one folder with
- * --folder) with file names from mail/maildir.h, or an mbox (one folder,
+ * Export writes a Maildir (all folders as Maildir++ with names in IMAP's
+ * modified UTF-7, or one folder with --folder) with file names from
+ * mail/maildir.h, or an mbox (one folder,
  * INBOX by default) whose envelope sender comes from Return-Path.  The
  * message bytes are exactly the stored bytes.  The info letters and each
  * folder's dovecot-keywords are the store's (store/maildir.h): the same
@@ -36,6 +37,7 @@
 #include "common/xmalloc.h"
 #include "mail/maildir.h"
 #include "mail/mbox.h"
+#include "mail/utf7.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
 #include "store/message.h"
@@ -303,7 +305,8 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
     const char *folder)
 {
 	char host[256], name[MAILDIR_NAME_MAX + STORE_MAILDIR_INFO_MAX];
-	char sub[STORE_MAILBOX_NAME_MAX * 3 + 2], *dir, *tmp, *cur;
+	char sub[STORE_MAILBOX_NAME_MAX * 4 + 2], *dir, *tmp, *cur;
+	char enc[STORE_MAILBOX_NAME_MAX * 3 + 1];
 	char info[STORE_MAILDIR_INFO_MAX];
 	size_t b, i, failed = 0, written = 0;
 	struct timespec ts[2];
@@ -321,8 +324,9 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 
 		if (folder != NULL)
 			sub[0] = '\0';	/* the one folder is the Maildir */
-		else if (maildir_folder_from_name(mb->name, sub,
-		    sizeof(sub)) < 0) {
+		/* Modified UTF-7, as Dovecot and Courier name them. */
+		else if (utf7_encode(mb->name, enc, sizeof(enc)) < 0 ||
+		    maildir_folder_from_name(enc, sub, sizeof(sub)) < 0) {
 			ctl_fail(NULL, "mail export: folder %s", mb->name);
 			failed++;
 			continue;

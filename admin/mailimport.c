@@ -44,6 +44,8 @@
 #include "common/xmalloc.h"
 #include "mail/maildir.h"
 #include "mail/mbox.h"
+#include "mail/uidlist.h"
+#include "mail/utf7.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
 #include "store/message.h"
@@ -56,6 +58,16 @@
 #define MAIL_BATCH_BYTES	(32u * 1024 * 1024)
 #define MAIL_FORWARDED		"$Forwarded"
 #define MAIL_KW_MAX		26	/* Dovecot keyword letters a-z */
+/* Largest UID list read (~60 bytes a message: millions of messages). */
+#define MAIL_UIDLIST_MAX	(256u * 1024 * 1024)
+
+/* A Maildir folder's UID list (dovecot-uidlist or courierimapuiddb). */
+struct mail_uids {
+	char		*folder;	/* the store folder it is for */
+	char		*file;		/* the list's path, for messages */
+	struct uidlist	*ul;
+	unsigned	 style;		/* STORE_UIDL_* */
+};
 
 /* Keyword names of one Maildir folder (dovecot-keywords). */
 struct mail_kwmap {
@@ -74,6 +86,7 @@ struct mail_job {
 	struct mail_kwmap	*kw;
 	off_t			 size;
 	time_t			 mtime;
+	uint32_t		 uid;	/* from the folder's UID list, or 0 */
 };
 
 struct mail_item {
@@ -84,11 +97,17 @@ struct mail_item {
 	uint32_t		 flags;
 	char			*keywords;
 	char			*label;
+	uint32_t		 uid;	/* append at this UID (0: the next) */
+	size_t			 box;	/* index in mail_imp.boxes */
 };
 
 struct mail_box {
-	char		*name;
-	uint32_t	 id;
+	char			*name;
+	uint32_t		 id;
+	/* Keeping the UIDs of uids (its UIDVALIDITY was taken). */
+	int			 keep;
+	const struct mail_uids	*uids;
+	size_t			 kept;	/* messages placed at their UID */
 };
 
 struct mail_imp {
@@ -107,6 +126,12 @@ struct mail_imp {
 	/* for the transaction bodies */
 	const char		*box_name;
 	uint32_t		 box_id;
+	const struct mail_uids	*box_uids;	/* to keep, or NULL */
+	int			 box_keep;
+	uint32_t		 box_msgs;	/* when it could not */
+	struct mail_box		*raise;
+	struct mail_uids	*uids;
+	size_t			 nuids;
 	size_t			 first, count;
 	struct mail_job		*jobs;
 	size_t			 njobs;
@@ -115,12 +140,21 @@ struct mail_imp {
 };
 
 static int	mailimport_box_txn(struct store_txn *, void *);
-static int	mailimport_box(struct mail_imp *, const char *name, uint32_t *id_r);
+static int	mailimport_box(struct mail_imp *, const char *name,
+		    size_t *box_r);
+static int	mailimport_raise_txn(struct store_txn *, void *);
+static struct mail_uids *mailimport_uids_find(struct mail_imp *,
+		    const char *folder);
+static void	mailimport_uids_read(struct mail_imp *, int dfd,
+		    const char *rel, const char *folder);
+static void	mailimport_warn(struct mail_imp *, const char *fmt, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	mailimport_append_txn(struct store_txn *, void *);
 static void	mailimport_flush(struct mail_imp *);
 static void	mailimport_add(struct mail_imp *, const char *folder,
 		    const char *data, size_t len, int64_t date,
-		    uint32_t flags, const char *keywords, const char *label);
+		    uint32_t flags, const char *keywords, const char *label,
+		    uint32_t uid);
 static int	mailimport_open_under(int rootfd, const char *rel, int dir);
 static char	*mailimport_rel(const char *rel, const char *name);
 static char	*mailimport_label(const struct mail_imp *, const char *rel);
@@ -162,7 +196,11 @@ mailimport_fail(struct mail_imp *imp, const char *label, const char *fmt, ...)
 	imp->failed++;
 }
 
-/* Gets or creates a mailbox and its parents. */
+/*
+ * Gets or creates a mailbox and its parents.  A folder with a UID list
+ * (imp->box_uids) takes the list's UIDVALIDITY when it is empty, in the
+ * same transaction (so nothing can arrive in between).
+ */
 static int
 mailimport_box_txn(struct store_txn *txn, void *arg)
 {
@@ -171,6 +209,8 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 	char *name = xstrdup(imp->box_name), *p;
 	int rc = 0;
 
+	imp->box_keep = 0;
+	imp->box_msgs = 0;
 	for (p = name;; p++) {
 		if (*p != '/' && *p != '\0')
 			continue;
@@ -190,28 +230,178 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 		}
 	}
 	free(name);
-	return rc < 0 ? -1 : 1;
+	if (rc < 0)
+		return -1;
+	if (imp->box_uids == NULL)
+		return 1;
+	if (store_mailbox_get_by_id(txn, imp->box_id, &mb) != 1)
+		return err_set(ERR_CORRUPT, "folder %s vanished", imp->box_name);
+	if (mb.messages > 0) {
+		imp->box_msgs = mb.messages;
+		return 1;
+	}
+	if (store_mailbox_set_uidvalidity(txn, imp->box_id,
+	    imp->box_uids->ul->uidvalidity, imp->box_uids->style) < 0)
+		return -1;
+	imp->box_keep = 1;
+	return 1;
 }
 
 static int
-mailimport_box(struct mail_imp *imp, const char *name, uint32_t *id_r)
+mailimport_box(struct mail_imp *imp, const char *name, size_t *box_r)
 {
+	struct mail_box *b;
 	size_t i;
 
 	for (i = 0; i < imp->nboxes; i++)
 		if (strcmp(imp->boxes[i].name, name) == 0) {
-			*id_r = imp->boxes[i].id;
+			*box_r = i;
 			return 0;
 		}
 	imp->box_name = name;
+	imp->box_uids = mailimport_uids_find(imp, name);
 	if (store_write(imp->ctl->store, mailimport_box_txn, imp) < 0)
 		return -1;
+	if (imp->box_uids != NULL && !imp->box_keep)
+		mailimport_warn(imp, "folder %s already holds %" PRIu32
+		    " message%s: the UIDs of %s are not kept (its messages "
+		    "get new UIDs after those)", name, imp->box_msgs,
+		    imp->box_msgs == 1 ? "" : "s", imp->box_uids->file);
 	imp->boxes = xreallocarray(imp->boxes, imp->nboxes + 1,
 	    sizeof(*imp->boxes));
-	imp->boxes[imp->nboxes].name = xstrdup(name);
-	imp->boxes[imp->nboxes++].id = imp->box_id;
-	*id_r = imp->box_id;
+	b = &imp->boxes[imp->nboxes];
+	memset(b, 0, sizeof(*b));
+	b->name = xstrdup(name);
+	b->id = imp->box_id;
+	b->keep = imp->box_keep;
+	b->uids = imp->box_keep ? imp->box_uids : NULL;
+	*box_r = imp->nboxes++;
 	return 0;
+}
+
+/*
+ * UIDNEXT of a kept folder: the list's next UID (above every listed
+ * one), before its unlisted messages and at the end.
+ */
+static int
+mailimport_raise_txn(struct store_txn *txn, void *arg)
+{
+	struct mail_imp *imp = arg;
+
+	return store_mailbox_raise_uidnext(txn, imp->raise->id,
+	    imp->raise->uids->ul->nextuid);
+}
+
+static void
+mailimport_warn(struct mail_imp *imp, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (imp->prog.on && imp->prog.last != 0)
+		fprintf(stderr, "\r%*s\r", 70, "");
+	fprintf(stderr, "vellumctl: mail import: warning: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+}
+
+static struct mail_uids *
+mailimport_uids_find(struct mail_imp *imp, const char *folder)
+{
+	size_t i;
+
+	for (i = 0; i < imp->nuids; i++)
+		if (strcmp(imp->uids[i].folder, folder) == 0)
+			return &imp->uids[i];
+	return NULL;
+}
+
+/*
+ * Reads the UID list of the Maildir folder at dfd (rel under the root):
+ * Dovecot's dovecot-uidlist, else Courier's courierimapuiddb.  A list
+ * that cannot be read or parsed is named in a warning and the folder's
+ * messages get new UIDs, as before lists were read.
+ */
+static void
+mailimport_uids_read(struct mail_imp *imp, int dfd, const char *rel,
+    const char *folder)
+{
+	static const struct {
+		const char	*name;
+		unsigned	 style;
+	} files[] = {
+		{ "dovecot-uidlist", STORE_UIDL_DOVECOT },
+		{ "courierimapuiddb", STORE_UIDL_COURIER },
+	};
+	struct mail_uids *u;
+	struct uidlist *ul;
+	struct stat st;
+	char *frel, *label, *buf;
+	size_t i, off = 0;
+	ssize_t n;
+	int fd = -1;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		fd = openat(dfd, files[i].name, O_RDONLY | O_NOFOLLOW |
+		    O_CLOEXEC | O_NONBLOCK);
+		if (fd >= 0 || errno != ENOENT)
+			break;
+	}
+	if (i == sizeof(files) / sizeof(files[0]))
+		return;
+	frel = mailimport_rel(rel, files[i].name);
+	label = mailimport_label(imp, frel);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			mailimport_symlink(imp, frel);
+		else
+			mailimport_warn(imp, "%s: %s; the UIDs of folder %s "
+			    "are not kept", label, strerror(errno), folder);
+		goto done;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size > MAIL_UIDLIST_MAX) {
+		mailimport_warn(imp, "%s: not a regular file of at most %u "
+		    "bytes; the UIDs of folder %s are not kept", label,
+		    MAIL_UIDLIST_MAX, folder);
+		goto done;
+	}
+	buf = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		n = read(fd, buf + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	if (off < (size_t)st.st_size)
+		mailimport_warn(imp, "%s: cannot read it; the UIDs of folder "
+		    "%s are not kept", label, folder);
+	else if (uidlist_parse(buf, off, &ul) < 0)
+		mailimport_warn(imp, "%s: %s; the UIDs of folder %s are not "
+		    "kept", label, err_msg(), folder);
+	else if (mailimport_uids_find(imp, folder) != NULL) {
+		mailimport_warn(imp, "%s: folder %s comes from two Maildirs; "
+		    "only the first one's UIDs are kept", label, folder);
+		uidlist_free(&ul);
+	} else {
+		imp->uids = xreallocarray(imp->uids, imp->nuids + 1,
+		    sizeof(*imp->uids));
+		u = &imp->uids[imp->nuids++];
+		u->folder = xstrdup(folder);
+		u->file = label;
+		label = NULL;
+		u->ul = ul;
+		u->style = files[i].style;
+	}
+	free(buf);
+done:
+	if (fd >= 0)
+		close(fd);
+	free(label);
+	free(frel);
 }
 
 static int
@@ -224,6 +414,17 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 
 	for (i = imp->first; i < imp->first + imp->count; i++) {
 		it = &imp->items[i];
+		if (it->uid != 0) {
+			if (store_msg_append_uid(txn, it->mailbox_id, it->uid,
+			    it->p, it->date, it->flags, it->keywords, 0) < 0)
+				return -1;
+			continue;
+		}
+		/* After the listed messages: from the list's next UID. */
+		if (imp->boxes[it->box].keep &&
+		    store_mailbox_raise_uidnext(txn, it->mailbox_id,
+		    imp->boxes[it->box].uids->ul->nextuid) < 0)
+			return -1;
 		if (store_msg_append(txn, it->mailbox_id, it->p, it->date,
 		    it->flags, it->keywords, 0, &uid) < 0)
 			return -1;
@@ -245,6 +446,8 @@ mailimport_flush(struct mail_imp *imp)
 			imp->imported++;
 			imp->imported_bytes +=
 			    store_prepared_size(imp->items[i].p);
+			if (imp->items[i].uid != 0)
+				imp->boxes[imp->items[i].box].kept++;
 		}
 	} else {
 		/* Retry one by one to find the messages that fail. */
@@ -259,6 +462,8 @@ mailimport_flush(struct mail_imp *imp)
 				imp->imported++;
 				imp->imported_bytes +=
 				    store_prepared_size(imp->items[i].p);
+				if (imp->items[i].uid != 0)
+					imp->boxes[imp->items[i].box].kept++;
 			}
 		}
 	}
@@ -275,14 +480,14 @@ mailimport_flush(struct mail_imp *imp)
 static void
 mailimport_add(struct mail_imp *imp, const char *folder, const char *data,
     size_t len, int64_t date, uint32_t flags, const char *keywords,
-    const char *label)
+    const char *label, uint32_t uid)
 {
 	struct mail_item *it;
 	struct store_prepared *p;
 	char *copy;
-	uint32_t id;
+	size_t box;
 
-	if (mailimport_box(imp, folder, &id) < 0) {
+	if (mailimport_box(imp, folder, &box) < 0) {
 		mailimport_fail(imp, label, "folder %s: %s", folder, err_msg());
 		return;
 	}
@@ -296,7 +501,9 @@ mailimport_add(struct mail_imp *imp, const char *folder, const char *data,
 	it = &imp->items[imp->n++];
 	it->p = p;
 	it->data = copy;
-	it->mailbox_id = id;
+	it->mailbox_id = imp->boxes[box].id;
+	it->box = box;
+	it->uid = imp->boxes[box].keep ? uid : 0;
 	it->date = date;
 	it->flags = flags;
 	it->keywords = keywords != NULL && *keywords != '\0' ?
@@ -585,15 +792,20 @@ mailimport_scan_maildir(struct mail_imp *imp, const char *rel,
 {
 	static const char *const subs[] = { "new", "cur" };
 	struct mail_kwmap *kw;
+	struct mail_uids *uids;
 	struct dirent *de;
 	struct stat st;
 	DIR *top, *d;
 	char *sub, *erel, *path, name[STORE_MAILBOX_NAME_MAX + 1], *child;
-	size_t i;
+	char dec[STORE_MAILBOX_NAME_MAX + 1];
+	size_t i, before;
 
 	if ((top = mailimport_opendir(imp, rel)) == NULL)
 		return -1;
 	kw = mailimport_kwmap_read(imp, dirfd(top), rel);
+	before = imp->nuids;
+	mailimport_uids_read(imp, dirfd(top), rel, folder);
+	uids = imp->nuids > before ? &imp->uids[imp->nuids - 1] : NULL;
 	for (i = 0; i < 2; i++) {
 		if (!mailimport_entry(imp, top, rel, subs[i], &st) ||
 		    !S_ISDIR(st.st_mode))
@@ -609,8 +821,12 @@ mailimport_scan_maildir(struct mail_imp *imp, const char *rel,
 				continue;
 			erel = mailimport_rel(sub, de->d_name);
 			path = mailimport_label(imp, erel);
+			before = imp->njobs;
 			mailimport_job_add(imp, path, erel, &st, folder, i == 0 ?
 			    MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
+			if (uids != NULL && imp->njobs > before)
+				imp->jobs[before].uid = uidlist_find(uids->ul,
+				    de->d_name);
 			free(path);
 			free(erel);
 		}
@@ -648,6 +864,14 @@ mailimport_scan_maildir(struct mail_imp *imp, const char *rel,
 			free(erel);
 			continue;
 		}
+		/*
+		 * Dovecot and Courier keep names in IMAP's modified UTF-7
+		 * (".&ANw-n&AO8-code &- folder"); the store keeps UTF-8.  A
+		 * name that is not valid UTF-7 is kept as it is.
+		 */
+		if (strchr(name, '&') != NULL && utf7_decode(name,
+		    strlen(name), dec, sizeof(dec)) == 0)
+			snprintf(name, sizeof(name), "%s", dec);
 		child = mailimport_subfolder(folder, name);
 		mailimport_scan_maildir(imp, erel, child, 0);
 		free(child);
@@ -684,7 +908,11 @@ mailimport_scan_dir(struct mail_imp *imp, const char *folder)
 	return 0;
 }
 
-/* Folder, then date, then name: UIDs follow delivery order. */
+/*
+ * Folder, then the messages of its UID list by UID, then the others by
+ * date, then name (the order Dovecot gives new files UIDs in): UIDs
+ * follow delivery order.
+ */
 static int
 mailimport_job_cmp(const void *va, const void *vb)
 {
@@ -694,6 +922,10 @@ mailimport_job_cmp(const void *va, const void *vb)
 
 	if ((c = strcmp(a->folder, b->folder)) != 0)
 		return c;
+	if ((a->uid != 0) != (b->uid != 0))
+		return a->uid != 0 ? -1 : 1;
+	if (a->uid != b->uid)
+		return a->uid < b->uid ? -1 : 1;
 	da = a->mn.date != 0 ? a->mn.date : a->mtime;
 	db = b->mn.date != 0 ? b->mn.date : b->mtime;
 	if (a->kind != MK_MAILDIR_NEW && a->kind != MK_MAILDIR_CUR)
@@ -707,8 +939,8 @@ static void
 mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 {
 	struct mbox_msg m;
-	char *data = NULL, *msg, *label, kw[STORE_KEYWORDS_MAX + 1];
-	size_t len = 0, mlen, off, nmsg, k;
+	char *data = NULL, *msg, *label, kw[STORE_KEYWORDS_MAX + 1], *kept;
+	size_t len = 0, mlen, off, nmsg, k, klen;
 	uint32_t flags = 0;
 	unsigned mf;
 	int64_t date;
@@ -748,7 +980,7 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 		date = j->mn.date != 0 ? (int64_t)j->mn.date :
 		    (int64_t)j->mtime;
 		mailimport_add(imp, j->folder, data, len, date, flags, kw,
-		    j->path);
+		    j->path, j->uid);
 		ctl_progress_step(&imp->prog, (uint64_t)j->size);
 		break;
 	case MK_FILE:
@@ -779,7 +1011,7 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 		    (mf & MBOX_F_DELETED ? STORE_F_DELETED : 0) |
 		    (mf & MBOX_F_DRAFT ? STORE_F_DRAFT : 0);
 		mailimport_add(imp, j->folder, msg, mlen, date, flags, NULL,
-		    j->path);
+		    j->path, 0);
 		ctl_progress_step(&imp->prog, (uint64_t)j->size);
 		break;
 	case MK_MBOX:
@@ -798,7 +1030,19 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 			}
 			nmsg++;
 			msg = mbox_msg_dup(&m, &mlen);
+			/*
+			 * Status:/X-Status: become flags and leave the
+			 * message (mutt rewrites them, Dovecot drops them);
+			 * the envelope sender stays as Return-Path.
+			 */
 			mf = mbox_status_flags(msg, mlen);
+			mlen = mbox_status_strip(msg, mlen);
+			if ((kept = mbox_sender_keep(m.sender, msg, mlen,
+			    &klen)) != NULL) {
+				free(msg);
+				msg = kept;
+				mlen = klen;
+			}
 			flags = (mf & MBOX_F_SEEN ? STORE_F_SEEN : 0) |
 			    (mf & MBOX_F_ANSWERED ? STORE_F_ANSWERED : 0) |
 			    (mf & MBOX_F_FLAGGED ? STORE_F_FLAGGED : 0) |
@@ -808,7 +1052,7 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 			    j->path, nmsg, m.offset);
 			mailimport_add(imp, j->folder, msg, mlen, m.date != 0 ?
 			    (int64_t)m.date : (int64_t)j->mtime, flags, NULL,
-			    label);
+			    label, 0);
 			free(label);
 			free(msg);
 			ctl_progress_step(&imp->prog, off - before);
@@ -857,6 +1101,23 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 	if (imp->njobs > 0)	/* qsort(NULL, 0) is undefined */
 		qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs),
 		    mailimport_job_cmp);
+	/*
+	 * One base name in both new/ and cur/ matches one UID: the first
+	 * file keeps it, the other is a message of its own with a new UID.
+	 */
+	for (i = 1, k = 0; i < imp->njobs; i++)
+		if (imp->jobs[i].uid != 0 && imp->jobs[i].uid ==
+		    imp->jobs[i - 1].uid && strcmp(imp->jobs[i].folder,
+		    imp->jobs[i - 1].folder) == 0) {
+			mailimport_warn(imp, "%s: its UID %" PRIu32 " is "
+			    "%s's; it gets a new one", imp->jobs[i].path,
+			    imp->jobs[i].uid, imp->jobs[i - 1].path);
+			imp->jobs[i].uid = 0;
+			k++;
+		}
+	if (k > 0)
+		qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs),
+		    mailimport_job_cmp);
 	for (i = 0; i < imp->njobs; i++)
 		total += (uint64_t)imp->jobs[i].size;
 	ctl_progress_start(&imp->prog, "mail import", total);
@@ -867,6 +1128,15 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 		free(imp->jobs[i].folder);
 	}
 	mailimport_flush(imp);
+	/* Kept folders: UIDNEXT as the list says, even past the last UID. */
+	for (i = 0; i < imp->nboxes; i++) {
+		if (!imp->boxes[i].keep)
+			continue;
+		imp->raise = &imp->boxes[i];
+		if (store_write(ctl->store, mailimport_raise_txn, imp) < 0)
+			mailimport_fail(imp, imp->boxes[i].uids->file, "%s",
+			    err_msg());
+	}
 	ctl_progress_end(&imp->prog);
 	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
 	    "into %s, %zu failed", path, imp->imported,
@@ -875,6 +1145,15 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 		printf(", %zu symbolic link%s skipped", imp->symlinks,
 		    imp->symlinks == 1 ? "" : "s");
 	printf("\n");
+	for (i = 0; i < imp->nboxes; i++)
+		if (imp->boxes[i].keep)
+			printf("mail import: folder %s keeps UIDVALIDITY %"
+			    PRIu32 ", next UID %" PRIu32 " and the UIDs of "
+			    "%zu message%s (%s)\n", imp->boxes[i].name,
+			    imp->boxes[i].uids->ul->uidvalidity,
+			    imp->boxes[i].uids->ul->nextuid,
+			    imp->boxes[i].kept, imp->boxes[i].kept == 1 ? "" :
+			    "s", imp->boxes[i].uids->file);
 	if (imp->rootfd >= 0)
 		close(imp->rootfd);
 	rc = imp->failed > 0 ? CTL_FAIL : CTL_OK;
@@ -886,6 +1165,12 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 		free(imp->kwmaps[i]);
 	}
 	free(imp->kwmaps);
+	for (i = 0; i < imp->nuids; i++) {
+		free(imp->uids[i].folder);
+		free(imp->uids[i].file);
+		uidlist_free(&imp->uids[i].ul);
+	}
+	free(imp->uids);
 	free(imp->boxes);
 	free(imp->jobs);
 	free(imp);
