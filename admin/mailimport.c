@@ -8,12 +8,19 @@
  *     "Foo/Bar" (under --folder when given), created when missing.  Flags
  *     and dates come from the file names (Dovecot keyword letters through
  *     dovecot-keywords; P becomes $Forwarded); files in new/ are unseen.
+ *     Folder names in modified UTF-7 are decoded.  A folder's
+ *     dovecot-uidlist or courierimapuiddb (mail/uidlist.h) gives the
+ *     UIDVALIDITY, UIDs and next UID that an empty target folder takes
+ *     (store_mailbox_set_uidvalidity(), store_msg_append_uid()): listed
+ *     messages in UID order, then the others from the next UID on; a
+ *     folder with messages keeps its own (a warning says so).
  *   - another directory: every regular file in it (not recursive, hidden
  *     files skipped) is one message, except files named *.mbox, which are
  *     mboxes.  A leading "From " line of a message file is its envelope:
  *     it is dropped and gives the date; nothing else is changed.
  *   - a file that begins with "From ": an mbox (mail/mbox.h), flags from
- *     Status:/X-Status: lines.
+ *     Status:/X-Status: lines, which are then removed; the From_ sender
+ *     is kept as Return-Path when the message has none.
  *   - any other file: one message.
  * Symbolic links below PATH are never followed (see mailimport_open_under()):
  * each is skipped with a warning that names it.

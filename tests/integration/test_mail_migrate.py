@@ -20,7 +20,7 @@ STATUS) and vellum-pop3d (poplib: UIDL):
     export writes it back in modified UTF-7;
   - mbox: From_ senders round-trip through import and export, flags.
 
-    test_mail_migrate.py BUILD_DIR [PART ...]   (dovecot utf7 courier mbox)
+    test_mail_migrate.py BUILD_DIR [PART ...]   (dovecot utf7 courier mbox status)
 """
 import imaplib
 import os
@@ -31,9 +31,9 @@ import subprocess
 from daemon import Failure, check, main
 
 PASS = "migrate-pw"
-DOVE, COUR, FULL, MBOX, UTF = (
+DOVE, COUR, FULL, MBOX, UTF, STATUS = (
     "dove@example.test", "cour@example.test", "full@example.test",
-    "mbox@example.test", "utf@example.test")
+    "mbox@example.test", "utf@example.test", "status@example.test")
 UIDV = 1234567890
 
 
@@ -143,14 +143,6 @@ def part_dovecot(site, imap, pop3):
     md = site.path("dovecot-maildir")
     dovecot_maildir(md)
     rc, out, err = ctl(site, "mail", "import", DOVE, md)
-    check(rc == 0 and "8 messages imported" in out,
-          "the Dovecot Maildir imports", (rc, out, err))
-    check(re.search(r"Broken/dovecot-uidlist: line 3: UID 4 is not above",
-                    err) and "UIDs of folder Broken are not kept" in err,
-          "a broken dovecot-uidlist is named in a warning", err)
-    check("folder INBOX keeps UIDVALIDITY 1234567890, next UID 13 and "
-          "the UIDs of 3 messages" in out, "the import says which UIDs "
-          "it kept", out)
     start(site, imap, pop3)
     uidv, uidnext, uids, flags = imap_state(imap, DOVE, "INBOX")
     check(uidv == UIDV, "IMAP SELECT shows Dovecot's UIDVALIDITY "
@@ -174,6 +166,14 @@ def part_dovecot(site, imap, pop3):
     uidv, _, uids, _ = imap_state(imap, DOVE, "Broken")
     check(uidv != 77 and uids == [1], "a broken list keeps nothing",
           (uidv, uids))
+    check(rc == 0 and "8 messages imported" in out,
+          "the Dovecot Maildir imports", (rc, out, err))
+    check(re.search(r"Broken/dovecot-uidlist: line 3: UID 4 is not above",
+                    err) and "UIDs of folder Broken are not kept" in err,
+          "a broken dovecot-uidlist is named in a warning", err)
+    check("folder INBOX keeps UIDVALIDITY 1234567890, next UID 13 and "
+          "the UIDs of 3 messages" in out, "the import says which UIDs "
+          "it kept", out)
 
 
 def part_utf7(site, imap, pop3):
@@ -235,42 +235,55 @@ def part_courier(site, imap, pop3):
           "its POP3 UIDLs keep our own form", uidl)
 
 
-def part_mbox(site, imap, pop3):
-    mbox = (b"From alice@example.org Thu Sep  5 23:42:38 2002\n"
-            b"Status: RO\nX-Status: AF\nSubject: answered and flagged\n"
-            b"\nbody one\n\n"
-            b"From bob@example.org Fri Sep  6 01:00:00 2002\n"
-            b"Subject: unread\nStatus: O\n\nbody two\n\n"
-            b"From carol@example.org Fri Sep  6 02:00:00 2002\n"
-            b"X-Status: DT\nReturn-Path: <other@example.org>\n"
-            b"Subject: draft\n\nbody three\n")
-    write(site.path("in.mbox"), mbox)
-    site.ctl("mail", "import", MBOX, site.path("in.mbox"))
+MBOX_TEXT = (b"From alice@example.org Thu Sep  5 23:42:38 2002\n"
+             b"Status: RO\nX-Status: AF\nSubject: answered and flagged\n"
+             b"\nbody one\n\n"
+             b"From bob@example.org Fri Sep  6 01:00:00 2002\n"
+             b"Subject: unread\nStatus: O\n\nbody two\n\n"
+             b"From carol@example.org Fri Sep  6 02:00:00 2002\n"
+             b"X-Status: DT\nReturn-Path: <other@example.org>\n"
+             b"Subject: draft\n\nbody three\n")
+
+
+def mbox_export(site, user, imap, pop3):
+    """Imports MBOX_TEXT for user; its mbox export."""
+    write(site.path("in.mbox"), MBOX_TEXT)
+    site.ctl("mail", "import", user, site.path("in.mbox"))
     start(site, imap, pop3)
-    _, _, uids, flags = imap_state(imap, MBOX, "INBOX")
+    out = site.path("out-%s.mbox" % user)
+    site.ctl("mail", "export", user, out, "--format", "mbox")
+    with open(out, "rb") as f:
+        return f.read()
+
+
+def part_mbox(site, imap, pop3):
+    """From_ senders: import, then export writes them back."""
+    text = mbox_export(site, MBOX, imap, pop3)
+    froms = re.findall(rb"(?m)^From (\S+) ", text)
+    check(froms == [b"alice@example.org", b"bob@example.org",
+                    b"other@example.org"],
+          "mbox export writes the From_ senders back (a Return-Path the "
+          "message had wins), not MAILER-DAEMON", froms)
+    check(b"Return-Path: <alice@example.org>\nSubject: answered" in text,
+          "the sender is kept as a Return-Path header", text)
+
+
+def part_status(site, imap, pop3):
+    """Status:/X-Status: become flags and leave the message."""
+    text = mbox_export(site, STATUS, imap, pop3)
+    _, _, uids, flags = imap_state(imap, STATUS, "INBOX")
     check(uids == [1, 2, 3], "three mbox messages", uids)
     check(set(flags[1].split()) == {"\\Seen", "\\Answered", "\\Flagged"}
           and flags[2] == "" and
           set(flags[3].split()) == {"\\Deleted", "\\Draft"},
           "Status: R -> \\Seen (O is not \\Recent), X-Status: A F D T -> "
           "\\Answered \\Flagged \\Deleted \\Draft", flags)
-    out = site.path("out.mbox")
-    site.ctl("mail", "export", MBOX, out, "--format", "mbox")
-    with open(out, "rb") as f:
-        text = f.read()
-    froms = re.findall(rb"(?m)^From (\S+) ", text)
-    check(froms == [b"alice@example.org", b"bob@example.org",
-                    b"other@example.org"],
-          "mbox export writes the From_ senders back (a Return-Path the "
-          "message had wins), not MAILER-DAEMON", froms)
     check(b"Status:" not in text, "Status:/X-Status: lines are not kept "
           "in the stored messages", text)
-    check(b"Return-Path: <alice@example.org>\nSubject: answered" in text,
-          "the sender is kept as a Return-Path header", text)
 
 
 PARTS = {"dovecot": part_dovecot, "utf7": part_utf7,
-         "courier": part_courier, "mbox": part_mbox}
+         "courier": part_courier, "mbox": part_mbox, "status": part_status}
 
 
 def run(site, args):
@@ -281,7 +294,7 @@ def run(site, args):
     imap, pop3 = site.port(), site.port()
     site.write_conf({"imap": {"listen": "127.0.0.1:%d" % imap},
                      "pop3": {"listen": "127.0.0.1:%d" % pop3}})
-    for u in (DOVE, COUR, FULL, MBOX, UTF):
+    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS):
         site.add_user(u, PASS)
     for name in args or sorted(PARTS):
         PARTS[name](site, imap, pop3)
