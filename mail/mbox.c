@@ -437,8 +437,8 @@ mbox_status_strip(char *msg, size_t len)
 		next = nl != NULL ? nl + 1 : end;
 		/* A continuation line goes with the line it continues. */
 		if (*p != ' ' && *p != '\t')
-			drop = (next - p > 7 && strncasecmp(p, "Status:", 7)
-			    == 0) || (next - p > 9 && strncasecmp(p,
+			drop = (next - p >= 7 && strncasecmp(p, "Status:", 7)
+			    == 0) || (next - p >= 9 && strncasecmp(p,
 			    "X-Status:", 9) == 0);
 		if (drop) {
 			n = (size_t)(end - next);

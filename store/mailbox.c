@@ -235,7 +235,13 @@ store_mailbox_set_uidvalidity(struct store_txn *t, uint32_t mailbox_id,
 		if (sdb_put(t, DB_META, "last_uidvalidity", 16, b, 4, 0) == -1)
 			return -1;
 	}
+	/*
+	 * UIDs count again from 1 under the new UIDVALIDITY (RFC 3501 lets
+	 * them): the mailbox may have had messages, since expunged.
+	 */
 	mb.uidvalidity = uidvalidity;
+	mb.uidnext = 1;
+	mb.recent_uid = 1;
 	mb.pop3_uidl = pop3_uidl;
 	return mbox_put(t, &mb) == -1 ? -1 : 1;
 }

@@ -124,10 +124,10 @@ int	store_mailbox_set_special_use(struct store_txn *, uint32_t user_id,
 /*
  * For imports that keep another server's UIDs.  Gives an empty mailbox
  * (no messages) the UIDVALIDITY uidvalidity and POP3 UIDL style
- * pop3_uidl (STORE_UIDL_*); its UIDNEXT is kept, so UIDs are still never
- * reused (a session that has the mailbox selected sees the UIDVALIDITY
- * change as the mailbox being gone).  Later mailboxes get UIDVALIDITYs
- * above it.  Then store_msg_append_uid() places each message at its old
+ * pop3_uidl (STORE_UIDL_*); UIDNEXT starts again at 1, as a new
+ * UIDVALIDITY allows (the mailbox may have had messages, since expunged;
+ * a session that has it selected sees the change as the mailbox being
+ * gone).  Later mailboxes get UIDVALIDITYs above it.  Then store_msg_append_uid() places each message at its old
  * UID, and store_mailbox_raise_uidnext() sets the next UID.  1 done.
  * Errors: NOTFOUND (no such mailbox), EXISTS (it holds messages: their
  * UIDs would change meaning), INVALID (uidvalidity 0, unknown style).

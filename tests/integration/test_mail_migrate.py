@@ -174,6 +174,9 @@ def part_dovecot(site, imap, pop3):
     check("folder INBOX keeps UIDVALIDITY 1234567890, next UID 13 and "
           "the UIDs of 3 messages" in out, "the import says which UIDs "
           "it kept", out)
+    out = site.ctl("store", "check")
+    check(out.startswith("store check: ok"), "store check after the "
+          "import", out)
 
 
 def part_utf7(site, imap, pop3):
@@ -233,6 +236,9 @@ def part_courier(site, imap, pop3):
     uidl = pop3_uidl(pop3, FULL)
     check(uidl == ["%d.%d" % (uidv, u) for u in (1, 2, 3)],
           "its POP3 UIDLs keep our own form", uidl)
+    out = site.ctl("store", "check")
+    check(out.startswith("store check: ok"), "store check after the "
+          "imports", out)
 
 
 MBOX_TEXT = (b"From alice@example.org Thu Sep  5 23:42:38 2002\n"

@@ -704,6 +704,10 @@ START_TEST(test_keep_uids)
 	/* A future UIDVALIDITY on the empty INBOX: new ones go above it. */
 	future = (uint32_t)time(NULL) + 1000000;
 	k.mbox = inbox;
+	/* Its message expunged, the INBOX is empty again: UIDs restart. */
+	uid = append(inbox, msg1, 0);
+	ck_assert_int_eq(tu_expunge(st, inbox, uid), 1);
+	k.uid = 0;
 	k.style = STORE_UIDL_COURIER;
 	ck_assert_int_eq(keep_run(&k, 0, future), 1);
 	ck_assert_int_eq(tu_mailbox_create(st, user, "New", 0, &id), 1);
@@ -713,6 +717,11 @@ START_TEST(test_keep_uids)
 	ck_assert_uint_eq(mb.pop3_uidl, STORE_UIDL_VELLUM);
 	mb = mb_get("INBOX");
 	ck_assert_uint_eq(mb.pop3_uidl, STORE_UIDL_COURIER);
+	ck_assert_msg(mb.uidvalidity == future && mb.uidnext == 1 &&
+	    mb.recent_uid == 1, "INBOX: uidvalidity %u uidnext %u recent %u",
+	    mb.uidvalidity, mb.uidnext, mb.recent_uid);
+	k.mbox = inbox;
+	ck_assert_int_eq(keep_run(&k, 1, 3), 1);
 	store_prepared_free(&k.p);
 	ck_assert_msg(tu_check(st) == 0, "store check: %s",
 	    tu_check_problems());
