@@ -242,7 +242,8 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 	if (imp->box_uids == NULL)
 		return 1;
 	if (store_mailbox_get_by_id(txn, imp->box_id, &mb) != 1)
-		return err_set(ERR_CORRUPT, "folder %s vanished", imp->box_name);
+		return err_set(ERR_CORRUPT, "folder %s vanished",
+		    imp->box_name);
 	if (mb.messages > 0) {
 		imp->box_msgs = mb.messages;
 		return 1;
@@ -756,7 +757,8 @@ mailimport_opendir(struct mail_imp *imp, const char *rel)
 	int fd;
 
 	fd = rel[0] == '\0' ? openat(imp->rootfd, ".", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC) : mailimport_open_under(imp->rootfd, rel, 1);
+	    O_DIRECTORY | O_CLOEXEC) : mailimport_open_under(imp->rootfd, rel,
+	    1);
 	if (fd < 0 && rel[0] == '\0')
 		err_set(ERR_TEMP, "%s", strerror(errno));
 	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
@@ -777,8 +779,8 @@ mailimport_opendir(struct mail_imp *imp, const char *rel)
  * it is a link (warned about) or gone.
  */
 static int
-mailimport_entry(struct mail_imp *imp, DIR *d, const char *rel, const char *name,
-    struct stat *st)
+mailimport_entry(struct mail_imp *imp, DIR *d, const char *rel,
+    const char *name, struct stat *st)
 {
 	char *erel;
 
@@ -829,8 +831,8 @@ mailimport_scan_maildir(struct mail_imp *imp, const char *rel,
 			erel = mailimport_rel(sub, de->d_name);
 			path = mailimport_label(imp, erel);
 			before = imp->njobs;
-			mailimport_job_add(imp, path, erel, &st, folder, i == 0 ?
-			    MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
+			mailimport_job_add(imp, path, erel, &st, folder,
+			    i == 0 ? MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
 			if (uids != NULL && imp->njobs > before)
 				imp->jobs[before].uid = uidlist_find(uids->ul,
 				    de->d_name);
