@@ -849,4 +849,3 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 	}
 	return ctl_usage(ctl, "unknown command 'mail %s'", ctl->verb);
 }
-
