@@ -384,9 +384,11 @@ def test(ctl, args):
                      ctl.path("in.mbox"), "--folder", "Old")
     check("2 messages imported" in out, "mbox gives two messages", out)
     old = ctl.json("mail", "list", "carol@example.test", "--folder", "Old")
-    check(old[0]["size"] == len(MSG1) and
-          old[0]["date"] == "2002-09-05T23:42:38Z",
-          "mbox message unescaped, date from the From line", old)
+    # The envelope sender stays as Return-Path (issue 12).
+    check(old[0]["size"] == len(b"Return-Path: <x@example.org>\n" + MSG1)
+          and old[0]["date"] == "2002-09-05T23:42:38Z",
+          "mbox message unescaped, date from the From line, sender kept",
+          old)
     check(old[1]["flags"] == "\\Seen", "Status: RO gives \\Seen", old)
     write(ctl.path("one.eml"), MSG2)
     ctl.run("mail", "import", "carol@example.test", ctl.path("one.eml"))
