@@ -11,8 +11,10 @@ tests/unit/check_config_sample.c compares with the embedded default),
 vellumd.service (Restart=on-failure, ExecReload sending HUP,
 After=network-online.target, ExecStart on the installed vellumd and
 sample) and `systemd-analyze verify` clean on it (that part skipped when
-systemd-analyze is missing), the sysusers.d and tmpfiles.d files, and
-vellum-setup -n saying what it would do.
+systemd-analyze is missing), the sysusers.d and tmpfiles.d files, which
+systemd-sysusers and systemd-tmpfiles --root=TMP turn into the vellum user
+and its 0750 data dir (skipped without them; the data dir as root only), and vellum-setup -n saying
+what it would do.
 
 Then the INSTALLED vellumd, started on a test config with [smtp], [imap]
 and [pop3] on free loopback ports and VELLUM_LIBEXEC unset, starts the
@@ -137,10 +139,51 @@ def check_tree(site, root, opts):
         check(opts["vellum_data_dir"] in t and "vellum" in t,
               "%s/vellum.conf names the vellum user's data dir" % sub, t)
 
+    apply_sysusers(root, opts, prefix)
+
     out = run(["sh", os.path.join(sbin, "vellum-setup"), "-n"],
               "vellum-setup -n")
     check("vellum" in out and opts["vellum_data_dir"] in out,
           "vellum-setup -n says what it would make", out)
+
+
+def apply_sysusers(root, opts, prefix):
+    """systemd-sysusers and systemd-tmpfiles with the destdir as their
+    root (its own empty /etc/passwd and /etc/group) make the vellum user
+    and give it the data dir, mode 0750.  Skipped without the tools."""
+    sysusers = shutil.which("systemd-sysusers")
+    tmpfiles = shutil.which("systemd-tmpfiles")
+    if sysusers is None or tmpfiles is None:
+        print("systemd-sysusers/systemd-tmpfiles not found: the files are "
+              "not applied")
+        return
+    os.makedirs(os.path.join(root, "etc"), exist_ok=True)
+    for name in ("passwd", "group", "shadow", "gshadow"):
+        open(os.path.join(root, "etc", name), "a").close()
+    su = root + os.path.join(opts["sysusersdir"] or os.path.join(
+        prefix, "lib", "sysusers.d"), "vellum.conf")
+    tf = root + os.path.join(opts["tmpfilesdir"] or os.path.join(
+        prefix, "lib", "tmpfiles.d"), "vellum.conf")
+    run([sysusers, "--root=" + root, su], "systemd-sysusers --root")
+    users = [ln.split(":") for ln in
+             open(os.path.join(root, "etc", "passwd")).read().splitlines()]
+    me = [u for u in users if u[0] == "vellum"]
+    check(len(me) == 1 and me[0][5] == opts["vellum_data_dir"],
+          "sysusers.d/vellum.conf makes the user vellum with the data dir "
+          "as home", users)
+    if os.geteuid() != 0:
+        print("not root: systemd-tmpfiles cannot give the data dir to "
+              "vellum here; not applied")
+        return
+    run([tmpfiles, "--root=" + root, "--create", tf],
+        "systemd-tmpfiles --root --create")
+    st = os.stat(root + opts["vellum_data_dir"])
+    check(st.st_uid == int(me[0][2]) and st.st_gid == int(me[0][3]) and
+          (st.st_mode & 0o7777) == 0o750,
+          "tmpfiles.d/vellum.conf makes the data dir, vellum's, mode 0750",
+          (st.st_uid, st.st_gid, oct(st.st_mode), me))
+    print("sysusers.d and tmpfiles.d: user vellum, %s 0750"
+          % opts["vellum_data_dir"])
 
 
 def verify_unit(root, unit, mandir, sbin_real):
