@@ -941,6 +941,8 @@ cmd_addr(struct ctl *ctl, int argc, char **argv)
 	int n, rc;
 
 	memset(&a, 0, sizeof(a));
+	if (strcmp(ctl->verb, "resolve") == 0)
+		return cmd_addr_resolve(ctl, argc, argv);
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
 			return rc;

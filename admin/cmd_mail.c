@@ -1694,6 +1694,8 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 		return mail_delete(ctl, n, argv, dopts[0].value,
 		    dopts[1].seen);
 	}
+	if (strcmp(ctl->verb, "expunge") == 0)
+		return cmd_mail_expunge(ctl, argc, argv);
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
 			return rc;

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/size.h"
 #include "common/xmalloc.h"
+#include "store/domain.h"
 #include "store/user.h"
 
 #include "ctl.h"
@@ -33,6 +34,8 @@ struct user_args {
 	struct store_user	 user;
 	struct store_user	*list;
 	size_t			 n;
+	const char		*domain;	/* user list --domain */
+	char			 dom[STORE_DOMAIN_MAX + 1];
 };
 
 /* One line of an import file. */
@@ -66,7 +69,7 @@ static void	cmd_user_grace_text(const struct ctl *,
 static int	cmd_user_password(const char *address, char **hash_r);
 static int	cmd_user_hash(const char *address, const char *value,
 		    char **hash_r);
-static int	cmd_user_list(struct ctl *);
+static int	cmd_user_list(struct ctl *, const char *domain);
 static int	cmd_user_show(struct ctl *, const char *address);
 static int	cmd_user_import(struct ctl *, const char *path);
 static int	cmd_user_modify(struct ctl *, struct user_args *,
@@ -205,7 +208,10 @@ static int
 cmd_user_list_one(const struct store_user *u, void *arg)
 {
 	struct user_args *a = arg;
+	const char *at = strrchr(u->address, '@');
 
+	if (a->dom[0] != '\0' && (at == NULL || strcmp(at + 1, a->dom) != 0))
+		return 0;
 	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
 	a->list[a->n++] = *u;
 	return 0;
@@ -215,10 +221,23 @@ static int
 cmd_user_list_txn(struct store_txn *txn, void *arg)
 {
 	struct user_args *a = arg;
+	struct store_domain d;
+	int rc;
 
 	free(a->list);
 	a->list = NULL;
 	a->n = 0;
+	a->dom[0] = '\0';
+	if (a->domain != NULL) {
+		/* Users live in the real domain of an alias domain. */
+		if (store_domain_normalize(a->domain, a->dom) == -1)
+			return -1;
+		if ((rc = store_domain_get(txn, a->dom, &d)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain "
+			    "%s", a->dom);
+		if (d.alias_of[0] != '\0')
+			snprintf(a->dom, sizeof(a->dom), "%s", d.alias_of);
+	}
 	return store_user_list(txn, cmd_user_list_one, a);
 }
 
@@ -361,17 +380,21 @@ cmd_user_json(const struct ctl *ctl, const struct store_user *u)
 }
 
 static int
-cmd_user_list(struct ctl *ctl)
+cmd_user_list(struct ctl *ctl, const char *domain)
 {
 	struct user_args a;
 	char q[SIZE_FORMAT_MAX], used[SIZE_FORMAT_MAX];
 	size_t i;
 
 	memset(&a, 0, sizeof(a));
+	a.domain = domain;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0)
-		return ctl_fail(NULL, "user list");
+	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0) {
+		free(a.list);
+		return ctl_fail(err_class() == ERR_NOTFOUND ? "'vellumctl "
+		    "domain list' shows the domains" : NULL, "user list");
+	}
 	if (ctl->json) {
 		printf("[");
 		for (i = 0; i < a.n; i++) {
@@ -972,9 +995,14 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	if (strcmp(ctl->verb, "list") == 0) {
-		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
+		struct ctl_opt lopts[] = {
+			{ "domain", 1, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, lopts, 0, 0, &n)) != 0)
 			return rc;
-		return cmd_user_list(ctl);
+		return cmd_user_list(ctl, lopts[0].value);
 	}
 	if (strcmp(ctl->verb, "show") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)

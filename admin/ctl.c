@@ -1,4 +1,9 @@
 /* ctl.c - see ctl.h */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +31,7 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
-	{ "user", "list", "", "list users" },
+	{ "user", "list", "[--domain DOMAIN]", "list users (of one domain)" },
 	{ "user", "show", "ADDRESS", "show one user" },
 	{ "user", "passwd", "ADDRESS [--hash HASH|-]", "set the password "
 	    "(one line read from stdin) or a pre-computed hash" },
@@ -41,6 +46,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "targets (alias or forward)" },
 	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },
 	{ "addr", "list", "", "list every route" },
+	{ "addr", "resolve", "ADDRESS [--from SENDER] [--size SIZE]", "what "
+	    "happens to mail for ADDRESS: routes, mailboxes, forwards, "
+	    "transport, or the refusal" },
 	{ "addr", "import", "[--replace [DOMAIN]] FILE", "add routes and "
 	    "alias domains from a Postfix virtual map, all or nothing" },
 	{ "addr", "export", "[FILE|-]", "write aliases, forwards and alias "
@@ -54,6 +62,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "folder" },
 	{ "mail", "delete", "ADDRESS [--folder NAME] UID...|--all", "delete "
 	    "messages (all or none: every UID must exist)" },
+	{ "mail", "expunge", "ADDRESS --folder NAME --before DATE "
+	    "[--dry-run]", "expunge messages saved before DATE (YYYY-MM-DD, "
+	    "or 30d, 2w, 12h ago)" },
+	{ "mailbox", "list", "ADDRESS", "folders with messages, unseen and "
+	    "size" },
 	{ "quota", "show", "ADDRESS", "show usage and limits" },
 	{ "quota", "set", "ADDRESS SIZE [--messages N]", "set the limits (0: "
 	    "unlimited)" },
@@ -258,12 +271,76 @@ ctl_args(struct ctl *ctl, int argc, char **argv, struct ctl_opt *opts,
 	return CTL_OK;
 }
 
+/*
+ * Why this user cannot open the store in data_dir, when permissions are
+ * the reason: the first of the data dir, its store/ directory, data.mdb
+ * and lock.mdb that the user may not use as LMDB needs (directories
+ * searched and read, the files read and written: even a reader writes
+ * lock.mdb), named with its owner and mode.  1 printed, 0 not a
+ * permission problem.
+ */
+static int
+ctl_open_perm(const char *data_dir)
+{
+	static const struct {
+		const char	*sub;
+		int		 mode;
+	} need[] = {
+		{ "", X_OK },
+		{ "/store", R_OK | X_OK },
+		{ "/store/data.mdb", R_OK | W_OK },
+		{ "/store/lock.mdb", R_OK | W_OK },
+	};
+	struct passwd *pw;
+	struct group *gr;
+	struct stat sb;
+	char path[4096], owner[64], group[64], me[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", data_dir, need[i].sub);
+		if (access(path, need[i].mode) == 0 || errno != EACCES)
+			continue;
+		if ((pw = getpwuid(geteuid())) != NULL)
+			snprintf(me, sizeof(me), "%s", pw->pw_name);
+		else
+			snprintf(me, sizeof(me), "uid %u",
+			    (unsigned)geteuid());
+		if (stat(path, &sb) == -1) {
+			ctl_failx("permission denied: cannot reach %s (a "
+			    "directory above it is closed to %s; run "
+			    "vellumctl as the user that owns the store, or "
+			    "as root)", path, me);
+			return 1;
+		}
+		if ((pw = getpwuid(sb.st_uid)) != NULL)
+			snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+		else
+			snprintf(owner, sizeof(owner), "%u",
+			    (unsigned)sb.st_uid);
+		if ((gr = getgrgid(sb.st_gid)) != NULL)
+			snprintf(group, sizeof(group), "%s", gr->gr_name);
+		else
+			snprintf(group, sizeof(group), "%u",
+			    (unsigned)sb.st_gid);
+		ctl_failx("permission denied: %s is owned by %s:%s, mode "
+		    "%04o, and %s may not %s it (run vellumctl as %s, or as "
+		    "root)", path, owner, group, (unsigned)(sb.st_mode & 07777),
+		    me, S_ISDIR(sb.st_mode) ? "open" : "read and write",
+		    owner);
+		return 1;
+	}
+	return 0;
+}
+
 int
 ctl_open(struct ctl *ctl, unsigned flags)
 {
 	if (ctl->store != NULL)
 		return 0;
 	if (store_open(ctl->data_dir, flags, &ctl->store) < 0) {
+		if (ctl_open_perm(ctl->data_dir))
+			return -1;
 		if (err_class() == ERR_NOTFOUND)
 			ctl_failx("%s (or give -d DIR / -c FILE)", err_msg());
 		else

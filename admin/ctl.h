@@ -101,6 +101,11 @@ int	cmd_store(struct ctl *, int argc, char **argv);
 int	cmd_vacation(struct ctl *, int argc, char **argv);
 int	cmd_list(struct ctl *, int argc, char **argv);
 int	cmd_filter(struct ctl *, int argc, char **argv);
+int	cmd_mailbox(struct ctl *, int argc, char **argv);
+/* "mail expunge" (cmd_mailbox.c), dispatched from cmd_mail(). */
+int	cmd_mail_expunge(struct ctl *, int argc, char **argv);
+/* "addr resolve" (cmd_resolve.c), dispatched from cmd_addr(). */
+int	cmd_addr_resolve(struct ctl *, int argc, char **argv);
 
 /*
  * Parses a filter file (filter/lang.h filter_parse()) named name in
