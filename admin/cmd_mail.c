@@ -219,6 +219,7 @@ static void	mail_sender(const char *msg, size_t len, char *buf,
 		    size_t bufsize);
 static int	mail_header(const char *msg, size_t len, const char *name,
 		    char *buf, size_t bufsize);
+static void	mail_flags_json(const char *flags);
 static char	*mail_flags_text(const struct store_msg *, char *buf,
 		    size_t bufsize);
 
@@ -1423,6 +1424,24 @@ mail_flags_text(const struct store_msg *m, char *buf, size_t bufsize)
 	return buf;
 }
 
+/* The flags and keywords of mail_flags_text() as JSON strings. */
+static void
+mail_flags_json(const char *flags)
+{
+	const char *p = flags;
+	size_t n;
+	int k = 0;
+
+	while (*p != '\0') {
+		if ((n = strcspn(p, " ")) > 0) {
+			printf("%s", k++ > 0 ? ", " : "");
+			ctl_json_strn(stdout, p, n);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
 static int
 mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 {
@@ -1455,9 +1474,10 @@ mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 			printf("%s\n  {\"uid\": %" PRIu32 ", \"date\": ",
 			    i > 0 ? "," : "", m->uid);
 			ctl_json_str(stdout, ctl_time(m->internal_date, t));
-			printf(", \"size\": %" PRIu64 ", \"flags\": ",
+			printf(", \"size\": %" PRIu64 ", \"flags\": [",
 			    m->size);
-			ctl_json_str(stdout, flags);
+			mail_flags_json(flags);
+			printf("]");
 			printf(", \"modseq\": %" PRIu64 ", \"subject\": ",
 			    m->modseq);
 			ctl_json_str(stdout, subject);

@@ -594,7 +594,7 @@ cmd_user_set(struct ctl *ctl, int argc, char **argv)
 		    "'vellumctl user list' shows the users" : NULL,
 		    "user set %s", a.address);
 	}
-	printf("user %s: %s\n", a.address, what);
+	ctl_done(ctl, "user %s: %s", a.address, what);
 	free(what);
 	return CTL_OK;
 }
@@ -672,10 +672,10 @@ cmd_user_modify(struct ctl *ctl, struct user_args *a, const char *what)
 		    "'vellumctl quota set'" : NULL,
 		    "user %s %s", ctl->verb, a->address);
 	if (a->was_enabled)
-		printf("user %s is not disabled: nothing to do\n",
+		ctl_done(ctl, "user %s is not disabled: nothing to do",
 		    a->address);
 	else
-		printf("user %s %s\n", a->address, what);
+		ctl_done(ctl, "user %s %s", a->address, what);
 	return CTL_OK;
 }
 
@@ -981,8 +981,8 @@ cmd_user_import(struct ctl *ctl, const char *path)
 		free(lines[i].error);
 	}
 	free(lines);
-	printf("user import %s: %zu created, %zu skipped (exist), "
-	    "%zu failed\n", path, created, skipped, failed);
+	ctl_done(ctl, "user import %s: %zu created, %zu skipped (exist), "
+	    "%zu failed", path, created, skipped, failed);
 	return failed > 0 ? CTL_FAIL : CTL_OK;
 }
 
@@ -1055,7 +1055,7 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 			    err_class() == ERR_EXISTS ?
 			    "'vellumctl user show' / 'addr list' show it" : NULL,
 			    "user add %s", a.address);
-		printf("user %s added%s\n", a.address, a.pwhash == NULL ?
+		ctl_done(ctl, "user %s added%s", a.address, a.pwhash == NULL ?
 		    " (no password: set one with 'vellumctl user passwd')" :
 		    "");
 		return CTL_OK;
@@ -1070,7 +1070,7 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_NOTFOUND ?
 			    "'vellumctl user list' shows the users" : NULL,
 			    "user del %s", a.address);
-		printf("user %s deleted with all its mail\n", a.address);
+		ctl_done(ctl, "user %s deleted with all its mail", a.address);
 		return CTL_OK;
 	}
 	if (strcmp(ctl->verb, "passwd") == 0) {

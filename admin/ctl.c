@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/user.h"
 
@@ -99,6 +100,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "and their locks" },
 	{ "auth", "unban", "ADDRESS|--all", "forget the failed logins of a "
 	    "client address (lifting its locks), or of every address" },
+	{ "auth", "test", "ADDRESS [PASSWORD]", "check a login as the daemons "
+	    "do (password read without echo): ok, or why not" },
 	{ "store", "stats", "", "sizes, dedup and compression ratios" },
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "
@@ -487,6 +490,31 @@ void
 ctl_json_str(FILE *fp, const char *s)
 {
 	ctl_json_strn(fp, s, strlen(s));
+}
+
+void
+ctl_done(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	if (!ctl->json) {
+		printf("%s\n", msg);
+		free(msg);
+		return;
+	}
+	printf("{\"command\": ");
+	ctl_json_str(stdout, ctl->noun);
+	printf(", \"verb\": ");
+	ctl_json_str(stdout, ctl->verb);
+	printf(", \"ok\": true, \"message\": ");
+	ctl_json_str(stdout, msg);
+	printf("}\n");
+	free(msg);
 }
 
 void
