@@ -14,6 +14,8 @@
 #include "common/size.h"
 #include "common/xmalloc.h"
 #include "store/domain.h"
+#include "store/list.h"
+#include "store/lock.h"
 #include "store/user.h"
 
 #include "ctl.h"
@@ -986,6 +988,121 @@ cmd_user_import(struct ctl *ctl, const char *path)
 	return failed > 0 ? CTL_FAIL : CTL_OK;
 }
 
+/* How long "user rename" holds the locks at most (s). */
+#define USER_RENAME_LEASE	60
+
+/* "user rename": the transaction and what it found. */
+struct user_rename {
+	const char	*from, *to;
+	uint32_t	 id;
+	char		 old[STORE_ADDRESS_MAX + 1];
+	unsigned	 naliases;
+	/* lists with the old address as a member: reported, not changed */
+	char		 lists[512];
+	unsigned	 nlists;
+};
+
+static int
+cmd_user_rename_list(const struct store_list *l, void *arg)
+{
+	struct user_rename *r = arg;
+	char norm[STORE_ADDRESS_MAX + 1];
+	size_t i, len;
+
+	for (i = 0; i < l->nmembers; i++)
+		if (store_address_normalize(l->members[i], norm, 0) == 0 &&
+		    strcmp(norm, r->old) == 0) {
+			len = strlen(r->lists);
+			if (r->nlists++ < 10)
+				snprintf(r->lists + len, sizeof(r->lists) - len,
+				    "%s%s", len > 0 ? ", " : "", l->addr);
+			break;
+		}
+	return 0;
+}
+
+static int
+cmd_user_rename_txn(struct store_txn *txn, void *arg)
+{
+	struct user_rename *r = arg;
+	struct store_user u;
+	int rc;
+
+	r->lists[0] = '\0';
+	r->nlists = 0;
+	if ((rc = store_user_find(txn, r->from, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user %s",
+		    r->from);
+	if (u.id != r->id)
+		return err_set(ERR_TEMP, "%s changed while it was renamed: "
+		    "try again", r->from);
+	snprintf(r->old, sizeof(r->old), "%s", u.address);
+	if (store_user_rename(txn, u.id, r->to, &r->naliases) == -1)
+		return -1;
+	return store_list_each(txn, NULL, cmd_user_rename_list, r) == -1 ?
+	    -1 : 1;
+}
+
+/*
+ * Daemons name a user's delivery lock and POP3 maildrop lock by its
+ * address: the rename holds those of both addresses, so that it never
+ * runs under a delivery or a POP3 session (which would go on under the
+ * old name), and refuses while one is busy.  Logins, the login cache,
+ * quota and mail go by the user's id and follow the rename by
+ * themselves.
+ */
+static int
+cmd_user_rename(struct ctl *ctl, const char *from, const char *to)
+{
+	struct user_rename r;
+	struct user_args a;
+	char norm[STORE_ADDRESS_MAX + 1], l[4][STORE_ADDRESS_MAX + 16];
+	const char *names[4];
+	size_t i;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.from = from;
+	r.to = to;
+	if (store_address_normalize(to, norm, 0) == -1)
+		return ctl_fail(NULL, "user rename %s %s", from, to);
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	memset(&a, 0, sizeof(a));
+	a.address = from;
+	if (store_read(ctl->store, cmd_user_get_txn, &a) != 1)
+		return ctl_fail(err_class() == ERR_NOTFOUND ? "'vellumctl user "
+		    "list' shows the users" : NULL, "user rename %s", from);
+	r.id = a.user.id;
+	snprintf(l[0], sizeof(l[0]), "deliver:%s", a.user.address);
+	snprintf(l[1], sizeof(l[1]), "pop3:%s", a.user.address);
+	snprintf(l[2], sizeof(l[2]), "deliver:%s", norm);
+	snprintf(l[3], sizeof(l[3]), "pop3:%s", norm);
+	for (i = 0; i < 4; i++)
+		names[i] = l[i];
+	if ((rc = store_lock_take_many(ctl->store, names, 4,
+	    USER_RENAME_LEASE)) != 1)
+		return ctl_fail(rc == 0 ? "a delivery or a POP3 session is "
+		    "using it: try again when it ends ('vellumctl lock list')" :
+		    NULL, "user rename %s", from);
+	rc = store_write(ctl->store, cmd_user_rename_txn, &r);
+	(void)store_lock_release_many(ctl->store, names, 4);
+	if (rc < 0)
+		return ctl_fail(err_class() == ERR_EXISTS ? "choose an "
+		    "address nothing uses" : NULL, "user rename %s %s", from,
+		    to);
+	if (r.nlists > 0)
+		fprintf(stderr, "vellumctl: note: %s is still a member of %u "
+		    "list%s under its old address: %s%s (change with "
+		    "'vellumctl list member')\n", r.old, r.nlists,
+		    r.nlists == 1 ? "" : "s", r.lists,
+		    r.nlists > 10 ? ", ..." : "");
+	ctl_done(ctl, "user %s renamed to %s (mail, quota and settings kept; "
+	    "%u alias%s updated)", r.old, norm, r.naliases,
+	    r.naliases == 1 ? "" : "es");
+	return CTL_OK;
+}
+
 int
 cmd_user(struct ctl *ctl, int argc, char **argv)
 {
@@ -1011,6 +1128,11 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 	}
 	if (strcmp(ctl->verb, "set") == 0)
 		return cmd_user_set(ctl, argc, argv);
+	if (strcmp(ctl->verb, "rename") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 2, 2, &n)) != 0)
+			return rc;
+		return cmd_user_rename(ctl, argv[0], argv[1]);
+	}
 	if (strcmp(ctl->verb, "import") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 			return rc;

@@ -39,6 +39,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "enable", "ADDRESS", "enable a disabled user (refused "
 	    "while over quota)" },
 	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
+	{ "user", "rename", "OLD NEW", "change a user's address (same or "
+	    "another domain), keeping its mail; aliases follow" },
 	{ "user", "import", "FILE", "create users from a Dovecot "
 	    "passwd-file or lines \"address [password|hash|- [quota]]\"" },
 	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
