@@ -72,6 +72,8 @@ static int	cmd_user_password(const char *address, char **hash_r);
 static int	cmd_user_hash(const char *address, const char *value,
 		    char **hash_r);
 static int	cmd_user_list(struct ctl *, const char *domain);
+static int	cmd_user_rename(struct ctl *, const char *from,
+		    const char *to);
 static int	cmd_user_show(struct ctl *, const char *address);
 static int	cmd_user_import(struct ctl *, const char *path);
 static int	cmd_user_modify(struct ctl *, struct user_args *,
@@ -1001,6 +1003,9 @@ struct user_rename {
 	char		 lists[512];
 	unsigned	 nlists;
 };
+
+static int	cmd_user_rename_list(const struct store_list *, void *);
+static int	cmd_user_rename_txn(struct store_txn *, void *);
 
 static int
 cmd_user_rename_list(const struct store_list *l, void *arg)

@@ -276,6 +276,8 @@ ctl_args(struct ctl *ctl, int argc, char **argv, struct ctl_opt *opts,
 	return CTL_OK;
 }
 
+static int	ctl_open_perm(const char *data_dir);
+
 /*
  * Why this user cannot open the store in data_dir, when permissions are
  * the reason: the first of the data dir, its store/ directory, data.mdb
@@ -329,10 +331,10 @@ ctl_open_perm(const char *data_dir)
 			snprintf(group, sizeof(group), "%u",
 			    (unsigned)sb.st_gid);
 		ctl_failx("permission denied: %s is owned by %s:%s, mode "
-		    "%04o, and %s may not %s it (run vellumctl as %s, or as "
-		    "root)", path, owner, group, (unsigned)(sb.st_mode & 07777),
-		    me, S_ISDIR(sb.st_mode) ? "open" : "read and write",
-		    owner);
+		    "%04o: %s cannot %s it (run vellumctl as %s%s)", path,
+		    owner, group, (unsigned)(sb.st_mode & 07777), me,
+		    S_ISDIR(sb.st_mode) ? "open" : "read and write", owner,
+		    sb.st_uid != 0 ? " or root" : "");
 		return 1;
 	}
 	return 0;
