@@ -256,7 +256,7 @@ def user_checks(site, helper):
     check("ok" in out, "store check after the rename", out)
 
 
-def mailbox_expunge_checks(site):
+def mailbox_expunge_checks(site, helper):
     now = int(time.time())
     ctl(site, "mail", "import", BOB, maildir(site, "bobmd", [
         (OLD, "S", b"Subject: old seen\n\n" + b"a" * 100 + b"\n"),
@@ -329,6 +329,16 @@ def mailbox_expunge_checks(site):
     ctl(site, "mail", "expunge", BOB, "--before", "30d", expect=2)
     ctl(site, "mail", "expunge", BOB, "--folder", "Nope", "--before",
         "30d", expect=1)
+    # More than one batch (1000 a transaction): every one goes.
+    ctl(site, "user", "add", "big@a.test")
+    p = subprocess.run([helper, site.data, "append", "big@a.test", "1205"],
+                       capture_output=True, timeout=300)
+    check(p.returncode == 0 and p.stdout.count(b"appended") == 1205,
+          "store-helper appended 1205 messages", p.stderr)
+    d = jctl(site, "mail", "expunge", "big@a.test", "--folder", "INBOX",
+             "--before", "2100-01-01")
+    check(d["messages"] == 1205 and d["used_messages"] == 0 and
+          d["used_bytes"] == 0, "1205 messages expunged in batches", d)
     out, _ = ctl(site, "store", "check")
     check("ok" in out, "store check after the expunge", out)
 
@@ -477,7 +487,7 @@ def test(site, args):
     check("mailbox list" in out, "vellumctl mailbox --help", out)
     resolve_checks(site)
     user_checks(site, helper)
-    mailbox_expunge_checks(site)
+    mailbox_expunge_checks(site, helper)
     auth_checks(site)
     json_checks(site)
     perm_and_backup_checks(site)
