@@ -378,7 +378,7 @@ def auth_checks(site):
     ctl(site, "auth", "unban", "--all")
 
 
-def json_checks(site):
+def json_checks(site, helper):
     """Every command prints one JSON value with --json."""
     f = site.path("f2.filter")
     with open(f, "w") as fp:
@@ -432,6 +432,11 @@ def json_checks(site):
         ("filter", "check", BOB), ("filter", "del", BOB),
         ("user", "del", "v@j.test"),
     ]
+    p = subprocess.run([helper, site.data, "queue", "x@remote.test"],
+                       capture_output=True, timeout=60)
+    qid = p.stdout.decode().split()[-1]
+    cmds += [("queue", "show", qid), ("queue", "hold", qid),
+             ("queue", "release", qid), ("queue", "del", qid)]
     for c in cmds:
         v = jctl(site, *c)
         check(isinstance(v, (dict, list)), "%s --json: an object or a "
@@ -489,7 +494,7 @@ def test(site, args):
     user_checks(site, helper)
     mailbox_expunge_checks(site, helper)
     auth_checks(site)
-    json_checks(site)
+    json_checks(site, helper)
     perm_and_backup_checks(site)
 
 
