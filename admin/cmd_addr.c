@@ -940,15 +940,15 @@ cmd_addr_import(struct ctl *ctl, const char *path, const char *replace)
 		return ctl_fail(NULL, "addr import %s", path);
 	}
 	if (bad > 0)
-		ctl_done(ctl, "addr import %s: nothing imported, %u failed", path,
-		    bad);
+		ctl_done(ctl, "addr import %s: nothing imported, %u failed",
+		    path, bad);
 	else if (replace != NULL)
-		ctl_done(ctl, "addr import %s: %u routes added, %u domain aliases, "
-		    "%u stale routes removed, 0 failed", path, im.routes,
-		    im.aliases, im.removed);
+		ctl_done(ctl, "addr import %s: %u routes added, %u domain "
+		    "aliases, %u stale routes removed, 0 failed", path,
+		    im.routes, im.aliases, im.removed);
 	else
-		ctl_done(ctl, "addr import %s: %u routes added, %u domain aliases, "
-		    "0 failed", path, im.routes, im.aliases);
+		ctl_done(ctl, "addr import %s: %u routes added, %u domain "
+		    "aliases, 0 failed", path, im.routes, im.aliases);
 	cmd_addr_import_free(&im);
 	return bad > 0 ? CTL_FAIL : CTL_OK;
 }
@@ -1014,7 +1014,8 @@ cmd_addr(struct ctl *ctl, int argc, char **argv)
 			    "addr del %s%s%s", a.address, a.target != NULL ?
 			    " " : "", a.target != NULL ? a.target : "");
 		if (a.target != NULL)
-			ctl_done(ctl, "%s: target %s removed", a.address, a.target);
+			ctl_done(ctl, "%s: target %s removed", a.address,
+			    a.target);
 		else
 			ctl_done(ctl, "route %s removed", a.address);
 		return CTL_OK;

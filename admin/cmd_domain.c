@@ -236,7 +236,8 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 		if (store_write(ctl->store, cmd_domain_alias_txn, &a) < 0)
 			return ctl_fail(NULL, "domain alias %s %s", a.name,
 			    a.target);
-		ctl_done(ctl, "domain %s is now an alias of %s", a.name, a.target);
+		ctl_done(ctl, "domain %s is now an alias of %s", a.name,
+		    a.target);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "unknown command 'domain %s'", ctl->verb);
