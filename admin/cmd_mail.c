@@ -109,6 +109,7 @@ static void	mail_sender(const char *msg, size_t len, char *buf,
 		    size_t bufsize);
 static int	mail_header(const char *msg, size_t len, const char *name,
 		    char *buf, size_t bufsize);
+static void	mail_flags_json(const char *flags);
 static char	*mail_flags_text(const struct store_msg *, char *buf,
 		    size_t bufsize);
 
@@ -569,6 +570,24 @@ mail_flags_text(const struct store_msg *m, char *buf, size_t bufsize)
 	return buf;
 }
 
+/* The flags and keywords of mail_flags_text() as JSON strings. */
+static void
+mail_flags_json(const char *flags)
+{
+	const char *p = flags;
+	size_t n;
+	int k = 0;
+
+	while (*p != '\0') {
+		if ((n = strcspn(p, " ")) > 0) {
+			printf("%s", k++ > 0 ? ", " : "");
+			ctl_json_strn(stdout, p, n);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
 static int
 mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 {
@@ -601,9 +620,10 @@ mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 			printf("%s\n  {\"uid\": %" PRIu32 ", \"date\": ",
 			    i > 0 ? "," : "", m->uid);
 			ctl_json_str(stdout, ctl_time(m->internal_date, t));
-			printf(", \"size\": %" PRIu64 ", \"flags\": ",
+			printf(", \"size\": %" PRIu64 ", \"flags\": [",
 			    m->size);
-			ctl_json_str(stdout, flags);
+			mail_flags_json(flags);
+			printf("]");
 			printf(", \"modseq\": %" PRIu64 ", \"subject\": ",
 			    m->modseq);
 			ctl_json_str(stdout, subject);
@@ -840,6 +860,8 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 		return mail_delete(ctl, n, argv, dopts[0].value,
 		    dopts[1].seen);
 	}
+	if (strcmp(ctl->verb, "expunge") == 0)
+		return cmd_mail_expunge(ctl, argc, argv);
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
 			return rc;

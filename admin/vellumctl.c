@@ -37,6 +37,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "vacation",	cmd_vacation },
 	{ "list",	cmd_list },
 	{ "filter",	cmd_filter },
+	{ "mailbox",	cmd_mailbox },
 	{ NULL,		NULL },
 };
 
