@@ -92,6 +92,8 @@ static int	mail_msgs_txn(struct store_txn *, void *);
 static int	mail_read_txn(struct store_txn *, void *);
 static int	mail_peek_txn(struct store_txn *, void *);
 static int	mail_mkdirs(const char *dir, int subfolder);
+static int	mail_export_done(struct ctl *, FILE *, const char *format,
+		    const char *dest, size_t written, size_t failed);
 static int	mail_export_maildir(struct ctl *, struct mail_list *,
 		    const char *dest, const char *folder);
 static int	mail_export_mbox(struct ctl *, struct mail_list *,
@@ -301,6 +303,27 @@ mail_export_kwfile(const char *dir, const char *kwlist)
 	return 0;
 }
 
+/* The summary of an export, text or (--json) one JSON object. */
+static int
+mail_export_done(struct ctl *ctl, FILE *out, const char *format,
+    const char *dest, size_t written, size_t failed)
+{
+	if (!ctl->json)
+		fprintf(out, "mail export: %zu messages written to %s %s, "
+		    "%zu failed\n", written, format, dest, failed);
+	else {
+		fprintf(out, "{\"command\": \"mail\", \"verb\": \"export\", "
+		    "\"ok\": %s, \"format\": ", failed == 0 ? "true" :
+		    "false");
+		ctl_json_str(out, format);
+		fprintf(out, ", \"destination\": ");
+		ctl_json_str(out, dest);
+		fprintf(out, ", \"written\": %zu, \"failed\": %zu}\n",
+		    written, failed);
+	}
+	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
 static int
 mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
     const char *folder)
@@ -404,9 +427,8 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 	}
 	free(l->kwlist);
 	l->kwlist = NULL;
-	printf("mail export: %zu messages written to Maildir %s, %zu "
-	    "failed\n", written, dest, failed);
-	return failed > 0 ? CTL_FAIL : CTL_OK;
+	return mail_export_done(ctl, stdout, "Maildir", dest, written,
+	    failed);
 }
 
 /* The Return-Path address for the envelope line, "" when none. */
@@ -513,9 +535,9 @@ mail_export_mbox(struct ctl *ctl, struct mail_list *l, const char *dest,
 	if (fp == stdout && fflush(stdout) != 0)
 		return ctl_failx("mail export: cannot write: %s",
 		    strerror(errno));
-	fprintf(fp == stdout ? stderr : stdout, "mail export: %zu messages "
-	    "written to mbox %s, %zu failed\n", written, dest, failed);
-	return failed > 0 ? CTL_FAIL : CTL_OK;
+	/* An mbox on stdout leaves the summary to stderr. */
+	return mail_export_done(ctl, fp == stdout ? stderr : stdout, "mbox",
+	    dest, written, failed);
 }
 
 static int

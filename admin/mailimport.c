@@ -158,6 +158,10 @@ static void	mailimport_warn(struct mail_imp *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static int	mailimport_append_txn(struct store_txn *, void *);
 static void	mailimport_flush(struct mail_imp *);
+static void	mailimport_text(const struct mail_imp *, const char *,
+		    const char *);
+static void	mailimport_json(const struct mail_imp *, const char *,
+		    const char *);
 static void	mailimport_add(struct mail_imp *, const char *folder,
 		    const char *data, size_t len, int64_t date,
 		    uint32_t flags, const char *keywords, const char *label,
@@ -1071,6 +1075,61 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 	free(data);
 }
 
+/* The summary of an import: one line, then one per folder that kept UIDs. */
+static void
+mailimport_text(const struct mail_imp *imp, const char *path,
+    const char *address)
+{
+	size_t i;
+
+	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
+	    "into %s, %zu failed", path, imp->imported,
+	    imp->imported_bytes, address, imp->failed);
+	if (imp->symlinks > 0)
+		printf(", %zu symbolic link%s skipped", imp->symlinks,
+		    imp->symlinks == 1 ? "" : "s");
+	printf("\n");
+	for (i = 0; i < imp->nboxes; i++)
+		if (imp->boxes[i].keep)
+			printf("mail import: folder %s keeps UIDVALIDITY %"
+			    PRIu32 ", next UID %" PRIu32 " and the UIDs of "
+			    "%zu message%s (%s)\n", imp->boxes[i].name,
+			    imp->boxes[i].uids->ul->uidvalidity,
+			    imp->boxes[i].uids->ul->nextuid,
+			    imp->boxes[i].kept, imp->boxes[i].kept == 1 ? "" :
+			    "s", imp->boxes[i].uids->file);
+}
+
+/* The same as one JSON object (vellumctl --json). */
+static void
+mailimport_json(const struct mail_imp *imp, const char *path,
+    const char *address)
+{
+	size_t i, n = 0;
+
+	printf("{\"command\": \"mail\", \"verb\": \"import\", \"ok\": %s, "
+	    "\"source\": ", imp->failed == 0 ? "true" : "false");
+	ctl_json_str(stdout, path);
+	printf(", \"address\": ");
+	ctl_json_str(stdout, address);
+	printf(", \"imported\": %zu, \"bytes\": %" PRIu64 ", \"failed\": %zu, "
+	    "\"symlinks_skipped\": %zu, \"kept_uids\": [", imp->imported,
+	    imp->imported_bytes, imp->failed, imp->symlinks);
+	for (i = 0; i < imp->nboxes; i++) {
+		if (!imp->boxes[i].keep)
+			continue;
+		printf("%s{\"folder\": ", n++ > 0 ? ", " : "");
+		ctl_json_str(stdout, imp->boxes[i].name);
+		printf(", \"uidvalidity\": %" PRIu32 ", \"uidnext\": %"
+		    PRIu32 ", \"messages\": %zu, \"list\": ",
+		    imp->boxes[i].uids->ul->uidvalidity,
+		    imp->boxes[i].uids->ul->nextuid, imp->boxes[i].kept);
+		ctl_json_str(stdout, imp->boxes[i].uids->file);
+		printf("}");
+	}
+	printf("]}\n");
+}
+
 int
 mailimport_run(struct ctl *ctl, const char *address, const char *path,
     const char *folder)
@@ -1147,22 +1206,10 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 			    err_msg());
 	}
 	ctl_progress_end(&imp->prog);
-	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
-	    "into %s, %zu failed", path, imp->imported,
-	    imp->imported_bytes, address, imp->failed);
-	if (imp->symlinks > 0)
-		printf(", %zu symbolic link%s skipped", imp->symlinks,
-		    imp->symlinks == 1 ? "" : "s");
-	printf("\n");
-	for (i = 0; i < imp->nboxes; i++)
-		if (imp->boxes[i].keep)
-			printf("mail import: folder %s keeps UIDVALIDITY %"
-			    PRIu32 ", next UID %" PRIu32 " and the UIDs of "
-			    "%zu message%s (%s)\n", imp->boxes[i].name,
-			    imp->boxes[i].uids->ul->uidvalidity,
-			    imp->boxes[i].uids->ul->nextuid,
-			    imp->boxes[i].kept, imp->boxes[i].kept == 1 ? "" :
-			    "s", imp->boxes[i].uids->file);
+	if (ctl->json)
+		mailimport_json(imp, path, address);
+	else
+		mailimport_text(imp, path, address);
 	if (imp->rootfd >= 0)
 		close(imp->rootfd);
 	rc = imp->failed > 0 ? CTL_FAIL : CTL_OK;

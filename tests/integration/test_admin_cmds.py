@@ -14,8 +14,7 @@ and vellum-imapd on loopback:
   updated, an IDLE session sees EXPUNGE;
 - auth test: ok / unknown user / wrong password / disabled / locked, the
   password from stdin, exit 0/1, no failure counted;
-- --json on every command parses as JSON (mail import/export excepted:
-  their code belongs to the migration work, see the report);
+- --json on every command parses as JSON (mail import and export too);
 - vellumctl as a user who cannot open the store says permission denied,
   naming the path and its owner;
 - store backup keeps the store's mode whatever the umask.
@@ -408,6 +407,11 @@ def json_checks(site, helper):
         ("mail", "list", BOB), ("mail", "delete", BOB, "--folder",
                                 "Archive", "--all"),
         ("mail", "expunge", BOB, "--folder", "INBOX", "--before", "1d"),
+        ("mail", "export", BOB, site.path("jexport")),
+        ("mail", "export", BOB, site.path("jexport.mbox"), "--format",
+         "mbox"),
+        ("mail", "import", BOB, site.path("jexport.mbox"), "--folder",
+         "Again"),
         ("quota", "show", BOB), ("quota", "set", BOB, "20M"),
         ("quota", "report"), ("queue", "list"), ("queue", "flush"),
         ("transport", "set", "t.test", "[h.test]:25"), ("transport", "list"),
