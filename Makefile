@@ -9,7 +9,7 @@ DEBS = build-essential meson ninja-build pkg-config liblmdb-dev lmdb-utils \
 	isync offlineimap3 neomutt tmux strace mount spamassassin spamc
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test run clean
+.PHONY: all deps build test run install clean
 
 all: build
 
@@ -34,6 +34,15 @@ build: deps $(BUILD)/build.ninja
 
 test: build
 	@tests/run-tests $(BUILD)
+
+# `make install [DESTDIR=/tmp/root] [PREFIX=/usr]`: meson install of the
+# build; PREFIX (re)configures the build's prefix first (default: what
+# the build has, /usr/local for a fresh one).  README.md, "Install".
+install: deps $(BUILD)/build.ninja
+	@if [ -n "$(PREFIX)" ]; then meson configure $(BUILD) \
+	    -Dprefix="$(PREFIX)" || exit 1; fi
+	ninja -C $(BUILD)
+	meson install -C $(BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
 
 run: build
 	@admin/run-demo $(BUILD)

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/addr.h"
 #include "store/domain.h"
@@ -353,17 +354,18 @@ cmd_addr_add(struct ctl *ctl, int argc, char **argv)
 		goto out;
 	}
 	for (i = 0; i < a.ntargets; i++) {
+		/* With --json stdout holds the one object: notes to stderr. */
 		if (a.status[i] == TARGET_ALREADY) {
-			printf("%s: %s was already there\n", norm,
-			    a.tnorm[i]);
+			fprintf(ctl->json ? stderr : stdout, "%s: %s was "
+			    "already there\n", norm, a.tnorm[i]);
 			continue;
 		}
 		added++;
 		if (a.status[i] == TARGET_EXTERNAL)
-			printf("%s: %s is an external forward\n", norm,
-			    a.tnorm[i]);
+			fprintf(ctl->json ? stderr : stdout, "%s: %s is an "
+			    "external forward\n", norm, a.tnorm[i]);
 	}
-	printf("%s -> %u target%s added\n", a.address, added,
+	ctl_done(ctl, "%s -> %u target%s added", a.address, added,
 	    added == 1 ? "" : "s");
 	rc = CTL_OK;
 out:
@@ -520,12 +522,18 @@ cmd_addr_export(struct ctl *ctl, const char *path)
 {
 	struct addr_args a;
 	FILE *fp = stdout;
-	size_t i, j, written = 0;
+	char *map = NULL;
+	size_t i, j, written = 0, maplen = 0;
+	int mem = 0;
 
 	if (cmd_addr_load(ctl, &a, cmd_addr_export_txn) < 0)
 		return CTL_FAIL;
-	if (path != NULL && strcmp(path, "-") != 0 &&
-	    (fp = fopen(path, "w")) == NULL) {
+	if (path == NULL || strcmp(path, "-") == 0) {
+		/* --json: the map as one string of a JSON object */
+		if (ctl->json && (fp = open_memstream(&map, &maplen)) == NULL)
+			fatal("open_memstream");
+		mem = ctl->json;
+	} else if ((fp = fopen(path, "w")) == NULL) {
 		cmd_addr_free(&a);
 		return ctl_failx("cannot write %s: %s", path,
 		    strerror(errno));
@@ -550,12 +558,22 @@ cmd_addr_export(struct ctl *ctl, const char *path)
 		written++;
 	}
 	cmd_addr_free(&a);
-	if (fp != stdout) {
+	if (mem) {
+		fclose(fp);
+		printf("{\"lines\": %zu, \"map\": ", written);
+		ctl_json_strn(stdout, map, maplen);
+		printf("}\n");
+		free(map);
+	} else if (fp != stdout) {
 		if (fclose(fp) != 0)
 			return ctl_failx("cannot write %s: %s", path,
 			    strerror(errno));
-		fprintf(stderr, "addr export: %zu lines written to %s\n",
-		    written, path);
+		if (ctl->json)
+			ctl_done(ctl, "addr export: %zu lines written to %s",
+			    written, path);
+		else
+			fprintf(stderr, "addr export: %zu lines written to "
+			    "%s\n", written, path);
 	}
 	return CTL_OK;
 }
@@ -922,15 +940,15 @@ cmd_addr_import(struct ctl *ctl, const char *path, const char *replace)
 		return ctl_fail(NULL, "addr import %s", path);
 	}
 	if (bad > 0)
-		printf("addr import %s: nothing imported, %u failed\n", path,
-		    bad);
+		ctl_done(ctl, "addr import %s: nothing imported, %u failed",
+		    path, bad);
 	else if (replace != NULL)
-		printf("addr import %s: %u routes added, %u domain aliases, "
-		    "%u stale routes removed, 0 failed\n", path, im.routes,
-		    im.aliases, im.removed);
+		ctl_done(ctl, "addr import %s: %u routes added, %u domain "
+		    "aliases, %u stale routes removed, 0 failed", path,
+		    im.routes, im.aliases, im.removed);
 	else
-		printf("addr import %s: %u routes added, %u domain aliases, "
-		    "0 failed\n", path, im.routes, im.aliases);
+		ctl_done(ctl, "addr import %s: %u routes added, %u domain "
+		    "aliases, 0 failed", path, im.routes, im.aliases);
 	cmd_addr_import_free(&im);
 	return bad > 0 ? CTL_FAIL : CTL_OK;
 }
@@ -941,6 +959,8 @@ cmd_addr(struct ctl *ctl, int argc, char **argv)
 	int n, rc;
 
 	memset(&a, 0, sizeof(a));
+	if (strcmp(ctl->verb, "resolve") == 0)
+		return cmd_addr_resolve(ctl, argc, argv);
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
 			return rc;
@@ -994,9 +1014,10 @@ cmd_addr(struct ctl *ctl, int argc, char **argv)
 			    "addr del %s%s%s", a.address, a.target != NULL ?
 			    " " : "", a.target != NULL ? a.target : "");
 		if (a.target != NULL)
-			printf("%s: target %s removed\n", a.address, a.target);
+			ctl_done(ctl, "%s: target %s removed", a.address,
+			    a.target);
 		else
-			printf("route %s removed\n", a.address);
+			ctl_done(ctl, "route %s removed", a.address);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "unknown command 'addr %s'", ctl->verb);

@@ -5,14 +5,27 @@
  * per client address (user "-") and one per (address, login).  "auth
  * unban ADDRESS" forgets every record of the address, which lifts its
  * locks at once; "auth unban --all" empties the table.
+ *
+ * "auth test ADDRESS [PASSWORD]" checks a login as a daemon would
+ * (store_user_login(): the same lookup, hash and enabled check), like
+ * doveadm auth test.  Without PASSWORD it is read from the terminal
+ * without echo, or as one line from stdin.  It is a test by the admin,
+ * not a login from a client: it counts no failure (it never calls
+ * store_authfail_record(), whose records are per client address and
+ * there is none) and clears none; it reports the locks failed logins
+ * from clients have put on the user.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "store/authfail.h"
+#include "store/user.h"
 
 #include "ctl.h"
 
@@ -25,6 +38,20 @@ static int	cmd_auth_list_one(const struct store_authfail *, void *);
 static int	cmd_auth_list_txn(struct store_txn *, void *);
 static int	cmd_auth_list(struct ctl *);
 static int	cmd_auth_unban(struct ctl *, const char *ip);
+static char	*cmd_auth_password(void);
+static int	cmd_auth_locks_one(const struct store_authfail *, void *);
+static int	cmd_auth_locks_txn(struct store_txn *, void *);
+static int	cmd_auth_test(struct ctl *, const char *login,
+		    const char *password);
+
+/* The locks failed logins put on one user, for auth test. */
+struct auth_locks {
+	char		user[STORE_ADDRESS_MAX + 1];
+	char		ips[256];
+	size_t		n;
+	int64_t		until;
+	int64_t		now;
+};
 
 static int
 cmd_auth_list_one(const struct store_authfail *r, void *arg)
@@ -111,10 +138,144 @@ cmd_auth_unban(struct ctl *ctl, const char *ip)
 		    "`auth list` shows it, or --all" : NULL, "auth unban %s",
 		    ip != NULL ? ip : "--all");
 	if (ip != NULL && n == 0)
-		printf("no failed logins recorded for %s\n", ip);
+		ctl_done(ctl, "no failed logins recorded for %s", ip);
 	else
-		printf("%u record%s removed\n", n, n == 1 ? "" : "s");
+		ctl_done(ctl, "%u record%s removed", n, n == 1 ? "" : "s");
 	return CTL_OK;
+}
+
+/*
+ * The password: from the terminal without echo when stdin is one, else
+ * one line of stdin.  malloc'd; NULL at EOF.
+ */
+static char *
+cmd_auth_password(void)
+{
+	struct termios old, noecho;
+	char *line;
+	int tty;
+
+	tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0;
+	if (tty) {
+		fprintf(stderr, "Password: ");
+		fflush(stderr);
+		noecho = old;
+		noecho.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &noecho);
+	}
+	line = ctl_read_line(stdin);
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fprintf(stderr, "\n");
+	}
+	return line;
+}
+
+static int
+cmd_auth_locks_one(const struct store_authfail *r, void *arg)
+{
+	struct auth_locks *l = arg;
+	size_t len;
+
+	if (strcmp(r->user, l->user) != 0 || r->locked_until <= l->now)
+		return 0;
+	len = strlen(l->ips);
+	if (l->n++ < 5)
+		snprintf(l->ips + len, sizeof(l->ips) - len, "%s%s",
+		    len > 0 ? ", " : "", r->ip);
+	if (r->locked_until > l->until)
+		l->until = r->locked_until;
+	return 0;
+}
+
+static int
+cmd_auth_locks_txn(struct store_txn *txn, void *arg)
+{
+	struct auth_locks *l = arg;
+
+	l->ips[0] = '\0';
+	l->n = 0;
+	l->until = 0;
+	return store_authfail_list(txn, cmd_auth_locks_one, l);
+}
+
+static int
+cmd_auth_test(struct ctl *ctl, const char *login, const char *password)
+{
+	struct store_user u;
+	struct auth_locks l;
+	char *pw = NULL, t[32];
+	const char *why = NULL, *result;
+	int rc, ok;
+
+	if (password == NULL && (pw = cmd_auth_password()) == NULL)
+		return ctl_failx("auth test %s: no password given (type it, "
+		    "or give it as one line on stdin)", login);
+	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
+		if (pw != NULL)
+			explicit_bzero(pw, strlen(pw));
+		free(pw);
+		return CTL_FAIL;
+	}
+	rc = store_user_login(ctl->store, login, pw != NULL ? pw : password,
+	    &u);
+	if (pw != NULL)
+		explicit_bzero(pw, strlen(pw));
+	free(pw);
+	if (rc == -1)
+		return ctl_fail(NULL, "auth test %s", login);
+	ok = rc == 1;
+	if (!ok) {
+		why = err_msg();
+		result = err_class() == ERR_NOTFOUND ? "unknown user" :
+		    strncmp(why, "account disabled", 16) == 0 ? "disabled" :
+		    strcmp(why, "no password set") == 0 ? "no password" :
+		    "wrong password";
+	} else
+		result = "ok";
+	memset(&l, 0, sizeof(l));
+	l.now = (int64_t)store_now();
+	if (store_address_normalize(login, l.user, 0) == -1 ||
+	    store_read(ctl->store, cmd_auth_locks_txn, &l) == -1)
+		l.n = 0;
+	if (ok && l.n > 0)
+		result = "locked";
+	if (ctl->json) {
+		printf("{\"login\": ");
+		ctl_json_str(stdout, login);
+		printf(", \"ok\": %s, \"result\": \"%s\", \"reason\": ",
+		    strcmp(result, "ok") == 0 ? "true" : "false", result);
+		if (why != NULL)
+			ctl_json_str(stdout, why);
+		else if (l.n > 0)
+			ctl_json_str(stdout, "locked out by failed logins");
+		else
+			printf("null");
+		printf(", \"user\": ");
+		if (ok)
+			ctl_json_str(stdout, u.address);
+		else
+			printf("null");
+		printf(", \"locked_from\": %zu, \"locked_until\": ", l.n);
+		if (l.n > 0)
+			ctl_json_str(stdout, ctl_time(l.until, t));
+		else
+			printf("null");
+		printf("}\n");
+	} else if (strcmp(result, "ok") == 0)
+		printf("auth test %s: ok (user %s)\n", login, u.address);
+	else if (why != NULL)
+		printf("auth test %s: failed: %s (%s)\n", login, result, why);
+	else
+		printf("auth test %s: failed: locked: the password is right, "
+		    "but failed logins locked %s out from %s%s until %s "
+		    "('vellumctl auth unban ADDRESS' lifts it)\n", login,
+		    u.address, l.ips, l.n > 5 ? " and more" : "",
+		    ctl_time(l.until, t));
+	if (!ctl->json && why != NULL && l.n > 0)
+		printf("  also locked out from %s%s until %s\n", l.ips,
+		    l.n > 5 ? " and more" : "", ctl_time(l.until, t));
+	return strcmp(result, "ok") == 0 ? CTL_OK : CTL_FAIL;
 }
 
 int
@@ -130,6 +291,11 @@ cmd_auth(struct ctl *ctl, int argc, char **argv)
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
 			return rc;
 		return cmd_auth_list(ctl);
+	}
+	if (strcmp(ctl->verb, "test") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 2, &n)) != 0)
+			return rc;
+		return cmd_auth_test(ctl, argv[0], n == 2 ? argv[1] : NULL);
 	}
 	if (strcmp(ctl->verb, "unban") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 0, 1, &n)) != 0)

@@ -114,7 +114,7 @@ cmd_domain_set(struct ctl *ctl, int argc, char **argv)
 		    "'vellumctl domain list' shows the domains" :
 		    err_class() == ERR_INVALID ? "set it on that domain" :
 		    NULL, "domain set %s %s", a.name, s->name);
-	printf("domain %s: %s %s\n", a.name, s->name, a.on ? "yes" : "no");
+	ctl_done(ctl, "domain %s: %s %s", a.name, s->name, a.on ? "yes" : "no");
 	return CTL_OK;
 }
 
@@ -210,7 +210,7 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_EXISTS ?
 			    "'vellumctl domain list' shows the domains" : NULL,
 			    "domain add %s", a.name);
-		printf("domain %s added\n", a.name);
+		ctl_done(ctl, "domain %s added", a.name);
 		return CTL_OK;
 	}
 	if (strcmp(ctl->verb, "del") == 0) {
@@ -223,7 +223,7 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_INUSE ?
 			    "delete its users and addresses first" : NULL,
 			    "domain del %s", a.name);
-		printf("domain %s deleted\n", a.name);
+		ctl_done(ctl, "domain %s deleted", a.name);
 		return CTL_OK;
 	}
 	if (strcmp(ctl->verb, "alias") == 0) {
@@ -236,7 +236,8 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 		if (store_write(ctl->store, cmd_domain_alias_txn, &a) < 0)
 			return ctl_fail(NULL, "domain alias %s %s", a.name,
 			    a.target);
-		printf("domain %s is now an alias of %s\n", a.name, a.target);
+		ctl_done(ctl, "domain %s is now an alias of %s", a.name,
+		    a.target);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "unknown command 'domain %s'", ctl->verb);

@@ -139,7 +139,15 @@ cmd_filter_get(struct ctl *ctl, struct filter_args *a)
 		return ctl_fail(NULL, "filter get");
 	if (rc == 0)
 		return ctl_failx("%s: no filter", a->who);
-	fwrite(a->text, 1, a->len, stdout);
+	if (ctl->json) {
+		printf("{\"filter\": ");
+		ctl_json_str(stdout, a->user == STORE_FILTER_GLOBAL ?
+		    "global" : a->who);
+		printf(", \"bytes\": %zu, \"text\": ", a->len);
+		ctl_json_strn(stdout, a->text, a->len);
+		printf("}\n");
+	} else
+		fwrite(a->text, 1, a->len, stdout);
 	free(a->text);
 	return CTL_OK;
 }
@@ -174,9 +182,9 @@ cmd_filter_set(struct ctl *ctl, struct filter_args *a, const char *file)
 	if (rc < 0)
 		return ctl_fail(NULL, "filter set");
 	if (a->user == STORE_FILTER_GLOBAL)
-		printf("global filter set (%zu bytes)\n", a->len);
+		ctl_done(ctl, "global filter set (%zu bytes)", a->len);
 	else
-		printf("filter of %s set (%zu bytes)\n", a->who, a->len);
+		ctl_done(ctl, "filter of %s set (%zu bytes)", a->who, a->len);
 	return CTL_OK;
 }
 
@@ -205,6 +213,18 @@ cmd_filter_check(struct ctl *ctl, struct filter_args *a, const char *file)
 	}
 	rc = filter_check_text(name, a->text, a->len, msg, sizeof(msg));
 	free(a->text);
+	if (ctl->json) {
+		printf("{\"filter\": ");
+		ctl_json_str(stdout, name);
+		printf(", \"ok\": %s, \"errors\": ", rc == 1 ? "true" :
+		    "false");
+		if (rc == 1)
+			printf("null");
+		else
+			ctl_json_str(stdout, msg);
+		printf("}\n");
+		return rc == 1 ? CTL_OK : CTL_FAIL;
+	}
 	if (rc != 1) {
 		printf("%s\n", msg);
 		return CTL_FAIL;
@@ -228,9 +248,9 @@ cmd_filter_del(struct ctl *ctl, struct filter_args *a)
 	if (store_write(ctl->store, cmd_filter_set_txn, a) < 0)
 		return ctl_fail(NULL, "filter del");
 	if (a->user == STORE_FILTER_GLOBAL)
-		printf("global filter deleted\n");
+		ctl_done(ctl, "global filter deleted");
 	else
-		printf("filter of %s deleted\n", a->who);
+		ctl_done(ctl, "filter of %s deleted", a->who);
 	return CTL_OK;
 }
 

@@ -346,7 +346,7 @@ cmd_list_member(struct ctl *ctl, int argc, char **argv)
 	if (store_write(ctl->store, cmd_list_member_txn, &a) < 0)
 		return ctl_fail(err_class() == ERR_LIMIT ? "nothing was "
 		    "changed" : NULL, "list member %s %s", argv[0], a.addr);
-	printf("%s: %d member%s %s, %d %s so\n", a.addr, a.changed,
+	ctl_done(ctl, "%s: %d member%s %s, %d %s so", a.addr, a.changed,
 	    a.changed == 1 ? "" : "s", a.add ? "added" : "removed",
 	    a.nmembers - a.changed, a.add ? "already" : "not");
 	return CTL_OK;
@@ -368,7 +368,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 		if (store_write(ctl->store, cmd_list_put_txn, &a) < 0)
 			return ctl_fail(NULL, "list %s %s", ctl->verb,
 			    a.addr);
-		printf("list %s %s\n", a.addr, a.create ? "added" :
+		ctl_done(ctl, "list %s %s", a.addr, a.create ? "added" :
 		    "changed");
 		return CTL_OK;
 	}
@@ -386,7 +386,7 @@ cmd_list(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(NULL, "list del %s", a.addr);
 		if (rc == 0)
 			return ctl_failx("no list %s", a.addr);
-		printf("list %s deleted\n", a.addr);
+		ctl_done(ctl, "list %s deleted", a.addr);
 		return CTL_OK;
 	}
 	if (strcmp(ctl->verb, "ls") == 0) {

@@ -129,13 +129,13 @@ cmd_lock_clear(struct ctl *ctl, const char *address)
 			rc = ctl_fail(NULL, "lock clear %s", name);
 			continue;
 		}
-		printf("cleared %s (pid %ld on %s)\n", name,
+		ctl_done(ctl, "cleared %s (pid %ld on %s)", name,
 		    (long)a.list[i].pid, a.list[i].host);
 		cleared++;
 	}
 	free(a.list);
 	if (cleared == 0 && rc == CTL_OK)
-		printf("no locks for %s\n", norm);
+		ctl_done(ctl, "no locks for %s", norm);
 	return rc;
 }
 
@@ -165,7 +165,7 @@ cmd_lock(struct ctl *ctl, int argc, char **argv)
 			return CTL_FAIL;
 		if (store_lock_clear_stale(ctl->store, &n_cleared) < 0)
 			return ctl_fail(NULL, "lock clear --stale");
-		printf("%u stale lock%s cleared\n", n_cleared,
+		ctl_done(ctl, "%u stale lock%s cleared", n_cleared,
 		    n_cleared == 1 ? "" : "s");
 		return CTL_OK;
 	}

@@ -1,30 +1,11 @@
 /*
  * cmd_mail.c - vellumctl mail import|export|list|delete
  *
- * Import reads PATH as:
- *   - a Maildir (a directory with cur/ or new/): its messages go to the
- *     folder (INBOX unless --folder), Maildir++ subfolders ".Foo.Bar" to
- *     "Foo/Bar" (under --folder when given), created when missing.  Flags
- *     and dates come from the file names (Dovecot keyword letters through
- *     dovecot-keywords; P becomes $Forwarded); files in new/ are unseen.
- *   - another directory: every regular file in it (not recursive, hidden
- *     files skipped) is one message, except files named *.mbox, which are
- *     mboxes.  A leading "From " line of a message file is its envelope:
- *     it is dropped and gives the date; nothing else is changed.
- *   - a file that begins with "From ": an mbox (mail/mbox.h), flags from
- *     Status:/X-Status: lines.
- *   - any other file: one message.
- * Symbolic links below PATH are never followed (see mail_open_under()):
- * each is skipped with a warning that names it.
- * Internal dates come from the Maildir name, else the envelope line, else
- * the file's mtime.  Messages are prepared (hashed, compressed) outside
- * the write transactions and appended MAIL_BATCH messages or MAIL_BATCH_BYTES
- * at a time; when a batch fails, its messages are retried one by one so
- * that one bad message costs only itself.  Quotas are not enforced on
- * import (the over-quota state is still updated).
+ * Import is in mailimport.c (mailimport.h).
  *
- * Export writes a Maildir (all folders as Maildir++, or one folder with
- * --folder) with file names from mail/maildir.h, or an mbox (one folder,
+ * Export writes a Maildir (all folders as Maildir++ with names in IMAP's
+ * modified UTF-7, or one folder with --folder) with file names from
+ * mail/maildir.h, or an mbox (one folder,
  * INBOX by default) whose envelope sender comes from Return-Path.  The
  * message bytes are exactly the stored bytes.  The info letters and each
  * folder's dovecot-keywords are the store's (store/maildir.h): the same
@@ -56,78 +37,19 @@
 #include "common/xmalloc.h"
 #include "mail/maildir.h"
 #include "mail/mbox.h"
+#include "mail/utf7.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
 #include "store/message.h"
 #include "store/user.h"
 
 #include "ctl.h"
+#include "mailimport.h"
 
-#define MAIL_BATCH		100
-#define MAIL_BATCH_BYTES	(32u * 1024 * 1024)
-#define MAIL_FORWARDED		"$Forwarded"
-#define MAIL_KW_MAX		26	/* Dovecot keyword letters a-z */
 /* Missing UIDs named in the error of "mail delete"; the rest counted. */
 #define MAIL_DEL_NAMED		20
 /* Bytes read to find the Subject of "mail list". */
 #define MAIL_HEADER_PEEK	16384
-
-/* Keyword names of one Maildir folder (dovecot-keywords). */
-struct mail_kwmap {
-	char	*names[MAIL_KW_MAX];
-};
-
-enum mail_kind { MK_MAILDIR_NEW, MK_MAILDIR_CUR, MK_FILE, MK_MBOX,
-	MK_AUTO };
-
-struct mail_job {
-	char			*path;	/* as the admin wrote it + below */
-	char			*rel;	/* under the root; NULL: path itself */
-	char			*folder;
-	enum mail_kind		 kind;
-	struct maildir_name	 mn;
-	struct mail_kwmap	*kw;
-	off_t			 size;
-	time_t			 mtime;
-};
-
-struct mail_item {
-	struct store_prepared	*p;
-	char			*data;	/* p points into it until freed */
-	uint32_t		 mailbox_id;
-	int64_t			 date;
-	uint32_t		 flags;
-	char			*keywords;
-	char			*label;
-};
-
-struct mail_box {
-	char		*name;
-	uint32_t	 id;
-};
-
-struct mail_imp {
-	struct ctl		*ctl;
-	const char		*root;	/* PATH as given */
-	int			 rootfd;	/* PATH if a directory, or -1 */
-	size_t			 symlinks;	/* links skipped */
-	uint32_t		 user_id;
-	struct mail_box		*boxes;
-	size_t			 nboxes;
-	struct mail_item	 items[MAIL_BATCH];
-	size_t			 n, bytes;
-	size_t			 imported, failed;
-	uint64_t		 imported_bytes;
-	struct ctl_progress	 prog;
-	/* for the transaction bodies */
-	const char		*box_name;
-	uint32_t		 box_id;
-	size_t			 first, count;
-	struct mail_job		*jobs;
-	size_t			 njobs;
-	struct mail_kwmap	**kwmaps;
-	size_t			 nkwmaps;
-};
 
 /* "mail delete": what to delete, then what happened. */
 struct mail_del {
@@ -161,38 +83,6 @@ struct mail_list {
 	char			*kwlist;
 };
 
-static int	mail_box_txn(struct store_txn *, void *);
-static int	mail_box(struct mail_imp *, const char *name, uint32_t *id_r);
-static int	mail_append_txn(struct store_txn *, void *);
-static void	mail_flush(struct mail_imp *);
-static void	mail_add(struct mail_imp *, const char *folder,
-		    const char *data, size_t len, int64_t date,
-		    uint32_t flags, const char *keywords, const char *label);
-static int	mail_open_under(int rootfd, const char *rel, int dir);
-static char	*mail_rel(const char *rel, const char *name);
-static char	*mail_label(const struct mail_imp *, const char *rel);
-static void	mail_symlink(struct mail_imp *, const char *rel);
-static int	mail_read_file(struct mail_imp *, const struct mail_job *,
-		    char **data_r, size_t *len_r);
-static void	mail_fail(struct mail_imp *, const char *label,
-		    const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void	mail_job_add(struct mail_imp *, const char *path,
-		    const char *rel, const struct stat *, const char *folder,
-		    enum mail_kind, struct mail_kwmap *);
-static int	mail_is_maildir(int dfd);
-static struct mail_kwmap *mail_kwmap_read(struct mail_imp *, int dfd,
-		    const char *rel);
-static DIR	*mail_opendir(struct mail_imp *, const char *rel);
-static int	mail_entry(struct mail_imp *, DIR *, const char *rel,
-		    const char *name, struct stat *);
-static int	mail_scan_maildir(struct mail_imp *, const char *rel,
-		    const char *folder, int recurse);
-static int	mail_scan_dir(struct mail_imp *, const char *folder);
-static int	mail_job_cmp(const void *, const void *);
-static void	mail_run_job(struct mail_imp *, struct mail_job *);
-static char	*mail_subfolder(const char *parent, const char *child);
-static int	mail_import(struct ctl *, const char *address,
-		    const char *path, const char *folder);
 static int	mail_load(struct ctl *, struct mail_list *,
 		    const char *address, const char *folder);
 static int	mail_boxes_one(const struct store_mailbox *, void *);
@@ -202,6 +92,8 @@ static int	mail_msgs_txn(struct store_txn *, void *);
 static int	mail_read_txn(struct store_txn *, void *);
 static int	mail_peek_txn(struct store_txn *, void *);
 static int	mail_mkdirs(const char *dir, int subfolder);
+static int	mail_export_done(struct ctl *, FILE *, const char *format,
+		    const char *dest, size_t written, size_t failed);
 static int	mail_export_maildir(struct ctl *, struct mail_list *,
 		    const char *dest, const char *folder);
 static int	mail_export_mbox(struct ctl *, struct mail_list *,
@@ -219,755 +111,10 @@ static void	mail_sender(const char *msg, size_t len, char *buf,
 		    size_t bufsize);
 static int	mail_header(const char *msg, size_t len, const char *name,
 		    char *buf, size_t bufsize);
+static void	mail_flags_json(const char *flags);
 static char	*mail_flags_text(const struct store_msg *, char *buf,
 		    size_t bufsize);
 
-/* --- import --------------------------------------------------------- */
-
-static void
-mail_fail(struct mail_imp *imp, const char *label, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (imp->prog.on && imp->prog.last != 0)
-		fprintf(stderr, "\r%*s\r", 70, "");
-	fprintf(stderr, "%s: ", label);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	imp->failed++;
-}
-
-/* Gets or creates a mailbox and its parents. */
-static int
-mail_box_txn(struct store_txn *txn, void *arg)
-{
-	struct mail_imp *imp = arg;
-	struct store_mailbox mb;
-	char *name = xstrdup(imp->box_name), *p;
-	int rc = 0;
-
-	for (p = name;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		{
-			char c = *p;
-
-			*p = '\0';
-			if ((rc = store_mailbox_get(txn, imp->user_id, name,
-			    &mb)) == 1)
-				imp->box_id = mb.id;
-			else if (rc == 0)
-				rc = store_mailbox_create(txn, imp->user_id,
-				    name, 0, &imp->box_id);
-			*p = c;
-			if (rc < 0 || c == '\0')
-				break;
-		}
-	}
-	free(name);
-	return rc < 0 ? -1 : 1;
-}
-
-static int
-mail_box(struct mail_imp *imp, const char *name, uint32_t *id_r)
-{
-	size_t i;
-
-	for (i = 0; i < imp->nboxes; i++)
-		if (strcmp(imp->boxes[i].name, name) == 0) {
-			*id_r = imp->boxes[i].id;
-			return 0;
-		}
-	imp->box_name = name;
-	if (store_write(imp->ctl->store, mail_box_txn, imp) < 0)
-		return -1;
-	imp->boxes = xreallocarray(imp->boxes, imp->nboxes + 1,
-	    sizeof(*imp->boxes));
-	imp->boxes[imp->nboxes].name = xstrdup(name);
-	imp->boxes[imp->nboxes++].id = imp->box_id;
-	*id_r = imp->box_id;
-	return 0;
-}
-
-static int
-mail_append_txn(struct store_txn *txn, void *arg)
-{
-	struct mail_imp *imp = arg;
-	struct mail_item *it;
-	uint32_t uid;
-	size_t i;
-
-	for (i = imp->first; i < imp->first + imp->count; i++) {
-		it = &imp->items[i];
-		if (store_msg_append(txn, it->mailbox_id, it->p, it->date,
-		    it->flags, it->keywords, 0, &uid) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-static void
-mail_flush(struct mail_imp *imp)
-{
-	size_t i;
-
-	if (imp->n == 0)
-		return;
-	imp->first = 0;
-	imp->count = imp->n;
-	if (store_write(imp->ctl->store, mail_append_txn, imp) >= 0) {
-		for (i = 0; i < imp->n; i++) {
-			imp->imported++;
-			imp->imported_bytes +=
-			    store_prepared_size(imp->items[i].p);
-		}
-	} else {
-		/* Retry one by one to find the messages that fail. */
-		for (i = 0; i < imp->n; i++) {
-			imp->first = i;
-			imp->count = 1;
-			if (store_write(imp->ctl->store, mail_append_txn,
-			    imp) < 0)
-				mail_fail(imp, imp->items[i].label, "%s",
-				    err_msg());
-			else {
-				imp->imported++;
-				imp->imported_bytes +=
-				    store_prepared_size(imp->items[i].p);
-			}
-		}
-	}
-	for (i = 0; i < imp->n; i++) {
-		store_prepared_free(&imp->items[i].p);
-		free(imp->items[i].data);
-		free(imp->items[i].keywords);
-		free(imp->items[i].label);
-	}
-	imp->n = 0;
-	imp->bytes = 0;
-}
-
-static void
-mail_add(struct mail_imp *imp, const char *folder, const char *data,
-    size_t len, int64_t date, uint32_t flags, const char *keywords,
-    const char *label)
-{
-	struct mail_item *it;
-	struct store_prepared *p;
-	char *copy;
-	uint32_t id;
-
-	if (mail_box(imp, folder, &id) < 0) {
-		mail_fail(imp, label, "folder %s: %s", folder, err_msg());
-		return;
-	}
-	/* The prepared message refers to its bytes until the batch ends. */
-	copy = xmemdup(data, len == 0 ? 1 : len);
-	if (store_msg_prepare(imp->ctl->store, copy, len, &p) < 0) {
-		mail_fail(imp, label, "%s", err_msg());
-		free(copy);
-		return;
-	}
-	it = &imp->items[imp->n++];
-	it->p = p;
-	it->data = copy;
-	it->mailbox_id = id;
-	it->date = date;
-	it->flags = flags;
-	it->keywords = keywords != NULL && *keywords != '\0' ?
-	    xstrdup(keywords) : NULL;
-	it->label = xstrdup(label);
-	imp->bytes += len;
-	if (imp->n == MAIL_BATCH || imp->bytes >= MAIL_BATCH_BYTES)
-		mail_flush(imp);
-}
-
-/*
- * Import never follows a symbolic link below PATH: the tree may belong to
- * the user whose mail it is, and vellumctl usually runs as root, so a link
- * to /etc/shadow would put that file into a mailbox readable over POP3.
- * Every path below the root is opened one component at a time, relative
- * to the directory above it, with O_NOFOLLOW; a link found while scanning
- * is skipped with a warning that names it.  Opening by component (not by
- * checking first and opening later) also holds when the tree changes
- * between the scan and the read.  PATH itself is the admin's choice and
- * is followed.
- */
-static int
-mail_open_under(int rootfd, const char *rel, int dir)
-{
-	char *copy = xstrdup(rel), *p = copy, *slash;
-	int fd = rootfd, next, flags, saved;
-
-	for (;;) {
-		slash = strchr(p, '/');
-		if (slash != NULL)
-			*slash = '\0';
-		flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
-		if (slash != NULL || dir)
-			flags |= O_DIRECTORY;
-		next = openat(fd, p, flags);
-		saved = errno;
-		if (fd != rootfd)
-			close(fd);
-		if (next < 0) {
-			free(copy);
-			if (saved == ELOOP)
-				return err_set(ERR_PERM, "%s is a symbolic "
-				    "link; not followed", slash != NULL ?
-				    "a folder above it" : "it");
-			return err_set(ERR_TEMP, "cannot open: %s",
-			    strerror(saved));
-		}
-		fd = next;
-		if (slash == NULL)
-			break;
-		p = slash + 1;
-	}
-	free(copy);
-	return fd;
-}
-
-/* "rel/name", or "name" at the root (rel ""). */
-static char *
-mail_rel(const char *rel, const char *name)
-{
-	return rel[0] == '\0' ? xstrdup(name) : xasprintf("%s/%s", rel, name);
-}
-
-/* What the messages name: the path as the admin wrote it. */
-static char *
-mail_label(const struct mail_imp *imp, const char *rel)
-{
-	return rel[0] == '\0' ? xstrdup(imp->root) :
-	    xasprintf("%s/%s", imp->root, rel);
-}
-
-static void
-mail_symlink(struct mail_imp *imp, const char *rel)
-{
-	char *label = mail_label(imp, rel);
-
-	if (imp->prog.on && imp->prog.last != 0)
-		fprintf(stderr, "\r%*s\r", 70, "");
-	fprintf(stderr, "vellumctl: mail import: warning: %s is a symbolic "
-	    "link; skipped (links are never followed)\n", label);
-	free(label);
-	imp->symlinks++;
-}
-
-/*
- * Reads a message file: rel under the root (never through a link), or
- * with rel NULL the file the admin named.
- */
-static int
-mail_read_file(struct mail_imp *imp, const struct mail_job *j,
-    char **data_r, size_t *len_r)
-{
-	struct stat st;
-	char *buf;
-	size_t off = 0;
-	ssize_t n;
-	int fd;
-
-	if (j->rel != NULL)
-		fd = mail_open_under(imp->rootfd, j->rel, 0);
-	else if ((fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
-		err_set(ERR_TEMP, "cannot open: %s", strerror(errno));
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(ERR_INVALID, "not a regular file");
-	}
-	if ((uint64_t)st.st_size >= STORE_MSG_MAX * 4ULL) {
-		close(fd);
-		return err_set(ERR_TOOBIG, "file too large (%lld bytes)",
-		    (long long)st.st_size);
-	}
-	buf = xmalloc((size_t)st.st_size + 1);
-	while (off < (size_t)st.st_size) {
-		n = read(fd, buf + off, (size_t)st.st_size - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			free(buf);
-			close(fd);
-			return err_set(ERR_TEMP, "cannot read: %s", n == 0 ?
-			    "file shrank" : strerror(errno));
-		}
-		off += (size_t)n;
-	}
-	close(fd);
-	buf[off] = '\0';
-	*data_r = buf;
-	*len_r = off;
-	return 0;
-}
-
-/*
- * Adds the file rel (under the root; st from lstat) or, with rel NULL,
- * the file path the admin named.  Anything but a regular file is left.
- */
-static void
-mail_job_add(struct mail_imp *imp, const char *path, const char *rel,
-    const struct stat *st, const char *folder, enum mail_kind kind,
-    struct mail_kwmap *kw)
-{
-	struct mail_job *j;
-	const char *base;
-
-	if (!S_ISREG(st->st_mode))
-		return;
-	imp->jobs = xreallocarray(imp->jobs, imp->njobs + 1,
-	    sizeof(*imp->jobs));
-	j = &imp->jobs[imp->njobs++];
-	memset(j, 0, sizeof(*j));
-	j->path = xstrdup(path);
-	j->rel = rel != NULL ? xstrdup(rel) : NULL;
-	j->folder = xstrdup(folder);
-	j->kind = kind;
-	j->kw = kw;
-	j->size = st->st_size;
-	j->mtime = st->st_mtime;
-	if (kind == MK_MAILDIR_NEW || kind == MK_MAILDIR_CUR) {
-		base = strrchr(path, '/');
-		base = base != NULL ? base + 1 : path;
-		if (maildir_name_parse(base, &j->mn) < 0)
-			memset(&j->mn, 0, sizeof(j->mn));
-	}
-}
-
-/*
- * Whether directory dfd has a cur/ or new/ directory.  A link named cur or
- * new counts too (without being followed), so that the scan names it as
- * skipped rather than passing over the folder in silence.
- */
-static int
-mail_is_maildir(int dfd)
-{
-	static const char *const subs[] = { "cur", "new" };
-	struct stat st;
-	size_t i;
-
-	for (i = 0; i < 2; i++)
-		if (fstatat(dfd, subs[i], &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    (S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode)))
-			return 1;
-	return 0;
-}
-
-/* Dovecot's "dovecot-keywords": lines "N name", N 0-25 -> letter a+N. */
-static struct mail_kwmap *
-mail_kwmap_read(struct mail_imp *imp, int dfd, const char *rel)
-{
-	struct mail_kwmap *kw;
-	struct stat st;
-	char *line, *krel, name[256];
-	FILE *fp;
-	int fd, idx;
-
-	fd = openat(dfd, "dovecot-keywords", O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0) {
-		if (errno == ELOOP) {
-			krel = mail_rel(rel, "dovecot-keywords");
-			mail_symlink(imp, krel);
-			free(krel);
-		}
-		return NULL;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) ||
-	    (fp = fdopen(fd, "r")) == NULL) {
-		close(fd);
-		return NULL;
-	}
-	kw = xcalloc(1, sizeof(*kw));
-	while ((line = ctl_read_line(fp)) != NULL) {
-		if (sscanf(line, "%d %255s", &idx, name) == 2 && idx >= 0 &&
-		    idx < MAIL_KW_MAX && kw->names[idx] == NULL)
-			kw->names[idx] = xstrdup(name);
-		free(line);
-	}
-	fclose(fp);
-	imp->kwmaps = xreallocarray(imp->kwmaps, imp->nkwmaps + 1,
-	    sizeof(*imp->kwmaps));
-	imp->kwmaps[imp->nkwmaps++] = kw;
-	return kw;
-}
-
-static char *
-mail_subfolder(const char *parent, const char *child)
-{
-	if (strcasecmp(parent, "INBOX") == 0 && strcasecmp(child, "INBOX")
-	    != 0)
-		return xstrdup(child);
-	return xasprintf("%s/%s", parent, child);
-}
-
-/*
- * Opens directory rel under the root for reading; NULL after a failure
- * was counted.
- */
-static DIR *
-mail_opendir(struct mail_imp *imp, const char *rel)
-{
-	DIR *d;
-	char *label;
-	int fd;
-
-	fd = rel[0] == '\0' ? openat(imp->rootfd, ".", O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC) : mail_open_under(imp->rootfd, rel, 1);
-	if (fd < 0 && rel[0] == '\0')
-		err_set(ERR_TEMP, "%s", strerror(errno));
-	if (fd < 0 || (d = fdopendir(fd)) == NULL) {
-		if (fd >= 0) {
-			err_set(ERR_TEMP, "%s", strerror(errno));
-			close(fd);
-		}
-		label = mail_label(imp, rel);
-		mail_fail(imp, label, "%s", err_msg());
-		free(label);
-		return NULL;
-	}
-	return d;
-}
-
-/*
- * One entry of directory d (at rel): 1 with *st filled (lstat), 0 when
- * it is a link (warned about) or gone.
- */
-static int
-mail_entry(struct mail_imp *imp, DIR *d, const char *rel, const char *name,
-    struct stat *st)
-{
-	char *erel;
-
-	if (fstatat(dirfd(d), name, st, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0;
-	if (S_ISLNK(st->st_mode)) {
-		erel = mail_rel(rel, name);
-		mail_symlink(imp, erel);
-		free(erel);
-		return 0;
-	}
-	return 1;
-}
-
-static int
-mail_scan_maildir(struct mail_imp *imp, const char *rel,
-    const char *folder, int recurse)
-{
-	static const char *const subs[] = { "new", "cur" };
-	struct mail_kwmap *kw;
-	struct dirent *de;
-	struct stat st;
-	DIR *top, *d;
-	char *sub, *erel, *path, name[STORE_MAILBOX_NAME_MAX + 1], *child;
-	size_t i;
-
-	if ((top = mail_opendir(imp, rel)) == NULL)
-		return -1;
-	kw = mail_kwmap_read(imp, dirfd(top), rel);
-	for (i = 0; i < 2; i++) {
-		if (!mail_entry(imp, top, rel, subs[i], &st) ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		sub = mail_rel(rel, subs[i]);
-		if ((d = mail_opendir(imp, sub)) == NULL) {
-			free(sub);
-			continue;
-		}
-		while ((de = readdir(d)) != NULL) {
-			if (de->d_name[0] == '.' ||
-			    !mail_entry(imp, d, sub, de->d_name, &st))
-				continue;
-			erel = mail_rel(sub, de->d_name);
-			path = mail_label(imp, erel);
-			mail_job_add(imp, path, erel, &st, folder, i == 0 ?
-			    MK_MAILDIR_NEW : MK_MAILDIR_CUR, kw);
-			free(path);
-			free(erel);
-		}
-		closedir(d);
-		free(sub);
-	}
-	if (!recurse) {
-		closedir(top);
-		return 0;
-	}
-	while ((de = readdir(top)) != NULL) {
-		if (de->d_name[0] != '.' || strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0 ||
-		    !mail_entry(imp, top, rel, de->d_name, &st) ||
-		    !S_ISDIR(st.st_mode))
-			continue;
-		erel = mail_rel(rel, de->d_name);
-		path = mail_label(imp, erel);
-		if ((d = mail_opendir(imp, erel)) == NULL) {
-			free(path);
-			free(erel);
-			continue;
-		}
-		if (!mail_is_maildir(dirfd(d))) {
-			closedir(d);
-			free(path);
-			free(erel);
-			continue;
-		}
-		closedir(d);
-		if (maildir_folder_to_name(de->d_name, name,
-		    sizeof(name)) < 0) {
-			mail_fail(imp, path, "%s", err_msg());
-			free(path);
-			free(erel);
-			continue;
-		}
-		child = mail_subfolder(folder, name);
-		mail_scan_maildir(imp, erel, child, 0);
-		free(child);
-		free(path);
-		free(erel);
-	}
-	closedir(top);
-	return 0;
-}
-
-static int
-mail_scan_dir(struct mail_imp *imp, const char *folder)
-{
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-	char *path;
-	size_t l;
-
-	if ((d = mail_opendir(imp, "")) == NULL)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		if (de->d_name[0] == '.' ||
-		    !mail_entry(imp, d, "", de->d_name, &st))
-			continue;
-		l = strlen(de->d_name);
-		path = mail_label(imp, de->d_name);
-		mail_job_add(imp, path, de->d_name, &st, folder, l > 5 &&
-		    strcmp(de->d_name + l - 5, ".mbox") == 0 ? MK_MBOX :
-		    MK_FILE, NULL);
-		free(path);
-	}
-	closedir(d);
-	return 0;
-}
-
-/* Folder, then date, then name: UIDs follow delivery order. */
-static int
-mail_job_cmp(const void *va, const void *vb)
-{
-	const struct mail_job *a = va, *b = vb;
-	int c;
-	time_t da, db;
-
-	if ((c = strcmp(a->folder, b->folder)) != 0)
-		return c;
-	da = a->mn.date != 0 ? a->mn.date : a->mtime;
-	db = b->mn.date != 0 ? b->mn.date : b->mtime;
-	if (a->kind != MK_MAILDIR_NEW && a->kind != MK_MAILDIR_CUR)
-		da = db = 0;	/* plain files: by name */
-	if (da != db)
-		return da < db ? -1 : 1;
-	return strcmp(a->path, b->path);
-}
-
-static void
-mail_run_job(struct mail_imp *imp, struct mail_job *j)
-{
-	struct mbox_msg m;
-	char *data = NULL, *msg, *label, kw[STORE_KEYWORDS_MAX + 1];
-	size_t len = 0, mlen, off, nmsg, k;
-	uint32_t flags = 0;
-	unsigned mf;
-	int64_t date;
-
-	if (mail_read_file(imp, j, &data, &len) < 0) {
-		mail_fail(imp, j->path, "%s", err_msg());
-		ctl_progress_step(&imp->prog, (uint64_t)j->size);
-		return;
-	}
-	if (j->kind == MK_AUTO)
-		j->kind = mbox_is_mbox(data, len) ? MK_MBOX : MK_FILE;
-	kw[0] = '\0';
-	switch (j->kind) {
-	case MK_MAILDIR_NEW:
-	case MK_MAILDIR_CUR:
-		mf = j->mn.flags;
-		if (j->kind == MK_MAILDIR_NEW)
-			mf &= ~(unsigned)MAILDIR_F_SEEN;
-		flags = (mf & MAILDIR_F_SEEN ? STORE_F_SEEN : 0) |
-		    (mf & MAILDIR_F_REPLIED ? STORE_F_ANSWERED : 0) |
-		    (mf & MAILDIR_F_FLAGGED ? STORE_F_FLAGGED : 0) |
-		    (mf & MAILDIR_F_TRASHED ? STORE_F_DELETED : 0) |
-		    (mf & MAILDIR_F_DRAFT ? STORE_F_DRAFT : 0);
-		if (mf & MAILDIR_F_PASSED)
-			snprintf(kw, sizeof(kw), "%s", MAIL_FORWARDED);
-		for (k = 0; j->kw != NULL && j->mn.keywords[k] != '\0';
-		    k++) {
-			const char *name =
-			    j->kw->names[j->mn.keywords[k] - 'a'];
-
-			if (name != NULL && strlen(kw) + strlen(name) + 2 <
-			    sizeof(kw))
-				snprintf(kw + strlen(kw), sizeof(kw) -
-				    strlen(kw), "%s%s", kw[0] != '\0' ? " " :
-				    "", name);
-		}
-		date = j->mn.date != 0 ? (int64_t)j->mn.date :
-		    (int64_t)j->mtime;
-		mail_add(imp, j->folder, data, len, date, flags, kw,
-		    j->path);
-		ctl_progress_step(&imp->prog, (uint64_t)j->size);
-		break;
-	case MK_FILE:
-		msg = data;
-		mlen = len;
-		date = j->mtime;
-		if (mbox_is_mbox(data, len)) {
-			/* A leading envelope line: drop it, keep its date. */
-			char sender[MBOX_SENDER_MAX + 1];
-			char *nl = memchr(data, '\n', len);
-			size_t skip = nl != NULL ? (size_t)(nl - data) + 1 :
-			    len;
-			size_t elen = skip - 5 - (nl != NULL ? 1 : 0);
-			time_t t;
-
-			if (elen > 0 && data[5 + elen - 1] == '\r')
-				elen--;
-			mbox_envelope_parse(data + 5, elen, sender, &t);
-			if (t != 0)
-				date = t;
-			msg = data + skip;
-			mlen = len - skip;
-		}
-		mf = mbox_status_flags(msg, mlen);
-		flags = (mf & MBOX_F_SEEN ? STORE_F_SEEN : 0) |
-		    (mf & MBOX_F_ANSWERED ? STORE_F_ANSWERED : 0) |
-		    (mf & MBOX_F_FLAGGED ? STORE_F_FLAGGED : 0) |
-		    (mf & MBOX_F_DELETED ? STORE_F_DELETED : 0) |
-		    (mf & MBOX_F_DRAFT ? STORE_F_DRAFT : 0);
-		mail_add(imp, j->folder, msg, mlen, date, flags, NULL,
-		    j->path);
-		ctl_progress_step(&imp->prog, (uint64_t)j->size);
-		break;
-	case MK_MBOX:
-	default:
-		off = 0;
-		nmsg = 0;
-		for (;;) {
-			size_t before = off;
-			int rc = mbox_next(data, len, &off, &m);
-
-			if (rc == 0)
-				break;
-			if (rc < 0) {
-				mail_fail(imp, j->path, "%s", err_msg());
-				break;
-			}
-			nmsg++;
-			msg = mbox_msg_dup(&m, &mlen);
-			mf = mbox_status_flags(msg, mlen);
-			flags = (mf & MBOX_F_SEEN ? STORE_F_SEEN : 0) |
-			    (mf & MBOX_F_ANSWERED ? STORE_F_ANSWERED : 0) |
-			    (mf & MBOX_F_FLAGGED ? STORE_F_FLAGGED : 0) |
-			    (mf & MBOX_F_DELETED ? STORE_F_DELETED : 0) |
-			    (mf & MBOX_F_DRAFT ? STORE_F_DRAFT : 0);
-			label = xasprintf("%s: message %zu (byte %zu)",
-			    j->path, nmsg, m.offset);
-			mail_add(imp, j->folder, msg, mlen, m.date != 0 ?
-			    (int64_t)m.date : (int64_t)j->mtime, flags, NULL,
-			    label);
-			free(label);
-			free(msg);
-			ctl_progress_step(&imp->prog, off - before);
-		}
-		break;
-	}
-	free(data);
-}
-
-static int
-mail_import(struct ctl *ctl, const char *address, const char *path,
-    const char *folder)
-{
-	struct mail_imp *imp;
-	struct stat st;
-	uint64_t total = 0;
-	size_t i, k;
-	int rc;
-
-	if (stat(path, &st) < 0)
-		return ctl_failx("mail import: cannot read %s: %s", path,
-		    strerror(errno));
-	if (ctl_open(ctl, STORE_NOCREATE) < 0)
-		return CTL_FAIL;
-	imp = xcalloc(1, sizeof(*imp));
-	imp->ctl = ctl;
-	if ((rc = ctl_user_find(ctl, address, &imp->user_id)) <= 0) {
-		free(imp);
-		if (rc == 0)
-			return ctl_failx("mail import: no user %s ('vellumctl "
-			    "user list' shows the users)", address);
-		return ctl_fail(NULL, "mail import %s", address);
-	}
-	imp->root = path;
-	imp->rootfd = -1;
-	if (S_ISDIR(st.st_mode) && (imp->rootfd = open(path, O_RDONLY |
-	    O_DIRECTORY | O_CLOEXEC)) < 0)
-		mail_fail(imp, path, "%s", strerror(errno));
-	else if (S_ISDIR(st.st_mode)) {
-		if (mail_is_maildir(imp->rootfd))
-			mail_scan_maildir(imp, "", folder, 1);
-		else
-			mail_scan_dir(imp, folder);
-	} else
-		mail_job_add(imp, path, NULL, &st, folder, MK_AUTO, NULL);
-	if (imp->njobs > 0)	/* qsort(NULL, 0) is undefined */
-		qsort(imp->jobs, imp->njobs, sizeof(*imp->jobs),
-		    mail_job_cmp);
-	for (i = 0; i < imp->njobs; i++)
-		total += (uint64_t)imp->jobs[i].size;
-	ctl_progress_start(&imp->prog, "mail import", total);
-	for (i = 0; i < imp->njobs; i++) {
-		mail_run_job(imp, &imp->jobs[i]);
-		free(imp->jobs[i].path);
-		free(imp->jobs[i].rel);
-		free(imp->jobs[i].folder);
-	}
-	mail_flush(imp);
-	ctl_progress_end(&imp->prog);
-	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
-	    "into %s, %zu failed", path, imp->imported,
-	    imp->imported_bytes, address, imp->failed);
-	if (imp->symlinks > 0)
-		printf(", %zu symbolic link%s skipped", imp->symlinks,
-		    imp->symlinks == 1 ? "" : "s");
-	printf("\n");
-	if (imp->rootfd >= 0)
-		close(imp->rootfd);
-	rc = imp->failed > 0 ? CTL_FAIL : CTL_OK;
-	for (i = 0; i < imp->nboxes; i++)
-		free(imp->boxes[i].name);
-	for (i = 0; i < imp->nkwmaps; i++) {
-		for (k = 0; k < MAIL_KW_MAX; k++)
-			free(imp->kwmaps[i]->names[k]);
-		free(imp->kwmaps[i]);
-	}
-	free(imp->kwmaps);
-	free(imp->boxes);
-	free(imp->jobs);
-	free(imp);
-	return rc;
-}
 
 /* --- reading the store ---------------------------------------------- */
 
@@ -1156,12 +303,34 @@ mail_export_kwfile(const char *dir, const char *kwlist)
 	return 0;
 }
 
+/* The summary of an export, text or (--json) one JSON object. */
+static int
+mail_export_done(struct ctl *ctl, FILE *out, const char *format,
+    const char *dest, size_t written, size_t failed)
+{
+	if (!ctl->json)
+		fprintf(out, "mail export: %zu messages written to %s %s, "
+		    "%zu failed\n", written, format, dest, failed);
+	else {
+		fprintf(out, "{\"command\": \"mail\", \"verb\": \"export\", "
+		    "\"ok\": %s, \"format\": ", failed == 0 ? "true" :
+		    "false");
+		ctl_json_str(out, format);
+		fprintf(out, ", \"destination\": ");
+		ctl_json_str(out, dest);
+		fprintf(out, ", \"written\": %zu, \"failed\": %zu}\n",
+		    written, failed);
+	}
+	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
 static int
 mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
     const char *folder)
 {
 	char host[256], name[MAILDIR_NAME_MAX + STORE_MAILDIR_INFO_MAX];
-	char sub[STORE_MAILBOX_NAME_MAX * 3 + 2], *dir, *tmp, *cur;
+	char sub[STORE_MAILBOX_NAME_MAX * 4 + 2], *dir, *tmp, *cur;
+	char enc[STORE_MAILBOX_NAME_MAX * 3 + 1];
 	char info[STORE_MAILDIR_INFO_MAX];
 	size_t b, i, failed = 0, written = 0;
 	struct timespec ts[2];
@@ -1179,8 +348,9 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 
 		if (folder != NULL)
 			sub[0] = '\0';	/* the one folder is the Maildir */
-		else if (maildir_folder_from_name(mb->name, sub,
-		    sizeof(sub)) < 0) {
+		/* Modified UTF-7, as Dovecot and Courier name them. */
+		else if (utf7_encode(mb->name, enc, sizeof(enc)) < 0 ||
+		    maildir_folder_from_name(enc, sub, sizeof(sub)) < 0) {
 			ctl_fail(NULL, "mail export: folder %s", mb->name);
 			failed++;
 			continue;
@@ -1257,9 +427,8 @@ mail_export_maildir(struct ctl *ctl, struct mail_list *l, const char *dest,
 	}
 	free(l->kwlist);
 	l->kwlist = NULL;
-	printf("mail export: %zu messages written to Maildir %s, %zu "
-	    "failed\n", written, dest, failed);
-	return failed > 0 ? CTL_FAIL : CTL_OK;
+	return mail_export_done(ctl, stdout, "Maildir", dest, written,
+	    failed);
 }
 
 /* The Return-Path address for the envelope line, "" when none. */
@@ -1366,9 +535,9 @@ mail_export_mbox(struct ctl *ctl, struct mail_list *l, const char *dest,
 	if (fp == stdout && fflush(stdout) != 0)
 		return ctl_failx("mail export: cannot write: %s",
 		    strerror(errno));
-	fprintf(fp == stdout ? stderr : stdout, "mail export: %zu messages "
-	    "written to mbox %s, %zu failed\n", written, dest, failed);
-	return failed > 0 ? CTL_FAIL : CTL_OK;
+	/* An mbox on stdout leaves the summary to stderr. */
+	return mail_export_done(ctl, fp == stdout ? stderr : stdout, "mbox",
+	    dest, written, failed);
 }
 
 static int
@@ -1423,6 +592,24 @@ mail_flags_text(const struct store_msg *m, char *buf, size_t bufsize)
 	return buf;
 }
 
+/* The flags and keywords of mail_flags_text() as JSON strings. */
+static void
+mail_flags_json(const char *flags)
+{
+	const char *p = flags;
+	size_t n;
+	int k = 0;
+
+	while (*p != '\0') {
+		if ((n = strcspn(p, " ")) > 0) {
+			printf("%s", k++ > 0 ? ", " : "");
+			ctl_json_strn(stdout, p, n);
+		}
+		p += n;
+		p += strspn(p, " ");
+	}
+}
+
 static int
 mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 {
@@ -1455,9 +642,10 @@ mail_list_cmd(struct ctl *ctl, const char *address, const char *folder)
 			printf("%s\n  {\"uid\": %" PRIu32 ", \"date\": ",
 			    i > 0 ? "," : "", m->uid);
 			ctl_json_str(stdout, ctl_time(m->internal_date, t));
-			printf(", \"size\": %" PRIu64 ", \"flags\": ",
+			printf(", \"size\": %" PRIu64 ", \"flags\": [",
 			    m->size);
-			ctl_json_str(stdout, flags);
+			mail_flags_json(flags);
+			printf("]");
 			printf(", \"modseq\": %" PRIu64 ", \"subject\": ",
 			    m->modseq);
 			ctl_json_str(stdout, subject);
@@ -1674,7 +862,7 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 		folder = opts[0].value != NULL ? opts[0].value : "INBOX";
 		if (*folder == '\0')
 			return ctl_usage(ctl, "--folder needs a name");
-		return mail_import(ctl, argv[0], argv[1], folder);
+		return mailimport_run(ctl, argv[0], argv[1], folder);
 	}
 	if (strcmp(ctl->verb, "export") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 2, 2, &n)) != 0)
@@ -1694,6 +882,8 @@ cmd_mail(struct ctl *ctl, int argc, char **argv)
 		return mail_delete(ctl, n, argv, dopts[0].value,
 		    dopts[1].seen);
 	}
+	if (strcmp(ctl->verb, "expunge") == 0)
+		return cmd_mail_expunge(ctl, argc, argv);
 	if (strcmp(ctl->verb, "list") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
 			return rc;

@@ -524,6 +524,7 @@ cmd_queue_op(struct ctl *ctl, struct queue_args *a)
 		[QOP_DEL] = "removed", [QOP_HOLD] = "held",
 		[QOP_RELEASE] = "released", [QOP_FLUSH] = "due now",
 	};
+	char in[300] = "", held[100] = "";
 	int rc;
 
 	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
@@ -535,14 +536,14 @@ cmd_queue_op(struct ctl *ctl, struct queue_args *a)
 		    "list' shows the queue" : NULL, "queue %s", ctl->verb);
 		goto out;
 	}
-	printf("queue %s: %zu entr%s %s", ctl->verb, a->changed,
-	    a->changed == 1 ? "y" : "ies", done[a->op]);
 	if (a->op == QOP_FLUSH && a->domain[0] != '\0')
-		printf(" (a recipient in %s)", a->domain);
+		snprintf(in, sizeof(in), " (a recipient in %s)", a->domain);
 	if (a->held > 0)
-		printf("; %zu held: 'vellumctl queue release' lets %s go",
-		    a->held, a->held == 1 ? "it" : "them");
-	printf("\n");
+		snprintf(held, sizeof(held), "; %zu held: 'vellumctl queue "
+		    "release' lets %s go", a->held, a->held == 1 ? "it" :
+		    "them");
+	ctl_done(ctl, "queue %s: %zu entr%s %s%s%s", ctl->verb, a->changed,
+	    a->changed == 1 ? "y" : "ies", done[a->op], in, held);
 	rc = CTL_OK;
 out:
 	free(a->ids);

@@ -294,7 +294,7 @@ cmd_quota(struct ctl *ctl, int argc, char **argv)
 			{ "messages", 1, NULL, 0 },
 			{ NULL, 0, NULL, 0 },
 		};
-		char b1[SIZE_FORMAT_MAX];
+		char b1[SIZE_FORMAT_MAX], b2[64];
 
 		if ((rc = ctl_args(ctl, argc, argv, opts, 2, 2, &n)) != 0)
 			return rc;
@@ -315,13 +315,14 @@ cmd_quota(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_NOTFOUND ?
 			    "'vellumctl user list' shows the users" : NULL,
 			    "quota set %s", a.address);
-		printf("%s: quota %s", a.user.address, a.user.quota_bytes == 0 ?
-		    "unlimited" : size_format(a.user.quota_bytes, b1,
-		    sizeof(b1)));
 		if (a.user.quota_messages != 0)
-			printf(", %" PRIu64 " messages",
+			snprintf(b2, sizeof(b2), ", %" PRIu64 " messages",
 			    a.user.quota_messages);
-		printf("\n");
+		else
+			b2[0] = '\0';
+		ctl_done(ctl, "%s: quota %s%s", a.user.address,
+		    a.user.quota_bytes == 0 ? "unlimited" :
+		    size_format(a.user.quota_bytes, b1, sizeof(b1)), b2);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "unknown command 'quota %s'", ctl->verb);

@@ -89,7 +89,15 @@ cmd_store_stats(struct ctl *ctl)
 static void
 cmd_store_problem(const char *problem, void *ctx)
 {
-	printf("problem: %s\n", problem);
+	struct ctl *ctl = ctx;
+	static int n;
+
+	if (!ctl->json) {
+		printf("problem: %s\n", problem);
+		return;
+	}
+	printf("%s", n++ > 0 ? ", " : "");
+	ctl_json_str(stdout, problem);
 }
 
 static int
@@ -100,10 +108,18 @@ cmd_store_check(struct ctl *ctl)
 
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if ((n = store_check(ctl->store, cmd_store_problem, NULL)) < 0)
+	if (ctl->json)
+		printf("{\"problems\": [");
+	if ((n = store_check(ctl->store, cmd_store_problem, ctl)) < 0) {
+		if (ctl->json)
+			printf("]}\n");
 		return ctl_fail(NULL, "store check could not run");
-	if (n > 0) {
+	}
+	if (ctl->json && n > 0)
+		printf("], \"ok\": false}\n");
+	else if (n > 0)
 		printf("store check: %d problem%s\n", n, n == 1 ? "" : "s");
+	if (n > 0) {
 		fprintf(stderr, "vellumctl: store check found %d problem%s "
 		    "(see above; restore from a backup or report a bug)\n", n,
 		    n == 1 ? "" : "s");
@@ -111,8 +127,12 @@ cmd_store_check(struct ctl *ctl)
 	}
 	if (store_stats(ctl->store, &s) < 0)
 		return ctl_fail(NULL, "store stats");
-	printf("store check: ok, %" PRIu64 " messages, %" PRIu64 " blobs\n",
-	    s.messages, s.blobs);
+	if (ctl->json)
+		printf("], \"ok\": true, \"messages\": %" PRIu64 ", "
+		    "\"blobs\": %" PRIu64 "}\n", s.messages, s.blobs);
+	else
+		printf("store check: ok, %" PRIu64 " messages, %" PRIu64
+		    " blobs\n", s.messages, s.blobs);
 	return CTL_OK;
 }
 
@@ -140,8 +160,8 @@ cmd_store(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_EXISTS ?
 			    "choose an empty destination" : NULL,
 			    "store backup %s", argv[0]);
-		printf("store backed up to %s/store (open it with "
-		    "'vellumctl -d %s')\n", argv[0], argv[0]);
+		ctl_done(ctl, "store backed up to %s/store (open it with "
+		    "'vellumctl -d %s')", argv[0], argv[0]);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "unknown command 'store %s'", ctl->verb);

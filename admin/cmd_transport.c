@@ -261,7 +261,7 @@ cmd_transport_set(struct ctl *ctl, int argc, char **argv)
 	explicit_bzero(t->password, sizeof(t->password));
 	if (rc < 0)
 		return ctl_fail(NULL, "transport set %s", t->domain);
-	printf("transport %s: %s, tls=%s%s%s\n", t->domain,
+	ctl_done(ctl, "transport %s: %s, tls=%s%s%s", t->domain,
 	    t->nexthop[0] != '\0' ? t->nexthop : "the MX of the recipient "
 	    "domain", store_tls_name(t->tls), t->user[0] != '\0' ?
 	    ", AUTH as " : "", t->user);
@@ -297,7 +297,7 @@ cmd_transport_del(struct ctl *ctl, const char *domain, int source)
 		    "'vellumctl transport source list' shows them" :
 		    "'vellumctl transport list' shows them" : NULL,
 		    "transport %sdel", source ? "source " : "");
-	printf("%s for %s removed\n", source ? "source addresses" :
+	ctl_done(ctl, "%s for %s removed", source ? "source addresses" :
 	    "transport", domain);
 	return CTL_OK;
 }
@@ -381,7 +381,7 @@ cmd_transport_source_set(struct ctl *ctl, int argc, char **argv)
 		return CTL_FAIL;
 	if (store_write(ctl->store, cmd_transport_source_set_txn, &a) < 0)
 		return ctl_fail(NULL, "transport source set %s", s->domain);
-	printf("source addresses for %s: %s%s%s\n", s->domain, s->addr4,
+	ctl_done(ctl, "source addresses for %s: %s%s%s", s->domain, s->addr4,
 	    s->addr4[0] != '\0' && s->addr6[0] != '\0' ? " " : "", s->addr6);
 	return CTL_OK;
 }

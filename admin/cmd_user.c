@@ -13,6 +13,9 @@
 #include "common/error.h"
 #include "common/size.h"
 #include "common/xmalloc.h"
+#include "store/domain.h"
+#include "store/list.h"
+#include "store/lock.h"
 #include "store/user.h"
 
 #include "ctl.h"
@@ -33,6 +36,8 @@ struct user_args {
 	struct store_user	 user;
 	struct store_user	*list;
 	size_t			 n;
+	const char		*domain;	/* user list --domain */
+	char			 dom[STORE_DOMAIN_MAX + 1];
 };
 
 /* One line of an import file. */
@@ -66,7 +71,9 @@ static void	cmd_user_grace_text(const struct ctl *,
 static int	cmd_user_password(const char *address, char **hash_r);
 static int	cmd_user_hash(const char *address, const char *value,
 		    char **hash_r);
-static int	cmd_user_list(struct ctl *);
+static int	cmd_user_list(struct ctl *, const char *domain);
+static int	cmd_user_rename(struct ctl *, const char *from,
+		    const char *to);
 static int	cmd_user_show(struct ctl *, const char *address);
 static int	cmd_user_import(struct ctl *, const char *path);
 static int	cmd_user_modify(struct ctl *, struct user_args *,
@@ -205,7 +212,10 @@ static int
 cmd_user_list_one(const struct store_user *u, void *arg)
 {
 	struct user_args *a = arg;
+	const char *at = strrchr(u->address, '@');
 
+	if (a->dom[0] != '\0' && (at == NULL || strcmp(at + 1, a->dom) != 0))
+		return 0;
 	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
 	a->list[a->n++] = *u;
 	return 0;
@@ -215,10 +225,23 @@ static int
 cmd_user_list_txn(struct store_txn *txn, void *arg)
 {
 	struct user_args *a = arg;
+	struct store_domain d;
+	int rc;
 
 	free(a->list);
 	a->list = NULL;
 	a->n = 0;
+	a->dom[0] = '\0';
+	if (a->domain != NULL) {
+		/* Users live in the real domain of an alias domain. */
+		if (store_domain_normalize(a->domain, a->dom) == -1)
+			return -1;
+		if ((rc = store_domain_get(txn, a->dom, &d)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain "
+			    "%s", a->dom);
+		if (d.alias_of[0] != '\0')
+			snprintf(a->dom, sizeof(a->dom), "%s", d.alias_of);
+	}
 	return store_user_list(txn, cmd_user_list_one, a);
 }
 
@@ -361,17 +384,21 @@ cmd_user_json(const struct ctl *ctl, const struct store_user *u)
 }
 
 static int
-cmd_user_list(struct ctl *ctl)
+cmd_user_list(struct ctl *ctl, const char *domain)
 {
 	struct user_args a;
 	char q[SIZE_FORMAT_MAX], used[SIZE_FORMAT_MAX];
 	size_t i;
 
 	memset(&a, 0, sizeof(a));
+	a.domain = domain;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0)
-		return ctl_fail(NULL, "user list");
+	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0) {
+		free(a.list);
+		return ctl_fail(err_class() == ERR_NOTFOUND ? "'vellumctl "
+		    "domain list' shows the domains" : NULL, "user list");
+	}
 	if (ctl->json) {
 		printf("[");
 		for (i = 0; i < a.n; i++) {
@@ -571,7 +598,7 @@ cmd_user_set(struct ctl *ctl, int argc, char **argv)
 		    "'vellumctl user list' shows the users" : NULL,
 		    "user set %s", a.address);
 	}
-	printf("user %s: %s\n", a.address, what);
+	ctl_done(ctl, "user %s: %s", a.address, what);
 	free(what);
 	return CTL_OK;
 }
@@ -649,10 +676,10 @@ cmd_user_modify(struct ctl *ctl, struct user_args *a, const char *what)
 		    "'vellumctl quota set'" : NULL,
 		    "user %s %s", ctl->verb, a->address);
 	if (a->was_enabled)
-		printf("user %s is not disabled: nothing to do\n",
+		ctl_done(ctl, "user %s is not disabled: nothing to do",
 		    a->address);
 	else
-		printf("user %s %s\n", a->address, what);
+		ctl_done(ctl, "user %s %s", a->address, what);
 	return CTL_OK;
 }
 
@@ -958,9 +985,127 @@ cmd_user_import(struct ctl *ctl, const char *path)
 		free(lines[i].error);
 	}
 	free(lines);
-	printf("user import %s: %zu created, %zu skipped (exist), "
-	    "%zu failed\n", path, created, skipped, failed);
+	ctl_done(ctl, "user import %s: %zu created, %zu skipped (exist), "
+	    "%zu failed", path, created, skipped, failed);
 	return failed > 0 ? CTL_FAIL : CTL_OK;
+}
+
+/* How long "user rename" holds the locks at most (s). */
+#define USER_RENAME_LEASE	60
+
+/* "user rename": the transaction and what it found. */
+struct user_rename {
+	const char	*from, *to;
+	uint32_t	 id;
+	char		 old[STORE_ADDRESS_MAX + 1];
+	unsigned	 naliases;
+	/* lists with the old address as a member: reported, not changed */
+	char		 lists[512];
+	unsigned	 nlists;
+};
+
+static int	cmd_user_rename_list(const struct store_list *, void *);
+static int	cmd_user_rename_txn(struct store_txn *, void *);
+
+static int
+cmd_user_rename_list(const struct store_list *l, void *arg)
+{
+	struct user_rename *r = arg;
+	char norm[STORE_ADDRESS_MAX + 1];
+	size_t i, len;
+
+	for (i = 0; i < l->nmembers; i++)
+		if (store_address_normalize(l->members[i], norm, 0) == 0 &&
+		    strcmp(norm, r->old) == 0) {
+			len = strlen(r->lists);
+			if (r->nlists++ < 10)
+				snprintf(r->lists + len, sizeof(r->lists) - len,
+				    "%s%s", len > 0 ? ", " : "", l->addr);
+			break;
+		}
+	return 0;
+}
+
+static int
+cmd_user_rename_txn(struct store_txn *txn, void *arg)
+{
+	struct user_rename *r = arg;
+	struct store_user u;
+	int rc;
+
+	r->lists[0] = '\0';
+	r->nlists = 0;
+	if ((rc = store_user_find(txn, r->from, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user %s",
+		    r->from);
+	if (u.id != r->id)
+		return err_set(ERR_TEMP, "%s changed while it was renamed: "
+		    "try again", r->from);
+	snprintf(r->old, sizeof(r->old), "%s", u.address);
+	if (store_user_rename(txn, u.id, r->to, &r->naliases) == -1)
+		return -1;
+	return store_list_each(txn, NULL, cmd_user_rename_list, r) == -1 ?
+	    -1 : 1;
+}
+
+/*
+ * Daemons name a user's delivery lock and POP3 maildrop lock by its
+ * address: the rename holds those of both addresses, so that it never
+ * runs under a delivery or a POP3 session (which would go on under the
+ * old name), and refuses while one is busy.  Logins, the login cache,
+ * quota and mail go by the user's id and follow the rename by
+ * themselves.
+ */
+static int
+cmd_user_rename(struct ctl *ctl, const char *from, const char *to)
+{
+	struct user_rename r;
+	struct user_args a;
+	char norm[STORE_ADDRESS_MAX + 1], l[4][STORE_ADDRESS_MAX + 16];
+	const char *names[4];
+	size_t i;
+	int rc;
+
+	memset(&r, 0, sizeof(r));
+	r.from = from;
+	r.to = to;
+	if (store_address_normalize(to, norm, 0) == -1)
+		return ctl_fail(NULL, "user rename %s %s", from, to);
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	memset(&a, 0, sizeof(a));
+	a.address = from;
+	if (store_read(ctl->store, cmd_user_get_txn, &a) != 1)
+		return ctl_fail(err_class() == ERR_NOTFOUND ? "'vellumctl user "
+		    "list' shows the users" : NULL, "user rename %s", from);
+	r.id = a.user.id;
+	snprintf(l[0], sizeof(l[0]), "deliver:%s", a.user.address);
+	snprintf(l[1], sizeof(l[1]), "pop3:%s", a.user.address);
+	snprintf(l[2], sizeof(l[2]), "deliver:%s", norm);
+	snprintf(l[3], sizeof(l[3]), "pop3:%s", norm);
+	for (i = 0; i < 4; i++)
+		names[i] = l[i];
+	if ((rc = store_lock_take_many(ctl->store, names, 4,
+	    USER_RENAME_LEASE)) != 1)
+		return ctl_fail(rc == 0 ? "a delivery or a POP3 session is "
+		    "using it: try again when it ends ('vellumctl lock list')" :
+		    NULL, "user rename %s", from);
+	rc = store_write(ctl->store, cmd_user_rename_txn, &r);
+	(void)store_lock_release_many(ctl->store, names, 4);
+	if (rc < 0)
+		return ctl_fail(err_class() == ERR_EXISTS ? "choose an "
+		    "address nothing uses" : NULL, "user rename %s %s", from,
+		    to);
+	if (r.nlists > 0)
+		fprintf(stderr, "vellumctl: note: %s is still a member of %u "
+		    "list%s under its old address: %s%s (change with "
+		    "'vellumctl list member')\n", r.old, r.nlists,
+		    r.nlists == 1 ? "" : "s", r.lists,
+		    r.nlists > 10 ? ", ..." : "");
+	ctl_done(ctl, "user %s renamed to %s (mail, quota and settings kept; "
+	    "%u alias%s updated)", r.old, norm, r.naliases,
+	    r.naliases == 1 ? "" : "es");
+	return CTL_OK;
 }
 
 int
@@ -972,9 +1117,14 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	if (strcmp(ctl->verb, "list") == 0) {
-		if ((rc = ctl_args(ctl, argc, argv, NULL, 0, 0, &n)) != 0)
+		struct ctl_opt lopts[] = {
+			{ "domain", 1, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, lopts, 0, 0, &n)) != 0)
 			return rc;
-		return cmd_user_list(ctl);
+		return cmd_user_list(ctl, lopts[0].value);
 	}
 	if (strcmp(ctl->verb, "show") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
@@ -983,6 +1133,11 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 	}
 	if (strcmp(ctl->verb, "set") == 0)
 		return cmd_user_set(ctl, argc, argv);
+	if (strcmp(ctl->verb, "rename") == 0) {
+		if ((rc = ctl_args(ctl, argc, argv, NULL, 2, 2, &n)) != 0)
+			return rc;
+		return cmd_user_rename(ctl, argv[0], argv[1]);
+	}
 	if (strcmp(ctl->verb, "import") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 			return rc;
@@ -1027,7 +1182,7 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 			    err_class() == ERR_EXISTS ?
 			    "'vellumctl user show' / 'addr list' show it" : NULL,
 			    "user add %s", a.address);
-		printf("user %s added%s\n", a.address, a.pwhash == NULL ?
+		ctl_done(ctl, "user %s added%s", a.address, a.pwhash == NULL ?
 		    " (no password: set one with 'vellumctl user passwd')" :
 		    "");
 		return CTL_OK;
@@ -1042,7 +1197,7 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 			return ctl_fail(err_class() == ERR_NOTFOUND ?
 			    "'vellumctl user list' shows the users" : NULL,
 			    "user del %s", a.address);
-		printf("user %s deleted with all its mail\n", a.address);
+		ctl_done(ctl, "user %s deleted with all its mail", a.address);
 		return CTL_OK;
 	}
 	if (strcmp(ctl->verb, "passwd") == 0) {

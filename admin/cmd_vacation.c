@@ -236,7 +236,7 @@ cmd_vacation_set(struct ctl *ctl, int argc, char **argv)
 	free(body);
 	if (rc < 0)
 		return ctl_fail(NULL, "vacation set %s", a.address);
-	printf("auto-reply of %s set and on\n", a.address);
+	ctl_done(ctl, "auto-reply of %s set and on", a.address);
 	return CTL_OK;
 }
 
@@ -325,8 +325,8 @@ cmd_vacation_off_del(struct ctl *ctl, const char *address, int del)
 		return ctl_fail(NULL, "vacation %s %s", ctl->verb, address);
 	if (rc == 0)
 		return ctl_failx("%s has no auto-reply", address);
-	printf(del ? "auto-reply of %s deleted\n" : "auto-reply of %s off "
-	    "(its text is kept)\n", address);
+	ctl_done(ctl, "auto-reply of %s %s", address, del ? "deleted" :
+	    "off (its text is kept)");
 	return CTL_OK;
 }
 

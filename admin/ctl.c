@@ -1,4 +1,9 @@
 /* ctl.c - see ctl.h */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/user.h"
 
@@ -26,13 +32,15 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
-	{ "user", "list", "", "list users" },
+	{ "user", "list", "[--domain DOMAIN]", "list users (of one domain)" },
 	{ "user", "show", "ADDRESS", "show one user" },
 	{ "user", "passwd", "ADDRESS [--hash HASH|-]", "set the password "
 	    "(one line read from stdin) or a pre-computed hash" },
 	{ "user", "enable", "ADDRESS", "enable a disabled user (refused "
 	    "while over quota)" },
 	{ "user", "disable", "ADDRESS --reason TEXT", "disable a user" },
+	{ "user", "rename", "OLD NEW", "change a user's address (same or "
+	    "another domain), keeping its mail; aliases follow" },
 	{ "user", "import", "FILE", "create users from a Dovecot "
 	    "passwd-file or lines \"address [password|hash|- [quota]]\"" },
 	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
@@ -41,6 +49,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "targets (alias or forward)" },
 	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },
 	{ "addr", "list", "", "list every route" },
+	{ "addr", "resolve", "ADDRESS [--from SENDER] [--size SIZE]", "what "
+	    "happens to mail for ADDRESS: routes, mailboxes, forwards, "
+	    "transport, or the refusal" },
 	{ "addr", "import", "[--replace [DOMAIN]] FILE", "add routes and "
 	    "alias domains from a Postfix virtual map, all or nothing" },
 	{ "addr", "export", "[FILE|-]", "write aliases, forwards and alias "
@@ -54,6 +65,11 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "folder" },
 	{ "mail", "delete", "ADDRESS [--folder NAME] UID...|--all", "delete "
 	    "messages (all or none: every UID must exist)" },
+	{ "mail", "expunge", "ADDRESS --folder NAME --before DATE "
+	    "[--dry-run]", "expunge messages saved before DATE (YYYY-MM-DD, "
+	    "or 30d, 2w, 12h ago)" },
+	{ "mailbox", "list", "ADDRESS", "folders with messages, unseen and "
+	    "size" },
 	{ "quota", "show", "ADDRESS", "show usage and limits" },
 	{ "quota", "set", "ADDRESS SIZE [--messages N]", "set the limits (0: "
 	    "unlimited)" },
@@ -86,6 +102,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "and their locks" },
 	{ "auth", "unban", "ADDRESS|--all", "forget the failed logins of a "
 	    "client address (lifting its locks), or of every address" },
+	{ "auth", "test", "ADDRESS [PASSWORD]", "check a login as the daemons "
+	    "do (password read without echo): ok, or why not" },
 	{ "store", "stats", "", "sizes, dedup and compression ratios" },
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "
@@ -262,12 +280,78 @@ ctl_args(struct ctl *ctl, int argc, char **argv, struct ctl_opt *opts,
 	return CTL_OK;
 }
 
+static int	ctl_open_perm(const char *data_dir);
+
+/*
+ * Why this user cannot open the store in data_dir, when permissions are
+ * the reason: the first of the data dir, its store/ directory, data.mdb
+ * and lock.mdb that the user may not use as LMDB needs (directories
+ * searched and read, the files read and written: even a reader writes
+ * lock.mdb), named with its owner and mode.  1 printed, 0 not a
+ * permission problem.
+ */
+static int
+ctl_open_perm(const char *data_dir)
+{
+	static const struct {
+		const char	*sub;
+		int		 mode;
+	} need[] = {
+		{ "", X_OK },
+		{ "/store", R_OK | X_OK },
+		{ "/store/data.mdb", R_OK | W_OK },
+		{ "/store/lock.mdb", R_OK | W_OK },
+	};
+	struct passwd *pw;
+	struct group *gr;
+	struct stat sb;
+	char path[4096], owner[64], group[64], me[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+		snprintf(path, sizeof(path), "%s%s", data_dir, need[i].sub);
+		if (access(path, need[i].mode) == 0 || errno != EACCES)
+			continue;
+		if ((pw = getpwuid(geteuid())) != NULL)
+			snprintf(me, sizeof(me), "%s", pw->pw_name);
+		else
+			snprintf(me, sizeof(me), "uid %u",
+			    (unsigned)geteuid());
+		if (stat(path, &sb) == -1) {
+			ctl_failx("permission denied: cannot reach %s (a "
+			    "directory above it is closed to %s; run "
+			    "vellumctl as the user that owns the store, or "
+			    "as root)", path, me);
+			return 1;
+		}
+		if ((pw = getpwuid(sb.st_uid)) != NULL)
+			snprintf(owner, sizeof(owner), "%s", pw->pw_name);
+		else
+			snprintf(owner, sizeof(owner), "%u",
+			    (unsigned)sb.st_uid);
+		if ((gr = getgrgid(sb.st_gid)) != NULL)
+			snprintf(group, sizeof(group), "%s", gr->gr_name);
+		else
+			snprintf(group, sizeof(group), "%u",
+			    (unsigned)sb.st_gid);
+		ctl_failx("permission denied: %s is owned by %s:%s, mode "
+		    "%04o: %s cannot %s it (run vellumctl as %s%s)", path,
+		    owner, group, (unsigned)(sb.st_mode & 07777), me,
+		    S_ISDIR(sb.st_mode) ? "open" : "read and write", owner,
+		    sb.st_uid != 0 ? " or root" : "");
+		return 1;
+	}
+	return 0;
+}
+
 int
 ctl_open(struct ctl *ctl, unsigned flags)
 {
 	if (ctl->store != NULL)
 		return 0;
 	if (store_open(ctl->data_dir, flags, &ctl->store) < 0) {
+		if (ctl_open_perm(ctl->data_dir))
+			return -1;
 		if (err_class() == ERR_NOTFOUND)
 			ctl_failx("%s (or give -d DIR / -c FILE)", err_msg());
 		else
@@ -414,6 +498,31 @@ void
 ctl_json_str(FILE *fp, const char *s)
 {
 	ctl_json_strn(fp, s, strlen(s));
+}
+
+void
+ctl_done(struct ctl *ctl, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("out of memory");
+	va_end(ap);
+	if (!ctl->json) {
+		printf("%s\n", msg);
+		free(msg);
+		return;
+	}
+	printf("{\"command\": ");
+	ctl_json_str(stdout, ctl->noun);
+	printf(", \"verb\": ");
+	ctl_json_str(stdout, ctl->verb);
+	printf(", \"ok\": true, \"message\": ");
+	ctl_json_str(stdout, msg);
+	printf("}\n");
+	free(msg);
 }
 
 void

@@ -72,6 +72,13 @@ char	*ctl_time(int64_t t, char buf[32]);
 /* Reads one line from stdin without its line end (malloc'd); NULL at EOF. */
 char	*ctl_read_line(FILE *fp);
 
+/*
+ * The confirmation of a command that changed something: the message and
+ * a line end; with --json the object {"command": NOUN, "ok": true,
+ * "verb": VERB, "message": MESSAGE} instead, so every output parses as JSON.
+ */
+void	ctl_done(struct ctl *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 /* JSON output: a string value, escaped, invalid UTF-8 as U+FFFD. */
 void	ctl_json_str(FILE *fp, const char *s);
 void	ctl_json_strn(FILE *fp, const char *s, size_t len);
@@ -104,6 +111,11 @@ int	cmd_list(struct ctl *, int argc, char **argv);
 int	cmd_filter(struct ctl *, int argc, char **argv);
 int	cmd_config(struct ctl *, int argc, char **argv);
 int	cmd_reload(struct ctl *, int argc, char **argv);
+int	cmd_mailbox(struct ctl *, int argc, char **argv);
+/* "mail expunge" (cmd_mailbox.c), dispatched from cmd_mail(). */
+int	cmd_mail_expunge(struct ctl *, int argc, char **argv);
+/* "addr resolve" (cmd_resolve.c), dispatched from cmd_addr(). */
+int	cmd_addr_resolve(struct ctl *, int argc, char **argv);
 
 /*
  * Parses a filter file (filter/lang.h filter_parse()) named name in

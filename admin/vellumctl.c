@@ -39,6 +39,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "filter",	cmd_filter },
 	{ "config",	cmd_config },
 	{ "reload",	cmd_reload },
+	{ "mailbox",	cmd_mailbox },
 	{ NULL,		NULL },
 };
 

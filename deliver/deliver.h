@@ -149,6 +149,19 @@ int	deliver_resolve(struct store *, const struct deliver_config *,
 int	deliver_resolve_from(struct store *, const struct deliver_config *,
 	    const char *sender, const char *addr, uint64_t size,
 	    struct deliver_rcpt *r);
+/*
+ * What deliver_resolve_from() would answer for addr, for `vellumctl addr
+ * resolve`: the same lookups in one read snapshot, but nothing is written
+ * (an account at the end of its grace period is reported refused, not
+ * disabled; no over-quota clock starts).  step (may be NULL) is told each
+ * step of the expansion as a line of text with its depth (0 the address
+ * itself).  Same results as deliver_resolve_from().
+ */
+typedef void deliver_step_fn(int depth, const char *text, void *ctx);
+int	deliver_resolve_explain(struct store *,
+	    const struct deliver_config *, const char *sender,
+	    const char *addr, uint64_t size, struct deliver_rcpt *r,
+	    deliver_step_fn *step, void *ctx);
 void	deliver_rcpt_clear(struct deliver_rcpt *);
 /*
  * RFC 5321 4.5.1: <Postmaster> (no domain) must be accepted.  Resolves

@@ -50,7 +50,32 @@ struct resolve {
 	char				 srs_bad[DELIVER_TEXT_MAX];
 	const char			*sender;	/* NULL: unknown */
 	int				 not_member;	/* a members-only list */
+	/* deliver_resolve_explain(): each step told */
+	deliver_step_fn			*step;
+	void				*step_ctx;
 };
+
+static void	resolve_step(struct resolve *, int depth, const char *fmt, ...)
+		    __attribute__((format(printf, 3, 4)));
+static int	resolve_run(struct store *, const struct deliver_config *,
+		    const char *sender, const char *addr, uint64_t size,
+		    struct deliver_rcpt *, int readonly, deliver_step_fn *,
+		    void *);
+
+/* Tells the explain callback one step; nothing when delivering. */
+static void
+resolve_step(struct resolve *rs, int depth, const char *fmt, ...)
+{
+	char text[DELIVER_TEXT_MAX + DELIVER_ADDR_MAX];
+	va_list ap;
+
+	if (rs->step == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	rs->step(depth, text, rs->step_ctx);
+}
 
 void
 deliver_rcpt_reply(struct deliver_rcpt *r, int code, const char *fmt, ...)
@@ -91,30 +116,43 @@ target_add(struct deliver_rcpt *r, uint32_t user_id, const char *addr)
  * way, which decides again in the write transaction.
  */
 static int
-user_refused(struct resolve *rs, const struct store_user *u)
+user_refused(struct resolve *rs, const struct store_user *u, int depth)
 {
 	enum store_grace g;
 
-	if (u->disabled)
+	if (u->disabled) {
+		resolve_step(rs, depth, "mailbox %s is disabled (%s): skipped",
+		    u->address, u->disabled_reason[0] != '\0' ?
+		    u->disabled_reason : "no reason given");
 		return 1;
+	}
 	g = store_user_grace(u, rs->cf->quota_grace_days, store_now(), NULL);
 	if (g == STORE_GRACE_DISABLE || g == STORE_GRACE_CLEAR) {
 		if (rs->ndisable < DELIVER_TARGETS_MAX)
 			rs->disable[rs->ndisable++] = u->id;
 	}
+	if (g == STORE_GRACE_DISABLE)
+		resolve_step(rs, depth, "mailbox %s has been full for more "
+		    "than %u days: a delivery disables it", u->address,
+		    rs->cf->quota_grace_days);
 	return g == STORE_GRACE_DISABLE;
 }
 
 static int	list_expand(struct store_txn *, struct resolve *,
 		    const struct store_list *, int);
 
-/* The route of addr: exact, then without +ext, then the catch-all. */
+/*
+ * The route of addr: exact, then without +ext, then the catch-all.
+ * *how_r: which of the three matched.
+ */
 static int
-route_find(struct store_txn *t, const char *addr, struct store_route *route)
+route_find(struct store_txn *t, const char *addr, struct store_route *route,
+    const char **how_r)
 {
 	char base[DELIVER_ADDR_MAX + 1], *plus, *at;
 	int rc;
 
+	*how_r = "route";
 	if ((rc = store_addr_get(t, addr, route)) != 0)
 		return rc;
 	snprintf(base, sizeof(base), "%s", addr);
@@ -122,10 +160,12 @@ route_find(struct store_txn *t, const char *addr, struct store_route *route)
 	if ((plus = memchr(base, '+', (size_t)(at - base))) != NULL &&
 	    plus > base) {
 		memmove(plus, at, strlen(at) + 1);
+		*how_r = "route without the +extension";
 		if ((rc = store_addr_get(t, base, route)) != 0)
 			return rc;
 		at = strrchr(base, '@');
 	}
+	*how_r = "catch-all";
 	return store_addr_get(t, at, route);	/* "@domain" */
 }
 
@@ -141,17 +181,21 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 	struct store_list l;
 	struct store_user u;
 	char real[DELIVER_ADDR_MAX + 1];
-	const char *dom;
+	const char *dom, *how;
 	size_t i;
 	int rc, found = 0;
 
 	for (i = 0; i < rs->nseen; i++)
 		if (strcmp(rs->seen[i], addr) == 0) {
 			rs->loop = 1;
+			resolve_step(rs, depth, "%s: seen before (alias loop): "
+			    "skipped", addr);
 			return 0;
 		}
 	if (depth > DELIVER_ALIAS_DEPTH) {
 		rs->loop = 1;
+		resolve_step(rs, depth, "%s: more than %d aliases deep: "
+		    "skipped", addr, DELIVER_ALIAS_DEPTH);
 		return 0;
 	}
 	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
@@ -161,22 +205,34 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 	if ((rc = store_list_get(t, addr, &l)) == -1)
 		return -1;
 	if (rc == 1) {
+		resolve_step(rs, depth, "%s: mailing list \"%s\", %zu "
+		    "member%s%s", addr, l.name, l.nmembers,
+		    l.nmembers == 1 ? "" : "s",
+		    (l.flags & STORE_LIST_MEMBERS_ONLY) ? ", members only" : "");
 		rc = list_expand(t, rs, &l, depth);
 		store_list_clear(&l);
 		return rc;
 	}
-	if ((rc = route_find(t, addr, &route)) == -1)
+	if ((rc = route_find(t, addr, &route, &how)) == -1)
 		return -1;
 	if (rc == 0) {
 		/* An alias domain: the same local part in the real one. */
 		dom = strrchr(addr, '@') + 1;
 		if ((rc = store_domain_get(t, dom, &d)) != 1 ||
-		    d.alias_of[0] == '\0')
+		    d.alias_of[0] == '\0') {
+			if (rc == 0 || (rc == 1 && d.alias_of[0] == '\0'))
+				resolve_step(rs, depth, "%s: no route, no "
+				    "catch-all", addr);
 			return rc == -1 ? -1 : 0;
+		}
 		snprintf(real, sizeof(real), "%.*s@%s",
 		    (int)(dom - 1 - addr), addr, d.alias_of);
+		resolve_step(rs, depth, "%s: %s is an alias domain of %s: "
+		    "%s", addr, dom, d.alias_of, real);
 		return expand(t, rs, real, depth + 1);
 	}
+	resolve_step(rs, depth, "%s: %s %s, %zu target%s", addr, how,
+	    route.address, route.ntargets, route.ntargets == 1 ? "" : "s");
 	for (i = 0; i < route.ntargets; i++) {
 		const struct store_target *tg = &route.targets[i];
 
@@ -184,25 +240,31 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 		case STORE_TARGET_MAILBOX:
 			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
 				goto fail;
-			if (rc == 0 || user_refused(rs, &u))
+			if (rc == 0 || user_refused(rs, &u, depth + 1))
 				continue;
 			if (rs->size > 0 &&
 			    !store_user_quota_fits(&u, rs->size, 1)) {
+				resolve_step(rs, depth + 1, "mailbox %s: a "
+				    "message of %llu bytes does not fit",
+				    u.address, (unsigned long long)rs->size);
 				if (rs->nfull < DELIVER_TARGETS_MAX)
 					rs->full[rs->nfull++] = u.id;
 				found = 1;
 				continue;
 			}
+			resolve_step(rs, depth + 1, "mailbox %s", u.address);
 			if (target_add(rs->r, u.id, u.address) == -1)
 				goto fail;
 			found = 1;
 			break;
 		case STORE_TARGET_ALIAS:
+			resolve_step(rs, depth + 1, "alias %s", tg->addr);
 			if ((rc = expand(t, rs, tg->addr, depth + 1)) == -1)
 				goto fail;
 			found |= rc;
 			break;
 		case STORE_TARGET_FORWARD:
+			resolve_step(rs, depth + 1, "forward to %s", tg->addr);
 			if (target_add(rs->r, 0, tg->addr) == -1)
 				goto fail;
 			found = 1;
@@ -237,8 +299,12 @@ resolve_srs(struct store_txn *t, struct resolve *rs)
 	if (rc == -1 || store_address_normalize(orig, norm, 0) == -1) {
 		snprintf(rs->srs_bad, sizeof(rs->srs_bad), "%s", rc == -1 ?
 		    err_msg() : "SRS address of a malformed address");
+		resolve_step(rs, 0, "SRS address that does not reverse: %s",
+		    rs->srs_bad);
 		return 0;
 	}
+	resolve_step(rs, 0, "SRS address of ours (a bounce of forwarded "
+	    "mail): back to %s", orig);
 	if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) == -1)
 		return -1;
 	if (rc == 1)
@@ -284,6 +350,9 @@ list_expand(struct store_txn *t, struct resolve *rs,
 		    store_address_normalize(rs->sender, snorm, 0) == -1 ||
 		    !list_member(l, snorm)) {
 			rs->not_member = 1;
+			resolve_step(rs, depth, "members only: the sender %s "
+			    "is not a member", rs->sender != NULL &&
+			    rs->sender[0] != '\0' ? rs->sender : "(none given)");
 			return 0;
 		}
 	}
@@ -306,6 +375,8 @@ list_expand(struct store_txn *t, struct resolve *rs,
 				return -1;
 			found |= rc;
 		} else {
+			resolve_step(rs, depth + 1, "member %s: forward",
+			    l->members[i]);
 			if (target_add(r, 0, l->members[i]) == -1)
 				return -1;
 			found = 1;
@@ -329,6 +400,7 @@ resolve_txn(struct store_txn *t, void *ctx)
 		return -1;
 	if (rc == 0) {
 		rs->r->kind = DELIVER_NOTLOCAL;
+		resolve_step(rs, 0, "%s is not a local domain", dom);
 		return 0;
 	}
 	rs->r->kind = DELIVER_LOCAL;
@@ -404,6 +476,22 @@ deliver_resolve_from(struct store *st, const struct deliver_config *cf,
     const char *sender, const char *addr, uint64_t size,
     struct deliver_rcpt *r)
 {
+	return resolve_run(st, cf, sender, addr, size, r, 0, NULL, NULL);
+}
+
+int
+deliver_resolve_explain(struct store *st, const struct deliver_config *cf,
+    const char *sender, const char *addr, uint64_t size,
+    struct deliver_rcpt *r, deliver_step_fn *step, void *ctx)
+{
+	return resolve_run(st, cf, sender, addr, size, r, 1, step, ctx);
+}
+
+static int
+resolve_run(struct store *st, const struct deliver_config *cf,
+    const char *sender, const char *addr, uint64_t size,
+    struct deliver_rcpt *r, int readonly, deliver_step_fn *step, void *ctx)
+{
 	struct resolve rs;
 	int rc;
 
@@ -422,8 +510,10 @@ deliver_resolve_from(struct store *st, const struct deliver_config *cf,
 	rs.r = r;
 	rs.size = size;
 	rs.sender = sender;
+	rs.step = step;
+	rs.step_ctx = ctx;
 	rc = store_read(st, resolve_txn, &rs);
-	if (rc != -1 && (rs.ndisable > 0 || rs.nfull > 0) &&
+	if (rc != -1 && !readonly && (rs.ndisable > 0 || rs.nfull > 0) &&
 	    store_write(st, resolve_write_txn, &rs) == -1)
 		rc = -1;
 	free(rs.seen);

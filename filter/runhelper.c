@@ -47,6 +47,7 @@ static int	run_child_become(struct run_job *, char *msg, size_t msgsize);
 static void	run_child_exec(struct run_job *, struct run_wire_reply *);
 static void	run_child_read(struct run_job *, struct run_wire_reply *);
 static void	run_child_append(struct run_job *, struct run_wire_reply *);
+static int	run_child_chdir(const char *);
 static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
@@ -834,9 +835,8 @@ run_program(struct run_job *j, int outfd)
 	    dup2(nullfd, 2) < 0)
 		_exit(127);
 	close_range(3, ~0U, 0);
-	if (j->home == NULL || j->home[0] == '\0' || chdir(j->home) != 0)
-		if (chdir("/") != 0)
-			_exit(127);
+	if (run_child_chdir(j->home) != 0)
+		_exit(127);
 	rl.rlim_cur = rl.rlim_max = 0;
 	setrlimit(RLIMIT_CORE, &rl);
 	rl.rlim_cur = rl.rlim_max = FILTER_RUN_NOFILE;
@@ -894,6 +894,18 @@ run_file_ok(int fd)
 	return fstatfs(fd, &sf) == 0 && sf.f_type != PROC_SUPER_MAGIC;
 }
 
+/*
+ * A child works in the account's home, or in / when it has none or it
+ * cannot be entered.  0 done, -1 neither (errno set).
+ */
+static int
+run_child_chdir(const char *home)
+{
+	if (home != NULL && home[0] != '\0' && chdir(home) == 0)
+		return 0;
+	return chdir("/");
+}
+
 static void
 run_child_read(struct run_job *j, struct run_wire_reply *rep)
 {
@@ -903,8 +915,13 @@ run_child_read(struct run_job *j, struct run_wire_reply *rep)
 	ssize_t n;
 	int fd;
 
-	if (j->home[0] == '\0' || chdir(j->home) != 0)
-		(void)chdir("/");
+	if (run_child_chdir(j->home) != 0) {
+		rep->rc = -1;
+		rep->errclass = ERR_TEMP;
+		snprintf(rep->msg, sizeof(rep->msg), "cannot change to the "
+		    "account's home or to /: %s", strerror(errno));
+		return;
+	}
 	fd = open(j->path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
@@ -969,8 +986,13 @@ run_child_append(struct run_job *j, struct run_wire_reply *rep)
 	struct stat st;
 	int fd;
 
-	if (j->home[0] == '\0' || chdir(j->home) != 0)
-		(void)chdir("/");
+	if (run_child_chdir(j->home) != 0) {
+		rep->rc = -1;
+		rep->errclass = ERR_TEMP;
+		snprintf(rep->msg, sizeof(rep->msg), "cannot change to the "
+		    "account's home or to /: %s", strerror(errno));
+		return;
+	}
 	fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY |
 	    O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0) {

@@ -422,3 +422,66 @@ mbox_status_flags(const void *vmsg, size_t len)
 		}
 	return flags;
 }
+
+size_t
+mbox_status_strip(char *msg, size_t len)
+{
+	char *p = msg, *end = msg + len, *nl, *next;
+	size_t n;
+	int drop = 0;
+
+	while (p < end) {
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			break;		/* end of the header block */
+		nl = memchr(p, '\n', (size_t)(end - p));
+		next = nl != NULL ? nl + 1 : end;
+		/* A continuation line goes with the line it continues. */
+		if (*p != ' ' && *p != '\t')
+			drop = (next - p >= 7 && strncasecmp(p, "Status:", 7)
+			    == 0) || (next - p >= 9 && strncasecmp(p,
+			    "X-Status:", 9) == 0);
+		if (drop) {
+			n = (size_t)(end - next);
+			memmove(p, next, n);
+			end -= next - p;
+			continue;
+		}
+		p = next;
+	}
+	return (size_t)(end - msg);
+}
+
+char *
+mbox_sender_keep(const char *sender, const void *vmsg, size_t len,
+    size_t *len_r)
+{
+	const char *msg = vmsg, *v, *vend, *nl, *eol, *s;
+	char *out;
+	size_t hlen;
+
+	if (sender == NULL || *sender == '\0' || strlen(sender) >
+	    MBOX_SENDER_MAX)
+		return NULL;
+	for (s = sender; *s != '\0'; s++)
+		if (*s == '<' || *s == '>' || isspace((unsigned char)*s) ||
+		    iscntrl((unsigned char)*s))
+			return NULL;
+	/*
+	 * MBOX_SENDER_DEFAULT is what writers (mbox_format() too) put when
+	 * they know no sender: it says nothing, and adding "<>" would
+	 * change the bytes of every export -> import round trip.
+	 */
+	if (strcmp(sender, MBOX_SENDER_DEFAULT) == 0 ||
+	    mbox_header_has(msg, msg + len, "Return-Path", &v, &vend))
+		return NULL;
+	nl = len > 0 ? memchr(msg, '\n', len) : NULL;
+	eol = nl != NULL && nl > msg && nl[-1] == '\r' ? "\r\n" : "\n";
+	hlen = strlen("Return-Path: <>") + strlen(sender) + strlen(eol);
+	out = xmalloc(hlen + len + 1);
+	snprintf(out, hlen + 1, "Return-Path: <%s>%s", sender, eol);
+	if (len > 0)
+		memcpy(out + hlen, msg, len);
+	out[hlen + len] = '\0';
+	*len_r = hlen + len;
+	return out;
+}

@@ -107,6 +107,18 @@ char	*mbox_format(const char *sender, time_t date, const void *msg,
 	    size_t len, size_t *len_r);
 
 /*
+ * Keeps an envelope sender (the first word of a "From " line) with a
+ * message the way a delivery agent does: a malloc'd copy of msg with
+ * "Return-Path: <sender>" and the message's own line end (CRLF when its
+ * first line ends so) in front.  NULL (nothing to add) when the header
+ * block has a Return-Path already, or sender is MBOX_SENDER_DEFAULT (what
+ * writers put when they know no sender), empty, or holds '<', '>', white
+ * space or control bytes.  *len_r gets the new length.
+ */
+char	*mbox_sender_keep(const char *sender, const void *msg, size_t len,
+	    size_t *len_r);
+
+/*
  * Flags that mail readers keep in "Status:" and "X-Status:" header lines
  * of mbox messages (Status: R seen; X-Status: A answered, F flagged, D
  * deleted, T draft).  Only the header block is looked at.
@@ -117,5 +129,12 @@ char	*mbox_format(const char *sender, time_t date, const void *msg,
 #define MBOX_F_DELETED		0x08
 #define MBOX_F_DRAFT		0x10
 unsigned	mbox_status_flags(const void *msg, size_t len);
+/*
+ * Removes every "Status:" and "X-Status:" line of the header block (with
+ * its continuation lines) from msg, in place, as Dovecot does when it
+ * turns them into flags (mutt rewrites them when it writes the mbox
+ * again).  Returns the new length; nothing else moves.
+ */
+size_t	mbox_status_strip(char *msg, size_t len);
 
 #endif

@@ -78,6 +78,7 @@ maildrop_load_txn(struct store_txn *t, void *arg)
 		    md->user_id);
 	md->mailbox_id = mb.id;
 	md->uidvalidity = mb.uidvalidity;
+	md->uidl_style = mb.pop3_uidl;
 	if (store_msg_list(t, mb.id, 1, maildrop_load_msg, lc) == -1)
 		return -1;
 	return 1;
@@ -160,8 +161,21 @@ pop3_maildrop_uidl(const struct pop3_maildrop *md, unsigned long n,
 		snprintf(buf, size, "%s", "");
 		return;
 	}
-	snprintf(buf, size, "%" PRIu32 ".%" PRIu32, md->uidvalidity,
-	    md->msgs[n - 1].uid);
+	/* Both derive from the UID and UIDVALIDITY, as Dovecot's do. */
+	switch (md->uidl_style) {
+	case STORE_UIDL_DOVECOT:	/* %08Xu%08Xv */
+		snprintf(buf, size, "%08" PRIX32 "%08" PRIX32,
+		    md->msgs[n - 1].uid, md->uidvalidity);
+		break;
+	case STORE_UIDL_COURIER:	/* UID%u-%v */
+		snprintf(buf, size, "UID%" PRIu32 "-%" PRIu32,
+		    md->msgs[n - 1].uid, md->uidvalidity);
+		break;
+	default:
+		snprintf(buf, size, "%" PRIu32 ".%" PRIu32, md->uidvalidity,
+		    md->msgs[n - 1].uid);
+		break;
+	}
 }
 
 static int

@@ -15,8 +15,13 @@
 
 struct store;
 
-/* "<uidvalidity>.<uid>": at most 10 + 1 + 10 characters. */
-#define POP3_UIDL_MAX		21
+/*
+ * "<uidvalidity>.<uid>" (at most 10 + 1 + 10 characters); in a mailbox
+ * imported with another server's UIDs that server's form
+ * (store/mailbox.h: STORE_UIDL_*), the longest being Courier's
+ * "UID<uid>-<uidvalidity>" (3 + 10 + 1 + 10).
+ */
+#define POP3_UIDL_MAX		24
 
 struct pop3_maildrop_msg {
 	uint32_t	uid;
@@ -29,6 +34,7 @@ struct pop3_maildrop {
 	uint32_t			 user_id;
 	uint32_t			 mailbox_id;
 	uint32_t			 uidvalidity;
+	unsigned			 uidl_style;	/* STORE_UIDL_* */
 	struct pop3_maildrop_msg	*msgs;
 	size_t				 count;
 	size_t				 ndeleted;

@@ -7,6 +7,7 @@
  * decompressed and their SHA-256 compared with their key.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "addr.h"
 #include "check.h"
@@ -794,7 +796,8 @@ store_backup(struct store *st, const char *dest_dir)
 {
 	struct stat sb;
 	char *path, *file;
-	int rc;
+	mode_t mode;
+	int rc, fd = -1;
 
 	if (mkdir(dest_dir, 0700) == -1 && errno != EEXIST)
 		return err_set(ERR_TEMP, "cannot create %s: %s", dest_dir,
@@ -814,10 +817,38 @@ store_backup(struct store *st, const char *dest_dir)
 		free(path);
 		return -1;
 	}
-	rc = mdb_env_copy2(st->env, path, MDB_CP_COMPACT);
+	/*
+	 * The copy gets the live file's mode, not the umask's (LMDB would
+	 * create it 0666 & ~umask): mail is no more readable in a backup
+	 * than in the store.  fchmod() because the umask may narrow open().
+	 */
+	file = xasprintf("%s/data.mdb", st->path);
+	mode = stat(file, &sb) == 0 ? (sb.st_mode & 07777) : 0600;
+	free(file);
+	file = xasprintf("%s/data.mdb", path);
 	free(path);
-	if (rc != 0)
+	if ((fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+	    mode)) == -1 || fchmod(fd, mode) == -1) {
+		err_set(ERR_TEMP, "cannot create %s: %s", file,
+		    strerror(errno));
+		if (fd != -1) {
+			close(fd);
+			unlink(file);
+		}
+		free(file);
+		return -1;
+	}
+	rc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	if (rc == 0 && fsync(fd) == -1)
+		rc = errno;
+	if (close(fd) == -1 && rc == 0)
+		rc = errno;
+	if (rc != 0) {
+		unlink(file);
+		free(file);
 		return err_set(ERR_TEMP, "backup to %s failed: %s", dest_dir,
 		    mdb_strerror(rc));
+	}
+	free(file);
 	return 0;
 }

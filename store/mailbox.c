@@ -92,6 +92,12 @@ mbox_write(struct store_txn *t, const struct store_mailbox *mb, int notify)
 	pack_u8(&p, (uint8_t)mb->subscribed);
 	pack_u32(&p, mb->recent_uid);
 	pack_u64(&p, mb->expunge_floor);
+	/*
+	 * pop3_uidl is written only when set, so every other record stays
+	 * the same bytes as before it existed.
+	 */
+	if (mb->pop3_uidl != STORE_UIDL_VELLUM)
+		pack_u8(&p, (uint8_t)mb->pop3_uidl);
 	rc = sdb_put(t, DB_MBOX, key, 4, p.buf, p.len, 0);
 	pack_free(&p);
 	if (rc == -1)
@@ -138,6 +144,8 @@ store_mailbox_get_by_id(struct store_txn *t, uint32_t id,
 	} else {
 		r->recent_uid = unpack_u32(&u);
 		r->expunge_floor = unpack_u64(&u);
+		if (u.left > 0)
+			r->pop3_uidl = unpack_u8(&u);
 	}
 	if (unpack_done(&u, "mailbox") == -1)
 		return -1;
@@ -196,6 +204,62 @@ mailbox_uidvalidity(struct store_txn *t, uint32_t *r)
 	be32enc(b, *r);
 	return sdb_put(t, DB_META, "last_uidvalidity", 16, b, 4, 0) == -1 ?
 	    -1 : 0;
+}
+
+int
+store_mailbox_set_uidvalidity(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t uidvalidity, unsigned pop3_uidl)
+{
+	struct store_mailbox mb;
+	uint8_t b[4];
+	MDB_val v;
+	uint32_t last = 0;
+	int rc;
+
+	if (uidvalidity == 0 || pop3_uidl > STORE_UIDL_MAX)
+		return err_set(ERR_INVALID, "UIDVALIDITY 0 or an unknown UIDL "
+		    "style");
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox with "
+		    "id %u", mailbox_id);
+	if (mb.messages > 0)
+		return err_set(ERR_EXISTS, "mailbox '%s' holds %u messages; "
+		    "its UIDVALIDITY stays", mb.name, mb.messages);
+	/* New mailboxes must never meet this value again. */
+	if ((rc = sdb_get(t, DB_META, "last_uidvalidity", 16, &v)) == -1)
+		return -1;
+	if (rc == 1 && v.mv_size == 4)
+		last = be32dec(v.mv_data);
+	if (uidvalidity > last) {
+		be32enc(b, uidvalidity);
+		if (sdb_put(t, DB_META, "last_uidvalidity", 16, b, 4, 0) == -1)
+			return -1;
+	}
+	/*
+	 * UIDs count again from 1 under the new UIDVALIDITY (RFC 3501 lets
+	 * them): the mailbox may have had messages, since expunged.
+	 */
+	mb.uidvalidity = uidvalidity;
+	mb.uidnext = 1;
+	mb.recent_uid = 1;
+	mb.pop3_uidl = pop3_uidl;
+	return mbox_put(t, &mb) == -1 ? -1 : 1;
+}
+
+int
+store_mailbox_raise_uidnext(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t uidnext)
+{
+	struct store_mailbox mb;
+	int rc;
+
+	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox with "
+		    "id %u", mailbox_id);
+	if (mb.uidnext >= uidnext)
+		return 1;
+	mb.uidnext = uidnext;
+	return mbox_put(t, &mb) == -1 ? -1 : 1;
 }
 
 int

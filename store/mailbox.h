@@ -45,7 +45,19 @@ struct store_mailbox {
 	 * with a modseq above this; older ones were pruned (0: none ever).
 	 */
 	uint64_t	expunge_floor;
+	/*
+	 * How POP3 spells the UIDLs of its messages (STORE_UIDL_*): a
+	 * mailbox imported with the UIDs of another server keeps that
+	 * server's UIDLs, so "leave on server" clients fetch nothing twice.
+	 */
+	unsigned	pop3_uidl;
 };
+
+/* store_mailbox.pop3_uidl */
+#define STORE_UIDL_VELLUM	0	/* "<uidvalidity>.<uid>" (decimal) */
+#define STORE_UIDL_DOVECOT	1	/* Dovecot's default %08Xu%08Xv */
+#define STORE_UIDL_COURIER	2	/* Courier's UID%u-%v */
+#define STORE_UIDL_MAX		2
 
 /*
  * The folders every user has from the start (created with the user, and
@@ -108,6 +120,26 @@ int	store_mailbox_subscribe(struct store_txn *, uint32_t user_id,
 	    const char *name, int subscribed);
 int	store_mailbox_set_special_use(struct store_txn *, uint32_t user_id,
 	    const char *name, uint32_t special_use);
+
+/*
+ * For imports that keep another server's UIDs.  Gives an empty mailbox
+ * (no messages) the UIDVALIDITY uidvalidity and POP3 UIDL style
+ * pop3_uidl (STORE_UIDL_*); UIDNEXT starts again at 1, as a new
+ * UIDVALIDITY allows (the mailbox may have had messages, since expunged;
+ * a session that has it selected sees the change as the mailbox being
+ * gone).  Later mailboxes get UIDVALIDITYs above it.  Then store_msg_append_uid() places each message at its old
+ * UID, and store_mailbox_raise_uidnext() sets the next UID.  1 done.
+ * Errors: NOTFOUND (no such mailbox), EXISTS (it holds messages: their
+ * UIDs would change meaning), INVALID (uidvalidity 0, unknown style).
+ */
+int	store_mailbox_set_uidvalidity(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uidvalidity, unsigned pop3_uidl);
+/*
+ * Raises UIDNEXT to uidnext when it is below (never lowers it).  1 done.
+ * Errors: NOTFOUND.
+ */
+int	store_mailbox_raise_uidnext(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uidnext);
 
 typedef int store_mailbox_fn(const struct store_mailbox *, void *ctx);
 /* Every mailbox of a user, in name order (byte order of the UTF-8 name). */

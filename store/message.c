@@ -52,6 +52,9 @@ struct store_prepared {
 static int	msg_get(struct store_txn *, uint32_t, uint32_t,
 		    struct store_msg *);
 static int	msg_put(struct store_txn *, const struct store_msg *, int);
+static int	msg_append(struct store_txn *, uint32_t, uint32_t,
+		    struct store_prepared *, int64_t, uint32_t, const char *,
+		    unsigned, uint32_t *);
 static void	prep_cut(struct store_prepared *);
 static int	prep_check(struct store_txn *, void *);
 static int	keywords_normalize(const char *, char *);
@@ -886,12 +889,45 @@ store_msg_append(struct store_txn *t, uint32_t mailbox_id,
     struct store_prepared *p, int64_t internal_date, uint32_t flags,
     const char *keywords, unsigned append_flags, uint32_t *uid_r)
 {
+	return msg_append(t, mailbox_id, 0, p, internal_date, flags,
+	    keywords, append_flags, uid_r);
+}
+
+int
+store_msg_append_uid(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    struct store_prepared *p, int64_t internal_date, uint32_t flags,
+    const char *keywords, unsigned append_flags)
+{
+	if (uid == 0)
+		return err_set(ERR_INVALID, "UID 0");
+	return msg_append(t, mailbox_id, uid, p, internal_date, flags,
+	    keywords, append_flags, NULL);
+}
+
+/* Appends with the next UID (uid 0) or with uid (not below UIDNEXT). */
+static int
+msg_append(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    struct store_prepared *p, int64_t internal_date, uint32_t flags,
+    const char *keywords, unsigned append_flags, uint32_t *uid_r)
+{
 	struct store_mailbox mb;
 	struct store_msg m;
 	int rc;
 
 	if (mailbox_must_get(t, mailbox_id, &mb) != 1)
 		return -1;
+	/*
+	 * A UID below UIDNEXT is taken or was taken by a message since
+	 * expunged: IMAP never gives a UID twice.  msg_link() takes the
+	 * UID from UIDNEXT and moves UIDNEXT past it.
+	 */
+	if (uid != 0) {
+		if (uid < mb.uidnext)
+			return err_set(ERR_EXISTS, "UID %u is not above the "
+			    "UIDs mailbox %s gave (UIDNEXT %u)", uid, mb.name,
+			    mb.uidnext);
+		mb.uidnext = uid;
+	}
 	memset(&m, 0, sizeof(m));
 	if (keywords != NULL && keywords_normalize(keywords, m.keywords) == -1)
 		return -1;

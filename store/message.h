@@ -101,6 +101,17 @@ int	store_msg_append(struct store_txn *, uint32_t mailbox_id,
 	    struct store_prepared *, int64_t internal_date, uint32_t flags,
 	    const char *keywords, unsigned append_flags, uint32_t *uid_r);
 /*
+ * store_msg_append() at a given UID, for imports that keep another
+ * server's UIDs (mailbox.h: store_mailbox_set_uidvalidity()).  uid must
+ * not be below the mailbox's UIDNEXT (UIDs are never given twice, not
+ * even those of expunged messages); UIDNEXT becomes uid + 1.  1 appended
+ * (or 0 for quota, as above).  Errors: those of store_msg_append(),
+ * EXISTS (uid below UIDNEXT), INVALID (uid 0), LIMIT (uid UINT32_MAX).
+ */
+int	store_msg_append_uid(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t uid, struct store_prepared *, int64_t internal_date,
+	    uint32_t flags, const char *keywords, unsigned append_flags);
+/*
  * Sets maildir_cur to cur (the file view moved the message from new/ to
  * cur/: 1; back into new/: 0).  Not a change IMAP sees: no modseq, no
  * notification.  1 done, 0 no such message.

@@ -20,6 +20,7 @@
 #include "common/xmalloc.h"
 #include "addr.h"
 #include "domain.h"
+#include "list.h"
 #include "mailbox.h"
 #include "private.h"
 #include "user.h"
@@ -82,13 +83,16 @@ store_address_normalize(const char *in, char *buf, int allow_catchall)
 	return 0;
 }
 
+/* The scheme store_password_hash() makes: yescrypt. */
+#define PW_DEFAULT_PREFIX	"$y$"
+
 int
 store_password_hash(const char *password, char **hash_r)
 {
 	char *setting, *h;
 	struct crypt_data *cd;
 
-	setting = crypt_gensalt_ra("$y$", 0, NULL, 0);
+	setting = crypt_gensalt_ra(PW_DEFAULT_PREFIX, 0, NULL, 0);
 	if (setting == NULL)
 		return err_set(ERR_TEMP, "cannot make a password salt");
 	cd = xcalloc(1, sizeof(*cd));
@@ -776,6 +780,130 @@ fail:
 	return -1;
 }
 
+/* Routes with an alias target naming one address (store_user_rename()). */
+struct alias_refs {
+	const char	*addr;
+	char		(*v)[STORE_ADDRESS_MAX + 1];
+	size_t		 n;
+};
+
+static int
+user_alias_ref(const struct store_route *r, void *ctx)
+{
+	struct alias_refs *a = ctx;
+	size_t i;
+
+	if (strcmp(r->address, a->addr) == 0)
+		return 0;
+	for (i = 0; i < r->ntargets; i++)
+		if (r->targets[i].type == STORE_TARGET_ALIAS &&
+		    strcmp(r->targets[i].addr, a->addr) == 0) {
+			a->v = xreallocarray(a->v, a->n + 1, sizeof(*a->v));
+			snprintf(a->v[a->n++], sizeof(a->v[0]), "%s",
+			    r->address);
+			break;
+		}
+	return 0;
+}
+
+/* Moves the route of from (if any) to to, target by target, in order. */
+static int
+user_route_move(struct store_txn *t, const char *from, const char *to)
+{
+	struct store_route r;
+	const char *addr;
+	size_t i;
+	int rc;
+
+	if ((rc = store_addr_get(t, from, &r)) != 1)
+		return rc;
+	rc = store_addr_del(t, from, NULL) == -1 ? -1 : 1;
+	for (i = 0; rc == 1 && i < r.ntargets; i++) {
+		addr = r.targets[i].addr;
+		if (r.targets[i].type == STORE_TARGET_MAILBOX)
+			rc = store_addr_add_mailbox(t, to, r.targets[i].user_id);
+		else
+			rc = store_addr_add(t, to, &addr, 1);
+		if (rc != -1)
+			rc = 1;
+	}
+	store_route_clear(&r);
+	return rc;
+}
+
+int
+store_user_rename(struct store_txn *t, uint32_t id, const char *new_address,
+    unsigned *naliases_r)
+{
+	struct alias_refs refs = { NULL, NULL, 0 };
+	struct store_user u;
+	struct store_domain d;
+	struct store_list l;
+	char to[STORE_ADDRESS_MAX + 1], old[STORE_ADDRESS_MAX + 1];
+	const char *dom, *addr;
+	uint8_t idb[4];
+	size_t i;
+	int rc;
+
+	if (naliases_r != NULL)
+		*naliases_r = 0;
+	if (store_address_normalize(new_address, to, 0) == -1)
+		return -1;
+	if ((rc = store_user_get(t, id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user with "
+		    "id %u", id);
+	if (strcmp(u.address, to) == 0)
+		return err_set(ERR_INVALID, "%s is already its address", to);
+	dom = strchr(to, '@') + 1;
+	if ((rc = store_domain_get(t, dom, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "domain %s is not "
+		    "local: add it first (vellumctl domain add %s)", dom, dom);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is an alias of %s: rename the "
+		    "user there", dom, d.alias_of);
+	if ((rc = sdb_get(t, DB_LOGINS, to, strlen(to), &(MDB_val){ 0 })) !=
+	    0)
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "user %s already "
+		    "exists", to);
+	if ((rc = sdb_get(t, DB_ADDRESSES, to, strlen(to),
+	    &(MDB_val){ 0 })) != 0)
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "%s is already an "
+		    "address route (vellumctl addr list shows it)", to);
+	if ((rc = store_list_get(t, to, &l)) != 0) {
+		if (rc == 1)
+			store_list_clear(&l);
+		return rc == -1 ? -1 : err_set(ERR_EXISTS, "%s is a mailing "
+		    "list", to);
+	}
+	snprintf(old, sizeof(old), "%s", u.address);
+	refs.addr = old;
+	if (store_addr_list(t, user_alias_ref, &refs) == -1)
+		goto fail;
+	if (user_route_move(t, old, to) == -1)
+		goto fail;
+	addr = to;
+	for (i = 0; i < refs.n; i++)
+		if (store_addr_del(t, refs.v[i], old) == -1 ||
+		    store_addr_add(t, refs.v[i], &addr, 1) == -1)
+			goto fail;
+	free(refs.v);
+	snprintf(u.address, sizeof(u.address), "%s", to);
+	be32enc(idb, u.id);
+	if (sdb_del(t, DB_LOGINS, old, strlen(old)) == -1 ||
+	    sdb_put(t, DB_LOGINS, to, strlen(to), idb, 4, 0) == -1 ||
+	    user_put(t, &u) == -1)
+		return -1;
+	/* The file view names the user's tree by the address: tell it. */
+	if (store_mailbox_list(t, u.id, user_notify_one, t) == -1)
+		return -1;
+	if (naliases_r != NULL)
+		*naliases_r = (unsigned)i;
+	return 1;
+fail:
+	free(refs.v);
+	return -1;
+}
+
 int
 store_user_list(struct store_txn *t, store_user_fn *fn, void *ctx)
 {
@@ -960,6 +1088,17 @@ store_login_verify(struct store_login *l)
 		return;
 	}
 	l->verified = store_password_verify(l->hash, l->password);
+	/*
+	 * An imported hash of a faster scheme ({SSHA512}, $1$, DES...)
+	 * costs the default scheme's hash on top, so that the time a login
+	 * takes says nothing about which accounts exist or how they are
+	 * hashed.
+	 */
+	if (strncmp(l->hash, PW_DEFAULT_PREFIX,
+	    strlen(PW_DEFAULT_PREFIX)) != 0) {
+		pthread_once(&login_dummy_once, login_dummy_make);
+		(void)store_password_verify(login_dummy_hash, l->password);
+	}
 }
 
 int

@@ -64,6 +64,21 @@ int	store_user_update(struct store_txn *, const struct store_user *u);
  */
 int	store_user_del(struct store_txn *, uint32_t id);
 
+/*
+ * Renames the user to new_address, in the same or another local
+ * (non-alias) domain: its login and record, and its own route (moved with
+ * all its targets, in order).  Every alias target naming the old address
+ * names the new one (*naliases_r, may be NULL: how many routes changed).
+ * Mail, quota, usage, password, filter and auto-reply are kept (they
+ * belong to the id).  Every mailbox of the user is notified (the file
+ * view names the user's tree by the address).  Routes of "old+ext" and
+ * list memberships are left alone.  The caller holds the delivery and
+ * POP3 locks of both addresses.  1 done.  Errors: NOTFOUND (user,
+ * domain), INVALID (address, alias domain, the same address), EXISTS
+ * (new_address is a user, a route or a list).
+ */
+int	store_user_rename(struct store_txn *, uint32_t id,
+	    const char *new_address, unsigned *naliases_r);
 typedef int store_user_fn(const struct store_user *, void *ctx);
 int	store_user_list(struct store_txn *, store_user_fn *fn, void *ctx);
 

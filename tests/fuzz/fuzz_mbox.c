@@ -1,7 +1,8 @@
 /*
  * fuzz_mbox.c - whatever mbox_next() splits must survive mbox_format()
  * and a second split byte for byte, and any input taken as one message
- * must survive a format/split round trip.
+ * must survive a format/split round trip; mbox_status_strip() leaves no
+ * flag lines.
  */
 #include <string.h>
 
@@ -77,6 +78,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    "came back as %zu messages, the first of %zu bytes (not %zu)", m,
 	    m > 0 ? w[0].len : 0, size);
 	fuzz_free(w, m);
+	free(one);
+
+	/* Status lines: stripped, they give no flags; stripping twice is
+	 * stripping once; the body is untouched. */
+	one = malloc(size + 1);
+	FUZZ_CHECK(one != NULL, "out of memory");
+	if (size > 0)
+		memcpy(one, buf, size);
+	olen = mbox_status_strip(one, size);
+	FUZZ_CHECK(olen <= size && mbox_status_flags(one, olen) == 0 &&
+	    mbox_status_strip(one, olen) == olen, "mbox_status_strip: %zu of "
+	    "%zu bytes left, flags %#x", olen, size,
+	    mbox_status_flags(one, olen));
 	free(one);
 
 	/* The input as an mbox: split, format each, split again. */

@@ -201,8 +201,8 @@ def wait_change(fn, what, limit=LIVE_LIMIT, step=LIVE_STEP):
 
 def export(site, address, dest=None):
     """`vellumctl mail export` of every folder of the user: {folder dir
-    relative to the Maildir ("" for INBOX, ".Sent"...; in modified UTF-7
-    as the file view names them, where export writes UTF-8): {uid: {date,
+    relative to the Maildir ("" for INBOX, ".Sent"...; in modified UTF-7,
+    as both the file view and export name them): {uid: {date,
     letters, keywords (set of names), data}}}."""
     dest = dest or tempfile.mkdtemp(dir=site.tmp, prefix="export-")
     out = site.ctl("mail", "export", address, os.path.join(dest, "m"))
@@ -229,30 +229,9 @@ def export(site, address, dest=None):
                                      if c.isupper()),
                     "keywords": set(kws[c] for c in (p["letters"] or "")
                                     if c.islower())}
-        res[mutf7(rel)] = box
+        res[rel] = box
     shutil.rmtree(dest, ignore_errors=True)
     return res
-
-
-def mutf7(name):
-    """name (str) in IMAP's modified UTF-7 (RFC 3501 5.1.3), the form
-    Dovecot's Maildir++ directory names take."""
-    import base64
-    out, run_ = [], ""
-
-    def flush():
-        if run_:
-            b = base64.b64encode(run_.encode("utf-16-be")).decode()
-            out.append("&" + b.rstrip("=").replace("/", ",") + "-")
-    for ch in name:
-        if 0x20 <= ord(ch) <= 0x7e:
-            flush()
-            run_ = ""
-            out.append("&-" if ch == "&" else ch)
-        else:
-            run_ += ch
-    flush()
-    return "".join(out)
 
 
 def read_keywords(folder):

@@ -4,7 +4,8 @@
 - spamassassin-public: every file is one message behind an mbox "From "
   line; imported as directories of messages, exported as Maildir, the
   multiset of SHA-256 of the exported files must equal that of the files
-  minus their first line.  Exported again as mbox and re-imported, the same.
+  minus their first line.  Exported again as mbox and re-imported, the same
+  but for Status:/X-Status: header lines (they become flags).
 - mime-torture: the .eml files (CRLF, NUL bytes, 8-bit, huge headers) the
   same way; each .mbox file imported, exported as mbox, re-imported and
   exported again must give the same bytes, with as many messages as the
@@ -37,6 +38,21 @@ def exported(root):
     return c
 
 
+def without_status(data):
+    """data without the Status:/X-Status: lines of its header block (and
+    their continuation lines): what an mbox import stores (issue 12)."""
+    out, drop, pos = [], False, 0
+    for line in data.splitlines(keepends=True):
+        if line in (b"\n", b"\r\n"):
+            break
+        if not line.startswith((b" ", b"\t")):
+            drop = line.lower().startswith((b"status:", b"x-status:"))
+        if not drop:
+            out.append(line)
+        pos += len(line)
+    return b"".join(out) + data[pos:]
+
+
 def message_files(d):
     return sorted(f for f in os.listdir(d)
                   if not f.startswith(".") and
@@ -64,6 +80,8 @@ def test(ctl, args):
 
     # --- spamassassin-public ---------------------------------------------
     want = collections.Counter()
+    # Through an mbox, Status:/X-Status: lines become flags and leave.
+    want_mb = collections.Counter()
     folders = sorted(d for d in os.listdir(sa)
                      if os.path.isdir(os.path.join(sa, d)))
     check(len(folders) >= 5, "spamassassin-public has its folders", folders)
@@ -77,6 +95,7 @@ def test(ctl, args):
                 nl = data.find(b"\n")
                 data = data[nl + 1:] if nl >= 0 else b""
             want[sha(data)] += 1
+            want_mb[sha(without_status(data))] += 1
             n += 1
         out, _ = ctl.run("mail", "import", "sa@corpus.test", path,
                          "--folder", d)
@@ -96,11 +115,12 @@ def test(ctl, args):
     md2 = ctl.path("sa2-maildir")
     ctl.run("mail", "export", "sa2@corpus.test", md2)
     got2 = exported(md2)
-    check(got2 == want, "spamassassin through mbox and back is byte-exact",
-          diff(want, got2))
+    check(got2 == want_mb, "spamassassin through mbox and back is "
+          "byte-exact but for Status:/X-Status: lines", diff(want_mb, got2))
 
     # --- mime-torture .eml -------------------------------------------------
     want = collections.Counter()
+    want_mb = collections.Counter()
     mboxes = []
     for d in sorted(os.listdir(mt)):
         path = os.path.join(mt, d)
@@ -123,6 +143,7 @@ def test(ctl, args):
                 nl = data.find(b"\n")
                 data = data[nl + 1:] if nl >= 0 else b""
             want[sha(data)] += 1
+            want_mb[sha(without_status(data))] += 1
         out, _ = ctl.run("mail", "import", "mt@corpus.test", tmpd,
                          "--folder", d)
         check("%d messages imported" % len(emls) in out and
@@ -152,8 +173,8 @@ def test(ctl, args):
     md2 = ctl.path("mt2-maildir")
     ctl.run("mail", "export", "mt2@corpus.test", md2)
     got2 = exported(md2)
-    check(got2 == want, "mime-torture through mbox and back is byte-exact",
-          diff(want, got2))
+    check(got2 == want_mb, "mime-torture through mbox and back is "
+          "byte-exact but for Status:/X-Status: lines", diff(want_mb, got2))
 
     # --- mime-torture .mbox: import, export, re-import, export ----------
     check(len(mboxes) >= 5, "mime-torture has .mbox files", mboxes)

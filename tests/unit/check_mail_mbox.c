@@ -518,6 +518,87 @@ START_TEST(test_status_flags)
 }
 END_TEST
 
+/*
+ * mbox_status_strip(): the flag lines leave the header block (and their
+ * continuation lines with them); the body and every other byte stay.
+ */
+START_TEST(test_status_strip)
+{
+	static const struct {
+		const char	*in, *want;
+	} c[] = {
+		{ "From: a\nStatus: RO\nX-Status: AF\nSubject: s\n\nbody\n",
+		    "From: a\nSubject: s\n\nbody\n" },
+		{ "status: O\r\nx-status: DT\r\n\r\nStatus: R\r\n",
+		    "\r\nStatus: R\r\n" },
+		{ "Status: R\n\tcontinued\nTo: b\n\n", "To: b\n\n" },
+		{ "Statusx: R\nX-Status-Old: A\n\n",
+		    "Statusx: R\nX-Status-Old: A\n\n" },
+		{ "Subject: x\n\nStatus: R\nX-Status: F\n",
+		    "Subject: x\n\nStatus: R\nX-Status: F\n" },
+		{ "X-Status: A", "" },
+		{ "", "" },
+	};
+	char buf[128];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		memcpy(buf, c[i].in, strlen(c[i].in) + 1);
+		n = mbox_status_strip(buf, strlen(c[i].in));
+		ck_assert_msg(n == strlen(c[i].want) && memcmp(buf, c[i].want,
+		    n) == 0, "mbox_status_strip(\"%s\") = \"%.*s\", wanted "
+		    "\"%s\"", c[i].in, (int)n, buf, c[i].want);
+	}
+}
+END_TEST
+
+/*
+ * mbox_sender_keep(): "Return-Path: <sender>" in front, with the
+ * message's line end, unless it has one or the sender says nothing.
+ */
+START_TEST(test_sender_keep)
+{
+	static const struct {
+		const char	*sender, *in, *want;	/* want NULL: none */
+	} c[] = {
+		{ "a@example.org", "Subject: s\n\nbody\n",
+		    "Return-Path: <a@example.org>\nSubject: s\n\nbody\n" },
+		{ "a@example.org", "Subject: s\r\n\r\nbody\r\n",
+		    "Return-Path: <a@example.org>\r\nSubject: s\r\n\r\n"
+		    "body\r\n" },
+		{ "a@example.org", "", "Return-Path: <a@example.org>\n" },
+		{ "a@example.org", "return-path: <b@x>\nS: s\n\n", NULL },
+		{ "a@example.org", "S: s\n\nReturn-Path: <b@x>\n",
+		    "Return-Path: <a@example.org>\nS: s\n\nReturn-Path: "
+		    "<b@x>\n" },
+		{ MBOX_SENDER_DEFAULT, "Subject: s\n\n", NULL },
+		{ "", "Subject: s\n\n", NULL },
+		{ "a<b", "Subject: s\n\n", NULL },
+		{ "a>b", "Subject: s\n\n", NULL },
+		{ "a\tb", "Subject: s\n\n", NULL },
+	};
+	size_t i, n;
+	char *out;
+
+	for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		n = 12345;
+		out = mbox_sender_keep(c[i].sender, c[i].in, strlen(c[i].in),
+		    &n);
+		if (c[i].want == NULL) {
+			ck_assert_msg(out == NULL, "sender \"%s\", \"%s\": "
+			    "got \"%s\", wanted nothing", c[i].sender,
+			    c[i].in, out);
+			continue;
+		}
+		ck_assert_msg(out != NULL && n == strlen(c[i].want) &&
+		    memcmp(out, c[i].want, n) == 0, "sender \"%s\", \"%s\": "
+		    "got \"%s\", wanted \"%s\"", c[i].sender, c[i].in,
+		    out != NULL ? out : "(null)", c[i].want);
+		free(out);
+	}
+}
+END_TEST
+
 /* ---- round trips -------------------------------------------------- */
 
 /* Formats msgs, splits the result and compares every message. */
@@ -838,6 +919,8 @@ mbox_suite(void)
 	tcase_add_test(tc, test_date_format_round_trip);
 	tcase_add_test(tc, test_envelope_parse);
 	tcase_add_test(tc, test_status_flags);
+	tcase_add_test(tc, test_status_strip);
+	tcase_add_test(tc, test_sender_keep);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("round_trip");

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "testutil.h"
@@ -615,6 +616,118 @@ START_TEST(test_flags_keywords)
 }
 END_TEST
 
+/* store_mailbox_set_uidvalidity() and store_msg_append_uid(). */
+struct keep {
+	uint32_t		 mbox, uidvalidity, uid, uidnext;
+	unsigned		 style;
+	struct store_prepared	*p;
+	int			 what;	/* 0 set, 1 append at uid, 2 raise */
+};
+
+static int
+keep_fn(struct store_txn *txn, void *ctx)
+{
+	struct keep *k = ctx;
+
+	if (k->what == 0)
+		return store_mailbox_set_uidvalidity(txn, k->mbox,
+		    k->uidvalidity, k->style);
+	if (k->what == 1)
+		return store_msg_append_uid(txn, k->mbox, k->uid, k->p, 0, 0,
+		    NULL, 0);
+	return store_mailbox_raise_uidnext(txn, k->mbox, k->uidnext);
+}
+
+static int
+keep_run(struct keep *k, int what, uint32_t v)
+{
+	k->what = what;
+	if (what == 0)
+		k->uidvalidity = v;
+	else if (what == 1)
+		k->uid = v;
+	else
+		k->uidnext = v;
+	return store_write(st, keep_fn, k);
+}
+
+/*
+ * An import keeps another server's UIDVALIDITY and UIDs: an empty mailbox
+ * takes them, messages land at their old UIDs, UIDNEXT follows; no UID
+ * is given twice; later mailboxes get UIDVALIDITYs above it.
+ */
+START_TEST(test_keep_uids)
+{
+	struct keep k;
+	struct store_mailbox mb;
+	struct store_msg *msgs = NULL;
+	size_t n = 0;
+	uint32_t id, future, uid;
+	int rc;
+
+	memset(&k, 0, sizeof(k));
+	ck_assert_int_eq(tu_mailbox_create(st, user, "Old", 0, &id), 1);
+	k.mbox = id;
+	k.style = STORE_UIDL_DOVECOT;
+	ck_assert_int_eq(store_msg_prepare(st, msg1, strlen(msg1), &k.p), 0);
+	rc = keep_run(&k, 0, 1234567890);
+	ck_assert_msg(rc == 1, "set_uidvalidity: %d %s", rc, tu_err());
+	ck_assert_int_eq(keep_run(&k, 1, 5), 1);
+	ck_assert_int_eq(keep_run(&k, 1, 9), 1);
+	ck_assert_int_eq(keep_run(&k, 1, 12), 1);
+	mb = mb_get("Old");
+	ck_assert_msg(mb.uidvalidity == 1234567890 && mb.uidnext == 13 &&
+	    mb.messages == 3 && mb.pop3_uidl == STORE_UIDL_DOVECOT,
+	    "uidvalidity %u uidnext %u messages %u uidl %u", mb.uidvalidity,
+	    mb.uidnext, mb.messages, mb.pop3_uidl);
+	ck_assert_int_eq(tu_msg_list(st, id, &msgs, &n), 0);
+	ck_assert_msg(n == 3 && msgs[0].uid == 5 && msgs[1].uid == 9 &&
+	    msgs[2].uid == 12, "%zu messages", n);
+	free(msgs);
+
+	/* Taken, or below UIDNEXT: refused. */
+	expect_err(keep_run(&k, 1, 12), ERR_EXISTS, "append at UID 12 again");
+	expect_err(keep_run(&k, 1, 7), ERR_EXISTS, "append at UID 7 < 13");
+	expect_err(keep_run(&k, 1, 0), ERR_INVALID, "append at UID 0");
+	/* A mailbox with messages keeps its UIDVALIDITY. */
+	expect_err(keep_run(&k, 0, 42), ERR_EXISTS, "set on a full mailbox");
+	expect_err(keep_run(&k, 0, 0), ERR_INVALID, "UIDVALIDITY 0");
+
+	/* UIDNEXT rises, never falls; the next append follows it. */
+	ck_assert_int_eq(keep_run(&k, 2, 20), 1);
+	ck_assert_int_eq(keep_run(&k, 2, 3), 1);
+	mb = mb_get("Old");
+	ck_assert_uint_eq(mb.uidnext, 20);
+	uid = append(id, msg2, 0);
+	ck_assert_uint_eq(uid, 20);
+
+	/* A future UIDVALIDITY on the empty INBOX: new ones go above it. */
+	future = (uint32_t)time(NULL) + 1000000;
+	k.mbox = inbox;
+	/* Its message expunged, the INBOX is empty again: UIDs restart. */
+	uid = append(inbox, msg1, 0);
+	ck_assert_int_eq(tu_expunge(st, inbox, uid), 1);
+	k.uid = 0;
+	k.style = STORE_UIDL_COURIER;
+	ck_assert_int_eq(keep_run(&k, 0, future), 1);
+	ck_assert_int_eq(tu_mailbox_create(st, user, "New", 0, &id), 1);
+	mb = mb_get("New");
+	ck_assert_msg(mb.uidvalidity > future, "new UIDVALIDITY %u, not "
+	    "above %u", mb.uidvalidity, future);
+	ck_assert_uint_eq(mb.pop3_uidl, STORE_UIDL_VELLUM);
+	mb = mb_get("INBOX");
+	ck_assert_uint_eq(mb.pop3_uidl, STORE_UIDL_COURIER);
+	ck_assert_msg(mb.uidvalidity == future && mb.uidnext == 1 &&
+	    mb.recent_uid == 1, "INBOX: uidvalidity %u uidnext %u recent %u",
+	    mb.uidvalidity, mb.uidnext, mb.recent_uid);
+	k.mbox = inbox;
+	ck_assert_int_eq(keep_run(&k, 1, 3), 1);
+	store_prepared_free(&k.p);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
 static Suite *
 mailbox_suite(void)
 {
@@ -631,6 +744,7 @@ mailbox_suite(void)
 	tcase_add_test(tc, test_subscribe_special_use);
 	tcase_add_test(tc, test_uids_and_modseq);
 	tcase_add_test(tc, test_flags_keywords);
+	tcase_add_test(tc, test_keep_uids);
 	suite_add_tcase(s, tc);
 	return s;
 }
