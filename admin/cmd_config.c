@@ -6,7 +6,8 @@
  * what they accept is what vellumd and the daemons accept.  show prints
  * the effective settings as config_print() writes them: what differs
  * from the defaults (like postconf -n), or every key with --all (like
- * doveconf); the output is itself a vellum.conf.
+ * doveconf); the output is itself a vellum.conf.  With --json, check says
+ * {"ok": true, "message": ...} and show puts the text in "message".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,14 +48,17 @@ cmd_config(struct ctl *ctl, int argc, char **argv)
 	static struct config c;
 	struct ctl_opt opts[] = { { "all", 0, NULL, 0 },
 	    { NULL, 0, NULL, 0 } };
-	int npos;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *fp;
+	int npos, rc;
 
 	if (strcmp(ctl->verb, "check") == 0) {
 		if (ctl_args(ctl, argc, argv, opts + 1, 0, 0, &npos) != CTL_OK)
 			return CTL_USAGE;
 		if (cmd_config_load(ctl, &c) != 0)
 			return CTL_FAIL;
-		printf("%s: no errors\n", ctl->conf_path != NULL ?
+		ctl_done(ctl, "%s: no errors", ctl->conf_path != NULL ?
 		    ctl->conf_path : "the embedded default");
 		return CTL_OK;
 	}
@@ -63,8 +67,25 @@ cmd_config(struct ctl *ctl, int argc, char **argv)
 			return CTL_USAGE;
 		if (cmd_config_load(ctl, &c) != 0)
 			return CTL_FAIL;
-		if (config_print(stdout, &c, ctl_opt(opts, "all")->seen) != 0)
+		if (!ctl->json) {
+			if (config_print(stdout, &c,
+			    ctl_opt(opts, "all")->seen) != 0)
+				return ctl_fail(NULL, "config show");
+			return CTL_OK;
+		}
+		/* --json: {"command": ..., "message": the config text} */
+		if ((fp = open_memstream(&text, &len)) == NULL)
+			return ctl_failx("config show: out of memory");
+		rc = config_print(fp, &c, ctl_opt(opts, "all")->seen);
+		fclose(fp);
+		if (rc != 0) {
+			free(text);
 			return ctl_fail(NULL, "config show");
+		}
+		if (len > 0 && text[len - 1] == '\n')
+			text[len - 1] = '\0';
+		ctl_done(ctl, "%s", text);
+		free(text);
 		return CTL_OK;
 	}
 	return ctl_usage(ctl, "config: unknown command '%s'", ctl->verb);

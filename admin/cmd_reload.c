@@ -41,7 +41,14 @@ cmd_reload(struct ctl *ctl, int argc, char **argv)
 	if (c.data_dir[0] == '\0')
 		snprintf(c.data_dir, sizeof(c.data_dir), "%s", ctl->data_dir);
 	rc = daemon_reload_request(&c, &msg);
-	if (msg != NULL)
+	if (rc == 0 && ctl->json) {
+		/* One JSON object: the message without its last newline. */
+		if (msg != NULL && *msg != '\0' &&
+		    msg[strlen(msg) - 1] == '\n')
+			msg[strlen(msg) - 1] = '\0';
+		ctl->verb = "";
+		ctl_done(ctl, "%s", msg != NULL ? msg : "reloaded");
+	} else if (msg != NULL)
 		fputs(msg, rc == 0 ? stdout : stderr);
 	free(msg);
 	return rc == 0 ? CTL_OK : CTL_FAIL;

@@ -15,6 +15,7 @@
   - --help on every program and every vellumctl noun: usage on stdout,
     exit 0.
 Usage: test_config_check.py BUILD_DIR"""
+import json
 import os
 import subprocess
 import sys
@@ -76,6 +77,12 @@ def show_round_trip(site):
     rc, out, err = run(ctl, "-c", site.conf, "config", "check")
     check(rc == 0 and "no errors" in out, "config check on a good file",
           (rc, out, err))
+    rc, out, err = run(ctl, "-c", site.conf, "--json", "config", "check")
+    check(rc == 0 and json.loads(out).get("ok") is True,
+          "config check --json", (rc, out, err))
+    rc, out, err = run(ctl, "-c", site.conf, "config", "show", "--json")
+    check(rc == 0 and json.loads(out).get("message") + "\n" == out2,
+          "config show --json has the text in message", (rc, out, err))
 
 
 def errors_named(site):

@@ -14,6 +14,7 @@
      section removed stops it (its port closes, the process ends).
   5. a changed [tls] cert is the one served after the reload.
 Usage: test_reload.py BUILD_DIR"""
+import json
 import os
 import signal
 import socket
@@ -191,8 +192,9 @@ def no_refusal(site, vd, ports):
           "it reloaded", (rc, out, err, vd.output()))
     time.sleep(0.3)
     rc, out, err = run(site, site.binary("vellumctl"), "-c", site.conf,
-                       "reload")
-    check(rc == 0 and "reloaded" in out, "vellumctl reload exits 0",
+                       "--json", "reload")
+    check(rc == 0 and "reloaded" in json.loads(out).get("message", ""),
+          "vellumctl --json reload exits 0 with one JSON object",
           (rc, out, err, vd.output()))
     time.sleep(0.3)
     check(hup(site, vd) == "reloaded", "SIGHUP reloads", status(site))
