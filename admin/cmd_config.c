@@ -20,6 +20,7 @@
 #include "ctl.h"
 
 static int	cmd_config_load(struct ctl *, struct config *);
+static int	cmd_config_flags(struct ctl_opt *);
 
 /* Loads the config; prints every error (FILE:LINE: ...) and fails. */
 static int
@@ -42,12 +43,20 @@ cmd_config_load(struct ctl *ctl, struct config *c)
 	return 0;
 }
 
+/* config_print()'s flags from --all and --secrets. */
+static int
+cmd_config_flags(struct ctl_opt *opts)
+{
+	return (ctl_opt(opts, "all")->seen ? CONFIG_PRINT_ALL : 0) |
+	    (ctl_opt(opts, "secrets")->seen ? CONFIG_PRINT_SECRETS : 0);
+}
+
 int
 cmd_config(struct ctl *ctl, int argc, char **argv)
 {
 	static struct config c;
 	struct ctl_opt opts[] = { { "all", 0, NULL, 0 },
-	    { NULL, 0, NULL, 0 } };
+	    { "secrets", 0, NULL, 0 }, { NULL, 0, NULL, 0 } };
 	char *text = NULL;
 	size_t len = 0;
 	FILE *fp;
@@ -68,15 +77,14 @@ cmd_config(struct ctl *ctl, int argc, char **argv)
 		if (cmd_config_load(ctl, &c) != 0)
 			return CTL_FAIL;
 		if (!ctl->json) {
-			if (config_print(stdout, &c,
-			    ctl_opt(opts, "all")->seen) != 0)
+			if (config_print(stdout, &c, cmd_config_flags(opts)) != 0)
 				return ctl_fail(NULL, "config show");
 			return CTL_OK;
 		}
 		/* --json: {"command": ..., "message": the config text} */
 		if ((fp = open_memstream(&text, &len)) == NULL)
 			return ctl_failx("config show: out of memory");
-		rc = config_print(fp, &c, ctl_opt(opts, "all")->seen);
+		rc = config_print(fp, &c, cmd_config_flags(opts));
 		fclose(fp);
 		if (rc != 0) {
 			free(text);

@@ -136,8 +136,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "stored filter, and print the errors" },
 	{ "filter", "del", "ADDRESS|--global", "delete a filter" },
 	{ "config", "check", "", "check the config of -c (FILE:LINE errors)" },
-	{ "config", "show", "[--all]", "the settings that differ from the "
-	    "defaults (--all: every one), as a vellum.conf" },
+	{ "config", "show", "[--all] [--secrets]", "the settings that differ "
+	    "from the defaults (--all: every one), as a vellum.conf" },
 	{ "reload", "", "", "make vellumd read its config again (SIGHUP)" },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -948,7 +948,7 @@ static void
 vd_usage(FILE *fp)
 {
 	fprintf(fp, "usage: vellumd [-dv] [-c vellum.conf]\n"
-	    "       vellumd [-c vellum.conf] -n | -a\n"
+	    "       vellumd [-c vellum.conf] -n | -a [-P]\n"
 	    "       vellumd [-c vellum.conf] reload\n"
 	    "  -c FILE  read FILE (default: the embedded default of "
 	    "`make run`)\n"
@@ -957,6 +957,7 @@ vd_usage(FILE *fp)
 	    "  -n       check the config and print what differs from the "
 	    "defaults\n"
 	    "  -a       check the config and print every setting\n"
+	    "  -P       with -n or -a, print secrets (relay_password) too\n"
 	    "  reload   make the running vellumd read its config again "
 	    "(SIGHUP)\n"
 	    "           and print the outcome\n"
@@ -1024,7 +1025,7 @@ main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t set;
 	char pidpath[PATH_MAX + 32];
-	int ch, print = -1, verbose = 0, pidfd;
+	int ch, print = -1, secrets = 0, verbose = 0, pidfd;
 
 	for (ch = 1; ch < argc && strcmp(argv[ch], "--") != 0; ch++)
 		if (strcmp(argv[ch], "--help") == 0) {
@@ -1032,7 +1033,7 @@ main(int argc, char **argv)
 			return 0;
 		}
 	opterr = 0;
-	while ((ch = getopt(argc, argv, ":c:dvnah")) != -1) {
+	while ((ch = getopt(argc, argv, ":c:dvnaPh")) != -1) {
 		switch (ch) {
 		case 'c':
 			conf_arg = optarg;
@@ -1051,6 +1052,9 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			print = 1;
+			break;
+		case 'P':
+			secrets = 1;
 			break;
 		case 'h':
 			vd_usage(stdout);
@@ -1079,7 +1083,8 @@ main(int argc, char **argv)
 	/* Exits 1 with the errors (each FILE:LINE) on a bad config. */
 	daemon_load("vellumd", conf_arg, verbose, &conf);
 	if (print >= 0)
-		return config_print(stdout, &conf, print) == 0 ? 0 : 1;
+		return config_print(stdout, &conf, (print ? CONFIG_PRINT_ALL :
+		    0) | (secrets ? CONFIG_PRINT_SECRETS : 0)) == 0 ? 0 : 1;
 
 	vd_plan();
 	if (vd_data_dir() != 0)

@@ -2020,8 +2020,9 @@ config_sect_present(const struct config *c, int s)
 }
 
 int
-config_print(FILE *fp, const struct config *c, int all)
+config_print(FILE *fp, const struct config *c, int flags)
 {
+	int all = (flags & CONFIG_PRINT_ALL) != 0;
 	struct config *d;
 	char val[CONFIG_LINE_MAX + 1], def[CONFIG_LINE_MAX + 1];
 	size_t i;
@@ -2050,7 +2051,10 @@ config_print(FILE *fp, const struct config *c, int all)
 			if (header)
 				fprintf(fp, "\n[%s]\n", config_sect_names[s]);
 			header = 0;
-			if (have)
+			if (have && k->type == CT_SECRET &&
+			    !(flags & CONFIG_PRINT_SECRETS))
+				fprintf(fp, "# %s = (hidden)\n", k->name);
+			else if (have)
 				fprintf(fp, "%s = %s\n", k->name, val);
 			else
 				fprintf(fp, "# %s = (not set)\n", k->name);

@@ -298,11 +298,15 @@ int	config_net_match(const struct config_net *nets, size_t n,
  * same settings: with all = 0 only what differs from a file's defaults
  * (like postconf -n; data_dir and every present section are always
  * there), with all = 1 every key of every section (like doveconf), keys
- * without a value as "# key = (not set)" comments.  Sizes and durations
- * use their largest exact unit (50M, 4h).  0, or -1 (ERR_TEMP) when fp
- * fails.
+ * without a value as "# key = (not set)" comments.  A secret
+ * (relay_password) is printed as the comment "# key = (hidden)" unless
+ * flags has CONFIG_PRINT_SECRETS (doveconf -P), so that the output can be
+ * shown to others.  Sizes and durations use their largest exact unit
+ * (50M, 4h).  0, or -1 (ERR_TEMP) when fp fails.
  */
-int	config_print(FILE *fp, const struct config *c, int all);
+#define CONFIG_PRINT_ALL	0x1	/* every key, not only non-defaults */
+#define CONFIG_PRINT_SECRETS	0x2	/* secrets in clear */
+int	config_print(FILE *fp, const struct config *c, int flags);
 
 /* The section name of a service ("pop3s"). */
 const char *config_svc_name(enum config_svc);

@@ -1172,30 +1172,30 @@ END_TEST
  * print -> parse -> print gives the same text; -n leaves out defaults.
  */
 static char *
-print_conf(const struct config *c, int all)
+print_conf(const struct config *c, int flags)
 {
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *fp = open_memstream(&buf, &len);
 
 	ck_assert_ptr_nonnull(fp);
-	ck_assert_int_eq(config_print(fp, c, all), 0);
+	ck_assert_int_eq(config_print(fp, c, flags), 0);
 	fclose(fp);
 	return buf;
 }
 
 static void
-round_trip(const char *text, int all)
+round_trip(const char *text, int flags)
 {
 	static struct config a, b;
 	char *errs = NULL, *one, *two;
 
 	ck_assert_msg(config_parse(F, text, strlen(text), &a, &errs) == 0,
 	    "%s", errs);
-	one = print_conf(&a, all);
+	one = print_conf(&a, flags);
 	ck_assert_msg(config_parse(F, one, strlen(one), &b, &errs) == 0,
 	    "printed config does not parse:\n%s\n%s", one, errs);
-	two = print_conf(&b, all);
+	two = print_conf(&b, flags);
 	ck_assert_msg(strcmp(one, two) == 0, "print, parse, print differs:"
 	    "\n%s\n---\n%s", one, two);
 	free(one);
@@ -1229,12 +1229,12 @@ START_TEST(test_print_round_trip)
 	static struct config c;
 	char *out, *errs = NULL;
 
-	round_trip(rich, 0);
-	round_trip(rich, 1);
+	round_trip(rich, CONFIG_PRINT_SECRETS);
+	round_trip(rich, CONFIG_PRINT_ALL | CONFIG_PRINT_SECRETS);
 	round_trip("data_dir = /d\n", 0);
-	round_trip("data_dir = /d\n", 1);
+	round_trip("data_dir = /d\n", CONFIG_PRINT_ALL);
 	config_default(&c);
-	out = print_conf(&c, 1);
+	out = print_conf(&c, CONFIG_PRINT_ALL);
 	ck_assert_msg(config_parse(F, out, strlen(out), &c, &errs) == 0,
 	    "%s", errs);
 	free(out);
@@ -1246,6 +1246,18 @@ START_TEST(test_print_round_trip)
 	out = print_conf(&c, 0);
 	ck_assert_str_eq(out, "data_dir = /d\n\n[pop3]\n"
 	    "listen = 127.0.0.1:110\n\n[smtpd]\nmax_message_size = 50M\n");
+	free(out);
+
+	/* A secret is hidden unless asked for (doveconf -P). */
+	ck_assert_int_eq(config_parse(F, "data_dir = /d\n[mta]\n"
+	    "relay_user = u\nrelay_password = s3cr3t\n", 57, &c, &errs), 0);
+	out = print_conf(&c, 0);
+	ck_assert_msg(strstr(out, "s3cr3t") == NULL &&
+	    strstr(out, "# relay_password = (hidden)\n") != NULL, "%s", out);
+	free(out);
+	out = print_conf(&c, CONFIG_PRINT_SECRETS);
+	ck_assert_msg(strstr(out, "relay_password = s3cr3t\n") != NULL, "%s",
+	    out);
 	free(out);
 }
 END_TEST
