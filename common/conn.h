@@ -102,7 +102,10 @@ struct conn_ops {
 
 /* Loop ------------------------------------------------------------------ */
 
-/* Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE. */
+/*
+ * Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE;
+ * turns on log time stamps (log_timestamps()): the caller is a daemon.
+ */
 int	conn_loop_init(const struct config *);
 struct event_base *conn_base(void);
 /* Runs until conn_loop_stop() or graceful shutdown completes. */
@@ -170,7 +173,8 @@ int	conn_listen_service(const struct config *, int svc, size_t line_max,
 void	conn_set_ops(struct conn *, const struct conn_ops *, void *ctx);
 void	*conn_ctx(struct conn *);
 const char *conn_peer(struct conn *);	/* "192.0.2.1" / "2001:db8::1" */
-const char *conn_local_port(struct conn *);
+const char *conn_local_port(struct conn *);	/* ours: "25" */
+const char *conn_peer_port(struct conn *);	/* the client's: "51234" */
 int	conn_is_tls(struct conn *);
 unsigned long conn_id(struct conn *);
 

@@ -193,7 +193,7 @@ session_state_name(enum pop3_state st)
 static void
 session_enter_state(struct pop3_session *s, enum pop3_state st)
 {
-	log_debug("pop3 #%lu: %s -> %s", s->id, session_state_name(s->state),
+	log_debug("conn %lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
 	/* Logged in: the login deadline stops. */
@@ -219,7 +219,7 @@ session_resp_code(enum err_class ec)
 static void
 session_err_reply(struct pop3_session *s, const char *what)
 {
-	log_info("pop3 #%lu: %s: %s (%s)", s->id, what, err_msg(),
+	log_info("conn %lu: %s: %s (%s)", s->id, what, err_msg(),
 	    err_class_name(err_class()));
 	conn_printf(s->conn, "-ERR [%s] %s\r\n", session_resp_code(err_class()),
 	    what);
@@ -229,7 +229,7 @@ session_err_reply(struct pop3_session *s, const char *what)
 static void
 session_bad(struct pop3_session *s, const char *msg)
 {
-	log_info("pop3 #%lu: failed command: %s", s->id, msg);
+	log_info("conn %lu: failed command: %s", s->id, msg);
 	if (s->state == POP3_TRANSACTION) {
 		conn_printf(s->conn, "-ERR %s\r\n", msg);
 		return;
@@ -238,7 +238,7 @@ session_bad(struct pop3_session *s, const char *msg)
 		conn_printf(s->conn, "-ERR %s\r\n", msg);
 		return;
 	}
-	log_info("pop3 #%lu: %u failed commands before login, closing",
+	log_info("conn %lu: %u failed commands before login, closing",
 	    s->id, s->bad_cmds);
 	conn_printf(s->conn, "-ERR %s; too many errors, closing connection"
 	    "\r\n", msg);
@@ -284,7 +284,7 @@ session_login_allowed(struct pop3_session *s)
 	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
 		char msg[128];
 
-		log_info("pop3 #%lu: login refused: %s is locked out for %u s",
+		log_info("conn %lu: login refused: %s is locked out for %u s",
 		    s->id, s->ip, secs);
 		snprintf(msg, sizeof(msg), "[AUTH] too many failed logins "
 		    "from your address, try again in %u seconds", secs);
@@ -309,7 +309,7 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	s->user_id = user_id;
 	snprintf(s->lock_name, sizeof(s->lock_name), "pop3:%s", user);
 	if (session_lock(s) == -1) {
-		log_info("pop3 #%lu: login ok user=%s method=%s but the "
+		log_info("conn %lu: login ok user=%s method=%s but the "
 		    "maildrop is locked: %s", s->id, user, method, err_msg());
 		if (err_class() == ERR_INUSE)
 			session_err_reply(s, "maildrop is locked by another "
@@ -325,10 +325,10 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	}
 	if (cfg->pop_before_smtp > 0 && store_access_grant(s->srv->store,
 	    s->ip, cfg->pop_before_smtp) == -1)
-		log_warnx("pop3 #%lu: POP-before-SMTP for %s: %s", s->id,
+		log_warnx("conn %lu: POP-before-SMTP for %s: %s", s->id,
 		    s->ip, err_msg());
 	pop3_maildrop_stat(s->md, &n, &bytes);
-	log_info("pop3 #%lu: login ok user=%s method=%s%s messages=%zu",
+	log_info("conn %lu: login ok user=%s method=%s%s messages=%zu",
 	    s->id, user, method, session_tls(s) ? " tls" : "", n);
 	conn_printf(s->conn, "+OK maildrop has %zu messages (%" PRIu64
 	    " octets)\r\n", n, bytes);
@@ -343,7 +343,7 @@ session_login_failed(struct pop3_session *s, const char *who,
 	unsigned ms;
 	int last;
 
-	log_info("pop3 #%lu: login failed user=%s from %s: %s", s->id,
+	log_info("conn %lu: login failed user=%s from %s: %s", s->id,
 	    who[0] != '\0' ? who : "?", s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
@@ -430,7 +430,7 @@ session_release(struct pop3_session *s)
 {
 	if (s->locked && store_lock_release_owner(s->srv->store,
 	    s->lock_name, s->lock_owner) == -1)
-		log_warnx("pop3 #%lu: releasing %s: %s", s->id, s->lock_name,
+		log_warnx("conn %lu: releasing %s: %s", s->id, s->lock_name,
 		    err_msg());
 	s->locked = 0;
 	pop3_maildrop_free(&s->md);
@@ -476,14 +476,14 @@ cmd_stls(struct pop3_session *s, const struct pop3_cmd *cmd)
 	}
 	conn_printf(s->conn, "+OK Begin TLS negotiation\r\n");
 	if (conn_starttls(s->conn) == -1) {
-		log_warnx("pop3 #%lu: STLS failed: %s", s->id, err_msg());
+		log_warnx("conn %lu: STLS failed: %s", s->id, err_msg());
 		session_close(s);
 		return;
 	}
 	/* RFC 2595: forget what was said in plaintext. */
 	s->have_login = 0;
 	explicit_bzero(s->login, sizeof(s->login));
-	log_info("pop3 #%lu: TLS started (STLS)", s->id);
+	log_info("conn %lu: TLS started (STLS)", s->id);
 }
 
 static void
@@ -530,7 +530,7 @@ session_user_locked(struct pop3_session *s, const char *login)
 
 	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
 		return 0;
-	log_info("pop3 #%lu: login refused: user=%s is locked out from %s "
+	log_info("conn %lu: login refused: user=%s is locked out from %s "
 	    "for %u s", s->id, login, s->ip, secs);
 	snprintf(msg, sizeof(msg), "[AUTH] too many failed logins, try "
 	    "again in %u seconds", secs);
@@ -872,12 +872,12 @@ session_send_start(struct pop3_session *s, unsigned long n, long lines)
 		free(s->send.in);
 		s->send.in = NULL;
 		if (rc == 0) {
-			log_info("pop3 #%lu: message %lu (uid %" PRIu32
+			log_info("conn %lu: message %lu (uid %" PRIu32
 			    ") is gone", s->id, n, m->uid);
 			conn_printf(s->conn, "-ERR message %lu no longer "
 			    "exists\r\n", n);
 		} else if (err_class() == ERR_CORRUPT) {
-			log_warnx("pop3 #%lu: user %s message %lu (uid %"
+			log_warnx("conn %lu: user %s message %lu (uid %"
 			    PRIu32 ") cannot be read: %s", s->id, s->user, n,
 			    m->uid, err_msg());
 			conn_printf(s->conn, "-ERR message %lu cannot be "
@@ -938,7 +938,7 @@ session_send_pump(struct pop3_session *s)
 		rc = pop3_maildrop_read(s->srv->store, s->md, s->send.n,
 		    s->send.off, s->send.in, POP3_CHUNK, &got);
 		if (rc != 1) {
-			log_warnx("pop3 #%lu: user %s message %lu failed at "
+			log_warnx("conn %lu: user %s message %lu failed at "
 			    "offset %" PRIu64 ", closing: %s", s->id, s->user,
 			    s->send.n, s->send.off, rc == 0 ? "message gone" :
 			    err_msg());
@@ -1067,7 +1067,7 @@ session_on_close(struct conn *c)
 
 	if (s == NULL)
 		return;
-	log_info("pop3 #%lu: disconnect from %s user=%s retrieved=%u "
+	log_info("conn %lu: disconnect from %s user=%s retrieved=%u "
 	    "deleted=%u bytes=%" PRIu64, s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->retrieved, s->deleted,
 	    s->bytes_sent);
@@ -1096,8 +1096,8 @@ pop3_session_accept(struct conn *c, void *arg)
 	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer(c));
 	s->state = POP3_AUTHORIZATION;
 	conn_set_ops(c, &session_ops, s);
-	log_info("pop3 #%lu: connect from %s port %s%s", s->id, s->ip,
-	    conn_local_port(c), conn_is_tls(c) ? " tls" : "");
+	log_info("conn %lu: connect from %s port %s to port %s%s", s->id, s->ip,
+	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "");
 	conn_printf(c, "+OK %s Vellum POP3 ready\r\n",
 	    srv->config->hostname);
 }
