@@ -117,6 +117,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "filter", "check", "ADDRESS|--global [FILE]", "parse a file, or the "
 	    "stored filter, and print the errors" },
 	{ "filter", "del", "ADDRESS|--global", "delete a filter" },
+	{ "who", "[list]", "[ADDRESS] [--service S]", "the logged-in "
+	    "IMAP, POP3 and SMTP sessions" },
+	{ "kick", "ADDRESS", "[--service S]", "close a user's sessions" },
 	{ NULL, NULL, NULL, NULL },
 };
 

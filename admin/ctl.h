@@ -101,6 +101,7 @@ int	cmd_store(struct ctl *, int argc, char **argv);
 int	cmd_vacation(struct ctl *, int argc, char **argv);
 int	cmd_list(struct ctl *, int argc, char **argv);
 int	cmd_filter(struct ctl *, int argc, char **argv);
+int	cmd_who(struct ctl *, int argc, char **argv);	/* who, kick */
 
 /*
  * Parses a filter file (filter/lang.h filter_parse()) named name in

@@ -37,6 +37,8 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "vacation",	cmd_vacation },
 	{ "list",	cmd_list },
 	{ "filter",	cmd_filter },
+	{ "who",	cmd_who },
+	{ "kick",	cmd_who },
 	{ NULL,		NULL },
 };
 
@@ -165,6 +167,8 @@ main(int argc, char **argv)
 		    "help lists the commands)\n", ctl.noun);
 		return CTL_USAGE;
 	}
+	if (i + 1 >= argc && strcmp(ctl.noun, "who") == 0)
+		argv[argc++] = (char *)"list";	/* `who` alone lists */
 	if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 ||
 	    strcmp(argv[i + 1], "help") == 0) {
 		if (i + 1 >= argc) {

@@ -406,6 +406,8 @@ auth_check_done(void *arg, int cancelled)
 		v.rc = backend.end(backend.ctx, c->state, &v.user_id, addr,
 		    sizeof(addr));
 		v.err = v.rc == 1 ? ERR_NONE : err_class();
+		v.disabled = v.rc == 0 && backend.disabled != NULL &&
+		    backend.disabled(c->state);
 		/* A copy: the daemon's own calls may set the error again. */
 		snprintf(why, sizeof(why), "%s", v.rc == 1 ? "ok" :
 		    err_class() != ERR_NONE ? err_msg() :

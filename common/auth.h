@@ -87,6 +87,11 @@ struct auth_backend {
 	int	 (*failed)(void *ctx, const struct auth_policy *,
 		    const char *ip, const char *login, unsigned *recent_r);
 	int	 (*succeeded)(void *ctx, const char *ip, const char *login);
+	/*
+	 * After end() gave 0: 1 when the password was verified and the
+	 * account is disabled, else 0.  May be NULL (never disabled).
+	 */
+	int	 (*disabled)(void *state);
 };
 
 /*
@@ -149,6 +154,13 @@ struct auth_verdict {
 	uint32_t	 user_id;	/* rc 1 */
 	const char	*user;		/* rc 1: the normalised address */
 	const char	*login;		/* as the client gave it */
+	/*
+	 * rc 0 only: the password was right but the account is disabled
+	 * (backend disabled()); the daemon says so (IMAP NO [CONTACTADMIN],
+	 * POP3 -ERR [AUTH] account disabled, SMTP 525 5.7.13).  Never set
+	 * after a wrong password: it tells nothing to someone without it.
+	 */
+	int		 disabled;
 };
 typedef void auth_verdict_fn(const struct auth_verdict *, void *ctx);
 

@@ -45,6 +45,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "sessreg.h"
 #include "error.h"
 #include "lineread.h"
 #include "log.h"
@@ -97,6 +98,7 @@ struct conn {
 	int			 closing;	/* flush, then reap */
 	int			 dead;		/* on the reap list */
 	int			 told_shutdown;
+	int			 kicked;	/* conn_kick() */
 	int			 linger;
 	struct event		*linger_ev;
 	/* Deadlines (conn.h). */
@@ -371,6 +373,9 @@ conn_loop_init(const struct config *config)
 	log_timestamps(1);
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
+	/* SIGUSR2: `vellumctl kick` (sessreg.h); not fatal without it. */
+	if (sessreg_setup(config->data_dir) == -1)
+		log_warnx("vellumctl kick: %s", err_msg());
 	reap_ev = event_new(base, -1, 0, reap_cb, NULL);
 	accept_ev = evtimer_new(base, accept_timer_cb, NULL);
 	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
@@ -435,6 +440,7 @@ conn_loop_free(void)
 		conn_kill(c);
 		reap_cb(-1, 0, NULL);
 	}
+	sessreg_cleanup();
 	for (l = listeners; l != NULL; l = ln) {
 		ln = l->next;
 		evconnlistener_free(l->evl);
@@ -1303,12 +1309,30 @@ conn_idle(struct conn *c)
 	c->held = 0;
 	c->sending = 0;
 	conn_xfer_update(c);
-	if (shutting_down && !c->told_shutdown && !c->closing && !c->dead) {
+	if ((shutting_down || c->kicked) && !c->told_shutdown &&
+	    !c->closing && !c->dead) {
 		c->told_shutdown = 1;
 		if (c->ops != NULL && c->ops->on_shutdown != NULL)
 			c->ops->on_shutdown(c);
 		conn_close(c);
 	}
+}
+
+void
+conn_kick(struct conn *c)
+{
+	if (c->closing || c->dead || c->kicked)
+		return;
+	c->kicked = 1;
+	/* Busy: conn_idle() at the end of the command says it. */
+	if (!c->busy)
+		conn_idle(c);
+}
+
+int
+conn_kicked(struct conn *c)
+{
+	return c->kicked;
 }
 
 int

@@ -250,6 +250,15 @@ void	conn_authenticated(struct conn *);
  * "transfer" (also "idle" outside on_timeout).
  */
 const char *conn_timeout_reason(struct conn *);
+/*
+ * The administrator wants this conn gone (`vellumctl kick`, sessreg.h):
+ * as under a shutdown, on_shutdown says the protocol's goodbye and the
+ * conn closes, at once when it is between commands, else when the
+ * command ends (conn_idle()).  on_shutdown tells the two apart with
+ * conn_kicked().
+ */
+void	conn_kick(struct conn *);
+int	conn_kicked(struct conn *);
 /* Closes after queued output is sent; on_close follows. */
 void	conn_close(struct conn *);
 

@@ -485,7 +485,8 @@ auth_verdict_cb(const struct auth_verdict *v, void *arg)
 	if (v->rc == 0) {
 		/* The store says "account disabled: reason" only after the
 		 * right password. */
-		if (strncmp(v->why, "account disabled", 16) == 0) {
+		if (v->disabled && strncmp(v->why, "account disabled",
+		    16) == 0) {
 			snprintf(text, sizeof(text), "Account disabled%s",
 			    v->why + 16);
 			auth_failed_reply(s, v->login, v->why, "CONTACTADMIN",

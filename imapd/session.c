@@ -34,6 +34,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/xmalloc.h"
 #include "imapd/core.h"
 #include "imapd/imapd.h"
@@ -187,6 +188,7 @@ imap_session_logged_in(struct imap_session *s)
 	conn_authenticated(s->conn);
 	/* RFC 3501 5.4: the autologout timer is at least 30 minutes. */
 	conn_set_idle_timeout(s->conn, imap_session_idle_timeout);
+	s->reg = sessreg_add(s->conn, "imap", s->user);
 }
 
 void
@@ -1129,7 +1131,10 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	imap_untagged(s, "BYE Server shutting down.");
+	if (conn_kicked(c))
+		imap_untagged(s, "BYE Session closed by the administrator.");
+	else
+		imap_untagged(s, "BYE Server shutting down.");
 	imap_session_close(s);
 }
 
@@ -1144,6 +1149,7 @@ session_on_close(struct conn *c)
 	core = s->core;
 	log_info("conn %lu: disconnect from %s user=%s", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-");
+	sessreg_remove(&s->reg);
 	imap_session_idle_stop(s);
 	session_free_states(s);
 	imap_auth_free(s);

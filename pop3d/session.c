@@ -26,6 +26,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/xmalloc.h"
 #include "mail/pop3dot.h"
 #include "store/access.h"
@@ -48,6 +49,7 @@ enum pop3_state {
 
 struct pop3_session {
 	struct conn		*conn;
+	struct sessreg_entry	*reg;		/* logged in: `vellumctl who` */
 	struct pop3_server	*srv;
 	unsigned long		 id;
 	char			 ip[CONN_ADDR_MAX];
@@ -114,6 +116,8 @@ static int	session_tls(struct pop3_session *);
 static int	session_login_allowed(struct pop3_session *);
 static void	session_login_ok(struct pop3_session *, uint32_t,
 		    const char *, const char *);
+static void	session_login_disabled(struct pop3_session *, const char *,
+		    const char *);
 static void	session_login_failed(struct pop3_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct pop3_session *, unsigned,
@@ -333,6 +337,28 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	conn_printf(s->conn, "+OK maildrop has %zu messages (%" PRIu64
 	    " octets)\r\n", n, bytes);
 	session_enter_state(s, POP3_TRANSACTION);
+	s->reg = sessreg_add(s->conn, "pop3", s->user);
+}
+
+/*
+ * The right password for a disabled account (auth.h: v->disabled): said
+ * as it is, RFC 3206's [AUTH] with the reason the admin gave ("account
+ * disabled: unpaid invoice"); counted and delayed as a failure.
+ */
+static void
+session_login_disabled(struct pop3_session *s, const char *who,
+    const char *reason)
+{
+	char reply[POP3_DISABLED_REPLY_MAX];
+	unsigned ms;
+	int last;
+
+	log_info("conn %lu: login refused user=%s from %s: %s", s->id, who,
+	    s->ip, reason);
+	ms = auth_failed(s->ip, who);
+	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
+	snprintf(reply, sizeof(reply), "-ERR [AUTH] %s\r\n", reason);
+	session_reply_later(s, ms, reply, last);
 }
 
 /* A wrong password or SASL failure: counted per IP, answered late. */
@@ -565,6 +591,8 @@ session_verdict(const struct auth_verdict *v, void *arg)
 		return;
 	if (v->rc == 1)
 		session_login_ok(s, v->user_id, v->user, s->check_method);
+	else if (v->rc == 0 && v->disabled)
+		session_login_disabled(s, v->login, v->why);
 	else if (v->rc == 0)
 		session_login_failed(s, v->login, v->why);
 	else {
@@ -1056,7 +1084,10 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	conn_printf(c, "-ERR [SYS/TEMP] server shutting down\r\n");
+	if (conn_kicked(c))
+		conn_printf(c, "-ERR session closed by the administrator\r\n");
+	else
+		conn_printf(c, "-ERR [SYS/TEMP] server shutting down\r\n");
 	session_close(s);
 }
 
@@ -1071,6 +1102,7 @@ session_on_close(struct conn *c)
 	    "deleted=%u bytes=%" PRIu64, s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->retrieved, s->deleted,
 	    s->bytes_sent);
+	sessreg_remove(&s->reg);
 	session_release(s);
 	auth_free(&s->sasl);
 	auth_check_cancel(&s->check);

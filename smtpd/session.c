@@ -21,6 +21,7 @@
  * session stays paused until then, so pipelined commands wait.  Nothing
  * here frees a session: only on_close does, after the conn is gone.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/tmpfile.h"
 #include "common/worker.h"
 #include "common/xmalloc.h"
@@ -110,6 +112,8 @@ static void	session_data_end(struct smtp_session *);
 static int	session_hops_ok(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
 static void	session_login_ok(struct smtp_session *, const char *);
+static void	session_login_disabled(struct smtp_session *, const char *,
+		    const char *);
 static void	session_login_failed(struct smtp_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct smtp_session *, unsigned,
@@ -770,7 +774,9 @@ session_verdict(const struct auth_verdict *v, void *arg)
 	if (v->rc == 1) {
 		s->user_id = v->user_id;
 		session_login_ok(s, v->user);
-	} else if (v->rc == 0)
+	} else if (v->rc == 0 && v->disabled)
+		session_login_disabled(s, v->login, v->why);
+	else if (v->rc == 0)
 		session_login_failed(s, v->login, v->why);
 	else {
 		log_info("conn %lu: auth not checked: %s", s->id, v->why);
@@ -788,6 +794,31 @@ session_login_ok(struct smtp_session *s, const char *user)
 	    s->ip, session_tls(s) ? " tls" : "");
 	conn_printf(s->conn, "235 2.7.0 Authentication successful\r\n");
 	conn_authenticated(s->conn);
+	s->reg = sessreg_add(s->conn, "smtp", s->user);
+}
+
+/*
+ * The right password for a disabled account (auth.h: v->disabled): 525
+ * 5.7.13 "User Account Disabled" (RFC 5248's registry), with the reason
+ * the admin gave; counted and delayed as a failure.
+ */
+static void
+session_login_disabled(struct smtp_session *s, const char *who,
+    const char *reason)
+{
+	char reply[SMTP_DISABLED_REPLY_MAX];
+	unsigned ms;
+	int last;
+
+	log_info("conn %lu: auth refused user=%s from %s: %s", s->id, who,
+	    s->ip, reason);
+	ms = auth_failed(s->ip, who);
+	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
+	snprintf(reply, sizeof(reply), "525 5.7.13 %c%s\r\n%s",
+	    toupper((unsigned char)reason[0]), reason + (reason[0] != '\0'),
+	    last ? "421 4.7.0 Error: too many errors, closing "
+	    "connection\r\n" : "");
+	session_reply_later(s, ms, reply, last);
 }
 
 /* Counted per IP and towards max_bad_commands; answered late. */
@@ -1573,8 +1604,12 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	conn_printf(c, "421 4.3.2 %s Service shutting down, closing "
-	    "connection\r\n", s->srv->config->hostname);
+	if (conn_kicked(c))
+		conn_printf(c, "421 4.7.0 %s Session closed by the "
+		    "administrator\r\n", s->srv->config->hostname);
+	else
+		conn_printf(c, "421 4.3.2 %s Service shutting down, closing "
+		    "connection\r\n", s->srv->config->hostname);
 	session_close(s);
 }
 
@@ -1595,6 +1630,7 @@ session_on_close(struct conn *c)
 	    "rcpts=%u failed=%u bad_commands=%u", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->n_msgs, s->n_rcpts,
 	    s->n_failed, s->bad_cmds);
+	sessreg_remove(&s->reg);
 	auth_check_cancel(&s->check);
 	if (s->fjob != NULL) {
 		/* Its filters still read the message: free it after them. */
