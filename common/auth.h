@@ -141,7 +141,9 @@ enum auth_result auth_step(struct auth *, const char *line, size_t len,
 int	auth_mech_offered(const char *mech, int tls);
 /*
  * The login the client gave (authentication id) once the mechanism has
- * it: always after AUTH_VERIFY, often after AUTH_FAIL; "" before.
+ * it: always after AUTH_VERIFY; after AUTH_FAIL the name its response
+ * tried even when malformed (PLAIN with one NUL: the first field; never
+ * a field that may be the password); "" before, or when it gave none.
  */
 const char *auth_login(struct auth *);
 void	auth_free(struct auth **);

@@ -1140,7 +1140,8 @@ conn_writecb(struct bufferevent *bev, void *arg)
  * 0 when there is nothing to say.  libevent puts SSL_get_error()'s code
  * itself in that list before the error queue's codes: SSL_ERROR_SYSCALL
  * (the socket failed or the peer went away without a close_notify) and
- * SSL_ERROR_SSL (the reasons follow as their own codes).  Those small
+ * SSL_ERROR_SSL (the reasons follow as their own codes); a reset is
+ * said with errno's text, a bare EOF not at all.  Those small
  * numbers have no reason string: ERR_reason_error_string() gives NULL
  * for them (what "TLS error: (null)" was).
  */
@@ -1151,12 +1152,11 @@ conn_tls_errtext(unsigned long e, int sys_errno, short what, char *buf,
 	if (e == SSL_ERROR_SSL)
 		return 0;
 	if (e == SSL_ERROR_SYSCALL) {
-		if (sys_errno != 0 && !(what & BEV_EVENT_EOF))
-			snprintf(buf, size, "connection failed: %s",
-			    strerror(sys_errno));
-		else
-			snprintf(buf, size, "connection closed by the peer "
-			    "without a TLS close_notify");
+		/* A plain EOF: the queue's own code (if any) says it. */
+		if (sys_errno == 0 || (what & BEV_EVENT_EOF))
+			return 0;
+		snprintf(buf, size, "connection failed: %s",
+		    strerror(sys_errno));
 		return 1;
 	}
 	if (ERR_GET_LIB(e) == 0 && e < 0x100) {

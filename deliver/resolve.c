@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -148,8 +149,15 @@ resolve_log_drops(const struct resolve *rs)
 
 	for (i = 0; i < rs->ndrops && i < RESOLVE_DROPS_LOGGED; i++) {
 		d = &rs->drops[i];
-		log_info("resolve <%s>: target <%s> of <%s> dropped: %s",
-		    rs->r->addr, d->target, d->via, d->why);
+		/* the address whose route named it, when another one */
+		if (strcasecmp(d->via, d->target) != 0 &&
+		    strcasecmp(d->via, rs->r->addr) != 0)
+			log_info("resolve <%s>: target <%s> (named by <%s>) "
+			    "dropped: %s", rs->r->addr, d->target, d->via,
+			    d->why);
+		else
+			log_info("resolve <%s>: target <%s> dropped: %s",
+			    rs->r->addr, d->target, d->why);
 	}
 	if (rs->ndrops > RESOLVE_DROPS_LOGGED)
 		log_info("resolve <%s>: %zu more targets dropped", rs->r->addr,

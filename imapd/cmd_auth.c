@@ -515,7 +515,8 @@ auth_failed_reply(struct imap_session *s, const char *who,
 	unsigned ms;
 
 	log_info("conn %lu: login failed user=%s from %s: %s", s->id,
-	    who != NULL && who[0] != '\0' ? who : "?", s->ip, reason);
+	    who != NULL && who[0] != '\0' ? who : "(none given)", s->ip,
+	    reason);
 	ms = auth_failed(s->ip, who);
 	core->delay_close = ++core->auth_failures >= IMAP_BAD_CMDS_MAX;
 	free(core->delay_reply);

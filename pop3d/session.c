@@ -370,7 +370,7 @@ session_login_failed(struct pop3_session *s, const char *who,
 	int last;
 
 	log_info("conn %lu: login failed user=%s from %s: %s", s->id,
-	    who[0] != '\0' ? who : "?", s->ip, reason);
+	    who[0] != '\0' ? who : "(none given)", s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
 	session_reply_later(s, ms, "-ERR [AUTH] authentication failed\r\n",

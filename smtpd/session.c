@@ -830,7 +830,7 @@ session_login_failed(struct smtp_session *s, const char *who,
 	int last;
 
 	log_info("conn %lu: auth failed user=%s from %s: %s", s->id,
-	    who[0] != '\0' ? who : "?", s->ip, reason);
+	    who[0] != '\0' ? who : "(none given)", s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
 	session_reply_later(s, ms, last ? "535 5.7.8 Authentication "
