@@ -286,12 +286,23 @@ def run(site, args):
         proc = site.start(name)
         site.wait_port(ports[port], proc)
         site.procs_by_name["vellum-" + name] = proc
-    case_who(site, ports)
-    print("who/kick: sessions listed, kicked with the protocol's bye")
-    case_stale(site)
-    print("who/kick: stale registry files ignored")
-    case_disabled(site, ports)
-    print("disabled account: told so after the right password only")
+    # each case on its own: a failure names every point that fails
+    failed = []
+    for name, fn, done in (
+            ("who/kick", lambda: case_who(site, ports), "who/kick: "
+             "sessions listed, kicked with the protocol's bye"),
+            ("stale", lambda: case_stale(site), "who/kick: stale registry "
+             "files ignored"),
+            ("disabled", lambda: case_disabled(site, ports), "disabled "
+             "account: told so after the right password only")):
+        try:
+            fn()
+            print(done)
+        except Failure as e:
+            print("FAIL [%s]: %s" % (name, str(e)[:600]), file=sys.stderr)
+            failed.append(name)
+    if failed:
+        raise Failure("cases failed: %s" % ", ".join(failed))
     for proc in site.procs_by_name.values():
         check(site.stop(proc) == 0, "%s stops cleanly" % proc.name,
               proc.output()[-2000:])
