@@ -1053,6 +1053,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 			continue;
 		}
 		if (rc == -1) {
+			djob_log_outcome(d);	/* 451 to each */
 			d->job->busy = -1;	/* answered: skipped */
 			continue;
 		}
