@@ -139,6 +139,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "config", "show", "[--all] [--secrets]", "the settings that differ "
 	    "from the defaults (--all: every one), as a vellum.conf" },
 	{ "reload", "", "", "make vellumd read its config again (SIGHUP)" },
+	{ "who", "[list]", "[ADDRESS] [--service S]", "the logged-in "
+	    "IMAP, POP3 and SMTP sessions" },
+	{ "kick", "ADDRESS", "[--service S]", "close a user's sessions" },
 	{ NULL, NULL, NULL, NULL },
 };
 

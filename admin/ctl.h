@@ -116,6 +116,7 @@ int	cmd_mailbox(struct ctl *, int argc, char **argv);
 int	cmd_mail_expunge(struct ctl *, int argc, char **argv);
 /* "addr resolve" (cmd_resolve.c), dispatched from cmd_addr(). */
 int	cmd_addr_resolve(struct ctl *, int argc, char **argv);
+int	cmd_who(struct ctl *, int argc, char **argv);	/* who, kick */
 
 /*
  * Parses a filter file (filter/lang.h filter_parse()) named name in

@@ -40,6 +40,8 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "config",	cmd_config },
 	{ "reload",	cmd_reload },
 	{ "mailbox",	cmd_mailbox },
+	{ "who",	cmd_who },
+	{ "kick",	cmd_who },
 	{ NULL,		NULL },
 };
 
@@ -173,6 +175,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(ctl.noun, "reload") == 0)	/* no verb */
 		return cmd_reload(&ctl, argc - i - 1, argv + i + 1);
+	if (i + 1 >= argc && strcmp(ctl.noun, "who") == 0)
+		argv[argc++] = (char *)"list";	/* `who` alone lists */
 	if (i + 1 >= argc || strcmp(argv[i + 1], "--help") == 0 ||
 	    strcmp(argv[i + 1], "help") == 0) {
 		if (i + 1 >= argc) {

@@ -39,6 +39,7 @@ struct auth {
 	int		 names_next;	/* the next response holds the user
 					   name(s): auth_names_ok() */
 	char		 login[AUTH_LOGIN_MAX + 1];
+	char		 tried[AUTH_LOGIN_MAX + 1];	/* auth_note_tried() */
 	char		*password;	/* wiped and freed */
 	char		 why[256];
 };
@@ -62,6 +63,7 @@ static void	auth_check_work(void *);
 static void	auth_check_done(void *, int);
 static int	auth_name_ok(const char *, size_t, int);
 static int	auth_names_ok(int, const char *, unsigned);
+static void	auth_note_tried(struct auth *, const char *, unsigned);
 
 static int
 auth_getopt(void *ctx, const char *plugin, const char *option,
@@ -243,6 +245,8 @@ auth_start(const char *mech, const char *initial, int tls,
 	a = xcalloc(1, sizeof(*a));
 	a->plain = strcmp(m, "PLAIN") == 0;
 	a->names_next = initial == NULL;
+	if (initial != NULL)
+		auth_note_tried(a, in, inlen);
 	a->cb[0] = (sasl_callback_t){ SASL_CB_SERVER_USERDB_CHECKPASS,
 	    AUTH_CB(auth_checkpass), a };
 	a->cb[1] = (sasl_callback_t){ SASL_CB_GETOPT,
@@ -292,6 +296,39 @@ auth_names_ok(int plain, const char *in, unsigned len)
 	    auth_name_ok(cid + 1, (size_t)(end - cid - 1), 0);
 }
 
+/*
+ * The user name a client's names response tried, for the log of a
+ * failure that comes before the mechanism reached the credentials (a
+ * malformed PLAIN message): LOGIN's user name; PLAIN's authcid, or its
+ * first field when there is only one NUL.  Never a password: PLAIN's
+ * last field is not taken, nor a message without a NUL.  Only printable
+ * ASCII and UTF-8 bytes are kept.
+ */
+static void
+auth_note_tried(struct auth *a, const char *in, unsigned len)
+{
+	const char *p = in, *nul, *end = in + len;
+	size_t n, i;
+
+	if (a->plain) {
+		if ((nul = memchr(in, '\0', len)) == NULL)
+			return;
+		if (memchr(nul + 1, '\0', (size_t)(end - nul - 1)) != NULL) {
+			p = nul + 1;
+			end = memchr(p, '\0', (size_t)(end - p));
+		} else
+			end = nul;
+	}
+	n = (size_t)(end - p);
+	if (n == 0 || n > AUTH_LOGIN_MAX)
+		return;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] < 0x21 || p[i] == 0x7f)
+			return;
+	memcpy(a->tried, p, n);
+	a->tried[n] = '\0';
+}
+
 /* A user name: at most AUTH_LOGIN_MAX bytes, no white space at its ends. */
 static int
 auth_name_ok(const char *name, size_t len, int may_be_empty)
@@ -333,6 +370,8 @@ auth_step(struct auth *a, const char *line, size_t len,
 		free(in);
 		return AUTH_FAIL;
 	}
+	if (a->names_next)
+		auth_note_tried(a, in, inlen);
 	a->names_next = 0;
 	rc = sasl_server_step(a->conn, in, inlen, &out, &outlen);
 	explicit_bzero(in, inlen);
@@ -360,7 +399,7 @@ auth_mech_offered(const char *mech, int tls)
 const char *
 auth_login(struct auth *a)
 {
-	return a->login;
+	return a->login[0] != '\0' ? a->login : a->tried;
 }
 
 void
@@ -377,6 +416,7 @@ auth_free(struct auth **ap)
 		free(a->password);
 	}
 	explicit_bzero(a->login, sizeof(a->login));
+	explicit_bzero(a->tried, sizeof(a->tried));
 	free(a);
 	*ap = NULL;
 }
@@ -406,6 +446,8 @@ auth_check_done(void *arg, int cancelled)
 		v.rc = backend.end(backend.ctx, c->state, &v.user_id, addr,
 		    sizeof(addr));
 		v.err = v.rc == 1 ? ERR_NONE : err_class();
+		v.disabled = v.rc == 0 && backend.disabled != NULL &&
+		    backend.disabled(c->state);
 		/* A copy: the daemon's own calls may set the error again. */
 		snprintf(why, sizeof(why), "%s", v.rc == 1 ? "ok" :
 		    err_class() != ERR_NONE ? err_msg() :

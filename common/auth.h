@@ -87,6 +87,11 @@ struct auth_backend {
 	int	 (*failed)(void *ctx, const struct auth_policy *,
 		    const char *ip, const char *login, unsigned *recent_r);
 	int	 (*succeeded)(void *ctx, const char *ip, const char *login);
+	/*
+	 * After end() gave 0: 1 when the password was verified and the
+	 * account is disabled, else 0.  May be NULL (never disabled).
+	 */
+	int	 (*disabled)(void *state);
 };
 
 /*
@@ -136,7 +141,9 @@ enum auth_result auth_step(struct auth *, const char *line, size_t len,
 int	auth_mech_offered(const char *mech, int tls);
 /*
  * The login the client gave (authentication id) once the mechanism has
- * it: always after AUTH_VERIFY, often after AUTH_FAIL; "" before.
+ * it: always after AUTH_VERIFY; after AUTH_FAIL the name its response
+ * tried even when malformed (PLAIN with one NUL: the first field; never
+ * a field that may be the password); "" before, or when it gave none.
  */
 const char *auth_login(struct auth *);
 void	auth_free(struct auth **);
@@ -149,6 +156,13 @@ struct auth_verdict {
 	uint32_t	 user_id;	/* rc 1 */
 	const char	*user;		/* rc 1: the normalised address */
 	const char	*login;		/* as the client gave it */
+	/*
+	 * rc 0 only: the password was right but the account is disabled
+	 * (backend disabled()); the daemon says so (IMAP NO [CONTACTADMIN],
+	 * POP3 -ERR [AUTH] account disabled, SMTP 525 5.7.13).  Never set
+	 * after a wrong password: it tells nothing to someone without it.
+	 */
+	int		 disabled;
 };
 typedef void auth_verdict_fn(const struct auth_verdict *, void *ctx);
 

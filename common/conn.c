@@ -45,6 +45,7 @@
 
 #include "config.h"
 #include "conn.h"
+#include "sessreg.h"
 #include "error.h"
 #include "lineread.h"
 #include "log.h"
@@ -89,12 +90,15 @@ struct conn {
 	char			 peer[CONN_ADDR_MAX];
 	char			 ipkey[CONN_ADDR_MAX];	/* conn_ip_key() */
 	char			 lport[16];
+	char			 pport[16];	/* the peer's port */
 	int			 tls;
+	int			 tls_shut;	/* close_notify sent */
 	int			 paused;
 	int			 busy;		/* inside a command */
 	int			 closing;	/* flush, then reap */
 	int			 dead;		/* on the reap list */
 	int			 told_shutdown;
+	int			 kicked;	/* conn_kick() */
 	int			 linger;
 	struct event		*linger_ev;
 	/* Deadlines (conn.h). */
@@ -368,8 +372,13 @@ conn_loop_init(const struct config *config)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
+	/* A process with an event loop is a daemon: stamp its stderr. */
+	log_timestamps(1);
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
+	/* SIGUSR2: `vellumctl kick` (sessreg.h); not fatal without it. */
+	if (sessreg_setup(config->data_dir) == -1)
+		log_warnx("vellumctl kick: %s", err_msg());
 	reap_ev = event_new(base, -1, 0, reap_cb, NULL);
 	accept_ev = evtimer_new(base, accept_timer_cb, NULL);
 	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
@@ -461,6 +470,7 @@ conn_loop_free(void)
 		conn_kill(c);
 		reap_cb(-1, 0, NULL);
 	}
+	sessreg_cleanup();
 	for (l = listeners; l != NULL; l = ln) {
 		ln = l->next;
 		if (l->evl != NULL)
@@ -672,8 +682,23 @@ conn_addr(const struct sockaddr *sa, char *buf, size_t size)
 		    (const void *)sa)->sin_addr, buf, size);
 }
 
+/* The port of a peer address, in decimal. */
+static void
+conn_addr_port(const struct sockaddr *sa, char *buf, size_t size)
+{
+	unsigned port;
+
+	if (sa->sa_family == AF_INET6)
+		port = ntohs(((const struct sockaddr_in6 *)(const void *)sa)->
+		    sin6_port);
+	else
+		port = ntohs(((const struct sockaddr_in *)(const void *)sa)->
+		    sin_port);
+	snprintf(buf, size, "%u", port);
+}
+
 static struct conn *
-conn_new(int fd, const char *peer, struct listener *l)
+conn_new(int fd, const char *peer, const char *pport, struct listener *l)
 {
 	struct conn *c;
 	SSL *ssl;
@@ -687,6 +712,7 @@ conn_new(int fd, const char *peer, struct listener *l)
 	c->id = next_id++;
 	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	snprintf(c->pport, sizeof(c->pport), "%s", pport);
 	conn_ip_key(peer, c->ipkey, sizeof(c->ipkey));
 	lineread_init(&c->lr, l->line_max, l->bare_lf);
 	c->line = xmalloc(l->line_max + 1);
@@ -772,7 +798,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 {
 	struct listener *l = arg;
 	struct conn *c;
-	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX];
+	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX], pport[16];
 	const char *why = NULL;
 	char note[80];
 	ssize_t w;
@@ -781,6 +807,7 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	(void)evl;
 	(void)salen;
 	conn_addr(sa, ip, sizeof(ip));
+	conn_addr_port(sa, pport, sizeof(pport));
 	conn_ip_key(ip, key, sizeof(key));
 	if (!limits_set)
 		conn_limits_apply();
@@ -809,13 +836,13 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	 */
 	on = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	if ((c = conn_new(fd, ip, l)) == NULL) {
+	if ((c = conn_new(fd, ip, pport, l)) == NULL) {
 		log_warnx("cannot set up a connection from %s", ip);
 		close(fd);
 		return;
 	}
-	log_debug("conn %lu: connect from %s to port %s%s", c->id, c->peer,
-	    c->lport, c->tls ? " (TLS)" : "");
+	log_debug("conn %lu: connect from %s port %s to port %s%s", c->id,
+	    c->peer, c->pport, c->lport, c->tls ? " (TLS)" : "");
 	l->fn(c, l->arg);
 }
 
@@ -957,6 +984,12 @@ const char *
 conn_local_port(struct conn *c)
 {
 	return c->lport;
+}
+
+const char *
+conn_peer_port(struct conn *c)
+{
+	return c->pport;
 }
 
 int
@@ -1135,6 +1168,38 @@ conn_writecb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * The text of an error libevent's OpenSSL bufferevent reports, into buf;
+ * 0 when there is nothing to say.  libevent puts SSL_get_error()'s code
+ * itself in that list before the error queue's codes: SSL_ERROR_SYSCALL
+ * (the socket failed or the peer went away without a close_notify) and
+ * SSL_ERROR_SSL (the reasons follow as their own codes); a reset is
+ * said with errno's text, a bare EOF not at all.  Those small
+ * numbers have no reason string: ERR_reason_error_string() gives NULL
+ * for them (what "TLS error: (null)" was).
+ */
+static int
+conn_tls_errtext(unsigned long e, int sys_errno, short what, char *buf,
+    size_t size)
+{
+	if (e == SSL_ERROR_SSL)
+		return 0;
+	if (e == SSL_ERROR_SYSCALL) {
+		/* A plain EOF: the queue's own code (if any) says it. */
+		if (sys_errno == 0 || (what & BEV_EVENT_EOF))
+			return 0;
+		snprintf(buf, size, "connection failed: %s",
+		    strerror(sys_errno));
+		return 1;
+	}
+	if (ERR_GET_LIB(e) == 0 && e < 0x100) {
+		snprintf(buf, size, "SSL_get_error() = %lu", e);
+		return 1;
+	}
+	ERR_error_string_n(e, buf, size);
+	return 1;
+}
+
 static void
 conn_eventcb(struct bufferevent *bev, short what, void *arg)
 {
@@ -1158,9 +1223,17 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_ERROR) {
-		while ((e = bufferevent_get_openssl_error(c->bev)) != 0)
-			log_info("conn %lu: %s TLS error: %s", c->id, c->peer,
-			    ERR_reason_error_string(e));
+		int sys_errno = errno;
+
+		while ((e = bufferevent_get_openssl_error(c->bev)) != 0) {
+			char why[256];
+
+			if (conn_tls_errtext(e, sys_errno, what, why,
+			    sizeof(why)))
+				log_info("conn %lu: %s TLS error: %s", c->id,
+				    c->peer, why);
+		}
+		errno = sys_errno;
 		if (errno != 0 && !(what & BEV_EVENT_EOF))
 			log_debug("conn %lu: %s: %s", c->id, c->peer,
 			    strerror(errno));
@@ -1269,12 +1342,30 @@ conn_idle(struct conn *c)
 	c->held = 0;
 	c->sending = 0;
 	conn_xfer_update(c);
-	if (shutting_down && !c->told_shutdown && !c->closing && !c->dead) {
+	if ((shutting_down || c->kicked) && !c->told_shutdown &&
+	    !c->closing && !c->dead) {
 		c->told_shutdown = 1;
 		if (c->ops != NULL && c->ops->on_shutdown != NULL)
 			c->ops->on_shutdown(c);
 		conn_close(c);
 	}
+}
+
+void
+conn_kick(struct conn *c)
+{
+	if (c->closing || c->dead || c->kicked)
+		return;
+	c->kicked = 1;
+	/* Busy: conn_idle() at the end of the command says it. */
+	if (!c->busy)
+		conn_idle(c);
+}
+
+int
+conn_kicked(struct conn *c)
+{
+	return c->kicked;
 }
 
 int
@@ -1488,6 +1579,34 @@ linger_cb(evutil_socket_t fd, short what, void *arg)
 	conn_maybe_done(arg);
 }
 
+/*
+ * A TLS conn closing by our choice (QUIT, LOGOUT, a deadline) ends with a
+ * close_notify alert (RFC 8446 6.1) once everything else is out, so the
+ * peer can tell the end from a cut.  SSL_shutdown() is called once and
+ * never waited on: on a socket it writes the alert at once (a full socket
+ * buffer drops it, which only makes the end look like a cut); under a
+ * STARTTLS filter it lands in the socket's output, which the linger below
+ * flushes.  The peer's own close_notify is not waited for (RFC 8446
+ * allows that).  Under COMPRESS the TLS level is below the deflate one.
+ */
+static void
+conn_tls_close_notify(struct conn *c)
+{
+	struct bufferevent *b;
+	SSL *ssl = NULL;
+
+	if (!c->tls || c->tls_shut || c->bev == NULL)
+		return;
+	c->tls_shut = 1;
+	for (b = c->bev; b != NULL && ssl == NULL;
+	    b = bufferevent_get_underlying(b))
+		ssl = bufferevent_openssl_get_ssl(b);
+	if (ssl == NULL || !SSL_is_init_finished(ssl))
+		return;
+	if (SSL_shutdown(ssl) < 0)
+		ERR_clear_error();
+}
+
 static void
 conn_maybe_done(struct conn *c)
 {
@@ -1495,6 +1614,8 @@ conn_maybe_done(struct conn *c)
 
 	if (c->dead)
 		return;
+	if (conn_out_pending(c) == 0)
+		conn_tls_close_notify(c);
 	if (conn_out_pending(c) > 0 && c->linger++ < CONN_LINGER_MAX) {
 		if (c->linger_ev == NULL)
 			c->linger_ev = evtimer_new(base, linger_cb, c);

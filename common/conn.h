@@ -102,7 +102,10 @@ struct conn_ops {
 
 /* Loop ------------------------------------------------------------------ */
 
-/* Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE. */
+/*
+ * Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE;
+ * turns on log time stamps (log_timestamps()): the caller is a daemon.
+ */
 int	conn_loop_init(const struct config *);
 struct event_base *conn_base(void);
 /* Runs until conn_loop_stop() or graceful shutdown completes. */
@@ -170,7 +173,8 @@ int	conn_listen_service(const struct config *, int svc, size_t line_max,
 void	conn_set_ops(struct conn *, const struct conn_ops *, void *ctx);
 void	*conn_ctx(struct conn *);
 const char *conn_peer(struct conn *);	/* "192.0.2.1" / "2001:db8::1" */
-const char *conn_local_port(struct conn *);
+const char *conn_local_port(struct conn *);	/* ours: "25" */
+const char *conn_peer_port(struct conn *);	/* the client's: "51234" */
 int	conn_is_tls(struct conn *);
 unsigned long conn_id(struct conn *);
 
@@ -246,6 +250,15 @@ void	conn_authenticated(struct conn *);
  * "transfer" (also "idle" outside on_timeout).
  */
 const char *conn_timeout_reason(struct conn *);
+/*
+ * The administrator wants this conn gone (`vellumctl kick`, sessreg.h):
+ * as under a shutdown, on_shutdown says the protocol's goodbye and the
+ * conn closes, at once when it is between commands, else when the
+ * command ends (conn_idle()).  on_shutdown tells the two apart with
+ * conn_kicked().
+ */
+void	conn_kick(struct conn *);
+int	conn_kicked(struct conn *);
 /* Closes after queued output is sent; on_close follows. */
 void	conn_close(struct conn *);
 

@@ -4,12 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "log.h"
 
 static const char *log_prog = "vellum";
 static int log_to = LOG_TO_STDERR;
 static int log_verb;
+static int log_stamps;
 
 static void log_vlog(int, const char *, const char *, va_list);
 
@@ -29,10 +33,34 @@ log_verbose(void)
 	return log_verb;
 }
 
+void
+log_timestamps(int on)
+{
+	log_stamps = on;
+}
+
+/* "2026-12-02T04:20:54.123Z" (UTC) when stamps are on, else "". */
+static void
+log_stamp(char *buf, size_t size)
+{
+	struct timeval tv;
+	struct tm tm;
+	size_t n;
+
+	buf[0] = '\0';
+	if (!log_stamps)
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03uZ",
+	    (unsigned)(tv.tv_usec / 1000) % 1000);
+}
+
 static void
 log_vlog(int pri, const char *suffix, const char *fmt, va_list ap)
 {
-	char buf[2048];
+	char buf[2048], stamp[64];
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	if (log_to == LOG_TO_SYSLOG) {
@@ -42,10 +70,20 @@ log_vlog(int pri, const char *suffix, const char *fmt, va_list ap)
 			syslog(pri, "%s", buf);
 		return;
 	}
+	if (!log_stamps) {
+		if (suffix != NULL)
+			fprintf(stderr, "%s: %s: %s\n", log_prog, buf, suffix);
+		else
+			fprintf(stderr, "%s: %s\n", log_prog, buf);
+		return;
+	}
+	log_stamp(stamp, sizeof(stamp));
 	if (suffix != NULL)
-		fprintf(stderr, "%s: %s: %s\n", log_prog, buf, suffix);
+		fprintf(stderr, "%s %s[%ld]: %s: %s\n", stamp, log_prog,
+		    (long)getpid(), buf, suffix);
 	else
-		fprintf(stderr, "%s: %s\n", log_prog, buf);
+		fprintf(stderr, "%s %s[%ld]: %s\n", stamp, log_prog,
+		    (long)getpid(), buf);
 }
 
 #define LOG_BODY(pri, suffix) do {			\

@@ -8,10 +8,12 @@
  * links and counts.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/config.h"
@@ -911,6 +913,94 @@ djob_log_actions(const struct djob *d, const struct deliver_fuser *fu)
 	    "delivered nowhere");
 }
 
+/*
+ * The recipient's status word, Postfix's: 2xx sent, 4xx deferred (the
+ * client or the queue tries again), 5xx bounced (refused for good).
+ */
+static const char *
+djob_status(int code)
+{
+	return code / 100 == 2 ? "sent" : code / 100 == 4 ? "deferred" :
+	    "bounced";
+}
+
+/* The queue id of a forward of recipient ri to addr (its sender's). */
+static uint64_t
+djob_fwd_id(const struct djob *d, size_t ri, const char *addr)
+{
+	size_t i;
+
+	for (i = 0; i < d->next; i++)
+		if (d->ext[i].rcpt == ri && strcmp(d->ext[i].addr, addr) == 0)
+			return d->senders[d->ext[i].sender].id;
+	return d->job->queue_id;
+}
+
+/*
+ * The job's outcome in the log, one line per recipient as Postfix's
+ * local(8) writes them, under the job's queue id:
+ *
+ *	ID: from=<sender>, size=N, nrcpt=N
+ *	ID: to=<user>, orig_to=<alias>, relay=local, delay=S, status=sent (...)
+ *	ID: to=<fwd>, orig_to=<alias>, relay=queue, delay=S, status=sent
+ *	    (forwarded as ID)
+ *	ID: to=<addr>, relay=local, delay=S, status=deferred (452 ...)
+ *
+ * orig_to is the address the client gave when it differs (an alias, a
+ * catch-all, user+ext).  Relayed recipients are the mta's to log (it
+ * knows how they end); delay counts from the queue id's time (MAIL).
+ */
+static void
+djob_log_outcome(const struct djob *d)
+{
+	const struct deliver_job *job = d->job;
+	const struct deliver_rcpt *r;
+	char id[STORE_QUEUE_ID_LEN + 1], fid[STORE_QUEUE_ID_LEN + 1];
+	char orig[DELIVER_ADDR_MAX + 16];
+	int64_t delay;
+	size_t i, j;
+
+	store_queue_id_format(job->queue_id, id);
+	delay = (int64_t)store_now() - (int64_t)(job->queue_id >> 32);
+	if (delay < 0 || delay > 10 * 365 * 86400)
+		delay = 0;
+	log_info("%s: from=<%s>, size=%zu, nrcpt=%zu", id, job->sender,
+	    job->len, job->nrcpts);
+	for (i = 0; i < job->nrcpts; i++) {
+		r = &job->rcpts[i];
+		if (!deliver_rcpt_wanted(r))
+			continue;
+		if (r->code != 250) {
+			log_info("%s: to=<%s>, relay=%s, delay=%" PRId64
+			    ", status=%s (%d %s)", id, r->addr,
+			    r->kind == DELIVER_LOCAL ? "local" : "queue",
+			    delay, djob_status(r->code), r->code, r->text);
+			continue;
+		}
+		if (r->kind != DELIVER_LOCAL)
+			continue;
+		for (j = 0; j < r->ntargets; j++) {
+			const struct deliver_target *t = &r->targets[j];
+
+			if (strcasecmp(t->addr, r->addr) != 0)
+				snprintf(orig, sizeof(orig), ", orig_to=<%s>",
+				    r->addr);
+			else
+				orig[0] = '\0';
+			if (t->user_id == 0)
+				log_info("%s: to=<%s>%s, relay=queue, delay=%"
+				    PRId64 ", status=sent (forwarded as %s)",
+				    id, t->addr, orig, delay,
+				    store_queue_id_format(djob_fwd_id(d, i,
+				    t->addr), fid));
+			else
+				log_info("%s: to=<%s>%s, relay=local, delay=%"
+				    PRId64 ", status=sent (%d %s)", id,
+				    t->addr, orig, delay, r->code, r->text);
+		}
+	}
+}
+
 /* After the commit: what the filters said, and the auto-replies. */
 static void
 djob_after(struct store *st, const struct deliver_config *cf, struct djob *d,
@@ -952,6 +1042,9 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		struct djob *d = &run.jobs[i];
 
 		d->job = jobs[i];
+		/* One id names the message in every log line. */
+		if (d->job->queue_id == 0)
+			d->job->queue_id = store_queue_id_new();
 		d->sender_local = -1;
 		d->job->busy = 0;
 		d->job->delivered = 0;
@@ -960,6 +1053,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 			continue;
 		}
 		if (rc == -1) {
+			djob_log_outcome(d);	/* 451 to each */
 			d->job->busy = -1;	/* answered: skipped */
 			continue;
 		}
@@ -977,6 +1071,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 					    "Message too big" : "4.3.0 "
 					    "Temporary failure; try again "
 					    "later");
+			djob_log_outcome(d);
 			d->job->busy = -1;	/* skipped by the txn */
 			djob_after(st, cf, d, 0);
 			deliver_end(st, d->job);
@@ -1005,6 +1100,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		if (d->job->busy == 0 && d->job->fj != NULL) {
 			/* the locks go first: a reply may be to one of us */
 			deliver_unlock(st, d->job->fj);
+			djob_log_outcome(d);
 			djob_after(st, cf, d, rc == 0);
 			deliver_end(st, d->job);
 		}

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/error.h"
 #include "common/log.h"
@@ -28,6 +29,15 @@
 
 _Static_assert(DELIVER_TARGETS_MAX >= STORE_LIST_MEMBERS_MAX,
     "a list's members must fit in a recipient's targets");
+
+/* Dropped targets named in the log per recipient; the rest are counted. */
+#define RESOLVE_DROPS_LOGGED	8
+
+struct resolve_drop {
+	char	target[DELIVER_ADDR_MAX + 1];
+	char	via[DELIVER_ADDR_MAX + 1];	/* the alias that named it */
+	char	why[STORE_REASON_MAX + 1];
+};
 
 struct resolve {
 	const struct deliver_config	*cf;
@@ -53,6 +63,9 @@ struct resolve {
 	/* deliver_resolve_explain(): each step told */
 	deliver_step_fn			*step;
 	void				*step_ctx;
+	/* targets left out, logged after the snapshot (the first few) */
+	struct resolve_drop		 drops[RESOLVE_DROPS_LOGGED];
+	size_t				 ndrops;	/* all, also unlogged */
 };
 
 static void	resolve_step(struct resolve *, int depth, const char *fmt, ...)
@@ -142,6 +155,49 @@ static int	list_expand(struct store_txn *, struct resolve *,
 		    const struct store_list *, int);
 
 /*
+ * Notes a target that expansion leaves out (a mailbox whose account is
+ * gone or disabled, an alias to a local address that does not exist, a
+ * loop).  Logged by resolve_log_drops() once the snapshot is over: the
+ * transaction body may run again and must not log.
+ */
+static void
+resolve_drop(struct resolve *rs, const char *target, const char *via,
+    const char *why)
+{
+	struct resolve_drop *d;
+
+	if (rs->ndrops++ >= RESOLVE_DROPS_LOGGED)
+		return;
+	d = &rs->drops[rs->ndrops - 1];
+	snprintf(d->target, sizeof(d->target), "%s", target);
+	snprintf(d->via, sizeof(d->via), "%s", via);
+	snprintf(d->why, sizeof(d->why), "%s", why);
+}
+
+static void
+resolve_log_drops(const struct resolve *rs)
+{
+	const struct resolve_drop *d;
+	size_t i;
+
+	for (i = 0; i < rs->ndrops && i < RESOLVE_DROPS_LOGGED; i++) {
+		d = &rs->drops[i];
+		/* the address whose route named it, when another one */
+		if (strcasecmp(d->via, d->target) != 0 &&
+		    strcasecmp(d->via, rs->r->addr) != 0)
+			log_info("resolve <%s>: target <%s> (named by <%s>) "
+			    "dropped: %s", rs->r->addr, d->target, d->via,
+			    d->why);
+		else
+			log_info("resolve <%s>: target <%s> dropped: %s",
+			    rs->r->addr, d->target, d->why);
+	}
+	if (rs->ndrops > RESOLVE_DROPS_LOGGED)
+		log_info("resolve <%s>: %zu more targets dropped", rs->r->addr,
+		    rs->ndrops - RESOLVE_DROPS_LOGGED);
+}
+
+/*
  * The route of addr: exact, then without +ext, then the catch-all.
  * *how_r: which of the three matched.
  */
@@ -190,12 +246,16 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 			rs->loop = 1;
 			resolve_step(rs, depth, "%s: seen before (alias loop): "
 			    "skipped", addr);
+			resolve_drop(rs, addr, rs->r->addr, "alias loop (the "
+			    "address is reached twice)");
 			return 0;
 		}
 	if (depth > DELIVER_ALIAS_DEPTH) {
 		rs->loop = 1;
 		resolve_step(rs, depth, "%s: more than %d aliases deep: "
 		    "skipped", addr, DELIVER_ALIAS_DEPTH);
+		resolve_drop(rs, addr, rs->r->addr, "aliases nested too "
+		    "deep (DELIVER_ALIAS_DEPTH)");
 		return 0;
 	}
 	rs->seen = xreallocarray(rs->seen, rs->nseen + 1, sizeof(*rs->seen));
@@ -223,6 +283,9 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 			if (rc == 0 || (rc == 1 && d.alias_of[0] == '\0'))
 				resolve_step(rs, depth, "%s: no route, no "
 				    "catch-all", addr);
+			if (rc != -1 && depth > 0)
+				resolve_drop(rs, addr, rs->r->addr, "no such "
+				    "local address");
 			return rc == -1 ? -1 : 0;
 		}
 		snprintf(real, sizeof(real), "%.*s@%s",
@@ -241,7 +304,17 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
 				goto fail;
 			if (rc == 0 || user_refused(rs, &u, depth + 1))
+			if (rc == 0) {
+				resolve_drop(rs, "(a deleted account)", addr,
+				    "the mailbox's account no longer exists");
 				continue;
+			}
+			if (user_refused(rs, &u)) {
+				resolve_drop(rs, u.address, addr, u.disabled &&
+				    u.disabled_reason[0] != '\0' ?
+				    u.disabled_reason : "account disabled");
+				continue;
+			}
 			if (rs->size > 0 &&
 			    !store_user_quota_fits(&u, rs->size, 1)) {
 				resolve_step(rs, depth + 1, "mailbox %s: a "
@@ -365,8 +438,11 @@ list_expand(struct store_txn *t, struct resolve *rs,
 		    l->owner);
 	}
 	for (i = 0; i < l->nmembers; i++) {
-		if (store_address_normalize(l->members[i], norm, 0) == -1)
+		if (store_address_normalize(l->members[i], norm, 0) == -1) {
+			resolve_drop(rs, l->members[i], l->addr, "malformed "
+			    "member address");
 			continue;
+		}
 		if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) ==
 		    -1)
 			return -1;
@@ -393,7 +469,7 @@ resolve_txn(struct store_txn *t, void *ctx)
 	const char *dom = strrchr(rs->r->addr, '@') + 1;
 	int rc;
 
-	rs->nseen = rs->ndisable = rs->nfull = 0;
+	rs->nseen = rs->ndisable = rs->nfull = rs->ndrops = 0;
 	rs->loop = 0;
 	rs->r->ntargets = 0;
 	if ((rc = store_domain_get(t, dom, &d)) == -1)
@@ -513,6 +589,9 @@ resolve_run(struct store *st, const struct deliver_config *cf,
 	rs.step = step;
 	rs.step_ctx = ctx;
 	rc = store_read(st, resolve_txn, &rs);
+	/* Explaining (readonly) tells the drops as steps and logs nothing. */
+	if (rc != -1 && !readonly)
+		resolve_log_drops(&rs);
 	if (rc != -1 && !readonly && (rs.ndisable > 0 || rs.nfull > 0) &&
 	    store_write(st, resolve_write_txn, &rs) == -1)
 		rc = -1;

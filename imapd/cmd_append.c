@@ -163,13 +163,13 @@ append_spool_open(struct imap_session *s, struct append_state *st)
 	int fd;
 
 	if ((fd = tmpfile_open(dir, "imapd-append.XXXXXX")) == -1) {
-		log_warn("imap #%lu: cannot make a spool file in %s", s->id,
+		log_warn("conn %lu: cannot make a spool file in %s", s->id,
 		    dir);
 		return -1;
 	}
 	st->fd = fd;
 	if (append_spool_write(st, st->mem, st->memlen) == -1) {
-		log_warn("imap #%lu: writing the APPEND spool file", s->id);
+		log_warn("conn %lu: writing the APPEND spool file", s->id);
 		return -1;
 	}
 	append_mem_free(st);
@@ -198,7 +198,7 @@ append_data(struct imap_session *s, const char *p, size_t n, void *arg)
 	}
 	if (st->fd != -1) {
 		if (append_spool_write(st, p, n) == -1) {
-			log_warn("imap #%lu: writing the APPEND spool file",
+			log_warn("conn %lu: writing the APPEND spool file",
 			    s->id);
 			append_fail(st, "SERVERBUG", "Cannot spool the "
 			    "message.");
@@ -272,7 +272,7 @@ append_commit(struct imap_session *s, struct append_state *st)
 		maplen = (size_t)st->total;
 		map = mmap(NULL, maplen, PROT_READ, MAP_SHARED, st->fd, 0);
 		if (map == MAP_FAILED) {
-			log_warn("imap #%lu: cannot map the APPEND spool",
+			log_warn("conn %lu: cannot map the APPEND spool",
 			    s->id);
 			imap_no(s, "SERVERBUG", "Cannot read the spooled "
 			    "message.");
@@ -292,7 +292,7 @@ append_commit(struct imap_session *s, struct append_state *st)
 	if (i == st->nmsgs)
 		rc = store_write(s->srv->store, append_txn, &at);
 	if (rc == -1) {
-		log_info("imap #%lu: APPEND to %s refused: %s", s->id,
+		log_info("conn %lu: APPEND to %s refused: %s", s->id,
 		    st->name, err_msg());
 		if (at.notfound)
 			imap_no(s, "TRYCREATE", "Mailbox doesn't exist: %s",
@@ -507,7 +507,7 @@ imap_cmd_append(struct imap_session *s, struct imap_cmd *cmd)
 		lt.id = 0;
 		rc = store_read(s->srv->store, lookup_txn, &lt);
 		if (rc == -1) {
-			log_warnx("imap #%lu: APPEND: %s", s->id, err_msg());
+			log_warnx("conn %lu: APPEND: %s", s->id, err_msg());
 			append_fail(st, imap_err_code(err_class()),
 			    err_msg());
 		} else if (rc == 0)
@@ -616,7 +616,7 @@ copy_run(struct imap_session *s, struct imap_cmd *cmd, int move)
 	cc.n = n;
 	cc.dst = xcalloc(n + 1, sizeof(*cc.dst));
 	if (store_write(s->srv->store, copy_txn, &cc) == -1) {
-		log_info("imap #%lu: %s to %s refused: %s", s->id,
+		log_info("conn %lu: %s to %s refused: %s", s->id,
 		    move ? "MOVE" : "COPY", name, cc.why ? "see reply" :
 		    err_msg());
 		if (cc.why == COPY_NOTFOUND)

@@ -139,7 +139,7 @@ imap_cmd_id(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	if (log_verbose() > 1)
 		for (i = 0; i < id.n; i++)
-			log_debug("imap #%lu: ID %.*s=%.*s", s->id,
+			log_debug("conn %lu: ID %.*s=%.*s", s->id,
 			    (int)id.keys[i].len, id.keys[i].s,
 			    id.values[i].s != NULL ? (int)id.values[i].len : 3,
 			    id.values[i].s != NULL ? id.values[i].s : "NIL");
@@ -215,7 +215,7 @@ imap_cmd_starttls(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	imap_ok(s, NULL, "Begin TLS negotiation now.");
 	if (imap_session_starttls(s) == -1) {
-		log_warnx("imap #%lu: STARTTLS: %s", s->id, err_msg());
+		log_warnx("conn %lu: STARTTLS: %s", s->id, err_msg());
 		imap_session_close(s);
 	}
 }
@@ -242,7 +242,7 @@ imap_cmd_compress(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	imap_ok(s, NULL, "Begin compression.");
 	if (imap_session_compress(s) == -1) {
-		log_warnx("imap #%lu: COMPRESS: %s", s->id, err_msg());
+		log_warnx("conn %lu: COMPRESS: %s", s->id, err_msg());
 		imap_session_close(s);
 	}
 }
@@ -284,13 +284,13 @@ auth_may_login(struct imap_session *s)
 	unsigned secs;
 
 	if (!auth_allowed(conn_is_tls(s->conn))) {
-		log_info("imap #%lu: plaintext login refused", s->id);
+		log_info("conn %lu: plaintext login refused", s->id);
 		imap_no(s, "PRIVACYREQUIRED", "Plaintext authentication "
 		    "disallowed on non-secure (SSL/TLS) connections.");
 		return 0;
 	}
 	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
-		log_info("imap #%lu: login refused: %s is locked out for %u s",
+		log_info("conn %lu: login refused: %s is locked out for %u s",
 		    s->id, s->ip, secs);
 		imap_no(s, "UNAVAILABLE", "Too many failed logins from your "
 		    "address, try again in %u seconds.", secs);
@@ -307,7 +307,7 @@ auth_user_locked(struct imap_session *s, const char *login)
 
 	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
 		return 0;
-	log_info("imap #%lu: login refused: user=%s is locked out from %s "
+	log_info("conn %lu: login refused: user=%s is locked out from %s "
 	    "for %u s", s->id, login, s->ip, secs);
 	imap_no(s, "UNAVAILABLE", "Too many failed logins, try again in %u "
 	    "seconds.", secs);
@@ -319,7 +319,7 @@ static void
 auth_wait(struct imap_session *s, const char *method)
 {
 	if (imap_core(s)->check == NULL) {
-		log_warnx("imap #%lu: cannot check a password now: %s", s->id,
+		log_warnx("conn %lu: cannot check a password now: %s", s->id,
 		    err_msg());
 		imap_no(s, "UNAVAILABLE", "Temporary authentication failure.");
 		return;
@@ -475,7 +475,7 @@ auth_verdict_cb(const struct auth_verdict *v, void *arg)
 		auth_succeeded(s->ip, v->user);
 		snprintf(s->user, sizeof(s->user), "%s", v->user);
 		s->user_id = v->user_id;
-		log_info("imap #%lu: login ok user=%s method=%s%s", s->id,
+		log_info("conn %lu: login ok user=%s method=%s%s", s->id,
 		    s->user, method, conn_is_tls(s->conn) ? " tls" : "");
 		imap_session_logged_in(s);
 		imap_ok(s, NULL, "[CAPABILITY %s] Logged in",
@@ -485,7 +485,8 @@ auth_verdict_cb(const struct auth_verdict *v, void *arg)
 	if (v->rc == 0) {
 		/* The store says "account disabled: reason" only after the
 		 * right password. */
-		if (strncmp(v->why, "account disabled", 16) == 0) {
+		if (v->disabled && strncmp(v->why, "account disabled",
+		    16) == 0) {
 			snprintf(text, sizeof(text), "Account disabled%s",
 			    v->why + 16);
 			auth_failed_reply(s, v->login, v->why, "CONTACTADMIN",
@@ -495,7 +496,7 @@ auth_verdict_cb(const struct auth_verdict *v, void *arg)
 			    "AUTHENTICATIONFAILED", "Authentication failed.");
 		return;
 	}
-	log_warnx("imap #%lu: login of %s not checked: %s", s->id, v->login,
+	log_warnx("conn %lu: login of %s not checked: %s", s->id, v->login,
 	    v->why);
 	imap_no(s, "UNAVAILABLE", "Temporary authentication failure.");
 }
@@ -513,8 +514,9 @@ auth_failed_reply(struct imap_session *s, const char *who,
 	struct timeval tv;
 	unsigned ms;
 
-	log_info("imap #%lu: login failed user=%s from %s: %s", s->id,
-	    who != NULL && who[0] != '\0' ? who : "?", s->ip, reason);
+	log_info("conn %lu: login failed user=%s from %s: %s", s->id,
+	    who != NULL && who[0] != '\0' ? who : "(none given)", s->ip,
+	    reason);
 	ms = auth_failed(s->ip, who);
 	core->delay_close = ++core->auth_failures >= IMAP_BAD_CMDS_MAX;
 	free(core->delay_reply);
@@ -551,7 +553,7 @@ auth_delay_cb(evutil_socket_t fd, short what, void *arg)
 	imap_no(s, reply, "%s", text);
 	free(reply);
 	if (core->delay_close && !s->closing) {
-		log_info("imap #%lu: %u failed logins, closing", s->id,
+		log_info("conn %lu: %u failed logins, closing", s->id,
 		    core->auth_failures);
 		imap_untagged(s, "BYE Too many failed logins.");
 		imap_session_close(s);

@@ -216,7 +216,7 @@ fetch_spill_open(struct store_txn *t, struct imap_session *s,
 		if ((w = write(fd, (char *)data + done, len - done)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("imap #%lu: writing a FETCH spill file",
+			log_warn("conn %lu: writing a FETCH spill file",
 			    s->id);
 			close(fd);
 			fd = -1;
@@ -229,7 +229,7 @@ fetch_spill_open(struct store_txn *t, struct imap_session *s,
 		return -1;
 	st->spill = 1;
 	st->spill_fd = fd;
-	log_info("imap #%lu: uid %u moved away while being sent; the rest "
+	log_info("conn %lu: uid %u moved away while being sent; the rest "
 	    "comes from its body", s->id, st->uid);
 	return 1;
 }
@@ -314,7 +314,7 @@ fetch_conv_run(struct store_txn *t, struct imap_session *s,
 	}
 	return;
 pad:
-	log_warnx("imap #%lu: uid %u: message %s while being sent; "
+	log_warnx("conn %lu: uid %u: message %s while being sent; "
 	    "%" PRIu64 " bytes padded", s->id, st->uid, t == NULL ||
 	    rc == -1 ? err_msg() : "changed", c->fc.left);
 	st->broken = 1;
@@ -372,7 +372,7 @@ fetch_fields_build(struct store_txn *t, struct imap_session *s,
 		rc = fetch_read(t, s, st, off, (size_t)(end - off), hdr,
 		    &got);
 		if (rc != 1) {
-			log_warnx("imap #%lu: uid %u: header not read: %s",
+			log_warnx("conn %lu: uid %u: header not read: %s",
 			    s->id, st->uid, rc == -1 ? err_msg() : "gone");
 			got = 0;
 			ret = -1;
@@ -459,7 +459,7 @@ fetch_binary_start(struct store_txn *t, struct imap_session *s,
 	if (rc == 0)
 		st->unknown_cte = 1;
 	else {
-		log_warnx("imap #%lu: uid %u: BINARY: %s", s->id, st->uid,
+		log_warnx("conn %lu: uid %u: BINARY: %s", s->id, st->uid,
 		    err_msg());
 		st->broken = 1;
 	}
@@ -472,7 +472,7 @@ fetch_binary_piece(struct store_txn *t, struct imap_session *s,
 	int rc = imap_fetch_binary_run(t, st->bin, FETCH_PIECE, &s->out);
 
 	if (rc == -1) {
-		log_warnx("imap #%lu: uid %u: BINARY padded: %s", s->id,
+		log_warnx("conn %lu: uid %u: BINARY padded: %s", s->id,
 		    st->uid, err_msg());
 		st->broken = 1;
 	}
@@ -504,7 +504,7 @@ fetch_fields_piece(struct store_txn *t, struct imap_session *s,
 	else {
 		/* this piece is padded; the next ones will be too */
 		if (!st->broken)
-			log_warnx("imap #%lu: uid %u: header changed while "
+			log_warnx("conn %lu: uid %u: header changed while "
 			    "being sent; %" PRIu64 " bytes padded", s->id,
 			    st->uid, st->fields_left);
 		st->broken = 1;
@@ -799,7 +799,7 @@ fetch_run(struct imap_session *s, void *arg)
 		}
 		fetch_flush(s);
 		if (rc == -1) {
-			log_warnx("imap #%lu: FETCH: %s", s->id, err_msg());
+			log_warnx("conn %lu: FETCH: %s", s->id, err_msg());
 			imap_no_err(s);
 			fetch_free(st);
 			return;
@@ -1147,7 +1147,7 @@ imap_cmd_fetch(struct imap_session *s, struct imap_cmd *cmd)
 		sx.s = s;
 		sx.st = st;
 		if (store_write(s->srv->store, fetch_seen_txn, &sx) == -1) {
-			log_warnx("imap #%lu: FETCH \\Seen: %s", s->id,
+			log_warnx("conn %lu: FETCH \\Seen: %s", s->id,
 			    err_msg());
 			imap_no_err(s);
 			fetch_free(st);
@@ -1266,7 +1266,7 @@ imap_cmd_store(struct imap_session *s, struct imap_cmd *cmd)
 	sc.res = xcalloc(sc.n + 1, sizeof(*sc.res));
 	sc.failed = xcalloc(sc.n + 1, sizeof(*sc.failed));
 	if (sc.n > 0 && store_write(s->srv->store, store_cmd_txn, &sc) == -1) {
-		log_warnx("imap #%lu: STORE: %s", s->id, err_msg());
+		log_warnx("conn %lu: STORE: %s", s->id, err_msg());
 		imap_no_err(s);
 		goto out;
 	}

@@ -365,7 +365,7 @@ list_run(struct imap_session *s, void *arg)
 	rc = store_read(s->srv->store, list_emit_txn, &r);
 	flush(s, &ctx->out);
 	if (rc == 0) {
-		log_debug("imap #%lu: LIST pauses at %zu of %zu", s->id,
+		log_debug("conn %lu: LIST pauses at %zu of %zu", s->id,
 		    ctx->pos, ctx->tree.n);
 		imap_yield(s, list_run, list_free, ctx);
 		return;
@@ -944,7 +944,7 @@ imap_cmd_rename(struct imap_session *s, struct imap_cmd *cmd)
 	 * may have changed (it or a parent was renamed). */
 	if (s->view != NULL && store_read(s->srv->store, view_name_txn,
 	    s->view) == -1)
-		log_warnx("imap #%lu: RENAME: %s", s->id, err_msg());
+		log_warnx("conn %lu: RENAME: %s", s->id, err_msg());
 	imap_ok(s, NULL, "Rename completed.");
 }
 

@@ -308,7 +308,7 @@ run(struct imap_session *sess, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &sl.t0);
 	if (st->pos < st->n &&
 	    store_read(sess->srv->store, slice_txn, &sl) == -1) {
-		log_warnx("imap %lu: %s: %s", sess->id,
+		log_warnx("conn %lu: %s: %s", sess->id,
 		    st->kind == K_SEARCH ? "SEARCH" : st->kind == K_SORT ?
 		    "SORT" : "THREAD", err_msg());
 		if (st->kind == K_SEARCH && (st->ret & IMAP_SR_SAVE))

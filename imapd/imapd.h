@@ -94,8 +94,11 @@ typedef void imap_cmd_fn(struct imap_session *, struct imap_cmd *);
 /* A yielded command goes on (output drained, or a timer). */
 typedef void imap_resume_fn(struct imap_session *, void *state);
 
+struct sessreg_entry;
+
 struct imap_session {
 	struct conn		*conn;
+	struct sessreg_entry	*reg;		/* logged in: `vellumctl who` */
 	struct imap_server	*srv;
 	unsigned long		 id;
 	char			 ip[CONN_ADDR_MAX];

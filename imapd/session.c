@@ -34,6 +34,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/xmalloc.h"
 #include "imapd/core.h"
 #include "imapd/imapd.h"
@@ -166,7 +167,7 @@ session_enter_state(struct imap_session *s, enum imap_state st)
 {
 	if (s->state == st)
 		return;
-	log_debug("imap #%lu: %s -> %s", s->id, session_state_name(s->state),
+	log_debug("conn %lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
 }
@@ -187,6 +188,7 @@ imap_session_logged_in(struct imap_session *s)
 	conn_authenticated(s->conn);
 	/* RFC 3501 5.4: the autologout timer is at least 30 minutes. */
 	conn_set_idle_timeout(s->conn, imap_session_idle_timeout);
+	s->reg = sessreg_add(s->conn, "imap", s->user);
 }
 
 void
@@ -206,7 +208,7 @@ imap_write(struct imap_session *s, const void *data, size_t len)
 	if (len == 0)
 		return;
 	if (conn_write(s->conn, data, len) == -1)
-		log_debug("imap #%lu: write: %s", s->id, err_msg());
+		log_debug("conn %lu: write: %s", s->id, err_msg());
 }
 
 void
@@ -304,7 +306,7 @@ session_sync(struct imap_session *s)
 		return 0;
 	expunges = !(core->cmd_flags & IMAP_CF_SEQ) || core->cmd.uid;
 	if (imap_view_sync(s, expunges) == -1) {
-		log_info("imap #%lu: user %s mailbox %s: %s", s->id, s->user,
+		log_info("conn %lu: user %s mailbox %s: %s", s->id, s->user,
 		    s->view->name, err_msg());
 		if (err_class() == ERR_NOTFOUND)
 			imap_untagged(s, "BYE Selected mailbox was deleted, "
@@ -326,7 +328,7 @@ session_done(struct imap_session *s, const char *fn, const char *status,
     const char *code, const char *fmt, va_list ap)
 {
 	if (!imap_core(s)->running) {
-		log_warnx("imap #%lu: %s without a command", s->id, fn);
+		log_warnx("conn %lu: %s without a command", s->id, fn);
 		return;
 	}
 	if (session_sync(s) == -1) {
@@ -365,7 +367,7 @@ imap_bad(struct imap_session *s, const char *fmt, ...)
 	va_list ap;
 
 	if (!imap_core(s)->running) {
-		log_warnx("imap #%lu: imap_bad without a command", s->id);
+		log_warnx("conn %lu: imap_bad without a command", s->id);
 		return;
 	}
 	va_start(ap, fmt);
@@ -420,7 +422,7 @@ session_count_bad(struct imap_session *s)
 {
 	if (++imap_core(s)->bad_cmds < IMAP_BAD_CMDS_MAX || s->closing)
 		return;
-	log_info("imap #%lu: %u bad commands in a row, closing", s->id,
+	log_info("conn %lu: %u bad commands in a row, closing", s->id,
 	    imap_core(s)->bad_cmds);
 	imap_untagged(s, "BYE Too many invalid IMAP commands.");
 	imap_session_close(s);
@@ -687,7 +689,7 @@ session_refuse_literal(struct imap_session *s, const char *tag, uint64_t n,
 {
 	struct imap_core *core = s->core;
 
-	log_info("imap #%lu: literal of %" PRIu64 " bytes refused: %s",
+	log_info("conn %lu: literal of %" PRIu64 " bytes refused: %s",
 	    s->id, n, msg);
 	if (!nonsync) {
 		session_bad_line(s, tag, msg);
@@ -873,7 +875,7 @@ session_dispatch(struct imap_session *s)
 	}
 	if (s->state == IMAP_NOTAUTH &&
 	    ++core->preauth_cmds > IMAP_PREAUTH_CMDS_MAX) {
-		log_info("imap #%lu: %u commands without login, closing",
+		log_info("conn %lu: %u commands without login, closing",
 		    s->id, core->preauth_cmds);
 		imap_bad(s, "Too many commands before login.");
 		if (!s->closing) {
@@ -954,7 +956,7 @@ session_idle_retry_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	core->idle_dirty = 0;
 	if (imap_view_sync(s, 1) == -1) {
-		log_info("imap #%lu: user %s: %s", s->id, s->user, err_msg());
+		log_info("conn %lu: user %s: %s", s->id, s->user, err_msg());
 		imap_untagged(s, "BYE Selected mailbox was deleted, have to "
 		    "disconnect.");
 		imap_session_idle_stop(s);
@@ -1026,7 +1028,7 @@ session_on_line(struct conn *c, const char *line, size_t len)
 		core->al_line = NULL;
 		core->al_data = NULL;
 		if (fn == NULL)
-			fatalx("imap #%lu: APPEND line without a handler",
+			fatalx("conn %lu: APPEND line without a handler",
 			    s->id);
 		/* The conn's copy of the line is ours until we return. */
 		fn(s, (char *)(uintptr_t)line, len, core->al_state);
@@ -1073,7 +1075,7 @@ session_on_toolong(struct conn *c)
 
 	if (s->closing)
 		return;
-	log_info("imap #%lu: command line over %u bytes", s->id,
+	log_info("conn %lu: command line over %u bytes", s->id,
 	    (unsigned)IMAP_LINE_MAX);
 	if (core->running) {
 		if (core->mode == IMAP_MODE_SASL) {
@@ -1129,7 +1131,10 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	imap_untagged(s, "BYE Server shutting down.");
+	if (conn_kicked(c))
+		imap_untagged(s, "BYE Session closed by the administrator.");
+	else
+		imap_untagged(s, "BYE Server shutting down.");
 	imap_session_close(s);
 }
 
@@ -1142,8 +1147,9 @@ session_on_close(struct conn *c)
 	if (s == NULL)
 		return;
 	core = s->core;
-	log_info("imap #%lu: disconnect from %s user=%s", s->id, s->ip,
+	log_info("conn %lu: disconnect from %s user=%s", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-");
+	sessreg_remove(&s->reg);
 	imap_session_idle_stop(s);
 	session_free_states(s);
 	imap_auth_free(s);
@@ -1175,8 +1181,8 @@ imap_session_accept(struct conn *c, void *arg)
 	s->state = IMAP_NOTAUTH;
 	imap_buf_init(&s->out);
 	conn_set_ops(c, &session_ops, s);
-	log_info("imap #%lu: connect from %s port %s%s", s->id, s->ip,
-	    conn_local_port(c), conn_is_tls(c) ? " tls" : "");
+	log_info("conn %lu: connect from %s port %s to port %s%s", s->id, s->ip,
+	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "");
 	imap_untagged(s, "OK [CAPABILITY %s] Vellum ready.",
 	    imap_capabilities(s));
 }

@@ -596,7 +596,7 @@ view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 	r.mailbox_id = v->mailbox_id;
 	/* \Recent needs no durability: a crash at worst shows it again. */
 	if (store_write_nosync(s->srv->store, view_recent_txn, &r) == -1) {
-		log_warnx("imap #%lu: \\Recent of mailbox %" PRIu32 ": %s",
+		log_warnx("conn %lu: \\Recent of mailbox %" PRIu32 ": %s",
 		    s->id, v->mailbox_id, err_msg());
 		return 0;
 	}
@@ -1102,7 +1102,7 @@ imap_cmd_select(struct imap_session *s, struct imap_cmd *cmd)
 	r.known_next = UINT32_MAX;
 	r.want_children = !rev1;
 	if (store_read(s->srv->store, view_read_txn, &r) == -1) {
-		log_warnx("imap #%lu: %s %s: %s", s->id, cmd->verb, name,
+		log_warnx("conn %lu: %s %s: %s", s->id, cmd->verb, name,
 		    err_msg());
 		view_read_free(&r);
 		imap_no_err(s);
@@ -1213,7 +1213,7 @@ view_expunge(struct imap_session *s, const uint32_t *only, size_t nonly)
 	x.nonly = nonly;
 	rc = store_write(s->srv->store, view_expunge_txn, &x);
 	if (rc != -1 && x.n > 0)
-		log_info("imap #%lu: user %s mailbox %s: %zu expunged", s->id,
+		log_info("conn %lu: user %s mailbox %s: %zu expunged", s->id,
 		    s->user, s->view->name, x.n);
 	free(x.uids);
 	return rc == -1 ? -1 : 0;
@@ -1228,7 +1228,7 @@ imap_cmd_close(struct imap_session *s, struct imap_cmd *cmd)
 	}
 	/* Expunged without EXPUNGE responses (RFC 3501 6.4.2). */
 	if (!s->view->readonly && view_expunge(s, NULL, 0) == -1)
-		log_warnx("imap #%lu: CLOSE: %s", s->id, err_msg());
+		log_warnx("conn %lu: CLOSE: %s", s->id, err_msg());
 	imap_view_free(&s->view);
 	imap_session_set_selected(s, 0);
 	imap_ok(s, NULL, "Close completed.");

@@ -49,6 +49,7 @@ static void	 commit_cb(evutil_socket_t, short, void *);
 static int	 commit_txn(struct store_txn *, void *);
 static void	 log_rcpt(const struct qmsg *, size_t, const char *relay,
 		    const char *status);
+static void	 orig_to(const struct store_queue_rcpt *, char *, size_t);
 
 int64_t
 mta_now(void)
@@ -500,6 +501,7 @@ log_rcpt(const struct qmsg *m, size_t k, const char *relay,
 	const struct store_queue_rcpt *qr = &m->e.rcpts[k];
 	char id[STORE_QUEUE_ID_LEN + 1];
 	char reply[STORE_QUEUE_REPLY_MAX + 1];
+	char orig[STORE_QUEUE_ORCPT_MAX + 16];
 	size_t i;
 
 	/* one line per recipient, as Postfix's smtp client logs */
@@ -507,10 +509,45 @@ log_rcpt(const struct qmsg *m, size_t k, const char *relay,
 	for (i = 0; reply[i] != '\0'; i++)
 		if (reply[i] == '\n' || reply[i] == '\r')
 			reply[i] = ' ';
-	log_info("%s: to=<%s>, relay=%s, delay=%" PRId64 ", attempts=%u, "
+	orig_to(qr, orig, sizeof(orig));
+	log_info("%s: to=<%s>%s, relay=%s, delay=%" PRId64 ", attempts=%u, "
 	    "code=%u, status=%s (%s)", store_queue_id_format(m->e.id, id),
-	    qr->addr, relay, mta_now() - m->e.queued, m->e.attempts + 1,
-	    qr->last_code, status, reply);
+	    qr->addr, orig, relay, mta_now() - m->e.queued,
+	    m->e.attempts + 1, qr->last_code, status, reply);
+}
+
+/*
+ * ", orig_to=<alias>" when the recipient's ORCPT (RFC 3461: "rfc822;"
+ * and the address in xtext; deliver/ writes the alias a forward came
+ * from there) names another address than the one delivered to; else "".
+ */
+static void
+orig_to(const struct store_queue_rcpt *qr, char *buf, size_t size)
+{
+	char addr[STORE_QUEUE_ORCPT_MAX + 1];
+	const char *p;
+	size_t n = 0;
+	unsigned v;
+
+	buf[0] = '\0';
+	if (strncasecmp(qr->orcpt, "rfc822;", 7) != 0)
+		return;
+	for (p = qr->orcpt + 7; *p != '\0' && n + 1 < sizeof(addr); p++) {
+		if (*p == '+' && isxdigit((unsigned char)p[1]) &&
+		    isxdigit((unsigned char)p[2]) &&
+		    sscanf(p + 1, "%2x", &v) == 1) {
+			addr[n++] = (char)v;
+			p += 2;
+		} else
+			addr[n++] = *p;
+	}
+	addr[n] = '\0';
+	/* only printable text goes into a log line */
+	for (p = addr; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			return;
+	if (n > 0 && strcasecmp(addr, qr->addr) != 0)
+		snprintf(buf, size, ", orig_to=<%s>", addr);
 }
 
 /* Finishing a message: notices, then the queue update ------------------- */

@@ -26,6 +26,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/xmalloc.h"
 #include "mail/pop3dot.h"
 #include "store/access.h"
@@ -48,6 +49,7 @@ enum pop3_state {
 
 struct pop3_session {
 	struct conn		*conn;
+	struct sessreg_entry	*reg;		/* logged in: `vellumctl who` */
 	struct pop3_server	*srv;
 	unsigned long		 id;
 	char			 ip[CONN_ADDR_MAX];
@@ -114,6 +116,8 @@ static int	session_tls(struct pop3_session *);
 static int	session_login_allowed(struct pop3_session *);
 static void	session_login_ok(struct pop3_session *, uint32_t,
 		    const char *, const char *);
+static void	session_login_disabled(struct pop3_session *, const char *,
+		    const char *);
 static void	session_login_failed(struct pop3_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct pop3_session *, unsigned,
@@ -193,7 +197,7 @@ session_state_name(enum pop3_state st)
 static void
 session_enter_state(struct pop3_session *s, enum pop3_state st)
 {
-	log_debug("pop3 #%lu: %s -> %s", s->id, session_state_name(s->state),
+	log_debug("conn %lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
 	/* Logged in: the login deadline stops. */
@@ -219,7 +223,7 @@ session_resp_code(enum err_class ec)
 static void
 session_err_reply(struct pop3_session *s, const char *what)
 {
-	log_info("pop3 #%lu: %s: %s (%s)", s->id, what, err_msg(),
+	log_info("conn %lu: %s: %s (%s)", s->id, what, err_msg(),
 	    err_class_name(err_class()));
 	conn_printf(s->conn, "-ERR [%s] %s\r\n", session_resp_code(err_class()),
 	    what);
@@ -229,7 +233,7 @@ session_err_reply(struct pop3_session *s, const char *what)
 static void
 session_bad(struct pop3_session *s, const char *msg)
 {
-	log_info("pop3 #%lu: failed command: %s", s->id, msg);
+	log_info("conn %lu: failed command: %s", s->id, msg);
 	if (s->state == POP3_TRANSACTION) {
 		conn_printf(s->conn, "-ERR %s\r\n", msg);
 		return;
@@ -238,7 +242,7 @@ session_bad(struct pop3_session *s, const char *msg)
 		conn_printf(s->conn, "-ERR %s\r\n", msg);
 		return;
 	}
-	log_info("pop3 #%lu: %u failed commands before login, closing",
+	log_info("conn %lu: %u failed commands before login, closing",
 	    s->id, s->bad_cmds);
 	conn_printf(s->conn, "-ERR %s; too many errors, closing connection"
 	    "\r\n", msg);
@@ -284,7 +288,7 @@ session_login_allowed(struct pop3_session *s)
 	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
 		char msg[128];
 
-		log_info("pop3 #%lu: login refused: %s is locked out for %u s",
+		log_info("conn %lu: login refused: %s is locked out for %u s",
 		    s->id, s->ip, secs);
 		snprintf(msg, sizeof(msg), "[AUTH] too many failed logins "
 		    "from your address, try again in %u seconds", secs);
@@ -309,7 +313,7 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	s->user_id = user_id;
 	snprintf(s->lock_name, sizeof(s->lock_name), "pop3:%s", user);
 	if (session_lock(s) == -1) {
-		log_info("pop3 #%lu: login ok user=%s method=%s but the "
+		log_info("conn %lu: login ok user=%s method=%s but the "
 		    "maildrop is locked: %s", s->id, user, method, err_msg());
 		if (err_class() == ERR_INUSE)
 			session_err_reply(s, "maildrop is locked by another "
@@ -325,14 +329,36 @@ session_login_ok(struct pop3_session *s, uint32_t user_id,
 	}
 	if (cfg->pop_before_smtp > 0 && store_access_grant(s->srv->store,
 	    s->ip, cfg->pop_before_smtp) == -1)
-		log_warnx("pop3 #%lu: POP-before-SMTP for %s: %s", s->id,
+		log_warnx("conn %lu: POP-before-SMTP for %s: %s", s->id,
 		    s->ip, err_msg());
 	pop3_maildrop_stat(s->md, &n, &bytes);
-	log_info("pop3 #%lu: login ok user=%s method=%s%s messages=%zu",
+	log_info("conn %lu: login ok user=%s method=%s%s messages=%zu",
 	    s->id, user, method, session_tls(s) ? " tls" : "", n);
 	conn_printf(s->conn, "+OK maildrop has %zu messages (%" PRIu64
 	    " octets)\r\n", n, bytes);
 	session_enter_state(s, POP3_TRANSACTION);
+	s->reg = sessreg_add(s->conn, "pop3", s->user);
+}
+
+/*
+ * The right password for a disabled account (auth.h: v->disabled): said
+ * as it is, RFC 3206's [AUTH] with the reason the admin gave ("account
+ * disabled: unpaid invoice"); counted and delayed as a failure.
+ */
+static void
+session_login_disabled(struct pop3_session *s, const char *who,
+    const char *reason)
+{
+	char reply[POP3_DISABLED_REPLY_MAX];
+	unsigned ms;
+	int last;
+
+	log_info("conn %lu: login refused user=%s from %s: %s", s->id, who,
+	    s->ip, reason);
+	ms = auth_failed(s->ip, who);
+	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
+	snprintf(reply, sizeof(reply), "-ERR [AUTH] %s\r\n", reason);
+	session_reply_later(s, ms, reply, last);
 }
 
 /* A wrong password or SASL failure: counted per IP, answered late. */
@@ -343,8 +369,8 @@ session_login_failed(struct pop3_session *s, const char *who,
 	unsigned ms;
 	int last;
 
-	log_info("pop3 #%lu: login failed user=%s from %s: %s", s->id,
-	    who[0] != '\0' ? who : "?", s->ip, reason);
+	log_info("conn %lu: login failed user=%s from %s: %s", s->id,
+	    who[0] != '\0' ? who : "(none given)", s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
 	session_reply_later(s, ms, "-ERR [AUTH] authentication failed\r\n",
@@ -430,7 +456,7 @@ session_release(struct pop3_session *s)
 {
 	if (s->locked && store_lock_release_owner(s->srv->store,
 	    s->lock_name, s->lock_owner) == -1)
-		log_warnx("pop3 #%lu: releasing %s: %s", s->id, s->lock_name,
+		log_warnx("conn %lu: releasing %s: %s", s->id, s->lock_name,
 		    err_msg());
 	s->locked = 0;
 	pop3_maildrop_free(&s->md);
@@ -476,14 +502,14 @@ cmd_stls(struct pop3_session *s, const struct pop3_cmd *cmd)
 	}
 	conn_printf(s->conn, "+OK Begin TLS negotiation\r\n");
 	if (conn_starttls(s->conn) == -1) {
-		log_warnx("pop3 #%lu: STLS failed: %s", s->id, err_msg());
+		log_warnx("conn %lu: STLS failed: %s", s->id, err_msg());
 		session_close(s);
 		return;
 	}
 	/* RFC 2595: forget what was said in plaintext. */
 	s->have_login = 0;
 	explicit_bzero(s->login, sizeof(s->login));
-	log_info("pop3 #%lu: TLS started (STLS)", s->id);
+	log_info("conn %lu: TLS started (STLS)", s->id);
 }
 
 static void
@@ -530,7 +556,7 @@ session_user_locked(struct pop3_session *s, const char *login)
 
 	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
 		return 0;
-	log_info("pop3 #%lu: login refused: user=%s is locked out from %s "
+	log_info("conn %lu: login refused: user=%s is locked out from %s "
 	    "for %u s", s->id, login, s->ip, secs);
 	snprintf(msg, sizeof(msg), "[AUTH] too many failed logins, try "
 	    "again in %u seconds", secs);
@@ -565,6 +591,8 @@ session_verdict(const struct auth_verdict *v, void *arg)
 		return;
 	if (v->rc == 1)
 		session_login_ok(s, v->user_id, v->user, s->check_method);
+	else if (v->rc == 0 && v->disabled)
+		session_login_disabled(s, v->login, v->why);
 	else if (v->rc == 0)
 		session_login_failed(s, v->login, v->why);
 	else {
@@ -872,12 +900,12 @@ session_send_start(struct pop3_session *s, unsigned long n, long lines)
 		free(s->send.in);
 		s->send.in = NULL;
 		if (rc == 0) {
-			log_info("pop3 #%lu: message %lu (uid %" PRIu32
+			log_info("conn %lu: message %lu (uid %" PRIu32
 			    ") is gone", s->id, n, m->uid);
 			conn_printf(s->conn, "-ERR message %lu no longer "
 			    "exists\r\n", n);
 		} else if (err_class() == ERR_CORRUPT) {
-			log_warnx("pop3 #%lu: user %s message %lu (uid %"
+			log_warnx("conn %lu: user %s message %lu (uid %"
 			    PRIu32 ") cannot be read: %s", s->id, s->user, n,
 			    m->uid, err_msg());
 			conn_printf(s->conn, "-ERR message %lu cannot be "
@@ -938,7 +966,7 @@ session_send_pump(struct pop3_session *s)
 		rc = pop3_maildrop_read(s->srv->store, s->md, s->send.n,
 		    s->send.off, s->send.in, POP3_CHUNK, &got);
 		if (rc != 1) {
-			log_warnx("pop3 #%lu: user %s message %lu failed at "
+			log_warnx("conn %lu: user %s message %lu failed at "
 			    "offset %" PRIu64 ", closing: %s", s->id, s->user,
 			    s->send.n, s->send.off, rc == 0 ? "message gone" :
 			    err_msg());
@@ -1056,7 +1084,10 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	conn_printf(c, "-ERR [SYS/TEMP] server shutting down\r\n");
+	if (conn_kicked(c))
+		conn_printf(c, "-ERR session closed by the administrator\r\n");
+	else
+		conn_printf(c, "-ERR [SYS/TEMP] server shutting down\r\n");
 	session_close(s);
 }
 
@@ -1067,10 +1098,11 @@ session_on_close(struct conn *c)
 
 	if (s == NULL)
 		return;
-	log_info("pop3 #%lu: disconnect from %s user=%s retrieved=%u "
+	log_info("conn %lu: disconnect from %s user=%s retrieved=%u "
 	    "deleted=%u bytes=%" PRIu64, s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->retrieved, s->deleted,
 	    s->bytes_sent);
+	sessreg_remove(&s->reg);
 	session_release(s);
 	auth_free(&s->sasl);
 	auth_check_cancel(&s->check);
@@ -1096,8 +1128,8 @@ pop3_session_accept(struct conn *c, void *arg)
 	snprintf(s->ip, sizeof(s->ip), "%s", conn_peer(c));
 	s->state = POP3_AUTHORIZATION;
 	conn_set_ops(c, &session_ops, s);
-	log_info("pop3 #%lu: connect from %s port %s%s", s->id, s->ip,
-	    conn_local_port(c), conn_is_tls(c) ? " tls" : "");
+	log_info("conn %lu: connect from %s port %s to port %s%s", s->id, s->ip,
+	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "");
 	conn_printf(c, "+OK %s Vellum POP3 ready\r\n",
 	    srv->config->hostname);
 }

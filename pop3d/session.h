@@ -15,6 +15,8 @@ struct store;
 
 /* Failed or unknown commands before login, then the session is closed. */
 #define POP3_BAD_CMDS_MAX	20
+/* "-ERR [AUTH] account disabled: REASON": the reply's room. */
+#define POP3_DISABLED_REPLY_MAX	512
 /* Maildrop lock lease (s); renewed on activity after POP3_LOCK_RENEW. */
 #define POP3_LOCK_LEASE		(30 * 60)
 #define POP3_LOCK_RENEW		(5 * 60)

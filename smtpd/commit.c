@@ -114,7 +114,7 @@ session_deliver(struct smtp_session *s)
 	    s);
 	if (s->fjob != NULL)
 		return;
-	log_warnx("smtp #%lu: filters: %s", s->id, err_msg());
+	log_warnx("conn %lu: filters: %s", s->id, err_msg());
 	deliver_end(s->srv->store, &s->job);
 	group_kick();
 	for (i = 0; i < s->nrcpts; i++) {
@@ -341,7 +341,7 @@ session_answer(struct smtp_session *s)
 	for (i = 0; i < s->nrcpts; i++)
 		if (s->rcpts[i].code != 250 && bad == NULL)
 			bad = &s->rcpts[i];
-	log_info("smtp #%lu: message id=%s from=<%s> size=%zu rcpts=%zu "
+	log_info("conn %lu: message id=%s from=<%s> size=%zu rcpts=%zu "
 	    "delivered=%d result=%d %s", s->id, s->txid, s->sender,
 	    s->mlen - s->hdrlen, s->nrcpts, s->job.delivered,
 	    bad != NULL ? bad->code : 250, bad != NULL ? bad->text :

@@ -21,6 +21,7 @@
  * session stays paused until then, so pipelined commands wait.  Nothing
  * here frees a session: only on_close does, after the conn is gone.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,6 +42,7 @@
 #include "common/conn.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/sessreg.h"
 #include "common/tmpfile.h"
 #include "common/worker.h"
 #include "common/xmalloc.h"
@@ -110,6 +112,8 @@ static void	session_data_end(struct smtp_session *);
 static int	session_hops_ok(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
 static void	session_login_ok(struct smtp_session *, const char *);
+static void	session_login_disabled(struct smtp_session *, const char *,
+		    const char *);
 static void	session_login_failed(struct smtp_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct smtp_session *, unsigned,
@@ -200,7 +204,7 @@ session_state_name(enum smtp_state st)
 void
 session_enter_state(struct smtp_session *s, enum smtp_state st)
 {
-	log_debug("smtp #%lu: %s -> %s", s->id, session_state_name(s->state),
+	log_debug("conn %lu: %s -> %s", s->id, session_state_name(s->state),
 	    session_state_name(st));
 	s->state = st;
 	/*
@@ -288,7 +292,7 @@ session_err_reply(struct smtp_session *s, const char *what)
 	int code;
 
 	session_class_reply(err_class(), &code, &enh);
-	log_info("smtp #%lu: %s: %s (%s)", s->id, what, err_msg(),
+	log_info("conn %lu: %s: %s (%s)", s->id, what, err_msg(),
 	    err_class_name(err_class()));
 	conn_printf(s->conn, "%d %s Error: %s\r\n", code, enh, what);
 }
@@ -306,12 +310,12 @@ session_fail(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reply, sizeof(reply), fmt, ap);
 	va_end(ap);
-	log_info("smtp #%lu: failed command from %s: %s", s->id, s->ip,
+	log_info("conn %lu: failed command from %s: %s", s->id, s->ip,
 	    reply);
 	conn_printf(s->conn, "%s\r\n", reply);
 	if (++s->bad_cmds < s->srv->config->smtpd_max_bad_commands)
 		return;
-	log_info("smtp #%lu: %u failed commands, closing", s->id,
+	log_info("conn %lu: %u failed commands, closing", s->id,
 	    s->bad_cmds);
 	conn_printf(s->conn, "421 4.7.0 %s Error: too many errors, closing "
 	    "connection\r\n", s->srv->config->hostname);
@@ -387,6 +391,10 @@ session_new_txid(struct smtp_session *s)
 {
 	s->queue_id = store_queue_id_new();
 	store_queue_id_format(s->queue_id, s->txid);
+	/* Postfix's first line of a message (no reverse DNS: "unknown") */
+	log_info("%s: client=unknown[%s]:%s, conn=%lu%s%s", s->txid, s->ip,
+	    conn_peer_port(s->conn), s->id, s->user[0] != '\0' ?
+	    ", sasl_username=" : "", s->user);
 }
 
 /* Relay rules ------------------------------------------------------------ */
@@ -586,7 +594,7 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	}
 	conn_printf(s->conn, "220 2.0.0 Ready to start TLS\r\n");
 	if (conn_starttls(s->conn) == -1) {
-		log_warnx("smtp #%lu: STARTTLS failed: %s", s->id, err_msg());
+		log_warnx("conn %lu: STARTTLS failed: %s", s->id, err_msg());
 		session_close(s);
 		return;
 	}
@@ -597,7 +605,7 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->user[0] = '\0';
 	s->user_id = 0;
 	session_enter_state(s, SMTP_S_INIT);
-	log_info("smtp #%lu: TLS started (STARTTLS)", s->id);
+	log_info("conn %lu: TLS started (STARTTLS)", s->id);
 }
 
 /* Commands: AUTH ---------------------------------------------------------- */
@@ -630,7 +638,7 @@ cmd_auth(struct smtp_session *s, const struct smtp_cmd *cmd)
 		return;
 	}
 	if (auth_blocked(s->ip, NULL, &secs) == AUTH_BLOCK_ADDRESS) {
-		log_info("smtp #%lu: auth refused: %s is locked out for %u s",
+		log_info("conn %lu: auth refused: %s is locked out for %u s",
 		    s->id, s->ip, secs);
 		conn_printf(s->conn, "421 4.7.0 %s Too many failed logins from "
 		    "your address, try again in %u seconds\r\n",
@@ -683,7 +691,7 @@ session_user_locked(struct smtp_session *s, const char *login)
 
 	if (auth_blocked(s->ip, login, &secs) != AUTH_BLOCK_USER)
 		return 0;
-	log_info("smtp #%lu: auth refused: user=%s is locked out from %s for "
+	log_info("conn %lu: auth refused: user=%s is locked out from %s for "
 	    "%u s", s->id, login, s->ip, secs);
 	session_fail(s, "535 5.7.8 Too many failed logins, try again in %u "
 	    "seconds", secs);
@@ -715,7 +723,7 @@ session_sasl_result(struct smtp_session *s, enum auth_result res,
 		auth_free(&s->sasl);
 		if (s->check == NULL) {
 			/* Every worker busy and the queue full. */
-			log_info("smtp #%lu: auth not checked: %s", s->id,
+			log_info("conn %lu: auth not checked: %s", s->id,
 			    err_msg());
 			conn_printf(s->conn, "454 4.7.0 Temporary "
 			    "authentication failure, try again later\r\n");
@@ -766,10 +774,12 @@ session_verdict(const struct auth_verdict *v, void *arg)
 	if (v->rc == 1) {
 		s->user_id = v->user_id;
 		session_login_ok(s, v->user);
-	} else if (v->rc == 0)
+	} else if (v->rc == 0 && v->disabled)
+		session_login_disabled(s, v->login, v->why);
+	else if (v->rc == 0)
 		session_login_failed(s, v->login, v->why);
 	else {
-		log_info("smtp #%lu: auth not checked: %s", s->id, v->why);
+		log_info("conn %lu: auth not checked: %s", s->id, v->why);
 		conn_printf(s->conn, "454 4.7.0 Temporary authentication "
 		    "failure, try again later\r\n");
 	}
@@ -780,10 +790,35 @@ session_login_ok(struct smtp_session *s, const char *user)
 {
 	auth_succeeded(s->ip, user);
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	log_info("smtp #%lu: auth ok user=%s from %s%s", s->id, s->user,
+	log_info("conn %lu: auth ok user=%s from %s%s", s->id, s->user,
 	    s->ip, session_tls(s) ? " tls" : "");
 	conn_printf(s->conn, "235 2.7.0 Authentication successful\r\n");
 	conn_authenticated(s->conn);
+	s->reg = sessreg_add(s->conn, "smtp", s->user);
+}
+
+/*
+ * The right password for a disabled account (auth.h: v->disabled): 525
+ * 5.7.13 "User Account Disabled" (RFC 5248's registry), with the reason
+ * the admin gave; counted and delayed as a failure.
+ */
+static void
+session_login_disabled(struct smtp_session *s, const char *who,
+    const char *reason)
+{
+	char reply[SMTP_DISABLED_REPLY_MAX];
+	unsigned ms;
+	int last;
+
+	log_info("conn %lu: auth refused user=%s from %s: %s", s->id, who,
+	    s->ip, reason);
+	ms = auth_failed(s->ip, who);
+	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
+	snprintf(reply, sizeof(reply), "525 5.7.13 %c%s\r\n%s",
+	    toupper((unsigned char)reason[0]), reason + (reason[0] != '\0'),
+	    last ? "421 4.7.0 Error: too many errors, closing "
+	    "connection\r\n" : "");
+	session_reply_later(s, ms, reply, last);
 }
 
 /* Counted per IP and towards max_bad_commands; answered late. */
@@ -794,8 +829,8 @@ session_login_failed(struct smtp_session *s, const char *who,
 	unsigned ms;
 	int last;
 
-	log_info("smtp #%lu: auth failed user=%s from %s: %s", s->id,
-	    who[0] != '\0' ? who : "?", s->ip, reason);
+	log_info("conn %lu: auth failed user=%s from %s: %s", s->id,
+	    who[0] != '\0' ? who : "(none given)", s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
 	session_reply_later(s, ms, last ? "535 5.7.8 Authentication "
@@ -975,7 +1010,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		r.relay = 1;
 		r.code = 250;
 		snprintf(r.text, sizeof(r.text), "2.1.5 Ok");
-		log_info("smtp #%lu: relay to <%s> allowed (%s)", s->id,
+		log_info("conn %lu: relay to <%s> allowed (%s)", s->id,
 		    r.addr, s->user[0] != '\0' ? "authenticated" : s->lmtp ?
 		    "lmtp" : "trusted address");
 		break;
@@ -1054,7 +1089,7 @@ session_spool_open(struct smtp_session *s)
 	int fd;
 
 	if ((fd = tmpfile_open(dir, "smtpd-spool.XXXXXX")) == -1) {
-		log_warn("smtp #%lu: cannot make a spool file in %s", s->id,
+		log_warn("conn %lu: cannot make a spool file in %s", s->id,
 		    dir);
 		return -1;
 	}
@@ -1066,7 +1101,7 @@ session_spool_open(struct smtp_session *s)
 	smtp_inflight -= s->msgcap;
 	s->msg = NULL;
 	s->msglen = s->msgcap = 0;
-	log_debug("smtp #%lu: message id=%s spooled to a file", s->id,
+	log_debug("conn %lu: message id=%s spooled to a file", s->id,
 	    s->txid);
 	return 0;
 }
@@ -1081,7 +1116,7 @@ session_spool_write(struct smtp_session *s, const char *data, size_t len)
 		if ((w = write(s->spool_fd, data, len)) == -1) {
 			if (errno == EINTR)
 				continue;
-			log_warn("smtp #%lu: writing the spool file", s->id);
+			log_warn("conn %lu: writing the spool file", s->id);
 			return -1;
 		}
 		data += w;
@@ -1098,7 +1133,7 @@ session_spool_write(struct smtp_session *s, const char *data, size_t len)
 static void
 session_msg_noroom(struct smtp_session *s, const char *why)
 {
-	log_warnx("smtp #%lu: message id=%s: %s (%zu bytes of messages in "
+	log_warnx("conn %lu: message id=%s: %s (%zu bytes of messages in "
 	    "memory): 452 at its end", s->id, s->txid, why, smtp_inflight);
 	session_msg_free(s);
 	s->noroom = 1;
@@ -1166,7 +1201,7 @@ session_msg_ready(struct smtp_session *s)
 	if (s->spool_len > SIZE_MAX ||
 	    (p = mmap(NULL, (size_t)s->spool_len, PROT_READ, MAP_SHARED,
 	    s->spool_fd, 0)) == MAP_FAILED) {
-		log_warn("smtp #%lu: cannot map the spool file", s->id);
+		log_warn("conn %lu: cannot map the spool file", s->id);
 		session_tx_fail(s, "451 4.3.0 Error: local error in "
 		    "processing");
 		return 0;
@@ -1186,7 +1221,7 @@ session_inflight_ok(struct smtp_session *s)
 	if (cf->smtpd_spool_threshold > 0 ||
 	    smtp_inflight < cf->smtpd_memory_limit)
 		return 1;
-	log_warnx("smtp #%lu: %zu bytes of messages in memory: 452", s->id,
+	log_warnx("conn %lu: %zu bytes of messages in memory: 452", s->id,
 	    smtp_inflight);
 	return 0;
 }
@@ -1264,7 +1299,7 @@ session_on_stream(struct conn *c, const char *data, size_t len)
 	if (s->closing)
 		return len;
 	if (s->state != SMTP_S_DATA || len > CONN_RAW_PIECE)
-		fatalx("smtp #%lu: DATA stream of %zu bytes in state %s",
+		fatalx("conn %lu: DATA stream of %zu bytes in state %s",
 		    s->id, len, session_state_name(s->state));
 	end = smtp_data_feed(&s->data, data, len, out, &olen, &used);
 	session_msg_put(s, out, olen);
@@ -1289,7 +1324,7 @@ session_tx_fail(struct smtp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(reply, sizeof(reply), fmt, ap);
 	va_end(ap);
-	log_info("smtp #%lu: message id=%s from=<%s> size=%" PRIu64
+	log_info("conn %lu: message id=%s from=<%s> size=%" PRIu64
 	    " rcpts=%zu refused: %s", s->id, s->txid, s->sender,
 	    s->data.size > s->bdat_size ? s->data.size : s->bdat_size,
 	    s->nrcpts, reply);
@@ -1503,7 +1538,7 @@ session_on_line(struct conn *c, const char *line, size_t len)
 	case SMTP_S_DATA:	/* the conn streams meanwhile */
 	case SMTP_S_WAIT:	/* the conn is paused meanwhile */
 		/* A bug, not input. */
-		log_warnx("smtp #%lu: a line in state %s (ignored)", s->id,
+		log_warnx("conn %lu: a line in state %s (ignored)", s->id,
 		    session_state_name(s->state));
 		return;
 	default:
@@ -1554,7 +1589,7 @@ session_on_timeout(struct conn *c)
 	struct smtp_session *s = conn_ctx(c);
 
 	/* conn logs the timeout once; the state is for debugging. */
-	log_debug("smtp #%lu: %s timeout in state %s", s->id,
+	log_debug("conn %lu: %s timeout in state %s", s->id,
 	    conn_timeout_reason(c), session_state_name(s->state));
 	if (!s->closing)
 		conn_printf(c, "421 4.4.2 %s Error: timeout exceeded\r\n",
@@ -1569,8 +1604,12 @@ session_on_shutdown(struct conn *c)
 
 	if (s->closing)
 		return;
-	conn_printf(c, "421 4.3.2 %s Service shutting down, closing "
-	    "connection\r\n", s->srv->config->hostname);
+	if (conn_kicked(c))
+		conn_printf(c, "421 4.7.0 %s Session closed by the "
+		    "administrator\r\n", s->srv->config->hostname);
+	else
+		conn_printf(c, "421 4.3.2 %s Service shutting down, closing "
+		    "connection\r\n", s->srv->config->hostname);
 	session_close(s);
 }
 
@@ -1584,13 +1623,14 @@ session_on_close(struct conn *c)
 	group_remove(s);
 	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
 	    s->state == SMTP_S_WAIT)
-		log_info("smtp #%lu: connection lost in state %s; message "
+		log_info("conn %lu: connection lost in state %s; message "
 		    "id=%s not delivered", s->id, session_state_name(s->state),
 		    s->txid);
-	log_info("smtp #%lu: disconnect from %s user=%s messages=%u "
+	log_info("conn %lu: disconnect from %s user=%s messages=%u "
 	    "rcpts=%u failed=%u bad_commands=%u", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->n_msgs, s->n_rcpts,
 	    s->n_failed, s->bad_cmds);
+	sessreg_remove(&s->reg);
 	auth_check_cancel(&s->check);
 	if (s->fjob != NULL) {
 		/* Its filters still read the message: free it after them. */
@@ -1634,8 +1674,8 @@ session_accept(struct conn *c, struct smtp_server *srv,
 	s->state = SMTP_S_INIT;
 	s->spool_fd = -1;
 	conn_set_ops(c, &session_ops, s);
-	log_info("smtp #%lu: connect from %s port %s%s%s", s->id, s->ip,
-	    conn_local_port(c), conn_is_tls(c) ? " tls" : "",
+	log_info("conn %lu: connect from %s port %s to port %s%s%s", s->id, s->ip,
+	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "",
 	    lmtp ? " lmtp" : "");
 	conn_printf(c, "220 %s %s\r\n", srv->config->hostname,
 	    srv->config->smtpd_banner);

@@ -44,6 +44,8 @@ struct worker_pool;
 #define SMTP_ID_LEN		16
 /* Longest HELO/EHLO argument kept (for Received:). */
 #define SMTP_HELO_MAX		255
+/* "525 5.7.13 Account disabled: REASON" (+ a 421): the reply's room. */
+#define SMTP_DISABLED_REPLY_MAX	600
 
 /* What every session of the process shares. */
 struct smtp_server {

@@ -36,8 +36,11 @@ enum smtp_state {
 /* Longest reply text kept for later (a BDAT chunk's, a delayed one). */
 #define SMTP_REPLY_MAX		512
 
+struct sessreg_entry;
+
 struct smtp_session {
 	struct conn		*conn;
+	struct sessreg_entry	*reg;		/* AUTH done: `vellumctl who` */
 	struct smtp_server	*srv;
 	unsigned long		 id;
 	char			 ip[CONN_ADDR_MAX];

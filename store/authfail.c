@@ -509,6 +509,16 @@ authfail_be_end(void *st, void *state, uint32_t *user_id_r, char *addr_r,
 	return rc;
 }
 
+/* Refused after the right password: the account is disabled. */
+static int
+authfail_be_disabled(void *state)
+{
+	const struct store_login *l = state;
+
+	return l->rc != -1 && l->found && (l->cached || l->verified) &&
+	    l->u.disabled;
+}
+
 static void
 authfail_be_free(void *state)
 {
@@ -546,6 +556,7 @@ store_auth_backend(struct store *st, struct auth_backend *r)
 	r->verify = authfail_be_verify;
 	r->end = authfail_be_end;
 	r->free = authfail_be_free;
+	r->disabled = authfail_be_disabled;
 	r->blocked = authfail_be_blocked;
 	r->failed = authfail_be_failed;
 	r->succeeded = authfail_be_succeeded;

@@ -87,6 +87,7 @@ stub_free(void *state)
 
 static const struct auth_backend stub = {
 	NULL, stub_begin, stub_verify, stub_end, stub_free, NULL, NULL, NULL,
+	NULL,
 };
 
 static void

@@ -107,7 +107,7 @@ stub_failed(void *ctx, const struct auth_policy *p, const char *ip,
 
 static const struct auth_backend stub = {
 	NULL, stub_begin, stub_verify, stub_end, stub_free,
-	stub_blocked, stub_failed, NULL,
+	stub_blocked, stub_failed, NULL, NULL,
 };
 
 /* Fixture ------------------------------------------------------------------ */
