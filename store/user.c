@@ -324,7 +324,7 @@ store_password_import(const char *in, int bare, char **hash_r)
 	unsigned char raw[STORE_PWHASH_MAX + 1];
 	char scheme[64], *out;
 	const char *body;
-	size_t n, i;
+	size_t n, i, size;
 	int hex;
 
 	*hash_r = NULL;
@@ -390,8 +390,9 @@ store_password_import(const char *in, int bare, char **hash_r)
 		return err_set(ERR_INVALID, "%s: the hash is not %s of a "
 		    "%zu-byte digest%s", scheme, hex ? "hex" : "base64",
 		    d->len, d->salted ? " and a salt" : "");
-	out = xmalloc(strlen(d->name) + 3 + 4 * ((n + 2) / 3) + 1);
-	i = (size_t)sprintf(out, "{%s}", d->name);
+	size = strlen(d->name) + 3 + 4 * ((n + 2) / 3) + 1;
+	out = xmalloc(size);
+	i = (size_t)snprintf(out, size, "{%s}", d->name);
 	EVP_EncodeBlock((unsigned char *)out + i, raw, (int)n);
 	if (strlen(out) > STORE_PWHASH_MAX) {
 		free(out);
