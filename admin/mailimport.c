@@ -7,7 +7,7 @@
  *     folder (INBOX unless --folder), Maildir++ subfolders ".Foo.Bar" to
  *     "Foo/Bar" (under --folder when given), created when missing.  Flags
  *     and dates come from the file names (Dovecot keyword letters through
- *     dovecot-keywords; P becomes $Forwarded); files in new/ are unseen.
+ *     dovecot-keywords; P becomes $Forwarded), in new/ as in cur/.
  *     Folder names in modified UTF-7 are decoded.  A folder's
  *     dovecot-uidlist or courierimapuiddb (mail/uidlist.h) gives the
  *     UIDVALIDITY, UIDs and next UID that an empty target folder takes
@@ -969,9 +969,13 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 	switch (j->kind) {
 	case MK_MAILDIR_NEW:
 	case MK_MAILDIR_CUR:
+		/*
+		 * The info part counts in new/ too: Dovecot renames a
+		 * message there to "name:2,S" when a flag changes before
+		 * any session moved it to cur/ (doveadm flags, a POP3
+		 * RETR); a name without one has no flags either way.
+		 */
 		mf = j->mn.flags;
-		if (j->kind == MK_MAILDIR_NEW)
-			mf &= ~(unsigned)MAILDIR_F_SEEN;
 		flags = (mf & MAILDIR_F_SEEN ? STORE_F_SEEN : 0) |
 		    (mf & MAILDIR_F_REPLIED ? STORE_F_ANSWERED : 0) |
 		    (mf & MAILDIR_F_FLAGGED ? STORE_F_FLAGGED : 0) |

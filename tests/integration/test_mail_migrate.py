@@ -18,9 +18,13 @@ STATUS) and vellum-pop3d (poplib: UIDL):
   - an unparsable list is named in a warning; the import goes on;
   - ".&ANw-n&AO8-code &- folder" is "Ünïcode & folder", and a Maildir
     export writes it back in modified UTF-7;
-  - mbox: From_ senders round-trip through import and export, flags.
+  - mbox: From_ senders round-trip through import and export, flags;
+  - a file in new/ whose name has flags (Dovecot 2.3 writes
+    "new/NAME:2,S" when doveadm or a POP3 RETR sets \\Seen before any
+    IMAP session moved it to cur/) keeps them.
 
-    test_mail_migrate.py BUILD_DIR [PART ...]   (dovecot utf7 courier mbox status)
+    test_mail_migrate.py BUILD_DIR [PART ...]
+    (dovecot utf7 courier mbox status newflags)
 """
 import imaplib
 import os
@@ -34,6 +38,7 @@ PASS = "migrate-pw"
 DOVE, COUR, FULL, MBOX, UTF, STATUS = (
     "dove@example.test", "cour@example.test", "full@example.test",
     "mbox@example.test", "utf@example.test", "status@example.test")
+NEWF = "newflags@example.test"
 UIDV = 1234567890
 
 
@@ -288,8 +293,41 @@ def part_status(site, imap, pop3):
           "in the stored messages", text)
 
 
+def part_newflags(site, imap, pop3):
+    """Flags in the name of a file in new/ count, as in cur/: the layout
+    is the one Dovecot 2.3.19 left after 'doveadm save' of four messages
+    and 'doveadm flags add' on two of them (they stay in new/)."""
+    md = site.path("dovecot-newflags")
+    names = ["1796187642.M%dP%d.vm,S=%d,W=%d" % (626517 + i, 26968 + i,
+                                                  len(msg(i)),
+                                                  len(msg(i)) + 6)
+             for i in range(4)]
+    write(os.path.join(md, "new", names[0] + ":2,S"), msg(0))
+    write(os.path.join(md, "new", names[1] + ":2,Rab"), msg(1))
+    write(os.path.join(md, "new", names[2]), msg(2))
+    write(os.path.join(md, "cur", names[3] + ":2,S"), msg(3))
+    write(os.path.join(md, "dovecot-keywords"), "0 work\n1 $Forwarded\n")
+    write(os.path.join(md, "dovecot-uidlist"),
+          "3 V1796187642 N7 Gd3f22422faa50f6b5269000083ecc375\n"
+          "2 :%s\n4 :%s\n5 :%s\n6 :%s\n" % tuple(names))
+    rc, out, err = ctl(site, "mail", "import", NEWF, md)
+    check(rc == 0 and "4 messages imported" in out, "the import runs",
+          (rc, out, err))
+    start(site, imap, pop3)
+    uidv, uidnext, uids, flags = imap_state(imap, NEWF, "INBOX")
+    check((uidv, uidnext, uids) == (1796187642, 7, [2, 4, 5, 6]),
+          "Dovecot's UIDs are kept", (uidv, uidnext, uids))
+    check(flags[2].split() == ["\\Seen"], "new/NAME:2,S is \\Seen, as "
+          "it was in Dovecot", flags)
+    check(set(flags[4].split()) == {"\\Answered", "work", "$Forwarded"},
+          "new/NAME:2,Rab keeps \\Answered and its keywords", flags)
+    check(flags[5] == "" and flags[6].split() == ["\\Seen"],
+          "new/NAME without flags is unseen; cur/ as before", flags)
+
+
 PARTS = {"dovecot": part_dovecot, "utf7": part_utf7,
-         "courier": part_courier, "mbox": part_mbox, "status": part_status}
+         "courier": part_courier, "mbox": part_mbox, "status": part_status,
+         "newflags": part_newflags}
 
 
 def run(site, args):
@@ -300,7 +338,7 @@ def run(site, args):
     imap, pop3 = site.port(), site.port()
     site.write_conf({"imap": {"listen": "127.0.0.1:%d" % imap},
                      "pop3": {"listen": "127.0.0.1:%d" % pop3}})
-    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS):
+    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS, NEWF):
         site.add_user(u, PASS)
     for name in args or sorted(PARTS):
         PARTS[name](site, imap, pop3)
