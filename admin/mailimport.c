@@ -13,7 +13,12 @@
  *     UIDVALIDITY, UIDs and next UID that an empty target folder takes
  *     (store_mailbox_set_uidvalidity(), store_msg_append_uid()): listed
  *     messages in UID order, then the others from the next UID on; a
- *     folder with messages keeps its own (a warning says so).
+ *     folder with messages keeps its own (a warning says so), unless it
+ *     already has the list's UIDVALIDITY (an earlier import of the same
+ *     folder): then a listed message already at its UID (of the same
+ *     size) or at a UID below the folder's next one (deleted since) is
+ *     skipped, and the rest are placed at their UIDs as on the first run,
+ *     so that importing again after the first pass adds only new mail.
  *   - another directory: every regular file in it (not recursive, hidden
  *     files skipped) is one message, except files named *.mbox, which are
  *     mboxes.  A leading "From " line of a message file is its envelope:
@@ -106,6 +111,7 @@ struct mail_item {
 	char			*label;
 	uint32_t		 uid;	/* append at this UID (0: the next) */
 	size_t			 box;	/* index in mail_imp.boxes */
+	int			 skip;	/* already there (set by the txn) */
 };
 
 struct mail_box {
@@ -115,6 +121,9 @@ struct mail_box {
 	int			 keep;
 	const struct mail_uids	*uids;
 	size_t			 kept;	/* messages placed at their UID */
+	/* Imported before (same UIDVALIDITY): listed UIDs may be there. */
+	int			 again;
+	size_t			 skipped;	/* already there */
 };
 
 struct mail_imp {
@@ -128,6 +137,7 @@ struct mail_imp {
 	struct mail_item	 items[MAIL_BATCH];
 	size_t			 n, bytes;
 	size_t			 imported, failed;
+	size_t			 skipped;	/* imported before */
 	uint64_t		 imported_bytes;
 	struct ctl_progress	 prog;
 	/* for the transaction bodies */
@@ -135,6 +145,7 @@ struct mail_imp {
 	uint32_t		 box_id;
 	const struct mail_uids	*box_uids;	/* to keep, or NULL */
 	int			 box_keep;
+	int			 box_again;
 	uint32_t		 box_msgs;	/* when it could not */
 	struct mail_box		*raise;
 	struct mail_uids	*uids;
@@ -158,6 +169,7 @@ static void	mailimport_warn(struct mail_imp *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static int	mailimport_append_txn(struct store_txn *, void *);
 static void	mailimport_flush(struct mail_imp *);
+static void	mailimport_done(struct mail_imp *, const struct mail_item *);
 static void	mailimport_text(const struct mail_imp *, const char *,
 		    const char *);
 static void	mailimport_json(const struct mail_imp *, const char *,
@@ -221,6 +233,7 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 	int rc = 0;
 
 	imp->box_keep = 0;
+	imp->box_again = 0;
 	imp->box_msgs = 0;
 	for (p = name;; p++) {
 		if (*p != '/' && *p != '\0')
@@ -250,6 +263,10 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 		    imp->box_name);
 	if (mb.messages > 0) {
 		imp->box_msgs = mb.messages;
+		/* The same list imported before: go on where it stopped. */
+		if (mb.uidvalidity == imp->box_uids->ul->uidvalidity &&
+		    mb.pop3_uidl == imp->box_uids->style)
+			imp->box_keep = imp->box_again = 1;
 		return 1;
 	}
 	if (store_mailbox_set_uidvalidity(txn, imp->box_id,
@@ -286,6 +303,7 @@ mailimport_box(struct mail_imp *imp, const char *name, size_t *box_r)
 	b->name = xstrdup(name);
 	b->id = imp->box_id;
 	b->keep = imp->box_keep;
+	b->again = imp->box_again;
 	b->uids = imp->box_keep ? imp->box_uids : NULL;
 	*box_r = imp->nboxes++;
 	return 0;
@@ -421,18 +439,52 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 {
 	struct mail_imp *imp = arg;
 	struct mail_item *it;
+	struct store_mailbox mb;
+	struct store_msg m;
 	uint32_t uid;
 	size_t i;
+	int rc;
 
 	for (i = imp->first; i < imp->first + imp->count; i++) {
 		it = &imp->items[i];
-		if (it->uid != 0) {
+		it->skip = 0;
+		if (it->uid != 0 && imp->boxes[it->box].again) {
+			/*
+			 * Imported before: a message at its UID is this one
+			 * when the sizes agree; a free UID below UIDNEXT was
+			 * deleted since (never given twice).  Anything else
+			 * is new, or a different message where an unlisted
+			 * one went last time: that gets a new UID.
+			 */
+			if ((rc = store_msg_get(txn, it->mailbox_id, it->uid,
+			    &m)) == -1)
+				return -1;
+			if (rc == 1 && m.size == store_prepared_size(it->p)) {
+				it->skip = 1;
+				continue;
+			}
+			if (store_mailbox_get_by_id(txn, it->mailbox_id,
+			    &mb) != 1)
+				return err_set(ERR_CORRUPT, "folder %s "
+				    "vanished", imp->boxes[it->box].name);
+			if (rc == 0 && it->uid < mb.uidnext) {
+				it->skip = 1;
+				continue;
+			}
+			if (rc == 0) {
+				if (store_msg_append_uid(txn, it->mailbox_id,
+				    it->uid, it->p, it->date, it->flags,
+				    it->keywords, 0) < 0)
+					return -1;
+				continue;
+			}
+		} else if (it->uid != 0) {
 			if (store_msg_append_uid(txn, it->mailbox_id, it->uid,
 			    it->p, it->date, it->flags, it->keywords, 0) < 0)
 				return -1;
 			continue;
 		}
-		/* After the listed messages: from the list's next UID. */
+		/* Unlisted (or displaced): from the list's next UID. */
 		if (imp->boxes[it->box].keep &&
 		    store_mailbox_raise_uidnext(txn, it->mailbox_id,
 		    imp->boxes[it->box].uids->ul->nextuid) < 0)
@@ -442,6 +494,21 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 			return -1;
 	}
 	return 0;
+}
+
+/* Counts an item its transaction committed. */
+static void
+mailimport_done(struct mail_imp *imp, const struct mail_item *it)
+{
+	if (it->skip) {
+		imp->boxes[it->box].skipped++;
+		imp->skipped++;
+		return;
+	}
+	imp->imported++;
+	imp->imported_bytes += store_prepared_size(it->p);
+	if (it->uid != 0)
+		imp->boxes[it->box].kept++;
 }
 
 static void
@@ -454,13 +521,8 @@ mailimport_flush(struct mail_imp *imp)
 	imp->first = 0;
 	imp->count = imp->n;
 	if (store_write(imp->ctl->store, mailimport_append_txn, imp) >= 0) {
-		for (i = 0; i < imp->n; i++) {
-			imp->imported++;
-			imp->imported_bytes +=
-			    store_prepared_size(imp->items[i].p);
-			if (imp->items[i].uid != 0)
-				imp->boxes[imp->items[i].box].kept++;
-		}
+		for (i = 0; i < imp->n; i++)
+			mailimport_done(imp, &imp->items[i]);
 	} else {
 		/* Retry one by one to find the messages that fail. */
 		for (i = 0; i < imp->n; i++) {
@@ -470,13 +532,8 @@ mailimport_flush(struct mail_imp *imp)
 			    imp) < 0)
 				mailimport_fail(imp, imp->items[i].label, "%s",
 				    err_msg());
-			else {
-				imp->imported++;
-				imp->imported_bytes +=
-				    store_prepared_size(imp->items[i].p);
-				if (imp->items[i].uid != 0)
-					imp->boxes[imp->items[i].box].kept++;
-			}
+			else
+				mailimport_done(imp, &imp->items[i]);
 		}
 	}
 	for (i = 0; i < imp->n; i++) {
@@ -1089,6 +1146,8 @@ mailimport_text(const struct mail_imp *imp, const char *path,
 	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
 	    "into %s, %zu failed", path, imp->imported,
 	    imp->imported_bytes, address, imp->failed);
+	if (imp->skipped > 0)
+		printf(", %zu already there (imported before)", imp->skipped);
 	if (imp->symlinks > 0)
 		printf(", %zu symbolic link%s skipped", imp->symlinks,
 		    imp->symlinks == 1 ? "" : "s");
@@ -1117,8 +1176,9 @@ mailimport_json(const struct mail_imp *imp, const char *path,
 	printf(", \"address\": ");
 	ctl_json_str(stdout, address);
 	printf(", \"imported\": %zu, \"bytes\": %" PRIu64 ", \"failed\": %zu, "
-	    "\"symlinks_skipped\": %zu, \"kept_uids\": [", imp->imported,
-	    imp->imported_bytes, imp->failed, imp->symlinks);
+	    "\"already_there\": %zu, \"symlinks_skipped\": %zu, "
+	    "\"kept_uids\": [", imp->imported, imp->imported_bytes,
+	    imp->failed, imp->skipped, imp->symlinks);
 	for (i = 0; i < imp->nboxes; i++) {
 		if (!imp->boxes[i].keep)
 			continue;

@@ -21,10 +21,13 @@ STATUS) and vellum-pop3d (poplib: UIDL):
   - mbox: From_ senders round-trip through import and export, flags;
   - a file in new/ whose name has flags (Dovecot 2.3 writes
     "new/NAME:2,S" when doveadm or a POP3 RETR sets \\Seen before any
-    IMAP session moved it to cur/) keeps them.
+    IMAP session moved it to cur/) keeps them;
+  - importing the same Maildir again (the final pass of a move) adds
+    only the mail that is new since, at its Dovecot UIDs; a message
+    deleted in between does not come back.
 
     test_mail_migrate.py BUILD_DIR [PART ...]
-    (dovecot utf7 courier mbox status newflags)
+    (dovecot utf7 courier mbox status newflags again)
 """
 import imaplib
 import os
@@ -38,7 +41,7 @@ PASS = "migrate-pw"
 DOVE, COUR, FULL, MBOX, UTF, STATUS = (
     "dove@example.test", "cour@example.test", "full@example.test",
     "mbox@example.test", "utf@example.test", "status@example.test")
-NEWF = "newflags@example.test"
+NEWF, AGAIN = "newflags@example.test", "again@example.test"
 UIDV = 1234567890
 
 
@@ -325,9 +328,55 @@ def part_newflags(site, imap, pop3):
           "new/NAME without flags is unseen; cur/ as before", flags)
 
 
+def part_again(site, imap, pop3):
+    """A second import of the same Dovecot Maildir adds only new mail."""
+    md = site.path("dovecot-again")
+    uidv = 1500000000
+    names = ["15000000%02d.M%dP1.oldhost,S=%d" % (i, i, len(msg(40 + i)))
+             for i in range(5)]
+
+    def maildir(n):
+        for i in range(n):
+            write(os.path.join(md, "cur", names[i] + ":2,S"), msg(40 + i))
+        write(os.path.join(md, "dovecot-uidlist"),
+              "3 V%d N%d\n" % (uidv, n + 1) +
+              "".join("%d :%s\n" % (i + 1, names[i]) for i in range(n)))
+
+    maildir(3)
+    rc, out, err = ctl(site, "mail", "import", AGAIN, md)
+    check(rc == 0 and "3 messages imported" in out, "the first pass",
+          (rc, out, err))
+    start(site, imap, pop3)
+    before = pop3_uidl(pop3, AGAIN)
+    # The user deletes UID 2 on the new server before the last pass.
+    m = imaplib.IMAP4("127.0.0.1", imap, timeout=10)
+    m.login(AGAIN, PASS)
+    m.select("INBOX")
+    m.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
+    m.expunge()
+    m.logout()
+    maildir(5)  # two more arrived at the old server meanwhile
+    rc, out, err = ctl(site, "mail", "import", AGAIN, md)
+    check(rc == 0 and "2 messages imported" in out and
+          "3 already there" in out, "the second pass imports only the "
+          "two new messages", (rc, out, err))
+    check("already holds" not in err, "no 'UIDs are not kept' warning "
+          "for a folder the same list filled", err)
+    got, uidnext, uids, _ = imap_state(imap, AGAIN, "INBOX")
+    check((got, uidnext, uids) == (uidv, 6, [1, 3, 4, 5]),
+          "UIDVALIDITY stays, the new mail gets its Dovecot UIDs 4 and 5, "
+          "nothing twice, the deleted UID 2 stays deleted",
+          (got, uidnext, uids))
+    after = pop3_uidl(pop3, AGAIN)
+    check(after == [before[0], before[2]] +
+          ["%08X%08X" % (u, uidv) for u in (4, 5)],
+          "POP3 UIDLs of the mail already there do not change",
+          (before, after))
+
+
 PARTS = {"dovecot": part_dovecot, "utf7": part_utf7,
          "courier": part_courier, "mbox": part_mbox, "status": part_status,
-         "newflags": part_newflags}
+         "newflags": part_newflags, "again": part_again}
 
 
 def run(site, args):
@@ -338,7 +387,7 @@ def run(site, args):
     imap, pop3 = site.port(), site.port()
     site.write_conf({"imap": {"listen": "127.0.0.1:%d" % imap},
                      "pop3": {"listen": "127.0.0.1:%d" % pop3}})
-    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS, NEWF):
+    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS, NEWF, AGAIN):
         site.add_user(u, PASS)
     for name in args or sorted(PARTS):
         PARTS[name](site, imap, pop3)
