@@ -412,6 +412,18 @@ mailimport_uids_read(struct mail_imp *imp, int dfd, const char *rel,
 	else if (uidlist_parse(buf, off, &ul) < 0)
 		mailimport_warn(imp, "%s: %s; the UIDs of folder %s are not "
 		    "kept", label, err_msg(), folder);
+	else if (ul->uidvalidity > STORE_UIDVALIDITY_KEEP_MAX ||
+	    ul->nextuid > STORE_UIDNEXT_KEEP_MAX) {
+		/* The folder could take no new mail, or later mailboxes no
+		 * UIDVALIDITY: a list from a real server never gets here. */
+		mailimport_warn(imp, "%s: %s %" PRIu32 " is too close to 2^32 "
+		    "(at most %u); the UIDs of folder %s are not kept", label,
+		    ul->uidvalidity > STORE_UIDVALIDITY_KEEP_MAX ?
+		    "UIDVALIDITY" : "the next UID", ul->uidvalidity >
+		    STORE_UIDVALIDITY_KEEP_MAX ? ul->uidvalidity : ul->nextuid,
+		    STORE_UIDVALIDITY_KEEP_MAX, folder);
+		uidlist_free(&ul);
+	}
 	else if (mailimport_uids_find(imp, folder) != NULL) {
 		mailimport_warn(imp, "%s: folder %s comes from two Maildirs; "
 		    "only the first one's UIDs are kept", label, folder);

@@ -24,12 +24,16 @@ STATUS) and vellum-pop3d (poplib: UIDL):
     IMAP session moved it to cur/) keeps them;
   - importing the same Maildir again (the final pass of a move) adds
     only the mail that is new since, at its Dovecot UIDs; a message
-    deleted in between does not come back.
+    deleted in between does not come back;
+  - a list whose UIDVALIDITY or next UID is within 2^24 of 2^32 is not
+    kept (a warning says why): it would have left the folder unable to
+    take mail, or given every mailbox created later UIDVALIDITY 0.
 
     test_mail_migrate.py BUILD_DIR [PART ...]
-    (dovecot utf7 courier mbox status newflags again)
+    (dovecot utf7 courier mbox status newflags again huge)
 """
 import imaplib
+import json
 import os
 import poplib
 import re
@@ -42,6 +46,7 @@ DOVE, COUR, FULL, MBOX, UTF, STATUS = (
     "dove@example.test", "cour@example.test", "full@example.test",
     "mbox@example.test", "utf@example.test", "status@example.test")
 NEWF, AGAIN = "newflags@example.test", "again@example.test"
+HUGE, LATER = "huge@example.test", "later@example.test"
 UIDV = 1234567890
 
 
@@ -374,9 +379,44 @@ def part_again(site, imap, pop3):
           (before, after))
 
 
+def folders(site, user):
+    """{folder: (uidvalidity, uidnext)} from vellumctl --json."""
+    rc, out, err = ctl(site, "--json", "mailbox", "list", user)
+    check(rc == 0, "mailbox list %s" % user, (rc, out, err))
+    return {f["folder"]: (f["uidvalidity"], f["uidnext"])
+            for f in json.loads(out)}
+
+
+def part_huge(site, imap, pop3):
+    """UID lists at the edge of 32 bits are not kept."""
+    md = site.path("dovecot-huge")
+    write(os.path.join(md, "cur", "1.M1.h:2,S"), msg(51))
+    write(os.path.join(md, "cur", "2.M2.h:2,S"), msg(52))
+    write(os.path.join(md, "dovecot-uidlist"), "3 V4294967295 N2\n1 :1.M1.h\n")
+    big = os.path.join(md, ".Big")
+    write(os.path.join(big, "cur", "3.M3.h:2,S"), msg(53))
+    write(os.path.join(big, "cur", "4.M4.h:2,S"), msg(54))
+    write(os.path.join(big, "dovecot-uidlist"),
+          "3 V1500000000 N4294967295\n4294967294 :3.M3.h\n")
+    rc, out, err = ctl(site, "mail", "import", HUGE, md)
+    check(rc == 0 and "4 messages imported" in out and "0 failed" in out,
+          "every message imports", (rc, out, err))
+    check("UIDVALIDITY 4294967295 is too close to 2^32" in err and
+          "the next UID 4294967295 is too close to 2^32" in err,
+          "a warning names each list and why it is not kept", err)
+    f = folders(site, HUGE)
+    check(f["INBOX"][0] != 4294967295 and f["Big"][1] < 10,
+          "neither list was kept", f)
+    site.add_user(LATER, PASS)
+    f = folders(site, LATER)
+    check(all(0 < v < 4294967295 for v, _ in f.values()),
+          "mailboxes created after the import have a UIDVALIDITY", f)
+
+
 PARTS = {"dovecot": part_dovecot, "utf7": part_utf7,
          "courier": part_courier, "mbox": part_mbox, "status": part_status,
-         "newflags": part_newflags, "again": part_again}
+         "newflags": part_newflags, "again": part_again,
+         "huge": part_huge}
 
 
 def run(site, args):
@@ -387,7 +427,7 @@ def run(site, args):
     imap, pop3 = site.port(), site.port()
     site.write_conf({"imap": {"listen": "127.0.0.1:%d" % imap},
                      "pop3": {"listen": "127.0.0.1:%d" % pop3}})
-    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS, NEWF, AGAIN):
+    for u in (DOVE, COUR, FULL, MBOX, UTF, STATUS, NEWF, AGAIN, HUGE):
         site.add_user(u, PASS)
     for name in args or sorted(PARTS):
         PARTS[name](site, imap, pop3)
