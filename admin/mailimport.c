@@ -15,10 +15,11 @@
  *     messages in UID order, then the others from the next UID on; a
  *     folder with messages keeps its own (a warning says so), unless it
  *     already has the list's UIDVALIDITY (an earlier import of the same
- *     folder): then a listed message already at its UID (of the same
- *     size) or at a UID below the folder's next one (deleted since) is
- *     skipped, and the rest are placed at their UIDs as on the first run,
- *     so that importing again after the first pass adds only new mail.
+ *     folder): then a listed message already at its UID (the same
+ *     bytes) or at a free UID below the folder's next one (deleted since)
+ *     is skipped, one whose UID another message holds gets a new UID,
+ *     and the rest are placed at their UIDs as on the first run, so that
+ *     importing again after the first pass adds only new mail.
  *   - another directory: every regular file in it (not recursive, hidden
  *     files skipped) is one message, except files named *.mbox, which are
  *     mboxes.  A leading "From " line of a message file is its envelope:
@@ -111,7 +112,9 @@ struct mail_item {
 	char			*label;
 	uint32_t		 uid;	/* append at this UID (0: the next) */
 	size_t			 box;	/* index in mail_imp.boxes */
-	int			 skip;	/* already there (set by the txn) */
+	size_t			 job;	/* index in mail_imp.jobs */
+	/* Set by the txn: 1 already there, 2 its UID is another's. */
+	int			 skip;
 };
 
 struct mail_box {
@@ -153,6 +156,10 @@ struct mail_imp {
 	size_t			 first, count;
 	struct mail_job		*jobs;
 	size_t			 njobs;
+	size_t			 cur_job;	/* the one being read */
+	/* Jobs whose UID another message held: run again at the end. */
+	size_t			*later;
+	size_t			 nlater;
 	struct mail_kwmap	**kwmaps;
 	size_t			 nkwmaps;
 };
@@ -463,27 +470,40 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 		if (it->uid != 0 && imp->boxes[it->box].again) {
 			/*
 			 * Imported before: a message at its UID is this one
-			 * when the sizes agree; a free UID below UIDNEXT was
-			 * deleted since (never given twice).  Anything else
-			 * is new, or a different message where an unlisted
-			 * one went last time: that gets a new UID.
+			 * when it has the same bytes; a free UID below
+			 * UIDNEXT was deleted since (never given twice).
+			 * Anything else is new, or a different message where
+			 * an unlisted one or a delivery went: that gets a
+			 * new UID.
 			 */
 			if ((rc = store_msg_get(txn, it->mailbox_id, it->uid,
 			    &m)) == -1)
 				return -1;
-			if (rc == 1 && m.size == store_prepared_size(it->p)) {
-				it->skip = 1;
+			if (rc == 1) {
+				if ((rc = store_msg_same_body(txn, &m,
+				    it->p)) == -1)
+					return -1;
+				if (rc == 1) {
+					it->skip = 1;
+					continue;
+				}
+				/*
+				 * Another message holds it: a new UID, once
+				 * every listed one is placed (UIDNEXT then
+				 * goes past them).
+				 */
+				it->skip = 2;
 				continue;
-			}
-			if (store_mailbox_get_by_id(txn, it->mailbox_id,
-			    &mb) != 1)
-				return err_set(ERR_CORRUPT, "folder %s "
-				    "vanished", imp->boxes[it->box].name);
-			if (rc == 0 && it->uid < mb.uidnext) {
-				it->skip = 1;
-				continue;
-			}
-			if (rc == 0) {
+			} else {
+				if (store_mailbox_get_by_id(txn,
+				    it->mailbox_id, &mb) != 1)
+					return err_set(ERR_CORRUPT, "folder "
+					    "%s vanished",
+					    imp->boxes[it->box].name);
+				if (it->uid < mb.uidnext) {
+					it->skip = 1;
+					continue;
+				}
 				if (store_msg_append_uid(txn, it->mailbox_id,
 				    it->uid, it->p, it->date, it->flags,
 				    it->keywords, 0) < 0)
@@ -512,6 +532,12 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 static void
 mailimport_done(struct mail_imp *imp, const struct mail_item *it)
 {
+	if (it->skip == 2) {
+		imp->later = xreallocarray(imp->later, imp->nlater + 1,
+		    sizeof(*imp->later));
+		imp->later[imp->nlater++] = it->job;
+		return;
+	}
 	if (it->skip) {
 		imp->boxes[it->box].skipped++;
 		imp->skipped++;
@@ -584,6 +610,7 @@ mailimport_add(struct mail_imp *imp, const char *folder, const char *data,
 	it->data = copy;
 	it->mailbox_id = imp->boxes[box].id;
 	it->box = box;
+	it->job = imp->cur_job;
 	it->uid = imp->boxes[box].keep ? uid : 0;
 	it->date = date;
 	it->flags = flags;
@@ -1266,12 +1293,23 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 		total += (uint64_t)imp->jobs[i].size;
 	ctl_progress_start(&imp->prog, "mail import", total);
 	for (i = 0; i < imp->njobs; i++) {
+		imp->cur_job = i;
 		mailimport_run_job(imp, &imp->jobs[i]);
+	}
+	mailimport_flush(imp);
+	/* Listed messages whose UID was taken: after every listed one. */
+	for (i = 0; i < imp->nlater; i++) {
+		imp->cur_job = imp->later[i];
+		imp->jobs[imp->later[i]].uid = 0;
+		mailimport_run_job(imp, &imp->jobs[imp->later[i]]);
+	}
+	mailimport_flush(imp);
+	for (i = 0; i < imp->njobs; i++) {
 		free(imp->jobs[i].path);
 		free(imp->jobs[i].rel);
 		free(imp->jobs[i].folder);
 	}
-	mailimport_flush(imp);
+	free(imp->later);
 	/* Kept folders: UIDNEXT as the list says, even past the last UID. */
 	for (i = 0; i < imp->nboxes; i++) {
 		if (!imp->boxes[i].keep)

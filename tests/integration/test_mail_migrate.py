@@ -24,7 +24,9 @@ STATUS) and vellum-pop3d (poplib: UIDL):
     IMAP session moved it to cur/) keeps them;
   - importing the same Maildir again (the final pass of a move) adds
     only the mail that is new since, at its Dovecot UIDs; a message
-    deleted in between does not come back;
+    deleted in between does not come back; one whose UID a message
+    delivered here after the first pass holds (same size, other bytes)
+    is added after the listed ones, not skipped;
   - a list whose UIDVALIDITY or next UID is within 2^24 of 2^32 is not
     kept (a warning says why): it would have left the folder unable to
     take mail, or given every mailbox created later UIDVALIDITY 0.
@@ -45,7 +47,7 @@ PASS = "migrate-pw"
 DOVE, COUR, FULL, MBOX, UTF, STATUS = (
     "dove@example.test", "cour@example.test", "full@example.test",
     "mbox@example.test", "utf@example.test", "status@example.test")
-NEWF, AGAIN = "newflags@example.test", "again@example.test"
+NEWF, AGAIN = "newflags@example.test", "secondpass@example.test"
 HUGE, LATER = "huge@example.test", "later@example.test"
 UIDV = 1234567890
 
@@ -124,6 +126,21 @@ def imap_list(port, user):
     typ, data = m.list()
     m.logout()
     return [d.decode() for d in data]
+
+
+def imap_bodies(port, user):
+    """{uid: message bytes} of the INBOX (CRLF back to LF)."""
+    m = imaplib.IMAP4("127.0.0.1", port, timeout=10)
+    m.login(user, PASS)
+    m.select("INBOX", readonly=True)
+    typ, data = m.uid("FETCH", "1:*", "(UID BODY.PEEK[])")
+    out = {}
+    for d in data:
+        if isinstance(d, tuple):
+            uid = int(re.search(rb"UID (\d+)", d[0]).group(1))
+            out[uid] = d[1].replace(b"\r\n", b"\n")
+    m.logout()
+    return out
 
 
 def pop3_uidl(port, user):
@@ -338,7 +355,7 @@ def part_again(site, imap, pop3):
     md = site.path("dovecot-again")
     uidv = 1500000000
     names = ["15000000%02d.M%dP1.oldhost,S=%d" % (i, i, len(msg(40 + i)))
-             for i in range(5)]
+             for i in range(6)]
 
     def maildir(n):
         for i in range(n):
@@ -360,21 +377,32 @@ def part_again(site, imap, pop3):
     m.uid("STORE", "2", "+FLAGS", "(\\Deleted)")
     m.expunge()
     m.logout()
-    maildir(5)  # two more arrived at the old server meanwhile
+    maildir(6)  # three more arrived at the old server meanwhile
+    # ... and one here (MX switched), at UID 4, the size of Dovecot's 4.
+    here = site.path("delivered-here")
+    write(here, msg(49))
+    rc, out, err = ctl(site, "mail", "import", AGAIN, here)
+    check(rc == 0, "a message delivered here after the first pass",
+          (rc, out, err))
     rc, out, err = ctl(site, "mail", "import", AGAIN, md)
-    check(rc == 0 and "2 messages imported" in out and
+    check(rc == 0 and "3 messages imported" in out and
           "3 already there" in out, "the second pass imports only the "
-          "two new messages", (rc, out, err))
+          "three new messages", (rc, out, err))
     check("already holds" not in err, "no 'UIDs are not kept' warning "
           "for a folder the same list filled", err)
     got, uidnext, uids, _ = imap_state(imap, AGAIN, "INBOX")
-    check((got, uidnext, uids) == (uidv, 6, [1, 3, 4, 5]),
-          "UIDVALIDITY stays, the new mail gets its Dovecot UIDs 4 and 5, "
-          "nothing twice, the deleted UID 2 stays deleted",
-          (got, uidnext, uids))
+    check((got, uidnext, uids) == (uidv, 8, [1, 3, 4, 5, 6, 7]),
+          "UIDVALIDITY stays, the new mail gets its Dovecot UIDs 5 and 6, "
+          "Dovecot's 4 (UID 4 is taken here) the next one, 7; nothing "
+          "twice, the deleted UID 2 stays deleted", (got, uidnext, uids))
+    bodies = imap_bodies(imap, AGAIN)
+    check(bodies[4] == msg(49) and bodies[7] == msg(43) and
+          bodies[5] == msg(44) and bodies[6] == msg(45),
+          "UID 4 is still the message delivered here; Dovecot's 4 is "
+          "not lost", bodies)
     after = pop3_uidl(pop3, AGAIN)
-    check(after == [before[0], before[2]] +
-          ["%08X%08X" % (u, uidv) for u in (4, 5)],
+    check(after[:2] == [before[0], before[2]] and after[3:5] ==
+          ["%08X%08X" % (u, uidv) for u in (5, 6)],
           "POP3 UIDLs of the mail already there do not change",
           (before, after))
 
