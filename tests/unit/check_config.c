@@ -1249,8 +1249,10 @@ START_TEST(test_print_round_trip)
 	free(out);
 
 	/* A secret is hidden unless asked for (doveconf -P). */
+	/* relay_user needs a relayhost (config_check()). */
 	ck_assert_int_eq(config_parse(F, "data_dir = /d\n[mta]\n"
-	    "relay_user = u\nrelay_password = s3cr3t\n", 57, &c, &errs), 0);
+	    "relayhost = [relay.test]:587\n"
+	    "relay_user = u\nrelay_password = s3cr3t\n", 88, &c, &errs), 0);
 	out = print_conf(&c, 0);
 	ck_assert_msg(strstr(out, "s3cr3t") == NULL &&
 	    strstr(out, "# relay_password = (hidden)\n") != NULL, "%s", out);
