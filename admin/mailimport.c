@@ -444,6 +444,17 @@ mailimport_uids_read(struct mail_imp *imp, int dfd, const char *rel,
 		label = NULL;
 		u->ul = ul;
 		u->style = files[i].style;
+		/* Dovecot's POP3 shows these instead: not kept yet. */
+		if (ul->npop3_uidl > 0)
+			mailimport_warn(imp, "%s: %zu message%s of folder %s "
+			    "ha%s a POP3 UIDL of %s own (a P field, from an "
+			    "earlier migration), which is not kept: POP3 "
+			    "clients that leave mail on the server fetch %s "
+			    "again", u->file,
+			    ul->npop3_uidl, ul->npop3_uidl == 1 ? "" : "s",
+			    folder, ul->npop3_uidl == 1 ? "s" : "ve",
+			    ul->npop3_uidl == 1 ? "its" : "their",
+			    ul->npop3_uidl == 1 ? "it" : "them");
 	}
 	free(buf);
 done:
