@@ -16,10 +16,10 @@
  *     folder with messages keeps its own (a warning says so), unless it
  *     already has the list's UIDVALIDITY (an earlier import of the same
  *     folder): then a listed message already at its UID (the same
- *     bytes) or at a free UID below the folder's next one (deleted since)
- *     is skipped, one whose UID another message holds gets a new UID,
- *     and the rest are placed at their UIDs as on the first run, so that
- *     importing again after the first pass adds only new mail.
+ *     bytes) is skipped, one whose UID another message holds or that is
+ *     below the folder's next UID gets a new UID, and the rest are placed
+ *     at their UIDs as on the first run, so that importing again after
+ *     the first pass adds only new mail and loses none.
  *   - another directory: every regular file in it (not recursive, hidden
  *     files skipped) is one message, except files named *.mbox, which are
  *     mboxes.  A leading "From " line of a message file is its envelope:
@@ -481,11 +481,13 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 		if (it->uid != 0 && imp->boxes[it->box].again) {
 			/*
 			 * Imported before: a message at its UID is this one
-			 * when it has the same bytes; a free UID below
-			 * UIDNEXT was deleted since (never given twice).
-			 * Anything else is new, or a different message where
-			 * an unlisted one or a delivery went: that gets a
-			 * new UID.
+			 * when it has the same bytes.  A free UID below
+			 * UIDNEXT cannot be given again: deleted here since,
+			 * failed the first time, or another source with the
+			 * same UIDVALIDITY (Dovecot's are times, so two
+			 * folders made in one second share one); never
+			 * losing mail, it gets a new UID, as does a message
+			 * whose UID another one holds.
 			 */
 			if ((rc = store_msg_get(txn, it->mailbox_id, it->uid,
 			    &m)) == -1)
@@ -512,7 +514,7 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 					    "%s vanished",
 					    imp->boxes[it->box].name);
 				if (it->uid < mb.uidnext) {
-					it->skip = 1;
+					it->skip = 2;
 					continue;
 				}
 				if (store_msg_append_uid(txn, it->mailbox_id,

@@ -25,10 +25,11 @@ STATUS) and vellum-pop3d (poplib: UIDL):
     "new/NAME:2,S" when doveadm or a POP3 RETR sets \\Seen before any
     IMAP session moved it to cur/) keeps them;
   - importing the same Maildir again (the final pass of a move) adds
-    only the mail that is new since, at its Dovecot UIDs; a message
-    deleted in between does not come back; one whose UID a message
-    delivered here after the first pass holds (same size, other bytes)
-    is added after the listed ones, not skipped;
+    only the mail that is new since, at its Dovecot UIDs; one whose UID
+    a message delivered here after the first pass holds (same size,
+    other bytes), or whose UID is free but below UIDNEXT (deleted here,
+    or from another folder with the same UIDVALIDITY), is added after
+    the listed ones with a new UID: nothing is lost;
   - a list whose UIDVALIDITY or next UID is within 2^24 of 2^32 is not
     kept (a warning says why): it would have left the folder unable to
     take mail, or given every mailbox created later UIDVALIDITY 0.
@@ -392,21 +393,22 @@ def part_again(site, imap, pop3):
     check(rc == 0, "a message delivered here after the first pass",
           (rc, out, err))
     rc, out, err = ctl(site, "mail", "import", AGAIN, md)
-    check(rc == 0 and "3 messages imported" in out and
-          "3 already there" in out, "the second pass imports only the "
-          "three new messages", (rc, out, err))
+    check(rc == 0 and "4 messages imported" in out and
+          "2 already there" in out, "the second pass imports the three "
+          "new messages and the one deleted here", (rc, out, err))
     check("already holds" not in err, "no 'UIDs are not kept' warning "
           "for a folder the same list filled", err)
     got, uidnext, uids, _ = imap_state(imap, AGAIN, "INBOX")
-    check((got, uidnext, uids) == (uidv, 8, [1, 3, 4, 5, 6, 7]),
+    check((got, uidnext, uids) == (uidv, 9, [1, 3, 4, 5, 6, 7, 8]),
           "UIDVALIDITY stays, the new mail gets its Dovecot UIDs 5 and 6, "
-          "Dovecot's 4 (UID 4 is taken here) the next one, 7; nothing "
-          "twice, the deleted UID 2 stays deleted", (got, uidnext, uids))
+          "Dovecot's 2 (deleted here, never given twice) and 4 (taken "
+          "here) the next ones, 7 and 8; nothing twice",
+          (got, uidnext, uids))
     bodies = imap_bodies(imap, AGAIN)
-    check(bodies[4] == msg(49) and bodies[7] == msg(43) and
-          bodies[5] == msg(44) and bodies[6] == msg(45),
-          "UID 4 is still the message delivered here; Dovecot's 4 is "
-          "not lost", bodies)
+    check(bodies[4] == msg(49) and bodies[7] == msg(41) and
+          bodies[8] == msg(43) and bodies[5] == msg(44) and
+          bodies[6] == msg(45), "UID 4 is still the message delivered "
+          "here; Dovecot's 2 and 4 are not lost", bodies)
     after = pop3_uidl(pop3, AGAIN)
     check(after[:2] == [before[0], before[2]] and after[3:5] ==
           ["%08X%08X" % (u, uidv) for u in (5, 6)],
