@@ -104,6 +104,8 @@ static int	cmd_addr_entry_failed(struct addr_entry *);
 static int	cmd_addr_import_txn(struct store_txn *, void *);
 static void	cmd_addr_import_free(struct addr_import *);
 static void	cmd_addr_import_read(FILE *, struct addr_import *);
+static int	cmd_addr_dup_cmp(const void *, const void *);
+static void	cmd_addr_import_dups(struct addr_import *);
 static int	cmd_addr_export_one(const struct store_domain *, void *);
 static int	cmd_addr_export_txn(struct store_txn *, void *);
 /*
@@ -896,6 +898,47 @@ cmd_addr_import_read(FILE *fp, struct addr_import *im)
 }
 
 static int
+cmd_addr_dup_cmp(const void *va, const void *vb)
+{
+	const struct addr_entry *a = *(const struct addr_entry *const *)va;
+	const struct addr_entry *b = *(const struct addr_entry *const *)vb;
+	int c = strcmp(a->address, b->address);
+
+	if (c != 0)
+		return c;
+	return a->lineno < b->lineno ? -1 : a->lineno > b->lineno;
+}
+
+/*
+ * An address given twice: postmap(1) warns "duplicate entry" and the
+ * first line is the one Postfix uses, so the later ones are skipped with
+ * a note (adding their targets too would send mail where it never went).
+ */
+static void
+cmd_addr_import_dups(struct addr_import *im)
+{
+	struct addr_entry **v;
+	size_t i, n = 0, first = 0;
+
+	v = xcalloc(im->n + 1, sizeof(*v));
+	for (i = 0; i < im->n; i++)
+		if (im->e[i].kind == ENTRY_ROUTE && im->e[i].error == NULL)
+			v[n++] = &im->e[i];
+	qsort(v, n, sizeof(*v), cmd_addr_dup_cmp);
+	for (i = 1; i < n; i++) {
+		if (strcmp(v[i]->address, v[first]->address) != 0) {
+			first = i;
+			continue;
+		}
+		fprintf(stderr, "%s:%u: skipped: duplicate entry %s (line %u "
+		    "is the one Postfix uses)\n", im->path, v[i]->lineno,
+		    v[i]->address, v[first]->lineno);
+		v[i]->kind = ENTRY_SKIP;
+	}
+	free(v);
+}
+
+static int
 cmd_addr_import(struct ctl *ctl, const char *path, const char *replace)
 {
 	struct addr_import im;
@@ -920,6 +963,7 @@ cmd_addr_import(struct ctl *ctl, const char *path, const char *replace)
 	cmd_addr_import_read(fp, &im);
 	if (fp != stdin)
 		fclose(fp);
+	cmd_addr_import_dups(&im);
 	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
 		cmd_addr_import_free(&im);
 		return CTL_FAIL;

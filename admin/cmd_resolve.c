@@ -10,6 +10,10 @@
  * whether a filter or an auto-reply is set; a forward's or a remote
  * address's transport (store/transport.h, as vellum-mta looks it up).
  *
+ * A bare "postmaster" is what smtpd makes of RCPT TO:<postmaster> (RFC
+ * 5321 4.5.1: accepted whatever the host): deliver_resolve_postmaster()
+ * picks postmaster@ of a local domain, which is then explained.
+ *
  * The exit status is 0 whenever the lookup ran, whatever its answer
  * ("refused" is an answer); 1 when it could not run.
  */
@@ -204,7 +208,8 @@ cmd_addr_resolve(struct ctl *ctl, int argc, char **argv)
 	struct deliver_rcpt r;
 	struct resolve_args a;
 	struct resolve_info in;
-	const char *result, *at;
+	const char *result, *at, *addr0;
+	char pm[DELIVER_ADDR_MAX + 1];
 	uint64_t size = 0;
 	size_t i;
 	int n, rc;
@@ -228,8 +233,22 @@ cmd_addr_resolve(struct ctl *ctl, int argc, char **argv)
 	    deliver_srs_load(ctl->store, &cf, NULL) == -1)
 		return ctl_fail(NULL, "addr resolve %s: the SRS secret",
 		    argv[0]);
+	addr0 = argv[0];
+	if (strcasecmp(argv[0], "postmaster") == 0) {
+		memset(&r, 0, sizeof(r));
+		if (deliver_resolve_postmaster(ctl->store, &cf, &r) == -1) {
+			deliver_rcpt_clear(&r);
+			return ctl_fail(NULL, "addr resolve %s", argv[0]);
+		}
+		snprintf(pm, sizeof(pm), "%s", r.addr);
+		deliver_rcpt_clear(&r);
+		addr0 = pm;
+		if (!ctl->json)
+			printf("<postmaster> (RFC 5321: taken for any host) "
+			    "is %s\n", pm);
+	}
 	memset(&a, 0, sizeof(a));
-	rc = deliver_resolve_explain(ctl->store, &cf, opts[0].value, argv[0],
+	rc = deliver_resolve_explain(ctl->store, &cf, opts[0].value, addr0,
 	    size, &r, resolve_step_add, &a);
 	explicit_bzero(&cf, sizeof(cf));
 	if (rc == -1) {

@@ -7,13 +7,19 @@
  *     folder (INBOX unless --folder), Maildir++ subfolders ".Foo.Bar" to
  *     "Foo/Bar" (under --folder when given), created when missing.  Flags
  *     and dates come from the file names (Dovecot keyword letters through
- *     dovecot-keywords; P becomes $Forwarded); files in new/ are unseen.
+ *     dovecot-keywords; P becomes $Forwarded), in new/ as in cur/.
  *     Folder names in modified UTF-7 are decoded.  A folder's
  *     dovecot-uidlist or courierimapuiddb (mail/uidlist.h) gives the
  *     UIDVALIDITY, UIDs and next UID that an empty target folder takes
  *     (store_mailbox_set_uidvalidity(), store_msg_append_uid()): listed
  *     messages in UID order, then the others from the next UID on; a
- *     folder with messages keeps its own (a warning says so).
+ *     folder with messages keeps its own (a warning says so), unless it
+ *     already has the list's UIDVALIDITY (an earlier import of the same
+ *     folder): then a listed message already at its UID (the same
+ *     bytes) is skipped, one whose UID another message holds or that is
+ *     below the folder's next UID gets a new UID, and the rest are placed
+ *     at their UIDs as on the first run, so that importing again after
+ *     the first pass adds only new mail and loses none.
  *   - another directory: every regular file in it (not recursive, hidden
  *     files skipped) is one message, except files named *.mbox, which are
  *     mboxes.  A leading "From " line of a message file is its envelope:
@@ -106,6 +112,9 @@ struct mail_item {
 	char			*label;
 	uint32_t		 uid;	/* append at this UID (0: the next) */
 	size_t			 box;	/* index in mail_imp.boxes */
+	size_t			 job;	/* index in mail_imp.jobs */
+	/* Set by the txn: 1 already there, 2 its UID is another's. */
+	int			 skip;
 };
 
 struct mail_box {
@@ -115,6 +124,9 @@ struct mail_box {
 	int			 keep;
 	const struct mail_uids	*uids;
 	size_t			 kept;	/* messages placed at their UID */
+	/* Imported before (same UIDVALIDITY): listed UIDs may be there. */
+	int			 again;
+	size_t			 skipped;	/* already there */
 };
 
 struct mail_imp {
@@ -128,6 +140,7 @@ struct mail_imp {
 	struct mail_item	 items[MAIL_BATCH];
 	size_t			 n, bytes;
 	size_t			 imported, failed;
+	size_t			 skipped;	/* imported before */
 	uint64_t		 imported_bytes;
 	struct ctl_progress	 prog;
 	/* for the transaction bodies */
@@ -135,6 +148,7 @@ struct mail_imp {
 	uint32_t		 box_id;
 	const struct mail_uids	*box_uids;	/* to keep, or NULL */
 	int			 box_keep;
+	int			 box_again;
 	uint32_t		 box_msgs;	/* when it could not */
 	struct mail_box		*raise;
 	struct mail_uids	*uids;
@@ -142,6 +156,10 @@ struct mail_imp {
 	size_t			 first, count;
 	struct mail_job		*jobs;
 	size_t			 njobs;
+	size_t			 cur_job;	/* the one being read */
+	/* Jobs whose UID another message held: run again at the end. */
+	size_t			*later;
+	size_t			 nlater;
 	struct mail_kwmap	**kwmaps;
 	size_t			 nkwmaps;
 };
@@ -158,6 +176,7 @@ static void	mailimport_warn(struct mail_imp *, const char *fmt, ...)
 		    __attribute__((format(printf, 2, 3)));
 static int	mailimport_append_txn(struct store_txn *, void *);
 static void	mailimport_flush(struct mail_imp *);
+static void	mailimport_done(struct mail_imp *, const struct mail_item *);
 static void	mailimport_text(const struct mail_imp *, const char *,
 		    const char *);
 static void	mailimport_json(const struct mail_imp *, const char *,
@@ -221,6 +240,7 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 	int rc = 0;
 
 	imp->box_keep = 0;
+	imp->box_again = 0;
 	imp->box_msgs = 0;
 	for (p = name;; p++) {
 		if (*p != '/' && *p != '\0')
@@ -250,6 +270,10 @@ mailimport_box_txn(struct store_txn *txn, void *arg)
 		    imp->box_name);
 	if (mb.messages > 0) {
 		imp->box_msgs = mb.messages;
+		/* The same list imported before: go on where it stopped. */
+		if (mb.uidvalidity == imp->box_uids->ul->uidvalidity &&
+		    mb.pop3_uidl == imp->box_uids->style)
+			imp->box_keep = imp->box_again = 1;
 		return 1;
 	}
 	if (store_mailbox_set_uidvalidity(txn, imp->box_id,
@@ -286,6 +310,7 @@ mailimport_box(struct mail_imp *imp, const char *name, size_t *box_r)
 	b->name = xstrdup(name);
 	b->id = imp->box_id;
 	b->keep = imp->box_keep;
+	b->again = imp->box_again;
 	b->uids = imp->box_keep ? imp->box_uids : NULL;
 	*box_r = imp->nboxes++;
 	return 0;
@@ -394,6 +419,18 @@ mailimport_uids_read(struct mail_imp *imp, int dfd, const char *rel,
 	else if (uidlist_parse(buf, off, &ul) < 0)
 		mailimport_warn(imp, "%s: %s; the UIDs of folder %s are not "
 		    "kept", label, err_msg(), folder);
+	else if (ul->uidvalidity > STORE_UIDVALIDITY_KEEP_MAX ||
+	    ul->nextuid > STORE_UIDNEXT_KEEP_MAX) {
+		/* The folder could take no new mail, or later mailboxes no
+		 * UIDVALIDITY: a list from a real server never gets here. */
+		mailimport_warn(imp, "%s: %s %" PRIu32 " is too close to 2^32 "
+		    "(at most %u); the UIDs of folder %s are not kept", label,
+		    ul->uidvalidity > STORE_UIDVALIDITY_KEEP_MAX ?
+		    "UIDVALIDITY" : "the next UID", ul->uidvalidity >
+		    STORE_UIDVALIDITY_KEEP_MAX ? ul->uidvalidity : ul->nextuid,
+		    STORE_UIDVALIDITY_KEEP_MAX, folder);
+		uidlist_free(&ul);
+	}
 	else if (mailimport_uids_find(imp, folder) != NULL) {
 		mailimport_warn(imp, "%s: folder %s comes from two Maildirs; "
 		    "only the first one's UIDs are kept", label, folder);
@@ -407,6 +444,17 @@ mailimport_uids_read(struct mail_imp *imp, int dfd, const char *rel,
 		label = NULL;
 		u->ul = ul;
 		u->style = files[i].style;
+		/* Dovecot's POP3 shows these instead: not kept yet. */
+		if (ul->npop3_uidl > 0)
+			mailimport_warn(imp, "%s: %zu message%s of folder %s "
+			    "ha%s a POP3 UIDL of %s own (a P field, from an "
+			    "earlier migration), which is not kept: POP3 "
+			    "clients that leave mail on the server fetch %s "
+			    "again", u->file,
+			    ul->npop3_uidl, ul->npop3_uidl == 1 ? "" : "s",
+			    folder, ul->npop3_uidl == 1 ? "s" : "ve",
+			    ul->npop3_uidl == 1 ? "its" : "their",
+			    ul->npop3_uidl == 1 ? "it" : "them");
 	}
 	free(buf);
 done:
@@ -421,18 +469,67 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 {
 	struct mail_imp *imp = arg;
 	struct mail_item *it;
+	struct store_mailbox mb;
+	struct store_msg m;
 	uint32_t uid;
 	size_t i;
+	int rc;
 
 	for (i = imp->first; i < imp->first + imp->count; i++) {
 		it = &imp->items[i];
-		if (it->uid != 0) {
+		it->skip = 0;
+		if (it->uid != 0 && imp->boxes[it->box].again) {
+			/*
+			 * Imported before: a message at its UID is this one
+			 * when it has the same bytes.  A free UID below
+			 * UIDNEXT cannot be given again: deleted here since,
+			 * failed the first time, or another source with the
+			 * same UIDVALIDITY (Dovecot's are times, so two
+			 * folders made in one second share one); never
+			 * losing mail, it gets a new UID, as does a message
+			 * whose UID another one holds.
+			 */
+			if ((rc = store_msg_get(txn, it->mailbox_id, it->uid,
+			    &m)) == -1)
+				return -1;
+			if (rc == 1) {
+				if ((rc = store_msg_same_body(txn, &m,
+				    it->p)) == -1)
+					return -1;
+				if (rc == 1) {
+					it->skip = 1;
+					continue;
+				}
+				/*
+				 * Another message holds it: a new UID, once
+				 * every listed one is placed (UIDNEXT then
+				 * goes past them).
+				 */
+				it->skip = 2;
+				continue;
+			} else {
+				if (store_mailbox_get_by_id(txn,
+				    it->mailbox_id, &mb) != 1)
+					return err_set(ERR_CORRUPT, "folder "
+					    "%s vanished",
+					    imp->boxes[it->box].name);
+				if (it->uid < mb.uidnext) {
+					it->skip = 2;
+					continue;
+				}
+				if (store_msg_append_uid(txn, it->mailbox_id,
+				    it->uid, it->p, it->date, it->flags,
+				    it->keywords, 0) < 0)
+					return -1;
+				continue;
+			}
+		} else if (it->uid != 0) {
 			if (store_msg_append_uid(txn, it->mailbox_id, it->uid,
 			    it->p, it->date, it->flags, it->keywords, 0) < 0)
 				return -1;
 			continue;
 		}
-		/* After the listed messages: from the list's next UID. */
+		/* Unlisted (or displaced): from the list's next UID. */
 		if (imp->boxes[it->box].keep &&
 		    store_mailbox_raise_uidnext(txn, it->mailbox_id,
 		    imp->boxes[it->box].uids->ul->nextuid) < 0)
@@ -442,6 +539,27 @@ mailimport_append_txn(struct store_txn *txn, void *arg)
 			return -1;
 	}
 	return 0;
+}
+
+/* Counts an item its transaction committed. */
+static void
+mailimport_done(struct mail_imp *imp, const struct mail_item *it)
+{
+	if (it->skip == 2) {
+		imp->later = xreallocarray(imp->later, imp->nlater + 1,
+		    sizeof(*imp->later));
+		imp->later[imp->nlater++] = it->job;
+		return;
+	}
+	if (it->skip) {
+		imp->boxes[it->box].skipped++;
+		imp->skipped++;
+		return;
+	}
+	imp->imported++;
+	imp->imported_bytes += store_prepared_size(it->p);
+	if (it->uid != 0)
+		imp->boxes[it->box].kept++;
 }
 
 static void
@@ -454,13 +572,8 @@ mailimport_flush(struct mail_imp *imp)
 	imp->first = 0;
 	imp->count = imp->n;
 	if (store_write(imp->ctl->store, mailimport_append_txn, imp) >= 0) {
-		for (i = 0; i < imp->n; i++) {
-			imp->imported++;
-			imp->imported_bytes +=
-			    store_prepared_size(imp->items[i].p);
-			if (imp->items[i].uid != 0)
-				imp->boxes[imp->items[i].box].kept++;
-		}
+		for (i = 0; i < imp->n; i++)
+			mailimport_done(imp, &imp->items[i]);
 	} else {
 		/* Retry one by one to find the messages that fail. */
 		for (i = 0; i < imp->n; i++) {
@@ -470,13 +583,8 @@ mailimport_flush(struct mail_imp *imp)
 			    imp) < 0)
 				mailimport_fail(imp, imp->items[i].label, "%s",
 				    err_msg());
-			else {
-				imp->imported++;
-				imp->imported_bytes +=
-				    store_prepared_size(imp->items[i].p);
-				if (imp->items[i].uid != 0)
-					imp->boxes[imp->items[i].box].kept++;
-			}
+			else
+				mailimport_done(imp, &imp->items[i]);
 		}
 	}
 	for (i = 0; i < imp->n; i++) {
@@ -515,6 +623,7 @@ mailimport_add(struct mail_imp *imp, const char *folder, const char *data,
 	it->data = copy;
 	it->mailbox_id = imp->boxes[box].id;
 	it->box = box;
+	it->job = imp->cur_job;
 	it->uid = imp->boxes[box].keep ? uid : 0;
 	it->date = date;
 	it->flags = flags;
@@ -969,9 +1078,13 @@ mailimport_run_job(struct mail_imp *imp, struct mail_job *j)
 	switch (j->kind) {
 	case MK_MAILDIR_NEW:
 	case MK_MAILDIR_CUR:
+		/*
+		 * The info part counts in new/ too: Dovecot renames a
+		 * message there to "name:2,S" when a flag changes before
+		 * any session moved it to cur/ (doveadm flags, a POP3
+		 * RETR); a name without one has no flags either way.
+		 */
 		mf = j->mn.flags;
-		if (j->kind == MK_MAILDIR_NEW)
-			mf &= ~(unsigned)MAILDIR_F_SEEN;
 		flags = (mf & MAILDIR_F_SEEN ? STORE_F_SEEN : 0) |
 		    (mf & MAILDIR_F_REPLIED ? STORE_F_ANSWERED : 0) |
 		    (mf & MAILDIR_F_FLAGGED ? STORE_F_FLAGGED : 0) |
@@ -1085,6 +1198,8 @@ mailimport_text(const struct mail_imp *imp, const char *path,
 	printf("mail import %s: %zu messages imported (%" PRIu64 " bytes) "
 	    "into %s, %zu failed", path, imp->imported,
 	    imp->imported_bytes, address, imp->failed);
+	if (imp->skipped > 0)
+		printf(", %zu already there (imported before)", imp->skipped);
 	if (imp->symlinks > 0)
 		printf(", %zu symbolic link%s skipped", imp->symlinks,
 		    imp->symlinks == 1 ? "" : "s");
@@ -1113,8 +1228,9 @@ mailimport_json(const struct mail_imp *imp, const char *path,
 	printf(", \"address\": ");
 	ctl_json_str(stdout, address);
 	printf(", \"imported\": %zu, \"bytes\": %" PRIu64 ", \"failed\": %zu, "
-	    "\"symlinks_skipped\": %zu, \"kept_uids\": [", imp->imported,
-	    imp->imported_bytes, imp->failed, imp->symlinks);
+	    "\"already_there\": %zu, \"symlinks_skipped\": %zu, "
+	    "\"kept_uids\": [", imp->imported, imp->imported_bytes,
+	    imp->failed, imp->skipped, imp->symlinks);
 	for (i = 0; i < imp->nboxes; i++) {
 		if (!imp->boxes[i].keep)
 			continue;
@@ -1190,12 +1306,23 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 		total += (uint64_t)imp->jobs[i].size;
 	ctl_progress_start(&imp->prog, "mail import", total);
 	for (i = 0; i < imp->njobs; i++) {
+		imp->cur_job = i;
 		mailimport_run_job(imp, &imp->jobs[i]);
+	}
+	mailimport_flush(imp);
+	/* Listed messages whose UID was taken: after every listed one. */
+	for (i = 0; i < imp->nlater; i++) {
+		imp->cur_job = imp->later[i];
+		imp->jobs[imp->later[i]].uid = 0;
+		mailimport_run_job(imp, &imp->jobs[imp->later[i]]);
+	}
+	mailimport_flush(imp);
+	for (i = 0; i < imp->njobs; i++) {
 		free(imp->jobs[i].path);
 		free(imp->jobs[i].rel);
 		free(imp->jobs[i].folder);
 	}
-	mailimport_flush(imp);
+	free(imp->later);
 	/* Kept folders: UIDNEXT as the list says, even past the last UID. */
 	for (i = 0; i < imp->nboxes; i++) {
 		if (!imp->boxes[i].keep)

@@ -93,6 +93,7 @@ uidlist_entry(struct uidlist *ul, size_t lineno, const char *p, size_t len)
 	const char *end = p + len, *sp, *name;
 	size_t nlen, blen;
 	uint32_t uid;
+	int pop3 = 0;
 
 	sp = memchr(p, ' ', len);
 	if (sp == NULL || uidlist_u32(p, (size_t)(sp - p), &uid) < 0)
@@ -111,8 +112,11 @@ uidlist_entry(struct uidlist *ul, size_t lineno, const char *p, size_t len)
 			if (sp == NULL)
 				return err_set(ERR_INVALID, "line %zu: no "
 				    "\":<file name>\"", lineno);
+			if (*name == 'P' && sp > name + 1)
+				pop3 = 1;
 			name = sp + 1;
 		}
+		ul->npop3_uidl += (size_t)pop3;
 		if (name < end)
 			name++;
 	} else if (ul->version == 2) {

@@ -49,6 +49,12 @@ struct uidlist {
 	size_t			 n;
 	/* The highest UID listed (0 when none). */
 	uint32_t		 last_uid;
+	/*
+	 * Version 3 entries with a "P<uidl>" field: a POP3 UIDL of their
+	 * own (from an earlier migration), which Dovecot's POP3 shows
+	 * instead of the one made of UID and UIDVALIDITY.
+	 */
+	size_t			 npop3_uidl;
 };
 
 /*

@@ -201,6 +201,9 @@ mailbox_uidvalidity(struct store_txn *t, uint32_t *r)
 	if (rc == 1 && v.mv_size == 4)
 		last = be32dec(v.mv_data);
 	*r = now > last ? now : last + 1;
+	/* 0 is no UIDVALIDITY (a store from before the import limit). */
+	if (*r == 0)
+		*r = now;
 	be32enc(b, *r);
 	return sdb_put(t, DB_META, "last_uidvalidity", 16, b, 4, 0) == -1 ?
 	    -1 : 0;
@@ -219,6 +222,11 @@ store_mailbox_set_uidvalidity(struct store_txn *t, uint32_t mailbox_id,
 	if (uidvalidity == 0 || pop3_uidl > STORE_UIDL_MAX)
 		return err_set(ERR_INVALID, "UIDVALIDITY 0 or an unknown UIDL "
 		    "style");
+	/* Else every mailbox created later would wrap to UIDVALIDITY 0. */
+	if (uidvalidity > STORE_UIDVALIDITY_KEEP_MAX)
+		return err_set(ERR_LIMIT, "UIDVALIDITY %u leaves no room for "
+		    "later mailboxes' (at most %u)", uidvalidity,
+		    STORE_UIDVALIDITY_KEEP_MAX);
 	if ((rc = store_mailbox_get_by_id(t, mailbox_id, &mb)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no mailbox with "
 		    "id %u", mailbox_id);

@@ -60,6 +60,16 @@ struct store_mailbox {
 #define STORE_UIDL_MAX		2
 
 /*
+ * Room an import must leave (store_mailbox_set_uidvalidity(), and the
+ * next UID a kept UID list gives): a mailbox needs UIDs for new mail,
+ * and every mailbox created later needs a UIDVALIDITY above the highest
+ * ever given, so neither may start within this many of 2^32.
+ */
+#define STORE_UID_HEADROOM	0x1000000u	/* 16M */
+#define STORE_UIDVALIDITY_KEEP_MAX	(UINT32_MAX - STORE_UID_HEADROOM)
+#define STORE_UIDNEXT_KEEP_MAX		(UINT32_MAX - STORE_UID_HEADROOM)
+
+/*
  * The folders every user has from the start (created with the user, and
  * for older stores on upgrade): INBOX, then these, with their RFC 6154
  * attributes.  "Spam" is \Junk: the folder the hosting seeds' spam rules
@@ -130,7 +140,8 @@ int	store_mailbox_set_special_use(struct store_txn *, uint32_t user_id,
  * gone).  Later mailboxes get UIDVALIDITYs above it.  Then store_msg_append_uid() places each message at its old
  * UID, and store_mailbox_raise_uidnext() sets the next UID.  1 done.
  * Errors: NOTFOUND (no such mailbox), EXISTS (it holds messages: their
- * UIDs would change meaning), INVALID (uidvalidity 0, unknown style).
+ * UIDs would change meaning), INVALID (uidvalidity 0, unknown style),
+ * LIMIT (uidvalidity above STORE_UIDVALIDITY_KEEP_MAX).
  */
 int	store_mailbox_set_uidvalidity(struct store_txn *, uint32_t mailbox_id,
 	    uint32_t uidvalidity, unsigned pop3_uidl);

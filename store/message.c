@@ -739,6 +739,18 @@ store_msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	return msg_get(t, mailbox_id, uid, r);
 }
 
+int
+store_msg_same_body(struct store_txn *t, const struct store_msg *m,
+    const struct store_prepared *p)
+{
+	uint64_t id = 0;
+	int rc;
+
+	if ((rc = body_find(t, p->body, &id)) != 1)
+		return rc;
+	return id == m->body;
+}
+
 /*
  * Keywords: atoms (RFC 3501 flag-keyword, no '\\') separated by single
  * spaces, duplicates dropped.  out holds STORE_KEYWORDS_MAX + 1 bytes.

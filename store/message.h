@@ -121,6 +121,13 @@ int	store_msg_set_maildir_cur(struct store_txn *, uint32_t mailbox_id,
 /* 1 found, 0 not. */
 int	store_msg_get(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
 	    struct store_msg *r);
+/*
+ * Whether message m holds exactly the prepared bytes (bodies are
+ * content-addressed: the same SHA-256): 1 yes, 0 no.  For an import run
+ * again, to tell a message it placed before from another one.
+ */
+int	store_msg_same_body(struct store_txn *, const struct store_msg *m,
+	    const struct store_prepared *);
 
 typedef int store_msg_fn(const struct store_msg *, void *ctx);
 /* Messages with uid >= first_uid in uid order; stops when fn returns -1. */

@@ -220,6 +220,19 @@ def test_import(srv):
     ctl(site, "addr", "import", rep, "--replace")
     check("stale3@real.test" not in routes(site),
           "a trailing --replace does the same", routes(site))
+
+    # An address given twice: postmap warns "duplicate entry" and Postfix
+    # uses the first line; the later one's targets must not be added
+    # (alice would get mail that only went to bob).
+    dup = write(site, "dup", b"dup@real.test bob@real.test\n"
+                b"Dup@Real.Test alice@real.test\n")
+    out, err = ctl(site, "addr", "import", dup)
+    check(routes(site).get("dup@real.test") == [("alias", BOB)],
+          "a duplicate entry: the first line wins, as in Postfix",
+          routes(site))
+    check(err == "%s:2: skipped: duplicate entry dup@real.test (line 1 is "
+          "the one Postfix uses)\n" % dup, "the skipped line is named",
+          err)
     out, _ = ctl(site, "store", "check")
     check("ok" in out, "store check passes", out)
 

@@ -185,6 +185,19 @@ def resolve_checks(site):
           "(no over-quota clock)", q)
     ctl(site, "addr", "resolve", expect=2)
 
+    # A bare <postmaster>: smtpd takes it for any host (RFC 5321 4.5.1)
+    # as the postmaster@ of the first local domain that has one (here
+    # b.test's catch-all); resolve says the same, not 501.
+    r = jctl(site, "addr", "resolve", "postmaster")
+    check(r["result"] == "local" and r["code"] == 250 and
+          r["address"] == "postmaster@b.test" and
+          [t["address"] for t in r["targets"]] == ["dave@b.test"],
+          "addr resolve postmaster answers as RCPT TO:<postmaster>", r)
+    out, _ = ctl(site, "addr", "resolve", "Postmaster")
+    check(out.startswith("<postmaster> (RFC 5321: taken for any host) is "
+                         "postmaster@b.test\n"), "the text form says which "
+          "postmaster", out)
+
 
 def user_checks(site, helper):
     # user list --domain

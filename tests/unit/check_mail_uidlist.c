@@ -38,6 +38,7 @@ START_TEST(dovecot_v3)
 	ck_assert_uint_eq(ul->nextuid, 13);
 	ck_assert_uint_eq(ul->n, 3);
 	ck_assert_uint_eq(ul->last_uid, 12);
+	ck_assert_uint_eq(ul->npop3_uidl, 0);
 	/* The file in cur/ has an info part; it is not in the list. */
 	ck_assert_uint_eq(uidlist_find(ul,
 	    "1180000000.M1P1.host,S=120:2,RS"), 5);
@@ -55,6 +56,27 @@ START_TEST(dovecot_v3)
 END_TEST
 
 /* Version 1 (Dovecot 1.0, Courier): whole names; CRLF; a lagging N. */
+/*
+ * A list courier-dovecot-migrate.pl wrote: "P<uidl>" keeps Courier's
+ * POP3 UIDLs (Dovecot's POP3 shows them), "O" the POP3 order.
+ */
+START_TEST(dovecot_v3_pop3_uidl)
+{
+	struct uidlist *ul = parse_ok(
+	    "3 V1234567890 N20\n"
+	    "5 O1 PUID77-1111 W130 :1180000000.M1P1.host,S=120:2,S\n"
+	    "9 PUID78-1111 :1180000001.M2P1.host\n"
+	    "12 W99 :1180000002.M3P1.host\n");
+
+	ck_assert_uint_eq(ul->n, 3);
+	ck_assert_uint_eq(ul->npop3_uidl, 2);
+	ck_assert_uint_eq(uidlist_find(ul, "1180000000.M1P1.host,S=120:2,RS"),
+	    5);
+	ck_assert_uint_eq(uidlist_find(ul, "1180000001.M2P1.host"), 9);
+	uidlist_free(&ul);
+}
+END_TEST
+
 START_TEST(courier_v1)
 {
 	struct uidlist *ul = parse_ok(
@@ -178,6 +200,7 @@ uidlist_suite(void)
 	TCase *tc = tcase_create("uidlist");
 
 	tcase_add_test(tc, dovecot_v3);
+	tcase_add_test(tc, dovecot_v3_pop3_uidl);
 	tcase_add_test(tc, courier_v1);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, prefixes);

@@ -692,6 +692,13 @@ START_TEST(test_keep_uids)
 	/* A mailbox with messages keeps its UIDVALIDITY. */
 	expect_err(keep_run(&k, 0, 42), ERR_EXISTS, "set on a full mailbox");
 	expect_err(keep_run(&k, 0, 0), ERR_INVALID, "UIDVALIDITY 0");
+	/* Too close to 2^32: later mailboxes would wrap to 0. */
+	ck_assert_int_eq(tu_mailbox_create(st, user, "Edge", 0, &k.mbox), 1);
+	expect_err(keep_run(&k, 0, UINT32_MAX), ERR_LIMIT,
+	    "UIDVALIDITY 2^32-1");
+	expect_err(keep_run(&k, 0, STORE_UIDVALIDITY_KEEP_MAX + 1),
+	    ERR_LIMIT, "UIDVALIDITY above the headroom");
+	k.mbox = id;
 
 	/* UIDNEXT rises, never falls; the next append follows it. */
 	ck_assert_int_eq(keep_run(&k, 2, 20), 1);
