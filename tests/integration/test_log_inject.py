@@ -8,6 +8,10 @@ of vellum-smtpd, vellum-pop3d and vellum-imapd still starts with the
 time stamp and "vellum-NAME[PID]: ", holds no byte below 0x20 nor DEL,
 and the failure lines name the user with '?' for each control byte.
 
+The reason an admin gave `user disable` (a control panel may pass a
+customer's text) with CR/LF in it stays inside the one reply line that
+tells a disabled account so (POP3 -ERR [AUTH], SMTP 525, IMAP NO).
+
 usage: test_log_inject.py BUILD_DIR
 """
 import base64
@@ -59,6 +63,9 @@ def run(site, args):
         "submission": {"listen": "127.0.0.1:%d" % ports["submission"]},
     }, fail_delay=0)
     site.add_user("alice@example.test", "alice-pw")
+    site.add_user("carol@example.test", "carol-pw")
+    site.ctl("user", "disable", "carol@example.test", "--reason",
+             "unpaid\r\n+OK forged\r\n250 forged")
     procs = {}
     for name, port in (("imapd", "imap"), ("pop3d", "pop3"),
                        ("smtpd", "submission")):
@@ -95,6 +102,35 @@ def run(site, args):
     check(r.startswith(b"a1 NO"), "IMAP LOGIN fails", r)
     r = c.cmd("a2 AUTHENTICATE PLAIN %s\r\n" % plain(FAKE, "pw"))
     check(r.startswith(b"a2 NO"), "IMAP AUTHENTICATE fails", r)
+    c.s.close()
+
+    # the disable reason: one reply line, then the session goes on
+    c = Line(ports["pop3"])
+    c.cmd("USER carol@example.test\r\n")
+    r = c.cmd("PASS carol-pw\r\n")
+    check(r.startswith(b"-ERR [AUTH] account disabled: unpaid") and
+          b"forged" in r, "POP3: the disabled reply", r)
+    r = c.cmd("NOOP\r\n")
+    check(r[:1] in (b"+", b"-") and b"forged" not in r, "POP3: the reason "
+          "was one line (the next reply is NOOP's)", r)
+    c.s.close()
+    c = Line(ports["submission"])
+    r = c.cmd("EHLO client.test\r\n")
+    while r.startswith(b"250-"):
+        r = c.line()
+    r = c.cmd("AUTH PLAIN %s\r\n" % plain("carol@example.test", "carol-pw"))
+    check(r.startswith(b"525 5.7.13 Account disabled: unpaid") and
+          b"forged" in r, "SMTP: the disabled reply", r)
+    r = c.cmd("NOOP\r\n")
+    check(r.startswith(b"250 2.0.0"), "SMTP: the reason was one line "
+          "(the next reply is NOOP's)", r)
+    c.s.close()
+    c = Line(ports["imap"])
+    r = c.cmd("d1 LOGIN carol@example.test carol-pw\r\n")
+    check(r.startswith(b"d1 NO [CONTACTADMIN]") and b"forged" in r,
+          "IMAP: the disabled reply", r)
+    r = c.cmd("d2 NOOP\r\n")
+    check(r.startswith(b"d2 OK"), "IMAP: the reason was one line", r)
     c.s.close()
 
     for name, proc in procs.items():
