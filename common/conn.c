@@ -372,8 +372,6 @@ conn_loop_init(const struct config *config)
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* A process with an event loop is a daemon: stamp its stderr. */
-	log_timestamps(1);
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
 	/* SIGUSR2: `vellumctl kick` (sessreg.h); not fatal without it. */

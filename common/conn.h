@@ -103,8 +103,7 @@ struct conn_ops {
 /* Loop ------------------------------------------------------------------ */
 
 /*
- * Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE;
- * turns on log time stamps (log_timestamps()): the caller is a daemon.
+ * Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE.
  */
 int	conn_loop_init(const struct config *);
 struct event_base *conn_base(void);

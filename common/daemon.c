@@ -139,6 +139,8 @@ daemon_load(const char *name, const char *path, int verbose,
 	if (verbose > DAEMON_VERBOSE_MAX)
 		verbose = DAEMON_VERBOSE_MAX;
 	log_init(name, to, verbose);
+	/* vellumd and every daemon: stderr lines say when and which pid. */
+	log_timestamps(1);
 	log_debug("configuration %s", path != NULL ? path :
 	    "(embedded default)");
 }

@@ -27,7 +27,8 @@ void	daemon_setup(const char *name, int argc, char **argv,
 /*
  * The part of daemon_setup() after the arguments: loads path (NULL: the
  * embedded default) into c, checks the [tls] files (daemon_check_tls()),
- * starts logging under name with verbose added to the config's level.
+ * starts logging under name with verbose added to the config's level,
+ * stderr lines with time stamps (log_timestamps()).
  * Exits 1 with the errors on stderr.
  */
 void	daemon_load(const char *name, const char *path, int verbose,

@@ -3,7 +3,7 @@
  *
  * Messages go to stderr (or syslog after log_init() with LOG_TO_SYSLOG), one
  * line each, prefixed by the program name ("vellumctl: ...").  A daemon's
- * stderr lines (log_timestamps(1); conn_loop_init() turns it on) start
+ * stderr lines (log_timestamps(1); daemon_load() turns it on) start
  * with the time in UTC, ISO 8601 with milliseconds, and name the pid as
  * syslog does: "2026-12-02T04:20:54.123Z vellum-smtpd[4242]: conn 7: ...",
  * so a log file without journald or syslog still says when and which

@@ -304,6 +304,8 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
 				goto fail;
 			if (rc == 0) {
+				resolve_step(rs, depth + 1, "a mailbox whose "
+				    "account no longer exists: skipped");
 				resolve_drop(rs, "(a deleted account)", addr,
 				    "the mailbox's account no longer exists");
 				continue;

@@ -73,7 +73,7 @@ struct pop3_session {
 	char			 lock_name[STORE_LOCK_NAME_MAX + 1];
 	int			 locked;
 	time_t			 lock_taken;
-	char			 lock_owner[32];	/* "pop3 #ID" */
+	char			 lock_owner[32];	/* "pop3 conn ID", as in the log */
 	struct pop3_maildrop	*md;
 
 	/* RETR or TOP being sent */
@@ -435,7 +435,7 @@ session_delay_cb(evutil_socket_t fd, short what, void *arg)
 static int
 session_lock(struct pop3_session *s)
 {
-	snprintf(s->lock_owner, sizeof(s->lock_owner), "pop3 #%lu", s->id);
+	snprintf(s->lock_owner, sizeof(s->lock_owner), "pop3 conn %lu", s->id);
 	if (store_lock_take_owner(s->srv->store, s->lock_name,
 	    POP3_LOCK_LEASE, s->lock_owner) == -1)
 		return -1;

@@ -35,7 +35,7 @@ struct store_lock {
  */
 int	store_lock_take(struct store *, const char *name, unsigned lease);
 /*
- * The same for one owner inside this process (a session: "pop3 #12"):
+ * The same for one owner inside this process (a session: "pop3 conn 12"):
  * another owner of the same process gets INUSE too.
  */
 int	store_lock_take_owner(struct store *, const char *name,

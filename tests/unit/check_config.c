@@ -1226,6 +1226,9 @@ START_TEST(test_print_round_trip)
 	    "[srs]\nenabled = no\n"
 	    "[sendmail]\nusers = root, @mail\ndomain = example.test\n"
 	    "[filter]\noutput_max = 1.5M\nlearn = no\n";
+	static const char secret[] = "data_dir = /d\n[mta]\n"
+	    "relayhost = [relay.test]:587\nrelay_user = u\n"
+	    "relay_password = s3cr3t\n";
 	static struct config c;
 	char *out, *errs = NULL;
 
@@ -1249,8 +1252,8 @@ START_TEST(test_print_round_trip)
 	free(out);
 
 	/* A secret is hidden unless asked for (doveconf -P). */
-	ck_assert_int_eq(config_parse(F, "data_dir = /d\n[mta]\n"
-	    "relay_user = u\nrelay_password = s3cr3t\n", 57, &c, &errs), 0);
+	ck_assert_int_eq(config_parse(F, secret, sizeof(secret) - 1, &c,
+	    &errs), 0);
 	out = print_conf(&c, 0);
 	ck_assert_msg(strstr(out, "s3cr3t") == NULL &&
 	    strstr(out, "# relay_password = (hidden)\n") != NULL, "%s", out);
