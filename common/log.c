@@ -57,12 +57,29 @@ log_stamp(char *buf, size_t size)
 	    (unsigned)(tv.tv_usec / 1000) % 1000);
 }
 
+/*
+ * Control characters (C0 and DEL) in a formatted message become '?', as
+ * Postfix logs them: a user name, HELO or address a client sent cannot
+ * start a line of its own (a forged log entry for journald, fail2ban or
+ * a reader of the file) nor send escape sequences to a terminal.
+ */
+static void
+log_sanitize(char *buf)
+{
+	unsigned char *p;
+
+	for (p = (unsigned char *)buf; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void
 log_vlog(int pri, const char *suffix, const char *fmt, va_list ap)
 {
 	char buf[2048], stamp[64];
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
+	log_sanitize(buf);
 	if (log_to == LOG_TO_SYSLOG) {
 		if (suffix != NULL)
 			syslog(pri, "%s: %s", buf, suffix);

@@ -8,8 +8,11 @@
  * syslog does: "2026-12-02T04:20:54.123Z vellum-smtpd[4242]: conn 7: ...",
  * so a log file without journald or syslog still says when and which
  * process (imapd's workers count connections each on their own); syslog
- * keeps its own time stamps.  fatal()/fatalx() log and exit(1):
- * they are for broken invariants and start-up failures, never for bad input.
+ * keeps its own time stamps.  A message's control characters (CR, LF,
+ * ESC, any byte below 0x20 and DEL, e.g. in a user name a client sent)
+ * are logged as '?', so one call is one line.  fatal()/fatalx() log and
+ * exit(1): they are for broken invariants and start-up failures, never
+ * for bad input.
  */
 #ifndef VELLUM_LOG_H
 #define VELLUM_LOG_H

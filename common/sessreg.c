@@ -1,6 +1,7 @@
 /* sessreg.c - see sessreg.h */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -44,7 +45,8 @@ static void	sessreg_write(void);
 static int	sessreg_mkdirs(void);
 static int	sessreg_self_start(unsigned long long *start_r);
 static int	sessreg_header(const char *path, pid_t *pid_r,
-		    unsigned long long *start_r, FILE **fp_r);
+		    unsigned long long *start_r, uid_t *uid_r, FILE **fp_r);
+static int	sessreg_pid_euid(pid_t, uid_t *);
 
 int
 sessreg_setup(const char *data_dir)
@@ -343,18 +345,36 @@ sessreg_pid_is(pid_t pid, unsigned long long start)
 	return sscanf(p, "%llu", &v) == 1 && v == start;
 }
 
-/* Opens a registry file and reads its header (pid, start). */
+/*
+ * Opens a registry file and reads its header (pid, start) and its owner
+ * (uid_r, NULL: not wanted).  Only a regular file is read, never through
+ * a symbolic link: vellumctl may run as root in a directory the daemons'
+ * user writes.
+ */
 static int
 sessreg_header(const char *path, pid_t *pid_r, unsigned long long *start_r,
-    FILE **fp_r)
+    uid_t *uid_r, FILE **fp_r)
 {
 	char line[128];
+	struct stat sb;
 	long pid;
 	FILE *f;
+	int fd;
 
-	if ((f = fopen(path, "r")) == NULL)
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+	    O_CLOEXEC)) == -1)
 		return err_set(errno == ENOENT ? ERR_NOTFOUND : ERR_TEMP,
 		    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
+		close(fd);
+		return err_set(ERR_CORRUPT, "%s: not a regular file", path);
+	}
+	if (uid_r != NULL)
+		*uid_r = sb.st_uid;
+	if ((f = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return err_set(ERR_TEMP, "%s: %s", path, strerror(errno));
+	}
 	if (fgets(line, sizeof(line), f) == NULL ||
 	    strncmp(line, SESSREG_MAGIC " ", strlen(SESSREG_MAGIC) + 1) != 0 ||
 	    sscanf(line + strlen(SESSREG_MAGIC), " %ld %llu", &pid,
@@ -417,7 +437,7 @@ sessreg_list(const char *data_dir, sessreg_fn *fn, void *arg)
 		    strcmp(de->d_name + len - 5, ".sess") != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (sessreg_header(path, &pid, &start, &f) == -1)
+		if (sessreg_header(path, &pid, &start, NULL, &f) == -1)
 			continue;
 		if (!sessreg_pid_is(pid, start)) {
 			fclose(f);
@@ -440,6 +460,28 @@ sessreg_list(const char *data_dir, sessreg_fn *fn, void *arg)
 	return rc;
 }
 
+/* The effective uid of a process (/proc/PID/status). 0, -1 gone. */
+static int
+sessreg_pid_euid(pid_t pid, uid_t *uid_r)
+{
+	char path[64], line[256];
+	unsigned long r, e;
+	FILE *f;
+	int rc = -1;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Uid: %lu %lu", &r, &e) == 2) {
+			*uid_r = (uid_t)e;
+			rc = 0;
+			break;
+		}
+	fclose(f);
+	return rc;
+}
+
 int
 sessreg_kick_request(const char *data_dir, pid_t pid, const char *user,
     const char *service)
@@ -447,23 +489,46 @@ sessreg_kick_request(const char *data_dir, pid_t pid, const char *user,
 	static unsigned seq;
 	char dir[PATH_MAX], path[PATH_MAX + 64], tmp[PATH_MAX + 64];
 	unsigned long long start;
+	uid_t owner, euid;
 	pid_t fpid;
 	FILE *f;
-	int bad;
+	int bad, fd;
 
 	snprintf(dir, sizeof(dir), "%s/%s", data_dir, SESSREG_DIR);
 	snprintf(path, sizeof(path), "%s/%ld.sess", dir, (long)pid);
-	if (sessreg_header(path, &fpid, &start, NULL) == -1)
+	if (sessreg_header(path, &fpid, &start, &owner, NULL) == -1)
 		return err_class() == ERR_NOTFOUND ? 0 : -1;
 	if (fpid != pid || !sessreg_pid_is(pid, start))
 		return 0;
-	snprintf(tmp, sizeof(tmp), "%s/.%ld.kick.%ld.%u.tmp", dir, (long)pid,
-	    (long)getpid(), seq);
+	/*
+	 * A daemon writes its own file: one naming a process of another
+	 * user was not written by it (root's vellumctl must not signal
+	 * what the daemons' user could not).
+	 */
+	if (sessreg_pid_euid(pid, &euid) == -1)
+		return 0;
+	if (euid != owner)
+		return err_set(ERR_CORRUPT, "%s names pid %ld, which runs as "
+		    "another user than the file's owner: not signalled", path,
+		    (long)pid);
+	/*
+	 * A new file of an unpredictable name (O_EXCL: never through a
+	 * link someone put there), readable by the daemon whatever our
+	 * umask; the request names no secret.
+	 */
+	snprintf(tmp, sizeof(tmp), "%s/.%ld.kick.tmp.XXXXXX", dir,
+	    (long)pid);
 	snprintf(path, sizeof(path), "%s/%ld.kick.%ld.%u", dir, (long)pid,
 	    (long)getpid(), seq++);
-	if ((f = fopen(tmp, "w")) == NULL)
+	if ((fd = mkostemp(tmp, O_CLOEXEC)) == -1)
 		return err_set(errno == EACCES ? ERR_PERM : ERR_TEMP,
 		    "%s: %s", tmp, strerror(errno));
+	if (fchmod(fd, 0644) == -1 || (f = fdopen(fd, "w")) == NULL) {
+		err_set(ERR_TEMP, "%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
 	fprintf(f, "%s\t%s\n", user, service != NULL && service[0] != '\0' ?
 	    service : "*");
 	bad = ferror(f);

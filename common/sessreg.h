@@ -28,7 +28,11 @@
  * on each matching session: the protocol's goodbye (IMAP "* BYE", POP3
  * "-ERR", SMTP 421) at the next command boundary, then the close.  The
  * pid's start time is checked before the signal, so a pid reused by
- * another program is never signalled.
+ * another program is never signalled.  vellumctl may run as root in a
+ * directory the daemons' user writes: it reads registry files only when
+ * they are regular files (no link followed), signals a pid only when the
+ * process runs as the file's owner, and writes the request through a new
+ * temp file of a random name (O_EXCL), mode 0644 whatever the umask.
  */
 #ifndef VELLUM_SESSREG_H
 #define VELLUM_SESSREG_H
@@ -92,7 +96,9 @@ int	sessreg_list(const char *data_dir, sessreg_fn *fn, void *arg);
 /*
  * Asks process pid (found by sessreg_list()) to close the sessions of
  * user (service NULL or "": every service).  1 asked, 0 the process is
- * gone, -1 error (err: TEMP, PERM when we may not signal it).
+ * gone, -1 error (err: TEMP, PERM when we may not signal it, CORRUPT
+ * when the registry file is not a regular file or its owner is not the
+ * process's user).
  */
 int	sessreg_kick_request(const char *data_dir, pid_t pid, const char *user,
 	    const char *service);

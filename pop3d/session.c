@@ -351,13 +351,19 @@ session_login_disabled(struct pop3_session *s, const char *who,
 {
 	char reply[POP3_DISABLED_REPLY_MAX];
 	unsigned ms;
+	size_t i;
 	int last;
 
 	log_info("conn %lu: login refused user=%s from %s: %s", s->id, who,
 	    s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= POP3_BAD_CMDS_MAX;
-	snprintf(reply, sizeof(reply), "-ERR [AUTH] %s\r\n", reason);
+	snprintf(reply, sizeof(reply) - 2, "-ERR [AUTH] %s", reason);
+	/* The admin's reason is one line of the reply, whatever it holds. */
+	for (i = 0; reply[i] != '\0'; i++)
+		if ((unsigned char)reply[i] < 0x20 || reply[i] == 0x7f)
+			reply[i] = ' ';
+	snprintf(reply + i, sizeof(reply) - i, "\r\n");
 	session_reply_later(s, ms, reply, last);
 }
 

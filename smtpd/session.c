@@ -806,16 +806,22 @@ static void
 session_login_disabled(struct smtp_session *s, const char *who,
     const char *reason)
 {
-	char reply[SMTP_DISABLED_REPLY_MAX];
+	char reply[SMTP_DISABLED_REPLY_MAX], text[SMTP_DISABLED_REPLY_MAX];
 	unsigned ms;
+	size_t i;
 	int last;
 
 	log_info("conn %lu: auth refused user=%s from %s: %s", s->id, who,
 	    s->ip, reason);
 	ms = auth_failed(s->ip, who);
 	last = ++s->bad_cmds >= s->srv->config->smtpd_max_bad_commands;
+	/* The admin's reason is one line of the reply, whatever it holds. */
+	snprintf(text, sizeof(text), "%s", reason);
+	for (i = 0; text[i] != '\0'; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = ' ';
 	snprintf(reply, sizeof(reply), "525 5.7.13 %c%s\r\n%s",
-	    toupper((unsigned char)reason[0]), reason + (reason[0] != '\0'),
+	    toupper((unsigned char)text[0]), text + (text[0] != '\0'),
 	    last ? "421 4.7.0 Error: too many errors, closing "
 	    "connection\r\n" : "");
 	session_reply_later(s, ms, reply, last);

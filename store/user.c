@@ -174,7 +174,8 @@ static int	pw_crypt_valid(const char *);
 static int	pw_decode(const char *, int hex, unsigned char *, size_t *);
 static int	pw_digest_verify(const struct pw_digest *, const char *b64,
 		    const char *password);
-static void	pw_scheme_name(const char *, char *, size_t);
+static void	pw_scheme_name(const char *, int bare, char *, size_t);
+static int	pw_scheme_known(const char *, size_t, int dollar);
 
 static const struct pw_digest *
 pw_digest_find(const char *name, size_t n)
@@ -234,17 +235,63 @@ pw_crypt_valid(const char *hash)
 	return rc;
 }
 
-/* The scheme of a hash for messages: "{ARGON2ID}" or "$argon2id$". */
+/*
+ * Scheme names that are refused but named in messages as they are (the
+ * supported ones are in the tables above): Dovecot's other passdb
+ * schemes, and crypt(3) method ids ("$ID$").
+ */
+static const char *const pw_other_schemes[] = {
+	"PLAIN", "CLEAR", "CLEARTEXT", "PLAIN-TRUNC", "PLAIN-MD4", "ARGON2I",
+	"ARGON2ID", "PBKDF2", "SCRYPT", "SCRAM-SHA-1", "SCRAM-SHA-256",
+	"CRAM-MD5", "HMAC-MD5", "DIGEST-MD5", "LANMAN", "NTLM", "OTP", "SKEY",
+	"RPA", NULL,
+};
+static const char *const pw_crypt_ids[] = {
+	"1", "2", "2a", "2b", "2x", "2y", "3", "5", "6", "7", "y", "gy",
+	"sha1", "md5", "argon2i", "argon2id", "argon2d", "scrypt", "pbkdf2",
+	"pbkdf2-sha256", "pbkdf2-sha512", "sm3", "sm3-yescrypt", NULL,
+};
+
+/* Whether name (n bytes; dollar: a crypt(3) id) is a scheme we know. */
+static int
+pw_scheme_known(const char *name, size_t n, int dollar)
+{
+	const char *const *l = dollar ? pw_crypt_ids : pw_other_schemes;
+	size_t i;
+
+	if (!dollar && n > 4 && (strncasecmp(name + n - 4, ".HEX", 4) == 0 ||
+	    strncasecmp(name + n - 4, ".B64", 4) == 0))
+		n -= 4;
+	if (!dollar && (pw_digest_find(name, n) != NULL ||
+	    pw_crypt_find(name, n) != NULL))
+		return 1;
+	for (i = 0; l[i] != NULL; i++)
+		if (strlen(l[i]) == n && strncasecmp(l[i], name, n) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The scheme of a hash for messages: "{ARGON2ID}" or "$argon2id$".  Where
+ * the text may be a password (STORE_PW_BARE_PLAIN: "{x}y" or "$x$y" that
+ * is no hash), only a scheme we know is named, never a piece of it.
+ */
 static void
-pw_scheme_name(const char *in, char *buf, size_t size)
+pw_scheme_name(const char *in, int bare, char *buf, size_t size)
 {
 	size_t n;
 
-	if (in[0] == '{' && (n = strcspn(in, "}")) < 40 && in[n] == '}')
+	if (in[0] == '{' && (n = strcspn(in, "}")) < 40 && in[n] == '}' &&
+	    (bare != STORE_PW_BARE_PLAIN || pw_scheme_known(in + 1, n - 1,
+	    0)))
 		snprintf(buf, size, "{%.*s}", (int)n - 1, in + 1);
 	else if (in[0] == '$' && (n = strcspn(in + 1, "$")) < 20 &&
-	    in[n + 1] == '$')
+	    in[n + 1] == '$' && (bare != STORE_PW_BARE_PLAIN ||
+	    pw_scheme_known(in + 1, n, 1)))
 		snprintf(buf, size, "%.*s", (int)n + 2, in);
+	else if (bare == STORE_PW_BARE_PLAIN)
+		snprintf(buf, size, "an unknown scheme (a password that "
+		    "starts with '{' or '$' is written {PLAIN}password)");
 	else
 		snprintf(buf, size, "an unknown scheme (not a crypt(3) "
 		    "hash)");
@@ -322,7 +369,7 @@ store_password_import(const char *in, int bare, char **hash_r)
 	const struct pw_digest *d;
 	const struct pw_crypt *c;
 	unsigned char raw[STORE_PWHASH_MAX + 1];
-	char scheme[64], *out;
+	char scheme[128], *out;
 	const char *body;
 	size_t n, i, size;
 	int hex;
@@ -334,7 +381,7 @@ store_password_import(const char *in, int bare, char **hash_r)
 		if (bare == STORE_PW_BARE_PLAIN && in[0] != '$')
 			return store_password_hash(in, hash_r);
 		if (!pw_crypt_valid(in)) {
-			pw_scheme_name(in, scheme, sizeof(scheme));
+			pw_scheme_name(in, bare, scheme, sizeof(scheme));
 			return err_set(ERR_INVALID, "%s: not a password "
 			    "hash this server can check (see 'user import' "
 			    "in vellumctl(8) for the schemes)", scheme);
@@ -342,7 +389,7 @@ store_password_import(const char *in, int bare, char **hash_r)
 		*hash_r = xstrdup(in);
 		return 0;
 	}
-	pw_scheme_name(in, scheme, sizeof(scheme));
+	pw_scheme_name(in, bare, scheme, sizeof(scheme));
 	if ((body = strchr(in, '}')) == NULL)
 		return err_set(ERR_INVALID, "a '{' without '}': write "
 		    "{SCHEME}hash");

@@ -4,7 +4,8 @@
  * field, a file whose pid is gone or names another process (its start
  * time differs) is skipped and removed, a file that is not a registry is
  * skipped, and a kick request goes only to a live registered process (a
- * request file, then SIGUSR2), never to a reused pid.
+ * request file, then SIGUSR2), never to a reused pid nor through a link
+ * planted in the registry dir.
  */
 #include <check.h>
 #include <errno.h>
@@ -204,6 +205,72 @@ START_TEST(test_kick_request)
 }
 END_TEST
 
+/*
+ * vellumctl may run as root in a directory the daemons' user writes: a
+ * link planted where the request's temp file used to be (a predictable
+ * name) is never written through; the request is readable by the daemon
+ * whatever the umask; a registry file naming a process of another user
+ * than its owner is not signalled (root only: chown).
+ */
+START_TEST(test_kick_request_hostile)
+{
+	char data[256], name[64], text[256], path[PATH_MAX];
+	char victim[PATH_MAX], link[PATH_MAX], buf[64];
+	unsigned long long st = self_start();
+	struct stat sb;
+	sigset_t set, pend;
+	FILE *f;
+	size_t n;
+	int i, sig;
+
+	make_dirs(data, sizeof(data));
+	snprintf(victim, sizeof(victim), "%s/victim", data);
+	f = fopen(victim, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("precious\n", f);
+	fclose(f);
+	for (i = 0; i < 4; i++) {
+		snprintf(link, sizeof(link), "%s/%s/.%ld.kick.%ld.%d.tmp",
+		    data, SESSREG_DIR, (long)getpid(), (long)getpid(), i);
+		ck_assert_int_eq(symlink(victim, link), 0);
+	}
+	snprintf(name, sizeof(name), "%ld.sess", (long)getpid());
+	snprintf(text, sizeof(text), "%s %ld %llu\n", SESSREG_MAGIC,
+	    (long)getpid(), st);
+	write_file(data, name, text);
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	ck_assert_int_eq(sigprocmask(SIG_BLOCK, &set, NULL), 0);
+	umask(077);
+	ck_assert_int_eq(sessreg_kick_request(data, getpid(), "a@example.test",
+	    NULL), 1);
+	ck_assert_int_eq(sigwait(&set, &sig), 0);
+	f = fopen(victim, "r");
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	ck_assert_str_eq(buf, "precious\n");
+	snprintf(path, sizeof(path), "%s/%s/%ld.kick.%ld.0", data,
+	    SESSREG_DIR, (long)getpid(), (long)getpid());
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert_msg(S_ISREG(sb.st_mode), "the request is a regular file");
+	ck_assert_int_eq(sb.st_mode & 0777, 0644);
+	ck_assert_int_eq(unlink(path), 0);
+	if (geteuid() == 0) {
+		snprintf(path, sizeof(path), "%s/%s/%s", data, SESSREG_DIR,
+		    name);
+		ck_assert_int_eq(chown(path, 65534, 65534), 0);
+		ck_assert_int_eq(sessreg_kick_request(data, getpid(),
+		    "a@example.test", NULL), -1);
+		ck_assert_int_eq(sigpending(&pend), 0);
+		ck_assert_msg(!sigismember(&pend, SIGUSR2), "a pid of "
+		    "another user than the file's owner was signalled");
+	}
+	remove_dirs(data);
+}
+END_TEST
+
 static Suite *
 sessreg_suite(void)
 {
@@ -214,6 +281,7 @@ sessreg_suite(void)
 	tcase_add_test(tc, test_list_live_stale_garbage);
 	tcase_add_test(tc, test_list_no_dir);
 	tcase_add_test(tc, test_kick_request);
+	tcase_add_test(tc, test_kick_request_hostile);
 	suite_add_tcase(s, tc);
 	return s;
 }

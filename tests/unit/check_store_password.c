@@ -330,6 +330,42 @@ START_TEST(test_refused_schemes)
 }
 END_TEST
 
+/*
+ * The old format ("address password", STORE_PW_BARE_PLAIN) takes text
+ * that starts '{' or '$' as a hash: when it is none, it may be a
+ * password, and the message names no piece of it (a known scheme is
+ * still named).
+ */
+static void
+check_refused_plain(const char *in, const char *secret, const char *named)
+{
+	char *h = (char *)"untouched";
+	int rc;
+
+	rc = store_password_import(in, STORE_PW_BARE_PLAIN, &h);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INVALID, "'%s' is "
+	    "refused (%d)", in, rc);
+	ck_assert_msg(h == NULL, "nothing is returned for '%s'", in);
+	if (secret != NULL)
+		ck_assert_msg(strstr(err_msg(), secret) == NULL, "the message "
+		    "holds no piece of a password: %s", err_msg());
+	if (named != NULL)
+		ck_assert_msg(strstr(err_msg(), named) != NULL, "the message "
+		    "names %s: %s", named, err_msg());
+}
+
+START_TEST(test_refused_plain_no_echo)
+{
+	check_refused_plain("{Tr0ub4dor}&3", "Tr0ub4dor", "{PLAIN}");
+	check_refused_plain("$ecret$Passw0rd", "ecret", "{PLAIN}");
+	check_refused_plain("{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2Fsd"
+	    "HNhbHQ$aGFzaGhhc2hoYXNoaGFzaA", "c2FsdHNhbHQ", "{ARGON2ID}");
+	check_refused_plain("$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHQ"
+	    "$aGFzaGhhc2hoYXNoaGFzaA", "c2FsdHNhbHQ", "$argon2id$");
+	check_refused_plain("{SSHA512}not base64!", "base64!", "{SSHA512}");
+}
+END_TEST
+
 static Suite *
 password_suite(void)
 {
@@ -342,6 +378,7 @@ password_suite(void)
 	tcase_add_test(tc, test_digest_schemes);
 	tcase_add_test(tc, test_plain_is_hashed);
 	tcase_add_test(tc, test_refused_schemes);
+	tcase_add_test(tc, test_refused_plain_no_echo);
 	suite_add_tcase(s, tc);
 	return s;
 }
