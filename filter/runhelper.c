@@ -48,6 +48,7 @@ static void	run_child_exec(struct run_job *, struct run_wire_reply *);
 static void	run_child_read(struct run_job *, struct run_wire_reply *);
 static void	run_child_append(struct run_job *, struct run_wire_reply *);
 static int	run_child_chdir(const char *);
+static int	run_child_home(struct run_job *, struct run_wire_reply *);
 static void	run_program(struct run_job *, int outfd)
 		    __attribute__((noreturn));
 static void	run_kill_group(pid_t);
@@ -906,6 +907,19 @@ run_child_chdir(const char *home)
 	return chdir("/");
 }
 
+/* run_child_chdir() for a file request: -1 with rep filled when it fails. */
+static int
+run_child_home(struct run_job *j, struct run_wire_reply *rep)
+{
+	if (run_child_chdir(j->home) == 0)
+		return 0;
+	rep->rc = -1;
+	rep->errclass = ERR_TEMP;
+	snprintf(rep->msg, sizeof(rep->msg), "cannot change to the account's "
+	    "home or to /: %s", strerror(errno));
+	return -1;
+}
+
 static void
 run_child_read(struct run_job *j, struct run_wire_reply *rep)
 {
@@ -915,13 +929,8 @@ run_child_read(struct run_job *j, struct run_wire_reply *rep)
 	ssize_t n;
 	int fd;
 
-	if (run_child_chdir(j->home) != 0) {
-		rep->rc = -1;
-		rep->errclass = ERR_TEMP;
-		snprintf(rep->msg, sizeof(rep->msg), "cannot change to the "
-		    "account's home or to /: %s", strerror(errno));
+	if (run_child_home(j, rep) != 0)
 		return;
-	}
 	fd = open(j->path, O_RDONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT || errno == ENOTDIR) {
@@ -986,13 +995,8 @@ run_child_append(struct run_job *j, struct run_wire_reply *rep)
 	struct stat st;
 	int fd;
 
-	if (run_child_chdir(j->home) != 0) {
-		rep->rc = -1;
-		rep->errclass = ERR_TEMP;
-		snprintf(rep->msg, sizeof(rep->msg), "cannot change to the "
-		    "account's home or to /: %s", strerror(errno));
+	if (run_child_home(j, rep) != 0)
 		return;
-	}
 	fd = open(j->path, O_WRONLY | O_APPEND | O_CREAT | O_NOCTTY |
 	    O_NONBLOCK | O_CLOEXEC, 0600);
 	if (fd < 0) {

@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,92 @@ def children_of(pid):
         if int(fields[1]) == pid and fields[0] not in ("Z", "X"):
             kids.append(int(name))
     return sorted(kids)
+
+
+def tls_client_context():
+    """A TLS client context that takes the test's self-signed certificate."""
+    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    c.check_hostname = False
+    c.verify_mode = ssl.CERT_NONE
+    return c
+
+
+class LineClient:
+    """A line-level client of SMTP, POP3 or IMAP, plain or TLS (implicit).
+
+    It reads the greeting on connect.  cmd() sends a line and returns the
+    first line of the answer: a str or bytes that does not end in a newline
+    gets CRLF added, one that does goes as it is (bytes that a test wants to
+    send byte for byte).
+    """
+
+    def __init__(self, port, tls=False, host="127.0.0.1"):
+        s = socket.create_connection((host, port), timeout=15)
+        self.s = tls_client_context().wrap_socket(s) if tls else s
+        self.buf = b""
+        self.greeting = self.line()
+
+    def port(self):
+        """The client's own port (what the server logs as ours)."""
+        return self.s.getsockname()[1]
+
+    def line(self):
+        """The next line with its newline; b"" (or the rest) at EOF."""
+        while b"\n" not in self.buf:
+            d = self.s.recv(4096)
+            if not d:
+                out, self.buf = self.buf, b""
+                return out
+            self.buf += d
+        out, self.buf = self.buf.split(b"\n", 1)
+        return out + b"\n"
+
+    def send(self, data):
+        self.s.sendall(data.encode() if isinstance(data, str) else data)
+
+    def cmd(self, data):
+        crlf = "\r\n" if isinstance(data, str) else b"\r\n"
+        if not data.endswith(crlf[-1:]):
+            data += crlf
+        self.send(data)
+        return self.line()
+
+    def until(self, prefix):
+        """Lines up to the first that starts with prefix (b"" at EOF)."""
+        while True:
+            ln = self.line()
+            if not ln or ln.startswith(prefix):
+                return ln
+
+    def imap(self, tag, data):
+        """Sends a tagged IMAP command; returns (tagged, untagged)."""
+        self.send("%s %s\r\n" % (tag, data))
+        untagged = []
+        while True:
+            ln = self.line()
+            if not ln:
+                raise Failure("IMAP %s: connection closed after %r" %
+                              (data.split()[0], untagged))
+            if ln.startswith(tag.encode() + b" "):
+                return ln, untagged
+            untagged.append(ln)
+
+    def rest(self, timeout=15):
+        """Everything until the server closes."""
+        self.s.settimeout(timeout)
+        out = self.buf
+        self.buf = b""
+        while True:
+            try:
+                d = self.s.recv(4096)
+            except socket.timeout:
+                raise Failure("the server did not close; got %r" % out)
+            if not d:
+                return out
+            out += d
+
+    def close(self):
+        self.s.close()
 
 
 class Proc:

@@ -17,11 +17,10 @@ usage: test_log_inject.py BUILD_DIR
 import base64
 import os
 import re
-import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import check, main  # noqa: E402
+from daemon import LineClient, check, main  # noqa: E402
 
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
                    r"vellum-[a-z0-9]+\[\d+\]: ")
@@ -30,25 +29,7 @@ FAKE = "evil\r\nFORGED vellum-smtpd[1]: conn 1: auth ok user=root\x1b[2J"
 SHOWN = "evil??FORGED vellum-smtpd[1]: conn 1: auth ok user=root?[2J"
 
 
-class Line:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def line(self):
-        while b"\n" not in self.buf:
-            d = self.s.recv(4096)
-            if not d:
-                out, self.buf = self.buf, b""
-                return out
-            self.buf += d
-        out, self.buf = self.buf.split(b"\n", 1)
-        return out + b"\n"
-
-    def cmd(self, data):
-        self.s.sendall(data if isinstance(data, bytes) else data.encode())
-        return self.line()
+Line = LineClient
 
 
 def plain(user, pw):

@@ -37,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Failure, check  # noqa: E402
+from daemon import Failure, LineClient, check  # noqa: E402
 from mtatest import MtaSite  # noqa: E402
 import smtptest  # noqa: E402
 
@@ -53,44 +53,7 @@ STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z "
                    r"vellum-[a-z0-9]+\[\d+\]: ")
 
 
-def ctx():
-    c = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    c.check_hostname = False
-    c.verify_mode = ssl.CERT_NONE
-    return c
-
-
-class Line:
-    """A line client over a plain or TLS socket."""
-
-    def __init__(self, port, tls=False):
-        s = socket.create_connection(("127.0.0.1", port), timeout=15)
-        self.s = ctx().wrap_socket(s) if tls else s
-        self.buf = b""
-        self.greeting = self.line()
-
-    def port(self):
-        return self.s.getsockname()[1]
-
-    def line(self):
-        while b"\n" not in self.buf:
-            d = self.s.recv(4096)
-            if not d:
-                out, self.buf = self.buf, b""
-                return out
-            self.buf += d
-        out, self.buf = self.buf.split(b"\n", 1)
-        return out + b"\n"
-
-    def cmd(self, data):
-        self.s.sendall((data + "\r\n").encode())
-        return self.line()
-
-    def until(self, prefix):
-        while True:
-            ln = self.line()
-            if not ln or ln.startswith(prefix):
-                return ln
+Line = LineClient
 
 
 def wait_log(proc, pattern, what, timeout=15):

@@ -25,76 +25,18 @@ usage: test_who_kick.py BUILD_DIR
 import base64
 import json
 import os
-import socket
-import ssl
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Failure, check, main  # noqa: E402
+from daemon import Failure, LineClient, check, main  # noqa: E402
 
 ALICE, ALICE_PW = "alice@example.test", "alice-pw"
 BOB, BOB_PW = "bob@example.test", "bob-pw"
 CAROL, CAROL_PW = "carol@example.test", "carol-pw"
 
 
-class Line:
-    """A line-level client on a plain socket."""
-
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=15)
-        self.buf = b""
-        self.greeting = self.line()
-
-    def port(self):
-        return self.s.getsockname()[1]
-
-    def line(self):
-        while b"\n" not in self.buf:
-            d = self.s.recv(4096)
-            if not d:
-                out, self.buf = self.buf, b""
-                return out
-            self.buf += d
-        out, self.buf = self.buf.split(b"\n", 1)
-        return out + b"\n"
-
-    def send(self, data):
-        self.s.sendall(data.encode() if isinstance(data, str) else data)
-
-    def cmd(self, data):
-        self.send(data + "\r\n")
-        return self.line()
-
-    def imap(self, tag, data):
-        """Sends a tagged IMAP command; returns (tagged, untagged)."""
-        self.send("%s %s\r\n" % (tag, data))
-        untagged = []
-        while True:
-            ln = self.line()
-            if not ln:
-                raise Failure("IMAP %s: connection closed after %r" %
-                              (data.split()[0], untagged))
-            if ln.startswith(tag.encode() + b" "):
-                return ln, untagged
-            untagged.append(ln)
-
-    def rest(self, timeout=15):
-        """Everything until the server closes (b"" lines at EOF)."""
-        self.s.settimeout(timeout)
-        out = self.buf
-        self.buf = b""
-        while True:
-            try:
-                d = self.s.recv(4096)
-            except socket.timeout:
-                raise Failure("the server did not close; got %r" % out)
-            if not d:
-                return out
-            out += d
-
-    def close(self):
-        self.s.close()
+Line = LineClient
 
 
 def who(site, *args):
