@@ -303,13 +303,12 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 		case STORE_TARGET_MAILBOX:
 			if ((rc = store_user_get(t, tg->user_id, &u)) == -1)
 				goto fail;
-			if (rc == 0 || user_refused(rs, &u, depth + 1))
 			if (rc == 0) {
 				resolve_drop(rs, "(a deleted account)", addr,
 				    "the mailbox's account no longer exists");
 				continue;
 			}
-			if (user_refused(rs, &u)) {
+			if (user_refused(rs, &u, depth + 1)) {
 				resolve_drop(rs, u.address, addr, u.disabled &&
 				    u.disabled_reason[0] != '\0' ?
 				    u.disabled_reason : "account disabled");
