@@ -21,6 +21,8 @@
      said STAT RETRs; the old daemons end with their last session.
   7. [limits] reload_drain bounds the drain: once over, an IDLE session
      left on the old imapd gets the shutdown BYE.
+  8. vellumd's stop (SIGTERM) also stops a daemon still draining: its
+     IDLE session gets BYE and vellumd exits 0.
 Usage: test_reload.py BUILD_DIR"""
 import json
 import os
@@ -499,8 +501,18 @@ def main(site, args):
     broken_refused(site, vd, ports)
     sections_come_and_go(site, vd, ports)
     cert_changes(site, vd, ports)
+    # 8: a drain under way ends with vellumd's stop.
+    im, _ = idle_imap(ports["imap"])
+    log = vd.output()
+    check(hup(site, vd) == "reloaded", "a reload before the stop", "")
+    wait_signalled(vd, log, 4)
     check(site.stop(vd, timeout=60) == 0, "vellumd exits 0 on SIGTERM",
           vd.output()[-2000:])
+    line = im.line_or_eof(timeout=10)
+    check(line is not None and line.startswith(b"* BYE"), "vellumd's stop "
+          "ends a drain: the IDLE session gets BYE", (line,
+                                                      vd.output()[-2000:]))
+    im.close()
     return 0
 
 
