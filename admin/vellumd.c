@@ -441,18 +441,33 @@ vd_path(char *buf, size_t size, const char *name)
 
 /*
  * data_dir/vellumd.status: "PID SEQ STATE" and the details, replaced
- * whole (rename) so that a reader never sees half of it.
+ * whole (rename) so that a reader never sees half of it.  data_dir
+ * belongs to the config's user, and we may be root: the temporary file
+ * is made anew (O_EXCL, O_NOFOLLOW), so that a link planted there by
+ * that user never makes root write to another file.
  */
 static void
 vd_status_write(const char *state, const char *text)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
 	FILE *fp;
+	int fd;
 
 	vd_path(path, sizeof(path), DAEMON_STATUS_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "we")) == NULL) {
+	if (unlink(tmp) != 0 && errno != ENOENT) {
 		log_warn("%s", tmp);
+		return;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) < 0) {
+		log_warn("%s", tmp);
+		return;
+	}
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		log_warn("%s", tmp);
+		close(fd);
+		unlink(tmp);
 		return;
 	}
 	fprintf(fp, "%ld %u %s\n%s", (long)getpid(), nreloads, state,

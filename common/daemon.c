@@ -373,6 +373,7 @@ int
 daemon_pidfile(const char *path, int *fd_r)
 {
 	char buf[32];
+	struct stat st;
 	ssize_t n;
 	long other;
 	int fd, len;
@@ -396,6 +397,15 @@ daemon_pidfile(const char *path, int *fd_r)
 			    "runs on this data dir: it holds %s", other, path);
 		return err_set(ERR_EXISTS, "another vellumd runs on this data "
 		    "dir: it holds %s", path);
+	}
+	/*
+	 * data_dir belongs to the config's user and we may be root: a hard
+	 * link planted there must not make us truncate another file.
+	 */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return err_set(ERR_INVALID, "pid file %s: not a regular file "
+		    "with one link; remove it", path);
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {

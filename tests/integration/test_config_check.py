@@ -210,6 +210,45 @@ def second_vellumd(site):
     site.stop(third)
 
 
+def planted_links(site):
+    """data_dir belongs to the daemons' user, vellumd may run as root: a
+    link planted there (vellumd.status.tmp as a symlink, vellumd.pid as a
+    hard link) never makes vellumd write to another file."""
+    pop3 = site.port()
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % pop3}})
+    victim = site.path("victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    tmp = os.path.join(site.data, "vellumd.status.tmp")
+    for name in ("vellumd.status", "vellumd.status.tmp", "vellumd.pid"):
+        try:
+            os.unlink(os.path.join(site.data, name))
+        except FileNotFoundError:
+            pass
+    os.symlink(victim, tmp)
+    vd = site.start("vellumd")
+    site.wait_port(pop3, vd)
+    t0 = time.monotonic()
+    while not os.path.exists(os.path.join(site.data, "vellumd.status")):
+        check(time.monotonic() - t0 < 30, "vellumd writes its status",
+              vd.output())
+        time.sleep(0.05)
+    check(open(victim).read() == "precious\n", "a symlink planted as "
+          "vellumd.status.tmp is not followed", open(victim).read())
+    check(site.stop(vd) == 0, "vellumd stops", vd.output())
+    # A hard link as the pid file: refused, the other file untouched.
+    pid = os.path.join(site.data, "vellumd.pid")
+    os.unlink(pid)
+    os.link(victim, pid)
+    vd = site.start("vellumd")
+    rc = vd.wait(20)
+    check(open(victim).read() == "precious\n", "a hard link planted as "
+          "vellumd.pid is not truncated", open(victim).read())
+    check(rc == 1 and "not a regular file with one link" in vd.output(),
+          "vellumd refuses it, naming the file", (rc, vd.output()))
+    os.unlink(pid)
+
+
 def help_everywhere(site):
     for name in PROGRAMS:
         rc, out, err = run(site.binary(name), "--help")
@@ -245,6 +284,7 @@ def main(site, args):
     quota_units(site)
     bad_certs(site)
     second_vellumd(site)
+    planted_links(site)
     return 0
 
 
