@@ -15,6 +15,7 @@
   - --help on every program and every vellumctl noun: usage on stdout,
     exit 0.
 Usage: test_config_check.py BUILD_DIR"""
+import fcntl
 import json
 import os
 import subprocess
@@ -247,6 +248,49 @@ def planted_links(site):
     check(rc == 1 and "not a regular file with one link" in vd.output(),
           "vellumd refuses it, naming the file", (rc, vd.output()))
     os.unlink(pid)
+    aimed_reload(site)
+
+
+def aimed_reload(site):
+    """As root, a pid file of the daemons' user (nobody here) that names
+    a process of root's is not signalled by `vellumd reload` /
+    `vellumctl reload` (ExecReload of vellumd.service)."""
+    if os.geteuid() != 0:
+        print("not root: the planted pid file case is skipped")
+        return
+    victim = subprocess.Popen(["sleep", "300"])
+    pid = os.path.join(site.data, "vellumd.pid")
+    status = os.path.join(site.data, "vellumd.status")
+    try:
+        with open(pid, "w") as f:
+            f.write("%d\n" % victim.pid)
+        with open(status, "w") as f:
+            f.write("%d 7 reloaded\n" % victim.pid)
+        os.chown(pid, 65534, 65534)
+        os.chown(status, 65534, 65534)
+        holder = open(pid)
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        for argv in ([site.binary("vellumd"), "-c", site.conf, "reload"],
+                     [site.binary("vellumctl"), "-c", site.conf, "reload"]):
+            try:
+                rc, out, err = run(*argv, timeout=30)
+            except subprocess.TimeoutExpired:
+                rc, out, err = None, "", "(still waiting after 30 s)"
+            time.sleep(0.2)
+            check(victim.poll() is None, "%s does not signal pid %d named "
+                  "by a pid file of another user" % (argv[0], victim.pid),
+                  (rc, out, err))
+            check(rc == 1 and "not a process of that user" in err,
+                  "it says why", (rc, out, err))
+        holder.close()
+    finally:
+        victim.kill()
+        victim.wait()
+        for f in (pid, status):
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
 
 
 def help_everywhere(site):
