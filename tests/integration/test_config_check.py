@@ -18,6 +18,7 @@ Usage: test_config_check.py BUILD_DIR"""
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -248,6 +249,20 @@ def planted_links(site):
     check(rc == 1 and "not a regular file with one link" in vd.output(),
           "vellumd refuses it, naming the file", (rc, vd.output()))
     os.unlink(pid)
+    # The self-signed pair a daemon makes (as root) in data_dir/tls.
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % pop3}}, tls="self")
+    tlsdir = os.path.join(site.data, "tls")
+    shutil.rmtree(tlsdir, ignore_errors=True)
+    os.makedirs(tlsdir)
+    os.symlink(victim, os.path.join(tlsdir, "key.pem.tmp"))
+    os.symlink(victim, os.path.join(tlsdir, "cert.pem.tmp"))
+    proc = site.start("pop3d")
+    site.wait_port(pop3, proc)
+    site.stop(proc)
+    check(open(victim).read() == "precious\n", "symlinks planted as "
+          "data_dir/tls/*.pem.tmp are not followed", open(victim).read())
+    check(os.path.isfile(os.path.join(tlsdir, "key.pem")), "the pair is "
+          "made all the same", os.listdir(tlsdir))
     aimed_reload(site)
 
 
