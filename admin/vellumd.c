@@ -1089,8 +1089,14 @@ main(int argc, char **argv)
 			vd_usage(stderr);
 			return VD_EXIT_USAGE;
 		default:
-			fprintf(stderr, "vellumd: unknown option -%c\n",
-			    optopt);
+			/* "--bogus": name it, not its second dash. */
+			if (optopt == '-' && optind < argc &&
+			    strncmp(argv[optind], "--", 2) == 0)
+				fprintf(stderr, "vellumd: unknown option %s\n",
+				    argv[optind]);
+			else
+				fprintf(stderr, "vellumd: unknown option -%c\n",
+				    optopt);
 			vd_usage(stderr);
 			return VD_EXIT_USAGE;
 		}
@@ -1098,7 +1104,8 @@ main(int argc, char **argv)
 	if (optind < argc && (strcmp(argv[optind], "reload") != 0 ||
 	    optind + 1 < argc || print >= 0)) {
 		fprintf(stderr, "vellumd: unexpected argument '%s'\n",
-		    argv[optind]);
+		    strcmp(argv[optind], "reload") == 0 && print < 0 ?
+		    argv[optind + 1] : argv[optind]);
 		vd_usage(stderr);
 		return VD_EXIT_USAGE;
 	}

@@ -101,8 +101,14 @@ daemon_setup(const char *name, int argc, char **argv, struct config *c)
 			daemon_usage(name, stderr);
 			exit(DAEMON_EXIT_USAGE);
 		default:
-			fprintf(stderr, "%s: unknown option -%c\n", name,
-			    optopt);
+			/* "--bogus": name it, not its second dash. */
+			if (optopt == '-' && optind < argc &&
+			    strncmp(argv[optind], "--", 2) == 0)
+				fprintf(stderr, "%s: unknown option %s\n",
+				    name, argv[optind]);
+			else
+				fprintf(stderr, "%s: unknown option -%c\n",
+				    name, optopt);
 			daemon_usage(name, stderr);
 			exit(DAEMON_EXIT_USAGE);
 		}

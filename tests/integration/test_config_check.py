@@ -326,6 +326,14 @@ def help_everywhere(site):
         rc, out, err = run(site.binary("fs"), "--help")
         check(rc == 0 and "usage" in out.lower(), "vellum-fs --help",
               (rc, out, err))
+    # A wrong word is named as it was written.
+    for name in ("vellumd", "imapd", "pop3d", "smtpd"):
+        rc, out, err = run(site.binary(name), "--bogus")
+        check(rc == 2 and "unknown option --bogus" in err, "%s --bogus "
+              "names the option" % name, (rc, err))
+    rc, out, err = run(site.binary("vellumd"), "reload", "extra")
+    check(rc == 2 and "unexpected argument 'extra'" in err, "vellumd "
+          "reload extra names the extra word", (rc, err))
     for noun in NOUNS:
         rc, out, err = run(site.binary("vellumctl"), noun, "--help")
         check(rc == 0 and noun in out and err == "", "vellumctl %s --help "
