@@ -266,6 +266,36 @@ def planted_links(site):
     aimed_reload(site)
 
 
+def store_owner(site):
+    """As root with a data dir of the daemons' user (vellum-setup's
+    vellum; nobody here) and no store yet, the first daemon makes the
+    store that user's: `runuser -u vellum vellumctl` can use it after."""
+    if os.geteuid() != 0:
+        print("not root: the store owner case is skipped")
+        return
+    data = site.path("owned-data")
+    os.makedirs(data)
+    os.chown(data, 65534, 65534)
+    pop3 = site.port()
+    conf = site.path("owned.conf")
+    with open(conf, "w") as f:
+        f.write("data_dir = %s\nuser = nobody\n[pop3]\nlisten = "
+                "127.0.0.1:%d\n" % (data, pop3))
+    proc = subprocess.Popen([site.binary("pop3d"), "-c", conf],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        site.wait_port(pop3)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    store = os.path.join(data, "store")
+    owners = {n: os.stat(os.path.join(store, n)).st_uid
+              for n in (".", "data.mdb", "lock.mdb")}
+    check(all(u == 65534 for u in owners.values()), "the store the daemon "
+          "made as root belongs to the data dir's owner", (owners, err))
+
+
 def aimed_reload(site):
     """As root, a pid file of the daemons' user (nobody here) that names
     a process of root's is not signalled by `vellumd reload` /
@@ -352,6 +382,7 @@ def main(site, args):
     bad_certs(site)
     second_vellumd(site)
     planted_links(site)
+    store_owner(site)
     return 0
 
 
