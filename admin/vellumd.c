@@ -17,9 +17,12 @@
  * listeners have SO_REUSEPORT, so the new process binds the same ports
  * while the old one still listens; it says it is ready over a pipe
  * (VELLUM_READY_FD, daemon_serve()), and only then does the old one get
- * SIGTERM, which closes its listeners at once and lets commands in
- * progress finish (conn_shutdown()).  Old processes still draining are
- * reaped, never restarted.  vellum-mta and vellum-fs, which listen on
+ * the drain signal (CONN_DRAIN_SIGNAL, conn_drain()): it closes its
+ * listeners at once, says nothing to its sessions, which go on (an IMAP
+ * IDLE, an SMTP transaction, a POP3 session between commands) until they
+ * end, and exits with the last one, or after [limits] reload_drain turns
+ * into a SIGTERM shutdown.  Old processes still draining are reaped,
+ * never restarted, and get SIGTERM when vellumd stops.  vellum-mta and vellum-fs, which listen on
  * nothing, are stopped and started again once stopped.  The outcome of
  * each reload goes to the log and to data_dir/vellumd.status, where the
  * reload command reads it.
@@ -51,6 +54,7 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "common/conn.h"
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
@@ -141,7 +145,7 @@ static void		 vd_loop(void);
 static void		 vd_usage(FILE *);
 static void		 vd_path(char *, size_t, const char *);
 static void		 vd_status_write(const char *state, const char *text);
-static void		 vd_drain_add(struct child *, pid_t);
+static void		 vd_drain_add(struct child *, pid_t, int);
 static int		 vd_drain_reaped(pid_t, int);
 static void		 vd_ready(struct child *, int);
 static void		 vd_check_ready(void);
@@ -437,18 +441,33 @@ vd_path(char *buf, size_t size, const char *name)
 
 /*
  * data_dir/vellumd.status: "PID SEQ STATE" and the details, replaced
- * whole (rename) so that a reader never sees half of it.
+ * whole (rename) so that a reader never sees half of it.  data_dir
+ * belongs to the config's user, and we may be root: the temporary file
+ * is made anew (O_EXCL, O_NOFOLLOW), so that a link planted there by
+ * that user never makes root write to another file.
  */
 static void
 vd_status_write(const char *state, const char *text)
 {
 	char path[PATH_MAX + 32], tmp[PATH_MAX + 48];
 	FILE *fp;
+	int fd;
 
 	vd_path(path, sizeof(path), DAEMON_STATUS_FILE);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	if ((fp = fopen(tmp, "we")) == NULL) {
+	if (unlink(tmp) != 0 && errno != ENOENT) {
 		log_warn("%s", tmp);
+		return;
+	}
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0644)) < 0) {
+		log_warn("%s", tmp);
+		return;
+	}
+	if ((fp = fdopen(fd, "w")) == NULL) {
+		log_warn("%s", tmp);
+		close(fd);
+		unlink(tmp);
 		return;
 	}
 	fprintf(fp, "%ld %u %s\n%s", (long)getpid(), nreloads, state,
@@ -459,10 +478,14 @@ vd_status_write(const char *state, const char *text)
 		log_warn("%s", path);
 }
 
+/*
+ * pid (of ch) is on its way out: sig is SIGTERM (its section is gone) or
+ * CONN_DRAIN_SIGNAL (a reload replaced it); it is reaped, never restarted.
+ */
 static void
-vd_drain_add(struct child *ch, pid_t pid)
+vd_drain_add(struct child *ch, pid_t pid, int sig)
 {
-	if (kill(pid, SIGTERM) != 0 && errno != ESRCH)
+	if (kill(pid, sig) != 0 && errno != ESRCH)
 		log_warn("kill %s (pid %ld)", ch->name, (long)pid);
 	if (ndrains == DRAIN_MAX) {
 		log_warnx("too many old daemons finishing their sessions: not "
@@ -580,7 +603,7 @@ vd_exited(struct child *ch, int status, int stopping)
 
 /*
  * ch said it is ready (or its pipe ended, or its deadline passed: ok 0).
- * Its predecessor now gets SIGTERM and finishes its sessions.
+ * Its predecessor now drains: it keeps its sessions until they end.
  */
 static void
 vd_ready(struct child *ch, int ok)
@@ -594,9 +617,10 @@ vd_ready(struct child *ch, int ok)
 		    ch->name, (long)ch->pid, READY_TIMEOUT_MS / 1000);
 	if (ch->old_pid != 0 && ch->pid > 0) {
 		log_info("reload: new %s (pid %ld) is ready; the old one (pid "
-		    "%ld) finishes its sessions", ch->name, (long)ch->pid,
+		    "%ld) keeps its sessions until they end (at most its "
+		    "[limits] reload_drain)", ch->name, (long)ch->pid,
 		    (long)ch->old_pid);
-		vd_drain_add(ch, ch->old_pid);
+		vd_drain_add(ch, ch->old_pid, CONN_DRAIN_SIGNAL);
 		ch->old_pid = 0;
 	}
 }
@@ -708,7 +732,7 @@ vd_reload(void)
 				log_info("reload: stopping %s (pid %ld): no "
 				    "section of it is left", ch->name,
 				    (long)ch->pid);
-				vd_drain_add(ch, ch->pid);
+				vd_drain_add(ch, ch->pid, SIGTERM);
 				ch->pid = 0;
 				if (ch->ready_fd != -1) {
 					close(ch->ready_fd);
@@ -1065,8 +1089,14 @@ main(int argc, char **argv)
 			vd_usage(stderr);
 			return VD_EXIT_USAGE;
 		default:
-			fprintf(stderr, "vellumd: unknown option -%c\n",
-			    optopt);
+			/* "--bogus": name it, not its second dash. */
+			if (optopt == '-' && optind < argc &&
+			    strncmp(argv[optind], "--", 2) == 0)
+				fprintf(stderr, "vellumd: unknown option %s\n",
+				    argv[optind]);
+			else
+				fprintf(stderr, "vellumd: unknown option -%c\n",
+				    optopt);
 			vd_usage(stderr);
 			return VD_EXIT_USAGE;
 		}
@@ -1074,7 +1104,8 @@ main(int argc, char **argv)
 	if (optind < argc && (strcmp(argv[optind], "reload") != 0 ||
 	    optind + 1 < argc || print >= 0)) {
 		fprintf(stderr, "vellumd: unexpected argument '%s'\n",
-		    argv[optind]);
+		    strcmp(argv[optind], "reload") == 0 && print < 0 ?
+		    argv[optind + 1] : argv[optind]);
 		vd_usage(stderr);
 		return VD_EXIT_USAGE;
 	}

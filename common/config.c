@@ -50,6 +50,7 @@
 #define CONFIG_MAX_CONN			5000
 #define CONFIG_IDLE_TIMEOUT		600
 #define CONFIG_SHUTDOWN_GRACE		30
+#define CONFIG_RELOAD_DRAIN		3600
 #define CONFIG_COMMAND_TIMEOUT		60
 #define CONFIG_LOGIN_TIMEOUT		180
 #define CONFIG_TRANSFER_RATE		500
@@ -194,6 +195,7 @@ enum {
 	CK_CONN,
 	CK_IDLE_TIMEOUT,
 	CK_SHUTDOWN_GRACE,
+	CK_RELOAD_DRAIN,
 	CK_COMMAND_TIMEOUT,
 	CK_LOGIN_TIMEOUT,
 	CK_TRANSFER_RATE,
@@ -319,6 +321,8 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(idle_timeout, 1, 86400, "seconds") },
 	[CK_SHUTDOWN_GRACE] = { CS_LIMITS, "shutdown_grace", CT_DURATION,
 	    CK_UINT(shutdown_grace, 0, 3600, "seconds") },
+	[CK_RELOAD_DRAIN] = { CS_LIMITS, "reload_drain", CT_DURATION,
+	    CK_UINT(reload_drain, 0, 604800, "seconds") },
 	[CK_COMMAND_TIMEOUT] = { CS_LIMITS, "command_timeout", CT_DURATION,
 	    CK_UINT(command_timeout, 1, 86400, "seconds") },
 	[CK_LOGIN_TIMEOUT] = { CS_LIMITS, "login_timeout", CT_DURATION,
@@ -536,6 +540,7 @@ config_file_defaults(struct config *c)
 	c->max_conn = CONFIG_MAX_CONN;
 	c->idle_timeout = CONFIG_IDLE_TIMEOUT;
 	c->shutdown_grace = CONFIG_SHUTDOWN_GRACE;
+	c->reload_drain = CONFIG_RELOAD_DRAIN;
 	c->command_timeout = CONFIG_COMMAND_TIMEOUT;
 	c->login_timeout = CONFIG_LOGIN_TIMEOUT;
 	c->transfer_rate = CONFIG_TRANSFER_RATE;

@@ -140,6 +140,9 @@ struct config {
 					   descriptor limit: conn.h) */
 	unsigned idle_timeout;		/* idle_timeout = 600 s */
 	unsigned shutdown_grace;	/* shutdown_grace = 30 s */
+	unsigned reload_drain;		/* reload_drain = 1h: how long a
+					   daemon replaced by a reload keeps
+					   its sessions (conn_drain()) */
 	unsigned command_timeout;	/* command_timeout = 60 s for one
 					   command line from its first byte */
 	unsigned login_timeout;		/* login_timeout = 180 s from connect

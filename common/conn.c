@@ -150,13 +150,16 @@ static SSL_CTX			*tls_ctx;
 static struct conn		*conns;
 static struct conn		*reap_list;
 static struct event		*reap_ev;
-static struct event		*sig_term, *sig_int;
+static struct event		*sig_term, *sig_int, *sig_drain;
 static struct event		*grace_ev;
+static struct event		*drain_ev;	/* reload_drain is over */
 static struct listener		*listeners;
 static struct ipcount		*iptable[CONN_IPTABLE_SIZE];
 static unsigned			 nconns;
 static unsigned long		 next_id = 1;
 static int			 shutting_down;
+static int			 draining;	/* conn_drain() */
+static unsigned			 holds;		/* conn_hold() */
 /* [limits] as applied: connections after the descriptor cap, per IP. */
 static unsigned			 lim_total, lim_per_ip;
 static int			 limits_set;
@@ -180,6 +183,8 @@ static void	accept_timer_cb(evutil_socket_t, short, void *);
 static void	accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
 static void	conn_accept_queued(struct listener *);
+static void	conn_listeners_close(void);
+static void	conn_maybe_end(void);
 static uint64_t	conn_moved(struct conn *, enum conn_xfer);
 static uint64_t	conn_deadline(struct conn *, const char **);
 static void	conn_deadline_arm(struct conn *);
@@ -327,8 +332,49 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 		/* A descriptor is free again: try accepting now. */
 		conn_accept_resume();
 	}
-	if (shutting_down && nconns == 0)
+	conn_maybe_end();
+}
+
+/* Under shutdown or drain, the loop ends once nothing is left. */
+static void
+conn_maybe_end(void)
+{
+	if ((shutting_down || draining) && nconns == 0 && holds == 0)
 		event_base_loopbreak(base);
+}
+
+void
+conn_hold(int delta)
+{
+	if (delta < 0 && (unsigned)-delta > holds)
+		holds = 0;
+	else
+		holds += (unsigned)delta;
+	conn_maybe_end();
+}
+
+static void
+drain_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	if (shutting_down || draining)
+		return;
+	log_info("signal %d: draining: no new connections, %u open one(s) "
+	    "end on their own (at most %u s, [limits] reload_drain)",
+	    (int)sig, nconns, cf->reload_drain);
+	conn_drain();
+}
+
+static void
+drain_over_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	log_info("reload_drain (%u s) is over: shutting down %u "
+	    "connection(s)", cf->reload_drain, nconns);
+	conn_shutdown();
 }
 
 static void
@@ -364,6 +410,8 @@ conn_loop_init(const struct config *config)
 	limits_set = 0;
 	accept_paused = 0;
 	shutting_down = 0;
+	draining = 0;
+	holds = 0;
 	memset(&log_accept, 0, sizeof(log_accept));
 	memset(&log_refuse, 0, sizeof(log_refuse));
 	signal(SIGPIPE, SIG_IGN);
@@ -381,9 +429,14 @@ conn_loop_init(const struct config *config)
 	accept_ev = evtimer_new(base, accept_timer_cb, NULL);
 	sig_term = evsignal_new(base, SIGTERM, signal_cb, NULL);
 	sig_int = evsignal_new(base, SIGINT, signal_cb, NULL);
+	sig_drain = evsignal_new(base, CONN_DRAIN_SIGNAL, drain_signal_cb,
+	    NULL);
+	drain_ev = evtimer_new(base, drain_over_cb, NULL);
 	if (reap_ev == NULL || accept_ev == NULL || sig_term == NULL ||
-	    sig_int == NULL || evsignal_add(sig_term, NULL) == -1 ||
-	    evsignal_add(sig_int, NULL) == -1)
+	    sig_int == NULL || sig_drain == NULL || drain_ev == NULL ||
+	    evsignal_add(sig_term, NULL) == -1 ||
+	    evsignal_add(sig_int, NULL) == -1 ||
+	    evsignal_add(sig_drain, NULL) == -1)
 		return err_set(ERR_TEMP, "cannot set up the event loop");
 	return 0;
 }
@@ -405,29 +458,57 @@ conn_loop_run(void)
 }
 
 
+/*
+ * Closes the listeners at once, after taking what waits in their
+ * queues: with SO_REUSEPORT a successor (vellumd's reload) listens on the
+ * same ports, and the kernel would go on queueing to an open socket that
+ * no longer accepts, then reset those connections.
+ */
+static void
+conn_listeners_close(void)
+{
+	struct listener *l;
+
+	for (l = listeners; l != NULL; l = l->next) {
+		if (l->evl == NULL)
+			continue;
+		conn_accept_queued(l);
+		evconnlistener_free(l->evl);
+		l->evl = NULL;
+	}
+	accept_paused = 0;
+	evtimer_del(accept_ev);
+}
+
+void
+conn_drain(void)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (shutting_down || draining)
+		return;
+	conn_listeners_close();
+	draining = 1;
+	if (cf->reload_drain == 0) {
+		conn_shutdown();
+		return;
+	}
+	tv.tv_sec = (time_t)cf->reload_drain;
+	evtimer_add(drain_ev, &tv);
+	conn_maybe_end();
+}
+
 void
 conn_shutdown(void)
 {
-	struct listener *l;
 	struct conn *c, *next;
 	struct timeval tv = { 0, 0 };
 
 	if (shutting_down)
 		return;
-	/*
-	 * Close the listeners at once, after taking what waits in their
-	 * queues: with SO_REUSEPORT a successor (vellumd's reload) listens
-	 * on the same ports, and the kernel would go on queueing to an open
-	 * socket that no longer accepts, then reset those connections.
-	 */
-	for (l = listeners; l != NULL; l = l->next) {
-		conn_accept_queued(l);
-		evconnlistener_free(l->evl);
-		l->evl = NULL;
-	}
+	conn_listeners_close();
 	shutting_down = 1;
-	accept_paused = 0;
-	evtimer_del(accept_ev);
+	evtimer_del(drain_ev);
 	tv.tv_sec = (time_t)cf->shutdown_grace;
 	grace_ev = evtimer_new(base, grace_cb, NULL);
 	evtimer_add(grace_ev, &tv);
@@ -436,8 +517,7 @@ conn_shutdown(void)
 		if (!c->busy && !c->closing)
 			conn_idle(c);
 	}
-	if (nconns == 0)
-		event_base_loopbreak(base);
+	conn_maybe_end();
 }
 
 /* Accepts every connection already queued on l's socket. */
@@ -485,6 +565,10 @@ conn_loop_free(void)
 	event_free(reap_ev);
 	event_free(sig_term);
 	event_free(sig_int);
+	event_free(sig_drain);
+	sig_drain = NULL;
+	event_free(drain_ev);
+	drain_ev = NULL;
 	event_base_free(base);
 	base = NULL;
 	if (tls_ctx != NULL)
@@ -586,7 +670,7 @@ conn_accept_pause(void)
 	struct timeval tv = { CONN_ACCEPT_PAUSE_MS / 1000,
 	    (CONN_ACCEPT_PAUSE_MS % 1000) * 1000 };
 
-	if (accept_paused || shutting_down)
+	if (accept_paused || shutting_down || draining)
 		return;
 	accept_paused = 1;
 	for (l = listeners; l != NULL; l = l->next)
@@ -600,7 +684,7 @@ conn_accept_resume(void)
 {
 	struct listener *l;
 
-	if (!accept_paused || shutting_down)
+	if (!accept_paused || shutting_down || draining)
 		return;
 	accept_paused = 0;
 	evtimer_del(accept_ev);

@@ -46,6 +46,7 @@
 #ifndef VELLUM_CONN_H
 #define VELLUM_CONN_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -103,7 +104,15 @@ struct conn_ops {
 /* Loop ------------------------------------------------------------------ */
 
 /*
- * Creates the loop; installs SIGTERM/SIGINT (graceful stop) and SIGPIPE.
+ * The drain signal (conn_drain()): vellumd sends it to a daemon its
+ * reload replaced.  Not SIGUSR2 (the kick of sessreg.h), and not one a
+ * terminal sends (SIGWINCH, SIGQUIT) to a vellumd run in the foreground.
+ */
+#define CONN_DRAIN_SIGNAL	SIGUSR1
+
+/*
+ * Creates the loop; installs SIGTERM/SIGINT (graceful stop),
+ * CONN_DRAIN_SIGNAL (conn_drain()) and SIGPIPE.
  */
 int	conn_loop_init(const struct config *);
 struct event_base *conn_base(void);
@@ -115,6 +124,22 @@ int	conn_loop_run(void);
  * ends when none is left or after config shutdown_grace seconds.
  */
 void	conn_shutdown(void);
+/*
+ * Drain (CONN_DRAIN_SIGNAL does this; a reload replaced us): the
+ * listeners close at once, as under conn_shutdown(), but the connections
+ * are told nothing and go on until they end on their own (an IMAP IDLE
+ * too); the loop ends with the last one.  After [limits] reload_drain
+ * seconds (0: at once) the drain becomes conn_shutdown(); a SIGTERM or
+ * conn_shutdown() during a drain stops it the same way.
+ */
+void	conn_drain(void);
+/*
+ * Something besides connections that a shutdown or drain must wait for
+ * (imapd's worker processes): +1 takes a hold, -1 gives one back; the
+ * loop ends only when no connection and no hold is left (or when the
+ * shutdown grace is over).
+ */
+void	conn_hold(int delta);
 void	conn_loop_free(void);
 /*
  * The connection cap for a descriptor limit of nofile with open

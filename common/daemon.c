@@ -50,7 +50,10 @@ static const char *daemon_file_kind(mode_t mode);
 static int	daemon_tls_file(const char *what, const char *path);
 static const char *daemon_ssl_error(void);
 static void	daemon_ready(void);
-static int	daemon_status_head(const char *path, char *buf, size_t size);
+static FILE	*daemon_status_open(const char *path, long uid);
+static int	daemon_status_head(const char *path, long uid, char *buf,
+		    size_t size);
+static long	daemon_proc_uid(long pid);
 
 static void
 daemon_usage(const char *name, FILE *fp)
@@ -98,8 +101,14 @@ daemon_setup(const char *name, int argc, char **argv, struct config *c)
 			daemon_usage(name, stderr);
 			exit(DAEMON_EXIT_USAGE);
 		default:
-			fprintf(stderr, "%s: unknown option -%c\n", name,
-			    optopt);
+			/* "--bogus": name it, not its second dash. */
+			if (optopt == '-' && optind < argc &&
+			    strncmp(argv[optind], "--", 2) == 0)
+				fprintf(stderr, "%s: unknown option %s\n",
+				    name, argv[optind]);
+			else
+				fprintf(stderr, "%s: unknown option -%c\n",
+				    name, optopt);
 			daemon_usage(name, stderr);
 			exit(DAEMON_EXIT_USAGE);
 		}
@@ -375,6 +384,7 @@ int
 daemon_pidfile(const char *path, int *fd_r)
 {
 	char buf[32];
+	struct stat st;
 	ssize_t n;
 	long other;
 	int fd, len;
@@ -399,6 +409,15 @@ daemon_pidfile(const char *path, int *fd_r)
 		return err_set(ERR_EXISTS, "another vellumd runs on this data "
 		    "dir: it holds %s", path);
 	}
+	/*
+	 * data_dir belongs to the config's user and we may be root: a hard
+	 * link planted there must not make us truncate another file.
+	 */
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		close(fd);
+		return err_set(ERR_INVALID, "pid file %s: not a regular file "
+		    "with one link; remove it", path);
+	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) != 0 || pwrite(fd, buf, (size_t)len, 0) != len) {
 		int e = errno;
@@ -411,10 +430,24 @@ daemon_pidfile(const char *path, int *fd_r)
 	return 0;
 }
 
+/* The uid a process runs as (the owner of /proc/PID), -1 if unknown. */
+static long
+daemon_proc_uid(long pid)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%ld", pid);
+	if (stat(path, &st) != 0)
+		return -1;
+	return (long)st.st_uid;
+}
+
 long
 daemon_pidfile_read(const char *path)
 {
 	char buf[32];
+	struct stat st;
 	ssize_t n;
 	long pid;
 	int fd;
@@ -428,12 +461,27 @@ daemon_pidfile_read(const char *path)
 		return err_set(ERR_NOTFOUND, "vellumd is not running (%s is "
 		    "not locked)", path);
 	}
+	if (fstat(fd, &st) != 0) {
+		close(fd);
+		return err_set(ERR_TEMP, "%s: %s", path, strerror(errno));
+	}
 	n = pread(fd, buf, sizeof(buf) - 1, 0);
 	close(fd);
 	buf[n > 0 ? n : 0] = '\0';
 	pid = strtol(buf, NULL, 10);
 	if (pid <= 0)
 		return err_set(ERR_TEMP, "%s holds no pid", path);
+	/*
+	 * data_dir belongs to the daemons' user: root trusts a pid there
+	 * only from a file of root's, or one that names a process of the
+	 * file's owner, so that the owner cannot make root's reload signal
+	 * any other process.
+	 */
+	if (geteuid() == 0 && st.st_uid != 0 &&
+	    daemon_proc_uid(pid) != (long)st.st_uid)
+		return err_set(ERR_PERM, "%s (owner uid %lu) names pid %ld, "
+		    "which is not a process of that user: not signalled",
+		    path, (unsigned long)st.st_uid, pid);
 	return pid;
 }
 
@@ -457,14 +505,36 @@ daemon_ready(void)
 	close((int)fd);
 }
 
+/*
+ * The status file, when it is a regular file of uid (vellumd's, which
+ * writes it): in data_dir, the daemons' user could put anything there.
+ */
+static FILE *
+daemon_status_open(const char *path, long uid)
+{
+	struct stat st;
+	FILE *fp;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK |
+	    O_NOCTTY)) < 0)
+		return NULL;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (long)st.st_uid != uid || (fp = fdopen(fd, "r")) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	return fp;
+}
+
 /* The first line of the status file, "" when there is none. */
 static int
-daemon_status_head(const char *path, char *buf, size_t size)
+daemon_status_head(const char *path, long uid, char *buf, size_t size)
 {
 	FILE *fp;
 
 	buf[0] = '\0';
-	if ((fp = fopen(path, "re")) == NULL)
+	if ((fp = daemon_status_open(path, uid)) == NULL)
 		return -1;
 	if (fgets(buf, (int)size, fp) == NULL)
 		buf[0] = '\0';
@@ -480,7 +550,7 @@ daemon_reload_request(const struct config *c, char **msg_r)
 	unsigned seq;
 	long spid;
 	struct timespec ts = { 0, 50 * 1000 * 1000 };
-	long pid;
+	long pid, uid;
 	unsigned i;
 	FILE *fp;
 	size_t len;
@@ -494,7 +564,8 @@ daemon_reload_request(const struct config *c, char **msg_r)
 		*msg_r = xasprintf("%s\n", err_msg());
 		return -1;
 	}
-	daemon_status_head(stpath, before, sizeof(before));
+	uid = daemon_proc_uid(pid);
+	daemon_status_head(stpath, uid, before, sizeof(before));
 	if (kill((pid_t)pid, SIGHUP) != 0) {
 		*msg_r = xasprintf("cannot signal vellumd (pid %ld): %s%s\n",
 		    pid, strerror(errno), errno == EPERM ? " (run this as "
@@ -503,12 +574,12 @@ daemon_reload_request(const struct config *c, char **msg_r)
 	}
 	for (i = 0; i < DAEMON_RELOAD_WAIT * 20; i++) {
 		nanosleep(&ts, NULL);
-		if (daemon_status_head(stpath, now, sizeof(now)) != 0 ||
+		if (daemon_status_head(stpath, uid, now, sizeof(now)) != 0 ||
 		    strcmp(now, before) == 0)
 			continue;
 		if (sscanf(now, "%ld %u %31s", &spid, &seq, state) != 3)
 			continue;
-		if ((fp = fopen(stpath, "re")) == NULL)
+		if ((fp = daemon_status_open(stpath, uid)) == NULL)
 			continue;
 		text = NULL;
 		len = 0;

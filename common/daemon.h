@@ -48,7 +48,9 @@ int	daemon_check_tls(const struct config *);
 int	daemon_pidfile(const char *path, int *fd_r);
 /*
  * The pid in a pid file that its owner still holds locked; -1 with
- * ERR_NOTFOUND when nobody runs (no file, or not locked).
+ * ERR_NOTFOUND when nobody runs (no file, or not locked).  As root, a
+ * file not root's must name a process of its owner (else -1, ERR_PERM):
+ * the daemons' user, who owns data_dir, cannot aim root's signal.
  */
 long	daemon_pidfile_read(const char *path);
 /* Drops root to the config's user (if set and we are root). */

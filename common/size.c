@@ -93,6 +93,10 @@ size_parse(const char *text, uint64_t *bytes_r)
 			    text);
 		v += (uint64_t)add;
 	}
+	/* "0.0001K" is not 0, which means "no limit" to a quota. */
+	if (v == 0 && frac != 0)
+		return err_set(ERR_INVALID, "size '%s' is less than one byte",
+		    text);
 	*bytes_r = v;
 	return 0;
 }

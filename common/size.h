@@ -4,7 +4,8 @@
  * Suffixes K, M, G, T (and P) are powers of 1024, upper or lower case,
  * with an optional trailing "B" or "iB" ("500MB", "64KiB").  A number
  * with a suffix may have a decimal fraction ("1.5G"); the result is
- * rounded down to a whole byte.  Without a suffix the number is bytes
+ * rounded down to a whole byte, and must not round down to 0 ("0.0001K"
+ * is an error: 0 means "no limit" to a quota).  Without a suffix the number is bytes
  * and must be whole.  vellum.conf(5) and vellumctl quota share this.
  */
 #ifndef VELLUM_SIZE_H

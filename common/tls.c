@@ -28,7 +28,9 @@
 /*
  * Writes a PEM file under a temporary name and renames it into place, so
  * that a daemon that finds both files (tls_selfsigned()'s check without
- * the lock) never reads one half written.
+ * the lock) never reads one half written.  We may be root in a data_dir
+ * of the daemons' user: the temporary file is made anew (O_EXCL,
+ * O_NOFOLLOW), never opened through a link planted there.
  */
 static int
 tls_write_pem(const char *path, EVP_PKEY *key, X509 *cert)
@@ -38,7 +40,10 @@ tls_write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 	int fd, ok;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	if (unlink(tmp) == -1 && errno != ENOENT)
+		return err_set(ERR_TEMP, "cannot remove %s: %s", tmp,
+		    strerror(errno));
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 	    key != NULL ? 0600 : 0644);
 	if (fd == -1 || (f = fdopen(fd, "w")) == NULL) {
 		if (fd != -1)
@@ -136,7 +141,8 @@ tls_selfsigned(const char *data_dir, const char *hostname, char *cert_r,
 	 * one makes the pair under a lock, the others wait and use it.
 	 */
 	snprintf(lock, sizeof(lock), "%s/.lock", dir);
-	if ((fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1 ||
+	if ((fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+	    0600)) == -1 ||
 	    flock(fd, LOCK_EX) == -1) {
 		if (fd != -1)
 			close(fd);

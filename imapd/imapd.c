@@ -7,7 +7,11 @@
  * and its own store notification listener (store/notify.h), which wakes
  * the sessions idling on a mailbox another process (or this one)
  * changed: sessions never poll the store.  The first process passes
- * SIGTERM on to the workers and waits for them; a worker ends with it.
+ * SIGTERM and the drain signal (CONN_DRAIN_SIGNAL: a reload replaced
+ * imapd) on to the workers and waits for them; a worker ends with it.
+ * Each worker holds the first process's loop (conn_hold()) until it has
+ * ended, so that a drained imapd lives as long as the sessions of any of
+ * its processes: vellumd watches the first one only.
  */
 #include <errno.h>
 #include <signal.h>
@@ -50,6 +54,7 @@ static void	imapd_notify_cb(evutil_socket_t, short, void *);
 static void	imapd_notify_one(uint32_t, void *);
 static void	imapd_fork_workers(unsigned, int *);
 static void	imapd_signal_cb(evutil_socket_t, short, void *);
+static void	imapd_child_cb(evutil_socket_t, short, void *);
 static void	imapd_reap_workers(unsigned);
 
 static void
@@ -101,7 +106,33 @@ imapd_fork_workers(unsigned n, int *worker_r)
 	}
 }
 
-/* SIGTERM/SIGINT in the first process: the workers stop too. */
+/* SIGCHLD in the first process: collects workers that ended. */
+static void
+imapd_child_cb(evutil_socket_t sig, short what, void *arg)
+{
+	unsigned i;
+	pid_t pid;
+	int status;
+
+	(void)sig;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < imapd_nworkers; i++) {
+		if (imapd_workers[i] <= 0)
+			continue;
+		pid = waitpid(imapd_workers[i], &status, WNOHANG);
+		if (pid != imapd_workers[i] && !(pid == -1 && errno == ECHILD))
+			continue;
+		log_info("worker (pid %ld) ended", (long)imapd_workers[i]);
+		imapd_workers[i] = 0;
+		conn_hold(-1);
+	}
+}
+
+/*
+ * SIGTERM/SIGINT in the first process: the workers stop too; the drain
+ * signal: they drain too.
+ */
 static void
 imapd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -161,7 +192,8 @@ main(int argc, char **argv)
 	struct imap_server srv;
 	struct store *st;
 	struct auth_backend auth_be;
-	struct event *sig_term = NULL, *sig_int = NULL;
+	struct event *sig_term = NULL, *sig_int = NULL, *sig_drain = NULL;
+	struct event *sig_chld = NULL;
 	unsigned workers;
 	int plain, implicit, fd, is_worker = 0;
 
@@ -201,10 +233,19 @@ main(int argc, char **argv)
 		    NULL);
 		sig_int = evsignal_new(conn_base(), SIGINT, imapd_signal_cb,
 		    NULL);
-		if (sig_term == NULL || sig_int == NULL ||
-		    evsignal_add(sig_term, NULL) == -1 ||
-		    evsignal_add(sig_int, NULL) == -1)
+		sig_drain = evsignal_new(conn_base(), CONN_DRAIN_SIGNAL,
+		    imapd_signal_cb, NULL);
+		sig_chld = evsignal_new(conn_base(), SIGCHLD, imapd_child_cb,
+		    NULL);
+		if (sig_term == NULL || sig_int == NULL || sig_drain == NULL ||
+		    sig_chld == NULL || evsignal_add(sig_term, NULL) == -1 ||
+		    evsignal_add(sig_int, NULL) == -1 ||
+		    evsignal_add(sig_drain, NULL) == -1 ||
+		    evsignal_add(sig_chld, NULL) == -1)
 			fatalx("cannot watch signals for the workers");
+		conn_hold((int)imapd_nworkers);
+		/* One may have ended before SIGCHLD was watched. */
+		imapd_child_cb(SIGCHLD, 0, NULL);
 		log_info("%u worker processes", imapd_nworkers + 1);
 	}
 
@@ -230,6 +271,10 @@ main(int argc, char **argv)
 		event_free(sig_term);
 	if (sig_int != NULL)
 		event_free(sig_int);
+	if (sig_drain != NULL)
+		event_free(sig_drain);
+	if (sig_chld != NULL)
+		event_free(sig_chld);
 	if (!is_worker)
 		imapd_reap_workers(cfg.shutdown_grace);
 	event_free(srv.notify_ev);

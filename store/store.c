@@ -16,6 +16,7 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
@@ -99,6 +100,39 @@ store_hostname(void)
 	return host;
 }
 
+/*
+ * Root made the store (a daemon opens it before it drops privileges) in
+ * a data dir of another user (the config's `user`, vellum-setup's
+ * vellum): the store dir and its files become that user's, as the
+ * daemons and `runuser -u vellum vellumctl` need.  Through a directory
+ * descriptor opened without following links: data_dir is that user's.
+ */
+static void
+store_owner(const char *data_dir, const char *path)
+{
+	static const char *files[] = { "data.mdb", "lock.mdb" };
+	struct stat data, sb;
+	size_t i;
+	int dfd;
+
+	if (geteuid() != 0 || stat(data_dir, &data) != 0 || data.st_uid == 0)
+		return;
+	if ((dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		return;
+	if (fstat(dfd, &sb) == 0 && sb.st_uid == 0 &&
+	    fchown(dfd, data.st_uid, data.st_gid) == -1)
+		log_warnx("chown %s: %s", path, strerror(errno));
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++)
+		if (fstatat(dfd, files[i], &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(sb.st_mode) && sb.st_uid == 0 &&
+		    fchownat(dfd, files[i], data.st_uid, data.st_gid,
+		    AT_SYMLINK_NOFOLLOW) == -1)
+			log_warnx("chown %s/%s: %s", path, files[i],
+			    strerror(errno));
+	close(dfd);
+}
+
 static int
 store_mkdir(const char *path)
 {
@@ -149,6 +183,8 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		    mdb_strerror(rc));
 		goto fail;
 	}
+	if (!(flags & STORE_RDONLY))
+		store_owner(data_dir, st->path);
 	if (mdb_reader_check(st->env, &dead) == 0 && dead > 0)
 		log_info("cleared %d stale reader slot(s)", dead);
 	mdb_env_info(st->env, &info);

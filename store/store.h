@@ -31,8 +31,10 @@ struct store_txn;
 #define STORE_MAPSIZE_DEFAULT	(1ULL << 30)
 
 /*
- * Opens (creating when needed) the store under data_dir/store/.  Clears
- * stale reader slots.  A writable open of a store of an older schema
+ * Opens (creating when needed) the store under data_dir/store/.  As
+ * root, a writable open gives root's store dir and files to data_dir's
+ * owner when that is not root (the daemons' user).  Clears stale reader
+ * slots.  A writable open of a store of an older schema
  * upgrades it in place first (small transactions, idempotent, the
  * version written last; see store/imapmeta.c); a read-only open reads
  * it as it is.  Errors: NOTFOUND (no store, with STORE_NOCREATE or

@@ -15,8 +15,10 @@
   - --help on every program and every vellumctl noun: usage on stdout,
     exit 0.
 Usage: test_config_check.py BUILD_DIR"""
+import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -210,6 +212,132 @@ def second_vellumd(site):
     site.stop(third)
 
 
+def planted_links(site):
+    """data_dir belongs to the daemons' user, vellumd may run as root: a
+    link planted there (vellumd.status.tmp as a symlink, vellumd.pid as a
+    hard link) never makes vellumd write to another file."""
+    pop3 = site.port()
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % pop3}})
+    victim = site.path("victim")
+    with open(victim, "w") as f:
+        f.write("precious\n")
+    tmp = os.path.join(site.data, "vellumd.status.tmp")
+    for name in ("vellumd.status", "vellumd.status.tmp", "vellumd.pid"):
+        try:
+            os.unlink(os.path.join(site.data, name))
+        except FileNotFoundError:
+            pass
+    os.symlink(victim, tmp)
+    vd = site.start("vellumd")
+    site.wait_port(pop3, vd)
+    t0 = time.monotonic()
+    while not os.path.exists(os.path.join(site.data, "vellumd.status")):
+        check(time.monotonic() - t0 < 30, "vellumd writes its status",
+              vd.output())
+        time.sleep(0.05)
+    check(open(victim).read() == "precious\n", "a symlink planted as "
+          "vellumd.status.tmp is not followed", open(victim).read())
+    check(site.stop(vd) == 0, "vellumd stops", vd.output())
+    # A hard link as the pid file: refused, the other file untouched.
+    pid = os.path.join(site.data, "vellumd.pid")
+    os.unlink(pid)
+    os.link(victim, pid)
+    vd = site.start("vellumd")
+    rc = vd.wait(20)
+    check(open(victim).read() == "precious\n", "a hard link planted as "
+          "vellumd.pid is not truncated", open(victim).read())
+    check(rc == 1 and "not a regular file with one link" in vd.output(),
+          "vellumd refuses it, naming the file", (rc, vd.output()))
+    os.unlink(pid)
+    # The self-signed pair a daemon makes (as root) in data_dir/tls.
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % pop3}}, tls="self")
+    tlsdir = os.path.join(site.data, "tls")
+    shutil.rmtree(tlsdir, ignore_errors=True)
+    os.makedirs(tlsdir)
+    os.symlink(victim, os.path.join(tlsdir, "key.pem.tmp"))
+    os.symlink(victim, os.path.join(tlsdir, "cert.pem.tmp"))
+    proc = site.start("pop3d")
+    site.wait_port(pop3, proc)
+    site.stop(proc)
+    check(open(victim).read() == "precious\n", "symlinks planted as "
+          "data_dir/tls/*.pem.tmp are not followed", open(victim).read())
+    check(os.path.isfile(os.path.join(tlsdir, "key.pem")), "the pair is "
+          "made all the same", os.listdir(tlsdir))
+    aimed_reload(site)
+
+
+def store_owner(site):
+    """As root with a data dir of the daemons' user (vellum-setup's
+    vellum; nobody here) and no store yet, the first daemon makes the
+    store that user's: `runuser -u vellum vellumctl` can use it after."""
+    if os.geteuid() != 0:
+        print("not root: the store owner case is skipped")
+        return
+    data = site.path("owned-data")
+    os.makedirs(data)
+    os.chown(data, 65534, 65534)
+    pop3 = site.port()
+    conf = site.path("owned.conf")
+    with open(conf, "w") as f:
+        f.write("data_dir = %s\nuser = nobody\n[pop3]\nlisten = "
+                "127.0.0.1:%d\n" % (data, pop3))
+    proc = subprocess.Popen([site.binary("pop3d"), "-c", conf],
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        site.wait_port(pop3)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=60)
+    store = os.path.join(data, "store")
+    owners = {n: os.stat(os.path.join(store, n)).st_uid
+              for n in (".", "data.mdb", "lock.mdb")}
+    check(all(u == 65534 for u in owners.values()), "the store the daemon "
+          "made as root belongs to the data dir's owner", (owners, err))
+
+
+def aimed_reload(site):
+    """As root, a pid file of the daemons' user (nobody here) that names
+    a process of root's is not signalled by `vellumd reload` /
+    `vellumctl reload` (ExecReload of vellumd.service)."""
+    if os.geteuid() != 0:
+        print("not root: the planted pid file case is skipped")
+        return
+    victim = subprocess.Popen(["sleep", "300"])
+    pid = os.path.join(site.data, "vellumd.pid")
+    status = os.path.join(site.data, "vellumd.status")
+    try:
+        with open(pid, "w") as f:
+            f.write("%d\n" % victim.pid)
+        with open(status, "w") as f:
+            f.write("%d 7 reloaded\n" % victim.pid)
+        os.chown(pid, 65534, 65534)
+        os.chown(status, 65534, 65534)
+        holder = open(pid)
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        for argv in ([site.binary("vellumd"), "-c", site.conf, "reload"],
+                     [site.binary("vellumctl"), "-c", site.conf, "reload"]):
+            try:
+                rc, out, err = run(*argv, timeout=30)
+            except subprocess.TimeoutExpired:
+                rc, out, err = None, "", "(still waiting after 30 s)"
+            time.sleep(0.2)
+            check(victim.poll() is None, "%s does not signal pid %d named "
+                  "by a pid file of another user" % (argv[0], victim.pid),
+                  (rc, out, err))
+            check(rc == 1 and "not a process of that user" in err,
+                  "it says why", (rc, out, err))
+        holder.close()
+    finally:
+        victim.kill()
+        victim.wait()
+        for f in (pid, status):
+            try:
+                os.unlink(f)
+            except FileNotFoundError:
+                pass
+
+
 def help_everywhere(site):
     for name in PROGRAMS:
         rc, out, err = run(site.binary(name), "--help")
@@ -228,6 +356,14 @@ def help_everywhere(site):
         rc, out, err = run(site.binary("fs"), "--help")
         check(rc == 0 and "usage" in out.lower(), "vellum-fs --help",
               (rc, out, err))
+    # A wrong word is named as it was written.
+    for name in ("vellumd", "imapd", "pop3d", "smtpd"):
+        rc, out, err = run(site.binary(name), "--bogus")
+        check(rc == 2 and "unknown option --bogus" in err, "%s --bogus "
+              "names the option" % name, (rc, err))
+    rc, out, err = run(site.binary("vellumd"), "reload", "extra")
+    check(rc == 2 and "unexpected argument 'extra'" in err, "vellumd "
+          "reload extra names the extra word", (rc, err))
     for noun in NOUNS:
         rc, out, err = run(site.binary("vellumctl"), noun, "--help")
         check(rc == 0 and noun in out and err == "", "vellumctl %s --help "
@@ -245,6 +381,8 @@ def main(site, args):
     quota_units(site)
     bad_certs(site)
     second_vellumd(site)
+    planted_links(site)
+    store_owner(site)
     return 0
 
 

@@ -8,7 +8,7 @@ file named sendmail anywhere (Postfix's /usr/sbin/sendmail stays its
 own), every man page of man/ in man5 or man8, the sample vellum.conf in
 SYSCONFDIR/vellum equal to the build's dist/vellum.conf (whose settings
 tests/unit/check_config_sample.c compares with the embedded default),
-vellumd.service (Restart=on-failure, ExecReload sending HUP,
+vellumd.service (Restart=on-failure, ExecReload running `vellumd reload`,
 After=network-online.target, ExecStart on the installed vellumd and
 sample) and `systemd-analyze verify` clean on it (that part skipped when
 systemd-analyze is missing), the sysusers.d and tmpfiles.d files, which
@@ -20,6 +20,9 @@ Then the INSTALLED vellumd, started on a test config with [smtp], [imap]
 and [pop3] on free loopback ports and VELLUM_LIBEXEC unset, starts the
 installed daemons (their /proc/PID/exe is under TMP): a message sent over
 SMTP is read over IMAP and POP3 with the installed vellumctl's user.
+The unit's ExecReload command (on the test config) exits 0 when vellumd
+reloaded and 1 when it refused a config with errors, so that `systemctl
+reload` does not say a refused reload went well.
 Usage: test_install.py BUILD_DIR"""
 import filecmp
 import imaplib
@@ -114,7 +117,9 @@ def check_tree(site, root, opts):
     u = open(unit).read().splitlines()
     sbin_real = sbin[len(root):]
     sysconf_real = sysconf[len(root):]
-    for want in ("Restart=on-failure", "ExecReload=/bin/kill -HUP $MAINPID",
+    reload = "ExecReload=%s/vellumd -c %s/vellum/vellum.conf reload" % (
+        sbin_real, sysconf_real)
+    for want in ("Restart=on-failure", reload,
                  "After=network-online.target",
                  "Wants=network-online.target",
                  "ExecStart=%s/vellumd -c %s/vellum/vellum.conf"
@@ -190,7 +195,7 @@ def verify_unit(root, unit, mandir, sbin_real):
     """systemd-analyze verify on the installed unit.  It checks that
     ExecStart= names an executable and that the man pages of
     Documentation= exist, on this host: so it reads a copy whose ExecStart=
-    points into the destdir, with MANPATH on the installed man pages.  It
+    (and ExecReload=) points into the destdir, with MANPATH on the installed man pages.  It
     exits 0 even on unknown keys and bad values ("ignoring"): any line
     about the unit fails the test."""
     tool = shutil.which("systemd-analyze")
@@ -202,8 +207,9 @@ def verify_unit(root, unit, mandir, sbin_real):
     copy = os.path.join(d, "vellumd.service")
     with open(unit) as f, open(copy, "w") as out:
         for ln in f:
-            if ln.startswith("ExecStart=" + sbin_real + "/"):
-                ln = "ExecStart=" + root + ln[len("ExecStart="):]
+            for key in ("ExecStart=", "ExecReload="):
+                if ln.startswith(key + sbin_real + "/"):
+                    ln = key + root + ln[len(key):]
             out.write(ln)
     env = dict(os.environ, MANPATH=mandir)
     p = subprocess.run([tool, "verify", copy], capture_output=True,
@@ -213,6 +219,18 @@ def verify_unit(root, unit, mandir, sbin_real):
     check(p.returncode == 0 and not mine,
           "systemd-analyze verify accepts vellumd.service", out)
     print("systemd-analyze verify: vellumd.service ok")
+
+
+def exec_reload(root, opts):
+    """The command of the installed vellumd.service's ExecReload=."""
+    prefix = opts["prefix"]
+    unitdir = opts["systemdunitdir"] or (
+        "/lib/systemd/system" if prefix == "/usr" else
+        os.path.join(prefix, "lib/systemd/system"))
+    for ln in open(root + os.path.join(unitdir, "vellumd.service")):
+        if ln.startswith("ExecReload="):
+            return ln.strip().split("=", 1)[1]
+    raise Failure("vellumd.service has no ExecReload")
 
 
 def run_installed(site, root, opts):
@@ -273,6 +291,24 @@ def run_installed(site, root, opts):
               count)
     finally:
         pop.quit()
+
+    # The unit's ExecReload, on this config instead of SYSCONFDIR's.
+    sysconf_real = under(root, opts, "sysconfdir")[len(root):]
+    argv = [root + a if a.endswith("/vellumd") else a for a in
+            exec_reload(root, opts).split()]
+    argv = [site.conf if a == sysconf_real + "/vellum/vellum.conf" else a
+            for a in argv]
+    argv = [str(vd.pid) if a == "$MAINPID" else a for a in argv]
+    p = subprocess.run(argv, capture_output=True, timeout=300)
+    check(p.returncode == 0, "ExecReload exits 0 when vellumd reloaded",
+          (argv, p.stdout, p.stderr, vd.output()[-2000:]))
+    with open(site.conf, "a") as f:
+        f.write("[limits]\nno_such_key = 1\n")
+    p = subprocess.run(argv, capture_output=True, timeout=300)
+    check(p.returncode != 0 and b"no_such_key" in p.stderr,
+          "ExecReload fails, naming the error, when vellumd refused the "
+          "config (systemctl reload then says so)",
+          (argv, p.returncode, p.stdout, p.stderr))
 
     rc = site.stop(vd)
     check(rc == 0, "the installed vellumd exits 0 on SIGTERM",

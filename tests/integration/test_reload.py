@@ -13,9 +13,21 @@
   4. a section added on reload starts its daemon ([pop3] answers), a
      section removed stops it (its port closes, the process ends).
   5. a changed [tls] cert is the one served after the reload.
+  6. sessions between commands at the reload keep going on the old
+     daemons, which drain (vellumd.8 RELOAD): IMAP sessions in IDLE (on
+     an imapd with two processes) get the EXISTS of a message delivered
+     after the reload and LOGOUT normally, an SMTP session that had said
+     MAIL FROM completes RCPT and DATA with 250, a POP3 session that had
+     said STAT RETRs; the old daemons end with their last session.
+  7. [limits] reload_drain bounds the drain: once over, an IDLE session
+     left on the old imapd gets the shutdown BYE.
+  8. vellumd's stop (SIGTERM) also stops a daemon still draining: its
+     IDLE session gets BYE and vellumd exits 0.
 Usage: test_reload.py BUILD_DIR"""
 import json
 import os
+import poplib
+import re
 import signal
 import socket
 import ssl
@@ -31,6 +43,7 @@ import imaptest  # noqa: E402
 import smtptest  # noqa: E402
 
 USER, PASSWORD = "a@example.test", "secret-pw-1"
+USER2 = "b@example.test"
 
 
 def status(site):
@@ -74,13 +87,17 @@ def child_pids(vd):
     return sorted(daemon.children_of(vd.pid))
 
 
-def write(site, ports, pop3=False, cert=None, extra=""):
+def write(site, ports, pop3=False, cert=None, extra="", drain=None):
     sections = {
         "smtp": {"listen": "127.0.0.1:%d" % ports["smtp"]},
-        "imap": {"listen": "127.0.0.1:%d" % ports["imap"]},
+        # Two processes: the drain signal must reach the worker too.
+        "imap": {"listen": "127.0.0.1:%d" % ports["imap"],
+                 "workers": "2"},
         "imaps": {"listen": "127.0.0.1:%d" % ports["imaps"]},
         "limits": {"shutdown_grace": "30s"},
     }
+    if drain is not None:
+        sections["limits"]["reload_drain"] = drain
     if pop3:
         sections["pop3"] = {"listen": "127.0.0.1:%d" % ports["pop3"]}
     site.write_conf(sections, tls=cert or "openssl", extra=extra)
@@ -290,6 +307,183 @@ def cert_changes(site, vd, ports):
         time.sleep(0.05)
 
 
+def deliver(port, rcpt, subject):
+    """One message to rcpt over a fresh SMTP session."""
+    sm = smtptest.Raw(port)
+    sm.ehlo()
+    check(sm.cmd("MAIL FROM:<x@sender.test>")[0] == 250, "MAIL", "")
+    check(sm.cmd("RCPT TO:<%s>" % rcpt)[0] == 250, "RCPT", "")
+    check(sm.cmd("DATA")[0] == 354, "DATA", "")
+    sm.send("Subject: %s\r\n\r\nbody\r\n.\r\n" % subject)
+    code, text = sm.reply()
+    check(code == 250, "a message to %s is accepted" % rcpt, (code, text))
+    sm.cmd("QUIT")
+    sm.close()
+
+
+def idle_imap(port):
+    """An IMAP session logged in, INBOX selected, in IDLE; (session,
+    messages in INBOX)."""
+    im = imaptest.Raw(port, timeout=60)
+    tag, _ = im.cmd('a LOGIN %s "%s"' % (USER, PASSWORD))
+    check(tag.startswith(b"a OK"), "IMAP LOGIN", tag)
+    tag, untagged = im.cmd("s SELECT INBOX")
+    check(tag.startswith(b"s OK"), "SELECT INBOX", tag)
+    exists = [int(x.split()[1]) for x in untagged if x.endswith(b" EXISTS")]
+    check(exists, "SELECT says EXISTS", untagged)
+    im.send(b"i IDLE\r\n")
+    cont = im.line()
+    check(cont.startswith(b"+"), "IDLE is accepted", cont)
+    return im, exists[-1]
+
+
+def serving_pid(vd, im):
+    """The pid of the imapd process that serves session im (its log line
+    "connect from ... port P" names our port), or None."""
+    pat = re.compile(r"vellum-imapd\[(\d+)\]: conn \d+: connect from "
+                     r"127\.0\.0\.1 port %d " % im.s.getsockname()[1])
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10:
+        m = pat.search(vd.output())
+        if m:
+            return int(m.group(1))
+        time.sleep(0.05)
+    return None
+
+
+def wait_signalled(vd, before, n):
+    """Waits (at most 20 s) until n more daemon processes logged that
+    they drain or shut down than in the log text before."""
+    pat = re.compile(r"signal \d+: (draining|shutting down)")
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 20:
+        if len(pat.findall(vd.output())) >= len(pat.findall(before)) + n:
+            return
+        time.sleep(0.05)
+
+
+def wait_gone(vd, pids, what):
+    t0 = time.monotonic()
+    while any(daemon.pid_alive(p) for p in pids):
+        if time.monotonic() - t0 > 40:
+            raise Failure("%s: old daemons %r still run; log:\n%s" % (
+                what, pids, vd.output()[-3000:]))
+        time.sleep(0.1)
+
+
+def idle_then_logout(vd, im, n):
+    """An IDLE session sees a message beyond the n it had, ends IDLE and
+    logs out."""
+    while True:
+        line = im.line_or_eof(timeout=30)
+        check(line is not None and not line.startswith(b"* BYE"),
+              "an IDLE session begun before the reload stays open after "
+              "it", (line, vd.output()[-3000:]))
+        if line.endswith(b" EXISTS") and int(line.split()[1]) > n:
+            break
+    im.send(b"DONE\r\n")
+    tag, _ = im.until_tagged(b"i")
+    check(tag.startswith(b"i OK"), "IDLE ends with OK", tag)
+    tag, untagged = im.cmd("z LOGOUT")
+    check(tag.startswith(b"z OK") and
+          any(x.startswith(b"* BYE") for x in untagged),
+          "LOGOUT after the reload", (tag, untagged))
+    im.close()
+
+
+def sessions_keep_going(site, vd, ports):
+    """6: idle sessions go on on the drained daemons."""
+    deliver(ports["smtp"], USER2, "for pop3")
+    before = child_pids(vd)
+    # IDLE sessions on both imapd processes (the kernel picks which one
+    # accepts: open more until both have one, or give up after 12).
+    master = [p for p in before if "vellum-imapd" in daemon.cmdline_of(p)]
+    idlers = []
+    for _ in range(12):
+        im, n = idle_imap(ports["imap"])
+        idlers.append((im, n, serving_pid(vd, im)))
+        if len(idlers) >= 2 and len(set(x[2] for x in idlers)) >= 2:
+            break
+    # The first process's sessions end first: the drained imapd must
+    # then still wait for its worker's.
+    idlers.sort(key=lambda x: x[2] not in master)
+    print("IDLE sessions on imapd pids %r (first process %r)" % (
+        [x[2] for x in idlers], master))
+    sm = smtptest.Raw(ports["smtp"])
+    sm.ehlo()
+    check(sm.cmd("MAIL FROM:<y@sender.test>")[0] == 250, "MAIL", "")
+    pop = poplib.POP3("127.0.0.1", ports["pop3"], timeout=60)
+    pop.user(USER2)
+    pop.pass_(PASSWORD)
+    npop = pop.stat()[0]
+    check(npop >= 1, "POP3 STAT sees the message", npop)
+
+    log = vd.output()
+    check(hup(site, vd) == "reloaded", "SIGHUP reloads", status(site))
+    # smtpd, pop3d and both imapd processes got their signal.
+    wait_signalled(vd, log, 4)
+
+    # A message delivered after the reload (by the new smtpd) ...
+    deliver(ports["smtp"], USER, "after the reload")
+    # ... wakes every IDLE session on the old imapd.
+    for im, n, pid in idlers:
+        try:
+            idle_then_logout(vd, im, n)
+        except OSError as e:
+            raise Failure("IMAP session on imapd pid %r begun before the "
+                          "reload: %r; log:\n%s" % (pid, e,
+                                                    vd.output()[-3000:]))
+    # The SMTP transaction begun before goes on.
+    try:
+        code, text = sm.cmd("RCPT TO:<%s>" % USER)
+        check(code == 250, "RCPT after the reload, in a transaction "
+              "begun before", (code, text, vd.output()[-3000:]))
+        check(sm.cmd("DATA")[0] == 354, "DATA after the reload", "")
+        sm.send("Subject: begun before the reload\r\n\r\nx\r\n.\r\n")
+        code, text = sm.reply()
+    except EOFError as e:
+        raise Failure("the SMTP session begun before the reload was "
+                      "closed: %r; log:\n%s" % (e, vd.output()[-3000:]))
+    check(code == 250, "the message of a transaction begun before the "
+          "reload is accepted", (code, text))
+    check(sm.cmd("QUIT")[0] == 221, "QUIT", "")
+    sm.close()
+    # The POP3 session goes on.
+    try:
+        _, lines, _ = pop.retr(npop)
+        pop.quit()
+    except (poplib.error_proto, OSError) as e:
+        raise Failure("RETR after the reload in a POP3 session begun "
+                      "before: %r; log:\n%s" % (e, vd.output()[-3000:]))
+    check(b"Subject: for pop3" in lines, "RETR sends the message", lines)
+    subjects = [m.get("subject") for m in smtptest.listing(site, USER)]
+    check("begun before the reload" in subjects, "the message is stored",
+          subjects)
+    # Their last session gone, the old daemons end.
+    wait_gone(vd, before, "sessions over")
+
+
+def drain_bounded(site, vd, ports):
+    """7: after reload_drain the old imapd says BYE to its IDLE."""
+    write(site, ports, pop3=True, drain="1s")
+    old = child_pids(vd)
+    check(hup(site, vd) == "reloaded", "reload with reload_drain = 1s", "")
+    # The daemons of the old config (without sessions) are gone first.
+    wait_gone(vd, old, "no sessions")
+    before = child_pids(vd)
+    im, _ = idle_imap(ports["imap"])
+    check(hup(site, vd) == "reloaded", "a second reload", "")
+    line = im.line_or_eof(timeout=60)
+    check(line is not None and line.startswith(b"* BYE"), "the IDLE "
+          "session on the old imapd gets BYE once reload_drain is over",
+          (line, vd.output()[-3000:]))
+    im.close()
+    check("reload_drain (1 s) is over" in vd.output(), "the old imapd "
+          "says why", vd.output()[-3000:])
+    wait_gone(vd, before, "reload_drain over")
+    write(site, ports, pop3=True)
+
+
 def main(site, args):
     for name in ("vellumd", "smtpd", "imapd", "pop3d"):
         if not site.have(name):
@@ -297,15 +491,28 @@ def main(site, args):
     ports = {k: site.port() for k in ("smtp", "imap", "imaps", "pop3")}
     write(site, ports, pop3=True)
     site.add_user(USER, PASSWORD)
+    site.add_user(USER2, PASSWORD)
     vd = site.start("vellumd")
     wait_ready(site, vd, [ports["smtp"], ports["imap"], ports["pop3"]])
     sessions_finish(site, vd, ports)
+    sessions_keep_going(site, vd, ports)
+    drain_bounded(site, vd, ports)
     no_refusal(site, vd, ports)
     broken_refused(site, vd, ports)
     sections_come_and_go(site, vd, ports)
     cert_changes(site, vd, ports)
+    # 8: a drain under way ends with vellumd's stop.
+    im, _ = idle_imap(ports["imap"])
+    log = vd.output()
+    check(hup(site, vd) == "reloaded", "a reload before the stop", "")
+    wait_signalled(vd, log, 4)
     check(site.stop(vd, timeout=60) == 0, "vellumd exits 0 on SIGTERM",
           vd.output()[-2000:])
+    line = im.line_or_eof(timeout=10)
+    check(line is not None and line.startswith(b"* BYE"), "vellumd's stop "
+          "ends a drain: the IDLE session gets BYE", (line,
+                                                      vd.output()[-2000:]))
+    im.close()
     return 0
 
 

@@ -119,6 +119,11 @@ START_TEST(test_size_parse_units)
 	/* Rounded down to a whole byte: 0.1K is 102.4 bytes. */
 	parse_ok("0.1K", 102);
 	parse_ok("1.0000000000000000001G", GiB);
+	parse_ok("0.001K", 1);
+	parse_ok("0K", 0);
+	parse_ok("0.0K", 0);
+	parse_bad("0.0001K");	/* not 0 (unlimited for a quota) */
+	parse_bad("0.0000000001G");
 	parse_bad("1.5");	/* a fraction of a byte */
 	parse_bad("1.G");
 	parse_bad(".5G");

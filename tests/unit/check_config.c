@@ -140,6 +140,7 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->max_conn, 5000);
 	ck_assert_uint_eq(c->idle_timeout, 600);
 	ck_assert_uint_eq(c->shutdown_grace, 30);
+	ck_assert_uint_eq(c->reload_drain, 3600);
 	ck_assert_uint_eq(c->command_timeout, 60);
 	ck_assert_uint_eq(c->login_timeout, 180);
 	ck_assert_uint_eq(c->transfer_rate, 500);
@@ -759,6 +760,8 @@ START_TEST(test_values)
 	    "1 to 1000000");
 	one_error("data_dir=/d\n[limits]\nconnections = 0\n", 3, "1 to");
 	one_error("data_dir=/d\n[limits]\nidle_timeout = 0\n", 3, "1 to");
+	one_error("data_dir=/d\n[limits]\nreload_drain = 8d\n", 3,
+	    "0 to 604800");
 	one_error("data_dir=/d\n[limits]\nshutdown_grace = 3601\n", 3,
 	    "0 to 3600");
 	/* The deadlines and the transfer rate. */
@@ -1081,6 +1084,7 @@ START_TEST(test_units)
 	    "spool_threshold = 512k\n"
 	    "[limits]\ntransfer_rate = 10KB\nidle_timeout = 5m\n"
 	    "shutdown_grace = 30s\ncommand_timeout = 2h\n"
+	    "reload_drain = 2d\n"
 	    "login_timeout = 1d\nimap_idle_timeout = 30m\n"
 	    "transfer_grace = 45\n"
 	    "[auth]\nfail_window = 1h\nlockout = 15m\n"
@@ -1092,6 +1096,7 @@ START_TEST(test_units)
 	ck_assert_uint_eq(c->transfer_rate, 10u * 1024);
 	ck_assert_uint_eq(c->idle_timeout, 300);
 	ck_assert_uint_eq(c->shutdown_grace, 30);
+	ck_assert_uint_eq(c->reload_drain, 2 * 86400);
 	ck_assert_uint_eq(c->command_timeout, 7200);
 	ck_assert_uint_eq(c->login_timeout, 86400);
 	ck_assert_uint_eq(c->imap_idle_timeout, 1800);
@@ -1215,6 +1220,7 @@ START_TEST(test_print_round_trip)
 	    "[auth]\nplaintext = yes\nfail_delay = 100\n"
 	    "trusted_networks = 192.0.2.0/24, 2001:db8::/32\n"
 	    "[limits]\nidle_timeout = 90\nshutdown_grace = 2m\n"
+	    "reload_drain = 0\n"
 	    "[fs]\nmountpoint = /srv/mail\n"
 	    "[quota]\nfull_mark = 90%\n"
 	    "[smtpd]\nbanner = ESMTP test\nmax_message_size = 50M\n"
