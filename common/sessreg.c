@@ -38,10 +38,13 @@ static char			 reg_dir[PATH_MAX];	/* "" until setup */
 static struct sessreg_entry	*reg_list;
 static pid_t			 reg_pid;	/* whose reg_list it is */
 static struct event		*reg_sig;
+static struct event		*reg_flush;	/* pending rewrite */
 static time_t			 reg_warned;
 
 static void	sessreg_sig_cb(evutil_socket_t, short, void *);
 static void	sessreg_write(void);
+static void	sessreg_changed(void);
+static void	sessreg_flush_cb(evutil_socket_t, short, void *);
 static int	sessreg_mkdirs(void);
 static int	sessreg_self_start(unsigned long long *start_r);
 static int	sessreg_header(const char *path, pid_t *pid_r,
@@ -64,7 +67,33 @@ sessreg_setup(const char *data_dir)
 	if ((reg_sig = evsignal_new(conn_base(), SIGUSR2, sessreg_sig_cb,
 	    NULL)) == NULL || evsignal_add(reg_sig, NULL) == -1)
 		return err_set(ERR_TEMP, "cannot watch SIGUSR2 (kick)");
+	if ((reg_flush = evtimer_new(conn_base(), sessreg_flush_cb,
+	    NULL)) == NULL)
+		return err_set(ERR_TEMP, "cannot make the registry's timer");
 	return 0;
+}
+
+/* A session came or went: rewrite the file soon, once for a burst. */
+static void
+sessreg_changed(void)
+{
+	struct timeval tv = { 0, SESSREG_FLUSH_MS * 1000 };
+
+	if (reg_flush == NULL) {
+		sessreg_write();
+		return;
+	}
+	if (!evtimer_pending(reg_flush, NULL))
+		evtimer_add(reg_flush, &tv);
+}
+
+static void
+sessreg_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	sessreg_write();
 }
 
 static void
@@ -104,7 +133,7 @@ sessreg_add(struct conn *c, const char *service, const char *user)
 	e->since = (int64_t)time(NULL);
 	e->next = reg_list;
 	reg_list = e;
-	sessreg_write();
+	sessreg_changed();
 	return e;
 }
 
@@ -122,7 +151,7 @@ sessreg_remove(struct sessreg_entry **ep)
 			break;
 		}
 	free(e);
-	sessreg_write();
+	sessreg_changed();
 }
 
 void
@@ -130,6 +159,11 @@ sessreg_cleanup(void)
 {
 	char path[PATH_MAX + 32];
 
+	if (reg_flush != NULL)
+		event_free(reg_flush);
+	if (reg_sig != NULL)
+		event_free(reg_sig);
+	reg_flush = reg_sig = NULL;
 	if (reg_dir[0] == '\0' || reg_pid != getpid())
 		return;
 	snprintf(path, sizeof(path), "%s/%ld.sess", reg_dir, (long)reg_pid);

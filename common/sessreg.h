@@ -3,8 +3,9 @@
  * and `vellumctl kick` (man/vellumctl.8).
  *
  * Registry.  Each daemon process with logged-in sessions keeps one file,
- * DATA_DIR/run/sessions/PID.sess (SESSREG_DIR), rewritten whole on every
- * login and logout (a temp file renamed over it, so a reader never sees
+ * DATA_DIR/run/sessions/PID.sess (SESSREG_DIR), rewritten whole at most
+ * once per SESSREG_FLUSH_MS after logins and logouts (a burst costs one
+ * rewrite; a temp file renamed over it, so a reader never sees
  * half of one) and removed when its last session ends or the process
  * stops:
  *
@@ -47,6 +48,12 @@ struct sessreg_entry;
 #define SESSREG_MAGIC		"vellum-sessions 1"
 #define SESSREG_USER_MAX	320
 #define SESSREG_SERVICE_MAX	15
+/*
+ * Logins and logouts within this long are written in one rewrite of the
+ * file (ms): a burst of N logins costs a few rewrites, not N rewrites of
+ * up to N lines on the event loop.  `who` lags by at most this much.
+ */
+#define SESSREG_FLUSH_MS	100
 
 /*
  * Remembers the data dir and watches SIGUSR2 on the conn loop (called by
