@@ -432,6 +432,16 @@ conn_loop_init(const struct config *config)
 	sig_drain = evsignal_new(base, CONN_DRAIN_SIGNAL, drain_signal_cb,
 	    NULL);
 	drain_ev = evtimer_new(base, drain_over_cb, NULL);
+	/*
+	 * The loop's stop signals put back, when freed, the handler they
+	 * found: make that "ignore", so that once the loop has ended a
+	 * second stop signal (^C reaches the whole process group as well as
+	 * vellumd's SIGTERM) cannot kill the process half way through
+	 * closing.  While the loop lives they are caught, so a program
+	 * started meanwhile still gets the default handlers at exec.
+	 */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	if (reap_ev == NULL || accept_ev == NULL || sig_term == NULL ||
 	    sig_int == NULL || sig_drain == NULL || drain_ev == NULL ||
 	    evsignal_add(sig_term, NULL) == -1 ||

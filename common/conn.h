@@ -112,7 +112,8 @@ struct conn_ops {
 
 /*
  * Creates the loop; installs SIGTERM/SIGINT (graceful stop),
- * CONN_DRAIN_SIGNAL (conn_drain()) and SIGPIPE.
+ * CONN_DRAIN_SIGNAL (conn_drain()) and SIGPIPE.  Once the loop is freed,
+ * SIGTERM and SIGINT are ignored: the process is on its way out.
  */
 int	conn_loop_init(const struct config *);
 struct event_base *conn_base(void);

@@ -133,6 +133,33 @@ def test_supervise(site):
           "port open")
 
 
+def test_ctrl_c(site):
+    """^C in a terminal: SIGINT reaches vellumd and every daemon at once,
+    then vellumd's SIGTERM follows; no daemon dies of the second signal
+    half way through closing, also after a reload replaced them."""
+    ports = {k: site.port() for k in ("pop3", "imap", "smtp")}
+    site.write_conf({k: {"listen": "127.0.0.1:%d" % v}
+                     for k, v in ports.items()} |
+                    {"limits": {"shutdown_grace": "3"}})
+    wrapper = script(site, "vellumd-setsid-c", "exec setsid %s \"$@\"\n"
+                     % site.binary("vellumd"))
+    for round_ in range(3):
+        vd = site.start(wrapper)
+        for v in ports.values():
+            site.wait_port(v, vd)
+        if round_ > 0:
+            rc = subprocess.run([site.binary("vellumd"), "-c", site.conf,
+                                 "reload"], capture_output=True,
+                                timeout=60).returncode
+            check(rc == 0, "vellumd reload", vd.output())
+        os.killpg(vd.pid, signal.SIGINT)
+        rc = vd.wait(15)
+        out = vd.output()
+        check(rc == 0 and "killed by signal" not in out,
+              "round %d: ^C stops every daemon cleanly (exit 0, none "
+              "killed by a signal)" % round_, (rc, out[-3000:]))
+
+
 def test_config_error(site):
     p = site.port()
     site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % p}},
@@ -546,6 +573,7 @@ def run(site, args):
         return daemon.SKIP
     site.add_user("demo@example.test", "demo")
     test_supervise(site)
+    test_ctrl_c(site)
     test_config_error(site)
     test_missing_binary(site)
     test_first_start_tls(site)
