@@ -493,13 +493,14 @@ def main(argv):
         return 2
     with open(path) as f:
         text = f.read()
+    # Blocked before the server's threads start (they inherit the mask)
+    # and taken with sigwait: a Python handler that sets an Event the main
+    # thread waits on can deadlock on the Event's own lock.
+    stop = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
     srv = DNSServer(text, host=host, port=port)
-    done = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *a: done.set())
-    signal.signal(signal.SIGINT, lambda *a: done.set())
     print(srv.port, flush=True)
-    while not done.wait(3600):
-        pass
+    signal.sigwait(stop)
     srv.stop()
     return 0
 
