@@ -187,6 +187,19 @@ def login(port):
     return r
 
 
+def settled_rss_kb(pid):
+    """rss_kb() once the server has stopped for the client that does not
+    read: the least of samples over 1-3 s, since a loaded machine may
+    catch it in the middle of a piece (a 6 MB header read and filtered,
+    freed right after)."""
+    time.sleep(1.0)
+    least = rss_kb(pid)
+    for _ in range(8):
+        time.sleep(0.25)
+        least = min(least, rss_kb(pid))
+    return least
+
+
 def flags_of(resp):
     m = re.search(rb"FLAGS \(([^)]*)\)", resp)
     return m.group(1).decode().split() if m else None
@@ -236,6 +249,8 @@ def odd_headers(port):
 
 
 def run(site, args):
+    # One process: the memory checks read that process's RSS.
+    site.workers = 1
     if not site.have("imapd"):
         print("vellum-imapd is not built: skipped")
         return SKIP
@@ -446,8 +461,7 @@ def run(site, args):
     nsec = 64
     wide.send("%s FETCH 1 (%s)\r\n" % (t, " ".join(
         ["BODY.PEEK[TEXT]"] * nsec)))
-    time.sleep(1.0)
-    grown = rss_kb(proc.pid) - base
+    grown = settled_rss_kb(proc.pid) - base
     check(grown < 2 * 1024 * MEM_SLACK, "64 sections of 60 kB to a client that does "
           "not read grow the server by less than 2 MB (kB)", grown)
     u, tl = wide.until(t)
@@ -464,8 +478,7 @@ def run(site, args):
     t = hh.tag()
     hh.send("%s FETCH 1 (BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)] "
             "BODY.PEEK[HEADER.FIELDS.NOT (SUBJECT)]<1000.3000000>)\r\n" % t)
-    time.sleep(1.0)
-    grown = rss_kb(proc.pid) - base
+    grown = settled_rss_kb(proc.pid) - base
     # Each piece of this answer reads and filters the 6 MB header again
     # and frees it: plain malloc hands such blocks back at once, the
     # AddressSanitizer allocator keeps them, so the bound holds only
