@@ -1,29 +1,35 @@
 /*
  * vellumd.c - the supervisor (man/vellumd.8).
  *
- * vellumd reads the config and nothing else: it never opens the store,
- * never binds a port.  For each daemon that serves an enabled section it
- * forks and execs the daemon's binary with the same -c FILE, restarts a
- * child that dies (with back-off) and, on SIGTERM or SIGINT, stops them
- * all and waits for them.  Before starting anything it checks the [tls]
- * files and locks data_dir/vellumd.pid, so that a second vellumd on the
- * same data refuses to start.
+ * vellumd reads the config and never opens the store.  It binds the
+ * listening sockets of every enabled section itself (so that a port in use
+ * is a start-up error) and, for each daemon that serves an enabled
+ * section, forks and execs the daemon's binary with the same -c FILE,
+ * passing it the sockets of its sections (VELLUM_LISTEN_FDS, conn.h).  It
+ * restarts a child that dies (with back-off; connections that arrive
+ * meanwhile wait in the socket's queue) and, on SIGTERM or SIGINT, stops
+ * them all and waits for them.  Before starting anything it checks the
+ * [tls] files and locks data_dir/vellumd.pid, so that a second vellumd on
+ * the same data refuses to start.
  *
  * SIGHUP (also `vellumd reload`, `vellumctl reload`) reloads: the config
  * is read again and refused, with every error logged, if it has any (the
  * running daemons are left alone).  Else daemons whose sections vanished
  * get SIGTERM, those whose sections appeared start, and the listening
- * daemons (smtpd, imapd, pop3d) are replaced without a gap: their
- * listeners have SO_REUSEPORT, so the new process binds the same ports
- * while the old one still listens; it says it is ready over a pipe
- * (VELLUM_READY_FD, daemon_serve()), and only then does the old one get
- * the drain signal (CONN_DRAIN_SIGNAL, conn_drain()): it closes its
- * listeners at once, says nothing to its sessions, which go on (an IMAP
+ * daemons (smtpd, imapd, pop3d) are replaced without a gap: the new
+ * process gets the same sockets (new addresses are bound first, and one
+ * that cannot be refuses the reload) while the old one still listens; it
+ * says it is ready over a pipe (VELLUM_READY_FD, daemon_serve()), and only
+ * then does the old one get the drain signal (CONN_DRAIN_SIGNAL,
+ * conn_drain()): it closes its copies of the sockets at once (the new
+ * process takes what waits in their queues), says nothing to its
+ * sessions, which go on (an IMAP
  * IDLE, an SMTP transaction, a POP3 session between commands) until they
  * end, and exits with the last one, or after [limits] reload_drain turns
  * into a SIGTERM shutdown.  Old processes still draining are reaped,
- * never restarted, and get SIGTERM when vellumd stops.  vellum-mta and vellum-fs, which listen on
- * nothing, are stopped and started again once stopped.  The outcome of
+ * never restarted, and get SIGTERM when vellumd stops.  vellum-mta and
+ * vellum-fs, which listen on nothing, are stopped and started again once
+ * stopped.  The outcome of
  * each reload goes to the log and to data_dir/vellumd.status, where the
  * reload command reads it.
  *
@@ -92,6 +98,19 @@ struct child {
 	int		 restart_now;	/* reload: start again once it ends */
 };
 
+/*
+ * A listening socket vellumd holds for a daemon (conn_bind()), passed to
+ * it in VELLUM_LISTEN_FDS.
+ */
+struct vlisten {
+	char		 host[CONFIG_HOST_MAX + 1];
+	char		 port[CONFIG_PORT_MAX + 1];
+	struct child	*ch;
+	int		 fds[CONN_BIND_MAX];
+	int		 nfds;
+	int		 keep;		/* in the config being applied */
+};
+
 /* An old daemon finishing its sessions after a reload. */
 struct drain {
 	const char	*name;
@@ -117,6 +136,8 @@ static sigset_t		 sigs_orig;	/* the mask children get back */
 static char		 selfdir[PATH_MAX];	/* vellumd's folder */
 static const char	*libexec;	/* $VELLUM_LIBEXEC, NULL if unset */
 static const char	*conf_arg;	/* -c FILE, NULL: embedded default */
+static struct vlisten	 vlistens[CONN_INHERIT_MAX];
+static size_t		 nvlistens;
 static struct drain	 drains[DRAIN_MAX];
 static size_t		 ndrains;
 static int		 reloading;	/* a reload waits for new daemons */
@@ -152,6 +173,10 @@ static void		 vd_check_ready(void);
 static void		 vd_reload(void);
 static int		 vd_start_all(void);
 static int		 vd_reload_client(void);
+static int		 vd_listen_bind(const struct config *);
+static void		 vd_listen_prune(void);
+static int		 vd_listen_env(const struct child *, char *, size_t);
+static void		 vd_listen_pass(const struct child *);
 
 static long long
 vd_now(void)
@@ -323,6 +348,123 @@ vd_data_dir(void)
 }
 
 /*
+ * Binds what c's enabled sections listen on and vellumd does not hold
+ * yet, and marks what c keeps.  On an error (an address in use, say)
+ * the sockets bound for c are closed, the held ones stay as they were,
+ * and -1 says why.
+ */
+static int
+vd_listen_bind(const struct config *c)
+{
+	struct child *was[CONN_INHERIT_MAX];
+	const struct config_listen *l;
+	struct vlisten *v;
+	size_t i, j, start = nvlistens;
+	int svc, n;
+
+	for (i = 0; i < nvlistens; i++) {
+		was[i] = vlistens[i].ch;
+		vlistens[i].keep = 0;
+	}
+	for (svc = 0; svc < SVC_COUNT; svc++) {
+		if (!c->svc[svc].enabled)
+			continue;
+		for (j = 0; j < c->svc[svc].nlisten; j++) {
+			l = &c->svc[svc].listen[j];
+			for (i = 0, v = NULL; i < nvlistens && v == NULL; i++)
+				if (strcmp(vlistens[i].host, l->host) == 0 &&
+				    strcmp(vlistens[i].port, l->port) == 0)
+					v = &vlistens[i];
+			if (v == NULL) {
+				if (nvlistens == CONN_INHERIT_MAX) {
+					err_set(ERR_LIMIT, "more than %d "
+					    "listening addresses",
+					    CONN_INHERIT_MAX);
+					goto fail;
+				}
+				v = &vlistens[nvlistens];
+				n = conn_bind(l->host, l->port, v->fds,
+				    CONN_BIND_MAX);
+				if (n == -1)
+					goto fail;
+				v->nfds = n;
+				snprintf(v->host, sizeof(v->host), "%s",
+				    l->host);
+				snprintf(v->port, sizeof(v->port), "%s",
+				    l->port);
+				nvlistens++;
+			}
+			v->keep = 1;
+			v->ch = vd_child_of_svc((enum config_svc)svc);
+		}
+	}
+	return 0;
+fail:
+	while (nvlistens > start)
+		for (v = &vlistens[--nvlistens]; v->nfds > 0;)
+			close(v->fds[--v->nfds]);
+	for (i = 0; i < nvlistens; i++) {
+		vlistens[i].ch = was[i];
+		vlistens[i].keep = 1;
+	}
+	return -1;
+}
+
+/*
+ * Closes the sockets the config no longer has, and those of a daemon
+ * that is not found (nothing would ever answer there).  A daemon still
+ * serving on one keeps its copy until it drains or stops.
+ */
+static void
+vd_listen_prune(void)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < nvlistens; i++) {
+		if (vlistens[i].ch->path[0] == '\0')
+			vlistens[i].keep = 0;
+		if (vlistens[i].keep) {
+			vlistens[n++] = vlistens[i];
+			continue;
+		}
+		log_info("%s:%s closed", vlistens[i].host, vlistens[i].port);
+		while (vlistens[i].nfds > 0)
+			close(vlistens[i].fds[--vlistens[i].nfds]);
+	}
+	nvlistens = n;
+}
+
+/* VELLUM_LISTEN_FDS for ch into buf; -1 when it does not fit. */
+static int
+vd_listen_env(const struct child *ch, char *buf, size_t size)
+{
+	size_t i;
+	int j;
+
+	buf[0] = '\0';
+	for (i = 0; i < nvlistens; i++)
+		for (j = 0; vlistens[i].ch == ch && vlistens[i].keep &&
+		    j < vlistens[i].nfds; j++)
+			if (conn_inherit_entry(buf, size, vlistens[i].fds[j],
+			    vlistens[i].host, vlistens[i].port) == -1)
+				return -1;
+	return 0;
+}
+
+/* In the child, before exec: ch's sockets stay open across it. */
+static void
+vd_listen_pass(const struct child *ch)
+{
+	size_t i;
+	int j;
+
+	for (i = 0; i < nvlistens; i++)
+		for (j = 0; vlistens[i].ch == ch && vlistens[i].keep &&
+		    j < vlistens[i].nfds; j++)
+			fcntl(vlistens[i].fds[j], F_SETFD, 0);
+}
+
+/*
  * 1 when ch may be (re)started now.  vellum-fs may not without a usable
  * /dev/fuse, nor without root, which it needs to mount (it drops to the
  * config's user itself once mounted): that is said once here, and the
@@ -356,6 +498,7 @@ static int
 vd_start(struct child *ch)
 {
 	char *argv[5 + VERBOSE_MAX], fdbuf[16];
+	char lenv[CONN_INHERIT_MAX * (CONFIG_HOST_MAX + CONFIG_PORT_MAX + 16)];
 	char vflag[] = "-v", dflag[] = "-d";
 	int argc = 0, i, pfd[2] = { -1, -1 };
 	pid_t pid, parent = getpid();
@@ -371,6 +514,10 @@ vd_start(struct child *ch)
 		argv[argc++] = vflag;
 	argv[argc] = NULL;
 
+	if (vd_listen_env(ch, lenv, sizeof(lenv)) != 0) {
+		log_warnx("%s: %s", ch->name, err_msg());
+		return -1;
+	}
 	if (ch->listens && pipe2(pfd, O_CLOEXEC) != 0) {
 		log_warn("pipe for %s", ch->name);
 		pfd[0] = pfd[1] = -1;
@@ -397,6 +544,11 @@ vd_start(struct child *ch)
 			snprintf(fdbuf, sizeof(fdbuf), "%d", pfd[1]);
 			setenv("VELLUM_READY_FD", fdbuf, 1);
 		}
+		vd_listen_pass(ch);
+		if (lenv[0] != '\0')
+			setenv(CONN_INHERIT_ENV, lenv, 1);
+		else
+			unsetenv(CONN_INHERIT_ENV);
 		execv(ch->path, argv);
 		fprintf(stderr, "vellumd: exec %s: %s\n", ch->path,
 		    strerror(errno));
@@ -716,6 +868,13 @@ vd_reload(void)
 		return;
 	}
 
+	if (vd_listen_bind(&nc) != 0) {
+		log_warnx("reload refused: %s; the running configuration "
+		    "stays", err_msg());
+		snprintf(msg, sizeof(msg), "%s\n", err_msg());
+		vd_status_write("refused", msg);
+		return;
+	}
 	for (i = 0; i < NCHILDREN; i++)
 		was[i] = children[i].wanted;
 	conf = nc;
@@ -773,6 +932,7 @@ vd_reload(void)
 				log_warn("kill %s", ch->name);
 		}
 	}
+	vd_listen_prune();
 	vd_check_ready();
 }
 
@@ -1125,6 +1285,12 @@ main(int argc, char **argv)
 		fprintf(stderr, "vellumd: %s\n", err_msg());
 		return 1;
 	}
+
+	if (vd_listen_bind(&conf) != 0) {
+		fprintf(stderr, "vellumd: %s\n", err_msg());
+		return 1;
+	}
+	vd_listen_prune();
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = vd_nothing;

@@ -56,7 +56,7 @@
 #define CONFIG_TRANSFER_RATE		500
 #define CONFIG_TRANSFER_GRACE		30
 #define CONFIG_IMAP_IDLE_TIMEOUT	1800
-#define CONFIG_IMAP_WORKERS		1
+#define CONFIG_SVC_WORKERS		0	/* one per core */
 #define CONFIG_QUOTA_GRACE_DAYS		5
 #define CONFIG_SMTPD_BANNER		"ESMTP Vellum"
 #define CONFIG_SMTPD_MAX_MESSAGE_SIZE	20480000
@@ -243,7 +243,7 @@ enum {
 	CK_SRS_SECRET_FILE,
 	CK_SMTP_AUTH,
 	CK_REQUIRE_AUTH,
-	CK_IMAP_WORKERS,
+	CK_SVC_WORKERS,
 	CK_SENDMAIL_USERS,
 	CK_SENDMAIL_TRUSTED,
 	CK_SENDMAIL_DOMAIN,
@@ -415,9 +415,9 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_SVC(auth, 1u << SVC_SMTP) },
 	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
 	    CK_SVC(require_auth, (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS)) },
-	[CK_IMAP_WORKERS] = { CS_SERVICE, "workers", CT_UINT,
-	    offsetof(struct config_service, workers), 0, 1, 64, "processes",
-	    (1u << SVC_IMAP) | (1u << SVC_IMAPS) },
+	[CK_SVC_WORKERS] = { CS_SERVICE, "workers", CT_UINT,
+	    offsetof(struct config_service, workers), 0, 0, CONFIG_WORKERS_MAX,
+	    "processes", 0 },
 	[CK_SENDMAIL_USERS] = { CS_SENDMAIL, "users", CT_NAMES,
 	    CK_STR(sendmail_users) },
 	[CK_SENDMAIL_TRUSTED] = { CS_SENDMAIL, "trusted", CT_NAMES,
@@ -582,7 +582,7 @@ config_file_defaults(struct config *c)
 		    CONFIG_SVC_AUTH;
 		c->svc[s].require_auth = (s == SVC_SUBMISSION ||
 		    s == SVC_SMTPS) ? CONFIG_REQUIRE_AUTH : 0;
-		c->svc[s].workers = CONFIG_IMAP_WORKERS;
+		c->svc[s].workers = CONFIG_SVC_WORKERS;
 	}
 	snprintf(c->sendmail_users, sizeof(c->sendmail_users), "%s",
 	    CONFIG_SENDMAIL_USERS);

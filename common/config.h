@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #define CONFIG_LISTEN_MAX	8
+#define CONFIG_WORKERS_MAX	64	/* [service] workers */
 #define CONFIG_HOST_MAX		255
 #define CONFIG_PORT_MAX		15
 #define CONFIG_BANNER_MAX	200
@@ -88,9 +89,8 @@ struct config_service {
 	 */
 	int			require_auth;
 	/*
-	 * [imap] and [imaps] workers = 1: vellum-imapd processes sharing
-	 * the listeners (the larger of the two sections' values).  1 on
-	 * the other services.
+	 * workers = 0: processes of the section's daemon (conn_workers();
+	 * the largest value of its sections; 0: one per core).
 	 */
 	unsigned		workers;
 };

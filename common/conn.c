@@ -45,13 +45,13 @@
 
 #include "config.h"
 #include "conn.h"
+#include "connpriv.h"
 #include "sessreg.h"
 #include "error.h"
 #include "lineread.h"
 #include "log.h"
 #include "xmalloc.h"
 
-#define CONN_BACKLOG		128
 #define CONN_LINGER_MS		50	/* re-check unsent TLS output */
 #define CONN_LINGER_MAX		100	/* ... at most this many times */
 #define CONN_IPTABLE_SIZE	1021
@@ -123,6 +123,8 @@ struct conn {
 	int			 deflate;	/* conn_compress() is on */
 	struct conn		*prev, *next;	/* all connections */
 	struct conn		*reap_next;
+	uint32_t		 token;		/* handed by the first process
+						   (prefork.c); else NONE */
 };
 
 struct listener {
@@ -132,6 +134,7 @@ struct listener {
 	int			 bare_lf;
 	char			*refuse;
 	char			 port[16];
+	int			 inherited;	/* the socket is vellumd's */
 	conn_accept_fn		*fn;
 	void			*arg;
 	struct listener		*next;
@@ -275,8 +278,8 @@ ip_count(const char *ip)
 	return *pp == NULL ? 0 : (*pp)->n;
 }
 
-static void
-ip_add(const char *ip, int delta)
+void
+conn_ip_add(const char *ip, int delta)
 {
 	struct ipcount **pp = ip_slot(ip), *e;
 
@@ -324,8 +327,10 @@ reap_cb(evutil_socket_t fd, short what, void *arg)
 			conns = c->next;
 		if (c->next != NULL)
 			c->next->prev = c->prev;
-		ip_add(c->ipkey, -1);
+		conn_ip_add(c->ipkey, -1);
 		nconns--;
+		if (c->token != CONN_TOKEN_NONE)
+			workers_closed(c->token);
 		free(c->line);
 		free(c->line_old);
 		free(c);
@@ -363,6 +368,7 @@ drain_signal_cb(evutil_socket_t sig, short what, void *arg)
 	log_info("signal %d: draining: no new connections, %u open one(s) "
 	    "end on their own (at most %u s, [limits] reload_drain)",
 	    (int)sig, nconns, cf->reload_drain);
+	workers_signal((int)sig);
 	conn_drain();
 }
 
@@ -383,6 +389,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_info("signal %d: shutting down", (int)sig);
+	workers_signal((int)sig);
 	conn_shutdown();
 }
 
@@ -422,6 +429,7 @@ conn_loop_init(const struct config *config)
 	}
 	if ((base = event_base_new()) == NULL)
 		return err_set(ERR_TEMP, "cannot create the event loop");
+	inherit_read();
 	/* SIGUSR2: `vellumctl kick` (sessreg.h); not fatal without it. */
 	if (sessreg_setup(config->data_dir) == -1)
 		log_warnx("vellumctl kick: %s", err_msg());
@@ -462,6 +470,7 @@ conn_loop_run(void)
 {
 	if (!limits_set)
 		conn_limits_apply();
+	inherit_close_untaken();
 	if (event_base_dispatch(base) == -1)
 		return err_set(ERR_TEMP, "event loop failed");
 	return 0;
@@ -469,10 +478,10 @@ conn_loop_run(void)
 
 
 /*
- * Closes the listeners at once, after taking what waits in their
- * queues: with SO_REUSEPORT a successor (vellumd's reload) listens on the
- * same ports, and the kernel would go on queueing to an open socket that
- * no longer accepts, then reset those connections.
+ * Closes the listeners at once.  A socket vellumd bound stays open in
+ * vellumd and in our successor, which takes what waits in its queue; one
+ * of our own would reset the connections queued on it, so those are
+ * taken first.
  */
 static void
 conn_listeners_close(void)
@@ -482,7 +491,8 @@ conn_listeners_close(void)
 	for (l = listeners; l != NULL; l = l->next) {
 		if (l->evl == NULL)
 			continue;
-		conn_accept_queued(l);
+		if (!l->inherited)
+			conn_accept_queued(l);
 		evconnlistener_free(l->evl);
 		l->evl = NULL;
 	}
@@ -558,6 +568,7 @@ conn_loop_free(void)
 		conn_kill(c);
 		reap_cb(-1, 0, NULL);
 	}
+	workers_end(cf->shutdown_grace);
 	sessreg_cleanup();
 	for (l = listeners; l != NULL; l = ln) {
 		ln = l->next;
@@ -802,6 +813,7 @@ conn_new(int fd, const char *peer, const char *pport, struct listener *l)
 		return NULL;
 	}
 	c->id = next_id++;
+	c->token = CONN_TOKEN_NONE;
 	snprintf(c->lport, sizeof(c->lport), "%s", l->port);
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
 	snprintf(c->pport, sizeof(c->pport), "%s", pport);
@@ -832,7 +844,7 @@ conn_new(int fd, const char *peer, const char *pport, struct listener *l)
 		conns->prev = c;
 	conns = c;
 	nconns++;
-	ip_add(c->ipkey, 1);
+	conn_ip_add(c->ipkey, 1);
 	conn_setup_bev(c);
 	conn_deadline_arm(c);
 	return c;
@@ -884,42 +896,14 @@ conn_setup_bev(struct conn *c)
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
+/* Sets up an accepted connection that passed the limits. */
 static void
-accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
-    struct sockaddr *sa, int salen, void *arg)
+accept_setup(struct listener *l, int fd, const char *ip, const char *pport,
+    uint32_t token)
 {
-	struct listener *l = arg;
 	struct conn *c;
-	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX], pport[16];
-	const char *why = NULL;
-	char note[80];
-	ssize_t w;
 	int on;
 
-	(void)evl;
-	(void)salen;
-	conn_addr(sa, ip, sizeof(ip));
-	conn_addr_port(sa, pport, sizeof(pport));
-	conn_ip_key(ip, key, sizeof(key));
-	if (!limits_set)
-		conn_limits_apply();
-	if (shutting_down)
-		why = "shutting down";
-	else if (nconns >= lim_total)
-		why = "too many connections";
-	else if (ip_count(key) >= lim_per_ip)
-		why = "too many connections from this address";
-	if (why != NULL) {
-		if (ratelog_ok(&log_refuse, note, sizeof(note)))
-			log_warnx("refused connection from %s: %s (%u of %u "
-			    "open, %u of %u from it)%s", ip, why, nconns,
-			    lim_total, ip_count(key), lim_per_ip, note);
-		if (!l->tls && l->refuse != NULL)
-			w = write(fd, l->refuse, strlen(l->refuse));
-		(void)w;
-		close(fd);
-		return;
-	}
 	evutil_make_socket_nonblocking(fd);
 	/*
 	 * Replies are written whole from the output buffer: Nagle would only
@@ -931,11 +915,92 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	if ((c = conn_new(fd, ip, pport, l)) == NULL) {
 		log_warnx("cannot set up a connection from %s", ip);
 		close(fd);
+		if (token != CONN_TOKEN_NONE)
+			workers_closed(token);
 		return;
 	}
+	c->token = token;
 	log_debug("conn %lu: connect from %s port %s to port %s%s", c->id,
 	    c->peer, c->pport, c->lport, c->tls ? " (TLS)" : "");
 	l->fn(c, l->arg);
+}
+
+static void
+accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct listener *l = arg, *x;
+	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX], pport[16];
+	const char *why = NULL;
+	char note[80];
+	unsigned open, idx = 0;
+	ssize_t w;
+
+	(void)evl;
+	conn_addr(sa, ip, sizeof(ip));
+	conn_addr_port(sa, pport, sizeof(pport));
+	conn_ip_key(ip, key, sizeof(key));
+	if (!limits_set)
+		conn_limits_apply();
+	/* With workers, the limits count their connections too. */
+	open = nconns + workers_remote();
+	if (shutting_down)
+		why = "shutting down";
+	else if (open >= lim_total)
+		why = "too many connections";
+	else if (ip_count(key) >= lim_per_ip)
+		why = "too many connections from this address";
+	if (why != NULL) {
+		if (ratelog_ok(&log_refuse, note, sizeof(note)))
+			log_warnx("refused connection from %s: %s (%u of %u "
+			    "open, %u of %u from it)%s", ip, why, open,
+			    lim_total, ip_count(key), lim_per_ip, note);
+		if (!l->tls && l->refuse != NULL)
+			w = write(fd, l->refuse, strlen(l->refuse));
+		(void)w;
+		close(fd);
+		return;
+	}
+	for (x = listeners; x != NULL && x != l; x = x->next)
+		idx++;
+	if (workers_handoff(fd, sa, (socklen_t)salen, idx, key, nconns))
+		return;
+	accept_setup(l, fd, ip, pport, CONN_TOKEN_NONE);
+}
+
+void
+conn_accept_handed(unsigned listener, int fd, const struct sockaddr *sa,
+    socklen_t salen, uint32_t token)
+{
+	struct listener *l;
+	char ip[CONN_ADDR_MAX], pport[16];
+	unsigned i;
+
+	(void)salen;
+	for (l = listeners, i = 0; l != NULL && i < listener; l = l->next)
+		i++;
+	if (l == NULL || shutting_down) {
+		close(fd);
+		workers_closed(token);
+		return;
+	}
+	conn_addr(sa, ip, sizeof(ip));
+	conn_addr_port(sa, pport, sizeof(pport));
+	accept_setup(l, fd, ip, pport, token);
+}
+
+void
+conn_forked(void)
+{
+	struct listener *l;
+
+	for (l = listeners; l != NULL; l = l->next)
+		if (l->evl != NULL) {
+			evconnlistener_free(l->evl);
+			l->evl = NULL;
+		}
+	accept_paused = 0;
+	evtimer_del(accept_ev);
 }
 
 /*
@@ -963,57 +1028,28 @@ int
 conn_listen(const char *host, const char *port, int tls, size_t line_max,
     int bare_lf, const char *refuse_msg, conn_accept_fn *fn, void *arg)
 {
-	struct addrinfo hints, *res, *ai;
 	struct listener *l;
 	struct evconnlistener *evl;
-	char h[CONN_ADDR_MAX];
-	size_t n;
-	int fd, on = 1, rc, count = 0;
+	char h[CONFIG_HOST_MAX + 1];
+	int fds[CONN_BIND_MAX], n, i;
+	int from_vellumd;
 
 	if (tls && tls_ctx == NULL)
 		return err_set(ERR_INVALID, "TLS listener on port %s without "
 		    "TLS set up", port);
-	snprintf(h, sizeof(h), "%s", host);
-	n = strlen(h);
-	if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-		memmove(h, h + 1, n - 2);
-		h[n - 2] = '\0';
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(h[0] == '\0' || strcmp(h, "*") == 0 ? NULL : h,
-	    port, &hints, &res);
-	if (rc != 0)
-		return err_set(ERR_INVALID, "listen %s:%s: %s", host, port,
-		    gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0);
-		if (fd == -1)
-			continue;
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
-		/* vellumd's reload: old and new daemon listen at once. */
-		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
-			    sizeof(on));
-		if (bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-		    listen(fd, CONN_BACKLOG) == -1) {
-			err_set(ERR_TEMP, "listen %s:%s: %s", host, port,
-			    strerror(errno));
-			close(fd);
-			freeaddrinfo(res);
-			return -1;
-		}
+	listen_host(h, sizeof(h), host);
+	n = (int)inherit_take(h, port, fds, CONN_BIND_MAX);
+	from_vellumd = n > 0;
+	if (n == 0 && (n = conn_bind(host, port, fds, CONN_BIND_MAX)) == -1)
+		return -1;
+	for (i = 0; i < n; i++) {
 		l = xcalloc(1, sizeof(*l));
 		evl = evconnlistener_new(base, accept_cb, l,
-		    LEV_OPT_CLOSE_ON_FREE, -1, fd);
+		    LEV_OPT_CLOSE_ON_FREE, -1, fds[i]);
 		if (evl == NULL) {
 			free(l);
-			close(fd);
-			freeaddrinfo(res);
+			while (i < n)
+				close(fds[i++]);
 			return err_set(ERR_TEMP, "listen %s:%s: libevent",
 			    host, port);
 		}
@@ -1024,17 +1060,14 @@ conn_listen(const char *host, const char *port, int tls, size_t line_max,
 		l->bare_lf = bare_lf;
 		l->refuse = refuse_msg != NULL ? xstrdup(refuse_msg) : NULL;
 		snprintf(l->port, sizeof(l->port), "%s", port);
+		l->inherited = from_vellumd;
 		l->fn = fn;
 		l->arg = arg;
 		l->next = listeners;
 		listeners = l;
-		count++;
 	}
-	freeaddrinfo(res);
-	if (count == 0)
-		return err_set(ERR_TEMP, "listen %s:%s: no usable address",
-		    host, port);
-	log_info("listening on %s:%s%s", host, port, tls ? " (TLS)" : "");
+	log_info("listening on %s:%s%s%s", host, port, tls ? " (TLS)" : "",
+	    from_vellumd ? " (socket from vellumd)" : "");
 	return 0;
 }
 

@@ -185,6 +185,35 @@ typedef void conn_accept_fn(struct conn *, void *arg);
  * given line limits, TLS from the first byte when tls is set, and is
  * passed to fn, which must call conn_set_ops().  Returns 0, -1 (err).
  */
+/*
+ * Worker processes (prefork.c): called once the listeners are set up and
+ * before anything that must not cross a fork (the store, threads,
+ * auth_init()), forks n - 1 workers (at most CONN_WORKERS_MAX in all).
+ * The first process accepts every connection, applies [limits]
+ * connections and connections_per_ip to all the processes together, and
+ * hands each connection to the one with the fewest open; it passes
+ * SIGTERM, SIGINT and the drain signal on and, in conn_loop_free(),
+ * waits for the workers.  1 in a worker, 0 in the first process.
+ */
+#define CONN_WORKERS_MAX	CONFIG_WORKERS_MAX
+int	conn_workers(unsigned n);
+/* [smtp]...: the workers of the daemon of svcs (a mask of 1 << SVC_*). */
+unsigned conn_workers_wanted(const struct config *, unsigned svcs);
+
+/*
+ * Sockets a supervisor bound: VELLUM_LISTEN_FDS, "FD PORT HOST" entries
+ * separated by ';'.  conn_listen() takes the ones of its address instead
+ * of binding (vellumd binds every listener, so a reload or a restart never
+ * closes a socket with connections waiting); the rest are closed when the
+ * loop starts.  conn_inherit_entry() appends one entry to buf.
+ */
+#define CONN_INHERIT_ENV	"VELLUM_LISTEN_FDS"
+#define CONN_INHERIT_MAX	64
+#define CONN_BIND_MAX		8	/* sockets for one host:port */
+int	conn_inherit_entry(char *buf, size_t size, int fd, const char *host,
+	    const char *port);
+/* Binds and listens on every address of host:port; the count of fds. */
+int	conn_bind(const char *host, const char *port, int *fds, size_t max);
 int	conn_listen(const char *host, const char *port, int tls,
 	    size_t line_max, int bare_lf, const char *refuse_msg,
 	    conn_accept_fn *fn, void *arg);

@@ -36,17 +36,8 @@ main(int argc, char **argv)
 		fatalx("no [pop3] or [pop3s] section in %s: nothing to serve",
 		    cfg.path[0] != '\0' ? cfg.path : "the default config");
 
-	if (store_open(cfg.data_dir, 0, &st) == -1)
-		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	/* DELE at QUIT stops the grace clock below the full mark. */
-	store_user_set_full_mark(cfg.quota_full_mark);
-	store_auth_backend(st, &auth_be);
-	if (auth_init("pop", &auth_be, &cfg) == -1)
-		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());
-
-	srv.store = st;
 	srv.config = &cfg;
 	srv.tls_ok = 0;
 	if (conn_tls_init(&cfg) == 0)
@@ -62,6 +53,18 @@ main(int argc, char **argv)
 	if (implicit && conn_listen_service(&cfg, SVC_POP3S, POP3_LINE_MAX,
 	    1, POP3D_REFUSE, pop3_session_accept, &srv) == -1)
 		fatalx("[pop3s] listen: %s", err_msg());
+	conn_workers(conn_workers_wanted(&cfg, (1u << SVC_POP3) |
+	    (1u << SVC_POP3S)));
+
+	/* Each process opens the store and starts its threads itself. */
+	if (store_open(cfg.data_dir, 0, &st) == -1)
+		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	srv.store = st;
+	/* DELE at QUIT stops the grace clock below the full mark. */
+	store_user_set_full_mark(cfg.quota_full_mark);
+	store_auth_backend(st, &auth_be);
+	if (auth_init("pop", &auth_be, &cfg) == -1)
+		fatalx("auth: %s", err_msg());
 	daemon_serve(&cfg);
 	store_close(&st);
 	log_info("stopped");

@@ -25,6 +25,7 @@ wrapper forks, and a SIGTERM to it orphaned the daemon under it).
 import atexit
 import glob
 import os
+import re
 import shutil
 import signal
 import socket
@@ -293,6 +294,22 @@ class Proc:
     def running(self):
         return self.popen.poll() is None
 
+    def wait_for(self, pattern, timeout=15.0):
+        """Waits until the output matches the regex pattern; Failure on
+        timeout or if the process ended first."""
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if re.search(pattern, self.output()):
+                return
+            if not self.running():
+                raise Failure("%s exited with %s before printing /%s/; "
+                              "output:\n%s" % (self.name,
+                                               self.popen.returncode,
+                                               pattern, self.output()))
+            time.sleep(0.05)
+        raise Failure("%s printed no /%s/ in %.0f s; output:\n%s" % (
+            self.name, pattern, timeout, self.output()))
+
     def wait(self, timeout):
         """The exit status, or None if still running after timeout s."""
         try:
@@ -310,6 +327,7 @@ class Site:
         self.procs = []
         self.keep = False
         self.kept = False
+        self.workers = None	# write_conf()
         atexit.register(self.cleanup)
 
     def __enter__(self):
@@ -359,6 +377,9 @@ class Site:
         The [auth] section gets plaintext and fail_delay (ms) unless the
         caller gives its own "auth" section.  top: more top-level keys.
         extra: text appended verbatim (for tests of bad configs).
+        self.workers, when set, is written as `workers` into every
+        listening section that has none (tests that read one process's
+        memory set it to 1).
         """
         lines = ["# written by tests/integration/daemon.py",
                  "data_dir = %s" % self.data,
@@ -380,6 +401,9 @@ class Site:
         for name, keys in sections.items():
             lines.append("")
             lines.append("[%s]" % name)
+            if self.workers is not None and "listen" in keys and \
+                    "workers" not in keys:
+                keys = dict(keys, workers=str(self.workers))
             for k, v in keys.items():
                 if k == "listen":
                     self._check_listen(v)

@@ -319,6 +319,8 @@ def test_logindisabled(site):
 
 
 def test(site, args):
+    # One process: the memory checks read that process's RSS.
+    site.workers = 1
     site.write_imap_conf(limits={"imap_idle_timeout": "2"})
     site.add_user(USER, PASS)
     site.add_mail(USER, b"Subject: x\r\n\r\nbody\r\n")

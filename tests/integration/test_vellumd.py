@@ -133,6 +133,58 @@ def test_supervise(site):
           "port open")
 
 
+def test_held_sockets(site):
+    """vellumd binds the listeners and keeps them: a client that connects
+    while the daemon is dead waits in the queue and is served by the next
+    one; an address in use is a start-up error, or refuses a reload."""
+    import socket
+    p = site.port()
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % p},
+                     "limits": {"shutdown_grace": "3"}})
+    vd = site.start("vellumd")
+    vd.wait_for(r"ready: \d+ daemon")
+    child = only_child(vd, "held sockets")
+    os.kill(child, signal.SIGKILL)
+    # Connected before any new child exists: refused before vellumd
+    # held the socket, greeted now once the restart is done.
+    s = socket.create_connection(("127.0.0.1", p), timeout=15)
+    try:
+        g = s.makefile("rb").readline().decode()
+    finally:
+        s.close()
+    check(g.startswith("+OK"), "a client that came while vellum-pop3d was "
+          "dead is greeted by the restarted one", (g, vd.output()))
+
+    # A reload that adds an address in use is refused; pop3 goes on.
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    bport = busy.getsockname()[1]
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % p},
+                     "pop3s": {"listen": "127.0.0.1:%d" % bport},
+                     "limits": {"shutdown_grace": "3"}})
+    r = subprocess.run([site.binary("vellumd"), "-c", site.conf, "reload"],
+                       capture_output=True, timeout=60, text=True)
+    check(r.returncode != 0 and "127.0.0.1:%d" % bport in r.stdout +
+          r.stderr and "in use" in r.stdout + r.stderr,
+          "a reload with an address in use is refused and names it",
+          (r.returncode, r.stdout, r.stderr))
+    check(daemon.greeting(p).startswith("+OK"),
+          "pop3 still serves after the refused reload", vd.output())
+    site.stop(vd)
+
+    # At start: exit 1 naming the address, no daemon started.
+    vd = site.start("vellumd")
+    rc = vd.wait(10)
+    out = vd.output()
+    busy.close()
+    check(rc == 1 and "127.0.0.1:%d" % bport in out and "in use" in out,
+          "vellumd exits 1 naming an address in use", (rc, out))
+    check("started vellum-pop3d" not in out, "no daemon was started", out)
+    print("held sockets: restart served a waiting client; address in use "
+          "refused the reload and the start")
+
+
 def test_ctrl_c(site):
     """^C in a terminal: SIGINT reaches vellumd and every daemon at once,
     then vellumd's SIGTERM follows; no daemon dies of the second signal
@@ -145,8 +197,9 @@ def test_ctrl_c(site):
                      % site.binary("vellumd"))
     for round_ in range(3):
         vd = site.start(wrapper)
-        for v in ports.values():
-            site.wait_port(v, vd)
+        # vellumd holds the ports before its daemons run: ^C comes after
+        # they are up (a daemon still starting dies of it, as any would).
+        vd.wait_for(r"ready: \d+ daemon")
         if round_ > 0:
             rc = subprocess.run([site.binary("vellumd"), "-c", site.conf,
                                  "reload"], capture_output=True,
@@ -573,6 +626,7 @@ def run(site, args):
         return daemon.SKIP
     site.add_user("demo@example.test", "demo")
     test_supervise(site)
+    test_held_sockets(site)
     test_ctrl_c(site)
     test_config_error(site)
     test_missing_binary(site)

@@ -854,7 +854,7 @@ START_TEST(test_error_kinds)
 	    "unknown key 'frobnicate' at the top of the file (the keys "
 	    "there: data_dir, hostname, log, log_level, user)");
 	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nportnumber = 2\n", 4,
-	    "unknown key 'portnumber' in [pop3] (the keys there: listen)");
+	    "unknown key 'portnumber' in [pop3] (the keys there: listen, workers)");
 	one_error("data_dir = /d\n[pop3]\nlisten = *:1\nport = 2\n", 4,
 	    "port belongs in [mta], not in [pop3]");
 	one_error("data_dir = /d\n[auth]\nplain = yes\n", 3,

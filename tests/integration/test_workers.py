@@ -1,0 +1,137 @@
+"""Worker processes ([pop3] workers = 2, conn_workers()): the first
+process accepts and hands connections to the process with the fewest
+open, so both serve; [limits] connections_per_ip holds for the daemon as
+a whole, not per process; a worker killed with kill -9 has its
+connections counted out at once; the workers do not hold the listening
+socket; SIGTERM to the first process ends them all.
+
+usage: test_workers.py BUILD_DIR
+"""
+import os
+import re
+import signal
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import daemon  # noqa: E402
+from daemon import Failure, check, main  # noqa: E402
+
+PASS = "wally-pw"
+USERS = ["w%d@example.test" % i for i in range(8)]
+PER_IP = 4
+
+
+def session(port, user):
+    """A logged-in POP3 session of user: (socket, file), or (None,
+    greeting) when the connection is refused."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    f = s.makefile("rwb")
+    g = f.readline()
+    if not g.startswith(b"+OK"):
+        s.close()
+        return None, g
+    for cmd in ("USER " + user, "PASS " + PASS):
+        f.write(cmd.encode() + b"\r\n")
+        f.flush()
+        r = f.readline()
+        if not r.startswith(b"+OK"):
+            raise Failure("%s: %r" % (cmd.split()[0], r))
+    return s, f
+
+
+def listening_inodes(pid):
+    """Socket inodes of pid that are in LISTEN state on TCP."""
+    listen = set()
+    for name in ("/proc/%d/net/tcp" % pid, "/proc/%d/net/tcp6" % pid):
+        try:
+            with open(name) as f:
+                for line in f.readlines()[1:]:
+                    parts = line.split()
+                    if parts[3] == "0A":
+                        listen.add(parts[9])
+        except OSError:
+            pass
+    mine = set()
+    for fd in os.listdir("/proc/%d/fd" % pid):
+        try:
+            t = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+        except OSError:
+            continue
+        m = re.match(r"socket:\[(\d+)\]", t)
+        if m and m.group(1) in listen:
+            mine.add(m.group(1))
+    return mine
+
+
+def run(site, args):
+    if not site.have("pop3d"):
+        raise Failure("vellum-pop3d was not built")
+    port = site.port()
+    site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % port,
+                              "workers": "2"},
+                     "auth": {"plaintext": "yes"},
+                     "limits": {"connections_per_ip": str(PER_IP),
+                                "shutdown_grace": "3"}})
+    for u in USERS:
+        site.add_user(u, PASS)
+        site.add_mail(u, b"Subject: w\n\nbody\n")
+    proc = site.start("pop3d", "-v")
+    site.wait_port(port, proc)
+    proc.wait_for(r"2 worker processes")
+    kids = daemon.children_of(proc.pid)
+    check(len(kids) == 1, "the first process forked one worker", kids)
+    worker = kids[0]
+    check(listening_inodes(proc.pid) and not listening_inodes(worker),
+          "the first process listens, the worker holds no listener",
+          (listening_inodes(proc.pid), listening_inodes(worker)))
+
+    # Both processes serve: sessions go to the one with the fewest.
+    held = []
+    for i in range(PER_IP):
+        s, f = session(port, USERS[i])
+        check(s is not None, "a session within the limit is served", f)
+        held.append((s, f))
+    time.sleep(0.3)
+    out = proc.output()
+    pids = set(re.findall(r"vellum-pop3d\[(\d+)\]: conn \d+: connect from",
+                          out))
+    check(pids == {str(proc.pid), str(worker)},
+          "connections were served by both processes", (pids, out[-2000:]))
+
+    # The per-address limit counts all the processes together.
+    s, g = session(port, USERS[PER_IP])
+    check(s is None and g.startswith(b"-ERR"),
+          "connection %d from one address is refused, though each "
+          "process has only half" % (PER_IP + 1), g)
+
+    # kill -9 of the worker: its sessions are counted out at once.
+    os.kill(worker, signal.SIGKILL)
+    t0 = time.monotonic()
+    got = None
+    while time.monotonic() - t0 < 10:
+        got, g = session(port, USERS[PER_IP + 1])
+        if got is not None:
+            break
+        time.sleep(0.1)
+    check(got is not None, "after the worker died, its connections no "
+          "longer count against the limit", proc.output()[-2000:])
+    check("killed by signal 9" in proc.output(),
+          "the first process logs how the worker ended", proc.output())
+    got.close()
+    for s, f in held:
+        s.close()
+
+    # SIGTERM to the first process: every process ends.
+    os.kill(proc.pid, signal.SIGTERM)
+    rc = proc.wait(15)
+    check(rc == 0, "vellum-pop3d exits 0 on SIGTERM", (rc, proc.output()))
+    check(not daemon.pid_alive(worker), "no worker is left", worker)
+    print("workers: both processes served, the limit held across them, "
+          "a killed worker's connections were counted out")
+    return 0
+
+
+if __name__ == "__main__":
+    main(run)
