@@ -197,8 +197,12 @@ typedef void conn_accept_fn(struct conn *, void *arg);
  */
 #define CONN_WORKERS_MAX	CONFIG_WORKERS_MAX
 int	conn_workers(unsigned n);
-/* [smtp]...: the workers of the daemon of svcs (a mask of 1 << SVC_*). */
-unsigned conn_workers_wanted(const struct config *, unsigned svcs);
+/*
+ * The workers of the daemon of svcs (a mask of 1 << SVC_*): the largest
+ * `workers` of their sections; when none is set, dflt (0: one per core).
+ */
+unsigned conn_workers_wanted(const struct config *, unsigned svcs,
+	    unsigned dflt);
 
 /*
  * Sockets a supervisor bound: VELLUM_LISTEN_FDS, "FD PORT HOST" entries

@@ -191,7 +191,7 @@ first_setup(void)
 }
 
 unsigned
-conn_workers_wanted(const struct config *c, unsigned svcs)
+conn_workers_wanted(const struct config *c, unsigned svcs, unsigned dflt)
 {
 	unsigned n = 0;
 	long cores;
@@ -201,8 +201,10 @@ conn_workers_wanted(const struct config *c, unsigned svcs)
 		if ((svcs & (1u << s)) && c->svc[s].enabled &&
 		    c->svc[s].workers > n)
 			n = c->svc[s].workers;
+	if (n == 0 && dflt > 0)
+		n = dflt;
 	if (n == 0) {
-		/* The default: one process per core. */
+		/* One process per core. */
 		cores = sysconf(_SC_NPROCESSORS_ONLN);
 		n = cores < 1 ? 1 : cores > CONN_WORKERS_MAX ?
 		    CONN_WORKERS_MAX : (unsigned)cores;

@@ -91,7 +91,7 @@ main(int argc, char **argv)
 		fatalx("[imaps] listen: %s", err_msg());
 
 	conn_workers(conn_workers_wanted(&cfg, (1u << SVC_IMAP) |
-	    (1u << SVC_IMAPS)));
+	    (1u << SVC_IMAPS), 0));
 
 	/* Each process opens the store itself, after the fork. */
 	if (store_open(cfg.data_dir, 0, &st) == -1)

@@ -54,7 +54,7 @@ main(int argc, char **argv)
 	    1, POP3D_REFUSE, pop3_session_accept, &srv) == -1)
 		fatalx("[pop3s] listen: %s", err_msg());
 	conn_workers(conn_workers_wanted(&cfg, (1u << SVC_POP3) |
-	    (1u << SVC_POP3S)));
+	    (1u << SVC_POP3S), 0));
 
 	/* Each process opens the store and starts its threads itself. */
 	if (store_open(cfg.data_dir, 0, &st) == -1)

@@ -28,6 +28,7 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
+#define SMTPD_WORKERS_DEFAULT	1
 #define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
 	"later\r\n"
 
@@ -53,27 +54,9 @@ main(int argc, char **argv)
 		    "%s: nothing to serve", cfg.path[0] != '\0' ? cfg.path :
 		    "the default config");
 
-	if (store_open(cfg.data_dir, 0, &st) == -1)
-		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	store_auth_backend(st, &auth_be);
-	if (auth_init("smtp", &auth_be, &cfg) == -1)
-		fatalx("auth: %s", err_msg());
 	if (conn_loop_init(&cfg) == -1)
 		fatalx("event loop: %s", err_msg());
-
-	srv.store = st;
 	srv.config = &cfg;
-	store_user_set_full_mark(cfg.quota_full_mark);
-	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
-		fatalx("[srs]: %s", err_msg());
-	/* While still root: filters' programs run as their users. */
-	if (deliver_runner_start(&srv.deliver, &cfg) == -1)
-		log_warnx("[filter]: %s; filters that run programs will "
-		    "keep their mail in INBOX", err_msg());
-	if (worker_pool_new(conn_base(), cfg.filter_workers, cfg.filter_queue,
-	    &srv.filter_pool) == -1)
-		fatalx("[filter] workers: %s", err_msg());
-	smtp_learn_start(&srv);
 	srv.tls_ok = 0;
 	if (any_plain || smtps) {
 		if (conn_tls_init(&cfg) == 0)
@@ -102,6 +85,33 @@ main(int argc, char **argv)
 	if (lmtp && conn_listen_service(&cfg, SVC_LMTP, SMTP_LINE_MAX, 0,
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
 		fatalx("[lmtp] listen: %s", err_msg());
+	/*
+	 * One process unless told: [filter] max_procs and queue, and the
+	 * order of a user's filtered messages, hold per process so far.
+	 */
+	conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
+	    (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS) | (1u << SVC_LMTP),
+	    SMTPD_WORKERS_DEFAULT));
+
+	/* Each process opens the store and starts its threads itself. */
+	if (store_open(cfg.data_dir, 0, &st) == -1)
+		fatalx("store %s: %s", cfg.data_dir, err_msg());
+	store_auth_backend(st, &auth_be);
+	if (auth_init("smtp", &auth_be, &cfg) == -1)
+		fatalx("auth: %s", err_msg());
+
+	srv.store = st;
+	store_user_set_full_mark(cfg.quota_full_mark);
+	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
+		fatalx("[srs]: %s", err_msg());
+	/* While still root: filters' programs run as their users. */
+	if (deliver_runner_start(&srv.deliver, &cfg) == -1)
+		log_warnx("[filter]: %s; filters that run programs will "
+		    "keep their mail in INBOX", err_msg());
+	if (worker_pool_new(conn_base(), cfg.filter_workers, cfg.filter_queue,
+	    &srv.filter_pool) == -1)
+		fatalx("[filter] workers: %s", err_msg());
+	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
 	/* Programs still running are killed, so the pool's threads end. */
 	filter_runner_cancel(srv.deliver.runner);

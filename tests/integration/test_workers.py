@@ -1,9 +1,11 @@
-"""Worker processes ([pop3] workers = 2, conn_workers()): the first
+"""Worker processes ([pop3] and [smtp] workers = 2, conn_workers()): the first
 process accepts and hands connections to the process with the fewest
 open, so both serve; [limits] connections_per_ip holds for the daemon as
 a whole, not per process; a worker killed with kill -9 has its
 connections counted out at once; the workers do not hold the listening
-socket; SIGTERM to the first process ends them all.
+socket; SIGTERM to the first process ends them all.  Then vellum-smtpd
+with workers = 2: sessions held at once go to both processes and every
+message is stored.
 
 usage: test_workers.py BUILD_DIR
 """
@@ -130,7 +132,48 @@ def run(site, args):
     check(not daemon.pid_alive(worker), "no worker is left", worker)
     print("workers: both processes served, the limit held across them, "
           "a killed worker's connections were counted out")
+    smtp_workers(site)
     return 0
+
+
+def smtp_workers(site):
+    """[smtp] workers = 2: sessions held open at once go to both
+    processes, and every message they take is stored."""
+    import json
+    import smtplib
+    if not site.have("smtpd"):
+        raise Failure("vellum-smtpd was not built")
+    port = site.port()
+    site.write_conf({"smtp": {"listen": "127.0.0.1:%d" % port,
+                              "workers": "2"},
+                     "limits": {"shutdown_grace": "3"}})
+    proc = site.start("smtpd", "-v")
+    site.wait_port(port, proc)
+    proc.wait_for(r"2 worker processes")
+    before = {}
+    for u in USERS:
+        out = site.ctl("mailbox", "list", u, "--json")
+        before[u] = sum(f["messages"] for f in json.loads(out))
+    sessions = [smtplib.SMTP("127.0.0.1", port, timeout=30)
+                for _ in range(4)]
+    for i, c in enumerate(sessions):
+        c.ehlo("client.example.test")
+        c.sendmail("sender@example.org", [USERS[i]],
+                   b"Subject: via worker %d\r\n\r\nbody\r\n" % i)
+    for c in sessions:
+        c.quit()
+    out = proc.output()
+    pids = set(re.findall(r"vellum-smtpd\[(\d+)\]: conn \d+: connect "
+                          r"from", out))
+    check(len(pids) == 2, "SMTP sessions were served by both processes",
+          (pids, out[-2000:]))
+    for i in range(4):
+        out = site.ctl("mailbox", "list", USERS[i], "--json")
+        n = sum(f["messages"] for f in json.loads(out))
+        check(n == before[USERS[i]] + 1, "the message to %s is stored"
+              % USERS[i], out)
+    site.stop(proc)
+    print("smtp workers: 4 sessions over 2 processes, 4 messages stored")
 
 
 if __name__ == "__main__":
