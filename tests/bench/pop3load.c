@@ -245,7 +245,9 @@ command(struct client *c, const char *user, const char *cmd, char **rest_r)
 		return -1;
 	}
 	if (rest_r != NULL) {
-		line[len - 1] = '\0';
+		line[--len] = '\0';
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
 		*rest_r = line + 3;
 	}
 	return 1;
@@ -297,7 +299,7 @@ session(struct client *c, const char *user)
 		goto err;
 	errno = 0;
 	count = strtoul(rest, &end, 10);
-	if (end == rest || errno != 0 || (*end != ' ' && *end != '\r')) {
+	if (end == rest || errno != 0 || (*end != ' ' && *end != '\0')) {
 		fail(c, user, "STAT: no count in \"+OK%s\"", rest);
 		goto err;
 	}
