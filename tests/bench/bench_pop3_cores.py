@@ -20,7 +20,10 @@ install dovecot-core dovecot-pop3d, unless --no-install), a private
 Dovecot instance gets the same runs: its own config file and base_dir in a
 temporary directory, listening on 127.0.0.1 on a free port only, passdb
 passwd-file with {PLAIN} passwords (and SHA512-CRYPT, stat mode only),
-userdb static, maildir with the same messages.  The system's Dovecot
+userdb static, maildir with the same messages (its defaults otherwise:
+a new login and pop3 process per session; --dovecot-fast adds a {PLAIN}
+run in its high-performance login mode, login processes serving many
+connections, and pop3 processes serving up to 100 sessions each).  The system's Dovecot
 service is never started; if the package install started it, it is
 stopped (and said so).
 
@@ -216,7 +219,21 @@ service pop3-login {{
   inet_listener pop3s {{
     port = 0
   }}
-}}
+{login_extra}}}
+{extra}"""
+
+# --dovecot-fast: Dovecot's "high-performance" login mode (login processes
+# serve many connections, one per core kept ready) and pop3 processes that
+# serve up to 100 sessions one after the other (all users have one uid).
+DOVECOT_FAST_LOGIN = """\
+  service_count = 0
+  process_min_avail = {ncpu}
+  client_limit = 1000
+"""
+DOVECOT_FAST = """\
+service pop3 {
+  service_count = 100
+}
 """
 
 
@@ -282,8 +299,11 @@ def run_dovecot(a, msgs):
         dovecot_fill(d, a.users, msgs, nobody.pw_uid, gid)
         print("dovecot %s: maildirs filled in %.1f s" % (
             version, time.monotonic() - t0), flush=True)
-        for scheme, modes in (("PLAIN", ("stat", "retr")),
-                              ("SHA512-CRYPT", ("stat",))):
+        runs = [("PLAIN", ("stat", "retr"), False),
+                ("SHA512-CRYPT", ("stat",), False)]
+        if a.dovecot_fast:
+            runs.append(("PLAIN", ("stat", "retr"), True))
+        for scheme, modes, fast in runs:
             h = dovecot_hash(scheme)
             with open(os.path.join(d, "passwd"), "w") as f:
                 for i in range(a.users):
@@ -294,8 +314,11 @@ def run_dovecot(a, msgs):
             with open(conf, "w") as f:
                 f.write(DOVECOT_CONF.format(
                     d=d, port=port, scheme="PLAIN" if scheme == "PLAIN"
-                    else "CRYPT", uid=nobody.pw_uid, gid=gid))
-            label = "dovecot {%s}" % scheme
+                    else "CRYPT", uid=nobody.pw_uid, gid=gid,
+                    login_extra=DOVECOT_FAST_LOGIN.format(
+                        ncpu=os.cpu_count()) if fast else "",
+                    extra=DOVECOT_FAST if fast else ""))
+            label = "dovecot {%s}%s" % (scheme, " fast" if fast else "")
             proc = site.start(DOVECOT, "-F", "-c", conf, conf=False)
             try:
                 site.wait_port(port, proc)
@@ -344,6 +367,9 @@ def main():
     ap.add_argument("--workers", default="1,2",
                     help='comma-separated; "" writes no workers key')
     ap.add_argument("--no-dovecot", action="store_true")
+    ap.add_argument("--dovecot-fast", action="store_true",
+                    help="also Dovecot with login and pop3 processes that "
+                    "serve many sessions")
     ap.add_argument("--no-install", action="store_true",
                     help="do not apt-get install a missing dovecot")
     a = ap.parse_args()
