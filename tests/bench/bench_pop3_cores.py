@@ -91,31 +91,33 @@ def pop3load(build, port, users, mode, clients, seconds, one_pass=False):
 
 
 def measure(a, pid, port, label, modes=("stat", "retr")):
-    """Warm-up pass, then each mode; returns [row]."""
+    """Warm-up pass, then each mode; returns [row].  A row also has the
+    1-minute load average at its end: other work on the machine takes
+    CPU and disk from the server and from pop3load."""
     pop3load(a.build, port, a.users, "retr", a.clients, 1, one_pass=True)
     rows = []
     for mode in modes:
         cpu0 = tree_cpu_s(pid)
         r = pop3load(a.build, port, a.users, mode, a.clients, a.seconds)
         cpu = tree_cpu_s(pid) - cpu0
-        r.update(label=label, mode=mode, cpu=cpu)
+        r.update(label=label, mode=mode, cpu=cpu, load=os.getloadavg()[0])
         rows.append(r)
         print_row(r)
     return rows
 
 
-HEADER = "%-28s %-4s %10s %10s %7s %6s %11s %6s" % (
+HEADER = "%-28s %-4s %10s %10s %7s %6s %11s %6s %5s" % (
     "server", "mode", "sessions/s", "messages/s", "MB/s", "errors",
-    "CPU ms/sess", "cores")
+    "CPU ms/sess", "cores", "load")
 
 
 def print_row(r):
     dt = r["seconds"]
-    print("%-28s %-4s %10.1f %10.0f %7.1f %6d %11.2f %6.2f" % (
+    print("%-28s %-4s %10.1f %10.0f %7.1f %6d %11.2f %6.2f %5.1f" % (
         r["label"], r["mode"], r["sessions"] / dt, r["messages"] / dt,
         r["bytes"] / dt / 1e6, r["errors"],
         1000 * r["cpu"] / r["sessions"] if r["sessions"] else 0,
-        r["cpu"] / dt), flush=True)
+        r["cpu"] / dt, r["load"]), flush=True)
 
 
 def run_vellum(a, msgs):
