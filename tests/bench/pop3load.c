@@ -43,23 +43,23 @@
 #include <time.h>
 #include <unistd.h>
 
-#define POP3LOAD_BUF	 65536	/* read buffer of one connection */
-#define POP3LOAD_LINE	 1024	/* longest status line we accept */
-#define POP3LOAD_VERBOSE 10	/* errors -v prints */
+#define POP3LOAD_BUF 65536  /* read buffer of one connection */
+#define POP3LOAD_LINE 1024  /* longest status line we accept */
+#define POP3LOAD_VERBOSE 10 /* errors -v prints */
 
 enum mode { MODE_STAT, MODE_RETR };
 
 struct conn {
-	int	fd;
-	char	buf[POP3LOAD_BUF];
-	size_t	off, len;	/* unread bytes: buf[off .. off+len) */
+	int fd;
+	char buf[POP3LOAD_BUF];
+	size_t off, len; /* unread bytes: buf[off .. off+len) */
 };
 
 struct client {
-	pthread_t	thread;
-	unsigned	index;
+	pthread_t thread;
+	unsigned index;
 	unsigned long long sessions, messages, bytes, errors;
-	struct conn	conn;
+	struct conn conn;
 };
 
 static struct addrinfo *target;
@@ -86,7 +86,8 @@ static void *client_main(void *);
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: pop3load [-c clients] [-s seconds] [-o] "
+	fprintf(stderr,
+	    "usage: pop3load [-c clients] [-s seconds] [-o] "
 	    "[-t timeout] [-v]\n"
 	    "    HOST PORT USERS DOMAIN PASSWORD stat|retr\n");
 	exit(2);
@@ -123,7 +124,7 @@ fail(struct client *c, const char *user, const char *fmt, ...)
 static int
 conn_open(struct conn *cn)
 {
-	struct timeval tv = { .tv_sec = timeout_s };
+	struct timeval tv = {.tv_sec = timeout_s};
 	int one = 1;
 
 	cn->off = cn->len = 0;
@@ -175,8 +176,8 @@ conn_line(struct conn *cn, char **line_r, size_t *len_r)
 			errno = EMSGSIZE;
 			return -1;
 		}
-		n = recv(cn->fd, cn->buf + cn->len, sizeof(cn->buf) - cn->len,
-		    0);
+		n = recv(
+		    cn->fd, cn->buf + cn->len, sizeof(cn->buf) - cn->len, 0);
 		if (n > 0)
 			cn->len += (size_t)n;
 		else if (n == 0)
@@ -221,8 +222,8 @@ command(struct client *c, const char *user, const char *cmd, char **rest_r)
 	if (cmd == NULL)
 		snprintf(verb, sizeof(verb), "greeting");
 	else
-		snprintf(verb, sizeof(verb), "%.*s", (int)strcspn(cmd, " "),
-		    cmd);
+		snprintf(
+		    verb, sizeof(verb), "%.*s", (int)strcspn(cmd, " "), cmd);
 	/* One write: a command in two segments waits for a delayed ACK. */
 	if (cmd != NULL)
 		n = snprintf(out, sizeof(out), "%s\r\n", cmd);
@@ -232,13 +233,14 @@ command(struct client *c, const char *user, const char *cmd, char **rest_r)
 	}
 	r = conn_line(&c->conn, &line, &len);
 	if (r <= 0) {
-		fail(c, user, "%s: %s", verb, r == 0 ?
-		    "connection closed or no answer" : strerror(errno));
+		fail(c, user, "%s: %s", verb,
+		    r == 0 ? "connection closed or no answer"
+			   : strerror(errno));
 		return -1;
 	}
 	if (len < 3 || strncmp(line, "+OK", 3) != 0) {
-		while (len > 0 && (line[len - 1] == '\n' ||
-		    line[len - 1] == '\r'))
+		while (
+		    len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		fail(c, user, "%s: %.*s", verb,
 		    (int)(len > POP3LOAD_LINE ? POP3LOAD_LINE : len), line);
@@ -264,13 +266,13 @@ multiline(struct client *c, const char *user)
 	for (;;) {
 		r = conn_line(&c->conn, &line, &len);
 		if (r <= 0) {
-			fail(c, user, "RETR: %s in the message", r == 0 ?
-			    "connection closed or no answer" :
-			    strerror(errno));
+			fail(c, user, "RETR: %s in the message",
+			    r == 0 ? "connection closed or no answer"
+				   : strerror(errno));
 			return -1;
 		}
-		if (line[0] == '.' && (len == 2 || (len == 3 &&
-		    line[1] == '\r')))
+		if (line[0] == '.' &&
+		    (len == 2 || (len == 3 && line[1] == '\r')))
 			return 1;
 		c->bytes += len;
 	}
@@ -351,8 +353,10 @@ number(const char *s, const char *what, unsigned long max)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (*s == '\0' || *end != '\0' || errno != 0 || v == 0 || v > max) {
-		fprintf(stderr, "pop3load: %s: not a number from 1 to %lu: "
-		    "%s\n", what, max, s);
+		fprintf(stderr,
+		    "pop3load: %s: not a number from 1 to %lu: "
+		    "%s\n",
+		    what, max, s);
 		exit(2);
 	}
 	return v;
@@ -361,7 +365,7 @@ number(const char *s, const char *what, unsigned long max)
 int
 main(int argc, char *argv[])
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
 	struct client *clients;
 	unsigned long long sessions = 0, messages = 0, bytes = 0, errors = 0;
 	char *end;
@@ -382,8 +386,10 @@ main(int argc, char *argv[])
 			seconds = strtod(optarg, &end);
 			if (*optarg == '\0' || *end != '\0' || errno != 0 ||
 			    !(seconds > 0 && seconds <= 86400)) {
-				fprintf(stderr, "pop3load: -s: not a number "
-				    "of seconds (0 to 86400): %s\n", optarg);
+				fprintf(stderr,
+				    "pop3load: -s: not a number "
+				    "of seconds (0 to 86400): %s\n",
+				    optarg);
 				exit(2);
 			}
 			break;
@@ -415,19 +421,21 @@ main(int argc, char *argv[])
 	}
 	if (strpbrk(domain, "\r\n ") || strpbrk(password, "\r\n") ||
 	    strlen(domain) > 500 || strlen(password) > 500) {
-		fprintf(stderr, "pop3load: DOMAIN and PASSWORD: up to 500 "
+		fprintf(stderr,
+		    "pop3load: DOMAIN and PASSWORD: up to 500 "
 		    "bytes, no CR, LF (or space in the domain)\n");
 		exit(2);
 	}
 	if ((e = getaddrinfo(argv[0], argv[1], &hints, &target)) != 0) {
-		fprintf(stderr, "pop3load: %s port %s: %s\n", argv[0],
-		    argv[1], gai_strerror(e));
+		fprintf(stderr, "pop3load: %s port %s: %s\n", argv[0], argv[1],
+		    gai_strerror(e));
 		exit(2);
 	}
 	if (nclients > nusers) {
-		fprintf(stderr, "pop3load: %u clients for %u users: running "
-		    "%u (one session per user at a time)\n", nclients,
-		    nusers, nusers);
+		fprintf(stderr,
+		    "pop3load: %u clients for %u users: running "
+		    "%u (one session per user at a time)\n",
+		    nclients, nusers, nusers);
 		nclients = nusers;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -449,7 +457,7 @@ main(int argc, char *argv[])
 		clients[i].index = i;
 		clients[i].conn.fd = -1;
 		if ((e = pthread_create(&clients[i].thread, NULL, client_main,
-		    &clients[i])) != 0) {
+			 &clients[i])) != 0) {
 			fprintf(stderr, "pop3load: pthread_create: %s\n",
 			    strerror(e));
 			exit(1);
@@ -470,7 +478,8 @@ main(int argc, char *argv[])
 	printf("  sessions/s %.1f  messages/s %.0f  MB/s %.1f  errors %llu\n",
 	    sessions / dt, messages / dt, bytes / dt / 1e6, errors);
 	printf("result sessions=%llu messages=%llu bytes=%llu errors=%llu "
-	    "seconds=%.3f\n", sessions, messages, bytes, errors, dt);
+	       "seconds=%.3f\n",
+	    sessions, messages, bytes, errors, dt);
 	free(clients);
 	freeaddrinfo(target);
 	return sessions > 0 ? 0 : 1;
