@@ -31,6 +31,20 @@ def cpu_s(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def corpus_messages(corpus, count):
+    """The first count *.eml files under corpus/*/ (sorted), each without
+    its first line (the mbox "From " envelope); exits if there are none."""
+    files = sorted(glob.glob(os.path.join(corpus, "*", "*.eml")))
+    if not files:
+        sys.exit("no *.eml files under %s" % corpus)
+    msgs = []
+    for f in files[:count]:
+        with open(f, "rb") as fh:
+            data = fh.read()
+        msgs.append(data[data.index(b"\n") + 1:])
+    return msgs
+
+
 def rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:
         for line in f:
@@ -103,20 +117,12 @@ def main():
     ap.add_argument("--idle", type=int, default=1000)
     a = ap.parse_args()
 
-    files = sorted(glob.glob(os.path.join(a.corpus, "*", "*.eml")))
-    if not files:
-        sys.exit("no *.eml files under %s" % a.corpus)
-    files = files[:a.messages]
+    msgs = corpus_messages(a.corpus, a.messages)
     with Site(a.build, prefix="vellum-bench-pop3-") as site:
         port = site.port()
         site.write_conf({"pop3": {"listen": "127.0.0.1:%d" % port},
                          "limits": {"connections_per_ip": str(a.idle + 100),
                                     "connections": str(a.idle + 1000)}})
-        msgs = []
-        for f in files:
-            with open(f, "rb") as fh:
-                data = fh.read()
-            msgs.append(data[data.index(b"\n") + 1:])
         users = [("u%d@bench.test" % i, "pw%d" % i)
                  for i in range(a.clients)]
         for u, p in users:
