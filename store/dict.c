@@ -558,6 +558,12 @@ opt_finish(struct store_txn *t, void *ctx)
 		op->o->dicts_deleted++;
 	}
 	free(dead);
+	/*
+	 * A store trained before the count was kept (an older vellum)
+	 * counts from here, so that it is trained again as it grows.
+	 */
+	if (op->trained_blobs == 0 && opt_save_trained(t, op) == -1)
+		return -1;
 	return sdb_put(t, DB_META, META_CLEAN, strlen(META_CLEAN), want,
 	    sizeof(want), 0) == -1 ? -1 : 0;
 }
