@@ -1,5 +1,5 @@
 /*
- * cmd_store.c - vellumctl store stats|check|backup
+ * cmd_store.c - vellumctl store stats|check|backup|optimize
  *
  * Ratios in stats: dedup = raw_bytes / blob_bytes (how many times the
  * stored segments are used), compression = stored_bytes / blob_bytes
@@ -12,12 +12,14 @@
 #include "common/error.h"
 #include "common/size.h"
 #include "store/check.h"
+#include "store/dict.h"
 
 #include "ctl.h"
 
 static void	cmd_store_problem(const char *problem, void *ctx);
 static int	cmd_store_stats(struct ctl *);
 static int	cmd_store_check(struct ctl *);
+static int	cmd_store_optimize(struct ctl *, int retrain);
 static double	cmd_store_ratio(uint64_t a, uint64_t b);
 
 static double
@@ -136,6 +138,56 @@ cmd_store_check(struct ctl *ctl)
 	return CTL_OK;
 }
 
+/*
+ * Trains the zstd dictionaries when due (or with --retrain) and
+ * compresses again the segments that do not use the current ones.
+ */
+static int
+cmd_store_optimize(struct ctl *ctl, int retrain)
+{
+	struct store_optimize o = { 0 };
+	char b[SIZE_FORMAT_MAX], b2[SIZE_FORMAT_MAX];
+
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	o.retrain = retrain;
+	if (store_dict_optimize(ctl->store, &o) < 0)
+		return ctl_fail(err_class() == ERR_INUSE ? "try again when it "
+		    "has finished" : NULL, "store optimize");
+	if (ctl->json) {
+		printf("{\"trained\": %d, \"header_dict\": %" PRIu32
+		    ", \"body_dict\": %" PRIu32 ", \"segments\": %zu"
+		    ", \"recompressed\": %zu, \"bytes_before\": %" PRIu64
+		    ", \"bytes_after\": %" PRIu64 ", \"transactions\": %zu"
+		    ", \"dicts_deleted\": %zu}\n", o.trained,
+		    o.dict_ids[DICT_HEADER], o.dict_ids[DICT_BODY], o.segments,
+		    o.recompressed, o.bytes_before, o.bytes_after, o.batches,
+		    o.dicts_deleted);
+		return CTL_OK;
+	}
+	if (o.dict_ids[DICT_HEADER] == 0 && o.dict_ids[DICT_BODY] == 0) {
+		printf("store optimize: no dictionaries yet (too little mail: "
+		    "they are trained from %d messages on)\n",
+		    STORE_DICT_TRAIN_AFTER);
+		return CTL_OK;
+	}
+	printf("store optimize: %d new dictionar%s (current: header %" PRIu32
+	    ", body %" PRIu32 "), %zu segment%s compressed again",
+	    o.trained, o.trained == 1 ? "y" : "ies", o.dict_ids[DICT_HEADER],
+	    o.dict_ids[DICT_BODY], o.recompressed,
+	    o.recompressed == 1 ? "" : "s");
+	if (o.recompressed > 0)
+		printf(" (%s -> %s) in %zu transaction%s",
+		    size_format(o.bytes_before, b, sizeof(b)),
+		    size_format(o.bytes_after, b2, sizeof(b2)), o.batches,
+		    o.batches == 1 ? "" : "s");
+	if (o.dicts_deleted > 0)
+		printf(", %zu unused dictionar%s deleted", o.dicts_deleted,
+		    o.dicts_deleted == 1 ? "y" : "ies");
+	printf("\n");
+	return CTL_OK;
+}
+
 int
 cmd_store(struct ctl *ctl, int argc, char **argv)
 {
@@ -163,6 +215,16 @@ cmd_store(struct ctl *ctl, int argc, char **argv)
 		ctl_done(ctl, "store backed up to %s/store (open it with "
 		    "'vellumctl -d %s')", argv[0], argv[0]);
 		return CTL_OK;
+	}
+	if (strcmp(ctl->verb, "optimize") == 0) {
+		struct ctl_opt opts[] = {
+			{ "retrain", 0, NULL, 0 },
+			{ NULL, 0, NULL, 0 },
+		};
+
+		if ((rc = ctl_args(ctl, argc, argv, opts, 0, 0, &n)) != 0)
+			return rc;
+		return cmd_store_optimize(ctl, ctl_opt(opts, "retrain")->seen);
 	}
 	return ctl_usage(ctl, "unknown command 'store %s'", ctl->verb);
 }

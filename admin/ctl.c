@@ -108,6 +108,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "
 	    "into DEST/store" },
+	{ "store", "optimize", "[--retrain]", "train the zstd dictionaries "
+	    "when due (or now) and compress the mail again with them" },
 	{ "vacation", "set", "ADDRESS --subject TEXT (--body TEXT | "
 	    "--body-file FILE) [--start DATE] [--end DATE] [--interval DAYS]",
 	    "turn the auto-reply on (DATE: YYYY-MM-DD, YYYY-MM-DDTHH:MM "

@@ -35,7 +35,11 @@
  * the write transactions and appended MAIL_BATCH messages or MAIL_BATCH_BYTES
  * at a time; when a batch fails, its messages are retried one by one so
  * that one bad message costs only itself.  Quotas are not enforced on
- * import (the over-quota state is still updated).
+ * import (the over-quota state is still updated).  Between batches, the
+ * store's zstd dictionaries are trained when due and the mail imported
+ * so far is compressed again with them (store_dict_optimize()), so an
+ * import ends compressed with dictionaries and the rest of it is
+ * compressed with them from the start.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -59,6 +63,7 @@
 #include "mail/mbox.h"
 #include "mail/uidlist.h"
 #include "mail/utf7.h"
+#include "store/dict.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
 #include "store/message.h"
@@ -562,6 +567,26 @@ mailimport_done(struct mail_imp *imp, const struct mail_item *it)
 		imp->boxes[it->box].kept++;
 }
 
+/*
+ * Trains the dictionaries when due and compresses again (dict.h); a
+ * daemon's or another vellumctl's optimize running already is fine.
+ */
+static void
+mailimport_optimize(struct mail_imp *imp)
+{
+	struct store_optimize o = { 0 };
+	int rc;
+
+	if ((rc = store_dict_due(imp->ctl->store)) == 0)
+		return;
+	if (rc == 1 && store_dict_optimize(imp->ctl->store, &o) == 0)
+		return;
+	if (err_class() != ERR_INUSE)
+		mailimport_warn(imp, "store optimize: %s (the mail is "
+		    "imported; run 'vellumctl store optimize' later)",
+		    err_msg());
+}
+
 static void
 mailimport_flush(struct mail_imp *imp)
 {
@@ -595,6 +620,7 @@ mailimport_flush(struct mail_imp *imp)
 	}
 	imp->n = 0;
 	imp->bytes = 0;
+	mailimport_optimize(imp);
 }
 
 static void

@@ -33,6 +33,12 @@ log_verbose(void)
 	return log_verb;
 }
 
+int
+log_target(void)
+{
+	return log_to;
+}
+
 void
 log_timestamps(int on)
 {

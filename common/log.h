@@ -24,6 +24,8 @@
 
 void	log_init(const char *progname, int to, int verbose);
 int	log_verbose(void);
+/* Where log_init() sent the log: LOG_TO_STDERR or LOG_TO_SYSLOG. */
+int	log_target(void);
 /* on: stderr lines get the time stamp described above (0: none). */
 void	log_timestamps(int on);
 void	log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));

@@ -6,8 +6,10 @@
  * increasing ids.  Fragments that small stay inside leaf pages (no
  * overflow pages, which LMDB's free list handles badly), and appending
  * them under increasing keys (MDB_APPEND) fills every page completely.
- * Header segments are compressed with a zstd dictionary trained on the
- * store's own headers once there is one (store_dict_train()).
+ * Segments are compressed with the zstd dictionary of their kind trained
+ * on the store's own mail once there is one (dict.h).  A raw segment (one
+ * that does not compress) records in dict_id the dictionary it was tried
+ * with, so that store_dict_optimize() does not try it again.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -225,6 +227,7 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		memcpy(out, data, len);
 		*out_r = out;
 		*outlen_r = len;
+		*dict_id_r = d != NULL ? d->id : 0;	/* tried with it */
 		return 0;
 	}
 	*out_r = out;
@@ -232,6 +235,12 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 	*codec_r = BLOB_CODEC_ZSTD;
 	*dict_id_r = d != NULL ? d->id : 0;
 	return 0;
+}
+
+int
+blob_dict_stale(uint64_t raw_len, uint32_t dict_id, uint32_t current)
+{
+	return raw_len >= BLOB_RAW_BELOW && dict_id != current;
 }
 
 /* The loaded dictionary id, loading it from `meta` on first use. */

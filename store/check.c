@@ -775,8 +775,16 @@ stats_txn(struct store_txn *t, void *ctx)
 			s->stored_bytes += bl.stored_len;
 		}
 	mdb_cursor_close(cur);
-	if (sdb_get(t, DB_META, "next_dict", 9, &v) == 1 && v.mv_size == 8)
-		s->dicts = be64dec(v.mv_data);
+	/* Dictionaries kept ("dict:<id>"; unused old ones are deleted). */
+	if (sdb_cursor(t, DB_META, &cur) == -1)
+		return -1;
+	k.mv_data = "dict:";
+	k.mv_size = 5;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    k.mv_size > 5 && memcmp(k.mv_data, "dict:", 5) == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		s->dicts++;
+	mdb_cursor_close(cur);
 	mdb_env_info(t->st->env, &info);
 	mdb_env_stat(t->st->env, &ms);
 	s->file_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;

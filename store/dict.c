@@ -1,7 +1,12 @@
 /* dict.c - see dict.h */
+#include <sys/file.h>
+
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zdict.h>
 
@@ -13,7 +18,6 @@
 
 #define DICT_SAMPLE_MAX		(64 * 1024)	/* larger segments skipped */
 #define DICT_SAMPLE_BYTES	(32 * 1024 * 1024)
-#define DICT_BATCH		256
 
 struct samples {
 	int	 kind;
@@ -21,12 +25,6 @@ struct samples {
 	size_t	 len, cap;
 	size_t	*sizes;
 	size_t	 n;
-};
-
-struct recompress {
-	uint8_t	 last[32];	/* resume after this blob key */
-	int	 started, done;
-	size_t	 count;
 };
 
 static void
@@ -130,7 +128,7 @@ dict_save(struct store_txn *t, void *ctx)
 
 /* Trains and saves the dictionary of one kind: 1, or 0 too few samples. */
 static int
-dict_train_kind(struct store *st, int kind)
+dict_train_kind(struct store *st, int kind, uint32_t *id_r)
 {
 	struct samples s = { 0 };
 	struct dict_new d = { 0 };
@@ -156,6 +154,7 @@ dict_train_kind(struct store *st, int kind)
 	d.data = dict;
 	d.len = n;
 	rc = store_write(st, dict_save, &d) == -1 ? -1 : 1;
+	*id_r = d.id;
 	free(dict);
 	if (rc == 1)
 		log_info("trained zstd dictionary %u (%zu bytes) from %zu "
@@ -166,93 +165,523 @@ out:
 	return rc;
 }
 
-/* Compresses again, with the current dictionaries, some blobs that have
- * none. */
-static int
-dict_recompress_batch(struct store_txn *t, void *ctx)
+
+/* Optimize ------------------------------------------------------------ */
+
+#define OPT_LOCK		"optimize.lock"
+#define OPT_SCAN_CHUNK		4096	/* blob records per read snapshot */
+#define OPT_BATCH		STORE_DICT_OPT_BATCH
+#define OPT_BATCH_BYTES		(4 * 1024 * 1024)	/* raw, per batch */
+#define META_TRAINED		"dict_trained_blobs"
+#define META_CLEAN		"dict_clean"
+
+/* A segment to compress again, found by the scan. */
+struct opt_seg {
+	uint64_t	first_frag;
+	uint8_t		hash[32];
+};
+
+/* Dictionaries in use by the segments that keep them. */
+struct opt_use {
+	uint32_t	id;
+	uint64_t	n;
+};
+
+struct opt {
+	struct store		*st;
+	struct store_optimize	*o;
+	uint32_t		 cur[DICT_KINDS];
+	int			 clean;	/* the last pass ran with cur */
+	uint64_t		 bodies, blobs, trained_blobs;
+	/* scan */
+	uint8_t			 last[32];
+	int			 started, done;
+	struct opt_seg		*segs;
+	size_t			 nsegs, cap;
+	struct opt_use		*use;
+	size_t			 nuse;
+	/* one batch: compressed in a snapshot, written in a transaction */
+	size_t			 first, count;
+	struct opt_new {
+		void		*z;
+		size_t		 zlen;
+		uint8_t		 codec;
+		uint32_t	 dict_id;
+		struct blob_rec	 old;	/* as it was when compressed */
+		int		 ok, replaced;
+	}			*nw;
+	size_t			 written;
+	uint64_t		 before, after;
+};
+
+static void
+opt_use_add(struct opt *op, uint32_t id)
 {
-	struct recompress *r = ctx;
-	struct blob_rec b;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t keys[DICT_BATCH][32], fk[8], codec;
-	uint32_t dict_id, i;
-	size_t n = 0, j, zlen;
-	void *raw, *z;
+	size_t i;
+
+	if (id == 0)
+		return;
+	for (i = 0; i < op->nuse; i++)
+		if (op->use[i].id == id) {
+			op->use[i].n++;
+			return;
+		}
+	op->use = xreallocarray(op->use, op->nuse + 1, sizeof(*op->use));
+	op->use[op->nuse].id = id;
+	op->use[op->nuse++].n = 1;
+}
+
+static int
+opt_is_current(const struct opt *op, uint32_t id)
+{
+	int k;
+
+	for (k = 0; k < DICT_KINDS; k++)
+		if (op->cur[k] == id)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a segment is to be compressed again: it is long enough to be
+ * compressed at all and was not compressed (or found incompressible, a
+ * raw segment then records the dictionary it was tried with) with the
+ * current dictionary of its kind.
+ */
+static int
+opt_stale(const struct opt *op, const struct blob_rec *b)
+{
+	if (b->kind >= DICT_KINDS || op->cur[b->kind] == 0)
+		return 0;
+	return blob_dict_stale(b->raw_len, b->dict_id, op->cur[b->kind]);
+}
+
+static int
+opt_u64(struct store_txn *t, const char *key, uint64_t *v_r)
+{
+	MDB_val v;
 	int rc;
 
-	/* Collect a batch of keys first: no writes under an open cursor. */
-	if (sdb_cursor(t, DB_BLOBS, &c) == -1)
-		return -1;
-	k.mv_size = 32;
-	k.mv_data = r->last;
-	rc = r->started ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) :
-	    mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	if (rc == 0 && r->started && memcmp(k.mv_data, r->last, 32) == 0)
-		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-	for (; rc == 0 && n < DICT_BATCH;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		if (k.mv_size == 32)
-			memcpy(keys[n++], k.mv_data, 32);
-	mdb_cursor_close(c);
-	r->started = 1;
-	r->done = n < DICT_BATCH;
-	if (n > 0)
-		memcpy(r->last, keys[n - 1], 32);
+	*v_r = 0;
+	if ((rc = sdb_get(t, DB_META, key, strlen(key), &v)) != 1)
+		return rc;
+	if (v.mv_size != 8)
+		return err_set(ERR_CORRUPT, "meta %s damaged", key);
+	*v_r = be64dec(v.mv_data);
+	return 1;
+}
 
-	for (j = 0; j < n; j++) {
-		if (blob_get(t, keys[j], &b) != 1 || b.dict_id != 0 ||
-		    b.raw_len < 64)
-			continue;
-		raw = xmalloc(b.raw_len);
-		if (blob_read(t, keys[j], raw, b.raw_len, 1) == -1 ||
-		    blob_compress(t->st, t, b.kind, raw, b.raw_len, &z, &zlen,
-		    &codec, &dict_id) == -1) {
-			free(raw);
-			continue;
-		}
-		free(raw);
-		if (dict_id == 0 || zlen >= b.stored_len) {
-			free(z);
-			continue;
-		}
-		for (i = 0; i < b.nfrags; i++) {
-			be64enc(fk, b.first_frag + i);
-			if (sdb_del(t, DB_BLOBDATA, fk, 8) == -1)
-				goto fail;
-		}
-		b.codec = codec;
-		b.dict_id = dict_id;
-		if (blob_write_data(t, &b, z, zlen) == -1 ||
-		    blob_put_rec(t, keys[j], &b) == -1)
-			goto fail;
-		free(z);
-		r->count++;
+/* The state that decides whether optimize has work. */
+static int
+opt_state(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	uint8_t want[4 * DICT_KINDS];
+	MDB_stat ms;
+	MDB_val v;
+	int k, rc;
+
+	for (k = 0; k < DICT_KINDS; k++) {
+		op->cur[k] = 0;
+		if (dict_current(t, k, &op->cur[k]) == -1)
+			return -1;
+		be32enc(want + 4 * k, op->cur[k]);
 	}
+	if ((rc = mdb_stat(t->txn, t->st->dbi[DB_BODIES], &ms)) != 0)
+		return sdb_error(t, rc, "stat bodies");
+	op->bodies = ms.ms_entries;
+	if ((rc = mdb_stat(t->txn, t->st->dbi[DB_BLOBS], &ms)) != 0)
+		return sdb_error(t, rc, "stat blobs");
+	op->blobs = ms.ms_entries;
+	if (opt_u64(t, META_TRAINED, &op->trained_blobs) == -1)
+		return -1;
+	if ((rc = sdb_get(t, DB_META, META_CLEAN, strlen(META_CLEAN),
+	    &v)) == -1)
+		return -1;
+	op->clean = rc == 1 && v.mv_size == sizeof(want) &&
+	    memcmp(v.mv_data, want, sizeof(want)) == 0;
 	return 0;
-fail:
-	free(z);
-	return -1;
+}
+
+/* Training is due: none yet and enough mail, or the mail doubled. */
+static int
+opt_train_due(const struct opt *op)
+{
+	if (op->cur[DICT_HEADER] == 0 && op->cur[DICT_BODY] == 0)
+		return op->bodies >= STORE_DICT_TRAIN_AFTER;
+	return op->trained_blobs > 0 &&
+	    op->trained_blobs < STORE_DICT_RETRAIN_UNTIL &&
+	    op->blobs >= 2 * op->trained_blobs;
 }
 
 int
-store_dict_train(struct store *st, int recompress)
+store_dict_due(struct store *st)
 {
-	struct recompress r = { 0 };
-	int kind, rc, trained = 0;
+	struct opt op = { 0 };
 
-	for (kind = 0; kind < DICT_KINDS; kind++) {
-		if ((rc = dict_train_kind(st, kind)) == -1)
-			return -1;
-		trained += rc;
+	if (store_read(st, opt_state, &op) == -1)
+		return -1;
+	return opt_train_due(&op) || (!op.clean &&
+	    (op.cur[DICT_HEADER] != 0 || op.cur[DICT_BODY] != 0));
+}
+
+static int
+opt_save_trained(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	uint8_t b[8];
+
+	be64enc(b, op->blobs);
+	return sdb_put(t, DB_META, META_TRAINED, strlen(META_TRAINED), b, 8,
+	    0) == -1 ? -1 : 0;
+}
+
+/* Lists the stale segments, OPT_SCAN_CHUNK records per snapshot. */
+static int
+opt_scan(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	struct blob_rec b;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0;
+	int rc;
+
+	if (sdb_cursor(t, DB_BLOBS, &c) == -1)
+		return -1;
+	k.mv_size = 32;
+	k.mv_data = op->last;
+	rc = op->started ? mdb_cursor_get(c, &k, &v, MDB_SET_RANGE) :
+	    mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	if (rc == 0 && op->started && k.mv_size == 32 &&
+	    memcmp(k.mv_data, op->last, 32) == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	for (; rc == 0 && n < OPT_SCAN_CHUNK;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT), n++) {
+		if (k.mv_size != 32)
+			continue;
+		memcpy(op->last, k.mv_data, 32);
+		if (blob_get(t, k.mv_data, &b) != 1)
+			continue;
+		op->o->segments++;
+		if (!opt_stale(op, &b)) {
+			if (b.codec == BLOB_CODEC_ZSTD)
+				opt_use_add(op, b.dict_id);
+			continue;
+		}
+		if (op->nsegs == op->cap) {
+			op->cap = op->cap == 0 ? 1024 : op->cap * 2;
+			op->segs = xreallocarray(op->segs, op->cap,
+			    sizeof(*op->segs));
+		}
+		op->segs[op->nsegs].first_frag = b.first_frag;
+		memcpy(op->segs[op->nsegs++].hash, k.mv_data, 32);
 	}
-	if (trained == 0)
-		return 0;
-	while (recompress && !r.done)
-		if (store_write(st, dict_recompress_batch, &r) == -1)
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "scan blobs");
+	op->started = 1;
+	op->done = rc == MDB_NOTFOUND;
+	return 0;
+}
+
+static int
+opt_seg_cmp(const void *a, const void *b)
+{
+	const struct opt_seg *x = a, *y = b;
+
+	return x->first_frag < y->first_frag ? -1 :
+	    x->first_frag > y->first_frag;
+}
+
+static int
+blob_rec_same(const struct blob_rec *a, const struct blob_rec *b)
+{
+	return a->codec == b->codec && a->dict_id == b->dict_id &&
+	    a->stored_len == b->stored_len && a->first_frag == b->first_frag &&
+	    a->nfrags == b->nfrags;
+}
+
+/*
+ * Compresses one batch again with the current dictionaries, in a
+ * snapshot: the write transaction that follows only moves bytes.
+ */
+static int
+opt_compress(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	struct opt_new *nw;
+	size_t i, bytes = 0;
+	void *raw;
+
+	for (i = 0; i < op->count; i++)
+		free(op->nw[i].z);
+	memset(op->nw, 0, OPT_BATCH * sizeof(*op->nw));
+	for (i = 0; i < OPT_BATCH && op->first + i < op->nsegs &&
+	    bytes < OPT_BATCH_BYTES; i++) {
+		nw = &op->nw[i];
+		if (blob_get(t, op->segs[op->first + i].hash, &nw->old) != 1 ||
+		    !opt_stale(op, &nw->old))
+			continue;
+		raw = xmalloc(nw->old.raw_len);
+		if (blob_read(t, op->segs[op->first + i].hash, raw,
+		    nw->old.raw_len, 0) == -1) {
+			log_warnx("store optimize: a segment cannot be read: "
+			    "%s", err_msg());
+			free(raw);
+			continue;
+		}
+		if (blob_compress(t->st, t, nw->old.kind, raw,
+		    nw->old.raw_len, &nw->z, &nw->zlen, &nw->codec,
+		    &nw->dict_id) == -1) {
+			free(raw);
 			return -1;
-	if (recompress)
-		log_info("compressed %zu stored segments again with the new "
-		    "dictionaries", r.count);
-	return 1;
+		}
+		free(raw);
+		bytes += nw->old.raw_len;
+		nw->ok = 1;
+	}
+	op->count = i;
+	return 0;
+}
+
+/*
+ * Replaces the segments of a batch that did not change since they were
+ * compressed; their old fragments are freed, the new ones appended (into
+ * pages the batches before freed).  May run twice (store_write()).
+ */
+static int
+opt_write(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	struct opt_new *nw;
+	struct blob_rec b;
+	const uint8_t *hash;
+	uint8_t fk[8];
+	uint32_t cur, j;
+	size_t i;
+	int rc;
+
+	op->written = 0;
+	op->before = op->after = 0;
+	for (i = 0; i < op->count; i++) {
+		nw = &op->nw[i];
+		hash = op->segs[op->first + i].hash;
+		nw->replaced = 0;
+		if (!nw->ok)
+			continue;
+		if ((rc = blob_get(t, hash, &b)) == -1)
+			return -1;
+		if (rc == 0 || !blob_rec_same(&b, &nw->old))
+			continue;	/* deleted or stored anew since */
+		cur = 0;
+		if (dict_current(t, b.kind, &cur) == -1)
+			return -1;
+		if (nw->dict_id != cur)
+			continue;	/* trained again meanwhile */
+		/*
+		 * Replaced even when the new frame is a little larger (rare):
+		 * an old dictionary kept for a few segments would cost more.
+		 */
+		for (j = 0; j < b.nfrags; j++) {
+			be64enc(fk, b.first_frag + j);
+			if (sdb_del(t, DB_BLOBDATA, fk, 8) == -1)
+				return -1;
+		}
+		op->before += b.stored_len;
+		b.codec = nw->codec;
+		b.dict_id = nw->dict_id;
+		if (blob_write_data(t, &b, nw->z, nw->zlen) == -1 ||
+		    blob_put_rec(t, hash, &b) == -1)
+			return -1;
+		op->after += b.stored_len;
+		op->written++;
+		nw->replaced = 1;
+	}
+	return 0;
+}
+
+/*
+ * Deletes the dictionaries that are not current and that no segment
+ * uses any more, and notes that a pass ran with the current ones.
+ */
+static int
+opt_finish(struct store_txn *t, void *ctx)
+{
+	struct opt *op = ctx;
+	uint8_t want[4 * DICT_KINDS];
+	char key[32];
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint32_t *dead = NULL, id;
+	size_t ndead = 0, i;
+	int k2, rc;
+
+	for (k2 = 0; k2 < DICT_KINDS; k2++) {
+		uint32_t now = 0;
+
+		if (dict_current(t, k2, &now) == -1)
+			return -1;
+		if (now != op->cur[k2])
+			return 0;	/* trained again meanwhile */
+		be32enc(want + 4 * k2, now);
+	}
+	if (sdb_cursor(t, DB_META, &c) == -1)
+		return -1;
+	k.mv_data = "dict:";
+	k.mv_size = 5;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    k.mv_size > 5 && memcmp(k.mv_data, "dict:", 5) == 0;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size >= sizeof(key))
+			continue;
+		memcpy(key, k.mv_data, k.mv_size);
+		key[k.mv_size] = '\0';
+		if (sscanf(key + 5, "%u", &id) != 1 || opt_is_current(op, id))
+			continue;
+		for (i = 0; i < op->nuse; i++)
+			if (op->use[i].id == id && op->use[i].n > 0)
+				break;
+		if (i < op->nuse)
+			continue;
+		dead = xreallocarray(dead, ndead + 1, sizeof(*dead));
+		dead[ndead++] = id;
+	}
+	mdb_cursor_close(c);
+	op->o->dicts_deleted = 0;
+	for (i = 0; i < ndead; i++) {
+		snprintf(key, sizeof(key), "dict:%u", dead[i]);
+		if (sdb_del(t, DB_META, key, strlen(key)) == -1) {
+			free(dead);
+			return -1;
+		}
+		op->o->dicts_deleted++;
+	}
+	free(dead);
+	/*
+	 * A store trained before the count was kept (an older vellum)
+	 * counts from here, so that it is trained again as it grows.
+	 */
+	if (op->trained_blobs == 0 && opt_save_trained(t, op) == -1)
+		return -1;
+	return sdb_put(t, DB_META, META_CLEAN, strlen(META_CLEAN), want,
+	    sizeof(want), 0) == -1 ? -1 : 0;
+}
+
+/* One optimize at a time (flock: a killed one lets go).  -1 busy. */
+static int
+opt_lock(struct store *st, int *fd_r)
+{
+	char *path;
+	int fd;
+
+	path = xasprintf("%s/%s", st->path, OPT_LOCK);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1) {
+		err_set(ERR_TEMP, "%s: %s", path, strerror(errno));
+		free(path);
+		return -1;
+	}
+	free(path);
+	while (flock(fd, LOCK_EX | LOCK_NB) == -1) {
+		if (errno == EINTR)
+			continue;
+		close(fd);
+		if (errno == EWOULDBLOCK)
+			return err_set(ERR_INUSE, "another store optimize "
+			    "is running");
+		return err_set(ERR_TEMP, "optimize lock: %s",
+		    strerror(errno));
+	}
+	*fd_r = fd;
+	return 0;
+}
+
+static int
+opt_run(struct opt *op)
+{
+	struct store_optimize *o = op->o;
+	int k, rc;
+
+	if (store_read(op->st, opt_state, op) == -1)
+		return -1;
+	if (o->retrain || opt_train_due(op)) {
+		for (k = 0; k < DICT_KINDS; k++) {
+			if ((rc = dict_train_kind(op->st, k, &o->dict_ids[k]))
+			    == -1)
+				return -1;
+			o->trained += rc;
+		}
+		if (o->trained > 0 && (store_write(op->st, opt_save_trained,
+		    op) == -1 || store_read(op->st, opt_state, op) == -1))
+			return -1;
+	}
+	for (k = 0; k < DICT_KINDS; k++)
+		o->dict_ids[k] = op->cur[k];
+	if (o->train_only || (op->clean && o->trained == 0) ||
+	    (op->cur[DICT_HEADER] == 0 && op->cur[DICT_BODY] == 0))
+		return 0;
+	while (!op->done)
+		if (store_read(op->st, opt_scan, op) == -1)
+			return -1;
+	/* In fragment order: each batch frees whole pages. */
+	if (op->nsegs > 0)
+		qsort(op->segs, op->nsegs, sizeof(*op->segs), opt_seg_cmp);
+	op->nw = xcalloc(OPT_BATCH, sizeof(*op->nw));
+	for (op->first = 0; op->first < op->nsegs; op->first += op->count) {
+		if (store_read(op->st, opt_compress, op) == -1 ||
+		    store_write(op->st, opt_write, op) == -1)
+			return -1;
+		o->recompressed += op->written;
+		o->bytes_before += op->before;
+		o->bytes_after += op->after;
+		o->batches++;
+		for (k = 0; k < (int)op->count; k++) {
+			struct opt_new *nw = &op->nw[k];
+
+			/* Not replaced: the old dictionary stays in use. */
+			if (nw->old.codec == BLOB_CODEC_ZSTD && !nw->replaced)
+				opt_use_add(op, nw->old.dict_id);
+		}
+	}
+	return store_write(op->st, opt_finish, op) == -1 ? -1 : 0;
+}
+
+int
+store_dict_optimize(struct store *st, struct store_optimize *o)
+{
+	struct opt op = { 0 };
+	size_t i;
+	int fd = -1, rc;
+
+	o->trained = 0;
+	o->segments = o->recompressed = o->batches = 0;
+	o->bytes_before = o->bytes_after = 0;
+	o->dicts_deleted = 0;
+	memset(o->dict_ids, 0, sizeof(o->dict_ids));
+	if (st->flags & STORE_RDONLY)
+		return err_set(ERR_PERM, "store opened read-only");
+	if (st->batch != NULL)
+		return err_set(ERR_INVALID, "store optimize inside a batch");
+	if (opt_lock(st, &fd) == -1)
+		return -1;
+	op.st = st;
+	op.o = o;
+	rc = opt_run(&op);
+	if (op.nw != NULL)
+		for (i = 0; i < op.count; i++)
+			free(op.nw[i].z);
+	free(op.nw);
+	free(op.segs);
+	free(op.use);
+	close(fd);
+	if (rc == 0 && (o->trained > 0 || o->recompressed > 0))
+		log_info("store optimize: %d new dictionar%s, %zu of %zu "
+		    "segments compressed again (%llu -> %llu bytes) in %zu "
+		    "transactions, %zu old dictionar%s deleted", o->trained,
+		    o->trained == 1 ? "y" : "ies", o->recompressed,
+		    o->segments, (unsigned long long)o->bytes_before,
+		    (unsigned long long)o->bytes_after, o->batches,
+		    o->dicts_deleted, o->dicts_deleted == 1 ? "y" : "ies");
+	return rc;
 }

@@ -305,37 +305,11 @@ store_msg_prepare(struct store *st, const void *data, size_t len,
     struct store_prepared **r)
 {
 	struct store_prepared *p;
-	MDB_stat ms;
-	MDB_txn *txn;
-	uint32_t id;
-	int rc, train = 0;
 
 	*r = NULL;
 	if (len >= STORE_MSG_MAX)
 		return err_set(ERR_TOOBIG, "message of %zu bytes is larger "
 		    "than the store's limit", len);
-	/*
-	 * The first dictionaries, once there are enough messages to learn
-	 * from.  Looked at until a dictionary exists or training ran once in
-	 * this process (too few samples is not worth a retry per message).
-	 */
-	if (!st->dict_tried && !(st->flags & STORE_RDONLY) &&
-	    mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) == 0) {
-		struct store_txn t = { .st = st, .txn = txn };
-
-		if ((rc = dict_current(&t, DICT_HEADER, &id)) != 0)
-			st->dict_tried = 1;	/* exists already */
-		else if (mdb_stat(txn, st->dbi[DB_BODIES], &ms) == 0 &&
-		    ms.ms_entries >= STORE_DICT_TRAIN_AFTER)
-			train = 1;
-		mdb_txn_abort(txn);
-	}
-	if (train) {
-		st->dict_tried = 1;
-		if (store_dict_train(st, 1) == -1)
-			log_warnx("dictionary training failed: %s", err_msg());
-	}
-
 	p = xcalloc(1, sizeof(*p));
 	p->st = st;
 	p->data = data;
@@ -484,7 +458,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	void *z;
 	size_t i, zlen;
 	uint8_t codec, idb[8];
-	uint32_t dict_id;
+	uint32_t dict_id, cur;
 	uint64_t id;
 	int rc;
 
@@ -532,7 +506,16 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		b.refcount = 1;
 		b.raw_len = s->len;
 		b.kind = (uint8_t)s->kind;
-		if (s->z != NULL) {
+		/*
+		 * Compressed before store_dict_optimize() made another
+		 * dictionary current: compressed again (rare), so that no
+		 * segment refers to a dictionary a pass may delete.
+		 */
+		cur = 0;
+		if (s->z != NULL && dict_current(t, s->kind, &cur) == -1)
+			goto fail;
+		if (s->z != NULL && !blob_dict_stale(s->len, s->dict_id,
+		    cur)) {
 			b.codec = s->codec;
 			b.dict_id = s->dict_id;
 			rc = blob_write_data(t, &b, s->z, s->zlen);

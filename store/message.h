@@ -65,7 +65,7 @@ struct store_prepared;
  * Cuts, hashes and compresses a message for appending.  Reads the store
  * (in its own snapshot) to skip compressing segments that already exist.
  * data is not copied: it must stay valid until store_prepared_free().
- * Trains the store's first zstd dictionary when it is due (dict.h).
+ * Never trains the zstd dictionaries: store_dict_optimize() does (dict.h).
  * Errors: TOOBIG.
  */
 int	store_msg_prepare(struct store *, const void *data, size_t len,

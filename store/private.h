@@ -78,7 +78,6 @@ struct store {
 	ZSTD_CCtx		*cctx;
 	ZSTD_DCtx		*dctx;
 	struct store_dict	*dicts;	/* loaded dictionaries */
-	int			 dict_tried;	/* auto-training ran once */
 	/* the last segment read by ranges: blobs never change */
 	uint8_t			 cache_hash[32];
 	uint8_t			*cache_buf;
@@ -225,7 +224,7 @@ struct blob_rec {
 	uint32_t	refcount;
 	uint64_t	raw_len;
 	uint8_t		codec;		/* BLOB_CODEC_* */
-	uint32_t	dict_id;
+	uint32_t	dict_id;	/* raw codec: the one tried, or 0 */
 	uint64_t	stored_len;
 	uint64_t	first_frag;
 	uint32_t	nfrags;
@@ -264,6 +263,12 @@ int	blob_compress(struct store *, struct store_txn *, int kind,
 	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
 	    uint32_t *dict_id_r);
 void	blob_sha256(const void *, size_t, uint8_t *out);
+/*
+ * Whether a segment of raw_len bytes stored with dict_id (what
+ * blob_compress() gave: for a raw result, the dictionary tried) would be
+ * compressed differently with the current dictionary of its kind.
+ */
+int	blob_dict_stale(uint64_t raw_len, uint32_t dict_id, uint32_t current);
 /* Decompresses what blob_compress() made (the size must be known). */
 int	blob_decompress(struct store_txn *, uint8_t codec, uint32_t dict_id,
 	    const void *src, size_t srclen, void *out, size_t outlen);

@@ -428,8 +428,8 @@ bench_appends(void)
 
 	/*
 	 * Warm-up: STORE_DICT_TRAIN_AFTER messages, so that (a) measures a
-	 * store that has trained its zstd dictionaries (a one-time cost,
-	 * timed on its own here).
+	 * store that has trained its zstd dictionaries (store optimize, a
+	 * one-time cost off the delivery path, timed on its own here).
 	 */
 	for (i = 0; i < STORE_DICT_TRAIN_AFTER; i += BATCH) {
 		struct msgbuf wm[BATCH];
@@ -452,10 +452,16 @@ bench_appends(void)
 		}
 	}
 	t0 = now_s();
-	if (store_dict_train(st, 1) < 0)
-		die("store_dict_train");
-	printf("dictionary training: %.2f s, once, after %d messages\n",
-	    now_s() - t0, STORE_DICT_TRAIN_AFTER);
+	{
+		struct store_optimize o = { 0 };
+
+		if (store_dict_optimize(st, &o) < 0 || o.trained == 0)
+			die("store_dict_optimize");
+		printf("dictionary training (store optimize): %.2f s, once, "
+		    "after %d messages, %zu segments compressed again in %zu "
+		    "transactions\n", now_s() - t0, STORE_DICT_TRAIN_AFTER,
+		    o.recompressed, o.batches);
+	}
 
 	/* (a) one durable transaction per message */
 	t0 = now_s();
@@ -548,9 +554,9 @@ bench_corpus(const char *path)
 	struct store_stats s;
 	char addr[64], *dir;
 	uint64_t du1, du10;
-	double t0, t;
+	double t0, t, topt0, topt = 0;
 	size_t i, j, end;
-	int u;
+	int u, nopt = 0;
 
 	corpus_load(path);
 	if (corpus.n == 0) {
@@ -581,12 +587,28 @@ bench_corpus(const char *path)
 			append_one(st, users[0].inbox, preps[j]);
 		if (store_batch_commit(st) < 0)
 			die("batch_commit");
+		/*
+		 * Delivery never trains: the dictionaries come from store
+		 * optimize when due, as vellum-mta's job or an import would
+		 * run it (timed apart).
+		 */
+		topt0 = now_s();
+		if (store_dict_due(st) == 1) {
+			struct store_optimize o = { 0 };
+
+			if (store_dict_optimize(st, &o) < 0)
+				die("store_dict_optimize");
+			nopt++;
+		}
+		topt += now_s() - topt0;
 	}
-	t = now_s() - t0;
+	t = now_s() - t0 - topt;
 	du1 = du(dir);
 	printf("corpus 1 user:       %zu msgs, %" PRIu64 " raw bytes, "
 	    "delivered in %.2f s (%.0f msgs/s, %d per txn)\n", corpus.n,
 	    corpus.bytes, t, (double)corpus.n / t, BATCH);
+	printf("corpus 1 user:       store optimize ran %d times when due, "
+	    "%.2f s in all (not counted above)\n", nopt, topt);
 	printf("corpus 1 user:       data dir %" PRIu64 " bytes allocated = "
 	    "%.1f%% of raw\n", du1, 100.0 * (double)du1 /
 	    (double)corpus.bytes);

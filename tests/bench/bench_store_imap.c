@@ -348,9 +348,8 @@ bench_records(const char *corpus_dir)
 	    &su) == -1)
 		die("setup");
 	/*
-	 * Prepared and delivered 100 at a time, as mail arrives: the store
-	 * trains its dictionaries after STORE_DICT_TRAIN_AFTER messages and
-	 * later records are compressed with the header dictionary.
+	 * Prepared and delivered 100 at a time, as mail arrives (delivery
+	 * never trains dictionaries, and IMAP records use none).
 	 */
 	prep = xcalloc(100, sizeof(*prep));
 	a.box = su.inbox;

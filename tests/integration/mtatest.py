@@ -267,10 +267,10 @@ class MtaSite:
         if mta:
             self.start_mta(faketime=faketime)
 
-    def start_mta(self, faketime=None):
+    def start_mta(self, faketime=None, env=None):
         kw = {"faketime": faketime} if faketime else {}
         self.procs["mta"] = self.site.start(
-            "mta", **kw)
+            "mta", env=env, **kw)
         time.sleep(0.2)
         check(self.procs["mta"].running(), "vellum-mta keeps running",
               self.procs["mta"].output())

@@ -17,7 +17,10 @@ and vellum-imapd on loopback:
 - --json on every command parses as JSON (mail import and export too);
 - vellumctl as a user who cannot open the store says permission denied,
   naming the path and its owner;
-- store backup keeps the store's mode whatever the umask.
+- store backup keeps the store's mode whatever the umask;
+- store optimize (issue 13): 1,205 deliveries train no dictionary, store
+  optimize does and the store checks clean, a second one has nothing to
+  do; mail import of 1,100 messages ends with the dictionaries trained.
 
 Usage: test_admin_cmds.py BUILD_DIR STORE_HELPER"""
 import json
@@ -347,12 +350,76 @@ def mailbox_expunge_checks(site, helper):
                        capture_output=True, timeout=300)
     check(p.returncode == 0 and p.stdout.count(b"appended") == 1205,
           "store-helper appended 1205 messages", p.stderr)
+    # Delivery never trains the zstd dictionaries: store optimize does.
+    st = jctl(site, "store", "stats")
+    check(st["messages"] >= 1205 and st["dicts"] == 0,
+          "no dictionary after 1205 deliveries", st)
+    o = jctl(site, "store", "optimize")
+    check(o["trained"] >= 1 and o["header_dict"] > 0 and
+          o["recompressed"] > 0 and o["transactions"] > 1,
+          "store optimize trains and compresses again in small "
+          "transactions", o)
+    check(jctl(site, "store", "stats")["dicts"] == o["trained"],
+          "store stats counts the dictionaries", o)
+    out, _ = ctl(site, "store", "check")
+    check("ok" in out, "store check after store optimize", out)
+    o = jctl(site, "store", "optimize")
+    check(o["trained"] == 0 and o["recompressed"] == 0,
+          "a second store optimize has nothing to do", o)
+    out, _ = ctl(site, "store", "optimize")
+    check(out.startswith("store optimize: 0 new dictionaries"),
+          "store optimize text output", out)
     d = jctl(site, "mail", "expunge", "big@a.test", "--folder", "INBOX",
              "--before", "2100-01-01")
     check(d["messages"] == 1205 and d["used_messages"] == 0 and
           d["used_bytes"] == 0, "1205 messages expunged in batches", d)
     out, _ = ctl(site, "store", "check")
     check("ok" in out, "store check after the expunge", out)
+
+
+def import_optimize_checks(site):
+    """mail import runs store optimize between its batches (a store of
+    its own: the shared one has dictionaries already)."""
+    data = site.path("impdata")
+    os.makedirs(data)
+
+    def vc(*args):
+        p = subprocess.run([site.binary("vellumctl"), "-d", data, "--json"]
+                           + list(args), capture_output=True, timeout=300)
+        if p.returncode != 0:
+            raise Failure("vellumctl %s: exit %d: %s" % (
+                " ".join(args), p.returncode, p.stderr.decode()))
+        return json.loads(p.stdout)
+
+    words = ("mail store server list reply patch build release thanks "
+             "meeting the of and to in is for").split()
+    msgs = []
+    for i in range(1100):
+        body = " ".join(words[(i * 7 + k * 3 + k * k) % len(words)]
+                        for k in range(40 + i % 60))
+        msgs.append((OLD + i, "S", (
+            "From: sender%d@example.org\nTo: imp@a.test\nSubject: "
+            "topic %d of the list\nMessage-ID: <%d.imp@example.org>\n"
+            "Content-Type: text/plain; charset=us-ascii\n\n%d %s\n-- \n"
+            "list footer: https://lists.example.org/list\n"
+            % (i % 97, i, i, i, body)).encode()))
+    d = maildir(site, "impdict", msgs)
+    vc("domain", "add", "a.test")
+    vc("user", "add", "imp@a.test")
+    r = vc("mail", "import", "imp@a.test", d)
+    check(r["imported"] == 1100, "1100 messages imported", r)
+    st = vc("store", "stats")
+    check(st["dicts"] == 2, "mail import trained both dictionaries", st)
+    o = vc("store", "optimize")
+    check(o["trained"] == 0 and o["recompressed"] == 0 and
+          o["header_dict"] > 0 and o["body_dict"] > 0,
+          "mail import left nothing for store optimize to do", o)
+    o = vc("store", "optimize", "--retrain")
+    check(o["trained"] == 2 and o["recompressed"] > 0 and
+          o["dicts_deleted"] == 2, "store optimize --retrain: new "
+          "dictionaries, the old ones deleted", o)
+    c = vc("store", "check")
+    check(c["ok"], "store check after the import and a retrain", c)
 
 
 def auth_checks(site):
@@ -435,7 +502,7 @@ def json_checks(site, helper):
         ("lock", "clear", BOB),
         ("auth", "list"), ("auth", "unban", "--all"),
         ("auth", "test", BOB, BOB_PW),
-        ("store", "stats"), ("store", "check"),
+        ("store", "stats"), ("store", "check"), ("store", "optimize"),
         ("store", "backup", site.path("jbackup")),
         ("vacation", "set", BOB, "--subject", "s", "--body", "b"),
         ("vacation", "get", BOB), ("vacation", "off", BOB),
@@ -510,6 +577,7 @@ def test(site, args):
     resolve_checks(site)
     user_checks(site, helper)
     mailbox_expunge_checks(site, helper)
+    import_optimize_checks(site)
     auth_checks(site)
     json_checks(site, helper)
     perm_and_backup_checks(site)

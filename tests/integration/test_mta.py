@@ -515,12 +515,54 @@ def case_fd_limit(build):
               "so", p.output()[-1500:])
 
 
+def case_store_optimize_job(build):
+    """vellum-mta trains the store's dictionaries in a child process once
+    enough mail was delivered (delivery itself never trains), and stops
+    nothing it did not start."""
+    import json
+    import subprocess
+    with site(build, {}) as ms:
+        ms.start(mta=False)
+        helper = os.path.join(build, "tests", "integration", "store-helper")
+        ms.site.ctl("user", "add", "many@example.test")
+        p = subprocess.run([helper, ms.site.data, "append",
+                            "many@example.test", "1100"],
+                           capture_output=True, timeout=300)
+        check(p.returncode == 0, "store-helper appended 1100 messages",
+              p.stderr)
+
+        def stats():
+            return json.loads(ms.site.ctl("--json", "store", "stats"))
+        check(stats()["dicts"] == 0, "1100 deliveries trained nothing",
+              stats())
+        ms.start_mta(env={"VELLUM_TEST_OPTIMIZE_S": "1"})
+        t0 = time.time()
+        while time.time() - t0 < 60 and stats()["dicts"] == 0:
+            time.sleep(0.2)
+        check(stats()["dicts"] >= 1, "the agent's job trained a "
+              "dictionary", ms.procs["mta"].output())
+        # The job finishes its pass: nothing left for store optimize.
+        while time.time() - t0 < 60:
+            if "store optimize: 1 new dictionary" in \
+                    ms.procs["mta"].output():
+                break
+            time.sleep(0.2)
+        check("store optimize: 1 new dictionary" in ms.procs["mta"].output(),
+              "the job logs what it did", ms.procs["mta"].output())
+        o = json.loads(ms.site.ctl("--json", "store", "optimize"))
+        check(o["trained"] == 0 and o["recompressed"] == 0,
+              "the job completed its pass", o)
+        check("ok" in ms.site.ctl("store", "check"), "store check", "")
+        ms.stop_mta()
+
+
 CASES = [case_mx_order_and_fallback, case_retry_then_success, case_bounce,
          case_null_mx_and_nxdomain, case_delay_notice, case_expired,
          case_tls_required, case_smarthost_auth, case_srs_round_trip,
          case_kill_mid_delivery, case_hanging_remote,
          case_transport_and_source, case_flush_hold, case_notify,
-         case_unsendable_and_refused_notice, case_fd_limit]
+         case_unsendable_and_refused_notice, case_fd_limit,
+         case_store_optimize_job]
 
 
 def run(site, args):
