@@ -111,6 +111,10 @@ struct drun {
 	size_t		 njobs;
 };
 
+static int	deliver_run_mode(struct store *, const struct deliver_config *,
+		    struct deliver_job **, size_t,
+		    int (*)(struct store *, store_txn_fn *, void *));
+
 int
 deliver_rcpt_wanted(const struct deliver_rcpt *r)
 {
@@ -1032,6 +1036,22 @@ int
 deliver_run(struct store *st, const struct deliver_config *cf,
     struct deliver_job **jobs, size_t n)
 {
+	return deliver_run_mode(st, cf, jobs, n, store_write);
+}
+
+int
+deliver_run_unsynced(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n)
+{
+	return deliver_run_mode(st, cf, jobs, n, store_write_metanosync);
+}
+
+/* commit: store_write(), or store_write_metanosync() (the caller syncs). */
+static int
+deliver_run_mode(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n,
+    int (*commit)(struct store *, store_txn_fn *, void *))
+{
 	struct drun run;
 	size_t i, j, ready = 0;
 	int rc = 0;
@@ -1080,7 +1100,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		ready++;
 	}
 	rc = 0;
-	if (ready > 0 && store_write(st, deliver_txn, &run) == -1) {
+	if (ready > 0 && commit(st, deliver_txn, &run) == -1) {
 		log_warnx("delivery commit failed: %s", err_msg());
 		for (i = 0; i < n; i++) {
 			if (run.jobs[i].job->busy != 0)

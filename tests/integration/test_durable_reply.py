@@ -91,7 +91,7 @@ def send_held(site, port, gate, log, n, lmtp=False, loop_check=False):
         got = o.reply(timeout=3)
         check(got is not None and got.startswith("220"),
               "banner while a group's sync is held", got)
-        o.cmd("EHLO other.test", "250")
+        o.cmd(("LHLO" if lmtp else "EHLO") + " other.test", "250")
         o.cmd("NOOP", "250")
         o.cmd("QUIT", "221")
         o.close()
