@@ -236,6 +236,15 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval now;
 	size_t n = 0, i, bytes = 0;
 
+	/*
+	 * One commit per sync: while the thread syncs and a group already
+	 * waits for the next sync, the messages ready meanwhile wait too
+	 * (sync_finish() calls again), and make one larger group, one sync
+	 * on the loop for all of them instead of one a turn.  They are
+	 * answered no later: they could only have joined the next sync.
+	 */
+	if (sync_running != NULL && sync_next != NULL)
+		return;
 	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
 		if (n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
 			break;
@@ -530,6 +539,10 @@ sync_finish(struct sync_wait *w, int cancelled)
 	}
 	free(w->s);
 	free(w);
-	if (!cancelled && sync_next != NULL && sync_running == NULL)
+	if (cancelled)
+		return;
+	if (sync_next != NULL && sync_running == NULL)
 		sync_start();
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
 }
