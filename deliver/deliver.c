@@ -1053,7 +1053,8 @@ deliver_run_mode(struct store *st, const struct deliver_config *cf,
     int (*commit)(struct store *, store_txn_fn *, void *))
 {
 	struct drun run;
-	size_t i, j, ready = 0;
+	struct deliver_fjob **fjs;
+	size_t i, j, ready = 0, nfj = 0;
 	int rc = 0;
 
 	run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*run.jobs));
@@ -1114,12 +1115,17 @@ deliver_run_mode(struct store *st, const struct deliver_config *cf,
 		}
 		rc = -1;
 	}
+	/* the locks go first (all in one go): a reply may be to one of us */
+	fjs = xcalloc(n == 0 ? 1 : n, sizeof(*fjs));
+	for (i = 0; i < n; i++)
+		if (run.jobs[i].job->busy == 0 && run.jobs[i].job->fj != NULL)
+			fjs[nfj++] = run.jobs[i].job->fj;
+	deliver_unlock_many(st, fjs, nfj);
+	free(fjs);
 	for (i = 0; i < n; i++) {
 		struct djob *d = &run.jobs[i];
 
 		if (d->job->busy == 0 && d->job->fj != NULL) {
-			/* the locks go first: a reply may be to one of us */
-			deliver_unlock(st, d->job->fj);
 			djob_log_outcome(d);
 			djob_after(st, cf, d, rc == 0);
 			deliver_end(st, d->job);

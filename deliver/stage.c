@@ -417,23 +417,39 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 	return 1;
 }
 
-/* The last holder of a lock in this process releases it in the store. */
 void
 deliver_unlock(struct store *st, struct deliver_fjob *fj)
 {
-	const char **last;
-	size_t i, n = 0;
+	deliver_unlock_many(st, &fj, 1);
+}
 
-	last = xcalloc(fj->nlocks == 0 ? 1 : fj->nlocks, sizeof(*last));
-	for (i = 0; i < fj->nlocks; i++)
-		if (held_put(fj->locks[i]))
-			last[n++] = fj->locks[i];
+/*
+ * The last holder of a lock in this process releases it in the store:
+ * those of every job in one transaction (a group commit's jobs).
+ */
+void
+deliver_unlock_many(struct store *st, struct deliver_fjob **fjs, size_t nfj)
+{
+	const char **last = NULL;
+	size_t i, j, n = 0, cap = 0;
+
+	for (j = 0; j < nfj; j++)
+		cap += fjs[j]->nlocks;
+	if (cap == 0)
+		return;
+	last = xcalloc(cap, sizeof(*last));
+	for (j = 0; j < nfj; j++)
+		for (i = 0; i < fjs[j]->nlocks; i++)
+			if (held_put(fjs[j]->locks[i]))
+				last[n++] = fjs[j]->locks[i];
 	if (n > 0 && store_lock_release_many(st, last, n) == -1)
 		log_warnx("releasing delivery locks: %s", err_msg());
 	free(last);
-	for (i = 0; i < fj->nlocks; i++)
-		free(fj->locks[i]);
-	fj->nlocks = 0;
+	for (j = 0; j < nfj; j++) {
+		for (i = 0; i < fjs[j]->nlocks; i++)
+			free(fjs[j]->locks[i]);
+		fjs[j]->nlocks = 0;
+	}
 }
 
 void
