@@ -167,7 +167,7 @@ def main():
                                    (messages_of(site, lone), n_c))
         site.stop(proc)
     missing = [n for n, p in (("postfix", "/usr/sbin/postfix"),
-                              ("dovecot", "/usr/sbin/dovecot"))
+                              ("dovecot-lmtpd", "/usr/lib/dovecot/lmtp"))
                if not os.access(p, os.X_OK)]
     print("Postfix + Dovecot side by side: skipped (%s; a private "
           "Postfix -> Dovecot LMTP instance on loopback is not set up by "
