@@ -111,6 +111,10 @@ struct drun {
 	size_t		 njobs;
 };
 
+static int	deliver_run_mode(struct store *, const struct deliver_config *,
+		    struct deliver_job **, size_t,
+		    int (*)(struct store *, store_txn_fn *, void *));
+
 int
 deliver_rcpt_wanted(const struct deliver_rcpt *r)
 {
@@ -1032,8 +1036,25 @@ int
 deliver_run(struct store *st, const struct deliver_config *cf,
     struct deliver_job **jobs, size_t n)
 {
+	return deliver_run_mode(st, cf, jobs, n, store_write);
+}
+
+int
+deliver_run_unsynced(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n)
+{
+	return deliver_run_mode(st, cf, jobs, n, store_write_metanosync);
+}
+
+/* commit: store_write(), or store_write_metanosync() (the caller syncs). */
+static int
+deliver_run_mode(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n,
+    int (*commit)(struct store *, store_txn_fn *, void *))
+{
 	struct drun run;
-	size_t i, j, ready = 0;
+	struct deliver_fjob **fjs;
+	size_t i, j, ready = 0, nfj = 0;
 	int rc = 0;
 
 	run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*run.jobs));
@@ -1080,7 +1101,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		ready++;
 	}
 	rc = 0;
-	if (ready > 0 && store_write(st, deliver_txn, &run) == -1) {
+	if (ready > 0 && commit(st, deliver_txn, &run) == -1) {
 		log_warnx("delivery commit failed: %s", err_msg());
 		for (i = 0; i < n; i++) {
 			if (run.jobs[i].job->busy != 0)
@@ -1094,12 +1115,17 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 		}
 		rc = -1;
 	}
+	/* the locks go first (all in one go): a reply may be to one of us */
+	fjs = xcalloc(n == 0 ? 1 : n, sizeof(*fjs));
+	for (i = 0; i < n; i++)
+		if (run.jobs[i].job->busy == 0 && run.jobs[i].job->fj != NULL)
+			fjs[nfj++] = run.jobs[i].job->fj;
+	deliver_unlock_many(st, fjs, nfj);
+	free(fjs);
 	for (i = 0; i < n; i++) {
 		struct djob *d = &run.jobs[i];
 
 		if (d->job->busy == 0 && d->job->fj != NULL) {
-			/* the locks go first: a reply may be to one of us */
-			deliver_unlock(st, d->job->fj);
 			djob_log_outcome(d);
 			djob_after(st, cf, d, rc == 0);
 			deliver_end(st, d->job);

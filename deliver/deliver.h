@@ -250,6 +250,16 @@ void	deliver_end(struct store *, struct deliver_job *);
  */
 int	deliver_run(struct store *, const struct deliver_config *,
 	    struct deliver_job **jobs, size_t n);
+/*
+ * As deliver_run(), but the commit syncs the new pages and not the meta
+ * page (store_write_metanosync()): the store stays whole on power loss,
+ * but the commit is not durable until a store_sync() (or fdatasync() of
+ * store_sync_fd()) begun after this returned.  The caller sends no reply
+ * that promises delivery (250) before that sync.  The locks are released
+ * and the outcome logged at once, as with deliver_run().
+ */
+int	deliver_run_unsynced(struct store *, const struct deliver_config *,
+	    struct deliver_job **jobs, size_t n);
 
 
 struct dsn_input;

@@ -60,6 +60,8 @@ struct deliver_fuser *deliver_fuser_find(struct deliver_fjob *,
 	    uint32_t user_id);
 /* Releases a begun job's delivery locks (before its replies go out). */
 void	deliver_unlock(struct store *, struct deliver_fjob *);
+/* The same for several jobs, in one store transaction. */
+void	deliver_unlock_many(struct store *, struct deliver_fjob **, size_t);
 /* Sets a recipient's reply (code, text). */
 void	deliver_rcpt_reply(struct deliver_rcpt *, int code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));

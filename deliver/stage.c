@@ -38,14 +38,36 @@
 static int	stage_locks(struct store *, struct deliver_job *,
 		    struct deliver_fjob *);
 static size_t	held_find(const char *);
-static void	held_add(const char *);
-static void	held_del(const char *);
+static void	held_add(const char *, time_t);
+static int	held_put(const char *);
+static int	stage_exclusive(struct store *, struct deliver_job *,
+		    struct deliver_fjob *);
+static void	stage_fjob_free(struct deliver_job *, struct deliver_fjob *);
 static int	stage_load_txn(struct store_txn *, void *);
 static void	stage_lists(struct deliver_job *, struct deliver_fjob *);
 static void	stage_user(struct deliver_job *, struct deliver_fjob *,
 		    const struct filter_prog *, struct deliver_fuser *);
 static void	stage_log(struct deliver_fuser *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
+
+/*
+ * The delivery locks this process holds (loop thread, or the only
+ * thread: deliver_begin(), deliver_end() and deliver_run() are not
+ * called from workers).  A lock is exclusive while a job whose filters
+ * run holds it; jobs that run no filter share it (refs): their messages
+ * to one recipient can then go into one group commit, in the order they
+ * came, instead of one commit each.  The store's lock is taken by the
+ * first holder, renewed when a holder joins after half its lease, and
+ * released by the last.
+ */
+struct held_lock {
+	char	*name;
+	unsigned refs;
+	int	 shared;	/* no holder runs filters */
+	time_t	 taken;		/* the store's lease began */
+};
+static struct held_lock	*held;
+static size_t		 nheld;
 
 struct deliver_fuser *
 deliver_fuser_find(struct deliver_fjob *fj, uint32_t user_id)
@@ -64,7 +86,9 @@ stage_locks(struct store *st, struct deliver_job *job,
     struct deliver_fjob *fj)
 {
 	char name[DELIVER_ADDR_MAX + 16];
-	size_t i, j, k;
+	const char **take;
+	size_t i, j, k, ntake = 0;
+	time_t now;
 	int rc;
 
 	/*
@@ -99,32 +123,73 @@ stage_locks(struct store *st, struct deliver_job *job,
 		return 1;
 	/*
 	 * The store's locks belong to the process: two sessions of this
-	 * process must not both hold one (their filters would run at once),
-	 * so this process keeps the names it holds as well.
+	 * process must not both hold one while filters run (they would run
+	 * at once), so this process keeps the names it holds as well.  A
+	 * job joins those that jobs running no filter hold (shared): whether
+	 * it runs filters is known only once it holds them (deliver_begin()
+	 * backs out then, stage_exclusive()).  The others, and those whose
+	 * lease is half gone, are taken (renewed) in the store.
 	 */
 	job->busy_here = 0;
-	for (i = 0; i < fj->nlocks; i++)
-		if (held_find(fj->locks[i]) != (size_t)-1) {
+	now = time(NULL);
+	take = xcalloc(fj->nlocks, sizeof(*take));
+	for (i = 0; i < fj->nlocks; i++) {
+		if ((k = held_find(fj->locks[i])) == (size_t)-1 ||
+		    now - held[k].taken >= DELIVER_LOCK_LEASE / 2) {
+			take[ntake++] = fj->locks[i];
+			continue;
+		}
+		if (!held[k].shared) {
+			free(take);
 			job->busy_here = 1;
 			err_set(ERR_INUSE, "%s is held by another delivery of "
 			    "this process", fj->locks[i]);
 			return 0;
 		}
-	rc = store_lock_take_many(st, (const char *const *)fj->locks,
-	    fj->nlocks, DELIVER_LOCK_LEASE);
-	if (rc == 1)
-		for (i = 0; i < fj->nlocks; i++)
-			held_add(fj->locks[i]);
-	return rc;
+	}
+	rc = ntake == 0 ? 1 : store_lock_take_many(st,
+	    (const char *const *)take, ntake, DELIVER_LOCK_LEASE);
+	free(take);
+	if (rc != 1)
+		return rc;
+	for (i = 0; i < fj->nlocks; i++) {
+		if ((k = held_find(fj->locks[i])) == (size_t)-1) {
+			held_add(fj->locks[i], now);
+			continue;
+		}
+		held[k].refs++;
+		if (now - held[k].taken >= DELIVER_LOCK_LEASE / 2)
+			held[k].taken = now;
+	}
+	return 1;
 }
 
 /*
- * The delivery locks this process holds (loop thread, or the only
- * thread: deliver_begin(), deliver_end() and deliver_run() are not
- * called from workers).
+ * The job's filters will run: it must hold its locks alone.  1 done, 0
+ * another job of this process shares one (its locks are released: busy
+ * here, try again when that one is done).
  */
-static char	**held;
-static size_t	  nheld;
+static int
+stage_exclusive(struct store *st, struct deliver_job *job,
+    struct deliver_fjob *fj)
+{
+	size_t i, k;
+
+	for (i = 0; i < fj->nlocks; i++)
+		if ((k = held_find(fj->locks[i])) != (size_t)-1 &&
+		    held[k].refs > 1) {
+			err_set(ERR_INUSE, "%s is held by another delivery of "
+			    "this process", fj->locks[i]);
+			deliver_unlock(st, fj);
+			job->busy_here = 1;
+			return 0;
+		}
+	for (i = 0; i < fj->nlocks; i++)
+		if ((k = held_find(fj->locks[i])) != (size_t)-1)
+			held[k].shared = 0;
+	return 1;
+}
+
 
 static size_t
 held_find(const char *name)
@@ -132,31 +197,39 @@ held_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < nheld; i++)
-		if (strcmp(held[i], name) == 0)
+		if (strcmp(held[i].name, name) == 0)
 			return i;
 	return (size_t)-1;
 }
 
 static void
-held_add(const char *name)
+held_add(const char *name, time_t now)
 {
 	held = xreallocarray(held, nheld + 1, sizeof(*held));
-	held[nheld++] = xstrdup(name);
+	held[nheld].name = xstrdup(name);
+	held[nheld].refs = 1;
+	held[nheld].shared = 1;
+	held[nheld].taken = now;
+	nheld++;
 }
 
-static void
-held_del(const char *name)
+/* One holder less: 1 when it was the last (the store's lock goes). */
+static int
+held_put(const char *name)
 {
 	size_t i = held_find(name);
 
 	if (i == (size_t)-1)
-		return;
-	free(held[i]);
+		return 0;
+	if (--held[i].refs > 0)
+		return 0;
+	free(held[i].name);
 	held[i] = held[--nheld];
 	if (nheld == 0) {
 		free(held);
 		held = NULL;
 	}
+	return 1;
 }
 
 const char *
@@ -336,35 +409,68 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		fj->filtered = 1;
 		return 2;
 	}
+	if (!stage_exclusive(st, job, fj)) {
+		job->fj = NULL;
+		stage_fjob_free(job, fj);
+		return 0;
+	}
 	return 1;
 }
 
 void
 deliver_unlock(struct store *st, struct deliver_fjob *fj)
 {
-	size_t i;
+	deliver_unlock_many(st, &fj, 1);
+}
 
-	if (fj->nlocks > 0 && store_lock_release_many(st,
-	    (const char *const *)fj->locks, fj->nlocks) == -1)
+/*
+ * The last holder of a lock in this process releases it in the store:
+ * those of every job in one transaction (a group commit's jobs).
+ */
+void
+deliver_unlock_many(struct store *st, struct deliver_fjob **fjs, size_t nfj)
+{
+	const char **last = NULL;
+	size_t i, j, n = 0, cap = 0;
+
+	for (j = 0; j < nfj; j++)
+		cap += fjs[j]->nlocks;
+	if (cap == 0)
+		return;
+	last = xcalloc(cap, sizeof(*last));
+	for (j = 0; j < nfj; j++)
+		for (i = 0; i < fjs[j]->nlocks; i++)
+			if (held_put(fjs[j]->locks[i]))
+				last[n++] = fjs[j]->locks[i];
+	if (n > 0 && store_lock_release_many(st, last, n) == -1)
 		log_warnx("releasing delivery locks: %s", err_msg());
-	for (i = 0; i < fj->nlocks; i++) {
-		held_del(fj->locks[i]);
-		free(fj->locks[i]);
+	free(last);
+	for (j = 0; j < nfj; j++) {
+		for (i = 0; i < fjs[j]->nlocks; i++)
+			free(fjs[j]->locks[i]);
+		fjs[j]->nlocks = 0;
 	}
-	fj->nlocks = 0;
 }
 
 void
 deliver_end(struct store *st, struct deliver_job *job)
 {
 	struct deliver_fjob *fj = job->fj;
-	struct deliver_fuser *fu;
-	size_t i;
 
 	if (fj == NULL)
 		return;
 	job->fj = NULL;
 	deliver_unlock(st, fj);
+	stage_fjob_free(job, fj);
+}
+
+/* Frees a job's stage (its locks are released already). */
+static void
+stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
+{
+	struct deliver_fuser *fu;
+	size_t i;
+
 	free(fj->locks);
 	for (i = 0; i < fj->nusers; i++) {
 		fu = &fj->users[i];

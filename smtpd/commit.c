@@ -3,13 +3,33 @@
  * session: its recipients' locks are taken and, when a filter is to
  * run, it runs on the filter pool's threads (deliver_begin(),
  * deliver_filter_job()); then every message ready in one event-loop turn
- * is delivered with one deliver_run() call (one durable commit) and each
- * session answered.  A message whose recipients' locks are held is
- * retried, in the order the messages came, backing off.
+ * is delivered with one deliver_run_unsynced() call (one commit) and
+ * each session answered once that commit is synced.  A message whose
+ * recipients' locks are held is retried, in the order the messages came,
+ * backing off.
+ *
+ * Where the time went (issue 13): the loop used to wait for each group
+ * commit's two syncs (the new pages, then the meta page), so no new group
+ * formed while one synced, and the sessions of a group were answered only
+ * after both.  Now the commit syncs only its pages (MDB_NOMETASYNC: the
+ * store stays whole on power loss, see store_write_metanosync()) and one
+ * sync thread makes the commits durable (fdatasync of the data file):
+ * while it syncs, the loop reads, parses and commits the next group, whose
+ * sessions join the thread's next sync.  No session is answered 250 before
+ * a sync that began after its commit returned has succeeded: kill -9 at
+ * any moment loses nothing acknowledged (the commit is in the page cache
+ * once it returns) and neither does a power cut (it is on disk).  The
+ * whole transaction cannot move to the thread: LMDB's write lock belongs
+ * to the thread that took it, and the loop's own writes (delivery and
+ * POP3-style locks, auth failures) and the store handle's state would
+ * then need a second thread-safe store handle.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -17,7 +37,9 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/worker.h"
+#include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "store/store.h"
 #include "smtpd/session.h"
 #include "smtpd/sessionpriv.h"
 
@@ -29,6 +51,26 @@ static void	group_commit_cb(evutil_socket_t, short, void *);
 static void	group_retry_cb(evutil_socket_t, short, void *);
 static void	busy_insert(struct smtp_session *);
 static void	session_answer(struct smtp_session *);
+static int	session_stored(const struct smtp_session *);
+static void	sync_add(struct smtp_session *);
+static void	sync_start(void);
+static void	sync_work(void *);
+static void	sync_done(void *, int);
+static void	sync_finish(struct sync_wait *, int);
+
+/*
+ * Sessions whose group was committed and who wait for a sync: the one the
+ * thread runs (sync_running) and the one that gathers the sessions of
+ * later commits meanwhile (sync_next).
+ */
+struct sync_wait {
+	struct smtp_session	**s;		/* NULL: the session went */
+	size_t			  n, cap;
+	int			  fd;		/* the store's data file */
+	int			  error;	/* errno of fdatasync, or 0 */
+	struct worker_job	 *job;
+};
+static struct sync_wait *sync_running, *sync_next;
 
 /*
  * Group commit: sessions whose message is ready (pend_*), and those whose
@@ -159,6 +201,10 @@ group_remove(struct smtp_session *s)
 {
 	struct smtp_session **pp, *prev = NULL;
 
+	if (s->syncw != NULL) {
+		s->syncw->s[s->sync_slot] = NULL;
+		s->syncw = NULL;
+	}
 	if (!s->listed)
 		return;
 	for (pp = &pend_head; *pp != NULL; prev = *pp, pp = &(*pp)->pend_next)
@@ -179,7 +225,8 @@ group_remove(struct smtp_session *s)
 
 /*
  * Delivers up to SMTP_GROUP_MAX waiting messages (SMTP_GROUP_BYTES) in
- * one deliver_run() (one durable commit), then answers each session.
+ * one deliver_run_unsynced() (one commit); each session is answered
+ * after the sync (sync_add()), or at once when nothing of it was stored.
  */
 static void
 group_commit_cb(evutil_socket_t fd, short what, void *arg)
@@ -189,6 +236,15 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval now;
 	size_t n = 0, i, bytes = 0;
 
+	/*
+	 * One commit per sync: while the thread syncs and a group already
+	 * waits for the next sync, the messages ready meanwhile wait too
+	 * (sync_finish() calls again), and make one larger group, one sync
+	 * on the loop for all of them instead of one a turn.  They are
+	 * answered no later: they could only have joined the next sync.
+	 */
+	if (sync_running != NULL && sync_next != NULL)
+		return;
 	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
 		if (n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
 			break;
@@ -204,8 +260,8 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	if (n == 0)
 		return;
 	log_debug("smtp: group commit of %zu message(s)", n);
-	if (deliver_run(group_srv->store, &group_srv->deliver, jobs, n) ==
-	    -1)
+	if (deliver_run_unsynced(group_srv->store, &group_srv->deliver, jobs,
+	    n) == -1)
 		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
 		    err_msg());
 	gettimeofday(&now, NULL);
@@ -213,9 +269,13 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 		s = batch[i];
 		if (s->job.busy)
 			session_busy(s, &now);
+		else if (session_stored(s))
+			sync_add(s);
 		else
 			session_answer(s);
 	}
+	if (sync_next != NULL && sync_running == NULL)
+		sync_start();
 	group_kick();
 	if (pend_head != NULL)
 		event_active(commit_ev, 0, 0);
@@ -370,3 +430,119 @@ session_answer(struct smtp_session *s)
 	conn_resume(s->conn);
 }
 
+
+/* Syncs ------------------------------------------------------------- */
+
+/*
+ * A recipient got 250: the commit holds the message for it (or a forward
+ * queued, or a filter's discard that the commit may record): wait.
+ */
+static int
+session_stored(const struct smtp_session *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->nrcpts; i++)
+		if (s->rcpts[i].code == 250)
+			return 1;
+	return 0;
+}
+
+/* s's message is committed: it is answered after the next sync. */
+static void
+sync_add(struct smtp_session *s)
+{
+	struct sync_wait *w = sync_next;
+
+	if (w == NULL) {
+		w = sync_next = xcalloc(1, sizeof(*w));
+		w->fd = store_sync_fd(s->srv->store);
+	}
+	if (w->n == w->cap) {
+		w->cap = w->cap == 0 ? 16 : w->cap * 2;
+		w->s = xreallocarray(w->s, w->cap, sizeof(*w->s));
+	}
+	s->syncw = w;
+	s->sync_slot = w->n;
+	w->s[w->n++] = s;
+}
+
+/* The thread syncs for the sessions gathered in sync_next. */
+static void
+sync_start(void)
+{
+	struct sync_wait *w = sync_next;
+
+	sync_next = NULL;
+	sync_running = w;
+	w->job = worker_submit(group_srv->sync_pool, sync_work, sync_done,
+	    w);
+	if (w->job != NULL)
+		return;
+	/* No thread to take it (cannot happen with one job at a time). */
+	log_warnx("smtp: sync thread: %s; syncing on the loop", err_msg());
+	sync_work(w);
+	sync_finish(w, 0);
+}
+
+/* On the sync thread: only the job's descriptor. */
+static void
+sync_work(void *arg)
+{
+	struct sync_wait *w = arg;
+
+	w->error = 0;
+	if (w->fd == -1)
+		w->error = EBADF;
+	else if (fdatasync(w->fd) == -1)
+		w->error = errno;
+}
+
+static void
+sync_done(void *arg, int cancelled)
+{
+	sync_finish(arg, cancelled);
+}
+
+/*
+ * The sync is over: each session still there is answered.  A failed sync
+ * leaves the commit where a power cut may lose it: its recipients get 451
+ * rather than a 250 that may not hold (the client sends again: a copy may
+ * be stored twice, none is lost).  cancelled: the daemon stops, nobody is
+ * answered.
+ */
+static void
+sync_finish(struct sync_wait *w, int cancelled)
+{
+	struct smtp_session *s;
+	size_t i, j;
+
+	if (sync_running == w)
+		sync_running = NULL;
+	if (w->error != 0 && !cancelled)
+		log_warnx("smtp: syncing the store: %s; %zu message(s) "
+		    "answered 451", strerror(w->error), w->n);
+	for (i = 0; i < w->n; i++) {
+		if ((s = w->s[i]) == NULL)
+			continue;
+		s->syncw = NULL;
+		if (cancelled)
+			continue;
+		for (j = 0; w->error != 0 && j < s->nrcpts; j++)
+			if (s->rcpts[j].code == 250) {
+				s->rcpts[j].code = 451;
+				snprintf(s->rcpts[j].text,
+				    sizeof(s->rcpts[j].text), "4.3.0 "
+				    "Temporary failure; try again later");
+			}
+		session_answer(s);
+	}
+	free(w->s);
+	free(w);
+	if (cancelled)
+		return;
+	if (sync_next != NULL && sync_running == NULL)
+		sync_start();
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
+}

@@ -1626,12 +1626,15 @@ session_on_close(struct conn *c)
 
 	if (s == NULL)
 		return;
-	group_remove(s);
-	if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
+	if (s->syncw != NULL)
+		log_info("conn %lu: connection lost before the reply; message "
+		    "id=%s delivered, its sync not awaited", s->id, s->txid);
+	else if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
 	    s->state == SMTP_S_WAIT)
 		log_info("conn %lu: connection lost in state %s; message "
 		    "id=%s not delivered", s->id, session_state_name(s->state),
 		    s->txid);
+	group_remove(s);
 	log_info("conn %lu: disconnect from %s user=%s messages=%u "
 	    "rcpts=%u failed=%u bad_commands=%u", s->id, s->ip,
 	    s->user[0] != '\0' ? s->user : "-", s->n_msgs, s->n_rcpts,

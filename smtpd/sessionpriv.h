@@ -20,6 +20,7 @@
 struct auth;
 struct auth_check;
 struct event;
+struct sync_wait;
 struct worker_job;
 
 enum smtp_state {
@@ -91,6 +92,9 @@ struct smtp_session {
 	int			 orphan;	/* conn gone while they ran */
 	struct smtp_session	*pend_next;
 	int			 listed;	/* on pend_list or busy_list */
+	struct sync_wait	*syncw;		/* committed, waits for its
+						   sync to be answered */
+	size_t			 sync_slot;	/* its place in syncw */
 	struct timeval		 busy_since;
 	struct timeval		 busy_next;	/* not retried before */
 	unsigned		 busy_tries;

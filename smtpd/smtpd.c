@@ -111,11 +111,15 @@ main(int argc, char **argv)
 	if (worker_pool_new(conn_base(), cfg.filter_workers, cfg.filter_queue,
 	    &srv.filter_pool) == -1)
 		fatalx("[filter] workers: %s", err_msg());
+	if (worker_pool_new(conn_base(), 1, SMTP_SYNC_QUEUE,
+	    &srv.sync_pool) == -1)
+		fatalx("sync thread: %s", err_msg());
 	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
 	/* Programs still running are killed, so the pool's threads end. */
 	filter_runner_cancel(srv.deliver.runner);
 	worker_pool_free(&srv.filter_pool);
+	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);
 	store_close(&st);
 	log_info("stopped");

@@ -130,7 +130,13 @@ store_lock_take_owner(struct store *st, const char *name, unsigned lease,
 		return err_set(ERR_INVALID, "bad lock owner");
 	if (lease == 0)
 		return err_set(ERR_INVALID, "a lock needs a lease");
-	return store_write(st, lock_take_txn, &op);
+	/*
+	 * No sync: a lock need not outlive a crash (the owner is gone
+	 * with it, so the lock would be stale anyway), and a POP3 session
+	 * that only reads must not cost two fdatasyncs.  The next durable
+	 * commit of any process makes it durable with its own.
+	 */
+	return store_write_nosync(st, lock_take_txn, &op);
 }
 
 static int
@@ -159,7 +165,8 @@ store_lock_release_owner(struct store *st, const char *name,
 {
 	struct lock_op op = { name, 0, 0, 0, owner };
 
-	return store_write(st, lock_release_txn, &op);
+	/* No sync, as store_lock_take_owner(): a lost release is stale. */
+	return store_write_nosync(st, lock_release_txn, &op);
 }
 
 int

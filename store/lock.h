@@ -31,7 +31,9 @@ struct store_lock {
 /*
  * Takes the lock for this process for lease seconds (reclaiming a stale
  * one).  1 taken (or renewed if we held it).  Errors: INUSE (held; the
- * message names the holder), INVALID.
+ * message names the holder), INVALID.  Locks need no durability (a crash
+ * leaves only stale locks): this and store_lock_release_owner() commit
+ * without a sync, as store_lock_take_many() does.
  */
 int	store_lock_take(struct store *, const char *name, unsigned lease);
 /*

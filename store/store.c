@@ -427,13 +427,52 @@ store_write(struct store *st, store_txn_fn *fn, void *ctx)
 int
 store_write_nosync(struct store *st, store_txn_fn *fn, void *ctx)
 {
-	return store_write_flags(st, fn, ctx, 1);
+	return store_write_flags(st, fn, ctx, MDB_NOSYNC);
+}
+
+int
+store_write_metanosync(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	return store_write_flags(st, fn, ctx, MDB_NOMETASYNC);
+}
+
+int
+store_sync(struct store *st)
+{
+	int rc;
+
+	if (st->flags & STORE_RDONLY)
+		return 0;
+	if ((rc = mdb_env_sync(st->env, 1)) != 0)
+		return err_set(ERR_TEMP, "store sync failed: %s",
+		    mdb_strerror(rc));
+	return 0;
+}
+
+int
+store_sync_fd(struct store *st)
+{
+	int fd;
+
+	if ((st->flags & STORE_RDONLY) || mdb_env_get_fd(st->env, &fd) != 0)
+		return -1;
+	return fd;
 }
 
 /*
- * The one write path.  nosync: LMDB's MDB_NOSYNC is set for this commit
- * only (env flags are per process, and this process is single-threaded
- * around its transactions).
+ * The one write path.  nosync: 0 (a durable commit), or LMDB's
+ * MDB_NOSYNC or MDB_NOMETASYNC, set for this commit only (env flags are
+ * per process, and this process writes from one thread; LMDB 0.9 reads
+ * them when the transaction commits).
+ *
+ * Power loss (lmdb.h): a commit writes its new pages, syncs them, then
+ * writes the meta page that names them, and syncs that.  MDB_NOMETASYNC
+ * leaves out the second sync only: the pages a meta page names are on
+ * disk before it, so a power cut loses at most the commits since the last
+ * sync, whole.  MDB_NOSYNC leaves out both: until the next sync the
+ * kernel may write the meta page before the pages it names, so it is kept
+ * for the small commits of locks, whose window is short (the next durable
+ * commit of any process syncs them).
  */
 static int
 store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
@@ -463,10 +502,10 @@ store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
 			return -1;
 		}
 		if (nosync)
-			mdb_env_set_flags(st->env, MDB_NOSYNC, 1);
+			mdb_env_set_flags(st->env, (unsigned)nosync, 1);
 		rc = mdb_txn_commit(t.txn);
 		if (nosync)
-			mdb_env_set_flags(st->env, MDB_NOSYNC, 0);
+			mdb_env_set_flags(st->env, (unsigned)nosync, 0);
 		if (rc == 0) {
 			/* Only now may others see it: tell them. */
 			notify_txn_commit(&t);

@@ -72,6 +72,28 @@ int	store_write(struct store *, store_txn_fn *fn, void *ctx);
  * needs no durability (locks).  The next durable commit syncs it too.
  */
 int	store_write_nosync(struct store *, store_txn_fn *fn, void *ctx);
+/*
+ * As store_write(), but only the data pages are synced before the commit
+ * is written (LMDB's MDB_NOMETASYNC for this commit): the store stays
+ * whole on power loss (the meta page that names the new pages is written
+ * after they are on disk), but until a sync the commit itself may be lost
+ * to a power cut, never to a killed process.  Whoever promises
+ * durability waits for store_sync() (or fdatasync() of store_sync_fd(),
+ * on any thread) begun after this returned; any later durable commit
+ * makes it durable too.  (smtpd: the group commit, whose answers wait for
+ * its sync thread.)
+ */
+int	store_write_metanosync(struct store *, store_txn_fn *fn, void *ctx);
+/*
+ * Makes every commit that returned before durable (fdatasync of the data
+ * file).  0, or -1 (TEMP).
+ */
+int	store_sync(struct store *);
+/*
+ * The data file's descriptor, for a thread that syncs it (fdatasync()):
+ * valid until store_close().  -1 for a read-only store.
+ */
+int	store_sync_fd(struct store *);
 /* Runs fn inside a read-only snapshot.  Returns fn's result. */
 int	store_read(struct store *, store_txn_fn *fn, void *ctx);
 

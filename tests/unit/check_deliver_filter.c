@@ -17,6 +17,7 @@
 #include "deliver/deliver.h"
 #include "store/filter.h"
 #include "store/list.h"
+#include "store/lock.h"
 #include "store/mailbox.h"
 #include "store/message.h"
 #include "store/queue.h"
@@ -342,6 +343,81 @@ START_TEST(test_stages_and_locks)
 END_TEST
 
 static int
+deliver_lock_fn(const struct store_lock *l, void *ctx)
+{
+	if (strncmp(l->name, "deliver:", 8) == 0)
+		(*(unsigned *)ctx)++;
+	return 0;
+}
+
+static int
+deliver_locks_txn(struct store_txn *t, void *ctx)
+{
+	return store_lock_list(t, deliver_lock_fn, ctx);
+}
+
+/* Delivery locks in the store. */
+static unsigned
+deliver_locks(void)
+{
+	unsigned n = 0;
+
+	ck_assert_int_ne(store_read(st, deliver_locks_txn, &n), -1);
+	return n;
+}
+
+START_TEST(test_shared_locks)
+{
+	struct deliver_rcpt r1, r2;
+	struct deliver_job j1, j2, *jobs[2];
+
+	memset(&r1, 0, sizeof(r1));
+	memset(&r2, 0, sizeof(r2));
+	ck_assert_int_eq(deliver_resolve(st, &dcf, "bob@example.test", 0,
+	    &r1), 0);
+	ck_assert_int_eq(deliver_resolve(st, &dcf, "bob@example.test", 0,
+	    &r2), 0);
+	memset(&j1, 0, sizeof(j1));
+	j1.sender = "a@remote.test";
+	j1.data = ham;
+	j1.len = strlen(ham);
+	j1.rcpts = &r1;
+	j1.nrcpts = 1;
+	j2 = j1;
+	j2.rcpts = &r2;
+	/* No filter runs for bob: two jobs share his lock, one commit. */
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j1), 2);
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j2), 2);
+	ck_assert_uint_eq(deliver_locks(), 1);
+	jobs[0] = &j1;
+	jobs[1] = &j2;
+	ck_assert_int_eq(deliver_run(st, &dcf, jobs, 2), 0);
+	ck_assert_int_eq(r1.code, 250);
+	ck_assert_int_eq(r2.code, 250);
+	ck_assert_uint_eq(count(bob, "INBOX"), 2);
+	/* the last holder released it */
+	ck_assert_uint_eq(deliver_locks(), 0);
+
+	/* A job whose filter runs does not join a shared lock ... */
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j1), 2);
+	set_filter(bob, "to Mail/.Later/\n");
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j2), 0);
+	ck_assert_int_eq(j2.busy_here, 1);
+	ck_assert_uint_eq(deliver_locks(), 1);
+	deliver_end(st, &j1);
+	ck_assert_uint_eq(deliver_locks(), 0);
+	/* ... and holds it alone, against any other job of the process. */
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j2), 1);
+	ck_assert_int_eq(deliver_begin(st, &dcf, &j1), 0);
+	ck_assert_int_eq(j1.busy_here, 1);
+	deliver_end(st, &j2);
+	ck_assert_uint_eq(deliver_locks(), 0);
+	deliver_rcpt_clear(&r1);
+	deliver_rcpt_clear(&r2);
+}
+END_TEST
+
+static int
 vacation_fn(struct store_txn *t, void *ctx)
 {
 	struct store_vacation v;
@@ -451,6 +527,7 @@ main(void)
 	tcase_add_test(tc, test_flags);
 	tcase_add_test(tc, test_failure_keeps_inbox);
 	tcase_add_test(tc, test_stages_and_locks);
+	tcase_add_test(tc, test_shared_locks);
 	tcase_add_test(tc, test_vacation_once);
 	tcase_add_test(tc, test_list);
 	suite_add_tcase(s, tc);
