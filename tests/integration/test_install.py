@@ -248,6 +248,8 @@ def run_installed(site, root, opts):
     vd = site.start(os.path.join(sbin, "vellumd"), env=env)
     for p in ports.values():
         site.wait_port(p, vd)
+    # vellumd holds the ports before its daemons run: wait until they are.
+    vd.wait_for(r"ready: \d+ daemon")
     exes = []
     for pid in daemon.children_of(vd.pid):
         try:
