@@ -54,6 +54,12 @@ struct handoff {
 	struct sockaddr_storage	sa;		/* the peer */
 };
 
+/* Room for the one descriptor of a hand-off. */
+union handoff_ctl {
+	char		buf[CMSG_SPACE(sizeof(int))];
+	struct cmsghdr	align;
+};
+
 /* A worker, seen from the first process. */
 struct wproc {
 	pid_t		 pid;		/* 0 once reaped */
@@ -224,6 +230,21 @@ workers_remote(void)
 	return nremote;
 }
 
+/* msg set up for one struct handoff and one descriptor. */
+static void
+handoff_msg(struct msghdr *msg, struct iovec *iov, struct handoff *h,
+    union handoff_ctl *ctl)
+{
+	memset(msg, 0, sizeof(*msg));
+	memset(ctl, 0, sizeof(*ctl));
+	iov->iov_base = h;
+	iov->iov_len = sizeof(*h);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = ctl->buf;
+	msg->msg_controllen = sizeof(ctl->buf);
+}
+
 /* Tokens: indexes into handed, reused through a free list. */
 static uint32_t
 token_get(void)
@@ -262,10 +283,7 @@ workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 	struct msghdr msg;
 	struct iovec iov;
 	struct cmsghdr *cm;
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} ctl;
+	union handoff_ctl ctl;
 	unsigned i, least = here;
 	uint32_t t;
 
@@ -282,14 +300,7 @@ workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 	h.listener = listener;
 	h.salen = (uint32_t)salen;
 	memcpy(&h.sa, sa, salen);
-	memset(&msg, 0, sizeof(msg));
-	memset(&ctl, 0, sizeof(ctl));
-	iov.iov_base = &h;
-	iov.iov_len = sizeof(h);
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = ctl.buf;
-	msg.msg_controllen = sizeof(ctl.buf);
+	handoff_msg(&msg, &iov, &h, &ctl);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -414,23 +425,14 @@ worker_read_cb(evutil_socket_t fd, short what, void *arg)
 	struct msghdr msg;
 	struct iovec iov;
 	struct cmsghdr *cm;
-	union {
-		char		buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr	align;
-	} ctl;
+	union handoff_ctl ctl;
 	ssize_t n;
 	int cfd;
 
 	(void)what;
 	(void)arg;
 	for (;;) {
-		memset(&msg, 0, sizeof(msg));
-		iov.iov_base = &h;
-		iov.iov_len = sizeof(h);
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
+		handoff_msg(&msg, &iov, &h, &ctl);
 		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
