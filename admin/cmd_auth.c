@@ -35,12 +35,10 @@ struct auth_args {
 };
 
 static int	cmd_auth_list_one(const struct store_authfail *, void *);
-static int	cmd_auth_list_txn(struct store_txn *, void *);
 static int	cmd_auth_list(struct ctl *);
 static int	cmd_auth_unban(struct ctl *, const char *ip);
 static char	*cmd_auth_password(void);
 static int	cmd_auth_locks_one(const struct store_authfail *, void *);
-static int	cmd_auth_locks_txn(struct store_txn *, void *);
 static int	cmd_auth_test(struct ctl *, const char *login,
 		    const char *password);
 
@@ -63,16 +61,6 @@ cmd_auth_list_one(const struct store_authfail *r, void *arg)
 	return 0;
 }
 
-static int
-cmd_auth_list_txn(struct store_txn *txn, void *arg)
-{
-	struct auth_args *a = arg;
-
-	free(a->list);
-	a->list = NULL;
-	a->n = 0;
-	return store_authfail_list(txn, cmd_auth_list_one, a);
-}
 
 static int
 cmd_auth_list(struct ctl *ctl)
@@ -84,7 +72,7 @@ cmd_auth_list(struct ctl *ctl)
 
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (store_read(ctl->store, cmd_auth_list_txn, &a) < 0)
+	if (store_authfail_list(ctl->store, cmd_auth_list_one, &a) < 0)
 		return ctl_fail(NULL, "auth list");
 	if (ctl->json)
 		printf("[");
@@ -188,16 +176,6 @@ cmd_auth_locks_one(const struct store_authfail *r, void *arg)
 	return 0;
 }
 
-static int
-cmd_auth_locks_txn(struct store_txn *txn, void *arg)
-{
-	struct auth_locks *l = arg;
-
-	l->ips[0] = '\0';
-	l->n = 0;
-	l->until = 0;
-	return store_authfail_list(txn, cmd_auth_locks_one, l);
-}
 
 static int
 cmd_auth_test(struct ctl *ctl, const char *login, const char *password)
@@ -236,7 +214,7 @@ cmd_auth_test(struct ctl *ctl, const char *login, const char *password)
 	memset(&l, 0, sizeof(l));
 	l.now = (int64_t)store_now();
 	if (store_address_normalize(login, l.user, 0) == -1 ||
-	    store_read(ctl->store, cmd_auth_locks_txn, &l) == -1)
+	    store_authfail_list(ctl->store, cmd_auth_locks_one, &l) == -1)
 		l.n = 0;
 	if (ok && l.n > 0)
 		result = "locked";

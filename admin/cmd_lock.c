@@ -23,7 +23,6 @@ struct lock_args {
 };
 
 static int	cmd_lock_list_one(const struct store_lock *, void *);
-static int	cmd_lock_list_txn(struct store_txn *, void *);
 static int	cmd_lock_load(struct ctl *, struct lock_args *);
 static int	cmd_lock_list(struct ctl *);
 static int	cmd_lock_clear(struct ctl *, const char *address);
@@ -38,16 +37,6 @@ cmd_lock_list_one(const struct store_lock *l, void *arg)
 	return 0;
 }
 
-static int
-cmd_lock_list_txn(struct store_txn *txn, void *arg)
-{
-	struct lock_args *a = arg;
-
-	free(a->list);
-	a->list = NULL;
-	a->n = 0;
-	return store_lock_list(txn, cmd_lock_list_one, a);
-}
 
 static int
 cmd_lock_load(struct ctl *ctl, struct lock_args *a)
@@ -55,7 +44,7 @@ cmd_lock_load(struct ctl *ctl, struct lock_args *a)
 	memset(a, 0, sizeof(*a));
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return -1;
-	if (store_read(ctl->store, cmd_lock_list_txn, a) < 0) {
+	if (store_lock_list(ctl->store, cmd_lock_list_one, a) < 0) {
 		ctl_fail(NULL, "lock %s", ctl->verb);
 		return -1;
 	}

@@ -594,8 +594,12 @@ view_claim_recent(struct imap_session *s, const struct store_mailbox *mb)
 		return 0;
 	memset(&r, 0, sizeof(r));
 	r.mailbox_id = v->mailbox_id;
-	/* \Recent needs no durability: a crash at worst shows it again. */
-	if (store_write_nosync(s->srv->store, view_recent_txn, &r) == -1) {
+	/*
+	 * \Recent needs no durability (a crash at worst shows it again),
+	 * but a commit without any sync could leave the store broken after
+	 * a power cut: one sync, of the data pages only.
+	 */
+	if (store_write_metanosync(s->srv->store, view_recent_txn, &r) == -1) {
 		log_warnx("conn %lu: \\Recent of mailbox %" PRIu32 ": %s",
 		    s->id, v->mailbox_id, err_msg());
 		return 0;

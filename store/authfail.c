@@ -117,10 +117,6 @@ authfail_get(struct store_txn *t, const struct authfail_key *k,
 	MDB_val kv = { k->len, (void *)k->buf }, v;
 	int rc;
 
-	if (t->st->no_authfail) {
-		memset(r, 0, sizeof(*r));
-		return 0;
-	}
 	if ((rc = sdb_get(t, DB_AUTHFAIL, k->buf, k->len, &v)) != 1) {
 		memset(r, 0, sizeof(*r));
 		return rc;
@@ -199,33 +195,46 @@ store_authfail_blocked(struct store *st, const struct auth_policy *p,
 	int rc;
 
 	authfail_op_init(&op, p, ip, login);
-	rc = store_read(st, authfail_blocked_txn, &op);
+	rc = store_volatile_read(st, authfail_blocked_txn, &op);
 	if (secs_r != NULL)
 		*secs_r = rc > 0 ? op.secs : 0;
 	return rc;
 }
 
-int
-store_authfail_list(struct store_txn *t, store_authfail_fn *fn, void *ctx)
+struct authfail_list {
+	store_authfail_fn	*fn;
+	void			*ctx;
+};
+
+static int
+authfail_list_txn(struct store_txn *t, void *arg)
 {
+	struct authfail_list *l = arg;
 	struct store_authfail r;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc, ret = 0;
 
-	if (t->st->no_authfail)
-		return 0;
 	if (sdb_cursor(t, DB_AUTHFAIL, &c) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (authfail_decode(&k, &v, &r) == -1 || fn(&r, ctx) == -1) {
+		if (authfail_decode(&k, &v, &r) == -1 ||
+		    l->fn(&r, l->ctx) == -1) {
 			ret = -1;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
 	return ret;
+}
+
+int
+store_authfail_list(struct store *st, store_authfail_fn *fn, void *ctx)
+{
+	struct authfail_list l = { fn, ctx };
+
+	return store_volatile_read(st, authfail_list_txn, &l);
 }
 
 /* Write side -------------------------------------------------------------- */
@@ -290,7 +299,7 @@ store_authfail_record(struct store *st, const struct auth_policy *p,
 	int rc;
 
 	authfail_op_init(&op, p, ip, login);
-	rc = store_write_nosync(st, authfail_record_txn, &op);
+	rc = store_volatile_write(st, authfail_record_txn, &op);
 	if (recent_r != NULL)
 		*recent_r = rc == -1 ? 1 : op.recent;
 	return rc;
@@ -425,9 +434,9 @@ store_authfail_clear(struct store *st, const char *ip, const char *login)
 	if (!authfail_user(login, op.user))
 		return 0;
 	/* Most good logins have no record: look before writing. */
-	if ((rc = store_read(st, authfail_exists_txn, &op)) <= 0)
+	if ((rc = store_volatile_read(st, authfail_exists_txn, &op)) <= 0)
 		return rc;
-	return store_write_nosync(st, authfail_clear_txn, &op);
+	return store_volatile_write(st, authfail_clear_txn, &op);
 }
 
 static int
@@ -472,7 +481,7 @@ store_authfail_unban(struct store *st, const char *ip, unsigned *n_r)
 	op.ip = ip;
 	if (ip != NULL && (ip[0] == '\0' || strlen(ip) > STORE_AUTHFAIL_IP_MAX))
 		return err_set(ERR_INVALID, "bad client address '%.64s'", ip);
-	rc = store_write_nosync(st, authfail_unban_txn, &op);
+	rc = store_volatile_write(st, authfail_unban_txn, &op);
 	if (n_r != NULL)
 		*n_r = rc == -1 ? 0 : op.n;
 	return rc == -1 ? -1 : 0;

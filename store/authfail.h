@@ -6,8 +6,8 @@
  * Each address has one record for all its failures (user "") and one per
  * login it failed with.  A record counts the failures since `first`
  * (a failure more than fail_window after `first` starts a new count) and
- * is locked until `locked_until`.  Failures need no durability: they are
- * written with store_write_nosync().  The table holds at most
+ * is locked until `locked_until`.  Failures need no durability: the
+ * table is in the volatile environment (store/volatile.c).  The table holds at most
  * STORE_AUTHFAIL_MAX records (store_authfail_set_max()): when full,
  * records that neither count nor lock any more are dropped, then the
  * least recently failed ones.
@@ -63,7 +63,7 @@ void	store_authfail_set_max(unsigned);
 
 typedef int store_authfail_fn(const struct store_authfail *, void *ctx);
 /* Calls fn for each record, by address then user; fn -1 stops. */
-int	store_authfail_list(struct store_txn *, store_authfail_fn *fn,
+int	store_authfail_list(struct store *, store_authfail_fn *fn,
 	    void *ctx);
 
 /*

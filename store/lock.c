@@ -1,5 +1,7 @@
 /*
- * lock.c - `locks`: name -> owner pid, host, since, lease expiry.
+ * lock.c - `locks`: name -> owner pid, host, since, lease expiry.  The
+ * table is in the volatile environment (volatile.c): never synced,
+ * thrown away at the next boot.
  */
 #include <errno.h>
 #include <signal.h>
@@ -131,12 +133,11 @@ store_lock_take_owner(struct store *st, const char *name, unsigned lease,
 	if (lease == 0)
 		return err_set(ERR_INVALID, "a lock needs a lease");
 	/*
-	 * No sync: a lock need not outlive a crash (the owner is gone
-	 * with it, so the lock would be stale anyway), and a POP3 session
-	 * that only reads must not cost two fdatasyncs.  The next durable
-	 * commit of any process makes it durable with its own.
+	 * In the volatile environment, never synced: a lock need not
+	 * outlive a crash (its owner is gone with it), and a POP3 session
+	 * that only reads must not cost two fdatasyncs.
 	 */
-	return store_write_nosync(st, lock_take_txn, &op);
+	return store_volatile_write(st, lock_take_txn, &op);
 }
 
 static int
@@ -165,8 +166,7 @@ store_lock_release_owner(struct store *st, const char *name,
 {
 	struct lock_op op = { name, 0, 0, 0, owner };
 
-	/* No sync, as store_lock_take_owner(): a lost release is stale. */
-	return store_write_nosync(st, lock_release_txn, &op);
+	return store_volatile_write(st, lock_release_txn, &op);
 }
 
 int
@@ -174,7 +174,7 @@ store_lock_clear(struct store *st, const char *name)
 {
 	struct lock_op op = { name, 0, 0, 1, "" };
 
-	return store_write(st, lock_release_txn, &op);
+	return store_volatile_write(st, lock_release_txn, &op);
 }
 
 static int
@@ -213,15 +213,21 @@ store_lock_clear_stale(struct store *st, unsigned *n_r)
 	struct lock_op op = { NULL, 0, 0, 0, "" };
 	int rc;
 
-	rc = store_write(st, lock_clear_stale_txn, &op);
+	rc = store_volatile_write(st, lock_clear_stale_txn, &op);
 	if (n_r != NULL)
 		*n_r = op.count;
 	return rc;
 }
 
-int
-store_lock_list(struct store_txn *t, store_lock_fn *fn, void *ctx)
+struct lock_list {
+	store_lock_fn	*fn;
+	void		*ctx;
+};
+
+static int
+lock_list_txn(struct store_txn *t, void *arg)
 {
+	struct lock_list *ll = arg;
 	struct store_lock l;
 	MDB_cursor *c;
 	MDB_val k, v;
@@ -231,12 +237,20 @@ store_lock_list(struct store_txn *t, store_lock_fn *fn, void *ctx)
 		return -1;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT))
-		if (lock_decode(&k, &v, &l) == -1 || fn(&l, ctx) == -1) {
+		if (lock_decode(&k, &v, &l) == -1 || ll->fn(&l, ll->ctx) == -1) {
 			r = -1;
 			break;
 		}
 	mdb_cursor_close(c);
 	return r;
+}
+
+int
+store_lock_list(struct store *st, store_lock_fn *fn, void *ctx)
+{
+	struct lock_list ll = { fn, ctx };
+
+	return store_volatile_read(st, lock_list_txn, &ll);
 }
 
 struct lock_many {
@@ -274,7 +288,7 @@ store_lock_take_many(struct store *st, const char *const *names, size_t n,
 		if (names[i][0] == '\0' ||
 		    strlen(names[i]) > STORE_LOCK_NAME_MAX)
 			return err_set(ERR_INVALID, "bad lock name");
-	rc = store_write_nosync(st, lock_take_many_guard, &m);
+	rc = store_volatile_write(st, lock_take_many_guard, &m);
 	if (rc == -1 && err_class() == ERR_INUSE)
 		return 0;
 	return rc;
@@ -301,5 +315,5 @@ store_lock_release_many(struct store *st, const char *const *names,
 {
 	struct lock_many m = { names, n, 0 };
 
-	return store_write_nosync(st, lock_release_many_txn, &m);
+	return store_volatile_write(st, lock_release_many_txn, &m);
 }

@@ -64,6 +64,6 @@ int	store_lock_clear(struct store *, const char *name);
 int	store_lock_clear_stale(struct store *, unsigned *n_r);
 
 typedef int store_lock_fn(const struct store_lock *, void *ctx);
-int	store_lock_list(struct store_txn *, store_lock_fn *fn, void *ctx);
+int	store_lock_list(struct store *, store_lock_fn *fn, void *ctx);
 
 #endif

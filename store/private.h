@@ -32,10 +32,11 @@ enum store_db {
 	DB_BODYHASH,	/* SHA-256 of a message -> body id */
 	DB_BLOBS,
 	DB_BLOBDATA,	/* fragment id -> compressed bytes of a blob */
-	DB_LOCKS,
+	DB_LOCKS,	/* volatile: lock name -> owner (lock.c) */
 	DB_QUEUE,
 	DB_ACCESS,	/* client IP -> trusted until (POP-before-SMTP) */
-	DB_AUTHFAIL,	/* (client IP, login) -> failed logins (authfail.c) */
+	DB_AUTHFAIL,	/* volatile: (client IP, login) -> failed logins
+			   (authfail.c) */
 	DB_TRANSPORTS,	/* outbound transports, source addresses */
 	DB_EXPUNGES,	/* mailbox id -> (modseq, uid, time) dups: the
 			   expunge log (message.c) */
@@ -49,18 +50,24 @@ enum store_db {
 	DB_COUNT
 };
 
+extern const char *const store_db_names[DB_COUNT];
+
+/* DUPSORT tables. */
+#define DB_IS_DUP(i)	((i) == DB_MSGS || (i) == DB_EXPUNGES)
+/* Tables of the volatile environment (volatile.c), not of the store. */
+#define DB_IS_VOLATILE(i)	((i) == DB_LOCKS || (i) == DB_AUTHFAIL)
+
 struct store_dict;
 struct login_cache;
 
 struct store {
 	MDB_env			*env;
-	MDB_dbi			 dbi[DB_COUNT];
+	MDB_env			*venv;		/* volatile.c; NULL: none */
+	MDB_dbi			 dbi[DB_COUNT];	/* DB_IS_VOLATILE: of venv */
 	char			*path;
 	unsigned		 flags;
 	uint64_t		 mapsize;
 	unsigned		 access_grants;	/* access.c */
-	int			 no_authfail;	/* read-only store made before
-						   the authfail table */
 	int			 no_transports;	/* the same for transports */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
@@ -106,6 +113,16 @@ struct store_txn {
 	uint32_t	*notify;
 	size_t		 nnotify, notify_cap;
 };
+
+/* store.c */
+void	store_owner(const char *data_dir, const char *path);
+int	store_volatile_read(struct store *, store_txn_fn *, void *);
+int	store_volatile_write(struct store *, store_txn_fn *, void *);
+int	volatile_dbi_open(struct store *, int);
+
+/* volatile.c */
+int	volatile_open(struct store *, const char *data_dir);
+void	volatile_close(struct store *);
 
 /* notify.c */
 struct notify_peer;

@@ -34,7 +34,7 @@
 
 #define STORE_RETRIES	16
 
-static const char *const db_names[DB_COUNT] = {
+const char *const store_db_names[DB_COUNT] = {
 	[DB_META] = "meta",
 	[DB_DOMAINS] = "domains",
 	[DB_USERS] = "users",
@@ -61,8 +61,6 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_LEARN] = "learn",
 };
 
-/* DUPSORT tables. */
-#define DB_IS_DUP(i)	((i) == DB_MSGS || (i) == DB_EXPUNGES)
 
 static uint64_t initial_mapsize = STORE_MAPSIZE_DEFAULT;
 static time_t (*store_clock)(void);
@@ -107,10 +105,10 @@ store_hostname(void)
  * daemons and `runuser -u vellum vellumctl` need.  Through a directory
  * descriptor opened without following links: data_dir is that user's.
  */
-static void
+void
 store_owner(const char *data_dir, const char *path)
 {
-	static const char *files[] = { "data.mdb", "lock.mdb" };
+	static const char *files[] = { "data.mdb", "lock.mdb", "boot_id" };
 	struct stat data, sb;
 	size_t i;
 	int dfd;
@@ -200,13 +198,11 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		if (store_txn_begin(st, 0, &t) == -1)
 			goto fail;
 		for (i = 0; i < DB_COUNT; i++) {
-			rc = mdb_dbi_open(t.txn, db_names[i],
+			if (DB_IS_VOLATILE(i))
+				continue;
+			rc = mdb_dbi_open(t.txn, store_db_names[i],
 			    DB_IS_DUP(i) ? MDB_DUPSORT : 0, &st->dbi[i]);
 			/* Added later: a store that has none has no entry. */
-			if (rc == MDB_NOTFOUND && i == DB_AUTHFAIL) {
-				st->no_authfail = 1;
-				continue;
-			}
 			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
 				st->no_transports = 1;
 				continue;
@@ -230,7 +226,7 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",
-				    st->path, db_names[i], mdb_strerror(rc));
+				    st->path, store_db_names[i], mdb_strerror(rc));
 				goto fail;
 			}
 		}
@@ -248,6 +244,8 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			goto fail;
 		}
 	} else if (store_write(st, store_init_schema, NULL) == -1)
+		goto fail;
+	if (volatile_open(st, data_dir) == -1)
 		goto fail;
 	if (!(flags & STORE_RDONLY))
 		notify_store_open(st);
@@ -273,10 +271,12 @@ store_init_schema(struct store_txn *t, void *ctx)
 	(void)ctx;
 	if (t->write) {
 		for (i = 0; i < DB_COUNT; i++) {
-			rc = mdb_dbi_open(t->txn, db_names[i], MDB_CREATE |
+			if (DB_IS_VOLATILE(i))
+				continue;
+			rc = mdb_dbi_open(t->txn, store_db_names[i], MDB_CREATE |
 			    (DB_IS_DUP(i) ? MDB_DUPSORT : 0), &t->st->dbi[i]);
 			if (rc != 0)
-				return sdb_error(t, rc, db_names[i]);
+				return sdb_error(t, rc, store_db_names[i]);
 		}
 	}
 	if ((rc = sdb_get(t, DB_META, "version", 7, &v)) == -1)
@@ -317,6 +317,7 @@ store_close(struct store **stp)
 	notify_store_free(st);
 	ZSTD_freeCCtx(st->cctx);
 	ZSTD_freeDCtx(st->dctx);
+	volatile_close(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
 	free(st->path);
@@ -383,9 +384,13 @@ store_grow(struct store *st)
 	return 0;
 }
 
-/* Begins a transaction, recovering from a resized map or full readers. */
+/*
+ * Begins a transaction in env (the store's, or the volatile one),
+ * recovering from a resized map or full readers.
+ */
 static int
-store_txn_begin(struct store *st, int write, struct store_txn *t)
+store_txn_begin_env(struct store *st, MDB_env *env, int write,
+    struct store_txn *t)
 {
 	MDB_envinfo info;
 	int rc, i, dead;
@@ -394,19 +399,21 @@ store_txn_begin(struct store *st, int write, struct store_txn *t)
 	t->st = st;
 	t->write = write;
 	for (i = 0; i < STORE_RETRIES; i++) {
-		rc = mdb_txn_begin(st->env, NULL, write ? 0 : MDB_RDONLY,
+		rc = mdb_txn_begin(env, NULL, write ? 0 : MDB_RDONLY,
 		    &t->txn);
 		if (rc == 0)
 			return 0;
 		if (rc == MDB_MAP_RESIZED) {
 			/* Another process grew the map: adopt its size. */
-			mdb_env_set_mapsize(st->env, 0);
-			mdb_env_info(st->env, &info);
-			st->mapsize = info.me_mapsize;
+			mdb_env_set_mapsize(env, 0);
+			if (env == st->env) {
+				mdb_env_info(st->env, &info);
+				st->mapsize = info.me_mapsize;
+			}
 			continue;
 		}
 		if (rc == MDB_READERS_FULL) {
-			mdb_reader_check(st->env, &dead);
+			mdb_reader_check(env, &dead);
 			log_warnx("store reader table full; cleared %d stale "
 			    "slot(s)", dead);
 			usleep(1000 << (i < 8 ? i : 8));
@@ -418,16 +425,16 @@ store_txn_begin(struct store *st, int write, struct store_txn *t)
 	    mdb_strerror(rc));
 }
 
+static int
+store_txn_begin(struct store *st, int write, struct store_txn *t)
+{
+	return store_txn_begin_env(st, st->env, write, t);
+}
+
 int
 store_write(struct store *st, store_txn_fn *fn, void *ctx)
 {
 	return store_write_flags(st, fn, ctx, 0);
-}
-
-int
-store_write_nosync(struct store *st, store_txn_fn *fn, void *ctx)
-{
-	return store_write_flags(st, fn, ctx, MDB_NOSYNC);
 }
 
 int
@@ -460,19 +467,19 @@ store_sync_fd(struct store *st)
 }
 
 /*
- * The one write path.  nosync: 0 (a durable commit), or LMDB's
- * MDB_NOSYNC or MDB_NOMETASYNC, set for this commit only (env flags are
- * per process, and this process writes from one thread; LMDB 0.9 reads
- * them when the transaction commits).
+ * The one write path of the store.  nosync: 0 (a durable commit), or
+ * LMDB's MDB_NOMETASYNC, set for this commit only (env flags are per
+ * process, and this process writes from one thread; LMDB 0.9 reads them
+ * when the transaction commits).
  *
  * Power loss (lmdb.h): a commit writes its new pages, syncs them, then
  * writes the meta page that names them, and syncs that.  MDB_NOMETASYNC
  * leaves out the second sync only: the pages a meta page names are on
  * disk before it, so a power cut loses at most the commits since the last
- * sync, whole.  MDB_NOSYNC leaves out both: until the next sync the
- * kernel may write the meta page before the pages it names, so it is kept
- * for the small commits of locks, whose window is short (the next durable
- * commit of any process syncs them).
+ * sync, whole.  MDB_NOSYNC, which leaves out both, is never used here:
+ * until the next sync the kernel may write the meta page before the pages
+ * it names.  What needs no sync at all lives in the volatile environment
+ * (volatile.c).
  */
 static int
 store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
@@ -534,6 +541,77 @@ store_read(struct store *st, store_txn_fn *fn, void *ctx)
 	r = fn(&t, ctx);
 	mdb_txn_abort(t.txn);
 	return r;
+}
+
+/*
+ * The volatile tables (volatile.c): their own transactions, never part
+ * of a batch, never synced.  Without the environment (a read-only store
+ * with none of this boot) reads see empty tables.
+ */
+int
+store_volatile_read(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	struct store_txn t;
+	int r;
+
+	if (st->venv == NULL)
+		return 0;
+	if (store_txn_begin_env(st, st->venv, 0, &t) == -1)
+		return -1;
+	r = fn(&t, ctx);
+	mdb_txn_abort(t.txn);
+	return r;
+}
+
+int
+store_volatile_write(struct store *st, store_txn_fn *fn, void *ctx)
+{
+	struct store_txn t;
+	int r, rc;
+
+	if (st->venv == NULL || (st->flags & STORE_RDONLY))
+		return err_set(ERR_PERM, "store opened read-only");
+	if (store_txn_begin_env(st, st->venv, 1, &t) == -1)
+		return -1;
+	if ((r = fn(&t, ctx)) == -1) {
+		mdb_txn_abort(t.txn);
+		return -1;
+	}
+	if ((rc = mdb_txn_commit(t.txn)) != 0)
+		return err_set(ERR_TEMP, "commit of %s/../volatile failed: %s",
+		    st->path, mdb_strerror(rc));
+	return r;
+}
+
+/*
+ * Opens (creating unless read-only) volatile table i: 0, or 1 when a
+ * read-only store finds none.
+ */
+int
+volatile_dbi_open(struct store *st, int i)
+{
+	struct store_txn t;
+	int rc, rdonly = st->flags & STORE_RDONLY;
+
+	if (store_txn_begin_env(st, st->venv, !rdonly, &t) == -1)
+		return -1;
+	rc = mdb_dbi_open(t.txn, store_db_names[i], rdonly ? 0 : MDB_CREATE,
+	    &st->dbi[i]);
+	if (rc == MDB_NOTFOUND) {
+		/* Read-only, and no process made it yet. */
+		mdb_txn_abort(t.txn);
+		return 1;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(t.txn);
+		return err_set(ERR_CORRUPT, "volatile table %s: %s",
+		    store_db_names[i], mdb_strerror(rc));
+	}
+	/* Handles opened in an aborted transaction close with it. */
+	if ((rc = mdb_txn_commit(t.txn)) != 0)
+		return err_set(ERR_TEMP, "volatile table %s: %s",
+		    store_db_names[i], mdb_strerror(rc));
+	return 0;
 }
 
 int
@@ -622,7 +700,7 @@ sdb_get(struct store_txn *t, enum store_db db, const void *key,
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return sdb_error(t, rc, db_names[db]);
+		return sdb_error(t, rc, store_db_names[db]);
 	return 1;
 }
 
@@ -635,12 +713,12 @@ sdb_put(struct store_txn *t, enum store_db db, const void *key,
 
 	if (!t->write)
 		fatalx("store: write to %s in a read transaction",
-		    db_names[db]);
+		    store_db_names[db]);
 	rc = mdb_put(t->txn, t->st->dbi[db], &k, &v, flags);
 	if (rc == MDB_KEYEXIST)
 		return 0;
 	if (rc != 0)
-		return sdb_error(t, rc, db_names[db]);
+		return sdb_error(t, rc, store_db_names[db]);
 	return 1;
 }
 
@@ -655,7 +733,7 @@ sdb_del(struct store_txn *t, enum store_db db, const void *key,
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc != 0)
-		return sdb_error(t, rc, db_names[db]);
+		return sdb_error(t, rc, store_db_names[db]);
 	return 1;
 }
 
@@ -665,7 +743,7 @@ sdb_cursor(struct store_txn *t, enum store_db db, MDB_cursor **c)
 	int rc;
 
 	if ((rc = mdb_cursor_open(t->txn, t->st->dbi[db], c)) != 0)
-		return sdb_error(t, rc, db_names[db]);
+		return sdb_error(t, rc, store_db_names[db]);
 	return 0;
 }
 
@@ -705,10 +783,10 @@ sdb_next_id(struct store_txn *t, enum store_db db, uint64_t *next_r)
 		return 0;
 	}
 	if (rc != 0)
-		return sdb_error(t, rc, db_names[db]);
+		return sdb_error(t, rc, store_db_names[db]);
 	if (k.mv_size != 8)
 		return err_set(ERR_CORRUPT, "%s: key of %zu bytes, not 8",
-		    db_names[db], k.mv_size);
+		    store_db_names[db], k.mv_size);
 	*next_r = be64dec(k.mv_data) + 1;
 	return 0;
 }

@@ -44,6 +44,12 @@ int	store_open(const char *data_dir, unsigned flags, struct store **r);
 void	store_close(struct store **);
 
 /* The initial map size of stores opened later (tests use a tiny one). */
+/*
+ * The file that names this boot (/proc/sys/kernel/random/boot_id): the
+ * volatile tables (locks, failed logins) of another boot are thrown away
+ * when the store opens (store/volatile.c).  Tests set another file.
+ */
+void	store_volatile_set_boot_id_path(const char *);
 void	store_set_initial_mapsize(uint64_t);
 /*
  * Drops this process's resident pages of the store's map (they stay in
@@ -67,11 +73,6 @@ typedef int store_txn_fn(struct store_txn *, void *ctx);
  * result, or -1 when fn or the commit failed (nothing changed then).
  */
 int	store_write(struct store *, store_txn_fn *fn, void *ctx);
-/*
- * As store_write(), but the commit is not synced to disk: for data that
- * needs no durability (locks).  The next durable commit syncs it too.
- */
-int	store_write_nosync(struct store *, store_txn_fn *fn, void *ctx);
 /*
  * As store_write(), but only the data pages are synced before the commit
  * is written (LMDB's MDB_NOMETASYNC for this commit): the store stays

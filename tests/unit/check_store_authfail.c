@@ -85,10 +85,10 @@ collect_one(const struct store_authfail *r, void *ctx)
 }
 
 static int
-collect_txn(struct store_txn *t, void *ctx)
+collect(struct collect *c)
 {
-	((struct collect *)ctx)->n = ((struct collect *)ctx)->total = 0;
-	return store_authfail_list(t, collect_one, ctx);
+	c->n = c->total = 0;
+	return store_authfail_list(st, collect_one, c);
 }
 
 static unsigned
@@ -97,7 +97,7 @@ failures_of(const char *ip, const char *user)
 	static struct collect c;
 	size_t i;
 
-	ck_assert_int_eq(store_read(st, collect_txn, &c), 0);
+	ck_assert_int_eq(collect(&c), 0);
 	for (i = 0; i < c.n; i++)
 		if (strcmp(c.r[i].ip, ip) == 0 && strcmp(c.r[i].user, user) ==
 		    0)
@@ -110,7 +110,7 @@ records(void)
 {
 	static struct collect c;
 
-	ck_assert_int_eq(store_read(st, collect_txn, &c), 0);
+	ck_assert_int_eq(collect(&c), 0);
 	return (unsigned)c.total;
 }
 

@@ -4,6 +4,7 @@
  * Another holder must be another process (a retake by the same pid renews
  * the lock), so the tests fork children that open the store themselves.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -18,6 +19,7 @@
 
 #include "common/error.h"
 #include "store/lock.h"
+#include "store/store.h"
 #include "testutil.h"
 
 static Suite	*lock_suite(void);
@@ -136,19 +138,13 @@ list_one(const struct store_lock *l, void *ctx)
 	return 0;
 }
 
-static int
-list_fn(struct store_txn *txn, void *ctx)
-{
-	return store_lock_list(txn, list_one, ctx);
-}
-
 static const struct store_lock *
 list_find(struct lock_list_ctx *c, const char *name)
 {
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	ck_assert_msg(store_read(st, list_fn, c) >= 0, "lock_list failed: %s",
+	ck_assert_msg(store_lock_list(st, list_one, c) >= 0, "lock_list failed: %s",
 	    tu_err());
 	for (i = 0; i < c->n && i < 16; i++)
 		if (strcmp(c->locks[i].name, name) == 0)
@@ -382,6 +378,87 @@ START_TEST(test_owners)
 }
 END_TEST
 
+static void
+write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s", path);
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+static struct stat
+main_store_stat(void)
+{
+	char path[4096];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/store/data.mdb", dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return sb;
+}
+
+/*
+ * Locks live in DATA_DIR/volatile/, not in the store: taking and
+ * releasing one leaves the store's file alone, and a store opened in
+ * another boot (another boot id) finds none of the locks of the last.
+ */
+START_TEST(test_volatile_boot)
+{
+	struct lock_list_ctx c;
+	struct stat before, after;
+	char boot[4096], vdir[4096];
+	int rc;
+
+	before = main_store_stat();
+	rc = store_lock_take(st, "pop3:bob@example.test", 600);
+	ck_assert_int_eq(rc, 1);
+	after = main_store_stat();
+	ck_assert_msg(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+	    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec &&
+	    before.st_size == after.st_size, "a lock wrote the store's file");
+	snprintf(vdir, sizeof(vdir), "%s/volatile/data.mdb", dir);
+	ck_assert_msg(access(vdir, F_OK) == 0, "no %s", vdir);
+	store_close(&st);
+
+	/* The same boot: the lock is still there (its owner lives). */
+	st = tu_open(dir);
+	ck_assert_msg(list_find(&c, "pop3:bob@example.test") != NULL,
+	    "lock lost on reopening in the same boot");
+	store_close(&st);
+
+	/* A new boot: thrown away, and the table works. */
+	snprintf(boot, sizeof(boot), "%s/boot_id", dir);
+	write_file(boot, "00000000-1111-2222-3333-444444444444\n");
+	store_volatile_set_boot_id_path(boot);
+	st = tu_open(dir);
+	ck_assert_msg(list_find(&c, "pop3:bob@example.test") == NULL &&
+	    c.n == 0, "a lock of the last boot survived (%zu locks)", c.n);
+	rc = store_lock_take(st, "pop3:alice@example.test", 60);
+	ck_assert_int_eq(rc, 1);
+	ck_assert_msg(list_find(&c, "pop3:alice@example.test") != NULL,
+	    "new lock not listed");
+	store_close(&st);
+
+	/* Read-only: this boot's table is read; another boot's is not. */
+	ck_assert_int_eq(store_open(dir, STORE_RDONLY, &st), 0);
+	ck_assert_msg(list_find(&c, "pop3:alice@example.test") != NULL,
+	    "read-only store does not see this boot's lock");
+	rc = store_lock_take(st, "pop3:carol@example.test", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_PERM,
+	    "lock taken in a read-only store: %d", rc);
+	store_close(&st);
+	write_file(boot, "00000000-1111-2222-3333-555555555555\n");
+	ck_assert_int_eq(store_open(dir, STORE_RDONLY, &st), 0);
+	ck_assert_msg(list_find(&c, "pop3:alice@example.test") == NULL,
+	    "read-only store reads another boot's locks");
+	store_close(&st);
+	store_volatile_set_boot_id_path("/proc/sys/kernel/random/boot_id");
+	st = tu_open(dir);
+}
+END_TEST
+
 static Suite *
 lock_suite(void)
 {
@@ -398,6 +475,7 @@ lock_suite(void)
 	tcase_add_test(tc, test_clear_stale_and_clear);
 	tcase_add_test(tc, test_invalid_names);
 	tcase_add_test(tc, test_owners);
+	tcase_add_test(tc, test_volatile_boot);
 	suite_add_tcase(s, tc);
 	return s;
 }
