@@ -348,6 +348,12 @@ conn_maybe_end(void)
 		event_base_loopbreak(base);
 }
 
+int
+conn_stopping(void)
+{
+	return shutting_down || draining;
+}
+
 void
 conn_hold(int delta)
 {

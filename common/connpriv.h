@@ -31,6 +31,7 @@ int	workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 	    unsigned listener, const char *key, unsigned here);
 unsigned workers_remote(void);	/* connections open in the workers */
 int	workers_is_worker(void);
+int	conn_stopping(void);		/* shutting down or draining */
 void	workers_signal(int sig);	/* passes sig on to the workers */
 void	workers_closed(uint32_t token);	/* a handed connection ended */
 void	workers_end(unsigned grace);	/* the loop ended: wait, free */

@@ -17,9 +17,18 @@
  * workers and holds its loop (conn_hold()) while one runs, so a drained
  * daemon lives as long as the sessions of any of its processes: vellumd
  * watches the first one only.  A worker dies with the first process
- * (PR_SET_PDEATHSIG).  A worker that dies is not replaced: by then the
- * first process has the store open and threads running, which a fork
- * does not carry safely; the others take its share.
+ * (PR_SET_PDEATHSIG).
+ *
+ * A worker that dies is replaced, but not by the first process: by then
+ * it has the store open and threads running, which a fork does not carry
+ * safely, and it may have given up root (a worker made again from the
+ * binary could not read the TLS key).  So with the workers it forks a
+ * spawner, a copy of itself as it is then (root, the configuration and
+ * TLS contexts loaded, one thread, no store), which does nothing but fork
+ * a new worker when the first process asks, and send it its end of the
+ * new socketpair.  A worker that dies within SPAWN_MIN_MS of its start is
+ * replaced only after that much time (no fork loop), none while the
+ * daemon shuts down or drains.  The spawner ends with the first process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,6 +54,8 @@
 
 /* After the shutdown grace, workers that still run are killed. */
 #define PREFORK_EXTRA_WAIT_MS	5000
+/* A worker that dies this soon after its start is replaced this late. */
+#define SPAWN_MIN_MS		1000
 
 /* First process -> worker: one accepted connection (its fd in SCM_RIGHTS). */
 struct handoff {
@@ -60,11 +71,26 @@ union handoff_ctl {
 	struct cmsghdr	align;
 };
 
+/* First process -> spawner: make worker slot (its index in wprocs). */
+struct spawn_req {
+	uint32_t		slot;
+};
+
+/* Spawner -> first process: made, with its socketpair end in SCM_RIGHTS. */
+struct spawn_reply {
+	uint32_t		slot;
+	int32_t			pid;
+};
+
 /* A worker, seen from the first process. */
 struct wproc {
 	pid_t		 pid;		/* 0 once reaped */
 	int		 fd;		/* its socketpair; -1 once it ended */
+	int		 child;		/* forked here, not by the spawner */
+	int		 spawning;	/* asked the spawner for a new one */
 	struct event	*ev;
+	struct event	*respawn_ev;	/* a replacement waits for time */
+	struct timespec	 started;
 	unsigned	 load;		/* handed connections still open */
 };
 
@@ -83,6 +109,11 @@ static uint32_t		*free_tokens;
 static uint32_t		 nfree;
 static unsigned		 nremote;	/* open in workers */
 static struct event	*chld_ev;
+static pid_t		 reap[CONN_WORKERS_MAX];	/* ended workers of ours
+						   not reaped yet */
+static int		 spawn_fd = -1;	/* the spawner's socketpair */
+static pid_t		 spawn_pid;
+static struct event	*spawn_ev;
 
 /* A worker. */
 static unsigned		 worker_no;	/* 0: the first process */
@@ -99,6 +130,14 @@ static void	worker_gone(struct wproc *);
 static void	token_release(struct wproc *, uint32_t);
 static void	worker_setup(unsigned);
 static void	first_setup(void);
+static int	spawner_fork(pid_t);
+static int	spawner_main(int, pid_t);
+static void	spawn_read_cb(evutil_socket_t, short, void *);
+static void	respawn_cb(evutil_socket_t, short, void *);
+static void	wproc_watch(struct wproc *);
+static void	worker_replace(struct wproc *);
+static void	fd_msg(struct msghdr *, struct iovec *, void *, size_t,
+		    union handoff_ctl *);
 
 int
 conn_workers(unsigned n)
@@ -138,12 +177,149 @@ conn_workers(unsigned n)
 		close(sv[1]);
 		wprocs[nwprocs].pid = pid;
 		wprocs[nwprocs].fd = sv[0];
+		wprocs[nwprocs].child = 1;
 		wprocs[nwprocs].load = 0;
+		clock_gettime(CLOCK_MONOTONIC, &wprocs[nwprocs].started);
 		nwprocs++;
 	}
+	if (nwprocs > 0 && spawner_fork(parent) == 1)
+		return 1;	/* a replacement worker, made by the spawner */
 	if (nwprocs > 0)
 		first_setup();
 	return 0;
+}
+
+/*
+ * Forks the spawner.  Returns 0 in the first process (also when there is
+ * no spawner: workers that die are then not replaced), 1 in a worker the
+ * spawner made later.
+ */
+static int
+spawner_fork(pid_t parent)
+{
+	unsigned j;
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == -1) {
+		log_warn("socketpair for the spawner");
+		return 0;
+	}
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) == -1) {
+		log_warn("fork of the spawner: workers that end are not "
+		    "replaced");
+		close(sv[0]);
+		close(sv[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
+		    getppid() != parent)
+			_exit(1);
+		for (j = 0; j < nwprocs; j++)
+			close(wprocs[j].fd);
+		nwprocs = 0;
+		return spawner_main(sv[1], getpid());
+	}
+	close(sv[1]);
+	spawn_fd = sv[0];
+	spawn_pid = pid;
+	return 0;
+}
+
+/*
+ * The spawner: one thread, blocking.  Returns only in a new worker (1);
+ * the spawner itself exits when the first process's end closes.
+ */
+static int
+spawner_main(int fd, pid_t self)
+{
+	struct spawn_req req;
+	struct spawn_reply rep;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union handoff_ctl ctl;
+	struct sigaction sa;
+	const char *v;
+	ssize_t n;
+	pid_t pid;
+	int sv[2];
+
+	/*
+	 * No listener, no readiness pipe; its children are reaped at once.
+	 * The epoll instance is shared with the first process until
+	 * event_reinit(): removing the listeners before would remove them
+	 * from the first process's loop.
+	 */
+	if (event_reinit(conn_base()) == -1)
+		fatalx("spawner: event_reinit failed");
+	conn_forked();
+	if ((v = getenv("VELLUM_READY_FD")) != NULL) {
+		if (atoi(v) > 2)
+			close(atoi(v));
+		unsetenv("VELLUM_READY_FD");
+	}
+	prctl(PR_SET_NAME, "spawner");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sa.sa_flags = SA_NOCLDWAIT;
+	sigaction(SIGCHLD, &sa, NULL);
+	/* The first process decides when to stop: it closes our socket. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	for (;;) {
+		n = recv(fd, &req, sizeof(req), 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n != (ssize_t)sizeof(req) || req.slot >= CONN_WORKERS_MAX)
+			_exit(0);
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0,
+		    sv) == -1) {
+			log_warn("spawner: socketpair");
+			continue;
+		}
+		if ((pid = fork()) == -1) {
+			log_warn("spawner: fork");
+			close(sv[0]);
+			close(sv[1]);
+			continue;
+		}
+		if (pid == 0) {
+			close(fd);
+			close(sv[0]);
+			sa.sa_flags = 0;
+			sigaction(SIGCHLD, &sa, NULL);
+			signal(SIGTERM, SIG_DFL);
+			signal(SIGINT, SIG_DFL);
+			signal(SIGHUP, SIG_DFL);
+			if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+			    getppid() != self)
+				_exit(1);
+			up_fd = sv[1];
+			worker_setup(req.slot + 1);
+			return 1;
+		}
+		close(sv[1]);
+		rep.slot = req.slot;
+		rep.pid = (int32_t)pid;
+		fd_msg(&msg, &iov, &rep, sizeof(rep), &ctl);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &sv[0], sizeof(int));
+		if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(rep)) {
+			/* The first process is gone: so is the worker. */
+			kill(pid, SIGKILL);
+			_exit(0);
+		}
+		close(sv[0]);
+	}
 }
 
 /* In a new worker: its own loop, no listener, no readiness pipe. */
@@ -173,21 +349,30 @@ worker_setup(unsigned no)
 	log_info("worker %u (pid %ld) started", no, (long)getpid());
 }
 
+/* The first process watches w's socketpair. */
+static void
+wproc_watch(struct wproc *w)
+{
+	if (fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) | O_NONBLOCK) == -1)
+		fatal("fcntl");
+	w->ev = event_new(conn_base(), w->fd, EV_READ | EV_PERSIST,
+	    first_read_cb, w);
+	if (w->ev == NULL || event_add(w->ev, NULL) == -1)
+		fatalx("cannot watch the socketpair of a worker");
+}
+
 static void
 first_setup(void)
 {
-	struct wproc *w;
 	unsigned i;
 
-	for (i = 0; i < nwprocs; i++) {
-		w = &wprocs[i];
-		if (fcntl(w->fd, F_SETFL, fcntl(w->fd, F_GETFL) |
-		    O_NONBLOCK) == -1)
-			fatal("fcntl");
-		w->ev = event_new(conn_base(), w->fd, EV_READ | EV_PERSIST,
-		    first_read_cb, w);
-		if (w->ev == NULL || event_add(w->ev, NULL) == -1)
-			fatalx("cannot watch the socketpair of a worker");
+	for (i = 0; i < nwprocs; i++)
+		wproc_watch(&wprocs[i]);
+	if (spawn_fd != -1) {
+		spawn_ev = event_new(conn_base(), spawn_fd,
+		    EV_READ | EV_PERSIST, spawn_read_cb, NULL);
+		if (spawn_ev == NULL || event_add(spawn_ev, NULL) == -1)
+			fatalx("cannot watch the spawner's socketpair");
 	}
 	chld_ev = evsignal_new(conn_base(), SIGCHLD, chld_cb, NULL);
 	if (chld_ev == NULL || evsignal_add(chld_ev, NULL) == -1)
@@ -230,15 +415,15 @@ workers_remote(void)
 	return nremote;
 }
 
-/* msg set up for one struct handoff and one descriptor. */
+/* msg set up for len bytes at buf and one descriptor. */
 static void
-handoff_msg(struct msghdr *msg, struct iovec *iov, struct handoff *h,
+fd_msg(struct msghdr *msg, struct iovec *iov, void *buf, size_t len,
     union handoff_ctl *ctl)
 {
 	memset(msg, 0, sizeof(*msg));
 	memset(ctl, 0, sizeof(*ctl));
-	iov->iov_base = h;
-	iov->iov_len = sizeof(*h);
+	iov->iov_base = buf;
+	iov->iov_len = len;
 	msg->msg_iov = iov;
 	msg->msg_iovlen = 1;
 	msg->msg_control = ctl->buf;
@@ -300,7 +485,7 @@ workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 	h.listener = listener;
 	h.salen = (uint32_t)salen;
 	memcpy(&h.sa, sa, salen);
-	handoff_msg(&msg, &iov, &h, &ctl);
+	fd_msg(&msg, &iov, &h, sizeof(h), &ctl);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
@@ -380,31 +565,164 @@ worker_gone(struct wproc *w)
 			token_release(w, t);
 	w->load = 0;
 	conn_hold(-1);
+	if (!w->child)
+		/* Not ours to reap: the spawner does. */
+		log_info("worker (pid %ld) ended", (long)w->pid);
+	else if (w->pid > 0)
+		/* Its slot is for the next one: reaped from reap[]. */
+		reap[idx] = w->pid;
+	w->pid = 0;
+	worker_replace(w);
+}
+
+/*
+ * Asks the spawner for a worker in w's place: at once, or when w has
+ * lived less than SPAWN_MIN_MS, that much later.
+ */
+static void
+worker_replace(struct wproc *w)
+{
+	struct spawn_req req;
+	struct timespec now;
+	struct timeval tv;
+	long lived;
+
+	if (spawn_fd == -1 || conn_stopping() || w->spawning)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	lived = (now.tv_sec - w->started.tv_sec) * 1000 +
+	    (now.tv_nsec - w->started.tv_nsec) / 1000000;
+	if (lived < SPAWN_MIN_MS && (w->respawn_ev == NULL ||
+	    !evtimer_pending(w->respawn_ev, NULL))) {
+		if (w->respawn_ev == NULL)
+			w->respawn_ev = evtimer_new(conn_base(), respawn_cb, w);
+		tv.tv_sec = 0;
+		tv.tv_usec = (SPAWN_MIN_MS - lived) * 1000;
+		if (w->respawn_ev != NULL)
+			evtimer_add(w->respawn_ev, &tv);
+		return;
+	}
+	if (lived < SPAWN_MIN_MS)
+		return;
+	req.slot = (uint32_t)(w - wprocs);
+	if (send(spawn_fd, &req, sizeof(req), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	    (ssize_t)sizeof(req)) {
+		log_warn("cannot ask the spawner for a worker");
+		return;
+	}
+	w->spawning = 1;
+}
+
+static void
+respawn_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wproc *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->fd == -1)
+		worker_replace(w);
+}
+
+/* In the first process: a new worker from the spawner, or its end. */
+static void
+spawn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct spawn_reply rep;
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union handoff_ctl ctl;
+	struct wproc *w;
+	ssize_t n;
+	int wfd;
+
+	(void)what;
+	(void)arg;
+	for (;;) {
+		fd_msg(&msg, &iov, &rep, sizeof(rep), &ctl);
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			log_warnx("the spawner ended: workers that end are "
+			    "no longer replaced");
+			event_free(spawn_ev);
+			spawn_ev = NULL;
+			close(spawn_fd);
+			spawn_fd = -1;
+			return;
+		}
+		wfd = -1;
+		cm = CMSG_FIRSTHDR(&msg);
+		if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+		    cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&wfd, CMSG_DATA(cm), sizeof(int));
+		if (n != (ssize_t)sizeof(rep) || wfd < 0 ||
+		    rep.slot >= nwprocs || wprocs[rep.slot].fd != -1 ||
+		    rep.pid <= 0) {
+			log_warnx("the spawner sent a bad reply: ignored");
+			if (wfd >= 0)
+				close(wfd);
+			continue;
+		}
+		w = &wprocs[rep.slot];
+		w->pid = (pid_t)rep.pid;
+		w->fd = wfd;
+		w->child = 0;
+		w->spawning = 0;
+		w->load = 0;
+		clock_gettime(CLOCK_MONOTONIC, &w->started);
+		wproc_watch(w);
+		conn_hold(1);
+		log_info("worker %u (pid %ld) replaces the one that ended",
+		    rep.slot + 1, (long)w->pid);
+		/* Asked to stop meanwhile: it stops too. */
+		if (conn_stopping())
+			kill(w->pid, SIGTERM);
+	}
+}
+
+/* Reaps pid if it ended: 1 (logged how), else 0. */
+static int
+worker_reap(pid_t pid)
+{
+	pid_t r;
+	int status;
+
+	r = waitpid(pid, &status, WNOHANG);
+	if (r != pid && !(r == -1 && errno == ECHILD))
+		return 0;
+	if (r > 0 && WIFSIGNALED(status))
+		log_warnx("worker (pid %ld) killed by signal %d", (long)pid,
+		    WTERMSIG(status));
+	else
+		log_info("worker (pid %ld) ended", (long)pid);
+	return 1;
 }
 
 static void
 chld_cb(evutil_socket_t sig, short what, void *arg)
 {
 	unsigned i;
-	pid_t pid;
 	int status;
 
 	(void)sig;
 	(void)what;
 	(void)arg;
-	for (i = 0; i < nwprocs; i++) {
-		if (wprocs[i].pid <= 0)
-			continue;
-		pid = waitpid(wprocs[i].pid, &status, WNOHANG);
-		if (pid != wprocs[i].pid && !(pid == -1 && errno == ECHILD))
-			continue;
-		if (pid > 0 && WIFSIGNALED(status))
-			log_warnx("worker (pid %ld) killed by signal %d",
-			    (long)wprocs[i].pid, WTERMSIG(status));
-		else
-			log_info("worker (pid %ld) ended", (long)wprocs[i].pid);
-		wprocs[i].pid = 0;
+	if (spawn_pid > 0 && waitpid(spawn_pid, &status, WNOHANG) ==
+	    spawn_pid) {
+		log_warnx("the spawner (pid %ld) ended", (long)spawn_pid);
+		spawn_pid = 0;
 	}
+	for (i = 0; i < CONN_WORKERS_MAX; i++)
+		if (reap[i] > 0 && worker_reap(reap[i]))
+			reap[i] = 0;
+	for (i = 0; i < nwprocs; i++)
+		if (wprocs[i].pid > 0 && wprocs[i].child &&
+		    worker_reap(wprocs[i].pid))
+			wprocs[i].pid = 0;
 }
 
 void
@@ -432,7 +750,7 @@ worker_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	for (;;) {
-		handoff_msg(&msg, &iov, &h, &ctl);
+		fd_msg(&msg, &iov, &h, sizeof(h), &ctl);
 		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
@@ -513,33 +831,50 @@ workers_closed(uint32_t token)
 	worker_flush();
 }
 
+/* Whether worker w still runs (one of ours is reaped when it ended). */
+static int
+worker_alive(struct wproc *w)
+{
+	if (w->pid <= 0)
+		return 0;
+	if (w->child ? worker_reap(w->pid) : kill(w->pid, 0) == -1 &&
+	    errno == ESRCH) {
+		w->pid = 0;
+		return 0;
+	}
+	return 1;
+}
+
 void
 workers_end(unsigned grace)
 {
 	unsigned i, left;
 	long waited = 0;
-	pid_t pid;
 	int status;
 
 	if (chld_ev != NULL) {
 		event_free(chld_ev);
 		chld_ev = NULL;
 	}
-	for (i = 0; i < nwprocs; i++)
+	/* The spawner ends when its socket closes: no new worker. */
+	if (spawn_ev != NULL)
+		event_free(spawn_ev);
+	spawn_ev = NULL;
+	if (spawn_fd != -1)
+		close(spawn_fd);
+	spawn_fd = -1;
+	for (i = 0; i < nwprocs; i++) {
+		if (wprocs[i].respawn_ev != NULL)
+			event_free(wprocs[i].respawn_ev);
+		wprocs[i].respawn_ev = NULL;
 		if (wprocs[i].pid > 0)
 			kill(wprocs[i].pid, SIGTERM);
+	}
 	for (;;) {
 		left = 0;
-		for (i = 0; i < nwprocs; i++) {
-			if (wprocs[i].pid <= 0)
-				continue;
-			pid = waitpid(wprocs[i].pid, &status, WNOHANG);
-			if (pid == wprocs[i].pid || (pid == -1 &&
-			    errno == ECHILD))
-				wprocs[i].pid = 0;
-			else
+		for (i = 0; i < nwprocs; i++)
+			if (worker_alive(&wprocs[i]))
 				left++;
-		}
 		if (left == 0)
 			break;
 		if (waited >= (long)grace * 1000 + PREFORK_EXTRA_WAIT_MS) {
@@ -547,13 +882,24 @@ workers_end(unsigned grace)
 			for (i = 0; i < nwprocs; i++)
 				if (wprocs[i].pid > 0) {
 					kill(wprocs[i].pid, SIGKILL);
-					waitpid(wprocs[i].pid, &status, 0);
+					if (wprocs[i].child)
+						waitpid(wprocs[i].pid, &status,
+						    0);
 					wprocs[i].pid = 0;
 				}
 			break;
 		}
 		usleep(100 * 1000);
 		waited += 100;
+	}
+	for (i = 0; i < CONN_WORKERS_MAX; i++)
+		if (reap[i] > 0) {
+			waitpid(reap[i], &status, 0);
+			reap[i] = 0;
+		}
+	if (spawn_pid > 0) {
+		waitpid(spawn_pid, &status, 0);
+		spawn_pid = 0;
 	}
 	for (i = 0; i < nwprocs; i++) {
 		if (wprocs[i].ev != NULL)

@@ -173,6 +173,21 @@ def faketime_env(offset):
                   "faketime package)")
 
 
+def workers_of(pid):
+    """The worker processes of a daemon's first process: its children but
+    the spawner (common/prefork.c), which only forks replacements."""
+    kids = []
+    for k in children_of(pid):
+        try:
+            with open("/proc/%d/comm" % k) as f:
+                if f.read().strip() == "spawner":
+                    continue
+        except OSError:
+            continue
+        kids.append(k)
+    return kids
+
+
 def children_of(pid):
     """The pids of the live processes whose parent is pid."""
     kids = []

@@ -9,7 +9,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import children_of  # noqa: E402
+from daemon import workers_of  # noqa: E402
 from imaptest import Failure, check, run  # noqa: E402
 
 USER, PASS = "alice@example.test", "alice-pw"
@@ -38,7 +38,7 @@ def test(site, args):
     site.add_mail(USER, *[b"Subject: m%d\r\n\r\nbody\r\n" % i
                           for i in range(5)])
     proc = site.start_imapd(conf=False)
-    kids = children_of(proc.pid)
+    kids = workers_of(proc.pid)
     check(len(kids) == 2, "two worker processes under the first", kids)
     pids = [proc.pid] + kids
     before = {p: sockets_of(p) for p in pids}

@@ -2,7 +2,8 @@
 process accepts and hands connections to the process with the fewest
 open, so both serve; [limits] connections_per_ip holds for the daemon as
 a whole, not per process; a worker killed with kill -9 has its
-connections counted out at once; the workers do not hold the listening
+connections counted out at once, and the spawner makes a new one in its
+place that serves; neither the workers nor the spawner hold the listening
 socket; SIGTERM to the first process ends them all.  Then vellum-smtpd
 with workers = 2: sessions held at once go to both processes and every
 message is stored.
@@ -67,6 +68,29 @@ def listening_inodes(pid):
     return mine
 
 
+def comm(pid):
+    with open("/proc/%d/comm" % pid) as f:
+        return f.read().strip()
+
+
+def served_by(proc, port, user, pid, tries=8):
+    """Opens sessions until one is served by pid (the first process hands
+    each to the process with the fewest open): whether one was."""
+    for _ in range(tries):
+        s, f = session(port, user)
+        if s is None:
+            return False
+        f.write(b"QUIT\r\n")
+        f.flush()
+        f.readline()
+        s.close()
+        time.sleep(0.2)
+        if re.search(r"vellum-pop3d\[%d\]: conn \d+: connect from" % pid,
+                     proc.output()):
+            return True
+    return False
+
+
 def run(site, args):
     if not site.have("pop3d"):
         raise Failure("vellum-pop3d was not built")
@@ -82,12 +106,19 @@ def run(site, args):
     proc = site.start("pop3d", "-v")
     site.wait_port(port, proc)
     proc.wait_for(r"2 worker processes")
+    worker = int(re.search(r"worker 1 \(pid (\d+)\) started",
+                           proc.output()).group(1))
     kids = daemon.children_of(proc.pid)
-    check(len(kids) == 1, "the first process forked one worker", kids)
-    worker = kids[0]
-    check(listening_inodes(proc.pid) and not listening_inodes(worker),
-          "the first process listens, the worker holds no listener",
-          (listening_inodes(proc.pid), listening_inodes(worker)))
+    spawner = [k for k in kids if k != worker]
+    check(worker in kids and len(spawner) == 1 and
+          comm(spawner[0]) == "spawner", "the first process forked one "
+          "worker and the spawner", (kids, worker))
+    spawner = spawner[0]
+    check(listening_inodes(proc.pid) and not listening_inodes(worker) and
+          not listening_inodes(spawner), "the first process listens, the "
+          "worker and the spawner hold no listener",
+          (listening_inodes(proc.pid), listening_inodes(worker),
+           listening_inodes(spawner)))
 
     # Both processes serve: sessions go to the one with the fewest.
     held = []
@@ -125,11 +156,24 @@ def run(site, args):
     for s, f in held:
         s.close()
 
+    # The spawner makes a new worker in its place, which serves.
+    proc.wait_for(r"worker 1 \(pid \d+\) replaces the one that ended")
+    new = int(re.search(r"worker 1 \(pid (\d+)\) replaces",
+                        proc.output()).group(1))
+    check(new != worker and daemon.pid_alive(new) and
+          new in daemon.children_of(spawner) and not listening_inodes(new),
+          "the new worker is the spawner's, runs and holds no listener",
+          (new, daemon.children_of(spawner)))
+    check(served_by(proc, port, USERS[PER_IP + 2], new), "the new worker serves "
+          "connections", proc.output()[-2000:])
+
     # SIGTERM to the first process: every process ends.
     os.kill(proc.pid, signal.SIGTERM)
     rc = proc.wait(15)
     check(rc == 0, "vellum-pop3d exits 0 on SIGTERM", (rc, proc.output()))
-    check(not daemon.pid_alive(worker), "no worker is left", worker)
+    check(not daemon.pid_alive(worker) and not daemon.pid_alive(new) and
+          not daemon.pid_alive(spawner), "no worker and no spawner is left",
+          (worker, new, spawner))
     print("workers: both processes served, the limit held across them, "
           "a killed worker's connections were counted out")
     smtp_workers(site)
