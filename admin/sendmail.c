@@ -1007,6 +1007,7 @@ sendmail_deliver(struct sendmail *sm, const char *msg, size_t len,
 		if (rc == -1 || !job.busy)
 			break;
 		if (waited >= SENDMAIL_BUSY_MAX_MS) {
+			deliver_wait_end(sm->store, &job);
 			snprintf(why, whysize, "a recipient's mailbox is busy; "
 			    "try again later");
 			return EX_TEMPFAIL;

@@ -205,6 +205,10 @@ struct deliver_job {
 	int			 busy_here;	/* ... by another job of this
 						   process: free again when
 						   that one ends */
+	/* waiting for its locks in turn (store_lock_take_queued()) */
+	uint64_t		 wait_ticket;	/* 0: not waiting */
+	char			**wait_names;
+	size_t			 nwait;
 	int			 delivered;	/* recipients that got it */
 };
 
@@ -229,8 +233,13 @@ int	deliver_begin(struct store *, const struct deliver_config *,
  * Any thread; uses neither the store nor the log (deliver_run() logs).
  */
 void	deliver_filter_job(struct deliver_job *);
-/* Releases what deliver_begin() took for a job that will not be run. */
+/*
+ * Releases what deliver_begin() took for a job that will not be run, and
+ * ends its wait for its locks (deliver_wait_end()).
+ */
 void	deliver_end(struct store *, struct deliver_job *);
+/* A busy job gives up: later jobs no longer wait behind it. */
+void	deliver_wait_end(struct store *, struct deliver_job *);
 
 /*
  * Delivers jobs[0..n) in one durable commit (see above).  A job not begun

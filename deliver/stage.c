@@ -80,14 +80,50 @@ deliver_fuser_find(struct deliver_fjob *fj, uint32_t user_id)
 	return NULL;
 }
 
+/* The job waits with a ticket: it keeps the names it waits for. */
+static void
+stage_wait_keep(struct deliver_job *job, const struct deliver_fjob *fj)
+{
+	size_t i;
+
+	job->wait_names = xcalloc(fj->nlocks, sizeof(*job->wait_names));
+	for (i = 0; i < fj->nlocks; i++)
+		job->wait_names[i] = xstrdup(fj->locks[i]);
+	job->nwait = fj->nlocks;
+}
+
+/* Its wait is over (the store forgot it already, or it was never kept). */
+static void
+stage_wait_forget(struct deliver_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < job->nwait; i++)
+		free(job->wait_names[i]);
+	free(job->wait_names);
+	job->wait_names = NULL;
+	job->nwait = 0;
+	job->wait_ticket = 0;
+}
+
+void
+deliver_wait_end(struct store *st, struct deliver_job *job)
+{
+	if (job->wait_ticket != 0 && store_lock_wait_end(st,
+	    (const char *const *)job->wait_names, job->nwait,
+	    job->wait_ticket) == -1)
+		log_warnx("delivery: ending a wait for locks: %s", err_msg());
+	stage_wait_forget(job);
+}
+
 /* Takes the delivery locks of a job: 1 taken, 0 busy, -1 error. */
 static int
 stage_locks(struct store *st, struct deliver_job *job,
     struct deliver_fjob *fj)
 {
 	char name[DELIVER_ADDR_MAX + 16];
-	const char **take;
-	size_t i, j, k, ntake = 0;
+	const char **take, **join;
+	size_t i, j, k, ntake = 0, njoin = 0;
 	time_t now;
 	int rc;
 
@@ -133,25 +169,42 @@ stage_locks(struct store *st, struct deliver_job *job,
 	job->busy_here = 0;
 	now = time(NULL);
 	take = xcalloc(fj->nlocks, sizeof(*take));
+	join = xcalloc(fj->nlocks, sizeof(*join));
 	for (i = 0; i < fj->nlocks; i++) {
 		if ((k = held_find(fj->locks[i])) == (size_t)-1 ||
 		    now - held[k].taken >= DELIVER_LOCK_LEASE / 2) {
 			take[ntake++] = fj->locks[i];
 			continue;
 		}
-		if (!held[k].shared) {
-			free(take);
+		join[njoin++] = fj->locks[i];
+		if (!held[k].shared)
 			job->busy_here = 1;
-			err_set(ERR_INUSE, "%s is held by another delivery of "
-			    "this process", fj->locks[i]);
-			return 0;
-		}
 	}
-	rc = ntake == 0 ? 1 : store_lock_take_many(st,
-	    (const char *const *)take, ntake, DELIVER_LOCK_LEASE);
+	/*
+	 * In turn, across processes: a job waits behind those of any
+	 * process that found the locks busy before it, also to share a lock
+	 * this process holds (store_lock_take_queued()).  Held here by a
+	 * job that runs filters: it waits too, with a ticket, so that jobs
+	 * of other processes do not go first.
+	 */
+	if (job->busy_here) {
+		rc = store_lock_wait(st, (const char *const *)fj->locks,
+		    fj->nlocks, &job->wait_ticket);
+		if (rc != -1)
+			err_set(ERR_INUSE, "a lock is held by another "
+			    "delivery of this process");
+	} else
+		rc = store_lock_take_queued(st, (const char *const *)take,
+		    ntake, (const char *const *)join, njoin,
+		    DELIVER_LOCK_LEASE, &job->wait_ticket);
 	free(take);
-	if (rc != 1)
+	free(join);
+	if (rc != 1) {
+		if (rc == 0 && job->wait_ticket != 0 && job->wait_names == NULL)
+			stage_wait_keep(job, fj);
 		return rc;
+	}
+	stage_wait_forget(job);
 	for (i = 0; i < fj->nlocks; i++) {
 		if ((k = held_find(fj->locks[i])) == (size_t)-1) {
 			held_add(fj->locks[i], now);
@@ -187,6 +240,10 @@ stage_exclusive(struct store *st, struct deliver_job *job,
 	for (i = 0; i < fj->nlocks; i++)
 		if ((k = held_find(fj->locks[i])) != (size_t)-1)
 			held[k].shared = 0;
+	/* Those who find them now wait in turn (store_lock_take_queued()). */
+	if (store_lock_exclusive(st, (const char *const *)fj->locks,
+	    fj->nlocks) == -1)
+		log_warnx("delivery: marking locks exclusive: %s", err_msg());
 	return 1;
 }
 
@@ -457,6 +514,7 @@ deliver_end(struct store *st, struct deliver_job *job)
 {
 	struct deliver_fjob *fj = job->fj;
 
+	deliver_wait_end(st, job);
 	if (fj == NULL)
 		return;
 	job->fj = NULL;

@@ -39,6 +39,7 @@
 #include "common/worker.h"
 #include "common/xmalloc.h"
 #include "deliver/deliver.h"
+#include "store/slot.h"
 #include "store/store.h"
 #include "smtpd/session.h"
 #include "smtpd/sessionpriv.h"
@@ -46,6 +47,7 @@
 static void	group_events(void);
 static void	group_add(struct smtp_session *);
 static void	session_deliver(struct smtp_session *);
+static void	filter_slot_release(struct smtp_session *);
 static void	session_busy(struct smtp_session *, const struct timeval *);
 static void	group_commit_cb(evutil_socket_t, short, void *);
 static void	group_retry_cb(evutil_socket_t, short, void *);
@@ -77,6 +79,8 @@ static struct sync_wait *sync_running, *sync_next;
  * recipients' locks were held elsewhere (busy_list, retried on a timer).
  */
 static struct smtp_session *pend_head, *pend_tail, *busy_list;
+
+#define FILTER_SLOT	"smtpd-filter"
 static struct event *commit_ev, *retry_ev;
 static int retry_kick;		/* retry_ev: locks of ours came free */
 static struct smtp_server *group_srv;
@@ -103,6 +107,17 @@ session_submit(struct smtp_session *s)
 	session_deliver(s);
 }
 
+/* The job's filter slot (session_deliver()) is given back. */
+static void
+filter_slot_release(struct smtp_session *s)
+{
+	if (!s->fslot)
+		return;
+	s->fslot = 0;
+	if (store_slot_release(s->srv->store, FILTER_SLOT) == -1)
+		log_warnx("conn %lu: filter slot: %s", s->id, err_msg());
+}
+
 /* On a filter thread: only the job's memory. */
 static void
 filter_work(void *arg)
@@ -118,6 +133,7 @@ filter_done(void *arg, int cancelled)
 	struct smtp_session *s = arg;
 
 	s->fjob = NULL;
+	filter_slot_release(s);
 	if (s->orphan) {
 		session_free(s);	/* ends its job: the locks go */
 		return;
@@ -152,11 +168,31 @@ session_deliver(struct smtp_session *s)
 		group_add(s);
 		return;
 	}
-	s->fjob = worker_submit(s->srv->filter_pool, filter_work, filter_done,
-	    s);
-	if (s->fjob != NULL)
-		return;
-	log_warnx("conn %lu: filters: %s", s->id, err_msg());
+	/*
+	 * [filter] workers + queue jobs at once in the whole daemon, all its
+	 * processes together (a slot in the volatile store); the pool of
+	 * this process holds as many.
+	 */
+	switch (store_slot_take(s->srv->store, FILTER_SLOT,
+	    s->srv->config->filter_workers + s->srv->config->filter_queue)) {
+	case 1:
+		s->fslot = 1;
+		s->fjob = worker_submit(s->srv->filter_pool, filter_work,
+		    filter_done, s);
+		if (s->fjob != NULL)
+			return;
+		filter_slot_release(s);
+		log_warnx("conn %lu: filters: %s", s->id, err_msg());
+		break;
+	case 0:
+		log_warnx("conn %lu: filters: %u jobs run or wait already",
+		    s->id, s->srv->config->filter_workers +
+		    s->srv->config->filter_queue);
+		break;
+	default:
+		log_warnx("conn %lu: filters: %s", s->id, err_msg());
+		break;
+	}
 	deliver_end(s->srv->store, &s->job);
 	group_kick();
 	for (i = 0; i < s->nrcpts; i++) {
@@ -305,6 +341,12 @@ session_busy(struct smtp_session *s, const struct timeval *now)
 	step = SMTP_BUSY_RETRY_MS << (s->busy_tries < 8 ? s->busy_tries : 8);
 	if (step > SMTP_BUSY_STEP_MAX_MS)
 		step = SMTP_BUSY_STEP_MAX_MS;
+	/*
+	 * In line for a lock (a ticket): its turn may come from another
+	 * process, which cannot wake it; a try costs no sync.
+	 */
+	if (s->job.wait_ticket != 0 && step > SMTP_BUSY_TURN_MS)
+		step = SMTP_BUSY_TURN_MS;
 	s->busy_tries++;
 	delay.tv_sec = step / 1000;
 	delay.tv_usec = (step % 1000) * 1000;

@@ -355,6 +355,8 @@ session_reset_tx(struct smtp_session *s)
 	s->txid[0] = '\0';
 	s->queue_id = 0;
 	memset(&s->mail, 0, sizeof(s->mail));
+	/* A job that waited for its locks in turn gives its place up. */
+	deliver_wait_end(s->srv->store, &s->job);
 	memset(&s->job, 0, sizeof(s->job));
 	memset(&s->data, 0, sizeof(s->data));
 	s->bdat_size = 0;

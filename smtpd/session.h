@@ -43,6 +43,8 @@ struct worker_pool;
 #define SMTP_BUSY_RETRY_MS	5
 /* ... backing off up to this step ... */
 #define SMTP_BUSY_STEP_MAX_MS	250
+/* ... at most this for a job in line for a lock (a ticket, commit.c) */
+#define SMTP_BUSY_TURN_MS	20
 /* ... for at most this long, then answered 451 4.2.0. */
 #define SMTP_BUSY_MAX_MS	(60 * 1000)
 /* Length of a queue id (hex). */

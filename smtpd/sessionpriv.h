@@ -89,6 +89,7 @@ struct smtp_session {
 	/* delivery */
 	struct deliver_job	 job;
 	struct worker_job	*fjob;		/* filters running */
+	int			 fslot;		/* holds a filter slot */
 	int			 orphan;	/* conn gone while they ran */
 	struct smtp_session	*pend_next;
 	int			 listed;	/* on pend_list or busy_list */

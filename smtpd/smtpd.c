@@ -28,7 +28,6 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
-#define SMTPD_WORKERS_DEFAULT	1
 #define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
 	"later\r\n"
 
@@ -39,9 +38,10 @@ main(int argc, char **argv)
 	static struct config cfg;
 	static struct smtp_server srv;
 	static struct smtp_listener lsn[SVC_COUNT];
+	static struct deliver_config runcf;	/* the filter runner */
 	struct store *st;
 	struct auth_backend auth_be;
-	int smtps, lmtp, any_plain = 0;
+	int smtps, lmtp, any_plain = 0, worker;
 	size_t i;
 
 	daemon_setup("vellum-smtpd", argc, argv, &cfg);
@@ -86,12 +86,24 @@ main(int argc, char **argv)
 	    SMTPD_REFUSE, smtp_session_accept_lmtp, &srv) == -1)
 		fatalx("[lmtp] listen: %s", err_msg());
 	/*
-	 * One process unless told: [filter] max_procs and queue, and the
-	 * order of a user's filtered messages, hold per process so far.
+	 * While still root and one thread: filters' programs run as their
+	 * users.  Before the workers are forked, so that every process
+	 * hands its programs to the one helper: [filter] max_procs holds
+	 * for the daemon as a whole.  (The helper dies with the first
+	 * process; the first process stops it after its workers ended.)
 	 */
-	conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
+	if (deliver_runner_start(&runcf, &cfg) == -1)
+		log_warnx("[filter]: %s; filters that run programs will "
+		    "keep their mail in INBOX", err_msg());
+	/*
+	 * One process per core unless told.  What must hold for all of them
+	 * goes through the store: the order in which jobs get a recipient's
+	 * delivery lock (store_lock_take_queued()), the number of filter
+	 * jobs (commit.c, a slot), failed logins.
+	 */
+	worker = conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
 	    (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS) | (1u << SVC_LMTP),
-	    SMTPD_WORKERS_DEFAULT));
+	    0));
 
 	/* Each process opens the store and starts its threads itself. */
 	if (store_open(cfg.data_dir, 0, &st) == -1)
@@ -104,10 +116,9 @@ main(int argc, char **argv)
 	store_user_set_full_mark(cfg.quota_full_mark);
 	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
 		fatalx("[srs]: %s", err_msg());
-	/* While still root: filters' programs run as their users. */
-	if (deliver_runner_start(&srv.deliver, &cfg) == -1)
-		log_warnx("[filter]: %s; filters that run programs will "
-		    "keep their mail in INBOX", err_msg());
+	srv.deliver.runner = runcf.runner;
+	memcpy(srv.deliver.filter_user, runcf.filter_user,
+	    sizeof(srv.deliver.filter_user));
 	if (worker_pool_new(conn_base(), cfg.filter_workers, cfg.filter_queue,
 	    &srv.filter_pool) == -1)
 		fatalx("[filter] workers: %s", err_msg());
@@ -116,8 +127,13 @@ main(int argc, char **argv)
 		fatalx("sync thread: %s", err_msg());
 	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
-	/* Programs still running are killed, so the pool's threads end. */
-	filter_runner_cancel(srv.deliver.runner);
+	/*
+	 * Programs still running are killed, so the pool's threads end: by
+	 * the first process only, once its workers ended (a worker that
+	 * ends first must not kill the programs of the others' sessions).
+	 */
+	if (!worker)
+		filter_runner_cancel(srv.deliver.runner);
 	worker_pool_free(&srv.filter_pool);
 	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);

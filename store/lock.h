@@ -5,7 +5,8 @@
  * maildrop locks ("pop3:ADDRESS").  A lock is stale when its lease ran out
  * or its owner process (on this host) no longer exists; a stale lock is
  * reclaimed by the next taker, so a crashed daemon never blocks anyone for
- * long.  Each call is its own short durable write transaction.
+ * long.  Each call is its own short transaction in the volatile
+ * environment (store/volatile.c): never synced, gone after a reboot.
  */
 #ifndef VELLUM_STORE_LOCK_H
 #define VELLUM_STORE_LOCK_H
@@ -25,6 +26,7 @@ struct store_lock {
 	char	owner[STORE_LOCK_OWNER_MAX + 1];	/* "" = the process */
 	int64_t	since;
 	int64_t	expires;
+	int	exclusive;	/* a delivery that runs filters holds it */
 	int	stale;		/* computed when read */
 };
 
@@ -53,6 +55,41 @@ int	store_lock_release_owner(struct store *, const char *name,
  */
 int	store_lock_take_many(struct store *, const char *const *names,
 	    size_t n, unsigned lease);
+/*
+ * store_lock_take_many() for jobs that must get locks in the order they
+ * asked (deliveries to one recipient, from any process).  A job that
+ * finds one of take[0..ntake) held exclusively by another process (see
+ * store_lock_exclusive()), or a live waiter with an earlier ticket on one
+ * of take[] or join[0..njoin) (locks this process holds already and the
+ * job would share), gets a ticket (*ticket, from one increasing counter;
+ * 0 = none yet) and is written down as waiting for all of them.  One
+ * held by another process but not exclusively makes it busy without a
+ * ticket (or keeps the one it has).  Either way 0 is returned and it
+ * tries again later with the same *ticket.  1: the take[] locks are
+ * taken and the job's waits are over (*ticket = 0).  A wait lasts
+ * STORE_LOCK_WAIT_LEASE seconds unless renewed by a try, and ends when
+ * its process does.
+ */
+#define STORE_LOCK_WAIT_LEASE	30
+int	store_lock_take_queued(struct store *, const char *const *take,
+	    size_t ntake, const char *const *join, size_t njoin,
+	    unsigned lease, uint64_t *ticket);
+/*
+ * Marks the locks names[0..n) this process holds exclusive: a filter runs
+ * for the delivery that holds them, and those who find them so wait in
+ * turn (store_lock_take_queued()).
+ */
+int	store_lock_exclusive(struct store *, const char *const *names,
+	    size_t n);
+/*
+ * Writes the job down as waiting for names[0..n) (held by a job of this
+ * process), with a ticket if it has none yet: 0, or -1.
+ */
+int	store_lock_wait(struct store *, const char *const *names, size_t n,
+	    uint64_t *ticket);
+/* A job that waited with ticket gives up: its waits end. */
+int	store_lock_wait_end(struct store *, const char *const *names,
+	    size_t n, uint64_t ticket);
 /* Releases those of names[0..n) that this process holds (no sync). */
 int	store_lock_release_many(struct store *, const char *const *names,
 	    size_t n);

@@ -47,6 +47,8 @@ enum store_db {
 	DB_LISTS,	/* list address -> list record (list.c) */
 	DB_LISTMEMBERS,	/* (list id, member address) -> "" (list.c) */
 	DB_LEARN,	/* sequence -> Spam training entry (learn.c) */
+	DB_LOCKWAIT,	/* volatile: (lock name, ticket) -> waiter (lock.c) */
+	DB_SLOTS,	/* volatile: (name, pid) -> slots held (slot.c) */
 	DB_COUNT
 };
 
@@ -55,7 +57,8 @@ extern const char *const store_db_names[DB_COUNT];
 /* DUPSORT tables. */
 #define DB_IS_DUP(i)	((i) == DB_MSGS || (i) == DB_EXPUNGES)
 /* Tables of the volatile environment (volatile.c), not of the store. */
-#define DB_IS_VOLATILE(i)	((i) == DB_LOCKS || (i) == DB_AUTHFAIL)
+#define DB_IS_VOLATILE(i)	((i) == DB_LOCKS || (i) == DB_AUTHFAIL || \
+				 (i) == DB_LOCKWAIT || (i) == DB_SLOTS)
 
 struct store_dict;
 struct login_cache;

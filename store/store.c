@@ -59,6 +59,8 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_LISTS] = "lists",
 	[DB_LISTMEMBERS] = "listmembers",
 	[DB_LEARN] = "learn",
+	[DB_LOCKWAIT] = "lockwait",
+	[DB_SLOTS] = "slots",
 };
 
 

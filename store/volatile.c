@@ -146,7 +146,7 @@ volatile_open(struct store *st, const char *data_dir)
 		goto done;
 	}
 	if ((rc = mdb_env_create(&st->venv)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(st->venv, 4)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(st->venv, 8)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(st->venv, 1024)) != 0 ||
 	    (rc = mdb_env_set_mapsize(st->venv, VOLATILE_MAPSIZE)) != 0 ||
 	    (rc = mdb_env_open(st->venv, dir, MDB_NOTLS | MDB_NOSYNC |

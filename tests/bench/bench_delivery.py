@@ -2,7 +2,7 @@
 """Delivery benchmark with Postfix's smtp-source (prints figures; not a test).
 
     tests/bench/bench_delivery.py BUILD_DIR [--scale 1.0] [--sessions 20]
-                                  [--loads A,B,C,L]
+                                  [--loads A,B,C,L] [--workers N]
 
 The loads of issue 13, 4 KB messages (smtp-source -l 4096), sessions kept
 open between messages (smtp-source -d), against vellum-smtpd and its LMTP
@@ -43,17 +43,25 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "integration"))
-from daemon import Site, port_open  # noqa: E402
+from daemon import Site, children_of, port_open  # noqa: E402
 
 SENDER = "bench@remote.test"
 SIZE = 4096
 
 
 def cpu_s(pid):
-    """User + system CPU seconds the process has used."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds the process and its worker processes
+    have used (workers = N: children_of() the first process)."""
+    total = 0.0
+    for p in [pid] + children_of(pid):
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / \
+            os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def smtp_source_path():
@@ -365,6 +373,8 @@ def main():
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--scale", type=float, default=1.0)
     ap.add_argument("--loads", default="A,B,C,L")
+    ap.add_argument("--workers", type=int, default=0,
+                    help="vellum-smtpd processes (0: one per core)")
     ap.add_argument("--no-pair", action="store_true",
                     help="do not run Postfix -> Dovecot beside it")
     a = ap.parse_args()
@@ -377,6 +387,7 @@ def main():
     S = a.sessions
 
     with Site(a.build, prefix="vellum-bench-delivery-") as site:
+        site.workers = a.workers
         port, lport = site.port(), site.port()
         site.write_conf({"smtp": {"listen": "127.0.0.1:%d" % port},
                          "lmtp": {"listen": "127.0.0.1:%d" % lport},
@@ -395,8 +406,9 @@ def main():
         proc = site.start("smtpd")
         site.wait_port(port, proc)
         site.wait_port(lport, proc)
-        print("vellum-smtpd pid %d; smtp-source %s; %d sessions; %d-byte "
-              "messages" % (proc.pid, exe, S, SIZE))
+        print("vellum-smtpd pid %d (workers = %d); smtp-source %s; %d "
+              "sessions; %d-byte messages" % (proc.pid, a.workers, exe, S,
+                                              SIZE))
 
         why = "--no-pair" if a.no_pair else pair_missing()
         pair = None

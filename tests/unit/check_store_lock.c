@@ -19,6 +19,7 @@
 
 #include "common/error.h"
 #include "store/lock.h"
+#include "store/slot.h"
 #include "store/store.h"
 #include "testutil.h"
 
@@ -56,7 +57,7 @@ struct holder {
 	int	to_child;	/* close to let the child go on */
 };
 
-enum hold_mode { HOLD_UNTIL_TOLD, EXIT_WITHOUT_RELEASE };
+enum hold_mode { HOLD_UNTIL_TOLD, EXIT_WITHOUT_RELEASE, HOLD_EXCLUSIVE };
 
 /*
  * Forks a child that opens the store, takes name for lease seconds and
@@ -84,6 +85,9 @@ holder_start(const char *name, unsigned lease, enum hold_mode mode)
 			c = 'o';
 		else if (store_lock_take(cst, name, lease) != 1)
 			c = 'l';
+		else if (mode == HOLD_EXCLUSIVE &&
+		    store_lock_exclusive(cst, &name, 1) != 0)
+			c = 'x';
 		else
 			c = 'y';
 		if (write(up[1], &c, 1) != 1)
@@ -459,6 +463,115 @@ START_TEST(test_volatile_boot)
 }
 END_TEST
 
+/*
+ * Jobs get a lock in the order they first found it busy, whatever the
+ * process (store_lock_take_queued()): a later ticket, or none, waits
+ * behind a live waiter even when the lock is free; a waiter that gave
+ * up or whose process ended holds nobody up.
+ */
+START_TEST(test_queued_order)
+{
+	const char *x[] = { "deliver:x@example.test" };
+	uint64_t a = 0, b = 0, c = 0, d = 0;
+	struct holder h;
+	pid_t pid;
+	int rc, status;
+
+	/* Held, shared (no filter runs): busy, but nobody gets a place. */
+	h = holder_start(x[0], 60, HOLD_UNTIL_TOLD);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
+	ck_assert_msg(rc == 0 && a == 0, "held, shared: %d ticket %llu",
+	    rc, (unsigned long long)a);
+	ck_assert_int_eq(holder_finish(&h), 0);
+
+	/* Held exclusively (a filter runs): in line. */
+	h = holder_start(x[0], 60, HOLD_EXCLUSIVE);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
+	ck_assert_msg(rc == 0 && a != 0, "held elsewhere: %d ticket %llu",
+	    rc, (unsigned long long)a);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	ck_assert_msg(rc == 0 && b > a, "second waiter: %d ticket %llu",
+	    rc, (unsigned long long)b);
+	ck_assert_int_eq(holder_finish(&h), 0);
+
+	/* Free now, but a is first: b, and a job with no ticket, wait. */
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	ck_assert_msg(rc == 0, "b went before a: %d", rc);
+	rc = store_lock_take_queued(st, NULL, 0, x, 1, 60, &c);
+	ck_assert_msg(rc == 0 && c > b, "a newcomer joined before the "
+	    "waiters: %d ticket %llu", rc, (unsigned long long)c);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
+	ck_assert_msg(rc == 1 && a == 0, "a, first in line: %d ticket %llu",
+	    rc, (unsigned long long)a);
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
+
+	/* c gives up: b goes. */
+	ck_assert_int_eq(store_lock_wait_end(st, x, 1, c), 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	ck_assert_msg(rc == 1 && b == 0, "b after a: %d", rc);
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
+
+	/* A waiter whose process ended holds nobody up. */
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		struct store *cst = NULL;
+		uint64_t t = 0;
+
+		if (store_open(dir, 0, &cst) < 0 ||
+		    store_lock_wait(cst, x, 1, &t) != 0 || t == 0)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &d);
+	ck_assert_msg(rc == 1 && d == 0, "the waiter of an ended process "
+	    "held the lock up: %d", rc);
+}
+END_TEST
+
+/* Slots count over processes; those of an ended process are free. */
+START_TEST(test_slots)
+{
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(store_slot_take(st, "f", 2), 1);
+	ck_assert_int_eq(store_slot_take(st, "f", 2), 1);
+	ck_assert_int_eq(store_slot_take(st, "f", 2), 0);
+	ck_assert_int_eq(store_slot_take(st, "g", 1), 1);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		struct store *cst = NULL;
+
+		if (store_open(dir, 0, &cst) < 0 ||
+		    store_slot_take(cst, "f", 2) != 0)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(store_slot_release(st, "f"), 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		struct store *cst = NULL;
+
+		/* Takes the slot and ends without giving it back. */
+		if (store_open(dir, 0, &cst) < 0 ||
+		    store_slot_take(cst, "f", 2) != 1)
+			_exit(1);
+		_exit(0);
+	}
+	ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0);
+	ck_assert_int_eq(store_slot_take(st, "f", 2), 1);
+	ck_assert_int_eq(store_slot_take(st, "f", 2), 0);
+}
+END_TEST
+
 static Suite *
 lock_suite(void)
 {
@@ -476,6 +589,8 @@ lock_suite(void)
 	tcase_add_test(tc, test_invalid_names);
 	tcase_add_test(tc, test_owners);
 	tcase_add_test(tc, test_volatile_boot);
+	tcase_add_test(tc, test_queued_order);
+	tcase_add_test(tc, test_slots);
 	suite_add_tcase(s, tc);
 	return s;
 }
