@@ -136,8 +136,8 @@ static void	spawn_read_cb(evutil_socket_t, short, void *);
 static void	respawn_cb(evutil_socket_t, short, void *);
 static void	wproc_watch(struct wproc *);
 static void	worker_replace(struct wproc *);
-static void	fd_msg(struct msghdr *, struct iovec *, void *, size_t,
-		    union handoff_ctl *);
+static ssize_t	fd_send(int, void *, size_t, int, int);
+static ssize_t	fd_recv(int, void *, size_t, int *);
 
 int
 conn_workers(unsigned n)
@@ -239,10 +239,6 @@ spawner_main(int fd, pid_t self)
 {
 	struct spawn_req req;
 	struct spawn_reply rep;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union handoff_ctl ctl;
 	struct sigaction sa;
 	const char *v;
 	ssize_t n;
@@ -307,13 +303,8 @@ spawner_main(int fd, pid_t self)
 		close(sv[1]);
 		rep.slot = req.slot;
 		rep.pid = (int32_t)pid;
-		fd_msg(&msg, &iov, &rep, sizeof(rep), &ctl);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &sv[0], sizeof(int));
-		if (sendmsg(fd, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(rep)) {
+		if (fd_send(fd, &rep, sizeof(rep), sv[0], 0) !=
+		    (ssize_t)sizeof(rep)) {
 			/* The first process is gone: so is the worker. */
 			kill(pid, SIGKILL);
 			_exit(0);
@@ -430,6 +421,53 @@ fd_msg(struct msghdr *msg, struct iovec *iov, void *buf, size_t len,
 	msg->msg_controllen = sizeof(ctl->buf);
 }
 
+/* Sends len bytes at buf and descriptor fd: sendmsg()'s result. */
+static ssize_t
+fd_send(int sock, void *buf, size_t len, int fd, int flags)
+{
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union handoff_ctl ctl;
+
+	fd_msg(&msg, &iov, buf, len, &ctl);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	return sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+}
+
+/*
+ * Receives up to len bytes into buf without waiting, and the descriptor
+ * that came with them (*fd_r; -1: none, or cut off): recvmsg()'s result.
+ */
+static ssize_t
+fd_recv(int sock, void *buf, size_t len, int *fd_r)
+{
+	struct msghdr msg;
+	struct iovec iov;
+	struct cmsghdr *cm;
+	union handoff_ctl ctl;
+	ssize_t n;
+
+	*fd_r = -1;
+	fd_msg(&msg, &iov, buf, len, &ctl);
+	n = recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return n;
+	cm = CMSG_FIRSTHDR(&msg);
+	if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
+	    cm->cmsg_type == SCM_RIGHTS && cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd_r, CMSG_DATA(cm), sizeof(int));
+	if ((msg.msg_flags & MSG_CTRUNC) && *fd_r >= 0) {
+		close(*fd_r);
+		*fd_r = -1;
+	}
+	return n;
+}
+
 /* Tokens: indexes into handed, reused through a free list. */
 static uint32_t
 token_get(void)
@@ -465,10 +503,6 @@ workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 {
 	struct wproc *best = NULL;
 	struct handoff h;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union handoff_ctl ctl;
 	unsigned i, least = here;
 	uint32_t t;
 
@@ -485,13 +519,7 @@ workers_handoff(int fd, const struct sockaddr *sa, socklen_t salen,
 	h.listener = listener;
 	h.salen = (uint32_t)salen;
 	memcpy(&h.sa, sa, salen);
-	fd_msg(&msg, &iov, &h, sizeof(h), &ctl);
-	cm = CMSG_FIRSTHDR(&msg);
-	cm->cmsg_level = SOL_SOCKET;
-	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	if (sendmsg(best->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL) !=
+	if (fd_send(best->fd, &h, sizeof(h), fd, MSG_DONTWAIT) !=
 	    (ssize_t)sizeof(h)) {
 		/* Full or gone: this process serves it. */
 		token_put(t);
@@ -629,10 +657,6 @@ static void
 spawn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct spawn_reply rep;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union handoff_ctl ctl;
 	struct wproc *w;
 	ssize_t n;
 	int wfd;
@@ -640,8 +664,7 @@ spawn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	for (;;) {
-		fd_msg(&msg, &iov, &rep, sizeof(rep), &ctl);
-		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = fd_recv(fd, &rep, sizeof(rep), &wfd);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -653,12 +676,6 @@ spawn_read_cb(evutil_socket_t fd, short what, void *arg)
 			spawn_fd = -1;
 			return;
 		}
-		wfd = -1;
-		cm = CMSG_FIRSTHDR(&msg);
-		if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&wfd, CMSG_DATA(cm), sizeof(int));
 		if (n != (ssize_t)sizeof(rep) || wfd < 0 ||
 		    rep.slot >= nwprocs || wprocs[rep.slot].fd != -1 ||
 		    rep.pid <= 0) {
@@ -740,18 +757,13 @@ static void
 worker_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct handoff h;
-	struct msghdr msg;
-	struct iovec iov;
-	struct cmsghdr *cm;
-	union handoff_ctl ctl;
 	ssize_t n;
 	int cfd;
 
 	(void)what;
 	(void)arg;
 	for (;;) {
-		fd_msg(&msg, &iov, &h, sizeof(h), &ctl);
-		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		n = fd_recv(fd, &h, sizeof(h), &cfd);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
 		if (n <= 0) {
@@ -762,14 +774,8 @@ worker_read_cb(evutil_socket_t fd, short what, void *arg)
 			conn_shutdown();
 			return;
 		}
-		cfd = -1;
-		cm = CMSG_FIRSTHDR(&msg);
-		if (cm != NULL && cm->cmsg_level == SOL_SOCKET &&
-		    cm->cmsg_type == SCM_RIGHTS &&
-		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&cfd, CMSG_DATA(cm), sizeof(int));
 		if (n != (ssize_t)sizeof(h) || cfd < 0 ||
-		    h.salen > sizeof(h.sa) || (msg.msg_flags & MSG_CTRUNC)) {
+		    h.salen > sizeof(h.sa)) {
 			log_warnx("worker %u: a bad hand-off ignored",
 			    worker_no);
 			if (cfd >= 0)

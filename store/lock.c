@@ -259,10 +259,12 @@ store_lock_list(struct store *st, store_lock_fn *fn, void *ctx)
 	return store_volatile_read(st, lock_list_txn, &ll);
 }
 
+/* Several locks at once; ticket: of the job that waits for them. */
 struct lock_many {
 	const char *const	*names;
 	size_t			 n;
 	unsigned		 lease;
+	uint64_t		 ticket;
 };
 
 /* All or none: one held elsewhere fails the body (INUSE), which aborts
@@ -286,7 +288,7 @@ int
 store_lock_take_many(struct store *st, const char *const *names, size_t n,
     unsigned lease)
 {
-	struct lock_many m = { names, n, lease };
+	struct lock_many m = { names, n, lease, 0 };
 	size_t i;
 	int rc;
 
@@ -319,7 +321,7 @@ int
 store_lock_release_many(struct store *st, const char *const *names,
     size_t n)
 {
-	struct lock_many m = { names, n, 0 };
+	struct lock_many m = { names, n, 0, 0 };
 
 	return store_volatile_write(st, lock_release_many_txn, &m);
 }
@@ -518,16 +520,10 @@ store_lock_take_queued(struct store *st, const char *const *take,
 	return rc;
 }
 
-struct lock_waitend {
-	const char *const	*names;
-	size_t			 n;
-	uint64_t		 ticket;
-};
-
 static int
 lock_exclusive_txn(struct store_txn *t, void *ctx)
 {
-	struct lock_waitend *w = ctx;
+	struct lock_many *w = ctx;
 	struct store_lock l;
 	struct lock_op op;
 	size_t i;
@@ -551,7 +547,7 @@ lock_exclusive_txn(struct store_txn *t, void *ctx)
 int
 store_lock_exclusive(struct store *st, const char *const *names, size_t n)
 {
-	struct lock_waitend w = { names, n, 0 };
+	struct lock_many w = { names, n, 0, 0 };
 
 	return store_volatile_write(st, lock_exclusive_txn, &w);
 }
@@ -574,7 +570,7 @@ store_lock_wait(struct store *st, const char *const *names, size_t n,
 static int
 lock_wait_end_txn(struct store_txn *t, void *ctx)
 {
-	struct lock_waitend *w = ctx;
+	struct lock_many *w = ctx;
 	size_t i;
 
 	for (i = 0; i < w->n; i++)
@@ -587,7 +583,7 @@ int
 store_lock_wait_end(struct store *st, const char *const *names, size_t n,
     uint64_t ticket)
 {
-	struct lock_waitend w = { names, n, ticket };
+	struct lock_many w = { names, n, 0, ticket };
 
 	if (ticket == 0 || n == 0)
 		return 0;
