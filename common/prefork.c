@@ -594,12 +594,16 @@ worker_gone(struct wproc *w)
 	w->load = 0;
 	conn_hold(-1);
 	if (!w->child)
-		/* Not ours to reap: the spawner does. */
+		/*
+		 * Not ours to reap (the spawner does): its pid stays until a
+		 * new one takes the slot, so that workers_end() waits for it.
+		 */
 		log_info("worker (pid %ld) ended", (long)w->pid);
-	else if (w->pid > 0)
+	else if (w->pid > 0) {
 		/* Its slot is for the next one: reaped from reap[]. */
 		reap[idx] = w->pid;
-	w->pid = 0;
+		w->pid = 0;
+	}
 	worker_replace(w);
 }
 
@@ -862,13 +866,10 @@ workers_end(unsigned grace)
 		event_free(chld_ev);
 		chld_ev = NULL;
 	}
-	/* The spawner ends when its socket closes: no new worker. */
+	/* No new worker (the spawner goes once the workers are gone). */
 	if (spawn_ev != NULL)
 		event_free(spawn_ev);
 	spawn_ev = NULL;
-	if (spawn_fd != -1)
-		close(spawn_fd);
-	spawn_fd = -1;
 	for (i = 0; i < nwprocs; i++) {
 		if (wprocs[i].respawn_ev != NULL)
 			event_free(wprocs[i].respawn_ev);
@@ -903,6 +904,13 @@ workers_end(unsigned grace)
 			waitpid(reap[i], &status, 0);
 			reap[i] = 0;
 		}
+	/*
+	 * The spawner ends when its socket closes; only now, so that the
+	 * workers it made were its children (reaped at once) to the end.
+	 */
+	if (spawn_fd != -1)
+		close(spawn_fd);
+	spawn_fd = -1;
 	if (spawn_pid > 0) {
 		waitpid(spawn_pid, &status, 0);
 		spawn_pid = 0;
