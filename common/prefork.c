@@ -215,6 +215,7 @@ spawner_fork(pid_t parent)
 		return 0;
 	}
 	if (pid == 0) {
+		prctl(PR_SET_NAME, "spawner");
 		close(sv[0]);
 		if (prctl(PR_SET_PDEATHSIG, SIGKILL) == -1 ||
 		    getppid() != parent)
@@ -259,7 +260,6 @@ spawner_main(int fd, pid_t self)
 			close(atoi(v));
 		unsetenv("VELLUM_READY_FD");
 	}
-	prctl(PR_SET_NAME, "spawner");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
 	sa.sa_flags = SA_NOCLDWAIT;

@@ -173,19 +173,27 @@ def faketime_env(offset):
                   "faketime package)")
 
 
-def workers_of(pid):
+def workers_of(pid, want=1, timeout=10.0):
     """The worker processes of a daemon's first process: its children but
-    the spawner (common/prefork.c), which only forks replacements."""
-    kids = []
-    for k in children_of(pid):
-        try:
-            with open("/proc/%d/comm" % k) as f:
-                if f.read().strip() == "spawner":
-                    continue
-        except OSError:
-            continue
-        kids.append(k)
-    return kids
+    the spawner (common/prefork.c), which only forks replacements.  Waits
+    (up to timeout) until there are want of them and the spawner has
+    named itself (just after its fork)."""
+    t0 = time.monotonic()
+    while True:
+        kids, spawner = [], False
+        for k in children_of(pid):
+            try:
+                with open("/proc/%d/comm" % k) as f:
+                    if f.read().strip() == "spawner":
+                        spawner = True
+                        continue
+            except OSError:
+                continue
+            kids.append(k)
+        if (spawner and len(kids) >= want) or \
+                time.monotonic() - t0 > timeout:
+            return kids
+        time.sleep(0.05)
 
 
 def children_of(pid):

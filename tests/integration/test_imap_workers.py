@@ -38,7 +38,7 @@ def test(site, args):
     site.add_mail(USER, *[b"Subject: m%d\r\n\r\nbody\r\n" % i
                           for i in range(5)])
     proc = site.start_imapd(conf=False)
-    kids = workers_of(proc.pid)
+    kids = workers_of(proc.pid, 2)
     check(len(kids) == 2, "two worker processes under the first", kids)
     pids = [proc.pid] + kids
     before = {p: sockets_of(p) for p in pids}

@@ -106,10 +106,15 @@ def run(site, args):
     proc = site.start("pop3d", "-v")
     site.wait_port(port, proc)
     proc.wait_for(r"2 worker processes")
+    proc.wait_for(r"worker 1 \(pid \d+\) started")
     worker = int(re.search(r"worker 1 \(pid (\d+)\) started",
                            proc.output()).group(1))
     kids = daemon.children_of(proc.pid)
     spawner = [k for k in kids if k != worker]
+    t0 = time.monotonic()
+    while (len(spawner) == 1 and comm(spawner[0]) != "spawner" and
+           time.monotonic() - t0 < 5):
+        time.sleep(0.05)    # it names itself just after its fork
     check(worker in kids and len(spawner) == 1 and
           comm(spawner[0]) == "spawner", "the first process forked one "
           "worker and the spawner", (kids, worker))

@@ -404,8 +404,13 @@ START_TEST(test_shared_locks)
 	ck_assert_int_eq(deliver_begin(st, &dcf, &j2), 1);
 	ck_assert_int_eq(deliver_begin(st, &dcf, &j1), 0);
 	ck_assert_int_eq(j1.busy_here, 1);
+	ck_assert_msg(j1.wait_ticket != 0, "j1 waits without a place");
 	deliver_end(st, &j2);
 	ck_assert_uint_eq(deliver_locks(), 0);
+	/* j1 gives up: its place goes. */
+	deliver_end(st, &j1);
+	ck_assert_msg(j1.wait_ticket == 0 && j1.wait_names == NULL,
+	    "j1 still waits");
 	deliver_rcpt_clear(&r1);
 	deliver_rcpt_clear(&r2);
 }
