@@ -48,6 +48,8 @@ static void	group_add(struct smtp_session *);
 static void	session_deliver(struct smtp_session *);
 static void	session_busy(struct smtp_session *, const struct timeval *);
 static void	group_commit_cb(evutil_socket_t, short, void *);
+static void	writer_work(void *);
+static void	writer_done(void *, int);
 static void	group_retry_cb(evutil_socket_t, short, void *);
 static void	busy_insert(struct smtp_session *);
 static void	session_answer(struct smtp_session *);
@@ -71,6 +73,22 @@ struct sync_wait {
 	struct worker_job	 *job;
 };
 static struct sync_wait *sync_running, *sync_next;
+
+/*
+ * The group the writer thread commits: at most one at a time, while the
+ * loop reads, parses and gathers the next one (pend_*).
+ */
+struct commit_group {
+	struct smtp_server	*srv;
+	struct smtp_session	*s[SMTP_GROUP_MAX];
+	struct deliver_job	*jobs[SMTP_GROUP_MAX];
+	size_t			 n;
+	struct deliver_group	*dg;
+	struct worker_job	*wjob;
+	int			 rc;
+	char			 err[256];	/* the thread's err_msg() */
+};
+static struct commit_group *committing;
 
 /*
  * Group commit: sessions whose message is ready (pend_*), and those whose
@@ -224,29 +242,35 @@ group_remove(struct smtp_session *s)
 }
 
 /*
- * Delivers up to SMTP_GROUP_MAX waiting messages (SMTP_GROUP_BYTES) in
- * one deliver_run_unsynced() (one commit); each session is answered
- * after the sync (sync_add()), or at once when nothing of it was stored.
+ * Hands up to SMTP_GROUP_MAX waiting messages (SMTP_GROUP_BYTES) to the
+ * writer thread as one group (one commit); its sessions are answered
+ * after the sync that follows (sync_add()), or at once when nothing of
+ * theirs was stored (writer_done()).
  */
 static void
 group_commit_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct smtp_session *batch[SMTP_GROUP_MAX], *s;
-	struct deliver_job *jobs[SMTP_GROUP_MAX];
-	struct timeval now;
-	size_t n = 0, i, bytes = 0;
+	struct commit_group *g;
+	struct smtp_session *s;
+	size_t bytes = 0;
 
+	/* One group commits; the next one gathers meanwhile. */
+	if (committing != NULL)
+		return;
 	/*
 	 * One commit per sync: while the thread syncs and a group already
 	 * waits for the next sync, the messages ready meanwhile wait too
-	 * (sync_finish() calls again), and make one larger group, one sync
-	 * on the loop for all of them instead of one a turn.  They are
-	 * answered no later: they could only have joined the next sync.
+	 * (sync_finish() calls again), and make one larger group, one
+	 * commit for all of them instead of one each.  They are answered
+	 * no later: they could only have joined the next sync.
 	 */
 	if (sync_running != NULL && sync_next != NULL)
 		return;
-	while (n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
-		if (n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
+	if (pend_head == NULL)
+		return;
+	g = xcalloc(1, sizeof(*g));
+	while (g->n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
+		if (g->n > 0 && bytes + s->job.len > SMTP_GROUP_BYTES)
 			break;
 		bytes += s->job.len;
 		pend_head = s->pend_next;
@@ -254,19 +278,75 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 			pend_tail = NULL;
 		s->listed = 0;
 		s->pend_next = NULL;
-		batch[n] = s;
-		jobs[n++] = &s->job;
+		s->cgroup = g;
+		g->s[g->n] = s;
+		g->jobs[g->n++] = &s->job;
 	}
-	if (n == 0)
+	log_debug("smtp: group commit of %zu message(s)", g->n);
+	g->srv = group_srv;
+	g->dg = deliver_group_new(group_srv->store, &group_srv->deliver,
+	    g->jobs, g->n);
+	committing = g;
+	g->wjob = worker_submit(group_srv->writer_pool, writer_work,
+	    writer_done, g);
+	if (g->wjob != NULL)
 		return;
-	log_debug("smtp: group commit of %zu message(s)", n);
-	if (deliver_run_unsynced(group_srv->store, &group_srv->deliver, jobs,
-	    n) == -1)
-		log_warnx("smtp: delivery of %zu message(s) failed: %s", n,
-		    err_msg());
+	/* No thread to take it (cannot happen with one group at a time). */
+	log_warnx("smtp: store writer: %s; committing on the loop",
+	    err_msg());
+	writer_work(g);
+	writer_done(g, 0);
+}
+
+/*
+ * On the writer thread: the group's transaction, begun, run and
+ * committed here (LMDB's write lock stays with the thread that took it).
+ * Only the group's jobs, the store and the log: the loop does not touch
+ * them until writer_done().
+ */
+static void
+writer_work(void *arg)
+{
+	struct commit_group *g = arg;
+
+	g->rc = deliver_group_commit(g->dg, 1);
+	if (g->rc == -1)
+		snprintf(g->err, sizeof(g->err), "%s", err_msg());
+}
+
+/*
+ * The group is committed (or failed: its recipients have 451): the locks
+ * go, each session waits for the sync (sync_add()) or is answered; one
+ * whose connection went meanwhile is freed now.  cancelled: the daemon
+ * stops (the group may not have run): nobody is answered.
+ */
+static void
+writer_done(void *arg, int cancelled)
+{
+	struct commit_group *g = arg;
+	struct smtp_session *s;
+	struct timeval now;
+	size_t i;
+
+	if (committing == g)
+		committing = NULL;
+	deliver_group_end(&g->dg);
+	if (g->rc == -1 && !cancelled)
+		log_warnx("smtp: delivery of %zu message(s) failed: %s", g->n,
+		    g->err);
 	gettimeofday(&now, NULL);
-	for (i = 0; i < n; i++) {
-		s = batch[i];
+	for (i = 0; i < g->n; i++) {
+		s = g->s[i];
+		s->cgroup = NULL;
+		if (s->orphan) {
+			log_info("conn %lu: connection lost before the reply; "
+			    "message id=%s %s", s->id, s->txid,
+			    session_stored(s) ? "delivered" : "not delivered");
+			session_free(s);
+			continue;
+		}
+		if (cancelled)
+			continue;
 		if (s->job.busy)
 			session_busy(s, &now);
 		else if (session_stored(s))
@@ -274,6 +354,9 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 		else
 			session_answer(s);
 	}
+	free(g);
+	if (cancelled)
+		return;
 	if (sync_next != NULL && sync_running == NULL)
 		sync_start();
 	group_kick();

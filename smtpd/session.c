@@ -1629,6 +1629,8 @@ session_on_close(struct conn *c)
 	if (s->syncw != NULL)
 		log_info("conn %lu: connection lost before the reply; message "
 		    "id=%s delivered, its sync not awaited", s->id, s->txid);
+	else if (s->cgroup != NULL)
+		;	/* the writer thread commits it: logged when done */
 	else if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
 	    s->state == SMTP_S_WAIT)
 		log_info("conn %lu: connection lost in state %s; message "
@@ -1645,6 +1647,11 @@ session_on_close(struct conn *c)
 		/* Its filters still read the message: free it after them. */
 		s->orphan = 1;
 		worker_cancel(&s->fjob);
+		return;
+	}
+	if (s->cgroup != NULL) {
+		/* The writer thread commits its message: freed after. */
+		s->orphan = 1;
 		return;
 	}
 	session_free(s);
