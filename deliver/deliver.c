@@ -1045,7 +1045,7 @@ deliver_run(struct store *st, const struct deliver_config *cf,
 
 	rc = deliver_group_commit(g, 0);
 	deliver_group_end(&g);
-	return rc == -1 ? -1 : 0;
+	return rc;
 }
 
 int
@@ -1057,7 +1057,7 @@ deliver_run_unsynced(struct store *st, const struct deliver_config *cf,
 
 	rc = deliver_group_commit(g, 1);
 	deliver_group_end(&g);
-	return rc == -1 ? -1 : 0;
+	return rc;
 }
 
 /*
@@ -1115,7 +1115,7 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 	struct store *st = g->st;
 	const struct deliver_config *cf = g->cf;
 	size_t i, j, ready = 0;
-	int rc = 0, synced = 0;
+	int rc = 0;
 
 	for (i = 0; i < g->run.njobs; i++) {
 		struct djob *d = &g->run.jobs[i];
@@ -1141,9 +1141,8 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 		}
 		ready++;
 	}
-	if (ready > 0 && (unsynced ? store_write_metanosync_synced(st,
-	    deliver_txn, &g->run, &synced) : store_write(st, deliver_txn,
-	    &g->run)) == -1) {
+	if (ready > 0 && (unsynced ? store_write_metanosync(st, deliver_txn,
+	    &g->run) : store_write(st, deliver_txn, &g->run)) == -1) {
 		log_warnx("delivery commit failed: %s", err_msg());
 		for (i = 0; i < g->run.njobs; i++) {
 			struct deliver_job *job = g->run.jobs[i].job;
@@ -1168,7 +1167,7 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 		}
 	}
 	g->rc = rc;
-	return rc == -1 ? -1 : unsynced && synced;
+	return rc;
 }
 
 /*

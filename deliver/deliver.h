@@ -274,11 +274,8 @@ int	deliver_run_unsynced(struct store *, const struct deliver_config *,
  * hashing and compression, the one write transaction and its commit
  * (unsynced: as deliver_run_unsynced(), the caller syncs before a 250),
  * the outcome logged, the auto-replies sent.  Sets every recipient's
- * code/text; returns 1 when an unsynced commit synced the data file
- * (store_write_metanosync_synced(): every commit that returned before
- * it began is durable now), 0 when it did not (nothing changed, or a
- * durable commit), -1 when the commit failed (every recipient then has
- * 451).  It uses the store, the log and the jobs only: the loop
+ * code/text; returns 0, or -1 when the commit failed (every recipient
+ * then has 451).  It uses the store, the log and the jobs only: the loop
  * may meanwhile read the store, resolve recipients, begin other jobs and
  * commit other writes (they wait for this commit), but must not touch
  * these jobs.

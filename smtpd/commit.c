@@ -36,7 +36,6 @@
  * order: groups commit one after the other, in the order they formed.
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,18 +66,24 @@ static void	busy_insert(struct smtp_session *);
 static void	session_answer(struct smtp_session *);
 static int	session_stored(const struct smtp_session *);
 static void	sync_add(struct smtp_session *);
-static void	sync_finish(struct sync_wait *, int, int);
+static void	sync_start(void);
+static void	sync_work(void *);
+static void	sync_done(void *, int);
+static void	sync_finish(struct sync_wait *, int);
 
 /*
- * The sessions of the last group committed whose meta page is not yet
- * synced: the next group's commit syncs it (or the writer syncs, when
- * nothing follows), then they are answered.
+ * Sessions whose group was committed and who wait for a sync: the one the
+ * thread runs (sync_running) and the one that gathers the sessions of
+ * later commits meanwhile (sync_next).
  */
 struct sync_wait {
 	struct smtp_session	**s;		/* NULL: the session went */
 	size_t			  n, cap;
+	int			  fd;		/* the store's data file */
+	int			  error;	/* errno of fdatasync, or 0 */
+	struct worker_job	 *job;
 };
-static struct sync_wait *sync_next;
+static struct sync_wait *sync_running, *sync_next;
 
 /*
  * The group the writer thread commits: at most one at a time, while the
@@ -91,16 +96,10 @@ struct commit_group {
 	size_t			 n;
 	struct deliver_group	*dg;
 	struct worker_job	*wjob;
-	int			 fd;		/* the store's data file */
-	int			 prev_waits;	/* sync_next was there */
-	int			 rc;		/* deliver_group_commit() */
-	int			 synced;	/* the thread synced after it */
-	int			 sync_error;	/* errno of that fdatasync */
+	int			 rc;
 	char			 err[256];	/* the thread's err_msg() */
 };
 static struct commit_group *committing;
-/* Sessions on the pend_* list: the writer thread reads it. */
-static atomic_uint pend_n;
 
 /*
  * Group commit: sessions whose message is ready (pend_*), and those whose
@@ -221,7 +220,6 @@ group_add(struct smtp_session *s)
 		pend_head = s;
 	pend_tail = s;
 	s->listed = 1;
-	atomic_fetch_add(&pend_n, 1);
 	if (!event_pending(commit_ev, EV_READ | EV_WRITE | EV_TIMEOUT, NULL))
 		event_active(commit_ev, 0, 0);
 }
@@ -244,7 +242,6 @@ group_remove(struct smtp_session *s)
 			if (pend_tail == s)
 				pend_tail = prev;
 			s->listed = 0;
-			atomic_fetch_sub(&pend_n, 1);
 			return;
 		}
 	for (pp = &busy_list; *pp != NULL; pp = &(*pp)->pend_next)
@@ -271,8 +268,16 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	/* One group commits; the next one gathers meanwhile. */
 	if (committing != NULL)
 		return;
-	/* No message: a group of none still syncs for sync_next. */
-	if (pend_head == NULL && sync_next == NULL)
+	/*
+	 * One commit per sync: while the thread syncs and a group already
+	 * waits for the next sync, the messages ready meanwhile wait too
+	 * (sync_finish() calls again), and make one larger group, one
+	 * commit for all of them instead of one each.  They are answered
+	 * no later: they could only have joined the next sync.
+	 */
+	if (sync_running != NULL && sync_next != NULL)
+		return;
+	if (pend_head == NULL)
 		return;
 	g = xcalloc(1, sizeof(*g));
 	while (g->n < SMTP_GROUP_MAX && (s = pend_head) != NULL) {
@@ -283,7 +288,6 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 		if (pend_head == NULL)
 			pend_tail = NULL;
 		s->listed = 0;
-		atomic_fetch_sub(&pend_n, 1);
 		s->pend_next = NULL;
 		s->cgroup = g;
 		g->s[g->n] = s;
@@ -291,8 +295,6 @@ group_commit_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	log_debug("smtp: group commit of %zu message(s)", g->n);
 	g->srv = group_srv;
-	g->fd = store_sync_fd(group_srv->store);
-	g->prev_waits = sync_next != NULL;
 	g->dg = deliver_group_new(group_srv->store, &group_srv->deliver,
 	    g->jobs, g->n);
 	committing = g;
@@ -321,23 +323,6 @@ writer_work(void *arg)
 	g->rc = deliver_group_commit(g->dg, 1);
 	if (g->rc == -1)
 		snprintf(g->err, sizeof(g->err), "%s", err_msg());
-	/*
-	 * rc 1: the commit synced the data file, after the group before
-	 * returned: that one is durable now.  This group's own meta page is
-	 * synced by the next commit when messages wait for one, else here
-	 * (also for the group before when this one synced nothing: it failed,
-	 * or changed nothing that LMDB syncs).  A group none of whose
-	 * messages was stored, and none before waiting: no sync.
-	 */
-	if (g->rc == 1 && atomic_load(&pend_n) > 0)
-		return;
-	if (g->rc == -1 && !g->prev_waits)
-		return;
-	g->synced = 1;
-	if (g->fd == -1)
-		g->sync_error = EBADF;
-	else if (fdatasync(g->fd) == -1)
-		g->sync_error = errno;
 }
 
 /*
@@ -351,7 +336,6 @@ writer_done(void *arg, int cancelled)
 {
 	struct commit_group *g = arg;
 	struct smtp_session *s;
-	struct sync_wait *w;
 	struct timeval now;
 	size_t i;
 
@@ -361,11 +345,6 @@ writer_done(void *arg, int cancelled)
 	if (g->rc == -1 && !cancelled)
 		log_warnx("smtp: delivery of %zu message(s) failed: %s", g->n,
 		    g->err);
-	/* The group before: its commit is durable now (writer_work()). */
-	if ((w = sync_next) != NULL && (g->rc == 1 || g->synced)) {
-		sync_next = NULL;
-		sync_finish(w, g->rc == 1 ? 0 : g->sync_error, cancelled);
-	}
 	gettimeofday(&now, NULL);
 	for (i = 0; i < g->n; i++) {
 		s = g->s[i];
@@ -386,17 +365,13 @@ writer_done(void *arg, int cancelled)
 		else
 			session_answer(s);
 	}
-	/* This group's, synced after it. */
-	if ((w = sync_next) != NULL && g->synced) {
-		sync_next = NULL;
-		sync_finish(w, g->sync_error, cancelled);
-	}
 	free(g);
 	if (cancelled)
 		return;
+	if (sync_next != NULL && sync_running == NULL)
+		sync_start();
 	group_kick();
-	/* The next group, which also syncs what waits in sync_next. */
-	if (pend_head != NULL || sync_next != NULL)
+	if (pend_head != NULL)
 		event_active(commit_ev, 0, 0);
 }
 
@@ -573,8 +548,10 @@ sync_add(struct smtp_session *s)
 {
 	struct sync_wait *w = sync_next;
 
-	if (w == NULL)
+	if (w == NULL) {
 		w = sync_next = xcalloc(1, sizeof(*w));
+		w->fd = store_sync_fd(s->srv->store);
+	}
 	if (w->n == w->cap) {
 		w->cap = w->cap == 0 ? 16 : w->cap * 2;
 		w->s = xreallocarray(w->s, w->cap, sizeof(*w->s));
@@ -584,29 +561,68 @@ sync_add(struct smtp_session *s)
 	w->s[w->n++] = s;
 }
 
+/* The thread syncs for the sessions gathered in sync_next. */
+static void
+sync_start(void)
+{
+	struct sync_wait *w = sync_next;
+
+	sync_next = NULL;
+	sync_running = w;
+	w->job = worker_submit(group_srv->sync_pool, sync_work, sync_done,
+	    w);
+	if (w->job != NULL)
+		return;
+	/* No thread to take it (cannot happen with one job at a time). */
+	log_warnx("smtp: sync thread: %s; syncing on the loop", err_msg());
+	sync_work(w);
+	sync_finish(w, 0);
+}
+
+/* On the sync thread: only the job's descriptor. */
+static void
+sync_work(void *arg)
+{
+	struct sync_wait *w = arg;
+
+	w->error = 0;
+	if (w->fd == -1)
+		w->error = EBADF;
+	else if (fdatasync(w->fd) == -1)
+		w->error = errno;
+}
+
+static void
+sync_done(void *arg, int cancelled)
+{
+	sync_finish(arg, cancelled);
+}
+
 /*
- * The sync is over (error: its errno, or 0): each session still there
- * is answered.  A failed sync leaves the commit where a power cut may
- * lose it: its recipients get 451 rather than a 250 that may not hold
- * (the client sends again: a copy may be stored twice, none is lost).
- * cancelled: the daemon stops, nobody is answered.
+ * The sync is over: each session still there is answered.  A failed sync
+ * leaves the commit where a power cut may lose it: its recipients get 451
+ * rather than a 250 that may not hold (the client sends again: a copy may
+ * be stored twice, none is lost).  cancelled: the daemon stops, nobody is
+ * answered.
  */
 static void
-sync_finish(struct sync_wait *w, int error, int cancelled)
+sync_finish(struct sync_wait *w, int cancelled)
 {
 	struct smtp_session *s;
 	size_t i, j;
 
-	if (error != 0 && !cancelled)
+	if (sync_running == w)
+		sync_running = NULL;
+	if (w->error != 0 && !cancelled)
 		log_warnx("smtp: syncing the store: %s; %zu message(s) "
-		    "answered 451", strerror(error), w->n);
+		    "answered 451", strerror(w->error), w->n);
 	for (i = 0; i < w->n; i++) {
 		if ((s = w->s[i]) == NULL)
 			continue;
 		s->syncw = NULL;
 		if (cancelled)
 			continue;
-		for (j = 0; error != 0 && j < s->nrcpts; j++)
+		for (j = 0; w->error != 0 && j < s->nrcpts; j++)
 			if (s->rcpts[j].code == 250) {
 				s->rcpts[j].code = 451;
 				snprintf(s->rcpts[j].text,
@@ -617,4 +633,10 @@ sync_finish(struct sync_wait *w, int error, int cancelled)
 	}
 	free(w->s);
 	free(w);
+	if (cancelled)
+		return;
+	if (sync_next != NULL && sync_running == NULL)
+		sync_start();
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
 }

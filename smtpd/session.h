@@ -34,6 +34,11 @@ struct worker_pool;
  * after the other.
  */
 #define SMTP_GROUP_BYTES	(16 * 1024 * 1024)
+/*
+ * Group commits waiting for their sync at most (the thread syncs once for
+ * all of them; more commits join the next sync).
+ */
+#define SMTP_SYNC_QUEUE		4
 /* A message whose recipients' locks are held elsewhere is retried... */
 #define SMTP_BUSY_RETRY_MS	5
 /* ... backing off up to this step ... */
@@ -55,8 +60,9 @@ struct smtp_server {
 	struct deliver_config	 deliver;
 	/* runs filters ([filter] workers, queue): never on the loop */
 	struct worker_pool	*filter_pool;
-	/* one thread: the store writer, runs and syncs each group commit
-	   (commit.c) */
+	/* one thread: syncs the store after group commits (commit.c) */
+	struct worker_pool	*sync_pool;
+	/* one thread: the store writer, runs each group commit (commit.c) */
 	struct worker_pool	*writer_pool;
 };
 

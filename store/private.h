@@ -119,10 +119,6 @@ struct store_txn {
 	MDB_txn		*txn;
 	int		 write;
 	int		 mapfull;	/* a put hit MDB_MAP_FULL */
-	int		 changed;	/* sdb_put()/sdb_del() changed a
-					   table (other writes do not set
-					   it: it may say 0 wrongly, never
-					   1 wrongly) */
 	/* mailboxes whose mbox record this transaction wrote (notify.c) */
 	uint32_t	*notify;
 	size_t		 nnotify, notify_cap;

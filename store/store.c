@@ -70,8 +70,7 @@ static time_t (*store_clock)(void);
 static int	store_init_schema(struct store_txn *, void *);
 static int	store_grow(struct store *);
 static int	store_txn_begin(struct store *, int, struct store_txn *);
-static int	store_write_flags(struct store *, store_txn_fn *, void *, int,
-		    int *);
+static int	store_write_flags(struct store *, store_txn_fn *, void *, int);
 static void	store_txn_end(struct store_txn *);
 static int	store_map_resize(struct store *, uint64_t);
 
@@ -473,26 +472,19 @@ store_txn_begin(struct store *st, int write, struct store_txn *t)
 int
 store_write(struct store *st, store_txn_fn *fn, void *ctx)
 {
-	return store_write_flags(st, fn, ctx, 0, NULL);
+	return store_write_flags(st, fn, ctx, 0);
 }
 
 int
 store_write_nosync(struct store *st, store_txn_fn *fn, void *ctx)
 {
-	return store_write_flags(st, fn, ctx, MDB_NOSYNC, NULL);
+	return store_write_flags(st, fn, ctx, MDB_NOSYNC);
 }
 
 int
 store_write_metanosync(struct store *st, store_txn_fn *fn, void *ctx)
 {
-	return store_write_flags(st, fn, ctx, MDB_NOMETASYNC, NULL);
-}
-
-int
-store_write_metanosync_synced(struct store *st, store_txn_fn *fn, void *ctx,
-    int *synced_r)
-{
-	return store_write_flags(st, fn, ctx, MDB_NOMETASYNC, synced_r);
+	return store_write_flags(st, fn, ctx, MDB_NOMETASYNC);
 }
 
 int
@@ -552,14 +544,10 @@ store_write_grow(struct store *st)
  * commit of any process syncs them).
  */
 static int
-store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync,
-    int *synced_r)
+store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
 {
 	struct store_txn t;
 	int i, r, rc;
-
-	if (synced_r != NULL)
-		*synced_r = 0;
 
 	if (st->flags & STORE_RDONLY)
 		return err_set(ERR_PERM, "store opened read-only");
@@ -590,13 +578,6 @@ store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync,
 		if (nosync)
 			mdb_env_set_flags(st->env, (unsigned)nosync, 0);
 		store_txn_end(&t);
-		/*
-		 * A commit that changed nothing writes and syncs nothing
-		 * (LMDB); one that did synced its pages (fdatasync) unless
-		 * MDB_NOSYNC, after every commit that returned before.
-		 */
-		if (rc == 0 && synced_r != NULL && !(nosync & MDB_NOSYNC))
-			*synced_r = t.changed;
 		if (rc == 0) {
 			/* Only now may others see it: tell them. */
 			notify_txn_commit(&t);
@@ -746,7 +727,6 @@ sdb_put(struct store_txn *t, enum store_db db, const void *key,
 		return 0;
 	if (rc != 0)
 		return sdb_error(t, rc, db_names[db]);
-	t->changed = 1;
 	return 1;
 }
 
@@ -762,7 +742,6 @@ sdb_del(struct store_txn *t, enum store_db db, const void *key,
 		return 0;
 	if (rc != 0)
 		return sdb_error(t, rc, db_names[db]);
-	t->changed = 1;
 	return 1;
 }
 

@@ -93,16 +93,6 @@ int	store_write_nosync(struct store *, store_txn_fn *fn, void *ctx);
  */
 int	store_write_metanosync(struct store *, store_txn_fn *fn, void *ctx);
 /*
- * The same; *synced_r says whether the commit synced (fdatasync) the data
- * file: 1 when it changed the store (through sdb_put()/sdb_del(); 0 may
- * also mean a change made otherwise).  A sync there makes durable every
- * commit of the process that returned before this one began, as
- * store_sync() would (smtpd: a group commit makes the one before it
- * durable, so the writer syncs only when no group follows).
- */
-int	store_write_metanosync_synced(struct store *, store_txn_fn *fn,
-	    void *ctx, int *synced_r);
-/*
  * Makes every commit that returned before durable (fdatasync of the data
  * file).  0, or -1 (TEMP).
  */
