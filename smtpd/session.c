@@ -16,10 +16,12 @@
  * data is answered 452 4.3.1.
  *
  * A finished message is not delivered at once: it joins the pending list
- * and a zero-delay event delivers every message that finished in this
- * loop turn with one deliver_run() call (one durable commit).  The
- * session stays paused until then, so pipelined commands wait.  Nothing
- * here frees a session: only on_close does, after the conn is gone.
+ * and the store writer thread commits it with the others that finished
+ * meanwhile (one durable commit, commit.c).  The session stays paused
+ * until it is answered, so pipelined commands wait.  Nothing here frees a
+ * session: only on_close does, after the conn is gone (or, when its
+ * message is on the writer thread or its filters run, the thread's done
+ * callback).
  */
 #include <ctype.h>
 #include <inttypes.h>
