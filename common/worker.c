@@ -52,6 +52,7 @@ struct worker_pool {
 	pthread_t		 threads[WORKER_THREADS_MAX];
 	unsigned		 nthreads;
 	unsigned		 queue_max;
+	int			 nice;		/* the threads' increment */
 	unsigned		 nqueued;
 	unsigned		 nrunning;
 	struct job_list		 queue;
@@ -118,8 +119,9 @@ worker_main(void *arg)
 	int wake;
 
 	/* Per thread on Linux; failing only costs the preference. */
-	(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
-	    getpriority(PRIO_PROCESS, 0) + WORKER_NICE);
+	if (pool->nice != 0)
+		(void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid),
+		    getpriority(PRIO_PROCESS, 0) + pool->nice);
 	pthread_mutex_lock(&pool->mu);
 	for (;;) {
 		while (!pool->stopping && pool->queue.head == NULL)
@@ -193,6 +195,14 @@ int
 worker_pool_new(struct event_base *base, unsigned nthreads,
     unsigned queue_max, struct worker_pool **pool_r)
 {
+	return worker_pool_new_nice(base, nthreads, queue_max, WORKER_NICE,
+	    pool_r);
+}
+
+int
+worker_pool_new_nice(struct event_base *base, unsigned nthreads,
+    unsigned queue_max, int nice, struct worker_pool **pool_r)
+{
 	struct worker_pool *pool;
 	unsigned i;
 	int rc, fl, k;
@@ -219,6 +229,7 @@ worker_pool_new(struct event_base *base, unsigned nthreads,
 	worker_arm(pool);
 	pool->stopping = 0;
 	pool->queue_max = queue_max;
+	pool->nice = nice;
 	pool->nthreads = 0;
 	for (i = 0; i < nthreads; i++) {
 		rc = pthread_create(&pool->threads[i], NULL, worker_main, pool);

@@ -43,6 +43,13 @@ typedef void worker_done_fn(void *arg, int cancelled);
 int	worker_pool_new(struct event_base *base, unsigned nthreads,
 	    unsigned queue_max, struct worker_pool **pool_r);
 /*
+ * The same with the threads nice more than the loop (0: as the loop; a
+ * thread whose work the loop's clients wait for, such as smtpd's store
+ * writer).
+ */
+int	worker_pool_new_nice(struct event_base *base, unsigned nthreads,
+	    unsigned queue_max, int nice, struct worker_pool **pool_r);
+/*
  * Queues a job.  The handle stays valid until done() has been called.
  * NULL with ERR_LIMIT when queue_max jobs are waiting already, ERR_TEMP
  * when pool is NULL.

@@ -111,9 +111,13 @@ struct drun {
 	size_t		 njobs;
 };
 
-static int	deliver_run_mode(struct store *, const struct deliver_config *,
-		    struct deliver_job **, size_t,
-		    int (*)(struct store *, store_txn_fn *, void *));
+struct deliver_group {
+	struct store			*st;
+	const struct deliver_config	*cf;
+	struct drun			 run;
+	int				 rc;
+};
+
 
 int
 deliver_rcpt_wanted(const struct deliver_rcpt *r)
@@ -1036,31 +1040,45 @@ int
 deliver_run(struct store *st, const struct deliver_config *cf,
     struct deliver_job **jobs, size_t n)
 {
-	return deliver_run_mode(st, cf, jobs, n, store_write);
+	struct deliver_group *g = deliver_group_new(st, cf, jobs, n);
+	int rc;
+
+	rc = deliver_group_commit(g, 0);
+	deliver_group_end(&g);
+	return rc;
 }
 
 int
 deliver_run_unsynced(struct store *st, const struct deliver_config *cf,
     struct deliver_job **jobs, size_t n)
 {
-	return deliver_run_mode(st, cf, jobs, n, store_write_metanosync);
+	struct deliver_group *g = deliver_group_new(st, cf, jobs, n);
+	int rc;
+
+	rc = deliver_group_commit(g, 1);
+	deliver_group_end(&g);
+	return rc;
 }
 
-/* commit: store_write(), or store_write_metanosync() (the caller syncs). */
-static int
-deliver_run_mode(struct store *st, const struct deliver_config *cf,
-    struct deliver_job **jobs, size_t n,
-    int (*commit)(struct store *, store_txn_fn *, void *))
+/*
+ * The loop's part before the commit: each job begun (its locks; a job
+ * not begun by the caller runs its filters here, in this thread).
+ */
+struct deliver_group *
+deliver_group_new(struct store *st, const struct deliver_config *cf,
+    struct deliver_job **jobs, size_t n)
 {
-	struct drun run;
-	struct deliver_fjob **fjs;
-	size_t i, j, ready = 0, nfj = 0;
-	int rc = 0;
+	struct deliver_group *g;
+	size_t i;
+	int rc;
 
-	run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*run.jobs));
-	run.njobs = n;
+	g = xcalloc(1, sizeof(*g));
+	g->st = st;
+	g->cf = cf;
+	g->run.jobs = xcalloc(n == 0 ? 1 : n, sizeof(*g->run.jobs));
+	g->run.njobs = n;
 	for (i = 0; i < n; i++) {
-		struct djob *d = &run.jobs[i];
+		struct djob *d = &g->run.jobs[i];
 
 		d->job = jobs[i];
 		/* One id names the message in every log line. */
@@ -1080,6 +1098,30 @@ deliver_run_mode(struct store *st, const struct deliver_config *cf,
 		}
 		/* Not begun by the caller: the filters run here. */
 		deliver_filter_job(d->job);
+	}
+	return g;
+}
+
+/*
+ * The writer's part: hashing and compression, the one transaction, its
+ * commit, the outcome in the log and the auto-replies.  Touches the
+ * jobs, the store and the log, never the locks this process keeps
+ * (stage.c's, the loop's): a job that fails here keeps them until
+ * deliver_group_end().
+ */
+int
+deliver_group_commit(struct deliver_group *g, int unsynced)
+{
+	struct store *st = g->st;
+	const struct deliver_config *cf = g->cf;
+	size_t i, j, ready = 0;
+	int rc = 0;
+
+	for (i = 0; i < g->run.njobs; i++) {
+		struct djob *d = &g->run.jobs[i];
+
+		if (d->job->busy != 0)
+			continue;
 		if (djob_prepare(st, cf, d) == -1) {
 			/* Nothing stored: every recipient gets the reason. */
 			int big = err_class() == ERR_TOOBIG;
@@ -1095,47 +1137,71 @@ deliver_run_mode(struct store *st, const struct deliver_config *cf,
 			djob_log_outcome(d);
 			d->job->busy = -1;	/* skipped by the txn */
 			djob_after(st, cf, d, 0);
-			deliver_end(st, d->job);
 			continue;
 		}
 		ready++;
 	}
-	rc = 0;
-	if (ready > 0 && commit(st, deliver_txn, &run) == -1) {
+	if (ready > 0 && (unsynced ? store_write_metanosync(st, deliver_txn,
+	    &g->run) : store_write(st, deliver_txn, &g->run)) == -1) {
 		log_warnx("delivery commit failed: %s", err_msg());
-		for (i = 0; i < n; i++) {
-			if (run.jobs[i].job->busy != 0)
+		for (i = 0; i < g->run.njobs; i++) {
+			struct deliver_job *job = g->run.jobs[i].job;
+
+			if (job->busy != 0)
 				continue;
-			for (j = 0; j < jobs[i]->nrcpts; j++)
-				if (deliver_rcpt_wanted(&jobs[i]->rcpts[j]))
-					deliver_rcpt_reply(&jobs[i]->rcpts[j],
+			for (j = 0; j < job->nrcpts; j++)
+				if (deliver_rcpt_wanted(&job->rcpts[j]))
+					deliver_rcpt_reply(&job->rcpts[j],
 					    451, "4.3.0 Temporary failure; "
 					    "try again later");
-			jobs[i]->delivered = 0;
+			job->delivered = 0;
 		}
 		rc = -1;
 	}
-	/* the locks go first (all in one go): a reply may be to one of us */
-	fjs = xcalloc(n == 0 ? 1 : n, sizeof(*fjs));
-	for (i = 0; i < n; i++)
-		if (run.jobs[i].job->busy == 0 && run.jobs[i].job->fj != NULL)
-			fjs[nfj++] = run.jobs[i].job->fj;
-	deliver_unlock_many(st, fjs, nfj);
-	free(fjs);
-	for (i = 0; i < n; i++) {
-		struct djob *d = &run.jobs[i];
+	for (i = 0; i < g->run.njobs; i++) {
+		struct djob *d = &g->run.jobs[i];
 
 		if (d->job->busy == 0 && d->job->fj != NULL) {
 			djob_log_outcome(d);
 			djob_after(st, cf, d, rc == 0);
-			deliver_end(st, d->job);
 		}
+	}
+	g->rc = rc;
+	return rc;
+}
+
+/*
+ * The loop's part after the commit: the locks go (all in one store
+ * transaction), each job's stage ends.
+ */
+void
+deliver_group_end(struct deliver_group **gp)
+{
+	struct deliver_group *g = *gp;
+	struct deliver_fjob **fjs;
+	size_t i, nfj = 0;
+
+	if (g == NULL)
+		return;
+	*gp = NULL;
+	fjs = xcalloc(g->run.njobs == 0 ? 1 : g->run.njobs, sizeof(*fjs));
+	for (i = 0; i < g->run.njobs; i++)
+		if (g->run.jobs[i].job->busy == 0 &&
+		    g->run.jobs[i].job->fj != NULL)
+			fjs[nfj++] = g->run.jobs[i].job->fj;
+	deliver_unlock_many(g->st, fjs, nfj);
+	free(fjs);
+	for (i = 0; i < g->run.njobs; i++) {
+		struct djob *d = &g->run.jobs[i];
+
+		if (d->job->busy != 1)
+			deliver_end(g->st, d->job);
 		if (d->job->busy == -1)
 			d->job->busy = 0;	/* answered, not to retry */
 		djob_free(d);
 	}
-	free(run.jobs);
-	return rc;
+	free(g->run.jobs);
+	free(g);
 }
 
 /* SRS and notices ----------------------------------------------------- */

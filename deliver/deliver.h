@@ -270,6 +270,36 @@ int	deliver_run(struct store *, const struct deliver_config *,
 int	deliver_run_unsynced(struct store *, const struct deliver_config *,
 	    struct deliver_job **jobs, size_t n);
 
+/*
+ * deliver_run() in three steps, for a caller whose loop must not wait for
+ * the commit (smtpd: the store's writer thread commits while the loop
+ * gathers the next group):
+ *
+ * deliver_group_new(), on the loop (the thread that begins jobs: the
+ * delivery locks of this process are its own), begins each job as
+ * deliver_run() does and returns the group.
+ *
+ * deliver_group_commit(), on any one thread at a time (the writer): the
+ * hashing and compression, the one write transaction and its commit
+ * (unsynced: as deliver_run_unsynced(), the caller syncs before a 250),
+ * the outcome logged, the auto-replies sent.  Sets every recipient's
+ * code/text; returns 0, or -1 when the commit failed (every recipient
+ * then has 451).  It uses the store, the log and the jobs only: the loop
+ * may meanwhile read the store, resolve recipients, begin other jobs and
+ * commit other writes (they wait for this commit), but must not touch
+ * these jobs.
+ *
+ * deliver_group_end(), on the loop: releases the jobs' locks, ends their
+ * stages and frees the group (*gp = NULL; NULL is fine).  Busy jobs are
+ * left as deliver_run() leaves them (busy set).
+ */
+struct deliver_group;
+struct deliver_group *deliver_group_new(struct store *,
+	    const struct deliver_config *, struct deliver_job **jobs,
+	    size_t n);
+int	deliver_group_commit(struct deliver_group *, int unsynced);
+void	deliver_group_end(struct deliver_group **gp);
+
 
 struct dsn_input;
 

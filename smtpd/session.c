@@ -16,10 +16,12 @@
  * data is answered 452 4.3.1.
  *
  * A finished message is not delivered at once: it joins the pending list
- * and a zero-delay event delivers every message that finished in this
- * loop turn with one deliver_run() call (one durable commit).  The
- * session stays paused until then, so pipelined commands wait.  Nothing
- * here frees a session: only on_close does, after the conn is gone.
+ * and the store writer thread commits it with the others that finished
+ * meanwhile (one durable commit, commit.c).  The session stays paused
+ * until it is answered, so pipelined commands wait.  Nothing here frees a
+ * session: only on_close does, after the conn is gone (or, when its
+ * message is on the writer thread or its filters run, the thread's done
+ * callback).
  */
 #include <ctype.h>
 #include <inttypes.h>
@@ -1631,6 +1633,8 @@ session_on_close(struct conn *c)
 	if (s->syncw != NULL)
 		log_info("conn %lu: connection lost before the reply; message "
 		    "id=%s delivered, its sync not awaited", s->id, s->txid);
+	else if (s->cgroup != NULL)
+		;	/* the writer thread commits it: logged when done */
 	else if (s->state == SMTP_S_DATA || s->state == SMTP_S_BDAT ||
 	    s->state == SMTP_S_WAIT)
 		log_info("conn %lu: connection lost in state %s; message "
@@ -1647,6 +1651,11 @@ session_on_close(struct conn *c)
 		/* Its filters still read the message: free it after them. */
 		s->orphan = 1;
 		worker_cancel(&s->fjob);
+		return;
+	}
+	if (s->cgroup != NULL) {
+		/* The writer thread commits its message: freed after. */
+		s->orphan = 1;
 		return;
 	}
 	session_free(s);

@@ -64,6 +64,8 @@ struct smtp_server {
 	struct worker_pool	*filter_pool;
 	/* one thread: syncs the store after group commits (commit.c) */
 	struct worker_pool	*sync_pool;
+	/* one thread: the store writer, runs each group commit (commit.c) */
+	struct worker_pool	*writer_pool;
 };
 
 /*

@@ -93,6 +93,8 @@ struct smtp_session {
 	int			 orphan;	/* conn gone while they ran */
 	struct smtp_session	*pend_next;
 	int			 listed;	/* on pend_list or busy_list */
+	struct commit_group	*cgroup;	/* the writer thread commits
+						   its message (commit.c) */
 	struct sync_wait	*syncw;		/* committed, waits for its
 						   sync to be answered */
 	size_t			 sync_slot;	/* its place in syncw */

@@ -125,6 +125,9 @@ main(int argc, char **argv)
 	if (worker_pool_new(conn_base(), 1, SMTP_SYNC_QUEUE,
 	    &srv.sync_pool) == -1)
 		fatalx("sync thread: %s", err_msg());
+	/* Not nicer than the loop: its sessions wait for its commits. */
+	if (worker_pool_new_nice(conn_base(), 1, 1, 0, &srv.writer_pool) == -1)
+		fatalx("store writer thread: %s", err_msg());
 	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
 	/*
@@ -135,6 +138,8 @@ main(int argc, char **argv)
 	if (!worker)
 		filter_runner_cancel(srv.deliver.runner);
 	worker_pool_free(&srv.filter_pool);
+	/* before the sync thread: a group that ends joins a sync */
+	worker_pool_free(&srv.writer_pool);
 	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);
 	store_close(&st);

@@ -215,6 +215,7 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 	 * Frames carry a checksum (4 bytes), so damaged data is an error
 	 * when it is read, not wrong bytes sent to a client.
 	 */
+	pthread_mutex_lock(&st->cctx_mu);
 	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
 	if (d != NULL)
@@ -223,6 +224,7 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
 		    STORE_ZSTD_LEVEL);
 	n = ZSTD_compress2(st->cctx, out, bound, data, len);
+	pthread_mutex_unlock(&st->cctx_mu);
 	if (ZSTD_isError(n) || n >= len) {
 		memcpy(out, data, len);
 		*out_r = out;
@@ -252,11 +254,13 @@ blob_dict(struct store_txn *t, uint32_t id)
 	void *data;
 	size_t len;
 
+	/* held while loading too: one load of a dictionary, not two */
+	pthread_mutex_lock(&st->dict_mu);
 	for (d = st->dicts; d != NULL; d = d->next)
 		if (d->id == id)
-			return d;
+			goto done;
 	if (dict_load(t, id, &data, &len) != 1)
-		return NULL;
+		goto done;		/* d is NULL */
 	d = xcalloc(1, sizeof(*d));
 	d->id = id;
 	d->cdict = ZSTD_createCDict(data, len, STORE_ZSTD_LEVEL);
@@ -266,6 +270,8 @@ blob_dict(struct store_txn *t, uint32_t id)
 		fatalx("zstd: cannot load dictionary %u", id);
 	d->next = st->dicts;
 	st->dicts = d;
+done:
+	pthread_mutex_unlock(&st->dict_mu);
 	return d;
 }
 
@@ -365,12 +371,14 @@ blob_read(struct store_txn *t, const uint8_t *hash, uint8_t *out,
 	if (b.codec == BLOB_CODEC_ZSTD) {
 		if (buf != NULL)
 			src = buf;
+		pthread_mutex_lock(&t->st->dctx_mu);
 		if (d != NULL)
 			n = ZSTD_decompress_usingDDict(t->st->dctx, out,
 			    outlen, src, off, d->ddict);
 		else
 			n = ZSTD_decompressDCtx(t->st->dctx, out, outlen,
 			    src, off);
+		pthread_mutex_unlock(&t->st->dctx_mu);
 		free(buf);
 		if (ZSTD_isError(n) || n != outlen)
 			return err_set(ERR_CORRUPT, "message segment does not "
@@ -406,11 +414,13 @@ blob_decompress(struct store_txn *t, uint8_t codec, uint32_t dict_id,
 	if (dict_id != 0 && (d = blob_dict(t, dict_id)) == NULL)
 		return err_set(ERR_CORRUPT, "zstd dictionary %u missing",
 		    dict_id);
+	pthread_mutex_lock(&t->st->dctx_mu);
 	if (d != NULL)
 		n = ZSTD_decompress_usingDDict(t->st->dctx, out, outlen, src,
 		    srclen, d->ddict);
 	else
 		n = ZSTD_decompressDCtx(t->st->dctx, out, outlen, src, srclen);
+	pthread_mutex_unlock(&t->st->dctx_mu);
 	if (ZSTD_isError(n) || n != outlen)
 		return err_set(ERR_CORRUPT, "stored record does not "
 		    "decompress: %s", ZSTD_isError(n) ? ZSTD_getErrorName(n) :

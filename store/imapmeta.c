@@ -64,11 +64,13 @@ meta_compress(struct store *st, const void *raw, size_t len,
 	r->codec = BLOB_CODEC_RAW;
 	r->dict_id = 0;
 	r->z = xmalloc(bound == 0 ? 1 : bound);
+	pthread_mutex_lock(&st->cctx_mu);
 	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
 	    META_ZSTD_LEVEL);
 	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
 	n = ZSTD_compress2(st->cctx, r->z, bound, raw, len);
+	pthread_mutex_unlock(&st->cctx_mu);
 	if (ZSTD_isError(n) || n >= len) {
 		memcpy(r->z, raw, len);
 		r->zlen = len;

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <lmdb.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 #include <zstd.h>
@@ -81,6 +82,22 @@ struct store {
 						   (schema 1 to 3): empty */
 	int			 learn_on;	/* store_learn_enable() */
 	uint32_t		 schema;	/* version found at open */
+	/*
+	 * Threads (store.c): a process may write from one thread while
+	 * others read (smtpd's store writer and its loop).  Every
+	 * transaction holds map_lock shared; a map resize takes it alone
+	 * (mdb_env_set_mapsize() wants no transaction open in the process).
+	 * write_mu: one write transaction of the process at a time, with
+	 * the env flags its commit sets and the notify_* state it uses.
+	 * cctx_mu, dctx_mu, dict_mu: cctx, dctx and the dicts list (blob.c,
+	 * imapmeta.c), apart so that a reader's decompression never waits
+	 * for the writer's compression.  A loaded dictionary stays until
+	 * store_close().  The segment cache (cache_*) is the reading
+	 * thread's (message.c's ranges): a writer never reads through it.
+	 */
+	pthread_rwlock_t	 map_lock;
+	pthread_mutex_t		 write_mu;
+	pthread_mutex_t		 cctx_mu, dctx_mu, dict_mu;
 	/* group commit */
 	struct store_txn	*batch;
 	int			 batch_failed;

@@ -71,6 +71,11 @@ static int	store_init_schema(struct store_txn *, void *);
 static int	store_grow(struct store *);
 static int	store_txn_begin(struct store *, int, struct store_txn *);
 static int	store_write_flags(struct store *, store_txn_fn *, void *, int);
+static void	store_txn_end(struct store_txn *);
+static int	store_map_resize(struct store *, uint64_t);
+
+/* Transactions this thread has open (map_lock held shared). */
+static __thread int txns_open;
 
 void
 store_set_initial_mapsize(uint64_t size)
@@ -157,6 +162,12 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 	st->path = xasprintf("%s/store", data_dir);
 	st->flags = flags;
 	st->notify_fd = st->notify_dirfd = -1;
+	if (pthread_rwlock_init(&st->map_lock, NULL) != 0 ||
+	    pthread_mutex_init(&st->write_mu, NULL) != 0 ||
+	    pthread_mutex_init(&st->cctx_mu, NULL) != 0 ||
+	    pthread_mutex_init(&st->dctx_mu, NULL) != 0 ||
+	    pthread_mutex_init(&st->dict_mu, NULL) != 0)
+		fatalx("store: cannot make its locks");
 	datafile = xasprintf("%s/data.mdb", st->path);
 	rc = stat(datafile, &sb);
 	free(datafile);
@@ -227,6 +238,7 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
+				store_txn_end(&t);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",
 				    st->path, store_db_names[i], mdb_strerror(rc));
 				goto fail;
@@ -238,9 +250,12 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		 */
 		if (store_init_schema(&t, NULL) == -1) {
 			mdb_txn_abort(t.txn);
+			store_txn_end(&t);
 			goto fail;
 		}
-		if ((rc = mdb_txn_commit(t.txn)) != 0) {
+		rc = mdb_txn_commit(t.txn);
+		store_txn_end(&t);
+		if (rc != 0) {
 			err_set(ERR_TEMP, "store %s: %s", st->path,
 			    mdb_strerror(rc));
 			goto fail;
@@ -322,6 +337,11 @@ store_close(struct store **stp)
 	volatile_close(st);
 	if (st->env != NULL)
 		mdb_env_close(st->env);
+	pthread_rwlock_destroy(&st->map_lock);
+	pthread_mutex_destroy(&st->write_mu);
+	pthread_mutex_destroy(&st->cctx_mu);
+	pthread_mutex_destroy(&st->dctx_mu);
+	pthread_mutex_destroy(&st->dict_mu);
 	free(st->path);
 	free(st);
 	*stp = NULL;
@@ -363,55 +383,87 @@ store_release_pages(struct store *st)
 uint64_t
 store_mapsize(struct store *st)
 {
-	return st->mapsize;
+	uint64_t size;
+
+	pthread_rwlock_rdlock(&st->map_lock);
+	size = st->mapsize;
+	pthread_rwlock_unlock(&st->map_lock);
+	return size;
 }
 
+/*
+ * Sets the map size (0: adopts the size another process gave the file).
+ * LMDB wants no transaction open in the process: map_lock taken alone
+ * waits for the other threads' transactions to end (they are short: a
+ * loop turn's read, one commit); one of this thread's would never end,
+ * so that is an error rather than a wait.
+ */
+static int
+store_map_resize(struct store *st, uint64_t size)
+{
+	MDB_envinfo info;
+	int rc;
 
+	if (txns_open > 0)
+		return err_set(ERR_TEMP, "cannot resize the store map: this "
+		    "thread has a transaction open");
+	pthread_rwlock_wrlock(&st->map_lock);
+	rc = mdb_env_set_mapsize(st->env, size);
+	mdb_env_info(st->env, &info);
+	st->mapsize = info.me_mapsize;
+	pthread_rwlock_unlock(&st->map_lock);
+	if (rc != 0)
+		return err_set(ERR_TEMP, "cannot set the store map to %"
+		    PRIu64 " bytes: %s", size, mdb_strerror(rc));
+	return 0;
+}
 
-
-/* Doubles the map; only valid with no transaction open in this process. */
+/* Doubles the map (no transaction of this thread open). */
 static int
 store_grow(struct store *st)
 {
-	MDB_envinfo info;
-	uint64_t size = st->mapsize * 2;
-	int rc;
-
-	if ((rc = mdb_env_set_mapsize(st->env, size)) != 0)
-		return err_set(ERR_TEMP, "cannot grow the store map to %"
-		    PRIu64 " bytes: %s", size, mdb_strerror(rc));
-	mdb_env_info(st->env, &info);
-	st->mapsize = info.me_mapsize;
-	log_info("store map grown to %" PRIu64 " bytes", st->mapsize);
+	if (store_map_resize(st, store_mapsize(st) * 2) == -1)
+		return -1;
+	log_info("store map grown to %" PRIu64 " bytes", store_mapsize(st));
 	return 0;
+}
+
+/* The transaction t is committed or aborted: map_lock is let go. */
+static void
+store_txn_end(struct store_txn *t)
+{
+	txns_open--;
+	pthread_rwlock_unlock(&t->st->map_lock);
 }
 
 /*
  * Begins a transaction in env (the store's, or the volatile one),
- * recovering from a resized map or full readers.
+ * recovering from a resized map or full readers.  Either holds map_lock
+ * shared until store_txn_end().
  */
 static int
 store_txn_begin_env(struct store *st, MDB_env *env, int write,
     struct store_txn *t)
 {
-	MDB_envinfo info;
 	int rc, i, dead;
 
 	memset(t, 0, sizeof(*t));
 	t->st = st;
 	t->write = write;
 	for (i = 0; i < STORE_RETRIES; i++) {
+		pthread_rwlock_rdlock(&st->map_lock);
+		txns_open++;
 		rc = mdb_txn_begin(env, NULL, write ? 0 : MDB_RDONLY,
 		    &t->txn);
 		if (rc == 0)
 			return 0;
+		store_txn_end(t);
 		if (rc == MDB_MAP_RESIZED) {
 			/* Another process grew the map: adopt its size. */
-			mdb_env_set_mapsize(env, 0);
-			if (env == st->env) {
-				mdb_env_info(st->env, &info);
-				st->mapsize = info.me_mapsize;
-			}
+			if (env != st->env)
+				mdb_env_set_mapsize(env, 0);
+			else if (store_map_resize(st, 0) == -1)
+				return -1;
 			continue;
 		}
 		if (rc == MDB_READERS_FULL) {
@@ -469,10 +521,28 @@ store_sync_fd(struct store *st)
 }
 
 /*
+ * store_grow() from store_write_flags(): write_mu is let go meanwhile, so
+ * that a thread that must end its read transaction first is not held up
+ * by it (its read body may write).
+ */
+static int
+store_write_grow(struct store *st)
+{
+	int rc;
+
+	pthread_mutex_unlock(&st->write_mu);
+	rc = store_grow(st);
+	pthread_mutex_lock(&st->write_mu);
+	return rc;
+}
+
+/*
  * The one write path of the store.  nosync: 0 (a durable commit), or
- * LMDB's MDB_NOMETASYNC, set for this commit only (env flags are per
- * process, and this process writes from one thread; LMDB 0.9 reads them
- * when the transaction commits).
+ * LMDB's MDB_NOMETASYNC, set for this commit only.  LMDB 0.9.24 takes it
+ * from the env's flags when the transaction commits (it ignores it as an
+ * mdb_txn_begin() flag), and env flags are per process: write_mu, held
+ * from the begin to after the flags are cleared, keeps any other
+ * thread's commit from seeing them (or a flag update lost).
  *
  * Power loss (lmdb.h): a commit writes its new pages, syncs them, then
  * writes the meta page that names them, and syncs that.  MDB_NOMETASYNC
@@ -499,35 +569,42 @@ store_write_flags(struct store *st, store_txn_fn *fn, void *ctx, int nosync)
 			st->batch_failed = 1;
 		return r;
 	}
+	pthread_mutex_lock(&st->write_mu);
 	for (i = 0; i < STORE_RETRIES; i++) {
 		if (store_txn_begin(st, 1, &t) == -1)
-			return -1;
+			goto fail;
 		r = fn(&t, ctx);
 		if (r == -1) {
 			mdb_txn_abort(t.txn);
+			store_txn_end(&t);
 			notify_txn_clear(&t);
-			if (t.mapfull && store_grow(st) == 0)
+			if (t.mapfull && store_write_grow(st) == 0)
 				continue;
-			return -1;
+			goto fail;
 		}
 		if (nosync)
 			mdb_env_set_flags(st->env, (unsigned)nosync, 1);
 		rc = mdb_txn_commit(t.txn);
 		if (nosync)
 			mdb_env_set_flags(st->env, (unsigned)nosync, 0);
+		store_txn_end(&t);
 		if (rc == 0) {
 			/* Only now may others see it: tell them. */
 			notify_txn_commit(&t);
+			pthread_mutex_unlock(&st->write_mu);
 			return r;
 		}
 		notify_txn_clear(&t);
-		if (rc == MDB_MAP_FULL && store_grow(st) == 0)
+		if (rc == MDB_MAP_FULL && store_write_grow(st) == 0)
 			continue;
-		return err_set(ERR_TEMP, "store commit failed: %s",
-		    mdb_strerror(rc));
+		err_set(ERR_TEMP, "store commit failed: %s", mdb_strerror(rc));
+		goto fail;
 	}
-	return err_set(ERR_TEMP, "store write failed after %d retries",
+	err_set(ERR_TEMP, "store write failed after %d retries",
 	    STORE_RETRIES);
+fail:
+	pthread_mutex_unlock(&st->write_mu);
+	return -1;
 }
 
 int
@@ -542,6 +619,7 @@ store_read(struct store *st, store_txn_fn *fn, void *ctx)
 		return -1;
 	r = fn(&t, ctx);
 	mdb_txn_abort(t.txn);
+	store_txn_end(&t);
 	return r;
 }
 
@@ -562,6 +640,7 @@ store_volatile_read(struct store *st, store_txn_fn *fn, void *ctx)
 		return -1;
 	r = fn(&t, ctx);
 	mdb_txn_abort(t.txn);
+	store_txn_end(&t);
 	return r;
 }
 
@@ -577,9 +656,12 @@ store_volatile_write(struct store *st, store_txn_fn *fn, void *ctx)
 		return -1;
 	if ((r = fn(&t, ctx)) == -1) {
 		mdb_txn_abort(t.txn);
+		store_txn_end(&t);
 		return -1;
 	}
-	if ((rc = mdb_txn_commit(t.txn)) != 0)
+	rc = mdb_txn_commit(t.txn);
+	store_txn_end(&t);
+	if (rc != 0)
 		return err_set(ERR_TEMP, "commit of %s/../volatile failed: %s",
 		    st->path, mdb_strerror(rc));
 	return r;
@@ -602,15 +684,19 @@ volatile_dbi_open(struct store *st, int i)
 	if (rc == MDB_NOTFOUND) {
 		/* Read-only, and no process made it yet. */
 		mdb_txn_abort(t.txn);
+		store_txn_end(&t);
 		return 1;
 	}
 	if (rc != 0) {
 		mdb_txn_abort(t.txn);
+		store_txn_end(&t);
 		return err_set(ERR_CORRUPT, "volatile table %s: %s",
 		    store_db_names[i], mdb_strerror(rc));
 	}
 	/* Handles opened in an aborted transaction close with it. */
-	if ((rc = mdb_txn_commit(t.txn)) != 0)
+	rc = mdb_txn_commit(t.txn);
+	store_txn_end(&t);
+	if (rc != 0)
 		return err_set(ERR_TEMP, "volatile table %s: %s",
 		    store_db_names[i], mdb_strerror(rc));
 	return 0;
@@ -623,7 +709,10 @@ store_batch_begin(struct store *st)
 		fatalx("store_batch_begin: a batch is already open");
 	st->batch = xcalloc(1, sizeof(*st->batch));
 	st->batch_failed = 0;
+	/* held until the batch ends (store_write_flags()) */
+	pthread_mutex_lock(&st->write_mu);
 	if (store_txn_begin(st, 1, st->batch) == -1) {
+		pthread_mutex_unlock(&st->write_mu);
 		free(st->batch);
 		st->batch = NULL;
 		return -1;
@@ -643,7 +732,9 @@ store_batch_commit(struct store *st)
 	mapfull = t->mapfull;
 	if (st->batch_failed) {
 		mdb_txn_abort(t->txn);
+		store_txn_end(t);
 		notify_txn_clear(t);
+		pthread_mutex_unlock(&st->write_mu);
 		free(t);
 		if (mapfull)
 			store_grow(st);
@@ -652,9 +743,11 @@ store_batch_commit(struct store *st)
 		    "write it again");
 	}
 	rc = mdb_txn_commit(t->txn);
+	store_txn_end(t);
 	if (rc == 0)
 		notify_txn_commit(t);
 	notify_txn_clear(t);
+	pthread_mutex_unlock(&st->write_mu);
 	free(t);
 	if (rc == MDB_MAP_FULL)
 		store_grow(st);
@@ -670,7 +763,9 @@ store_batch_abort(struct store *st)
 	if (st->batch == NULL)
 		return;
 	mdb_txn_abort(st->batch->txn);
+	store_txn_end(st->batch);
 	notify_txn_clear(st->batch);
+	pthread_mutex_unlock(&st->write_mu);
 	free(st->batch);
 	st->batch = NULL;
 }

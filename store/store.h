@@ -12,6 +12,14 @@
  * through _r parameters are owned by the caller.  A function that fails
  * inside a write transaction may have changed it already: return -1 from
  * the transaction body so that store_write() aborts it.
+ *
+ * Threads: one store handle may be used by several threads of a process
+ * at once (smtpd's loop reads while its writer thread commits).  Write
+ * transactions of the process run one at a time (a store_write() waits
+ * for another thread's to end); growing the map waits for the other
+ * threads' transactions to end (they must be short).  A transaction body
+ * runs on the thread that called, which must not be inside another
+ * transaction of the same store when the map has to grow (TEMP then).
  */
 #ifndef VELLUM_STORE_H
 #define VELLUM_STORE_H

@@ -3,12 +3,14 @@
  *
  * The store starts with a 1 MiB map and takes ~30 MB of incompressible
  * messages; then two processes share a store while each in turn grows
- * the map under the other.
+ * the map under the other; then two threads share one store handle (as
+ * smtpd's loop and its writer thread do) while one grows the map.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
 
 #include <check.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -263,6 +265,82 @@ START_TEST(test_two_processes)
 }
 END_TEST
 
+/* The writer thread: appends incompressible messages, growing the map. */
+struct thr {
+	int		 done;		/* atomic: the reader stops */
+	uint32_t	 uids[120];
+	uint32_t	 n;		/* appended (atomic) */
+	char		 err[256];
+};
+
+static void *
+writer_main(void *arg)
+{
+	struct thr *w = arg;
+	uint32_t i, uid;
+	uint8_t *m;
+	size_t len;
+
+	for (i = 0; i < 120; i++) {
+		m = gen(3, i, 200 * 1024, &len);
+		if (tu_append(st, inbox, m, len, 0, NULL, &uid) != 1) {
+			snprintf(w->err, sizeof(w->err), "append %u: %s", i,
+			    tu_err());
+			free(m);
+			break;
+		}
+		free(m);
+		w->uids[i] = uid;
+		__atomic_store_n(&w->n, i + 1, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&w->done, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/*
+ * One store handle, two threads: the map grows (~24 MB from 1 MiB) on
+ * the writer thread while the main thread reads what it wrote so far,
+ * over and over.  A resize must wait for the reader's snapshot to end
+ * (LMDB: no transaction open in the process), not pull the map from
+ * under it, and the reader must see every committed message whole.
+ */
+START_TEST(test_threads_share_handle)
+{
+	struct thr w;
+	pthread_t tid;
+	uint64_t map0 = store_mapsize(st);
+	uint32_t n, i, reads = 0;
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	ck_assert_int_eq(pthread_create(&tid, NULL, writer_main, &w), 0);
+	while (!__atomic_load_n(&w.done, __ATOMIC_ACQUIRE)) {
+		n = __atomic_load_n(&w.n, __ATOMIC_ACQUIRE);
+		if (n == 0)
+			continue;
+		i = n - 1 - (reads % n);
+		rc = same(st, inbox, w.uids[i], 3, i, 200 * 1024);
+		ck_assert_msg(rc == 0, "read of message %u (uid %u) while the "
+		    "other thread writes (map %" PRIu64 "): %s", i, w.uids[i],
+		    store_mapsize(st), rc == 1 ? tu_err() : rc == 2 ?
+		    "wrong length" : "bytes differ");
+		reads++;
+	}
+	pthread_join(tid, NULL);
+	ck_assert_msg(w.err[0] == '\0' && w.n == 120, "writer thread: %u "
+	    "appended: %s", w.n, w.err);
+	ck_assert_msg(store_mapsize(st) > map0, "the map did not grow (%"
+	    PRIu64 " bytes)", map0);
+	ck_assert_msg(reads > 0, "the reader never read");
+	for (i = 0; i < 120; i++)
+		ck_assert_msg(same(st, inbox, w.uids[i], 3, i, 200 * 1024) ==
+		    0, "message %u after the threads", i);
+	rc = tu_check(st);
+	ck_assert_msg(rc == 0, "store_check: %d problems: %s", rc,
+	    tu_check_problems());
+}
+END_TEST
+
 static Suite *
 mapfull_suite(void)
 {
@@ -274,6 +352,7 @@ mapfull_suite(void)
 	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, test_grow_from_tiny_map);
 	tcase_add_test(tc, test_two_processes);
+	tcase_add_test(tc, test_threads_share_handle);
 	suite_add_tcase(s, tc);
 	return s;
 }
