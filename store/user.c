@@ -955,29 +955,57 @@ fail:
 int
 store_user_list(struct store_txn *t, store_user_fn *fn, void *ctx)
 {
+	char last[STORE_ADDRESS_MAX + 1];
+
+	return store_user_list_page(t, "", SIZE_MAX, fn, ctx, last) == -1 ?
+	    -1 : 0;
+}
+
+int
+store_user_list_page(struct store_txn *t, const char *after, size_t max,
+    store_user_fn *fn, void *ctx, char *last_r)
+{
 	struct store_user u;
 	MDB_cursor *c;
 	MDB_val k, v;
+	size_t n = 0, alen = strlen(after);
 	int rc, r = 0;
 
 	if (sdb_cursor(t, DB_LOGINS, &c) == -1)
 		return -1;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (v.mv_size != 4 ||
+	if (alen == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	else {
+		/* The first key >= after, then past after itself. */
+		k.mv_data = (void *)after;
+		k.mv_size = alen;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == alen &&
+		    memcmp(k.mv_data, after, alen) == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	for (; rc == 0 && n < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size != 4 || k.mv_size > STORE_ADDRESS_MAX ||
 		    store_user_get(t, be32dec(v.mv_data), &u) != 1) {
 			r = err_class() == ERR_CORRUPT ? -1 : err_set(
 			    ERR_CORRUPT, "login index refers to a missing "
 			    "user");
 			break;
 		}
+		memcpy(last_r, k.mv_data, k.mv_size);
+		last_r[k.mv_size] = '\0';
+		n++;
 		if (fn(&u, ctx) == -1) {
 			r = -1;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
-	return r;
+	if (r == -1)
+		return -1;
+	if (rc != 0 && rc != MDB_NOTFOUND && n < max)
+		return sdb_error(t, rc, "user list");
+	return n > 0;
 }
 
 struct login {

@@ -403,6 +403,95 @@ START_TEST(test_list)
 }
 END_TEST
 
+struct pageop {
+	char		 after[STORE_ADDRESS_MAX + 1];
+	char		 last[STORE_ADDRESS_MAX + 1];
+	size_t		 max;
+	int		 rc;
+	uint8_t		*seen;		/* by user id */
+	size_t		 nseen;		/* this page */
+	char		 prev[STORE_ADDRESS_MAX + 1];
+	int		 ordered;
+};
+
+static int
+page_one(const struct store_user *u, void *ctx)
+{
+	struct pageop *o = ctx;
+
+	o->seen[u->id]++;
+	o->nseen++;
+	if (o->prev[0] != '\0' && strcmp(o->prev, u->address) >= 0)
+		o->ordered = 0;
+	snprintf(o->prev, sizeof(o->prev), "%s", u->address);
+	return 0;
+}
+
+static int
+page_fn(struct store_txn *txn, void *ctx)
+{
+	struct pageop *o = ctx;
+
+	o->nseen = 0;
+	o->rc = store_user_list_page(txn, o->after, o->max, page_one, o,
+	    o->last);
+	return o->rc == -1 ? -1 : 0;
+}
+
+/*
+ * Pages of any size list every user once, in login order, each page
+ * starting after the last login of the one before; users added between
+ * pages after the cursor are listed, those before it are not repeated.
+ */
+START_TEST(test_list_pages)
+{
+	static const size_t sizes[] = { 1, 7, 1000, 2500, 5000 };
+	struct pageop o;
+	char addr[64];
+	uint32_t id, maxid = 0;
+	size_t i, k, pages, total = 2500;
+
+	for (i = 0; i < total; i++) {
+		snprintf(addr, sizeof(addr), "u%zu@%s", i, i % 2 ?
+		    "example.test" : "other.test");
+		ck_assert_int_eq(tu_user_add(st, addr, NULL, 0, 0, &id), 1);
+		if (id > maxid)
+			maxid = id;
+	}
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		memset(&o, 0, sizeof(o));
+		o.max = sizes[k];
+		o.ordered = 1;
+		o.seen = calloc(maxid + 16, 1);
+		ck_assert_ptr_nonnull(o.seen);
+		pages = 0;
+		for (;;) {
+			ck_assert_int_eq(store_read(st, page_fn, &o), 0);
+			if (o.rc == 0)
+				break;
+			ck_assert_msg(o.nseen >= 1 && o.nseen <= o.max,
+			    "page of %zu: %zu users", o.max, o.nseen);
+			ck_assert_str_eq(o.last, o.prev);
+			memcpy(o.after, o.last, sizeof(o.after));
+			pages++;
+			/* A user that sorts after the cursor, mid-listing. */
+			if (pages == 1 && k == 0)
+				ck_assert_int_eq(tu_user_add(st,
+				    "zz@example.test", NULL, 0, 0, &id), 1);
+		}
+		ck_assert_msg(o.ordered, "page size %zu: not in login order",
+		    o.max);
+		ck_assert_msg(pages == (total + 1 + o.max - 1) /
+		    o.max, "page size %zu: %zu pages", o.max, pages);
+		for (i = 1; i <= maxid; i++)
+			ck_assert_msg(o.seen[i] == 1, "page size %zu: user %zu "
+			    "listed %d times", o.max, i, o.seen[i]);
+		ck_assert_int_eq(o.seen[id], 1);
+		free(o.seen);
+	}
+}
+END_TEST
+
 struct qop {
 	uint32_t		 mbox;
 	struct store_prepared	*prep;
@@ -784,6 +873,7 @@ user_suite(void)
 	tcase_add_test(tc, test_update_keeps_usage);
 	tcase_add_test(tc, test_delete);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_list_pages);
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_quota_messages);
 	tcase_add_test(tc, test_grace_clock);
