@@ -249,8 +249,10 @@ cmd_user_list_txn(struct store_txn *txn, void *arg)
 		if (d.alias_of[0] != '\0')
 			snprintf(a->dom, sizeof(a->dom), "%s", d.alias_of);
 	}
-	if ((rc = store_user_list_page(txn, a->after, USER_PAGE,
-	    cmd_user_list_one, a, a->last)) == -1)
+	if ((rc = a->dom[0] != '\0' ? store_user_list_domain(txn, a->dom,
+	    a->after, USER_PAGE, cmd_user_list_one, a, a->last) :
+	    store_user_list_page(txn, a->after, USER_PAGE, cmd_user_list_one,
+	    a, a->last)) == -1)
 		return -1;
 	a->more = rc;
 	return 0;

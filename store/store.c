@@ -59,6 +59,7 @@ static const char *const db_names[DB_COUNT] = {
 	[DB_LISTS] = "lists",
 	[DB_LISTMEMBERS] = "listmembers",
 	[DB_LEARN] = "learn",
+	[DB_DOMUSERS] = "domusers",
 };
 
 /* DUPSORT tables. */
@@ -227,6 +228,12 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				st->no_userdata = 1;
 				continue;
 			}
+			/*
+			 * Schema 5: the domain index; the readers of a store
+			 * not upgraded yet scan the users instead.
+			 */
+			if (rc == MDB_NOTFOUND && i == DB_DOMUSERS)
+				continue;
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				err_set(ERR_CORRUPT, "store %s: table %s: %s",

@@ -94,6 +94,14 @@ int	store_user_list(struct store_txn *, store_user_fn *fn, void *ctx);
  */
 int	store_user_list_page(struct store_txn *, const char *after,
 	    size_t max, store_user_fn *fn, void *ctx, char *last_r);
+/*
+ * The same for the users of one (local, not alias) domain, in address
+ * order, read from the domain index: the cost is that of the domain's
+ * users, not of every user.  after is a login of that domain or "".
+ */
+int	store_user_list_domain(struct store_txn *, const char *domain,
+	    const char *after, size_t max, store_user_fn *fn, void *ctx,
+	    char *last_r);
 
 /*
  * Quota and the grace clock (DESIGN.md, "Delivery pipeline").
