@@ -417,8 +417,10 @@ check_mailboxes(struct store_txn *t, struct check *c)
 			    mb.bytes, mb.unseen, s.messages, s.bytes,
 			    s.unseen);
 		check_mailbox_imap(t, c, &mb);
-		c->usage = xreallocarray(c->usage, c->nusage + 1,
-		    sizeof(*c->usage));
+		/* Doubling: one realloc per mailbox was ~600,000 of them. */
+		if ((c->nusage & (c->nusage - 1)) == 0)
+			c->usage = xreallocarray(c->usage, c->nusage == 0 ? 1 :
+			    c->nusage * 2, sizeof(*c->usage));
 		c->usage[c->nusage++] = (struct usage){ mb.user_id, s.bytes,
 		    s.messages };
 	}
