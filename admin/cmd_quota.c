@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/size.h"
 #include "common/xmalloc.h"
 #include "store/user.h"
@@ -20,14 +21,22 @@
 #include "ctl.h"
 
 #define QUOTA_DAY	86400
+/*
+ * Users read per snapshot by the report: its memory and its read
+ * transactions stay the same size however many users the store has.
+ */
+#define QUOTA_PAGE	1000
 
 struct quota_args {
 	const char		*address;
 	uint64_t		 bytes, messages;
 	int			 set_messages;
 	struct store_user	 user;
-	struct store_user	*list;
+	struct store_user	*list;	/* one page (QUOTA_PAGE) */
 	size_t			 n;
+	char			 after[STORE_ADDRESS_MAX + 1];
+	char			 last[STORE_ADDRESS_MAX + 1];
+	int			 more;	/* the page was not empty */
 };
 
 static int	cmd_quota_get_txn(struct store_txn *, void *);
@@ -38,6 +47,8 @@ static double	cmd_quota_percent(const struct store_user *);
 static int64_t	cmd_quota_days_left(const struct store_user *, int grace);
 static int	cmd_quota_show(struct ctl *, const char *address);
 static int	cmd_quota_report(struct ctl *, int grace);
+static void	cmd_quota_report_one(const struct ctl *,
+		    const struct store_user *, int grace, size_t i);
 static int	cmd_quota_number(const char *text, uint64_t *r);
 
 static int
@@ -76,20 +87,25 @@ cmd_quota_list_one(const struct store_user *u, void *arg)
 {
 	struct quota_args *a = arg;
 
-	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
+	if (a->n == QUOTA_PAGE)
+		fatalx("quota report: page overflow");
 	a->list[a->n++] = *u;
 	return 0;
 }
 
+/* One page of users after a->after (re-run from scratch on a retry). */
 static int
 cmd_quota_list_txn(struct store_txn *txn, void *arg)
 {
 	struct quota_args *a = arg;
+	int rc;
 
-	free(a->list);
-	a->list = NULL;
 	a->n = 0;
-	return store_user_list(txn, cmd_quota_list_one, a);
+	if ((rc = store_user_list_page(txn, a->after, QUOTA_PAGE,
+	    cmd_quota_list_one, a, a->last)) == -1)
+		return -1;
+	a->more = rc;
+	return 0;
 }
 
 /* Percentage of the tighter limit used; -1 when unlimited. */
@@ -175,74 +191,91 @@ cmd_quota_show(struct ctl *ctl, const char *address)
 	return CTL_OK;
 }
 
+static void
+cmd_quota_report_one(const struct ctl *ctl, const struct store_user *u,
+    int grace, size_t i)
+{
+	char b1[SIZE_FORMAT_MAX], b2[SIZE_FORMAT_MAX], t[32], pbuf[16];
+	char dbuf[32];
+	double pct = cmd_quota_percent(u);
+	int64_t left = cmd_quota_days_left(u, grace);
+
+	if (ctl->json) {
+		printf("%s\n  {\"address\": ", i > 0 ? "," : "");
+		ctl_json_str(stdout, u->address);
+		printf(", \"used_bytes\": %" PRIu64 ", \"quota_bytes\": %"
+		    PRIu64 ", \"used_messages\": %" PRIu64
+		    ", \"quota_messages\": %" PRIu64 ", \"percent\": ",
+		    u->used_bytes, u->quota_bytes, u->used_messages,
+		    u->quota_messages);
+		if (pct < 0)
+			printf("null");
+		else
+			printf("%.1f", pct);
+		printf(", \"over_quota_since\": ");
+		if (u->over_quota_since != 0) {
+			ctl_json_str(stdout, ctl_time(u->over_quota_since, t));
+			printf(", \"days_left\": %lld", (long long)left);
+		} else
+			printf("null, \"days_left\": null");
+		printf(", \"disabled\": %s}", u->disabled ? "true" : "false");
+		return;
+	}
+	if (pct < 0)
+		snprintf(pbuf, sizeof(pbuf), "-");
+	else
+		snprintf(pbuf, sizeof(pbuf), "%.1f%%", pct);
+	if (u->disabled)
+		snprintf(dbuf, sizeof(dbuf), "disabled");
+	else if (u->over_quota_since == 0)
+		snprintf(dbuf, sizeof(dbuf), "-");
+	else if (left <= 0)
+		snprintf(dbuf, sizeof(dbuf), "0 (grace over)");
+	else
+		snprintf(dbuf, sizeof(dbuf), "%lld", (long long)left);
+	printf("%-36s %9s %9s %7s %-20s %s\n", u->address,
+	    size_format(u->used_bytes, b1, sizeof(b1)),
+	    u->quota_bytes == 0 ? "unlimited" :
+	    size_format(u->quota_bytes, b2, sizeof(b2)), pbuf,
+	    ctl_time(u->over_quota_since, t), dbuf);
+}
+
+/*
+ * The report reads the users a page at a time, each page in its own
+ * snapshot, and prints it before reading the next: a store with 100,000
+ * users needs no more memory than one with 1,000, and no read
+ * transaction stays open while the output waits on a slow pipe.  A user
+ * added or deleted meanwhile may or may not be listed.
+ */
 static int
 cmd_quota_report(struct ctl *ctl, int grace)
 {
 	struct quota_args a;
-	char b1[SIZE_FORMAT_MAX], b2[SIZE_FORMAT_MAX], t[32], pbuf[16];
-	char dbuf[32];
-	size_t i;
+	size_t i, total = 0;
 
 	memset(&a, 0, sizeof(a));
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (store_read(ctl->store, cmd_quota_list_txn, &a) < 0)
-		return ctl_fail(NULL, "quota report");
+	a.list = xreallocarray(NULL, QUOTA_PAGE, sizeof(*a.list));
 	if (ctl->json)
 		printf("[");
 	else
 		printf("%-36s %9s %9s %7s %-20s %s\n", "ADDRESS", "USED",
 		    "LIMIT", "PERCENT", "OVER-SINCE", "DAYS-LEFT");
-	for (i = 0; i < a.n; i++) {
-		const struct store_user *u = &a.list[i];
-		double pct = cmd_quota_percent(u);
-		int64_t left = cmd_quota_days_left(u, grace);
-
-		if (ctl->json) {
-			printf("%s\n  {\"address\": ", i > 0 ? "," : "");
-			ctl_json_str(stdout, u->address);
-			printf(", \"used_bytes\": %" PRIu64
-			    ", \"quota_bytes\": %" PRIu64
-			    ", \"used_messages\": %" PRIu64
-			    ", \"quota_messages\": %" PRIu64
-			    ", \"percent\": ", u->used_bytes, u->quota_bytes,
-			    u->used_messages, u->quota_messages);
-			if (pct < 0)
-				printf("null");
-			else
-				printf("%.1f", pct);
-			printf(", \"over_quota_since\": ");
-			if (u->over_quota_since != 0) {
-				ctl_json_str(stdout,
-				    ctl_time(u->over_quota_since, t));
-				printf(", \"days_left\": %lld",
-				    (long long)left);
-			} else
-				printf("null, \"days_left\": null");
-			printf(", \"disabled\": %s}", u->disabled ? "true" :
-			    "false");
-			continue;
+	for (;;) {
+		if (store_read(ctl->store, cmd_quota_list_txn, &a) < 0) {
+			free(a.list);
+			fflush(stdout);
+			return ctl_fail(NULL, "quota report");
 		}
-		if (pct < 0)
-			snprintf(pbuf, sizeof(pbuf), "-");
-		else
-			snprintf(pbuf, sizeof(pbuf), "%.1f%%", pct);
-		if (u->disabled)
-			snprintf(dbuf, sizeof(dbuf), "disabled");
-		else if (u->over_quota_since == 0)
-			snprintf(dbuf, sizeof(dbuf), "-");
-		else if (left <= 0)
-			snprintf(dbuf, sizeof(dbuf), "0 (grace over)");
-		else
-			snprintf(dbuf, sizeof(dbuf), "%lld", (long long)left);
-		printf("%-36s %9s %9s %7s %-20s %s\n", u->address,
-		    size_format(u->used_bytes, b1, sizeof(b1)),
-		    u->quota_bytes == 0 ? "unlimited" :
-		    size_format(u->quota_bytes, b2, sizeof(b2)), pbuf,
-		    ctl_time(u->over_quota_since, t), dbuf);
+		for (i = 0; i < a.n; i++)
+			cmd_quota_report_one(ctl, &a.list[i], grace, total++);
+		if (!a.more || a.n < QUOTA_PAGE)
+			break;
+		memcpy(a.after, a.last, sizeof(a.after));
 	}
 	if (ctl->json)
-		printf("%s]\n", a.n > 0 ? "\n" : "");
+		printf("%s]\n", total > 0 ? "\n" : "");
 	free(a.list);
 	return CTL_OK;
 }

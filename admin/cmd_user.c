@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/error.h"
+#include "common/log.h"
 #include "common/size.h"
 #include "common/xmalloc.h"
 #include "store/domain.h"
@@ -38,7 +39,14 @@ struct user_args {
 	size_t			 n;
 	const char		*domain;	/* user list --domain */
 	char			 dom[STORE_DOMAIN_MAX + 1];
+	/* user list: the page read after the login after */
+	char			 after[STORE_ADDRESS_MAX + 1];
+	char			 last[STORE_ADDRESS_MAX + 1];
+	int			 more;
 };
+
+/* Users read per snapshot by user list (see cmd_user_list()). */
+#define USER_PAGE	1000
 
 /* One line of an import file. */
 struct user_line {
@@ -216,7 +224,8 @@ cmd_user_list_one(const struct store_user *u, void *arg)
 
 	if (a->dom[0] != '\0' && (at == NULL || strcmp(at + 1, a->dom) != 0))
 		return 0;
-	a->list = xreallocarray(a->list, a->n + 1, sizeof(*a->list));
+	if (a->n == USER_PAGE)
+		fatalx("user list: page overflow");
 	a->list[a->n++] = *u;
 	return 0;
 }
@@ -228,8 +237,6 @@ cmd_user_list_txn(struct store_txn *txn, void *arg)
 	struct store_domain d;
 	int rc;
 
-	free(a->list);
-	a->list = NULL;
 	a->n = 0;
 	a->dom[0] = '\0';
 	if (a->domain != NULL) {
@@ -242,7 +249,13 @@ cmd_user_list_txn(struct store_txn *txn, void *arg)
 		if (d.alias_of[0] != '\0')
 			snprintf(a->dom, sizeof(a->dom), "%s", d.alias_of);
 	}
-	return store_user_list(txn, cmd_user_list_one, a);
+	if ((rc = a->dom[0] != '\0' ? store_user_list_domain(txn, a->dom,
+	    a->after, USER_PAGE, cmd_user_list_one, a, a->last) :
+	    store_user_list_page(txn, a->after, USER_PAGE, cmd_user_list_one,
+	    a, a->last)) == -1)
+		return -1;
+	a->more = rc;
+	return 0;
 }
 
 /* "88.7%" of a per mille figure, or "no limit" (-1). */
@@ -388,28 +401,39 @@ cmd_user_list(struct ctl *ctl, const char *domain)
 {
 	struct user_args a;
 	char q[SIZE_FORMAT_MAX], used[SIZE_FORMAT_MAX];
-	size_t i;
+	size_t i, total = 0;
+	int started = 0;
 
 	memset(&a, 0, sizeof(a));
 	a.domain = domain;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (store_read(ctl->store, cmd_user_list_txn, &a) < 0) {
-		free(a.list);
-		return ctl_fail(err_class() == ERR_NOTFOUND ? "'vellumctl "
-		    "domain list' shows the domains" : NULL, "user list");
-	}
-	if (ctl->json) {
-		printf("[");
-		for (i = 0; i < a.n; i++) {
-			printf("%s\n  ", i > 0 ? "," : "");
-			cmd_user_json(ctl, &a.list[i]);
+	/*
+	 * A page of users per snapshot, printed before the next is read:
+	 * memory and read transactions stay small however many users there
+	 * are (quota report does the same).
+	 */
+	a.list = xreallocarray(NULL, USER_PAGE, sizeof(*a.list));
+	for (;;) {
+		if (store_read(ctl->store, cmd_user_list_txn, &a) < 0) {
+			free(a.list);
+			fflush(stdout);
+			return ctl_fail(err_class() == ERR_NOTFOUND ?
+			    "'vellumctl domain list' shows the domains" : NULL,
+			    "user list");
 		}
-		printf("%s]\n", a.n > 0 ? "\n" : "");
-	} else {
-		for (i = 0; i < a.n; i++) {
+		/* After the first read: a missing domain prints nothing. */
+		if (ctl->json && !started)
+			printf("[");
+		started = 1;
+		for (i = 0; i < a.n; i++, total++) {
 			const struct store_user *u = &a.list[i];
 
+			if (ctl->json) {
+				printf("%s\n  ", total > 0 ? "," : "");
+				cmd_user_json(ctl, u);
+				continue;
+			}
 			printf("%-40s %8s / %-8s %6" PRIu64 " msgs%s%s\n",
 			    u->address, size_format(u->used_bytes, used,
 			    sizeof(used)), u->quota_bytes == 0 ? "unlimited" :
@@ -417,7 +441,12 @@ cmd_user_list(struct ctl *ctl, const char *domain)
 			    u->used_messages, u->disabled ? "  disabled: " :
 			    "", u->disabled ? u->disabled_reason : "");
 		}
+		if (!a.more)
+			break;
+		memcpy(a.after, a.last, sizeof(a.after));
 	}
+	if (ctl->json)
+		printf("%s]\n", total > 0 ? "\n" : "");
 	free(a.list);
 	return CTL_OK;
 }

@@ -796,11 +796,14 @@ static int
 rd_users(struct rd_dom *x)
 {
 	char local[STORE_ADDRESS_MAX + 1];
+	char last[STORE_ADDRESS_MAX + 1];
 	struct fs_node n;
 	const char *at;
 	size_t i;
 
-	if (store_user_list(x->t, rd_user_fn, x) < 0)
+	/* The domain's users only (the domain index), not every user. */
+	if (store_user_list_domain(x->t, x->r->domain, "", SIZE_MAX,
+	    rd_user_fn, x, last) < 0)
 		return -1;
 	rd_ids_sort(&x->ids);
 	for (i = 0; i < x->ids.n; i++) {

@@ -220,6 +220,7 @@ domain_check_unused(struct store_txn *t, const struct store_domain *dp)
 {
 	const struct store_domain d = *dp;
 	struct domain_use use = { 0 };
+	char last[STORE_ADDRESS_MAX + 1];
 	MDB_cursor *c;
 	MDB_val k, v;
 	const char *at;
@@ -228,7 +229,8 @@ domain_check_unused(struct store_txn *t, const struct store_domain *dp)
 
 	use.name = d.name;
 	dl = strlen(d.name);
-	if (store_user_list(t, domain_count_users, &use) == -1 ||
+	if (store_user_list_domain(t, d.name, "", SIZE_MAX, domain_count_users,
+	    &use, last) == -1 ||
 	    store_domain_list(t, domain_count_aliases, &use) == -1)
 		return -1;
 	if (sdb_cursor(t, DB_ADDRESSES, &c) == -1)

@@ -521,6 +521,8 @@ store_upgrade(struct store *st)
 	/* Schema 4 only adds empty tables (store_open() made them). */
 	if (rc != -1 && version < 3)
 		rc = maildir_upgrade(st);
+	if (rc != -1 && version < 5)
+		rc = user_upgrade_domains(st);
 	if (rc != -1 && store_write(st, up_version_fn, NULL) == -1)
 		rc = -1;
 	if (rc != -1)

@@ -14,7 +14,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	4
+#define STORE_SCHEMA_VERSION	5
 /* The oldest schema store_open() reads (and upgrades when writable). */
 #define STORE_SCHEMA_OLDEST	1
 #define STORE_REC_VERSION	1
@@ -50,6 +50,8 @@ enum store_db {
 	DB_LEARN,	/* sequence -> Spam training entry (learn.c) */
 	DB_LOCKWAIT,	/* volatile: (lock name, ticket) -> waiter (lock.c) */
 	DB_SLOTS,	/* volatile: (name, pid) -> slots held (slot.c) */
+	DB_DOMUSERS,	/* (domain, NUL, "local@") -> user id: the users
+			   of a domain without a scan of all (user.c) */
 	DB_COUNT
 };
 
@@ -360,6 +362,11 @@ int	maildir_kw_index(const char *list, size_t len, const char *word,
 	    size_t n);
 /* Deletes a mailbox's list (mailbox_delete()). */
 int	maildir_kw_drop(struct store_txn *, uint32_t mailbox_id);
+/* The schema 5 step of store_upgrade(): the domain index (user.c). */
+int	user_upgrade_domains(struct store *);
+/* The user id the domain index gives address: 1, 0 not there (check.c). */
+int	user_domindex_get(struct store_txn *, const char *address,
+	    uint32_t *id_r);
 /* The schema 3 step of store_upgrade(): lists from the messages. */
 int	maildir_upgrade(struct store *);
 

@@ -61,6 +61,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_LEARN] = "learn",
 	[DB_LOCKWAIT] = "lockwait",
 	[DB_SLOTS] = "slots",
+	[DB_DOMUSERS] = "domusers",
 };
 
 
@@ -236,6 +237,12 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				st->no_userdata = 1;
 				continue;
 			}
+			/*
+			 * Schema 5: the domain index; the readers of a store
+			 * not upgraded yet scan the users instead.
+			 */
+			if (rc == MDB_NOTFOUND && i == DB_DOMUSERS)
+				continue;
 			if (rc != 0) {
 				mdb_txn_abort(t.txn);
 				store_txn_end(&t);

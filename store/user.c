@@ -560,6 +560,71 @@ store_user_find(struct store_txn *t, const char *login, struct store_user *r)
 	return rc;
 }
 
+/*
+ * The domain index (DB_DOMUSERS): "domain NUL local@" -> user id, so the
+ * users of one domain (the file view's domain directories, user list
+ * --domain, domain del) are one range of keys, in address order, not a
+ * scan of every user.  Written with the login index, in the same
+ * transactions.  Returns the key's length.
+ */
+static size_t
+domuser_key(const char *address, uint8_t *key)
+{
+	const char *at = strrchr(address, '@');
+	size_t ll, dl;
+
+	if (at == NULL)
+		fatalx("domuser_key: %s has no domain", address);
+	ll = (size_t)(at - address);
+	dl = strlen(at + 1);
+	memcpy(key, at + 1, dl);
+	key[dl] = '\0';
+	memcpy(key + dl + 1, address, ll);
+	/*
+	 * "local@": keys of one domain then sort as the addresses do in
+	 * the login index (u1@ before u10@), so both lists agree.
+	 */
+	key[dl + 1 + ll] = '@';
+	return dl + 1 + ll + 1;
+}
+
+static int
+domuser_put(struct store_txn *t, const char *address, uint32_t id)
+{
+	uint8_t key[STORE_ADDRESS_MAX + 3], idb[4];
+
+	be32enc(idb, id);
+	return sdb_put(t, DB_DOMUSERS, key, domuser_key(address, key), idb, 4,
+	    0) == -1 ? -1 : 0;
+}
+
+static int
+domuser_del(struct store_txn *t, const char *address)
+{
+	uint8_t key[STORE_ADDRESS_MAX + 3];
+
+	/* sdb_del() of a missing key is not an error (a store upgrading). */
+	return sdb_del(t, DB_DOMUSERS, key, domuser_key(address, key)) == -1 ?
+	    -1 : 0;
+}
+
+int
+user_domindex_get(struct store_txn *t, const char *address, uint32_t *id_r)
+{
+	uint8_t key[STORE_ADDRESS_MAX + 3];
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_DOMUSERS, key, domuser_key(address, key),
+	    &v)) != 1)
+		return rc;
+	if (v.mv_size != 4)
+		return err_set(ERR_CORRUPT, "domain index entry of %s damaged",
+		    address);
+	*id_r = be32dec(v.mv_data);
+	return 1;
+}
+
 int
 store_user_add(struct store_txn *t, const char *address, const char *pwhash,
     uint64_t quota_bytes, uint64_t quota_messages, uint32_t *id_r)
@@ -603,7 +668,7 @@ store_user_add(struct store_txn *t, const char *address, const char *pwhash,
 	be32enc(idb, u.id);
 	if (user_put(t, &u) == -1 ||
 	    sdb_put(t, DB_LOGINS, u.address, strlen(u.address), idb, 4, 0)
-	    == -1 ||
+	    == -1 || domuser_put(t, u.address, u.id) == -1 ||
 	    store_mailbox_create_defaults(t, u.id) == -1 ||
 	    store_addr_add_mailbox(t, u.address, u.id) == -1)
 		return -1;
@@ -820,6 +885,7 @@ store_user_del(struct store_txn *t, uint32_t id)
 	if (addr_del_user_targets(t, id) == -1 ||
 	    userdata_user_del(t, id) == -1 ||
 	    sdb_del(t, DB_LOGINS, u.address, strlen(u.address)) == -1 ||
+	    domuser_del(t, u.address) == -1 ||
 	    sdb_del(t, DB_USERS, key, 4) == -1)
 		return -1;
 	return 1;
@@ -939,6 +1005,7 @@ store_user_rename(struct store_txn *t, uint32_t id, const char *new_address,
 	be32enc(idb, u.id);
 	if (sdb_del(t, DB_LOGINS, old, strlen(old)) == -1 ||
 	    sdb_put(t, DB_LOGINS, to, strlen(to), idb, 4, 0) == -1 ||
+	    domuser_del(t, old) == -1 || domuser_put(t, to, u.id) == -1 ||
 	    user_put(t, &u) == -1)
 		return -1;
 	/* The file view names the user's tree by the address: tell it. */
@@ -955,29 +1022,192 @@ fail:
 int
 store_user_list(struct store_txn *t, store_user_fn *fn, void *ctx)
 {
+	char last[STORE_ADDRESS_MAX + 1];
+
+	return store_user_list_page(t, "", SIZE_MAX, fn, ctx, last) == -1 ?
+	    -1 : 0;
+}
+
+int
+store_user_list_page(struct store_txn *t, const char *after, size_t max,
+    store_user_fn *fn, void *ctx, char *last_r)
+{
 	struct store_user u;
 	MDB_cursor *c;
 	MDB_val k, v;
+	size_t n = 0, alen = strlen(after);
 	int rc, r = 0;
 
 	if (sdb_cursor(t, DB_LOGINS, &c) == -1)
 		return -1;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (v.mv_size != 4 ||
+	if (alen == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+	else {
+		/* The first key >= after, then past after itself. */
+		k.mv_data = (void *)after;
+		k.mv_size = alen;
+		rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size == alen &&
+		    memcmp(k.mv_data, after, alen) == 0)
+			rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	}
+	for (; rc == 0 && n < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (v.mv_size != 4 || k.mv_size > STORE_ADDRESS_MAX ||
 		    store_user_get(t, be32dec(v.mv_data), &u) != 1) {
 			r = err_class() == ERR_CORRUPT ? -1 : err_set(
 			    ERR_CORRUPT, "login index refers to a missing "
 			    "user");
 			break;
 		}
+		memcpy(last_r, k.mv_data, k.mv_size);
+		last_r[k.mv_size] = '\0';
+		n++;
 		if (fn(&u, ctx) == -1) {
 			r = -1;
 			break;
 		}
 	}
 	mdb_cursor_close(c);
-	return r;
+	if (r == -1)
+		return -1;
+	if (rc != 0 && rc != MDB_NOTFOUND && n < max)
+		return sdb_error(t, rc, "user list");
+	return n > 0;
+}
+
+/* A store not upgraded to the domain index yet: every user, filtered. */
+struct domfilter {
+	const char	*domain;
+	store_user_fn	*fn;
+	void		*ctx;
+};
+
+static int
+domfilter_one(const struct store_user *u, void *ctx)
+{
+	struct domfilter *f = ctx;
+	const char *at = strrchr(u->address, '@');
+
+	if (at == NULL || strcmp(at + 1, f->domain) != 0)
+		return 0;
+	return f->fn(u, f->ctx);
+}
+
+int
+store_user_list_domain(struct store_txn *t, const char *domain,
+    const char *after, size_t max, store_user_fn *fn, void *ctx,
+    char *last_r)
+{
+	struct domfilter f = { domain, fn, ctx };
+	struct store_user u;
+	uint8_t key[STORE_ADDRESS_MAX + 3];
+	const char *at;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0, dl = strlen(domain), klen;
+	int rc, r = 0;
+
+	if (dl == 0 || dl > STORE_DOMAIN_MAX)
+		return 0;
+	if (t->st->schema < 5)
+		return store_user_list_page(t, after, max, domfilter_one, &f,
+		    last_r);
+	/* From "domain NUL" (or after's key) while the prefix holds. */
+	at = strrchr(after, '@');
+	if (after[0] != '\0' && at != NULL && strcmp(at + 1, domain) == 0)
+		klen = domuser_key(after, key);
+	else {
+		memcpy(key, domain, dl);
+		key[dl] = '\0';
+		klen = dl + 1;
+	}
+	if (sdb_cursor(t, DB_DOMUSERS, &c) == -1)
+		return -1;
+	k.mv_data = key;
+	k.mv_size = klen;
+	rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+	if (rc == 0 && klen > dl + 1 && k.mv_size == klen &&
+	    memcmp(k.mv_data, key, klen) == 0)
+		rc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+	for (; rc == 0 && n < max; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (k.mv_size <= dl + 1 || memcmp(k.mv_data, domain, dl) != 0 ||
+		    ((const uint8_t *)k.mv_data)[dl] != '\0')
+			break;
+		if (v.mv_size != 4 || k.mv_size < dl + 3 ||
+		    k.mv_size > STORE_ADDRESS_MAX + 1 ||
+		    (rc = store_user_get(t, be32dec(v.mv_data), &u)) != 1) {
+			r = rc == -1 ? -1 : err_set(ERR_CORRUPT, "domain index "
+			    "of %s refers to a missing user", domain);
+			break;
+		}
+		snprintf(last_r, STORE_ADDRESS_MAX + 1, "%.*s%s",
+		    (int)(k.mv_size - dl - 1),
+		    (const char *)k.mv_data + dl + 1, domain);
+		n++;
+		if (fn(&u, ctx) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	mdb_cursor_close(c);
+	if (r == -1)
+		return -1;
+	if (rc != 0 && rc != MDB_NOTFOUND && n < max)
+		return sdb_error(t, rc, "user list");
+	return n > 0;
+}
+
+/* Schema 5: the domain index of every user, a page per transaction. */
+struct domup {
+	char	after[STORE_ADDRESS_MAX + 1];
+	char	last[STORE_ADDRESS_MAX + 1];
+	int	more;
+	size_t	done;
+	struct store_txn *t;
+};
+
+static int
+domup_one(const struct store_user *u, void *ctx)
+{
+	struct domup *d = ctx;
+
+	return domuser_put(d->t, u->address, u->id);
+}
+
+static int
+domup_txn(struct store_txn *t, void *ctx)
+{
+	struct domup *d = ctx;
+	int rc;
+
+	d->t = t;
+	if ((rc = store_user_list_page(t, d->after, 1000, domup_one, d,
+	    d->last)) == -1)
+		return -1;
+	d->more = rc;
+	return 0;
+}
+
+int
+user_upgrade_domains(struct store *st)
+{
+	struct domup *d = xcalloc(1, sizeof(*d));
+	size_t n = 0;
+
+	for (;;) {
+		if (store_write(st, domup_txn, d) == -1) {
+			free(d);
+			return -1;
+		}
+		if (!d->more)
+			break;
+		memcpy(d->after, d->last, sizeof(d->after));
+		n++;
+	}
+	log_info("store %s: domain index built (%zu transactions)", st->path,
+	    n);
+	free(d);
+	return 0;
 }
 
 struct login {

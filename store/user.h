@@ -80,7 +80,28 @@ int	store_user_del(struct store_txn *, uint32_t id);
 int	store_user_rename(struct store_txn *, uint32_t id,
 	    const char *new_address, unsigned *naliases_r);
 typedef int store_user_fn(const struct store_user *, void *ctx);
+/* Every user, in login (address) order, in this one snapshot. */
 int	store_user_list(struct store_txn *, store_user_fn *fn, void *ctx);
+/*
+ * One page of that list: at most max users whose login sorts after
+ * after ("" : from the first), in login order.  *last_r (at least
+ * STORE_ADDRESS_MAX + 1 bytes) is set to the last login visited, the
+ * after of the next page; pages read in separate snapshots cover every
+ * user that existed throughout, each once, so a caller can list any
+ * number of users in bounded memory and with short read transactions.
+ * 1 when users were visited, 0 when none is left, -1 on error (fn's
+ * included).
+ */
+int	store_user_list_page(struct store_txn *, const char *after,
+	    size_t max, store_user_fn *fn, void *ctx, char *last_r);
+/*
+ * The same for the users of one (local, not alias) domain, in address
+ * order, read from the domain index: the cost is that of the domain's
+ * users, not of every user.  after is a login of that domain or "".
+ */
+int	store_user_list_domain(struct store_txn *, const char *domain,
+	    const char *after, size_t max, store_user_fn *fn, void *ctx,
+	    char *last_r);
 
 /*
  * Quota and the grace clock (DESIGN.md, "Delivery pipeline").

@@ -966,7 +966,7 @@ START_TEST(test_upgrade_from_v1)
 
 	/* A writable open upgrades. */
 	st = tu_open(dir);
-	ck_assert_uint_eq(schema_version(), 4);
+	ck_assert_uint_eq(schema_version(), 5);
 	assert_defaults(user, "alice after the upgrade");
 	assert_defaults(bob, "bob after the upgrade");
 	ck_assert_msg(tu_check(st) == 0, "check after the upgrade (every "
@@ -1018,7 +1018,7 @@ START_TEST(test_upgrade_twice_at_once)
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "upgrading process %d failed", i);
 	}
-	ck_assert_uint_eq(schema_version(), 4);
+	ck_assert_uint_eq(schema_version(), 5);
 	st = tu_open(dir);
 	ck_assert_msg(tu_check(st) == 0, "check after two upgrades at once: "
 	    "%s", tu_check_problems());
@@ -1081,7 +1081,7 @@ START_TEST(test_upgrade_map_full)
 	st = tu_open(dir);
 	store_set_initial_mapsize(STORE_MAPSIZE_DEFAULT);
 	before = store_mapsize(st);
-	ck_assert_uint_eq(schema_version(), 4);
+	ck_assert_uint_eq(schema_version(), 5);
 	assert_defaults(user, "alice");
 	for (i = 0; i < 60; i++) {
 		snprintf(name, sizeof(name), "user %zu of 60 (map %" PRIu64
@@ -1188,7 +1188,7 @@ START_TEST(test_upgrade_killed_midway)
 	    "version %u", schema_version());
 	/* The next open finishes it. */
 	st = tu_open(dir);
-	ck_assert_uint_eq(schema_version(), 4);
+	ck_assert_uint_eq(schema_version(), 5);
 	ck_assert_msg(tu_check(st) == 0, "check after an interrupted "
 	    "upgrade: %s", tu_check_problems());
 	assert_defaults(bob, "bob");

@@ -5,6 +5,7 @@
 #include <check.h>
 #include <crypt.h>
 #include <inttypes.h>
+#include <lmdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +404,242 @@ START_TEST(test_list)
 }
 END_TEST
 
+struct pageop {
+	char		 after[STORE_ADDRESS_MAX + 1];
+	char		 last[STORE_ADDRESS_MAX + 1];
+	size_t		 max;
+	int		 rc;
+	uint8_t		*seen;		/* by user id */
+	size_t		 nseen;		/* this page */
+	char		 prev[STORE_ADDRESS_MAX + 1];
+	int		 ordered;
+};
+
+static int
+page_one(const struct store_user *u, void *ctx)
+{
+	struct pageop *o = ctx;
+
+	o->seen[u->id]++;
+	o->nseen++;
+	if (o->prev[0] != '\0' && strcmp(o->prev, u->address) >= 0)
+		o->ordered = 0;
+	snprintf(o->prev, sizeof(o->prev), "%s", u->address);
+	return 0;
+}
+
+static int
+page_fn(struct store_txn *txn, void *ctx)
+{
+	struct pageop *o = ctx;
+
+	o->nseen = 0;
+	o->rc = store_user_list_page(txn, o->after, o->max, page_one, o,
+	    o->last);
+	return o->rc == -1 ? -1 : 0;
+}
+
+/*
+ * Pages of any size list every user once, in login order, each page
+ * starting after the last login of the one before; users added between
+ * pages after the cursor are listed, those before it are not repeated.
+ */
+START_TEST(test_list_pages)
+{
+	static const size_t sizes[] = { 1, 7, 1000, 2500, 5000 };
+	struct pageop o;
+	char addr[64];
+	uint32_t id, maxid = 0;
+	size_t i, k, pages, total = 2500;
+
+	for (i = 0; i < total; i++) {
+		snprintf(addr, sizeof(addr), "u%zu@%s", i, i % 2 ?
+		    "example.test" : "other.test");
+		ck_assert_int_eq(tu_user_add(st, addr, NULL, 0, 0, &id), 1);
+		if (id > maxid)
+			maxid = id;
+	}
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		memset(&o, 0, sizeof(o));
+		o.max = sizes[k];
+		o.ordered = 1;
+		o.seen = calloc(maxid + 16, 1);
+		ck_assert_ptr_nonnull(o.seen);
+		pages = 0;
+		for (;;) {
+			ck_assert_int_eq(store_read(st, page_fn, &o), 0);
+			if (o.rc == 0)
+				break;
+			ck_assert_msg(o.nseen >= 1 && o.nseen <= o.max,
+			    "page of %zu: %zu users", o.max, o.nseen);
+			ck_assert_str_eq(o.last, o.prev);
+			memcpy(o.after, o.last, sizeof(o.after));
+			pages++;
+			/* A user that sorts after the cursor, mid-listing. */
+			if (pages == 1 && k == 0)
+				ck_assert_int_eq(tu_user_add(st,
+				    "zz@example.test", NULL, 0, 0, &id), 1);
+		}
+		ck_assert_msg(o.ordered, "page size %zu: not in login order",
+		    o.max);
+		ck_assert_msg(pages == (total + 1 + o.max - 1) /
+		    o.max, "page size %zu: %zu pages", o.max, pages);
+		for (i = 1; i <= maxid; i++)
+			ck_assert_msg(o.seen[i] == 1, "page size %zu: user %zu "
+			    "listed %d times", o.max, i, o.seen[i]);
+		ck_assert_int_eq(o.seen[id], 1);
+		free(o.seen);
+	}
+}
+END_TEST
+
+struct domop {
+	const char	*domain;
+	char		 after[STORE_ADDRESS_MAX + 1];
+	char		 last[STORE_ADDRESS_MAX + 1];
+	size_t		 max;
+	int		 rc;
+	char		 got[4096];	/* addresses, space-separated */
+};
+
+static int
+dom_one(const struct store_user *u, void *ctx)
+{
+	struct domop *o = ctx;
+
+	snprintf(o->got + strlen(o->got), sizeof(o->got) - strlen(o->got),
+	    "%s%s", o->got[0] != '\0' ? " " : "", u->address);
+	return 0;
+}
+
+static int
+dom_fn(struct store_txn *txn, void *ctx)
+{
+	struct domop *o = ctx;
+
+	o->rc = store_user_list_domain(txn, o->domain, o->after, o->max,
+	    dom_one, o, o->last);
+	return o->rc == -1 ? -1 : 0;
+}
+
+/* Every user of domain, page by page (max each), as one string. */
+static const char *
+dom_list(const char *domain, size_t max)
+{
+	static struct domop o;
+	char all[sizeof(o.got)] = "";
+
+	memset(&o, 0, sizeof(o));
+	o.domain = domain;
+	o.max = max;
+	for (;;) {
+		o.got[0] = '\0';
+		ck_assert_int_eq(store_read(st, dom_fn, &o), 0);
+		if (o.rc == 0)
+			break;
+		/* Without the index a page may visit only other domains. */
+		if (o.got[0] != '\0')
+			snprintf(all + strlen(all), sizeof(all) - strlen(all),
+			    "%s%s", all[0] != '\0' ? " " : "", o.got);
+		memcpy(o.after, o.last, sizeof(o.after));
+	}
+	memcpy(o.got, all, sizeof(all));
+	return o.got;
+}
+
+static int
+rename_fn(struct store_txn *txn, void *ctx)
+{
+	struct uop *o = ctx;
+
+	return store_user_rename(txn, o->ids[0], o->s, NULL);
+}
+
+/*
+ * The domain index lists a domain's users (and no other's) in address
+ * order, in pages, and follows add, delete and rename; store check sees
+ * a missing entry; a schema 4 store gets the index when opened writable.
+ */
+START_TEST(test_list_domain)
+{
+	/* Login order: "a10@" sorts before "a1@" ('0' < '@'). */
+	static const char want[] = "a10@example.test a1@example.test "
+	    "a2@example.test b@example.test";
+	struct uop o = { 0 };
+	uint32_t ids[8];
+	uint8_t ver[4] = { 0, 0, 0, 4 };
+	MDB_val k = { 7, "version" }, v = { 4, ver };
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi meta, dom;
+	char *path;
+	size_t max;
+	int rc;
+
+	ck_assert_int_eq(tu_user_add(st, "b@example.test", NULL, 0, 0,
+	    &ids[0]), 1);
+	ck_assert_int_eq(tu_user_add(st, "a10@example.test", NULL, 0, 0,
+	    &ids[1]), 1);
+	ck_assert_int_eq(tu_user_add(st, "a2@example.test", NULL, 0, 0,
+	    &ids[2]), 1);
+	ck_assert_int_eq(tu_user_add(st, "a1@example.test", NULL, 0, 0,
+	    &ids[3]), 1);
+	ck_assert_int_eq(tu_user_add(st, "a1@other.test", NULL, 0, 0,
+	    &ids[4]), 1);
+	ck_assert_int_eq(tu_user_add(st, "gone@example.test", NULL, 0, 0,
+	    &ids[5]), 1);
+	ck_assert_int_eq(tu_user_del(st, ids[5]), 1);
+	for (max = 1; max <= 5; max++)
+		ck_assert_str_eq(dom_list("example.test", max), want);
+	ck_assert_str_eq(dom_list("other.test", 10), "a1@other.test");
+	ck_assert_str_eq(dom_list("example", 10), "");
+	ck_assert_str_eq(dom_list("nowhere.test", 10), "");
+
+	/* A rename to the other domain moves the entry. */
+	o.ids[0] = ids[0];
+	o.s = "b@other.test";
+	ck_assert_int_eq(store_write(st, rename_fn, &o), 1);
+	ck_assert_str_eq(dom_list("example.test", 2), "a10@example.test "
+	    "a1@example.test a2@example.test");
+	ck_assert_str_eq(dom_list("other.test", 2),
+	    "a1@other.test b@other.test");
+	rc = tu_check(st);
+	ck_assert_msg(rc == 0, "store check: %d problems: %s", rc,
+	    tu_check_problems());
+
+	/* What schema 4 wrote: no index (an empty table), version 4. */
+	store_close(&st);
+	ck_assert(asprintf(&path, "%s/store", dir) > 0);
+	ck_assert(mdb_env_create(&env) == 0);
+	mdb_env_set_maxdbs(env, 64);
+	mdb_env_set_mapsize(env, 1ULL << 30);
+	ck_assert(mdb_env_open(env, path, MDB_NOTLS, 0600) == 0);
+	ck_assert(mdb_txn_begin(env, NULL, 0, &txn) == 0);
+	ck_assert(mdb_dbi_open(txn, "meta", 0, &meta) == 0);
+	ck_assert(mdb_put(txn, meta, &k, &v, 0) == 0);
+	ck_assert(mdb_dbi_open(txn, "domusers", 0, &dom) == 0);
+	ck_assert(mdb_drop(txn, dom, 0) == 0);
+	ck_assert(mdb_txn_commit(txn) == 0);
+	mdb_env_close(env);
+	free(path);
+
+	/* Read-only, not upgraded: the users are scanned instead. */
+	ck_assert_int_eq(store_open(dir, STORE_RDONLY, &st), 0);
+	ck_assert_str_eq(dom_list("example.test", 2), "a10@example.test "
+	    "a1@example.test a2@example.test");
+	store_close(&st);
+	/* Writable: upgraded, the index is complete and checks clean. */
+	st = tu_open(dir);
+	ck_assert_str_eq(dom_list("other.test", 1),
+	    "a1@other.test b@other.test");
+	ck_assert_str_eq(dom_list("example.test", 3), "a10@example.test "
+	    "a1@example.test a2@example.test");
+	rc = tu_check(st);
+	ck_assert_msg(rc == 0, "store check after the upgrade: %d problems: "
+	    "%s", rc, tu_check_problems());
+}
+END_TEST
+
 struct qop {
 	uint32_t		 mbox;
 	struct store_prepared	*prep;
@@ -784,6 +1021,8 @@ user_suite(void)
 	tcase_add_test(tc, test_update_keeps_usage);
 	tcase_add_test(tc, test_delete);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_list_pages);
+	tcase_add_test(tc, test_list_domain);
 	tcase_add_test(tc, test_quota);
 	tcase_add_test(tc, test_quota_messages);
 	tcase_add_test(tc, test_grace_clock);
