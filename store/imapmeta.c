@@ -4,11 +4,12 @@
  *
  * The record (mail/imapmsg.h: ENVELOPE, BODYSTRUCTURE, sort and thread
  * keys, MIME part table) is built once per body by store_msg_prepare(),
- * outside any write transaction, and compressed with zstd at a fast
- * level (meta_compress() says why).  It is kept in `imapmeta` under
- * (body id, piece number) in values of at most BLOB_FRAG_MAX bytes, so no
- * record ever needs LMDB overflow pages; the body record (version 2) says
- * how long it is and how it was compressed.  Reading it is one lookup per
+ * outside any write transaction, and compressed with zstd and the IMAP
+ * dictionary (meta_compress() says why).  It is kept in `imapmeta` under
+ * (record id, piece number) in values of at most BLOB_FRAG_MAX bytes, so
+ * no record ever needs LMDB overflow pages; the body record says how long
+ * it is, how it was compressed and its id (version 3; before, the body
+ * id).  Reading it is one lookup per
  * piece and one decompression: no message bytes are touched.
  */
 #include <sys/file.h>
@@ -128,29 +129,69 @@ meta_prep_clear(struct meta_prep *m)
 	memset(m, 0, sizeof(*m));
 }
 
+/*
+ * The id after the highest key of `imapmeta` (1 when empty): records are
+ * appended under increasing ids, so its pages fill (a record compressed
+ * again by store optimize moves to the end, as blob fragments do).  Ids
+ * of version 2 body records (their body id) are below it while they
+ * exist; the id of a deleted last record may be given again.
+ */
+static int
+meta_next_id(struct store_txn *t, uint64_t *id_r)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	int rc;
+
+	if (sdb_cursor(t, DB_IMAPMETA, &c) == -1)
+		return -1;
+	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
+	mdb_cursor_close(c);
+	if (rc == MDB_NOTFOUND) {
+		*id_r = 1;
+		return 0;
+	}
+	if (rc != 0)
+		return sdb_error(t, rc, "imapmeta");
+	if (k.mv_size != 12)
+		return err_set(ERR_CORRUPT, "imapmeta: key of %zu bytes, not "
+		    "12", k.mv_size);
+	*id_r = be64dec(k.mv_data) + 1;
+	return 0;
+}
+
 int
 meta_write(struct store_txn *t, uint64_t id, struct body_rec *b,
     const struct meta_prep *m)
 {
 	const uint8_t *p = m->z;
 	uint8_t key[12];
+	uint64_t mid = 0;
 	size_t off, chunk;
 	uint32_t piece;
+	int rc;
 
+	(void)id;
 	if (t->st->no_imap)
 		return 0;
+	if (meta_next_id(t, &mid) == -1)
+		return -1;
 	for (off = 0, piece = 0; off < m->zlen; off += chunk, piece++) {
 		chunk = m->zlen - off > BLOB_FRAG_MAX ? BLOB_FRAG_MAX :
 		    m->zlen - off;
-		meta_key(key, id, piece);
-		if (sdb_put(t, DB_IMAPMETA, key, 12, p + off, chunk, 0) == -1)
-			return -1;
+		meta_key(key, mid, piece);
+		if ((rc = sdb_put(t, DB_IMAPMETA, key, 12, p + off, chunk,
+		    MDB_APPEND)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_CORRUPT, "IMAP "
+			    "record piece %" PRIu64 "/%u already exists",
+			    mid, piece);
 	}
 	b->has_meta = 1;
 	b->meta_codec = m->codec;
 	b->meta_dict = m->dict_id;
 	b->meta_len = m->len;
 	b->meta_stored = (uint32_t)m->zlen;
+	b->meta_id = mid;
 	return 0;
 }
 
@@ -160,11 +201,12 @@ meta_delete(struct store_txn *t, uint64_t id, const struct body_rec *b)
 	uint8_t key[12];
 	uint32_t piece, n;
 
+	(void)id;
 	if (!b->has_meta || t->st->no_imap)
 		return 0;
 	n = (b->meta_stored + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
 	for (piece = 0; piece < n; piece++) {
-		meta_key(key, id, piece);
+		meta_key(key, b->meta_id, piece);
 		if (sdb_del(t, DB_IMAPMETA, key, 12) == -1)
 			return -1;
 	}
@@ -190,7 +232,7 @@ meta_read(struct store_txn *t, uint64_t id, const struct body_rec *b,
 	n = (b->meta_stored + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
 	z = n > 1 ? xmalloc(b->meta_stored) : NULL;
 	for (piece = 0; piece < n; piece++) {
-		meta_key(key, id, piece);
+		meta_key(key, b->meta_id, piece);
 		if ((rc = sdb_get(t, DB_IMAPMETA, key, 12, &v)) != 1 ||
 		    v.mv_size > b->meta_stored - off ||
 		    (piece + 1 < n && v.mv_size != BLOB_FRAG_MAX)) {

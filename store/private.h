@@ -160,6 +160,8 @@ void	pack_u32(struct pack *, uint32_t);
 void	pack_u64(struct pack *, uint64_t);
 void	pack_bytes(struct pack *, const void *, size_t);
 void	pack_str(struct pack *, const char *);
+/* An unsigned varint (LEB128): 1 byte below 128, at most 10. */
+void	pack_uv(struct pack *, uint64_t);
 
 struct unpack {
 	const uint8_t	*p;
@@ -172,6 +174,7 @@ uint8_t		unpack_init_version(struct unpack *, const MDB_val *);
 uint8_t		unpack_u8(struct unpack *);
 uint32_t	unpack_u32(struct unpack *);
 uint64_t	unpack_u64(struct unpack *);
+uint64_t	unpack_uv(struct unpack *);
 void		unpack_bytes(struct unpack *, void *, size_t);
 void		unpack_str(struct unpack *, char *, size_t);
 /* -1 CORRUPT when the record was short or malformed. */
@@ -189,22 +192,33 @@ struct body_rec {
 	size_t		 nsegs;
 	struct body_seg	*segs;
 	/*
-	 * The IMAP record (record version 2; imapmeta.c): compressed with
-	 * zstd (no dictionary: meta_dict is 0 today), kept in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes
-	 * under (body id, piece number).  has_meta 0: none stored yet (a
-	 * body from schema 1 the upgrade has not reached).
+	 * The IMAP record (record version 2 on; imapmeta.c): compressed with
+	 * zstd, with the IMAP dictionary (DICT_IMAP) once there is one, kept
+	 * in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes under
+	 * (meta_id, piece number).  has_meta 0: none stored yet (a body
+	 * from schema 1 the upgrade has not reached).
 	 */
 	uint8_t		 has_meta;
 	uint8_t		 meta_codec;
 	uint32_t	 meta_dict;
 	uint32_t	 meta_len;	/* raw */
 	uint32_t	 meta_stored;	/* compressed */
+	/*
+	 * Version 3: an id of its own, increasing (a record compressed again
+	 * is appended, as blob fragments are, so pages fill); versions 1
+	 * and 2 keep the record under the body id.
+	 */
+	uint64_t	 meta_id;
 };
-/* Body record versions: 1 without the IMAP record fields, 2 with. */
+/*
+ * Body record versions: 1 without the IMAP record fields, 2 with, 3 the
+ * same with varints and meta_id.
+ */
 #define BODY_REC_V1		1
 #define BODY_REC_V2		2
+#define BODY_REC_V3		3
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
-/* Writes a body record (always version 2); flags as mdb_put(). */
+/* Writes a body record (always version 3); flags as mdb_put(). */
 int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
 	    unsigned flags);
 void	body_rec_clear(struct body_rec *);
