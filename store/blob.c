@@ -28,9 +28,16 @@
 #define STORE_ZSTD_LEVEL	6
 #define BLOB_RAW_BELOW		64	/* not worth compressing */
 
+/*
+ * A loaded dictionary.  The compression side is made on first use, at
+ * the level its kind is compressed at (a dictionary serves one kind).
+ */
 struct store_dict {
 	uint32_t		 id;
+	void			*data;
+	size_t			 len;
 	ZSTD_CDict		*cdict;
+	int			 clevel;
 	ZSTD_DDict		*ddict;
 	struct store_dict	*next;
 };
@@ -190,15 +197,49 @@ blob_unref(struct store_txn *t, const uint8_t *hash)
 	return sdb_del(t, DB_BLOBS, hash, 32) == -1 ? -1 : 0;
 }
 
+size_t
+blob_zstd(struct store *st, struct store_txn *t, uint32_t dict_id, int level,
+    const void *data, size_t len, void *out, size_t cap)
+{
+	struct store_dict *d = NULL;
+	size_t n;
+
+	if (dict_id != 0 && (t == NULL ||
+	    (d = blob_dict(t, dict_id)) == NULL))
+		return 0;
+	/*
+	 * Frames carry a checksum (4 bytes), so damaged data is an error
+	 * when it is read, not wrong bytes sent to a client.
+	 */
+	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
+	if (d != NULL) {
+		if (d->cdict == NULL || d->clevel != level) {
+			ZSTD_freeCDict(d->cdict);
+			d->cdict = ZSTD_createCDict(d->data, d->len, level);
+			if (d->cdict == NULL)
+				fatalx("zstd: cannot load dictionary %u",
+				    d->id);
+			d->clevel = level;
+		}
+		ZSTD_CCtx_refCDict(st->cctx, d->cdict);
+	} else
+		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
+		    level);
+	n = ZSTD_compress2(st->cctx, out, cap, data, len);
+	if (ZSTD_isError(n) || n >= len)
+		return 0;
+	return n;
+}
+
 int
 blob_compress(struct store *st, struct store_txn *t, int kind,
     const void *data, size_t len, void **out_r, size_t *outlen_r,
     uint8_t *codec_r, uint32_t *dict_id_r)
 {
-	struct store_dict *d = NULL;
 	size_t bound, n;
 	void *out;
-	uint32_t id;
+	uint32_t id = 0;
 
 	*codec_r = BLOB_CODEC_RAW;
 	*dict_id_r = 0;
@@ -207,33 +248,22 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		*outlen_r = len;
 		return 0;
 	}
-	if (t != NULL && dict_current(t, kind, &id) == 1)
-		d = blob_dict(t, id);
+	if (t != NULL && dict_current(t, kind, &id) == 1 &&
+	    blob_dict(t, id) == NULL)
+		id = 0;
 	bound = ZSTD_compressBound(len);
 	out = xmalloc(bound);
-	/*
-	 * Frames carry a checksum (4 bytes), so damaged data is an error
-	 * when it is read, not wrong bytes sent to a client.
-	 */
-	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
-	if (d != NULL)
-		ZSTD_CCtx_refCDict(st->cctx, d->cdict);
-	else
-		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
-		    STORE_ZSTD_LEVEL);
-	n = ZSTD_compress2(st->cctx, out, bound, data, len);
-	if (ZSTD_isError(n) || n >= len) {
+	n = blob_zstd(st, t, id, STORE_ZSTD_LEVEL, data, len, out, bound);
+	*dict_id_r = id;	/* a raw segment: the one tried */
+	if (n == 0) {
 		memcpy(out, data, len);
 		*out_r = out;
 		*outlen_r = len;
-		*dict_id_r = d != NULL ? d->id : 0;	/* tried with it */
 		return 0;
 	}
 	*out_r = out;
 	*outlen_r = n;
 	*codec_r = BLOB_CODEC_ZSTD;
-	*dict_id_r = d != NULL ? d->id : 0;
 	return 0;
 }
 
@@ -259,10 +289,10 @@ blob_dict(struct store_txn *t, uint32_t id)
 		return NULL;
 	d = xcalloc(1, sizeof(*d));
 	d->id = id;
-	d->cdict = ZSTD_createCDict(data, len, STORE_ZSTD_LEVEL);
+	d->data = data;
+	d->len = len;
 	d->ddict = ZSTD_createDDict(data, len);
-	free(data);
-	if (d->cdict == NULL || d->ddict == NULL)
+	if (d->ddict == NULL)
 		fatalx("zstd: cannot load dictionary %u", id);
 	d->next = st->dicts;
 	st->dicts = d;
@@ -299,6 +329,7 @@ store_dicts_free(struct store *st)
 		next = d->next;
 		ZSTD_freeCDict(d->cdict);
 		ZSTD_freeDDict(d->ddict);
+		free(d->data);
 		free(d);
 	}
 	st->dicts = NULL;

@@ -535,7 +535,8 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 				    (unsigned long long)id);
 			rc = 0;
 			if (!body.has_meta &&
-			    ((rc = meta_write(t, id, &body, &p->meta)) == -1 ||
+			    ((rc = meta_write_current(t, id, &body,
+			    &p->meta)) == -1 ||
 			    (rc = body_put(t, id, &body, 0)) == -1))
 				rc = -1;
 			body_rec_clear(&body);
@@ -599,7 +600,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		goto fail;
 	be64enc(idb, id);
 	if (p->has_meta) {
-		if (meta_write(t, id, &body, &p->meta) == -1)
+		if (meta_write_current(t, id, &body, &p->meta) == -1)
 			goto fail;
 	} else {
 		/*

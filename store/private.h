@@ -276,6 +276,14 @@ int	blob_compress(struct store *, struct store_txn *, int kind,
 	    const void *, size_t,
 	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
 	    uint32_t *dict_id_r);
+/*
+ * Compresses len bytes into out (cap bytes) at a zstd level, with
+ * dictionary dict_id (0: none; its compression side is made at that
+ * level).  The frame's size, or 0 when it would not be smaller than the
+ * input or the dictionary is missing.
+ */
+size_t	blob_zstd(struct store *, struct store_txn *, uint32_t dict_id,
+	    int level, const void *, size_t len, void *out, size_t cap);
 void	blob_sha256(const void *, size_t, uint8_t *out);
 /*
  * Whether a segment of raw_len bytes stored with dict_id (what
@@ -305,8 +313,21 @@ int	meta_prepare(struct store *, const void *msg, size_t len,
 int	meta_prepare_txn(struct store_txn *, const void *msg, size_t len,
 	    struct meta_prep *r);
 void	meta_prep_clear(struct meta_prep *);
+/*
+ * A record prepared before store optimize made another IMAP dictionary
+ * current is compressed again into fresh (the caller clears it): 1, or 0
+ * when m is current (fresh untouched), -1.  So no stored record names a
+ * dictionary a pass may delete.
+ */
+int	meta_prep_current(struct store_txn *, const struct meta_prep *m,
+	    struct meta_prep *fresh);
+/* Whether a record compressed with dict_id is to be compressed again. */
+int	meta_stale(uint32_t dict_id, uint32_t current);
 /* Stores a prepared record for body id and fills b's meta fields. */
 int	meta_write(struct store_txn *, uint64_t id, struct body_rec *b,
+	    const struct meta_prep *);
+/* The same, compressed again first when meta_prep_current() says so. */
+int	meta_write_current(struct store_txn *, uint64_t id, struct body_rec *b,
 	    const struct meta_prep *);
 /* Deletes the stored record of body id (b's meta fields). */
 int	meta_delete(struct store_txn *, uint64_t id, const struct body_rec *b);
