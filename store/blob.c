@@ -97,24 +97,57 @@ blob_key(uint8_t *key, uint64_t frag)
 	be64enc(key, frag);
 }
 
+/*
+ * Blob record versions: 1 fixed-width (39 bytes), 2 varints (about 12:
+ * there is one record per segment, in a table whose hash keys fill pages
+ * only ~70%, so its size is most of the table's).
+ */
+#define BLOB_REC_V1	1
+#define BLOB_REC_V2	2
+
 int
 blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
 {
 	struct unpack u;
 	MDB_val v;
+	uint64_t x;
+	uint8_t version;
 	int rc;
 
 	if ((rc = sdb_get(t, DB_BLOBS, hash, 32, &v)) != 1)
 		return rc;
-	unpack_init(&u, &v);
-	r->refcount = unpack_u32(&u);
-	r->raw_len = unpack_u64(&u);
-	r->codec = unpack_u8(&u);
-	r->dict_id = unpack_u32(&u);
-	r->stored_len = unpack_u64(&u);
-	r->first_frag = unpack_u64(&u);
-	r->nfrags = unpack_u32(&u);
-	r->kind = unpack_u8(&u);
+	version = unpack_init_version(&u, &v);
+	if (version == BLOB_REC_V2) {
+		x = unpack_uv(&u);
+		r->refcount = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+		r->raw_len = unpack_uv(&u);
+		x = unpack_u8(&u);	/* codec << 4 | kind */
+		r->codec = (uint8_t)(x >> 4);
+		r->kind = (uint8_t)(x & 0x0f);
+		x = unpack_uv(&u);
+		r->dict_id = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+		r->stored_len = unpack_uv(&u);
+		r->first_frag = unpack_uv(&u);
+		x = unpack_uv(&u);
+		r->nfrags = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+	} else {
+		if (version != BLOB_REC_V1)
+			u.bad = 1;
+		r->refcount = unpack_u32(&u);
+		r->raw_len = unpack_u64(&u);
+		r->codec = unpack_u8(&u);
+		r->dict_id = unpack_u32(&u);
+		r->stored_len = unpack_u64(&u);
+		r->first_frag = unpack_u64(&u);
+		r->nfrags = unpack_u32(&u);
+		r->kind = unpack_u8(&u);
+	}
 	if (unpack_done(&u, "blob") == -1)
 		return -1;
 	return 1;
@@ -127,15 +160,16 @@ blob_put_rec(struct store_txn *t, const uint8_t *hash,
 	struct pack p;
 	int rc;
 
-	pack_init(&p);
-	pack_u32(&p, b->refcount);
-	pack_u64(&p, b->raw_len);
-	pack_u8(&p, b->codec);
-	pack_u32(&p, b->dict_id);
-	pack_u64(&p, b->stored_len);
-	pack_u64(&p, b->first_frag);
-	pack_u32(&p, b->nfrags);
-	pack_u8(&p, b->kind);
+	if (b->codec > 15 || b->kind > 15)
+		fatalx("blob_put_rec: codec %u, kind %u", b->codec, b->kind);
+	pack_init_version(&p, BLOB_REC_V2);
+	pack_uv(&p, b->refcount);
+	pack_uv(&p, b->raw_len);
+	pack_u8(&p, (uint8_t)(b->codec << 4 | b->kind));
+	pack_uv(&p, b->dict_id);
+	pack_uv(&p, b->stored_len);
+	pack_uv(&p, b->first_frag);
+	pack_uv(&p, b->nfrags);
 	rc = sdb_put(t, DB_BLOBS, hash, 32, p.buf, p.len, 0);
 	pack_free(&p);
 	return rc == -1 ? -1 : 0;
