@@ -25,19 +25,21 @@
 #include "message.h"
 #include "private.h"
 
-#define STORE_ZSTD_LEVEL	6
 #define BLOB_RAW_BELOW		64	/* not worth compressing */
 
 /*
- * A loaded dictionary.  The compression side is made on first use, at
- * the level its kind is compressed at (a dictionary serves one kind).
+ * A loaded dictionary.  The compression side is made on first use at the
+ * level asked for: two of them, for delivery's level and store
+ * optimize's (an import alternates between the two).
  */
+#define DICT_CLEVELS	2
 struct store_dict {
 	uint32_t		 id;
 	void			*data;
 	size_t			 len;
-	ZSTD_CDict		*cdict;
-	int			 clevel;
+	ZSTD_CDict		*cdict[DICT_CLEVELS];
+	int			 clevel[DICT_CLEVELS];
+	int			 cnext;		/* the slot to replace */
 	ZSTD_DDict		*ddict;
 	struct store_dict	*next;
 };
@@ -237,6 +239,7 @@ blob_zstd(struct store *st, struct store_txn *t, uint32_t dict_id, int level,
 {
 	struct store_dict *d = NULL;
 	size_t n;
+	int i;
 
 	if (dict_id != 0 && (t == NULL ||
 	    (d = blob_dict(t, dict_id)) == NULL))
@@ -248,15 +251,20 @@ blob_zstd(struct store *st, struct store_txn *t, uint32_t dict_id, int level,
 	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
 	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
 	if (d != NULL) {
-		if (d->cdict == NULL || d->clevel != level) {
-			ZSTD_freeCDict(d->cdict);
-			d->cdict = ZSTD_createCDict(d->data, d->len, level);
-			if (d->cdict == NULL)
+		for (i = 0; i < DICT_CLEVELS; i++)
+			if (d->cdict[i] != NULL && d->clevel[i] == level)
+				break;
+		if (i == DICT_CLEVELS) {
+			i = d->cnext;
+			d->cnext = (d->cnext + 1) % DICT_CLEVELS;
+			ZSTD_freeCDict(d->cdict[i]);
+			d->cdict[i] = ZSTD_createCDict(d->data, d->len, level);
+			if (d->cdict[i] == NULL)
 				fatalx("zstd: cannot load dictionary %u",
 				    d->id);
-			d->clevel = level;
+			d->clevel[i] = level;
 		}
-		ZSTD_CCtx_refCDict(st->cctx, d->cdict);
+		ZSTD_CCtx_refCDict(st->cctx, d->cdict[i]);
 	} else
 		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
 		    level);
@@ -270,6 +278,15 @@ int
 blob_compress(struct store *st, struct store_txn *t, int kind,
     const void *data, size_t len, void **out_r, size_t *outlen_r,
     uint8_t *codec_r, uint32_t *dict_id_r)
+{
+	return blob_compress_level(st, t, kind, STORE_ZSTD_LEVEL, data, len,
+	    out_r, outlen_r, codec_r, dict_id_r);
+}
+
+int
+blob_compress_level(struct store *st, struct store_txn *t, int kind,
+    int level, const void *data, size_t len, void **out_r,
+    size_t *outlen_r, uint8_t *codec_r, uint32_t *dict_id_r)
 {
 	size_t bound, n;
 	void *out;
@@ -287,7 +304,7 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		id = 0;
 	bound = ZSTD_compressBound(len);
 	out = xmalloc(bound);
-	n = blob_zstd(st, t, id, STORE_ZSTD_LEVEL, data, len, out, bound);
+	n = blob_zstd(st, t, id, level, data, len, out, bound);
 	*dict_id_r = id;	/* a raw segment: the one tried */
 	if (n == 0) {
 		memcpy(out, data, len);
@@ -361,7 +378,8 @@ store_dicts_free(struct store *st)
 
 	for (d = st->dicts; d != NULL; d = next) {
 		next = d->next;
-		ZSTD_freeCDict(d->cdict);
+		ZSTD_freeCDict(d->cdict[0]);
+		ZSTD_freeCDict(d->cdict[1]);
 		ZSTD_freeDDict(d->ddict);
 		free(d->data);
 		free(d);

@@ -19,6 +19,8 @@
 
 #define DICT_SAMPLE_MAX		(64 * 1024)	/* larger segments skipped */
 #define DICT_SAMPLE_BYTES	(32 * 1024 * 1024)
+#define DICT_STORE_LEVEL	19	/* once per training */
+#define DICT_FRAME_MAGIC_BE	0x28b52ffdU	/* a zstd frame, read BE */
 
 struct samples {
 	int	 kind;
@@ -50,18 +52,43 @@ dict_current(struct store_txn *t, int kind, uint32_t *id_r)
 	return 1;
 }
 
+/*
+ * A dictionary is kept compressed (a zstd frame: most of a trained
+ * dictionary is sample text, ~112 KiB -> ~35 KiB); one stored by an older
+ * vellum is the dictionary itself (it starts with the dictionary magic,
+ * never with a frame's).
+ */
 int
 dict_load(struct store_txn *t, uint32_t id, void **data_r, size_t *len_r)
 {
 	char key[32];
 	MDB_val v;
+	unsigned long long n;
+	size_t got;
+	void *out;
 	int rc;
 
 	snprintf(key, sizeof(key), "dict:%u", id);
 	if ((rc = sdb_get(t, DB_META, key, strlen(key), &v)) != 1)
 		return rc;
-	*data_r = xmemdup(v.mv_data, v.mv_size);
-	*len_r = v.mv_size;
+	if (v.mv_size < 4 || be32dec(v.mv_data) != DICT_FRAME_MAGIC_BE) {
+		*data_r = xmemdup(v.mv_data, v.mv_size == 0 ? 1 : v.mv_size);
+		*len_r = v.mv_size;
+		return 1;
+	}
+	n = ZSTD_getFrameContentSize(v.mv_data, v.mv_size);
+	if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR ||
+	    n == 0 || n > 16 * STORE_DICT_SIZE)
+		return err_set(ERR_CORRUPT, "meta %s damaged", key);
+	out = xmalloc((size_t)n);
+	got = ZSTD_decompressDCtx(t->st->dctx, out, (size_t)n, v.mv_data,
+	    v.mv_size);
+	if (ZSTD_isError(got) || got != n) {
+		free(out);
+		return err_set(ERR_CORRUPT, "meta %s does not decompress", key);
+	}
+	*data_r = out;
+	*len_r = (size_t)n;
 	return 1;
 }
 
@@ -150,6 +177,8 @@ struct dict_new {
 	int		 kind;
 	const void	*data;
 	size_t		 len;
+	void		*z;	/* compressed (dict_load()) */
+	size_t		 zlen;
 	uint32_t	 id;
 };
 
@@ -167,7 +196,7 @@ dict_save(struct store_txn *t, void *ctx)
 	snprintf(key, sizeof(key), "dict:%u", d->id);
 	dict_key(cur, sizeof(cur), d->kind);
 	be32enc(b, d->id);
-	if (sdb_put(t, DB_META, key, strlen(key), d->data, d->len, 0) == -1 ||
+	if (sdb_put(t, DB_META, key, strlen(key), d->z, d->zlen, 0) == -1 ||
 	    sdb_put(t, DB_META, cur, strlen(cur), b, 4, 0) == -1)
 		return -1;
 	return 0;
@@ -201,12 +230,23 @@ dict_train_kind(struct store *st, int kind, uint32_t *id_r)
 	d.kind = kind;
 	d.data = dict;
 	d.len = n;
+	/* Checksummed: a damaged dictionary is an error, not bad data. */
+	d.z = xmalloc(ZSTD_compressBound(n));
+	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
+	    DICT_STORE_LEVEL);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
+	d.zlen = ZSTD_compress2(st->cctx, d.z, ZSTD_compressBound(n), dict, n);
+	if (ZSTD_isError(d.zlen))
+		fatalx("zstd: cannot compress a dictionary: %s",
+		    ZSTD_getErrorName(d.zlen));
 	rc = store_write(st, dict_save, &d) == -1 ? -1 : 1;
 	*id_r = d.id;
+	free(d.z);
 	free(dict);
 	if (rc == 1)
-		log_info("trained zstd dictionary %u (%zu bytes) from %zu "
-		    "segments", d.id, n, s.n);
+		log_info("trained zstd dictionary %u (%zu bytes, %zu stored) "
+		    "from %zu samples", d.id, n, d.zlen, s.n);
 out:
 	free(s.buf);
 	free(s.sizes);
@@ -502,9 +542,9 @@ opt_compress(struct store_txn *t, void *ctx)
 			free(raw);
 			continue;
 		}
-		if (blob_compress(t->st, t, nw->old.kind, raw,
-		    nw->old.raw_len, &nw->z, &nw->zlen, &nw->codec,
-		    &nw->dict_id) == -1) {
+		if (blob_compress_level(t->st, t, nw->old.kind,
+		    STORE_ZSTD_COLD_LEVEL, raw, nw->old.raw_len, &nw->z,
+		    &nw->zlen, &nw->codec, &nw->dict_id) == -1) {
 			free(raw);
 			return -1;
 		}
@@ -706,7 +746,7 @@ opt_meta_compress(struct store_txn *t, void *ctx)
 		old.len = (uint32_t)len;
 		old.codec = BLOB_CODEC_RAW;
 		old.dict_id = nw->old.meta_dict;
-		rc = meta_prep_current(t, &old, &nw->m);
+		rc = meta_prep_current(t, &old, &nw->m, 1);
 		free(raw);
 		if (rc == -1)
 			return -1;

@@ -44,6 +44,17 @@
 #define DICT_IMAP		2	/* IMAP records (imapmeta.c) */
 #define DICT_KINDS		3
 
+/*
+ * zstd levels with a dictionary: delivery's, and store optimize's for the
+ * mail it compresses again (old mail, compressed once more at most when
+ * the dictionaries are trained again).  Over the spamassassin corpus with
+ * 112 KiB dictionaries: level 6 header blocks 16.7% of raw, other
+ * segments 31.4%; level 15 15.0% and 29.7% (19: the same, 3x slower),
+ * about 20x slower to compress than level 6 and as fast to decompress.
+ */
+#define STORE_ZSTD_LEVEL	6
+#define STORE_ZSTD_COLD_LEVEL	15
+
 #define STORE_DICT_TRAIN_AFTER	1000
 #define STORE_DICT_RETRAIN_UNTIL	65536	/* segments */
 #define STORE_DICT_OPT_BATCH	64

@@ -58,15 +58,17 @@ meta_key(uint8_t *key, uint64_t id, uint32_t piece)
  * fast and is less than half as long.  Over the spamassassin corpus (6046
  * records, 745 B each raw): level -1 without one 418 B; with a 112 KiB
  * dictionary level 3 187 B, level 9 171 B (~35 MB/s to compress, ~20 us a
- * record), level 19 164 B (2.5 MB/s: too slow for delivery); decoding
- * ~800 MB/s at every level with the dictionary, as level -1 without.
+ * record), level 19 164 B (2.5 MB/s: too slow for delivery, but store
+ * optimize compresses old records again at STORE_ZSTD_COLD_LEVEL);
+ * decoding ~800 MB/s at every level with the dictionary, as level -1
+ * without.
  * A record that does not shrink is kept raw; dict_id then names the
  * dictionary tried (as for segments), so store optimize does not try it
  * again.
  */
 static void
 meta_compress(struct store_txn *t, const void *raw, size_t len,
-    struct meta_prep *r)
+    struct meta_prep *r, int cold)
 {
 	size_t bound = ZSTD_compressBound(len), n;
 	uint32_t id = 0;
@@ -76,8 +78,8 @@ meta_compress(struct store_txn *t, const void *raw, size_t len,
 	r->codec = BLOB_CODEC_RAW;
 	r->dict_id = id;
 	r->z = xmalloc(bound == 0 ? 1 : bound);
-	n = blob_zstd(t->st, t, id, id != 0 ? META_DICT_LEVEL :
-	    META_ZSTD_LEVEL, raw, len, r->z, bound);
+	n = blob_zstd(t->st, t, id, id == 0 ? META_ZSTD_LEVEL : cold ?
+	    STORE_ZSTD_COLD_LEVEL : META_DICT_LEVEL, raw, len, r->z, bound);
 	if (n == 0 && id != 0)	/* the dictionary could not be loaded */
 		n = blob_zstd(t->st, t, r->dict_id = 0, META_ZSTD_LEVEL, raw,
 		    len, r->z, bound);
@@ -98,7 +100,7 @@ meta_stale(uint32_t dict_id, uint32_t current)
 
 int
 meta_prep_current(struct store_txn *t, const struct meta_prep *m,
-    struct meta_prep *fresh)
+    struct meta_prep *fresh, int cold)
 {
 	uint32_t cur = 0;
 	void *raw;
@@ -119,7 +121,7 @@ meta_prep_current(struct store_txn *t, const struct meta_prep *m,
 		return -1;
 	}
 	fresh->len = m->len;
-	meta_compress(t, raw, m->len, fresh);
+	meta_compress(t, raw, m->len, fresh, cold);
 	free(raw);
 	return 1;
 }
@@ -138,7 +140,7 @@ meta_prepare_txn(struct store_txn *t, const void *msg, size_t len,
 		return err_set(ERR_TOOBIG, "IMAP record of %zu bytes", rawlen);
 	}
 	r->len = (uint32_t)rawlen;
-	meta_compress(t, raw, rawlen, r);
+	meta_compress(t, raw, rawlen, r, 0);
 	free(raw);
 	return 0;
 }
@@ -247,7 +249,7 @@ meta_write_current(struct store_txn *t, uint64_t id, struct body_rec *b,
 	struct meta_prep fresh;
 	int rc;
 
-	if ((rc = meta_prep_current(t, m, &fresh)) == -1)
+	if ((rc = meta_prep_current(t, m, &fresh, 0)) == -1)
 		return -1;
 	rc = meta_write(t, id, b, rc == 1 ? &fresh : m);
 	meta_prep_clear(&fresh);

@@ -291,6 +291,10 @@ void	blob_sha256(const void *, size_t, uint8_t *out);
  * compressed differently with the current dictionary of its kind.
  */
 int	blob_dict_stale(uint64_t raw_len, uint32_t dict_id, uint32_t current);
+/* The same at a zstd level (store optimize's: STORE_ZSTD_COLD_LEVEL). */
+int	blob_compress_level(struct store *, struct store_txn *, int kind,
+	    int level, const void *, size_t, void **out_r, size_t *outlen_r,
+	    uint8_t *codec_r, uint32_t *dict_id_r);
 /* Decompresses what blob_compress() made (the size must be known). */
 int	blob_decompress(struct store_txn *, uint8_t codec, uint32_t dict_id,
 	    const void *src, size_t srclen, void *out, size_t outlen);
@@ -315,12 +319,13 @@ int	meta_prepare_txn(struct store_txn *, const void *msg, size_t len,
 void	meta_prep_clear(struct meta_prep *);
 /*
  * A record prepared before store optimize made another IMAP dictionary
- * current is compressed again into fresh (the caller clears it): 1, or 0
- * when m is current (fresh untouched), -1.  So no stored record names a
+ * current is compressed again into fresh (the caller clears it; cold:
+ * at store optimize's level): 1, or 0 when m is current (fresh
+ * untouched), -1.  So no stored record names a
  * dictionary a pass may delete.
  */
 int	meta_prep_current(struct store_txn *, const struct meta_prep *m,
-	    struct meta_prep *fresh);
+	    struct meta_prep *fresh, int cold);
 /* Whether a record compressed with dict_id is to be compressed again. */
 int	meta_stale(uint32_t dict_id, uint32_t current);
 /* Stores a prepared record for body id and fills b's meta fields. */
