@@ -59,7 +59,7 @@
 #define STORE_DICT_RETRAIN_UNTIL	65536	/* segments */
 #define STORE_DICT_OPT_BATCH	64
 #define STORE_DICT_SAMPLES	8000
-#define STORE_DICT_SIZE		(112 * 1024)
+#define STORE_DICT_SIZE		(256 * 1024)
 
 struct store_optimize {
 	/* in */

@@ -215,8 +215,61 @@ struct old_body {
 	uint8_t		*meta;	/* the stored (compressed) record */
 };
 
+/* Message rows as version 1: 40 fixed-width bytes, then the keywords. */
+static void
+make_old_rows(struct store_txn *t)
+{
+	struct store_msg *m = NULL;
+	uint8_t key[4], row[40 + STORE_KEYWORDS_MAX];
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0, i, kw;
+
+	ck_assert_int_eq(sdb_cursor(t, DB_MSGS, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(((uint8_t *)v.mv_data)[4], 2);
+		m = xreallocarray(m, n + 1, sizeof(*m));
+		ck_assert_int_eq(msg_decode(&v, be32dec(k.mv_data), &m[n]),
+		    0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	for (i = 0; i < n; i++) {
+		be32enc(key, m[i].mailbox_id);
+		k.mv_size = 4;
+		k.mv_data = key;
+		ck_assert_int_eq(mdb_del(t->txn, t->st->dbi[DB_MSGS], &k,
+		    NULL), i == 0 || m[i].mailbox_id != m[i - 1].mailbox_id ?
+		    0 : MDB_NOTFOUND);
+	}
+	for (i = 0; i < n; i++) {
+		kw = strlen(m[i].keywords);
+		be32enc(row, m[i].uid);
+		row[4] = 1;
+		be64enc(row + 5, m[i].body);
+		be64enc(row + 13, (uint64_t)m[i].internal_date);
+		be32enc(row + 21, (uint32_t)m[i].size);
+		row[25] = (uint8_t)(m[i].flags | (m[i].no_final_newline ?
+		    0x80 : 0) | (m[i].maildir_cur ? 0x40 : 0));
+		be64enc(row + 26, m[i].modseq);
+		row[34] = (uint8_t)(kw >> 8);
+		row[35] = (uint8_t)kw;
+		be32enc(row + 36, (uint32_t)m[i].crlf_size);
+		memcpy(row + 40, m[i].keywords, kw);
+		be32enc(key, m[i].mailbox_id);
+		k.mv_size = 4;
+		k.mv_data = key;
+		v.mv_size = 40 + kw;
+		v.mv_data = row;
+		ck_assert_int_eq(mdb_put(t->txn, t->st->dbi[DB_MSGS], &k, &v,
+		    0), 0);
+	}
+	free(m);
+}
+
 /*
- * Rewrites every blob record as version 1 and every body record as
+ * Rewrites every message row as version 1, every blob record as
+ * version 1 and every body record as
  * version 2, its IMAP record moved under the body id: the store as an
  * older vellum left it.
  */
@@ -316,6 +369,7 @@ make_old_txn(struct store_txn *t, void *ctx)
 		body_rec_clear(b);
 	}
 	free(ob);
+	make_old_rows(t);
 	return 0;
 }
 
@@ -346,20 +400,38 @@ versions(size_t *n)
 }
 
 /*
- * A store of old records: everything reads and checks; new mail is
+ * A store of old records: everything reads and checks (rows keep their
+ * flags and dates); new mail is
  * written in the new formats beside them; expunges (refcounts through
  * old records) and optimize (which rewrites them) keep it exact.
  */
 START_TEST(test_old_records)
 {
 	struct store_optimize o = { 0 };
+	struct store_msg before, after;
 	struct tu_rng r;
 	size_t n[4];
 	unsigned i;
 
+	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN |
+	    STORE_F_FLAGGED, "$Label1"), 1);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &before), 1);
 	ck_assert_int_eq(store_write(st, make_old_txn, NULL), 0);
 	store_close(&st);
 	st = tu_open(dir);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &after), 1);
+	ck_assert_uint_eq(after.flags, before.flags);
+	ck_assert_uint_eq(after.modseq, before.modseq);
+	ck_assert_int_eq(after.internal_date, before.internal_date);
+	ck_assert_uint_eq(after.crlf_size, before.crlf_size);
+	ck_assert_uint_eq(after.body, before.body);
+	ck_assert_str_eq(after.keywords, before.keywords);
+	ck_assert_str_eq(after.keywords, "$Label1");
+	/* A flag change rewrites the row (version 2). */
+	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN,
+	    NULL), 1);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &after), 1);
+	ck_assert_uint_eq(after.flags, STORE_F_SEEN);
 	versions(n);
 	ck_assert_uint_eq(n[1], 0);
 	ck_assert_uint_eq(n[3], 0);
