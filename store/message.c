@@ -62,6 +62,7 @@ static int	msg_learn(struct store_txn *, uint32_t,
 		    const struct store_mailbox *, uint32_t);
 static int	msg_link(struct store_txn *, struct store_mailbox *,
 		    struct store_msg *, unsigned);
+static uint64_t	uv_get(const uint8_t **, const uint8_t *, int *);
 
 /* Bodies ------------------------------------------------------------- */
 
@@ -216,10 +217,46 @@ body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
 
 	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &v)) != 1)
 		return rc;
-	if (v.mv_size != 8)
+	if (bodyhash_dec(&v, id_r) == -1)
 		return err_set(ERR_CORRUPT, "body hash index damaged");
-	*id_r = be64dec(v.mv_data);
 	return 1;
+}
+
+/*
+ * A `bodyhash` value: the body id as a varint of 1 to 7 bytes (an id of
+ * 2^49 or more, or an entry from before: 8 bytes big-endian).
+ */
+size_t
+bodyhash_enc(uint8_t *out, uint64_t id)
+{
+	size_t n = 0;
+
+	if (id >= (uint64_t)1 << 49) {
+		be64enc(out, id);
+		return 8;
+	}
+	while (id >= 0x80) {
+		out[n++] = (uint8_t)(id | 0x80);
+		id >>= 7;
+	}
+	out[n++] = (uint8_t)id;
+	return n;
+}
+
+int
+bodyhash_dec(const MDB_val *v, uint64_t *id_r)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	int bad = 0;
+
+	if (v->mv_size == 8) {
+		*id_r = be64dec(p);
+		return 0;
+	}
+	if (v->mv_size == 0 || v->mv_size > 7)
+		return -1;
+	*id_r = uv_get(&p, end, &bad);
+	return bad || p != end ? -1 : 0;
 }
 
 int
@@ -620,7 +657,8 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	}
 	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
-	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb, 8, 0) == -1)
+	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb,
+	    bodyhash_enc(idb, id), 0) == -1)
 		return -1;
 	*id_r = id;
 	return 0;

@@ -229,6 +229,10 @@ int	body_ref(struct store_txn *, uint64_t id);
 struct store_prepared;
 int	body_insert(struct store_txn *, struct store_prepared *,
 	    uint64_t *id_r);
+/* A bodyhash value (the body id, 1 to 8 bytes) into out: its length. */
+size_t	bodyhash_enc(uint8_t *out, uint64_t id);
+/* Decodes one: 0, or -1 when malformed. */
+int	bodyhash_dec(const MDB_val *, uint64_t *id_r);
 /* Decodes a msgs value (uid first) into m; -1 CORRUPT. */
 struct store_msg;
 int	msg_decode(const MDB_val *, uint32_t mailbox_id, struct store_msg *);

@@ -215,6 +215,35 @@ struct old_body {
 	uint8_t		*meta;	/* the stored (compressed) record */
 };
 
+/* The body hash index with 8-byte big-endian body ids. */
+static void
+make_old_bodyhash(struct store_txn *t)
+{
+	uint8_t (*keys)[32] = NULL, be[8];
+	uint64_t *ids = NULL;
+	MDB_cursor *c;
+	MDB_val k, v;
+	size_t n = 0, i;
+
+	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		ck_assert_uint_lt(v.mv_size, 8);
+		keys = xreallocarray(keys, n + 1, 32);
+		ids = xreallocarray(ids, n + 1, sizeof(*ids));
+		memcpy(keys[n], k.mv_data, 32);
+		ck_assert_int_eq(bodyhash_dec(&v, &ids[n]), 0);
+		n++;
+	}
+	mdb_cursor_close(c);
+	for (i = 0; i < n; i++) {
+		be64enc(be, ids[i]);
+		ck_assert_int_eq(sdb_put(t, DB_BODYHASH, keys[i], 32, be, 8,
+		    0), 1);
+	}
+	free(keys);
+	free(ids);
+}
+
 /* Message rows as version 1: 40 fixed-width bytes, then the keywords. */
 static void
 make_old_rows(struct store_txn *t)
@@ -268,7 +297,8 @@ make_old_rows(struct store_txn *t)
 }
 
 /*
- * Rewrites every message row as version 1, every blob record as
+ * Rewrites every message row as version 1, the body hash index with
+ * 8-byte ids, every blob record as
  * version 1 and every body record as
  * version 2, its IMAP record moved under the body id: the store as an
  * older vellum left it.
@@ -370,6 +400,7 @@ make_old_txn(struct store_txn *t, void *ctx)
 	}
 	free(ob);
 	make_old_rows(t);
+	make_old_bodyhash(t);
 	return 0;
 }
 
