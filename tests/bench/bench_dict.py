@@ -48,6 +48,28 @@ def mdb_pages(store):
     return used, free
 
 
+def table_pages(store):
+    """{table: (pages, entries)} from mdb_stat -a (branch + leaf +
+    overflow pages; a dupsort table's duplicate pages are not counted)."""
+    out = run(["mdb_stat", "-a", store])
+    tables = {}
+    name = None
+    pages = 0
+    for line in out.splitlines():
+        m = re.match(r"Status of (\S+)", line)
+        if m:
+            name, pages = m.group(1), 0
+            continue
+        m = re.match(r"\s+(Branch|Leaf|Overflow) pages: (\d+)", line)
+        if m and name:
+            pages += int(m.group(2))
+            continue
+        m = re.match(r"\s+Entries: (\d+)", line)
+        if m and name:
+            tables[name] = (pages, int(m.group(1)))
+    return tables
+
+
 def du(path):
     return int(run(["du", "-s", "--block-size=1", path]).split()[0])
 
@@ -194,6 +216,10 @@ def main():
               % (size - st["stored_bytes"],
                  100.0 * (size - st["stored_bytes"]) / st["stored_bytes"],
                  100.0 * (size - comp) / comp))
+        tp = table_pages(w.store)
+        print("  pages by table (entries): " + ", ".join(
+            "%s %d (%d)" % (t, p, e) for t, (p, e) in
+            sorted(tp.items(), key=lambda x: -x[1][0]) if p > 1))
         print("  compacted copy (store backup): %d (%.1f%% of raw); the "
               "store is %.3f x its compacted copy"
               % (bsize, 100.0 * bsize / raw, size / bsize))
