@@ -20,6 +20,7 @@
 
 struct trim_ctx {
 	struct store_trim	*r;
+	size_t			 mark;		/* the synced transaction */
 	size_t			 oldest;	/* reader snapshots: min */
 	int			 unsupported;
 };
@@ -28,9 +29,10 @@ struct trim_ctx {
 static int
 trim_mark(struct store_txn *t, void *ctx)
 {
+	struct trim_ctx *c = ctx;
 	uint8_t b[8];
 
-	(void)ctx;
+	c->mark = mdb_txn_id(t->txn);
 	be64enc(b, (uint64_t)time(NULL));
 	return sdb_put(t, DB_META, TRIM_META, strlen(TRIM_META), b, 8, 0) ==
 	    -1 ? -1 : 0;
@@ -108,13 +110,14 @@ trim_free(struct store_txn *t, void *ctx)
 		return sdb_error(t, rc, "trim: read snapshot");
 	/*
 	 * Pages freed by transaction X were last part of snapshot X - 1:
-	 * safe to punch when X is older than the last commit (so neither
-	 * meta page names them: the caller synced) and than every reader's
-	 * snapshot (this one's is the last commit).
+	 * safe to punch when X is older than the mark (synced, so no meta
+	 * page a crash can leave names them, even if other processes
+	 * committed without a sync since) and than every reader's snapshot
+	 * (this one's is the last commit).
 	 */
 	c->oldest = mdb_txn_id(rt);
 	mdb_reader_list(env, trim_reader, c);
-	limit = c->oldest;
+	limit = c->oldest < c->mark ? c->oldest : c->mark;
 	if ((rc = mdb_cursor_open(rt, 0, &cur)) != 0) {
 		mdb_txn_abort(rt);
 		return sdb_error(t, rc, "trim: free list");
@@ -183,7 +186,7 @@ store_trim(struct store *st, struct store_trim *r)
 	if (st->batch != NULL)
 		return err_set(ERR_INVALID, "store trim inside a batch");
 	r->bytes_before = trim_allocated(st);
-	if (store_write(st, trim_mark, NULL) == -1)
+	if (store_write(st, trim_mark, &c) == -1)
 		return -1;
 	if ((rc = mdb_env_sync(st->env, 1)) != 0)
 		return err_set(ERR_TEMP, "store sync failed: %s",

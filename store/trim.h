@@ -9,9 +9,10 @@
  * allocated, free, after it: about 10% of a freshly imported store.
  *
  * store_trim() punches holes (fallocate(FALLOC_FL_PUNCH_HOLE)) where the
- * free pages are that nothing can read any more: pages freed before the
- * last committed transaction, older than every reader's snapshot, after a
- * sync (so that neither meta page on disk names them).  It holds the
+ * free pages are that nothing can read any more: pages freed before a
+ * durable transaction of its own (synced: no meta page that a crash can
+ * leave, even after other processes' MDB_NOSYNC commits, names them) and
+ * before every reader's snapshot.  It holds the
  * write lock meanwhile, so no writer reuses a page while it is punched.
  * LMDB writes a reused page whole and never reads a free one, so a hole
  * reads as zeros only where nothing looks.  Slow I/O: never call it on an
