@@ -217,7 +217,10 @@ struct body_rec {
 #define BODY_REC_V1		1
 #define BODY_REC_V2		2
 #define BODY_REC_V3		3
+/* body.c */
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
+/* The body id of a message's SHA-256: 1 found, 0 not. */
+int	body_find(struct store_txn *, const uint8_t *hash, uint64_t *id_r);
 /* Writes a body record (always version 3); flags as mdb_put(). */
 int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
 	    unsigned flags);
