@@ -156,12 +156,14 @@ cmd_store_optimize(struct ctl *ctl, int retrain)
 		    "has finished" : NULL, "store optimize");
 	if (ctl->json) {
 		printf("{\"trained\": %d, \"header_dict\": %" PRIu32
-		    ", \"body_dict\": %" PRIu32 ", \"segments\": %zu"
-		    ", \"recompressed\": %zu, \"bytes_before\": %" PRIu64
+		    ", \"body_dict\": %" PRIu32 ", \"imap_dict\": %" PRIu32
+		    ", \"segments\": %zu, \"recompressed\": %zu"
+		    ", \"imap_records\": %zu, \"bytes_before\": %" PRIu64
 		    ", \"bytes_after\": %" PRIu64 ", \"transactions\": %zu"
 		    ", \"dicts_deleted\": %zu}\n", o.trained,
-		    o.dict_ids[DICT_HEADER], o.dict_ids[DICT_BODY], o.segments,
-		    o.recompressed, o.bytes_before, o.bytes_after, o.batches,
+		    o.dict_ids[DICT_HEADER], o.dict_ids[DICT_BODY],
+		    o.dict_ids[DICT_IMAP], o.segments, o.recompressed,
+		    o.records, o.bytes_before, o.bytes_after, o.batches,
 		    o.dicts_deleted);
 		return CTL_OK;
 	}
@@ -172,11 +174,13 @@ cmd_store_optimize(struct ctl *ctl, int retrain)
 		return CTL_OK;
 	}
 	printf("store optimize: %d new dictionar%s (current: header %" PRIu32
-	    ", body %" PRIu32 "), %zu segment%s compressed again",
-	    o.trained, o.trained == 1 ? "y" : "ies", o.dict_ids[DICT_HEADER],
-	    o.dict_ids[DICT_BODY], o.recompressed,
-	    o.recompressed == 1 ? "" : "s");
-	if (o.recompressed > 0)
+	    ", body %" PRIu32 ", IMAP %" PRIu32 "), %zu segment%s and %zu "
+	    "IMAP record%s compressed again", o.trained,
+	    o.trained == 1 ? "y" : "ies", o.dict_ids[DICT_HEADER],
+	    o.dict_ids[DICT_BODY], o.dict_ids[DICT_IMAP], o.recompressed,
+	    o.recompressed == 1 ? "" : "s", o.records,
+	    o.records == 1 ? "" : "s");
+	if (o.recompressed > 0 || o.records > 0)
 		printf(" (%s -> %s) in %zu transaction%s",
 		    size_format(o.bytes_before, b, sizeof(b)),
 		    size_format(o.bytes_after, b2, sizeof(b2)), o.batches,

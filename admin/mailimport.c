@@ -64,6 +64,7 @@
 #include "mail/uidlist.h"
 #include "mail/utf7.h"
 #include "store/dict.h"
+#include "store/trim.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
 #include "store/message.h"
@@ -584,6 +585,16 @@ mailimport_optimize(struct mail_imp *imp)
 	if (err_class() != ERR_INUSE)
 		mailimport_warn(imp, "store optimize: %s (the mail is "
 		    "imported; run 'vellumctl store optimize' later)",
+		    err_msg());
+}
+
+static void
+mailimport_trim(struct mail_imp *imp)
+{
+	struct store_trim tr;
+
+	if (store_trim(imp->ctl->store, &tr) < 0)
+		mailimport_warn(imp, "store trim: %s (the mail is imported)",
 		    err_msg());
 }
 
@@ -1358,6 +1369,12 @@ mailimport_run(struct ctl *ctl, const char *address, const char *path,
 			mailimport_fail(imp, imp->boxes[i].uids->file, "%s",
 			    err_msg());
 	}
+	/*
+	 * The last batches' copied pages are free in the file: given back
+	 * to the file system (store/trim.h), a warning when that fails.
+	 */
+	if (imp->imported > 0)
+		mailimport_trim(imp);
 	ctl_progress_end(&imp->prog);
 	if (ctl->json)
 		mailimport_json(imp, path, address);

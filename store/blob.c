@@ -25,12 +25,21 @@
 #include "message.h"
 #include "private.h"
 
-#define STORE_ZSTD_LEVEL	6
 #define BLOB_RAW_BELOW		64	/* not worth compressing */
 
+/*
+ * A loaded dictionary.  The compression side is made on first use at the
+ * level asked for: two of them, for delivery's level and store
+ * optimize's (an import alternates between the two).
+ */
+#define DICT_CLEVELS	2
 struct store_dict {
 	uint32_t		 id;
-	ZSTD_CDict		*cdict;
+	void			*data;
+	size_t			 len;
+	ZSTD_CDict		*cdict[DICT_CLEVELS];
+	int			 clevel[DICT_CLEVELS];
+	int			 cnext;		/* the slot to replace */
 	ZSTD_DDict		*ddict;
 	struct store_dict	*next;
 };
@@ -90,24 +99,57 @@ blob_key(uint8_t *key, uint64_t frag)
 	be64enc(key, frag);
 }
 
+/*
+ * Blob record versions: 1 fixed-width (39 bytes), 2 varints (about 12:
+ * there is one record per segment, in a table whose hash keys fill pages
+ * only ~70%, so its size is most of the table's).
+ */
+#define BLOB_REC_V1	1
+#define BLOB_REC_V2	2
+
 int
 blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
 {
 	struct unpack u;
 	MDB_val v;
+	uint64_t x;
+	uint8_t version;
 	int rc;
 
 	if ((rc = sdb_get(t, DB_BLOBS, hash, 32, &v)) != 1)
 		return rc;
-	unpack_init(&u, &v);
-	r->refcount = unpack_u32(&u);
-	r->raw_len = unpack_u64(&u);
-	r->codec = unpack_u8(&u);
-	r->dict_id = unpack_u32(&u);
-	r->stored_len = unpack_u64(&u);
-	r->first_frag = unpack_u64(&u);
-	r->nfrags = unpack_u32(&u);
-	r->kind = unpack_u8(&u);
+	version = unpack_init_version(&u, &v);
+	if (version == BLOB_REC_V2) {
+		x = unpack_uv(&u);
+		r->refcount = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+		r->raw_len = unpack_uv(&u);
+		x = unpack_u8(&u);	/* codec << 4 | kind */
+		r->codec = (uint8_t)(x >> 4);
+		r->kind = (uint8_t)(x & 0x0f);
+		x = unpack_uv(&u);
+		r->dict_id = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+		r->stored_len = unpack_uv(&u);
+		r->first_frag = unpack_uv(&u);
+		x = unpack_uv(&u);
+		r->nfrags = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u.bad = 1;
+	} else {
+		if (version != BLOB_REC_V1)
+			u.bad = 1;
+		r->refcount = unpack_u32(&u);
+		r->raw_len = unpack_u64(&u);
+		r->codec = unpack_u8(&u);
+		r->dict_id = unpack_u32(&u);
+		r->stored_len = unpack_u64(&u);
+		r->first_frag = unpack_u64(&u);
+		r->nfrags = unpack_u32(&u);
+		r->kind = unpack_u8(&u);
+	}
 	if (unpack_done(&u, "blob") == -1)
 		return -1;
 	return 1;
@@ -120,15 +162,16 @@ blob_put_rec(struct store_txn *t, const uint8_t *hash,
 	struct pack p;
 	int rc;
 
-	pack_init(&p);
-	pack_u32(&p, b->refcount);
-	pack_u64(&p, b->raw_len);
-	pack_u8(&p, b->codec);
-	pack_u32(&p, b->dict_id);
-	pack_u64(&p, b->stored_len);
-	pack_u64(&p, b->first_frag);
-	pack_u32(&p, b->nfrags);
-	pack_u8(&p, b->kind);
+	if (b->codec > 15 || b->kind > 15)
+		fatalx("blob_put_rec: codec %u, kind %u", b->codec, b->kind);
+	pack_init_version(&p, BLOB_REC_V2);
+	pack_uv(&p, b->refcount);
+	pack_uv(&p, b->raw_len);
+	pack_u8(&p, (uint8_t)(b->codec << 4 | b->kind));
+	pack_uv(&p, b->dict_id);
+	pack_uv(&p, b->stored_len);
+	pack_uv(&p, b->first_frag);
+	pack_uv(&p, b->nfrags);
 	rc = sdb_put(t, DB_BLOBS, hash, 32, p.buf, p.len, 0);
 	pack_free(&p);
 	return rc == -1 ? -1 : 0;
@@ -190,15 +233,68 @@ blob_unref(struct store_txn *t, const uint8_t *hash)
 	return sdb_del(t, DB_BLOBS, hash, 32) == -1 ? -1 : 0;
 }
 
+size_t
+blob_zstd(struct store *st, struct store_txn *t, uint32_t dict_id, int level,
+    const void *data, size_t len, void *out, size_t cap)
+{
+	struct store_dict *d = NULL;
+	size_t n;
+	int i;
+
+	if (dict_id != 0 && (t == NULL ||
+	    (d = blob_dict(t, dict_id)) == NULL))
+		return 0;
+	/*
+	 * Frames carry a checksum (4 bytes), so damaged data is an error
+	 * when it is read, not wrong bytes sent to a client.  cctx_mu: the
+	 * context and the dictionaries' compression tables are shared by
+	 * the threads that write (smtpd's writer thread, its loop).
+	 */
+	pthread_mutex_lock(&st->cctx_mu);
+	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
+	if (d != NULL) {
+		for (i = 0; i < DICT_CLEVELS; i++)
+			if (d->cdict[i] != NULL && d->clevel[i] == level)
+				break;
+		if (i == DICT_CLEVELS) {
+			i = d->cnext;
+			d->cnext = (d->cnext + 1) % DICT_CLEVELS;
+			ZSTD_freeCDict(d->cdict[i]);
+			d->cdict[i] = ZSTD_createCDict(d->data, d->len, level);
+			if (d->cdict[i] == NULL)
+				fatalx("zstd: cannot load dictionary %u",
+				    d->id);
+			d->clevel[i] = level;
+		}
+		ZSTD_CCtx_refCDict(st->cctx, d->cdict[i]);
+	} else
+		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
+		    level);
+	n = ZSTD_compress2(st->cctx, out, cap, data, len);
+	pthread_mutex_unlock(&st->cctx_mu);
+	if (ZSTD_isError(n) || n >= len)
+		return 0;
+	return n;
+}
+
 int
 blob_compress(struct store *st, struct store_txn *t, int kind,
     const void *data, size_t len, void **out_r, size_t *outlen_r,
     uint8_t *codec_r, uint32_t *dict_id_r)
 {
-	struct store_dict *d = NULL;
+	return blob_compress_level(st, t, kind, STORE_ZSTD_LEVEL, data, len,
+	    out_r, outlen_r, codec_r, dict_id_r);
+}
+
+int
+blob_compress_level(struct store *st, struct store_txn *t, int kind,
+    int level, const void *data, size_t len, void **out_r,
+    size_t *outlen_r, uint8_t *codec_r, uint32_t *dict_id_r)
+{
 	size_t bound, n;
 	void *out;
-	uint32_t id;
+	uint32_t id = 0;
 
 	*codec_r = BLOB_CODEC_RAW;
 	*dict_id_r = 0;
@@ -207,35 +303,22 @@ blob_compress(struct store *st, struct store_txn *t, int kind,
 		*outlen_r = len;
 		return 0;
 	}
-	if (t != NULL && dict_current(t, kind, &id) == 1)
-		d = blob_dict(t, id);
+	if (t != NULL && dict_current(t, kind, &id) == 1 &&
+	    blob_dict(t, id) == NULL)
+		id = 0;
 	bound = ZSTD_compressBound(len);
 	out = xmalloc(bound);
-	/*
-	 * Frames carry a checksum (4 bytes), so damaged data is an error
-	 * when it is read, not wrong bytes sent to a client.
-	 */
-	pthread_mutex_lock(&st->cctx_mu);
-	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
-	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
-	if (d != NULL)
-		ZSTD_CCtx_refCDict(st->cctx, d->cdict);
-	else
-		ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
-		    STORE_ZSTD_LEVEL);
-	n = ZSTD_compress2(st->cctx, out, bound, data, len);
-	pthread_mutex_unlock(&st->cctx_mu);
-	if (ZSTD_isError(n) || n >= len) {
+	n = blob_zstd(st, t, id, level, data, len, out, bound);
+	*dict_id_r = id;	/* a raw segment: the one tried */
+	if (n == 0) {
 		memcpy(out, data, len);
 		*out_r = out;
 		*outlen_r = len;
-		*dict_id_r = d != NULL ? d->id : 0;	/* tried with it */
 		return 0;
 	}
 	*out_r = out;
 	*outlen_r = n;
 	*codec_r = BLOB_CODEC_ZSTD;
-	*dict_id_r = d != NULL ? d->id : 0;
 	return 0;
 }
 
@@ -263,10 +346,10 @@ blob_dict(struct store_txn *t, uint32_t id)
 		goto done;		/* d is NULL */
 	d = xcalloc(1, sizeof(*d));
 	d->id = id;
-	d->cdict = ZSTD_createCDict(data, len, STORE_ZSTD_LEVEL);
+	d->data = data;
+	d->len = len;
 	d->ddict = ZSTD_createDDict(data, len);
-	free(data);
-	if (d->cdict == NULL || d->ddict == NULL)
+	if (d->ddict == NULL)
 		fatalx("zstd: cannot load dictionary %u", id);
 	d->next = st->dicts;
 	st->dicts = d;
@@ -303,8 +386,10 @@ store_dicts_free(struct store *st)
 
 	for (d = st->dicts; d != NULL; d = next) {
 		next = d->next;
-		ZSTD_freeCDict(d->cdict);
+		ZSTD_freeCDict(d->cdict[0]);
+		ZSTD_freeCDict(d->cdict[1]);
 		ZSTD_freeDDict(d->ddict);
+		free(d->data);
 		free(d);
 	}
 	st->dicts = NULL;

@@ -2,8 +2,10 @@
  * codec.c - integer keys and record encoding.
  *
  * Records are a version byte followed by fixed-width big-endian integers
- * and length-prefixed strings, so a record can grow fields at its end in a
- * later schema without a migration of the old ones.
+ * (or, in the later versions of the records kept for every message and
+ * segment, varints: pack_uv()) and length-prefixed strings, so a record
+ * can grow fields at its end in a later schema without a migration of the
+ * old ones.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +103,25 @@ pack_u64(struct pack *p, uint64_t v)
 	pack_bytes(p, b, 8);
 }
 
+/*
+ * Unsigned LEB128: 7 bits a byte, low first, the high bit set on every
+ * byte but the last.  Most counts and lengths of a record then take one
+ * or two bytes instead of four or eight.
+ */
+void
+pack_uv(struct pack *p, uint64_t v)
+{
+	uint8_t b[10];
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		b[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	b[n++] = (uint8_t)v;
+	pack_bytes(p, b, n);
+}
+
 void
 pack_str(struct pack *p, const char *s)
 {
@@ -167,6 +188,31 @@ unpack_u64(struct unpack *u)
 
 	unpack_bytes(u, b, 8);
 	return be64dec(b);
+}
+
+uint64_t
+unpack_uv(struct unpack *u)
+{
+	uint64_t v = 0;
+	unsigned shift;
+	uint8_t b;
+
+	for (shift = 0; shift < 64; shift += 7) {
+		if (u->bad || u->left == 0) {
+			u->bad = 1;
+			return 0;
+		}
+		b = *u->p++;
+		u->left--;
+		/* The 10th byte may only hold bit 63. */
+		if (shift == 63 && b > 1)
+			break;
+		v |= (uint64_t)(b & 0x7f) << shift;
+		if (!(b & 0x80))
+			return v;
+	}
+	u->bad = 1;
+	return 0;
 }
 
 void

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,12 @@
 #include "common/xmalloc.h"
 #include "dict.h"
 #include "private.h"
+#include "trim.h"
 
 #define DICT_SAMPLE_MAX		(64 * 1024)	/* larger segments skipped */
 #define DICT_SAMPLE_BYTES	(32 * 1024 * 1024)
+#define DICT_STORE_LEVEL	19	/* once per training */
+#define DICT_FRAME_MAGIC_BE	0x28b52ffdU	/* a zstd frame, read BE */
 
 struct samples {
 	int	 kind;
@@ -49,18 +53,45 @@ dict_current(struct store_txn *t, int kind, uint32_t *id_r)
 	return 1;
 }
 
+/*
+ * A dictionary is kept compressed (a zstd frame: most of a trained
+ * dictionary is sample text, ~112 KiB -> ~35 KiB); one stored by an older
+ * vellum is the dictionary itself (it starts with the dictionary magic,
+ * never with a frame's).
+ */
 int
 dict_load(struct store_txn *t, uint32_t id, void **data_r, size_t *len_r)
 {
 	char key[32];
 	MDB_val v;
+	unsigned long long n;
+	size_t got;
+	void *out;
 	int rc;
 
 	snprintf(key, sizeof(key), "dict:%u", id);
 	if ((rc = sdb_get(t, DB_META, key, strlen(key), &v)) != 1)
 		return rc;
-	*data_r = xmemdup(v.mv_data, v.mv_size);
-	*len_r = v.mv_size;
+	if (v.mv_size < 4 || be32dec(v.mv_data) != DICT_FRAME_MAGIC_BE) {
+		*data_r = xmemdup(v.mv_data, v.mv_size == 0 ? 1 : v.mv_size);
+		*len_r = v.mv_size;
+		return 1;
+	}
+	n = ZSTD_getFrameContentSize(v.mv_data, v.mv_size);
+	if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR ||
+	    n == 0 || n > 16 * STORE_DICT_SIZE)
+		return err_set(ERR_CORRUPT, "meta %s damaged", key);
+	out = xmalloc((size_t)n);
+	pthread_mutex_lock(&t->st->dctx_mu);
+	got = ZSTD_decompressDCtx(t->st->dctx, out, (size_t)n, v.mv_data,
+	    v.mv_size);
+	pthread_mutex_unlock(&t->st->dctx_mu);
+	if (ZSTD_isError(got) || got != n) {
+		free(out);
+		return err_set(ERR_CORRUPT, "meta %s does not decompress", key);
+	}
+	*data_r = out;
+	*len_r = (size_t)n;
 	return 1;
 }
 
@@ -99,10 +130,58 @@ dict_collect(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+/*
+ * Reads up to STORE_DICT_SAMPLES IMAP records, spread over the bodies
+ * (they are in delivery order).
+ */
+static int
+dict_collect_imap(struct store_txn *t, void *ctx)
+{
+	struct samples *s = ctx;
+	struct body_rec b;
+	MDB_cursor *c;
+	MDB_stat ms;
+	MDB_val k, v;
+	size_t step, i = 0, len;
+	void *meta;
+	int rc;
+
+	if ((rc = mdb_stat(t->txn, t->st->dbi[DB_BODIES], &ms)) != 0)
+		return sdb_error(t, rc, "stat bodies");
+	step = ms.ms_entries / STORE_DICT_SAMPLES + 1;
+	if (sdb_cursor(t, DB_BODIES, &c) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0 &&
+	    s->n < STORE_DICT_SAMPLES && s->len < DICT_SAMPLE_BYTES;
+	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+		if (i++ % step != 0 || k.mv_size != 8 ||
+		    body_get(t, be64dec(k.mv_data), &b) != 1)
+			continue;
+		body_rec_clear(&b);
+		if (!b.has_meta || b.meta_len < 64 ||
+		    b.meta_len > DICT_SAMPLE_MAX ||
+		    meta_read(t, be64dec(k.mv_data), &b, &meta, &len) == -1)
+			continue;
+		if (s->len + len > s->cap) {
+			s->cap = (s->len + len) * 2;
+			s->buf = xreallocarray(s->buf, s->cap, 1);
+		}
+		memcpy(s->buf + s->len, meta, len);
+		free(meta);
+		s->sizes = xreallocarray(s->sizes, s->n + 1, sizeof(size_t));
+		s->sizes[s->n++] = len;
+		s->len += len;
+	}
+	mdb_cursor_close(c);
+	return 0;
+}
+
 struct dict_new {
 	int		 kind;
 	const void	*data;
 	size_t		 len;
+	void		*z;	/* compressed (dict_load()) */
+	size_t		 zlen;
 	uint32_t	 id;
 };
 
@@ -120,7 +199,7 @@ dict_save(struct store_txn *t, void *ctx)
 	snprintf(key, sizeof(key), "dict:%u", d->id);
 	dict_key(cur, sizeof(cur), d->kind);
 	be32enc(b, d->id);
-	if (sdb_put(t, DB_META, key, strlen(key), d->data, d->len, 0) == -1 ||
+	if (sdb_put(t, DB_META, key, strlen(key), d->z, d->zlen, 0) == -1 ||
 	    sdb_put(t, DB_META, cur, strlen(cur), b, 4, 0) == -1)
 		return -1;
 	return 0;
@@ -137,7 +216,8 @@ dict_train_kind(struct store *st, int kind, uint32_t *id_r)
 	int rc = 0;
 
 	s.kind = kind;
-	if (store_read(st, dict_collect, &s) == -1)
+	if (store_read(st, kind == DICT_IMAP ? dict_collect_imap :
+	    dict_collect, &s) == -1)
 		goto out;
 	if (s.n < 100)
 		goto out;
@@ -153,12 +233,25 @@ dict_train_kind(struct store *st, int kind, uint32_t *id_r)
 	d.kind = kind;
 	d.data = dict;
 	d.len = n;
+	/* Checksummed: a damaged dictionary is an error, not bad data. */
+	d.z = xmalloc(ZSTD_compressBound(n));
+	pthread_mutex_lock(&st->cctx_mu);
+	ZSTD_CCtx_reset(st->cctx, ZSTD_reset_session_and_parameters);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_compressionLevel,
+	    DICT_STORE_LEVEL);
+	ZSTD_CCtx_setParameter(st->cctx, ZSTD_c_checksumFlag, 1);
+	d.zlen = ZSTD_compress2(st->cctx, d.z, ZSTD_compressBound(n), dict, n);
+	pthread_mutex_unlock(&st->cctx_mu);
+	if (ZSTD_isError(d.zlen))
+		fatalx("zstd: cannot compress a dictionary: %s",
+		    ZSTD_getErrorName(d.zlen));
 	rc = store_write(st, dict_save, &d) == -1 ? -1 : 1;
 	*id_r = d.id;
+	free(d.z);
 	free(dict);
 	if (rc == 1)
-		log_info("trained zstd dictionary %u (%zu bytes) from %zu "
-		    "segments", d.id, n, s.n);
+		log_info("trained zstd dictionary %u (%zu bytes, %zu stored) "
+		    "from %zu samples", d.id, n, d.zlen, s.n);
 out:
 	free(s.buf);
 	free(s.sizes);
@@ -303,15 +396,38 @@ opt_state(struct store_txn *t, void *ctx)
 	return 0;
 }
 
-/* Training is due: none yet and enough mail, or the mail doubled. */
-static int
+#define OPT_ALL_KINDS	((1u << DICT_KINDS) - 1)
+
+/*
+ * The kinds whose training is due (a bit each): all when there are none
+ * yet and enough mail, or when the mail doubled; the IMAP one alone for
+ * a store trained before it existed.
+ */
+static unsigned
 opt_train_due(const struct opt *op)
 {
 	if (op->cur[DICT_HEADER] == 0 && op->cur[DICT_BODY] == 0)
-		return op->bodies >= STORE_DICT_TRAIN_AFTER;
-	return op->trained_blobs > 0 &&
+		return op->bodies >= STORE_DICT_TRAIN_AFTER ? OPT_ALL_KINDS :
+		    0;
+	if (op->trained_blobs > 0 &&
 	    op->trained_blobs < STORE_DICT_RETRAIN_UNTIL &&
-	    op->blobs >= 2 * op->trained_blobs;
+	    op->blobs >= 2 * op->trained_blobs)
+		return OPT_ALL_KINDS;
+	if (op->cur[DICT_IMAP] == 0 && !op->st->no_imap &&
+	    op->bodies >= STORE_DICT_TRAIN_AFTER)
+		return 1u << DICT_IMAP;
+	return 0;
+}
+
+static int
+opt_any_dict(const struct opt *op)
+{
+	int k;
+
+	for (k = 0; k < DICT_KINDS; k++)
+		if (op->cur[k] != 0)
+			return 1;
+	return 0;
 }
 
 int
@@ -319,10 +435,10 @@ store_dict_due(struct store *st)
 {
 	struct opt op = { 0 };
 
+	op.st = st;
 	if (store_read(st, opt_state, &op) == -1)
 		return -1;
-	return opt_train_due(&op) || (!op.clean &&
-	    (op.cur[DICT_HEADER] != 0 || op.cur[DICT_BODY] != 0));
+	return opt_train_due(&op) != 0 || (!op.clean && opt_any_dict(&op));
 }
 
 static int
@@ -431,9 +547,9 @@ opt_compress(struct store_txn *t, void *ctx)
 			free(raw);
 			continue;
 		}
-		if (blob_compress(t->st, t, nw->old.kind, raw,
-		    nw->old.raw_len, &nw->z, &nw->zlen, &nw->codec,
-		    &nw->dict_id) == -1) {
+		if (blob_compress_level(t->st, t, nw->old.kind,
+		    STORE_ZSTD_COLD_LEVEL, raw, nw->old.raw_len, &nw->z,
+		    &nw->zlen, &nw->codec, &nw->dict_id) == -1) {
 			free(raw);
 			return -1;
 		}
@@ -499,6 +615,248 @@ opt_write(struct store_txn *t, void *ctx)
 		nw->replaced = 1;
 	}
 	return 0;
+}
+
+/* IMAP records -------------------------------------------------------- */
+
+/* A record to compress again, found by the scan. */
+struct opt_rec {
+	uint64_t	meta_id;
+	uint64_t	body;
+};
+
+struct opt_meta {
+	struct opt		*op;
+	struct opt_rec		*recs;
+	size_t			 n, cap;
+	uint64_t		 after;	/* scan: last body id looked at */
+	int			 done;
+	size_t			 first, count;
+	struct opt_meta_new {
+		struct body_rec		old;	/* as it was */
+		struct meta_prep	m;
+		int			ok, replaced;
+	}			 nw[OPT_BATCH];
+	size_t			 written;
+	uint64_t		 before, after_bytes;
+};
+
+static int
+opt_meta_stale(const struct opt *op, const struct body_rec *b)
+{
+	return b->has_meta && op->cur[DICT_IMAP] != 0 &&
+	    meta_stale(b->meta_dict, op->cur[DICT_IMAP]);
+}
+
+/* Lists the stale records, OPT_SCAN_CHUNK bodies per snapshot. */
+static int
+opt_meta_scan(struct store_txn *t, void *ctx)
+{
+	struct opt_meta *om = ctx;
+	struct opt *op = om->op;
+	struct body_rec b;
+	MDB_cursor *c;
+	MDB_val k, v;
+	uint8_t key[8];
+	size_t n = 0;
+	int rc;
+
+	if (sdb_cursor(t, DB_BODIES, &c) == -1)
+		return -1;
+	be64enc(key, om->after + 1);
+	k.mv_size = 8;
+	k.mv_data = key;
+	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0 &&
+	    n < OPT_SCAN_CHUNK; rc = mdb_cursor_get(c, &k, &v, MDB_NEXT),
+	    n++) {
+		if (k.mv_size != 8)
+			continue;
+		om->after = be64dec(k.mv_data);
+		if (body_get(t, om->after, &b) != 1)
+			continue;
+		body_rec_clear(&b);
+		if (!opt_meta_stale(op, &b)) {
+			if (b.has_meta && b.meta_codec == BLOB_CODEC_ZSTD)
+				opt_use_add(op, b.meta_dict);
+			continue;
+		}
+		if (om->n == om->cap) {
+			om->cap = om->cap == 0 ? 1024 : om->cap * 2;
+			om->recs = xreallocarray(om->recs, om->cap,
+			    sizeof(*om->recs));
+		}
+		om->recs[om->n].meta_id = b.meta_id;
+		om->recs[om->n++].body = om->after;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, "scan bodies");
+	om->done = rc == MDB_NOTFOUND;
+	return 0;
+}
+
+static int
+opt_rec_cmp(const void *a, const void *b)
+{
+	const struct opt_rec *x = a, *y = b;
+
+	return x->meta_id < y->meta_id ? -1 : x->meta_id > y->meta_id;
+}
+
+static void
+opt_meta_clear(struct opt_meta *om)
+{
+	size_t i;
+
+	for (i = 0; i < OPT_BATCH; i++) {
+		meta_prep_clear(&om->nw[i].m);
+		body_rec_clear(&om->nw[i].old);
+	}
+	memset(om->nw, 0, sizeof(om->nw));
+}
+
+/* Compresses one batch of records again, in a snapshot. */
+static int
+opt_meta_compress(struct store_txn *t, void *ctx)
+{
+	struct opt_meta *om = ctx;
+	struct opt_meta_new *nw;
+	struct meta_prep old;
+	uint64_t body;
+	size_t i, bytes = 0;
+	void *raw;
+	size_t len;
+	int rc;
+
+	opt_meta_clear(om);
+	for (i = 0; i < OPT_BATCH && om->first + i < om->n &&
+	    bytes < OPT_BATCH_BYTES; i++) {
+		nw = &om->nw[i];
+		body = om->recs[om->first + i].body;
+		if (body_get(t, body, &nw->old) != 1)
+			continue;
+		body_rec_clear(&nw->old);
+		if (!opt_meta_stale(om->op, &nw->old))
+			continue;
+		if (meta_read(t, body, &nw->old, &raw, &len) == -1) {
+			log_warnx("store optimize: the IMAP record of body "
+			    "%llu cannot be read: %s",
+			    (unsigned long long)body, err_msg());
+			continue;
+		}
+		/* As a record prepared with the old dictionary. */
+		memset(&old, 0, sizeof(old));
+		old.z = raw;
+		old.zlen = len;
+		old.len = (uint32_t)len;
+		old.codec = BLOB_CODEC_RAW;
+		old.dict_id = nw->old.meta_dict;
+		rc = meta_prep_current(t, &old, &nw->m, 1);
+		free(raw);
+		if (rc == -1)
+			return -1;
+		bytes += len;
+		nw->ok = rc == 1;
+	}
+	om->count = i;
+	return 0;
+}
+
+/*
+ * Replaces the records of a batch whose bodies did not change since:
+ * the old pieces are freed, the new ones appended.  May run twice.
+ */
+static int
+opt_meta_write(struct store_txn *t, void *ctx)
+{
+	struct opt_meta *om = ctx;
+	struct opt_meta_new *nw;
+	struct body_rec b;
+	uint64_t body;
+	uint32_t cur;
+	size_t i;
+	int rc;
+
+	om->written = 0;
+	om->before = om->after_bytes = 0;
+	for (i = 0; i < om->count; i++) {
+		nw = &om->nw[i];
+		nw->replaced = 0;
+		if (!nw->ok)
+			continue;
+		body = om->recs[om->first + i].body;
+		if ((rc = body_get(t, body, &b)) == -1)
+			return -1;
+		if (rc == 0 || !b.has_meta || b.meta_id != nw->old.meta_id ||
+		    b.meta_dict != nw->old.meta_dict ||
+		    b.meta_stored != nw->old.meta_stored ||
+		    memcmp(b.hash, nw->old.hash, 32) != 0) {
+			body_rec_clear(&b);
+			continue;	/* deleted or changed since */
+		}
+		cur = 0;
+		if (dict_current(t, DICT_IMAP, &cur) == -1) {
+			body_rec_clear(&b);
+			return -1;
+		}
+		if (nw->m.dict_id != cur) {
+			body_rec_clear(&b);
+			continue;	/* trained again meanwhile */
+		}
+		om->before += b.meta_stored;
+		rc = meta_delete(t, body, &b) == -1 ||
+		    meta_write(t, body, &b, &nw->m) == -1 ||
+		    body_put(t, body, &b, 0) == -1 ? -1 : 0;
+		om->after_bytes += b.meta_stored;
+		body_rec_clear(&b);
+		if (rc == -1)
+			return -1;
+		om->written++;
+		nw->replaced = 1;
+	}
+	return 0;
+}
+
+/*
+ * Compresses again the IMAP records that do not use the current IMAP
+ * dictionary, in record id order, OPT_BATCH per short transaction: as
+ * for segments, each batch frees whole pages and the next ones append
+ * into them.
+ */
+static int
+opt_meta_pass(struct opt *op)
+{
+	struct store_optimize *o = op->o;
+	struct opt_meta *om;
+	size_t k;
+	int rc = -1;
+
+	om = xcalloc(1, sizeof(*om));
+	om->op = op;
+	while (!om->done)
+		if (store_read(op->st, opt_meta_scan, om) == -1)
+			goto out;
+	if (om->n > 0)
+		qsort(om->recs, om->n, sizeof(*om->recs), opt_rec_cmp);
+	for (om->first = 0; om->first < om->n; om->first += om->count) {
+		if (store_read(op->st, opt_meta_compress, om) == -1 ||
+		    store_write(op->st, opt_meta_write, om) == -1)
+			goto out;
+		o->records += om->written;
+		o->bytes_before += om->before;
+		o->bytes_after += om->after_bytes;
+		o->batches++;
+		for (k = 0; k < om->count; k++)
+			if (om->nw[k].old.has_meta && !om->nw[k].replaced &&
+			    om->nw[k].old.meta_codec == BLOB_CODEC_ZSTD)
+				opt_use_add(op, om->nw[k].old.meta_dict);
+	}
+	rc = 0;
+out:
+	opt_meta_clear(om);
+	free(om->recs);
+	free(om);
+	return rc;
 }
 
 /*
@@ -601,12 +959,16 @@ static int
 opt_run(struct opt *op)
 {
 	struct store_optimize *o = op->o;
+	unsigned due;
 	int k, rc;
 
 	if (store_read(op->st, opt_state, op) == -1)
 		return -1;
-	if (o->retrain || opt_train_due(op)) {
+	due = o->retrain ? OPT_ALL_KINDS : opt_train_due(op);
+	if (due != 0) {
 		for (k = 0; k < DICT_KINDS; k++) {
+			if (!(due & (1u << k)))
+				continue;
 			if ((rc = dict_train_kind(op->st, k, &o->dict_ids[k]))
 			    == -1)
 				return -1;
@@ -619,7 +981,7 @@ opt_run(struct opt *op)
 	for (k = 0; k < DICT_KINDS; k++)
 		o->dict_ids[k] = op->cur[k];
 	if (o->train_only || (op->clean && o->trained == 0) ||
-	    (op->cur[DICT_HEADER] == 0 && op->cur[DICT_BODY] == 0))
+	    !opt_any_dict(op))
 		return 0;
 	while (!op->done)
 		if (store_read(op->st, opt_scan, op) == -1)
@@ -644,18 +1006,21 @@ opt_run(struct opt *op)
 				opt_use_add(op, nw->old.dict_id);
 		}
 	}
+	if (!op->st->no_imap && opt_meta_pass(op) == -1)
+		return -1;
 	return store_write(op->st, opt_finish, op) == -1 ? -1 : 0;
 }
 
 int
 store_dict_optimize(struct store *st, struct store_optimize *o)
 {
+	struct store_trim tr;
 	struct opt op = { 0 };
 	size_t i;
 	int fd = -1, rc;
 
 	o->trained = 0;
-	o->segments = o->recompressed = o->batches = 0;
+	o->segments = o->recompressed = o->batches = o->records = 0;
 	o->bytes_before = o->bytes_after = 0;
 	o->dicts_deleted = 0;
 	memset(o->dict_ids, 0, sizeof(o->dict_ids));
@@ -675,13 +1040,19 @@ store_dict_optimize(struct store *st, struct store_optimize *o)
 	free(op.segs);
 	free(op.use);
 	close(fd);
-	if (rc == 0 && (o->trained > 0 || o->recompressed > 0))
+	if (rc == 0 && (o->trained > 0 || o->recompressed > 0 ||
+	    o->records > 0))
 		log_info("store optimize: %d new dictionar%s, %zu of %zu "
-		    "segments compressed again (%llu -> %llu bytes) in %zu "
-		    "transactions, %zu old dictionar%s deleted", o->trained,
-		    o->trained == 1 ? "y" : "ies", o->recompressed,
-		    o->segments, (unsigned long long)o->bytes_before,
+		    "segments and %zu IMAP records compressed again (%llu -> "
+		    "%llu bytes) in %zu transactions, %zu old dictionar%s "
+		    "deleted", o->trained, o->trained == 1 ? "y" : "ies",
+		    o->recompressed, o->segments, o->records,
+		    (unsigned long long)o->bytes_before,
 		    (unsigned long long)o->bytes_after, o->batches,
 		    o->dicts_deleted, o->dicts_deleted == 1 ? "y" : "ies");
+	/* What the passes freed goes back to the file system. */
+	if (rc == 0 && (o->recompressed > 0 || o->records > 0) &&
+	    store_trim(st, &tr) == -1)
+		log_warnx("store optimize: trim: %s", err_msg());
 	return rc;
 }

@@ -1,5 +1,6 @@
 /*
- * message.c - message rows, bodies, and the append/copy/move/expunge path.
+ * message.c - message rows, preparing and linking bodies (body.c), and the
+ * append/copy/move/expunge path.
  *
  * A body is keyed by the SHA-256 of the whole message, so the same message
  * delivered to many mailboxes is one body with a refcount; its segments
@@ -62,152 +63,6 @@ static int	msg_learn(struct store_txn *, uint32_t,
 		    const struct store_mailbox *, uint32_t);
 static int	msg_link(struct store_txn *, struct store_mailbox *,
 		    struct store_msg *, unsigned);
-
-/* Bodies ------------------------------------------------------------- */
-
-int
-body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
-{
-	struct unpack u;
-	uint8_t key[8], version;
-	MDB_val v;
-	size_t i;
-	int rc;
-
-	memset(r, 0, sizeof(*r));
-	be64enc(key, id);
-	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
-		return rc;
-	version = unpack_init_version(&u, &v);
-	if (version != BODY_REC_V1 && version != BODY_REC_V2)
-		u.bad = 1;
-	r->refcount = unpack_u32(&u);
-	r->size = unpack_u64(&u);
-	unpack_bytes(&u, r->hash, 32);
-	r->nsegs = unpack_u32(&u);
-	if (!u.bad && r->nsegs <= u.left / 40) {
-		r->segs = xcalloc(r->nsegs, sizeof(*r->segs));
-		for (i = 0; i < r->nsegs; i++) {
-			unpack_bytes(&u, r->segs[i].hash, 32);
-			r->segs[i].len = unpack_u64(&u);
-		}
-	} else
-		u.bad = 1;
-	if (version == BODY_REC_V2) {
-		r->has_meta = unpack_u8(&u);
-		r->meta_codec = unpack_u8(&u);
-		r->meta_dict = unpack_u32(&u);
-		r->meta_len = unpack_u32(&u);
-		r->meta_stored = unpack_u32(&u);
-	}
-	if (unpack_done(&u, "body") == -1) {
-		body_rec_clear(r);
-		return -1;
-	}
-	return 1;
-}
-
-void
-body_rec_clear(struct body_rec *r)
-{
-	free(r->segs);
-	r->segs = NULL;
-	r->nsegs = 0;
-}
-
-int
-body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
-    unsigned flags)
-{
-	struct pack p;
-	uint8_t key[8];
-	size_t i;
-	int rc;
-
-	be64enc(key, id);
-	pack_init_version(&p, BODY_REC_V2);
-	pack_u32(&p, r->refcount);
-	pack_u64(&p, r->size);
-	pack_bytes(&p, r->hash, 32);
-	pack_u32(&p, (uint32_t)r->nsegs);
-	for (i = 0; i < r->nsegs; i++) {
-		pack_bytes(&p, r->segs[i].hash, 32);
-		pack_u64(&p, r->segs[i].len);
-	}
-	pack_u8(&p, r->has_meta);
-	pack_u8(&p, r->meta_codec);
-	pack_u32(&p, r->meta_dict);
-	pack_u32(&p, r->meta_len);
-	pack_u32(&p, r->meta_stored);
-	rc = sdb_put(t, DB_BODIES, key, 8, p.buf, p.len, flags);
-	pack_free(&p);
-	if (rc == 0)
-		return err_set(ERR_CORRUPT, "body id %llu is already used",
-		    (unsigned long long)id);
-	return rc == -1 ? -1 : 0;
-}
-
-/* The body id of a message's SHA-256: 1 found, 0 not. */
-static int
-body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
-{
-	MDB_val v;
-	int rc;
-
-	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &v)) != 1)
-		return rc;
-	if (v.mv_size != 8)
-		return err_set(ERR_CORRUPT, "body hash index damaged");
-	*id_r = be64dec(v.mv_data);
-	return 1;
-}
-
-int
-body_ref(struct store_txn *t, uint64_t id)
-{
-	struct body_rec b;
-	int rc;
-
-	if ((rc = body_get(t, id, &b)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
-		    "refers to missing body %llu", (unsigned long long)id);
-	b.refcount++;
-	rc = body_put(t, id, &b, 0);
-	body_rec_clear(&b);
-	return rc;
-}
-
-int
-body_unref(struct store_txn *t, uint64_t id)
-{
-	struct body_rec b;
-	uint8_t key[8];
-	size_t i;
-	int rc;
-
-	if ((rc = body_get(t, id, &b)) != 1)
-		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
-		    "refers to missing body %llu", (unsigned long long)id);
-	if (b.refcount > 1) {
-		b.refcount--;
-		rc = body_put(t, id, &b, 0);
-		body_rec_clear(&b);
-		return rc;
-	}
-	for (i = 0; i < b.nsegs; i++)
-		if (blob_unref(t, b.segs[i].hash) == -1) {
-			body_rec_clear(&b);
-			return -1;
-		}
-	body_rec_clear(&b);
-	if (meta_delete(t, id, &b) == -1)
-		return -1;
-	be64enc(key, id);
-	if (sdb_del(t, DB_BODYHASH, b.hash, 32) == -1 ||
-	    sdb_del(t, DB_BODIES, key, 8) == -1)
-		return -1;
-	return 0;
-}
 
 /* Preparing ---------------------------------------------------------- */
 
@@ -475,7 +330,8 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 				    (unsigned long long)id);
 			rc = 0;
 			if (!body.has_meta &&
-			    ((rc = meta_write(t, id, &body, &p->meta)) == -1 ||
+			    ((rc = meta_write_current(t, id, &body,
+			    &p->meta)) == -1 ||
 			    (rc = body_put(t, id, &body, 0)) == -1))
 				rc = -1;
 			body_rec_clear(&body);
@@ -539,7 +395,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		goto fail;
 	be64enc(idb, id);
 	if (p->has_meta) {
-		if (meta_write(t, id, &body, &p->meta) == -1)
+		if (meta_write_current(t, id, &body, &p->meta) == -1)
 			goto fail;
 	} else {
 		/*
@@ -559,7 +415,8 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	}
 	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
-	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb, 8, 0) == -1)
+	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb,
+	    bodyhash_enc(idb, id), 0) == -1)
 		return -1;
 	*id_r = id;
 	return 0;
@@ -575,43 +432,91 @@ fail:
  * duplicates sort by uid), then the record.  Appending under a new,
  * highest uid uses MDB_APPENDDUP, which fills pages.
  */
-#define MSG_ROW_FIXED	40
+#define MSG_ROW_FIXED	40	/* version 1 (STORE_REC_VERSION) */
+#define MSG_ROW_V2	2
+#define MSG_ROW_MAX	(6 + 6 * 10 + STORE_KEYWORDS_MAX)
 #define MSG_ROW_NOEOL	0x80	/* flags byte: no final line end */
 #define MSG_ROW_CUR	0x40	/* flags byte: maildir_cur */
 
 static size_t
-msg_encode(const struct store_msg *m, uint8_t *out)
+uv_put(uint8_t *out, uint64_t v)
 {
-	size_t kw = strlen(m->keywords);
+	size_t n = 0;
 
-	be32enc(out, m->uid);
-	out[4] = STORE_REC_VERSION;
-	be64enc(out + 5, m->body);
-	be64enc(out + 13, (uint64_t)m->internal_date);
-	be32enc(out + 21, (uint32_t)m->size);
-	out[25] = (uint8_t)((m->flags & STORE_F_ALL) |
-	    (m->no_final_newline ? MSG_ROW_NOEOL : 0) |
-	    (m->maildir_cur ? MSG_ROW_CUR : 0));
-	be64enc(out + 26, m->modseq);
-	out[34] = (uint8_t)(kw >> 8);
-	out[35] = (uint8_t)kw;
-	be32enc(out + 36, (uint32_t)m->crlf_size);
-	memcpy(out + MSG_ROW_FIXED, m->keywords, kw);
-	return MSG_ROW_FIXED + kw;
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
 }
 
-int
-msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
+/* Signed as unsigned, small magnitudes small: 0, -1, 1, -2 -> 0, 1, 2, 3. */
+static uint64_t
+zz_enc(int64_t v)
+{
+	return v < 0 ? ((uint64_t)~v << 1) | 1 : (uint64_t)v << 1;
+}
+
+static int64_t
+zz_dec(uint64_t x)
+{
+	return (x & 1) ? (int64_t)~(x >> 1) : (int64_t)(x >> 1);
+}
+
+/* A varint at *p (end: the row's end); bad set when cut or too long. */
+static uint64_t
+uv_get(const uint8_t **p, const uint8_t *end, int *bad)
+{
+	uint64_t v = 0;
+	unsigned shift;
+
+	for (shift = 0; shift < 64 && *p < end; shift += 7) {
+		v |= (uint64_t)(**p & 0x7f) << shift;
+		if (!(*(*p)++ & 0x80))
+			return v;
+	}
+	*bad = 1;
+	return 0;
+}
+
+/*
+ * Row version 2: uid (big-endian: the sort order), 2, the flags byte,
+ * then varints: body, internal date (zigzag), size, modseq, CRLF size
+ * minus size, keyword length; then the keywords.  About 22 bytes where
+ * version 1 (fixed-width) took 40.
+ */
+static size_t
+msg_encode(const struct store_msg *m, uint8_t *out)
+{
+	size_t kw = strlen(m->keywords), n;
+	int64_t d = m->internal_date;
+
+	be32enc(out, m->uid);
+	out[4] = MSG_ROW_V2;
+	out[5] = (uint8_t)((m->flags & STORE_F_ALL) |
+	    (m->no_final_newline ? MSG_ROW_NOEOL : 0) |
+	    (m->maildir_cur ? MSG_ROW_CUR : 0));
+	n = 6;
+	n += uv_put(out + n, m->body);
+	n += uv_put(out + n, zz_enc(d));
+	n += uv_put(out + n, m->size);
+	n += uv_put(out + n, m->modseq);
+	n += uv_put(out + n, zz_enc((int64_t)m->crlf_size - (int64_t)m->size));
+	n += uv_put(out + n, kw);
+	memcpy(out + n, m->keywords, kw);
+	return n + kw;
+}
+
+static int
+msg_decode_v1(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
 {
 	const uint8_t *p = v->mv_data;
 	size_t kw;
 
-	memset(m, 0, sizeof(*m));
-	if (v->mv_size < MSG_ROW_FIXED || p[4] != STORE_REC_VERSION)
-		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
-		    "%u (run vellumctl store check)", mailbox_id);
 	kw = (size_t)p[34] << 8 | p[35];
-	if (kw > STORE_KEYWORDS_MAX || MSG_ROW_FIXED + kw != v->mv_size)
+	if (v->mv_size < MSG_ROW_FIXED || kw > STORE_KEYWORDS_MAX ||
+	    MSG_ROW_FIXED + kw != v->mv_size)
 		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
 		    "%u (run vellumctl store check)", mailbox_id);
 	m->mailbox_id = mailbox_id;
@@ -625,6 +530,46 @@ msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
 	m->modseq = be64dec(p + 26);
 	m->crlf_size = be32dec(p + 36);
 	memcpy(m->keywords, p + MSG_ROW_FIXED, kw);
+	m->keywords[kw] = '\0';
+	return 0;
+}
+
+int
+msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
+{
+	const uint8_t *p = v->mv_data, *q, *end = p + v->mv_size;
+	uint64_t x, kw;
+	int64_t d;
+	int bad = 0;
+
+	memset(m, 0, sizeof(*m));
+	if (v->mv_size >= MSG_ROW_FIXED && p[4] == STORE_REC_VERSION)
+		return msg_decode_v1(v, mailbox_id, m);
+	if (v->mv_size < 6 || p[4] != MSG_ROW_V2)
+		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
+		    "%u (run vellumctl store check)", mailbox_id);
+	m->mailbox_id = mailbox_id;
+	m->uid = be32dec(p);
+	m->flags = p[5] & STORE_F_ALL;
+	m->no_final_newline = (p[5] & MSG_ROW_NOEOL) != 0;
+	m->maildir_cur = (p[5] & MSG_ROW_CUR) != 0;
+	q = p + 6;
+	m->body = uv_get(&q, end, &bad);
+	m->internal_date = zz_dec(uv_get(&q, end, &bad));
+	x = uv_get(&q, end, &bad);
+	if (x > UINT32_MAX)
+		bad = 1;
+	m->size = x;
+	m->modseq = uv_get(&q, end, &bad);
+	d = (int64_t)m->size + zz_dec(uv_get(&q, end, &bad));
+	if (d < 0 || d > (int64_t)UINT32_MAX * 2)
+		bad = 1;
+	m->crlf_size = (uint64_t)d;
+	kw = uv_get(&q, end, &bad);
+	if (bad || kw > STORE_KEYWORDS_MAX || kw != (uint64_t)(end - q))
+		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
+		    "%u (run vellumctl store check)", mailbox_id);
+	memcpy(m->keywords, q, kw);
 	m->keywords[kw] = '\0';
 	return 0;
 }
@@ -692,7 +637,7 @@ msg_del(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 static int
 msg_put(struct store_txn *t, const struct store_msg *m, int isnew)
 {
-	uint8_t key[4], row[MSG_ROW_FIXED + STORE_KEYWORDS_MAX];
+	uint8_t key[4], row[MSG_ROW_MAX];
 	MDB_val k = { 4, key }, v;
 	MDB_cursor *c;
 	int rc;

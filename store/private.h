@@ -199,6 +199,8 @@ void	pack_u32(struct pack *, uint32_t);
 void	pack_u64(struct pack *, uint64_t);
 void	pack_bytes(struct pack *, const void *, size_t);
 void	pack_str(struct pack *, const char *);
+/* An unsigned varint (LEB128): 1 byte below 128, at most 10. */
+void	pack_uv(struct pack *, uint64_t);
 
 struct unpack {
 	const uint8_t	*p;
@@ -211,6 +213,7 @@ uint8_t		unpack_init_version(struct unpack *, const MDB_val *);
 uint8_t		unpack_u8(struct unpack *);
 uint32_t	unpack_u32(struct unpack *);
 uint64_t	unpack_u64(struct unpack *);
+uint64_t	unpack_uv(struct unpack *);
 void		unpack_bytes(struct unpack *, void *, size_t);
 void		unpack_str(struct unpack *, char *, size_t);
 /* -1 CORRUPT when the record was short or malformed. */
@@ -228,22 +231,36 @@ struct body_rec {
 	size_t		 nsegs;
 	struct body_seg	*segs;
 	/*
-	 * The IMAP record (record version 2; imapmeta.c): compressed with
-	 * zstd (no dictionary: meta_dict is 0 today), kept in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes
-	 * under (body id, piece number).  has_meta 0: none stored yet (a
-	 * body from schema 1 the upgrade has not reached).
+	 * The IMAP record (record version 2 on; imapmeta.c): compressed with
+	 * zstd, with the IMAP dictionary (DICT_IMAP) once there is one, kept
+	 * in `imapmeta` as pieces of at most BLOB_FRAG_MAX bytes under
+	 * (meta_id, piece number).  has_meta 0: none stored yet (a body
+	 * from schema 1 the upgrade has not reached).
 	 */
 	uint8_t		 has_meta;
 	uint8_t		 meta_codec;
 	uint32_t	 meta_dict;
 	uint32_t	 meta_len;	/* raw */
 	uint32_t	 meta_stored;	/* compressed */
+	/*
+	 * Version 3: an id of its own, increasing (a record compressed again
+	 * is appended, as blob fragments are, so pages fill); versions 1
+	 * and 2 keep the record under the body id.
+	 */
+	uint64_t	 meta_id;
 };
-/* Body record versions: 1 without the IMAP record fields, 2 with. */
+/*
+ * Body record versions: 1 without the IMAP record fields, 2 with, 3 the
+ * same with varints and meta_id.
+ */
 #define BODY_REC_V1		1
 #define BODY_REC_V2		2
+#define BODY_REC_V3		3
+/* body.c */
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
-/* Writes a body record (always version 2); flags as mdb_put(). */
+/* The body id of a message's SHA-256: 1 found, 0 not. */
+int	body_find(struct store_txn *, const uint8_t *hash, uint64_t *id_r);
+/* Writes a body record (always version 3); flags as mdb_put(). */
 int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
 	    unsigned flags);
 void	body_rec_clear(struct body_rec *);
@@ -254,6 +271,10 @@ int	body_ref(struct store_txn *, uint64_t id);
 struct store_prepared;
 int	body_insert(struct store_txn *, struct store_prepared *,
 	    uint64_t *id_r);
+/* A bodyhash value (the body id, 1 to 8 bytes) into out: its length. */
+size_t	bodyhash_enc(uint8_t *out, uint64_t id);
+/* Decodes one: 0, or -1 when malformed. */
+int	bodyhash_dec(const MDB_val *, uint64_t *id_r);
 /* Decodes a msgs value (uid first) into m; -1 CORRUPT. */
 struct store_msg;
 int	msg_decode(const MDB_val *, uint32_t mailbox_id, struct store_msg *);
@@ -301,6 +322,14 @@ int	blob_compress(struct store *, struct store_txn *, int kind,
 	    const void *, size_t,
 	    void **out_r, size_t *outlen_r, uint8_t *codec_r,
 	    uint32_t *dict_id_r);
+/*
+ * Compresses len bytes into out (cap bytes) at a zstd level, with
+ * dictionary dict_id (0: none; its compression side is made at that
+ * level).  The frame's size, or 0 when it would not be smaller than the
+ * input or the dictionary is missing.
+ */
+size_t	blob_zstd(struct store *, struct store_txn *, uint32_t dict_id,
+	    int level, const void *, size_t len, void *out, size_t cap);
 void	blob_sha256(const void *, size_t, uint8_t *out);
 /*
  * Whether a segment of raw_len bytes stored with dict_id (what
@@ -308,6 +337,10 @@ void	blob_sha256(const void *, size_t, uint8_t *out);
  * compressed differently with the current dictionary of its kind.
  */
 int	blob_dict_stale(uint64_t raw_len, uint32_t dict_id, uint32_t current);
+/* The same at a zstd level (store optimize's: STORE_ZSTD_COLD_LEVEL). */
+int	blob_compress_level(struct store *, struct store_txn *, int kind,
+	    int level, const void *, size_t, void **out_r, size_t *outlen_r,
+	    uint8_t *codec_r, uint32_t *dict_id_r);
 /* Decompresses what blob_compress() made (the size must be known). */
 int	blob_decompress(struct store_txn *, uint8_t codec, uint32_t dict_id,
 	    const void *src, size_t srclen, void *out, size_t outlen);
@@ -330,8 +363,22 @@ int	meta_prepare(struct store *, const void *msg, size_t len,
 int	meta_prepare_txn(struct store_txn *, const void *msg, size_t len,
 	    struct meta_prep *r);
 void	meta_prep_clear(struct meta_prep *);
+/*
+ * A record prepared before store optimize made another IMAP dictionary
+ * current is compressed again into fresh (the caller clears it; cold:
+ * at store optimize's level): 1, or 0 when m is current (fresh
+ * untouched), -1.  So no stored record names a
+ * dictionary a pass may delete.
+ */
+int	meta_prep_current(struct store_txn *, const struct meta_prep *m,
+	    struct meta_prep *fresh, int cold);
+/* Whether a record compressed with dict_id is to be compressed again. */
+int	meta_stale(uint32_t dict_id, uint32_t current);
 /* Stores a prepared record for body id and fills b's meta fields. */
 int	meta_write(struct store_txn *, uint64_t id, struct body_rec *b,
+	    const struct meta_prep *);
+/* The same, compressed again first when meta_prep_current() says so. */
+int	meta_write_current(struct store_txn *, uint64_t id, struct body_rec *b,
 	    const struct meta_prep *);
 /* Deletes the stored record of body id (b's meta fields). */
 int	meta_delete(struct store_txn *, uint64_t id, const struct body_rec *b);

@@ -48,6 +48,28 @@ def mdb_pages(store):
     return used, free
 
 
+def table_pages(store):
+    """{table: (pages, entries)} from mdb_stat -a (branch + leaf +
+    overflow pages; a dupsort table's duplicate pages are not counted)."""
+    out = run(["mdb_stat", "-a", store])
+    tables = {}
+    name = None
+    pages = 0
+    for line in out.splitlines():
+        m = re.match(r"Status of (\S+)", line)
+        if m:
+            name, pages = m.group(1), 0
+            continue
+        m = re.match(r"\s+(Branch|Leaf|Overflow) pages: (\d+)", line)
+        if m and name:
+            pages += int(m.group(2))
+            continue
+        m = re.match(r"\s+Entries: (\d+)", line)
+        if m and name:
+            tables[name] = (pages, int(m.group(1)))
+    return tables
+
+
 def du(path):
     return int(run(["du", "-s", "--block-size=1", path]).split()[0])
 
@@ -145,30 +167,36 @@ def main():
               % (corpus, n, raw))
         s = Store(ctl, root, "users")
         first = None
+        # Pages of the file, and what du says (free pages given back to
+        # the file system by store trim are in the first, not the second).
         for i in range(1, a.users + 1):
             u = "u%d" % i
             s.add_user(u)
             secs = s.import_(u, some)
             used, free = mdb_pages(s.store)
+            size = du(s.store)
             if i == 1:
-                first = used
+                first, firstdu = used, size
             if i in (1, 2, a.users):
                 st = s.stats()
                 print("%2d user%s: data.mdb %5d pages, %5d free (%4.1f%%), "
-                      "import %.2f s, dicts %d"
+                      "du %d, import %.2f s, dicts %d"
                       % (i, " " if i == 1 else "s", used, free,
-                         100.0 * free / used, secs, st["dicts"]))
-        print("%d users / 1 user: %.3f x (data.mdb pages)"
-              % (a.users, used / first))
+                         100.0 * free / used, size, secs, st["dicts"]))
+        print("%d users / 1 user: %.3f x (data.mdb pages), %.3f x (du)"
+              % (a.users, used / first, size / firstdu))
         one = Store(ctl, root, "one")
         one.add_user("u1")
         one.import_("u1", some)
         used1, free1 = mdb_pages(one.store)
+        du1 = du(one.store)
         ref = one.reference(root, "one-ref", "u1", some)
         usedr, freer = mdb_pages(ref.store)
+        dur = du(ref.store)
         print("1 user, final dictionaries from the start: data.mdb %d "
-              "pages, %d free; the store trained on the way is %.3f x "
-              "that" % (usedr, freer, used1 / usedr))
+              "pages, %d free, du %d; the store trained on the way is "
+              "%.3f x that (pages), %.3f x (du)"
+              % (usedr, freer, dur, used1 / usedr, du1 / dur))
 
         allc = os.path.join(root, "all")
         n, raw = copy_corpus(corpus, allc)
@@ -194,6 +222,10 @@ def main():
               % (size - st["stored_bytes"],
                  100.0 * (size - st["stored_bytes"]) / st["stored_bytes"],
                  100.0 * (size - comp) / comp))
+        tp = table_pages(w.store)
+        print("  pages by table (entries): " + ", ".join(
+            "%s %d (%d)" % (t, p, e) for t, (p, e) in
+            sorted(tp.items(), key=lambda x: -x[1][0]) if p > 1))
         print("  compacted copy (store backup): %d (%.1f%% of raw); the "
               "store is %.3f x its compacted copy"
               % (bsize, 100.0 * bsize / raw, size / bsize))

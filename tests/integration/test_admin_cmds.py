@@ -409,15 +409,18 @@ def import_optimize_checks(site):
     r = vc("mail", "import", "imp@a.test", d)
     check(r["imported"] == 1100, "1100 messages imported", r)
     st = vc("store", "stats")
-    check(st["dicts"] == 2, "mail import trained both dictionaries", st)
+    check(st["dicts"] == 3, "mail import trained the three dictionaries "
+          "(headers, bodies, IMAP records)", st)
     o = vc("store", "optimize")
     check(o["trained"] == 0 and o["recompressed"] == 0 and
-          o["header_dict"] > 0 and o["body_dict"] > 0,
+          o["imap_records"] == 0 and o["header_dict"] > 0 and
+          o["body_dict"] > 0 and o["imap_dict"] > 0,
           "mail import left nothing for store optimize to do", o)
     o = vc("store", "optimize", "--retrain")
-    check(o["trained"] == 2 and o["recompressed"] > 0 and
-          o["dicts_deleted"] == 2, "store optimize --retrain: new "
-          "dictionaries, the old ones deleted", o)
+    check(o["trained"] == 3 and o["recompressed"] > 0 and
+          o["imap_records"] == 1100 and o["dicts_deleted"] == 3,
+          "store optimize --retrain: new dictionaries, the old ones "
+          "deleted", o)
     c = vc("store", "check")
     check(c["ok"], "store check after the import and a retrain", c)
 

@@ -542,12 +542,14 @@ def case_store_optimize_job(build):
         check(stats()["dicts"] >= 1, "the agent's job trained a "
               "dictionary", ms.procs["mta"].output())
         # The job finishes its pass: nothing left for store optimize.
+        # (These messages differ in their headers and IMAP records only:
+        # the body segment is one blob, too few for a dictionary.)
+        done = re.compile(r"store optimize: [1-9] new dictionar")
         while time.time() - t0 < 60:
-            if "store optimize: 1 new dictionary" in \
-                    ms.procs["mta"].output():
+            if done.search(ms.procs["mta"].output()):
                 break
             time.sleep(0.2)
-        check("store optimize: 1 new dictionary" in ms.procs["mta"].output(),
+        check(done.search(ms.procs["mta"].output()),
               "the job logs what it did", ms.procs["mta"].output())
         o = json.loads(ms.site.ctl("--json", "store", "optimize"))
         check(o["trained"] == 0 and o["recompressed"] == 0,

@@ -168,23 +168,29 @@ START_TEST(test_delivery_never_trains)
 	ck_assert_int_eq(store_stats(st, &before), 0);
 	ck_assert_int_eq(store_dict_due(st), 1);
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
-	ck_assert_int_eq(o.trained, 2);
+	ck_assert_int_eq(o.trained, DICT_KINDS);
 	ck_assert_uint_ne(o.dict_ids[DICT_HEADER], 0);
 	ck_assert_uint_ne(o.dict_ids[DICT_BODY], 0);
+	ck_assert_uint_ne(o.dict_ids[DICT_IMAP], 0);
 	ck_assert_uint_eq(o.segments, 2 * NMSGS);
 	ck_assert_uint_eq(o.recompressed, 2 * NMSGS);
+	ck_assert_uint_eq(o.records, NMSGS);	/* every IMAP record */
 	ck_assert_uint_gt(o.batches, 1);	/* small transactions */
 	ck_assert_uint_lt(o.bytes_after, o.bytes_before);
 	ck_assert_int_eq(store_stats(st, &after), 0);
-	ck_assert_uint_eq(after.dicts, 2);
+	ck_assert_uint_eq(after.dicts, DICT_KINDS);
 	ck_assert_uint_lt(after.stored_bytes, before.stored_bytes * 3 / 4);
+	ck_assert_msg(after.imap_stored_bytes < before.imap_stored_bytes * 3 /
+	    4, "IMAP records: %llu -> %llu bytes",
+	    (unsigned long long)before.imap_stored_bytes,
+	    (unsigned long long)after.imap_stored_bytes);
 	/*
 	 * The freed pages are used again: the file grows by little more
 	 * than the two dictionaries (overflow pages) however much is
 	 * rewritten.
 	 */
 	ck_assert_msg(after.file_bytes <= before.file_bytes +
-	    2 * STORE_DICT_SIZE + before.file_bytes / 10,
+	    DICT_KINDS * STORE_DICT_SIZE + before.file_bytes / 10,
 	    "file grew from %llu to %llu bytes",
 	    (unsigned long long)before.file_bytes,
 	    (unsigned long long)after.file_bytes);
@@ -205,6 +211,7 @@ START_TEST(test_second_is_noop)
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
 	ck_assert_int_eq(o.trained, 0);
 	ck_assert_uint_eq(o.recompressed, 0);
+	ck_assert_uint_eq(o.records, 0);
 	ck_assert_uint_eq(o.batches, 0);
 	ck_assert_int_eq(store_stats(st, &b), 0);
 	ck_assert_uint_eq(a.stored_bytes, b.stored_bytes);
@@ -244,19 +251,21 @@ START_TEST(test_versions)
 	o.retrain = 1;
 	o.train_only = 1;
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
-	ck_assert_int_eq(o.trained, 2);
+	ck_assert_int_eq(o.trained, DICT_KINDS);
 	ck_assert_uint_gt(o.dict_ids[DICT_HEADER], first[DICT_HEADER]);
 	ck_assert_uint_gt(o.dict_ids[DICT_BODY], first[DICT_BODY]);
+	ck_assert_uint_gt(o.dict_ids[DICT_IMAP], first[DICT_IMAP]);
 	ck_assert_uint_eq(o.recompressed, 0);
-	ck_assert_uint_eq(n_dicts(), 4);
+	ck_assert_uint_eq(n_dicts(), 2 * DICT_KINDS);
 	all_exact(NMSGS);		/* with the old dictionaries */
 	ck_assert_int_eq(store_dict_due(st), 1);
 	memset(&o, 0, sizeof(o));
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
 	ck_assert_int_eq(o.trained, 0);
 	ck_assert_uint_eq(o.recompressed, 2 * NMSGS);
-	ck_assert_uint_eq(o.dicts_deleted, 2);
-	ck_assert_uint_eq(n_dicts(), 2);
+	ck_assert_uint_eq(o.records, NMSGS);
+	ck_assert_uint_eq(o.dicts_deleted, DICT_KINDS);
+	ck_assert_uint_eq(n_dicts(), DICT_KINDS);
 	all_exact(NMSGS);
 }
 END_TEST
@@ -279,8 +288,8 @@ START_TEST(test_prepared_before_retrain)
 	memset(&o, 0, sizeof(o));
 	o.retrain = 1;
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
-	ck_assert_int_eq(o.trained, 2);
-	ck_assert_uint_eq(o.dicts_deleted, 2);
+	ck_assert_int_eq(o.trained, DICT_KINDS);
+	ck_assert_uint_eq(o.dicts_deleted, DICT_KINDS);
 	ck_assert_int_eq(tu_append_prepared(st, inbox, p, 0, &uids[NMSGS]), 1);
 	store_prepared_free(&p);
 	all_exact(NMSGS + 1);
@@ -305,7 +314,7 @@ START_TEST(test_one_at_a_time)
 	ck_assert_int_eq(n_dicts(), 0);
 	close(fd);
 	ck_assert_int_eq(store_dict_optimize(st, &o), 0);
-	ck_assert_int_eq(o.trained, 2);
+	ck_assert_int_eq(o.trained, DICT_KINDS);
 }
 END_TEST
 

@@ -596,6 +596,64 @@ END_TEST
  * mbox records without recent_uid and expunge_floor, users with INBOX
  * only.  Uses raw LMDB and the old layouts spelled out here.
  */
+static uint64_t
+uv(const uint8_t **p)
+{
+	uint64_t v = 0;
+	unsigned shift = 0;
+
+	while (**p & 0x80) {
+		v |= (uint64_t)(**p & 0x7f) << shift;
+		shift += 7;
+		(*p)++;
+	}
+	v |= (uint64_t)**p << shift;
+	(*p)++;
+	return v;
+}
+
+static void
+put_be(uint8_t *out, uint64_t v, int n)
+{
+	while (n-- > 0) {
+		out[n] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+/*
+ * A body record as store/message.c writes it (version 3: varints, then
+ * the IMAP record fields) in version 1's layout: 1, refcount (4), size
+ * (8), hash (32), nsegs (4), then hash (32) and length (8) a segment.
+ */
+static size_t
+body_v3_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+	const uint8_t *p = in + 1;
+	uint64_t nsegs, i;
+	size_t n;
+
+	ck_assert_msg(len > 0 && in[0] == 3, "body record version %u, "
+	    "not 3", len > 0 ? in[0] : 0);
+	out[0] = 1;
+	put_be(out + 1, uv(&p), 4);
+	put_be(out + 5, uv(&p), 8);
+	memcpy(out + 13, p, 32);
+	p += 32;
+	nsegs = uv(&p);
+	put_be(out + 45, nsegs, 4);
+	n = 49;
+	for (i = 0; i < nsegs; i++) {
+		ck_assert(n + 40 <= cap);
+		memcpy(out + n, p, 32);
+		p += 32;
+		put_be(out + n + 32, uv(&p), 8);
+		n += 40;
+	}
+	ck_assert((size_t)(p - in) < len);
+	return n;
+}
+
 static void
 make_v1(uint32_t keep_user)
 {
@@ -639,13 +697,13 @@ make_v1(uint32_t keep_user)
 		ck_assert(v.mv_size >= 49 && v.mv_size <= sizeof(recs[0].val) &&
 		    k.mv_size == 8 && nrec < 512);
 		memcpy(recs[nrec].key, k.mv_data, 8);
-		memcpy(recs[nrec].val, v.mv_data, v.mv_size);
+		/* Written as version 3 (varints): rewritten as version 1. */
+		recs[nrec].len = body_v3_to_v1(v.mv_data, v.mv_size,
+		    recs[nrec].val, sizeof(recs[nrec].val));
 		p = recs[nrec].val;
 		nsegs = (size_t)p[45] << 24 | (size_t)p[46] << 16 |
 		    (size_t)p[47] << 8 | p[48];
-		recs[nrec].len = 49 + 40 * nsegs;
-		ck_assert(recs[nrec].len < v.mv_size);
-		p[0] = 1;
+		ck_assert(recs[nrec].len == 49 + 40 * nsegs);
 		nrec++;
 	}
 	mdb_cursor_close(c);

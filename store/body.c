@@ -1,0 +1,260 @@
+/*
+ * body.c - body records: a message's segments, refcount and IMAP record,
+ * keyed by body id, and the index from the message's SHA-256 to its id.
+ *
+ * A body is keyed by the SHA-256 of the whole message, so the same message
+ * delivered to many mailboxes is one body with a refcount; its segments
+ * are blobs (blob.c), so a part shared by different messages is stored
+ * once.  message.c links bodies to message rows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/xmalloc.h"
+#include "private.h"
+
+/*
+ * Version 3: varints where version 2 had fixed-width integers (a record
+ * of two segments: 145 bytes -> about 95), and the IMAP record's own id.
+ */
+static int
+body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
+{
+	uint64_t n, x;
+	size_t i;
+
+	x = unpack_uv(u);
+	r->refcount = (uint32_t)x;
+	if (x > UINT32_MAX)
+		u->bad = 1;
+	r->size = unpack_uv(u);
+	unpack_bytes(u, r->hash, 32);
+	n = unpack_uv(u);
+	/* A segment takes 33 bytes at least. */
+	if (!u->bad && n <= u->left / 33) {
+		r->nsegs = (size_t)n;
+		r->segs = xcalloc(r->nsegs, sizeof(*r->segs));
+		for (i = 0; i < r->nsegs; i++) {
+			unpack_bytes(u, r->segs[i].hash, 32);
+			r->segs[i].len = unpack_uv(u);
+		}
+	} else
+		u->bad = 1;
+	r->has_meta = unpack_u8(u);
+	if (r->has_meta > 1)
+		u->bad = 1;
+	if (r->has_meta) {
+		r->meta_codec = unpack_u8(u);
+		x = unpack_uv(u);
+		r->meta_dict = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u->bad = 1;
+		x = unpack_uv(u);
+		r->meta_len = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u->bad = 1;
+		x = unpack_uv(u);
+		r->meta_stored = (uint32_t)x;
+		if (x > UINT32_MAX)
+			u->bad = 1;
+		r->meta_id = unpack_uv(u);
+	} else
+		r->meta_id = id;
+	if (unpack_done(u, "body") == -1) {
+		body_rec_clear(r);
+		return -1;
+	}
+	return 1;
+}
+
+int
+body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
+{
+	struct unpack u;
+	uint8_t key[8], version;
+	MDB_val v;
+	size_t i;
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	be64enc(key, id);
+	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
+		return rc;
+	version = unpack_init_version(&u, &v);
+	if (version == BODY_REC_V3)
+		return body_get_v3(&u, id, r);
+	if (version != BODY_REC_V1 && version != BODY_REC_V2)
+		u.bad = 1;
+	r->refcount = unpack_u32(&u);
+	r->size = unpack_u64(&u);
+	unpack_bytes(&u, r->hash, 32);
+	r->nsegs = unpack_u32(&u);
+	if (!u.bad && r->nsegs <= u.left / 40) {
+		r->segs = xcalloc(r->nsegs, sizeof(*r->segs));
+		for (i = 0; i < r->nsegs; i++) {
+			unpack_bytes(&u, r->segs[i].hash, 32);
+			r->segs[i].len = unpack_u64(&u);
+		}
+	} else
+		u.bad = 1;
+	if (version == BODY_REC_V2) {
+		r->has_meta = unpack_u8(&u);
+		r->meta_codec = unpack_u8(&u);
+		r->meta_dict = unpack_u32(&u);
+		r->meta_len = unpack_u32(&u);
+		r->meta_stored = unpack_u32(&u);
+	}
+	r->meta_id = id;	/* versions 1 and 2: under the body id */
+	if (unpack_done(&u, "body") == -1) {
+		body_rec_clear(r);
+		return -1;
+	}
+	return 1;
+}
+
+void
+body_rec_clear(struct body_rec *r)
+{
+	free(r->segs);
+	r->segs = NULL;
+	r->nsegs = 0;
+}
+
+int
+body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
+    unsigned flags)
+{
+	struct pack p;
+	uint8_t key[8];
+	size_t i;
+	int rc;
+
+	be64enc(key, id);
+	pack_init_version(&p, BODY_REC_V3);
+	pack_uv(&p, r->refcount);
+	pack_uv(&p, r->size);
+	pack_bytes(&p, r->hash, 32);
+	pack_uv(&p, r->nsegs);
+	for (i = 0; i < r->nsegs; i++) {
+		pack_bytes(&p, r->segs[i].hash, 32);
+		pack_uv(&p, r->segs[i].len);
+	}
+	pack_u8(&p, r->has_meta ? 1 : 0);
+	if (r->has_meta) {
+		pack_u8(&p, r->meta_codec);
+		pack_uv(&p, r->meta_dict);
+		pack_uv(&p, r->meta_len);
+		pack_uv(&p, r->meta_stored);
+		pack_uv(&p, r->meta_id);
+	}
+	rc = sdb_put(t, DB_BODIES, key, 8, p.buf, p.len, flags);
+	pack_free(&p);
+	if (rc == 0)
+		return err_set(ERR_CORRUPT, "body id %llu is already used",
+		    (unsigned long long)id);
+	return rc == -1 ? -1 : 0;
+}
+
+int
+body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
+{
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &v)) != 1)
+		return rc;
+	if (bodyhash_dec(&v, id_r) == -1)
+		return err_set(ERR_CORRUPT, "body hash index damaged");
+	return 1;
+}
+
+/*
+ * A `bodyhash` value: the body id as a varint of 1 to 7 bytes (an id of
+ * 2^49 or more, or an entry from before: 8 bytes big-endian).
+ */
+size_t
+bodyhash_enc(uint8_t *out, uint64_t id)
+{
+	size_t n = 0;
+
+	if (id >= (uint64_t)1 << 49) {
+		be64enc(out, id);
+		return 8;
+	}
+	while (id >= 0x80) {
+		out[n++] = (uint8_t)(id | 0x80);
+		id >>= 7;
+	}
+	out[n++] = (uint8_t)id;
+	return n;
+}
+
+int
+bodyhash_dec(const MDB_val *v, uint64_t *id_r)
+{
+	const uint8_t *p = v->mv_data, *end = p + v->mv_size;
+	unsigned shift;
+
+	if (v->mv_size == 8) {
+		*id_r = be64dec(p);
+		return 0;
+	}
+	if (v->mv_size == 0 || v->mv_size > 7)
+		return -1;
+	*id_r = 0;
+	for (shift = 0; p < end; shift += 7) {
+		*id_r |= (uint64_t)(*p & 0x7f) << shift;
+		if (!(*p++ & 0x80))
+			break;
+	}
+	return p == end && !(end[-1] & 0x80) ? 0 : -1;
+}
+
+int
+body_ref(struct store_txn *t, uint64_t id)
+{
+	struct body_rec b;
+	int rc;
+
+	if ((rc = body_get(t, id, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
+		    "refers to missing body %llu", (unsigned long long)id);
+	b.refcount++;
+	rc = body_put(t, id, &b, 0);
+	body_rec_clear(&b);
+	return rc;
+}
+
+int
+body_unref(struct store_txn *t, uint64_t id)
+{
+	struct body_rec b;
+	uint8_t key[8];
+	size_t i;
+	int rc;
+
+	if ((rc = body_get(t, id, &b)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "a message "
+		    "refers to missing body %llu", (unsigned long long)id);
+	if (b.refcount > 1) {
+		b.refcount--;
+		rc = body_put(t, id, &b, 0);
+		body_rec_clear(&b);
+		return rc;
+	}
+	for (i = 0; i < b.nsegs; i++)
+		if (blob_unref(t, b.segs[i].hash) == -1) {
+			body_rec_clear(&b);
+			return -1;
+		}
+	body_rec_clear(&b);
+	if (meta_delete(t, id, &b) == -1)
+		return -1;
+	be64enc(key, id);
+	if (sdb_del(t, DB_BODYHASH, b.hash, 32) == -1 ||
+	    sdb_del(t, DB_BODIES, key, 8) == -1)
+		return -1;
+	return 0;
+}
+

@@ -1,0 +1,43 @@
+/*
+ * trim.h - giving the store file's free pages back to the file system.
+ *
+ * LMDB never shrinks its data file: a page that a transaction copies or
+ * frees stays in the file, on LMDB's free list, until a later transaction
+ * reuses it.  Every write transaction copies the pages it changes, so the
+ * pages a large transaction touched (an import batch of 100 messages
+ * dirties a few hundred pages of the hash-keyed tables) are still
+ * allocated, free, after it: about 10% of a freshly imported store.
+ *
+ * store_trim() punches holes (fallocate(FALLOC_FL_PUNCH_HOLE)) where the
+ * free pages are that nothing can read any more: pages freed before a
+ * durable transaction of its own (synced: no meta page that a crash can
+ * leave, even after other processes' MDB_NOSYNC commits, names them) and
+ * before every reader's snapshot.  It holds the
+ * write lock meanwhile, so no writer reuses a page while it is punched.
+ * LMDB writes a reused page whole and never reads a free one, so a hole
+ * reads as zeros only where nothing looks.  Slow I/O: never call it on an
+ * event loop (vellumctl, store optimize and imports do).
+ */
+#ifndef VELLUM_STORE_TRIM_H
+#define VELLUM_STORE_TRIM_H
+
+#include <stdint.h>
+
+#include "store.h"
+
+struct store_trim {
+	uint64_t	free_pages;	/* on LMDB's free list */
+	uint64_t	pages;		/* of those, punched */
+	uint64_t	bytes_before;	/* allocated to data.mdb (st_blocks) */
+	uint64_t	bytes_after;
+};
+
+/*
+ * Commits one small transaction (so that the pages the last one freed
+ * become old enough), syncs, and punches the free pages nobody can read.
+ * A file system without hole punching is no error (nothing punched).  0,
+ * or -1: PERM (read-only), INVALID (inside a batch), TEMP.
+ */
+int	store_trim(struct store *, struct store_trim *r);
+
+#endif
