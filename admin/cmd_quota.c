@@ -62,6 +62,22 @@ cmd_quota_get_txn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
+/* The fields of u both quota show and quota report print, in JSON. */
+static void
+cmd_quota_json(const struct store_user *u, double pct)
+{
+	ctl_json_str(stdout, u->address);
+	printf(", \"used_bytes\": %" PRIu64 ", \"quota_bytes\": %" PRIu64
+	    ", \"used_messages\": %" PRIu64 ", \"quota_messages\": %" PRIu64
+	    ", \"percent\": ", u->used_bytes, u->quota_bytes,
+	    u->used_messages, u->quota_messages);
+	if (pct < 0)
+		printf("null");
+	else
+		printf("%.1f", pct);
+	printf(", \"over_quota_since\": ");
+}
+
 static int
 cmd_quota_set_txn(struct store_txn *txn, void *arg)
 {
@@ -158,17 +174,7 @@ cmd_quota_show(struct ctl *ctl, const char *address)
 	pct = cmd_quota_percent(u);
 	if (ctl->json) {
 		printf("{\"address\": ");
-		ctl_json_str(stdout, u->address);
-		printf(", \"used_bytes\": %" PRIu64 ", \"quota_bytes\": %"
-		    PRIu64 ", \"used_messages\": %" PRIu64
-		    ", \"quota_messages\": %" PRIu64 ", \"percent\": ",
-		    u->used_bytes, u->quota_bytes, u->used_messages,
-		    u->quota_messages);
-		if (pct < 0)
-			printf("null");
-		else
-			printf("%.1f", pct);
-		printf(", \"over_quota_since\": ");
+		cmd_quota_json(u, pct);
 		if (u->over_quota_since != 0)
 			ctl_json_str(stdout, ctl_time(u->over_quota_since, t));
 		else
@@ -202,17 +208,7 @@ cmd_quota_report_one(const struct ctl *ctl, const struct store_user *u,
 
 	if (ctl->json) {
 		printf("%s\n  {\"address\": ", i > 0 ? "," : "");
-		ctl_json_str(stdout, u->address);
-		printf(", \"used_bytes\": %" PRIu64 ", \"quota_bytes\": %"
-		    PRIu64 ", \"used_messages\": %" PRIu64
-		    ", \"quota_messages\": %" PRIu64 ", \"percent\": ",
-		    u->used_bytes, u->quota_bytes, u->used_messages,
-		    u->quota_messages);
-		if (pct < 0)
-			printf("null");
-		else
-			printf("%.1f", pct);
-		printf(", \"over_quota_since\": ");
+		cmd_quota_json(u, pct);
 		if (u->over_quota_since != 0) {
 			ctl_json_str(stdout, ctl_time(u->over_quota_since, t));
 			printf(", \"days_left\": %lld", (long long)left);

@@ -74,6 +74,8 @@ static int	store_txn_begin(struct store *, int, struct store_txn *);
 static int	store_write_flags(struct store *, store_txn_fn *, void *, int);
 static void	store_txn_end(struct store_txn *);
 static int	store_map_resize(struct store *, uint64_t);
+static int	store_read_env(struct store *, MDB_env *, store_txn_fn *,
+		    void *);
 
 /* Transactions this thread has open (map_lock held shared). */
 static __thread int txns_open;
@@ -617,12 +619,19 @@ fail:
 int
 store_read(struct store *st, store_txn_fn *fn, void *ctx)
 {
+	if (st->batch != NULL)
+		return fn(st->batch, ctx);
+	return store_read_env(st, st->env, fn, ctx);
+}
+
+/* fn in a read transaction of env (the store's or the volatile one). */
+static int
+store_read_env(struct store *st, MDB_env *env, store_txn_fn *fn, void *ctx)
+{
 	struct store_txn t;
 	int r;
 
-	if (st->batch != NULL)
-		return fn(st->batch, ctx);
-	if (store_txn_begin(st, 0, &t) == -1)
+	if (store_txn_begin_env(st, env, 0, &t) == -1)
 		return -1;
 	r = fn(&t, ctx);
 	mdb_txn_abort(t.txn);
@@ -638,17 +647,9 @@ store_read(struct store *st, store_txn_fn *fn, void *ctx)
 int
 store_volatile_read(struct store *st, store_txn_fn *fn, void *ctx)
 {
-	struct store_txn t;
-	int r;
-
 	if (st->venv == NULL)
 		return 0;
-	if (store_txn_begin_env(st, st->venv, 0, &t) == -1)
-		return -1;
-	r = fn(&t, ctx);
-	mdb_txn_abort(t.txn);
-	store_txn_end(&t);
-	return r;
+	return store_read_env(st, st->venv, fn, ctx);
 }
 
 int
