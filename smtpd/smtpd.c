@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/auth.h"
 #include "common/config.h"
@@ -42,6 +43,7 @@ main(int argc, char **argv)
 	struct store *st;
 	struct auth_backend auth_be;
 	int smtps, lmtp, any_plain = 0, worker;
+	long cores;
 	size_t i;
 
 	daemon_setup("vellum-smtpd", argc, argv, &cfg);
@@ -96,14 +98,17 @@ main(int argc, char **argv)
 		log_warnx("[filter]: %s; filters that run programs will "
 		    "keep their mail in INBOX", err_msg());
 	/*
-	 * One process per core unless told.  What must hold for all of them
-	 * goes through the store: the order in which jobs get a recipient's
-	 * delivery lock (store_lock_take_queued()), the number of filter
-	 * jobs (commit.c, a slot), failed logins.
+	 * One process per two cores unless told: each keeps two busy, its
+	 * loop and its store-writer thread (commit.c), and processes that
+	 * deliver to one recipient take turns with its lock.  What must
+	 * hold for all of them goes through the store: the order in which
+	 * jobs get a recipient's delivery lock (store_lock_take_queued()),
+	 * the number of filter jobs (commit.c, a slot), failed logins.
 	 */
+	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	worker = conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
 	    (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS) | (1u << SVC_LMTP),
-	    0));
+	    cores >= 4 ? (unsigned)(cores / 2) : 1));
 
 	/* Each process opens the store and starts its threads itself. */
 	if (store_open(cfg.data_dir, 0, &st) == -1)

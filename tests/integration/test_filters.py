@@ -1004,6 +1004,9 @@ def test(site, args):
     script(site, "waiter", WAITER)
     holder = script(site, "holder", HOLDER)
     site.add_user(addr("lfull"), "pw", quota="2000")
+    # Two smtpd processes: the filter limits and the order of one user's
+    # waiting messages hold for the daemon as a whole (through the store).
+    site.workers = 2
     srv = SmtpSite(site, more={"filter": {"user": "daemon",
                                           "timeout": "2",
                                           "output_max": "65536"}})

@@ -57,6 +57,7 @@ def test(site, args):
         return rc
     open_dirs(site)
     slow = script(site, "slow", SLOW)
+    site.workers = 2    # max_procs holds for both processes together
     srv = SmtpSite(site, more={"filter": {"user": "daemon",
                                           "max_procs": "2",
                                           "workers": "4"},
