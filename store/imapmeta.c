@@ -186,25 +186,7 @@ meta_prep_clear(struct meta_prep *m)
 static int
 meta_next_id(struct store_txn *t, uint64_t *id_r)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if (sdb_cursor(t, DB_IMAPMETA, &c) == -1)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &v, MDB_LAST);
-	mdb_cursor_close(c);
-	if (rc == MDB_NOTFOUND) {
-		*id_r = 1;
-		return 0;
-	}
-	if (rc != 0)
-		return sdb_error(t, rc, "imapmeta");
-	if (k.mv_size != 12)
-		return err_set(ERR_CORRUPT, "imapmeta: key of %zu bytes, not "
-		    "12", k.mv_size);
-	*id_r = be64dec(k.mv_data) + 1;
-	return 0;
+	return sdb_next_id_key(t, DB_IMAPMETA, 12, id_r);
 }
 
 int

@@ -175,6 +175,9 @@ int	sdb_error(struct store_txn *, int rc, const char *what);
  * once nothing refers to them, so that an append dirties no meta page.
  */
 int	sdb_next_id(struct store_txn *, enum store_db, uint64_t *next_r);
+/* The same for keys of keylen bytes that begin with the big-endian id. */
+int	sdb_next_id_key(struct store_txn *, enum store_db, size_t keylen,
+	    uint64_t *next_r);
 /* Reserves n values of a meta counter (starting at 1); the first in *r. */
 int	sdb_counter_add(struct store_txn *, const char *name, uint64_t n,
 	    uint64_t *first_r);

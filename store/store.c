@@ -670,8 +670,8 @@ store_volatile_write(struct store *st, store_txn_fn *fn, void *ctx)
 	rc = mdb_txn_commit(t.txn);
 	store_txn_end(&t);
 	if (rc != 0)
-		return err_set(ERR_TEMP, "commit of %s/../volatile failed: %s",
-		    st->path, mdb_strerror(rc));
+		return err_set(ERR_TEMP, "volatile tables: commit failed: %s",
+		    mdb_strerror(rc));
 	return r;
 }
 
@@ -875,6 +875,13 @@ sdb_counter_add(struct store_txn *t, const char *name, uint64_t n,
 int
 sdb_next_id(struct store_txn *t, enum store_db db, uint64_t *next_r)
 {
+	return sdb_next_id_key(t, db, 8, next_r);
+}
+
+int
+sdb_next_id_key(struct store_txn *t, enum store_db db, size_t keylen,
+    uint64_t *next_r)
+{
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
@@ -889,9 +896,9 @@ sdb_next_id(struct store_txn *t, enum store_db db, uint64_t *next_r)
 	}
 	if (rc != 0)
 		return sdb_error(t, rc, store_db_names[db]);
-	if (k.mv_size != 8)
-		return err_set(ERR_CORRUPT, "%s: key of %zu bytes, not 8",
-		    store_db_names[db], k.mv_size);
+	if (k.mv_size != keylen)
+		return err_set(ERR_CORRUPT, "%s: key of %zu bytes, not %zu",
+		    store_db_names[db], k.mv_size, keylen);
 	*next_r = be64dec(k.mv_data) + 1;
 	return 0;
 }
