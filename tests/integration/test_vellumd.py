@@ -432,8 +432,13 @@ def test_fuse_gone(site):
         time.sleep(0.05)
     check(os.path.exists(marker), "vellumd started vellum-fs",
           vd.output())
-    fs = [k for k in daemon.children_of(vd.pid)
-          if "sleep" in daemon.cmdline_of(k)]
+    # The marker is written before the script execs sleep: wait for it.
+    while time.monotonic() - t0 < 10:
+        fs = [k for k in daemon.children_of(vd.pid)
+              if "sleep" in daemon.cmdline_of(k)]
+        if fs:
+            break
+        time.sleep(0.05)
     check(len(fs) == 1, "one vellum-fs (stand-in) child",
           [daemon.cmdline_of(k) for k in daemon.children_of(vd.pid)])
     b = subprocess.run(["nsenter", "--mount=/proc/%d/ns/mnt" % vd.pid,
