@@ -96,6 +96,9 @@ struct conn {
 	int			 paused;
 	int			 busy;		/* inside a command */
 	int			 closing;	/* flush, then reap */
+	int			 rd_eof;	/* the peer sent all it will
+						   (shut down its side): what
+						   it sent is still answered */
 	int			 dead;		/* on the reap list */
 	int			 told_shutdown;
 	int			 kicked;	/* conn_kick() */
@@ -174,6 +177,7 @@ static void	conn_readcb(struct bufferevent *, void *);
 static void	conn_writecb(struct bufferevent *, void *);
 static void	conn_eventcb(struct bufferevent *, short, void *);
 static void	conn_kill(struct conn *);
+static void	conn_eof_end(struct conn *);
 static void	conn_maybe_done(struct conn *);
 static void	conn_setup_bev(struct conn *);
 static void	conn_idle_timeouts(struct conn *);
@@ -1265,6 +1269,22 @@ conn_lines_feed(struct conn *c)
 		if (!c->paused && !c->held)
 			conn_idle(c);
 	}
+	conn_eof_end(c);
+}
+
+/*
+ * After the peer's EOF, once every whole command it sent has been run
+ * and answered (nothing paused), the connection ends: what is left in
+ * the input is an unfinished line, message or literal (a held command
+ * waits for input that will not come), lost as with a hang-up.
+ */
+static void
+conn_eof_end(struct conn *c)
+{
+	if (!c->rd_eof || c->paused || c->out_wait ||
+	    c->closing || c->dead)
+		return;
+	conn_close(c);
 }
 
 static void
@@ -1369,7 +1389,21 @@ conn_eventcb(struct bufferevent *bev, short what, void *arg)
 			log_debug("conn %lu: %s: %s", c->id, c->peer,
 			    strerror(errno));
 	}
-	/* EOF or error: nothing more can be sent. */
+	/*
+	 * EOF of reading alone (a client that shut down its side after
+	 * its last command, like "nc -N"): it still reads, so what it sent
+	 * is run and answered first (a message whose end it sent is
+	 * stored and acknowledged).  An error: nothing more can be sent.
+	 */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !(what & BEV_EVENT_ERROR) && !c->closing && !c->dead &&
+	    c->ops != NULL && c->ops->on_line != NULL) {
+		c->rd_eof = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		if (!c->paused)
+			conn_lines(c);
+		return;
+	}
 	conn_kill(c);
 }
 
@@ -1461,7 +1495,8 @@ conn_resume(struct conn *c)
 	 * command never nests one command in another.
 	 */
 	if (!c->dead && !c->closing && c->bev != NULL &&
-	    evbuffer_get_length(bufferevent_get_input(c->bev)) > 0)
+	    (evbuffer_get_length(bufferevent_get_input(c->bev)) > 0 ||
+	    c->rd_eof))
 		bufferevent_trigger(c->bev, EV_READ,
 		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
@@ -1480,6 +1515,11 @@ conn_idle(struct conn *c)
 			c->ops->on_shutdown(c);
 		conn_close(c);
 	}
+	/* A command done outside conn_lines(): the rest runs from the
+	 * loop, or the connection ends (conn_eof_end()). */
+	if (c->rd_eof && !c->paused && !c->closing && !c->dead)
+		bufferevent_trigger(c->bev, EV_READ,
+		    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 }
 
 void

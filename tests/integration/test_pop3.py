@@ -147,6 +147,24 @@ def run(site, args):
           (uidl1, uidl2))
     p.quit()
 
+    # --- a client that shuts down its side after its commands ("nc -N")
+    # still gets every reply: the EOF is not a hang-up.
+    s = socket.create_connection(("127.0.0.1", pop3), timeout=10)
+    s.sendall(("USER %s\r\nPASS %s\r\nRETR 2\r\nQUIT\r\n" %
+               (USER, PASS)).encode())
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    check(want[1] in got and b"\r\n.\r\n+OK Vellum POP3 server signing "
+          b"off" in got and got.endswith(b"\r\n"),
+          "commands sent before the client's EOF are all answered "
+          "(RETR 2, QUIT), then the server closes", got[-200:])
+
     # --- logins: any case, user#domain; STLS; implicit TLS; AUTH PLAIN --
     p = login(pop3, user="ALICE#Example.Test")
     check(p.stat()[0] == 3, "user#domain in any case logs in", "")

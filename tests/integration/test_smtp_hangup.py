@@ -10,6 +10,8 @@ usage: test_smtp_hangup.py BUILD_DIR
 """
 import collections
 import os
+import socket
+import struct
 import sys
 import threading
 import time
@@ -55,9 +57,34 @@ def hang_up(port, lmtp, subject, rcpt, errors):
                 raise RuntimeError("%s: %d %r" % (line, code, text))
         r.send(message(subject, size=3000 + len(subject) * 37) +
                b".\r\n")
+        # A reset, not an EOF: an EOF is answered (see half_close()), a
+        # reset ends the session while its message is in the group.
+        r.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                       struct.pack("ii", 1, 0))
         r.close()
     except Exception as e:  # noqa: BLE001 - reported by the test
         errors.append("%s: %r" % (subject, e))
+
+
+def half_close(port, data):
+    """Sends data, shuts down the sending side, returns all it reads."""
+    s = socket.create_connection((HOST, port), timeout=30)
+    s.sendall(data)
+    s.shutdown(socket.SHUT_WR)
+    got = b""
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+    s.close()
+    return got
+
+
+def _final_codes(got):
+    """The code of each reply's last line."""
+    return [ln[:3] for ln in got.split(b"\r\n")
+            if len(ln) >= 4 and ln[3:4] == b" "]
 
 
 def run(site, args):
@@ -89,6 +116,34 @@ def run(site, args):
     check(not errors, "every client got as far as its end of data",
           errors[:5])
 
+    # A client that shuts down its side once it has sent everything
+    # ("nc -N"): what it sent is answered, a message it ended is stored
+    # and acknowledged, one it did not end is not.
+    halfclosed = []
+    for via in ("smtp", "lmtp"):
+        hello = b"LHLO" if via == "lmtp" else b"EHLO"
+        for case in ("quit", "noquit", "cut"):
+            subject = "halfclose-%s-%s" % (via, case)
+            body = message(subject)
+            tail = {"quit": b".\r\nQUIT\r\n", "noquit": b".\r\n",
+                    "cut": b""}[case]
+            got = half_close(srv.ports[via], hello + b" c.example.test\r\n"
+                             b"MAIL FROM:<" + SENDER.encode() + b">\r\n"
+                             b"RCPT TO:<" + USERS[0].encode() + b">\r\n"
+                             b"DATA\r\n" + body[:len(body) - 10 *
+                                                 (case == "cut")] + tail)
+            want = [b"220", b"250", b"250", b"250", b"354"]
+            if case != "cut":
+                want.append(b"250")
+            if case == "quit":
+                want.append(b"221")
+            check(_final_codes(got) == want,
+                  "%s, EOF after %s: every reply, then the server closes"
+                  % (via, case), got)
+            if case != "cut":
+                sent[USERS[0]][subject] = body
+            halfclosed.append((subject, case != "cut"))
+
     # The daemon still delivers, answering once the commit is synced.
     s = smtplib.SMTP(HOST, srv.ports["smtp"], timeout=30)
     s.ehlo("after.example.test")
@@ -97,6 +152,11 @@ def run(site, args):
     s.quit()
     srv.alive("the delivery after the hang-ups")
 
+    subjects = [m.get("subject") for m in listing(site, USERS[0])]
+    for subject, kept in halfclosed:
+        check((subject in subjects) == kept, "%s is %s" % (
+            subject, "stored" if kept else "not stored (never ended)"),
+            subjects[-8:])
     got_total = 0
     for u in USERS:
         subjects = [m.get("subject") for m in listing(site, u)]
@@ -113,10 +173,12 @@ def run(site, args):
                     break
             if subj is None or subj not in sent[u]:
                 continue
-            got_total += 1
             check(copy.endswith(sent[u][subj]), "the stored copy of %s for "
                   "%s is the message sent, whole" % (subj, u),
                   (len(copy), len(sent[u][subj])))
+            if subj.startswith("halfclose-"):
+                continue
+            got_total += 1
     print("hangup: %d of %d messages were stored (a message may or may not "
           "be, its client never saw a reply)" %
           (got_total, 2 * ROUNDS * CLIENTS))
