@@ -1,9 +1,9 @@
 /*
  * pop3dot.c - message bytes as POP3 RETR and TOP send them.
  *
- * One byte at a time with the whole state in struct pop3dot, so chunk
- * boundaries can fall anywhere (between CR and LF, right after a line
- * end before a '.').
+ * The whole state is in struct pop3dot, so chunk boundaries can fall
+ * anywhere (between CR and LF, right after a line end before a '.');
+ * the text of a line is copied a run at a time (memchr for its LF).
  */
 #include <string.h>
 
@@ -20,19 +20,25 @@ pop3dot_init(struct pop3dot *st, long lines)
 size_t
 pop3dot_feed(struct pop3dot *st, const void *in, size_t len, char *out)
 {
-	const unsigned char *p = in, *end = p + len;
+	const unsigned char *p = in, *end = p + len, *nl;
 	char *o = out;
+	size_t n;
 	int empty;
 
 	for (; p < end && !st->done; p++) {
-		if (st->at_bol && *p == '.')
-			*o++ = '.';
 		if (*p != '\n') {
-			*o++ = (char)*p;
+			/* The line's bytes up to its LF, copied at once. */
+			if (st->at_bol && *p == '.')
+				*o++ = '.';
+			nl = memchr(p, '\n', (size_t)(end - p));
+			n = (size_t)((nl != NULL ? nl : end) - p);
+			memcpy(o, p, n);
+			o += n;
 			st->at_bol = 0;
-			st->prev_cr = *p == '\r';
-			if (st->line_len < 2)
-				st->line_len++;
+			st->prev_cr = p[n - 1] == '\r';
+			st->line_len = n >= 2 ? 2 : st->line_len + (unsigned)n > 2 ?
+			    2 : st->line_len + (unsigned)n;
+			p += n - 1;
 			continue;
 		}
 		if (!st->prev_cr)
