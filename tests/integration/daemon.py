@@ -115,6 +115,23 @@ def greeting(port, host="127.0.0.1", timeout=5.0):
     return data.split(b"\n", 1)[0].decode("utf-8", "replace").rstrip("\r")
 
 
+def half_close(port, data, host="127.0.0.1", timeout=30.0):
+    """Sends data to host:port, shuts down the sending side (as "nc -N"
+    does at the end of its input) and returns all the server sends
+    until it closes."""
+    if host not in LOOPBACK:
+        raise ValueError("tests use loopback addresses only, not %s" % host)
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(data)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return got
+            got += chunk
+
+
 def pid_alive(pid):
     """Whether pid is a live process (a zombie counts as gone)."""
     try:

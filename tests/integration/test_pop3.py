@@ -18,7 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import Failure, check, main  # noqa: E402
+from daemon import Failure, check, half_close, main  # noqa: E402
 
 USER, PASS = "alice@example.test", "s3cret-pw"
 OTHER, OTHER_PASS = "bob@example.test", "bob-pw"
@@ -149,17 +149,8 @@ def run(site, args):
 
     # --- a client that shuts down its side after its commands ("nc -N")
     # still gets every reply: the EOF is not a hang-up.
-    s = socket.create_connection(("127.0.0.1", pop3), timeout=10)
-    s.sendall(("USER %s\r\nPASS %s\r\nRETR 2\r\nQUIT\r\n" %
-               (USER, PASS)).encode())
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    s.close()
+    got = half_close(pop3, ("USER %s\r\nPASS %s\r\nRETR 2\r\nQUIT\r\n" %
+                            (USER, PASS)).encode())
     check(want[1] in got and b"\r\n.\r\n+OK Vellum POP3 server signing "
           b"off" in got and got.endswith(b"\r\n"),
           "commands sent before the client's EOF are all answered "

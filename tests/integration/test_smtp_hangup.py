@@ -17,7 +17,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from daemon import check, main  # noqa: E402
+from daemon import check, half_close, main  # noqa: E402
 from smtptest import (HOST, Raw, SmtpSite, listing, message,  # noqa: E402
                       require_smtpd, sent_ok, stored)
 import smtplib  # noqa: E402
@@ -57,28 +57,13 @@ def hang_up(port, lmtp, subject, rcpt, errors):
                 raise RuntimeError("%s: %d %r" % (line, code, text))
         r.send(message(subject, size=3000 + len(subject) * 37) +
                b".\r\n")
-        # A reset, not an EOF: an EOF is answered (see half_close()), a
+        # A reset, not an EOF: an EOF is answered (daemon.half_close()), a
         # reset ends the session while its message is in the group.
         r.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                        struct.pack("ii", 1, 0))
         r.close()
     except Exception as e:  # noqa: BLE001 - reported by the test
         errors.append("%s: %r" % (subject, e))
-
-
-def half_close(port, data):
-    """Sends data, shuts down the sending side, returns all it reads."""
-    s = socket.create_connection((HOST, port), timeout=30)
-    s.sendall(data)
-    s.shutdown(socket.SHUT_WR)
-    got = b""
-    while True:
-        b = s.recv(65536)
-        if not b:
-            break
-        got += b
-    s.close()
-    return got
 
 
 def _final_codes(got):
