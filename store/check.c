@@ -717,7 +717,9 @@ store_check(struct store *st, store_problem_fn *fn, void *ctx)
 
 	c.fn = fn;
 	c.ctx = ctx;
+	store_read_ahead(st, 1);
 	rc = store_read(st, check_txn, &c);
+	store_read_ahead(st, 0);
 	free(c.bodyrefs);
 	free(c.blobrefs);
 	free(c.usage);
@@ -810,8 +812,13 @@ stats_txn(struct store_txn *t, void *ctx)
 int
 store_stats(struct store *st, struct store_stats *r)
 {
+	int rc;
+
 	memset(r, 0, sizeof(*r));
-	return store_read(st, stats_txn, r) == -1 ? -1 : 0;
+	store_read_ahead(st, 1);
+	rc = store_read(st, stats_txn, r);
+	store_read_ahead(st, 0);
+	return rc == -1 ? -1 : 0;
 }
 
 int
@@ -861,7 +868,9 @@ store_backup(struct store *st, const char *dest_dir)
 		free(file);
 		return -1;
 	}
+	store_read_ahead(st, 1);
 	rc = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	store_read_ahead(st, 0);
 	if (rc == 0 && fsync(fd) == -1)
 		rc = errno;
 	if (close(fd) == -1 && rc == 0)

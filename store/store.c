@@ -190,7 +190,15 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		err_set(ERR_TEMP, "lmdb: %s", mdb_strerror(rc));
 		goto fail;
 	}
-	rc = mdb_env_open(st->env, st->path, MDB_NOTLS |
+	/*
+	 * No read-ahead (MADV_RANDOM): a delivery or a login touches a few
+	 * pages here and there in a map that may be far larger than memory,
+	 * and each fault reading the next 128 KB as well filled the page
+	 * cache with what nobody reads.  Measured (1.6 GB store, smtpd in a
+	 * 100 MiB memory cgroup): 4 deliveries/s with read-ahead, 260-390
+	 * without.  Whole-store scans turn it back on (store_read_ahead()).
+	 */
+	rc = mdb_env_open(st->env, st->path, MDB_NOTLS | MDB_NORDAHEAD |
 	    ((flags & STORE_RDONLY) ? MDB_RDONLY : 0), 0600);
 	if (rc != 0) {
 		err_set(ERR_TEMP, "cannot open the store in %s: %s", st->path,
@@ -356,20 +364,18 @@ store_close(struct store **stp)
 	*stp = NULL;
 }
 
-void
-store_release_pages(struct store *st)
+/*
+ * madvise() over this process's map of the data file.  LMDB does not
+ * say where the map is (me_mapaddr is only set with MDB_FIXEDMAP), so it
+ * is found by its file in /proc/self/maps.
+ */
+static void
+store_map_advise(struct store *st, int advice)
 {
 	char line[PATH_MAX + 128], *path, *p;
 	unsigned long lo, hi;
 	FILE *fp;
 
-	/*
-	 * The map is a shared read-only mapping of the data file: dropping
-	 * our page-table entries leaves the pages in the page cache, and
-	 * the next read faults them back in without I/O.  LMDB does not say
-	 * where the map is (me_mapaddr is only set with MDB_FIXEDMAP), so
-	 * it is found by its file in /proc/self/maps.
-	 */
 	path = xasprintf("%s/data.mdb", st->path);
 	if ((fp = fopen("/proc/self/maps", "r")) == NULL) {
 		free(path);
@@ -382,11 +388,28 @@ store_release_pages(struct store *st)
 		if (strcmp(p, path) != 0 ||
 		    sscanf(line, "%lx-%lx", &lo, &hi) != 2)
 			continue;
-		if (madvise((void *)lo, hi - lo, MADV_DONTNEED) != 0)
+		if (madvise((void *)lo, hi - lo, advice) != 0)
 			log_warn("madvise of the store's map");
 	}
 	fclose(fp);
 	free(path);
+}
+
+void
+store_release_pages(struct store *st)
+{
+	/*
+	 * The map is a shared read-only mapping of the data file: dropping
+	 * our page-table entries leaves the pages in the page cache, and
+	 * the next read faults them back in without I/O.
+	 */
+	store_map_advise(st, MADV_DONTNEED);
+}
+
+void
+store_read_ahead(struct store *st, int on)
+{
+	store_map_advise(st, on ? MADV_NORMAL : MADV_RANDOM);
 }
 
 uint64_t

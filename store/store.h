@@ -66,6 +66,12 @@ void	store_set_initial_mapsize(uint64_t);
  * would otherwise grow with every message read.
  */
 void	store_release_pages(struct store *);
+/*
+ * The store's map is read without read-ahead (mostly a few scattered
+ * pages at a time); a scan of the whole store (check, backup, stats,
+ * recompression) turns it on for its duration in this process.
+ */
+void	store_read_ahead(struct store *, int on);
 /* Current map size of an open store. */
 uint64_t store_mapsize(struct store *);
 

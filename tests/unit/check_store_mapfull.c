@@ -4,7 +4,8 @@
  * The store starts with a 1 MiB map and takes ~30 MB of incompressible
  * messages; then two processes share a store while each in turn grows
  * the map under the other; then two threads share one store handle (as
- * smtpd's loop and its writer thread do) while one grows the map.
+ * smtpd's loop and its writer thread do) while one grows the map.  And
+ * the map is read without read-ahead but for whole-store scans.
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -341,6 +342,66 @@ START_TEST(test_threads_share_handle)
 }
 END_TEST
 
+/*
+ * 1 when this process's map of the store's data file has the random-read
+ * hint (VmFlags "rr" in /proc/self/smaps: no read-ahead), 0 when not, -1
+ * when the map is not found.
+ */
+static int
+map_random(void)
+{
+	char line[4096], *path;
+	FILE *fp;
+	int in = 0, rc = -1;
+
+	path = xasprintf("%s/store/data.mdb", dir);
+	fp = fopen("/proc/self/smaps", "r");
+	ck_assert_msg(fp != NULL, "cannot read /proc/self/smaps");
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (strchr(line, '-') != NULL && strstr(line, " /") != NULL &&
+		    strncmp(line, "VmFlags", 7) != 0)
+			in = strcmp(strchr(line, '/'), path) == 0;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			rc = strstr(line, " rr") != NULL;
+			break;
+		}
+	}
+	fclose(fp);
+	free(path);
+	return rc;
+}
+
+START_TEST(test_read_ahead)
+{
+	uint32_t uid, i;
+	uint8_t *m;
+	size_t len;
+
+	ck_assert_msg(map_random() == 1, "the store's map is read with "
+	    "read-ahead after store_open() (smaps: %d)", map_random());
+	store_read_ahead(st, 1);
+	ck_assert_msg(map_random() == 0, "store_read_ahead(1) left the "
+	    "random-read hint (smaps: %d)", map_random());
+	store_read_ahead(st, 0);
+	ck_assert_int_eq(map_random(), 1);
+	/* store_check() scans with read-ahead and puts the hint back. */
+	ck_assert_int_eq(tu_check(st), 0);
+	ck_assert_int_eq(map_random(), 1);
+	/* A map grown and mapped again keeps the hint (LMDB sets it). */
+	for (i = 0; i < 40; i++) {
+		m = gen(4, i, 100 * 1024, &len);
+		ck_assert_int_eq(tu_append(st, inbox, m, len, 0, NULL, &uid),
+		    1);
+		free(m);
+	}
+	ck_assert_msg(store_mapsize(st) > 2 * TINY_MAP, "the map did not "
+	    "grow");
+	ck_assert_msg(map_random() == 1, "the grown map is read with "
+	    "read-ahead (smaps: %d)", map_random());
+}
+END_TEST
+
 static Suite *
 mapfull_suite(void)
 {
@@ -353,6 +414,7 @@ mapfull_suite(void)
 	tcase_add_test(tc, test_grow_from_tiny_map);
 	tcase_add_test(tc, test_two_processes);
 	tcase_add_test(tc, test_threads_share_handle);
+	tcase_add_test(tc, test_read_ahead);
 	suite_add_tcase(s, tc);
 	return s;
 }
