@@ -804,9 +804,11 @@ opt_meta_write(struct store_txn *t, void *ctx)
 			continue;	/* trained again meanwhile */
 		}
 		om->before += b.meta_stored;
+		/* An older store's hash index entry moves to a short key. */
 		rc = meta_delete(t, body, &b) == -1 ||
 		    meta_write(t, body, &b, &nw->m) == -1 ||
-		    body_put(t, body, &b, 0) == -1 ? -1 : 0;
+		    body_put(t, body, &b, 0) == -1 ||
+		    bodyhash_rekey(t, b.hash, body) == -1 ? -1 : 0;
 		om->after_bytes += b.meta_stored;
 		body_rec_clear(&b);
 		if (rc == -1)

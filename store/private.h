@@ -274,6 +274,15 @@ int	body_ref(struct store_txn *, uint64_t id);
 struct store_prepared;
 int	body_insert(struct store_txn *, struct store_prepared *,
 	    uint64_t *id_r);
+/* Indexes body id under hash (body.c says how the key is chosen). */
+int	bodyhash_put(struct store_txn *, const uint8_t *hash, uint64_t id);
+/* Removes body id's index entry. */
+int	bodyhash_del(struct store_txn *, const uint8_t *hash, uint64_t id);
+/*
+ * Moves body id's entry from its whole hash (an older store's key) to
+ * the short key when that is free: 1 moved, 0 not (-1 error).
+ */
+int	bodyhash_rekey(struct store_txn *, const uint8_t *hash, uint64_t id);
 /* A bodyhash value (the body id, 1 to 8 bytes) into out: its length. */
 size_t	bodyhash_enc(uint8_t *out, uint64_t id);
 /* Decodes one: 0, or -1 when malformed. */

@@ -215,10 +215,15 @@ struct old_body {
 	uint8_t		*meta;	/* the stored (compressed) record */
 };
 
-/* The body hash index with 8-byte big-endian body ids. */
+/*
+ * The body hash index as before short keys: every entry under the
+ * message's whole SHA-256 (from its body record), the body id 8 bytes
+ * big-endian.
+ */
 static void
 make_old_bodyhash(struct store_txn *t)
 {
+	struct body_rec b;
 	uint8_t (*keys)[32] = NULL, be[8];
 	uint64_t *ids = NULL;
 	MDB_cursor *c;
@@ -228,13 +233,19 @@ make_old_bodyhash(struct store_txn *t)
 	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		ck_assert_uint_lt(v.mv_size, 8);
+		ck_assert_uint_eq(k.mv_size, 8);	/* short keys */
 		keys = xreallocarray(keys, n + 1, 32);
 		ids = xreallocarray(ids, n + 1, sizeof(*ids));
-		memcpy(keys[n], k.mv_data, 32);
 		ck_assert_int_eq(bodyhash_dec(&v, &ids[n]), 0);
 		n++;
 	}
 	mdb_cursor_close(c);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(body_get(t, ids[i], &b), 1);
+		memcpy(keys[i], b.hash, 32);
+		body_rec_clear(&b);
+		ck_assert_int_eq(sdb_del(t, DB_BODYHASH, keys[i], 8), 1);
+	}
 	for (i = 0; i < n; i++) {
 		be64enc(be, ids[i]);
 		ck_assert_int_eq(sdb_put(t, DB_BODYHASH, keys[i], 32, be, 8,
@@ -404,7 +415,11 @@ make_old_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
-/* Counts records by version byte: blobs [0] v1 [1] v2, bodies v2, v3. */
+/*
+ * Counts records by version byte: blobs [0] v1 [1] v2, bodies [2] older
+ * [3] newest; body hash index entries [4] under the whole hash [5] under
+ * a short key.
+ */
 static int
 count_versions_txn(struct store_txn *t, void *ctx)
 {
@@ -412,7 +427,7 @@ count_versions_txn(struct store_txn *t, void *ctx)
 	MDB_cursor *c;
 	MDB_val k, v;
 
-	memset(n, 0, 4 * sizeof(*n));
+	memset(n, 0, 6 * sizeof(*n));
 	ck_assert_int_eq(sdb_cursor(t, DB_BLOBS, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
 		n[((uint8_t *)v.mv_data)[0] == 2]++;
@@ -420,6 +435,10 @@ count_versions_txn(struct store_txn *t, void *ctx)
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
 		n[2 + (((uint8_t *)v.mv_data)[0] == BODY_REC_V3)]++;
+	mdb_cursor_close(c);
+	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+		n[4 + (k.mv_size < 32)]++;
 	mdb_cursor_close(c);
 	return 0;
 }
@@ -441,7 +460,7 @@ START_TEST(test_old_records)
 	struct store_optimize o = { 0 };
 	struct store_msg before, after;
 	struct tu_rng r;
-	size_t n[4];
+	size_t n[6];
 	unsigned i;
 
 	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN |
@@ -467,6 +486,8 @@ START_TEST(test_old_records)
 	ck_assert_uint_eq(n[1], 0);
 	ck_assert_uint_eq(n[3], 0);
 	ck_assert_uint_eq(n[2], NMSGS);
+	ck_assert_uint_eq(n[4], NMSGS);
+	ck_assert_uint_eq(n[5], 0);
 	all_exact(0, NMSGS);
 	/* New mail beside the old: new formats. */
 	tu_rng_seed(&r, 77);
@@ -477,6 +498,7 @@ START_TEST(test_old_records)
 	}
 	versions(n);
 	ck_assert_uint_eq(n[3], 4);
+	ck_assert_uint_eq(n[5], 4);
 	/* A copy references old records (body refcount + 1). */
 	ck_assert_int_eq(tu_expunge(st, inbox, uids[0]), 1);
 	ck_assert_int_eq(tu_expunge(st, inbox, uids[1]), 1);
@@ -491,6 +513,64 @@ START_TEST(test_old_records)
 	versions(n);
 	ck_assert_uint_eq(n[2], 0);	/* every record rewritten */
 	ck_assert_uint_eq(n[3], NMSGS + 2);
+	ck_assert_uint_eq(n[4], 0);	/* every index entry rekeyed */
+	ck_assert_uint_eq(n[5], NMSGS + 2);
+}
+END_TEST
+
+/*
+ * Two messages whose SHA-256 share the bytes of the short index key: the
+ * index never answers with the other's body, the second one's entry goes
+ * under its whole hash, and each entry is removed by its own body.
+ */
+static int
+collide_txn(struct store_txn *t, void *ctx)
+{
+	struct store_msg m;
+	struct body_rec a;
+	uint8_t other[32];
+	uint64_t id, aid;
+	MDB_val v;
+
+	(void)ctx;
+	ck_assert_int_eq(store_msg_get(t, inbox, uids[3], &m), 1);
+	aid = m.body;
+	ck_assert_int_eq(body_get(t, aid, &a), 1);
+	body_rec_clear(&a);
+	memcpy(other, a.hash, 32);
+	other[31] ^= 0x01;	/* same prefix, another message */
+	ck_assert_int_eq(body_find(t, other, &id), 0);
+	ck_assert_int_eq(bodyhash_put(t, other, 999999), 0);
+	ck_assert_int_eq(sdb_get(t, DB_BODYHASH, other, 32, &v), 1);
+	ck_assert_int_eq(body_find(t, other, &id), 1);
+	ck_assert_uint_eq(id, 999999);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 1);
+	ck_assert_uint_eq(id, aid);
+	/* The first one's entry goes: the second one's stays findable. */
+	ck_assert_int_eq(bodyhash_del(t, a.hash, aid), 0);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 0);
+	ck_assert_int_eq(body_find(t, other, &id), 1);
+	ck_assert_uint_eq(id, 999999);
+	/* Back as it was (the other one's entry removed by its own id). */
+	ck_assert_int_eq(bodyhash_put(t, a.hash, aid), 0);
+	ck_assert_int_eq(bodyhash_del(t, other, 999999), 0);
+	ck_assert_int_eq(sdb_get(t, DB_BODYHASH, other, 32, &v), 0);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 1);
+	ck_assert_uint_eq(id, aid);
+	ck_assert_int_eq(body_find(t, other, &id), 0);
+	return 0;
+}
+
+START_TEST(test_bodyhash_collision)
+{
+	ck_assert_int_eq(store_write(st, collide_txn, NULL), 0);
+	all_exact(0, NMSGS);
+	/* The message delivered again is the same body (refcount 2). */
+	ck_assert_int_eq(tu_append(st, inbox, msgs[3], lens[3], 0, NULL,
+	    &uids[NMSGS]), 1);
+	msgs[NMSGS] = xmemdup(msgs[3], lens[3]);
+	lens[NMSGS] = lens[3];
+	all_exact(0, NMSGS + 1);
 }
 END_TEST
 
@@ -577,6 +657,7 @@ format_suite(void)
 	tcase_add_checked_fixture(tc2, setup, teardown);
 	tcase_set_timeout(tc2, 300);
 	tcase_add_test(tc2, test_old_records);
+	tcase_add_test(tc2, test_bodyhash_collision);
 	tcase_add_test(tc2, test_trim);
 	tcase_add_test(tc2, test_trim_keeps_readers);
 	suite_add_tcase(s, tc2);
