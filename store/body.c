@@ -17,9 +17,12 @@
 /*
  * Version 3: varints where version 2 had fixed-width integers (a record
  * of two segments: 145 bytes -> about 95), and the IMAP record's own id.
+ * Version 4: the same without the size, which the segments' lengths add
+ * up to (store check always verified that).
  */
 static int
-body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
+body_get_varint(struct unpack *u, uint8_t version, uint64_t id,
+    struct body_rec *r)
 {
 	uint64_t n, x;
 	size_t i;
@@ -28,7 +31,8 @@ body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
 	r->refcount = (uint32_t)x;
 	if (x > UINT32_MAX)
 		u->bad = 1;
-	r->size = unpack_uv(u);
+	if (version == BODY_REC_V3)
+		r->size = unpack_uv(u);
 	unpack_bytes(u, r->hash, 32);
 	n = unpack_uv(u);
 	/* A segment takes 33 bytes at least. */
@@ -38,6 +42,8 @@ body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
 		for (i = 0; i < r->nsegs; i++) {
 			unpack_bytes(u, r->segs[i].hash, 32);
 			r->segs[i].len = unpack_uv(u);
+			if (version == BODY_REC_V4)
+				r->size += r->segs[i].len;
 		}
 	} else
 		u->bad = 1;
@@ -81,9 +87,9 @@ body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 	be64enc(key, id);
 	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
 		return rc;
-	version = unpack_init_version(&u, &v);
-	if (version == BODY_REC_V3)
-		return body_get_v3(&u, id, r);
+	r->version = version = unpack_init_version(&u, &v);
+	if (version == BODY_REC_V3 || version == BODY_REC_V4)
+		return body_get_varint(&u, version, id, r);
 	if (version != BODY_REC_V1 && version != BODY_REC_V2)
 		u.bad = 1;
 	r->refcount = unpack_u32(&u);
@@ -131,9 +137,8 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 	int rc;
 
 	be64enc(key, id);
-	pack_init_version(&p, BODY_REC_V3);
+	pack_init_version(&p, BODY_REC_V4);
 	pack_uv(&p, r->refcount);
-	pack_uv(&p, r->size);
 	pack_bytes(&p, r->hash, 32);
 	pack_uv(&p, r->nsegs);
 	for (i = 0; i < r->nsegs; i++) {

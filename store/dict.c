@@ -641,11 +641,16 @@ struct opt_meta {
 	uint64_t		 before, after_bytes;
 };
 
+/*
+ * A record to compress again: its dictionary is not the current one, or
+ * its body record is of an older version (rewritten in the current one).
+ */
 static int
 opt_meta_stale(const struct opt *op, const struct body_rec *b)
 {
 	return b->has_meta && op->cur[DICT_IMAP] != 0 &&
-	    meta_stale(b->meta_dict, op->cur[DICT_IMAP]);
+	    (meta_stale(b->meta_dict, op->cur[DICT_IMAP]) ||
+	    b->version < BODY_REC_CUR);
 }
 
 /* Lists the stale records, OPT_SCAN_CHUNK bodies per snapshot. */
@@ -751,7 +756,9 @@ opt_meta_compress(struct store_txn *t, void *ctx)
 		old.len = (uint32_t)len;
 		old.codec = BLOB_CODEC_RAW;
 		old.dict_id = nw->old.meta_dict;
-		rc = meta_prep_current(t, &old, &nw->m, 1);
+		rc = nw->old.version < BODY_REC_CUR ?
+		    meta_prep_again(t, &old, &nw->m, 1) :
+		    meta_prep_current(t, &old, &nw->m, 1);
 		free(raw);
 		if (rc == -1)
 			return -1;

@@ -251,19 +251,23 @@ struct body_rec {
 	 * and 2 keep the record under the body id.
 	 */
 	uint64_t	 meta_id;
+	uint8_t		 version;	/* as read (body_get()) */
 };
 /*
  * Body record versions: 1 without the IMAP record fields, 2 with, 3 the
- * same with varints and meta_id.
+ * same with varints and meta_id, 4 without the size (the sum of the
+ * segments' lengths).
  */
 #define BODY_REC_V1		1
 #define BODY_REC_V2		2
 #define BODY_REC_V3		3
+#define BODY_REC_V4		4
+#define BODY_REC_CUR		BODY_REC_V4
 /* body.c */
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
 /* The body id of a message's SHA-256: 1 found, 0 not. */
 int	body_find(struct store_txn *, const uint8_t *hash, uint64_t *id_r);
-/* Writes a body record (always version 3); flags as mdb_put(). */
+/* Writes a body record (always version 4); flags as mdb_put(). */
 int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
 	    unsigned flags);
 void	body_rec_clear(struct body_rec *);
@@ -383,6 +387,9 @@ void	meta_prep_clear(struct meta_prep *);
  * dictionary a pass may delete.
  */
 int	meta_prep_current(struct store_txn *, const struct meta_prep *m,
+	    struct meta_prep *fresh, int cold);
+/* The same whether m is current or not: 1, -1. */
+int	meta_prep_again(struct store_txn *, const struct meta_prep *m,
 	    struct meta_prep *fresh, int cold);
 /* Whether a record compressed with dict_id is to be compressed again. */
 int	meta_stale(uint32_t dict_id, uint32_t current);

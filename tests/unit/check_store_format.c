@@ -1,7 +1,8 @@
 /*
  * check_store_format.c - record formats: varints, and a store whose blob
  * and body records are in the older layouts (blob version 1, body
- * version 2 with the IMAP record under the body id) reads, checks,
+ * versions 2 and 3 with the IMAP record under the body id, the body hash
+ * index under whole hashes) reads, checks,
  * changes and optimizes as a new one; store_trim() gives free pages back
  * and the store goes on working.
  */
@@ -309,10 +310,9 @@ make_old_rows(struct store_txn *t)
 
 /*
  * Rewrites every message row as version 1, the body hash index with
- * 8-byte ids, every blob record as
- * version 1 and every body record as
- * version 2, its IMAP record moved under the body id: the store as an
- * older vellum left it.
+ * 8-byte ids under whole hashes, every blob record as version 1 and every
+ * body record as version 2 or 3 (alternately), its IMAP record moved
+ * under the body id: the store as an older vellum left it.
  */
 static int
 make_old_txn(struct store_txn *t, void *ctx)
@@ -353,7 +353,7 @@ make_old_txn(struct store_txn *t, void *ctx)
 	free(hashes);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(((uint8_t *)v.mv_data)[0], BODY_REC_V3);
+		ck_assert_uint_eq(((uint8_t *)v.mv_data)[0], BODY_REC_CUR);
 		ob = xreallocarray(ob, nb + 1, sizeof(*ob));
 		memset(&ob[nb], 0, sizeof(*ob));
 		ob[nb++].id = be64dec(k.mv_data);
@@ -379,20 +379,39 @@ make_old_txn(struct store_txn *t, void *ctx)
 		struct body_rec *b = &ob[i].b;
 		size_t s;
 
-		pack_init_version(&p, BODY_REC_V2);
-		pack_u32(&p, b->refcount);
-		pack_u64(&p, b->size);
-		pack_bytes(&p, b->hash, 32);
-		pack_u32(&p, (uint32_t)b->nsegs);
-		for (s = 0; s < b->nsegs; s++) {
-			pack_bytes(&p, b->segs[s].hash, 32);
-			pack_u64(&p, b->segs[s].len);
+		if (i % 2 == 0) {
+			pack_init_version(&p, BODY_REC_V2);
+			pack_u32(&p, b->refcount);
+			pack_u64(&p, b->size);
+			pack_bytes(&p, b->hash, 32);
+			pack_u32(&p, (uint32_t)b->nsegs);
+			for (s = 0; s < b->nsegs; s++) {
+				pack_bytes(&p, b->segs[s].hash, 32);
+				pack_u64(&p, b->segs[s].len);
+			}
+			pack_u8(&p, b->has_meta);
+			pack_u8(&p, b->meta_codec);
+			pack_u32(&p, b->meta_dict);
+			pack_u32(&p, b->meta_len);
+			pack_u32(&p, b->meta_stored);
+		} else {
+			/* Version 3: varints, the size, the record's id. */
+			pack_init_version(&p, BODY_REC_V3);
+			pack_uv(&p, b->refcount);
+			pack_uv(&p, b->size);
+			pack_bytes(&p, b->hash, 32);
+			pack_uv(&p, b->nsegs);
+			for (s = 0; s < b->nsegs; s++) {
+				pack_bytes(&p, b->segs[s].hash, 32);
+				pack_uv(&p, b->segs[s].len);
+			}
+			pack_u8(&p, b->has_meta);
+			pack_u8(&p, b->meta_codec);
+			pack_uv(&p, b->meta_dict);
+			pack_uv(&p, b->meta_len);
+			pack_uv(&p, b->meta_stored);
+			pack_uv(&p, ob[i].id);	/* pieces as version 2's */
 		}
-		pack_u8(&p, b->has_meta);
-		pack_u8(&p, b->meta_codec);
-		pack_u32(&p, b->meta_dict);
-		pack_u32(&p, b->meta_len);
-		pack_u32(&p, b->meta_stored);
 		be64enc(key, ob[i].id);
 		ck_assert_int_eq(sdb_put(t, DB_BODIES, key, 8, p.buf, p.len,
 		    0), 1);
@@ -434,7 +453,7 @@ count_versions_txn(struct store_txn *t, void *ctx)
 	mdb_cursor_close(c);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
-		n[2 + (((uint8_t *)v.mv_data)[0] == BODY_REC_V3)]++;
+		n[2 + (((uint8_t *)v.mv_data)[0] == BODY_REC_CUR)]++;
 	mdb_cursor_close(c);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
