@@ -346,7 +346,9 @@ opt_stale(const struct opt *op, const struct blob_rec *b)
 {
 	if (b->kind >= DICT_KINDS || op->cur[b->kind] == 0)
 		return 0;
-	return blob_dict_stale(b->raw_len, b->dict_id, op->cur[b->kind]);
+	/* An older record is rewritten in the current version too. */
+	return blob_dict_stale(b->raw_len, b->dict_id, op->cur[b->kind]) ||
+	    b->version < BLOB_REC_CUR;
 }
 
 static int
@@ -593,7 +595,7 @@ opt_write(struct store_txn *t, void *ctx)
 		cur = 0;
 		if (dict_current(t, b.kind, &cur) == -1)
 			return -1;
-		if (nw->dict_id != cur)
+		if (blob_dict_stale(b.raw_len, nw->dict_id, cur))
 			continue;	/* trained again meanwhile */
 		/*
 		 * Replaced even when the new frame is a little larger (rare):

@@ -305,7 +305,18 @@ struct blob_rec {
 	uint64_t	first_frag;
 	uint32_t	nfrags;
 	uint8_t		kind;		/* DICT_HEADER or DICT_BODY */
+	uint8_t		version;	/* as read (blob_get()) */
 };
+/*
+ * Blob record versions: 1 fixed-width (39 bytes), 2 varints (about 12:
+ * there is one record per segment, in a table whose hash keys fill pages
+ * only ~70%, so its size is most of the table's), 3 the same without the
+ * number of fragments (the stored length says it).
+ */
+#define BLOB_REC_V1		1
+#define BLOB_REC_V2		2
+#define BLOB_REC_V3		3
+#define BLOB_REC_CUR		BLOB_REC_V3
 #define BLOB_CODEC_RAW		0
 #define BLOB_CODEC_ZSTD		1
 /* Compressed data is kept in values that stay inside one leaf page. */

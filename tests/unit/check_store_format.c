@@ -1,6 +1,6 @@
 /*
  * check_store_format.c - record formats: varints, and a store whose blob
- * and body records are in the older layouts (blob version 1, body
+ * and body records are in the older layouts (blob versions 1 and 2, body
  * versions 2 and 3 with the IMAP record under the body id, the body hash
  * index under whole hashes) reads, checks,
  * changes and optimizes as a new one; store_trim() gives free pages back
@@ -310,8 +310,8 @@ make_old_rows(struct store_txn *t)
 
 /*
  * Rewrites every message row as version 1, the body hash index with
- * 8-byte ids under whole hashes, every blob record as version 1 and every
- * body record as version 2 or 3 (alternately), its IMAP record moved
+ * 8-byte ids under whole hashes, every blob record as version 1 or 2 and
+ * every body record as version 2 or 3 (alternately), its IMAP record moved
  * under the body id: the store as an older vellum left it.
  */
 static int
@@ -336,16 +336,28 @@ make_old_txn(struct store_txn *t, void *ctx)
 	mdb_cursor_close(c);
 	for (i = 0; i < n; i++) {
 		ck_assert_int_eq(blob_get(t, hashes[i], &br), 1);
-		pack_init_version(&p, 1);
-		pack_u32(&p, br.refcount);
-		pack_u64(&p, br.raw_len);
-		pack_u8(&p, br.codec);
-		pack_u32(&p, br.dict_id);
-		pack_u64(&p, br.stored_len);
-		pack_u64(&p, br.first_frag);
-		pack_u32(&p, br.nfrags);
-		pack_u8(&p, br.kind);
-		ck_assert_int_eq(p.len, 39);
+		if (i % 2 == 0) {
+			pack_init_version(&p, BLOB_REC_V1);
+			pack_u32(&p, br.refcount);
+			pack_u64(&p, br.raw_len);
+			pack_u8(&p, br.codec);
+			pack_u32(&p, br.dict_id);
+			pack_u64(&p, br.stored_len);
+			pack_u64(&p, br.first_frag);
+			pack_u32(&p, br.nfrags);
+			pack_u8(&p, br.kind);
+			ck_assert_int_eq(p.len, 39);
+		} else {
+			/* Version 2: varints, the number of fragments. */
+			pack_init_version(&p, BLOB_REC_V2);
+			pack_uv(&p, br.refcount);
+			pack_uv(&p, br.raw_len);
+			pack_u8(&p, (uint8_t)(br.codec << 4 | br.kind));
+			pack_uv(&p, br.dict_id);
+			pack_uv(&p, br.stored_len);
+			pack_uv(&p, br.first_frag);
+			pack_uv(&p, br.nfrags);
+		}
 		ck_assert_int_eq(sdb_put(t, DB_BLOBS, hashes[i], 32, p.buf,
 		    p.len, 0), 1);
 		pack_free(&p);
@@ -435,7 +447,7 @@ make_old_txn(struct store_txn *t, void *ctx)
 }
 
 /*
- * Counts records by version byte: blobs [0] v1 [1] v2, bodies [2] older
+ * Counts records by version byte: blobs [0] older [1] newest, bodies [2] older
  * [3] newest; body hash index entries [4] under the whole hash [5] under
  * a short key.
  */
@@ -449,7 +461,7 @@ count_versions_txn(struct store_txn *t, void *ctx)
 	memset(n, 0, 6 * sizeof(*n));
 	ck_assert_int_eq(sdb_cursor(t, DB_BLOBS, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
-		n[((uint8_t *)v.mv_data)[0] == 2]++;
+		n[((uint8_t *)v.mv_data)[0] == BLOB_REC_CUR]++;
 	mdb_cursor_close(c);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
@@ -530,7 +542,9 @@ START_TEST(test_old_records)
 	st = tu_open(dir);
 	all_exact(2, NMSGS + 4);
 	versions(n);
-	ck_assert_uint_eq(n[2], 0);	/* every record rewritten */
+	ck_assert_uint_eq(n[0], 0);	/* every record rewritten */
+	ck_assert_uint_gt(n[1], 0);
+	ck_assert_uint_eq(n[2], 0);
 	ck_assert_uint_eq(n[3], NMSGS + 2);
 	ck_assert_uint_eq(n[4], 0);	/* every index entry rekeyed */
 	ck_assert_uint_eq(n[5], NMSGS + 2);
