@@ -1043,7 +1043,10 @@ store_dict_optimize(struct store *st, struct store_optimize *o)
 		return -1;
 	op.st = st;
 	op.o = o;
+	/* It reads every segment in storage order: a scan. */
+	store_read_ahead(st, 1);
 	rc = opt_run(&op);
+	store_read_ahead(st, 0);
 	if (op.nw != NULL)
 		for (i = 0; i < op.count; i++)
 			free(op.nw[i].z);
