@@ -21,7 +21,9 @@ With temporary data dirs and a copy of the corpus (default
      (`vellumctl store backup`);
   3. for both: the same import into a store that had the final
      dictionaries from the start (a compacted copy of the first store,
-     its user deleted and imported again), to compare sizes.
+     its user deleted and imported again), to compare sizes;
+  4. the whole corpus imported for u2 ... uN too: du against one user
+     (what each more user costs is its message rows).
 
 Skips (exit 0, a message) when the corpus is absent.
 """
@@ -212,6 +214,7 @@ def main():
 
         allc = os.path.join(root, "all")
         n, raw = copy_corpus(corpus, allc)
+        whole_n = n
         w = Store(ctl, root, "whole")
         w.add_user("u1")
         secs = w.import_("u1", allc)
@@ -265,6 +268,17 @@ def main():
               "data.mdb %d pages, %d free; the store trained on the way "
               "is %.3f x that" % (rsize, 100.0 * rsize / raw, used, free,
                                  size / rsize))
+        # The issue's third size target, by du: N users each getting the
+        # whole corpus against one user.  The bytes are stored once; what
+        # each more user costs is its message rows.
+        for i in range(2, a.users + 1):
+            w.add_user("u%d" % i)
+            w.import_("u%d" % i, allc)
+        nsize = du(w.store)
+        rows = (a.users - 1) * whole_n
+        print("  whole corpus, %d users: du %d = %.3f x 1 user; %.1f bytes "
+              "for each more user's message" % (
+                  a.users, nsize, nsize / size, (nsize - size) / rows))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0
