@@ -17,7 +17,6 @@
 #include <unistd.h>
 
 #include "common/error.h"
-#include "common/log.h"
 #include "lock.h"
 #include "private.h"
 
@@ -653,8 +652,11 @@ lock_hold_txn(struct store_txn *t, const char *name, unsigned lease,
 	if (rc == 0)
 		memset(&r, 0, sizeof(r));
 	lock_rec_prune(&r, NULL);
+	/* lock_may_take() said so in this transaction; a holder comes
+	 * back to life only if the clock went back meanwhile. */
 	if (exclusive && lock_rec_other(&r, "") != NULL)
-		fatalx("lock %s: taken exclusive with other holders", name);
+		return err_set(ERR_TEMP, "lock %s: another holder appeared "
+		    "(the clock went back?)", name);
 	r.flags = exclusive ? LOCK_EXCL : LOCK_SHARED;
 	lock_rec_hold(&r, "", lease);
 	return lock_rec_put(t, name, &r);
