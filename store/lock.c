@@ -45,6 +45,8 @@ struct lock_rec {
 	struct lock_holder	h[STORE_LOCK_HOLDERS_MAX];
 };
 
+static int	lock_holder_mine(const struct lock_holder *, const char *);
+
 struct lock_op {
 	const char	*name;
 	unsigned	 lease;
@@ -74,12 +76,17 @@ lock_pid_alive(pid_t pid)
 	return alive;
 }
 
-/* Stale: lease over, or its process on this host is gone. */
+/*
+ * Stale: lease over, or (pids) its process on this host is gone.  A
+ * process is looked for only where it matters (a lock listed, or a
+ * holder in a taker's way): a shared take or a release does not look
+ * for each of the other holders.
+ */
 static void
-lock_holder_check(struct lock_holder *h)
+lock_holder_check(struct lock_holder *h, int pids)
 {
-	h->stale = h->expires <= store_now() ||
-	    (strcmp(h->host, store_hostname()) == 0 && h->pid > 0 &&
+	h->stale = h->stale || h->expires <= store_now() ||
+	    (pids && strcmp(h->host, store_hostname()) == 0 && h->pid > 0 &&
 	    !lock_pid_alive(h->pid));
 }
 
@@ -121,7 +128,7 @@ lock_rec_decode(const MDB_val *v, struct lock_rec *r)
 	if (unpack_done(&u, "lock") == -1)
 		return -1;
 	for (i = 0; i < r->n; i++)
-		lock_holder_check(&r->h[i]);
+		lock_holder_check(&r->h[i], 0);
 	return 1;
 }
 
@@ -136,12 +143,19 @@ lock_rec_get(struct store_txn *t, const char *name, struct lock_rec *r)
 	return lock_rec_decode(&v, r);
 }
 
-/* Drops the stale holders: *nstale_r (if not NULL) gets how many. */
+/*
+ * Drops the stale holders (pids: also those whose process is gone):
+ * *nstale_r (if not NULL) gets how many.
+ */
 static void
-lock_rec_prune(struct lock_rec *r, unsigned *nstale_r)
+lock_rec_prune(struct lock_rec *r, int pids, unsigned *nstale_r)
 {
 	size_t i, j = 0;
 
+	for (i = 0; i < r->n; i++) {
+		if (pids && !lock_holder_mine(&r->h[i], r->h[i].owner))
+			lock_holder_check(&r->h[i], 1);
+	}
 	for (i = 0; i < r->n; i++)
 		if (!r->h[i].stale)
 			r->h[j++] = r->h[i];
@@ -251,7 +265,9 @@ lock_take_txn(struct store_txn *t, void *ctx)
 		return -1;
 	if (rc == 0)
 		memset(&r, 0, sizeof(r));
-	lock_rec_prune(&r, NULL);
+	lock_rec_prune(&r, 0, NULL);
+	if (lock_rec_other(&r, op->owner) != NULL)
+		lock_rec_prune(&r, 1, NULL);	/* in the way: alive? */
 	if ((o = lock_rec_other(&r, op->owner)) != NULL)
 		return err_set(ERR_INUSE, "%s is locked by %s%spid %d on %s "
 		    "since %lld seconds%s", op->name, o->owner,
@@ -310,7 +326,7 @@ lock_release_txn(struct store_txn *t, void *ctx)
 	if ((i = lock_rec_mine(&r, op->owner)) == -1)
 		return 0;
 	r.h[i] = r.h[--r.n];
-	lock_rec_prune(&r, NULL);
+	lock_rec_prune(&r, 0, NULL);
 	return lock_rec_put(t, op->name, &r);
 }
 
@@ -358,7 +374,7 @@ lock_clear_stale_txn(struct store_txn *t, void *ctx)
 			return -1;
 		}
 		n = 0;
-		lock_rec_prune(&r, &n);
+		lock_rec_prune(&r, 1, &n);
 		if (n == 0)
 			continue;
 		op->count += n;
@@ -424,6 +440,7 @@ lock_list_txn(struct store_txn *t, void *arg)
 		}
 		/* One entry per holder, each naming the lock. */
 		for (i = 0; i < r.n; i++) {
+			lock_holder_check(&r.h[i], 1);
 			memset(&l, 0, sizeof(l));
 			memcpy(l.name, k.mv_data, k.mv_size);
 			l.pid = r.h[i].pid;
@@ -638,7 +655,7 @@ wait_ticket_new(struct store_txn *t, uint64_t *ticket)
 
 /*
  * Takes (or renews) this process's hold on name, found free enough by
- * the caller: alone and exclusive, or shared.
+ * lock_may_take() in this transaction: alone and exclusive, or shared.
  */
 static int
 lock_hold_txn(struct store_txn *t, const char *name, unsigned lease,
@@ -651,10 +668,11 @@ lock_hold_txn(struct store_txn *t, const char *name, unsigned lease,
 		return -1;
 	if (rc == 0)
 		memset(&r, 0, sizeof(r));
-	lock_rec_prune(&r, NULL);
-	/* lock_may_take() said so in this transaction; a holder comes
-	 * back to life only if the clock went back meanwhile. */
-	if (exclusive && lock_rec_other(&r, "") != NULL)
+	lock_rec_prune(&r, exclusive || (r.n >= STORE_LOCK_HOLDERS_MAX &&
+	    lock_rec_mine(&r, "") == -1), NULL);
+	/* A holder comes back to life only if the clock went back. */
+	if ((exclusive && lock_rec_other(&r, "") != NULL) ||
+	    (r.n >= STORE_LOCK_HOLDERS_MAX && lock_rec_mine(&r, "") == -1))
 		return err_set(ERR_TEMP, "lock %s: another holder appeared "
 		    "(the clock went back?)", name);
 	r.flags = exclusive ? LOCK_EXCL : LOCK_SHARED;
@@ -664,9 +682,9 @@ lock_hold_txn(struct store_txn *t, const char *name, unsigned lease,
 
 /*
  * Whether a job may take name now, or must wait: 1 it may, 0 it waits
- * (another process holds it exclusively, holds it as a lock nobody may
- * join, or holds it at all when the job wants it alone; or the record
- * is full).
+ * (another live process holds it exclusively, holds it as a lock nobody
+ * may join, or holds it at all when the job wants it alone; or the
+ * record is full).  Joining a shared lock looks for no holder's process.
  */
 static int
 lock_may_take(struct store_txn *t, const char *name, int exclusive)
@@ -676,12 +694,19 @@ lock_may_take(struct store_txn *t, const char *name, int exclusive)
 
 	if ((rc = lock_rec_get(t, name, &r)) != 1)
 		return rc == -1 ? -1 : 1;
-	lock_rec_prune(&r, NULL);
+	lock_rec_prune(&r, 0, NULL);
+	if (lock_rec_other(&r, "") == NULL)
+		return 1;
+	if (!exclusive && !(r.flags & LOCK_EXCL) && (r.flags & LOCK_SHARED) &&
+	    (r.n < STORE_LOCK_HOLDERS_MAX || lock_rec_mine(&r, "") != -1))
+		return 1;
+	/* In the way: are they alive? */
+	lock_rec_prune(&r, 1, NULL);
 	if (lock_rec_other(&r, "") == NULL)
 		return 1;
 	if (exclusive || (r.flags & LOCK_EXCL) || !(r.flags & LOCK_SHARED))
 		return 0;
-	return lock_rec_mine(&r, "") != -1 || r.n < STORE_LOCK_HOLDERS_MAX;
+	return r.n < STORE_LOCK_HOLDERS_MAX || lock_rec_mine(&r, "") != -1;
 }
 
 static int
