@@ -3,7 +3,9 @@
  *
  * Lock names are "pop3:ADDRESS" and "deliver:ADDRESS"; "lock clear
  * ADDRESS" removes every lock whose name ends in ":ADDRESS" (the address
- * normalised), whoever holds it.
+ * normalised), whoever holds it.  A delivery lock may have several
+ * holders (processes delivering without filters share it): "lock list"
+ * prints one line per holder, and clearing a lock drops them all.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +57,7 @@ static int
 cmd_lock_list(struct ctl *ctl)
 {
 	struct lock_args a;
-	char t1[32], t2[32];
+	char t1[32], t2[32], how[48];
 	size_t i;
 
 	if (cmd_lock_load(ctl, &a) < 0)
@@ -76,13 +78,23 @@ cmd_lock_list(struct ctl *ctl)
 			ctl_json_str(stdout, ctl_time(l->since, t1));
 			printf(", \"expires\": ");
 			ctl_json_str(stdout, ctl_time(l->expires, t2));
+			printf(", \"exclusive\": %s, \"shared\": %s, "
+			    "\"holders\": %u", l->exclusive ? "true" : "false",
+			    l->shared ? "true" : "false", l->nholders);
 			printf(", \"stale\": %s}", l->stale ? "true" : "false");
 			continue;
 		}
-		printf("%-40s pid %-7ld %-20s %s%ssince %s until %s%s\n",
+		/* A shared lock: one line per holder, each saying so. */
+		how[0] = '\0';
+		if (l->exclusive)
+			snprintf(how, sizeof(how), " exclusive");
+		else if (l->shared)
+			snprintf(how, sizeof(how), " shared (%u holder%s)",
+			    l->nholders, l->nholders == 1 ? "" : "s");
+		printf("%-40s pid %-7ld %-20s %s%ssince %s until %s%s%s\n",
 		    l->name, (long)l->pid, l->host, l->owner,
 		    l->owner[0] != '\0' ? " " : "", ctl_time(l->since, t1),
-		    ctl_time(l->expires, t2), l->stale ? " (stale)" : "");
+		    ctl_time(l->expires, t2), how, l->stale ? " (stale)" : "");
 	}
 	if (ctl->json)
 		printf("%s]\n", a.n > 0 ? "\n" : "");
@@ -97,7 +109,7 @@ cmd_lock_clear(struct ctl *ctl, const char *address)
 {
 	struct lock_args a;
 	char norm[STORE_ADDRESS_MAX + 1];
-	size_t i, nlen, cleared = 0;
+	size_t i, j, k, nlen, cleared = 0;
 	const char *colon;
 	int rc = CTL_OK;
 
@@ -107,9 +119,15 @@ cmd_lock_clear(struct ctl *ctl, const char *address)
 	if (cmd_lock_load(ctl, &a) < 0)
 		return CTL_FAIL;
 	nlen = strlen(norm);
-	for (i = 0; i < a.n; i++) {
+	for (i = 0; i < a.n; i = j) {
 		const char *name = a.list[i].name;
+		char who[512];
+		size_t len = 0;
 
+		/* A lock's holders come together (name order). */
+		for (j = i + 1; j < a.n && strcmp(a.list[j].name, name) == 0;
+		    j++)
+			;
 		colon = strrchr(name, ':');
 		if (colon == NULL || strlen(colon + 1) != nlen ||
 		    strcasecmp(colon + 1, norm) != 0)
@@ -118,8 +136,12 @@ cmd_lock_clear(struct ctl *ctl, const char *address)
 			rc = ctl_fail(NULL, "lock clear %s", name);
 			continue;
 		}
-		ctl_done(ctl, "cleared %s (pid %ld on %s)", name,
-		    (long)a.list[i].pid, a.list[i].host);
+		who[0] = '\0';
+		for (k = i; k < j && len < sizeof(who); k++)
+			len += (size_t)snprintf(who + len, sizeof(who) - len,
+			    "%spid %ld on %s", k > i ? ", " : "",
+			    (long)a.list[k].pid, a.list[k].host);
+		ctl_done(ctl, "cleared %s (%s)", name, who);
 		cleared++;
 	}
 	free(a.list);

@@ -36,12 +36,12 @@
 #define STAGE_PWBUF	4096
 
 static int	stage_locks(struct store *, struct deliver_job *,
-		    struct deliver_fjob *);
+		    struct deliver_fjob *, int);
 static size_t	held_find(const char *);
-static void	held_add(const char *, time_t);
+static void	held_add(const char *, time_t, int);
 static int	held_put(const char *);
-static int	stage_exclusive(struct store *, struct deliver_job *,
-		    struct deliver_fjob *);
+static int	stage_plan(struct store *, const struct deliver_config *,
+		    struct deliver_job *, struct deliver_fjob *);
 static void	stage_fjob_free(struct deliver_job *, struct deliver_fjob *);
 static int	stage_load_txn(struct store_txn *, void *);
 static void	stage_lists(struct deliver_job *, struct deliver_fjob *);
@@ -58,7 +58,8 @@ static void	stage_log(struct deliver_fuser *, const char *, ...)
  * to one recipient can then go into one group commit, in the order they
  * came, instead of one commit each.  The store's lock is taken by the
  * first holder, renewed when a holder joins after half its lease, and
- * released by the last.
+ * released by the last; taken shared, other processes' jobs that run no
+ * filter hold it at the same time (store_lock_take_queued()).
  */
 struct held_lock {
 	char	*name;
@@ -116,10 +117,13 @@ deliver_wait_end(struct store *st, struct deliver_job *job)
 	stage_wait_forget(job);
 }
 
-/* Takes the delivery locks of a job: 1 taken, 0 busy, -1 error. */
+/*
+ * Takes the delivery locks of a job, alone if exclusive (its filters
+ * will run): 1 taken, 0 busy, -1 error.
+ */
 static int
 stage_locks(struct store *st, struct deliver_job *job,
-    struct deliver_fjob *fj)
+    struct deliver_fjob *fj, int exclusive)
 {
 	char name[DELIVER_ADDR_MAX + 16];
 	const char **take, **join;
@@ -161,31 +165,35 @@ stage_locks(struct store *st, struct deliver_job *job,
 	 * The store's locks belong to the process: two sessions of this
 	 * process must not both hold one while filters run (they would run
 	 * at once), so this process keeps the names it holds as well.  A
-	 * job joins those that jobs running no filter hold (shared): whether
-	 * it runs filters is known only once it holds them (deliver_begin()
-	 * backs out then, stage_exclusive()).  The others, and those whose
-	 * lease is half gone, are taken (renewed) in the store.
+	 * job that runs no filter joins those that such jobs hold here
+	 * (shared); a job whose filters run waits until this process's
+	 * holders are done (busy here), as does any job while one whose
+	 * filters run holds a lock here.  The others, and those whose lease
+	 * is half gone, are taken (renewed) in the store.
 	 */
 	job->busy_here = 0;
 	now = time(NULL);
 	take = xcalloc(fj->nlocks, sizeof(*take));
 	join = xcalloc(fj->nlocks, sizeof(*join));
 	for (i = 0; i < fj->nlocks; i++) {
-		if ((k = held_find(fj->locks[i])) == (size_t)-1 ||
-		    now - held[k].taken >= DELIVER_LOCK_LEASE / 2) {
+		if ((k = held_find(fj->locks[i])) == (size_t)-1) {
 			take[ntake++] = fj->locks[i];
 			continue;
 		}
-		join[njoin++] = fj->locks[i];
-		if (!held[k].shared)
+		if (exclusive || !held[k].shared)
 			job->busy_here = 1;
+		else if (now - held[k].taken >= DELIVER_LOCK_LEASE / 2)
+			take[ntake++] = fj->locks[i];
+		else
+			join[njoin++] = fj->locks[i];
 	}
 	/*
 	 * In turn, across processes: a job waits behind those of any
 	 * process that found the locks busy before it, also to share a lock
-	 * this process holds (store_lock_take_queued()).  Held here by a
-	 * job that runs filters: it waits too, with a ticket, so that jobs
-	 * of other processes do not go first.
+	 * this process holds (store_lock_take_queued()).  Busy here: it
+	 * waits too, with a ticket, so that jobs of other processes do not
+	 * go first (nor join this process's hold while it waits to hold the
+	 * lock alone).
 	 */
 	if (job->busy_here) {
 		rc = store_lock_wait(st, (const char *const *)fj->locks,
@@ -196,7 +204,7 @@ stage_locks(struct store *st, struct deliver_job *job,
 	} else
 		rc = store_lock_take_queued(st, (const char *const *)take,
 		    ntake, (const char *const *)join, njoin,
-		    DELIVER_LOCK_LEASE, &job->wait_ticket);
+		    DELIVER_LOCK_LEASE, exclusive, &job->wait_ticket);
 	free(take);
 	free(join);
 	if (rc != 1) {
@@ -207,7 +215,7 @@ stage_locks(struct store *st, struct deliver_job *job,
 	stage_wait_forget(job);
 	for (i = 0; i < fj->nlocks; i++) {
 		if ((k = held_find(fj->locks[i])) == (size_t)-1) {
-			held_add(fj->locks[i], now);
+			held_add(fj->locks[i], now, !exclusive);
 			continue;
 		}
 		held[k].refs++;
@@ -216,37 +224,6 @@ stage_locks(struct store *st, struct deliver_job *job,
 	}
 	return 1;
 }
-
-/*
- * The job's filters will run: it must hold its locks alone.  1 done, 0
- * another job of this process shares one (its locks are released: busy
- * here, try again when that one is done).
- */
-static int
-stage_exclusive(struct store *st, struct deliver_job *job,
-    struct deliver_fjob *fj)
-{
-	size_t i, k;
-
-	for (i = 0; i < fj->nlocks; i++)
-		if ((k = held_find(fj->locks[i])) != (size_t)-1 &&
-		    held[k].refs > 1) {
-			err_set(ERR_INUSE, "%s is held by another delivery of "
-			    "this process", fj->locks[i]);
-			deliver_unlock(st, fj);
-			job->busy_here = 1;
-			return 0;
-		}
-	for (i = 0; i < fj->nlocks; i++)
-		if ((k = held_find(fj->locks[i])) != (size_t)-1)
-			held[k].shared = 0;
-	/* Those who find them now wait in turn (store_lock_take_queued()). */
-	if (store_lock_exclusive(st, (const char *const *)fj->locks,
-	    fj->nlocks) == -1)
-		log_warnx("delivery: marking locks exclusive: %s", err_msg());
-	return 1;
-}
-
 
 static size_t
 held_find(const char *name)
@@ -260,12 +237,12 @@ held_find(const char *name)
 }
 
 static void
-held_add(const char *name, time_t now)
+held_add(const char *name, time_t now, int shared)
 {
 	held = xreallocarray(held, nheld + 1, sizeof(*held));
 	held[nheld].name = xstrdup(name);
 	held[nheld].refs = 1;
-	held[nheld].shared = 1;
+	held[nheld].shared = shared;
 	held[nheld].taken = now;
 	nheld++;
 }
@@ -393,40 +370,26 @@ stage_vacation_due(const struct store_vacation *v, time_t now)
 	    (v->end == 0 || now < v->end);
 }
 
-int
-deliver_begin(struct store *st, const struct deliver_config *cf,
-    struct deliver_job *job)
+/*
+ * Reads what the job's filters need and whether they have anything to
+ * do: 1 they run (the job must hold its locks alone), 0 not (the job is
+ * filtered already).  Before the locks: a job takes them shared or alone
+ * once, never one then the other (a job that found it must hold a
+ * shared lock alone would have to let go of it and lose its turn to
+ * the jobs that joined it meanwhile).  A filter changed in between is
+ * one changed a moment later: the message counts as come before.
+ */
+static int
+stage_plan(struct store *st, const struct deliver_config *cf,
+    struct deliver_job *job, struct deliver_fjob *fj)
 {
-	struct deliver_fjob *fj;
 	struct stage_load l;
 	size_t i, j;
-	int rc, work = 0;
+	int work = 0;
 
-	if (job->fj != NULL)
-		return job->fj->filtered ? 2 : 1;
-	fj = xcalloc(1, sizeof(*fj));
-	fj->cf = cf;
-	if ((rc = stage_locks(st, job, fj)) != 1) {
-		if (rc == -1) {
-			log_warnx("delivery: %s", err_msg());
-			for (i = 0; i < job->nrcpts; i++)
-				if (deliver_rcpt_wanted(&job->rcpts[i]))
-					deliver_rcpt_reply(&job->rcpts[i], 451,
-					    "4.3.0 Temporary failure; try "
-					    "again later");
-		}
-		for (i = 0; i < fj->nlocks; i++)
-			free(fj->locks[i]);
-		free(fj->locks);
-		free(fj);
-		return rc;
-	}
-	job->fj = fj;
-	stage_lists(job, fj);
-	if (job->no_filter || cf == NULL || !cf->filters) {
-		fj->filtered = 1;
-		return 2;
-	}
+	fj->filtered = 1;
+	if (job->no_filter || cf == NULL || !cf->filters)
+		return 0;
 	/* The users the job reaches, each once (the first recipient wins). */
 	for (i = 0; i < job->nrcpts; i++) {
 		const struct deliver_rcpt *r = &job->rcpts[i];
@@ -455,23 +418,46 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		/* Filters unknown: deliver to INBOX rather than not at all. */
 		log_warnx("delivery: reading the filters: %s; delivering "
 		    "without them", err_msg());
-		fj->filtered = 1;
-		return 2;
+		return 0;
 	}
 	for (i = 0; i < fj->nusers; i++)
 		work |= fj->global != NULL || fj->users[i].text != NULL ||
 		    (fj->users[i].has_vac &&
 		    stage_vacation_due(&fj->users[i].vac, time(NULL)));
-	if (!work) {
-		fj->filtered = 1;
-		return 2;
-	}
-	if (!stage_exclusive(st, job, fj)) {
-		job->fj = NULL;
+	fj->filtered = !work;
+	return work;
+}
+
+int
+deliver_begin(struct store *st, const struct deliver_config *cf,
+    struct deliver_job *job)
+{
+	struct deliver_fjob *fj;
+	size_t i;
+	int rc, exclusive;
+
+	if (job->fj != NULL)
+		return job->fj->filtered ? 2 : 1;
+	fj = xcalloc(1, sizeof(*fj));
+	fj->cf = cf;
+	exclusive = stage_plan(st, cf, job, fj);
+	if ((rc = stage_locks(st, job, fj, exclusive)) != 1) {
+		if (rc == -1) {
+			log_warnx("delivery: %s", err_msg());
+			for (i = 0; i < job->nrcpts; i++)
+				if (deliver_rcpt_wanted(&job->rcpts[i]))
+					deliver_rcpt_reply(&job->rcpts[i], 451,
+					    "4.3.0 Temporary failure; try "
+					    "again later");
+		}
+		for (i = 0; i < fj->nlocks; i++)
+			free(fj->locks[i]);
 		stage_fjob_free(job, fj);
-		return 0;
+		return rc;
 	}
-	return 1;
+	job->fj = fj;
+	stage_lists(job, fj);
+	return fj->filtered ? 2 : 1;
 }
 
 void

@@ -99,13 +99,13 @@ blob_key(uint8_t *key, uint64_t frag)
 	be64enc(key, frag);
 }
 
-/*
- * Blob record versions: 1 fixed-width (39 bytes), 2 varints (about 12:
- * there is one record per segment, in a table whose hash keys fill pages
- * only ~70%, so its size is most of the table's).
- */
-#define BLOB_REC_V1	1
-#define BLOB_REC_V2	2
+
+/* Fragments of BLOB_FRAG_MAX bytes (the last one shorter) for len. */
+static uint64_t
+blob_nfrags(uint64_t len)
+{
+	return (len + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+}
 
 int
 blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
@@ -119,7 +119,8 @@ blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
 	if ((rc = sdb_get(t, DB_BLOBS, hash, 32, &v)) != 1)
 		return rc;
 	version = unpack_init_version(&u, &v);
-	if (version == BLOB_REC_V2) {
+	r->version = version;
+	if (version == BLOB_REC_V2 || version == BLOB_REC_V3) {
 		x = unpack_uv(&u);
 		r->refcount = (uint32_t)x;
 		if (x > UINT32_MAX)
@@ -134,7 +135,8 @@ blob_get(struct store_txn *t, const uint8_t *hash, struct blob_rec *r)
 			u.bad = 1;
 		r->stored_len = unpack_uv(&u);
 		r->first_frag = unpack_uv(&u);
-		x = unpack_uv(&u);
+		x = version == BLOB_REC_V3 ? blob_nfrags(r->stored_len) :
+		    unpack_uv(&u);
 		r->nfrags = (uint32_t)x;
 		if (x > UINT32_MAX)
 			u.bad = 1;
@@ -164,14 +166,16 @@ blob_put_rec(struct store_txn *t, const uint8_t *hash,
 
 	if (b->codec > 15 || b->kind > 15)
 		fatalx("blob_put_rec: codec %u, kind %u", b->codec, b->kind);
-	pack_init_version(&p, BLOB_REC_V2);
+	if (b->nfrags != blob_nfrags(b->stored_len))
+		fatalx("blob_put_rec: %u fragments for %llu bytes", b->nfrags,
+		    (unsigned long long)b->stored_len);
+	pack_init_version(&p, BLOB_REC_CUR);
 	pack_uv(&p, b->refcount);
 	pack_uv(&p, b->raw_len);
 	pack_u8(&p, (uint8_t)(b->codec << 4 | b->kind));
 	pack_uv(&p, b->dict_id);
 	pack_uv(&p, b->stored_len);
 	pack_uv(&p, b->first_frag);
-	pack_uv(&p, b->nfrags);
 	rc = sdb_put(t, DB_BLOBS, hash, 32, p.buf, p.len, 0);
 	pack_free(&p);
 	return rc == -1 ? -1 : 0;
@@ -186,7 +190,7 @@ blob_write_data(struct store_txn *t, struct blob_rec *b, const void *data,
 	uint64_t first, i, n;
 	size_t chunk;
 
-	n = len == 0 ? 0 : (len + BLOB_FRAG_MAX - 1) / BLOB_FRAG_MAX;
+	n = blob_nfrags(len);
 	b->nfrags = (uint32_t)n;
 	b->stored_len = len;
 	b->first_frag = 0;

@@ -17,9 +17,12 @@
 /*
  * Version 3: varints where version 2 had fixed-width integers (a record
  * of two segments: 145 bytes -> about 95), and the IMAP record's own id.
+ * Version 4: the same without the size, which the segments' lengths add
+ * up to (store check always verified that).
  */
 static int
-body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
+body_get_varint(struct unpack *u, uint8_t version, uint64_t id,
+    struct body_rec *r)
 {
 	uint64_t n, x;
 	size_t i;
@@ -28,7 +31,8 @@ body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
 	r->refcount = (uint32_t)x;
 	if (x > UINT32_MAX)
 		u->bad = 1;
-	r->size = unpack_uv(u);
+	if (version == BODY_REC_V3)
+		r->size = unpack_uv(u);
 	unpack_bytes(u, r->hash, 32);
 	n = unpack_uv(u);
 	/* A segment takes 33 bytes at least. */
@@ -38,6 +42,8 @@ body_get_v3(struct unpack *u, uint64_t id, struct body_rec *r)
 		for (i = 0; i < r->nsegs; i++) {
 			unpack_bytes(u, r->segs[i].hash, 32);
 			r->segs[i].len = unpack_uv(u);
+			if (version == BODY_REC_V4)
+				r->size += r->segs[i].len;
 		}
 	} else
 		u->bad = 1;
@@ -81,9 +87,9 @@ body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 	be64enc(key, id);
 	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
 		return rc;
-	version = unpack_init_version(&u, &v);
-	if (version == BODY_REC_V3)
-		return body_get_v3(&u, id, r);
+	r->version = version = unpack_init_version(&u, &v);
+	if (version == BODY_REC_V3 || version == BODY_REC_V4)
+		return body_get_varint(&u, version, id, r);
 	if (version != BODY_REC_V1 && version != BODY_REC_V2)
 		u.bad = 1;
 	r->refcount = unpack_u32(&u);
@@ -131,9 +137,8 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 	int rc;
 
 	be64enc(key, id);
-	pack_init_version(&p, BODY_REC_V3);
+	pack_init_version(&p, BODY_REC_V4);
 	pack_uv(&p, r->refcount);
-	pack_uv(&p, r->size);
 	pack_bytes(&p, r->hash, 32);
 	pack_uv(&p, r->nsegs);
 	for (i = 0; i < r->nsegs; i++) {
@@ -156,17 +161,98 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 	return rc == -1 ? -1 : 0;
 }
 
-int
-body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
+/*
+ * `bodyhash` keys: the first BODYHASH_SHORT bytes of the message's SHA-256
+ * (a random key of 32 bytes, in a table that random inserts keep ~65%
+ * full, was 32 of the ~44 bytes an entry takes).  A short key is only a
+ * hint: the body record holds the whole hash, and body_find() compares
+ * it.  When two messages share a prefix (by chance or made on purpose:
+ * 64 bits are not collision-resistant), the second one's entry is under
+ * its whole hash, as every entry was before; a lookup tries the short
+ * key, then the whole one.
+ */
+#define BODYHASH_SHORT	8
+
+/* The body id under key (klen bytes), whose record has this hash. */
+static int
+bodyhash_get(struct store_txn *t, const uint8_t *hash, size_t klen,
+    uint64_t *id_r)
 {
+	struct body_rec b;
 	MDB_val v;
 	int rc;
 
-	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &v)) != 1)
+	if ((rc = sdb_get(t, DB_BODYHASH, hash, klen, &v)) != 1)
 		return rc;
 	if (bodyhash_dec(&v, id_r) == -1)
 		return err_set(ERR_CORRUPT, "body hash index damaged");
-	return 1;
+	if (klen == 32)
+		return 1;
+	if ((rc = body_get(t, *id_r, &b)) == -1)
+		return -1;
+	body_rec_clear(&b);
+	if (rc == 0)
+		return err_set(ERR_CORRUPT, "body hash index names missing "
+		    "body %llu", (unsigned long long)*id_r);
+	return memcmp(b.hash, hash, 32) == 0;
+}
+
+int
+body_find(struct store_txn *t, const uint8_t *hash, uint64_t *id_r)
+{
+	int rc;
+
+	if ((rc = bodyhash_get(t, hash, BODYHASH_SHORT, id_r)) != 0)
+		return rc;
+	return bodyhash_get(t, hash, 32, id_r);
+}
+
+int
+bodyhash_put(struct store_txn *t, const uint8_t *hash, uint64_t id)
+{
+	uint8_t v[8];
+	size_t n = bodyhash_enc(v, id);
+	int rc;
+
+	if ((rc = sdb_put(t, DB_BODYHASH, hash, BODYHASH_SHORT, v, n,
+	    MDB_NOOVERWRITE)) != 0)
+		return rc == -1 ? -1 : 0;
+	/* Another body has the prefix. */
+	return sdb_put(t, DB_BODYHASH, hash, 32, v, n, 0) == -1 ? -1 : 0;
+}
+
+int
+bodyhash_del(struct store_txn *t, const uint8_t *hash, uint64_t id)
+{
+	uint64_t other;
+	MDB_val v;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BODYHASH, hash, BODYHASH_SHORT, &v)) == -1)
+		return -1;
+	if (rc == 1 && bodyhash_dec(&v, &other) == 0 && other == id)
+		return sdb_del(t, DB_BODYHASH, hash, BODYHASH_SHORT) == -1 ?
+		    -1 : 0;
+	return sdb_del(t, DB_BODYHASH, hash, 32) == -1 ? -1 : 0;
+}
+
+int
+bodyhash_rekey(struct store_txn *t, const uint8_t *hash, uint64_t id)
+{
+	uint8_t v[8];
+	size_t n = bodyhash_enc(v, id);
+	MDB_val old;
+	uint64_t other;
+	int rc;
+
+	if ((rc = sdb_get(t, DB_BODYHASH, hash, 32, &old)) != 1)
+		return rc;
+	if (bodyhash_dec(&old, &other) == -1 || other != id)
+		return 0;
+	if ((rc = sdb_put(t, DB_BODYHASH, hash, BODYHASH_SHORT, v, n,
+	    MDB_NOOVERWRITE)) != 1)
+		return rc;
+	return sdb_del(t, DB_BODYHASH, hash, 32) == -1 ? -1 : 1;
 }
 
 /*
@@ -252,7 +338,7 @@ body_unref(struct store_txn *t, uint64_t id)
 	if (meta_delete(t, id, &b) == -1)
 		return -1;
 	be64enc(key, id);
-	if (sdb_del(t, DB_BODYHASH, b.hash, 32) == -1 ||
+	if (bodyhash_del(t, b.hash, id) == -1 ||
 	    sdb_del(t, DB_BODIES, key, 8) == -1)
 		return -1;
 	return 0;

@@ -507,7 +507,7 @@ check_bodies(struct store_txn *t, struct check *c)
 {
 	struct body_rec b;
 	MDB_cursor *cur;
-	MDB_val k, v, hv;
+	MDB_val k, v;
 	uint64_t hid;
 	size_t pos = 0, refs, i;
 	uint64_t sum, id;
@@ -535,8 +535,7 @@ check_bodies(struct store_txn *t, struct check *c)
 		if (refs != b.refcount)
 			problem(c, "body %" PRIu64 ": refcount %u, referenced "
 			    "by %zu message(s)", id, b.refcount, refs);
-		if (sdb_get(t, DB_BODYHASH, b.hash, 32, &hv) != 1 ||
-		    bodyhash_dec(&hv, &hid) == -1 || hid != id)
+		if (body_find(t, b.hash, &hid) != 1 || hid != id)
 			problem(c, "body %" PRIu64 " is missing from the hash "
 			    "index", id);
 		for (i = 0, sum = 0; i < b.nsegs; i++) {

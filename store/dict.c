@@ -346,7 +346,9 @@ opt_stale(const struct opt *op, const struct blob_rec *b)
 {
 	if (b->kind >= DICT_KINDS || op->cur[b->kind] == 0)
 		return 0;
-	return blob_dict_stale(b->raw_len, b->dict_id, op->cur[b->kind]);
+	/* An older record is rewritten in the current version too. */
+	return blob_dict_stale(b->raw_len, b->dict_id, op->cur[b->kind]) ||
+	    b->version < BLOB_REC_CUR;
 }
 
 static int
@@ -593,7 +595,7 @@ opt_write(struct store_txn *t, void *ctx)
 		cur = 0;
 		if (dict_current(t, b.kind, &cur) == -1)
 			return -1;
-		if (nw->dict_id != cur)
+		if (blob_dict_stale(b.raw_len, nw->dict_id, cur))
 			continue;	/* trained again meanwhile */
 		/*
 		 * Replaced even when the new frame is a little larger (rare):
@@ -641,11 +643,16 @@ struct opt_meta {
 	uint64_t		 before, after_bytes;
 };
 
+/*
+ * A record to compress again: its dictionary is not the current one, or
+ * its body record is of an older version (rewritten in the current one).
+ */
 static int
 opt_meta_stale(const struct opt *op, const struct body_rec *b)
 {
 	return b->has_meta && op->cur[DICT_IMAP] != 0 &&
-	    meta_stale(b->meta_dict, op->cur[DICT_IMAP]);
+	    (meta_stale(b->meta_dict, op->cur[DICT_IMAP]) ||
+	    b->version < BODY_REC_CUR);
 }
 
 /* Lists the stale records, OPT_SCAN_CHUNK bodies per snapshot. */
@@ -751,7 +758,9 @@ opt_meta_compress(struct store_txn *t, void *ctx)
 		old.len = (uint32_t)len;
 		old.codec = BLOB_CODEC_RAW;
 		old.dict_id = nw->old.meta_dict;
-		rc = meta_prep_current(t, &old, &nw->m, 1);
+		rc = nw->old.version < BODY_REC_CUR ?
+		    meta_prep_again(t, &old, &nw->m, 1) :
+		    meta_prep_current(t, &old, &nw->m, 1);
 		free(raw);
 		if (rc == -1)
 			return -1;
@@ -804,9 +813,11 @@ opt_meta_write(struct store_txn *t, void *ctx)
 			continue;	/* trained again meanwhile */
 		}
 		om->before += b.meta_stored;
+		/* An older store's hash index entry moves to a short key. */
 		rc = meta_delete(t, body, &b) == -1 ||
 		    meta_write(t, body, &b, &nw->m) == -1 ||
-		    body_put(t, body, &b, 0) == -1 ? -1 : 0;
+		    body_put(t, body, &b, 0) == -1 ||
+		    bodyhash_rekey(t, b.hash, body) == -1 ? -1 : 0;
 		om->after_bytes += b.meta_stored;
 		body_rec_clear(&b);
 		if (rc == -1)
@@ -1032,7 +1043,10 @@ store_dict_optimize(struct store *st, struct store_optimize *o)
 		return -1;
 	op.st = st;
 	op.o = o;
+	/* It reads every segment in storage order: a scan. */
+	store_read_ahead(st, 1);
 	rc = opt_run(&op);
+	store_read_ahead(st, 0);
 	if (op.nw != NULL)
 		for (i = 0; i < op.count; i++)
 			free(op.nw[i].z);

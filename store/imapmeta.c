@@ -103,13 +103,22 @@ meta_prep_current(struct store_txn *t, const struct meta_prep *m,
     struct meta_prep *fresh, int cold)
 {
 	uint32_t cur = 0;
-	void *raw;
 
 	memset(fresh, 0, sizeof(*fresh));
 	if (dict_current(t, DICT_IMAP, &cur) == -1)
 		return -1;
 	if (!meta_stale(m->dict_id, cur))
 		return 0;
+	return meta_prep_again(t, m, fresh, cold);
+}
+
+int
+meta_prep_again(struct store_txn *t, const struct meta_prep *m,
+    struct meta_prep *fresh, int cold)
+{
+	void *raw;
+
+	memset(fresh, 0, sizeof(*fresh));
 	/*
 	 * This process compressed it, so its dictionary is loaded (they are
 	 * kept until the store is closed) even if a pass deleted it since.

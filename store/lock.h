@@ -7,6 +7,11 @@
  * reclaimed by the next taker, so a crashed daemon never blocks anyone for
  * long.  Each call is its own short transaction in the volatile
  * environment (store/volatile.c): never synced, gone after a reboot.
+ *
+ * A lock has one holder (an owner of a process), except a delivery lock
+ * taken shared (store_lock_take_queued()): processes that deliver to the
+ * recipient without filters hold it together, each with its own lease,
+ * and one that died or whose lease ran out is dropped alone.
  */
 #ifndef VELLUM_STORE_LOCK_H
 #define VELLUM_STORE_LOCK_H
@@ -18,7 +23,10 @@
 #define STORE_LOCK_NAME_MAX	400
 #define STORE_LOCK_HOST_MAX	64
 #define STORE_LOCK_OWNER_MAX	64
+/* Processes holding one shared lock at most; past it, takers wait. */
+#define STORE_LOCK_HOLDERS_MAX	32
 
+/* One holder of a lock (store_lock_list() gives one per holder). */
 struct store_lock {
 	char	name[STORE_LOCK_NAME_MAX + 1];
 	pid_t	pid;
@@ -27,15 +35,19 @@ struct store_lock {
 	int64_t	since;
 	int64_t	expires;
 	int	exclusive;	/* a delivery that runs filters holds it */
-	int	stale;		/* computed when read */
+	int	shared;		/* taken shared: others may join it */
+	unsigned nholders;	/* holders of this lock, stale ones too */
+	int	stale;		/* this holder's: computed when read */
 };
 
 /*
- * Takes the lock for this process for lease seconds (reclaiming a stale
- * one).  1 taken (or renewed if we held it).  Errors: INUSE (held; the
- * message names the holder), INVALID.  Locks need no durability (a crash
- * leaves only stale locks): this and store_lock_release_owner() commit
- * without a sync, as store_lock_take_many() does.
+ * Takes the lock for this process alone for lease seconds (dropping
+ * stale holders).  1 taken (or renewed if we held it).  Errors: INUSE
+ * (held by another, even shared; the message names a holder), INVALID.
+ * Locks need no durability (a crash leaves only stale locks): this and
+ * store_lock_release_owner() commit without a sync, as
+ * store_lock_take_many() does.  A job of store_lock_take_queued() that
+ * finds a lock held so waits in turn.
  */
 int	store_lock_take(struct store *, const char *name, unsigned lease);
 /*
@@ -57,30 +69,25 @@ int	store_lock_take_many(struct store *, const char *const *names,
 	    size_t n, unsigned lease);
 /*
  * store_lock_take_many() for jobs that must get locks in the order they
- * asked (deliveries to one recipient, from any process).  A job that
- * finds one of take[0..ntake) held exclusively by another process (see
- * store_lock_exclusive()), or a live waiter with an earlier ticket on one
- * of take[] or join[0..njoin) (locks this process holds already and the
- * job would share), gets a ticket (*ticket, from one increasing counter;
- * 0 = none yet) and is written down as waiting for all of them.  One
- * held by another process but not exclusively makes it busy without a
- * ticket (or keeps the one it has).  Either way 0 is returned and it
- * tries again later with the same *ticket.  1: the take[] locks are
- * taken and the job's waits are over (*ticket = 0).  A wait lasts
- * STORE_LOCK_WAIT_LEASE seconds unless renewed by a try, and ends when
- * its process does.
+ * asked (deliveries to one recipient, from any process).  The take[0..
+ * ntake) locks are taken shared, or alone if exclusive (the job runs
+ * filters: those who find them so wait in turn).  A job waits if another
+ * process holds one of take[] exclusively, or alone (a lock not taken
+ * shared), or at all when exclusive is set; or if a live waiter with an
+ * earlier ticket is in line for one of take[] or join[0..njoin) (locks
+ * this process holds already and the job would share): shared takers
+ * queue behind a job that waits to hold them alone.  A job that waits
+ * gets a ticket (*ticket, from one increasing counter; 0 = none yet), is
+ * written down as waiting for all of them, and 0 is returned: it tries
+ * again later with the same *ticket.  1: the take[] locks are taken
+ * (renewed if held) and the job's waits are over (*ticket = 0).  A wait
+ * lasts STORE_LOCK_WAIT_LEASE seconds unless renewed by a try, and ends
+ * when its process does.
  */
 #define STORE_LOCK_WAIT_LEASE	30
 int	store_lock_take_queued(struct store *, const char *const *take,
 	    size_t ntake, const char *const *join, size_t njoin,
-	    unsigned lease, uint64_t *ticket);
-/*
- * Marks the locks names[0..n) this process holds exclusive: a filter runs
- * for the delivery that holds them, and those who find them so wait in
- * turn (store_lock_take_queued()).
- */
-int	store_lock_exclusive(struct store *, const char *const *names,
-	    size_t n);
+	    unsigned lease, int exclusive, uint64_t *ticket);
 /*
  * Writes the job down as waiting for names[0..n) (held by a job of this
  * process), with a ticket if it has none yet: 0, or -1.
@@ -93,13 +100,20 @@ int	store_lock_wait_end(struct store *, const char *const *names,
 /* Releases those of names[0..n) that this process holds (no sync). */
 int	store_lock_release_many(struct store *, const char *const *names,
 	    size_t n);
-/* Releases a lock this process holds.  1 released, 0 not held by us. */
+/*
+ * Releases a lock this process holds (its hold, if others share it).  1
+ * released, 0 not held by us.
+ */
 int	store_lock_release(struct store *, const char *name);
-/* Removes a lock whoever holds it.  1 removed, 0 none. */
+/* Removes a lock whoever holds it, every holder.  1 removed, 0 none. */
 int	store_lock_clear(struct store *, const char *name);
-/* Removes every stale lock; *n_r gets how many. */
+/*
+ * Drops every stale hold (a lock whose holders all are stale goes);
+ * *n_r gets how many holds.
+ */
 int	store_lock_clear_stale(struct store *, unsigned *n_r);
 
+/* Calls fn for each holder of each lock, in name order. */
 typedef int store_lock_fn(const struct store_lock *, void *ctx);
 int	store_lock_list(struct store *, store_lock_fn *fn, void *ctx);
 

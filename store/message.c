@@ -134,8 +134,7 @@ prep_check(struct store_txn *t, void *ctx)
 	if (p->segs_checked)
 		return 0;
 	/* A known body needs nothing, unless it is cut for prefixes. */
-	if ((rc = sdb_get(t, DB_BODYHASH, p->body, 32,
-	    &(MDB_val){ 0 })) == -1)
+	if ((rc = body_find(t, p->body, &(uint64_t){ 0 })) == -1)
 		return -1;
 	p->known = rc == 1;
 	if (p->nsegs == 0 && p->known)
@@ -312,7 +311,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	struct prep_seg *s;
 	void *z;
 	size_t i, zlen;
-	uint8_t codec, idb[8];
+	uint8_t codec;
 	uint32_t dict_id, cur;
 	uint64_t id;
 	int rc;
@@ -393,7 +392,6 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	 */
 	if (sdb_next_id(t, DB_BODIES, &id) == -1)
 		goto fail;
-	be64enc(idb, id);
 	if (p->has_meta) {
 		if (meta_write_current(t, id, &body, &p->meta) == -1)
 			goto fail;
@@ -415,8 +413,7 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 	}
 	rc = body_put(t, id, &body, MDB_APPEND);
 	body_rec_clear(&body);
-	if (rc == -1 || sdb_put(t, DB_BODYHASH, p->body, 32, idb,
-	    bodyhash_enc(idb, id), 0) == -1)
+	if (rc == -1 || bodyhash_put(t, p->body, id) == -1)
 		return -1;
 	*id_r = id;
 	return 0;

@@ -251,19 +251,23 @@ struct body_rec {
 	 * and 2 keep the record under the body id.
 	 */
 	uint64_t	 meta_id;
+	uint8_t		 version;	/* as read (body_get()) */
 };
 /*
  * Body record versions: 1 without the IMAP record fields, 2 with, 3 the
- * same with varints and meta_id.
+ * same with varints and meta_id, 4 without the size (the sum of the
+ * segments' lengths).
  */
 #define BODY_REC_V1		1
 #define BODY_REC_V2		2
 #define BODY_REC_V3		3
+#define BODY_REC_V4		4
+#define BODY_REC_CUR		BODY_REC_V4
 /* body.c */
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
 /* The body id of a message's SHA-256: 1 found, 0 not. */
 int	body_find(struct store_txn *, const uint8_t *hash, uint64_t *id_r);
-/* Writes a body record (always version 3); flags as mdb_put(). */
+/* Writes a body record (always version 4); flags as mdb_put(). */
 int	body_put(struct store_txn *, uint64_t id, const struct body_rec *r,
 	    unsigned flags);
 void	body_rec_clear(struct body_rec *);
@@ -274,6 +278,15 @@ int	body_ref(struct store_txn *, uint64_t id);
 struct store_prepared;
 int	body_insert(struct store_txn *, struct store_prepared *,
 	    uint64_t *id_r);
+/* Indexes body id under hash (body.c says how the key is chosen). */
+int	bodyhash_put(struct store_txn *, const uint8_t *hash, uint64_t id);
+/* Removes body id's index entry. */
+int	bodyhash_del(struct store_txn *, const uint8_t *hash, uint64_t id);
+/*
+ * Moves body id's entry from its whole hash (an older store's key) to
+ * the short key when that is free: 1 moved, 0 not (-1 error).
+ */
+int	bodyhash_rekey(struct store_txn *, const uint8_t *hash, uint64_t id);
 /* A bodyhash value (the body id, 1 to 8 bytes) into out: its length. */
 size_t	bodyhash_enc(uint8_t *out, uint64_t id);
 /* Decodes one: 0, or -1 when malformed. */
@@ -292,7 +305,18 @@ struct blob_rec {
 	uint64_t	first_frag;
 	uint32_t	nfrags;
 	uint8_t		kind;		/* DICT_HEADER or DICT_BODY */
+	uint8_t		version;	/* as read (blob_get()) */
 };
+/*
+ * Blob record versions: 1 fixed-width (39 bytes), 2 varints (about 12:
+ * there is one record per segment, in a table whose hash keys fill pages
+ * only ~70%, so its size is most of the table's), 3 the same without the
+ * number of fragments (the stored length says it).
+ */
+#define BLOB_REC_V1		1
+#define BLOB_REC_V2		2
+#define BLOB_REC_V3		3
+#define BLOB_REC_CUR		BLOB_REC_V3
 #define BLOB_CODEC_RAW		0
 #define BLOB_CODEC_ZSTD		1
 /* Compressed data is kept in values that stay inside one leaf page. */
@@ -374,6 +398,9 @@ void	meta_prep_clear(struct meta_prep *);
  * dictionary a pass may delete.
  */
 int	meta_prep_current(struct store_txn *, const struct meta_prep *m,
+	    struct meta_prep *fresh, int cold);
+/* The same whether m is current or not: 1, -1. */
+int	meta_prep_again(struct store_txn *, const struct meta_prep *m,
 	    struct meta_prep *fresh, int cold);
 /* Whether a record compressed with dict_id is to be compressed again. */
 int	meta_stale(uint32_t dict_id, uint32_t current);

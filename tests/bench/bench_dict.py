@@ -16,11 +16,14 @@ With temporary data dirs and a copy of the corpus (default
   2. the whole corpus imported for one user: `du -s --block-size=1` of the
      store against the raw bytes, the compressed segment and IMAP record
      bytes (`vellumctl --json store stats`), the page overhead (allocated
-     bytes minus compressed bytes) and the size of a compacted copy
+     bytes minus compressed bytes), the pages, entries, key and value
+     bytes and fill of each table, and the size of a compacted copy
      (`vellumctl store backup`);
   3. for both: the same import into a store that had the final
      dictionaries from the start (a compacted copy of the first store,
-     its user deleted and imported again), to compare sizes.
+     its user deleted and imported again), to compare sizes;
+  4. the whole corpus imported for u2 ... uN too: du against one user
+     (what each more user costs is its message rows).
 
 Skips (exit 0, a message) when the corpus is absent.
 """
@@ -68,6 +71,17 @@ def table_pages(store):
         if m and name:
             tables[name] = (pages, int(m.group(1)))
     return tables
+
+
+def table_bytes(store, name):
+    """(entries, key bytes, value bytes) of a table, from mdb_dump (a
+    dupsort table: its key once per value)."""
+    out = run(["mdb_dump", "-s", name, store])
+    lines = [l[1:] for l in out.split("HEADER=END\n", 1)[1].splitlines()
+             if l.startswith(" ")]
+    keys, vals = lines[0::2], lines[1::2]
+    return (len(keys), sum(len(k) // 2 for k in keys),
+            sum(len(v) // 2 for v in vals))
 
 
 def du(path):
@@ -200,6 +214,7 @@ def main():
 
         allc = os.path.join(root, "all")
         n, raw = copy_corpus(corpus, allc)
+        whole_n = n
         w = Store(ctl, root, "whole")
         w.add_user("u1")
         secs = w.import_("u1", allc)
@@ -226,6 +241,23 @@ def main():
         print("  pages by table (entries): " + ", ".join(
             "%s %d (%d)" % (t, p, e) for t, (p, e) in
             sorted(tp.items(), key=lambda x: -x[1][0]) if p > 1))
+        # What LMDB adds to the records: a leaf node is 8 bytes of header
+        # and 2 of page index besides its key and value; fill is those
+        # bytes over the table's pages (a dupsort table's duplicate pages
+        # are not in mdb_stat's count: msgs gets no fill).
+        kv_all = 0
+        for t, (p, e) in sorted(tp.items(), key=lambda x: -x[1][0]):
+            if p <= 1 and t != "msgs":
+                continue
+            n, kb, vb = table_bytes(w.store, t)
+            kv_all += kb + vb
+            print("    %-9s %5d pages, %6d entries, keys %8d B, values "
+                  "%8d B, %5.1f B/entry%s"
+                  % (t, p, n, kb, vb, (kb + vb) / max(n, 1),
+                     "" if t == "msgs" else ", fill %.1f%%" %
+                     (100.0 * (kb + vb + 10 * n) / (p * 4096))))
+        print("  LMDB overhead: du %d - keys and values %d = %.1f%% of "
+              "them" % (size, kv_all, 100.0 * (size - kv_all) / kv_all))
         print("  compacted copy (store backup): %d (%.1f%% of raw); the "
               "store is %.3f x its compacted copy"
               % (bsize, 100.0 * bsize / raw, size / bsize))
@@ -236,6 +268,17 @@ def main():
               "data.mdb %d pages, %d free; the store trained on the way "
               "is %.3f x that" % (rsize, 100.0 * rsize / raw, used, free,
                                  size / rsize))
+        # The issue's third size target, by du: N users each getting the
+        # whole corpus against one user.  The bytes are stored once; what
+        # each more user costs is its message rows.
+        for i in range(2, a.users + 1):
+            w.add_user("u%d" % i)
+            w.import_("u%d" % i, allc)
+        nsize = du(w.store)
+        rows = (a.users - 1) * whole_n
+        print("  whole corpus, %d users: du %d = %.3f x 1 user; %.1f bytes "
+              "for each more user's message" % (
+                  a.users, nsize, nsize / size, (nsize - size) / rows))
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return 0

@@ -2,10 +2,12 @@
  * store-helper - what the integration tests need the store to do that
  * vellumctl (rightly) does not offer:
  *
- *   store-helper DATA_DIR lock NAME LEASE hold|exit
+ *   store-helper DATA_DIR lock NAME LEASE hold|exit|share|share-exit
  *	take lock NAME for LEASE seconds, print "locked", then either
  *	sleep until killed (hold) or exit without releasing it (exit: the
- *	lock becomes stale because its owner is gone).
+ *	lock becomes stale because its owner is gone).  share, share-exit:
+ *	the same, the lock taken shared as a delivery without filters
+ *	takes it (other processes may hold it too).
  *   store-helper DATA_DIR append ADDRESS N
  *	append N generated messages to ADDRESS's INBOX, one durable
  *	transaction each, printing "appended UID" after each commit.
@@ -309,7 +311,7 @@ static int
 usage(void)
 {
 	fprintf(stderr, "usage: store-helper DATA_DIR lock NAME LEASE "
-	    "hold|exit\n       store-helper DATA_DIR append ADDRESS N\n"
+	    "hold|exit|share|share-exit\n       store-helper DATA_DIR append ADDRESS N\n"
 	    "       store-helper DATA_DIR damage ADDRESS UID\n"
 	    "       store-helper DATA_DIR mailboxes ADDRESS < NAMES\n"
 	    "       store-helper DATA_DIR access IP\n"
@@ -333,13 +335,24 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (strcmp(argv[2], "lock") == 0 && argc == 6) {
-		if (store_lock_take(st, argv[3], (unsigned)atoi(argv[4])) == -1) {
+		const char *name = argv[3];
+		uint64_t ticket = 0;
+		int share = strncmp(argv[5], "share", 5) == 0;
+
+		if (share && store_lock_take_queued(st, &name, 1, NULL, 0,
+		    (unsigned)atoi(argv[4]), 0, &ticket) != 1) {
+			fprintf(stderr, "store-helper: %s\n", err_msg());
+			return 1;
+		}
+		if (!share && store_lock_take(st, name,
+		    (unsigned)atoi(argv[4])) == -1) {
 			fprintf(stderr, "store-helper: %s\n", err_msg());
 			return 1;
 		}
 		printf("locked\n");
 		fflush(stdout);
-		if (strcmp(argv[5], "hold") == 0)
+		if (strcmp(argv[5], "hold") == 0 ||
+		    strcmp(argv[5], "share") == 0)
 			for (;;)
 				pause();
 		_exit(0);	/* without releasing: a stale lock */

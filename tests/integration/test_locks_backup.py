@@ -52,6 +52,55 @@ def run(ctl, argv):
     check("1 stale" in out, "one stale lock cleared", out)
     check(ctl.json("lock", "list") == [], "no lock left", "")
 
+    # A delivery lock two processes share: one entry per holder, and
+    # --stale drops only the dead one's hold.
+    sharer = subprocess.Popen([helper, ctl.data, "lock",
+                               "deliver:bob@example.test", "600", "share"],
+                              stdout=subprocess.PIPE)
+    try:
+        line = sharer.stdout.readline().decode()
+        check(line.strip() == "locked", "helper took the lock shared", line)
+        p = subprocess.run([helper, ctl.data, "lock",
+                            "deliver:bob@example.test", "600",
+                            "share-exit"], capture_output=True)
+        check(p.returncode == 0 and b"locked" in p.stdout, "a second "
+              "process shares it (and exits)", p.stderr)
+        locks = ctl.json("lock", "list")
+        check(len(locks) == 2 and
+              all(lk.get("name") == "deliver:bob@example.test" and
+                  lk.get("shared") and not lk.get("exclusive") and
+                  lk.get("holders") == 2 for lk in locks) and
+              sorted(bool(lk.get("stale")) for lk in locks) ==
+              [False, True] and
+              [lk.get("pid") for lk in locks if not lk.get("stale")] ==
+              [sharer.pid], "two holders listed, the dead one stale",
+              locks)
+        out, _ = ctl.run("lock", "list")
+        check(out.count("deliver:bob@example.test") == 2 and
+              "shared (2 holders)" in out, "lock list: a line per holder",
+              out)
+        out, _ = ctl.run("lock", "clear", "--stale")
+        check("1 stale" in out, "the dead holder's share cleared", out)
+        locks = ctl.json("lock", "list")
+        check(len(locks) == 1 and locks[0].get("pid") == sharer.pid and
+              locks[0].get("holders") == 1, "the live holder keeps it",
+              locks)
+        p = subprocess.run([helper, ctl.data, "lock",
+                            "deliver:bob@example.test", "600", "exit"],
+                           capture_output=True)
+        check(p.returncode != 0, "a lock for one alone is refused while "
+              "it is shared", p.stdout)
+        p = subprocess.run([helper, ctl.data, "lock",
+                            "deliver:bob@example.test", "600",
+                            "share-exit"], capture_output=True)
+        out, _ = ctl.run("lock", "clear", "bob@example.test")
+        check(ctl.json("lock", "list") == [] and str(sharer.pid) in out and
+              out.count("pid ") == 2, "lock clear ADDRESS drops every "
+              "holder and names them", out)
+    finally:
+        sharer.send_signal(signal.SIGKILL)
+        sharer.wait()
+
     # Backup while another process writes: the copy is consistent.
     writer = subprocess.Popen([helper, ctl.data, "append",
                                "bob@example.test", "400"],

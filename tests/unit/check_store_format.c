@@ -1,7 +1,8 @@
 /*
  * check_store_format.c - record formats: varints, and a store whose blob
- * and body records are in the older layouts (blob version 1, body
- * version 2 with the IMAP record under the body id) reads, checks,
+ * and body records are in the older layouts (blob versions 1 and 2, body
+ * versions 2 and 3 with the IMAP record under the body id, the body hash
+ * index under whole hashes) reads, checks,
  * changes and optimizes as a new one; store_trim() gives free pages back
  * and the store goes on working.
  */
@@ -215,10 +216,15 @@ struct old_body {
 	uint8_t		*meta;	/* the stored (compressed) record */
 };
 
-/* The body hash index with 8-byte big-endian body ids. */
+/*
+ * The body hash index as before short keys: every entry under the
+ * message's whole SHA-256 (from its body record), the body id 8 bytes
+ * big-endian.
+ */
 static void
 make_old_bodyhash(struct store_txn *t)
 {
+	struct body_rec b;
 	uint8_t (*keys)[32] = NULL, be[8];
 	uint64_t *ids = NULL;
 	MDB_cursor *c;
@@ -228,13 +234,19 @@ make_old_bodyhash(struct store_txn *t)
 	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		ck_assert_uint_lt(v.mv_size, 8);
+		ck_assert_uint_eq(k.mv_size, 8);	/* short keys */
 		keys = xreallocarray(keys, n + 1, 32);
 		ids = xreallocarray(ids, n + 1, sizeof(*ids));
-		memcpy(keys[n], k.mv_data, 32);
 		ck_assert_int_eq(bodyhash_dec(&v, &ids[n]), 0);
 		n++;
 	}
 	mdb_cursor_close(c);
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(body_get(t, ids[i], &b), 1);
+		memcpy(keys[i], b.hash, 32);
+		body_rec_clear(&b);
+		ck_assert_int_eq(sdb_del(t, DB_BODYHASH, keys[i], 8), 1);
+	}
 	for (i = 0; i < n; i++) {
 		be64enc(be, ids[i]);
 		ck_assert_int_eq(sdb_put(t, DB_BODYHASH, keys[i], 32, be, 8,
@@ -298,10 +310,9 @@ make_old_rows(struct store_txn *t)
 
 /*
  * Rewrites every message row as version 1, the body hash index with
- * 8-byte ids, every blob record as
- * version 1 and every body record as
- * version 2, its IMAP record moved under the body id: the store as an
- * older vellum left it.
+ * 8-byte ids under whole hashes, every blob record as version 1 or 2 and
+ * every body record as version 2 or 3 (alternately), its IMAP record moved
+ * under the body id: the store as an older vellum left it.
  */
 static int
 make_old_txn(struct store_txn *t, void *ctx)
@@ -325,16 +336,28 @@ make_old_txn(struct store_txn *t, void *ctx)
 	mdb_cursor_close(c);
 	for (i = 0; i < n; i++) {
 		ck_assert_int_eq(blob_get(t, hashes[i], &br), 1);
-		pack_init_version(&p, 1);
-		pack_u32(&p, br.refcount);
-		pack_u64(&p, br.raw_len);
-		pack_u8(&p, br.codec);
-		pack_u32(&p, br.dict_id);
-		pack_u64(&p, br.stored_len);
-		pack_u64(&p, br.first_frag);
-		pack_u32(&p, br.nfrags);
-		pack_u8(&p, br.kind);
-		ck_assert_int_eq(p.len, 39);
+		if (i % 2 == 0) {
+			pack_init_version(&p, BLOB_REC_V1);
+			pack_u32(&p, br.refcount);
+			pack_u64(&p, br.raw_len);
+			pack_u8(&p, br.codec);
+			pack_u32(&p, br.dict_id);
+			pack_u64(&p, br.stored_len);
+			pack_u64(&p, br.first_frag);
+			pack_u32(&p, br.nfrags);
+			pack_u8(&p, br.kind);
+			ck_assert_int_eq(p.len, 39);
+		} else {
+			/* Version 2: varints, the number of fragments. */
+			pack_init_version(&p, BLOB_REC_V2);
+			pack_uv(&p, br.refcount);
+			pack_uv(&p, br.raw_len);
+			pack_u8(&p, (uint8_t)(br.codec << 4 | br.kind));
+			pack_uv(&p, br.dict_id);
+			pack_uv(&p, br.stored_len);
+			pack_uv(&p, br.first_frag);
+			pack_uv(&p, br.nfrags);
+		}
 		ck_assert_int_eq(sdb_put(t, DB_BLOBS, hashes[i], 32, p.buf,
 		    p.len, 0), 1);
 		pack_free(&p);
@@ -342,7 +365,7 @@ make_old_txn(struct store_txn *t, void *ctx)
 	free(hashes);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(((uint8_t *)v.mv_data)[0], BODY_REC_V3);
+		ck_assert_uint_eq(((uint8_t *)v.mv_data)[0], BODY_REC_CUR);
 		ob = xreallocarray(ob, nb + 1, sizeof(*ob));
 		memset(&ob[nb], 0, sizeof(*ob));
 		ob[nb++].id = be64dec(k.mv_data);
@@ -368,20 +391,39 @@ make_old_txn(struct store_txn *t, void *ctx)
 		struct body_rec *b = &ob[i].b;
 		size_t s;
 
-		pack_init_version(&p, BODY_REC_V2);
-		pack_u32(&p, b->refcount);
-		pack_u64(&p, b->size);
-		pack_bytes(&p, b->hash, 32);
-		pack_u32(&p, (uint32_t)b->nsegs);
-		for (s = 0; s < b->nsegs; s++) {
-			pack_bytes(&p, b->segs[s].hash, 32);
-			pack_u64(&p, b->segs[s].len);
+		if (i % 2 == 0) {
+			pack_init_version(&p, BODY_REC_V2);
+			pack_u32(&p, b->refcount);
+			pack_u64(&p, b->size);
+			pack_bytes(&p, b->hash, 32);
+			pack_u32(&p, (uint32_t)b->nsegs);
+			for (s = 0; s < b->nsegs; s++) {
+				pack_bytes(&p, b->segs[s].hash, 32);
+				pack_u64(&p, b->segs[s].len);
+			}
+			pack_u8(&p, b->has_meta);
+			pack_u8(&p, b->meta_codec);
+			pack_u32(&p, b->meta_dict);
+			pack_u32(&p, b->meta_len);
+			pack_u32(&p, b->meta_stored);
+		} else {
+			/* Version 3: varints, the size, the record's id. */
+			pack_init_version(&p, BODY_REC_V3);
+			pack_uv(&p, b->refcount);
+			pack_uv(&p, b->size);
+			pack_bytes(&p, b->hash, 32);
+			pack_uv(&p, b->nsegs);
+			for (s = 0; s < b->nsegs; s++) {
+				pack_bytes(&p, b->segs[s].hash, 32);
+				pack_uv(&p, b->segs[s].len);
+			}
+			pack_u8(&p, b->has_meta);
+			pack_u8(&p, b->meta_codec);
+			pack_uv(&p, b->meta_dict);
+			pack_uv(&p, b->meta_len);
+			pack_uv(&p, b->meta_stored);
+			pack_uv(&p, ob[i].id);	/* pieces as version 2's */
 		}
-		pack_u8(&p, b->has_meta);
-		pack_u8(&p, b->meta_codec);
-		pack_u32(&p, b->meta_dict);
-		pack_u32(&p, b->meta_len);
-		pack_u32(&p, b->meta_stored);
 		be64enc(key, ob[i].id);
 		ck_assert_int_eq(sdb_put(t, DB_BODIES, key, 8, p.buf, p.len,
 		    0), 1);
@@ -404,7 +446,11 @@ make_old_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
-/* Counts records by version byte: blobs [0] v1 [1] v2, bodies v2, v3. */
+/*
+ * Counts records by version byte: blobs [0] older [1] newest, bodies [2] older
+ * [3] newest; body hash index entries [4] under the whole hash [5] under
+ * a short key.
+ */
 static int
 count_versions_txn(struct store_txn *t, void *ctx)
 {
@@ -412,14 +458,18 @@ count_versions_txn(struct store_txn *t, void *ctx)
 	MDB_cursor *c;
 	MDB_val k, v;
 
-	memset(n, 0, 4 * sizeof(*n));
+	memset(n, 0, 6 * sizeof(*n));
 	ck_assert_int_eq(sdb_cursor(t, DB_BLOBS, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
-		n[((uint8_t *)v.mv_data)[0] == 2]++;
+		n[((uint8_t *)v.mv_data)[0] == BLOB_REC_CUR]++;
 	mdb_cursor_close(c);
 	ck_assert_int_eq(sdb_cursor(t, DB_BODIES, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
-		n[2 + (((uint8_t *)v.mv_data)[0] == BODY_REC_V3)]++;
+		n[2 + (((uint8_t *)v.mv_data)[0] == BODY_REC_CUR)]++;
+	mdb_cursor_close(c);
+	ck_assert_int_eq(sdb_cursor(t, DB_BODYHASH, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+		n[4 + (k.mv_size < 32)]++;
 	mdb_cursor_close(c);
 	return 0;
 }
@@ -441,7 +491,7 @@ START_TEST(test_old_records)
 	struct store_optimize o = { 0 };
 	struct store_msg before, after;
 	struct tu_rng r;
-	size_t n[4];
+	size_t n[6];
 	unsigned i;
 
 	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN |
@@ -467,6 +517,8 @@ START_TEST(test_old_records)
 	ck_assert_uint_eq(n[1], 0);
 	ck_assert_uint_eq(n[3], 0);
 	ck_assert_uint_eq(n[2], NMSGS);
+	ck_assert_uint_eq(n[4], NMSGS);
+	ck_assert_uint_eq(n[5], 0);
 	all_exact(0, NMSGS);
 	/* New mail beside the old: new formats. */
 	tu_rng_seed(&r, 77);
@@ -477,6 +529,7 @@ START_TEST(test_old_records)
 	}
 	versions(n);
 	ck_assert_uint_eq(n[3], 4);
+	ck_assert_uint_eq(n[5], 4);
 	/* A copy references old records (body refcount + 1). */
 	ck_assert_int_eq(tu_expunge(st, inbox, uids[0]), 1);
 	ck_assert_int_eq(tu_expunge(st, inbox, uids[1]), 1);
@@ -489,8 +542,68 @@ START_TEST(test_old_records)
 	st = tu_open(dir);
 	all_exact(2, NMSGS + 4);
 	versions(n);
-	ck_assert_uint_eq(n[2], 0);	/* every record rewritten */
+	ck_assert_uint_eq(n[0], 0);	/* every record rewritten */
+	ck_assert_uint_gt(n[1], 0);
+	ck_assert_uint_eq(n[2], 0);
 	ck_assert_uint_eq(n[3], NMSGS + 2);
+	ck_assert_uint_eq(n[4], 0);	/* every index entry rekeyed */
+	ck_assert_uint_eq(n[5], NMSGS + 2);
+}
+END_TEST
+
+/*
+ * Two messages whose SHA-256 share the bytes of the short index key: the
+ * index never answers with the other's body, the second one's entry goes
+ * under its whole hash, and each entry is removed by its own body.
+ */
+static int
+collide_txn(struct store_txn *t, void *ctx)
+{
+	struct store_msg m;
+	struct body_rec a;
+	uint8_t other[32];
+	uint64_t id, aid;
+	MDB_val v;
+
+	(void)ctx;
+	ck_assert_int_eq(store_msg_get(t, inbox, uids[3], &m), 1);
+	aid = m.body;
+	ck_assert_int_eq(body_get(t, aid, &a), 1);
+	body_rec_clear(&a);
+	memcpy(other, a.hash, 32);
+	other[31] ^= 0x01;	/* same prefix, another message */
+	ck_assert_int_eq(body_find(t, other, &id), 0);
+	ck_assert_int_eq(bodyhash_put(t, other, 999999), 0);
+	ck_assert_int_eq(sdb_get(t, DB_BODYHASH, other, 32, &v), 1);
+	ck_assert_int_eq(body_find(t, other, &id), 1);
+	ck_assert_uint_eq(id, 999999);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 1);
+	ck_assert_uint_eq(id, aid);
+	/* The first one's entry goes: the second one's stays findable. */
+	ck_assert_int_eq(bodyhash_del(t, a.hash, aid), 0);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 0);
+	ck_assert_int_eq(body_find(t, other, &id), 1);
+	ck_assert_uint_eq(id, 999999);
+	/* Back as it was (the other one's entry removed by its own id). */
+	ck_assert_int_eq(bodyhash_put(t, a.hash, aid), 0);
+	ck_assert_int_eq(bodyhash_del(t, other, 999999), 0);
+	ck_assert_int_eq(sdb_get(t, DB_BODYHASH, other, 32, &v), 0);
+	ck_assert_int_eq(body_find(t, a.hash, &id), 1);
+	ck_assert_uint_eq(id, aid);
+	ck_assert_int_eq(body_find(t, other, &id), 0);
+	return 0;
+}
+
+START_TEST(test_bodyhash_collision)
+{
+	ck_assert_int_eq(store_write(st, collide_txn, NULL), 0);
+	all_exact(0, NMSGS);
+	/* The message delivered again is the same body (refcount 2). */
+	ck_assert_int_eq(tu_append(st, inbox, msgs[3], lens[3], 0, NULL,
+	    &uids[NMSGS]), 1);
+	msgs[NMSGS] = xmemdup(msgs[3], lens[3]);
+	lens[NMSGS] = lens[3];
+	all_exact(0, NMSGS + 1);
 }
 END_TEST
 
@@ -577,6 +690,7 @@ format_suite(void)
 	tcase_add_checked_fixture(tc2, setup, teardown);
 	tcase_set_timeout(tc2, 300);
 	tcase_add_test(tc2, test_old_records);
+	tcase_add_test(tc2, test_bodyhash_collision);
 	tcase_add_test(tc2, test_trim);
 	tcase_add_test(tc2, test_trim_keeps_readers);
 	suite_add_tcase(s, tc2);

@@ -622,22 +622,22 @@ put_be(uint8_t *out, uint64_t v, int n)
 }
 
 /*
- * A body record as store/message.c writes it (version 3: varints, then
- * the IMAP record fields) in version 1's layout: 1, refcount (4), size
- * (8), hash (32), nsegs (4), then hash (32) and length (8) a segment.
+ * A body record as store/body.c writes it (version 4: varints, no size,
+ * then the IMAP record fields) in version 1's layout: 1, refcount (4),
+ * size (8), hash (32), nsegs (4), then hash (32) and length (8) a
+ * segment.
  */
 static size_t
-body_v3_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+body_v4_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 {
 	const uint8_t *p = in + 1;
-	uint64_t nsegs, i;
+	uint64_t nsegs, i, seglen, size = 0;
 	size_t n;
 
-	ck_assert_msg(len > 0 && in[0] == 3, "body record version %u, "
-	    "not 3", len > 0 ? in[0] : 0);
+	ck_assert_msg(len > 0 && in[0] == 4, "body record version %u, "
+	    "not 4", len > 0 ? in[0] : 0);
 	out[0] = 1;
 	put_be(out + 1, uv(&p), 4);
-	put_be(out + 5, uv(&p), 8);
 	memcpy(out + 13, p, 32);
 	p += 32;
 	nsegs = uv(&p);
@@ -647,9 +647,12 @@ body_v3_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 		ck_assert(n + 40 <= cap);
 		memcpy(out + n, p, 32);
 		p += 32;
-		put_be(out + n + 32, uv(&p), 8);
+		seglen = uv(&p);
+		size += seglen;
+		put_be(out + n + 32, seglen, 8);
 		n += 40;
 	}
+	put_be(out + 5, size, 8);
 	ck_assert((size_t)(p - in) < len);
 	return n;
 }
@@ -697,8 +700,8 @@ make_v1(uint32_t keep_user)
 		ck_assert(v.mv_size >= 49 && v.mv_size <= sizeof(recs[0].val) &&
 		    k.mv_size == 8 && nrec < 512);
 		memcpy(recs[nrec].key, k.mv_data, 8);
-		/* Written as version 3 (varints): rewritten as version 1. */
-		recs[nrec].len = body_v3_to_v1(v.mv_data, v.mv_size,
+		/* Written as version 4 (varints): rewritten as version 1. */
+		recs[nrec].len = body_v4_to_v1(v.mv_data, v.mv_size,
 		    recs[nrec].val, sizeof(recs[nrec].val));
 		p = recs[nrec].val;
 		nsegs = (size_t)p[45] << 24 | (size_t)p[46] << 16 |

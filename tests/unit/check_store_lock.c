@@ -57,14 +57,25 @@ struct holder {
 	int	to_child;	/* close to let the child go on */
 };
 
-enum hold_mode { HOLD_UNTIL_TOLD, EXIT_WITHOUT_RELEASE, HOLD_EXCLUSIVE };
+/* The to_child ends open in this process, closed in each new child. */
+static int	to_children[16];
+static size_t	nto_children;
+
+enum hold_mode {
+	HOLD_UNTIL_TOLD, EXIT_WITHOUT_RELEASE,
+	HOLD_EXCLUSIVE,		/* a delivery whose filters run */
+	HOLD_SHARED,		/* a delivery that runs none */
+	SHARED_EXIT		/* the same, and the process dies */
+};
 
 /*
  * Forks a child that opens the store, takes name for lease seconds and
  * reports the result.  HOLD_UNTIL_TOLD: it keeps the lock until
  * holder_finish() and then releases it; EXIT_WITHOUT_RELEASE: it _exit()s
- * at once, leaving a lock whose owner is dead.  The child never touches
- * the parent's store handle.
+ * at once, leaving a lock whose owner is dead.  HOLD_EXCLUSIVE,
+ * HOLD_SHARED: as HOLD_UNTIL_TOLD, taken as a delivery does
+ * (store_lock_take_queued()), alone or shared; SHARED_EXIT: shared, then
+ * it _exit()s.  The child never touches the parent's store handle.
  */
 static struct holder
 holder_start(const char *name, unsigned lease, enum hold_mode mode)
@@ -79,20 +90,30 @@ holder_start(const char *name, unsigned lease, enum hold_mode mode)
 	h.pid = fork();
 	ck_assert_msg(h.pid >= 0, "fork failed");
 	if (h.pid == 0) {
+		uint64_t t = 0;
+		size_t i;
+		int queued = mode == HOLD_EXCLUSIVE || mode == HOLD_SHARED ||
+		    mode == SHARED_EXIT;
+
 		close(up[0]);
 		close(down[1]);
+		/* Not the others' (their EOF must not wait for us). */
+		for (i = 0; i < nto_children; i++)
+			close(to_children[i]);
+
 		if (store_open(dir, 0, &cst) < 0)
 			c = 'o';
-		else if (store_lock_take(cst, name, lease) != 1)
+		else if (!queued && store_lock_take(cst, name, lease) != 1)
 			c = 'l';
-		else if (mode == HOLD_EXCLUSIVE &&
-		    store_lock_exclusive(cst, &name, 1) != 0)
-			c = 'x';
+		else if (queued && store_lock_take_queued(cst, &name, 1, NULL,
+		    0, lease, mode == HOLD_EXCLUSIVE, &t) != 1)
+			c = 'q';
 		else
 			c = 'y';
 		if (write(up[1], &c, 1) != 1)
 			_exit(3);
-		if (c != 'y' || mode == EXIT_WITHOUT_RELEASE)
+		if (c != 'y' || mode == EXIT_WITHOUT_RELEASE ||
+		    mode == SHARED_EXIT)
 			_exit(c == 'y' ? 0 : 2);
 		n = read(down[0], &c, 1);	/* EOF when told */
 		(void)n;
@@ -105,7 +126,9 @@ holder_start(const char *name, unsigned lease, enum hold_mode mode)
 	ck_assert_msg(n == 1 && c == 'y', "child %d could not take lock %s "
 	    "(reported '%c')", (int)h.pid, name, n == 1 ? c : '?');
 	h.to_child = down[1];
-	if (mode == EXIT_WITHOUT_RELEASE) {
+	if (nto_children < sizeof(to_children) / sizeof(to_children[0]))
+		to_children[nto_children++] = down[1];
+	if (mode == EXIT_WITHOUT_RELEASE || mode == SHARED_EXIT) {
 		close(down[1]);
 		h.to_child = -1;
 		ck_assert(waitpid(h.pid, NULL, 0) == h.pid);
@@ -118,7 +141,11 @@ static int
 holder_finish(struct holder *h)
 {
 	int status = 0;
+	size_t i;
 
+	for (i = 0; i < nto_children; i++)
+		if (to_children[i] == h->to_child)
+			to_children[i] = to_children[--nto_children];
 	if (h->to_child != -1)
 		close(h->to_child);
 	h->to_child = -1;
@@ -477,37 +504,44 @@ START_TEST(test_queued_order)
 	pid_t pid;
 	int rc, status;
 
-	/* Held, shared (no filter runs): busy, but nobody gets a place. */
+	/*
+	 * Held alone, not as a delivery (vellumctl user rename): nobody
+	 * joins it; in line.
+	 */
 	h = holder_start(x[0], 60, HOLD_UNTIL_TOLD);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
-	ck_assert_msg(rc == 0 && a == 0, "held, shared: %d ticket %llu",
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &a);
+	ck_assert_msg(rc == 0 && a != 0, "held alone: %d ticket %llu",
 	    rc, (unsigned long long)a);
 	ck_assert_int_eq(holder_finish(&h), 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &a);
+	ck_assert_msg(rc == 1 && a == 0, "after its release: %d ticket %llu",
+	    rc, (unsigned long long)a);
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
 
 	/* Held exclusively (a filter runs): in line. */
 	h = holder_start(x[0], 60, HOLD_EXCLUSIVE);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &a);
 	ck_assert_msg(rc == 0 && a != 0, "held elsewhere: %d ticket %llu",
 	    rc, (unsigned long long)a);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &b);
 	ck_assert_msg(rc == 0 && b > a, "second waiter: %d ticket %llu",
 	    rc, (unsigned long long)b);
 	ck_assert_int_eq(holder_finish(&h), 0);
 
 	/* Free now, but a is first: b, and a job with no ticket, wait. */
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &b);
 	ck_assert_msg(rc == 0, "b went before a: %d", rc);
-	rc = store_lock_take_queued(st, NULL, 0, x, 1, 60, &c);
+	rc = store_lock_take_queued(st, NULL, 0, x, 1, 60, 0, &c);
 	ck_assert_msg(rc == 0 && c > b, "a newcomer joined before the "
 	    "waiters: %d ticket %llu", rc, (unsigned long long)c);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &a);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &a);
 	ck_assert_msg(rc == 1 && a == 0, "a, first in line: %d ticket %llu",
 	    rc, (unsigned long long)a);
 	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
 
 	/* c gives up: b goes. */
 	ck_assert_int_eq(store_lock_wait_end(st, x, 1, c), 0);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &b);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &b);
 	ck_assert_msg(rc == 1 && b == 0, "b after a: %d", rc);
 	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
 
@@ -525,9 +559,230 @@ START_TEST(test_queued_order)
 	}
 	ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status) &&
 	    WEXITSTATUS(status) == 0);
-	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, &d);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &d);
 	ck_assert_msg(rc == 1 && d == 0, "the waiter of an ended process "
 	    "held the lock up: %d", rc);
+}
+END_TEST
+
+/*
+ * Another process tries once to take name as a delivery (shared, or
+ * alone if exclusive) and ends: 1 it could, 0 it would wait (it got a
+ * ticket), -1 an error.  What it took or waited for ends with it.
+ */
+static int
+try_in_child(const char *name, int exclusive)
+{
+	struct store *cst = NULL;
+	uint64_t t = 0;
+	pid_t pid;
+	int rc, status;
+
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		if (store_open(dir, 0, &cst) < 0)
+			_exit(9);
+		rc = store_lock_take_queued(cst, &name, 1, NULL, 0, 60,
+		    exclusive, &t);
+		_exit(rc == 1 ? 1 : rc == 0 && t != 0 ? 0 : 9);
+	}
+	ck_assert(waitpid(pid, &status, 0) == pid && WIFEXITED(status));
+	return WEXITSTATUS(status) == 9 ? -1 : WEXITSTATUS(status);
+}
+
+/* The holders of name listed (one entry each), live or stale. */
+static size_t
+list_holders(const char *name, size_t *nstale, int *shared, int *excl)
+{
+	struct lock_list_ctx c;
+	size_t i, n = 0;
+
+	memset(&c, 0, sizeof(c));
+	ck_assert_msg(store_lock_list(st, list_one, &c) >= 0, "lock_list "
+	    "failed: %s", tu_err());
+	*nstale = 0;
+	*shared = *excl = -1;
+	for (i = 0; i < c.n && i < 16; i++) {
+		if (strcmp(c.locks[i].name, name) != 0)
+			continue;
+		ck_assert_msg(c.locks[i].nholders >= 1, "entry of %s says "
+		    "%u holders", name, c.locks[i].nholders);
+		n++;
+		*nstale += c.locks[i].stale != 0;
+		*shared = c.locks[i].shared;
+		*excl = c.locks[i].exclusive;
+	}
+	return n;
+}
+
+/*
+ * Deliveries that run no filter share a recipient's lock across
+ * processes: each process holds it with its own lease, and releases
+ * only its own hold; nobody may take it alone meanwhile.
+ */
+START_TEST(test_shared_two_pids)
+{
+	const char *x[] = { "deliver:s@example.test" };
+	struct holder h;
+	uint64_t a = 0;
+	size_t n, nstale;
+	int rc, shared, excl;
+
+	h = holder_start(x[0], 60, HOLD_SHARED);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &a);
+	ck_assert_msg(rc == 1 && a == 0, "held shared by child %d, a shared "
+	    "take got %d ticket %llu (%s)", (int)h.pid, rc,
+	    (unsigned long long)a, tu_err());
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 2 && nstale == 0 && shared == 1 && excl == 0,
+	    "listed %zu holders (%zu stale), shared %d exclusive %d; wanted 2 "
+	    "live, shared", n, nstale, shared, excl);
+	/* Renewing keeps one entry for this process. */
+	ck_assert_int_eq(store_lock_take_queued(st, x, 1, NULL, 0, 120, 0,
+	    &a), 1);
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 2, "after renewing: %zu holders", n);
+
+	/* Shared is not alone: a plain take, or an exclusive one, waits. */
+	rc = store_lock_take(st, "deliver:s@example.test", 60);
+	ck_assert_msg(rc == -1 && err_class() == ERR_INUSE, "plain take of a "
+	    "lock shared with another process: %d (%s)", rc, tu_err());
+	rc = try_in_child(x[0], 1);
+	ck_assert_msg(rc == 0, "an exclusive taker got a lock two processes "
+	    "share: %d", rc);
+	/*
+	 * A third process joins, and ends holding it: its hold is listed
+	 * stale (a join or a release looks for nobody's process).
+	 */
+	rc = try_in_child(x[0], 0);
+	ck_assert_msg(rc == 1, "a third shared taker: %d", rc);
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 3 && nstale == 1, "with the ended third: %zu "
+	    "holders, %zu stale", n, nstale);
+
+	/* Each releases its own hold. */
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n - nstale == 1, "after our release %zu live holders, "
+	    "wanted the child's", n - nstale);
+	ck_assert_int_eq(store_lock_release(st, x[0]), 0);
+	ck_assert_msg(holder_finish(&h) == 0, "the child's release failed");
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == nstale, "released by both: %zu live holders "
+	    "listed", n - nstale);
+	/* Nobody live: a process that wants it alone gets it. */
+	rc = try_in_child(x[0], 1);
+	ck_assert_msg(rc == 1, "exclusive with only a dead holder left: %d",
+	    rc);
+}
+END_TEST
+
+/*
+ * A job whose filters run waits, with a ticket, until every process
+ * that shares the lock has released it; shared takers that come while
+ * it waits queue behind it (it is not starved), and take the lock
+ * after it.
+ */
+START_TEST(test_exclusive_waits_for_shared)
+{
+	const char *x[] = { "deliver:e@example.test" };
+	struct holder h1, h2;
+	uint64_t e = 0, s = 0;
+	size_t n, nstale;
+	int rc, shared, excl;
+
+	h1 = holder_start(x[0], 60, HOLD_SHARED);
+	h2 = holder_start(x[0], 60, HOLD_SHARED);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 0 && e != 0, "exclusive take of a lock two "
+	    "processes share: %d ticket %llu", rc, (unsigned long long)e);
+
+	/* Newcomers, of this process or another, queue behind it. */
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &s);
+	ck_assert_msg(rc == 0 && s > e, "a shared taker went before the "
+	    "waiting exclusive one: %d ticket %llu (exclusive %llu)", rc,
+	    (unsigned long long)s, (unsigned long long)e);
+	rc = try_in_child(x[0], 0);
+	ck_assert_msg(rc == 0, "another process joined the shared lock "
+	    "while an exclusive taker waits: %d", rc);
+
+	/* One holder left: still waiting; none: it has it, alone. */
+	ck_assert_int_eq(holder_finish(&h1), 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 0 && e != 0, "exclusive with a holder left: %d",
+	    rc);
+	ck_assert_int_eq(holder_finish(&h2), 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &s);
+	ck_assert_msg(rc == 0, "the later shared taker went first: %d", rc);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 1 && e == 0, "exclusive once the shared holders "
+	    "released: %d ticket %llu (%s)", rc, (unsigned long long)e,
+	    tu_err());
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 1 && excl == 1 && shared == 0, "listed %zu holders,"
+	    " exclusive %d shared %d", n, excl, shared);
+	rc = try_in_child(x[0], 0);
+	ck_assert_msg(rc == 0, "another process joined an exclusive lock: "
+	    "%d", rc);
+
+	/* Released: the shared taker in line gets it, shared again. */
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 0, &s);
+	ck_assert_msg(rc == 1 && s == 0, "the shared taker after the "
+	    "exclusive one: %d", rc);
+	rc = try_in_child(x[0], 0);
+	ck_assert_msg(rc == 1, "shared again, another process joins: %d", rc);
+}
+END_TEST
+
+/*
+ * A holder of a shared lock that died is dropped alone: the others
+ * keep their holds, an exclusive taker waits only for the live ones,
+ * and clear_stale removes that one hold.
+ */
+START_TEST(test_shared_dead_holder)
+{
+	const char *x[] = { "deliver:d@example.test" };
+	const char *y[] = { "deliver:d2@example.test" };
+	struct holder h;
+	uint64_t e = 0;
+	size_t n, nstale;
+	unsigned cleared = 99;
+	int rc, shared, excl;
+
+	h = holder_start(x[0], 600, HOLD_SHARED);
+	(void)holder_start(x[0], 600, SHARED_EXIT);
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 2 && nstale == 1, "one live and one dead holder: "
+	    "listed %zu, %zu stale", n, nstale);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 0 && e != 0, "exclusive while a live process "
+	    "shares it: %d", rc);
+	rc = store_lock_clear_stale(st, &cleared);
+	ck_assert_msg(rc >= 0 && cleared == 1, "clear_stale: %d, %u cleared,"
+	    " wanted the dead holder's", rc, cleared);
+	n = list_holders(x[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 1 && nstale == 0 && shared == 1, "after clear_"
+	    "stale: %zu holders, %zu stale, shared %d", n, nstale, shared);
+
+	ck_assert_int_eq(holder_finish(&h), 0);
+	rc = store_lock_take_queued(st, x, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 1 && e == 0, "exclusive once the live holder "
+	    "released: %d (%s)", rc, tu_err());
+	ck_assert_int_eq(store_lock_release(st, x[0]), 1);
+
+	/* Only a dead holder: in nobody's way, dropped by the next taker. */
+	(void)holder_start(y[0], 600, SHARED_EXIT);
+	rc = store_lock_take_queued(st, y, 1, NULL, 0, 60, 1, &e);
+	ck_assert_msg(rc == 1 && e == 0, "exclusive with only a dead holder: "
+	    "%d (%s)", rc, tu_err());
+	n = list_holders(y[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 1 && nstale == 0 && excl == 1, "the dead holder "
+	    "was not dropped: %zu holders, %zu stale", n, nstale);
+	ck_assert_int_eq(store_lock_release(st, y[0]), 1);
+	n = list_holders(y[0], &nstale, &shared, &excl);
+	ck_assert_msg(n == 0, "released: %zu holders", n);
 }
 END_TEST
 
@@ -590,6 +845,9 @@ lock_suite(void)
 	tcase_add_test(tc, test_owners);
 	tcase_add_test(tc, test_volatile_boot);
 	tcase_add_test(tc, test_queued_order);
+	tcase_add_test(tc, test_shared_two_pids);
+	tcase_add_test(tc, test_exclusive_waits_for_shared);
+	tcase_add_test(tc, test_shared_dead_holder);
 	tcase_add_test(tc, test_slots);
 	suite_add_tcase(s, tc);
 	return s;
