@@ -21,6 +21,14 @@
  *	         so the store stays whole on power loss)
  *	sync     fdatasync for group N (sync_*): its sessions get 250
  *
+ * The data sync of group N+1's commit also takes group N's meta page to
+ * disk (it was written before): when N+1 put mail in a mailbox, N's
+ * sessions are answered then, and the sync thread runs only when no
+ * commit follows at once (or the one that followed wrote nothing).  One
+ * fdatasync per group instead of two under load: loads A, C and L of
+ * bench_delivery.py went from 1,921 / 2,335 / 2,189 to 2,210 / 3,745 /
+ * 3,010 msgs/s (medians of 3 alternating runs, load 3-4).
+ *
  * The write transaction begins and ends on the writer thread (LMDB's
  * write lock belongs to the thread that took it); the loop meanwhile
  * only reads the store (MDB_NOTLS snapshots) and writes what it must
@@ -426,14 +434,19 @@ writer_done(void *arg, int cancelled)
 		sync_start();
 }
 
-/* A session of g has a recipient stored: the commit wrote pages. */
+/*
+ * A copy of a message of g went into a mailbox: the commit wrote pages,
+ * so LMDB synced them.  (A 250 alone does not say so: a discard or a
+ * forward may write nothing, and a commit with nothing to write syncs
+ * nothing.)
+ */
 static int
 group_stored(const struct commit_group *g)
 {
 	size_t i;
 
 	for (i = 0; i < g->n; i++)
-		if (g->s[i] != NULL && session_stored(g->s[i]))
+		if (g->jobs[i]->stored > 0)
 			return 1;
 	return 0;
 }
@@ -729,7 +742,7 @@ sync_answer(struct sync_wait *w)
 	struct smtp_session *s;
 	size_t i, j;
 
-	if (w->error != 0)
+	if (w->error != 0 && w->n > 0)
 		log_warnx("smtp: syncing the store: %s; %zu message(s) "
 		    "answered 451", strerror(w->error), w->n);
 	for (i = 0; i < w->n; i++) {
