@@ -779,6 +779,7 @@ djob_store(struct store_txn *t, struct djob *d)
 	int rc, *got, *skip;
 
 	job->delivered = 0;
+	job->stored = 0;
 	for (i = 0; i < job->nrcpts; i++)
 		if (deliver_rcpt_wanted(&job->rcpts[i]))
 			deliver_rcpt_reply(&job->rcpts[i], 550, DELIVER_UNKNOWN_FMT,
@@ -857,6 +858,8 @@ djob_store(struct store_txn *t, struct djob *d)
 
 		if (!deliver_rcpt_wanted(r))
 			continue;
+		if (got[i] == 1)
+			job->stored++;
 		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL ||
 		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
@@ -1087,6 +1090,7 @@ deliver_group_new(struct store *st, const struct deliver_config *cf,
 		d->sender_local = -1;
 		d->job->busy = 0;
 		d->job->delivered = 0;
+		d->job->stored = 0;
 		if ((rc = deliver_begin(st, cf, d->job)) == 0) {
 			d->job->busy = 1;
 			continue;
@@ -1155,6 +1159,7 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 					    451, "4.3.0 Temporary failure; "
 					    "try again later");
 			job->delivered = 0;
+			job->stored = 0;
 		}
 		rc = -1;
 	}

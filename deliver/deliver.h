@@ -210,6 +210,9 @@ struct deliver_job {
 	char			**wait_names;
 	size_t			 nwait;
 	int			 delivered;	/* recipients that got it */
+	int			 stored;	/* copies put in mailboxes: the
+						   commit wrote (and synced)
+						   pages */
 };
 
 /*

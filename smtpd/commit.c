@@ -21,6 +21,14 @@
  *	         so the store stays whole on power loss)
  *	sync     fdatasync for group N (sync_*): its sessions get 250
  *
+ * The data sync of group N+1's commit also takes group N's meta page to
+ * disk (it was written before): when N+1 put mail in a mailbox, N's
+ * sessions are answered then, and the sync thread runs only when no
+ * commit follows at once (or the one that followed wrote nothing).  One
+ * fdatasync per group instead of two under load: loads A, C and L of
+ * bench_delivery.py went from 1,921 / 2,335 / 2,189 to 2,210 / 3,745 /
+ * 3,010 msgs/s (medians of 3 alternating runs, load 3-4).
+ *
  * The write transaction begins and ends on the writer thread (LMDB's
  * write lock belongs to the thread that took it); the loop meanwhile
  * only reads the store (MDB_NOTLS snapshots) and writes what it must
@@ -72,6 +80,9 @@ static void	sync_start(void);
 static void	sync_work(void *);
 static void	sync_done(void *, int);
 static void	sync_finish(struct sync_wait *, int);
+static void	sync_answer(struct sync_wait *);
+static void	sync_covered(void);
+static int	group_stored(const struct commit_group *);
 
 /*
  * Sessions whose group was committed and who wait for a sync: the one the
@@ -371,6 +382,7 @@ writer_done(void *arg, int cancelled)
 	struct smtp_session *s;
 	struct timeval now;
 	size_t i;
+	int stored;
 
 	if (committing == g)
 		committing = NULL;
@@ -378,6 +390,14 @@ writer_done(void *arg, int cancelled)
 	if (g->rc == -1 && !cancelled)
 		log_warnx("smtp: delivery of %zu message(s) failed: %s", g->n,
 		    g->err);
+	/*
+	 * This commit wrote pages and synced them (MDB_NOMETASYNC syncs the
+	 * data before writing the meta page): that sync took the meta pages
+	 * of the commits before it to disk too.  Their sessions are answered
+	 * now, without waiting for (or starting) a sync of their own.
+	 */
+	if ((stored = !cancelled && g->rc == 0 && group_stored(g)))
+		sync_covered();
 	gettimeofday(&now, NULL);
 	for (i = 0; i < g->n; i++) {
 		s = g->s[i];
@@ -401,11 +421,58 @@ writer_done(void *arg, int cancelled)
 	free(g);
 	if (cancelled)
 		return;
-	if (sync_next != NULL && sync_running == NULL)
-		sync_start();
 	group_kick();
+	/*
+	 * The next group commits at once: its commit syncs for these
+	 * sessions (above).  Else, or when this commit wrote nothing (the
+	 * next one may not either), the sync thread does.
+	 */
 	if (pend_head != NULL)
 		event_active(commit_ev, 0, 0);
+	if (sync_next != NULL && sync_running == NULL &&
+	    (pend_head == NULL || !stored))
+		sync_start();
+}
+
+/*
+ * A copy of a message of g went into a mailbox: the commit wrote pages,
+ * so LMDB synced them.  (A 250 alone does not say so: a discard or a
+ * forward may write nothing, and a commit with nothing to write syncs
+ * nothing.)
+ */
+static int
+group_stored(const struct commit_group *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++)
+		if (g->jobs[i]->stored > 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * A later commit's sync made every earlier commit durable: the sessions
+ * waiting in sync_next and sync_running are answered (the sync thread's
+ * job, if it runs, then finds nobody to answer).
+ */
+static void
+sync_covered(void)
+{
+	struct sync_wait *w;
+
+	if ((w = sync_next) != NULL) {
+		sync_next = NULL;
+		w->error = 0;
+		sync_answer(w);
+		free(w->s);
+		free(w);
+	}
+	if ((w = sync_running) != NULL) {
+		w->error = 0;
+		sync_answer(w);
+		w->n = 0;
+	}
 }
 
 /* The recipients' locks are held elsewhere: try again soon, a while. */
@@ -647,20 +714,42 @@ sync_done(void *arg, int cancelled)
 static void
 sync_finish(struct sync_wait *w, int cancelled)
 {
-	struct smtp_session *s;
-	size_t i, j;
+	size_t i;
 
 	if (sync_running == w)
 		sync_running = NULL;
-	if (w->error != 0 && !cancelled)
+	if (cancelled) {
+		for (i = 0; i < w->n; i++)
+			if (w->s[i] != NULL)
+				w->s[i]->syncw = NULL;
+	} else
+		sync_answer(w);
+	free(w->s);
+	free(w);
+	if (cancelled)
+		return;
+	if (sync_next != NULL && sync_running == NULL && committing == NULL &&
+	    pend_head == NULL)
+		sync_start();
+	if (pend_head != NULL)
+		event_active(commit_ev, 0, 0);
+}
+
+/* Each session of w still there is answered after w's sync. */
+static void
+sync_answer(struct sync_wait *w)
+{
+	struct smtp_session *s;
+	size_t i, j;
+
+	if (w->error != 0 && w->n > 0)
 		log_warnx("smtp: syncing the store: %s; %zu message(s) "
 		    "answered 451", strerror(w->error), w->n);
 	for (i = 0; i < w->n; i++) {
 		if ((s = w->s[i]) == NULL)
 			continue;
+		w->s[i] = NULL;
 		s->syncw = NULL;
-		if (cancelled)
-			continue;
 		for (j = 0; w->error != 0 && j < s->nrcpts; j++)
 			if (s->rcpts[j].code == 250) {
 				s->rcpts[j].code = 451;
@@ -670,12 +759,4 @@ sync_finish(struct sync_wait *w, int cancelled)
 			}
 		session_answer(s);
 	}
-	free(w->s);
-	free(w);
-	if (cancelled)
-		return;
-	if (sync_next != NULL && sync_running == NULL)
-		sync_start();
-	if (pend_head != NULL)
-		event_active(commit_ev, 0, 0);
 }
