@@ -11,18 +11,25 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from vtest import check, main  # noqa: E402
 
 
+def hold_lock(helper, data, name, mode):
+    """store-helper holding lock name (mode "hold" or "share") until its
+    stdin closes or it is killed; returns it once it says "locked"."""
+    p = subprocess.Popen([helper, data, "lock", name, "600", mode],
+                         stdout=subprocess.PIPE)
+    line = p.stdout.readline().decode()
+    check(line.strip() == "locked", "helper took %s (%s)" % (name, mode),
+          line)
+    return p
+
+
 def run(ctl, argv):
     helper = os.path.abspath(argv[0])
     ctl.run("domain", "add", "example.test")
     ctl.run("user", "add", "bob@example.test")
 
     # A lock held by a live process is listed and not stale.
-    holder = subprocess.Popen([helper, ctl.data, "lock",
-                               "pop3:bob@example.test", "600", "hold"],
-                              stdout=subprocess.PIPE)
+    holder = hold_lock(helper, ctl.data, "pop3:bob@example.test", "hold")
     try:
-        line = holder.stdout.readline().decode()
-        check(line.strip() == "locked", "helper took the lock", line)
         locks = ctl.json("lock", "list")
         check(len(locks) == 1, "one lock listed", locks)
         lk = locks[0]
@@ -54,12 +61,9 @@ def run(ctl, argv):
 
     # A delivery lock two processes share: one entry per holder, and
     # --stale drops only the dead one's hold.
-    sharer = subprocess.Popen([helper, ctl.data, "lock",
-                               "deliver:bob@example.test", "600", "share"],
-                              stdout=subprocess.PIPE)
+    sharer = hold_lock(helper, ctl.data, "deliver:bob@example.test",
+                       "share")
     try:
-        line = sharer.stdout.readline().decode()
-        check(line.strip() == "locked", "helper took the lock shared", line)
         p = subprocess.run([helper, ctl.data, "lock",
                             "deliver:bob@example.test", "600",
                             "share-exit"], capture_output=True)
