@@ -1,9 +1,9 @@
 /*
  * check_store_trim.c - which free pages store_trim() punches: only those
  * freed since the last trim, nothing (and no commit) when they are a
- * small share of the file, every page after a large release, and all of
- * them again in a store whose transaction ids started over (a compacted
- * copy).  check_store_format.c proves the store reads and works after.
+ * small share of the file, every page after a large release, what a
+ * reader kept from the last trim, and all of them again in a store whose
+ * transaction ids started over (a compacted copy).  check_store_format.c proves the store reads and works after.
  */
 #include <check.h>
 #include <stdio.h>
@@ -201,6 +201,33 @@ START_TEST(test_trim_small_frees)
 }
 END_TEST
 
+/*
+ * A snapshot older than the mark keeps its pages: the trim punches none
+ * of what was freed since, and the next one, once the reader is gone,
+ * starts where the snapshot was and punches them.
+ */
+START_TEST(test_trim_after_reader)
+{
+	struct store_trim tr;
+	MDB_txn *rt;
+
+	ck_assert_int_eq(store_trim(st, &tr), 0);
+	ck_assert_int_eq(mdb_txn_begin(st->env, NULL, MDB_RDONLY, &rt), 0);
+	expunge_most();
+	ck_assert_int_eq(store_trim(st, &tr), 0);
+	ck_assert_uint_gt(tr.new_pages, file_pages() / 16);
+	ck_assert_uint_eq(tr.pages, 0);
+	mdb_txn_abort(rt);
+	ck_assert_int_eq(store_trim(st, &tr), 0);
+	ck_assert_uint_gt(tr.new_pages, file_pages() / 16);
+	if (tr.pages == 0)
+		return;		/* no hole punching here */
+	ck_assert_uint_gt(tr.bytes_before, tr.bytes_after);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+}
+END_TEST
+
 /* A start past the last transaction (ids started over): all looked at. */
 START_TEST(test_trim_ids_start_over)
 {
@@ -226,6 +253,7 @@ trim_suite(void)
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_trim_only_new);
 	tcase_add_test(tc, test_trim_small_frees);
+	tcase_add_test(tc, test_trim_after_reader);
 	tcase_add_test(tc, test_trim_ids_start_over);
 	suite_add_tcase(s, tc);
 	return s;
