@@ -32,6 +32,9 @@
  * The pages an import or a delivery frees in a large store are single
  * pages scattered over the hash-keyed tables (~600 for 100 messages, of
  * 400,000): punching them one by one cost several times the import.  So:
+ *   - a file of fewer than store_trim_small_pages (64 MiB): every new free
+ *     page is punched, at every trim (cheap there, and a page is a larger
+ *     share of the store: bench_dict.py's stores stay as small);
  *   - fewer new free pages (freed since the last trim) than 1/TRIM_SHARE
  *     of the file: nothing (no commit, no sync); LMDB reuses them;
  *   - else runs of at least TRIM_RUN contiguous pages are punched (one
@@ -45,6 +48,7 @@
 #define TRIM_SHARE	64
 #define TRIM_ALL	16
 #define TRIM_RUN	16
+size_t	store_trim_small_pages = (64u << 20) / 4096;
 
 struct trim_ctx {
 	struct store_trim	*r;
@@ -101,6 +105,7 @@ trim_mark(struct store_txn *t, void *ctx)
 {
 	struct trim_ctx *c = ctx;
 	MDB_envinfo info;
+	size_t pages;
 	uint8_t b[8];
 
 	c->mark = mdb_txn_id(t->txn);
@@ -113,14 +118,15 @@ trim_mark(struct store_txn *t, void *ctx)
 	if (trim_count(t, c) == -1)
 		return -1;
 	mdb_env_info(t->st->env, &info);
-	if (c->r->new_pages == 0 ||
-	    c->r->new_pages < (info.me_last_pgno + 1) / TRIM_SHARE) {
+	pages = info.me_last_pgno + 1;
+	if (c->r->new_pages == 0 || (pages >= store_trim_small_pages &&
+	    c->r->new_pages < pages / TRIM_SHARE)) {
 		/* Nothing written: the commit is no commit (no sync). */
 		c->skip = 1;
 		return 0;
 	}
-	c->min_run = c->r->new_pages >= (info.me_last_pgno + 1) / TRIM_ALL ?
-	    1 : TRIM_RUN;
+	c->min_run = pages < store_trim_small_pages ||
+	    c->r->new_pages >= pages / TRIM_ALL ? 1 : TRIM_RUN;
 	be64enc(b, (uint64_t)time(NULL));
 	if (sdb_put(t, DB_META, TRIM_META, strlen(TRIM_META), b, 8, 0) ==
 	    -1 || trim_from_put(t, c->mark) == -1)

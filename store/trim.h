@@ -15,7 +15,8 @@
  * before every reader's snapshot.  It holds the
  * write lock meanwhile, so no writer reuses a page while it is punched.
  * It looks only at pages freed since the last trim (earlier ones were
- * dealt with then), and only when they are at least 1/64 of the file:
+ * dealt with then); in a file of 64 MiB or more, only when they are at
+ * least 1/64 of the file:
  * fewer are left to LMDB, which reuses them in its next commits.  Of
  * those it punches runs of 16 pages or more, and single pages too when
  * they are at least 1/16 of the file (the end of a migration into a new
@@ -45,12 +46,19 @@ struct store_trim {
 /*
  * Commits one small transaction (so that the pages the last one freed
  * become old enough), syncs, and punches the free pages nobody can read
- * that no trim looked at before (see above for which); with fewer of
- * those than 1/64 of the file, only counts them (nothing committed, no
- * sync).
+ * that no trim looked at before (see above for which); in a file of 64
+ * MiB or more with fewer of those than 1/64 of it, only counts them
+ * (nothing committed, no sync).
  * A file system without hole punching is no error (nothing punched).  0,
  * or -1: PERM (read-only), INVALID (inside a batch), TEMP.
  */
 int	store_trim(struct store *, struct store_trim *r);
+
+/*
+ * Files smaller than this many pages have every new free page punched
+ * at every trim (64 MiB of 4 KiB pages); tests lower it to see the rules
+ * of larger files in a small store.
+ */
+extern size_t	store_trim_small_pages;
 
 #endif
