@@ -4,6 +4,7 @@
     tests/bench/bench_scale.py BUILD_DIR [--users 100000]
         [--messages 1000000] [--corpus DIR] [--jobs 2] [--keep DIR]
         [--reuse DIR] [--mem-limit SIZE] [--seed N]
+        [--only PART,...] [--rounds N]
 
 Builds a store of --users users (over users/1000 domains, at least one)
 holding --messages messages made from the SpamAssassin public corpus
@@ -38,7 +39,14 @@ weights, so a few mailboxes are large and many are small.  --messages
 counts messages in mailboxes (each recipient's copy is one).
 
 --keep DIR keeps the site (data dir, config) in DIR; --reuse DIR starts
-from a site kept that way and skips the build.
+from a site kept that way and skips the build.  --only smtp,import,login,
+admin,memory measures only those parts (all by default); --rounds N
+repeats the import measurement N times (new messages each round, the
+same users) and prints each round and the median, to see through a busy
+machine.  The start of a --reuse run is measured on a users-only site:
+`--messages 0 --keep START` makes one (nothing is built), and
+`--reuse FULL --start START` measures the import start on START and the
+end on FULL with the same binaries and the same users.
 """
 import argparse
 import concurrent.futures
@@ -64,6 +72,7 @@ PASSWORD = "scale-bench-pw"
 SMTP_USERS, SMTP_PER_USER, SMTP_SESSIONS = 100, 20, 20
 IMPORT_USERS, IMPORT_PER_USER = 10, 100
 LOGINS = 200
+PARTS = ("smtp", "import", "login", "admin", "memory")
 # Corpus messages have lines longer than poplib's default limit (2048).
 poplib._MAXLINE = 1 << 20
 
@@ -236,6 +245,10 @@ class Bench:
                                           "/dev/shm") else None)
         self.extra = 0      # messages added by the measurements
         self.rng = random.Random(a.seed + 1)
+        # The import's users and messages come from their own generators,
+        # so that --only and --start measure the same users as a full run.
+        self.imp_users = None
+        self.imp_round = 0
 
     def ctl(self, *args, stdout=None):
         argv = [self.vctl, "-d", self.site.data] + [str(x) for x in args]
@@ -351,15 +364,34 @@ class Bench:
         # would run it between its batches): it is not an append.
         dt = self.timed("store", "optimize")
         out("%s vellumctl store optimize (when due): %.2f s" % (label, dt))
-        rcpts = self.random_users(IMPORT_USERS, users, domains)
-        rng = random.Random(self.a.seed + 7)
+        if self.imp_users is None:
+            rng = random.Random(self.a.seed + 3)
+            self.imp_users = ["u%d@d%d.scale.test" % (u, u % domains)
+                              for u in rng.sample(range(users),
+                                                  IMPORT_USERS)]
+        rates = []
+        for rnd in range(self.a.rounds):
+            rates.append(self.import_round(label, plan, rnd))
+        if len(rates) > 1:
+            rates.sort()
+            out("%s import appends: median of %d rounds %.0f msgs/s "
+                "(min %.0f, max %.0f)" % (label, len(rates),
+                                          rates[len(rates) // 2],
+                                          rates[0], rates[-1]))
+        return rates[len(rates) // 2]
+
+    def import_round(self, label, plan, rnd):
+        rng = random.Random(self.a.seed + 7 + 1000 * rnd)
         dirs = []
-        for i, r in enumerate(rcpts):
+        self.imp_round += 1
+        for i, r in enumerate(self.imp_users):
             datas = []
             for k in range(IMPORT_PER_USER):
                 c = rng.randrange(len(plan.corpus))
                 hdr, body = plan.corpus[c]
-                tag = "%s.%d.%d.%d" % (label, self.a.seed, i, k)
+                tag = "%s.%d.%d.%d.%d.%d" % (
+                    label.split()[0], self.a.seed, os.getpid(),
+                    self.imp_round, i, k)
                 datas.append(("Message-ID: <%s@import.scale.test>\nTo: %s"
                               "\n" % (tag, r)).encode() + hdr + body +
                              b"\nimport-ref: " + tag.encode() + b"\n")
@@ -375,8 +407,9 @@ class Bench:
         n = IMPORT_USERS * IMPORT_PER_USER
         self.extra += n
         out("%s import appends: %d corpus messages into %d random users "
-            "(one vellumctl each): %.2f s, %.0f msgs/s (durable)" % (
-                label, n, IMPORT_USERS, dt, n / dt))
+            "(one vellumctl each): %.2f s, %.0f msgs/s (durable; load %s)"
+            % (label, n, IMPORT_USERS, dt, n / dt,
+               " ".join("%.2f" % x for x in os.getloadavg())))
         return n / dt
 
     # -- logins
@@ -645,6 +678,14 @@ def memory_part(b, a, site, users, domains, stored):
             cg.remove()
 
 
+def start_daemons(site, ports):
+    smtpd = site.start("smtpd")
+    pop3d = site.start("pop3d")
+    site.wait_port(ports["smtp"], smtpd, timeout=60)
+    site.wait_port(ports["pop3"], pop3d, timeout=60)
+    return smtpd, pop3d
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -657,7 +698,19 @@ def main():
     ap.add_argument("--reuse", metavar="DIR")
     ap.add_argument("--mem-limit", metavar="SIZE")
     ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--only", metavar="PART,...", default=",".join(PARTS),
+                    help="measure only these of: %s" % ",".join(PARTS))
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="import measurement rounds (median printed)")
+    ap.add_argument("--start", metavar="DIR",
+                    help="with --reuse: a kept users-only site on which "
+                    "the import start is measured")
     a = ap.parse_args()
+    only = set(x for x in a.only.split(",") if x)
+    if only - set(PARTS) or a.rounds < 1:
+        ap.error("--only takes %s; --rounds at least 1" % ",".join(PARTS))
+    if a.start and not a.reuse:
+        ap.error("--start goes with --reuse")
     if not os.path.isdir(a.corpus):
         out("corpus %s not found: nothing to measure" % a.corpus)
         return 0
@@ -672,8 +725,8 @@ def main():
     sizes = sorted(len(plan.inbox[u]) for u in range(a.users))
     out("plan: %d messages in mailboxes, %d distinct (%.2f recipients "
         "each); mailboxes: median %d, p99 %d, max %d messages, %d empty "
-        "(%.1f s)" % (plan.rows, len(plan.msgs), plan.rows /
-                      len(plan.msgs), sizes[len(sizes) // 2],
+        "(%.1f s)" % (plan.rows, len(plan.msgs), plan.rows / max(1,
+                      len(plan.msgs)), sizes[len(sizes) // 2],
                       sizes[int(len(sizes) * 0.99)], sizes[-1],
                       sum(1 for s in sizes if s == 0),
                       time.monotonic() - t0))
@@ -700,29 +753,51 @@ def main():
             st = b.stats()
             out("reuse %s: %d users, %d messages" % (
                 site.tmp, st["users"], st["messages"]))
-        smtpd = site.start("smtpd")
-        pop3d = site.start("pop3d")
-        site.wait_port(ports["smtp"], smtpd, timeout=60)
-        site.wait_port(ports["pop3"], pop3d, timeout=60)
+        daemons = bool(only & {"smtp", "login"})
+        smtpd = pop3d = None
+        if daemons:
+            smtpd, pop3d = start_daemons(site, ports)
+        s_smtp = s_imp = s_login = None
         if not a.reuse:
             first = "start (no mail):"
-            s_smtp = b.appends_smtp(first, ports["smtp"], a.users, domains)
-            s_imp = b.appends_import(first, plan, a.users, domains)
-            s_login = b.logins(first, ports["pop3"], a.users, domains)
-            site.stop(smtpd)
-            site.stop(pop3d)
-            b.build(plan, a.jobs)
-            smtpd = site.start("smtpd")
-            pop3d = site.start("pop3d")
-            site.wait_port(ports["smtp"], smtpd, timeout=60)
-            site.wait_port(ports["pop3"], pop3d, timeout=60)
-        else:
-            s_smtp = s_imp = s_login = None
+            if "smtp" in only:
+                s_smtp = b.appends_smtp(first, ports["smtp"], a.users,
+                                        domains)
+            if "import" in only:
+                s_imp = b.appends_import(first, plan, a.users, domains)
+            if "login" in only:
+                s_login = b.logins(first, ports["pop3"], a.users, domains)
+            if daemons:
+                site.stop(smtpd)
+                site.stop(pop3d)
+            if plan.rows > 0:
+                b.build(plan, a.jobs)
+            if daemons:
+                smtpd, pop3d = start_daemons(site, ports)
+        elif a.start and "import" in only:
+            s_site = Site(a.build, prefix="vellum-bench-scale-")
+            shutil.rmtree(s_site.tmp, ignore_errors=True)
+            s_site.tmp = os.path.abspath(a.start)
+            s_site.data = os.path.join(s_site.tmp, "data")
+            s_site.conf = os.path.join(s_site.tmp, "vellum.conf")
+            s_site.keep = True
+            sb = Bench(a, s_site)
+            try:
+                st = sb.stats()
+                s_imp = sb.appends_import("start (%d messages):" %
+                                          st["messages"], plan, a.users,
+                                          domains)
+            finally:
+                sb.cleanup()
         st = b.stats()
         last = "end (%d messages):" % st["messages"]
-        e_smtp = b.appends_smtp(last, ports["smtp"], a.users, domains)
-        e_imp = b.appends_import(last, plan, a.users, domains)
-        e_login = b.logins(last, ports["pop3"], a.users, domains)
+        e_smtp = e_imp = e_login = None
+        if "smtp" in only:
+            e_smtp = b.appends_smtp(last, ports["smtp"], a.users, domains)
+        if "import" in only:
+            e_imp = b.appends_import(last, plan, a.users, domains)
+        if "login" in only:
+            e_login = b.logins(last, ports["pop3"], a.users, domains)
         for name, s, e in (("SMTP appends/s", s_smtp, e_smtp),
                            ("import appends/s", s_imp, e_imp)):
             if s and e:
@@ -731,9 +806,11 @@ def main():
         if s_login and e_login:
             out("flat? POP3 login p50 end / start = %.0f%%" %
                 (100.0 * e_login / s_login))
-        site.stop(smtpd)
-        site.stop(pop3d)
-        b.admin_times(a.users, domains)
+        if daemons:
+            site.stop(smtpd)
+            site.stop(pop3d)
+        if "admin" in only:
+            b.admin_times(a.users, domains)
         st = b.stats()
         stored = du(b.store_dir())
         out("size: store %s (data.mdb file %s, map %s) for %d messages: "
@@ -744,7 +821,8 @@ def main():
                 stored / max(1, st["messages"]),
                 st["raw_bytes"] / max(1, st["messages"]), st["bodies"],
                 st["dedup_ratio"], st["compression_ratio"]))
-        memory_part(b, a, site, a.users, domains, stored)
+        if "memory" in only:
+            memory_part(b, a, site, a.users, domains, stored)
     finally:
         b.cleanup()
         site.cleanup()
