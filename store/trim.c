@@ -62,6 +62,25 @@ struct trim_ctx {
 
 static int	trim_count(struct store_txn *, struct trim_ctx *);
 
+/*
+ * One record of LMDB's free list: the transaction id that freed the
+ * pages (*id_r) and the pages (*pages_r); their number, or -1 when the
+ * record is not of the form LMDB writes (left alone).
+ */
+static ssize_t
+trim_freelist_rec(const MDB_val *k, const MDB_val *v, size_t *id_r,
+    const size_t **pages_r)
+{
+	const size_t *idl = v->mv_data;
+
+	if (k->mv_size != sizeof(size_t) || v->mv_size < sizeof(size_t) ||
+	    v->mv_size != (idl[0] + 1) * sizeof(size_t))
+		return -1;
+	memcpy(id_r, k->mv_data, sizeof(*id_r));
+	*pages_r = idl + 1;
+	return (ssize_t)idl[0];
+}
+
 static int
 trim_from_get(struct store_txn *t, size_t *from_r)
 {
@@ -145,7 +164,9 @@ trim_count(struct store_txn *t, struct trim_ctx *c)
 	MDB_txn *rt;
 	MDB_cursor *cur;
 	MDB_val k, v;
-	size_t id, cnt;
+	const size_t *pages;
+	size_t id;
+	ssize_t cnt;
 	int rc;
 
 	c->r->free_pages = c->r->new_pages = 0;
@@ -156,13 +177,11 @@ trim_count(struct store_txn *t, struct trim_ctx *c)
 		return sdb_error(t, rc, "trim: free list");
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		if (k.mv_size != sizeof(size_t) || v.mv_size < sizeof(size_t))
+		if ((cnt = trim_freelist_rec(&k, &v, &id, &pages)) == -1)
 			continue;
-		memcpy(&id, k.mv_data, sizeof(id));
-		memcpy(&cnt, v.mv_data, sizeof(cnt));
-		c->r->free_pages += cnt;
+		c->r->free_pages += (size_t)cnt;
 		if (id >= c->from)
-			c->r->new_pages += cnt;
+			c->r->new_pages += (size_t)cnt;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(rt);
@@ -233,7 +252,8 @@ trim_free(struct store_txn *t, void *ctx)
 	MDB_val k, v;
 	MDB_stat ms;
 	size_t *pg = NULL, npg = 0, cap = 0, limit, id, cnt, i, run;
-	const size_t *idl;
+	const size_t *pages;
+	ssize_t n;
 	int fd, rc;
 
 	c->r->free_pages = c->r->pages = 0;
@@ -269,13 +289,9 @@ trim_free(struct store_txn *t, void *ctx)
 		return sdb_error(t, rc, "trim: free list");
 	}
 	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0) {
-		if (k.mv_size != sizeof(size_t) || v.mv_size < sizeof(size_t))
+		if ((n = trim_freelist_rec(&k, &v, &id, &pages)) == -1)
 			continue;
-		memcpy(&id, k.mv_data, sizeof(id));
-		idl = v.mv_data;
-		cnt = idl[0];
-		if (v.mv_size != (cnt + 1) * sizeof(size_t))
-			continue;
+		cnt = (size_t)n;
 		c->r->free_pages += cnt;
 		if (id >= limit || id < c->from)
 			continue;
@@ -283,7 +299,7 @@ trim_free(struct store_txn *t, void *ctx)
 			cap = (npg + cnt) * 2;
 			pg = xreallocarray(pg, cap, sizeof(*pg));
 		}
-		memcpy(pg + npg, idl + 1, cnt * sizeof(size_t));
+		memcpy(pg + npg, pages, cnt * sizeof(size_t));
 		npg += cnt;
 	}
 	mdb_cursor_close(cur);
