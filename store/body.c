@@ -12,6 +12,7 @@
 
 #include "common/error.h"
 #include "common/xmalloc.h"
+#include "message.h"
 #include "private.h"
 
 /*
@@ -19,6 +20,8 @@
  * of two segments: 145 bytes -> about 95), and the IMAP record's own id.
  * Version 4: the same without the size, which the segments' lengths add
  * up to (store check always verified that).
+ * Version 5: after the refcount, the CRLF size minus the size and the
+ * final-line-end byte, which message rows carried until schema 6.
  */
 static int
 body_get_varint(struct unpack *u, uint8_t version, uint64_t id,
@@ -33,6 +36,13 @@ body_get_varint(struct unpack *u, uint8_t version, uint64_t id,
 		u->bad = 1;
 	if (version == BODY_REC_V3)
 		r->size = unpack_uv(u);
+	if (version == BODY_REC_V5) {
+		r->crlf_size = unpack_uv(u);	/* the size added below */
+		r->noeol = unpack_u8(u);
+		r->eol_known = 1;
+		if (r->noeol > 1)
+			u->bad = 1;
+	}
 	unpack_bytes(u, r->hash, 32);
 	n = unpack_uv(u);
 	/* A segment takes 33 bytes at least. */
@@ -42,11 +52,12 @@ body_get_varint(struct unpack *u, uint8_t version, uint64_t id,
 		for (i = 0; i < r->nsegs; i++) {
 			unpack_bytes(u, r->segs[i].hash, 32);
 			r->segs[i].len = unpack_uv(u);
-			if (version == BODY_REC_V4)
+			if (version >= BODY_REC_V4)
 				r->size += r->segs[i].len;
 		}
 	} else
 		u->bad = 1;
+	r->crlf_size += r->size;
 	r->has_meta = unpack_u8(u);
 	if (r->has_meta > 1)
 		u->bad = 1;
@@ -88,7 +99,7 @@ body_get(struct store_txn *t, uint64_t id, struct body_rec *r)
 	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
 		return rc;
 	r->version = version = unpack_init_version(&u, &v);
-	if (version == BODY_REC_V3 || version == BODY_REC_V4)
+	if (version >= BODY_REC_V3 && version <= BODY_REC_V5)
 		return body_get_varint(&u, version, id, r);
 	if (version != BODY_REC_V1 && version != BODY_REC_V2)
 		u.bad = 1;
@@ -137,8 +148,12 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 	int rc;
 
 	be64enc(key, id);
-	pack_init_version(&p, BODY_REC_V4);
+	pack_init_version(&p, r->eol_known ? BODY_REC_V5 : BODY_REC_V4);
 	pack_uv(&p, r->refcount);
+	if (r->eol_known) {
+		pack_uv(&p, r->crlf_size - r->size);
+		pack_u8(&p, r->noeol);
+	}
 	pack_bytes(&p, r->hash, 32);
 	pack_uv(&p, r->nsegs);
 	for (i = 0; i < r->nsegs; i++) {
@@ -159,6 +174,74 @@ body_put(struct store_txn *t, uint64_t id, const struct body_rec *r,
 		return err_set(ERR_CORRUPT, "body id %llu is already used",
 		    (unsigned long long)id);
 	return rc == -1 ? -1 : 0;
+}
+
+/*
+ * Fills the sizes and final line end of m from its body record.  Every
+ * message row read needs them (a mailbox listed is one lookup a
+ * message), so a record of version 5 is read here without body_get()'s
+ * copy of its segment list.
+ */
+int
+body_sizes(struct store_txn *t, struct store_msg *m)
+{
+	struct unpack u;
+	uint8_t key[8], hash[32];
+	uint64_t n, i, size = 0, crlf;
+	uint8_t noeol;
+	MDB_val v;
+	int rc;
+
+	be64enc(key, m->body);
+	if ((rc = sdb_get(t, DB_BODIES, key, 8, &v)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_CORRUPT, "uid %u in "
+		    "mailbox %u refers to missing body %llu (run vellumctl "
+		    "store check)", m->uid, m->mailbox_id,
+		    (unsigned long long)m->body);
+	if (unpack_init_version(&u, &v) != BODY_REC_V5)
+		return err_set(ERR_CORRUPT, "body %llu has no line-end "
+		    "sizes (run vellumctl store check)",
+		    (unsigned long long)m->body);
+	(void)unpack_uv(&u);		/* refcount */
+	crlf = unpack_uv(&u);
+	noeol = unpack_u8(&u);
+	unpack_bytes(&u, hash, 32);
+	n = unpack_uv(&u);
+	for (i = 0; i < n && !u.bad; i++) {
+		unpack_bytes(&u, hash, 32);
+		size += unpack_uv(&u);
+	}
+	if (u.bad || noeol > 1)
+		return err_set(ERR_CORRUPT, "damaged body record %llu (run "
+		    "vellumctl store check)", (unsigned long long)m->body);
+	m->size = size;
+	m->crlf_size = size + crlf;
+	m->no_final_newline = noeol;
+	return 0;
+}
+
+/*
+ * The schema 6 upgrade (msgrow.c): gives m's body the sizes m's row of
+ * schema 5 carried, unless it has them.  A missing body is left to store
+ * check (its row could not be read before either).
+ */
+int
+body_set_sizes(struct store_txn *t, const struct store_msg *m)
+{
+	struct body_rec b;
+	int rc;
+
+	if ((rc = body_get(t, m->body, &b)) != 1)
+		return rc;
+	rc = 0;
+	if (!b.eol_known) {
+		b.crlf_size = m->crlf_size;
+		b.noeol = m->no_final_newline != 0;
+		b.eol_known = 1;
+		rc = body_put(t, m->body, &b, 0);
+	}
+	body_rec_clear(&b);
+	return rc;
 }
 
 /*

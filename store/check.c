@@ -454,6 +454,38 @@ check_orphan_rows(struct store_txn *t, struct check *c)
 	return 0;
 }
 
+/* Every keyword entry belongs to a row that says it has keywords. */
+static int
+check_orphan_msgkw(struct store_txn *t, struct check *c)
+{
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, owned;
+
+	if (t->st->old_rows)
+		return 0;
+	if (sdb_cursor(t, DB_MSGKW, &cur) == -1)
+		return -1;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 8) {
+			problem(c, "message keywords with a bad key");
+			continue;
+		}
+		if ((owned = msg_kw_owned(t, be32dec(k.mv_data),
+		    be32dec((uint8_t *)k.mv_data + 4))) == -1) {
+			mdb_cursor_close(cur);
+			return -1;
+		}
+		if (!owned)
+			problem(c, "keywords of uid %u in mailbox %u belong to "
+			    "no message row", be32dec((uint8_t *)k.mv_data + 4),
+			    be32dec(k.mv_data));
+	}
+	mdb_cursor_close(cur);
+	return 0;
+}
+
 static int
 check_users(struct store_txn *t, struct check *c)
 {
@@ -674,6 +706,7 @@ check_txn(struct store_txn *t, void *ctx)
 	MDB_stat ms, bs;
 
 	if (check_mailboxes(t, c) == -1 || check_orphan_rows(t, c) == -1 ||
+	    check_orphan_msgkw(t, c) == -1 ||
 	    check_orphan_expunges(t, c) == -1 ||
 	    check_orphan_kwlists(t, c) == -1 ||
 	    check_queue(t, c) == -1 ||
@@ -737,7 +770,7 @@ stats_msg_sizes(struct store_txn *t, struct store_stats *s)
 		return -1;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		if (k.mv_size == 4 && msg_decode(&v, be32dec(k.mv_data),
+		if (k.mv_size == 4 && msg_decode(t, &v, be32dec(k.mv_data),
 		    &m) == 0)
 			s->raw_bytes += m.size;
 	mdb_cursor_close(cur);

@@ -652,7 +652,7 @@ opt_meta_stale(const struct opt *op, const struct body_rec *b)
 {
 	return b->has_meta && op->cur[DICT_IMAP] != 0 &&
 	    (meta_stale(b->meta_dict, op->cur[DICT_IMAP]) ||
-	    b->version < BODY_REC_CUR);
+	    b->version < BODY_REC_V4);
 }
 
 /* Lists the stale records, OPT_SCAN_CHUNK bodies per snapshot. */
@@ -758,7 +758,7 @@ opt_meta_compress(struct store_txn *t, void *ctx)
 		old.len = (uint32_t)len;
 		old.codec = BLOB_CODEC_RAW;
 		old.dict_id = nw->old.meta_dict;
-		rc = nw->old.version < BODY_REC_CUR ?
+		rc = nw->old.version < BODY_REC_V4 ?
 		    meta_prep_again(t, &old, &nw->m, 1) :
 		    meta_prep_current(t, &old, &nw->m, 1);
 		free(raw);

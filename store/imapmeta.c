@@ -608,7 +608,10 @@ store_upgrade(struct store *st)
 	}
 	log_info("store %s: upgrading from schema %u to %d", st->path,
 	    version, STORE_SCHEMA_VERSION);
-	if (version < 2)
+	/* First: what follows reads message rows. */
+	if (version < 6)
+		rc = msgrow_upgrade(st);
+	if (rc != -1 && version < 2)
 		rc = store_upgrade_v2(st);
 	/* Schema 4 only adds empty tables (store_open() made them). */
 	if (rc != -1 && version < 3)

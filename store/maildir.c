@@ -302,7 +302,7 @@ store_maildir_info_parse(const char *letters, const char *kwlist,
 /* The upgrade to schema 3 ---------------------------------------------- */
 
 /*
- * Walks `msgs` in (mailbox id, uid) order, UPGRADE_ROWS_PER_TXN rows per
+ * Walks the rows in (mailbox id, uid) order, UPGRADE_ROWS_PER_TXN rows per
  * transaction, registering each row's keywords as an append would have.
  * Registering is idempotent, so a transaction run again (a full map) or
  * an upgrade killed half-way and started again leaves the same lists.
@@ -366,7 +366,7 @@ up_kw_fn(struct store_txn *t, void *ctx)
 		box = be32dec(k.mv_data);
 		u->done_box = box;
 		u->done_uid = be32dec(v.mv_data);
-		if (msg_decode(&v, box, &m) == -1) {
+		if (msg_decode(t, &v, box, &m) == -1) {
 			/* store check reports it; the upgrade goes on. */
 			log_warnx("upgrade: %s", err_msg());
 			continue;
@@ -389,7 +389,7 @@ up_kw_fn(struct store_txn *t, void *ctx)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "msgs");
+		return sdb_error(t, rc, "messages");
 	return 0;
 }
 

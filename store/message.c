@@ -50,9 +50,6 @@ struct store_prepared {
 	int		 has_meta;
 };
 
-static int	msg_get(struct store_txn *, uint32_t, uint32_t,
-		    struct store_msg *);
-static int	msg_put(struct store_txn *, const struct store_msg *, int);
 static int	msg_append(struct store_txn *, uint32_t, uint32_t,
 		    struct store_prepared *, int64_t, uint32_t, const char *,
 		    unsigned, uint32_t *);
@@ -322,27 +319,34 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 		*id_r = id;
 		if (body_ref(t, id) == -1)
 			return -1;
-		/* A body from before IMAP records gets its record now. */
-		if (p->has_meta) {
-			if (body_get(t, id, &body) != 1)
-				return err_set(ERR_CORRUPT, "body %llu vanished",
-				    (unsigned long long)id);
-			rc = 0;
-			if (!body.has_meta &&
-			    ((rc = meta_write_current(t, id, &body,
-			    &p->meta)) == -1 ||
-			    (rc = body_put(t, id, &body, 0)) == -1))
+		if (body_get(t, id, &body) != 1)
+			return err_set(ERR_CORRUPT, "body %llu vanished",
+			    (unsigned long long)id);
+		/*
+		 * A body from before IMAP records gets its record now; one
+		 * only a queue entry used before schema 6, its sizes.
+		 */
+		rc = 0;
+		if ((p->has_meta && !body.has_meta) || !body.eol_known) {
+			body.crlf_size = p->crlf_len;
+			body.noeol = p->noeol != 0;
+			body.eol_known = 1;
+			if ((p->has_meta && !body.has_meta &&
+			    meta_write_current(t, id, &body, &p->meta) == -1) ||
+			    body_put(t, id, &body, 0) == -1)
 				rc = -1;
-			body_rec_clear(&body);
-			return rc;
 		}
-		return 0;
+		body_rec_clear(&body);
+		return rc;
 	}
 	prep_cut(p);
 	memset(&body, 0, sizeof(body));
 	memcpy(body.hash, p->body, 32);
 	body.refcount = 1;
 	body.size = p->len;
+	body.crlf_size = p->crlf_len;
+	body.noeol = p->noeol != 0;
+	body.eol_known = 1;
 	body.nsegs = p->nsegs;
 	body.segs = xcalloc(p->nsegs, sizeof(*body.segs));
 	for (i = 0; i < p->nsegs; i++) {
@@ -420,241 +424,6 @@ body_insert(struct store_txn *t, struct store_prepared *p, uint64_t *id_r)
 fail:
 	body_rec_clear(&body);
 	return -1;
-}
-
-/* Rows --------------------------------------------------------------- */
-
-/*
- * A row is a duplicate value under key = mailbox id: uid (big-endian, so
- * duplicates sort by uid), then the record.  Appending under a new,
- * highest uid uses MDB_APPENDDUP, which fills pages.
- */
-#define MSG_ROW_FIXED	40	/* version 1 (STORE_REC_VERSION) */
-#define MSG_ROW_V2	2
-#define MSG_ROW_MAX	(6 + 6 * 10 + STORE_KEYWORDS_MAX)
-#define MSG_ROW_NOEOL	0x80	/* flags byte: no final line end */
-#define MSG_ROW_CUR	0x40	/* flags byte: maildir_cur */
-
-static size_t
-uv_put(uint8_t *out, uint64_t v)
-{
-	size_t n = 0;
-
-	while (v >= 0x80) {
-		out[n++] = (uint8_t)(v | 0x80);
-		v >>= 7;
-	}
-	out[n++] = (uint8_t)v;
-	return n;
-}
-
-/* Signed as unsigned, small magnitudes small: 0, -1, 1, -2 -> 0, 1, 2, 3. */
-static uint64_t
-zz_enc(int64_t v)
-{
-	return v < 0 ? ((uint64_t)~v << 1) | 1 : (uint64_t)v << 1;
-}
-
-static int64_t
-zz_dec(uint64_t x)
-{
-	return (x & 1) ? (int64_t)~(x >> 1) : (int64_t)(x >> 1);
-}
-
-/* A varint at *p (end: the row's end); bad set when cut or too long. */
-static uint64_t
-uv_get(const uint8_t **p, const uint8_t *end, int *bad)
-{
-	uint64_t v = 0;
-	unsigned shift;
-
-	for (shift = 0; shift < 64 && *p < end; shift += 7) {
-		v |= (uint64_t)(**p & 0x7f) << shift;
-		if (!(*(*p)++ & 0x80))
-			return v;
-	}
-	*bad = 1;
-	return 0;
-}
-
-/*
- * Row version 2: uid (big-endian: the sort order), 2, the flags byte,
- * then varints: body, internal date (zigzag), size, modseq, CRLF size
- * minus size, keyword length; then the keywords.  About 22 bytes where
- * version 1 (fixed-width) took 40.
- */
-static size_t
-msg_encode(const struct store_msg *m, uint8_t *out)
-{
-	size_t kw = strlen(m->keywords), n;
-	int64_t d = m->internal_date;
-
-	be32enc(out, m->uid);
-	out[4] = MSG_ROW_V2;
-	out[5] = (uint8_t)((m->flags & STORE_F_ALL) |
-	    (m->no_final_newline ? MSG_ROW_NOEOL : 0) |
-	    (m->maildir_cur ? MSG_ROW_CUR : 0));
-	n = 6;
-	n += uv_put(out + n, m->body);
-	n += uv_put(out + n, zz_enc(d));
-	n += uv_put(out + n, m->size);
-	n += uv_put(out + n, m->modseq);
-	n += uv_put(out + n, zz_enc((int64_t)m->crlf_size - (int64_t)m->size));
-	n += uv_put(out + n, kw);
-	memcpy(out + n, m->keywords, kw);
-	return n + kw;
-}
-
-static int
-msg_decode_v1(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
-{
-	const uint8_t *p = v->mv_data;
-	size_t kw;
-
-	kw = (size_t)p[34] << 8 | p[35];
-	if (v->mv_size < MSG_ROW_FIXED || kw > STORE_KEYWORDS_MAX ||
-	    MSG_ROW_FIXED + kw != v->mv_size)
-		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
-		    "%u (run vellumctl store check)", mailbox_id);
-	m->mailbox_id = mailbox_id;
-	m->uid = be32dec(p);
-	m->body = be64dec(p + 5);
-	m->internal_date = (int64_t)be64dec(p + 13);
-	m->size = be32dec(p + 21);
-	m->flags = p[25] & STORE_F_ALL;
-	m->no_final_newline = (p[25] & MSG_ROW_NOEOL) != 0;
-	m->maildir_cur = (p[25] & MSG_ROW_CUR) != 0;
-	m->modseq = be64dec(p + 26);
-	m->crlf_size = be32dec(p + 36);
-	memcpy(m->keywords, p + MSG_ROW_FIXED, kw);
-	m->keywords[kw] = '\0';
-	return 0;
-}
-
-int
-msg_decode(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
-{
-	const uint8_t *p = v->mv_data, *q, *end = p + v->mv_size;
-	uint64_t x, kw;
-	int64_t d;
-	int bad = 0;
-
-	memset(m, 0, sizeof(*m));
-	if (v->mv_size >= MSG_ROW_FIXED && p[4] == STORE_REC_VERSION)
-		return msg_decode_v1(v, mailbox_id, m);
-	if (v->mv_size < 6 || p[4] != MSG_ROW_V2)
-		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
-		    "%u (run vellumctl store check)", mailbox_id);
-	m->mailbox_id = mailbox_id;
-	m->uid = be32dec(p);
-	m->flags = p[5] & STORE_F_ALL;
-	m->no_final_newline = (p[5] & MSG_ROW_NOEOL) != 0;
-	m->maildir_cur = (p[5] & MSG_ROW_CUR) != 0;
-	q = p + 6;
-	m->body = uv_get(&q, end, &bad);
-	m->internal_date = zz_dec(uv_get(&q, end, &bad));
-	x = uv_get(&q, end, &bad);
-	if (x > UINT32_MAX)
-		bad = 1;
-	m->size = x;
-	m->modseq = uv_get(&q, end, &bad);
-	d = (int64_t)m->size + zz_dec(uv_get(&q, end, &bad));
-	if (d < 0 || d > (int64_t)UINT32_MAX * 2)
-		bad = 1;
-	m->crlf_size = (uint64_t)d;
-	kw = uv_get(&q, end, &bad);
-	if (bad || kw > STORE_KEYWORDS_MAX || kw != (uint64_t)(end - q))
-		return err_set(ERR_CORRUPT, "damaged message row in mailbox "
-		    "%u (run vellumctl store check)", mailbox_id);
-	memcpy(m->keywords, q, kw);
-	m->keywords[kw] = '\0';
-	return 0;
-}
-
-/*
- * Positions cursor c on the row (mailbox_id, uid): 1 found, 0 not.
- */
-static int
-msg_seek(struct store_txn *t, MDB_cursor *c, uint32_t mailbox_id,
-    uint32_t uid, MDB_val *v)
-{
-	uint8_t key[4], ub[4];
-	MDB_val k = { 4, key };
-	int rc;
-
-	be32enc(key, mailbox_id);
-	be32enc(ub, uid);
-	v->mv_size = 4;
-	v->mv_data = ub;
-	rc = mdb_cursor_get(c, &k, v, MDB_GET_BOTH_RANGE);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	if (rc != 0)
-		return sdb_error(t, rc, "msgs");
-	return v->mv_size >= 4 && be32dec(v->mv_data) == uid;
-}
-
-static int
-msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
-    struct store_msg *r)
-{
-	MDB_cursor *c;
-	MDB_val v;
-	int rc;
-
-	if (sdb_cursor(t, DB_MSGS, &c) == -1)
-		return -1;
-	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1 &&
-	    msg_decode(&v, mailbox_id, r) == -1)
-		rc = -1;
-	mdb_cursor_close(c);
-	return rc;
-}
-
-/* Deletes row (mailbox_id, uid): 1 deleted, 0 there was none. */
-static int
-msg_del(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
-{
-	MDB_cursor *c;
-	MDB_val v;
-	int rc;
-
-	if (sdb_cursor(t, DB_MSGS, &c) == -1)
-		return -1;
-	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1 &&
-	    (rc = mdb_cursor_del(c, 0)) != 0)
-		rc = sdb_error(t, rc, "msgs");
-	else if (rc == 0 || rc == 1)
-		rc = rc == 1 ? 1 : 0;
-	mdb_cursor_close(c);
-	return rc;
-}
-
-/* Writes a row; a new row (uid above every other) is appended. */
-static int
-msg_put(struct store_txn *t, const struct store_msg *m, int isnew)
-{
-	uint8_t key[4], row[MSG_ROW_MAX];
-	MDB_val k = { 4, key }, v;
-	MDB_cursor *c;
-	int rc;
-
-	if (m->size > UINT32_MAX)
-		return err_set(ERR_TOOBIG, "message too large");
-	if (!isnew && msg_del(t, m->mailbox_id, m->uid) == -1)
-		return -1;
-	be32enc(key, m->mailbox_id);
-	v.mv_size = msg_encode(m, row);
-	v.mv_data = row;
-	if (sdb_cursor(t, DB_MSGS, &c) == -1)
-		return -1;
-	rc = mdb_cursor_put(c, &k, &v, isnew ? MDB_APPENDDUP : 0);
-	if (rc == MDB_KEYEXIST && isnew)	/* not the highest uid */
-		rc = mdb_cursor_put(c, &k, &v, 0);
-	mdb_cursor_close(c);
-	if (rc != 0)
-		return sdb_error(t, rc, "msgs");
-	return 0;
 }
 
 int
@@ -906,7 +675,7 @@ store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
 	v.mv_data = ub;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		if (msg_decode(&v, mailbox_id, &m) == -1 ||
+		if (msg_decode(t, &v, mailbox_id, &m) == -1 ||
 		    fn(&m, ctx) == -1) {
 			r = -1;
 			break;
@@ -914,7 +683,7 @@ store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
 	}
 	mdb_cursor_close(c);
 	if (r == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "msgs");
+		return sdb_error(t, rc, "messages");
 	return r;
 }
 
@@ -1336,13 +1105,13 @@ mailbox_delete_messages(struct store_txn *t, uint32_t mailbox_id)
 		k.mv_data = key;
 		rc = mdb_cursor_get(c, &k, &v, MDB_SET_KEY);
 		if (rc == 0)
-			rc = msg_decode(&v, mailbox_id, &m) == -1 ? -2 : 0;
+			rc = msg_decode(t, &v, mailbox_id, &m) == -1 ? -2 : 0;
 		mdb_cursor_close(c);
 		if (rc == -2)
 			return -1;
 		if (rc != 0)
 			return rc == MDB_NOTFOUND ? 0 :
-			    sdb_error(t, rc, "msgs");
+			    sdb_error(t, rc, "messages");
 		if (store_msg_expunge(t, mailbox_id, m.uid) == -1)
 			return -1;
 	}

@@ -14,7 +14,7 @@
 
 #include "store.h"
 
-#define STORE_SCHEMA_VERSION	5
+#define STORE_SCHEMA_VERSION	6
 /* The oldest schema store_open() reads (and upgrades when writable). */
 #define STORE_SCHEMA_OLDEST	1
 #define STORE_REC_VERSION	1
@@ -52,13 +52,17 @@ enum store_db {
 	DB_SLOTS,	/* volatile: (name, pid) -> slots held (slot.c) */
 	DB_DOMUSERS,	/* (domain, NUL, "local@") -> user id: the users
 			   of a domain without a scan of all (user.c) */
+	DB_MSGKW,	/* (mailbox id, uid) -> keywords of a message that
+			   has any (msgrow.c) */
 	DB_COUNT
 };
 
 extern const char *const store_db_names[DB_COUNT];
 
-/* DUPSORT tables. */
+/* DUPSORT tables; `messages` (DB_MSGS) has fixed-size rows too. */
 #define DB_IS_DUP(i)	((i) == DB_MSGS || (i) == DB_EXPUNGES)
+#define DB_FLAGS(i)	((i) == DB_MSGS ? MDB_DUPSORT | MDB_DUPFIXED : \
+			 DB_IS_DUP(i) ? MDB_DUPSORT : 0)
 /* Tables of the volatile environment (volatile.c), not of the store. */
 #define DB_IS_VOLATILE(i)	((i) == DB_LOCKS || (i) == DB_AUTHFAIL || \
 				 (i) == DB_LOCKWAIT || (i) == DB_SLOTS)
@@ -83,6 +87,9 @@ struct store {
 						   listmembers and learn
 						   (schema 1 to 3): empty */
 	int			 learn_on;	/* store_learn_enable() */
+	int			 old_rows;	/* read-only open of a schema 5
+						   store: DB_MSGS is `msgs`
+						   (msgrow.c) */
 	uint32_t		 schema;	/* version found at open */
 	/*
 	 * Threads (store.c): a process may write from one thread while
@@ -252,6 +259,15 @@ struct body_rec {
 	 */
 	uint64_t	 meta_id;
 	uint8_t		 version;	/* as read (body_get()) */
+	/*
+	 * Version 5: the size with bare LFs as CRLF and whether the last
+	 * byte is not a LF (message rows carried them until schema 5).
+	 * eol_known 0: a record of version 4 or older, written back as
+	 * version 4 until the schema 6 upgrade gives it the sizes.
+	 */
+	uint64_t	 crlf_size;
+	uint8_t		 noeol;
+	uint8_t		 eol_known;
 };
 /*
  * Body record versions: 1 without the IMAP record fields, 2 with, 3 the
@@ -262,7 +278,8 @@ struct body_rec {
 #define BODY_REC_V2		2
 #define BODY_REC_V3		3
 #define BODY_REC_V4		4
-#define BODY_REC_CUR		BODY_REC_V4
+#define BODY_REC_V5		5
+#define BODY_REC_CUR		BODY_REC_V5
 /* body.c */
 int	body_get(struct store_txn *, uint64_t id, struct body_rec *r);
 /* The body id of a message's SHA-256: 1 found, 0 not. */
@@ -291,9 +308,33 @@ int	bodyhash_rekey(struct store_txn *, const uint8_t *hash, uint64_t id);
 size_t	bodyhash_enc(uint8_t *out, uint64_t id);
 /* Decodes one: 0, or -1 when malformed. */
 int	bodyhash_dec(const MDB_val *, uint64_t *id_r);
-/* Decodes a msgs value (uid first) into m; -1 CORRUPT. */
 struct store_msg;
-int	msg_decode(const MDB_val *, uint32_t mailbox_id, struct store_msg *);
+/* m's size, CRLF size and final line end from its body record. */
+int	body_sizes(struct store_txn *, struct store_msg *m);
+/* The schema 6 upgrade: m's body gets the sizes of m's old row. */
+int	body_set_sizes(struct store_txn *, const struct store_msg *m);
+
+/* msgrow.c: message rows (`messages`, `msgkw`). */
+/* Decodes a row (uid first) into m, with its sizes and keywords. */
+int	msg_decode(struct store_txn *, const MDB_val *, uint32_t mailbox_id,
+	    struct store_msg *);
+/* Decodes a row of schema 5 and older (`msgs`), which had them all. */
+int	msg_decode_old(const MDB_val *, uint32_t mailbox_id,
+	    struct store_msg *);
+/* Cursor c on row (mailbox_id, uid), v its value: 1 found, 0 not. */
+int	msg_seek(struct store_txn *, MDB_cursor *c, uint32_t mailbox_id,
+	    uint32_t uid, MDB_val *v);
+/* The row (mailbox_id, uid): 1 found, 0 not. */
+int	msg_get(struct store_txn *, uint32_t mailbox_id, uint32_t uid,
+	    struct store_msg *);
+/* 1: row (mailbox_id, uid) exists and has keywords in `msgkw`; 0 not. */
+int	msg_kw_owned(struct store_txn *, uint32_t mailbox_id, uint32_t uid);
+/* Deletes a row and its keywords: 1 deleted, 0 none. */
+int	msg_del(struct store_txn *, uint32_t mailbox_id, uint32_t uid);
+/* Writes m's row (isnew: appended with the highest uid) and keywords. */
+int	msg_put(struct store_txn *, const struct store_msg *m, int isnew);
+/* Schema 6: moves every row of `msgs` to `messages`, in batches. */
+int	msgrow_upgrade(struct store *);
 
 /* blob.c */
 struct blob_rec {

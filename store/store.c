@@ -9,9 +9,11 @@
  * id, for logins), `bodyhash` (SHA-256 of a message -> body id, for
  * dedup) and `blobdata` (compressed fragments under increasing ids,
  * appended so that leaf pages fill; see blob.c).  Bodies are keyed by an
- * increasing id for the same reason, and `msgs` is a DUPSORT table (key
- * mailbox id, values uid + record) so each mailbox's rows are appended
- * with MDB_APPENDDUP into pages that fill: a row costs ~45 bytes.
+ * increasing id for the same reason.  DESIGN.md's `msgs` is `messages`
+ * since schema 6: a DUPSORT | DUPFIXED table (key mailbox id, values uid
+ * + a 20-byte row) so each mailbox's rows are appended with
+ * MDB_APPENDDUP into pages that fill, and packed without a node header
+ * each: a row costs ~21 bytes (msgrow.c).
  */
 #include <sys/mman.h>
 
@@ -42,7 +44,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_ADDRESSES] = "addresses",
 	[DB_MAILBOXES] = "mailboxes",
 	[DB_MBOX] = "mbox",
-	[DB_MSGS] = "msgs",
+	[DB_MSGS] = "messages",	/* schema 5 and older: "msgs" (msgrow.c) */
 	[DB_BODIES] = "bodies",
 	[DB_BODYHASH] = "bodyhash",
 	[DB_BLOBS] = "blobs",
@@ -62,6 +64,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_LOCKWAIT] = "lockwait",
 	[DB_SLOTS] = "slots",
 	[DB_DOMUSERS] = "domusers",
+	[DB_MSGKW] = "msgkw",
 };
 
 
@@ -225,7 +228,15 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			if (DB_IS_VOLATILE(i))
 				continue;
 			rc = mdb_dbi_open(t.txn, store_db_names[i],
-			    DB_IS_DUP(i) ? MDB_DUPSORT : 0, &st->dbi[i]);
+			    DB_FLAGS(i), &st->dbi[i]);
+			/* Schema 6 moved the rows; before, they are here. */
+			if (rc == MDB_NOTFOUND && i == DB_MSGS) {
+				rc = mdb_dbi_open(t.txn, "msgs", MDB_DUPSORT,
+				    &st->dbi[i]);
+				st->old_rows = 1;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_MSGKW)
+				continue;
 			/* Added later: a store that has none has no entry. */
 			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
 				st->no_transports = 1;
@@ -308,7 +319,7 @@ store_init_schema(struct store_txn *t, void *ctx)
 			if (DB_IS_VOLATILE(i))
 				continue;
 			rc = mdb_dbi_open(t->txn, store_db_names[i], MDB_CREATE |
-			    (DB_IS_DUP(i) ? MDB_DUPSORT : 0), &t->st->dbi[i]);
+			    DB_FLAGS(i), &t->st->dbi[i]);
 			if (rc != 0)
 				return sdb_error(t, rc, store_db_names[i]);
 		}

@@ -244,17 +244,17 @@ def main():
         # What LMDB adds to the records: a leaf node is 8 bytes of header
         # and 2 of page index besides its key and value; fill is those
         # bytes over the table's pages (a dupsort table's duplicate pages
-        # are not in mdb_stat's count: msgs gets no fill).
+        # are not in mdb_stat's count: messages gets no fill).
         kv_all = 0
         for t, (p, e) in sorted(tp.items(), key=lambda x: -x[1][0]):
-            if p <= 1 and t != "msgs":
+            if p <= 1 and t != "messages":
                 continue
             n, kb, vb = table_bytes(w.store, t)
             kv_all += kb + vb
             print("    %-9s %5d pages, %6d entries, keys %8d B, values "
                   "%8d B, %5.1f B/entry%s"
                   % (t, p, n, kb, vb, (kb + vb) / max(n, 1),
-                     "" if t == "msgs" else ", fill %.1f%%" %
+                     "" if t == "messages" else ", fill %.1f%%" %
                      (100.0 * (kb + vb + 10 * n) / (p * 4096))))
         print("  LMDB overhead: du %d - keys and values %d = %.1f%% of "
               "them" % (size, kv_all, 100.0 * (size - kv_all) / kv_all))

@@ -256,60 +256,99 @@ make_old_bodyhash(struct store_txn *t)
 	free(ids);
 }
 
-/* Message rows as version 1: 40 fixed-width bytes, then the keywords. */
+static size_t
+old_uv(uint8_t *out, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
+}
+
+static uint64_t
+old_zz(int64_t v)
+{
+	return v < 0 ? ((uint64_t)~v << 1) | 1 : (uint64_t)v << 1;
+}
+
+/*
+ * The message rows as schema 5 kept them: in `msgs` (DUPSORT, variable
+ * rows), alternately version 1 (40 fixed-width bytes, then the keywords)
+ * and version 2 (varints), with the keywords in the row; `messages` and
+ * `msgkw` gone, schema version 5.
+ */
 static void
 make_old_rows(struct store_txn *t)
 {
 	struct store_msg *m = NULL;
-	uint8_t key[4], row[40 + STORE_KEYWORDS_MAX];
+	uint8_t key[4], row[40 + STORE_KEYWORDS_MAX], ver[4];
 	MDB_cursor *c;
+	MDB_dbi old;
 	MDB_val k, v;
-	size_t n = 0, i, kw;
+	size_t n = 0, i, kw, len;
 
 	ck_assert_int_eq(sdb_cursor(t, DB_MSGS, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
-		ck_assert_uint_eq(((uint8_t *)v.mv_data)[4], 2);
+		ck_assert_uint_eq(v.mv_size, 20);
 		m = xreallocarray(m, n + 1, sizeof(*m));
-		ck_assert_int_eq(msg_decode(&v, be32dec(k.mv_data), &m[n]),
-		    0);
+		ck_assert_int_eq(msg_decode(t, &v, be32dec(k.mv_data),
+		    &m[n]), 0);
 		n++;
 	}
 	mdb_cursor_close(c);
-	for (i = 0; i < n; i++) {
-		be32enc(key, m[i].mailbox_id);
-		k.mv_size = 4;
-		k.mv_data = key;
-		ck_assert_int_eq(mdb_del(t->txn, t->st->dbi[DB_MSGS], &k,
-		    NULL), i == 0 || m[i].mailbox_id != m[i - 1].mailbox_id ?
-		    0 : MDB_NOTFOUND);
-	}
+	ck_assert_int_eq(mdb_drop(t->txn, t->st->dbi[DB_MSGS], 1), 0);
+	ck_assert_int_eq(mdb_drop(t->txn, t->st->dbi[DB_MSGKW], 1), 0);
+	ck_assert_int_eq(mdb_dbi_open(t->txn, "msgs", MDB_CREATE |
+	    MDB_DUPSORT, &old), 0);
 	for (i = 0; i < n; i++) {
 		kw = strlen(m[i].keywords);
 		be32enc(row, m[i].uid);
-		row[4] = 1;
-		be64enc(row + 5, m[i].body);
-		be64enc(row + 13, (uint64_t)m[i].internal_date);
-		be32enc(row + 21, (uint32_t)m[i].size);
-		row[25] = (uint8_t)(m[i].flags | (m[i].no_final_newline ?
-		    0x80 : 0) | (m[i].maildir_cur ? 0x40 : 0));
-		be64enc(row + 26, m[i].modseq);
-		row[34] = (uint8_t)(kw >> 8);
-		row[35] = (uint8_t)kw;
-		be32enc(row + 36, (uint32_t)m[i].crlf_size);
-		memcpy(row + 40, m[i].keywords, kw);
+		if (i % 2 == 0) {
+			row[4] = 1;
+			be64enc(row + 5, m[i].body);
+			be64enc(row + 13, (uint64_t)m[i].internal_date);
+			be32enc(row + 21, (uint32_t)m[i].size);
+			row[25] = (uint8_t)(m[i].flags |
+			    (m[i].no_final_newline ? 0x80 : 0) |
+			    (m[i].maildir_cur ? 0x40 : 0));
+			be64enc(row + 26, m[i].modseq);
+			row[34] = (uint8_t)(kw >> 8);
+			row[35] = (uint8_t)kw;
+			be32enc(row + 36, (uint32_t)m[i].crlf_size);
+			len = 40;
+		} else {
+			row[4] = 2;
+			row[5] = (uint8_t)(m[i].flags |
+			    (m[i].no_final_newline ? 0x80 : 0) |
+			    (m[i].maildir_cur ? 0x40 : 0));
+			len = 6;
+			len += old_uv(row + len, m[i].body);
+			len += old_uv(row + len, old_zz(m[i].internal_date));
+			len += old_uv(row + len, m[i].size);
+			len += old_uv(row + len, m[i].modseq);
+			len += old_uv(row + len, old_zz((int64_t)m[i].crlf_size -
+			    (int64_t)m[i].size));
+			len += old_uv(row + len, kw);
+		}
+		memcpy(row + len, m[i].keywords, kw);
 		be32enc(key, m[i].mailbox_id);
 		k.mv_size = 4;
 		k.mv_data = key;
-		v.mv_size = 40 + kw;
+		v.mv_size = len + kw;
 		v.mv_data = row;
-		ck_assert_int_eq(mdb_put(t->txn, t->st->dbi[DB_MSGS], &k, &v,
-		    0), 0);
+		ck_assert_int_eq(mdb_put(t->txn, old, &k, &v, 0), 0);
 	}
 	free(m);
+	be32enc(ver, 5);
+	ck_assert_int_eq(sdb_put(t, DB_META, "version", 7, ver, 4, 0), 1);
 }
 
 /*
- * Rewrites every message row as version 1, the body hash index with
+ * Rewrites every message row as schema 5 did, the body hash index with
  * 8-byte ids under whole hashes, every blob record as version 1 or 2 and
  * every body record as version 2 or 3 (alternately), its IMAP record moved
  * under the body id: the store as an older vellum left it.
@@ -328,6 +367,8 @@ make_old_txn(struct store_txn *t, void *ctx)
 	uint32_t piece;
 
 	(void)ctx;
+	/* First: reading a row of schema 6 needs the body's sizes. */
+	make_old_rows(t);
 	ck_assert_int_eq(sdb_cursor(t, DB_BLOBS, &c), 0);
 	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
 		hashes = xreallocarray(hashes, n + 1, 32);
@@ -441,7 +482,6 @@ make_old_txn(struct store_txn *t, void *ctx)
 		body_rec_clear(b);
 	}
 	free(ob);
-	make_old_rows(t);
 	make_old_bodyhash(t);
 	return 0;
 }
@@ -480,16 +520,60 @@ versions(size_t *n)
 	ck_assert_int_eq(store_read(st, count_versions_txn, n), 0);
 }
 
+/* The rows in `messages` (20 bytes each) and `msgkw`; no `msgs` left. */
+static int
+rows_txn(struct store_txn *t, void *ctx)
+{
+	size_t *n = ctx;
+	MDB_cursor *c;
+	MDB_dbi old;
+	MDB_val k, v;
+
+	n[0] = n[1] = 0;
+	ck_assert_int_eq(mdb_dbi_open(t->txn, "msgs", MDB_DUPSORT, &old),
+	    MDB_NOTFOUND);
+	ck_assert_int_eq(sdb_cursor(t, DB_MSGS, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		ck_assert_uint_eq(v.mv_size, 20);
+		n[0]++;
+	}
+	mdb_cursor_close(c);
+	ck_assert_int_eq(sdb_cursor(t, DB_MSGKW, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0)
+		n[1]++;
+	mdb_cursor_close(c);
+	return 0;
+}
+
+static void
+same_msg(const struct store_msg *a, const struct store_msg *b)
+{
+	ck_assert_uint_eq(a->flags, b->flags);
+	ck_assert_uint_eq(a->modseq, b->modseq);
+	ck_assert_int_eq(a->internal_date, b->internal_date);
+	ck_assert_uint_eq(a->size, b->size);
+	ck_assert_uint_eq(a->crlf_size, b->crlf_size);
+	ck_assert_int_eq(a->no_final_newline, b->no_final_newline);
+	ck_assert_int_eq(a->maildir_cur, b->maildir_cur);
+	ck_assert_uint_eq(a->body, b->body);
+	ck_assert_str_eq(a->keywords, b->keywords);
+}
+
 /*
- * A store of old records: everything reads and checks (rows keep their
- * flags and dates); new mail is
- * written in the new formats beside them; expunges (refcounts through
- * old records) and optimize (which rewrites them) keep it exact.
+ * A store of old records (schema 5: variable rows of both versions in
+ * `msgs`, older blob, body and index records): a read-only open reads
+ * the old rows as they are; a writable one moves the rows into
+ * `messages` (the bodies get the sizes the rows carried) and everything
+ * reads and checks (rows keep their flags, dates and keywords); new mail
+ * is written in the new formats beside the old records; expunges
+ * (refcounts through old records) and optimize (which rewrites them) keep
+ * it exact.
  */
 START_TEST(test_old_records)
 {
 	struct store_optimize o = { 0 };
-	struct store_msg before, after;
+	struct store_msg before, after, nokw;
+	struct store *ro;
 	struct tu_rng r;
 	size_t n[6];
 	unsigned i;
@@ -497,26 +581,37 @@ START_TEST(test_old_records)
 	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN |
 	    STORE_F_FLAGGED, "$Label1"), 1);
 	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &before), 1);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[6], &nokw), 1);
+	ck_assert_str_eq(before.keywords, "$Label1");
 	ck_assert_int_eq(store_write(st, make_old_txn, NULL), 0);
 	store_close(&st);
+	ck_assert_int_eq(store_open(dir, STORE_RDONLY, &ro), 0);
+	ck_assert_int_eq(tu_msg_get(ro, inbox, uids[5], &after), 1);
+	same_msg(&after, &before);
+	ck_assert_int_eq(tu_msg_get(ro, inbox, uids[6], &after), 1);
+	same_msg(&after, &nokw);
+	store_close(&ro);
 	st = tu_open(dir);
 	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &after), 1);
-	ck_assert_uint_eq(after.flags, before.flags);
-	ck_assert_uint_eq(after.modseq, before.modseq);
-	ck_assert_int_eq(after.internal_date, before.internal_date);
-	ck_assert_uint_eq(after.crlf_size, before.crlf_size);
-	ck_assert_uint_eq(after.body, before.body);
-	ck_assert_str_eq(after.keywords, before.keywords);
-	ck_assert_str_eq(after.keywords, "$Label1");
-	/* A flag change rewrites the row (version 2). */
+	same_msg(&after, &before);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[6], &after), 1);
+	same_msg(&after, &nokw);
+	ck_assert_int_eq(store_read(st, rows_txn, n), 0);
+	ck_assert_uint_eq(n[0], NMSGS);
+	ck_assert_uint_eq(n[1], 1);
+	/* A flag change rewrites the row; no keywords: no msgkw entry. */
 	ck_assert_int_eq(tu_set_flags(st, inbox, uids[5], STORE_FLAGS_SET, STORE_F_SEEN,
 	    NULL), 1);
 	ck_assert_int_eq(tu_msg_get(st, inbox, uids[5], &after), 1);
 	ck_assert_uint_eq(after.flags, STORE_F_SEEN);
+	ck_assert_int_eq(store_read(st, rows_txn, n), 0);
+	ck_assert_uint_eq(n[0], NMSGS);
+	ck_assert_uint_eq(n[1], after.keywords[0] != '\0');
 	versions(n);
 	ck_assert_uint_eq(n[1], 0);
-	ck_assert_uint_eq(n[3], 0);
-	ck_assert_uint_eq(n[2], NMSGS);
+	/* The upgrade wrote every body again, with the sizes. */
+	ck_assert_uint_eq(n[2], 0);
+	ck_assert_uint_eq(n[3], NMSGS);
 	ck_assert_uint_eq(n[4], NMSGS);
 	ck_assert_uint_eq(n[5], 0);
 	all_exact(0, NMSGS);
@@ -528,7 +623,7 @@ START_TEST(test_old_records)
 		    NULL, &uids[i]), 1);
 	}
 	versions(n);
-	ck_assert_uint_eq(n[3], 4);
+	ck_assert_uint_eq(n[3], NMSGS + 4);
 	ck_assert_uint_eq(n[5], 4);
 	/* A copy references old records (body refcount + 1). */
 	ck_assert_int_eq(tu_expunge(st, inbox, uids[0]), 1);
@@ -677,6 +772,97 @@ START_TEST(test_trim_keeps_readers)
 }
 END_TEST
 
+/* Fixed-width rows ---------------------------------------------------- */
+
+struct rows_ctx {
+	int		 step;
+	uint32_t	 uid;
+};
+
+static int
+rows_edit_txn(struct store_txn *t, void *ctx)
+{
+	struct rows_ctx *r = ctx;
+	struct store_prepared *p;
+	struct store_msg m;
+	uint8_t key[8];
+	static const char msg[] = "Subject: old\n\nfrom 1931\n";
+
+	switch (r->step) {
+	case 0:	/* an APPEND dated before 1970, with keywords */
+		ck_assert_int_eq(store_msg_prepare(t->st, msg,
+		    sizeof(msg) - 1, &p), 0);
+		ck_assert_int_eq(store_msg_append(t, inbox, p,
+		    -(INT64_C(39) * 365 * 86400), STORE_F_ANSWERED,
+		    "$Old  Work", 0, &r->uid), 1);
+		store_prepared_free(&p);
+		break;
+	case 1:	/* keywords of a row without any */
+		be32enc(key, inbox);
+		be32enc(key + 4, uids[7]);
+		ck_assert_int_eq(sdb_put(t, DB_MSGKW, key, 8, "stray", 5, 0),
+		    1);
+		break;
+	case 2:
+		be32enc(key, inbox);
+		be32enc(key + 4, uids[7]);
+		ck_assert_int_eq(sdb_del(t, DB_MSGKW, key, 8), 1);
+		/* a row whose keywords are gone */
+		be32enc(key + 4, r->uid);
+		ck_assert_int_eq(sdb_del(t, DB_MSGKW, key, 8), 1);
+		break;
+	case 3:	/* past what 40 bits hold: refused, nothing written */
+		ck_assert_int_eq(store_msg_get(t, inbox, uids[8], &m), 1);
+		m.modseq = UINT64_C(1) << 40;
+		ck_assert_int_eq(msg_put(t, &m, 0), -1);
+		ck_assert_int_eq(err_class(), ERR_LIMIT);
+		m.modseq = 1;
+		m.body = UINT64_C(1) << 40;
+		ck_assert_int_eq(msg_put(t, &m, 0), -1);
+		ck_assert_int_eq(err_class(), ERR_LIMIT);
+		break;
+	}
+	return 0;
+}
+
+/*
+ * Rows keep a date before 1970 and keywords (in msgkw) exactly; store
+ * check finds keywords without their row and a row without its keywords;
+ * values past 40 bits are refused.
+ */
+START_TEST(test_rows)
+{
+	struct rows_ctx r = { 0, 0 };
+	struct store_msg m;
+
+	ck_assert_int_eq(store_write(st, rows_edit_txn, &r), 0);
+	ck_assert_int_eq(tu_msg_get(st, inbox, r.uid, &m), 1);
+	ck_assert_int_eq(m.internal_date, -(INT64_C(39) * 365 * 86400));
+	ck_assert_str_eq(m.keywords, "$Old Work");
+	ck_assert_uint_eq(m.flags, STORE_F_ANSWERED);
+	ck_assert_uint_eq(m.size, 24);
+	ck_assert_uint_eq(m.crlf_size, 27);
+	ck_assert_int_eq(m.no_final_newline, 0);
+	ck_assert_msg(tu_check(st) == 0, "store check: %s",
+	    tu_check_problems());
+	r.step = 1;
+	ck_assert_int_eq(store_write(st, rows_edit_txn, &r), 0);
+	ck_assert_int_eq(tu_check(st), 1);
+	ck_assert_ptr_nonnull(strstr(tu_check_problems(),
+	    "belong to no message row"));
+	r.step = 2;
+	ck_assert_int_eq(store_write(st, rows_edit_txn, &r), 0);
+	ck_assert_int_eq(tu_msg_get(st, inbox, r.uid, &m), -1);
+	ck_assert_ptr_nonnull(strstr(err_msg(), "are missing"));
+	ck_assert_int_gt(tu_check(st), 0);
+	ck_assert_int_eq(tu_expunge(st, inbox, r.uid), -1);
+	r.step = 3;
+	ck_assert_int_eq(store_write(st, rows_edit_txn, &r), 0);
+	ck_assert_int_eq(tu_msg_get(st, inbox, uids[8], &m), 1);
+	ck_assert_uint_lt(m.modseq, UINT64_C(1) << 40);
+}
+END_TEST
+
 static Suite *
 format_suite(void)
 {
@@ -693,6 +879,7 @@ format_suite(void)
 	tcase_add_test(tc2, test_bodyhash_collision);
 	tcase_add_test(tc2, test_trim);
 	tcase_add_test(tc2, test_trim_keeps_readers);
+	tcase_add_test(tc2, test_rows);
 	suite_add_tcase(s, tc2);
 	return s;
 }

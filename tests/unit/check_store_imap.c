@@ -622,8 +622,9 @@ put_be(uint8_t *out, uint64_t v, int n)
 }
 
 /*
- * A body record as store/body.c writes it (version 4: varints, no size,
- * then the IMAP record fields) in version 1's layout: 1, refcount (4),
+ * A body record as store/body.c writes it (version 5: varints, no size,
+ * the CRLF size and final line end, then the IMAP record fields) in
+ * version 1's layout: 1, refcount (4),
  * size (8), hash (32), nsegs (4), then hash (32) and length (8) a
  * segment.
  */
@@ -634,10 +635,12 @@ body_v4_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 	uint64_t nsegs, i, seglen, size = 0;
 	size_t n;
 
-	ck_assert_msg(len > 0 && in[0] == 4, "body record version %u, "
-	    "not 4", len > 0 ? in[0] : 0);
+	ck_assert_msg(len > 0 && in[0] == 5, "body record version %u, "
+	    "not 5", len > 0 ? in[0] : 0);
 	out[0] = 1;
 	put_be(out + 1, uv(&p), 4);
+	(void)uv(&p);	/* CRLF size - size, final line end: not in v1 */
+	p++;
 	memcpy(out + 13, p, 32);
 	p += 32;
 	nsegs = uv(&p);
@@ -657,9 +660,99 @@ body_v4_to_v1(const uint8_t *in, size_t len, uint8_t *out, size_t cap)
 	return n;
 }
 
+/* What make_v1() keeps of each body for the rows of version 1. */
+struct v1_body {
+	uint64_t	id, size, crlf;
+	uint8_t		noeol;
+};
+
+static uint64_t
+get_be(const uint8_t *p, size_t n)
+{
+	uint64_t v = 0;
+
+	while (n-- > 0)
+		v = v << 8 | *p++;
+	return v;
+}
+
+/*
+ * Moves the rows of `messages` (20 bytes: uid, flags, body, date, modseq
+ * of 40 bits each) into `msgs` as version 1 rows (40 fixed bytes, then
+ * the keywords from `msgkw`), as schema 1 kept them.
+ */
+static void
+rows_to_v1(MDB_txn *txn, const struct v1_body *b, size_t nb)
+{
+	MDB_dbi rows, kws, old;
+	MDB_cursor *c;
+	MDB_val k, v, kk, kv;
+	static struct {
+		uint8_t	key[4];
+		uint8_t	val[40 + STORE_KEYWORDS_MAX];
+		size_t	len;
+	} out[512];
+	uint8_t kwkey[8], *r;
+	uint64_t body, date;
+	size_t n = 0, i, j, kw;
+
+	ck_assert(mdb_dbi_open(txn, "messages", MDB_DUPSORT | MDB_DUPFIXED,
+	    &rows) == 0);
+	ck_assert(mdb_dbi_open(txn, "msgkw", 0, &kws) == 0);
+	ck_assert(mdb_cursor_open(txn, rows, &c) == 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_NEXT) == 0) {
+		ck_assert(v.mv_size == 20 && k.mv_size == 4 && n < 512);
+		r = v.mv_data;
+		body = get_be(r + 5, 5);
+		date = get_be(r + 10, 5);
+		for (j = 0; j < nb && b[j].id != body; j++)
+			;
+		ck_assert(j < nb);
+		memcpy(out[n].key, k.mv_data, 4);
+		memset(out[n].val, 0, 40);
+		memcpy(out[n].val, r, 4);		/* uid */
+		out[n].val[4] = 1;
+		put_be(out[n].val + 5, body, 8);
+		put_be(out[n].val + 13, date, 8);	/* after 1970 */
+		put_be(out[n].val + 21, b[j].size, 4);
+		out[n].val[25] = (uint8_t)((r[4] & 0x7f) |
+		    (b[j].noeol ? 0x80 : 0));
+		put_be(out[n].val + 26, get_be(r + 15, 5), 8);
+		put_be(out[n].val + 36, b[j].crlf, 4);
+		kw = 0;
+		if (r[4] & 0x80) {
+			memcpy(kwkey, k.mv_data, 4);
+			memcpy(kwkey + 4, r, 4);
+			kk.mv_size = 8;
+			kk.mv_data = kwkey;
+			ck_assert(mdb_get(txn, kws, &kk, &kv) == 0);
+			kw = kv.mv_size;
+			memcpy(out[n].val + 40, kv.mv_data, kw);
+		}
+		out[n].val[34] = (uint8_t)(kw >> 8);
+		out[n].val[35] = (uint8_t)kw;
+		out[n].len = 40 + kw;
+		n++;
+	}
+	mdb_cursor_close(c);
+	ck_assert(mdb_drop(txn, rows, 1) == 0);
+	ck_assert(mdb_drop(txn, kws, 1) == 0);
+	ck_assert(mdb_dbi_open(txn, "msgs", MDB_CREATE | MDB_DUPSORT,
+	    &old) == 0);
+	for (i = 0; i < n; i++) {
+		k.mv_size = 4;
+		k.mv_data = out[i].key;
+		v.mv_size = out[i].len;
+		v.mv_data = out[i].val;
+		ck_assert(mdb_put(txn, old, &k, &v, 0) == 0);
+	}
+}
+
 static void
 make_v1(uint32_t keep_user)
 {
+	static struct v1_body vb[512];
+	const uint8_t *q;
 	MDB_env *env;
 	MDB_txn *txn;
 	MDB_dbi meta, bodies, mbox, mailboxes, imapmeta, expunges;
@@ -700,16 +793,24 @@ make_v1(uint32_t keep_user)
 		ck_assert(v.mv_size >= 49 && v.mv_size <= sizeof(recs[0].val) &&
 		    k.mv_size == 8 && nrec < 512);
 		memcpy(recs[nrec].key, k.mv_data, 8);
-		/* Written as version 4 (varints): rewritten as version 1. */
+		/* Written as version 5 (varints): rewritten as version 1. */
 		recs[nrec].len = body_v4_to_v1(v.mv_data, v.mv_size,
 		    recs[nrec].val, sizeof(recs[nrec].val));
 		p = recs[nrec].val;
+		/* Version 5: refcount, CRLF size - size, final line end. */
+		q = (const uint8_t *)v.mv_data + 1;
+		(void)uv(&q);
+		vb[nrec].id = get_be(k.mv_data, 8);
+		vb[nrec].size = get_be(p + 5, 8);
+		vb[nrec].crlf = vb[nrec].size + uv(&q);
+		vb[nrec].noeol = *q;
 		nsegs = (size_t)p[45] << 24 | (size_t)p[46] << 16 |
 		    (size_t)p[47] << 8 | p[48];
 		ck_assert(recs[nrec].len == 49 + 40 * nsegs);
 		nrec++;
 	}
 	mdb_cursor_close(c);
+	rows_to_v1(txn, vb, nrec);
 	for (i = 0; i < nrec; i++) {
 		k.mv_size = 8;
 		k.mv_data = recs[i].key;
@@ -1027,7 +1128,7 @@ START_TEST(test_upgrade_from_v1)
 
 	/* A writable open upgrades. */
 	st = tu_open(dir);
-	ck_assert_uint_eq(schema_version(), 5);
+	ck_assert_uint_eq(schema_version(), 6);
 	assert_defaults(user, "alice after the upgrade");
 	assert_defaults(bob, "bob after the upgrade");
 	ck_assert_msg(tu_check(st) == 0, "check after the upgrade (every "
@@ -1079,7 +1180,7 @@ START_TEST(test_upgrade_twice_at_once)
 		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 		    "upgrading process %d failed", i);
 	}
-	ck_assert_uint_eq(schema_version(), 5);
+	ck_assert_uint_eq(schema_version(), 6);
 	st = tu_open(dir);
 	ck_assert_msg(tu_check(st) == 0, "check after two upgrades at once: "
 	    "%s", tu_check_problems());
@@ -1142,7 +1243,7 @@ START_TEST(test_upgrade_map_full)
 	st = tu_open(dir);
 	store_set_initial_mapsize(STORE_MAPSIZE_DEFAULT);
 	before = store_mapsize(st);
-	ck_assert_uint_eq(schema_version(), 5);
+	ck_assert_uint_eq(schema_version(), 6);
 	assert_defaults(user, "alice");
 	for (i = 0; i < 60; i++) {
 		snprintf(name, sizeof(name), "user %zu of 60 (map %" PRIu64
@@ -1249,7 +1350,7 @@ START_TEST(test_upgrade_killed_midway)
 	    "version %u", schema_version());
 	/* The next open finishes it. */
 	st = tu_open(dir);
-	ck_assert_uint_eq(schema_version(), 5);
+	ck_assert_uint_eq(schema_version(), 6);
 	ck_assert_msg(tu_check(st) == 0, "check after an interrupted "
 	    "upgrade: %s", tu_check_problems());
 	assert_defaults(bob, "bob");
