@@ -525,7 +525,7 @@ view_read_txn(struct store_txn *txn, void *ctx)
 		if (r->want_children && store_mailbox_list(txn, r->user_id,
 		    view_read_child, r) == -1 && !r->has_children)
 			return -1;
-		return store_msg_list(txn, r->mb.id, 1, view_read_row, r);
+		return store_msg_list_rows(txn, r->mb.id, 1, view_read_row, r);
 	}
 	/* A sync: nothing moved is the common case. */
 	if (r->mb.highestmodseq <= r->since && r->mb.uidnext <= r->known_next)
@@ -546,7 +546,7 @@ view_read_txn(struct store_txn *txn, void *ctx)
 		    r->mb.uidnext - r->known_next : 0;
 
 		if (moved == added + r->nexp)
-			return store_msg_list(txn, r->mb.id, r->known_next,
+			return store_msg_list_rows(txn, r->mb.id, r->known_next,
 			    view_read_changed, r);
 		return store_msg_changed_since(txn, r->mb.id, r->since,
 		    view_read_changed, r);
@@ -554,7 +554,7 @@ view_read_txn(struct store_txn *txn, void *ctx)
 	/* The log does not reach back: compare every uid. */
 	r->nexp = 0;
 	r->full = 1;
-	return store_msg_list(txn, r->mb.id, 1, view_read_row, r);
+	return store_msg_list_rows(txn, r->mb.id, 1, view_read_row, r);
 }
 
 /* Syncing ------------------------------------------------------------- */
@@ -1196,7 +1196,7 @@ view_expunge_txn(struct store_txn *txn, void *ctx)
 	size_t i;
 
 	x->n = 0;
-	if (store_msg_list(txn, x->mailbox_id, 1, view_expunge_row, x) == -1)
+	if (store_msg_list_rows(txn, x->mailbox_id, 1, view_expunge_row, x) == -1)
 		return -1;
 	for (i = 0; i < x->n; i++)
 		if (store_msg_expunge(txn, x->mailbox_id, x->uids[i]) == -1)

@@ -419,7 +419,7 @@ store_mailbox_rename(struct store_txn *t, uint32_t user_id,
 		 * ("INBOX/old"), as in Dovecot.
 		 */
 		if (store_mailbox_create(t, user_id, to, 0, &id) == -1 ||
-		    store_msg_list(t, mb.id, 1, uid_collect, &uids) == -1)
+		    store_msg_list_rows(t, mb.id, 1, uid_collect, &uids) == -1)
 			goto fail;
 		for (i = 0; i < uids.n; i++)
 			if (store_msg_move(t, mb.id, uids.v[i], id, NULL) == -1)

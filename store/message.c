@@ -654,9 +654,26 @@ msg_append(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
 	return 1;
 }
 
+static int	msg_list(struct store_txn *, uint32_t, uint32_t, int,
+		    store_msg_fn *, void *);
+
 int
 store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
     store_msg_fn *fn, void *ctx)
+{
+	return msg_list(t, mailbox_id, first_uid, 1, fn, ctx);
+}
+
+int
+store_msg_list_rows(struct store_txn *t, uint32_t mailbox_id,
+    uint32_t first_uid, store_msg_fn *fn, void *ctx)
+{
+	return msg_list(t, mailbox_id, first_uid, 0, fn, ctx);
+}
+
+static int
+msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
+    int sizes, store_msg_fn *fn, void *ctx)
 {
 	struct store_msg m;
 	MDB_cursor *c;
@@ -675,7 +692,8 @@ store_msg_list(struct store_txn *t, uint32_t mailbox_id, uint32_t first_uid,
 	v.mv_data = ub;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT_DUP)) {
-		if (msg_decode(t, &v, mailbox_id, &m) == -1 ||
+		if ((sizes ? msg_decode(t, &v, mailbox_id, &m) :
+		    msg_decode_row(t, &v, mailbox_id, &m)) == -1 ||
 		    fn(&m, ctx) == -1) {
 			r = -1;
 			break;

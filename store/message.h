@@ -133,6 +133,13 @@ typedef int store_msg_fn(const struct store_msg *, void *ctx);
 /* Messages with uid >= first_uid in uid order; stops when fn returns -1. */
 int	store_msg_list(struct store_txn *, uint32_t mailbox_id,
 	    uint32_t first_uid, store_msg_fn *fn, void *ctx);
+/*
+ * The same without size, crlf_size and no_final_newline (0): they are
+ * in the body record, one more lookup a message (SELECT of 37,000
+ * messages: 2 ms without, 9 ms with).
+ */
+int	store_msg_list_rows(struct store_txn *, uint32_t mailbox_id,
+	    uint32_t first_uid, store_msg_fn *fn, void *ctx);
 
 /*
  * Reads the whole message into a malloc'd buffer.  1 read, 0 no such

@@ -235,7 +235,7 @@ msg_decode_old(const MDB_val *v, uint32_t mailbox_id, struct store_msg *m)
 /* Rows --------------------------------------------------------------- */
 
 int
-msg_decode(struct store_txn *t, const MDB_val *v, uint32_t mailbox_id,
+msg_decode_row(struct store_txn *t, const MDB_val *v, uint32_t mailbox_id,
     struct store_msg *m)
 {
 	int flags;
@@ -243,13 +243,21 @@ msg_decode(struct store_txn *t, const MDB_val *v, uint32_t mailbox_id,
 	/* A read-only open of a store not upgraded yet (store_open()). */
 	if (t->st->old_rows)
 		return msg_decode_old(v, mailbox_id, m);
-	if ((flags = row_decode(v, mailbox_id, m)) == -1 ||
-	    body_sizes(t, m) == -1)
+	if ((flags = row_decode(v, mailbox_id, m)) == -1)
 		return -1;
 	if ((flags & ROW_KW) && kw_get(t, mailbox_id, m->uid,
 	    m->keywords) == -1)
 		return -1;
 	return 0;
+}
+
+int
+msg_decode(struct store_txn *t, const MDB_val *v, uint32_t mailbox_id,
+    struct store_msg *m)
+{
+	if (msg_decode_row(t, v, mailbox_id, m) == -1)
+		return -1;
+	return t->st->old_rows ? 0 : body_sizes(t, m);
 }
 
 /*

@@ -318,6 +318,9 @@ int	body_set_sizes(struct store_txn *, const struct store_msg *m);
 /* Decodes a row (uid first) into m, with its sizes and keywords. */
 int	msg_decode(struct store_txn *, const MDB_val *, uint32_t mailbox_id,
 	    struct store_msg *);
+/* The same without the sizes (0): no body record read. */
+int	msg_decode_row(struct store_txn *, const MDB_val *,
+	    uint32_t mailbox_id, struct store_msg *);
 /* Decodes a row of schema 5 and older (`msgs`), which had them all. */
 int	msg_decode_old(const MDB_val *, uint32_t mailbox_id,
 	    struct store_msg *);

@@ -825,6 +825,32 @@ rows_edit_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+struct rows_seen {
+	uint32_t	uid;
+	int		found;
+};
+
+static int
+rows_seen_fn(const struct store_msg *m, void *ctx)
+{
+	struct rows_seen *rs = ctx;
+
+	ck_assert_uint_eq(m->size, 0);	/* rows only: no body read */
+	if (m->uid == rs->uid) {
+		ck_assert_str_eq(m->keywords, "$Old Work");
+		ck_assert_int_eq(m->internal_date,
+		    -(INT64_C(39) * 365 * 86400));
+		rs->found = 1;
+	}
+	return 0;
+}
+
+static int
+rows_list_txn(struct store_txn *t, void *ctx)
+{
+	return store_msg_list_rows(t, inbox, 1, rows_seen_fn, ctx);
+}
+
 /*
  * Rows keep a date before 1970 and keywords (in msgkw) exactly; store
  * check finds keywords without their row and a row without its keywords;
@@ -833,6 +859,7 @@ rows_edit_txn(struct store_txn *t, void *ctx)
 START_TEST(test_rows)
 {
 	struct rows_ctx r = { 0, 0 };
+	struct rows_seen rs = { 0, 0 };
 	struct store_msg m;
 
 	ck_assert_int_eq(store_write(st, rows_edit_txn, &r), 0);
@@ -843,6 +870,9 @@ START_TEST(test_rows)
 	ck_assert_uint_eq(m.size, 24);
 	ck_assert_uint_eq(m.crlf_size, 27);
 	ck_assert_int_eq(m.no_final_newline, 0);
+	rs.uid = r.uid;
+	ck_assert_int_eq(store_read(st, rows_list_txn, &rs), 0);
+	ck_assert(rs.found);
 	ck_assert_msg(tu_check(st) == 0, "store check: %s",
 	    tu_check_problems());
 	r.step = 1;
