@@ -377,7 +377,8 @@ cmd_dkim_list(struct ctl *ctl, int argc, char **argv)
 	}
 	if (ctl->json)
 		printf("%s]\n", a.n > 0 ? "\n" : "");
-	explicit_bzero(a.list, a.n * sizeof(*a.list));
+	if (a.list != NULL)
+		explicit_bzero(a.list, a.n * sizeof(*a.list));
 	free(a.list);
 	return CTL_OK;
 }
