@@ -567,16 +567,18 @@ conn_give(struct mconn *c)
 		return;
 	}
 	c->ready = 1;
-	/* The end of a signature runs the destination again (sign.c). */
-	if (signing)
-		return;
-	if (mta.cfg->mta_reuse_time == 0) {
+	/*
+	 * While a message of this destination is being signed, the end of
+	 * its signature runs the destination again (sign.c): the connection
+	 * waits for it, at least a second.
+	 */
+	if (mta.cfg->mta_reuse_time == 0 && !signing) {
 		conn_quit(c);
 		return;
 	}
 	if (c->idle_ev == NULL)
 		c->idle_ev = evtimer_new(mta.base, conn_idle_cb, c);
-	tv.tv_sec = mta.cfg->mta_reuse_time;
+	tv.tv_sec = mta.cfg->mta_reuse_time > 0 ? mta.cfg->mta_reuse_time : 1;
 	tv.tv_usec = 0;
 	evtimer_add(c->idle_ev, &tv);
 }

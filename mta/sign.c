@@ -140,13 +140,13 @@ mta_sign_ready(struct qmsg *m)
 		m->sign = SIGN_DONE;
 		return 1;
 	}
-	if ((rc = mta_dkim_keys_load(mta.st, dom, &keys)) != 1) {
-		if (rc == -1)
-			log_warnx("%s: the DKIM keys of %s could not be read "
-			    "(sent unsigned): %s", id, dom, err_msg());
-		else
-			log_debug("%s: no DKIM key for %s: sent unsigned", id,
-			    dom);
+	/* A store that cannot be read now defers the mail: it is not sent
+	   unsigned for want of a read. */
+	if ((rc = mta_dkim_keys_load(mta.st, dom, &keys)) == -1)
+		return err_set(err_class(), "%s: the DKIM keys of %s could not "
+		    "be read: %s", id, dom, err_msg());
+	if (rc == 0) {
+		log_debug("%s: no DKIM key for %s: sent unsigned", id, dom);
 		m->sign = SIGN_DONE;
 		return 1;
 	}
@@ -284,8 +284,12 @@ sign_wait_run(void)
 		TAILQ_REMOVE(&mta.sign_wait, m, sign_entry);
 		m->sign = SIGN_NONE;
 		/* keys are read again: one may have gone meanwhile */
-		if ((rc = mta_sign_ready(m)) == 0 && m->sign == SIGN_QUEUED)
-			break;		/* full after all */
+		if ((rc = mta_sign_ready(m)) == 0 && m->sign == SIGN_QUEUED) {
+			/* full after all: it keeps its place */
+			TAILQ_REMOVE(&mta.sign_wait, m, sign_entry);
+			TAILQ_INSERT_HEAD(&mta.sign_wait, m, sign_entry);
+			break;
+		}
 		if (rc == -1) {
 			/* its jobs meet the read error when given out */
 			log_warnx("%s", err_msg());
