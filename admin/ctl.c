@@ -95,6 +95,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "transport", "source", "set DOMAIN IP [IP]", "send mail from DOMAIN "
 	    "(or .DOMAIN, *) from these addresses (one IPv4, one IPv6)" },
 	{ "transport", "source", "del DOMAIN", "remove source addresses" },
+	{ "dkim", "keygen", "DOMAIN SELECTOR [--algorithm rsa|ed25519] "
+	    "[--bits N]", "make a DKIM signing key (rsa 2048 unless told) "
+	    "and print its DNS TXT record" },
+	{ "dkim", "list", "[DOMAIN]", "the DKIM keys (of one domain)" },
+	{ "dkim", "show", "DOMAIN SELECTOR", "print a key's DNS TXT record "
+	    "again" },
+	{ "dkim", "delete", "DOMAIN SELECTOR", "stop signing with a key and "
+	    "delete it" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

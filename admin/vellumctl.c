@@ -31,6 +31,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "quota",	cmd_quota },
 	{ "queue",	cmd_queue },
 	{ "transport",	cmd_transport },
+	{ "dkim",	cmd_dkim },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },

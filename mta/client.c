@@ -907,6 +907,9 @@ client_txn_reply(struct mta_client *cl, const struct mta_reply *rep)
 			cl->bol = 1;
 			cl->body_queued = 0;
 			client_set_state(cl, ST_BODY);
+			if (t->prefixlen > 0)
+				evbuffer_add(bufferevent_get_output(cl->bev),
+				    t->prefix, t->prefixlen);
 			client_body_fill(cl);
 			return 0;
 		}
@@ -1072,7 +1075,7 @@ mta_client_send(struct mta_client *cl, struct mta_client_txn *t)
 		t->rcpts[i].stage = NULL;
 	}
 	cl->txn = t;
-	cl->wire_size = client_wire_size(t->data, t->len);
+	cl->wire_size = client_wire_size(t->data, t->len) + t->prefixlen;
 	if (t->smtputf8 && !cl->ehlo.smtputf8) {
 		for (i = 0; i < t->nrcpts; i++) {
 			client_set_rcpt(&t->rcpts[i], 553, "5.6.7", "", 0,

@@ -159,6 +159,10 @@ struct mta_client_txn {
 	   must stay valid until DONE or CLOSED. */
 	const void	*data;
 	size_t		 len;
+	/* header lines sent before data as they are (CRLF lines starting
+	   with a field name: DKIM-Signature); NULL/0: none.  Not copied. */
+	const void	*prefix;
+	size_t		 prefixlen;
 	struct mta_client_rcpt *rcpts;	/* owned by the caller */
 	size_t		 nrcpts;	/* at least 1 */
 };

@@ -527,12 +527,22 @@ conn_give(struct mconn *c)
 {
 	struct dest *d = c->d;
 	struct timeval tv;
-	struct job *j;
+	struct job *j, *jn;
+	int rc, signing = 0;
 
-	while ((j = TAILQ_FIRST(&d->jobs)) != NULL) {
+	for (j = TAILQ_FIRST(&d->jobs); j != NULL; j = jn) {
+		jn = TAILQ_NEXT(j, entry);
+		/* A message being signed waits; the next one may go. */
+		if ((rc = mta_sign_ready(j->m)) == 0) {
+			signing = 1;
+			continue;
+		}
 		TAILQ_REMOVE(&d->jobs, j, entry);
 		d->njobs--;
-		if (mta_job_load(j) == -1) {
+		/* a failure below may end other jobs: from the start again */
+		jn = TAILQ_FIRST(&d->jobs);
+		signing = 0;
+		if (rc == -1 || mta_job_load(j) == -1) {
 			log_warnx("%s", err_msg());
 			mta_job_fail(j, 451, "4.3.0", "the message could not be "
 			    "read from the store", "none");
@@ -557,13 +567,18 @@ conn_give(struct mconn *c)
 		return;
 	}
 	c->ready = 1;
-	if (mta.cfg->mta_reuse_time == 0) {
+	/*
+	 * While a message of this destination is being signed, the end of
+	 * its signature runs the destination again (sign.c): the connection
+	 * waits for it, at least a second.
+	 */
+	if (mta.cfg->mta_reuse_time == 0 && !signing) {
 		conn_quit(c);
 		return;
 	}
 	if (c->idle_ev == NULL)
 		c->idle_ev = evtimer_new(mta.base, conn_idle_cb, c);
-	tv.tv_sec = mta.cfg->mta_reuse_time;
+	tv.tv_sec = mta.cfg->mta_reuse_time > 0 ? mta.cfg->mta_reuse_time : 1;
 	tv.tv_usec = 0;
 	evtimer_add(c->idle_ev, &tv);
 }

@@ -64,6 +64,15 @@ struct job {
 };
 TAILQ_HEAD(jobq, job);
 
+/* DKIM signing of a message (sign.c) */
+enum msign {
+	SIGN_NONE = 0,	/* not decided yet */
+	SIGN_QUEUED,	/* has keys; waits for room in the signing pool */
+	SIGN_PENDING,	/* a signing thread has it */
+	SIGN_DONE,	/* sig set, or NULL: sent unsigned */
+};
+struct sign_req;
+
 struct qmsg {
 	struct qmsg		*hnext;		/* in the id hash */
 	struct store_queue_entry e;
@@ -75,7 +84,14 @@ struct qmsg {
 	void			*data;		/* the message, once loaded */
 	size_t			 len;
 	int			 loaded;
+	/* DKIM (sign.c): made once, before the first job is sent */
+	enum msign		 sign;
+	struct sign_req		*sign_req;	/* SIGN_PENDING */
+	TAILQ_ENTRY(qmsg)	 sign_entry;	/* SIGN_QUEUED */
+	char			*sig;		/* DKIM-Signature lines */
+	size_t			 siglen;
 };
+TAILQ_HEAD(qmsgq, qmsg);
 
 struct daddr {
 	char			 host[256];
@@ -154,6 +170,10 @@ struct mta_state {
 	struct op		*ops, **opstail;
 	size_t			 nops;
 	int			 stopping;
+	/* DKIM signing (sign.c) */
+	struct worker_pool	*sign_pool;
+	struct qmsgq		 sign_wait;	/* SIGN_QUEUED, in order */
+	struct sign_cache	*sign_cache;
 };
 
 extern struct mta_state mta;
@@ -168,6 +188,26 @@ void	 mta_job_free(struct job *);
 /* Every recipient of the job gets this outcome (then mta_job_done()). */
 void	 mta_job_fail(struct job *, int code, const char *enh,
 	    const char *text, const char *relay);
+
+/* The message bytes of m, read once.  0 done, -1 error (err set). */
+int	 mta_msg_load(struct qmsg *);
+struct qmsg *mta_qmsg_find(uint64_t id);
+
+/* sign.c: DKIM signatures (mta/dkim.h) of the messages being sent */
+struct sign_cache;
+/* The signing pool on base, libopendkim.  0, -1 (err set). */
+int	 mta_sign_start(struct event_base *);
+/* Before the messages are freed: stops the pool. */
+void	 mta_sign_stop(void);
+/*
+ * Whether m may be sent: 1 yes (m->sig, when it has keys, is its
+ * signature lines), 0 not yet (signing started or waiting for room: when
+ * it ends, the destinations with jobs are run again), -1 error (err set:
+ * the message could not be read).
+ */
+int	 mta_sign_ready(struct qmsg *);
+/* m is being freed: out of the waiting list, its signature freed. */
+void	 mta_sign_forget(struct qmsg *);
 
 /* dest.c */
 /* Where one recipient goes.  0 done (maybe r->error), -1 store error. */

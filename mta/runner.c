@@ -36,7 +36,6 @@
 
 struct mta_state mta;
 
-static struct qmsg *qmsg_find(uint64_t);
 static void	 qmsg_add(struct qmsg *);
 static void	 qmsg_free(struct qmsg *);
 static void	 poll_cb(evutil_socket_t, short, void *);
@@ -71,8 +70,8 @@ mta_runner_backoff(const struct config *cfg, unsigned attempts)
 
 /* The in-flight set ---------------------------------------------------- */
 
-static struct qmsg *
-qmsg_find(uint64_t id)
+struct qmsg *
+mta_qmsg_find(uint64_t id)
 {
 	struct qmsg *m;
 
@@ -104,6 +103,7 @@ qmsg_free(struct qmsg *m)
 			mta.nactive_rcpts -= m->e.nrcpts;
 			break;
 		}
+	mta_sign_forget(m);
 	store_queue_entry_clear(&m->e);
 	free(m->state);
 	free(m->relay);
@@ -163,7 +163,7 @@ scan_one(const struct store_queue_entry *e, void *arg)
 
 	if (e->flags & STORE_QF_HOLD)
 		return 0;
-	if (qmsg_find(e->id) != NULL)
+	if (mta_qmsg_find(e->id) != NULL)
 		return 0;
 	if (e->next_try > sc->now) {
 		if (sc->earliest == 0 || e->next_try < sc->earliest)
@@ -378,9 +378,8 @@ body_txn(struct store_txn *t, void *arg)
 	return store_body_read(t, m->e.body, &m->data, &m->len);
 }
 
-/* The message bytes of m, read once.  0 done, -1 error (err set). */
-static int
-msg_load(struct qmsg *m)
+int
+mta_msg_load(struct qmsg *m)
 {
 	int rc;
 
@@ -406,7 +405,7 @@ mta_job_load(struct job *j)
 	int eight = 0;
 
 	job_rcpts(j);
-	if (msg_load(m) == -1)
+	if (mta_msg_load(m) == -1)
 		return -1;
 	for (p = m->data, i = 0; i < m->len && !eight; i++)
 		eight = p[i] >= 0x80;
@@ -418,6 +417,8 @@ mta_job_load(struct job *j)
 	j->txn.eightbit = eight || (m->e.flags & STORE_QF_8BITMIME) != 0;
 	j->txn.data = m->data;
 	j->txn.len = m->len;
+	j->txn.prefix = m->sig;
+	j->txn.prefixlen = m->siglen;
 	j->txn.rcpts = j->cr;
 	j->txn.nrcpts = j->n;
 	return 0;
@@ -620,7 +621,7 @@ msg_notice(struct qmsg *m, enum rstate st, int relayed_only,
 	}
 	rc = 1;
 	if (n > 0) {
-		if (msg_load(m) == -1)
+		if (mta_msg_load(m) == -1)
 			log_warnx("%s: notice without the original: %s",
 			    store_queue_id_format(m->e.id, id), err_msg());
 		memset(&in, 0, sizeof(in));
@@ -885,6 +886,8 @@ mta_runner_start(struct event_base *base, struct store *st,
 		return -1;
 	if (mta_dns_new(base, cfg, &mta.dns) == -1)
 		return -1;
+	if (mta_sign_start(base) == -1)
+		return -1;
 	mta.poll_ev = event_new(base, -1, EV_PERSIST, poll_cb, NULL);
 	mta.commit_ev = evtimer_new(base, commit_cb, NULL);
 	event_add(mta.poll_ev, &tv);
@@ -900,6 +903,7 @@ mta_runner_stop(void)
 	mta.stopping = 1;
 	/* What finished is written; what is in flight is sent again. */
 	commit_cb(-1, 0, NULL);
+	mta_sign_stop();
 	mta_dest_free_all();
 	for (i = 0; i < HASH_SIZE; i++)
 		while (mta.hash[i] != NULL)

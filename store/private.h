@@ -54,6 +54,7 @@ enum store_db {
 			   of a domain without a scan of all (user.c) */
 	DB_MSGKW,	/* (mailbox id, uid) -> keywords of a message that
 			   has any (msgrow.c) */
+	DB_DKIM,	/* (domain, NUL, selector) -> DKIM key (dkim.c) */
 	DB_COUNT
 };
 
@@ -79,6 +80,7 @@ struct store {
 	uint64_t		 mapsize;
 	unsigned		 access_grants;	/* access.c */
 	int			 no_transports;	/* the same for transports */
+	int			 no_dkim;	/* ... and for dkim keys */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
@@ -542,6 +544,9 @@ typedef void check_report_fn(void *ctx, const char *problem);
 int	userdata_check(struct store_txn *, check_report_fn *, void *);
 int	list_check(struct store_txn *, check_report_fn *, void *);
 int	learn_check(struct store_txn *, check_report_fn *, void *);
+/* dkim.c: the check of `dkim`; the keys of a deleted domain go too. */
+int	dkim_check(struct store_txn *, check_report_fn *, void *);
+int	dkim_domain_drop(struct store_txn *, const char *domain);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

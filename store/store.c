@@ -65,6 +65,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_SLOTS] = "slots",
 	[DB_DOMUSERS] = "domusers",
 	[DB_MSGKW] = "msgkw",
+	[DB_DKIM] = "dkim",
 };
 
 
@@ -240,6 +241,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			/* Added later: a store that has none has no entry. */
 			if (rc == MDB_NOTFOUND && i == DB_TRANSPORTS) {
 				st->no_transports = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_DKIM) {
+				st->no_dkim = 1;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
