@@ -284,36 +284,45 @@ msg_seek(struct store_txn *t, MDB_cursor *c, uint32_t mailbox_id,
 	return v->mv_size >= 4 && be32dec(v->mv_data) == uid;
 }
 
-int
-msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
-    struct store_msg *r)
+/*
+ * Finds row (mailbox_id, uid): 1 found (v points into the map, valid
+ * until the transaction writes or ends), 0 none.
+ */
+static int
+row_find(struct store_txn *t, uint32_t mailbox_id, uint32_t uid, MDB_val *v)
 {
 	MDB_cursor *c;
-	MDB_val v;
 	int rc;
 
 	if (sdb_cursor(t, DB_MSGS, &c) == -1)
 		return -1;
-	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1 &&
+	rc = msg_seek(t, c, mailbox_id, uid, v);
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int
+msg_get(struct store_txn *t, uint32_t mailbox_id, uint32_t uid,
+    struct store_msg *r)
+{
+	MDB_val v;
+	int rc;
+
+	if ((rc = row_find(t, mailbox_id, uid, &v)) == 1 &&
 	    msg_decode(t, &v, mailbox_id, r) == -1)
 		rc = -1;
-	mdb_cursor_close(c);
 	return rc;
 }
 
 int
 msg_kw_owned(struct store_txn *t, uint32_t mailbox_id, uint32_t uid)
 {
-	MDB_cursor *c;
 	MDB_val v;
 	int rc;
 
-	if (sdb_cursor(t, DB_MSGS, &c) == -1)
-		return -1;
-	if ((rc = msg_seek(t, c, mailbox_id, uid, &v)) == 1)
-		rc = v.mv_size == ROW_LEN &&
+	if ((rc = row_find(t, mailbox_id, uid, &v)) == 1)
+		rc = !t->st->old_rows && v.mv_size == ROW_LEN &&
 		    (((const uint8_t *)v.mv_data)[4] & ROW_KW);
-	mdb_cursor_close(c);
 	return rc;
 }
 
