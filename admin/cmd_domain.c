@@ -9,15 +9,25 @@
 
 #include "ctl.h"
 
-/* The settings of "domain set": a name and the flag it stands for. */
+/*
+ * The settings of "domain set": a name, the flag it stands for, whether
+ * "yes" clears the flag (a flag that turns something off), and the
+ * name `domain list` shows when it is not the default.
+ */
 struct domain_setting {
 	const char	*name;
 	uint32_t	 flag;
+	int		 yes_clears;
+	const char	*listed;
+	const char	*json;
 };
 
 static const struct domain_setting domain_settings[] = {
-	{ "sender-login-match",	STORE_DOMAIN_SENDER_LOGIN },
-	{ NULL,			0 },
+	{ "sender-login-match",	STORE_DOMAIN_SENDER_LOGIN, 0,
+	    "sender-login-match", "sender_login_match" },
+	{ "auto-forward",	STORE_DOMAIN_NO_FORWARD, 1,
+	    "no-auto-forward", "auto_forward" },
+	{ NULL,			0, 0, NULL, NULL },
 };
 
 struct domain_args {
@@ -98,12 +108,12 @@ cmd_domain_set(struct ctl *ctl, int argc, char **argv)
 			break;
 	if (s->name == NULL)
 		return ctl_usage(ctl, "unknown setting '%s' (known: "
-		    "sender-login-match)", argv[1]);
+		    "sender-login-match, auto-forward)", argv[1]);
 	a.flag = s->flag;
 	if (strcmp(argv[2], "yes") == 0)
-		a.on = 1;
+		a.on = !s->yes_clears;
 	else if (strcmp(argv[2], "no") == 0)
-		a.on = 0;
+		a.on = s->yes_clears;
 	else
 		return ctl_usage(ctl, "%s takes yes or no, not '%s'", s->name,
 		    argv[2]);
@@ -114,7 +124,8 @@ cmd_domain_set(struct ctl *ctl, int argc, char **argv)
 		    "'vellumctl domain list' shows the domains" :
 		    err_class() == ERR_INVALID ? "set it on that domain" :
 		    NULL, "domain set %s %s", a.name, s->name);
-	ctl_done(ctl, "domain %s: %s %s", a.name, s->name, a.on ? "yes" : "no");
+	ctl_done(ctl, "domain %s: %s %s", a.name, s->name,
+	    a.on != s->yes_clears ? "yes" : "no");
 	return CTL_OK;
 }
 
@@ -142,6 +153,8 @@ cmd_domain_list_txn(struct store_txn *txn, void *arg)
 static int
 cmd_domain_list(struct ctl *ctl)
 {
+	const struct domain_setting *s;
+	const char *sep;
 	struct domain_args a;
 	char tbuf[32];
 	size_t i;
@@ -161,9 +174,10 @@ cmd_domain_list(struct ctl *ctl)
 				ctl_json_str(stdout, a.list[i].alias_of);
 			else
 				printf("null");
-			printf(", \"sender_login_match\": %s",
-			    a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN ?
-			    "true" : "false");
+			for (s = domain_settings; s->name != NULL; s++)
+				printf(", \"%s\": %s", s->json,
+				    ((a.list[i].flags & s->flag) != 0) !=
+				    s->yes_clears ? "true" : "false");
 			printf(", \"created\": ");
 			ctl_json_str(stdout, ctl_time(a.list[i].created,
 			    tbuf));
@@ -172,14 +186,20 @@ cmd_domain_list(struct ctl *ctl)
 		printf("%s]\n", a.n > 0 ? "\n" : "");
 	} else {
 		for (i = 0; i < a.n; i++) {
-			if (a.list[i].alias_of[0] != '\0')
+			if (a.list[i].alias_of[0] != '\0') {
 				printf("%s\talias of %s\n", a.list[i].name,
 				    a.list[i].alias_of);
-			else if (a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN)
-				printf("%s\tsender-login-match\n",
-				    a.list[i].name);
-			else
-				printf("%s\n", a.list[i].name);
+				continue;
+			}
+			/* The settings that are not the default. */
+			printf("%s", a.list[i].name);
+			sep = "\t";
+			for (s = domain_settings; s->name != NULL; s++)
+				if (a.list[i].flags & s->flag) {
+					printf("%s%s", sep, s->listed);
+					sep = ",";
+				}
+			printf("\n");
 		}
 	}
 	free(a.list);

@@ -29,6 +29,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "DOMAIN" },
 	{ "domain", "set", "DOMAIN sender-login-match yes|no", "authenticated "
 	    "senders must send as an address of their own" },
+	{ "domain", "set", "DOMAIN auto-forward yes|no", "no: mail to the "
+	    "domain is never forwarded outside (routes, filters)" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },

@@ -428,19 +428,53 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
  * outbound agent never delivers locally).  1 done, 0 a local address
  * that takes no mail (logged: the caller keeps the message), -1 error.
  */
+struct fwd_check {
+	const char	*addr;
+	int		 allowed;
+};
+
+static int
+fwd_check_txn(struct store_txn *t, void *ctx)
+{
+	struct fwd_check *fc = ctx;
+
+	return (fc->allowed = deliver_forward_allowed(t, fc->addr)) == -1 ?
+	    -1 : 0;
+}
+
 static int
 djob_forward(struct store *st, const struct deliver_config *cf,
-    struct djob *d, struct deliver_rcpt *r, const struct filter_action *a,
-    const struct filter_result *res)
+    struct djob *d, struct deliver_rcpt *r, const struct deliver_target *tg,
+    const struct filter_action *a, const struct filter_result *res)
 {
 	char fwd[STORE_ADDRESS_MAX + 1];
 	struct deliver_rcpt fr;
+	struct fwd_check fc = { tg->addr, 1 };
 	size_t k;
 	int rc = 1;
 
+	/* The user's domain may keep its mail from leaving. */
+	if (store_read(st, fwd_check_txn, &fc) == -1)
+		return -1;
 	memset(&fr, 0, sizeof(fr));
 	if (deliver_resolve(st, cf, a->arg, 0, &fr) == -1)
 		return -1;
+	if (!fc.allowed && (fr.kind == DELIVER_NOTLOCAL ||
+	    fr.kind == DELIVER_LOCAL)) {
+		size_t nlocal = 0;
+
+		for (k = 0; k < fr.ntargets; k++)
+			nlocal += fr.targets[k].user_id != 0;
+		if (fr.kind == DELIVER_NOTLOCAL || nlocal < fr.ntargets)
+			log_warnx("filter of %s: forward to <%s> not sent "
+			    "outside: auto-forwarding is off for the domain "
+			    "of %s%s", r->addr, a->arg, tg->addr, nlocal > 0 ?
+			    " (its local mailboxes get it)" : "; kept");
+		if (nlocal == 0) {
+			deliver_rcpt_clear(&fr);
+			return 0;
+		}
+	}
 	if (djob_fwd_sender(st, cf, d, r, fwd, sizeof(fwd)) == -1) {
 		deliver_rcpt_clear(&fr);
 		return -1;
@@ -451,9 +485,11 @@ djob_forward(struct store *st, const struct deliver_config *cf,
 		break;
 	case DELIVER_LOCAL:
 		for (k = 0; k < fr.ntargets && rc == 1; k++) {
-			if (fr.targets[k].user_id == 0)
-				djob_ext(d, fr.targets[k].addr, fwd, r);
-			else if (djob_target(st, d, r, &fr.targets[k],
+			if (fr.targets[k].user_id == 0) {
+				if (fc.allowed)
+					djob_ext(d, fr.targets[k].addr, fwd,
+					    r);
+			} else if (djob_target(st, d, r, &fr.targets[k],
 			    "INBOX", 0, NULL, a->msg > 0 && a->msg <
 			    res->nmsgs ? res->msgs[a->msg] : NULL, a->msg > 0 &&
 			    a->msg < res->nmsgs ? res->msglens[a->msg] : 0) ==
@@ -521,7 +557,8 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 				bad = 1;
 				break;
 			}
-			if ((rc = djob_forward(st, cf, d, r, a, res)) == -1)
+			if ((rc = djob_forward(st, cf, d, r, tg, a, res)) ==
+			    -1)
 				return -1;
 			if (rc == 0) {
 				/* a local address that takes no mail */

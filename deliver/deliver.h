@@ -163,6 +163,13 @@ int	deliver_resolve_explain(struct store *,
 	    const char *addr, uint64_t size, struct deliver_rcpt *r,
 	    deliver_step_fn *step, void *ctx);
 void	deliver_rcpt_clear(struct deliver_rcpt *);
+struct store_txn;
+/*
+ * Whether mail to addr may be forwarded outside (its domain, or the real
+ * domain of an alias domain, is not STORE_DOMAIN_NO_FORWARD): 1 yes, 0
+ * no, -1 error.  An address of no local domain: 1.
+ */
+int	deliver_forward_allowed(struct store_txn *, const char *addr);
 /*
  * RFC 5321 4.5.1: <Postmaster> (no domain) must be accepted.  Resolves
  * postmaster@HOSTNAME, else the postmaster of the first local domain

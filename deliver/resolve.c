@@ -60,6 +60,8 @@ struct resolve {
 	char				 srs_bad[DELIVER_TEXT_MAX];
 	const char			*sender;	/* NULL: unknown */
 	int				 not_member;	/* a members-only list */
+	int				 no_forward;	/* a forward left out:
+							   auto-forwarding off */
 	/* deliver_resolve_explain(): each step told */
 	deliver_step_fn			*step;
 	void				*step_ctx;
@@ -338,6 +340,17 @@ expand(struct store_txn *t, struct resolve *rs, const char *addr, int depth)
 			found |= rc;
 			break;
 		case STORE_TARGET_FORWARD:
+			if ((rc = deliver_forward_allowed(t, addr)) == -1)
+				goto fail;
+			if (rc == 0) {
+				resolve_step(rs, depth + 1, "forward to %s: "
+				    "skipped, auto-forwarding is off for the "
+				    "domain of %s", tg->addr, addr);
+				resolve_drop(rs, tg->addr, addr, "auto-"
+				    "forwarding is off for the domain");
+				rs->no_forward = 1;
+				continue;
+			}
 			resolve_step(rs, depth + 1, "forward to %s", tg->addr);
 			if (target_add(rs->r, 0, tg->addr) == -1)
 				goto fail;
@@ -620,12 +633,34 @@ resolve_run(struct store *st, const struct deliver_config *cf,
 	else if (rs.srs_bad[0] != '\0')
 		deliver_rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address rejected: %s",
 		    r->addr, rs.srs_bad);
+	else if (rs.no_forward)
+		deliver_rcpt_reply(r, 550, "5.7.1 <%s>: Recipient address "
+		    "rejected: forwarding to external addresses is disabled "
+		    "for its domain", r->addr);
 	else if (rs.loop && rc == 0)
 		deliver_rcpt_reply(r, 550, "5.4.6 <%s>: Alias expansion loop",
 		    r->addr);
 	else
 		deliver_rcpt_reply(r, 550, DELIVER_UNKNOWN_FMT, r->addr);
 	return 0;
+}
+
+int
+deliver_forward_allowed(struct store_txn *t, const char *addr)
+{
+	struct store_domain d;
+	const char *at = strrchr(addr, '@');
+	int rc;
+
+	if (at == NULL)
+		return 1;
+	if ((rc = store_domain_get(t, at + 1, &d)) != 1)
+		return rc == -1 ? -1 : 1;
+	/* An alias domain has the settings of its real one. */
+	if (d.alias_of[0] != '\0' &&
+	    (rc = store_domain_get(t, d.alias_of, &d)) != 1)
+		return rc == -1 ? -1 : 1;
+	return !(d.flags & STORE_DOMAIN_NO_FORWARD);
 }
 
 struct domains {

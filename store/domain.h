@@ -26,6 +26,13 @@ struct store_domain {
  * answers 553 5.7.1 otherwise.
  */
 #define STORE_DOMAIN_SENDER_LOGIN	0x01
+/*
+ * Auto-forwarding disabled ("domain set D auto-forward no"): mail to the
+ * domain's addresses never leaves through their routes' external
+ * forwards nor their users' filter forwards (deliver/resolve.c,
+ * deliver/deliver.c); local targets still get it.
+ */
+#define STORE_DOMAIN_NO_FORWARD		0x04
 
 /* 1 added.  Errors: INVALID (not a domain name), EXISTS. */
 int	store_domain_add(struct store_txn *, const char *name);

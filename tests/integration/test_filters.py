@@ -324,6 +324,31 @@ def test_forward(site, srv):
           "unknown local address keeps the message in INBOX",
           subjects(site, lost))
     wait_log(srv.smtpd, "no-such-user@example.test")
+    # Auto-forwarding off for the domain: a filter's forward outside is
+    # not queued (to: the message stays in INBOX; cc: the copy stays);
+    # a forward to a local user still arrives.
+    site.ctl("domain", "set", D, "auto-forward", "no")
+    try:
+        ivy, jay = addr("ivy"), addr("jay")
+        set_filter(site, ivy, 'to "!ivy-out@example.com"\n')
+        set_filter(site, jay, 'cc "!jay-out@example.com"\n'
+                   'to "!quick@example.test"\n')
+        send_ok(srv, ivy, message("ivy stays"), "a message for ivy")
+        send_ok(srv, jay, message("jay stays"), "a message for jay")
+        q = queue(site)
+        check("ivy-out@example.com" not in q and
+              "jay-out@example.com" not in q, "auto-forward no: no filter "
+              "forward is queued", q)
+        check(subjects(site, ivy) == ["ivy stays"], "auto-forward no: to "
+              "\"!...\" keeps the message in INBOX", subjects(site, ivy))
+        wait_log(srv.smtpd, "ivy-out@example.com")
+        got = wait_for(lambda: "jay stays" in subjects(site, addr(
+            "quick")) or None, "auto-forward no: a forward to a local "
+            "user still arrives", lambda: subjects(site, addr("quick")),
+            deadline=10)
+        check(got, "the local forward arrived", "")
+    finally:
+        site.ctl("domain", "set", D, "auto-forward", "yes")
 
 
 def test_xfilter(site, srv, rewrite):
@@ -1018,7 +1043,7 @@ def test(site, args):
                   "lm2", "lm3", "lm4", "lm5", "pia", "olga", "nina", "q0",
                   "q1", "q2", "q3", "stopped", "slow", "quick", "lock",
                   "order", "vacspam", "vsender", "away", "busyone", "lok",
-                  "termed", "killed", "longfwd"):
+                  "termed", "killed", "longfwd", "ivy", "jay"):
         site.add_user(addr(local), "pw")
     site.add_user(addr("dup"), "pw")
     site.add_user(addr("full"), "pw", quota="20K")

@@ -4,7 +4,8 @@ an alias domain, an alias expanding to several users, an alias loop
 (refused, no endless expansion), a forward to an external address
 (queued), info@a and info@b kept apart, unknown users (550 exact text),
 a disabled account (the same 550), foreign domains (554 relaying
-denied), the per-domain sender-login-match option (553 5.7.1), and
+denied), the per-domain sender-login-match option (553 5.7.1), the
+per-domain auto-forward switch (550 5.7.1 for external-only routes), and
 relaying without AUTH after a POP3 login (POP-before-SMTP) or from
 trusted_networks.
 Each delivered copy is read back through the store and through POP3.
@@ -212,6 +213,50 @@ def test_relay_rules(build):
         site.cleanup()
 
 
+NOFWD = ("5.7.1 <%s>: Recipient address rejected: forwarding to external "
+         "addresses is disabled for its domain")
+
+
+def test_no_auto_forward(srv):
+    """`domain set D auto-forward no`: routes of D's addresses (and of
+    its alias domain's) no longer send mail outside; a route with only
+    external targets is refused 550 5.7.1, a mixed one keeps its local
+    copies; local aliases still work; `yes` turns forwarding back on."""
+    site = srv.site
+    out = site.ctl("domain", "set", "example.test", "auto-forward", "no")
+    check("auto-forward no" in out, "domain set says what it set", out)
+    doms = site.ctl("domain", "list")
+    check("example.test\tno-auto-forward" in doms, "domain list shows "
+          "no-auto-forward", doms)
+    js = site.ctl("--json", "domain", "list")
+    check('"auto_forward": false' in js and '"auto_forward": true' in js,
+          "domain list --json has auto_forward per domain", js)
+    s = srv.smtp()
+    refused(s, "fw2@example.test", 550, NOFWD % "fw2@example.test",
+            "an external-only forward with auto-forward off")
+    refused(s, "fw2@alias.test", 550, NOFWD % "fw2@alias.test",
+            "the same through the alias domain")
+    route(srv, s, "mixed2@example.test", [ALICE], "a mixed route with "
+          "auto-forward off: the local copy only")
+    route(srv, s, "team@example.test", [ALICE, BOB, INFO_B], "local "
+          "aliases are not forwards")
+    q = queue(site)
+    check("fw2.ext@external.test" not in q and
+          "mixed2.ext@external.test" not in q, "nothing went to the queue "
+          "with auto-forward off", q)
+    site.ctl("domain", "set", "example.test", "auto-forward", "yes")
+    check("no-auto-forward" not in site.ctl("domain", "list"),
+          "auto-forward yes clears it", "")
+    sent_ok(s, SENDER, ["fw2@example.test"], message("forwarded again"),
+            "auto-forward yes: the forward is accepted again")
+    check("fw2.ext@external.test" in queue(site), "and queued", queue(site))
+    s.quit()
+    r = site.ctl("domain", "set", "example.test", "auto-forward", "maybe",
+                 expect=2)
+    r = site.ctl("domain", "set", "alias.test", "auto-forward", "no",
+                 expect=1)
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -232,9 +277,13 @@ def run(site, args):
     site.ctl("addr", "add", "fw@example.test", "someone@external.test")
     site.ctl("addr", "add", "mixed@example.test", ALICE,
              "mixed.ext@external.test")
+    site.ctl("addr", "add", "fw2@example.test", "fw2.ext@external.test")
+    site.ctl("addr", "add", "mixed2@example.test", ALICE,
+             "mixed2.ext@external.test")
     srv.start()
     test_routes(srv)
     test_sender_login(srv)
+    test_no_auto_forward(srv)
     srv.alive("the routing tests")
     out = site.ctl("store", "check")
     check("ok" in out, "store check passes", out)
