@@ -17,6 +17,7 @@ struct domain_setting {
 
 static const struct domain_setting domain_settings[] = {
 	{ "sender-login-match",	STORE_DOMAIN_SENDER_LOGIN },
+	{ "batv",		STORE_DOMAIN_BATV },
 	{ NULL,			0 },
 };
 
@@ -35,6 +36,7 @@ static int	cmd_domain_set_txn(struct store_txn *, void *);
 static int	cmd_domain_set(struct ctl *, int argc, char **argv);
 static int	cmd_domain_list_one(const struct store_domain *, void *);
 static int	cmd_domain_list_txn(struct store_txn *, void *);
+static void	cmd_domain_print(const struct store_domain *);
 static int	cmd_domain_list(struct ctl *);
 
 static int
@@ -98,7 +100,7 @@ cmd_domain_set(struct ctl *ctl, int argc, char **argv)
 			break;
 	if (s->name == NULL)
 		return ctl_usage(ctl, "unknown setting '%s' (known: "
-		    "sender-login-match)", argv[1]);
+		    "sender-login-match, batv)", argv[1]);
 	a.flag = s->flag;
 	if (strcmp(argv[2], "yes") == 0)
 		a.on = 1;
@@ -139,6 +141,25 @@ cmd_domain_list_txn(struct store_txn *txn, void *arg)
 	return store_domain_list(txn, cmd_domain_list_one, a);
 }
 
+/* "name", "name<TAB>alias of X" or "name<TAB>setting setting". */
+static void
+cmd_domain_print(const struct store_domain *d)
+{
+	const struct domain_setting *s;
+	const char *sep = "\t";
+
+	printf("%s", d->name);
+	if (d->alias_of[0] != '\0')
+		printf("\talias of %s", d->alias_of);
+	else
+		for (s = domain_settings; s->name != NULL; s++)
+			if (d->flags & s->flag) {
+				printf("%s%s", sep, s->name);
+				sep = " ";
+			}
+	printf("\n");
+}
+
 static int
 cmd_domain_list(struct ctl *ctl)
 {
@@ -164,6 +185,8 @@ cmd_domain_list(struct ctl *ctl)
 			printf(", \"sender_login_match\": %s",
 			    a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN ?
 			    "true" : "false");
+			printf(", \"batv\": %s", a.list[i].flags &
+			    STORE_DOMAIN_BATV ? "true" : "false");
 			printf(", \"created\": ");
 			ctl_json_str(stdout, ctl_time(a.list[i].created,
 			    tbuf));
@@ -171,16 +194,8 @@ cmd_domain_list(struct ctl *ctl)
 		}
 		printf("%s]\n", a.n > 0 ? "\n" : "");
 	} else {
-		for (i = 0; i < a.n; i++) {
-			if (a.list[i].alias_of[0] != '\0')
-				printf("%s\talias of %s\n", a.list[i].name,
-				    a.list[i].alias_of);
-			else if (a.list[i].flags & STORE_DOMAIN_SENDER_LOGIN)
-				printf("%s\tsender-login-match\n",
-				    a.list[i].name);
-			else
-				printf("%s\n", a.list[i].name);
-		}
+		for (i = 0; i < a.n; i++)
+			cmd_domain_print(&a.list[i]);
 	}
 	free(a.list);
 	return CTL_OK;

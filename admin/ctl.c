@@ -29,6 +29,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "DOMAIN" },
 	{ "domain", "set", "DOMAIN sender-login-match yes|no", "authenticated "
 	    "senders must send as an address of their own" },
+	{ "domain", "set", "DOMAIN batv yes|no", "sign outgoing senders "
+	    "(BATV prvs=) and refuse bounces without a valid tag" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },

@@ -26,6 +26,12 @@ struct store_domain {
  * answers 553 5.7.1 otherwise.
  */
 #define STORE_DOMAIN_SENDER_LOGIN	0x01
+/*
+ * BATV (deliver/batv.h): mail from the domain's addresses leaves with a
+ * prvs= tagged envelope sender, and a bounce (null sender) to one of its
+ * addresses must carry a valid tag: SMTP answers 553 5.7.1 otherwise.
+ */
+#define STORE_DOMAIN_BATV		0x02
 
 /* 1 added.  Errors: INVALID (not a domain name), EXISTS. */
 int	store_domain_add(struct store_txn *, const char *name);
