@@ -9,15 +9,13 @@ moved by libfaketime (the tag itself comes from the real agent: the
 test never sees the secret).
 """
 import json
-import os
 import re
 import smtplib
 import subprocess
-import sys
 import time
 
 from daemon import Failure, check, main
-from mtatest import MtaSite
+from mtatest import MtaSite, run_cases
 import smtptest
 
 USER = "alice@example.test"
@@ -278,16 +276,7 @@ CASES = [case_vellumctl, case_round_trip, case_off]
 
 
 def run(site, args):
-    build = site.build
-    only = os.environ.get("BATV_CASE")
-    for c in CASES:
-        if only and only not in c.__name__:
-            continue
-        t0 = time.time()
-        c(build)
-        print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
-        sys.stdout.flush()
-    return 0
+    return run_cases(site.build, CASES, "BATV_CASE")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@
 
 #include "common/error.h"
 #include "deliver/batv.h"
+#include "testutil.h"
 
 static const unsigned char key[32] = "0123456789abcdef0123456789abcdef";
 static const unsigned char key2[32] = "fedcba9876543210fedcba9876543210";
@@ -28,30 +29,28 @@ sign_ok(const char *sender, int64_t now, char *out)
 	    err_msg());
 }
 
+/* batv_check() of addr at now: want the address out, or (want NULL)
+   an error of class cls. */
 static void
-check_ok(const char *addr, int64_t now, const char *want)
+expect(const char *addr, int64_t now, const char *want, enum err_class cls)
 {
 	char out[BATV_ADDR_MAX + 1];
 	int rc = batv_check(key, sizeof(key), addr, now, BATV_MAX_AGE, out,
 	    sizeof(out));
 
-	ck_assert_msg(rc == 1, "batv_check(%s) = %d: %s", addr, rc,
-	    err_msg());
-	ck_assert_msg(strcmp(out, want) == 0, "batv_check(%s) gave %s, "
-	    "wanted %s", addr, out, want);
+	if (want != NULL)
+		ck_assert_msg(rc == 1 && strcmp(out, want) == 0, "batv_check(%s)"
+		    " = %d (%s), wanted %s", addr, rc, rc == 1 ? out :
+		    err_msg(), want);
+	else
+		ck_assert_msg(rc == -1 && err_class() == cls, "batv_check(%s) "
+		    "= %d class %s (%s), wanted %s", addr, rc,
+		    err_class_name(err_class()), rc == 1 ? out : err_msg(),
+		    err_class_name(cls));
 }
 
-static void
-check_fails(const char *addr, int64_t now, enum err_class cls)
-{
-	char out[BATV_ADDR_MAX + 1];
-	int rc = batv_check(key, sizeof(key), addr, now, BATV_MAX_AGE, out,
-	    sizeof(out));
-
-	ck_assert_msg(rc == -1 && err_class() == cls, "batv_check(%s) = %d "
-	    "class %s (%s), wanted %s", addr, rc, err_class_name(err_class()),
-	    rc == 1 ? out : err_msg(), err_class_name(cls));
-}
+#define check_ok(a, now, want)		expect((a), (now), (want), 0)
+#define check_fails(a, now, cls)	expect((a), (now), NULL, (cls))
 
 START_TEST(test_known_answer)
 {
@@ -262,12 +261,5 @@ batv_suite(void)
 int
 main(void)
 {
-	SRunner *sr;
-	int failed;
-
-	sr = srunner_create(batv_suite());
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return tu_run(batv_suite());
 }
