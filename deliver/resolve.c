@@ -529,8 +529,8 @@ domain_flags(struct store_txn *t, const struct store_domain *d,
  * BATV at a local domain d: a tag that did not check is refused (like a
  * bad SRS address: as an unknown address, or for a bounce to a domain
  * with BATV on, as a bounce to mail we did not send), and so is a
- * bounce's untagged recipient in such a domain.  1 go on resolving, 0
- * refused, -1 error.
+ * bounce's untagged recipient in such a domain, but postmaster's.  1 go
+ * on resolving, 0 refused, -1 error.
  */
 static int
 resolve_batv(struct store_txn *t, struct resolve *rs,
@@ -553,7 +553,10 @@ resolve_batv(struct store_txn *t, struct resolve *rs,
 		    "");
 		return 0;
 	}
-	if (bounce && (flags & STORE_DOMAIN_BATV)) {
+	/* RFC 5321 4.5.1: postmaster takes mail, bounces too (it sends
+	   none, so a bounce to it could never carry a tag) */
+	if (bounce && (flags & STORE_DOMAIN_BATV) &&
+	    strncmp(rs->r->addr, "postmaster@", 11) != 0) {
 		rs->batv_refused = 1;
 		resolve_step(rs, 0, "a bounce (null sender) to an address "
 		    "without a BATV tag, in a domain with BATV on: refused");
@@ -804,7 +807,6 @@ deliver_rcpt_clear(struct deliver_rcpt *r)
 	r->targets = NULL;
 	r->ntargets = 0;
 }
-
 
 int
 deliver_batv_sender(struct store_txn *t, const struct deliver_config *cf,

@@ -1172,6 +1172,10 @@ START_TEST(test_batv_sender_and_resolve)
 	ck_assert_int_eq(batv_resolve("", "bob@example.test", NULL), 553);
 	ck_assert_int_eq(batv_resolve("", "bob@alias.test", NULL), 553);
 	ck_assert_int_eq(batv_resolve("", "info@other.test", NULL), 250);
+	/* postmaster takes bounces (RFC 5321 4.5.1) */
+	route("postmaster@example.test", "bob@example.test", NULL);
+	ck_assert_int_eq(batv_resolve("", "Postmaster@example.test", NULL),
+	    250);
 	/* a sender not known (NULL: notices, sender checks) or real */
 	ck_assert_int_eq(batv_resolve(NULL, "bob@example.test", NULL), 250);
 	ck_assert_int_eq(batv_resolve("x@remote.test", "bob@example.test",
