@@ -25,6 +25,7 @@ struct domain_setting {
 static const struct domain_setting domain_settings[] = {
 	{ "sender-login-match",	STORE_DOMAIN_SENDER_LOGIN, 0,
 	    "sender-login-match", "sender_login_match" },
+	{ "batv",		STORE_DOMAIN_BATV, 0, "batv", "batv" },
 	{ "auto-forward",	STORE_DOMAIN_NO_FORWARD, 1,
 	    "no-auto-forward", "auto_forward" },
 	{ NULL,			0, 0, NULL, NULL },
@@ -45,6 +46,7 @@ static int	cmd_domain_set_txn(struct store_txn *, void *);
 static int	cmd_domain_set(struct ctl *, int argc, char **argv);
 static int	cmd_domain_list_one(const struct store_domain *, void *);
 static int	cmd_domain_list_txn(struct store_txn *, void *);
+static void	cmd_domain_print(const struct store_domain *);
 static int	cmd_domain_list(struct ctl *);
 
 static int
@@ -108,7 +110,7 @@ cmd_domain_set(struct ctl *ctl, int argc, char **argv)
 			break;
 	if (s->name == NULL)
 		return ctl_usage(ctl, "unknown setting '%s' (known: "
-		    "sender-login-match, auto-forward)", argv[1]);
+		    "sender-login-match, batv, auto-forward)", argv[1]);
 	a.flag = s->flag;
 	if (strcmp(argv[2], "yes") == 0)
 		a.on = !s->yes_clears;
@@ -150,11 +152,29 @@ cmd_domain_list_txn(struct store_txn *txn, void *arg)
 	return store_domain_list(txn, cmd_domain_list_one, a);
 }
 
+/* "name", "name<TAB>alias of X" or "name<TAB>setting setting". */
+static void
+cmd_domain_print(const struct store_domain *d)
+{
+	const struct domain_setting *s;
+	const char *sep = "\t";
+
+	printf("%s", d->name);
+	if (d->alias_of[0] != '\0')
+		printf("\talias of %s", d->alias_of);
+	else
+		for (s = domain_settings; s->name != NULL; s++)
+			if (d->flags & s->flag) {
+				printf("%s%s", sep, s->listed);
+				sep = " ";
+			}
+	printf("\n");
+}
+
 static int
 cmd_domain_list(struct ctl *ctl)
 {
 	const struct domain_setting *s;
-	const char *sep;
 	struct domain_args a;
 	char tbuf[32];
 	size_t i;
@@ -185,22 +205,8 @@ cmd_domain_list(struct ctl *ctl)
 		}
 		printf("%s]\n", a.n > 0 ? "\n" : "");
 	} else {
-		for (i = 0; i < a.n; i++) {
-			if (a.list[i].alias_of[0] != '\0') {
-				printf("%s\talias of %s\n", a.list[i].name,
-				    a.list[i].alias_of);
-				continue;
-			}
-			/* The settings that are not the default. */
-			printf("%s", a.list[i].name);
-			sep = "\t";
-			for (s = domain_settings; s->name != NULL; s++)
-				if (a.list[i].flags & s->flag) {
-					printf("%s%s", sep, s->listed);
-					sep = ",";
-				}
-			printf("\n");
-		}
+		for (i = 0; i < a.n; i++)
+			cmd_domain_print(&a.list[i]);
 	}
 	free(a.list);
 	return CTL_OK;

@@ -225,13 +225,18 @@ cmd_addr_resolve(struct ctl *ctl, int argc, char **argv)
 	cf.quota_grace_days = (unsigned)ctl->grace_days;
 	cf.hostname = "localhost";
 	/*
-	 * The SRS secret only for an SRS address: loading it makes it in a
-	 * store that has none, and a lookup writes nothing it need not.
+	 * The SRS and BATV secrets only for an SRS or a prvs= address:
+	 * loading one makes it in a store that has none, and a lookup
+	 * writes nothing it need not.
 	 */
 	if ((strncasecmp(argv[0], "SRS0=", 5) == 0 ||
 	    strncasecmp(argv[0], "SRS1=", 5) == 0) &&
 	    deliver_srs_load(ctl->store, &cf, NULL) == -1)
 		return ctl_fail(NULL, "addr resolve %s: the SRS secret",
+		    argv[0]);
+	if (strncasecmp(argv[0], "prvs=", 5) == 0 &&
+	    deliver_batv_load(ctl->store, &cf) == -1)
+		return ctl_fail(NULL, "addr resolve %s: the BATV secret",
 		    argv[0]);
 	addr0 = argv[0];
 	if (strcasecmp(argv[0], "postmaster") == 0) {

@@ -29,6 +29,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "DOMAIN" },
 	{ "domain", "set", "DOMAIN sender-login-match yes|no", "authenticated "
 	    "senders must send as an address of their own" },
+	{ "domain", "set", "DOMAIN batv yes|no", "sign outgoing senders "
+	    "(BATV prvs=) and refuse bounces without a valid tag" },
 	{ "domain", "set", "DOMAIN auto-forward yes|no", "no: mail to the "
 	    "domain is never forwarded outside (routes, filters)" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "

@@ -80,6 +80,7 @@
 #define CONFIG_QUEUE_DELAY_WARNING	(4 * 3600)
 #define CONFIG_SRS_ENABLED		1
 #define CONFIG_SRS_MAX_AGE		21
+#define CONFIG_BATV_MAX_AGE		7	/* = BATV_MAX_AGE (deliver/batv.h) */
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 #define CONFIG_DNS_TIMEOUT		10
 #define CONFIG_DNS_PORT			53
@@ -133,6 +134,7 @@ enum {
 	CS_QUEUE,
 	CS_DNS,
 	CS_SRS,
+	CS_BATV,
 	CS_SENDMAIL,
 	CS_FILTER,
 	CS_COUNT,
@@ -143,7 +145,7 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs", "sendmail", "filter",
+	"dns", "srs", "batv", "sendmail", "filter",
 };
 
 enum config_type {
@@ -241,6 +243,7 @@ enum {
 	CK_SRS_ENABLED,
 	CK_SRS_MAX_AGE,
 	CK_SRS_SECRET_FILE,
+	CK_BATV_MAX_AGE,
 	CK_SMTP_AUTH,
 	CK_REQUIRE_AUTH,
 	CK_SVC_WORKERS,
@@ -411,6 +414,9 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(srs_max_age, 1, 1000, "days") },
 	[CK_SRS_SECRET_FILE] = { CS_SRS, "secret_file", CT_PATH,
 	    CK_STR(srs_secret_file) },
+	/* 500: half the 1000 days a tag's 3-digit day can tell apart */
+	[CK_BATV_MAX_AGE] = { CS_BATV, "max_age", CT_UINT,
+	    CK_UINT(batv_max_age, 1, 500, "days") },
 	[CK_SMTP_AUTH] = { CS_SERVICE, "auth", CT_BOOL,
 	    CK_SVC(auth, 1u << SVC_SMTP) },
 	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
@@ -577,6 +583,7 @@ config_file_defaults(struct config *c)
 	c->dns_ipv6 = 1;
 	c->srs_enabled = CONFIG_SRS_ENABLED;
 	c->srs_max_age = CONFIG_SRS_MAX_AGE;
+	c->batv_max_age = CONFIG_BATV_MAX_AGE;
 	for (s = 0; s < SVC_COUNT; s++) {
 		c->svc[s].auth = s == SVC_SMTP ? CONFIG_SMTP_AUTH :
 		    CONFIG_SVC_AUTH;
@@ -705,7 +712,8 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue] [dns] [srs] [sendmail] [filter]",
+		    "[smtpd] [mta] [queue] [dns] [srs] [batv] [sendmail] "
+		    "[filter]",
 		    name);
 		return;
 	}

@@ -236,6 +236,10 @@ struct config {
 	char	srs_secret_file[PATH_MAX]; /* secret_file = (none): the key
 					   is then 32 random bytes kept in
 					   the store */
+	/* [batv]: Bounce Address Tag Validation (deliver/batv.h); which
+	   domains sign and check is a domain setting in the store */
+	unsigned batv_max_age;		/* max_age = 7 days a tag stays
+					   valid for bounces (1-500) */
 	/* [sendmail]: who may use vellum-sendmail (admin/sendmail.c) */
 	char	sendmail_users[CONFIG_NAMES_MAX];	/* users = *: comma
 					   list of user names, @group names,

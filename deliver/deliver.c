@@ -34,6 +34,7 @@
 #include "store/store.h"
 #include "store/user.h"
 #include "dsn.h"
+#include "batv.h"
 #include "srs.h"
 #include "store/secret.h"
 
@@ -1258,7 +1259,28 @@ deliver_config_init(struct deliver_config *cf, struct store *st,
 	cf->quota_grace_days = cfg->quota_grace_days;
 	cf->srs_enabled = cfg->srs_enabled;
 	cf->srs_max_age = cfg->srs_max_age;
-	return deliver_srs_load(st, cf, cfg->srs_secret_file);
+	cf->batv_max_age = cfg->batv_max_age;
+	/* BATV's secret is the store's: load it even without SRS's */
+	if (deliver_srs_load(st, cf, cfg->srs_secret_file) == -1) {
+		(void)deliver_batv_load(st, cf);
+		return -1;
+	}
+	return deliver_batv_load(st, cf);
+}
+
+int
+deliver_batv_load(struct store *st, struct deliver_config *cf)
+{
+	_Static_assert(BATV_SECRET_LEN <= DELIVER_SECRET_MAX,
+	    "the BATV secret fits in deliver_config");
+
+	/* its own key: a BATV tag and an SRS hash never vouch for each
+	   other */
+	if (store_secret_get(st, "batv", cf->batv_secret,
+	    BATV_SECRET_LEN) == -1)
+		return err_set(err_class(), "the BATV secret: %s", err_msg());
+	cf->batv_secret_len = BATV_SECRET_LEN;
+	return 0;
 }
 
 int

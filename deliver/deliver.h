@@ -39,7 +39,7 @@ struct deliver_fjob;
 #define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */
 #define DELIVER_ORCPT_MAX	500	/* RFC 3461 4.2: ORCPT= as given */
 #define DELIVER_ENVID_MAX	100	/* RFC 3461 4.4: ENVID= as given */
-#define DELIVER_SECRET_MAX	64	/* bytes of the SRS secret used */
+#define DELIVER_SECRET_MAX	64	/* bytes of a secret used */
 
 enum deliver_kind {
 	DELIVER_LOCAL = 1,	/* resolved to targets[] */
@@ -58,6 +58,9 @@ struct deliver_rcpt {
 	size_t			 ntargets;
 	struct deliver_target	*targets;
 	int			 relay;		/* NOTLOCAL but allowed: queue */
+	int			 batv;		/* 1: a valid BATV tag was
+						   taken off (addr is
+						   without it) */
 	/* RFC 3461 (RCPT parameters), kept in the queue entry */
 	uint8_t			 notify;	/* STORE_NOTIFY_*, 0 not given */
 	char			 orcpt[DELIVER_ORCPT_MAX + 1]; /* "" none */
@@ -93,6 +96,16 @@ struct deliver_config {
 	size_t		srs_secret_len;		/* 0: none loaded */
 	unsigned char	srs_secret[DELIVER_SECRET_MAX];
 	/*
+	 * BATV (batv.h), a setting of each domain (STORE_DOMAIN_BATV): the
+	 * outbound agent signs senders, resolving takes valid tags off and,
+	 * for a null sender (""; NULL is "not known": no check), refuses
+	 * untagged or badly tagged recipients of those domains.  Tags are
+	 * checked whenever a secret is loaded (deliver_batv_load()).
+	 */
+	unsigned	batv_max_age;		/* [batv] max_age = 7 days */
+	size_t		batv_secret_len;	/* 0: none loaded */
+	unsigned char	batv_secret[DELIVER_SECRET_MAX];
+	/*
 	 * Filters (the global one, then the user's; filter/): filters is 1
 	 * in what delivers mail from outside (smtpd, sendmail), 0 where
 	 * only messages the server made are delivered.  runner runs their
@@ -114,14 +127,36 @@ struct deliver_config {
 int	deliver_srs_load(struct store *, struct deliver_config *cf,
 	    const char *secret_file);
 
+/*
+ * Loads the BATV secret into cf: the store's "batv" secret (32 random
+ * bytes made on first use: store_secret_get()).  0 done, -1 a store
+ * error.
+ */
+int	deliver_batv_load(struct store *, struct deliver_config *cf);
+
 struct config;
 /*
- * Fills cf from the config (hostname, quota grace, [srs]) and loads the
- * SRS secret (deliver_srs_load()).  0 done, -1 the secret could not be
- * loaded (err set; cf is usable, without SRS).
+ * Fills cf from the config (hostname, quota grace, [srs], [batv]) and
+ * loads the SRS and BATV secrets (deliver_srs_load(),
+ * deliver_batv_load()).  0 done, -1 a secret could not be loaded (err
+ * set; cf is usable, without SRS or BATV).
  */
 int	deliver_config_init(struct deliver_config *cf, struct store *,
 	    const struct config *);
+struct store_txn;
+/*
+ * The envelope sender mail from sender leaves with (outbound agent): its
+ * BATV-tagged form (batv.h) into out[outsize] (BATV_ADDR_MAX + 1 fits)
+ * when sender is in a local domain with BATV on (STORE_DOMAIN_BATV) and
+ * a secret is loaded.  Not for <>, SRS addresses (forwards: their
+ * bounces find their way by SRS) or senders tagged already; a sender
+ * that cannot be tagged (too long, quoted) is kept (logged).  Returns 1
+ * tagged, 0 keep it as it is, -1 error (store, OpenSSL).  Inside a read
+ * transaction: signing is one HMAC.
+ */
+int	deliver_batv_sender(struct store_txn *, const struct deliver_config *,
+	    const char *sender, char *out, size_t outsize);
+
 /*
  * Starts the program runner of filters (filter/run.h) with the config's
  * [filter] settings into cf->runner: call it while still root, before

@@ -20,6 +20,7 @@
 #include "common/xmalloc.h"
 #include "deliver.h"
 #include "private.h"
+#include "batv.h"
 #include "srs.h"
 #include "store/addr.h"
 #include "store/domain.h"
@@ -59,6 +60,14 @@ struct resolve {
 	/* an SRS address of ours that did not reverse: why */
 	char				 srs_bad[DELIVER_TEXT_MAX];
 	const char			*sender;	/* NULL: unknown */
+	/*
+	 * BATV: batv 1 a valid tag was taken off, -1 a tag that did not
+	 * check (batv_bad says why), 0 none; batv_refused: the domain has
+	 * BATV on and the null sender's recipient has no good tag.
+	 */
+	int				 batv;
+	char				 batv_bad[DELIVER_TEXT_MAX];
+	int				 batv_refused;
 	int				 not_member;	/* a members-only list */
 	int				 no_forward;	/* a forward left out:
 							   auto-forwarding off */
@@ -72,6 +81,12 @@ struct resolve {
 
 static void	resolve_step(struct resolve *, int depth, const char *fmt, ...)
 		    __attribute__((format(printf, 3, 4)));
+static int	domain_flags(struct store_txn *, const struct store_domain *,
+		    uint32_t *);
+static int	resolve_batv(struct store_txn *, struct resolve *,
+		    const struct store_domain *);
+static const char *resolve_untag(struct resolve *, const char *addr,
+		    char *buf);
 static int	resolve_run(struct store *, const struct deliver_config *,
 		    const char *sender, const char *addr, uint64_t size,
 		    struct deliver_rcpt *, int readonly, deliver_step_fn *,
@@ -497,9 +512,98 @@ resolve_txn(struct store_txn *t, void *ctx)
 	rs->srs_bad[0] = '\0';
 	rs->not_member = 0;
 	rs->r->is_list = 0;
+	rs->batv_refused = 0;
+	if ((rc = resolve_batv(t, rs, &d)) != 1)
+		return rc;
 	if (rs->cf->srs_secret_len > 0 && srs_is_srs(rs->addr))
 		return resolve_srs(t, rs);
 	return expand(t, rs, rs->r->addr, 0);
+}
+
+/* d's flags, with those of the domain it aliases.  0, -1 error. */
+static int
+domain_flags(struct store_txn *t, const struct store_domain *d,
+    uint32_t *flags_r)
+{
+	struct store_domain target;
+	int rc;
+
+	*flags_r = d->flags;
+	if (d->alias_of[0] == '\0')
+		return 0;
+	if ((rc = store_domain_get(t, d->alias_of, &target)) == -1)
+		return -1;
+	if (rc == 1)
+		*flags_r |= target.flags;
+	return 0;
+}
+
+/*
+ * BATV at a local domain d: a tag that did not check is refused (like a
+ * bad SRS address: as an unknown address, or for a bounce to a domain
+ * with BATV on, as a bounce to mail we did not send), and so is a
+ * bounce's untagged recipient in such a domain, but postmaster's.  1 go
+ * on resolving, 0 refused, -1 error.
+ */
+static int
+resolve_batv(struct store_txn *t, struct resolve *rs,
+    const struct store_domain *d)
+{
+	uint32_t flags;
+	int bounce = rs->sender != NULL && rs->sender[0] == '\0';
+
+	if (domain_flags(t, d, &flags) == -1)
+		return -1;
+	if (rs->batv == 1) {
+		resolve_step(rs, 0, "valid BATV tag: resolved as %s",
+		    rs->r->addr);
+		return 1;
+	}
+	if (rs->batv == -1) {
+		rs->batv_refused = bounce && (flags & STORE_DOMAIN_BATV);
+		resolve_step(rs, 0, "BATV tag that does not check: %s%s",
+		    rs->batv_bad, rs->batv_refused ? " (a bounce, BATV on)" :
+		    "");
+		return 0;
+	}
+	/* RFC 5321 4.5.1: postmaster takes mail, bounces too (it sends
+	   none, so a bounce to it could never carry a tag) */
+	if (bounce && (flags & STORE_DOMAIN_BATV) &&
+	    strncmp(rs->r->addr, "postmaster@", 11) != 0) {
+		rs->batv_refused = 1;
+		resolve_step(rs, 0, "a bounce (null sender) to an address "
+		    "without a BATV tag, in a domain with BATV on: refused");
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Takes a valid BATV tag off addr (into buf[DELIVER_ADDR_MAX + 1]) and
+ * notes a bad one (rs->batv).  Returns the address to resolve, or NULL
+ * on an error (TEMP: OpenSSL).
+ */
+static const char *
+resolve_untag(struct resolve *rs, const char *addr, char *buf)
+{
+	const struct deliver_config *cf = rs->cf;
+	int rc;
+
+	rs->batv = 0;
+	if (cf->batv_secret_len == 0 || !batv_is_tagged(addr))
+		return addr;
+	rc = batv_check(cf->batv_secret, cf->batv_secret_len, addr,
+	    (int64_t)store_now(), cf->batv_max_age != 0 ? cf->batv_max_age :
+	    BATV_MAX_AGE, buf, DELIVER_ADDR_MAX + 1);
+	if (rc == 1) {
+		rs->batv = 1;
+		return buf;
+	}
+	if (rc == -1 && err_class() == ERR_TEMP)
+		return NULL;
+	rs->batv = -1;
+	snprintf(rs->batv_bad, sizeof(rs->batv_bad), "%s", err_msg());
+	return addr;
 }
 
 /*
@@ -583,9 +687,19 @@ resolve_run(struct store *st, const struct deliver_config *cf,
     struct deliver_rcpt *r, int readonly, deliver_step_fn *step, void *ctx)
 {
 	struct resolve rs;
+	char untagged[DELIVER_ADDR_MAX + 1];
 	int rc;
 
 	memset(r, 0, sizeof(*r));
+	memset(&rs, 0, sizeof(rs));
+	rs.cf = cf;
+	if ((addr = resolve_untag(&rs, addr, untagged)) == NULL) {
+		r->kind = DELIVER_REFUSED;
+		deliver_rcpt_reply(r, 451, "4.3.0 Temporary lookup failure");
+		log_warnx("resolve: %s", err_msg());
+		return -1;
+	}
+	r->batv = rs.batv == 1;
 	if (store_address_normalize(addr, r->addr, 0) == -1) {
 		snprintf(r->addr, sizeof(r->addr), "%.*s", DELIVER_ADDR_MAX,
 		    addr);
@@ -594,8 +708,6 @@ resolve_run(struct store *st, const struct deliver_config *cf,
 		    "syntax", addr);
 		return 0;
 	}
-	memset(&rs, 0, sizeof(rs));
-	rs.cf = cf;
 	rs.addr = addr;
 	rs.r = r;
 	rs.size = size;
@@ -625,7 +737,16 @@ resolve_run(struct store *st, const struct deliver_config *cf,
 	}
 	r->kind = DELIVER_REFUSED;
 	deliver_rcpt_clear(r);
-	if (rs.nfull > 0)
+	if (rs.batv_refused && rs.batv == -1)
+		deliver_rcpt_reply(r, 553, "5.7.1 <%s>: invalid or expired "
+		    "BATV tag (%s)", r->addr, rs.batv_bad);
+	else if (rs.batv_refused)
+		deliver_rcpt_reply(r, 553, "5.7.1 <%s>: bounce to an address "
+		    "that sent no mail (BATV: no tag)", r->addr);
+	else if (rs.batv == -1)
+		deliver_rcpt_reply(r, 550, "5.1.1 <%s>: Recipient address "
+		    "rejected: %s", r->addr, rs.batv_bad);
+	else if (rs.nfull > 0)
 		deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full", r->addr);
 	else if (rs.not_member)
 		deliver_rcpt_reply(r, 550, "5.7.1 <%s>: Only members of the "
@@ -722,3 +843,33 @@ deliver_rcpt_clear(struct deliver_rcpt *r)
 	r->ntargets = 0;
 }
 
+int
+deliver_batv_sender(struct store_txn *t, const struct deliver_config *cf,
+    const char *sender, char *out, size_t outsize)
+{
+	char norm[DELIVER_ADDR_MAX + 1];
+	struct store_domain d;
+	uint32_t flags;
+	int rc;
+
+	if (cf->batv_secret_len == 0 || sender[0] == '\0' ||
+	    srs_is_srs(sender) || batv_is_tagged(sender) ||
+	    store_address_normalize(sender, norm, 0) == -1)
+		return 0;
+	if ((rc = store_domain_get(t, strrchr(norm, '@') + 1, &d)) != 1)
+		return rc;
+	if (domain_flags(t, &d, &flags) == -1)
+		return -1;
+	if (!(flags & STORE_DOMAIN_BATV))
+		return 0;
+	if (batv_sign(cf->batv_secret, cf->batv_secret_len, sender,
+	    (int64_t)store_now(), cf->batv_max_age != 0 ? cf->batv_max_age :
+	    BATV_MAX_AGE, out, outsize) == -1) {
+		if (err_class() == ERR_TEMP)
+			return -1;
+		log_info("BATV: %s: sender <%s> sent untagged", err_msg(),
+		    sender);
+		return 0;
+	}
+	return 1;
+}

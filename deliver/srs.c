@@ -2,9 +2,9 @@
  * srs.c - see srs.h.
  *
  * Our own small implementation (no libsrs2 in Debian 12) on OpenSSL's
- * HMAC-SHA1.  Everything hashed is case-folded first and hashes are
- * compared without case, so a hop that upper- or lower-cases the address
- * does not break the return path.
+ * HMAC-SHA1 (tagmac.h, shared with BATV).  Everything hashed is
+ * case-folded first and hashes are compared without case, so a hop that
+ * upper- or lower-cases the address does not break the return path.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -12,11 +12,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include "common/error.h"
 #include "srs.h"
+#include "tagmac.h"
 
 static const char srs_b32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 static const char srs_b64[] =
@@ -64,17 +62,17 @@ srs_today(int64_t now)
 
 /*
  * The first SRS_HASH_LEN base64 characters of HMAC-SHA1 over the
- * case-folded fields a "=" b ["=" c] (c may be NULL).  0, or -1 when the
- * input is too long or OpenSSL fails.
+ * case-folded fields a "=" b ["=" c] (c may be NULL): tagmac().  0, or
+ * -1 when the input is too long or OpenSSL fails.
  */
 static int
 srs_hash(const unsigned char *secret, size_t secretlen, const char *a,
     size_t alen, const char *b, size_t blen, const char *c, size_t clen,
     char *out)
 {
-	unsigned char buf[SRS_HASH_INPUT_MAX], md[EVP_MAX_MD_SIZE];
-	unsigned int mdlen = 0;
-	size_t n = 0, i;
+	unsigned char md[TAGMAC_LEN];
+	char buf[SRS_HASH_INPUT_MAX];
+	size_t n = 0;
 
 	if (alen + blen + clen + 2 > sizeof(buf))
 		return err_set(ERR_LIMIT, "SRS: address too long");
@@ -88,13 +86,10 @@ srs_hash(const unsigned char *secret, size_t secretlen, const char *a,
 		memcpy(buf + n, c, clen);
 		n += clen;
 	}
-	for (i = 0; i < n; i++)
-		buf[i] = (unsigned char)tolower(buf[i]);
 	if (secretlen > SRS_SECRET_MAX)
 		secretlen = SRS_SECRET_MAX;
-	if (HMAC(EVP_sha1(), secret, (int)secretlen, buf, n, md, &mdlen) ==
-	    NULL || mdlen < 3)
-		return err_set(ERR_TEMP, "SRS: HMAC-SHA1 failed");
+	if (tagmac(secret, secretlen, buf, n, md) == -1)
+		return err_set(err_class(), "SRS: %s", err_msg());
 	/* 4 base64 characters are the first 24 bits */
 	out[0] = srs_b64[md[0] >> 2];
 	out[1] = srs_b64[((md[0] & 0x03) << 4) | (md[1] >> 4)];

@@ -82,6 +82,8 @@ struct qmsg {
 	unsigned		 njobs;		/* jobs not finished */
 	unsigned		 inflight;	/* jobs given to a connection */
 	void			*data;		/* the message, once loaded */
+	char			 batv_sender[DELIVER_ADDR_MAX + 1]; /* "":
+						   e.sender goes as it is */
 	size_t			 len;
 	int			 loaded;
 	/* DKIM (sign.c): made once, before the first job is sent */

@@ -183,6 +183,12 @@ scan_one(const struct store_queue_entry *e, void *arg)
 	m->state = xcalloc(e->nrcpts, sizeof(*m->state));
 	m->relay = xcalloc(e->nrcpts, sizeof(*m->relay));
 	m->relayed = xcalloc(e->nrcpts, sizeof(*m->relayed));
+	/* MAIL FROM with a BATV tag; notices still go to e.sender */
+	if (deliver_batv_sender(sc->txn, &mta.dcf, e->sender,
+	    m->batv_sender, sizeof(m->batv_sender)) == -1) {
+		qmsg_free(m);
+		return -1;
+	}
 	sc->found = xreallocarray(sc->found, sc->n + 1, sizeof(*sc->found));
 	sc->routes = xreallocarray(sc->routes, sc->n + 1,
 	    sizeof(*sc->routes));
@@ -410,7 +416,8 @@ mta_job_load(struct job *j)
 	for (p = m->data, i = 0; i < m->len && !eight; i++)
 		eight = p[i] >= 0x80;
 	memset(&j->txn, 0, sizeof(j->txn));
-	j->txn.sender = m->e.sender;
+	j->txn.sender = m->batv_sender[0] != '\0' ? m->batv_sender :
+	    m->e.sender;
 	j->txn.envid = m->e.envid;
 	j->txn.ret = (enum mta_ret)m->e.ret;
 	j->txn.smtputf8 = (m->e.flags & STORE_QF_SMTPUTF8) != 0;
@@ -877,7 +884,8 @@ mta_runner_start(struct event_base *base, struct store *st,
 	/* Notices to forwarded mail's senders (SRS0=...@ours) need the
 	   secret to find their way back. */
 	if (deliver_config_init(&mta.dcf, st, cfg) == -1)
-		return err_set(err_class(), "[srs]: %s", err_msg());
+		return err_set(err_class(), "[srs]/[batv] secrets: %s",
+		    err_msg());
 	mta.ops = NULL;
 	mta.opstail = &mta.ops;
 	TAILQ_INIT(&mta.dests);

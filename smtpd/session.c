@@ -1005,6 +1005,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 	snprintf(r.orcpt, sizeof(r.orcpt), "%s", a.orcpt);
 	switch (r.kind) {
 	case DELIVER_LOCAL:
+		if (r.batv)
+			log_info("conn %lu: <%s>: valid BATV tag, delivered "
+			    "as <%s>", s->id, addr, r.addr);
 		break;
 	case DELIVER_NOTLOCAL:
 		if ((rc = session_relay_ok(s)) == -1) {

@@ -124,7 +124,7 @@ main(int argc, char **argv)
 	srv.store = st;
 	store_user_set_full_mark(cfg.quota_full_mark);
 	if (deliver_config_init(&srv.deliver, st, &cfg) == -1)
-		fatalx("[srs]: %s", err_msg());
+		fatalx("[srs]/[batv] secrets: %s", err_msg());
 	srv.deliver.runner = runcf.runner;
 	memcpy(srv.deliver.filter_user, runcf.filter_user,
 	    sizeof(srv.deliver.filter_user));

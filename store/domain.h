@@ -27,6 +27,12 @@ struct store_domain {
  */
 #define STORE_DOMAIN_SENDER_LOGIN	0x01
 /*
+ * BATV (deliver/batv.h): mail from the domain's addresses leaves with a
+ * prvs= tagged envelope sender, and a bounce (null sender) to one of its
+ * addresses must carry a valid tag: SMTP answers 553 5.7.1 otherwise.
+ */
+#define STORE_DOMAIN_BATV		0x02
+/*
  * Auto-forwarding disabled ("domain set D auto-forward no"): mail to the
  * domain's addresses never leaves through their routes' external
  * forwards nor their users' filter forwards (deliver/resolve.c,

@@ -343,3 +343,18 @@ class MtaSite:
     def mta_log(self):
         p = self.procs.get("mta")
         return p.output() if p is not None else ""
+
+
+def run_cases(build, cases, only_var):
+    """Runs each case(build) in turn, printing how long it took; the
+    environment variable only_var, when set, picks the cases whose name
+    holds it.  Returns 0 (a case raises Failure when it fails)."""
+    only = os.environ.get(only_var)
+    for c in cases:
+        if only and only not in c.__name__:
+            continue
+        t0 = time.time()
+        c(build)
+        print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
+        sys.stdout.flush()
+    return 0

@@ -9,11 +9,10 @@ import email
 import email.policy
 import os
 import re
-import sys
 import time
 
 from daemon import Failure, check, main
-from mtatest import MtaSite
+from mtatest import MtaSite, run_cases
 import smtptest
 
 USER = "alice@example.test"
@@ -568,16 +567,7 @@ CASES = [case_mx_order_and_fallback, case_retry_then_success, case_bounce,
 
 
 def run(site, args):
-    build = site.build
-    only = os.environ.get("MTA_CASE")
-    for c in CASES:
-        if only and only not in c.__name__:
-            continue
-        t0 = time.time()
-        c(build)
-        print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
-        sys.stdout.flush()
-    return 0
+    return run_cases(site.build, CASES, "MTA_CASE")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
  * check_deliver.c - the delivery pipeline (deliver/deliver.c): routing
  * rules, quota and over-quota disablement, per-recipient prefixes that
  * keep the rest deduplicated, group commit, busy delivery locks, a
- * recipient gone between RCPT and the end of data (SMTP 451 4.1.1).
+ * recipient gone between RCPT and the end of data (SMTP 451 4.1.1), BATV
+ * senders and recipients.
  */
 #include <check.h>
 #include <ctype.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -96,6 +98,7 @@ static void
 teardown(void)
 {
 	srs_off();
+	dcf.batv_secret_len = 0;
 	store_close(&st);
 	store_set_clock(NULL);
 }
@@ -1067,6 +1070,135 @@ START_TEST(test_notice_never_twice)
 }
 END_TEST
 
+/* BATV ------------------------------------------------------------------ */
+
+struct batvop {
+	const char	*domain;
+	uint32_t	 flags;
+	const char	*sender;
+	char		 out[DELIVER_ADDR_MAX + 1];
+	int		 rc;
+};
+
+static int
+batv_flags_fn(struct store_txn *t, void *ctx)
+{
+	struct batvop *o = ctx;
+
+	return store_domain_set_flags(t, o->domain, o->flags);
+}
+
+static int
+batv_sender_fn(struct store_txn *t, void *ctx)
+{
+	struct batvop *o = ctx;
+
+	o->out[0] = '\0';
+	o->rc = deliver_batv_sender(t, &dcf, o->sender, o->out,
+	    sizeof(o->out));
+	return o->rc == -1 ? -1 : 0;
+}
+
+/* deliver_batv_sender(): 1 and the tagged form, or 0 (kept). */
+static int
+batv_sender(const char *sender, char *out)
+{
+	struct batvop o = { .sender = sender };
+
+	ck_assert_msg(store_read(st, batv_sender_fn, &o) == 0, "batv sender "
+	    "%s: %s", sender, err_msg());
+	if (out != NULL)
+		snprintf(out, DELIVER_ADDR_MAX + 1, "%s", o.out);
+	return o.rc;
+}
+
+/* deliver_resolve_from(sender, addr): its code, and r->addr in addr_r. */
+static int
+batv_resolve(const char *sender, const char *addr, char *addr_r)
+{
+	struct deliver_rcpt r;
+	int code;
+
+	ck_assert_int_eq(deliver_resolve_from(st, &dcf, sender, addr, 0, &r),
+	    0);
+	code = r.kind == DELIVER_LOCAL ? 250 : r.code;
+	ck_assert_msg(code != 250 || r.kind == DELIVER_LOCAL, "%s", r.text);
+	if (code == 553)
+		ck_assert_msg(strstr(r.text, "5.7.1") != NULL &&
+		    strstr(r.text, "BATV") != NULL, "553 says BATV: %s",
+		    r.text);
+	if (addr_r != NULL)
+		snprintf(addr_r, DELIVER_ADDR_MAX + 1, "%s", r.addr);
+	ck_assert_int_eq(r.batv, code == 250 && strncasecmp(addr, "prvs=",
+	    5) == 0);
+	deliver_rcpt_clear(&r);
+	return code;
+}
+
+START_TEST(test_batv_sender_and_resolve)
+{
+	struct batvop o = { .domain = "example.test",
+	    .flags = STORE_DOMAIN_BATV };
+	char tag[DELIVER_ADDR_MAX + 1], t2[DELIVER_ADDR_MAX + 1];
+	char a[DELIVER_ADDR_MAX + 1];
+
+	/* no secret loaded: nothing tagged, nothing checked */
+	ck_assert_int_eq(store_write(st, batv_flags_fn, &o), 1);
+	ck_assert_int_eq(batv_sender("bob@example.test", NULL), 0);
+	ck_assert_int_eq(deliver_batv_load(st, &dcf), 0);
+	ck_assert_uint_eq(dcf.batv_secret_len, 32);
+
+	ck_assert_int_eq(batv_sender("bob@example.test", tag), 1);
+	ck_assert_msg(strncmp(tag, "prvs=0", 6) == 0 && strcmp(tag + 16,
+	    "bob@example.test") == 0, "tagged: %s", tag);
+	/* an alias domain follows the domain it aliases */
+	ck_assert_int_eq(batv_sender("Bob@Alias.test", t2), 1);
+	ck_assert_msg(strcmp(t2 + 16, "Bob@Alias.test") == 0, "%s", t2);
+	/* kept: <>, SRS, tagged, a domain without BATV, not ours */
+	ck_assert_int_eq(batv_sender("", NULL), 0);
+	ck_assert_int_eq(batv_sender("SRS0=abcd=TT=remote.test=x@example.test",
+	    NULL), 0);
+	ck_assert_int_eq(batv_sender(tag, NULL), 0);
+	ck_assert_int_eq(batv_sender("info@other.test", NULL), 0);
+	ck_assert_int_eq(batv_sender("x@remote.test", NULL), 0);
+
+	/* a valid tag is taken off, whatever the sender */
+	ck_assert_int_eq(batv_resolve("", tag, a), 250);
+	ck_assert_str_eq(a, "bob@example.test");
+	ck_assert_int_eq(batv_resolve("x@remote.test", tag, a), 250);
+	ck_assert_int_eq(batv_resolve("", t2, a), 250);
+	ck_assert_str_eq(a, "bob@alias.test");
+	/* bounces without a tag, to BATV domains (also through the alias) */
+	ck_assert_int_eq(batv_resolve("", "bob@example.test", NULL), 553);
+	ck_assert_int_eq(batv_resolve("", "bob@alias.test", NULL), 553);
+	ck_assert_int_eq(batv_resolve("", "info@other.test", NULL), 250);
+	/* postmaster takes bounces (RFC 5321 4.5.1) */
+	route("postmaster@example.test", "bob@example.test", NULL);
+	ck_assert_int_eq(batv_resolve("", "Postmaster@example.test", NULL),
+	    250);
+	/* a sender not known (NULL: notices, sender checks) or real */
+	ck_assert_int_eq(batv_resolve(NULL, "bob@example.test", NULL), 250);
+	ck_assert_int_eq(batv_resolve("x@remote.test", "bob@example.test",
+	    NULL), 250);
+	/* a tag altered: 553 for a bounce, unknown for others */
+	snprintf(a, sizeof(a), "%s", tag);
+	a[12] = a[12] == '0' ? '1' : '0';
+	ck_assert_int_eq(batv_resolve("", a, NULL), 553);
+	ck_assert_int_eq(batv_resolve("x@remote.test", a, NULL), 550);
+	/* expired: max_age (7) days on it is taken, 8 not */
+	fake_now += 7 * 86400;
+	ck_assert_int_eq(batv_resolve("", tag, NULL), 250);
+	fake_now += 86400;
+	ck_assert_int_eq(batv_resolve("", tag, NULL), 553);
+	/* BATV off: untagged bounces taken, bad tags unknown */
+	o.flags = 0;
+	ck_assert_int_eq(store_write(st, batv_flags_fn, &o), 1);
+	ck_assert_int_eq(batv_resolve("", "bob@example.test", NULL), 250);
+	ck_assert_int_eq(batv_resolve("", tag, NULL), 550);
+	ck_assert_int_eq(batv_sender("bob@example.test", NULL), 0);
+}
+END_TEST
+
 static Suite *
 deliver_suite(void)
 {
@@ -1091,6 +1223,7 @@ deliver_suite(void)
 	tcase_add_test(tc, test_srs_secret_kept);
 	tcase_add_test(tc, test_notice_local_and_remote);
 	tcase_add_test(tc, test_notice_never_twice);
+	tcase_add_test(tc, test_batv_sender_and_resolve);
 	suite_add_tcase(s, tc);
 	return s;
 }
