@@ -633,6 +633,9 @@ djob_fits(struct store_txn *t, struct djob *d, struct deliver_rcpt **bad_r)
 	int rc;
 
 	for (i = 0; i < d->ntargets; i++) {
+		/* A BCC copy that does not fit is its own loss (bcc.c). */
+		if (d->targets[i].r->bcc)
+			continue;
 		bytes = msgs = 0;
 		for (j = 0; j < d->ntargets; j++)
 			if (d->targets[j].user_id == d->targets[i].user_id) {
@@ -669,6 +672,8 @@ djob_all_there(struct store_txn *t, struct djob *d,
 	int rc;
 
 	for (i = 0; i < d->ntargets; i++) {
+		if (d->targets[i].r->bcc)
+			continue;
 		if ((rc = store_user_get(t, d->targets[i].user_id, &u)) == -1)
 			return -1;
 		if (rc == 0 || u.disabled) {

@@ -73,6 +73,9 @@ struct deliver_rcpt {
 						   of it) */
 	char			 list_name[128];
 	char			 list_owner[DELIVER_ADDR_MAX + 1];
+	/* added by an automatic BCC rule (bcc.c): a copy nobody asked
+	   for, so its failure (a full mailbox) fails nobody else */
+	int			 bcc;
 	/* result: of deliver_resolve(), then of deliver_run() */
 	int			 code;
 	char			 text[DELIVER_TEXT_MAX];
@@ -197,6 +200,9 @@ struct deliver_job {
 						   no auto-reply, and no
 						   delivery lock (nothing of
 						   the user's runs) */
+	int			 bcc;		/* apply the automatic BCC
+						   rules (store/bcc.h): mail
+						   accepted from a client */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */
