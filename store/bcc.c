@@ -351,7 +351,8 @@ bcc_map_line(enum store_bcc_kind kind, char *line, struct store_bcc_entry *e)
 		    "(Postfix takes the lookup result as one address)",
 		    words[0]);
 	if (store_bcc_key_normalize(kind, words[0], e->key) == -1)
-		return -1;
+		return words[0][0] != '\0' && strchr(words[0], '@') != NULL ?
+		    bcc_err_prefix(words[0]) : -1;
 	if (store_address_normalize(words[1], e->target, 0) == -1)
 		return bcc_err_prefix(e->key);
 	return 0;
