@@ -356,6 +356,12 @@ stage_load_txn(struct store_txn *t, void *ctx)
 		if (store_filter_get(t, fu->user_id, &fu->text, &fu->len) ==
 		    -1)
 			return -1;
+		/*
+		 * A blind copy (bcc.c) never auto-replies: the sender would
+		 * learn of the copy.
+		 */
+		if (l->job->rcpts[fu->rcpt].bcc)
+			continue;
 		if ((rc = store_vacation_get(t, fu->user_id, &fu->vac)) == -1)
 			return -1;
 		fu->has_vac = rc == 1;

@@ -268,6 +268,39 @@ def case_unknown_target(ms):
     s.ctl("bcc", "del", "--recipient", BOB)
 
 
+def case_quiet_copies(ms, sink):
+    """A full archive is skipped without failing the message; an archive
+    with an auto-responder never answers a blind copy (even one whose
+    To: names it)."""
+    s = ms.site
+    s.add_user("tiny@example.test", PASSWORD, quota="2K")
+    s.ctl("bcc", "add", "--recipient", ERIN, "tiny@example.test")
+    n = counts(s, ERIN)[0]
+    big = msg("too big for tiny", sender="x@remote.test", to=ERIN,
+              body=(b"x" * 70 + b"\r\n") * 60)
+    refused = ms.smtp("x@remote.test", [ERIN], big)
+    check(refused == {} and counts(s, ERIN)[0] == n + 1 and
+          counts(s, "tiny@example.test")[0] == 0,
+          "a full BCC mailbox does not fail the message for erin",
+          (refused, counts(s, ERIN, "tiny@example.test")))
+    s.ctl("bcc", "del", "--recipient", ERIN)
+
+    body = os.path.join(s.tmp, "away.txt")
+    with open(body, "w") as f:
+        f.write("I am away.\n")
+    s.ctl("vacation", "set", ARCH, "--subject", "Away", "--body-file", body)
+    m = msg("names arch in To", sender="y@remote.test", to=ARCH)
+    n = counts(s, CAROL, ARCH)
+    ms.smtp("y@remote.test", [CAROL], m)
+    check(counts(s, CAROL, ARCH) == [n[0] + 1, n[1] + 1],
+          "carol's rule copied it to arch", counts(s, CAROL, ARCH))
+    time.sleep(1.0)
+    check(not ms.queue() and not sink.got,
+          "arch's auto-responder did not answer the blind copy",
+          (ms.queue(), sink.got))
+    s.ctl("vacation", "off", ARCH)
+
+
 def run(site, args):
     ms = MtaSite(site.build)
     ms.lmtp_port = free_port()
@@ -285,6 +318,9 @@ def run(site, args):
             t0 = time.time()
             c(ms)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
+        t0 = time.time()
+        case_quiet_copies(ms, sink)
+        print("ok case_quiet_copies (%.1f s)" % (time.time() - t0))
         t0 = time.time()
         case_remote_and_dsn(ms, sink)
         print("ok case_remote_and_dsn (%.1f s)" % (time.time() - t0))
