@@ -110,6 +110,7 @@ int
 deliver_bcc_expand(struct store *st, const struct deliver_config *cf,
     struct deliver_job *job, struct deliver_fjob *fj)
 {
+	char id[STORE_QUEUE_ID_LEN + 1];
 	struct bcc_look l;
 	struct deliver_rcpt *v, *r;
 	size_t i, n, wanted = 0;
@@ -134,6 +135,7 @@ deliver_bcc_expand(struct store *st, const struct deliver_config *cf,
 		free(l.why);
 		return 0;
 	}
+	store_queue_id_format(job->queue_id, id);
 	v = xcalloc(job->nrcpts + l.n, sizeof(*v));
 	memcpy(v, job->rcpts, job->nrcpts * sizeof(*v));
 	n = job->nrcpts;
@@ -141,17 +143,15 @@ deliver_bcc_expand(struct store *st, const struct deliver_config *cf,
 		r = &v[n];
 		if (deliver_resolve_from(st, cf, job->sender, l.targets[i],
 		    job->len, r) == -1) {
-			log_warnx("delivery %016llx: BCC %s (%s): %s",
-			    (unsigned long long)job->queue_id, l.targets[i],
-			    l.why[i], err_msg());
+			log_warnx("%s: BCC to <%s> (%s rule) skipped: %s", id,
+			    l.targets[i], l.why[i], err_msg());
 			deliver_rcpt_clear(r);
 			memset(r, 0, sizeof(*r));
 			continue;
 		}
 		if (r->kind == DELIVER_REFUSED) {
-			log_warnx("delivery %016llx: BCC %s (%s) skipped: "
-			    "%d %s", (unsigned long long)job->queue_id,
-			    l.targets[i], l.why[i], r->code, r->text);
+			log_warnx("%s: BCC to <%s> (%s rule) skipped: %d %s",
+			    id, l.targets[i], l.why[i], r->code, r->text);
 			deliver_rcpt_clear(r);
 			memset(r, 0, sizeof(*r));
 			continue;
@@ -162,8 +162,7 @@ deliver_bcc_expand(struct store *st, const struct deliver_config *cf,
 		r->notify = STORE_NOTIFY_NEVER;
 		r->orcpt[0] = '\0';
 		r->bcc = 1;
-		log_info("delivery %016llx: BCC to %s (%s rule)",
-		    (unsigned long long)job->queue_id, r->addr, l.why[i]);
+		log_info("%s: BCC to <%s> (%s rule)", id, r->addr, l.why[i]);
 		n++;
 	}
 	free(l.targets);
