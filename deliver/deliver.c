@@ -868,7 +868,7 @@ djob_store(struct store_txn *t, struct djob *d)
 		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL ||
 		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
-			job->delivered++;
+			job->delivered += !r->bcc;
 		} else if (got[i] == -2)
 			deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
 			    r->addr);
@@ -881,7 +881,7 @@ djob_store(struct store_txn *t, struct djob *d)
 				fwd |= r->targets[j].user_id == 0;
 			if (fwd) {
 				deliver_rcpt_reply(r, 250, "2.0.0 Ok: forwarded");
-				job->delivered++;
+				job->delivered += !r->bcc;
 			}
 		}
 	}

@@ -215,7 +215,8 @@ struct deliver_job {
 	uint64_t		 wait_ticket;	/* 0: not waiting */
 	char			**wait_names;
 	size_t			 nwait;
-	int			 delivered;	/* recipients that got it */
+	int			 delivered;	/* recipients that got it (not
+						   counting BCC copies) */
 	int			 stored;	/* copies put in mailboxes: the
 						   commit wrote (and synced)
 						   pages */
