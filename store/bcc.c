@@ -29,6 +29,8 @@ static int	bcc_put(struct store_txn *, const struct store_bcc *,
 static int	bcc_get_norm(struct store_txn *, enum store_bcc_kind,
 		    const char *norm, struct store_bcc *);
 static int	bcc_err_prefix(const char *);
+static int	bcc_one_at(const char *, const char *);
+static int	bcc_target_normalize(const char *, char *);
 static int	bcc_map_line(enum store_bcc_kind, char *line,
 		    struct store_bcc_entry *);
 
@@ -85,7 +87,28 @@ store_bcc_key_normalize(enum store_bcc_kind kind, const char *in, char *buf)
 		    "domains: write user@domain)", in);
 	if (store_address_normalize(in, buf, 1) == -1)
 		return -1;
+	return bcc_one_at(in, buf);
+}
+
+/*
+ * store_address_normalize() splits at the last '@' and lets an unquoted
+ * local part hold another: "a@b@c" is no mail address a map means.
+ */
+static int
+bcc_one_at(const char *in, const char *norm)
+{
+	if (strchr(norm, '@') != strrchr(norm, '@'))
+		return err_set(ERR_INVALID, "'%s' is not an address (more "
+		    "than one '@')", in);
 	return 0;
+}
+
+static int
+bcc_target_normalize(const char *in, char *buf)
+{
+	if (store_address_normalize(in, buf, 0) == -1)
+		return -1;
+	return bcc_one_at(in, buf);
 }
 
 /* The table key for an already normalised address: its length. */
@@ -123,7 +146,8 @@ bcc_decode(const MDB_val *k, const MDB_val *v, struct store_bcc *r)
 	unpack_init(&u, v);
 	unpack_str(&u, r->target, sizeof(r->target));
 	if (!u.bad && (u.left != 0 || strchr(r->target, '@') == NULL ||
-	    r->target[0] == '@'))
+	    r->target[0] == '@' ||
+	    strchr(r->target, '@') != strrchr(r->target, '@')))
 		u.bad = 1;
 	return unpack_done(&u, "BCC rule") == -1 ? -1 : 1;
 }
@@ -140,7 +164,7 @@ bcc_put(struct store_txn *t, const struct store_bcc *b, int replace)
 
 	if (store_bcc_key_normalize(b->kind, b->key, norm) == -1)
 		return -1;
-	if (store_address_normalize(b->target, target, 0) == -1)
+	if (bcc_target_normalize(b->target, target) == -1)
 		return bcc_err_prefix("BCC target");
 	if (t->st->no_bcc)
 		return err_set(ERR_PERM, "the store is read-only");
@@ -353,7 +377,7 @@ bcc_map_line(enum store_bcc_kind kind, char *line, struct store_bcc_entry *e)
 	if (store_bcc_key_normalize(kind, words[0], e->key) == -1)
 		return words[0][0] != '\0' && strchr(words[0], '@') != NULL ?
 		    bcc_err_prefix(words[0]) : -1;
-	if (store_address_normalize(words[1], e->target, 0) == -1)
+	if (bcc_target_normalize(words[1], e->target) == -1)
 		return bcc_err_prefix(e->key);
 	return 0;
 }

@@ -4,7 +4,8 @@
  * import` reads.
  *
  * Never crashes; on success every entry has a normalised key (an address
- * or "@domain", lower case) and target (an address), its line within the
+ * or "@domain", lower case) and target (an address), each with one '@',
+ * its line within the
  * text, and a dup_of that names an earlier line of the same key; on
  * failure the map is empty and the message starts with the line number
  * given, which is within the text; the same text with CRLF line ends
@@ -32,9 +33,13 @@ fuzz_sane(const struct store_bcc_map *m, unsigned lines)
 
 		FUZZ_CHECK(e->lineno >= 1 && e->lineno <= lines, "line %u of %u",
 		    e->lineno, lines);
-		FUZZ_CHECK(strchr(e->key, '@') != NULL, "key %s", e->key);
+		FUZZ_CHECK(strchr(e->key, '@') != NULL &&
+		    strchr(e->key, '@') == strrchr(e->key, '@'), "key %s",
+		    e->key);
 		FUZZ_CHECK(strchr(e->target, '@') != NULL &&
-		    e->target[0] != '@', "target %s", e->target);
+		    e->target[0] != '@' &&
+		    strchr(e->target, '@') == strrchr(e->target, '@'),
+		    "target %s", e->target);
 		for (j = 0; e->key[j] != '\0'; j++)
 			FUZZ_CHECK(!isupper((unsigned char)e->key[j]) &&
 			    !isspace((unsigned char)e->key[j]), "key %s",

@@ -293,6 +293,8 @@ START_TEST(test_map_errors)
 		{ "a@x.test @x.test\n", 1, "empty local part" },
 		{ "ok@x.test b@x.test\na@bad..test b@x.test\n", 2, "a@bad..test" },
 		{ "  a@x.test b@x.test\n", 1, "continuation" },
+		{ "a@x.test b@c@x.test\n", 1, "more than one '@'" },
+		{ "a@b@x.test c@x.test\n", 1, "more than one '@'" },
 	};
 	struct store_bcc_map m;
 	unsigned line;
