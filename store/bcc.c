@@ -173,9 +173,10 @@ bcc_put(struct store_txn *t, const struct store_bcc *b, int replace)
 	if (rc == 1 && strcmp(old.target, target) == 0)
 		return replace ? 1 : 0;
 	if (rc == 1 && !replace)
-		return err_set(ERR_EXISTS, "%s%s%s already copies to %s "
-		    "(delete that rule first)", store_bcc_kind_name(b->kind),
-		    norm[0] != '\0' ? " " : "", norm, old.target);
+		return err_set(ERR_EXISTS, "the %s BCC rule%s%s already copies "
+		    "to %s (delete that rule first)",
+		    store_bcc_kind_name(b->kind), norm[0] != '\0' ? " for " :
+		    "", norm, old.target);
 	kl = bcc_key_make(b->kind, norm, key);
 	pack_init(&p);
 	pack_str(&p, target);
