@@ -107,6 +107,17 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "again" },
 	{ "dkim", "delete", "DOMAIN SELECTOR", "stop signing with a key and "
 	    "delete it" },
+	{ "bcc", "add", "--sender ADDR|@DOMAIN | --recipient ADDR|@DOMAIN | "
+	    "--all TARGET", "copy mail from, to, or all mail to TARGET "
+	    "(automatic BCC)" },
+	{ "bcc", "del", "--sender ADDR|@DOMAIN | --recipient ADDR|@DOMAIN | "
+	    "--all", "remove an automatic BCC rule" },
+	{ "bcc", "list", "", "the automatic BCC rules" },
+	{ "bcc", "import", "--sender|--recipient [--replace] FILE|-",
+	    "read a Postfix sender_bcc_maps or recipient_bcc_maps file "
+	    "(all or nothing; --replace: drop that kind's other rules)" },
+	{ "bcc", "export", "--sender|--recipient [FILE|-]", "write the rules "
+	    "of one kind as a Postfix map" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

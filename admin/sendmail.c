@@ -1000,6 +1000,7 @@ sendmail_deliver(struct sendmail *sm, const char *msg, size_t len,
 	job.queue_id = sm->qid_num;
 	job.envid = sm->envid;
 	job.ret = sm->ret;
+	job.bcc = 1;		/* the automatic BCC rules apply */
 	jobs[0] = &job;
 	for (;;) {
 		job.busy = 0;

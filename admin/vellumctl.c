@@ -32,6 +32,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "queue",	cmd_queue },
 	{ "transport",	cmd_transport },
 	{ "dkim",	cmd_dkim },
+	{ "bcc",	cmd_bcc },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },

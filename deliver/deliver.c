@@ -671,6 +671,9 @@ djob_fits(struct store_txn *t, struct djob *d, struct deliver_rcpt **bad_r)
 	int rc;
 
 	for (i = 0; i < d->ntargets; i++) {
+		/* A BCC copy that does not fit is its own loss (bcc.c). */
+		if (d->targets[i].r->bcc)
+			continue;
 		bytes = msgs = 0;
 		for (j = 0; j < d->ntargets; j++)
 			if (d->targets[j].user_id == d->targets[i].user_id) {
@@ -707,6 +710,8 @@ djob_all_there(struct store_txn *t, struct djob *d,
 	int rc;
 
 	for (i = 0; i < d->ntargets; i++) {
+		if (d->targets[i].r->bcc)
+			continue;
 		if ((rc = store_user_get(t, d->targets[i].user_id, &u)) == -1)
 			return -1;
 		if (rc == 0 || u.disabled) {
@@ -901,7 +906,7 @@ djob_store(struct store_txn *t, struct djob *d)
 		if (got[i] == 1 || r->kind == DELIVER_NOTLOCAL ||
 		    d->handled[i]) {
 			deliver_rcpt_reply(r, 250, "2.0.0 Ok");
-			job->delivered++;
+			job->delivered += !r->bcc;
 		} else if (got[i] == -2)
 			deliver_rcpt_reply(r, 452, "4.2.2 <%s>: Mailbox full",
 			    r->addr);
@@ -914,7 +919,7 @@ djob_store(struct store_txn *t, struct djob *d)
 				fwd |= r->targets[j].user_id == 0;
 			if (fwd) {
 				deliver_rcpt_reply(r, 250, "2.0.0 Ok: forwarded");
-				job->delivered++;
+				job->delivered += !r->bcc;
 			}
 		}
 	}

@@ -76,6 +76,9 @@ struct deliver_rcpt {
 						   of it) */
 	char			 list_name[128];
 	char			 list_owner[DELIVER_ADDR_MAX + 1];
+	/* added by an automatic BCC rule (bcc.c): a copy nobody asked
+	   for, so its failure (a full mailbox) fails nobody else */
+	int			 bcc;
 	/* result: of deliver_resolve(), then of deliver_run() */
 	int			 code;
 	char			 text[DELIVER_TEXT_MAX];
@@ -239,6 +242,9 @@ struct deliver_job {
 						   no auto-reply, and no
 						   delivery lock (nothing of
 						   the user's runs) */
+	int			 bcc;		/* apply the automatic BCC
+						   rules (store/bcc.h): mail
+						   accepted from a client */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */
@@ -251,7 +257,8 @@ struct deliver_job {
 	uint64_t		 wait_ticket;	/* 0: not waiting */
 	char			**wait_names;
 	size_t			 nwait;
-	int			 delivered;	/* recipients that got it */
+	int			 delivered;	/* recipients that got it (not
+						   counting BCC copies) */
 	int			 stored;	/* copies put in mailboxes: the
 						   commit wrote (and synced)
 						   pages */

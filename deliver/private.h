@@ -49,6 +49,10 @@ struct deliver_fjob {
 	char				**lcopy;
 	size_t				*lcopylen;
 	int				*lloop;		/* the copy came back */
+	/* automatic BCC (bcc.c): the caller's recipients while job->rcpts
+	   is the array with the BCC recipients after them; NULL: none */
+	struct deliver_rcpt		*orcpts;
+	size_t				 norcpts;
 };
 
 /* The message a recipient's targets get (a list's copy, or the job's). */
@@ -65,6 +69,15 @@ void	deliver_unlock_many(struct store *, struct deliver_fjob **, size_t);
 /* Sets a recipient's reply (code, text). */
 void	deliver_rcpt_reply(struct deliver_rcpt *, int code, const char *fmt,
 	    ...) __attribute__((format(printf, 3, 4)));
+/*
+ * bcc.c: adds the recipients the automatic BCC rules give to a job with
+ * job->bcc set (deliver_begin(), before anything else); 0, or -1 when
+ * the rules could not be read (err set).  deliver_bcc_restore() gives the
+ * caller its own recipients back (the stage is freed).
+ */
+int	deliver_bcc_expand(struct store *, const struct deliver_config *,
+	    struct deliver_job *, struct deliver_fjob *);
+void	deliver_bcc_restore(struct deliver_job *, struct deliver_fjob *);
 /* Whether a recipient is delivered by a job (local, or relayed). */
 int	deliver_rcpt_wanted(const struct deliver_rcpt *);
 

@@ -356,6 +356,12 @@ stage_load_txn(struct store_txn *t, void *ctx)
 		if (store_filter_get(t, fu->user_id, &fu->text, &fu->len) ==
 		    -1)
 			return -1;
+		/*
+		 * A blind copy (bcc.c) never auto-replies: the sender would
+		 * learn of the copy.
+		 */
+		if (l->job->rcpts[fu->rcpt].bcc)
+			continue;
 		if ((rc = store_vacation_get(t, fu->user_id, &fu->vac)) == -1)
 			return -1;
 		fu->has_vac = rc == 1;
@@ -440,6 +446,16 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		return job->fj->filtered ? 2 : 1;
 	fj = xcalloc(1, sizeof(*fj));
 	fj->cf = cf;
+	/* A rule that cannot be read: 451 rather than a copy lost. */
+	if (deliver_bcc_expand(st, cf, job, fj) == -1) {
+		log_warnx("delivery: BCC rules: %s", err_msg());
+		for (i = 0; i < job->nrcpts; i++)
+			if (deliver_rcpt_wanted(&job->rcpts[i]))
+				deliver_rcpt_reply(&job->rcpts[i], 451,
+				    "4.3.0 Temporary failure; try again later");
+		stage_fjob_free(job, fj);
+		return -1;
+	}
 	exclusive = stage_plan(st, cf, job, fj);
 	if ((rc = stage_locks(st, job, fj, exclusive)) != 1) {
 		if (rc == -1) {
@@ -533,6 +549,7 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	free(fj->lcopy);
 	free(fj->lcopylen);
 	free(fj->lloop);
+	deliver_bcc_restore(job, fj);
 	free(fj);
 }
 

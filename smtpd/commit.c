@@ -135,6 +135,7 @@ session_submit(struct smtp_session *s)
 	s->job.rcpts = s->rcpts;
 	s->job.nrcpts = s->nrcpts;
 	s->job.all_or_nothing = !s->lmtp;
+	s->job.bcc = 1;		/* the automatic BCC rules apply */
 	s->job.queue_id = s->queue_id;
 	s->job.envid = s->mail.envid[0] != '\0' ? s->mail.envid : NULL;
 	s->job.ret = (int)s->mail.ret;

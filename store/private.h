@@ -55,6 +55,7 @@ enum store_db {
 	DB_MSGKW,	/* (mailbox id, uid) -> keywords of a message that
 			   has any (msgrow.c) */
 	DB_DKIM,	/* (domain, NUL, selector) -> DKIM key (dkim.c) */
+	DB_BCC,		/* (kind, address) -> automatic BCC target (bcc.c) */
 	DB_COUNT
 };
 
@@ -81,6 +82,7 @@ struct store {
 	unsigned		 access_grants;	/* access.c */
 	int			 no_transports;	/* the same for transports */
 	int			 no_dkim;	/* ... and for dkim keys */
+	int			 no_bcc;	/* ... and for BCC rules */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
@@ -547,6 +549,8 @@ int	learn_check(struct store_txn *, check_report_fn *, void *);
 /* dkim.c: the check of `dkim`; the keys of a deleted domain go too. */
 int	dkim_check(struct store_txn *, check_report_fn *, void *);
 int	dkim_domain_drop(struct store_txn *, const char *domain);
+/* bcc.c: the check of `bcc` (every rule decodes). */
+int	bcc_check(struct store_txn *, check_report_fn *, void *);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

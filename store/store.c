@@ -66,6 +66,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_DOMUSERS] = "domusers",
 	[DB_MSGKW] = "msgkw",
 	[DB_DKIM] = "dkim",
+	[DB_BCC] = "bcc",
 };
 
 
@@ -245,6 +246,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_DKIM) {
 				st->no_dkim = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_BCC) {
+				st->no_bcc = 1;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||

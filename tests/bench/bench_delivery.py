@@ -417,6 +417,11 @@ def main():
                     help="do not run Postfix -> Dovecot beside it")
     ap.add_argument("--rounds", type=int, default=1,
                     help="run the loads N times; print medians")
+    ap.add_argument("--bcc", choices=("none", "rules", "copy"),
+                    default="none",
+                    help="automatic BCC: rules = 1,000 rules that match "
+                    "nothing (the lookups' cost), copy = an all rule: "
+                    "every message also goes to arch@bench.test")
     a = ap.parse_args()
     exe = smtp_source_path()
     if exe is None:
@@ -443,12 +448,23 @@ def main():
         site.ctl("domain", "add", "bench.test")
         for u in boxes + ten + [one, lone]:
             site.ctl("user", "add", u, "--password-stdin", input="pw\n")
+        if a.bcc == "rules":
+            rules = "".join("r%d@elsewhere.test arch@bench.test\n" % i
+                            for i in range(1000))
+            site.ctl("bcc", "import", "--recipient", "-", input=rules)
+            site.ctl("bcc", "add", "--sender", "@elsewhere.test",
+                     "arch@bench.test")
+        if a.bcc != "none":
+            site.ctl("user", "add", "arch@bench.test", "--password-stdin",
+                     input="pw\n")
+        if a.bcc == "copy":
+            site.ctl("bcc", "add", "--all", "arch@bench.test")
         proc = site.start("smtpd")
         site.wait_port(port, proc)
         site.wait_port(lport, proc)
         print("vellum-smtpd pid %d (workers = %d); smtp-source %s; %d "
-              "sessions; %d-byte messages" % (proc.pid, a.workers, exe, S,
-                                              SIZE))
+              "sessions; %d-byte messages; bcc %s" % (proc.pid, a.workers,
+                                                      exe, S, SIZE, a.bcc))
 
         why = "--no-pair" if a.no_pair else pair_missing()
         pair = None
@@ -472,6 +488,9 @@ def main():
                           boxes, ten, one, lone, rnd, got_rates)
             if a.rounds > 1:
                 print_medians(got_rates)
+            if a.bcc == "copy":
+                print("bcc: arch@bench.test holds %d copies" %
+                      messages_of(site, "arch@bench.test"))
         finally:
             if pair is not None:
                 pair.stop()
