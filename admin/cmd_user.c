@@ -1162,6 +1162,12 @@ cmd_user(struct ctl *ctl, int argc, char **argv)
 	}
 	if (strcmp(ctl->verb, "set") == 0)
 		return cmd_user_set(ctl, argc, argv);
+	if (strcmp(ctl->verb, "policy") == 0)
+		return cmd_policy_user(ctl, argc, argv);
+	if (strcmp(ctl->verb, "usage") == 0)
+		return cmd_policy_usage(ctl, argc, argv);
+	if (strcmp(ctl->verb, "unlock") == 0)
+		return cmd_policy_unlock(ctl, argc, argv);
 	if (strcmp(ctl->verb, "rename") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 2, 2, &n)) != 0)
 			return rc;

@@ -33,6 +33,8 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "(BATV prvs=) and refuse bounces without a valid tag" },
 	{ "domain", "set", "DOMAIN auto-forward yes|no", "no: mail to the "
 	    "domain is never forwarded outside (routes, filters)" },
+	{ "domain", "policy", "DOMAIN [SETTING VALUE]...", "show or change "
+	    "the outgoing policy defaults of the domain's users" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
@@ -49,6 +51,13 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "passwd-file or lines \"address [password|hash|- [quota]]\"" },
 	{ "user", "set", "ADDRESS unix-user NAME|UID[:GID]|-", "the system "
 	    "account that owns the user's file view tree (-: none)" },
+	{ "user", "policy", "ADDRESS [SETTING VALUE]...", "show or change "
+	    "the user's outgoing policy (limits, locks, FROM rules; VALUE -: "
+	    "inherit)" },
+	{ "user", "usage", "ADDRESS|--domain DOMAIN", "what users sent "
+	    "today, and their locks" },
+	{ "user", "unlock", "ADDRESS", "end a sending lock (and start "
+	    "today's counters again)" },
 	{ "addr", "add", "ADDRESS TARGET... [--force]", "route an address to "
 	    "targets (alias or forward)" },
 	{ "addr", "del", "ADDRESS [TARGET]", "remove a route or one target" },

@@ -105,6 +105,11 @@ int	cmd_queue(struct ctl *, int argc, char **argv);
 int	cmd_transport(struct ctl *, int argc, char **argv);
 int	cmd_dkim(struct ctl *, int argc, char **argv);
 int	cmd_bcc(struct ctl *, int argc, char **argv);
+/* cmd_policy.c: user policy|usage|unlock, domain policy */
+int	cmd_policy_user(struct ctl *, int argc, char **argv);
+int	cmd_policy_domain(struct ctl *, int argc, char **argv);
+int	cmd_policy_usage(struct ctl *, int argc, char **argv);
+int	cmd_policy_unlock(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);

@@ -1893,20 +1893,10 @@ config_load(const char *path, struct config *c, char **errors_r)
 
 /* Printing (config show) ------------------------------------------------ */
 
-/* Seconds in the largest unit that divides them: "5m", "4h", "30s". */
 static void
 config_fmt_duration(unsigned secs, char *buf, size_t size)
 {
-	if (secs != 0 && secs % 86400 == 0)
-		snprintf(buf, size, "%ud", secs / 86400);
-	else if (secs != 0 && secs % 3600 == 0)
-		snprintf(buf, size, "%uh", secs / 3600);
-	else if (secs != 0 && secs % 60 == 0)
-		snprintf(buf, size, "%um", secs / 60);
-	else if (secs != 0)
-		snprintf(buf, size, "%us", secs);
-	else
-		snprintf(buf, size, "0");
+	duration_format(secs, buf, size);
 }
 
 static void

@@ -140,3 +140,50 @@ size_format_exact(uint64_t bytes, char *buf, size_t bufsize)
 		    units[i]);
 	return buf;
 }
+
+int
+duration_parse(const char *text, uint64_t *secs_r)
+{
+	const char *p = text;
+	uint64_t n = 0, mult = 1;
+
+	if (!isdigit((unsigned char)*p))
+		goto bad;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p != '\0') {
+		switch (*p) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		default: goto bad;
+		}
+		if (p[1] != '\0' || n > UINT32_MAX)
+			goto bad;
+	}
+	*secs_r = n * mult;
+	return 0;
+bad:
+	return err_set(ERR_INVALID, "'%s' is not a time: write seconds, or "
+	    "a number with s, m, h or d after it (90s, 30m, 4h, 5d)", text);
+}
+
+char *
+duration_format(uint64_t secs, char *buf, size_t bufsize)
+{
+	if (secs != 0 && secs % 86400 == 0)
+		snprintf(buf, bufsize, "%" PRIu64 "d", secs / 86400);
+	else if (secs != 0 && secs % 3600 == 0)
+		snprintf(buf, bufsize, "%" PRIu64 "h", secs / 3600);
+	else if (secs != 0 && secs % 60 == 0)
+		snprintf(buf, bufsize, "%" PRIu64 "m", secs / 60);
+	else if (secs != 0)
+		snprintf(buf, bufsize, "%" PRIu64 "s", secs);
+	else
+		snprintf(buf, bufsize, "0");
+	return buf;
+}

@@ -31,4 +31,13 @@ char	*size_format_exact(uint64_t bytes, char *buf, size_t bufsize);
 
 #define SIZE_FORMAT_MAX	24
 
+/*
+ * Durations as vellum.conf(5) writes them: seconds, or a whole number
+ * with s, m, h or d after it ("90s", "30m", "4h", "5d").  0 and *secs_r
+ * set; -1 with ERR_INVALID.
+ */
+int	duration_parse(const char *text, uint64_t *secs_r);
+/* Seconds in the largest unit that divides them ("5m", "4h", "0"). */
+char	*duration_format(uint64_t secs, char *buf, size_t bufsize);
+
 #endif

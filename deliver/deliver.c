@@ -857,6 +857,9 @@ djob_store(struct store_txn *t, struct djob *d)
 			return 0;
 		}
 	}
+	/* The sender's limits: counted only for mail that goes. */
+	if (job->policy != NULL && (rc = policy_account(t, job)) != 1)
+		return rc;
 	got = xcalloc(job->nrcpts, sizeof(*got));
 	for (i = 0; i < d->ntargets; i++) {
 		dt = &d->targets[i];
@@ -1213,6 +1216,12 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 			djob_log_outcome(d);
 			djob_after(st, cf, d, rc == 0);
 		}
+		if (d->job->busy != 0 || rc != 0 || d->job->policy == NULL)
+			continue;
+		d->job->policy->invalid = 0;	/* counted */
+		if (d->job->policy->locked)
+			policy_notices(st, cf, d->job->policy,
+			    d->job->queue_id, d->job->sender);
 	}
 	g->rc = rc;
 	return rc;

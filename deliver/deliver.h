@@ -216,6 +216,35 @@ int	deliver_forward_allowed(struct store_txn *, const char *addr);
 int	deliver_resolve_postmaster(struct store *,
 	    const struct deliver_config *, struct deliver_rcpt *r);
 
+/*
+ * The outgoing policy of the user a message is sent as (policy.c, the
+ * settings in store/policy.h): filled when the client logs in and
+ * sends, checked and counted in the commit that accepts the message.
+ */
+struct deliver_policy {
+	uint32_t	user_id;		/* the login's mailbox */
+	char		login[DELIVER_ADDR_MAX + 1];
+	unsigned	invalid;		/* unknown local recipients
+						   given, not counted yet */
+	uint64_t	invalid_today;		/* counted when loaded */
+	/* limits (0: none), from store_policy_effective() */
+	uint64_t	per_minute, per_hour, per_day, bytes_per_day;
+	uint64_t	rcpts_per_day, invalid_per_day;
+	uint64_t	lock_time, max_unlocks, attachment_size, spam_score;
+	int		notify_user, valid_sender;
+	char		sender_domain[256];	/* "" none */
+	/* a refusal found before the commit (content): code, text */
+	int		code;
+	char		text[512];		/* as deliver_rcpt_reply()
+						   keeps it: DELIVER_TEXT_MAX */
+	int		lock;			/* ... that counts toward a
+						   lock (outgoing spam) */
+	/* set by the commit: the message locked the sender (notices) */
+	int		locked;
+	int64_t		locked_until;
+	char		reason[DELIVER_TEXT_MAX];
+};
+
 /* One message to its recipients. */
 struct deliver_job {
 	const char		*sender;	/* envelope; "" for <> */
@@ -242,6 +271,8 @@ struct deliver_job {
 						   no auto-reply, and no
 						   delivery lock (nothing of
 						   the user's runs) */
+	struct deliver_policy	*policy;	/* sent by a user whose
+						   policy applies, or NULL */
 	int			 bcc;		/* apply the automatic BCC
 						   rules (store/bcc.h): mail
 						   accepted from a client */
@@ -263,6 +294,41 @@ struct deliver_job {
 						   commit wrote (and synced)
 						   pages */
 };
+
+/*
+ * The outgoing policy (policy.c).  deliver_policy_load() reads what
+ * applies to the user user_id, logged in as login, into p and whether it
+ * is locked now: 1 may send, 0 locked (code/text: 451 4.7.1 until when,
+ * or 550 5.7.1 for a lock only an admin ends), -1 error.
+ */
+int	deliver_policy_load(struct store *, uint32_t user_id,
+	    const char *login, struct deliver_policy *p);
+/*
+ * The envelope sender against the FROM rules (sender-domain,
+ * valid-sender): 1 ok, 0 refused (code/text set), -1 error.
+ */
+int	deliver_policy_sender(struct store *, const struct deliver_config *,
+	    struct deliver_policy *p, const char *sender);
+/*
+ * The From: header of a message against sender-domain: 1 ok, 0 refused
+ * (code/text set).  Pure: reads the header block only.
+ */
+int	deliver_policy_header(struct deliver_policy *p, const void *msg,
+	    size_t len);
+/*
+ * For RCPT: 1 the unknown recipients of today (counted when p was
+ * loaded, and p->invalid since) reached invalid-per-day (code/text set),
+ * 0 not.
+ */
+int	deliver_policy_invalid_full(struct deliver_policy *p);
+/*
+ * Counts the unknown recipients p->invalid that no message carried into
+ * its commit (the session ended), locking the sender at the limit (and
+ * sending the notices): small durable transactions, for a worker
+ * thread.  0, or -1.
+ */
+int	deliver_policy_add_invalid(struct store *,
+	    const struct deliver_config *, struct deliver_policy *p);
 
 /*
  * The stages before the commit, for callers that must not wait for

@@ -819,3 +819,41 @@ dsn_compose(const struct dsn_input *in, char **msg_r, size_t *len_r)
 	*len_r = out.len;
 	return 0;
 }
+
+int
+dsn_notice(const char *hostname, int64_t now, uint64_t id, const char *to,
+    const char *subject, const char *body, char **msg_r, size_t *len_r)
+{
+	struct dbuf out = { 0 };
+	char date[64], *host, *rcpt;
+	struct tm tm;
+	time_t t = (time_t)now;
+
+	*msg_r = NULL;
+	*len_r = 0;
+	if (hostname == NULL || hostname[0] == '\0')
+		return err_set(ERR_INVALID, "notice: no hostname");
+	host = clean(hostname, 255, 0);
+	rcpt = clean(to, 320, 1);
+	fieldf(&out, "From", "Mail Delivery System <MAILER-DAEMON@%s>", host);
+	field(&out, "Subject", subject);
+	dbuf_printf(&out, "To: <%s>\r\n", rcpt);
+	rfc5322_date(now, date, sizeof(date));
+	field(&out, "Date", date);
+	if (gmtime_r(&t, &tm) == NULL)
+		memset(&tm, 0, sizeof(tm));
+	fieldf(&out, "Message-ID", "<%04d%02d%02d%02d%02d%02d.%016" PRIX64
+	    "@%s>", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, id, host);
+	field(&out, "Auto-Submitted", "auto-generated");
+	field(&out, "MIME-Version", "1.0");
+	field(&out, "Content-Type", "text/plain; charset=utf-8");
+	dbuf_printf(&out, "Content-Transfer-Encoding: %s\r\n\r\n",
+	    has_8bit(body, strlen(body)) ? "8bit" : "7bit");
+	add_crlf(&out, body, strlen(body), 0);
+	free(host);
+	free(rcpt);
+	*msg_r = out.p;
+	*len_r = out.len;
+	return 0;
+}

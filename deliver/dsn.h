@@ -123,5 +123,14 @@ const char	*dsn_explain(const char *status, const char *reply);
  */
 int		dsn_compose(const struct dsn_input *in, char **msg_r,
 		    size_t *len_r);
+/*
+ * A plain text notice of the server to one address (a sender locked by
+ * the outgoing policy, ...): From the Mail Delivery System at hostname,
+ * Auto-Submitted, the body's lines as given (LF or CRLF; ASCII expected,
+ * other bytes are sent as 8bit).  *msg_r is malloc'd.  0, or -1.
+ */
+int		dsn_notice(const char *hostname, int64_t now, uint64_t id,
+		    const char *to, const char *subject, const char *body,
+		    char **msg_r, size_t *len_r);
 
 #endif

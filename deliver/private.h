@@ -55,6 +55,12 @@ struct deliver_fjob {
 	size_t				 norcpts;
 };
 
+/* policy.c: the policy's part of the commit, and its notices after. */
+int	policy_account(struct store_txn *, struct deliver_job *);
+void	policy_notices(struct store *, const struct deliver_config *,
+	    const struct deliver_policy *, uint64_t queue_id,
+	    const char *sender);
+
 /* The message a recipient's targets get (a list's copy, or the job's). */
 const char *deliver_rcpt_msg(const struct deliver_job *, size_t rcpt,
 	    size_t *len_r);

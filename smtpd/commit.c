@@ -136,6 +136,7 @@ session_submit(struct smtp_session *s)
 	s->job.nrcpts = s->nrcpts;
 	s->job.all_or_nothing = !s->lmtp;
 	s->job.bcc = 1;		/* the automatic BCC rules apply */
+	s->job.policy = s->user[0] != '\0' && !s->lmtp ? &s->policy : NULL;
 	s->job.queue_id = s->queue_id;
 	s->job.envid = s->mail.envid[0] != '\0' ? s->mail.envid : NULL;
 	s->job.ret = (int)s->mail.ret;
@@ -760,4 +761,56 @@ sync_answer(struct sync_wait *w)
 			}
 		session_answer(s);
 	}
+}
+
+/* session_policy_flush(): what a filter thread writes, then frees. */
+struct invalid_flush {
+	struct store			*st;
+	const struct deliver_config	*cf;
+	struct deliver_policy		 p;
+	int				 rc;
+	char				 err[256];
+};
+
+static void
+invalid_work(void *arg)
+{
+	struct invalid_flush *f = arg;
+
+	f->rc = deliver_policy_add_invalid(f->st, f->cf, &f->p);
+	if (f->rc == -1)
+		snprintf(f->err, sizeof(f->err), "%s", err_msg());
+}
+
+static void
+invalid_done(void *arg, int cancelled)
+{
+	struct invalid_flush *f = arg;
+
+	if (!cancelled && f->rc == -1)
+		log_warnx("policy: %u unknown recipients of %s not counted: "
+		    "%s", f->p.invalid, f->p.login, f->err);
+	free(f);
+}
+
+/*
+ * Unknown recipients are counted with the next message's commit; those
+ * of a session that ends without one get a small transaction of their
+ * own on a filter thread (a write waits for the writer's commit).
+ */
+void
+session_policy_flush(struct smtp_session *s)
+{
+	struct invalid_flush *f = xcalloc(1, sizeof(*f));
+
+	f->st = s->srv->store;
+	f->cf = &s->srv->deliver;
+	f->p = s->policy;
+	s->policy.invalid = 0;
+	if (worker_submit(s->srv->filter_pool, invalid_work, invalid_done,
+	    f) != NULL)
+		return;
+	log_warnx("policy: %u unknown recipients of %s not counted: %s",
+	    f->p.invalid, f->p.login, err_msg());
+	free(f);
 }

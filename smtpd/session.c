@@ -112,6 +112,8 @@ static int	session_msg_ready(struct smtp_session *);
 static void	session_msg_begin(struct smtp_session *);
 static void	session_data_end(struct smtp_session *);
 static int	session_hops_ok(struct smtp_session *);
+static int	session_policy_ok(struct smtp_session *);
+static int	session_policy_mail(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
 static void	session_login_ok(struct smtp_session *, const char *);
 static void	session_login_disabled(struct smtp_session *, const char *,
@@ -945,6 +947,10 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
+	if (!session_policy_mail(s)) {
+		memset(m, 0, sizeof(*m));
+		return;
+	}
 	if ((rc = session_sender_ok(s, m->addr)) != 1) {
 		if (rc == -1)
 			session_err_reply(s, "cannot check the sender "
@@ -991,6 +997,13 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "%u)", cf->smtpd_max_recipients);
 		return;
 	}
+	if (s->user[0] != '\0' && !s->lmtp &&
+	    deliver_policy_invalid_full(&s->policy)) {
+		/* the next message's commit locks (policy_account()) */
+		session_fail(s, "%d %s", s->policy.code, s->policy.text);
+		s->policy.code = 0;
+		return;
+	}
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
 	if ((a.postmaster ? deliver_resolve_postmaster(s->srv->store,
@@ -1028,6 +1041,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "lmtp" : "trusted address");
 		break;
 	default:
+		/* an unknown local address, counted toward the policy */
+		if (s->user[0] != '\0' && !s->lmtp && r.code == 550)
+			s->policy.invalid++;
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		return;
@@ -1361,6 +1377,54 @@ session_hops_ok(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * MAIL of a logged-in client: its outgoing policy (store/policy.h) is
+ * read again (a lock may have come since the last message) and the
+ * sender checked against its FROM rules.  1 go on, 0 refused (replied).
+ * Unknown recipients given and not yet counted are kept.
+ */
+static int
+session_policy_mail(struct smtp_session *s)
+{
+	unsigned invalid = s->policy.invalid;
+	int rc;
+
+	if (s->user[0] == '\0' || s->lmtp)
+		return 1;
+	rc = deliver_policy_load(s->srv->store, s->user_id, s->user,
+	    &s->policy);
+	s->policy.invalid = invalid;
+	if (rc == 1)
+		rc = deliver_policy_sender(s->srv->store, &s->srv->deliver,
+		    &s->policy, s->mail.addr);
+	if (rc == -1) {
+		session_err_reply(s, "cannot read the sending policy");
+		return 0;
+	}
+	if (rc == 0) {
+		log_info("conn %lu: policy: %s: %d %s", s->id, s->user,
+		    s->policy.code, s->policy.text);
+		session_fail(s, "%d %s", s->policy.code, s->policy.text);
+		return 0;
+	}
+	return 1;
+}
+
+/* End of data: the From: rule of the policy.  1 go on, 0 refused. */
+static int
+session_policy_ok(struct smtp_session *s)
+{
+	if (s->user[0] == '\0' || s->lmtp)
+		return 1;
+	if (deliver_policy_header(&s->policy, s->mdata + s->hdrlen,
+	    s->mlen - s->hdrlen))
+		return 1;
+	log_info("conn %lu: policy: %s: %d %s", s->id, s->user,
+	    s->policy.code, s->policy.text);
+	session_tx_fail(s, "%d %s", s->policy.code, s->policy.text);
+	return 0;
+}
+
 /* The "." line: refuse, or hand the message to the group commit. */
 static void
 session_data_end(struct smtp_session *s)
@@ -1386,7 +1450,8 @@ session_data_end(struct smtp_session *s)
 		    "storage, try again later");
 		goto refused;
 	}
-	if (!session_msg_ready(s) || !session_hops_ok(s))
+	if (!session_msg_ready(s) || !session_hops_ok(s) ||
+	    !session_policy_ok(s))
 		goto refused;
 	/* session_submit() pauses the conn until the delivery is answered;
 	 * conn_resume() then ends the command. */
@@ -1492,7 +1557,8 @@ session_chunk_end(struct smtp_session *s)
 		    s->bdat_size);
 		return;
 	}
-	if (!session_msg_ready(s) || !session_hops_ok(s))
+	if (!session_msg_ready(s) || !session_hops_ok(s) ||
+	    !session_policy_ok(s))
 		return;
 	session_submit(s);
 }
@@ -1672,6 +1738,8 @@ session_free(struct smtp_session *s)
 	deliver_end(s->srv->store, &s->job);
 	if (held)
 		group_kick();	/* its locks came free */
+	if (s->user[0] != '\0' && s->policy.invalid > 0)
+		session_policy_flush(s);
 	session_reset_tx(s);
 	auth_free(&s->sasl);
 	if (s->delay_ev != NULL)

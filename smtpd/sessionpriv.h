@@ -88,6 +88,7 @@ struct smtp_session {
 
 	/* delivery */
 	struct deliver_job	 job;
+	struct deliver_policy	 policy;	/* of the login (user[]) */
 	struct worker_job	*fjob;		/* filters running */
 	int			 fslot;		/* holds a filter slot */
 	int			 orphan;	/* conn gone while they ran */
@@ -118,6 +119,8 @@ void	session_free(struct smtp_session *);
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */
 void	session_submit(struct smtp_session *);
+/* The unknown recipients of a session that ends, counted (commit.c). */
+void	session_policy_flush(struct smtp_session *);
 /* Takes s off the waiting lists (the session is going away). */
 void	group_remove(struct smtp_session *);
 /* Delivery locks of this process came free: waiters try at once. */

@@ -207,10 +207,11 @@ store_domain_del(struct store_txn *t, const char *name)
 	if ((rc = store_domain_get(t, name, &d)) != 1)
 		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
 		    name);
-	/* Its lists and DKIM keys go with it (list.h, dkim.h). */
+	/* Its lists, DKIM keys and sending policy go with it. */
 	if (domain_check_unused(t, &d) == -1 ||
 	    list_domain_drop(t, d.name) == -1 ||
-	    dkim_domain_drop(t, d.name) == -1)
+	    dkim_domain_drop(t, d.name) == -1 ||
+	    policy_domain_drop(t, d.name) == -1)
 		return -1;
 	return sdb_del(t, DB_DOMAINS, d.name, strlen(d.name)) == -1 ? -1 : 1;
 }

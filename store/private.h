@@ -56,6 +56,7 @@ enum store_db {
 			   has any (msgrow.c) */
 	DB_DKIM,	/* (domain, NUL, selector) -> DKIM key (dkim.c) */
 	DB_BCC,		/* (kind, address) -> automatic BCC target (bcc.c) */
+	DB_POLICY,	/* sending policy, counters, locks (policy.c) */
 	DB_COUNT
 };
 
@@ -83,6 +84,7 @@ struct store {
 	int			 no_transports;	/* the same for transports */
 	int			 no_dkim;	/* ... and for dkim keys */
 	int			 no_bcc;	/* ... and for BCC rules */
+	int			 no_policy;	/* ... and for `policy` */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
@@ -548,6 +550,10 @@ int	list_check(struct store_txn *, check_report_fn *, void *);
 int	learn_check(struct store_txn *, check_report_fn *, void *);
 /* dkim.c: the check of `dkim`; the keys of a deleted domain go too. */
 int	dkim_check(struct store_txn *, check_report_fn *, void *);
+/* policy.c: the check of `policy`; the rows of a user or domain deleted. */
+int	policy_check(struct store_txn *, check_report_fn *, void *);
+int	policy_user_drop(struct store_txn *, uint32_t user_id);
+int	policy_domain_drop(struct store_txn *, const char *domain);
 int	dkim_domain_drop(struct store_txn *, const char *domain);
 /* bcc.c: the check of `bcc` (every rule decodes). */
 int	bcc_check(struct store_txn *, check_report_fn *, void *);

@@ -884,6 +884,7 @@ store_user_del(struct store_txn *t, uint32_t id)
 	be32enc(key, id);
 	if (addr_del_user_targets(t, id) == -1 ||
 	    userdata_user_del(t, id) == -1 ||
+	    policy_user_drop(t, id) == -1 ||
 	    sdb_del(t, DB_LOGINS, u.address, strlen(u.address)) == -1 ||
 	    domuser_del(t, u.address) == -1 ||
 	    sdb_del(t, DB_USERS, key, 4) == -1)

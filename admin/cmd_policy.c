@@ -1,0 +1,434 @@
+/*
+ * cmd_policy.c - the outgoing policy (store/policy.h): vellumctl user
+ * policy|usage|unlock and domain policy.
+ *
+ *   user policy ADDRESS [SETTING VALUE]...   a user's own settings
+ *   domain policy DOMAIN [SETTING VALUE]...  the defaults of its users
+ *   user usage ADDRESS | --domain DOMAIN     counters of today, locks
+ *   user unlock ADDRESS                      end a lock, a fresh day
+ *
+ * Without pairs, policy shows every setting with the value that applies
+ * and where it comes from (user, domain, default).  VALUE "-" removes
+ * the setting: it inherits again.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/error.h"
+#include "common/size.h"
+#include "common/xmalloc.h"
+#include "store/domain.h"
+#include "store/policy.h"
+#include "store/user.h"
+
+#include "ctl.h"
+
+struct pol_args {
+	const char		*name;		/* address or domain */
+	uint32_t		 user_id;
+	char			 domain[STORE_DOMAIN_MAX + 1];
+	struct store_policy	 own, dom, eff;
+	int			 npairs;
+	char			**pairs;
+	/* usage */
+	struct store_user	*users;
+	size_t			 nusers;
+	struct store_sendstat	*stats;
+	int64_t			 now;
+};
+
+static int	pol_apply(struct ctl *, struct pol_args *, struct store_policy *);
+static int	pol_user_txn(struct store_txn *, void *);
+static int	pol_domain_txn(struct store_txn *, void *);
+static void	pol_show(struct ctl *, const struct pol_args *, int user);
+static int	usage_collect(const struct store_user *, void *);
+static int	usage_txn(struct store_txn *, void *);
+static int	unlock_txn(struct store_txn *, void *);
+static void	usage_print(struct ctl *, const struct pol_args *);
+
+/* Parses the SETTING VALUE pairs into p: CTL_OK or CTL_USAGE. */
+static int
+pol_apply(struct ctl *ctl, struct pol_args *a, struct store_policy *p)
+{
+	int i, k;
+
+	if (a->npairs % 2 != 0)
+		return ctl_usage(ctl, "'%s' has no value (give SETTING VALUE "
+		    "pairs)", a->pairs[a->npairs - 1]);
+	for (i = 0; i < a->npairs; i += 2) {
+		if ((k = store_policy_key(a->pairs[i])) < 0) {
+			char names[512] = "";
+
+			for (k = 0; k < STORE_POL_COUNT; k++)
+				snprintf(names + strlen(names), sizeof(names) -
+				    strlen(names), "%s%s", k > 0 ? ", " : "",
+				    store_policy_name(k));
+			return ctl_usage(ctl, "unknown setting '%s' (one of "
+			    "%s)", a->pairs[i], names);
+		}
+		if (store_policy_parse(k, a->pairs[i + 1], p) == -1)
+			return ctl_usage(ctl, "%s", err_msg());
+	}
+	return CTL_OK;
+}
+
+static int
+pol_user_txn(struct store_txn *t, void *arg)
+{
+	struct pol_args *a = arg;
+	struct store_user u;
+	const char *at;
+	int rc;
+
+	if ((rc = store_user_get(t, a->user_id, &u)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user %s",
+		    a->name);
+	at = strrchr(u.address, '@');
+	snprintf(a->domain, sizeof(a->domain), "%s", at != NULL ? at + 1 : "");
+	if (store_policy_user_get(t, a->user_id, &a->own) == -1 ||
+	    store_policy_domain_get(t, a->domain, &a->dom) == -1)
+		return -1;
+	if (a->npairs > 0) {
+		/* parsed again here: the row read in this transaction */
+		struct store_policy p = a->own;
+		int i;
+
+		for (i = 0; i < a->npairs; i += 2)
+			if (store_policy_parse(store_policy_key(a->pairs[i]),
+			    a->pairs[i + 1], &p) == -1)
+				return -1;
+		if (store_policy_user_set(t, a->user_id, &p) == -1)
+			return -1;
+		a->own = p;
+	}
+	return store_policy_effective(t, a->user_id, u.address, &a->eff);
+}
+
+static int
+pol_domain_txn(struct store_txn *t, void *arg)
+{
+	struct pol_args *a = arg;
+	struct store_domain d;
+	int rc, i;
+
+	if ((rc = store_domain_get(t, a->domain, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
+		    a->domain);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is an alias of %s, which "
+		    "holds the settings", d.name, d.alias_of);
+	if (store_policy_domain_get(t, d.name, &a->dom) == -1)
+		return -1;
+	if (a->npairs > 0) {
+		struct store_policy p = a->dom;
+
+		for (i = 0; i < a->npairs; i += 2)
+			if (store_policy_parse(store_policy_key(a->pairs[i]),
+			    a->pairs[i + 1], &p) == -1)
+				return -1;
+		if (store_policy_domain_set(t, d.name, &p) == -1)
+			return -1;
+		a->dom = p;
+	}
+	store_policy_defaults(&a->eff);
+	for (i = 0; i < STORE_POL_COUNT; i++)
+		if (a->dom.set & (1u << i))
+			a->eff.v[i] = a->dom.v[i];
+	if (a->dom.set & (1u << STORE_POL_SENDER_DOMAIN))
+		memcpy(a->eff.domain, a->dom.domain, sizeof(a->eff.domain));
+	return 0;
+}
+
+static void
+pol_show(struct ctl *ctl, const struct pol_args *a, int user)
+{
+	char val[STORE_POL_DOMAIN_MAX + 32];
+	const char *from;
+	int k;
+
+	if (ctl->json) {
+		printf("{\"%s\": ", user ? "address" : "domain");
+		ctl_json_str(stdout, user ? a->name : a->domain);
+		printf(", \"settings\": [");
+	}
+	for (k = 0; k < STORE_POL_COUNT; k++) {
+		store_policy_format(&a->eff, k, val, sizeof(val));
+		from = user && (a->own.set & (1u << k)) ? "user" :
+		    (a->dom.set & (1u << k)) ? "domain" : "default";
+		if (ctl->json) {
+			printf("%s\n  {\"setting\": \"%s\", \"value\": ",
+			    k > 0 ? "," : "", store_policy_name(k));
+			ctl_json_str(stdout, val);
+			printf(", \"from\": \"%s\"}", from);
+		} else
+			printf("%-20s %-12s (%s)\n", store_policy_name(k), val,
+			    from);
+	}
+	if (ctl->json)
+		printf("\n]}\n");
+}
+
+/* user policy ADDRESS [SETTING VALUE]... */
+int
+cmd_policy_user(struct ctl *ctl, int argc, char **argv)
+{
+	struct pol_args a;
+	struct store_policy scratch;
+	int n, rc;
+
+	if ((rc = ctl_args(ctl, argc, argv, NULL, 1, -1, &n)) != 0)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.name = argv[0];
+	a.pairs = argv + 1;
+	a.npairs = n - 1;
+	memset(&scratch, 0, sizeof(scratch));
+	if ((rc = pol_apply(ctl, &a, &scratch)) != CTL_OK)
+		return rc;
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
+		return rc == -1 ? ctl_fail(NULL, "user policy %s", a.name) :
+		    ctl_failx("no user %s", a.name);
+	if ((a.npairs > 0 ? store_write(ctl->store, pol_user_txn, &a) :
+	    store_read(ctl->store, pol_user_txn, &a)) < 0)
+		return ctl_fail(NULL, "user policy %s", a.name);
+	if (a.npairs > 0 && !ctl->json) {
+		ctl_done(ctl, "policy of %s changed", a.name);
+		return CTL_OK;
+	}
+	pol_show(ctl, &a, 1);
+	return CTL_OK;
+}
+
+/* domain policy DOMAIN [SETTING VALUE]... */
+int
+cmd_policy_domain(struct ctl *ctl, int argc, char **argv)
+{
+	struct pol_args a;
+	struct store_policy scratch;
+	int n, rc;
+
+	if ((rc = ctl_args(ctl, argc, argv, NULL, 1, -1, &n)) != 0)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.name = argv[0];
+	a.pairs = argv + 1;
+	a.npairs = n - 1;
+	if (store_domain_normalize(argv[0], a.domain) == -1)
+		return ctl_usage(ctl, "%s", err_msg());
+	memset(&scratch, 0, sizeof(scratch));
+	if ((rc = pol_apply(ctl, &a, &scratch)) != CTL_OK)
+		return rc;
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if ((a.npairs > 0 ? store_write(ctl->store, pol_domain_txn, &a) :
+	    store_read(ctl->store, pol_domain_txn, &a)) < 0)
+		return ctl_fail(NULL, "domain policy %s", a.domain);
+	if (a.npairs > 0 && !ctl->json) {
+		ctl_done(ctl, "sending policy of domain %s changed", a.domain);
+		return CTL_OK;
+	}
+	pol_show(ctl, &a, 0);
+	return CTL_OK;
+}
+
+static int
+usage_collect(const struct store_user *u, void *arg)
+{
+	struct pol_args *a = arg;
+
+	a->users = xreallocarray(a->users, a->nusers + 1, sizeof(*a->users));
+	a->users[a->nusers++] = *u;
+	return 0;
+}
+
+static int
+usage_txn(struct store_txn *t, void *arg)
+{
+	struct pol_args *a = arg;
+	char last[STORE_ADDRESS_MAX + 1] = "";
+	size_t i;
+	int rc;
+
+	a->nusers = 0;
+	if (a->domain[0] != '\0') {
+		struct store_domain d;
+
+		if ((rc = store_domain_get(t, a->domain, &d)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no "
+			    "domain %s", a->domain);
+		while ((rc = store_user_list_domain(t, d.name, last, 1000,
+		    usage_collect, a, last)) == 1)
+			;
+		if (rc == -1)
+			return -1;
+	} else {
+		struct store_user u;
+
+		if ((rc = store_user_get(t, a->user_id, &u)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user "
+			    "%s", a->name);
+		usage_collect(&u, a);
+	}
+	a->stats = xcalloc(a->nusers + 1, sizeof(*a->stats));
+	for (i = 0; i < a->nusers; i++)
+		if (store_sendstat_get(t, a->users[i].id, &a->stats[i]) == -1)
+			return -1;
+	return 0;
+}
+
+static void
+usage_print(struct ctl *ctl, const struct pol_args *a)
+{
+	int64_t today = a->now / 86400;
+	char until[32], at[32];
+	size_t i;
+
+	if (ctl->json)
+		printf("[");
+	else
+		printf("%-32s %6s %10s %6s %7s %4s %4s  %s\n", "address",
+		    "sent", "bytes", "rcpts", "invalid", "/min", "/h",
+		    "lock");
+	for (i = 0; i < a->nusers; i++) {
+		const struct store_sendstat *s = &a->stats[i];
+		int day = s->day == today;
+		int locked = s->locked_until != 0 &&
+		    (s->locked_until == STORE_LOCK_FOREVER ||
+		    a->now < s->locked_until);
+		uint32_t msgs = day ? s->msgs : 0, rcpts = day ? s->rcpts : 0;
+		uint32_t inval = day ? s->invalid : 0;
+		uint32_t pm = s->minute == a->now / 60 ? s->per_minute : 0;
+		uint32_t ph = s->hour == a->now / 3600 ? s->per_hour : 0;
+		uint64_t bytes = day ? s->bytes : 0;
+
+		if (s->locked_until == STORE_LOCK_FOREVER)
+			snprintf(until, sizeof(until), "permanent");
+		else
+			ctl_time(locked ? s->locked_until : 0, until);
+		if (ctl->json) {
+			printf("%s\n  {\"address\": ", i > 0 ? "," : "");
+			ctl_json_str(stdout, a->users[i].address);
+			printf(", \"sent_today\": %" PRIu32 ", \"bytes_today\": "
+			    "%" PRIu64 ", \"recipients_today\": %" PRIu32
+			    ", \"invalid_today\": %" PRIu32 ", "
+			    "\"this_minute\": %" PRIu32 ", \"this_hour\": %"
+			    PRIu32 ", \"locked\": %s, \"locked_until\": ",
+			    msgs, bytes, rcpts, inval, pm, ph, locked ?
+			    "true" : "false");
+			if (!locked)
+				printf("null");
+			else
+				ctl_json_str(stdout, until);
+			printf(", \"locked_at\": ");
+			if (s->locked_at == 0)
+				printf("null");
+			else
+				ctl_json_str(stdout, ctl_time(s->locked_at,
+				    at));
+			printf(", \"reason\": ");
+			ctl_json_str(stdout, s->reason);
+			printf(", \"locks\": %" PRIu32 ", \"automatic_unlocks\":"
+			    " %" PRIu32 "}", s->locks, s->unlocks);
+			continue;
+		}
+		printf("%-32s %6" PRIu32 " %10" PRIu64 " %6" PRIu32 " %7"
+		    PRIu32 " %4" PRIu32 " %4" PRIu32 "  %s", a->users[i].address,
+		    msgs, bytes, rcpts, inval, pm, ph, locked ? until : "-");
+		if (locked)
+			printf(" (%s)", s->reason);
+		if (s->locks > 0)
+			printf("%s%" PRIu32 " lock%s, %" PRIu32 " automatic "
+			    "unlock%s", locked ? "; " : " ", s->locks,
+			    s->locks == 1 ? "" : "s", s->unlocks,
+			    s->unlocks == 1 ? "" : "s");
+		printf("\n");
+	}
+	if (ctl->json)
+		printf("%s]\n", a->nusers > 0 ? "\n" : "");
+}
+
+/* user usage ADDRESS | --domain DOMAIN */
+int
+cmd_policy_usage(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_opt opts[] = {
+		{ "domain", 1, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pol_args a;
+	int n, rc;
+
+	if ((rc = ctl_args(ctl, argc, argv, opts, 0, 1, &n)) != 0)
+		return rc;
+	if ((n == 1) == opts[0].seen)
+		return ctl_usage(ctl, "give an ADDRESS or --domain DOMAIN");
+	memset(&a, 0, sizeof(a));
+	if (opts[0].seen && store_domain_normalize(opts[0].value,
+	    a.domain) == -1)
+		return ctl_usage(ctl, "--domain: %s", err_msg());
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (n == 1) {
+		a.name = argv[0];
+		if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
+			return rc == -1 ? ctl_fail(NULL, "user usage %s",
+			    a.name) : ctl_failx("no user %s", a.name);
+	}
+	a.now = (int64_t)store_now();
+	rc = store_read(ctl->store, usage_txn, &a);
+	if (rc >= 0)
+		usage_print(ctl, &a);
+	free(a.users);
+	free(a.stats);
+	return rc < 0 ? ctl_fail(NULL, "user usage") : CTL_OK;
+}
+
+static int
+unlock_txn(struct store_txn *t, void *arg)
+{
+	struct pol_args *a = arg;
+	struct store_sendstat s;
+	int64_t now = (int64_t)store_now();
+
+	if (store_sendstat_get(t, a->user_id, &s) == -1)
+		return -1;
+	a->npairs = s.locked_until != 0 && (s.locked_until ==
+	    STORE_LOCK_FOREVER || now < s.locked_until);
+	/* A fresh start: no lock, no automatic unlocks, today's counts. */
+	s.locked_until = 0;
+	s.unlocks = 0;
+	s.reason[0] = '\0';
+	s.per_minute = s.per_hour = 0;
+	s.msgs = s.rcpts = s.invalid = 0;
+	s.bytes = 0;
+	if (store_sendstat_newday(t, a->user_id, INT64_MAX) == -1)
+		return -1;
+	return store_sendstat_put(t, a->user_id, &s);
+}
+
+/* user unlock ADDRESS */
+int
+cmd_policy_unlock(struct ctl *ctl, int argc, char **argv)
+{
+	struct pol_args a;
+	int n, rc;
+
+	if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
+		return rc;
+	memset(&a, 0, sizeof(a));
+	a.name = argv[0];
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
+		return rc == -1 ? ctl_fail(NULL, "user unlock %s", a.name) :
+		    ctl_failx("no user %s", a.name);
+	if (store_write(ctl->store, unlock_txn, &a) < 0)
+		return ctl_fail(NULL, "user unlock %s", a.name);
+	ctl_done(ctl, "%s %s; today's counters start again", a.name,
+	    a.npairs ? "unlocked" : "was not locked");
+	return CTL_OK;
+}
