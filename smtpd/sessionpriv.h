@@ -115,6 +115,23 @@ void	session_tx_fail(struct smtp_session *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	session_end_tx(struct smtp_session *);
 void	session_free(struct smtp_session *);
+void	session_fail(struct smtp_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	session_err_reply(struct smtp_session *, const char *);
+void	session_close(struct smtp_session *);
+int	session_tls(struct smtp_session *);
+
+/* login.c */
+void	cmd_auth(struct smtp_session *, const struct smtp_cmd *);
+/* A line of a SASL exchange (state SMTP_S_SASL). */
+void	session_sasl_line(struct smtp_session *, const char *, size_t);
+/* May this client send to other domains?  1 yes, 0 no, -1 error. */
+int	session_relay_ok(struct smtp_session *);
+/* sender-login-match: 1 ok, 0 refused, -1 error. */
+int	session_sender_ok(struct smtp_session *, const char *sender);
+/* The outgoing policy at MAIL, and at the end of data: 1 go on, 0 no. */
+int	session_policy_mail(struct smtp_session *);
+int	session_policy_ok(struct smtp_session *);
 
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */
