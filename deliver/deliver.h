@@ -329,6 +329,18 @@ int	deliver_policy_invalid_full(struct deliver_policy *p);
  */
 int	deliver_policy_add_invalid(struct store *,
 	    const struct deliver_config *, struct deliver_policy *p);
+/*
+ * In a write transaction of the outbound agent: n recipients of mail
+ * from sender were refused for good by remote servers.  Counted toward
+ * invalid-per-day of the user whose address (login) sender is; p gets
+ * its policy.  1 the user is locked now (send deliver_policy_notify()
+ * after the commit), 0 not (or sender is no user), -1 error.
+ */
+int	deliver_policy_remote_failed(struct store_txn *, const char *sender,
+	    unsigned n, struct deliver_policy *p);
+/* The notices of a lock (to the postmaster, and the user if wanted). */
+void	deliver_policy_notify(struct store *, const struct deliver_config *,
+	    const struct deliver_policy *p);
 
 /*
  * The stages before the commit, for callers that must not wait for

@@ -28,11 +28,13 @@
 #include "store/policy.h"
 #include "store/queue.h"
 #include "store/store.h"
+#include "store/user.h"
 #include "deliver.h"
 #include "dsn.h"
 #include "private.h"
 
 static void	pol_time(int64_t, char *, size_t);
+static void	pol_fill(struct deliver_policy *, const struct store_policy *);
 static void	pol_lock(struct deliver_policy *, struct store_sendstat *,
 		    int64_t, const char *);
 static int	pol_invalid_hit(const struct deliver_policy *,
@@ -109,20 +111,7 @@ deliver_policy_load(struct store *st, uint32_t user_id, const char *login,
 	l.p = p;
 	if (store_read(st, pol_load_txn, &l) == -1)
 		return -1;
-	p->per_minute = l.pol.v[STORE_POL_PER_MINUTE];
-	p->per_hour = l.pol.v[STORE_POL_PER_HOUR];
-	p->per_day = l.pol.v[STORE_POL_PER_DAY];
-	p->bytes_per_day = l.pol.v[STORE_POL_BYTES_PER_DAY];
-	p->rcpts_per_day = l.pol.v[STORE_POL_RCPTS_PER_DAY];
-	p->invalid_per_day = l.pol.v[STORE_POL_INVALID_PER_DAY];
-	p->lock_time = l.pol.v[STORE_POL_LOCK_TIME];
-	p->max_unlocks = l.pol.v[STORE_POL_MAX_UNLOCKS];
-	p->notify_user = l.pol.v[STORE_POL_NOTIFY_USER] != 0;
-	p->attachment_size = l.pol.v[STORE_POL_ATTACHMENT_SIZE];
-	p->spam_score = l.pol.v[STORE_POL_SPAM_SCORE];
-	p->valid_sender = l.pol.v[STORE_POL_VALID_SENDER] != 0;
-	snprintf(p->sender_domain, sizeof(p->sender_domain), "%s",
-	    l.pol.domain);
+	pol_fill(p, &l.pol);
 	if (l.have_stat && l.s.day == now / 86400)
 		p->invalid_today = l.s.invalid;
 	if (l.have_stat && l.s.locked_until != 0 &&
@@ -132,6 +121,26 @@ deliver_policy_load(struct store *st, uint32_t user_id, const char *login,
 		return 0;
 	}
 	return 1;
+}
+
+/* The limits of a deliver_policy from the settings that apply. */
+static void
+pol_fill(struct deliver_policy *p, const struct store_policy *pol)
+{
+	p->per_minute = pol->v[STORE_POL_PER_MINUTE];
+	p->per_hour = pol->v[STORE_POL_PER_HOUR];
+	p->per_day = pol->v[STORE_POL_PER_DAY];
+	p->bytes_per_day = pol->v[STORE_POL_BYTES_PER_DAY];
+	p->rcpts_per_day = pol->v[STORE_POL_RCPTS_PER_DAY];
+	p->invalid_per_day = pol->v[STORE_POL_INVALID_PER_DAY];
+	p->lock_time = pol->v[STORE_POL_LOCK_TIME];
+	p->max_unlocks = pol->v[STORE_POL_MAX_UNLOCKS];
+	p->notify_user = pol->v[STORE_POL_NOTIFY_USER] != 0;
+	p->attachment_size = pol->v[STORE_POL_ATTACHMENT_SIZE];
+	p->spam_score = pol->v[STORE_POL_SPAM_SCORE];
+	p->valid_sender = pol->v[STORE_POL_VALID_SENDER] != 0;
+	snprintf(p->sender_domain, sizeof(p->sender_domain), "%s",
+	    pol->domain);
 }
 
 /* addr's domain is dom: 1, else 0. */
@@ -306,6 +315,37 @@ pol_invalid_txn(struct store_txn *t, void *ctx)
 	    pol_invalid_hit(p, &s, reason, sizeof(reason)))
 		pol_lock(p, &s, now, reason);
 	return store_sendstat_put(t, p->user_id, &s);
+}
+
+int
+deliver_policy_remote_failed(struct store_txn *t, const char *sender,
+    unsigned n, struct deliver_policy *p)
+{
+	struct store_policy pol;
+	struct store_user u;
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (sender[0] == '\0' || n == 0)
+		return 0;
+	if ((rc = store_user_find(t, sender, &u)) != 1)
+		return rc;
+	p->user_id = u.id;
+	snprintf(p->login, sizeof(p->login), "%s", u.address);
+	if (store_policy_effective(t, u.id, u.address, &pol) == -1)
+		return -1;
+	pol_fill(p, &pol);
+	p->invalid = n;
+	if (pol_invalid_txn(t, p) == -1)
+		return -1;
+	return p->locked;
+}
+
+void
+deliver_policy_notify(struct store *st, const struct deliver_config *cf,
+    const struct deliver_policy *p)
+{
+	policy_notices(st, cf, p, 0, NULL);
 }
 
 int

@@ -149,6 +149,8 @@ struct op {
 	/* OP_SENT: these recipients were delivered */
 	char		(*addrs)[STORE_ADDRESS_MAX + 1];
 	size_t		 naddrs;
+	/* OP_FINAL: remote 5xx locked the sender (outgoing policy) */
+	struct deliver_policy *locked;
 };
 
 struct mta_state {

@@ -763,7 +763,7 @@ op_push(struct op *op)
 
 /* Applies one op to the stored entry (the body may run again). */
 static int
-op_apply(struct store_txn *t, const struct op *op)
+op_apply(struct store_txn *t, struct op *op)
 {
 	struct store_queue_entry e;
 	struct qmsg *m = op->m;
@@ -801,6 +801,26 @@ op_apply(struct store_txn *t, const struct op *op)
 	}
 	e.nrcpts = keep;
 	if (op->kind == OP_FINAL) {
+		unsigned bad = 0;
+
+		/* Recipients remote servers refused for good count toward
+		   the sender's invalid-per-day (deliver/policy.c). */
+		for (j = 0; j < m->e.nrcpts; j++)
+			bad += m->state[j] == R_FAILED &&
+			    m->relay[j][0] != '\0' &&
+			    strcmp(m->relay[j], "none") != 0 &&
+			    m->e.rcpts[j].last_code >= 500;
+		if (bad > 0 && !(e.flags & STORE_QF_NOTICE)) {
+			struct deliver_policy *p = op->locked != NULL ?
+			    op->locked : xcalloc(1, sizeof(*p));
+
+			op->locked = p;
+			if ((rc = deliver_policy_remote_failed(t, e.sender,
+			    bad, p)) == -1) {
+				store_queue_entry_clear(&e);
+				return -1;
+			}
+		}
 		e.attempts++;
 		e.next_try = mta_now() + (int64_t)mta_runner_backoff(mta.cfg,
 		    e.attempts);
@@ -824,7 +844,7 @@ static int
 commit_txn(struct store_txn *t, void *arg)
 {
 	struct commit_gen *g = arg;
-	const struct op *op;
+	struct op *op;
 
 	if (store_queue_generation(t, &g->before) == -1)
 		return -1;
@@ -854,6 +874,9 @@ commit_cb(evutil_socket_t fd, short ev, void *arg)
 	}
 	for (op = mta.ops; op != NULL; op = next) {
 		next = op->next;
+		if (op->locked != NULL && op->locked->locked)
+			deliver_policy_notify(mta.st, &mta.dcf, op->locked);
+		free(op->locked);
 		if (op->kind == OP_FINAL)
 			qmsg_free(op->m);
 		free(op->addrs);

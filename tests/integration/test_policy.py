@@ -19,6 +19,9 @@ DOM = "example.test"
 ALICE, BOB, CAROL, DAVE = ("alice@example.test", "bob@example.test",
                            "carol@example.test", "dave@example.test")
 POSTMASTER = "postmaster@example.test"
+ERIN = "erin@example.test"
+RECS = {"remote.test": [("MX", 10, "mx.remote.test")],
+        "mx.remote.test": [("A", "127.0.0.3")]}
 PASSWORD = "secret-pw-1"
 
 
@@ -319,24 +322,61 @@ def case_from_rules(ms):
     ms.site.ctl("user", "policy", BOB, "valid-sender", "-")
     u = json.loads(ms.site.ctl("user", "usage", "--domain", DOM, "--json"))
     check(sorted(x["address"] for x in u) ==
-          sorted([ALICE, BOB, CAROL, DAVE, POSTMASTER]),
+          sorted([ALICE, BOB, CAROL, DAVE, ERIN, POSTMASTER]),
           "usage --domain lists the domain's users", u)
     check("ok" in ms.site.ctl("store", "check"), "store check passes", "")
+
+
+def case_remote_5xx(ms, sink):
+    """Recipients a remote server refuses for good (5xx) count toward
+    invalid-per-day: the second locks the sender."""
+    ms.site.ctl("user", "policy", ERIN, "invalid-per-day", "2")
+    for a in ("x1@remote.test", "x2@remote.test"):
+        sink.handler.rcpt[a] = ["550 5.1.1 <%s>: no such user here" % a]
+    notices = len(smtptest.stored(ms.site, POSTMASTER))
+    r = send(ms, ERIN, ["x1@remote.test", "x2@remote.test",
+                        "ok@remote.test"], "erin remote")
+    check(r[0] == 250, "the message is accepted for the queue", r)
+    sink.wait(1)
+    ms.wait_queue_empty()
+    end = time.time() + 10
+    while not usage(ms, ERIN)["locked"] and time.time() < end:
+        time.sleep(0.1)
+    u = usage(ms, ERIN)
+    check(u["locked"] and u["invalid_today"] == 2 and
+          "2 unknown recipients today" in u["reason"],
+          "two remote 5xx lock erin", u)
+    end = time.time() + 10
+    while len(smtptest.stored(ms.site, POSTMASTER)) == notices and \
+            time.time() < end:
+        time.sleep(0.1)
+    pm = smtptest.stored(ms.site, POSTMASTER)
+    check(len(pm) == notices + 1 and ERIN.encode() in pm[-1],
+          "the postmaster got a notice from the agent", len(pm))
+    r = send(ms, ERIN, [BOB], "erin locked")
+    check(r[0] == 451 and "Sending is locked" in r[1],
+          "erin's next message is refused", r)
+    ms.site.ctl("user", "unlock", ERIN)
 
 
 def run(site, args):
     ms = MtaSite(site.build)
     with ms:
-        for u in (ALICE, BOB, CAROL, DAVE, POSTMASTER):
+        ms.dns(RECS)
+        sink = ms.sink("127.0.0.3")
+        for u in (ALICE, BOB, CAROL, DAVE, ERIN, POSTMASTER):
             ms.site.add_user(u, PASSWORD)
         case_ctl(ms)
-        ms.start(mta=False)
+        ms.start()
         ms.site.wait_port(ms.sub_port, ms.procs["smtpd"])
         for c in (case_rate_no_lock, case_lock, case_daily, case_invalid,
                   case_from_rules):
             t0 = time.time()
             c(ms)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
+        t0 = time.time()
+        case_remote_5xx(ms, sink)
+        print("ok case_remote_5xx (%.1f s)" % (time.time() - t0))
     return 0
 
 
