@@ -228,6 +228,8 @@ cmd_domain(struct ctl *ctl, int argc, char **argv)
 		return cmd_domain_set(ctl, argc, argv);
 	if (strcmp(ctl->verb, "policy") == 0)
 		return cmd_policy_domain(ctl, argc, argv);
+	if (strcmp(ctl->verb, "passwd") == 0)
+		return cmd_policy_domain_passwd(ctl, argc, argv);
 	if (strcmp(ctl->verb, "add") == 0) {
 		if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 			return rc;

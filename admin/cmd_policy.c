@@ -4,13 +4,17 @@
  *
  *   user policy ADDRESS [SETTING VALUE]...   a user's own settings
  *   domain policy DOMAIN [SETTING VALUE]...  the defaults of its users
- *   user usage ADDRESS | --domain DOMAIN     counters of today, locks
- *   user unlock ADDRESS                      end a lock, a fresh day
+ *   domain passwd DOMAIN                     its domain login's password
+ *   user usage SENDER | --domain DOMAIN      counters of today, locks
+ *   user unlock SENDER                       end a lock, a fresh day
+ * SENDER: a user's address, a domain (its domain login) or the IP
+ * address of a trusted host.
  *
  * Without pairs, policy shows every setting with the value that applies
  * and where it comes from (user, domain, default).  VALUE "-" removes
  * the setting: it inherits again.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,21 +36,18 @@ struct pol_args {
 	struct store_policy	 own, dom, eff;
 	int			 npairs;
 	char			**pairs;
-	/* usage */
-	struct store_user	*users;
-	size_t			 nusers;
-	struct store_sendstat	*stats;
-	int64_t			 now;
 };
 
 static int	pol_apply(struct ctl *, struct pol_args *, struct store_policy *);
 static int	pol_user_txn(struct store_txn *, void *);
 static int	pol_domain_txn(struct store_txn *, void *);
 static void	pol_show(struct ctl *, const struct pol_args *, int user);
+struct usage_args;
 static int	usage_collect(const struct store_user *, void *);
+static int	usage_target(struct store_txn *, struct usage_args *);
 static int	usage_txn(struct store_txn *, void *);
 static int	unlock_txn(struct store_txn *, void *);
-static void	usage_print(struct ctl *, const struct pol_args *);
+static void	usage_print(struct ctl *, const struct usage_args *);
 
 /* Parses the SETTING VALUE pairs into p: CTL_OK or CTL_USAGE. */
 static int
@@ -235,25 +236,99 @@ cmd_policy_domain(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
+/* One line of usage: a user, a domain login or a trusted host. */
+struct usage_row {
+	char			 name[STORE_ADDRESS_MAX + 3];
+	struct store_subject	 subject;
+	struct store_sendstat	 s;
+};
+
+struct usage_args {
+	const char		*target;	/* ADDRESS, DOMAIN or IP */
+	char			 domain[STORE_DOMAIN_MAX + 1]; /* --domain */
+	struct usage_row	*rows;
+	size_t			 n;
+	int			 was_locked;	/* unlock */
+	int64_t			 now;
+};
+
+static void
+usage_add(struct usage_args *a, const char *name,
+    const struct store_subject *sj)
+{
+	struct usage_row *r;
+
+	a->rows = xreallocarray(a->rows, a->n + 1, sizeof(*a->rows));
+	r = &a->rows[a->n++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	r->subject = *sj;
+}
+
 static int
 usage_collect(const struct store_user *u, void *arg)
 {
-	struct pol_args *a = arg;
+	struct store_subject sj;
 
-	a->users = xreallocarray(a->users, a->nusers + 1, sizeof(*a->users));
-	a->users[a->nusers++] = *u;
+	store_subject_user(&sj, u->id);
+	usage_add(arg, u->address, &sj);
 	return 0;
+}
+
+/*
+ * The subject a target names: an address (a user), an IP address (a
+ * trusted host) or a domain (its domain login).  1, 0 no such user or
+ * domain, -1.
+ */
+static int
+usage_target(struct store_txn *t, struct usage_args *a)
+{
+	struct store_subject sj;
+	struct store_domain d;
+	struct store_user u;
+	char norm[STORE_DOMAIN_MAX + 1], ip[64];
+	unsigned char bin[16];
+	int rc;
+
+	if (strchr(a->target, '@') != NULL) {
+		if ((rc = store_user_find(t, a->target, &u)) != 1)
+			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no "
+			    "user %s", a->target);
+		return usage_collect(&u, a) == 0 ? 1 : -1;
+	}
+	snprintf(ip, sizeof(ip), "%s", a->target[0] == '[' ? a->target + 1 :
+	    a->target);
+	if (ip[0] != '\0' && ip[strlen(ip) - 1] == ']')
+		ip[strlen(ip) - 1] = '\0';
+	if (inet_pton(AF_INET, ip, bin) == 1 ||
+	    inet_pton(AF_INET6, ip, bin) == 1) {
+		store_subject_named(&sj, STORE_SUBJ_HOST, ip);
+		snprintf(norm, sizeof(norm), "[%s]", ip);
+		usage_add(a, norm, &sj);
+		return 1;
+	}
+	if (store_domain_normalize(a->target, norm) == -1)
+		return -1;
+	if ((rc = store_domain_get(t, norm, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user, domain "
+		    "or IP address %s", a->target);
+	store_subject_named(&sj, STORE_SUBJ_DOMAIN, d.name);
+	usage_add(a, d.name, &sj);
+	return 1;
 }
 
 static int
 usage_txn(struct store_txn *t, void *arg)
 {
-	struct pol_args *a = arg;
+	struct usage_args *a = arg;
 	char last[STORE_ADDRESS_MAX + 1] = "";
+	struct store_subject sj;
 	size_t i;
 	int rc;
 
-	a->nusers = 0;
+	free(a->rows);
+	a->rows = NULL;
+	a->n = 0;
 	if (a->domain[0] != '\0') {
 		struct store_domain d;
 
@@ -265,23 +340,25 @@ usage_txn(struct store_txn *t, void *arg)
 			;
 		if (rc == -1)
 			return -1;
-	} else {
-		struct store_user u;
-
-		if ((rc = store_user_get(t, a->user_id, &u)) != 1)
-			return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no user "
-			    "%s", a->name);
-		usage_collect(&u, a);
-	}
-	a->stats = xcalloc(a->nusers + 1, sizeof(*a->stats));
-	for (i = 0; i < a->nusers; i++)
-		if (store_sendstat_get(t, a->users[i].id, &a->stats[i]) == -1)
+		/* and the domain login, when it has counters */
+		store_subject_named(&sj, STORE_SUBJ_DOMAIN, d.name);
+		usage_add(a, d.name, &sj);
+		if ((rc = store_sendstat_get(t, &sj, &a->rows[a->n - 1].s)) ==
+		    -1)
+			return -1;
+		if (rc == 0)
+			a->n--;
+	} else if (usage_target(t, a) == -1)
+		return -1;
+	for (i = 0; i < a->n; i++)
+		if (store_sendstat_get(t, &a->rows[i].subject,
+		    &a->rows[i].s) == -1)
 			return -1;
 	return 0;
 }
 
 static void
-usage_print(struct ctl *ctl, const struct pol_args *a)
+usage_print(struct ctl *ctl, const struct usage_args *a)
 {
 	int64_t today = a->now / 86400;
 	char until[32], at[32];
@@ -290,11 +367,11 @@ usage_print(struct ctl *ctl, const struct pol_args *a)
 	if (ctl->json)
 		printf("[");
 	else
-		printf("%-32s %6s %10s %6s %7s %4s %4s  %s\n", "address",
+		printf("%-32s %6s %10s %6s %7s %4s %4s  %s\n", "sender",
 		    "sent", "bytes", "rcpts", "invalid", "/min", "/h",
 		    "lock");
-	for (i = 0; i < a->nusers; i++) {
-		const struct store_sendstat *s = &a->stats[i];
+	for (i = 0; i < a->n; i++) {
+		const struct store_sendstat *s = &a->rows[i].s;
 		int day = s->day == today;
 		int locked = s->locked_until != 0 &&
 		    (s->locked_until == STORE_LOCK_FOREVER ||
@@ -304,21 +381,33 @@ usage_print(struct ctl *ctl, const struct pol_args *a)
 		uint32_t pm = s->minute == a->now / 60 ? s->per_minute : 0;
 		uint32_t ph = s->hour == a->now / 3600 ? s->per_hour : 0;
 		uint64_t bytes = day ? s->bytes : 0;
+		const char *kind;
 
+		switch (store_subject_kind(&a->rows[i].subject)) {
+		case STORE_SUBJ_DOMAIN:
+			kind = "domain";
+			break;
+		case STORE_SUBJ_HOST:
+			kind = "host";
+			break;
+		default:
+			kind = "user";
+			break;
+		}
 		if (s->locked_until == STORE_LOCK_FOREVER)
 			snprintf(until, sizeof(until), "permanent");
 		else
 			ctl_time(locked ? s->locked_until : 0, until);
 		if (ctl->json) {
-			printf("%s\n  {\"address\": ", i > 0 ? "," : "");
-			ctl_json_str(stdout, a->users[i].address);
-			printf(", \"sent_today\": %" PRIu32 ", \"bytes_today\": "
-			    "%" PRIu64 ", \"recipients_today\": %" PRIu32
-			    ", \"invalid_today\": %" PRIu32 ", "
-			    "\"this_minute\": %" PRIu32 ", \"this_hour\": %"
-			    PRIu32 ", \"locked\": %s, \"locked_until\": ",
-			    msgs, bytes, rcpts, inval, pm, ph, locked ?
-			    "true" : "false");
+			printf("%s\n  {\"sender\": ", i > 0 ? "," : "");
+			ctl_json_str(stdout, a->rows[i].name);
+			printf(", \"kind\": \"%s\", \"sent_today\": %" PRIu32
+			    ", \"bytes_today\": %" PRIu64 ", "
+			    "\"recipients_today\": %" PRIu32 ", "
+			    "\"invalid_today\": %" PRIu32 ", \"this_minute\": %"
+			    PRIu32 ", \"this_hour\": %" PRIu32 ", \"locked\": "
+			    "%s, \"locked_until\": ", kind, msgs, bytes, rcpts,
+			    inval, pm, ph, locked ? "true" : "false");
 			if (!locked)
 				printf("null");
 			else
@@ -336,7 +425,7 @@ usage_print(struct ctl *ctl, const struct pol_args *a)
 			continue;
 		}
 		printf("%-32s %6" PRIu32 " %10" PRIu64 " %6" PRIu32 " %7"
-		    PRIu32 " %4" PRIu32 " %4" PRIu32 "  %s", a->users[i].address,
+		    PRIu32 " %4" PRIu32 " %4" PRIu32 "  %s", a->rows[i].name,
 		    msgs, bytes, rcpts, inval, pm, ph, locked ? until : "-");
 		if (locked)
 			printf(" (%s)", s->reason);
@@ -348,10 +437,10 @@ usage_print(struct ctl *ctl, const struct pol_args *a)
 		printf("\n");
 	}
 	if (ctl->json)
-		printf("%s]\n", a->nusers > 0 ? "\n" : "");
+		printf("%s]\n", a->n > 0 ? "\n" : "");
 }
 
-/* user usage ADDRESS | --domain DOMAIN */
+/* user usage ADDRESS|DOMAIN|IP | --domain DOMAIN */
 int
 cmd_policy_usage(struct ctl *ctl, int argc, char **argv)
 {
@@ -359,44 +448,43 @@ cmd_policy_usage(struct ctl *ctl, int argc, char **argv)
 		{ "domain", 1, NULL, 0 },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct pol_args a;
+	struct usage_args a;
 	int n, rc;
 
 	if ((rc = ctl_args(ctl, argc, argv, opts, 0, 1, &n)) != 0)
 		return rc;
 	if ((n == 1) == opts[0].seen)
-		return ctl_usage(ctl, "give an ADDRESS or --domain DOMAIN");
+		return ctl_usage(ctl, "give an ADDRESS (or a domain login, or "
+		    "a trusted host's IP address) or --domain DOMAIN");
 	memset(&a, 0, sizeof(a));
 	if (opts[0].seen && store_domain_normalize(opts[0].value,
 	    a.domain) == -1)
 		return ctl_usage(ctl, "--domain: %s", err_msg());
+	a.target = n == 1 ? argv[0] : NULL;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if (n == 1) {
-		a.name = argv[0];
-		if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
-			return rc == -1 ? ctl_fail(NULL, "user usage %s",
-			    a.name) : ctl_failx("no user %s", a.name);
-	}
 	a.now = (int64_t)store_now();
 	rc = store_read(ctl->store, usage_txn, &a);
 	if (rc >= 0)
 		usage_print(ctl, &a);
-	free(a.users);
-	free(a.stats);
+	free(a.rows);
 	return rc < 0 ? ctl_fail(NULL, "user usage") : CTL_OK;
 }
 
 static int
 unlock_txn(struct store_txn *t, void *arg)
 {
-	struct pol_args *a = arg;
+	struct usage_args *a = arg;
 	struct store_sendstat s;
+	const struct store_subject *sj;
 	int64_t now = (int64_t)store_now();
 
-	if (store_sendstat_get(t, a->user_id, &s) == -1)
+	if (usage_txn(t, a) == -1)
 		return -1;
-	a->npairs = s.locked_until != 0 && (s.locked_until ==
+	sj = &a->rows[0].subject;
+	if (store_sendstat_get(t, sj, &s) == -1)
+		return -1;
+	a->was_locked = s.locked_until != 0 && (s.locked_until ==
 	    STORE_LOCK_FOREVER || now < s.locked_until);
 	/* A fresh start: no lock, no automatic unlocks, today's counts. */
 	s.locked_until = 0;
@@ -405,30 +493,91 @@ unlock_txn(struct store_txn *t, void *arg)
 	s.per_minute = s.per_hour = 0;
 	s.msgs = s.rcpts = s.invalid = 0;
 	s.bytes = 0;
-	if (store_sendstat_newday(t, a->user_id, INT64_MAX) == -1)
+	if (store_sendstat_newday(t, sj, INT64_MAX) == -1)
 		return -1;
-	return store_sendstat_put(t, a->user_id, &s);
+	return store_sendstat_put(t, sj, &s);
 }
 
-/* user unlock ADDRESS */
+/* user unlock ADDRESS|DOMAIN|IP */
 int
 cmd_policy_unlock(struct ctl *ctl, int argc, char **argv)
 {
-	struct pol_args a;
+	struct usage_args a;
 	int n, rc;
 
 	if ((rc = ctl_args(ctl, argc, argv, NULL, 1, 1, &n)) != 0)
 		return rc;
 	memset(&a, 0, sizeof(a));
-	a.name = argv[0];
+	a.target = argv[0];
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
-		return rc == -1 ? ctl_fail(NULL, "user unlock %s", a.name) :
-		    ctl_failx("no user %s", a.name);
-	if (store_write(ctl->store, unlock_txn, &a) < 0)
-		return ctl_fail(NULL, "user unlock %s", a.name);
-	ctl_done(ctl, "%s %s; today's counters start again", a.name,
-	    a.npairs ? "unlocked" : "was not locked");
+	rc = store_write(ctl->store, unlock_txn, &a);
+	if (rc >= 0)
+		ctl_done(ctl, "%s %s; today's counters start again",
+		    a.rows[0].name, a.was_locked ? "unlocked" :
+		    "was not locked");
+	free(a.rows);
+	return rc < 0 ? ctl_fail(NULL, "user unlock %s", argv[0]) : CTL_OK;
+}
+
+struct pw_args {
+	char		 domain[STORE_DOMAIN_MAX + 1];
+	const char	*hash;
+};
+
+static int
+pw_txn(struct store_txn *t, void *arg)
+{
+	struct pw_args *a = arg;
+	struct store_domain d;
+	int rc;
+
+	if ((rc = store_domain_get(t, a->domain, &d)) != 1)
+		return rc == -1 ? -1 : err_set(ERR_NOTFOUND, "no domain %s",
+		    a->domain);
+	if (d.alias_of[0] != '\0')
+		return err_set(ERR_INVALID, "%s is an alias of %s: give the "
+		    "password to %s", d.name, d.alias_of, d.alias_of);
+	return store_domain_pw_set(t, d.name, a->hash);
+}
+
+/* domain passwd DOMAIN [--hash HASH|-] [--clear] */
+int
+cmd_policy_domain_passwd(struct ctl *ctl, int argc, char **argv)
+{
+	struct ctl_opt opts[] = {
+		{ "hash", 1, NULL, 0 },
+		{ "password-stdin", 0, NULL, 0 },
+		{ "clear", 0, NULL, 0 },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct pw_args a;
+	char *hash = NULL;
+	int n, rc;
+
+	if ((rc = ctl_args(ctl, argc, argv, opts, 1, 1, &n)) != 0)
+		return rc;
+	if (opts[0].seen + opts[1].seen + opts[2].seen > 1)
+		return ctl_usage(ctl, "give one of --hash, --password-stdin, "
+		    "--clear");
+	memset(&a, 0, sizeof(a));
+	if (store_domain_normalize(argv[0], a.domain) == -1)
+		return ctl_usage(ctl, "%s", err_msg());
+	if (ctl_open(ctl, STORE_NOCREATE) < 0)
+		return CTL_FAIL;
+	if (opts[2].seen)
+		a.hash = "";
+	else if ((opts[0].seen ? cmd_user_hash(a.domain, opts[0].value,
+	    &hash) : cmd_user_password(a.domain, &hash)) < 0)
+		return CTL_FAIL;
+	else
+		a.hash = hash;
+	rc = store_write(ctl->store, pw_txn, &a);
+	free(hash);
+	if (rc < 0)
+		return ctl_fail(NULL, "domain passwd %s", a.domain);
+	ctl_done(ctl, "domain %s: %s", a.domain, opts[2].seen ? "no domain "
+	    "login any more" : "domain login password set (it may send as "
+	    "any address of the domain)");
 	return CTL_OK;
 }

@@ -76,9 +76,6 @@ static void	cmd_user_json(const struct ctl *, const struct store_user *);
 static char	*cmd_user_permille(int64_t, char *buf, size_t size);
 static void	cmd_user_grace_text(const struct ctl *,
 		    const struct store_user *);
-static int	cmd_user_password(const char *address, char **hash_r);
-static int	cmd_user_hash(const char *address, const char *value,
-		    char **hash_r);
 static int	cmd_user_list(struct ctl *, const char *domain);
 static int	cmd_user_rename(struct ctl *, const char *from,
 		    const char *to);
@@ -633,7 +630,7 @@ cmd_user_set(struct ctl *ctl, int argc, char **argv)
 }
 
 /* Reads a password from stdin (one line) and hashes it. */
-static int
+int
 cmd_user_password(const char *address, char **hash_r)
 {
 	char *pw;
@@ -665,7 +662,7 @@ cmd_user_password(const char *address, char **hash_r)
  * checked as an import checks it: a bare string is a crypt(3) hash.
  * The message of a refused one names its scheme, never the hash.
  */
-static int
+int
 cmd_user_hash(const char *address, const char *value, char **hash_r)
 {
 	char *line = NULL;

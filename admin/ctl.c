@@ -35,6 +35,9 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "domain is never forwarded outside (routes, filters)" },
 	{ "domain", "policy", "DOMAIN [SETTING VALUE]...", "show or change "
 	    "the outgoing policy defaults of the domain's users" },
+	{ "domain", "passwd", "DOMAIN [--hash HASH|-] [--clear]", "the "
+	    "password of the domain login (SMTP submission as DOMAIN: any "
+	    "address of it), read from stdin" },
 	{ "user", "add", "ADDRESS [--password-stdin] [--quota SIZE] "
 	    "[--quota-messages N]", "create a mailbox" },
 	{ "user", "del", "ADDRESS", "delete a user and all its mail" },
@@ -54,9 +57,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "user", "policy", "ADDRESS [SETTING VALUE]...", "show or change "
 	    "the user's outgoing policy (limits, locks, FROM rules; VALUE -: "
 	    "inherit)" },
-	{ "user", "usage", "ADDRESS|--domain DOMAIN", "what users sent "
-	    "today, and their locks" },
-	{ "user", "unlock", "ADDRESS", "end a sending lock (and start "
+	{ "user", "usage", "SENDER|--domain DOMAIN", "what a sender (an "
+	    "address, a domain login, a trusted host's IP) or a domain's "
+	    "users sent today, and their locks" },
+	{ "user", "unlock", "SENDER", "end a sending lock (and start "
 	    "today's counters again)" },
 	{ "addr", "add", "ADDRESS TARGET... [--force]", "route an address to "
 	    "targets (alias or forward)" },

@@ -105,11 +105,19 @@ int	cmd_queue(struct ctl *, int argc, char **argv);
 int	cmd_transport(struct ctl *, int argc, char **argv);
 int	cmd_dkim(struct ctl *, int argc, char **argv);
 int	cmd_bcc(struct ctl *, int argc, char **argv);
-/* cmd_policy.c: user policy|usage|unlock, domain policy */
+/*
+ * cmd_user.c: a password read from stdin (one line) and hashed, or a
+ * pre-computed hash given to --hash ("-": read from stdin), checked; who
+ * names the account in messages.  0, or -1 (printed).
+ */
+int	cmd_user_password(const char *who, char **hash_r);
+int	cmd_user_hash(const char *who, const char *value, char **hash_r);
+/* cmd_policy.c: user policy|usage|unlock, domain policy|passwd */
 int	cmd_policy_user(struct ctl *, int argc, char **argv);
 int	cmd_policy_domain(struct ctl *, int argc, char **argv);
 int	cmd_policy_usage(struct ctl *, int argc, char **argv);
 int	cmd_policy_unlock(struct ctl *, int argc, char **argv);
+int	cmd_policy_domain_passwd(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);

@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/policy.h"
+
 struct store;
 struct filter_runner;
 struct deliver_fjob;
@@ -221,9 +223,18 @@ int	deliver_resolve_postmaster(struct store *,
  * settings in store/policy.h): filled when the client logs in and
  * sends, checked and counted in the commit that accepts the message.
  */
+enum deliver_sender {
+	DELIVER_SENDER_USER = 1,	/* logged in as user@domain */
+	DELIVER_SENDER_DOMAIN,		/* logged in as a domain: any of its
+					   addresses */
+	DELIVER_SENDER_HOST,		/* a trusted host, by its address */
+};
 struct deliver_policy {
-	uint32_t	user_id;		/* the login's mailbox */
-	char		login[DELIVER_ADDR_MAX + 1];
+	enum deliver_sender kind;
+	uint32_t	user_id;		/* the login's mailbox (USER) */
+	char		login[DELIVER_ADDR_MAX + 1];	/* address, domain,
+						   or "[ip]" */
+	struct store_subject subject;		/* its counters */
 	unsigned	invalid;		/* unknown local recipients
 						   given, not counted yet */
 	uint64_t	invalid_today;		/* counted when loaded */
@@ -297,12 +308,17 @@ struct deliver_job {
 
 /*
  * The outgoing policy (policy.c).  deliver_policy_load() reads what
- * applies to the user user_id, logged in as login, into p and whether it
- * is locked now: 1 may send, 0 locked (code/text: 451 4.7.1 until when,
- * or 550 5.7.1 for a lock only an admin ends), -1 error.
+ * applies to a sender into p, and whether it is locked now: a user
+ * (user_id, login its address: defaults, its domain's, its own), a
+ * domain login (login the domain: defaults and the domain's) or a trusted
+ * host (login its IP address; the defaults and those of domain, the
+ * envelope sender's, when it is local; NULL none).  1 may send, 0 locked
+ * (code/text: 451 4.7.1 until when, or 550 5.7.1 for a lock only an admin
+ * ends), -1 error.
  */
-int	deliver_policy_load(struct store *, uint32_t user_id,
-	    const char *login, struct deliver_policy *p);
+int	deliver_policy_load(struct store *, enum deliver_sender,
+	    uint32_t user_id, const char *login, const char *domain,
+	    struct deliver_policy *p);
 /*
  * The envelope sender against the FROM rules (sender-domain,
  * valid-sender): 1 ok, 0 refused (code/text set), -1 error.

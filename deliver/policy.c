@@ -39,8 +39,8 @@ static void	pol_lock(struct deliver_policy *, struct store_sendstat *,
 		    int64_t, const char *);
 static int	pol_invalid_hit(const struct deliver_policy *,
 		    const struct store_sendstat *, char *, size_t);
-static int	pol_roll(struct store_txn *, uint32_t, struct store_sendstat *,
-		    int64_t);
+static int	pol_roll(struct store_txn *, const struct store_subject *,
+		    struct store_sendstat *, int64_t);
 static void	pol_refuse_lock(struct deliver_policy *, int64_t until,
 		    const char *reason);
 
@@ -77,6 +77,7 @@ pol_refuse_lock(struct deliver_policy *p, int64_t until, const char *reason)
 
 struct pol_load {
 	struct deliver_policy	*p;
+	const char		*domain;	/* of the settings ("": none) */
 	struct store_policy	 pol;
 	struct store_sendstat	 s;
 	int			 have_stat;
@@ -86,29 +87,49 @@ static int
 pol_load_txn(struct store_txn *t, void *ctx)
 {
 	struct pol_load *l = ctx;
+	char addr[STORE_DOMAIN_MAX + 2];
 	int rc;
 
-	if (store_policy_effective(t, l->p->user_id, l->p->login,
-	    &l->pol) == -1)
+	if (l->p->user_id != 0)
+		rc = store_policy_effective(t, l->p->user_id, l->p->login,
+		    &l->pol);
+	else {
+		/* a domain login or a host: the domain's defaults */
+		snprintf(addr, sizeof(addr), "@%s", l->domain);
+		rc = store_policy_effective(t, 0, addr, &l->pol);
+	}
+	if (rc == -1)
 		return -1;
-	if ((rc = store_sendstat_get(t, l->p->user_id, &l->s)) == -1)
+	if ((rc = store_sendstat_get(t, &l->p->subject, &l->s)) == -1)
 		return -1;
 	l->have_stat = rc;
 	return 0;
 }
 
 int
-deliver_policy_load(struct store *st, uint32_t user_id, const char *login,
+deliver_policy_load(struct store *st, enum deliver_sender kind,
+    uint32_t user_id, const char *login, const char *domain,
     struct deliver_policy *p)
 {
 	struct pol_load l;
 	int64_t now = (int64_t)store_now();
 
 	memset(p, 0, sizeof(*p));
-	p->user_id = user_id;
-	snprintf(p->login, sizeof(p->login), "%s", login);
+	p->kind = kind;
+	p->user_id = kind == DELIVER_SENDER_USER ? user_id : 0;
+	if (kind == DELIVER_SENDER_HOST)
+		snprintf(p->login, sizeof(p->login), "[%s]", login);
+	else
+		snprintf(p->login, sizeof(p->login), "%s", login);
+	if (kind == DELIVER_SENDER_USER)
+		store_subject_user(&p->subject, user_id);
+	else
+		store_subject_named(&p->subject, kind == DELIVER_SENDER_DOMAIN ?
+		    STORE_SUBJ_DOMAIN : STORE_SUBJ_HOST, login);
 	memset(&l, 0, sizeof(l));
 	l.p = p;
+	l.domain = kind == DELIVER_SENDER_DOMAIN ? login : domain != NULL ?
+	    domain : "";
 	if (store_read(st, pol_load_txn, &l) == -1)
 		return -1;
 	pol_fill(p, &l.pol);
@@ -236,13 +257,14 @@ deliver_policy_invalid_full(struct deliver_policy *p)
 
 /* Today's counters of s as of now (a new day, hour, minute: from 0). */
 static int
-pol_roll(struct store_txn *t, uint32_t user_id, struct store_sendstat *s,
+pol_roll(struct store_txn *t, const struct store_subject *sj,
+    struct store_sendstat *s,
     int64_t now)
 {
 	int64_t today = now / 86400;
 
 	if (s->day != today) {
-		if (s->day != 0 && store_sendstat_newday(t, user_id,
+		if (s->day != 0 && store_sendstat_newday(t, sj,
 		    today) == -1)
 			return -1;
 		s->day = today;
@@ -302,8 +324,8 @@ pol_invalid_txn(struct store_txn *t, void *ctx)
 	char reason[DELIVER_TEXT_MAX];
 
 	p->locked = 0;
-	if (store_sendstat_get(t, p->user_id, &s) == -1 ||
-	    pol_roll(t, p->user_id, &s, now) == -1)
+	if (store_sendstat_get(t, &p->subject, &s) == -1 ||
+	    pol_roll(t, &p->subject, &s, now) == -1)
 		return -1;
 	s.invalid += p->invalid;
 	if (s.locked_until != 0 && s.locked_until != STORE_LOCK_FOREVER &&
@@ -314,7 +336,7 @@ pol_invalid_txn(struct store_txn *t, void *ctx)
 	if (s.locked_until == 0 && p->lock_time > 0 &&
 	    pol_invalid_hit(p, &s, reason, sizeof(reason)))
 		pol_lock(p, &s, now, reason);
-	return store_sendstat_put(t, p->user_id, &s);
+	return store_sendstat_put(t, &p->subject, &s);
 }
 
 int
@@ -330,7 +352,9 @@ deliver_policy_remote_failed(struct store_txn *t, const char *sender,
 		return 0;
 	if ((rc = store_user_find(t, sender, &u)) != 1)
 		return rc;
+	p->kind = DELIVER_SENDER_USER;
 	p->user_id = u.id;
+	store_subject_user(&p->subject, u.id);
 	snprintf(p->login, sizeof(p->login), "%s", u.address);
 	if (store_policy_effective(t, u.id, u.address, &pol) == -1)
 		return -1;
@@ -377,8 +401,8 @@ policy_account(struct store_txn *t, struct deliver_job *job)
 	size_t i, j;
 	int rc, window = 0;
 
-	if (store_sendstat_get(t, p->user_id, &s) == -1 ||
-	    pol_roll(t, p->user_id, &s, now) == -1)
+	if (store_sendstat_get(t, &p->subject, &s) == -1 ||
+	    pol_roll(t, &p->subject, &s, now) == -1)
 		return -1;
 	if (s.locked_until != 0) {
 		if (s.locked_until == STORE_LOCK_FOREVER ||
@@ -404,7 +428,7 @@ policy_account(struct store_txn *t, struct deliver_job *job)
 				break;
 		if (j < i)
 			continue;
-		if ((rc = store_sendstat_seen(t, p->user_id, today,
+		if ((rc = store_sendstat_seen(t, &p->subject, today,
 		    r->addr)) == -1)
 			return -1;
 		newr += rc == 0;
@@ -447,7 +471,7 @@ policy_account(struct store_txn *t, struct deliver_job *job)
 
 			if (!deliver_rcpt_wanted(r) || r->bcc)
 				continue;
-			if (store_sendstat_rcpt(t, p->user_id, today,
+			if (store_sendstat_rcpt(t, &p->subject, today,
 			    r->addr) == -1)
 				return -1;
 		}
@@ -456,7 +480,7 @@ policy_account(struct store_txn *t, struct deliver_job *job)
 		s.msgs++;
 		s.bytes += job->len;
 		s.rcpts += (uint32_t)newr;
-		return store_sendstat_put(t, p->user_id, &s) == -1 ? -1 : 1;
+		return store_sendstat_put(t, &p->subject, &s) == -1 ? -1 : 1;
 	}
 	if (reason[0] != '\0' && p->lock_time > 0) {
 		pol_lock(p, &s, now, reason);
@@ -474,7 +498,7 @@ refuse:
 		if (deliver_rcpt_wanted(&job->rcpts[i]))
 			deliver_rcpt_reply(&job->rcpts[i], p->code, "%s",
 			    p->text);
-	return store_sendstat_put(t, p->user_id, &s) == -1 ? -1 : 0;
+	return store_sendstat_put(t, &p->subject, &s) == -1 ? -1 : 0;
 }
 
 /*
@@ -486,7 +510,9 @@ policy_notices(struct store *st, const struct deliver_config *cf,
     const struct deliver_policy *p, uint64_t queue_id, const char *sender)
 {
 	char when[64], to[DELIVER_ADDR_MAX + 16], *body, *msg;
-	const char *at = strrchr(p->login, '@');
+	const char *dom = p->kind == DELIVER_SENDER_DOMAIN ? p->login :
+	    p->kind == DELIVER_SENDER_USER && strrchr(p->login, '@') != NULL ?
+	    strrchr(p->login, '@') + 1 : NULL;
 	size_t len;
 	int i;
 
@@ -515,9 +541,9 @@ policy_notices(struct store *st, const struct deliver_config *cf,
 	    "refused.\n" : "", p->login, p->login);
 	for (i = 0; i < 2; i++) {
 		if (i == 0)
-			snprintf(to, sizeof(to), "postmaster@%s", at != NULL ?
-			    at + 1 : cf->hostname);
-		else if (p->notify_user)
+			snprintf(to, sizeof(to), "postmaster@%s", dom != NULL ?
+			    dom : cf->hostname);
+		else if (p->notify_user && p->kind == DELIVER_SENDER_USER)
 			snprintf(to, sizeof(to), "%s", p->login);
 		else
 			break;
@@ -529,7 +555,7 @@ policy_notices(struct store *st, const struct deliver_config *cf,
 			continue;
 		}
 		if (deliver_server_message(st, cf, to, msg, len, 0,
-		    STORE_QF_NOTICE, NULL) == -1 && i == 0 && at != NULL) {
+		    STORE_QF_NOTICE, NULL) == -1 && i == 0 && dom != NULL) {
 			/* no postmaster in that domain: the server's */
 			snprintf(to, sizeof(to), "postmaster@%s",
 			    cf->hostname);

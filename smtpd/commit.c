@@ -136,7 +136,7 @@ session_submit(struct smtp_session *s)
 	s->job.nrcpts = s->nrcpts;
 	s->job.all_or_nothing = !s->lmtp;
 	s->job.bcc = 1;		/* the automatic BCC rules apply */
-	s->job.policy = s->user[0] != '\0' && !s->lmtp ? &s->policy : NULL;
+	s->job.policy = s->policed ? &s->policy : NULL;
 	s->job.queue_id = s->queue_id;
 	s->job.envid = s->mail.envid[0] != '\0' ? s->mail.envid : NULL;
 	s->job.ret = (int)s->mail.ret;

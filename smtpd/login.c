@@ -74,6 +74,8 @@ struct session_domain {
 	const char	*name;
 	uint32_t	 flags;
 	int		 local;
+	char		 real[STORE_DOMAIN_MAX + 1];	/* name, or what it
+							   aliases */
 };
 
 static int
@@ -87,6 +89,8 @@ session_domain_txn(struct store_txn *t, void *ctx)
 		return rc;
 	sd->local = 1;
 	sd->flags = d.flags;
+	snprintf(sd->real, sizeof(sd->real), "%s", d.alias_of[0] != '\0' ?
+	    d.alias_of : d.name);
 	/* An alias domain follows the rules of the domain it aliases. */
 	if (d.alias_of[0] != '\0' && store_domain_get(t, d.alias_of,
 	    &target) == 1)
@@ -96,8 +100,9 @@ session_domain_txn(struct store_txn *t, void *ctx)
 
 /*
  * STORE_DOMAIN_SENDER_LOGIN: an authenticated client may only use its
- * own address, or one that routes to its mailbox.  1 ok, 0 refused,
- * -1 error.
+ * own address, or one that routes to its mailbox.  A domain login may
+ * use any address of its domain (or of an alias domain of it), and only
+ * those.  1 ok, 0 refused, -1 error.
  */
 int
 session_sender_ok(struct smtp_session *s, const char *sender)
@@ -109,6 +114,16 @@ session_sender_ok(struct smtp_session *s, const char *sender)
 	size_t i;
 	int ok = 0;
 
+	if (s->domain_login) {
+		if ((at = strrchr(sender, '@')) == NULL ||
+		    store_domain_normalize(at + 1, dom) == -1)
+			return 0;
+		memset(&sd, 0, sizeof(sd));
+		sd.name = dom;
+		if (store_read(s->srv->store, session_domain_txn, &sd) == -1)
+			return -1;
+		return sd.local && strcmp(sd.real, s->user) == 0;
+	}
 	if (s->user[0] == '\0' || sender[0] == '\0' ||
 	    (at = strrchr(sender, '@')) == NULL ||
 	    store_domain_normalize(at + 1, dom) == -1)
@@ -300,6 +315,7 @@ session_verdict(const struct auth_verdict *v, void *arg)
 		return;
 	if (v->rc == 1) {
 		s->user_id = v->user_id;
+		s->domain_login = v->user_id == 0;	/* store/user.h */
 		session_login_ok(s, v->user);
 	} else if (v->rc == 0 && v->disabled)
 		session_login_disabled(s, v->login, v->why);
@@ -425,13 +441,35 @@ session_delay_cb(evutil_socket_t fd, short what, void *arg)
 int
 session_policy_mail(struct smtp_session *s)
 {
+	const struct config *cf = s->srv->config;
 	unsigned invalid = s->policy.invalid;
+	char dom[STORE_DOMAIN_MAX + 1];
+	const char *at;
 	int rc;
 
-	if (s->user[0] == '\0' || s->lmtp)
+	/*
+	 * Who sends: a login (a user or a domain), or a client of
+	 * [smtpd] trusted_networks sending without one (by its address,
+	 * with the defaults of the sender's domain).
+	 */
+	s->policed = 0;
+	if (s->lmtp)
 		return 1;
-	rc = deliver_policy_load(s->srv->store, s->user_id, s->user,
-	    &s->policy);
+	if (s->user[0] != '\0')
+		rc = deliver_policy_load(s->srv->store, s->domain_login ?
+		    DELIVER_SENDER_DOMAIN : DELIVER_SENDER_USER, s->user_id,
+		    s->user, NULL, &s->policy);
+	else if (config_net_match(cf->smtpd_trusted, cf->smtpd_ntrusted,
+	    s->ip)) {
+		dom[0] = '\0';
+		if ((at = strrchr(s->mail.addr, '@')) != NULL &&
+		    store_domain_normalize(at + 1, dom) == -1)
+			dom[0] = '\0';
+		rc = deliver_policy_load(s->srv->store, DELIVER_SENDER_HOST, 0,
+		    s->ip, dom, &s->policy);
+	} else
+		return 1;
+	s->policed = 1;
 	s->policy.invalid = invalid;
 	if (rc == 1)
 		rc = deliver_policy_sender(s->srv->store, &s->srv->deliver,
@@ -441,8 +479,8 @@ session_policy_mail(struct smtp_session *s)
 		return 0;
 	}
 	if (rc == 0) {
-		log_info("conn %lu: policy: %s: %d %s", s->id, s->user,
-		    s->policy.code, s->policy.text);
+		log_info("conn %lu: policy: %s: %d %s", s->id,
+		    s->policy.login, s->policy.code, s->policy.text);
 		session_fail(s, "%d %s", s->policy.code, s->policy.text);
 		return 0;
 	}
@@ -453,12 +491,12 @@ session_policy_mail(struct smtp_session *s)
 int
 session_policy_ok(struct smtp_session *s)
 {
-	if (s->user[0] == '\0' || s->lmtp)
+	if (!s->policed)
 		return 1;
 	if (deliver_policy_header(&s->policy, s->mdata + s->hdrlen,
 	    s->mlen - s->hdrlen))
 		return 1;
-	log_info("conn %lu: policy: %s: %d %s", s->id, s->user,
+	log_info("conn %lu: policy: %s: %d %s", s->id, s->policy.login,
 	    s->policy.code, s->policy.text);
 	session_tx_fail(s, "%d %s", s->policy.code, s->policy.text);
 	return 0;

@@ -493,6 +493,7 @@ cmd_starttls(struct smtp_session *s, const struct smtp_cmd *cmd)
 	s->esmtp = 0;
 	s->user[0] = '\0';
 	s->user_id = 0;
+	s->domain_login = 0;
 	session_enter_state(s, SMTP_S_INIT);
 	log_info("conn %lu: TLS started (STARTTLS)", s->id);
 }
@@ -599,8 +600,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    "%u)", cf->smtpd_max_recipients);
 		return;
 	}
-	if (s->user[0] != '\0' && !s->lmtp &&
-	    deliver_policy_invalid_full(&s->policy)) {
+	if (s->policed && deliver_policy_invalid_full(&s->policy)) {
 		/* the next message's commit locks (policy_account()) */
 		session_fail(s, "%d %s", s->policy.code, s->policy.text);
 		s->policy.code = 0;
@@ -644,7 +644,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		break;
 	default:
 		/* an unknown local address, counted toward the policy */
-		if (s->user[0] != '\0' && !s->lmtp && r.code == 550)
+		if (s->policed && r.code == 550)
 			s->policy.invalid++;
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
@@ -1292,7 +1292,7 @@ session_free(struct smtp_session *s)
 	deliver_end(s->srv->store, &s->job);
 	if (held)
 		group_kick();	/* its locks came free */
-	if (s->user[0] != '\0' && s->policy.invalid > 0)
+	if (s->policed && s->policy.invalid > 0)
 		session_policy_flush(s);
 	session_reset_tx(s);
 	auth_free(&s->sasl);

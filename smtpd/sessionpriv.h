@@ -58,6 +58,8 @@ struct smtp_session {
 	struct auth_check	*check;		/* a password being checked */
 	uint32_t		 user_id;
 	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
+	int			 domain_login;	/* user is a domain
+						   (store/user.h) */
 	struct event		*delay_ev;
 	char			*delay_reply;
 	int			 delay_close;
@@ -88,7 +90,9 @@ struct smtp_session {
 
 	/* delivery */
 	struct deliver_job	 job;
-	struct deliver_policy	 policy;	/* of the login (user[]) */
+	struct deliver_policy	 policy;	/* of the login (user[]) or
+						   trusted host */
+	int			 policed;	/* policy applies (MAIL) */
 	struct worker_job	*fjob;		/* filters running */
 	int			 fslot;		/* holds a filter slot */
 	int			 orphan;	/* conn gone while they ran */

@@ -117,7 +117,7 @@ main(int argc, char **argv)
 	/* Each process opens the store and starts its threads itself. */
 	if (store_open(cfg.data_dir, 0, &st) == -1)
 		fatalx("store %s: %s", cfg.data_dir, err_msg());
-	store_auth_backend(st, &auth_be);
+	store_auth_backend_domains(st, &auth_be);
 	if (auth_init("smtp", &auth_be, &cfg) == -1)
 		fatalx("auth: %s", err_msg());
 

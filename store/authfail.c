@@ -495,6 +495,12 @@ authfail_be_begin(void *st, const char *login, const char *password)
 	return store_login_begin(st, login, password);
 }
 
+static void *
+authfail_be_begin_domains(void *st, const char *login, const char *password)
+{
+	return store_login_begin_domains(st, login, password, 1);
+}
+
 static void
 authfail_be_verify(void *state)
 {
@@ -569,4 +575,11 @@ store_auth_backend(struct store *st, struct auth_backend *r)
 	r->blocked = authfail_be_blocked;
 	r->failed = authfail_be_failed;
 	r->succeeded = authfail_be_succeeded;
+}
+
+void
+store_auth_backend_domains(struct store *st, struct auth_backend *r)
+{
+	store_auth_backend(st, r);
+	r->begin = authfail_be_begin_domains;
 }

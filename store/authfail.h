@@ -71,5 +71,11 @@ int	store_authfail_list(struct store *, store_authfail_fn *fn,
  * failures with the functions above.
  */
 void	store_auth_backend(struct store *st, struct auth_backend *r);
+/*
+ * The same for SMTP submission, where a domain login (a local domain and
+ * its login password, store/policy.h) is a login too: its verdict has
+ * user id 0 and the domain as the user.
+ */
+void	store_auth_backend_domains(struct store *st, struct auth_backend *r);
 
 #endif

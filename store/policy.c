@@ -420,28 +420,80 @@ stat_decode(const MDB_val *v, struct store_sendstat *s)
 	return unpack_done(&u, "sending counters");
 }
 
+void
+store_subject_user(struct store_subject *sj, uint32_t user_id)
+{
+	sj->key[0] = STORE_SUBJ_USER;
+	be32enc(sj->key + 1, user_id);
+	sj->len = 5;
+}
+
+void
+store_subject_named(struct store_subject *sj, enum store_subject_kind kind,
+    const char *name)
+{
+	size_t n = strlen(name);
+
+	if (n > STORE_SUBJECT_MAX - 1)
+		n = STORE_SUBJECT_MAX - 1;
+	sj->key[0] = (uint8_t)kind;
+	memcpy(sj->key + 1, name, n);
+	sj->len = 1 + n;
+}
+
+enum store_subject_kind
+store_subject_kind(const struct store_subject *sj)
+{
+	return (enum store_subject_kind)sj->key[0];
+}
+
+uint32_t
+store_subject_user_id(const struct store_subject *sj)
+{
+	return sj->key[0] == STORE_SUBJ_USER && sj->len == 5 ?
+	    be32dec(sj->key + 1) : 0;
+}
+
+void
+store_subject_name(const struct store_subject *sj, char *buf, size_t size)
+{
+	if (sj->key[0] == STORE_SUBJ_USER)
+		snprintf(buf, size, "%s", "");
+	else
+		snprintf(buf, size, "%.*s", (int)(sj->len - 1),
+		    (const char *)sj->key + 1);
+}
+
+/* 's', the subject: the key of its counters.  Its length. */
+static size_t
+stat_key(uint8_t *key, const struct store_subject *sj)
+{
+	key[0] = 's';
+	memcpy(key + 1, sj->key, sj->len);
+	return 1 + sj->len;
+}
+
 int
-store_sendstat_get(struct store_txn *t, uint32_t user_id,
+store_sendstat_get(struct store_txn *t, const struct store_subject *sj,
     struct store_sendstat *s)
 {
-	uint8_t key[5];
+	uint8_t key[1 + STORE_SUBJECT_MAX];
 	MDB_val v;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
 	if ((rc = pol_ready(t, 0)) != 1)
 		return rc;
-	if ((rc = sdb_get(t, DB_POLICY, key, pol_key(key, 's', user_id),
-	    &v)) != 1)
+	if ((rc = sdb_get(t, DB_POLICY, key, stat_key(key, sj), &v)) != 1)
 		return rc;
 	return stat_decode(&v, s) == -1 ? -1 : 1;
 }
 
 int
-store_sendstat_put(struct store_txn *t, uint32_t user_id,
+store_sendstat_put(struct store_txn *t, const struct store_subject *sj,
     const struct store_sendstat *s)
 {
-	uint8_t key[5];
+	uint8_t key[1 + STORE_SUBJECT_MAX];
 	struct pack pk;
 	int rc;
 
@@ -462,29 +514,40 @@ store_sendstat_put(struct store_txn *t, uint32_t user_id,
 	pack_u32(&pk, s->locks);
 	pack_u32(&pk, s->unlocks);
 	pack_str(&pk, s->reason);
-	rc = sdb_put(t, DB_POLICY, key, pol_key(key, 's', user_id), pk.buf,
-	    pk.len, 0);
+	rc = sdb_put(t, DB_POLICY, key, stat_key(key, sj), pk.buf, pk.len, 0);
 	pack_free(&pk);
 	return rc == -1 ? -1 : 0;
 }
 
-/* The key of (user, day, addr): its length. */
+/*
+ * 'r', the subject's length and bytes: the prefix of its recipient rows;
+ * then the day (BE 64) and the address.  Its length.
+ */
 static size_t
-rcpt_key(uint8_t *key, uint32_t user_id, int64_t day, const char *addr)
+rcpt_prefix(uint8_t *key, const struct store_subject *sj)
 {
-	size_t n = strlen(addr), kl;
+	key[0] = 'r';
+	key[1] = (uint8_t)sj->len;
+	memcpy(key + 2, sj->key, sj->len);
+	return 2 + sj->len;
+}
+
+static size_t
+rcpt_key(uint8_t *key, const struct store_subject *sj, int64_t day,
+    const char *addr)
+{
+	size_t n = strlen(addr), kl = rcpt_prefix(key, sj);
 
 	if (n > STORE_ADDRESS_MAX)
 		n = STORE_ADDRESS_MAX;
-	kl = pol_key(key, 'r', user_id);
 	be64enc(key + kl, (uint64_t)day);
 	memcpy(key + kl + 8, addr, n);
 	return kl + 8 + n;
 }
 
 int
-store_sendstat_seen(struct store_txn *t, uint32_t user_id, int64_t day,
-    const char *addr)
+store_sendstat_seen(struct store_txn *t, const struct store_subject *sj,
+    int64_t day, const char *addr)
 {
 	uint8_t key[POL_KEY_MAX];
 	MDB_val v;
@@ -492,13 +555,12 @@ store_sendstat_seen(struct store_txn *t, uint32_t user_id, int64_t day,
 
 	if ((rc = pol_ready(t, 0)) != 1)
 		return rc;
-	return sdb_get(t, DB_POLICY, key, rcpt_key(key, user_id, day, addr),
-	    &v);
+	return sdb_get(t, DB_POLICY, key, rcpt_key(key, sj, day, addr), &v);
 }
 
 int
-store_sendstat_rcpt(struct store_txn *t, uint32_t user_id, int64_t day,
-    const char *addr)
+store_sendstat_rcpt(struct store_txn *t, const struct store_subject *sj,
+    int64_t day, const char *addr)
 {
 	uint8_t key[POL_KEY_MAX];
 	size_t kl;
@@ -507,31 +569,33 @@ store_sendstat_rcpt(struct store_txn *t, uint32_t user_id, int64_t day,
 
 	if (pol_ready(t, 1) == -1)
 		return -1;
-	kl = rcpt_key(key, user_id, day, addr);
+	kl = rcpt_key(key, sj, day, addr);
 	if ((rc = sdb_get(t, DB_POLICY, key, kl, &v)) != 0)
 		return rc == -1 ? -1 : 0;
 	return sdb_put(t, DB_POLICY, key, kl, "", 0, 0) == -1 ? -1 : 1;
 }
 
 int
-store_sendstat_newday(struct store_txn *t, uint32_t user_id, int64_t day)
+store_sendstat_newday(struct store_txn *t, const struct store_subject *sj,
+    int64_t day)
 {
-	uint8_t key[5];
+	uint8_t key[2 + STORE_SUBJECT_MAX];
+	size_t kl;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
 
 	if (pol_ready(t, 1) == -1)
 		return -1;
-	pol_key(key, 'r', user_id);
+	kl = rcpt_prefix(key, sj);
 	if (sdb_cursor(t, DB_POLICY, &c) == -1)
 		return -1;
 	k.mv_data = key;
-	k.mv_size = 5;
+	k.mv_size = kl;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		if (k.mv_size < 13 || memcmp(k.mv_data, key, 5) != 0 ||
-		    (int64_t)be64dec((const uint8_t *)k.mv_data + 5) >= day)
+		if (k.mv_size < kl + 8 || memcmp(k.mv_data, key, kl) != 0 ||
+		    (int64_t)be64dec((const uint8_t *)k.mv_data + kl) >= day)
 			break;
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
@@ -542,67 +606,121 @@ store_sendstat_newday(struct store_txn *t, uint32_t user_id, int64_t day)
 	return 0;
 }
 
-int
-store_sendstat_each(struct store_txn *t, store_sendstat_fn *fn, void *ctx)
+/* 'p', the domain: its login's password hash. */
+static size_t
+pw_key(uint8_t *key, const char *domain)
 {
-	struct store_sendstat s;
-	const uint8_t *kp;
-	MDB_cursor *c;
-	MDB_val k, v;
-	uint8_t key[1] = { 's' };
-	int rc, out = 0;
+	size_t n = strlen(domain);
 
+	if (n > STORE_DOMAIN_MAX)
+		n = STORE_DOMAIN_MAX;
+	key[0] = 'p';
+	memcpy(key + 1, domain, n);
+	return 1 + n;
+}
+
+int
+store_domain_pw_get(struct store_txn *t, const char *domain, char *hash,
+    size_t size)
+{
+	uint8_t key[1 + STORE_DOMAIN_MAX];
+	MDB_val v;
+	int rc;
+
+	hash[0] = '\0';
 	if ((rc = pol_ready(t, 0)) != 1)
 		return rc;
-	if (sdb_cursor(t, DB_POLICY, &c) == -1)
+	if ((rc = sdb_get(t, DB_POLICY, key, pw_key(key, domain), &v)) != 1)
+		return rc;
+	if (v.mv_size == 0 || v.mv_size >= size ||
+	    memchr(v.mv_data, '\0', v.mv_size) != NULL)
+		return err_set(ERR_CORRUPT, "domain %s: damaged login "
+		    "password (run vellumctl store check)", domain);
+	memcpy(hash, v.mv_data, v.mv_size);
+	hash[v.mv_size] = '\0';
+	return 1;
+}
+
+int
+store_domain_pw_set(struct store_txn *t, const char *domain,
+    const char *hash)
+{
+	uint8_t key[1 + STORE_DOMAIN_MAX];
+	size_t kl;
+
+	if (pol_ready(t, 1) == -1)
 		return -1;
-	k.mv_data = key;
-	k.mv_size = 1;
-	for (rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
-		kp = k.mv_data;
-		if (k.mv_size < 1 || kp[0] != 's')
-			break;
-		if (k.mv_size != 5 || stat_decode(&v, &s) == -1) {
-			out = err_set(ERR_CORRUPT, "damaged sending counters "
-			    "(run vellumctl store check)");
-			break;
-		}
-		if ((out = fn(be32dec(kp + 1), &s, ctx)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (out == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "policy counters");
-	return out;
+	kl = pw_key(key, domain);
+	if (hash[0] == '\0')
+		return sdb_del(t, DB_POLICY, key, kl) == -1 ? -1 : 0;
+	if (strlen(hash) > STORE_PWHASH_MAX)
+		return err_set(ERR_INVALID, "password hash too long");
+	return sdb_put(t, DB_POLICY, key, kl, hash, strlen(hash), 0) == -1 ?
+	    -1 : 0;
 }
 
 /* With the user (store_user_del()) and the domain (store_domain_del()). */
+static int
+subject_drop(struct store_txn *t, const struct store_subject *sj)
+{
+	uint8_t key[1 + STORE_SUBJECT_MAX];
+
+	if (sdb_del(t, DB_POLICY, key, stat_key(key, sj)) == -1)
+		return -1;
+	return store_sendstat_newday(t, sj, INT64_MAX);
+}
+
 int
 policy_user_drop(struct store_txn *t, uint32_t user_id)
 {
+	struct store_subject sj;
 	uint8_t key[5];
-	static const uint8_t kinds[] = { 'u', 's' };
-	size_t i;
 
 	if (t->st->no_policy)
 		return 0;
-	for (i = 0; i < sizeof(kinds); i++)
-		if (sdb_del(t, DB_POLICY, key, pol_key(key, kinds[i],
-		    user_id)) == -1)
-			return -1;
-	return store_sendstat_newday(t, user_id, INT64_MAX);
+	store_subject_user(&sj, user_id);
+	if (sdb_del(t, DB_POLICY, key, pol_key(key, 'u', user_id)) == -1)
+		return -1;
+	return subject_drop(t, &sj);
 }
 
 int
 policy_domain_drop(struct store_txn *t, const char *domain)
 {
 	struct store_policy none;
+	struct store_subject sj;
 
 	if (t->st->no_policy)
 		return 0;
 	memset(&none, 0, sizeof(none));
-	return store_policy_domain_set(t, domain, &none);
+	store_subject_named(&sj, STORE_SUBJ_DOMAIN, domain);
+	if (store_policy_domain_set(t, domain, &none) == -1 ||
+	    store_domain_pw_set(t, domain, "") == -1)
+		return -1;
+	return subject_drop(t, &sj);
+}
+
+/* The subject of a counters key (after 's') exists: 1, 0, -1. */
+static int
+subject_exists(struct store_txn *t, const uint8_t *sk, size_t n)
+{
+	struct store_domain d;
+	struct store_user u;
+	char name[STORE_SUBJECT_MAX];
+
+	if (n < 2)
+		return 0;
+	switch (sk[0]) {
+	case STORE_SUBJ_USER:
+		return n == 5 ? store_user_get(t, be32dec(sk + 1), &u) : 0;
+	case STORE_SUBJ_DOMAIN:
+		snprintf(name, sizeof(name), "%.*s", (int)(n - 1),
+		    (const char *)sk + 1);
+		return store_domain_get(t, name, &d);
+	case STORE_SUBJ_HOST:
+		return memchr(sk + 1, '\0', n - 1) == NULL;
+	}
+	return 0;
 }
 
 /* store check: every row decodes and belongs to someone. */
@@ -617,7 +735,7 @@ policy_check(struct store_txn *t, check_report_fn *report, void *ctx)
 	char buf[512], name[STORE_DOMAIN_MAX + 1];
 	MDB_cursor *c;
 	MDB_val k, v;
-	int rc, bad;
+	int rc;
 
 	if (t->st->no_policy)
 		return 0;
@@ -626,36 +744,44 @@ policy_check(struct store_txn *t, check_report_fn *report, void *ctx)
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST); rc == 0;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		kp = k.mv_data;
-		bad = 0;
 		buf[0] = '\0';
-		if (k.mv_size >= 2 && kp[0] == 'd' &&
+		if (k.mv_size >= 2 && (kp[0] == 'd' || kp[0] == 'p') &&
 		    k.mv_size <= 1 + STORE_DOMAIN_MAX) {
 			memcpy(name, kp + 1, k.mv_size - 1);
 			name[k.mv_size - 1] = '\0';
-			if (pol_decode(&v, &p) == -1)
+			if (kp[0] == 'd' && pol_decode(&v, &p) == -1)
 				snprintf(buf, sizeof(buf), "domain %s: %s",
 				    name, err_msg());
+			else if (kp[0] == 'p' && (v.mv_size == 0 ||
+			    v.mv_size > STORE_PWHASH_MAX ||
+			    memchr(v.mv_data, '\0', v.mv_size) != NULL))
+				snprintf(buf, sizeof(buf), "domain %s: damaged "
+				    "login password", name);
 			else if (store_domain_get(t, name, &d) != 1)
 				snprintf(buf, sizeof(buf), "sending policy of "
 				    "missing domain %s", name);
-		} else if (k.mv_size == 5 && (kp[0] == 'u' || kp[0] == 's')) {
-			if ((kp[0] == 'u' ? pol_decode(&v, &p) :
-			    stat_decode(&v, &s)) == -1)
+		} else if (k.mv_size == 5 && kp[0] == 'u') {
+			if (pol_decode(&v, &p) == -1)
 				snprintf(buf, sizeof(buf), "user %u: %s",
 				    be32dec(kp + 1), err_msg());
 			else if (store_user_get(t, be32dec(kp + 1), &u) != 1)
-				snprintf(buf, sizeof(buf), "sending %s of "
-				    "missing user %u", kp[0] == 'u' ?
-				    "policy" : "counters", be32dec(kp + 1));
-		} else if (k.mv_size > 13 && kp[0] == 'r') {
-			if (v.mv_size != 0 ||
-			    store_user_get(t, be32dec(kp + 1), &u) != 1)
+				snprintf(buf, sizeof(buf), "sending policy of "
+				    "missing user %u", be32dec(kp + 1));
+		} else if (k.mv_size >= 3 && kp[0] == 's') {
+			if (stat_decode(&v, &s) == -1)
+				snprintf(buf, sizeof(buf), "sending counters: "
+				    "%s", err_msg());
+			else if (subject_exists(t, kp + 1, k.mv_size - 1) != 1)
+				snprintf(buf, sizeof(buf), "sending counters of "
+				    "a missing %s", kp[1] == 'u' ? "user" :
+				    kp[1] == 'd' ? "domain" : "sender");
+		} else if (k.mv_size >= 2 && kp[0] == 'r' &&
+		    k.mv_size > 2u + kp[1] + 8) {
+			if (v.mv_size != 0 || subject_exists(t, kp + 2,
+			    kp[1]) != 1)
 				snprintf(buf, sizeof(buf), "damaged sending "
-				    "recipient row of user %u",
-				    be32dec(kp + 1));
+				    "recipient row");
 		} else
-			bad = 1;
-		if (bad)
 			snprintf(buf, sizeof(buf), "policy row with a damaged "
 			    "key (%zu bytes)", k.mv_size);
 		if (buf[0] != '\0')

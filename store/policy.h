@@ -85,7 +85,33 @@ int	store_policy_effective(struct store_txn *, uint32_t user_id,
 #define STORE_LOCK_FOREVER	INT64_MAX
 #define STORE_LOCK_REASON_MAX	200
 
-/* A user's counters: fixed windows (UTC), so each resets on its own. */
+/*
+ * Who sends, for the counters: a user (its id), a domain login (a domain
+ * and its password: any address of the domain), or a trusted host (its
+ * IP address).  key is what the counters are filed under.
+ */
+enum store_subject_kind {
+	STORE_SUBJ_USER = 'u',
+	STORE_SUBJ_DOMAIN = 'd',
+	STORE_SUBJ_HOST = 'h',
+};
+#define STORE_SUBJECT_MAX	(1 + STORE_POL_DOMAIN_MAX)
+struct store_subject {
+	uint8_t		key[STORE_SUBJECT_MAX];
+	size_t		len;
+};
+void	store_subject_user(struct store_subject *, uint32_t user_id);
+/* name: a domain (normalised) or an IP address as text. */
+void	store_subject_named(struct store_subject *, enum store_subject_kind,
+	    const char *name);
+enum store_subject_kind store_subject_kind(const struct store_subject *);
+/* The user id of a user subject (0 for the others). */
+uint32_t store_subject_user_id(const struct store_subject *);
+/* The domain or address of the others into buf ("" for a user). */
+void	store_subject_name(const struct store_subject *, char *buf,
+	    size_t size);
+
+/* A subject's counters: fixed windows (UTC), so each resets by itself. */
 struct store_sendstat {
 	int64_t		minute;		/* the window (time / 60) ... */
 	uint32_t	per_minute;	/* ... and messages in it */
@@ -104,27 +130,30 @@ struct store_sendstat {
 };
 
 /* 1 found, 0 none (s zeroed), -1. */
-int	store_sendstat_get(struct store_txn *, uint32_t user_id,
+int	store_sendstat_get(struct store_txn *, const struct store_subject *,
 	    struct store_sendstat *s);
-int	store_sendstat_put(struct store_txn *, uint32_t user_id,
+int	store_sendstat_put(struct store_txn *, const struct store_subject *,
 	    const struct store_sendstat *s);
 /*
- * Notes that user_id sent to addr (normalised) on day: 1 the first time
- * that day, 0 seen already, -1.  Rows of other days are dropped when
- * store_sendstat_newday() starts a day.
+ * Notes that the subject sent to addr (normalised) on day: 1 the first
+ * time that day, 0 seen already, -1.
  */
-int	store_sendstat_rcpt(struct store_txn *, uint32_t user_id, int64_t day,
-	    const char *addr);
-/* 1 user_id sent to addr on day already, 0 not, -1. */
-int	store_sendstat_seen(struct store_txn *, uint32_t user_id, int64_t day,
-	    const char *addr);
-/* Drops the recipient rows of user_id of days before day. */
-int	store_sendstat_newday(struct store_txn *, uint32_t user_id,
-	    int64_t day);
+int	store_sendstat_rcpt(struct store_txn *, const struct store_subject *,
+	    int64_t day, const char *addr);
+/* 1 the subject sent to addr on day already, 0 not, -1. */
+int	store_sendstat_seen(struct store_txn *, const struct store_subject *,
+	    int64_t day, const char *addr);
+/* Drops the recipient rows of the subject of days before day. */
+int	store_sendstat_newday(struct store_txn *,
+	    const struct store_subject *, int64_t day);
 
-/* Calls fn for the users that have counters, in id order (1 stops). */
-typedef int store_sendstat_fn(uint32_t user_id,
-	    const struct store_sendstat *, void *ctx);
-int	store_sendstat_each(struct store_txn *, store_sendstat_fn *, void *);
+/*
+ * A domain login's password (a crypt(3) hash, "" none): 1 found, 0
+ * none, -1.  set with "" removes it.
+ */
+int	store_domain_pw_get(struct store_txn *, const char *domain,
+	    char *hash, size_t size);
+int	store_domain_pw_set(struct store_txn *, const char *domain,
+	    const char *hash);
 
 #endif

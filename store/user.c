@@ -20,6 +20,7 @@
 #include "common/xmalloc.h"
 #include "addr.h"
 #include "domain.h"
+#include "policy.h"
 #include "list.h"
 #include "mailbox.h"
 #include "private.h"
@@ -1214,14 +1215,33 @@ user_upgrade_domains(struct store *st)
 struct login {
 	const char		*login;
 	struct store_user	*u;
+	int			 domains;	/* a domain login may do */
 };
 
+/*
+ * The user of a login; with domains, a login without '@' that names a
+ * local domain with a login password (store/policy.h) is that domain's
+ * login: a record with id 0, the domain as address and that hash.
+ */
 static int
 user_login_txn(struct store_txn *t, void *ctx)
 {
 	struct login *l = ctx;
+	struct store_domain d;
+	char norm[STORE_DOMAIN_MAX + 1];
+	int rc;
 
-	return store_user_find(t, l->login, l->u);
+	if (!l->domains || strchr(l->login, '@') != NULL)
+		return store_user_find(t, l->login, l->u);
+	if (store_domain_normalize(l->login, norm) == -1 ||
+	    (rc = store_domain_get(t, norm, &d)) == 0 || d.alias_of[0] != '\0')
+		return 0;
+	if (rc == -1)
+		return -1;
+	memset(l->u, 0, sizeof(*l->u));
+	snprintf(l->u->address, sizeof(l->u->address), "%s", d.name);
+	return store_domain_pw_get(t, d.name, l->u->pwhash,
+	    sizeof(l->u->pwhash));
 }
 
 /*
@@ -1332,8 +1352,15 @@ login_dummy_make(void)
 struct store_login *
 store_login_begin(struct store *st, const char *login, const char *password)
 {
+	return store_login_begin_domains(st, login, password, 0);
+}
+
+struct store_login *
+store_login_begin_domains(struct store *st, const char *login,
+    const char *password, int domains)
+{
 	struct store_login *l = xcalloc(1, sizeof(*l));
-	struct login q = { login, &l->u };
+	struct login q = { login, &l->u, domains };
 	int rc;
 
 	l->password = xstrdup(password);

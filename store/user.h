@@ -199,6 +199,13 @@ struct store_login {
 };
 struct store_login *store_login_begin(struct store *, const char *login,
 	    const char *password);
+/*
+ * The same; with domains, a domain login (a local domain's name and the
+ * password `vellumctl domain passwd` gave it; SMTP submission only) ends
+ * as a user with id 0 and the domain as its address.
+ */
+struct store_login *store_login_begin_domains(struct store *,
+	    const char *login, const char *password, int domains);
 void	store_login_verify(struct store_login *);
 int	store_login_end(struct store *, struct store_login *,
 	    struct store_user *r);

@@ -20,6 +20,7 @@ ALICE, BOB, CAROL, DAVE = ("alice@example.test", "bob@example.test",
                            "carol@example.test", "dave@example.test")
 POSTMASTER = "postmaster@example.test"
 ERIN = "erin@example.test"
+TRUSTED = "127.0.0.9"
 RECS = {"remote.test": [("MX", 10, "mx.remote.test")],
         "mx.remote.test": [("A", "127.0.0.3")]}
 PASSWORD = "secret-pw-1"
@@ -33,9 +34,15 @@ def msg(subject, sender=ALICE, to=BOB):
 
 
 class Client:
-    """One submission session with AUTH; each step returns (code, text)."""
+    """One submission session with AUTH (or, with user None, a port 25
+    session from source); each step returns (code, text)."""
 
-    def __init__(self, ms, user, password=PASSWORD):
+    def __init__(self, ms, user, password=PASSWORD, source=None):
+        if user is None:
+            self.s = smtplib.SMTP("127.0.0.1", ms.smtp_port, timeout=30,
+                                  source_address=(source, 0))
+            self.s.ehlo("client.test")
+            return
         self.s = smtplib.SMTP("127.0.0.1", ms.sub_port, timeout=30)
         self.s.ehlo("client.test")
         if self.s.has_extn("starttls"):
@@ -75,8 +82,9 @@ class Client:
             pass
 
 
-def send(ms, user, rcpts, subject, sender=None, data=None):
-    c = Client(ms, user)
+def send(ms, user, rcpts, subject, sender=None, data=None, password=PASSWORD,
+         source=None):
+    c = Client(ms, user, password, source)
     try:
         return c.send(sender or user, rcpts, data or msg(subject, sender or
                                                          user, rcpts[0]))
@@ -152,8 +160,12 @@ def case_ctl(ms):
              "no user nobody@example.test"),
             (("domain", "policy", "nowhere.test", "per-day", "1"), 1,
              "no domain nowhere.test"),
-            (("user", "usage"), 2, "give an ADDRESS or --domain"),
+            (("user", "usage"), 2, "give an ADDRESS"),
             (("user", "unlock", "nobody@example.test"), 1, "no user"),
+            (("user", "usage", "nowhere.test"), 1,
+             "no user, domain or IP address nowhere.test"),
+            (("domain", "passwd", "nowhere.test", "--clear"), 1,
+             "no domain nowhere.test"),
     ]:
         ctl_fails(ms, args, code, says)
     u = usage(ms, ALICE)
@@ -321,7 +333,7 @@ def case_from_rules(ms):
     ms.site.ctl("domain", "policy", DOM, "sender-domain", "-")
     ms.site.ctl("user", "policy", BOB, "valid-sender", "-")
     u = json.loads(ms.site.ctl("user", "usage", "--domain", DOM, "--json"))
-    check(sorted(x["address"] for x in u) ==
+    check(sorted(x["sender"] for x in u) ==
           sorted([ALICE, BOB, CAROL, DAVE, ERIN, POSTMASTER]),
           "usage --domain lists the domain's users", u)
     check("ok" in ms.site.ctl("store", "check"), "store check passes", "")
@@ -359,8 +371,69 @@ def case_remote_5xx(ms, sink):
     ms.site.ctl("user", "unlock", ERIN)
 
 
+def case_domain_login(ms):
+    """A domain login (domain + password) sends as any address of the
+    domain, only those, under the domain's policy and counters."""
+    p = subprocess.run([ms.site.binary("vellumctl"), "-d", ms.site.data,
+                        "domain", "passwd", DOM], input="dom-pw-9\n",
+                       capture_output=True, text=True)
+    check(p.returncode == 0 and "domain login password set" in p.stdout,
+          "domain passwd", (p.returncode, p.stdout, p.stderr))
+    r = send(ms, DOM, [BOB], "dom 1", sender="newsletter@example.test",
+             password="dom-pw-9")
+    check(r[0] == 250, "a domain login sends as any address of it", r)
+    r = send(ms, DOM, [BOB], "dom 2", sender="x@remote.test",
+             password="dom-pw-9")
+    check(r[0] == 553 and "not owned by user example.test" in r[1],
+          "but not as another domain's", r)
+    ms.site.ctl("domain", "policy", DOM, "per-hour", "1", "lock-time", "0")
+    r = send(ms, DOM, [BOB], "dom 3", sender="info@example.test",
+             password="dom-pw-9")
+    check(r[0] == 451 and "more than 1 messages in an hour" in r[1] and
+          "<example.test>" in r[1],
+          "the domain's own policy and counters apply", r)
+    u = usage(ms, DOM)
+    check(u["kind"] == "domain" and u["sent_today"] == 1,
+          "usage of the domain login", u)
+    try:
+        send(ms, DOM, [BOB], "dom 4", password="wrong")
+        check(False, "a wrong domain password is refused", "")
+    except smtplib.SMTPAuthenticationError:
+        pass
+    ms.site.ctl("domain", "policy", DOM, "per-hour", "-", "lock-time", "-")
+    ms.site.ctl("domain", "passwd", DOM, "--clear")
+    try:
+        send(ms, DOM, [BOB], "dom 5", password="dom-pw-9")
+        check(False, "no domain login after --clear", "")
+    except smtplib.SMTPAuthenticationError:
+        pass
+
+
+def case_trusted_host(ms):
+    """A client of trusted_networks, without a login: counted by its
+    address, with the defaults of its sender's domain."""
+    ms.site.ctl("domain", "policy", DOM, "per-day", "1", "lock-time", "0")
+    r = send(ms, None, [BOB], "host 1", sender="web@example.test",
+             source=TRUSTED)
+    check(r[0] == 250, "the trusted host's first message", r)
+    r = send(ms, None, ["someone@remote.test"], "host 2",
+             sender="web@example.test", source=TRUSTED)
+    check(r[0] == 451 and "more than 1 messages today" in r[1] and
+          "[%s]" % TRUSTED in r[1], "its second is over per-day", r)
+    u = usage(ms, TRUSTED)
+    check(u["kind"] == "host" and u["sender"] == "[%s]" % TRUSTED and
+          u["sent_today"] == 1, "usage of the host", u)
+    r = send(ms, None, [BOB], "other 1", sender="x@remote.test",
+             source="127.0.0.1")
+    check(r[0] == 250, "an untrusted client is not counted", r)
+    ms.site.ctl("domain", "policy", DOM, "per-day", "-", "lock-time", "-")
+    out = ms.site.ctl("user", "unlock", TRUSTED)
+    check("[%s] was not locked" % TRUSTED in out, "unlock by address", out)
+
+
 def run(site, args):
-    ms = MtaSite(site.build)
+    ms = MtaSite(site.build, extra_sections={
+        "smtpd": {"trusted_networks": TRUSTED + "/32"}})
     with ms:
         ms.dns(RECS)
         sink = ms.sink("127.0.0.3")
@@ -370,7 +443,7 @@ def run(site, args):
         ms.start()
         ms.site.wait_port(ms.sub_port, ms.procs["smtpd"])
         for c in (case_rate_no_lock, case_lock, case_daily, case_invalid,
-                  case_from_rules):
+                  case_from_rules, case_domain_login, case_trusted_host):
             t0 = time.time()
             c(ms)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))

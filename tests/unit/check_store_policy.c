@@ -129,6 +129,7 @@ struct args {
 	const char		*domain, *address;
 	int			 key;
 	const char		*value;
+	struct store_subject	 sj;
 	struct store_policy	 p;
 	struct store_sendstat	 s;
 	int			 rc;
@@ -222,8 +223,8 @@ stat_fn(struct store_txn *t, void *ctx)
 	struct args *a = ctx;
 
 	if (a->rc == 1)
-		return store_sendstat_put(t, a->user_id, &a->s);
-	return store_sendstat_get(t, a->user_id, &a->s) == -1 ? -1 : 0;
+		return store_sendstat_put(t, &a->sj, &a->s);
+	return store_sendstat_get(t, &a->sj, &a->s) == -1 ? -1 : 0;
 }
 
 static int
@@ -231,7 +232,7 @@ rcpt_fn(struct store_txn *t, void *ctx)
 {
 	struct args *a = ctx;
 
-	a->rc = store_sendstat_rcpt(t, a->user_id, a->s.day, a->address);
+	a->rc = store_sendstat_rcpt(t, &a->sj, a->s.day, a->address);
 	return a->rc == -1 ? -1 : 0;
 }
 
@@ -240,7 +241,7 @@ seen_fn(struct store_txn *t, void *ctx)
 {
 	struct args *a = ctx;
 
-	a->rc = store_sendstat_seen(t, a->user_id, a->s.day, a->address);
+	a->rc = store_sendstat_seen(t, &a->sj, a->s.day, a->address);
 	return a->rc == -1 ? -1 : 0;
 }
 
@@ -249,7 +250,7 @@ newday_fn(struct store_txn *t, void *ctx)
 {
 	struct args *a = ctx;
 
-	return store_sendstat_newday(t, a->user_id, a->s.day);
+	return store_sendstat_newday(t, &a->sj, a->s.day);
 }
 
 static int
@@ -269,6 +270,7 @@ START_TEST(test_counters)
 
 	memset(&a, 0, sizeof(a));
 	a.user_id = alice;
+	store_subject_user(&a.sj, alice);
 	ck_assert_int_eq(store_read(st, stat_fn, &a), 0);
 	ck_assert_int_eq(a.s.msgs, 0);
 	a.s.day = 20000;
@@ -301,6 +303,30 @@ START_TEST(test_counters)
 	ck_assert_int_eq(rcpt(&a, 20000, "bob@example.test", 1), 0);
 	ck_assert_int_eq(rcpt(&a, 20001, "carol@example.test", 1), 1);
 	ck_assert_int_eq(tu_check(st), 0);
+
+	/* a domain login's and a host's counters are their own */
+	{
+		struct args d;
+
+		memset(&d, 0, sizeof(d));
+		store_subject_named(&d.sj, STORE_SUBJ_DOMAIN, "example.test");
+		d.s.day = 20001;
+		d.s.msgs = 3;
+		d.rc = 1;
+		ck_assert_int_eq(store_write(st, stat_fn, &d), 0);
+		ck_assert_int_eq(rcpt(&d, 20001, "carol@example.test", 1), 0);
+		store_subject_named(&d.sj, STORE_SUBJ_HOST, "192.0.2.7");
+		d.rc = 0;
+		ck_assert_int_eq(store_read(st, stat_fn, &d), 0);
+		ck_assert_int_eq(d.s.msgs, 0);
+		d.rc = 1;
+		d.s.msgs = 4;
+		ck_assert_int_eq(store_write(st, stat_fn, &d), 0);
+		ck_assert_int_eq(rcpt(&d, 20001, "dave@example.test", 0), 1);
+		ck_assert_int_eq(tu_check(st), 0);
+		ck_assert_uint_eq(store_subject_user_id(&a.sj), alice);
+		ck_assert_uint_eq(store_subject_user_id(&d.sj), 0);
+	}
 
 	/* everything of the user goes with it */
 	set(alice, NULL, "per-day", "5");
