@@ -493,7 +493,8 @@ unlock_txn(struct store_txn *t, void *arg)
 	s.per_minute = s.per_hour = 0;
 	s.msgs = s.rcpts = s.invalid = 0;
 	s.bytes = 0;
-	if (store_sendstat_newday(t, sj, INT64_MAX) == -1)
+	s.purge = 0;
+	if (store_sendstat_newday(t, sj, INT64_MAX, SIZE_MAX) == -1)
 		return -1;
 	return store_sendstat_put(t, sj, &s);
 }

@@ -33,6 +33,9 @@
 #include "dsn.h"
 #include "private.h"
 
+/* Recipient rows of days before dropped per message (pol_roll()). */
+#define POL_PURGE_MAX	256
+
 static void	pol_time(int64_t, char *, size_t);
 static void	pol_fill(struct deliver_policy *, const struct store_policy *);
 static void	pol_lock(struct deliver_policy *, struct store_sendstat *,
@@ -256,20 +259,28 @@ deliver_policy_invalid_full(struct deliver_policy *p)
 }
 
 /* Today's counters of s as of now (a new day, hour, minute: from 0). */
+/*
+ * Today's counters of s as of now (a new day, hour, minute: from 0).  The
+ * recipient rows of days before go POL_PURGE_MAX per message.
+ */
 static int
 pol_roll(struct store_txn *t, const struct store_subject *sj,
-    struct store_sendstat *s,
-    int64_t now)
+    struct store_sendstat *s, int64_t now)
 {
 	int64_t today = now / 86400;
+	int rc;
 
 	if (s->day != today) {
-		if (s->day != 0 && store_sendstat_newday(t, sj,
-		    today) == -1)
-			return -1;
+		s->purge = s->day != 0;
 		s->day = today;
 		s->msgs = s->rcpts = s->invalid = 0;
 		s->bytes = 0;
+	}
+	if (s->purge) {
+		if ((rc = store_sendstat_newday(t, sj, today,
+		    POL_PURGE_MAX)) == -1)
+			return -1;
+		s->purge = rc;
 	}
 	if (s->minute != now / 60) {
 		s->minute = now / 60;

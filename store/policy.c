@@ -415,6 +415,7 @@ stat_decode(const MDB_val *v, struct store_sendstat *s)
 	s->locks = unpack_u32(&u);
 	s->unlocks = unpack_u32(&u);
 	unpack_str(&u, s->reason, sizeof(s->reason));
+	s->purge = unpack_u8(&u) != 0;
 	if (!u.bad && u.left != 0)
 		u.bad = 1;
 	return unpack_done(&u, "sending counters");
@@ -514,6 +515,7 @@ store_sendstat_put(struct store_txn *t, const struct store_subject *sj,
 	pack_u32(&pk, s->locks);
 	pack_u32(&pk, s->unlocks);
 	pack_str(&pk, s->reason);
+	pack_u8(&pk, s->purge ? 1 : 0);
 	rc = sdb_put(t, DB_POLICY, key, stat_key(key, sj), pk.buf, pk.len, 0);
 	pack_free(&pk);
 	return rc == -1 ? -1 : 0;
@@ -577,10 +579,10 @@ store_sendstat_rcpt(struct store_txn *t, const struct store_subject *sj,
 
 int
 store_sendstat_newday(struct store_txn *t, const struct store_subject *sj,
-    int64_t day)
+    int64_t day, size_t max)
 {
 	uint8_t key[2 + STORE_SUBJECT_MAX];
-	size_t kl;
+	size_t kl, n = 0;
 	MDB_cursor *c;
 	MDB_val k, v;
 	int rc;
@@ -597,8 +599,13 @@ store_sendstat_newday(struct store_txn *t, const struct store_subject *sj,
 		if (k.mv_size < kl + 8 || memcmp(k.mv_data, key, kl) != 0 ||
 		    (int64_t)be64dec((const uint8_t *)k.mv_data + kl) >= day)
 			break;
+		if (n == max) {
+			mdb_cursor_close(c);
+			return 1;
+		}
 		if ((rc = mdb_cursor_del(c, 0)) != 0)
 			break;
+		n++;
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
@@ -667,7 +674,8 @@ subject_drop(struct store_txn *t, const struct store_subject *sj)
 
 	if (sdb_del(t, DB_POLICY, key, stat_key(key, sj)) == -1)
 		return -1;
-	return store_sendstat_newday(t, sj, INT64_MAX);
+	return store_sendstat_newday(t, sj, INT64_MAX, SIZE_MAX) == -1 ? -1 :
+	    0;
 }
 
 int

@@ -127,6 +127,8 @@ struct store_sendstat {
 	uint32_t	locks;		/* locks so far */
 	uint32_t	unlocks;	/* automatic unlocks since the admin's */
 	char		reason[STORE_LOCK_REASON_MAX + 1];
+	int		purge;		/* recipient rows of days before may
+					   be left (store_sendstat_newday()) */
 };
 
 /* 1 found, 0 none (s zeroed), -1. */
@@ -143,9 +145,13 @@ int	store_sendstat_rcpt(struct store_txn *, const struct store_subject *,
 /* 1 the subject sent to addr on day already, 0 not, -1. */
 int	store_sendstat_seen(struct store_txn *, const struct store_subject *,
 	    int64_t day, const char *addr);
-/* Drops the recipient rows of the subject of days before day. */
+/*
+ * Drops the recipient rows of the subject of days before day, at most
+ * max of them (a sender of many recipients a day must not make one
+ * commit long): 1 when some may be left, 0 all gone, -1.
+ */
 int	store_sendstat_newday(struct store_txn *,
-	    const struct store_subject *, int64_t day);
+	    const struct store_subject *, int64_t day, size_t max);
 
 /*
  * A domain login's password (a crypt(3) hash, "" none): 1 found, 0

@@ -246,11 +246,21 @@ seen_fn(struct store_txn *t, void *ctx)
 }
 
 static int
+newday_max_fn(struct store_txn *t, void *ctx)
+{
+	struct args *a = ctx;
+
+	a->rc = store_sendstat_newday(t, &a->sj, a->s.day, 2);
+	return a->rc == -1 ? -1 : 0;
+}
+
+static int
 newday_fn(struct store_txn *t, void *ctx)
 {
 	struct args *a = ctx;
 
-	return store_sendstat_newday(t, &a->sj, a->s.day);
+	return store_sendstat_newday(t, &a->sj, a->s.day, SIZE_MAX) == -1 ?
+	    -1 : 0;
 }
 
 static int
@@ -303,6 +313,20 @@ START_TEST(test_counters)
 	ck_assert_int_eq(rcpt(&a, 20000, "bob@example.test", 1), 0);
 	ck_assert_int_eq(rcpt(&a, 20001, "carol@example.test", 1), 1);
 	ck_assert_int_eq(tu_check(st), 0);
+
+	/* at most max rows go per call */
+	ck_assert_int_eq(rcpt(&a, 19990, "x1@example.test", 0), 1);
+	ck_assert_int_eq(rcpt(&a, 19990, "x2@example.test", 0), 1);
+	ck_assert_int_eq(rcpt(&a, 19991, "x3@example.test", 0), 1);
+	a.s.day = 20001;
+	ck_assert_int_eq(store_write(st, newday_max_fn, &a), 0);
+	ck_assert_int_eq(a.rc, 1);
+	ck_assert_int_eq(rcpt(&a, 19991, "x3@example.test", 1), 1);
+	a.s.day = 20001;
+	ck_assert_int_eq(store_write(st, newday_max_fn, &a), 0);
+	ck_assert_int_eq(a.rc, 0);
+	ck_assert_int_eq(rcpt(&a, 19991, "x3@example.test", 1), 0);
+	ck_assert_int_eq(rcpt(&a, 20001, "carol@example.test", 1), 1);
 
 	/* a domain login's and a host's counters are their own */
 	{
