@@ -280,6 +280,11 @@ def case_daily(ms):
     r = send(ms, CAROL, [BOB], "carol second")
     check(r[0] == 451 and "more than 1 messages today" in r[1],
           "per-day", r)
+    restart(ms, faketime="+1d")
+    r = send(ms, CAROL, [BOB], "carol next day")
+    check(r[0] == 250, "per-day and bytes-per-day start again the next "
+          "day", r)
+    restart(ms)
     ms.site.ctl("user", "policy", CAROL, "per-day", "-", "bytes-per-day",
                 "-")
 
