@@ -39,6 +39,7 @@ struct pol_args {
 };
 
 static int	pol_apply(struct ctl *, struct pol_args *, struct store_policy *);
+static int	pol_pairs(const struct pol_args *, struct store_policy *);
 static int	pol_user_txn(struct store_txn *, void *);
 static int	pol_domain_txn(struct store_txn *, void *);
 static void	pol_show(struct ctl *, const struct pol_args *, int user);
@@ -75,6 +76,19 @@ pol_apply(struct ctl *ctl, struct pol_args *a, struct store_policy *p)
 	return CTL_OK;
 }
 
+/* The pairs (checked by pol_apply()) onto p: 0, or -1. */
+static int
+pol_pairs(const struct pol_args *a, struct store_policy *p)
+{
+	int i;
+
+	for (i = 0; i < a->npairs; i += 2)
+		if (store_policy_parse(store_policy_key(a->pairs[i]),
+		    a->pairs[i + 1], p) == -1)
+			return -1;
+	return 0;
+}
+
 static int
 pol_user_txn(struct store_txn *t, void *arg)
 {
@@ -91,19 +105,10 @@ pol_user_txn(struct store_txn *t, void *arg)
 	if (store_policy_user_get(t, a->user_id, &a->own) == -1 ||
 	    store_policy_domain_get(t, a->domain, &a->dom) == -1)
 		return -1;
-	if (a->npairs > 0) {
-		/* parsed again here: the row read in this transaction */
-		struct store_policy p = a->own;
-		int i;
-
-		for (i = 0; i < a->npairs; i += 2)
-			if (store_policy_parse(store_policy_key(a->pairs[i]),
-			    a->pairs[i + 1], &p) == -1)
-				return -1;
-		if (store_policy_user_set(t, a->user_id, &p) == -1)
-			return -1;
-		a->own = p;
-	}
+	/* the pairs on the row read in this transaction */
+	if (a->npairs > 0 && (pol_pairs(a, &a->own) == -1 ||
+	    store_policy_user_set(t, a->user_id, &a->own) == -1))
+		return -1;
 	return store_policy_effective(t, a->user_id, u.address, &a->eff);
 }
 
@@ -122,17 +127,9 @@ pol_domain_txn(struct store_txn *t, void *arg)
 		    "holds the settings", d.name, d.alias_of);
 	if (store_policy_domain_get(t, d.name, &a->dom) == -1)
 		return -1;
-	if (a->npairs > 0) {
-		struct store_policy p = a->dom;
-
-		for (i = 0; i < a->npairs; i += 2)
-			if (store_policy_parse(store_policy_key(a->pairs[i]),
-			    a->pairs[i + 1], &p) == -1)
-				return -1;
-		if (store_policy_domain_set(t, d.name, &p) == -1)
-			return -1;
-		a->dom = p;
-	}
+	if (a->npairs > 0 && (pol_pairs(a, &a->dom) == -1 ||
+	    store_policy_domain_set(t, d.name, &a->dom) == -1))
+		return -1;
 	store_policy_defaults(&a->eff);
 	for (i = 0; i < STORE_POL_COUNT; i++)
 		if (a->dom.set & (1u << i))
@@ -171,9 +168,13 @@ pol_show(struct ctl *ctl, const struct pol_args *a, int user)
 		printf("\n]}\n");
 }
 
-/* user policy ADDRESS [SETTING VALUE]... */
-int
-cmd_policy_user(struct ctl *ctl, int argc, char **argv)
+/*
+ * user policy ADDRESS [SETTING VALUE]... and domain policy DOMAIN [...]:
+ * the pairs checked before the store is opened, then read (and changed)
+ * in one transaction.
+ */
+static int
+cmd_policy_show_set(struct ctl *ctl, int argc, char **argv, int user)
 {
 	struct pol_args a;
 	struct store_policy scratch;
@@ -185,55 +186,39 @@ cmd_policy_user(struct ctl *ctl, int argc, char **argv)
 	a.name = argv[0];
 	a.pairs = argv + 1;
 	a.npairs = n - 1;
-	memset(&scratch, 0, sizeof(scratch));
-	if ((rc = pol_apply(ctl, &a, &scratch)) != CTL_OK)
-		return rc;
-	if (ctl_open(ctl, STORE_NOCREATE) < 0)
-		return CTL_FAIL;
-	if ((rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
-		return rc == -1 ? ctl_fail(NULL, "user policy %s", a.name) :
-		    ctl_failx("no user %s", a.name);
-	if ((a.npairs > 0 ? store_write(ctl->store, pol_user_txn, &a) :
-	    store_read(ctl->store, pol_user_txn, &a)) < 0)
-		return ctl_fail(NULL, "user policy %s", a.name);
-	if (a.npairs > 0 && !ctl->json) {
-		ctl_done(ctl, "policy of %s changed", a.name);
-		return CTL_OK;
-	}
-	pol_show(ctl, &a, 1);
-	return CTL_OK;
-}
-
-/* domain policy DOMAIN [SETTING VALUE]... */
-int
-cmd_policy_domain(struct ctl *ctl, int argc, char **argv)
-{
-	struct pol_args a;
-	struct store_policy scratch;
-	int n, rc;
-
-	if ((rc = ctl_args(ctl, argc, argv, NULL, 1, -1, &n)) != 0)
-		return rc;
-	memset(&a, 0, sizeof(a));
-	a.name = argv[0];
-	a.pairs = argv + 1;
-	a.npairs = n - 1;
-	if (store_domain_normalize(argv[0], a.domain) == -1)
+	if (!user && store_domain_normalize(argv[0], a.domain) == -1)
 		return ctl_usage(ctl, "%s", err_msg());
 	memset(&scratch, 0, sizeof(scratch));
 	if ((rc = pol_apply(ctl, &a, &scratch)) != CTL_OK)
 		return rc;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0)
 		return CTL_FAIL;
-	if ((a.npairs > 0 ? store_write(ctl->store, pol_domain_txn, &a) :
-	    store_read(ctl->store, pol_domain_txn, &a)) < 0)
-		return ctl_fail(NULL, "domain policy %s", a.domain);
+	if (user && (rc = ctl_user_find(ctl, a.name, &a.user_id)) != 1)
+		return rc == -1 ? ctl_fail(NULL, "user policy %s", a.name) :
+		    ctl_failx("no user %s", a.name);
+	if ((a.npairs > 0 ? store_write : store_read)(ctl->store, user ?
+	    pol_user_txn : pol_domain_txn, &a) < 0)
+		return ctl_fail(NULL, "%s policy %s", user ? "user" : "domain",
+		    a.name);
 	if (a.npairs > 0 && !ctl->json) {
-		ctl_done(ctl, "sending policy of domain %s changed", a.domain);
+		ctl_done(ctl, "sending policy of %s%s changed", user ? "" :
+		    "domain ", user ? a.name : a.domain);
 		return CTL_OK;
 	}
-	pol_show(ctl, &a, 0);
+	pol_show(ctl, &a, user);
 	return CTL_OK;
+}
+
+int
+cmd_policy_user(struct ctl *ctl, int argc, char **argv)
+{
+	return cmd_policy_show_set(ctl, argc, argv, 1);
+}
+
+int
+cmd_policy_domain(struct ctl *ctl, int argc, char **argv)
+{
+	return cmd_policy_show_set(ctl, argc, argv, 0);
 }
 
 /* One line of usage: a user, a domain login or a trusted host. */

@@ -299,18 +299,29 @@ pol_put(struct store_txn *t, const void *key, size_t kl,
 	return rc == -1 ? -1 : 0;
 }
 
+/* 'd', the domain: the key of its defaults.  Its length, 0 INVALID. */
+static size_t
+dom_key(uint8_t *key, const char *domain)
+{
+	size_t n = strlen(domain);
+
+	if (n == 0 || n > STORE_DOMAIN_MAX) {
+		err_set(ERR_INVALID, "'%s' is not a domain", domain);
+		return 0;
+	}
+	key[0] = 'd';
+	memcpy(key + 1, domain, n);
+	return 1 + n;
+}
+
 int
 store_policy_domain_get(struct store_txn *t, const char *domain,
     struct store_policy *p)
 {
 	uint8_t key[1 + STORE_DOMAIN_MAX];
-	size_t n = strlen(domain);
+	size_t kl = dom_key(key, domain);
 
-	if (n == 0 || n > STORE_DOMAIN_MAX)
-		return err_set(ERR_INVALID, "'%s' is not a domain", domain);
-	key[0] = 'd';
-	memcpy(key + 1, domain, n);
-	return pol_get(t, key, 1 + n, p);
+	return kl == 0 ? -1 : pol_get(t, key, kl, p);
 }
 
 int
@@ -318,13 +329,9 @@ store_policy_domain_set(struct store_txn *t, const char *domain,
     const struct store_policy *p)
 {
 	uint8_t key[1 + STORE_DOMAIN_MAX];
-	size_t n = strlen(domain);
+	size_t kl = dom_key(key, domain);
 
-	if (n == 0 || n > STORE_DOMAIN_MAX)
-		return err_set(ERR_INVALID, "'%s' is not a domain", domain);
-	key[0] = 'd';
-	memcpy(key + 1, domain, n);
-	return pol_put(t, key, 1 + n, p);
+	return kl == 0 ? -1 : pol_put(t, key, kl, p);
 }
 
 int
