@@ -81,6 +81,9 @@
 #define CONFIG_SRS_ENABLED		1
 #define CONFIG_SRS_MAX_AGE		21
 #define CONFIG_BATV_MAX_AGE		7	/* = BATV_MAX_AGE (deliver/batv.h) */
+#define CONFIG_POLICY_SPAMD		"127.0.0.1:783"
+#define CONFIG_POLICY_SPAMD_TIMEOUT	10	/* s */
+#define CONFIG_POLICY_SPAM_MAX_SIZE	512000	/* spamc's -s default */
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 #define CONFIG_DNS_TIMEOUT		10
 #define CONFIG_DNS_PORT			53
@@ -135,6 +138,7 @@ enum {
 	CS_DNS,
 	CS_SRS,
 	CS_BATV,
+	CS_POLICY,
 	CS_SENDMAIL,
 	CS_FILTER,
 	CS_COUNT,
@@ -145,7 +149,7 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs", "batv", "sendmail", "filter",
+	"dns", "srs", "batv", "policy", "sendmail", "filter",
 };
 
 enum config_type {
@@ -244,6 +248,10 @@ enum {
 	CK_SRS_MAX_AGE,
 	CK_SRS_SECRET_FILE,
 	CK_BATV_MAX_AGE,
+	CK_POLICY_SPAMD,
+	CK_POLICY_SPAMD_TIMEOUT,
+	CK_POLICY_SPAM_MAX_SIZE,
+	CK_POLICY_SPAM_TEMPFAIL,
 	CK_SMTP_AUTH,
 	CK_REQUIRE_AUTH,
 	CK_SVC_WORKERS,
@@ -417,6 +425,14 @@ static const struct config_key config_keys[CK_COUNT] = {
 	/* 500: half the 1000 days a tag's 3-digit day can tell apart */
 	[CK_BATV_MAX_AGE] = { CS_BATV, "max_age", CT_UINT,
 	    CK_UINT(batv_max_age, 1, 500, "days") },
+	[CK_POLICY_SPAMD] = { CS_POLICY, "spamd", CT_TEXT,
+	    CK_STR(policy_spamd) },
+	[CK_POLICY_SPAMD_TIMEOUT] = { CS_POLICY, "spamd_timeout", CT_DURATION,
+	    CK_UINT(policy_spamd_timeout, 1, 300, "seconds") },
+	[CK_POLICY_SPAM_MAX_SIZE] = { CS_POLICY, "spam_max_size", CT_BYTES,
+	    CK_UINT(policy_spam_max_size, 1, 1073741824, "bytes") },
+	[CK_POLICY_SPAM_TEMPFAIL] = { CS_POLICY, "spam_tempfail", CT_BOOL,
+	    CK_INT(policy_spam_tempfail) },
 	[CK_SMTP_AUTH] = { CS_SERVICE, "auth", CT_BOOL,
 	    CK_SVC(auth, 1u << SVC_SMTP) },
 	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
@@ -584,6 +600,10 @@ config_file_defaults(struct config *c)
 	c->srs_enabled = CONFIG_SRS_ENABLED;
 	c->srs_max_age = CONFIG_SRS_MAX_AGE;
 	c->batv_max_age = CONFIG_BATV_MAX_AGE;
+	snprintf(c->policy_spamd, sizeof(c->policy_spamd), "%s",
+	    CONFIG_POLICY_SPAMD);
+	c->policy_spamd_timeout = CONFIG_POLICY_SPAMD_TIMEOUT;
+	c->policy_spam_max_size = CONFIG_POLICY_SPAM_MAX_SIZE;
 	for (s = 0; s < SVC_COUNT; s++) {
 		c->svc[s].auth = s == SVC_SMTP ? CONFIG_SMTP_AUTH :
 		    CONFIG_SVC_AUTH;
@@ -712,8 +732,8 @@ config_section(struct config_parser *p, unsigned line, char *s)
 		config_error(p, line, "unknown section [%.64s]: the sections "
 		    "are [smtp] [submission] [smtps] [lmtp] [imap] [imaps] "
 		    "[pop3] [pop3s] [tls] [auth] [limits] [fs] [quota] "
-		    "[smtpd] [mta] [queue] [dns] [srs] [batv] [sendmail] "
-		    "[filter]",
+		    "[smtpd] [mta] [queue] [dns] [srs] [batv] [policy] "
+		    "[sendmail] [filter]",
 		    name);
 		return;
 	}

@@ -240,6 +240,17 @@ struct config {
 	   domains sign and check is a domain setting in the store */
 	unsigned batv_max_age;		/* max_age = 7 days a tag stays
 					   valid for bounces (1-500) */
+	/* [policy]: the outgoing policy's spam check (deliver/policy.c;
+	   the threshold is a setting of each sender, vellumctl) */
+	char	policy_spamd[CONFIG_NEXTHOP_MAX + 1];	/* spamd =
+					   127.0.0.1:783: host:port or the
+					   path of spamd's unix socket */
+	unsigned policy_spamd_timeout;	/* spamd_timeout = 10 s */
+	unsigned policy_spam_max_size;	/* spam_max_size = 512000: larger
+					   messages are not scanned */
+	int	policy_spam_tempfail;	/* spam_tempfail = no: a message
+					   spamd cannot score is accepted
+					   (logged); yes: 451 */
 	/* [sendmail]: who may use vellum-sendmail (admin/sendmail.c) */
 	char	sendmail_users[CONFIG_NAMES_MAX];	/* users = *: comma
 					   list of user names, @group names,
