@@ -56,6 +56,7 @@ enum store_db {
 			   has any (msgrow.c) */
 	DB_DKIM,	/* (domain, NUL, selector) -> DKIM key (dkim.c) */
 	DB_BCC,		/* (kind, address) -> automatic BCC target (bcc.c) */
+	DB_DISCLAIMER,	/* name -> disclaimer rule (disclaimer.c) */
 	DB_COUNT
 };
 
@@ -83,6 +84,7 @@ struct store {
 	int			 no_transports;	/* the same for transports */
 	int			 no_dkim;	/* ... and for dkim keys */
 	int			 no_bcc;	/* ... and for BCC rules */
+	int			 no_disclaimer;	/* ... and for disclaimers */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
@@ -551,6 +553,8 @@ int	dkim_check(struct store_txn *, check_report_fn *, void *);
 int	dkim_domain_drop(struct store_txn *, const char *domain);
 /* bcc.c: the check of `bcc` (every rule decodes). */
 int	bcc_check(struct store_txn *, check_report_fn *, void *);
+/* disclaimer.c: the check of `disclaimer` (every rule decodes). */
+int	disclaimer_check(struct store_txn *, check_report_fn *, void *);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

@@ -67,6 +67,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_MSGKW] = "msgkw",
 	[DB_DKIM] = "dkim",
 	[DB_BCC] = "bcc",
+	[DB_DISCLAIMER] = "disclaimer",
 };
 
 
@@ -250,6 +251,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_BCC) {
 				st->no_bcc = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_DISCLAIMER) {
+				st->no_disclaimer = 1;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
