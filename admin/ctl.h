@@ -105,6 +105,7 @@ int	cmd_queue(struct ctl *, int argc, char **argv);
 int	cmd_transport(struct ctl *, int argc, char **argv);
 int	cmd_dkim(struct ctl *, int argc, char **argv);
 int	cmd_bcc(struct ctl *, int argc, char **argv);
+int	cmd_disclaimer(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);

@@ -192,8 +192,8 @@ store_disclaimer_put(struct store_txn *t, const struct store_disclaimer *d,
 		    &v)) == -1)
 			return -1;
 		if (rc == 1)
-			return err_set(ERR_EXISTS, "disclaimer rule '%s' exists "
-			    "(delete it first)", d->name);
+			return err_set(ERR_EXISTS, "disclaimer rule '%s' exists",
+			    d->name);
 	}
 	pack_init_version(&pk, DISC_REC_V1);
 	if (store_disclaimer_pattern_normalize(d->sender, p) == -1)
