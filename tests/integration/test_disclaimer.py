@@ -158,6 +158,28 @@ def remote_and_local(ms, sink, recs):
           log[-1500:])
 
 
+def sendmail_lf(ms, sink, recs):
+    """vellum-sendmail's message with LF line ends: the disclaimer's lines
+    end in LF too in the stored copy; the remote copy is signed."""
+    s = ms.site
+    m = msg("sendmail lf", to=CARL).replace(b"\r\n", b"\n")
+    argv = [os.path.join(ms.build, "admin", "vellum-sendmail"), "-C",
+            s.conf, "-f", ALICE, BOB, CARL]
+    p = subprocess.run(argv, input=m, capture_output=True, timeout=120)
+    check(p.returncode == 0, "vellum-sendmail accepts the message",
+          (p.returncode, p.stdout, p.stderr))
+    body = m.split(b"\n\n", 1)[1] + b"\n" + TEXT.encode()
+    got = stored(s, BOB)[-1]
+    check(got.endswith(b"\n\n" + body) and b"\r" not in got,
+          "the stored copy has the disclaimer with LF line ends",
+          got[-300:])
+    data = take(sink)
+    check(b"Confidential: for the addressee only." in data and
+          verify_all(data, recs) == [True],
+          "the remote copy has it and verifies", data[-300:])
+    ms.wait_queue_empty()
+
+
 def unchanged(ms, sink, recs):
     """Local-only mail (not-all-local), an excepted sender or recipient,
     another sender's domain on port 25, and a signed message: all as
@@ -227,7 +249,7 @@ def run(site, args):
         case_ctl(ms)
         print("ok case_ctl (%.1f s)" % (time.time() - t0))
         ms.start()
-        for c in (remote_and_local, unchanged):
+        for c in (remote_and_local, sendmail_lf, unchanged):
             t0 = time.time()
             c(ms, sink, recs)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
