@@ -100,6 +100,7 @@ static int	child_apply(struct dc *, const struct part *, int depth);
 static void	new_part(const struct dc *, struct dbuf *);
 static int	wrap(struct dc *, const struct part *, char **, size_t *);
 static int	is_type(const struct part *, const char *);
+static int	edit_cmp(const void *, const void *);
 
 static void
 dbuf_add(struct dbuf *b, const void *p, size_t n)
@@ -443,7 +444,7 @@ static int
 leaf(struct dc *dc, const struct part *p, int html, int top)
 {
 	struct mail_decoder d;
-	struct dbuf b, enc;
+	struct dbuf b, enc, all;
 	const char *deol;
 	char *dec;
 	size_t n, at;
@@ -469,19 +470,14 @@ leaf(struct dc *dc, const struct part *p, int html, int top)
 	deol = memchr(dec, '\n', n) == NULL ? "\r\n" :
 	    memmem(dec, n, "\r\n", 2) != NULL ? "\r\n" : "\n";
 	at = ins_make(dc, (const uint8_t *)dec, 0, n, html, deol, 0, 0, &b);
+	memset(&all, 0, sizeof(all));
+	dbuf_add(&all, dec, at);
+	dbuf_add(&all, b.p, b.len);
+	dbuf_add(&all, dec + at, n - at);
 	memset(&enc, 0, sizeof(enc));
-	dbuf_add(&enc, "", 0);
-	{
-		struct dbuf all;
-
-		memset(&all, 0, sizeof(all));
-		dbuf_add(&all, dec, at);
-		dbuf_add(&all, b.p, b.len);
-		dbuf_add(&all, dec + at, n - at);
-		b64_put(&enc, all.p, all.len, dc->eol, top ||
-		    (p->be > p->bs && dc->m[p->be - 1] == '\n'));
-		free(all.p);
-	}
+	b64_put(&enc, all.p, all.len, dc->eol, top ||
+	    (p->be > p->bs && dc->m[p->be - 1] == '\n'));
+	free(all.p);
 	free(b.p);
 	free(dec);
 	edit_add(dc, p->bs, p->be - p->bs, &enc);
