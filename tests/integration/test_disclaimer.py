@@ -10,15 +10,19 @@ expects (the sent bytes with the disclaimer where mail/disclaim.c puts
 it).  The remote copy is DKIM-signed by vellum-mta after the disclaimer
 was added: python3-dkim verifies it.  A "not when all recipients are
 local" rule leaves local-only mail alone; exceptions and signed messages
-are left alone too.
+are left alone too.  vellum-sendmail's LF message gets LF lines; a
+recipient rule applies on LMTP (an HTML part gets the text in <pre>) and
+port 25 (an us-ascii message and non-ASCII text: wrapped in
+multipart/mixed).
 """
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 
-from daemon import check, main
+from daemon import check, free_port, main
 from mtatest import MtaSite
 from smtptest import check_delivery, stored
 from test_dkim import records, verify_all
@@ -236,8 +240,55 @@ def unchanged(ms, sink, recs):
           "(multipart/signed)" in log, "the log says why not", log[-1500:])
 
 
+def lmtp_recipient_rule(ms, sink, recs):
+    """A recipient rule on mail from outside, through LMTP and port 25:
+    the HTML part of an 8bit UTF-8 message gets the HTML form of the
+    plain text (escaped, in <pre>) since the rule has no HTML file."""
+    import smtplib
+    s = ms.site
+    tf = os.path.join(s.tmp, "in.txt")
+    with open(tf, "wb") as f:
+        f.write("Gepr\u00fcft <scan>\n".encode())
+    s.ctl("disclaimer", "add", "20-in", "--recipient", BOB, "--text", tf)
+    ct = b"text/html; charset=utf-8\r\nContent-Transfer-Encoding: 8bit"
+    m = msg("lmtp in", sender="x@remote.test", to=BOB, ctype=ct,
+            body=b"<html><body>Gr\xc3\xbc\xc3\x9fe</body></html>\r\n")
+    want = msg("lmtp in", sender="x@remote.test", to=BOB, ctype=ct,
+               body=b"<html><body>Gr\xc3\xbc\xc3\x9fe\r\n<pre>Gepr"
+               b"\xc3\xbcft &lt;scan&gt;</pre>\r\n</body></html>\r\n")
+    c = smtplib.LMTP("127.0.0.1", ms.lmtp_port, timeout=30)
+    try:
+        c.ehlo("lmtp.test")
+        refused = c.sendmail("x@remote.test", [BOB], m)
+    finally:
+        c.quit()
+    check(refused == {}, "LMTP accepts it", refused)
+    check_delivery(stored(s, BOB)[-1], want, "x@remote.test", [BOB],
+                   "LMTP: the recipient rule's text, as HTML")
+    # A message without MIME fields is us-ascii: non-ASCII text cannot
+    # go into it, so it becomes multipart/mixed with a second part.
+    m = msg("port 25 in", sender="x@remote.test", to=BOB)
+    ms.smtp("x@remote.test", [BOB], m)
+    got = stored(s, BOB)[-1]
+    mb = re.search(rb'boundary="(vellum-disclaimer-[0-9a-f]{16})"', got)
+    check(mb is not None, "port 25: the message was wrapped", got[-600:])
+    b = mb.group(1)
+    head, body = m.split(b"\r\n\r\n", 1)
+    want = (head + b"\r\nMIME-Version: 1.0\r\nContent-Type: multipart/"
+            b'mixed; boundary="' + b + b'"\r\n\r\n--' + b + b"\r\n\r\n" +
+            body + b"\r\n--" + b + b"\r\nContent-Type: text/plain; "
+            b"charset=utf-8\r\nContent-Transfer-Encoding: quoted-printable"
+            b"\r\nContent-Disposition: inline\r\n\r\nGepr=C3=BCft <scan>"
+            b"\r\n--" + b + b"--\r\n")
+    check_delivery(got, want, "x@remote.test", [BOB], "port 25: an "
+                   "us-ascii message wrapped, the text a new part")
+    s.ctl("disclaimer", "del", "20-in")
+
+
 def run(site, args):
     ms = MtaSite(site.build)
+    ms.lmtp_port = free_port()
+    ms.extra = {"lmtp": {"listen": "127.0.0.1:%d" % ms.lmtp_port}}
     with ms:
         ms.dns(RECS)
         sink = ms.sink("127.0.0.3")
@@ -249,7 +300,9 @@ def run(site, args):
         case_ctl(ms)
         print("ok case_ctl (%.1f s)" % (time.time() - t0))
         ms.start()
-        for c in (remote_and_local, sendmail_lf, unchanged):
+        ms.site.wait_port(ms.lmtp_port, ms.procs["smtpd"])
+        for c in (remote_and_local, sendmail_lf, unchanged,
+                  lmtp_recipient_rule):
             t0 = time.time()
             c(ms, sink, recs)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
