@@ -131,6 +131,14 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "(all or nothing; --replace: drop that kind's other rules)" },
 	{ "bcc", "export", "--sender|--recipient [FILE|-]", "write the rules "
 	    "of one kind as a Postfix map" },
+	{ "disclaimer", "add", "NAME [--sender P] [--recipient P] "
+	    "[--except-sender P]... [--except-recipient P]... "
+	    "[--not-all-local] --text FILE [--html FILE]", "add a disclaimer "
+	    "to the mail clients send (P: ADDR, @DOMAIN or *; rules are "
+	    "tried in NAME order, the first that matches applies)" },
+	{ "disclaimer", "del", "NAME", "remove a disclaimer rule" },
+	{ "disclaimer", "list", "", "the disclaimer rules" },
+	{ "disclaimer", "show", "NAME", "a disclaimer rule with its texts" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

@@ -118,6 +118,7 @@ int	cmd_policy_domain(struct ctl *, int argc, char **argv);
 int	cmd_policy_usage(struct ctl *, int argc, char **argv);
 int	cmd_policy_unlock(struct ctl *, int argc, char **argv);
 int	cmd_policy_domain_passwd(struct ctl *, int argc, char **argv);
+int	cmd_disclaimer(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);

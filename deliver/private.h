@@ -53,6 +53,17 @@ struct deliver_fjob {
 	   is the array with the BCC recipients after them; NULL: none */
 	struct deliver_rcpt		*orcpts;
 	size_t				 norcpts;
+	/* the disclaimer rule (disclaimer.c) that applies; "" none */
+	char				 disc_name[64 + 1];
+	char				*disc_text, *disc_html;
+	size_t				 disc_textlen, disc_htmllen;
+	int				 disc_pending;	/* not applied yet */
+	char				 disc_why[160];	/* why not added */
+	/* the message rewritten: job->data is disc_data until the stage
+	   ends, the caller's bytes are kept here */
+	char				*disc_data;
+	const void			*disc_odata;
+	size_t				 disc_olen;
 };
 
 /* policy.c: the policy's part of the commit, and its notices after. */
@@ -84,6 +95,19 @@ void	deliver_rcpt_reply(struct deliver_rcpt *, int code, const char *fmt,
 int	deliver_bcc_expand(struct store *, const struct deliver_config *,
 	    struct deliver_job *, struct deliver_fjob *);
 void	deliver_bcc_restore(struct deliver_job *, struct deliver_fjob *);
+/*
+ * disclaimer.c: finds the disclaimer rule of a job with job->bcc set
+ * (deliver_begin(), after the BCC rules): 1 one applies (fj->disc_pending:
+ * the job has work for deliver_filter_job()), 0 none, -1 the rules could
+ * not be read (err set).  deliver_disclaimer_apply() rewrites the message
+ * (any thread; no store, no log); deliver_disclaimer_restore() gives the
+ * caller its bytes back and logs what was done (the stage is freed).
+ */
+int	deliver_disclaimer_plan(struct store *, struct deliver_job *,
+	    struct deliver_fjob *);
+void	deliver_disclaimer_apply(struct deliver_job *, struct deliver_fjob *);
+void	deliver_disclaimer_restore(struct deliver_job *,
+	    struct deliver_fjob *);
 /* Whether a recipient is delivered by a job (local, or relayed). */
 int	deliver_rcpt_wanted(const struct deliver_rcpt *);
 

@@ -443,12 +443,21 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 	int rc, exclusive;
 
 	if (job->fj != NULL)
-		return job->fj->filtered ? 2 : 1;
+		return job->fj->filtered && !job->fj->disc_pending ? 2 : 1;
 	fj = xcalloc(1, sizeof(*fj));
 	fj->cf = cf;
 	/* A rule that cannot be read: 451 rather than a copy lost. */
 	if (deliver_bcc_expand(st, cf, job, fj) == -1) {
 		log_warnx("delivery: BCC rules: %s", err_msg());
+		for (i = 0; i < job->nrcpts; i++)
+			if (deliver_rcpt_wanted(&job->rcpts[i]))
+				deliver_rcpt_reply(&job->rcpts[i], 451,
+				    "4.3.0 Temporary failure; try again later");
+		stage_fjob_free(job, fj);
+		return -1;
+	}
+	if (deliver_disclaimer_plan(st, job, fj) == -1) {
+		log_warnx("delivery: disclaimer rules: %s", err_msg());
 		for (i = 0; i < job->nrcpts; i++)
 			if (deliver_rcpt_wanted(&job->rcpts[i]))
 				deliver_rcpt_reply(&job->rcpts[i], 451,
@@ -472,8 +481,10 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		return rc;
 	}
 	job->fj = fj;
-	stage_lists(job, fj);
-	return fj->filtered ? 2 : 1;
+	/* The lists' copies are made of the message with its disclaimer. */
+	if (!fj->disc_pending)
+		stage_lists(job, fj);
+	return fj->filtered && !fj->disc_pending ? 2 : 1;
 }
 
 void
@@ -550,6 +561,7 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	free(fj->lcopylen);
 	free(fj->lloop);
 	deliver_bcc_restore(job, fj);
+	deliver_disclaimer_restore(job, fj);
 	free(fj);
 }
 
@@ -808,7 +820,14 @@ deliver_filter_job(struct deliver_job *job)
 	size_t i;
 	int gbad = 0;
 
-	if (fj == NULL || fj->filtered)
+	if (fj == NULL)
+		return;
+	/* First: the filters see what the recipients get. */
+	if (fj->disc_pending) {
+		deliver_disclaimer_apply(job, fj);
+		stage_lists(job, fj);
+	}
+	if (fj->filtered)
 		return;
 	if (fj->global != NULL && filter_parse("maildroprc", fj->global,
 	    fj->globallen, &global, &perr) != 1) {

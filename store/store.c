@@ -257,6 +257,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 				st->no_policy = 1;
 				continue;
 			}
+			if (rc == MDB_NOTFOUND && i == DB_DISCLAIMER) {
+				st->no_disclaimer = 1;
+				continue;
+			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
 			    i == DB_IMAPMETA)) {
 				st->no_imap = 1;
