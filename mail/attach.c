@@ -25,6 +25,26 @@
 /* Quoted-printable is decoded this many input bytes at a time. */
 #define ATTACH_QP_CHUNK		4096
 
+/* 1 for the bytes of the base64 alphabet (as mail/decode.c takes them) */
+static const uint8_t b64_alpha[256] = {
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
 struct walk {
 	const uint8_t	*msg;
 	mail_attach_fn	*fn;
@@ -227,17 +247,11 @@ attach_size(struct walk *w, enum mail_cte cte, const uint8_t *p, size_t n)
 	struct mail_decoder d;
 	uint64_t size = 0, chars = 0;
 	size_t i, k;
-	uint8_t c;
 
 	switch (cte) {
 	case MAIL_CTE_BASE64:
-		/* The bytes of the alphabet, as mail_decode() takes them. */
-		for (i = 0; i < n; i++) {
-			c = p[i];
-			chars += (uint8_t)(c - 'A') < 26 ||
-			    (uint8_t)(c - 'a') < 26 ||
-			    (uint8_t)(c - '0') < 10 || c == '+' || c == '/';
-		}
+		for (i = 0; i < n; i++)
+			chars += b64_alpha[p[i]];
 		return chars * 3 / 4;
 	case MAIL_CTE_QP:
 		mail_decoder_init(&d, MAIL_CTE_QP, 0);
