@@ -362,8 +362,9 @@ spam_reply_parse(const char *buf, size_t len, int eof, struct spam_reply *r,
 			    q == le || *q++ != ' ')
 				return spam_why(why, whysize, "not a spamd "
 				    "status line: \"%s\"", show) - 1;
+			/* (4 digits at most read: no overflow) */
 			for (r->code = 0, ndig = 0; q < le && *q >= '0' &&
-			    *q <= '9'; q++, ndig++)
+			    *q <= '9' && ndig < 4; q++, ndig++)
 				r->code = r->code * 10 + (*q - '0');
 			if (ndig == 0 || ndig > 3 || (q < le && *q != ' '))
 				return spam_why(why, whysize, "not a spamd "

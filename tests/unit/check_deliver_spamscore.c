@@ -505,6 +505,9 @@ START_TEST(test_parse)
 		{ "SPAMD/1 0 EX_OK\r\n", 0, -1, "not a spamd status line" },
 		{ "SPAMD/1.1 0x EX_OK\r\n", 0, -1, "not a spamd status line" },
 		{ "SPAMD/1.1 1234 X\r\n", 0, -1, "not a spamd status line" },
+		/* found by fuzz_spamreply: the code overflowed an int */
+		{ "SPAMD/1.1 066666666666666666666 X\r\n", 0, -1,
+		    "not a spamd status line" },
 		{ "SPAMD/1.1 69 EX_UNAVAILABLE\r\n", 0, -1, "spamd error: "
 		    "\"SPAMD/1.1 69 EX_UNAVAILABLE\"" },
 		{ "SPAMD/1.1 0 EX_OK\r\nno colon\r\n", 0, -1, "malformed" },
