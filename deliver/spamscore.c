@@ -438,7 +438,7 @@ spam_score(const struct spam_conf *conf, const void *msg, size_t len,
 	struct spam_io io;
 	struct spam_reply rep;
 	char head[128 + SPAM_USER_MAX], perr[256], rwhy[256], *buf = NULL;
-	size_t hlen, got = 0, i;
+	size_t hlen, got = 0, i, max;
 	ssize_t n;
 	int r, sent, eof = 0;
 
@@ -447,6 +447,10 @@ spam_score(const struct spam_conf *conf, const void *msg, size_t len,
 	*score = *threshold = 0;
 	io.addr = conf->addr != NULL && conf->addr[0] != '\0' ? conf->addr :
 	    SPAM_ADDR_DEFAULT;
+	max = conf->max_size > 0 ? conf->max_size : SPAM_MAX_SIZE_DEFAULT;
+	if (len > max)
+		return spam_why(why, whysize, "spamd %s: message of %zu bytes "
+		    "over the %zu-byte limit, not sent", io.addr, len, max);
 	io.timeout_ms = conf->timeout_ms > 0 ? conf->timeout_ms :
 	    SPAM_TIMEOUT_DEFAULT;
 	io.deadline = spam_now_ms() + io.timeout_ms;

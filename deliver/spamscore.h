@@ -36,6 +36,7 @@
 #define SPAM_LINE_MAX		1024	/* longest status or header line */
 #define SPAM_REPLY_MAX		65536	/* longest reply (header + symbols) */
 #define SPAM_USER_MAX		256	/* longest User: name sent */
+#define SPAM_MAX_SIZE_DEFAULT	512000	/* bytes: spamc's -s default */
 
 struct spam_conf {
 	/*
@@ -51,6 +52,12 @@ struct spam_conf {
 	 */
 	const char	*user;
 	int		 timeout_ms;	/* 0: SPAM_TIMEOUT_DEFAULT */
+	/*
+	 * Larger messages are not sent (not scored), as spamc does: spamd
+	 * takes seconds on megabytes.  0: SPAM_MAX_SIZE_DEFAULT; SIZE_MAX:
+	 * no limit.  A sender could pad spam past it: the caller chooses.
+	 */
+	size_t		 max_size;
 };
 
 /* A parsed reply (spam_reply_parse()). */
@@ -69,8 +76,9 @@ struct spam_reply {
  * Scores msg[len].  1 scored: *score and *threshold (spamd's required
  * score for the user) are set and why holds the rules that hit
  * ("GTUBE,MISSING_DATE", cut to whysize - 1; "" when none).  0 not
- * scored: why says why (spamd down, refused, timed out, an error code,
- * a malformed reply); the caller decides between tempfail and accept.
+ * scored: why says why (too large, spamd down, refused, timed out, an
+ * error code, a malformed reply); the caller decides between tempfail
+ * and accept.
  * why may be NULL when whysize is 0.  Never -1.
  */
 int	spam_score(const struct spam_conf *, const void *msg, size_t len,

@@ -2,7 +2,8 @@
  * spamscore-probe - runs spam_score() (deliver/spamscore.c) on a file, for
  * the real-spamd test (test_spamscore_spamd.py) and for timing it.
  *
- *   spamscore-probe [-n COUNT] [-t TIMEOUT_MS] [-u USER] ADDR FILE
+ *   spamscore-probe [-n COUNT] [-s MAX_SIZE] [-t TIMEOUT_MS] [-u USER]
+ *       ADDR FILE
  *
  * Prints "scored SCORE THRESHOLD SYMBOLS" (exit 0) or "not scored: WHY"
  * (exit 1); with -n, scores COUNT times and adds a line
@@ -47,8 +48,11 @@ main(int argc, char **argv)
 	FILE *f;
 	int c, r = 0;
 
-	while ((c = getopt(argc, argv, "n:t:u:")) != -1) {
+	while ((c = getopt(argc, argv, "n:s:t:u:")) != -1) {
 		switch (c) {
+		case 's':
+			conf.max_size = strtoul(optarg, NULL, 10);
+			break;
 		case 'n':
 			count = atol(optarg);
 			break;
@@ -104,7 +108,7 @@ main(int argc, char **argv)
 	free(msg);
 	return r == 1 ? 0 : 1;
  usage:
-	fprintf(stderr, "usage: spamscore-probe [-n COUNT] [-t TIMEOUT_MS] "
-	    "[-u USER] ADDR FILE\n");
+	fprintf(stderr, "usage: spamscore-probe [-n COUNT] [-s MAX_SIZE] "
+	    "[-t TIMEOUT_MS] [-u USER] ADDR FILE\n");
 	return 2;
 }

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -297,7 +298,7 @@ static int
 score(struct fake *f, const char *msg, size_t len, const char *user,
     int timeout_ms, double *s, double *t, char *why, size_t whysize)
 {
-	struct spam_conf conf = { f->addr, user, timeout_ms };
+	struct spam_conf conf = { f->addr, user, timeout_ms, SIZE_MAX };
 
 	return spam_score(&conf, msg, len, s, t, why, whysize);
 }
@@ -474,6 +475,18 @@ START_TEST(test_refused_and_bad_conf)
 	ck_assert_int_eq(spam_score(&conf, msg, 1, &s, &t, why,
 	    sizeof(why)), 0);
 	ck_assert_msg(strstr(why, "user name") != NULL, "%s", why);
+	/* over the size limit: not even connected */
+	conf.user = NULL;
+	conf.max_size = 10;
+	ck_assert_int_eq(spam_score(&conf, msg, 11, &s, &t, why,
+	    sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "message of 11 bytes over the 10-byte "
+	    "limit") != NULL, "%s", why);
+	conf.max_size = 0;	/* the default; msg is refused before it is read */
+	ck_assert_int_eq(spam_score(&conf, msg, SPAM_MAX_SIZE_DEFAULT + 1, &s,
+	    &t, why, sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "over the 512000-byte limit") != NULL, "%s",
+	    why);
 	/* why may be absent */
 	conf.user = NULL;
 	ck_assert_int_eq(spam_score(&conf, msg, 1, &s, &t, NULL, 0), 0);
