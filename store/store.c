@@ -68,6 +68,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_DKIM] = "dkim",
 	[DB_BCC] = "bcc",
 	[DB_POLICY] = "policy",
+	[DB_ACL] = "acl",
 };
 
 
@@ -255,6 +256,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_POLICY) {
 				st->no_policy = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_ACL) {
+				st->no_acl = 1;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
