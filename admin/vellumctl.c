@@ -33,6 +33,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "transport",	cmd_transport },
 	{ "dkim",	cmd_dkim },
 	{ "bcc",	cmd_bcc },
+	{ "acl",	cmd_acl },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },
