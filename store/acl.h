@@ -163,7 +163,8 @@ int	store_acl_recipient(struct store_txn *, const char *addr,
  *   sender     "user@domain", "domain", "user@" ("@domain" is read as
  *              "domain")
  *   recipient  "user@domain"
- * Pure: no store.
+ * An enhanced status code at the start of a 5XX text is dropped (the
+ * reply says 5.7.1).  Pure: no store.
  */
 enum store_acl_map_kind {
 	STORE_ACL_MAP_CLIENT = 1,
@@ -196,8 +197,9 @@ int	store_acl_map_parse(enum store_acl_map_kind, const char *text,
 	    size_t len, struct store_acl_map *map, unsigned *line_r);
 void	store_acl_map_free(struct store_acl_map *);
 /*
- * The line of an entry in that text, "key\taction[ text]" (no newline),
- * into buf: what store_acl_map_parse() reads back as the same entry.
+ * The line of an entry in that text, "key\taction[ text]" (no newline;
+ * a reply code is written "5XX 5.7.1 text"), into buf: what
+ * store_acl_map_parse() reads back as the same entry.
  */
 void	store_acl_map_format(const struct store_acl *, char *buf,
 	    size_t size);

@@ -257,7 +257,8 @@ store_acl_map_format(const struct store_acl *a, char *buf, size_t size)
 	else if (a->action == STORE_ACL_DISCARD)
 		snprintf(buf, size, "%s\tDISCARD%s%s", a->value, sp, a->text);
 	else if (a->code != 0)
-		snprintf(buf, size, "%s\t%u%s%s", a->value, a->code, sp,
+		/* the enhanced code keeps a text that starts like one */
+		snprintf(buf, size, "%s\t%u 5.7.1%s%s", a->value, a->code, sp,
 		    a->text);
 	else
 		snprintf(buf, size, "%s\tREJECT%s%s", a->value, sp, a->text);

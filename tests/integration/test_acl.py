@@ -169,7 +169,7 @@ def case_ctl(srv):
           (pr.stdout, pr.stderr))
     exp = site.ctl("acl", "export", "--client")
     check(exp.splitlines()[1:] == [
-        "203.0.113.5\tREJECT", "10.20.0.0/16\t550 no mail from here",
+        "203.0.113.5\tREJECT", "10.20.0.0/16\t550 5.7.1 no mail from here",
         "203.0.113.0/24\tOK", "2001:db8::/32\tDISCARD spam source"],
         "export --client writes the table", exp)
     with open(p + ".2", "w") as f:

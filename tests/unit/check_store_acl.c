@@ -398,12 +398,12 @@ START_TEST(test_map_parse)
 	    "  reject   Go away  \r\n10.1 554 5.7.1 no\n2001:db8::/32 discard\n"
 	    "192.0.2.1 REJECT\n172.16.0.0/12 1234\n", &line),
 	    "2:192.0.2.1\tOK|4:192.0.2.0/24\tREJECT Go away|"
-	    "6:10.1.0.0/16\t554 no|7:2001:db8::/32\tDISCARD|"
+	    "6:10.1.0.0/16\t554 5.7.1 no|7:2001:db8::/32\tDISCARD|"
 	    "8dup:192.0.2.1\tREJECT|9:172.16.0.0/12\tOK");
 	ck_assert_str_eq(parse(STORE_ACL_MAP_SENDER, "a@b.test OK\nb.test "
 	    "REJECT\n@c.test DISCARD x y\nbulk@ 550 no bulk\n", &line),
 	    "1:a@b.test\tOK|2:b.test\tREJECT|3:c.test\tDISCARD x y|"
-	    "4:bulk@\t550 no bulk");
+	    "4:bulk@\t550 5.7.1 no bulk");
 	ck_assert_str_eq(parse(STORE_ACL_MAP_RECIPIENT, "a@b.test OK\n",
 	    &line), "1:a@b.test\tOK");
 	ck_assert_str_eq(parse(STORE_ACL_MAP_CLIENT, "", &line), "");
