@@ -10,6 +10,21 @@
 #include "common/xmalloc.h"
 #include "maptext.h"
 
+/*
+ * The white space before a line's first word: what store_map_words()
+ * skips, so that a comment or blank line is one whose first word would
+ * start with '#' or be missing (a key never starts with '#').
+ */
+static size_t
+map_space(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n] != '\0' && isspace((unsigned char)s[n]))
+		n++;
+	return n;
+}
+
 /* "LINE: " before the current error's message; -1 INVALID. */
 static int
 map_fail(unsigned lineno, unsigned *line_r)
@@ -51,14 +66,14 @@ store_map_read(const char *text, size_t len, store_map_line_fn *fn,
 				return map_fail(lineno, line_r);
 			}
 			/* As in Postfix, '#' starts a comment line only. */
-			s = line + strspn(line, " \t");
+			s = line + map_space(line);
 			if (*s == '#')
 				*s = '\0';
 		}
 		/* White space first: the line continues the last one. */
 		if (line != NULL && logical != NULL &&
 		    isspace((unsigned char)line[0]) &&
-		    line[strspn(line, " \t")] != '\0') {
+		    line[map_space(line)] != '\0') {
 			s = xasprintf("%s %s", logical, line);
 			free(logical);
 			free(line);
@@ -76,7 +91,7 @@ store_map_read(const char *text, size_t len, store_map_line_fn *fn,
 		}
 		if (line == NULL)
 			break;
-		ll = strspn(line, " \t");
+		ll = map_space(line);
 		if (line[ll] == '\0') {
 			free(line);
 			continue;
