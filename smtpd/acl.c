@@ -226,7 +226,9 @@ session_acl_rcpt(struct smtp_session *s, const char *addr)
 	int rc;
 
 	s->acl_tx.pending = 0;
-	if (!acl_applies(s) || s->user[0] != '\0' || s->acl.white)
+	/* <Postmaster> (addr NULL) is never refused: RFC 5321 4.5.1 */
+	if (addr == NULL || !acl_applies(s) || s->user[0] != '\0' ||
+	    s->acl.white)
 		return 1;
 	if ((rc = acl_look(s, ACL_RECIPIENT, addr, &e)) == 0)
 		return 1;

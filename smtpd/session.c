@@ -610,7 +610,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->policy.code = 0;
 		return;
 	}
-	if (!a.postmaster && !session_acl_rcpt(s, a.addr))
+	if (!session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
 		return;
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */

@@ -166,7 +166,10 @@ int	session_acl_connect(struct smtp_session *);
 void	session_acl_refused(struct smtp_session *, const char *verb);
 /* MAIL (the sender in s->mail): 1 go on, 0 refused (answered). */
 int	session_acl_mail(struct smtp_session *);
-/* RCPT of addr: 1 go on, 0 answered (refused, or accepted and dropped). */
+/*
+ * RCPT of addr (NULL: <Postmaster>, never refused): 1 go on, 0 answered
+ * (refused, or accepted and dropped).
+ */
 int	session_acl_rcpt(struct smtp_session *, const char *addr);
 /* The recipient was kept (its skips count for the message). */
 void	session_acl_rcpt_kept(struct smtp_session *);
