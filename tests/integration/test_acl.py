@@ -268,6 +268,21 @@ def case_client(srv):
     check(counts(site) == c0, "... and not stored", counts(site))
     log_has(srv, r"message id=\w+ from=<x@remote\.test> size=\d+ rcpts=1 "
             r"discarded by net 127\.0\.0\.8/29", "the discard is logged")
+    # ... sent with BDAT (CHUNKING) too
+    s, greet = raw_from(srv, 11)
+    check(greet.startswith("220 "), "127.0.0.11 is greeted", greet)
+    raw_cmd(s, "EHLO x.test")
+    for line in ("MAIL FROM:<x@remote.test>", "RCPT TO:<%s>" % BOB):
+        r = raw_cmd(s, line)
+        check(r.startswith("250"), "discarding client: %s" % line, r)
+    body = msg("bdat discard")
+    s.sendall(b"BDAT %d LAST\r\n" % len(body) + body)
+    r = s.recv(4096).decode()
+    check(r.startswith("250 2.0.0 Ok: queued as"), "BDAT LAST of a "
+          "discarding client: 250", r)
+    raw_cmd(s, "QUIT")
+    s.close()
+    check(counts(site) == c0, "... and not stored either", counts(site))
     # white ip inside the discarding net, and a client not listed
     for src in (10, 1):
         c0 = count(site, BOB)
