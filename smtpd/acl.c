@@ -4,8 +4,9 @@
  * line:
  *   connect  the client's address (ip, net): black reject is the 554
  *            greeting (RFC 5321 3.1; then QUIT gets 221, anything else
- *            503, as Postfix's postscreen does); black discard accepts
- *            everything and drops every message; white skips checks
+ *            503); black discard lets the client go on as anyone (its
+ *            recipients still resolved: unknown ones get 550) and drops
+ *            every message it sends; white skips checks
  *   MAIL     the sender (sender, domain): reject 554, or discard (the
  *            message is accepted and dropped at its end); white skips
  *   RCPT     each recipient: reject 554, or discard (that recipient is
