@@ -42,7 +42,6 @@ static int	cmd_bcc_del_txn(struct store_txn *, void *);
 static int	cmd_bcc_list_one(const struct store_bcc *, void *);
 static int	cmd_bcc_list_txn(struct store_txn *, void *);
 static int	cmd_bcc_import_txn(struct store_txn *, void *);
-static char	*cmd_bcc_slurp(const char *path, size_t *len_r);
 static int	cmd_bcc_add(struct ctl *, int, char **);
 static int	cmd_bcc_del(struct ctl *, int, char **);
 static int	cmd_bcc_list(struct ctl *, int, char **);
@@ -235,8 +234,8 @@ cmd_bcc_list(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
-/* The whole file ("-": stdin), NUL-terminated; NULL and a message. */
-static char *
+/* ctl.h */
+char *
 cmd_bcc_slurp(const char *path, size_t *len_r)
 {
 	FILE *fp = stdin;

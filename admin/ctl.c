@@ -139,6 +139,16 @@ static const struct ctl_cmd ctl_cmds[] = {
 	{ "disclaimer", "del", "NAME", "remove a disclaimer rule" },
 	{ "disclaimer", "list", "", "the disclaimer rules" },
 	{ "disclaimer", "show", "NAME", "a disclaimer rule with its texts" },
+	{ "acl", "add", "white|black KIND VALUE [--action reject|discard] "
+	    "[--text TEXT]", "list a client (KIND ip, net), sender (sender, "
+	    "domain) or recipient on port 25's white or black list" },
+	{ "acl", "del", "KIND VALUE", "remove a black or white list entry" },
+	{ "acl", "list", "", "the black and white list entries" },
+	{ "acl", "import", "--client|--sender|--recipient [--replace] FILE|-",
+	    "read a Postfix access(5) table (all or nothing; --replace: drop "
+	    "that table's other entries)" },
+	{ "acl", "export", "--client|--sender|--recipient [FILE|-]", "write "
+	    "the entries of one table as a Postfix access(5) table" },
 	{ "lock", "list", "", "list delivery and POP3 locks" },
 	{ "lock", "clear", "ADDRESS|--stale", "remove the locks of an "
 	    "address, or every stale lock" },

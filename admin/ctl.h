@@ -105,6 +105,12 @@ int	cmd_queue(struct ctl *, int argc, char **argv);
 int	cmd_transport(struct ctl *, int argc, char **argv);
 int	cmd_dkim(struct ctl *, int argc, char **argv);
 int	cmd_bcc(struct ctl *, int argc, char **argv);
+int	cmd_acl(struct ctl *, int argc, char **argv);
+/*
+ * cmd_bcc.c: the whole file ("-": stdin) of a map import, NUL-terminated
+ * (at most 64 MB); NULL and a message printed.  cmd_acl.c uses it too.
+ */
+char	*cmd_bcc_slurp(const char *path, size_t *len_r);
 /*
  * cmd_user.c: a password read from stdin (one line) and hashed, or a
  * pre-computed hash given to --hash ("-": read from stdin), checked; who

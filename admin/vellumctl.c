@@ -34,6 +34,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "dkim",	cmd_dkim },
 	{ "bcc",	cmd_bcc },
 	{ "disclaimer",	cmd_disclaimer },
+	{ "acl",	cmd_acl },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
 	{ "store",	cmd_store },

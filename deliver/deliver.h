@@ -287,6 +287,10 @@ struct deliver_job {
 	int			 bcc;		/* apply the automatic BCC
 						   rules (store/bcc.h): mail
 						   accepted from a client */
+	unsigned		 acl_skip;	/* ACL_SKIP_* (store/acl.h):
+						   the checks of the message
+						   its whitelist entries skip
+						   (smtpd/acl.c sets it) */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */

@@ -550,6 +550,10 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
+	if (!session_acl_mail(s)) {
+		memset(m, 0, sizeof(*m));
+		return;
+	}
 	if (!session_policy_mail(s)) {
 		memset(m, 0, sizeof(*m));
 		return;
@@ -606,6 +610,8 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->policy.code = 0;
 		return;
 	}
+	if (!session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
+		return;
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
 	if ((a.postmaster ? deliver_resolve_postmaster(s->srv->store,
@@ -673,6 +679,7 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		    sizeof(*s->rcpts));
 	}
 	s->rcpts[s->nrcpts++] = r;
+	session_acl_rcpt_kept(s);
 	if (s->state != SMTP_S_RCPT)
 		session_enter_state(s, SMTP_S_RCPT);
 	conn_printf(s->conn, "%d %s\r\n", r.code, r.text);
@@ -1004,6 +1011,9 @@ session_data_end(struct smtp_session *s)
 		    "storage, try again later");
 		goto refused;
 	}
+	/* a discarded message ends here, answered (not refused) */
+	if (session_acl_data(s))
+		goto refused;
 	if (!session_msg_ready(s) || !session_hops_ok(s) ||
 	    !session_policy_ok(s))
 		goto refused;
@@ -1111,8 +1121,8 @@ session_chunk_end(struct smtp_session *s)
 		    s->bdat_size);
 		return;
 	}
-	if (!session_msg_ready(s) || !session_hops_ok(s) ||
-	    !session_policy_ok(s))
+	if (session_acl_data(s) || !session_msg_ready(s) ||
+	    !session_hops_ok(s) || !session_policy_ok(s))
 		return;
 	session_submit(s);
 }
@@ -1188,7 +1198,9 @@ session_on_line(struct conn *c, const char *line, size_t len)
 	for (i = 0; i < n; i++)
 		if (strcmp(smtp_commands[i].verb, cmd.verb) == 0)
 			break;
-	if (i == n)
+	if (s->acl.blocked)
+		session_acl_refused(s, cmd.verb);
+	else if (i == n)
 		session_fail(s, "500 5.5.2 Error: command not recognized");
 	else if (!(smtp_commands[i].states & (1u << s->state)))
 		session_fail(s, "%s", session_state_error(s, cmd.verb));
@@ -1322,6 +1334,8 @@ session_accept(struct conn *c, struct smtp_server *srv,
 	log_info("conn %lu: connect from %s port %s to port %s%s%s", s->id, s->ip,
 	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "",
 	    lmtp ? " lmtp" : "");
+	if (session_acl_connect(s))
+		return;
 	conn_printf(c, "220 %s %s\r\n", srv->config->hostname,
 	    srv->config->smtpd_banner);
 }

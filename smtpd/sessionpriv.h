@@ -107,6 +107,28 @@ struct smtp_session {
 	struct timeval		 busy_next;	/* not retried before */
 	unsigned		 busy_tries;
 
+	/*
+	 * Black and white lists (acl.c): the client's decision, made at
+	 * connect, and the transaction's (MAIL, RCPT), reset with it.
+	 */
+	struct smtp_acl_conn {
+		int		 blocked;	/* 554 greeting: only QUIT */
+		int		 white;		/* no black entry applies */
+		int		 discard;	/* every message dropped */
+		unsigned	 skip;		/* ACL_SKIP_* of the client */
+		char		 by[STORE_ADDRESS_MAX + 16]; /* "net ..." */
+	}			 acl;
+	struct smtp_acl_tx {
+		int		 discard;	/* the message is dropped */
+		char		 by[STORE_ADDRESS_MAX + 16];
+		unsigned	 skip;		/* of the sender (or domain) */
+		unsigned	 rcpt_skip;	/* what every accepted
+						   recipient allows (AND) */
+		unsigned	 pending;	/* of the RCPT being taken */
+		unsigned	 accepted;	/* recipients kept */
+		unsigned	 dropped;	/* recipients discarded */
+	}			 acl_tx;
+
 	/* for the disconnect line */
 	unsigned		 n_msgs;
 	unsigned		 n_rcpts;
@@ -136,6 +158,23 @@ int	session_sender_ok(struct smtp_session *, const char *sender);
 /* The outgoing policy at MAIL, and at the end of data: 1 go on, 0 no. */
 int	session_policy_mail(struct smtp_session *);
 int	session_policy_ok(struct smtp_session *);
+
+/* acl.c: the black and white lists on port 25 (store/acl.h) */
+/* At connect: 1 the client was refused (the 554 greeting is sent). */
+int	session_acl_connect(struct smtp_session *);
+/* A command of a refused client: QUIT 221, others 503. */
+void	session_acl_refused(struct smtp_session *, const char *verb);
+/* MAIL (the sender in s->mail): 1 go on, 0 refused (answered). */
+int	session_acl_mail(struct smtp_session *);
+/*
+ * RCPT of addr (NULL: <Postmaster>, never refused): 1 go on, 0 answered
+ * (refused, or accepted and dropped).
+ */
+int	session_acl_rcpt(struct smtp_session *, const char *addr);
+/* The recipient was kept (its skips count for the message). */
+void	session_acl_rcpt_kept(struct smtp_session *);
+/* End of data: 1 the message was dropped (answered 250), 0 go on. */
+int	session_acl_data(struct smtp_session *);
 
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */

@@ -13,6 +13,7 @@
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "bcc.h"
+#include "maptext.h"
 #include "private.h"
 
 #define BCC_KEY_MAX	(1 + STORE_ADDRESS_MAX)
@@ -33,6 +34,7 @@ static int	bcc_one_at(const char *, const char *);
 static int	bcc_target_normalize(const char *, char *);
 static int	bcc_map_line(enum store_bcc_kind, char *line,
 		    struct store_bcc_entry *);
+static int	bcc_map_add(char *, unsigned, void *);
 
 /* "PREFIX: " before the current error's message; -1 INVALID. */
 static int
@@ -343,6 +345,11 @@ store_bcc_lookup(struct store_txn *t, enum store_bcc_kind kind,
 
 /* The map text ---------------------------------------------------------- */
 
+struct bcc_map_ctx {
+	enum store_bcc_kind	 kind;
+	struct store_bcc_map	*map;
+};
+
 /*
  * One logical line: "key value", in place.  0 a rule in e, 1 nothing
  * (blank), -1 INVALID saying what is wrong.
@@ -350,23 +357,10 @@ store_bcc_lookup(struct store_txn *t, enum store_bcc_kind kind,
 static int
 bcc_map_line(enum store_bcc_kind kind, char *line, struct store_bcc_entry *e)
 {
-	char *words[3], *p = line;
-	size_t n = 0;
+	char *words[3];
+	size_t n;
 
-	while (*p != '\0') {
-		while (isspace((unsigned char)*p))
-			p++;
-		if (*p == '\0')
-			break;
-		if (n == 3)
-			break;
-		words[n++] = p;
-		while (*p != '\0' && !isspace((unsigned char)*p))
-			p++;
-		if (*p != '\0')
-			*p++ = '\0';
-	}
-	if (n == 0)
+	if ((n = store_map_words(line, words, 3)) == 0)
 		return 1;
 	if (n == 1)
 		return err_set(ERR_INVALID, "%s has no BCC address",
@@ -383,17 +377,36 @@ bcc_map_line(enum store_bcc_kind kind, char *line, struct store_bcc_entry *e)
 	return 0;
 }
 
+/* store_map_read()'s callback: the entry, marked when a duplicate. */
+static int
+bcc_map_add(char *line, unsigned lineno, void *arg)
+{
+	struct bcc_map_ctx *mc = arg;
+	struct store_bcc_map *map = mc->map;
+	struct store_bcc_entry e;
+	size_t i;
+	int rc;
+
+	memset(&e, 0, sizeof(e));
+	e.lineno = lineno;
+	if ((rc = bcc_map_line(mc->kind, line, &e)) != 0)
+		return rc == -1 ? -1 : 0;
+	for (i = 0; i < map->n; i++)
+		if (strcmp(map->e[i].key, e.key) == 0 &&
+		    map->e[i].dup_of == 0) {
+			e.dup_of = map->e[i].lineno;
+			break;
+		}
+	map->e = xreallocarray(map->e, map->n + 1, sizeof(*map->e));
+	map->e[map->n++] = e;
+	return 0;
+}
+
 int
 store_bcc_map_parse(enum store_bcc_kind kind, const char *text, size_t len,
     struct store_bcc_map *map, unsigned *line_r)
 {
-	struct store_bcc_entry e;
-	const char *p = text, *end = text + len, *nl;
-	char *logical = NULL, *line, *s;
-	unsigned lineno = 0, start = 0, bad = 0;
-	char num[16];
-	size_t n, i, ll = 0;
-	int rc;
+	struct bcc_map_ctx mc;
 
 	memset(map, 0, sizeof(*map));
 	if (line_r != NULL)
@@ -401,86 +414,13 @@ store_bcc_map_parse(enum store_bcc_kind kind, const char *text, size_t len,
 	if (kind != STORE_BCC_SENDER && kind != STORE_BCC_RECIPIENT)
 		return err_set(ERR_INVALID, "a BCC map is of sender or "
 		    "recipient rules");
-	for (;;) {
-		line = NULL;
-		if (p < end) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
-			if (n > 0 && p[n - 1] == '\r')
-				n--;
-			line = xstrndup(p, n);
-			p = nl != NULL ? nl + 1 : end;
-			lineno++;
-			if (strlen(line) != n) {
-				free(line);
-				bad = lineno;
-				err_set(ERR_INVALID, "a NUL byte in the line");
-				goto fail;
-			}
-			/* As in Postfix, '#' starts a comment line only. */
-			s = line + strspn(line, " \t");
-			if (*s == '#')
-				*s = '\0';
-		}
-		/* White space first: the line continues the last one. */
-		if (line != NULL && logical != NULL &&
-		    isspace((unsigned char)line[0]) &&
-		    line[strspn(line, " \t")] != '\0') {
-			s = xasprintf("%s %s", logical, line);
-			free(logical);
-			free(line);
-			logical = s;
-			continue;
-		}
-		if (logical != NULL) {
-			memset(&e, 0, sizeof(e));
-			e.lineno = start;
-			rc = bcc_map_line(kind, logical, &e);
-			free(logical);
-			logical = NULL;
-			if (rc == -1) {
-				free(line);
-				bad = start;
-				goto fail;
-			}
-			if (rc == 0) {
-				for (i = 0; i < map->n; i++)
-					if (strcmp(map->e[i].key, e.key) == 0 &&
-					    map->e[i].dup_of == 0) {
-						e.dup_of = map->e[i].lineno;
-						break;
-					}
-				map->e = xreallocarray(map->e, map->n + 1,
-				    sizeof(*map->e));
-				map->e[map->n++] = e;
-			}
-		}
-		if (line == NULL)
-			break;
-		ll = strspn(line, " \t");
-		if (line[ll] == '\0') {
-			free(line);
-			continue;
-		}
-		if (ll > 0 && start == 0) {
-			/* a continuation of nothing: postmap says the same */
-			free(line);
-			bad = lineno;
-			err_set(ERR_INVALID, "a continuation line (starting "
-			    "with white space) with no line before it");
-			goto fail;
-		}
-		logical = line;
-		start = lineno;
+	mc.kind = kind;
+	mc.map = map;
+	if (store_map_read(text, len, bcc_map_add, &mc, line_r) == -1) {
+		store_bcc_map_free(map);
+		return -1;
 	}
 	return 0;
-fail:
-	free(logical);
-	store_bcc_map_free(map);
-	if (line_r != NULL)
-		*line_r = bad;
-	snprintf(num, sizeof(num), "%u", bad);
-	return bcc_err_prefix(num);
 }
 
 void

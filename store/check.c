@@ -719,7 +719,8 @@ check_txn(struct store_txn *t, void *ctx)
 	    dkim_check(t, check_report, c) == -1 ||
 	    bcc_check(t, check_report, c) == -1 ||
 	    policy_check(t, check_report, c) == -1 ||
-	    disclaimer_check(t, check_report, c) == -1)
+	    disclaimer_check(t, check_report, c) == -1 ||
+	    acl_check(t, check_report, c) == -1)
 		return -1;
 	/* Every user has its entry (check_users()): equal counts, no more. */
 	if (t->st->schema >= 5 &&

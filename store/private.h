@@ -58,6 +58,7 @@ enum store_db {
 	DB_BCC,		/* (kind, address) -> automatic BCC target (bcc.c) */
 	DB_POLICY,	/* sending policy, counters, locks (policy.c) */
 	DB_DISCLAIMER,	/* name -> disclaimer rule (disclaimer.c) */
+	DB_ACL,		/* inbound black and white lists (acl.c) */
 	DB_COUNT
 };
 
@@ -87,6 +88,7 @@ struct store {
 	int			 no_bcc;	/* ... and for BCC rules */
 	int			 no_policy;	/* ... and for `policy` */
 	int			 no_disclaimer;	/* ... and for disclaimers */
+	int			 no_acl;	/* ... and for `acl` */
 	int			 no_imap;	/* ... for expunges, imapmeta
 						   (a schema 1 store) */
 	int			 no_maildirkw;	/* ... for maildirkw (schema
@@ -561,6 +563,8 @@ int	dkim_domain_drop(struct store_txn *, const char *domain);
 int	bcc_check(struct store_txn *, check_report_fn *, void *);
 /* disclaimer.c: the check of `disclaimer` (every rule decodes). */
 int	disclaimer_check(struct store_txn *, check_report_fn *, void *);
+/* acl.c: the check of `acl` (rows decode, the network index). */
+int	acl_check(struct store_txn *, check_report_fn *, void *);
 
 /* user.c / mailbox.c helpers for counters */
 /* Adds to a user's usage and updates its grace clock (how: a

@@ -68,6 +68,8 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_DKIM] = "dkim",
 	[DB_BCC] = "bcc",
 	[DB_POLICY] = "policy",
+	[DB_DISCLAIMER] = "disclaimer",
+	[DB_ACL] = "acl",
 };
 
 
@@ -224,6 +226,9 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 		fatalx("zstd: out of memory");
 
 	/* Open (creating) every table and check the schema version. */
+	for (i = 0; i < DB_COUNT; i++)
+		if (store_db_names[i] == NULL)
+			fatalx("store: table %zu has no name", (size_t)i);
 	if (flags & STORE_RDONLY) {
 		if (store_txn_begin(st, 0, &t) == -1)
 			goto fail;
@@ -259,6 +264,10 @@ store_open(const char *data_dir, unsigned flags, struct store **r)
 			}
 			if (rc == MDB_NOTFOUND && i == DB_DISCLAIMER) {
 				st->no_disclaimer = 1;
+				continue;
+			}
+			if (rc == MDB_NOTFOUND && i == DB_ACL) {
+				st->no_acl = 1;
 				continue;
 			}
 			if (rc == MDB_NOTFOUND && (i == DB_EXPUNGES ||
