@@ -1274,6 +1274,12 @@ deliver_config_init(struct deliver_config *cf, struct store *st,
 	cf->srs_enabled = cfg->srs_enabled;
 	cf->srs_max_age = cfg->srs_max_age;
 	cf->batv_max_age = cfg->batv_max_age;
+	_Static_assert(sizeof(cf->spamd) >= sizeof(cfg->policy_spamd),
+	    "[policy] spamd fits in deliver_config");
+	memcpy(cf->spamd, cfg->policy_spamd, sizeof(cfg->policy_spamd));
+	cf->spamd_timeout_ms = cfg->policy_spamd_timeout * 1000;
+	cf->spam_max_size = cfg->policy_spam_max_size;
+	cf->spam_tempfail = cfg->policy_spam_tempfail;
 	/* BATV's secret is the store's: load it even without SRS's */
 	if (deliver_srs_load(st, cf, cfg->srs_secret_file) == -1) {
 		(void)deliver_batv_load(st, cf);

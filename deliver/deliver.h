@@ -120,6 +120,16 @@ struct deliver_config {
 	int		filters;
 	struct filter_runner *runner;
 	char		filter_user[64];	/* [filter] user */
+	/*
+	 * [policy]: spamd for the outgoing policy's spam-score
+	 * (spamscore.h; deliver_policy_scan()): where it listens, the
+	 * deadline of one exchange, the largest message sent, and whether a
+	 * message it cannot score is refused for now (451) or accepted.
+	 */
+	char		spamd[300 + 1];
+	unsigned	spamd_timeout_ms;
+	size_t		spam_max_size;
+	int		spam_tempfail;
 };
 
 /*

@@ -22,6 +22,7 @@
 #include "common/log.h"
 #include "common/size.h"
 #include "common/xmalloc.h"
+#include "mail/attach.h"
 #include "mail/mime.h"
 #include "mail/rfc822.h"
 #include "store/domain.h"
@@ -31,6 +32,7 @@
 #include "store/user.h"
 #include "deliver.h"
 #include "dsn.h"
+#include "spamscore.h"
 #include "private.h"
 
 /* Recipient rows of days before dropped per message (pol_roll()). */
@@ -578,4 +580,75 @@ policy_notices(struct store *st, const struct deliver_config *cf,
 		free(msg);
 	}
 	free(body);
+}
+
+int
+policy_scan_wanted(const struct deliver_job *job)
+{
+	const struct deliver_policy *p = job->policy;
+
+	return p != NULL && p->code == 0 &&
+	    (p->attachment_size != 0 || p->spam_score != 0);
+}
+
+void
+policy_scan(const struct deliver_config *cf, struct deliver_job *job,
+    char *note, size_t notesize)
+{
+	struct deliver_policy *p = job->policy;
+	struct mail_attachment a;
+	struct spam_conf sc;
+	char why[200], lim[SIZE_FORMAT_MAX];
+	double score, thr;
+	size_t i;
+
+	note[0] = '\0';
+	if (!policy_scan_wanted(job))
+		return;
+	if (p->attachment_size != 0 &&
+	    mail_attachment_largest(job->data, job->len, &a) == 1 &&
+	    a.size > p->attachment_size) {
+		/* a name a reply can carry: printable ASCII */
+		for (i = 0; a.filename[i] != '\0'; i++)
+			if (a.filename[i] < 0x20 || a.filename[i] > 0x7e)
+				a.filename[i] = '?';
+		p->code = 552;
+		snprintf(p->text, sizeof(p->text), "5.3.4 Attachment \"%.100s\" "
+		    "is %" PRIu64 " bytes, over the limit of %s per "
+		    "attachment", a.filename[0] != '\0' ? a.filename : a.type,
+		    a.size, size_format(p->attachment_size, lim, sizeof(lim)));
+		snprintf(note, notesize, "policy: <%s> refused: attachment "
+		    "\"%.100s\" of %" PRIu64 " bytes over %s", p->login,
+		    a.filename[0] != '\0' ? a.filename : a.type, a.size, lim);
+		return;
+	}
+	if (p->spam_score == 0)
+		return;
+	memset(&sc, 0, sizeof(sc));
+	sc.addr = cf->spamd;
+	sc.timeout_ms = (int)cf->spamd_timeout_ms;
+	sc.max_size = cf->spam_max_size;
+	if (spam_score(&sc, job->data, job->len, &score, &thr, why,
+	    sizeof(why)) != 1) {
+		if (cf->spam_tempfail) {
+			p->code = 451;
+			snprintf(p->text, sizeof(p->text), "4.7.1 The spam "
+			    "check is not available; try again later");
+		}
+		snprintf(note, notesize, "policy: spam check of mail from "
+		    "<%s> not made (%s): %s", p->login, why,
+		    cf->spam_tempfail ? "451" : "accepted");
+		return;
+	}
+	/* spam-score is in tenths of a point */
+	if (score * 10 >= (double)p->spam_score) {
+		p->code = 550;
+		p->lock = 1;
+		snprintf(p->text, sizeof(p->text), "5.7.1 <%.100s>: Message "
+		    "refused as spam (score %.1f, limit %.1f)", p->login,
+		    score, (double)p->spam_score / 10);
+		snprintf(note, notesize, "policy: <%s> sent spam: score %.1f "
+		    "(limit %.1f) %.150s", p->login, score,
+		    (double)p->spam_score / 10, why);
+	}
 }

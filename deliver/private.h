@@ -58,6 +58,10 @@ struct deliver_fjob {
 	char				*disc_text, *disc_html;
 	size_t				 disc_textlen, disc_htmllen;
 	int				 disc_pending;	/* not applied yet */
+	/* the policy's content checks (policy_scan()): not run yet; what
+	   they say for the log */
+	int				 scan_pending;
+	char				 scan_note[256];
 	char				 disc_why[160];	/* why not added */
 	/* the message rewritten: job->data is disc_data until the stage
 	   ends, the caller's bytes are kept here */
@@ -68,6 +72,17 @@ struct deliver_fjob {
 
 /* policy.c: the policy's part of the commit, and its notices after. */
 int	policy_account(struct store_txn *, struct deliver_job *);
+/*
+ * The content checks of job->policy (a filter thread: spamd blocks):
+ * the largest attachment against attachment-size (552 5.3.4), the spam
+ * score against spam-score (550 5.7.1, counts toward the lock).  A
+ * refusal is left in the policy's code/text for policy_account(); note
+ * gets what is worth a log line ("" none).  policy_scan_wanted(): the
+ * policy has such a check.
+ */
+int	policy_scan_wanted(const struct deliver_job *);
+void	policy_scan(const struct deliver_config *, struct deliver_job *,
+	    char *note, size_t notesize);
 void	policy_notices(struct store *, const struct deliver_config *,
 	    const struct deliver_policy *, uint64_t queue_id,
 	    const char *sender);

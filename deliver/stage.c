@@ -443,7 +443,8 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 	int rc, exclusive;
 
 	if (job->fj != NULL)
-		return job->fj->filtered && !job->fj->disc_pending ? 2 : 1;
+		return job->fj->filtered && !job->fj->disc_pending &&
+		    !job->fj->scan_pending ? 2 : 1;
 	fj = xcalloc(1, sizeof(*fj));
 	fj->cf = cf;
 	/* A rule that cannot be read: 451 rather than a copy lost. */
@@ -466,6 +467,7 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		return -1;
 	}
 	exclusive = stage_plan(st, cf, job, fj);
+	fj->scan_pending = policy_scan_wanted(job);
 	if ((rc = stage_locks(st, job, fj, exclusive)) != 1) {
 		if (rc == -1) {
 			log_warnx("delivery: %s", err_msg());
@@ -484,7 +486,7 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 	/* The lists' copies are made of the message with its disclaimer. */
 	if (!fj->disc_pending)
 		stage_lists(job, fj);
-	return fj->filtered && !fj->disc_pending ? 2 : 1;
+	return fj->filtered && !fj->disc_pending && !fj->scan_pending ? 2 : 1;
 }
 
 void
@@ -561,6 +563,8 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	free(fj->lcopylen);
 	free(fj->lloop);
 	deliver_bcc_restore(job, fj);
+	if (fj->scan_note[0] != '\0')
+		log_info("%s", fj->scan_note);
 	deliver_disclaimer_restore(job, fj);
 	free(fj);
 }
@@ -822,6 +826,11 @@ deliver_filter_job(struct deliver_job *job)
 
 	if (fj == NULL)
 		return;
+	/* What the sender's policy says of the content, as it was sent. */
+	if (fj->scan_pending) {
+		fj->scan_pending = 0;
+		policy_scan(fj->cf, job, fj->scan_note, sizeof(fj->scan_note));
+	}
 	/* First: the filters see what the recipients get. */
 	if (fj->disc_pending) {
 		deliver_disclaimer_apply(job, fj);

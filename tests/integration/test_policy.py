@@ -344,6 +344,56 @@ def case_from_rules(ms):
     check("ok" in ms.site.ctl("store", "check"), "store check passes", "")
 
 
+def with_attachment(subject, name, size, sender=ALICE, to=BOB):
+    """A multipart/mixed message with a base64 attachment of size bytes."""
+    import base64
+    body = base64.encodebytes(bytes(range(256)) * (size // 256) +
+                              bytes(size % 256)).replace(b"\n", b"\r\n")
+    return (("From: <%s>\r\nTo: <%s>\r\nSubject: %s\r\nDate: Thu, 03 "
+             "Dec 2026 03:00:00 +0000\r\nMessage-ID: <%s@example.test>\r\n"
+             "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; "
+             "boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n"
+             "\r\nsee attached\r\n--b1\r\nContent-Type: application/pdf; "
+             "name=\"%s\"\r\nContent-Disposition: attachment; filename=\"%s\""
+             "\r\nContent-Transfer-Encoding: base64\r\n\r\n" %
+             (sender, to, subject, subject.replace(" ", "-"), name, name)
+             ).encode() + body + b"--b1--\r\n")
+
+
+def case_attachment(ms):
+    """attachment-size: the decoded size of each attachment, not the
+    message's; the refusal names the file and is not a lock."""
+    ms.site.ctl("domain", "policy", DOM, "attachment-size", "100K")
+    before = usage(ms, CAROL)
+    r = send(ms, CAROL, [BOB], "carol big",
+             data=with_attachment("carol big", "report.pdf", 100 * 1024 + 1,
+                                  sender=CAROL))
+    check(r[0] == 552 and "5.3.4" in r[1] and "report.pdf" in r[1] and
+          "102401 bytes" in r[1] and "100K" in r[1],
+          "an attachment one byte over the limit is refused (552 5.3.4, "
+          "named)", r)
+    # base64 of exactly 100K is about 137K on the wire: the decoded size
+    # counts, so it goes.
+    r = send(ms, CAROL, [BOB], "carol exact",
+             data=with_attachment("carol exact", "fits.pdf", 100 * 1024,
+                                  sender=CAROL))
+    check(r[0] == 250, "an attachment of exactly the limit goes", r)
+    got = smtptest.stored(ms.site, BOB)
+    check(any(b"carol exact" in m for m in got) and
+          not any(b"carol big" in m for m in got),
+          "only the message within the limit was delivered", len(got))
+    u = usage(ms, CAROL)
+    check(not u["locked"] and u["sent_today"] == before["sent_today"] + 1,
+          "the refusal neither locks nor counts as sent", u)
+    ms.site.ctl("user", "policy", CAROL, "attachment-size", "0")
+    r = send(ms, CAROL, [BOB], "carol unlimited",
+             data=with_attachment("carol unlimited", "big.bin", 300 * 1024,
+                                  sender=CAROL))
+    check(r[0] == 250, "the user's 0 (no limit) overrides the domain's", r)
+    ms.site.ctl("user", "policy", CAROL, "attachment-size", "-")
+    ms.site.ctl("domain", "policy", DOM, "attachment-size", "-")
+
+
 def case_remote_5xx(ms, sink):
     """Recipients a remote server refuses for good (5xx) count toward
     invalid-per-day: the second locks the sender."""
@@ -448,7 +498,8 @@ def run(site, args):
         ms.start()
         ms.site.wait_port(ms.sub_port, ms.procs["smtpd"])
         for c in (case_rate_no_lock, case_lock, case_daily, case_invalid,
-                  case_from_rules, case_domain_login, case_trusted_host):
+                  case_from_rules, case_attachment, case_domain_login,
+                  case_trusted_host):
             t0 = time.time()
             c(ms)
             print("ok %s (%.1f s)" % (c.__name__, time.time() - t0))
