@@ -108,6 +108,9 @@ def run(a, build, mode, per):
             "smtp": {"listen": "127.0.0.1:%d" % site.port()},
             "submission": {"listen": "127.0.0.1:%d" % sub},
             "auth": {"plaintext": "yes"},
+            # the sessions and wait_port()'s probe, which may not be
+            # closed yet when they connect
+            "limits": {"connections_per_ip": "1000"},
             "mta": {"port": str(sink.port), "connections": "20",
                     "destination_concurrency": "20", "reuse_time": "5"},
             "dns": {"resolver": "127.0.0.1:%d" % dns.port},
