@@ -684,32 +684,15 @@ long
 store_acl_clear(struct store_txn *t, enum store_acl_kind kind)
 {
 	uint8_t first = (uint8_t)kind, bk[2] = { ACL_BITS, 0 };
-	MDB_cursor *c;
-	MDB_val k, v;
-	long n = 0;
-	int rc;
+	long n;
 
 	if (store_acl_kind_name(kind)[0] == '?')
 		return err_set(ERR_INVALID, "unknown list entry kind %d",
 		    (int)kind);
 	if (t->st->no_acl)
 		return 0;
-	if (sdb_cursor(t, DB_ACL, &c) == -1)
+	if ((n = sdb_del_prefix(t, DB_ACL, &first, 1, "acl")) == -1)
 		return -1;
-	for (;;) {
-		k.mv_size = 1;
-		k.mv_data = &first;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < 1 || ((const uint8_t *)k.mv_data)[0] != first)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "acl");
 	if (kind == STORE_ACL_NET) {
 		bk[1] = 4;
 		if (sdb_del(t, DB_ACL, bk, 2) == -1)

@@ -282,34 +282,14 @@ store_bcc_list(struct store_txn *t, enum store_bcc_kind kind,
 long
 store_bcc_clear(struct store_txn *t, enum store_bcc_kind kind)
 {
-	MDB_cursor *c;
-	MDB_val k, v;
 	char first = (char)kind;
-	long n = 0;
-	int rc;
 
 	if (!bcc_kind_ok(kind))
 		return err_set(ERR_INVALID, "unknown BCC rule kind %d",
 		    (int)kind);
 	if (t->st->no_bcc)
 		return 0;
-	if (sdb_cursor(t, DB_BCC, &c) == -1)
-		return -1;
-	for (;;) {
-		k.mv_size = 1;
-		k.mv_data = &first;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < 1 || ((const char *)k.mv_data)[0] != first)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-		n++;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "bcc");
-	return n;
+	return sdb_del_prefix(t, DB_BCC, &first, 1, "bcc");
 }
 
 int

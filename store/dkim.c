@@ -297,30 +297,11 @@ int
 dkim_domain_drop(struct store_txn *t, const char *domain)
 {
 	char dom[STORE_DOMAIN_MAX + 2];
-	MDB_cursor *c;
-	MDB_val k, v;
-	size_t plen;
-	int rc;
 
 	if (t->st->no_dkim || store_domain_normalize(domain, dom) == -1)
 		return 0;
-	plen = strlen(dom) + 1;
-	if (sdb_cursor(t, DB_DKIM, &c) == -1)
-		return -1;
-	for (;;) {
-		k.mv_size = plen;
-		k.mv_data = dom;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < plen || memcmp(k.mv_data, dom, plen) != 0)
-			break;
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "dkim");
-	return 0;
+	return sdb_del_prefix(t, DB_DKIM, dom, strlen(dom) + 1, "dkim") ==
+	    -1 ? -1 : 0;
 }
 
 /* The check: every row decodes, names a domain that exists. */

@@ -131,29 +131,10 @@ static int
 list_members_drop(struct store_txn *t, uint32_t id)
 {
 	uint8_t prefix[4];
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
 
 	be32enc(prefix, id);
-	if (sdb_cursor(t, DB_LISTMEMBERS, &c) == -1)
-		return -1;
-	for (;;) {
-		k.mv_size = 4;
-		k.mv_data = prefix;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < 4 || memcmp(k.mv_data, prefix, 4) != 0) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "listmembers");
-	return 0;
+	return sdb_del_prefix(t, DB_LISTMEMBERS, prefix, 4, "listmembers") ==
+	    -1 ? -1 : 0;
 }
 
 static int

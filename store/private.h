@@ -187,6 +187,12 @@ int	sdb_del(struct store_txn *, enum store_db, const void *, size_t);
 int	sdb_cursor(struct store_txn *, enum store_db, MDB_cursor **);
 int	sdb_error(struct store_txn *, int rc, const char *what);
 /*
+ * Deletes every row of db whose key begins with the len bytes of prefix:
+ * the number deleted, or -1 (err set, what naming the table).
+ */
+long	sdb_del_prefix(struct store_txn *, enum store_db, const void *prefix,
+	    size_t len, const char *what);
+/*
  * The id after the highest key of a table keyed by 8-byte big-endian ids
  * (1 when empty).  Used instead of a meta counter where ids may be reused
  * once nothing refers to them, so that an append dirties no meta page.

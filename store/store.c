@@ -914,6 +914,35 @@ sdb_cursor(struct store_txn *t, enum store_db db, MDB_cursor **c)
 	return 0;
 }
 
+/* The first row of the range each time: what is left of it after a del. */
+long
+sdb_del_prefix(struct store_txn *t, enum store_db db, const void *prefix,
+    size_t len, const char *what)
+{
+	MDB_cursor *c;
+	MDB_val k, v;
+	long n = 0;
+	int rc;
+
+	if (sdb_cursor(t, db, &c) == -1)
+		return -1;
+	for (;;) {
+		k.mv_size = len;
+		k.mv_data = (void *)prefix;
+		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
+			break;
+		if (k.mv_size < len || memcmp(k.mv_data, prefix, len) != 0)
+			break;
+		if ((rc = mdb_cursor_del(c, 0)) != 0)
+			break;
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return sdb_error(t, rc, what);
+	return n;
+}
+
 int
 sdb_counter_add(struct store_txn *t, const char *name, uint64_t n,
     uint64_t *first_r)

@@ -20,8 +20,6 @@
 #include "user.h"
 #include "vacation.h"
 
-static int	ud_cursor_drop(struct store_txn *, const uint8_t *, size_t);
-
 size_t
 ud_key(uint8_t *key, uint32_t user_id, uint8_t kind, const void *rest,
     size_t n)
@@ -111,34 +109,6 @@ ud_text_put(struct store_txn *t, uint32_t user_id, uint8_t kind,
 	}
 }
 
-/* Deletes every row whose key starts with prefix[n]. */
-static int
-ud_cursor_drop(struct store_txn *t, const uint8_t *prefix, size_t n)
-{
-	MDB_cursor *c;
-	MDB_val k, v;
-	int rc;
-
-	if (sdb_cursor(t, DB_USERDATA, &c) == -1)
-		return -1;
-	for (;;) {
-		k.mv_size = n;
-		k.mv_data = (void *)prefix;
-		if ((rc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE)) != 0)
-			break;
-		if (k.mv_size < n || memcmp(k.mv_data, prefix, n) != 0) {
-			rc = MDB_NOTFOUND;
-			break;
-		}
-		if ((rc = mdb_cursor_del(c, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(c);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return sdb_error(t, rc, "userdata");
-	return 0;
-}
-
 int
 ud_drop(struct store_txn *t, uint32_t user_id, uint8_t kind)
 {
@@ -146,8 +116,8 @@ ud_drop(struct store_txn *t, uint32_t user_id, uint8_t kind)
 
 	if (t->st->no_userdata)
 		return 0;
-	return ud_cursor_drop(t, key, ud_key(key, user_id, kind, NULL,
-	    0)) == -1 ? -1 : 0;
+	return sdb_del_prefix(t, DB_USERDATA, key, ud_key(key, user_id, kind,
+	    NULL, 0), "userdata") == -1 ? -1 : 0;
 }
 
 int
@@ -158,7 +128,7 @@ userdata_user_del(struct store_txn *t, uint32_t user_id)
 	if (t->st->no_userdata)
 		return 0;
 	be32enc(key, user_id);
-	if (ud_cursor_drop(t, key, 4) == -1 ||
+	if (sdb_del_prefix(t, DB_USERDATA, key, 4, "userdata") == -1 ||
 	    learn_drop_user(t, user_id) == -1)
 		return -1;
 	return 0;
