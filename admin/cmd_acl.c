@@ -9,7 +9,6 @@
  * FILE:LINE: what is wrong, and nothing changes.  A key given twice keeps
  * its first line, as postmap does, with a note.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,21 +302,16 @@ cmd_acl_import(struct ctl *ctl, int argc, char **argv)
 	if ((rc = cmd_acl_map_flag(ctl, opts, &a.map_kind)) != CTL_OK)
 		return rc;
 	a.replace = opts[3].seen;
-	if ((text = cmd_bcc_slurp(argv[0], &len)) == NULL)
+	if ((text = cmd_map_slurp(argv[0], &len)) == NULL)
 		return CTL_FAIL;
 	rc = store_acl_map_parse(a.map_kind, text, len, &map, NULL);
 	free(text);
-	if (rc == -1) {
-		fprintf(stderr, "%s:%s\n", argv[0], err_msg());
-		return ctl_failx("acl import %s: nothing imported (fix the "
-		    "line above)", argv[0]);
-	}
+	if (rc == -1)
+		return cmd_map_bad(ctl, argv[0]);
 	for (i = 0; i < map.n; i++)
 		if (map.e[i].dup_of != 0)
-			fprintf(stderr, "%s:%u: skipped: duplicate entry %s "
-			    "(line %u is the one Postfix uses)\n", argv[0],
-			    map.e[i].lineno, map.e[i].acl.value,
-			    map.e[i].dup_of);
+			cmd_map_dup(argv[0], map.e[i].lineno,
+			    map.e[i].acl.value, map.e[i].dup_of);
 	a.map = &map;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
 		store_acl_map_free(&map);
@@ -347,7 +341,7 @@ cmd_acl_export(struct ctl *ctl, int argc, char **argv)
 	struct acl_args a;
 	char line[STORE_ADDRESS_MAX + STORE_ACL_TEXT_MAX + 32];
 	const char *path;
-	FILE *fp = stdout;
+	FILE *fp;
 	size_t i;
 	int n, rc;
 
@@ -363,10 +357,9 @@ cmd_acl_export(struct ctl *ctl, int argc, char **argv)
 		free(a.list);
 		return ctl_fail(NULL, "acl export");
 	}
-	if (strcmp(path, "-") != 0 && (fp = fopen(path, "w")) == NULL) {
+	if ((fp = cmd_map_open(path)) == NULL) {
 		free(a.list);
-		return ctl_failx("cannot write %s: %s", path,
-		    strerror(errno));
+		return CTL_FAIL;
 	}
 	fprintf(fp, "# Postfix access(5) table for check_%s_access, written "
 	    "by vellumctl acl export\n", store_acl_map_name(a.map_kind));
@@ -375,20 +368,7 @@ cmd_acl_export(struct ctl *ctl, int argc, char **argv)
 		fprintf(fp, "%s\n", line);
 	}
 	free(a.list);
-	if (fp != stdout) {
-		if (fclose(fp) != 0)
-			return ctl_failx("cannot write %s: %s", path,
-			    strerror(errno));
-		if (ctl->json)
-			ctl_done(ctl, "acl export: %zu lines written to %s",
-			    a.n, path);
-		else
-			fprintf(stderr, "acl export: %zu lines written to "
-			    "%s\n", a.n, path);
-	} else if (fflush(stdout) != 0)
-		return ctl_failx("cannot write the table: %s",
-		    strerror(errno));
-	return CTL_OK;
+	return cmd_map_close(ctl, fp, path, a.n, "table");
 }
 
 int

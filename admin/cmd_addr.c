@@ -930,9 +930,8 @@ cmd_addr_import_dups(struct addr_import *im)
 			first = i;
 			continue;
 		}
-		fprintf(stderr, "%s:%u: skipped: duplicate entry %s (line %u "
-		    "is the one Postfix uses)\n", im->path, v[i]->lineno,
-		    v[i]->address, v[first]->lineno);
+		cmd_map_dup(im->path, v[i]->lineno, v[i]->address,
+		    v[first]->lineno);
 		v[i]->kind = ENTRY_SKIP;
 	}
 	free(v);

@@ -10,7 +10,6 @@
  * FILE:LINE: what is wrong, and nothing changes.  A key given twice keeps
  * its first line, as postmap does, with a note.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +19,6 @@
 #include "store/bcc.h"
 
 #include "ctl.h"
-
-#define BCC_FILE_MAX	(64 * 1024 * 1024)	/* an import's text */
 
 struct bcc_args {
 	struct store_bcc	 rule;
@@ -234,43 +231,6 @@ cmd_bcc_list(struct ctl *ctl, int argc, char **argv)
 	return CTL_OK;
 }
 
-/* ctl.h */
-char *
-cmd_bcc_slurp(const char *path, size_t *len_r)
-{
-	FILE *fp = stdin;
-	char *buf = NULL;
-	size_t len = 0, cap = 0, n;
-
-	if (strcmp(path, "-") != 0 && (fp = fopen(path, "r")) == NULL) {
-		ctl_failx("cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	for (;;) {
-		if (cap - len < 4096) {
-			cap = cap == 0 ? 8192 : cap * 2;
-			buf = xreallocarray(buf, cap, 1);
-		}
-		n = fread(buf + len, 1, cap - len - 1, fp);
-		len += n;
-		if (n == 0 || len > BCC_FILE_MAX)
-			break;
-	}
-	if (ferror(fp) || len > BCC_FILE_MAX) {
-		ctl_failx("cannot read %s: %s", path, ferror(fp) ?
-		    strerror(errno) : "larger than 64 MB");
-		if (fp != stdin)
-			fclose(fp);
-		free(buf);
-		return NULL;
-	}
-	if (fp != stdin)
-		fclose(fp);
-	buf[len] = '\0';
-	*len_r = len;
-	return buf;
-}
-
 static int
 cmd_bcc_import_txn(struct store_txn *txn, void *arg)
 {
@@ -320,20 +280,16 @@ cmd_bcc_import(struct ctl *ctl, int argc, char **argv)
 	if ((rc = cmd_bcc_kind_flag(ctl, opts, &a.rule.kind)) != CTL_OK)
 		return rc;
 	a.replace = opts[2].seen;
-	if ((text = cmd_bcc_slurp(argv[0], &len)) == NULL)
+	if ((text = cmd_map_slurp(argv[0], &len)) == NULL)
 		return CTL_FAIL;
 	rc = store_bcc_map_parse(a.rule.kind, text, len, &map, NULL);
 	free(text);
-	if (rc == -1) {
-		fprintf(stderr, "%s:%s\n", argv[0], err_msg());
-		return ctl_failx("bcc import %s: nothing imported (fix the "
-		    "line above)", argv[0]);
-	}
+	if (rc == -1)
+		return cmd_map_bad(ctl, argv[0]);
 	for (i = 0; i < map.n; i++)
 		if (map.e[i].dup_of != 0)
-			fprintf(stderr, "%s:%u: skipped: duplicate entry %s "
-			    "(line %u is the one Postfix uses)\n", argv[0],
-			    map.e[i].lineno, map.e[i].key, map.e[i].dup_of);
+			cmd_map_dup(argv[0], map.e[i].lineno, map.e[i].key,
+			    map.e[i].dup_of);
 	a.map = &map;
 	if (ctl_open(ctl, STORE_NOCREATE) < 0) {
 		store_bcc_map_free(&map);
@@ -364,7 +320,7 @@ cmd_bcc_export(struct ctl *ctl, int argc, char **argv)
 	};
 	struct bcc_args a;
 	const char *path;
-	FILE *fp = stdout;
+	FILE *fp;
 	size_t i;
 	int n, rc;
 
@@ -380,29 +336,16 @@ cmd_bcc_export(struct ctl *ctl, int argc, char **argv)
 		free(a.list);
 		return ctl_fail(NULL, "bcc export");
 	}
-	if (strcmp(path, "-") != 0 && (fp = fopen(path, "w")) == NULL) {
+	if ((fp = cmd_map_open(path)) == NULL) {
 		free(a.list);
-		return ctl_failx("cannot write %s: %s", path,
-		    strerror(errno));
+		return CTL_FAIL;
 	}
 	fprintf(fp, "# Postfix %s_bcc_maps written by vellumctl bcc export\n",
 	    store_bcc_kind_name(a.rule.kind));
 	for (i = 0; i < a.n; i++)
 		fprintf(fp, "%s\t%s\n", a.list[i].key, a.list[i].target);
 	free(a.list);
-	if (fp != stdout) {
-		if (fclose(fp) != 0)
-			return ctl_failx("cannot write %s: %s", path,
-			    strerror(errno));
-		if (ctl->json)
-			ctl_done(ctl, "bcc export: %zu lines written to %s",
-			    a.n, path);
-		else
-			fprintf(stderr, "bcc export: %zu lines written to "
-			    "%s\n", a.n, path);
-	} else if (fflush(stdout) != 0)
-		return ctl_failx("cannot write the map: %s", strerror(errno));
-	return CTL_OK;
+	return cmd_map_close(ctl, fp, path, a.n, "map");
 }
 
 int

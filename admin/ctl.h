@@ -107,10 +107,32 @@ int	cmd_dkim(struct ctl *, int argc, char **argv);
 int	cmd_bcc(struct ctl *, int argc, char **argv);
 int	cmd_acl(struct ctl *, int argc, char **argv);
 /*
- * cmd_bcc.c: the whole file ("-": stdin) of a map import, NUL-terminated
- * (at most 64 MB); NULL and a message printed.  cmd_acl.c uses it too.
+ * cmd_map.c: the import and export of Postfix maps (bcc, acl; the
+ * duplicate note of addr import too).
+ * cmd_map_slurp: the whole file ("-": stdin) of an import, NUL-terminated
+ * (at most 64 MB); NULL and a message printed.
  */
-char	*cmd_bcc_slurp(const char *path, size_t *len_r);
+char	*cmd_map_slurp(const char *path, size_t *len_r);
+/*
+ * A parse error (err_msg()) as PATH:LINE: message, then that nothing was
+ * imported.  CTL_FAIL.
+ */
+int	cmd_map_bad(struct ctl *, const char *path);
+/* The note on a key given again at lineno (dup_of: its first line). */
+void	cmd_map_dup(const char *path, unsigned lineno, const char *key,
+	    unsigned dup_of);
+/*
+ * Where an export goes: stdout for "-", else the file made; NULL and a
+ * message printed.
+ */
+FILE	*cmd_map_open(const char *path);
+/*
+ * Ends an export to fp (cmd_map_open()): flushes stdout, or closes the
+ * file and says how many lines went to it.  A write error names the
+ * file, or "the WHAT" for stdout.  CTL_OK or CTL_FAIL.
+ */
+int	cmd_map_close(struct ctl *, FILE *fp, const char *path, size_t lines,
+	    const char *what);
 /*
  * cmd_user.c: a password read from stdin (one line) and hashed, or a
  * pre-computed hash given to --hash ("-": read from stdin), checked; who
