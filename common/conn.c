@@ -200,6 +200,7 @@ static void	conn_line_clock(struct conn *);
 static void	conn_xfer_update(struct conn *);
 static void	conn_lines_feed(struct conn *);
 static void	deadline_cb(evutil_socket_t, short, void *);
+static void	conn_delay_cb(evutil_socket_t, short, void *);
 static void	conn_count_in(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static void	conn_count_out(struct evbuffer *,
@@ -1475,6 +1476,90 @@ conn_pause(struct conn *c)
 	c->line_ms = 0;
 	if (c->xfer == XFER_IN && c->xfer_stop_ms == 0)
 		c->xfer_stop_ms = conn_now_ms();
+}
+
+struct conn_delay {
+	struct event	*ev;
+	struct conn	*conn;
+	char		*reply;
+	int		 close_after;
+	conn_delay_fn	*done;
+	void		*arg;
+};
+
+static void
+conn_delay_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_delay *d = arg;
+	char *reply = d->reply;
+
+	(void)fd;
+	(void)what;
+	d->reply = NULL;
+	if (reply == NULL)
+		return;
+	conn_write(d->conn, reply, strlen(reply));
+	free(reply);
+	/* done may free d (the session closes): nothing of d after it */
+	if (d->close_after) {
+		d->done(d->arg, 1);
+		return;
+	}
+	conn_resume(d->conn);
+	d->done(d->arg, 0);
+}
+
+int
+conn_delay_reply(struct conn_delay **dp, struct conn *c, unsigned ms,
+    const char *reply, int close_after, conn_delay_fn *done, void *arg)
+{
+	struct conn_delay *d = *dp;
+	struct timeval tv;
+
+	if (ms == 0) {
+		conn_write(c, reply, strlen(reply));
+		if (close_after)
+			done(arg, 1);
+		return 0;
+	}
+	if (d == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		if ((d->ev = evtimer_new(base, conn_delay_cb, d)) == NULL) {
+			free(d);
+			return -1;
+		}
+		*dp = d;
+	}
+	free(d->reply);
+	d->reply = xstrdup(reply);
+	d->conn = c;
+	d->close_after = close_after;
+	d->done = done;
+	d->arg = arg;
+	conn_pause(c);
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(d->ev, &tv);
+	return 0;
+}
+
+int
+conn_delay_pending(const struct conn_delay *d)
+{
+	return d != NULL && d->reply != NULL;
+}
+
+void
+conn_delay_free(struct conn_delay **dp)
+{
+	struct conn_delay *d = *dp;
+
+	if (d == NULL)
+		return;
+	event_free(d->ev);
+	free(d->reply);
+	free(d);
+	*dp = NULL;
 }
 
 void

@@ -263,6 +263,28 @@ size_t	conn_out_pending(struct conn *);
 void	conn_pause(struct conn *);
 void	conn_resume(struct conn *);
 /*
+ * A reply written after a delay (a refused login's, auth_failed()), the
+ * conn paused meanwhile so that no command runs before it.  The session
+ * owns and frees it, as its timer calls back into the session; NULL
+ * until first used.
+ */
+struct conn_delay;
+/* After a delayed reply: close_after set, the daemon closes; else resumed. */
+typedef void conn_delay_fn(void *arg, int close_after);
+/*
+ * Writes reply (a string) on c after ms milliseconds, then calls
+ * done(arg, close_after).  ms 0: writes it now and calls done only when
+ * close_after is set.  0, or -1 when the timer cannot be made (nothing
+ * written; the caller says how that ends).
+ */
+int	conn_delay_reply(struct conn_delay **, struct conn *c, unsigned ms,
+	    const char *reply, int close_after, conn_delay_fn *done,
+	    void *arg);
+/* Whether a delayed reply waits to be written. */
+int	conn_delay_pending(const struct conn_delay *);
+/* Cancels a waiting reply, frees, sets *dp = NULL. */
+void	conn_delay_free(struct conn_delay **dp);
+/*
  * Starts TLS on a plaintext connection: everything the peer sent after
  * the current line is discarded (never executed after the handshake),
  * queued output is flushed in plaintext first.  Returns 0, -1 (err).

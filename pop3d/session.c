@@ -63,9 +63,7 @@ struct pop3_session {
 	struct auth		*sasl;
 	struct auth_check	*check;		/* a password being checked */
 	const char		*check_method;	/* "USER" or "AUTH" */
-	struct event		*delay_ev;
-	char			*delay_reply;
-	int			 delay_close;
+	struct conn_delay	*delay;		/* a refused login's reply */
 
 	/* TRANSACTION */
 	uint32_t		 user_id;
@@ -122,7 +120,7 @@ static void	session_login_failed(struct pop3_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct pop3_session *, unsigned,
 		    const char *, int);
-static void	session_delay_cb(evutil_socket_t, short, void *);
+static void	session_delay_done(void *, int);
 static int	session_renew_lock(struct pop3_session *);
 static void	session_release(struct pop3_session *);
 static struct pop3_maildrop_msg *session_msg_arg(struct pop3_session *,
@@ -262,7 +260,7 @@ session_close(struct pop3_session *s)
 static void
 session_cmd_done(struct pop3_session *s)
 {
-	if (s->closing || s->send.active || s->delay_reply != NULL ||
+	if (s->closing || s->send.active || conn_delay_pending(s->delay) ||
 	    s->check != NULL)
 		return;
 	conn_idle(s->conn);
@@ -388,44 +386,20 @@ static void
 session_reply_later(struct pop3_session *s, unsigned ms, const char *reply,
     int close_after)
 {
-	struct timeval tv;
-
-	if (ms == 0) {
-		conn_write(s->conn, reply, strlen(reply));
-		if (close_after)
-			session_close(s);
-		return;
-	}
-	if (s->delay_ev == NULL)
-		s->delay_ev = evtimer_new(conn_base(), session_delay_cb, s);
-	if (s->delay_ev == NULL)
+	if (conn_delay_reply(&s->delay, s->conn, ms, reply, close_after,
+	    session_delay_done, s) == -1)
 		fatalx("pop3: evtimer_new failed");
-	free(s->delay_reply);
-	s->delay_reply = xstrdup(reply);
-	s->delay_close = close_after;
-	conn_pause(s->conn);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->delay_ev, &tv);
 }
 
 static void
-session_delay_cb(evutil_socket_t fd, short what, void *arg)
+session_delay_done(void *arg, int close_after)
 {
 	struct pop3_session *s = arg;
-	char *reply = s->delay_reply;
 
-	s->delay_reply = NULL;
-	if (reply == NULL)
-		return;
-	conn_write(s->conn, reply, strlen(reply));
-	free(reply);
-	if (s->delay_close) {
+	if (close_after)
 		session_close(s);
-		return;
-	}
-	conn_resume(s->conn);
-	session_cmd_done(s);
+	else
+		session_cmd_done(s);
 }
 
 /*
@@ -1112,9 +1086,7 @@ session_on_close(struct conn *c)
 	session_release(s);
 	auth_free(&s->sasl);
 	auth_check_cancel(&s->check);
-	if (s->delay_ev != NULL)
-		event_free(s->delay_ev);
-	free(s->delay_reply);
+	conn_delay_free(&s->delay);
 	free(s->send.in);
 	free(s->send.out);
 	explicit_bzero(s->login, sizeof(s->login));

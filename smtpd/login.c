@@ -37,7 +37,7 @@ static void	session_login_failed(struct smtp_session *, const char *,
 		    const char *);
 static void	session_reply_later(struct smtp_session *, unsigned,
 		    const char *, int);
-static void	session_delay_cb(evutil_socket_t, short, void *);
+static void	session_delay_done(void *, int);
 static void	session_verdict(const struct auth_verdict *, void *);
 static int	session_user_locked(struct smtp_session *, const char *);
 static void	session_sasl_result(struct smtp_session *, enum auth_result,
@@ -393,43 +393,18 @@ static void
 session_reply_later(struct smtp_session *s, unsigned ms, const char *reply,
     int close_after)
 {
-	struct timeval tv;
-
-	if (ms == 0) {
-		conn_write(s->conn, reply, strlen(reply));
-		if (close_after)
-			session_close(s);
-		return;
-	}
-	if (s->delay_ev == NULL &&
-	    (s->delay_ev = evtimer_new(conn_base(), session_delay_cb, s)) ==
-	    NULL)
+	if (conn_delay_reply(&s->delay, s->conn, ms, reply, close_after,
+	    session_delay_done, s) == -1)
 		fatalx("smtp: evtimer_new failed");
-	free(s->delay_reply);
-	s->delay_reply = xstrdup(reply);
-	s->delay_close = close_after;
-	conn_pause(s->conn);
-	tv.tv_sec = ms / 1000;
-	tv.tv_usec = (ms % 1000) * 1000;
-	evtimer_add(s->delay_ev, &tv);
 }
 
 static void
-session_delay_cb(evutil_socket_t fd, short what, void *arg)
+session_delay_done(void *arg, int close_after)
 {
 	struct smtp_session *s = arg;
-	char *reply = s->delay_reply;
 
-	s->delay_reply = NULL;
-	if (reply == NULL)
-		return;
-	conn_write(s->conn, reply, strlen(reply));
-	free(reply);
-	if (s->delay_close) {
+	if (close_after)
 		session_close(s);
-		return;
-	}
-	conn_resume(s->conn);
 }
 
 /*

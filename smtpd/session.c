@@ -1308,9 +1308,7 @@ session_free(struct smtp_session *s)
 		session_policy_flush(s);
 	session_reset_tx(s);
 	auth_free(&s->sasl);
-	if (s->delay_ev != NULL)
-		event_free(s->delay_ev);
-	free(s->delay_reply);
+	conn_delay_free(&s->delay);
 	free(s);
 }
 

@@ -60,9 +60,7 @@ struct smtp_session {
 	char			 user[STORE_ADDRESS_MAX + 1];	/* "" none */
 	int			 domain_login;	/* user is a domain
 						   (store/user.h) */
-	struct event		*delay_ev;
-	char			*delay_reply;
-	int			 delay_close;
+	struct conn_delay	*delay;		/* a refused login's reply */
 
 	/* the mail transaction */
 	char			 txid[SMTP_ID_LEN + 1];
