@@ -174,9 +174,13 @@ def case_ctl(srv):
         "export --client writes the table", exp)
     with open(p + ".2", "w") as f:
         f.write(exp)
-    before = site.ctl("acl", "list")
+    def entries():
+        # the creation time is of the row: import --replace makes it anew
+        return [{k: v for k, v in e.items() if k != "created"}
+                for e in json.loads(site.ctl("acl", "list", "--json"))]
+    before = entries()
     site.ctl("acl", "import", "--client", "--replace", p + ".2")
-    check(site.ctl("acl", "list") == before and
+    check(entries() == before and
           site.ctl("acl", "export", "--client") == exp,
           "import(export) round-trips", (before, exp))
     # sender table: address, domain, user@, @domain
