@@ -22,6 +22,13 @@ struct store;
 /* Signing threads of vellum-mta, and signing jobs waiting for one. */
 #define MTA_DKIM_THREADS	2
 #define MTA_DKIM_QUEUE		64
+/*
+ * ... and how much nicer than the agent's loop they run.  An RSA
+ * signature costs about a millisecond of CPU: when the CPU is short,
+ * clients submitting mail (smtpd, at nice 0) go first and the queue
+ * drains after; the signatures still come, in the CPU left over.
+ */
+#define MTA_DKIM_NICE		10
 
 /*
  * The header fields signed when present: From (oversigned: signed once

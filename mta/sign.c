@@ -78,8 +78,8 @@ mta_sign_start(struct event_base *base)
 	if (mta_dkim_init() == -1)
 		return -1;
 	mta.sign_cache = xcalloc(1, sizeof(*mta.sign_cache));
-	return worker_pool_new(base, MTA_DKIM_THREADS, MTA_DKIM_QUEUE,
-	    &mta.sign_pool);
+	return worker_pool_new_nice(base, MTA_DKIM_THREADS, MTA_DKIM_QUEUE,
+	    MTA_DKIM_NICE, &mta.sign_pool);
 }
 
 void
