@@ -63,6 +63,7 @@
 #define CONFIG_SMTPD_MAX_RECIPIENTS	1000
 #define CONFIG_SMTPD_MAX_HOPS		50
 #define CONFIG_SMTPD_MAX_BAD_COMMANDS	20
+#define CONFIG_SMTPD_JUNK_COMMAND_LIMIT	100
 #define CONFIG_SMTPD_MEMORY_LIMIT	(512U * 1024 * 1024)
 #define CONFIG_SMTPD_SPOOL_THRESHOLD	(1024U * 1024)
 #define CONFIG_MTA_PORT			25
@@ -216,6 +217,8 @@ enum {
 	CK_SMTPD_MAX_HOPS,
 	CK_SMTPD_TRUSTED,
 	CK_SMTPD_MAX_BAD_COMMANDS,
+	CK_SMTPD_REJECT_EARLY_TALKERS,
+	CK_SMTPD_JUNK_COMMAND_LIMIT,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
 	CK_MTA_RELAYHOST,
@@ -365,6 +368,11 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_MAX_BAD_COMMANDS] = { CS_SMTPD, "max_bad_commands",
 	    CT_UINT, CK_UINT(smtpd_max_bad_commands, 1, 100000,
 	    "commands") },
+	[CK_SMTPD_REJECT_EARLY_TALKERS] = { CS_SMTPD, "reject_early_talkers",
+	    CT_BOOL, CK_INT(smtpd_reject_early_talkers) },
+	[CK_SMTPD_JUNK_COMMAND_LIMIT] = { CS_SMTPD, "junk_command_limit",
+	    CT_UINT, CK_UINT(smtpd_junk_command_limit, 0, 100000,
+	    "commands, 0 = off") },
 	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_BYTES,
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_BYTES,
@@ -576,6 +584,7 @@ config_file_defaults(struct config *c)
 	c->smtpd_max_recipients = CONFIG_SMTPD_MAX_RECIPIENTS;
 	c->smtpd_max_hops = CONFIG_SMTPD_MAX_HOPS;
 	c->smtpd_max_bad_commands = CONFIG_SMTPD_MAX_BAD_COMMANDS;
+	c->smtpd_junk_command_limit = CONFIG_SMTPD_JUNK_COMMAND_LIMIT;
 	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
 	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
 	c->mta_tls = CONFIG_TLS_MAY;
@@ -1544,6 +1553,7 @@ static const struct config_alias {
 	{ "smtpd_recipient_limit", CS_SMTPD, "max_recipients" },
 	{ "hopcount_limit", CS_SMTPD, "max_hops" },
 	{ "smtpd_hard_error_limit", CS_SMTPD, "max_bad_commands" },
+	{ "smtpd_junk_command_limit", CS_SMTPD, "junk_command_limit" },
 	{ "smtpd_banner", CS_SMTPD, "banner" },
 	{ "myhostname", CS_TOP, "hostname" },
 	{ "mail_location", CS_TOP, "data_dir" },

@@ -169,6 +169,15 @@ struct config {
 	unsigned smtpd_max_recipients;	/* max_recipients = 1000 */
 	unsigned smtpd_max_hops;	/* max_hops = 50 Received: headers */
 	unsigned smtpd_max_bad_commands; /* max_bad_commands = 20 */
+	int	smtpd_reject_early_talkers;	/* reject_early_talkers = no:
+					   port 25 clients that send ahead
+					   of a reply before EHLO allowed
+					   PIPELINING get 554 and are closed */
+	unsigned smtpd_junk_command_limit;	/* junk_command_limit = 100:
+					   NOOP/VRFY/ETRN/RSET/HELP outside a
+					   transaction on port 25, delayed
+					   from the 10th, 421 past it;
+					   0 = off */
 	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
 					   messages being received, in all */
 	unsigned smtpd_spool_threshold;	/* spool_threshold = 1048576: a
