@@ -1181,6 +1181,14 @@ conn_out_pending(struct conn *c)
 	return n;
 }
 
+size_t
+conn_in_pending(struct conn *c)
+{
+	if (c->bev == NULL || c->dead)
+		return 0;
+	return evbuffer_get_length(bufferevent_get_input(c->bev));
+}
+
 /* Feeds complete lines to the protocol until paused or closed. */
 static void
 conn_lines(struct conn *c)

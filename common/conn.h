@@ -259,6 +259,11 @@ void	conn_read_bytes(struct conn *, size_t n);
 void	conn_read_stream(struct conn *, int on);
 /* Bytes waiting to be sent. */
 size_t	conn_out_pending(struct conn *);
+/*
+ * Bytes the peer sent that no callback has been given yet; in on_line,
+ * what came after that line (SMTP: a client talking ahead of a reply).
+ */
+size_t	conn_in_pending(struct conn *);
 /* Stops/resumes line callbacks (e.g. while a reply is streamed). */
 void	conn_pause(struct conn *);
 void	conn_resume(struct conn *);
