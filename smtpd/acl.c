@@ -75,6 +75,12 @@ acl_applies(struct smtp_session *s)
 	    s->ip);
 }
 
+int
+session_port25_untrusted(struct smtp_session *s)
+{
+	return s->user[0] == '\0' && acl_applies(s);
+}
+
 static int
 acl_look_txn(struct store_txn *t, void *arg)
 {
@@ -294,6 +300,7 @@ session_acl_data(struct smtp_session *s)
 		conn_printf(s->conn, "250 2.0.0 Ok: queued as %s\r\n",
 		    s->txid);
 		s->n_msgs++;
+		s->junk = 0;
 		session_end_tx(s);
 		return 1;
 	}

@@ -623,9 +623,10 @@ session_answer(struct smtp_session *s)
 	else
 		conn_printf(s->conn, "250 2.0.0 Ok: queued as %s\r\n",
 		    s->txid);
-	if (bad == NULL || s->lmtp)
+	if (bad == NULL || s->lmtp) {
 		s->n_msgs++;
-	else
+		s->junk = 0;
+	} else
 		s->n_failed++;
 	s->n_rcpts += (unsigned)s->job.delivered;
 	session_end_tx(s);

@@ -74,6 +74,14 @@ static size_t smtp_inflight;
 #define S_BDAT	(1u << SMTP_S_BDAT)
 #define S_LINES	(S_INIT | S_HELO | S_MAIL | S_RCPT | S_BDAT)
 
+/*
+ * Junk commands on port 25 ([smtpd] junk_command_limit): from the
+ * SMTP_JUNK_DELAY_FROM-th on, each reply waits one second more for every
+ * SMTP_JUNK_DELAY_STEP of them.
+ */
+#define SMTP_JUNK_DELAY_FROM	10
+#define SMTP_JUNK_DELAY_STEP	10
+
 
 
 typedef void smtp_cmd_fn(struct smtp_session *, const struct smtp_cmd *);
@@ -106,6 +114,11 @@ static int	session_hops_ok(struct smtp_session *);
 static void	session_chunk_end(struct smtp_session *);
 static void	session_accept(struct conn *, struct smtp_server *,
 		    enum config_svc);
+static void	session_reply(struct smtp_session *, int, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+static void	session_reply_done(void *, int);
+static int	session_early_ok(struct smtp_session *, const char *);
+static int	session_junk_ok(struct smtp_session *, const char *);
 
 
 static void	session_on_line(struct conn *, const char *, size_t);
@@ -291,14 +304,112 @@ session_fail(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 	log_info("conn %lu: failed command from %s: %s", s->id, s->ip,
 	    reply);
-	conn_printf(s->conn, "%s\r\n", reply);
-	if (++s->bad_cmds < s->srv->config->smtpd_max_bad_commands)
+	if (++s->bad_cmds < s->srv->config->smtpd_max_bad_commands) {
+		session_reply(s, 0, "%s\r\n", reply);
 		return;
+	}
 	log_info("conn %lu: %u failed commands, closing", s->id,
 	    s->bad_cmds);
-	conn_printf(s->conn, "421 4.7.0 %s Error: too many errors, closing "
-	    "connection\r\n", s->srv->config->hostname);
+	session_reply(s, 1, "%s\r\n421 4.7.0 %s Error: too many errors, "
+	    "closing connection\r\n", reply, s->srv->config->hostname);
+}
+
+/*
+ * A reply (whole lines, CRLF included), then the close when close_after
+ * is set.  A junk command's (s->junk_ms) is written after that delay,
+ * the conn paused meanwhile.
+ */
+static void
+session_reply(struct smtp_session *s, int close_after, const char *fmt,
+    ...)
+{
+	char reply[2 * SMTP_REPLY_MAX];
+	unsigned ms = s->junk_ms;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reply, sizeof(reply), fmt, ap);
+	va_end(ap);
+	s->junk_ms = 0;
+	if (ms == 0) {
+		conn_printf(s->conn, "%s", reply);
+		if (close_after)
+			session_close(s);
+		return;
+	}
+	if (conn_delay_reply(&s->delay, s->conn, ms, reply, close_after,
+	    session_reply_done, s) == -1)
+		fatalx("smtp: evtimer_new failed");
+}
+
+static void
+session_reply_done(void *arg, int close_after)
+{
+	struct smtp_session *s = arg;
+
+	if (close_after)
+		session_close(s);
+}
+
+/*
+ * [smtpd] reject_early_talkers.  RFC 2920: a client may send commands
+ * ahead of the replies only once EHLO advertised PIPELINING (never after
+ * HELO).  Input already waiting behind this command when that was not
+ * allowed means the client did not wait for the reply: 554, and the
+ * session ends.  1 go on, 0 refused.
+ */
+static int
+session_early_ok(struct smtp_session *s, const char *verb)
+{
+	if (!s->srv->config->smtpd_reject_early_talkers || s->esmtp ||
+	    conn_in_pending(s->conn) == 0 || !session_port25_untrusted(s))
+		return 1;
+	log_info("conn %lu: early talker %s: sent more after %s without "
+	    "waiting for the reply, %s; closing", s->id, s->ip, verb,
+	    s->helo[0] != '\0' ? "HELO does not allow pipelining" :
+	    "before EHLO allowed pipelining");
+	conn_printf(s->conn, "554 5.5.0 Error: improper use of SMTP command "
+	    "pipelining\r\n");
 	session_close(s);
+	return 0;
+}
+
+/*
+ * [smtpd] junk_command_limit: NOOP, VRFY, ETRN, RSET and HELP outside a
+ * transaction, counted until a message is accepted.  From the
+ * SMTP_JUNK_DELAY_FROM-th on the reply is delayed (s->junk_ms, for
+ * session_reply()); past the limit 421 and the session ends.  1 go on,
+ * 0 closing.
+ */
+static int
+session_junk_ok(struct smtp_session *s, const char *verb)
+{
+	static const char *const junk[] = {
+		"NOOP", "VRFY", "ETRN", "RSET", "HELP"
+	};
+	unsigned limit = s->srv->config->smtpd_junk_command_limit;
+	size_t i, n = sizeof(junk) / sizeof(junk[0]);
+
+	if (limit == 0 || (s->state != SMTP_S_INIT &&
+	    s->state != SMTP_S_HELO) || !session_port25_untrusted(s))
+		return 1;
+	for (i = 0; i < n; i++)
+		if (strcmp(junk[i], verb) == 0)
+			break;
+	if (i == n)
+		return 1;
+	if (++s->junk > limit) {
+		log_info("conn %lu: %u junk commands from %s (limit %u), "
+		    "closing", s->id, s->junk, s->ip, limit);
+		conn_printf(s->conn, "421 4.7.0 %s Error: too many junk "
+		    "commands, closing connection\r\n",
+		    s->srv->config->hostname);
+		session_close(s);
+		return 0;
+	}
+	if (s->junk >= SMTP_JUNK_DELAY_FROM)
+		s->junk_ms = s->junk / SMTP_JUNK_DELAY_STEP * 1000;
+	return 1;
 }
 
 void
@@ -1131,13 +1242,13 @@ static void
 cmd_rset(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
 	session_end_tx(s);
-	conn_printf(s->conn, "250 2.0.0 Ok\r\n");
+	session_reply(s, 0, "250 2.0.0 Ok\r\n");
 }
 
 static void
 cmd_noop(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	conn_printf(s->conn, "250 2.0.0 Ok\r\n");
+	session_reply(s, 0, "250 2.0.0 Ok\r\n");
 }
 
 static void
@@ -1150,14 +1261,14 @@ cmd_quit(struct smtp_session *s, const struct smtp_cmd *cmd)
 static void
 cmd_vrfy(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	conn_printf(s->conn, "252 2.5.2 Cannot VRFY user, but will accept "
+	session_reply(s, 0, "252 2.5.2 Cannot VRFY user, but will accept "
 	    "message and attempt delivery\r\n");
 }
 
 static void
 cmd_help(struct smtp_session *s, const struct smtp_cmd *cmd)
 {
-	conn_printf(s->conn, "214 2.0.0 Commands: %s MAIL RCPT DATA BDAT "
+	session_reply(s, 0, "214 2.0.0 Commands: %s MAIL RCPT DATA BDAT "
 	    "RSET NOOP QUIT VRFY HELP%s; see RFC %s\r\n", s->lmtp ? "LHLO" :
 	    "HELO EHLO", s->lmtp ? "" : " STARTTLS AUTH", s->lmtp ? "2033" :
 	    "5321");
@@ -1200,12 +1311,16 @@ session_on_line(struct conn *c, const char *line, size_t len)
 			break;
 	if (s->acl.blocked)
 		session_acl_refused(s, cmd.verb);
+	else if (!session_early_ok(s, cmd.verb) ||
+	    !session_junk_ok(s, cmd.verb))
+		;	/* refused, closing */
 	else if (i == n)
 		session_fail(s, "500 5.5.2 Error: command not recognized");
 	else if (!(smtp_commands[i].states & (1u << s->state)))
 		session_fail(s, "%s", session_state_error(s, cmd.verb));
 	else
 		smtp_commands[i].fn(s, &cmd);
+	s->junk_ms = 0;		/* a reply that did not use it */
 	/* AUTH lines hold secrets. */
 	explicit_bzero(&cmd, sizeof(cmd));
 }

@@ -50,6 +50,10 @@ struct smtp_session {
 	enum config_svc		 svc;		/* the listener's service */
 	int			 closing;
 	unsigned		 bad_cmds;
+	unsigned		 junk;		/* junk commands since the
+						   last message (session.c) */
+	unsigned		 junk_ms;	/* delay of the reply being
+						   made, 0 none */
 	int			 esmtp;		/* EHLO or LHLO */
 	char			 helo[SMTP_HELO_MAX + 1];
 
@@ -160,6 +164,11 @@ int	session_policy_ok(struct smtp_session *);
 /* acl.c: the black and white lists on port 25 (store/acl.h) */
 /* At connect: 1 the client was refused (the 554 greeting is sent). */
 int	session_acl_connect(struct smtp_session *);
+/*
+ * Port 25, not a trusted network, not logged in: the client whose
+ * pipelining and junk commands are watched (session.c).
+ */
+int	session_port25_untrusted(struct smtp_session *);
 /* A command of a refused client: QUIT 221, others 503. */
 void	session_acl_refused(struct smtp_session *, const char *verb);
 /* MAIL (the sender in s->mail): 1 go on, 0 refused (answered). */
