@@ -6,7 +6,7 @@
   its reply, while PIPELINING is not allowed (before EHLO was answered,
   or after HELO), gets 554 5.5.0 and the connection closes, with a log
   line naming the client; pipelining after EHLO is served; [submission]
-  is never checked;
+  and trusted_networks are never checked;
 - junk_command_limit = N: NOOP, VRFY, RSET, HELP (and ETRN) outside a
   transaction are counted; from the 10th on each reply waits count / 10
   seconds; past N, 421 4.7.0 and the connection closes; an accepted
@@ -217,6 +217,21 @@ def case_junk(srv):
     c.close()
 
 
+def case_trusted(srv):
+    """A client of trusted_networks is never checked."""
+    c = Client(srv.ports["smtp"])
+    c.send("HELO x.test\r\nMAIL FROM:<a@b.test>\r\n")
+    r1, r2 = c.reply(), c.reply()
+    check(r1.startswith("250") and r2.startswith("250"),
+          "a trusted_networks client may talk early", (r1, r2))
+    c.cmd("RSET")
+    for i in range(LIMIT + 2):
+        check(c.cmd("NOOP").startswith("250"), "a trusted_networks "
+              "client: NOOP %d is not counted" % (i + 1), "")
+    check(c.cmd("QUIT").startswith("221"), "QUIT answers 221", "")
+    c.close()
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -231,6 +246,9 @@ def run(site, args):
     srv.restart()
     case_early(srv)
     case_junk(srv)
+    srv.reconfigure(smtpd={"trusted_networks": "127.0.0.0/8"})
+    srv.restart()
+    case_trusted(srv)
     srv.alive("the tests")
     check(srv.stop() == 0, "SIGTERM stops vellum-smtpd with status 0", "")
     return 0
