@@ -221,6 +221,8 @@ enum {
 	CK_SMTPD_JUNK_COMMAND_LIMIT,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
+	CK_SMTPD_NON_FQDN_SENDER,
+	CK_SMTPD_NON_FQDN_HELO,
 	CK_MTA_RELAYHOST,
 	CK_MTA_RELAY_USER,
 	CK_MTA_RELAY_PASSWORD,
@@ -377,6 +379,10 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_BYTES,
 	    CK_UINT(smtpd_spool_threshold, 0, 1073741824, "bytes") },
+	[CK_SMTPD_NON_FQDN_SENDER] = { CS_SMTPD, "reject_non_fqdn_sender",
+	    CT_BOOL, CK_INT(smtpd_reject_non_fqdn_sender) },
+	[CK_SMTPD_NON_FQDN_HELO] = { CS_SMTPD, "reject_non_fqdn_helo",
+	    CT_BOOL, CK_INT(smtpd_reject_non_fqdn_helo) },
 	[CK_MTA_RELAYHOST] = { CS_MTA, "relayhost", CT_TEXT,
 	    CK_STR(mta_relayhost) },
 	[CK_MTA_RELAY_USER] = { CS_MTA, "relay_user", CT_TEXT,
@@ -587,6 +593,8 @@ config_file_defaults(struct config *c)
 	c->smtpd_junk_command_limit = CONFIG_SMTPD_JUNK_COMMAND_LIMIT;
 	c->smtpd_memory_limit = CONFIG_SMTPD_MEMORY_LIMIT;
 	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
+	c->smtpd_reject_non_fqdn_sender = 0;
+	c->smtpd_reject_non_fqdn_helo = 0;
 	c->mta_tls = CONFIG_TLS_MAY;
 	c->mta_port = CONFIG_MTA_PORT;
 	c->mta_connections = CONFIG_MTA_CONNECTIONS;
@@ -1555,6 +1563,7 @@ static const struct config_alias {
 	{ "smtpd_hard_error_limit", CS_SMTPD, "max_bad_commands" },
 	{ "smtpd_junk_command_limit", CS_SMTPD, "junk_command_limit" },
 	{ "smtpd_banner", CS_SMTPD, "banner" },
+	{ "reject_non_fqdn_helo_hostname", CS_SMTPD, "reject_non_fqdn_helo" },
 	{ "myhostname", CS_TOP, "hostname" },
 	{ "mail_location", CS_TOP, "data_dir" },
 	{ "mail_home", CS_TOP, "data_dir" },

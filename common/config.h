@@ -184,6 +184,14 @@ struct config {
 					   message past it, or past
 					   memory_limit, goes to an unlinked
 					   file in data_dir; 0 never */
+	/*
+	 * Syntax of names on port 25 (not trusted, not logged in):
+	 * reject_non_fqdn_sender = no: MAIL FROM without a fully-qualified
+	 * domain gets 504; reject_non_fqdn_helo = no: so does a HELO/EHLO
+	 * name that is not one (nor an address literal).
+	 */
+	int	smtpd_reject_non_fqdn_sender;
+	int	smtpd_reject_non_fqdn_helo;
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];

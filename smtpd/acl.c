@@ -55,7 +55,6 @@ struct acl_look {
 	struct store_acl	 e;
 };
 
-static int	acl_applies(struct smtp_session *);
 static int	acl_look_txn(struct store_txn *, void *);
 static int	acl_look(struct smtp_session *, enum acl_what, const char *,
 		    struct store_acl *);
@@ -63,9 +62,8 @@ static void	acl_by(const struct store_acl *, char *, size_t);
 static void	acl_reply(const struct store_acl *, const char *key,
 		    const char *what, char *, size_t);
 
-/* Port 25, not trusted: the client lists apply (MAIL, RCPT: no login). */
-static int
-acl_applies(struct smtp_session *s)
+int
+session_acl_applies(struct smtp_session *s)
 {
 	const struct config *cf = s->srv->config;
 
@@ -137,7 +135,7 @@ session_acl_connect(struct smtp_session *s)
 	char skips[64], reply[SMTP_REPLY_MAX];
 	int rc;
 
-	if (!acl_applies(s))
+	if (!session_acl_applies(s))
 		return 0;
 	if ((rc = acl_look(s, ACL_CLIENT, s->ip, &e)) == 0)
 		return 0;
@@ -195,7 +193,8 @@ session_acl_mail(struct smtp_session *s)
 	int rc;
 
 	memset(&s->acl_tx, 0, sizeof(s->acl_tx));
-	if (!acl_applies(s) || s->user[0] != '\0' || s->acl.white)
+	if (!session_acl_applies(s) || s->user[0] != '\0' ||
+	    s->acl.white)
 		return 1;
 	if ((rc = acl_look(s, ACL_SENDER, addr, &e)) == 0)
 		return 1;
@@ -234,8 +233,8 @@ session_acl_rcpt(struct smtp_session *s, const char *addr)
 
 	s->acl_tx.pending = 0;
 	/* <Postmaster> (addr NULL) is never refused: RFC 5321 4.5.1 */
-	if (addr == NULL || !acl_applies(s) || s->user[0] != '\0' ||
-	    s->acl.white)
+	if (addr == NULL || !session_acl_applies(s) ||
+	    s->user[0] != '\0' || s->acl.white)
 		return 1;
 	if ((rc = acl_look(s, ACL_RECIPIENT, addr, &e)) == 0)
 		return 1;

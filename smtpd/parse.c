@@ -264,6 +264,44 @@ smtp_parse_path(const char *s, int allow_null, char *addr_r, size_t size,
 	return 0;
 }
 
+int
+smtp_fqdn(const char *s, size_t len)
+{
+	int utf8 = 0;
+
+	if (len == 0 || smtp_domain(s, &utf8) != s + len)
+		return 0;
+	return s[0] == '[' || memchr(s, '.', len) != NULL;
+}
+
+/*
+ * After smtp_parse_path() failed on s: 1 when the local part is fine and
+ * only the domain is wrong or missing ("<user>", "<user@bad..test>"),
+ * with what the brackets hold (printable, no space) in addr_r.
+ */
+static int
+smtp_path_bad_domain(const char *s, char *addr_r, size_t size)
+{
+	const char *mb = s + 1, *at, *p;
+	int utf8 = 0;
+
+	if (*s != '<' || *mb == '@' || (at = smtp_local_part(mb, &utf8)) ==
+	    NULL || (*at != '>' && *at != '@'))
+		return 0;
+	/* a good domain: the path failed for another reason (length) */
+	if (*at == '@' && (p = smtp_domain(at + 1, &utf8)) != NULL &&
+	    *p == '>')
+		return 0;
+	for (p = *at == '@' ? at + 1 : at; *p != '>'; p++)
+		if (*p <= ' ' || *p >= 127 || *p == '<' || *p == '@')
+			return 0;
+	if ((size_t)(p - mb) >= size || (size_t)(p - mb) > SMTP_PATH_MAX)
+		return 0;
+	memcpy(addr_r, mb, (size_t)(p - mb));
+	addr_r[p - mb] = '\0';
+	return 1;
+}
+
 static int
 smtp_number(const char *s, size_t len, uint64_t *r)
 {
@@ -338,7 +376,7 @@ smtp_after_prefix(const char *s, const char *prefix)
 const char *
 smtp_perr_reply(enum smtp_perr perr, int rcpt)
 {
-	if (perr == SMTP_PERR_PATH)
+	if (perr == SMTP_PERR_PATH || perr == SMTP_PERR_DOMAIN)
 		return rcpt ? "501 5.1.3" : "501 5.1.7";
 	return perr == SMTP_PERR_PARAM ? "555 5.5.4" : "501 5.5.4";
 }
@@ -359,6 +397,9 @@ smtp_parse_mail(const char *args, struct smtp_path_args *r)
 	    &p) == -1) {
 		snprintf(msg, sizeof(msg), "Bad sender address syntax (%s)",
 		    err_msg());
+		if (smtp_path_bad_domain(p, r->addr, sizeof(r->addr)))
+			return smtp_perr(r, SMTP_PERR_DOMAIN, msg);
+		r->addr[0] = '\0';
 		return smtp_perr(r, SMTP_PERR_PATH, msg);
 	}
 	while ((rc = smtp_next_param(&p, &kw, &kwlen, &eq, &vlen)) == 1) {

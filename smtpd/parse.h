@@ -66,6 +66,13 @@ enum smtp_perr {
 	SMTP_PERR_PATH,		/* the address: 501 5.1.7 / 501 5.1.3 */
 	SMTP_PERR_PARAM,	/* unknown or bad parameter: 555 5.5.4 */
 	SMTP_PERR_VALUE,	/* a bad DSN value (RFC 3461): 501 5.5.4 */
+	/*
+	 * MAIL only: the local part is fine, the domain is missing or not
+	 * a domain ("<user>", "<user@bad..test>"); r->addr holds what was
+	 * between the brackets.  501 5.1.7 as SMTP_PERR_PATH, but [smtpd]
+	 * reject_non_fqdn_sender answers it 504 5.5.2 instead.
+	 */
+	SMTP_PERR_DOMAIN,
 };
 
 enum smtp_body {
@@ -129,6 +136,15 @@ int	smtp_parse_rcpt(const char *args, struct smtp_path_args *r);
  */
 int	smtp_parse_path(const char *s, int allow_null, char *addr_r,
 	    size_t size, int *utf8_r, const char **end_r);
+
+/*
+ * Whether s[0..len) is a fully-qualified domain name (RFC 5321 Domain
+ * with at least one dot: labels of letters, digits, hyphens (UTF-8
+ * allowed), none empty, none starting or ending with '-', 255 octets at
+ * most) or an address literal ("[192.0.2.1]", "[IPv6:2001:db8::1]").
+ * 1 yes, 0 no.
+ */
+int	smtp_fqdn(const char *s, size_t len);
 
 /*
  * Whether s[0..len) is xtext (RFC 3461 4: "!".."~" but "+" and "=",

@@ -135,7 +135,8 @@ static smtp_cmd_fn cmd_helo, cmd_ehlo, cmd_lhlo, cmd_starttls,
 
 /*
  * MAIL before HELO/EHLO is accepted, as Postfix does by default
- * (smtpd_helo_required = no); LMTP insists on LHLO.
+ * (smtpd_helo_required = no), unless [smtpd] reject_non_fqdn_helo
+ * applies (fqdn.c); LMTP insists on LHLO.
  * BDAT is allowed everywhere: its chunk must be read (and thrown away)
  * even when it comes at the wrong time, so it checks the state itself.
  */
@@ -504,6 +505,9 @@ session_hello(struct smtp_session *s, const struct smtp_cmd *cmd, int esmtp)
 		session_fail(s, "501 5.5.4 Syntax: %s hostname", cmd->verb);
 		return;
 	}
+	/* refused: what the client said before stays as it was */
+	if (!session_fqdn_helo(s, cmd->args, strcspn(cmd->args, " ")))
+		return;
 	session_reset_tx(s);
 	/* Kept for Received:, so printable and without parentheses. */
 	for (i = 0; i < SMTP_HELO_MAX && cmd->args[i] != '\0' &&
@@ -631,7 +635,13 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		session_fail(s, "530 5.7.0 Authentication required");
 		return;
 	}
-	if (smtp_parse_mail(cmd->args, m) == -1) {
+	rc = smtp_parse_mail(cmd->args, m);
+	/* HELO first, and a domain that needs no more (fqdn.c) */
+	if (!session_fqdn_mail(s)) {
+		memset(m, 0, sizeof(*m));
+		return;
+	}
+	if (rc == -1) {
 		session_fail(s, "%s %s", smtp_perr_reply(m->perr, 0),
 		    err_msg());
 		memset(m, 0, sizeof(*m));

@@ -162,6 +162,11 @@ int	session_policy_mail(struct smtp_session *);
 int	session_policy_ok(struct smtp_session *);
 
 /* acl.c: the black and white lists on port 25 (store/acl.h) */
+/*
+ * 1 when the port 25 policies apply to the client: [smtp], not LMTP,
+ * not in [smtpd] trusted_networks (a login is checked by each caller).
+ */
+int	session_acl_applies(struct smtp_session *);
 /* At connect: 1 the client was refused (the 554 greeting is sent). */
 int	session_acl_connect(struct smtp_session *);
 /*
@@ -182,6 +187,19 @@ int	session_acl_rcpt(struct smtp_session *, const char *addr);
 void	session_acl_rcpt_kept(struct smtp_session *);
 /* End of data: 1 the message was dropped (answered 250), 0 go on. */
 int	session_acl_data(struct smtp_session *);
+
+/*
+ * fqdn.c: [smtpd] reject_non_fqdn_helo and reject_non_fqdn_sender, on
+ * port 25 for clients not trusted nor logged in.
+ */
+/* HELO/EHLO name (len octets): 1 go on, 0 refused (answered 504). */
+int	session_fqdn_helo(struct smtp_session *, const char *name,
+	    size_t len);
+/*
+ * MAIL (the parsed arguments in s->mail, perr set when they failed):
+ * 1 go on, 0 refused (answered 503 without a good HELO/EHLO, or 504).
+ */
+int	session_fqdn_mail(struct smtp_session *);
 
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */

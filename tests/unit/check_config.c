@@ -159,6 +159,8 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_sender, 0);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_helo, 0);
 	ck_assert_int_eq(c->srs_enabled, 1);
 	ck_assert_uint_eq(c->srs_max_age, 21);
 	ck_assert_str_eq(c->srs_secret_file, "");
@@ -313,6 +315,8 @@ START_TEST(test_smtpd)
 	ck_assert_uint_eq(c->smtpd_memory_limit, 4096);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 0);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_sender, 0);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_helo, 0);
 	/* [smtpd] is settings, not a service. */
 	ck_assert_int_eq(c->svc[SVC_SMTP].enabled, 0);
 
@@ -347,6 +351,26 @@ START_TEST(test_smtpd)
 	ck_assert_int_eq(config_net_match(c->smtpd_trusted, 2, "::2"), 0);
 	c = parse_ok("data_dir = /d\n[smtpd]\ntrusted_networks =\n");
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
+
+	/* The name policies of port 25 (issue 15). */
+	c = parse_ok("data_dir = /d\n[smtpd]\nreject_non_fqdn_sender = yes\n"
+	    "reject_non_fqdn_helo = yes\n");
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_sender, 1);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_helo, 1);
+	c = parse_ok("data_dir = /d\n[smtpd]\nreject_non_fqdn_sender = no\n"
+	    "reject_non_fqdn_helo = no\n");
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_sender, 0);
+	ck_assert_int_eq(c->smtpd_reject_non_fqdn_helo, 0);
+	one_error("data_dir = /d\n[smtpd]\nreject_non_fqdn_sender = maybe\n",
+	    3, "reject_non_fqdn_sender = 'maybe': write yes or no");
+	one_error("data_dir = /d\n[smtpd]\nreject_non_fqdn_helo =\n", 3,
+	    "reject_non_fqdn_helo");
+	one_error("data_dir = /d\n[imap]\nlisten = 127.0.0.1:1143\n"
+	    "reject_non_fqdn_helo = yes\n", 4,
+	    "reject_non_fqdn_helo belongs in [smtpd], not in [imap]");
+	one_error("data_dir = /d\n[smtpd]\n"
+	    "reject_non_fqdn_helo_hostname = yes\n", 3,
+	    "reject_non_fqdn_helo");
 
 	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = 10.0.0.0/33\n",
 	    3, "'10.0.0.0/33' is not a network");

@@ -323,6 +323,24 @@ START_TEST(test_mail)
 	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@@b>", &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
+	/* Only the domain wrong: SMTP_PERR_DOMAIN, the address kept. */
+	ck_assert_int_eq(smtp_parse_mail("FROM:<user>", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_DOMAIN);
+	ck_assert_str_eq(a.addr, "user");
+	ck_assert_int_eq(smtp_parse_mail("FROM:<user@bad..test> SIZE=1",
+	    &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_DOMAIN);
+	ck_assert_str_eq(a.addr, "user@bad..test");
+	ck_assert_int_eq(smtp_parse_mail("FROM:<\"a b\"@-x.test>", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_DOMAIN);
+	ck_assert_str_eq(a.addr, "\"a b\"@-x.test");
+	ck_assert_int_eq(smtp_parse_mail("FROM:<user@>", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_DOMAIN);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<a b@x.test>", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
+	ck_assert_int_eq(smtp_parse_mail("FROM:<user@x.test", &a), -1);
+	ck_assert_int_eq(a.perr, SMTP_PERR_PATH);
+	ck_assert_str_eq(a.addr, "");
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example>SIZE=1", &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_SYNTAX);
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> SIZE=x", &a),
@@ -348,6 +366,40 @@ START_TEST(test_mail)
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
 	ck_assert_int_eq(smtp_parse_mail("FROM:<a@b.example> =1", &a), -1);
 	ck_assert_int_eq(a.perr, SMTP_PERR_PARAM);
+}
+END_TEST
+
+START_TEST(test_fqdn)
+{
+	static const char *const good[] = {
+		"mx.example.test", "a.b", "x-1.example", "[127.0.0.1]",
+		"[IPv6:2001:db8::1]", "xn--bcher-kva.example",
+		"b\xc3\xbc" "cher.example",
+	};
+	static const char *const bad[] = {
+		"", "localhost", "example.", ".example", "bad..test",
+		"-x.test", "x-.test", "x.test-", "under_score.test",
+		"[127.0.0.1", "[300.0.0.1]", "[IPv6:nope]", "a.b ",
+		"mx.example.test]",
+	};
+	char big[300];
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(smtp_fqdn(good[i], strlen(good[i])) == 1,
+		    "'%s' not taken as an FQDN", good[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(smtp_fqdn(bad[i], strlen(bad[i])) == 0,
+		    "'%s' taken as an FQDN", bad[i]);
+	/* the length is the name's: what follows is not looked at */
+	ck_assert_int_eq(smtp_fqdn("mx.example.test extra", 15), 1);
+	ck_assert_int_eq(smtp_fqdn("mx.example.test extra", 10), 0);
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	big[100] = '.';
+	ck_assert_int_eq(smtp_fqdn(big, strlen(big)), 0);
+	big[255] = '\0';
+	ck_assert_int_eq(smtp_fqdn(big, strlen(big)), 1);
 }
 END_TEST
 
@@ -784,6 +836,7 @@ smtp_parse_suite(void)
 	tcase_add_test(tc, test_path_end);
 	tcase_add_test(tc, test_mail);
 	tcase_add_test(tc, test_rcpt);
+	tcase_add_test(tc, test_fqdn);
 	tcase_add_test(tc, test_path_stops_at_nul);
 	tcase_add_test(tc, test_route_utf8_ignored);
 	tcase_add_test(tc, test_bdat);
