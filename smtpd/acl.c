@@ -76,7 +76,7 @@ session_acl_applies(struct smtp_session *s)
 int
 session_port25_untrusted(struct smtp_session *s)
 {
-	return s->user[0] == '\0' && acl_applies(s);
+	return s->user[0] == '\0' && session_acl_applies(s);
 }
 
 static int

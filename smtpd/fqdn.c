@@ -27,7 +27,7 @@ static int	fqdn_applies(struct smtp_session *, int on);
 static int
 fqdn_applies(struct smtp_session *s, int on)
 {
-	return on && s->user[0] == '\0' && session_acl_applies(s);
+	return on && session_port25_untrusted(s);
 }
 
 int

@@ -171,7 +171,7 @@ int	session_acl_applies(struct smtp_session *);
 int	session_acl_connect(struct smtp_session *);
 /*
  * Port 25, not a trusted network, not logged in: the client whose
- * pipelining and junk commands are watched (session.c).
+ * pipelining, junk commands (session.c) and names (fqdn.c) are watched.
  */
 int	session_port25_untrusted(struct smtp_session *);
 /* A command of a refused client: QUIT 221, others 503. */
