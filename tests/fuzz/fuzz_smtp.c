@@ -106,7 +106,11 @@ fuzz_args(const char *s)
 		    "envid \"%s\"", a.envid);
 		FUZZ_CHECK(!a.postmaster, "postmaster from MAIL");
 		fuzz_addr(a.addr, a.utf8, "FROM:");
-	} else
+	} else if (a.perr == SMTP_PERR_DOMAIN)
+		/* a good local part, no or a bad domain: kept for the reply */
+		FUZZ_CHECK(a.addr[0] != '\0' && strcspn(a.addr, "\r\n") ==
+		    strlen(a.addr), "mail bad-domain address \"%s\"", a.addr);
+	else
 		FUZZ_CHECK(a.perr == SMTP_PERR_SYNTAX || a.perr ==
 		    SMTP_PERR_PATH || a.perr == SMTP_PERR_PARAM || a.perr ==
 		    SMTP_PERR_VALUE, "mail perr %d", a.perr);
