@@ -624,6 +624,17 @@ policy_scan(const struct deliver_config *cf, struct deliver_job *job,
 	}
 	if (p->spam_score == 0)
 		return;
+	/*
+	 * Too large to send, as spamc passes such mail: accepted whatever
+	 * spam_tempfail says, or a large message would be refused for now
+	 * on every retry until it bounced.
+	 */
+	if (cf->spam_max_size != 0 && job->len > cf->spam_max_size) {
+		snprintf(note, notesize, "policy: mail from <%s> not scanned "
+		    "for spam: %zu bytes, over spam_max_size", p->login,
+		    job->len);
+		return;
+	}
 	memset(&sc, 0, sizeof(sc));
 	sc.addr = cf->spamd;
 	sc.timeout_ms = (int)cf->spamd_timeout_ms;
