@@ -58,16 +58,26 @@ struct deliver_fjob {
 	char				*disc_text, *disc_html;
 	size_t				 disc_textlen, disc_htmllen;
 	int				 disc_pending;	/* not applied yet */
-	/* the policy's content checks (policy_scan()): not run yet; what
-	   they say for the log */
+	/* the content checks (policy_scan(), antivirus_scan()): not run
+	   yet; what they say for the log */
 	int				 scan_pending;
 	char				 scan_note[256];
+	char				 av_note[512];
+	/*
+	 * A refusal of the message by a content check that counts for
+	 * nothing in the store (a virus): every recipient gets it and the
+	 * job is not committed.  0: none.
+	 */
+	int				 refuse_code;
+	char				 refuse_text[DELIVER_TEXT_MAX];
 	char				 disc_why[160];	/* why not added */
-	/* the message rewritten: job->data is disc_data until the stage
-	   ends, the caller's bytes are kept here */
-	char				*disc_data;
-	const void			*disc_odata;
-	size_t				 disc_olen;
+	int				 disc_added;	/* ... or added: */
+	size_t				 disc_before, disc_after; /* bytes */
+	/* the message rewritten (deliver_rewrite()): job->data is rw_data
+	   until the stage ends, the caller's bytes are kept here */
+	char				*rw_data;
+	const void			*rw_odata;
+	size_t				 rw_olen;
 };
 
 /* policy.c: the policy's part of the commit, and its notices after. */
@@ -86,6 +96,32 @@ void	policy_scan(const struct deliver_config *, struct deliver_job *,
 void	policy_notices(struct store *, const struct deliver_config *,
 	    const struct deliver_policy *, uint64_t queue_id,
 	    const char *sender);
+
+/*
+ * antivirus.c: the inbound virus scan ([antivirus], clamav.h) of a job
+ * from an untrusted port 25 client (job->inbound) its whitelist entries
+ * do not exempt (ACL_SKIP_AV), on a filter thread: a virus leaves a 554
+ * in fj->refuse_code/text, clamd failing a 451 (on_error = tempfail) or
+ * an X-Virus-Status header (accept); fj->av_note gets the log line.
+ * antivirus_wanted(): the job is to be scanned.
+ */
+int	antivirus_wanted(const struct deliver_config *,
+	    const struct deliver_job *);
+void	antivirus_scan(const struct deliver_config *, struct deliver_job *,
+	    struct deliver_fjob *);
+
+/*
+ * Makes out[outlen] (malloc()ed; the stage's now) the job's message
+ * until the stage ends (any thread): the caller's bytes are kept and
+ * given back by deliver_rewrite_restore() (the stage is freed).  A
+ * second rewrite replaces the first.
+ */
+void	deliver_rewrite(struct deliver_job *, struct deliver_fjob *,
+	    char *out, size_t outlen);
+void	deliver_rewrite_restore(struct deliver_job *, struct deliver_fjob *);
+
+/* A message's line end: CRLF when its first line ends so, else LF. */
+const char *deliver_msg_eol(const void *data, size_t len);
 
 /* The message a recipient's targets get (a list's copy, or the job's). */
 const char *deliver_rcpt_msg(const struct deliver_job *, size_t rcpt,
