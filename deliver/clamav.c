@@ -29,7 +29,7 @@ int
 clam_reply_parse(const char *buf, size_t len, int eof, struct clam_reply *r,
     char *why, size_t whysize)
 {
-	static const char prefix[] = "stream: ", found[] = " FOUND",
+	static const char prefix[] = "stream: ", found[] = "FOUND",
 	    error[] = " ERROR";
 	const char *nul, *name;
 	char show[80];
@@ -72,7 +72,11 @@ clam_reply_parse(const char *buf, size_t len, int eof, struct clam_reply *r,
 		return dial_why(why, whysize, "not a clamd reply: \"%s\"",
 		    show) - 1;
 	nlen -= sizeof(found) - 1;
-	/* "stream: FOUND" would leave "" or a name of blanks */
+	if (nlen > 0 && name[nlen - 1] != ' ')
+		return dial_why(why, whysize, "not a clamd reply: \"%s\"",
+		    show) - 1;
+	nlen -= nlen > 0;
+	/* "stream: FOUND" leaves no name, "stream:   FOUND" blanks */
 	for (i = 0; i < nlen && name[i] == ' '; i++)
 		;
 	if (i == nlen)
