@@ -1081,9 +1081,8 @@ config_value(struct config_parser *p, unsigned line,
 			    k->name, v, k->size - 1);
 		else if (*v != '\0' && !dial_addr_check(v, why, sizeof(why)))
 			config_error(p, line, "%s = '%.64s': %s: write "
-			    "host:port, [address]:port, a host (port 3310) or "
-			    "the absolute path of a unix socket", k->name, v,
-			    why);
+			    "host:port, [address]:port, a host or the absolute "
+			    "path of a unix socket", k->name, v, why);
 		else
 			memcpy(field, v, strlen(v) + 1);
 		return;

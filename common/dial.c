@@ -284,6 +284,43 @@ dial_recv(struct dial *d, void *buf, size_t size, size_t *got_r,
 	}
 }
 
+int
+dial_reply(struct dial *d, char *buf, size_t size, dial_parse_fn *parse,
+    void *arg, const char *perr, char *why, size_t whysize)
+{
+	char rwhy[256];
+	size_t got = 0, n;
+	int r, eof = 0;
+
+	for (;;) {
+		r = parse(buf, got, eof, arg, rwhy, sizeof(rwhy));
+		if (r == 1)
+			break;
+		if (r == -1) {
+			/* closed at once after a failed send: say that */
+			if (got == 0 && perr[0] != '\0')
+				return dial_why(why, whysize, "%s", perr);
+			return dial_why(why, whysize, "%s %s: %s", d->what,
+			    d->addr, rwhy);
+		}
+		if (got == size)
+			return dial_why(why, whysize, "%s %s: reply longer "
+			    "than %zu bytes", d->what, d->addr, size);
+		if (!dial_recv(d, buf + got, size - got, &n,
+		    "waiting for the reply", rwhy, sizeof(rwhy))) {
+			/* a reset after a refused send: say why it failed */
+			return dial_why(why, whysize, "%s", perr[0] != '\0' &&
+			    strstr(rwhy, "timed out") == NULL ? perr : rwhy);
+		}
+		got += n;
+		eof = n == 0;
+	}
+	/* a reply to a request it did not all get is no verdict */
+	if (perr[0] != '\0')
+		return dial_why(why, whysize, "%s", perr);
+	return 1;
+}
+
 void
 dial_close(struct dial *d)
 {

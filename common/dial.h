@@ -62,6 +62,25 @@ int	dial_send(struct dial *d, const void *buf, size_t len, char *why,
 int	dial_recv(struct dial *d, void *buf, size_t size, size_t *got_r,
 	    const char *doing, char *why, size_t whysize);
 
+/*
+ * A reply parser for dial_reply(): buf[len] is all of the reply so far,
+ * eof says no more will come.  1 whole and well-formed (it fills what arg
+ * points at), 0 needs more (never with eof), -1 bad (why set).
+ */
+typedef int dial_parse_fn(const char *buf, size_t len, int eof, void *arg,
+	    char *why, size_t whysize);
+
+/*
+ * Reads a reply into buf[size] until parse takes it whole: 1 it did; 0 a
+ * bad or cut reply, a reply longer than size, a timeout or a receive
+ * error (why set).  perr is what a send before it failed with ("" none):
+ * then the reply is no verdict on the request (0), and a reset or a
+ * close before any reply is reported as that failure.
+ */
+int	dial_reply(struct dial *d, char *buf, size_t size,
+	    dial_parse_fn *parse, void *arg, const char *perr, char *why,
+	    size_t whysize);
+
 /* Closes the connection (fd -1); fine when not connected. */
 void	dial_close(struct dial *d);
 

@@ -24,6 +24,7 @@
 
 static int	clam_send_chunk(struct dial *, const void *, size_t, char *,
 		    size_t);
+static int	clam_parse(const char *, size_t, int, void *, char *, size_t);
 
 int
 clam_reply_parse(const char *buf, size_t len, int eof, struct clam_reply *r,
@@ -88,6 +89,14 @@ clam_reply_parse(const char *buf, size_t len, int eof, struct clam_reply *r,
 	return 1;
 }
 
+/* clam_reply_parse() as dial_reply() calls it. */
+static int
+clam_parse(const char *buf, size_t len, int eof, void *rep, char *why,
+    size_t whysize)
+{
+	return clam_reply_parse(buf, len, eof, rep, why, whysize);
+}
+
 /* Sends one chunk: its length (4 bytes, big-endian), then its bytes. */
 static int
 clam_send_chunk(struct dial *d, const void *p, size_t n, char *why,
@@ -111,9 +120,9 @@ clam_scan(const struct clam_conf *conf, const void *msg, size_t len,
 	struct dial d;
 	struct clam_reply rep;
 	const char *p = msg;
-	char buf[CLAM_REPLY_MAX], perr[256], rwhy[256];
-	size_t got = 0, n, off;
-	int r, sent, eof = 0;
+	char buf[CLAM_REPLY_MAX], perr[256];
+	size_t n, off;
+	int r, sent;
 
 	*found_r = 0;
 	if (name != NULL && namesize > 0)
@@ -136,34 +145,10 @@ clam_scan(const struct clam_conf *conf, const void *msg, size_t len,
 		sent = clam_send_chunk(&d, p + off, n, perr, sizeof(perr));
 	}
 	if (sent)
-		sent = clam_send_chunk(&d, NULL, 0, perr, sizeof(perr));
-	for (;;) {
-		r = clam_reply_parse(buf, got, eof, &rep, rwhy, sizeof(rwhy));
-		if (r == 1)
-			break;
-		if (r == -1) {
-			/* closed at once after a failed send: say that */
-			if (got == 0 && perr[0] != '\0')
-				dial_why(why, whysize, "%s", perr);
-			else
-				dial_why(why, whysize, "clamd %s: %s", d.addr,
-				    rwhy);
-			break;
-		}
-		if (!dial_recv(&d, buf + got, sizeof(buf) - got, &n,
-		    "waiting for the reply", rwhy, sizeof(rwhy))) {
-			r = dial_why(why, whysize, "%s", perr[0] != '\0' &&
-			    strstr(rwhy, "timed out") == NULL ? perr :
-			    rwhy) - 1;
-			break;
-		}
-		got += n;
-		eof = n == 0;
-	}
+		(void)clam_send_chunk(&d, NULL, 0, perr, sizeof(perr));
+	r = dial_reply(&d, buf, sizeof(buf), clam_parse, &rep, perr, why,
+	    whysize);
 	dial_close(&d);
-	/* a verdict on a message it did not all get is no verdict */
-	if (r == 1 && !sent)
-		r = dial_why(why, whysize, "%s", perr) - 1;
 	if (r != 1)
 		return 0;
 	*found_r = rep.found;

@@ -24,6 +24,8 @@
 static int	spam_number(const char **, const char *, double *);
 static int	spam_header_spam(const char *, const char *,
 		    struct spam_reply *);
+static int	spam_parse(const char *, size_t, int, void *, char *,
+		    size_t);
 
 /*
  * A number "-"? digits ["." digits] at *pp (before end), strictly: no
@@ -209,15 +211,23 @@ spam_reply_parse(const char *buf, size_t len, int eof, struct spam_reply *r,
 	return 1;
 }
 
+/* spam_reply_parse() as dial_reply() calls it. */
+static int
+spam_parse(const char *buf, size_t len, int eof, void *rep, char *why,
+    size_t whysize)
+{
+	return spam_reply_parse(buf, len, eof, rep, why, whysize);
+}
+
 int
 spam_score(const struct spam_conf *conf, const void *msg, size_t len,
     double *score, double *threshold, char *why, size_t whysize)
 {
 	struct dial d;
 	struct spam_reply rep;
-	char head[128 + SPAM_USER_MAX], perr[256], rwhy[256], *buf = NULL;
-	size_t hlen, got = 0, i, max, n;
-	int r, sent, eof = 0;
+	char head[128 + SPAM_USER_MAX], perr[256], *buf;
+	size_t hlen, i, max;
+	int r;
 
 	if (why != NULL && whysize > 0)
 		why[0] = '\0';
@@ -250,45 +260,13 @@ spam_score(const struct spam_conf *conf, const void *msg, size_t len,
 	if (!dial_connect(&d, SPAM_PORT_DEFAULT, why, whysize))
 		return 0;
 	perr[0] = '\0';
-	sent = dial_send(&d, head, hlen, perr, sizeof(perr)) &&
-	    dial_send(&d, msg, len, perr, sizeof(perr));
-	if (sent)
+	if (dial_send(&d, head, hlen, perr, sizeof(perr)) &&
+	    dial_send(&d, msg, len, perr, sizeof(perr)))
 		shutdown(d.fd, SHUT_WR);	/* as spamc: no more input */
-	buf = xmalloc(SPAM_REPLY_MAX + 1);
-	for (;;) {
-		r = spam_reply_parse(buf, got, eof, &rep, rwhy, sizeof(rwhy));
-		if (r == 1)
-			break;
-		if (r == -1) {
-			/* closed at once after a failed send: say that */
-			if (got == 0 && perr[0] != '\0')
-				dial_why(why, whysize, "%s", perr);
-			else
-				dial_why(why, whysize, "spamd %s: %s",
-				    d.addr, rwhy);
-			break;
-		}
-		if (got == SPAM_REPLY_MAX) {
-			r = dial_why(why, whysize, "spamd %s: reply longer "
-			    "than %d bytes", d.addr, SPAM_REPLY_MAX) - 1;
-			break;
-		}
-		if (!dial_recv(&d, buf + got, SPAM_REPLY_MAX - got, &n,
-		    "waiting for the reply", rwhy, sizeof(rwhy))) {
-			/* a reset after a refused send: say why it failed */
-			r = dial_why(why, whysize, "%s", perr[0] != '\0' &&
-			    strstr(rwhy, "timed out") == NULL ? perr :
-			    rwhy) - 1;
-			break;
-		}
-		got += n;
-		eof = n == 0;
-	}
+	buf = xmalloc(SPAM_REPLY_MAX);
+	r = dial_reply(&d, buf, SPAM_REPLY_MAX, spam_parse, &rep, perr, why,
+	    whysize);
 	dial_close(&d);
-	if (r == 1 && !sent) {
-		/* a reply to a message it did not all get */
-		r = dial_why(why, whysize, "%s", perr) - 1;
-	}
 	if (r != 1) {
 		free(buf);
 		return 0;
