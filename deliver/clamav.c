@@ -84,8 +84,8 @@ clam_reply_parse(const char *buf, size_t len, int eof, struct clam_reply *r,
 		return dial_why(why, whysize, "FOUND without a virus name: "
 		    "\"%s\"", show) - 1;
 	r->found = 1;
-	/* a name a reply and a log line can carry */
-	dial_printable(name, nlen, r->name, sizeof(r->name));
+	/* a name a reply and a log line can carry (not blanks, once cut) */
+	dial_printable(name + i, nlen - i, r->name, sizeof(r->name));
 	return 1;
 }
 

@@ -125,6 +125,12 @@ START_TEST(test_parse_huge)
 	ck_assert_int_eq(clam_reply_parse(buf, CLAM_REPLY_MAX, 1, &r, why,
 	    sizeof(why)), 1);
 	ck_assert_uint_eq(strlen(r.name), CLAM_NAME_MAX);
+	/* blanks before the name are not what is kept of it (the cut
+	   would leave only blanks: found by fuzz_clamreply) */
+	memset(buf + 8, ' ', CLAM_NAME_MAX + 10);
+	ck_assert_int_eq(clam_reply_parse(buf, CLAM_REPLY_MAX, 1, &r, why,
+	    sizeof(why)), 1);
+	ck_assert_int_eq(r.name[0], 'A');
 	free(buf);
 }
 END_TEST
