@@ -24,15 +24,19 @@
  * max_size is delivered unscanned with that header and a log line (a
  * 451 would refuse it on every retry until it bounced).  A scanned clean
  * message gets "X-Virus-Scanned" and "X-Virus-Status: Clean", as
- * clamav-milter writes them, so recipes written for it work.  The
- * headers go on top of the message, above our Received: one copy of the
- * message per scanned job, against the scan's own copy to clamd.
+ * clamav-milter writes them, so recipes written for it work.
+ *
+ * The headers go into each local copy's own prefix, after Return-Path
+ * and Delivered-To (deliver.c, djob_target()): no copy of the message is
+ * made, so a spooled message of megabytes stays out of memory, the rest
+ * still dedups, and the stored size and quota count them as they count
+ * Return-Path.  Forwarded and relayed copies leave as they came: the
+ * headers say what happened here, to the mailboxes here.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/xmalloc.h"
 #include "store/acl.h"
 #include "store/queue.h"
 #include "clamav.h"
@@ -50,29 +54,23 @@ antivirus_wanted(const struct deliver_config *cf,
 }
 
 /*
- * Puts "X-Virus-Status: status" (and, for "Clean", X-Virus-Scanned) on
- * top of the message, with the message's own line ends.
+ * The header lines of each local copy: "X-Virus-Status: status" (and,
+ * for "Clean", X-Virus-Scanned), with the message's own line ends.
  */
 static void
 av_header(const struct deliver_config *cf, struct deliver_job *job,
     struct deliver_fjob *fj, const char *status)
 {
 	const char *eol = deliver_msg_eol(job->data, job->len);
-	char *hdr, *out;
-	size_t hlen;
 
 	if (strcmp(status, "Clean") == 0)
-		hdr = xasprintf("X-Virus-Scanned: ClamAV at %s%s"
-		    "X-Virus-Status: Clean%s", cf->hostname != NULL ?
-		    cf->hostname : "localhost", eol, eol);
+		snprintf(fj->av_header, sizeof(fj->av_header), "X-Virus-"
+		    "Scanned: ClamAV at %.100s%sX-Virus-Status: Clean%s",
+		    cf->hostname != NULL ? cf->hostname : "localhost", eol,
+		    eol);
 	else
-		hdr = xasprintf("X-Virus-Status: %s%s", status, eol);
-	hlen = strlen(hdr);
-	out = xmalloc(hlen + job->len);
-	memcpy(out, hdr, hlen);
-	memcpy(out + hlen, job->data, job->len);
-	free(hdr);
-	deliver_rewrite(job, fj, out, hlen + job->len);
+		snprintf(fj->av_header, sizeof(fj->av_header), "X-Virus-"
+		    "Status: %s%s", status, eol);
 }
 
 void
@@ -84,7 +82,7 @@ antivirus_scan(const struct deliver_config *cf, struct deliver_job *job,
 	const char *client = job->client != NULL ? job->client : "unknown";
 	int found;
 
-	fj->av_note[0] = '\0';
+	fj->av_note[0] = fj->av_header[0] = '\0';
 	if (!antivirus_wanted(cf, job))
 		return;
 	store_queue_id_format(job->queue_id, id);

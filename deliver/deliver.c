@@ -411,10 +411,15 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	dt->flags = flags;
 	dt->keywords = keywords != NULL && keywords[0] != '\0' ? keywords :
 	    NULL;
-	/* a list's copy: its owner is the envelope sender (RFC 5321 3.9.2) */
+	/*
+	 * A list's copy: its owner is the envelope sender (RFC 5321 3.9.2).
+	 * The virus scan's verdict goes here too (antivirus.c): a prefix
+	 * costs no copy of the message, however large.
+	 */
 	dt->prefix = xasprintf("Return-Path: <%s>%s"
-	    "Delivered-To: %s%s", r->is_list && r->list_owner[0] != '\0' ?
-	    r->list_owner : job->sender, eol, tg->addr, eol);
+	    "Delivered-To: %s%s%s", r->is_list && r->list_owner[0] != '\0' ?
+	    r->list_owner : job->sender, eol, tg->addr, eol,
+	    job->fj != NULL ? job->fj->av_header : "");
 	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
 		return -1;
 	return store_msg_prepare_prefix(st, dt->vbase != NULL ? dt->vbase :

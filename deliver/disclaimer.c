@@ -17,9 +17,9 @@
  *
  * The job's bytes are its caller's (smtpd's may be an mmapped spool
  * file): the new message is a buffer of the stage's, job->data points at
- * it while the job is begun (deliver_rewrite()), the caller gets its own
- * bytes back when the stage is freed, and deliver_disclaimer_restore()
- * logs what was done.
+ * it while the job is begun, and deliver_disclaimer_restore() (the stage
+ * is freed, on the loop) gives the caller its own bytes back, frees the
+ * copy and logs what was done.
  *
  * A rule matches when the envelope sender matches its sender pattern and
  * none of its sender exceptions, at least one of the client's recipients
@@ -169,10 +169,11 @@ deliver_disclaimer_apply(struct deliver_job *job, struct deliver_fjob *fj)
 	if (disclaim_apply(job->data, job->len, &t, &out, &outlen,
 	    fj->disc_why) != 1)
 		return;
-	fj->disc_added = 1;
-	fj->disc_before = job->len;
-	fj->disc_after = outlen;
-	deliver_rewrite(job, fj, out, outlen);
+	fj->disc_odata = job->data;
+	fj->disc_olen = job->len;
+	fj->disc_data = out;
+	job->data = out;
+	job->len = outlen;
 }
 
 void
@@ -185,13 +186,18 @@ deliver_disclaimer_restore(struct deliver_job *job, struct deliver_fjob *fj)
 			store_queue_id_format(job->queue_id, id);
 		else
 			snprintf(id, sizeof(id), "-");
-		if (fj->disc_added)
+		if (fj->disc_data != NULL)
 			log_info("%s: disclaimer %s added (%zu -> %zu bytes)",
-			    id, fj->disc_name, fj->disc_before,
-			    fj->disc_after);
+			    id, fj->disc_name, fj->disc_olen, job->len);
 		else
 			log_info("%s: disclaimer %s not added: %s", id,
 			    fj->disc_name, fj->disc_why);
+	}
+	if (fj->disc_data != NULL) {
+		job->data = fj->disc_odata;
+		job->len = fj->disc_olen;
+		free(fj->disc_data);
+		fj->disc_data = NULL;
 	}
 	free(fj->disc_text);
 	free(fj->disc_html);

@@ -70,14 +70,15 @@ struct deliver_fjob {
 	 */
 	int				 refuse_code;
 	char				 refuse_text[DELIVER_TEXT_MAX];
+	/* what the virus scan adds to each local copy, with the message's
+	   line ends ("X-Virus-Status: Clean"; "" nothing) */
+	char				 av_header[256];
 	char				 disc_why[160];	/* why not added */
-	int				 disc_added;	/* ... or added: */
-	size_t				 disc_before, disc_after; /* bytes */
-	/* the message rewritten (deliver_rewrite()): job->data is rw_data
-	   until the stage ends, the caller's bytes are kept here */
-	char				*rw_data;
-	const void			*rw_odata;
-	size_t				 rw_olen;
+	/* the message rewritten: job->data is disc_data until the stage
+	   ends, the caller's bytes are kept here */
+	char				*disc_data;
+	const void			*disc_odata;
+	size_t				 disc_olen;
 };
 
 /* policy.c: the policy's part of the commit, and its notices after. */
@@ -101,24 +102,14 @@ void	policy_notices(struct store *, const struct deliver_config *,
  * antivirus.c: the inbound virus scan ([antivirus], clamav.h) of a job
  * from an untrusted port 25 client (job->inbound) its whitelist entries
  * do not exempt (ACL_SKIP_AV), on a filter thread: a virus leaves a 554
- * in fj->refuse_code/text, clamd failing a 451 (on_error = tempfail) or
- * an X-Virus-Status header (accept); fj->av_note gets the log line.
- * antivirus_wanted(): the job is to be scanned.
+ * in fj->refuse_code/text, clamd failing a 451 (on_error = tempfail);
+ * what each local copy gets on top is in fj->av_header, the log line in
+ * fj->av_note.  antivirus_wanted(): the job is to be scanned.
  */
 int	antivirus_wanted(const struct deliver_config *,
 	    const struct deliver_job *);
 void	antivirus_scan(const struct deliver_config *, struct deliver_job *,
 	    struct deliver_fjob *);
-
-/*
- * Makes out[outlen] (malloc()ed; the stage's now) the job's message
- * until the stage ends (any thread): the caller's bytes are kept and
- * given back by deliver_rewrite_restore() (the stage is freed).  A
- * second rewrite replaces the first.
- */
-void	deliver_rewrite(struct deliver_job *, struct deliver_fjob *,
-	    char *out, size_t outlen);
-void	deliver_rewrite_restore(struct deliver_job *, struct deliver_fjob *);
 
 /* A message's line end: CRLF when its first line ends so, else LF. */
 const char *deliver_msg_eol(const void *data, size_t len);

@@ -569,33 +569,7 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	if (fj->av_note[0] != '\0')
 		log_info("%s", fj->av_note);
 	deliver_disclaimer_restore(job, fj);
-	deliver_rewrite_restore(job, fj);
 	free(fj);
-}
-
-void
-deliver_rewrite(struct deliver_job *job, struct deliver_fjob *fj, char *out,
-    size_t outlen)
-{
-	if (fj->rw_data == NULL) {
-		fj->rw_odata = job->data;
-		fj->rw_olen = job->len;
-	}
-	free(fj->rw_data);
-	fj->rw_data = out;
-	job->data = out;
-	job->len = outlen;
-}
-
-void
-deliver_rewrite_restore(struct deliver_job *job, struct deliver_fjob *fj)
-{
-	if (fj->rw_data == NULL)
-		return;
-	job->data = fj->rw_odata;
-	job->len = fj->rw_olen;
-	free(fj->rw_data);
-	fj->rw_data = NULL;
 }
 
 /* Running the filters (any thread) ---------------------------------- */

@@ -8,7 +8,8 @@ body signature: no virus database is downloaded, freshclam never runs).
 - EICAR in the body, or base64 in an attachment: 554 5.7.1 naming the
   virus, nothing stored for any recipient, one log line with the client
   address, the sender and the virus; over TCP as over the unix socket;
-- clean mail is delivered with X-Virus-Status: Clean on top;
+- clean mail is delivered with X-Virus-Status: Clean on top (after
+  Return-Path and Delivered-To, counted in the stored size);
 - a white ip or sender skips the scan, a white net does not;
 - submission (logged in) and LMTP are not scanned;
 - a message over max_size is accepted unscanned, with a header and a log
@@ -34,7 +35,8 @@ import shutil
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import SKIP, Failure, check, main  # noqa: E402
-from smtptest import SmtpSite, count, require_smtpd, stored  # noqa: E402
+from smtptest import (SmtpSite, count, listing, require_smtpd,  # noqa: E402
+                      stored)
 from test_acl import client, log_has  # noqa: E402
 
 CLAMD = "/usr/sbin/clamd"
@@ -208,6 +210,9 @@ def case_scan(srv):
           top(m)[0].startswith(b"X-Virus-Scanned: ClamAV at "),
           "clean mail: X-Virus-Scanned and X-Virus-Status: Clean on top",
           top(m))
+    size = listing(srv.site, BOB)[-1]["size"]
+    check(size == len(m), "the stored size counts the added headers",
+          (size, len(m)))
     refused_virus(srv, 2, eicar_body("eicar body"), "EICAR in the body")
     refused_virus(srv, 3, eicar_attached("eicar attached"),
                   "EICAR base64 in an attachment", rcpts=(BOB, CAROL))
