@@ -14,6 +14,7 @@ body signature: no virus database is downloaded, freshclam never runs).
 - submission (logged in) and LMTP are not scanned;
 - a message over max_size is accepted unscanned, with a header and a log
   line;
+- a message over clamd's StreamMaxLength: 451 (clamd's ERROR);
 - clamd stopped: 451 4.7.1 by default (nothing stored, a log line);
   on_error = accept delivers with X-Virus-Status: Unchecked.
 
@@ -52,7 +53,7 @@ class Clamd:
     """clamd in the foreground on a unix socket and a free TCP port of
     127.0.0.1, its database one signature; stopped by its pid."""
 
-    def __init__(self, port):
+    def __init__(self, port, stream_max="25M"):
         # short: a unix socket path has at most 107 bytes
         self.dir = tempfile.mkdtemp(prefix="vav-")
         self.sock = os.path.join(self.dir, "clamd.sock")
@@ -70,9 +71,9 @@ class Clamd:
                     "DatabaseDirectory %s\n"
                     "LogFile %s\n"
                     "PidFile %s\n"
-                    "StreamMaxLength 25M\n" %
+                    "StreamMaxLength %s\n" %
                     (self.sock, port, db, os.path.join(self.dir, "log"),
-                     os.path.join(self.dir, "pid")))
+                     os.path.join(self.dir, "pid"), stream_max))
 
     def start(self):
         self.out = open(os.path.join(self.dir, "stderr"), "w")
@@ -283,6 +284,27 @@ def case_tcp(srv, cd):
     delivered(srv, 2, message("clean over tcp"), "clean mail over TCP")
 
 
+def case_stream_limit(srv, site):
+    """A clamd whose StreamMaxLength is under the message: it answers
+    ERROR and closes while the message is still being sent; that is a
+    scan not made (451), never a pass."""
+    small = Clamd(site.port(), stream_max="1K")
+    try:
+        small.start()
+        srv.reconfigure(more={"antivirus": {"clamd": small.sock}})
+        srv.restart(pop3=False)
+        before = counts(site)
+        big = eicar_body("over StreamMaxLength") + b"x" * 76 * 4000
+        code, text = send(srv, 2, big)
+        check(code == 451 and b"Virus scan not available" in text,
+              "over clamd's StreamMaxLength: 451", (code, text))
+        check(counts(site) == before, "... and nothing stored", "")
+        log_has(srv, r"not scanned \(clamd .*(size limit|reset|Broken "
+                r"pipe|closed).*\): 451", "the log says clamd's refusal")
+    finally:
+        small.cleanup()
+
+
 def case_down(srv, cd):
     site = srv.site
     cd.stop()
@@ -325,6 +347,9 @@ def run(site, args):
         case_exempt(srv)
         case_max_size(srv)
         case_tcp(srv, cd)
+        case_stream_limit(srv, site)
+        srv.reconfigure(more={"antivirus": {"clamd": cd.sock}})
+        srv.restart(pop3=False)
         case_down(srv, cd)
         srv.alive("the tests")
         check(srv.stop() == 0, "SIGTERM stops vellum-smtpd with status 0",
