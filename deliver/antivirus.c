@@ -42,7 +42,8 @@
 #include "clamav.h"
 #include "private.h"
 
-static void	av_header(const struct deliver_config *, struct deliver_job *,
+static void	av_header(const struct deliver_config *,
+		    const struct deliver_job *,
 		    struct deliver_fjob *, const char *);
 
 int
@@ -58,19 +59,19 @@ antivirus_wanted(const struct deliver_config *cf,
  * for "Clean", X-Virus-Scanned), with the message's own line ends.
  */
 static void
-av_header(const struct deliver_config *cf, struct deliver_job *job,
+av_header(const struct deliver_config *cf, const struct deliver_job *job,
     struct deliver_fjob *fj, const char *status)
 {
 	const char *eol = deliver_msg_eol(job->data, job->len);
 
 	if (strcmp(status, "Clean") == 0)
-		snprintf(fj->av_header, sizeof(fj->av_header), "X-Virus-"
-		    "Scanned: ClamAV at %.100s%sX-Virus-Status: Clean%s",
-		    cf->hostname != NULL ? cf->hostname : "localhost", eol,
-		    eol);
+		snprintf(fj->av_header, sizeof(fj->av_header),
+		    "X-Virus-Scanned: ClamAV at %.100s%s"
+		    "X-Virus-Status: Clean%s", cf->hostname != NULL ?
+		    cf->hostname : "localhost", eol, eol);
 	else
-		snprintf(fj->av_header, sizeof(fj->av_header), "X-Virus-"
-		    "Status: %s%s", status, eol);
+		snprintf(fj->av_header, sizeof(fj->av_header),
+		    "X-Virus-Status: %s%s", status, eol);
 }
 
 void
