@@ -43,8 +43,8 @@
 #include "private.h"
 
 static void	av_header(const struct deliver_config *,
-		    const struct deliver_job *,
-		    struct deliver_fjob *, const char *);
+		    const struct deliver_job *, struct deliver_fjob *,
+		    const char *);
 
 int
 antivirus_wanted(const struct deliver_config *cf,
