@@ -185,6 +185,46 @@ START_TEST(test_srs)
 }
 END_TEST
 
+/* [antivirus]: off by default, each key, each bad value. */
+START_TEST(test_antivirus)
+{
+	struct config *c = parse_ok("data_dir = /d\n");
+
+	ck_assert_str_eq(c->antivirus_clamd, "");
+	ck_assert_uint_eq(c->antivirus_timeout, 30);
+	ck_assert_uint_eq(c->antivirus_max_size, 25 * 1024 * 1024);
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_TEMPFAIL);
+	c = parse_ok("data_dir = /d\n[antivirus]\n"
+	    "clamd = /run/clamav/clamd.ctl\ntimeout = 2m\nmax_size = 10M\n"
+	    "on_error = accept\n");
+	ck_assert_str_eq(c->antivirus_clamd, "/run/clamav/clamd.ctl");
+	ck_assert_uint_eq(c->antivirus_timeout, 120);
+	ck_assert_uint_eq(c->antivirus_max_size, 10 * 1024 * 1024);
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_ACCEPT);
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd = [::1]:3310\n"
+	    "on_error = tempfail\n");
+	ck_assert_str_eq(c->antivirus_clamd, "[::1]:3310");
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_TEMPFAIL);
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd = localhost\n");
+	ck_assert_str_eq(c->antivirus_clamd, "localhost");
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd =\n");
+	ck_assert_str_eq(c->antivirus_clamd, "");
+	one_error("data_dir = /d\n[antivirus]\nclamd = 127.0.0.1:\n", 3,
+	    "clamd = '127.0.0.1:': not host:port");
+	one_error("data_dir = /d\n[antivirus]\nclamd = 127.0.0.1:99999\n", 3,
+	    "clamd");
+	one_error("data_dir = /d\n[antivirus]\nclamd = clamd sock\n", 3,
+	    "clamd");
+	one_error("data_dir = /d\n[antivirus]\ntimeout = 0\n", 3,
+	    "timeout = '0': write a time from 1 to 600");
+	one_error("data_dir = /d\n[antivirus]\nmax_size = big\n", 3,
+	    "max_size");
+	one_error("data_dir = /d\n[antivirus]\non_error = maybe\n", 3,
+	    "on_error = 'maybe': write tempfail or accept");
+	one_error("data_dir = /d\n[antivirus]\nspamd = x\n", 3, "spamd");
+}
+END_TEST
+
 /* [filter]: optional, each key, each bad value. */
 START_TEST(test_filter)
 {
@@ -1328,6 +1368,7 @@ config_suite(void)
 	tcase_add_test(tc, test_crlf_and_comments);
 	tcase_add_test(tc, test_load_files);
 	tcase_add_test(tc, test_srs);
+	tcase_add_test(tc, test_antivirus);
 	tcase_add_test(tc, test_filter);
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_did_you_mean);
