@@ -26,14 +26,14 @@ usage: test_smtp_dns.py BUILD_DIR
 import os
 import re
 import socket
-import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import check, main  # noqa: E402
 from dnsserver import DNSServer  # noqa: E402
-from smtptest import SmtpSite, count, require_smtpd, stored  # noqa: E402
+from smtptest import (Client25 as Raw, SmtpSite, count, log_has,  # noqa
+                      require_smtpd, stored)
 
 HOST = "127.0.0.1"
 BOB = "bob@example.test"
@@ -87,68 +87,6 @@ RECORDS = {
 
 SITES = ("zen.example.test*2, bl.example.test*1, "
          "f.example.test=127.0.0.[2..3]*2")
-
-
-class Raw:
-    """A plain SMTP connection from 127.0.0.SRC to [smtp]."""
-
-    def __init__(self, srv, src=1, greet=True):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.s.settimeout(30)
-        self.s.bind(("127.0.0.%d" % src, 0))
-        self.s.connect((HOST, srv.ports["smtp"]))
-        self.buf = b""
-        self.greeting = self.reply() if greet else None
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                data = self.s.recv(4096)
-                if not data:
-                    return "\n".join(lines + ["(closed)"])
-                self.buf += data
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def send(self, text):
-        self.s.sendall(text.encode())
-
-    def cmd(self, line):
-        self.send(line + "\r\n")
-        return self.reply()
-
-    def expect(self, line, code, what, text=None):
-        r = self.cmd(line)
-        last = r.splitlines()[-1] if r else r
-        check(last.startswith("%d " % code) and
-              (text is None or last == text),
-              "%s: %s answers %s" % (what, line, text or code), r)
-        return r
-
-    def abort(self):
-        """Closes with a reset (SO_LINGER 0): the client is gone."""
-        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                          struct.pack("ii", 1, 0))
-        self.s.close()
-
-    def close(self):
-        try:
-            self.cmd("QUIT")
-        except OSError:
-            pass
-        finally:
-            self.s.close()
-
-
-def log_has(srv, pattern, what):
-    for _ in range(50):
-        if re.search(pattern, srv.smtpd.output()):
-            return
-        time.sleep(0.1)
-    check(False, what, srv.smtpd.output()[-3000:])
 
 
 def asked(dns, name, qtype=None):
