@@ -525,6 +525,8 @@ static int	config_bool(const char *, int *);
 static int	config_tls_mode(const char *);
 static void	config_source(struct config_parser *, unsigned, const char *);
 static void	config_dnsbl(struct config_parser *, unsigned, const char *);
+static char	*config_list_next(struct config_parser *, unsigned,
+		    const char *, char **);
 static int	config_dnsbl_octet(const char *, unsigned char *);
 static int	config_dnsbl_split(const char *, char [4][64]);
 static int	config_hostname_ok(const char *);
@@ -1494,11 +1496,35 @@ config_resolver_parse(const char *item, struct config_resolver *r)
 	return 0;
 }
 
+/*
+ * The next entry of a comma list cut up in place (*rest; NULL at the
+ * end), trimmed; NULL when none is left.  An empty entry (",,") is an
+ * error of key, and skipped.
+ */
+static char *
+config_list_next(struct config_parser *p, unsigned line, const char *key,
+    char **rest)
+{
+	char *item, *next;
+
+	while ((item = *rest) != NULL) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		*rest = next;
+		item = config_trim(item);
+		if (*item != '\0')
+			return item;
+		config_error(p, line, "%s: an empty entry in the list; remove "
+		    "the extra ','", key);
+	}
+	return NULL;
+}
+
 static void
 config_resolvers(struct config_parser *p, unsigned line, const char *v)
 {
 	struct config *c = p->c;
-	char buf[CONFIG_LINE_MAX + 1], *item, *next;
+	char buf[CONFIG_LINE_MAX + 1], *item, *rest;
 	unsigned nerr = p->nerr;
 
 	snprintf(buf, sizeof(buf), "%s", v);
@@ -1509,15 +1535,8 @@ config_resolvers(struct config_parser *p, unsigned line, const char *v)
 		    "servers of /etc/resolv.conf");
 		return;
 	}
-	for (item = buf; item != NULL; item = next) {
-		if ((next = strchr(item, ',')) != NULL)
-			*next++ = '\0';
-		item = config_trim(item);
-		if (*item == '\0') {
-			config_error(p, line, "resolver: an empty entry in the "
-			    "list; remove the extra ','");
-			continue;
-		}
+	rest = buf;
+	while ((item = config_list_next(p, line, "resolver", &rest)) != NULL) {
 		if (c->dns_nresolvers == CONFIG_RESOLVERS_MAX) {
 			config_error(p, line, "resolver: more than %d "
 			    "addresses", CONFIG_RESOLVERS_MAX);
@@ -1612,7 +1631,7 @@ config_dnsbl(struct config_parser *p, unsigned line, const char *v)
 {
 	struct config *c = p->c;
 	struct config_dnsbl *d;
-	char buf[CONFIG_LINE_MAX + 1], oct[4][64], *item, *next, *w, *f;
+	char buf[CONFIG_LINE_MAX + 1], oct[4][64], *item, *rest, *w, *f;
 	unsigned nerr = p->nerr;
 	long weight;
 	char *end;
@@ -1620,16 +1639,10 @@ config_dnsbl(struct config_parser *p, unsigned line, const char *v)
 
 	snprintf(buf, sizeof(buf), "%s", v);
 	c->smtpd_ndnsbl = 0;
-	for (item = buf; item != NULL; item = next) {
-		if ((next = strchr(item, ',')) != NULL)
-			*next++ = '\0';
-		item = config_trim(item);
-		if (*item == '\0') {
-			if (next != NULL || item != buf)
-				config_error(p, line, "dnsbl_sites: an empty "
-				    "entry in the list; remove the extra ','");
-			continue;
-		}
+	/* "dnsbl_sites =" is none, as when the key is absent */
+	rest = *config_trim(buf) != '\0' ? buf : NULL;
+	while ((item = config_list_next(p, line, "dnsbl_sites", &rest)) !=
+	    NULL) {
 		if (c->smtpd_ndnsbl == CONFIG_DNSBL_MAX) {
 			config_error(p, line, "dnsbl_sites: more than %d "
 			    "zones", CONFIG_DNSBL_MAX);

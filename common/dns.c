@@ -77,6 +77,7 @@ static void	dns_timer(evutil_socket_t, short, void *);
 static void	dns_run_done(evutil_socket_t, short, void *);
 static void	dns_done(struct dns_query *, enum dns_status);
 static void	dns_query_free(struct dns_query *);
+static struct dns_query *dns_find(struct dns_queries *, uint64_t);
 static void	dns_destroy(struct dns *);
 static const char *dns_type_name(int);
 static void	dns_errf(struct dns_query *, const char *, ...)
@@ -278,16 +279,20 @@ dns_cancel(struct dns *dns, uint64_t qid)
 {
 	struct dns_query *q;
 
-	TAILQ_FOREACH(q, &dns->active, entry)
-		if (q->qid == qid) {
-			dns_query_free(q);
-			return;
-		}
-	TAILQ_FOREACH(q, &dns->done, entry)
-		if (q->qid == qid) {
-			dns_query_free(q);
-			return;
-		}
+	if ((q = dns_find(&dns->active, qid)) != NULL ||
+	    (q = dns_find(&dns->done, qid)) != NULL)
+		dns_query_free(q);
+}
+
+static struct dns_query *
+dns_find(struct dns_queries *list, uint64_t qid)
+{
+	struct dns_query *q;
+
+	TAILQ_FOREACH(q, list, entry)
+		if (q->qid == qid)
+			break;
+	return q;
 }
 
 /* An error text into the query's answer, cut if need be. */

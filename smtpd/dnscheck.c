@@ -48,8 +48,6 @@
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "store/acl.h"
-#include "store/domain.h"
-#include "store/store.h"
 #include "smtpd/sessionpriv.h"
 
 /* PTR names of one address that are looked up forward (Postfix: all). */
@@ -122,19 +120,21 @@ static void	dc_answer(const struct dns_answer *, void *);
 static void	dc_bl_answer(struct smtp_dns *, int zone,
 		    const struct dns_answer *);
 static void	dc_ptr_answer(struct smtp_dns *, const struct dns_answer *);
+static int	dc_nodata(struct smtp_dns *, const struct dns_answer *,
+		    int *);
 static void	dc_fwd_answer(struct smtp_dns *, int name,
 		    const struct dns_answer *);
 static void	dc_name_answer(struct smtp_dns *, int rrtype,
 		    const struct dns_answer *);
-static int	dc_name_lookup(struct smtp_dns *, const char *);
+static void	dc_name_lookup(struct smtp_dns *, const char *);
+static void	dc_wait(struct smtp_session *, struct smtp_dns *);
+static void	dc_decide(struct smtp_session *, struct smtp_dns *);
 static void	dc_done(struct smtp_dns *);
 static void	dc_connect_done(struct smtp_session *, struct smtp_dns *);
 static int	dc_dnsbl_verdict(struct smtp_session *, struct smtp_dns *);
 static void	dc_helo_done(struct smtp_session *, struct smtp_dns *);
 static void	dc_mail_done(struct smtp_session *, struct smtp_dns *);
 static enum dc_verdict dc_name_verdict(const struct smtp_dns *);
-static int	dc_domain_ours(struct smtp_session *, const char *);
-static int	dc_domain_txn(struct store_txn *, void *);
 
 static int
 dc_applies(struct smtp_session *s, int on)
@@ -275,15 +275,7 @@ session_dns_connect(struct smtp_session *s)
 			    s->ip);
 		}
 	}
-	if (g->npending == 0) {
-		/* Nothing could be asked: decide now, greet now. */
-		dc_connect_done(s, g);
-		free(g);
-		return 1;
-	}
-	s->dns = g;
-	/* Commands sent meanwhile wait for the greeting. */
-	conn_pause(s->conn);
+	dc_wait(s, g);
 	return 1;
 }
 
@@ -344,21 +336,30 @@ dc_ptr_answer(struct smtp_dns *g, const struct dns_answer *a)
 	}
 }
 
+/*
+ * An answer without records: its reason kept for the log (the first, or
+ * a temporary failure's, which decides), *temp set for a temporary one.
+ * 1 no records, 0 records.
+ */
+static int
+dc_nodata(struct smtp_dns *g, const struct dns_answer *a, int *temp)
+{
+	if (a->status == DNS_DATA)
+		return 0;
+	if (a->status == DNS_TEMP)
+		*temp = 1;
+	if (a->status == DNS_TEMP || g->why[0] == '\0')
+		snprintf(g->why, sizeof(g->why), "%s", a->error);
+	return 1;
+}
+
 static void
 dc_fwd_answer(struct smtp_dns *g, int name, const struct dns_answer *a)
 {
 	size_t i;
 
-	if (a->status == DNS_TEMP) {
-		g->fwd_temp = 1;
-		snprintf(g->why, sizeof(g->why), "%s", a->error);
+	if (dc_nodata(g, a, &g->fwd_temp))
 		return;
-	}
-	if (a->status != DNS_DATA) {
-		if (g->why[0] == '\0')
-			snprintf(g->why, sizeof(g->why), "%s", a->error);
-		return;
-	}
 	for (i = 0; i < a->count; i++)
 		if ((size_t)a->len[i] == g->addrlen &&
 		    memcmp(a->data[i], g->addr, g->addrlen) == 0) {
@@ -461,26 +462,22 @@ dc_dnsbl_verdict(struct smtp_session *s, struct smtp_dns *g)
 
 /* HELO and MAIL: a name's A, AAAA and MX ----------------------------------- */
 
-/* Asks for the three; 1 at least one went. */
-static int
+/* Asks for the three (a query refused is a temporary failure). */
+static void
 dc_name_lookup(struct smtp_dns *g, const char *name)
 {
 	static const int types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX };
 	size_t i;
-	int asked = 0;
 
 	if (!dns_name_ok(name, g->name, sizeof(g->name))) {
 		snprintf(g->name, sizeof(g->name), "%.*s", DNS_NAME_MAX,
 		    name);
 		snprintf(g->why, sizeof(g->why), "not a domain name");
-		return 0;
+		return;
 	}
 	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (dc_ask(g, name, types[i], DC_NAME, types[i]))
-			asked = 1;
-		else
+		if (!dc_ask(g, name, types[i], DC_NAME, types[i]))
 			g->temp = 1;
-	return asked;
 }
 
 static void
@@ -489,16 +486,8 @@ dc_name_answer(struct smtp_dns *g, int rrtype, const struct dns_answer *a)
 	char host[DNS_NAME_MAX + 1];
 	size_t i;
 
-	if (a->status == DNS_TEMP) {
-		g->temp = 1;
-		snprintf(g->why, sizeof(g->why), "%s", a->error);
+	if (dc_nodata(g, a, &g->temp))
 		return;
-	}
-	if (a->status != DNS_DATA) {
-		if (g->why[0] == '\0')
-			snprintf(g->why, sizeof(g->why), "%s", a->error);
-		return;
-	}
 	if (rrtype != DNS_T_MX) {
 		g->found = 1;
 		return;
@@ -547,13 +536,8 @@ session_dns_helo(struct smtp_session *s, const struct smtp_cmd *cmd,
 	g->cmd = *cmd;
 	g->cmd.args = g->cmd.line + (cmd->args - cmd->line);
 	g->esmtp = esmtp;
-	if (!dc_name_lookup(g, name)) {
-		dc_helo_done(s, g);
-		free(g);
-		return 0;
-	}
-	s->dns = g;
-	conn_pause(s->conn);
+	dc_name_lookup(g, name);
+	dc_wait(s, g);
 	return 0;
 }
 
@@ -592,41 +576,6 @@ dc_helo_done(struct smtp_session *s, struct smtp_dns *g)
 		    "not found", shown);
 }
 
-struct dc_domain {
-	const char	*name;
-	int		 ours;
-};
-
-static int
-dc_domain_txn(struct store_txn *t, void *arg)
-{
-	struct dc_domain *d = arg;
-	struct store_domain sd;
-	int rc;
-
-	if ((rc = store_domain_get(t, d->name, &sd)) == -1)
-		return -1;
-	d->ours = rc == 1;
-	return 0;
-}
-
-/* 1 a domain of ours (or an alias of one), 0 not, -1 store error. */
-static int
-dc_domain_ours(struct smtp_session *s, const char *domain)
-{
-	struct dc_domain d;
-	char norm[STORE_DOMAIN_MAX + 1];
-
-	if (strlen(domain) > STORE_DOMAIN_MAX ||
-	    store_domain_normalize(domain, norm) == -1)
-		return 0;
-	d.name = norm;
-	d.ours = 0;
-	if (store_read(s->srv->store, dc_domain_txn, &d) == -1)
-		return -1;
-	return d.ours;
-}
-
 int
 session_dns_mail(struct smtp_session *s)
 {
@@ -649,7 +598,7 @@ session_dns_mail(struct smtp_session *s)
 			    s->ip);
 			return 1;
 		}
-	if ((rc = dc_domain_ours(s, dom)) == -1) {
+	if ((rc = deliver_domain_local(s->srv->store, s->mail.addr)) == -1) {
 		session_err_reply(s, "cannot check the sender domain");
 		memset(&s->mail, 0, sizeof(s->mail));
 		return 0;
@@ -657,13 +606,8 @@ session_dns_mail(struct smtp_session *s)
 	if (rc == 1)
 		return 1;
 	g = dc_new(s, DC_MAIL);
-	if (!dc_name_lookup(g, dom)) {
-		dc_mail_done(s, g);
-		free(g);
-		return 0;
-	}
-	s->dns = g;
-	conn_pause(s->conn);
+	dc_name_lookup(g, dom);
+	dc_wait(s, g);
 	return 0;
 }
 
@@ -700,7 +644,23 @@ dc_mail_done(struct smtp_session *s, struct smtp_dns *g)
 	memset(&s->mail, 0, sizeof(s->mail));
 }
 
-/* The end of a group: its stage decides, then the session goes on. */
+/*
+ * The group's queries are asked: the session waits for them, paused so
+ * that commands sent meanwhile wait too; or none could be asked (each
+ * reason logged) and the stage decides at once.
+ */
+static void
+dc_wait(struct smtp_session *s, struct smtp_dns *g)
+{
+	if (g->npending == 0) {
+		dc_decide(s, g);
+		return;
+	}
+	s->dns = g;
+	conn_pause(s->conn);
+}
+
+/* The last answer of a group came: the session goes on. */
 static void
 dc_done(struct smtp_dns *g)
 {
@@ -708,6 +668,13 @@ dc_done(struct smtp_dns *g)
 
 	s->dns = NULL;
 	conn_resume(s->conn);
+	dc_decide(s, g);
+}
+
+/* The stage's verdict and reply; frees g. */
+static void
+dc_decide(struct smtp_session *s, struct smtp_dns *g)
+{
 	if (!s->closing)
 		switch (g->stage) {
 		case DC_CONNECT:
