@@ -415,7 +415,9 @@ dc_connect_done(struct smtp_session *s, struct smtp_dns *g)
 			return;
 		}
 	}
-	session_greet(s);
+	/* The wait let a client talk first: that is early talking too. */
+	if (session_early_ok(s, NULL))
+		session_greet(s);
 }
 
 /* 1 the client is blocked (554 greeting written), 0 it passes. */

@@ -117,7 +117,6 @@ static void	session_accept(struct conn *, struct smtp_server *,
 static void	session_reply(struct smtp_session *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	session_reply_done(void *, int);
-static int	session_early_ok(struct smtp_session *, const char *);
 static int	session_junk_ok(struct smtp_session *, const char *);
 
 
@@ -357,18 +356,24 @@ session_reply_done(void *arg, int close_after)
  * ahead of the replies only once EHLO advertised PIPELINING (never after
  * HELO).  Input already waiting behind this command when that was not
  * allowed means the client did not wait for the reply: 554, and the
- * session ends.  1 go on, 0 refused.
+ * session ends.  verb NULL: the greeting is due, and nothing may come
+ * before it (RFC 5321 3.1; it waited for the DNS checks, dnscheck.c,
+ * which is how a client can be seen talking first).  1 go on, 0 refused.
  */
-static int
+int
 session_early_ok(struct smtp_session *s, const char *verb)
 {
 	if (!s->srv->config->smtpd_reject_early_talkers || s->esmtp ||
 	    conn_in_pending(s->conn) == 0 || !session_port25_untrusted(s))
 		return 1;
-	log_info("conn %lu: early talker %s: sent more after %s without "
-	    "waiting for the reply, %s; closing", s->id, s->ip, verb,
-	    s->helo[0] != '\0' ? "HELO does not allow pipelining" :
-	    "before EHLO allowed pipelining");
+	if (verb == NULL)
+		log_info("conn %lu: early talker %s: sent commands before the "
+		    "greeting; closing", s->id, s->ip);
+	else
+		log_info("conn %lu: early talker %s: sent more after %s "
+		    "without waiting for the reply, %s; closing", s->id,
+		    s->ip, verb, s->helo[0] != '\0' ? "HELO does not allow "
+		    "pipelining" : "before EHLO allowed pipelining");
 	conn_printf(s->conn, "554 5.5.0 Error: improper use of SMTP command "
 	    "pipelining\r\n");
 	session_close(s);

@@ -156,6 +156,11 @@ void	session_close(struct smtp_session *);
 int	session_tls(struct smtp_session *);
 /* The 220 greeting (the connect checks passed). */
 void	session_greet(struct smtp_session *);
+/*
+ * [smtpd] reject_early_talkers: 1 go on, 0 the client sent ahead of the
+ * reply to verb (NULL: of the greeting) and was refused (closing).
+ */
+int	session_early_ok(struct smtp_session *, const char *verb);
 /* HELO/EHLO whose checks passed: the reply, the new state. */
 void	session_hello_accept(struct smtp_session *, const struct smtp_cmd *,
 	    int esmtp);

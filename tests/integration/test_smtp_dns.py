@@ -8,8 +8,9 @@ dnsserver.py on loopback, clients from different 127.0.0.x addresses:
   a silent zone (after [dns] timeout) pass; each zone is asked once within
   the TTL (libunbound's cache); a white ip or net (vellumctl acl) and a
   trusted_networks client are not looked up; reject_early_talkers does not
-  take the wait for early talking; a client that leaves during the lookups
-  crashes nothing;
+  take the wait for early talking from a client that waits for the
+  greeting, and does from one that talks before it; a client that leaves
+  during the lookups crashes nothing;
 - reject_unknown_client: a PTR name that resolves back passes (and is in
   Received:), no PTR or a name that does not resolve back gets the 554
   5.7.25 greeting, a SERVFAIL the 421 4.7.25 one;
@@ -64,6 +65,7 @@ RECORDS = {
     rev(10, "zen.example.test"): [("SERVFAIL",)],
     rev(11, "zen.example.test"): [("DELAY", SLOW)],
     rev(13, "zen.example.test"): [("TIMEOUT",)],
+    rev(14, "zen.example.test"): [("DELAY", SLOW)],
     # reverse DNS
     rev(1, "in-addr.arpa"): [("PTR", "localhost.example.test")],
     "localhost.example.test": [("A", "127.0.0.1")],
@@ -196,6 +198,15 @@ def case_early(srv, dns):
     c.close()
     log_has(srv, r"dnsbl: client 127\.0\.0\.11 passes", "the slow answer "
             "came within the timeout")
+    # a client that talks before the greeting it waits for is one
+    c = Raw(srv, 14, greet=False)
+    c.send("EHLO good.example.test\r\n")
+    r = c.reply()
+    check(r.startswith("554 5.5.0 ") and c.reply() == "(closed)", "a "
+          "command sent before the delayed greeting: 554, closed", r)
+    c.s.close()
+    log_has(srv, r"early talker 127\.0\.0\.14: sent commands before the "
+            r"greeting", "the early talker is logged")
     check(not re.search(r"lookup for 127\.0\.0\.11 failed",
                         srv.smtpd.output()), "the slow answer is no "
           "failure", srv.smtpd.output()[-2000:])
