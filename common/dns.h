@@ -104,8 +104,8 @@ void	dns_free(struct dns **dnsp);
  * ERR_INVALID when name is not a domain name (no callback), or ERR_TEMP
  * when libunbound or libevent cannot take the query.
  */
-int	dns_query(struct dns *, const char *name, int rrtype,
-	    unsigned timeout_ms, dns_cb *, void *arg, uint64_t *qid_r);
+int	dns_query(struct dns *dns, const char *name, int rrtype,
+	    unsigned timeout_ms, dns_cb *cb, void *arg, uint64_t *qid_r);
 
 /* Its callback will not run.  An unknown or finished qid is ignored. */
 void	dns_cancel(struct dns *, uint64_t qid);
