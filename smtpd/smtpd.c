@@ -21,6 +21,7 @@
 #include "common/daemon.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/ratecount.h"
 #include "common/worker.h"
 #include "filter/run.h"
 #include "store/authfail.h"
@@ -109,6 +110,9 @@ main(int argc, char **argv)
 	 * (store_lock_take_queued()); the number of filter jobs (commit.c,
 	 * a slot); failed logins.
 	 */
+	/* Shared by the workers: made before they are forked. */
+	if (smtp_rate_init(&srv) == -1)
+		fatalx("[smtpd] client rates: %s", err_msg());
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	worker = conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
 	    (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS) | (1u << SVC_LMTP),
@@ -152,6 +156,7 @@ main(int argc, char **argv)
 	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);
 	store_close(&st);
+	ratecount_free(&srv.rate);
 	log_info("stopped");
 	return 0;
 }
