@@ -30,7 +30,8 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
-#define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
+/* "%s": " from IP" past [limits] connections_per_ip (conn_listen()) */
+#define SMTPD_REFUSE	"421 4.7.0 Too many connections%s, try again " \
 	"later\r\n"
 
 int

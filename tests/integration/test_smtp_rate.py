@@ -18,6 +18,9 @@
 - trusted_networks, a white ip entry and LMTP are never counted; a
   session that logged in (AUTH on port 25) was counted at connect, but
   its messages and unknown recipients are not;
+- [limits] connections_per_ip is what limits the connections of a host
+  open at once (no key of its own for port 25): counted across both
+  processes, its 421 names the address;
 - each refusal is a log line with the client's address.
 
 The clock: libfaketime reads the time from a file this test rewrites
@@ -41,6 +44,7 @@ BOB = "bob@example.test"
 CONN_RATE = 3
 MSG_RATE = 2
 UNKNOWN = 3
+PER_IP = 2		# [limits] connections_per_ip, below CONN_RATE
 DAY = "2026-12-03"
 NEXT_DAY = "2026-12-04"
 
@@ -274,6 +278,27 @@ def case_exempt(srv, clock):
     c.close()
 
 
+def case_concurrent(srv, clock):
+    """[limits] connections_per_ip is the limit of connections open at
+    once: the first process counts those of both, and the refusal names
+    the address."""
+    clock.set(DAY + " 13:00:00")
+    held = [greets(srv, 13, "open connection %d of %d" % (i + 1, PER_IP))
+            for i in range(PER_IP)]
+    check(len(pids_serving(srv, "127.0.0.13")) == 2, "the open connections "
+          "of 127.0.0.13 are in both processes",
+          pids_serving(srv, "127.0.0.13"))
+    want = ("421 4.7.0 Too many connections from 127.0.0.13, try again "
+            "later")
+    c = connect(srv, 13)
+    check(text(c.greeting) == want, "connection %d open at once: %s" %
+          (PER_IP + 1, want), text(c.greeting))
+    c.close()
+    greets(srv, 14, "another host meanwhile").close()
+    for x in held:
+        x.close()
+
+
 def run(site, args):
     rc = require_smtpd(site)
     if rc:
@@ -297,6 +322,9 @@ def run(site, args):
     site.ctl("acl", "add", "white", "ip", "127.0.0.9")
     srv.restart(env=clock.env())
     case_exempt(srv, clock)
+    srv.reconfigure(more={"limits": {"connections_per_ip": str(PER_IP)}})
+    srv.restart(env=clock.env())
+    case_concurrent(srv, clock)
     srv.alive("the tests")
     check(srv.stop() == 0, "SIGTERM stops vellum-smtpd with status 0", "")
     return 0
