@@ -66,6 +66,9 @@ static int	rate_applies(struct smtp_session *);
 static void	rate_now(struct rate_now *);
 static int	rate_blocked(struct smtp_session *, const struct rate_now *,
 		    const char *, char *, size_t);
+static void	rate_host(struct smtp_session *, char *, struct rate_now *);
+static uint32_t	rate_minute(struct smtp_session *, enum rate_kind, unsigned,
+		    const char *, struct rate_now *);
 
 int
 smtp_rate_init(struct smtp_server *srv)
@@ -90,6 +93,9 @@ rate_applies(struct smtp_session *s)
 static void
 rate_now(struct rate_now *rn)
 {
+	/* The next day's date, made once a day (mktime() reads the zone). */
+	static int64_t day;
+	static char next_day[sizeof(rn->next_day)];
 	struct tm tm;
 	time_t t;
 
@@ -101,14 +107,18 @@ rate_now(struct rate_now *rn)
 	localtime_r(&rn->now, &tm);
 	rn->day = (int64_t)(tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) *
 	    100 + tm.tm_mday;
-	/* mktime() carries the 32nd into the next month, DST included. */
-	tm.tm_mday++;
-	tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-	tm.tm_isdst = -1;
-	if (mktime(&tm) == (time_t)-1)
-		snprintf(rn->next_day, sizeof(rn->next_day), "tomorrow");
-	else
-		strftime(rn->next_day, sizeof(rn->next_day), "%Y-%m-%d", &tm);
+	if (rn->day != day) {
+		day = rn->day;
+		/* mktime() carries the 32nd into the next month. */
+		tm.tm_mday++;
+		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+		tm.tm_isdst = -1;
+		if (mktime(&tm) == (time_t)-1)
+			snprintf(next_day, sizeof(next_day), "tomorrow");
+		else
+			strftime(next_day, sizeof(next_day), "%Y-%m-%d", &tm);
+	}
+	memcpy(rn->next_day, next_day, sizeof(rn->next_day));
 }
 
 /*
@@ -129,18 +139,45 @@ rate_blocked(struct smtp_session *s, const struct rate_now *rn,
 	return 1;
 }
 
+/* The client's host (conn_ip_key(), key_r of CONN_ADDR_MAX) and now. */
+static void
+rate_host(struct smtp_session *s, char *key_r, struct rate_now *rn)
+{
+	conn_ip_key(s->ip, key_r, CONN_ADDR_MAX);
+	rate_now(rn);
+}
+
+/*
+ * One more of kind, a count per minute, for the client's host: 0 while
+ * it is within limit, else the count, logged as what (rn: for the reply).
+ */
+static uint32_t
+rate_minute(struct smtp_session *s, enum rate_kind kind, unsigned limit,
+    const char *what, struct rate_now *rn)
+{
+	char key[CONN_ADDR_MAX];
+	uint32_t n;
+
+	rate_host(s, key, rn);
+	n = ratecount_add(s->srv->rate, key, kind, rn->minute, 1, rn->now);
+	if (n <= limit)
+		return 0;
+	log_info("conn %lu: rate: client %s refused: %s %u this minute from "
+	    "%s (limit %u), until %s", s->id, s->ip, what, n, key, limit,
+	    rn->next_minute);
+	return n;
+}
+
 int
 session_rate_connect(struct smtp_session *s)
 {
 	const struct config *cf = s->srv->config;
 	char key[CONN_ADDR_MAX], reply[SMTP_REPLY_MAX];
 	struct rate_now rn;
-	uint32_t n;
 
 	if (!rate_applies(s))
 		return 0;
-	conn_ip_key(s->ip, key, sizeof(key));
-	rate_now(&rn);
+	rate_host(s, key, &rn);
 	if (rate_blocked(s, &rn, key, reply, sizeof(reply))) {
 		log_info("conn %lu: rate: client %s refused: blocked until %s "
 		    "00:00 after %u unknown recipients", s->id, s->ip,
@@ -149,14 +186,9 @@ session_rate_connect(struct smtp_session *s)
 		s->acl.blocked = 1;
 		return 1;
 	}
-	if (cf->smtpd_client_connection_rate == 0)
+	if (cf->smtpd_client_connection_rate == 0 || rate_minute(s, RATE_CONN,
+	    cf->smtpd_client_connection_rate, "connection", &rn) == 0)
 		return 0;
-	n = ratecount_add(s->srv->rate, key, RATE_CONN, rn.minute, 1, rn.now);
-	if (n <= cf->smtpd_client_connection_rate)
-		return 0;
-	log_info("conn %lu: rate: client %s refused: connection %u this "
-	    "minute from %s (limit %u), until %s", s->id, s->ip, n, key,
-	    cf->smtpd_client_connection_rate, rn.next_minute);
 	conn_printf(s->conn, "421 4.7.0 Too many connections from %s; try "
 	    "again after %s\r\n", s->ip, rn.next_minute);
 	session_close(s);
@@ -167,20 +199,11 @@ int
 session_rate_mail(struct smtp_session *s)
 {
 	unsigned limit = s->srv->config->smtpd_client_message_rate;
-	char key[CONN_ADDR_MAX];
 	struct rate_now rn;
-	uint32_t n;
 
-	if (limit == 0 || !rate_applies(s))
+	if (limit == 0 || !rate_applies(s) ||
+	    rate_minute(s, RATE_MSG, limit, "message", &rn) == 0)
 		return 1;
-	conn_ip_key(s->ip, key, sizeof(key));
-	rate_now(&rn);
-	n = ratecount_add(s->srv->rate, key, RATE_MSG, rn.minute, 1, rn.now);
-	if (n <= limit)
-		return 1;
-	log_info("conn %lu: rate: client %s refused: message %u this minute "
-	    "from %s (limit %u), until %s", s->id, s->ip, n, key, limit,
-	    rn.next_minute);
 	session_fail(s, "450 4.7.0 Too many messages from %s; try again "
 	    "after %s", s->ip, rn.next_minute);
 	return 0;
@@ -195,8 +218,7 @@ session_rate_rcpt(struct smtp_session *s)
 	if (s->srv->config->smtpd_unknown_recipient_limit == 0 ||
 	    !rate_applies(s))
 		return 1;
-	conn_ip_key(s->ip, key, sizeof(key));
-	rate_now(&rn);
+	rate_host(s, key, &rn);
 	if (!rate_blocked(s, &rn, key, reply, sizeof(reply)))
 		return 1;
 	log_info("conn %lu: rate: recipient from %s refused: blocked until "
@@ -215,8 +237,7 @@ session_rate_unknown(struct smtp_session *s)
 
 	if (limit == 0 || !rate_applies(s))
 		return;
-	conn_ip_key(s->ip, key, sizeof(key));
-	rate_now(&rn);
+	rate_host(s, key, &rn);
 	n = ratecount_add(s->srv->rate, key, RATE_UNKNOWN, rn.day, 1, rn.now);
 	/* Once: sessions of the host running meanwhile may count past. */
 	if (n == limit)

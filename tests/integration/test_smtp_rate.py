@@ -90,6 +90,16 @@ def greets(srv, src, what, port="smtp"):
     return c
 
 
+def refused(srv, src, code, what, want=None):
+    """A connection from 127.0.0.src that must be greeted code (and
+    want, the whole reply, when given), then closed."""
+    c = connect(srv, src)
+    check(c.greeting[0] == code and (want is None or
+                                     text(c.greeting) == want),
+          "%s: greeted %s" % (what, want or code), text(c.greeting))
+    return c
+
+
 def expect(c, line, code, what, want=None):
     r = c.cmd(line)
     check(r[0] == code and (want is None or text(r) == want),
@@ -127,9 +137,8 @@ def case_connections(srv, clock):
                    (i + 1, CONN_RATE)) for i in range(CONN_RATE)]
     want = ("421 4.7.0 Too many connections from 127.0.0.2; try again "
             "after 11:00:00")
-    c = connect(srv, 2)
-    check(text(c.greeting) == want, "connection %d in the minute: %s" %
-          (CONN_RATE + 1, want), text(c.greeting))
+    c = refused(srv, 2, 421, "connection %d in the minute" %
+                (CONN_RATE + 1), want)
     check(c.closed(), "and the connection closes", "")
     c.close()
     check(len(pids_serving(srv, "127.0.0.2")) == 2, "the connections of "
@@ -141,10 +150,8 @@ def case_connections(srv, clock):
     sub = greets(srv, 2, "127.0.0.2 on [submission]", port="submission")
     for x in held + [other, sub]:
         x.close()
-    c = connect(srv, 2)
-    check(c.greeting[0] == 421, "closing its sessions does not give "
-          "127.0.0.2 room in the same minute", text(c.greeting))
-    c.close()
+    refused(srv, 2, 421, "closing its sessions does not give 127.0.0.2 "
+            "room in the same minute").close()
     clock.set(DAY + " 11:00:00")
     c = greets(srv, 2, "127.0.0.2 in the next minute")
     c.close()
@@ -210,9 +217,7 @@ def case_unknown(srv, clock):
     c.close()
     srv.smtpd.wait_for(r"rate: client 127\.0\.0\.6 blocked until %s 00:00"
                        % NEXT_DAY)
-    c = connect(srv, 6)
-    check(text(c.greeting) == want, "a new connection of the blocked host "
-          "is greeted " + want, text(c.greeting))
+    c = refused(srv, 6, 554, "a new connection of the blocked host", want)
     expect(c, "EHLO client.example.test", 503, "the blocked host")
     expect(c, "QUIT", 221, "the blocked host")
     c.close()
@@ -227,10 +232,8 @@ def case_unknown(srv, clock):
     expect(lm, "RCPT TO:<%s>" % BOB, 250, "LMTP is never blocked")
     lm.close()
     clock.set(DAY + " 23:59:59")
-    c = connect(srv, 6)
-    check(c.greeting[0] == 554, "one second before midnight the block "
-          "holds", text(c.greeting))
-    c.close()
+    refused(srv, 6, 554, "one second before midnight the block "
+            "holds").close()
     clock.set(NEXT_DAY + " 00:00:01")
     c = greets(srv, 6, "the blocked host the next day")
     expect(c, "EHLO client.example.test", 250, "the next day")
@@ -272,10 +275,7 @@ def case_exempt(srv, clock):
     flood(srv, 11, "LMTP", port="lmtp")
     for i in range(CONN_RATE):
         greets(srv, 12, "an ordinary host").close()
-    c = connect(srv, 12)
-    check(c.greeting[0] == 421, "an ordinary host is still limited",
-          text(c.greeting))
-    c.close()
+    refused(srv, 12, 421, "an ordinary host is still limited").close()
 
 
 def case_concurrent(srv, clock):
@@ -290,10 +290,8 @@ def case_concurrent(srv, clock):
           pids_serving(srv, "127.0.0.13"))
     want = ("421 4.7.0 Too many connections from 127.0.0.13, try again "
             "later")
-    c = connect(srv, 13)
-    check(text(c.greeting) == want, "connection %d open at once: %s" %
-          (PER_IP + 1, want), text(c.greeting))
-    c.close()
+    refused(srv, 13, 421, "connection %d open at once" % (PER_IP + 1),
+            want).close()
     greets(srv, 14, "another host meanwhile").close()
     for x in held:
         x.close()
