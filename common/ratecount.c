@@ -119,7 +119,7 @@ rc_find(struct ratecount *r, const char *key, int take)
 	for (p = key; *p != '\0'; p++)
 		h = (h ^ (unsigned char)*p) * 16777619u;
 	first = h % r->nslots;
-	n = r->nslots < RATECOUNT_PROBE ? r->nslots : RATECOUNT_PROBE;
+	n = r->nslots > RATECOUNT_PROBE ? RATECOUNT_PROBE : r->nslots;
 	for (i = 0; i < n; i++) {
 		s = &r->slot[(first + i) % r->nslots];
 		if (strcmp(s->key, key) == 0 && s->key[0] != '\0')
