@@ -30,8 +30,12 @@
  * (common/ratecount.h), made by the first process before it forks its
  * workers, SMTP_RATE_SLOTS hosts at most (the one seen least recently
  * makes room); minute and day are windows of that table, so they roll
- * over without a timer.  Nothing is on disk: a restart or a reload of
- * vellum-smtpd starts every count again and lifts every block.
+ * over without a timer.  The table ends with the daemon: a restart or a
+ * reload of vellum-smtpd starts the counts again.  A block, once made,
+ * is also written to the volatile store (store/rateblock.h: one write
+ * per blocked host and day, no sync) and read back at connect by a
+ * daemon whose table does not know it, so it holds across a restart or
+ * a reload until its midnight; not across a reboot.
  */
 #include <stdio.h>
 #include <string.h>
@@ -42,6 +46,7 @@
 #include "common/error.h"
 #include "common/log.h"
 #include "common/ratecount.h"
+#include "store/rateblock.h"
 #include "smtpd/sessionpriv.h"
 
 /* Hosts remembered at once (about 140 bytes each). */
@@ -66,6 +71,8 @@ static int	rate_applies(struct smtp_session *);
 static void	rate_now(struct rate_now *);
 static int	rate_blocked(struct smtp_session *, const struct rate_now *,
 		    const char *, char *, size_t);
+static int	rate_stored(struct smtp_session *, const struct rate_now *,
+		    const char *);
 static void	rate_host(struct smtp_session *, char *, struct rate_now *);
 static uint32_t	rate_minute(struct smtp_session *, enum rate_kind, unsigned,
 		    const char *, struct rate_now *);
@@ -139,6 +146,34 @@ rate_blocked(struct smtp_session *s, const struct rate_now *rn,
 	return 1;
 }
 
+/*
+ * At connect, when the shared table knows no block: whether the volatile
+ * store has one for today (made before a restart or reload of the
+ * daemon).  Found, it goes into the table, so the session's RCPTs and
+ * the host's next connections need no store read.  A store error is
+ * logged and lets the client on (the block is a defence, not a record).
+ */
+static int
+rate_stored(struct smtp_session *s, const struct rate_now *rn,
+    const char *key)
+{
+	unsigned limit = s->srv->config->smtpd_unknown_recipient_limit;
+	uint32_t n;
+	int rc;
+
+	if (limit == 0)
+		return 0;
+	rc = store_rateblock_get(s->srv->store, key, (uint32_t)rn->day, &n);
+	if (rc == -1)
+		log_warnx("conn %lu: rate: cannot read the blocked hosts for "
+		    "%s: %s", s->id, s->ip, err_msg());
+	if (rc != 1)
+		return 0;
+	ratecount_add(s->srv->rate, key, RATE_UNKNOWN, rn->day, limit,
+	    rn->now);
+	return 1;
+}
+
 /* The client's host (conn_ip_key(), key_r of CONN_ADDR_MAX) and now. */
 static void
 rate_host(struct smtp_session *s, char *key_r, struct rate_now *rn)
@@ -178,7 +213,9 @@ session_rate_connect(struct smtp_session *s)
 	if (!rate_applies(s))
 		return 0;
 	rate_host(s, key, &rn);
-	if (rate_blocked(s, &rn, key, reply, sizeof(reply))) {
+	if (rate_blocked(s, &rn, key, reply, sizeof(reply)) ||
+	    (rate_stored(s, &rn, key) &&
+	    rate_blocked(s, &rn, key, reply, sizeof(reply)))) {
 		log_info("conn %lu: rate: client %s refused: blocked until %s "
 		    "00:00 after %u unknown recipients", s->id, s->ip,
 		    rn.next_day, cf->smtpd_unknown_recipient_limit);
@@ -240,8 +277,13 @@ session_rate_unknown(struct smtp_session *s)
 	rate_host(s, key, &rn);
 	n = ratecount_add(s->srv->rate, key, RATE_UNKNOWN, rn.day, 1, rn.now);
 	/* Once: sessions of the host running meanwhile may count past. */
-	if (n == limit)
-		log_warnx("conn %lu: rate: client %s blocked until %s 00:00: "
-		    "%u unknown recipients today from %s", s->id, s->ip,
-		    rn.next_day, n, key);
+	if (n != limit)
+		return;
+	log_warnx("conn %lu: rate: client %s blocked until %s 00:00: %u "
+	    "unknown recipients today from %s", s->id, s->ip, rn.next_day, n,
+	    key);
+	/* For a restart or reload of the daemon before then. */
+	if (store_rateblock_put(s->srv->store, key, (uint32_t)rn.day, n) == -1)
+		log_warnx("conn %lu: rate: the block of %s is not kept past a "
+		    "restart: %s", s->id, s->ip, err_msg());
 }
