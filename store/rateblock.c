@@ -37,7 +37,7 @@ rateblock_purge(struct store_txn *t, uint32_t day)
 	}
 	mdb_cursor_close(c);
 	if (rc != 0 && rc != MDB_NOTFOUND)
-		return err_set(ERR_TEMP, "rateblocks: %s", mdb_strerror(rc));
+		return sdb_error(t, rc, "rateblocks");
 	return 0;
 }
 
