@@ -99,6 +99,9 @@ main(int argc, char **argv)
 	if (deliver_runner_start(&runcf, &cfg) == -1)
 		log_warnx("[filter]: %s; filters that run programs will "
 		    "keep their mail in INBOX", err_msg());
+	/* Shared by the workers: made before they are forked. */
+	if (smtp_rate_init(&srv) == -1)
+		fatalx("[smtpd] client rates: %s", err_msg());
 	/*
 	 * One process per two cores unless told: each keeps two busy, its
 	 * loop and its store-writer thread (commit.c), and each groups its
@@ -111,9 +114,6 @@ main(int argc, char **argv)
 	 * (store_lock_take_queued()); the number of filter jobs (commit.c,
 	 * a slot); failed logins.
 	 */
-	/* Shared by the workers: made before they are forked. */
-	if (smtp_rate_init(&srv) == -1)
-		fatalx("[smtpd] client rates: %s", err_msg());
 	cores = sysconf(_SC_NPROCESSORS_ONLN);
 	worker = conn_workers(conn_workers_wanted(&cfg, (1u << SVC_SMTP) |
 	    (1u << SVC_SUBMISSION) | (1u << SVC_SMTPS) | (1u << SVC_LMTP),
