@@ -184,6 +184,15 @@ def case_messages(srv, clock):
     expect(o, "EHLO client.example.test", 250, "another host")
     expect(o, "MAIL FROM:<a@remote.test>", 250, "another host's MAIL")
     o.close()
+    sub = greets(srv, 4, "127.0.0.4 on [submission]", port="submission")
+    expect(sub, "EHLO client.example.test", 250, "[submission]")
+    expect(sub, "AUTH PLAIN " + auth_plain_token(BOB, "pw-bob"), 235,
+           "[submission]")
+    for i in range(MSG_RATE + 1):
+        expect(sub, "MAIL FROM:<%s>" % BOB, 250, "[submission] is not "
+               "counted: message %d" % (i + 1))
+        expect(sub, "RSET", 250, "[submission]")
+    sub.close()
     clock.set(DAY + " 11:01:00")
     c0 = count(srv.site, BOB)
     expect(a, "MAIL FROM:<a@remote.test>", 250, "the next minute")

@@ -3,10 +3,12 @@
  * processes (common/ratecount.h): hosts and kinds count apart, a counter
  * starts again in a new window, a lookup takes no slot, a full run of
  * slots gives up the stalest host's and only that one, the table stays
- * bounded under many hosts, and a count made in a forked process is seen
- * by its parent (the mapping is shared, not copied).
+ * bounded under many hosts, a count made in a forked process is seen by
+ * its parent (the mapping is shared, not copied), and a process killed
+ * while it holds the lock stops nobody.
  */
 #include <check.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +165,35 @@ START_TEST(test_shared_across_fork)
 }
 END_TEST
 
+/*
+ * Processes killed (SIGKILL) while they count, many of them inside the
+ * lock: the parent still counts, nothing waits for a dead holder (the
+ * lock is robust), and the counts are whole numbers of adds.
+ */
+START_TEST(test_killed_holder)
+{
+	struct ratecount *r;
+	pid_t pid;
+	int status, i;
+
+	ck_assert_int_eq(ratecount_new(64, &r), 0);
+	for (i = 0; i < 20; i++) {
+		if ((pid = fork()) == 0)
+			for (;;)
+				ratecount_add(r, "192.0.2.8", 0, 1, 1, 1);
+		ck_assert_int_ne(pid, -1);
+		usleep(2000);
+		kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert(WIFSIGNALED(status));
+		ck_assert_uint_eq(ratecount_add(r, "192.0.2.9", 0, 1, 1, 2),
+		    (uint32_t)i + 1);
+	}
+	ck_assert_uint_gt(ratecount_get(r, "192.0.2.8", 0, 1, 3), 0);
+	ratecount_free(&r);
+}
+END_TEST
+
 static Suite *
 ratecount_suite(void)
 {
@@ -175,6 +206,9 @@ ratecount_suite(void)
 	tcase_add_test(tc, test_evicts_stalest);
 	tcase_add_test(tc, test_spread_and_bounded);
 	tcase_add_test(tc, test_shared_across_fork);
+	tcase_add_test(tc, test_killed_holder);
+	/* A lock left to a dead process would hang: fail instead. */
+	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
 }
