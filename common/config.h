@@ -181,6 +181,19 @@ struct config {
 					   transaction on port 25, delayed
 					   from the 10th, 421 past it;
 					   0 = off */
+	/*
+	 * Port 25 clients not trusted, logged in nor whitelisted, per host
+	 * (conn_ip_key()), counted by every process together
+	 * (smtpd/rate.c); 0 = off, the default.
+	 */
+	unsigned smtpd_client_connection_rate;	/* client_connection_rate:
+					   connections a minute; past it
+					   421 at connect */
+	unsigned smtpd_client_message_rate;	/* client_message_rate: MAIL
+					   commands a minute; past it 450 */
+	unsigned smtpd_unknown_recipient_limit;	/* unknown_recipient_limit:
+					   550 5.1.1 RCPTs a day; at it the
+					   host gets 554 until midnight */
 	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
 					   messages being received, in all */
 	unsigned smtpd_spool_threshold;	/* spool_threshold = 1048576: a

@@ -156,6 +156,9 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 20);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 0);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 100);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 0);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 0);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 0);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
@@ -341,6 +344,8 @@ START_TEST(test_smtpd)
 	    "max_recipients = 5\nmax_hops = 7\nmax_bad_commands = 3\n"
 	    "memory_limit = 4096\nspool_threshold = 0\n"
 	    "reject_early_talkers = yes\njunk_command_limit = 0\n"
+	    "client_connection_rate = 60\nclient_message_rate = 1\n"
+	    "unknown_recipient_limit = 1000000\n"
 	    "trusted_networks = 192.0.2.0/24, 10.1.2.3 ,2001:db8::/32,"
 	    "::1\n");
 	char *errs;
@@ -352,6 +357,9 @@ START_TEST(test_smtpd)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 3);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 1);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 0);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 60);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 1);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 1000000);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 4096);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 0);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
@@ -424,6 +432,12 @@ START_TEST(test_smtpd)
 	    "max_message_size = '0': write a number from 1");
 	one_error("data_dir = /d\n[smtpd]\njunk_command_limit = 100001\n",
 	    3, "junk_command_limit = '100001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_connection_rate = -1\n",
+	    3, "client_connection_rate = '-1': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_message_rate = 1000001\n",
+	    3, "client_message_rate = '1000001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nunknown_recipient_limit = ten\n",
+	    3, "unknown_recipient_limit = 'ten'");
 	one_error("data_dir = /d\n[smtpd]\nreject_early_talkers = maybe\n",
 	    3, "reject_early_talkers");
 	one_error("data_dir = /d\n[smtpd]\nbanner = \x01x\n", 3,
