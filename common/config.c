@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "dial.h"
 #include "error.h"
 #include "log.h"
 #include "size.h"
@@ -85,6 +86,9 @@
 #define CONFIG_POLICY_SPAMD		"127.0.0.1:783"
 #define CONFIG_POLICY_SPAMD_TIMEOUT	10	/* s */
 #define CONFIG_POLICY_SPAM_MAX_SIZE	512000	/* spamc's -s default */
+#define CONFIG_ANTIVIRUS_TIMEOUT	30	/* s: = CLAM_TIMEOUT_DEFAULT */
+#define CONFIG_ANTIVIRUS_MAX_SIZE	(25U * 1024 * 1024)	/* clamd's
+						   StreamMaxLength default */
 #define CONFIG_HOSTNAME_FALLBACK	"localhost"
 #define CONFIG_DNS_TIMEOUT		10
 #define CONFIG_DNS_PORT			53
@@ -140,6 +144,7 @@ enum {
 	CS_SRS,
 	CS_BATV,
 	CS_POLICY,
+	CS_ANTIVIRUS,
 	CS_SENDMAIL,
 	CS_FILTER,
 	CS_COUNT,
@@ -150,7 +155,7 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs", "batv", "policy", "sendmail", "filter",
+	"dns", "srs", "batv", "policy", "antivirus", "sendmail", "filter",
 };
 
 enum config_type {
@@ -176,6 +181,9 @@ enum config_type {
 	CT_BYTES,		/* CT_UINT bytes, size_parse() forms (50M) */
 	CT_COMMAND,		/* an absolute program path and its words */
 	CT_DNSBL,		/* zone[=filter][*weight], ... */
+	CT_DIAL,		/* host:port or /socket/path (common/dial.h),
+				   or "" for none */
+	CT_CHOICE,		/* one of the key's choices: its index */
 };
 
 /* Keys, in the order of config_keys[]. */
@@ -220,6 +228,9 @@ enum {
 	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_SMTPD_REJECT_EARLY_TALKERS,
 	CK_SMTPD_JUNK_COMMAND_LIMIT,
+	CK_SMTPD_CLIENT_CONNECTION_RATE,
+	CK_SMTPD_CLIENT_MESSAGE_RATE,
+	CK_SMTPD_UNKNOWN_RECIPIENT_LIMIT,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
 	CK_SMTPD_NON_FQDN_SENDER,
@@ -263,6 +274,10 @@ enum {
 	CK_POLICY_SPAMD_TIMEOUT,
 	CK_POLICY_SPAM_MAX_SIZE,
 	CK_POLICY_SPAM_TEMPFAIL,
+	CK_ANTIVIRUS_CLAMD,
+	CK_ANTIVIRUS_TIMEOUT,
+	CK_ANTIVIRUS_MAX_SIZE,
+	CK_ANTIVIRUS_ON_ERROR,
 	CK_SMTP_AUTH,
 	CK_REQUIRE_AUTH,
 	CK_SVC_WORKERS,
@@ -294,6 +309,8 @@ struct config_key {
 	 * off is then in struct config_service.
 	 */
 	unsigned	 svcs;
+	/* CT_CHOICE: the words, in the order of their values; NULL ends */
+	const char *const *choices;
 };
 
 #define CK_STR(f)	offsetof(struct config, f), \
@@ -302,6 +319,10 @@ struct config_key {
 #define CK_UINT(f, lo, hi, u) offsetof(struct config, f), 0, lo, hi, u
 #define CK_SVC(f, mask)	offsetof(struct config_service, f), 0, 0, 0, NULL, \
 			(mask)
+
+/* [antivirus] on_error: CONFIG_AV_TEMPFAIL, CONFIG_AV_ACCEPT */
+static const char *const config_av_on_error[] = { "tempfail", "accept",
+	NULL };
 
 static const struct config_key config_keys[CK_COUNT] = {
 	[CK_DATA_DIR] = { CS_TOP, "data_dir", CT_PATH, CK_STR(data_dir) },
@@ -381,6 +402,17 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_JUNK_COMMAND_LIMIT] = { CS_SMTPD, "junk_command_limit",
 	    CT_UINT, CK_UINT(smtpd_junk_command_limit, 0, 100000,
 	    "commands, 0 = off") },
+	[CK_SMTPD_CLIENT_CONNECTION_RATE] = { CS_SMTPD,
+	    "client_connection_rate", CT_UINT,
+	    CK_UINT(smtpd_client_connection_rate, 0, 1000000,
+	    "connections a minute, 0 = off") },
+	[CK_SMTPD_CLIENT_MESSAGE_RATE] = { CS_SMTPD, "client_message_rate",
+	    CT_UINT, CK_UINT(smtpd_client_message_rate, 0, 1000000,
+	    "messages a minute, 0 = off") },
+	[CK_SMTPD_UNKNOWN_RECIPIENT_LIMIT] = { CS_SMTPD,
+	    "unknown_recipient_limit", CT_UINT,
+	    CK_UINT(smtpd_unknown_recipient_limit, 0, 1000000,
+	    "recipients a day, 0 = off") },
 	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_BYTES,
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_BYTES,
@@ -466,6 +498,14 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(policy_spam_max_size, 1, 1073741824, "bytes") },
 	[CK_POLICY_SPAM_TEMPFAIL] = { CS_POLICY, "spam_tempfail", CT_BOOL,
 	    CK_INT(policy_spam_tempfail) },
+	[CK_ANTIVIRUS_CLAMD] = { CS_ANTIVIRUS, "clamd", CT_DIAL,
+	    CK_STR(antivirus_clamd) },
+	[CK_ANTIVIRUS_TIMEOUT] = { CS_ANTIVIRUS, "timeout", CT_DURATION,
+	    CK_UINT(antivirus_timeout, 1, 600, "seconds") },
+	[CK_ANTIVIRUS_MAX_SIZE] = { CS_ANTIVIRUS, "max_size", CT_BYTES,
+	    CK_UINT(antivirus_max_size, 1, 1073741824, "bytes") },
+	[CK_ANTIVIRUS_ON_ERROR] = { CS_ANTIVIRUS, "on_error", CT_CHOICE,
+	    CK_INT(antivirus_on_error), 0, config_av_on_error },
 	[CK_SMTP_AUTH] = { CS_SERVICE, "auth", CT_BOOL,
 	    CK_SVC(auth, 1u << SVC_SMTP) },
 	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
@@ -646,6 +686,9 @@ config_file_defaults(struct config *c)
 	    CONFIG_POLICY_SPAMD);
 	c->policy_spamd_timeout = CONFIG_POLICY_SPAMD_TIMEOUT;
 	c->policy_spam_max_size = CONFIG_POLICY_SPAM_MAX_SIZE;
+	c->antivirus_timeout = CONFIG_ANTIVIRUS_TIMEOUT;
+	c->antivirus_max_size = CONFIG_ANTIVIRUS_MAX_SIZE;
+	c->antivirus_on_error = CONFIG_AV_TEMPFAIL;
 	for (s = 0; s < SVC_COUNT; s++) {
 		c->svc[s].auth = s == SVC_SMTP ? CONFIG_SMTP_AUTH :
 		    CONFIG_SVC_AUTH;
@@ -939,6 +982,8 @@ config_value(struct config_parser *p, unsigned line,
 	unsigned *up = (unsigned *)(void *)field;
 	unsigned long n, mult;
 	const char *s;
+	char why[128];
+	size_t i;
 	char *end;
 
 	switch (k->type) {
@@ -1068,6 +1113,33 @@ config_value(struct config_parser *p, unsigned line,
 			    k->size - 1);
 		else
 			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_DIAL:
+		if (strlen(v) >= k->size)
+			config_error(p, line, "%s = '%.64s': at most %zu bytes",
+			    k->name, v, k->size - 1);
+		else if (*v != '\0' && !dial_addr_check(v, why, sizeof(why)))
+			config_error(p, line, "%s = '%.64s': %s: write "
+			    "host:port, [address]:port, a host or the absolute "
+			    "path of a unix socket", k->name, v, why);
+		else
+			memcpy(field, v, strlen(v) + 1);
+		return;
+	case CT_CHOICE:
+		for (i = 0; k->choices[i] != NULL; i++)
+			if (strcmp(v, k->choices[i]) == 0)
+				break;
+		if (k->choices[i] != NULL) {
+			*ip = (int)i;
+			return;
+		}
+		why[0] = '\0';
+		for (i = 0; k->choices[i] != NULL; i++)
+			snprintf(why + strlen(why), sizeof(why) - strlen(why),
+			    "%s%s", i == 0 ? "" : k->choices[i + 1] == NULL ?
+			    " or " : ", ", k->choices[i]);
+		config_error(p, line, "%s = '%.64s': write %s", k->name, v,
+		    why);
 		return;
 	case CT_TLS:
 		if ((*ip = config_tls_mode(v)) == 0)
@@ -1749,6 +1821,9 @@ static const struct config_alias {
 	{ "hopcount_limit", CS_SMTPD, "max_hops" },
 	{ "smtpd_hard_error_limit", CS_SMTPD, "max_bad_commands" },
 	{ "smtpd_junk_command_limit", CS_SMTPD, "junk_command_limit" },
+	{ "smtpd_client_connection_rate_limit", CS_SMTPD,
+	    "client_connection_rate" },
+	{ "smtpd_client_message_rate_limit", CS_SMTPD, "client_message_rate" },
 	{ "smtpd_banner", CS_SMTPD, "banner" },
 	{ "reject_non_fqdn_helo_hostname", CS_SMTPD, "reject_non_fqdn_helo" },
 	{ "postscreen_dnsbl_sites", CS_SMTPD, "dnsbl_sites" },
@@ -2183,6 +2258,12 @@ config_fmt(const struct config *c, const struct config_key *k, int svc,
 	case CT_BOOL:
 		snprintf(buf, size, "%s", *ip ? "yes" : "no");
 		return 1;
+	case CT_CHOICE:
+		for (i = 0; k->choices[i] != NULL && i < (size_t)*ip; i++)
+			;
+		snprintf(buf, size, "%s", k->choices[i] != NULL ?
+		    k->choices[i] : k->choices[0]);
+		return 1;
 	case CT_TLS:
 		snprintf(buf, size, "%s", *ip >= CONFIG_TLS_NONE &&
 		    *ip <= CONFIG_TLS_VERIFY ? tls[*ip] : "may");
@@ -2242,6 +2323,7 @@ config_fmt(const struct config *c, const struct config_key *k, int svc,
 	case CT_TEXT:
 	case CT_SECRET:
 	case CT_COMMAND:
+	case CT_DIAL:
 		snprintf(buf, size, "%s", field);
 		return buf[0] != '\0';
 	}

@@ -23,6 +23,9 @@
 #define CONFIG_BANNER_MAX	200
 #define CONFIG_NETS_MAX		64
 #define CONFIG_NEXTHOP_MAX	300
+/* [antivirus] on_error */
+#define CONFIG_AV_TEMPFAIL	0
+#define CONFIG_AV_ACCEPT	1
 #define CONFIG_USER_MAX		320
 #define CONFIG_SECRET_MAX	256
 
@@ -195,6 +198,19 @@ struct config {
 					   transaction on port 25, delayed
 					   from the 10th, 421 past it;
 					   0 = off */
+	/*
+	 * Port 25 clients not trusted, logged in nor whitelisted, per host
+	 * (conn_ip_key()), counted by every process together
+	 * (smtpd/rate.c); 0 = off, the default.
+	 */
+	unsigned smtpd_client_connection_rate;	/* client_connection_rate:
+					   connections a minute; past it
+					   421 at connect */
+	unsigned smtpd_client_message_rate;	/* client_message_rate: MAIL
+					   commands a minute; past it 450 */
+	unsigned smtpd_unknown_recipient_limit;	/* unknown_recipient_limit:
+					   550 5.1.1 RCPTs a day; at it the
+					   host gets 554 until midnight */
 	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
 					   messages being received, in all */
 	unsigned smtpd_spool_threshold;	/* spool_threshold = 1048576: a
@@ -302,6 +318,20 @@ struct config {
 	int	policy_spam_tempfail;	/* spam_tempfail = no: a message
 					   spamd cannot score is accepted
 					   (logged); yes: 451 */
+	/* [antivirus]: inbound mail scanned by clamd (deliver/clamav.h):
+	   port 25, untrusted clients, unless whitelisted (ACL_SKIP_AV) */
+	char	antivirus_clamd[CONFIG_NEXTHOP_MAX + 1];	/* clamd =
+					   (none: no scanning): the path of
+					   clamd's LocalSocket or host:port
+					   of its TCPSocket */
+	unsigned antivirus_timeout;	/* timeout = 30 s for one scan,
+					   connect to reply (1-600) */
+	unsigned antivirus_max_size;	/* max_size = 25M: larger messages
+					   are accepted unscanned (logged) */
+	int	antivirus_on_error;	/* on_error = tempfail: a message
+					   clamd cannot scan gets 451;
+					   accept: delivered with
+					   X-Virus-Status: Unchecked */
 	/* [sendmail]: who may use vellum-sendmail (admin/sendmail.c) */
 	char	sendmail_users[CONFIG_NAMES_MAX];	/* users = *: comma
 					   list of user names, @group names,

@@ -128,8 +128,8 @@ deliver_rcpt_wanted(const struct deliver_rcpt *r)
 }
 
 /* Line end of the message: CRLF when its first line ends so. */
-static const char *
-msg_eol(const void *data, size_t len)
+const char *
+deliver_msg_eol(const void *data, size_t len)
 {
 	const char *nl = memchr(data, '\n', len);
 
@@ -407,7 +407,7 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
     const char *keywords, const char *data, size_t len)
 {
 	struct deliver_job *job = d->job;
-	const char *eol = msg_eol(job->data, job->len);
+	const char *eol = deliver_msg_eol(job->data, job->len);
 	struct dtarget *dt;
 
 	d->targets = xreallocarray(d->targets, d->ntargets + 1,
@@ -420,10 +420,15 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	dt->flags = flags;
 	dt->keywords = keywords != NULL && keywords[0] != '\0' ? keywords :
 	    NULL;
-	/* a list's copy: its owner is the envelope sender (RFC 5321 3.9.2) */
+	/*
+	 * A list's copy: its owner is the envelope sender (RFC 5321 3.9.2).
+	 * The virus scan's verdict goes here too (antivirus.c): a prefix
+	 * costs no copy of the message, however large.
+	 */
 	dt->prefix = xasprintf("Return-Path: <%s>%s"
-	    "Delivered-To: %s%s", r->is_list && r->list_owner[0] != '\0' ?
-	    r->list_owner : job->sender, eol, tg->addr, eol);
+	    "Delivered-To: %s%s%s", r->is_list && r->list_owner[0] != '\0' ?
+	    r->list_owner : job->sender, eol, tg->addr, eol,
+	    job->fj != NULL ? job->fj->av_header : "");
 	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
 		return -1;
 	return store_msg_prepare_prefix(st, dt->vbase != NULL ? dt->vbase :
@@ -1181,6 +1186,18 @@ deliver_group_commit(struct deliver_group *g, int unsynced)
 
 		if (d->job->busy != 0)
 			continue;
+		if (d->job->fj != NULL && d->job->fj->refuse_code != 0) {
+			/* refused by a content check (a virus): not stored */
+			for (j = 0; j < d->job->nrcpts; j++)
+				if (deliver_rcpt_wanted(&d->job->rcpts[j]))
+					deliver_rcpt_reply(&d->job->rcpts[j],
+					    d->job->fj->refuse_code, "%s",
+					    d->job->fj->refuse_text);
+			djob_log_outcome(d);
+			d->job->busy = -1;	/* skipped by the txn */
+			djob_after(st, cf, d, 0);
+			continue;
+		}
 		if (djob_prepare(st, cf, d) == -1) {
 			/* Nothing stored: every recipient gets the reason. */
 			int big = err_class() == ERR_TOOBIG;
@@ -1289,6 +1306,12 @@ deliver_config_init(struct deliver_config *cf, struct store *st,
 	cf->spamd_timeout_ms = cfg->policy_spamd_timeout * 1000;
 	cf->spam_max_size = cfg->policy_spam_max_size;
 	cf->spam_tempfail = cfg->policy_spam_tempfail;
+	_Static_assert(sizeof(cf->clamd) >= sizeof(cfg->antivirus_clamd),
+	    "[antivirus] clamd fits in deliver_config");
+	memcpy(cf->clamd, cfg->antivirus_clamd, sizeof(cfg->antivirus_clamd));
+	cf->clamd_timeout_ms = cfg->antivirus_timeout * 1000;
+	cf->av_max_size = cfg->antivirus_max_size;
+	cf->av_accept = cfg->antivirus_on_error == CONFIG_AV_ACCEPT;
 	/* BATV's secret is the store's: load it even without SRS's */
 	if (deliver_srs_load(st, cf, cfg->srs_secret_file) == -1) {
 		(void)deliver_batv_load(st, cf);

@@ -130,6 +130,18 @@ struct deliver_config {
 	unsigned	spamd_timeout_ms;
 	size_t		spam_max_size;
 	int		spam_tempfail;
+	/*
+	 * [antivirus]: clamd for inbound mail (clamav.h; jobs with inbound
+	 * set whose acl_skip lacks ACL_SKIP_AV): where it listens ("": no
+	 * scan), the deadline of one scan, the largest message scanned
+	 * (larger: accepted unscanned), and whether a message clamd cannot
+	 * scan is delivered with "X-Virus-Status: Unchecked" (av_accept) or
+	 * refused for now (451).
+	 */
+	char		clamd[300 + 1];
+	unsigned	clamd_timeout_ms;
+	size_t		av_max_size;
+	int		av_accept;
 };
 
 /*
@@ -307,6 +319,15 @@ struct deliver_job {
 						   the checks of the message
 						   its whitelist entries skip
 						   (smtpd/acl.c sets it) */
+	int			 inbound;	/* from an untrusted client
+						   on port 25 (not LMTP, not
+						   trusted_networks, not
+						   logged in): the inbound
+						   content checks apply, but
+						   those acl_skip names
+						   (smtpd/acl.c sets it) */
+	const char		*client;	/* the client's address for
+						   log lines, or NULL */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */

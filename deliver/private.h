@@ -58,10 +58,21 @@ struct deliver_fjob {
 	char				*disc_text, *disc_html;
 	size_t				 disc_textlen, disc_htmllen;
 	int				 disc_pending;	/* not applied yet */
-	/* the policy's content checks (policy_scan()): not run yet; what
-	   they say for the log */
+	/* the content checks (policy_scan(), antivirus_scan()): not run
+	   yet; what they say for the log */
 	int				 scan_pending;
 	char				 scan_note[256];
+	char				 av_note[512];
+	/*
+	 * A refusal of the message by a content check that counts for
+	 * nothing in the store (a virus): every recipient gets it and the
+	 * job is not committed.  0: none.
+	 */
+	int				 refuse_code;
+	char				 refuse_text[DELIVER_TEXT_MAX];
+	/* what the virus scan adds to each local copy, with the message's
+	   line ends ("X-Virus-Status: Clean"; "" nothing) */
+	char				 av_header[256];
 	char				 disc_why[160];	/* why not added */
 	/* the message rewritten: job->data is disc_data until the stage
 	   ends, the caller's bytes are kept here */
@@ -86,6 +97,22 @@ void	policy_scan(const struct deliver_config *, struct deliver_job *,
 void	policy_notices(struct store *, const struct deliver_config *,
 	    const struct deliver_policy *, uint64_t queue_id,
 	    const char *sender);
+
+/*
+ * antivirus.c: the inbound virus scan ([antivirus], clamav.h) of a job
+ * from an untrusted port 25 client (job->inbound) its whitelist entries
+ * do not exempt (ACL_SKIP_AV), on a filter thread: a virus leaves a 554
+ * in fj->refuse_code/text, clamd failing a 451 (on_error = tempfail);
+ * what each local copy gets on top is in fj->av_header, the log line in
+ * fj->av_note.  antivirus_wanted(): the job is to be scanned.
+ */
+int	antivirus_wanted(const struct deliver_config *,
+	    const struct deliver_job *);
+void	antivirus_scan(const struct deliver_config *, struct deliver_job *,
+	    struct deliver_fjob *);
+
+/* A message's line end: CRLF when its first line ends so, else LF. */
+const char *deliver_msg_eol(const void *data, size_t len);
 
 /* The message a recipient's targets get (a list's copy, or the job's). */
 const char *deliver_rcpt_msg(const struct deliver_job *, size_t rcpt,

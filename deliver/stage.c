@@ -467,7 +467,8 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 		return -1;
 	}
 	exclusive = stage_plan(st, cf, job, fj);
-	fj->scan_pending = policy_scan_wanted(job);
+	fj->scan_pending = policy_scan_wanted(job) ||
+	    antivirus_wanted(cf, job);
 	if ((rc = stage_locks(st, job, fj, exclusive)) != 1) {
 		if (rc == -1) {
 			log_warnx("delivery: %s", err_msg());
@@ -565,6 +566,8 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	deliver_bcc_restore(job, fj);
 	if (fj->scan_note[0] != '\0')
 		log_info("%s", fj->scan_note);
+	if (fj->av_note[0] != '\0')
+		log_info("%s", fj->av_note);
 	deliver_disclaimer_restore(job, fj);
 	free(fj);
 }
@@ -826,10 +829,24 @@ deliver_filter_job(struct deliver_job *job)
 
 	if (fj == NULL)
 		return;
-	/* What the sender's policy says of the content, as it was sent. */
+	/*
+	 * The content checks, on the message as it was sent: the sender's
+	 * policy, the virus scan.  A message they refuse goes nowhere: no
+	 * disclaimer, no filter (no program sees a virus), no auto-reply.
+	 */
 	if (fj->scan_pending) {
 		fj->scan_pending = 0;
 		policy_scan(fj->cf, job, fj->scan_note, sizeof(fj->scan_note));
+		antivirus_scan(fj->cf, job, fj);
+		if (fj->refuse_code != 0) {
+			fj->filtered = 1;
+			if (fj->disc_pending) {
+				fj->disc_pending = 0;
+				snprintf(fj->disc_why, sizeof(fj->disc_why),
+				    "the message was refused");
+			}
+			return;
+		}
 	}
 	/* First: the filters see what the recipients get. */
 	if (fj->disc_pending) {

@@ -29,7 +29,9 @@
  * the message only when every accepted recipient has one, so that mail
  * to a whitelisted and a plain recipient is checked for the plain one's
  * sake: the message's mask (job.acl_skip, for the checks to come) is
- * client | sender | AND(recipients).
+ * client | sender | AND(recipients).  The content checks of deliver/
+ * (the virus scan: ACL_SKIP_AV) read it with job.inbound, set here too:
+ * they apply to the sessions these lists apply to.
  *
  * Lookups are store reads of a few exact keys (RCPT resolution reads
  * more): done on the loop, no write transaction.  A store error is a
@@ -305,6 +307,10 @@ session_acl_data(struct smtp_session *s)
 	}
 	s->job.acl_skip = s->acl.skip | s->acl_tx.skip |
 	    (s->acl_tx.accepted > 0 ? s->acl_tx.rcpt_skip : 0);
+	/* the inbound content checks (the virus scan) watch the same
+	   clients as the port 25 checks above */
+	s->job.inbound = session_port25_untrusted(s);
+	s->job.client = s->ip;
 	if (s->job.acl_skip != 0) {
 		store_acl_skip_names(s->job.acl_skip, skips, sizeof(skips));
 		log_info("conn %lu: message id=%s whitelisted: skips %s", s->id,

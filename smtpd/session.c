@@ -685,7 +685,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
-	if (!session_acl_mail(s)) {
+	if (!session_acl_mail(s) || !session_rate_mail(s)) {
 		memset(m, 0, sizeof(*m));
 		return;
 	}
@@ -754,7 +754,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->policy.code = 0;
 		return;
 	}
-	if (!session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
+	/* <Postmaster> is not refused to a blocked host either (acl.c) */
+	if ((!a.postmaster && !session_rate_rcpt(s)) ||
+	    !session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
 		return;
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
@@ -796,6 +798,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		/* an unknown local address, counted toward the policy */
 		if (s->policed && r.code == 550)
 			s->policy.invalid++;
+		/* a probe for recipients, toward unknown_recipient_limit */
+		if (r.code == 550 && strncmp(r.text, "5.1.1 ", 6) == 0)
+			session_rate_unknown(s);
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		return;
@@ -1483,7 +1488,8 @@ session_accept(struct conn *c, struct smtp_server *srv,
 	log_info("conn %lu: connect from %s port %s to port %s%s%s", s->id, s->ip,
 	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "",
 	    lmtp ? " lmtp" : "");
-	if (session_acl_connect(s) || session_dns_connect(s))
+	if (session_acl_connect(s) || session_rate_connect(s) ||
+	    session_dns_connect(s))
 		return;
 	session_greet(s);
 }

@@ -226,9 +226,9 @@ int	session_fqdn_mail(struct smtp_session *);
  * lookups run the conn is paused and s->dns is set.
  */
 /*
- * At connect, after the ACL: 1 the lookups started (or decided at once):
- * the greeting is dnscheck.c's (session_greet(), or a refusal); 0 no
- * check applies: the caller greets.
+ * At connect, after acl.c and rate.c: 1 the lookups started (or
+ * decided at once): the greeting is dnscheck.c's (session_greet(), or a
+ * refusal); 0 no check applies: the caller greets.
  */
 int	session_dns_connect(struct smtp_session *);
 /*
@@ -245,6 +245,22 @@ int	session_dns_helo(struct smtp_session *, const struct smtp_cmd *,
 int	session_dns_mail(struct smtp_session *);
 /* The session ends: its lookups are cancelled. */
 void	session_dns_cancel(struct smtp_session *);
+/*
+ * rate.c: [smtpd] client_connection_rate, client_message_rate and
+ * unknown_recipient_limit, per client host on port 25, for clients not
+ * trusted, logged in nor whitelisted by address.
+ */
+/*
+ * At connect, after acl.c: 1 the client was refused (a blocked host:
+ * 554 greeting, then only QUIT; too many connections: 421, closing).
+ */
+int	session_rate_connect(struct smtp_session *);
+/* MAIL: 1 go on, 0 refused (answered 450: too many messages). */
+int	session_rate_mail(struct smtp_session *);
+/* RCPT: 1 go on, 0 refused (answered 554: the host is blocked). */
+int	session_rate_rcpt(struct smtp_session *);
+/* A RCPT was answered 550 5.1.1 (unknown): counted toward the block. */
+void	session_rate_unknown(struct smtp_session *);
 
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */

@@ -22,6 +22,7 @@
 #include "common/dns.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/ratecount.h"
 #include "common/worker.h"
 #include "filter/run.h"
 #include "store/authfail.h"
@@ -30,7 +31,8 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
-#define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
+/* "%s": " from IP" past [limits] connections_per_ip (conn_listen()) */
+#define SMTPD_REFUSE	"421 4.7.0 Too many connections%s, try again " \
 	"later\r\n"
 
 int
@@ -98,6 +100,9 @@ main(int argc, char **argv)
 	if (deliver_runner_start(&runcf, &cfg) == -1)
 		log_warnx("[filter]: %s; filters that run programs will "
 		    "keep their mail in INBOX", err_msg());
+	/* Shared by the workers: made before they are forked. */
+	if (smtp_rate_init(&srv) == -1)
+		fatalx("[smtpd] client rates: %s", err_msg());
 	/*
 	 * One process per two cores unless told: each keeps two busy, its
 	 * loop and its store-writer thread (commit.c), and each groups its
@@ -164,6 +169,7 @@ main(int argc, char **argv)
 	filter_runner_stop(&srv.deliver.runner);
 	dns_free(&srv.dns);
 	store_close(&st);
+	ratecount_free(&srv.rate);
 	log_info("stopped");
 	return 0;
 }

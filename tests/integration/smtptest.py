@@ -99,24 +99,24 @@ class SmtpSite:
             self.sections["auth"] = auth
         self.site.write_conf(self.sections)
 
-    def restart(self, pop3=False, faketime=None):
+    def restart(self, pop3=False, faketime=None, env=None):
         """Stops and starts vellum-smtpd (and vellum-pop3d if pop3), its
         clock moved by faketime when given (start())."""
         self.site.stop(self.smtpd)
         if pop3 and self.pop3d is not None:
             self.site.stop(self.pop3d)
             self.pop3d = None
-        return self.start(pop3=pop3, faketime=faketime)
+        return self.start(pop3=pop3, faketime=faketime, env=env)
 
-    def start(self, faketime=None, pop3=True):
+    def start(self, faketime=None, pop3=True, env=None):
         """Starts vellum-smtpd (its clock moved by OFFSET, as `faketime -f
-        OFFSET` would, when faketime is given) and vellum-pop3d; waits for
-        every port."""
+        OFFSET` would, when faketime is given; env: more environment)
+        and vellum-pop3d; waits for every port."""
         site = self.site
         # libfaketime preloaded into vellum-smtpd itself: stopping the
         # pid started stops the daemon (the `faketime` wrapper forks, and
         # stopping it left the daemon running after the test).
-        self.smtpd = site.start("smtpd", faketime=faketime)
+        self.smtpd = site.start("smtpd", faketime=faketime, env=env)
         for k in ("smtp", "submission", "smtps", "lmtp"):
             if k in self.ports:
                 site.wait_port(self.ports[k], self.smtpd)
@@ -341,8 +341,11 @@ def check_delivery(copy, original, sender, rcpt_addrs, via=""):
 class Raw:
     """A line-level SMTP client on a plain (or TLS) socket."""
 
-    def __init__(self, port, tls=False, timeout=30):
-        s = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, tls=False, timeout=30, src=None):
+        """src: the client's own address (127.0.0.x: another host)."""
+        s = socket.create_connection((HOST, port), timeout=timeout,
+                                     source_address=(src, 0) if src else
+                                     None)
         if tls:
             s = ctx().wrap_socket(s)
         self.s = s

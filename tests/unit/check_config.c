@@ -156,6 +156,9 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 20);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 0);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 100);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 0);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 0);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 0);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
@@ -182,6 +185,46 @@ START_TEST(test_srs)
 	one_error("data_dir = /d\n[srs]\nmax_age = 1001\n", 3, "max_age");
 	one_error("data_dir = /d\n[srs]\nenabled = maybe\n", 3, "enabled");
 	one_error("data_dir = /d\n[srs]\nsecret = x\n", 3, "secret");
+}
+END_TEST
+
+/* [antivirus]: off by default, each key, each bad value. */
+START_TEST(test_antivirus)
+{
+	struct config *c = parse_ok("data_dir = /d\n");
+
+	ck_assert_str_eq(c->antivirus_clamd, "");
+	ck_assert_uint_eq(c->antivirus_timeout, 30);
+	ck_assert_uint_eq(c->antivirus_max_size, 25 * 1024 * 1024);
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_TEMPFAIL);
+	c = parse_ok("data_dir = /d\n[antivirus]\n"
+	    "clamd = /run/clamav/clamd.ctl\ntimeout = 2m\nmax_size = 10M\n"
+	    "on_error = accept\n");
+	ck_assert_str_eq(c->antivirus_clamd, "/run/clamav/clamd.ctl");
+	ck_assert_uint_eq(c->antivirus_timeout, 120);
+	ck_assert_uint_eq(c->antivirus_max_size, 10 * 1024 * 1024);
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_ACCEPT);
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd = [::1]:3310\n"
+	    "on_error = tempfail\n");
+	ck_assert_str_eq(c->antivirus_clamd, "[::1]:3310");
+	ck_assert_int_eq(c->antivirus_on_error, CONFIG_AV_TEMPFAIL);
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd = localhost\n");
+	ck_assert_str_eq(c->antivirus_clamd, "localhost");
+	c = parse_ok("data_dir = /d\n[antivirus]\nclamd =\n");
+	ck_assert_str_eq(c->antivirus_clamd, "");
+	one_error("data_dir = /d\n[antivirus]\nclamd = 127.0.0.1:\n", 3,
+	    "clamd = '127.0.0.1:': not host:port");
+	one_error("data_dir = /d\n[antivirus]\nclamd = 127.0.0.1:99999\n", 3,
+	    "clamd");
+	one_error("data_dir = /d\n[antivirus]\nclamd = clamd sock\n", 3,
+	    "clamd");
+	one_error("data_dir = /d\n[antivirus]\ntimeout = 0\n", 3,
+	    "timeout = '0': write a time from 1 to 600");
+	one_error("data_dir = /d\n[antivirus]\nmax_size = big\n", 3,
+	    "max_size");
+	one_error("data_dir = /d\n[antivirus]\non_error = maybe\n", 3,
+	    "on_error = 'maybe': write tempfail or accept");
+	one_error("data_dir = /d\n[antivirus]\nspamd = x\n", 3, "spamd");
 }
 END_TEST
 
@@ -301,6 +344,8 @@ START_TEST(test_smtpd)
 	    "max_recipients = 5\nmax_hops = 7\nmax_bad_commands = 3\n"
 	    "memory_limit = 4096\nspool_threshold = 0\n"
 	    "reject_early_talkers = yes\njunk_command_limit = 0\n"
+	    "client_connection_rate = 60\nclient_message_rate = 1\n"
+	    "unknown_recipient_limit = 1000000\n"
 	    "trusted_networks = 192.0.2.0/24, 10.1.2.3 ,2001:db8::/32,"
 	    "::1\n");
 	char *errs;
@@ -312,6 +357,9 @@ START_TEST(test_smtpd)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 3);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 1);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 0);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 60);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 1);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 1000000);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 4096);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 0);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
@@ -435,6 +483,12 @@ START_TEST(test_smtpd)
 	    "max_message_size = '0': write a number from 1");
 	one_error("data_dir = /d\n[smtpd]\njunk_command_limit = 100001\n",
 	    3, "junk_command_limit = '100001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_connection_rate = -1\n",
+	    3, "client_connection_rate = '-1': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_message_rate = 1000001\n",
+	    3, "client_message_rate = '1000001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nunknown_recipient_limit = ten\n",
+	    3, "unknown_recipient_limit = 'ten'");
 	one_error("data_dir = /d\n[smtpd]\nreject_early_talkers = maybe\n",
 	    3, "reject_early_talkers");
 	one_error("data_dir = /d\n[smtpd]\nbanner = \x01x\n", 3,
@@ -1381,6 +1435,7 @@ config_suite(void)
 	tcase_add_test(tc, test_crlf_and_comments);
 	tcase_add_test(tc, test_load_files);
 	tcase_add_test(tc, test_srs);
+	tcase_add_test(tc, test_antivirus);
 	tcase_add_test(tc, test_filter);
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_did_you_mean);
