@@ -2,7 +2,8 @@
  * dnscheck.c - the DNS policies of port 25 (issue 15), asynchronous, on
  * the process's resolver (common/dns.h, srv->dns):
  *   connect  [smtpd] dnsbl_sites / dnsbl_threshold: the client's address
- *            is looked up in every zone at once (A, and TXT for the log);
+ *            is looked up in every zone at once (A; TXT for the log
+ *            where it is listed);
  *            the weights of the zones that list it are summed, and at
  *            the threshold the greeting is "554 5.7.1 Service
  *            unavailable; client [IP] blocked using ZONE" (the listing
@@ -252,8 +253,7 @@ session_dns_connect(struct smtp_session *s)
 			    s->id, cf->smtpd_dnsbl[i].zone, s->ip);
 			continue;
 		}
-		if (dc_ask(g, name, DNS_T_A, DC_BL_A, (int)i))
-			(void)dc_ask(g, name, DNS_T_TXT, DC_BL_TXT, (int)i);
+		(void)dc_ask(g, name, DNS_T_A, DC_BL_A, (int)i);
 	}
 	if (dc_applies(s, cf->smtpd_reject_unknown_client)) {
 		g->rev = 1;
@@ -304,6 +304,11 @@ dc_bl_answer(struct smtp_dns *g, int zone, const struct dns_answer *a)
 		g->listed[zone] = 1;
 		inet_ntop(AF_INET, r, g->bl_addr[zone],
 		    sizeof(g->bl_addr[zone]));
+		/*
+		 * The list's reason, for the log: asked only of a listed
+		 * client, so a clean one costs one query per zone.
+		 */
+		(void)dc_ask(g, a->name, DNS_T_TXT, DC_BL_TXT, zone);
 		return;
 	}
 }

@@ -146,6 +146,11 @@ def case_dnsbl(srv, dns):
         c.close()
     log_has(srv, r"dnsbl: client 127\.0\.0\.6 passes: score 1, threshold 2",
             "a pass is logged with its score")
+    check(asked(dns, rev(4, "zen.example.test"), "A") == 1 and
+          asked(dns, rev(4, "zen.example.test"), "TXT") == 0 and
+          asked(dns, rev(2, "zen.example.test"), "TXT") == 1,
+          "one A query per zone; TXT only where the client is listed",
+          dns.queries)
     log_has(srv, r"dnsbl: zen\.example\.test lookup for 127\.0\.0\.10 "
             r"failed, counted as not listed", "a failed lookup is logged")
     c = Raw(srv, 8)
