@@ -316,6 +316,7 @@ dc_bl_answer(struct smtp_dns *g, int zone, const struct dns_answer *a)
 static void
 dc_ptr_answer(struct smtp_dns *g, const struct dns_answer *a)
 {
+	char name[DNS_NAME_MAX + 1];
 	size_t i;
 	int asked = 0;
 
@@ -324,17 +325,19 @@ dc_ptr_answer(struct smtp_dns *g, const struct dns_answer *a)
 		snprintf(g->why, sizeof(g->why), "%s", a->error);
 		return;
 	}
+	/* Only host names: one that cannot be asked cannot confirm. */
 	for (i = 0; i < a->count && g->nnames < DC_PTR_MAX; i++)
-		if (dns_wire_name(a->data[i], (size_t)a->len[i],
-		    g->names[g->nnames], sizeof(g->names[0]), NULL) == 0 &&
-		    g->names[g->nnames][0] != '\0')
+		if (dns_wire_name(a->data[i], (size_t)a->len[i], name,
+		    sizeof(name), NULL) == 0 && dns_name_ok(name,
+		    g->names[g->nnames], sizeof(g->names[0])))
 			g->nnames++;
 	for (i = 0; i < g->nnames; i++)
 		asked |= dc_ask(g, g->names[i], g->addrlen == 4 ? DNS_T_A :
 		    DNS_T_AAAA, DC_FWD, (int)i);
 	if (g->nnames == 0) {
 		g->ptr = DV_NOTFOUND;
-		snprintf(g->why, sizeof(g->why), "malformed PTR records");
+		snprintf(g->why, sizeof(g->why), "no host name in the PTR "
+		    "records");
 	} else if (!asked) {
 		g->ptr = DV_TEMP;
 		snprintf(g->why, sizeof(g->why), "no query of its names");

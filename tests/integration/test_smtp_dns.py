@@ -74,6 +74,7 @@ RECORDS = {
     rev(22, "in-addr.arpa"): [("PTR", "liar.example.test")],
     "liar.example.test": [("A", "127.0.0.99")],
     rev(23, "in-addr.arpa"): [("SERVFAIL",)],
+    rev(25, "in-addr.arpa"): [("PTR", "bad!name.example.test")],
     rev(24, "in-addr.arpa"): [("PTR", "other.example.test"),
                               ("PTR", "good24.example.test")],
     "good24.example.test": [("A", "127.0.0.24")],
@@ -291,7 +292,8 @@ def case_reverse(srv, dns):
           c.greeting)
     c.close()
     for ip, what in ((21, "no PTR"), (22, "a PTR that does not resolve "
-                                      "back")):
+                                      "back"),
+                     (25, "a PTR that is no host name")):
         c = Raw(srv, ip)
         check(c.greeting == "554 5.7.25 Client host [127.0.0.%d] rejected: "
               "cannot find your hostname" % ip, "127.0.0.%d (%s): 554" %
