@@ -5,8 +5,9 @@ dnsserver.py on loopback, clients from different 127.0.0.x addresses:
   weighing the threshold gets "554 5.7.1 Service unavailable; client [IP]
   blocked using ZONE" (the heaviest listing zone) and then only QUIT; a
   lighter listing, a filtered-out answer, a clean address, a SERVFAIL and
-  a silent zone (after [dns] timeout) pass; each zone is asked once within
-  the TTL (libunbound's cache); a white ip or net (vellumctl acl) and a
+  a silent zone (after [dns] timeout) pass; an IPv6 client (::1) is
+  asked by nibbles; each zone is asked once within the TTL (libunbound's
+  cache), TXT only where a client is listed; a white ip or net (vellumctl acl) and a
   trusted_networks client are not looked up; reject_early_talkers does not
   take the wait for early talking from a client that waits for the
   greeting, and does from one that talks before it; a client that leaves
@@ -88,6 +89,10 @@ RECORDS = {
     "silent.example.test": [("TIMEOUT",)],
 }
 
+# ::1 reversed by nibbles (RFC 3596 2.5), as DNSBLs list IPv6
+V6_LOOPBACK = ".".join(["1"] + ["0"] * 31)
+RECORDS[V6_LOOPBACK + ".zen.example.test"] = [("A", "127.0.0.2")]
+
 SITES = ("zen.example.test*2, bl.example.test*1, "
          "f.example.test=127.0.0.[2..3]*2")
 
@@ -159,6 +164,23 @@ def case_dnsbl(srv, dns):
           "127.0.0.8 (f answers 127.0.0.3, inside its filter): 554 naming "
           "f", c.greeting)
     c.close()
+
+
+def case_ipv6(srv, dns):
+    """An IPv6 client is looked up by the nibbles of its address."""
+    s = socket.create_connection(("::1", srv.ports["smtp"]), timeout=30)
+    data = b""
+    while b"\r\n" not in data:
+        d = s.recv(4096)
+        if not d:
+            break
+        data += d
+    s.close()
+    check(data.decode().startswith("554 5.7.1 Service unavailable; client "
+                                   "[::1] blocked using zen.example.test"),
+          "::1, listed in zen by nibbles: 554", data)
+    check(asked(dns, V6_LOOPBACK + ".zen.example.test", "A") == 1,
+          "the nibble name was asked", dns.queries)
 
 
 def case_timeout(srv, dns):
@@ -397,12 +419,16 @@ def run(site, args):
                                       "timeout": str(TIMEOUT)}})
         srv.start(pop3=False)
         case_off(srv, dns)
+        port = srv.ports["smtp"]
         srv.reconfigure(smtpd={"dnsbl_sites": SITES, "dnsbl_threshold": "2",
                                "reject_early_talkers": "yes",
-                               "trusted_networks": "127.0.0.12/32"})
+                               "trusted_networks": "127.0.0.12/32"},
+                        more={"smtp": {"listen": "%s:%d, [::1]:%d"
+                                       % (HOST, port, port)}})
         srv.restart(pop3=False)
         case_dnsbl(srv, dns)
         case_cache(srv, dns)
+        case_ipv6(srv, dns)
         case_timeout(srv, dns)
         case_early(srv, dns)
         case_white(srv, dns)
