@@ -428,13 +428,17 @@ class Client25:
     """A plain SMTP connection to [smtp] (or port) from 127.0.0.SRC, so
     that tests can play different clients: cmd() sends a line and returns
     the whole reply (its lines joined), "(closed)" after EOF.  greet=False
-    leaves the greeting unread."""
+    leaves the greeting unread; host "::1" (src None) connects over IPv6
+    to a listener there."""
 
-    def __init__(self, srv, src=1, port=None, greet=True):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    def __init__(self, srv, src=1, port=None, greet=True, host=HOST):
+        v6 = ":" in host
+        self.s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                               socket.SOCK_STREAM)
         self.s.settimeout(30)
-        self.s.bind(("127.0.0.%d" % src, 0))
-        self.s.connect((HOST, port or srv.ports["smtp"]))
+        if src is not None:
+            self.s.bind(("127.0.0.%d" % src, 0))
+        self.s.connect((host, port or srv.ports["smtp"]))
         self.buf = b""
         self.greeting = self.reply() if greet else None
 

@@ -168,17 +168,10 @@ def case_dnsbl(srv, dns):
 
 def case_ipv6(srv, dns):
     """An IPv6 client is looked up by the nibbles of its address."""
-    s = socket.create_connection(("::1", srv.ports["smtp"]), timeout=30)
-    data = b""
-    while b"\r\n" not in data:
-        d = s.recv(4096)
-        if not d:
-            break
-        data += d
-    s.close()
-    check(data.decode().startswith("554 5.7.1 Service unavailable; client "
-                                   "[::1] blocked using zen.example.test"),
-          "::1, listed in zen by nibbles: 554", data)
+    c = Raw(srv, src=None, host="::1")
+    check(c.greeting == blocked("::1", "zen.example.test"), "::1, listed in "
+          "zen by nibbles: 554", c.greeting)
+    c.close()
     check(asked(dns, V6_LOOPBACK + ".zen.example.test", "A") == 1,
           "the nibble name was asked", dns.queries)
 
