@@ -56,6 +56,8 @@ struct worker_pool;
 #define SMTP_DISABLED_REPLY_MAX	600
 
 /* What every session of the process shares. */
+struct dns;
+
 struct smtp_server {
 	struct store		*store;
 	const struct config	*config;
@@ -67,6 +69,8 @@ struct smtp_server {
 	struct worker_pool	*sync_pool;
 	/* one thread: the store writer, runs each group commit (commit.c) */
 	struct worker_pool	*writer_pool;
+	/* the resolver of the DNS checks (dnscheck.c); NULL when none is on */
+	struct dns		*dns;
 	/*
 	 * Per-host counts shared by every process ([smtpd]
 	 * client_connection_rate...; rate.c); NULL when all are off.

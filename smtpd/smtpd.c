@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/conn.h"
 #include "common/daemon.h"
+#include "common/dns.h"
 #include "common/error.h"
 #include "common/log.h"
 #include "common/ratecount.h"
@@ -142,6 +143,16 @@ main(int argc, char **argv)
 	/* Not nicer than the loop: its sessions wait for its commits. */
 	if (worker_pool_new_nice(conn_base(), 1, 1, 0, &srv.writer_pool) == -1)
 		fatalx("store writer thread: %s", err_msg());
+	/*
+	 * The resolver of the DNS checks (dnscheck.c), in each process
+	 * (libunbound's thread does not survive fork), only when one is
+	 * on: a server without them starts no thread and sends no query.
+	 */
+	if ((cfg.smtpd_ndnsbl > 0 || cfg.smtpd_reject_unknown_client ||
+	    cfg.smtpd_reject_unknown_helo || cfg.smtpd_reject_unknown_sender) &&
+	    cfg.svc[SVC_SMTP].enabled && dns_new(conn_base(), &cfg,
+	    &srv.dns) == -1)
+		fatalx("[dns]: %s", err_msg());
 	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
 	/*
@@ -156,6 +167,7 @@ main(int argc, char **argv)
 	worker_pool_free(&srv.writer_pool);
 	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);
+	dns_free(&srv.dns);
 	store_close(&st);
 	ratecount_free(&srv.rate);
 	log_info("stopped");

@@ -20,7 +20,9 @@ import shutil
 import smtplib
 import socket
 import ssl
+import struct
 import tempfile
+import time
 
 from daemon import SKIP, Failure, check
 
@@ -420,3 +422,75 @@ def auth_plain_token(user, password):
     return base64.b64encode(b"\0" + user.encode() + b"\0" +
                             password.encode()).decode()
 
+
+
+class Client25:
+    """A plain SMTP connection to [smtp] (or port) from 127.0.0.SRC, so
+    that tests can play different clients: cmd() sends a line and returns
+    the whole reply (its lines joined), "(closed)" after EOF.  greet=False
+    leaves the greeting unread; host "::1" (src None) connects over IPv6
+    to a listener there."""
+
+    def __init__(self, srv, src=1, port=None, greet=True, host=HOST):
+        v6 = ":" in host
+        self.s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                               socket.SOCK_STREAM)
+        self.s.settimeout(30)
+        if src is not None:
+            self.s.bind(("127.0.0.%d" % src, 0))
+        self.s.connect((host, port or srv.ports["smtp"]))
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def reply(self):
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                data = self.s.recv(4096)
+                if not data:
+                    return "\n".join(lines + ["(closed)"])
+                self.buf += data
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] != b"-":
+                return "\n".join(lines)
+
+    def send(self, text):
+        self.s.sendall(text.encode())
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def expect(self, line, code, what, text=None):
+        r = self.cmd(line)
+        last = r.splitlines()[-1] if r else r
+        check(last.startswith("%d " % code) and
+              (text is None or last == text),
+              "%s: %s answers %s" % (what, line, text or code), r)
+        return r
+
+    def abort(self):
+        """Closes with a reset (SO_LINGER 0): the client is gone."""
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        self.s.close()
+
+    def close(self):
+        try:
+            self.cmd("QUIT")
+        except OSError:
+            pass
+        finally:
+            self.s.close()
+
+
+def log_has(srv, pattern, what):
+    """The daemon's log gets a line matching pattern (it is written as the
+    reply goes out: wait for it a little)."""
+    for _ in range(50):
+        out = srv.smtpd.output()
+        if re.search(pattern, out):
+            return out
+        time.sleep(0.1)
+    check(False, what, srv.smtpd.output()[-3000:])
