@@ -183,6 +183,7 @@ enum config_type {
 	CT_SIZE,		/* size_t bytes, size_parse() forms (64M) */
 	CT_BYTES,		/* CT_UINT bytes, size_parse() forms (50M) */
 	CT_COMMAND,		/* an absolute program path and its words */
+	CT_DNSBL,		/* zone[=filter][*weight], ... */
 	CT_DIAL,		/* host:port or /socket/path (common/dial.h),
 				   or "" for none */
 	CT_CHOICE,		/* one of the key's choices: its index */
@@ -230,10 +231,18 @@ enum {
 	CK_SMTPD_MAX_BAD_COMMANDS,
 	CK_SMTPD_REJECT_EARLY_TALKERS,
 	CK_SMTPD_JUNK_COMMAND_LIMIT,
+	CK_SMTPD_CLIENT_CONNECTION_RATE,
+	CK_SMTPD_CLIENT_MESSAGE_RATE,
+	CK_SMTPD_UNKNOWN_RECIPIENT_LIMIT,
 	CK_SMTPD_MEMORY_LIMIT,
 	CK_SMTPD_SPOOL_THRESHOLD,
 	CK_SMTPD_NON_FQDN_SENDER,
 	CK_SMTPD_NON_FQDN_HELO,
+	CK_SMTPD_DNSBL_SITES,
+	CK_SMTPD_DNSBL_THRESHOLD,
+	CK_SMTPD_UNKNOWN_CLIENT,
+	CK_SMTPD_UNKNOWN_HELO,
+	CK_SMTPD_UNKNOWN_SENDER,
 	CK_MTA_RELAYHOST,
 	CK_MTA_RELAY_USER,
 	CK_MTA_RELAY_PASSWORD,
@@ -410,6 +419,17 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_SMTPD_JUNK_COMMAND_LIMIT] = { CS_SMTPD, "junk_command_limit",
 	    CT_UINT, CK_UINT(smtpd_junk_command_limit, 0, 100000,
 	    "commands, 0 = off") },
+	[CK_SMTPD_CLIENT_CONNECTION_RATE] = { CS_SMTPD,
+	    "client_connection_rate", CT_UINT,
+	    CK_UINT(smtpd_client_connection_rate, 0, 1000000,
+	    "connections a minute, 0 = off") },
+	[CK_SMTPD_CLIENT_MESSAGE_RATE] = { CS_SMTPD, "client_message_rate",
+	    CT_UINT, CK_UINT(smtpd_client_message_rate, 0, 1000000,
+	    "messages a minute, 0 = off") },
+	[CK_SMTPD_UNKNOWN_RECIPIENT_LIMIT] = { CS_SMTPD,
+	    "unknown_recipient_limit", CT_UINT,
+	    CK_UINT(smtpd_unknown_recipient_limit, 0, 1000000,
+	    "recipients a day, 0 = off") },
 	[CK_SMTPD_MEMORY_LIMIT] = { CS_SMTPD, "memory_limit", CT_BYTES,
 	    CK_UINT(smtpd_memory_limit, 1, 4000000000U, "bytes") },
 	[CK_SMTPD_SPOOL_THRESHOLD] = { CS_SMTPD, "spool_threshold", CT_BYTES,
@@ -418,6 +438,19 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CT_BOOL, CK_INT(smtpd_reject_non_fqdn_sender) },
 	[CK_SMTPD_NON_FQDN_HELO] = { CS_SMTPD, "reject_non_fqdn_helo",
 	    CT_BOOL, CK_INT(smtpd_reject_non_fqdn_helo) },
+	[CK_SMTPD_DNSBL_SITES] = { CS_SMTPD, "dnsbl_sites", CT_DNSBL,
+	    0, 0, 0, 0, NULL },
+	[CK_SMTPD_DNSBL_THRESHOLD] = { CS_SMTPD, "dnsbl_threshold", CT_UINT,
+	    CK_UINT(smtpd_dnsbl_threshold, 1, CONFIG_DNSBL_WEIGHT_MAX,
+	    "the weight of the listing zones") },
+	[CK_SMTPD_UNKNOWN_CLIENT] = { CS_SMTPD, "reject_unknown_client",
+	    CT_BOOL, CK_INT(smtpd_reject_unknown_client) },
+	[CK_SMTPD_UNKNOWN_HELO] = { CS_SMTPD,
+	    "reject_unknown_helo_hostname", CT_BOOL,
+	    CK_INT(smtpd_reject_unknown_helo) },
+	[CK_SMTPD_UNKNOWN_SENDER] = { CS_SMTPD,
+	    "reject_unknown_sender_domain", CT_BOOL,
+	    CK_INT(smtpd_reject_unknown_sender) },
 	[CK_MTA_RELAYHOST] = { CS_MTA, "relayhost", CT_TEXT,
 	    CK_STR(mta_relayhost) },
 	[CK_MTA_RELAY_USER] = { CS_MTA, "relay_user", CT_TEXT,
@@ -563,6 +596,11 @@ static void	config_value(struct config_parser *, unsigned,
 static int	config_bool(const char *, int *);
 static int	config_tls_mode(const char *);
 static void	config_source(struct config_parser *, unsigned, const char *);
+static void	config_dnsbl(struct config_parser *, unsigned, const char *);
+static char	*config_list_next(struct config_parser *, unsigned,
+		    const char *, char **);
+static int	config_dnsbl_octet(const char *, unsigned char *);
+static int	config_dnsbl_split(const char *, char [4][64]);
 static int	config_hostname_ok(const char *);
 static void	config_listen(struct config_parser *, unsigned, int svc,
 		    const char *);
@@ -653,6 +691,7 @@ config_file_defaults(struct config *c)
 	c->smtpd_spool_threshold = CONFIG_SMTPD_SPOOL_THRESHOLD;
 	c->smtpd_reject_non_fqdn_sender = 0;
 	c->smtpd_reject_non_fqdn_helo = 0;
+	c->smtpd_dnsbl_threshold = 1;
 	c->mta_tls = CONFIG_TLS_MAY;
 	c->mta_port = CONFIG_MTA_PORT;
 	c->mta_connections = CONFIG_MTA_CONNECTIONS;
@@ -1149,6 +1188,9 @@ config_value(struct config_parser *p, unsigned line,
 	case CT_RESOLVERS:
 		config_resolvers(p, line, v);
 		return;
+	case CT_DNSBL:
+		config_dnsbl(p, line, v);
+		return;
 	case CT_BOOL:
 		if (config_bool(v, ip) != 0)
 			config_error(p, line, "%s = '%.64s': write yes or no",
@@ -1562,11 +1604,35 @@ config_resolver_parse(const char *item, struct config_resolver *r)
 	return 0;
 }
 
+/*
+ * The next entry of a comma list cut up in place (*rest; NULL at the
+ * end), trimmed; NULL when none is left.  An empty entry (",,") is an
+ * error of key, and skipped.
+ */
+static char *
+config_list_next(struct config_parser *p, unsigned line, const char *key,
+    char **rest)
+{
+	char *item, *next;
+
+	while ((item = *rest) != NULL) {
+		if ((next = strchr(item, ',')) != NULL)
+			*next++ = '\0';
+		*rest = next;
+		item = config_trim(item);
+		if (*item != '\0')
+			return item;
+		config_error(p, line, "%s: an empty entry in the list; remove "
+		    "the extra ','", key);
+	}
+	return NULL;
+}
+
 static void
 config_resolvers(struct config_parser *p, unsigned line, const char *v)
 {
 	struct config *c = p->c;
-	char buf[CONFIG_LINE_MAX + 1], *item, *next;
+	char buf[CONFIG_LINE_MAX + 1], *item, *rest;
 	unsigned nerr = p->nerr;
 
 	snprintf(buf, sizeof(buf), "%s", v);
@@ -1577,15 +1643,8 @@ config_resolvers(struct config_parser *p, unsigned line, const char *v)
 		    "servers of /etc/resolv.conf");
 		return;
 	}
-	for (item = buf; item != NULL; item = next) {
-		if ((next = strchr(item, ',')) != NULL)
-			*next++ = '\0';
-		item = config_trim(item);
-		if (*item == '\0') {
-			config_error(p, line, "resolver: an empty entry in the "
-			    "list; remove the extra ','");
-			continue;
-		}
+	rest = buf;
+	while ((item = config_list_next(p, line, "resolver", &rest)) != NULL) {
 		if (c->dns_nresolvers == CONFIG_RESOLVERS_MAX) {
 			config_error(p, line, "resolver: more than %d "
 			    "addresses", CONFIG_RESOLVERS_MAX);
@@ -1603,6 +1662,148 @@ config_resolvers(struct config_parser *p, unsigned line, const char *v)
 	}
 	if (p->nerr != nerr)
 		c->dns_nresolvers = 0;
+}
+
+/*
+ * One octet of a DNSBL filter: N, [lo..hi] or [a;b;c] (values 0..255)
+ * into the bit set: 0, or -1 when malformed.
+ */
+static int
+config_dnsbl_octet(const char *s, unsigned char *set)
+{
+	unsigned long lo, hi, n;
+	char *end;
+
+	memset(set, 0, 32);
+	if (*s != '[') {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		n = strtoul(s, &end, 10);
+		if (*end != '\0' || n > 255)
+			return -1;
+		set[n / 8] |= (unsigned char)(1u << (n % 8));
+		return 0;
+	}
+	for (s++;; s = end + 1) {
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		lo = hi = strtoul(s, &end, 10);
+		if (end[0] == '.' && end[1] == '.') {
+			if (!isdigit((unsigned char)end[2]))
+				return -1;
+			hi = strtoul(end + 2, &end, 10);
+		}
+		if (lo > hi || hi > 255)
+			return -1;
+		for (n = lo; n <= hi; n++)
+			set[n / 8] |= (unsigned char)(1u << (n % 8));
+		if (*end == ']')
+			return end[1] == '\0' ? 0 : -1;
+		if (*end != ';')
+			return -1;
+	}
+}
+
+/*
+ * A filter into its four octets at the dots outside brackets ("[2..4]"
+ * has dots of its own): how many there were (4 is right).
+ */
+static int
+config_dnsbl_split(const char *f, char oct[4][64])
+{
+	size_t o = 0;
+	int n = 0, depth = 0;
+
+	for (; *f != '\0'; f++) {
+		if (*f == '.' && depth == 0) {
+			oct[n][o] = '\0';
+			if (++n == 4)
+				return 5;
+			o = 0;
+			continue;
+		}
+		if (*f == '[')
+			depth++;
+		else if (*f == ']')
+			depth--;
+		if (o + 1 >= sizeof(oct[0]))
+			return 0;
+		oct[n][o++] = *f;
+	}
+	oct[n][o] = '\0';
+	return n + 1;
+}
+
+static void
+config_dnsbl(struct config_parser *p, unsigned line, const char *v)
+{
+	struct config *c = p->c;
+	struct config_dnsbl *d;
+	char buf[CONFIG_LINE_MAX + 1], oct[4][64], *item, *rest, *w, *f;
+	unsigned nerr = p->nerr;
+	long weight;
+	char *end;
+	int i, n;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	c->smtpd_ndnsbl = 0;
+	/* "dnsbl_sites =" is none, as when the key is absent */
+	rest = *config_trim(buf) != '\0' ? buf : NULL;
+	while ((item = config_list_next(p, line, "dnsbl_sites", &rest)) !=
+	    NULL) {
+		if (c->smtpd_ndnsbl == CONFIG_DNSBL_MAX) {
+			config_error(p, line, "dnsbl_sites: more than %d "
+			    "zones", CONFIG_DNSBL_MAX);
+			break;
+		}
+		d = &c->smtpd_dnsbl[c->smtpd_ndnsbl];
+		memset(d, 0, sizeof(*d));
+		d->weight = 1;
+		if ((w = strchr(item, '*')) != NULL) {
+			*w++ = '\0';
+			errno = 0;
+			weight = strtol(w, &end, 10);
+			if (*w == '\0' || *end != '\0' || errno != 0 ||
+			    weight == 0 || weight > CONFIG_DNSBL_WEIGHT_MAX ||
+			    weight < -CONFIG_DNSBL_WEIGHT_MAX) {
+				config_error(p, line, "dnsbl_sites: weight "
+				    "'%.32s' is not a number from -%d to %d, "
+				    "not 0", w, CONFIG_DNSBL_WEIGHT_MAX,
+				    CONFIG_DNSBL_WEIGHT_MAX);
+				continue;
+			}
+			d->weight = (int)weight;
+		}
+		if ((f = strchr(item, '=')) != NULL) {
+			*f++ = '\0';
+			d->filtered = 1;
+			snprintf(d->filter, sizeof(d->filter), "%s", f);
+			n = config_dnsbl_split(f, oct);
+			for (i = 0; i < 4 && n == 4; i++)
+				if (config_dnsbl_octet(oct[i],
+				    d->octets[i]) == -1)
+					break;
+			if (n != 4 || i < 4 || strlen(f) >= sizeof(d->filter)) {
+				config_error(p, line, "dnsbl_sites: filter "
+				    "'%.64s' is not an address pattern, as "
+				    "127.0.0.2, 127.0.0.[2..11] or "
+				    "127.0.[0;1].[2..255]", f);
+				continue;
+			}
+		}
+		if (!config_hostname_ok(item) ||
+		    strlen(item) >= sizeof(d->zone)) {
+			config_error(p, line, "dnsbl_sites: '%.64s' is not a "
+			    "zone; write zone[=filter][*weight], as "
+			    "zen.spamhaus.org*2 or bl.example=127.0.0.2",
+			    item);
+			continue;
+		}
+		snprintf(d->zone, sizeof(d->zone), "%s", item);
+		c->smtpd_ndnsbl++;
+	}
+	if (p->nerr != nerr)
+		c->smtpd_ndnsbl = 0;
 }
 
 int
@@ -1656,8 +1857,15 @@ static const struct config_alias {
 	{ "hopcount_limit", CS_SMTPD, "max_hops" },
 	{ "smtpd_hard_error_limit", CS_SMTPD, "max_bad_commands" },
 	{ "smtpd_junk_command_limit", CS_SMTPD, "junk_command_limit" },
+	{ "smtpd_client_connection_rate_limit", CS_SMTPD,
+	    "client_connection_rate" },
+	{ "smtpd_client_message_rate_limit", CS_SMTPD, "client_message_rate" },
 	{ "smtpd_banner", CS_SMTPD, "banner" },
 	{ "reject_non_fqdn_helo_hostname", CS_SMTPD, "reject_non_fqdn_helo" },
+	{ "postscreen_dnsbl_sites", CS_SMTPD, "dnsbl_sites" },
+	{ "postscreen_dnsbl_threshold", CS_SMTPD, "dnsbl_threshold" },
+	{ "reject_unknown_client_hostname", CS_SMTPD,
+	    "reject_unknown_client" },
 	{ "myhostname", CS_TOP, "hostname" },
 	{ "mail_location", CS_TOP, "data_dir" },
 	{ "mail_home", CS_TOP, "data_dir" },
@@ -2120,6 +2328,15 @@ config_fmt(const struct config *c, const struct config_key *k, int svc,
 			config_fmt_nets(c->smtpd_trusted, c->smtpd_ntrusted,
 			    buf, size);
 		return 1;
+	case CT_DNSBL:
+		for (i = 0; i < c->smtpd_ndnsbl && len < size; i++)
+			len += (size_t)snprintf(buf + len, size - len,
+			    "%s%s%s%s*%d", len ? ", " : "",
+			    c->smtpd_dnsbl[i].zone,
+			    c->smtpd_dnsbl[i].filtered ? "=" : "",
+			    c->smtpd_dnsbl[i].filter,
+			    c->smtpd_dnsbl[i].weight);
+		return len > 0;
 	case CT_RESOLVERS:
 		for (i = 0; i < c->dns_nresolvers && len < size; i++)
 			len += (size_t)snprintf(buf + len, size - len,

@@ -39,6 +39,8 @@
 #define CONFIG_TLS_ENCRYPT	3
 #define CONFIG_TLS_VERIFY	4
 #define CONFIG_RESOLVERS_MAX	8	/* [dns] resolver addresses */
+#define CONFIG_DNSBL_MAX	16	/* [smtpd] dnsbl_sites zones */
+#define CONFIG_DNSBL_WEIGHT_MAX	1000	/* zone*N, and the threshold */
 /* [sendmail] users and trusted: a comma list of names, @groups or *. */
 #define CONFIG_NAMES_MAX	1024
 /*
@@ -54,6 +56,21 @@ struct config_net {
 	int		family;		/* AF_INET or AF_INET6 */
 	unsigned char	addr[16];	/* network, host bits cleared */
 	unsigned	prefix;		/* 0..32 or 0..128 */
+};
+
+/*
+ * One zone of [smtpd] dnsbl_sites, Postfix's postscreen_dnsbl_sites form
+ * ZONE[=FILTER][*WEIGHT]: a client is listed when an A record of its
+ * reversed address under zone matches the filter (none: any), each of
+ * the four octets of FILTER a number, [lo..hi] or [a;b;c] (kept as a
+ * bit set per octet).  weight may be negative (an allow list).
+ */
+struct config_dnsbl {
+	char		zone[254];		/* no final dot */
+	int		filtered;		/* FILTER given */
+	unsigned char	octets[4][32];		/* bit n: n matches */
+	char		filter[64];		/* as written, for logs */
+	int		weight;			/* *N, 1 unless given */
 };
 
 /* One address of [dns] resolver. */
@@ -185,6 +202,19 @@ struct config {
 					   transaction on port 25, delayed
 					   from the 10th, 421 past it;
 					   0 = off */
+	/*
+	 * Port 25 clients not trusted, logged in nor whitelisted, per host
+	 * (conn_ip_key()), counted by every process together
+	 * (smtpd/rate.c); 0 = off, the default.
+	 */
+	unsigned smtpd_client_connection_rate;	/* client_connection_rate:
+					   connections a minute; past it
+					   421 at connect */
+	unsigned smtpd_client_message_rate;	/* client_message_rate: MAIL
+					   commands a minute; past it 450 */
+	unsigned smtpd_unknown_recipient_limit;	/* unknown_recipient_limit:
+					   550 5.1.1 RCPTs a day; at it the
+					   host gets 554 until midnight */
 	unsigned smtpd_memory_limit;	/* memory_limit = 536870912 bytes of
 					   messages being received, in all */
 	unsigned smtpd_spool_threshold;	/* spool_threshold = 1048576: a
@@ -199,6 +229,23 @@ struct config {
 	 */
 	int	smtpd_reject_non_fqdn_sender;
 	int	smtpd_reject_non_fqdn_helo;
+	/*
+	 * DNS checks on port 25 (smtpd/dnscheck.c, not trusted, not logged
+	 * in), all off by default: dnsbl_sites = zone[=filter][*weight],
+	 * ... (none) and dnsbl_threshold = 1: a client whose listed zones
+	 * weigh that much gets the 554 greeting (a white client or net,
+	 * store/acl.h, skips it); reject_unknown_client = no: no PTR name
+	 * that resolves back to the client: 554 greeting (421 on a
+	 * temporary failure); reject_unknown_helo_hostname = no: a HELO
+	 * name without A, AAAA or MX: 550; reject_unknown_sender_domain =
+	 * no: a sender domain without them (or with a null MX): 550.
+	 */
+	size_t	smtpd_ndnsbl;
+	struct config_dnsbl smtpd_dnsbl[CONFIG_DNSBL_MAX];
+	unsigned smtpd_dnsbl_threshold;
+	int	smtpd_reject_unknown_client;
+	int	smtpd_reject_unknown_helo;
+	int	smtpd_reject_unknown_sender;
 	/* trusted_networks = 192.0.2.0/24, 2001:db8::/32 (none): may relay */
 	size_t	smtpd_ntrusted;
 	struct config_net smtpd_trusted[CONFIG_NETS_MAX];

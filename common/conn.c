@@ -936,12 +936,32 @@ accept_setup(struct listener *l, int fd, const char *ip, const char *pport,
 	l->fn(c, l->arg);
 }
 
+/*
+ * The refusal of a listener: its first "%s" is " from IP" (the per-IP
+ * limit; ip NULL: ""), by hand rather than by printf so that a refusal
+ * text can hold any other '%'.
+ */
+static void
+conn_refuse_text(const char *msg, const char *ip, char *buf, size_t size)
+{
+	const char *p = strstr(msg, "%s");
+
+	if (p == NULL) {
+		snprintf(buf, size, "%s", msg);
+		return;
+	}
+	snprintf(buf, size, "%.*s%s%s%s", (int)(p - msg), msg,
+	    ip != NULL ? " from " : "", ip != NULL ? ip : "", p + 2);
+}
+
 static void
 accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
     struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *l = arg, *x;
+	static const char why_ip[] = "too many connections from this address";
 	char ip[CONN_ADDR_MAX], key[CONN_ADDR_MAX], pport[16];
+	char reply[CONN_REFUSE_MAX + CONN_ADDR_MAX + 8];
 	const char *why = NULL;
 	char note[80];
 	unsigned open, idx = 0;
@@ -960,14 +980,17 @@ accept_cb(struct evconnlistener *evl, evutil_socket_t fd,
 	else if (open >= lim_total)
 		why = "too many connections";
 	else if (ip_count(key) >= lim_per_ip)
-		why = "too many connections from this address";
+		why = why_ip;
 	if (why != NULL) {
 		if (ratelog_ok(&log_refuse, note, sizeof(note)))
 			log_warnx("refused connection from %s: %s (%u of %u "
 			    "open, %u of %u from it)%s", ip, why, open,
 			    lim_total, ip_count(key), lim_per_ip, note);
-		if (!l->tls && l->refuse != NULL)
-			w = write(fd, l->refuse, strlen(l->refuse));
+		if (!l->tls && l->refuse != NULL) {
+			conn_refuse_text(l->refuse, why == why_ip ? ip : NULL,
+			    reply, sizeof(reply));
+			w = write(fd, reply, strlen(reply));
+		}
 		(void)w;
 		close(fd);
 		return;
@@ -1069,6 +1092,9 @@ conn_listen(const char *host, const char *port, int tls, size_t line_max,
 		l->tls = tls;
 		l->line_max = line_max;
 		l->bare_lf = bare_lf;
+		if (refuse_msg != NULL && strlen(refuse_msg) > CONN_REFUSE_MAX)
+			fatalx("conn_listen: a refusal of %zu bytes",
+			    strlen(refuse_msg));
 		l->refuse = refuse_msg != NULL ? xstrdup(refuse_msg) : NULL;
 		snprintf(l->port, sizeof(l->port), "%s", port);
 		l->inherited = from_vellumd;

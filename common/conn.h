@@ -58,6 +58,8 @@ struct config;
 #define CONN_OUT_HIGH	(256 * 1024)
 #define CONN_OUT_LOW	(64 * 1024)
 #define CONN_ADDR_MAX	64
+/* Longest refusal text of a listener (conn_listen()). */
+#define CONN_REFUSE_MAX	256
 /* Largest piece given to on_bytes / on_stream. */
 #define CONN_RAW_PIECE	(64 * 1024)
 
@@ -181,7 +183,9 @@ typedef void conn_accept_fn(struct conn *, void *arg);
 /*
  * Listens on host:port ("*" or "" = every address, IPv4 and IPv6).
  * Each accepted connection (after per-IP and total limits: over them,
- * refuse_msg is written and the socket closed) becomes a conn with the
+ * refuse_msg is written and the socket closed; its first "%s" becomes
+ * " from ADDRESS" when the per-IP limit refused it, "" otherwise, so the
+ * client learns which limit it met) becomes a conn with the
  * given line limits, TLS from the first byte when tls is set, and is
  * passed to fn, which must call conn_set_ops().  Returns 0, -1 (err).
  */

@@ -325,6 +325,25 @@ domain_local_txn(struct store_txn *t, void *ctx)
 	return 0;
 }
 
+int
+deliver_domain_local(struct store *st, const char *addr)
+{
+	struct domain_q q;
+	char norm[DELIVER_ADDR_MAX + 1];
+	const char *at = strrchr(addr, '@');
+
+	if (at == NULL)
+		return 0;
+	q.local = 0;
+	q.domain = at + 1;
+	if (store_address_normalize(addr, norm, 0) == 0 &&
+	    strrchr(norm, '@') != NULL)
+		q.domain = strrchr(norm, '@') + 1;
+	if (store_read(st, domain_local_txn, &q) == -1)
+		return -1;
+	return q.local;
+}
+
 /*
  * The envelope sender of a forward made for r: the job's sender
  * rewritten by SRS for r's (local) domain, or as it is when SRS is off,
@@ -336,9 +355,6 @@ djob_fwd_sender(struct store *st, const struct deliver_config *cf,
     struct djob *d, const struct deliver_rcpt *r, char *buf, size_t size)
 {
 	const char *sender = d->job->sender, *at = strrchr(sender, '@');
-	struct domain_q q;
-	char norm[DELIVER_ADDR_MAX + 1];
-
 	snprintf(buf, size, "%s", sender);
 	if (r->is_list && r->list_owner[0] != '\0') {
 		/* a list's copies: bounces go to its owner */
@@ -348,16 +364,9 @@ djob_fwd_sender(struct store *st, const struct deliver_config *cf,
 	if (cf == NULL || !cf->srs_enabled || cf->srs_secret_len == 0 ||
 	    sender[0] == '\0' || at == NULL)
 		return 0;
-	if (d->sender_local == -1) {
-		q.local = 0;
-		q.domain = at + 1;
-		if (store_address_normalize(sender, norm, 0) == 0 &&
-		    strrchr(norm, '@') != NULL)
-			q.domain = strrchr(norm, '@') + 1;
-		if (store_read(st, domain_local_txn, &q) == -1)
-			return -1;
-		d->sender_local = q.local;
-	}
+	if (d->sender_local == -1 &&
+	    (d->sender_local = deliver_domain_local(st, sender)) == -1)
+		return -1;
 	if (d->sender_local)
 		return 0;
 	if (srs_forward(cf->srs_secret, cf->srs_secret_len, sender,

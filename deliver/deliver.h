@@ -255,6 +255,12 @@ int	deliver_resolve_postmaster(struct store *,
 	    const struct deliver_config *, struct deliver_rcpt *r);
 
 /*
+ * Whether the domain of addr is one of ours (local, or an alias domain):
+ * 1 yes, 0 no (or addr has no domain), -1 store error.
+ */
+int	deliver_domain_local(struct store *, const char *addr);
+
+/*
  * The outgoing policy of the user a message is sent as (policy.c, the
  * settings in store/policy.h): filled when the client logs in and
  * sends, checked and counted in the commit that accepts the message.

@@ -33,7 +33,8 @@
 #include "imapd/core.h"
 #include "imapd/imapd.h"
 
-#define IMAPD_REFUSE	"* BYE [UNAVAILABLE] Too many connections, try " \
+/* "%s": " from IP" past [limits] connections_per_ip (conn_listen()) */
+#define IMAPD_REFUSE	"* BYE [UNAVAILABLE] Too many connections%s, try " \
 	"again later.\r\n"
 
 static void	imapd_notify_cb(evutil_socket_t, short, void *);

@@ -17,7 +17,8 @@
 #include "pop3d/parse.h"
 #include "pop3d/session.h"
 
-#define POP3D_REFUSE	"-ERR [SYS/TEMP] too many connections, try again " \
+/* "%s": " from IP" past [limits] connections_per_ip (conn_listen()) */
+#define POP3D_REFUSE	"-ERR [SYS/TEMP] too many connections%s, try again " \
 	"later\r\n"
 
 int

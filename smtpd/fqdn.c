@@ -12,9 +12,10 @@
  *
  * Only where the lists apply (acl.c: [smtp], not LMTP, not trusted) and
  * not after a login.  A whitelisted client is checked too: no ACL_SKIP_*
- * bit covers these (store/acl.h).  Whether the names resolve is not
- * checked here: that needs the asynchronous resolver.  session_fail()
- * logs each refusal with the client's address.
+ * bit covers these (store/acl.h).  Whether the names resolve is
+ * dnscheck.c's (reject_unknown_helo_hostname, which also makes MAIL
+ * wait for a HELO/EHLO).  session_fail() logs each refusal with the
+ * client's address.
  */
 #include <string.h>
 
@@ -55,8 +56,9 @@ session_fqdn_mail(struct smtp_session *s)
 	const struct smtp_path_args *m = &s->mail;
 	const char *at;
 
-	if (fqdn_applies(s, cf->smtpd_reject_non_fqdn_helo) &&
-	    s->helo[0] == '\0') {
+	/* leaving HELO out must not get round either HELO check */
+	if (fqdn_applies(s, cf->smtpd_reject_non_fqdn_helo ||
+	    cf->smtpd_reject_unknown_helo) && s->helo[0] == '\0') {
 		session_fail(s, "503 5.5.1 Error: send HELO/EHLO first");
 		return 0;
 	}

@@ -117,7 +117,6 @@ static void	session_accept(struct conn *, struct smtp_server *,
 static void	session_reply(struct smtp_session *, int, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
 static void	session_reply_done(void *, int);
-static int	session_early_ok(struct smtp_session *, const char *);
 static int	session_junk_ok(struct smtp_session *, const char *);
 
 
@@ -357,18 +356,24 @@ session_reply_done(void *arg, int close_after)
  * ahead of the replies only once EHLO advertised PIPELINING (never after
  * HELO).  Input already waiting behind this command when that was not
  * allowed means the client did not wait for the reply: 554, and the
- * session ends.  1 go on, 0 refused.
+ * session ends.  verb NULL: the greeting is due, and nothing may come
+ * before it (RFC 5321 3.1; it waited for the DNS checks, dnscheck.c,
+ * which is how a client can be seen talking first).  1 go on, 0 refused.
  */
-static int
+int
 session_early_ok(struct smtp_session *s, const char *verb)
 {
 	if (!s->srv->config->smtpd_reject_early_talkers || s->esmtp ||
 	    conn_in_pending(s->conn) == 0 || !session_port25_untrusted(s))
 		return 1;
-	log_info("conn %lu: early talker %s: sent more after %s without "
-	    "waiting for the reply, %s; closing", s->id, s->ip, verb,
-	    s->helo[0] != '\0' ? "HELO does not allow pipelining" :
-	    "before EHLO allowed pipelining");
+	if (verb == NULL)
+		log_info("conn %lu: early talker %s: sent commands before the "
+		    "greeting; closing", s->id, s->ip);
+	else
+		log_info("conn %lu: early talker %s: sent more after %s "
+		    "without waiting for the reply, %s; closing", s->id,
+		    s->ip, verb, s->helo[0] != '\0' ? "HELO does not allow "
+		    "pipelining" : "before EHLO allowed pipelining");
 	conn_printf(s->conn, "554 5.5.0 Error: improper use of SMTP command "
 	    "pipelining\r\n");
 	session_close(s);
@@ -485,7 +490,8 @@ session_new_txid(struct smtp_session *s)
 	s->queue_id = store_queue_id_new();
 	store_queue_id_format(s->queue_id, s->txid);
 	/* Postfix's first line of a message (no reverse DNS: "unknown") */
-	log_info("%s: client=unknown[%s]:%s, conn=%lu%s%s", s->txid, s->ip,
+	log_info("%s: client=%s[%s]:%s, conn=%lu%s%s", s->txid,
+	    s->ptr_name[0] != '\0' ? s->ptr_name : "unknown", s->ip,
 	    conn_peer_port(s->conn), s->id, s->user[0] != '\0' ?
 	    ", sasl_username=" : "", s->user);
 }
@@ -495,19 +501,27 @@ session_new_txid(struct smtp_session *s)
 static void
 session_hello(struct smtp_session *s, const struct smtp_cmd *cmd, int esmtp)
 {
+	if (cmd->args[0] == '\0') {
+		session_fail(s, "501 5.5.4 Syntax: %s hostname", cmd->verb);
+		return;
+	}
+	/* refused: what the client said before stays as it was */
+	if (!session_fqdn_helo(s, cmd->args, strcspn(cmd->args, " ")) ||
+	    !session_dns_helo(s, cmd, esmtp))
+		return;
+	session_hello_accept(s, cmd, esmtp);
+}
+
+void
+session_hello_accept(struct smtp_session *s, const struct smtp_cmd *cmd,
+    int esmtp)
+{
 	const struct config *cf = s->srv->config;
 	const char *ext[12], *mechs;
 	char size[32], auth[64];
 	size_t i, n = 0;
 	int tls = session_tls(s);
 
-	if (cmd->args[0] == '\0') {
-		session_fail(s, "501 5.5.4 Syntax: %s hostname", cmd->verb);
-		return;
-	}
-	/* refused: what the client said before stays as it was */
-	if (!session_fqdn_helo(s, cmd->args, strcspn(cmd->args, " ")))
-		return;
 	session_reset_tx(s);
 	/* Kept for Received:, so printable and without parentheses. */
 	for (i = 0; i < SMTP_HELO_MAX && cmd->args[i] != '\0' &&
@@ -671,7 +685,7 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
-	if (!session_acl_mail(s)) {
+	if (!session_acl_mail(s) || !session_rate_mail(s)) {
 		memset(m, 0, sizeof(*m));
 		return;
 	}
@@ -690,7 +704,16 @@ cmd_mail(struct smtp_session *s, const struct smtp_cmd *cmd)
 		memset(m, 0, sizeof(*m));
 		return;
 	}
-	snprintf(s->sender, sizeof(s->sender), "%s", m->addr);
+	/* the last, the only slow one: the sender's domain in the DNS */
+	if (!session_dns_mail(s))
+		return;
+	session_mail_accept(s);
+}
+
+void
+session_mail_accept(struct smtp_session *s)
+{
+	snprintf(s->sender, sizeof(s->sender), "%s", s->mail.addr);
 	session_new_txid(s);
 	session_enter_state(s, SMTP_S_MAIL);
 	conn_printf(s->conn, "250 2.1.0 Ok\r\n");
@@ -731,7 +754,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		s->policy.code = 0;
 		return;
 	}
-	if (!session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
+	/* <Postmaster> is not refused to a blocked host either (acl.c) */
+	if ((!a.postmaster && !session_rate_rcpt(s)) ||
+	    !session_acl_rcpt(s, a.postmaster ? NULL : a.addr))
 		return;
 	snprintf(addr, sizeof(addr), "%s", a.addr);
 	/* RFC 5321 4.5.1: <Postmaster> is accepted, whatever the host. */
@@ -773,6 +798,9 @@ cmd_rcpt(struct smtp_session *s, const struct smtp_cmd *cmd)
 		/* an unknown local address, counted toward the policy */
 		if (s->policed && r.code == 550)
 			s->policy.invalid++;
+		/* a probe for recipients, toward unknown_recipient_limit */
+		if (r.code == 550 && strncmp(r.text, "5.1.1 ", 6) == 0)
+			session_rate_unknown(s);
 		session_fail(s, "%d %s", r.code, r.text);
 		deliver_rcpt_clear(&r);
 		return;
@@ -1011,9 +1039,11 @@ session_msg_begin(struct smtp_session *s)
 		    s->rcpts[0].addr);
 	session_msg_free(s);
 	s->noroom = 0;
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s ([%s%s])\r\n"
+	/* the client's name when reverse DNS confirmed it (dnscheck.c) */
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s%s[%s%s])\r\n"
 	    "\tby %s (Vellum) with %s id %s%s;\r\n\t%s\r\n",
-	    s->helo[0] != '\0' ? s->helo : "unknown",
+	    s->helo[0] != '\0' ? s->helo : "unknown", s->ptr_name,
+	    s->ptr_name[0] != '\0' ? " " : "",
 	    strchr(s->ip, ':') != NULL ? "IPv6:" : "", s->ip, cf->hostname,
 	    proto, s->txid, fmt_for, date);
 	if (n < 0 || (size_t)n >= sizeof(hdr))
@@ -1390,6 +1420,7 @@ session_on_close(struct conn *c)
 
 	if (s == NULL)
 		return;
+	session_dns_cancel(s);
 	if (s->syncw != NULL)
 		log_info("conn %lu: connection lost before the reply; message "
 		    "id=%s delivered, its sync not awaited", s->id, s->txid);
@@ -1457,10 +1488,17 @@ session_accept(struct conn *c, struct smtp_server *srv,
 	log_info("conn %lu: connect from %s port %s to port %s%s%s", s->id, s->ip,
 	    conn_peer_port(c), conn_local_port(c), conn_is_tls(c) ? " tls" : "",
 	    lmtp ? " lmtp" : "");
-	if (session_acl_connect(s))
+	if (session_acl_connect(s) || session_rate_connect(s) ||
+	    session_dns_connect(s))
 		return;
-	conn_printf(c, "220 %s %s\r\n", srv->config->hostname,
-	    srv->config->smtpd_banner);
+	session_greet(s);
+}
+
+void
+session_greet(struct smtp_session *s)
+{
+	conn_printf(s->conn, "220 %s %s\r\n", s->srv->config->hostname,
+	    s->srv->config->smtpd_banner);
 }
 
 void

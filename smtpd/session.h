@@ -22,6 +22,7 @@
 #include "deliver/deliver.h"
 
 struct conn;
+struct ratecount;
 struct store;
 struct worker_pool;
 
@@ -55,6 +56,8 @@ struct worker_pool;
 #define SMTP_DISABLED_REPLY_MAX	600
 
 /* What every session of the process shares. */
+struct dns;
+
 struct smtp_server {
 	struct store		*store;
 	const struct config	*config;
@@ -66,7 +69,20 @@ struct smtp_server {
 	struct worker_pool	*sync_pool;
 	/* one thread: the store writer, runs each group commit (commit.c) */
 	struct worker_pool	*writer_pool;
+	/* the resolver of the DNS checks (dnscheck.c); NULL when none is on */
+	struct dns		*dns;
+	/*
+	 * Per-host counts shared by every process ([smtpd]
+	 * client_connection_rate...; rate.c); NULL when all are off.
+	 */
+	struct ratecount	*rate;
 };
+
+/*
+ * Makes srv->rate when a rate key is set: in the first process, before
+ * the workers are forked, so they share it.  0, -1 (err: TEMP).
+ */
+int	smtp_rate_init(struct smtp_server *);
 
 /*
  * What each SMTP listener passes to smtp_session_accept(): the server

@@ -10,6 +10,7 @@
 
 #include "common/config.h"
 #include "common/conn.h"
+#include "common/dns.h"
 #include "deliver/deliver.h"
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
@@ -38,6 +39,7 @@ enum smtp_state {
 #define SMTP_REPLY_MAX		512
 
 struct sessreg_entry;
+struct smtp_dns;
 
 struct smtp_session {
 	struct conn		*conn;
@@ -56,6 +58,10 @@ struct smtp_session {
 						   made, 0 none */
 	int			 esmtp;		/* EHLO or LHLO */
 	char			 helo[SMTP_HELO_MAX + 1];
+	/* DNS checks (dnscheck.c): the lookups running, NULL none */
+	struct smtp_dns		*dns;
+	/* the client's name, forward-confirmed; "" unknown or not asked */
+	char			 ptr_name[DNS_NAME_MAX + 1];
 
 	/* AUTH */
 	struct auth		*sasl;
@@ -148,6 +154,18 @@ void	session_fail(struct smtp_session *, const char *, ...)
 void	session_err_reply(struct smtp_session *, const char *);
 void	session_close(struct smtp_session *);
 int	session_tls(struct smtp_session *);
+/* The 220 greeting (the connect checks passed). */
+void	session_greet(struct smtp_session *);
+/*
+ * [smtpd] reject_early_talkers: 1 go on, 0 the client sent ahead of the
+ * reply to verb (NULL: of the greeting) and was refused (closing).
+ */
+int	session_early_ok(struct smtp_session *, const char *verb);
+/* HELO/EHLO whose checks passed: the reply, the new state. */
+void	session_hello_accept(struct smtp_session *, const struct smtp_cmd *,
+	    int esmtp);
+/* MAIL whose checks passed (s->mail): the transaction starts, 250. */
+void	session_mail_accept(struct smtp_session *);
 
 /* login.c */
 void	cmd_auth(struct smtp_session *, const struct smtp_cmd *);
@@ -200,6 +218,49 @@ int	session_fqdn_helo(struct smtp_session *, const char *name,
  * 1 go on, 0 refused (answered 503 without a good HELO/EHLO, or 504).
  */
 int	session_fqdn_mail(struct smtp_session *);
+
+/*
+ * dnscheck.c: [smtpd] dnsbl_sites, reject_unknown_client,
+ * reject_unknown_helo_hostname and reject_unknown_sender_domain on port
+ * 25 for clients not trusted nor logged in, with srv->dns.  While
+ * lookups run the conn is paused and s->dns is set.
+ */
+/*
+ * At connect, after acl.c and rate.c: 1 the lookups started (or
+ * decided at once): the greeting is dnscheck.c's (session_greet(), or a
+ * refusal); 0 no check applies: the caller greets.
+ */
+int	session_dns_connect(struct smtp_session *);
+/*
+ * HELO/EHLO cmd (its name checked by fqdn.c): 1 go on now; 0 the
+ * command is dnscheck.c's: refused, or session_hello_accept() later.
+ */
+int	session_dns_helo(struct smtp_session *, const struct smtp_cmd *,
+	    int esmtp);
+/*
+ * MAIL (s->mail, every other check passed): 1 go on now; 0 the command
+ * is dnscheck.c's: refused (s->mail cleared), or session_mail_accept()
+ * later.
+ */
+int	session_dns_mail(struct smtp_session *);
+/* The session ends: its lookups are cancelled. */
+void	session_dns_cancel(struct smtp_session *);
+/*
+ * rate.c: [smtpd] client_connection_rate, client_message_rate and
+ * unknown_recipient_limit, per client host on port 25, for clients not
+ * trusted, logged in nor whitelisted by address.
+ */
+/*
+ * At connect, after acl.c: 1 the client was refused (a blocked host:
+ * 554 greeting, then only QUIT; too many connections: 421, closing).
+ */
+int	session_rate_connect(struct smtp_session *);
+/* MAIL: 1 go on, 0 refused (answered 450: too many messages). */
+int	session_rate_mail(struct smtp_session *);
+/* RCPT: 1 go on, 0 refused (answered 554: the host is blocked). */
+int	session_rate_rcpt(struct smtp_session *);
+/* A RCPT was answered 550 5.1.1 (unknown): counted toward the block. */
+void	session_rate_unknown(struct smtp_session *);
 
 /* commit.c */
 /* The message is complete: deliver it (the session waits, paused). */

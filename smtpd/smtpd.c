@@ -19,8 +19,10 @@
 #include "common/config.h"
 #include "common/conn.h"
 #include "common/daemon.h"
+#include "common/dns.h"
 #include "common/error.h"
 #include "common/log.h"
+#include "common/ratecount.h"
 #include "common/worker.h"
 #include "filter/run.h"
 #include "store/authfail.h"
@@ -29,7 +31,8 @@
 #include "smtpd/parse.h"
 #include "smtpd/session.h"
 
-#define SMTPD_REFUSE	"421 4.7.0 Too many connections, try again " \
+/* "%s": " from IP" past [limits] connections_per_ip (conn_listen()) */
+#define SMTPD_REFUSE	"421 4.7.0 Too many connections%s, try again " \
 	"later\r\n"
 
 int
@@ -97,6 +100,9 @@ main(int argc, char **argv)
 	if (deliver_runner_start(&runcf, &cfg) == -1)
 		log_warnx("[filter]: %s; filters that run programs will "
 		    "keep their mail in INBOX", err_msg());
+	/* Shared by the workers: made before they are forked. */
+	if (smtp_rate_init(&srv) == -1)
+		fatalx("[smtpd] client rates: %s", err_msg());
 	/*
 	 * One process per two cores unless told: each keeps two busy, its
 	 * loop and its store-writer thread (commit.c), and each groups its
@@ -137,6 +143,16 @@ main(int argc, char **argv)
 	/* Not nicer than the loop: its sessions wait for its commits. */
 	if (worker_pool_new_nice(conn_base(), 1, 1, 0, &srv.writer_pool) == -1)
 		fatalx("store writer thread: %s", err_msg());
+	/*
+	 * The resolver of the DNS checks (dnscheck.c), in each process
+	 * (libunbound's thread does not survive fork), only when one is
+	 * on: a server without them starts no thread and sends no query.
+	 */
+	if ((cfg.smtpd_ndnsbl > 0 || cfg.smtpd_reject_unknown_client ||
+	    cfg.smtpd_reject_unknown_helo || cfg.smtpd_reject_unknown_sender) &&
+	    cfg.svc[SVC_SMTP].enabled && dns_new(conn_base(), &cfg,
+	    &srv.dns) == -1)
+		fatalx("[dns]: %s", err_msg());
 	smtp_learn_start(&srv);
 	daemon_serve(&cfg);
 	/*
@@ -151,7 +167,9 @@ main(int argc, char **argv)
 	worker_pool_free(&srv.writer_pool);
 	worker_pool_free(&srv.sync_pool);
 	filter_runner_stop(&srv.deliver.runner);
+	dns_free(&srv.dns);
 	store_close(&st);
+	ratecount_free(&srv.rate);
 	log_info("stopped");
 	return 0;
 }

@@ -59,6 +59,8 @@ enum store_db {
 	DB_POLICY,	/* sending policy, counters, locks (policy.c) */
 	DB_DISCLAIMER,	/* name -> disclaimer rule (disclaimer.c) */
 	DB_ACL,		/* inbound black and white lists (acl.c) */
+	DB_RATEBLOCK,	/* volatile: client host -> blocked for a day
+			   (rateblock.c) */
 	DB_COUNT
 };
 
@@ -70,7 +72,8 @@ extern const char *const store_db_names[DB_COUNT];
 			 DB_IS_DUP(i) ? MDB_DUPSORT : 0)
 /* Tables of the volatile environment (volatile.c), not of the store. */
 #define DB_IS_VOLATILE(i)	((i) == DB_LOCKS || (i) == DB_AUTHFAIL || \
-				 (i) == DB_LOCKWAIT || (i) == DB_SLOTS)
+				 (i) == DB_LOCKWAIT || (i) == DB_SLOTS || \
+				 (i) == DB_RATEBLOCK)
 
 struct store_dict;
 struct login_cache;

@@ -70,6 +70,7 @@ const char *const store_db_names[DB_COUNT] = {
 	[DB_POLICY] = "policy",
 	[DB_DISCLAIMER] = "disclaimer",
 	[DB_ACL] = "acl",
+	[DB_RATEBLOCK] = "rateblocks",
 };
 
 

@@ -20,7 +20,9 @@ import shutil
 import smtplib
 import socket
 import ssl
+import struct
 import tempfile
+import time
 
 from daemon import SKIP, Failure, check
 
@@ -97,24 +99,24 @@ class SmtpSite:
             self.sections["auth"] = auth
         self.site.write_conf(self.sections)
 
-    def restart(self, pop3=False, faketime=None):
+    def restart(self, pop3=False, faketime=None, env=None):
         """Stops and starts vellum-smtpd (and vellum-pop3d if pop3), its
         clock moved by faketime when given (start())."""
         self.site.stop(self.smtpd)
         if pop3 and self.pop3d is not None:
             self.site.stop(self.pop3d)
             self.pop3d = None
-        return self.start(pop3=pop3, faketime=faketime)
+        return self.start(pop3=pop3, faketime=faketime, env=env)
 
-    def start(self, faketime=None, pop3=True):
+    def start(self, faketime=None, pop3=True, env=None):
         """Starts vellum-smtpd (its clock moved by OFFSET, as `faketime -f
-        OFFSET` would, when faketime is given) and vellum-pop3d; waits for
-        every port."""
+        OFFSET` would, when faketime is given; env: more environment)
+        and vellum-pop3d; waits for every port."""
         site = self.site
         # libfaketime preloaded into vellum-smtpd itself: stopping the
         # pid started stops the daemon (the `faketime` wrapper forks, and
         # stopping it left the daemon running after the test).
-        self.smtpd = site.start("smtpd", faketime=faketime)
+        self.smtpd = site.start("smtpd", faketime=faketime, env=env)
         for k in ("smtp", "submission", "smtps", "lmtp"):
             if k in self.ports:
                 site.wait_port(self.ports[k], self.smtpd)
@@ -339,8 +341,11 @@ def check_delivery(copy, original, sender, rcpt_addrs, via=""):
 class Raw:
     """A line-level SMTP client on a plain (or TLS) socket."""
 
-    def __init__(self, port, tls=False, timeout=30):
-        s = socket.create_connection((HOST, port), timeout=timeout)
+    def __init__(self, port, tls=False, timeout=30, src=None):
+        """src: the client's own address (127.0.0.x: another host)."""
+        s = socket.create_connection((HOST, port), timeout=timeout,
+                                     source_address=(src, 0) if src else
+                                     None)
         if tls:
             s = ctx().wrap_socket(s)
         self.s = s
@@ -417,3 +422,75 @@ def auth_plain_token(user, password):
     return base64.b64encode(b"\0" + user.encode() + b"\0" +
                             password.encode()).decode()
 
+
+
+class Client25:
+    """A plain SMTP connection to [smtp] (or port) from 127.0.0.SRC, so
+    that tests can play different clients: cmd() sends a line and returns
+    the whole reply (its lines joined), "(closed)" after EOF.  greet=False
+    leaves the greeting unread; host "::1" (src None) connects over IPv6
+    to a listener there."""
+
+    def __init__(self, srv, src=1, port=None, greet=True, host=HOST):
+        v6 = ":" in host
+        self.s = socket.socket(socket.AF_INET6 if v6 else socket.AF_INET,
+                               socket.SOCK_STREAM)
+        self.s.settimeout(30)
+        if src is not None:
+            self.s.bind(("127.0.0.%d" % src, 0))
+        self.s.connect((host, port or srv.ports["smtp"]))
+        self.buf = b""
+        self.greeting = self.reply() if greet else None
+
+    def reply(self):
+        lines = []
+        while True:
+            while b"\r\n" not in self.buf:
+                data = self.s.recv(4096)
+                if not data:
+                    return "\n".join(lines + ["(closed)"])
+                self.buf += data
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            lines.append(line.decode())
+            if len(line) < 4 or line[3:4] != b"-":
+                return "\n".join(lines)
+
+    def send(self, text):
+        self.s.sendall(text.encode())
+
+    def cmd(self, line):
+        self.send(line + "\r\n")
+        return self.reply()
+
+    def expect(self, line, code, what, text=None):
+        r = self.cmd(line)
+        last = r.splitlines()[-1] if r else r
+        check(last.startswith("%d " % code) and
+              (text is None or last == text),
+              "%s: %s answers %s" % (what, line, text or code), r)
+        return r
+
+    def abort(self):
+        """Closes with a reset (SO_LINGER 0): the client is gone."""
+        self.s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        self.s.close()
+
+    def close(self):
+        try:
+            self.cmd("QUIT")
+        except OSError:
+            pass
+        finally:
+            self.s.close()
+
+
+def log_has(srv, pattern, what):
+    """The daemon's log gets a line matching pattern (it is written as the
+    reply goes out: wait for it a little)."""
+    for _ in range(50):
+        out = srv.smtpd.output()
+        if re.search(pattern, out):
+            return out
+        time.sleep(0.1)
+    check(False, what, srv.smtpd.output()[-3000:])

@@ -24,11 +24,11 @@ import smtplib
 import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import check, main  # noqa: E402
-from smtptest import SmtpSite, count, require_smtpd, stored  # noqa: E402
+from smtptest import (SmtpSite, count, log_has, require_smtpd,  # noqa
+                      stored)
 
 HOST = "127.0.0.1"
 BOB, CAROL, DAVE, ERIN = ("bob@example.test", "carol@example.test",
@@ -72,17 +72,6 @@ def send(srv, src, sender, rcpts, subject):
 
 def counts(site):
     return [count(site, u) for u in USERS]
-
-
-def log_has(srv, pattern, what):
-    """The daemon's log gets a line matching pattern (it is written as the
-    reply goes out: wait for it a little)."""
-    for _ in range(50):
-        out = srv.smtpd.output()
-        if re.search(pattern, out):
-            return out
-        time.sleep(0.1)
-    check(False, what, srv.smtpd.output()[-3000:])
 
 
 def raw_from(srv, src, port=None):

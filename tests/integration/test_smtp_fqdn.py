@@ -17,15 +17,13 @@
 usage: test_smtp_fqdn.py BUILD_DIR
 """
 import os
-import re
 import smtplib
-import socket
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import check, main  # noqa: E402
-from smtptest import SmtpSite, count, ctx, require_smtpd  # noqa: E402
+from smtptest import (Client25, SmtpSite, count, ctx, log_has,  # noqa
+                      require_smtpd)
 
 HOST = "127.0.0.1"
 BOB = "bob@example.test"
@@ -35,63 +33,15 @@ MAIL_504 = ("504 5.5.2 <%s>: Sender address rejected: need "
             "fully-qualified address")
 
 
-class Raw:
-    """A plain SMTP connection from 127.0.0.SRC to [smtp] (or port):
-    cmd() sends a line and returns the whole reply (every line)."""
-
-    def __init__(self, srv, src=1, port=None):
-        self.s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.s.settimeout(30)
-        self.s.bind(("127.0.0.%d" % src, 0))
-        self.s.connect((HOST, port or srv.ports["smtp"]))
-        self.buf = b""
-        self.greeting = self.reply()
-
-    def reply(self):
-        lines = []
-        while True:
-            while b"\r\n" not in self.buf:
-                data = self.s.recv(4096)
-                if not data:
-                    return "\n".join(lines + ["(closed)"])
-                self.buf += data
-            line, self.buf = self.buf.split(b"\r\n", 1)
-            lines.append(line.decode())
-            if len(line) < 4 or line[3:4] != b"-":
-                return "\n".join(lines)
-
-    def cmd(self, line):
-        self.s.sendall(line.encode() + b"\r\n")
-        return self.reply()
-
-    def expect(self, line, code, what, text=None):
-        r = self.cmd(line)
-        last = r.splitlines()[-1] if r else r
-        check(last.startswith("%d " % code) and
-              (text is None or last == text),
-              "%s: %s answers %s" % (what, line, text or code), r)
-        return r
+class Raw(Client25):
+    """A plain SMTP connection from 127.0.0.SRC (smtptest.Client25) that
+    can send a message to bob."""
 
     def message(self, subject, what):
         self.expect("RCPT TO:<%s>" % BOB, 250, what)
         self.expect("DATA", 354, what)
         self.expect("From: <x@remote.test>\r\nTo: <%s>\r\nSubject: %s\r\n"
                     "\r\nhello\r\n." % (BOB, subject), 250, what)
-
-    def close(self):
-        try:
-            self.cmd("QUIT")
-        finally:
-            self.s.close()
-
-
-def log_has(srv, pattern, what):
-    for _ in range(50):
-        if re.search(pattern, srv.smtpd.output()):
-            return
-        time.sleep(0.1)
-    check(False, what, srv.smtpd.output()[-3000:])
-
 
 def case_off(srv):
     """Both options off: nothing changes."""

@@ -15,14 +15,13 @@
 usage: test_smtp_junk.py BUILD_DIR
 """
 import os
-import re
 import socket
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from daemon import check, main  # noqa: E402
-from smtptest import SmtpSite, count, require_smtpd  # noqa: E402
+from smtptest import SmtpSite, count, log_has, require_smtpd  # noqa
 
 HOST = "127.0.0.1"
 BOB = "bob@example.test"
@@ -68,15 +67,6 @@ class Client:
 
     def close(self):
         self.s.close()
-
-
-def log_has(srv, pattern, what):
-    for _ in range(50):
-        out = srv.smtpd.output()
-        if re.search(pattern, out):
-            return out
-        time.sleep(0.1)
-    check(False, what, srv.smtpd.output()[-3000:])
 
 
 def case_off(srv):

@@ -156,6 +156,9 @@ START_TEST(test_file_defaults)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 20);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 0);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 100);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 0);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 0);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 0);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 512U * 1024 * 1024);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 1024U * 1024);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 0);
@@ -341,6 +344,8 @@ START_TEST(test_smtpd)
 	    "max_recipients = 5\nmax_hops = 7\nmax_bad_commands = 3\n"
 	    "memory_limit = 4096\nspool_threshold = 0\n"
 	    "reject_early_talkers = yes\njunk_command_limit = 0\n"
+	    "client_connection_rate = 60\nclient_message_rate = 1\n"
+	    "unknown_recipient_limit = 1000000\n"
 	    "trusted_networks = 192.0.2.0/24, 10.1.2.3 ,2001:db8::/32,"
 	    "::1\n");
 	char *errs;
@@ -352,6 +357,9 @@ START_TEST(test_smtpd)
 	ck_assert_uint_eq(c->smtpd_max_bad_commands, 3);
 	ck_assert_int_eq(c->smtpd_reject_early_talkers, 1);
 	ck_assert_uint_eq(c->smtpd_junk_command_limit, 0);
+	ck_assert_uint_eq(c->smtpd_client_connection_rate, 60);
+	ck_assert_uint_eq(c->smtpd_client_message_rate, 1);
+	ck_assert_uint_eq(c->smtpd_unknown_recipient_limit, 1000000);
 	ck_assert_uint_eq(c->smtpd_memory_limit, 4096);
 	ck_assert_uint_eq(c->smtpd_spool_threshold, 0);
 	ck_assert_uint_eq(c->smtpd_ntrusted, 4);
@@ -412,6 +420,57 @@ START_TEST(test_smtpd)
 	    "reject_non_fqdn_helo_hostname = yes\n", 3,
 	    "reject_non_fqdn_helo");
 
+	/* The DNS checks of port 25: all off by default. */
+	c = parse_ok("data_dir = /d\n");
+	ck_assert_uint_eq(c->smtpd_ndnsbl, 0);
+	ck_assert_uint_eq(c->smtpd_dnsbl_threshold, 1);
+	ck_assert_int_eq(c->smtpd_reject_unknown_client, 0);
+	ck_assert_int_eq(c->smtpd_reject_unknown_helo, 0);
+	ck_assert_int_eq(c->smtpd_reject_unknown_sender, 0);
+	c = parse_ok("data_dir = /d\n[smtpd]\ndnsbl_sites = zen.example.test*2,"
+	    " bl.example.test=127.0.[0;1].[2..11] , a.test*-1\n"
+	    "dnsbl_threshold = 3\nreject_unknown_client = yes\n"
+	    "reject_unknown_helo_hostname = yes\n"
+	    "reject_unknown_sender_domain = yes\n");
+	ck_assert_uint_eq(c->smtpd_ndnsbl, 3);
+	ck_assert_str_eq(c->smtpd_dnsbl[0].zone, "zen.example.test");
+	ck_assert_int_eq(c->smtpd_dnsbl[0].weight, 2);
+	ck_assert_int_eq(c->smtpd_dnsbl[0].filtered, 0);
+	ck_assert_str_eq(c->smtpd_dnsbl[1].zone, "bl.example.test");
+	ck_assert_int_eq(c->smtpd_dnsbl[1].weight, 1);
+	ck_assert_int_eq(c->smtpd_dnsbl[1].filtered, 1);
+	ck_assert_str_eq(c->smtpd_dnsbl[1].filter, "127.0.[0;1].[2..11]");
+	/* bit sets: 127 / 0 / 0 and 1 / 2 to 11 */
+	ck_assert_int_eq(c->smtpd_dnsbl[1].octets[0][127 / 8], 0x80);
+	ck_assert_int_eq(c->smtpd_dnsbl[1].octets[2][0], 0x03);
+	ck_assert_int_eq(c->smtpd_dnsbl[1].octets[3][0], 0xfc);
+	ck_assert_int_eq(c->smtpd_dnsbl[1].octets[3][1], 0x0f);
+	ck_assert_int_eq(c->smtpd_dnsbl[1].octets[3][2], 0);
+	ck_assert_int_eq(c->smtpd_dnsbl[2].weight, -1);
+	ck_assert_uint_eq(c->smtpd_dnsbl_threshold, 3);
+	ck_assert_int_eq(c->smtpd_reject_unknown_client, 1);
+	ck_assert_int_eq(c->smtpd_reject_unknown_helo, 1);
+	ck_assert_int_eq(c->smtpd_reject_unknown_sender, 1);
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_sites = a.test*0\n", 3,
+	    "weight '0' is not a number");
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_sites = a.test*x\n", 3,
+	    "weight 'x' is not a number");
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_sites = a.test=127.0.0\n",
+	    3, "filter '127.0.0' is not an address pattern");
+	one_error("data_dir = /d\n[smtpd]\n"
+	    "dnsbl_sites = a.test=127.0.0.[3..2]\n", 3,
+	    "filter '127.0.0.[3..2]' is not");
+	one_error("data_dir = /d\n[smtpd]\n"
+	    "dnsbl_sites = a.test=127.0.0.256\n", 3, "is not an address");
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_sites = a test\n", 3,
+	    "'a test' is not a zone");
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_sites = a.test,,b.test\n",
+	    3, "an empty entry");
+	one_error("data_dir = /d\n[smtpd]\ndnsbl_threshold = 0\n", 3,
+	    "dnsbl_threshold");
+	one_error("data_dir = /d\n[smtpd]\npostscreen_dnsbl_sites = a.test\n",
+	    3, "dnsbl_sites");
+
 	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = 10.0.0.0/33\n",
 	    3, "'10.0.0.0/33' is not a network");
 	one_error("data_dir = /d\n[smtpd]\ntrusted_networks = a.b.c.d\n", 3,
@@ -424,6 +483,12 @@ START_TEST(test_smtpd)
 	    "max_message_size = '0': write a number from 1");
 	one_error("data_dir = /d\n[smtpd]\njunk_command_limit = 100001\n",
 	    3, "junk_command_limit = '100001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_connection_rate = -1\n",
+	    3, "client_connection_rate = '-1': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nclient_message_rate = 1000001\n",
+	    3, "client_message_rate = '1000001': write a number from 0");
+	one_error("data_dir = /d\n[smtpd]\nunknown_recipient_limit = ten\n",
+	    3, "unknown_recipient_limit = 'ten'");
 	one_error("data_dir = /d\n[smtpd]\nreject_early_talkers = maybe\n",
 	    3, "reject_early_talkers");
 	one_error("data_dir = /d\n[smtpd]\nbanner = \x01x\n", 3,
@@ -1298,6 +1363,8 @@ START_TEST(test_print_round_trip)
 	    "[quota]\nfull_mark = 90%\n"
 	    "[smtpd]\nbanner = ESMTP test\nmax_message_size = 50M\n"
 	    "memory_limit = 1000000\ntrusted_networks = 10.0.0.1\n"
+	    "dnsbl_sites = zen.example.test*2, b.test=127.0.0.[2..4]*-1\n"
+	    "dnsbl_threshold = 2\nreject_unknown_client = yes\n"
 	    "[mta]\nrelayhost = [relay.test]:587\nrelay_user = u\n"
 	    "relay_password = p w\ntls = verify\nsource = 192.0.2.1, ::1\n"
 	    "[queue]\nmax_age = 3d\ndelay_warning = 0\n"

@@ -177,6 +177,25 @@ tu_open(const char *data_dir)
 	return st;
 }
 
+struct store	*tu_st;
+char		*tu_st_dir;
+
+void
+tu_store_setup(void)
+{
+	tu_st_dir = tu_tmpdir("store");
+	tu_st = tu_open(tu_st_dir);
+}
+
+void
+tu_store_teardown(void)
+{
+	store_close(&tu_st);
+	tu_rmtree(tu_st_dir);
+	free(tu_st_dir);
+	tu_st_dir = NULL;
+}
+
 /* One context type serves every wrapper below. */
 struct op {
 	const char		*s1, *s2;

@@ -49,6 +49,15 @@ void	 tu_rng_fill(struct tu_rng *, void *buf, size_t len);
 
 /* store_open() that fails the test with the error when it fails. */
 struct store *tu_open(const char *data_dir);
+/*
+ * A checked fixture (tcase_add_checked_fixture()) for suites that want a
+ * new store per test and nothing else: tu_store_setup() opens tu_st in a
+ * new tu_st_dir, tu_store_teardown() closes it and removes the dir.
+ */
+extern struct store	*tu_st;
+extern char		*tu_st_dir;
+void	tu_store_setup(void);
+void	tu_store_teardown(void);
 
 /* Store operations, each in its own transaction. */
 int	tu_domain_add(struct store *, const char *name);
