@@ -34,6 +34,7 @@
  * Every checked message gets one log line with the results and what was
  * done.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@
 
 #include "common/config.h"
 #include "common/dns.h"
+#include "common/error.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "mail/authres.h"
@@ -54,6 +56,21 @@
    process, and so does this (libunbound's cache with it). */
 static __thread struct ub_ctx *inauth_ub;
 static __thread int inauth_ub_failed;
+
+/* The libraries, set up once by the first check (the public suffix list
+   costs a read: not for processes that never check, as sendmail). */
+static pthread_once_t inauth_once = PTHREAD_ONCE_INIT;
+static int inauth_lib_ok;
+
+static void
+inauth_init(void)
+{
+	if (mailauth_init(NULL) == -1)
+		log_warnx("mailauth: %s; SPF, DKIM and DMARC are not checked",
+		    err_msg());
+	else
+		inauth_lib_ok = 1;
+}
 
 static unsigned
 inauth_checks(const struct deliver_config *cf, const struct deliver_job *job,
@@ -131,16 +148,18 @@ inauth_check(const struct deliver_config *cf, struct deliver_job *job,
 		return;
 	inauth_checks(cf, job, &spf, &dkim, &dmarc);
 	store_queue_id_format(job->queue_id, id);
+	pthread_once(&inauth_once, inauth_init);
 	if (inauth_ub == NULL && !inauth_ub_failed &&
 	    dns_ub_new(cf->dns, &inauth_ub) == -1) {
 		inauth_ub_failed = 1;
 		log_warnx("mailauth: no resolver for SPF, DKIM and DMARC: %s",
 		    err_msg());
 	}
-	if (inauth_ub == NULL) {
+	if (inauth_ub == NULL || !inauth_lib_ok) {
 		snprintf(fj->auth_note, sizeof(fj->auth_note), "%s: mailauth: "
-		    "message from <%s> client [%s] not checked: no resolver",
-		    id, job->sender, client);
+		    "message from <%s> client [%s] not checked: %s", id,
+		    job->sender, client, !inauth_lib_ok ? "the libraries did "
+		    "not start" : "no resolver");
 		return;
 	}
 	/* Forged fields in our name go before anything reads the message. */
@@ -179,13 +198,13 @@ inauth_check(const struct deliver_config *cf, struct deliver_job *job,
 		if (o->spf == MAILAUTH_FAIL && cf->ma_spf_fail ==
 		    CONFIG_MA_REJECT && strncmp(why, "SPF", 3) == 0)
 			snprintf(fj->refuse_text, sizeof(fj->refuse_text),
-			    "5.7.23 Message refused: SPF of %.200s does not "
-			    "allow [%s] to send its mail", o->spf_domain,
+			    "5.7.23 Message refused: SPF of %.120s does not "
+			    "allow [%.60s] to send its mail", o->spf_domain,
 			    client);
 		else
 			snprintf(fj->refuse_text, sizeof(fj->refuse_text),
 			    "5.7.1 Message refused: the DMARC policy of "
-			    "%.200s rejects mail that fails authentication",
+			    "%.120s rejects mail that fails authentication",
 			    o->from_domain);
 	} else if (action == CONFIG_MA_QUARANTINE)
 		fj->quarantine = 1;

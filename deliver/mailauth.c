@@ -27,6 +27,7 @@
 #include <spf2/spf.h>
 #include <unbound.h>
 
+#include "common/dns.h"
 #include "common/error.h"
 #include "common/xmalloc.h"
 #include "mail/mime.h"
@@ -130,58 +131,6 @@ ma_query(struct ma_ctx *c, const char *name, int type, struct ub_result **r)
 	return 1;
 }
 
-/* A TXT record's strings, joined (RFC 7208 3.3), NUL-ended; -1 malformed. */
-static int
-ma_txt(const unsigned char *d, size_t len, char *out, size_t outsize)
-{
-	size_t i = 0, n = 0, l;
-
-	while (i < len) {
-		l = d[i++];
-		if (l > len - i)
-			return -1;
-		if (n + l >= outsize)
-			return -1;
-		memcpy(out + n, d + i, l);
-		n += l;
-		i += l;
-	}
-	out[n] = '\0';
-	/* a NUL inside would cut the record short where nobody sees it */
-	return strlen(out) == n ? 0 : -1;
-}
-
-/* A domain name in wire form (uncompressed, as libunbound gives rdata). */
-static int
-ma_name(const unsigned char *d, size_t len, char *out, size_t outsize)
-{
-	size_t i = 0, n = 0, l, k;
-
-	for (;;) {
-		if (i >= len)
-			return -1;
-		if ((l = d[i++]) == 0)
-			break;
-		if (l > 63 || l > len - i)
-			return -1;
-		if (n + l + 2 > outsize)
-			return -1;
-		if (n > 0)
-			out[n++] = '.';
-		for (k = 0; k < l; k++) {
-			if (d[i + k] <= 0x20 || d[i + k] >= 0x7f ||
-			    d[i + k] == '.')
-				return -1;
-			out[n++] = (char)d[i + k];
-		}
-		i += l;
-	}
-	if (n == 0)
-		out[n++] = '.';
-	out[n] = '\0';
-	return 0;
-}
-
 /* ---- SPF: libspf2 asks, we answer from ma_query() ---- */
 
 static SPF_dns_rr_t *
@@ -228,18 +177,19 @@ ma_spf_lookup(SPF_dns_server_t *srv, const char *domain, ns_type type,
 			break;
 		case ns_t_txt:
 		case ns_t_spf:
-			if (ma_txt(d, len, text, sizeof(text)) == -1)
+			if (dns_txt_text(d, len, text, sizeof(text)) == -1)
 				continue;
 			need = strlen(text) + 1;
 			break;
 		case ns_t_mx:
-			if (len < 3 || ma_name(d + 2, len - 2, text,
-			    sizeof(text)) == -1)
+			if (len < 3 || dns_wire_name(d + 2, len - 2, text,
+			    sizeof(text), NULL) == -1)
 				continue;
 			need = strlen(text) + 1;
 			break;
 		case ns_t_ptr:
-			if (ma_name(d, len, text, sizeof(text)) == -1)
+			if (dns_wire_name(d, len, text, sizeof(text), NULL) ==
+			    -1)
 				continue;
 			need = strlen(text) + 1;
 			break;
@@ -381,7 +331,7 @@ ma_dkim_key(DKIM *d, DKIM_SIGINFO *sig, u_char *buf, size_t buflen)
 		return DKIM_CBSTAT_NOTFOUND;
 	/* RFC 6376 3.6.2.2: more than one record is undefined: the first */
 	for (i = 0; r->data[i] != NULL; i++)
-		if (ma_txt((const unsigned char *)r->data[i],
+		if (dns_txt_text((const unsigned char *)r->data[i],
 		    (size_t)r->len[i], (char *)buf, buflen) == 0)
 			break;
 	got = r->data[i] != NULL;
@@ -517,7 +467,7 @@ ma_dmarc_record(struct ma_ctx *c, const char *domain, char *rec,
 	if ((got = ma_query(c, name, ns_t_txt, &r)) <= 0)
 		return got;
 	for (i = 0; r->data[i] != NULL && !found; i++)
-		if (ma_txt((const unsigned char *)r->data[i],
+		if (dns_txt_text((const unsigned char *)r->data[i],
 		    (size_t)r->len[i], rec, size) == 0 &&
 		    strncasecmp(rec, "v=DMARC1", 8) == 0 &&
 		    (rec[8] == ';' || rec[8] == ' ' || rec[8] == '\0'))

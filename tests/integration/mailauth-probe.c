@@ -2,7 +2,9 @@
  * mailauth-probe - runs mailauth_check() (deliver/mailauth.c) on one
  * message, for test_mailauth.py, against a DNS server the test starts.
  *
- *   mailauth-probe RESOLVER-PORT IP HELO SENDER CHECKS [TIMEOUT_MS] < MSG
+ *   mailauth-probe CONF IP HELO SENDER CHECKS [TIMEOUT_MS] < MSG
+ *
+ * CONF: a vellum.conf whose [dns] names the resolver (dns_ub_new()).
  *
  * CHECKS: any of "spf", "dkim", "dmarc" joined by commas.  Prints the
  * results one per line ("spf pass example.test", "dkim 0 pass d s",
@@ -15,6 +17,8 @@
 
 #include <unbound.h>
 
+#include "common/config.h"
+#include "common/dns.h"
 #include "common/error.h"
 #include "deliver/mailauth.h"
 
@@ -25,11 +29,12 @@ main(int argc, char *argv[])
 	struct mailauth_in in;
 	struct mailauth_out out;
 	struct ub_ctx *ub;
-	char fwd[64], *msg = NULL;
+	struct config c;
+	char *errs = NULL, *msg = NULL;
 	size_t len = 0, cap = 0, n, i;
 
 	if (argc < 6) {
-		fprintf(stderr, "usage: mailauth-probe PORT IP HELO SENDER "
+		fprintf(stderr, "usage: mailauth-probe CONF IP HELO SENDER "
 		    "CHECKS [TIMEOUT_MS] < MSG\n");
 		return 1;
 	}
@@ -43,13 +48,10 @@ main(int argc, char *argv[])
 			break;
 		len += n;
 	}
-	snprintf(fwd, sizeof(fwd), "127.0.0.1@%s", argv[1]);
-	if ((ub = ub_ctx_create()) == NULL || ub_ctx_async(ub, 1) != 0 ||
-	    ub_ctx_set_option(ub, "do-not-query-localhost:", "no") != 0 ||
-	    ub_ctx_set_option(ub, "local-zone:", "test. transparent") != 0 ||
-	    ub_ctx_set_option(ub, "module-config:", "iterator") != 0 ||
-	    ub_ctx_set_fwd(ub, fwd) != 0) {
-		fprintf(stderr, "mailauth-probe: libunbound setup failed\n");
+	if (config_load(argv[1], &c, &errs) != 0 ||
+	    dns_ub_new(&c, &ub) == -1) {
+		fprintf(stderr, "mailauth-probe: %s\n%s", err_msg(),
+		    errs != NULL ? errs : "");
 		return 1;
 	}
 	if (mailauth_init(NULL) == -1) {

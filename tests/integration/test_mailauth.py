@@ -58,8 +58,8 @@ def sign(msg, domain, selector, pem):
     return sig.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + msg
 
 
-def probe(prog, port, ip, helo, sender, checks, msg, timeout=None):
-    args = [prog, str(port), ip, helo, sender, checks]
+def probe(prog, conf, ip, helo, sender, checks, msg, timeout=None):
+    args = [prog, conf, ip, helo, sender, checks]
     if timeout is not None:
         args.append(str(timeout))
     r = subprocess.run(args, input=msg, capture_output=True, timeout=60)
@@ -122,10 +122,13 @@ def main():
         "sel._domainkey.badkey.test": [("SERVFAIL",)],
     }
     with DNSServer(zones, host="127.0.0.1") as dns:
-        port = dns.port
+        conf = os.path.join(tmp, "vellum.conf")
+        with open(conf, "w") as f:
+            f.write("data_dir = %s\n[dns]\nresolver = 127.0.0.1:%d\n" %
+                    (tmp, dns.port))
 
         def run(ip, helo, sender, checks, msg=None, timeout=None):
-            return probe(prog, port, ip, helo, sender, checks,
+            return probe(prog, conf, ip, helo, sender, checks,
                          msg or message("a@x.test"), timeout)
 
         # SPF, each result
