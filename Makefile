@@ -7,7 +7,8 @@ DEBS = build-essential meson ninja-build pkg-config liblmdb-dev lmdb-utils \
 	curl fetchmail openssl ca-certificates swaks libnet-ssleay-perl faketime \
 	python3-dnslib libunbound-dev python3-aiosmtpd zlib1g-dev \
 	isync offlineimap3 neomutt tmux strace mount spamassassin spamc spamd \
-	libopendkim-dev python3-dkim python3-nacl clamav-daemon
+	libopendkim-dev python3-dkim python3-nacl clamav-daemon libspf2-dev \
+	libopendmarc-dev publicsuffix
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: all deps build test run install clean

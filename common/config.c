@@ -86,6 +86,7 @@
 #define CONFIG_POLICY_SPAMD		"127.0.0.1:783"
 #define CONFIG_POLICY_SPAMD_TIMEOUT	10	/* s */
 #define CONFIG_POLICY_SPAM_MAX_SIZE	512000	/* spamc's -s default */
+#define CONFIG_MAILAUTH_TIMEOUT	10	/* s: = MAILAUTH_TIMEOUT_DEFAULT */
 #define CONFIG_ANTIVIRUS_TIMEOUT	30	/* s: = CLAM_TIMEOUT_DEFAULT */
 #define CONFIG_ANTIVIRUS_MAX_SIZE	(25U * 1024 * 1024)	/* clamd's
 						   StreamMaxLength default */
@@ -145,6 +146,7 @@ enum {
 	CS_BATV,
 	CS_POLICY,
 	CS_ANTIVIRUS,
+	CS_MAILAUTH,
 	CS_SENDMAIL,
 	CS_FILTER,
 	CS_COUNT,
@@ -155,7 +157,8 @@ enum {
 static const char *const config_sect_names[CS_COUNT] = {
 	"", "smtp", "submission", "smtps", "lmtp", "imap", "imaps", "pop3",
 	"pop3s", "tls", "auth", "limits", "fs", "quota", "smtpd", "mta", "queue",
-	"dns", "srs", "batv", "policy", "antivirus", "sendmail", "filter",
+	"dns", "srs", "batv", "policy", "antivirus", "mailauth", "sendmail",
+	"filter",
 };
 
 enum config_type {
@@ -278,6 +281,13 @@ enum {
 	CK_ANTIVIRUS_TIMEOUT,
 	CK_ANTIVIRUS_MAX_SIZE,
 	CK_ANTIVIRUS_ON_ERROR,
+	CK_MAILAUTH_SPF,
+	CK_MAILAUTH_DKIM,
+	CK_MAILAUTH_DMARC,
+	CK_MAILAUTH_SPF_FAIL,
+	CK_MAILAUTH_DMARC_REJECT,
+	CK_MAILAUTH_DMARC_QUARANTINE,
+	CK_MAILAUTH_TIMEOUT,
 	CK_SMTP_AUTH,
 	CK_REQUIRE_AUTH,
 	CK_SVC_WORKERS,
@@ -322,6 +332,13 @@ struct config_key {
 
 /* [antivirus] on_error: CONFIG_AV_TEMPFAIL, CONFIG_AV_ACCEPT */
 static const char *const config_av_on_error[] = { "tempfail", "accept",
+	NULL };
+
+/* [mailauth]: CONFIG_MA_TAG, _QUARANTINE, _REJECT (dmarc_quarantine
+   takes the first two) */
+static const char *const config_ma_action[] = { "tag", "quarantine",
+	"reject", NULL };
+static const char *const config_ma_quarantine[] = { "tag", "quarantine",
 	NULL };
 
 static const struct config_key config_keys[CK_COUNT] = {
@@ -506,6 +523,21 @@ static const struct config_key config_keys[CK_COUNT] = {
 	    CK_UINT(antivirus_max_size, 1, 1073741824, "bytes") },
 	[CK_ANTIVIRUS_ON_ERROR] = { CS_ANTIVIRUS, "on_error", CT_CHOICE,
 	    CK_INT(antivirus_on_error), 0, config_av_on_error },
+	[CK_MAILAUTH_SPF] = { CS_MAILAUTH, "spf", CT_BOOL,
+	    CK_INT(mailauth_spf) },
+	[CK_MAILAUTH_DKIM] = { CS_MAILAUTH, "dkim", CT_BOOL,
+	    CK_INT(mailauth_dkim) },
+	[CK_MAILAUTH_DMARC] = { CS_MAILAUTH, "dmarc", CT_BOOL,
+	    CK_INT(mailauth_dmarc) },
+	[CK_MAILAUTH_SPF_FAIL] = { CS_MAILAUTH, "spf_fail", CT_CHOICE,
+	    CK_INT(mailauth_spf_fail), 0, config_ma_action },
+	[CK_MAILAUTH_DMARC_REJECT] = { CS_MAILAUTH, "dmarc_reject", CT_CHOICE,
+	    CK_INT(mailauth_dmarc_reject), 0, config_ma_action },
+	[CK_MAILAUTH_DMARC_QUARANTINE] = { CS_MAILAUTH, "dmarc_quarantine",
+	    CT_CHOICE, CK_INT(mailauth_dmarc_quarantine), 0,
+	    config_ma_quarantine },
+	[CK_MAILAUTH_TIMEOUT] = { CS_MAILAUTH, "timeout", CT_DURATION,
+	    CK_UINT(mailauth_timeout, 1, 120, "seconds") },
 	[CK_SMTP_AUTH] = { CS_SERVICE, "auth", CT_BOOL,
 	    CK_SVC(auth, 1u << SVC_SMTP) },
 	[CK_REQUIRE_AUTH] = { CS_SERVICE, "require_auth", CT_BOOL,
@@ -689,6 +721,10 @@ config_file_defaults(struct config *c)
 	c->antivirus_timeout = CONFIG_ANTIVIRUS_TIMEOUT;
 	c->antivirus_max_size = CONFIG_ANTIVIRUS_MAX_SIZE;
 	c->antivirus_on_error = CONFIG_AV_TEMPFAIL;
+	c->mailauth_spf_fail = CONFIG_MA_TAG;
+	c->mailauth_dmarc_reject = CONFIG_MA_REJECT;
+	c->mailauth_dmarc_quarantine = CONFIG_MA_QUARANTINE;
+	c->mailauth_timeout = CONFIG_MAILAUTH_TIMEOUT;
 	for (s = 0; s < SVC_COUNT; s++) {
 		c->svc[s].auth = s == SVC_SMTP ? CONFIG_SMTP_AUTH :
 		    CONFIG_SVC_AUTH;

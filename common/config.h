@@ -26,6 +26,10 @@
 /* [antivirus] on_error */
 #define CONFIG_AV_TEMPFAIL	0
 #define CONFIG_AV_ACCEPT	1
+/* [mailauth] spf_fail, dmarc_reject, dmarc_quarantine: what is done */
+#define CONFIG_MA_TAG		0	/* the header says so; delivered */
+#define CONFIG_MA_QUARANTINE	1	/* delivered into the Spam folder */
+#define CONFIG_MA_REJECT	2	/* 550 at the end of DATA */
 #define CONFIG_USER_MAX		320
 #define CONFIG_SECRET_MAX	256
 
@@ -332,6 +336,23 @@ struct config {
 					   clamd cannot scan gets 451;
 					   accept: delivered with
 					   X-Virus-Status: Unchecked */
+	/* [mailauth]: SPF, DKIM and DMARC of mail from untrusted port 25
+	   clients (deliver/mailauth.h), unless whitelisted (ACL_SKIP_*):
+	   an Authentication-Results field says what was found */
+	int	mailauth_spf;		/* spf = no */
+	int	mailauth_dkim;		/* dkim = no */
+	int	mailauth_dmarc;		/* dmarc = no (yes checks SPF and
+					   DKIM too, for DMARC's sake) */
+	int	mailauth_spf_fail;	/* spf_fail = tag: CONFIG_MA_* for
+					   an SPF fail (a softfail is only
+					   tagged) */
+	int	mailauth_dmarc_reject;	/* dmarc_reject = reject: for a
+					   DMARC fail under p=reject */
+	int	mailauth_dmarc_quarantine; /* dmarc_quarantine = quarantine:
+					   under p=quarantine (tag or
+					   quarantine) */
+	unsigned mailauth_timeout;	/* timeout = 10 s: the DNS of one
+					   message's checks in all */
 	/* [sendmail]: who may use vellum-sendmail (admin/sendmail.c) */
 	char	sendmail_users[CONFIG_NAMES_MAX];	/* users = *: comma
 					   list of user names, @group names,

@@ -84,31 +84,23 @@ static void	dns_errf(struct dns_query *, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 
 int
-dns_new(struct event_base *base, const struct config *c, struct dns **r)
+dns_ub_new(const struct config *c, struct ub_ctx **r)
 {
-	struct dns *dns;
+	struct ub_ctx *ctx;
 	char fwd[sizeof(c->dns_resolvers[0].addr) + 8];
 	size_t i;
-	int rc, fd;
+	int rc;
 
 	*r = NULL;
 	if (c->dns_dnssec && access(c->dns_trust_anchor, R_OK) != 0)
 		return err_set(ERR_NOTFOUND, "[dns] trust_anchor %s: %s "
 		    "(dnssec = yes needs it; install dns-root-data or run "
 		    "unbound-anchor)", c->dns_trust_anchor, strerror(errno));
-	dns = xcalloc(1, sizeof(*dns));
-	dns->base = base;
-	dns->timeout = c->dns_timeout;
-	dns->next_qid = 1;
-	TAILQ_INIT(&dns->active);
-	TAILQ_INIT(&dns->done);
-	if ((dns->ctx = ub_ctx_create()) == NULL) {
-		free(dns);
+	if ((ctx = ub_ctx_create()) == NULL)
 		return err_set(ERR_TEMP, "libunbound: cannot create a "
 		    "resolver context");
-	}
 	/* A thread, not a forked process (libunbound's default). */
-	if ((rc = ub_ctx_async(dns->ctx, 1)) != 0)
+	if ((rc = ub_ctx_async(ctx, 1)) != 0)
 		goto ub_fail;
 	/*
 	 * A resolver on the loopback (a local unbound, the tests' server)
@@ -117,9 +109,9 @@ dns_new(struct event_base *base, const struct config *c, struct dns **r)
 	 * being asked instead of being skipped for 15 minutes: one silent
 	 * domain must not make every lookup fail.
 	 */
-	if ((rc = ub_ctx_set_option(dns->ctx, "do-not-query-localhost:",
+	if ((rc = ub_ctx_set_option(ctx, "do-not-query-localhost:",
 	    "no")) != 0 ||
-	    (rc = ub_ctx_set_option(dns->ctx, "infra-keep-probing:",
+	    (rc = ub_ctx_set_option(ctx, "infra-keep-probing:",
 	    "yes")) != 0)
 		goto ub_fail;
 	/*
@@ -130,31 +122,58 @@ dns_new(struct event_base *base, const struct config *c, struct dns **r)
 	 * The same holds for the reverse zone of 127/8, which DNSBLs use
 	 * (127.0.0.2 is every list's test entry) and the tests need.
 	 */
-	if (c->dns_nresolvers > 0 && ((rc = ub_ctx_set_option(dns->ctx,
+	if (c->dns_nresolvers > 0 && ((rc = ub_ctx_set_option(ctx,
 	    "local-zone:", "test. transparent")) != 0 ||
-	    (rc = ub_ctx_set_option(dns->ctx, "local-zone:",
+	    (rc = ub_ctx_set_option(ctx, "local-zone:",
 	    "127.in-addr.arpa. transparent")) != 0))
 		goto ub_fail;
 	for (i = 0; i < c->dns_nresolvers; i++) {
 		snprintf(fwd, sizeof(fwd), "%s@%u", c->dns_resolvers[i].addr,
 		    c->dns_resolvers[i].port);
-		if ((rc = ub_ctx_set_fwd(dns->ctx, fwd)) != 0)
+		if ((rc = ub_ctx_set_fwd(ctx, fwd)) != 0)
 			goto ub_fail;
 	}
 	if (c->dns_nresolvers == 0 &&
-	    (rc = ub_ctx_resolvconf(dns->ctx, NULL)) != 0)
+	    (rc = ub_ctx_resolvconf(ctx, NULL)) != 0)
 		goto ub_fail;
 	if (c->dns_dnssec)
-		rc = ub_ctx_add_ta_file(dns->ctx, c->dns_trust_anchor);
+		rc = ub_ctx_add_ta_file(ctx, c->dns_trust_anchor);
 	else
-		rc = ub_ctx_set_option(dns->ctx, "module-config:",
-		    "iterator");
+		rc = ub_ctx_set_option(ctx, "module-config:", "iterator");
 	if (rc != 0)
 		goto ub_fail;
-	fd = ub_fd(dns->ctx);
-	if (fd < 0) {
-		rc = fd;
-		goto ub_fail;
+	*r = ctx;
+	return 0;
+
+ub_fail:
+	ub_ctx_delete(ctx);
+	return err_set(ERR_TEMP, "libunbound: cannot set up the resolver: "
+	    "%s%s", ub_strerror(rc), rc == UB_READFILE ?
+	    " (reading /etc/resolv.conf or the trust anchor)" : "");
+}
+
+int
+dns_new(struct event_base *base, const struct config *c, struct dns **r)
+{
+	struct dns *dns;
+	int fd;
+
+	*r = NULL;
+	dns = xcalloc(1, sizeof(*dns));
+	dns->base = base;
+	dns->timeout = c->dns_timeout;
+	dns->next_qid = 1;
+	TAILQ_INIT(&dns->active);
+	TAILQ_INIT(&dns->done);
+	if (dns_ub_new(c, &dns->ctx) == -1) {
+		free(dns);
+		return -1;
+	}
+	if ((fd = ub_fd(dns->ctx)) < 0) {
+		ub_ctx_delete(dns->ctx);
+		free(dns);
+		return err_set(ERR_TEMP, "libunbound: cannot set up the "
+		    "resolver: %s", ub_strerror(fd));
 	}
 	dns->ub_ev = event_new(base, fd, EV_READ | EV_PERSIST, dns_ub_read,
 	    dns);
@@ -167,13 +186,6 @@ dns_new(struct event_base *base, const struct config *c, struct dns **r)
 	}
 	*r = dns;
 	return 0;
-
-ub_fail:
-	ub_ctx_delete(dns->ctx);
-	free(dns);
-	return err_set(ERR_TEMP, "libunbound: cannot set up the resolver: "
-	    "%s%s", ub_strerror(rc), rc == UB_READFILE ?
-	    " (reading /etc/resolv.conf or the trust anchor)" : "");
 }
 
 void

@@ -93,6 +93,15 @@ typedef void dns_cb(const struct dns_answer *, void *arg);
 int	dns_new(struct event_base *base, const struct config *c,
 	    struct dns **r);
 
+/*
+ * The libunbound context dns_new() puts on the loop, alone: for a worker
+ * thread that waits for its own answers (deliver/mailauth.c, under a
+ * deadline of its own; a context serves one thread).  0, or -1 as
+ * dns_new().  Free with ub_ctx_delete().
+ */
+struct ub_ctx;
+int	dns_ub_new(const struct config *c, struct ub_ctx **r);
+
 /* Cancels every pending query (no callback runs after) and frees;
    *dnsp = NULL.  NULL is fine. */
 void	dns_free(struct dns **dnsp);

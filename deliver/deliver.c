@@ -426,8 +426,9 @@ djob_target(struct store *st, struct djob *d, struct deliver_rcpt *r,
 	 * costs no copy of the message, however large.
 	 */
 	dt->prefix = xasprintf("Return-Path: <%s>%s"
-	    "Delivered-To: %s%s%s", r->is_list && r->list_owner[0] != '\0' ?
+	    "Delivered-To: %s%s%s%s", r->is_list && r->list_owner[0] != '\0' ?
 	    r->list_owner : job->sender, eol, tg->addr, eol,
+	    job->fj != NULL ? job->fj->auth_header : "",
 	    job->fj != NULL ? job->fj->av_header : "");
 	if (data != NULL && store_msg_prepare(st, data, len, &dt->vbase) == -1)
 		return -1;
@@ -547,6 +548,10 @@ djob_user(struct store *st, const struct deliver_config *cf, struct djob *d,
 	size_t i, folders = 0, inbox = 0;
 	int rc, bad = 0;
 
+	/* quarantined by the inbound checks (inauth.c): no filter ran */
+	if (d->job->fj != NULL && d->job->fj->quarantine)
+		return djob_target(st, d, r, tg, DELIVER_QUARANTINE, 0, NULL,
+		    NULL, 0);
 	if (fu == NULL || !fu->ran)
 		return djob_target(st, d, r, tg, "INBOX", 0, NULL, NULL, 0);
 	res = &fu->res;
@@ -1312,6 +1317,14 @@ deliver_config_init(struct deliver_config *cf, struct store *st,
 	cf->clamd_timeout_ms = cfg->antivirus_timeout * 1000;
 	cf->av_max_size = cfg->antivirus_max_size;
 	cf->av_accept = cfg->antivirus_on_error == CONFIG_AV_ACCEPT;
+	cf->ma_spf = cfg->mailauth_spf;
+	cf->ma_dkim = cfg->mailauth_dkim;
+	cf->ma_dmarc = cfg->mailauth_dmarc;
+	cf->ma_spf_fail = cfg->mailauth_spf_fail;
+	cf->ma_dmarc_reject = cfg->mailauth_dmarc_reject;
+	cf->ma_dmarc_quarantine = cfg->mailauth_dmarc_quarantine;
+	cf->ma_timeout_ms = cfg->mailauth_timeout * 1000;
+	cf->dns = cfg;
 	/* BATV's secret is the store's: load it even without SRS's */
 	if (deliver_srs_load(st, cf, cfg->srs_secret_file) == -1) {
 		(void)deliver_batv_load(st, cf);

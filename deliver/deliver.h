@@ -38,6 +38,9 @@ struct deliver_fjob;
 					   STORE_LIST_MEMBERS_MAX */
 #define DELIVER_ADDR_MAX	320
 #define DELIVER_TEXT_MAX	256
+/* Where mail the inbound checks quarantine goes (inauth.c): the folder
+   that is \Junk in IMAP (store_special_use_parse()) */
+#define DELIVER_QUARANTINE	"Spam"
 #define DELIVER_LOCK_LEASE	300	/* s: a delivery lock's lease */
 #define DELIVER_ORCPT_MAX	500	/* RFC 3461 4.2: ORCPT= as given */
 #define DELIVER_ENVID_MAX	100	/* RFC 3461 4.4: ENVID= as given */
@@ -142,6 +145,17 @@ struct deliver_config {
 	unsigned	clamd_timeout_ms;
 	size_t		av_max_size;
 	int		av_accept;
+	/*
+	 * [mailauth]: SPF, DKIM and DMARC of the same inbound mail
+	 * (mailauth.h, inauth.c), each unless whitelisted (ACL_SKIP_*); what
+	 * a fail makes (CONFIG_MA_*), the deadline of one message's DNS, and
+	 * the configuration whose [dns] the checks' resolver follows (NULL:
+	 * no checks).
+	 */
+	int		ma_spf, ma_dkim, ma_dmarc;
+	int		ma_spf_fail, ma_dmarc_reject, ma_dmarc_quarantine;
+	unsigned	ma_timeout_ms;
+	const struct config *dns;
 };
 
 /*
@@ -328,6 +342,8 @@ struct deliver_job {
 						   (smtpd/acl.c sets it) */
 	const char		*client;	/* the client's address for
 						   log lines, or NULL */
+	const char		*helo;		/* its HELO/EHLO name (SPF),
+						   or NULL */
 	struct deliver_fjob	*fj;		/* deliver_begin() .. the end
 						   of deliver_run(): private */
 	/* result */

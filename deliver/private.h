@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "deliver.h"
+#include "mailauth.h"
 #include "filter/eval.h"
 #include "store/vacation.h"
 
@@ -73,6 +74,19 @@ struct deliver_fjob {
 	/* what the virus scan adds to each local copy, with the message's
 	   line ends ("X-Virus-Status: Clean"; "" nothing) */
 	char				 av_header[256];
+	/*
+	 * The inbound SPF, DKIM and DMARC checks (inauth.c): the field
+	 * each local copy gets ("" none), the log line, the message without
+	 * forged fields of our id while the stage runs (the caller's bytes
+	 * kept in auth_odata), and whether the results send it to the
+	 * quarantine folder.
+	 */
+	char				 auth_header[MAILAUTH_HEADER_MAX];
+	char				 auth_note[768];
+	char				*auth_data;
+	const void			*auth_odata;
+	size_t				 auth_olen;
+	int				 quarantine;
 	char				 disc_why[160];	/* why not added */
 	/* the message rewritten: job->data is disc_data until the stage
 	   ends, the caller's bytes are kept here */
@@ -110,6 +124,19 @@ int	antivirus_wanted(const struct deliver_config *,
 	    const struct deliver_job *);
 void	antivirus_scan(const struct deliver_config *, struct deliver_job *,
 	    struct deliver_fjob *);
+
+/*
+ * inauth.c: SPF, DKIM and DMARC ([mailauth], mailauth.h) of a job from an
+ * untrusted port 25 client, each unless its whitelist entries skip it, on
+ * a filter thread: the Authentication-Results field in fj->auth_header,
+ * a refusal in fj->refuse_code/text, fj->quarantine, the log line in
+ * fj->auth_note.  inauth_restore() gives the job its own bytes back.
+ */
+int	inauth_wanted(const struct deliver_config *,
+	    const struct deliver_job *);
+void	inauth_check(const struct deliver_config *, struct deliver_job *,
+	    struct deliver_fjob *);
+void	inauth_restore(struct deliver_job *, struct deliver_fjob *);
 
 /* A message's line end: CRLF when its first line ends so, else LF. */
 const char *deliver_msg_eol(const void *data, size_t len);

@@ -468,7 +468,7 @@ deliver_begin(struct store *st, const struct deliver_config *cf,
 	}
 	exclusive = stage_plan(st, cf, job, fj);
 	fj->scan_pending = policy_scan_wanted(job) ||
-	    antivirus_wanted(cf, job);
+	    antivirus_wanted(cf, job) || inauth_wanted(cf, job);
 	if ((rc = stage_locks(st, job, fj, exclusive)) != 1) {
 		if (rc == -1) {
 			log_warnx("delivery: %s", err_msg());
@@ -568,7 +568,10 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 		log_info("%s", fj->scan_note);
 	if (fj->av_note[0] != '\0')
 		log_info("%s", fj->av_note);
+	if (fj->auth_note[0] != '\0')
+		log_info("%s", fj->auth_note);
 	deliver_disclaimer_restore(job, fj);
+	inauth_restore(job, fj);
 	free(fj);
 }
 
@@ -831,13 +834,16 @@ deliver_filter_job(struct deliver_job *job)
 		return;
 	/*
 	 * The content checks, on the message as it was sent: the sender's
-	 * policy, the virus scan.  A message they refuse goes nowhere: no
+	 * policy, the virus scan, SPF, DKIM and DMARC (these last only when
+	 * no virus was found).  A message they refuse goes nowhere: no
 	 * disclaimer, no filter (no program sees a virus), no auto-reply.
 	 */
 	if (fj->scan_pending) {
 		fj->scan_pending = 0;
 		policy_scan(fj->cf, job, fj->scan_note, sizeof(fj->scan_note));
 		antivirus_scan(fj->cf, job, fj);
+		if (fj->refuse_code == 0)
+			inauth_check(fj->cf, job, fj);
 		if (fj->refuse_code != 0) {
 			fj->filtered = 1;
 			if (fj->disc_pending) {
@@ -847,6 +853,9 @@ deliver_filter_job(struct deliver_job *job)
 			}
 			return;
 		}
+		/* quarantined: no user's filter sorts it elsewhere */
+		if (fj->quarantine)
+			fj->filtered = 1;
 	}
 	/* First: the filters see what the recipients get. */
 	if (fj->disc_pending) {

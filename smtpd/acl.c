@@ -311,6 +311,7 @@ session_acl_data(struct smtp_session *s)
 	   clients as the port 25 checks above */
 	s->job.inbound = session_port25_untrusted(s);
 	s->job.client = s->ip;
+	s->job.helo = s->helo;
 	if (s->job.acl_skip != 0) {
 		store_acl_skip_names(s->job.acl_skip, skips, sizeof(skips));
 		log_info("conn %lu: message id=%s whitelisted: skips %s", s->id,
