@@ -55,7 +55,9 @@ authres_id(const char *v, size_t len, char id[AUTHRES_ID_MAX + 1])
 				p++;
 			if (*p == '\r' || *p == '\n')
 				continue;
-			if (n == AUTHRES_ID_MAX)
+			/* an id is text: no NUL or control byte inside */
+			if ((unsigned char)*p < 0x20 || *p == 0x7f ||
+			    n == AUTHRES_ID_MAX)
 				return 0;
 			id[n++] = *p;
 		}

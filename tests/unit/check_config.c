@@ -228,6 +228,44 @@ START_TEST(test_antivirus)
 }
 END_TEST
 
+/* [mailauth]: all off by default, each key, each bad value. */
+START_TEST(test_mailauth)
+{
+	struct config *c = parse_ok("data_dir = /d\n");
+
+	ck_assert_int_eq(c->mailauth_spf, 0);
+	ck_assert_int_eq(c->mailauth_dkim, 0);
+	ck_assert_int_eq(c->mailauth_dmarc, 0);
+	ck_assert_int_eq(c->mailauth_spf_fail, CONFIG_MA_TAG);
+	ck_assert_int_eq(c->mailauth_dmarc_reject, CONFIG_MA_REJECT);
+	ck_assert_int_eq(c->mailauth_dmarc_quarantine, CONFIG_MA_QUARANTINE);
+	ck_assert_uint_eq(c->mailauth_timeout, 10);
+	c = parse_ok("data_dir = /d\n[mailauth]\nspf = yes\ndkim = yes\n"
+	    "dmarc = yes\nspf_fail = reject\ndmarc_reject = quarantine\n"
+	    "dmarc_quarantine = tag\ntimeout = 2m\n");
+	ck_assert_int_eq(c->mailauth_spf, 1);
+	ck_assert_int_eq(c->mailauth_dkim, 1);
+	ck_assert_int_eq(c->mailauth_dmarc, 1);
+	ck_assert_int_eq(c->mailauth_spf_fail, CONFIG_MA_REJECT);
+	ck_assert_int_eq(c->mailauth_dmarc_reject, CONFIG_MA_QUARANTINE);
+	ck_assert_int_eq(c->mailauth_dmarc_quarantine, CONFIG_MA_TAG);
+	ck_assert_uint_eq(c->mailauth_timeout, 120);
+	c = parse_ok("data_dir = /d\n[mailauth]\nspf_fail = quarantine\n"
+	    "dmarc_reject = tag\n");
+	ck_assert_int_eq(c->mailauth_spf_fail, CONFIG_MA_QUARANTINE);
+	ck_assert_int_eq(c->mailauth_dmarc_reject, CONFIG_MA_TAG);
+	one_error("data_dir = /d\n[mailauth]\nspf = maybe\n", 3,
+	    "spf = 'maybe': write yes or no");
+	one_error("data_dir = /d\n[mailauth]\nspf_fail = drop\n", 3,
+	    "spf_fail = 'drop': write tag, quarantine or reject");
+	one_error("data_dir = /d\n[mailauth]\ndmarc_quarantine = reject\n",
+	    3, "dmarc_quarantine = 'reject': write tag or quarantine");
+	one_error("data_dir = /d\n[mailauth]\ntimeout = 121\n", 3,
+	    "timeout = '121': write a time from 1 to 120");
+	one_error("data_dir = /d\n[mailauth]\nclamd = x\n", 3, "clamd");
+}
+END_TEST
+
 /* [filter]: optional, each key, each bad value. */
 START_TEST(test_filter)
 {
@@ -1436,6 +1474,7 @@ config_suite(void)
 	tcase_add_test(tc, test_load_files);
 	tcase_add_test(tc, test_srs);
 	tcase_add_test(tc, test_antivirus);
+	tcase_add_test(tc, test_mailauth);
 	tcase_add_test(tc, test_filter);
 	tcase_add_test(tc, test_units);
 	tcase_add_test(tc, test_did_you_mean);

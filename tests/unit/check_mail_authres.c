@@ -32,6 +32,8 @@ START_TEST(test_id)
 	ck_assert_int_eq(id_of("", id), 0);
 	ck_assert_int_eq(id_of(" (unclosed comment mx.example.org", id), 0);
 	ck_assert_int_eq(id_of(" \"unclosed", id), 0);
+	ck_assert_int_eq(authres_id(" \"a\0b\";", 6, id), 0);
+	ck_assert_int_eq(id_of(" \"a\x01\";", id), 0);
 	memset(big, 'a', sizeof(big) - 1);
 	big[sizeof(big) - 1] = '\0';
 	ck_assert_int_eq(id_of(big, id), 0);
