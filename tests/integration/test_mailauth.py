@@ -7,7 +7,6 @@ libspf2 passes every loopback client whatever the record says.
 
     test_mailauth.py MAILAUTH_PROBE
 """
-import base64
 import os
 import subprocess
 import sys
@@ -15,33 +14,10 @@ import tempfile
 import time
 
 from daemon import Failure, check
+from dkimtest import key_record, rsa_key, sign
 from dnsserver import DNSServer
 
-for _p in ("/usr/lib/python3/dist-packages",):
-    if os.path.isdir(_p) and _p not in sys.path:
-        sys.path.append(_p)
-
-import dkim  # noqa: E402
-
 ID = "mx.vellum.test"
-
-
-def rsa_key(tmp):
-    """A fresh RSA-2048 key: (PEM private key, base64 DER public key)."""
-    key = os.path.join(tmp, "k.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                    "rsa_keygen_bits:2048", "-out", key], check=True,
-                   capture_output=True)
-    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
-                          "-outform", "DER"], check=True,
-                         capture_output=True).stdout
-    with open(key, "rb") as f:
-        return f.read(), base64.b64encode(der).decode()
-
-
-def chunks(text):
-    """A TXT record's strings: at most 255 bytes each (RFC 1035)."""
-    return [text[i:i + 255] for i in range(0, len(text), 255)]
 
 
 def message(frm, subject="results", body=b"The figures, as promised.\r\n",
@@ -50,12 +26,6 @@ def message(frm, subject="results", body=b"The figures, as promised.\r\n",
             b"Subject: " + subject.encode() + b"\r\n"
             b"Date: Thu, 03 Dec 2026 10:00:00 +0000\r\n"
             b"Message-ID: <m1@x.test>\r\n" + extra + b"\r\n" + body)
-
-
-def sign(msg, domain, selector, pem):
-    sig = dkim.sign(msg, selector.encode(), domain.encode(), pem,
-                    include_headers=[b"from", b"to", b"subject", b"date"])
-    return sig.replace(b"\n", b"\r\n").replace(b"\r\r\n", b"\r\n") + msg
 
 
 def probe(prog, conf, ip, helo, sender, checks, msg, timeout=None):
@@ -92,7 +62,7 @@ def main():
                       ("MX", 10, "mx.pass.test")],
         "mx.pass.test": [("A", "192.0.2.5")],
         "_dmarc.pass.test": [("TXT", "v=DMARC1; p=reject")],
-        "sel._domainkey.pass.test": [("TXT", chunks("v=DKIM1; k=rsa; p=" + pub))],
+        "sel._domainkey.pass.test": key_record(pub),
         "soft.test": [("TXT", "v=spf1 ~all")],
         "neutral.test": [("TXT", "v=spf1 ?all")],
         "mxonly.test": [("TXT", "v=spf1 mx a:host.mxonly.test -all"),
@@ -112,11 +82,9 @@ def main():
         "sub.org.test": [("TXT", "v=spf1 -all")],
         "badkey.test": [("TXT", "v=spf1 -all")],
         "_dmarc.shop.com": [("TXT", "v=DMARC1; p=reject")],
-        "sel._domainkey.shop.com": [("TXT", chunks("v=DKIM1; k=rsa; p=" +
-                                                   pub))],
+        "sel._domainkey.shop.com": key_record(pub),
         "_dmarc.strict.com": [("TXT", "v=DMARC1; p=reject; adkim=s")],
-        "sel._domainkey.strict.com": [("TXT", chunks("v=DKIM1; k=rsa; p=" +
-                                                     pub))],
+        "sel._domainkey.strict.com": key_record(pub),
         "_dmarc.sample.test": [("TXT", "v=DMARC1; p=reject; pct=0")],
         "_dmarc.broken.test": [("TXT", "v=DMARC1; p=frobnicate")],
         "sel._domainkey.badkey.test": [("SERVFAIL",)],

@@ -21,44 +21,22 @@ pass of a loopback client, checked for alignment by DMARC.
 
 usage: test_smtp_mailauth.py BUILD_DIR
 """
-import base64
 import os
 import smtplib
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import dkimtest  # noqa: E402
 from daemon import check, main  # noqa: E402
 from dnsserver import DNSServer  # noqa: E402
 from smtptest import (Client25, SmtpSite, count, log_has,  # noqa: E402
                       require_smtpd, stored)
-
-for _p in ("/usr/lib/python3/dist-packages",):
-    if os.path.isdir(_p) and _p not in sys.path:
-        sys.path.append(_p)
-
-import dkim  # noqa: E402
+from dkimtest import dkim, key_record, rsa_key  # noqa: E402
 
 HOST = "127.0.0.1"
 BOB = "bob@example.test"
 PW = "pw-bob-1"
 ID = "mail.example.test"
-
-
-def rsa_key(tmp):
-    key = os.path.join(tmp, "dkim.pem")
-    subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt",
-                    "rsa_keygen_bits:2048", "-out", key], check=True,
-                   capture_output=True)
-    der = subprocess.run(["openssl", "pkey", "-in", key, "-pubout",
-                          "-outform", "DER"], check=True,
-                         capture_output=True).stdout
-    with open(key, "rb") as f:
-        return f.read(), base64.b64encode(der).decode()
-
-
-def chunks(text):
-    return [text[i:i + 255] for i in range(0, len(text), 255)]
 
 
 def message(frm, subject, extra=b""):
@@ -69,9 +47,7 @@ def message(frm, subject, extra=b""):
 
 
 def sign(msg, domain, pem):
-    sig = dkim.sign(msg, b"sel", domain.encode(), pem,
-                    include_headers=[b"from", b"to", b"subject", b"date"])
-    return sig.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n") + msg
+    return dkimtest.sign(msg, domain, "sel", pem)
 
 
 def send(srv, sender, msg, src=2):
@@ -249,7 +225,7 @@ def run(site, args):
     if rc:
         return rc
     pem, pub = rsa_key(site.tmp)
-    key = [("TXT", chunks("v=DKIM1; k=rsa; p=" + pub))]
+    key = key_record(pub)
     records = {
         "sender.test": [("TXT", "v=spf1 ip4:127.0.0.0/8 -all")],
         "_dmarc.sender.test": [("TXT", "v=DMARC1; p=reject")],
