@@ -222,7 +222,7 @@ class Clamd:
     signature alone (as tests/integration/test_antivirus.py); stopped by
     its pid."""
 
-    def __init__(self):
+    def __init__(self, tmpdir=None):
         self.dir = tempfile.mkdtemp(prefix="vbav-")
         self.sock = os.path.join(self.dir, "clamd.sock")
         db = os.path.join(self.dir, "db")
@@ -235,6 +235,9 @@ class Clamd:
                     "LogFile %s\nPidFile %s\n" %
                     (self.sock, db, os.path.join(self.dir, "log"),
                      os.path.join(self.dir, "pid")))
+            if tmpdir is not None:
+                # where clamd writes each stream and its parts
+                f.write("TemporaryDirectory %s\n" % tmpdir)
         self.out = open(os.path.join(self.dir, "stderr"), "w")
         self.proc = subprocess.Popen([CLAMD, "-c", self.conf],
                                      stdout=self.out, stderr=self.out)
@@ -394,6 +397,9 @@ def main():
     ap.add_argument("--size", type=int, default=4096)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--no-av", action="store_true")
+    ap.add_argument("--clamd-tmp", metavar="DIR",
+                    help="clamd's TemporaryDirectory (default: clamd's, "
+                    "$TMPDIR or /tmp)")
     ap.add_argument("--only", default=",".join(FAMILIES),
                     help="check families of mode on: " + ",".join(FAMILIES))
     a = ap.parse_args()
@@ -428,9 +434,10 @@ def main():
             print("antivirus: off (%s is not installed: Debian "
                   "clamav-daemon)" % CLAMD)
         else:
-            clamd = Clamd()
-            print("antivirus: clamd pid %d on %s" % (clamd.proc.pid,
-                                                     clamd.sock))
+            clamd = Clamd(a.clamd_tmp)
+            print("antivirus: clamd pid %d on %s, its temporary files in "
+                  "%s" % (clamd.proc.pid, clamd.sock, a.clamd_tmp or
+                          os.environ.get("TMPDIR", "/tmp")))
     sys.stdout.flush()
     dns = DNSServer(records(a.sessions, pub))
     try:
