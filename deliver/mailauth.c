@@ -355,6 +355,21 @@ ma_dkim_was_temp(const struct ma_ctx *c, DKIM_SIGINFO *sig)
 	return 0;
 }
 
+/*
+ * Before any key is looked up: signatures past MAILAUTH_DKIM_MAX are not
+ * checked, so a message with thousands of them costs what eight do.
+ */
+static DKIM_CBSTAT
+ma_dkim_prescreen(DKIM *d, DKIM_SIGINFO **sigs, int nsigs)
+{
+	int i;
+
+	(void)d;
+	for (i = MAILAUTH_DKIM_MAX; i < nsigs; i++)
+		dkim_sig_ignore(sigs[i]);
+	return DKIM_CBSTAT_CONTINUE;
+}
+
 static enum mailauth_res
 ma_dkim_sigres(const struct ma_ctx *c, DKIM_SIGINFO *sig)
 {
@@ -478,18 +493,22 @@ ma_dmarc_record(struct ma_ctx *c, const char *domain, char *rec,
 
 /*
  * The domain of the From: address (RFC 7489 6.6.1): 1, or 0 when the
- * field is missing or names no address or more than one.
+ * field is missing, appears more than once (a second From: is how a
+ * sender shows readers another domain than the one judged) or names no
+ * address or more than one.
  */
 static int
 ma_from_domain(const void *msg, size_t len, char *out, size_t size)
 {
 	struct rfc822_addr *a = NULL;
-	size_t n = 0, i, found = 0;
+	size_t hlen, n = 0, i, found = 0;
 	char *value;
 
+	hlen = mime_header_end(msg, len);
+	if (mime_header_count(msg, hlen, "From") != 1)
+		return 0;
 	value = xmalloc(MAILAUTH_TXT_MAX);
-	if (mime_header_get(msg, mime_header_end(msg, len), "From", value,
-	    MAILAUTH_TXT_MAX) == 1)
+	if (mime_header_get(msg, hlen, "From", value, MAILAUTH_TXT_MAX) == 1)
 		rfc822_addr_parse(value, strlen(value), &a, &n);
 	for (i = 0; i < n; i++) {
 		if (a[i].mailbox.p == NULL || a[i].domain.p == NULL)
@@ -719,7 +738,9 @@ mailauth_init(const char *psl)
 		return err_set(ERR_TEMP, "libopendkim does not start");
 	if (dkim_options(ma_dkim_lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS,
 	    &flags, sizeof(flags)) != DKIM_STAT_OK ||
-	    dkim_set_key_lookup(ma_dkim_lib, ma_dkim_key) != DKIM_STAT_OK) {
+	    dkim_set_key_lookup(ma_dkim_lib, ma_dkim_key) != DKIM_STAT_OK ||
+	    dkim_set_prescreen(ma_dkim_lib, ma_dkim_prescreen) !=
+	    DKIM_STAT_OK) {
 		dkim_close(ma_dkim_lib);
 		ma_dkim_lib = NULL;
 		return err_set(ERR_TEMP, "libopendkim does not take options");

@@ -77,6 +77,20 @@ mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
 	return 1;
 }
 
+size_t
+mime_header_count(const uint8_t *hdr, size_t hdrlen, const char *name)
+{
+	size_t namelen = strlen(name), off = 0, next, n = 0;
+
+	for (; off < hdrlen; off = next) {
+		next = mime_line_end(hdr, hdrlen, off);
+		if (next - off > namelen && hdr[off + namelen] == ':' &&
+		    strncasecmp((const char *)hdr + off, name, namelen) == 0)
+			n++;
+	}
+	return n;
+}
+
 /* Skips white space and (nested) comments. */
 static const char *
 mime_skip_cfws(const char *p)

@@ -29,6 +29,8 @@ size_t	mime_header_end(const uint8_t *data, size_t len);
  */
 int	mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
 	    char *buf, size_t bufsize);
+/* How many fields named name (case-insensitive) the header block has. */
+size_t	mime_header_count(const uint8_t *hdr, size_t hdrlen, const char *name);
 
 /*
  * From a Content-Type value, the lower-cased "type/subtype" into type and
