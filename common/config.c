@@ -518,7 +518,7 @@ static const struct config_key config_keys[CK_COUNT] = {
 	[CK_ANTIVIRUS_CLAMD] = { CS_ANTIVIRUS, "clamd", CT_DIAL,
 	    CK_STR(antivirus_clamd) },
 	[CK_ANTIVIRUS_TIMEOUT] = { CS_ANTIVIRUS, "timeout", CT_DURATION,
-	    CK_UINT(antivirus_timeout, 1, 600, "seconds") },
+	    CK_UINT(antivirus_timeout, 1, 120, "seconds") },
 	[CK_ANTIVIRUS_MAX_SIZE] = { CS_ANTIVIRUS, "max_size", CT_BYTES,
 	    CK_UINT(antivirus_max_size, 1, 1073741824, "bytes") },
 	[CK_ANTIVIRUS_ON_ERROR] = { CS_ANTIVIRUS, "on_error", CT_CHOICE,

@@ -329,7 +329,7 @@ struct config {
 					   clamd's LocalSocket or host:port
 					   of its TCPSocket */
 	unsigned antivirus_timeout;	/* timeout = 30 s for one scan,
-					   connect to reply (1-600) */
+					   connect to reply (1-120) */
 	unsigned antivirus_max_size;	/* max_size = 25M: larger messages
 					   are accepted unscanned (logged) */
 	int	antivirus_on_error;	/* on_error = tempfail: a message

@@ -20,6 +20,9 @@
 
 #include "dial.h"
 
+/* A full listen queue of a unix socket is asked again this often (ms). */
+#define DIAL_RETRY_MS	10
+
 #define DIAL_HOST_MAX	256
 
 static int64_t	dial_now_ms(void);
@@ -172,8 +175,24 @@ dial_connect_one(struct dial *d, int family, const struct sockaddr *sa,
 	if (d->fd == -1)
 		return dial_why(why, whysize, "%s %s: socket: %s", d->what,
 		    d->addr, strerror(errno));
-	if (connect(d->fd, sa, salen) == 0)
-		return 1;
+	for (;;) {
+		if (connect(d->fd, sa, salen) == 0)
+			return 1;
+		/*
+		 * A unix socket's EAGAIN is a full listen queue (a busy
+		 * daemon), not a connect under way: nothing will complete,
+		 * so ask again shortly, within the deadline.
+		 */
+		if (errno != EAGAIN || family != AF_UNIX)
+			break;
+		if (dial_now_ms() + DIAL_RETRY_MS >= d->deadline) {
+			dial_why(why, whysize, "%s %s: connecting: timed out "
+			    "(its listen queue stayed full)", d->what,
+			    d->addr);
+			goto fail;
+		}
+		(void)poll(NULL, 0, DIAL_RETRY_MS);
+	}
 	if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
 		err = errno;
 	else if (!dial_wait(d, POLLOUT, "connecting", why, whysize))
@@ -303,6 +322,12 @@ dial_reply(struct dial *d, char *buf, size_t size, dial_parse_fn *parse,
 			return dial_why(why, whysize, "%s %s: %s", d->what,
 			    d->addr, rwhy);
 		}
+		/* the parser wants more, and the peer has closed */
+		if (eof && perr[0] != '\0')
+			return dial_why(why, whysize, "%s", perr);
+		if (eof)
+			return dial_why(why, whysize, "%s %s: connection "
+			    "closed within the reply", d->what, d->addr);
 		if (got == size)
 			return dial_why(why, whysize, "%s %s: reply longer "
 			    "than %zu bytes", d->what, d->addr, size);

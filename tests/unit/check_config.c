@@ -219,7 +219,7 @@ START_TEST(test_antivirus)
 	one_error("data_dir = /d\n[antivirus]\nclamd = clamd sock\n", 3,
 	    "clamd");
 	one_error("data_dir = /d\n[antivirus]\ntimeout = 0\n", 3,
-	    "timeout = '0': write a time from 1 to 600");
+	    "timeout = '0': write a time from 1 to 120");
 	one_error("data_dir = /d\n[antivirus]\nmax_size = big\n", 3,
 	    "max_size");
 	one_error("data_dir = /d\n[antivirus]\non_error = maybe\n", 3,

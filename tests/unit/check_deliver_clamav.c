@@ -375,6 +375,51 @@ START_TEST(test_scan_refused)
 }
 END_TEST
 
+/*
+ * A clamd that does not accept: once its listen queue is full, connect()
+ * on the unix socket says EAGAIN.  That is asked again until the
+ * deadline, then a timeout, not a connection taken for made.
+ */
+START_TEST(test_scan_queue_full)
+{
+	struct sockaddr_un sun;
+	struct clam_conf conf;
+	char path[64], why[256];
+	int lfd, c[8], found, i, n = 0;
+
+	snprintf(path, sizeof(path), "/tmp/check-clamav-q.%d", (int)getpid());
+	unlink(path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert(lfd != -1);
+	ck_assert(bind(lfd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	ck_assert(listen(lfd, 0) == 0);
+	/* fill the queue: connects that would block say so */
+	for (i = 0; i < 8; i++) {
+		c[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(c[n], (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+			close(c[n]);
+			break;
+		}
+		n++;
+	}
+	ck_assert_msg(i < 8, "the listen queue never filled");
+	memset(&conf, 0, sizeof(conf));
+	conf.addr = path;
+	conf.timeout_ms = 200;
+	ck_assert_int_eq(clam_scan(&conf, "x", 1, &found, NULL, 0, why,
+	    sizeof(why)), 0);
+	ck_assert_msg(strstr(why, "connecting: timed out (its listen queue "
+	    "stayed full)") != NULL, "%s", why);
+	for (i = 0; i < n; i++)
+		close(c[i]);
+	close(lfd);
+	unlink(path);
+}
+END_TEST
+
 static Suite *
 clamav_suite(void)
 {
@@ -393,6 +438,7 @@ clamav_suite(void)
 	tcase_add_test(tc, test_scan_clean);
 	tcase_add_test(tc, test_scan_not);
 	tcase_add_test(tc, test_scan_refused);
+	tcase_add_test(tc, test_scan_queue_full);
 	tcase_set_timeout(tc, 30);
 	suite_add_tcase(s, tc);
 	return s;
