@@ -248,6 +248,9 @@ dns_query(struct dns *dns, const char *name, int rrtype,
 
 	if (qid_r != NULL)
 		*qid_r = 0;
+	if (dns->npending >= DNS_PENDING_MAX)
+		return err_set(ERR_TEMP, "%zu DNS queries pending already",
+		    dns->npending);
 	q = xcalloc(1, sizeof(*q));
 	if (!dns_name_ok(name, q->name, sizeof(q->name))) {
 		free(q);

@@ -44,6 +44,12 @@ struct dns;
 #define DNS_T_AAAA	28
 
 #define DNS_NAME_MAX	253	/* a domain name in text, no final dot */
+/*
+ * Queries pending at once in one process, all sessions together; past
+ * it dns_query() fails with ERR_TEMP (each caller's temporary failure),
+ * so clients pointing at slow zones cannot grow memory without bound.
+ */
+#define DNS_PENDING_MAX	8192
 #define DNS_ERROR_MAX	512
 /* "1.2.3.4.in-addr.arpa", or 32 nibbles and "ip6.arpa", plus a zone. */
 #define DNS_REVERSE_MAX	(64 + 9 + DNS_NAME_MAX)
@@ -111,7 +117,8 @@ void	dns_free(struct dns **dnsp);
  * a final dot is allowed; dns_name_ok()).  timeout_ms 0: [dns] timeout.
  * 0 and *qid_r (never 0; qid_r may be NULL) for dns_cancel(); -1 with
  * ERR_INVALID when name is not a domain name (no callback), or ERR_TEMP
- * when libunbound or libevent cannot take the query.
+ * when libunbound or libevent cannot take the query or DNS_PENDING_MAX
+ * queries are pending.
  */
 int	dns_query(struct dns *dns, const char *name, int rrtype,
 	    unsigned timeout_ms, dns_cb *cb, void *arg, uint64_t *qid_r);

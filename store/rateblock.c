@@ -15,19 +15,26 @@ struct rateblock_op {
 	int		 found;
 };
 
-/* Removes up to STORE_RATEBLOCK_PURGE records of days other than day. */
+/*
+ * Removes up to STORE_RATEBLOCK_PURGE records of days other than day,
+ * looking at most at four times that many: the walk runs in a write
+ * transaction on smtpd's loop, and a day of many blocks must not make
+ * every new block read them all (stale records left are only read as
+ * "not blocked", and go with later walks).
+ */
 static int
 rateblock_purge(struct store_txn *t, uint32_t day)
 {
 	MDB_cursor *c;
 	MDB_val k, v;
-	unsigned done = 0;
+	unsigned done = 0, seen = 0;
 	int rc;
 
 	if (sdb_cursor(t, DB_RATEBLOCK, &c) == -1)
 		return -1;
 	for (rc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
-	    rc == 0 && done < STORE_RATEBLOCK_PURGE;
+	    rc == 0 && done < STORE_RATEBLOCK_PURGE &&
+	    seen++ < 4 * STORE_RATEBLOCK_PURGE;
 	    rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
 		if (v.mv_size == 8 && be32dec(v.mv_data) == day)
 			continue;
