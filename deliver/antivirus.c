@@ -26,6 +26,9 @@
  * message gets "X-Virus-Scanned" and "X-Virus-Status: Clean", as
  * clamav-milter writes them, so recipes written for it work.
  *
+ * The fields a scanned message came with under those names are taken
+ * out first (deliver_strip()): only ours are there to believe.
+ *
  * The headers go into each local copy's own prefix, after Return-Path
  * and Delivered-To (deliver.c, djob_target()): no copy of the message is
  * made, so a spooled message of megabytes stays out of memory, the rest
@@ -45,6 +48,19 @@
 static void	av_header(const struct deliver_config *,
 		    const struct deliver_job *, struct deliver_fjob *,
 		    const char *);
+
+/*
+ * mime_field_drop: the fields this scan writes.  A sender's own
+ * "X-Virus-Status: Clean" must not reach a filter or a reader next to
+ * (or instead of) ours, as clamav-milter's "AddHeader Replace" does.
+ */
+static int
+av_field(const char *f, size_t len, void *arg)
+{
+	(void)arg;
+	return mime_field_is(f, len, "X-Virus-Status", NULL) ||
+	    mime_field_is(f, len, "X-Virus-Scanned", NULL);
+}
 
 int
 antivirus_wanted(const struct deliver_config *cf,
@@ -86,6 +102,7 @@ antivirus_scan(const struct deliver_config *cf, struct deliver_job *job,
 	fj->av_note[0] = fj->av_header[0] = '\0';
 	if (!antivirus_wanted(cf, job))
 		return;
+	(void)deliver_strip(job, fj, av_field, NULL);
 	store_queue_id_format(job->queue_id, id);
 	if (job->len > cf->av_max_size) {
 		snprintf(fj->av_note, sizeof(fj->av_note), "%s: antivirus: "

@@ -35,6 +35,7 @@
  * done.
  */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,8 +140,7 @@ inauth_check(const struct deliver_config *cf, struct deliver_job *job,
 	struct mailauth_out *o;
 	char id[STORE_QUEUE_ID_LEN + 1], why[300], dk[200];
 	const char *client = job->client != NULL ? job->client : "unknown";
-	char *stripped;
-	size_t slen, i, n;
+	size_t i, n;
 	int spf, dkim, dmarc, action, removed;
 
 	fj->auth_note[0] = fj->auth_header[0] = '\0';
@@ -163,14 +163,8 @@ inauth_check(const struct deliver_config *cf, struct deliver_job *job,
 		return;
 	}
 	/* Forged fields in our name go before anything reads the message. */
-	if ((removed = authres_strip(job->data, job->len, cf->hostname,
-	    &stripped, &slen)) > 0) {
-		fj->auth_odata = job->data;
-		fj->auth_olen = job->len;
-		fj->auth_data = stripped;
-		job->data = stripped;
-		job->len = slen;
-	}
+	removed = deliver_strip(job, fj, authres_is_ours, (void *)(uintptr_t)
+	    cf->hostname);
 	memset(&in, 0, sizeof(in));
 	in.authserv_id = cf->hostname;
 	in.ip = client;
@@ -226,15 +220,4 @@ inauth_check(const struct deliver_config *cf, struct deliver_job *job,
 	    action != CONFIG_MA_TAG ? " (" : "", action != CONFIG_MA_TAG ?
 	    why : "", action != CONFIG_MA_TAG ? ")" : "");
 	free(o);
-}
-
-void
-inauth_restore(struct deliver_job *job, struct deliver_fjob *fj)
-{
-	if (fj->auth_data == NULL)
-		return;
-	job->data = fj->auth_odata;
-	job->len = fj->auth_olen;
-	free(fj->auth_data);
-	fj->auth_data = NULL;
 }

@@ -10,6 +10,7 @@
 
 #include "deliver.h"
 #include "mailauth.h"
+#include "mail/mime.h"
 #include "filter/eval.h"
 #include "store/vacation.h"
 
@@ -76,17 +77,20 @@ struct deliver_fjob {
 	char				 av_header[256];
 	/*
 	 * The inbound SPF, DKIM and DMARC checks (inauth.c): the field
-	 * each local copy gets ("" none), the log line, the message without
-	 * forged fields of our id while the stage runs (the caller's bytes
-	 * kept in auth_odata), and whether the results send it to the
-	 * quarantine folder.
+	 * each local copy gets ("" none), the log line, and whether the
+	 * results send it to the quarantine folder.
 	 */
 	char				 auth_header[MAILAUTH_HEADER_MAX];
 	char				 auth_note[768];
-	char				*auth_data;
-	const void			*auth_odata;
-	size_t				 auth_olen;
 	int				 quarantine;
+	/*
+	 * The message without the header fields the inbound checks write
+	 * themselves (forged ones: deliver_strip()) while the stage runs;
+	 * the caller's bytes are kept in strip_odata.
+	 */
+	char				*strip_data;
+	const void			*strip_odata;
+	size_t				 strip_olen;
 	char				 disc_why[160];	/* why not added */
 	/* the message rewritten: job->data is disc_data until the stage
 	   ends, the caller's bytes are kept here */
@@ -130,13 +134,21 @@ void	antivirus_scan(const struct deliver_config *, struct deliver_job *,
  * untrusted port 25 client, each unless its whitelist entries skip it, on
  * a filter thread: the Authentication-Results field in fj->auth_header,
  * a refusal in fj->refuse_code/text, fj->quarantine, the log line in
- * fj->auth_note.  inauth_restore() gives the job its own bytes back.
+ * fj->auth_note.
  */
 int	inauth_wanted(const struct deliver_config *,
 	    const struct deliver_job *);
 void	inauth_check(const struct deliver_config *, struct deliver_job *,
 	    struct deliver_fjob *);
-void	inauth_restore(struct deliver_job *, struct deliver_fjob *);
+
+/*
+ * job->data without the header fields drop() names (mail/mime.h), for
+ * the rest of the stage; deliver_strip_restore() gives the job its own
+ * bytes back.  Returns how many fields were taken out.
+ */
+int	deliver_strip(struct deliver_job *, struct deliver_fjob *,
+	    mime_field_drop *, void *arg);
+void	deliver_strip_restore(struct deliver_job *, struct deliver_fjob *);
 
 /* A message's line end: CRLF when its first line ends so, else LF. */
 const char *deliver_msg_eol(const void *data, size_t len);

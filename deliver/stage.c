@@ -571,7 +571,7 @@ stage_fjob_free(struct deliver_job *job, struct deliver_fjob *fj)
 	if (fj->auth_note[0] != '\0')
 		log_info("%s", fj->auth_note);
 	deliver_disclaimer_restore(job, fj);
-	inauth_restore(job, fj);
+	deliver_strip_restore(job, fj);
 	free(fj);
 }
 
@@ -818,6 +818,41 @@ stage_user(struct deliver_job *job, struct deliver_fjob *fj,
 			fu->reply = NULL;
 		}
 	}
+}
+
+int
+deliver_strip(struct deliver_job *job, struct deliver_fjob *fj,
+    mime_field_drop *drop, void *arg)
+{
+	char *out;
+	size_t outlen;
+	int n;
+
+	if ((n = mime_header_strip(job->data, job->len, drop, arg, &out,
+	    &outlen)) == 0)
+		return 0;
+	/* a second strip works on the first's copy: the caller's bytes stay
+	   what strip_odata keeps */
+	if (fj->strip_data == NULL) {
+		fj->strip_odata = job->data;
+		fj->strip_olen = job->len;
+	}
+	free(fj->strip_data);
+	fj->strip_data = out;
+	job->data = out;
+	job->len = outlen;
+	return n;
+}
+
+void
+deliver_strip_restore(struct deliver_job *job, struct deliver_fjob *fj)
+{
+	if (fj->strip_data == NULL)
+		return;
+	job->data = fj->strip_odata;
+	job->len = fj->strip_olen;
+	free(fj->strip_data);
+	fj->strip_data = NULL;
 }
 
 void

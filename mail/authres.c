@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/xmalloc.h"
+#include "mime.h"
 
 #include "authres.h"
 
@@ -73,78 +73,15 @@ authres_id(const char *v, size_t len, char id[AUTHRES_ID_MAX + 1])
 	return n > 0;
 }
 
-/* The end of the field starting at p: past its last line's end. */
-static const char *
-authres_field_end(const char *p, const char *end)
-{
-	const char *nl;
-
-	for (;;) {
-		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
-			return end;
-		p = nl + 1;
-		if (p == end || (*p != ' ' && *p != '\t'))
-			return p;
-	}
-}
-
-/* Whether the field [f, fend) is an Authentication-Results of id. */
-static int
-authres_ours(const char *f, const char *fend, const char *id)
-{
-	size_t nlen = sizeof(authres_name) - 1;
-	char got[AUTHRES_ID_MAX + 1];
-	const char *p;
-
-	if ((size_t)(fend - f) <= nlen || strncasecmp(f, authres_name,
-	    nlen) != 0)
-		return 0;
-	/* RFC 5322 3.6.8 allows white space before the colon */
-	for (p = f + nlen; p < fend && (*p == ' ' || *p == '\t'); p++)
-		;
-	if (p == fend || *p != ':')
-		return 0;
-	p++;
-	return authres_id(p, (size_t)(fend - p), got) &&
-	    strcasecmp(got, id) == 0;
-}
-
 int
-authres_strip(const void *msg, size_t len, const char *id, char **out,
-    size_t *outlen)
+authres_is_ours(const char *f, size_t len, void *id)
 {
-	const char *m = msg, *end = m + len, *p, *fend;
-	char *o = NULL;
-	size_t n = 0;
-	int removed = 0;
+	char got[AUTHRES_ID_MAX + 1];
+	size_t v;
 
-	*out = NULL;
-	*outlen = 0;
-	for (p = m; p < end; p = fend) {
-		/* the blank line ends the header */
-		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
-			break;
-		fend = authres_field_end(p, end);
-		removed += authres_ours(p, fend, id);
-	}
-	if (removed == 0)
-		return 0;
-	/* copy every field but ours, then the rest */
-	o = xmalloc(len);
-	for (p = m; p < end; p = fend) {
-		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
-			break;
-		fend = authres_field_end(p, end);
-		if (authres_ours(p, fend, id))
-			continue;
-		memcpy(o + n, p, (size_t)(fend - p));
-		n += (size_t)(fend - p);
-	}
-	memcpy(o + n, p, (size_t)(end - p));
-	n += (size_t)(end - p);
-	*out = o;
-	*outlen = n;
-	return removed;
+	return mime_field_is(f, len, authres_name, &v) &&
+	    authres_id(f + v, len - v, got) &&
+	    strcasecmp(got, (const char *)id) == 0;
 }
 
 void

@@ -27,13 +27,12 @@
 int	authres_id(const char *v, size_t len, char id[AUTHRES_ID_MAX + 1]);
 
 /*
- * The header of msg (CRLF or LF lines) without the Authentication-Results
- * fields whose authserv-id is id (compared without case).  0: none found
- * (*out NULL); n > 0: that many removed, the whole message without them
- * in *out (malloc'd, *outlen bytes).
+ * A mime_field_drop (mail/mime.h): whether the whole field [f, f + len)
+ * is an Authentication-Results field whose authserv-id is id (a string;
+ * compared without case).  mime_header_strip() with it gives the message
+ * without them.
  */
-int	authres_strip(const void *msg, size_t len, const char *id,
-	    char **out, size_t *outlen);
+int	authres_is_ours(const char *f, size_t len, void *id);
 
 /*
  * A value for a result property (smtp.mailfrom=, header.d=, ...): s as it

@@ -77,16 +77,84 @@ mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
 	return 1;
 }
 
+/* The end of the field starting at p: past its last line's end. */
+static const char *
+mime_field_end(const char *p, const char *end)
+{
+	const char *nl;
+
+	for (;;) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return end;
+		p = nl + 1;
+		if (p == end || (*p != ' ' && *p != '\t'))
+			return p;
+	}
+}
+
+int
+mime_field_is(const char *f, size_t len, const char *name, size_t *value_r)
+{
+	size_t nlen = strlen(name), i;
+
+	if (len <= nlen || strncasecmp(f, name, nlen) != 0)
+		return 0;
+	for (i = nlen; i < len && (f[i] == ' ' || f[i] == '\t'); i++)
+		;
+	if (i == len || f[i] != ':')
+		return 0;
+	if (value_r != NULL)
+		*value_r = i + 1;
+	return 1;
+}
+
+int
+mime_header_strip(const void *msg, size_t len, mime_field_drop *drop,
+    void *arg, char **out, size_t *outlen)
+{
+	const char *m = msg, *end = m + len, *p, *fend;
+	char *o;
+	size_t n = 0;
+	int removed = 0;
+
+	*out = NULL;
+	*outlen = 0;
+	for (p = m; p < end; p = fend) {
+		/* the blank line ends the header */
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			break;
+		fend = mime_field_end(p, end);
+		removed += drop(p, (size_t)(fend - p), arg) != 0;
+	}
+	if (removed == 0)
+		return 0;
+	/* copy every field kept, then the rest */
+	o = xmalloc(len);
+	for (p = m; p < end; p = fend) {
+		if (*p == '\n' || (*p == '\r' && p + 1 < end && p[1] == '\n'))
+			break;
+		fend = mime_field_end(p, end);
+		if (drop(p, (size_t)(fend - p), arg))
+			continue;
+		memcpy(o + n, p, (size_t)(fend - p));
+		n += (size_t)(fend - p);
+	}
+	memcpy(o + n, p, (size_t)(end - p));
+	n += (size_t)(end - p);
+	*out = o;
+	*outlen = n;
+	return removed;
+}
+
 size_t
 mime_header_count(const uint8_t *hdr, size_t hdrlen, const char *name)
 {
-	size_t namelen = strlen(name), off = 0, next, n = 0;
+	const char *p = (const char *)hdr, *end = p + hdrlen, *fend;
+	size_t n = 0;
 
-	for (; off < hdrlen; off = next) {
-		next = mime_line_end(hdr, hdrlen, off);
-		if (next - off > namelen && hdr[off + namelen] == ':' &&
-		    strncasecmp((const char *)hdr + off, name, namelen) == 0)
-			n++;
+	for (; p < end; p = fend) {
+		fend = mime_field_end(p, end);
+		n += mime_field_is(p, (size_t)(fend - p), name, NULL);
 	}
 	return n;
 }

@@ -29,6 +29,21 @@ size_t	mime_header_end(const uint8_t *data, size_t len);
  */
 int	mime_header_get(const uint8_t *hdr, size_t hdrlen, const char *name,
 	    char *buf, size_t bufsize);
+/*
+ * The message without the header fields drop() says to drop: drop gets
+ * each whole field (its name, colon, value and continuation lines, line
+ * ends included) and arg.  0: none dropped (*out NULL); n > 0: that many,
+ * the whole message without them in *out (malloc'd, *outlen bytes).
+ * Lines end in CRLF or LF; the header ends at the first empty line.
+ */
+typedef int mime_field_drop(const char *field, size_t len, void *arg);
+int	mime_header_strip(const void *msg, size_t len, mime_field_drop *drop,
+	    void *arg, char **out, size_t *outlen);
+/* Whether the field [f, f + len) is named name (case-insensitive, white
+   space allowed before the colon: RFC 5322 3.6.8); its value's offset. */
+int	mime_field_is(const char *f, size_t len, const char *name,
+	    size_t *value_r);
+
 /* How many fields named name (case-insensitive) the header block has. */
 size_t	mime_header_count(const uint8_t *hdr, size_t hdrlen, const char *name);
 

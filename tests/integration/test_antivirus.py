@@ -132,6 +132,16 @@ def case_scan(srv):
     size = listing(srv.site, BOB)[-1]["size"]
     check(size == len(m), "the stored size counts the added headers",
           (size, len(m)))
+    # a sender's own verdict goes: only ours is left
+    m = delivered(srv, 2, message("forged", extra=b"X-Virus-Status: Clean"
+                                  b"\r\nX-Virus-Scanned: by a friend\r\n"),
+                  "forged X-Virus fields")
+    head = m.split(b"\r\n\r\n", 1)[0]
+    check(head.count(b"\r\nX-Virus-Status:") == 1 and
+          head.count(b"\r\nX-Virus-Scanned:") == 1 and
+          b"by a friend" not in head and
+          top(m)[1:] == [b"X-Virus-Status: Clean"],
+          "incoming X-Virus fields are removed, ours stay on top", head)
     refused_virus(srv, 2, eicar_body("eicar body"), "EICAR in the body")
     refused_virus(srv, 3, eicar_attached("eicar attached"),
                   "EICAR base64 in an attachment", rcpts=(BOB, CAROL))
