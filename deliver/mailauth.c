@@ -29,6 +29,8 @@
 
 #include "common/dns.h"
 #include "common/error.h"
+#include "common/keymemo.h"
+#include "common/log.h"
 #include "common/xmalloc.h"
 #include "mail/mime.h"
 #include "mail/rfc822.h"
@@ -404,6 +406,22 @@ ma_dkim_sigres(const struct ma_ctx *c, DKIM_SIGINFO *sig)
 	case DKIM_SIGERROR_INVALID_BC:
 	case DKIM_SIGERROR_EMPTY_H:
 	case DKIM_SIGERROR_INVALID_H:
+	case DKIM_SIGERROR_MISSING_V:
+	case DKIM_SIGERROR_EMPTY_V:
+	case DKIM_SIGERROR_INVALID_L:
+	case DKIM_SIGERROR_INVALID_Q:
+	case DKIM_SIGERROR_INVALID_QO:
+	case DKIM_SIGERROR_TIMESTAMPS:
+	/* a key record that is not one (RFC 6376 3.6.1: PERMFAIL) */
+	case DKIM_SIGERROR_KEYVERSION:
+	case DKIM_SIGERROR_KEYUNKNOWNHASH:
+	case DKIM_SIGERROR_KEYHASHMISMATCH:
+	case DKIM_SIGERROR_NOTEMAILKEY:
+	case DKIM_SIGERROR_KEYTYPEMISSING:
+	case DKIM_SIGERROR_KEYTYPEUNKNOWN:
+	case DKIM_SIGERROR_KEYREVOKED:
+	case DKIM_SIGERROR_KEYDECODE:
+	case DKIM_SIGERROR_KEYTOOSMALL:
 		return MAILAUTH_PERMERROR;
 	default:
 		return MAILAUTH_FAIL;
@@ -736,6 +754,10 @@ mailauth_init(const char *psl)
 
 	if ((ma_dkim_lib = dkim_init(NULL, NULL)) == NULL)
 		return err_set(ERR_TEMP, "libopendkim does not start");
+	/* each signer's key decoded once, not per message (keymemo.h) */
+	if (!keymemo_bound())
+		log_warnx("mailauth: the DKIM key memo is not in effect: "
+		    "every message's key is decoded again");
 	if (dkim_options(ma_dkim_lib, DKIM_OP_SETOPT, DKIM_OPTS_FLAGS,
 	    &flags, sizeof(flags)) != DKIM_STAT_OK ||
 	    dkim_set_key_lookup(ma_dkim_lib, ma_dkim_key) != DKIM_STAT_OK ||

@@ -28,11 +28,14 @@ def message(frm, subject="results", body=b"The figures, as promised.\r\n",
             b"Message-ID: <m1@x.test>\r\n" + extra + b"\r\n" + body)
 
 
-def probe(prog, conf, ip, helo, sender, checks, msg, timeout=None):
+def probe(prog, conf, ip, helo, sender, checks, msg, timeout=None,
+          rounds=1):
     args = [prog, conf, ip, helo, sender, checks]
     if timeout is not None:
         args.append(str(timeout))
-    r = subprocess.run(args, input=msg, capture_output=True, timeout=60)
+    env = dict(os.environ, PROBE_ROUNDS=str(rounds))
+    r = subprocess.run(args, input=msg, capture_output=True, timeout=60,
+                       env=env)
     check(r.returncode == 0, "mailauth-probe ran", r.stderr)
     lines = r.stdout.decode().split("\n")
     res = {"dkim": []}
@@ -47,6 +50,9 @@ def probe(prog, conf, ip, helo, sender, checks, msg, timeout=None):
             res["dkim"].append((f[2], f[3], f[4]))
         elif f[0] == "dmarc":
             res["dmarc"] = (f[1], f[2], f[3])
+        elif f[0] == "keymemo":
+            res["keymemo"] = dict(zip(("bound", "hits", "misses",
+                                       "passed"), map(int, f[1:])))
         else:
             hdr.append(ln)
     res["header"] = "\n".join(hdr)
@@ -88,6 +94,8 @@ def main():
         "_dmarc.sample.test": [("TXT", "v=DMARC1; p=reject; pct=0")],
         "_dmarc.broken.test": [("TXT", "v=DMARC1; p=frobnicate")],
         "sel._domainkey.badkey.test": [("SERVFAIL",)],
+        "garbled.test": [("TXT", "v=spf1 -all")],
+        "sel._domainkey.garbled.test": key_record("QUJDRA=="),
     }
     with DNSServer(zones, host="127.0.0.1") as dns:
         conf = os.path.join(tmp, "vellum.conf")
@@ -95,9 +103,10 @@ def main():
             f.write("data_dir = %s\n[dns]\nresolver = 127.0.0.1:%d\n" %
                     (tmp, dns.port))
 
-        def run(ip, helo, sender, checks, msg=None, timeout=None):
+        def run(ip, helo, sender, checks, msg=None, timeout=None,
+                rounds=1):
             return probe(prog, conf, ip, helo, sender, checks,
-                         msg or message("a@x.test"), timeout)
+                         msg or message("a@x.test"), timeout, rounds)
 
         # SPF, each result
         cases = [("192.0.2.2", "a@pass.test", "pass"),
@@ -147,6 +156,29 @@ def main():
         r = run("192.0.2.2", "h.x.test", "alice@pass.test", "dkim", bad)
         check(r["dkim"] == [("fail", "pass.test", "sel")],
               "an altered Subject fails", r)
+        # the key memo (common/keymemo.c): libopendkim's key decoding
+        # reaches it, a key is decoded once per process, and a key from
+        # the memo decides as a fresh one does
+        r = run("192.0.2.2", "h.x.test", "alice@pass.test", "dkim", good,
+                rounds=3)
+        check(r["dkim"] == [("pass", "pass.test", "sel")],
+              "a good signature passes with the key from the memo", r)
+        check(r["keymemo"] == {"bound": 1, "hits": 2, "misses": 1,
+                               "passed": 0},
+              "three checks of one key: decoded once, found twice", r)
+        r = run("192.0.2.2", "h.x.test", "alice@pass.test", "dkim", bad,
+                rounds=2)
+        check(r["dkim"] == [("fail", "pass.test", "sel")] and
+              r["keymemo"]["hits"] == 1,
+              "an altered message fails with the key from the memo", r)
+        garbled = sign(message("a@garbled.test"), "garbled.test", "sel",
+                       pem)
+        r = run("192.0.2.2", "h.x.test", "a@garbled.test", "dkim", garbled)
+        check(r["dkim"] == [("permerror", "garbled.test", "sel")],
+              "a key that does not decode is permerror", r)
+        check(r["keymemo"] == {"bound": 1, "hits": 0, "misses": 0,
+                               "passed": 1},
+              "bytes that do not decode go to OpenSSL's own function", r)
         nokey = sign(message("a@soft.test"), "soft.test", "sel", pem)
         r = run("192.0.2.2", "h.x.test", "a@soft.test", "dkim", nokey)
         check(r["dkim"] == [("permerror", "soft.test", "sel")],
