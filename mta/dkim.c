@@ -16,6 +16,7 @@
 #include <opendkim/dkim.h>
 
 #include "common/error.h"
+#include "common/keymemo.h"
 #include "common/log.h"
 #include "common/xmalloc.h"
 #include "mail/mime.h"
@@ -53,6 +54,10 @@ mta_dkim_init(void)
 		return 0;
 	if ((dkim_lib = dkim_init(NULL, NULL)) == NULL)
 		return err_set(ERR_TEMP, "libopendkim: cannot initialise");
+	/* each private key decoded once, not per signature (keymemo.h) */
+	if (!keymemo_bound())
+		log_warnx("dkim: the key memo is not in effect: every "
+		    "signature decodes its key again");
 	/*
 	 * FIXCRLF: a stored message may have bare LFs, which the SMTP client
 	 * sends as CRLF; the signature must be over what is sent.

@@ -1,6 +1,7 @@
 /*
- * check_keymemo.c - the memo of decoded public keys (common/keymemo.c):
- * d2i_PUBKEY_bio() as this executable defines it.  The same bytes give
+ * check_keymemo.c - the memo of decoded keys (common/keymemo.c):
+ * d2i_PUBKEY_bio(), d2i_PrivateKey_bio() and PEM_read_bio_PrivateKey() as
+ * this executable defines them.  The same bytes give
  * the same key object, decoded once; the BIO is moved past the object as
  * OpenSSL's function moves it; what the memo does not take (another BIO
  * type, a reuse object, bytes that do not decode, a cut object) is
@@ -15,6 +16,7 @@
 
 #include <openssl/bio.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "common/keymemo.h"
@@ -26,6 +28,9 @@ static Suite	*keymemo_suite(void);
 static size_t	der_of(EVP_PKEY *, unsigned char **);
 static size_t	new_key(unsigned char **);
 static EVP_PKEY *decode(const unsigned char *, size_t, size_t *);
+static EVP_PKEY *decode_with(EVP_PKEY *(*)(BIO *, EVP_PKEY **),
+		    const unsigned char *, size_t);
+static int	no_passphrase(char *, int, int, void *);
 static void	*hammer(void *);
 
 static unsigned char	*tder[3];
@@ -53,6 +58,20 @@ new_key(unsigned char **der_r)
 	n = der_of(k, der_r);
 	EVP_PKEY_free(k);
 	return n;
+}
+
+/* fn on a memory BIO of der[len] */
+static EVP_PKEY *
+decode_with(EVP_PKEY *(*fn)(BIO *, EVP_PKEY **), const unsigned char *der,
+    size_t len)
+{
+	BIO *b = BIO_new_mem_buf(der, (int)len);
+	EVP_PKEY *k;
+
+	ck_assert_ptr_nonnull(b);
+	k = fn(b, NULL);
+	BIO_free(b);
+	return k;
 }
 
 /* d2i_PUBKEY_bio() on a memory BIO of der[len]; *left_r: bytes unread. */
@@ -157,6 +176,83 @@ START_TEST(test_what_openssl_decides)
 }
 END_TEST
 
+static int
+no_passphrase(char *buf, int size, int rwflag, void *u)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)u;
+	return 0;
+}
+
+START_TEST(test_private_keys)
+{
+	struct keymemo_stats s0, s1;
+	EVP_PKEY *k = EVP_EC_gen("P-256"), *p1, *p2, *d1, *d2, *c;
+	unsigned char *der = NULL;
+	char *pem, *text;
+	BIO *b;
+	long n;
+	int dlen;
+
+	ck_assert_ptr_nonnull(k);
+	b = BIO_new(BIO_s_mem());
+	ck_assert_int_eq(PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL,
+	    NULL), 1);
+	n = BIO_get_mem_data(b, &text);
+	pem = malloc((size_t)n + 32);
+	memcpy(pem, "leading words\n", 14);
+	memcpy(pem + 14, text, (size_t)n);
+	memcpy(pem + 14 + n, "trailing\n", 9);
+	BIO_free(b);
+	dlen = i2d_PrivateKey(k, &der);
+	ck_assert_int_gt(dlen, 0);
+	keymemo_stats(&s0);
+	/* PEM, twice: one key; what follows the END line stays unread */
+	b = BIO_new_mem_buf(pem, (int)(14 + n + 9));
+	p1 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	ck_assert_int_eq(BIO_pending(b), 9);
+	BIO_free(b);
+	b = BIO_new_mem_buf(pem, (int)(14 + n + 9));
+	p2 = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	ck_assert_ptr_nonnull(p1);
+	ck_assert_ptr_eq(p1, p2);
+	ck_assert_int_eq(EVP_PKEY_eq(p1, k), 1);
+	/* DER, twice: one key, not the PEM's slot */
+	d1 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen);
+	d2 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen);
+	ck_assert_ptr_nonnull(d1);
+	ck_assert_ptr_eq(d1, d2);
+	ck_assert_ptr_ne(d1, p1);
+	ck_assert_int_eq(EVP_PKEY_eq(d1, k), 1);
+	keymemo_stats(&s1);
+	ck_assert_uint_eq(s1.misses - s0.misses, 2);
+	ck_assert_uint_eq(s1.hits - s0.hits, 2);
+	/* a passphrase callback: OpenSSL's function, a key of its own */
+	b = BIO_new_mem_buf(pem, (int)(14 + n + 9));
+	c = PEM_read_bio_PrivateKey(b, NULL, no_passphrase, NULL);
+	BIO_free(b);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_ptr_ne(c, p1);
+	keymemo_stats(&s0);
+	ck_assert_uint_eq(s0.passed - s1.passed, 1);
+	/* a PEM with no END line: no key */
+	b = BIO_new_mem_buf(pem, 40);
+	ck_assert_ptr_null(PEM_read_bio_PrivateKey(b, NULL, NULL, NULL));
+	BIO_free(b);
+	EVP_PKEY_free(c);
+	EVP_PKEY_free(d2);
+	EVP_PKEY_free(d1);
+	EVP_PKEY_free(p2);
+	EVP_PKEY_free(p1);
+	EVP_PKEY_free(k);
+	OPENSSL_free(der);
+	free(pem);
+}
+END_TEST
+
 START_TEST(test_least_recently_used_goes)
 {
 	struct keymemo_stats s0, s1;
@@ -235,6 +331,7 @@ keymemo_suite(void)
 
 	tcase_add_test(tc, test_same_bytes_same_key);
 	tcase_add_test(tc, test_what_openssl_decides);
+	tcase_add_test(tc, test_private_keys);
 	tcase_add_test(tc, test_least_recently_used_goes);
 	tcase_add_test(tc, test_threads_share_it);
 	suite_add_tcase(s, tc);
