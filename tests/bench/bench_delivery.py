@@ -100,9 +100,11 @@ def messages_of(site, address):
 
 
 class Pair:
-    """A private Postfix -> Dovecot LMTP pair on free loopback ports."""
+    """A private Postfix -> Dovecot LMTP pair on free loopback ports:
+    Postfix takes mail for the virtual domain `domain`; `main_extra` is
+    appended to its main.cf (e.g. smtpd_milters)."""
 
-    def __init__(self, site):
+    def __init__(self, site, domain="bench.test", main_extra=""):
         self.dir = tempfile.mkdtemp(prefix="vellum-bench-pair-")
         os.chmod(self.dir, 0o755)
         self.sport, self.lport = site.port(), site.port()
@@ -116,7 +118,9 @@ class Pair:
             f.write(DOVECOT_CONF % {"d": d, "port": self.lport})
         self.pconf = os.path.join(d, "pfconf")
         with open(os.path.join(self.pconf, "main.cf"), "w") as f:
-            f.write(POSTFIX_MAIN % {"d": d, "lport": self.lport})
+            f.write(POSTFIX_MAIN % {"d": d, "lport": self.lport,
+                                    "domain": domain})
+            f.write(main_extra)
         with open(os.path.join(self.pconf, "master.cf"), "w") as f:
             f.write(POSTFIX_MASTER % {"sport": self.sport})
         self.started = []
@@ -228,7 +232,7 @@ mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
-virtual_mailbox_domains = bench.test
+virtual_mailbox_domains = %(domain)s
 virtual_mailbox_maps =
 virtual_transport = lmtp:inet:127.0.0.1:%(lport)d
 smtpd_reject_unlisted_recipient = no

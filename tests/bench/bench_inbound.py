@@ -333,7 +333,7 @@ def run(a, build, mode, per, dns, clamd, only):
                                (auth, a.messages))
         print("    checks seen: " + "; ".join(seen))
         sys.stdout.flush()
-        return n / acc, 1e6 * cs / n
+        return n / acc, 1e6 * cs / n, 1e6 * cv / n
 
 
 def main():
