@@ -24,7 +24,8 @@
  * max_size is delivered unscanned with that header and a log line (a
  * 451 would refuse it on every retry until it bounced).  A scanned clean
  * message gets "X-Virus-Scanned" and "X-Virus-Status: Clean", as
- * clamav-milter writes them, so recipes written for it work.
+ * clamav-milter writes them, so recipes written for it work, and a log
+ * line too.
  *
  * The fields a scanned message came with under those names are taken
  * out first (deliver_strip()): only ours are there to believe.
@@ -134,6 +135,10 @@ antivirus_scan(const struct deliver_config *cf, struct deliver_job *job,
 		return;
 	}
 	if (!found) {
+		/* every verdict is logged: a clean one too */
+		snprintf(fj->av_note, sizeof(fj->av_note), "%s: antivirus: "
+		    "message from <%s> client [%s] scanned: clean", id,
+		    job->sender, client);
 		av_header(cf, job, fj, "Clean");
 		return;
 	}

@@ -125,6 +125,9 @@ def top(m):
 
 def case_scan(srv):
     m = delivered(srv, 2, message("clean one"), "clean mail")
+    log_has(srv, r"antivirus: message from <x@remote\.test> client "
+            r"\[127\.0\.0\.2\] scanned: clean", "clean mail: the verdict "
+            "is logged too")
     check(top(m)[1:] == [b"X-Virus-Status: Clean"] and
           top(m)[0].startswith(b"X-Virus-Scanned: ClamAV at "),
           "clean mail: X-Virus-Scanned and X-Virus-Status: Clean on top",
