@@ -85,9 +85,11 @@ km_find_openssl(void)
 	km_openssl_pem = (km_pem_fn *)km_openssl_fn("PEM_read_bio_PrivateKey");
 }
 
+/* Counts a call handed to OpenSSL, whose functions it finds first. */
 static void
 km_passed(void)
 {
+	pthread_once(&km_once, km_find_openssl);
 	pthread_mutex_lock(&km_lock);
 	km_stats.passed++;
 	pthread_mutex_unlock(&km_lock);
@@ -306,7 +308,6 @@ d2i_PUBKEY_bio(BIO *bp, EVP_PKEY **a)
 {
 	if (a != NULL) {
 		km_passed();
-		pthread_once(&km_once, km_find_openssl);
 		return km_openssl_pub(bp, a);
 	}
 	return km_memo(bp, KM_PUBKEY);
@@ -317,7 +318,6 @@ d2i_PrivateKey_bio(BIO *bp, EVP_PKEY **a)
 {
 	if (a != NULL) {
 		km_passed();
-		pthread_once(&km_once, km_find_openssl);
 		return km_openssl_priv(bp, a);
 	}
 	return km_memo(bp, KM_PRIVKEY);
@@ -328,7 +328,6 @@ PEM_read_bio_PrivateKey(BIO *bp, EVP_PKEY **x, pem_password_cb *cb, void *u)
 {
 	if (x != NULL || cb != NULL || u != NULL) {
 		km_passed();
-		pthread_once(&km_once, km_find_openssl);
 		return km_openssl_pem(bp, x, cb, u);
 	}
 	return km_memo(bp, KM_PRIVKEY_PEM);

@@ -56,7 +56,6 @@ import argparse
 import os
 import re
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -70,7 +69,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "integration"))
 sys.path.insert(0, HERE)
 from daemon import free_port, port_open  # noqa: E402
-from clamdtest import CLAMD, Clamd, have_clamd  # noqa: E402
+from clamdtest import (CLAMD, Clamd, have_clamd, stop_proc,  # noqa: E402
+                       tails)
 from dnsserver import DNSServer  # noqa: E402
 from bench_smtp import cpu_s  # noqa: E402
 from bench_delivery import Pair, pair_missing  # noqa: E402
@@ -117,23 +117,10 @@ class Milter:
             time.sleep(0.1)
 
     def output(self):
-        text = ""
-        for p in (os.path.join(self.dir, "stderr"), self.log):
-            try:
-                with open(p) as f:
-                    text += f.read()[-2000:]
-            except OSError:
-                pass
-        return text
+        return tails((os.path.join(self.dir, "stderr"), self.log))
 
     def cleanup(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_proc(self.proc)
         if self.out is not None:
             self.out.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -30,6 +30,29 @@ def have_clamd():
     return os.access(CLAMD, os.X_OK)
 
 
+def tails(paths):
+    """The last 2,000 characters of each file that exists (for errors)."""
+    text = ""
+    for p in paths:
+        try:
+            with open(p) as f:
+                text += f.read()[-2000:]
+        except OSError:
+            pass
+    return text
+
+
+def stop_proc(proc):
+    """SIGTERM to a daemon we started (SIGKILL after 30 s); waits."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Clamd:
     def __init__(self, port=None, stream_max="25M", tmpdir=None):
         # short: a unix socket path has at most 107 bytes
@@ -78,23 +101,10 @@ class Clamd:
         raise Failure("clamd did not answer PING in 120 s: %s" % self.log())
 
     def log(self):
-        text = ""
-        for name in ("stderr", "log"):
-            try:
-                with open(os.path.join(self.dir, name)) as f:
-                    text += f.read()[-2000:]
-            except OSError:
-                pass
-        return text
+        return tails(os.path.join(self.dir, n) for n in ("stderr", "log"))
 
     def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        stop_proc(self.proc)
         self.proc = None
         if self.out is not None:
             self.out.close()
