@@ -111,20 +111,10 @@ rate_now(struct rate_now *rn)
 	t = (time_t)(rn->minute + 1) * 60;
 	localtime_r(&t, &tm);
 	strftime(rn->next_minute, sizeof(rn->next_minute), "%H:%M:%S", &tm);
-	localtime_r(&rn->now, &tm);
-	rn->day = (int64_t)(tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) *
-	    100 + tm.tm_mday;
-	if (rn->day != day) {
-		day = rn->day;
-		/* mktime() carries the 32nd into the next month. */
-		tm.tm_mday++;
-		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-		tm.tm_isdst = -1;
-		if (mktime(&tm) == (time_t)-1)
-			snprintf(next_day, sizeof(next_day), "tomorrow");
-		else
-			strftime(next_day, sizeof(next_day), "%Y-%m-%d", &tm);
-	}
+	/* The day of the store's blocks (vellumctl rate list reckons alike). */
+	rn->day = store_rateblock_day(rn->now, NULL, 0);
+	if (rn->day != day)
+		day = store_rateblock_day(rn->now, next_day, sizeof(next_day));
 	memcpy(rn->next_day, next_day, sizeof(rn->next_day));
 }
 
