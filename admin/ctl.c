@@ -158,6 +158,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	    "client address (lifting its locks), or of every address" },
 	{ "auth", "test", "ADDRESS [PASSWORD]", "check a login as the daemons "
 	    "do (password read without echo): ok, or why not" },
+	{ "rate", "list", "", "hosts blocked today on port 25 for unknown "
+	    "recipients" },
+	{ "rate", "unblock", "HOST|--all", "lift a host's block (IPv6: its "
+	    "/64), or every one" },
 	{ "store", "stats", "", "sizes, dedup and compression ratios" },
 	{ "store", "check", "", "verify every invariant and checksum" },
 	{ "store", "backup", "DEST", "write a compacted copy of the store "

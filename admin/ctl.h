@@ -149,6 +149,7 @@ int	cmd_policy_domain_passwd(struct ctl *, int argc, char **argv);
 int	cmd_disclaimer(struct ctl *, int argc, char **argv);
 int	cmd_lock(struct ctl *, int argc, char **argv);
 int	cmd_auth(struct ctl *, int argc, char **argv);
+int	cmd_rate(struct ctl *, int argc, char **argv);
 int	cmd_store(struct ctl *, int argc, char **argv);
 int	cmd_vacation(struct ctl *, int argc, char **argv);
 int	cmd_list(struct ctl *, int argc, char **argv);

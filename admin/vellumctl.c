@@ -37,6 +37,7 @@ static const struct ctl_noun ctl_nouns[] = {
 	{ "acl",	cmd_acl },
 	{ "lock",	cmd_lock },
 	{ "auth",	cmd_auth },
+	{ "rate",	cmd_rate },
 	{ "store",	cmd_store },
 	{ "vacation",	cmd_vacation },
 	{ "list",	cmd_list },

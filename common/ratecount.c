@@ -180,6 +180,19 @@ ratecount_get(struct ratecount *r, const char *key, unsigned kind,
 	return n;
 }
 
+void
+ratecount_reset(struct ratecount *r, const char *key, unsigned kind)
+{
+	struct rc_slot *s;
+
+	if (kind >= RATECOUNT_KINDS)
+		fatalx("ratecount_reset: kind %u of %d", kind, RATECOUNT_KINDS);
+	rc_lock(r);
+	if ((s = rc_find(r, key, 0)) != NULL)
+		s->c[kind].n = 0;
+	pthread_mutex_unlock(&r->lock);
+}
+
 uint64_t
 ratecount_evictions(struct ratecount *r)
 {

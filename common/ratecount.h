@@ -61,6 +61,12 @@ uint32_t ratecount_add(struct ratecount *, const char *key, unsigned kind,
  */
 uint32_t ratecount_get(struct ratecount *, const char *key, unsigned kind,
 	    int64_t window, int64_t now);
+/*
+ * Sets counter kind of key to 0, whatever its window (an administrator
+ * lifted what it counted: smtpd's block, vellumctl rate unblock).  Never
+ * takes a slot; the key is not seen (resetting is not the host coming).
+ */
+void	ratecount_reset(struct ratecount *, const char *key, unsigned kind);
 /* Slots taken from another key since the table was made. */
 uint64_t ratecount_evictions(struct ratecount *);
 

@@ -36,6 +36,13 @@
  * per blocked host and day, no sync) and read back at connect by a
  * daemon whose table does not know it, so it holds across a restart or
  * a reload until its midnight; not across a reboot.
+ *
+ * Lifting: `vellumctl rate unblock` removes the store's record, the only
+ * copy it can reach (the table is in the daemon's memory).  So a connect
+ * the table refuses asks the store too (rate_lifted()): no record, and
+ * the host's count starts again at 0 for every process.  Blocked hosts
+ * are few and they connect rarely, so the read costs little; sessions
+ * already open keep their block until the host connects again.
  */
 #include <stdio.h>
 #include <string.h>
@@ -71,7 +78,11 @@ static int	rate_applies(struct smtp_session *);
 static void	rate_now(struct rate_now *);
 static int	rate_blocked(struct smtp_session *, const struct rate_now *,
 		    const char *, char *, size_t);
+static int	rate_in_store(struct smtp_session *, const struct rate_now *,
+		    const char *);
 static int	rate_stored(struct smtp_session *, const struct rate_now *,
+		    const char *);
+static int	rate_lifted(struct smtp_session *, const struct rate_now *,
 		    const char *);
 static void	rate_host(struct smtp_session *, char *, struct rate_now *);
 static uint32_t	rate_minute(struct smtp_session *, enum rate_kind, unsigned,
@@ -111,20 +122,10 @@ rate_now(struct rate_now *rn)
 	t = (time_t)(rn->minute + 1) * 60;
 	localtime_r(&t, &tm);
 	strftime(rn->next_minute, sizeof(rn->next_minute), "%H:%M:%S", &tm);
-	localtime_r(&rn->now, &tm);
-	rn->day = (int64_t)(tm.tm_year + 1900) * 10000 + (tm.tm_mon + 1) *
-	    100 + tm.tm_mday;
-	if (rn->day != day) {
-		day = rn->day;
-		/* mktime() carries the 32nd into the next month. */
-		tm.tm_mday++;
-		tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-		tm.tm_isdst = -1;
-		if (mktime(&tm) == (time_t)-1)
-			snprintf(next_day, sizeof(next_day), "tomorrow");
-		else
-			strftime(next_day, sizeof(next_day), "%Y-%m-%d", &tm);
-	}
+	/* The day of the store's blocks (vellumctl rate list reckons alike). */
+	rn->day = store_rateblock_day(rn->now, NULL, 0);
+	if (rn->day != day)
+		day = store_rateblock_day(rn->now, next_day, sizeof(next_day));
 	memcpy(rn->next_day, next_day, sizeof(rn->next_day));
 }
 
@@ -147,6 +148,25 @@ rate_blocked(struct smtp_session *s, const struct rate_now *rn,
 }
 
 /*
+ * Whether the volatile store holds a block of the host of key today: 1,
+ * 0, or -1 logged (the callers keep what the shared table says).
+ */
+static int
+rate_in_store(struct smtp_session *s, const struct rate_now *rn,
+    const char *key)
+{
+	uint32_t n;
+	int rc;
+
+	rc = store_rateblock_get(s->srv->store, key, (uint32_t)rn->day, &n);
+	if (rc == -1)
+		log_warnx("conn %lu: rate: cannot read the blocked hosts for "
+		    "%s (the shared counts decide): %s", s->id, s->ip,
+		    err_msg());
+	return rc;
+}
+
+/*
  * At connect, when the shared table knows no block: whether the volatile
  * store has one for today (made before a restart or reload of the
  * daemon).  Found, it goes into the table, so the session's RCPTs and
@@ -158,19 +178,40 @@ rate_stored(struct smtp_session *s, const struct rate_now *rn,
     const char *key)
 {
 	unsigned limit = s->srv->config->smtpd_unknown_recipient_limit;
-	uint32_t n;
-	int rc;
 
-	if (limit == 0)
-		return 0;
-	rc = store_rateblock_get(s->srv->store, key, (uint32_t)rn->day, &n);
-	if (rc == -1)
-		log_warnx("conn %lu: rate: cannot read the blocked hosts for "
-		    "%s: %s", s->id, s->ip, err_msg());
-	if (rc != 1)
+	if (limit == 0 || rate_in_store(s, rn, key) != 1)
 		return 0;
 	ratecount_add(s->srv->rate, key, RATE_UNKNOWN, rn->day, limit,
 	    rn->now);
+	return 1;
+}
+
+/*
+ * At connect, when the shared table says the host is blocked: whether an
+ * administrator lifted the block since (vellumctl rate unblock removed
+ * the store's record).  Lifted: the host's count of unknown recipients
+ * starts again at 0, one log line, 1.
+ *
+ * A store error keeps the block (0), the mirror of rate_stored(), which
+ * lets the client on for one: either way the shared table's word stands
+ * when the store cannot be read.  The table is sure of this block; the store is asked
+ * only whether someone lifted it, and a failed read is no sign of that.
+ *
+ * A connection of the host in another process in the moment between the
+ * count reaching the limit and the store's record being written (one
+ * write transaction) is taken for a lift: that one client is let on, and
+ * the next connection finds the record (rate_stored()) and is refused.
+ */
+static int
+rate_lifted(struct smtp_session *s, const struct rate_now *rn,
+    const char *key)
+{
+	if (rate_in_store(s, rn, key) != 0)
+		return 0;
+	ratecount_reset(s->srv->rate, key, RATE_UNKNOWN);
+	log_info("conn %lu: rate: client %s let on: the block of %s was "
+	    "lifted (no longer in the store: vellumctl rate unblock)", s->id,
+	    s->ip, key);
 	return 1;
 }
 
@@ -209,13 +250,17 @@ session_rate_connect(struct smtp_session *s)
 	const struct config *cf = s->srv->config;
 	char key[CONN_ADDR_MAX], reply[SMTP_REPLY_MAX];
 	struct rate_now rn;
+	int blocked;
 
 	if (!rate_applies(s))
 		return 0;
 	rate_host(s, key, &rn);
-	if (rate_blocked(s, &rn, key, reply, sizeof(reply)) ||
-	    (rate_stored(s, &rn, key) &&
-	    rate_blocked(s, &rn, key, reply, sizeof(reply)))) {
+	if (rate_blocked(s, &rn, key, reply, sizeof(reply)))
+		blocked = !rate_lifted(s, &rn, key);
+	else
+		blocked = rate_stored(s, &rn, key) &&
+		    rate_blocked(s, &rn, key, reply, sizeof(reply));
+	if (blocked) {
 		log_info("conn %lu: rate: client %s refused: blocked until %s "
 		    "00:00 after %u unknown recipients", s->id, s->ip,
 		    rn.next_day, cf->smtpd_unknown_recipient_limit);
@@ -282,8 +327,12 @@ session_rate_unknown(struct smtp_session *s)
 	log_warnx("conn %lu: rate: client %s blocked until %s 00:00: %u "
 	    "unknown recipients today from %s", s->id, s->ip, rn.next_day, n,
 	    key);
-	/* For a restart or reload of the daemon before then. */
+	/*
+	 * For a restart or reload of the daemon before then, and as the
+	 * record a lift removes (rate_lifted()).
+	 */
 	if (store_rateblock_put(s->srv->store, key, (uint32_t)rn.day, n) == -1)
-		log_warnx("conn %lu: rate: the block of %s is not kept past a "
-		    "restart: %s", s->id, s->ip, err_msg());
+		log_warnx("conn %lu: rate: the block of %s is not stored: the "
+		    "host's next connection will take it for lifted: %s",
+		    s->id, s->ip, err_msg());
 }

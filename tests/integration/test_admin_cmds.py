@@ -505,6 +505,7 @@ def json_checks(site, helper):
         ("lock", "clear", BOB),
         ("auth", "list"), ("auth", "unban", "--all"),
         ("auth", "test", BOB, BOB_PW),
+        ("rate", "list"), ("rate", "unblock", "--all"),
         ("store", "stats"), ("store", "check"), ("store", "optimize"),
         ("store", "backup", site.path("jbackup")),
         ("vacation", "set", BOB, "--subject", "s", "--body", "b"),

@@ -15,6 +15,12 @@
   unknown recipients" (at connect only QUIT then works), another host is
   served, LMTP from the same address too, and the next day the host is
   served again; a restart of the daemon does not lift the block;
+- vellumctl rate list shows the hosts blocked today (not yesterday's),
+  each with its count and "until DATE 00:00"; rate unblock IP lifts one
+  block while the daemon runs: the host's next connection is greeted 220,
+  its count starts again, and the list no longer shows it; unblocking it
+  again, or a host never blocked, fails (exit 1) saying it is not
+  blocked; rate unblock --all lifts the others;
 - trusted_networks, a white ip entry and LMTP are never counted; a
   session that logged in (AUTH on port 25) was counted at connect, but
   its messages and unknown recipients are not;
@@ -31,8 +37,10 @@ address, 127.0.0.X.
 
 usage: test_smtp_rate.py BUILD_DIR
 """
+import json
 import os
 import re
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -206,6 +214,95 @@ def case_messages(srv, clock):
     b.close()
 
 
+def ctl(srv, clock, *args, expect=0):
+    """vellumctl on the site's data dir, on the daemon's clock: (stdout,
+    stderr), the exit status checked."""
+    env = dict(os.environ)
+    env.update(clock.env())
+    p = subprocess.run([srv.site.binary("vellumctl"), "-d", srv.site.data] +
+                       list(args), env=env, capture_output=True, timeout=60)
+    out, err = p.stdout.decode(), p.stderr.decode()
+    check(p.returncode == expect, "vellumctl %s: exit %d" % (
+        " ".join(args), expect), (p.returncode, out, err))
+    return out, err
+
+
+def block(srv, src, what):
+    """UNKNOWN unknown recipients from 127.0.0.src: the host is blocked
+    (the RCPT after them is refused, so the store has the block)."""
+    c = greets(srv, src, what)
+    expect(c, "EHLO client.example.test", 250, what)
+    expect(c, "MAIL FROM:<a@remote.test>", 250, what)
+    for i in range(UNKNOWN):
+        expect(c, "RCPT TO:<nobody%d@example.test>" % i, 550, what)
+    expect(c, "RCPT TO:<%s>" % BOB, 554, what + ": blocked")
+    c.close()
+
+
+def listed(srv, clock):
+    """rate list --json: {host: count} of the blocks, each checked to
+    end at the next midnight."""
+    out, _ = ctl(srv, clock, "--json", "rate", "list")
+    blocks = json.loads(out)
+    for b in blocks:
+        check(b["until"] == "2026-12-05 00:00", "rate list: %s is blocked "
+              "until the next midnight" % b["host"], b)
+    return {b["host"]: b["count"] for b in blocks}
+
+
+def case_unblock(srv, clock):
+    """vellumctl rate list and unblock, on the running daemon."""
+    clock.set(NEXT_DAY + " 09:00:00")
+    pid = srv.smtpd.popen.pid
+    out, err = ctl(srv, clock, "rate", "list")
+    check(out == "" and "no hosts blocked today" in err, "rate list: "
+          "yesterday's block of 127.0.0.6 is not listed", (out, err))
+    for src in (15, 16, 17):
+        block(srv, src, "blocking 127.0.0.%d" % src)
+    out, _ = ctl(srv, clock, "rate", "list")
+    for src in (15, 16, 17):
+        check(re.search(r"^127\.0\.0\.%d +%d unknown recipients, until "
+                        r"2026-12-05 00:00$" % (src, UNKNOWN), out, re.M),
+              "rate list shows 127.0.0.%d, its count and until when" % src,
+              out)
+    check(listed(srv, clock) == {"127.0.0.15": UNKNOWN, "127.0.0.16": UNKNOWN,
+                                 "127.0.0.17": UNKNOWN},
+          "rate list --json: the three blocks", listed(srv, clock))
+    refused(srv, 15, 554, "127.0.0.15 before the unblock").close()
+    out, _ = ctl(srv, clock, "rate", "unblock", "127.0.0.15")
+    check("lifted" in out, "rate unblock says the block is lifted", out)
+    c = greets(srv, 15, "127.0.0.15 after rate unblock, no restart")
+    srv.smtpd.wait_for(r"rate: client 127\.0\.0\.15 let on: the block of "
+                       r"127\.0\.0\.15 was lifted")
+    expect(c, "EHLO client.example.test", 250, "after the unblock")
+    expect(c, "MAIL FROM:<a@remote.test>", 250, "after the unblock")
+    expect(c, "RCPT TO:<nobody@example.test>", 550, "after the unblock")
+    expect(c, "RCPT TO:<%s>" % BOB, 250, "after the unblock, its count "
+           "started again")
+    c.close()
+    check(srv.smtpd.running() and srv.smtpd.popen.pid == pid, "the daemon "
+          "was not restarted", pid)
+    check(listed(srv, clock) == {"127.0.0.16": UNKNOWN,
+                                 "127.0.0.17": UNKNOWN},
+          "rate list no longer shows 127.0.0.15", listed(srv, clock))
+    _, err = ctl(srv, clock, "rate", "unblock", "127.0.0.15", expect=1)
+    check("127.0.0.15: not blocked today" in err, "unblocking it again "
+          "says it is not blocked", err)
+    _, err = ctl(srv, clock, "rate", "unblock", "127.0.0.99", expect=1)
+    check("127.0.0.99: not blocked today" in err, "unblocking a host "
+          "never blocked says so", err)
+    ctl(srv, clock, "rate", "unblock", "not-an-ip", expect=2)
+    refused(srv, 16, 554, "127.0.0.16 before --all").close()
+    out, _ = ctl(srv, clock, "rate", "unblock", "--all")
+    check(out.strip() == "2 blocks lifted", "rate unblock --all lifts the "
+          "two others", out)
+    for src in (16, 17):
+        greets(srv, src, "127.0.0.%d after rate unblock --all" %
+               src).close()
+    check(listed(srv, clock) == {}, "rate list is empty after --all",
+          listed(srv, clock))
+
+
 def case_unknown(srv, clock):
     """unknown_recipient_limit: a block until the next day."""
     clock.set(DAY + " 23:59:00")
@@ -327,6 +424,7 @@ def run(site, args):
     case_connections(srv, clock)
     case_messages(srv, clock)
     case_unknown(srv, clock)
+    case_unblock(srv, clock)
     srv.reconfigure(smtpd={"trusted_networks": "127.0.0.8/32"},
                     more={"smtp": {"auth": "yes"}})
     site.ctl("acl", "add", "white", "ip", "127.0.0.9")

@@ -58,7 +58,8 @@ def test(ctl, args):
     out, _ = ctl.run("--help", data=False)
     for cmd in ("domain add", "user import", "addr export", "mail import",
                 "quota report", "lock clear", "store backup", "domain set",
-                "mail delete", "queue list", "queue del", "user set"):
+                "mail delete", "queue list", "queue del", "user set",
+                "rate list", "rate unblock"):
         check(cmd in out, "--help lists '%s'" % cmd, out)
     out2, _ = ctl.run("help", data=False)
     check(out2 == out, "'help' prints the same as --help", out2)

@@ -3,7 +3,8 @@
  * processes (common/ratecount.h): hosts and kinds count apart, a counter
  * starts again in a new window, a lookup takes no slot, a full run of
  * slots gives up the stalest host's and only that one, the table stays
- * bounded under many hosts, a count made in a forked process is seen by
+ * bounded under many hosts, a reset zeroes one counter of one host and
+ * takes no slot, a count made in a forked process is seen by
  * its parent (the mapping is shared, not copied), and a process killed
  * while it holds the lock stops nobody.
  */
@@ -69,6 +70,42 @@ START_TEST(test_saturates)
 	    UINT32_MAX - 1);
 	ck_assert_uint_eq(ratecount_add(r, "h", 0, 1, 5, 1), UINT32_MAX);
 	ck_assert_uint_eq(ratecount_add(r, "h", 0, 1, 1, 1), UINT32_MAX);
+	ratecount_free(&r);
+}
+END_TEST
+
+/*
+ * A reset (an administrator's lift) zeroes that counter of that host in
+ * its window and the next add counts from 0; other kinds and hosts keep
+ * theirs; a stranger's reset takes no slot.
+ */
+START_TEST(test_reset)
+{
+	struct ratecount *r;
+	char key[32];
+	int i;
+
+	ck_assert_int_eq(ratecount_new(RATECOUNT_PROBE, &r), 0);
+	ck_assert_uint_eq(ratecount_add(r, "192.0.2.1", 2, 20261203, 5, 10),
+	    5);
+	ck_assert_uint_eq(ratecount_add(r, "192.0.2.1", 0, 7, 3, 10), 3);
+	ck_assert_uint_eq(ratecount_add(r, "192.0.2.2", 2, 20261203, 4, 10),
+	    4);
+	ratecount_reset(r, "192.0.2.1", 2);
+	ck_assert_uint_eq(ratecount_get(r, "192.0.2.1", 2, 20261203, 11), 0);
+	ck_assert_uint_eq(ratecount_get(r, "192.0.2.1", 0, 7, 11), 3);
+	ck_assert_uint_eq(ratecount_get(r, "192.0.2.2", 2, 20261203, 11), 4);
+	ck_assert_uint_eq(ratecount_add(r, "192.0.2.1", 2, 20261203, 1, 12),
+	    1);
+	/* A full table: a stranger's reset would have to evict someone. */
+	for (i = 3; i <= RATECOUNT_PROBE; i++) {
+		snprintf(key, sizeof(key), "192.0.2.%d", i);
+		ratecount_add(r, key, 2, 20261203, 1, 20 + i);
+	}
+	ratecount_reset(r, "10.9.9.9", 2);
+	ck_assert_uint_eq(ratecount_evictions(r), 0);
+	ck_assert_uint_eq(ratecount_get(r, "10.9.9.9", 2, 20261203, 40), 0);
+	ck_assert_uint_eq(ratecount_get(r, "192.0.2.2", 2, 20261203, 40), 4);
 	ratecount_free(&r);
 }
 END_TEST
@@ -203,6 +240,7 @@ ratecount_suite(void)
 	tcase_add_test(tc, test_hosts_and_kinds_apart);
 	tcase_add_test(tc, test_window_rolls_over);
 	tcase_add_test(tc, test_saturates);
+	tcase_add_test(tc, test_reset);
 	tcase_add_test(tc, test_evicts_stalest);
 	tcase_add_test(tc, test_spread_and_bounded);
 	tcase_add_test(tc, test_shared_across_fork);
