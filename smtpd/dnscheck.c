@@ -22,7 +22,8 @@
  *            literal) with no A, AAAA nor MX: 550 5.7.1, temporary
  *            failure 450 4.7.1; MAIL then needs a good HELO/EHLO (fqdn.c).
  *   MAIL     [smtpd] reject_unknown_sender_domain: the sender's domain
- *            with no A, AAAA nor MX: 550 5.1.8, a null MX (RFC 7505):
+ *            with no MX, A nor AAAA (MX first; A and AAAA only when
+ *            there is no MX): 550 5.1.8, a null MX (RFC 7505):
  *            550 5.7.27, temporary failure 450 4.1.8.  Not for <>, nor
  *            for a domain of ours, an address literal or a UTF-8 domain.
  * All on [smtp] only, for clients not in trusted_networks nor logged in
@@ -127,6 +128,7 @@ static void	dc_fwd_answer(struct smtp_dns *, int name,
 		    const struct dns_answer *);
 static void	dc_name_answer(struct smtp_dns *, int rrtype,
 		    const struct dns_answer *);
+static void	dc_name_addrs(struct smtp_dns *);
 static void	dc_name_lookup(struct smtp_dns *, const char *);
 static void	dc_wait(struct smtp_session *, struct smtp_dns *);
 static void	dc_decide(struct smtp_session *, struct smtp_dns *);
@@ -472,22 +474,38 @@ dc_dnsbl_verdict(struct smtp_session *s, struct smtp_dns *g)
 
 /* HELO and MAIL: a name's A, AAAA and MX ----------------------------------- */
 
-/* Asks for the three (a query refused is a temporary failure). */
+/*
+ * A and AAAA of g->name (a query refused is a temporary failure).
+ */
+static void
+dc_name_addrs(struct smtp_dns *g)
+{
+	if (!dc_ask(g, g->name, DNS_T_A, DC_NAME, DNS_T_A))
+		g->temp = 1;
+	if (!dc_ask(g, g->name, DNS_T_AAAA, DC_NAME, DNS_T_AAAA))
+		g->temp = 1;
+}
+
+/*
+ * HELO: A, AAAA and MX at once (a host name has an address).  MAIL: the
+ * MX first, as a mail domain has one (or a null MX, which decides
+ * alone); A and AAAA only when it has no usable one (RFC 5321 5.1's
+ * implicit MX), and not after NXDOMAIN, which no type of the name
+ * escapes: one query a MAIL for most senders, not three.
+ */
 static void
 dc_name_lookup(struct smtp_dns *g, const char *name)
 {
-	static const int types[] = { DNS_T_A, DNS_T_AAAA, DNS_T_MX };
-	size_t i;
-
 	if (!dns_name_ok(name, g->name, sizeof(g->name))) {
 		snprintf(g->name, sizeof(g->name), "%.*s", DNS_NAME_MAX,
 		    name);
 		snprintf(g->why, sizeof(g->why), "not a domain name");
 		return;
 	}
-	for (i = 0; i < sizeof(types) / sizeof(types[0]); i++)
-		if (!dc_ask(g, name, types[i], DC_NAME, types[i]))
-			g->temp = 1;
+	if (!dc_ask(g, g->name, DNS_T_MX, DC_NAME, DNS_T_MX))
+		g->temp = 1;
+	if (g->stage != DC_MAIL)
+		dc_name_addrs(g);
 }
 
 static void
@@ -496,8 +514,12 @@ dc_name_answer(struct smtp_dns *g, int rrtype, const struct dns_answer *a)
 	char host[DNS_NAME_MAX + 1];
 	size_t i;
 
-	if (dc_nodata(g, a, &g->temp))
+	if (dc_nodata(g, a, &g->temp)) {
+		if (rrtype == DNS_T_MX && g->stage == DC_MAIL &&
+		    a->status != DNS_NXDOMAIN)
+			dc_name_addrs(g);
 		return;
+	}
 	if (rrtype != DNS_T_MX) {
 		g->found = 1;
 		return;
@@ -512,9 +534,12 @@ dc_name_answer(struct smtp_dns *g, int rrtype, const struct dns_answer *a)
 		else
 			g->found = 1;
 	}
-	if (!g->found && !g->nullmx)
+	if (!g->found && !g->nullmx) {
 		snprintf(g->why, sizeof(g->why), "malformed MX records of %s",
 		    g->name);
+		if (g->stage == DC_MAIL)
+			dc_name_addrs(g);
+	}
 }
 
 static enum dc_verdict

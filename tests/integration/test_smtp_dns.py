@@ -18,7 +18,8 @@ dnsserver.py on loopback, clients from different 127.0.0.x addresses:
 - reject_unknown_helo_hostname: A or MX only passes, NXDOMAIN 550 5.7.1,
   SERVFAIL 450 4.7.1, an address literal is not looked up, MAIL needs a
   HELO first;
-- reject_unknown_sender_domain: A or MX passes, NXDOMAIN 550 5.1.8, null
+- reject_unknown_sender_domain: MX first, then A and AAAA only without
+  one (none after NXDOMAIN); A or MX passes, NXDOMAIN 550 5.1.8, null
   MX 550 5.7.27, SERVFAIL 450 4.1.8; <> and our own domain are not looked
   up; pipelined commands wait for the answer; a client leaving mid-lookup.
 All off: no query at all.
@@ -85,6 +86,10 @@ RECORDS = {
     "mxonly.example.test": [("MX", 10, "good.example.test")],
     "sf.example.test": [("SERVFAIL",)],
     "nullmx.example.test": [("MX", 0, ".")],
+    # asked by the sender check alone: which types it asks
+    "mx2.example.test": [("MX", 10, "good.example.test"),
+                         ("A", "127.0.0.1")],
+    "aonly.example.test": [("A", "127.0.0.1")],
     "slowd.example.test": [("DELAY", SLOW), ("A", "127.0.0.1")],
     "silent.example.test": [("TIMEOUT",)],
 }
@@ -369,6 +374,16 @@ def case_sender(srv, dns):
     for dom in ("good.example.test", "mxonly.example.test"):
         c.expect("MAIL FROM:<a@%s>" % dom, 250, "sender " + dom)
         c.expect("RSET", 250, "sender")
+    # the MX first; A and AAAA only without one; nothing after NXDOMAIN
+    for dom, code, want in (("mx2.example.test", 250, {"MX"}),
+                            ("aonly.example.test", 250, {"MX", "A", "AAAA"}),
+                            ("nx2.example.test", 550, {"MX"})):
+        c.expect("MAIL FROM:<a@%s>" % dom, code, "sender " + dom)
+        if code == 250:
+            c.expect("RSET", 250, "sender")
+        got = {t for t in ("MX", "A", "AAAA") if asked(dns, dom, t)}
+        check(got == want, "sender %s: asked %s" % (dom, sorted(want)),
+              sorted(got))
     n = len(dns.queries)
     c.expect("MAIL FROM:<>", 250, "the null sender")
     c.expect("RSET", 250, "sender")
