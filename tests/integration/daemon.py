@@ -25,6 +25,7 @@ wrapper forks, and a SIGTERM to it orphaned the daemon under it).
 import atexit
 import glob
 import os
+import random
 import re
 import shutil
 import signal
@@ -88,6 +89,35 @@ def free_port(host="127.0.0.1"):
         if port not in _PORTS_GIVEN:
             _PORTS_GIVEN.add(port)
             return port
+
+
+def free_shared_port():
+    """A TCP port for servers on several loopback addresses at once (the
+    remote MXes of one test share the [mta] port).  free_port() gives an
+    ephemeral port, free on one address: a client socket of a parallel
+    test from 127.0.0.x (tests use those as client addresses) may be
+    given the same port and hold 127.0.0.x:port when a server binds it
+    (seen: EADDRINUSE in the batv test).  This one is below the
+    ephemeral range (net.ipv4.ip_local_port_range), which the kernel
+    never hands to a client (only this function picks ports there, at
+    random), and free on 127.0.0.1 now."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.Random()
+    while True:
+        port = rng.randrange(10000, max(low, 10001))
+        if port in _PORTS_GIVEN:
+            continue
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
 
 
 def port_open(port, host="127.0.0.1", timeout=1.0):

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 
-from daemon import Failure, Site, check, free_port
+from daemon import Failure, Site, check, free_port, free_shared_port
 
 # Debian's python3-aiosmtpd and python3-dnslib are pure Python: reachable
 # from a python3 that is not Debian's (pyenv) through dist-packages.
@@ -200,7 +200,7 @@ class MtaSite:
     def __init__(self, build, mta=None, queue=None, extra_sections=None):
         self.site = Site(build)
         self.build = build
-        self.mx_port = free_port()
+        self.mx_port = free_shared_port()
         self.sinks = []
         self.dnssrv = None
         self.smtp_port = free_port()
