@@ -29,7 +29,7 @@ static size_t	der_of(EVP_PKEY *, unsigned char **);
 static size_t	new_key(unsigned char **);
 static EVP_PKEY *decode(const unsigned char *, size_t, size_t *);
 static EVP_PKEY *decode_with(EVP_PKEY *(*)(BIO *, EVP_PKEY **),
-		    const unsigned char *, size_t);
+		    const unsigned char *, size_t, size_t *);
 static int	no_passphrase(char *, int, int, void *);
 static void	*hammer(void *);
 
@@ -60,33 +60,27 @@ new_key(unsigned char **der_r)
 	return n;
 }
 
-/* fn on a memory BIO of der[len] */
+/* fn on a memory BIO of der[len]; *left_r (may be NULL): bytes unread. */
 static EVP_PKEY *
 decode_with(EVP_PKEY *(*fn)(BIO *, EVP_PKEY **), const unsigned char *der,
-    size_t len)
+    size_t len, size_t *left_r)
 {
 	BIO *b = BIO_new_mem_buf(der, (int)len);
 	EVP_PKEY *k;
 
 	ck_assert_ptr_nonnull(b);
 	k = fn(b, NULL);
-	BIO_free(b);
-	return k;
-}
-
-/* d2i_PUBKEY_bio() on a memory BIO of der[len]; *left_r: bytes unread. */
-static EVP_PKEY *
-decode(const unsigned char *der, size_t len, size_t *left_r)
-{
-	BIO *b = BIO_new_mem_buf(der, (int)len);
-	EVP_PKEY *k;
-
-	ck_assert_ptr_nonnull(b);
-	k = d2i_PUBKEY_bio(b, NULL);
 	if (left_r != NULL)
 		*left_r = (size_t)BIO_pending(b);
 	BIO_free(b);
 	return k;
+}
+
+/* d2i_PUBKEY_bio() on a memory BIO of der[len]. */
+static EVP_PKEY *
+decode(const unsigned char *der, size_t len, size_t *left_r)
+{
+	return decode_with(d2i_PUBKEY_bio, der, len, left_r);
 }
 
 START_TEST(test_same_bytes_same_key)
@@ -221,8 +215,8 @@ START_TEST(test_private_keys)
 	ck_assert_ptr_eq(p1, p2);
 	ck_assert_int_eq(EVP_PKEY_eq(p1, k), 1);
 	/* DER, twice: one key, not the PEM's slot */
-	d1 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen);
-	d2 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen);
+	d1 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen, NULL);
+	d2 = decode_with(d2i_PrivateKey_bio, der, (size_t)dlen, NULL);
 	ck_assert_ptr_nonnull(d1);
 	ck_assert_ptr_eq(d1, d2);
 	ck_assert_ptr_ne(d1, p1);
